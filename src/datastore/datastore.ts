@@ -1,0 +1,105 @@
+/**
+ * The Datastore: the one interface every Margay component uses to reach its source of truth.
+ * Two backends implement it with identical semantics: etcd v3 (production) and in-memory
+ * (unit tests of pure code). Keys are strings, values are strings (JSON by convention),
+ * revisions are etcd's global modification revisions (positive integers).
+ *
+ * Errors are MargayErrors with codes MARGAY_ERR_NOT_FOUND, MARGAY_ERR_ALREADY_EXISTS,
+ * MARGAY_ERR_CONFLICT, MARGAY_ERR_DATASTORE_UNAVAILABLE, MARGAY_ERR_COMPACTED, MARGAY_ERR_LEASE.
+ */
+
+/** A key, its value and the revision at which it was last modified. */
+export interface KVPair {
+  key: string;
+  value: string;
+  /** The revision of the last write to this key (etcd mod_revision). */
+  modRevision: number;
+  /** The revision at which this key was created (etcd create_revision). */
+  createRevision: number;
+  /** The lease attached to the key, when any. */
+  lease?: string;
+}
+
+/** The result of a list: the pairs under a prefix, and the store revision they were read at. */
+export interface ListResult {
+  items: KVPair[];
+  revision: number;
+}
+
+/** Options of a write. */
+export interface WriteOptions {
+  /** Attach the key to this lease (it disappears when the lease expires or is revoked). */
+  lease?: string;
+}
+
+/** One change seen by a watch. For deletes, `value` is the last value known, when the backend knows it. */
+export interface WatchEvent {
+  type: 'put' | 'delete';
+  key: string;
+  value: string | undefined;
+  modRevision: number;
+}
+
+/**
+ * A low-level watch of a prefix from a revision. Backends deliver events in revision order.
+ * When the start revision was compacted away the watch ends with an error of code
+ * MARGAY_ERR_COMPACTED; when the datastore becomes unreachable it ends with
+ * MARGAY_ERR_DATASTORE_UNAVAILABLE. Resumption is the syncer's job (see syncer.ts).
+ */
+export interface RawWatch {
+  /** Events as they arrive; the iterator ends (throws) on error, or returns after `cancel()`. */
+  events: AsyncIterable<WatchEvent[]>;
+  cancel(): Promise<void>;
+}
+
+/** A lease: keys written with it vanish when it expires or is revoked. */
+export interface Lease {
+  readonly id: string;
+  /** Renews the lease once. Throws MARGAY_ERR_LEASE when it has already expired. */
+  keepAliveOnce(): Promise<void>;
+  /** Revokes the lease, deleting its keys. Idempotent. */
+  revoke(): Promise<void>;
+}
+
+/** One operation of an atomic transaction. */
+export type TxnOp =
+  | { op: 'create'; key: string; value: string; lease?: string }
+  | { op: 'update'; key: string; value: string; modRevision: number; lease?: string }
+  | { op: 'put'; key: string; value: string; lease?: string }
+  | { op: 'delete'; key: string; modRevision?: number };
+
+/** The interface of a datastore backend. */
+export interface Datastore {
+  /** Reads one key; undefined when absent. */
+  get(key: string): Promise<KVPair | undefined>;
+  /** Reads every key starting with `prefix`, sorted by key, at one consistent revision. */
+  list(prefix: string): Promise<ListResult>;
+  /** Creates a key that must not exist (MARGAY_ERR_ALREADY_EXISTS otherwise). */
+  create(key: string, value: string, options?: WriteOptions): Promise<KVPair>;
+  /**
+   * Replaces a key only when its modRevision still equals `modRevision` (compare-and-swap).
+   * MARGAY_ERR_NOT_FOUND when absent, MARGAY_ERR_CONFLICT when changed since.
+   */
+  update(key: string, value: string, modRevision: number, options?: WriteOptions): Promise<KVPair>;
+  /** Writes a key unconditionally. */
+  put(key: string, value: string, options?: WriteOptions): Promise<KVPair>;
+  /**
+   * Deletes a key; with `modRevision`, only when it still has that revision (MARGAY_ERR_CONFLICT
+   * otherwise). MARGAY_ERR_NOT_FOUND when absent. Returns the deleted pair.
+   */
+  delete(key: string, modRevision?: number): Promise<KVPair>;
+  /**
+   * Applies every operation or none. Conditions are checked together; on failure nothing is
+   * written and the error names the first failing key (NOT_FOUND, ALREADY_EXISTS or CONFLICT).
+   * Returns the revision of the transaction.
+   */
+  txn(ops: TxnOp[]): Promise<number>;
+  /** Watches a prefix from `fromRevision` (inclusive). */
+  watch(prefix: string, fromRevision: number): RawWatch;
+  /** Grants a lease of `ttlSeconds`. */
+  grantLease(ttlSeconds: number): Promise<Lease>;
+  /** The current store revision. */
+  currentRevision(): Promise<number>;
+  /** Releases connections and timers. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,25 @@
+/**
+ * The registry of Margay's stable error codes. Every error that crosses a process boundary
+ * (CLI exit messages, the agent's API, logs) carries one of these codes. Codes never change
+ * meaning once published; add new ones at the end of their group. Documented in docs/errors.md.
+ */
+export const ErrorCodes = {
+  // Input: manifests, selectors, flags.
+  MARGAY_ERR_DECODE: 'the input is not valid YAML or JSON',
+  MARGAY_ERR_VALIDATION: 'a resource failed validation',
+  MARGAY_ERR_UNKNOWN_KIND: 'the kind or apiVersion is not one Margay knows',
+  MARGAY_ERR_SELECTOR_PARSE: 'a selector expression could not be parsed',
+  MARGAY_ERR_IMMUTABLE_FIELD: 'an update tried to change a field that cannot change',
+  MARGAY_ERR_USAGE: 'the command line is not valid',
+  MARGAY_ERR_CONFIG: 'a client or agent configuration is not valid',
+  // Datastore outcomes.
+  MARGAY_ERR_NOT_FOUND: 'the resource or key does not exist',
+  MARGAY_ERR_ALREADY_EXISTS: 'the resource or key already exists',
+  MARGAY_ERR_CONFLICT: 'the revision does not match: someone else changed it first',
+  MARGAY_ERR_DATASTORE_UNAVAILABLE: 'the datastore cannot be reached',
+  MARGAY_ERR_COMPACTED: 'the requested revision has been compacted away',
+  MARGAY_ERR_LEASE: 'the lease expired or does not exist',
+} as const;
+
+/** One of Margay's stable error codes. */
+export type ErrorCode = keyof typeof ErrorCodes;
