@@ -1,0 +1,22 @@
+import type { KindDefinition } from '../kind.ts';
+import { infraKinds } from './infra-kinds.ts';
+import { policyKinds } from './policy-kinds.ts';
+
+/** Every projectcalico.org/v3 kind Margay stores. */
+export const allKinds: readonly KindDefinition[] = [...policyKinds, ...infraKinds];
+
+const byName = new Map<string, KindDefinition>();
+for (const def of allKinds) {
+  for (const name of [def.kind.toLowerCase(), def.plural, ...def.aliases]) byName.set(name, def);
+}
+
+/** Finds a kind by its name, plural or alias, case-insensitively (`ipp`, `IPPools`, `ippool`). */
+export function findKind(name: string): KindDefinition | undefined {
+  return byName.get(name.toLowerCase());
+}
+
+/** Finds a kind by its exact manifest spelling (`IPPool`). */
+export function kindByExactName(kind: string): KindDefinition | undefined {
+  const def = byName.get(kind.toLowerCase());
+  return def && def.kind === kind ? def : undefined;
+}

@@ -1,0 +1,236 @@
+/**
+ * Resource-level access to the datastore: projectcalico.org/v3 resources stored as JSON under
+ * Calico's key layout, with validation, immutable-field checks, cross-resource rules (pool
+ * overlap), optimistic concurrency through `metadata.resourceVersion`, and all-or-nothing
+ * batches. The CLI, the controllers and the agent all go through this one door.
+ */
+import { randomUUID } from 'node:crypto';
+import type { KindDefinition } from '../api/kind.ts';
+import { findKind } from '../api/kinds/mod.ts';
+import type { FieldIssue, Resource, SourceRef } from '../api/resource.ts';
+import { checkImmutableFields, ResourceValidationError } from '../api/validate.ts';
+import { MargayError } from '../errors/mod.ts';
+import type { Datastore, KVPair, TxnOp } from './datastore.ts';
+import { parseResourceKey, resourceKey, resourcePrefix } from './keys.ts';
+
+/** What a write did to one resource. */
+export type WriteOutcome = 'created' | 'updated' | 'unchanged' | 'deleted' | 'skipped';
+
+/** The result of a write: the stored resource (with its new resourceVersion) and what happened. */
+export interface WriteResult {
+  resource: Resource;
+  outcome: WriteOutcome;
+}
+
+/** The verbs a batch can carry, as calicoctl names them. */
+export type BatchVerb = 'create' | 'apply' | 'replace' | 'delete';
+
+/** Options of a batch write. */
+export interface BatchOptions {
+  /** create: an existing resource is skipped instead of failing (calicoctl --skip-exists). */
+  skipExists?: boolean;
+  /** delete: a missing resource is skipped instead of failing (calicoctl --skip-not-exists). */
+  skipNotExists?: boolean;
+  /** Where each resource came from (same order), so errors can name the file and document. */
+  sources?: (SourceRef | undefined)[];
+}
+
+/** Largest number of operations one etcd transaction takes by default (--max-txn-ops). */
+const MAX_TXN_OPS = 128;
+
+function kindOf(res: Resource): KindDefinition {
+  const def = findKind(res.kind);
+  if (!def) throw new MargayError('MARGAY_ERR_UNKNOWN_KIND', `unknown kind "${res.kind}"`);
+  return def;
+}
+
+function keyOf(res: Resource): string {
+  return resourceKey(kindOf(res).plural, res.metadata.name, res.metadata.namespace);
+}
+
+function describe(res: Resource): string {
+  const ns = res.metadata.namespace ? `${res.metadata.namespace}/` : '';
+  return `${res.kind} "${ns}${res.metadata.name}"`;
+}
+
+/** The stored form: the resource without resourceVersion (etcd's revision is the version). */
+function serialize(res: Resource): string {
+  const { resourceVersion: _ignored, ...metadata } = res.metadata;
+  const stored: Resource = { apiVersion: res.apiVersion, kind: res.kind, metadata };
+  if (res.spec !== undefined) stored.spec = res.spec;
+  if (res.status !== undefined) stored.status = res.status;
+  return JSON.stringify(stored);
+}
+
+function deserialize(kv: KVPair): Resource {
+  const res = JSON.parse(kv.value) as Resource;
+  res.metadata.resourceVersion = String(kv.modRevision);
+  return res;
+}
+
+/** Content that a user controls: what decides whether an apply changes anything. */
+function userContent(res: Resource): string {
+  const { resourceVersion: _r, uid: _u, creationTimestamp: _c, generation: _g, ...meta } = res.metadata;
+  return JSON.stringify({ meta, spec: res.spec ?? {}, status: res.status });
+}
+
+/** Reads and writes v3 resources in a Datastore. */
+export class ResourceStore {
+  readonly datastore: Datastore;
+  /** Supplies creation timestamps; injectable so tests are deterministic. */
+  private readonly now: () => Date;
+
+  constructor(datastore: Datastore, options: { now?: () => Date } = {}) {
+    this.datastore = datastore;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** Reads one resource; undefined when absent. */
+  async get(kind: KindDefinition, name: string, namespace?: string): Promise<Resource | undefined> {
+    const kv = await this.datastore.get(resourceKey(kind.plural, name, kind.namespaced ? namespace ?? 'default' : undefined));
+    return kv ? deserialize(kv) : undefined;
+  }
+
+  /** Lists a kind: one namespace, or every namespace when `namespace` is undefined. */
+  async list(kind: KindDefinition, namespace?: string): Promise<{ items: Resource[]; revision: number }> {
+    const prefix = resourcePrefix(kind.plural, kind.namespaced ? namespace : undefined);
+    const { items, revision } = await this.datastore.list(prefix);
+    return { items: items.filter((kv) => parseResourceKey(kv.key) !== undefined).map(deserialize), revision };
+  }
+
+  /** Creates one resource (validated first). */
+  async create(res: Resource, options: BatchOptions = {}): Promise<WriteResult> {
+    return (await this.batch('create', [res], options))[0]!;
+  }
+
+  /** Creates or updates one resource. */
+  async apply(res: Resource): Promise<WriteResult> {
+    return (await this.batch('apply', [res]))[0]!;
+  }
+
+  /** Updates one existing resource; with metadata.resourceVersion set, only if it still matches. */
+  async replace(res: Resource): Promise<WriteResult> {
+    return (await this.batch('replace', [res]))[0]!;
+  }
+
+  /** Deletes one resource; with metadata.resourceVersion set, only if it still matches. */
+  async delete(res: Resource, options: BatchOptions = {}): Promise<WriteResult> {
+    return (await this.batch('delete', [res], options))[0]!;
+  }
+
+  /**
+   * Runs one verb over many resources, all or nothing: every resource is validated (also against
+   * the others in the batch and in the store) before anything is written, and the writes go in
+   * one transaction when they fit in one (etcd takes 128 operations by default). Resources must
+   * already have passed validateResource (the decoder does it).
+   */
+  async batch(verb: BatchVerb, resources: Resource[], options: BatchOptions = {}): Promise<WriteResult[]> {
+    const plans = await this.plan(verb, resources, options);
+    const writes = plans.filter((p) => p.op !== undefined);
+    for (let i = 0; i < writes.length; i += MAX_TXN_OPS) {
+      const chunk = writes.slice(i, i + MAX_TXN_OPS);
+      const revision = await this.datastore.txn(chunk.map((p) => p.op!));
+      for (const p of chunk) p.result.resource.metadata.resourceVersion = String(revision);
+    }
+    return plans.map((p) => p.result);
+  }
+
+  private async plan(verb: BatchVerb, resources: Resource[], options: BatchOptions) {
+    const existing = await Promise.all(resources.map((r) => this.datastore.get(keyOf(r))));
+    const seen = new Set<string>();
+    const plans: { op?: TxnOp; result: WriteResult }[] = [];
+    const issuesByResource: { res: Resource; issues: FieldIssue[] }[] = [];
+    const sourceOf = (res: Resource) => options.sources?.[resources.indexOf(res)];
+    for (const [i, res] of resources.entries()) {
+      const key = keyOf(res);
+      if (seen.has(key)) {
+        throw new MargayError('MARGAY_ERR_VALIDATION', `${describe(res)} appears more than once in the input`);
+      }
+      seen.add(key);
+      const current = existing[i];
+      const plan = this.planOne(verb, res, key, current ? deserialize(current) : undefined, current, options);
+      if (plan.issues.length > 0) issuesByResource.push({ res, issues: plan.issues });
+      plans.push(plan);
+    }
+    if (verb !== 'delete') await this.checkAgainstOthers(resources, issuesByResource);
+    const first = issuesByResource[0];
+    if (first) {
+      throw new ResourceValidationError(first.issues, { kind: first.res.kind, name: first.res.metadata.name, source: sourceOf(first.res) });
+    }
+    return plans;
+  }
+
+  private planOne(
+    verb: BatchVerb,
+    res: Resource,
+    key: string,
+    current: Resource | undefined,
+    currentKv: KVPair | undefined,
+    options: BatchOptions,
+  ): { op?: TxnOp; result: WriteResult; issues: FieldIssue[] } {
+    const wantedRevision = res.metadata.resourceVersion === undefined || res.metadata.resourceVersion === ''
+      ? undefined
+      : Number(res.metadata.resourceVersion);
+    if (verb === 'delete') {
+      if (!currentKv) {
+        if (options.skipNotExists) return { result: { resource: res, outcome: 'skipped' }, issues: [] };
+        throw new MargayError('MARGAY_ERR_NOT_FOUND', `${describe(res)} does not exist`);
+      }
+      return { op: { op: 'delete', key, modRevision: wantedRevision ?? currentKv.modRevision }, result: { resource: current!, outcome: 'deleted' }, issues: [] };
+    }
+    if (!currentKv) {
+      if (verb === 'replace') throw new MargayError('MARGAY_ERR_NOT_FOUND', `${describe(res)} does not exist`);
+      const created = this.withCreationMetadata(res);
+      return { op: { op: 'create', key, value: serialize(created) }, result: { resource: created, outcome: 'created' }, issues: [] };
+    }
+    if (verb === 'create') {
+      if (options.skipExists) return { result: { resource: current!, outcome: 'skipped' }, issues: [] };
+      throw new MargayError('MARGAY_ERR_ALREADY_EXISTS', `${describe(res)} already exists`);
+    }
+    if (wantedRevision !== undefined && wantedRevision !== currentKv.modRevision) {
+      throw new MargayError('MARGAY_ERR_CONFLICT', `${describe(res)} was modified (resourceVersion ${wantedRevision} is now ${currentKv.modRevision}); read it again and retry`);
+    }
+    const issues = checkImmutableFields(kindOf(res), current!, res);
+    const next: Resource = {
+      ...res,
+      metadata: { ...res.metadata, uid: current!.metadata.uid, creationTimestamp: current!.metadata.creationTimestamp },
+    };
+    if (res.status === undefined && current!.status !== undefined) next.status = current!.status;
+    if (userContent(next) === userContent(current!)) {
+      return { result: { resource: current!, outcome: 'unchanged' }, issues };
+    }
+    return {
+      op: { op: 'update', key, value: serialize(next), modRevision: currentKv.modRevision },
+      result: { resource: next, outcome: 'updated' },
+      issues,
+    };
+  }
+
+  private withCreationMetadata(res: Resource): Resource {
+    const metadata = { ...res.metadata };
+    delete metadata.resourceVersion;
+    metadata.uid ??= randomUUID();
+    metadata.creationTimestamp ??= this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    return { ...res, metadata };
+  }
+
+  /** Cross-resource rules (pool overlap): each resource against the store and the rest of the batch. */
+  private async checkAgainstOthers(resources: Resource[], out: { res: Resource; issues: FieldIssue[] }[]): Promise<void> {
+    const kinds = new Map<string, KindDefinition>();
+    for (const res of resources) {
+      const def = kindOf(res);
+      if (def.validateAgainst) kinds.set(def.kind, def);
+    }
+    for (const def of kinds.values()) {
+      const stored = (await this.list(def)).items;
+      const batchOfKind = resources.filter((r) => r.kind === def.kind);
+      const batchKeys = new Set(batchOfKind.map(keyOf));
+      const universe = [...stored.filter((r) => !batchKeys.has(keyOf(r))), ...batchOfKind];
+      for (const res of batchOfKind) {
+        const others = universe.filter((r) => keyOf(r) !== keyOf(res));
+        const issues = def.validateAgainst!(res, others);
+        if (issues.length > 0) out.push({ res, issues });
+      }
+    }
+  }
+}
