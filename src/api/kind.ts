@@ -7,6 +7,16 @@ export interface Column {
   value: (res: Resource) => string;
 }
 
+/** A resource that another one needs in order to be stored (a policy needs its tier). */
+export interface ResourceReference {
+  /** The kind needed, as written in manifests (`Tier`). */
+  kind: string;
+  name: string;
+  namespace?: string;
+  /** The field of the referring resource that names it (`spec.tier`). */
+  path: string;
+}
+
 /**
  * Everything Margay knows about one resource kind. Each kind lives in its own file under
  * `src/api/kinds/` and is listed in `src/api/kinds/mod.ts`.
@@ -40,6 +50,10 @@ export interface KindDefinition {
    * contains `res` itself.
    */
   validateAgainst?: (res: Resource, others: Resource[]) => FieldIssue[];
+  /** Resources this one needs to exist (in the store or the same batch) before it can be stored. */
+  references?: (res: Resource) => ResourceReference[];
+  /** Resources of this kind that exist implicitly (the built-in tiers): created when first referenced. */
+  builtins?: () => Resource[];
   /** Columns of `get -o ps`; `wide` adds `wideColumns`. NAME (and NAMESPACE) come first automatically. */
   columns: Column[];
   wideColumns: Column[];

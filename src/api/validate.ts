@@ -6,9 +6,12 @@
 import { z } from 'zod';
 import { MargayError } from '../errors/mod.ts';
 import { checkLabelName, labelsSchema } from './common.ts';
+import { formatPath } from './field-path.ts';
 import type { KindDefinition } from './kind.ts';
 import { kindByExactName } from './kinds/mod.ts';
 import { API_VERSION, type FieldIssue, type Resource, type SourceRef } from './resource.ts';
+
+export { formatPath };
 
 /** A resource that failed validation; `issues` lists every problem with its field path. */
 export class ResourceValidationError extends MargayError {
@@ -33,16 +36,6 @@ function describeIssues(issues: FieldIssue[], context: { source?: SourceRef; kin
   if (context.kind) where.push(context.name ? `${context.kind} "${context.name}"` : context.kind);
   const prefix = where.length > 0 ? `${where.join(' ')}: ` : '';
   return prefix + issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
-}
-
-/** Turns a zod path (`['spec','ingress',0,'action']`) into `spec.ingress[0].action`. */
-export function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? String(part) : `.${String(part)}`;
-  }
-  return out;
 }
 
 /** Joins a base path and a zod issue into a FieldIssue. */

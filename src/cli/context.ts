@@ -2,6 +2,7 @@
  * What every command gets: a lazily opened ResourceStore (commands that need no datastore never
  * connect), and the two output streams, injectable so tests can capture them.
  */
+import type { Datastore } from '../datastore/datastore.ts';
 import { createDatastore } from '../datastore/mod.ts';
 import { ResourceStore } from '../datastore/resources.ts';
 import { loadClientConfig } from './config.ts';
@@ -22,6 +23,8 @@ export interface CliContextOptions {
   env?: NodeJS.ProcessEnv;
   stdout?: (text: string) => void;
   stderr?: (text: string) => void;
+  /** Use this datastore instead of the configured one (tests); it is not closed by the CLI. */
+  datastore?: Datastore;
 }
 
 /** Builds the context of one CLI run. */
@@ -29,6 +32,7 @@ export function createCliContext(options: CliContextOptions = {}): CliContext {
   let store: ResourceStore | undefined;
   return {
     async store() {
+      if (!store && options.datastore) store = new ResourceStore(options.datastore);
       if (!store) {
         const config = loadClientConfig({ configFile: options.configFile?.(), env: options.env });
         store = new ResourceStore(createDatastore(config));
@@ -38,7 +42,7 @@ export function createCliContext(options: CliContextOptions = {}): CliContext {
     stdout: options.stdout ?? ((t) => process.stdout.write(t)),
     stderr: options.stderr ?? ((t) => process.stderr.write(t)),
     async close() {
-      await store?.datastore.close();
+      if (!options.datastore) await store?.datastore.close();
       store = undefined;
     },
   };

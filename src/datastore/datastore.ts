@@ -38,6 +38,10 @@ export interface WatchEvent {
   key: string;
   value: string | undefined;
   modRevision: number;
+  /** For puts: the key's create revision (so that a put converts to a full KVPair). */
+  createRevision?: number;
+  /** For puts: the lease the key is attached to, when any. */
+  lease?: string;
 }
 
 /**
@@ -61,7 +65,12 @@ export interface Lease {
   revoke(): Promise<void>;
 }
 
-/** One operation of an atomic transaction. */
+/**
+ * One operation of an atomic transaction. Conditions: `create` needs the key absent; `update`
+ * needs it present at `modRevision`; `delete` needs it present (at `modRevision` when given);
+ * `put` has none. A key may appear only once per transaction. A write without `lease` detaches
+ * the key from any lease it had (as in etcd).
+ */
 export type TxnOp =
   | { op: 'create'; key: string; value: string; lease?: string }
   | { op: 'update'; key: string; value: string; modRevision: number; lease?: string }

@@ -20,6 +20,8 @@ export type WriteOutcome = 'created' | 'updated' | 'unchanged' | 'deleted' | 'sk
 export interface WriteResult {
   resource: Resource;
   outcome: WriteOutcome;
+  /** True for a built-in resource created because another one referred to it (the default tier). */
+  implicit?: boolean;
 }
 
 /** The verbs a batch can carry, as calicoctl names them. */
@@ -68,10 +70,19 @@ function deserialize(kv: KVPair): Resource {
   return res;
 }
 
+/** JSON with object keys sorted, so that two equal values always compare equal as text. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
 /** Content that a user controls: what decides whether an apply changes anything. */
 function userContent(res: Resource): string {
   const { resourceVersion: _r, uid: _u, creationTimestamp: _c, generation: _g, ...meta } = res.metadata;
-  return JSON.stringify({ meta, spec: res.spec ?? {}, status: res.status });
+  return canonicalJson({ meta, spec: res.spec ?? {}, status: res.status });
 }
 
 /** Reads and writes v3 resources in a Datastore. */
@@ -152,7 +163,10 @@ export class ResourceStore {
       if (plan.issues.length > 0) issuesByResource.push({ res, issues: plan.issues });
       plans.push(plan);
     }
-    if (verb !== 'delete') await this.checkAgainstOthers(resources, issuesByResource);
+    if (verb !== 'delete') {
+      plans.push(...(await this.resolveReferences(resources, issuesByResource)));
+      await this.checkAgainstOthers(resources, issuesByResource);
+    }
     const first = issuesByResource[0];
     if (first) {
       throw new ResourceValidationError(first.issues, { kind: first.res.kind, name: first.res.metadata.name, source: sourceOf(first.res) });
@@ -212,6 +226,38 @@ export class ResourceStore {
     metadata.uid ??= randomUUID();
     metadata.creationTimestamp ??= this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
     return { ...res, metadata };
+  }
+
+  /**
+   * Checks that what each resource refers to exists (a policy's tier), in the store or in the
+   * batch. A missing built-in (the `default` tier) is created in the same transaction.
+   */
+  private async resolveReferences(
+    resources: Resource[],
+    out: { res: Resource; issues: FieldIssue[] }[],
+  ): Promise<{ op?: TxnOp; result: WriteResult; issues: FieldIssue[] }[]> {
+    const inBatch = new Set(resources.map(keyOf));
+    const known = new Map<string, boolean>();
+    const implicit: { op?: TxnOp; result: WriteResult; issues: FieldIssue[] }[] = [];
+    for (const res of resources) {
+      for (const ref of kindOf(res).references?.(res) ?? []) {
+        const refKind = findKind(ref.kind);
+        if (!refKind) continue;
+        const key = resourceKey(refKind.plural, ref.name, ref.namespace);
+        if (inBatch.has(key)) continue;
+        if (!known.has(key)) known.set(key, (await this.datastore.get(key)) !== undefined);
+        if (known.get(key)) continue;
+        const builtin = refKind.builtins?.().find((b) => b.metadata.name === ref.name);
+        if (builtin) {
+          const created = this.withCreationMetadata(builtin);
+          implicit.push({ op: { op: 'create', key, value: serialize(created) }, result: { resource: created, outcome: 'created', implicit: true }, issues: [] });
+          known.set(key, true);
+          continue;
+        }
+        out.push({ res, issues: [{ path: ref.path, message: `${ref.kind} "${ref.name}" does not exist; create it first` }] });
+      }
+    }
+    return implicit;
   }
 
   /** Cross-resource rules (pool overlap): each resource against the store and the rest of the batch. */

@@ -19,6 +19,7 @@ export const ErrorCodes = {
   MARGAY_ERR_DATASTORE_UNAVAILABLE: 'the datastore cannot be reached',
   MARGAY_ERR_COMPACTED: 'the requested revision has been compacted away',
   MARGAY_ERR_LEASE: 'the lease expired or does not exist',
+  MARGAY_ERR_DATASTORE_REJECTED: 'the datastore refused the request as not valid or not permitted',
 } as const;
 
 /** One of Margay's stable error codes. */

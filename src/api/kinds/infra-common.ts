@@ -1,0 +1,264 @@
+/**
+ * Helpers shared by the infrastructure kinds (IPAM, BGP, configuration, nodes): strict network
+ * parsing the way Calico's `cnet.ParseCIDR` / `ParseCIDROrIP` behave, Go-style durations, port
+ * numbers, community values and small schema pieces.
+ */
+import ipaddr from 'ipaddr.js';
+import { z } from 'zod';
+import { ipFamily, parseAsNumber } from '../common.ts';
+import type { Column } from '../kind.ts';
+import type { FieldIssue, Resource } from '../resource.ts';
+
+/** A parsed network: the address as written, its prefix, and the masked network. */
+export interface ParsedNet {
+  family: 4 | 6;
+  /** The address as written (may have host bits set). */
+  address: ipaddr.IPv4 | ipaddr.IPv6;
+  prefix: number;
+  /** The address with the host bits cleared. */
+  network: ipaddr.IPv4 | ipaddr.IPv6;
+  /** True when the written address has no host bits set. */
+  masked: boolean;
+  /** The normalised `network/prefix` text, as Go's `IPNet.String()` prints it. */
+  normalized: string;
+  /** The network as bytes (4 or 16). */
+  bytes: number[];
+}
+
+function parseAddress(text: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
+  const family = ipFamily(text);
+  if (family === undefined) return undefined;
+  return ipaddr.parse(text);
+}
+
+function maskBytes(bytes: number[], prefix: number): number[] {
+  return bytes.map((b, i) => {
+    const bits = Math.min(8, Math.max(0, prefix - i * 8));
+    const mask = bits === 0 ? 0 : (0xff << (8 - bits)) & 0xff;
+    return b & mask;
+  });
+}
+
+function fromBytes(bytes: number[]): ipaddr.IPv4 | ipaddr.IPv6 {
+  return ipaddr.fromByteArray(bytes);
+}
+
+/**
+ * Parses `a.b.c.d/n` or `x::/n` strictly (Calico's `cnet.ParseCIDR`); with `allowBareIp`, a
+ * plain address is taken as /32 or /128 (`cnet.ParseCIDROrIP`). Returns undefined when invalid.
+ */
+export function parseNet(text: string, allowBareIp = false): ParsedNet | undefined {
+  if (typeof text !== 'string') return undefined;
+  const slash = text.indexOf('/');
+  let addrText = text;
+  let prefix: number | undefined;
+  if (slash >= 0) {
+    addrText = text.slice(0, slash);
+    const prefixText = text.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(prefixText)) return undefined;
+    prefix = Number(prefixText);
+  } else if (!allowBareIp) {
+    return undefined;
+  }
+  const address = parseAddress(addrText);
+  if (!address) return undefined;
+  const family: 4 | 6 = address.kind() === 'ipv4' ? 4 : 6;
+  const maxPrefix = family === 4 ? 32 : 128;
+  prefix ??= maxPrefix;
+  if (prefix > maxPrefix) return undefined;
+  const raw = address.toByteArray();
+  const bytes = maskBytes(raw, prefix);
+  const network = fromBytes(bytes);
+  const masked = raw.every((b, i) => b === bytes[i]);
+  return { family, address, prefix, network, masked, normalized: `${network.toString()}/${prefix}`, bytes };
+}
+
+/** True when two networks share at least one address. */
+export function netsOverlap(a: ParsedNet, b: ParsedNet): boolean {
+  if (a.family !== b.family) return false;
+  const prefix = Math.min(a.prefix, b.prefix);
+  const ma = maskBytes(a.bytes, prefix);
+  const mb = maskBytes(b.bytes, prefix);
+  return ma.every((x, i) => x === mb[i]);
+}
+
+/** Go's `net.ParseIP` family of a plain address, or undefined. */
+export function plainIpFamily(text: string): 4 | 6 | undefined {
+  return typeof text === 'string' ? ipFamily(text) : undefined;
+}
+
+/**
+ * Calico's `processIPPort`: `<IP>`, `<IPv4>:<port>` or `[<IPv6>]:<port>` with port 1..65535.
+ * Returns the address and port (0 when absent), or undefined when the text is not valid.
+ */
+export function parseIpPort(text: string): { ip: string; port: number; family: 4 | 6 } | undefined {
+  if (text === '') return undefined;
+  let ip = text;
+  let port = 0;
+  const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+):(\d+)$/.exec(text);
+  const v6 = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(text);
+  if (v4) {
+    ip = text.slice(0, text.lastIndexOf(':'));
+    port = Number(v4[5]);
+  } else if (v6) {
+    ip = v6[1]!;
+    port = Number(v6[2]);
+  }
+  if ((v4 || v6) && (port < 1 || port > 65535)) return undefined;
+  const family = plainIpFamily(ip);
+  if (family === undefined) return undefined;
+  return { ip, port, family };
+}
+
+/** Go's `time.ParseDuration` syntax (sign, decimals, ns/us/µs/ms/s/m/h units); `0` alone is allowed. */
+const GO_DURATION = /^[-+]?((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$/;
+
+/** Parses a Go duration into seconds, or undefined when the text is not one. */
+export function parseGoDuration(text: string): number | undefined {
+  if (text === '0' || text === '+0' || text === '-0') return 0;
+  if (!GO_DURATION.test(text)) return undefined;
+  const sign = text.startsWith('-') ? -1 : 1;
+  const units: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, μs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+  let total = 0;
+  for (const m of text.replace(/^[-+]/, '').matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) {
+    total += Number(m[1]) * units[m[2]!]!;
+  }
+  return sign * total;
+}
+
+/** A Kubernetes `metav1.Duration` as written in YAML (`30s`, `5m0s`, `1h`). */
+export const goDurationSchema = z.string().refine((s) => parseGoDuration(s) !== undefined, {
+  message: 'must be a duration such as 30s, 5m or 1h30m',
+});
+
+/**
+ * The duration pattern Calico's FelixConfiguration CRD uses (`^([0-9]+(\.[0-9]+)?(ms|s|m|h))*$`):
+ * no sign, no ns/us units.
+ */
+export const felixDurationSchema = z.string().regex(/^([0-9]+(\.[0-9]+)?(ms|s|m|h))*$/, {
+  message: 'must be a duration such as 30s, 500ms or 1h30m (units ms, s, m, h)',
+});
+
+/** An integer in [min, max]. */
+export function intRange(min: number, max: number): z.ZodNumber {
+  return z.number().int({ message: 'must be an integer' }).min(min, { message: `must be at least ${min}` }).max(max, { message: `must be at most ${max}` });
+}
+
+/** A TCP/UDP port number 1..65535 (or 0..65535 with `allowZero`). */
+export function portNumber(allowZero = false): z.ZodNumber {
+  return intRange(allowZero ? 0 : 1, 65535);
+}
+
+/** A string that must match one of the values, ignoring case (Calico CRD patterns `^(?i)(A|B)?$`). */
+export function caseInsensitiveEnum(values: readonly string[]): z.ZodType<string> {
+  const lower = new Set(values.map((v) => v.toLowerCase()));
+  return z.string().refine((s) => s === '' || lower.has(s.toLowerCase()), {
+    message: `must be one of ${values.join(', ')} (case-insensitive)`,
+  });
+}
+
+/** An enum with a clear message. */
+export function enumOf<const T extends readonly [string, ...string[]]>(values: T): z.ZodType<T[number]> {
+  return z.string().refine((s): s is T[number] => (values as readonly string[]).includes(s), {
+    message: `must be one of ${values.join(', ')}`,
+  }) as unknown as z.ZodType<T[number]>;
+}
+
+/** A CIDR (strict, with a prefix) of any family, or of one family. */
+export function netSchemaOf(options: { family?: 4 | 6; allowBareIp?: boolean; masked?: boolean } = {}): z.ZodType<string> {
+  const what = options.family === 4 ? 'an IPv4' : options.family === 6 ? 'an IPv6' : 'an IPv4 or IPv6';
+  return z.string().superRefine((s, ctx) => {
+    const net = parseNet(s, options.allowBareIp ?? false);
+    if (!net) {
+      ctx.addIssue({ code: 'custom', message: `must be ${what} CIDR${options.allowBareIp ? ' or address' : ''} (got ${JSON.stringify(s)})` });
+      return;
+    }
+    if (options.family !== undefined && net.family !== options.family) {
+      ctx.addIssue({ code: 'custom', message: `must be ${what} CIDR (got ${JSON.stringify(s)})` });
+      return;
+    }
+    if (options.masked && !net.masked) {
+      ctx.addIssue({ code: 'custom', message: `must be a network address with no host bits set (did you mean ${net.normalized}?)` });
+    }
+  });
+}
+
+/** A plain IP address of any family or of one family. */
+export function ipSchemaOf(family?: 4 | 6): z.ZodType<string> {
+  const what = family === 4 ? 'an IPv4' : family === 6 ? 'an IPv6' : 'an IPv4 or IPv6';
+  return z.string().refine((s) => {
+    const f = plainIpFamily(s);
+    return f !== undefined && (family === undefined || f === family);
+  }, { message: `must be ${what} address` });
+}
+
+/** A BGP community value: `aa:nn` (16-bit parts) or `aa:nn:mm` (32-bit parts). */
+export function checkCommunityValue(value: string): string | undefined {
+  const standard = /^(\d+):(\d+)$/.exec(value);
+  const large = /^(\d+):(\d+):(\d+)$/.exec(value);
+  if (!standard && !large) return `invalid community value ${JSON.stringify(value)} (use aa:nn or aa:nn:mm)`;
+  const max = standard ? 0xffff : 0xffffffff;
+  const parts = (standard ?? large)!.slice(1);
+  if (parts.some((p) => Number(p) > max)) {
+    return `invalid community value ${JSON.stringify(value)}: expected ${standard ? 16 : 32} bit values`;
+  }
+  return undefined;
+}
+
+/** Kubernetes `SecretKeySelector` as used by BGP passwords. */
+export const secretKeyRefSchema = z.strictObject({
+  name: z.string().optional(),
+  key: z.string(),
+  optional: z.boolean().optional(),
+});
+
+/** A BGP password: `{secretKeyRef: {name, key}}`. */
+export const bgpPasswordSchema = z.strictObject({
+  secretKeyRef: secretKeyRefSchema.optional(),
+});
+
+/** An issue at `path`. */
+export function issue(path: string, message: string): FieldIssue {
+  return { path, message };
+}
+
+/** The spec of a resource as a plain record (empty when absent). */
+export function specOf(res: Resource): Record<string, unknown> {
+  return (res.spec ?? {}) as Record<string, unknown>;
+}
+
+/** A copy of the resource with a new spec. */
+export function withSpec(res: Resource, spec: Record<string, unknown>): Resource {
+  return { ...res, metadata: { ...res.metadata }, spec };
+}
+
+/** Converts an AS number written either way to the number Calico stores (uint32). */
+export function normalizeAsNumber(v: unknown): unknown {
+  if (typeof v === 'number' || typeof v === 'string') {
+    const n = parseAsNumber(v);
+    return n === undefined ? v : n;
+  }
+  return v;
+}
+
+/** Name check for singletons that must be called `default`. */
+export function checkDefaultName(kind: string): (name: string) => string | undefined {
+  return (name) => (name === 'default' ? undefined : `${kind} is a singleton and must be named "default"`);
+}
+
+/** Reads a dotted path from a spec for table columns; '' when absent. */
+export function cell(res: Resource, path: string): string {
+  let cur: unknown = res.spec;
+  for (const part of path.split('.')) {
+    if (typeof cur !== 'object' || cur === null) return '';
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  if (cur === undefined || cur === null) return '';
+  if (Array.isArray(cur)) return cur.join(',');
+  return String(cur);
+}
+
+/** A column that prints a spec field, with a fallback when it is unset. */
+export function specColumn(header: string, path: string, fallback = ''): Column {
+  return { header, value: (res) => cell(res, path) || fallback };
+}

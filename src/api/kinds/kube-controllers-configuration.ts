@@ -1,0 +1,94 @@
+/**
+ * KubeControllersConfiguration: the `default` singleton that enables and tunes the cluster
+ * controllers (node clean-up and IPAM GC, host endpoints, policy/profile sync, load balancer).
+ * Mirrors Calico's KubeControllersConfigurationSpec; defaults are the CRD's.
+ */
+import { z } from 'zod';
+import { labelsSchema, selectorSchema } from '../common.ts';
+import type { KindDefinition } from '../kind.ts';
+import type { Resource } from '../resource.ts';
+import { checkDefaultName, enumOf, goDurationSchema, intRange, parseNet, portNumber, specOf, withSpec } from './infra-common.ts';
+
+const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const mode = enumOf(['Enabled', 'Disabled'] as const);
+const reconciler = z.strictObject({ reconcilerPeriod: goDurationSchema.optional() });
+
+const templateSchema = z.strictObject({
+  generateName: z.string().max(253).refine((s) => s === '' || NAME.test(s), { message: "must consist of lower case alphanumeric characters, '-' or '.'" }).optional(),
+  interfaceCIDRs: z.array(z.string().refine((s) => parseNet(s, true) !== undefined, { message: 'must be a CIDR or IP address' })).optional(),
+  interfacePattern: z.string().refine((s) => {
+    try {
+      new RegExp(s);
+      return true;
+    } catch {
+      return false;
+    }
+  }, { message: 'must be a valid regular expression' }).optional(),
+  labels: labelsSchema.optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+  nodeSelector: selectorSchema.optional(),
+});
+
+const controllersSchema = z.strictObject({
+  node: z
+    .strictObject({
+      reconcilerPeriod: goDurationSchema.optional(),
+      syncLabels: mode.optional(),
+      hostEndpoint: z
+        .strictObject({
+          autoCreate: mode.optional(),
+          createDefaultHostEndpoint: mode.optional(),
+          templates: z.array(templateSchema).optional(),
+        })
+        .optional(),
+      leakGracePeriod: goDurationSchema.optional(),
+    })
+    .optional(),
+  policy: reconciler.optional(),
+  workloadEndpoint: reconciler.optional(),
+  serviceAccount: reconciler.optional(),
+  namespace: reconciler.optional(),
+  loadBalancer: z.strictObject({ assignIPs: enumOf(['AllServices', 'RequestedServicesOnly'] as const).optional() }).optional(),
+  policyMigration: z.strictObject({ enabled: mode.optional() }).optional(),
+});
+
+const specShape = {
+  logSeverityScreen: enumOf(['None', 'Debug', 'Info', 'Warning', 'Error', 'Fatal', 'Panic'] as const).optional(),
+  healthChecks: mode.optional(),
+  etcdV3CompactionPeriod: goDurationSchema.optional(),
+  prometheusMetricsPort: portNumber(true).optional(),
+  controllers: controllersSchema.optional(),
+  debugProfilePort: intRange(0, 65535).optional(),
+};
+
+const specSchema = z.strictObject(specShape);
+
+const statusSchema = z.strictObject({
+  runningConfig: z.strictObject(specShape).optional(),
+  environmentVars: z.record(z.string(), z.string()).optional(),
+});
+
+function applyDefaults(res: Resource): Resource {
+  const spec: Record<string, unknown> = { ...specOf(res) };
+  spec.healthChecks ??= 'Enabled';
+  const controllers: Record<string, unknown> = { ...((spec.controllers as Record<string, unknown> | undefined) ?? {}) };
+  const lb = controllers.loadBalancer as Record<string, unknown> | undefined;
+  if (lb) controllers.loadBalancer = { ...lb, assignIPs: lb.assignIPs ?? 'AllServices' };
+  const migration = controllers.policyMigration as Record<string, unknown> | undefined;
+  if (migration) controllers.policyMigration = { ...migration, enabled: migration.enabled ?? 'Enabled' };
+  spec.controllers = controllers;
+  return withSpec(res, spec);
+}
+
+export const kubeControllersConfigurationKind: KindDefinition = {
+  kind: 'KubeControllersConfiguration',
+  plural: 'kubecontrollersconfigurations',
+  namespaced: false,
+  aliases: ['kubecontrollersconfig', 'kubecontrollersconfigs'],
+  specSchema,
+  statusSchema,
+  checkName: checkDefaultName('KubeControllersConfiguration'),
+  applyDefaults,
+  columns: [],
+  wideColumns: [],
+};

@@ -1,0 +1,490 @@
+/**
+ * The etcd v3 backend, on the `etcd3` client's connection pool and its raw KV, Lease and Watch
+ * RPCs. Every write is one etcd transaction, so conditions and results come from one place.
+ *
+ * Why the raw Watch RPC and not etcd3's `Watcher`: the Watcher resumes by itself after a
+ * disconnection from `header.revision + 1` of the last response it saw, and the `created`
+ * response already carries the *current* revision, so events not yet replayed when the stream
+ * drops are skipped for good. It also reports a compacted start revision as a bare
+ * `EtcdError('Watcher canceled: ')` without the compact revision. Here each RawWatch owns one
+ * gRPC watch stream, ends with MARGAY_ERR_DATASTORE_UNAVAILABLE when the stream fails and with
+ * MARGAY_ERR_COMPACTED when etcd cancels it for compaction; resuming is the syncer's job, from the
+ * last revision it has actually seen.
+ */
+import { readFileSync } from 'node:fs';
+import {
+  Etcd3,
+  EtcdLeaseInvalidError,
+  EtcdPermissionDeniedError,
+  GRPCInvalidArgumentError,
+  GRPCUnauthenticatedError,
+  EtcdAuthenticationFailedError,
+  type ICompare,
+  type IKeyValue,
+  type IOptions,
+  type IRequestOp,
+  type IResponseOp,
+  type IWatchResponse,
+  type ILeaseKeepAliveResponse,
+} from 'etcd3';
+import { MargayError, hasCode } from '../errors/mod.ts';
+import type {
+  Datastore,
+  KVPair,
+  Lease,
+  ListResult,
+  RawWatch,
+  TxnOp,
+  WatchEvent,
+  WriteOptions,
+} from './datastore.ts';
+import { checkTxnOp, hasCondition, notFound, validateTxnOps } from './txn-rules.ts';
+import { WatchQueue } from './watch-queue.ts';
+
+/** TLS files for talking to etcd (PEM). */
+export interface EtcdTlsOptions {
+  /** CA bundle that signed etcd's server certificate (the system roots when omitted). */
+  caFile?: string;
+  /** Client certificate, when etcd requires client-certificate authentication. */
+  certFile?: string;
+  /** Key of the client certificate. */
+  keyFile?: string;
+}
+
+/** Options of {@link EtcdDatastore}. */
+export interface EtcdDatastoreOptions {
+  /** Client URLs, e.g. `['http://127.0.0.1:2379']`; `https://` or `tls` for TLS. */
+  endpoints: string[];
+  tls?: EtcdTlsOptions;
+  /**
+   * How long one request may take, connecting included, before it fails with
+   * MARGAY_ERR_DATASTORE_UNAVAILABLE (milliseconds, default 10000). Watches are not limited.
+   */
+  dialTimeoutMs?: number;
+  /** Keys per page when listing a prefix (default 1000). */
+  listPageSize?: number;
+}
+
+/** The first key after every key that starts with `prefix` (etcd's range_end for a prefix). */
+export function prefixRangeEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i]! += 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]); // no upper bound: every key from `prefix` on
+}
+
+function readPem(file: string | undefined, what: string): Buffer | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new MargayError('MARGAY_ERR_CONFIG', `cannot read the etcd ${what} ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0] ?? message;
+}
+
+interface Outcome {
+  revision: number;
+  responses: IResponseOp[];
+}
+
+/** A Datastore on an etcd v3 cluster. */
+export class EtcdDatastore implements Datastore {
+  readonly #client: Etcd3;
+  readonly #endpoints: string;
+  readonly #pageSize: number;
+  readonly #watches = new Set<{ close(): void }>();
+  #closed = false;
+
+  constructor(options: EtcdDatastoreOptions) {
+    if (options.endpoints.length === 0) {
+      throw new MargayError('MARGAY_ERR_CONFIG', 'no etcd endpoints configured (etcdEndpoints is empty)');
+    }
+    this.#endpoints = options.endpoints.join(',');
+    this.#pageSize = options.listPageSize ?? 1000;
+    const timeoutMs = options.dialTimeoutMs ?? 10_000;
+    const tls = options.tls;
+    const clientOptions: IOptions = {
+      hosts: options.endpoints,
+      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeoutMs }),
+      grpcOptions: {
+        'grpc.max_receive_message_length': -1,
+        'grpc.keepalive_time_ms': 30_000,
+        'grpc.keepalive_timeout_ms': 10_000,
+      },
+    };
+    if (tls && (tls.caFile || tls.certFile || tls.keyFile)) {
+      const credentials: NonNullable<IOptions['credentials']> = {
+        rootCertificate: readPem(tls.caFile, 'CA file') as Buffer,
+      };
+      const certChain = readPem(tls.certFile, 'certificate file');
+      const privateKey = readPem(tls.keyFile, 'key file');
+      if (certChain) credentials.certChain = certChain;
+      if (privateKey) credentials.privateKey = privateKey;
+      clientOptions.credentials = credentials;
+    }
+    try {
+      this.#client = new Etcd3(clientOptions);
+    } catch (err) {
+      throw new MargayError('MARGAY_ERR_CONFIG', `bad etcd client configuration: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async get(key: string): Promise<KVPair | undefined> {
+    const res = await this.#call(() => this.#client.kv.range({ key: Buffer.from(key) }));
+    const kv = res.kvs[0];
+    return kv ? toPair(kv) : undefined;
+  }
+
+  async list(prefix: string): Promise<ListResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#listOnce(prefix);
+      } catch (err) {
+        // A compaction can overtake a long paged list; start over at a fresh revision.
+        if (!hasCode(err, 'MARGAY_ERR_COMPACTED') || attempt >= 3) throw err;
+      }
+    }
+  }
+
+  async #listOnce(prefix: string): Promise<ListResult> {
+    const start = Buffer.from(prefix);
+    const rangeEnd = prefix === '' ? Buffer.from([0]) : prefixRangeEnd(start);
+    const items: KVPair[] = [];
+    let key = prefix === '' ? Buffer.from([0]) : start;
+    let revision: number | undefined;
+    for (;;) {
+      const res = await this.#call(() =>
+        this.#client.kv.range({
+          key,
+          range_end: rangeEnd,
+          limit: this.#pageSize,
+          ...(revision === undefined ? {} : { revision }),
+        }),
+      );
+      revision ??= Number(res.header.revision);
+      for (const kv of res.kvs) items.push(toPair(kv));
+      const last = res.kvs[res.kvs.length - 1];
+      if (!res.more || !last) break;
+      key = Buffer.concat([last.key, Buffer.from([0])]);
+    }
+    return { items, revision };
+  }
+
+  async create(key: string, value: string, options: WriteOptions = {}): Promise<KVPair> {
+    const op = withLease({ op: 'create', key, value }, options);
+    return this.#writeOne(op);
+  }
+
+  async update(key: string, value: string, modRevision: number, options: WriteOptions = {}): Promise<KVPair> {
+    return this.#writeOne(withLease({ op: 'update', key, value, modRevision }, options));
+  }
+
+  async put(key: string, value: string, options: WriteOptions = {}): Promise<KVPair> {
+    return this.#writeOne(withLease({ op: 'put', key, value }, options));
+  }
+
+  async delete(key: string, modRevision?: number): Promise<KVPair> {
+    const op: TxnOp = modRevision === undefined ? { op: 'delete', key } : { op: 'delete', key, modRevision };
+    const { responses } = await this.#commit([op]);
+    const prev = responses[0]?.response_delete_range?.prev_kvs?.[0];
+    if (!prev) throw notFound(key); // deleted by someone else between check and apply: cannot happen in one txn
+    return toPair(prev);
+  }
+
+  async txn(ops: TxnOp[]): Promise<number> {
+    return (await this.#commit(ops)).revision;
+  }
+
+  watch(prefix: string, fromRevision: number): RawWatch {
+    const key = Buffer.from(prefix);
+    const rangeEnd = prefix === '' ? Buffer.from([0]) : prefixRangeEnd(key);
+    let stream: Awaited<ReturnType<Etcd3['watchClient']['watch']>> | undefined;
+    let done = false;
+    const endStream = (): void => {
+      done = true;
+      this.#watches.delete(handle);
+      if (!stream) return;
+      const s = stream;
+      stream = undefined;
+      // end() first: the stream is then no longer writable, so etcd3 does not count the
+      // CANCELLED status that cancel() produces as a host failure.
+      s.end();
+      s.cancel();
+    };
+    const queue = new WatchQueue(endStream);
+    const handle = {
+      close: () => {
+        queue.close();
+        endStream();
+      },
+    };
+    if (this.#closed) {
+      queue.fail(new MargayError('MARGAY_ERR_DATASTORE_UNAVAILABLE', 'the etcd client is closed'));
+      return { events: queue, cancel: async () => queue.close() };
+    }
+    this.#watches.add(handle);
+    const fail = (err: MargayError): void => {
+      queue.fail(err);
+      endStream();
+    };
+    const onData = (res: IWatchResponse): void => {
+      if (done) return;
+      if (res.canceled) {
+        const compacted = Number(res.compact_revision);
+        if (compacted > 0) {
+          fail(
+            new MargayError(
+              'MARGAY_ERR_COMPACTED',
+              `cannot watch ${prefix} from revision ${fromRevision}: etcd compacted its history to revision ${compacted}`,
+            ),
+          );
+        } else {
+          fail(
+            new MargayError(
+              'MARGAY_ERR_DATASTORE_UNAVAILABLE',
+              `etcd cancelled the watch of ${prefix}${res.cancel_reason ? `: ${res.cancel_reason}` : ''}`,
+            ),
+          );
+        }
+        return;
+      }
+      if (res.events.length === 0) return;
+      queue.push(
+        res.events.map((ev): WatchEvent => {
+          const modRevision = Number(ev.kv.mod_revision);
+          if (ev.type === 'Delete') {
+            return {
+              type: 'delete',
+              key: ev.kv.key.toString(),
+              value: ev.prev_kv ? ev.prev_kv.value.toString() : undefined,
+              modRevision,
+            };
+          }
+          const put: WatchEvent = {
+            type: 'put',
+            key: ev.kv.key.toString(),
+            value: ev.kv.value.toString(),
+            modRevision,
+            createRevision: Number(ev.kv.create_revision),
+          };
+          if (ev.kv.lease && ev.kv.lease !== '0') put.lease = ev.kv.lease;
+          return put;
+        }),
+      );
+    };
+    void (async () => {
+      let s: typeof stream;
+      try {
+        s = await this.#client.watchClient.watch();
+      } catch (err) {
+        fail(this.#toError(err, `watch ${prefix}`));
+        return;
+      }
+      if (done) {
+        s.end();
+        s.cancel();
+        return;
+      }
+      stream = s;
+      s.on('data', onData);
+      s.on('error', (err) => {
+        if (!done) fail(this.#toError(err, `watch ${prefix}`));
+      });
+      s.on('end', () => {
+        if (!done) fail(new MargayError('MARGAY_ERR_DATASTORE_UNAVAILABLE', `etcd ended the watch stream of ${prefix}`));
+      });
+      s.write({
+        create_request: {
+          key,
+          range_end: rangeEnd,
+          prev_kv: true,
+          ...(fromRevision > 0 ? { start_revision: fromRevision } : {}),
+        },
+      });
+    })();
+    return {
+      events: queue,
+      cancel: async () => handle.close(),
+    };
+  }
+
+  async grantLease(ttlSeconds: number): Promise<Lease> {
+    if (!(ttlSeconds >= 1)) {
+      throw new MargayError('MARGAY_ERR_DATASTORE_REJECTED', `a lease TTL must be at least 1 second, got ${ttlSeconds}`);
+    }
+    const res = await this.#call(() => this.#client.leaseClient.leaseGrant({ TTL: Math.ceil(ttlSeconds) }));
+    const id = res.ID;
+    return {
+      id,
+      keepAliveOnce: () => this.#keepAliveOnce(id),
+      revoke: async () => {
+        try {
+          await this.#call(() => this.#client.leaseClient.leaseRevoke({ ID: id }));
+        } catch (err) {
+          if (!hasCode(err, 'MARGAY_ERR_LEASE')) throw err;
+        }
+      },
+    };
+  }
+
+  async #keepAliveOnce(id: string): Promise<void> {
+    const res = await this.#call(async () => {
+      const stream = await this.#client.leaseClient.leaseKeepAlive();
+      try {
+        return await new Promise<ILeaseKeepAliveResponse>((resolve, reject) => {
+          stream.on('data', resolve);
+          stream.on('error', reject);
+          stream.on('end', () => reject(new Error('etcd ended the lease keep-alive stream')));
+          stream.write({ ID: id });
+        });
+      } finally {
+        stream.end();
+        stream.cancel();
+      }
+    });
+    if (Number(res.TTL) <= 0) throw new MargayError('MARGAY_ERR_LEASE', `lease ${id} has expired or does not exist`);
+  }
+
+  async currentRevision(): Promise<number> {
+    const res = await this.#call(() => this.#client.kv.range({ key: Buffer.from([0]), count_only: true }));
+    return Number(res.header.revision);
+  }
+
+  /** Compacts etcd's history up to `revision` (watches from earlier revisions then fail). For tests and maintenance. */
+  async compact(revision: number): Promise<void> {
+    await this.#call(() => this.#client.kv.compact({ revision, physical: true }));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const w of [...this.#watches]) w.close();
+    this.#client.close();
+  }
+
+  async #writeOne(op: TxnOp & { op: 'create' | 'update' | 'put' }): Promise<KVPair> {
+    const { revision, responses } = await this.#commit([op]);
+    const prev = responses[0]?.response_put?.prev_kv;
+    const pair: KVPair = {
+      key: op.key,
+      value: op.value,
+      modRevision: revision,
+      createRevision: prev && prev.create_revision !== '0' ? Number(prev.create_revision) : revision,
+    };
+    if (op.lease !== undefined) pair.lease = op.lease;
+    return pair;
+  }
+
+  /**
+   * Runs ops as one etcd transaction: every condition as a compare, every write in `success`, and
+   * a read of every conditioned key in `failure` so that a failed transaction can name its first
+   * failing op from a consistent view.
+   */
+  async #commit(ops: TxnOp[]): Promise<Outcome> {
+    validateTxnOps(ops);
+    const compare: ICompare[] = [];
+    const success: IRequestOp[] = [];
+    const failure: IRequestOp[] = [];
+    const conditioned: TxnOp[] = [];
+    for (const op of ops) {
+      const key = Buffer.from(op.key);
+      if (hasCondition(op)) {
+        conditioned.push(op);
+        failure.push({ request_range: { key, keys_only: true } });
+      }
+      switch (op.op) {
+        case 'create':
+          compare.push({ key, target: 'Create', result: 'Equal', create_revision: 0 });
+          break;
+        case 'update':
+          compare.push({ key, target: 'Mod', result: 'Equal', mod_revision: op.modRevision });
+          if (op.modRevision < 1) compare.push({ key, target: 'Create', result: 'Greater', create_revision: 0 });
+          break;
+        case 'delete':
+          if (op.modRevision !== undefined) compare.push({ key, target: 'Mod', result: 'Equal', mod_revision: op.modRevision });
+          if (op.modRevision === undefined || op.modRevision < 1) {
+            compare.push({ key, target: 'Create', result: 'Greater', create_revision: 0 });
+          }
+          break;
+        case 'put':
+          break;
+      }
+      if (op.op === 'delete') {
+        success.push({ request_delete_range: { key, prev_kv: true } });
+      } else {
+        success.push({
+          request_put: { key, value: Buffer.from(op.value), prev_kv: true, ...(op.lease !== undefined ? { lease: op.lease } : {}) },
+        });
+      }
+    }
+    const res = await this.#call(() => this.#client.kv.txn({ compare, success, failure }));
+    if (res.succeeded) return { revision: Number(res.header.revision), responses: res.responses };
+    conditioned.forEach((op, i) => {
+      const kv = res.responses[i]?.response_range?.kvs?.[0];
+      const err = checkTxnOp(op, kv ? { modRevision: Number(kv.mod_revision) } : undefined);
+      if (err) throw err;
+    });
+    throw new MargayError('MARGAY_ERR_CONFLICT', `transaction on ${ops.map((o) => o.key).join(', ')} failed its conditions`);
+  }
+
+  async #call<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new MargayError('MARGAY_ERR_DATASTORE_UNAVAILABLE', 'the etcd client is closed');
+    try {
+      return await fn();
+    } catch (err) {
+      throw this.#toError(err, 'request');
+    }
+  }
+
+  /** Maps an etcd3/gRPC error to a MargayError with a stable code. */
+  #toError(err: unknown, what: string): MargayError {
+    if (err instanceof MargayError) return err;
+    const message = err instanceof Error ? firstLine(err.message) : String(err);
+    const options = { cause: err };
+    if (message.includes('required revision has been compacted')) {
+      return new MargayError('MARGAY_ERR_COMPACTED', `etcd ${what}: ${message}`, options);
+    }
+    if (err instanceof EtcdLeaseInvalidError || message.includes('requested lease not found')) {
+      return new MargayError('MARGAY_ERR_LEASE', `etcd ${what}: the lease has expired or does not exist`, options);
+    }
+    if (
+      err instanceof EtcdPermissionDeniedError ||
+      err instanceof GRPCInvalidArgumentError ||
+      err instanceof GRPCUnauthenticatedError ||
+      err instanceof EtcdAuthenticationFailedError ||
+      /request is too large|duplicate key given|too many operations|permission denied/.test(message)
+    ) {
+      return new MargayError('MARGAY_ERR_DATASTORE_REJECTED', `etcd refused the ${what}: ${message}`, options);
+    }
+    return new MargayError(
+      'MARGAY_ERR_DATASTORE_UNAVAILABLE',
+      `etcd at ${this.#endpoints} cannot be reached (${what}): ${message}`,
+      options,
+    );
+  }
+}
+
+function withLease<T extends TxnOp & { op: 'create' | 'update' | 'put' }>(op: T, options: WriteOptions): T {
+  return options.lease === undefined ? op : { ...op, lease: options.lease };
+}
+
+function toPair(kv: IKeyValue): KVPair {
+  const pair: KVPair = {
+    key: kv.key.toString(),
+    value: kv.value.toString(),
+    modRevision: Number(kv.mod_revision),
+    createRevision: Number(kv.create_revision),
+  };
+  if (kv.lease && kv.lease !== '0') pair.lease = kv.lease;
+  return pair;
+}

@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { MemoryDatastore } from '../../src/datastore/memory.ts';
+import { mergePatch } from '../../src/cli/commands/edit-verbs.ts';
+import { margay } from './helpers.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'margay-cli-test-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+const pool = (name: string, cidr: string) => `apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata:
+  name: ${name}
+spec:
+  cidr: ${cidr}
+`;
+
+describe('cli - resource verbs', () => {
+  test('apply then get -o yaml then apply is a no-op', async () => {
+    const ds = new MemoryDatastore();
+    const f = file('pools.yaml', `${pool('p1', '10.1.0.0/16')}---\n${pool('p2', '10.2.0.0/16')}`);
+    const applied = await margay(['apply', '-f', f], { datastore: ds });
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stdout, /Successfully applied 2 'IPPool' resource\(s\)/);
+    const before = await ds.currentRevision();
+    const got = await margay(['get', 'ippools', '-o', 'yaml'], { datastore: ds });
+    assert.equal(got.code, 0, got.stderr);
+    assert.match(got.stdout, /kind: IPPoolList/);
+    const again = await margay(['apply', '-f', file('back.yaml', got.stdout)], { datastore: ds });
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(await ds.currentRevision(), before, 'applying the output again wrote nothing');
+  });
+
+  test('a batch with one invalid document writes nothing and names file, document and field', async () => {
+    const ds = new MemoryDatastore();
+    const f = file('mixed.yaml', `${pool('ok', '10.1.0.0/16')}---\n${pool('bad', '10.2.0.0/16')}  blockSize: 40\n`);
+    const res = await margay(['apply', '-f', f], { datastore: ds });
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /mixed\.yaml: document 2/);
+    assert.match(res.stderr, /spec\.blockSize/);
+    assert.equal(res.stderr.trim().split('\n').length, 1, 'one line');
+    assert.equal((await ds.list('/calico/')).items.length, 0);
+  });
+
+  test('overlapping pools are refused, against the store and within a batch', async () => {
+    const ds = new MemoryDatastore();
+    assert.equal((await margay(['apply', '-f', file('a.yaml', pool('a', '10.0.0.0/16'))], { datastore: ds })).code, 0);
+    const res = await margay(['apply', '-f', file('b.yaml', pool('b', '10.0.128.0/17'))], { datastore: ds });
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /b\.yaml/);
+    assert.match(res.stderr, /spec\.cidr/);
+    const both = await margay(['apply', '-f', file('c.yaml', `${pool('c', '10.5.0.0/16')}---\n${pool('d', '10.5.1.0/24')}`)], { datastore: ds });
+    assert.equal(both.code, 1);
+    assert.equal((await ds.list('/calico/resources/v3/projectcalico.org/ippools/')).items.length, 1);
+  });
+
+  test('create fails on an existing resource unless --skip-exists', async () => {
+    const ds = new MemoryDatastore();
+    const f = file('p.yaml', pool('p', '10.9.0.0/16'));
+    assert.equal((await margay(['create', '-f', f], { datastore: ds })).code, 0);
+    const dup = await margay(['create', '-f', f], { datastore: ds });
+    assert.equal(dup.code, 1);
+    assert.match(dup.stderr, /already exists/);
+    assert.equal((await margay(['create', '-f', f, '--skip-exists'], { datastore: ds })).code, 0);
+  });
+
+  test('replace needs an existing resource; delete by name and --skip-not-exists', async () => {
+    const ds = new MemoryDatastore();
+    const f = file('r.yaml', pool('r', '10.8.0.0/16'));
+    assert.equal((await margay(['replace', '-f', f], { datastore: ds })).code, 1);
+    assert.equal((await margay(['apply', '-f', f], { datastore: ds })).code, 0);
+    assert.equal((await margay(['replace', '-f', f], { datastore: ds })).code, 0);
+    assert.equal((await margay(['delete', 'ippool', 'r'], { datastore: ds })).code, 0);
+    assert.equal((await margay(['delete', 'ipp', 'r'], { datastore: ds })).code, 1);
+    assert.equal((await margay(['delete', 'pools', 'r', '--skip-not-exists'], { datastore: ds })).code, 0);
+  });
+
+  test('immutable fields cannot change on update', async () => {
+    const ds = new MemoryDatastore();
+    assert.equal((await margay(['apply', '-f', file('i1.yaml', pool('imm', '10.7.0.0/16'))], { datastore: ds })).code, 0);
+    const res = await margay(['apply', '-f', file('i2.yaml', pool('imm', '10.6.0.0/16'))], { datastore: ds });
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /spec\.cidr.*immutable/);
+  });
+
+  test('get: table, wide, names, aliases, unknown kinds and missing names', async () => {
+    const ds = new MemoryDatastore();
+    await margay(['apply', '-f', file('g.yaml', pool('g1', '10.11.0.0/16'))], { datastore: ds });
+    const table = await margay(['get', 'ipp'], { datastore: ds });
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^NAME\s+CIDR/m);
+    assert.match(table.stdout, /g1\s+10\.11\.0\.0\/16/);
+    const one = await margay(['get', 'IPPool', 'g1', '-o', 'json'], { datastore: ds });
+    assert.equal(JSON.parse(one.stdout).metadata.name, 'g1');
+    const bad = await margay(['get', 'nosuchkind'], { datastore: ds });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /not supported/);
+    const missing = await margay(['get', 'ippool', 'nope'], { datastore: ds });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /does not exist/);
+    const fmt = await margay(['get', 'ippool', '-o', 'xml'], { datastore: ds });
+    assert.equal(fmt.code, 1);
+    assert.match(fmt.stderr, /Allowed choices are ps, wide, yaml, json/);
+  });
+
+  test('namespaced kinds: -n, -A and the default namespace', async () => {
+    const ds = new MemoryDatastore();
+    const np = (ns: string) => `apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata:\n  name: web\n  namespace: ${ns}\nspec:\n  selector: app == 'web'\n`;
+    assert.equal((await margay(['apply', '-f', file('np.yaml', `${np('a')}---\n${np('b')}`)], { datastore: ds })).code, 0);
+    const all = await margay(['get', 'networkpolicies', '-A'], { datastore: ds });
+    assert.match(all.stdout, /^NAMESPACE\s+NAME/m);
+    assert.equal(all.stdout.trim().split('\n').length, 3);
+    const inA = await margay(['get', 'networkpolicy', 'web', '-n', 'a', '-o', 'yaml'], { datastore: ds });
+    assert.match(inA.stdout, /namespace: a/);
+    const inDefault = await margay(['get', 'networkpolicies'], { datastore: ds });
+    assert.equal(inDefault.stdout.trim().split('\n').length, 1, 'only headers in namespace default');
+  });
+
+  test('patch and label re-validate and write', async () => {
+    const ds = new MemoryDatastore();
+    await margay(['apply', '-f', file('pl.yaml', pool('pl', '10.12.0.0/16'))], { datastore: ds });
+    assert.equal((await margay(['patch', 'ippool', 'pl', '-p', '{"spec":{"disabled":true}}'], { datastore: ds })).code, 0);
+    const got = JSON.parse((await margay(['get', 'ippool', 'pl', '-o', 'json'], { datastore: ds })).stdout);
+    assert.equal(got.spec.disabled, true);
+    const badPatch = await margay(['patch', 'ippool', 'pl', '-p', '{"spec":{"blockSize":99}}'], { datastore: ds });
+    assert.equal(badPatch.code, 1);
+    assert.match(badPatch.stderr, /spec\.blockSize/);
+    assert.equal((await margay(['label', 'ippool', 'pl', 'zone=a'], { datastore: ds })).code, 0);
+    const clash = await margay(['label', 'ippool', 'pl', 'zone=b'], { datastore: ds });
+    assert.equal(clash.code, 1);
+    assert.match(clash.stderr, /--overwrite/);
+    assert.equal((await margay(['label', 'ippool', 'pl', 'zone=b', '--overwrite'], { datastore: ds })).code, 0);
+    assert.equal((await margay(['label', 'ippool', 'pl', 'zone', '--remove'], { datastore: ds })).code, 0);
+    const final = JSON.parse((await margay(['get', 'ippool', 'pl', '-o', 'json'], { datastore: ds })).stdout);
+    assert.deepEqual(final.metadata.labels ?? {}, {});
+  });
+
+  test('validate checks without a datastore; decode errors give the line', async () => {
+    const ok = await margay(['validate', '-f', file('v.yaml', pool('v', '10.13.0.0/16'))]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const broken = await margay(['validate', '-f', file('broken.yaml', 'apiVersion: projectcalico.org/v3\nkind: [oops\n')]);
+    assert.equal(broken.code, 1);
+    assert.match(broken.stderr, /broken\.yaml: line \d+/);
+    const missing = await margay(['validate', '-f', join(dir, 'nope.yaml')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no such file/);
+  });
+
+  test('version and usage errors', async () => {
+    const v = await margay(['version']);
+    assert.equal(v.code, 0);
+    assert.match(v.stdout, /Client Version:\s+v\d/);
+    const bad = await margay(['frobnicate']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /unknown command/);
+  });
+
+  test('configuration file errors name the file and field', async () => {
+    const cfg = file('bad.cfg', 'apiVersion: projectcalico.org/v3\nkind: CalicoAPIConfig\nspec:\n  datastoreType: zookeeper\n');
+    const res = await margay(['-c', cfg, 'get', 'ippools']);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /bad\.cfg: spec\.datastoreType/);
+  });
+});
+
+describe('cli - merge patch', () => {
+  test('objects merge, null deletes, arrays replace', () => {
+    assert.deepEqual(mergePatch({ a: 1, b: { c: 2, d: 3 }, e: [1] }, { b: { c: null, x: 1 }, e: [2] }), { a: 1, b: { d: 3, x: 1 }, e: [2] });
+  });
+});
