@@ -54,7 +54,10 @@ export interface KindDefinition {
   references?: (res: Resource) => ResourceReference[];
   /** Resources of this kind that exist implicitly (the built-in tiers): created when first referenced. */
   builtins?: () => Resource[];
-  /** Columns of `get -o ps`; `wide` adds `wideColumns`. NAME (and NAMESPACE) come first automatically. */
+  /**
+   * Columns of `get -o ps`; `-o wide` shows these then `wideColumns` (a column in both is shown
+   * once). NAME (and NAMESPACE) come first automatically.
+   */
   columns: Column[];
   wideColumns: Column[];
 }

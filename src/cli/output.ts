@@ -50,7 +50,7 @@ export function renderResources(
       return JSON.stringify(wrap(def, items, options.revision, options.single), null, 2) + '\n';
     case 'ps':
     case 'wide': {
-      const columns = def ? (options.format === 'wide' ? [...def.columns, ...def.wideColumns] : def.columns) : [];
+      const columns = def ? (options.format === 'wide' ? [...def.columns, ...def.wideColumns.filter((c) => !def.columns.includes(c))] : def.columns) : [];
       const headers = [...(options.showNamespace ? ['NAMESPACE'] : []), 'NAME', ...columns.map((c) => c.header)];
       const rows = items.map((res) => [
         ...(options.showNamespace ? [res.metadata.namespace ?? ''] : []),

@@ -103,7 +103,7 @@ export interface Datastore {
    * Returns the revision of the transaction.
    */
   txn(ops: TxnOp[]): Promise<number>;
-  /** Watches a prefix from `fromRevision` (inclusive). */
+  /** Watches a prefix from `fromRevision` (inclusive; 0 means from the next write on). */
   watch(prefix: string, fromRevision: number): RawWatch;
   /** Grants a lease of `ttlSeconds`. */
   grantLease(ttlSeconds: number): Promise<Lease>;

@@ -462,7 +462,7 @@ export class EtcdDatastore implements Datastore {
       err instanceof GRPCInvalidArgumentError ||
       err instanceof GRPCUnauthenticatedError ||
       err instanceof EtcdAuthenticationFailedError ||
-      /request is too large|duplicate key given|too many operations|permission denied/.test(message)
+      /request is too large|duplicate key given|too many operations|permission denied|future revision/.test(message)
     ) {
       return new MargayError('MARGAY_ERR_DATASTORE_REJECTED', `etcd refused the ${what}: ${message}`, options);
     }

@@ -36,8 +36,12 @@
  *   its filing bucket (for a scan selector, every item: its answer can depend on any item).
  * - **Deletes** stop exactly the matches that existed.
  *
- * Callbacks run synchronously inside the update that causes them, stops before starts; they must
- * not modify the index (doing so throws). Queries return copies.
+ * Callbacks run synchronously inside the update that causes them; for each item (or selector) an
+ * update touches, its stops come before its starts. Callbacks must not modify the index (doing so
+ * throws) and must not throw (the update would be left half done). Queries return copies.
+ *
+ * Membership is kept twice (selector → items, item → selectors) as sets of entry objects, so
+ * both queries and deletes cost the size of the answer.
  */
 import type { SelectorNode } from './ast.ts';
 import { referencedLabels } from './ast.ts';

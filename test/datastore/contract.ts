@@ -240,23 +240,31 @@ export function datastoreContract(name: string, setup: () => Promise<ContractFix
       assert.equal(got.items.length, 5);
     });
 
-    test('watch from the next revision sees only new writes', async () => {
+    test('watch from the next revision, or from 0, sees only new writes', async () => {
       const rev = await ds.currentRevision();
       await ds.put(`${p}old`, 'o');
       const watch = ds.watch(p, rev + 2);
       const got = new Collector<WatchEvent>(watch.events);
+      const fromNow = ds.watch(p, 0);
+      const gotNow = new Collector<WatchEvent>(fromNow.events);
+      await new Promise((resolve) => setTimeout(resolve, 100)); // let the etcd watch be created
       await ds.put(`${p}new`, 'n');
-      const events = await got.waitFor(1);
-      assert.deepEqual(events.map((e) => e.key), [`${p}new`]);
+      assert.deepEqual((await got.waitFor(1)).map((e) => e.key), [`${p}new`]);
+      assert.deepEqual((await gotNow.waitFor(1)).map((e) => e.key), [`${p}new`]);
       await watch.cancel();
+      await fromNow.cancel();
       await got.waitEnd();
+      await gotNow.waitEnd();
+      assert.equal(got.items.length + gotNow.items.length, 2);
     });
 
     test('a watch from a compacted revision ends with MARGAY_ERR_COMPACTED', async () => {
       const first = await ds.put(`${p}a`, '1');
       await ds.put(`${p}a`, '2');
       const last = await ds.put(`${p}a`, '3');
+      await rejectsWith(fx.compact(last.modRevision + 1000), 'MARGAY_ERR_DATASTORE_REJECTED');
       await fx.compact(last.modRevision);
+      await rejectsWith(fx.compact(first.modRevision), 'MARGAY_ERR_COMPACTED');
       const watch = ds.watch(p, first.modRevision);
       const got = new Collector<WatchEvent>(watch.events);
       const err = await got.waitEnd();

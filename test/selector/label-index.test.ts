@@ -271,6 +271,34 @@ describe('label index - work proportional to the change', () => {
   });
 });
 
+describe('label index - optimize', () => {
+  it('re-files selectors that arrived before their items, without changing results', () => {
+    const { index, events } = recorder();
+    const counters: Array<() => number> = [];
+    for (let i = 0; i < 100; i++) {
+      // With no items yet, "tier" (the first label) is as good a filing as "app".
+      const { sel, count } = counting(`tier == "fe" && app == "app-${i}"`);
+      index.updateSelector(`s-${i}`, sel);
+      counters.push(count);
+    }
+    for (let i = 0; i < 1000; i++) index.updateItem(`ep-${i}`, { tier: 'fe', app: `app-${i % 100}` });
+    const total = () => counters.reduce((n, c) => n + c(), 0);
+    let before = total();
+    index.updateItem('ep-0', { tier: 'fe', app: 'app-1' });
+    assert.ok(total() - before >= 100, 'filed under tier, every tier=fe selector is a candidate');
+    const startsBefore = events.length;
+    assert.equal(index.optimize(), 100);
+    assert.equal(index.optimize(), 0);
+    assert.equal(events.length, startsBefore, 'optimize reports nothing');
+    before = total();
+    index.updateItem('ep-0', { tier: 'fe', app: 'app-2' });
+    assert.ok(total() - before <= 2, `evaluated ${total() - before}`);
+    assert.deepEqual(sorted(index.selectorsMatching('ep-0')), ['s-2']);
+    assert.equal(index.memberCount('s-1'), 10);
+    assert.equal(index.memberCount('s-2'), 11);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // Property test: random churn, compared with brute force.
 
@@ -376,6 +404,8 @@ function runChurn(seed: number, ops: number, voc: Vocabulary): { starts: number;
       const id = pick(rng, itemIds);
       model.items.delete(id);
       index.deleteItem(id);
+    } else if (r < 0.72) {
+      index.optimize();
     } else if (r < 0.93) {
       const id = pick(rng, parentIds);
       const labels = randomLabels(rng, voc, 3);

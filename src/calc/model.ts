@@ -1,0 +1,192 @@
+/**
+ * The dataplane model: what the calculation graph hands the dataplane, in kernel-agnostic terms.
+ * The calculation graph (pure) emits {@link DataplaneUpdate} messages through the event
+ * sequencer; the nftables/routes managers turn them into kernel state; `margay policy trace`
+ * and `policy matrix` evaluate packets against the very same model (src/calc/evaluate.ts).
+ *
+ * Ordering contract (the sequencer guarantees it, the dataplane relies on it):
+ *   config → ip-set creates/updates → policies/profiles → endpoints → routes,
+ *   and removals in reverse (routes → endpoints → policies/profiles → ip sets).
+ * Nothing is emitted before the first `in-sync`.
+ */
+
+/** IP family. */
+export type IpFamily = 4 | 6;
+
+/**
+ * Members of an IP set:
+ *  - kind `net`: CIDRs (`10.0.0.5/32`, `fd00::/64`), IPv4 and IPv6 mixed; the dataplane splits by family.
+ *  - kind `ip-port`: `<ip>,<protocol>:<port>` with protocol `tcp`, `udp` or `sctp` (`10.0.0.5,tcp:80`).
+ */
+export type IpSetKind = 'net' | 'ip-port';
+
+/** An inclusive port range; a single port has first === last. */
+export interface PortRange {
+  first: number;
+  last: number;
+}
+
+/** ICMP type and optional code. */
+export interface IcmpMatch {
+  type: number;
+  code?: number;
+}
+
+/**
+ * Conditions on one side (source or destination) of a packet. Every present field must hold.
+ * Port semantics: when `ports` and/or `namedPortIpSets` are present, the packet matches if its
+ * port is in `ports` OR its (address, protocol, port) is in one of `namedPortIpSets`.
+ * `notPorts`/`notNamedPortIpSets`: the packet's port is in none of them.
+ */
+export interface EndpointMatch {
+  /** The address is in at least one of these CIDRs. */
+  nets?: string[];
+  /** The address is in none of these CIDRs. */
+  notNets?: string[];
+  /** The address is a member of every one of these `net` sets (selector, namespace, service account). */
+  ipSets?: string[];
+  /** The address is a member of none of these sets. */
+  notIpSets?: string[];
+  ports?: PortRange[];
+  namedPortIpSets?: string[];
+  notPorts?: PortRange[];
+  notNamedPortIpSets?: string[];
+}
+
+/** Everything a rule can match on. */
+export interface MatchCriteria {
+  ipVersion?: IpFamily;
+  /** IANA protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, 132 SCTP, 136 UDPLite). */
+  protocol?: number;
+  notProtocol?: number;
+  icmp?: IcmpMatch;
+  notIcmp?: IcmpMatch;
+  src: EndpointMatch;
+  dst: EndpointMatch;
+}
+
+/** What a rule does when it matches. `log` logs and continues with the next rule. */
+export type RuleAction = 'allow' | 'deny' | 'pass' | 'log';
+
+/** Where a rule came from: the policy (or profile) key, its direction and its index there. */
+export interface RuleOrigin {
+  policy: string;
+  direction: 'ingress' | 'egress';
+  index: number;
+}
+
+/** A rule compiled from a Calico Rule. */
+export interface CompiledRule {
+  match: MatchCriteria;
+  action: RuleAction;
+  /** For `log` rules: the prefix, which names the policy and rule. */
+  logPrefix?: string;
+  origin: RuleOrigin;
+  /** True when the source rule had an `http` match, which this dataplane does not enforce. */
+  httpNotEnforced?: boolean;
+}
+
+/**
+ * A policy or profile, compiled. Keys:
+ *  - `gnp/<name>` GlobalNetworkPolicy, `np/<namespace>/<name>` NetworkPolicy,
+ *  - `pro/<name>` Profile.
+ */
+export interface CompiledPolicy {
+  key: string;
+  /** The tier; profiles have none. */
+  tier?: string;
+  ingress: CompiledRule[];
+  egress: CompiledRule[];
+  /** GlobalNetworkPolicy host-endpoint flags. */
+  doNotTrack?: boolean;
+  preDNAT?: boolean;
+  applyOnForward?: boolean;
+}
+
+/** The policies of one tier that apply to an endpoint, in evaluation order, per direction. */
+export interface TierPlan {
+  name: string;
+  /** What happens when no policy of the tier decides: Deny drops, Pass goes to the next tier. */
+  defaultAction: 'Deny' | 'Pass';
+  ingress: string[];
+  egress: string[];
+}
+
+/** A local workload endpoint as the dataplane needs it. */
+export interface WorkloadEndpointPlan {
+  /** `<namespace>/<name>` of the WorkloadEndpoint. */
+  key: string;
+  interfaceName: string;
+  /** Its addresses as /32 and /128 CIDRs. */
+  addresses: string[];
+  /** Extra source prefixes it may send from (anti-spoofing exceptions). */
+  allowSpoofedSourcePrefixes: string[];
+  /** Tiers in order, only those with at least one policy for this endpoint. */
+  tiers: TierPlan[];
+  /** Profile keys in order (`pro/kns.shop`). */
+  profiles: string[];
+  /** The endpoint's MAC, when known. */
+  mac?: string;
+}
+
+/** A local host endpoint. `interfaceName` `*` means every host interface. */
+export interface HostEndpointPlan {
+  key: string;
+  interfaceName: string;
+  addresses: string[];
+  /** Normal (tracked, after DNAT) policies. */
+  tiers: TierPlan[];
+  /** doNotTrack policies (raw, stateless). */
+  untrackedTiers: TierPlan[];
+  /** preDNAT policies (ingress only). */
+  preDnatTiers: TierPlan[];
+  /** applyOnForward policies for forwarded traffic. */
+  forwardTiers: TierPlan[];
+  profiles: string[];
+}
+
+/** A route the host should have. */
+export type RouteSpec =
+  | { type: 'workload'; dst: string; interfaceName: string }
+  | { type: 'blackhole'; dst: string };
+
+/** A host port that stays open whatever host-endpoint policy says. */
+export interface FailsafePort {
+  protocol: 'tcp' | 'udp' | 'sctp';
+  port: number;
+  /** Only from/to this net, when set. */
+  net?: string;
+}
+
+/** Dataplane-wide settings, resolved from FelixConfiguration and the pools. */
+export interface DataplaneSettings {
+  /** Workload interface name prefixes (`cali`). */
+  interfacePrefixes: string[];
+  /** What happens to traffic from a workload to the host itself after its egress policy. */
+  defaultEndpointToHostAction: 'Drop' | 'Accept' | 'Return';
+  failsafeInbound: FailsafePort[];
+  failsafeOutbound: FailsafePort[];
+  ipv6Enabled: boolean;
+  /** Pools whose traffic to outside all pools is masqueraded (natOutgoing). */
+  natOutgoingPools: string[];
+  /** Every pool CIDR (destinations inside these are never masqueraded). */
+  allPools: string[];
+  /** Log prefix base for Log rules and drops. */
+  logPrefix: string;
+}
+
+/** One message from the calculation graph to the dataplane. */
+export type DataplaneUpdate =
+  | { type: 'settings'; settings: DataplaneSettings }
+  | { type: 'ipset-update'; id: string; kind: IpSetKind; members: string[] }
+  | { type: 'ipset-delta'; id: string; added: string[]; removed: string[] }
+  | { type: 'ipset-remove'; id: string }
+  | { type: 'policy-update'; policy: CompiledPolicy }
+  | { type: 'policy-remove'; key: string }
+  | { type: 'workload-update'; endpoint: WorkloadEndpointPlan }
+  | { type: 'workload-remove'; key: string }
+  | { type: 'host-endpoint-update'; endpoint: HostEndpointPlan }
+  | { type: 'host-endpoint-remove'; key: string }
+  | { type: 'route-update'; route: RouteSpec }
+  | { type: 'route-remove'; dst: string }
+  | { type: 'in-sync' };
