@@ -12,6 +12,7 @@ command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v ping >/dev/null 2>&1 || need_apt+=(iputils-ping)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+[ -x /usr/lib/frr/bgpd ] || need_apt+=(frr)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "margay: installing ${need_apt[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -46,7 +46,13 @@ export function decodeDocuments(text: string, file: string): DecodedDocument[] {
       const message = error.message.split('\n')[0];
       throw new MargayError('MARGAY_ERR_DECODE', `${file}: line ${pos.line}, column ${pos.col}: ${message}`);
     }
-    const object: unknown = doc.toJS({ maxAliasCount: 100 });
+    let object: unknown;
+    try {
+      object = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      // Unresolved or excessive aliases are only found while building the value.
+      throw new MargayError('MARGAY_ERR_DECODE', `${file}: line ${line}: ${(err as Error).message.split('\n')[0]}`);
+    }
     if (object === null || object === undefined) continue;
     const items = Array.isArray(object) ? object : isListWrapper(object) ? object.items : [object];
     for (const item of items) out.push({ source: { file, document: out.length, line }, object: item });

@@ -55,7 +55,7 @@ describe('conformance manifests (policy-side kinds)', () => {
     '31-gnp-icmp-type-255.yaml': 'spec.ingress[0].icmp.type',
     '33-gnp-icmp-fields-no-protocol.yaml': 'spec.ingress[0].icmp',
     '35-tier-name-with-dot.yaml': 'metadata.name',
-    '37-globalnetworkset-reserved-label.yaml': 'metadata.labels.projectcalico.org/namespace',
+    '37-globalnetworkset-reserved-label.yaml': 'metadata.labels["projectcalico.org/namespace"]',
     '39-hostendpoint-missing-node.yaml': 'spec.node',
   };
   for (const file of readdirSync(`${MANIFESTS}/invalid`).sort()) {

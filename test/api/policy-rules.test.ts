@@ -149,7 +149,7 @@ const ruleCases: Case[] = [
 
   // Rule metadata.
   ['accepts rule with valid annotations', allow({ metadata: { annotations: { foo: 'bar' } } }), true],
-  ['rejects rule with invalid annotations', allow({ metadata: { annotations: { '...': 'bar' } } }), `${R}.metadata.annotations....`],
+  ['rejects rule with invalid annotations', allow({ metadata: { annotations: { '...': 'bar' } } }), `${R}.metadata.annotations["..."]`],
 
   // global() selectors.
   ['rejects global() in an entity rule selector', allow({ source: { selector: '  global()  ' } }), `${R}.source.selector`],

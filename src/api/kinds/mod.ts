@@ -15,8 +15,12 @@ export function findKind(name: string): KindDefinition | undefined {
   return byName.get(name.toLowerCase());
 }
 
-/** Finds a kind by its exact manifest spelling (`IPPool`). */
+/** Older manifest spellings Calico still accepts, and the kind they mean today. */
+const LEGACY_KIND_NAMES: Readonly<Record<string, string>> = { IPAMConfig: 'IPAMConfiguration' };
+
+/** Finds a kind by its exact manifest spelling (`IPPool`, or the legacy `IPAMConfig`). */
 export function kindByExactName(kind: string): KindDefinition | undefined {
-  const def = byName.get(kind.toLowerCase());
-  return def && def.kind === kind ? def : undefined;
+  const spelled = Object.hasOwn(LEGACY_KIND_NAMES, kind) ? LEGACY_KIND_NAMES[kind]! : kind;
+  const def = byName.get(spelled.toLowerCase());
+  return def && def.kind === spelled ? def : undefined;
 }
