@@ -5,7 +5,7 @@
  * Run: npx tsx bench/resources.ts
  */
 import { performance } from 'node:perf_hooks';
-import { decodeResources } from '../src/api/decode.ts';
+import { decodeDocuments, decodeResources, toResource } from '../src/api/decode.ts';
 import { validateResource } from '../src/api/validate.ts';
 import { createDatastore } from '../src/datastore/mod.ts';
 import { ResourceStore } from '../src/datastore/resources.ts';
@@ -57,10 +57,10 @@ try {
       await ds.txn(rawValues.slice(i, i + 128).map(([key, value]) => ({ op: 'put' as const, key, value })));
     }
   });
-  const [, applyMs] = await time(async () => {
-    const decoded = decodeResources(text, 'policies.yaml');
-    await store.batch('apply', decoded.map((d) => d.resource));
-  });
+  const [docs, parseMs] = await time(async () => decodeDocuments(text, 'policies.yaml'));
+  const [valid, validateMs] = await time(async () => docs.map((d) => toResource(d)));
+  const [, storeMs] = await time(() => store.batch('apply', valid));
+  const applyMs = parseMs + validateMs + storeMs;
   const [, reapplyMs] = await time(async () => {
     const decoded = decodeResources(text, 'policies.yaml');
     await store.batch('apply', decoded.map((d) => d.resource));
@@ -88,7 +88,10 @@ try {
   const count = lists[0].items.length + lists[1].items.length;
 
   const rows = [
-    ['apply 1,000 NetworkPolicies (decode+validate+CAS txn)', applyMs, rawWriteMs],
+    ['apply 1,000 NetworkPolicies: all of it', applyMs, rawWriteMs],
+    ['  of which YAML parsing', parseMs, rawWriteMs],
+    ['  of which validation and defaults', validateMs, rawWriteMs],
+    ['  of which the store (existence reads + CAS txns)', storeMs, rawWriteMs],
     ['re-apply the same 1,000 (no-op: nothing written)', reapplyMs, rawWriteMs],
     [`get ${count} resources (list+decode)`, getMs, rawListMs],
     [`get ${lists[1].items.length} as YAML (render only)`, renderMs, rawListMs],

@@ -37,6 +37,9 @@ export interface BatchOptions {
   sources?: (SourceRef | undefined)[];
 }
 
+/** From this many resources of one kind in a batch, read the kind with one list instead of gets. */
+const LIST_THRESHOLD = 32;
+
 /** Largest number of operations one etcd transaction takes by default (--max-txn-ops). */
 const MAX_TXN_OPS = 128;
 
@@ -147,7 +150,7 @@ export class ResourceStore {
   }
 
   private async plan(verb: BatchVerb, resources: Resource[], options: BatchOptions) {
-    const existing = await Promise.all(resources.map((r) => this.datastore.get(keyOf(r))));
+    const existing = await this.readCurrent(resources);
     const seen = new Set<string>();
     const plans: { op?: TxnOp; result: WriteResult }[] = [];
     const issuesByResource: { res: Resource; issues: FieldIssue[] }[] = [];
@@ -226,6 +229,23 @@ export class ResourceStore {
     metadata.uid ??= randomUUID();
     metadata.creationTimestamp ??= this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
     return { ...res, metadata };
+  }
+
+  /**
+   * Reads the stored copy of each resource: one get each for small batches, one list per kind
+   * for large ones (a 1,000-policy apply is then a handful of reads, not a thousand).
+   */
+  private async readCurrent(resources: Resource[]): Promise<(KVPair | undefined)[]> {
+    const byPlural = new Map<string, number>();
+    for (const r of resources) byPlural.set(kindOf(r).plural, (byPlural.get(kindOf(r).plural) ?? 0) + 1);
+    const listed = new Map<string, KVPair>();
+    for (const [plural, count] of byPlural) {
+      if (count < LIST_THRESHOLD) continue;
+      for (const kv of (await this.datastore.list(resourcePrefix(plural))).items) listed.set(kv.key, kv);
+    }
+    return Promise.all(
+      resources.map((r) => (byPlural.get(kindOf(r).plural)! >= LIST_THRESHOLD ? listed.get(keyOf(r)) : this.datastore.get(keyOf(r)))),
+    );
   }
 
   /**

@@ -20,6 +20,12 @@ export const ErrorCodes = {
   MARGAY_ERR_COMPACTED: 'the requested revision has been compacted away',
   MARGAY_ERR_LEASE: 'the lease expired or does not exist',
   MARGAY_ERR_DATASTORE_REJECTED: 'the datastore refused the request as not valid or not permitted',
+  // IP address management.
+  MARGAY_ERR_POOL_EXHAUSTED: 'no free address is left in the IP pools the request may use',
+  MARGAY_ERR_ADDRESS_IN_USE: 'the address is already assigned to another handle',
+  MARGAY_ERR_ADDRESS_RESERVED: 'the address is reserved by an IPReservation',
+  MARGAY_ERR_NO_POOL: 'no enabled IP pool fits the request (address outside every pool, pool disabled, or not for this node or use)',
+  MARGAY_ERR_STRICT_AFFINITY: "the address's block belongs to another host and strictAffinity forbids borrowing it",
 } as const;
 
 /** One of Margay's stable error codes. */

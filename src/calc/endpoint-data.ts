@@ -1,0 +1,189 @@
+/**
+ * What the graph keeps of a WorkloadEndpoint, HostEndpoint or (Global)NetworkSet: the labels
+ * and parents the label indexes match on, and the addresses and named ports IP sets are built
+ * from. Pure conversions from stored resources; no validation beyond what the graph needs
+ * (unparseable addresses are dropped, as Felix drops them).
+ */
+import type { Resource } from '../api/resource.ts';
+import type { HostEndpointSpec, NetworkSetSpec, WorkloadEndpointSpec } from '../api/kinds/policy-kinds.ts';
+import { protocolNumber } from '../api/kinds/rule.ts';
+import { type EndpointId, type PortProtocol, hostEndpointId, workloadId } from './ids.ts';
+import { addressOf, normalizeCidr, splitZeroPrefix } from './net.ts';
+
+/** Calico's namespace label, set on every workload endpoint and namespaced network set. */
+export const NAMESPACE_LABEL = 'projectcalico.org/namespace';
+/** Calico's orchestrator label, set on every workload endpoint. */
+export const ORCHESTRATOR_LABEL = 'projectcalico.org/orchestrator';
+/** The profile that carries a namespace's labels (`pcns.*`). */
+export const NAMESPACE_PROFILE_PREFIX = 'kns.';
+
+/** A named port an endpoint declares. */
+export interface NamedPort {
+  name: string;
+  protocol: PortProtocol;
+  port: number;
+}
+
+/** A workload or host endpoint, as the graph needs it. */
+export interface EndpointData {
+  kind: 'workload' | 'host';
+  id: EndpointId;
+  /** `spec.node`; `''` when missing. */
+  node: string;
+  labels: Readonly<Record<string, string>>;
+  /** Profile names, in priority order. */
+  profiles: readonly string[];
+  /** Its addresses as canonical /32 and /128 CIDRs. */
+  cidrs: readonly string[];
+  /** The same addresses without prefix (for address·port set members). */
+  ips: readonly string[];
+  /** Named ports (ports without a name are left out: nothing can refer to them). */
+  ports: readonly NamedPort[];
+  /** `spec.interfaceName` (`*` for all of a host's interfaces; `''` when not given). */
+  interfaceName: string;
+  mac?: string;
+  /** Canonical CIDRs the workload may also send from. */
+  allowSpoofedSourcePrefixes: readonly string[];
+}
+
+/** A NetworkSet or GlobalNetworkSet as an item of the IP-set label index. */
+export interface NetworkSetData {
+  id: string;
+  labels: Readonly<Record<string, string>>;
+  /** `kns.<ns>` for a namespaced set (namespace label inheritance, as Calico does), else none. */
+  parents: readonly string[];
+  /** Canonical, masked CIDRs (a /0 split into two /1s). */
+  cidrs: readonly string[];
+}
+
+function portProtocol(p: unknown): PortProtocol | undefined {
+  if (typeof p !== 'string' && typeof p !== 'number') return undefined;
+  const n = protocolNumber(typeof p === 'string' && /^[a-z]+$/.test(p) ? p.toUpperCase() : p);
+  return n === 6 ? 'tcp' : n === 17 ? 'udp' : n === 132 ? 'sctp' : undefined;
+}
+
+function namedPorts(list: unknown): NamedPort[] {
+  if (!Array.isArray(list)) return [];
+  const out: NamedPort[] = [];
+  for (const entry of list as Array<Record<string, unknown>>) {
+    const name = entry?.name;
+    const port = entry?.port;
+    const protocol = portProtocol(entry?.protocol ?? 'TCP');
+    if (typeof name !== 'string' || name === '' || typeof port !== 'number' || protocol === undefined) continue;
+    out.push({ name, protocol, port });
+  }
+  return out;
+}
+
+function cidrList(list: unknown): string[] {
+  if (!Array.isArray(list)) return [];
+  const out: string[] = [];
+  for (const text of list) {
+    if (typeof text !== 'string') continue;
+    const cidr = normalizeCidr(text);
+    if (cidr !== undefined && !out.includes(cidr)) out.push(cidr);
+  }
+  return out;
+}
+
+function hostCidrs(list: unknown): { cidrs: string[]; ips: string[] } {
+  const cidrs: string[] = [];
+  const ips: string[] = [];
+  if (!Array.isArray(list)) return { cidrs, ips };
+  for (const text of list) {
+    if (typeof text !== 'string') continue;
+    const ip = addressOf(text);
+    if (ip === undefined || ips.includes(ip)) continue;
+    ips.push(ip);
+    cidrs.push(ip.includes(':') ? `${ip}/128` : `${ip}/32`);
+  }
+  return { cidrs, ips };
+}
+
+function stringList(list: unknown): string[] {
+  return Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
+}
+
+function labelsOf(res: Resource): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(res.metadata?.labels ?? {})) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
+/**
+ * A WorkloadEndpoint's data. The namespace and orchestrator labels Calico stores on every
+ * workload endpoint are added when missing. Addresses are taken as /32 or /128, whatever their
+ * written prefix (as Felix does).
+ */
+export function workloadEndpointData(namespace: string, name: string, res: Resource): EndpointData {
+  const spec = (res.spec ?? {}) as Partial<WorkloadEndpointSpec>;
+  const labels = labelsOf(res);
+  labels[NAMESPACE_LABEL] ??= namespace;
+  labels[ORCHESTRATOR_LABEL] ??= spec.orchestrator ?? '';
+  const { cidrs, ips } = hostCidrs(spec.ipNetworks);
+  const data: EndpointData = {
+    kind: 'workload',
+    id: workloadId(namespace, name),
+    node: spec.node ?? '',
+    labels,
+    profiles: stringList(spec.profiles),
+    cidrs,
+    ips,
+    ports: namedPorts(spec.ports),
+    interfaceName: spec.interfaceName ?? '',
+    allowSpoofedSourcePrefixes: cidrList(spec.allowSpoofedSourcePrefixes),
+  };
+  if (typeof spec.mac === 'string' && spec.mac !== '') data.mac = spec.mac;
+  return data;
+}
+
+/** A HostEndpoint's data: its expected IPs are its addresses. */
+export function hostEndpointData(name: string, res: Resource): EndpointData {
+  const spec = (res.spec ?? {}) as Partial<HostEndpointSpec>;
+  const { cidrs, ips } = hostCidrs(spec.expectedIPs);
+  return {
+    kind: 'host',
+    id: hostEndpointId(name),
+    node: spec.node ?? '',
+    labels: labelsOf(res),
+    profiles: stringList(spec.profiles),
+    cidrs,
+    ips,
+    ports: namedPorts(spec.ports),
+    interfaceName: spec.interfaceName ?? '',
+    allowSpoofedSourcePrefixes: [],
+  };
+}
+
+/**
+ * A NetworkSet's (namespace given) or GlobalNetworkSet's data. A namespaced set gets the
+ * namespace label and inherits the namespace profile's labels, as Calico arranges.
+ */
+export function networkSetData(id: string, namespace: string | undefined, res: Resource): NetworkSetData {
+  const spec = (res.spec ?? {}) as NetworkSetSpec;
+  const labels = labelsOf(res);
+  const parents: string[] = [];
+  if (namespace !== undefined) {
+    labels[NAMESPACE_LABEL] = namespace;
+    parents.push(`${NAMESPACE_PROFILE_PREFIX}${namespace}`);
+  }
+  const cidrs = cidrList(spec.nets).flatMap(splitZeroPrefix);
+  return { id, labels, parents, cidrs: [...new Set(cidrs)] };
+}
+
+/** True when two endpoints contribute the same IP-set members (addresses and named ports). */
+export function sameMembersSource(a: { cidrs: readonly string[]; ips?: readonly string[]; ports?: readonly NamedPort[] }, b: typeof a): boolean {
+  return (
+    sameList(a.cidrs, b.cidrs) &&
+    sameList(a.ips ?? [], b.ips ?? []) &&
+    sameList((a.ports ?? []).map(portText), (b.ports ?? []).map(portText))
+  );
+}
+
+function portText(p: NamedPort): string {
+  return `${p.name}/${p.protocol}/${p.port}`;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
