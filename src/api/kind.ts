@@ -41,6 +41,11 @@ export interface KindDefinition {
    * the schema; returns issues whose `path` starts at the resource root (`spec.…`, `metadata.…`).
    */
   validate?: (res: Resource) => FieldIssue[];
+  /**
+   * Things that are stored but have no effect, for the operator to know (`http` matches, which
+   * only an application-layer proxy could enforce). Paths start at the resource root.
+   */
+  warnings?: (res: Resource) => FieldIssue[];
   /** Calico's defaults, filled into a resource that passed validation. Pure: returns a new object. */
   applyDefaults?: (res: Resource) => Resource;
   /** Dotted spec paths that may not change on update (`spec.cidr`). */

@@ -168,7 +168,8 @@ export class ResourceStore {
     }
     if (verb !== 'delete') {
       plans.push(...(await this.resolveReferences(resources, issuesByResource)));
-      await this.checkAgainstOthers(resources, issuesByResource);
+      const changing = new Set(plans.filter((p) => p.result.outcome === 'created' || p.result.outcome === 'updated').map((p) => keyOf(p.result.resource)));
+      await this.checkAgainstOthers(resources, changing, issuesByResource);
     }
     const first = issuesByResource[0];
     if (first) {
@@ -280,8 +281,15 @@ export class ResourceStore {
     return implicit;
   }
 
-  /** Cross-resource rules (pool overlap): each resource against the store and the rest of the batch. */
-  private async checkAgainstOthers(resources: Resource[], out: { res: Resource; issues: FieldIssue[] }[]): Promise<void> {
+  /**
+   * Cross-resource rules (pool overlap): each resource the batch creates or changes, against the
+   * store and the rest of the batch. Unchanged resources were checked when they were written.
+   */
+  private async checkAgainstOthers(
+    resources: Resource[],
+    changing: ReadonlySet<string>,
+    out: { res: Resource; issues: FieldIssue[] }[],
+  ): Promise<void> {
     const kinds = new Map<string, KindDefinition>();
     for (const res of resources) {
       const def = kindOf(res);
@@ -292,7 +300,7 @@ export class ResourceStore {
       const batchOfKind = resources.filter((r) => r.kind === def.kind);
       const batchKeys = new Set(batchOfKind.map(keyOf));
       const universe = [...stored.filter((r) => !batchKeys.has(keyOf(r))), ...batchOfKind];
-      for (const res of batchOfKind) {
+      for (const res of batchOfKind.filter((r) => changing.has(keyOf(r)))) {
         const others = universe.filter((r) => keyOf(r) !== keyOf(res));
         const issues = def.validateAgainst!(res, others);
         if (issues.length > 0) out.push({ res, issues });

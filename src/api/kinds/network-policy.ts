@@ -10,6 +10,7 @@ import { checkLabelKey, checkLabelValue, selectorSchema } from '../common.ts';
 import type { Column, KindDefinition, ResourceReference } from '../kind.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
 import {
+  httpNotEnforced,
   type PolicyType,
   type Rule,
   checkPortName,
@@ -468,6 +469,7 @@ export const networkPolicyKind: KindDefinition = {
   validate: (res) => validatePolicySpec(specOfResource<NetworkPolicySpec>(res), false),
   applyDefaults: defaultTieredPolicy,
   references: tierReference,
+  warnings: httpNotEnforced,
   columns: [tierColumn],
   wideColumns: [tierColumn, orderColumn, selectorColumn],
 };
@@ -482,6 +484,7 @@ export const globalNetworkPolicyKind: KindDefinition = {
   validate: (res) => validatePolicySpec(specOfResource<GlobalNetworkPolicySpec>(res), true),
   applyDefaults: defaultTieredPolicy,
   references: tierReference,
+  warnings: httpNotEnforced,
   columns: [tierColumn],
   wideColumns: [tierColumn, orderColumn, selectorColumn],
 };
@@ -500,6 +503,7 @@ export const stagedNetworkPolicyKind: KindDefinition = {
   },
   applyDefaults: defaultTieredPolicy,
   references: tierReference,
+  warnings: httpNotEnforced,
   columns: [tierColumn],
   wideColumns: [tierColumn, orderColumn, selectorColumn],
 };
@@ -518,6 +522,7 @@ export const stagedGlobalNetworkPolicyKind: KindDefinition = {
   },
   applyDefaults: defaultTieredPolicy,
   references: tierReference,
+  warnings: httpNotEnforced,
   columns: [tierColumn],
   wideColumns: [tierColumn, orderColumn, selectorColumn],
 };

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { labelsSchema } from '../common.ts';
 import type { KindDefinition } from '../kind.ts';
 import type { Resource } from '../resource.ts';
-import { type Rule, checkResourceName, joinAndTruncate, rulesSchema, specOf, validateRules } from './rule.ts';
+import { type Rule, checkResourceName, httpNotEnforced, joinAndTruncate, rulesSchema, specOf, validateRules } from './rule.ts';
 
 export interface ProfileSpec {
   ingress?: Rule[];
@@ -35,6 +35,7 @@ export const profileKind: KindDefinition = {
   aliases: ['profile', 'profiles', 'pro', 'pros'],
   specSchema: profileSpecSchema,
   checkName: checkResourceName,
+  warnings: httpNotEnforced,
   validate: (res) => {
     const spec = (res.spec ?? {}) as ProfileSpec;
     return [...validateRules(spec.ingress, 'spec.ingress'), ...validateRules(spec.egress, 'spec.egress')];

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { joinPath } from '../field-path.ts';
 import { checkLabelKey, checkSubdomainName, ipFamily, selectorSchema } from '../common.ts';
-import type { FieldIssue } from '../resource.ts';
+import type { FieldIssue, Resource } from '../resource.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Types (what a validated, defaulted resource holds; the agent compiles these).
@@ -636,4 +636,18 @@ export function dropNulls(value: unknown): unknown {
 /** Wraps a spec schema so that null-valued fields count as absent, as in Calico's Go decoding. */
 export function specOf<T extends z.ZodType>(schema: T) {
   return z.preprocess(dropNulls, schema);
+}
+
+/** `http` rule matches are stored (Calico compatibility) but this dataplane does not enforce them. */
+export function httpNotEnforced(res: Resource): FieldIssue[] {
+  const spec = (res.spec ?? {}) as { ingress?: { http?: unknown }[]; egress?: { http?: unknown }[] };
+  const issues: FieldIssue[] = [];
+  for (const direction of ['ingress', 'egress'] as const) {
+    (spec[direction] ?? []).forEach((rule, i) => {
+      if (rule.http !== undefined) {
+        issues.push({ path: `spec.${direction}[${i}].http`, message: 'stored but not enforced: the nftables dataplane cannot match HTTP methods or paths (the rule matches as if http were absent)' });
+      }
+    });
+  }
+  return issues;
 }

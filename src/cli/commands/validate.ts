@@ -7,7 +7,7 @@ import { findKind } from '../../api/kinds/mod.ts';
 import { ResourceValidationError } from '../../api/validate.ts';
 import type { CliContext } from '../context.ts';
 import { readResources } from '../input.ts';
-import { withFileOptions } from './write-verbs.ts';
+import { printWarnings, withFileOptions } from './write-verbs.ts';
 
 /** Registers `validate`. */
 export function registerValidate(program: Command, ctx: CliContext): void {
@@ -21,6 +21,7 @@ export function registerValidate(program: Command, ctx: CliContext): void {
         const issues = def.validateAgainst(resource, others);
         if (issues.length > 0) throw new ResourceValidationError(issues, { source, kind: resource.kind, name: resource.metadata.name });
       }
+      printWarnings(ctx, decoded);
       ctx.stdout(`Successfully validated ${decoded.length} resource(s)\n`);
     },
   );

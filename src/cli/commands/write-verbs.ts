@@ -3,6 +3,8 @@
  * it all or nothing, and print one summary line per kind as calicoctl does.
  */
 import type { Command } from 'commander';
+import type { DecodedResource } from '../../api/decode.ts';
+import { findKind } from '../../api/kinds/mod.ts';
 import type { Resource } from '../../api/resource.ts';
 import type { BatchVerb, WriteResult } from '../../datastore/resources.ts';
 import type { CliContext } from '../context.ts';
@@ -26,6 +28,16 @@ export function summarize(verb: BatchVerb, results: WriteResult[]): string {
   return lines.join('\n') + '\n';
 }
 
+/** Tells the operator about fields that are stored but have no effect (e.g. `http` matches). */
+export function printWarnings(ctx: CliContext, decoded: DecodedResource[]): void {
+  for (const { resource, source } of decoded) {
+    for (const w of findKind(resource.kind)?.warnings?.(resource) ?? []) {
+      const line = source.line === undefined ? '' : `, line ${source.line}`;
+      ctx.stderr(`Warning: ${source.file}: document ${source.document + 1}${line} (${resource.kind} "${resource.metadata.name}"): ${w.path}: ${w.message}\n`);
+    }
+  }
+}
+
 /** Reads `-f` inputs and runs one batch verb over them. */
 export async function runFileVerb(
   ctx: CliContext,
@@ -38,6 +50,7 @@ export async function runFileVerb(
     ctx.stderr('No resources specified in the input\n');
     return;
   }
+  if (verb !== 'delete') printWarnings(ctx, decoded);
   const store = await ctx.store();
   const results = await store.batch(verb, resources, {
     skipExists: options.skipExists,

@@ -1,0 +1,177 @@
+/**
+ * The active-rules calculator (Felix's `ActiveRulesCalculator`): which policies and profiles
+ * the local endpoints use.
+ *
+ * - Every policy's selector is filed in a {@link LabelIndex} over the local endpoints only
+ *   (with their profiles as label parents), so its cost follows the local endpoints, not the
+ *   cluster. A policy is active while it matches at least one local endpoint; it is reported
+ *   active (with its data, for the rule scanner) on the first match and inactive after the last.
+ *   Each match and unmatch is reported too (for the policy resolver).
+ * - A policy whose tier does not exist is never applied (Calico requires the tier; such a
+ *   policy is kept and takes effect as soon as its tier is created).
+ * - A profile is active while at least one local endpoint lists it. A profile that is listed but
+ *   missing from the datastore is reported as a deny-everything stand-in, as Felix does.
+ */
+import { LabelIndex } from '../selector/mod.ts';
+import type { ActiveRulesCallbacks, PolicyMatchCallbacks } from './callbacks.ts';
+import type { EndpointData } from './endpoint-data.ts';
+import type { EndpointId } from './ids.ts';
+import { missingProfileData, type PolicyData, type ProfileData } from './policy-data.ts';
+
+/** Decides which policies and profiles are in use on this host. */
+export class ActiveRulesCalculator {
+  readonly #rules: ActiveRulesCallbacks;
+  readonly #matches: PolicyMatchCallbacks;
+  readonly #index: LabelIndex;
+
+  readonly #policies = new Map<string, PolicyData>();
+  readonly #policiesByTier = new Map<string, Set<string>>();
+  readonly #tiers = new Set<string>();
+  /** policy key → number of local endpoints it matches. */
+  readonly #matchCounts = new Map<string, number>();
+
+  readonly #endpointProfiles = new Map<EndpointId, readonly string[]>();
+  readonly #profiles = new Map<string, ProfileData>();
+  /** profile name → number of local endpoints that list it. */
+  readonly #profileRefs = new Map<string, number>();
+
+  constructor(rules: ActiveRulesCallbacks, matches: PolicyMatchCallbacks) {
+    this.#rules = rules;
+    this.#matches = matches;
+    this.#index = new LabelIndex({
+      onMatchStarted: (policyKey, endpointId) => this.#matchStarted(policyKey, endpointId),
+      onMatchStopped: (policyKey, endpointId) => this.#matchStopped(policyKey, endpointId),
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Inputs
+
+  /** A policy was created, changed (undefined: deleted). */
+  onPolicyUpdate(key: string, policy: PolicyData | undefined): void {
+    const old = this.#policies.get(key);
+    const wasActive = this.#isActive(key);
+    if (old !== undefined && (policy === undefined || old.tier !== policy.tier)) {
+      this.#policiesByTier.get(old.tier)?.delete(key);
+    }
+    if (policy === undefined) {
+      this.#policies.delete(key);
+      this.#index.deleteSelector(key); // reports each unmatch, then inactive
+      return;
+    }
+    this.#policies.set(key, policy);
+    let byTier = this.#policiesByTier.get(policy.tier);
+    if (byTier === undefined) this.#policiesByTier.set(policy.tier, (byTier = new Set()));
+    byTier.add(key);
+    if (this.#tiers.has(policy.tier)) this.#index.updateSelector(key, policy.selector);
+    else this.#index.deleteSelector(key);
+    // Still active with new content: the rule scanner recompiles it.
+    if (wasActive && this.#isActive(key) && old !== undefined && old.contentKey !== policy.contentKey) {
+      this.#rules.onPolicyActive(policy);
+    }
+  }
+
+  /** A tier was created or deleted: its policies start or stop applying. */
+  onTierUpdate(name: string, exists: boolean): void {
+    if (exists === this.#tiers.has(name)) return;
+    if (exists) this.#tiers.add(name);
+    else this.#tiers.delete(name);
+    for (const key of this.#policiesByTier.get(name) ?? []) {
+      const policy = this.#policies.get(key)!;
+      if (exists) this.#index.updateSelector(key, policy.selector);
+      else this.#index.deleteSelector(key);
+    }
+  }
+
+  /** A profile was created, changed (undefined: deleted). */
+  onProfileUpdate(name: string, profile: ProfileData | undefined): void {
+    const old = this.#profiles.get(name);
+    if (profile === undefined) {
+      if (old === undefined) return;
+      this.#profiles.delete(name);
+      this.#index.deleteParent(name);
+      if (this.#profileRefs.has(name)) this.#rules.onProfileActive(missingProfileData(name));
+      return;
+    }
+    this.#profiles.set(name, profile);
+    this.#index.updateParentLabels(name, profile.labels);
+    if (this.#profileRefs.has(name) && (old === undefined || old.contentKey !== profile.contentKey)) {
+      this.#rules.onProfileActive(profile);
+    }
+  }
+
+  /** A local endpoint was created, changed (undefined: deleted or no longer local). */
+  onEndpointUpdate(id: EndpointId, endpoint: EndpointData | undefined): void {
+    const oldProfiles = this.#endpointProfiles.get(id) ?? [];
+    const newProfiles = endpoint?.profiles ?? [];
+    for (const name of newProfiles) if (!oldProfiles.includes(name)) this.#refProfile(name);
+    if (endpoint === undefined) {
+      this.#index.deleteItem(id);
+      this.#endpointProfiles.delete(id);
+    } else {
+      this.#endpointProfiles.set(id, newProfiles);
+      this.#index.updateItem(id, endpoint.labels, endpoint.profiles);
+    }
+    for (const name of oldProfiles) if (!newProfiles.includes(name)) this.#unrefProfile(name);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Queries
+
+  /** Keys of the active policies (for metrics and tests). */
+  activePolicies(): string[] {
+    return [...this.#matchCounts.keys()].sort();
+  }
+
+  /** Names of the active profiles. */
+  activeProfiles(): string[] {
+    return [...this.#profileRefs.keys()].sort();
+  }
+
+  /** Number of policy selectors filed (for metrics). */
+  get selectorCount(): number {
+    return this.#index.selectorCount;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Internals
+
+  #isActive(key: string): boolean {
+    return this.#matchCounts.has(key);
+  }
+
+  #matchStarted(policyKey: string, endpointId: string): void {
+    const n = this.#matchCounts.get(policyKey) ?? 0;
+    this.#matchCounts.set(policyKey, n + 1);
+    if (n === 0) this.#rules.onPolicyActive(this.#policies.get(policyKey)!);
+    this.#matches.onPolicyMatch(policyKey, endpointId);
+  }
+
+  #matchStopped(policyKey: string, endpointId: string): void {
+    this.#matches.onPolicyMatchStopped(policyKey, endpointId);
+    const n = (this.#matchCounts.get(policyKey) ?? 1) - 1;
+    if (n > 0) {
+      this.#matchCounts.set(policyKey, n);
+      return;
+    }
+    this.#matchCounts.delete(policyKey);
+    this.#rules.onPolicyInactive(policyKey);
+  }
+
+  #refProfile(name: string): void {
+    const n = this.#profileRefs.get(name) ?? 0;
+    this.#profileRefs.set(name, n + 1);
+    if (n === 0) this.#rules.onProfileActive(this.#profiles.get(name) ?? missingProfileData(name));
+  }
+
+  #unrefProfile(name: string): void {
+    const n = (this.#profileRefs.get(name) ?? 1) - 1;
+    if (n > 0) {
+      this.#profileRefs.set(name, n);
+      return;
+    }
+    this.#profileRefs.delete(name);
+    const profile = this.#profiles.get(name) ?? missingProfileData(name);
+    this.#rules.onProfileInactive(profile.key);
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * The IP-set member index (Felix's `SelectorAndNamedPortIndex`): for every active IP set, which
+ * addresses are in it. Items are every endpoint in the cluster (local or not) and every network
+ * set; their effective labels include their profiles' `labelsToApply` (so `kns.<ns>` gives the
+ * `pcns.*` labels). The selector package's {@link LabelIndex} says which items each set's
+ * selector matches; this class turns matches into members:
+ *
+ * - a `net` set holds the CIDRs of its items (endpoint /32s and /128s, network-set nets);
+ * - an `ip-port` (named-port) set holds `<ip>,<proto>:<port>` for each matching endpoint that
+ *   declares that named port with that protocol.
+ *
+ * Members are reference-counted (two items may contribute the same address), so a member is
+ * added on its first contribution and removed on its last. Work is proportional to the change:
+ * a label change re-evaluates only the selectors the label index files under the changed labels,
+ * and an address change touches only the sets the item is in.
+ */
+import { LabelIndex } from '../selector/mod.ts';
+import type { ActiveIpSetCallbacks, IpSetCallbacks } from './callbacks.ts';
+import { type EndpointData, type NamedPort, type NetworkSetData, sameMembersSource } from './endpoint-data.ts';
+import type { IpSetSpec } from './rule-compiler.ts';
+
+/** What an item contributes members from. */
+interface ItemSource {
+  cidrs: readonly string[];
+  ips: readonly string[];
+  ports: readonly NamedPort[];
+}
+
+interface SetState {
+  spec: IpSetSpec;
+  /** member → number of contributing items. */
+  members: Map<string, number>;
+}
+
+/** Maintains the members of the active IP sets; reports set lifecycle and member changes downstream. */
+export class IpSetMemberIndex implements ActiveIpSetCallbacks {
+  readonly #out: IpSetCallbacks;
+  readonly #index: LabelIndex;
+  readonly #sets = new Map<string, SetState>();
+  readonly #items = new Map<string, ItemSource>();
+
+  constructor(out: IpSetCallbacks) {
+    this.#out = out;
+    this.#index = new LabelIndex({
+      onMatchStarted: (setId, itemId) => this.#contribute(setId, itemId, +1),
+      onMatchStopped: (setId, itemId) => this.#contribute(setId, itemId, -1),
+    });
+  }
+
+  /** A set is needed: announce it, then compute its members. */
+  onIpSetActive(spec: IpSetSpec): void {
+    if (this.#sets.has(spec.id)) return;
+    this.#sets.set(spec.id, { spec, members: new Map() });
+    this.#out.onIpSetAdded(spec.id, spec.kind);
+    // Service sets have no members here (no service data); everything else is a selector.
+    if (spec.service === undefined) this.#index.updateSelector(spec.id, spec.selector);
+  }
+
+  /** A set is no longer needed: announce its removal and forget it (its members go with it). */
+  onIpSetInactive(id: string): void {
+    if (!this.#sets.has(id)) return;
+    this.#sets.delete(id);
+    this.#out.onIpSetRemoved(id);
+    this.#index.deleteSelector(id); // stop callbacks find no set and do nothing
+  }
+
+  /** Any endpoint in the cluster (undefined: deleted). */
+  onEndpointUpdate(id: string, endpoint: EndpointData | undefined): void {
+    if (endpoint === undefined) this.#deleteItem(id);
+    else this.#updateItem(id, endpoint.labels, endpoint.profiles, endpoint);
+  }
+
+  /** A NetworkSet or GlobalNetworkSet (undefined: deleted). */
+  onNetworkSetUpdate(id: string, set: NetworkSetData | undefined): void {
+    if (set === undefined) this.#deleteItem(id);
+    else this.#updateItem(id, set.labels, set.parents, { cidrs: set.cidrs, ips: [], ports: [] });
+  }
+
+  /** A profile's labels, which its endpoints inherit (undefined: the profile is gone). */
+  onParentUpdate(name: string, labels: Readonly<Record<string, string>> | undefined): void {
+    if (labels === undefined) this.#index.deleteParent(name);
+    else this.#index.updateParentLabels(name, labels);
+  }
+
+  /** Current members of a set (a copy; for tests and tracing). */
+  membersOf(id: string): string[] {
+    return [...(this.#sets.get(id)?.members.keys() ?? [])].sort();
+  }
+
+  /** Number of active sets. */
+  get setCount(): number {
+    return this.#sets.size;
+  }
+
+  /** Number of items (endpoints and network sets) indexed. */
+  get itemCount(): number {
+    return this.#items.size;
+  }
+
+  #updateItem(id: string, labels: Readonly<Record<string, string>>, parents: readonly string[], source: ItemSource): void {
+    const old = this.#items.get(id);
+    if (old !== undefined && !sameMembersSource(old, source)) {
+      // Addresses or ports changed: move this item's contributions in the sets it is in now.
+      for (const setId of this.#index.selectorsMatching(id)) {
+        const state = this.#sets.get(setId);
+        if (state === undefined) continue;
+        for (const m of membersFrom(state.spec, source)) this.#add(state, m);
+        for (const m of membersFrom(state.spec, old)) this.#remove(state, m);
+      }
+    }
+    this.#items.set(id, { cidrs: source.cidrs, ips: source.ips, ports: source.ports });
+    this.#index.updateItem(id, labels, parents);
+  }
+
+  #deleteItem(id: string): void {
+    if (!this.#items.has(id)) return;
+    this.#index.deleteItem(id);
+    this.#items.delete(id);
+  }
+
+  #contribute(setId: string, itemId: string, sign: 1 | -1): void {
+    const state = this.#sets.get(setId);
+    const item = this.#items.get(itemId);
+    if (state === undefined || item === undefined) return;
+    for (const m of membersFrom(state.spec, item)) {
+      if (sign > 0) this.#add(state, m);
+      else this.#remove(state, m);
+    }
+  }
+
+  #add(state: SetState, member: string): void {
+    const n = state.members.get(member) ?? 0;
+    state.members.set(member, n + 1);
+    if (n === 0) this.#out.onIpSetMemberAdded(state.spec.id, member);
+  }
+
+  #remove(state: SetState, member: string): void {
+    const n = state.members.get(member);
+    if (n === undefined) return;
+    if (n > 1) {
+      state.members.set(member, n - 1);
+      return;
+    }
+    state.members.delete(member);
+    this.#out.onIpSetMemberRemoved(state.spec.id, member);
+  }
+}
+
+/** The members an item contributes to a set. */
+function membersFrom(spec: IpSetSpec, item: ItemSource): string[] {
+  const np = spec.namedPort;
+  if (np === undefined) return [...item.cidrs];
+  const out: string[] = [];
+  for (const p of item.ports) {
+    if (p.name !== np.name || p.protocol !== np.protocol) continue;
+    for (const ip of item.ips) out.push(`${ip},${p.protocol}:${p.port}`);
+  }
+  return out;
+}

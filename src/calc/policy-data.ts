@@ -1,0 +1,141 @@
+/**
+ * What the graph keeps of a NetworkPolicy, GlobalNetworkPolicy, Profile or Tier: the selector
+ * that decides which endpoints a policy applies to (already rewritten the way Calico rewrites
+ * it), its place in the ordering, and its rules (compiled later, only while it is active).
+ */
+import type { GlobalNetworkPolicySpec, NetworkPolicySpec, ProfileSpec, Rule, TierSpec } from '../api/kinds/policy-kinds.ts';
+import type { Resource } from '../api/resource.ts';
+import { parseSelector, type Selector } from '../selector/mod.ts';
+import { globalPolicyKey, namespacedPolicyKey, profileKey } from './ids.ts';
+import { globalPolicySelectorText, networkPolicySelectorText } from './selector-rewrite.ts';
+
+/** The tier a policy is in when it does not say. */
+export const DEFAULT_TIER = 'default';
+
+/** A NetworkPolicy or GlobalNetworkPolicy. */
+export interface PolicyData {
+  /** `np/<ns>/<name>` or `gnp/<name>`. */
+  key: string;
+  /** The ordering tie-break: Felix's policy name (`<ns>/<name>` or `<name>`). */
+  sortName: string;
+  /** The NetworkPolicy's namespace; undefined for a GlobalNetworkPolicy. */
+  namespace: string | undefined;
+  tier: string;
+  /** `Infinity` when unset (last). */
+  order: number;
+  /** The endpoints it applies to. */
+  selector: Selector;
+  ingress: boolean;
+  egress: boolean;
+  doNotTrack: boolean;
+  preDNAT: boolean;
+  applyOnForward: boolean;
+  ingressRules: readonly Rule[];
+  egressRules: readonly Rule[];
+  /** Equal when the compiled output would be equal (rules, namespace, tier, flags). */
+  contentKey: string;
+}
+
+/** A Profile: rules, and labels its endpoints inherit. */
+export interface ProfileData {
+  /** `pro/<name>`. */
+  key: string;
+  name: string;
+  labels: Readonly<Record<string, string>>;
+  ingressRules: readonly Rule[];
+  egressRules: readonly Rule[];
+  /** True for a profile an endpoint names but the datastore lacks: it denies everything, as in Calico. */
+  missing: boolean;
+  contentKey: string;
+}
+
+/** A Tier's place in the ordering. */
+export interface TierData {
+  name: string;
+  /** `Infinity` when unset (last). */
+  order: number;
+  defaultAction: 'Deny' | 'Pass';
+}
+
+function rules(list: unknown): Rule[] {
+  return Array.isArray(list) ? (list as Rule[]) : [];
+}
+
+function policyTypes(spec: NetworkPolicySpec): { ingress: boolean; egress: boolean } {
+  const types = spec.types;
+  if (types !== undefined && types.length > 0) return { ingress: types.includes('Ingress'), egress: types.includes('Egress') };
+  // Calico's default: [Ingress] unless there are only egress rules; both when both.
+  const hasEgress = rules(spec.egress).length > 0;
+  const hasIngress = rules(spec.ingress).length > 0;
+  return { ingress: !hasEgress || hasIngress, egress: hasEgress };
+}
+
+/**
+ * A NetworkPolicy (namespace given) or GlobalNetworkPolicy from its stored resource.
+ * @throws {SelectorParseError} when a selector does not parse (the caller drops the policy).
+ */
+export function policyData(namespace: string | undefined, name: string, res: Resource): PolicyData {
+  const spec = (res.spec ?? {}) as GlobalNetworkPolicySpec;
+  const global = namespace === undefined;
+  const selectorText = global
+    ? globalPolicySelectorText(spec.selector, spec.namespaceSelector, spec.serviceAccountSelector)
+    : networkPolicySelectorText(namespace, spec.selector, spec.serviceAccountSelector);
+  const { ingress, egress } = policyTypes(spec);
+  const tier = spec.tier !== undefined && spec.tier !== '' ? spec.tier : DEFAULT_TIER;
+  const doNotTrack = global && spec.doNotTrack === true;
+  const preDNAT = global && spec.preDNAT === true;
+  // Calico marks every namespaced policy applyOnForward.
+  const applyOnForward = global ? spec.applyOnForward === true : true;
+  const ingressRules = rules(spec.ingress);
+  const egressRules = rules(spec.egress);
+  return {
+    key: global ? globalPolicyKey(name) : namespacedPolicyKey(namespace, name),
+    sortName: global ? name : `${namespace}/${name}`,
+    namespace,
+    tier,
+    order: typeof spec.order === 'number' ? spec.order : Infinity,
+    selector: parseSelector(selectorText),
+    ingress,
+    egress,
+    doNotTrack,
+    preDNAT,
+    applyOnForward,
+    ingressRules,
+    egressRules,
+    contentKey: JSON.stringify([namespace ?? null, tier, doNotTrack, preDNAT, applyOnForward, ingressRules, egressRules]),
+  };
+}
+
+/** A Profile from its stored resource. */
+export function profileData(name: string, res: Resource): ProfileData {
+  const spec = (res.spec ?? {}) as ProfileSpec;
+  const labels: Record<string, string> = {};
+  for (const [k, v] of Object.entries(spec.labelsToApply ?? {})) if (typeof v === 'string') labels[k] = v;
+  const ingressRules = rules(spec.ingress);
+  const egressRules = rules(spec.egress);
+  return {
+    key: profileKey(name),
+    name,
+    labels,
+    ingressRules,
+    egressRules,
+    missing: false,
+    contentKey: JSON.stringify([ingressRules, egressRules]),
+  };
+}
+
+/** The stand-in for a profile that endpoints name but that does not exist: deny both ways. */
+export function missingProfileData(name: string): ProfileData {
+  const deny: Rule[] = [{ action: 'Deny' }];
+  return { key: profileKey(name), name, labels: {}, ingressRules: deny, egressRules: deny, missing: true, contentKey: 'missing' };
+}
+
+/** A Tier from its stored resource (defaultAction Deny unless it says Pass). */
+export function tierData(name: string, res: Resource): TierData {
+  const spec = (res.spec ?? {}) as TierSpec;
+  return {
+    name,
+    order: typeof spec.order === 'number' ? spec.order : Infinity,
+    defaultAction: spec.defaultAction === 'Pass' ? 'Pass' : 'Deny',
+  };
+}

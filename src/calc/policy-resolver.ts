@@ -1,0 +1,162 @@
+/**
+ * The policy resolver (Felix's `PolicyResolver` and `PolicySorter`): for each local endpoint,
+ * the tiers in order and, in each, the policies that apply to it in order; then the endpoint's
+ * plan for the dataplane.
+ *
+ * - Tiers are ordered by (order, name), policies within a tier by (order, name); an unset order
+ *   sorts last (as +Infinity). The name tie-break is Felix's policy name: `<namespace>/<name>`
+ *   for a NetworkPolicy, `<name>` for a GlobalNetworkPolicy.
+ * - Which policies apply comes from the active-rules calculator's match reports; the resolver
+ *   keeps every policy's ordering data (cheap) so that a reorder re-plans only the endpoints
+ *   the policy matches.
+ * - Work is deferred: changes mark endpoints dirty and {@link PolicyResolver.flush} plans each
+ *   dirty endpoint once (the graph flushes it only after in-sync, so the initial snapshot is
+ *   planned once, not once per update).
+ */
+import type { EndpointPlanCallbacks, PolicyMatchCallbacks, PolicyOrderCallbacks } from './callbacks.ts';
+import type { EndpointData } from './endpoint-data.ts';
+import { hostEndpointPlan, type ResolvedTier, workloadPlan } from './endpoint-plan.ts';
+import { type EndpointId, planKey } from './ids.ts';
+import type { PolicyData, TierData } from './policy-data.ts';
+
+function compareNumbers(a: number, b: number): number {
+  return a === b ? 0 : a < b ? -1 : 1;
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Orders tiers and policies per local endpoint and emits endpoint plans. */
+export class PolicyResolver implements PolicyMatchCallbacks, PolicyOrderCallbacks {
+  readonly #out: EndpointPlanCallbacks;
+
+  readonly #policies = new Map<string, PolicyData>();
+  readonly #tiers = new Map<string, TierData>();
+  readonly #endpoints = new Map<EndpointId, EndpointData>();
+  readonly #policyEndpoints = new Map<string, Set<EndpointId>>();
+  readonly #endpointPolicies = new Map<EndpointId, Set<string>>();
+  readonly #dirty = new Set<EndpointId>();
+
+  constructor(out: EndpointPlanCallbacks) {
+    this.#out = out;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Inputs
+
+  /** Any policy (undefined: deleted); only its ordering data and types matter here. */
+  onPolicyUpdate(key: string, policy: PolicyData | undefined): void {
+    const old = this.#policies.get(key);
+    if (policy === undefined) this.#policies.delete(key);
+    else this.#policies.set(key, policy);
+    if (old !== undefined && policy !== undefined && sameOrdering(old, policy)) return;
+    this.#markPolicyEndpoints(key);
+  }
+
+  /** A tier (undefined: deleted). */
+  onTierUpdate(name: string, tier: TierData | undefined): void {
+    const old = this.#tiers.get(name);
+    if (tier === undefined) this.#tiers.delete(name);
+    else this.#tiers.set(name, tier);
+    if (old !== undefined && tier !== undefined && old.order === tier.order && old.defaultAction === tier.defaultAction) return;
+    for (const [key, policy] of this.#policies) if (policy.tier === name) this.#markPolicyEndpoints(key);
+  }
+
+  /** A local endpoint (undefined: deleted or no longer local). */
+  onEndpointUpdate(id: EndpointId, endpoint: EndpointData | undefined): void {
+    if (endpoint === undefined) this.#endpoints.delete(id);
+    else this.#endpoints.set(id, endpoint);
+    this.#dirty.add(id);
+  }
+
+  onPolicyMatch(policyKey: string, endpointId: EndpointId): void {
+    addTo(this.#policyEndpoints, policyKey, endpointId);
+    addTo(this.#endpointPolicies, endpointId, policyKey);
+    this.#dirty.add(endpointId);
+  }
+
+  onPolicyMatchStopped(policyKey: string, endpointId: EndpointId): void {
+    deleteFrom(this.#policyEndpoints, policyKey, endpointId);
+    deleteFrom(this.#endpointPolicies, endpointId, policyKey);
+    this.#dirty.add(endpointId);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Output
+
+  /** Plans every dirty endpoint (or reports its removal). Returns how many were planned. */
+  flush(): number {
+    const n = this.#dirty.size;
+    for (const id of this.#dirty) this.#send(id);
+    this.#dirty.clear();
+    return n;
+  }
+
+  /** The ordered tiers that apply to a local endpoint now (for tests and tracing). */
+  resolve(id: EndpointId): ResolvedTier[] {
+    const keys = this.#endpointPolicies.get(id);
+    if (keys === undefined || keys.size === 0) return [];
+    const byTier = new Map<string, PolicyData[]>();
+    for (const key of keys) {
+      const policy = this.#policies.get(key);
+      if (policy === undefined || !this.#tiers.has(policy.tier)) continue;
+      let list = byTier.get(policy.tier);
+      if (list === undefined) byTier.set(policy.tier, (list = []));
+      list.push(policy);
+    }
+    const tiers = [...byTier.keys()].map((name) => this.#tiers.get(name)!);
+    tiers.sort((a, b) => compareNumbers(a.order, b.order) || compareText(a.name, b.name));
+    return tiers.map((tier) => ({
+      tier,
+      policies: byTier.get(tier.name)!.sort((a, b) => compareNumbers(a.order, b.order) || compareText(a.sortName, b.sortName)),
+    }));
+  }
+
+  /** Number of local endpoints known. */
+  get endpointCount(): number {
+    return this.#endpoints.size;
+  }
+
+  #send(id: EndpointId): void {
+    const ep = this.#endpoints.get(id);
+    const workload = id.startsWith('wep/');
+    if (ep === undefined) {
+      if (workload) this.#out.onWorkloadRemove(planKey(id));
+      else this.#out.onHostEndpointRemove(planKey(id));
+      return;
+    }
+    const tiers = this.resolve(id);
+    if (workload) this.#out.onWorkloadUpdate(workloadPlan(ep, tiers));
+    else this.#out.onHostEndpointUpdate(hostEndpointPlan(ep, tiers));
+  }
+
+  #markPolicyEndpoints(key: string): void {
+    for (const id of this.#policyEndpoints.get(key) ?? []) this.#dirty.add(id);
+  }
+}
+
+function sameOrdering(a: PolicyData, b: PolicyData): boolean {
+  return (
+    a.tier === b.tier &&
+    a.order === b.order &&
+    a.ingress === b.ingress &&
+    a.egress === b.egress &&
+    a.doNotTrack === b.doNotTrack &&
+    a.preDNAT === b.preDNAT &&
+    a.applyOnForward === b.applyOnForward
+  );
+}
+
+function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
+  let set = map.get(key);
+  if (set === undefined) map.set(key, (set = new Set()));
+  set.add(value);
+}
+
+function deleteFrom<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
+  const set = map.get(key);
+  if (set === undefined) return;
+  set.delete(value);
+  if (set.size === 0) map.delete(key);
+}

@@ -1,0 +1,33 @@
+/**
+ * Bounded retries of compare-and-swap writes with jittered exponential backoff. Every IPAM write
+ * is conditional on the revision it read; when another writer got there first, the write is
+ * recomputed from a fresh read and tried again, up to a bound (Calico's `datastoreRetries`, 100).
+ */
+import type { Clock } from '../datastore/clock.ts';
+import { hasCode } from '../errors/mod.ts';
+
+/** Calico retries a conflicting IPAM write up to 100 times. */
+export const DEFAULT_MAX_RETRIES = 100;
+
+/** True for the outcomes of a lost race: the key changed, appeared or vanished since it was read. */
+export function isCasFailure(err: unknown): boolean {
+  return hasCode(err, 'MARGAY_ERR_CONFLICT') || hasCode(err, 'MARGAY_ERR_NOT_FOUND') || hasCode(err, 'MARGAY_ERR_ALREADY_EXISTS');
+}
+
+/**
+ * The pause before retry number `attempt` (0-based): exponential from 1 ms, capped at 100 ms, and
+ * "full jitter" (a uniform fraction of that), so that racing writers spread out.
+ */
+export function backoffMs(attempt: number, random: () => number, options: { baseMs?: number; capMs?: number } = {}): number {
+  const base = options.baseMs ?? 1;
+  const cap = options.capMs ?? 100;
+  const ceiling = Math.min(cap, base * 2 ** Math.min(attempt, 16));
+  return ceiling * (0.25 + 0.75 * random());
+}
+
+/** Waits `ms` on the given clock. */
+export function sleep(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    clock.setTimeout(resolve, ms);
+  });
+}
