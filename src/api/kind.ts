@@ -60,7 +60,7 @@ export interface KindDefinition {
   /** Resources of this kind that exist implicitly (the built-in tiers): created when first referenced. */
   builtins?: () => Resource[];
   /**
-   * Columns of `get -o ps`; `-o wide` shows these then `wideColumns` (a column in both is shown
+   * Columns of `get -o ps`; `-o wide` shows these then `wideColumns` (a header in both is shown
    * once). NAME (and NAMESPACE) come first automatically.
    */
   columns: Column[];

@@ -3,7 +3,7 @@
  * borders), YAML and JSON that apply back unchanged, and a List wrapper for several items.
  */
 import { stringify } from 'yaml';
-import type { KindDefinition } from '../api/kind.ts';
+import type { Column, KindDefinition } from '../api/kind.ts';
 import { API_VERSION, type Resource } from '../api/resource.ts';
 
 /** Output formats of `get -o`. */
@@ -23,6 +23,13 @@ function ordered(res: Resource): Resource {
   if (res.spec !== undefined) out.spec = res.spec;
   if (res.status !== undefined) out.status = res.status;
   return out;
+}
+
+/** The columns of a kind's table after NAME: `columns`, then for wide the `wideColumns` not already shown. */
+export function tableColumns(def: KindDefinition, wide: boolean): Column[] {
+  if (!wide) return def.columns;
+  const shown = new Set(def.columns.map((c) => c.header));
+  return [...def.columns, ...def.wideColumns.filter((c) => !shown.has(c.header))];
 }
 
 /** One resource as itself, several as a `<Kind>List`. */
@@ -50,7 +57,7 @@ export function renderResources(
       return JSON.stringify(wrap(def, items, options.revision, options.single), null, 2) + '\n';
     case 'ps':
     case 'wide': {
-      const columns = def ? (options.format === 'wide' ? [...def.columns, ...def.wideColumns.filter((c) => !def.columns.includes(c))] : def.columns) : [];
+      const columns = def ? tableColumns(def, options.format === 'wide') : [];
       const headers = [...(options.showNamespace ? ['NAMESPACE'] : []), 'NAME', ...columns.map((c) => c.header)];
       const rows = items.map((res) => [
         ...(options.showNamespace ? [res.metadata.namespace ?? ''] : []),

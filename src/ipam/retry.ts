@@ -3,7 +3,6 @@
  * is conditional on the revision it read; when another writer got there first, the write is
  * recomputed from a fresh read and tried again, up to a bound (Calico's `datastoreRetries`, 100).
  */
-import type { Clock } from '../datastore/clock.ts';
 import { hasCode } from '../errors/mod.ts';
 
 /** Calico retries a conflicting IPAM write up to 100 times. */
@@ -23,11 +22,4 @@ export function backoffMs(attempt: number, random: () => number, options: { base
   const cap = options.capMs ?? 100;
   const ceiling = Math.min(cap, base * 2 ** Math.min(attempt, 16));
   return ceiling * (0.25 + 0.75 * random());
-}
-
-/** Waits `ms` on the given clock. */
-export function sleep(clock: Clock, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    clock.setTimeout(resolve, ms);
-  });
 }

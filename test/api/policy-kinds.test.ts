@@ -7,6 +7,7 @@ import { findKind, kindByExactName } from '../../src/api/kinds/mod.ts';
 import { policyKinds } from '../../src/api/kinds/policy-kinds.ts';
 import { formatGoFloat, joinAndTruncate } from '../../src/api/kinds/rule.ts';
 import type { Resource } from '../../src/api/resource.ts';
+import { tableColumns } from '../../src/cli/output.ts';
 import { API, accept, gnp, issuesOf, np, reject, tier, wep } from './policy-helpers.ts';
 
 const MANIFESTS = '/work/shared/conformance/manifests';
@@ -198,7 +199,7 @@ describe('kind registry', () => {
 describe('table columns', () => {
   const cells = (kind: string, res: Resource, wide: boolean): string[] => {
     const def = kindByExactName(kind)!;
-    return (wide ? def.wideColumns : def.columns).map((c) => `${c.header}=${c.value(res)}`);
+    return tableColumns(def, wide).map((c) => `${c.header}=${c.value(res)}`);
   };
   it('formats floats as Go %v does', () => {
     assert.equal(formatGoFloat(1000), '1000');

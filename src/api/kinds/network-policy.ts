@@ -459,73 +459,77 @@ export function formatLabelSelector(sel: LabelSelector | undefined): string {
 // Kind definitions.
 // ---------------------------------------------------------------------------------------------
 
-export const networkPolicyKind: KindDefinition = {
+/** What differs between the four tiered policy kinds; everything else they share. */
+interface TieredPolicyKindOptions {
+  kind: string;
+  plural: string;
+  aliases: string[];
+  specSchema: z.ZodType;
+  /** GlobalNetworkPolicy and its staged twin: cluster-scoped, with the host-endpoint flags. */
+  global: boolean;
+  /** Staged kinds: a `stagedAction: Delete` carries nothing but its tier. */
+  staged: boolean;
+}
+
+function tieredPolicyKind(options: TieredPolicyKindOptions): KindDefinition {
+  const { global, staged } = options;
+  return {
+    kind: options.kind,
+    plural: options.plural,
+    namespaced: !global,
+    aliases: options.aliases,
+    specSchema: options.specSchema,
+    checkName: global ? checkGlobalNetworkPolicyName : checkNetworkPolicyName,
+    validate: (res) => {
+      const spec = specOfResource<StagedGlobalNetworkPolicySpec>(res);
+      if (staged && spec.stagedAction === 'Delete') {
+        return validateStagedDelete({ ...spec, types: undefined }, ['stagedAction', 'tier']);
+      }
+      return validatePolicySpec(spec, global);
+    },
+    applyDefaults: defaultTieredPolicy,
+    references: tierReference,
+    warnings: httpNotEnforced,
+    columns: [tierColumn],
+    wideColumns: [orderColumn, selectorColumn],
+  };
+}
+
+export const networkPolicyKind = tieredPolicyKind({
   kind: 'NetworkPolicy',
   plural: 'networkpolicies',
-  namespaced: true,
   aliases: ['networkpolicy', 'networkpolicies', 'policy', 'np', 'policies', 'pol', 'pols'],
   specSchema: networkPolicySpecSchema,
-  checkName: checkNetworkPolicyName,
-  validate: (res) => validatePolicySpec(specOfResource<NetworkPolicySpec>(res), false),
-  applyDefaults: defaultTieredPolicy,
-  references: tierReference,
-  warnings: httpNotEnforced,
-  columns: [tierColumn],
-  wideColumns: [tierColumn, orderColumn, selectorColumn],
-};
+  global: false,
+  staged: false,
+});
 
-export const globalNetworkPolicyKind: KindDefinition = {
+export const globalNetworkPolicyKind = tieredPolicyKind({
   kind: 'GlobalNetworkPolicy',
   plural: 'globalnetworkpolicies',
-  namespaced: false,
   aliases: ['globalnetworkpolicy', 'globalnetworkpolicies', 'gnp', 'gnps'],
   specSchema: globalNetworkPolicySpecSchema,
-  checkName: checkGlobalNetworkPolicyName,
-  validate: (res) => validatePolicySpec(specOfResource<GlobalNetworkPolicySpec>(res), true),
-  applyDefaults: defaultTieredPolicy,
-  references: tierReference,
-  warnings: httpNotEnforced,
-  columns: [tierColumn],
-  wideColumns: [tierColumn, orderColumn, selectorColumn],
-};
+  global: true,
+  staged: false,
+});
 
-export const stagedNetworkPolicyKind: KindDefinition = {
+export const stagedNetworkPolicyKind = tieredPolicyKind({
   kind: 'StagedNetworkPolicy',
   plural: 'stagednetworkpolicies',
-  namespaced: true,
   aliases: ['stagednetworkpolicy', 'stagednetworkpolicies', 'stagedpolicy', 'snp', 'stagedpolicies', 'spol', 'spols'],
   specSchema: stagedNetworkPolicySpecSchema,
-  checkName: checkNetworkPolicyName,
-  validate: (res) => {
-    const spec = specOfResource<StagedNetworkPolicySpec>(res);
-    if (spec.stagedAction === 'Delete') return validateStagedDelete({ ...spec, types: undefined }, ['stagedAction', 'tier']);
-    return validatePolicySpec(spec, false);
-  },
-  applyDefaults: defaultTieredPolicy,
-  references: tierReference,
-  warnings: httpNotEnforced,
-  columns: [tierColumn],
-  wideColumns: [tierColumn, orderColumn, selectorColumn],
-};
+  global: false,
+  staged: true,
+});
 
-export const stagedGlobalNetworkPolicyKind: KindDefinition = {
+export const stagedGlobalNetworkPolicyKind = tieredPolicyKind({
   kind: 'StagedGlobalNetworkPolicy',
   plural: 'stagedglobalnetworkpolicies',
-  namespaced: false,
   aliases: ['stagedglobalnetworkpolicy', 'stagedglobalnetworkpolicies', 'sgnp', 'sgnps'],
   specSchema: stagedGlobalNetworkPolicySpecSchema,
-  checkName: checkGlobalNetworkPolicyName,
-  validate: (res) => {
-    const spec = specOfResource<StagedGlobalNetworkPolicySpec>(res);
-    if (spec.stagedAction === 'Delete') return validateStagedDelete({ ...spec, types: undefined }, ['stagedAction', 'tier']);
-    return validatePolicySpec(spec, true);
-  },
-  applyDefaults: defaultTieredPolicy,
-  references: tierReference,
-  warnings: httpNotEnforced,
-  columns: [tierColumn],
-  wideColumns: [tierColumn, orderColumn, selectorColumn],
-};
+  global: true,
+  staged: true,
+});
 
 export const stagedKubernetesNetworkPolicyKind: KindDefinition = {
   kind: 'StagedKubernetesNetworkPolicy',

@@ -1,0 +1,275 @@
+/**
+ * The calculation graph: datastore updates in, {@link DataplaneUpdate} batches out. Pure: no
+ * I/O, no timers, no clock; the agent feeds it syncer events and calls {@link CalcGraph.flush}
+ * when it wants a batch (after each syncer batch, say, rate-limited as it likes).
+ *
+ * ```ts
+ * const graph = buildCalcGraph({ hostname: 'node-1' });
+ * syncer = new Syncer(ds, '/calico/', (events) => {
+ *   graph.onSyncerEvents(events);
+ *   const batch = graph.flush(); // [] until in-sync; then the full state, then deltas
+ *   if (batch.length > 0) dataplane.apply(batch);
+ * });
+ * ```
+ *
+ * How the nodes are wired (Felix's `NewCalculationGraph`):
+ *
+ * ```
+ *  onUpdate(key, value) / onSyncerEvents(events)
+ *        │
+ *        ▼
+ *  Dispatcher ── by kind ─────────────────────────────────────────────────────────────────┐
+ *   │ WorkloadEndpoint, HostEndpoint                                                       │
+ *   │     └─▶ LocalEndpointFilter ──(every endpoint)──▶ IpSetMemberIndex                   │
+ *   │                  └──(spec.node == hostname, or all in mode 'all')──┐                 │
+ *   │                                   ┌──────────────────────────────┤                 │
+ *   │                                   ▼                              ▼                 │
+ *   │ NetworkPolicy, GNP ──▶ ActiveRulesCalculator            PolicyResolver ◀── NP, GNP, Tier
+ *   │ Tier (exists?) ──────▶   (policy selectors over          (tiers → ordered      (ordering)
+ *   │ Profile (rules) ─────▶    local endpoints)                policies per endpoint)
+ *   │                            │ policy/profile active           ▲ policy matches
+ *   │                            ├─────────────────────────────────┘
+ *   │                            ▼
+ *   │                        RuleScanner ── compiled policies ───────────────┐
+ *   │                            │ IP set active/inactive                     │
+ *   │                            ▼                                            │
+ *   │ Profile (labels) ────▶ IpSetMemberIndex ── sets, members ──────────────┤
+ *   │ NetworkSet, GNS ─────▶   (selectors over all endpoints + network sets) │
+ *   │                                                                         ▼
+ *   │ FelixConfiguration, IPPool ─▶ SettingsResolver ── settings ──▶ EventSequencer ──▶ flush()
+ *   │                                     └─ log prefix ─▶ RuleScanner       ▲  (coalesce, order,
+ *   │ IPAM block, local endpoints ─▶ RouteResolver ── routes ───────────────┤   gate on in-sync)
+ *   └─ PolicyResolver ── endpoint plans (at flush) ──────────────────────────┘
+ * ```
+ */
+import type { Resource } from '../api/resource.ts';
+import type { SyncerEvent } from '../datastore/syncer.ts';
+import { ActiveRulesCalculator } from './active-rules.ts';
+import { Dispatcher, type ResourceRef } from './dispatcher.ts';
+import { hostEndpointData, networkSetData, workloadEndpointData } from './endpoint-data.ts';
+import { EventSequencer } from './event-sequencer.ts';
+import { hostEndpointId, networkSetId, workloadId } from './ids.ts';
+import { IpSetMemberIndex } from './ipset-members.ts';
+import { LocalEndpointFilter, type LocalityMode } from './local-endpoint-filter.ts';
+import type { DataplaneSettings, DataplaneUpdate } from './model.ts';
+import { policyData, profileData, tierData } from './policy-data.ts';
+import { PolicyResolver } from './policy-resolver.ts';
+import { type IpamBlockValue, RouteResolver } from './route-resolver.ts';
+import { RuleScanner } from './rule-scanner.ts';
+import { SettingsResolver } from './settings-resolver.ts';
+
+/** Options of {@link buildCalcGraph}. */
+export interface CalcGraphOptions {
+  /** This host's name: `spec.node` of its endpoints, `host:<hostname>` block affinity, `node.<hostname>` config. */
+  hostname: string;
+  /**
+   * `local` (default): the agent's view, only this host's endpoints, with routes.
+   * `all`: every endpoint is treated as local and no routes are computed (policy trace/matrix).
+   */
+  mode?: LocalityMode;
+  /** Told about input the graph cannot use (an unparseable value or selector); the input is treated as deleted. */
+  onWarning?: (message: string, key: string) => void;
+}
+
+/** Counters for metrics. */
+export interface CalcGraphStats {
+  localEndpoints: number;
+  activePolicies: number;
+  activeProfiles: number;
+  ipSets: number;
+  policySelectors: number;
+  indexedItems: number;
+}
+
+/** The calculation graph's public face. */
+export interface CalcGraph {
+  /**
+   * One datastore update: a v3 resource key with its parsed {@link Resource}, or an IPAM block
+   * key with its parsed JSON value; `undefined` deletes. Unknown keys are ignored.
+   */
+  onUpdate(key: string, value: unknown): void;
+  /** The datastore snapshot is complete. */
+  onInSync(): void;
+  /** A batch of syncer events (values are JSON text; parsed here). Status events are ignored. */
+  onSyncerEvents(events: readonly SyncerEvent[]): void;
+  /** The coalesced, ordered updates since the last flush; `[]` before in-sync. */
+  flush(): DataplaneUpdate[];
+  /** True once in-sync has been received. */
+  readonly inSync: boolean;
+  /** The settings resolved so far. */
+  readonly settings: DataplaneSettings;
+  /** Counters for metrics. */
+  stats(): CalcGraphStats;
+}
+
+class Graph implements CalcGraph {
+  readonly #dispatcher: Dispatcher;
+  readonly #sequencer: EventSequencer;
+  readonly #resolver: PolicyResolver;
+  readonly #settings: SettingsResolver;
+  readonly #stats: () => CalcGraphStats;
+  readonly #warn: (message: string, key: string) => void;
+
+  constructor(
+    parts: { dispatcher: Dispatcher; sequencer: EventSequencer; resolver: PolicyResolver; settings: SettingsResolver },
+    stats: () => CalcGraphStats,
+    warn: (message: string, key: string) => void,
+  ) {
+    this.#dispatcher = parts.dispatcher;
+    this.#sequencer = parts.sequencer;
+    this.#resolver = parts.resolver;
+    this.#settings = parts.settings;
+    this.#stats = stats;
+    this.#warn = warn;
+  }
+
+  onUpdate(key: string, value: unknown): void {
+    this.#dispatcher.dispatch(key, value);
+  }
+
+  onInSync(): void {
+    this.#sequencer.onInSync();
+  }
+
+  onSyncerEvents(events: readonly SyncerEvent[]): void {
+    for (const ev of events) {
+      switch (ev.type) {
+        case 'update': {
+          let value: unknown;
+          try {
+            value = JSON.parse(ev.kv.value);
+          } catch (err) {
+            this.#warn(`value is not JSON: ${(err as Error).message}`, ev.kv.key);
+            value = undefined;
+          }
+          this.onUpdate(ev.kv.key, value);
+          break;
+        }
+        case 'delete':
+          this.onUpdate(ev.key, undefined);
+          break;
+        case 'in-sync':
+          this.onInSync();
+          break;
+        case 'status':
+          break;
+      }
+    }
+  }
+
+  flush(): DataplaneUpdate[] {
+    if (!this.#sequencer.inSync) return [];
+    this.#resolver.flush();
+    return this.#sequencer.flush();
+  }
+
+  get inSync(): boolean {
+    return this.#sequencer.inSync;
+  }
+
+  get settings(): DataplaneSettings {
+    return this.#settings.current;
+  }
+
+  stats(): CalcGraphStats {
+    return this.#stats();
+  }
+}
+
+/** Builds and wires the calculation graph (see the diagram at the top of this file). */
+export function buildCalcGraph(options: CalcGraphOptions): CalcGraph {
+  const mode = options.mode ?? 'local';
+  const warn = options.onWarning ?? (() => {});
+
+  // Sinks first, then the nodes that feed them.
+  const sequencer = new EventSequencer();
+  const ipSets = new IpSetMemberIndex(sequencer);
+  const scanner = new RuleScanner(ipSets, sequencer);
+  const resolver = new PolicyResolver(sequencer);
+  const activeRules = new ActiveRulesCalculator(scanner, resolver);
+  const routes = new RouteResolver(options.hostname, sequencer);
+  const settings = new SettingsResolver(options.hostname, {
+    onSettings: (s) => {
+      scanner.setLogPrefix(s.logPrefix);
+      sequencer.onSettings(s);
+    },
+  });
+  settings.announce();
+
+  const local = mode === 'local' ? [activeRules, resolver, routes] : [activeRules, resolver];
+  const endpoints = new LocalEndpointFilter(options.hostname, mode, [ipSets], local);
+
+  const dispatcher = new Dispatcher();
+  /** Converts a resource, or warns and treats it as deleted. */
+  const convert = <T>(ref: ResourceRef, res: Resource | undefined, fn: (res: Resource) => T): T | undefined => {
+    if (res === undefined) return undefined;
+    try {
+      return fn(res);
+    } catch (err) {
+      const ns = ref.namespace !== undefined ? `${ref.namespace}/` : '';
+      warn(`cannot use ${ref.plural} ${ns}${ref.name}: ${(err as Error).message}`, `${ref.plural}/${ns}${ref.name}`);
+      return undefined;
+    }
+  };
+
+  dispatcher.register('workloadendpoints', (ref, res) => {
+    const ns = ref.namespace ?? 'default';
+    endpoints.onEndpointUpdate(workloadId(ns, ref.name), convert(ref, res, (r) => workloadEndpointData(ns, ref.name, r)));
+  });
+  dispatcher.register('hostendpoints', (ref, res) => {
+    endpoints.onEndpointUpdate(hostEndpointId(ref.name), convert(ref, res, (r) => hostEndpointData(ref.name, r)));
+  });
+  dispatcher.register('networkpolicies', (ref, res) => {
+    const ns = ref.namespace ?? 'default';
+    const data = convert(ref, res, (r) => policyData(ns, ref.name, r));
+    const key = `np/${ns}/${ref.name}`;
+    activeRules.onPolicyUpdate(key, data);
+    resolver.onPolicyUpdate(key, data);
+  });
+  dispatcher.register('globalnetworkpolicies', (ref, res) => {
+    const data = convert(ref, res, (r) => policyData(undefined, ref.name, r));
+    const key = `gnp/${ref.name}`;
+    activeRules.onPolicyUpdate(key, data);
+    resolver.onPolicyUpdate(key, data);
+  });
+  dispatcher.register('tiers', (ref, res) => {
+    const data = convert(ref, res, (r) => tierData(ref.name, r));
+    activeRules.onTierUpdate(ref.name, data !== undefined);
+    resolver.onTierUpdate(ref.name, data);
+  });
+  dispatcher.register('profiles', (ref, res) => {
+    const data = convert(ref, res, (r) => profileData(ref.name, r));
+    ipSets.onParentUpdate(ref.name, data?.labels);
+    activeRules.onProfileUpdate(ref.name, data);
+  });
+  dispatcher.register('networksets', (ref, res) => {
+    const id = networkSetId(ref.namespace ?? 'default', ref.name);
+    ipSets.onNetworkSetUpdate(id, convert(ref, res, (r) => networkSetData(id, ref.namespace ?? 'default', r)));
+  });
+  dispatcher.register('globalnetworksets', (ref, res) => {
+    const id = networkSetId(undefined, ref.name);
+    ipSets.onNetworkSetUpdate(id, convert(ref, res, (r) => networkSetData(id, undefined, r)));
+  });
+  dispatcher.register('felixconfigurations', (ref, res) => {
+    settings.onFelixConfigurationUpdate(ref.name, res?.spec ?? (res !== undefined ? {} : undefined));
+  });
+  dispatcher.register('ippools', (ref, res) => {
+    settings.onPoolUpdate(ref.name, res?.spec);
+  });
+  if (mode === 'local') {
+    dispatcher.registerBlocks((key, block) => {
+      routes.onBlockUpdate(key, typeof block === 'object' && block !== null ? (block as IpamBlockValue) : undefined);
+    });
+  }
+
+  const stats = (): CalcGraphStats => ({
+    localEndpoints: endpoints.localCount,
+    activePolicies: activeRules.activePolicies().length,
+    activeProfiles: activeRules.activeProfiles().length,
+    ipSets: ipSets.setCount,
+    policySelectors: activeRules.selectorCount,
+    indexedItems: ipSets.itemCount,
+  });
+
+  return new Graph({ dispatcher, sequencer, resolver, settings }, stats, warn);
+}

@@ -1,0 +1,107 @@
+/**
+ * Names of the objects in table `inet margay`. Every name is an nftables identifier
+ * (`[A-Za-z_.][A-Za-z0-9/_.-]*`, at most 255 characters) and the mapping from model keys to names is
+ * injective: a readable name is used when the key is made of safe characters and is short enough,
+ * otherwise a hash; readable names put `-` after their kind prefix and hashed or special names put
+ * `_`, so the two forms never collide. See docs/dataplane.md for the whole layout.
+ */
+import { createHash } from 'node:crypto';
+import type { Family } from './cidr.ts';
+
+/** The longest readable part kept before falling back to a hash (nft allows 255 in total). */
+const MAX_READABLE = 200;
+
+/** 16 hex characters of SHA-256: enough to name objects and to fingerprint rules. */
+export function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+const SAFE_IFACE = /^[A-Za-z0-9_-]+$/;
+const SAFE_KEY = /^[A-Za-z0-9][A-Za-z0-9/._-]*$/;
+const SAFE_SET_ID = /^[A-Za-z0-9_:-]+$/;
+
+function named(prefix: string, readable: string | undefined, raw: string): string {
+  return readable !== undefined && readable.length <= MAX_READABLE ? `${prefix}-${readable}` : `${prefix}_${shortHash(raw)}`;
+}
+
+/** Per-interface chain kinds: workload to/from, host to/from, forward, untracked (raw), preDNAT. */
+export type InterfaceChainKind = 'fw' | 'tw' | 'fh' | 'th' | 'fhfw' | 'thfw' | 'fhu' | 'thu' | 'fhpd';
+
+/** The chain of one endpoint interface; `*` (the all-interfaces host endpoint) gets `<kind>_any`. */
+export function interfaceChain(kind: InterfaceChainKind, ifaceName: string): string {
+  if (ifaceName === '*') return `${kind}_any`;
+  return named(kind, SAFE_IFACE.test(ifaceName) ? ifaceName : undefined, ifaceName);
+}
+
+/** The chain of one direction of a policy or profile (`pi-gnp/allow-dns`, `po-pro/kns.shop`). */
+export function policyChain(direction: 'ingress' | 'egress', key: string): string {
+  return named(direction === 'ingress' ? 'pi' : 'po', SAFE_KEY.test(key) ? key : undefined, key);
+}
+
+/** The kind of a named set built from an IP set id: addresses/CIDRs, or address·protocol·port. */
+export type SetKind = 'net' | 'ip-port';
+
+/** The named set holding one family of an IP set (`v4-s.<id>`, `v6p-n.<id>`). */
+export function ipSetName(kind: SetKind, family: Family, id: string): string {
+  const prefix = `v${family}${kind === 'ip-port' ? 'p' : ''}`;
+  return named(prefix, SAFE_SET_ID.test(id) ? id.replace(/:/g, '.') : undefined, id);
+}
+
+/** The nft type of a named set of this kind and family. */
+export function setType(kind: SetKind, family: Family): string {
+  const addr = family === 4 ? 'ipv4_addr' : 'ipv6_addr';
+  return kind === 'net' ? addr : `${addr} . inet_proto . inet_service`;
+}
+
+/** The flags of a named set of this kind. */
+export function setFlags(kind: SetKind): string[] {
+  return kind === 'net' ? ['interval'] : [];
+}
+
+/** Base chains (attached to hooks). */
+export const BaseChains = {
+  rawPrerouting: 'raw-prerouting',
+  rawOutput: 'raw-output',
+  manglePrerouting: 'mangle-prerouting',
+  filterInput: 'filter-input',
+  filterForward: 'filter-forward',
+  filterOutput: 'filter-output',
+  natPostrouting: 'nat-postrouting',
+} as const;
+
+/** Fixed regular chains. */
+export const StaticChains = {
+  fromWorkloadDispatch: 'from-wl-dispatch',
+  toWorkloadDispatch: 'to-wl-dispatch',
+  workloadToHost: 'wl-to-host',
+  fromHostDispatch: 'from-hep-dispatch',
+  toHostDispatch: 'to-hep-dispatch',
+  fromHostForwardDispatch: 'from-hep-fwd-dispatch',
+  toHostForwardDispatch: 'to-hep-fwd-dispatch',
+  fromHostRawDispatch: 'from-hep-raw-dispatch',
+  toHostRawDispatch: 'to-hep-raw-dispatch',
+  fromHostPreDnatDispatch: 'from-hep-prednat-dispatch',
+  failsafeIn: 'failsafe-in',
+  failsafeOut: 'failsafe-out',
+  failsafeInRaw: 'failsafe-in-raw',
+  failsafeOutRaw: 'failsafe-out-raw',
+  natOutgoing: 'nat-outgoing',
+} as const;
+
+/** Interface-name verdict maps used by the dispatch chains. */
+export const DispatchMaps = {
+  fromWorkload: 'from-wl',
+  toWorkload: 'to-wl',
+  fromHost: 'from-hep',
+  toHost: 'to-hep',
+  fromHostForward: 'from-hep-fwd',
+  toHostForward: 'to-hep-fwd',
+  fromHostRaw: 'from-hep-raw',
+  toHostRaw: 'to-hep-raw',
+  fromHostPreDnat: 'from-hep-prednat',
+} as const;
+
+/** Named sets of the NAT-outgoing rules, per family. */
+export function natSetName(which: 'nat-pools' | 'all-pools', family: Family): string {
+  return `${which}-v${family}`;
+}

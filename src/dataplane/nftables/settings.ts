@@ -1,0 +1,74 @@
+/**
+ * Defaults the nftables dataplane uses until the first `settings` message, and the packet-mark
+ * bits policy chains use to talk to the endpoint chains that call them.
+ */
+import type { DataplaneSettings, FailsafePort } from '../../calc/model.ts';
+
+/**
+ * Mark bits (Calico's defaults inside its 0xffff0000 mask). `accept`: a policy allowed the
+ * packet; `pass`: a policy passed to the next tier; `scratch0`/`scratch1`: a rule's OR over ports
+ * and named-port sets on the source/destination side.
+ */
+export interface MarkBits {
+  accept: number;
+  pass: number;
+  scratch0: number;
+  scratch1: number;
+}
+
+/** The default mark bits. */
+export const DEFAULT_MARKS: MarkBits = { accept: 0x10000, pass: 0x20000, scratch0: 0x40000, scratch1: 0x80000 };
+
+/** Checks that the mark bits are single, distinct bits. */
+export function validateMarks(m: MarkBits): void {
+  const bits = [m.accept, m.pass, m.scratch0, m.scratch1];
+  for (const b of bits) {
+    if (!Number.isInteger(b) || b <= 0 || b > 0xffffffff || (b & (b - 1)) !== 0) {
+      throw new Error(`mark bit 0x${b.toString(16)} is not a single bit of a 32-bit mark`);
+    }
+  }
+  if (new Set(bits).size !== bits.length) throw new Error('mark bits must be distinct');
+}
+
+/** Calico's default inbound failsafe ports. */
+export const DEFAULT_FAILSAFE_INBOUND: FailsafePort[] = [
+  { protocol: 'tcp', port: 22 },
+  { protocol: 'udp', port: 68 },
+  { protocol: 'tcp', port: 179 },
+  { protocol: 'tcp', port: 2379 },
+  { protocol: 'tcp', port: 2380 },
+  { protocol: 'tcp', port: 5473 },
+  { protocol: 'tcp', port: 6443 },
+  { protocol: 'tcp', port: 6666 },
+  { protocol: 'tcp', port: 6667 },
+];
+
+/** Calico's default outbound failsafe ports. */
+export const DEFAULT_FAILSAFE_OUTBOUND: FailsafePort[] = [
+  { protocol: 'udp', port: 53 },
+  { protocol: 'udp', port: 67 },
+  { protocol: 'tcp', port: 179 },
+  { protocol: 'tcp', port: 2379 },
+  { protocol: 'tcp', port: 2380 },
+  { protocol: 'tcp', port: 5473 },
+  { protocol: 'tcp', port: 6443 },
+  { protocol: 'tcp', port: 6666 },
+  { protocol: 'tcp', port: 6667 },
+];
+
+/** Settings used before the first `settings` message. */
+export const DEFAULT_SETTINGS: DataplaneSettings = {
+  interfacePrefixes: ['cali'],
+  defaultEndpointToHostAction: 'Drop',
+  failsafeInbound: DEFAULT_FAILSAFE_INBOUND,
+  failsafeOutbound: DEFAULT_FAILSAFE_OUTBOUND,
+  ipv6Enabled: true,
+  natOutgoingPools: [],
+  allPools: [],
+  logPrefix: 'calico-packet',
+};
+
+/** Hex text of a mark value as nft prints it. */
+export function hex(n: number): string {
+  return `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
+}
