@@ -45,12 +45,17 @@ function fromFile(file: string): DatastoreConfig {
   }
   const spec = parsed.data.spec;
   if (spec.datastoreType === 'memory') return { type: 'memory' };
+  return etcdConfig(spec.etcdEndpoints, spec.etcdCACertFile, spec.etcdCertFile, spec.etcdKeyFile);
+}
+
+/** An etcd configuration; endpoints default to the local etcd, as calicoctl's do. */
+function etcdConfig(endpoints: string | undefined, ca: string | undefined, cert: string | undefined, key: string | undefined): DatastoreConfig {
   return {
     type: 'etcdv3',
-    etcdEndpoints: splitEndpoints(spec.etcdEndpoints ?? 'http://127.0.0.1:2379'),
-    etcdCACertFile: spec.etcdCACertFile,
-    etcdCertFile: spec.etcdCertFile,
-    etcdKeyFile: spec.etcdKeyFile,
+    etcdEndpoints: splitEndpoints(endpoints ?? 'http://127.0.0.1:2379'),
+    etcdCACertFile: ca,
+    etcdCertFile: cert,
+    etcdKeyFile: key,
   };
 }
 
@@ -60,13 +65,7 @@ function fromEnvironment(env: NodeJS.ProcessEnv): DatastoreConfig {
   if (type !== 'etcdv3') {
     throw new MargayError('MARGAY_ERR_CONFIG', `DATASTORE_TYPE "${type}" is not supported (allowed: etcdv3, memory)`);
   }
-  return {
-    type: 'etcdv3',
-    etcdEndpoints: splitEndpoints(env.ETCD_ENDPOINTS ?? 'http://127.0.0.1:2379'),
-    etcdCACertFile: env.ETCD_CA_CERT_FILE,
-    etcdCertFile: env.ETCD_CERT_FILE,
-    etcdKeyFile: env.ETCD_KEY_FILE,
-  };
+  return etcdConfig(env.ETCD_ENDPOINTS, env.ETCD_CA_CERT_FILE, env.ETCD_CERT_FILE, env.ETCD_KEY_FILE);
 }
 
 /** Resolves the datastore configuration from `-c`, the environment or the default files. */
