@@ -115,6 +115,11 @@ export class ActiveRulesCalculator {
     for (const name of oldProfiles) if (!newProfiles.includes(name)) this.#unrefProfile(name);
   }
 
+  /** Re-files the policy selectors for the endpoint population now (call once the snapshot is in). */
+  optimize(): void {
+    this.#index.optimize();
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Queries
 

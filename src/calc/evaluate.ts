@@ -146,9 +146,12 @@ export class PolicyEvaluator {
 
     const from = options.from !== undefined ? this.#endpoint(options.from) : this.#endpointByAddress(src.text);
     const to = options.to !== undefined ? this.#endpoint(options.to) : this.#endpointByAddress(dst.text);
-    const result: TraceResult = { verdict: 'allow', steps };
-    if (from !== undefined) result.from = from.plan.key;
-    if (to !== undefined) result.to = to.plan.key;
+    const result: TraceResult = {
+      verdict: 'allow',
+      ...(from !== undefined ? { from: from.plan.key } : {}),
+      ...(to !== undefined ? { to: to.plan.key } : {}),
+      steps,
+    };
 
     if (from !== undefined && to !== undefined && from.kind === to.kind && from.plan.key === to.plan.key) {
       steps.push({ endpoint: from.plan.key, endpointKind: from.kind, direction: 'egress', action: 'allow', reason: 'same-endpoint' });

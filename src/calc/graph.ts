@@ -12,34 +12,44 @@
  * });
  * ```
  *
- * How the nodes are wired (Felix's `NewCalculationGraph`):
+ * How the nodes are wired (Felix's `NewCalculationGraph`), in two stages.
+ *
+ * Stage 1, dispatch: each update goes to the nodes that consume its kind.
  *
  * ```
- *  onUpdate(key, value) / onSyncerEvents(events)
- *        │
- *        ▼
- *  Dispatcher ── by kind ─────────────────────────────────────────────────────────────────┐
- *   │ WorkloadEndpoint, HostEndpoint                                                       │
- *   │     └─▶ LocalEndpointFilter ──(every endpoint)──▶ IpSetMemberIndex                   │
- *   │                  └──(spec.node == hostname, or all in mode 'all')──┐                 │
- *   │                                   ┌──────────────────────────────┤                 │
- *   │                                   ▼                              ▼                 │
- *   │ NetworkPolicy, GNP ──▶ ActiveRulesCalculator            PolicyResolver ◀── NP, GNP, Tier
- *   │ Tier (exists?) ──────▶   (policy selectors over          (tiers → ordered      (ordering)
- *   │ Profile (rules) ─────▶    local endpoints)                policies per endpoint)
- *   │                            │ policy/profile active           ▲ policy matches
- *   │                            ├─────────────────────────────────┘
- *   │                            ▼
- *   │                        RuleScanner ── compiled policies ───────────────┐
- *   │                            │ IP set active/inactive                     │
- *   │                            ▼                                            │
- *   │ Profile (labels) ────▶ IpSetMemberIndex ── sets, members ──────────────┤
- *   │ NetworkSet, GNS ─────▶   (selectors over all endpoints + network sets) │
- *   │                                                                         ▼
- *   │ FelixConfiguration, IPPool ─▶ SettingsResolver ── settings ──▶ EventSequencer ──▶ flush()
- *   │                                     └─ log prefix ─▶ RuleScanner       ▲  (coalesce, order,
- *   │ IPAM block, local endpoints ─▶ RouteResolver ── routes ───────────────┤   gate on in-sync)
- *   └─ PolicyResolver ── endpoint plans (at flush) ──────────────────────────┘
+ *  onUpdate(key, value) · onSyncerEvents(events) · onInSync()
+ *    │
+ *    ▼
+ *  Dispatcher (by kind; staged policies and unknown keys are dropped)
+ *    ├─ WorkloadEndpoint, HostEndpoint ──▶ LocalEndpointFilter
+ *    │                                       ├─ every endpoint ─────▶ IpSetMemberIndex
+ *    │                                       └─ local endpoints ─┬──▶ ActiveRulesCalculator
+ *    │                                          (all, in mode    ├──▶ PolicyResolver
+ *    │                                           'all')          └──▶ RouteResolver (mode 'local')
+ *    ├─ NetworkPolicy, GlobalNetworkPolicy ──▶ ActiveRulesCalculator (selector, rules)
+ *    │                                     └─▶ PolicyResolver (tier, order, types)
+ *    ├─ Tier ──────────────────────────────▶ ActiveRulesCalculator (exists?), PolicyResolver
+ *    ├─ Profile ───────────────────────────▶ ActiveRulesCalculator (rules, labels)
+ *    │                                     └─▶ IpSetMemberIndex (labels)
+ *    ├─ NetworkSet, GlobalNetworkSet ──────▶ IpSetMemberIndex
+ *    ├─ FelixConfiguration, IPPool ────────▶ SettingsResolver
+ *    └─ IPAM block ────────────────────────▶ RouteResolver (mode 'local')
+ * ```
+ *
+ * Stage 2, calculation: the nodes feed each other and end at the sequencer.
+ *
+ * ```
+ *  ActiveRulesCalculator ─(policy/profile active)─▶ RuleScanner ─(IP set active)─▶ IpSetMemberIndex
+ *           │                                            │     ▲                           │
+ *  (policy ⇄ endpoint matches)                 (compiled │     │ (log prefix)              │ (sets,
+ *           ▼                                  policies) │  SettingsResolver               │ members)
+ *     PolicyResolver                                     │     │ (settings)                │
+ *           │ (endpoint plans, at flush)                 │     │       RouteResolver       │
+ *           │                                            ▼     ▼           │ (routes)      │
+ *           └─────────────────────────────────────▶ EventSequencer ◀───────┴───────────────┘
+ *                                                        │ coalesce, order, gate on in-sync
+ *                                                        ▼
+ *                                                 flush(): DataplaneUpdate[]
  * ```
  */
 import type { Resource } from '../api/resource.ts';
@@ -48,7 +58,7 @@ import { ActiveRulesCalculator } from './active-rules.ts';
 import { Dispatcher, type ResourceRef } from './dispatcher.ts';
 import { hostEndpointData, networkSetData, workloadEndpointData } from './endpoint-data.ts';
 import { EventSequencer } from './event-sequencer.ts';
-import { hostEndpointId, networkSetId, workloadId } from './ids.ts';
+import { globalPolicyKey, hostEndpointId, namespacedPolicyKey, networkSetId, workloadId } from './ids.ts';
 import { IpSetMemberIndex } from './ipset-members.ts';
 import { LocalEndpointFilter, type LocalityMode } from './local-endpoint-filter.ts';
 import type { DataplaneSettings, DataplaneUpdate } from './model.ts';
@@ -107,11 +117,19 @@ class Graph implements CalcGraph {
   readonly #sequencer: EventSequencer;
   readonly #resolver: PolicyResolver;
   readonly #settings: SettingsResolver;
+  readonly #optimize: () => void;
   readonly #stats: () => CalcGraphStats;
   readonly #warn: (message: string, key: string) => void;
 
   constructor(
-    parts: { dispatcher: Dispatcher; sequencer: EventSequencer; resolver: PolicyResolver; settings: SettingsResolver },
+    parts: {
+      dispatcher: Dispatcher;
+      sequencer: EventSequencer;
+      resolver: PolicyResolver;
+      settings: SettingsResolver;
+      /** Re-files the label indexes' selectors once the snapshot is loaded. */
+      optimize: () => void;
+    },
     stats: () => CalcGraphStats,
     warn: (message: string, key: string) => void,
   ) {
@@ -119,6 +137,7 @@ class Graph implements CalcGraph {
     this.#sequencer = parts.sequencer;
     this.#resolver = parts.resolver;
     this.#settings = parts.settings;
+    this.#optimize = parts.optimize;
     this.#stats = stats;
     this.#warn = warn;
   }
@@ -128,6 +147,9 @@ class Graph implements CalcGraph {
   }
 
   onInSync(): void {
+    if (this.#sequencer.inSync) return;
+    // Selectors filed while the snapshot streamed in were filed against a partial population.
+    this.#optimize();
     this.#sequencer.onInSync();
   }
 
@@ -222,13 +244,13 @@ export function buildCalcGraph(options: CalcGraphOptions): CalcGraph {
   dispatcher.register('networkpolicies', (ref, res) => {
     const ns = ref.namespace ?? 'default';
     const data = convert(ref, res, (r) => policyData(ns, ref.name, r));
-    const key = `np/${ns}/${ref.name}`;
+    const key = namespacedPolicyKey(ns, ref.name);
     activeRules.onPolicyUpdate(key, data);
     resolver.onPolicyUpdate(key, data);
   });
   dispatcher.register('globalnetworkpolicies', (ref, res) => {
     const data = convert(ref, res, (r) => policyData(undefined, ref.name, r));
-    const key = `gnp/${ref.name}`;
+    const key = globalPolicyKey(ref.name);
     activeRules.onPolicyUpdate(key, data);
     resolver.onPolicyUpdate(key, data);
   });
@@ -271,5 +293,9 @@ export function buildCalcGraph(options: CalcGraphOptions): CalcGraph {
     indexedItems: ipSets.itemCount,
   });
 
-  return new Graph({ dispatcher, sequencer, resolver, settings }, stats, warn);
+  const optimize = (): void => {
+    activeRules.optimize();
+    ipSets.optimize();
+  };
+  return new Graph({ dispatcher, sequencer, resolver, settings, optimize }, stats, warn);
 }

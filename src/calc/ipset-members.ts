@@ -82,6 +82,11 @@ export class IpSetMemberIndex implements ActiveIpSetCallbacks {
     else this.#index.updateParentLabels(name, labels);
   }
 
+  /** Re-files the set selectors for the item population now (call once the snapshot is in). */
+  optimize(): void {
+    this.#index.optimize();
+  }
+
   /** Current members of a set (a copy; for tests and tracing). */
   membersOf(id: string): string[] {
     return [...(this.#sets.get(id)?.members.keys() ?? [])].sort();

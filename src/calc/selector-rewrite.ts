@@ -18,7 +18,7 @@
  * ids Calico computes (the combined text is built exactly the way Calico builds it).
  */
 import type { EntityRule, ServiceAccountMatch } from '../api/kinds/rule.ts';
-import { canonicalString } from '../selector/canonical.ts';
+import { canonicalString } from '../selector/mod.ts';
 import { parseSelector, type SelectorNode } from '../selector/mod.ts';
 import { NAMESPACE_LABEL } from './endpoint-data.ts';
 

@@ -13,6 +13,7 @@ export { parseSelector } from './selector.ts';
 export type { Selector } from './selector.ts';
 export { SelectorParseError } from './errors.ts';
 export { selectorId } from './id.ts';
+export { canonicalString } from './canonical.ts';
 export { LabelIndex } from './label-index.ts';
 export type { LabelIndexOptions, MatchCallback } from './label-index.ts';
 export type { Labels } from './evaluate.ts';

@@ -44,7 +44,7 @@ export function wep(namespace: string, name: string, o: WepOptions = {}): Resour
   if (o.ports !== undefined) spec.ports = o.ports;
   if (o.allowSpoofedSourcePrefixes !== undefined) spec.allowSpoofedSourcePrefixes = o.allowSpoofedSourcePrefixes;
   if (o.serviceAccount !== undefined) spec.serviceAccountName = o.serviceAccount;
-  const labels = { ...(o.labels ?? {}), 'projectcalico.org/namespace': namespace, 'projectcalico.org/orchestrator': 'k8s' };
+  const labels: Record<string, string> = { ...(o.labels ?? {}), 'projectcalico.org/namespace': namespace, 'projectcalico.org/orchestrator': 'k8s' };
   if (o.serviceAccount !== undefined) labels['projectcalico.org/serviceaccount'] = o.serviceAccount;
   return resource('WorkloadEndpoint', name, spec, { namespace, labels });
 }

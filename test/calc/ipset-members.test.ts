@@ -1,0 +1,168 @@
+// IP-set member index: selector and named-port sets, network sets, profile label inheritance,
+// reference counting, and address changes.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { IpSetCallbacks } from '../../src/calc/callbacks.ts';
+import { hostEndpointData, networkSetData, workloadEndpointData } from '../../src/calc/endpoint-data.ts';
+import { namedPortSetId, networkSetId } from '../../src/calc/ids.ts';
+import { IpSetMemberIndex } from '../../src/calc/ipset-members.ts';
+import type { IpSetSpec } from '../../src/calc/rule-compiler.ts';
+import { parseSelector } from '../../src/selector/mod.ts';
+import { resource, wep } from './helpers.ts';
+
+function recorder(): { out: IpSetCallbacks; events: string[] } {
+  const events: string[] = [];
+  return {
+    events,
+    out: {
+      onIpSetAdded: (id, kind) => events.push(`add ${id} ${kind}`),
+      onIpSetRemoved: (id) => events.push(`remove ${id}`),
+      onIpSetMemberAdded: (id, m) => events.push(`+ ${id} ${m}`),
+      onIpSetMemberRemoved: (id, m) => events.push(`- ${id} ${m}`),
+    },
+  };
+}
+
+const netSet = (text: string): IpSetSpec => {
+  const selector = parseSelector(text);
+  return { id: selector.id, kind: 'net', selector };
+};
+
+const portSet = (text: string, name: string, protocol: 'tcp' | 'udp' | 'sctp' = 'tcp'): IpSetSpec => {
+  const selector = parseSelector(text);
+  return { id: namedPortSetId(selector.id, protocol, name), kind: 'ip-port', selector, namedPort: { name, protocol } };
+};
+
+const endpoint = (ns: string, name: string, o: Parameters<typeof wep>[2]) => {
+  const r = wep(ns, name, o);
+  return workloadEndpointData(ns, name, r);
+};
+
+describe('ip-set members - selectors', () => {
+  it('announces the set, then its members; members follow label changes', () => {
+    const { out, events } = recorder();
+    const idx = new IpSetMemberIndex(out);
+    idx.onEndpointUpdate('wep/a/w1', endpoint('a', 'w1', { labels: { app: 'web' }, ips: ['10.0.0.1'] }));
+    const spec = netSet("app == 'web'");
+    idx.onIpSetActive(spec);
+    assert.deepEqual(events, [`add ${spec.id} net`, `+ ${spec.id} 10.0.0.1/32`]);
+    events.length = 0;
+    idx.onEndpointUpdate('wep/a/w2', endpoint('a', 'w2', { labels: { app: 'web' }, ips: ['10.0.0.2', 'fd00::2'] }));
+    idx.onEndpointUpdate('wep/a/w1', endpoint('a', 'w1', { labels: { app: 'db' }, ips: ['10.0.0.1'] }));
+    assert.deepEqual(events, [`+ ${spec.id} 10.0.0.2/32`, `+ ${spec.id} fd00::2/128`, `- ${spec.id} 10.0.0.1/32`]);
+    assert.deepEqual(idx.membersOf(spec.id), ['10.0.0.2/32', 'fd00::2/128']);
+  });
+
+  it('address changes move only that endpoint’s members', () => {
+    const { out, events } = recorder();
+    const idx = new IpSetMemberIndex(out);
+    const spec = netSet("app == 'web'");
+    idx.onIpSetActive(spec);
+    idx.onEndpointUpdate('wep/a/w1', endpoint('a', 'w1', { labels: { app: 'web' }, ips: ['10.0.0.1'] }));
+    events.length = 0;
+    idx.onEndpointUpdate('wep/a/w1', endpoint('a', 'w1', { labels: { app: 'web' }, ips: ['10.0.0.7'] }));
+    assert.deepEqual(events, [`+ ${spec.id} 10.0.0.7/32`, `- ${spec.id} 10.0.0.1/32`]);
+  });
+
+  it('members are reference counted across items', () => {
+    const { out, events } = recorder();
+    const idx = new IpSetMemberIndex(out);
+    const spec = netSet("role == 'x'");
+    idx.onIpSetActive(spec);
+    idx.onEndpointUpdate('wep/a/w1', endpoint('a', 'w1', { labels: { role: 'x' }, ips: ['10.0.0.1'] }));
+    idx.onNetworkSetUpdate('gnetset/n', networkSetData('gnetset/n', undefined, resource('GlobalNetworkSet', 'n', { nets: ['10.0.0.1'] }, { labels: { role: 'x' } })));
+    idx.onEndpointUpdate('wep/a/w1', undefined);
+    assert.deepEqual(events.slice(1), [`+ ${spec.id} 10.0.0.1/32`], 'second contribution and first removal are silent');
+    idx.onNetworkSetUpdate('gnetset/n', undefined);
+    assert.deepEqual(events.slice(-1), [`- ${spec.id} 10.0.0.1/32`]);
+  });
+
+  it('deactivating a set announces its removal only', () => {
+    const { out, events } = recorder();
+    const idx = new IpSetMemberIndex(out);
+    const spec = netSet('all()');
+    idx.onEndpointUpdate('wep/a/w1', endpoint('a', 'w1', { ips: ['10.0.0.1'] }));
+    idx.onIpSetActive(spec);
+    events.length = 0;
+    idx.onIpSetInactive(spec.id);
+    assert.deepEqual(events, [`remove ${spec.id}`]);
+    idx.onEndpointUpdate('wep/a/w2', endpoint('a', 'w2', { ips: ['10.0.0.2'] }));
+    assert.deepEqual(events, [`remove ${spec.id}`]);
+  });
+});
+
+describe('ip-set members - inheritance and network sets', () => {
+  it('endpoints inherit their profiles’ labels (kns.<ns> gives pcns.*)', () => {
+    const { out } = recorder();
+    const idx = new IpSetMemberIndex(out);
+    const spec = netSet("pcns.team == 'blue'");
+    idx.onIpSetActive(spec);
+    idx.onEndpointUpdate('wep/a/w1', endpoint('a', 'w1', { ips: ['10.0.0.1'] }));
+    assert.deepEqual(idx.membersOf(spec.id), []);
+    idx.onParentUpdate('kns.a', { 'pcns.team': 'blue' });
+    assert.deepEqual(idx.membersOf(spec.id), ['10.0.0.1/32']);
+    idx.onParentUpdate('kns.a', undefined);
+    assert.deepEqual(idx.membersOf(spec.id), []);
+  });
+
+  it('a namespaced NetworkSet carries the namespace label and inherits namespace labels', () => {
+    const { out } = recorder();
+    const idx = new IpSetMemberIndex(out);
+    const byNs = netSet("projectcalico.org/namespace == 'a' && kind == 'ext'");
+    const byNsLabel = netSet("pcns.team == 'blue'");
+    idx.onIpSetActive(byNs);
+    idx.onIpSetActive(byNsLabel);
+    idx.onParentUpdate('kns.a', { 'pcns.team': 'blue' });
+    const id = networkSetId('a', 'ext');
+    idx.onNetworkSetUpdate(id, networkSetData(id, 'a', resource('NetworkSet', 'ext', { nets: ['192.0.2.0/24', '198.51.100.7'] }, { namespace: 'a', labels: { kind: 'ext' } })));
+    assert.deepEqual(idx.membersOf(byNs.id), ['192.0.2.0/24', '198.51.100.7/32']);
+    assert.deepEqual(idx.membersOf(byNsLabel.id), ['192.0.2.0/24', '198.51.100.7/32']);
+  });
+
+  it('a /0 net is split into two /1s', () => {
+    const { out } = recorder();
+    const idx = new IpSetMemberIndex(out);
+    const spec = netSet("x == 'y'");
+    idx.onIpSetActive(spec);
+    idx.onNetworkSetUpdate('gnetset/all', networkSetData('gnetset/all', undefined, resource('GlobalNetworkSet', 'all', { nets: ['0.0.0.0/0', '::/0'] }, { labels: { x: 'y' } })));
+    assert.deepEqual(idx.membersOf(spec.id), ['0.0.0.0/1', '128.0.0.0/1', '8000::/1', '::/1']);
+  });
+
+  it('host endpoints contribute their expected IPs', () => {
+    const { out } = recorder();
+    const idx = new IpSetMemberIndex(out);
+    const spec = netSet("role == 'gw'");
+    idx.onIpSetActive(spec);
+    idx.onEndpointUpdate('hep/h1', hostEndpointData('h1', resource('HostEndpoint', 'h1', { node: 'n', interfaceName: 'eth0', expectedIPs: ['192.0.2.10'] }, { labels: { role: 'gw' } })));
+    assert.deepEqual(idx.membersOf(spec.id), ['192.0.2.10/32']);
+  });
+});
+
+describe('ip-set members - named ports', () => {
+  it('holds ip,proto:port of matching endpoints that declare the port with that protocol', () => {
+    const { out } = recorder();
+    const idx = new IpSetMemberIndex(out);
+    const tcp = portSet('all()', 'http');
+    const udp = portSet('all()', 'http', 'udp');
+    idx.onIpSetActive(tcp);
+    idx.onIpSetActive(udp);
+    idx.onEndpointUpdate('wep/a/w1', endpoint('a', 'w1', { ips: ['10.0.0.1', 'fd00::1'], ports: [{ name: 'http', protocol: 'TCP', port: 8080 }] }));
+    idx.onEndpointUpdate('wep/a/w2', endpoint('a', 'w2', { ips: ['10.0.0.2'], ports: [{ name: 'http', protocol: 'UDP', port: 53 }, { name: 'other', protocol: 'TCP', port: 1 }] }));
+    idx.onNetworkSetUpdate('gnetset/n', networkSetData('gnetset/n', undefined, resource('GlobalNetworkSet', 'n', { nets: ['10.9.0.0/16'] })));
+    assert.deepEqual(idx.membersOf(tcp.id), ['10.0.0.1,tcp:8080', 'fd00::1,tcp:8080']);
+    assert.deepEqual(idx.membersOf(udp.id), ['10.0.0.2,udp:53']);
+  });
+
+  it('filters by its selector and follows port changes', () => {
+    const { out, events } = recorder();
+    const idx = new IpSetMemberIndex(out);
+    const spec = portSet("app == 'web'", 'http');
+    idx.onIpSetActive(spec);
+    idx.onEndpointUpdate('wep/a/w1', endpoint('a', 'w1', { labels: { app: 'web' }, ips: ['10.0.0.1'], ports: [{ name: 'http', protocol: 'TCP', port: 80 }] }));
+    idx.onEndpointUpdate('wep/a/w2', endpoint('a', 'w2', { labels: { app: 'db' }, ips: ['10.0.0.2'], ports: [{ name: 'http', protocol: 'TCP', port: 80 }] }));
+    assert.deepEqual(idx.membersOf(spec.id), ['10.0.0.1,tcp:80']);
+    events.length = 0;
+    idx.onEndpointUpdate('wep/a/w1', endpoint('a', 'w1', { labels: { app: 'web' }, ips: ['10.0.0.1'], ports: [{ name: 'http', protocol: 'TCP', port: 8080 }] }));
+    assert.deepEqual(events, [`+ ${spec.id} 10.0.0.1,tcp:8080`, `- ${spec.id} 10.0.0.1,tcp:80`]);
+  });
+});
