@@ -1,7 +1,7 @@
 /** Runs every benchmark in turn; each prints its own table of figures and ratios. */
 import { spawnSync } from 'node:child_process';
 
-const benches = ['bench/resources.ts', 'bench/label-index.ts'];
+const benches = ['bench/resources.ts', 'bench/label-index.ts', 'bench/ipam.ts'];
 let failed = false;
 for (const bench of benches) {
   console.log(`\n== ${bench}`);

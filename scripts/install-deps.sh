@@ -13,6 +13,18 @@ command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v ping >/dev/null 2>&1 || need_apt+=(iputils-ping)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 [ -x /usr/lib/frr/bgpd ] || need_apt+=(frr)
+command -v iperf3 >/dev/null 2>&1 || need_apt+=(iperf3)
+# CNI (issue 5): gcc builds the thin plugin binary below; the rest are the real runtimes and
+# plugins the CNI tests and bench/cni.ts drive (podman's CNI backend, containerd + ctr, runc, a
+# busybox root filesystem, the stock ptp/host-local plugins, Go + libcni to build cnitool).
+command -v gcc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
+command -v podman >/dev/null 2>&1 || need_apt+=(podman)
+command -v containerd >/dev/null 2>&1 || need_apt+=(containerd)
+command -v runc >/dev/null 2>&1 || need_apt+=(runc)
+[ -x /bin/busybox ] || need_apt+=(busybox-static)
+[ -x /usr/lib/cni/host-local ] || need_apt+=(containernetworking-plugins)
+command -v go >/dev/null 2>&1 || need_apt+=(golang-go)
+[ -d /usr/share/gocode/src/github.com/containernetworking/cni/libcni ] || need_apt+=(golang-github-appc-cni-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "margay: installing ${need_apt[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
@@ -34,3 +46,13 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
 fi
 
 npm run --silent build
+
+# The CNI plugin binaries `margay` and `margay-ipam` (issue 5): a small C client of the agent's
+# unix socket (native/cni-client.c; docs/cni.md has the measurements that chose C). Rebuilt only
+# when the source is newer than the binary. Install them by copying dist/cni/* into a CNI_PATH dir.
+if [ ! -x dist/cni/margay ] || [ native/cni-client.c -nt dist/cni/margay ]; then
+  mkdir -p dist/cni
+  gcc -O2 -Wall -Wextra -o dist/cni/margay.tmp native/cni-client.c
+  mv dist/cni/margay.tmp dist/cni/margay
+fi
+[ -x dist/cni/margay-ipam ] && [ ! dist/cni/margay -nt dist/cni/margay-ipam ] || cp dist/cni/margay dist/cni/margay-ipam

@@ -44,6 +44,8 @@ export interface AgentConfig {
   nftablesRefreshInterval: number;
   /** Route resync period; 0 disables. The dataplane resyncs at the smaller of the two. */
   routeRefreshInterval: number;
+  /** A dataplane apply or resync running longer than this makes the agent not live. */
+  dataplaneWatchdogTimeout: number;
   /** Host status report period. */
   reportingInterval: number;
   /** Lifetime of the host status key (it vanishes when the agent stops reporting). */
@@ -105,6 +107,7 @@ export const PARAMS: { readonly [K in ParamName]: ParamDef } = {
   prometheusProcessMetricsEnabled: { type: 'bool', default: true },
   nftablesRefreshInterval: { type: 'duration', default: 90 * s },
   routeRefreshInterval: { type: 'duration', default: 90 * s },
+  dataplaneWatchdogTimeout: { type: 'duration', default: 90 * s },
   reportingInterval: { type: 'duration', default: 30 * s },
   reportingTTL: { type: 'duration', default: 90 * s },
   // Felix: false. Margay reports endpoint status by default (writes are coalesced and batched).
@@ -404,13 +407,13 @@ function envRank(source: ConfigSource): number {
   return 2;
 }
 
-/** Flags of `margay agent`, as a layer (highest precedence). */
-export function flagLayer(flags: { hostname?: string; netns?: string; stateDir?: string }): ConfigLayer {
-  const values: Partial<Record<ParamName, unknown>> = {};
-  if (flags.hostname !== undefined) values.felixHostname = flags.hostname;
-  if (flags.netns !== undefined) values.netns = flags.netns;
-  if (flags.stateDir !== undefined) values.stateDir = flags.stateDir;
-  return { source: 'flag:--hostname/--netns/--state-dir', values };
+/** Flags of `margay agent`, as layers (highest precedence). */
+export function flagLayers(flags: { hostname?: string; netns?: string; stateDir?: string }): ConfigLayer[] {
+  const layers: ConfigLayer[] = [];
+  if (flags.hostname !== undefined) layers.push({ source: 'flag:--hostname', values: { felixHostname: flags.hostname } });
+  if (flags.netns !== undefined) layers.push({ source: 'flag:--netns', values: { netns: flags.netns } });
+  if (flags.stateDir !== undefined) layers.push({ source: 'flag:--state-dir', values: { stateDir: flags.stateDir } });
+  return layers;
 }
 
 /** The built-in defaults. `hostname` fills the hostname default (the machine's name). */
@@ -489,7 +492,7 @@ export function loadLocalConfig(options: {
   const fromEnv = environmentLayers(env);
   layers.push(...fromEnv.layers);
   warnings.push(...fromEnv.warnings);
-  if (options.flags) layers.push(flagLayer(options.flags));
+  if (options.flags) layers.push(...flagLayers(options.flags));
   return { layers, warnings };
 }
 

@@ -6,7 +6,13 @@ import { Command, CommanderError } from 'commander';
 import { allKinds } from '../api/kinds/mod.ts';
 import { MargayError } from '../errors/mod.ts';
 import { CALICO_API_COMPATIBILITY, MARGAY_VERSION } from '../version.ts';
+import { registerControllers } from './commands/controllers.ts';
+import { registerAgent } from './commands/agent.ts';
 import { registerEditVerbs } from './commands/edit-verbs.ts';
+import { registerNode } from './commands/node.ts';
+import { registerIpam } from './commands/ipam.ts';
+import { registerLab } from './commands/lab.ts';
+import { registerPolicy } from './commands/policy.ts';
 import { registerGet } from './commands/read-verbs.ts';
 import { registerValidate } from './commands/validate.ts';
 import { registerWriteVerbs } from './commands/write-verbs.ts';
@@ -32,14 +38,25 @@ export function buildProgram(ctx: CliContext, configFile: { value?: string }): C
   registerWriteVerbs(program, ctx);
   registerEditVerbs(program, ctx);
   registerGet(program, ctx);
+  registerIpam(program, ctx);
+  registerControllers(program, ctx);
   registerValidate(program, ctx);
+  registerNode(program, ctx);
+  registerPolicy(program, ctx);
+  registerAgent(program, ctx);
+  registerLab(program, ctx);
   program
     .command('version')
     .description('Print the client version')
     .action(() => {
       ctx.stdout(`Client Version:    v${MARGAY_VERSION}\nAPI Version:       ${CALICO_API_COMPATIBILITY}\n`);
     });
-  for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout(s), writeErr: (s) => ctx.stderr(s), outputError: () => {} });
+  // Every (sub)command reports errors by throwing, so runCli prints one line and exits 1.
+  const quiet = (cmd: Command): void => {
+    cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout(s), writeErr: (s) => ctx.stderr(s), outputError: () => {} });
+    cmd.commands.forEach(quiet);
+  };
+  program.commands.forEach(quiet);
   return program;
 }
 

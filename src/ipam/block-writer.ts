@@ -25,6 +25,7 @@ import {
   deallocateCooled,
   decodeBlock,
   encodeBlock,
+  freeCount,
   ordinalsOfHandle,
   releaseOrdinals,
   sequenceOf,
@@ -134,6 +135,14 @@ export class BlockWriter {
   /** Writes the block back with every address whose cooldown is over freed. */
   deallocateCooled(): Promise<{ freed: number; gone: boolean }> {
     return this.#submit<{ freed: number; gone: boolean }>((p) => ({ kind: 'cool', ...p }));
+  }
+
+  /**
+   * Free addresses in the kept copy (0 for a block that is gone), or undefined when there is no
+   * copy. A hint for ordering blocks: a block that looks full is re-read before it is given up.
+   */
+  knownFree(isReserved: (o: number) => boolean): number | undefined {
+    return this.#held ? freeCount(this.#held.block, isReserved) : undefined;
   }
 
   /** Forgets the kept copy (the next round reads the block). */

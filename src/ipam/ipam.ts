@@ -44,7 +44,7 @@ import {
   sequenceOf,
 } from './block.ts';
 import { BlockWriter } from './block-writer.ts';
-import { blockLimit, DEFAULT_IPAM_CONFIG, encodeConfigRecord, type IpamConfig } from './config.ts';
+import { blockLimit, encodeConfigRecord, type IpamConfig } from './config.ts';
 import { type AllocContext, loadConfig, loadContext, loadPools } from './context.ts';
 import { decodeHandle } from './handle.ts';
 import { blockKey, blockPrefix, handleKey, hostAffinityPrefix, IPAM_CONFIG_KEY, parseAffinityKey, parseBlockKey } from './keys.ts';
@@ -180,6 +180,16 @@ export interface AssignmentInfo {
   releasedAt?: string;
 }
 
+/** What block lookups of one call have found: block existence by CIDR, and block lists by family. */
+interface BlockLookups {
+  exists: Map<string, boolean>;
+  listed: { 4?: Cidr[]; 6?: Cidr[] };
+}
+
+function newLookups(): BlockLookups {
+  return { exists: new Map(), listed: {} };
+}
+
 const NAME = /^[^/\s]+$/;
 
 function checkName(what: string, value: unknown): void {
@@ -238,8 +248,14 @@ export class Ipam {
     const taken: AssignedAddress[] = [];
     const result: AutoAssignResult = { ipv4: [], ipv6: [] };
     try {
-      if (num4 > 0) result.ipv4 = await this.#assignFamily(req, 4, num4, taken);
-      if (num6 > 0) result.ipv6 = await this.#assignFamily(req, 6, num6, taken);
+      // Settings, pools and the node's blocks are read together, once per request.
+      const [ctx, affine4, affine6] = await Promise.all([
+        this.#context(req.node),
+        num4 > 0 ? this.#affineBlocks(req.node, 4) : undefined,
+        num6 > 0 ? this.#affineBlocks(req.node, 6) : undefined,
+      ]);
+      if (num4 > 0) result.ipv4 = await this.#assignFamily(req, ctx, 4, num4, affine4!, taken);
+      if (num6 > 0) result.ipv6 = await this.#assignFamily(req, ctx, 6, num6, affine6!, taken);
       return result;
     } catch (err) {
       await this.#rollback(req.handle, taken);
@@ -247,8 +263,14 @@ export class Ipam {
     }
   }
 
-  async #assignFamily(req: AutoAssignRequest, family: Family, num: number, taken: AssignedAddress[]): Promise<AssignedAddress[]> {
-    const ctx = await this.#context(req.node);
+  async #assignFamily(
+    req: AutoAssignRequest,
+    ctx: AllocContext,
+    family: Family,
+    num: number,
+    firstListing: Cidr[],
+    taken: AssignedAddress[],
+  ): Promise<AssignedAddress[]> {
     const requested = family === 4 ? req.pools4 : req.pools6;
     const pools = selectPools(ctx.pools, {
       family,
@@ -279,8 +301,11 @@ export class Ipam {
     for (let round = 0; got.length < num && round < limit + 3; round++) {
       // A block claimed by this request (or the claim it joined) counts even if the listing
       // below started before the claim was written.
-      const listed = await this.#affineBlocks(req.node, family);
-      const mine = [...listed, ...claimedHere.filter((c) => !listed.some((l) => formatCidr(l) === formatCidr(c)))];
+      const listed = round === 0 ? firstListing : await this.#affineBlocks(req.node, family);
+      const mine = this.#byKnownRoom(
+        [...listed, ...claimedHere.filter((c) => !listed.some((l) => formatCidr(l) === formatCidr(c)))],
+        ctx,
+      );
       for (const cidr of mine) {
         if (got.length >= num) break;
         await take(cidr, req.node);
@@ -317,6 +342,17 @@ export class Ipam {
       );
     }
     return got;
+  }
+
+  /**
+   * Blocks with room (or not known to be full) first, blocks this process last saw full after
+   * them: a full block costs a read only when the others could not serve the request.
+   */
+  #byKnownRoom(blocks: Cidr[], ctx: AllocContext): Cidr[] {
+    const full: Cidr[] = [];
+    const rest: Cidr[] = [];
+    for (const c of blocks) (this.#writer(c).knownFree(reservedOrdinals(ctx.reservations, c)) === 0 ? full : rest).push(c);
+    return [...rest, ...full];
   }
 
   #assigned(cidr: Cidr, ordinal: number, pool: PoolInfo, affinity: string | null, node: string, seq: bigint): AssignedAddress {
@@ -402,11 +438,12 @@ export class Ipam {
     await this.getConfig();
     const pools = await loadPools(this.#store);
     const byBlock = new Map<string, { cidr: Cidr; items: { ordinal: number; handle?: string; sequenceNumber?: bigint }[] }>();
+    const seen = newLookups();
     for (const item of ips) {
       const req: ReleaseRequest = typeof item === 'string' ? { ip: item } : item;
       const ip = parseIp(req.ip);
       if (!ip) throw new MargayError('MARGAY_ERR_VALIDATION', `${JSON.stringify(req.ip)} is not an IP address`);
-      const cidr = await this.#findBlock(ip, pools);
+      const cidr = await this.#findBlock(ip, pools, seen);
       if (!cidr) {
         out.notAllocated.push(formatIp(ip));
         continue;
@@ -714,17 +751,20 @@ export class Ipam {
     return [...existing.slice(start), ...existing.slice(0, start)].map((e) => e.cidr);
   }
 
-  /** The block holding an address: the one its pool's block size implies, else any listed block that holds it. */
-  async #findBlock(ip: Ip, pools: PoolInfo[]): Promise<Cidr | undefined> {
+  /**
+   * The block holding an address: the one its pool's block size implies, else any listed block
+   * that holds it. `seen` carries what earlier lookups of the same call found.
+   */
+  async #findBlock(ip: Ip, pools: PoolInfo[], seen: BlockLookups = newLookups()): Promise<Cidr | undefined> {
     const pool = poolOf(pools, ip);
     if (pool) {
       const guess = blockOf(ip, pool.blockPrefix);
-      if (await this.datastore.get(blockKey(guess))) return guess;
+      const k = formatCidr(guess);
+      if (!seen.exists.has(k)) seen.exists.set(k, (await this.datastore.get(blockKey(guess))) !== undefined);
+      if (seen.exists.get(k)) return guess;
     }
-    for (const { cidr } of (await this.#listBlocks(ip.family)).values()) {
-      if (cidrContainsIp(cidr, ip)) return cidr;
-    }
-    return undefined;
+    seen.listed[ip.family] ??= [...(await this.#listBlocks(ip.family)).values()].map((e) => e.cidr);
+    return seen.listed[ip.family]!.find((cidr) => cidrContainsIp(cidr, ip));
   }
 
   #writer(cidr: Cidr): BlockWriter {
@@ -748,9 +788,9 @@ export class Ipam {
     return { datastore: this.datastore, now: this.#now, maxRetries: this.#maxRetries, backoff: (a) => this.#backoff(a) };
   }
 
-  #backoff(attempt: number): Promise<void> {
-    return this.#sleep(backoffMs(attempt, this.#random));
+  async #backoff(attempt: number): Promise<void> {
+    const ms = backoffMs(attempt, this.#random);
+    if (ms > 0) await this.#sleep(ms);
   }
 }
 
-export { DEFAULT_IPAM_CONFIG };

@@ -14,12 +14,14 @@ export function isCasFailure(err: unknown): boolean {
 }
 
 /**
- * The pause before retry number `attempt` (0-based): exponential from 1 ms, capped at 100 ms, and
- * "full jitter" (a uniform fraction of that), so that racing writers spread out.
+ * The pause before retry number `attempt` (0-based): none before the first retry (the write is
+ * simply recomputed from a fresh read), then exponential from 2 ms, capped at 50 ms, with jitter
+ * (a uniform 25–100 % of that), so that racing writers spread out.
  */
 export function backoffMs(attempt: number, random: () => number, options: { baseMs?: number; capMs?: number } = {}): number {
-  const base = options.baseMs ?? 1;
-  const cap = options.capMs ?? 100;
-  const ceiling = Math.min(cap, base * 2 ** Math.min(attempt, 16));
+  if (attempt <= 0) return 0;
+  const base = options.baseMs ?? 2;
+  const cap = options.capMs ?? 50;
+  const ceiling = Math.min(cap, base * 2 ** Math.min(attempt - 1, 16));
   return ceiling * (0.25 + 0.75 * random());
 }

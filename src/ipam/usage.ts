@@ -3,7 +3,7 @@
  * count as neither in use nor free, as in Calico's GetUtilization.
  */
 import { affineHost, allocatedCount } from './block.ts';
-import { type Cidr, cidrLast, cidrSize, cidrsOverlap, formatCidr } from './net.ts';
+import { type Cidr, cidrLast, cidrSize, cidrsOverlap, formatCidr, parseCidr } from './net.ts';
 import { reservedOrdinals, type PoolInfo, type Reservation } from './pools.ts';
 import type { IpamSnapshot } from './snapshot.ts';
 
@@ -56,6 +56,12 @@ export function reservedCount(reservations: Reservation[], within: Cidr): bigint
   return total;
 }
 
+function byAddress(a: { cidr: string }, b: { cidr: string }): number {
+  const x = parseCidr(a.cidr)!;
+  const y = parseCidr(b.cidr)!;
+  return x.family - y.family || (x.base < y.base ? -1 : x.base > y.base ? 1 : 0);
+}
+
 /** Computes the table. */
 export function computeUsage(snapshot: IpamSnapshot, pools: PoolInfo[], reservations: Reservation[]): Usage {
   const usage: Usage = { pools: [], strayBlocks: [] };
@@ -80,7 +86,7 @@ export function computeUsage(snapshot: IpamSnapshot, pools: PoolInfo[], reservat
     }
     row.reserved = reservedCount(reservations, pool.cidr) - reservedInUse;
     row.free = row.total - row.inUse - row.reserved;
-    row.blocks.sort((a, b) => (a.cidr < b.cidr ? -1 : 1));
+    row.blocks.sort(byAddress);
     usage.pools.push(row);
   }
   for (const [cidr, entry] of snapshot.blocks) {
@@ -88,5 +94,6 @@ export function computeUsage(snapshot: IpamSnapshot, pools: PoolInfo[], reservat
     const used = BigInt(allocatedCount(entry.block));
     usage.strayBlocks.push({ cidr, node: affineHost(entry.block), total: cidrSize(entry.cidr), inUse: used, reserved: 0n, free: cidrSize(entry.cidr) - used });
   }
+  usage.strayBlocks.sort(byAddress);
   return usage;
 }

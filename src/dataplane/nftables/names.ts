@@ -41,9 +41,12 @@ export function policyChain(direction: 'ingress' | 'egress', key: string): strin
 /** The kind of a named set built from an IP set id: addresses/CIDRs, or address·protocol·port. */
 export type SetKind = 'net' | 'ip-port';
 
-/** The named set holding one family of an IP set (`v4-s.<id>`, `v6p-n.<id>`). */
-export function ipSetName(kind: SetKind, family: Family, id: string): string {
-  const prefix = `v${family}${kind === 'ip-port' ? 'p' : ''}`;
+/**
+ * The named set holding one family of an IP set: `v4-s.<id>` (single addresses, a plain hash set),
+ * `v4n-s.<id>` (with CIDRs, an interval set) or `v4p-n.<id>` (address·protocol·port).
+ */
+export function ipSetName(kind: SetKind, family: Family, id: string, interval = false): string {
+  const prefix = `v${family}${kind === 'ip-port' ? 'p' : interval ? 'n' : ''}`;
   return named(prefix, SAFE_SET_ID.test(id) ? id.replace(/:/g, '.') : undefined, id);
 }
 
@@ -53,9 +56,13 @@ export function setType(kind: SetKind, family: Family): string {
   return kind === 'net' ? addr : `${addr} . inet_proto . inet_service`;
 }
 
-/** The flags of a named set of this kind. */
-export function setFlags(kind: SetKind): string[] {
-  return kind === 'net' ? ['interval'] : [];
+/**
+ * The flags of a named set. Only sets that hold CIDRs are interval sets: before any element
+ * command, nft 1.0.6 reads the elements of every interval set in the table (1.1 s with 5,000 of
+ * them), while plain sets cost nothing there.
+ */
+export function setFlags(kind: SetKind, interval = false): string[] {
+  return kind === 'net' && interval ? ['interval'] : [];
 }
 
 /** Base chains (attached to hooks). */

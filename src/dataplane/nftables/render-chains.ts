@@ -16,7 +16,7 @@ import type {
 } from '../../calc/model.ts';
 import { canonicalNets, parseCidr, type Family } from './cidr.ts';
 import { BaseChains, DispatchMaps, interfaceChain, natSetName, StaticChains, type InterfaceChainKind } from './names.ts';
-import { renderRule, netLiteral, type RuleRenderContext } from './render-rules.ts';
+import { notInList, renderRule, type RuleRenderContext } from './render-rules.ts';
 import { hex, type MarkBits } from './settings.ts';
 import { rule, type ChainSpec, type RenderedRule } from './state.ts';
 
@@ -93,10 +93,9 @@ function conntrackRules(): RenderedRule[] {
 export function antiSpoofRules(ep: WorkloadEndpointPlan, ctx: RuleRenderContext): RenderedRule[] {
   const allowed = canonicalNets([...ep.addresses, ...ep.allowSpoofedSourcePrefixes]);
   for (const bad of allowed.invalid) ctx.warn?.(`workload ${ep.key}: ignoring invalid address ${JSON.stringify(bad)}`);
-  return [
-    rule(allowed.v4.length > 0 ? `ip saddr != ${netLiteral(allowed.v4)} counter drop` : 'meta nfproto ipv4 counter drop', 'anti-spoofing v4'),
-    rule(allowed.v6.length > 0 ? `ip6 saddr != ${netLiteral(allowed.v6)} counter drop` : 'meta nfproto ipv6 counter drop', 'anti-spoofing v6'),
-  ];
+  const only = (expr: string, nets: string[], fam: string): string =>
+    nets.length > 0 ? `${notInList(expr, nets).join(' ')} counter drop` : `meta nfproto ${fam} counter drop`;
+  return [rule(only('ip saddr', allowed.v4, 'ipv4'), 'anti-spoofing v4'), rule(only('ip6 saddr', allowed.v6, 'ipv6'), 'anti-spoofing v6')];
 }
 
 /** The from-workload (egress) and to-workload (ingress) chains of a workload endpoint. */

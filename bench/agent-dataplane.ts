@@ -1,0 +1,130 @@
+/**
+ * Dataplane cost of policy: TCP throughput and new-connection rate between two workloads on one
+ * host, with 1,000 GlobalNetworkPolicies (10,000 rules, none matching the traffic, then an
+ * allow-all) selecting both of them, against the same pair with no policy, in the same run.
+ * A real agent programs a host namespace from a real etcd. Prints figures and ratios; asserts
+ * nothing. Run: npx tsx bench/agent-dataplane.ts  (root; iperf3 for throughput)
+ */
+import { spawnSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { decodeResources } from '../src/api/decode.ts';
+import type { Resource } from '../src/api/resource.ts';
+import { validateResource } from '../src/api/validate.ts';
+import { EtcdDatastore } from '../src/datastore/etcd.ts';
+import { ResourceStore } from '../src/datastore/resources.ts';
+import { addPod, createHost, startAgent, type TestPod } from '../test/agent/lab.ts';
+import { startEtcd } from '../test/harness/etcd.ts';
+import { eventually } from '../test/harness/wait.ts';
+
+const POLICIES = 1000;
+const RULES_PER_DIRECTION = 5;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const HAVE_IPERF3 = spawnSync('iperf3', ['--version']).status === 0;
+
+function policy(i: number): Resource {
+  const rules = (dir: 'source' | 'destination') =>
+    Array.from({ length: RULES_PER_DIRECTION }, (_, j) => ({
+      action: 'Allow',
+      protocol: 'TCP',
+      [dir]: { nets: [`192.168.${i % 250}.${j + 1}/32`] },
+      destination: { ports: [20000 + ((i * RULES_PER_DIRECTION + j) % 30000)] },
+    }));
+  return validateResource({
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'GlobalNetworkPolicy',
+    metadata: { name: `bench-${i}` },
+    spec: { order: i, selector: "app in {'a', 'b'}", types: ['Ingress', 'Egress'], ingress: rules('source'), egress: rules('destination') },
+  });
+}
+
+async function iperf(client: TestPod, server: TestPod): Promise<number> {
+  if (!HAVE_IPERF3) return Number.NaN;
+  const srv = server.netns.spawn('iperf3', ['-s', '-1', '-p', '5201']);
+  await sleep(300);
+  const res = await client.netns.exec('iperf3', ['-c', server.ip, '-p', '5201', '-t', String(SECONDS), '-J'], { allowFail: true, timeoutMs: 120_000 });
+  srv.kill('SIGKILL');
+  const report = JSON.parse(res.stdout) as { end?: { sum_received?: { bits_per_second: number } } };
+  return (report.end?.sum_received?.bits_per_second ?? 0) / 1e9;
+}
+
+async function connRate(client: TestPod, server: TestPod): Promise<{ perSecond: number; errors: number }> {
+  const res = (await client.request({ cmd: 'connrate', ip: server.ip, port: 80, durationMs: SECONDS * 1000, concurrency: 4 })) as {
+    connections: number;
+    errors: number;
+    elapsedMs: number;
+  };
+  return { perSecond: res.connections / (res.elapsedMs / 1000), errors: res.errors };
+}
+
+const etcd = await startEtcd();
+const host = await createHost();
+const pods: TestPod[] = [];
+let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
+const ds = new EtcdDatastore({ endpoints: etcd.endpoints, tls: {} });
+try {
+  const store = new ResourceStore(ds);
+  pods.push(await addPod(host, { name: 'a', hostInterface: 'calibencha', ip: '10.65.0.1', ports: [80] }));
+  pods.push(await addPod(host, { name: 'b', hostInterface: 'calibenchb', ip: '10.65.0.2', ports: [80] }));
+  const base = `
+apiVersion: projectcalico.org/v3
+kind: Profile
+metadata: {name: kns.bench}
+spec: {ingress: [{action: Allow}], egress: [{action: Allow}]}
+${['a', 'b']
+  .map(
+    (p, i) => `---
+apiVersion: projectcalico.org/v3
+kind: WorkloadEndpoint
+metadata: {name: host1-k8s-${p}-eth0, namespace: bench, labels: {app: ${p}}}
+spec: {orchestrator: k8s, node: host1, pod: ${p}, endpoint: eth0, interfaceName: calibench${p}, ipNetworks: [10.65.0.${i + 1}/32], profiles: [kns.bench]}`,
+  )
+  .join('\n')}
+`;
+  await store.batch('apply', decodeResources(base, 'bench.yaml').map((d) => d.resource));
+  agent = await startAgent({ etcdEndpoints: etcd.endpoints, hostname: 'host1', netns: host.name, env: { MARGAY_LOGSEVERITYSCREEN: 'warning' } });
+  await agent.waitReady(120_000);
+  const [a, b] = pods as [TestPod, TestPod];
+  await eventually(async () => (await a.probe([{ ip: b.ip, port: 80, proto: 'tcp' }]))[0] === true);
+
+  const baseGbps = await iperf(a, b);
+  const baseRate = await connRate(a, b);
+
+  const policies = Array.from({ length: POLICIES }, (_, i) => policy(i));
+  policies.push(
+    validateResource({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'GlobalNetworkPolicy',
+      metadata: { name: 'bench-allow-all' },
+      spec: { order: 1_000_000, selector: "app in {'a', 'b'}", types: ['Ingress', 'Egress'], ingress: [{ action: 'Allow' }], egress: [{ action: 'Allow' }] },
+    }),
+  );
+  const t0 = performance.now();
+  await store.batch('apply', policies);
+  const writtenMs = performance.now() - t0;
+  await eventually(async () => /^margay_active_local_policies (\d+)$/m.exec(await agent!.metrics())?.[1] === String(POLICIES + 2), {
+    timeoutMs: 600_000,
+    intervalMs: 200,
+    what: 'policies programmed',
+  });
+  await agent.waitReady(120_000);
+  const programmedMs = performance.now() - t0;
+  await eventually(async () => (await a.probe([{ ip: b.ip, port: 80, proto: 'tcp' }]))[0] === true);
+
+  const polGbps = await iperf(a, b);
+  const polRate = await connRate(a, b);
+
+  const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+  console.log(`Two workloads on one host, ${SECONDS} s per measurement; policy = ${POLICIES} GlobalNetworkPolicies × ${RULES_PER_DIRECTION * 2} rules selecting both (${POLICIES * RULES_PER_DIRECTION * 2} rules) + allow-all`);
+  console.log(`| measure | no policy | ${POLICIES} policies | ratio |`);
+  console.log('|---|---:|---:|---:|');
+  console.log(`| TCP throughput, 1 stream (Gbit/s, iperf3) | ${fmt(baseGbps)} | ${fmt(polGbps)} | ${fmt(polGbps / baseGbps)} |`);
+  console.log(`| new TCP connections per second (4 loops) | ${fmt(baseRate.perSecond, 0)} | ${fmt(polRate.perSecond, 0)} | ${fmt(polRate.perSecond / baseRate.perSecond)} |`);
+  console.log(`connection errors: ${baseRate.errors} / ${polRate.errors}`);
+  console.log(`writing ${POLICIES + 1} policies to etcd: ${fmt(writtenMs / 1000)} s; written → programmed and ready: ${fmt(programmedMs / 1000)} s`);
+} finally {
+  await agent?.destroy();
+  for (const p of pods) await p.netns.delete();
+  await host.delete();
+  await ds.close();
+  await etcd.destroy();
+}

@@ -1,0 +1,177 @@
+/**
+ * What the BGP room needs from the datastore, kept up to date from syncer events (pure, no I/O):
+ * the BGP-relevant resources (BGPConfiguration, BGPPeer, BGPFilter, Node, IPPool) and every IPAM
+ * block (`/calico/ipam/v2/assignment/...`: its CIDR, its host affinity, and which addresses of it
+ * are used by workloads of another host). From it {@link BgpView.birdInput} builds the renderer's
+ * input for one host, and {@link BgpView.remoteBlocks} gives VXLAN its per-host blocks.
+ */
+import type { Resource } from '../api/resource.ts';
+import { parseResourceKey, RESOURCES_PREFIX } from '../datastore/keys.ts';
+import { affineHost, attributeOf, decodeBlock, isCoolingDown } from '../ipam/block.ts';
+import { BLOCKS_PREFIX, parseBlockKey } from '../ipam/keys.ts';
+import { formatCidr, formatIp, nthIp, parseCidr as parseIpamCidr } from '../ipam/net.ts';
+import type { IPPoolSpec } from '../api/kinds/ip-pool.ts';
+import { cidrContains, parseCidr } from './net.ts';
+import type { BirdConfigInput, BirdRenderOptions, SecretLookup } from './types.ts';
+
+/** The resource kinds (plurals) the BGP room follows. */
+export const BGP_RESOURCE_PLURALS = ['bgpconfigurations', 'bgppeers', 'bgpfilters', 'nodes', 'ippools'] as const;
+export type BgpResourcePlural = (typeof BGP_RESOURCE_PLURALS)[number];
+
+/** The datastore prefixes the BGP room follows: one per resource kind, and the IPAM blocks. */
+export const BGP_WATCH_PREFIXES: readonly string[] = [...BGP_RESOURCE_PLURALS.map((p) => `${RESOURCES_PREFIX}${p}/`), BLOCKS_PREFIX];
+
+/** One IPAM block as the BGP room sees it. */
+export interface BlockInfo {
+  /** Normalised CIDR (`10.244.1.0/26`). */
+  cidr: string;
+  family: 4 | 6;
+  /** The host it is affine to (`host:<name>` affinity), if any. */
+  host?: string;
+  /** Addresses in use by workloads of hosts other than `host`: node → addresses. */
+  borrowedBy: Map<string, string[]>;
+}
+
+/** Follows the BGP-relevant part of the datastore. */
+export class BgpView {
+  readonly #resources: Record<BgpResourcePlural, Map<string, Resource>> = {
+    bgpconfigurations: new Map(),
+    bgppeers: new Map(),
+    bgpfilters: new Map(),
+    nodes: new Map(),
+    ippools: new Map(),
+  };
+  readonly #blocks = new Map<string, BlockInfo>();
+  #generation = 0;
+
+  /** Bumped by every change that matters; lets callers skip work when nothing changed. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /**
+   * Applies one datastore change (`value` undefined: deleted). Accepts raw JSON text or an
+   * already parsed value. Returns true when the key is one the BGP room follows.
+   */
+  onUpdate(key: string, value: unknown): boolean {
+    if (key.startsWith(BLOCKS_PREFIX)) return this.#onBlock(key, value);
+    const parsed = parseResourceKey(key);
+    if (!parsed || !(BGP_RESOURCE_PLURALS as readonly string[]).includes(parsed.plural)) return false;
+    const map = this.#resources[parsed.plural as BgpResourcePlural];
+    const res = typeof value === 'string' ? safeJson(value) : value;
+    if (res && typeof res === 'object' && (res as Resource).metadata && typeof (res as Resource).metadata.name === 'string') {
+      map.set(parsed.name, res as Resource);
+    } else {
+      map.delete(parsed.name);
+    }
+    this.#generation++;
+    return true;
+  }
+
+  #onBlock(key: string, value: unknown): boolean {
+    const cidr = parseBlockKey(key);
+    if (!cidr) return false;
+    this.#generation++;
+    if (value === undefined || value === null) {
+      this.#blocks.delete(key);
+      return true;
+    }
+    let block;
+    try {
+      block = decodeBlock(typeof value === 'string' ? value : JSON.stringify(value));
+    } catch {
+      this.#blocks.delete(key);
+      return true;
+    }
+    if (block.deleted) {
+      this.#blocks.delete(key);
+      return true;
+    }
+    const host = affineHost(block);
+    const borrowedBy = new Map<string, string[]>();
+    const blockCidr = parseIpamCidr(block.cidr) ?? cidr;
+    block.allocations.forEach((a, ordinal) => {
+      if (a === null) return;
+      const attr = attributeOf(block, ordinal);
+      if (!attr || isCoolingDown(attr) || !attr.handle_id) return;
+      const node = attr.secondary?.node;
+      if (!node || node === host) return;
+      const list = borrowedBy.get(node) ?? [];
+      list.push(formatIp(nthIp(blockCidr, ordinal)));
+      borrowedBy.set(node, list);
+    });
+    this.#blocks.set(key, {
+      cidr: formatCidr(blockCidr),
+      family: blockCidr.family,
+      ...(host !== undefined ? { host } : {}),
+      borrowedBy,
+    });
+    return true;
+  }
+
+  /** The resources of one kind, by name. */
+  resources(plural: BgpResourcePlural): Resource[] {
+    return [...this.#resources[plural].values()];
+  }
+
+  /** One Node. */
+  node(name: string): Resource | undefined {
+    return this.#resources.nodes.get(name);
+  }
+
+  /** Every known block. */
+  blocks(): BlockInfo[] {
+    return [...this.#blocks.values()];
+  }
+
+  /** CIDRs of the blocks affine to `node`, sorted. */
+  affineBlocks(node: string): string[] {
+    return this.blocks()
+      .filter((b) => b.host === node)
+      .map((b) => b.cidr)
+      .sort();
+  }
+
+  /**
+   * Addresses `node`'s workloads use in blocks affine to other hosts (or to none), inside an
+   * enabled IP pool: what the host must announce as /32 or /128 besides its own blocks.
+   */
+  borrowedAddresses(node: string): string[] {
+    const pools = this.resources('ippools')
+      .map((p) => (p.spec ?? {}) as unknown as IPPoolSpec)
+      .filter((s) => !s.disabled)
+      .map((s) => parseCidr(s.cidr ?? ''))
+      .filter((c) => c !== undefined);
+    const out: string[] = [];
+    for (const b of this.#blocks.values()) {
+      for (const ip of b.borrowedBy.get(node) ?? []) {
+        if (pools.some((p) => cidrContains(p, ip))) out.push(ip);
+      }
+    }
+    return [...new Set(out)].sort();
+  }
+
+  /** The renderer's input for `nodeName`. */
+  birdInput(nodeName: string, extra: { secrets?: SecretLookup; options?: BirdRenderOptions } = {}): BirdConfigInput {
+    return {
+      nodeName,
+      bgpConfigurations: this.resources('bgpconfigurations'),
+      nodes: this.resources('nodes'),
+      peers: this.resources('bgppeers'),
+      filters: this.resources('bgpfilters'),
+      pools: this.resources('ippools'),
+      affineBlocks: this.affineBlocks(nodeName),
+      borrowedAddresses: this.borrowedAddresses(nodeName),
+      ...(extra.secrets ? { secrets: extra.secrets } : {}),
+      ...(extra.options ? { options: extra.options } : {}),
+    };
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * `margay lab …`: a multi-host Margay cluster in network namespaces of this machine
+ * (see src/lab/lab.ts). Long steps print progress on stderr; data goes to stdout.
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { connectivity, renderConnectivity } from '../../lab/connectivity.ts';
+import { isRunning } from '../../lab/processes.ts';
+import { labDown, labUp, type LabContext, podAdd, podRemove, probe, requireLab, targetAddress, targetNetns } from '../../lab/lab.ts';
+import { parsePortSpec, parseServeList } from '../../lab/serve.ts';
+import { labDir, readState } from '../../lab/state.ts';
+import { readNodeStatus } from './node.ts';
+import { MargayError } from '../../errors/mod.ts';
+import type { CliContext } from '../context.ts';
+import { formatTable } from '../output.ts';
+
+function labContext(ctx: CliContext): LabContext {
+  return { dir: labDir(), progress: (line) => ctx.stderr(`lab: ${line}\n`) };
+}
+
+/** `k=v,k2=v2` to a label map. */
+export function parseLabels(text: string | undefined): Record<string, string> {
+  const labels: Record<string, string> = {};
+  if (!text) return labels;
+  for (const pair of text.split(',')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new MargayError('MARGAY_ERR_USAGE', `--labels: "${pair}" is not key=value`);
+    labels[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+  }
+  return labels;
+}
+
+function positiveInt(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new MargayError('MARGAY_ERR_USAGE', `"${text}" is not a positive whole number`);
+  return n;
+}
+
+async function status(ctx: CliContext, lab: LabContext): Promise<void> {
+  const state = readState(lab.dir);
+  if (!state) {
+    ctx.stdout('No lab is up.\n');
+    return;
+  }
+  ctx.stdout(`Datastore: ETCD_ENDPOINTS=${state.etcdEndpoint}\n\nHOSTS\n`);
+  const hostRows = state.plan.hosts.map((h) => {
+    const agent = state.processes.find((p) => p.role === `agent ${h.name}`);
+    return [h.name, h.netns, h.address, agent && isRunning(agent) ? `running (pid ${agent.pid})` : 'stopped'];
+  });
+  ctx.stdout(formatTable(['HOST', 'NAMESPACE', 'ADDRESS', 'AGENT'], hostRows));
+  ctx.stdout('\nBGP SESSIONS\n');
+  const bgpRows: string[][] = [];
+  for (const h of state.plan.hosts) {
+    try {
+      const node = await readNodeStatus(join(lab.dir, 'hosts', h.name, 'bird.ctl'));
+      for (const p of node.peers) bgpRows.push([h.name, p.address, p.type, p.state, p.info]);
+    } catch (err) {
+      bgpRows.push([h.name, '-', '-', 'unknown', (err as Error).message.split('\n')[0]!]);
+    }
+  }
+  ctx.stdout(formatTable(['HOST', 'PEER', 'TYPE', 'STATE', 'INFO'], bgpRows));
+  ctx.stdout('\nPODS\n');
+  ctx.stdout(formatTable(['POD', 'HOST', 'ADDRESSES', 'LABELS', 'SERVES'], state.pods.map((p) => [
+    `${p.namespace}/${p.name}`, p.host, p.addresses.join(','), Object.entries(p.labels).map(([k, v]) => `${k}=${v}`).join(','), p.serve.join(','),
+  ])));
+}
+
+/** Registers `lab`. */
+export function registerLab(program: Command, ctx: CliContext): void {
+  const lab = program.command('lab').description('A whole multi-host Margay cluster in network namespaces of this machine');
+
+  lab.command('up')
+    .description('Start etcd, N host namespaces on a fabric, an agent and BIRD on each (optionally an FRR router)')
+    .option('--hosts <n>', 'number of hosts', positiveInt, 3)
+    .option('--router', 'add an FRR router namespace with a second subnet behind it', false)
+    .option('--ipv6', 'also give hosts and pods IPv6', false)
+    .action(async (opts: { hosts: number; router: boolean; ipv6: boolean }) => {
+      const state = await labUp({ hosts: opts.hosts, router: opts.router, ipv6: opts.ipv6 }, labContext(ctx));
+      ctx.stdout(`Lab is up: ${state.plan.hosts.length} host(s). Reach its datastore with:\n  export DATASTORE_TYPE=etcdv3 ETCD_ENDPOINTS=${state.etcdEndpoint}\n`);
+    });
+
+  lab.command('down')
+    .description('Remove every namespace, process and file of the lab (safe to run again, also after a crash)')
+    .action(async () => {
+      const { processes, namespaces } = await labDown(labContext(ctx));
+      ctx.stdout(`Lab is down: stopped ${processes} process(es), removed ${namespaces} namespace(s).\n`);
+    });
+
+  lab.command('status').description('Hosts, BGP sessions and pods of the lab').action(() => status(ctx, labContext(ctx)));
+
+  const pod = lab.command('pod').description('Pods created through the CNI plugin, as a container runtime would');
+  pod.command('add')
+    .argument('<pod>', 'NAMESPACE/NAME')
+    .requiredOption('--host <host>', 'the host to run it on (host-1 …)')
+    .option('--labels <labels>', 'k=v,k2=v2')
+    .option('--serve <ports>', 'ports its small server answers on, e.g. 80/tcp,81/udp', '')
+    .action(async (ref: string, opts: { host: string; labels?: string; serve: string }) => {
+      const [namespace, name] = ref.includes('/') ? ref.split('/', 2) : ['default', ref];
+      const added = await podAdd(labContext(ctx), { namespace: namespace!, name: name!, host: opts.host, labels: parseLabels(opts.labels), serve: parseServeList(opts.serve) });
+      ctx.stdout(`Pod ${ref} is up on ${added.host} with ${added.addresses.join(', ')}\n`);
+    });
+  pod.command('rm')
+    .argument('<pod>', 'NAMESPACE/NAME')
+    .action(async (ref: string) => {
+      await podRemove(labContext(ctx), ref);
+      ctx.stdout(`Pod ${ref} removed\n`);
+    });
+
+  lab.command('exec')
+    .description('Run a command inside a host or pod namespace: margay lab exec host-1 -- ip route')
+    .argument('<target>', 'a host (host-1) or a pod (NAMESPACE/NAME)')
+    .argument('<command...>', 'the command and its arguments (after --)')
+    .action((target: string, command: string[]) => {
+      const netns = targetNetns(requireLab(labContext(ctx)), target);
+      const res = spawnSync('ip', ['netns', 'exec', netns, ...command], { stdio: 'inherit' });
+      if (res.status !== 0) throw new MargayError('MARGAY_ERR_USAGE', `${command.join(' ')} exited with ${res.status ?? res.signal}`);
+    });
+
+  lab.command('probe')
+    .description('Try one connection from a pod (or host) to a pod, host or address; exit 0 when connected')
+    .argument('<from>', 'NAMESPACE/POD or host')
+    .argument('<to>', 'NAMESPACE/POD, host or address')
+    .argument('<port>', 'PORT/PROTO, e.g. 80/tcp')
+    .option('--timeout <ms>', 'how long to wait', positiveInt, 1000)
+    .action(async (from: string, to: string, portText: string, opts: { timeout: number }) => {
+      const state = requireLab(labContext(ctx));
+      const res = await probe(targetNetns(state, from), targetAddress(state, to), parsePortSpec(portText), opts.timeout);
+      ctx.stdout(`${res.ok ? 'connected' : 'blocked'}: ${from} -> ${to} ${portText}${res.output ? ` (${res.output})` : ''}\n`);
+      if (!res.ok) throw new MargayError('MARGAY_ERR_USAGE', `${from} cannot reach ${to} on ${portText}`);
+    });
+
+  lab.command('connectivity')
+    .description('Probe every pod pair and compare with `margay policy matrix`, mismatches marked')
+    .option('--port <port>', 'PORT/PROTO (repeatable; default 80/tcp)', (v: string, p: string[] = []) => [...p, v])
+    .option('-o, --output <format>', 'table or json', 'table')
+    .action(async (opts: { port?: string[]; output: string }) => {
+      const state = requireLab(labContext(ctx));
+      const report = await connectivity(state, (opts.port ?? ['80/tcp']).map(parsePortSpec));
+      ctx.stdout(opts.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderConnectivity(report));
+      if (report.mismatches > 0) throw new MargayError('MARGAY_ERR_USAGE', `${report.mismatches} probe(s) disagree with policy`);
+    });
+}

@@ -1,0 +1,393 @@
+/**
+ * The `margay` main plugin's commands, run inside the agent: ADD, DEL, CHECK and GC of one
+ * attachment (container × interface) on this node.
+ *
+ * ADD, in order, each step recorded for rollback: addresses (the agent's IPAM, or a delegated
+ * IPAM plugin), the veth (plumbing.ts), the network's profile for plain containers (as Calico
+ * creates it), the WorkloadEndpoint, and then the wait until the dataplane has programmed the
+ * endpoint and its policy. Only then is the result returned, so the container's first packet
+ * already meets its policy. Any failure undoes what the call did, newest first.
+ *
+ * Operations on one attachment are serialised (by handle and host interface); different
+ * attachments proceed concurrently.
+ */
+import { profileKind } from '../api/kinds/profile.ts';
+import { workloadEndpointKind } from '../api/kinds/workload-endpoint.ts';
+import type { Resource } from '../api/resource.ts';
+import { validateResource } from '../api/validate.ts';
+import { hasCode } from '../errors/mod.ts';
+import { atLeast, type NetConf } from './config.ts';
+import { Undo, type ServiceContext } from './context.ts';
+import { delegate } from './delegate.ts';
+import { handleFor, workloadIdentity, type WorkloadIdentity } from './identity.ts';
+import { GATEWAY_V4, GATEWAY_V6, HOST_MAC, randomMac, type VethSpec } from './plumbing.ts';
+import type { CniRequest } from './request.ts';
+import { familyOf, formatResult, parseResult, type CniResult } from './result.ts';
+import { CniCode, CniError } from './spec.ts';
+
+/** The annotation that records which CNI network made a WorkloadEndpoint (Margay extension; GC reads it). */
+export const NETWORK_ANNOTATION = 'margay.io/cni-network';
+
+/** Addresses of an attachment, without prefix. */
+export interface Addresses {
+  ipv4: string[];
+  ipv6: string[];
+  /** Address → address with its block's prefix (`10.244.0.5/26`), when IPAM assigned it just now. */
+  blockCidrs?: Map<string, string>;
+}
+
+function split(ips: string[]): Addresses {
+  const bare = ips.map((ip) => ip.replace(/\/\d+$/, ''));
+  return { ipv4: bare.filter((ip) => familyOf(ip) === 4), ipv6: bare.filter((ip) => familyOf(ip) === 6) };
+}
+
+function sameSet(a: string[], b: string[]): boolean {
+  return a.length === b.length && [...a].sort().join() === [...b].sort().join();
+}
+
+/** Addresses requested for this attachment: `runtimeConfig.ips`, else CNI_ARGS `IP=` (comma-separated). */
+function requestedIps(req: CniRequest, conf: NetConf): string[] {
+  if (conf.requestedIps.length > 0) return conf.requestedIps;
+  return (req.args.IP ?? '').split(',').map((s) => s.trim().replace(/\/\d+$/, '')).filter(Boolean);
+}
+
+/** IPAM attributes of an attachment's allocations (`node` is added by IPAM). */
+function ipamAttributes(id: WorkloadIdentity): Record<string, string> {
+  return id.pod ? { namespace: id.namespace, pod: id.pod } : { namespace: id.namespace };
+}
+
+/** Assigns the attachment's addresses with the agent's IPAM; records the release in `undo`. */
+export async function assignAddresses(ctx: ServiceContext, req: CniRequest, conf: NetConf, id: WorkloadIdentity, undo: Undo): Promise<Addresses> {
+  const ipam = ctx.options.ipam;
+  const wanted = requestedIps(req, conf);
+  undo.push('release addresses', () => ipam.releaseByHandle(id.handle));
+  const existing = await ipam.ipsByHandle(id.handle);
+  if (existing.length > 0) {
+    // A repeated ADD of this attachment (a runtime retry, or a retry after the agent restarted
+    // mid-ADD): keep the addresses the handle already holds when they are what is asked for.
+    const have = split(existing);
+    const fits = wanted.length > 0
+      ? sameSet(existing, wanted)
+      : have.ipv4.length === (conf.ipam.assignIpv4 ? 1 : 0) && have.ipv6.length === (conf.ipam.assignIpv6 ? 1 : 0);
+    if (fits) return have;
+    await ipam.releaseByHandle(id.handle);
+  }
+  const attrs = ipamAttributes(id);
+  if (wanted.length > 0) {
+    const blockCidrs = new Map<string, string>();
+    for (const ip of wanted) {
+      const a = await ipam.assignIp({ ip, handle: id.handle, node: id.node, attrs, use: 'Workload' });
+      blockCidrs.set(a.address, a.cidr);
+    }
+    return { ...split(wanted), blockCidrs };
+  }
+  const assigned = await ipam.autoAssign({
+    handle: id.handle,
+    node: id.node,
+    num4: conf.ipam.assignIpv4 ? 1 : 0,
+    num6: conf.ipam.assignIpv6 ? 1 : 0,
+    attrs,
+    ...(conf.ipam.ipv4Pools ? { pools4: conf.ipam.ipv4Pools } : {}),
+    ...(conf.ipam.ipv6Pools ? { pools6: conf.ipam.ipv6Pools } : {}),
+  });
+  return {
+    ipv4: assigned.ipv4.map((a) => a.address),
+    ipv6: assigned.ipv6.map((a) => a.address),
+    blockCidrs: new Map([...assigned.ipv4, ...assigned.ipv6].map((a) => [a.address, a.cidr])),
+  };
+}
+
+async function addresses(ctx: ServiceContext, req: CniRequest, conf: NetConf, id: WorkloadIdentity, undo: Undo): Promise<Addresses> {
+  if (conf.ipam.builtin) return assignAddresses(ctx, req, conf, id, undo);
+  undo.push(`${conf.ipam.type} DEL`, () => delegate(conf.ipam.type, 'DEL', req));
+  const result = await delegate(conf.ipam.type, 'ADD', req);
+  const got = split((result?.ips ?? []).map((ip) => ip.address));
+  if (got.ipv4.length + got.ipv6.length === 0) {
+    throw new CniError(CniCode.NO_ADDRESS, `IPAM plugin ${conf.ipam.type} returned no address`);
+  }
+  return got;
+}
+
+/** The profiles of an endpoint: the configuration's, else `kns.<ns>` for pods and the network's for plain containers. */
+function profilesFor(conf: NetConf, id: WorkloadIdentity): string[] {
+  if (conf.profiles) return conf.profiles;
+  return id.orchestrator === 'k8s' ? [`kns.${id.namespace}`] : [conf.name];
+}
+
+/**
+ * Creates the network's profile when a plain container joins a network that has none, as
+ * Calico's plugin does: egress allowed, ingress from members of the same network, and the
+ * network's name applied as a label. The plugin never changes an existing profile.
+ */
+async function ensureNetworkProfile(ctx: ServiceContext, conf: NetConf, id: WorkloadIdentity): Promise<void> {
+  if (conf.profiles || id.orchestrator === 'k8s' || ctx.knownProfiles.has(conf.name)) return;
+  const store = ctx.options.store;
+  if (!(await store.get(profileKind, conf.name))) {
+    const profile = validateResource({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'Profile',
+      metadata: { name: conf.name },
+      spec: {
+        egress: [{ action: 'Allow' }],
+        ingress: [{ action: 'Allow', source: { selector: `has(${conf.name})` } }],
+        labelsToApply: { [conf.name]: '' },
+      },
+    });
+    try {
+      await store.create(profile, { skipExists: true });
+    } catch (err) {
+      // Another ADD of the same network created it meanwhile.
+      if (!hasCode(err, 'MARGAY_ERR_ALREADY_EXISTS')) throw err;
+    }
+  }
+  ctx.knownProfiles.add(conf.name);
+}
+
+/** The WorkloadEndpoint of an attachment. */
+export function endpointResource(conf: NetConf, id: WorkloadIdentity, spec: VethSpec, profiles: string[]): Resource {
+  const ipNetworks = [...spec.ipv4.map((a) => `${a}/32`), ...spec.ipv6.map((a) => `${a}/128`)];
+  return validateResource({
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'WorkloadEndpoint',
+    metadata: {
+      name: id.wepName,
+      namespace: id.namespace,
+      labels: { ...conf.labels },
+      annotations: { [NETWORK_ANNOTATION]: conf.name },
+    },
+    spec: {
+      orchestrator: id.orchestrator,
+      node: id.node,
+      containerID: id.containerId,
+      ...(id.pod ? { pod: id.pod } : { workload: id.workload }),
+      endpoint: id.endpoint,
+      interfaceName: id.hostVeth,
+      mac: spec.containerMac,
+      ipNetworks,
+      profiles,
+    },
+  });
+}
+
+function attachmentResult(conf: NetConf, req: CniRequest, spec: VethSpec): CniResult {
+  const result: CniResult = {
+    interfaces: [
+      { name: spec.hostVeth, mac: HOST_MAC, mtu: spec.mtu },
+      { name: spec.ifname, mac: spec.containerMac, mtu: spec.mtu, sandbox: req.netns },
+    ],
+    ips: [...spec.ipv4.map((a) => ({ address: `${a}/32`, interface: 1 })), ...spec.ipv6.map((a) => ({ address: `${a}/128`, interface: 1 }))],
+    routes: [
+      ...(spec.ipv4.length > 0 ? [{ dst: '0.0.0.0/0', gw: GATEWAY_V4 }] : []),
+      ...(spec.ipv6.length > 0 ? [{ dst: '::/0', gw: GATEWAY_V6 }] : []),
+    ],
+  };
+  if (conf.dns) result.dns = conf.dns;
+  return result;
+}
+
+function checkNode(ctx: ServiceContext, conf: NetConf): void {
+  if (conf.nodename && conf.nodename !== ctx.options.hostname) {
+    throw new CniError(
+      CniCode.INVALID_NETWORK_CONFIG,
+      `invalid network configuration: nodename: ${JSON.stringify(conf.nodename)} is not this agent's node (${ctx.options.hostname})`,
+    );
+  }
+}
+
+function lockKeys(id: WorkloadIdentity): string[] {
+  return [`handle:${id.handle}`, `veth:${id.hostVeth}`];
+}
+
+/** ADD. */
+export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): Promise<Record<string, unknown>> {
+  checkNode(ctx, conf);
+  const id = workloadIdentity(req, conf, ctx.options.hostname, ctx.options.interfacePrefix);
+  if (!ctx.plumbing.netnsExists(req.netns)) {
+    throw new CniError(CniCode.UNKNOWN_CONTAINER, `network namespace ${req.netns} does not exist`);
+  }
+  return ctx.locks.run(lockKeys(id), async () => {
+    const undo = new Undo();
+    const started = Date.now();
+    try {
+      const addrs = await addresses(ctx, req, conf, id, undo);
+      const spec: VethSpec = {
+        hostVeth: id.hostVeth,
+        netns: req.netns,
+        ifname: req.ifname,
+        mtu: ctx.mtu(conf.mtu),
+        containerMac: conf.requestedMac ?? req.args.MAC?.toLowerCase() ?? randomMac(),
+        ipv4: addrs.ipv4,
+        ipv6: addrs.ipv6,
+      };
+      await ctx.plumbing.setUp(spec);
+      undo.push('delete veth', () => ctx.plumbing.deleteHostVeth(id.hostVeth));
+      await ensureNetworkProfile(ctx, conf, id);
+      const wep = endpointResource(conf, id, spec, profilesFor(conf, id));
+      const written = (await ctx.options.store.apply(wep)).resource;
+      undo.push('delete WorkloadEndpoint', () => deleteEndpointIfOwned(ctx, id.namespace, id.wepName, id.containerId));
+      const revision = Number(written.metadata.resourceVersion);
+      const timeout = ctx.options.programTimeoutMs ?? 30_000;
+      try {
+        await ctx.options.waitForEndpointProgrammed({ namespace: id.namespace, name: id.wepName, revision }, timeout);
+      } catch (err) {
+        throw new CniError(
+          CniCode.TRY_AGAIN_LATER,
+          `the agent did not program WorkloadEndpoint ${id.namespace}/${id.wepName} within ${timeout} ms: ${(err as Error).message}`,
+          undefined,
+          { cause: err },
+        );
+      }
+      ctx.log?.info({ cmd: 'ADD', wep: id.wepName, containerID: id.containerId, ips: [...addrs.ipv4, ...addrs.ipv6], ms: Date.now() - started }, 'attachment added');
+      return formatResult(attachmentResult(conf, req, spec), conf.cniVersion);
+    } catch (err) {
+      await undo.run(ctx.log);
+      ctx.log?.warn({ cmd: 'ADD', wep: id.wepName, containerID: id.containerId, err: (err as Error).message }, 'ADD failed and was rolled back');
+      throw err;
+    }
+  });
+}
+
+/** Deletes a WorkloadEndpoint when it still belongs to `containerId`; false when absent or someone else's. */
+async function deleteEndpointIfOwned(ctx: ServiceContext, namespace: string, name: string, containerId: string): Promise<boolean> {
+  const store = ctx.options.store;
+  const current = await store.get(workloadEndpointKind, name, namespace);
+  if (!current) return false;
+  if ((current.spec as { containerID?: string } | undefined)?.containerID !== containerId) return false;
+  try {
+    await store.delete(current);
+    return true;
+  } catch (err) {
+    if (hasCode(err, 'MARGAY_ERR_NOT_FOUND') || hasCode(err, 'MARGAY_ERR_CONFLICT')) return false;
+    throw err;
+  }
+}
+
+/** DEL: idempotent; anything already gone is fine. */
+export async function del(ctx: ServiceContext, req: CniRequest, conf: NetConf): Promise<undefined> {
+  checkNode(ctx, conf);
+  const id = workloadIdentity(req, conf, ctx.options.hostname, ctx.options.interfacePrefix);
+  await ctx.locks.run(lockKeys(id), async () => {
+    const store = ctx.options.store;
+    const current = await store.get(workloadEndpointKind, id.wepName, id.namespace);
+    const owned = !current || (current.spec as { containerID?: string } | undefined)?.containerID === id.containerId;
+    // The container's interface takes its host peer with it. Without the namespace, remove the
+    // host side by name, but only when no other container's endpoint uses it.
+    const removed = await ctx.plumbing.deleteContainerInterface(req.netns, req.ifname);
+    if (!removed && owned) await ctx.plumbing.deleteHostVeth(id.hostVeth);
+    if (current && owned) await deleteEndpointIfOwned(ctx, id.namespace, id.wepName, id.containerId);
+    if (conf.ipam.builtin) await ctx.options.ipam.releaseByHandle(id.handle);
+    else await delegate(conf.ipam.type, 'DEL', req);
+    ctx.log?.info({ cmd: 'DEL', wep: id.wepName, containerID: id.containerId }, 'attachment deleted');
+  });
+  return undefined;
+}
+
+/** CHECK: the attachment is as ADD left it (kernel, endpoint, addresses, policy). */
+export async function check(ctx: ServiceContext, req: CniRequest, conf: NetConf): Promise<undefined> {
+  if (!atLeast(conf, '0.4.0')) {
+    throw new CniError(CniCode.INCOMPATIBLE_VERSION, `CHECK needs cniVersion 0.4.0 or later (configuration has ${conf.cniVersion})`);
+  }
+  if (conf.prevResult === undefined) throw new CniError(CniCode.INVALID_NETWORK_CONFIG, 'invalid network configuration: prevResult: CHECK needs the result of ADD');
+  checkNode(ctx, conf);
+  const prev = parseResult(conf.prevResult, 'prevResult');
+  const id = workloadIdentity(req, conf, ctx.options.hostname, ctx.options.interfacePrefix);
+  if (!ctx.plumbing.netnsExists(req.netns)) {
+    throw new CniError(CniCode.UNKNOWN_CONTAINER, `network namespace ${req.netns} does not exist`);
+  }
+  const fail = (what: string[]): CniError => new CniError(CniCode.CHECK_FAILED, `CHECK found ${id.namespace}/${id.wepName} changed: ${what.join('; ')}`);
+  const wep = await ctx.options.store.get(workloadEndpointKind, id.wepName, id.namespace);
+  if (!wep) throw new CniError(CniCode.UNKNOWN_CONTAINER, `WorkloadEndpoint ${id.namespace}/${id.wepName} does not exist`);
+  const spec = (wep.spec ?? {}) as { containerID?: string; ipNetworks?: string[]; interfaceName?: string; mac?: string };
+  if (spec.containerID !== id.containerId) {
+    throw new CniError(CniCode.UNKNOWN_CONTAINER, `WorkloadEndpoint ${id.namespace}/${id.wepName} belongs to container ${spec.containerID}`);
+  }
+  const diffs: string[] = [];
+  const prevAddrs = prev.ips.map((ip) => ip.address.replace(/\/\d+$/, ''));
+  const wepAddrs = (spec.ipNetworks ?? []).map((n) => n.replace(/\/\d+$/, ''));
+  if (!sameSet(prevAddrs, wepAddrs)) diffs.push(`endpoint addresses ${wepAddrs.join(',')} differ from the result's ${prevAddrs.join(',')}`);
+  if (spec.interfaceName !== id.hostVeth) diffs.push(`endpoint interface ${spec.interfaceName} is not ${id.hostVeth}`);
+  if (conf.ipam.builtin) {
+    const held = await ctx.options.ipam.ipsByHandle(handleFor(conf.name, req.containerId));
+    if (!sameSet(held, prevAddrs)) diffs.push(`IPAM handle ${id.handle} holds ${held.join(',') || 'nothing'}, not ${prevAddrs.join(',')}`);
+  } else {
+    await delegate(conf.ipam.type, 'CHECK', req);
+  }
+  const containerMac = prev.interfaces.find((i) => i.name === req.ifname && i.sandbox)?.mac ?? spec.mac ?? '';
+  const addrs = split(prevAddrs);
+  diffs.push(
+    ...(await ctx.plumbing.inspect({
+      hostVeth: id.hostVeth,
+      netns: req.netns,
+      ifname: req.ifname,
+      mtu: ctx.mtu(conf.mtu),
+      containerMac,
+      ipv4: addrs.ipv4,
+      ipv6: addrs.ipv6,
+    })),
+  );
+  if (diffs.length > 0) throw fail(diffs);
+  const timeout = ctx.options.checkTimeoutMs ?? 2000;
+  try {
+    await ctx.options.waitForEndpointProgrammed({ namespace: id.namespace, name: id.wepName, revision: Number(wep.metadata.resourceVersion) }, timeout);
+  } catch (err) {
+    throw fail([`the dataplane has not programmed the endpoint and its policy (${(err as Error).message})`]);
+  }
+  return undefined;
+}
+
+/**
+ * GC: releases the addresses and WorkloadEndpoints of this network's attachments on this node
+ * that are not in `cni.dev/valid-attachments`.
+ */
+export async function gc(ctx: ServiceContext, req: CniRequest, conf: NetConf): Promise<undefined> {
+  if (!atLeast(conf, '1.1.0')) throw new CniError(CniCode.INCOMPATIBLE_VERSION, `GC needs cniVersion 1.1.0 or later (configuration has ${conf.cniVersion})`);
+  const valid = conf.validAttachments ?? [];
+  const validContainers = new Set(valid.map((a) => a.containerID));
+  const validPairs = new Set(valid.map((a) => `${a.containerID}/${a.ifname}`));
+  const node = ctx.options.hostname;
+  const store = ctx.options.store;
+  const released: string[] = [];
+  const deleted: string[] = [];
+
+  // Endpoints this network made on this node, for attachments the runtime no longer has.
+  const { items } = await store.list(workloadEndpointKind);
+  for (const wep of items) {
+    const spec = (wep.spec ?? {}) as { node?: string; containerID?: string; endpoint?: string; interfaceName?: string };
+    if (spec.node !== node || wep.metadata.annotations?.[NETWORK_ANNOTATION] !== conf.name) continue;
+    if (!spec.containerID || validPairs.has(`${spec.containerID}/${spec.endpoint ?? ''}`)) continue;
+    const cid = spec.containerID;
+    await ctx.locks.run([`handle:${handleFor(conf.name, cid)}`, ...(spec.interfaceName ? [`veth:${spec.interfaceName}`] : [])], async () => {
+      if (spec.interfaceName) await ctx.plumbing.deleteHostVeth(spec.interfaceName);
+      if (await deleteEndpointIfOwned(ctx, wep.metadata.namespace ?? 'default', wep.metadata.name, cid)) deleted.push(`${wep.metadata.namespace}/${wep.metadata.name}`);
+    });
+  }
+
+  // Addresses held by this network's handles on this node, for containers the runtime no longer has.
+  if (conf.ipam.builtin) {
+    const prefix = `${conf.name}.`;
+    const snap = await ctx.options.ipam.snapshot();
+    const onNode = new Set<string>();
+    for (const entry of snap.blocks.values()) {
+      for (const attr of entry.block.attributes) {
+        const h = attr.handle_id;
+        if (typeof h === 'string' && h.startsWith(prefix) && attr.secondary?.node === node && !attr.releasedAt) onNode.add(h);
+      }
+    }
+    for (const handle of onNode) {
+      const cid = handle.slice(prefix.length);
+      if (validContainers.has(cid)) continue;
+      await ctx.locks.run([`handle:${handle}`], async () => {
+        released.push(...(await ctx.options.ipam.releaseByHandle(handle)));
+      });
+    }
+  } else {
+    try {
+      await delegate(conf.ipam.type, 'GC', req);
+    } catch (err) {
+      // Plugins older than CNI 1.1 do not know GC; their leftovers are theirs to handle.
+      ctx.log?.info({ cmd: 'GC', ipam: conf.ipam.type, err: (err as Error).message }, 'IPAM plugin GC failed');
+    }
+  }
+  ctx.log?.info({ cmd: 'GC', network: conf.name, releasedAddresses: released.length, deletedEndpoints: deleted.length }, 'garbage collected');
+  return undefined;
+}

@@ -1,0 +1,136 @@
+/**
+ * The agent's local CNI endpoint: HTTP/1.1 on a unix socket (default /var/run/margay/cni.sock).
+ *
+ * Wire format (what native/cni-client.c sends): `POST /v1/cni` (the `margay` plugin) or
+ * `POST /v1/ipam` (`margay-ipam`), one `X-CNI_<NAME>` header per CNI_* variable that is set, and
+ * the configuration as the body. The answer is 200 with the result (or an empty body) when the
+ * plugin must exit 0, and another status with a CNI error object otherwise. Also
+ * `GET /v1/version` for a quick "is it there" (`curl --unix-socket … http://margay/v1/version`).
+ */
+import { mkdirSync, unlinkSync, chmodSync, existsSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import { dirname } from 'node:path';
+import type { CniServiceOptions } from './context.ts';
+import { ENV_NAMES, type CniEnv } from './request.ts';
+import { CniService, versionInfo, type PluginKind } from './service.ts';
+import { CniCode } from './spec.ts';
+
+/** The socket the plugin binaries use unless told otherwise. */
+export const DEFAULT_CNI_SOCKET = '/var/run/margay/cni.sock';
+
+/** Options of {@link startCniService}: the service's dependencies and where to listen. */
+export interface CniServerOptions extends CniServiceOptions {
+  /** Unix socket path (default {@link DEFAULT_CNI_SOCKET}). */
+  socketPath?: string;
+  /** Largest configuration accepted, in bytes (default 1 MiB). */
+  maxBodyBytes?: number;
+}
+
+/** A running CNI endpoint. */
+export interface CniServer {
+  readonly service: CniService;
+  readonly socketPath: string;
+  /** Stops accepting requests, waits for those in flight, removes the socket. */
+  close(): Promise<void>;
+}
+
+function send(res: ServerResponse, status: number, body: Record<string, unknown> | undefined): void {
+  const text = body === undefined ? '' : `${JSON.stringify(body)}\n`;
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), connection: 'close' });
+  res.end(text);
+}
+
+function envFromHeaders(req: IncomingMessage): CniEnv {
+  const env: CniEnv = {};
+  for (const name of ENV_NAMES) {
+    const v = req.headers[`x-${name.toLowerCase()}`];
+    if (typeof v === 'string') env[name] = v;
+  }
+  return env;
+}
+
+/** Refuses to take over a socket another process still serves; removes a stale one. */
+async function clearStaleSocket(path: string): Promise<void> {
+  if (!existsSync(path)) return;
+  const alive = await new Promise<boolean>((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+  if (alive) throw new Error(`${path} is served by another process (is another margay agent running?)`);
+  unlinkSync(path);
+}
+
+/**
+ * Starts the CNI endpoint on a unix socket and returns once it listens. The agent calls this
+ * with its datastore, IPAM, node name, host namespace and the `waitForEndpointProgrammed` hook.
+ */
+export async function startCniService(options: CniServerOptions): Promise<CniServer> {
+  const socketPath = options.socketPath ?? DEFAULT_CNI_SOCKET;
+  const maxBody = options.maxBodyBytes ?? 1024 * 1024;
+  const service = new CniService(options);
+  mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 });
+  await clearStaleSocket(socketPath);
+
+  const server: Server = createServer((req, res) => {
+    const route = req.url?.split('?')[0];
+    if (req.method === 'GET' && route === '/v1/version') {
+      send(res, 200, versionInfo());
+      return;
+    }
+    const plugin: PluginKind | undefined = route === '/v1/cni' ? 'cni' : route === '/v1/ipam' ? 'ipam' : undefined;
+    if (req.method !== 'POST' || !plugin) {
+      send(res, 404, { cniVersion: '1.1.0', code: CniCode.INTERNAL, msg: `no such CNI endpoint: ${req.method} ${req.url}` });
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= maxBody) chunks.push(c);
+    });
+    req.on('end', () => {
+      if (size > maxBody) {
+        send(res, 413, { cniVersion: '1.1.0', code: CniCode.INVALID_NETWORK_CONFIG, msg: `the network configuration is larger than ${maxBody} bytes` });
+        return;
+      }
+      void service.handle(envFromHeaders(req), Buffer.concat(chunks).toString('utf8'), plugin).then(
+        (reply) => send(res, reply.ok ? 200 : 500, reply.body),
+        (err: unknown) => send(res, 500, { cniVersion: '1.1.0', code: CniCode.INTERNAL, msg: String((err as Error)?.message ?? err) }),
+      );
+    });
+  });
+  // ADD waits for the dataplane; never cut a request short on our side.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 1000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  chmodSync(socketPath, 0o600);
+  let closed: Promise<void> | undefined;
+  return {
+    service,
+    socketPath,
+    close: () =>
+      (closed ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }).then(() => {
+        try {
+          unlinkSync(socketPath);
+        } catch {
+          // already gone
+        }
+      })),
+  };
+}

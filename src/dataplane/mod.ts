@@ -1,0 +1,258 @@
+/**
+ * The dataplane: turns {@link DataplaneUpdate}s into kernel state (nftables table `inet margay`,
+ * routes of Margay's protocol) and keeps it right.
+ *
+ * ```ts
+ * const dp = new Dataplane({ netns: 'lab-host-1' }); // or {} for the root namespace of a real host
+ * await dp.apply(updatesFromTheSequencer);          // one nft transaction + route changes
+ * setInterval(() => void dp.resync(), 90_000);        // repair drift
+ * ```
+ *
+ * Nothing is written before the first `in-sync` update (the updates are recorded meanwhile). Calls
+ * are serialised: an apply that arrives while another runs waits for it.
+ */
+import type { DataplaneUpdate } from '../calc/model.ts';
+import { createRunner, type CommandRunner } from './exec.ts';
+import { renderTable } from './nftables/diff.ts';
+import { NftablesDriver, type NftApplyOutcome } from './nftables/driver.ts';
+import type { KernelTable } from './nftables/kernel.ts';
+import { NftablesManager } from './nftables/manager.ts';
+import type { MarkBits } from './nftables/settings.ts';
+import { emptyDirty } from './nftables/state.ts';
+import { MARGAY_ROUTE_PROTOCOL, RouteDriver, RouteManager, type KernelRoute, type RouteError } from './routes/routes.ts';
+
+/** Options of {@link Dataplane}. */
+export interface DataplaneOptions {
+  /** Program this named network namespace (every command runs through `ip netns exec`). */
+  netns?: string;
+  /** Run commands through this runner instead (tests, or a custom way into a namespace). */
+  runner?: CommandRunner;
+  /** nftables table name (family `inet`); default `margay`. */
+  table?: string;
+  /** Route protocol number; default 77. */
+  routeProtocol?: number;
+  /** Packet-mark bits; default accept 0x10000, pass 0x20000, scratch 0x40000/0x80000. */
+  marks?: MarkBits;
+  /** Write before the first `in-sync` (tests that drive the dataplane by hand); default false. */
+  writeBeforeInSync?: boolean;
+  /** Check each transaction with `nft -c` before applying it; default false. */
+  checkFirst?: boolean;
+  /** Receives one-line warnings (input ignored or repaired). */
+  warn?: (message: string) => void;
+}
+
+/** The outcome of one {@link Dataplane.apply} or {@link Dataplane.resync}. */
+export interface ApplyResult {
+  /** True when everything was programmed (no nft error, no route error). */
+  ok: boolean;
+  /** True when nothing was written because the first `in-sync` has not arrived. */
+  deferred: boolean;
+  nft: NftApplyOutcome;
+  routes: { added: number; replaced: number; removed: number; errors: RouteError[]; fullSync: boolean };
+  /**
+   * Workload endpoint keys whose update or removal this call programmed successfully (for
+   * per-endpoint status reporting).
+   */
+  programmedEndpoints: string[];
+  /** Workload endpoint keys whose programming failed (the nft transaction was rejected; retried on the next apply). */
+  failedEndpoints: string[];
+  durationMs: number;
+}
+
+/** Counters for metrics. */
+export interface DataplaneStats {
+  /** nft transactions applied successfully. */
+  transactions: number;
+  /** nft transactions the kernel rejected. */
+  transactionErrors: number;
+  /** Commands in all applied transactions. */
+  nftCommands: number;
+  /** Route changes that failed. */
+  routeErrors: number;
+  /** Full comparisons with the kernel (startup, resync, after an error). */
+  fullSyncs: number;
+  /** Calls to apply and resync. */
+  applies: number;
+  /** Duration of the last apply or resync in milliseconds. */
+  lastApplyDurationMs: number;
+  /** When the last apply or resync finished (ms since the epoch), 0 before the first. */
+  lastApplyAt: number;
+  /** True once the first `in-sync` arrived. */
+  inSync: boolean;
+}
+
+/** What the kernel holds of Margay's state. */
+export interface KernelState {
+  nft: KernelTable;
+  routes: KernelRoute[];
+}
+
+/** The dataplane facade the agent calls after every sequencer flush. */
+export class Dataplane {
+  readonly runner: CommandRunner;
+  private readonly nftManager: NftablesManager;
+  private readonly nftDriver: NftablesDriver;
+  private readonly routeManager: RouteManager;
+  private readonly routeDriver: RouteDriver;
+  private readonly writeBeforeInSync: boolean;
+  private inSync = false;
+  /** Endpoints whose last transaction failed, reported as programmed once one succeeds. */
+  private readonly unprogrammed = new Set<string>();
+  /** Set when some route failed, so the next apply retries even without route changes. */
+  private routeRetry = false;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly counters: DataplaneStats = {
+    transactions: 0,
+    transactionErrors: 0,
+    nftCommands: 0,
+    routeErrors: 0,
+    fullSyncs: 0,
+    applies: 0,
+    lastApplyDurationMs: 0,
+    lastApplyAt: 0,
+    inSync: false,
+  };
+
+  constructor(options: DataplaneOptions = {}) {
+    this.runner = options.runner ?? createRunner(options.netns !== undefined ? { netns: options.netns } : {});
+    const warn = options.warn;
+    this.nftManager = new NftablesManager({ ...(options.marks ? { marks: options.marks } : {}), ...(warn ? { warn } : {}) });
+    this.nftDriver = new NftablesDriver(this.runner, {
+      ...(options.table !== undefined ? { table: options.table } : {}),
+      ...(options.checkFirst !== undefined ? { checkFirst: options.checkFirst } : {}),
+    });
+    this.routeManager = new RouteManager(warn ? { warn } : {});
+    this.routeDriver = new RouteDriver(this.runner, { protocol: options.routeProtocol ?? MARGAY_ROUTE_PROTOCOL });
+    this.writeBeforeInSync = options.writeBeforeInSync ?? false;
+  }
+
+  /** Records `updates` and programs the kernel: one nft transaction, then the route changes. */
+  apply(updates: readonly DataplaneUpdate[]): Promise<ApplyResult> {
+    return this.serialise(() => this.run(updates, false));
+  }
+
+  /** Re-reads the kernel and repairs anything that differs from the desired state. */
+  resync(): Promise<ApplyResult> {
+    return this.serialise(() => this.run([], true));
+  }
+
+  /** Reads Margay's table and routes from the kernel. */
+  readKernelState(): Promise<KernelState> {
+    return this.serialise(async () => ({ nft: await this.nftDriver.read(), routes: await this.routeDriver.read() }));
+  }
+
+  /** A copy of the counters. */
+  stats(): DataplaneStats {
+    return { ...this.counters };
+  }
+
+  /** The whole desired table as an nft script (what a fresh host would get). */
+  renderRuleset(): string {
+    return renderTable(this.nftManager.desired, this.nftDriver.table);
+  }
+
+  /** The text of the last nft transaction attempted. */
+  get lastTransaction(): string {
+    return this.nftDriver.lastTransaction;
+  }
+
+  private serialise<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async run(updates: readonly DataplaneUpdate[], full: boolean): Promise<ApplyResult> {
+    const started = performance.now();
+    this.counters.applies++;
+    for (const u of updates) {
+      if (u.type === 'in-sync') {
+        this.inSync = true;
+        this.counters.inSync = true;
+        continue;
+      }
+      this.nftManager.onUpdate(u);
+      this.routeManager.onUpdate(u);
+    }
+    const result: ApplyResult = {
+      ok: true,
+      deferred: false,
+      nft: { commands: 0, applied: false, fullSync: false, retried: false, rebuild: false },
+      routes: { added: 0, replaced: 0, removed: 0, errors: [], fullSync: false },
+      programmedEndpoints: [],
+      failedEndpoints: [],
+      durationMs: 0,
+    };
+    if (!this.inSync && !this.writeBeforeInSync) {
+      result.deferred = true;
+      return this.finish(result, started);
+    }
+    const endpoints = this.nftManager.pendingWorkloads();
+    const dirty = this.nftManager.hasPendingWork() ? this.nftManager.flush() : emptyDirty();
+    result.nft = await this.nftDriver.apply(this.nftManager.desired, dirty, { full });
+    if (result.nft.fullSync) this.counters.fullSyncs++;
+    if (result.nft.error) {
+      result.ok = false;
+      this.counters.transactionErrors++;
+      for (const key of endpoints) this.unprogrammed.add(key);
+      result.failedEndpoints = [...this.unprogrammed];
+    } else {
+      if (result.nft.applied) {
+        this.counters.transactions++;
+        this.counters.nftCommands += result.nft.commands;
+      }
+      result.programmedEndpoints = [...new Set([...this.unprogrammed, ...endpoints])];
+      this.unprogrammed.clear();
+    }
+    const routesDirty = this.routeManager.takeDirty();
+    try {
+      if (routesDirty || full || this.routeRetry) {
+        result.routes = await this.routeDriver.apply(this.routeManager.desired, { full });
+        this.routeRetry = result.routes.errors.length > 0;
+      }
+    } catch (err) {
+      this.routeDriver.invalidate();
+      this.routeRetry = true;
+      result.routes.errors.push({ dst: '*', op: 'add', message: (err as Error).message });
+    }
+    if (result.routes.errors.length > 0) {
+      result.ok = false;
+      this.counters.routeErrors += result.routes.errors.length;
+    }
+    return this.finish(result, started);
+  }
+
+  private finish(result: ApplyResult, started: number): ApplyResult {
+    result.durationMs = performance.now() - started;
+    this.counters.lastApplyDurationMs = result.durationMs;
+    this.counters.lastApplyAt = Date.now();
+    return result;
+  }
+}
+
+export { exec, createRunner, ExecError } from './exec.ts';
+export type { CommandRunner, RunOptions, RunResult, ExecOptions, RunnerOptions } from './exec.ts';
+export { NftablesManager } from './nftables/manager.ts';
+export type { NftablesManagerOptions } from './nftables/manager.ts';
+export { NftablesDriver } from './nftables/driver.ts';
+export type { NftablesDriverOptions, NftApplyOutcome } from './nftables/driver.ts';
+export { parseNftListing } from './nftables/kernel.ts';
+export type { KernelTable, KernelChain, KernelRule, KernelSet, KernelMap } from './nftables/kernel.ts';
+export { computeTransaction, renderTable } from './nftables/diff.ts';
+export type { NftTransaction, DiffScope, TableRef } from './nftables/diff.ts';
+export { DEFAULT_MARKS, DEFAULT_SETTINGS } from './nftables/settings.ts';
+export type { MarkBits } from './nftables/settings.ts';
+export { MARGAY_ROUTE_PROTOCOL, RouteDriver, RouteManager } from './routes/routes.ts';
+export type { KernelRoute, RouteError, RouteApplyOutcome, RouteDriverOptions } from './routes/routes.ts';
+export {
+  configureHostForwarding,
+  configureWorkloadInterface,
+  prepareHostVeth,
+  readSysctl,
+  writeSysctl,
+  workloadInterfaceSysctls,
+  hostSysctls,
+  WORKLOAD_GATEWAY_V4,
+  WORKLOAD_HOST_LINK_LOCAL_V6,
+  WORKLOAD_HOST_MAC,
+} from './links/links.ts';

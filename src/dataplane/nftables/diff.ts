@@ -1,0 +1,268 @@
+/**
+ * Diffs the desired table against the kernel's and writes the difference as one nft text
+ * transaction (pure). The kernel applies a `nft -f` batch atomically: packets see the old ruleset
+ * or the new one, never a mix, and a batch that fails applies nothing.
+ *
+ * Granularity: set and map elements one by one; a chain whose fingerprints differ is flushed and
+ * re-filled inside the same batch (so without a gap), and a chain that is already right is not
+ * touched at all (its rule handles and counters survive). When an object exists with the wrong
+ * type (a set of another type, a base chain on another hook) the table is rebuilt: deleted and
+ * re-created within the batch.
+ *
+ * Command order inside a batch, so every reference is valid when it is made:
+ *   create sets, maps, chains → set elements (deletes first) → chain contents →
+ *   map elements (deletes first) → flush chains to delete → delete maps → delete chains → delete sets.
+ */
+import type { KernelChain, KernelTable } from './kernel.ts';
+import { baseSignature, ruleComment, setSignature, type BaseChainSpec, type ChainSpec, type DesiredState, type DirtyNames } from './state.ts';
+
+/** What to compare: everything, or only the dirty names. */
+export type DiffScope = 'all' | DirtyNames;
+
+/** Where the table lives. */
+export interface TableRef {
+  family: string;
+  name: string;
+}
+
+/** One batch of nft commands. */
+export interface NftTransaction {
+  /** The commands, one per line (empty when nothing differs). */
+  lines: string[];
+  /** True when the table is deleted and re-created. */
+  rebuild: boolean;
+  /** Counts by kind, for logs and metrics. */
+  stats: {
+    chainsCreated: number;
+    chainsRewritten: number;
+    chainsDeleted: number;
+    rulesWritten: number;
+    setsCreated: number;
+    setsDeleted: number;
+    elementsAdded: number;
+    elementsDeleted: number;
+    mapEntriesChanged: number;
+  };
+}
+
+/** Elements per `add element`/`delete element` command. */
+const CHUNK = 1000;
+
+function emptyStats(): NftTransaction['stats'] {
+  return {
+    chainsCreated: 0,
+    chainsRewritten: 0,
+    chainsDeleted: 0,
+    rulesWritten: 0,
+    setsCreated: 0,
+    setsDeleted: 0,
+    elementsAdded: 0,
+    elementsDeleted: 0,
+    mapEntriesChanged: 0,
+  };
+}
+
+function baseChainText(b: BaseChainSpec): string {
+  return `{ type ${b.type} hook ${b.hook} priority ${b.priority}; policy ${b.policy}; }`;
+}
+
+function sameChain(k: KernelChain, d: ChainSpec): boolean {
+  if (k.rules.length !== d.rules.length) return false;
+  for (let i = 0; i < d.rules.length; i++) {
+    if (k.rules[i]?.hash !== d.rules[i]?.hash) return false;
+  }
+  return true;
+}
+
+function chunked(items: string[], emit: (part: string[]) => void): void {
+  for (let i = 0; i < items.length; i += CHUNK) emit(items.slice(i, i + CHUNK));
+}
+
+function quoteKey(key: string): string {
+  return `"${key.replace(/["\\]/g, '')}"`;
+}
+
+function scopeNames<T>(scope: DiffScope, pick: (d: DirtyNames) => Iterable<string>, desired: Map<string, T>, kernel: Map<string, unknown>): string[] {
+  const names = scope === 'all' ? new Set([...desired.keys(), ...kernel.keys()]) : new Set(pick(scope));
+  return [...names].sort();
+}
+
+/** True when some object in scope exists in the kernel with a type that cannot be changed in place. */
+function needsRebuild(kernel: KernelTable, desired: DesiredState, scope: DiffScope): boolean {
+  if (!kernel.exists) return false;
+  for (const name of scopeNames(scope, (d) => d.sets, desired.sets, kernel.sets)) {
+    const d = desired.sets.get(name);
+    const k = kernel.sets.get(name);
+    if (d && k && setSignature(d.type, d.flags) !== setSignature(k.type, k.flags)) return true;
+    if (d && kernel.maps.has(name)) return true;
+  }
+  for (const name of scopeNames(scope, (d) => d.maps.keys(), desired.maps, kernel.maps)) {
+    const d = desired.maps.get(name);
+    const k = kernel.maps.get(name);
+    if (d && k && (d.keyType !== k.keyType || k.valueType !== 'verdict')) return true;
+    if (d && kernel.sets.has(name)) return true;
+  }
+  for (const name of scopeNames(scope, (d) => d.chains, desired.chains, kernel.chains)) {
+    const d = desired.chains.get(name);
+    const k = kernel.chains.get(name);
+    if (d && k && baseSignature(d.base) !== baseSignature(k.base)) return true;
+  }
+  return false;
+}
+
+/**
+ * Computes the batch that turns `kernel` into `desired` for the names in `scope`. Names out of
+ * scope are assumed to be in sync already.
+ */
+export function computeTransaction(kernel: KernelTable, desired: DesiredState, scope: DiffScope, table: TableRef): NftTransaction {
+  if (needsRebuild(kernel, desired, scope)) {
+    const fresh: KernelTable = { exists: false, chains: new Map(), sets: new Map(), maps: new Map(), otherObjects: 0 };
+    const tx = computeTransaction(fresh, desired, 'all', table);
+    return { ...tx, lines: [`delete table ${table.family} ${table.name}`, ...tx.lines], rebuild: true };
+  }
+  const T = `${table.family} ${table.name}`;
+  const stats = emptyStats();
+  const create: string[] = [];
+  const elements: string[] = [];
+  const contents: string[] = [];
+  const mapElements: string[] = [];
+  const flushDoomed: string[] = [];
+  const deleteMaps: string[] = [];
+  const deleteChains: string[] = [];
+  const deleteSets: string[] = [];
+
+  // Sets and their elements.
+  for (const name of scopeNames(scope, (d) => d.sets, desired.sets, kernel.sets)) {
+    const d = desired.sets.get(name);
+    const k = kernel.sets.get(name);
+    if (!d) {
+      if (k) {
+        deleteSets.push(`delete set ${T} ${name}`);
+        stats.setsDeleted++;
+      }
+      continue;
+    }
+    if (!k) {
+      const flags = d.flags.length > 0 ? ` flags ${d.flags.join(', ')};` : '';
+      create.push(`add set ${T} ${name} { type ${d.type};${flags} }`);
+      stats.setsCreated++;
+    }
+    const del: string[] = [];
+    if (k) for (const [key, text] of k.elements) if (!d.elements.has(key)) del.push(text);
+    const add: string[] = [];
+    for (const e of d.elements) if (!k?.elements.has(e)) add.push(e);
+    chunked(del, (part) => elements.push(`delete element ${T} ${name} { ${part.join(', ')} }`));
+    chunked(add, (part) => elements.push(`add element ${T} ${name} { ${part.join(', ')} }`));
+    stats.elementsAdded += add.length;
+    stats.elementsDeleted += del.length;
+  }
+
+  // Maps: creation now, elements after the chains they point to are filled.
+  const mapNames = scopeNames(scope, (d) => d.maps.keys(), desired.maps, kernel.maps);
+  for (const name of mapNames) {
+    const d = desired.maps.get(name);
+    const k = kernel.maps.get(name);
+    if (!d) {
+      if (k) deleteMaps.push(`delete map ${T} ${name}`);
+      continue;
+    }
+    if (!k) create.push(`add map ${T} ${name} { type ${d.keyType} : verdict; }`);
+    const dirtyKeys = scope === 'all' || !k ? 'all' : scope.maps.get(name) ?? 'all';
+    const keys = dirtyKeys === 'all' ? new Set([...d.elements.keys(), ...(k?.elements.keys() ?? [])]) : dirtyKeys;
+    const del: string[] = [];
+    const add: string[] = [];
+    for (const key of [...keys].sort()) {
+      const want = d.elements.get(key);
+      const have = k?.elements.get(key);
+      if (want === have) continue;
+      if (have !== undefined) del.push(quoteKey(key));
+      if (want !== undefined) add.push(`${quoteKey(key)} : ${want}`);
+      stats.mapEntriesChanged++;
+    }
+    chunked(del, (part) => mapElements.push(`delete element ${T} ${name} { ${part.join(', ')} }`));
+    chunked(add, (part) => mapElements.push(`add element ${T} ${name} { ${part.join(', ')} }`));
+  }
+  // Deletes of map elements must come before adds of the same keys.
+  mapElements.sort((a, b) => (a.startsWith('delete') === b.startsWith('delete') ? 0 : a.startsWith('delete') ? -1 : 1));
+
+  // Chains.
+  for (const name of scopeNames(scope, (d) => d.chains, desired.chains, kernel.chains)) {
+    const d = desired.chains.get(name);
+    const k = kernel.chains.get(name);
+    if (!d) {
+      if (k) {
+        if (k.rules.length > 0) flushDoomed.push(`flush chain ${T} ${name}`);
+        deleteChains.push(`delete chain ${T} ${name}`);
+        stats.chainsDeleted++;
+      }
+      continue;
+    }
+    if (k && sameChain(k, d)) continue;
+    if (!k) {
+      create.push(d.base ? `add chain ${T} ${name} ${baseChainText(d.base)}` : `add chain ${T} ${name}`);
+      stats.chainsCreated++;
+    } else {
+      if (k.rules.length > 0) contents.push(`flush chain ${T} ${name}`);
+      stats.chainsRewritten++;
+    }
+    for (const r of d.rules) contents.push(`add rule ${T} ${name} ${r.body} comment "${ruleComment(r)}"`);
+    stats.rulesWritten += d.rules.length;
+  }
+
+  const body = [...create, ...elements, ...contents, ...mapElements, ...flushDoomed, ...deleteMaps, ...deleteChains, ...deleteSets];
+  if (body.length === 0) return { lines: [], rebuild: false, stats };
+  const lines = kernel.exists ? body : [`add table ${T}`, ...body];
+  return { lines, rebuild: false, stats };
+}
+
+/** Brings the cached kernel view up to date after `tx` (computed with the same arguments) succeeded. */
+export function applyToView(kernel: KernelTable, desired: DesiredState, scope: DiffScope, rebuilt: boolean): void {
+  if (rebuilt) {
+    kernel.chains.clear();
+    kernel.sets.clear();
+    kernel.maps.clear();
+    scope = 'all';
+  }
+  kernel.exists = true;
+  for (const name of scopeNames(scope, (d) => d.sets, desired.sets, kernel.sets)) {
+    const d = desired.sets.get(name);
+    if (!d) kernel.sets.delete(name);
+    else kernel.sets.set(name, { name, type: d.type, flags: [...d.flags], elements: new Map([...d.elements].map((e) => [e, e])) });
+  }
+  for (const name of scopeNames(scope, (d) => d.maps.keys(), desired.maps, kernel.maps)) {
+    const d = desired.maps.get(name);
+    const k = kernel.maps.get(name);
+    if (!d) {
+      kernel.maps.delete(name);
+      continue;
+    }
+    const keys = scope === 'all' || !k ? 'all' : scope.maps.get(name) ?? 'all';
+    if (keys === 'all' || !k) {
+      kernel.maps.set(name, { name, keyType: d.keyType, valueType: 'verdict', elements: new Map(d.elements) });
+      continue;
+    }
+    for (const key of keys) {
+      const want = d.elements.get(key);
+      if (want === undefined) k.elements.delete(key);
+      else k.elements.set(key, want);
+    }
+  }
+  for (const name of scopeNames(scope, (d) => d.chains, desired.chains, kernel.chains)) {
+    const d = desired.chains.get(name);
+    if (!d) {
+      kernel.chains.delete(name);
+      continue;
+    }
+    const k = kernel.chains.get(name);
+    if (k && sameChain(k, d)) continue;
+    const chain: KernelChain = { name, handle: k?.handle ?? 0, rules: d.rules.map((r) => ({ handle: 0, hash: r.hash })) };
+    if (d.base) chain.base = { ...d.base };
+    kernel.chains.set(name, chain);
+  }
+}
+
+/** The whole desired table as one nft script (for `margay` debugging output and tests). */
+export function renderTable(desired: DesiredState, table: TableRef): string {
+  const empty: KernelTable = { exists: false, chains: new Map(), sets: new Map(), maps: new Map(), otherObjects: 0 };
+  return computeTransaction(empty, desired, 'all', table).lines.join('\n') + '\n';
+}

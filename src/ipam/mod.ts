@@ -1,0 +1,25 @@
+/**
+ * Block IPAM (Calico-compatible): the `Ipam` client, the stored records and their key layout,
+ * and the pure pieces `ipam check`/`show` and the controllers build on.
+ */
+export {
+  Ipam,
+  type IpamOptions,
+  type AutoAssignRequest,
+  type AutoAssignResult,
+  type AssignedAddress,
+  type AssignIpRequest,
+  type ReleaseRequest,
+  type ReleaseIpsResult,
+  type AssignmentInfo,
+} from './ipam.ts';
+export type { AffinityReleaseOutcome } from './affinity-ops.ts';
+export { type IpamConfig, DEFAULT_IPAM_CONFIG, DEFAULT_MAX_BLOCKS_PER_HOST } from './config.ts';
+export type { IpUse, PoolInfo, Reservation } from './pools.ts';
+export type { Attributes, AllocationBlock, AllocationAttribute } from './block.ts';
+export { readSnapshot, type IpamSnapshot, type BlockEntry, type AffinityEntry, type HandleEntry } from './snapshot.ts';
+export { checkIpam, type CheckReport, type CheckInput, type Finding, type ProblemKind } from './check.ts';
+export { computeUsage, type Usage, type PoolUsage, type UsageRow } from './usage.ts';
+export { renderUsage, renderCheck, renderAssignment } from './format.ts';
+export { judgeAllocation, workloadFromResource, indexWorkloads, type Verdict, type WorkloadRef } from './ownership.ts';
+export { IPAM_PREFIX, blockKey, affinityKey, handleKey, IPAM_CONFIG_KEY } from './keys.ts';

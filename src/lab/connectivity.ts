@@ -1,0 +1,103 @@
+/**
+ * `margay lab connectivity`: probes every ordered pod pair over the real dataplane and sets the
+ * result beside what `margay policy matrix` computes from the datastore (the same calculation
+ * code the agents run), marking every cell where the two disagree.
+ */
+import type { MatrixPort } from '../calc/evaluate.ts';
+import { allKinds } from '../api/kinds/mod.ts';
+import type { Resource } from '../api/resource.ts';
+import { PolicyView, runMatrix } from '../cli/commands/policy.ts';
+import { formatTable } from '../cli/output.ts';
+import { openStore, probe } from './lab.ts';
+import type { PortSpec } from './serve.ts';
+import type { LabState } from './state.ts';
+
+/** One cell: what policy says and what the probe saw. */
+export interface ConnectivityCell {
+  from: string;
+  to: string;
+  port: string;
+  expected: 'allow' | 'deny';
+  observed: 'allow' | 'deny';
+}
+
+/** The whole comparison. */
+export interface ConnectivityReport {
+  pods: string[];
+  ports: string[];
+  cells: ConnectivityCell[];
+  mismatches: number;
+}
+
+async function readAllResources(state: LabState): Promise<Resource[]> {
+  const store = openStore(state);
+  try {
+    const lists = await Promise.all(allKinds.map((k) => store.list(k)));
+    return lists.flatMap((l) => l.items);
+  } finally {
+    await store.datastore.close();
+  }
+}
+
+/** Runs `tasks` with at most `limit` at once. */
+async function pool<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
+  const results: T[] = new Array(tasks.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, tasks.length) }, async () => {
+      while (next < tasks.length) {
+        const i = next++;
+        results[i] = await tasks[i]!();
+      }
+    }),
+  );
+  return results;
+}
+
+/** Probes every pair on every port and compares with the policy matrix. */
+export async function connectivity(state: LabState, ports: PortSpec[], options: { timeoutMs?: number; concurrency?: number } = {}): Promise<ConnectivityReport> {
+  const pods = state.pods.map((p) => `${p.namespace}/${p.name}`);
+  const view = new PolicyView(await readAllResources(state));
+  const matrixPorts: MatrixPort[] = ports.map((p) => ({ protocol: p.protocol, port: p.port }));
+  const expected = runMatrix(view, { ports: matrixPorts, endpoints: pods });
+  const tasks: (() => Promise<ConnectivityCell>)[] = [];
+  expected.ports.forEach((portLabel, pi) => {
+    for (const from of state.pods) {
+      for (const to of state.pods) {
+        const fromName = `${from.namespace}/${from.name}`;
+        const toName = `${to.namespace}/${to.name}`;
+        const address = to.addresses.find((a) => !a.includes(':')) ?? to.addresses[0];
+        tasks.push(async () => {
+          const seen = address ? await probe(from.netns, address, ports[pi]!, options.timeoutMs ?? 1000) : { ok: false };
+          return {
+            from: fromName,
+            to: toName,
+            port: portLabel,
+            expected: expected.matrix[portLabel]![fromName]![toName]!,
+            observed: seen.ok ? 'allow' : 'deny',
+          };
+        });
+      }
+    }
+  });
+  const cells = await pool(tasks, options.concurrency ?? 8);
+  return { pods, ports: expected.ports, cells, mismatches: cells.filter((c) => c.expected !== c.observed).length };
+}
+
+/** The report as tables: one per port, each cell `expected/observed`, mismatches marked with `!`. */
+export function renderConnectivity(report: ConnectivityReport): string {
+  const blocks = report.ports.map((port) => {
+    const rows = report.pods.map((from) => [
+      from,
+      ...report.pods.map((to) => {
+        const cell = report.cells.find((c) => c.port === port && c.from === from && c.to === to)!;
+        return cell.expected === cell.observed ? cell.observed : `${cell.expected}/${cell.observed}!`;
+      }),
+    ]);
+    return `${port} (rows: from, columns: to; "expected/observed!" marks a mismatch)\n${formatTable(['FROM\\TO', ...report.pods], rows)}`;
+  });
+  const summary = report.mismatches === 0
+    ? `All ${report.cells.length} probes agree with policy.\n`
+    : `${report.mismatches} of ${report.cells.length} probes disagree with policy.\n`;
+  return `${blocks.join('\n')}\n${summary}`;
+}

@@ -1,0 +1,30 @@
+/**
+ * How the lab starts Margay's own programs (the CLI for agents, the pod server, the probe
+ * client) so that it works both from the compiled package (dist/…/*.js) and from the sources
+ * under tsx (tests): the command line of a sibling module, in whichever form this file runs.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const compiled = import.meta.url.endsWith('.js');
+
+/** `[node, …args]` that runs `src/<relative>` (without extension). */
+export function moduleCommand(relative: string, args: string[] = []): [string, string[]] {
+  const srcRoot = resolve(here, '..');
+  if (compiled) return [process.execPath, [join(srcRoot, `${relative}.js`), ...args]];
+  return [process.execPath, ['--import', 'tsx', join(srcRoot, `${relative}.ts`), ...args]];
+}
+
+/** The repository (or installed package) root. */
+export function packageRoot(): string {
+  return resolve(here, compiled ? '../../..' : '../..');
+}
+
+/** The compiled CNI plugin (built by scripts/install-deps.sh). */
+export function cniPluginPath(): string {
+  const path = join(packageRoot(), 'dist', 'cni', 'margay');
+  if (!existsSync(path)) throw new Error(`the CNI plugin ${path} is missing: run scripts/install-deps.sh`);
+  return path;
+}

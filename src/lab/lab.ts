@@ -1,0 +1,320 @@
+/**
+ * `margay lab`: a whole multi-host Margay cluster in network namespaces of one machine — etcd,
+ * one agent (with BIRD) per host namespace on a shared fabric, pods created through the real CNI
+ * plugin exactly as a container runtime would, and probes over the real dataplane.
+ *
+ * Everything it makes is named with LAB_PREFIX or recorded in the state folder, so `lab down`
+ * finds all of it again, also after a crash or a killed `lab up`.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { convertKubernetesResource } from '../api/k8s/mod.ts';
+import { validateResource } from '../api/validate.ts';
+import type { Resource } from '../api/resource.ts';
+import { exec } from '../dataplane/exec.ts';
+import { createDatastore } from '../datastore/mod.ts';
+import { ResourceStore } from '../datastore/resources.ts';
+import { MargayError } from '../errors/mod.ts';
+import { cniPluginPath, moduleCommand, packageRoot } from './entry.ts';
+import { labEtcdEndpoint, startLabEtcd } from './etcd.ts';
+import { buildFabric, buildHost, createNetns, deleteNetns, listLabNetns, pidsInNetns } from './fabric.ts';
+import { type LabHost, type LabOptions, type LabPlan, planLab, podNetns } from './plan.ts';
+import { type ProcessRecord, isRunning, startProcess, stopProcess } from './processes.ts';
+import { formatPortSpec, parseServeList, type PortSpec } from './serve.ts';
+import { type LabPod, type LabState, readState, writeState } from './state.ts';
+
+/** Where the lab lives and how it reports progress. */
+export interface LabContext {
+  dir: string;
+  progress: (line: string) => void;
+}
+
+/** The CNI network the lab's pods join. */
+export const LAB_NETWORK = 'k8s-pod-network';
+
+function hostDir(ctx: LabContext, host: string): string {
+  return join(ctx.dir, 'hosts', host);
+}
+
+/** The unix socket of a host's agent CNI service. */
+export function cniSocketOf(ctx: LabContext, host: string): string {
+  return join(hostDir(ctx, host), 'cni.sock');
+}
+
+/** The environment a lab process uses to reach the datastore. */
+function datastoreEnv(state: LabState): NodeJS.ProcessEnv {
+  return { ...process.env, DATASTORE_TYPE: 'etcdv3', ETCD_ENDPOINTS: state.etcdEndpoint };
+}
+
+/** Opens the lab's datastore as a ResourceStore (closed by the caller). */
+export function openStore(state: LabState): ResourceStore {
+  return new ResourceStore(createDatastore({ type: 'etcdv3', etcdEndpoints: [state.etcdEndpoint] }));
+}
+
+/** Reads the lab state or fails with a clear message. */
+export function requireLab(ctx: LabContext): LabState {
+  const state = readState(ctx.dir);
+  if (!state) throw new MargayError('MARGAY_ERR_USAGE', `no lab is up (nothing in ${ctx.dir}); start one with \`margay lab up\``);
+  return state;
+}
+
+function baseResources(plan: LabPlan): Resource[] {
+  const docs: unknown[] = [
+    { kind: 'IPPool', metadata: { name: 'lab-ipv4' }, spec: { cidr: plan.pools.v4, blockSize: 26, natOutgoing: false, vxlanMode: plan.router ? 'CrossSubnet' : 'Never' } },
+    { kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { nodeToNodeMeshEnabled: true, asNumber: plan.asNumber } },
+    { kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: { ipv6Support: plan.options.ipv6 } },
+  ];
+  if (plan.options.ipv6) docs.push({ kind: 'IPPool', metadata: { name: 'lab-ipv6' }, spec: { cidr: plan.pools.v6, blockSize: 122 } });
+  if (plan.router) {
+    docs.push({ kind: 'BGPPeer', metadata: { name: 'lab-router' }, spec: { peerIP: plan.router.fabricAddress.split('/')[0], asNumber: plan.router.asNumber } });
+  }
+  return docs.map((d) => validateResource({ apiVersion: 'projectcalico.org/v3', ...(d as object) }));
+}
+
+function startAgent(ctx: LabContext, state: LabState, host: LabHost): ProcessRecord {
+  const dir = hostDir(ctx, host.name);
+  mkdirSync(dir, { recursive: true });
+  const [node, args] = moduleCommand('cli/run', ['agent', '--hostname', host.name, '--state-dir', dir]);
+  return startProcess({
+    role: `agent ${host.name}`,
+    cmd: node,
+    args,
+    netns: host.netns,
+    cwd: packageRoot(),
+    logFile: join(dir, 'agent.log'),
+    env: {
+      ...datastoreEnv(state),
+      MARGAY_CNI_SOCKET: cniSocketOf(ctx, host.name),
+      MARGAY_IPV6SUPPORT: String(state.plan.options.ipv6),
+      // Every lab host has its own namespace, so the default ports do not collide.
+      MARGAY_LOGSEVERITYSCREEN: 'Info',
+    },
+  });
+}
+
+/** Waits until every agent reports ready on its readiness endpoint (inside its namespace). */
+async function waitAgentsReady(state: LabState, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const host of state.plan.hosts) {
+    for (;;) {
+      const agent = state.processes.find((p) => p.role === `agent ${host.name}`);
+      if (agent && !isRunning(agent)) throw new Error(`the agent of ${host.name} exited; see ${agent.logFile}`);
+      const res = await exec('curl', ['-sf', '-m', '1', 'http://127.0.0.1:9099/readiness'], { netns: host.netns, allowFail: true });
+      if (res.code === 0) break;
+      if (Date.now() > deadline) throw new Error(`the agent of ${host.name} did not become ready; see ${agent?.logFile}`);
+      await sleep(250);
+    }
+  }
+}
+
+/** `lab up`: builds everything and waits until every agent is in sync. */
+export async function labUp(options: LabOptions, ctx: LabContext): Promise<LabState> {
+  const plan = planLab(options);
+  const existing = readState(ctx.dir);
+  if (existing) {
+    if (existing.processes.some(isRunning)) {
+      throw new MargayError('MARGAY_ERR_USAGE', `a lab is already up (state in ${ctx.dir}); run \`margay lab down\` first`);
+    }
+    ctx.progress('cleaning up the remains of an earlier lab');
+    await labDown(ctx);
+  }
+  if ((await listLabNetns()).length > 0) await labDown(ctx);
+  mkdirSync(ctx.dir, { recursive: true });
+  const state: LabState = { plan, etcdEndpoint: labEtcdEndpoint(ctx.dir), processes: [], pods: [], ready: false };
+  writeState(ctx.dir, state);
+
+  ctx.progress('starting etcd (unix socket only)');
+  state.processes.push(await startLabEtcd(ctx.dir));
+  writeState(ctx.dir, state);
+
+  ctx.progress(`building the fabric and ${plan.hosts.length} host namespace(s)${plan.router ? ' and the router' : ''}`);
+  await buildFabric(plan);
+  for (const [i, host] of plan.hosts.entries()) await buildHost(plan, host, i + 1);
+
+  ctx.progress('writing the cluster configuration (pools, BGP, agent)');
+  const store = openStore(state);
+  try {
+    await store.batch('apply', baseResources(plan));
+  } finally {
+    await store.datastore.close();
+  }
+
+  for (const host of plan.hosts) {
+    ctx.progress(`starting the agent of ${host.name}`);
+    state.processes.push(startAgent(ctx, state, host));
+    writeState(ctx.dir, state);
+  }
+  ctx.progress('waiting for every agent to be in sync');
+  await waitAgentsReady(state, 60_000);
+  state.ready = true;
+  writeState(ctx.dir, state);
+  return state;
+}
+
+/** `lab down`: stops every lab process (recorded, or still inside a lab namespace) and removes every namespace and file. */
+export async function labDown(ctx: LabContext): Promise<{ processes: number; namespaces: number }> {
+  const state = readState(ctx.dir);
+  let processes = 0;
+  for (const record of [...(state?.pods.flatMap((p) => (p.server ? [p.server] : [])) ?? []), ...(state?.processes ?? [])].reverse()) {
+    if (isRunning(record)) processes++;
+    await stopProcess(record, 3000);
+  }
+  const namespaces = await listLabNetns();
+  for (const ns of namespaces) {
+    for (const pid of await pidsInNetns(ns)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+        processes++;
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+  for (const ns of namespaces) await deleteNetns(ns);
+  rmSync(ctx.dir, { recursive: true, force: true });
+  return { processes, namespaces: namespaces.length };
+}
+
+/** Options of `lab pod add`. */
+export interface PodAddOptions {
+  namespace: string;
+  name: string;
+  host: string;
+  labels: Record<string, string>;
+  serve: PortSpec[];
+}
+
+function cniEnv(ctx: LabContext, command: string, pod: { namespace: string; name: string; netns: string; containerId: string; host: string }): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: pod.containerId,
+    CNI_NETNS: `/var/run/netns/${pod.netns}`,
+    CNI_IFNAME: 'eth0',
+    CNI_PATH: join(packageRoot(), 'dist', 'cni'),
+    CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${pod.namespace};K8S_POD_NAME=${pod.name};K8S_POD_INFRA_CONTAINER_ID=${pod.containerId}`,
+    MARGAY_CNI_SOCKET: cniSocketOf(ctx, pod.host),
+  };
+}
+
+function networkConfig(labels: Record<string, string>): string {
+  return JSON.stringify({ cniVersion: '1.0.0', name: LAB_NETWORK, type: 'margay', args: { cni: { labels } } });
+}
+
+/** Runs the CNI plugin inside a host namespace exactly as a runtime does; returns its parsed result. */
+async function runCni(ctx: LabContext, host: LabHost, command: string, pod: LabPod): Promise<Record<string, unknown>> {
+  const res = await exec('ip', ['netns', 'exec', host.netns, 'env', '-i', ...Object.entries(cniEnv(ctx, command, pod)).map(([k, v]) => `${k}=${v}`), cniPluginPath()], {
+    input: networkConfig(pod.labels),
+    allowFail: true,
+    timeoutMs: 60_000,
+  });
+  const out = res.stdout.trim();
+  const parsed = out ? (JSON.parse(out) as Record<string, unknown>) : {};
+  if (res.code !== 0) {
+    throw new MargayError('MARGAY_ERR_USAGE', `CNI ${command} for ${pod.namespace}/${pod.name} failed: ${String(parsed.msg ?? res.stderr.trim())}${parsed.details ? ` (${String(parsed.details)})` : ''}`);
+  }
+  return parsed;
+}
+
+/** Makes sure the pod's namespace has its Profile (`kns.<ns>`), as a Kubernetes Namespace would. */
+async function ensureNamespace(state: LabState, namespace: string): Promise<void> {
+  const store = openStore(state);
+  try {
+    const profile = convertKubernetesResource({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'kubernetes.io/metadata.name': namespace } } });
+    await store.create(profile, { skipExists: true });
+  } finally {
+    await store.datastore.close();
+  }
+}
+
+function findHost(state: LabState, name: string): LabHost {
+  const host = state.plan.hosts.find((h) => h.name === name);
+  if (!host) throw new MargayError('MARGAY_ERR_USAGE', `no host "${name}" in the lab (hosts: ${state.plan.hosts.map((h) => h.name).join(', ')})`);
+  return host;
+}
+
+/** `lab pod add`: a pod namespace, CNI ADD through the real plugin, and its server. */
+export async function podAdd(ctx: LabContext, options: PodAddOptions): Promise<LabPod> {
+  const state = requireLab(ctx);
+  const host = findHost(state, options.host);
+  if (state.pods.some((p) => p.namespace === options.namespace && p.name === options.name)) {
+    throw new MargayError('MARGAY_ERR_ALREADY_EXISTS', `pod ${options.namespace}/${options.name} already exists`);
+  }
+  await ensureNamespace(state, options.namespace);
+  const pod: LabPod = {
+    namespace: options.namespace,
+    name: options.name,
+    host: host.name,
+    netns: podNetns(options.namespace, options.name),
+    containerId: randomBytes(16).toString('hex'),
+    addresses: [],
+    labels: options.labels,
+    serve: options.serve.map(formatPortSpec),
+  };
+  await createNetns(pod.netns);
+  try {
+    const result = await runCni(ctx, host, 'ADD', pod);
+    const ips = (result.ips as { address: string }[] | undefined) ?? [];
+    pod.addresses = ips.map((ip) => ip.address.split('/')[0]!);
+    if (pod.serve.length > 0) {
+      const [node, args] = moduleCommand('lab/pod-server', [`${pod.namespace}/${pod.name}`, pod.serve.join(',')]);
+      mkdirSync(join(ctx.dir, 'pods'), { recursive: true });
+      pod.server = startProcess({ role: `pod ${pod.namespace}/${pod.name}`, cmd: node, args, netns: pod.netns, cwd: packageRoot(), logFile: join(ctx.dir, 'pods', `${pod.namespace}-${pod.name}.log`) });
+    }
+  } catch (err) {
+    await runCni(ctx, host, 'DEL', pod).catch(() => undefined);
+    await deleteNetns(pod.netns);
+    throw err;
+  }
+  state.pods.push(pod);
+  writeState(ctx.dir, state);
+  return pod;
+}
+
+/** Finds a lab pod by `NS/NAME`. */
+export function findPod(state: LabState, ref: string): LabPod {
+  const [namespace, name] = ref.includes('/') ? ref.split('/', 2) : ['default', ref];
+  const pod = state.pods.find((p) => p.namespace === namespace && p.name === name);
+  if (!pod) throw new MargayError('MARGAY_ERR_NOT_FOUND', `no pod ${namespace}/${name} in the lab (see \`margay lab status\`)`);
+  return pod;
+}
+
+/** `lab pod rm`: CNI DEL through the plugin, server stopped, namespace removed. */
+export async function podRemove(ctx: LabContext, ref: string): Promise<void> {
+  const state = requireLab(ctx);
+  const pod = findPod(state, ref);
+  if (pod.server) await stopProcess(pod.server, 2000);
+  await runCni(ctx, findHost(state, pod.host), 'DEL', pod);
+  await deleteNetns(pod.netns);
+  state.pods = state.pods.filter((p) => p !== pod);
+  writeState(ctx.dir, state);
+}
+
+/** The namespace a `lab exec`/`probe` target names: a host (`host-1`) or a pod (`NS/POD`). */
+export function targetNetns(state: LabState, target: string): string {
+  const host = state.plan.hosts.find((h) => h.name === target);
+  if (host) return host.netns;
+  return findPod(state, target).netns;
+}
+
+/** Resolves a probe destination: a pod (`NS/POD`), a host name, or an address. */
+export function targetAddress(state: LabState, target: string, family: 4 | 6 = 4): string {
+  const host = state.plan.hosts.find((h) => h.name === target);
+  if (host) return host.address.split('/')[0]!;
+  if (/^[0-9.]+$/.test(target) || target.includes(':')) return target;
+  const pod = findPod(state, target);
+  const address = pod.addresses.find((a) => (family === 6 ? a.includes(':') : !a.includes(':')));
+  if (!address) throw new MargayError('MARGAY_ERR_NOT_FOUND', `pod ${target} has no IPv${family} address`);
+  return address;
+}
+
+/** One probe from a namespace to an address: connected or not, and what came back. */
+export async function probe(netns: string, address: string, port: PortSpec, timeoutMs = 1000): Promise<{ ok: boolean; output: string }> {
+  const [node, args] = moduleCommand('lab/probe-client', [address, formatPortSpec(port), String(timeoutMs)]);
+  const res = await exec(node, args, { netns, allowFail: true, timeoutMs: timeoutMs + 10_000 });
+  return { ok: res.code === 0, output: res.stdout.trim() };
+}
+
+export { parseServeList };

@@ -1,0 +1,93 @@
+/**
+ * Background processes of the lab (etcd, agents, routers): started detached with their output
+ * in a log file, recorded with PID and kernel start time, and stopped by PID only after checking
+ * the start time, so a recycled PID is never signalled.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** A process the lab started. */
+export interface ProcessRecord {
+  /** What it is (`etcd`, `agent host-1`). */
+  role: string;
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat: distinguishes this process from a later one with the same PID. */
+  startTime: string;
+  logFile: string;
+}
+
+/** Reads a process's kernel start time; undefined when it no longer exists. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces; fields after the closing parenthesis are plain.
+    const afterName = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const state = afterName[0];
+    if (state === 'Z' || state === 'X') return undefined;
+    return afterName[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** True while the recorded process is still the one the lab started. */
+export function isRunning(record: ProcessRecord): boolean {
+  return processStartTime(record.pid) === record.startTime;
+}
+
+/** Options of startProcess. */
+export interface StartOptions {
+  role: string;
+  cmd: string;
+  args: string[];
+  /** Run inside this network namespace (`ip netns exec` replaces itself with the command). */
+  netns?: string;
+  logFile: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+/** Starts a detached background process and records it. */
+export function startProcess(options: StartOptions): ProcessRecord {
+  const fd = openSync(options.logFile, 'a');
+  try {
+    const [cmd, args] = options.netns
+      ? ['ip', ['netns', 'exec', options.netns, options.cmd, ...options.args]]
+      : [options.cmd, options.args];
+    const child = spawn(cmd, args, {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+    });
+    child.unref();
+    if (child.pid === undefined) throw new Error(`could not start ${options.cmd}`);
+    const startTime = processStartTime(child.pid) ?? '';
+    return { role: options.role, pid: child.pid, startTime, logFile: options.logFile };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Stops a recorded process: SIGTERM, then SIGKILL after `graceMs`. Safe if it is already gone. */
+export async function stopProcess(record: ProcessRecord, graceMs = 5000): Promise<void> {
+  if (!isRunning(record)) return;
+  try {
+    process.kill(record.pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!isRunning(record)) return;
+    await sleep(50);
+  }
+  if (isRunning(record)) {
+    try {
+      process.kill(record.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * The lab's record of what it made: the plan, the processes (PID + start time) and the pods.
+ * Written after every step of `lab up`, so a killed `lab up` still leaves enough for `lab down`.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LabPlan } from './plan.ts';
+import type { ProcessRecord } from './processes.ts';
+
+/** The default state folder; MARGAY_LAB_DIR overrides it. */
+export function labDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.MARGAY_LAB_DIR ?? '/var/run/margay-lab';
+}
+
+/** A pod the lab created through the CNI plugin. */
+export interface LabPod {
+  namespace: string;
+  name: string;
+  host: string;
+  netns: string;
+  containerId: string;
+  addresses: string[];
+  labels: Record<string, string>;
+  serve: string[];
+  /** The small server answering on the pod's ports. */
+  server?: ProcessRecord;
+}
+
+/** Everything the lab knows about itself. */
+export interface LabState {
+  plan: LabPlan;
+  /** The etcd client endpoint (a unix socket: no address in the machine's namespace). */
+  etcdEndpoint: string;
+  processes: ProcessRecord[];
+  pods: LabPod[];
+  /** Set once `lab up` finished. */
+  ready: boolean;
+}
+
+const STATE_FILE = 'lab.json';
+
+/** Reads the state; undefined when there is no lab. */
+export function readState(dir: string): LabState | undefined {
+  const file = join(dir, STATE_FILE);
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8')) as LabState;
+}
+
+/** Writes the state atomically (write then rename). */
+export function writeState(dir: string, state: LabState): void {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, STATE_FILE);
+  writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 2));
+  renameSync(`${file}.tmp`, file);
+}

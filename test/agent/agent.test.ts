@@ -1,0 +1,316 @@
+/**
+ * The agent in-process against the in-memory datastore, with a recording fake dataplane: the
+ * loop's rules (nothing before in-sync, coalescing, retries, outages, status, settings overlay).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Agent, type AgentDataplane, type DataplaneOutcome } from '../../src/agent/agent.ts';
+import { environmentLayers, flagLayers } from '../../src/agent/config.ts';
+import { silentLogger } from '../../src/agent/log.ts';
+import type { DataplaneUpdate } from '../../src/calc/model.ts';
+import { MemoryDatastore } from '../../src/datastore/memory.ts';
+import { resourceKey } from '../../src/datastore/keys.ts';
+import { eventually } from '../harness/wait.ts';
+
+class FakeDataplane implements AgentDataplane {
+  batches: DataplaneUpdate[][] = [];
+  resyncs = 0;
+  prepared = 0;
+  fail = false;
+
+  async prepare(): Promise<void> {
+    this.prepared++;
+  }
+
+  async apply(updates: readonly DataplaneUpdate[]): Promise<DataplaneOutcome> {
+    this.batches.push([...updates]);
+    if (this.fail) {
+      const failed = updates.flatMap((u) => (u.type === 'workload-update' ? [u.endpoint.key] : []));
+      return { ok: false, failedEndpoints: failed, nft: { error: new Error('Error: Could not process rule: No such file or directory') } };
+    }
+    return { ok: true };
+  }
+
+  async resync(): Promise<DataplaneOutcome> {
+    this.resyncs++;
+    return this.fail ? { ok: false, nft: { error: new Error('still broken') } } : { ok: true };
+  }
+
+  get updates(): DataplaneUpdate[] {
+    return this.batches.flat();
+  }
+}
+
+function wep(name: string, ip: string, labels: Record<string, string> = {}, node = 'h1'): [string, string] {
+  return [
+    resourceKey('workloadendpoints', `${node}-k8s-${name}-eth0`, 'ns1'),
+    JSON.stringify({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'WorkloadEndpoint',
+      metadata: { name: `${node}-k8s-${name}-eth0`, namespace: 'ns1', labels: { 'projectcalico.org/namespace': 'ns1', ...labels } },
+      spec: { orchestrator: 'k8s', node, pod: name, endpoint: 'eth0', interfaceName: `cali${name.padEnd(11, '0')}`, ipNetworks: [`${ip}/32`], profiles: ['kns.ns1'] },
+    }),
+  ];
+}
+
+function profile(): [string, string] {
+  return [
+    resourceKey('profiles', 'kns.ns1'),
+    JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'Profile', metadata: { name: 'kns.ns1' }, spec: { ingress: [{ action: 'Allow' }], egress: [{ action: 'Allow' }] } }),
+  ];
+}
+
+function gnp(name: string, selector: string): [string, string] {
+  return [
+    resourceKey('globalnetworkpolicies', name),
+    JSON.stringify({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'GlobalNetworkPolicy',
+      metadata: { name },
+      spec: { tier: 'default', order: 100, selector, types: ['Ingress'], ingress: [{ action: 'Allow', source: { selector: 'app == "x"' } }] },
+    }),
+  ];
+}
+
+function tier(): [string, string] {
+  return [
+    resourceKey('tiers', 'default'),
+    JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'Tier', metadata: { name: 'default' }, spec: { order: 1_000_000, defaultAction: 'Deny' } }),
+  ];
+}
+
+async function put(ds: MemoryDatastore, ...kvs: [string, string][]): Promise<void> {
+  for (const [k, v] of kvs) await ds.put(k, v);
+}
+
+function makeAgent(ds: MemoryDatastore, dp: FakeDataplane, env: Record<string, string> = {}): Agent {
+  return new Agent({
+    datastore: ds.peer(),
+    local: {
+      layers: [
+        ...environmentLayers({ MARGAY_HEALTHPORT: '0', MARGAY_PROMETHEUSMETRICSPORT: '0', MARGAY_ENDPOINTREPORTINGDELAY: '0.01', MARGAY_DATAPLANEFLUSHDELAY: '0.02', ...env }).layers,
+        ...flagLayers({ hostname: 'h1' }),
+      ],
+      warnings: [],
+    },
+    dataplane: () => dp,
+    logger: silentLogger(),
+    syncerBackoff: { initialMs: 10, maxMs: 50 },
+  });
+}
+
+async function readiness(agent: Agent): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${agent.healthAddress!.port}/readiness`);
+  await res.text();
+  return res.status;
+}
+
+describe('agent loop', () => {
+  it('programs nothing before in-sync, then the full state, reports ready, metrics and status', async () => {
+    const ds = new MemoryDatastore();
+    await put(ds, profile(), wep('a', '10.65.0.1'), wep('b', '10.65.0.2'), wep('r', '10.65.1.1', {}, 'h2'));
+    const dp = new FakeDataplane();
+    const agent = makeAgent(ds, dp);
+    try {
+      assert.equal(dp.batches.length, 0);
+      await agent.start();
+      assert.equal(dp.prepared, 1);
+      await eventually(() => agent.inSync, { what: 'in sync' });
+      const first = dp.batches[0]!;
+      assert.equal(first.at(-1)!.type, 'in-sync');
+      assert.deepEqual(
+        first.filter((u) => u.type === 'workload-update').map((u) => (u as { endpoint: { key: string } }).endpoint.key),
+        ['ns1/h1-k8s-a-eth0', 'ns1/h1-k8s-b-eth0'],
+      );
+      assert.equal(await readiness(agent), 200);
+      const metrics = await agent.metrics.text();
+      assert.match(metrics, /^margay_active_local_endpoints 2$/m);
+      assert.match(metrics, /^margay_active_local_policies 1$/m);
+      assert.match(metrics, /^margay_in_sync 1$/m);
+      assert.match(metrics, /^margay_resync_state 3$/m);
+      const metricsRes = await fetch(`http://127.0.0.1:${agent.metricsAddress!.port}/metrics`);
+      assert.match(await metricsRes.text(), /margay_dataplane_apply_seconds_count 1/);
+      await eventually(async () => (await ds.list('/calico/felix/v2/no-region/host/h1/workload/')).items.length === 2, { what: 'endpoint status' });
+      const status = await ds.get('/calico/felix/v2/no-region/host/h1/workload/k8s/ns1%2fa/endpoint/eth0');
+      assert.deepEqual(JSON.parse(status!.value), { status: 'up' });
+      await eventually(async () => (await ds.get('/calico/felix/v2/no-region/host/h1/status')) !== undefined, { what: 'host status' });
+      const host = JSON.parse((await ds.get('/calico/felix/v2/no-region/host/h1/status'))!.value) as Record<string, unknown>;
+      assert.equal(host.in_sync, true);
+      assert.equal(typeof host.last_in_sync, 'string');
+      assert.equal(typeof host.uptime, 'number');
+    } finally {
+      await agent.stop();
+    }
+    // The host status key had a lease: revoked on stop.
+    assert.equal(await ds.get('/calico/felix/v2/no-region/host/h1/status'), undefined);
+    assert.notEqual(await ds.get('/calico/felix/v2/no-region/host/h1/last_reported_status'), undefined);
+    await ds.close();
+  });
+
+  it('a burst of changes becomes few applies, and deltas follow', async () => {
+    const ds = new MemoryDatastore();
+    await put(ds, profile(), tier());
+    const dp = new FakeDataplane();
+    const agent = makeAgent(ds, dp);
+    try {
+      await agent.start();
+      await eventually(() => agent.inSync);
+      const before = dp.batches.length;
+      const writes: [string, string][] = [];
+      for (let i = 0; i < 40; i++) writes.push(wep(`w${i}`, `10.65.0.${i + 1}`, { app: i % 2 ? 'x' : 'y' }));
+      writes.push(gnp('allow-x', 'app == "y"'));
+      await ds.txn(writes.map(([key, value]) => ({ op: 'put', key, value })));
+      await eventually(() => dp.updates.filter((u) => u.type === 'workload-update').length === 40, { what: '40 workloads' });
+      await agent.whenIdle();
+      assert.ok(dp.batches.length - before <= 2, `one transaction became ${dp.batches.length - before} applies`);
+      // A policy change: one more small apply.
+      const mark = dp.batches.length;
+      await ds.delete(gnp('allow-x', '')[0]);
+      await eventually(() => dp.batches.length > mark);
+      await agent.whenIdle();
+      const after = dp.batches.slice(mark).flat();
+      assert.ok(after.some((u) => u.type === 'policy-remove'));
+      assert.ok(after.every((u) => u.type !== 'in-sync'));
+      assert.match(await agent.metrics.text(), /margay_policy_programming_latency_seconds_count [1-9]/);
+    } finally {
+      await agent.stop();
+      await ds.close();
+    }
+  });
+
+  it('a failed apply makes it not ready, marks endpoints error, and is retried as a resync', async () => {
+    const ds = new MemoryDatastore();
+    await put(ds, profile(), wep('a', '10.65.0.1'));
+    const dp = new FakeDataplane();
+    const agent = makeAgent(ds, dp);
+    try {
+      await agent.start();
+      await eventually(() => agent.inSync);
+      await eventually(async () => (await readiness(agent)) === 200);
+      dp.fail = true;
+      await put(ds, wep('b', '10.65.0.2'));
+      await eventually(async () => (await readiness(agent)) === 503, { what: 'not ready after a failure' });
+      await eventually(() => dp.resyncs >= 1, { what: 'a retry' });
+      assert.match(await agent.metrics.text(), /margay_dataplane_errors_total\{operation="apply"\} 1/);
+      await eventually(async () => {
+        const kv = await ds.get('/calico/felix/v2/no-region/host/h1/workload/k8s/ns1%2fb/endpoint/eth0');
+        return kv !== undefined && JSON.parse(kv.value).status === 'error';
+      }, { what: 'error status' });
+      dp.fail = false;
+      await eventually(async () => (await readiness(agent)) === 200, { timeoutMs: 15_000, what: 'ready after recovery' });
+      await eventually(async () => {
+        const kv = await ds.get('/calico/felix/v2/no-region/host/h1/workload/k8s/ns1%2fb/endpoint/eth0');
+        return kv !== undefined && JSON.parse(kv.value).status === 'up';
+      });
+    } finally {
+      await agent.stop();
+      await ds.close();
+    }
+  });
+
+  it('keeps the dataplane during a datastore outage, reports not ready, resyncs after', async () => {
+    const ds = new MemoryDatastore();
+    await put(ds, profile(), wep('a', '10.65.0.1'));
+    const dp = new FakeDataplane();
+    const client = ds.peer();
+    const agent = new Agent({
+      datastore: client,
+      local: { layers: [...environmentLayers({ MARGAY_HEALTHPORT: '0', MARGAY_PROMETHEUSMETRICSPORT: '0' }).layers, ...flagLayers({ hostname: 'h1' })], warnings: [] },
+      dataplane: () => dp,
+      logger: silentLogger(),
+      syncerBackoff: { initialMs: 10, maxMs: 50 },
+    });
+    try {
+      await agent.start();
+      await eventually(() => agent.inSync);
+      const applies = dp.batches.length;
+      const resyncs = dp.resyncs;
+      client.setReachable(false);
+      await eventually(async () => (await readiness(agent)) === 503, { what: 'not ready while unreachable' });
+      assert.equal(agent.inSync, false);
+      assert.match(await agent.metrics.text(), /^margay_resync_state 1$/m);
+      assert.equal(dp.batches.length, applies, 'nothing is removed from the dataplane');
+      await put(ds, wep('b', '10.65.0.2')); // a change made meanwhile
+      client.setReachable(true);
+      await eventually(async () => (await readiness(agent)) === 200, { what: 'ready again' });
+      await eventually(() => dp.resyncs > resyncs, { what: 'a resync after the outage' });
+      await eventually(() => dp.updates.some((u) => u.type === 'workload-update' && u.endpoint.key === 'ns1/h1-k8s-b-eth0'));
+    } finally {
+      await agent.stop();
+      await ds.close();
+    }
+  });
+
+  it('overlays dataplane settings from the environment on the datastore ones', async () => {
+    const ds = new MemoryDatastore();
+    await put(ds, [
+      resourceKey('felixconfigurations', 'default'),
+      JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: { defaultEndpointToHostAction: 'Accept', logPrefix: 'ds' } }),
+    ]);
+    const dp = new FakeDataplane();
+    const agent = makeAgent(ds, dp, { MARGAY_FAILSAFEINBOUNDHOSTPORTS: 'tcp:22', FELIX_LOGPREFIX: 'env' });
+    try {
+      await agent.start();
+      await eventually(() => agent.inSync);
+      const settings = dp.updates.find((u) => u.type === 'settings');
+      assert.ok(settings && settings.type === 'settings');
+      assert.deepEqual(settings.settings.failsafeInbound, [{ protocol: 'tcp', port: 22 }]);
+      assert.equal(settings.settings.logPrefix, 'env');
+      assert.equal(settings.settings.defaultEndpointToHostAction, 'Accept');
+    } finally {
+      await agent.stop();
+      await ds.close();
+    }
+  });
+
+  it('applies FelixConfiguration changes live (node.<host> over default) and cleans up status of removed endpoints', async () => {
+    const ds = new MemoryDatastore();
+    await put(ds, profile(), wep('a', '10.65.0.1'));
+    const dp = new FakeDataplane();
+    const agent = makeAgent(ds, dp);
+    try {
+      await agent.start();
+      await eventually(() => agent.inSync);
+      const fc = (name: string, spec: Record<string, unknown>): [string, string] => [
+        resourceKey('felixconfigurations', name),
+        JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'FelixConfiguration', metadata: { name }, spec }),
+      ];
+      await put(ds, fc('default', { logSeverityScreen: 'Debug', nftablesRefreshInterval: '30s' }), fc('node.h1', { nftablesRefreshInterval: '20s' }));
+      await eventually(() => agent.config.nftablesRefreshInterval === 20_000 && agent.config.logSeverityScreen === 'debug');
+      assert.equal(agent.configSources.nftablesRefreshInterval, 'felixconfiguration/node.h1');
+      const statusKey = '/calico/felix/v2/no-region/host/h1/workload/k8s/ns1%2fa/endpoint/eth0';
+      await eventually(async () => (await ds.get(statusKey)) !== undefined);
+      await ds.delete(wep('a', '')[0]);
+      await eventually(async () => (await ds.get(statusKey)) === undefined, { what: 'status removed with the endpoint' });
+    } finally {
+      await agent.stop();
+      await ds.close();
+    }
+  });
+
+  it('deletes stale endpoint status left by a previous run', async () => {
+    const ds = new MemoryDatastore();
+    await put(ds, profile(), wep('a', '10.65.0.1'));
+    await ds.put('/calico/felix/v2/no-region/host/h1/workload/k8s/ns1%2fgone/endpoint/eth0', '{"status":"up"}');
+    await ds.put('/calico/felix/v2/no-region/host/h2/workload/k8s/ns1%2fother/endpoint/eth0', '{"status":"up"}');
+    const dp = new FakeDataplane();
+    const agent = makeAgent(ds, dp);
+    try {
+      await agent.start();
+      await eventually(async () => (await ds.get('/calico/felix/v2/no-region/host/h1/workload/k8s/ns1%2fgone/endpoint/eth0')) === undefined);
+      assert.notEqual(await ds.get('/calico/felix/v2/no-region/host/h1/workload/k8s/ns1%2fa/endpoint/eth0'), undefined);
+      assert.notEqual(await ds.get('/calico/felix/v2/no-region/host/h2/workload/k8s/ns1%2fother/endpoint/eth0'), undefined, 'other hosts are not touched');
+    } finally {
+      await agent.stop();
+      await ds.close();
+    }
+  });
+
+  it('refuses to start without a hostname', () => {
+    const ds = new MemoryDatastore();
+    assert.throws(
+      () => new Agent({ datastore: ds, local: { layers: [], warnings: [] }, dataplane: () => new FakeDataplane(), logger: silentLogger() }),
+      /no hostname/,
+    );
+  });
+});

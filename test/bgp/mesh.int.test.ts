@@ -1,0 +1,118 @@
+/**
+ * Full mesh on 4 host namespaces: every host learns every other host's block into its kernel,
+ * via the owner's fabric address, and pods (loopback addresses) reach each other.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { BirdConfigError } from '../../src/bgp/bird-process.ts';
+import { bgpPeers, parseProtocols } from '../../src/bgp/bird-status.ts';
+import { margay } from '../cli/helpers.ts';
+import { eventually } from '../harness/wait.ts';
+import { configFor, createFabric, type Fabric, kernelRoutes, nodesOf, resource, routeTo, startBird } from './topology.ts';
+
+describe('bgp mesh (4 hosts)', () => {
+  let fab: Fabric;
+  const pools = [resource('IPPool', 'pool4', { cidr: '10.244.0.0/16' })];
+  const config = [resource('BGPConfiguration', 'default', { asNumber: 64512 })];
+  let snapshot: Parameters<typeof configFor>[1];
+  let establishedMs = 0;
+
+  before(async () => {
+    fab = await createFabric(4);
+    snapshot = { bgpConfigurations: config, nodes: nodesOf(fab.hosts), peers: [], filters: [], pools };
+    const t0 = Date.now();
+    await Promise.all(fab.hosts.map((h) => startBird(h, configFor(h, snapshot))));
+    await eventually(
+      async () => {
+        for (const h of fab.hosts) {
+          const peers = bgpPeers(parseProtocols((await h.bird!.command('show protocols all')).text));
+          assert.equal(peers.filter((p) => p.info === 'Established').length, 3, `${h.name}: ${JSON.stringify(peers)}`);
+        }
+      },
+      { timeoutMs: 20_000, intervalMs: 50 },
+    );
+    establishedMs = Date.now() - t0;
+    console.log(`# mesh: 4 BIRDs started and all 12 sessions Established in ${establishedMs} ms`);
+  });
+  after(async () => fab?.destroy());
+
+  it('establishes one Mesh_ session per other host, the greater address passive', async () => {
+    const h1 = fab.hosts[0]!;
+    const conf = readFileSync(h1.bird!.configPath, 'utf8');
+    for (const other of fab.hosts.slice(1)) {
+      const block = new RegExp(`protocol bgp Mesh_${other.ip.replace(/\./g, '_')} from margay_peer \\{[^}]*?passive on;`, 's');
+      assert.match(conf, block, 'h1 has the lowest address: it waits for every peer');
+    }
+    const h4 = fab.hosts[3]!;
+    assert.doesNotMatch(readFileSync(h4.bird!.configPath, 'utf8'), /passive on;/, 'h4 has the greatest address: it connects to everyone');
+    const peers = bgpPeers(parseProtocols((await h1.bird!.command('show protocols all')).text));
+    assert.deepEqual(peers.map((p) => [p.address, p.type, p.state]).sort(), [
+      ['192.0.2.12', 'node-to-node mesh', 'up'],
+      ['192.0.2.13', 'node-to-node mesh', 'up'],
+      ['192.0.2.14', 'node-to-node mesh', 'up'],
+    ]);
+  });
+
+  it('margay node status --netns finds the BIRD of a lab host and shows its peers', async () => {
+    const h2 = fab.hosts[1]!;
+    const run = await margay(['node', 'status', '--netns', h2.ns.name]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^Calico process is running\.\n\nIPv4 BGP status\n/);
+    for (const ip of ['192.0.2.11', '192.0.2.13', '192.0.2.14']) {
+      assert.match(run.stdout, new RegExp(`\\| ${ip.replace(/\./g, '\\.')} +\\| node-to-node mesh \\| up +\\| [0-9:]+ +\\| Established \\| - +\\|`));
+    }
+    assert.match(run.stdout, /BFD sessions\nNo BFD sessions\./);
+  });
+
+  it('every host learns every other block into its kernel via the owner', async () => {
+    for (const h of fab.hosts) {
+      await eventually(async () => {
+        for (const other of fab.hosts) {
+          if (other === h) continue;
+          const route = await routeTo(h, other.block);
+          assert.ok(route, `${h.name} has no route to ${other.block}`);
+          assert.equal(route.gateway, other.ip);
+          assert.equal(route.protocol, 'bird');
+          assert.equal(route.metric, 1024);
+        }
+      });
+      // Its own block stays the agent's blackhole; BIRD never programs it.
+      const own = (await kernelRoutes(h)).filter((r) => r.dst === h.block);
+      assert.deepEqual(own.map((r) => r.type), ['blackhole']);
+    }
+  });
+
+  it('pods reach pods across hosts with their own addresses', async () => {
+    const [h1, , , h4] = fab.hosts;
+    const res = await h1!.ns.exec('ping', ['-c', '2', '-i', '0.2', '-W', '1', '-I', h1!.podIp, h4!.podIp]);
+    assert.match(res.stdout, / 0% packet loss/);
+  });
+
+  it('reloads a changed configuration without dropping sessions', async () => {
+    const h2 = fab.hosts[1]!;
+    const before = bgpPeers(parseProtocols((await h2.bird!.command('show protocols all')).text));
+    const text = configFor(h2, { ...snapshot, borrowedAddresses: ['10.244.3.40'] });
+    assert.equal(await h2.bird!.apply(text), 'reconfigured');
+    assert.equal(await h2.bird!.apply(text), 'unchanged');
+    // The borrowed /32 now reaches the others (more specific than h3's block).
+    await eventually(async () => assert.equal((await routeTo(fab.hosts[0]!, '10.244.3.40'))?.gateway, h2.ip));
+    const after = bgpPeers(parseProtocols((await h2.bird!.command('show protocols all')).text));
+    assert.deepEqual(after.map((p) => [p.protocol, p.since]), before.map((p) => [p.protocol, p.since]), 'sessions kept');
+  });
+
+  it('never replaces a working configuration with a broken one', async () => {
+    const h3 = fab.hosts[2]!;
+    const good = readFileSync(h3.bird!.configPath, 'utf8');
+    await assert.rejects(h3.bird!.apply(`${good}\nprotocol bgp broken { neighbor 192.0.2.99 as; }\n`), (err: unknown) => {
+      assert.ok(err instanceof BirdConfigError);
+      assert.match(err.birdMessage, /bird\.conf\.candidate:\d+:\d+/);
+      return true;
+    });
+    assert.equal(readFileSync(h3.bird!.configPath, 'utf8'), good);
+    assert.match(readFileSync(`${h3.stateDir}/bird.conf.rejected`, 'utf8'), /protocol bgp broken/);
+    // BIRD still runs the good one.
+    const peers = bgpPeers(parseProtocols((await h3.bird!.command('show protocols all')).text));
+    assert.equal(peers.filter((p) => p.info === 'Established').length, 3);
+  });
+});

@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { exec, ExecError, createRunner } from '../../src/dataplane/exec.ts';
+import { hostSysctls, workloadInterfaceSysctls, checkInterfaceName } from '../../src/dataplane/links/links.ts';
+import { Dataplane } from '../../src/dataplane/mod.ts';
+import { RouteDriver, RouteManager } from '../../src/dataplane/routes/routes.ts';
+import { fakeRunner, type Call } from './fake-runner.ts';
+import { blackhole, IN_SYNC, settings, workload, workloadRoute } from './updates.ts';
+
+function routeManager(...updates: Parameters<RouteManager['onUpdate']>[0][]): RouteManager {
+  const m = new RouteManager();
+  for (const u of updates) m.onUpdate(u);
+  return m;
+}
+
+describe('dataplane routes - manager and driver', () => {
+  it('records routes by canonical destination', () => {
+    const m = routeManager(workloadRoute('10.0.0.5', 'cali1'), blackhole('10.0.0.0/26'), workloadRoute('FD00::5/128', 'cali1'));
+    assert.deepEqual([...m.desired.keys()], ['10.0.0.5/32', '10.0.0.0/26', 'fd00::5/128']);
+    assert.equal(m.takeDirty(), true);
+    assert.equal(m.takeDirty(), false);
+    m.onUpdate({ type: 'route-remove', dst: '10.0.0.5' });
+    assert.deepEqual([...m.desired.keys()], ['10.0.0.0/26', 'fd00::5/128']);
+  });
+
+  it('reads only its protocol and writes only the difference, tagged with it, in one batch', async () => {
+    const kernel4 = [
+      { dst: '10.0.0.5', dev: 'cali1', scope: 'link', flags: [] }, // right
+      { dst: '10.0.0.6', dev: 'caliold', scope: 'link', flags: [] }, // wrong interface
+      { type: 'blackhole', dst: '10.9.0.0/26', flags: [] }, // stale
+    ];
+    const kernel6 = [{ type: 'blackhole', dst: 'fd00::/122', dev: 'lo', metric: 1024, flags: [] }];
+    const { runner, calls } = fakeRunner((c) => {
+      if (c.args.includes('show')) return { stdout: JSON.stringify(c.args[0] === '-4' ? kernel4 : kernel6) };
+      return {};
+    });
+    const d = new RouteDriver(runner);
+    const m = routeManager(workloadRoute('10.0.0.5/32', 'cali1'), workloadRoute('10.0.0.6/32', 'cali2'), blackhole('fd00::/122'), workloadRoute('fd00::7/128', 'cali3'));
+    const out = await d.apply(m.desired);
+    assert.deepEqual(calls.filter((c) => c.args.includes('show')).map((c) => c.args.join(' ')), [
+      '-4 -j route show table main proto 77',
+      '-6 -j route show table main proto 77',
+    ]);
+    const batch = calls.find((c) => c.args[0] === '-batch')!;
+    assert.deepEqual(batch.input!.trim().split('\n'), [
+      'route del 10.9.0.0/26 proto 77',
+      'route replace 10.0.0.6/32 dev cali2 scope link proto 77',
+      'route add fd00::7/128 dev cali3 proto 77',
+    ]);
+    assert.deepEqual([out.added, out.replaced, out.removed, out.errors.length, out.fullSync], [1, 1, 1, 0, true]);
+    // Nothing changed since: no command at all.
+    const before = calls.length;
+    const again = await d.apply(m.desired);
+    assert.equal(calls.length, before);
+    assert.equal(again.fullSync, false);
+  });
+
+  it('after a failed batch, re-reads and applies the rest one by one, collecting errors', async () => {
+    let kernel: Array<Record<string, unknown>> = [];
+    const { runner, calls } = fakeRunner((c) => {
+      if (c.args.includes('show')) return { stdout: JSON.stringify(c.args[0] === '-4' ? kernel : []) };
+      if (c.args[0] === '-batch') {
+        // The first line went through, the second failed and the batch stopped.
+        kernel = [{ dst: '10.0.0.1', dev: 'cali1', scope: 'link' }];
+        return { code: 1, stderr: 'Cannot find device "calimissing"' };
+      }
+      if (c.args.includes('calimissing')) return { code: 2, stderr: 'Cannot find device "calimissing"' };
+      return {};
+    });
+    const d = new RouteDriver(runner, { protocol: 99 });
+    const m = routeManager(workloadRoute('10.0.0.1/32', 'cali1'), workloadRoute('10.0.0.2/32', 'calimissing'), blackhole('10.0.1.0/26'));
+    const out = await d.apply(m.desired);
+    assert.deepEqual(out.errors, [{ dst: '10.0.0.2/32', op: 'add', message: 'Cannot find device "calimissing"' }]);
+    assert.equal(out.added, 2, 'one from the batch, one alone');
+    const single = calls.filter((c) => c.args[0] === 'route').map((c) => c.args.join(' '));
+    assert.deepEqual(single, ['route add 10.0.0.2/32 dev calimissing scope link proto 99', 'route add blackhole 10.0.1.0/26 proto 99']);
+  });
+
+  it('refuses a protocol number out of range', () => {
+    const { runner } = fakeRunner(() => ({}));
+    assert.throws(() => new RouteDriver(runner, { protocol: 0 }), /1 to 255/);
+    assert.throws(() => new RouteDriver(runner, { protocol: 256 }), /1 to 255/);
+  });
+});
+
+/** A fake host: nft and ip answer like a kernel with an empty table that accepts everything. */
+function fakeHost(options: { rejectNft?: (input: string) => boolean } = {}) {
+  let table: string | undefined;
+  return fakeRunner((c: Call) => {
+    if (c.cmd === 'nft' && c.args[0] === '-j') {
+      return table === undefined ? { code: 1, stderr: 'Error: No such file or directory' } : { stdout: table };
+    }
+    if (c.cmd === 'nft' && c.args[0] === '-f') {
+      if (options.rejectNft?.(c.input ?? '')) return { code: 1, stderr: 'Error: Could not process rule: No such file or directory' };
+      table = '{"nftables":[{"table":{"family":"inet","name":"margay","handle":1}}]}';
+      return {};
+    }
+    if (c.cmd === 'ip' && c.args.includes('show')) return { stdout: '[]' };
+    return {};
+  });
+}
+
+describe('dataplane facade', () => {
+  it('records but writes nothing before the first in-sync', async () => {
+    const { runner, calls } = fakeHost();
+    const dp = new Dataplane({ runner });
+    const res = await dp.apply([settings(), workload('a/w', 'cali1', ['10.0.0.1/32'])]);
+    assert.equal(res.deferred, true);
+    assert.equal(calls.length, 0);
+    const synced = await dp.apply([IN_SYNC]);
+    assert.equal(synced.deferred, false);
+    assert.ok(synced.nft.applied);
+    assert.deepEqual(synced.programmedEndpoints, ['a/w']);
+    assert.ok(calls.some((c) => c.cmd === 'nft' && c.args.join(' ') === '-f -'));
+    assert.ok(dp.stats().inSync);
+  });
+
+  it('serialises concurrent applies and counts transactions', async () => {
+    const { runner, calls } = fakeHost();
+    const dp = new Dataplane({ runner, writeBeforeInSync: true });
+    const [a, b] = await Promise.all([dp.apply([workload('a/w1', 'cali1', ['10.0.0.1/32'])]), dp.apply([workload('a/w2', 'cali2', ['10.0.0.2/32'])])]);
+    assert.ok(a.ok && b.ok);
+    const txs = calls.filter((c) => c.cmd === 'nft' && c.args[0] === '-f');
+    assert.equal(txs.length, 2);
+    assert.match(txs[1]!.input!, /cali2/);
+    assert.doesNotMatch(txs[1]!.input!, /fw-cali1/, 'the second transaction holds only the second change');
+    const s = dp.stats();
+    assert.equal(s.transactions, 2);
+    assert.equal(s.applies, 2);
+    assert.ok(s.nftCommands > 0 && s.lastApplyAt > 0);
+  });
+
+  it('on a rejected transaction re-reads, retries once, reports and counts the error', async () => {
+    let reject = false;
+    const { runner, calls } = fakeHost({ rejectNft: () => reject });
+    const dp = new Dataplane({ runner, writeBeforeInSync: true });
+    assert.ok((await dp.apply([workload('a/w1', 'cali1', ['10.0.0.1/32'])])).ok);
+    reject = true;
+    const res = await dp.apply([workload('a/w2', 'cali2', ['10.0.0.2/32'])]);
+    assert.equal(res.ok, false);
+    assert.equal(res.nft.retried, true);
+    assert.match(res.nft.error!.message, /Could not process rule/);
+    assert.deepEqual(res.failedEndpoints, ['a/w2']);
+    assert.equal(dp.stats().transactionErrors, 1);
+    assert.ok(calls.filter((c) => c.args[0] === '-j').length >= 2, 'the kernel was read again');
+    reject = false;
+    const next = await dp.apply([]);
+    assert.ok(next.ok && next.nft.fullSync, 'the next apply compares everything');
+    assert.deepEqual(next.programmedEndpoints, ['a/w2'], 'the endpoint is reported once it is programmed');
+    assert.match(dp.lastTransaction, /cali2/);
+  });
+
+  it('resync compares everything even without changes', async () => {
+    const { runner } = fakeHost();
+    const dp = new Dataplane({ runner, writeBeforeInSync: true });
+    await dp.apply([]);
+    const res = await dp.resync();
+    assert.equal(res.nft.fullSync, true);
+    assert.equal(res.routes.fullSync, true);
+    assert.equal(dp.stats().fullSyncs, 2);
+    assert.match(dp.renderRuleset(), /add chain inet margay filter-forward \{ type filter hook forward priority 0; policy accept; \}/);
+  });
+});
+
+describe('dataplane exec and links', () => {
+  it('runs without a shell, feeds stdin and returns output', async () => {
+    const res = await exec(process.execPath, ['-e', 'process.stdin.pipe(process.stdout)'], { input: 'hello; $(rm -rf /)' });
+    assert.equal(res.stdout, 'hello; $(rm -rf /)');
+    assert.equal(res.code, 0);
+  });
+
+  it('throws a typed error with the exit code and stderr', async () => {
+    const err = await exec(process.execPath, ['-e', 'process.stderr.write("boom"); process.exit(3)']).catch((e: unknown) => e);
+    assert.ok(err instanceof ExecError);
+    assert.equal(err.exitCode, 3);
+    assert.equal(err.stderr, 'boom');
+    assert.match(err.message, /exited with code 3: boom/);
+    const allowed = await exec(process.execPath, ['-e', 'process.exit(4)'], { allowFail: true });
+    assert.equal(allowed.code, 4);
+  });
+
+  it('times out and reports a missing program', async () => {
+    const slow = await exec(process.execPath, ['-e', 'setTimeout(() => {}, 10000)'], { timeoutMs: 100 }).catch((e: unknown) => e);
+    assert.ok(slow instanceof ExecError && slow.timedOut && slow.exitCode === null);
+    const missing = await exec('/nonexistent/margay-program', []).catch((e: unknown) => e);
+    assert.ok(missing instanceof ExecError && missing.exitCode === null);
+    assert.match(missing.message, /could not be started/);
+  });
+
+  it('targets a namespace through ip netns exec', async () => {
+    const err = await createRunner({ netns: 'margay-no-such-ns' })('nft', ['list', 'ruleset']).catch((e: unknown) => e);
+    assert.ok(err instanceof ExecError);
+    assert.equal(err.cmd, 'ip');
+    assert.deepEqual(err.args.slice(0, 4), ['netns', 'exec', 'margay-no-such-ns', 'nft']);
+  });
+
+  it('lists the sysctls the routed model needs', () => {
+    assert.deepEqual(workloadInterfaceSysctls('cali1', { ipv4: true, ipv6: true }), [
+      ['net/ipv4/conf/cali1/forwarding', '1'],
+      ['net/ipv4/conf/cali1/route_localnet', '1'],
+      ['net/ipv4/conf/cali1/proxy_arp', '1'],
+      ['net/ipv4/neigh/cali1/proxy_delay', '0'],
+      ['net/ipv6/conf/cali1/accept_ra', '0'],
+      ['net/ipv6/conf/cali1/proxy_ndp', '1'],
+      ['net/ipv6/conf/cali1/forwarding', '1'],
+    ]);
+    assert.deepEqual(hostSysctls({ ipv6: true }), [
+      ['net/ipv4/ip_forward', '1'],
+      ['net/ipv6/conf/all/forwarding', '1'],
+    ]);
+    for (const bad of ['', '..', 'a/b', 'a b', 'x'.repeat(16), 'a:b']) assert.throws(() => checkInterfaceName(bad), /not valid/, bad);
+  });
+});

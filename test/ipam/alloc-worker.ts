@@ -1,0 +1,106 @@
+/**
+ * A separate allocating process for the IPAM integration tests and the benchmark.
+ *
+ *   node --import tsx test/ipam/alloc-worker.ts <json options>
+ *
+ * Options: { endpoints: string[], mode: 'alloc' | 'release' | 'churn', node: string, tag: string,
+ *            count?: number, concurrency?: number, waitGo?: boolean, num6?: number }
+ *   alloc    assigns `count` addresses, handles `k8s-pod-network.<tag>-<i>`, `concurrency` at a time
+ *   release  releases those handles
+ *   churn    allocates forever (and releases some), until killed
+ * Prints `ready` when connected; with `waitGo`, waits for a line `go` on stdin before working.
+ * With `thenRelease` (alloc mode), prints `{"allocated":true}`, waits for another `go`, then
+ * releases its handles, `concurrency` at a time.
+ * Then one JSON line per address (`{"ip","block","borrowed","handle","node"}`) and finally
+ * `{"done":true,"ms":…,"count":…}`. Errors end the process with status 1 and a JSON line.
+ */
+import { createInterface } from 'node:readline';
+import { EtcdDatastore } from '../../src/datastore/etcd.ts';
+import { Ipam } from '../../src/ipam/ipam.ts';
+
+interface Options {
+  endpoints: string[];
+  mode: 'alloc' | 'release' | 'churn';
+  node: string;
+  tag: string;
+  count?: number;
+  concurrency?: number;
+  waitGo?: boolean;
+  num6?: number;
+  thenRelease?: boolean;
+}
+
+const opts = JSON.parse(process.argv[2] ?? '{}') as Options;
+const ds = new EtcdDatastore({ endpoints: opts.endpoints });
+const ipam = new Ipam(ds);
+const out = (v: unknown): void => {
+  process.stdout.write(`${JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? String(x) : x))}\n`);
+};
+
+async function pool<T>(n: number, concurrency: number, fn: (i: number) => Promise<T>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, n) }, async () => {
+      while (next < n) await fn(next++);
+    }),
+  );
+}
+
+async function alloc(i: number): Promise<void> {
+  const handle = `k8s-pod-network.${opts.tag}-${i}`;
+  const r = await ipam.autoAssign({ handle, node: opts.node, num4: 1, num6: opts.num6 ?? 0, attrs: { namespace: 'ns', pod: `${opts.tag}-${i}` } });
+  for (const a of [...r.ipv4, ...r.ipv6]) out({ ip: a.address, block: a.block, borrowed: a.borrowed, handle, node: opts.node });
+}
+
+async function main(): Promise<void> {
+  await ds.currentRevision(); // connected
+  out('ready');
+  const gos: (() => void)[] = [];
+  const waits = [new Promise<void>((r) => gos.push(r)), new Promise<void>((r) => gos.push(r))];
+  let seen = 0;
+  if (opts.waitGo) createInterface({ input: process.stdin }).on('line', (l) => l.trim() === 'go' && gos[seen++]?.());
+  if (opts.waitGo) await waits[0];
+  const start = performance.now();
+  const count = opts.count ?? 100;
+  const concurrency = opts.concurrency ?? 1;
+  switch (opts.mode) {
+    case 'alloc':
+      await pool(count, concurrency, alloc);
+      if (opts.thenRelease) {
+        out({ allocated: true, ms: performance.now() - start });
+        await waits[1];
+        await pool(count, concurrency, (i) => ipam.releaseByHandle(`k8s-pod-network.${opts.tag}-${i}`));
+      }
+      break;
+    case 'release':
+      await pool(count, concurrency, (i) => ipam.releaseByHandle(`k8s-pod-network.${opts.tag}-${i}`));
+      break;
+    case 'churn': {
+      let i = 0;
+      const live: number[] = [];
+      await pool(Number.MAX_SAFE_INTEGER, concurrency, async () => {
+        const me = i++;
+        await alloc(me);
+        live.push(me);
+        if (Math.random() < 0.3 && live.length > 2) {
+          const victim = live.splice(Math.floor(Math.random() * live.length), 1)[0]!;
+          await ipam.releaseByHandle(`k8s-pod-network.${opts.tag}-${victim}`);
+          out({ released: `k8s-pod-network.${opts.tag}-${victim}` });
+        }
+      });
+      break;
+    }
+  }
+  const cpu = process.cpuUsage();
+  out({ done: true, ms: performance.now() - start, count, cpuMs: (cpu.user + cpu.system) / 1000 });
+}
+
+main()
+  .then(async () => {
+    await ds.close();
+    process.exit(0);
+  })
+  .catch((err: unknown) => {
+    out({ error: (err as Error).message, code: (err as { code?: string }).code });
+    process.exit(1);
+  });
