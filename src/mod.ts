@@ -42,3 +42,6 @@ export { resourceKey, resourcePrefix, parseResourceKey, RESOURCES_PREFIX } from 
 // Errors.
 export { MargayError, hasCode, ErrorCodes } from './errors/mod.ts';
 export type { ErrorCode } from './errors/mod.ts';
+
+// IPAM and the cluster controllers.
+export { Ipam } from './ipam/ipam.ts';

@@ -418,8 +418,9 @@ export class Agent {
         break;
       }
       case 'workloadendpoints': {
+        // Only this host's endpoints get a status key: keep nothing for the rest of the cluster.
         const id = `${ref.namespace ?? 'default'}/${ref.name}`;
-        if (res === undefined) this.#wepIds.delete(id);
+        if (res === undefined || (res.spec as { node?: unknown } | undefined)?.node !== this.#config.felixHostname) this.#wepIds.delete(id);
         else this.#wepIds.set(id, workloadStatusId(ref.namespace ?? 'default', ref.name, res.spec));
         break;
       }

@@ -384,7 +384,7 @@ export class BgpController {
       const changed = await ensureVxlanTunnelAddress(this.#options.datastore, hostname, pools);
       this.#tunnelAddressPools = poolKey;
       if (changed) {
-        this.#log.info({ node: hostname, ...changed }, 'VXLAN tunnel address updated');
+        this.#log.info({ node: hostname, ipv4: changed.ipv4, ipv6: changed.ipv6 }, 'VXLAN tunnel address updated');
         this.view.onUpdate(`/calico/resources/v3/projectcalico.org/nodes/${hostname}`, changed.node);
       }
     }

@@ -193,7 +193,8 @@ export interface DefaultPoolOptions {
 export function randomUlaPrefix(random: (n: number) => Buffer = randomBytes): string {
   const b = random(5);
   const hex = (i: number) => b[i]!.toString(16).padStart(2, '0');
-  return `fd${hex(0)}:${hex(1)}${hex(2)}:${hex(3)}${hex(4)}::/48`.replace(/:0+(?=[0-9a-f])/g, ':');
+  const text = `fd${hex(0)}:${hex(1)}${hex(2)}:${hex(3)}${hex(4)}::/48`;
+  return parseCidr(text)?.normalized ?? text;
 }
 
 /**
@@ -244,7 +245,8 @@ export async function ensureDefaultPools(store: ResourceStore, options: DefaultP
       const res = await store.create(pool, { skipExists: true });
       if (res.outcome === 'created') created.push(res.resource);
     } catch (err) {
-      // Another host created an overlapping pool of the same family first: fine.
+      // Another host created this pool, or an overlapping one of the same family, first: fine.
+      if (hasCode(err, 'MARGAY_ERR_ALREADY_EXISTS')) continue;
       if (hasCode(err, 'MARGAY_ERR_VALIDATION') && (await store.list(ipPoolKind)).items.some((p) => parseCidr(String((p.spec ?? {}).cidr ?? ''))?.family === w.family)) continue;
       throw err;
     }

@@ -207,9 +207,17 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
   }
   return ctx.locks.run(lockKeys(id), async () => {
     const undo = new Undo();
-    const started = Date.now();
+    const started = performance.now();
+    const steps: Record<string, number> = {};
+    let mark = started;
+    const step = (name: string): void => {
+      const now = performance.now();
+      steps[name] = Math.round((now - mark) * 10) / 10;
+      mark = now;
+    };
     try {
       const addrs = await addresses(ctx, req, conf, id, undo);
+      step('ipam');
       const spec: VethSpec = {
         hostVeth: id.hostVeth,
         netns: req.netns,
@@ -221,9 +229,11 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
       };
       await ctx.plumbing.setUp(spec);
       undo.push('delete veth', () => ctx.plumbing.deleteHostVeth(id.hostVeth));
+      step('veth');
       await ensureNetworkProfile(ctx, conf, id);
       const wep = endpointResource(conf, id, spec, profilesFor(conf, id));
       const written = (await ctx.options.store.apply(wep)).resource;
+      step('endpoint');
       undo.push('delete WorkloadEndpoint', () => deleteEndpointIfOwned(ctx, id.namespace, id.wepName, id.containerId));
       const revision = Number(written.metadata.resourceVersion);
       const timeout = ctx.options.programTimeoutMs ?? 30_000;
@@ -237,7 +247,11 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
           { cause: err },
         );
       }
-      ctx.log?.info({ cmd: 'ADD', wep: id.wepName, containerID: id.containerId, ips: [...addrs.ipv4, ...addrs.ipv6], ms: Date.now() - started }, 'attachment added');
+      step('programmed');
+      ctx.log?.info(
+        { cmd: 'ADD', wep: id.wepName, containerID: id.containerId, ips: [...addrs.ipv4, ...addrs.ipv6], ms: Math.round(performance.now() - started), steps },
+        'attachment added',
+      );
       return formatResult(attachmentResult(conf, req, spec), conf.cniVersion);
     } catch (err) {
       await undo.run(ctx.log);

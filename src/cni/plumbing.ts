@@ -7,16 +7,16 @@
  * container address. Container side: CNI_IFNAME with the /32 and /128, `169.254.1.1 scope link`
  * and a default route through it, and an IPv6 default route through the host side's link-local.
  *
- * Commands: `ip -batch` per namespace, entered with `nsenter --net=<path>` (cheaper than
- * `ip netns exec`, and it takes /proc/<pid>/ns/net paths). When the host namespace is the
- * agent's own, sysctls are written to /proc/sys directly.
+ * Commands: one script per operation, run by a resident shell in the host namespace (shell.ts):
+ * `ip -batch` here-documents, sysctls written with shell builtins, and the container side entered
+ * with `nsenter --net=<path>` (cheaper than `ip netns exec`, and it takes /proc/<pid>/ns/net
+ * paths). Every value that goes into a script is checked first ({@link checkSpec}).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { writeFile, readFile } from 'node:fs/promises';
-import { exec, ExecError } from '../dataplane/exec.ts';
 import { WORKLOAD_GATEWAY_V4, WORKLOAD_HOST_LINK_LOCAL_V6, WORKLOAD_HOST_MAC, workloadInterfaceSysctls } from '../dataplane/links/links.ts';
 import { MARGAY_ROUTE_PROTOCOL } from '../dataplane/routes/routes.ts';
+import { heredoc, shq, ShellPool, type ScriptResult } from './shell.ts';
 
 /** The MAC address of every host-side workload interface. */
 export const HOST_MAC = WORKLOAD_HOST_MAC;
@@ -58,8 +58,10 @@ export interface PlumbingOptions {
    * agent's route driver owns them and removes them with the endpoint.
    */
   routeProtocol?: string | number;
-  /** Timeout of one command in milliseconds (default 60000; a loaded host can be slow to start processes). */
+  /** Timeout of one script in milliseconds (default 60000; a loaded host can be slow to start processes). */
   timeoutMs?: number;
+  /** Resident helper shells, i.e. kernel operations at once (default 4). */
+  shells?: number;
 }
 
 /** A random locally administered unicast MAC address. */
@@ -124,8 +126,19 @@ function nsPath(ns: string): string {
   return ns.includes('/') ? ns : `/run/netns/${ns}`;
 }
 
-function isMissing(err: unknown): boolean {
-  return err instanceof ExecError && /does not exist|Cannot find device|No such device|No such file/i.test(err.stderr + err.message);
+const MISSING = /does not exist|Cannot find device|No such device|No such file|Cannot open network namespace/i;
+/** Characters allowed in a namespace path that goes into commands. */
+export const SAFE_PATH = /^\/[A-Za-z0-9_.\/:@+-]*$/;
+
+/** Throws unless every part of the spec is safe to put into a command line. */
+export function checkSpec(spec: VethSpec): void {
+  const bad = (what: string, v: unknown) => new PlumbingError(`refusing to plumb: ${what} ${JSON.stringify(v)} is not valid`);
+  for (const dev of [spec.hostVeth, spec.ifname]) if (!/^[A-Za-z0-9_.@-]{1,15}$/.test(dev)) throw bad('interface name', dev);
+  if (!SAFE_PATH.test(spec.netns)) throw bad('network namespace path', spec.netns);
+  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(spec.containerMac)) throw bad('MAC address', spec.containerMac);
+  if (!Number.isInteger(spec.mtu) || spec.mtu < 68 || spec.mtu > 65535) throw bad('MTU', spec.mtu);
+  for (const a of spec.ipv4) if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(a)) throw bad('IPv4 address', a);
+  for (const a of spec.ipv6) if (!/^[0-9a-fA-F:.]+$/.test(a) || !a.includes(':')) throw bad('IPv6 address', a);
 }
 
 /** What the CNI service needs of the kernel (a fake stands in for it in unit tests). */
@@ -136,47 +149,26 @@ export interface WorkloadPlumbing {
   deleteHostVeth(name: string): Promise<boolean>;
   deleteContainerInterface(netns: string, ifname: string): Promise<boolean>;
   inspect(spec: VethSpec): Promise<Differences>;
+  /** Releases helper processes. */
+  close?(): void;
 }
 
-/** Creates, inspects and removes workload veths. */
+/** Creates, inspects and removes workload veths, through resident shells in the host namespace. */
 export class Plumbing implements WorkloadPlumbing {
-  readonly #hostNs: string | undefined;
+  readonly #shells: ShellPool;
   readonly #protocol: string | number;
-  readonly #timeoutMs: number;
 
   constructor(options: PlumbingOptions = {}) {
-    this.#hostNs = options.hostNetns === undefined ? undefined : nsPath(options.hostNetns);
     this.#protocol = options.routeProtocol ?? MARGAY_ROUTE_PROTOCOL;
-    this.#timeoutMs = options.timeoutMs ?? 60_000;
+    this.#shells = new ShellPool({
+      ...(options.hostNetns === undefined ? {} : { netns: nsPath(options.hostNetns) }),
+      timeoutMs: options.timeoutMs ?? 60_000,
+      ...(options.shells === undefined ? {} : { size: options.shells }),
+    });
   }
 
-  /** Runs `cmd` in the host namespace. */
-  #host(cmd: string, args: string[], input?: string) {
-    const opts = { timeoutMs: this.#timeoutMs, ...(input === undefined ? {} : { input }) };
-    return this.#hostNs ? exec('nsenter', [`--net=${this.#hostNs}`, cmd, ...args], opts) : exec(cmd, args, opts);
-  }
-
-  /** Runs `cmd` in a container's namespace. */
-  #container(netns: string, cmd: string, args: string[], input?: string) {
-    return exec('nsenter', [`--net=${netns}`, cmd, ...args], { timeoutMs: this.#timeoutMs, ...(input === undefined ? {} : { input }) });
-  }
-
-  async #hostSysctls(pairs: [string, string][]): Promise<void> {
-    if (pairs.length === 0) return;
-    if (!this.#hostNs) {
-      await Promise.all(pairs.map(([k, v]) => writeFile(`/proc/sys/${k}`, v)));
-      return;
-    }
-    await this.#host('sysctl', ['-q', '-w', ...pairs.map(([k, v]) => `${k.replaceAll('/', '.')}=${v}`)]);
-  }
-
-  async #hostSysctl(key: string): Promise<string | undefined> {
-    try {
-      if (!this.#hostNs) return (await readFile(`/proc/sys/${key}`, 'utf8')).trim();
-      return (await this.#host('sysctl', ['-n', key.replaceAll('/', '.')])).stdout.trim();
-    } catch {
-      return undefined;
-    }
+  close(): void {
+    this.#shells.close();
   }
 
   /** True when the network namespace path exists. */
@@ -185,86 +177,96 @@ export class Plumbing implements WorkloadPlumbing {
   }
 
   /**
-   * Creates the veth and configures both sides. On failure the half-made veth is removed before
-   * the error is thrown.
+   * Creates the veth and configures both sides, in one script. On failure the half-made veth is
+   * removed before the error is thrown. A host side left by an earlier attempt at this
+   * attachment (or the previous sandbox of the same pod) is replaced, as Calico's plugin does.
    * @throws {PlumbingError}
    */
   async setUp(spec: VethSpec): Promise<void> {
+    checkSpec(spec);
     const v6 = spec.ipv6.length > 0;
     const create =
       `link add ${spec.hostVeth} address ${HOST_MAC} mtu ${spec.mtu} type veth ` +
       `peer name ${spec.ifname} address ${spec.containerMac} mtu ${spec.mtu} netns ${spec.netns}`;
+    const sysctls = hostSysctls(spec.hostVeth, v6).map(([k, v]) => `printf %s ${v} > /proc/sys/${k}`);
     // With IPv6 the host side's sysctls (no DAD) must be in place before it goes up.
-    const first = `${[create, ...(v6 ? [] : hostRouteBatch(spec, this.#protocol))].join('\n')}\n`;
+    const script = [
+      heredoc('ip -batch -', [create, ...(v6 ? [] : hostRouteBatch(spec, this.#protocol))]),
+      ...sysctls,
+      ...(v6 ? [heredoc('ip -batch -', hostRouteBatch(spec, this.#protocol))] : []),
+      heredoc(`nsenter --net=${shq(spec.netns)} ip -batch -`, containerBatch(spec)),
+    ].join('\n');
+    const attempt = () => this.#shells.run(script);
+    let r: ScriptResult;
     try {
-      await this.#host('ip', ['-batch', '-'], first);
-    } catch (err) {
-      // A host side left by an earlier attempt at this attachment (or the previous sandbox of
-      // the same pod) is replaced, as Calico's plugin does.
-      const exists = err instanceof ExecError && /File exists/.test(err.stderr);
-      const retried = exists && (await this.deleteHostVeth(spec.hostVeth).catch(() => false)) && (await this.#host('ip', ['-batch', '-'], first).then(() => true, () => false));
-      if (!retried) {
-        await this.deleteHostVeth(spec.hostVeth).catch(() => undefined);
-        throw new PlumbingError(`cannot create veth ${spec.hostVeth} for ${spec.ifname} in ${spec.netns}: ${(err as Error).message}`, { cause: err });
-      }
-    }
-    try {
-      await Promise.all([
-        (async () => {
-          await this.#hostSysctls(hostSysctls(spec.hostVeth, v6));
-          if (v6) await this.#host('ip', ['-batch', '-'], `${hostRouteBatch(spec, this.#protocol).join('\n')}\n`);
-        })(),
-        this.#container(spec.netns, 'ip', ['-batch', '-'], `${containerBatch(spec).join('\n')}\n`),
-      ]);
+      r = await attempt();
+      if (r.code !== 0 && /File exists/.test(r.output) && (await this.deleteHostVeth(spec.hostVeth))) r = await attempt();
     } catch (err) {
       await this.deleteHostVeth(spec.hostVeth).catch(() => undefined);
-      throw new PlumbingError(`cannot configure veth ${spec.hostVeth}/${spec.ifname}: ${(err as Error).message}`, { cause: err });
+      throw new PlumbingError(`cannot plumb ${spec.hostVeth}/${spec.ifname}: ${(err as Error).message}`, { cause: err });
+    }
+    if (r.code !== 0) {
+      await this.deleteHostVeth(spec.hostVeth).catch(() => undefined);
+      throw new PlumbingError(`cannot plumb veth ${spec.hostVeth} to ${spec.ifname} in ${spec.netns}: ${r.output.trim()}`);
     }
   }
 
   /** Whether a host-side interface exists. */
   async hostVethExists(name: string): Promise<boolean> {
-    try {
-      await this.#host('ip', ['link', 'show', 'dev', name]);
-      return true;
-    } catch (err) {
-      if (isMissing(err)) return false;
-      throw new PlumbingError(`cannot read interface ${name}: ${(err as Error).message}`, { cause: err });
-    }
+    const r = await this.#shells.run(`ip link show dev ${shq(name)} </dev/null >/dev/null`).catch((err: Error) => {
+      throw new PlumbingError(`cannot read interface ${name}: ${err.message}`, { cause: err });
+    });
+    if (r.code === 0) return true;
+    if (MISSING.test(r.output)) return false;
+    throw new PlumbingError(`cannot read interface ${name}: ${r.output.trim()}`);
   }
 
   /** Deletes a host-side interface (and so its peer); false when it did not exist. */
   async deleteHostVeth(name: string): Promise<boolean> {
-    try {
-      await this.#host('ip', ['link', 'del', 'dev', name]);
-      return true;
-    } catch (err) {
-      if (isMissing(err)) return false;
-      throw new PlumbingError(`cannot delete interface ${name}: ${(err as Error).message}`, { cause: err });
-    }
+    const r = await this.#shells.run(`ip link del dev ${shq(name)} </dev/null`).catch((err: Error) => {
+      throw new PlumbingError(`cannot delete interface ${name}: ${err.message}`, { cause: err });
+    });
+    if (r.code === 0) return true;
+    if (MISSING.test(r.output)) return false;
+    throw new PlumbingError(`cannot delete interface ${name}: ${r.output.trim()}`);
   }
 
   /** Deletes an interface inside a container namespace; false when the namespace or interface is gone. */
   async deleteContainerInterface(netns: string, ifname: string): Promise<boolean> {
     if (!this.netnsExists(netns)) return false;
-    try {
-      await this.#container(netns, 'ip', ['link', 'del', 'dev', ifname]);
-      return true;
-    } catch (err) {
-      if (isMissing(err) || !this.netnsExists(netns)) return false;
-      throw new PlumbingError(`cannot delete ${ifname} in ${netns}: ${(err as Error).message}`, { cause: err });
-    }
+    if (!SAFE_PATH.test(netns)) throw new PlumbingError(`network namespace path ${JSON.stringify(netns)} is not valid`);
+    const r = await this.#shells.run(`nsenter --net=${shq(netns)} ip link del dev ${shq(ifname)} </dev/null`).catch((err: Error) => {
+      throw new PlumbingError(`cannot delete ${ifname} in ${netns}: ${err.message}`, { cause: err });
+    });
+    if (r.code === 0) return true;
+    if (MISSING.test(r.output) || !this.netnsExists(netns)) return false;
+    throw new PlumbingError(`cannot delete ${ifname} in ${netns}: ${r.output.trim()}`);
   }
 
   /** Compares the kernel with what {@link setUp} makes; returns what differs. */
   async inspect(spec: VethSpec): Promise<Differences> {
-    const diffs: Differences = [];
     if (!this.netnsExists(spec.netns)) return [`network namespace ${spec.netns} does not exist`];
-    const [host, cont] = await Promise.all([
-      this.#readIface((input) => this.#host('ip', ['-j', '-batch', '-'], input), spec.hostVeth),
-      this.#readIface((input) => this.#container(spec.netns, 'ip', ['-j', '-batch', '-'], input), spec.ifname),
-    ]);
+    checkSpec(spec);
     const v6 = spec.ipv6.length > 0;
+    const keys = hostSysctls(spec.hostVeth, v6)
+      .map(([k]) => k)
+      .filter((k) => !k.endsWith('/forwarding') && !k.endsWith('/disable_ipv6'));
+    const read = (dev: string) => [`address show dev ${dev}`, `route show table all dev ${dev}`];
+    const [hostOut, contOut] = await Promise.all([
+      this.#shells.run(
+        [
+          heredoc('ip -j -batch -', read(spec.hostVeth)),
+          // One line per sysctl; a missing file (no interface) prints "?".
+          ...keys.map((k) => `{ read -r v < /proc/sys/${k} && echo "$v"; } 2>/dev/null || echo '?'`),
+        ].join('\n'),
+      ),
+      this.#shells.run(heredoc(`nsenter --net=${shq(spec.netns)} ip -j -batch -`, read(spec.ifname))),
+    ]).catch((err: Error) => {
+      throw new PlumbingError(`cannot read ${spec.hostVeth}/${spec.ifname}: ${err.message}`, { cause: err });
+    });
+    const host = parseIface(hostOut);
+    const cont = parseIface(contOut);
+    const diffs: Differences = [];
     if (!host) diffs.push(`host interface ${spec.hostVeth} does not exist`);
     else {
       if (host.link.address !== HOST_MAC) diffs.push(`host interface ${spec.hostVeth} has MAC ${host.link.address}, want ${HOST_MAC}`);
@@ -275,11 +277,12 @@ export class Plumbing implements WorkloadPlumbing {
       for (const a of [...spec.ipv4, ...spec.ipv6]) {
         if (!host.routes.some((r) => r.dst === a && !r.gateway)) diffs.push(`no host route to ${a} via ${spec.hostVeth}`);
       }
-      for (const [key, want] of hostSysctls(spec.hostVeth, v6)) {
-        if (key.endsWith('/forwarding') || key.endsWith('/disable_ipv6')) continue;
-        const got = await this.#hostSysctl(key);
+      const values = host.rest;
+      keys.forEach((key, i) => {
+        const want = hostSysctls(spec.hostVeth, v6).find(([k]) => k === key)![1];
+        const got = values[i];
         if (got !== want) diffs.push(`sysctl ${key.replaceAll('/', '.')} is ${got ?? 'unreadable'}, want ${want}`);
-      }
+      });
     }
     if (!cont) diffs.push(`interface ${spec.ifname} does not exist in ${spec.netns}`);
     else {
@@ -299,22 +302,14 @@ export class Plumbing implements WorkloadPlumbing {
     }
     return diffs;
   }
+}
 
-  async #readIface(
-    run: (input: string) => Promise<{ stdout: string }>,
-    dev: string,
-  ): Promise<{ link: LinkInfo; routes: RouteInfo[] } | undefined> {
-    let out: string;
-    try {
-      out = (await run(`address show dev ${dev}\nroute show table all dev ${dev}\n`)).stdout;
-    } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw new PlumbingError(`cannot read ${dev}: ${(err as Error).message}`, { cause: err });
-    }
-    const [linkLine, routeLine] = out.split('\n').filter((l) => l.trim() !== '');
-    const links = JSON.parse(linkLine ?? '[]') as LinkInfo[];
-    const link = links[0];
-    if (!link) return undefined;
-    return { link, routes: JSON.parse(routeLine ?? '[]') as RouteInfo[] };
-  }
+/** Reads `ip -j -batch` output of `address show` + `route show` (then any further lines). */
+function parseIface(r: ScriptResult): { link: LinkInfo; routes: RouteInfo[]; rest: string[] } | undefined {
+  if (r.code !== 0 && MISSING.test(r.output)) return undefined;
+  if (r.code !== 0) throw new PlumbingError(r.output.trim());
+  const [linkLine, routeLine, ...rest] = r.output.split('\n').filter((l) => l.trim() !== '');
+  const link = (JSON.parse(linkLine ?? '[]') as LinkInfo[])[0];
+  if (!link) return undefined;
+  return { link, routes: JSON.parse(routeLine ?? '[]') as RouteInfo[], rest };
 }

@@ -41,6 +41,8 @@ export interface CniRequest {
 }
 
 const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+/** Namespace paths Margay accepts (they go into commands): /run/netns/<name>, /proc/<pid>/ns/net, … */
+const NETNS_PATH = /^\/[A-Za-z0-9_.\/:@+-]*$/;
 
 function invalid(message: string): CniError {
   return new CniError(CniCode.INVALID_ENVIRONMENT, message);
@@ -89,6 +91,9 @@ export function parseRequest(env: CniEnv, stdin: string): CniRequest {
     if (!isValidIfname(ifname)) throw invalid(`CNI_IFNAME ${JSON.stringify(ifname)} is not a valid interface name`);
     if (cmd !== 'DEL' && !netns) throw invalid('CNI_NETNS is not set');
     if (cmd !== 'DEL' && !netns.startsWith('/')) throw invalid(`CNI_NETNS ${JSON.stringify(netns)} must be an absolute path`);
+    if (netns !== '' && !NETNS_PATH.test(netns)) {
+      throw invalid(`CNI_NETNS ${JSON.stringify(netns)} must be an absolute path of letters, digits and _ . / : @ + -`);
+    }
   }
   return {
     command: cmd,

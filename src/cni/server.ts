@@ -126,6 +126,7 @@ export async function startCniService(options: CniServerOptions): Promise<CniSer
         server.close(() => resolve());
         server.closeIdleConnections();
       }).then(() => {
+        service.close();
         try {
           unlinkSync(socketPath);
         } catch {

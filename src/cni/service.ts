@@ -61,6 +61,11 @@ export class CniService {
     };
   }
 
+  /** Stops the helper processes (the kernel plumbing's shells). */
+  close(): void {
+    this.#ctx.plumbing.close?.();
+  }
+
   /** Runs one invocation. */
   async handle(env: CniEnv, stdin: string, plugin: PluginKind = 'cni'): Promise<CniReply> {
     let version = CNI_SPEC_VERSION;

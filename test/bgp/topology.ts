@@ -51,8 +51,11 @@ export function resource(kind: string, name: string, spec: Record<string, unknow
   return validateResource({ apiVersion: 'projectcalico.org/v3', kind, metadata: { name, ...metadata }, spec });
 }
 
-/** Builds `count` hosts named h1..hN at 192.0.2.11.. with blocks 10.244.N.0/26. */
-export async function createFabric(count: number, options: { ipv6?: boolean } = {}): Promise<Fabric> {
+/**
+ * Builds `count` hosts named h1..hN at 192.0.2.11.. with blocks 10.244.N.0/26 (`blocks: false`:
+ * no block or pod address; the test takes them from IPAM).
+ */
+export async function createFabric(count: number, options: { ipv6?: boolean; blocks?: boolean } = {}): Promise<Fabric> {
   const fabric = await createTestNetns('mgb');
   const hosts: TestHost[] = [];
   const stateRoot = mkdtempSync(join(tmpdir(), 'margay-bgp-'));
@@ -85,9 +88,11 @@ export async function createFabric(count: number, options: { ipv6?: boolean } = 
       await vethPair(ns, fabric, { nameA: 'eth0', nameB: host.port, addressA: `${host.ip}/24` });
       await run('ip', ['-n', fabric.name, 'link', 'set', host.port, 'master', 'br0']);
       await ns.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
-      await run('ip', ['-n', ns.name, 'addr', 'add', `${host.podIp}/32`, 'dev', 'lo']);
-      // What the agent's route manager does for an affine block.
-      await run('ip', ['-n', ns.name, 'route', 'add', 'blackhole', host.block]);
+      if (options.blocks !== false) {
+        await run('ip', ['-n', ns.name, 'addr', 'add', `${host.podIp}/32`, 'dev', 'lo']);
+        // What the agent's route manager does for an affine block.
+        await run('ip', ['-n', ns.name, 'route', 'add', 'blackhole', host.block]);
+      }
       if (options.ipv6) {
         await run('ip', ['-n', ns.name, 'addr', 'add', `fd00:192::${10 + i}/64`, 'dev', 'eth0', 'nodad']);
         await run('ip', ['-n', ns.name, 'addr', 'add', `fd00:10:244:${i}::1/128`, 'dev', 'lo']);
@@ -158,4 +163,11 @@ export async function kernelRoutes(host: TestHost, family: 4 | 6 = 4): Promise<{
 /** The route to `dst` in a host's table, if any. */
 export async function routeTo(host: TestHost, dst: string, family: 4 | 6 = 4) {
   return (await kernelRoutes(host, family)).find((r) => r.dst === dst);
+}
+
+/** What the agent does for a new pod: its address on the host (here on lo, standing for the veth) and its block's blackhole. */
+export async function addPod(host: TestHost, address: string, block: string): Promise<void> {
+  const family = address.includes(':') ? 6 : 4;
+  await run('ip', ['-n', host.ns.name, 'addr', 'add', `${address}/${family === 4 ? 32 : 128}`, 'dev', 'lo']);
+  await run('ip', ['-n', host.ns.name, `-${family}`, 'route', 'replace', 'blackhole', block]);
 }

@@ -29,7 +29,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
   program
     .command('agent')
     .description('Run the per-host agent in the foreground: datastore → calculation graph → kernel (stop with SIGTERM or SIGINT)')
-    .option('--hostname <name>', 'this host\'s name (default: $NODENAME, $MARGAY_HOSTNAME, then the machine\'s name)')
+    .option('--hostname <name>', 'this host\'s name (default: $MARGAY_HOSTNAME, $FELIX_FELIXHOSTNAME, $NODENAME, then the machine\'s name)')
     .option('--config-file <file>', 'agent configuration file, Felix\'s INI-like "Name = value" lines (default: $MARGAY_CONFIG_FILE)')
     .option('--netns <name>', 'program this named network namespace instead of the agent\'s own (lab hosts and tests)')
     .option('--state-dir <dir>', 'state directory (default /var/lib/margay)')

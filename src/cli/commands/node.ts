@@ -2,7 +2,7 @@
  * `margay node status`: calicoctl's view of this host's BGP sessions, read from BIRD's control
  * socket, plus BFD (a Margay extension): one column per peer and a table of BFD sessions.
  *
- * The socket is `--bird-socket PATH` (default /var/run/margay/bird.ctl, under the agent's state
+ * The socket is `--bird-socket PATH` (default /var/lib/margay/bird/bird.ctl, under the agent's state
  * directory), or the one of the BIRD running in network namespace `--netns NAME` (found from its
  * command line), which is how the lab's hosts are inspected.
  */
@@ -18,7 +18,7 @@ import type { CliContext } from '../context.ts';
 export { type NodeStatus, readNodeStatus };
 
 /** Where the agent puts BIRD's control socket by default. */
-export const DEFAULT_BIRD_SOCKET = '/var/run/margay/bird.ctl';
+export const DEFAULT_BIRD_SOCKET = '/var/lib/margay/bird/bird.ctl';
 
 /** The control socket of the BIRD running in a network namespace (from its `-s` argument). */
 export async function findBirdSocketInNetns(netns: string): Promise<string> {

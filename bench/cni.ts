@@ -1,0 +1,250 @@
+/**
+ * CNI ADD and DEL latency: Margay's `margay` plugin (thin client → the agent's CNI service over
+ * its unix socket) against the stock `ptp` + `host-local` plugins (Debian containernetworking-
+ * plugins), in the same run, on the same host namespace, driven the same way (the plugin binary
+ * executed with the CNI environment and the configuration on stdin, from inside the host's
+ * namespace, as a runtime does). Margay's ADD includes the IPAM write to etcd and the
+ * WorkloadEndpoint write; with BENCH_AGENT=1 a real agent programs the dataplane and ADD also
+ * waits until the endpoint's policy is in nftables.
+ *
+ * Part 1 measures the forms the thin client could take (the numbers that chose C): the same
+ * request through each form, against an agent stub that answers at once.
+ *
+ * Prints percentiles and ratios; asserts nothing. Run (root): npx tsx bench/cni.ts
+ * Environment: BENCH_N (attachments per plugin, default 60), BENCH_AGENT=1, BENCH_CLIENT_RUNS.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { EtcdDatastore } from '../src/datastore/etcd.ts';
+import { ResourceStore } from '../src/datastore/resources.ts';
+import { validateResource } from '../src/api/validate.ts';
+import { createHost, startAgent, type AgentProcess } from '../test/agent/lab.ts';
+import { registerCleanup } from '../test/harness/cleanup.ts';
+import { startEtcd } from '../test/harness/etcd.ts';
+import { createTestNetns, type TestNetns } from '../test/harness/netns.ts';
+import { CLIENT, ensureClient, REPO } from '../test/cni/binary.ts';
+
+const N = Number(process.env.BENCH_N ?? 60);
+const CLIENT_RUNS = Number(process.env.BENCH_CLIENT_RUNS ?? 40);
+const WITH_AGENT = process.env.BENCH_AGENT === '1';
+const NODE = 'bench-node';
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function row(cells: (string | number)[]): string {
+  return `| ${cells.map((c) => (typeof c === 'number' ? c.toFixed(1) : c)).join(' | ')} |`;
+}
+
+/** Runs a program with exactly `env` and `stdin`; resolves with its exit code, output and wall time. */
+function timed(cmd: string, args: string[], env: Record<string, string>, stdin: string): Promise<{ ms: number; code: number; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    const child = spawn(cmd, args, { env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', () => undefined);
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ ms: performance.now() - start, code: code ?? 1, stdout }));
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(stdin);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Part 1: the forms of the thin client.
+
+async function clientForms(dir: string): Promise<void> {
+  const sock = join(dir, 'stub.sock');
+  const stub = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const body = '{"cniVersion":"1.0.0","ips":[]}\n';
+      res.writeHead(200, { 'content-length': Buffer.byteLength(body), connection: 'close' });
+      res.end(body);
+    });
+  });
+  await new Promise<void>((r) => stub.listen(sock, r));
+  const curlScript = join(dir, 'margay-curl.sh');
+  writeFileSync(
+    curlScript,
+    `#!/bin/bash
+h=()
+for v in CNI_COMMAND CNI_CONTAINERID CNI_NETNS CNI_IFNAME CNI_ARGS CNI_PATH; do [ -n "\${!v+x}" ] && h+=(-H "X-$v: \${!v}"); done
+out=$(curl -sS --unix-socket "$MARGAY_CNI_SOCKET" -w '\\n%{http_code}' --data-binary @- "\${h[@]}" http://margay/v1/cni) || { echo '{"code":11}'; exit 1; }
+code=\${out##*$'\\n'}; printf '%s' "\${out%$'\\n'*}"; [ "$code" = 200 ]
+`,
+  );
+  chmodSync(curlScript, 0o755);
+  const nodeScript = join(dir, 'margay-node.mjs');
+  writeFileSync(
+    nodeScript,
+    `import http from 'node:http';
+const chunks = []; for await (const c of process.stdin) chunks.push(c);
+const body = Buffer.concat(chunks);
+const headers = { 'content-length': body.length };
+for (const v of ['CNI_COMMAND','CNI_CONTAINERID','CNI_NETNS','CNI_IFNAME','CNI_ARGS','CNI_PATH']) if (process.env[v] !== undefined) headers['X-' + v] = process.env[v];
+const req = http.request({ socketPath: process.env.MARGAY_CNI_SOCKET, method: 'POST', path: '/v1/cni', headers }, (res) => {
+  const out = []; res.on('data', (d) => out.push(d)); res.on('end', () => { process.stdout.write(Buffer.concat(out)); process.exitCode = res.statusCode === 200 ? 0 : 1; });
+});
+req.on('error', () => { process.stdout.write('{"code":11}'); process.exitCode = 1; });
+req.end(body);
+`,
+  );
+  const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'abc', CNI_NETNS: '/run/netns/x', CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni', MARGAY_CNI_SOCKET: sock };
+  const input = '{"cniVersion":"1.0.0","name":"x","type":"margay"}';
+  const forms: [string, string, string[]][] = [
+    ['floor: /bin/true', '/bin/true', []],
+    ['C client (native/cni-client.c)', CLIENT, []],
+    ['bash + curl --unix-socket', curlScript, []],
+    ['floor: node -e 0', process.execPath, ['-e', '0']],
+    ['Node client (one .mjs, no deps)', process.execPath, [nodeScript]],
+  ];
+  const results: { name: string; p50: number; p90: number; p99: number }[] = [];
+  for (const [name, cmd, args] of forms) {
+    const t: number[] = [];
+    for (let i = 0; i < CLIENT_RUNS; i++) {
+      // Interleave so that load from the rest of the machine hits every form alike.
+      const r = await timed(cmd, args, env, input);
+      if (r.code !== 0 && !name.startsWith('floor')) throw new Error(`${name} failed: ${r.stdout}`);
+      t.push(r.ms);
+    }
+    results.push({ name, p50: percentile(t, 50), p90: percentile(t, 90), p99: percentile(t, 99) });
+  }
+  stub.close();
+  const c = results.find((r) => r.name.startsWith('C client'))!;
+  console.log(`\n### Thin client forms (${CLIENT_RUNS} runs each, stub agent answering at once)\n`);
+  console.log('| form | p50 ms | p90 ms | p99 ms | p50 / C client |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (const r of results) console.log(row([r.name, r.p50, r.p90, r.p99, `${(r.p50 / c.p50).toFixed(1)}×`]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Part 2: ADD/DEL, Margay against ptp + host-local.
+
+interface Plugin {
+  name: string;
+  binary: string;
+  conf: string;
+}
+
+async function attachments(dir: string): Promise<void> {
+  const etcd = await startEtcd();
+  const host = await createHost();
+  const containers: TestNetns[] = [];
+  let service: ChildProcess | undefined;
+  let agent: AgentProcess | undefined;
+  const undo = registerCleanup(() => {
+    if (service?.pid !== undefined && service.exitCode === null) process.kill(service.pid, 'SIGKILL');
+  });
+  const ds = new EtcdDatastore({ endpoints: etcd.endpoints });
+  try {
+    const store = new ResourceStore(ds);
+    for (const r of [
+      { apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'bench-pool' }, spec: { cidr: '10.244.0.0/16', blockSize: 26 } },
+      { apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: NODE }, spec: {} },
+      // What a cluster typically has: a default-deny and an allow, so the agent has policy to program.
+      { apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'bench-deny' }, spec: { order: 1000, selector: 'all()', types: ['Ingress'] } },
+      { apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'bench-allow-web' }, spec: { order: 10, selector: "app == 'web'", ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [80] } }] } },
+    ]) {
+      await store.apply(validateResource(r));
+    }
+    if (WITH_AGENT) {
+      agent = await startAgent({ etcdEndpoints: etcd.endpoints, hostname: NODE, netns: host.name });
+      await agent.waitReady();
+    }
+    const socket = join(dir, 'cni.sock');
+    const args = JSON.stringify({ etcdEndpoints: etcd.endpoints, hostname: NODE, hostNetns: host.name, socketPath: socket, waitForChains: WITH_AGENT });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/cni/fixtures/cni-agent.ts', args], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+    service = child;
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: child.stdout! }).once('line', () => resolve());
+      child.once('exit', (code) => reject(new Error(`the CNI service exited (${code})`)));
+    });
+
+    const plugins: Plugin[] = [
+      {
+        name: WITH_AGENT ? 'margay (+ policy programmed)' : 'margay',
+        binary: CLIENT,
+        conf: JSON.stringify({ cniVersion: '1.0.0', name: 'bench-margay', type: 'margay', agent_socket: socket, args: { cni: { labels: [{ key: 'app', value: 'web' }] } } }),
+      },
+      {
+        name: 'ptp + host-local',
+        binary: '/usr/lib/cni/ptp',
+        conf: JSON.stringify({
+          cniVersion: '1.0.0',
+          name: 'bench-ptp',
+          type: 'ptp',
+          ipMasq: false,
+          ipam: { type: 'host-local', ranges: [[{ subnet: '10.250.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(dir, 'host-local') },
+        }),
+      },
+    ];
+    for (let i = 0; i < N * plugins.length; i++) containers.push(await createTestNetns('mgbench'));
+
+    const times = new Map(plugins.map((p) => [p.name, { add: [] as number[], del: [] as number[] }]));
+    const run = async (p: Plugin, cmd: 'ADD' | 'DEL', i: number, ns: TestNetns): Promise<number> => {
+      const env = { CNI_COMMAND: cmd, CNI_CONTAINERID: `bench-${i}`, CNI_NETNS: `/run/netns/${ns.name}`, CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni' };
+      // As a runtime in the host's namespace runs it (ptp creates its veth where it runs).
+      const r = await timed('nsenter', [`--net=/run/netns/${host.name}`, p.binary], env, p.conf);
+      if (r.code !== 0) throw new Error(`${p.name} ${cmd} failed: ${r.stdout}`);
+      return r.ms;
+    };
+    // Warm-up (first block claim, first profile, caches), not counted.
+    for (const [k, p] of plugins.entries()) {
+      const ns = await createTestNetns('mgbench');
+      containers.push(ns);
+      await run(p, 'ADD', 100_000 + k, ns);
+      await run(p, 'DEL', 100_000 + k, ns);
+    }
+    // Interleaved, so that whatever else the machine does hits both alike.
+    for (let i = 0; i < N; i++) {
+      for (const [k, p] of plugins.entries()) times.get(p.name)!.add.push(await run(p, 'ADD', i, containers[i * plugins.length + k]!));
+    }
+    for (let i = 0; i < N; i++) {
+      for (const [k, p] of plugins.entries()) times.get(p.name)!.del.push(await run(p, 'DEL', i, containers[i * plugins.length + k]!));
+    }
+
+    const base = times.get('ptp + host-local')!;
+    const mine = times.get(plugins[0]!.name)!;
+    console.log(`\n### ADD and DEL, ${N} attachments each, sequential${WITH_AGENT ? ', real agent programming policy' : ''}\n`);
+    console.log('| plugin | ADD p50 | ADD p90 | ADD p99 | DEL p50 | DEL p90 | DEL p99 |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|');
+    for (const p of plugins) {
+      const t = times.get(p.name)!;
+      console.log(row([p.name, percentile(t.add, 50), percentile(t.add, 90), percentile(t.add, 99), percentile(t.del, 50), percentile(t.del, 90), percentile(t.del, 99)]));
+    }
+    const ratio = (a: number[], b: number[], q: number) => `${(percentile(a, q) / percentile(b, q)).toFixed(2)}×`;
+    console.log(row(['**ratio margay / ptp**', ratio(mine.add, base.add, 50), ratio(mine.add, base.add, 90), ratio(mine.add, base.add, 99), ratio(mine.del, base.del, 50), ratio(mine.del, base.del, 90), ratio(mine.del, base.del, 99)]));
+    console.log('\n(times in ms, wall clock from exec to exit; ratios below 1 mean Margay is faster)');
+  } finally {
+    if (service && service.exitCode === null) {
+      const s = service;
+      const exited = new Promise((r) => s.once('exit', r));
+      s.kill('SIGTERM');
+      await exited;
+    }
+    undo();
+    await agent?.destroy();
+    for (const c of containers) await c.delete();
+    await host.delete();
+    await ds.close();
+    await etcd.destroy();
+  }
+}
+
+ensureClient();
+const dir = mkdtempSync(join(tmpdir(), 'margay-bench-cni-'));
+try {
+  console.log(`load average at start: ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  await clientForms(dir);
+  await attachments(dir);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
