@@ -82,7 +82,7 @@ const secs = (ms: number): string => (ms / 1000).toFixed(2);
 
 const etcd = await startEtcd();
 const host = await createHost();
-const scratch = await createTestNetns('mgb');
+const scratch = await createTestNetns('mga');
 let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
 const ds = new EtcdDatastore({ endpoints: etcd.endpoints, tls: {} });
 try {

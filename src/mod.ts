@@ -44,4 +44,5 @@ export { MargayError, hasCode, ErrorCodes } from './errors/mod.ts';
 export type { ErrorCode } from './errors/mod.ts';
 
 // IPAM and the cluster controllers.
-export { Ipam } from './ipam/ipam.ts';
+export { Ipam, checkIpam, computeUsage } from './ipam/mod.ts';
+export type { IpamConfig, CheckReport, Usage } from './ipam/mod.ts';

@@ -63,7 +63,8 @@ export interface DataplaneOutcome {
  * What the agent needs from the dataplane: apply a batch in order (one kernel transaction), and
  * resync (re-read the kernel and repair it to the desired state). A failure is reported by
  * throwing or by `ok: false`; either way the batch must stay in the desired state, so that the
- * next resync programs it. `prepare` runs once before anything else (host sysctls).
+ * next resync programs it. `prepare` runs once, just before the first apply (host sysctls): like
+ * everything else, nothing touches the kernel before the datastore snapshot is complete.
  */
 export interface AgentDataplane {
   prepare?(): Promise<void>;
@@ -158,6 +159,7 @@ export class Agent {
   #serversRestart: Promise<void> = Promise.resolve();
   #resyncRequested = false;
   #graphInSync = false;
+  #prepared = false;
   #dataplaneInSync = false;
   #lastInSync: number | undefined;
   #pendingSince: number | undefined;
@@ -288,11 +290,6 @@ export class Agent {
     this.health.report('datastore', { live: true, ready: false, detail: 'connecting' });
     this.health.report('dataplane', { live: true, ready: false, detail: 'waiting for the datastore snapshot' });
     if (this.#serve) await this.#startServers();
-    try {
-      await this.#dataplane.prepare?.();
-    } catch (err) {
-      this.#log.error({ err: describe(err) }, 'preparing the host (sysctls) failed');
-    }
     this.#resyncTicker = new Ticker(this.#clock, this.#resyncPeriod(), () => this.requestResync('periodic'));
     this.#reportTicker = new Ticker(this.#clock, this.#config.reportingInterval, () => void this.#reportHost());
     this.#watchdogTicker = new Ticker(this.#clock, 1000, () => this.#watchdog());
@@ -479,6 +476,15 @@ export class Agent {
     const resync = this.#resyncRequested;
     this.#resyncRequested = false;
     const touched = touchedEndpoints(updates);
+    if (!this.#prepared) {
+      // Host sysctls, like everything else in the kernel, only once the snapshot is complete.
+      this.#prepared = true;
+      try {
+        await this.#dataplane.prepare?.();
+      } catch (err) {
+        this.#log.error({ err: describe(err) }, 'preparing the host (sysctls) failed');
+      }
+    }
     try {
       if (updates.length > 0) {
         this.#operationStartedAt = this.#clock.now();

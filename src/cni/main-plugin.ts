@@ -108,6 +108,17 @@ async function addresses(ctx: ServiceContext, req: CniRequest, conf: NetConf, id
   return got;
 }
 
+/**
+ * Waits for every promise; rejects with the first failure only after all have settled (so that
+ * the rollback sees everything the failed step's siblings made).
+ */
+async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 /** The profiles of an endpoint: the configuration's, else `kns.<ns>` for pods and the network's for plain containers. */
 function profilesFor(conf: NetConf, id: WorkloadIdentity): string[] {
   if (conf.profiles) return conf.profiles;
@@ -216,25 +227,21 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
       mark = now;
     };
     try {
-      const addrs = await addresses(ctx, req, conf, id, undo);
-      step('ipam');
-      const spec: VethSpec = {
-        hostVeth: id.hostVeth,
-        netns: req.netns,
-        ifname: req.ifname,
-        mtu: ctx.mtu(conf.mtu),
-        containerMac: conf.requestedMac ?? req.args.MAC?.toLowerCase() ?? randomMac(),
-        ipv4: addrs.ipv4,
-        ipv6: addrs.ipv6,
-      };
-      await ctx.plumbing.setUp(spec);
+      const mtu = ctx.mtu(conf.mtu);
+      const containerMac = conf.requestedMac ?? req.args.MAC?.toLowerCase() ?? randomMac();
+      const link = { hostVeth: id.hostVeth, netns: req.netns, ifname: req.ifname, mtu, containerMac, ipv6: conf.ipam.builtin && conf.ipam.assignIpv6 };
+      // The veth needs no address: make it while IPAM assigns them.
       undo.push('delete veth', () => ctx.plumbing.deleteHostVeth(id.hostVeth));
-      step('veth');
+      const [addrs] = await settleAll([addresses(ctx, req, conf, id, undo), ctx.plumbing.createLink(link)]);
+      step('ipam+link');
+      const spec: VethSpec = { ...link, ipv4: addrs.ipv4, ipv6: addrs.ipv6 };
+      // The endpoint may be written while the addresses go in: the agent programs it by interface name.
       await ensureNetworkProfile(ctx, conf, id);
       const wep = endpointResource(conf, id, spec, profilesFor(conf, id));
-      const written = (await ctx.options.store.apply(wep)).resource;
-      step('endpoint');
+      const [, result] = await settleAll([ctx.plumbing.addAddresses(spec), ctx.options.store.apply(wep)]);
+      const written = result.resource;
       undo.push('delete WorkloadEndpoint', () => deleteEndpointIfOwned(ctx, id.namespace, id.wepName, id.containerId));
+      step('addresses+endpoint');
       const revision = Number(written.metadata.resourceVersion);
       const timeout = ctx.options.programTimeoutMs ?? 30_000;
       try {

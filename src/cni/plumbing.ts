@@ -38,6 +38,17 @@ export interface VethSpec {
   ipv6: string[];
 }
 
+/** A veth before it has addresses: what {@link Plumbing.createLink} needs. */
+export interface LinkSpec {
+  hostVeth: string;
+  netns: string;
+  ifname: string;
+  mtu: number;
+  containerMac: string;
+  /** IPv6 will be configured: the host side gets its IPv6 sysctls before it goes up. */
+  ipv6: boolean;
+}
+
 /** A failure of the kernel plumbing (reported as CNI error 5). */
 export class PlumbingError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -144,7 +155,8 @@ export function checkSpec(spec: VethSpec): void {
 /** What the CNI service needs of the kernel (a fake stands in for it in unit tests). */
 export interface WorkloadPlumbing {
   netnsExists(netns: string): boolean;
-  setUp(spec: VethSpec): Promise<void>;
+  createLink(link: LinkSpec): Promise<void>;
+  addAddresses(spec: VethSpec): Promise<void>;
   hostVethExists(name: string): Promise<boolean>;
   deleteHostVeth(name: string): Promise<boolean>;
   deleteContainerInterface(netns: string, ifname: string): Promise<boolean>;
@@ -177,37 +189,70 @@ export class Plumbing implements WorkloadPlumbing {
   }
 
   /**
-   * Creates the veth and configures both sides, in one script. On failure the half-made veth is
-   * removed before the error is thrown. A host side left by an earlier attempt at this
-   * attachment (or the previous sandbox of the same pod) is replaced, as Calico's plugin does.
+   * Creates the veth: the host side up with its fixed MAC and sysctls, the container side (down,
+   * no address yet) in the container's namespace. Needs no address, so it runs while IPAM assigns
+   * them. A host side left by an earlier attempt at this attachment (or by the previous sandbox of
+   * the same pod) is replaced, as Calico's plugin does. On failure nothing is left.
    * @throws {PlumbingError}
    */
-  async setUp(spec: VethSpec): Promise<void> {
-    checkSpec(spec);
-    const v6 = spec.ipv6.length > 0;
+  async createLink(link: LinkSpec): Promise<void> {
+    checkSpec({ ...link, ipv4: [], ipv6: [] });
     const create =
-      `link add ${spec.hostVeth} address ${HOST_MAC} mtu ${spec.mtu} type veth ` +
-      `peer name ${spec.ifname} address ${spec.containerMac} mtu ${spec.mtu} netns ${spec.netns}`;
-    const sysctls = hostSysctls(spec.hostVeth, v6).map(([k, v]) => `printf %s ${v} > /proc/sys/${k}`);
+      `link add ${link.hostVeth} address ${HOST_MAC} mtu ${link.mtu} type veth ` +
+      `peer name ${link.ifname} address ${link.containerMac} mtu ${link.mtu} netns ${link.netns}`;
+    const up = `link set ${link.hostVeth} up`;
+    const sysctls = hostSysctls(link.hostVeth, link.ipv6).map(([k, v]) => `printf %s ${v} > /proc/sys/${k}`);
     // With IPv6 the host side's sysctls (no DAD) must be in place before it goes up.
-    const script = [
-      heredoc('ip -batch -', [create, ...(v6 ? [] : hostRouteBatch(spec, this.#protocol))]),
-      ...sysctls,
-      ...(v6 ? [heredoc('ip -batch -', hostRouteBatch(spec, this.#protocol))] : []),
-      heredoc(`nsenter --net=${shq(spec.netns)} ip -batch -`, containerBatch(spec)),
-    ].join('\n');
+    const script = link.ipv6
+      ? [heredoc('ip -batch -', [create]), ...sysctls, `ip ${up} </dev/null`].join('\n')
+      : [heredoc('ip -batch -', [create, up]), ...sysctls].join('\n');
     const attempt = () => this.#shells.run(script);
     let r: ScriptResult;
     try {
       r = await attempt();
-      if (r.code !== 0 && /File exists/.test(r.output) && (await this.deleteHostVeth(spec.hostVeth))) r = await attempt();
+      if (r.code !== 0 && /File exists/.test(r.output) && (await this.deleteHostVeth(link.hostVeth))) r = await attempt();
     } catch (err) {
-      await this.deleteHostVeth(spec.hostVeth).catch(() => undefined);
-      throw new PlumbingError(`cannot plumb ${spec.hostVeth}/${spec.ifname}: ${(err as Error).message}`, { cause: err });
+      await this.deleteHostVeth(link.hostVeth).catch(() => undefined);
+      throw new PlumbingError(`cannot create veth ${link.hostVeth}/${link.ifname}: ${(err as Error).message}`, { cause: err });
     }
     if (r.code !== 0) {
+      await this.deleteHostVeth(link.hostVeth).catch(() => undefined);
+      throw new PlumbingError(`cannot create veth ${link.hostVeth} to ${link.ifname} in ${link.netns}: ${r.output.trim()}`);
+    }
+  }
+
+  /**
+   * Gives a veth made by {@link createLink} its addresses and routes: the host routes, and the
+   * container side's addresses, gateway and default routes (both sides at once).
+   * @throws {PlumbingError}
+   */
+  async addAddresses(spec: VethSpec): Promise<void> {
+    checkSpec(spec);
+    const hostLines = hostRouteBatch(spec, this.#protocol).slice(1); // the link is already up
+    const v6Sysctls = spec.ipv6.length > 0 ? hostSysctls(spec.hostVeth, true).filter(([k]) => k.startsWith('net/ipv6/')) : [];
+    const results = await Promise.all([
+      hostLines.length > 0
+        ? this.#shells.run([...v6Sysctls.map(([k, v]) => `printf %s ${v} > /proc/sys/${k}`), heredoc('ip -batch -', hostLines)].join('\n'))
+        : Promise.resolve({ code: 0, output: '' }),
+      this.#shells.run(heredoc(`nsenter --net=${shq(spec.netns)} ip -batch -`, containerBatch(spec))),
+    ]).catch((err: Error) => {
+      throw new PlumbingError(`cannot configure ${spec.hostVeth}/${spec.ifname}: ${err.message}`, { cause: err });
+    });
+    const failed = results.filter((r) => r.code !== 0);
+    if (failed.length > 0) {
+      throw new PlumbingError(`cannot configure veth ${spec.hostVeth}/${spec.ifname}: ${failed.map((r) => r.output.trim()).join('; ')}`);
+    }
+  }
+
+  /** {@link createLink} then {@link addAddresses}; removes the veth when the second fails. */
+  async setUp(spec: VethSpec): Promise<void> {
+    checkSpec(spec);
+    await this.createLink({ ...spec, ipv6: spec.ipv6.length > 0 });
+    try {
+      await this.addAddresses(spec);
+    } catch (err) {
       await this.deleteHostVeth(spec.hostVeth).catch(() => undefined);
-      throw new PlumbingError(`cannot plumb veth ${spec.hostVeth} to ${spec.ifname} in ${spec.netns}: ${r.output.trim()}`);
+      throw err;
     }
   }
 
@@ -256,8 +301,9 @@ export class Plumbing implements WorkloadPlumbing {
       this.#shells.run(
         [
           heredoc('ip -j -batch -', read(spec.hostVeth)),
-          // One line per sysctl; a missing file (no interface) prints "?".
-          ...keys.map((k) => `{ read -r v < /proc/sys/${k} && echo "$v"; } 2>/dev/null || echo '?'`),
+          // One line per sysctl; a missing file (no interface) prints "?". (dash's `read` reports
+          // failure on /proc files even when it read the value, hence `|| :`.)
+          ...keys.map((k) => `v=; read -r v < /proc/sys/${k} 2>/dev/null || :; echo "\${v:-?}"`),
         ].join('\n'),
       ),
       this.#shells.run(heredoc(`nsenter --net=${shq(spec.netns)} ip -j -batch -`, read(spec.ifname))),

@@ -114,8 +114,8 @@ describe('agent loop', () => {
     try {
       assert.equal(dp.batches.length, 0);
       await agent.start();
-      assert.equal(dp.prepared, 1);
       await eventually(() => agent.inSync, { what: 'in sync' });
+      assert.equal(dp.prepared, 1, 'host sysctls once, with the first apply');
       const first = dp.batches[0]!;
       assert.equal(first.at(-1)!.type, 'in-sync');
       assert.deepEqual(
@@ -227,6 +227,7 @@ describe('agent loop', () => {
       const resyncs = dp.resyncs;
       client.setReachable(false);
       await eventually(async () => (await readiness(agent)) === 503, { what: 'not ready while unreachable' });
+      assert.equal(dp.prepared, 1);
       assert.equal(agent.inSync, false);
       assert.match(await agent.metrics.text(), /^margay_resync_state 1$/m);
       assert.equal(dp.batches.length, applies, 'nothing is removed from the dataplane');
@@ -300,6 +301,32 @@ describe('agent loop', () => {
       await eventually(async () => (await ds.get('/calico/felix/v2/no-region/host/h1/workload/k8s/ns1%2fgone/endpoint/eth0')) === undefined);
       assert.notEqual(await ds.get('/calico/felix/v2/no-region/host/h1/workload/k8s/ns1%2fa/endpoint/eth0'), undefined);
       assert.notEqual(await ds.get('/calico/felix/v2/no-region/host/h2/workload/k8s/ns1%2fother/endpoint/eth0'), undefined, 'other hosts are not touched');
+    } finally {
+      await agent.stop();
+      await ds.close();
+    }
+  });
+
+  it('touches nothing (not even sysctls) while the datastore has never been reached', async () => {
+    const ds = new MemoryDatastore();
+    const client = ds.peer();
+    client.setReachable(false);
+    const dp = new FakeDataplane();
+    const agent = new Agent({
+      datastore: client,
+      local: { layers: [...environmentLayers({ MARGAY_HEALTHPORT: '0', MARGAY_PROMETHEUSMETRICSPORT: '0' }).layers, ...flagLayers({ hostname: 'h1' })], warnings: [] },
+      dataplane: () => dp,
+      logger: silentLogger(),
+      syncerBackoff: { initialMs: 10, maxMs: 20 },
+    });
+    try {
+      await agent.start();
+      await eventually(async () => /^margay_resync_state 1$/m.test(await agent.metrics.text()), { what: 'waiting for the datastore' });
+      assert.equal(await readiness(agent), 503);
+      assert.deepEqual([dp.prepared, dp.batches.length, dp.resyncs], [0, 0, 0]);
+      client.setReachable(true);
+      await eventually(() => agent.inSync);
+      assert.deepEqual([dp.prepared, dp.batches.length], [1, 1]);
     } finally {
       await agent.stop();
       await ds.close();

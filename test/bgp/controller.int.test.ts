@@ -116,7 +116,8 @@ describe('BgpController (3 hosts, one datastore, IPAM blocks)', () => {
   it('a borrowed address is announced as a /32 by the host that uses it', async () => {
     const [h1, h2, h3] = fab.hosts as [TestHost, TestHost, TestHost];
     const h2Block = controllers.get('h2')!.view.affineBlocks('h2')[0]!;
-    const ip = h2Block.replace(/\.0\/26$/, '.40');
+    const base = h2Block.split('/')[0]!.split('.').map(Number);
+    const ip = [...base.slice(0, 3), base[3]! + 40].join('.');
     await ipam.assignIp({ ip, handle: 'borrower', node: 'h1' });
     await addPod(h1, ip, controllers.get('h1')!.view.affineBlocks('h1')[0]!);
     await eventually(async () => assert.equal((await routeTo(h3, ip))?.gateway, h1.ip), { timeoutMs: 10_000 });

@@ -59,6 +59,9 @@ export function registerAgent(program: Command, ctx: CliContext): void {
       const log = componentLogger(agent.logger, 'agent');
       prepareStateDir(agent.config.stateDir, agent.config.felixHostname, (m) => log.warn(m));
 
+      // The agent's timers are unref'd; keep the process alive until it stops, even with the
+      // health and metrics servers disabled.
+      const keepAlive = setInterval(() => {}, 1 << 30);
       let onSignal: ((signal: NodeJS.Signals) => void) | undefined;
       const signalled = new Promise<NodeJS.Signals>((resolve) => {
         onSignal = (signal) => resolve(signal);
@@ -81,6 +84,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
         await agent.stop().catch(() => undefined);
         throw err;
       } finally {
+        clearInterval(keepAlive);
         process.removeListener('SIGTERM', onSignal!);
         process.removeListener('SIGINT', onSignal!);
       }
