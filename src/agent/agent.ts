@@ -26,7 +26,7 @@
 import type { Resource } from '../api/resource.ts';
 import { buildCalcGraph, type CalcGraph } from '../calc/mod.ts';
 import type { DataplaneSettings, DataplaneUpdate } from '../calc/model.ts';
-import { type Clock, systemClock } from '../datastore/clock.ts';
+import { type Clock, systemClock, type TimerHandle } from '../datastore/clock.ts';
 import type { Datastore } from '../datastore/datastore.ts';
 import { parseResourceKey, RESOURCES_PREFIX } from '../datastore/keys.ts';
 import { Syncer, type SyncerEvent, type SyncerState } from '../datastore/syncer.ts';
@@ -94,6 +94,15 @@ function checkOutcome(outcome: DataplaneOutcome | void, what: string): void {
   throw new DataplaneFailure(`${what} failed: ${reasons.join('; ') || 'unknown error'}`, outcome.failedEndpoints ?? []);
 }
 
+/** A caller waiting for an endpoint to be programmed. */
+interface EndpointWaiter {
+  key: string;
+  revision: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+  timer: TimerHandle;
+}
+
 /** Options of {@link Agent}. */
 export interface AgentOptions {
   datastore: Datastore;
@@ -145,6 +154,11 @@ export class Agent {
   readonly #syncerState: Record<SyncerName, SyncerState | undefined> = { resources: undefined, ipam: undefined };
   readonly #syncerInSync: Record<SyncerName, boolean> = { resources: false, ipam: false };
   readonly #programmed: ProgrammedState = { ipSets: new Set(), policies: new Set(), workloads: new Set(), hostEndpoints: new Set() };
+  /** The highest datastore revision fed to the graph, and the highest one the kernel reflects. */
+  #fedRevision = 0;
+  #appliedRevision = 0;
+  /** Callers (the CNI service) waiting for an endpoint to be programmed at a revision. */
+  readonly #endpointWaiters = new Set<EndpointWaiter>();
   /** WorkloadEndpoint `<ns>/<name>` → its status key identity. */
   readonly #wepIds = new Map<string, WorkloadStatusId>();
   readonly #nodes = new Set<string>();
@@ -267,6 +281,38 @@ export class Agent {
     return this.#metricsServer ? { host: this.#metricsServer.host, port: this.#metricsServer.port } : undefined;
   }
 
+  /**
+   * Resolves once the kernel reflects the datastore at `revision` or later and the workload
+   * endpoint `<namespace>/<name>` is programmed (its chains and policy in place); rejects after
+   * `timeoutMs`. The CNI service answers ADD only after this.
+   */
+  waitForEndpointProgrammed(key: string, revision: number, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const waiter: EndpointWaiter = {
+        key,
+        revision,
+        resolve,
+        reject,
+        timer: this.#clock.setTimeout(() => {
+          this.#endpointWaiters.delete(waiter);
+          reject(new Error(`endpoint ${key} was not programmed within ${timeoutMs} ms${this.#lastApplyError ? ` (last dataplane error: ${this.#lastApplyError})` : ''}`));
+        }, timeoutMs),
+      };
+      this.#endpointWaiters.add(waiter);
+      this.#settleEndpointWaiters();
+    });
+  }
+
+  #settleEndpointWaiters(): void {
+    for (const w of this.#endpointWaiters) {
+      if (w.revision <= this.#appliedRevision && this.#programmed.workloads.has(w.key) && !this.#failedEndpoints.has(w.key)) {
+        this.#clock.clearTimeout(w.timer);
+        this.#endpointWaiters.delete(w);
+        w.resolve();
+      }
+    }
+  }
+
   /** True once the dataplane has been programmed from a complete snapshot and the datastore is connected. */
   get inSync(): boolean {
     return this.#dataplaneInSync && this.#datastoreInSync();
@@ -312,6 +358,11 @@ export class Agent {
     if (this.#stopping) return this.done;
     this.#stopping = true;
     this.#log.info('agent stopping');
+    for (const w of this.#endpointWaiters) {
+      this.#clock.clearTimeout(w.timer);
+      w.reject(new Error('the agent is stopping'));
+    }
+    this.#endpointWaiters.clear();
     this.#resyncTicker?.stop();
     this.#reportTicker?.stop();
     this.#watchdogTicker?.stop();
@@ -355,6 +406,8 @@ export class Agent {
           }
           this.#observe(key, value);
           this.graph.onUpdate(key, value);
+          const revision = ev.type === 'update' ? ev.kv.modRevision : ev.revision;
+          if (revision > this.#fedRevision) this.#fedRevision = revision;
           break;
         }
         case 'in-sync':
@@ -473,6 +526,7 @@ export class Agent {
     }
     const pendingSince = this.#pendingSince;
     this.#pendingSince = undefined;
+    const revisionAtFlush = this.#fedRevision;
     const resync = this.#resyncRequested;
     this.#resyncRequested = false;
     const touched = touchedEndpoints(updates);
@@ -535,6 +589,8 @@ export class Agent {
       this.metrics.policyProgrammingLatencySeconds.observe((performance.now() - pendingSince) / 1000);
     }
     if (this.#datastoreInSync()) this.#lastInSync = this.#wall();
+    if (revisionAtFlush > this.#appliedRevision) this.#appliedRevision = revisionAtFlush;
+    this.#settleEndpointWaiters();
     this.health.report('dataplane', { live: true, ready: true, detail: `programmed (${this.#programmed.workloads.size} workloads)` });
     this.#updateInSyncGauge();
     if (updates.length > 0 || first || hadFailures) this.#updateEndpointStatuses();

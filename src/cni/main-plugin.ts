@@ -238,9 +238,9 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
       // The endpoint may be written while the addresses go in: the agent programs it by interface name.
       await ensureNetworkProfile(ctx, conf, id);
       const wep = endpointResource(conf, id, spec, profilesFor(conf, id));
+      undo.push('delete WorkloadEndpoint', () => deleteEndpointIfOwned(ctx, id.namespace, id.wepName, id.containerId));
       const [, result] = await settleAll([ctx.plumbing.addAddresses(spec), ctx.options.store.apply(wep)]);
       const written = result.resource;
-      undo.push('delete WorkloadEndpoint', () => deleteEndpointIfOwned(ctx, id.namespace, id.wepName, id.containerId));
       step('addresses+endpoint');
       const revision = Number(written.metadata.resourceVersion);
       const timeout = ctx.options.programTimeoutMs ?? 30_000;

@@ -161,6 +161,8 @@ export interface WorkloadPlumbing {
   deleteHostVeth(name: string): Promise<boolean>;
   deleteContainerInterface(netns: string, ifname: string): Promise<boolean>;
   inspect(spec: VethSpec): Promise<Differences>;
+  configureExisting(iface: string, addrs: { ipv4: string[]; ipv6: string[] }): Promise<{ mac: string; linkLocal: string | undefined }>;
+  unconfigureExisting(iface: string): Promise<void>;
   /** Releases helper processes. */
   close?(): void;
 }
@@ -256,6 +258,42 @@ export class Plumbing implements WorkloadPlumbing {
     }
   }
 
+  /**
+   * Configures an interface someone else made (a VM's tap): sysctls, link up, the routes to its
+   * addresses. Its MAC is left alone; returns the IPv6 link-local address the workload should
+   * use as its gateway (EUI-64 of that MAC).
+   * @throws {PlumbingError} when the interface does not exist or cannot be configured.
+   */
+  async configureExisting(iface: string, addrs: { ipv4: string[]; ipv6: string[] }): Promise<{ mac: string; linkLocal: string | undefined }> {
+    const spec: VethSpec = { hostVeth: iface, netns: '/', ifname: iface, mtu: 1500, containerMac: '02:00:00:00:00:00', ...addrs };
+    checkSpec(spec);
+    const v6 = addrs.ipv6.length > 0;
+    const script = [
+      `ip -j link show dev ${iface} </dev/null`,
+      ...hostSysctls(iface, v6).map(([k, v]) => `printf %s ${v} > /proc/sys/${k}`),
+      heredoc('ip -batch -', hostRouteBatch(spec, this.#protocol)),
+    ].join('\n');
+    const r = await this.#shells.run(script).catch((err: Error) => {
+      throw new PlumbingError(`cannot configure ${iface}: ${err.message}`, { cause: err });
+    });
+    if (r.code !== 0) throw new PlumbingError(`cannot configure interface ${iface}: ${r.output.trim()}`);
+    const link = (JSON.parse(r.output.split('\n')[0] ?? '[]') as LinkInfo[])[0];
+    const mac = link?.address ?? '';
+    return { mac, linkLocal: v6 ? eui64LinkLocal(mac) : undefined };
+  }
+
+  /** Removes the routes {@link configureExisting} added (the interface itself stays). Idempotent. */
+  async unconfigureExisting(iface: string): Promise<void> {
+    if (!/^[A-Za-z0-9_.@-]{1,15}$/.test(iface)) throw new PlumbingError(`interface name ${JSON.stringify(iface)} is not valid`);
+    const p = String(this.#protocol);
+    const r = await this.#shells
+      .run(`ip route flush dev ${iface} proto ${p} </dev/null 2>&1 || :\nip -6 route flush dev ${iface} proto ${p} </dev/null 2>&1 || :`)
+      .catch((err: Error) => {
+        throw new PlumbingError(`cannot remove the routes of ${iface}: ${err.message}`, { cause: err });
+      });
+    if (r.code !== 0 && !MISSING.test(r.output)) throw new PlumbingError(`cannot remove the routes of ${iface}: ${r.output.trim()}`);
+  }
+
   /** Whether a host-side interface exists. */
   async hostVethExists(name: string): Promise<boolean> {
     const r = await this.#shells.run(`ip link show dev ${shq(name)} </dev/null >/dev/null`).catch((err: Error) => {
@@ -348,6 +386,15 @@ export class Plumbing implements WorkloadPlumbing {
     }
     return diffs;
   }
+}
+
+/** The EUI-64 IPv6 link-local address of a MAC (what the kernel gives an interface with that MAC). */
+export function eui64LinkLocal(mac: string): string | undefined {
+  const b = mac.split(':').map((x) => parseInt(x, 16));
+  if (b.length !== 6 || b.some((x) => Number.isNaN(x))) return undefined;
+  b[0] = b[0]! ^ 0x02;
+  const words = [(b[0]! << 8) | b[1]!, (b[2]! << 8) | 0xff, 0xfe00 | b[3]!, (b[4]! << 8) | b[5]!];
+  return `fe80::${words.map((w) => w.toString(16)).join(':')}`;
 }
 
 /** Reads `ip -j -batch` output of `address show` + `route show` (then any further lines). */

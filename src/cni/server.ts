@@ -5,7 +5,8 @@
  * `POST /v1/ipam` (`margay-ipam`), one `X-CNI_<NAME>` header per CNI_* variable that is set, and
  * the configuration as the body. The answer is 200 with the result (or an empty body) when the
  * plugin must exit 0, and another status with a CNI error object otherwise. Also
- * `GET /v1/version` for a quick "is it there" (`curl --unix-socket … http://margay/v1/version`).
+ * `POST /v1/endpoints` (JSON) for interfaces someone else created, such as VM taps (existing.ts),
+ * and `GET /v1/version` for a quick "is it there" (`curl --unix-socket … http://margay/v1/version`).
  */
 import { mkdirSync, unlinkSync, chmodSync, existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -13,7 +14,7 @@ import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import type { CniServiceOptions } from './context.ts';
 import { ENV_NAMES, type CniEnv } from './request.ts';
-import { CniService, versionInfo, type PluginKind } from './service.ts';
+import { CniService, versionInfo, type CniReply, type PluginKind } from './service.ts';
 import { CniCode } from './spec.ts';
 
 /** The socket the plugin binaries use unless told otherwise. */
@@ -82,7 +83,8 @@ export async function startCniService(options: CniServerOptions): Promise<CniSer
       send(res, 200, versionInfo());
       return;
     }
-    const plugin: PluginKind | undefined = route === '/v1/cni' ? 'cni' : route === '/v1/ipam' ? 'ipam' : undefined;
+    const plugin: PluginKind | 'endpoints' | undefined =
+      route === '/v1/cni' ? 'cni' : route === '/v1/ipam' ? 'ipam' : route === '/v1/endpoints' ? 'endpoints' : undefined;
     if (req.method !== 'POST' || !plugin) {
       send(res, 404, { cniVersion: '1.1.0', code: CniCode.INTERNAL, msg: `no such CNI endpoint: ${req.method} ${req.url}` });
       return;
@@ -98,7 +100,21 @@ export async function startCniService(options: CniServerOptions): Promise<CniSer
         send(res, 413, { cniVersion: '1.1.0', code: CniCode.INVALID_NETWORK_CONFIG, msg: `the network configuration is larger than ${maxBody} bytes` });
         return;
       }
-      void service.handle(envFromHeaders(req), Buffer.concat(chunks).toString('utf8'), plugin).then(
+      const text = Buffer.concat(chunks).toString('utf8');
+      let work: Promise<CniReply>;
+      if (plugin === 'endpoints') {
+        let body: unknown;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          send(res, 400, { cniVersion: '1.1.0', code: CniCode.DECODE_FAILURE, msg: 'the endpoint request is not valid JSON' });
+          return;
+        }
+        work = service.handleExisting(body);
+      } else {
+        work = service.handle(envFromHeaders(req), text, plugin);
+      }
+      void work.then(
         (reply) => send(res, reply.ok ? 200 : 500, reply.body),
         (err: unknown) => send(res, 500, { cniVersion: '1.1.0', code: CniCode.INTERNAL, msg: String((err as Error)?.message ?? err) }),
       );

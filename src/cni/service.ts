@@ -7,6 +7,7 @@ import { whyNoAddress } from './availability.ts';
 import { parseNetConf, type NetConf } from './config.ts';
 import type { CniServiceOptions, ServiceContext } from './context.ts';
 import { delegate } from './delegate.ts';
+import { attachExisting, detachExisting } from './existing.ts';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc } from './ipam-plugin.ts';
 import { KeyedLock } from './locks.ts';
 import { add, check, del, gc } from './main-plugin.ts';
@@ -59,6 +60,23 @@ export class CniService {
       mtu: (m) => (m > 0 ? m : defaultMtu),
       knownProfiles: new Set(),
     };
+  }
+
+  /**
+   * An endpoint on an interface someone else created (a VM's tap): ADD or DEL as a JSON request
+   * (existing.ts). Never throws: a failure is `{ok: false, body: {code, msg}}`.
+   */
+  async handleExisting(body: unknown): Promise<CniReply> {
+    try {
+      const cmd = (body as { command?: unknown } | null)?.command;
+      if (cmd === 'DEL') {
+        await detachExisting(this.#ctx, body);
+        return { ok: true, body: undefined };
+      }
+      return { ok: true, body: { ...(await attachExisting(this.#ctx, body)) } };
+    } catch (err) {
+      return { ok: false, body: { ...toCniError(err).toObject(CNI_SPEC_VERSION) } };
+    }
   }
 
   /** Stops the helper processes (the kernel plumbing's shells). */

@@ -216,8 +216,11 @@ export class Dataplane {
       result.routes.errors.push({ dst: '*', op: 'add', message: (err as Error).message });
     }
     if (result.routes.errors.length > 0) {
-      result.ok = false;
       this.counters.routeErrors += result.routes.errors.length;
+      // A route to a workload interface that does not exist yet (the CNI is still plumbing it,
+      // or the endpoint lives elsewhere) is pending, as in Felix: retried on the next apply,
+      // not a failure of this one.
+      if (result.routes.errors.some((e) => !isMissingDevice(e.message))) result.ok = false;
     }
     return this.finish(result, started);
   }
@@ -256,3 +259,8 @@ export {
   WORKLOAD_HOST_LINK_LOCAL_V6,
   WORKLOAD_HOST_MAC,
 } from './links/links.ts';
+
+/** `ip route` failing because the route's interface does not exist (yet). */
+function isMissingDevice(message: string): boolean {
+  return /Cannot find device|No such device/i.test(message);
+}

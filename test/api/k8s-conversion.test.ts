@@ -497,9 +497,9 @@ describe('Namespace conversion', () => {
     assert.deepEqual(spec.egress, [{ action: 'Allow' }]);
     assert.deepEqual(spec.labelsToApply, { 'pcns.env': 'prod', 'pcns.kubernetes.io/metadata.name': 'prod', 'pcns.projectcalico.org/name': 'prod' });
   });
-  it('always applies the name label', () => {
+  it('always applies the name labels (Calico\'s, and the one the Kubernetes API server adds)', () => {
     const profile = convertKubernetesResource({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } });
-    assert.deepEqual((profile.spec as Obj).labelsToApply, { 'pcns.projectcalico.org/name': 'default' });
+    assert.deepEqual((profile.spec as Obj).labelsToApply, { 'pcns.kubernetes.io/metadata.name': 'default', 'pcns.projectcalico.org/name': 'default' });
   });
   it('rejects a namespace name that is not a DNS label', () => {
     rejects(() => convertKubernetesResource({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a.b' } }), 'metadata.name');

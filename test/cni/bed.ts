@@ -3,8 +3,10 @@
  * and a default route, as test/agent/lab.ts builds it, so proxy ARP answers for 169.254.1.1), the
  * CNI service listening on a unix socket in a temporary folder and programming that host, the
  * plugin binaries (dist/cni) and the stock plugins (/usr/lib/cni) on CNI_PATH, and a folder of
- * network configurations for runtimes. Optionally the real agent (`margay agent --netns <host>`)
- * programs the dataplane; ADD then waits until the endpoint's chains are in the host's nftables.
+ * network configurations for runtimes. By default the CNI service runs in the test process with
+ * no dataplane (ADD's wait resolves at once); with `agent: true` the real agent process
+ * (`margay agent --netns <host> --cni-socket <socket>`) hosts it and programs policy, and ADD
+ * answers once the endpoint's policy is in the host's nftables.
  *
  * Nothing touches the machine's own namespace, /etc/cni or /opt/cni. Everything is removed by
  * `close()`, and by the exit hooks of the harness when a test dies.
@@ -23,15 +25,15 @@ import { createHost, startAgent, type AgentProcess } from '../agent/lab.ts';
 import { registerCleanup } from '../harness/cleanup.ts';
 import { startEtcd, type EtcdHandle } from '../harness/etcd.ts';
 import { createTestNetns, run, type TestNetns } from '../harness/netns.ts';
+import { eventually } from '../harness/wait.ts';
 import { ensureClient, REPO } from './binary.ts';
-import { waitForChains } from './programmed.ts';
 
 /** The node name of the bed's host. */
 export const NODE = 'cni-node1';
 
 /** Options of {@link startBed}. */
 export interface BedOptions {
-  /** Run the real agent to program policy (default false: ADD's wait resolves at once). */
+  /** The real agent hosts the CNI service and programs policy (default false: in-process service, no dataplane). */
   agent?: boolean;
   /** IP pools (default: 10.244.0.0/16 with /26 blocks and fd00:10:244::/48 with /122 blocks). */
   pools?: unknown[];
@@ -53,11 +55,11 @@ export interface Bed {
   /** CNI_PATH: the Margay binaries first, then the stock plugins. */
   readonly cniPath: string;
   readonly agent: AgentProcess | undefined;
-  /** The in-process CNI service (undefined while stopped). */
+  /** The in-process CNI service (undefined while stopped, and in agent mode). */
   cni: CniServer | undefined;
-  /** Starts the CNI service (again). */
+  /** Starts the CNI service (again): in agent mode, the agent process. */
   startCni(): Promise<void>;
-  /** Stops the CNI service. */
+  /** Stops the CNI service: in agent mode, kills the agent process (SIGKILL). */
   stopCni(): Promise<void>;
   /** Writes `<name>.conflist` with these plugins (each gets agent_socket) and returns its text. */
   network(name: string, plugins: Record<string, unknown>[], cniVersion?: string): string;
@@ -101,7 +103,8 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
       await store.apply(validateResource(r));
     }
     if (options.agent) {
-      agent = await startAgent({ etcdEndpoints: etcd.endpoints, hostname: NODE, netns: host.name });
+      mkdirSync(join(dir, 'run'), { recursive: true });
+      agent = await startAgent({ etcdEndpoints: etcd.endpoints, hostname: NODE, netns: host.name, args: ['--cni-socket', socket] });
       await agent.waitReady();
     }
     const hostName = host.name;
@@ -118,17 +121,20 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
       agent,
       cni: undefined,
       async startCni() {
+        if (agent) {
+          if (!agent.running) await agent.restart();
+          await agent.waitReady();
+          await eventually(() => existsSync(socket), { timeoutMs: 30_000, what: 'the agent CNI socket' });
+          return;
+        }
         if (b.cni) return;
-        b.cni = await startCniService({
-          store,
-          ipam,
-          hostname: NODE,
-          hostNetns: hostName,
-          socketPath: socket,
-          waitForEndpointProgrammed: agent ? (ep, timeoutMs) => waitForChains(store, hostName, ep, timeoutMs) : async () => undefined,
-        });
+        b.cni = await startCniService({ store, ipam, hostname: NODE, hostNetns: hostName, socketPath: socket, waitForEndpointProgrammed: async () => undefined });
       },
       async stopCni() {
+        if (agent) {
+          await agent.kill('SIGKILL');
+          return;
+        }
         const c = b.cni;
         b.cni = undefined;
         await c?.close();

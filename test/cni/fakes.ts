@@ -4,7 +4,7 @@
  */
 import { validateResource } from '../../src/api/validate.ts';
 import type { EndpointRef } from '../../src/cni/context.ts';
-import type { Differences, VethSpec, WorkloadPlumbing } from '../../src/cni/plumbing.ts';
+import type { Differences, LinkSpec, VethSpec, WorkloadPlumbing } from '../../src/cni/plumbing.ts';
 import { CniService } from '../../src/cni/service.ts';
 import type { CniEnv } from '../../src/cni/request.ts';
 import { MemoryDatastore } from '../../src/datastore/memory.ts';
@@ -22,9 +22,14 @@ export class FakePlumbing implements WorkloadPlumbing {
   netnsExists(netns: string): boolean {
     return this.netns.has(netns) || /^\/run\/netns\/c\d+$/.test(netns);
   }
-  async setUp(spec: VethSpec): Promise<void> {
-    this.calls.push(`setUp ${spec.hostVeth}`);
+  async createLink(link: LinkSpec): Promise<void> {
+    this.calls.push(`createLink ${link.hostVeth}`);
     if (this.failSetUp) throw this.failSetUp;
+    this.veths.set(link.hostVeth, { ...link, ipv4: [], ipv6: [] });
+  }
+  async addAddresses(spec: VethSpec): Promise<void> {
+    this.calls.push(`addAddresses ${spec.hostVeth}`);
+    if (!this.veths.has(spec.hostVeth)) throw new Error(`no veth ${spec.hostVeth}`);
     this.veths.set(spec.hostVeth, spec);
   }
   async hostVethExists(name: string): Promise<boolean> {
@@ -43,6 +48,15 @@ export class FakePlumbing implements WorkloadPlumbing {
       }
     }
     return false;
+  }
+  readonly existing = new Map<string, { ipv4: string[]; ipv6: string[] }>();
+  async configureExisting(iface: string, addrs: { ipv4: string[]; ipv6: string[] }): Promise<{ mac: string; linkLocal: string | undefined }> {
+    if (!iface.startsWith('tap')) throw Object.assign(new Error(`Device "${iface}" does not exist.`), { name: 'PlumbingError' });
+    this.existing.set(iface, addrs);
+    return { mac: 'fe:16:3e:00:00:01', linkLocal: addrs.ipv6.length > 0 ? 'fe80::fc16:3eff:fe00:1' : undefined };
+  }
+  async unconfigureExisting(iface: string): Promise<void> {
+    this.existing.delete(iface);
   }
   async inspect(spec: VethSpec): Promise<Differences> {
     if (!this.veths.has(spec.hostVeth)) return [`host interface ${spec.hostVeth} does not exist`];

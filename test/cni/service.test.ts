@@ -96,7 +96,7 @@ describe('cni service - ADD', () => {
     assert.equal(await handleCount(t.ds), 0);
   });
 
-  it('an exhausted pool: code 101, no veth', async () => {
+  it('an exhausted pool: code 101, no veth or endpoint left', async () => {
     const t = await makeService({
       pools: [{ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'tiny' }, spec: { cidr: '10.9.0.0/31', blockSize: 31 } }],
     });
@@ -104,15 +104,16 @@ describe('cni service - ADD', () => {
     await ok(t.service, env('ADD', 'b'), netconf());
     const err = await fails(t.service, env('ADD', 'c'), netconf());
     assert.equal(err.code, 101);
-    assert.equal(t.plumbing.calls.filter((c) => c.startsWith('setUp')).length, 2);
+    assert.equal(t.plumbing.veths.size, 2);
+    assert.equal((await t.store.list(workloadEndpointKind)).items.length, 2);
   });
 
-  it('the datastore unreachable: code 11, nothing made', async () => {
+  it('the datastore unreachable: code 11, nothing left', async () => {
     const t = await makeService();
     t.ds.setReachable(false);
     const err = await fails(t.service, env('ADD'), netconf());
     assert.equal(err.code, 11);
-    assert.equal(t.plumbing.calls.length, 0);
+    assert.equal(t.plumbing.veths.size, 0);
     t.ds.setReachable(true);
     assert.equal(await handleCount(t.ds), 0);
   });
@@ -275,5 +276,42 @@ describe('cni service - margay-ipam', () => {
     await ok(t.service, env('DEL', 'b1'), JSON.stringify(conf), 'ipam');
     assert.equal((await fails(t.service, env('CHECK', 'b1'), JSON.stringify({ ...conf, prevResult: result }), 'ipam')).code, 3);
     assert.equal(await handleCount(t.ds), 0);
+  });
+});
+
+describe('cni service - interfaces someone else created (VM taps)', () => {
+  const vm = { command: 'ADD', interfaceName: 'tap1a2b3c4d-5e', workload: 'instance-0001', endpoint: 'port-1', namespace: 'tenant-a', mac: 'FA:16:3E:00:00:01', labels: { app: 'db' } };
+
+  it('ADD assigns, configures the tap, writes an openstack endpoint and waits; DEL undoes it', async () => {
+    const t = await makeService();
+    const add = await t.service.handleExisting({ ...vm, assignIpv6: true });
+    assert.equal(add.ok, true, JSON.stringify(add.body));
+    const body = add.body as { ips: string[]; gateways: { ipv4: string; ipv6: string }; endpoint: { name: string } };
+    assert.match(body.ips[0]!, /^10\.244\.0\.\d+\/32$/);
+    assert.deepEqual(body.gateways, { ipv4: '169.254.1.1', ipv6: 'fe80::fc16:3eff:fe00:1' });
+    assert.equal(body.endpoint.name, 'node1-openstack-instance--0001-port--1');
+    const wep = await t.store.get(workloadEndpointKind, body.endpoint.name, 'tenant-a');
+    assert.deepEqual(
+      { orch: (wep?.spec as { orchestrator: string }).orchestrator, iface: (wep?.spec as { interfaceName: string }).interfaceName, mac: (wep?.spec as { mac: string }).mac, app: wep?.metadata.labels?.app },
+      { orch: 'openstack', iface: 'tap1a2b3c4d-5e', mac: 'fa:16:3e:00:00:01', app: 'db' },
+    );
+    assert.equal(t.waits.length, 1);
+    assert.equal(t.plumbing.existing.size, 1);
+    const del = await t.service.handleExisting({ ...vm, command: 'DEL' });
+    assert.equal(del.ok, true);
+    assert.equal(await t.store.get(workloadEndpointKind, body.endpoint.name, 'tenant-a'), undefined);
+    assert.equal(t.plumbing.existing.size, 0);
+    assert.equal(await handleCount(t.ds), 0);
+    assert.equal((await t.service.handleExisting({ ...vm, command: 'DEL' })).ok, true);
+  });
+
+  it('a missing interface: code 5 and nothing left; a bad request: code 7', async () => {
+    const t = await makeService();
+    const add = await t.service.handleExisting({ ...vm, interfaceName: 'nosuchif' });
+    assert.equal((add.body as { code: number }).code, 5);
+    assert.equal(await handleCount(t.ds), 0);
+    assert.equal((await t.store.list(workloadEndpointKind)).items.length, 0);
+    assert.equal(((await t.service.handleExisting({ ...vm, orchestrator: 'k8s' })).body as { code: number }).code, 7);
+    assert.equal(((await t.service.handleExisting({ ...vm, ips: ['nope'] })).body as { code: number }).code, 7);
   });
 });

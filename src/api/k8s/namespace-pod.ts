@@ -53,7 +53,10 @@ export function serviceAccountProfileName(namespace: string, serviceAccount: str
 /** Namespace → Profile `kns.<ns>`: allow all both ways, apply the namespace labels as `pcns.*`. */
 export function namespaceToProfile(ns: KubernetesNamespace): Resource {
   const labelsToApply: Record<string, string> = {};
-  for (const [k, v] of Object.entries(ns.metadata.labels ?? {})) labelsToApply[`${NAMESPACE_LABEL_PREFIX}${k}`] = v;
+  // The Kubernetes API server gives every Namespace this label; manifests applied in etcd mode
+  // never went through it, so it is added here for namespaceSelectors that rely on it.
+  const labels = { 'kubernetes.io/metadata.name': ns.metadata.name, ...(ns.metadata.labels ?? {}) };
+  for (const [k, v] of Object.entries(labels)) labelsToApply[`${NAMESPACE_LABEL_PREFIX}${k}`] = v;
   labelsToApply[`${NAMESPACE_LABEL_PREFIX}${NAME_LABEL}`] = ns.metadata.name;
   const metadata: Resource['metadata'] = { name: namespaceProfileName(ns.metadata.name) };
   copyMeta(ns.metadata, metadata);

@@ -15,6 +15,9 @@ import { loadLocalConfig } from '../../agent/config.ts';
 import { componentLogger } from '../../agent/log.ts';
 import { configureHostForwarding, Dataplane } from '../../dataplane/mod.ts';
 import { MargayError } from '../../errors/mod.ts';
+import { type CniServer, DEFAULT_CNI_SOCKET, startCniService } from '../../cni/mod.ts';
+import { ResourceStore } from '../../datastore/resources.ts';
+import { Ipam } from '../../ipam/mod.ts';
 import type { CliContext } from '../context.ts';
 
 interface AgentFlags {
@@ -22,6 +25,7 @@ interface AgentFlags {
   configFile?: string;
   netns?: string;
   stateDir?: string;
+  cniSocket?: string;
 }
 
 /** Registers `agent`. */
@@ -33,6 +37,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
     .option('--config-file <file>', 'agent configuration file, Felix\'s INI-like "Name = value" lines (default: $MARGAY_CONFIG_FILE)')
     .option('--netns <name>', 'program this named network namespace instead of the agent\'s own (lab hosts and tests)')
     .option('--state-dir <dir>', 'state directory (default /var/lib/margay)')
+    .option('--cni-socket <path>', `serve the CNI plugin on this unix socket (default: $MARGAY_CNI_SOCKET; e.g. ${DEFAULT_CNI_SOCKET}); without it the agent serves no CNI`)
     .action(async (flags: AgentFlags) => {
       const flagValues: { hostname?: string; netns?: string; stateDir?: string } = {};
       if (flags.hostname !== undefined) flagValues.hostname = flags.hostname;
@@ -62,6 +67,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
       // The agent's timers are unref'd; keep the process alive until it stops, even with the
       // health and metrics servers disabled.
       const keepAlive = setInterval(() => {}, 1 << 30);
+      let cni: CniServer | undefined;
       let onSignal: ((signal: NodeJS.Signals) => void) | undefined;
       const signalled = new Promise<NodeJS.Signals>((resolve) => {
         onSignal = (signal) => resolve(signal);
@@ -70,6 +76,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
       });
       try {
         await agent.start();
+        cni = await startCni(agent, store, flags.cniSocket ?? process.env.MARGAY_CNI_SOCKET);
         const outcome = await Promise.race([
           signalled.then((signal) => ({ signal })),
           agent.done.then(
@@ -78,9 +85,11 @@ export function registerAgent(program: Command, ctx: CliContext): void {
           ),
         ]);
         if ('signal' in outcome && outcome.signal) log.info({ signal: outcome.signal }, 'signal received; shutting down');
+        await cni?.close().catch(() => undefined);
         await agent.stop().catch(() => undefined);
         if ('error' in outcome) throw new Error(`the agent stopped: ${outcome.error.message}`);
       } catch (err) {
+        await cni?.close().catch(() => undefined);
         await agent.stop().catch(() => undefined);
         throw err;
       } finally {
@@ -89,6 +98,26 @@ export function registerAgent(program: Command, ctx: CliContext): void {
         process.removeListener('SIGINT', onSignal!);
       }
     });
+}
+
+/**
+ * The agent's local CNI endpoint (docs/cni.md): ADD answers only once the agent has programmed
+ * the new endpoint's policy, so a pod's first packet already meets it.
+ */
+async function startCni(agent: Agent, store: ResourceStore, socketPath: string | undefined): Promise<CniServer | undefined> {
+  if (!socketPath) return undefined;
+  const config = agent.config;
+  return startCniService({
+    socketPath,
+    store,
+    ipam: new Ipam(store.datastore),
+    hostname: config.felixHostname,
+    ...(config.netns !== '' ? { hostNetns: config.netns } : {}),
+    interfacePrefix: config.interfacePrefix.split(',')[0]!.trim() || 'cali',
+    waitForEndpointProgrammed: (ep, timeoutMs) => agent.waitForEndpointProgrammed(`${ep.namespace}/${ep.name}`, ep.revision, timeoutMs),
+    agentStatus: () => (agent.inSync ? { ready: true } : { ready: false, reason: 'the agent is not in sync with the datastore yet' }),
+    logger: componentLogger(agent.logger, 'cni'),
+  });
 }
 
 /** Creates the state directory and writes `nodename` there, as calico/node does. */
