@@ -1,7 +1,16 @@
 /** Runs every benchmark in turn; each prints its own table of figures and ratios. */
 import { spawnSync } from 'node:child_process';
 
-const benches = ['bench/resources.ts', 'bench/label-index.ts', 'bench/ipam.ts'];
+const benches = [
+  'bench/resources.ts',
+  'bench/label-index.ts',
+  'bench/ipam.ts',
+  'bench/agent-dataplane.ts',
+  'bench/agent-latency.ts',
+  'bench/agent-coldstart.ts',
+  'bench/agent-memory.ts',
+  'bench/cni.ts',
+];
 let failed = false;
 for (const bench of benches) {
   console.log(`\n== ${bench}`);
