@@ -4,14 +4,16 @@
  * plugins), in the same run, on the same host namespace, driven the same way (the plugin binary
  * executed with the CNI environment and the configuration on stdin, from inside the host's
  * namespace, as a runtime does). Margay's ADD includes the IPAM write to etcd and the
- * WorkloadEndpoint write; with BENCH_AGENT=1 a real agent programs the dataplane and ADD also
- * waits until the endpoint's policy is in nftables.
+ * WorkloadEndpoint write, and, through the agent (`margay agent --cni-socket`), the wait until
+ * the endpoint's policy is in nftables. A second phase runs the CNI service alone (no dataplane)
+ * to show what the CNI path itself costs.
  *
  * Part 1 measures the forms the thin client could take (the numbers that chose C): the same
  * request through each form, against an agent stub that answers at once.
  *
  * Prints percentiles and ratios; asserts nothing. Run (root): npx tsx bench/cni.ts
- * Environment: BENCH_N (attachments per plugin, default 60), BENCH_AGENT=1, BENCH_CLIENT_RUNS.
+ * Environment: BENCH_N (attachments per plugin, default 60), BENCH_CLIENT_RUNS (default 40),
+ * BENCH_PHASES (default client,agent,service).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,7 +32,8 @@ import { CLIENT, ensureClient, REPO } from '../test/cni/binary.ts';
 
 const N = Number(process.env.BENCH_N ?? 60);
 const CLIENT_RUNS = Number(process.env.BENCH_CLIENT_RUNS ?? 40);
-const WITH_AGENT = process.env.BENCH_AGENT === '1';
+/** Which parts to run: `client` (client forms), `agent` (through the agent), `service` (the CNI service alone). */
+const PHASES = (process.env.BENCH_PHASES ?? 'client,agent,service').split(',');
 const NODE = 'bench-node';
 
 function percentile(values: number[], p: number): number {
@@ -134,7 +137,10 @@ interface Plugin {
   conf: string;
 }
 
-async function attachments(dir: string): Promise<void> {
+/** Where Margay's CNI service runs in a phase. */
+type Host = 'agent' | 'service-only';
+
+async function attachments(dir: string, mode: Host): Promise<void> {
   const etcd = await startEtcd();
   const host = await createHost();
   const containers: TestNetns[] = [];
@@ -144,33 +150,36 @@ async function attachments(dir: string): Promise<void> {
     if (service?.pid !== undefined && service.exitCode === null) process.kill(service.pid, 'SIGKILL');
   });
   const ds = new EtcdDatastore({ endpoints: etcd.endpoints });
+  const socket = join(dir, `cni-${mode}.sock`);
   try {
     const store = new ResourceStore(ds);
     for (const r of [
       { apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'bench-pool' }, spec: { cidr: '10.244.0.0/16', blockSize: 26 } },
       { apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: NODE }, spec: {} },
-      // What a cluster typically has: a default-deny and an allow, so the agent has policy to program.
+      // What a cluster typically has: a default deny and an allow, so the agent has policy to program.
       { apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'bench-deny' }, spec: { order: 1000, selector: 'all()', types: ['Ingress'] } },
       { apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'bench-allow-web' }, spec: { order: 10, selector: "app == 'web'", ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [80] } }] } },
     ]) {
       await store.apply(validateResource(r));
     }
-    if (WITH_AGENT) {
-      agent = await startAgent({ etcdEndpoints: etcd.endpoints, hostname: NODE, netns: host.name });
+    if (mode === 'agent') {
+      // The product: `margay agent` hosts the CNI service; ADD answers once the policy is programmed.
+      agent = await startAgent({ etcdEndpoints: etcd.endpoints, hostname: NODE, netns: host.name, args: ['--cni-socket', socket] });
       await agent.waitReady();
+    } else {
+      // The CNI path alone: the same service in its own process, with no dataplane behind it.
+      const args = JSON.stringify({ etcdEndpoints: etcd.endpoints, hostname: NODE, hostNetns: host.name, socketPath: socket });
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/cni/fixtures/cni-agent.ts', args], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+      service = child;
+      await new Promise<void>((resolve, reject) => {
+        createInterface({ input: child.stdout! }).once('line', () => resolve());
+        child.once('exit', (code) => reject(new Error(`the CNI service exited (${code})`)));
+      });
     }
-    const socket = join(dir, 'cni.sock');
-    const args = JSON.stringify({ etcdEndpoints: etcd.endpoints, hostname: NODE, hostNetns: host.name, socketPath: socket, waitForChains: WITH_AGENT });
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/cni/fixtures/cni-agent.ts', args], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
-    service = child;
-    await new Promise<void>((resolve, reject) => {
-      createInterface({ input: child.stdout! }).once('line', () => resolve());
-      child.once('exit', (code) => reject(new Error(`the CNI service exited (${code})`)));
-    });
 
     const plugins: Plugin[] = [
       {
-        name: WITH_AGENT ? 'margay (+ policy programmed)' : 'margay',
+        name: mode === 'agent' ? 'margay (agent; policy programmed before the answer)' : 'margay (CNI service alone, no dataplane)',
         binary: CLIENT,
         conf: JSON.stringify({ cniVersion: '1.0.0', name: 'bench-margay', type: 'margay', agent_socket: socket, args: { cni: { labels: [{ key: 'app', value: 'web' }] } } }),
       },
@@ -182,7 +191,7 @@ async function attachments(dir: string): Promise<void> {
           name: 'bench-ptp',
           type: 'ptp',
           ipMasq: false,
-          ipam: { type: 'host-local', ranges: [[{ subnet: '10.250.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(dir, 'host-local') },
+          ipam: { type: 'host-local', ranges: [[{ subnet: '10.250.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(dir, `host-local-${mode}`) },
         }),
       },
     ];
@@ -213,7 +222,7 @@ async function attachments(dir: string): Promise<void> {
 
     const base = times.get('ptp + host-local')!;
     const mine = times.get(plugins[0]!.name)!;
-    console.log(`\n### ADD and DEL, ${N} attachments each, sequential${WITH_AGENT ? ', real agent programming policy' : ''}\n`);
+    console.log(`\n### ADD and DEL, ${N} attachments each, sequential, ${mode === 'agent' ? 'Margay through the agent' : 'Margay\'s CNI service alone'}\n`);
     console.log('| plugin | ADD p50 | ADD p90 | ADD p99 | DEL p50 | DEL p90 | DEL p99 |');
     console.log('|---|---:|---:|---:|---:|---:|---:|');
     for (const p of plugins) {
@@ -243,8 +252,9 @@ ensureClient();
 const dir = mkdtempSync(join(tmpdir(), 'margay-bench-cni-'));
 try {
   console.log(`load average at start: ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-  await clientForms(dir);
-  await attachments(dir);
+  if (PHASES.includes('client')) await clientForms(dir);
+  if (PHASES.includes('agent')) await attachments(dir, 'agent');
+  if (PHASES.includes('service')) await attachments(dir, 'service-only');
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -392,11 +392,13 @@ export function renderBirdConfig(input: BirdConfigInput): BirdConfigResult {
     out.push('}');
   }
 
-  const unnumbered = uniqueSorted(sessions.filter((s) => s.dynamic && s.iface).map((s) => s.iface!));
+  const unnumbered = uniqueSorted(sessions.filter((s) => s.iface).map((s) => s.iface!));
   if (unnumbered.length > 0) {
     out.push('');
-    out.push('# Router advertisements on unnumbered interfaces: they tell the router our link-local');
-    out.push('# address, so that it can open the session (BIRD cannot discover the router by itself).');
+    out.push('# Router advertisements on link-local peering interfaces: they tell the router our link-local');
+    out.push('# address. A router peering by interface (FRR `neighbor IFACE interface`) learns its peers only');
+    out.push('# from them: without them it neither connects to us nor accepts our connection, and BIRD');
+    out.push('# cannot discover the router by itself.');
     out.push('protocol radv margay_radv {');
     out.push('  ipv6;');
     for (const iface of unnumbered) {

@@ -91,6 +91,11 @@ export interface BgpControllerOptions {
   autodetectSources?: AutodetectSources;
   /** Runs commands (autodetection, `bird -p`, VXLAN); default real commands in `netns`. */
   runner?: CommandRunner;
+  /**
+   * Re-render and re-check the kernel this often even without changes (ms, default 60000; 0: never):
+   * picks up secrets that appeared, and repairs VXLAN state someone else changed.
+   */
+  resyncIntervalMs?: number;
   /** Called after each render that changed BIRD's configuration (for metrics and tests). */
   onApplied?: (info: AppliedInfo) => void;
 }
@@ -164,6 +169,8 @@ export class BgpController {
   #lastError: string | undefined;
   #applied = 0;
   #tunnelAddressPools = '';
+  #forceVxlan = false;
+  #resyncTimer: ReturnType<typeof setInterval> | undefined;
   #resolveReady!: () => void;
   #rejectReady!: (err: unknown) => void;
 
@@ -252,6 +259,15 @@ export class BgpController {
         syncer.start();
         syncer.done.catch((err: unknown) => this.#log.error({ prefix, err: String(err) }, 'syncer stopped'));
       });
+    }
+    const every = this.#options.resyncIntervalMs ?? 60_000;
+    if (every > 0) {
+      this.#resyncTimer = setInterval(() => {
+        this.#forceVxlan = true;
+        this.#tunnelAddressPools = '';
+        this.#changed();
+      }, every);
+      this.#resyncTimer.unref();
     }
   }
 
@@ -394,7 +410,9 @@ export class BgpController {
       pools,
       blocks: this.view.blocks(),
     });
-    const outcome = await this.#vxlan!.apply(plan);
+    const force = this.#forceVxlan;
+    this.#forceVxlan = false;
+    const outcome = await this.#vxlan!.apply(plan, { force });
     if (outcome.errors.length > 0) throw new Error(`VXLAN: ${outcome.errors.slice(0, 3).join('; ')}`);
     return plan;
   }
@@ -436,6 +454,7 @@ export class BgpController {
     this.#stopped = true;
     clearTimeout(this.#timer);
     clearTimeout(this.#retryTimer);
+    clearInterval(this.#resyncTimer);
     await Promise.all(this.#syncers.map((s) => s.stop()));
     while (this.#running) await this.#running.catch(() => undefined);
     const mode = options.bird ?? 'graceful';

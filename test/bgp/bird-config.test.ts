@@ -435,12 +435,13 @@ describe('bird config - unnumbered (Margay extension)', () => {
     assert.equal(peers.find((p) => p.kind === 'unnumbered')?.remoteAs, 'external');
   });
 
-  it('a known link-local address on an interface: an active session to fe80::x%iface', () => {
+  it('a known link-local address on an interface: an active session to fe80::x%iface (router advertisements too)', () => {
     const { text } = render(baseInput({ peers: [res('BGPPeer', 'uplink', { node: 'node-a', peerIP: 'fe80::1', asNumber: 65001 }, { annotations: { 'margay.io/peer-interface': 'eth1' } })] }));
     const b = protocolBlock(text, 'Global_fe80__1_eth1'.replace('Global', 'Node'));
     assert.match(b, /neighbor fe80::1%eth1 as 65001;\n  interface "eth1";\n  direct;/);
     assert.doesNotMatch(b, /passive/);
-    assert.doesNotMatch(text, /protocol radv/);
+    assert.match(b, /ipv4 \{[^]*?extended next hop on;/);
+    assert.match(text, /protocol radv margay_radv \{\n  ipv6;\n  interface "eth1" \{/, 'FRR accepts only peers it learned from router advertisements');
   });
 
   it('an interface name BIRD cannot quote is refused', () => {

@@ -4,7 +4,10 @@
  *    reaches pods; a host whose password does not match never gets a session;
  *  - BGP unnumbered: a host peers with a router over an interface that has only IPv6 link-local
  *    addresses (`neighbor IFACE interface remote-as external` on FRR, BIRD dynamic BGP on the
- *    host), IPv4 routes carried with extended next hop (RFC 5549).
+ *    host), IPv4 routes carried with extended next hop (RFC 5549);
+ *  - what BIRD 2.0.12 can and cannot do there: an active session to a router's known link-local
+ *    address works (with router advertisements); without router advertisements FRR never learns
+ *    BIRD's address, and BIRD cannot discover FRR's, so no session ever comes up.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -23,8 +26,11 @@ describe('bgp with FRR as the data-centre router', { skip }, () => {
   let uplinkRouter: TestNetns;
   let frr: Frr;
   let frr2: Frr;
+  let edge: TestNetns;
+  let frr3: Frr;
   let torEstablishedMs = 0;
   let unnumberedEstablishedMs = 0;
+  let birdStartedAt = 0;
 
   before(async () => {
     fab = await createFabric(3);
@@ -75,30 +81,64 @@ describe('bgp with FRR as the data-centre router', { skip }, () => {
       ].join('\n'),
     });
 
+    // A second router, unnumbered towards h2 (BIRD connects to its known link-local address)
+    // and h3 (BIRD passive, router advertisements removed from its configuration).
+    edge = await createTestNetns('mgb');
+    await vethPair(h2.ns, edge, { nameA: 'uplink0', nameB: 'swp2' });
+    await vethPair(h3.ns, edge, { nameA: 'uplink0', nameB: 'swp3' });
+    await edge.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+    await run('ip', ['-n', edge.name, 'addr', 'add', '10.7.7.7/32', 'dev', 'lo']);
+    frr3 = await startFrr(edge, {
+      bgpd: [
+        'frr defaults datacenter',
+        'router bgp 65002',
+        ' bgp router-id 10.7.7.7',
+        ' no bgp ebgp-requires-policy',
+        ' neighbor swp2 interface remote-as external',
+        ' neighbor swp3 interface remote-as external',
+        ' address-family ipv4 unicast',
+        '  redistribute connected',
+        ' exit-address-family',
+        '',
+      ].join('\n'),
+    });
+    const edgeLinkLocal = await eventually(async () => {
+      const info = JSON.parse((await run('ip', ['-n', edge.name, '-j', '-6', 'addr', 'show', 'dev', 'swp2'])).stdout) as { addr_info: { local: string; scope: string }[] }[];
+      const ll = info[0]?.addr_info.find((a) => a.scope === 'link')?.local;
+      assert.ok(ll, 'swp2 has a link-local address');
+      return ll;
+    });
+
     const snapshot = {
       bgpConfigurations: [resource('BGPConfiguration', 'default', { asNumber: 64512 })],
       nodes: nodesOf(fab.hosts),
       peers: [
         resource('BGPPeer', 'tor', { peerIP: '192.0.2.1', asNumber: 64513, password: { secretKeyRef: { name: 'bgp-secrets', key: 'tor' } } }),
         resource('BGPPeer', 'uplink', { node: 'h1' }, { annotations: { 'margay.io/peer-interface': 'uplink0' } }),
+        resource('BGPPeer', 'edge-h2', { node: 'h2', peerIP: edgeLinkLocal, asNumber: 65002 }, { annotations: { 'margay.io/peer-interface': 'uplink0' } }),
+        resource('BGPPeer', 'edge-h3', { node: 'h3' }, { annotations: { 'margay.io/peer-interface': 'uplink0' } }),
       ],
       filters: [],
       pools: [resource('IPPool', 'pool4', { cidr: '10.244.0.0/16' })],
       secrets: (ref: { name?: string; key: string }) => (ref.name === 'bgp-secrets' && ref.key === 'tor' ? 's3cr3t-Pa55' : undefined),
     };
     const t0 = Date.now();
-    await Promise.all(fab.hosts.map((h) => startBird(h, configFor(h, snapshot))));
+    birdStartedAt = t0;
+    const withoutRadv = (text: string) => text.replace(/\nprotocol radv margay_radv \{[^]*?\n\}\n/, '\n');
+    await Promise.all(fab.hosts.map((h) => startBird(h, h === h3 ? withoutRadv(configFor(h, snapshot)) : configFor(h, snapshot))));
     const established = async (name: string) =>
       bgpPeers(parseProtocols((await h1.bird!.command('show protocols all')).text)).find((p) => p.protocol.startsWith(name))?.info === 'Established';
     await Promise.all([
-      eventually(async () => assert.ok(await established('Global_192_0_2_1')), { timeoutMs: 20_000, intervalMs: 50 }).then(() => (torEstablishedMs = Date.now() - t0)),
-      eventually(async () => assert.ok(await established('Iface_uplink0_')), { timeoutMs: 30_000, intervalMs: 50 }).then(() => (unnumberedEstablishedMs = Date.now() - t0)),
+      eventually(async () => assert.ok(await established('Global_192_0_2_1'), 'Global_192_0_2_1 established'), { timeoutMs: 20_000, intervalMs: 50 }).then(() => (torEstablishedMs = Date.now() - t0)),
+      eventually(async () => assert.ok(await established('Iface_uplink0_'), 'Iface_uplink0_ established'), { timeoutMs: 30_000, intervalMs: 50 }).then(() => (unnumberedEstablishedMs = Date.now() - t0)),
     ]);
     console.log(`# FRR: eBGP+MD5 session Established ${torEstablishedMs} ms after BIRD started; unnumbered session ${unnumberedEstablishedMs} ms`);
   });
   after(async () => {
     await frr?.stop();
     await frr2?.stop();
+    await frr3?.stop();
+    await edge?.delete();
     await tor?.delete();
     await uplinkRouter?.delete();
     await fab?.destroy();
@@ -155,6 +195,25 @@ describe('bgp with FRR as the data-centre router', { skip }, () => {
     const ping = await h1.ns.exec('ping', ['-c', '2', '-i', '0.2', '-W', '1', '-I', h1.podIp, '10.8.8.8']);
     assert.match(ping.stdout, / 0% packet loss/);
     // Transit: h1 announces the other hosts' blocks it learned over the mesh (next hop self).
-    await eventually(async () => assert.ok((await nsRoutes(uplinkRouter)).some((x) => x.dst === fab.hosts[1]!.block)));
+    await eventually(async () => assert.ok((await nsRoutes(uplinkRouter)).some((x) => x.dst === fab.hosts[1]!.block), 'transit route on the uplink router'));
+  });
+
+  it('BIRD 2.0.12 connects to a known link-local address; without router advertisements nothing comes up', async () => {
+    const [, h2, h3] = fab.hosts;
+    // h2: an active session to the router's link-local address (BIRD also advertises itself:
+    // FRR accepts only the peers it learned from router advertisements).
+    await eventually(async () => {
+      const peer = bgpPeers(parseProtocols((await h2!.bird!.command('show protocols all')).text)).find((p) => p.interface === 'uplink0');
+      assert.equal(peer?.info, 'Established', JSON.stringify(peer));
+      assert.equal(peer?.neighborAs, 65002);
+    }, { timeoutMs: 15_000 });
+    await eventually(async () => assert.equal((await routeTo(h2!, '10.7.7.7'))?.via?.family, 'inet6'), { timeoutMs: 10_000 });
+    // h3: BIRD waits (dynamic BGP is passive only) and FRR, which never heard of it, never calls.
+    const peer = bgpPeers(parseProtocols((await h3!.bird!.command('show protocols all')).text)).find((p) => p.interface === 'uplink0');
+    assert.equal(peer?.info, 'Passive', JSON.stringify(peer));
+    const frrView = JSON.parse(await frr3.vtysh('show bgp neighbors swp3 json')) as Record<string, { bgpState?: string; hostLocal?: string }>;
+    assert.notEqual(Object.values(frrView)[0]?.bgpState, 'Established');
+    console.log(`# unnumbered without router advertisements: FRR still ${Object.values(frrView)[0]?.bgpState ?? '?'} and BIRD Passive ${Date.now() - birdStartedAt} ms after BIRD started`);
   });
 });
+
