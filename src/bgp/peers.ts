@@ -151,8 +151,10 @@ interface Target {
   iface?: string;
   dynamic: boolean;
   remoteAs: number | 'external';
-  /** The peer is another Margay node (mesh or peerSelector). */
+  /** The peer is another Margay node (mesh, peerSelector, or a peerIP that is a node's address). */
   peerNode?: BgpNode;
+  /** Chosen by a peerSelector (or its automatic reverse): both sides have the session, so it is made one-way. */
+  fromSelector?: boolean;
   peer?: Resource;
 }
 
@@ -250,6 +252,7 @@ export function planSessions(ctx: PlanContext): Session[] {
             dynamic: false,
             remoteAs: node.as ?? settings.asNumber,
             peerNode: node,
+            fromSelector: true,
             peer,
           });
         }
@@ -364,6 +367,7 @@ function targetsOf(ctx: PlanContext, peer: Resource, spec: BGPPeerSpec): Target[
           dynamic: false,
           remoteAs: node.as ?? settings.asNumber,
           peerNode: node,
+          fromSelector: true,
           peer,
         });
       }
@@ -501,8 +505,9 @@ function explicitSession(ctx: PlanContext, peer: Resource, spec: BGPPeerSpec, ta
     remoteAs: target.remoteAs,
     localAs,
     ...(localAddress !== undefined ? { localAddress } : {}),
-    // Calico: a global peering with another Calico node is made one-way; the greater address waits.
-    passive: target.kind === 'global' && target.peerNode !== undefined && mine !== undefined && target.ip > mine.ip,
+    // Calico: a peering between two Calico nodes chosen by a peerSelector exists on both sides and
+    // is made one-way, as the mesh is: the node whose peer has the lexically greater address waits.
+    passive: target.fromSelector === true && mine !== undefined && target.ip > mine.ip,
     connection,
     bfd: { mode: bfdMode, intervalMs: fromAnnotations.intervalMs, multiplier: fromAnnotations.multiplier },
     source: `BGPPeer/${peer.metadata.name}`,

@@ -85,10 +85,11 @@ export function parseExistingRequest(body: unknown): Required<Pick<ExistingInter
   return { ...r, orchestrator, endpoint: r.endpoint ?? 'eth0', namespace: r.namespace ?? 'default', network: r.network ?? 'vm' };
 }
 
+/** The attachment as address assignment sees it (the endpoint itself carries the real orchestrator). */
 function identity(ctx: ServiceContext, r: ReturnType<typeof parseExistingRequest>): WorkloadIdentity {
   return {
     node: ctx.options.hostname,
-    orchestrator: 'cni', // unused by assignAddresses beyond attributes; the endpoint keeps the real one
+    orchestrator: 'cni',
     namespace: r.namespace,
     workload: r.workload,
     containerId: `${r.workload}.${r.endpoint}`,

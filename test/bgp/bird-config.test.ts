@@ -153,6 +153,14 @@ describe('bird config - route reflectors', () => {
     assert.deepEqual(protocolNames(off.text), ['Node_192_0_2_11', 'Node_192_0_2_12']);
   });
 
+  it('selector peerings between nodes are one-way like the mesh; an explicit peerIP to a node is not', () => {
+    const rr = render(baseInput({ nodeName: 'rr-1', nodes: rrNodes, peers: [rrPeer] }));
+    assert.match(protocolBlock(rr.text, 'Node_192_0_2_13'), /passive on;/, 'node-c has the greater address: rr-1 waits');
+    assert.doesNotMatch(protocolBlock(render(baseInput({ nodeName: 'node-c', nodes: rrNodes, peers: [rrPeer] })).text, 'Node_192_0_2_11'), /passive/);
+    const explicit = render(baseInput({ nodeName: 'node-a', peers: [res('BGPPeer', 'to-b', { peerIP: '192.0.2.12', asNumber: 64512 })] }));
+    assert.doesNotMatch(protocolBlock(explicit.text, 'Global_192_0_2_12'), /passive/, 'node-b has no session back: node-a must connect');
+  });
+
   it('reversePeering: Manual stops the automatic peering back from the reflectors', () => {
     const manual = res('BGPPeer', 'peer-with-rrs', { nodeSelector: '!has(route-reflector)', peerSelector: "route-reflector == 'true'", reversePeering: 'Manual' });
     const { text } = render(baseInput({ nodeName: 'rr-1', nodes: rrNodes, peers: [manual] }));

@@ -245,6 +245,17 @@ describe('through the binary (CNI 1.1) - GC, STATUS, errors', () => {
     await eventually(async () => (await runPlugin(CLIENT, env('STATUS'), conf11())).code === 0, { timeoutMs: 30_000, intervalMs: 500 });
   });
 
+  it('a kernel failure (the container already has an eth0): code 5 and nothing left behind', async () => {
+    const c = await bed.container();
+    await run('ip', ['-n', c.name, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0peer']);
+    const add = await runPlugin(CLIENT, env('ADD', { CNI_CONTAINERID: 'clash-1', CNI_NETNS: `/run/netns/${c.name}`, CNI_IFNAME: 'eth0' }), conf11());
+    assert.equal(add.json?.code, 5, add.stdout);
+    assert.match(String(add.json?.msg), /File exists/);
+    assert.deepEqual(await bed.hostVeths(), []);
+    assert.deepEqual(await bed.ipam.ipsByHandle('mnet.clash-1'), []);
+    assert.equal((await bed.store.list(workloadEndpointKind)).items.filter((w) => (w.spec as { containerID: string }).containerID === 'clash-1').length, 0);
+  });
+
   it('an unknown container netns: code 3', async () => {
     const add = await runPlugin(CLIENT, env('ADD', { CNI_CONTAINERID: 'ghost', CNI_NETNS: '/run/netns/no-such-ns', CNI_IFNAME: 'eth0' }), conf11());
     assert.equal(add.json?.code, 3);
