@@ -22,7 +22,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Resource } from '../api/resource.ts';
 import type { Datastore } from '../datastore/datastore.ts';
 import { ResourceStore } from '../datastore/resources.ts';
 import { Syncer, type SyncerEvent } from '../datastore/syncer.ts';
@@ -170,6 +169,7 @@ export class BgpController {
   #applied = 0;
   #tunnelAddressPools = '';
   #forceVxlan = false;
+  #vxlanWarnings = new Set<string>();
   #resyncTimer: ReturnType<typeof setInterval> | undefined;
   #resolveReady!: () => void;
   #rejectReady!: (err: unknown) => void;
@@ -346,9 +346,20 @@ export class BgpController {
     const { hostname } = this.#options;
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
+    let retry = false;
+    const errors: string[] = [];
+    // VXLAN first (routes through the tunnel do not depend on BIRD); its failure never holds BIRD back.
+    let vxlan: VxlanPlan | undefined;
+    if (this.#vxlan) {
+      try {
+        vxlan = await this.#applyVxlan();
+      } catch (err) {
+        errors.push((err as Error).message);
+        retry = true;
+        this.#log.error({ node: hostname, err: (err as Error).message }, 'could not program VXLAN; retrying');
+      }
+    }
     try {
-      let vxlan: VxlanPlan | undefined;
-      if (this.#vxlan) vxlan = await this.#applyVxlan();
       const result = renderBirdConfig(
         this.view.birdInput(hostname, {
           ...(this.#options.secrets ? { secrets: this.#options.secrets } : {}),
@@ -359,8 +370,6 @@ export class BgpController {
       for (const w of newWarnings) this.#log.warn({ node: hostname }, w);
       this.#lastResult = result;
       const outcome = this.bird.running ? await this.bird.apply(result.text) : await this.bird.start(result.text);
-      this.#lastError = undefined;
-      this.#retryMs = 1000;
       if (outcome !== 'unchanged') {
         this.#applied++;
         this.#log.info({ node: hostname, outcome, sessions: result.peers.length, latencyMs: Date.now() - since }, `BIRD configuration ${outcome}`);
@@ -368,16 +377,20 @@ export class BgpController {
       this.#resolveReady();
       this.#options.onApplied?.({ outcome, latencyMs: Date.now() - since, result, ...(vxlan ? { vxlan } : {}) });
     } catch (err) {
-      this.#lastError = (err as Error).message;
+      errors.push((err as Error).message);
       if (err instanceof BirdConfigError) {
-        // A configuration BIRD refuses stays refused until the datastore changes: no retry loop.
+        // A configuration BIRD refuses stays refused until the datastore changes: no retry loop
+        // while BIRD runs the last good one.
         this.#log.error({ node: hostname, err: err.birdMessage }, 'BIRD refused the rendered configuration; keeping the last good one');
-        if (!this.bird.running) this.#scheduleRetry();
-        return;
+        if (!this.bird.running) retry = true;
+      } else {
+        this.#log.error({ node: hostname, err: (err as Error).message }, 'could not apply the BGP configuration; retrying');
+        retry = true;
       }
-      this.#log.error({ node: hostname, err: this.#lastError }, 'could not apply the BGP configuration; retrying');
-      this.#scheduleRetry();
     }
+    this.#lastError = errors.length > 0 ? errors.join('; ') : undefined;
+    if (retry) this.#scheduleRetry();
+    else if (errors.length === 0) this.#retryMs = 1000;
   }
 
   #scheduleRetry(): void {
@@ -410,6 +423,8 @@ export class BgpController {
       pools,
       blocks: this.view.blocks(),
     });
+    for (const w of plan.warnings.filter((x) => !this.#vxlanWarnings.has(x))) this.#log.warn({ node: hostname }, w);
+    this.#vxlanWarnings = new Set(plan.warnings);
     const force = this.#forceVxlan;
     this.#forceVxlan = false;
     const outcome = await this.#vxlan!.apply(plan, { force });
@@ -462,9 +477,4 @@ export class BgpController {
     else await this.bird.stop({ graceful: mode === 'graceful' });
     this.#rejectReady(new Error('the BGP controller stopped before BIRD was configured'));
   }
-}
-
-/** The Node resource of `hostname` as the controller's view has it (for callers that need its addresses). */
-export function nodeOf(controller: BgpController, hostname: string): Resource | undefined {
-  return controller.view.node(hostname);
 }

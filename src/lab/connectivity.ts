@@ -18,7 +18,8 @@ export interface ConnectivityCell {
   to: string;
   port: string;
   expected: 'allow' | 'deny';
-  observed: 'allow' | 'deny';
+  /** `not-served`: the destination pod does not serve this port, so nothing was probed. */
+  observed: 'allow' | 'deny' | 'not-served';
 }
 
 /** The whole comparison. */
@@ -67,21 +68,18 @@ export async function connectivity(state: LabState, ports: PortSpec[], options: 
         const fromName = `${from.namespace}/${from.name}`;
         const toName = `${to.namespace}/${to.name}`;
         const address = to.addresses.find((a) => !a.includes(':')) ?? to.addresses[0];
+        const served = to.serve.includes(`${ports[pi]!.port}/${ports[pi]!.protocol}`);
         tasks.push(async () => {
+          const cell = { from: fromName, to: toName, port: portLabel, expected: expected.matrix[portLabel]![fromName]![toName]! };
+          if (!served) return { ...cell, observed: 'not-served' as const };
           const seen = address ? await probe(from.netns, address, ports[pi]!, options.timeoutMs ?? 1000) : { ok: false };
-          return {
-            from: fromName,
-            to: toName,
-            port: portLabel,
-            expected: expected.matrix[portLabel]![fromName]![toName]!,
-            observed: seen.ok ? 'allow' : 'deny',
-          };
+          return { ...cell, observed: seen.ok ? ('allow' as const) : ('deny' as const) };
         });
       }
     }
   });
   const cells = await pool(tasks, options.concurrency ?? 8);
-  return { pods, ports: expected.ports, cells, mismatches: cells.filter((c) => c.expected !== c.observed).length };
+  return { pods, ports: expected.ports, cells, mismatches: cells.filter((c) => c.observed !== 'not-served' && c.expected !== c.observed).length };
 }
 
 /** The report as tables: one per port, each cell `expected/observed`, mismatches marked with `!`. */
@@ -91,13 +89,15 @@ export function renderConnectivity(report: ConnectivityReport): string {
       from,
       ...report.pods.map((to) => {
         const cell = report.cells.find((c) => c.port === port && c.from === from && c.to === to)!;
+        if (cell.observed === 'not-served') return `${cell.expected}/-`;
         return cell.expected === cell.observed ? cell.observed : `${cell.expected}/${cell.observed}!`;
       }),
     ]);
-    return `${port} (rows: from, columns: to; "expected/observed!" marks a mismatch)\n${formatTable(['FROM\\TO', ...report.pods], rows)}`;
+    return `${port} (rows: from, columns: to; "expected/observed!" marks a mismatch, "/-" a port the pod does not serve)\n${formatTable(['FROM\\TO', ...report.pods], rows)}`;
   });
+  const probed = report.cells.filter((c) => c.observed !== 'not-served').length;
   const summary = report.mismatches === 0
-    ? `All ${report.cells.length} probes agree with policy.\n`
-    : `${report.mismatches} of ${report.cells.length} probes disagree with policy.\n`;
+    ? `All ${probed} probes agree with policy.\n`
+    : `${report.mismatches} of ${probed} probes disagree with policy.\n`;
   return `${blocks.join('\n')}\n${summary}`;
 }

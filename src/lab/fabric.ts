@@ -48,7 +48,11 @@ export async function buildHost(plan: LabPlan, host: LabHost, index: number): Pr
     port: `h${index}`,
     addresses: [host.address, ...(host.address6 ? [host.address6] : [])],
   });
+  // A default route is what makes proxy ARP answer pods for 169.254.1.1 (the kernel answers only
+  // for addresses it can route elsewhere). Without a router it points at the fabric, which is
+  // closed: nothing beyond it exists.
   if (host.gateway) await ip(['-n', host.netns, 'route', 'add', 'default', 'via', host.gateway]);
+  else await ip(['-n', host.netns, 'route', 'add', 'default', 'dev', host.uplink]);
   await sysctl(host.netns, 'net.ipv4.ip_forward', '1');
   await sysctl(host.netns, 'net.ipv6.conf.all.forwarding', '1');
 }

@@ -2,6 +2,7 @@
  * BgpController end to end on 3 host namespaces sharing one datastore: each controller registers
  * its Node (address autodetected inside its namespace), follows the datastore, and runs BIRD;
  * pod addresses come from IPAM, so the blocks BIRD announces are the ones IPAM made affine.
+ * h1 and h2 run their own syncers; h3 is fed by two syncers the way the agent would forward its own.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { nodeKind } from '../../src/api/kinds/node.ts';
 import { BgpController, secretsFromDirectory } from '../../src/bgp/controller.ts';
 import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { ResourceStore } from '../../src/datastore/resources.ts';
+import { Syncer } from '../../src/datastore/syncer.ts';
 import { Ipam } from '../../src/ipam/ipam.ts';
 import { registerCleanup } from '../harness/cleanup.ts';
 import { eventually } from '../harness/wait.ts';
@@ -23,8 +25,14 @@ describe('BgpController (3 hosts, one datastore, IPAM blocks)', () => {
   const controllers = new Map<string, BgpController>();
   const logs: { level: string; msg: string }[] = [];
 
+  // h3 is fed the way the agent would feed it: from the agent's own two syncers (every resource,
+  // every IPAM block), with feed: 'external'.
+  const external = (h: TestHost) => h.name === 'h3';
+  const feeders: Syncer[] = [];
+
   const makeController = (h: TestHost) =>
     new BgpController({
+      ...(external(h) ? { feed: 'external' as const } : {}),
       datastore: ds,
       hostname: h.name,
       stateDir: h.stateDir,
@@ -46,6 +54,19 @@ describe('BgpController (3 hosts, one datastore, IPAM blocks)', () => {
     const c = makeController(h);
     controllers.set(h.name, c);
     await c.start();
+    if (external(h)) {
+      const inSync = new Set<string>();
+      for (const prefix of ['/calico/resources/v3/projectcalico.org/', '/calico/ipam/v2/assignment/']) {
+        const syncer = new Syncer(ds, prefix, (events) => {
+          for (const ev of events) {
+            if (ev.type === 'update') c.onUpdate(ev.kv.key, JSON.parse(ev.kv.value));
+            else if (ev.type === 'delete') c.onUpdate(ev.key, undefined);
+            else if (ev.type === 'in-sync' && inSync.add(prefix).size === 2) c.onInSync();
+          }
+        });
+        feeders.push(syncer.start());
+      }
+    }
     await c.ready;
     const pid = c.bird.pid!;
     registerCleanup(() => {
@@ -76,6 +97,7 @@ describe('BgpController (3 hosts, one datastore, IPAM blocks)', () => {
     console.log(`# controller: 3 controllers registered, rendered, started BIRD; mesh Established ${Date.now() - t0} ms after start()`);
   });
   after(async () => {
+    for (const f of feeders) await f.stop();
     for (const c of controllers.values()) await c.stop({ bird: 'stop' }).catch(() => undefined);
     await fab?.destroy();
   });
@@ -161,6 +183,7 @@ describe('BgpController (3 hosts, one datastore, IPAM blocks)', () => {
   it('a restarted controller adopts the running BIRD (no session lost)', async () => {
     const h3 = fab.hosts[2]!;
     const old = controllers.get('h3')!;
+    for (const f of feeders.splice(0)) await f.stop();
     const pid = old.bird.pid;
     const before = (await old.status()).peers.map((p) => [p.protocol, p.since]);
     await old.stop({ bird: 'leave' });

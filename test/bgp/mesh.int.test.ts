@@ -116,3 +116,37 @@ describe('bgp mesh (4 hosts)', () => {
     assert.equal(peers.filter((p) => p.info === 'Established').length, 3);
   });
 });
+
+describe('bgp dual-stack mesh (2 hosts, IPv4 + IPv6)', () => {
+  let fab: Fabric;
+
+  before(async () => {
+    fab = await createFabric(2, { ipv6: true });
+    const snapshot = {
+      bgpConfigurations: [resource('BGPConfiguration', 'default', { asNumber: 64512 })],
+      nodes: nodesOf(fab.hosts, () => ({}), true),
+      peers: [],
+      filters: [],
+      pools: [resource('IPPool', 'pool4', { cidr: '10.244.0.0/16' }), resource('IPPool', 'pool6', { cidr: 'fd00:10:244::/48' })],
+    };
+    await Promise.all(fab.hosts.map((h, i) => startBird(h, configFor(h, { ...snapshot, affineBlocks: [h.block, `fd00:10:244:${i + 1}::/122`] }))));
+  });
+  after(async () => fab?.destroy());
+
+  it('runs one IPv4 and one IPv6 session per peer and learns both families via the owner', async () => {
+    const [h1, h2] = fab.hosts as [NonNullable<Fabric['hosts'][0]>, NonNullable<Fabric['hosts'][0]>];
+    await eventually(async () => {
+      const peers = bgpPeers(parseProtocols((await h1.bird!.command('show protocols all')).text));
+      assert.deepEqual(peers.map((p) => `${p.protocol} ${p.family} ${p.info}`).sort(), ['Mesh_192_0_2_12 4 Established', 'Mesh_fd00_192__12 6 Established']);
+    }, { timeoutMs: 20_000, intervalMs: 50 });
+    await eventually(async () => {
+      assert.equal((await routeTo(h1, h2.block))?.gateway, h2.ip);
+      const r6 = await routeTo(h1, 'fd00:10:244:2::/122', 6);
+      assert.equal(r6?.gateway, 'fd00:192::12', JSON.stringify(r6));
+      assert.equal(r6?.protocol, 'bird');
+      assert.equal((await routeTo(h2, 'fd00:10:244:1::/122', 6))?.gateway, 'fd00:192::11');
+    });
+    const ping = await h1.ns.exec('ping', ['-6', '-c', '2', '-i', '0.2', '-W', '1', '-I', 'fd00:10:244:1::1', 'fd00:10:244:2::1']);
+    assert.match(ping.stdout, / 0% packet loss/);
+  });
+});
