@@ -76,7 +76,7 @@ function baseResources(plan: LabPlan): Resource[] {
 function startAgent(ctx: LabContext, state: LabState, host: LabHost): ProcessRecord {
   const dir = hostDir(ctx, host.name);
   mkdirSync(dir, { recursive: true });
-  const [node, args] = moduleCommand('cli/run', ['agent', '--hostname', host.name, '--state-dir', dir]);
+  const [node, args] = moduleCommand('cli/run', ['agent', '--bgp', '--hostname', host.name, '--state-dir', dir]);
   return startProcess({
     role: `agent ${host.name}`,
     cmd: node,

@@ -17,6 +17,7 @@ import { configureHostForwarding, Dataplane } from '../../dataplane/mod.ts';
 import { MargayError } from '../../errors/mod.ts';
 import { type CniServer, DEFAULT_CNI_SOCKET, startCniService } from '../../cni/mod.ts';
 import { ResourceStore } from '../../datastore/resources.ts';
+import { BgpController } from '../../bgp/mod.ts';
 import { Ipam } from '../../ipam/mod.ts';
 import type { CliContext } from '../context.ts';
 
@@ -26,6 +27,7 @@ interface AgentFlags {
   netns?: string;
   stateDir?: string;
   cniSocket?: string;
+  bgp?: boolean;
 }
 
 /** Registers `agent`. */
@@ -37,6 +39,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
     .option('--config-file <file>', 'agent configuration file, Felix\'s INI-like "Name = value" lines (default: $MARGAY_CONFIG_FILE)')
     .option('--netns <name>', 'program this named network namespace instead of the agent\'s own (lab hosts and tests)')
     .option('--state-dir <dir>', 'state directory (default /var/lib/margay)')
+    .option('--bgp', 'run BIRD for this host: register the Node, render and reload its BGP configuration (also $MARGAY_BGP=true or $CALICO_NETWORKING_BACKEND=bird)')
     .option('--cni-socket <path>', `serve the CNI plugin on this unix socket (default: $MARGAY_CNI_SOCKET; e.g. ${DEFAULT_CNI_SOCKET}); without it the agent serves no CNI`)
     .action(async (flags: AgentFlags) => {
       const flagValues: { hostname?: string; netns?: string; stateDir?: string } = {};
@@ -68,6 +71,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
       // health and metrics servers disabled.
       const keepAlive = setInterval(() => {}, 1 << 30);
       let cni: CniServer | undefined;
+      let bgp: BgpController | undefined;
       let onSignal: ((signal: NodeJS.Signals) => void) | undefined;
       const signalled = new Promise<NodeJS.Signals>((resolve) => {
         onSignal = (signal) => resolve(signal);
@@ -77,6 +81,16 @@ export function registerAgent(program: Command, ctx: CliContext): void {
       try {
         await agent.start();
         cni = await startCni(agent, store, flags.cniSocket ?? process.env.MARGAY_CNI_SOCKET);
+        if (flags.bgp || process.env.MARGAY_BGP === 'true' || process.env.CALICO_NETWORKING_BACKEND === 'bird') {
+          bgp = new BgpController({
+            datastore: store.datastore,
+            hostname: agent.config.felixHostname,
+            stateDir: agent.config.stateDir,
+            ...(agent.config.netns !== '' ? { netns: agent.config.netns } : {}),
+            logger: componentLogger(agent.logger, 'bgp'),
+          });
+          await bgp.start();
+        }
         const outcome = await Promise.race([
           signalled.then((signal) => ({ signal })),
           agent.done.then(
@@ -86,10 +100,13 @@ export function registerAgent(program: Command, ctx: CliContext): void {
         ]);
         if ('signal' in outcome && outcome.signal) log.info({ signal: outcome.signal }, 'signal received; shutting down');
         await cni?.close().catch(() => undefined);
+        // BIRD is left running on a clean stop so routes stay (graceful restart covers the gap).
+        await bgp?.stop({ bird: 'leave' }).catch(() => undefined);
         await agent.stop().catch(() => undefined);
         if ('error' in outcome) throw new Error(`the agent stopped: ${outcome.error.message}`);
       } catch (err) {
         await cni?.close().catch(() => undefined);
+        await bgp?.stop().catch(() => undefined);
         await agent.stop().catch(() => undefined);
         throw err;
       } finally {

@@ -53,7 +53,7 @@ async function status(ctx: CliContext, lab: LabContext): Promise<void> {
   const bgpRows: string[][] = [];
   for (const h of state.plan.hosts) {
     try {
-      const node = await readNodeStatus(join(lab.dir, 'hosts', h.name, 'bird.ctl'));
+      const node = await readNodeStatus(join(lab.dir, 'hosts', h.name, 'bird', 'bird.ctl'));
       for (const p of node.peers) bgpRows.push([h.name, p.address, p.type, p.state, p.info]);
     } catch (err) {
       bgpRows.push([h.name, '-', '-', 'unknown', (err as Error).message.split('\n')[0]!]);
