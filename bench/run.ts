@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process';
 
 const benches = [
+  'bench/bgp.ts',
   'bench/resources.ts',
   'bench/label-index.ts',
   'bench/ipam.ts',
