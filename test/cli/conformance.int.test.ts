@@ -123,7 +123,7 @@ describe('conformance - the examples and the key layout', () => {
     await clearCalico();
     const dir = join(scratch, 'mixed');
     rmSync(dir, { recursive: true, force: true });
-    const files = readdirSync(ownSamples);
+    const files = readdirSync(ownSamples).filter((f) => f.endsWith('.yaml'));
     for (const f of files) {
       const target = join(dir, f);
       mkdirSync(dirname(target), { recursive: true });
