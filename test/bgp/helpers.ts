@@ -39,7 +39,12 @@ let seq = 0;
 
 /** Runs the real `bird -p -c FILE` on a configuration; asserts it parses and passes BIRD's checks. */
 export function assertBirdParses(text: string): void {
-  checkDir ??= mkdtempSync(join(tmpdir(), 'margay-birdp-'));
+  if (checkDir === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'margay-birdp-'));
+    checkDir = dir;
+    // The folder goes with the test process, whatever the outcome.
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
   const file = join(checkDir, `bird-${process.pid}-${seq++}.conf`);
   writeFileSync(file, text);
   const res = spawnSync('bird', ['-p', '-c', file], { encoding: 'utf8' });

@@ -3,6 +3,8 @@
  * bits policy chains use to talk to the endpoint chains that call them.
  */
 import type { DataplaneSettings, FailsafePort } from '../../calc/model.ts';
+// The defaults are Felix's, defined once where the settings are resolved.
+import { DEFAULT_FAILSAFE_INBOUND, DEFAULT_FAILSAFE_OUTBOUND } from '../../calc/settings-resolver.ts';
 
 /**
  * Mark bits (Calico's defaults inside its 0xffff0000 mask). `accept`: a policy allowed the
@@ -30,38 +32,12 @@ export function validateMarks(m: MarkBits): void {
   if (new Set(bits).size !== bits.length) throw new Error('mark bits must be distinct');
 }
 
-/** Calico's default inbound failsafe ports. */
-export const DEFAULT_FAILSAFE_INBOUND: FailsafePort[] = [
-  { protocol: 'tcp', port: 22 },
-  { protocol: 'udp', port: 68 },
-  { protocol: 'tcp', port: 179 },
-  { protocol: 'tcp', port: 2379 },
-  { protocol: 'tcp', port: 2380 },
-  { protocol: 'tcp', port: 5473 },
-  { protocol: 'tcp', port: 6443 },
-  { protocol: 'tcp', port: 6666 },
-  { protocol: 'tcp', port: 6667 },
-];
-
-/** Calico's default outbound failsafe ports. */
-export const DEFAULT_FAILSAFE_OUTBOUND: FailsafePort[] = [
-  { protocol: 'udp', port: 53 },
-  { protocol: 'udp', port: 67 },
-  { protocol: 'tcp', port: 179 },
-  { protocol: 'tcp', port: 2379 },
-  { protocol: 'tcp', port: 2380 },
-  { protocol: 'tcp', port: 5473 },
-  { protocol: 'tcp', port: 6443 },
-  { protocol: 'tcp', port: 6666 },
-  { protocol: 'tcp', port: 6667 },
-];
-
 /** Settings used before the first `settings` message. */
 export const DEFAULT_SETTINGS: DataplaneSettings = {
   interfacePrefixes: ['cali'],
   defaultEndpointToHostAction: 'Drop',
-  failsafeInbound: DEFAULT_FAILSAFE_INBOUND,
-  failsafeOutbound: DEFAULT_FAILSAFE_OUTBOUND,
+  failsafeInbound: [...DEFAULT_FAILSAFE_INBOUND],
+  failsafeOutbound: [...DEFAULT_FAILSAFE_OUTBOUND],
   ipv6Enabled: true,
   natOutgoingPools: [],
   allPools: [],
