@@ -2,7 +2,7 @@
  * The lab end to end: `lab up` with 3 hosts (etcd on a unix socket, an agent and BIRD per host),
  * pods through the real CNI plugin on different hosts, cross-host reachability over BGP-learned
  * routes (no encapsulation), a Kubernetes NetworkPolicy enforced across hosts and agreeing with
- * `policy matrix`, an agent restart, and `lab down` leaving nothing — also after a killed `lab up`.
+ * `policy matrix`, a datastore outage, an agent killed, and `lab down` leaving nothing — also after a killed `lab up`.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -16,8 +16,9 @@ import { decodeResources } from '../../src/api/decode.ts';
 import { connectivity } from '../../src/lab/connectivity.ts';
 import { labDown, labUp, openStore, podAdd, probe, type LabContext } from '../../src/lab/lab.ts';
 import { listLabNetns } from '../../src/lab/fabric.ts';
-import { isRunning } from '../../src/lab/processes.ts';
-import { readState } from '../../src/lab/state.ts';
+import { isRunning, stopProcess } from '../../src/lab/processes.ts';
+import { startLabEtcd } from '../../src/lab/etcd.ts';
+import { readState, writeState } from '../../src/lab/state.ts';
 
 const ctx: LabContext = { dir: mkdtempSync(join(tmpdir(), 'margay-lab-e2e-')), progress: () => undefined };
 after(async () => {
@@ -82,6 +83,30 @@ spec:
     assert.equal(cell('y/c', 'x/b', '80/TCP'), 'allow');
     assert.equal(cell('y/c', 'x/b', '81/UDP'), 'deny');
     assert.equal(cell('x/b', 'x/a', '80/TCP'), 'allow');
+  });
+
+  test('a datastore outage: agents keep the last good dataplane and resync afterwards', async () => {
+    const state = readState(ctx.dir)!;
+    const etcd = state.processes.find((p) => p.role === 'etcd')!;
+    const pod = (name: string) => state.pods.find((p) => p.name === name)!;
+    await stopProcess(etcd, 5000);
+    assert.equal(isRunning(etcd), false, 'etcd is down');
+    // Traffic keeps flowing under the last programmed policy: allowed stays allowed, denied stays denied.
+    assert.equal((await probe(pod('c').netns, pod('b').addresses[0]!, { port: 80, protocol: 'tcp' }, 1000)).ok, true, 'y/c → x/b still allowed');
+    assert.equal((await probe(pod('a').netns, pod('b').addresses[0]!, { port: 80, protocol: 'tcp' }, 500)).ok, false, 'x/a → x/b still denied');
+    // etcd comes back on the same data; a change made afterwards reaches the kernel.
+    const restarted = await startLabEtcd(ctx.dir);
+    state.processes = state.processes.map((p) => (p === etcd ? restarted : p));
+    writeState(ctx.dir, state);
+    assert.equal((await probe(pod('a').netns, pod('c').addresses[0]!, { port: 80, protocol: 'tcp' }, 1000)).ok, true, 'x/a → y/c allowed before');
+    const store = openStore(state);
+    try {
+      const denyC = decodeResources('apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-c, namespace: y}\nspec:\n  podSelector: {matchLabels: {pod: c}}\n  policyTypes: [Ingress]\n', 'deny-c.yaml');
+      await store.batch('apply', denyC.map((d) => d.resource));
+    } finally {
+      await store.datastore.close();
+    }
+    await eventually(async () => !(await probe(pod('a').netns, pod('c').addresses[0]!, { port: 80, protocol: 'tcp' }, 500)).ok, 'x/a → y/c denied by a policy written after the outage', 60_000);
   });
 
   test('an agent killed: its host keeps enforcing the last programmed policy', async () => {
