@@ -22,6 +22,7 @@ import { labEtcdEndpoint, startLabEtcd } from './etcd.ts';
 import { buildFabric, buildHost, createNetns, deleteNetns, listLabNetns, pidsInNetns } from './fabric.ts';
 import { type LabHost, type LabOptions, type LabPlan, planLab, podNetns } from './plan.ts';
 import { type ProcessRecord, isRunning, startProcess, stopProcess } from './processes.ts';
+import { describeMissing, waitPodRoutes } from './routes.ts';
 import { formatPortSpec, parseServeList, type PortSpec } from './serve.ts';
 import { type LabPod, type LabState, readState, writeState } from './state.ts';
 
@@ -177,6 +178,9 @@ export async function labDown(ctx: LabContext): Promise<{ processes: number; nam
   return { processes, namespaces: namespaces.length };
 }
 
+/** How long `lab pod add` waits for every other host to learn a route to the new pod. */
+const POD_ROUTE_WAIT_MS = 30_000;
+
 /** Options of `lab pod add`. */
 export interface PodAddOptions {
   namespace: string;
@@ -270,6 +274,9 @@ export async function podAdd(ctx: LabContext, options: PodAddOptions): Promise<L
   }
   state.pods.push(pod);
   writeState(ctx.dir, state);
+  // The pod exists; other hosts reach it once BGP has carried its block to them.
+  const missing = await waitPodRoutes(state, [pod], POD_ROUTE_WAIT_MS);
+  if (missing.length > 0) ctx.progress(`warning: after ${POD_ROUTE_WAIT_MS / 1000} s ${describeMissing(missing)}; see \`margay lab status\``);
   return pod;
 }
 

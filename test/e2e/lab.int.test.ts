@@ -19,6 +19,7 @@ import { listLabNetns } from '../../src/lab/fabric.ts';
 import { isRunning, stopProcess } from '../../src/lab/processes.ts';
 import { startLabEtcd } from '../../src/lab/etcd.ts';
 import { readState, writeState } from '../../src/lab/state.ts';
+import { missingPodRoutes } from '../../src/lab/routes.ts';
 
 const ctx: LabContext = { dir: mkdtempSync(join(tmpdir(), 'margay-lab-e2e-')), progress: () => undefined };
 after(async () => {
@@ -43,11 +44,11 @@ describe('lab - three hosts', () => {
     await podAdd(ctx, { namespace: 'x', name: 'b', host: 'host-2', labels: { pod: 'b' }, serve: [{ port: 80, protocol: 'tcp' }, { port: 81, protocol: 'udp' }] });
     await podAdd(ctx, { namespace: 'y', name: 'c', host: 'host-3', labels: { pod: 'c' }, serve: [{ port: 80, protocol: 'tcp' }, { port: 81, protocol: 'udp' }] });
     // host-1 learns the blocks of host-2 and host-3 from BIRD, via their fabric addresses.
-    await eventually(async () => {
-      const routes = (await exec('ip', ['-j', 'route', 'show', 'proto', 'bird'], { netns: 'mgl-host-1' })).stdout;
-      const parsed = JSON.parse(routes || '[]') as { dst: string; gateway?: string }[];
-      return parsed.some((r) => r.gateway === '192.0.2.12') && parsed.some((r) => r.gateway === '192.0.2.13');
-    }, 'BGP routes on host-1');
+    const routes = (await exec('ip', ['-j', 'route', 'show', 'proto', 'bird'], { netns: 'mgl-host-1' })).stdout;
+    const parsed = JSON.parse(routes || '[]') as { dst: string; gateway?: string }[];
+    assert.ok(parsed.some((r) => r.gateway === '192.0.2.12') && parsed.some((r) => r.gateway === '192.0.2.13'), routes);
+    // `pod add` waited for every host to route to each new pod: nothing is missing now.
+    assert.deepEqual(await missingPodRoutes(readState(ctx.dir)!), []);
     const report = await connectivity(readState(ctx.dir)!, [{ port: 80, protocol: 'tcp' }, { port: 81, protocol: 'udp' }]);
     assert.equal(report.mismatches, 0, JSON.stringify(report.cells.filter((c) => c.expected !== c.observed)));
     assert.ok(report.cells.every((c) => c.observed === 'allow'), 'no policy: everything connects');
