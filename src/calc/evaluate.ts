@@ -369,6 +369,8 @@ export interface MatrixPort {
 export interface MatrixOptions {
   /** The client's source port (default 49152, the first IANA ephemeral port). */
   sourcePort?: number;
+  /** Only this IP family (default: IPv4 where both ends have it, else IPv6). */
+  ipVersion?: 4 | 6;
 }
 
 /** The verdict for every ordered pair of endpoints, per port. */
@@ -383,7 +385,7 @@ export interface PolicyMatrix {
 /**
  * The verdict for every ordered pair of `endpoints` (default: every workload, sorted) on each
  * port. Each pair uses the first address of the sender that has a same-family address at the
- * receiver (IPv4 first); a pair with no common family is `deny`.
+ * receiver (IPv4 first, or only `options.ipVersion`); a pair with no common family is `deny`.
  */
 export function policyMatrix(
   snapshot: ModelSnapshot,
@@ -402,7 +404,7 @@ export function policyMatrix(
   const verdicts = ports.map((p) =>
     keys.map((from, i) =>
       keys.map((to, j) => {
-        const pair = pickPair(addresses[i]!, addresses[j]!);
+        const pair = pickPair(addresses[i]!, addresses[j]!, options.ipVersion);
         if (pair === undefined) return 'deny' as const;
         return evaluator.trace({ srcIp: pair[0], dstIp: pair[1], protocol: p.protocol, srcPort: sourcePort, dstPort: p.port }, { from, to }).verdict;
       }),
@@ -411,9 +413,10 @@ export function policyMatrix(
   return { endpoints: keys, ports: [...ports], verdicts };
 }
 
-function pickPair(from: readonly string[], to: readonly string[]): [string, string] | undefined {
+function pickPair(from: readonly string[], to: readonly string[], ipVersion: 4 | 6 | undefined): [string, string] | undefined {
   for (const a of from) {
     const v6 = a.includes(':');
+    if (ipVersion !== undefined && v6 !== (ipVersion === 6)) continue;
     const b = to.find((x) => x.includes(':') === v6);
     if (b !== undefined) return [a, b];
   }

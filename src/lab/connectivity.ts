@@ -55,19 +55,30 @@ async function pool<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]>
   return results;
 }
 
+/** Options of {@link connectivity}. */
+export interface ConnectivityOptions {
+  /** Per-probe timeout (default 1000 ms). */
+  timeoutMs?: number;
+  /** Probes at once (default 8). */
+  concurrency?: number;
+  /** Probe and evaluate this IP family (default 4). */
+  ipVersion?: 4 | 6;
+}
+
 /** Probes every pair on every port and compares with the policy matrix. */
-export async function connectivity(state: LabState, ports: PortSpec[], options: { timeoutMs?: number; concurrency?: number } = {}): Promise<ConnectivityReport> {
+export async function connectivity(state: LabState, ports: PortSpec[], options: ConnectivityOptions = {}): Promise<ConnectivityReport> {
   const pods = state.pods.map((p) => `${p.namespace}/${p.name}`);
   const view = new PolicyView(await readAllResources(state));
   const matrixPorts: MatrixPort[] = ports.map((p) => ({ protocol: p.protocol, port: p.port }));
-  const expected = runMatrix(view, { ports: matrixPorts, endpoints: pods });
+  const ipVersion = options.ipVersion ?? 4;
+  const expected = runMatrix(view, { ports: matrixPorts, endpoints: pods, ipVersion });
   const tasks: (() => Promise<ConnectivityCell>)[] = [];
   expected.ports.forEach((portLabel, pi) => {
     for (const from of state.pods) {
       for (const to of state.pods) {
         const fromName = `${from.namespace}/${from.name}`;
         const toName = `${to.namespace}/${to.name}`;
-        const address = to.addresses.find((a) => !a.includes(':')) ?? to.addresses[0];
+        const address = to.addresses.find((a) => a.includes(':') === (ipVersion === 6));
         const served = to.serve.includes(`${ports[pi]!.port}/${ports[pi]!.protocol}`);
         tasks.push(async () => {
           const cell = { from: fromName, to: toName, port: portLabel, expected: expected.matrix[portLabel]![fromName]![toName]! };

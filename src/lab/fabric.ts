@@ -36,16 +36,27 @@ async function attach(options: { netns: string; inner: string; bridgeNetns: stri
   await ip(['-n', netns, 'link', 'set', inner, 'up']);
 }
 
+/** Where a host's wire ends: the bridge namespace and the port name (`h<index>`) there. */
+function hostPort(plan: LabPlan, host: LabHost): { bridgeNetns: string; port: string } {
+  const onSecond = host.segment === 'second' && plan.router;
+  return { bridgeNetns: onSecond ? plan.router!.secondNetns : plan.fabricNetns, port: `h${plan.hosts.indexOf(host) + 1}` };
+}
+
+/** Cuts (or restores) a host's wire at the bridge, as a pulled cable or a dead NIC would. */
+export async function setHostWire(plan: LabPlan, host: LabHost, up: boolean): Promise<void> {
+  const { bridgeNetns, port } = hostPort(plan, host);
+  await ip(['-n', bridgeNetns, 'link', 'set', port, up ? 'up' : 'down']);
+}
+
 /** Builds one host: namespace, uplink, address, default route via the router when there is one. */
-export async function buildHost(plan: LabPlan, host: LabHost, index: number): Promise<void> {
+export async function buildHost(plan: LabPlan, host: LabHost): Promise<void> {
   await createNetns(host.netns);
   const onSecond = host.segment === 'second' && plan.router;
   await attach({
     netns: host.netns,
     inner: host.uplink,
-    bridgeNetns: onSecond ? plan.router!.secondNetns : plan.fabricNetns,
+    ...hostPort(plan, host),
     bridge: onSecond ? plan.router!.secondBridge : plan.fabricBridge,
-    port: `h${index}`,
     addresses: [host.address, ...(host.address6 ? [host.address6] : [])],
   });
   // A default route is what makes proxy ARP answer pods for 169.254.1.1 (the kernel answers only

@@ -64,7 +64,8 @@ export function requireLab(ctx: LabContext): LabState {
 function baseResources(plan: LabPlan): Resource[] {
   const docs: unknown[] = [
     { kind: 'IPPool', metadata: { name: 'lab-ipv4' }, spec: { cidr: plan.pools.v4, blockSize: 26, natOutgoing: false, vxlanMode: plan.router ? 'CrossSubnet' : 'Never' } },
-    { kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { nodeToNodeMeshEnabled: true, asNumber: plan.asNumber } },
+    // BFD on the mesh (a Margay extension, docs/bgp.md): a failed host's routes go within ~300 ms.
+    { kind: 'BGPConfiguration', metadata: { name: 'default', annotations: { 'margay.io/bfd': 'true' } }, spec: { nodeToNodeMeshEnabled: true, asNumber: plan.asNumber } },
     { kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: { ipv6Support: plan.options.ipv6 } },
   ];
   if (plan.options.ipv6) docs.push({ kind: 'IPPool', metadata: { name: 'lab-ipv6' }, spec: { cidr: plan.pools.v6, blockSize: 122 } });
@@ -74,7 +75,8 @@ function baseResources(plan: LabPlan): Resource[] {
   return docs.map((d) => validateResource({ apiVersion: 'projectcalico.org/v3', ...(d as object) }));
 }
 
-function startAgent(ctx: LabContext, state: LabState, host: LabHost): ProcessRecord {
+/** Starts a host's agent (with BIRD and its CNI service) inside the host namespace. */
+export function startAgent(ctx: LabContext, state: LabState, host: LabHost): ProcessRecord {
   const dir = hostDir(ctx, host.name);
   mkdirSync(dir, { recursive: true });
   const [node, args] = moduleCommand('cli/run', ['agent', '--bgp', '--hostname', host.name, '--state-dir', dir]);
@@ -89,16 +91,19 @@ function startAgent(ctx: LabContext, state: LabState, host: LabHost): ProcessRec
       ...datastoreEnv(state),
       MARGAY_CNI_SOCKET: cniSocketOf(ctx, host.name),
       MARGAY_IPV6SUPPORT: String(state.plan.options.ipv6),
+      // The Node's addresses, found on the uplink (calico/node's variables).
+      IP_AUTODETECTION_METHOD: `interface=${host.uplink}`,
+      ...(state.plan.options.ipv6 ? { IP6: 'autodetect', IP6_AUTODETECTION_METHOD: `interface=${host.uplink}` } : {}),
       // Every lab host has its own namespace, so the default ports do not collide.
       MARGAY_LOGSEVERITYSCREEN: 'Info',
     },
   });
 }
 
-/** Waits until every agent reports ready on its readiness endpoint (inside its namespace). */
-async function waitAgentsReady(state: LabState, timeoutMs: number): Promise<void> {
+/** Waits until the agents of `hosts` (default all) report ready on their readiness endpoints. */
+export async function waitAgentsReady(state: LabState, timeoutMs: number, hosts: LabHost[] = state.plan.hosts): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (const host of state.plan.hosts) {
+  for (const host of hosts) {
     for (;;) {
       const agent = state.processes.find((p) => p.role === `agent ${host.name}`);
       if (agent && !isRunning(agent)) throw new Error(`the agent of ${host.name} exited; see ${agent.logFile}`);
@@ -132,7 +137,7 @@ export async function labUp(options: LabOptions, ctx: LabContext): Promise<LabSt
 
   ctx.progress(`building the fabric and ${plan.hosts.length} host namespace(s)${plan.router ? ' and the router' : ''}`);
   await buildFabric(plan);
-  for (const [i, host] of plan.hosts.entries()) await buildHost(plan, host, i + 1);
+  for (const host of plan.hosts) await buildHost(plan, host);
 
   ctx.progress('writing the cluster configuration (pools, BGP, agent)');
   const store = openStore(state);
@@ -203,14 +208,15 @@ function cniEnv(ctx: LabContext, command: string, pod: { namespace: string; name
   };
 }
 
-function networkConfig(labels: Record<string, string>): string {
-  return JSON.stringify({ cniVersion: '1.0.0', name: LAB_NETWORK, type: 'margay', args: { cni: { labels } } });
+function networkConfig(labels: Record<string, string>, ipv6: boolean): string {
+  const ipam = { type: 'margay-ipam', assign_ipv4: 'true', assign_ipv6: String(ipv6) };
+  return JSON.stringify({ cniVersion: '1.0.0', name: LAB_NETWORK, type: 'margay', ipam, args: { cni: { labels } } });
 }
 
 /** Runs the CNI plugin inside a host namespace exactly as a runtime does; returns its parsed result. */
-async function runCni(ctx: LabContext, host: LabHost, command: string, pod: LabPod): Promise<Record<string, unknown>> {
+async function runCni(ctx: LabContext, state: LabState, host: LabHost, command: string, pod: LabPod): Promise<Record<string, unknown>> {
   const res = await exec('ip', ['netns', 'exec', host.netns, 'env', '-i', ...Object.entries(cniEnv(ctx, command, pod)).map(([k, v]) => `${k}=${v}`), cniPluginPath()], {
-    input: networkConfig(pod.labels),
+    input: networkConfig(pod.labels, state.plan.options.ipv6),
     allowFail: true,
     timeoutMs: 60_000,
   });
@@ -233,7 +239,8 @@ async function ensureNamespace(state: LabState, namespace: string): Promise<void
   }
 }
 
-function findHost(state: LabState, name: string): LabHost {
+/** A lab host by name, or a usage error listing the hosts. */
+export function findHost(state: LabState, name: string): LabHost {
   const host = state.plan.hosts.find((h) => h.name === name);
   if (!host) throw new MargayError('MARGAY_ERR_USAGE', `no host "${name}" in the lab (hosts: ${state.plan.hosts.map((h) => h.name).join(', ')})`);
   return host;
@@ -259,7 +266,7 @@ export async function podAdd(ctx: LabContext, options: PodAddOptions): Promise<L
   };
   await createNetns(pod.netns);
   try {
-    const result = await runCni(ctx, host, 'ADD', pod);
+    const result = await runCni(ctx, state, host, 'ADD', pod);
     const ips = (result.ips as { address: string }[] | undefined) ?? [];
     pod.addresses = ips.map((ip) => ip.address.split('/')[0]!);
     if (pod.serve.length > 0) {
@@ -268,7 +275,7 @@ export async function podAdd(ctx: LabContext, options: PodAddOptions): Promise<L
       pod.server = startProcess({ role: `pod ${pod.namespace}/${pod.name}`, cmd: node, args, netns: pod.netns, cwd: packageRoot(), logFile: join(ctx.dir, 'pods', `${pod.namespace}-${pod.name}.log`) });
     }
   } catch (err) {
-    await runCni(ctx, host, 'DEL', pod).catch(() => undefined);
+    await runCni(ctx, state, host, 'DEL', pod).catch(() => undefined);
     await deleteNetns(pod.netns);
     throw err;
   }
@@ -293,7 +300,7 @@ export async function podRemove(ctx: LabContext, ref: string): Promise<void> {
   const state = requireLab(ctx);
   const pod = findPod(state, ref);
   if (pod.server) await stopProcess(pod.server, 2000);
-  await runCni(ctx, findHost(state, pod.host), 'DEL', pod);
+  await runCni(ctx, state, findHost(state, pod.host), 'DEL', pod);
   await deleteNetns(pod.netns);
   state.pods = state.pods.filter((p) => p !== pod);
   writeState(ctx.dir, state);
@@ -309,7 +316,11 @@ export function targetNetns(state: LabState, target: string): string {
 /** Resolves a probe destination: a pod (`NS/POD`), a host name, or an address. */
 export function targetAddress(state: LabState, target: string, family: 4 | 6 = 4): string {
   const host = state.plan.hosts.find((h) => h.name === target);
-  if (host) return host.address.split('/')[0]!;
+  if (host) {
+    const address = family === 6 ? host.address6 : host.address;
+    if (!address) throw new MargayError('MARGAY_ERR_NOT_FOUND', `host ${target} has no IPv6 address (start the lab with --ipv6)`);
+    return address.split('/')[0]!;
+  }
   if (/^[0-9.]+$/.test(target) || target.includes(':')) return target;
   const pod = findPod(state, target);
   const address = pod.addresses.find((a) => (family === 6 ? a.includes(':') : !a.includes(':')));

@@ -35,6 +35,8 @@ export interface LabState {
   pods: LabPod[];
   /** Set once `lab up` finished. */
   ready: boolean;
+  /** Hosts made to fail with `lab host fail` (wire cut, processes killed) and not yet recovered. */
+  failedHosts?: string[];
 }
 
 const STATE_FILE = 'lab.json';

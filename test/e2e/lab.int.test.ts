@@ -1,8 +1,10 @@
 /**
- * The lab end to end: `lab up` with 3 hosts (etcd on a unix socket, an agent and BIRD per host),
- * pods through the real CNI plugin on different hosts, cross-host reachability over BGP-learned
- * routes (no encapsulation), a Kubernetes NetworkPolicy enforced across hosts and agreeing with
- * `policy matrix`, a datastore outage, an agent killed, and `lab down` leaving nothing — also after a killed `lab up`.
+ * The lab end to end: `lab up` with 3 dual-stack hosts (etcd on a unix socket, an agent and BIRD
+ * per host), pods through the real CNI plugin on different hosts, cross-host reachability over
+ * BGP-learned routes (no encapsulation) in IPv4 and IPv6, a Kubernetes NetworkPolicy and Calico
+ * tiers enforced across hosts and agreeing with `policy matrix`, an agent restart under a running
+ * flow, a host failing and coming back, a datastore outage, an agent killed, and `lab down`
+ * leaving nothing — also after a killed `lab up`.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -10,15 +12,18 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually as eventuallyTrue } from '../harness/wait.ts';
 import { after, describe, test } from 'node:test';
 import { exec } from '../../src/dataplane/exec.ts';
 import { decodeResources } from '../../src/api/decode.ts';
-import { connectivity } from '../../src/lab/connectivity.ts';
+import { connectivity, type ConnectivityReport } from '../../src/lab/connectivity.ts';
+import { failHost, recoverHost, restartAgent } from '../../src/lab/hosts.ts';
+import type { PortSpec } from '../../src/lab/serve.ts';
 import { labDown, labUp, openStore, podAdd, probe, type LabContext } from '../../src/lab/lab.ts';
 import { listLabNetns } from '../../src/lab/fabric.ts';
 import { isRunning, stopProcess } from '../../src/lab/processes.ts';
 import { startLabEtcd } from '../../src/lab/etcd.ts';
-import { readState, writeState } from '../../src/lab/state.ts';
+import { type LabState, readState, writeState } from '../../src/lab/state.ts';
 import { missingPodRoutes } from '../../src/lab/routes.ts';
 
 const ctx: LabContext = { dir: mkdtempSync(join(tmpdir(), 'margay-lab-e2e-')), progress: () => undefined };
@@ -27,31 +32,60 @@ after(async () => {
 });
 
 async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(250);
+  await eventuallyTrue(check, { what, timeoutMs, intervalMs: 250 });
+}
+
+const PORTS: PortSpec[] = [{ port: 80, protocol: 'tcp' }, { port: 81, protocol: 'udp' }];
+
+/** Probes every pod pair in IPv4 and IPv6 and asserts both agree with `policy matrix`. */
+async function assertMatrixAgrees(state: LabState): Promise<ConnectivityReport[]> {
+  const reports: ConnectivityReport[] = [];
+  for (const ipVersion of [4, 6] as const) {
+    const report = await connectivity(state, PORTS, { ipVersion });
+    assert.equal(report.mismatches, 0, `IPv${ipVersion}: ${JSON.stringify(report.cells.filter((c) => c.observed !== 'not-served' && c.expected !== c.observed))}`);
+    reports.push(report);
   }
-  assert.fail(`timed out waiting for ${what}`);
+  return reports;
+}
+
+function observed(report: ConnectivityReport, from: string, to: string, port: string): string {
+  return report.cells.find((c) => c.from === from && c.to === to && c.port === port)!.observed;
+}
+
+async function applyYaml(state: LabState, yaml: string, verb: 'apply' | 'delete' = 'apply'): Promise<void> {
+  const store = openStore(state);
+  try {
+    await store.batch(verb, decodeResources(yaml, 'test.yaml').map((d) => d.resource));
+  } finally {
+    await store.datastore.close();
+  }
+}
+
+async function birdRoutes(netns: string, family: 4 | 6): Promise<{ dst: string; gateway?: string }[]> {
+  const out = (await exec('ip', [`-${family}`, '-j', 'route', 'show', 'proto', 'bird'], { netns })).stdout;
+  return JSON.parse(out || '[]') as { dst: string; gateway?: string }[];
 }
 
 describe('lab - three hosts', () => {
-  test('up, pods on every host, BGP routes, cross-host reachability', async () => {
-    const state = await labUp({ hosts: 3, router: false, ipv6: false }, ctx);
+  test('up, pods on every host, BGP routes, cross-host reachability in IPv4 and IPv6', async () => {
+    const state = await labUp({ hosts: 3, router: false, ipv6: true }, ctx);
     assert.equal(state.plan.hosts.length, 3);
     assert.ok(state.etcdEndpoint.startsWith('unix://'), 'the datastore has no network address');
-    await podAdd(ctx, { namespace: 'x', name: 'a', host: 'host-1', labels: { pod: 'a' }, serve: [{ port: 80, protocol: 'tcp' }, { port: 81, protocol: 'udp' }] });
-    await podAdd(ctx, { namespace: 'x', name: 'b', host: 'host-2', labels: { pod: 'b' }, serve: [{ port: 80, protocol: 'tcp' }, { port: 81, protocol: 'udp' }] });
-    await podAdd(ctx, { namespace: 'y', name: 'c', host: 'host-3', labels: { pod: 'c' }, serve: [{ port: 80, protocol: 'tcp' }, { port: 81, protocol: 'udp' }] });
-    // host-1 learns the blocks of host-2 and host-3 from BIRD, via their fabric addresses.
-    const routes = (await exec('ip', ['-j', 'route', 'show', 'proto', 'bird'], { netns: 'mgl-host-1' })).stdout;
-    const parsed = JSON.parse(routes || '[]') as { dst: string; gateway?: string }[];
-    assert.ok(parsed.some((r) => r.gateway === '192.0.2.12') && parsed.some((r) => r.gateway === '192.0.2.13'), routes);
+    await podAdd(ctx, { namespace: 'x', name: 'a', host: 'host-1', labels: { pod: 'a' }, serve: PORTS });
+    await podAdd(ctx, { namespace: 'x', name: 'b', host: 'host-2', labels: { pod: 'b' }, serve: PORTS });
+    await podAdd(ctx, { namespace: 'y', name: 'c', host: 'host-3', labels: { pod: 'c' }, serve: PORTS });
+    const after = readState(ctx.dir)!;
+    for (const pod of after.pods) assert.equal(pod.addresses.length, 2, `${pod.name} has an IPv4 and an IPv6 address: ${pod.addresses.join(', ')}`);
+    // host-1 learns the blocks of host-2 and host-3 from BIRD, via their fabric addresses, in both families.
+    const v4 = await birdRoutes('mgl-host-1', 4);
+    assert.ok(v4.some((r) => r.gateway === '192.0.2.12') && v4.some((r) => r.gateway === '192.0.2.13'), JSON.stringify(v4));
+    const v6 = await birdRoutes('mgl-host-1', 6);
+    assert.ok(v6.some((r) => r.gateway === '2001:db8::c') && v6.some((r) => r.gateway === '2001:db8::d'), JSON.stringify(v6));
     // `pod add` waited for every host to route to each new pod: nothing is missing now.
-    assert.deepEqual(await missingPodRoutes(readState(ctx.dir)!), []);
-    const report = await connectivity(readState(ctx.dir)!, [{ port: 80, protocol: 'tcp' }, { port: 81, protocol: 'udp' }]);
-    assert.equal(report.mismatches, 0, JSON.stringify(report.cells.filter((c) => c.expected !== c.observed)));
-    assert.ok(report.cells.every((c) => c.observed === 'allow'), 'no policy: everything connects');
+    assert.deepEqual(await missingPodRoutes(after), []);
+    for (const report of await assertMatrixAgrees(after)) {
+      assert.ok(report.cells.every((c) => c.observed === 'allow' || c.observed === 'not-served'), 'no policy: everything connects');
+    }
   });
 
   test('a Kubernetes NetworkPolicy applies across hosts and agrees with policy matrix', async () => {
@@ -77,13 +111,87 @@ spec:
     const bAddress = state.pods.find((p) => p.name === 'b')!.addresses[0]!;
     const netnsOf = (name: string) => state.pods.find((p) => p.name === name)!.netns;
     await eventually(async () => !(await probe(netnsOf('a'), bAddress, { port: 80, protocol: 'tcp' }, 500)).ok, 'the policy to block x/a → x/b');
-    const report = await connectivity(state, [{ port: 80, protocol: 'tcp' }, { port: 81, protocol: 'udp' }]);
-    assert.equal(report.mismatches, 0, JSON.stringify(report.cells.filter((c) => c.expected !== c.observed)));
-    const cell = (from: string, to: string, port: string) => report.cells.find((c) => c.from === from && c.to === to && c.port === port)!.observed;
-    assert.equal(cell('x/a', 'x/b', '80/TCP'), 'deny');
-    assert.equal(cell('y/c', 'x/b', '80/TCP'), 'allow');
-    assert.equal(cell('y/c', 'x/b', '81/UDP'), 'deny');
-    assert.equal(cell('x/b', 'x/a', '80/TCP'), 'allow');
+    for (const report of await assertMatrixAgrees(state)) {
+      assert.equal(observed(report, 'x/a', 'x/b', '80/TCP'), 'deny');
+      assert.equal(observed(report, 'y/c', 'x/b', '80/TCP'), 'allow');
+      assert.equal(observed(report, 'y/c', 'x/b', '81/UDP'), 'deny');
+      assert.equal(observed(report, 'x/b', 'x/a', '80/TCP'), 'allow');
+    }
+  });
+
+  test('Calico tiers: a higher tier denies or passes, the default tier decides the rest, across hosts', async () => {
+    const state = readState(ctx.dir)!;
+    const tiered = `apiVersion: projectcalico.org/v3
+kind: Tier
+metadata: {name: security}
+spec: {order: 100}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: security.guard-c}
+spec:
+  tier: security
+  order: 10
+  selector: pod == 'c'
+  types: [Ingress]
+  ingress:
+    - {action: Deny, protocol: TCP, source: {selector: pod == 'a'}, destination: {ports: [80]}}
+    - {action: Pass}
+`;
+    await applyYaml(state, tiered);
+    const a = state.pods.find((p) => p.name === 'a')!;
+    const c = state.pods.find((p) => p.name === 'c')!;
+    await eventually(async () => !(await probe(a.netns, c.addresses[0]!, { port: 80, protocol: 'tcp' }, 500)).ok, 'the tier to block x/a → y/c');
+    for (const report of await assertMatrixAgrees(state)) {
+      assert.equal(observed(report, 'x/a', 'y/c', '80/TCP'), 'deny', 'denied in tier security');
+      assert.equal(observed(report, 'x/a', 'y/c', '81/UDP'), 'allow', 'passed to the default tier, where the namespace profile allows');
+      assert.equal(observed(report, 'x/b', 'y/c', '80/TCP'), 'allow');
+      assert.equal(observed(report, 'x/a', 'x/b', '80/TCP'), 'deny', 'the default-tier policy still applies');
+    }
+    await applyYaml(state, tiered.split('---\n').reverse().join('---\n'), 'delete');
+    await eventually(async () => (await probe(a.netns, c.addresses[0]!, { port: 80, protocol: 'tcp' }, 500)).ok, 'x/a → y/c allowed again once the tier is gone');
+  });
+
+  test('an agent restarted with SIGKILL under a running flow: no interruption, the same ruleset, the same routes', async () => {
+    const state = readState(ctx.dir)!;
+    const a = state.pods.find((p) => p.name === 'a')!;
+    const c = state.pods.find((p) => p.name === 'c')!;
+    const rulesBefore = (await exec('nft', ['list', 'table', 'inet', 'margay'], { netns: 'mgl-host-3' })).stdout;
+    const routesBefore = (await exec('ip', ['route'], { netns: 'mgl-host-3' })).stdout;
+    // An iperf3 flow x/a (host-1) → y/c (host-3), started by PID and killed by PID.
+    const server = spawn('ip', ['netns', 'exec', c.netns, 'iperf3', '-s', '-1', '-p', '5201'], { stdio: 'ignore' });
+    try {
+      await sleep(500); // let the server listen
+      const client = exec('iperf3', ['-c', c.addresses[0]!, '-p', '5201', '-t', '8', '-i', '1', '-J'], { netns: a.netns, allowFail: true, timeoutMs: 60_000 });
+      await sleep(2000);
+      await restartAgent(ctx, 'host-3', { kill: true });
+      const res = await client;
+      assert.equal(res.code, 0, `iperf3 failed: ${res.stdout.slice(0, 500)} ${res.stderr}`);
+      const report = JSON.parse(res.stdout) as { intervals: { sum: { bytes: number } }[]; end: { sum_received: { bytes: number } } };
+      assert.ok(report.intervals.length >= 7, `${report.intervals.length} intervals`);
+      assert.ok(report.intervals.every((i) => i.sum.bytes > 0), `no interval without data: ${report.intervals.map((i) => i.sum.bytes).join(', ')}`);
+    } finally {
+      server.kill('SIGKILL');
+    }
+    assert.equal((await exec('nft', ['list', 'table', 'inet', 'margay'], { netns: 'mgl-host-3' })).stdout, rulesBefore, 'the restarted agent leaves a correct ruleset as it is');
+    assert.equal((await exec('ip', ['route'], { netns: 'mgl-host-3' })).stdout, routesBefore, 'and the routes');
+    assert.equal((await probe(a.netns, state.pods.find((p) => p.name === 'b')!.addresses[0]!, { port: 80, protocol: 'tcp' }, 500)).ok, false, 'policy still enforced');
+  });
+
+  test('a host failing: the others withdraw its routes (BFD) and keep talking; it comes back', async () => {
+    const state = readState(ctx.dir)!;
+    const pod = (name: string) => state.pods.find((p) => p.name === name)!;
+    const hasRouteVia = async (netns: string, gateway: string) => (await birdRoutes(netns, 4)).some((r) => r.gateway === gateway);
+    await failHost(ctx, 'host-2');
+    await eventually(async () => !(await hasRouteVia('mgl-host-1', '192.0.2.12')) && !(await hasRouteVia('mgl-host-3', '192.0.2.12')), 'host-2\'s routes withdrawn', 10_000);
+    assert.ok(await hasRouteVia('mgl-host-1', '192.0.2.13'), 'host-1 still routes to host-3');
+    assert.equal((await probe(pod('a').netns, pod('c').addresses[0]!, { port: 80, protocol: 'tcp' }, 1000)).ok, true, 'x/a → y/c across the surviving hosts');
+    assert.equal((await probe(pod('a').netns, pod('c').addresses[1]!, { port: 80, protocol: 'tcp' }, 1000)).ok, true, 'and in IPv6');
+    assert.equal((await probe(pod('c').netns, pod('b').addresses[0]!, { port: 80, protocol: 'tcp' }, 500)).ok, false, 'x/b is gone with its host');
+    await recoverHost(ctx, 'host-2');
+    assert.deepEqual(await missingPodRoutes(readState(ctx.dir)!), [], 'every route is back');
+    assert.equal((await probe(pod('c').netns, pod('b').addresses[0]!, { port: 80, protocol: 'tcp' }, 1000)).ok, true, 'y/c → x/b allowed again');
+    assert.equal((await probe(pod('a').netns, pod('b').addresses[0]!, { port: 80, protocol: 'tcp' }, 500)).ok, false, 'x/a → x/b still denied by the recovered host');
   });
 
   test('a datastore outage: agents keep the last good dataplane and resync afterwards', async () => {

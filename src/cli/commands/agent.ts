@@ -13,11 +13,12 @@ import type { Command } from 'commander';
 import { Agent, type AgentDataplane } from '../../agent/agent.ts';
 import { loadLocalConfig } from '../../agent/config.ts';
 import { componentLogger } from '../../agent/log.ts';
-import { configureHostForwarding, Dataplane } from '../../dataplane/mod.ts';
+import { Dataplane, hostSysctls } from '../../dataplane/mod.ts';
 import { MargayError } from '../../errors/mod.ts';
 import { type CniServer, DEFAULT_CNI_SOCKET, startCniService } from '../../cni/mod.ts';
 import { ResourceStore } from '../../datastore/resources.ts';
 import { BgpController } from '../../bgp/mod.ts';
+import { defaultPoolsFromEnv, registrationFromEnv } from '../../bgp/env.ts';
 import { Ipam } from '../../ipam/mod.ts';
 import type { CliContext } from '../context.ts';
 
@@ -46,6 +47,8 @@ export function registerAgent(program: Command, ctx: CliContext): void {
       if (flags.hostname !== undefined) flagValues.hostname = flags.hostname;
       if (flags.netns !== undefined) flagValues.netns = flags.netns;
       if (flags.stateDir !== undefined) flagValues.stateDir = flags.stateDir;
+      // calico/node's IP/IP6/AS/CALICO_IPV*POOL_* variables; refused here, before anything starts.
+      const bgpEnv = { registration: registrationFromEnv(process.env), defaultPools: defaultPoolsFromEnv(process.env) };
       const local = loadLocalConfig({ ...(flags.configFile !== undefined ? { configFile: flags.configFile } : {}), flags: flagValues });
       const store = await ctx.store();
       const agent = new Agent({
@@ -58,9 +61,10 @@ export function registerAgent(program: Command, ctx: CliContext): void {
           }
           const dp = new Dataplane({ ...(config.netns !== '' ? { netns: config.netns } : {}), warn: (m) => logger.warn(m) });
           return {
-            prepare: () => configureHostForwarding(dp.runner, { ipv6: config.ipv6Support }),
+            prepare: () => dp.writeSysctls(hostSysctls({ ipv6: config.ipv6Support })),
             apply: (updates) => dp.apply(updates),
             resync: () => dp.resync(),
+            close: async () => dp.close(),
           };
         },
       });
@@ -88,6 +92,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
             stateDir: agent.config.stateDir,
             ...(agent.config.netns !== '' ? { netns: agent.config.netns } : {}),
             logger: componentLogger(agent.logger, 'bgp'),
+            ...bgpEnv,
           });
           await bgp.start();
         }

@@ -8,6 +8,8 @@ import type { Command } from 'commander';
 import { connectivity, renderConnectivity } from '../../lab/connectivity.ts';
 import { isRunning } from '../../lab/processes.ts';
 import { labDown, labUp, type LabContext, podAdd, podRemove, probe, requireLab, targetAddress, targetNetns } from '../../lab/lab.ts';
+import { failHost, recoverHost, restartAgent } from '../../lab/hosts.ts';
+import { describeMissing } from '../../lab/routes.ts';
 import { parsePortSpec, parseServeList } from '../../lab/serve.ts';
 import { labDir, readState } from '../../lab/state.ts';
 import { readNodeStatus } from './node.ts';
@@ -46,9 +48,10 @@ async function status(ctx: CliContext, lab: LabContext): Promise<void> {
   ctx.stdout(`Datastore: ETCD_ENDPOINTS=${state.etcdEndpoint}\n\nHOSTS\n`);
   const hostRows = state.plan.hosts.map((h) => {
     const agent = state.processes.find((p) => p.role === `agent ${h.name}`);
-    return [h.name, h.netns, h.address, agent && isRunning(agent) ? `running (pid ${agent.pid})` : 'stopped'];
+    const failed = state.failedHosts?.includes(h.name);
+    return [h.name, h.netns, [h.address, h.address6].filter(Boolean).join(','), failed ? 'failed (wire cut)' : agent && isRunning(agent) ? `running (pid ${agent.pid})` : 'stopped'];
   });
-  ctx.stdout(formatTable(['HOST', 'NAMESPACE', 'ADDRESS', 'AGENT'], hostRows));
+  ctx.stdout(formatTable(['HOST', 'NAMESPACE', 'ADDRESSES', 'AGENT'], hostRows));
   ctx.stdout('\nBGP SESSIONS\n');
   const bgpRows: string[][] = [];
   for (const h of state.plan.hosts) {
@@ -107,6 +110,30 @@ export function registerLab(program: Command, ctx: CliContext): void {
       ctx.stdout(`Pod ${ref} removed\n`);
     });
 
+  const host = lab.command('host').description('Failures on demand: restart an agent, make a host fail, bring it back');
+  host.command('restart-agent')
+    .argument('<host>', 'host-1 …')
+    .option('--kill', 'SIGKILL the agent instead of SIGTERM', false)
+    .action(async (name: string, opts: { kill: boolean }) => {
+      await restartAgent(labContext(ctx), name, { kill: opts.kill });
+      ctx.stdout(`The agent of ${name} was ${opts.kill ? 'killed' : 'stopped'} and is running and in sync again\n`);
+    });
+  host.command('fail')
+    .argument('<host>', 'host-1 …')
+    .description('Cut the host\'s wire and kill every process in it (agent, BIRD), as a crash would')
+    .action(async (name: string) => {
+      const { killed } = await failHost(labContext(ctx), name);
+      ctx.stdout(`${name} has failed: wire cut, ${killed} process(es) killed. Bring it back with \`margay lab host recover ${name}\`\n`);
+    });
+  host.command('recover')
+    .argument('<host>', 'host-1 …')
+    .description('Restore the host\'s wire and start its agent again')
+    .action(async (name: string) => {
+      const missing = await recoverHost(labContext(ctx), name);
+      ctx.stdout(`${name} is back: agent running and in sync\n`);
+      if (missing.length > 0) ctx.stderr(`lab: warning: ${describeMissing(missing)}\n`);
+    });
+
   lab.command('exec')
     .description('Run a command inside a host or pod namespace: margay lab exec host-1 -- ip route')
     .argument('<target>', 'a host (host-1) or a pod (NAMESPACE/NAME)')
@@ -123,9 +150,10 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .argument('<to>', 'NAMESPACE/POD, host or address')
     .argument('<port>', 'PORT/PROTO, e.g. 80/tcp')
     .option('--timeout <ms>', 'how long to wait', positiveInt, 1000)
-    .action(async (from: string, to: string, portText: string, opts: { timeout: number }) => {
+    .option('-6, --ipv6', 'to the IPv6 address of a pod or host', false)
+    .action(async (from: string, to: string, portText: string, opts: { timeout: number; ipv6: boolean }) => {
       const state = requireLab(labContext(ctx));
-      const res = await probe(targetNetns(state, from), targetAddress(state, to), parsePortSpec(portText), opts.timeout);
+      const res = await probe(targetNetns(state, from), targetAddress(state, to, opts.ipv6 ? 6 : 4), parsePortSpec(portText), opts.timeout);
       ctx.stdout(`${res.ok ? 'connected' : 'blocked'}: ${from} -> ${to} ${portText}${res.output ? ` (${res.output})` : ''}\n`);
       if (!res.ok) throw new MargayError('MARGAY_ERR_USAGE', `${from} cannot reach ${to} on ${portText}`);
     });
@@ -133,10 +161,12 @@ export function registerLab(program: Command, ctx: CliContext): void {
   lab.command('connectivity')
     .description('Probe every pod pair and compare with `margay policy matrix`, mismatches marked')
     .option('--port <port>', 'PORT/PROTO (repeatable; default 80/tcp)', (v: string, p: string[] = []) => [...p, v])
+    .option('--ip-version <version>', 'probe over IPv4 (default) or IPv6 (a lab up with --ipv6)', '4')
     .option('-o, --output <format>', 'table or json', 'table')
-    .action(async (opts: { port?: string[]; output: string }) => {
+    .action(async (opts: { port?: string[]; output: string; ipVersion: string }) => {
       const state = requireLab(labContext(ctx));
-      const report = await connectivity(state, (opts.port ?? ['80/tcp']).map(parsePortSpec));
+      if (opts.ipVersion !== '4' && opts.ipVersion !== '6') throw new MargayError('MARGAY_ERR_USAGE', `--ip-version ${opts.ipVersion}: allowed 4 or 6`);
+      const report = await connectivity(state, (opts.port ?? ['80/tcp']).map(parsePortSpec), { ipVersion: Number(opts.ipVersion) as 4 | 6 });
       ctx.stdout(opts.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderConnectivity(report));
       if (report.mismatches > 0) throw new MargayError('MARGAY_ERR_USAGE', `${report.mismatches} probe(s) disagree with policy`);
     });

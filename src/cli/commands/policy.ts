@@ -385,6 +385,7 @@ interface MatrixCommandOptions extends SourceOptions {
   port?: string[];
   endpoint?: string[];
   namespace?: string[];
+  ipVersion?: '4' | '6';
   output: 'table' | 'json';
 }
 
@@ -397,7 +398,7 @@ export interface MatrixJson {
 }
 
 /** Computes the matrix (exported for tests). */
-export function runMatrix(view: PolicyView, opts: { ports: MatrixPort[]; endpoints?: string[]; namespaces?: string[] }): MatrixJson {
+export function runMatrix(view: PolicyView, opts: { ports: MatrixPort[]; endpoints?: string[]; namespaces?: string[]; ipVersion?: 4 | 6 }): MatrixJson {
   let chosen = opts.endpoints?.length
     ? opts.endpoints.map((e) => {
         const r = view.resolve(e);
@@ -406,7 +407,7 @@ export function runMatrix(view: PolicyView, opts: { ports: MatrixPort[]; endpoin
       })
     : view.endpoints.filter((e) => e.kind === 'workload');
   if (opts.namespaces?.length) chosen = chosen.filter((e) => e.kind === 'workload' && opts.namespaces!.includes(e.key.slice(0, e.key.indexOf('/'))));
-  const m = policyMatrix(view.snapshot, chosen.map((e) => e.key), opts.ports);
+  const m = policyMatrix(view.snapshot, chosen.map((e) => e.key), opts.ports, opts.ipVersion !== undefined ? { ipVersion: opts.ipVersion } : {});
   const matrix: MatrixJson['matrix'] = {};
   m.ports.forEach((p, pi) => {
     const table: Record<string, Record<string, 'allow' | 'deny'>> = {};
@@ -473,11 +474,17 @@ export function registerPolicy(program: Command, ctx: CliContext): void {
       .option('--port <port>', 'PORT/PROTOCOL to evaluate, e.g. 80/TCP (repeatable; default 80/TCP)', collect)
       .option('--endpoint <endpoint>', 'only these endpoints (repeatable; default every workload endpoint)', collect)
       .option('-n, --namespace <namespace>', 'only workload endpoints of these namespaces (repeatable)', collect)
+      .addOption(new Option('--ip-version <version>', 'only this IP family (default: IPv4 where both ends have it, else IPv6)').choices(['4', '6']))
       .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table')),
   ).action(async (opts: MatrixCommandOptions) => {
     const ports = (opts.port ?? ['80/TCP']).map(parsePortSpec);
     const view = await loadView(ctx, opts);
-    const m = runMatrix(view, { ports, ...(opts.endpoint ? { endpoints: opts.endpoint } : {}), ...(opts.namespace ? { namespaces: opts.namespace } : {}) });
+    const m = runMatrix(view, {
+      ports,
+      ...(opts.endpoint ? { endpoints: opts.endpoint } : {}),
+      ...(opts.namespace ? { namespaces: opts.namespace } : {}),
+      ...(opts.ipVersion ? { ipVersion: Number(opts.ipVersion) as 4 | 6 } : {}),
+    });
     ctx.stdout(opts.output === 'json' ? `${JSON.stringify(m, null, 2)}\n` : renderMatrix(m));
   });
   // Subcommands report errors through the program, like every other command (never process.exit).
