@@ -1,49 +1,89 @@
 /**
- * The lab's datastore: one etcd in the machine's namespace that listens only on unix sockets
- * (clients and peers), so it has no address at all; lab hosts and the operator's shell both reach
- * it through the socket file, since namespaces share the filesystem.
+ * The lab's datastore: etcd in the machine's namespace listening only on unix sockets (clients
+ * and peers), so it has no address at all; lab hosts and the operator's shell both reach it
+ * through the socket files, since namespaces share the filesystem.
+ *
+ * One member by default, or a cluster (`lab up --etcd-members 3`) to show a member failing. All
+ * members run in `<dir>/etcd`, because etcd names a unix socket after the URL's `host:port`
+ * relative to its working directory: relative names are then the same for every member.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { exec } from '../dataplane/exec.ts';
 import { type ProcessRecord, isRunning, startProcess } from './processes.ts';
 
-/** The client endpoint for a lab folder: `unix://<dir>/etcd/client.sock:0`. */
-export function labEtcdEndpoint(dir: string): string {
-  return `unix://${join(dir, 'etcd', 'client.sock')}:0`;
+/** One etcd member of the lab. */
+interface MemberPlan {
+  /** The etcd member name, also in the process role (`etcd`, or `etcd lab-2` in a cluster). */
+  name: string;
+  role: string;
+  clientSocket: string;
+  peerSocket: string;
 }
 
-/** Starts the lab's etcd and waits until it answers. */
-export async function startLabEtcd(dir: string): Promise<ProcessRecord> {
-  const etcdDir = join(dir, 'etcd');
-  mkdirSync(etcdDir, { recursive: true });
-  // etcd names a unix socket after the URL's host:port, relative to its working directory.
-  const record = startProcess({
-    role: 'etcd',
+function memberPlans(count: number): MemberPlan[] {
+  if (count === 1) return [{ name: 'lab', role: 'etcd', clientSocket: 'client.sock', peerSocket: 'peer.sock' }];
+  return Array.from({ length: count }, (_, i) => ({
+    name: `lab-${i + 1}`,
+    role: `etcd lab-${i + 1}`,
+    clientSocket: `client-${i + 1}.sock`,
+    peerSocket: `peer-${i + 1}.sock`,
+  }));
+}
+
+function etcdDir(dir: string): string {
+  return join(dir, 'etcd');
+}
+
+/** The client endpoints for a lab folder, comma-separated as ETCD_ENDPOINTS takes them (`unix://<dir>/etcd/client.sock:0`). */
+export function labEtcdEndpoint(dir: string, members = 1): string {
+  return memberPlans(members).map((m) => `unix://${join(etcdDir(dir), m.clientSocket)}:0`).join(',');
+}
+
+function startMember(dir: string, member: MemberPlan, all: MemberPlan[]): ProcessRecord {
+  return startProcess({
+    role: member.role,
     cmd: 'etcd',
     args: [
-      '--name', 'lab',
-      '--data-dir', join(etcdDir, 'data'),
-      '--listen-client-urls', 'unix://client.sock:0',
-      '--advertise-client-urls', 'unix://client.sock:0',
-      '--listen-peer-urls', 'unix://peer.sock:0',
-      '--initial-advertise-peer-urls', 'unix://peer.sock:0',
-      '--initial-cluster', 'lab=unix://peer.sock:0',
+      '--name', member.name,
+      '--data-dir', join(etcdDir(dir), `data-${member.name}`),
+      '--listen-client-urls', `unix://${member.clientSocket}:0`,
+      '--advertise-client-urls', `unix://${member.clientSocket}:0`,
+      '--listen-peer-urls', `unix://${member.peerSocket}:0`,
+      '--initial-advertise-peer-urls', `unix://${member.peerSocket}:0`,
+      '--initial-cluster', all.map((m) => `${m.name}=unix://${m.peerSocket}:0`).join(','),
+      '--initial-cluster-state', 'new',
       '--log-level', 'warn',
     ],
-    cwd: etcdDir,
-    logFile: join(dir, 'etcd.log'),
+    cwd: etcdDir(dir),
+    logFile: join(dir, `${member.role.replace(' ', '-')}.log`),
   });
-  const endpoint = labEtcdEndpoint(dir);
-  for (let i = 0; i < 100; i++) {
-    if (!isRunning(record)) throw new Error(`etcd exited at start; see ${record.logFile}`);
-    const health = await exec('etcdctl', ['--endpoints', endpoint, 'endpoint', 'health'], {
-      allowFail: true,
-      timeoutMs: 3000,
-    }).catch(() => undefined);
-    if (health?.code === 0) return record;
+}
+
+async function waitHealthy(dir: string, member: MemberPlan, record: ProcessRecord): Promise<void> {
+  const endpoint = `unix://${join(etcdDir(dir), member.clientSocket)}:0`;
+  for (let i = 0; i < 200; i++) {
+    if (!isRunning(record)) throw new Error(`etcd ${member.name} exited at start; see ${record.logFile}`);
+    const health = await exec('etcdctl', ['--endpoints', endpoint, 'endpoint', 'health'], { allowFail: true, timeoutMs: 3000 }).catch(() => undefined);
+    if (health?.code === 0) return;
     await sleep(100);
   }
-  throw new Error(`etcd did not become healthy; see ${record.logFile}`);
+  throw new Error(`etcd ${member.name} did not become healthy; see ${record.logFile}`);
+}
+
+/**
+ * Starts the lab's etcd (`members` of them, default 1) and waits until every member answers.
+ * With `only`, starts just that member (by role) again, on its data, and waits for it.
+ */
+export async function startLabEtcd(dir: string, options: { members?: number; only?: string } = {}): Promise<ProcessRecord[]> {
+  mkdirSync(etcdDir(dir), { recursive: true });
+  const all = memberPlans(options.members ?? 1);
+  const chosen = options.only === undefined ? all : all.filter((m) => m.role === options.only);
+  if (chosen.length === 0) throw new Error(`no etcd member ${options.only} in the lab`);
+  // A killed member leaves its socket files behind, and etcd will not listen on an existing path.
+  for (const m of chosen) for (const sock of [m.clientSocket, m.peerSocket]) rmSync(join(etcdDir(dir), `${sock}:0`), { force: true });
+  const records = chosen.map((m) => startMember(dir, m, all));
+  for (const [i, m] of chosen.entries()) await waitHealthy(dir, m, records[i]!);
+  return records;
 }

@@ -51,7 +51,7 @@ function datastoreEnv(state: LabState): NodeJS.ProcessEnv {
 
 /** Opens the lab's datastore as a ResourceStore (closed by the caller). */
 export function openStore(state: LabState): ResourceStore {
-  return new ResourceStore(createDatastore({ type: 'etcdv3', etcdEndpoints: [state.etcdEndpoint] }));
+  return new ResourceStore(createDatastore({ type: 'etcdv3', etcdEndpoints: state.etcdEndpoint.split(',') }));
 }
 
 /** Reads the lab state or fails with a clear message. */
@@ -128,11 +128,12 @@ export async function labUp(options: LabOptions, ctx: LabContext): Promise<LabSt
   }
   if ((await listLabNetns()).length > 0) await labDown(ctx);
   mkdirSync(ctx.dir, { recursive: true });
-  const state: LabState = { plan, etcdEndpoint: labEtcdEndpoint(ctx.dir), processes: [], pods: [], ready: false };
+  const members = plan.options.etcdMembers ?? 1;
+  const state: LabState = { plan, etcdEndpoint: labEtcdEndpoint(ctx.dir, members), processes: [], pods: [], ready: false };
   writeState(ctx.dir, state);
 
-  ctx.progress('starting etcd (unix socket only)');
-  state.processes.push(await startLabEtcd(ctx.dir));
+  ctx.progress(members === 1 ? 'starting etcd (unix sockets only)' : `starting a ${members}-member etcd cluster (unix sockets only)`);
+  state.processes.push(...(await startLabEtcd(ctx.dir, { members })));
   writeState(ctx.dir, state);
 
   ctx.progress(`building the fabric and ${plan.hosts.length} host namespace(s)${plan.router ? ' and the router' : ''}`);

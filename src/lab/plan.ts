@@ -3,6 +3,7 @@
  * fabric addresses, router segment. Pure, so `lab up`, `lab down` and `lab status` agree on names
  * without asking the kernel.
  */
+import { MargayError } from '../errors/mod.ts';
 
 /** Every namespace the lab makes starts with this, so clean-up can find all of it. */
 export const LAB_PREFIX = 'mgl-';
@@ -13,6 +14,8 @@ export interface LabOptions {
   /** Add an FRR router namespace with a second segment (198.51.100.0/24) behind it. */
   router: boolean;
   ipv6: boolean;
+  /** etcd members (default 1); an odd number up to 7, e.g. 3 to show a member failing. */
+  etcdMembers?: number;
 }
 
 /** One lab host. */
@@ -53,8 +56,10 @@ export const MAX_HOSTS = 240;
 /** Builds the plan. With a router, the last host sits on the second segment behind it. */
 export function planLab(options: LabOptions): LabPlan {
   if (!Number.isInteger(options.hosts) || options.hosts < 1 || options.hosts > MAX_HOSTS) {
-    throw new RangeError(`--hosts must be a whole number from 1 to ${MAX_HOSTS}`);
+    throw new MargayError('MARGAY_ERR_USAGE', `--hosts must be a whole number from 1 to ${MAX_HOSTS}`);
   }
+  const members = options.etcdMembers ?? 1;
+  if (![1, 3, 5, 7].includes(members)) throw new MargayError('MARGAY_ERR_USAGE', '--etcd-members must be 1, 3, 5 or 7 (an odd number keeps a majority when one fails)');
   const hosts: LabHost[] = [];
   for (let i = 1; i <= options.hosts; i++) {
     const behindRouter = options.router && options.hosts > 1 && i === options.hosts;

@@ -29,7 +29,7 @@ export interface LabPod {
 /** Everything the lab knows about itself. */
 export interface LabState {
   plan: LabPlan;
-  /** The etcd client endpoint (a unix socket: no address in the machine's namespace). */
+  /** The etcd client endpoints, comma-separated (unix sockets: no address in the machine's namespace). */
   etcdEndpoint: string;
   processes: ProcessRecord[];
   pods: LabPod[];

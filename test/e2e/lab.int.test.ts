@@ -204,8 +204,8 @@ spec:
     assert.equal((await probe(pod('c').netns, pod('b').addresses[0]!, { port: 80, protocol: 'tcp' }, 1000)).ok, true, 'y/c → x/b still allowed');
     assert.equal((await probe(pod('a').netns, pod('b').addresses[0]!, { port: 80, protocol: 'tcp' }, 500)).ok, false, 'x/a → x/b still denied');
     // etcd comes back on the same data; a change made afterwards reaches the kernel.
-    const restarted = await startLabEtcd(ctx.dir);
-    state.processes = state.processes.map((p) => (p === etcd ? restarted : p));
+    const [restarted] = await startLabEtcd(ctx.dir);
+    state.processes = state.processes.map((p) => (p === etcd ? restarted! : p));
     writeState(ctx.dir, state);
     assert.equal((await probe(pod('a').netns, pod('c').addresses[0]!, { port: 80, protocol: 'tcp' }, 1000)).ok, true, 'x/a → y/c allowed before');
     const store = openStore(state);

@@ -78,8 +78,9 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .option('--hosts <n>', 'number of hosts', positiveInt, 3)
     .option('--router', 'add an FRR router namespace with a second subnet behind it', false)
     .option('--ipv6', 'also give hosts and pods IPv6', false)
-    .action(async (opts: { hosts: number; router: boolean; ipv6: boolean }) => {
-      const state = await labUp({ hosts: opts.hosts, router: opts.router, ipv6: opts.ipv6 }, labContext(ctx));
+    .option('--etcd-members <n>', 'etcd members: 1, or 3/5/7 for a cluster that survives a member failing', positiveInt, 1)
+    .action(async (opts: { hosts: number; router: boolean; ipv6: boolean; etcdMembers: number }) => {
+      const state = await labUp({ hosts: opts.hosts, router: opts.router, ipv6: opts.ipv6, etcdMembers: opts.etcdMembers }, labContext(ctx));
       ctx.stdout(`Lab is up: ${state.plan.hosts.length} host(s). Reach its datastore with:\n  export DATASTORE_TYPE=etcdv3 ETCD_ENDPOINTS=${state.etcdEndpoint}\n`);
     });
 

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { labEtcdEndpoint } from '../../src/lab/etcd.ts';
+import { LAB_PREFIX, planLab, podNetns } from '../../src/lab/plan.ts';
+import { parsePortSpec, parseServeList } from '../../src/lab/serve.ts';
+
+describe('lab plan', () => {
+  test('hosts on the fabric, names and addresses from the options alone', () => {
+    const plan = planLab({ hosts: 3, router: false, ipv6: true });
+    assert.deepEqual(plan.hosts.map((h) => [h.name, h.netns, h.address, h.address6, h.segment]), [
+      ['host-1', 'mgl-host-1', '192.0.2.11/24', '2001:db8::b/64', 'fabric'],
+      ['host-2', 'mgl-host-2', '192.0.2.12/24', '2001:db8::c/64', 'fabric'],
+      ['host-3', 'mgl-host-3', '192.0.2.13/24', '2001:db8::d/64', 'fabric'],
+    ]);
+    assert.equal(plan.router, undefined);
+    assert.ok(plan.hosts.every((h) => h.gateway === undefined), 'no router: no gateway');
+    assert.ok([plan.fabricNetns, ...plan.hosts.map((h) => h.netns)].every((n) => n.startsWith(LAB_PREFIX)));
+  });
+
+  test('with a router, the last host sits on the second segment behind it', () => {
+    const plan = planLab({ hosts: 3, router: true, ipv6: false });
+    assert.deepEqual(plan.hosts.map((h) => [h.address, h.gateway, h.segment]), [
+      ['192.0.2.11/24', '192.0.2.1', 'fabric'],
+      ['192.0.2.12/24', '192.0.2.1', 'fabric'],
+      ['198.51.100.13/24', '198.51.100.1', 'second'],
+    ]);
+    assert.equal(plan.router?.asNumber, 64513);
+    assert.notEqual(plan.router?.asNumber, plan.asNumber, 'the router is an external peer');
+  });
+
+  test('bad options are refused with what is allowed', () => {
+    assert.throws(() => planLab({ hosts: 0, router: false, ipv6: false }), /--hosts must be a whole number from 1 to 240/);
+    assert.throws(() => planLab({ hosts: 2.5, router: false, ipv6: false }), /--hosts/);
+    assert.throws(() => planLab({ hosts: 2, router: false, ipv6: false, etcdMembers: 2 }), /--etcd-members must be 1, 3, 5 or 7/);
+    assert.equal(planLab({ hosts: 2, router: false, ipv6: false, etcdMembers: 3 }).options.etcdMembers, 3);
+  });
+
+  test('pod namespaces and etcd endpoints', () => {
+    assert.equal(podNetns('shop', 'api'), 'mgl-pod-shop-api');
+    assert.equal(labEtcdEndpoint('/run/lab'), 'unix:///run/lab/etcd/client.sock:0');
+    assert.equal(labEtcdEndpoint('/run/lab', 3), 'unix:///run/lab/etcd/client-1.sock:0,unix:///run/lab/etcd/client-2.sock:0,unix:///run/lab/etcd/client-3.sock:0');
+  });
+
+  test('port lists', () => {
+    assert.deepEqual(parseServeList('80/tcp,81/udp'), [{ port: 80, protocol: 'tcp' }, { port: 81, protocol: 'udp' }]);
+    assert.deepEqual(parsePortSpec('53/UDP'), { port: 53, protocol: 'udp' });
+    assert.deepEqual(parsePortSpec('80'), { port: 80, protocol: 'tcp' }, 'tcp by default');
+    assert.throws(() => parsePortSpec('70000/tcp'), /PORT 1-65535/);
+    assert.throws(() => parsePortSpec('80/icmp'), /PROTO tcp or udp/);
+  });
+});
