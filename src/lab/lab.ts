@@ -7,7 +7,7 @@
  * finds all of it again, also after a crash or a killed `lab up`.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { convertKubernetesResource } from '../api/k8s/mod.ts';
@@ -21,7 +21,8 @@ import { cniPluginPath, moduleCommand, packageRoot } from './entry.ts';
 import { labEtcdEndpoint, startLabEtcd } from './etcd.ts';
 import { buildFabric, buildHost, createNetns, deleteNetns, listLabNetns, pidsInNetns } from './fabric.ts';
 import { type LabHost, type LabOptions, type LabPlan, planLab, podNetns } from './plan.ts';
-import { type ProcessRecord, isRunning, startProcess, stopProcess } from './processes.ts';
+import { FRR_BIN, frrAvailable, routerBgpConfig, startFrr } from './frr.ts';
+import { type ProcessRecord, isRunning, processStartTime, startProcess, stopProcess } from './processes.ts';
 import { describeMissing, waitPodRoutes } from './routes.ts';
 import { formatPortSpec, parseServeList, type PortSpec } from './serve.ts';
 import { type LabPod, type LabState, readState, writeState } from './state.ts';
@@ -69,10 +70,30 @@ function baseResources(plan: LabPlan): Resource[] {
     { kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: { ipv6Support: plan.options.ipv6 } },
   ];
   if (plan.options.ipv6) docs.push({ kind: 'IPPool', metadata: { name: 'lab-ipv6' }, spec: { cidr: plan.pools.v6, blockSize: 122 } });
-  if (plan.router) {
-    docs.push({ kind: 'BGPPeer', metadata: { name: 'lab-router' }, spec: { peerIP: plan.router.fabricAddress.split('/')[0], asNumber: plan.router.asNumber } });
+  // With a router, each host peers over eBGP with the router's address on its own segment.
+  for (const host of plan.router ? plan.hosts : []) {
+    docs.push({ kind: 'BGPPeer', metadata: { name: `lab-router-${host.name}` }, spec: { node: host.name, peerIP: host.gateway, asNumber: plan.router!.asNumber } });
   }
   return docs.map((d) => validateResource({ apiVersion: 'projectcalico.org/v3', ...(d as object) }));
+}
+
+/** Starts FRR in the router namespace, peering with every host; returns its daemons' records. */
+async function startRouter(dir: string, plan: LabPlan): Promise<ProcessRecord[]> {
+  const router = plan.router!;
+  if (!frrAvailable()) throw new MargayError('MARGAY_ERR_CONFIG', `--router needs FRR (${FRR_BIN}/bgpd): run scripts/install-deps.sh`);
+  const frrDir = join(dir, 'router');
+  // FRR's daemons run as user frr, so the lab folder must be traversable by others (etcd keeps its data 0700).
+  chmodSync(dir, 0o755);
+  const frr = await startFrr({
+    netns: router.netns,
+    dir: frrDir,
+    bgpd: routerBgpConfig({
+      asNumber: router.asNumber,
+      routerId: router.fabricAddress.split('/')[0]!,
+      neighbors: plan.hosts.map((h) => ({ address: h.address.split('/')[0]!, asNumber: plan.asNumber })),
+    }),
+  });
+  return frr.pids().map((pid) => ({ role: 'frr', pid, startTime: processStartTime(pid) ?? '', logFile: join(frrDir, 'bgpd.log') }));
 }
 
 /** Starts a host's agent (with BIRD and its CNI service) inside the host namespace. */
@@ -146,6 +167,12 @@ export async function labUp(options: LabOptions, ctx: LabContext): Promise<LabSt
     await store.batch('apply', baseResources(plan));
   } finally {
     await store.datastore.close();
+  }
+
+  if (plan.router) {
+    ctx.progress(`starting FRR on the router (AS ${plan.router.asNumber}, eBGP to every host)`);
+    state.processes.push(...(await startRouter(ctx.dir, plan)));
+    writeState(ctx.dir, state);
   }
 
   for (const host of plan.hosts) {
@@ -307,10 +334,14 @@ export async function podRemove(ctx: LabContext, ref: string): Promise<void> {
   writeState(ctx.dir, state);
 }
 
-/** The namespace a `lab exec`/`probe` target names: a host (`host-1`) or a pod (`NS/POD`). */
+/** The namespace a `lab exec`/`probe` target names: a host (`host-1`), `router`, or a pod (`NS/POD`). */
 export function targetNetns(state: LabState, target: string): string {
   const host = state.plan.hosts.find((h) => h.name === target);
   if (host) return host.netns;
+  if (target === 'router') {
+    if (!state.plan.router) throw new MargayError('MARGAY_ERR_NOT_FOUND', 'this lab has no router (start it with --router)');
+    return state.plan.router.netns;
+  }
   return findPod(state, target).netns;
 }
 

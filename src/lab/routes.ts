@@ -5,6 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { exec } from '../dataplane/exec.ts';
+import { MARGAY_VXLAN_ROUTE_PROTOCOL } from '../dataplane/vxlan/plan.ts';
 import type { LabHost } from './plan.ts';
 import type { LabPod, LabState } from './state.ts';
 
@@ -21,9 +22,9 @@ interface RouteEntry {
   protocol?: string;
 }
 
-/** True when `entry` carries workload traffic to another host: learned by BIRD, or through VXLAN. */
+/** True when `entry` carries workload traffic to another host: learned by BIRD, or programmed for a VXLAN pool. */
 function isRemoteWorkloadRoute(entry: RouteEntry): boolean {
-  return entry.protocol === 'bird' || (entry.dev ?? '').startsWith('vxlan');
+  return entry.protocol === 'bird' || entry.protocol === String(MARGAY_VXLAN_ROUTE_PROTOCOL);
 }
 
 async function hostRoutes(host: LabHost, address: string): Promise<boolean> {

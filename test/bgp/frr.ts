@@ -1,89 +1,54 @@
 /**
- * FRR 8 (zebra, staticd, bgpd) inside a test namespace, the way components.md §3 runs it:
- * explicit socket and pid paths in a world-writable state directory, daemons as user `frr`
- * (FRR refuses `-u root` without the frrvty group). Stopped by PID; the namespace's deletion
- * kills whatever is left.
+ * FRR inside a test namespace (the runner is src/lab/frr.ts, shared with the lab's router), in a
+ * fresh folder under the system temp dir. Stopped by PID; the folder is removed, also when a test
+ * fails; the namespace's deletion kills whatever is left.
  */
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { startFrr as startFrrIn, type Frr as FrrDaemons } from '../../src/lab/frr.ts';
 import { registerCleanup } from '../harness/cleanup.ts';
 import { run, type TestNetns } from '../harness/netns.ts';
 
-export const FRR_BIN = '/usr/lib/frr';
+export { FRR_BIN, frrAvailable } from '../../src/lab/frr.ts';
 
-/** True when FRR's daemons are installed. */
-export function frrAvailable(): boolean {
-  return existsSync(join(FRR_BIN, 'bgpd')) && existsSync(join(FRR_BIN, 'zebra'));
-}
-
-/** A running FRR. */
-export interface Frr {
-  dir: string;
-  /** Runs vtysh commands and returns the output. */
-  vtysh(...commands: string[]): Promise<string>;
-  /** `show bgp ... json` style helper. */
-  json<T>(command: string): Promise<T>;
+/** A running FRR of a test. */
+export interface Frr extends Omit<FrrDaemons, 'pids'> {
   stop(): Promise<void>;
 }
 
-/**
- * Starts zebra, staticd and bgpd in `ns` with the given configuration texts, in a fresh
- * world-writable directory under the system temp dir (FRR runs as user `frr`).
- */
+function signalAll(pids: number[], signal: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // gone
+    }
+  }
+}
+
+/** Starts zebra, staticd and bgpd in `ns` with the given configuration texts. */
 export async function startFrr(ns: TestNetns, config: { bgpd: string; staticd?: string; zebra?: string }): Promise<Frr> {
   const dir = mkdtempSync(join(tmpdir(), 'margay-frr-'));
-  chmodSync(dir, 0o777);
-  const daemons = ['zebra', 'staticd', 'bgpd'] as const;
-  const texts = {
-    zebra: config.zebra ?? `hostname ${ns.name}\nlog file ${dir}/zebra.log\n`,
-    staticd: config.staticd ?? '',
-    bgpd: `log file ${dir}/bgpd.log\n${config.bgpd}`,
-  };
-  for (const d of daemons) {
-    writeFileSync(join(dir, `${d}.conf`), texts[d]);
-    chmodSync(join(dir, `${d}.conf`), 0o666);
-  }
-  const pidFiles = daemons.map((d) => join(dir, `${d}.pid`));
-  const kill = () => {
-    for (const f of pidFiles) {
-      try {
-        process.kill(Number(readFileSync(f, 'utf8').trim()), 'SIGKILL');
-      } catch {
-        // not started or already gone
-      }
-    }
-  };
+  let daemons: FrrDaemons | undefined;
   const undo = registerCleanup(() => {
-    kill();
+    signalAll(daemons?.pids() ?? [], 'SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
-  const common = ['-d', '-z', join(dir, 'zserv.api'), '--vty_socket', dir, '-A', '127.0.0.1'];
   try {
-    for (const d of daemons) {
-      await ns.exec(join(FRR_BIN, d), [...common, '-f', join(dir, `${d}.conf`), '-i', join(dir, `${d}.pid`)], { timeoutMs: 15_000 });
-    }
+    daemons = await startFrrIn({ netns: ns.name, dir, ...config });
   } catch (err) {
     undo();
     throw err;
   }
-  const vtysh = async (...commands: string[]) =>
-    (await ns.exec('vtysh', ['--vty_socket', dir, ...commands.flatMap((c) => ['-c', c])], { timeoutMs: 15_000 })).stdout;
+  const running = daemons;
   return {
     dir,
-    vtysh,
-    async json<T>(command: string) {
-      return JSON.parse(await vtysh(command)) as T;
-    },
+    vtysh: (...commands) => running.vtysh(...commands),
+    json: (command) => running.json(command),
     async stop() {
-      for (const f of pidFiles) {
-        try {
-          process.kill(Number(readFileSync(f, 'utf8').trim()), 'SIGTERM');
-        } catch {
-          // gone
-        }
-      }
+      signalAll(running.pids(), 'SIGTERM');
       await sleep(200);
       undo();
     },

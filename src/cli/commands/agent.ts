@@ -93,6 +93,8 @@ export function registerAgent(program: Command, ctx: CliContext): void {
             ...(agent.config.netns !== '' ? { netns: agent.config.netns } : {}),
             logger: componentLogger(agent.logger, 'bgp'),
             ...bgpEnv,
+            // VXLAN for pools with vxlanMode Always/CrossSubnet (nothing is created without one).
+            vxlan: true,
           });
           await bgp.start();
         }

@@ -7,12 +7,15 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { connectivity, renderConnectivity } from '../../lab/connectivity.ts';
 import { isRunning } from '../../lab/processes.ts';
-import { labDown, labUp, type LabContext, podAdd, podRemove, probe, requireLab, targetAddress, targetNetns } from '../../lab/lab.ts';
+import { labDown, labUp, type LabContext, openStore, podAdd, podRemove, probe, requireLab, targetAddress, targetNetns } from '../../lab/lab.ts';
 import { failHost, recoverHost, restartAgent } from '../../lab/hosts.ts';
 import { describeMissing } from '../../lab/routes.ts';
 import { parsePortSpec, parseServeList } from '../../lab/serve.ts';
 import { labDir, readState } from '../../lab/state.ts';
 import { readNodeStatus } from './node.ts';
+import { globalNetworkPolicyKind, networkPolicyKind } from '../../api/kinds/network-policy.ts';
+import { frrAt, frrSessions } from '../../lab/frr.ts';
+import type { LabState } from '../../lab/state.ts';
 import { MargayError } from '../../errors/mod.ts';
 import type { CliContext } from '../context.ts';
 import { formatTable } from '../output.ts';
@@ -62,11 +65,39 @@ async function status(ctx: CliContext, lab: LabContext): Promise<void> {
       bgpRows.push([h.name, '-', '-', 'unknown', (err as Error).message.split('\n')[0]!]);
     }
   }
+  if (state.plan.router) {
+    try {
+      for (const s of await frrSessions(frrAt(state.plan.router.netns, join(lab.dir, 'router')))) {
+        bgpRows.push(['router', s.peer, `eBGP (AS ${s.remoteAs})`, s.state === 'Established' ? 'up' : 'down', `${s.state}, ${s.prefixesReceived} prefixes received`]);
+      }
+    } catch (err) {
+      bgpRows.push(['router', '-', '-', 'unknown', (err as Error).message.split('\n')[0]!]);
+    }
+  }
   ctx.stdout(formatTable(['HOST', 'PEER', 'TYPE', 'STATE', 'INFO'], bgpRows));
   ctx.stdout('\nPODS\n');
   ctx.stdout(formatTable(['POD', 'HOST', 'ADDRESSES', 'LABELS', 'SERVES'], state.pods.map((p) => [
     `${p.namespace}/${p.name}`, p.host, p.addresses.join(','), Object.entries(p.labels).map(([k, v]) => `${k}=${v}`).join(','), p.serve.join(','),
   ])));
+  ctx.stdout('\nPOLICIES\n');
+  ctx.stdout(formatTable(['KIND', 'NAMESPACE', 'NAME', 'TIER', 'ORDER', 'SELECTOR'], await policyRows(state)));
+}
+
+/** Every enforced policy of the lab's datastore, in a table's rows. */
+async function policyRows(state: LabState): Promise<string[][]> {
+  const store = openStore(state);
+  try {
+    const rows: string[][] = [];
+    for (const kind of [networkPolicyKind, globalNetworkPolicyKind]) {
+      for (const p of (await store.list(kind)).items) {
+        const spec = (p.spec ?? {}) as { tier?: string; order?: number; selector?: string };
+        rows.push([p.kind, p.metadata.namespace ?? '-', p.metadata.name, spec.tier ?? 'default', spec.order === undefined ? '-' : String(spec.order), spec.selector ?? 'all()']);
+      }
+    }
+    return rows;
+  } finally {
+    await store.datastore.close();
+  }
 }
 
 /** Registers `lab`. */
@@ -137,7 +168,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
 
   lab.command('exec')
     .description('Run a command inside a host or pod namespace: margay lab exec host-1 -- ip route')
-    .argument('<target>', 'a host (host-1) or a pod (NAMESPACE/NAME)')
+    .argument('<target>', 'a host (host-1), router, or a pod (NAMESPACE/NAME)')
     .argument('<command...>', 'the command and its arguments (after --)')
     .action((target: string, command: string[]) => {
       const netns = targetNetns(requireLab(labContext(ctx)), target);
@@ -147,7 +178,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
 
   lab.command('probe')
     .description('Try one connection from a pod (or host) to a pod, host or address; exit 0 when connected')
-    .argument('<from>', 'NAMESPACE/POD or host')
+    .argument('<from>', 'NAMESPACE/POD, host or router')
     .argument('<to>', 'NAMESPACE/POD, host or address')
     .argument('<port>', 'PORT/PROTO, e.g. 80/tcp')
     .option('--timeout <ms>', 'how long to wait', positiveInt, 1000)

@@ -1,0 +1,132 @@
+/**
+ * FRR (zebra, staticd, bgpd) inside a network namespace, as docs/bgp.md and the reference run it:
+ * explicit socket and pid paths in a world-writable folder, daemons as user `frr` (FRR refuses
+ * `-u root` without the frrvty group). The lab's router runs on this; so do the BGP tests' peers.
+ * The daemons fork into the background; their PIDs come from their pid files.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { exec } from '../dataplane/exec.ts';
+
+/** Where Debian's frr package puts the daemons. */
+export const FRR_BIN = '/usr/lib/frr';
+
+const DAEMONS = ['zebra', 'staticd', 'bgpd'] as const;
+
+/** True when FRR's daemons are installed. */
+export function frrAvailable(): boolean {
+  return existsSync(join(FRR_BIN, 'bgpd')) && existsSync(join(FRR_BIN, 'zebra'));
+}
+
+/** Options of {@link startFrr}. */
+export interface FrrOptions {
+  /** The namespace the daemons run in. */
+  netns: string;
+  /** Their folder (created world-writable): configurations, sockets, pid files and logs. */
+  dir: string;
+  /** bgpd's configuration (a `log file` line is added). */
+  bgpd: string;
+  staticd?: string;
+  zebra?: string;
+}
+
+/** A running FRR. */
+export interface Frr {
+  dir: string;
+  /** The PIDs from the daemons' pid files (those that started). */
+  pids(): number[];
+  /** Runs vtysh commands and returns their output. */
+  vtysh(...commands: string[]): Promise<string>;
+  /** Runs one `show … json` command and parses it. */
+  json<T>(command: string): Promise<T>;
+}
+
+function readPids(dir: string): number[] {
+  const pids: number[] = [];
+  for (const d of DAEMONS) {
+    try {
+      const pid = Number(readFileSync(join(dir, `${d}.pid`), 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0) pids.push(pid);
+    } catch {
+      // Not started.
+    }
+  }
+  return pids;
+}
+
+/** Starts zebra, staticd and bgpd in `options.netns`; on failure, kills what started and throws. */
+export async function startFrr(options: FrrOptions): Promise<Frr> {
+  const { dir, netns } = options;
+  mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o777);
+  const texts: Record<(typeof DAEMONS)[number], string> = {
+    zebra: options.zebra ?? `hostname ${netns}\nlog file ${dir}/zebra.log\n`,
+    staticd: options.staticd ?? '',
+    bgpd: `log file ${dir}/bgpd.log\n${options.bgpd}`,
+  };
+  for (const d of DAEMONS) {
+    writeFileSync(join(dir, `${d}.conf`), texts[d]);
+    chmodSync(join(dir, `${d}.conf`), 0o666);
+  }
+  const common = ['-d', '-z', join(dir, 'zserv.api'), '--vty_socket', dir, '-A', '127.0.0.1'];
+  try {
+    for (const d of DAEMONS) {
+      await exec(join(FRR_BIN, d), [...common, '-f', join(dir, `${d}.conf`), '-i', join(dir, `${d}.pid`)], { netns, timeoutMs: 15_000 });
+    }
+  } catch (err) {
+    for (const pid of readPids(dir)) killQuietly(pid);
+    throw err;
+  }
+  return frrAt(netns, dir);
+}
+
+/** The FRR whose folder is `dir` (started earlier, perhaps by another process). */
+export function frrAt(netns: string, dir: string): Frr {
+  const vtysh = async (...commands: string[]) => (await exec('vtysh', ['--vty_socket', dir, ...commands.flatMap((c) => ['-c', c])], { netns, timeoutMs: 15_000 })).stdout;
+  return {
+    dir,
+    pids: () => readPids(dir),
+    vtysh,
+    async json<T>(command: string) {
+      return JSON.parse(await vtysh(command)) as T;
+    },
+  };
+}
+
+/** One BGP session of an FRR router, from `show bgp summary json`. */
+export interface FrrSession {
+  peer: string;
+  remoteAs: number;
+  state: string;
+  prefixesReceived: number;
+}
+
+/** The router's IPv4 and IPv6 unicast sessions. */
+export async function frrSessions(frr: Frr): Promise<FrrSession[]> {
+  type Summary = Record<string, { peers?: Record<string, { remoteAs: number; state: string; pfxRcd?: number }> }>;
+  const summary = await frr.json<Summary>('show bgp summary json');
+  return Object.values(summary).flatMap((family) =>
+    Object.entries(family.peers ?? {}).map(([peer, p]) => ({ peer, remoteAs: p.remoteAs, state: p.state, prefixesReceived: p.pfxRcd ?? 0 })),
+  );
+}
+
+function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** The bgpd configuration of an eBGP router that peers with `neighbors` (all in one remote AS). */
+export function routerBgpConfig(options: { asNumber: number; routerId: string; neighbors: { address: string; asNumber: number }[] }): string {
+  return [
+    `router bgp ${options.asNumber}`,
+    ` bgp router-id ${options.routerId}`,
+    // FRR 8 refuses to exchange eBGP routes without a policy unless told otherwise.
+    ' no bgp ebgp-requires-policy',
+    ' no bgp network import-check',
+    ...options.neighbors.map((n) => ` neighbor ${n.address} remote-as ${n.asNumber}`),
+    '',
+  ].join('\n');
+}
