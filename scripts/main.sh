@@ -40,6 +40,9 @@ The lab is still up. Explore it:
   node bin/margay.js lab exec shop/frontend -- ip addr
   node bin/margay.js lab probe shop/frontend shop/api 80/tcp
   node bin/margay.js node status --bird-socket ${MARGAY_LAB_DIR:-/var/run/margay-lab}/hosts/host-1/bird/bird.ctl
+  node bin/margay.js lab host fail host-2      # a host dies: BFD withdraws its routes in ~300 ms
+  node bin/margay.js lab host recover host-2
+  node bin/margay.js lab status
 Tear it down (removes every namespace, process and file of the lab):
   node bin/margay.js lab down
 MSG
