@@ -300,6 +300,10 @@ export class Agent {
       };
       this.#endpointWaiters.add(waiter);
       this.#settleEndpointWaiters();
+      // Its change is already in the graph and waits for the coalescing timer: do not wait for it.
+      if (this.#endpointWaiters.has(waiter) && revision <= this.#fedRevision && this.#scheduler.busy && !this.#scheduler.running) {
+        this.#scheduler.expedite();
+      }
     });
   }
 
@@ -390,6 +394,7 @@ export class Agent {
     const start = performance.now();
     let changes = 0;
     let becameInSync = false;
+    let localEndpoint = false;
     for (const ev of events) {
       switch (ev.type) {
         case 'update':
@@ -404,7 +409,7 @@ export class Agent {
               this.#log.warn({ key }, 'datastore value is not JSON; treated as deleted');
             }
           }
-          this.#observe(key, value);
+          localEndpoint = this.#observe(key, value) || localEndpoint;
           this.graph.onUpdate(key, value);
           const revision = ev.type === 'update' ? ev.kv.modRevision : ev.revision;
           if (revision > this.#fedRevision) this.#fedRevision = revision;
@@ -429,7 +434,11 @@ export class Agent {
       this.graph.onInSync();
       this.#log.info('datastore snapshot complete; programming the dataplane');
     }
-    if (this.#graphInSync && (changes > 0 || becameInSync)) this.#scheduler.kick();
+    if (this.#graphInSync && (changes > 0 || becameInSync)) {
+      // A new or changed local endpoint is what a CNI ADD waits for: no coalescing delay.
+      if (localEndpoint) this.#scheduler.expedite();
+      else this.#scheduler.kick();
+    }
   }
 
   #onSyncerStatus(name: SyncerName, state: SyncerState, error: string | undefined): void {
@@ -456,10 +465,13 @@ export class Agent {
     if (wasInSync !== nowInSync) void this.#reportHost();
   }
 
-  /** Side-tracking of a few kinds the agent itself needs (config, status ids, host count). */
-  #observe(key: string, value: unknown): void {
+  /**
+   * Side-tracking of a few kinds the agent itself needs (config, status ids, host count). Returns
+   * true for a workload endpoint of this host written (not deleted).
+   */
+  #observe(key: string, value: unknown): boolean {
     const ref = parseResourceKey(key);
-    if (ref === undefined) return;
+    if (ref === undefined) return false;
     const res = value as Resource | undefined;
     switch (ref.plural) {
       case 'felixconfigurations': {
@@ -470,9 +482,12 @@ export class Agent {
       case 'workloadendpoints': {
         // Only this host's endpoints get a status key: keep nothing for the rest of the cluster.
         const id = `${ref.namespace ?? 'default'}/${ref.name}`;
-        if (res === undefined || (res.spec as { node?: unknown } | undefined)?.node !== this.#config.felixHostname) this.#wepIds.delete(id);
-        else this.#wepIds.set(id, workloadStatusId(ref.namespace ?? 'default', ref.name, res.spec));
-        break;
+        if (res === undefined || (res.spec as { node?: unknown } | undefined)?.node !== this.#config.felixHostname) {
+          this.#wepIds.delete(id);
+          break;
+        }
+        this.#wepIds.set(id, workloadStatusId(ref.namespace ?? 'default', ref.name, res.spec));
+        return true;
       }
       case 'nodes':
         if (res === undefined) this.#nodes.delete(ref.name);
@@ -480,6 +495,7 @@ export class Agent {
         this.metrics.clusterNumHosts.set(this.#nodes.size);
         break;
     }
+    return false;
   }
 
   #reconfigure(changed: ParamName[]): void {

@@ -4,6 +4,8 @@
  *
  * - Coalescing: the first kick arms a timer of `delayMs`; kicks before it fires join the same
  *   run. A kick during a run marks the state dirty and schedules one more run after it.
+ * - Expediting: a change someone waits for (a CNI ADD waits for its endpoint) skips the delay:
+ *   the run starts at once, or right after the one in progress; what else is pending joins it.
  * - Throttling: a leaky (token) bucket of `burst` runs, refilled at one per `intervalMs`, so a
  *   steady storm of changes is applied at most every `intervalMs` after the first `burst` runs.
  * - Runs never overlap. A failed run is retried with exponential backoff (`retryInitialMs`
@@ -46,6 +48,8 @@ export class FlushScheduler {
   #tokens: number;
   #refilledAt: number;
   #dirty = false;
+  /** Set by expedite(): the next run starts without the coalescing delay. */
+  #urgent = false;
   #timer: TimerHandle | undefined;
   #timerAt = 0;
   #running: Promise<void> | undefined;
@@ -71,7 +75,18 @@ export class FlushScheduler {
   kick(): void {
     if (this.#stopped) return;
     this.#dirty = true;
-    this.#schedule(this.#failures > 0 ? this.#retryDelay() : this.#delay);
+    this.#schedule(this.#nextDelay());
+  }
+
+  /**
+   * Something changed that a caller is waiting for: run without the coalescing delay, as soon as
+   * no run is in progress. The token bucket and the retry backoff still apply.
+   */
+  expedite(): void {
+    if (this.#stopped) return;
+    this.#dirty = true;
+    this.#urgent = true;
+    this.#schedule(this.#nextDelay());
   }
 
   /** How many runs have started. */
@@ -119,6 +134,12 @@ export class FlushScheduler {
     this.#refilledAt = now;
   }
 
+  /** The delay before the next run: backoff after a failure, none when expedited, else the coalescing delay. */
+  #nextDelay(): number {
+    if (this.#failures > 0) return this.#retryDelay();
+    return this.#urgent ? 0 : this.#delay;
+  }
+
   #retryDelay(): number {
     return Math.min(this.#retryMax, this.#retryInitial * 2 ** Math.max(0, this.#failures - 1));
   }
@@ -152,6 +173,7 @@ export class FlushScheduler {
     }
     this.#tokens -= 1;
     this.#dirty = false;
+    this.#urgent = false;
     this.#runs++;
     this.#running = (async () => {
       try {
@@ -168,7 +190,7 @@ export class FlushScheduler {
       }
     })().finally(() => {
       this.#running = undefined;
-      if (this.#dirty && !this.#stopped) this.#schedule(this.#failures > 0 ? this.#retryDelay() : this.#delay);
+      if (this.#dirty && !this.#stopped) this.#schedule(this.#nextDelay());
       else this.#notifyIdle();
     });
   }

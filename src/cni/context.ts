@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { ResourceStore } from '../datastore/resources.ts';
-import type { AssignedAddress, AssignIpRequest, AutoAssignRequest, AutoAssignResult } from '../ipam/ipam.ts';
+import type { AssignedAddress, AssignIpRequest, AutoAssignRequest, AutoAssignResult, CanAssignRequest } from '../ipam/ipam.ts';
 import type { IpamSnapshot } from '../ipam/snapshot.ts';
 import { KeyedLock } from './locks.ts';
 import type { WorkloadPlumbing } from './plumbing.ts';
@@ -16,6 +16,7 @@ export interface CniIpam {
   releaseByHandle(handle: string): Promise<string[]>;
   ipsByHandle(handle: string): Promise<string[]>;
   snapshot(): Promise<IpamSnapshot>;
+  canAssign(req: CanAssignRequest): Promise<{ ok: true } | { ok: false; reason: string }>;
 }
 
 /** A WorkloadEndpoint as written at one datastore revision. */

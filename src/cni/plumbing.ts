@@ -7,7 +7,8 @@
  * container address. Container side: CNI_IFNAME with the /32 and /128, `169.254.1.1 scope link`
  * and a default route through it, and an IPv6 default route through the host side's link-local.
  *
- * Commands: one script per operation, run by a resident shell in the host namespace (shell.ts):
+ * Commands: one script per operation, run by a resident shell in the host namespace
+ * (src/dataplane/shell.ts, which the agent's dataplane uses too):
  * `ip -batch` here-documents, sysctls written with shell builtins, and the container side entered
  * with `nsenter --net=<path>` (cheaper than `ip netns exec`, and it takes /proc/<pid>/ns/net
  * paths). Every value that goes into a script is checked first ({@link checkSpec}).
@@ -16,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { WORKLOAD_GATEWAY_V4, WORKLOAD_HOST_LINK_LOCAL_V6, WORKLOAD_HOST_MAC, workloadInterfaceSysctls } from '../dataplane/links/links.ts';
 import { MARGAY_ROUTE_PROTOCOL } from '../dataplane/routes/routes.ts';
-import { heredoc, shq, ShellPool, type ScriptResult } from './shell.ts';
+import { heredoc, shq, ShellPool, sysctlScript, type ScriptResult } from '../dataplane/shell.ts';
 
 /** The MAC address of every host-side workload interface. */
 export const HOST_MAC = WORKLOAD_HOST_MAC;
@@ -203,11 +204,11 @@ export class Plumbing implements WorkloadPlumbing {
       `link add ${link.hostVeth} address ${HOST_MAC} mtu ${link.mtu} type veth ` +
       `peer name ${link.ifname} address ${link.containerMac} mtu ${link.mtu} netns ${link.netns}`;
     const up = `link set ${link.hostVeth} up`;
-    const sysctls = hostSysctls(link.hostVeth, link.ipv6).map(([k, v]) => `printf %s ${v} > /proc/sys/${k}`);
+    const sysctls = sysctlScript(hostSysctls(link.hostVeth, link.ipv6));
     // With IPv6 the host side's sysctls (no DAD) must be in place before it goes up.
     const script = link.ipv6
-      ? [heredoc('ip -batch -', [create]), ...sysctls, `ip ${up} </dev/null`].join('\n')
-      : [heredoc('ip -batch -', [create, up]), ...sysctls].join('\n');
+      ? [heredoc('ip -batch -', [create]), sysctls, `ip ${up} </dev/null`].join('\n')
+      : [heredoc('ip -batch -', [create, up]), sysctls].join('\n');
     const attempt = () => this.#shells.run(script);
     let r: ScriptResult;
     try {
@@ -234,7 +235,7 @@ export class Plumbing implements WorkloadPlumbing {
     const v6Sysctls = spec.ipv6.length > 0 ? hostSysctls(spec.hostVeth, true).filter(([k]) => k.startsWith('net/ipv6/')) : [];
     const results = await Promise.all([
       hostLines.length > 0
-        ? this.#shells.run([...v6Sysctls.map(([k, v]) => `printf %s ${v} > /proc/sys/${k}`), heredoc('ip -batch -', hostLines)].join('\n'))
+        ? this.#shells.run([sysctlScript(v6Sysctls), heredoc('ip -batch -', hostLines)].filter((l) => l !== '').join('\n'))
         : Promise.resolve({ code: 0, output: '' }),
       this.#shells.run(heredoc(`nsenter --net=${shq(spec.netns)} ip -batch -`, containerBatch(spec))),
     ]).catch((err: Error) => {
@@ -270,7 +271,7 @@ export class Plumbing implements WorkloadPlumbing {
     const v6 = addrs.ipv6.length > 0;
     const script = [
       `ip -j link show dev ${iface} </dev/null`,
-      ...hostSysctls(iface, v6).map(([k, v]) => `printf %s ${v} > /proc/sys/${k}`),
+      sysctlScript(hostSysctls(iface, v6)),
       heredoc('ip -batch -', hostRouteBatch(spec, this.#protocol)),
     ].join('\n');
     const r = await this.#shells.run(script).catch((err: Error) => {

@@ -3,7 +3,6 @@
  * configuration text), runs the command and returns what the plugin binary must print. Never
  * throws: every failure becomes a CNI error object with its code.
  */
-import { whyNoAddress } from './availability.ts';
 import { parseNetConf, type NetConf } from './config.ts';
 import type { CniServiceOptions, ServiceContext } from './context.ts';
 import { delegate } from './delegate.ts';
@@ -136,9 +135,9 @@ export class CniService {
       return undefined;
     }
     const families = [...(conf.ipam.assignIpv4 ? [4 as const] : []), ...(conf.ipam.assignIpv6 ? [6 as const] : [])];
-    let why: string | undefined;
+    let answer;
     try {
-      why = await whyNoAddress(this.#ctx.options.store, () => this.#ctx.options.ipam.snapshot(), {
+      answer = await this.#ctx.options.ipam.canAssign({
         node: this.#ctx.options.hostname,
         families,
         ...(conf.ipam.ipv4Pools ? { pools4: conf.ipam.ipv4Pools } : {}),
@@ -147,7 +146,7 @@ export class CniService {
     } catch (err) {
       throw new CniError(CniCode.NOT_AVAILABLE, `cannot tell whether an address can be assigned: ${(err as Error).message}`);
     }
-    if (why) throw new CniError(CniCode.NOT_AVAILABLE, why);
+    if (!answer.ok) throw new CniError(CniCode.NOT_AVAILABLE, answer.reason);
     return undefined;
   }
 }

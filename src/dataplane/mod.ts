@@ -9,23 +9,31 @@
  * ```
  *
  * Nothing is written before the first `in-sync` update (the updates are recorded meanwhile). Calls
- * are serialised: an apply that arrives while another runs waits for it.
+ * are serialised: an apply that arrives while another runs waits for it. Nothing is spawned by
+ * Node per apply: small nft transactions go to a resident `nft -i`, route changes to a resident
+ * `ip -batch`, other commands run from resident shells inside the namespace (resident.ts,
+ * shell.ts); `close()` stops them.
  */
 import type { DataplaneUpdate } from '../calc/model.ts';
-import { createRunner, type CommandRunner } from './exec.ts';
+import { writeFile } from 'node:fs/promises';
+import type { CommandRunner } from './exec.ts';
+import { writeSysctl } from './links/links.ts';
 import { renderTable } from './nftables/diff.ts';
 import { NftablesDriver, type NftApplyOutcome } from './nftables/driver.ts';
 import type { KernelTable } from './nftables/kernel.ts';
 import { NftablesManager } from './nftables/manager.ts';
+import { NftSession } from './nftables/session.ts';
+import { IpSession } from './routes/ip-session.ts';
 import type { MarkBits } from './nftables/settings.ts';
 import { emptyDirty } from './nftables/state.ts';
-import { MARGAY_ROUTE_PROTOCOL, RouteDriver, RouteManager, type KernelRoute, type RouteError } from './routes/routes.ts';
+import { MARGAY_ROUTE_PROTOCOL, RouteDriver, RouteManager, type KernelRoute, type RouteApplyOutcome, type RouteError } from './routes/routes.ts';
+import { ShellPool, sysctlScript } from './shell.ts';
 
 /** Options of {@link Dataplane}. */
 export interface DataplaneOptions {
   /** Program this named network namespace (every command runs through `ip netns exec`). */
   netns?: string;
-  /** Run commands through this runner instead (tests, or a custom way into a namespace). */
+  /** Run commands through this runner instead of resident shells (tests, or a custom way into a namespace). */
   runner?: CommandRunner;
   /** nftables table name (family `inet`); default `margay`. */
   table?: string;
@@ -90,6 +98,13 @@ export interface KernelState {
 /** The dataplane facade the agent calls after every sequencer flush. */
 export class Dataplane {
   readonly runner: CommandRunner;
+  /** The resident shells commands run on (none with a custom runner). */
+  private readonly shells: ShellPool | undefined;
+  /** The resident `nft -i` for small transactions (none with a custom runner). */
+  private readonly session: NftSession | undefined;
+  /** The resident `ip -force -batch -` for route changes (none with a custom runner). */
+  private readonly ipSession: IpSession | undefined;
+  private readonly netns: string | undefined;
   private readonly nftManager: NftablesManager;
   private readonly nftDriver: NftablesDriver;
   private readonly routeManager: RouteManager;
@@ -114,15 +129,30 @@ export class Dataplane {
   };
 
   constructor(options: DataplaneOptions = {}) {
-    this.runner = options.runner ?? createRunner(options.netns !== undefined ? { netns: options.netns } : {});
+    this.netns = options.netns;
+    if (options.runner) {
+      this.runner = options.runner;
+    } else {
+      // Two shells: the nft transaction and the route batch of one apply run side by side.
+      const shells = new ShellPool({ ...(options.netns !== undefined ? { netns: `/run/netns/${options.netns}` } : {}), size: 2, timeoutMs: 120_000 });
+      this.shells = shells;
+      this.runner = (cmd, args, runOptions) => shells.exec(cmd, args, runOptions);
+      const where = options.netns !== undefined ? { netns: `/run/netns/${options.netns}` } : {};
+      this.session = new NftSession(where);
+      this.ipSession = new IpSession(where);
+    }
     const warn = options.warn;
     this.nftManager = new NftablesManager({ ...(options.marks ? { marks: options.marks } : {}), ...(warn ? { warn } : {}) });
     this.nftDriver = new NftablesDriver(this.runner, {
       ...(options.table !== undefined ? { table: options.table } : {}),
       ...(options.checkFirst !== undefined ? { checkFirst: options.checkFirst } : {}),
+      ...(this.session ? { session: this.session } : {}),
     });
     this.routeManager = new RouteManager(warn ? { warn } : {});
-    this.routeDriver = new RouteDriver(this.runner, { protocol: options.routeProtocol ?? MARGAY_ROUTE_PROTOCOL });
+    this.routeDriver = new RouteDriver(this.runner, {
+      protocol: options.routeProtocol ?? MARGAY_ROUTE_PROTOCOL,
+      ...(this.ipSession ? { session: this.ipSession } : {}),
+    });
     this.writeBeforeInSync = options.writeBeforeInSync ?? false;
   }
 
@@ -139,6 +169,30 @@ export class Dataplane {
   /** Reads Margay's table and routes from the kernel. */
   readKernelState(): Promise<KernelState> {
     return this.serialise(async () => ({ nft: await this.nftDriver.read(), routes: await this.routeDriver.read() }));
+  }
+
+  /**
+   * Writes sysctls (paths relative to /proc/sys): directly in this process's own namespace, with
+   * shell builtins from a resident shell in another (a sysctl of a namespace is only reachable
+   * from inside it), or with `tee` through a custom runner.
+   */
+  async writeSysctls(pairs: ReadonlyArray<readonly [string, string]>): Promise<void> {
+    if (this.shells === undefined) {
+      for (const [path, value] of pairs) await writeSysctl(this.runner, path, value);
+    } else if (this.netns === undefined) {
+      sysctlScript(pairs); // validates the paths
+      for (const [path, value] of pairs) await writeFile(`/proc/sys/${path}`, value);
+    } else {
+      const r = await this.shells.run(sysctlScript(pairs));
+      if (r.code !== 0) throw new Error(`writing sysctls failed: ${r.output.trim()}`);
+    }
+  }
+
+  /** Stops the resident shells, `nft -i` and `ip -batch` (the kernel keeps what was programmed). */
+  close(): void {
+    this.shells?.close();
+    this.session?.close();
+    this.ipSession?.close();
   }
 
   /** A copy of the counters. */
@@ -189,7 +243,10 @@ export class Dataplane {
     }
     const endpoints = this.nftManager.pendingWorkloads();
     const dirty = this.nftManager.hasPendingWork() ? this.nftManager.flush() : emptyDirty();
-    result.nft = await this.nftDriver.apply(this.nftManager.desired, dirty, { full });
+    // nftables and routes are independent: program both at once.
+    const [nft, routes] = await Promise.all([this.nftDriver.apply(this.nftManager.desired, dirty, { full }), this.applyRoutes(full)]);
+    result.nft = nft;
+    if (routes) result.routes = routes;
     if (result.nft.fullSync) this.counters.fullSyncs++;
     if (result.nft.error) {
       result.ok = false;
@@ -204,17 +261,6 @@ export class Dataplane {
       result.programmedEndpoints = [...new Set([...this.unprogrammed, ...endpoints])];
       this.unprogrammed.clear();
     }
-    const routesDirty = this.routeManager.takeDirty();
-    try {
-      if (routesDirty || full || this.routeRetry) {
-        result.routes = await this.routeDriver.apply(this.routeManager.desired, { full });
-        this.routeRetry = result.routes.errors.length > 0;
-      }
-    } catch (err) {
-      this.routeDriver.invalidate();
-      this.routeRetry = true;
-      result.routes.errors.push({ dst: '*', op: 'add', message: (err as Error).message });
-    }
     if (result.routes.errors.length > 0) {
       this.counters.routeErrors += result.routes.errors.length;
       // A route to a workload interface that does not exist yet (the CNI is still plumbing it,
@@ -223,6 +269,21 @@ export class Dataplane {
       if (result.routes.errors.some((e) => !isMissingDevice(e.message))) result.ok = false;
     }
     return this.finish(result, started);
+  }
+
+  /** Applies the route changes (undefined when there is nothing to do); never throws. */
+  private async applyRoutes(full: boolean): Promise<RouteApplyOutcome | undefined> {
+    const routesDirty = this.routeManager.takeDirty();
+    if (!routesDirty && !full && !this.routeRetry) return undefined;
+    try {
+      const outcome = await this.routeDriver.apply(this.routeManager.desired, { full });
+      this.routeRetry = outcome.errors.length > 0;
+      return outcome;
+    } catch (err) {
+      this.routeDriver.invalidate();
+      this.routeRetry = true;
+      return { added: 0, replaced: 0, removed: 0, errors: [{ dst: '*', op: 'add', message: (err as Error).message }], fullSync: full };
+    }
   }
 
   private finish(result: ApplyResult, started: number): ApplyResult {
@@ -234,6 +295,8 @@ export class Dataplane {
 }
 
 export { exec, createRunner, ExecError } from './exec.ts';
+export { ShellPool, shq, heredoc, sysctlScript } from './shell.ts';
+export type { ScriptResult, ShellPoolOptions } from './shell.ts';
 export type { CommandRunner, RunOptions, RunResult, ExecOptions, RunnerOptions } from './exec.ts';
 export { NftablesManager } from './nftables/manager.ts';
 export type { NftablesManagerOptions } from './nftables/manager.ts';

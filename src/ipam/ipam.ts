@@ -30,6 +30,7 @@ import {
   releaseBlockAffinity,
 } from './affinity-ops.ts';
 import { decodeAffinity } from './affinity.ts';
+import { whyNotAssignable } from './assignable.ts';
 import {
   type AllocationBlock,
   type Attributes,
@@ -208,6 +209,17 @@ function familyName(family: Family): string {
   return family === 4 ? 'IPv4' : 'IPv6';
 }
 
+/** What {@link Ipam.canAssign} asks. */
+export interface CanAssignRequest {
+  node: string;
+  families: Family[];
+  /** Pool names or CIDRs to choose from, as in {@link AutoAssignRequest}. */
+  pools4?: string[];
+  pools6?: string[];
+  /** Default `Workload`. */
+  use?: IpUse;
+}
+
 /** Block IPAM. See the module comment. */
 export class Ipam {
   readonly datastore: Datastore;
@@ -365,6 +377,29 @@ export class Ipam {
       borrowed: affinity !== `host:${node}`,
       sequenceNumber: seq,
     };
+  }
+
+  /**
+   * Could `autoAssign` give `node` an address of each family now (CNI STATUS)? Judged from the
+   * pools, the settings and one listing of the blocks, in the allocator's order (assignable.ts);
+   * writes nothing.
+   */
+  async canAssign(req: CanAssignRequest): Promise<{ ok: true } | { ok: false; reason: string }> {
+    checkName('node', req.node);
+    const ctx = await this.#context(req.node);
+    for (const family of req.families) {
+      const requested = family === 4 ? req.pools4 : req.pools6;
+      let pools: PoolInfo[];
+      try {
+        pools = selectPools(ctx.pools, { family, nodeLabels: ctx.nodeLabels, use: req.use ?? 'Workload', ...(requested ? { requested } : {}) });
+      } catch (err) {
+        if (err instanceof MargayError) return { ok: false, reason: err.message };
+        throw err;
+      }
+      const why = whyNotAssignable(ctx, pools, (await this.#listBlocks(family)).values(), req.node, family);
+      if (why !== undefined) return { ok: false, reason: why };
+    }
+    return { ok: true };
   }
 
   async #rollback(handle: string, taken: AssignedAddress[]): Promise<void> {

@@ -12,6 +12,7 @@ export {
   type ReleaseRequest,
   type ReleaseIpsResult,
   type AssignmentInfo,
+  type CanAssignRequest,
 } from './ipam.ts';
 export type { AffinityReleaseOutcome } from './affinity-ops.ts';
 export { type IpamConfig, DEFAULT_IPAM_CONFIG, DEFAULT_MAX_BLOCKS_PER_HOST } from './config.ts';

@@ -333,6 +333,33 @@ describe('agent loop', () => {
     }
   });
 
+  it('a new local endpoint is flushed at once; other changes wait for the coalescing delay', async () => {
+    const ds = new MemoryDatastore();
+    await put(ds, profile(), tier());
+    const dp = new FakeDataplane();
+    const agent = makeAgent(ds, dp, { MARGAY_DATAPLANEFLUSHDELAY: '3' });
+    try {
+      await agent.start();
+      await eventually(() => agent.inSync, { timeoutMs: 10_000 });
+      const mark = dp.batches.length;
+      await put(ds, gnp('allow-x', 'app == "y"'));
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(dp.batches.length, mark, 'a policy change waits for the 3 s delay');
+      const started = performance.now();
+      await put(ds, wep('a', '10.65.0.1'));
+      const key = 'ns1/h1-k8s-a-eth0';
+      const revision = (await ds.get(wep('a', '')[0]))!.modRevision;
+      await agent.waitForEndpointProgrammed(key, revision, 2000);
+      assert.ok(performance.now() - started < 2000, 'programmed long before the coalescing delay');
+      const flushed = dp.batches.slice(mark).flat();
+      assert.ok(flushed.some((u) => u.type === 'workload-update' && u.endpoint.key === key));
+      assert.ok(flushed.some((u) => u.type === 'policy-update'), 'what was pending joins the expedited flush');
+    } finally {
+      await agent.stop();
+      await ds.close();
+    }
+  });
+
   it('refuses to start without a hostname', () => {
     const ds = new MemoryDatastore();
     assert.throws(

@@ -50,6 +50,52 @@ describe('flush scheduler', () => {
     assert.equal(runs, 1, 'no run without a kick');
   });
 
+  it('expedite runs at once when idle, and right after a run in progress', async () => {
+    const clock = new ManualClock();
+    const job = new ManualJob(clock);
+    const s = new FlushScheduler({ clock, delayMs: 50, run: job.run });
+    s.kick();
+    clock.advance(5);
+    s.expedite(); // the pending kick joins this run, without its delay
+    clock.advance(0);
+    await settle();
+    assert.deepEqual(job.runs, [5]);
+    s.expedite(); // during the run: one more, straight after it
+    s.kick();
+    clock.advance(1);
+    await job.finish();
+    clock.advance(0);
+    await settle();
+    assert.deepEqual(job.runs, [5, 6]);
+    await job.finish();
+    s.kick(); // an ordinary kick waits for the delay again
+    clock.advance(49);
+    await settle();
+    assert.equal(job.runs.length, 2);
+    clock.advance(1);
+    await settle();
+    assert.deepEqual(job.runs, [5, 6, 56]);
+    await job.finish();
+  });
+
+  it('expedite still honours the retry backoff', async () => {
+    const clock = new ManualClock();
+    const job = new ManualJob(clock);
+    const s = new FlushScheduler({ clock, delayMs: 10, retryInitialMs: 100, run: job.run });
+    s.expedite();
+    clock.advance(0);
+    await settle();
+    await job.finish(new Error('boom'));
+    s.expedite();
+    clock.advance(99);
+    await settle();
+    assert.equal(job.runs.length, 1, 'no run before the backoff');
+    clock.advance(1);
+    await settle();
+    assert.equal(job.runs.length, 2);
+    await job.finish();
+  });
+
   it('never overlaps runs; kicks during a run cause exactly one more', async () => {
     const clock = new ManualClock();
     const job = new ManualJob(clock);

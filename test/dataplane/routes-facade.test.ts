@@ -4,6 +4,7 @@ import { exec, ExecError, createRunner } from '../../src/dataplane/exec.ts';
 import { hostSysctls, workloadInterfaceSysctls, checkInterfaceName } from '../../src/dataplane/links/links.ts';
 import { Dataplane } from '../../src/dataplane/mod.ts';
 import { RouteDriver, RouteManager } from '../../src/dataplane/routes/routes.ts';
+import { batchFailures, parseIpBatchErrors } from '../../src/dataplane/routes/ip-session.ts';
 import { fakeRunner, type Call } from './fake-runner.ts';
 import { blackhole, IN_SYNC, settings, workload, workloadRoute } from './updates.ts';
 
@@ -41,7 +42,7 @@ describe('dataplane routes - manager and driver', () => {
       '-4 -j route show table main proto 77',
       '-6 -j route show table main proto 77',
     ]);
-    const batch = calls.find((c) => c.args[0] === '-batch')!;
+    const batch = calls.find((c) => c.args.join(' ') === '-force -batch -')!;
     assert.deepEqual(batch.input!.trim().split('\n'), [
       'route del 10.9.0.0/26 proto 77',
       'route replace 10.0.0.6/32 dev cali2 scope link proto 77',
@@ -55,25 +56,54 @@ describe('dataplane routes - manager and driver', () => {
     assert.equal(again.fullSync, false);
   });
 
-  it('after a failed batch, re-reads and applies the rest one by one, collecting errors', async () => {
-    let kernel: Array<Record<string, unknown>> = [];
+  it('after failures, re-reads that family and retries what still differs once; a delete of a route already gone is done', async () => {
+    // A fake kernel answering `ip -force -batch` line by line, as ip does.
+    const kernel = new Map<string, Record<string, unknown>>();
     const { runner, calls } = fakeRunner((c) => {
-      if (c.args.includes('show')) return { stdout: JSON.stringify(c.args[0] === '-4' ? kernel : []) };
-      if (c.args[0] === '-batch') {
-        // The first line went through, the second failed and the batch stopped.
-        kernel = [{ dst: '10.0.0.1', dev: 'cali1', scope: 'link' }];
-        return { code: 1, stderr: 'Cannot find device "calimissing"' };
-      }
-      if (c.args.includes('calimissing')) return { code: 2, stderr: 'Cannot find device "calimissing"' };
-      return {};
+      if (c.args.includes('show')) return { stdout: JSON.stringify(c.args[0] === '-4' ? [...kernel.values()] : []) };
+      if (!c.args.includes('-batch')) return {};
+      let stderr = '';
+      c.input!.trim().split('\n').forEach((line, i) => {
+        const [, op, first, second, third] = line.split(' ');
+        const dst = (first === 'blackhole' ? second : first)!.replace('/32', '');
+        let error: string | undefined;
+        if (op === 'del') {
+          if (kernel.has(dst)) kernel.delete(dst);
+          else error = 'RTNETLINK answers: No such process';
+        } else if (op === 'add' && kernel.has(dst)) error = 'RTNETLINK answers: File exists';
+        else if (third === 'calimissing') error = 'Cannot find device "calimissing"';
+        else kernel.set(dst, first === 'blackhole' ? { type: 'blackhole', dst } : { dst, dev: third, scope: 'link' });
+        if (error) stderr += `${error}\nCommand failed -:${i + 1}\n`;
+      });
+      return { code: stderr ? 1 : 0, stderr };
     });
     const d = new RouteDriver(runner, { protocol: 99 });
-    const m = routeManager(workloadRoute('10.0.0.1/32', 'cali1'), workloadRoute('10.0.0.2/32', 'calimissing'), blackhole('10.0.1.0/26'));
+    assert.equal((await d.apply(routeManager(workloadRoute('10.0.0.1/32', 'cali1'), workloadRoute('10.0.0.9/32', 'cali9')).desired)).added, 2);
+    // Behind the driver's back: the CNI adds a new workload's route, a deleted interface takes one away.
+    kernel.set('10.0.0.3', { dst: '10.0.0.3', dev: 'cali3', scope: 'link' });
+    kernel.delete('10.0.0.9');
+    const mark = calls.length;
+    const m = routeManager(workloadRoute('10.0.0.1/32', 'cali1'), workloadRoute('10.0.0.3/32', 'cali3'), workloadRoute('10.0.0.2/32', 'calimissing'), blackhole('10.0.1.0/26'));
     const out = await d.apply(m.desired);
     assert.deepEqual(out.errors, [{ dst: '10.0.0.2/32', op: 'add', message: 'Cannot find device "calimissing"' }]);
-    assert.equal(out.added, 2, 'one from the batch, one alone');
-    const single = calls.filter((c) => c.args[0] === 'route').map((c) => c.args.join(' '));
-    assert.deepEqual(single, ['route add 10.0.0.2/32 dev calimissing scope link proto 99', 'route add blackhole 10.0.1.0/26 proto 99']);
+    assert.deepEqual([out.added, out.removed], [2, 1], 'the route found in place and the blackhole; the delete');
+    assert.deepEqual(
+      calls.slice(mark).map((c) => c.args.join(' ') + (c.input ? `: ${c.input.trim().split('\n').join(' | ')}` : '')),
+      [
+        '-force -batch -: route del 10.0.0.9/32 proto 99 | route add 10.0.0.3/32 dev cali3 scope link proto 99 | route add 10.0.0.2/32 dev calimissing scope link proto 99 | route add blackhole 10.0.1.0/26 proto 99',
+        '-4 -j route show table main proto 99',
+        '-force -batch -: route add 10.0.0.2/32 dev calimissing scope link proto 99',
+      ],
+    );
+  });
+
+  it('parses the failed lines of ip -force -batch, also from a resident ip counting lines from its start', () => {
+    const stderr = 'RTNETLINK answers: File exists\nCommand failed -:3\nCannot find device "x"\nCommand failed -:5\nDevice "." does not exist.\nCommand failed -:6\nleft over';
+    assert.deepEqual([...batchFailures(stderr)], [[2, 'RTNETLINK answers: File exists'], [4, 'Cannot find device "x"'], [5, 'Device "." does not exist.']]);
+    assert.equal(parseIpBatchErrors(stderr, 3, 4), undefined, 'its sentinel (line 7) has not failed yet');
+    const done = parseIpBatchErrors(stderr, 3, 3)!;
+    assert.deepEqual([...done.result], [[0, 'RTNETLINK answers: File exists'], [2, 'Cannot find device "x"']]);
+    assert.equal(done.rest, 'left over');
   });
 
   it('refuses a protocol number out of range', () => {

@@ -150,6 +150,30 @@ describe('ipam - autoAssign', () => {
   });
 });
 
+describe('ipam - canAssign', () => {
+  test('answers as autoAssign would: own block, a block to claim, borrowing unless strictAffinity', async () => {
+    const { ipam } = await setup(pool('tiny', '10.9.0.0/30', { blockSize: 31 }), node('n1'), node('n2'));
+    assert.deepEqual(await ipam.canAssign({ node: 'n1', families: [4] }), { ok: true });
+    const none6 = await ipam.canAssign({ node: 'n1', families: [4, 6] });
+    assert.equal(none6.ok, false);
+    // n1 takes the first block, n2 the second: no block left to claim, but room in each.
+    await ipam.autoAssign({ handle: 'h1', node: 'n1', num4: 1, num6: 0 });
+    await ipam.autoAssign({ handle: 'h2', node: 'n2', num4: 1, num6: 0 });
+    assert.deepEqual(await ipam.canAssign({ node: 'n1', families: [4] }), { ok: true });
+    await ipam.autoAssign({ handle: 'h3', node: 'n1', num4: 1, num6: 0 });
+    // n1's block is full; it may borrow from n2's block…
+    assert.deepEqual(await ipam.canAssign({ node: 'n1', families: [4] }), { ok: true });
+    await ipam.setConfig({ strictAffinity: true });
+    // …unless strictAffinity forbids it, exactly when autoAssign fails.
+    const strict = await ipam.canAssign({ node: 'n1', families: [4] });
+    assert.deepEqual(strict, { ok: false, reason: 'no free IPv4 address for node "n1" in pools tiny' });
+    await expectCode(ipam.autoAssign({ handle: 'h4', node: 'n1', num4: 1, num6: 0 }), 'MARGAY_ERR_POOL_EXHAUSTED');
+    assert.deepEqual(await ipam.canAssign({ node: 'n2', families: [4] }), { ok: true });
+    const unknownPool = await ipam.canAssign({ node: 'n1', families: [4], pools4: ['nope'] });
+    assert.equal(unknownPool.ok, false);
+  });
+});
+
 describe('ipam - specific addresses', () => {
   test('assignIp claims the block, refuses taken, reserved and outside addresses, is idempotent per handle', async () => {
     const { ds, ipam } = await setup(pool('p', '10.0.0.0/24'), pool('off', '10.9.0.0/24', { disabled: true }), node('n1'), node('n2'), reservation('r', ['10.0.0.200/29']));

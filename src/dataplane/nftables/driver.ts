@@ -1,6 +1,7 @@
 /**
  * The nftables driver: keeps a view of what table `inet margay` holds in the kernel, diffs the
- * desired state against it and applies the difference as one `nft -f -` transaction.
+ * desired state against it and applies the difference as one transaction: through a resident
+ * `nft -i` when it is small (session.ts), else `nft -f -`.
  *
  * The view is read from the kernel on the first apply (so a restarted agent over an existing table
  * changes only what is wrong), on {@link NftablesDriver.resync} (to repair drift), and after a
@@ -11,6 +12,7 @@
 import { ExecError, type CommandRunner } from '../exec.ts';
 import { applyToView, computeTransaction, type DiffScope, type NftTransaction, type TableRef } from './diff.ts';
 import { emptyKernelTable, parseNftListing, type KernelTable } from './kernel.ts';
+import type { NftSession } from './session.ts';
 import { isDirtyEmpty, type DesiredState, type DirtyNames } from './state.ts';
 
 /** Options of {@link NftablesDriver}. */
@@ -23,6 +25,8 @@ export interface NftablesDriverOptions {
   timeoutMs?: number;
   /** Run `nft -c -f -` before each transaction (off by default: a batch is atomic anyway). */
   checkFirst?: boolean;
+  /** A resident `nft -i` for the transactions it accepts (small ones); others run `nft -f -`. */
+  session?: NftSession;
 }
 
 /** What one apply did. */
@@ -48,6 +52,7 @@ export class NftablesDriver {
   private readonly nft: string;
   private readonly timeoutMs: number;
   private readonly checkFirst: boolean;
+  private readonly session: NftSession | undefined;
   private view: KernelTable | undefined;
   private lastText = '';
 
@@ -59,6 +64,7 @@ export class NftablesDriver {
     this.nft = options.nft ?? 'nft';
     this.timeoutMs = options.timeoutMs ?? 120_000;
     this.checkFirst = options.checkFirst ?? false;
+    this.session = options.session;
   }
 
   /** The text of the last transaction attempted (empty when none). */
@@ -134,7 +140,8 @@ export class NftablesDriver {
     this.lastText = text;
     try {
       if (this.checkFirst) await this.runner(this.nft, ['-c', '-f', '-'], { input: text, timeoutMs: this.timeoutMs });
-      await this.runner(this.nft, ['-f', '-'], { input: text, timeoutMs: this.timeoutMs });
+      if (this.session?.accepts(text)) await this.session.apply(text, this.timeoutMs);
+      else await this.runner(this.nft, ['-f', '-'], { input: text, timeoutMs: this.timeoutMs });
     } catch (err) {
       return { commands: tx.lines.length, applied: false, rebuild: tx.rebuild, stats: tx.stats, error: err as Error };
     }

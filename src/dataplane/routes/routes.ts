@@ -12,6 +12,7 @@
 import type { DataplaneUpdate, RouteSpec } from '../../calc/model.ts';
 import type { CommandRunner } from '../exec.ts';
 import { canonicalCidr, familyOf } from '../nftables/cidr.ts';
+import { batchFailures, type IpSession } from './ip-session.ts';
 
 /** Margay's route protocol number (see the module comment). */
 export const MARGAY_ROUTE_PROTOCOL = 77;
@@ -88,6 +89,8 @@ export interface RouteDriverOptions {
   /** The ip program; default `ip`. */
   ip?: string;
   timeoutMs?: number;
+  /** A resident `ip -force -batch -` for the changes (reads still go through the runner). */
+  session?: IpSession;
 }
 
 interface RouteOp {
@@ -106,6 +109,7 @@ export class RouteDriver {
   readonly protocol: number;
   private readonly ip: string;
   private readonly timeoutMs: number;
+  private readonly session: IpSession | undefined;
   private view: Map<string, KernelRoute> | undefined;
 
   constructor(
@@ -118,6 +122,7 @@ export class RouteDriver {
     }
     this.ip = options.ip ?? 'ip';
     this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.session = options.session;
   }
 
   /** Forgets the view; the next apply reads the kernel. */
@@ -125,24 +130,27 @@ export class RouteDriver {
     this.view = undefined;
   }
 
-  /** Reads our routes (both families) from the main table. */
-  async read(): Promise<KernelRoute[]> {
+  /** Reads our routes (both families at once, or the ones named) from the main table. */
+  async read(families: ReadonlyArray<4 | 6> = [4, 6]): Promise<KernelRoute[]> {
+    const lists = await Promise.all(families.map((family) => this.readFamily(family)));
+    return lists.flat();
+  }
+
+  private async readFamily(family: 4 | 6): Promise<KernelRoute[]> {
+    const res = await this.runner(this.ip, [`-${family}`, '-j', 'route', 'show', 'table', 'main', 'proto', String(this.protocol)], {
+      timeoutMs: this.timeoutMs,
+    });
+    const text = res.stdout.trim();
+    const list = text ? (JSON.parse(text) as Array<Record<string, unknown>>) : [];
     const out: KernelRoute[] = [];
-    for (const family of [4, 6] as const) {
-      const res = await this.runner(this.ip, [`-${family}`, '-j', 'route', 'show', 'table', 'main', 'proto', String(this.protocol)], {
-        timeoutMs: this.timeoutMs,
-      });
-      const text = res.stdout.trim();
-      const list = text ? (JSON.parse(text) as Array<Record<string, unknown>>) : [];
-      for (const r of list) {
-        const raw = String(r.dst ?? '');
-        if (raw === 'default') continue;
-        const dst = canonicalCidr(raw);
-        if (!dst) continue;
-        const route: KernelRoute = { dst, family, type: typeof r.type === 'string' ? r.type : 'unicast' };
-        if (typeof r.dev === 'string' && route.type !== 'blackhole') route.dev = r.dev;
-        out.push(route);
-      }
+    for (const r of list) {
+      const raw = String(r.dst ?? '');
+      if (raw === 'default') continue;
+      const dst = canonicalCidr(raw);
+      if (!dst) continue;
+      const route: KernelRoute = { dst, family, type: typeof r.type === 'string' ? r.type : 'unicast' };
+      if (typeof r.dev === 'string' && route.type !== 'blackhole') route.dev = r.dev;
+      out.push(route);
     }
     return out;
   }
@@ -168,47 +176,54 @@ export class RouteDriver {
   }
 
   /**
-   * Brings our routes in line with `desired`. Applies all changes in one `ip -batch`; when that
-   * stops at an error, re-reads and applies the rest one by one, collecting the errors (a missing
-   * interface, a route of another protocol in the way) without stopping.
+   * Brings our routes in line with `desired` in one `ip -force -batch` (every line is tried, each
+   * failure is reported with its line). A delete of a route that is already gone did its job.
+   * When something else failed, the view may have been stale (the CNI adds a new workload's route
+   * itself, so our `add` meets "File exists"): re-read that family, and try what still differs
+   * once more; what fails then is an error (a missing interface, a route of another protocol in
+   * the way).
    */
   async apply(desired: ReadonlyMap<string, RouteSpec>, options: { full?: boolean } = {}): Promise<RouteApplyOutcome> {
     const fullSync = options.full === true || this.view === undefined;
     if (fullSync) this.view = new Map((await this.read()).map((r) => [r.dst, r]));
-    const view = this.view as Map<string, KernelRoute>;
     const outcome: RouteApplyOutcome = { added: 0, replaced: 0, removed: 0, errors: [], fullSync };
-    let ops = this.diff(desired, view);
-    if (ops.length === 0) return outcome;
-    const count = (done: RouteOp[]): void => {
-      for (const o of done) {
-        if (o.op === 'add') outcome.added++;
-        else if (o.op === 'replace') outcome.replaced++;
-        else outcome.removed++;
-      }
-    };
-    const batch = ops.map((o) => o.args.join(' ')).join('\n') + '\n';
-    const res = await this.runner(this.ip, ['-batch', '-'], { input: batch, allowFail: true, timeoutMs: this.timeoutMs });
-    if (res.code === 0) {
-      count(ops);
-      this.commit(view, desired, ops);
+    const first = this.diff(desired, this.view as Map<string, KernelRoute>);
+    if (first.length === 0) return outcome;
+    const view = this.view as Map<string, KernelRoute>;
+    const failed = await this.batch(first);
+    for (const [i, message] of failed) if (first[i]!.op === 'del' && /No such process/.test(message)) failed.delete(i);
+    this.commit(view, desired, first.filter((_, i) => !failed.has(i)));
+    if (failed.size === 0) {
+      count(outcome, first);
       return outcome;
     }
-    // Part of the batch may have been applied: start again from the kernel, one by one.
-    const fresh = new Map((await this.read()).map((r) => [r.dst, r]));
-    this.view = fresh;
-    const first = ops;
-    ops = this.diff(desired, fresh);
-    const remaining = new Set(ops.map((o) => `${o.op} ${o.dst}`));
-    count(first.filter((o) => !remaining.has(`${o.op} ${o.dst}`) && !(o.op === 'add' && remaining.has(`replace ${o.dst}`))));
-    const done: RouteOp[] = [];
-    for (const o of ops) {
-      const r = await this.runner(this.ip, o.args, { allowFail: true, timeoutMs: this.timeoutMs });
-      if (r.code === 0) done.push(o);
-      else outcome.errors.push({ dst: o.dst, op: o.op, message: r.stderr.trim() || `ip exited with code ${r.code}` });
-    }
-    count(done);
-    this.commit(fresh, desired, done);
+    const families = [...new Set([...failed.keys()].map((i) => familyOf(first[i]!.dst) ?? 4))];
+    for (const [dst, r] of view) if (families.includes(r.family)) view.delete(dst);
+    for (const r of await this.read(families)) view.set(r.dst, r);
+    const second = this.diff(desired, view);
+    const remaining = new Set(second.map((o) => `${o.op} ${o.dst}`));
+    // Done by the first batch, or found in place (added by someone else meanwhile).
+    count(outcome, first.filter((o) => !remaining.has(`${o.op} ${o.dst}`) && !(o.op === 'add' && remaining.has(`replace ${o.dst}`))));
+    if (second.length === 0) return outcome;
+    const failedAgain = await this.batch(second);
+    for (const [i, message] of failedAgain) outcome.errors.push({ dst: second[i]!.dst, op: second[i]!.op, message });
+    const done = second.filter((_, i) => !failedAgain.has(i));
+    count(outcome, done);
+    this.commit(view, desired, done);
     return outcome;
+  }
+
+  /** Runs ops as one `ip -force -batch -`; returns the failed ones by index, with their messages. */
+  private async batch(ops: RouteOp[]): Promise<Map<number, string>> {
+    const lines = ops.map((o) => o.args.join(' '));
+    if (this.session) return this.session.batch(lines, this.timeoutMs);
+    const res = await this.runner(this.ip, ['-force', '-batch', '-'], { input: `${lines.join('\n')}\n`, allowFail: true, timeoutMs: this.timeoutMs });
+    if (res.code === 0) return new Map();
+    const failed = batchFailures(res.stderr);
+    if (failed.size > 0) return failed;
+    // No line named (ip itself failed): every op counts as failed.
+    const message = res.stderr.trim() || `ip exited with code ${res.code}`;
+    return new Map(ops.map((_, i) => [i, message]));
   }
 
   private commit(view: Map<string, KernelRoute>, desired: ReadonlyMap<string, RouteSpec>, done: RouteOp[]): void {
@@ -222,5 +237,13 @@ export class RouteDriver {
       const family = familyOf(o.dst) ?? 4;
       view.set(o.dst, spec.type === 'blackhole' ? { dst: o.dst, family, type: 'blackhole' } : { dst: o.dst, family, type: 'unicast', dev: spec.interfaceName });
     }
+  }
+}
+
+function count(outcome: RouteApplyOutcome, done: readonly RouteOp[]): void {
+  for (const o of done) {
+    if (o.op === 'add') outcome.added++;
+    else if (o.op === 'replace') outcome.replaced++;
+    else outcome.removed++;
   }
 }

@@ -1,0 +1,114 @@
+/**
+ * The resident helpers the dataplane and the CNI plumbing run commands through: the shell pool
+ * (shell.ts), resident line-oriented programs (resident.ts) and their two uses, `nft -i` and
+ * `ip -force -batch -` (parsers here; the real `nft -i` is exercised by the kernel tests).
+ * Only read-only commands run here, in the caller's namespace.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { ExecError } from '../../src/dataplane/exec.ts';
+import { parseNftSentinel } from '../../src/dataplane/nftables/session.ts';
+import { ResidentProcess } from '../../src/dataplane/resident.ts';
+import { IpSession } from '../../src/dataplane/routes/ip-session.ts';
+import { ShellPool, sysctlScript } from '../../src/dataplane/shell.ts';
+
+describe('shell pool', () => {
+  it('runs a command with its own stdout, stderr, exit code and input, quoting every word', async () => {
+    const pool = new ShellPool({ size: 2 });
+    try {
+      assert.deepEqual(await pool.exec('sh', ['-c', 'echo out; echo err >&2; exit 3'], { allowFail: true }), { code: 3, stdout: 'out\n', stderr: 'err\n' });
+      const tricky = "a'b $(rm -rf /)\n__MARGAY_EOF__\nno newline at the end";
+      assert.equal((await pool.exec('cat', [], { input: tricky })).stdout, tricky);
+      assert.equal((await pool.exec('printf', ['%s|', "it's", '$HOME', '*'])).stdout, "it's|$HOME|*|");
+      const big = 'x'.repeat(3_000_000) + '\n';
+      assert.equal((await pool.exec('cat', [], { input: big })).stdout.length, big.length);
+      // Without input a command reads /dev/null, never the shell's own script stream.
+      assert.equal((await pool.exec('cat', [])).stdout, '');
+    } finally {
+      pool.close();
+    }
+  });
+
+  it('reports failures and timeouts as ExecError, and replaces a killed shell', async () => {
+    const pool = new ShellPool({ size: 1 });
+    try {
+      const failed = await pool.exec('sh', ['-c', 'echo boom >&2; exit 4']).catch((e: unknown) => e);
+      assert.ok(failed instanceof ExecError);
+      assert.equal(failed.exitCode, 4);
+      assert.match(failed.message, /exited with code 4: boom/);
+      const slow = await pool.exec('sleep', ['10'], { timeoutMs: 200 }).catch((e: unknown) => e);
+      assert.ok(slow instanceof ExecError && slow.timedOut, String(slow));
+      assert.equal((await pool.exec('echo', ['still here'])).stdout, 'still here\n');
+      const missing = await pool.exec('/nonexistent/margay-program', [], { allowFail: true });
+      assert.equal(missing.code, 127);
+    } finally {
+      pool.close();
+    }
+  });
+
+  it('runs scripts under set -e with standard error merged', async () => {
+    const pool = new ShellPool();
+    try {
+      assert.deepEqual(await pool.run('echo a; echo b >&2; false; echo never'), { code: 1, output: 'a\nb\n' });
+    } finally {
+      pool.close();
+    }
+  });
+
+  it('writes sysctls with quoted paths and refuses paths that climb', () => {
+    assert.equal(sysctlScript([['net/ipv4/conf/cali.1/proxy_arp', '1']]), "printf %s '1' > '/proc/sys/net/ipv4/conf/cali.1/proxy_arp'");
+    assert.throws(() => sysctlScript([['net/../../etc/passwd', '1']]), /not valid/);
+    assert.throws(() => sysctlScript([['net//x', '1']]), /not valid/);
+  });
+
+  it('idle shells do not keep Node running', () => {
+    const script = `import { ShellPool } from ${JSON.stringify(new URL('../../src/dataplane/shell.ts', import.meta.url).pathname)};
+const pool = new ShellPool();
+const r = await pool.exec('echo', ['ok']);
+process.stdout.write(r.stdout);`;
+    const res = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(res.status, 0, res.stderr);
+    assert.equal(res.stdout, 'ok\n');
+  });
+});
+
+describe('resident programs', () => {
+  it('runs jobs in order, and after a timeout starts a new process', async () => {
+    const sh = new ResidentProcess({ argv: ['sh'] });
+    const job = (text: string) => () => ({
+      input: `echo ${text} >&2\n`,
+      parse: (s: string) => (s.includes(`${text}\n`) ? { result: s.slice(0, s.indexOf(`${text}\n`)), rest: s.slice(s.indexOf(`${text}\n`) + text.length + 1) } : undefined),
+    });
+    try {
+      assert.deepEqual(await Promise.all([sh.run(job('one'), 5000), sh.run(job('two'), 5000)]), ['', '']);
+      await assert.rejects(sh.run(() => ({ input: 'sleep 10\n', parse: () => undefined }), 200), /no answer within 200 ms/);
+      assert.equal(await sh.run(job('three'), 5000), '');
+    } finally {
+      sh.close();
+    }
+    await assert.rejects(sh.run(job('four'), 1000), /closed/);
+  });
+
+  it('ip -force -batch: failures by line, counted across batches', async () => {
+    const ip = new IpSession();
+    try {
+      const first = await ip.batch(['link show dev lo', 'link show dev mgnosuchif0', 'link show dev lo']);
+      assert.deepEqual([...first], [[1, 'Device "mgnosuchif0" does not exist.']]);
+      const second = await ip.batch(['link show dev mgnosuchif0', 'link show dev lo']);
+      assert.deepEqual([...second.keys()], [0]);
+      assert.deepEqual([...(await ip.batch([]))], []);
+    } finally {
+      ip.close();
+    }
+  });
+
+  it('nft -i: the sentinel ends a transaction, and errors before it are the transaction\'s', () => {
+    const token = 'margay_sentinel_1_7';
+    const sentinel = `Error: syntax error, unexpected newline, expecting string\n${token}\n${' '.repeat(token.length)}^\n`;
+    assert.deepEqual(parseNftSentinel(sentinel + 'next', token), { result: '', rest: 'next' });
+    const rejected = 'Error: Could not process rule: No such file or directory\nadd rule inet t nosuch accept\n                ^^^^^^\n';
+    assert.deepEqual(parseNftSentinel(rejected + sentinel, token), { result: rejected, rest: '' });
+    assert.equal(parseNftSentinel(rejected + sentinel.slice(0, -3), token), undefined, 'the caret line is not complete yet');
+  });
+});
