@@ -8,9 +8,9 @@ import { allKinds } from '../api/kinds/mod.ts';
 import type { Resource } from '../api/resource.ts';
 import { PolicyView, runMatrix } from '../cli/commands/policy.ts';
 import { formatTable } from '../cli/output.ts';
-import { openStore, probe } from './lab.ts';
-import type { PortSpec } from './serve.ts';
-import type { LabState } from './state.ts';
+import { openStore, probeMany } from './lab.ts';
+import { formatPortSpec, type PortSpec } from './serve.ts';
+import type { LabPod, LabState } from './state.ts';
 
 /** One cell: what policy says and what the probe saw. */
 export interface ConnectivityCell {
@@ -40,27 +40,10 @@ async function readAllResources(state: LabState): Promise<Resource[]> {
   }
 }
 
-/** Runs `tasks` with at most `limit` at once. */
-async function pool<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
-  const results: T[] = new Array(tasks.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, tasks.length) }, async () => {
-      while (next < tasks.length) {
-        const i = next++;
-        results[i] = await tasks[i]!();
-      }
-    }),
-  );
-  return results;
-}
-
 /** Options of {@link connectivity}. */
 export interface ConnectivityOptions {
   /** Per-probe timeout (default 1000 ms). */
   timeoutMs?: number;
-  /** Probes at once (default 8). */
-  concurrency?: number;
   /** Probe and evaluate this IP family (default 4). */
   ipVersion?: 4 | 6;
 }
@@ -72,24 +55,29 @@ export async function connectivity(state: LabState, ports: PortSpec[], options: 
   const matrixPorts: MatrixPort[] = ports.map((p) => ({ protocol: p.protocol, port: p.port }));
   const ipVersion = options.ipVersion ?? 4;
   const expected = runMatrix(view, { ports: matrixPorts, endpoints: pods, ipVersion });
-  const tasks: (() => Promise<ConnectivityCell>)[] = [];
+  // Every cell, then one probe process per source pod for the served ones.
+  const cells: ConnectivityCell[] = [];
+  const bySource = new Map<LabPod, { cell: number; address: string; port: PortSpec }[]>();
   expected.ports.forEach((portLabel, pi) => {
+    const port = ports[pi]!;
     for (const from of state.pods) {
       for (const to of state.pods) {
-        const fromName = `${from.namespace}/${from.name}`;
-        const toName = `${to.namespace}/${to.name}`;
+        const cell = { from: `${from.namespace}/${from.name}`, to: `${to.namespace}/${to.name}`, port: portLabel };
+        const verdict = expected.matrix[portLabel]![cell.from]![cell.to]!;
         const address = to.addresses.find((a) => a.includes(':') === (ipVersion === 6));
-        const served = to.serve.includes(`${ports[pi]!.port}/${ports[pi]!.protocol}`);
-        tasks.push(async () => {
-          const cell = { from: fromName, to: toName, port: portLabel, expected: expected.matrix[portLabel]![fromName]![toName]! };
-          if (!served) return { ...cell, observed: 'not-served' as const };
-          const seen = address ? await probe(from.netns, address, ports[pi]!, options.timeoutMs ?? 1000) : { ok: false };
-          return { ...cell, observed: seen.ok ? ('allow' as const) : ('deny' as const) };
-        });
+        const served = to.serve.includes(formatPortSpec(port));
+        // A pod without an address of the family cannot be reached: observed deny, probed or not.
+        cells.push({ ...cell, expected: verdict, observed: served ? 'deny' : 'not-served' });
+        if (served && address) bySource.set(from, [...(bySource.get(from) ?? []), { cell: cells.length - 1, address, port }]);
       }
     }
   });
-  const cells = await pool(tasks, options.concurrency ?? 8);
+  await Promise.all(
+    [...bySource].map(async ([from, probes]) => {
+      const results = await probeMany(from.netns, probes, options.timeoutMs ?? 1000);
+      results.forEach((r, i) => (cells[probes[i]!.cell]!.observed = r.ok ? 'allow' : 'deny'));
+    }),
+  );
   return { pods, ports: expected.ports, cells, mismatches: cells.filter((c) => c.observed !== 'not-served' && c.expected !== c.observed).length };
 }
 

@@ -361,6 +361,16 @@ export function targetAddress(state: LabState, target: string, family: 4 | 6 = 4
 }
 
 /** One probe from a namespace to an address: connected or not, and what came back. */
+/** Many probes from one namespace, all at once in one process; results in the order asked. */
+export async function probeMany(netns: string, targets: { address: string; port: PortSpec }[], timeoutMs = 1000): Promise<{ ok: boolean; output: string }[]> {
+  if (targets.length === 0) return [];
+  const [node, args] = moduleCommand('lab/probe-client', ['--many', String(timeoutMs), ...targets.map((t) => `${t.address}=${formatPortSpec(t.port)}`)]);
+  const res = await exec(node, args, { netns, timeoutMs: timeoutMs + 20_000 });
+  const lines = res.stdout.trim().split('\n').map((l) => JSON.parse(l) as { ok: boolean; text: string });
+  if (lines.length !== targets.length) throw new Error(`probe-client answered ${lines.length} of ${targets.length} probes`);
+  return lines.map((l) => ({ ok: l.ok, output: l.text }));
+}
+
 export async function probe(netns: string, address: string, port: PortSpec, timeoutMs = 1000): Promise<{ ok: boolean; output: string }> {
   const [node, args] = moduleCommand('lab/probe-client', [address, formatPortSpec(port), String(timeoutMs)]);
   const res = await exec(node, args, { netns, allowFail: true, timeoutMs: timeoutMs + 10_000 });
