@@ -20,6 +20,8 @@ export interface ConnectivityCell {
   expected: 'allow' | 'deny';
   /** `not-served`: the destination pod does not serve this port, so nothing was probed. */
   observed: 'allow' | 'deny' | 'not-served';
+  /** Why a probe failed (`timeout`, `connect ECONNREFUSED …`), when it did. */
+  detail?: string;
 }
 
 /** The whole comparison. */
@@ -75,7 +77,11 @@ export async function connectivity(state: LabState, ports: PortSpec[], options: 
   await Promise.all(
     [...bySource].map(async ([from, probes]) => {
       const results = await probeMany(from.netns, probes, options.timeoutMs ?? 1000);
-      results.forEach((r, i) => (cells[probes[i]!.cell]!.observed = r.ok ? 'allow' : 'deny'));
+      results.forEach((r, i) => {
+        const cell = cells[probes[i]!.cell]!;
+        cell.observed = r.ok ? 'allow' : 'deny';
+        if (!r.ok) cell.detail = r.output;
+      });
     }),
   );
   return { pods, ports: expected.ports, cells, mismatches: cells.filter((c) => c.observed !== 'not-served' && c.expected !== c.observed).length };

@@ -14,7 +14,8 @@ const reply = `${name}\n`;
 for (const { port, protocol } of parseServeList(list)) {
   if (protocol === 'tcp') {
     for (const host of ['0.0.0.0', '::']) {
-      createServer((socket) => socket.end(reply)).on('error', () => undefined).listen({ port, host, ipv6Only: host === '::' });
+      // A client may reset the connection (a probe that timed out): that must never stop the server.
+      createServer((socket) => socket.on('error', () => undefined).end(reply)).on('error', () => undefined).listen({ port, host, ipv6Only: host === '::' });
     }
   } else {
     for (const type of ['udp4', 'udp6'] as const) {
