@@ -5,16 +5,9 @@
 import { z } from 'zod';
 import type { KindDefinition } from '../kind.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
-import {
-  type Protocol,
-  checkPortName,
-  checkResourceName,
-  ipAddressSchema,
-  portNumberSchema,
-  portProtocolSchema,
-  resourceNameSchema,
-  specOf,
-} from './rule.ts';
+import { ipAddressSchema, portNumberSchema, portProtocolSchema, resourceNameSchema, specOf } from './policy-fields.ts';
+import { checkPortName, checkResourceName } from './policy-values.ts';
+import type { Protocol } from './rule.ts';
 
 /** A named port on an endpoint, which rules can reference by name. */
 export interface EndpointPort {

@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import type { KindDefinition } from '../kind.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
-import { enumOf, formatGoFloat, specOf } from './rule.ts';
+import { enumOf, specOf } from './policy-fields.ts';
+import { formatGoFloat } from './policy-values.ts';
 
 export type TierDefaultAction = 'Deny' | 'Pass';
 

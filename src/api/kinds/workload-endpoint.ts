@@ -9,18 +9,16 @@ import type { KindDefinition } from '../kind.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
 import { endpointPortNameSchema, interfaceNameSchema } from './host-endpoint.ts';
 import {
-  type Protocol,
-  checkResourceName,
-  cidrContains,
   cidrOrIpSchema,
   ipAddressSchema,
   netOrIpSchema,
-  parseCidrOrIp,
   portNumberSchema,
   portProtocolSchema,
   resourceNameSchema,
   specOf,
-} from './rule.ts';
+} from './policy-fields.ts';
+import { checkResourceName, cidrContains, parseCidrOrIp } from './policy-values.ts';
+import type { Protocol } from './rule.ts';
 import { ipFamily } from '../common.ts';
 
 export interface WorkloadEndpointPort {
