@@ -4,7 +4,7 @@
  * fixed orders and default actions.
  */
 import { z } from 'zod';
-import type { KindDefinition } from '../kind.ts';
+import type { Column, KindDefinition } from '../kind.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
 import { enumOf, specOf } from './policy-fields.ts';
 import { formatGoFloat } from './policy-values.ts';
@@ -59,6 +59,8 @@ function validateTier(res: Resource): FieldIssue[] {
   return issues;
 }
 
+const ORDER_COLUMN: Column = { header: 'ORDER', value: (r) => orderCell(r) };
+
 export const tierKind: KindDefinition = {
   kind: 'Tier',
   plural: 'tiers',
@@ -79,8 +81,8 @@ export const tierKind: KindDefinition = {
     spec.defaultAction ??= 'Deny';
     return { ...res, spec: spec as Record<string, unknown> };
   },
-  columns: [{ header: 'ORDER', value: (r) => orderCell(r) }],
-  wideColumns: [{ header: 'ORDER', value: (r) => orderCell(r) }],
+  columns: [ORDER_COLUMN],
+  wideColumns: [ORDER_COLUMN],
 };
 
 function orderCell(res: Resource): string {
