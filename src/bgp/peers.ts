@@ -393,25 +393,15 @@ function parseIpPort(text: string): { ip: string; port: number; family: 4 | 6 } 
   return { ip: addr.ip, port, family: addr.family };
 }
 
-interface BaseSessionInit {
-  protocol: string;
-  kind: PeerKind;
-  family: 4 | 6;
-  address: string;
-  port?: number;
-  iface?: string;
+/** What a caller of {@link baseSession} decides; the rest of the {@link Session} follows from it. */
+type BaseSessionInit = Pick<
+  Session,
+  'protocol' | 'kind' | 'family' | 'address' | 'port' | 'iface' | 'remoteAs' | 'localAs' | 'localAddress' | 'passive' | 'connection' | 'bfd' | 'source' | 'password' | 'gracefulRestartTime'
+> & {
   dynamic?: boolean;
-  remoteAs: number | 'external';
-  localAs: number;
-  localAddress?: string;
-  passive: boolean;
-  connection: Session['connection'];
-  bfd: BfdSettings;
-  source: string;
-  password?: string;
-  gracefulRestartTime?: number;
+  /** The peer node's route-reflector cluster id (undefined: the peer is no reflector). */
   rr?: string | undefined;
-}
+};
 
 function baseSession(ctx: PlanContext, init: BaseSessionInit): Session {
   const { local, settings } = ctx;

@@ -6,7 +6,7 @@
  */
 import type { Resource } from '../api/resource.ts';
 import type { HostEndpointSpec, NetworkSetSpec, WorkloadEndpointSpec } from '../api/kinds/policy-kinds.ts';
-import { protocolNumber } from '../api/kinds/rule.ts';
+import { protocolNumber } from '../api/kinds/policy-values.ts';
 import { type EndpointId, type PortProtocol, hostEndpointId, workloadId } from './ids.ts';
 import { addressOf, normalizeCidr, splitZeroPrefix } from './net.ts';
 

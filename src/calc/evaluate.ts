@@ -21,7 +21,7 @@
  * Not modelled: conntrack (replies of allowed connections), the workload-to-host default action,
  * preDNAT/doNotTrack/forward tiers, NAT.
  */
-import { protocolNumber } from '../api/kinds/rule.ts';
+import { protocolNumber } from '../api/kinds/policy-values.ts';
 import type {
   CompiledPolicy,
   CompiledRule,

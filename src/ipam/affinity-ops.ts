@@ -21,7 +21,7 @@ import { decodeAffinity, encodeAffinity, type AffinityRecord } from './affinity.
 import { affineHost, cloneBlock, decodeBlock, encodeBlock, hostAffinity, isEmptyBlock, newBlock } from './block.ts';
 import { affinityKey, blockKey } from './keys.ts';
 import { type Cidr, formatCidr } from './net.ts';
-import { isCasFailure } from './retry.ts';
+import { isCasFailure, unlessLostRace, wonRace } from './retry.ts';
 
 /** What the protocol needs: the datastore, the time, retries. */
 export interface AffinityDeps {
@@ -54,21 +54,9 @@ async function holdAffinity(deps: AffinityDeps, key: string): Promise<KVPair | u
   const ds = deps.datastore;
   const current = await ds.get(key);
   const rec = readAffinity(current);
-  if (!current) {
-    try {
-      return await ds.create(key, encodeAffinity('pending'));
-    } catch (err) {
-      if (isCasFailure(err)) return undefined;
-      throw err;
-    }
-  }
+  if (!current) return unlessLostRace(() => ds.create(key, encodeAffinity('pending')));
   if (rec?.state === 'confirmed' || rec?.state === 'pending') return current;
-  try {
-    return await ds.update(key, encodeAffinity('pending'), current.modRevision);
-  } catch (err) {
-    if (isCasFailure(err)) return undefined;
-    throw err;
-  }
+  return unlessLostRace(() => ds.update(key, encodeAffinity('pending'), current.modRevision));
 }
 
 /** Makes sure the host's affinity to a block it owns is recorded as confirmed. */
@@ -214,13 +202,7 @@ export async function releaseBlockAffinity(deps: AffinityDeps, options: ReleaseA
  * Returns false when it changed or vanished meanwhile.
  */
 export async function deleteAffinityIfUnchanged(deps: AffinityDeps, node: string, cidr: Cidr, modRevision: number): Promise<boolean> {
-  try {
-    await deps.datastore.delete(affinityKey(node, cidr), modRevision);
-    return true;
-  } catch (err) {
-    if (isCasFailure(err)) return false;
-    throw err;
-  }
+  return wonRace(() => deps.datastore.delete(affinityKey(node, cidr), modRevision));
 }
 
 /**
@@ -228,11 +210,5 @@ export async function deleteAffinityIfUnchanged(deps: AffinityDeps, node: string
  * that a host may claim its range afresh).
  */
 export async function deleteEmptyUnaffineBlock(deps: AffinityDeps, cidr: Cidr, modRevision: number): Promise<boolean> {
-  try {
-    await deps.datastore.delete(blockKey(cidr), modRevision);
-    return true;
-  } catch (err) {
-    if (isCasFailure(err)) return false;
-    throw err;
-  }
+  return wonRace(() => deps.datastore.delete(blockKey(cidr), modRevision));
 }

@@ -13,6 +13,24 @@ export function isCasFailure(err: unknown): boolean {
   return hasCode(err, 'MARGAY_ERR_CONFLICT') || hasCode(err, 'MARGAY_ERR_NOT_FOUND') || hasCode(err, 'MARGAY_ERR_ALREADY_EXISTS');
 }
 
+/** Runs a conditional write: its result, or undefined when it lost a race ({@link isCasFailure}); other errors are thrown. */
+export async function unlessLostRace<T>(write: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await write();
+  } catch (err) {
+    if (isCasFailure(err)) return undefined;
+    throw err;
+  }
+}
+
+/** Runs a conditional write: true when it took effect, false when it lost a race; other errors are thrown. */
+export async function wonRace(write: () => Promise<unknown>): Promise<boolean> {
+  return (await unlessLostRace(async () => {
+    await write();
+    return true;
+  })) ?? false;
+}
+
 /**
  * The pause before retry number `attempt` (0-based): none before the first retry (the write is
  * simply recomputed from a fresh read), then exponential from 2 ms, capped at 50 ms, with jitter

@@ -6,7 +6,7 @@
 import type { MatrixPort } from '../calc/evaluate.ts';
 import { allKinds } from '../api/kinds/mod.ts';
 import type { Resource } from '../api/resource.ts';
-import { PolicyView, runMatrix } from '../cli/commands/policy.ts';
+import { PolicyView, runMatrix } from '../policy/mod.ts';
 import { formatTable } from '../cli/output.ts';
 import { openStore, probeMany } from './lab.ts';
 import { formatPortSpec, type PortSpec } from './serve.ts';

@@ -12,15 +12,9 @@
  *
  * ## Strategy: work proportional to the change
  * Every selector is analysed once (restrictions.ts) for what any match must carry, and filed in
- * exactly one place:
- * - **values** `(key, {v1, v2, ...})`: every match has `key` with one of those values
- *   (`app == "web"`, `tier in {...}`, or such a term inside a top-level `&&`);
- * - **key** `key`: every match has `key` (`has(k)`, `k contains "x"`, ...);
- * - **scan**: nothing is demanded (`!has(x)`, `a != "b"`, `all()`, `a == "x" || b == "y"`);
- *   these are also filed under each label they mention;
- * - **never**: nothing can match (`a == "x" && a == "y"`, `!all()`); never evaluated.
- * When several labels qualify, the one with the fewest items at filing time is chosen
- * ({@link LabelIndex.optimize} re-files after the item population has changed a lot).
+ * exactly one place (selector-filing.ts: by values, by key, scan, never), under its label with
+ * the fewest items at filing time ({@link LabelIndex.optimize} re-files after the item population
+ * has changed a lot).
  *
  * Items are indexed by their effective labels: key → value → items.
  *
@@ -43,10 +37,11 @@
  * Membership is kept twice (selector → items, item → selectors) as sets of entry objects, so
  * both queries and deletes cost the size of the answer.
  */
-import type { SelectorNode } from './ast.ts';
-import { referencedLabels } from './ast.ts';
 import type { Labels } from './evaluate.ts';
-import { labelRestrictions, type Restrictions } from './restrictions.ts';
+import { type ItemEntry, ItemsByLabel, ParentLabels } from './item-labels.ts';
+import { copyLabels, EMPTY_LABELS, sameIds, sameLabels } from './label-map.ts';
+import { labelRestrictions } from './restrictions.ts';
+import { choosePlan, samePlan, type SelectorEntry, SelectorFiling } from './selector-filing.ts';
 import type { Selector } from './selector.ts';
 
 /** Called with the selector's id (as filed) and the item's id. */
@@ -60,50 +55,6 @@ export interface LabelIndexOptions {
   onMatchStopped?: MatchCallback;
 }
 
-type LabelMap = Record<string, string>;
-
-type Plan =
-  | { readonly kind: 'never' }
-  | { readonly kind: 'values'; readonly key: string; readonly values: readonly string[] }
-  | { readonly kind: 'key'; readonly key: string }
-  | { readonly kind: 'scan'; readonly keys: readonly string[] };
-
-interface SelectorEntry {
-  readonly id: string;
-  selector: Selector;
-  canonical: string;
-  restrictions: Restrictions;
-  plan: Plan;
-  /** Current matches. */
-  readonly members: Set<ItemEntry>;
-}
-
-interface ItemEntry {
-  readonly id: string;
-  /** Own labels (copy, no prototype keys). */
-  own: LabelMap;
-  parentIds: readonly string[];
-  /** Effective labels (no prototype keys; may be `own` itself when there are no parents). */
-  labels: LabelMap;
-  /** Current matches. */
-  readonly matches: Set<SelectorEntry>;
-}
-
-interface ParentEntry {
-  labels: LabelMap | undefined;
-  readonly children: Set<ItemEntry>;
-}
-
-/**
- * Label maps are created with this (empty, null-prototype) prototype: nothing is inherited, so
- * keys like `constructor` or `__proto__` are ordinary own keys, and unlike `Object.create(null)`
- * the objects stay in V8's fast mode (cheap property reads and `for...in`).
- */
-const LABELS_PROTO: object = Object.freeze(Object.create(null) as object);
-const newLabelMap = (): LabelMap => Object.create(LABELS_PROTO) as LabelMap;
-
-const EMPTY_LABELS: LabelMap = Object.freeze(newLabelMap());
-
 /** Incrementally maintained selector → matching items index, with label inheritance from parents. */
 export class LabelIndex {
   readonly #onStarted: MatchCallback | undefined;
@@ -111,20 +62,12 @@ export class LabelIndex {
 
   readonly #selectors = new Map<string, SelectorEntry>();
   readonly #items = new Map<string, ItemEntry>();
-  readonly #parents = new Map<string, ParentEntry>();
+  readonly #parents = new ParentLabels();
 
-  /** Items by effective label: key → value → items. */
-  readonly #itemsByValue = new Map<string, Map<string, Set<ItemEntry>>>();
-  /** Number of items carrying each key. */
-  readonly #keyCounts = new Map<string, number>();
-
-  /** Selectors filed by value: key → value → selectors. */
-  readonly #selsByValue = new Map<string, Map<string, Set<SelectorEntry>>>();
-  /** Selectors filed by key. */
-  readonly #selsByKey = new Map<string, Set<SelectorEntry>>();
-  /** Scan selectors, all of them and by each label they mention. */
-  readonly #scanSels = new Set<SelectorEntry>();
-  readonly #scanSelsByKey = new Map<string, Set<SelectorEntry>>();
+  /** Items by effective label. */
+  readonly #byLabel = new ItemsByLabel();
+  /** Where each selector is filed. */
+  readonly #filing = new SelectorFiling();
 
   #busy = false;
 
@@ -150,18 +93,18 @@ export class LabelIndex {
         return;
       }
       const restrictions = labelRestrictions(selector.ast);
-      const plan = this.#plan(restrictions, selector.ast);
+      const plan = choosePlan(restrictions, selector.ast, this.#byLabel);
       if (entry === undefined) {
         entry = { id, selector, canonical, restrictions, plan, members: new Set() };
         this.#selectors.set(id, entry);
-        this.#file(entry);
+        this.#filing.file(entry);
       } else {
-        this.#unfile(entry);
+        this.#filing.unfile(entry);
         entry.selector = selector;
         entry.canonical = canonical;
         entry.restrictions = restrictions;
         entry.plan = plan;
-        this.#file(entry);
+        this.#filing.file(entry);
         for (const item of entry.members) {
           if (!selector.matches(item.labels)) this.#stop(entry, item);
         }
@@ -179,7 +122,7 @@ export class LabelIndex {
       const entry = this.#selectors.get(id);
       if (entry === undefined) return;
       for (const item of entry.members) this.#stop(entry, item);
-      this.#unfile(entry);
+      this.#filing.unfile(entry);
       this.#selectors.delete(id);
     } finally {
       this.#busy = false;
@@ -201,9 +144,9 @@ export class LabelIndex {
       if (item === undefined) {
         item = { id: itemId, own, parentIds: [...parentIds], labels: EMPTY_LABELS, matches: new Set() };
         this.#items.set(itemId, item);
-        this.#attach(item, item.parentIds);
-        const eff = this.#effective(item);
-        for (const k in eff) this.#indexItem(item, k, eff[k] as string);
+        this.#parents.attach(item, item.parentIds);
+        const eff = this.#parents.effective(item);
+        for (const k in eff) this.#byLabel.add(item, k, eff[k] as string);
         item.labels = eff;
         this.#evaluateItem(item, undefined);
         return;
@@ -213,8 +156,8 @@ export class LabelIndex {
       if (parentsChanged) {
         const old = item.parentIds;
         item.parentIds = [...parentIds];
-        this.#attach(item, item.parentIds);
-        this.#detach(item, old, item.parentIds);
+        this.#parents.attach(item, item.parentIds);
+        this.#parents.detach(item, old, item.parentIds);
       }
       item.own = own;
       this.#refresh(item);
@@ -230,8 +173,8 @@ export class LabelIndex {
       const item = this.#items.get(itemId);
       if (item === undefined) return;
       for (const sel of item.matches) this.#stop(sel, item);
-      for (const k in item.labels) this.#unindexItem(item, k, item.labels[k] as string);
-      this.#detach(item, item.parentIds, []);
+      for (const k in item.labels) this.#byLabel.remove(item, k, item.labels[k] as string);
+      this.#parents.detach(item, item.parentIds, []);
       this.#items.delete(itemId);
     } finally {
       this.#busy = false;
@@ -249,11 +192,7 @@ export class LabelIndex {
     this.#enter();
     try {
       const copy = copyLabels(labels);
-      let parent = this.#parents.get(parentId);
-      if (parent === undefined) {
-        parent = { labels: undefined, children: new Set() };
-        this.#parents.set(parentId, parent);
-      }
+      const parent = this.#parents.ensure(parentId);
       if (parent.labels !== undefined && sameLabels(parent.labels, copy)) return;
       parent.labels = copy;
       for (const child of parent.children) this.#refresh(child);
@@ -291,11 +230,11 @@ export class LabelIndex {
     try {
       let moved = 0;
       for (const entry of this.#selectors.values()) {
-        const plan = this.#plan(entry.restrictions, entry.selector.ast);
+        const plan = choosePlan(entry.restrictions, entry.selector.ast, this.#byLabel);
         if (samePlan(plan, entry.plan)) continue;
-        this.#unfile(entry);
+        this.#filing.unfile(entry);
         entry.plan = plan;
-        this.#file(entry);
+        this.#filing.file(entry);
         moved++;
       }
       return moved;
@@ -368,7 +307,7 @@ export class LabelIndex {
       selectors: this.#selectors.size,
       byValue,
       byKey,
-      scan: this.#scanSels.size,
+      scan: this.#filing.scan.size,
       never,
       items: this.#items.size,
       parents: this.#parents.size,
@@ -395,93 +334,6 @@ export class LabelIndex {
     this.#onStopped?.(sel.id, item.id);
   }
 
-  /** Chooses where to file a selector (see the header comment). */
-  #plan(r: Restrictions, ast: SelectorNode): Plan {
-    if (r.never) return { kind: 'never' };
-    let best: Plan | undefined;
-    let bestCost = Infinity;
-    for (const [key, lr] of r.labels) {
-      if (!lr.present) continue;
-      let cost: number;
-      let plan: Plan;
-      if (lr.values !== undefined) {
-        cost = 0;
-        const byValue = this.#itemsByValue.get(key);
-        for (const v of lr.values) cost += byValue?.get(v)?.size ?? 0;
-        // Prefer a value filing over a key filing at equal cost, and fewer values over more.
-        cost += lr.values.size * 1e-6;
-        plan = { kind: 'values', key, values: [...lr.values] };
-      } else {
-        cost = (this.#keyCounts.get(key) ?? 0) + 0.5;
-        plan = { kind: 'key', key };
-      }
-      if (cost < bestCost) {
-        bestCost = cost;
-        best = plan;
-      }
-    }
-    return best ?? { kind: 'scan', keys: referencedLabels(ast) };
-  }
-
-  #file(sel: SelectorEntry): void {
-    const plan = sel.plan;
-    switch (plan.kind) {
-      case 'never':
-        return;
-      case 'values': {
-        let byValue = this.#selsByValue.get(plan.key);
-        if (byValue === undefined) this.#selsByValue.set(plan.key, (byValue = new Map()));
-        for (const v of plan.values) {
-          let set = byValue.get(v);
-          if (set === undefined) byValue.set(v, (set = new Set()));
-          set.add(sel);
-        }
-        return;
-      }
-      case 'key': {
-        let set = this.#selsByKey.get(plan.key);
-        if (set === undefined) this.#selsByKey.set(plan.key, (set = new Set()));
-        set.add(sel);
-        return;
-      }
-      case 'scan':
-        this.#scanSels.add(sel);
-        for (const k of plan.keys) {
-          let set = this.#scanSelsByKey.get(k);
-          if (set === undefined) this.#scanSelsByKey.set(k, (set = new Set()));
-          set.add(sel);
-        }
-        return;
-    }
-  }
-
-  #unfile(sel: SelectorEntry): void {
-    const plan = sel.plan;
-    switch (plan.kind) {
-      case 'never':
-        return;
-      case 'values': {
-        const byValue = this.#selsByValue.get(plan.key);
-        if (byValue === undefined) return;
-        for (const v of plan.values) {
-          const set = byValue.get(v);
-          if (set === undefined) continue;
-          set.delete(sel);
-          if (set.size === 0) byValue.delete(v);
-        }
-        if (byValue.size === 0) this.#selsByValue.delete(plan.key);
-        return;
-      }
-      case 'key':
-        deleteFromSetMap(this.#selsByKey, plan.key, sel);
-        return;
-      case 'scan':
-        this.#scanSels.delete(sel);
-        for (const k of plan.keys) deleteFromSetMap(this.#scanSelsByKey, k, sel);
-        return;
-    }
-  }
-
   /** Evaluates a (new or changed) selector against the items of its filing bucket it does not match yet. */
   #scanCandidates(sel: SelectorEntry): void {
     const plan = sel.plan;
@@ -493,7 +345,7 @@ export class LabelIndex {
       case 'never':
         return;
       case 'values': {
-        const byValue = this.#itemsByValue.get(plan.key);
+        const byValue = this.#byLabel.byValue.get(plan.key);
         if (byValue === undefined) return;
         for (const v of plan.values) {
           const set = byValue.get(v);
@@ -502,7 +354,7 @@ export class LabelIndex {
         return;
       }
       case 'key': {
-        const byValue = this.#itemsByValue.get(plan.key);
+        const byValue = this.#byLabel.byValue.get(plan.key);
         if (byValue === undefined) return;
         for (const set of byValue.values()) for (const item of set) consider(item);
         return;
@@ -525,8 +377,9 @@ export class LabelIndex {
     }
     // 2. Selectors filed under a label (and value) the item carries.
     const matches = item.matches;
+    const filing = this.#filing;
     for (const k in labels) {
-      const byValue = this.#selsByValue.get(k);
+      const byValue = filing.byValue.get(k);
       if (byValue !== undefined) {
         const set = byValue.get(labels[k] as string);
         if (set !== undefined) {
@@ -535,7 +388,7 @@ export class LabelIndex {
           }
         }
       }
-      const byKey = this.#selsByKey.get(k);
+      const byKey = filing.byKey.get(k);
       if (byKey !== undefined) {
         for (const sel of byKey) {
           if (!matches.has(sel) && sel.selector.matches(labels)) this.#start(sel, item);
@@ -543,15 +396,15 @@ export class LabelIndex {
       }
     }
     // 3. Scan selectors: all of them for a new item, else those that mention a changed label.
-    if (this.#scanSels.size === 0) return;
+    if (filing.scan.size === 0) return;
     if (changed === undefined) {
-      for (const sel of this.#scanSels) {
+      for (const sel of filing.scan) {
         if (!matches.has(sel) && sel.selector.matches(labels)) this.#start(sel, item);
       }
       return;
     }
     for (const k of changed) {
-      const set = this.#scanSelsByKey.get(k);
+      const set = filing.scanByKey.get(k);
       if (set === undefined) continue;
       for (const sel of set) {
         if (!matches.has(sel) && sel.selector.matches(labels)) this.#start(sel, item);
@@ -562,7 +415,7 @@ export class LabelIndex {
   /** Recomputes an existing item's effective labels and, if they changed, re-indexes and re-evaluates it. */
   #refresh(item: ItemEntry): void {
     const old = item.labels;
-    const eff = this.#effective(item);
+    const eff = this.#parents.effective(item);
     const changed: string[] = [];
     for (const k in eff) if (old[k] !== eff[k]) changed.push(k);
     for (const k in old) if (eff[k] === undefined) changed.push(k);
@@ -571,116 +424,9 @@ export class LabelIndex {
     for (const k of changed) {
       const ov = old[k];
       const nv = eff[k];
-      if (ov !== undefined) this.#unindexItem(item, k, ov);
-      if (nv !== undefined) this.#indexItem(item, k, nv);
+      if (ov !== undefined) this.#byLabel.remove(item, k, ov);
+      if (nv !== undefined) this.#byLabel.add(item, k, nv);
     }
     this.#evaluateItem(item, changed);
   }
-
-  #effective(item: ItemEntry): LabelMap {
-    const ids = item.parentIds;
-    if (ids.length === 0) return item.own;
-    let eff: LabelMap | undefined;
-    // Last parent first, so earlier parents, then the item's own labels, overwrite.
-    for (let i = ids.length - 1; i >= 0; i--) {
-      const labels = this.#parents.get(ids[i] as string)?.labels;
-      if (labels === undefined) continue;
-      eff ??= newLabelMap();
-      for (const k in labels) eff[k] = labels[k] as string;
-    }
-    if (eff === undefined) return item.own;
-    const own = item.own;
-    for (const k in own) eff[k] = own[k] as string;
-    return eff;
-  }
-
-  #indexItem(item: ItemEntry, key: string, value: string): void {
-    let byValue = this.#itemsByValue.get(key);
-    if (byValue === undefined) this.#itemsByValue.set(key, (byValue = new Map()));
-    let set = byValue.get(value);
-    if (set === undefined) byValue.set(value, (set = new Set()));
-    set.add(item);
-    this.#keyCounts.set(key, (this.#keyCounts.get(key) ?? 0) + 1);
-  }
-
-  #unindexItem(item: ItemEntry, key: string, value: string): void {
-    const byValue = this.#itemsByValue.get(key);
-    if (byValue === undefined) return;
-    const set = byValue.get(value);
-    if (set === undefined || !set.delete(item)) return;
-    if (set.size === 0) {
-      byValue.delete(value);
-      if (byValue.size === 0) this.#itemsByValue.delete(key);
-    }
-    const n = (this.#keyCounts.get(key) ?? 1) - 1;
-    if (n === 0) this.#keyCounts.delete(key);
-    else this.#keyCounts.set(key, n);
-  }
-
-  #attach(item: ItemEntry, parentIds: readonly string[]): void {
-    for (const pid of parentIds) {
-      let parent = this.#parents.get(pid);
-      if (parent === undefined) {
-        parent = { labels: undefined, children: new Set() };
-        this.#parents.set(pid, parent);
-      }
-      parent.children.add(item);
-    }
-  }
-
-  /** Detaches an item from the parents in `oldIds` that are not in `keepIds`. */
-  #detach(item: ItemEntry, oldIds: readonly string[], keepIds: readonly string[]): void {
-    for (const pid of oldIds) {
-      if (keepIds.includes(pid)) continue;
-      const parent = this.#parents.get(pid);
-      if (parent === undefined) continue;
-      parent.children.delete(item);
-      if (parent.children.size === 0 && parent.labels === undefined) this.#parents.delete(pid);
-    }
-  }
-}
-
-function copyLabels(labels: Labels): LabelMap {
-  const out = newLabelMap();
-  for (const k of Object.keys(labels)) {
-    const v = labels[k];
-    if (typeof v !== 'string') throw new TypeError(`label ${JSON.stringify(k)} has a non-string value`);
-    out[k] = v;
-  }
-  return out;
-}
-
-function sameLabels(a: LabelMap, b: LabelMap): boolean {
-  let n = 0;
-  for (const k in a) {
-    if (a[k] !== b[k]) return false;
-    n++;
-  }
-  for (const _ in b) n--;
-  return n === 0;
-}
-
-function sameIds(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function samePlan(a: Plan, b: Plan): boolean {
-  switch (a.kind) {
-    case 'never':
-    case 'scan':
-      return a.kind === b.kind;
-    case 'key':
-      return b.kind === 'key' && a.key === b.key;
-    case 'values':
-      return b.kind === 'values' && a.key === b.key && sameIds(a.values, b.values);
-  }
-}
-
-function deleteFromSetMap<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
-  const set = map.get(key);
-  if (set === undefined) return;
-  set.delete(value);
-  if (set.size === 0) map.delete(key);
 }

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parsePortSpec, prepareOfflineDocuments } from '../../src/cli/commands/policy.ts';
+import { parsePortSpec } from '../../src/cli/commands/policy.ts';
 import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { margay } from '../cli/helpers.ts';
 
@@ -188,14 +188,5 @@ describe('policy - helpers', () => {
     assert.deepEqual(parsePortSpec('sctp/9'), { port: 9, protocol: 'sctp' });
     assert.throws(() => parsePortSpec('0'), /expected PORT/);
     assert.throws(() => parsePortSpec('80/TCP/x'), /expected PORT/);
-  });
-
-  it('adds implied namespaces with their name label', () => {
-    const docs = prepareOfflineDocuments([
-      { source: { file: 'f', document: 0 }, object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'solo' }, spec: {} } },
-    ]);
-    assert.equal(docs.length, 2);
-    assert.deepEqual(docs[1]!.object, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'solo', labels: { 'kubernetes.io/metadata.name': 'solo' } } });
-    assert.equal((docs[0]!.object as { status: { podIP: string } }).status.podIP, '10.244.0.1');
   });
 });

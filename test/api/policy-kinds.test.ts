@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { findKind, kindByExactName } from '../../src/api/kinds/mod.ts';
 import { policyKinds } from '../../src/api/kinds/policy-kinds.ts';
-import { formatGoFloat, joinAndTruncate } from '../../src/api/kinds/rule.ts';
+import { formatGoFloat, joinAndTruncate } from '../../src/api/kinds/policy-values.ts';
 import type { Resource } from '../../src/api/resource.ts';
 import { tableColumns } from '../../src/cli/output.ts';
 import { API, accept, gnp, issuesOf, np, reject, tier, wep } from './policy-helpers.ts';

@@ -3,18 +3,11 @@
  * (`hostendpoint.go`, `validateHostEndpointSpec`, `validateEndpointPort`).
  */
 import { z } from 'zod';
-import type { KindDefinition } from '../kind.ts';
+import type { Column, KindDefinition } from '../kind.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
-import {
-  type Protocol,
-  checkPortName,
-  checkResourceName,
-  ipAddressSchema,
-  portNumberSchema,
-  portProtocolSchema,
-  resourceNameSchema,
-  specOf,
-} from './rule.ts';
+import { ipAddressSchema, portNumberSchema, portProtocolSchema, resourceNameSchema, specOf } from './policy-fields.ts';
+import { checkPortName, checkResourceName } from './policy-values.ts';
+import type { Protocol } from './rule.ts';
 
 /** A named port on an endpoint, which rules can reference by name. */
 export interface EndpointPort {
@@ -72,6 +65,8 @@ function validateHostEndpoint(res: Resource): FieldIssue[] {
   return issues;
 }
 
+const NODE_COLUMN: Column = { header: 'NODE', value: (r) => String((r.spec as HostEndpointSpec | undefined)?.node ?? '') };
+
 export const hostEndpointKind: KindDefinition = {
   kind: 'HostEndpoint',
   plural: 'hostendpoints',
@@ -80,9 +75,9 @@ export const hostEndpointKind: KindDefinition = {
   specSchema: hostEndpointSpecSchema,
   checkName: checkResourceName,
   validate: validateHostEndpoint,
-  columns: [{ header: 'NODE', value: (r) => String((r.spec as HostEndpointSpec | undefined)?.node ?? '') }],
+  columns: [NODE_COLUMN],
   wideColumns: [
-    { header: 'NODE', value: (r) => String((r.spec as HostEndpointSpec | undefined)?.node ?? '') },
+    NODE_COLUMN,
     { header: 'INTERFACE', value: (r) => String((r.spec as HostEndpointSpec | undefined)?.interfaceName ?? '') },
     { header: 'IPS', value: (r) => ((r.spec as HostEndpointSpec | undefined)?.expectedIPs ?? []).join(',') },
     { header: 'PROFILES', value: (r) => ((r.spec as HostEndpointSpec | undefined)?.profiles ?? []).join(',') },

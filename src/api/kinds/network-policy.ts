@@ -9,22 +9,9 @@ import { z } from 'zod';
 import { checkLabelKey, checkLabelValue, selectorSchema } from '../common.ts';
 import type { Column, KindDefinition, ResourceReference } from '../kind.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
-import {
-  httpNotEnforced,
-  type PolicyType,
-  type Rule,
-  checkPortName,
-  checkResourceName,
-  enumOf,
-  formatGoFloat,
-  mentionsGlobal,
-  parseCidrText,
-  resourceNameSchema,
-  rulesSchema,
-  specOf,
-  validateRules,
-  cidrContains,
-} from './rule.ts';
+import { enumOf, resourceNameSchema, specOf } from './policy-fields.ts';
+import { checkPortName, checkResourceName, cidrContains, formatGoFloat, parseCidrText } from './policy-values.ts';
+import { httpNotEnforced, mentionsGlobal, type PolicyType, type Rule, rulesSchema, validateRules } from './rule.ts';
 
 /** The label Calico puts on every tiered policy so that policies can be listed by tier. */
 export const TIER_LABEL = 'projectcalico.org/tier';

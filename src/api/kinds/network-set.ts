@@ -6,7 +6,8 @@ import { z } from 'zod';
 import type { Column, KindDefinition } from '../kind.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
 import { formatPath } from '../field-path.ts';
-import { checkResourceName, cidrOrIpSchema, joinAndTruncate, specOf } from './rule.ts';
+import { cidrOrIpSchema, specOf } from './policy-fields.ts';
+import { checkResourceName, joinAndTruncate } from './policy-values.ts';
 
 export interface NetworkSetSpec {
   /** CIDRs or bare addresses (a bare address is a /32 or /128). */

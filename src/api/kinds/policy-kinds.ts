@@ -1,6 +1,7 @@
 /**
  * Policy-side kinds: the policies and tiers, the network sets, the endpoints and profiles.
- * Each lives in its own file; the shared rule types are in `rule.ts`.
+ * Each lives in its own file; the shared rule types are in `rule.ts`, the shared value parsers
+ * and field schemas in `policy-values.ts` and `policy-fields.ts`.
  */
 import type { KindDefinition } from '../kind.ts';
 import { hostEndpointKind } from './host-endpoint.ts';
@@ -17,6 +18,7 @@ import { tierKind } from './tier.ts';
 import { workloadEndpointKind } from './workload-endpoint.ts';
 
 export type * from './rule.ts';
+export type * from './policy-values.ts';
 export type {
   GlobalNetworkPolicySpec,
   K8sNetworkPolicyPeer,

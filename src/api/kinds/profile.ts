@@ -6,7 +6,9 @@ import { z } from 'zod';
 import { labelsSchema } from '../common.ts';
 import type { KindDefinition } from '../kind.ts';
 import type { Resource } from '../resource.ts';
-import { type Rule, checkResourceName, httpNotEnforced, joinAndTruncate, rulesSchema, specOf, validateRules } from './rule.ts';
+import { specOf } from './policy-fields.ts';
+import { checkResourceName, joinAndTruncate } from './policy-values.ts';
+import { httpNotEnforced, type Rule, rulesSchema, validateRules } from './rule.ts';
 
 export interface ProfileSpec {
   ingress?: Rule[];

@@ -4,9 +4,10 @@
  * fixed orders and default actions.
  */
 import { z } from 'zod';
-import type { KindDefinition } from '../kind.ts';
+import type { Column, KindDefinition } from '../kind.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
-import { enumOf, formatGoFloat, specOf } from './rule.ts';
+import { enumOf, specOf } from './policy-fields.ts';
+import { formatGoFloat } from './policy-values.ts';
 
 export type TierDefaultAction = 'Deny' | 'Pass';
 
@@ -58,6 +59,8 @@ function validateTier(res: Resource): FieldIssue[] {
   return issues;
 }
 
+const ORDER_COLUMN: Column = { header: 'ORDER', value: (r) => orderCell(r) };
+
 export const tierKind: KindDefinition = {
   kind: 'Tier',
   plural: 'tiers',
@@ -78,8 +81,8 @@ export const tierKind: KindDefinition = {
     spec.defaultAction ??= 'Deny';
     return { ...res, spec: spec as Record<string, unknown> };
   },
-  columns: [{ header: 'ORDER', value: (r) => orderCell(r) }],
-  wideColumns: [{ header: 'ORDER', value: (r) => orderCell(r) }],
+  columns: [ORDER_COLUMN],
+  wideColumns: [ORDER_COLUMN],
 };
 
 function orderCell(res: Resource): string {

@@ -5,22 +5,20 @@
  * (`libcalico-go/lib/names/workloadendpoint.go`).
  */
 import { z } from 'zod';
-import type { KindDefinition } from '../kind.ts';
+import type { Column, KindDefinition } from '../kind.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
 import { endpointPortNameSchema, interfaceNameSchema } from './host-endpoint.ts';
 import {
-  type Protocol,
-  checkResourceName,
-  cidrContains,
   cidrOrIpSchema,
   ipAddressSchema,
   netOrIpSchema,
-  parseCidrOrIp,
   portNumberSchema,
   portProtocolSchema,
   resourceNameSchema,
   specOf,
-} from './rule.ts';
+} from './policy-fields.ts';
+import { checkResourceName, cidrContains, parseCidrOrIp } from './policy-values.ts';
+import type { Protocol } from './rule.ts';
 import { ipFamily } from '../common.ts';
 
 export interface WorkloadEndpointPort {
@@ -245,6 +243,14 @@ function validateWorkloadEndpoint(res: Resource): FieldIssue[] {
   return issues;
 }
 
+/** The columns of `get -o ps`, shown first by `-o wide` too. */
+const WEP_COLUMNS: Column[] = [
+  { header: 'WORKLOAD', value: (r) => workloadCell(r) },
+  { header: 'NODE', value: (r) => wepSpec(r).node ?? '' },
+  { header: 'NETWORKS', value: (r) => (wepSpec(r).ipNetworks ?? []).join(',') },
+  { header: 'INTERFACE', value: (r) => wepSpec(r).interfaceName ?? '' },
+];
+
 export const workloadEndpointKind: KindDefinition = {
   kind: 'WorkloadEndpoint',
   plural: 'workloadendpoints',
@@ -262,17 +268,9 @@ export const workloadEndpointKind: KindDefinition = {
     };
     return { ...res, metadata: { ...res.metadata, labels } };
   },
-  columns: [
-    { header: 'WORKLOAD', value: (r) => workloadCell(r) },
-    { header: 'NODE', value: (r) => wepSpec(r).node ?? '' },
-    { header: 'NETWORKS', value: (r) => (wepSpec(r).ipNetworks ?? []).join(',') },
-    { header: 'INTERFACE', value: (r) => wepSpec(r).interfaceName ?? '' },
-  ],
+  columns: WEP_COLUMNS,
   wideColumns: [
-    { header: 'WORKLOAD', value: (r) => workloadCell(r) },
-    { header: 'NODE', value: (r) => wepSpec(r).node ?? '' },
-    { header: 'NETWORKS', value: (r) => (wepSpec(r).ipNetworks ?? []).join(',') },
-    { header: 'INTERFACE', value: (r) => wepSpec(r).interfaceName ?? '' },
+    ...WEP_COLUMNS,
     { header: 'PROFILES', value: (r) => (wepSpec(r).profiles ?? []).join(',') },
     { header: 'NATS', value: (r) => (wepSpec(r).ipNATs ?? []).map((n) => `{${n.internalIP} ${n.externalIP}}`).join(',') },
   ],

@@ -15,7 +15,7 @@ import type { Ipam } from '../../ipam/ipam.ts';
 import { affinityKey } from '../../ipam/keys.ts';
 import { parseCidr } from '../../ipam/net.ts';
 import { indexWorkloads, isLeakVerdict, judgeAllocation, type WorkloadRef } from '../../ipam/ownership.ts';
-import { isCasFailure } from '../../ipam/retry.ts';
+import { wonRace } from '../../ipam/retry.ts';
 import type { GcPlan, PlannedRelease } from './decide.ts';
 import type { Logger } from '../logger.ts';
 
@@ -42,16 +42,6 @@ export interface GcOutcome {
   blocksDeleted: string[];
   handlesDeleted: string[];
   handlesFixed: string[];
-}
-
-async function conditional(fn: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await fn();
-    return true;
-  } catch (err) {
-    if (isCasFailure(err)) return false;
-    throw err;
-  }
 }
 
 /** Applies a plan. Throws only on datastore errors other than lost races. */
@@ -107,7 +97,7 @@ export async function executeGc(plan: GcPlan, deps: GcExecutorDeps): Promise<GcO
       state = undefined;
     }
     if (state === 'confirmed') continue;
-    const ok = await conditional(() => (kv ? ds.update(key, encodeAffinity('confirmed'), kv.modRevision) : ds.create(key, encodeAffinity('confirmed'))));
+    const ok = await wonRace(() => (kv ? ds.update(key, encodeAffinity('confirmed'), kv.modRevision) : ds.create(key, encodeAffinity('confirmed'))));
     if (ok) {
       out.affinitiesConfirmed.push(`${c.node} ${c.block}`);
       logger.info({ node: c.node, block: c.block, reason: c.reason }, 'confirmed block affinity');
@@ -128,14 +118,14 @@ export async function executeGc(plan: GcPlan, deps: GcExecutorDeps): Promise<GcO
   }
   for (const d of plan.deleteAffinities) {
     if (stopped()) return out;
-    if (await conditional(() => ds.delete(d.key, d.modRevision))) {
+    if (await wonRace(() => ds.delete(d.key, d.modRevision))) {
       out.affinitiesDeleted.push(`${d.node} ${d.block}`);
       logger.info({ node: d.node, block: d.block, reason: d.reason }, 'deleted stale block affinity');
     }
   }
   for (const b of plan.deleteBlocks) {
     if (stopped()) return out;
-    if (await conditional(() => ds.delete(b.key, b.modRevision))) {
+    if (await wonRace(() => ds.delete(b.key, b.modRevision))) {
       out.blocksDeleted.push(b.block);
       logger.info({ block: b.block, reason: b.reason }, 'deleted empty block');
     }
@@ -144,14 +134,14 @@ export async function executeGc(plan: GcPlan, deps: GcExecutorDeps): Promise<GcO
   // 4. Handle records.
   for (const h of plan.deleteHandles) {
     if (stopped()) return out;
-    if (await conditional(() => ds.delete(h.key, h.modRevision))) {
+    if (await wonRace(() => ds.delete(h.key, h.modRevision))) {
       out.handlesDeleted.push(h.id);
       logger.info({ handle: h.id, reason: h.reason }, 'deleted orphaned handle');
     }
   }
   for (const h of plan.fixHandles) {
     if (stopped()) return out;
-    if (await conditional(() => ds.update(h.key, encodeHandle({ block: h.counts, deleted: false, extra: {} }), h.modRevision))) {
+    if (await wonRace(() => ds.update(h.key, encodeHandle({ block: h.counts, deleted: false, extra: {} }), h.modRevision))) {
       out.handlesFixed.push(h.id);
       logger.info({ handle: h.id, counts: h.counts }, 'rewrote handle counts to match the blocks');
     }

@@ -1,0 +1,230 @@
+/**
+ * Assigning addresses: automatically (the node's own blocks, then a new block, then borrowing),
+ * one particular address, and the dry run CNI STATUS asks for (`canAssign`).
+ */
+import { MargayError } from '../errors/mod.ts';
+import { claimBlock } from './affinity-ops.ts';
+import { whyNotAssignable } from './assignable.ts';
+import { borrowable, claimNewBlock } from './block-choice.ts';
+import { blockLimit } from './config.ts';
+import type { AllocContext } from './context.ts';
+import { type Cidr, type Family, blockOf, formatCidr, formatIp, nthIp, ordinalOf, parseIp } from './net.ts';
+import { type PoolInfo, poolOf, poolOfBlock, reservationOf, reservedOrdinals, selectPools } from './pools.ts';
+import { rollback } from './release.ts';
+import {
+  type AssignedAddress,
+  type AssignIpRequest,
+  type AutoAssignRequest,
+  type AutoAssignResult,
+  type CanAssignRequest,
+  checkCount,
+  checkName,
+  familyName,
+} from './requests.ts';
+import type { IpamRuntime } from './runtime.ts';
+
+/**
+ * Assigns `num4` IPv4 and `num6` IPv6 addresses to `handle` on `node`. All or nothing.
+ * @throws {MargayError} MARGAY_ERR_POOL_EXHAUSTED, MARGAY_ERR_NO_POOL, MARGAY_ERR_VALIDATION,
+ *   MARGAY_ERR_CONFLICT (contention beyond maxRetries), datastore errors.
+ */
+export async function autoAssign(rt: IpamRuntime, req: AutoAssignRequest): Promise<AutoAssignResult> {
+  checkName('handle', req.handle);
+  checkName('node', req.node);
+  const num4 = checkCount('num4', req.num4);
+  const num6 = checkCount('num6', req.num6);
+  const taken: AssignedAddress[] = [];
+  const result: AutoAssignResult = { ipv4: [], ipv6: [] };
+  try {
+    // Settings, pools and the node's blocks are read together, once per request.
+    const [ctx, affine4, affine6] = await Promise.all([
+      rt.context(req.node),
+      num4 > 0 ? rt.affineBlocks(req.node, 4) : undefined,
+      num6 > 0 ? rt.affineBlocks(req.node, 6) : undefined,
+    ]);
+    if (num4 > 0) result.ipv4 = await assignFamily(rt, req, ctx, 4, num4, affine4!, taken);
+    if (num6 > 0) result.ipv6 = await assignFamily(rt, req, ctx, 6, num6, affine6!, taken);
+    return result;
+  } catch (err) {
+    await rollback(rt, req.handle, taken);
+    throw err;
+  }
+}
+
+async function assignFamily(
+  rt: IpamRuntime,
+  req: AutoAssignRequest,
+  ctx: AllocContext,
+  family: Family,
+  num: number,
+  firstListing: Cidr[],
+  taken: AssignedAddress[],
+): Promise<AssignedAddress[]> {
+  const requested = family === 4 ? req.pools4 : req.pools6;
+  const pools = selectPools(ctx.pools, {
+    family,
+    nodeLabels: ctx.nodeLabels,
+    use: req.use ?? 'Workload',
+    ...(requested ? { requested } : {}),
+    ...(req.namespaceLabels ? { namespaceLabels: req.namespaceLabels } : {}),
+  });
+  const owner = { handle: req.handle, secondary: { ...(req.attrs ?? {}), node: req.node } };
+  const got: AssignedAddress[] = [];
+  const limit = blockLimit(ctx.config, req.maxBlocksPerHost);
+  let reason = '';
+  const take = async (cidr: Cidr, requireHost: string | undefined): Promise<void> => {
+    const pool = poolOfBlock(pools, cidr);
+    if (!pool) return;
+    const r = await rt.writer(cidr).alloc(num - got.length, owner, {
+      ...(requireHost === undefined ? {} : { requireHost }),
+      isReserved: reservedOrdinals(ctx.reservations, cidr),
+    });
+    for (const o of r.ordinals) {
+      const a = assigned(cidr, o, pool, r.affinity, req.node, r.sequenceNumber);
+      got.push(a);
+      taken.push(a);
+    }
+  };
+
+  const claimedHere: Cidr[] = [];
+  for (let round = 0; got.length < num && round < limit + 3; round++) {
+    // A block claimed by this request (or the claim it joined) counts even if the listing
+    // below started before the claim was written.
+    const listed = round === 0 ? firstListing : await rt.affineBlocks(req.node, family);
+    const mine = byKnownRoom(
+      rt,
+      [...listed, ...claimedHere.filter((c) => !listed.some((l) => formatCidr(l) === formatCidr(c)))],
+      ctx,
+    );
+    for (const cidr of mine) {
+      if (got.length >= num) break;
+      await take(cidr, req.node);
+    }
+    if (got.length >= num) break;
+    if (!ctx.config.autoAllocateBlocks) {
+      reason = 'autoAllocateBlocks is false';
+      break;
+    }
+    if (mine.length >= limit) {
+      reason = `node "${req.node}" has reached maxBlocksPerHost (${limit} ${familyName(family)} blocks)`;
+      break;
+    }
+    const poolKey = pools.map((p) => p.name).join(',');
+    const claimed = await rt.claims.run(`${req.node}|${family}|${poolKey}`, () => claimNewBlock(rt, req.node, family, pools, ctx));
+    if (!claimed) {
+      reason = 'no unclaimed block is left';
+      break;
+    }
+    claimedHere.push(claimed);
+  }
+  if (got.length < num && !ctx.config.strictAffinity) {
+    for (const cidr of await borrowable(rt, req.node, family, pools, ctx)) {
+      if (got.length >= num) break;
+      await take(cidr, undefined);
+    }
+  }
+  if (got.length < num) {
+    const names = pools.map((p) => `${p.name} (${formatCidr(p.cidr)})`).join(', ');
+    const strict = ctx.config.strictAffinity ? '; strictAffinity forbids borrowing from other hosts' : '';
+    throw new MargayError(
+      'MARGAY_ERR_POOL_EXHAUSTED',
+      `no free ${familyName(family)} address for node "${req.node}" in ${names}: ${reason || 'every block is full'}${strict} (wanted ${num}, found ${got.length})`,
+    );
+  }
+  return got;
+}
+
+/**
+ * Blocks with room (or not known to be full) first, blocks this process last saw full after
+ * them: a full block costs a read only when the others could not serve the request.
+ */
+function byKnownRoom(rt: IpamRuntime, blocks: Cidr[], ctx: AllocContext): Cidr[] {
+  const full: Cidr[] = [];
+  const rest: Cidr[] = [];
+  for (const c of blocks) (rt.writer(c).knownFree(reservedOrdinals(ctx.reservations, c)) === 0 ? full : rest).push(c);
+  return [...rest, ...full];
+}
+
+function assigned(cidr: Cidr, ordinal: number, pool: PoolInfo, affinity: string | null, node: string, seq: bigint): AssignedAddress {
+  const address = formatIp(nthIp(cidr, ordinal));
+  return {
+    address,
+    cidr: `${address}/${cidr.prefix}`,
+    block: formatCidr(cidr),
+    pool: pool.name,
+    borrowed: affinity !== `host:${node}`,
+    sequenceNumber: seq,
+  };
+}
+
+/**
+ * Could `autoAssign` give `node` an address of each family now (CNI STATUS)? Judged from the
+ * pools, the settings and one listing of the blocks, in the allocator's order (assignable.ts);
+ * writes nothing.
+ */
+export async function canAssign(rt: IpamRuntime, req: CanAssignRequest): Promise<{ ok: true } | { ok: false; reason: string }> {
+  checkName('node', req.node);
+  const ctx = await rt.context(req.node);
+  for (const family of req.families) {
+    const requested = family === 4 ? req.pools4 : req.pools6;
+    let pools: PoolInfo[];
+    try {
+      pools = selectPools(ctx.pools, { family, nodeLabels: ctx.nodeLabels, use: req.use ?? 'Workload', ...(requested ? { requested } : {}) });
+    } catch (err) {
+      if (err instanceof MargayError) return { ok: false, reason: err.message };
+      throw err;
+    }
+    const why = whyNotAssignable(ctx, pools, (await rt.listBlocks(family)).values(), req.node, family);
+    if (why !== undefined) return { ok: false, reason: why };
+  }
+  return { ok: true };
+}
+
+/**
+ * Assigns one particular address. When its block does not exist yet, the block is claimed for
+ * `node` first. Assigning an address the handle already holds succeeds and changes nothing.
+ * @throws {MargayError} MARGAY_ERR_NO_POOL (outside every pool, pool disabled or not for this
+ *   use), MARGAY_ERR_ADDRESS_RESERVED, MARGAY_ERR_ADDRESS_IN_USE, MARGAY_ERR_STRICT_AFFINITY.
+ */
+export async function assignIp(rt: IpamRuntime, req: AssignIpRequest): Promise<AssignedAddress> {
+  checkName('handle', req.handle);
+  checkName('node', req.node);
+  const ip = parseIp(req.ip);
+  if (!ip) throw new MargayError('MARGAY_ERR_VALIDATION', `${JSON.stringify(req.ip)} is not an IP address`);
+  const address = formatIp(ip);
+  const ctx = await rt.context(req.node);
+  const pool = poolOf(ctx.pools, ip);
+  if (!pool) throw new MargayError('MARGAY_ERR_NO_POOL', `${address} is not in any IP pool`);
+  if (pool.disabled) throw new MargayError('MARGAY_ERR_NO_POOL', `${address} is in IP pool "${pool.name}", which is disabled`);
+  if (req.use && !pool.allowedUses.includes(req.use)) {
+    throw new MargayError('MARGAY_ERR_NO_POOL', `IP pool "${pool.name}" of ${address} does not allow ${req.use} addresses (allowedUses: ${pool.allowedUses.join(', ')})`);
+  }
+  const reserved = reservationOf(ctx.reservations, ip);
+  if (reserved) {
+    throw new MargayError('MARGAY_ERR_ADDRESS_RESERVED', `${address} is reserved by IPReservation "${reserved.name}" (${formatCidr(reserved.cidr)})`);
+  }
+  let cidr = blockOf(ip, pool.blockPrefix);
+  const existing = await rt.findBlock(ip, [pool]);
+  if (existing) cidr = existing;
+  else {
+    const outcome = await claimBlock(rt.affinityDeps(), req.node, cidr);
+    if (outcome === 'taken') rt.writer(cidr).invalidate();
+  }
+  const owner = { handle: req.handle, secondary: { ...(req.attrs ?? {}), node: req.node } };
+  const ordinal = ordinalOf(cidr, ip)!;
+  const r = await rt.writer(cidr).assign(ordinal, owner, ctx.config.strictAffinity ? req.node : undefined);
+  switch (r.outcome) {
+    case 'assigned':
+    case 'same-handle':
+      return assigned(cidr, ordinal, pool, r.affinity, req.node, r.sequenceNumber);
+    case 'taken':
+      throw new MargayError('MARGAY_ERR_ADDRESS_IN_USE', `${address} is already assigned${r.holder ? ` (handle ${r.holder})` : ' (cooling down after a release)'}`);
+    case 'affinity-mismatch':
+      throw new MargayError(
+        'MARGAY_ERR_STRICT_AFFINITY',
+        `block ${formatCidr(cidr)} of ${address} is ${r.affinity ? `affine to ${r.affinity}` : 'not affine to any host'} and strictAffinity is true`,
+      );
+    case 'gone':
+      throw new MargayError('MARGAY_ERR_CONFLICT', `block ${formatCidr(cidr)} of ${address} was deleted while assigning; try again`);
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * What the `Ipam` client takes and gives: its options, the requests and results of assigning and
+ * releasing addresses, and the checks every request's names and counts go through.
+ */
+import { MargayError } from '../errors/mod.ts';
+import type { Labels } from '../selector/mod.ts';
+import type { Attributes } from './block.ts';
+import type { Family } from './net.ts';
+import type { IpUse } from './pools.ts';
+
+/** Options of {@link Ipam}. */
+export interface IpamOptions {
+  /** Waits between retries (a real, process-holding timer by default). */
+  sleep?: (ms: number) => Promise<void>;
+  /** Wall-clock time: claim times, `releasedAt`, cooldowns, first sequence numbers. */
+  now?: () => Date;
+  /** Random numbers in [0, 1) for backoff jitter. */
+  random?: () => number;
+  /** Bound on conflicting writes per operation (Calico: 100). */
+  maxRetries?: number;
+  /** Most requests one block write carries (1–100, default 64). */
+  maxBatch?: number;
+}
+
+/** An automatic assignment request. */
+export interface AutoAssignRequest {
+  /** Owner of the addresses: `<network>.<containerID>` for CNI, `ipip-tunnel-addr-<node>` for tunnels. */
+  handle: string;
+  /** The node the workload runs on (blocks are claimed for it). */
+  node: string;
+  /** IPv4 addresses wanted (default 0). */
+  num4?: number;
+  /** IPv6 addresses wanted (default 0). */
+  num6?: number;
+  /** Secondary attributes (`namespace`, `pod`, `type`, …); `node` is added. */
+  attrs?: Attributes;
+  /** Only these IPv4 pools (names or CIDRs). */
+  pools4?: string[];
+  /** Only these IPv6 pools (names or CIDRs). */
+  pools6?: string[];
+  /** What the addresses are for (default Workload). */
+  use?: IpUse;
+  /** Labels of the workload's namespace, for pools with a namespaceSelector. */
+  namespaceLabels?: Labels;
+  /** A lower block limit for this request (the configuration's applies when lower or unset). */
+  maxBlocksPerHost?: number;
+}
+
+/** One assigned address. */
+export interface AssignedAddress {
+  /** The address (`10.0.0.5`). */
+  address: string;
+  /** The address with its block's prefix (`10.0.0.5/26`), as Calico's AutoAssign returns it. */
+  cidr: string;
+  /** The block (`10.0.0.0/26`). */
+  block: string;
+  /** The pool's name. */
+  pool: string;
+  /** True when the block is affine to another host (a borrowed address). */
+  borrowed: boolean;
+  /** The allocation's sequence number (pass it to a release to guard against reuse). */
+  sequenceNumber: bigint;
+}
+
+/** The result of {@link Ipam.autoAssign}. */
+export interface AutoAssignResult {
+  ipv4: AssignedAddress[];
+  ipv6: AssignedAddress[];
+}
+
+/** A request for one particular address. */
+export interface AssignIpRequest {
+  ip: string;
+  handle: string;
+  node: string;
+  attrs?: Attributes;
+  /** When set, the pool must allow this use. */
+  use?: IpUse;
+}
+
+/** One address to release, with optional guards. */
+export interface ReleaseRequest {
+  ip: string;
+  /** Release only while the address belongs to this handle. */
+  handle?: string;
+  /** Release only while the allocation has this sequence number. */
+  sequenceNumber?: bigint;
+}
+
+/** The result of {@link Ipam.releaseIps}. */
+export interface ReleaseIpsResult {
+  released: string[];
+  /** Not allocated (already free, cooling down, outside every block). */
+  notAllocated: string[];
+  /** Left alone: the handle or sequence number did not match (reallocated since). */
+  mismatched: string[];
+}
+
+/** Who holds an address. */
+export interface AssignmentInfo {
+  address: string;
+  block: string;
+  /** The block's affinity (`host:n1`), or null. */
+  affinity: string | null;
+  /** The handle; undefined while the address cools down. */
+  handle: string | undefined;
+  attributes: Attributes;
+  sequenceNumber: bigint;
+  /** Set while the address cools down after a release. */
+  releasedAt?: string;
+}
+
+/** What {@link Ipam.canAssign} asks. */
+export interface CanAssignRequest {
+  node: string;
+  families: Family[];
+  /** Pool names or CIDRs to choose from, as in {@link AutoAssignRequest}. */
+  pools4?: string[];
+  pools6?: string[];
+  /** Default `Workload`. */
+  use?: IpUse;
+}
+
+const NAME = /^[^/\s]+$/;
+
+/** Throws MARGAY_ERR_VALIDATION unless `value` is a non-empty string without "/" or spaces. */
+export function checkName(what: string, value: unknown): void {
+  if (typeof value !== 'string' || !NAME.test(value)) {
+    throw new MargayError('MARGAY_ERR_VALIDATION', `${what} must be a non-empty string without "/" or spaces (got ${JSON.stringify(value)})`);
+  }
+}
+
+/** A count of addresses (undefined: 0); throws MARGAY_ERR_VALIDATION unless a whole number ≥ 0. */
+export function checkCount(what: string, value: number | undefined): number {
+  const n = value ?? 0;
+  if (!Number.isInteger(n) || n < 0) throw new MargayError('MARGAY_ERR_VALIDATION', `${what} must be a whole number ≥ 0 (got ${String(value)})`);
+  return n;
+}
+
+/** `IPv4` or `IPv6`. */
+export function familyName(family: Family): string {
+  return family === 4 ? 'IPv4' : 'IPv6';
+}

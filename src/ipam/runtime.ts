@@ -1,0 +1,162 @@
+/**
+ * What the operations of one `Ipam` share: the datastore, one writer per block, the cached
+ * cooldown setting, retries with backoff, coalesced reads of settings and of a node's blocks, and
+ * the block lookups (list a family's blocks, find the block holding an address).
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Datastore } from '../datastore/datastore.ts';
+import { ResourceStore } from '../datastore/resources.ts';
+import type { AffinityDeps } from './affinity-ops.ts';
+import { decodeAffinity } from './affinity.ts';
+import { type AllocationBlock, decodeBlock } from './block.ts';
+import { BlockWriter } from './block-writer.ts';
+import type { IpamConfig } from './config.ts';
+import { type AllocContext, loadConfig, loadContext } from './context.ts';
+import { blockKey, blockPrefix, hostAffinityPrefix, parseAffinityKey, parseBlockKey } from './keys.ts';
+import { type Cidr, type Family, type Ip, blockOf, cidrContainsIp, formatCidr } from './net.ts';
+import { type PoolInfo, poolOf } from './pools.ts';
+import type { IpamOptions } from './requests.ts';
+import { backoffMs, DEFAULT_MAX_RETRIES } from './retry.ts';
+import { SingleFlight } from './single-flight.ts';
+
+/** A stored block as a listing returns it. */
+export interface ListedBlock {
+  cidr: Cidr;
+  block: AllocationBlock;
+  modRevision: number;
+}
+
+/** What block lookups of one call have found: block existence by CIDR, and block lists by family. */
+export interface BlockLookups {
+  exists: Map<string, boolean>;
+  listed: { 4?: Cidr[]; 6?: Cidr[] };
+}
+
+/** A fresh {@link BlockLookups}. */
+export function newLookups(): BlockLookups {
+  return { exists: new Map(), listed: {} };
+}
+
+/** The shared state of one `Ipam`. */
+export class IpamRuntime {
+  readonly datastore: Datastore;
+  readonly store: ResourceStore;
+  readonly now: () => Date;
+  readonly maxRetries: number;
+  /** Coalesces concurrent claims of a new block for the same node, family and pools. */
+  readonly claims = new SingleFlight<Cidr | undefined>();
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #random: () => number;
+  readonly #maxBatch: number;
+  readonly #writers = new Map<string, BlockWriter>();
+  readonly #contexts = new SingleFlight<AllocContext>();
+  readonly #hostBlocks = new SingleFlight<Cidr[]>();
+  #cooldownSeconds = 0;
+
+  constructor(datastore: Datastore, options: IpamOptions = {}) {
+    this.datastore = datastore;
+    this.store = new ResourceStore(datastore);
+    this.#sleep = options.sleep ?? ((ms) => delay(ms));
+    this.now = options.now ?? (() => new Date());
+    this.#random = options.random ?? Math.random;
+    this.maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
+    this.#maxBatch = Math.max(1, Math.min(100, options.maxBatch ?? 64));
+  }
+
+  /** The effective settings (and the cooldown the block writers apply, refreshed). */
+  async config(): Promise<IpamConfig> {
+    const config = await loadConfig(this.store);
+    this.#cooldownSeconds = config.ipCooldownSeconds;
+    return config;
+  }
+
+  /** Pools, reservations, settings and node labels for an allocation on `node`. */
+  context(node: string): Promise<AllocContext> {
+    return this.#contexts.run(node, async () => {
+      const ctx = await loadContext(this.store, node);
+      this.#cooldownSeconds = ctx.config.ipCooldownSeconds;
+      return ctx;
+    });
+  }
+
+  /** The node's confirmed blocks of one family, in key order. */
+  affineBlocks(node: string, family: Family): Promise<Cidr[]> {
+    return this.#hostBlocks.run(`${node}|${family}`, async () => {
+      const { items } = await this.datastore.list(hostAffinityPrefix(node, family));
+      const out: Cidr[] = [];
+      for (const kv of items) {
+        const parsed = parseAffinityKey(kv.key);
+        if (!parsed) continue;
+        try {
+          const rec = decodeAffinity(kv.value);
+          if (rec.state === 'confirmed' && !rec.deleted) out.push(parsed.cidr);
+        } catch {
+          // unreadable: not ours to use
+        }
+      }
+      return out;
+    });
+  }
+
+  /** Every readable, not deleted block of a family, by CIDR text. */
+  async listBlocks(family: Family): Promise<Map<string, ListedBlock>> {
+    const { items } = await this.datastore.list(blockPrefix(family));
+    const out = new Map<string, ListedBlock>();
+    for (const kv of items) {
+      const cidr = parseBlockKey(kv.key);
+      if (!cidr) continue;
+      try {
+        const block = decodeBlock(kv.value);
+        if (!block.deleted) out.set(formatCidr(cidr), { cidr, block, modRevision: kv.modRevision });
+      } catch {
+        // an unreadable block is nobody's to claim; `ipam check` reports it
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The block holding an address: the one its pool's block size implies, else any listed block
+   * that holds it. `seen` carries what earlier lookups of the same call found.
+   */
+  async findBlock(ip: Ip, pools: PoolInfo[], seen: BlockLookups = newLookups()): Promise<Cidr | undefined> {
+    const pool = poolOf(pools, ip);
+    if (pool) {
+      const guess = blockOf(ip, pool.blockPrefix);
+      const k = formatCidr(guess);
+      if (!seen.exists.has(k)) seen.exists.set(k, (await this.datastore.get(blockKey(guess))) !== undefined);
+      if (seen.exists.get(k)) return guess;
+    }
+    seen.listed[ip.family] ??= [...(await this.listBlocks(ip.family)).values()].map((e) => e.cidr);
+    return seen.listed[ip.family]!.find((cidr) => cidrContainsIp(cidr, ip));
+  }
+
+  /** The one writer of a block in this process. */
+  writer(cidr: Cidr): BlockWriter {
+    const key = blockKey(cidr);
+    let w = this.#writers.get(key);
+    if (!w) {
+      w = new BlockWriter(key, formatCidr(cidr), {
+        datastore: this.datastore,
+        maxRetries: this.maxRetries,
+        maxBatch: this.#maxBatch,
+        backoff: (attempt) => this.backoff(attempt),
+        nowMs: () => this.now().getTime(),
+        cooldownSeconds: () => this.#cooldownSeconds,
+      });
+      this.#writers.set(key, w);
+    }
+    return w;
+  }
+
+  /** What the affinity protocol (affinity-ops.ts) needs. */
+  affinityDeps(): AffinityDeps {
+    return { datastore: this.datastore, now: this.now, maxRetries: this.maxRetries, backoff: (a) => this.backoff(a) };
+  }
+
+  /** Waits before retry number `attempt` (jittered, growing). */
+  async backoff(attempt: number): Promise<void> {
+    const ms = backoffMs(attempt, this.#random);
+    if (ms > 0) await this.#sleep(ms);
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The items' side of the label index: an item's effective labels (its own over its parents',
+ * the first listed parent winning), the parents and their children, and the items indexed by
+ * effective label (key → value → items, with a count per key).
+ */
+import { type LabelMap, newLabelMap } from './label-map.ts';
+import type { SelectorEntry } from './selector-filing.ts';
+
+/** An item (endpoint, network set) of the label index. */
+export interface ItemEntry {
+  readonly id: string;
+  /** Own labels (copy, no prototype keys). */
+  own: LabelMap;
+  parentIds: readonly string[];
+  /** Effective labels (no prototype keys; may be `own` itself when there are no parents). */
+  labels: LabelMap;
+  /** Current matches. */
+  readonly matches: Set<SelectorEntry>;
+}
+
+/** A parent (profile, namespace): the labels it passes on, and the items that name it. */
+export interface ParentEntry {
+  labels: LabelMap | undefined;
+  readonly children: Set<ItemEntry>;
+}
+
+/** The parents items name, and what they pass on. */
+export class ParentLabels {
+  readonly #parents = new Map<string, ParentEntry>();
+
+  /** Number of parents known (named by an item, or given labels). */
+  get size(): number {
+    return this.#parents.size;
+  }
+
+  /** The parent, or undefined when unknown. */
+  get(parentId: string): ParentEntry | undefined {
+    return this.#parents.get(parentId);
+  }
+
+  /** The parent, created without labels when unknown. */
+  ensure(parentId: string): ParentEntry {
+    let parent = this.#parents.get(parentId);
+    if (parent === undefined) {
+      parent = { labels: undefined, children: new Set() };
+      this.#parents.set(parentId, parent);
+    }
+    return parent;
+  }
+
+  /** Forgets a parent. */
+  delete(parentId: string): void {
+    this.#parents.delete(parentId);
+  }
+
+  /** Makes the item a child of each parent in `parentIds`. */
+  attach(item: ItemEntry, parentIds: readonly string[]): void {
+    for (const pid of parentIds) this.ensure(pid).children.add(item);
+  }
+
+  /** Detaches an item from the parents in `oldIds` that are not in `keepIds`. */
+  detach(item: ItemEntry, oldIds: readonly string[], keepIds: readonly string[]): void {
+    for (const pid of oldIds) {
+      if (keepIds.includes(pid)) continue;
+      const parent = this.#parents.get(pid);
+      if (parent === undefined) continue;
+      parent.children.delete(item);
+      if (parent.children.size === 0 && parent.labels === undefined) this.#parents.delete(pid);
+    }
+  }
+
+  /** The item's effective labels: its own over its parents', earlier parents over later ones. */
+  effective(item: ItemEntry): LabelMap {
+    const ids = item.parentIds;
+    if (ids.length === 0) return item.own;
+    let eff: LabelMap | undefined;
+    // Last parent first, so earlier parents, then the item's own labels, overwrite.
+    for (let i = ids.length - 1; i >= 0; i--) {
+      const labels = this.#parents.get(ids[i] as string)?.labels;
+      if (labels === undefined) continue;
+      eff ??= newLabelMap();
+      for (const k in labels) eff[k] = labels[k] as string;
+    }
+    if (eff === undefined) return item.own;
+    const own = item.own;
+    for (const k in own) eff[k] = own[k] as string;
+    return eff;
+  }
+}
+
+/** Items by effective label: key → value → items, and how many items carry each key. */
+export class ItemsByLabel {
+  /** key → value → items (read by the index; changed only through add/remove). */
+  readonly byValue = new Map<string, Map<string, Set<ItemEntry>>>();
+  readonly #keyCounts = new Map<string, number>();
+
+  /** Number of items carrying `key`. */
+  keyCount(key: string): number {
+    return this.#keyCounts.get(key) ?? 0;
+  }
+
+  /** Files the item under `key = value`. */
+  add(item: ItemEntry, key: string, value: string): void {
+    let byValue = this.byValue.get(key);
+    if (byValue === undefined) this.byValue.set(key, (byValue = new Map()));
+    let set = byValue.get(value);
+    if (set === undefined) byValue.set(value, (set = new Set()));
+    set.add(item);
+    this.#keyCounts.set(key, (this.#keyCounts.get(key) ?? 0) + 1);
+  }
+
+  /** Unfiles the item from `key = value` (nothing when it was not filed there). */
+  remove(item: ItemEntry, key: string, value: string): void {
+    const byValue = this.byValue.get(key);
+    if (byValue === undefined) return;
+    const set = byValue.get(value);
+    if (set === undefined || !set.delete(item)) return;
+    if (set.size === 0) {
+      byValue.delete(value);
+      if (byValue.size === 0) this.byValue.delete(key);
+    }
+    const n = (this.#keyCounts.get(key) ?? 1) - 1;
+    if (n === 0) this.#keyCounts.delete(key);
+    else this.#keyCounts.set(key, n);
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * Where the label index files each selector, so that an item update visits only the selectors
+ * that could match it. Every selector is analysed once (restrictions.ts) for what any match
+ * must carry, and filed in exactly one place:
+ * - **values** `(key, {v1, v2, ...})`: every match has `key` with one of those values
+ *   (`app == "web"`, `tier in {...}`, or such a term inside a top-level `&&`);
+ * - **key** `key`: every match has `key` (`has(k)`, `k contains "x"`, ...);
+ * - **scan**: nothing is demanded (`!has(x)`, `a != "b"`, `all()`, `a == "x" || b == "y"`);
+ *   these are also filed under each label they mention;
+ * - **never**: nothing can match (`a == "x" && a == "y"`, `!all()`); never evaluated.
+ * When several labels qualify, the one with the fewest items at filing time is chosen.
+ */
+import type { SelectorNode } from './ast.ts';
+import { referencedLabels } from './ast.ts';
+import type { ItemEntry, ItemsByLabel } from './item-labels.ts';
+import { deleteFromSetMap, sameIds } from './label-map.ts';
+import type { Restrictions } from './restrictions.ts';
+import type { Selector } from './selector.ts';
+
+/** Where a selector is filed. */
+export type Plan =
+  | { readonly kind: 'never' }
+  | { readonly kind: 'values'; readonly key: string; readonly values: readonly string[] }
+  | { readonly kind: 'key'; readonly key: string }
+  | { readonly kind: 'scan'; readonly keys: readonly string[] };
+
+/** A selector of the label index. */
+export interface SelectorEntry {
+  readonly id: string;
+  selector: Selector;
+  canonical: string;
+  restrictions: Restrictions;
+  plan: Plan;
+  /** Current matches. */
+  readonly members: Set<ItemEntry>;
+}
+
+/** Chooses where to file a selector: under its label with the fewest items now. */
+export function choosePlan(r: Restrictions, ast: SelectorNode, items: ItemsByLabel): Plan {
+  if (r.never) return { kind: 'never' };
+  let best: Plan | undefined;
+  let bestCost = Infinity;
+  for (const [key, lr] of r.labels) {
+    if (!lr.present) continue;
+    let cost: number;
+    let plan: Plan;
+    if (lr.values !== undefined) {
+      cost = 0;
+      const byValue = items.byValue.get(key);
+      for (const v of lr.values) cost += byValue?.get(v)?.size ?? 0;
+      // Prefer a value filing over a key filing at equal cost, and fewer values over more.
+      cost += lr.values.size * 1e-6;
+      plan = { kind: 'values', key, values: [...lr.values] };
+    } else {
+      cost = items.keyCount(key) + 0.5;
+      plan = { kind: 'key', key };
+    }
+    if (cost < bestCost) {
+      bestCost = cost;
+      best = plan;
+    }
+  }
+  return best ?? { kind: 'scan', keys: referencedLabels(ast) };
+}
+
+/** True when two plans file a selector in the same place. */
+export function samePlan(a: Plan, b: Plan): boolean {
+  switch (a.kind) {
+    case 'never':
+    case 'scan':
+      return a.kind === b.kind;
+    case 'key':
+      return b.kind === 'key' && a.key === b.key;
+    case 'values':
+      return b.kind === 'values' && a.key === b.key && sameIds(a.values, b.values);
+  }
+}
+
+/** The selectors as filed (read by the index; changed only through file/unfile). */
+export class SelectorFiling {
+  /** Selectors filed by value: key → value → selectors. */
+  readonly byValue = new Map<string, Map<string, Set<SelectorEntry>>>();
+  /** Selectors filed by key. */
+  readonly byKey = new Map<string, Set<SelectorEntry>>();
+  /** Scan selectors, all of them and by each label they mention. */
+  readonly scan = new Set<SelectorEntry>();
+  readonly scanByKey = new Map<string, Set<SelectorEntry>>();
+
+  /** Files a selector where its plan says. */
+  file(sel: SelectorEntry): void {
+    const plan = sel.plan;
+    switch (plan.kind) {
+      case 'never':
+        return;
+      case 'values': {
+        let byValue = this.byValue.get(plan.key);
+        if (byValue === undefined) this.byValue.set(plan.key, (byValue = new Map()));
+        for (const v of plan.values) {
+          let set = byValue.get(v);
+          if (set === undefined) byValue.set(v, (set = new Set()));
+          set.add(sel);
+        }
+        return;
+      }
+      case 'key': {
+        let set = this.byKey.get(plan.key);
+        if (set === undefined) this.byKey.set(plan.key, (set = new Set()));
+        set.add(sel);
+        return;
+      }
+      case 'scan':
+        this.scan.add(sel);
+        for (const k of plan.keys) {
+          let set = this.scanByKey.get(k);
+          if (set === undefined) this.scanByKey.set(k, (set = new Set()));
+          set.add(sel);
+        }
+        return;
+    }
+  }
+
+  /** Removes a selector from where its plan filed it. */
+  unfile(sel: SelectorEntry): void {
+    const plan = sel.plan;
+    switch (plan.kind) {
+      case 'never':
+        return;
+      case 'values': {
+        const byValue = this.byValue.get(plan.key);
+        if (byValue === undefined) return;
+        for (const v of plan.values) {
+          const set = byValue.get(v);
+          if (set === undefined) continue;
+          set.delete(sel);
+          if (set.size === 0) byValue.delete(v);
+        }
+        if (byValue.size === 0) this.byValue.delete(plan.key);
+        return;
+      }
+      case 'key':
+        deleteFromSetMap(this.byKey, plan.key, sel);
+        return;
+      case 'scan':
+        this.scan.delete(sel);
+        for (const k of plan.keys) deleteFromSetMap(this.scanByKey, k, sel);
+        return;
+    }
+  }
+}
