@@ -15,7 +15,6 @@
  * shell.ts); `close()` stops them.
  */
 import type { DataplaneUpdate } from '../calc/model.ts';
-import { writeFile } from 'node:fs/promises';
 import type { CommandRunner } from './exec.ts';
 import { writeSysctl } from './links/links.ts';
 import { renderTable } from './nftables/diff.ts';
@@ -27,7 +26,7 @@ import { IpSession } from './routes/ip-session.ts';
 import type { MarkBits } from './nftables/settings.ts';
 import { emptyDirty } from './nftables/state.ts';
 import { MARGAY_ROUTE_PROTOCOL, RouteDriver, RouteManager, type KernelRoute, type RouteApplyOutcome, type RouteError } from './routes/routes.ts';
-import { ShellPool, sysctlScript } from './shell.ts';
+import { ShellPool } from './shell.ts';
 
 /** Options of {@link Dataplane}. */
 export interface DataplaneOptions {
@@ -179,12 +178,8 @@ export class Dataplane {
   async writeSysctls(pairs: ReadonlyArray<readonly [string, string]>): Promise<void> {
     if (this.shells === undefined) {
       for (const [path, value] of pairs) await writeSysctl(this.runner, path, value);
-    } else if (this.netns === undefined) {
-      sysctlScript(pairs); // validates the paths
-      for (const [path, value] of pairs) await writeFile(`/proc/sys/${path}`, value);
     } else {
-      const r = await this.shells.run(sysctlScript(pairs));
-      if (r.code !== 0) throw new Error(`writing sysctls failed: ${r.output.trim()}`);
+      await this.shells.writeSysctls(pairs);
     }
   }
 
