@@ -219,29 +219,26 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
   return ctx.locks.run(lockKeys(id), async () => {
     const undo = new Undo();
     const started = performance.now();
+    // When each step finished, in ms since the ADD started (the log line's timeline).
     const steps: Record<string, number> = {};
-    let mark = started;
     const step = (name: string): void => {
-      const now = performance.now();
-      steps[name] = Math.round((now - mark) * 10) / 10;
-      mark = now;
+      steps[name] = Math.round((performance.now() - started) * 10) / 10;
     };
+    const timed = <T>(name: string, p: Promise<T>): Promise<T> => p.finally(() => step(name));
     try {
       const mtu = ctx.mtu(conf.mtu);
       const containerMac = conf.requestedMac ?? req.args.MAC?.toLowerCase() ?? randomMac();
       const link = { hostVeth: id.hostVeth, netns: req.netns, ifname: req.ifname, mtu, containerMac, ipv6: conf.ipam.builtin && conf.ipam.assignIpv6 };
       // The veth needs no address: make it while IPAM assigns them.
       undo.push('delete veth', () => ctx.plumbing.deleteHostVeth(id.hostVeth));
-      const [addrs] = await settleAll([addresses(ctx, req, conf, id, undo), ctx.plumbing.createLink(link)]);
-      step('ipam+link');
+      const [addrs] = await settleAll([timed('ipam', addresses(ctx, req, conf, id, undo)), timed('link', ctx.plumbing.createLink(link))]);
       const spec: VethSpec = { ...link, ipv4: addrs.ipv4, ipv6: addrs.ipv6 };
       // The endpoint may be written while the addresses go in: the agent programs it by interface name.
       await ensureNetworkProfile(ctx, conf, id);
       const wep = endpointResource(conf, id, spec, profilesFor(conf, id));
       undo.push('delete WorkloadEndpoint', () => deleteEndpointIfOwned(ctx, id.namespace, id.wepName, id.containerId));
-      const [, result] = await settleAll([ctx.plumbing.addAddresses(spec), ctx.options.store.apply(wep)]);
+      const [, result] = await settleAll([timed('addresses', ctx.plumbing.addAddresses(spec)), timed('endpoint', ctx.options.store.apply(wep))]);
       const written = result.resource;
-      step('addresses+endpoint');
       const revision = Number(written.metadata.resourceVersion);
       const timeout = ctx.options.programTimeoutMs ?? 30_000;
       try {
