@@ -180,6 +180,11 @@ export function endpointResource(conf: NetConf, id: WorkloadIdentity, spec: Veth
   });
 }
 
+/** The host routes plumbing adds for an attachment. */
+function hostRoutes(spec: VethSpec): { dst: string; dev: string }[] {
+  return [...spec.ipv4.map((a) => `${a}/32`), ...spec.ipv6.map((a) => `${a}/128`)].map((dst) => ({ dst, dev: spec.hostVeth }));
+}
+
 function attachmentResult(conf: NetConf, req: CniRequest, spec: VethSpec): CniResult {
   const result: CniResult = {
     interfaces: [
@@ -237,7 +242,8 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
       await ensureNetworkProfile(ctx, conf, id);
       const wep = endpointResource(conf, id, spec, profilesFor(conf, id));
       undo.push('delete WorkloadEndpoint', () => deleteEndpointIfOwned(ctx, id.namespace, id.wepName, id.containerId));
-      const [, result] = await settleAll([timed('addresses', ctx.plumbing.addAddresses(spec)), timed('endpoint', ctx.options.store.apply(wep))]);
+      const plumbed = ctx.plumbing.addAddresses(spec).then(() => ctx.options.onRoutesAdded?.(hostRoutes(spec)));
+      const [, result] = await settleAll([timed('addresses', plumbed), timed('endpoint', ctx.options.store.apply(wep))]);
       const written = result.resource;
       const revision = Number(written.metadata.resourceVersion);
       const timeout = ctx.options.programTimeoutMs ?? 30_000;

@@ -165,6 +165,15 @@ export class Dataplane {
     return this.serialise(() => this.run([], true));
   }
 
+  /**
+   * Workload routes the CNI has just added itself (our protocol): the route driver then takes
+   * them as in place instead of re-reading the kernel when its own add meets them. Not serialised
+   * with applies: it records a fact about the kernel, whichever apply runs.
+   */
+  learnWorkloadRoutes(routes: ReadonlyArray<{ dst: string; dev: string }>): void {
+    this.routeDriver.learn(routes);
+  }
+
   /** Reads Margay's table and routes from the kernel. */
   readKernelState(): Promise<KernelState> {
     return this.serialise(async () => ({ nft: await this.nftDriver.read(), routes: await this.routeDriver.read() }));
