@@ -2,10 +2,11 @@
  * The `margay` main plugin's commands, run inside the agent: ADD, DEL, CHECK and GC of one
  * attachment (container × interface) on this node.
  *
- * ADD, in order, each step recorded for rollback: addresses (the agent's IPAM, or a delegated
- * IPAM plugin), the veth (plumbing.ts), the network's profile for plain containers (as Calico
- * creates it), the WorkloadEndpoint, and then the wait until the dataplane has programmed the
- * endpoint and its policy. Only then is the result returned, so the container's first packet
+ * ADD, each step recorded for rollback: addresses (the agent's IPAM, or a delegated IPAM plugin)
+ * and, meanwhile, the veth (plumbing.ts); once the addresses are known, the network's profile for
+ * plain containers (as Calico creates it) and the WorkloadEndpoint, and once the veth is there
+ * too, its addresses and routes; then the wait until the dataplane has programmed the endpoint
+ * and its policy. Only then is the result returned, so the container's first packet
  * already meets its policy. Any failure undoes what the call did, newest first.
  *
  * Operations on one attachment are serialised (by handle and host interface); different
@@ -234,18 +235,23 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
       const mtu = ctx.mtu(conf.mtu);
       const containerMac = conf.requestedMac ?? req.args.MAC?.toLowerCase() ?? randomMac();
       const link = { hostVeth: id.hostVeth, netns: req.netns, ifname: req.ifname, mtu, containerMac, ipv6: conf.ipam.builtin && conf.ipam.assignIpv6 };
-      // The veth needs no address: make it while IPAM assigns them.
+      // The veth needs no address: make it while IPAM assigns them. The endpoint needs only the
+      // addresses (the agent programs it by interface name): write it as soon as they are known,
+      // so that the agent programs it while the addresses go into the veth.
       undo.push('delete veth', () => ctx.plumbing.deleteHostVeth(id.hostVeth));
-      const [addrs] = await settleAll([timed('ipam', addresses(ctx, req, conf, id, undo)), timed('link', ctx.plumbing.createLink(link))]);
-      const spec: VethSpec = { ...link, ipv4: addrs.ipv4, ipv6: addrs.ipv6 };
-      // The endpoint may be written while the addresses go in: the agent programs it by interface name.
-      await ensureNetworkProfile(ctx, conf, id);
-      const wep = endpointResource(conf, id, spec, profilesFor(conf, id));
-      undo.push('delete WorkloadEndpoint', () => deleteEndpointIfOwned(ctx, id.namespace, id.wepName, id.containerId));
-      const plumbed = ctx.plumbing.addAddresses(spec).then(() => ctx.options.onRoutesAdded?.(hostRoutes(spec)));
-      const [, result] = await settleAll([timed('addresses', plumbed), timed('endpoint', ctx.options.store.apply(wep))]);
-      const written = result.resource;
-      const revision = Number(written.metadata.resourceVersion);
+      const assigned = timed('ipam', addresses(ctx, req, conf, id, undo));
+      const created = timed('link', ctx.plumbing.createLink(link));
+      const specOf = (addrs: Addresses): VethSpec => ({ ...link, ipv4: addrs.ipv4, ipv6: addrs.ipv6 });
+      const written = timed('endpoint', assigned.then((addrs) => writeEndpoint(ctx, conf, id, specOf(addrs), undo)));
+      const plumbed = timed(
+        'addresses',
+        Promise.all([assigned, created]).then(async ([addrs]) => {
+          await ctx.plumbing.addAddresses(specOf(addrs));
+          ctx.options.onRoutesAdded?.(hostRoutes(specOf(addrs)));
+        }),
+      );
+      const [addrs, , revision] = await settleAll([assigned, created, written, plumbed]);
+      const spec = specOf(addrs);
       const timeout = ctx.options.programTimeoutMs ?? 30_000;
       try {
         await ctx.options.waitForEndpointProgrammed({ namespace: id.namespace, name: id.wepName, revision }, timeout);
@@ -269,6 +275,15 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
       throw err;
     }
   });
+}
+
+/** Writes the attachment's WorkloadEndpoint (and its network's profile); returns the write's revision. */
+async function writeEndpoint(ctx: ServiceContext, conf: NetConf, id: WorkloadIdentity, spec: VethSpec, undo: Undo): Promise<number> {
+  await ensureNetworkProfile(ctx, conf, id);
+  const wep = endpointResource(conf, id, spec, profilesFor(conf, id));
+  undo.push('delete WorkloadEndpoint', () => deleteEndpointIfOwned(ctx, id.namespace, id.wepName, id.containerId));
+  const { resource } = await ctx.options.store.apply(wep);
+  return Number(resource.metadata.resourceVersion);
 }
 
 /** Deletes a WorkloadEndpoint when it still belongs to `containerId`; false when absent or someone else's. */
