@@ -62,6 +62,10 @@ export async function assignAddresses(ctx: ServiceContext, req: CniRequest, conf
   const ipam = ctx.options.ipam;
   const wanted = requestedIps(req, conf);
   undo.push('release addresses', () => ipam.releaseByHandle(id.handle));
+  const num4 = conf.ipam.assignIpv4 ? 1 : 0;
+  const num6 = conf.ipam.assignIpv6 ? 1 : 0;
+  // Mostly there is no handle yet: read what autoAssign needs meanwhile.
+  if (wanted.length === 0) ipam.prefetch?.(id.node, num4, num6);
   const existing = await ipam.ipsByHandle(id.handle);
   if (existing.length > 0) {
     // A repeated ADD of this attachment (a runtime retry, or a retry after the agent restarted
@@ -69,7 +73,7 @@ export async function assignAddresses(ctx: ServiceContext, req: CniRequest, conf
     const have = split(existing);
     const fits = wanted.length > 0
       ? sameSet(existing, wanted)
-      : have.ipv4.length === (conf.ipam.assignIpv4 ? 1 : 0) && have.ipv6.length === (conf.ipam.assignIpv6 ? 1 : 0);
+      : have.ipv4.length === num4 && have.ipv6.length === num6;
     if (fits) return have;
     await ipam.releaseByHandle(id.handle);
   }
@@ -85,8 +89,8 @@ export async function assignAddresses(ctx: ServiceContext, req: CniRequest, conf
   const assigned = await ipam.autoAssign({
     handle: id.handle,
     node: id.node,
-    num4: conf.ipam.assignIpv4 ? 1 : 0,
-    num6: conf.ipam.assignIpv6 ? 1 : 0,
+    num4,
+    num6,
     attrs,
     ...(conf.ipam.ipv4Pools ? { pools4: conf.ipam.ipv4Pools } : {}),
     ...(conf.ipam.ipv6Pools ? { pools6: conf.ipam.ipv6Pools } : {}),

@@ -220,6 +220,16 @@ export interface CanAssignRequest {
   use?: IpUse;
 }
 
+/** What an autoAssign reads before it writes: the context and the node's IPv4 and IPv6 blocks. */
+type AssignReads = [AllocContext, Cidr[] | undefined, Cidr[] | undefined];
+
+/** How long prefetched reads may wait for their autoAssign. */
+const PREFETCH_VALID_MS = 1000;
+
+function prefetchKey(node: string, num4: number, num6: number): string {
+  return `${node}|${num4 > 0 ? 4 : ''}|${num6 > 0 ? 6 : ''}`;
+}
+
 /** Block IPAM. See the module comment. */
 export class Ipam {
   readonly datastore: Datastore;
@@ -233,6 +243,8 @@ export class Ipam {
   readonly #contexts = new SingleFlight<AllocContext>();
   readonly #hostBlocks = new SingleFlight<Cidr[]>();
   readonly #claims = new SingleFlight<Cidr | undefined>();
+  /** Reads started by {@link prefetch}, by node and families, each for one autoAssign soon after. */
+  readonly #prefetched = new Map<string, { at: number; reads: Promise<AssignReads> }>();
   #cooldownSeconds = 0;
 
   constructor(datastore: Datastore, options: IpamOptions = {}) {
@@ -261,11 +273,7 @@ export class Ipam {
     const result: AutoAssignResult = { ipv4: [], ipv6: [] };
     try {
       // Settings, pools and the node's blocks are read together, once per request.
-      const [ctx, affine4, affine6] = await Promise.all([
-        this.#context(req.node),
-        num4 > 0 ? this.#affineBlocks(req.node, 4) : undefined,
-        num6 > 0 ? this.#affineBlocks(req.node, 6) : undefined,
-      ]);
+      const [ctx, affine4, affine6] = await (this.#takePrefetched(req.node, num4, num6) ?? this.#assignReads(req.node, num4, num6));
       if (num4 > 0) result.ipv4 = await this.#assignFamily(req, ctx, 4, num4, affine4!, taken);
       if (num6 > 0) result.ipv6 = await this.#assignFamily(req, ctx, 6, num6, affine6!, taken);
       return result;
@@ -273,6 +281,31 @@ export class Ipam {
       await this.#rollback(req.handle, taken);
       throw err;
     }
+  }
+
+  /**
+   * Starts the reads an {@link autoAssign} for `node` begins with (settings, pools, reservations,
+   * the node's blocks), for a caller that must do one more read first (the CNI looks for the
+   * handle's addresses): the next autoAssign for `node` with the same families, within a second,
+   * uses them instead of reading again. Each prefetch serves one autoAssign; every write still
+   * compares and swaps, so reads that are a round trip older change no outcome's safety.
+   */
+  prefetch(node: string, num4: number, num6: number): void {
+    const key = prefetchKey(node, num4, num6);
+    const reads = this.#assignReads(node, num4, num6);
+    reads.catch(() => undefined); // the autoAssign that takes it sees the failure
+    this.#prefetched.set(key, { at: this.#now().getTime(), reads });
+  }
+
+  #takePrefetched(node: string, num4: number, num6: number): Promise<AssignReads> | undefined {
+    const key = prefetchKey(node, num4, num6);
+    const entry = this.#prefetched.get(key);
+    this.#prefetched.delete(key);
+    return entry && this.#now().getTime() - entry.at < PREFETCH_VALID_MS ? entry.reads : undefined;
+  }
+
+  #assignReads(node: string, num4: number, num6: number): Promise<AssignReads> {
+    return Promise.all([this.#context(node), num4 > 0 ? this.#affineBlocks(node, 4) : undefined, num6 > 0 ? this.#affineBlocks(node, 6) : undefined]);
   }
 
   async #assignFamily(
