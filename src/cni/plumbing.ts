@@ -277,10 +277,7 @@ export class Plumbing implements WorkloadPlumbing {
       return hostLines.length > 0 ? [...(await this.#hostBatch(hostLines, what)).values()] : [];
     };
     const inside = async (): Promise<string[]> => {
-      // Always end the session, also when sending failed: its shell is busy until then.
-      const sent = await container.send(containerBatch(spec)).then(() => undefined, (err: Error) => err);
-      const r = await container.end();
-      if (sent) throw sent;
+      const r = await container.end(containerBatch(spec));
       return r.code === 0 ? [] : [r.output.trim()];
     };
     const failures = await settleBoth(host(), inside()).catch((err: Error) => {

@@ -35,8 +35,11 @@ export interface ScriptResult {
 export interface ShellSession {
   /** Feeds lines to the command (once it is ready for them). */
   send(lines: readonly string[]): Promise<void>;
-  /** Ends the command's input; resolves with what the job printed and its status. Idempotent. */
-  end(): Promise<ScriptResult>;
+  /**
+   * Ends the command's input, after `lines` (in the same write, which saves the shell a wake-up);
+   * resolves with what the job printed and its status. Idempotent.
+   */
+  end(lines?: readonly string[]): Promise<ScriptResult>;
 }
 
 /** Options of {@link ShellPool}. */
@@ -309,20 +312,32 @@ export class ShellPool {
     // A job that fails before its ready line (a dead shell) must not leave writers waiting.
     const settled = Promise.race([isReady, result.then(() => undefined, () => undefined)]);
     let ended = false;
-    const write = async (text: string): Promise<void> => {
+    const write = async (lines: readonly string[]): Promise<void> => {
+      if (lines.length === 0) return;
       await settled;
-      shell?.write(text);
+      shell?.write(`${lines.join('\n')}\n`);
+    };
+    const unsafe = (lines: readonly string[]): Error | undefined => {
+      const bad = lines.find((l) => l.includes('\n') || l === token);
+      return bad === undefined ? undefined : new Error(`unsafe session line: ${JSON.stringify(bad)}`);
     };
     return {
       send: async (lines) => {
         if (ended) throw new Error('the session has ended');
-        for (const l of lines) if (l.includes('\n') || l === token) throw new Error(`unsafe session line: ${JSON.stringify(l)}`);
-        if (lines.length > 0) await write(`${lines.join('\n')}\n`);
+        const err = unsafe(lines);
+        if (err) throw err;
+        await write(lines);
       },
-      end: async () => {
+      end: async (lines = []) => {
         if (!ended) {
           ended = true;
-          await write(`${token}\n`);
+          const err = unsafe(lines);
+          // Ended even then: its shell is busy until it is.
+          await write([...(err ? [] : lines), token]);
+          if (err) {
+            result.catch(() => undefined);
+            throw err;
+          }
         }
         return result;
       },

@@ -72,7 +72,8 @@ describe('shell pool', () => {
       await new Promise((r) => setTimeout(r, 50));
       await s.send(['hello', "a  b 'c' $HOME"]);
       await s.send(['more']);
-      assert.deepEqual(await s.end(), { code: 0, output: "hello\na  b 'c' $HOME\nmore\n" });
+      assert.deepEqual(await s.end(['last']), { code: 0, output: "hello\na  b 'c' $HOME\nmore\nlast\n" });
+      await assert.rejects(pool.session('cat').end(['two\nlines']), /unsafe/);
       assert.deepEqual(await pool.session('sh -c "cat >/dev/null; exit 3"').end(), { code: 3, output: '' });
       await assert.rejects(s.send(['late']), /ended/);
       assert.deepEqual(await pool.run('echo after'), { code: 0, output: 'after\n' });
