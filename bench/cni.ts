@@ -16,7 +16,7 @@
  * BENCH_PHASES (default client,agent,service).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -131,6 +131,24 @@ req.end(body);
 // ---------------------------------------------------------------------------------------------
 // Part 2: ADD/DEL, Margay against ptp + host-local.
 
+/**
+ * Where an ADD's time goes inside the service: the median of each step's finishing time (ms since
+ * the request reached the service), from the `attachment added` log lines' `steps`.
+ */
+function printTimeline(log: string): void {
+  const byStep = new Map<string, number[]>();
+  const total: number[] = [];
+  for (const line of log.split('\n')) {
+    if (!line.includes('"attachment added"')) continue;
+    const entry = JSON.parse(line) as { ms: number; steps: Record<string, number> };
+    total.push(entry.ms);
+    for (const [k, v] of Object.entries(entry.steps)) byStep.set(k, [...(byStep.get(k) ?? []), v]);
+  }
+  if (total.length === 0) return;
+  const cells = [...byStep].map(([k, v]) => `${k} ${percentile(v, 50).toFixed(1)}`);
+  console.log(`\nInside the service, p50 of when each ADD step finished (ms from the request): ${cells.join(', ')}; whole ADD ${percentile(total, 50).toFixed(1)}`);
+}
+
 interface Plugin {
   name: string;
   binary: string;
@@ -151,6 +169,7 @@ async function attachments(dir: string, mode: Host): Promise<void> {
   });
   const ds = new EtcdDatastore({ endpoints: etcd.endpoints });
   const socket = join(dir, `cni-${mode}.sock`);
+  const serviceLog = join(dir, `cni-${mode}.log`);
   try {
     const store = new ResourceStore(ds);
     for (const r of [
@@ -168,7 +187,7 @@ async function attachments(dir: string, mode: Host): Promise<void> {
       await agent.waitReady();
     } else {
       // The CNI path alone: the same service in its own process, with no dataplane behind it.
-      const args = JSON.stringify({ etcdEndpoints: etcd.endpoints, hostname: NODE, hostNetns: host.name, socketPath: socket });
+      const args = JSON.stringify({ etcdEndpoints: etcd.endpoints, hostname: NODE, hostNetns: host.name, socketPath: socket, logFile: serviceLog });
       const child = spawn(process.execPath, ['--import', 'tsx', 'test/cni/fixtures/cni-agent.ts', args], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
       service = child;
       await new Promise<void>((resolve, reject) => {
@@ -232,6 +251,7 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     const ratio = (a: number[], b: number[], q: number) => `${(percentile(a, q) / percentile(b, q)).toFixed(2)}×`;
     console.log(row(['**ratio margay / ptp**', ratio(mine.add, base.add, 50), ratio(mine.add, base.add, 90), ratio(mine.add, base.add, 99), ratio(mine.del, base.del, 50), ratio(mine.del, base.del, 90), ratio(mine.del, base.del, 99)]));
     console.log('\n(times in ms, wall clock from exec to exit; ratios below 1 mean Margay is faster)');
+    printTimeline(mode === 'agent' ? agent!.logs() : readFileSync(serviceLog, 'utf8'));
   } finally {
     if (service && service.exitCode === null) {
       const s = service;

@@ -12,6 +12,8 @@ import type { WorkloadPlumbing } from './plumbing.ts';
 /** The IPAM operations the CNI service uses (the agent passes its `Ipam`). */
 export interface CniIpam {
   autoAssign(req: AutoAssignRequest): Promise<AutoAssignResult>;
+  /** Starts the reads of the next autoAssign for `node` (optional: a fake may do without). */
+  prefetch?(node: string, num4: number, num6: number): void;
   assignIp(req: AssignIpRequest): Promise<AssignedAddress>;
   releaseByHandle(handle: string): Promise<string[]>;
   ipsByHandle(handle: string): Promise<string[]>;
@@ -62,6 +64,12 @@ export interface CniServiceOptions {
   programTimeoutMs?: number;
   /** How long CHECK waits for the dataplane to confirm the endpoint (default 2000 ms). */
   checkTimeoutMs?: number;
+  /**
+   * Told the host routes ADD has just added for a workload (`<addr>/32 dev <hostVeth>`, the route
+   * protocol below), so that the agent's route driver need not re-read the kernel when its own
+   * add of the same route meets them.
+   */
+  onRoutesAdded?(routes: { dst: string; dev: string }[]): void;
   /** Routing protocol of host routes (default Margay's, 77: the agent's route driver owns them). */
   routeProtocol?: string | number;
   logger?: Logger;

@@ -2,10 +2,11 @@
  * The `margay` main plugin's commands, run inside the agent: ADD, DEL, CHECK and GC of one
  * attachment (container × interface) on this node.
  *
- * ADD, in order, each step recorded for rollback: addresses (the agent's IPAM, or a delegated
- * IPAM plugin), the veth (plumbing.ts), the network's profile for plain containers (as Calico
- * creates it), the WorkloadEndpoint, and then the wait until the dataplane has programmed the
- * endpoint and its policy. Only then is the result returned, so the container's first packet
+ * ADD, each step recorded for rollback: addresses (the agent's IPAM, or a delegated IPAM plugin)
+ * and, meanwhile, the veth (plumbing.ts); once the addresses are known, the network's profile for
+ * plain containers (as Calico creates it) and the WorkloadEndpoint, and once the veth is there
+ * too, its addresses and routes; then the wait until the dataplane has programmed the endpoint
+ * and its policy. Only then is the result returned, so the container's first packet
  * already meets its policy. Any failure undoes what the call did, newest first.
  *
  * Operations on one attachment are serialised (by handle and host interface); different
@@ -61,6 +62,10 @@ export async function assignAddresses(ctx: ServiceContext, req: CniRequest, conf
   const ipam = ctx.options.ipam;
   const wanted = requestedIps(req, conf);
   undo.push('release addresses', () => ipam.releaseByHandle(id.handle));
+  const num4 = conf.ipam.assignIpv4 ? 1 : 0;
+  const num6 = conf.ipam.assignIpv6 ? 1 : 0;
+  // Mostly there is no handle yet: read what autoAssign needs meanwhile.
+  if (wanted.length === 0) ipam.prefetch?.(id.node, num4, num6);
   const existing = await ipam.ipsByHandle(id.handle);
   if (existing.length > 0) {
     // A repeated ADD of this attachment (a runtime retry, or a retry after the agent restarted
@@ -68,7 +73,7 @@ export async function assignAddresses(ctx: ServiceContext, req: CniRequest, conf
     const have = split(existing);
     const fits = wanted.length > 0
       ? sameSet(existing, wanted)
-      : have.ipv4.length === (conf.ipam.assignIpv4 ? 1 : 0) && have.ipv6.length === (conf.ipam.assignIpv6 ? 1 : 0);
+      : have.ipv4.length === num4 && have.ipv6.length === num6;
     if (fits) return have;
     await ipam.releaseByHandle(id.handle);
   }
@@ -84,8 +89,8 @@ export async function assignAddresses(ctx: ServiceContext, req: CniRequest, conf
   const assigned = await ipam.autoAssign({
     handle: id.handle,
     node: id.node,
-    num4: conf.ipam.assignIpv4 ? 1 : 0,
-    num6: conf.ipam.assignIpv6 ? 1 : 0,
+    num4,
+    num6,
     attrs,
     ...(conf.ipam.ipv4Pools ? { pools4: conf.ipam.ipv4Pools } : {}),
     ...(conf.ipam.ipv6Pools ? { pools6: conf.ipam.ipv6Pools } : {}),
@@ -180,6 +185,11 @@ export function endpointResource(conf: NetConf, id: WorkloadIdentity, spec: Veth
   });
 }
 
+/** The host routes plumbing adds for an attachment. */
+function hostRoutes(spec: VethSpec): { dst: string; dev: string }[] {
+  return [...spec.ipv4.map((a) => `${a}/32`), ...spec.ipv6.map((a) => `${a}/128`)].map((dst) => ({ dst, dev: spec.hostVeth }));
+}
+
 function attachmentResult(conf: NetConf, req: CniRequest, spec: VethSpec): CniResult {
   const result: CniResult = {
     interfaces: [
@@ -219,30 +229,33 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
   return ctx.locks.run(lockKeys(id), async () => {
     const undo = new Undo();
     const started = performance.now();
+    // When each step finished, in ms since the ADD started (the log line's timeline).
     const steps: Record<string, number> = {};
-    let mark = started;
     const step = (name: string): void => {
-      const now = performance.now();
-      steps[name] = Math.round((now - mark) * 10) / 10;
-      mark = now;
+      steps[name] = Math.round((performance.now() - started) * 10) / 10;
     };
+    const timed = <T>(name: string, p: Promise<T>): Promise<T> => p.finally(() => step(name));
     try {
       const mtu = ctx.mtu(conf.mtu);
       const containerMac = conf.requestedMac ?? req.args.MAC?.toLowerCase() ?? randomMac();
       const link = { hostVeth: id.hostVeth, netns: req.netns, ifname: req.ifname, mtu, containerMac, ipv6: conf.ipam.builtin && conf.ipam.assignIpv6 };
-      // The veth needs no address: make it while IPAM assigns them.
+      // The veth needs no address: make it while IPAM assigns them. The endpoint needs only the
+      // addresses (the agent programs it by interface name): write it as soon as they are known,
+      // so that the agent programs it while the addresses go into the veth.
       undo.push('delete veth', () => ctx.plumbing.deleteHostVeth(id.hostVeth));
-      const [addrs] = await settleAll([addresses(ctx, req, conf, id, undo), ctx.plumbing.createLink(link)]);
-      step('ipam+link');
-      const spec: VethSpec = { ...link, ipv4: addrs.ipv4, ipv6: addrs.ipv6 };
-      // The endpoint may be written while the addresses go in: the agent programs it by interface name.
-      await ensureNetworkProfile(ctx, conf, id);
-      const wep = endpointResource(conf, id, spec, profilesFor(conf, id));
-      undo.push('delete WorkloadEndpoint', () => deleteEndpointIfOwned(ctx, id.namespace, id.wepName, id.containerId));
-      const [, result] = await settleAll([ctx.plumbing.addAddresses(spec), ctx.options.store.apply(wep)]);
-      const written = result.resource;
-      step('addresses+endpoint');
-      const revision = Number(written.metadata.resourceVersion);
+      const assigned = timed('ipam', addresses(ctx, req, conf, id, undo));
+      const created = timed('link', ctx.plumbing.createLink(link));
+      const specOf = (addrs: Addresses): VethSpec => ({ ...link, ipv4: addrs.ipv4, ipv6: addrs.ipv6 });
+      const written = timed('endpoint', assigned.then((addrs) => writeEndpoint(ctx, conf, id, specOf(addrs), undo)));
+      const plumbed = timed(
+        'addresses',
+        Promise.all([assigned, created]).then(async ([addrs]) => {
+          await ctx.plumbing.addAddresses(specOf(addrs));
+          ctx.options.onRoutesAdded?.(hostRoutes(specOf(addrs)));
+        }),
+      );
+      const [addrs, , revision] = await settleAll([assigned, created, written, plumbed]);
+      const spec = specOf(addrs);
       const timeout = ctx.options.programTimeoutMs ?? 30_000;
       try {
         await ctx.options.waitForEndpointProgrammed({ namespace: id.namespace, name: id.wepName, revision }, timeout);
@@ -266,6 +279,15 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
       throw err;
     }
   });
+}
+
+/** Writes the attachment's WorkloadEndpoint (and its network's profile); returns the write's revision. */
+async function writeEndpoint(ctx: ServiceContext, conf: NetConf, id: WorkloadIdentity, spec: VethSpec, undo: Undo): Promise<number> {
+  await ensureNetworkProfile(ctx, conf, id);
+  const wep = endpointResource(conf, id, spec, profilesFor(conf, id));
+  undo.push('delete WorkloadEndpoint', () => deleteEndpointIfOwned(ctx, id.namespace, id.wepName, id.containerId));
+  const { resource } = await ctx.options.store.apply(wep);
+  return Number(resource.metadata.resourceVersion);
 }
 
 /** Deletes a WorkloadEndpoint when it still belongs to `containerId`; false when absent or someone else's. */

@@ -7,17 +7,22 @@
  * container address. Container side: CNI_IFNAME with the /32 and /128, `169.254.1.1 scope link`
  * and a default route through it, and an IPv6 default route through the host side's link-local.
  *
- * Commands: one script per operation, run by a resident shell in the host namespace
- * (src/dataplane/shell.ts, which the agent's dataplane uses too):
- * `ip -batch` here-documents, sysctls written with shell builtins, and the container side entered
- * with `nsenter --net=<path>` (cheaper than `ip netns exec`, and it takes /proc/<pid>/ns/net
- * paths). Every value that goes into a script is checked first ({@link checkSpec}).
+ * Commands: the host side goes to a resident `ip -force -batch` in the host namespace (the
+ * dataplane's IpSession) and its sysctls are written without a process (ShellPool.writeSysctls),
+ * so creating a veth starts no process at all. The container side needs one process inside the
+ * container's namespace (`nsenter --net=<path> ip -batch -`; nsenter takes /proc/<pid>/ns/net
+ * paths, `ip -n` only names): {@link Plumbing.createLink} starts it on a resident shell
+ * (ShellPool.session) while IPAM is still assigning the addresses, and
+ * {@link Plumbing.addAddresses} feeds it, so the process start (20–40 ms on a loaded host) is off
+ * the ADD's critical path. Other operations are short scripts on resident shells. Every value that
+ * goes into a command is checked first ({@link checkSpec}).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { WORKLOAD_GATEWAY_V4, WORKLOAD_HOST_LINK_LOCAL_V6, WORKLOAD_HOST_MAC, workloadInterfaceSysctls } from '../dataplane/links/links.ts';
+import { IpSession } from '../dataplane/routes/ip-session.ts';
 import { MARGAY_ROUTE_PROTOCOL } from '../dataplane/routes/routes.ts';
-import { heredoc, shq, ShellPool, sysctlScript, type ScriptResult } from '../dataplane/shell.ts';
+import { heredoc, shq, ShellPool, sysctlScript, type ScriptResult, type ShellSession } from '../dataplane/shell.ts';
 
 /** The MAC address of every host-side workload interface. */
 export const HOST_MAC = WORKLOAD_HOST_MAC;
@@ -72,7 +77,7 @@ export interface PlumbingOptions {
   routeProtocol?: string | number;
   /** Timeout of one script in milliseconds (default 60000; a loaded host can be slow to start processes). */
   timeoutMs?: number;
-  /** Resident helper shells, i.e. kernel operations at once (default 4). */
+  /** Resident helper shells for scripts, and as many again for container sides being configured (default 4). */
   shells?: number;
 }
 
@@ -168,22 +173,31 @@ export interface WorkloadPlumbing {
   close?(): void;
 }
 
-/** Creates, inspects and removes workload veths, through resident shells in the host namespace. */
+/** Creates, inspects and removes workload veths, through resident helpers in the host namespace. */
 export class Plumbing implements WorkloadPlumbing {
   readonly #shells: ShellPool;
+  /** Shells that run the container sides' `ip`, each from createLink to addAddresses. */
+  readonly #containerShells: ShellPool;
+  readonly #ip: IpSession;
   readonly #protocol: string | number;
+  readonly #timeoutMs: number;
+  /** Container sides started by createLink, by host interface, waiting for their addresses. */
+  readonly #pending = new Map<string, ShellSession>();
 
   constructor(options: PlumbingOptions = {}) {
     this.#protocol = options.routeProtocol ?? MARGAY_ROUTE_PROTOCOL;
-    this.#shells = new ShellPool({
-      ...(options.hostNetns === undefined ? {} : { netns: nsPath(options.hostNetns) }),
-      timeoutMs: options.timeoutMs ?? 60_000,
-      ...(options.shells === undefined ? {} : { size: options.shells }),
-    });
+    this.#timeoutMs = options.timeoutMs ?? 60_000;
+    const where = options.hostNetns === undefined ? {} : { netns: nsPath(options.hostNetns) };
+    const pool = { ...where, timeoutMs: this.#timeoutMs, ...(options.shells === undefined ? {} : { size: options.shells }) };
+    this.#shells = new ShellPool(pool);
+    this.#containerShells = new ShellPool(pool);
+    this.#ip = new IpSession(where);
   }
 
   close(): void {
     this.#shells.close();
+    this.#containerShells.close();
+    this.#ip.close();
   }
 
   /** True when the network namespace path exists. */
@@ -193,35 +207,57 @@ export class Plumbing implements WorkloadPlumbing {
 
   /**
    * Creates the veth: the host side up with its fixed MAC and sysctls, the container side (down,
-   * no address yet) in the container's namespace. Needs no address, so it runs while IPAM assigns
-   * them. A host side left by an earlier attempt at this attachment (or by the previous sandbox of
-   * the same pod) is replaced, as Calico's plugin does. On failure nothing is left.
+   * no address yet) in the container's namespace, and starts the container side's `ip` for
+   * {@link addAddresses}. Needs no address, so it runs while IPAM assigns them. A host side left by
+   * an earlier attempt at this attachment (or by the previous sandbox of the same pod) is
+   * replaced, as Calico's plugin does. On failure nothing is left.
    * @throws {PlumbingError}
    */
   async createLink(link: LinkSpec): Promise<void> {
     checkSpec({ ...link, ipv4: [], ipv6: [] });
+    void this.#pending.get(link.hostVeth)?.end();
+    this.#pending.set(link.hostVeth, this.#containerSide(link.netns));
+    try {
+      await this.#createHostSide(link);
+    } catch (err) {
+      await this.deleteHostVeth(link.hostVeth).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async #createHostSide(link: LinkSpec): Promise<void> {
     const create =
       `link add ${link.hostVeth} address ${HOST_MAC} mtu ${link.mtu} type veth ` +
       `peer name ${link.ifname} address ${link.containerMac} mtu ${link.mtu} netns ${link.netns}`;
     const up = `link set ${link.hostVeth} up`;
-    const sysctls = sysctlScript(hostSysctls(link.hostVeth, link.ipv6));
+    const what = `cannot create veth ${link.hostVeth} to ${link.ifname} in ${link.netns}`;
     // With IPv6 the host side's sysctls (no DAD) must be in place before it goes up.
-    const script = link.ipv6
-      ? [heredoc('ip -batch -', [create]), sysctls, `ip ${up} </dev/null`].join('\n')
-      : [heredoc('ip -batch -', [create, up]), sysctls].join('\n');
-    const attempt = () => this.#shells.run(script);
-    let r: ScriptResult;
-    try {
-      r = await attempt();
-      if (r.code !== 0 && /File exists/.test(r.output) && (await this.deleteHostVeth(link.hostVeth))) r = await attempt();
-    } catch (err) {
-      await this.deleteHostVeth(link.hostVeth).catch(() => undefined);
-      throw new PlumbingError(`cannot create veth ${link.hostVeth}/${link.ifname}: ${(err as Error).message}`, { cause: err });
-    }
-    if (r.code !== 0) {
-      await this.deleteHostVeth(link.hostVeth).catch(() => undefined);
-      throw new PlumbingError(`cannot create veth ${link.hostVeth} to ${link.ifname} in ${link.netns}: ${r.output.trim()}`);
-    }
+    const lines = link.ipv6 ? [create] : [create, up];
+    let failed = await this.#hostBatch(lines, what);
+    if (/File exists/.test(failed.get(0) ?? '') && (await this.#deleteLink(link.hostVeth))) failed = await this.#hostBatch(lines, what);
+    if (failed.size > 0) throw new PlumbingError(`${what}: ${[...failed.values()].join('; ')}`);
+    await this.#sysctls(hostSysctls(link.hostVeth, link.ipv6), what);
+    if (!link.ipv6) return;
+    failed = await this.#hostBatch([up], what);
+    if (failed.size > 0) throw new PlumbingError(`${what}: ${[...failed.values()].join('; ')}`);
+  }
+
+  /** Starts the container side's `ip` on a resident shell; it runs what it is sent once its input ends. */
+  #containerSide(netns: string): ShellSession {
+    return this.#containerShells.session(`nsenter --net=${shq(netns)} ip -batch -`, this.#timeoutMs);
+  }
+
+  /** Runs lines on the resident host-side `ip`; the failed ones by index. */
+  async #hostBatch(lines: string[], what: string): Promise<Map<number, string>> {
+    return this.#ip.batch(lines, this.#timeoutMs).catch((err: Error) => {
+      throw new PlumbingError(`${what}: ${err.message}`, { cause: err });
+    });
+  }
+
+  async #sysctls(pairs: [string, string][], what: string): Promise<void> {
+    await this.#shells.writeSysctls(pairs).catch((err: Error) => {
+      throw new PlumbingError(`${what}: ${err.message}`, { cause: err });
+    });
   }
 
   /**
@@ -231,20 +267,23 @@ export class Plumbing implements WorkloadPlumbing {
    */
   async addAddresses(spec: VethSpec): Promise<void> {
     checkSpec(spec);
+    const what = `cannot configure veth ${spec.hostVeth}/${spec.ifname}`;
+    const container = this.#pending.get(spec.hostVeth) ?? this.#containerSide(spec.netns);
+    this.#pending.delete(spec.hostVeth);
     const hostLines = hostRouteBatch(spec, this.#protocol).slice(1); // the link is already up
     const v6Sysctls = spec.ipv6.length > 0 ? hostSysctls(spec.hostVeth, true).filter(([k]) => k.startsWith('net/ipv6/')) : [];
-    const results = await Promise.all([
-      hostLines.length > 0
-        ? this.#shells.run([sysctlScript(v6Sysctls), heredoc('ip -batch -', hostLines)].filter((l) => l !== '').join('\n'))
-        : Promise.resolve({ code: 0, output: '' }),
-      this.#shells.run(heredoc(`nsenter --net=${shq(spec.netns)} ip -batch -`, containerBatch(spec))),
-    ]).catch((err: Error) => {
-      throw new PlumbingError(`cannot configure ${spec.hostVeth}/${spec.ifname}: ${err.message}`, { cause: err });
+    const host = async (): Promise<string[]> => {
+      await this.#sysctls(v6Sysctls, what);
+      return hostLines.length > 0 ? [...(await this.#hostBatch(hostLines, what)).values()] : [];
+    };
+    const inside = async (): Promise<string[]> => {
+      const r = await container.end(containerBatch(spec));
+      return r.code === 0 ? [] : [r.output.trim()];
+    };
+    const failures = await settleBoth(host(), inside()).catch((err: Error) => {
+      throw err instanceof PlumbingError ? err : new PlumbingError(`${what}: ${err.message}`, { cause: err });
     });
-    const failed = results.filter((r) => r.code !== 0);
-    if (failed.length > 0) {
-      throw new PlumbingError(`cannot configure veth ${spec.hostVeth}/${spec.ifname}: ${failed.map((r) => r.output.trim()).join('; ')}`);
-    }
+    if (failures.length > 0) throw new PlumbingError(`${what}: ${failures.join('; ')}`);
   }
 
   /** {@link createLink} then {@link addAddresses}; removes the veth when the second fails. */
@@ -305,14 +344,23 @@ export class Plumbing implements WorkloadPlumbing {
     throw new PlumbingError(`cannot read interface ${name}: ${r.output.trim()}`);
   }
 
-  /** Deletes a host-side interface (and so its peer); false when it did not exist. */
+  /**
+   * Deletes a host-side interface (and so its peer), and ends a container side createLink started
+   * for it; false when it did not exist.
+   */
   async deleteHostVeth(name: string): Promise<boolean> {
-    const r = await this.#shells.run(`ip link del dev ${shq(name)} </dev/null`).catch((err: Error) => {
-      throw new PlumbingError(`cannot delete interface ${name}: ${err.message}`, { cause: err });
-    });
-    if (r.code === 0) return true;
-    if (MISSING.test(r.output)) return false;
-    throw new PlumbingError(`cannot delete interface ${name}: ${r.output.trim()}`);
+    void this.#pending.get(name)?.end();
+    this.#pending.delete(name);
+    return this.#deleteLink(name);
+  }
+
+  async #deleteLink(name: string): Promise<boolean> {
+    if (!/^[A-Za-z0-9_.@-]{1,15}$/.test(name)) throw new PlumbingError(`interface name ${JSON.stringify(name)} is not valid`);
+    const what = `cannot delete interface ${name}`;
+    const message = (await this.#hostBatch([`link del dev ${name}`], what)).get(0);
+    if (message === undefined) return true;
+    if (MISSING.test(message)) return false;
+    throw new PlumbingError(`${what}: ${message}`);
   }
 
   /** Deletes an interface inside a container namespace; false when the namespace or interface is gone. */
@@ -387,6 +435,17 @@ export class Plumbing implements WorkloadPlumbing {
     }
     return diffs;
   }
+}
+
+/**
+ * Waits for both; rejects with the first failure only after both have settled (the container
+ * side's session must always reach its end, or its shell stays busy).
+ */
+async function settleBoth<T>(a: Promise<T[]>, b: Promise<T[]>): Promise<T[]> {
+  const [x, y] = await Promise.allSettled([a, b]);
+  if (x.status === 'rejected') throw x.reason;
+  if (y.status === 'rejected') throw y.reason;
+  return [...x.value, ...y.value];
 }
 
 /** The EUI-64 IPv6 link-local address of a MAC (what the kernel gives an interface with that MAC). */

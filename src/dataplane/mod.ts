@@ -15,7 +15,6 @@
  * shell.ts); `close()` stops them.
  */
 import type { DataplaneUpdate } from '../calc/model.ts';
-import { writeFile } from 'node:fs/promises';
 import type { CommandRunner } from './exec.ts';
 import { writeSysctl } from './links/links.ts';
 import { renderTable } from './nftables/diff.ts';
@@ -27,7 +26,7 @@ import { IpSession } from './routes/ip-session.ts';
 import type { MarkBits } from './nftables/settings.ts';
 import { emptyDirty } from './nftables/state.ts';
 import { MARGAY_ROUTE_PROTOCOL, RouteDriver, RouteManager, type KernelRoute, type RouteApplyOutcome, type RouteError } from './routes/routes.ts';
-import { ShellPool, sysctlScript } from './shell.ts';
+import { ShellPool } from './shell.ts';
 
 /** Options of {@link Dataplane}. */
 export interface DataplaneOptions {
@@ -166,6 +165,15 @@ export class Dataplane {
     return this.serialise(() => this.run([], true));
   }
 
+  /**
+   * Workload routes the CNI has just added itself (our protocol): the route driver then takes
+   * them as in place instead of re-reading the kernel when its own add meets them. Not serialised
+   * with applies: it records a fact about the kernel, whichever apply runs.
+   */
+  learnWorkloadRoutes(routes: ReadonlyArray<{ dst: string; dev: string }>): void {
+    this.routeDriver.learn(routes);
+  }
+
   /** Reads Margay's table and routes from the kernel. */
   readKernelState(): Promise<KernelState> {
     return this.serialise(async () => ({ nft: await this.nftDriver.read(), routes: await this.routeDriver.read() }));
@@ -179,12 +187,8 @@ export class Dataplane {
   async writeSysctls(pairs: ReadonlyArray<readonly [string, string]>): Promise<void> {
     if (this.shells === undefined) {
       for (const [path, value] of pairs) await writeSysctl(this.runner, path, value);
-    } else if (this.netns === undefined) {
-      sysctlScript(pairs); // validates the paths
-      for (const [path, value] of pairs) await writeFile(`/proc/sys/${path}`, value);
     } else {
-      const r = await this.shells.run(sysctlScript(pairs));
-      if (r.code !== 0) throw new Error(`writing sysctls failed: ${r.output.trim()}`);
+      await this.shells.writeSysctls(pairs);
     }
   }
 

@@ -21,7 +21,7 @@ import {
   checkName,
   familyName,
 } from './requests.ts';
-import type { IpamRuntime } from './runtime.ts';
+import type { AssignReads, IpamRuntime } from './runtime.ts';
 
 /**
  * Assigns `num4` IPv4 and `num6` IPv6 addresses to `handle` on `node`. All or nothing.
@@ -36,12 +36,8 @@ export async function autoAssign(rt: IpamRuntime, req: AutoAssignRequest): Promi
   const taken: AssignedAddress[] = [];
   const result: AutoAssignResult = { ipv4: [], ipv6: [] };
   try {
-    // Settings, pools and the node's blocks are read together, once per request.
-    const [ctx, affine4, affine6] = await Promise.all([
-      rt.context(req.node),
-      num4 > 0 ? rt.affineBlocks(req.node, 4) : undefined,
-      num6 > 0 ? rt.affineBlocks(req.node, 6) : undefined,
-    ]);
+    // Settings, pools and the node's blocks are read together, once per request (or were prefetched).
+    const [ctx, affine4, affine6] = await (takePrefetched(rt, req.node, num4, num6) ?? assignReads(rt, req.node, num4, num6));
     if (num4 > 0) result.ipv4 = await assignFamily(rt, req, ctx, 4, num4, affine4!, taken);
     if (num6 > 0) result.ipv6 = await assignFamily(rt, req, ctx, 6, num6, affine6!, taken);
     return result;
@@ -49,6 +45,37 @@ export async function autoAssign(rt: IpamRuntime, req: AutoAssignRequest): Promi
     await rollback(rt, req.handle, taken);
     throw err;
   }
+}
+
+/** How long prefetched reads may wait for their autoAssign. */
+const PREFETCH_VALID_MS = 1000;
+
+function prefetchKey(node: string, num4: number, num6: number): string {
+  return `${node}|${num4 > 0 ? 4 : ''}|${num6 > 0 ? 6 : ''}`;
+}
+
+function assignReads(rt: IpamRuntime, node: string, num4: number, num6: number): Promise<AssignReads> {
+  return Promise.all([rt.context(node), num4 > 0 ? rt.affineBlocks(node, 4) : undefined, num6 > 0 ? rt.affineBlocks(node, 6) : undefined]);
+}
+
+/**
+ * Starts the reads an {@link autoAssign} for `node` begins with (settings, pools, reservations,
+ * the node's blocks), for a caller that must do one more read first (the CNI looks for the
+ * handle's addresses): the next autoAssign for `node` with the same families, within a second,
+ * uses them instead of reading again. Each prefetch serves one autoAssign; every write still
+ * compares and swaps, so reads that are a round trip older change no outcome's safety.
+ */
+export function prefetch(rt: IpamRuntime, node: string, num4: number, num6: number): void {
+  const reads = assignReads(rt, node, num4, num6);
+  reads.catch(() => undefined); // the autoAssign that takes it sees the failure
+  rt.prefetched.set(prefetchKey(node, num4, num6), { at: rt.now().getTime(), reads });
+}
+
+function takePrefetched(rt: IpamRuntime, node: string, num4: number, num6: number): Promise<AssignReads> | undefined {
+  const key = prefetchKey(node, num4, num6);
+  const entry = rt.prefetched.get(key);
+  rt.prefetched.delete(key);
+  return entry && rt.now().getTime() - entry.at < PREFETCH_VALID_MS ? entry.reads : undefined;
 }
 
 async function assignFamily(

@@ -22,7 +22,7 @@ import { validateResource } from '../api/validate.ts';
 import type { Datastore } from '../datastore/datastore.ts';
 import { MargayError } from '../errors/mod.ts';
 import { type AffinityReleaseOutcome, claimBlock, releaseBlockAffinity } from './affinity-ops.ts';
-import { assignIp, autoAssign, canAssign } from './allocate.ts';
+import { assignIp, autoAssign, canAssign, prefetch } from './allocate.ts';
 import { attributeOf, decodeBlock, handleOf, isCoolingDown, ordinalsOfHandle, sequenceOf } from './block.ts';
 import { encodeConfigRecord, type IpamConfig } from './config.ts';
 import { loadPools } from './context.ts';
@@ -76,6 +76,14 @@ export class Ipam {
    */
   autoAssign(req: AutoAssignRequest): Promise<AutoAssignResult> {
     return autoAssign(this.#rt, req);
+  }
+
+  /**
+   * Starts the reads the next {@link autoAssign} for `node` with these families begins with, for a
+   * caller that must do one more read first; see allocate.ts `prefetch`.
+   */
+  prefetch(node: string, num4: number, num6: number): void {
+    prefetch(this.#rt, node, num4, num6);
   }
 
   /**

@@ -38,6 +38,9 @@ export function newLookups(): BlockLookups {
 }
 
 /** The shared state of one `Ipam`. */
+/** What an autoAssign reads before it writes: the context and the node's IPv4 and IPv6 blocks. */
+export type AssignReads = [AllocContext, Cidr[] | undefined, Cidr[] | undefined];
+
 export class IpamRuntime {
   readonly datastore: Datastore;
   readonly store: ResourceStore;
@@ -45,6 +48,8 @@ export class IpamRuntime {
   readonly maxRetries: number;
   /** Coalesces concurrent claims of a new block for the same node, family and pools. */
   readonly claims = new SingleFlight<Cidr | undefined>();
+  /** Reads started by `Ipam.prefetch`, by node and families, each for one autoAssign soon after. */
+  readonly prefetched = new Map<string, { at: number; reads: Promise<AssignReads> }>();
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #random: () => number;
   readonly #maxBatch: number;

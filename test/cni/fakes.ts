@@ -78,6 +78,7 @@ export async function makeService(options: { programmed?: (ep: EndpointRef, time
   const ipam = new Ipam(ds, { sleep: async () => {} });
   const plumbing = new FakePlumbing();
   const waits: EndpointRef[] = [];
+  const routesAdded: { dst: string; dev: string }[][] = [];
   let ready = options.ready ?? true;
   const service = new CniService({
     store,
@@ -88,6 +89,7 @@ export async function makeService(options: { programmed?: (ep: EndpointRef, time
       waits.push(ep);
       if (options.programmed) await options.programmed(ep, timeoutMs);
     },
+    onRoutesAdded: (routes) => routesAdded.push(routes),
     agentStatus: () => (ready ? { ready: true } : { ready: false, reason: 'not in sync with the datastore yet' }),
   });
   return {
@@ -97,6 +99,7 @@ export async function makeService(options: { programmed?: (ep: EndpointRef, time
     plumbing,
     service,
     waits,
+    routesAdded,
     setReady: (r: boolean) => {
       ready = r;
     },

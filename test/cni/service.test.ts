@@ -41,6 +41,8 @@ describe('cni service - ADD', () => {
       profiles: ['mnet'],
     });
     assert.deepEqual(t.waits, [{ namespace: 'default', name: 'node1-cni-ctr1-eth0', revision: Number(wep.metadata.resourceVersion) }]);
+    // The agent's route driver is told of the route the plumbing added.
+    assert.deepEqual(t.routesAdded, [[{ dst: result.ips[0]!.address, dev: veth.hostVeth }]]);
     assert.deepEqual(await t.ipam.ipsByHandle('mnet.ctr1'), [result.ips[0]!.address.replace('/32', '')]);
     // Calico's network profile for plain containers.
     const profile = await t.store.get(profileKind, 'mnet');

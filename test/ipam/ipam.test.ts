@@ -57,6 +57,34 @@ describe('ipam - autoAssign', () => {
     await consistent(ds, ipam);
   });
 
+  test('prefetched reads serve the next autoAssign once, and only while fresh', async () => {
+    const ds = new MemoryDatastore();
+    await apply(ds, pool('v4', '10.0.0.0/16', { blockSize: 28 }), node('n1'));
+    let now = Date.now();
+    const ipam = new Ipam(ds, { ...fast, now: () => new Date(now) });
+    await ipam.autoAssign({ handle: 'h0', node: 'n1', num4: 1, num6: 0 }); // claims the block
+    let lists = 0;
+    const list = ds.list.bind(ds);
+    ds.list = (...args: Parameters<typeof ds.list>) => {
+      lists++;
+      return list(...args);
+    };
+    ipam.prefetch('n1', 1, 0);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const prefetchLists = lists;
+    assert.ok(prefetchLists > 0);
+    await ipam.autoAssign({ handle: 'h1', node: 'n1', num4: 1, num6: 0 });
+    assert.equal(lists, prefetchLists, 'the autoAssign read nothing of its own');
+    await ipam.autoAssign({ handle: 'h2', node: 'n1', num4: 1, num6: 0 });
+    assert.equal(lists, 2 * prefetchLists, 'used once');
+    ipam.prefetch('n1', 1, 0);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    now += 1500;
+    await ipam.autoAssign({ handle: 'h3', node: 'n1', num4: 1, num6: 0 });
+    assert.equal(lists, 4 * prefetchLists, 'too old: read again');
+    assert.equal(new Set(await Promise.all(['h0', 'h1', 'h2', 'h3'].map((h) => ipam.ipsByHandle(h).then((a) => a[0])))).size, 4);
+  });
+
   test("uses the node's own blocks first, then claims a new one", async () => {
     const { ds, ipam } = await setup(pool('p', '10.0.0.0/24', { blockSize: 30 }), node('n1'));
     const blocks = new Set<string>();

@@ -51,6 +51,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
       const bgpEnv = { registration: registrationFromEnv(process.env), defaultPools: defaultPoolsFromEnv(process.env) };
       const local = loadLocalConfig({ ...(flags.configFile !== undefined ? { configFile: flags.configFile } : {}), flags: flagValues });
       const store = await ctx.store();
+      let dataplane: Dataplane | undefined;
       const agent = new Agent({
         datastore: store.datastore,
         local,
@@ -60,6 +61,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
             throw new MargayError('MARGAY_ERR_CONFIG', `--netns ${config.netns}: no such network namespace (see \`ip netns list\`)`);
           }
           const dp = new Dataplane({ ...(config.netns !== '' ? { netns: config.netns } : {}), warn: (m) => logger.warn(m) });
+          dataplane = dp;
           return {
             prepare: () => dp.writeSysctls(hostSysctls({ ipv6: config.ipv6Support })),
             apply: (updates) => dp.apply(updates),
@@ -84,7 +86,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
       });
       try {
         await agent.start();
-        cni = await startCni(agent, store, flags.cniSocket ?? process.env.MARGAY_CNI_SOCKET);
+        cni = await startCni(agent, dataplane, store, flags.cniSocket ?? process.env.MARGAY_CNI_SOCKET);
         if (flags.bgp || process.env.MARGAY_BGP === 'true' || process.env.CALICO_NETWORKING_BACKEND === 'bird') {
           bgp = new BgpController({
             datastore: store.datastore,
@@ -128,7 +130,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
  * The agent's local CNI endpoint (docs/cni.md): ADD answers only once the agent has programmed
  * the new endpoint's policy, so a pod's first packet already meets it.
  */
-async function startCni(agent: Agent, store: ResourceStore, socketPath: string | undefined): Promise<CniServer | undefined> {
+async function startCni(agent: Agent, dataplane: Dataplane | undefined, store: ResourceStore, socketPath: string | undefined): Promise<CniServer | undefined> {
   if (!socketPath) return undefined;
   const config = agent.config;
   return startCniService({
@@ -139,6 +141,8 @@ async function startCni(agent: Agent, store: ResourceStore, socketPath: string |
     ...(config.netns !== '' ? { hostNetns: config.netns } : {}),
     interfacePrefix: config.interfacePrefix.split(',')[0]!.trim() || 'cali',
     waitForEndpointProgrammed: (ep, timeoutMs) => agent.waitForEndpointProgrammed(`${ep.namespace}/${ep.name}`, ep.revision, timeoutMs),
+    // The CNI adds a new pod's routes itself; the dataplane's own add of them then needs no re-read.
+    onRoutesAdded: (routes) => dataplane?.learnWorkloadRoutes(routes),
     agentStatus: () => (agent.inSync ? { ready: true } : { ready: false, reason: 'the agent is not in sync with the datastore yet' }),
     logger: componentLogger(agent.logger, 'cni'),
   });

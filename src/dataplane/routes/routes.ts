@@ -111,6 +111,8 @@ export class RouteDriver {
   private readonly timeoutMs: number;
   private readonly session: IpSession | undefined;
   private view: Map<string, KernelRoute> | undefined;
+  /** Workload routes someone else (the CNI) reported adding with our protocol, by destination. */
+  private readonly reported = new Map<string, string>();
 
   constructor(
     private readonly runner: CommandRunner,
@@ -123,6 +125,28 @@ export class RouteDriver {
     this.ip = options.ip ?? 'ip';
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.session = options.session;
+  }
+
+  /**
+   * Records workload routes the CNI has just added itself (`<dst> dev <dev>`, our protocol). When
+   * this driver's own `add` of such a route then meets "File exists", the route is taken as in
+   * place instead of re-reading the kernel's routes (a process start, 10–20 ms on a busy host).
+   * Only that case trusts the report, and a full read forgets every report.
+   */
+  learn(routes: ReadonlyArray<{ dst: string; dev: string }>): void {
+    if (this.reported.size > 10_000) this.reported.clear(); // reports nobody asked about; bounded
+    for (const r of routes) {
+      const dst = canonicalCidr(r.dst);
+      if (dst) this.reported.set(dst, r.dev);
+    }
+  }
+
+  /** True (once) when the CNI reported adding exactly the route `op` adds. */
+  private reportedInPlace(op: RouteOp, desired: ReadonlyMap<string, RouteSpec>): boolean {
+    const spec = desired.get(op.dst);
+    if (op.op !== 'add' || spec?.type === 'blackhole' || spec?.interfaceName !== this.reported.get(op.dst)) return false;
+    this.reported.delete(op.dst);
+    return true;
   }
 
   /** Forgets the view; the next apply reads the kernel. */
@@ -177,7 +201,8 @@ export class RouteDriver {
 
   /**
    * Brings our routes in line with `desired` in one `ip -force -batch` (every line is tried, each
-   * failure is reported with its line). A delete of a route that is already gone did its job.
+   * failure is reported with its line). A delete of a route that is already gone did its job, and
+   * so did an add that meets a route the CNI reported adding ({@link learn}).
    * When something else failed, the view may have been stale (the CNI adds a new workload's route
    * itself, so our `add` meets "File exists"): re-read that family, and try what still differs
    * once more; what fails then is an error (a missing interface, a route of another protocol in
@@ -185,13 +210,20 @@ export class RouteDriver {
    */
   async apply(desired: ReadonlyMap<string, RouteSpec>, options: { full?: boolean } = {}): Promise<RouteApplyOutcome> {
     const fullSync = options.full === true || this.view === undefined;
-    if (fullSync) this.view = new Map((await this.read()).map((r) => [r.dst, r]));
+    if (fullSync) {
+      this.reported.clear();
+      this.view = new Map((await this.read()).map((r) => [r.dst, r]));
+    }
     const outcome: RouteApplyOutcome = { added: 0, replaced: 0, removed: 0, errors: [], fullSync };
     const first = this.diff(desired, this.view as Map<string, KernelRoute>);
     if (first.length === 0) return outcome;
     const view = this.view as Map<string, KernelRoute>;
     const failed = await this.batch(first);
-    for (const [i, message] of failed) if (first[i]!.op === 'del' && /No such process/.test(message)) failed.delete(i);
+    for (const [i, message] of failed) {
+      if (first[i]!.op === 'del' && /No such process/.test(message)) failed.delete(i);
+      // The CNI added this workload's route itself and said so: in place, no re-read.
+      else if (/File exists/.test(message) && this.reportedInPlace(first[i]!, desired)) failed.delete(i);
+    }
     this.commit(view, desired, first.filter((_, i) => !failed.has(i)));
     if (failed.size === 0) {
       count(outcome, first);
