@@ -274,6 +274,23 @@ export function findHost(state: LabState, name: string): LabHost {
   return host;
 }
 
+/** How long a pod's server may take to listen on all its ports. */
+const SERVER_READY_MS = 20_000;
+
+/** Waits until the pod's server listens on every port it serves (`ss` inside the pod namespace). */
+async function waitServing(pod: LabPod, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (pod.server && !isRunning(pod.server)) throw new MargayError('MARGAY_ERR_USAGE', `the server of pod ${pod.namespace}/${pod.name} exited; see ${pod.server.logFile}`);
+    const res = await exec('ss', ['-Hltun'], { netns: pod.netns, allowFail: true });
+    // Lines like `tcp LISTEN 0 511 *:80 *:*`: protocol first, local address fifth.
+    const listening = new Set(res.stdout.split('\n').map((l) => l.trim().split(/\s+/)).filter((f) => f.length >= 5).map((f) => `${f[4]!.slice(f[4]!.lastIndexOf(':') + 1)}/${f[0]}`));
+    if (pod.serve.every((p) => listening.has(p))) return;
+    if (Date.now() > deadline) throw new MargayError('MARGAY_ERR_USAGE', `the server of pod ${pod.namespace}/${pod.name} does not listen on ${pod.serve.join(',')}; see ${pod.server?.logFile}`);
+    await sleep(100);
+  }
+}
+
 /** `lab pod add`: a pod namespace, CNI ADD through the real plugin, and its server. */
 export async function podAdd(ctx: LabContext, options: PodAddOptions): Promise<LabPod> {
   const state = requireLab(ctx);
@@ -301,6 +318,7 @@ export async function podAdd(ctx: LabContext, options: PodAddOptions): Promise<L
       const [node, args] = moduleCommand('lab/pod-server', [`${pod.namespace}/${pod.name}`, pod.serve.join(',')]);
       mkdirSync(join(ctx.dir, 'pods'), { recursive: true });
       pod.server = startProcess({ role: `pod ${pod.namespace}/${pod.name}`, cmd: node, args, netns: pod.netns, cwd: packageRoot(), logFile: join(ctx.dir, 'pods', `${pod.namespace}-${pod.name}.log`) });
+      await waitServing(pod, SERVER_READY_MS);
     }
   } catch (err) {
     await runCni(ctx, state, host, 'DEL', pod).catch(() => undefined);
