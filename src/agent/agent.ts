@@ -26,82 +26,32 @@
 import type { Resource } from '../api/resource.ts';
 import { buildCalcGraph, type CalcGraph } from '../calc/mod.ts';
 import type { DataplaneSettings, DataplaneUpdate } from '../calc/model.ts';
-import { type Clock, systemClock, type TimerHandle } from '../datastore/clock.ts';
+import { type Clock, systemClock } from '../datastore/clock.ts';
 import type { Datastore } from '../datastore/datastore.ts';
 import { parseResourceKey, RESOURCES_PREFIX } from '../datastore/keys.ts';
 import { Syncer, type SyncerEvent, type SyncerState } from '../datastore/syncer.ts';
 import { MargayError } from '../errors/mod.ts';
+import { type AgentDataplane, checkOutcome, DataplaneFailure, type DataplaneOutcome } from './dataplane-port.ts';
+import { EndpointWaiters } from './endpoint-waiters.ts';
+import { ProgrammedState, touchedEndpoints } from './programmed.ts';
 import { type AgentConfig, ConfigTracker, type LocalConfig, type ParamName } from './config.ts';
 import { HealthAggregator, type RunningServer, startHealthServer } from './health.ts';
 import { componentLogger, createLogger, type Logger, setLogLevel } from './log.ts';
 import { AgentMetrics, RESYNC_STATE, startMetricsServer } from './metrics.ts';
 import { FlushScheduler, Ticker } from './scheduler.ts';
 import {
+  endpointStatuses,
   type EndpointStatus,
-  hostEndpointStatusKey,
   StatusReporter,
   statusRegion,
   type WorkloadStatusId,
   workloadStatusId,
-  workloadStatusKey,
 } from './status.ts';
+
+export type { AgentDataplane, DataplaneOutcome };
 
 /** The IPAM prefix the agent follows (blocks: routes and blackholes). */
 export const IPAM_BLOCKS_PREFIX = '/calico/ipam/v2/assignment/';
-
-/** What one dataplane call reports (the shape of src/dataplane's ApplyResult the agent reads). */
-export interface DataplaneOutcome {
-  /** False when something was not programmed (the desired state keeps it; a resync retries). */
-  ok: boolean;
-  /** Workload endpoint keys whose programming failed. */
-  failedEndpoints?: string[];
-  nft?: { error?: Error };
-  routes?: { errors: Array<{ dst: string; message: string }> };
-}
-
-/**
- * What the agent needs from the dataplane: apply a batch in order (one kernel transaction), and
- * resync (re-read the kernel and repair it to the desired state). A failure is reported by
- * throwing or by `ok: false`; either way the batch must stay in the desired state, so that the
- * next resync programs it. `prepare` runs once, just before the first apply (host sysctls): like
- * everything else, nothing touches the kernel before the datastore snapshot is complete.
- */
-export interface AgentDataplane {
-  prepare?(): Promise<void>;
-  apply(updates: readonly DataplaneUpdate[]): Promise<DataplaneOutcome | void>;
-  resync(): Promise<DataplaneOutcome | void>;
-  /** Releases resources (not the kernel state, which stays as programmed). */
-  close?(): Promise<void>;
-}
-
-/** A failed dataplane call, with the endpoints it could not program. */
-class DataplaneFailure extends Error {
-  constructor(
-    message: string,
-    readonly failedEndpoints: string[],
-  ) {
-    super(message);
-    this.name = 'DataplaneFailure';
-  }
-}
-
-function checkOutcome(outcome: DataplaneOutcome | void, what: string): void {
-  if (outcome === undefined || outcome.ok) return;
-  const reasons = [
-    ...(outcome.nft?.error ? [`nftables: ${outcome.nft.error.message.split('\n')[0]}`] : []),
-    ...(outcome.routes?.errors ?? []).slice(0, 3).map((e) => `route ${e.dst}: ${e.message}`),
-  ];
-  throw new DataplaneFailure(`${what} failed: ${reasons.join('; ') || 'unknown error'}`, outcome.failedEndpoints ?? []);
-}
-
-/** A caller waiting for an endpoint to be programmed. */
-interface EndpointWaiter {
-  key: string;
-  revision: number;
-  resolve: () => void;
-  reject: (err: Error) => void;
-  timer: TimerHandle;
-}
 
 /** Options of {@link Agent}. */
 export interface AgentOptions {
@@ -124,13 +74,6 @@ export interface AgentOptions {
   syncerBackoff?: { initialMs: number; maxMs: number };
 }
 
-/** Counts of what the dataplane has been told to program. */
-interface ProgrammedState {
-  ipSets: Set<string>;
-  policies: Set<string>;
-  workloads: Set<string>;
-  hostEndpoints: Set<string>;
-}
 
 type SyncerName = 'resources' | 'ipam';
 
@@ -153,12 +96,12 @@ export class Agent {
   readonly #syncers: Record<SyncerName, Syncer>;
   readonly #syncerState: Record<SyncerName, SyncerState | undefined> = { resources: undefined, ipam: undefined };
   readonly #syncerInSync: Record<SyncerName, boolean> = { resources: false, ipam: false };
-  readonly #programmed: ProgrammedState = { ipSets: new Set(), policies: new Set(), workloads: new Set(), hostEndpoints: new Set() };
+  readonly #programmed = new ProgrammedState();
   /** The highest datastore revision fed to the graph, and the highest one the kernel reflects. */
   #fedRevision = 0;
   #appliedRevision = 0;
   /** Callers (the CNI service) waiting for an endpoint to be programmed at a revision. */
-  readonly #endpointWaiters = new Set<EndpointWaiter>();
+  readonly #endpointWaiters: EndpointWaiters;
   /** WorkloadEndpoint `<ns>/<name>` → its status key identity. */
   readonly #wepIds = new Map<string, WorkloadStatusId>();
   readonly #nodes = new Set<string>();
@@ -190,6 +133,7 @@ export class Agent {
   constructor(options: AgentOptions) {
     this.#ds = options.datastore;
     this.#clock = options.clock ?? systemClock;
+    this.#endpointWaiters = new EndpointWaiters(this.#clock);
     this.#wall = options.wallClock ?? Date.now;
     this.#serve = options.servers ?? true;
     this.#tracker = new ConfigTracker(options.local, { defaultHostname: options.defaultHostname ?? '' });
@@ -287,34 +231,18 @@ export class Agent {
    * `timeoutMs`. The CNI service answers ADD only after this.
    */
   waitForEndpointProgrammed(key: string, revision: number, timeoutMs: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const waiter: EndpointWaiter = {
-        key,
-        revision,
-        resolve,
-        reject,
-        timer: this.#clock.setTimeout(() => {
-          this.#endpointWaiters.delete(waiter);
-          reject(new Error(`endpoint ${key} was not programmed within ${timeoutMs} ms${this.#lastApplyError ? ` (last dataplane error: ${this.#lastApplyError})` : ''}`));
-        }, timeoutMs),
-      };
-      this.#endpointWaiters.add(waiter);
+    const timeout = () => new Error(`endpoint ${key} was not programmed within ${timeoutMs} ms${this.#lastApplyError ? ` (last dataplane error: ${this.#lastApplyError})` : ''}`);
+    return this.#endpointWaiters.wait(key, revision, timeoutMs, timeout, (pending) => {
       this.#settleEndpointWaiters();
       // Its change is already in the graph and waits for the coalescing timer: do not wait for it.
-      if (this.#endpointWaiters.has(waiter) && revision <= this.#fedRevision && this.#scheduler.busy && !this.#scheduler.running) {
+      if (pending() && revision <= this.#fedRevision && this.#scheduler.busy && !this.#scheduler.running) {
         this.#scheduler.expedite();
       }
     });
   }
 
   #settleEndpointWaiters(): void {
-    for (const w of this.#endpointWaiters) {
-      if (w.revision <= this.#appliedRevision && this.#programmed.workloads.has(w.key) && !this.#failedEndpoints.has(w.key)) {
-        this.#clock.clearTimeout(w.timer);
-        this.#endpointWaiters.delete(w);
-        w.resolve();
-      }
-    }
+    this.#endpointWaiters.settle((key, revision) => revision <= this.#appliedRevision && this.#programmed.workloads.has(key) && !this.#failedEndpoints.has(key));
   }
 
   /** True once the dataplane has been programmed from a complete snapshot and the datastore is connected. */
@@ -362,11 +290,7 @@ export class Agent {
     if (this.#stopping) return this.done;
     this.#stopping = true;
     this.#log.info('agent stopping');
-    for (const w of this.#endpointWaiters) {
-      this.#clock.clearTimeout(w.timer);
-      w.reject(new Error('the agent is stopping'));
-    }
-    this.#endpointWaiters.clear();
+    this.#endpointWaiters.rejectAll(new Error('the agent is stopping'));
     this.#resyncTicker?.stop();
     this.#reportTicker?.stop();
     this.#watchdogTicker?.stop();
@@ -631,36 +555,7 @@ export class Agent {
 
   #track(updates: readonly DataplaneUpdate[]): void {
     const p = this.#programmed;
-    for (const u of updates) {
-      switch (u.type) {
-        case 'ipset-update':
-          p.ipSets.add(u.id);
-          break;
-        case 'ipset-remove':
-          p.ipSets.delete(u.id);
-          break;
-        case 'policy-update':
-          p.policies.add(u.policy.key);
-          break;
-        case 'policy-remove':
-          p.policies.delete(u.key);
-          break;
-        case 'workload-update':
-          p.workloads.add(u.endpoint.key);
-          break;
-        case 'workload-remove':
-          p.workloads.delete(u.key);
-          break;
-        case 'host-endpoint-update':
-          p.hostEndpoints.add(u.endpoint.key);
-          break;
-        case 'host-endpoint-remove':
-          p.hostEndpoints.delete(u.key);
-          break;
-        default:
-          break;
-      }
-    }
+    p.track(updates);
     this.metrics.activeLocalEndpoints.set(p.workloads.size + p.hostEndpoints.size);
     this.metrics.activeLocalPolicies.set(p.policies.size);
     this.metrics.activeLocalSelectors.set(p.ipSets.size);
@@ -683,19 +578,15 @@ export class Agent {
   // Status
 
   #updateEndpointStatuses(): void {
-    const statuses = new Map<string, EndpointStatus>();
-    if (this.#config.endpointReportingEnabled) {
-      const region = statusRegion(this.#config.openstackRegion);
-      const host = this.#config.felixHostname;
-      for (const key of this.#programmed.workloads) {
-        const id = this.#wepIds.get(key);
-        if (id === undefined) continue;
-        statuses.set(workloadStatusKey(region, host, id), this.#failedEndpoints.has(key) ? 'error' : 'up');
-      }
-      for (const key of this.#programmed.hostEndpoints) {
-        statuses.set(hostEndpointStatusKey(region, host, key), this.#failedEndpoints.has(key) ? 'error' : 'up');
-      }
-    }
+    const statuses = this.#config.endpointReportingEnabled
+      ? endpointStatuses({
+          region: statusRegion(this.#config.openstackRegion),
+          host: this.#config.felixHostname,
+          programmed: this.#programmed,
+          workloadIds: this.#wepIds,
+          failed: this.#failedEndpoints,
+        })
+      : new Map<string, EndpointStatus>();
     this.#reporter.setEndpointStatuses(statuses);
     if (this.#reporter.endpointsDirty) this.#statusScheduler.kick();
   }
@@ -734,15 +625,6 @@ export class Agent {
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-/** The endpoint keys a batch updates. */
-function touchedEndpoints(updates: readonly DataplaneUpdate[]): string[] {
-  const out: string[] = [];
-  for (const u of updates) {
-    if (u.type === 'workload-update' || u.type === 'host-endpoint-update') out.push(u.endpoint.key);
-  }
-  return out;
 }
 
 async function withDeadline(p: Promise<void>, ms: number): Promise<void> {

@@ -98,6 +98,31 @@ export interface StatusReporterOptions {
   now?: () => number;
 }
 
+/** What {@link endpointStatuses} reads. */
+export interface EndpointStatusInput {
+  region: string;
+  host: string;
+  programmed: { workloads: ReadonlySet<string>; hostEndpoints: ReadonlySet<string> };
+  /** The status id of each programmed workload endpoint (endpoints without one are skipped). */
+  workloadIds: ReadonlyMap<string, WorkloadStatusId>;
+  /** Endpoints whose programming failed: `error`; the others `up`. */
+  failed: ReadonlySet<string>;
+}
+
+/** The status key and value of every programmed endpoint (Felix's endpoint reporting). */
+export function endpointStatuses(input: EndpointStatusInput): Map<string, EndpointStatus> {
+  const statuses = new Map<string, EndpointStatus>();
+  for (const key of input.programmed.workloads) {
+    const id = input.workloadIds.get(key);
+    if (id === undefined) continue;
+    statuses.set(workloadStatusKey(input.region, input.host, id), input.failed.has(key) ? 'error' : 'up');
+  }
+  for (const key of input.programmed.hostEndpoints) {
+    statuses.set(hostEndpointStatusKey(input.region, input.host, key), input.failed.has(key) ? 'error' : 'up');
+  }
+  return statuses;
+}
+
 /** Writes endpoint and host status keys. Every method is safe to call during an outage: failures are retried later. */
 export class StatusReporter {
   readonly #ds: Datastore;
