@@ -8,7 +8,7 @@ import { allKinds } from '../api/kinds/mod.ts';
 import type { Resource } from '../api/resource.ts';
 import { PolicyView, runMatrix } from '../policy/mod.ts';
 import { formatTable } from '../cli/output.ts';
-import { openStore, probeMany } from './lab.ts';
+import { probeMany, withStore } from './lab.ts';
 import { formatPortSpec, type PortSpec } from './serve.ts';
 import type { LabPod, LabState } from './state.ts';
 
@@ -33,13 +33,8 @@ export interface ConnectivityReport {
 }
 
 async function readAllResources(state: LabState): Promise<Resource[]> {
-  const store = openStore(state);
-  try {
-    const lists = await Promise.all(allKinds.map((k) => store.list(k)));
-    return lists.flatMap((l) => l.items);
-  } finally {
-    await store.datastore.close();
-  }
+  const lists = await withStore(state, (store) => Promise.all(allKinds.map((k) => store.list(k))));
+  return lists.flatMap((l) => l.items);
 }
 
 /** Options of {@link connectivity}. */

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { decodeResources } from '../api/decode.ts';
 import { convertKubernetesResource } from '../api/k8s/mod.ts';
 import { validateResource } from '../api/validate.ts';
 import type { Resource } from '../api/resource.ts';
@@ -50,9 +51,20 @@ function datastoreEnv(state: LabState): NodeJS.ProcessEnv {
   return { ...process.env, DATASTORE_TYPE: 'etcdv3', ETCD_ENDPOINTS: state.etcdEndpoint };
 }
 
-/** Opens the lab's datastore as a ResourceStore (closed by the caller). */
-export function openStore(state: LabState): ResourceStore {
-  return new ResourceStore(createDatastore({ type: 'etcdv3', etcdEndpoints: state.etcdEndpoint.split(',') }));
+/** Runs `fn` with the lab's datastore open as a ResourceStore, and closes it afterwards. */
+export async function withStore<T>(state: LabState, fn: (store: ResourceStore) => Promise<T>): Promise<T> {
+  const store = new ResourceStore(createDatastore({ type: 'etcdv3', etcdEndpoints: state.etcdEndpoint.split(',') }));
+  try {
+    return await fn(store);
+  } finally {
+    await store.datastore.close();
+  }
+}
+
+/** Applies (or deletes) every resource of a manifest text in one batch, as `margay apply -f` does. */
+export async function applyManifests(state: LabState, text: string, verb: 'apply' | 'delete' = 'apply'): Promise<void> {
+  const resources = decodeResources(text, 'manifests.yaml').map((d) => d.resource);
+  await withStore(state, (store) => store.batch(verb, resources).then(() => undefined));
 }
 
 /** Reads the lab state or fails with a clear message. */
@@ -162,12 +174,7 @@ export async function labUp(options: LabOptions, ctx: LabContext): Promise<LabSt
   for (const host of plan.hosts) await buildHost(plan, host);
 
   ctx.progress('writing the cluster configuration (pools, BGP, agent)');
-  const store = openStore(state);
-  try {
-    await store.batch('apply', baseResources(plan));
-  } finally {
-    await store.datastore.close();
-  }
+  await withStore(state, (store) => store.batch('apply', baseResources(plan)));
 
   if (plan.router) {
     ctx.progress(`starting FRR on the router (AS ${plan.router.asNumber}, eBGP to every host)`);
@@ -258,13 +265,8 @@ async function runCni(ctx: LabContext, state: LabState, host: LabHost, command: 
 
 /** Makes sure the pod's namespace has its Profile (`kns.<ns>`), as a Kubernetes Namespace would. */
 async function ensureNamespace(state: LabState, namespace: string): Promise<void> {
-  const store = openStore(state);
-  try {
-    const profile = convertKubernetesResource({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'kubernetes.io/metadata.name': namespace } } });
-    await store.create(profile, { skipExists: true });
-  } finally {
-    await store.datastore.close();
-  }
+  const profile = convertKubernetesResource({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'kubernetes.io/metadata.name': namespace } } });
+  await withStore(state, (store) => store.create(profile, { skipExists: true }));
 }
 
 /** A lab host by name, or a usage error listing the hosts. */

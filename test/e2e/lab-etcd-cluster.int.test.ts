@@ -8,11 +8,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { decodeResources } from '../../src/api/decode.ts';
 import { exec } from '../../src/dataplane/exec.ts';
 import { startLabEtcd } from '../../src/lab/etcd.ts';
 import { listLabNetns } from '../../src/lab/fabric.ts';
-import { labDown, labUp, openStore, podAdd, probe, type LabContext } from '../../src/lab/lab.ts';
+import { applyManifests, labDown, labUp, podAdd, probe, type LabContext } from '../../src/lab/lab.ts';
 import { isRunning } from '../../src/lab/processes.ts';
 import { readState, writeState } from '../../src/lab/state.ts';
 import { eventually } from '../harness/wait.ts';
@@ -45,13 +44,7 @@ describe('lab - a 3-member etcd cluster losing a member', () => {
     process.kill(leader.pid, 'SIGKILL');
     await eventually(() => !isRunning(leader), { what: 'the leader to die' });
 
-    const store = openStore(state);
-    try {
-      const deny = decodeResources('apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-b, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: b}}\n  policyTypes: [Ingress]\n', 'deny-b.yaml');
-      await store.batch('apply', deny.map((d) => d.resource));
-    } finally {
-      await store.datastore.close();
-    }
+    await applyManifests(state, 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-b, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: b}}\n  policyTypes: [Ingress]\n');
     await eventually(async () => !(await probe(a.netns, b.addresses[0]!, { port: 80, protocol: 'tcp' }, 500)).ok, { what: 'the policy written after the loss enforced on host-2', timeoutMs: 30_000, intervalMs: 250 });
 
     const c = await podAdd(ctx, { namespace: 'x', name: 'c', host: 'host-2', labels: { pod: 'c' }, serve: [{ port: 80, protocol: 'tcp' }] });

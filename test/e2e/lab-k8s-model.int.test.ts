@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { decodeResources } from '../../src/api/decode.ts';
 import type { Resource } from '../../src/api/resource.ts';
 import { connectivity, type ConnectivityReport } from '../../src/lab/connectivity.ts';
-import { labDown, labUp, openStore, podAdd, type LabContext } from '../../src/lab/lab.ts';
+import { labDown, labUp, podAdd, type LabContext, withStore } from '../../src/lab/lab.ts';
 import { parseServeList } from '../../src/lab/serve.ts';
 import { readState } from '../../src/lab/state.ts';
 import { NAMESPACES, not, POD_NAMES, pods, tableDiff, Truth } from '../agent/k8s-model.ts';
@@ -35,14 +35,11 @@ let applied: Resource[] = [];
 /** Makes `manifests` the whole set of NetworkPolicies, then checks matrix and probes against `truth`. */
 async function check(manifests: object[], truth: Truth): Promise<void> {
   const wanted = manifests.length ? decodeResources(manifests.map((m) => JSON.stringify(m)).join('\n---\n'), 'case.yaml').map((d) => d.resource) : [];
-  const store = openStore(readState(ctx.dir)!);
-  try {
-    const stale = applied.filter((r) => !wanted.some((w) => w.metadata.name === r.metadata.name && w.metadata.namespace === r.metadata.namespace));
+  const stale = applied.filter((r) => !wanted.some((w) => w.metadata.name === r.metadata.name && w.metadata.namespace === r.metadata.namespace));
+  await withStore(readState(ctx.dir)!, async (store) => {
     if (stale.length) await store.batch('delete', stale);
     if (wanted.length) await store.batch('apply', wanted);
-  } finally {
-    await store.datastore.close();
-  }
+  });
   applied = wanted;
   const expected = truth.final();
   // The agents program within moments; probe until the dataplane agrees or the deadline passes.

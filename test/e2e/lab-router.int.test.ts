@@ -9,12 +9,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { decodeResources } from '../../src/api/decode.ts';
 import { exec } from '../../src/dataplane/exec.ts';
 import { connectivity } from '../../src/lab/connectivity.ts';
 import { listLabNetns } from '../../src/lab/fabric.ts';
 import { frrAt, frrSessions } from '../../src/lab/frr.ts';
-import { labDown, labUp, openStore, podAdd, probe, type LabContext } from '../../src/lab/lab.ts';
+import { applyManifests, labDown, labUp, podAdd, probe, type LabContext } from '../../src/lab/lab.ts';
 import { missingPodRoutes } from '../../src/lab/routes.ts';
 import { isRunning } from '../../src/lab/processes.ts';
 import { readState } from '../../src/lab/state.ts';
@@ -72,9 +71,7 @@ describe('lab - an FRR router and a second subnet', () => {
     }
 
     // Policy across the tunnel: y/c admits only x/b.
-    const store = openStore(state);
-    try {
-      const policy = decodeResources(`apiVersion: networking.k8s.io/v1
+    await applyManifests(state, `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: only-b, namespace: y}
 spec:
@@ -82,11 +79,7 @@ spec:
   policyTypes: [Ingress]
   ingress:
     - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: x}}, podSelector: {matchLabels: {pod: b}}}]
-`, 'only-b.yaml');
-      await store.batch('apply', policy.map((d) => d.resource));
-    } finally {
-      await store.datastore.close();
-    }
+`);
     await eventually(async () => !(await probe(a.netns, c.addresses[0]!, port, 500)).ok, { what: 'x/a → y/c denied', timeoutMs: 30_000, intervalMs: 250 });
     const after = await connectivity(readState(ctx.dir)!, [port]);
     assert.equal(after.mismatches, 0, JSON.stringify(after.cells.filter((cell) => cell.expected !== cell.observed)));

@@ -15,11 +15,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { eventually as eventuallyTrue } from '../harness/wait.ts';
 import { after, describe, test } from 'node:test';
 import { exec } from '../../src/dataplane/exec.ts';
-import { decodeResources } from '../../src/api/decode.ts';
 import { connectivity, type ConnectivityReport } from '../../src/lab/connectivity.ts';
 import { failHost, recoverHost, restartAgent } from '../../src/lab/hosts.ts';
 import type { PortSpec } from '../../src/lab/serve.ts';
-import { labDown, labUp, openStore, podAdd, probe, type LabContext } from '../../src/lab/lab.ts';
+import { labDown, labUp, applyManifests, podAdd, probe, type LabContext } from '../../src/lab/lab.ts';
 import { listLabNetns } from '../../src/lab/fabric.ts';
 import { isRunning, stopProcess } from '../../src/lab/processes.ts';
 import { startLabEtcd } from '../../src/lab/etcd.ts';
@@ -52,15 +51,6 @@ function observed(report: ConnectivityReport, from: string, to: string, port: st
   return report.cells.find((c) => c.from === from && c.to === to && c.port === port)!.observed;
 }
 
-async function applyYaml(state: LabState, yaml: string, verb: 'apply' | 'delete' = 'apply'): Promise<void> {
-  const store = openStore(state);
-  try {
-    await store.batch(verb, decodeResources(yaml, 'test.yaml').map((d) => d.resource));
-  } finally {
-    await store.datastore.close();
-  }
-}
-
 async function birdRoutes(netns: string, family: 4 | 6): Promise<{ dst: string; gateway?: string }[]> {
   const out = (await exec('ip', [`-${family}`, '-j', 'route', 'show', 'proto', 'bird'], { netns })).stdout;
   return JSON.parse(out || '[]') as { dst: string; gateway?: string }[];
@@ -90,9 +80,7 @@ describe('lab - three hosts', () => {
 
   test('a Kubernetes NetworkPolicy applies across hosts and agrees with policy matrix', async () => {
     const state = readState(ctx.dir)!;
-    const store = openStore(state);
-    try {
-      const policy = decodeResources(`apiVersion: networking.k8s.io/v1
+    await applyManifests(state, `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: only-from-y, namespace: x}
 spec:
@@ -103,11 +91,7 @@ spec:
         - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: y}}
       ports:
         - {port: 80, protocol: TCP}
-`, 'policy.yaml').map((d) => d.resource);
-      await store.batch('apply', policy);
-    } finally {
-      await store.datastore.close();
-    }
+`);
     const bAddress = state.pods.find((p) => p.name === 'b')!.addresses[0]!;
     const netnsOf = (name: string) => state.pods.find((p) => p.name === name)!.netns;
     await eventually(async () => !(await probe(netnsOf('a'), bAddress, { port: 80, protocol: 'tcp' }, 500)).ok, 'the policy to block x/a → x/b');
@@ -138,7 +122,7 @@ spec:
     - {action: Deny, protocol: TCP, source: {selector: pod == 'a'}, destination: {ports: [80]}}
     - {action: Pass}
 `;
-    await applyYaml(state, tiered);
+    await applyManifests(state, tiered);
     const a = state.pods.find((p) => p.name === 'a')!;
     const c = state.pods.find((p) => p.name === 'c')!;
     await eventually(async () => !(await probe(a.netns, c.addresses[0]!, { port: 80, protocol: 'tcp' }, 500)).ok, 'the tier to block x/a → y/c');
@@ -148,7 +132,7 @@ spec:
       assert.equal(observed(report, 'x/b', 'y/c', '80/TCP'), 'allow');
       assert.equal(observed(report, 'x/a', 'x/b', '80/TCP'), 'deny', 'the default-tier policy still applies');
     }
-    await applyYaml(state, tiered.split('---\n').reverse().join('---\n'), 'delete');
+    await applyManifests(state, tiered.split('---\n').reverse().join('---\n'), 'delete');
     await eventually(async () => (await probe(a.netns, c.addresses[0]!, { port: 80, protocol: 'tcp' }, 500)).ok, 'x/a → y/c allowed again once the tier is gone');
   });
 
@@ -208,13 +192,7 @@ spec:
     state.processes = state.processes.map((p) => (p === etcd ? restarted! : p));
     writeState(ctx.dir, state);
     assert.equal((await probe(pod('a').netns, pod('c').addresses[0]!, { port: 80, protocol: 'tcp' }, 1000)).ok, true, 'x/a → y/c allowed before');
-    const store = openStore(state);
-    try {
-      const denyC = decodeResources('apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-c, namespace: y}\nspec:\n  podSelector: {matchLabels: {pod: c}}\n  policyTypes: [Ingress]\n', 'deny-c.yaml');
-      await store.batch('apply', denyC.map((d) => d.resource));
-    } finally {
-      await store.datastore.close();
-    }
+    await applyManifests(state, 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-c, namespace: y}\nspec:\n  podSelector: {matchLabels: {pod: c}}\n  policyTypes: [Ingress]\n');
     await eventually(async () => !(await probe(pod('a').netns, pod('c').addresses[0]!, { port: 80, protocol: 'tcp' }, 500)).ok, 'x/a → y/c denied by a policy written after the outage', 60_000);
   });
 

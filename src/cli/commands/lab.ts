@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { connectivity, renderConnectivity } from '../../lab/connectivity.ts';
 import { isRunning } from '../../lab/processes.ts';
-import { labDown, labUp, type LabContext, openStore, podAdd, podRemove, probe, requireLab, targetAddress, targetNetns } from '../../lab/lab.ts';
+import { labDown, labUp, type LabContext, podAdd, withStore, podRemove, probe, requireLab, targetAddress, targetNetns } from '../../lab/lab.ts';
 import { failHost, recoverHost, restartAgent } from '../../lab/hosts.ts';
 import { describeMissing } from '../../lab/routes.ts';
 import { parsePortSpec, parseServeList } from '../../lab/serve.ts';
@@ -85,19 +85,11 @@ async function status(ctx: CliContext, lab: LabContext): Promise<void> {
 
 /** Every enforced policy of the lab's datastore, in a table's rows. */
 async function policyRows(state: LabState): Promise<string[][]> {
-  const store = openStore(state);
-  try {
-    const rows: string[][] = [];
-    for (const kind of [networkPolicyKind, globalNetworkPolicyKind]) {
-      for (const p of (await store.list(kind)).items) {
-        const spec = (p.spec ?? {}) as { tier?: string; order?: number; selector?: string };
-        rows.push([p.kind, p.metadata.namespace ?? '-', p.metadata.name, spec.tier ?? 'default', spec.order === undefined ? '-' : String(spec.order), spec.selector ?? 'all()']);
-      }
-    }
-    return rows;
-  } finally {
-    await store.datastore.close();
-  }
+  const lists = await withStore(state, (store) => Promise.all([networkPolicyKind, globalNetworkPolicyKind].map((kind) => store.list(kind))));
+  return lists.flatMap((l) => l.items).map((p) => {
+    const spec = (p.spec ?? {}) as { tier?: string; order?: number; selector?: string };
+    return [p.kind, p.metadata.namespace ?? '-', p.metadata.name, spec.tier ?? 'default', spec.order === undefined ? '-' : String(spec.order), spec.selector ?? 'all()'];
+  });
 }
 
 /** Registers `lab`. */
