@@ -45,6 +45,32 @@ function row(cells: (string | number)[]): string {
   return `| ${cells.map((c) => (typeof c === 'number' ? c.toFixed(1) : c)).join(' | ')} |`;
 }
 
+/** Busy and total CPU time of the machine so far (clock ticks, from /proc/stat). */
+function cpuTicks(): { busy: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  const total = fields.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+/**
+ * Waits until the machine is quiet (under 10% busy over half a second, at most 60 s): deleting
+ * network namespaces costs the kernel ~80 ms of CPU each, in the background, and the namespaces
+ * an earlier phase or run deleted would otherwise be cleaned up during the measurement.
+ */
+async function waitQuiet(): Promise<string> {
+  const deadline = Date.now() + 60_000;
+  let share = 1;
+  while (Date.now() < deadline) {
+    const a = cpuTicks();
+    await new Promise((r) => setTimeout(r, 500));
+    const b = cpuTicks();
+    share = (b.busy - a.busy) / Math.max(1, b.total - a.total);
+    if (share < 0.1) break;
+  }
+  return `${(share * 100).toFixed(0)}% busy`;
+}
+
 /** Runs a program with exactly `env` and `stdin`; resolves with its exit code, output and wall time. */
 function timed(cmd: string, args: string[], env: Record<string, string>, stdin: string): Promise<{ ms: number; code: number; stdout: string }> {
   return new Promise((resolve, reject) => {
@@ -232,6 +258,7 @@ async function attachments(dir: string, mode: Host): Promise<void> {
       await run(p, 'DEL', 100_000 + k, ns);
     }
     // Interleaved, so that whatever else the machine does hits both alike.
+    const quiet = await waitQuiet();
     for (let i = 0; i < N; i++) {
       for (const [k, p] of plugins.entries()) times.get(p.name)!.add.push(await run(p, 'ADD', i, containers[i * plugins.length + k]!));
     }
@@ -241,7 +268,7 @@ async function attachments(dir: string, mode: Host): Promise<void> {
 
     const base = times.get('ptp + host-local')!;
     const mine = times.get(plugins[0]!.name)!;
-    console.log(`\n### ADD and DEL, ${N} attachments each, sequential, ${mode === 'agent' ? 'Margay through the agent' : 'Margay\'s CNI service alone'}\n`);
+    console.log(`\n### ADD and DEL, ${N} attachments each, sequential, ${mode === 'agent' ? 'Margay through the agent' : 'Margay\'s CNI service alone'} (machine ${quiet} before)\n`);
     console.log('| plugin | ADD p50 | ADD p90 | ADD p99 | DEL p50 | DEL p90 | DEL p99 |');
     console.log('|---|---:|---:|---:|---:|---:|---:|');
     for (const p of plugins) {

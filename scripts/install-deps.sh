@@ -56,3 +56,10 @@ if [ ! -x dist/cni/margay ] || [ native/cni-client.c -nt dist/cni/margay ]; then
   mv dist/cni/margay.tmp dist/cni/margay
 fi
 [ -x dist/cni/margay-ipam ] && [ ! dist/cni/margay -nt dist/cni/margay-ipam ] || cp dist/cni/margay dist/cni/margay-ipam
+# The agent's resident netlink helper (native/netlink-helper.c): a CNI ADD's container side and
+# sysctls without a process per call. The agent finds it in dist/cni/ (or $MARGAY_NETLINK_HELPER).
+if [ ! -x dist/cni/margay-netlink ] || [ native/netlink-helper.c -nt dist/cni/margay-netlink ]; then
+  mkdir -p dist/cni
+  gcc -O2 -Wall -Wextra -o dist/cni/margay-netlink.tmp native/netlink-helper.c
+  mv dist/cni/margay-netlink.tmp dist/cni/margay-netlink
+fi

@@ -28,10 +28,11 @@ import { buildCalcGraph, type CalcGraph } from '../calc/mod.ts';
 import type { DataplaneSettings, DataplaneUpdate } from '../calc/model.ts';
 import { type Clock, systemClock } from '../datastore/clock.ts';
 import type { Datastore } from '../datastore/datastore.ts';
-import { parseResourceKey, RESOURCES_PREFIX } from '../datastore/keys.ts';
+import { parseResourceKey, resourceKey, RESOURCES_PREFIX } from '../datastore/keys.ts';
 import { Syncer, type SyncerEvent, type SyncerState } from '../datastore/syncer.ts';
 import { MargayError } from '../errors/mod.ts';
 import { type AgentDataplane, checkOutcome, DataplaneFailure, type DataplaneOutcome } from './dataplane-port.ts';
+import { EndpointsAhead } from './ahead.ts';
 import { EndpointWaiters } from './endpoint-waiters.ts';
 import { ProgrammedState, touchedEndpoints } from './programmed.ts';
 import { type AgentConfig, ConfigTracker, type LocalConfig, type ParamName } from './config.ts';
@@ -101,6 +102,7 @@ export class Agent {
   #fedRevision = 0;
   #appliedRevision = 0;
   /** Callers (the CNI service) waiting for an endpoint to be programmed at a revision. */
+  readonly #ahead = new EndpointsAhead();
   readonly #endpointWaiters: EndpointWaiters;
   /** WorkloadEndpoint `<ns>/<name>` → its status key identity. */
   readonly #wepIds = new Map<string, WorkloadStatusId>();
@@ -241,8 +243,41 @@ export class Agent {
     });
   }
 
+  /**
+   * Programs a local workload endpoint from the value the CNI service is about to write, without
+   * waiting for the datastore to echo it back: the kernel work overlaps the write, and
+   * {@link waitForEndpointProgrammed} is satisfied once this value is in the kernel. The
+   * datastore's own event for the endpoint takes over when it comes. Returns the withdrawal, for
+   * a write that failed: the datastore's last value of the endpoint comes back.
+   */
+  programAhead(endpoint: Resource): () => void {
+    const { name, namespace = 'default' } = endpoint.metadata;
+    if (!this.#graphInSync || this.#stopping) return () => undefined;
+    const key = resourceKey('workloadendpoints', name, namespace);
+    const id = `${namespace}/${name}`;
+    const { resourceVersion: _stored, ...metadata } = endpoint.metadata;
+    const seq = this.#ahead.feed(id);
+    this.#feedAhead(key, structuredClone({ ...endpoint, metadata }));
+    this.#scheduler.expedite();
+    return () => {
+      const back = this.#ahead.withdraw(id, seq);
+      if (!back) return;
+      this.#feedAhead(key, back.value);
+      this.#scheduler.kick();
+    };
+  }
+
+  #feedAhead(key: string, value: unknown): void {
+    this.#observe(key, value, undefined);
+    this.graph.onUpdate(key, value);
+    this.#pendingSince ??= performance.now();
+  }
+
   #settleEndpointWaiters(): void {
-    this.#endpointWaiters.settle((key, revision) => revision <= this.#appliedRevision && this.#programmed.workloads.has(key) && !this.#failedEndpoints.has(key));
+    this.#endpointWaiters.settle(
+      (key, revision) =>
+        (revision <= this.#appliedRevision || this.#ahead.isApplied(key, revision)) && this.#programmed.workloads.has(key) && !this.#failedEndpoints.has(key),
+    );
   }
 
   /** True once the dataplane has been programmed from a complete snapshot and the datastore is connected. */
@@ -333,9 +368,9 @@ export class Agent {
               this.#log.warn({ key }, 'datastore value is not JSON; treated as deleted');
             }
           }
-          localEndpoint = this.#observe(key, value) || localEndpoint;
-          this.graph.onUpdate(key, value);
           const revision = ev.type === 'update' ? ev.kv.modRevision : ev.revision;
+          localEndpoint = this.#observe(key, value, revision) || localEndpoint;
+          this.graph.onUpdate(key, value);
           if (revision > this.#fedRevision) this.#fedRevision = revision;
           break;
         }
@@ -390,10 +425,12 @@ export class Agent {
   }
 
   /**
-   * Side-tracking of a few kinds the agent itself needs (config, status ids, host count). Returns
-   * true for a workload endpoint of this host written (not deleted).
+   * Side-tracking of a few kinds the agent itself needs (config, status ids, host count, the
+   * datastore's values of local endpoints). Returns true for a workload endpoint of this host
+   * written (not deleted) that nobody has fed ahead. `revision`: the datastore event's, or
+   * undefined for a value fed ahead.
    */
-  #observe(key: string, value: unknown): boolean {
+  #observe(key: string, value: unknown, revision: number | undefined): boolean {
     const ref = parseResourceKey(key);
     if (ref === undefined) return false;
     const res = value as Resource | undefined;
@@ -406,12 +443,15 @@ export class Agent {
       case 'workloadendpoints': {
         // Only this host's endpoints get a status key: keep nothing for the rest of the cluster.
         const id = `${ref.namespace ?? 'default'}/${ref.name}`;
-        if (res === undefined || (res.spec as { node?: unknown } | undefined)?.node !== this.#config.felixHostname) {
+        const local = res !== undefined && (res.spec as { node?: unknown } | undefined)?.node === this.#config.felixHostname;
+        // The echo of an endpoint already programmed ahead needs no hurry.
+        const echo = revision !== undefined && this.#ahead.onDatastore(id, res, local, revision);
+        if (!local) {
           this.#wepIds.delete(id);
           break;
         }
-        this.#wepIds.set(id, workloadStatusId(ref.namespace ?? 'default', ref.name, res.spec));
-        return true;
+        this.#wepIds.set(id, workloadStatusId(ref.namespace ?? 'default', ref.name, res!.spec));
+        return !echo;
       }
       case 'nodes':
         if (res === undefined) this.#nodes.delete(ref.name);
@@ -454,15 +494,16 @@ export class Agent {
   // -----------------------------------------------------------------------------------------------
   // Dataplane side
 
-  /** The scheduler's job: flush the graph, apply, resync when asked. */
-  async #flush(): Promise<void> {
-    if (!this.#graphInSync || this.#stopping) return;
+  /** The scheduler's job: flush the graph, apply, resync when asked. False when there was nothing to do. */
+  async #flush(): Promise<boolean> {
+    if (!this.#graphInSync || this.#stopping) return false;
     let updates: DataplaneUpdate[];
+    const aheadAtFlush = this.#ahead.latest;
     try {
       updates = this.graph.flush().map((u) => (u.type === 'settings' ? { type: 'settings', settings: this.#overlaySettings(u.settings) } : u));
     } catch (err) {
       this.#fatal('the calculation graph failed', err);
-      return;
+      return false;
     }
     const pendingSince = this.#pendingSince;
     this.#pendingSince = undefined;
@@ -530,11 +571,13 @@ export class Agent {
     }
     if (this.#datastoreInSync()) this.#lastInSync = this.#wall();
     if (revisionAtFlush > this.#appliedRevision) this.#appliedRevision = revisionAtFlush;
+    this.#ahead.applied(aheadAtFlush);
     this.#settleEndpointWaiters();
     this.health.report('dataplane', { live: true, ready: true, detail: `programmed (${this.#programmed.workloads.size} workloads)` });
     this.#updateInSyncGauge();
     if (updates.length > 0 || first || hadFailures) this.#updateEndpointStatuses();
     if (first) void this.#reportHost();
+    return updates.length > 0 || resync || first || hadFailures;
   }
 
   /** The file/environment/flag values of dataplane settings win over the datastore's. */

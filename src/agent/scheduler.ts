@@ -8,6 +8,7 @@
  *   the run starts at once, or right after the one in progress; what else is pending joins it.
  * - Throttling: a leaky (token) bucket of `burst` runs, refilled at one per `intervalMs`, so a
  *   steady storm of changes is applied at most every `intervalMs` after the first `burst` runs.
+ *   A run that reports it found nothing to do (the job resolves `false`) gives its token back.
  * - Runs never overlap. A failed run is retried with exponential backoff (`retryInitialMs`
  *   doubling to `retryMaxMs`), whatever kicks arrive meanwhile; the first success resets it.
  *
@@ -18,8 +19,8 @@ import type { Clock, TimerHandle } from '../datastore/clock.ts';
 /** Options of {@link FlushScheduler}. */
 export interface FlushSchedulerOptions {
   clock: Clock;
-  /** The job; kicks during a run cause one more run after it. */
-  run: () => Promise<void>;
+  /** The job; kicks during a run cause one more run after it. Resolving `false` means it had nothing to do. */
+  run: () => Promise<void | boolean>;
   /** Coalescing delay after the first kick, in ms (default 10). */
   delayMs?: number;
   /** Runs allowed back to back before throttling (default 10). */
@@ -37,7 +38,7 @@ export interface FlushSchedulerOptions {
 /** Serializes, coalesces and throttles runs of one job. */
 export class FlushScheduler {
   readonly #clock: Clock;
-  readonly #run: () => Promise<void>;
+  readonly #run: () => Promise<void | boolean>;
   readonly #delay: number;
   readonly #burst: number;
   readonly #interval: number;
@@ -177,7 +178,8 @@ export class FlushScheduler {
     this.#runs++;
     this.#running = (async () => {
       try {
-        await this.#run();
+        // An empty run costs no token: it must not delay the next one that has work.
+        if ((await this.#run()) === false) this.#tokens = Math.min(this.#burst, this.#tokens + 1);
         this.#failures = 0;
       } catch (err) {
         this.#dirty = true;

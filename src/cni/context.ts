@@ -3,6 +3,7 @@
  * where the host namespace is, the agent's hooks) and the helpers built on them.
  */
 import type { Logger } from 'pino';
+import type { Resource } from '../api/resource.ts';
 import type { ResourceStore } from '../datastore/resources.ts';
 import type { AssignedAddress, AssignIpRequest, AutoAssignRequest, AutoAssignResult, CanAssignRequest } from '../ipam/ipam.ts';
 import type { IpamSnapshot } from '../ipam/snapshot.ts';
@@ -54,6 +55,12 @@ export interface CniServiceOptions {
    * short timeout.
    */
   waitForEndpointProgrammed(ep: EndpointRef, timeoutMs: number): Promise<void>;
+  /**
+   * Starts programming a WorkloadEndpoint the service is about to write (the agent feeds it to
+   * its dataplane at once, so that the kernel work overlaps the write); returns the withdrawal
+   * for a write that failed. Without it, programming starts when the write comes back as an event.
+   */
+  programAhead?(endpoint: Resource): () => void;
   /** The agent's readiness for STATUS (default: ready). */
   agentStatus?(): AgentReadiness;
   /** MTU when the configuration has none (default 1500). */

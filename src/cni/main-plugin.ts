@@ -269,7 +269,7 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
       }
       step('programmed');
       ctx.log?.info(
-        { cmd: 'ADD', wep: id.wepName, containerID: id.containerId, ips: [...addrs.ipv4, ...addrs.ipv6], ms: Math.round(performance.now() - started), steps },
+        { cmd: 'ADD', T0: started, wep: id.wepName, containerID: id.containerId, ips: [...addrs.ipv4, ...addrs.ipv6], ms: Math.round(performance.now() - started), steps },
         'attachment added',
       );
       return formatResult(attachmentResult(conf, req, spec), conf.cniVersion);
@@ -286,7 +286,9 @@ async function writeEndpoint(ctx: ServiceContext, conf: NetConf, id: WorkloadIde
   await ensureNetworkProfile(ctx, conf, id);
   const wep = endpointResource(conf, id, spec, profilesFor(conf, id));
   undo.push('delete WorkloadEndpoint', () => deleteEndpointIfOwned(ctx, id.namespace, id.wepName, id.containerId));
-  const { resource } = await ctx.options.store.apply(wep);
+  const withdraw = ctx.options.programAhead?.(wep);
+  if (withdraw) undo.push('withdraw the endpoint programmed ahead', async () => withdraw());
+  const { resource } = await ctx.options.store.apply(wep, { likelyNew: true });
   return Number(resource.metadata.resourceVersion);
 }
 

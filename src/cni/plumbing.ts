@@ -8,21 +8,20 @@
  * and a default route through it, and an IPv6 default route through the host side's link-local.
  *
  * Commands: the host side goes to a resident `ip -force -batch` in the host namespace (the
- * dataplane's IpSession) and its sysctls are written without a process (ShellPool.writeSysctls),
- * so creating a veth starts no process at all. The container side needs one process inside the
- * container's namespace (`nsenter --net=<path> ip -batch -`; nsenter takes /proc/<pid>/ns/net
- * paths, `ip -n` only names): {@link Plumbing.createLink} starts it on a resident shell
- * (ShellPool.session) while IPAM is still assigning the addresses, and
- * {@link Plumbing.addAddresses} feeds it, so the process start (20–40 ms on a loaded host) is off
- * the ADD's critical path. Other operations are short scripts on resident shells. Every value that
- * goes into a command is checked first ({@link checkSpec}).
+ * dataplane's IpSession); its sysctls, the container side (inside the container's namespace) and
+ * the deletion of a container's interface go to the resident `margay-netlink` helper
+ * (dataplane/netlink-helper.ts), so an ADD or DEL starts no process at all: on a small VM a
+ * process start costs 5–15 ms of CPU, more than the whole kernel work of an ADD. Other
+ * operations (CHECK, VM taps) are short scripts on resident shells. Every value that goes into a
+ * command is checked first ({@link checkSpec}).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { WORKLOAD_GATEWAY_V4, WORKLOAD_HOST_LINK_LOCAL_V6, WORKLOAD_HOST_MAC, workloadInterfaceSysctls } from '../dataplane/links/links.ts';
+import { findNetlinkHelper, NETLINK_HELPER, NetlinkHelper } from '../dataplane/netlink-helper.ts';
 import { IpSession } from '../dataplane/routes/ip-session.ts';
 import { MARGAY_ROUTE_PROTOCOL } from '../dataplane/routes/routes.ts';
-import { heredoc, shq, ShellPool, sysctlScript, type ScriptResult, type ShellSession } from '../dataplane/shell.ts';
+import { heredoc, shq, ShellPool, sysctlScript, type ScriptResult } from '../dataplane/shell.ts';
 
 /** The MAC address of every host-side workload interface. */
 export const HOST_MAC = WORKLOAD_HOST_MAC;
@@ -77,8 +76,10 @@ export interface PlumbingOptions {
   routeProtocol?: string | number;
   /** Timeout of one script in milliseconds (default 60000; a loaded host can be slow to start processes). */
   timeoutMs?: number;
-  /** Resident helper shells for scripts, and as many again for container sides being configured (default 4). */
+  /** Resident helper shells for scripts (default 4). */
   shells?: number;
+  /** The `margay-netlink` helper binary (default: {@link findNetlinkHelper}). */
+  netlinkHelper?: string;
 }
 
 /** A random locally administered unicast MAC address. */
@@ -96,20 +97,6 @@ export function hostSysctls(dev: string, ipv6: boolean): [string, string][] {
   const s = workloadInterfaceSysctls(dev, { ipv4: true, ipv6 });
   if (ipv6) s.unshift([`net/ipv6/conf/${dev}/disable_ipv6`, '0'], [`net/ipv6/conf/${dev}/accept_dad`, '0']);
   return s;
-}
-
-/** The `ip -batch` lines that configure the container side. */
-export function containerBatch(spec: VethSpec): string[] {
-  const dev = spec.ifname;
-  const lines: string[] = [];
-  for (const a of spec.ipv4) lines.push(`address add ${a}/32 dev ${dev}`);
-  for (const a of spec.ipv6) lines.push(`address add ${a}/128 dev ${dev} nodad`);
-  lines.push(`link set ${dev} up`);
-  if (spec.ipv4.length > 0) {
-    lines.push(`route add ${GATEWAY_V4}/32 dev ${dev} scope link`, `route add default via ${GATEWAY_V4} dev ${dev}`);
-  }
-  if (spec.ipv6.length > 0) lines.push(`route add default via ${GATEWAY_V6} dev ${dev}`);
-  return lines;
 }
 
 /** The `ip -batch` lines that bring the host side up and route the container's addresses to it. */
@@ -176,28 +163,29 @@ export interface WorkloadPlumbing {
 /** Creates, inspects and removes workload veths, through resident helpers in the host namespace. */
 export class Plumbing implements WorkloadPlumbing {
   readonly #shells: ShellPool;
-  /** Shells that run the container sides' `ip`, each from createLink to addAddresses. */
-  readonly #containerShells: ShellPool;
   readonly #ip: IpSession;
+  readonly #helper: NetlinkHelper;
   readonly #protocol: string | number;
   readonly #timeoutMs: number;
-  /** Container sides started by createLink, by host interface, waiting for their addresses. */
-  readonly #pending = new Map<string, ShellSession>();
 
+  /** @throws {PlumbingError} when the `margay-netlink` helper has not been built. */
   constructor(options: PlumbingOptions = {}) {
     this.#protocol = options.routeProtocol ?? MARGAY_ROUTE_PROTOCOL;
     this.#timeoutMs = options.timeoutMs ?? 60_000;
+    const binary = options.netlinkHelper ?? findNetlinkHelper();
+    if (binary === undefined) {
+      throw new PlumbingError(`the ${NETLINK_HELPER} helper is not built: run scripts/install-deps.sh (it builds dist/cni/${NETLINK_HELPER}), or set MARGAY_NETLINK_HELPER`);
+    }
     const where = options.hostNetns === undefined ? {} : { netns: nsPath(options.hostNetns) };
-    const pool = { ...where, timeoutMs: this.#timeoutMs, ...(options.shells === undefined ? {} : { size: options.shells }) };
-    this.#shells = new ShellPool(pool);
-    this.#containerShells = new ShellPool(pool);
+    this.#shells = new ShellPool({ ...where, timeoutMs: this.#timeoutMs, ...(options.shells === undefined ? {} : { size: options.shells }) });
     this.#ip = new IpSession(where);
+    this.#helper = new NetlinkHelper({ binary, ...where, timeoutMs: this.#timeoutMs });
   }
 
   close(): void {
     this.#shells.close();
-    this.#containerShells.close();
     this.#ip.close();
+    this.#helper.close();
   }
 
   /** True when the network namespace path exists. */
@@ -207,16 +195,14 @@ export class Plumbing implements WorkloadPlumbing {
 
   /**
    * Creates the veth: the host side up with its fixed MAC and sysctls, the container side (down,
-   * no address yet) in the container's namespace, and starts the container side's `ip` for
-   * {@link addAddresses}. Needs no address, so it runs while IPAM assigns them. A host side left by
+   * no address yet) in the container's namespace. Needs no address, so it runs while IPAM
+   * assigns them. A host side left by
    * an earlier attempt at this attachment (or by the previous sandbox of the same pod) is
    * replaced, as Calico's plugin does. On failure nothing is left.
    * @throws {PlumbingError}
    */
   async createLink(link: LinkSpec): Promise<void> {
     checkSpec({ ...link, ipv4: [], ipv6: [] });
-    void this.#pending.get(link.hostVeth)?.end();
-    this.#pending.set(link.hostVeth, this.#containerSide(link.netns));
     try {
       await this.#createHostSide(link);
     } catch (err) {
@@ -242,11 +228,6 @@ export class Plumbing implements WorkloadPlumbing {
     if (failed.size > 0) throw new PlumbingError(`${what}: ${[...failed.values()].join('; ')}`);
   }
 
-  /** Starts the container side's `ip` on a resident shell; it runs what it is sent once its input ends. */
-  #containerSide(netns: string): ShellSession {
-    return this.#containerShells.session(`nsenter --net=${shq(netns)} ip -batch -`, this.#timeoutMs);
-  }
-
   /** Runs lines on the resident host-side `ip`; the failed ones by index. */
   async #hostBatch(lines: string[], what: string): Promise<Map<number, string>> {
     return this.#ip.batch(lines, this.#timeoutMs).catch((err: Error) => {
@@ -255,7 +236,7 @@ export class Plumbing implements WorkloadPlumbing {
   }
 
   async #sysctls(pairs: [string, string][], what: string): Promise<void> {
-    await this.#shells.writeSysctls(pairs).catch((err: Error) => {
+    await this.#helper.writeSysctls(pairs).catch((err: Error) => {
       throw new PlumbingError(`${what}: ${err.message}`, { cause: err });
     });
   }
@@ -268,8 +249,6 @@ export class Plumbing implements WorkloadPlumbing {
   async addAddresses(spec: VethSpec): Promise<void> {
     checkSpec(spec);
     const what = `cannot configure veth ${spec.hostVeth}/${spec.ifname}`;
-    const container = this.#pending.get(spec.hostVeth) ?? this.#containerSide(spec.netns);
-    this.#pending.delete(spec.hostVeth);
     const hostLines = hostRouteBatch(spec, this.#protocol).slice(1); // the link is already up
     const v6Sysctls = spec.ipv6.length > 0 ? hostSysctls(spec.hostVeth, true).filter(([k]) => k.startsWith('net/ipv6/')) : [];
     const host = async (): Promise<string[]> => {
@@ -277,8 +256,12 @@ export class Plumbing implements WorkloadPlumbing {
       return hostLines.length > 0 ? [...(await this.#hostBatch(hostLines, what)).values()] : [];
     };
     const inside = async (): Promise<string[]> => {
-      const r = await container.end(containerBatch(spec));
-      return r.code === 0 ? [] : [r.output.trim()];
+      try {
+        await this.#helper.configureContainer(spec.netns, spec.ifname, spec.ipv4, spec.ipv6);
+        return [];
+      } catch (err) {
+        return [`${spec.ifname} in ${spec.netns}: ${(err as Error).message}`];
+      }
     };
     const failures = await settleBoth(host(), inside()).catch((err: Error) => {
       throw err instanceof PlumbingError ? err : new PlumbingError(`${what}: ${err.message}`, { cause: err });
@@ -345,12 +328,9 @@ export class Plumbing implements WorkloadPlumbing {
   }
 
   /**
-   * Deletes a host-side interface (and so its peer), and ends a container side createLink started
-   * for it; false when it did not exist.
+   * Deletes a host-side interface (and so its peer); false when it did not exist.
    */
   async deleteHostVeth(name: string): Promise<boolean> {
-    void this.#pending.get(name)?.end();
-    this.#pending.delete(name);
     return this.#deleteLink(name);
   }
 
@@ -367,12 +347,10 @@ export class Plumbing implements WorkloadPlumbing {
   async deleteContainerInterface(netns: string, ifname: string): Promise<boolean> {
     if (!this.netnsExists(netns)) return false;
     if (!SAFE_PATH.test(netns)) throw new PlumbingError(`network namespace path ${JSON.stringify(netns)} is not valid`);
-    const r = await this.#shells.run(`nsenter --net=${shq(netns)} ip link del dev ${shq(ifname)} </dev/null`).catch((err: Error) => {
+    if (!/^[A-Za-z0-9_.@-]{1,15}$/.test(ifname)) throw new PlumbingError(`interface name ${JSON.stringify(ifname)} is not valid`);
+    return this.#helper.deleteInterface(netns, ifname).catch((err: Error) => {
       throw new PlumbingError(`cannot delete ${ifname} in ${netns}: ${err.message}`, { cause: err });
     });
-    if (r.code === 0) return true;
-    if (MISSING.test(r.output) || !this.netnsExists(netns)) return false;
-    throw new PlumbingError(`cannot delete ${ifname} in ${netns}: ${r.output.trim()}`);
   }
 
   /** Compares the kernel with what {@link setUp} makes; returns what differs. */

@@ -31,17 +31,6 @@ export interface ScriptResult {
   output: string;
 }
 
-/** A command started ahead of its input: see {@link ShellPool.session}. */
-export interface ShellSession {
-  /** Feeds lines to the command (once it is ready for them). */
-  send(lines: readonly string[]): Promise<void>;
-  /**
-   * Ends the command's input, after `lines` (in the same write, which saves the shell a wake-up);
-   * resolves with what the job printed and its status. Idempotent.
-   */
-  end(lines?: readonly string[]): Promise<ScriptResult>;
-}
-
 /** Options of {@link ShellPool}. */
 export interface ShellPoolOptions {
   /** Network namespace path the shells live in (`/run/netns/NAME`); undefined for the caller's own. */
@@ -142,8 +131,6 @@ class Shell {
   #code: number | undefined;
   #stderr: string | undefined;
   #stdout = '';
-  /** Sees the running job's standard output as it arrives (sessions wait for their ready line). */
-  #observe: ((chunk: string) => void) | undefined;
   dead = false;
 
   constructor(netns: string | undefined) {
@@ -161,7 +148,6 @@ class Shell {
   }
 
   #onStdout(d: string): void {
-    this.#observe?.(d);
     const found = this.#out.push(d);
     if (!found) return;
     this.#stdout = found.before;
@@ -198,18 +184,11 @@ class Shell {
     }
   }
 
-  /** Writes to the shell's standard input while a job reads it (sessions). */
-  write(text: string): void {
-    if (!this.dead) this.child.stdin.write(text);
-  }
-
   /**
-   * Runs one job; `merge` sends its standard error into its standard output; `observe` sees the
-   * job's standard output as it arrives.
+   * Runs one job; `merge` sends its standard error into its standard output.
    */
-  run(script: string, timeoutMs: number, merge: boolean, observe?: (chunk: string) => void): Promise<JobResult> {
+  run(script: string, timeoutMs: number, merge: boolean): Promise<JobResult> {
     if (this.dead) return Promise.reject(new Error('the helper shell is not running'));
-    this.#observe = observe;
     const token = `__MARGAY_DONE_${process.pid}_${++seq}`;
     const done = this.#slot.start(timeoutMs, () => this.kill(), new TimeoutError(`no answer after ${timeoutMs} ms`));
     this.#code = undefined;
@@ -270,78 +249,13 @@ export class ShellPool {
     if (!s.dead) this.#idle.push(s);
   }
 
-  async #job(script: string, timeoutMs: number, merge: boolean, started?: (s: Shell) => (chunk: string) => void): Promise<JobResult> {
+  async #job(script: string, timeoutMs: number, merge: boolean): Promise<JobResult> {
     const s = await this.#take();
     try {
-      return await s.run(script, timeoutMs, merge, started?.(s));
+      return await s.run(script, timeoutMs, merge);
     } finally {
       this.#give(s);
     }
-  }
-
-  /**
-   * Starts `cmd` (a command that reads its standard input to the end, such as `ip -batch -`) on a
-   * resident shell now and feeds it lines later. For a step whose input is known only after some
-   * slower work (an IPAM round trip): the process starts meanwhile, so the step then costs the
-   * command's own work, not a process start. Lines must not contain line breaks.
-   *
-   * How: the job prints a ready line, then a `read` loop copies the shell's own standard input into
-   * the command until an end marker. Nothing is written before the ready line (until then the shell
-   * may still be reading the job's text), and dash's `read` takes one byte at a time, so the loop
-   * consumes exactly the lines meant for it. The shell is busy until {@link ShellSession.end}; the
-   * job's timeout still applies (an abandoned session is killed with its shell).
-   */
-  session(cmd: string, timeoutMs = this.#timeoutMs): ShellSession {
-    const token = `__MARGAY_STREAM_${process.pid}_${++seq}`;
-    let shell: Shell | undefined;
-    let seen = '';
-    let ready!: () => void;
-    const isReady = new Promise<void>((resolve) => (ready = resolve));
-    // The loop reads to the end marker even when the command has exited early (an `ip -batch`
-    // stops at its first error): lines left in the shell's input would be run as shell commands.
-    const loop = `{ trap '' PIPE; while IFS= read -r __l && [ "$__l" != ${token} ]; do printf '%s\n' "$__l" 2>/dev/null || :; done; }`;
-    const script = `printf '%s\n' ${token}\n${loop} | ${cmd}`;
-    const result = this.#job(script, timeoutMs, true, (s) => {
-      shell = s;
-      return (chunk) => {
-        if (seen.length > token.length + 1) return;
-        seen += chunk;
-        if (seen.includes(`${token}\n`)) ready();
-      };
-    }).then((r) => ({ code: r.code, output: r.stdout.replace(`${token}\n`, '') }));
-    // A job that fails before its ready line (a dead shell) must not leave writers waiting.
-    const settled = Promise.race([isReady, result.then(() => undefined, () => undefined)]);
-    let ended = false;
-    const write = async (lines: readonly string[]): Promise<void> => {
-      if (lines.length === 0) return;
-      await settled;
-      shell?.write(`${lines.join('\n')}\n`);
-    };
-    const unsafe = (lines: readonly string[]): Error | undefined => {
-      const bad = lines.find((l) => l.includes('\n') || l === token);
-      return bad === undefined ? undefined : new Error(`unsafe session line: ${JSON.stringify(bad)}`);
-    };
-    return {
-      send: async (lines) => {
-        if (ended) throw new Error('the session has ended');
-        const err = unsafe(lines);
-        if (err) throw err;
-        await write(lines);
-      },
-      end: async (lines = []) => {
-        if (!ended) {
-          ended = true;
-          const err = unsafe(lines);
-          // Ended even then: its shell is busy until it is.
-          await write([...(err ? [] : lines), token]);
-          if (err) {
-            result.catch(() => undefined);
-            throw err;
-          }
-        }
-        return result;
-      },
-    };
   }
 
   /**

@@ -77,12 +77,27 @@ export type TxnOp =
   | { op: 'put'; key: string; value: string; lease?: string }
   | { op: 'delete'; key: string; modRevision?: number };
 
+/** One read of {@link Datastore.getMany}: one key, or every key under a prefix. */
+export type ReadRequest = { key: string } | { prefix: string };
+
+/** The result of {@link Datastore.getMany}: per request, the pairs found, all at `revision`. */
+export interface ManyResult {
+  /** Same order as the requests: none or one pair for a key, the sorted pairs of a prefix. */
+  results: KVPair[][];
+  revision: number;
+}
+
 /** The interface of a datastore backend. */
 export interface Datastore {
   /** Reads one key; undefined when absent. */
   get(key: string): Promise<KVPair | undefined>;
   /** Reads every key starting with `prefix`, sorted by key, at one consistent revision. */
   list(prefix: string): Promise<ListResult>;
+  /**
+   * Reads several keys and prefixes at one revision, in one round trip. Meant for a handful of
+   * small reads (a node's settings and blocks): a prefix is read whole, without paging.
+   */
+  getMany(reads: readonly ReadRequest[]): Promise<ManyResult>;
   /** Creates a key that must not exist (MARGAY_ERR_ALREADY_EXISTS otherwise). */
   create(key: string, value: string, options?: WriteOptions): Promise<KVPair>;
   /**

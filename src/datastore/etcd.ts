@@ -33,7 +33,9 @@ import type {
   KVPair,
   Lease,
   ListResult,
+  ManyResult,
   RawWatch,
+  ReadRequest,
   TxnOp,
   WatchEvent,
   WriteOptions,
@@ -178,6 +180,21 @@ export class EtcdDatastore implements Datastore {
       key = Buffer.concat([last.key, Buffer.from([0])]);
     }
     return { items, revision };
+  }
+
+  /** One transaction of ranges: every read at the same revision, one round trip. */
+  async getMany(reads: readonly ReadRequest[]): Promise<ManyResult> {
+    if (reads.length === 0) return { results: [], revision: await this.currentRevision() };
+    const success: IRequestOp[] = reads.map((r) => {
+      if ('key' in r) return { request_range: { key: Buffer.from(r.key) } };
+      const start = r.prefix === '' ? Buffer.from([0]) : Buffer.from(r.prefix);
+      return { request_range: { key: start, range_end: r.prefix === '' ? Buffer.from([0]) : prefixRangeEnd(start) } };
+    });
+    const res = await this.#call(() => this.#client.kv.txn({ compare: [], success, failure: [] }));
+    return {
+      results: reads.map((_, i) => (res.responses[i]?.response_range?.kvs ?? []).map(toPair)),
+      revision: Number(res.header.revision),
+    };
   }
 
   async create(key: string, value: string, options: WriteOptions = {}): Promise<KVPair> {

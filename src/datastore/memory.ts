@@ -17,7 +17,9 @@ import type {
   KVPair,
   Lease,
   ListResult,
+  ManyResult,
   RawWatch,
+  ReadRequest,
   TxnOp,
   WatchEvent,
   WriteOptions,
@@ -207,10 +209,25 @@ export class MemoryDatastore implements Datastore {
 
   async list(prefix: string): Promise<ListResult> {
     this.#check();
+    return { items: this.#under(prefix), revision: this.#store.revision };
+  }
+
+  #under(prefix: string): KVPair[] {
     const items: KVPair[] = [];
     for (const [key, kv] of this.#store.data) if (key.startsWith(prefix)) items.push(toPair(key, kv));
-    items.sort((a, b) => compareKeys(a.key, b.key));
-    return { items, revision: this.#store.revision };
+    return items.sort((a, b) => compareKeys(a.key, b.key));
+  }
+
+  async getMany(reads: readonly ReadRequest[]): Promise<ManyResult> {
+    this.#check();
+    const results = reads.map((r) => {
+      if ('key' in r) {
+        const kv = this.#store.data.get(r.key);
+        return kv ? [toPair(r.key, kv)] : [];
+      }
+      return this.#under(r.prefix);
+    });
+    return { results, revision: this.#store.revision };
   }
 
   async create(key: string, value: string, options: WriteOptions = {}): Promise<KVPair> {

@@ -9,7 +9,7 @@ import type { KindDefinition } from '../api/kind.ts';
 import { findKind } from '../api/kinds/mod.ts';
 import type { FieldIssue, Resource, SourceRef } from '../api/resource.ts';
 import { checkImmutableFields, ResourceValidationError } from '../api/validate.ts';
-import { MargayError } from '../errors/mod.ts';
+import { hasCode, MargayError } from '../errors/mod.ts';
 import type { Datastore, KVPair, TxnOp } from './datastore.ts';
 import { parseResourceKey, resourceKey, resourcePrefix } from './keys.ts';
 
@@ -73,6 +73,14 @@ function deserialize(kv: KVPair): Resource {
   return res;
 }
 
+/**
+ * The resources among pairs read directly from the datastore (a `getMany` of resource keys and
+ * prefixes), as {@link ResourceStore.get} and {@link ResourceStore.list} return them.
+ */
+export function resourcesFromPairs(pairs: readonly KVPair[]): Resource[] {
+  return pairs.filter((kv) => parseResourceKey(kv.key) !== undefined).map(deserialize);
+}
+
 /** JSON with object keys sorted, so that two equal values always compare equal as text. */
 function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
@@ -109,7 +117,7 @@ export class ResourceStore {
   async list(kind: KindDefinition, namespace?: string): Promise<{ items: Resource[]; revision: number }> {
     const prefix = resourcePrefix(kind.plural, kind.namespaced ? namespace : undefined);
     const { items, revision } = await this.datastore.list(prefix);
-    return { items: items.filter((kv) => parseResourceKey(kv.key) !== undefined).map(deserialize), revision };
+    return { items: resourcesFromPairs(items), revision };
   }
 
   /** Creates one resource (validated first). */
@@ -117,8 +125,19 @@ export class ResourceStore {
     return (await this.batch('create', [res], options))[0]!;
   }
 
-  /** Creates or updates one resource. */
-  async apply(res: Resource): Promise<WriteResult> {
+  /**
+   * Creates or updates one resource. With `likelyNew` (a CNI ADD's endpoint), it first tries a
+   * bare create, one round trip instead of a read and a write, and does the usual read then write
+   * only when the resource exists.
+   */
+  async apply(res: Resource, options: { likelyNew?: boolean } = {}): Promise<WriteResult> {
+    if (options.likelyNew) {
+      try {
+        return (await this.#write('create', [res], {}, true))[0]!;
+      } catch (err) {
+        if (!hasCode(err, 'MARGAY_ERR_ALREADY_EXISTS')) throw err;
+      }
+    }
     return (await this.batch('apply', [res]))[0]!;
   }
 
@@ -139,7 +158,12 @@ export class ResourceStore {
    * already have passed validateResource (the decoder does it).
    */
   async batch(verb: BatchVerb, resources: Resource[], options: BatchOptions = {}): Promise<WriteResult[]> {
-    const plans = await this.plan(verb, resources, options);
+    return this.#write(verb, resources, options, false);
+  }
+
+  /** {@link batch}; with `assumeAbsent`, the resources are not read first (a create's transaction still refuses existing keys). */
+  async #write(verb: BatchVerb, resources: Resource[], options: BatchOptions, assumeAbsent: boolean): Promise<WriteResult[]> {
+    const plans = await this.plan(verb, resources, options, assumeAbsent);
     const writes = plans.filter((p) => p.op !== undefined);
     for (let i = 0; i < writes.length; i += MAX_TXN_OPS) {
       const chunk = writes.slice(i, i + MAX_TXN_OPS);
@@ -149,8 +173,8 @@ export class ResourceStore {
     return plans.map((p) => p.result);
   }
 
-  private async plan(verb: BatchVerb, resources: Resource[], options: BatchOptions) {
-    const existing = await this.readCurrent(resources);
+  private async plan(verb: BatchVerb, resources: Resource[], options: BatchOptions, assumeAbsent: boolean) {
+    const existing = assumeAbsent ? resources.map(() => undefined) : await this.readCurrent(resources);
     const seen = new Set<string>();
     const plans: { op?: TxnOp; result: WriteResult }[] = [];
     const issuesByResource: { res: Resource; issues: FieldIssue[] }[] = [];

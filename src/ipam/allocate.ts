@@ -55,7 +55,7 @@ function prefetchKey(node: string, num4: number, num6: number): string {
 }
 
 function assignReads(rt: IpamRuntime, node: string, num4: number, num6: number): Promise<AssignReads> {
-  return Promise.all([rt.context(node), num4 > 0 ? rt.affineBlocks(node, 4) : undefined, num6 > 0 ? rt.affineBlocks(node, 6) : undefined]);
+  return rt.assignReads(node, num4 > 0, num6 > 0);
 }
 
 /**

@@ -1,12 +1,15 @@
 /**
  * What an allocation decision reads besides blocks: pools, reservations, settings and the
- * requesting node's labels. Read together, in parallel, through the ResourceStore.
+ * requesting node's labels. Described as datastore reads plus a decoder, so that one `getMany`
+ * round trip reads them together (with a node's affinities, see runtime.ts).
  */
 import { ipamConfigurationKind } from '../api/kinds/ipam-configuration.ts';
 import { ipPoolKind } from '../api/kinds/ip-pool.ts';
 import { ipReservationKind } from '../api/kinds/ip-reservation.ts';
 import { nodeKind } from '../api/kinds/node.ts';
-import type { ResourceStore } from '../datastore/resources.ts';
+import type { Datastore, KVPair, ReadRequest } from '../datastore/datastore.ts';
+import { resourceKey, resourcePrefix } from '../datastore/keys.ts';
+import { resourcesFromPairs, type ResourceStore } from '../datastore/resources.ts';
 import type { Labels } from '../selector/mod.ts';
 import { configFromResourceSpec, decodeConfigRecord, effectiveConfig, type IpamConfig } from './config.ts';
 import { IPAM_CONFIG_KEY } from './keys.ts';
@@ -23,18 +26,26 @@ export interface AllocContext {
   nodeExists: boolean;
 }
 
-/** Reads the effective IPAM settings (v2 record, then the v3 `default` IPAMConfiguration). */
-export async function loadConfig(store: ResourceStore): Promise<IpamConfig> {
-  const [record, resource] = await Promise.all([store.datastore.get(IPAM_CONFIG_KEY), store.get(ipamConfigurationKind, 'default')]);
+/** The reads behind the effective settings: the v2 record, then the v3 `default` IPAMConfiguration. */
+const CONFIG_READS: readonly ReadRequest[] = [{ key: IPAM_CONFIG_KEY }, { key: resourceKey(ipamConfigurationKind.plural, 'default') }];
+
+/** The settings from the results of {@link CONFIG_READS}. */
+function configFrom([record, resource]: KVPair[][]): IpamConfig {
   let fromRecord: Partial<IpamConfig> | undefined;
-  if (record) {
+  const recordKv = record?.[0];
+  if (recordKv) {
     try {
-      fromRecord = decodeConfigRecord(record.value);
+      fromRecord = decodeConfigRecord(recordKv.value);
     } catch {
       fromRecord = undefined; // an unreadable record counts as absent
     }
   }
-  return effectiveConfig(fromRecord, configFromResourceSpec(resource?.spec));
+  return effectiveConfig(fromRecord, configFromResourceSpec(resourcesFromPairs(resource ?? [])[0]?.spec));
+}
+
+/** Reads the effective IPAM settings (one round trip). */
+export async function loadConfig(datastore: Datastore): Promise<IpamConfig> {
+  return configFrom((await datastore.getMany(CONFIG_READS)).results);
 }
 
 /** Reads the IP pools. */
@@ -43,13 +54,30 @@ export async function loadPools(store: ResourceStore): Promise<PoolInfo[]> {
   return items.map(poolFromResource).filter((p): p is PoolInfo => p !== undefined);
 }
 
-/** Reads everything an allocation for `node` needs besides blocks. */
-export async function loadContext(store: ResourceStore, node: string): Promise<AllocContext> {
-  const [pools, reservations, config, nodeRes] = await Promise.all([
-    loadPools(store),
-    store.list(ipReservationKind).then((r) => reservationsFromResources(r.items)),
-    loadConfig(store),
-    store.get(nodeKind, node),
-  ]);
-  return { pools, reservations, config, nodeLabels: nodeRes?.metadata.labels ?? {}, nodeExists: nodeRes !== undefined };
+/** The reads of an allocation context for `node`; {@link contextFrom} decodes their results. */
+export function contextReads(node: string): ReadRequest[] {
+  return [
+    { prefix: resourcePrefix(ipPoolKind.plural) },
+    { prefix: resourcePrefix(ipReservationKind.plural) },
+    { key: resourceKey(nodeKind.plural, node) },
+    ...CONFIG_READS,
+  ];
+}
+
+/** The context from the results of {@link contextReads} (in the same order). */
+export function contextFrom(results: KVPair[][]): AllocContext {
+  const [pools = [], reservations = [], node = [], ...config] = results;
+  const nodeRes = resourcesFromPairs(node)[0];
+  return {
+    pools: resourcesFromPairs(pools).map(poolFromResource).filter((p): p is PoolInfo => p !== undefined),
+    reservations: reservationsFromResources(resourcesFromPairs(reservations)),
+    config: configFrom(config),
+    nodeLabels: nodeRes?.metadata.labels ?? {},
+    nodeExists: nodeRes !== undefined,
+  };
+}
+
+/** Reads everything an allocation for `node` needs besides blocks (one round trip). */
+export async function loadContext(datastore: Datastore, node: string): Promise<AllocContext> {
+  return contextFrom((await datastore.getMany(contextReads(node))).results);
 }

@@ -4,14 +4,14 @@
  * the block lookups (list a family's blocks, find the block holding an address).
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Datastore } from '../datastore/datastore.ts';
+import type { Datastore, KVPair } from '../datastore/datastore.ts';
 import { ResourceStore } from '../datastore/resources.ts';
 import type { AffinityDeps } from './affinity-ops.ts';
 import { decodeAffinity } from './affinity.ts';
 import { type AllocationBlock, decodeBlock } from './block.ts';
 import { BlockWriter } from './block-writer.ts';
 import type { IpamConfig } from './config.ts';
-import { type AllocContext, loadConfig, loadContext } from './context.ts';
+import { type AllocContext, contextFrom, contextReads, loadConfig, loadContext } from './context.ts';
 import { blockKey, blockPrefix, hostAffinityPrefix, parseAffinityKey, parseBlockKey } from './keys.ts';
 import { type Cidr, type Family, type Ip, blockOf, cidrContainsIp, formatCidr } from './net.ts';
 import { type PoolInfo, poolOf } from './pools.ts';
@@ -56,6 +56,7 @@ export class IpamRuntime {
   readonly #writers = new Map<string, BlockWriter>();
   readonly #contexts = new SingleFlight<AllocContext>();
   readonly #hostBlocks = new SingleFlight<Cidr[]>();
+  readonly #assignReads = new SingleFlight<AssignReads>();
   #cooldownSeconds = 0;
 
   constructor(datastore: Datastore, options: IpamOptions = {}) {
@@ -70,7 +71,7 @@ export class IpamRuntime {
 
   /** The effective settings (and the cooldown the block writers apply, refreshed). */
   async config(): Promise<IpamConfig> {
-    const config = await loadConfig(this.store);
+    const config = await loadConfig(this.datastore);
     this.#cooldownSeconds = config.ipCooldownSeconds;
     return config;
   }
@@ -78,7 +79,7 @@ export class IpamRuntime {
   /** Pools, reservations, settings and node labels for an allocation on `node`. */
   context(node: string): Promise<AllocContext> {
     return this.#contexts.run(node, async () => {
-      const ctx = await loadContext(this.store, node);
+      const ctx = await loadContext(this.datastore, node);
       this.#cooldownSeconds = ctx.config.ipCooldownSeconds;
       return ctx;
     });
@@ -86,20 +87,22 @@ export class IpamRuntime {
 
   /** The node's confirmed blocks of one family, in key order. */
   affineBlocks(node: string, family: Family): Promise<Cidr[]> {
-    return this.#hostBlocks.run(`${node}|${family}`, async () => {
-      const { items } = await this.datastore.list(hostAffinityPrefix(node, family));
-      const out: Cidr[] = [];
-      for (const kv of items) {
-        const parsed = parseAffinityKey(kv.key);
-        if (!parsed) continue;
-        try {
-          const rec = decodeAffinity(kv.value);
-          if (rec.state === 'confirmed' && !rec.deleted) out.push(parsed.cidr);
-        } catch {
-          // unreadable: not ours to use
-        }
-      }
-      return out;
+    return this.#hostBlocks.run(`${node}|${family}`, async () => confirmedBlocks((await this.datastore.list(hostAffinityPrefix(node, family))).items));
+  }
+
+  /**
+   * What an autoAssign on `node` reads before it writes, in one round trip: the context and the
+   * node's confirmed blocks of each family asked for (undefined for the others).
+   */
+  assignReads(node: string, v4: boolean, v6: boolean): Promise<AssignReads> {
+    return this.#assignReads.run(`${node}|${v4}|${v6}`, async () => {
+      const reads = contextReads(node);
+      const families = ([4, 6] as const).filter((f) => (f === 4 ? v4 : v6));
+      const { results } = await this.datastore.getMany([...reads, ...families.map((f) => ({ prefix: hostAffinityPrefix(node, f) }))]);
+      const ctx = contextFrom(results.slice(0, reads.length));
+      this.#cooldownSeconds = ctx.config.ipCooldownSeconds;
+      const blocks = (f: Family) => (families.includes(f) ? confirmedBlocks(results[reads.length + families.indexOf(f)] ?? []) : undefined);
+      return [ctx, blocks(4), blocks(6)];
     });
   }
 
@@ -164,4 +167,20 @@ export class IpamRuntime {
     const ms = backoffMs(attempt, this.#random);
     if (ms > 0) await this.#sleep(ms);
   }
+}
+
+/** The blocks of confirmed, not deleted affinities among a node's affinity pairs (key order kept). */
+function confirmedBlocks(items: readonly KVPair[]): Cidr[] {
+  const out: Cidr[] = [];
+  for (const kv of items) {
+    const parsed = parseAffinityKey(kv.key);
+    if (!parsed) continue;
+    try {
+      const rec = decodeAffinity(kv.value);
+      if (rec.state === 'confirmed' && !rec.deleted) out.push(parsed.cidr);
+    } catch {
+      // unreadable: not ours to use
+    }
+  }
+  return out;
 }

@@ -1,7 +1,7 @@
 /**
- * The thin plugin binaries for tests: dist/cni/margay and dist/cni/margay-ipam, built by
- * scripts/install-deps.sh; rebuilt here the same way when missing or older than the source, so
- * that a test run never uses a stale client. Also runs a plugin binary the way libcni does
+ * The native binaries for tests: the thin plugins dist/cni/margay and dist/cni/margay-ipam, and
+ * the agent's dist/cni/margay-netlink helper, built by scripts/install-deps.sh; rebuilt here the
+ * same way when missing or older than the source, so that a test run never uses a stale one. Also runs a plugin binary the way libcni does
  * (environment + stdin, result on stdout, exit code).
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -13,18 +13,24 @@ export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SOURCE = join(REPO, 'native/cni-client.c');
 export const CLIENT = join(REPO, 'dist/cni/margay');
 export const IPAM_CLIENT = join(REPO, 'dist/cni/margay-ipam');
+const HELPER_SOURCE = join(REPO, 'native/netlink-helper.c');
+export const NETLINK_HELPER_BINARY = join(REPO, 'dist/cni/margay-netlink');
 
 function stale(target: string, source: string): boolean {
   return !existsSync(target) || statSync(target).mtimeMs < statSync(source).mtimeMs;
 }
 
-/** Builds the client binaries if needed; returns the directory holding them. */
+function build(target: string, source: string): void {
+  if (!stale(target, source)) return;
+  mkdirSync(dirname(target), { recursive: true });
+  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', `${target}.tmp`, source]);
+  renameSync(`${target}.tmp`, target);
+}
+
+/** Builds the native binaries if needed; returns the directory holding them. */
 export function ensureClient(): string {
-  if (stale(CLIENT, SOURCE)) {
-    mkdirSync(dirname(CLIENT), { recursive: true });
-    execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', `${CLIENT}.tmp`, SOURCE]);
-    renameSync(`${CLIENT}.tmp`, CLIENT);
-  }
+  build(CLIENT, SOURCE);
+  build(NETLINK_HELPER_BINARY, HELPER_SOURCE);
   if (stale(IPAM_CLIENT, CLIENT)) copyFileSync(CLIENT, IPAM_CLIENT);
   return dirname(CLIENT);
 }

@@ -65,40 +65,6 @@ describe('shell pool', () => {
     assert.throws(() => sysctlScript([['net//x', '1']]), /not valid/);
   });
 
-  it('starts a session before its input and feeds it later', async () => {
-    const pool = new ShellPool({ size: 1 });
-    try {
-      const s = pool.session('cat');
-      await new Promise((r) => setTimeout(r, 50));
-      await s.send(['hello', "a  b 'c' $HOME"]);
-      await s.send(['more']);
-      assert.deepEqual(await s.end(['last']), { code: 0, output: "hello\na  b 'c' $HOME\nmore\nlast\n" });
-      await assert.rejects(pool.session('cat').end(['two\nlines']), /unsafe/);
-      assert.deepEqual(await pool.session('sh -c "cat >/dev/null; exit 3"').end(), { code: 3, output: '' });
-      await assert.rejects(s.send(['late']), /ended/);
-      assert.deepEqual(await pool.run('echo after'), { code: 0, output: 'after\n' });
-    } finally {
-      pool.close();
-    }
-  });
-
-  it('a session whose command exits early swallows the rest of its input (never run by the shell)', async () => {
-    const pool = new ShellPool({ size: 1 });
-    try {
-      for (const cmd of ['ip -batch -', 'nsenter --net=/nonexistent ip -batch -', 'true']) {
-        const s = pool.session(cmd);
-        await s.send(['link show dev margay-nonexistent', 'echo LEAKED']);
-        await new Promise((r) => setTimeout(r, 50));
-        await s.send(Array.from({ length: 500 }, () => 'echo LEAKED'));
-        const r = await s.end();
-        assert.doesNotMatch(r.output, /LEAKED/);
-        assert.deepEqual(await pool.run('echo after'), { code: 0, output: 'after\n' }, cmd);
-      }
-    } finally {
-      pool.close();
-    }
-  });
-
   it('idle shells do not keep Node running', () => {
     const script = `import { ShellPool } from ${JSON.stringify(new URL('../../src/dataplane/shell.ts', import.meta.url).pathname)};
 const pool = new ShellPool();

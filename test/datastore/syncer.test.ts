@@ -157,6 +157,7 @@ describe('syncer - memory datastore', () => {
     const swappable: Datastore = {
       get: (k) => target.get(k),
       list: (p) => target.list(p),
+      getMany: (r) => target.getMany(r),
       create: (k, v, o) => target.create(k, v, o),
       update: (k, v, r, o) => target.update(k, v, r, o),
       put: (k, v, o) => target.put(k, v, o),

@@ -63,11 +63,17 @@ describe('ipam - autoAssign', () => {
     let now = Date.now();
     const ipam = new Ipam(ds, { ...fast, now: () => new Date(now) });
     await ipam.autoAssign({ handle: 'h0', node: 'n1', num4: 1, num6: 0 }); // claims the block
+    // Reads: lists and multi-key reads (an autoAssign reads its context and blocks in one).
     let lists = 0;
     const list = ds.list.bind(ds);
     ds.list = (...args: Parameters<typeof ds.list>) => {
       lists++;
       return list(...args);
+    };
+    const getMany = ds.getMany.bind(ds);
+    ds.getMany = (...args: Parameters<typeof ds.getMany>) => {
+      lists++;
+      return getMany(...args);
     };
     ipam.prefetch('n1', 1, 0);
     await new Promise((resolve) => setTimeout(resolve, 20));

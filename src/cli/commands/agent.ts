@@ -140,6 +140,7 @@ async function startCni(agent: Agent, dataplane: Dataplane | undefined, store: R
     hostname: config.felixHostname,
     ...(config.netns !== '' ? { hostNetns: config.netns } : {}),
     interfacePrefix: config.interfacePrefix.split(',')[0]!.trim() || 'cali',
+    programAhead: (endpoint) => agent.programAhead(endpoint),
     waitForEndpointProgrammed: (ep, timeoutMs) => agent.waitForEndpointProgrammed(`${ep.namespace}/${ep.name}`, ep.revision, timeoutMs),
     // The CNI adds a new pod's routes itself; the dataplane's own add of them then needs no re-read.
     onRoutesAdded: (routes) => dataplane?.learnWorkloadRoutes(routes),

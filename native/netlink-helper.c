@@ -1,0 +1,291 @@
+/*
+ * margay-netlink: a resident helper of the agent for the kernel work of a CNI ADD or DEL that
+ * must happen inside a container's network namespace, and for the host-side sysctls, without
+ * starting a process per call. Starting a process costs 5-15 ms of CPU on a small VM (nsenter,
+ * then ip), which is most of what a CNI ADD costs; a request here costs a few system calls.
+ *
+ * The agent starts it once, in the host's network namespace (nsenter when the agent programs
+ * another namespace). For a container request it enters the container's namespace (setns), opens
+ * a route netlink socket there, does the work, and returns to the host namespace.
+ *
+ * Protocol: one request per line on standard input, fields separated by tabs, the first being an
+ * id chosen by the caller; one reply per request on standard error, in order:
+ * "<id> ok", "<id> gone" (del: nothing to delete) or "<id> err <message>".
+ *
+ *   <id> up     <netns path> <ifname> <IPv4 list> <IPv6 list>
+ *       The container side of a veth: each IPv4 address as /32, each IPv6 address as /128 without
+ *       duplicate address detection, the link up, then for IPv4 a link-scope route to 169.254.1.1
+ *       and the default route through it, for IPv6 the default route through fe80::ecee:eeff:feee:eeee
+ *       (the host side's link-local address). Lists are comma-separated; "," for none.
+ *       Idempotent: existing addresses and routes are replaced.
+ *   <id> del    <netns path> <ifname>
+ *       Deletes the interface (and so its veth peer); "gone" when the namespace or interface is.
+ *   <id> sysctl <path under /proc/sys> <value>
+ *       Writes the value when it differs (writing the same value can still take locks).
+ *
+ * Exits at the end of its input, and with status 1 when it cannot return to the host namespace.
+ * Built by scripts/install-deps.sh: gcc -O2 -o dist/cni/margay-netlink native/netlink-helper.c
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_addr.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define GATEWAY_V4 "169.254.1.1"
+#define GATEWAY_V6 "fe80::ecee:eeff:feee:eeee"
+
+static int host_ns = -1;
+
+/* One netlink request: a header, its body (ifinfomsg, ifaddrmsg or rtmsg), then attributes. */
+union request {
+  struct nlmsghdr n;
+  char buf[512];
+};
+
+static void add_attr(union request *r, unsigned short type, const void *data, size_t len) {
+  struct rtattr *rta = (struct rtattr *)(r->buf + NLMSG_ALIGN(r->n.nlmsg_len));
+  rta->rta_type = type;
+  rta->rta_len = RTA_LENGTH(len);
+  memcpy(RTA_DATA(rta), data, len);
+  r->n.nlmsg_len = NLMSG_ALIGN(r->n.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+}
+
+/* Sends one request and waits for its acknowledgement; returns 0 or -errno. */
+static int talk(int fd, struct nlmsghdr *n) {
+  static unsigned seq;
+  n->nlmsg_seq = ++seq;
+  n->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  if (sendto(fd, n, n->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) return -errno;
+  char buf[8192];
+  for (;;) {
+    ssize_t len = recv(fd, buf, sizeof buf, 0);
+    if (len < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
+      if (h->nlmsg_seq != n->nlmsg_seq || h->nlmsg_type != NLMSG_ERROR) continue;
+      return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+    }
+  }
+}
+
+/* Starts a request of `type`; returns its zeroed body. */
+static void *start(union request *r, unsigned short type, unsigned short flags, size_t body) {
+  memset(r, 0, sizeof *r);
+  r->n.nlmsg_len = NLMSG_LENGTH(body);
+  r->n.nlmsg_type = type;
+  r->n.nlmsg_flags = flags;
+  return NLMSG_DATA(&r->n);
+}
+
+static int link_up(int fd, int index) {
+  union request r;
+  struct ifinfomsg *link = start(&r, RTM_NEWLINK, 0, sizeof *link);
+  link->ifi_family = AF_UNSPEC;
+  link->ifi_index = index;
+  link->ifi_flags = IFF_UP;
+  link->ifi_change = IFF_UP;
+  return talk(fd, &r.n);
+}
+
+static int link_del(int fd, int index) {
+  union request r;
+  struct ifinfomsg *link = start(&r, RTM_DELLINK, 0, sizeof *link);
+  link->ifi_family = AF_UNSPEC;
+  link->ifi_index = index;
+  return talk(fd, &r.n);
+}
+
+static int addr_add(int fd, int index, int family, const void *ip) {
+  union request r;
+  size_t len = family == AF_INET ? 4 : 16;
+  struct ifaddrmsg *addr = start(&r, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, sizeof *addr);
+  addr->ifa_family = family;
+  addr->ifa_prefixlen = family == AF_INET ? 32 : 128;
+  addr->ifa_flags = family == AF_INET6 ? IFA_F_NODAD : 0;
+  addr->ifa_scope = RT_SCOPE_UNIVERSE;
+  addr->ifa_index = index;
+  add_attr(&r, IFA_LOCAL, ip, len);
+  add_attr(&r, IFA_ADDRESS, ip, len);
+  return talk(fd, &r.n);
+}
+
+/* A route through the interface: to dst/dst_len (dst NULL: default), via gw when given. */
+static int route_add(int fd, int index, int family, const void *dst, int dst_len, const void *gw, unsigned char scope) {
+  union request r;
+  size_t len = family == AF_INET ? 4 : 16;
+  struct rtmsg *route = start(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, sizeof *route);
+  route->rtm_family = family;
+  route->rtm_dst_len = dst_len;
+  route->rtm_table = RT_TABLE_MAIN;
+  route->rtm_protocol = RTPROT_BOOT;
+  route->rtm_scope = scope;
+  route->rtm_type = RTN_UNICAST;
+  if (dst) add_attr(&r, RTA_DST, dst, len);
+  if (gw) add_attr(&r, RTA_GATEWAY, gw, len);
+  add_attr(&r, RTA_OIF, &index, sizeof index);
+  return talk(fd, &r.n);
+}
+
+/* Enters the namespace at `path`; returns 0, or -errno (-ENOENT when it does not exist). */
+static int enter(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  int rc = setns(fd, CLONE_NEWNET) < 0 ? -errno : 0;
+  close(fd);
+  return rc;
+}
+
+static void leave(void) {
+  if (setns(host_ns, CLONE_NEWNET) < 0) {
+    perror("margay-netlink: cannot return to the host network namespace");
+    exit(1);
+  }
+}
+
+static void reply(const char *id, const char *what, const char *detail, int err) {
+  if (err) fprintf(stderr, "%s err %s: %s\n", id, detail ? detail : "", strerror(-err));
+  else fprintf(stderr, "%s %s\n", id, what ? what : "ok");
+}
+
+/* Configures every address of a comma-separated list; returns 0 or -errno, naming the failure in *failed. */
+static int each_address(int fd, int index, int family, char *list, const char **failed) {
+  for (char *ip = strtok(list, ","); ip; ip = strtok(NULL, ",")) {
+    unsigned char bin[16];
+    if (inet_pton(family, ip, bin) != 1) {
+      *failed = "bad address";
+      return -EINVAL;
+    }
+    int rc = addr_add(fd, index, family, bin);
+    if (rc) {
+      *failed = "address add";
+      return rc;
+    }
+  }
+  return 0;
+}
+
+static int configure(int fd, int index, char *v4, char *v6, const char **failed) {
+  int has4 = v4[strspn(v4, ",")] != 0, has6 = v6[strspn(v6, ",")] != 0;
+  int rc = each_address(fd, index, AF_INET, v4, failed);
+  if (!rc) rc = each_address(fd, index, AF_INET6, v6, failed);
+  if (rc) return rc;
+  if ((rc = link_up(fd, index))) {
+    *failed = "link up";
+    return rc;
+  }
+  if (has4) {
+    unsigned char gw[4];
+    inet_pton(AF_INET, GATEWAY_V4, gw);
+    if ((rc = route_add(fd, index, AF_INET, gw, 32, NULL, RT_SCOPE_LINK)) || (rc = route_add(fd, index, AF_INET, NULL, 0, gw, RT_SCOPE_UNIVERSE))) {
+      *failed = "IPv4 routes";
+      return rc;
+    }
+  }
+  if (has6) {
+    unsigned char gw[16];
+    inet_pton(AF_INET6, GATEWAY_V6, gw);
+    if ((rc = route_add(fd, index, AF_INET6, NULL, 0, gw, RT_SCOPE_UNIVERSE))) {
+      *failed = "IPv6 default route";
+      return rc;
+    }
+  }
+  return 0;
+}
+
+/* up and del: the work inside the container's namespace. */
+static void in_container(const char *id, const char *op, const char *netns, const char *ifname, char *v4, char *v6) {
+  int rc = enter(netns);
+  if (rc == -ENOENT && strcmp(op, "del") == 0) {
+    reply(id, "gone", NULL, 0);
+    return;
+  }
+  if (rc) {
+    reply(id, NULL, "cannot enter the network namespace", rc);
+    return;
+  }
+  const char *failed = "";
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  int index = fd < 0 ? 0 : (int)if_nametoindex(ifname);
+  if (fd < 0) {
+    rc = -errno;
+    failed = "netlink socket";
+  } else if (index == 0) {
+    rc = -ENODEV;
+    failed = ifname;
+  } else if (strcmp(op, "del") == 0) {
+    rc = link_del(fd, index);
+    failed = "link del";
+  } else {
+    rc = configure(fd, index, v4, v6, &failed);
+  }
+  if (fd >= 0) close(fd);
+  leave();
+  if (strcmp(op, "del") == 0 && rc == -ENODEV) reply(id, "gone", NULL, 0);
+  else reply(id, "ok", failed, rc);
+}
+
+static int safe_path(const char *p) {
+  if (!*p || strstr(p, "..")) return 0;
+  for (; *p; p++)
+    if (!(*p == '/' || *p == '.' || *p == '_' || *p == '-' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))) return 0;
+  return 1;
+}
+
+static void sysctl(const char *id, const char *path, const char *value) {
+  char file[512], current[256];
+  if (!safe_path(path) || snprintf(file, sizeof file, "/proc/sys/%s", path) >= (int)sizeof file) {
+    reply(id, NULL, "bad sysctl path", -EINVAL);
+    return;
+  }
+  int fd = open(file, O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    reply(id, NULL, file, -errno);
+    return;
+  }
+  ssize_t n = read(fd, current, sizeof current - 1);
+  current[n > 0 ? n : 0] = 0;
+  current[strcspn(current, "\n")] = 0;
+  int rc = 0;
+  if (strcmp(current, value) != 0) {
+    size_t len = strlen(value);
+    if (pwrite(fd, value, len, 0) != (ssize_t)len) rc = -errno;
+  }
+  close(fd);
+  reply(id, "ok", file, rc);
+}
+
+int main(void) {
+  host_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (host_ns < 0) {
+    perror("margay-netlink: /proc/self/ns/net");
+    return 1;
+  }
+  char *line = NULL;
+  size_t cap = 0;
+  while (getline(&line, &cap, stdin) > 0) {
+    line[strcspn(line, "\n")] = 0;
+    char *rest = line, *f[6] = {0};
+    int n = 0;
+    while (n < 6 && rest) f[n++] = strsep(&rest, "\t");
+    const char *id = f[0] ? f[0] : "?";
+    if (n == 6 && strcmp(f[1], "up") == 0) in_container(id, f[1], f[2], f[3], f[4], f[5]);
+    else if (n == 4 && strcmp(f[1], "del") == 0) in_container(id, f[1], f[2], f[3], "", "");
+    else if (n == 4 && strcmp(f[1], "sysctl") == 0) sysctl(id, f[2], f[3]);
+    else reply(id, NULL, "unknown request", -EINVAL);
+  }
+  free(line);
+  return 0;
+}

@@ -1,0 +1,112 @@
+/**
+ * The resident `margay-netlink` helper (native/netlink-helper.c, built by scripts/install-deps.sh
+ * into dist/cni/): the container side of a workload's veth, the deletion of a container's
+ * interface and host sysctls, without starting a process per call. On a small VM a process
+ * costs 5–15 ms of CPU (nsenter, then ip); a request to the helper costs a few system calls, and
+ * the container side is on the critical path of every CNI ADD.
+ *
+ * Requests are lines of tab-separated fields, each with an id; the helper answers each on its
+ * standard error as `<id> ok`, `<id> gone` or `<id> err <message>`, in order.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ResidentProcess, sentinelToken } from './resident.ts';
+
+/** The helper's file name under dist/cni/. */
+export const NETLINK_HELPER = 'margay-netlink';
+
+/**
+ * Where the helper is: `$MARGAY_NETLINK_HELPER`, else dist/cni/ of this package (from src/ or
+ * from the compiled dist/src/); undefined when it has not been built.
+ */
+export function findNetlinkHelper(): string | undefined {
+  const fromEnv = process.env.MARGAY_NETLINK_HELPER;
+  if (fromEnv) return existsSync(fromEnv) ? fromEnv : undefined;
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const up of ['../..', '../../..']) {
+    const candidate = join(here, up, 'dist/cni', NETLINK_HELPER);
+    if (existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** The helper's answer to one request. */
+type Answer = { ok: true; gone: boolean } | { ok: false; message: string };
+
+function checkField(field: string): void {
+  if (field === '' || /[\t\n]/.test(field)) throw new Error(`netlink helper field ${JSON.stringify(field)} is empty or has a tab or newline`);
+}
+
+/** Finds the answers of `ids` (in order) in the helper's standard error so far. */
+function parseAnswers(stderr: string, ids: string[]): { result: Answer[]; rest: string } | undefined {
+  const last = `${ids[ids.length - 1]} `;
+  const at = stderr.indexOf(last);
+  const end = at < 0 ? -1 : stderr.indexOf('\n', at);
+  if (end < 0) return undefined;
+  const lines = stderr.slice(0, end).split('\n');
+  const result = ids.map((id): Answer => {
+    const line = lines.find((l) => l.startsWith(`${id} `))?.slice(id.length + 1) ?? 'err no answer';
+    if (line === 'ok' || line === 'gone') return { ok: true, gone: line === 'gone' };
+    return { ok: false, message: line.replace(/^err /, '') };
+  });
+  return { result, rest: stderr.slice(end + 1) };
+}
+
+/** Options of {@link NetlinkHelper}. */
+export interface NetlinkHelperOptions {
+  /** The helper binary (see {@link findNetlinkHelper}). */
+  binary: string;
+  /** The host's network namespace path; undefined for this process's own. */
+  netns?: string;
+  /** Per-request timeout in ms (default 30000). */
+  timeoutMs?: number;
+}
+
+/** Runs requests on one resident helper; see the module comment. */
+export class NetlinkHelper {
+  readonly #process: ResidentProcess;
+  readonly #timeoutMs: number;
+
+  constructor(options: NetlinkHelperOptions) {
+    this.#process = new ResidentProcess({ argv: [options.binary], ...(options.netns !== undefined ? { netns: options.netns } : {}) });
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  async #ask(requests: string[][]): Promise<Answer[]> {
+    for (const r of requests) for (const f of r) checkField(f);
+    const ids = requests.map(() => sentinelToken());
+    const input = requests.map((r, i) => `${[ids[i], ...r].join('\t')}\n`).join('');
+    return this.#process.run(() => ({ input, parse: (stderr) => parseAnswers(stderr, ids) }), this.#timeoutMs);
+  }
+
+  /**
+   * Configures the container side of a veth inside `netns`: the addresses (/32, /128 without
+   * DAD), the link up, the gateway and default routes. Throws with the helper's message.
+   */
+  async configureContainer(netns: string, ifname: string, ipv4: readonly string[], ipv6: readonly string[]): Promise<void> {
+    // Empty lists travel as empty fields, which checkField refuses: a lone comma means "none".
+    const [answer] = await this.#ask([['up', netns, ifname, ipv4.join(',') || ',', ipv6.join(',') || ',']]);
+    if (!answer!.ok) throw new Error(answer!.message);
+  }
+
+  /** Deletes an interface inside `netns`; false when the namespace or the interface is gone. */
+  async deleteInterface(netns: string, ifname: string): Promise<boolean> {
+    const [answer] = await this.#ask([['del', netns, ifname]]);
+    if (!answer!.ok) throw new Error(answer!.message);
+    return !answer!.gone;
+  }
+
+  /** Writes sysctls (paths under /proc/sys) in the helper's namespace, each only when it differs. */
+  async writeSysctls(pairs: ReadonlyArray<readonly [string, string]>): Promise<void> {
+    if (pairs.length === 0) return;
+    const answers = await this.#ask(pairs.map(([path, value]) => ['sysctl', path, value]));
+    const failed = answers.flatMap((a) => (a.ok ? [] : [a.message]));
+    if (failed.length > 0) throw new Error(`writing sysctls failed: ${failed.join('; ')}`);
+  }
+
+  /** Stops the helper. */
+  close(): void {
+    this.#process.close();
+  }
+}
