@@ -133,10 +133,11 @@ function profilesFor(conf: NetConf, id: WorkloadIdentity): string[] {
 /**
  * Creates the network's profile when a plain container joins a network that has none, as
  * Calico's plugin does: egress allowed, ingress from members of the same network, and the
- * network's name applied as a label. The plugin never changes an existing profile.
+ * network's name applied as a label. The plugin never changes an existing profile. Returns true
+ * when this call had to look (the agent may not have seen the profile yet).
  */
-async function ensureNetworkProfile(ctx: ServiceContext, conf: NetConf, id: WorkloadIdentity): Promise<void> {
-  if (conf.profiles || id.orchestrator === 'k8s' || ctx.knownProfiles.has(conf.name)) return;
+async function ensureNetworkProfile(ctx: ServiceContext, conf: NetConf, id: WorkloadIdentity): Promise<boolean> {
+  if (conf.profiles || id.orchestrator === 'k8s' || ctx.knownProfiles.has(conf.name)) return false;
   const store = ctx.options.store;
   if (!(await store.get(profileKind, conf.name))) {
     const profile = validateResource({
@@ -157,6 +158,7 @@ async function ensureNetworkProfile(ctx: ServiceContext, conf: NetConf, id: Work
     }
   }
   ctx.knownProfiles.add(conf.name);
+  return true;
 }
 
 /** The WorkloadEndpoint of an attachment. */
@@ -283,10 +285,12 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
 
 /** Writes the attachment's WorkloadEndpoint (and its network's profile); returns the write's revision. */
 async function writeEndpoint(ctx: ServiceContext, conf: NetConf, id: WorkloadIdentity, spec: VethSpec, undo: Undo): Promise<number> {
-  await ensureNetworkProfile(ctx, conf, id);
+  const profileJustWritten = await ensureNetworkProfile(ctx, conf, id);
   const wep = endpointResource(conf, id, spec, profilesFor(conf, id));
   undo.push('delete WorkloadEndpoint', () => deleteEndpointIfOwned(ctx, id.namespace, id.wepName, id.containerId));
-  const withdraw = ctx.options.programAhead?.(wep);
+  // Programmed ahead unless the agent may not know the network's profile yet (the first container
+  // of a network): then the endpoint's own event, which comes after the profile's, programs it.
+  const withdraw = profileJustWritten ? undefined : ctx.options.programAhead?.(wep);
   if (withdraw) undo.push('withdraw the endpoint programmed ahead', async () => withdraw());
   const { resource } = await ctx.options.store.apply(wep, { likelyNew: true });
   return Number(resource.metadata.resourceVersion);

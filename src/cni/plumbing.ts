@@ -134,10 +134,17 @@ const MISSING = /does not exist|Cannot find device|No such device|No such file|C
 /** Characters allowed in a namespace path that goes into commands. */
 export const SAFE_PATH = /^\/[A-Za-z0-9_.\/:@+-]*$/;
 
+/** Interface names as the kernel allows them (at most 15 characters), safe in a command line. */
+const IFNAME = /^[A-Za-z0-9_.@-]{1,15}$/;
+
+function checkIfname(name: string): void {
+  if (!IFNAME.test(name)) throw new PlumbingError(`interface name ${JSON.stringify(name)} is not valid`);
+}
+
 /** Throws unless every part of the spec is safe to put into a command line. */
 export function checkSpec(spec: VethSpec): void {
   const bad = (what: string, v: unknown) => new PlumbingError(`refusing to plumb: ${what} ${JSON.stringify(v)} is not valid`);
-  for (const dev of [spec.hostVeth, spec.ifname]) if (!/^[A-Za-z0-9_.@-]{1,15}$/.test(dev)) throw bad('interface name', dev);
+  for (const dev of [spec.hostVeth, spec.ifname]) if (!IFNAME.test(dev)) throw bad('interface name', dev);
   if (!SAFE_PATH.test(spec.netns)) throw bad('network namespace path', spec.netns);
   if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(spec.containerMac)) throw bad('MAC address', spec.containerMac);
   if (!Number.isInteger(spec.mtu) || spec.mtu < 68 || spec.mtu > 65535) throw bad('MTU', spec.mtu);
@@ -307,7 +314,7 @@ export class Plumbing implements WorkloadPlumbing {
 
   /** Removes the routes {@link configureExisting} added (the interface itself stays). Idempotent. */
   async unconfigureExisting(iface: string): Promise<void> {
-    if (!/^[A-Za-z0-9_.@-]{1,15}$/.test(iface)) throw new PlumbingError(`interface name ${JSON.stringify(iface)} is not valid`);
+    checkIfname(iface);
     const p = String(this.#protocol);
     const r = await this.#shells
       .run(`ip route flush dev ${iface} proto ${p} </dev/null 2>&1 || :\nip -6 route flush dev ${iface} proto ${p} </dev/null 2>&1 || :`)
@@ -335,7 +342,7 @@ export class Plumbing implements WorkloadPlumbing {
   }
 
   async #deleteLink(name: string): Promise<boolean> {
-    if (!/^[A-Za-z0-9_.@-]{1,15}$/.test(name)) throw new PlumbingError(`interface name ${JSON.stringify(name)} is not valid`);
+    checkIfname(name);
     const what = `cannot delete interface ${name}`;
     const message = (await this.#hostBatch([`link del dev ${name}`], what)).get(0);
     if (message === undefined) return true;
@@ -347,7 +354,7 @@ export class Plumbing implements WorkloadPlumbing {
   async deleteContainerInterface(netns: string, ifname: string): Promise<boolean> {
     if (!this.netnsExists(netns)) return false;
     if (!SAFE_PATH.test(netns)) throw new PlumbingError(`network namespace path ${JSON.stringify(netns)} is not valid`);
-    if (!/^[A-Za-z0-9_.@-]{1,15}$/.test(ifname)) throw new PlumbingError(`interface name ${JSON.stringify(ifname)} is not valid`);
+    checkIfname(ifname);
     return this.#helper.deleteInterface(netns, ifname).catch((err: Error) => {
       throw new PlumbingError(`cannot delete ${ifname} in ${netns}: ${err.message}`, { cause: err });
     });

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { Agent, type AgentDataplane, type DataplaneOutcome } from '../../src/agent/agent.ts';
 import { environmentLayers, flagLayers } from '../../src/agent/config.ts';
 import { silentLogger } from '../../src/agent/log.ts';
+import type { Resource } from '../../src/api/resource.ts';
 import type { DataplaneUpdate } from '../../src/calc/model.ts';
 import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { resourceKey } from '../../src/datastore/keys.ts';
@@ -354,6 +355,64 @@ describe('agent loop', () => {
       const flushed = dp.batches.slice(mark).flat();
       assert.ok(flushed.some((u) => u.type === 'workload-update' && u.endpoint.key === key));
       assert.ok(flushed.some((u) => u.type === 'policy-update'), 'what was pending joins the expedited flush');
+    } finally {
+      await agent.stop();
+      await ds.close();
+    }
+  });
+
+  it('an endpoint programmed ahead is in the dataplane before the datastore has it; its echo costs no update', async () => {
+    const ds = new MemoryDatastore();
+    await put(ds, profile(), tier());
+    const dp = new FakeDataplane();
+    const agent = makeAgent(ds, dp, { MARGAY_DATAPLANEFLUSHDELAY: '3' });
+    try {
+      await agent.start();
+      await eventually(() => agent.inSync, { timeoutMs: 10_000 });
+      const [wepKey, wepValue] = wep('a', '10.65.0.1');
+      const key = 'ns1/h1-k8s-a-eth0';
+      const updatesOf = (from: number) =>
+        dp.batches.slice(from).flat().filter((u) => (u.type === 'workload-update' && u.endpoint.key === key) || (u.type === 'workload-remove' && u.key === key));
+      const mark = dp.batches.length;
+      agent.programAhead(JSON.parse(wepValue) as Resource);
+      await eventually(() => updatesOf(mark).some((u) => u.type === 'workload-update'), { timeoutMs: 2000, what: 'the endpoint programmed' });
+      assert.equal(await ds.get(wepKey), undefined, 'before any datastore write');
+      // The write and its echo: the waiter at the write's revision needs no further flush.
+      const afterAhead = dp.batches.length;
+      const { modRevision } = await ds.put(wepKey, wepValue);
+      await agent.waitForEndpointProgrammed(key, modRevision, 2000);
+      await agent.whenIdle();
+      assert.deepEqual(updatesOf(afterAhead), [], 'the echo changes nothing in the kernel');
+    } finally {
+      await agent.stop();
+      await ds.close();
+    }
+  });
+
+  it("withdrawing an endpoint programmed ahead gives the dataplane back the datastore's view", async () => {
+    const ds = new MemoryDatastore();
+    await put(ds, profile(), tier(), wep('old', '10.65.0.9'));
+    const dp = new FakeDataplane();
+    const agent = makeAgent(ds, dp);
+    try {
+      await agent.start();
+      await eventually(() => agent.inSync, { timeoutMs: 10_000 });
+      // A new endpoint whose write failed: it goes away again.
+      const mark = dp.batches.length;
+      const withdraw = agent.programAhead(JSON.parse(wep('new', '10.65.0.2')[1]) as Resource);
+      await eventually(() => dp.batches.slice(mark).flat().some((u) => u.type === 'workload-update' && u.endpoint.key === 'ns1/h1-k8s-new-eth0'));
+      const beforeWithdraw = dp.batches.length;
+      withdraw();
+      await eventually(() => dp.batches.slice(beforeWithdraw).flat().some((u) => u.type === 'workload-remove' && u.key === 'ns1/h1-k8s-new-eth0'));
+      // A changed endpoint whose write failed: the stored one comes back.
+      const changed = dp.batches.length;
+      const undo = agent.programAhead(JSON.parse(wep('old', '10.65.0.10')[1]) as Resource);
+      const ipsOf = (from: number) =>
+        dp.batches.slice(from).flat().flatMap((u) => (u.type === 'workload-update' && u.endpoint.key === 'ns1/h1-k8s-old-eth0' ? [u.endpoint.addresses.join()] : []));
+      await eventually(() => ipsOf(changed).includes('10.65.0.10/32'));
+      const restored = dp.batches.length;
+      undo();
+      await eventually(() => ipsOf(restored).includes('10.65.0.9/32'), { what: 'the stored address back' });
     } finally {
       await agent.stop();
       await ds.close();

@@ -139,6 +139,41 @@ describe('flush scheduler', () => {
     assert.ok(times.length >= 11 && times.length <= 14, `about 3 + 1000/100 runs, got ${times.length}`);
   });
 
+  it('a run that had nothing to do gives its token back', async () => {
+    const clock = new ManualClock();
+    const times: number[] = [];
+    let empty = true;
+    const s = new FlushScheduler({
+      clock,
+      delayMs: 0,
+      burst: 2,
+      intervalMs: 100,
+      run: async () => {
+        times.push(clock.now());
+        return !empty;
+      },
+    });
+    // Twenty empty runs, 1 ms apart: none is throttled.
+    for (let i = 0; i < 20; i++) {
+      s.kick();
+      clock.advance(1);
+      await settle();
+    }
+    assert.equal(times.length, 20);
+    // Runs with work spend the bucket as usual: two back to back, then one per interval.
+    empty = false;
+    times.length = 0;
+    for (let i = 0; i < 4; i++) {
+      s.kick();
+      clock.advance(1);
+      await settle();
+    }
+    clock.advance(300);
+    await settle();
+    assert.equal(times.length, 3, `burst of 2, then the third after ~100 ms: ${times}`);
+    assert.ok(times[2]! - times[1]! >= 95, `${times}`);
+  });
+
   it('the bucket refills when idle', async () => {
     const clock = new ManualClock();
     const times: number[] = [];

@@ -78,6 +78,8 @@ export async function makeService(options: { programmed?: (ep: EndpointRef, time
   const ipam = new Ipam(ds, { sleep: async () => {} });
   const plumbing = new FakePlumbing();
   const waits: EndpointRef[] = [];
+  /** Endpoints handed to programAhead, and those withdrawn again (by name). */
+  const ahead: { fed: string[]; withdrawn: string[] } = { fed: [], withdrawn: [] };
   const routesAdded: { dst: string; dev: string }[][] = [];
   let ready = options.ready ?? true;
   const service = new CniService({
@@ -90,6 +92,10 @@ export async function makeService(options: { programmed?: (ep: EndpointRef, time
       if (options.programmed) await options.programmed(ep, timeoutMs);
     },
     onRoutesAdded: (routes) => routesAdded.push(routes),
+    programAhead: (endpoint) => {
+      ahead.fed.push(endpoint.metadata.name);
+      return () => ahead.withdrawn.push(endpoint.metadata.name);
+    },
     agentStatus: () => (ready ? { ready: true } : { ready: false, reason: 'not in sync with the datastore yet' }),
   });
   return {
@@ -99,6 +105,7 @@ export async function makeService(options: { programmed?: (ep: EndpointRef, time
     plumbing,
     service,
     waits,
+    ahead,
     routesAdded,
     setReady: (r: boolean) => {
       ready = r;

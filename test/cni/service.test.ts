@@ -78,6 +78,19 @@ describe('cni service - ADD', () => {
     assert.equal(answered, true);
   });
 
+  it('programs the endpoint ahead of its write, except for the first container of a new network; a failed ADD withdraws it', async () => {
+    const t = await makeService();
+    await ok(t.service, env('ADD', 'ctr1'), netconf());
+    assert.deepEqual(t.ahead.fed, [], 'the network profile was just created: the datastore path programs it');
+    await ok(t.service, env('ADD', 'ctr2'), netconf());
+    await ok(t.service, env('ADD', 'pod1', { CNI_ARGS: 'K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-1' }), netconf());
+    assert.deepEqual(t.ahead.fed, ['node1-cni-ctr2-eth0', 'node1-k8s-web--1-eth0']);
+    assert.deepEqual(t.ahead.withdrawn, []);
+    const failing = await makeService({ programmed: async () => Promise.reject(new Error('timed out')) });
+    await fails(failing.service, env('ADD', 'pod2', { CNI_ARGS: 'K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-2' }), netconf());
+    assert.deepEqual(failing.ahead.withdrawn, ['node1-k8s-web--2-eth0']);
+  });
+
   it('a dataplane that does not program in time: code 11 and nothing left behind', async () => {
     const t = await makeService({ programmed: async () => Promise.reject(new Error('timed out after 30000 ms')) });
     const err = await fails(t.service, env('ADD'), netconf());

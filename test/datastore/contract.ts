@@ -139,6 +139,22 @@ export function datastoreContract(name: string, setup: () => Promise<ContractFix
       assert.equal(empty.revision, res.revision);
     });
 
+    test('getMany reads keys and prefixes in request order, at one revision', async () => {
+      await ds.put(`${p}pools/b`, 'B');
+      await ds.put(`${p}pools/a`, 'A');
+      const cfg = await ds.put(`${p}config`, 'C');
+      await ds.put(`${p}poolsx`, 'not under pools/');
+      const res = await ds.getMany([{ key: `${p}config` }, { prefix: `${p}pools/` }, { key: `${p}absent` }, { prefix: `${p}none/` }]);
+      assert.deepEqual(
+        res.results.map((pairs) => pairs.map((kv) => [kv.key, kv.value])),
+        [[[`${p}config`, 'C']], [[`${p}pools/a`, 'A'], [`${p}pools/b`, 'B']], [], []],
+      );
+      assert.equal(res.results[0]![0]!.modRevision, cfg.modRevision);
+      assert.equal(res.results[0]![0]!.createRevision, cfg.createRevision);
+      assert.equal(res.revision, await ds.currentRevision());
+      assert.deepEqual(await ds.getMany([]), { results: [], revision: res.revision });
+    });
+
     test('txn applies every op at one revision', async () => {
       const a = await ds.create(`${p}a`, 'a1');
       await ds.create(`${p}d`, 'gone soon');
