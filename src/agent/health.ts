@@ -13,7 +13,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Clock } from '../datastore/clock.ts';
-import { formatTable } from '../cli/output.ts';
+import { formatTable } from '../format/table.ts';
 
 /** What a reporter says. */
 export interface HealthReport {

@@ -5,17 +5,11 @@
 import { stringify } from 'yaml';
 import type { Column, KindDefinition } from '../api/kind.ts';
 import { API_VERSION, type Resource } from '../api/resource.ts';
+import { formatTable } from '../format/table.ts';
 
 /** Output formats of `get -o`. */
 export const OUTPUT_FORMATS = ['ps', 'wide', 'yaml', 'json'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
-
-/** Lays out rows under headers, columns separated by three spaces (like kubectl's tabwriter). */
-export function formatTable(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('   ').trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n') + '\n';
-}
 
 /** Puts a resource's keys in the canonical order (apiVersion, kind, metadata, spec, status). */
 function ordered(res: Resource): Resource {

@@ -7,7 +7,7 @@ import type { MatrixPort } from '../calc/evaluate.ts';
 import { allKinds } from '../api/kinds/mod.ts';
 import type { Resource } from '../api/resource.ts';
 import { PolicyView, runMatrix } from '../policy/mod.ts';
-import { formatTable } from '../cli/output.ts';
+import { formatTable } from '../format/table.ts';
 import { probeMany, withStore } from './lab.ts';
 import { formatPortSpec, type PortSpec } from './serve.ts';
 import type { LabPod, LabState } from './state.ts';

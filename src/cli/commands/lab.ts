@@ -18,7 +18,7 @@ import { frrAt, frrSessions } from '../../lab/frr.ts';
 import type { LabState } from '../../lab/state.ts';
 import { MargayError } from '../../errors/mod.ts';
 import type { CliContext } from '../context.ts';
-import { formatTable } from '../output.ts';
+import { formatTable } from '../../format/table.ts';
 
 function labContext(ctx: CliContext): LabContext {
   return { dir: labDir(), progress: (line) => ctx.stderr(`lab: ${line}\n`) };

@@ -13,7 +13,7 @@ import { MargayError } from '../../errors/mod.ts';
 import { type MatrixJson, PolicyView, prepareOfflineDocuments, runMatrix, runTrace, type TraceOutput } from '../../policy/mod.ts';
 import type { CliContext } from '../context.ts';
 import { readDocuments } from '../input.ts';
-import { formatTable } from '../output.ts';
+import { formatTable } from '../../format/table.ts';
 
 // -------------------------------------------------------------------------------------------------
 // Loading the resources
