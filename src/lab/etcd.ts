@@ -9,9 +9,9 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { exec } from '../dataplane/exec.ts';
 import { type ProcessRecord, isRunning, startProcess } from './processes.ts';
+import { pollUntil } from './poll.ts';
 
 /** One etcd member of the lab. */
 interface MemberPlan {
@@ -63,13 +63,12 @@ function startMember(dir: string, member: MemberPlan, all: MemberPlan[]): Proces
 
 async function waitHealthy(dir: string, member: MemberPlan, record: ProcessRecord): Promise<void> {
   const endpoint = `unix://${join(etcdDir(dir), member.clientSocket)}:0`;
-  for (let i = 0; i < 200; i++) {
+  const healthy = await pollUntil(async () => {
     if (!isRunning(record)) throw new Error(`etcd ${member.name} exited at start; see ${record.logFile}`);
     const health = await exec('etcdctl', ['--endpoints', endpoint, 'endpoint', 'health'], { allowFail: true, timeoutMs: 3000 }).catch(() => undefined);
-    if (health?.code === 0) return;
-    await sleep(100);
-  }
-  throw new Error(`etcd ${member.name} did not become healthy; see ${record.logFile}`);
+    return health?.code === 0 ? true : undefined;
+  }, { deadline: Date.now() + 20_000, intervalMs: 100 });
+  if (!healthy) throw new Error(`etcd ${member.name} did not become healthy; see ${record.logFile}`);
 }
 
 /**

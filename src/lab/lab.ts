@@ -9,7 +9,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeResources } from '../api/decode.ts';
 import { convertKubernetesResource } from '../api/k8s/mod.ts';
 import { validateResource } from '../api/validate.ts';
@@ -27,6 +26,7 @@ import { type ProcessRecord, isRunning, processStartTime, startProcess, stopProc
 import { describeMissing, waitPodRoutes } from './routes.ts';
 import { formatPortSpec, parseServeList, type PortSpec } from './serve.ts';
 import { type LabPod, type LabState, readState, writeState } from './state.ts';
+import { pollUntil } from './poll.ts';
 
 /** Where the lab lives and how it reports progress. */
 export interface LabContext {
@@ -137,14 +137,13 @@ export function startAgent(ctx: LabContext, state: LabState, host: LabHost): Pro
 export async function waitAgentsReady(state: LabState, timeoutMs: number, hosts: LabHost[] = state.plan.hosts): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (const host of hosts) {
-    for (;;) {
-      const agent = state.processes.find((p) => p.role === `agent ${host.name}`);
+    const agent = state.processes.find((p) => p.role === `agent ${host.name}`);
+    const ready = await pollUntil(async () => {
       if (agent && !isRunning(agent)) throw new Error(`the agent of ${host.name} exited; see ${agent.logFile}`);
       const res = await exec('curl', ['-sf', '-m', '1', 'http://127.0.0.1:9099/readiness'], { netns: host.netns, allowFail: true });
-      if (res.code === 0) break;
-      if (Date.now() > deadline) throw new Error(`the agent of ${host.name} did not become ready; see ${agent?.logFile}`);
-      await sleep(250);
-    }
+      return res.code === 0 ? true : undefined;
+    }, { deadline, intervalMs: 250 });
+    if (!ready) throw new Error(`the agent of ${host.name} did not become ready; see ${agent?.logFile}`);
   }
 }
 
@@ -281,16 +280,14 @@ const SERVER_READY_MS = 20_000;
 
 /** Waits until the pod's server listens on every port it serves (`ss` inside the pod namespace). */
 async function waitServing(pod: LabPod, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  const serving = await pollUntil(async () => {
     if (pod.server && !isRunning(pod.server)) throw new MargayError('MARGAY_ERR_USAGE', `the server of pod ${pod.namespace}/${pod.name} exited; see ${pod.server.logFile}`);
     const res = await exec('ss', ['-Hltun'], { netns: pod.netns, allowFail: true });
     // Lines like `tcp LISTEN 0 511 *:80 *:*`: protocol first, local address fifth.
     const listening = new Set(res.stdout.split('\n').map((l) => l.trim().split(/\s+/)).filter((f) => f.length >= 5).map((f) => `${f[4]!.slice(f[4]!.lastIndexOf(':') + 1)}/${f[0]}`));
-    if (pod.serve.every((p) => listening.has(p))) return;
-    if (Date.now() > deadline) throw new MargayError('MARGAY_ERR_USAGE', `the server of pod ${pod.namespace}/${pod.name} does not listen on ${pod.serve.join(',')}; see ${pod.server?.logFile}`);
-    await sleep(100);
-  }
+    return pod.serve.every((p) => listening.has(p)) ? true : undefined;
+  }, { deadline: Date.now() + timeoutMs, intervalMs: 100 });
+  if (!serving) throw new MargayError('MARGAY_ERR_USAGE', `the server of pod ${pod.namespace}/${pod.name} does not listen on ${pod.serve.join(',')}; see ${pod.server?.logFile}`);
 }
 
 /** `lab pod add`: a pod namespace, CNI ADD through the real plugin, and its server. */

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { pollUntil } from './poll.ts';
 
 /** A process the lab started. */
 export interface ProcessRecord {
@@ -78,11 +78,7 @@ export async function stopProcess(record: ProcessRecord, graceMs = 5000): Promis
   } catch {
     return;
   }
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    if (!isRunning(record)) return;
-    await sleep(50);
-  }
+  await pollUntil(() => (isRunning(record) ? undefined : true), { deadline: Date.now() + graceMs, intervalMs: 50 });
   if (isRunning(record)) {
     try {
       process.kill(record.pid, 'SIGKILL');

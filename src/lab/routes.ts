@@ -3,11 +3,11 @@
  * route for the pod's address learned over BGP (or programmed through VXLAN). `lab pod add` waits
  * for it, so a connectivity matrix taken right afterwards measures policy, not BGP timing.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { exec } from '../dataplane/exec.ts';
 import { MARGAY_VXLAN_ROUTE_PROTOCOL } from '../dataplane/vxlan/plan.ts';
 import type { LabHost } from './plan.ts';
 import type { LabPod, LabState } from './state.ts';
+import { pollUntil } from './poll.ts';
 
 /** A host that has no route yet for a pod address. */
 export interface MissingRoute {
@@ -51,12 +51,12 @@ export async function missingPodRoutes(state: LabState, pods: LabPod[] = state.p
 
 /** Polls until every other host routes to the pods' addresses; returns what is still missing at the deadline. */
 export async function waitPodRoutes(state: LabState, pods: LabPod[], timeoutMs: number): Promise<MissingRoute[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const missing = await missingPodRoutes(state, pods);
-    if (missing.length === 0 || Date.now() >= deadline) return missing;
-    await sleep(200);
-  }
+  let missing: MissingRoute[] = [];
+  const done = await pollUntil(async () => {
+    missing = await missingPodRoutes(state, pods);
+    return missing.length === 0 ? missing : undefined;
+  }, { deadline: Date.now() + timeoutMs, intervalMs: 200 });
+  return done ?? missing;
 }
 
 /** One line naming what is missing, for progress output and test failures. */
