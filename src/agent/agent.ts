@@ -101,8 +101,9 @@ export class Agent {
   /** The highest datastore revision fed to the graph, and the highest one the kernel reflects. */
   #fedRevision = 0;
   #appliedRevision = 0;
-  /** Callers (the CNI service) waiting for an endpoint to be programmed at a revision. */
+  /** Local endpoints the CNI service had programmed ahead of their datastore write. */
   readonly #ahead = new EndpointsAhead();
+  /** Callers (the CNI service) waiting for an endpoint to be programmed at a revision. */
   readonly #endpointWaiters: EndpointWaiters;
   /** WorkloadEndpoint `<ns>/<name>` → its status key identity. */
   readonly #wepIds = new Map<string, WorkloadStatusId>();
