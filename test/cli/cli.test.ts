@@ -177,3 +177,18 @@ describe('cli - merge patch', () => {
     assert.deepEqual(mergePatch({ a: 1, b: { c: 2, d: 3 }, e: [1] }, { b: { c: null, x: 1 }, e: [2] }), { a: 1, b: { d: 3, x: 1 }, e: [2] });
   });
 });
+
+describe('cli - agent', () => {
+  test('--cni-socket without the margay-netlink helper is refused before anything starts, naming the fix', async () => {
+    const saved = process.env.MARGAY_NETLINK_HELPER;
+    process.env.MARGAY_NETLINK_HELPER = '/nonexistent/margay-netlink';
+    try {
+      const res = await margay(['agent', '--cni-socket', join(tmpdir(), 'margay-never.sock'), '--hostname', 'h1'], { datastore: new MemoryDatastore() });
+      assert.equal(res.code, 1);
+      assert.match(res.stderr, /margay-netlink helper is not built; run scripts\/install-deps\.sh/);
+    } finally {
+      if (saved === undefined) delete process.env.MARGAY_NETLINK_HELPER;
+      else process.env.MARGAY_NETLINK_HELPER = saved;
+    }
+  });
+});

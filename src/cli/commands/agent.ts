@@ -14,6 +14,7 @@ import { Agent, type AgentDataplane } from '../../agent/agent.ts';
 import { loadLocalConfig } from '../../agent/config.ts';
 import { componentLogger } from '../../agent/log.ts';
 import { Dataplane, hostSysctls } from '../../dataplane/mod.ts';
+import { findNetlinkHelper, NETLINK_HELPER } from '../../dataplane/netlink-helper.ts';
 import { MargayError } from '../../errors/mod.ts';
 import { type CniServer, DEFAULT_CNI_SOCKET, startCniService } from '../../cni/mod.ts';
 import { ResourceStore } from '../../datastore/resources.ts';
@@ -49,6 +50,13 @@ export function registerAgent(program: Command, ctx: CliContext): void {
       if (flags.stateDir !== undefined) flagValues.stateDir = flags.stateDir;
       // calico/node's IP/IP6/AS/CALICO_IPV*POOL_* variables; refused here, before anything starts.
       const bgpEnv = { registration: registrationFromEnv(process.env), defaultPools: defaultPoolsFromEnv(process.env) };
+      const cniSocket = flags.cniSocket ?? process.env.MARGAY_CNI_SOCKET;
+      if (cniSocket && findNetlinkHelper() === undefined) {
+        throw new MargayError(
+          'MARGAY_ERR_CONFIG',
+          `--cni-socket: the agent's ${NETLINK_HELPER} helper is not built; run scripts/install-deps.sh (it builds dist/cni/${NETLINK_HELPER}) or set MARGAY_NETLINK_HELPER`,
+        );
+      }
       const local = loadLocalConfig({ ...(flags.configFile !== undefined ? { configFile: flags.configFile } : {}), flags: flagValues });
       const store = await ctx.store();
       let dataplane: Dataplane | undefined;
@@ -86,7 +94,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
       });
       try {
         await agent.start();
-        cni = await startCni(agent, dataplane, store, flags.cniSocket ?? process.env.MARGAY_CNI_SOCKET);
+        cni = await startCni(agent, dataplane, store, cniSocket);
         if (flags.bgp || process.env.MARGAY_BGP === 'true' || process.env.CALICO_NETWORKING_BACKEND === 'bird') {
           bgp = new BgpController({
             datastore: store.datastore,
