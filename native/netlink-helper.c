@@ -12,18 +12,21 @@
  * id chosen by the caller; one reply per request on standard error, in order:
  * "<id> ok", "<id> gone" (del: nothing to delete) or "<id> err <message>".
  *
- *   <id> up     <netns path> <ifname> <IPv4 list> <IPv6 list>
+ *   <id> up     <netns path> <ifname> <IPv4 list> <IPv6 list> <IPv4 gateway> <IPv6 gateway>
  *       The container side of a veth: each IPv4 address as /32, each IPv6 address as /128 without
- *       duplicate address detection, the link up, then for IPv4 a link-scope route to 169.254.1.1
- *       and the default route through it, for IPv6 the default route through fe80::ecee:eeff:feee:eeee
- *       (the host side's link-local address). Lists are comma-separated; "," for none.
- *       Idempotent: existing addresses and routes are replaced.
+ *       duplicate address detection, the link up, then for IPv4 a link-scope route to the IPv4
+ *       gateway (169.254.1.1) and the default route through it, for IPv6 the default route through
+ *       the IPv6 gateway (the host side's link-local address). Lists are comma-separated; "," for
+ *       none. Idempotent: existing addresses and routes are replaced.
  *   <id> del    <netns path> <ifname>
  *       Deletes the interface (and so its veth peer); "gone" when the namespace or interface is.
  *   <id> sysctl <path under /proc/sys> <value>
  *       Writes the value when it differs (writing the same value can still take locks).
  *
- * Exits at the end of its input, and with status 1 when it cannot return to the host namespace.
+ * A request with the wrong number of fields is refused. A namespace path must name a network
+ * namespace (nsfs): anything else is refused without blocking (O_NONBLOCK), since one stuck
+ * request would stall every other. Exits at the end of its input, and with status 1 when it
+ * cannot return to the host namespace.
  * Built by scripts/install-deps.sh: gcc -O2 -o dist/cni/margay-netlink native/netlink-helper.c
  */
 #define _GNU_SOURCE
@@ -31,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_addr.h>
+#include <linux/magic.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -39,10 +43,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/vfs.h>
 #include <unistd.h>
-
-#define GATEWAY_V4 "169.254.1.1"
-#define GATEWAY_V6 "fe80::ecee:eeff:feee:eeee"
 
 static int host_ns = -1;
 
@@ -139,11 +141,13 @@ static int route_add(int fd, int index, int family, const void *dst, int dst_len
   return talk(fd, &r.n);
 }
 
-/* Enters the namespace at `path`; returns 0, or -errno (-ENOENT when it does not exist). */
+/* Enters the network namespace at `path`; returns 0, or -errno (-ENOENT when it does not exist). */
 static int enter(const char *path) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) return -errno;
-  int rc = setns(fd, CLONE_NEWNET) < 0 ? -errno : 0;
+  struct statfs fs;
+  int rc = fstatfs(fd, &fs) < 0 ? -errno : fs.f_type != NSFS_MAGIC ? -EINVAL : 0;
+  if (!rc && setns(fd, CLONE_NEWNET) < 0) rc = -errno;
   close(fd);
   return rc;
 }
@@ -177,7 +181,7 @@ static int each_address(int fd, int index, int family, char *list, const char **
   return 0;
 }
 
-static int configure(int fd, int index, char *v4, char *v6, const char **failed) {
+static int configure(int fd, int index, char *v4, char *v6, const char *gw4, const char *gw6, const char **failed) {
   int has4 = v4[strspn(v4, ",")] != 0, has6 = v6[strspn(v6, ",")] != 0;
   int rc = each_address(fd, index, AF_INET, v4, failed);
   if (!rc) rc = each_address(fd, index, AF_INET6, v6, failed);
@@ -188,7 +192,10 @@ static int configure(int fd, int index, char *v4, char *v6, const char **failed)
   }
   if (has4) {
     unsigned char gw[4];
-    inet_pton(AF_INET, GATEWAY_V4, gw);
+    if (inet_pton(AF_INET, gw4, gw) != 1) {
+      *failed = "bad IPv4 gateway";
+      return -EINVAL;
+    }
     if ((rc = route_add(fd, index, AF_INET, gw, 32, NULL, RT_SCOPE_LINK)) || (rc = route_add(fd, index, AF_INET, NULL, 0, gw, RT_SCOPE_UNIVERSE))) {
       *failed = "IPv4 routes";
       return rc;
@@ -196,7 +203,10 @@ static int configure(int fd, int index, char *v4, char *v6, const char **failed)
   }
   if (has6) {
     unsigned char gw[16];
-    inet_pton(AF_INET6, GATEWAY_V6, gw);
+    if (inet_pton(AF_INET6, gw6, gw) != 1) {
+      *failed = "bad IPv6 gateway";
+      return -EINVAL;
+    }
     if ((rc = route_add(fd, index, AF_INET6, NULL, 0, gw, RT_SCOPE_UNIVERSE))) {
       *failed = "IPv6 default route";
       return rc;
@@ -205,8 +215,8 @@ static int configure(int fd, int index, char *v4, char *v6, const char **failed)
   return 0;
 }
 
-/* up and del: the work inside the container's namespace. */
-static void in_container(const char *id, const char *op, const char *netns, const char *ifname, char *v4, char *v6) {
+/* up and del: the work inside the container's namespace (v4 .. gw6 only for up). */
+static void in_container(const char *id, const char *op, const char *netns, const char *ifname, char *v4, char *v6, const char *gw4, const char *gw6) {
   int rc = enter(netns);
   if (rc == -ENOENT && strcmp(op, "del") == 0) {
     reply(id, "gone", NULL, 0);
@@ -229,7 +239,7 @@ static void in_container(const char *id, const char *op, const char *netns, cons
     rc = link_del(fd, index);
     failed = "link del";
   } else {
-    rc = configure(fd, index, v4, v6, &failed);
+    rc = configure(fd, index, v4, v6, gw4, gw6, &failed);
   }
   if (fd >= 0) close(fd);
   leave();
@@ -244,26 +254,37 @@ static int safe_path(const char *p) {
   return 1;
 }
 
+/* Reads a sysctl file's value (first line); returns 0 or -errno. */
+static int read_value(const char *file, char *out, size_t size) {
+  int fd = open(file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  ssize_t n = read(fd, out, size - 1);
+  int rc = n < 0 ? -errno : 0;
+  close(fd);
+  out[n > 0 ? n : 0] = 0;
+  out[strcspn(out, "\n")] = 0;
+  return rc;
+}
+
+static int write_value(const char *file, const char *value) {
+  int fd = open(file, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  size_t len = strlen(value);
+  ssize_t n = write(fd, value, len);
+  int rc = n < 0 ? -errno : n != (ssize_t)len ? -EIO : 0;
+  close(fd);
+  return rc;
+}
+
 static void sysctl(const char *id, const char *path, const char *value) {
   char file[512], current[256];
   if (!safe_path(path) || snprintf(file, sizeof file, "/proc/sys/%s", path) >= (int)sizeof file) {
     reply(id, NULL, "bad sysctl path", -EINVAL);
     return;
   }
-  int fd = open(file, O_RDWR | O_CLOEXEC);
-  if (fd < 0) {
-    reply(id, NULL, file, -errno);
-    return;
-  }
-  ssize_t n = read(fd, current, sizeof current - 1);
-  current[n > 0 ? n : 0] = 0;
-  current[strcspn(current, "\n")] = 0;
-  int rc = 0;
-  if (strcmp(current, value) != 0) {
-    size_t len = strlen(value);
-    if (pwrite(fd, value, len, 0) != (ssize_t)len) rc = -errno;
-  }
-  close(fd);
+  /* Written only when it differs: a read-only /proc/sys with the right value is fine. */
+  int rc = read_value(file, current, sizeof current);
+  if (!rc && strcmp(current, value) != 0) rc = write_value(file, value);
   reply(id, "ok", file, rc);
 }
 
@@ -277,14 +298,16 @@ int main(void) {
   size_t cap = 0;
   while (getline(&line, &cap, stdin) > 0) {
     line[strcspn(line, "\n")] = 0;
-    char *rest = line, *f[6] = {0};
+    char *rest = line, *f[9] = {0};
     int n = 0;
-    while (n < 6 && rest) f[n++] = strsep(&rest, "\t");
+    while (n < 9 && rest) f[n++] = strsep(&rest, "\t");
     const char *id = f[0] ? f[0] : "?";
-    if (n == 6 && strcmp(f[1], "up") == 0) in_container(id, f[1], f[2], f[3], f[4], f[5]);
-    else if (n == 4 && strcmp(f[1], "del") == 0) in_container(id, f[1], f[2], f[3], "", "");
-    else if (n == 4 && strcmp(f[1], "sysctl") == 0) sysctl(id, f[2], f[3]);
-    else reply(id, NULL, "unknown request", -EINVAL);
+    const char *op = n > 1 ? f[1] : "";
+    if (rest) reply(id, NULL, "too many fields", -EINVAL);
+    else if (n == 8 && strcmp(op, "up") == 0) in_container(id, op, f[2], f[3], f[4], f[5], f[6], f[7]);
+    else if (n == 4 && strcmp(op, "del") == 0) in_container(id, op, f[2], f[3], NULL, NULL, NULL, NULL);
+    else if (n == 4 && strcmp(op, "sysctl") == 0) sysctl(id, f[2], f[3]);
+    else reply(id, NULL, "unknown request or wrong number of fields", -EINVAL);
   }
   free(line);
   return 0;

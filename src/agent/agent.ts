@@ -246,10 +246,10 @@ export class Agent {
 
   /**
    * Programs a local workload endpoint from the value the CNI service is about to write, without
-   * waiting for the datastore to echo it back: the kernel work overlaps the write, and
-   * {@link waitForEndpointProgrammed} is satisfied once this value is in the kernel. The
-   * datastore's own event for the endpoint takes over when it comes. Returns the withdrawal, for
-   * a write that failed: the datastore's last value of the endpoint comes back.
+   * waiting for the datastore to echo it back: the kernel work overlaps the write, and the flush
+   * of the echo, which {@link waitForEndpointProgrammed} still waits for, finds nothing left to
+   * do (see ahead.ts). Returns the withdrawal, for a write that failed: the datastore's last value
+   * of the endpoint comes back.
    */
   programAhead(endpoint: Resource): () => void {
     const { name, namespace = 'default' } = endpoint.metadata;
@@ -269,7 +269,7 @@ export class Agent {
   }
 
   #feedAhead(key: string, value: unknown): void {
-    this.#observe(key, value, undefined);
+    this.#observe(key, value, 'ahead');
     this.graph.onUpdate(key, value);
     this.#pendingSince ??= performance.now();
   }
@@ -277,7 +277,7 @@ export class Agent {
   #settleEndpointWaiters(): void {
     this.#endpointWaiters.settle(
       (key, revision) =>
-        (revision <= this.#appliedRevision || this.#ahead.isApplied(key, revision)) && this.#programmed.workloads.has(key) && !this.#failedEndpoints.has(key),
+        revision <= this.#appliedRevision && this.#programmed.workloads.has(key) && !this.#failedEndpoints.has(key),
     );
   }
 
@@ -370,7 +370,7 @@ export class Agent {
             }
           }
           const revision = ev.type === 'update' ? ev.kv.modRevision : ev.revision;
-          localEndpoint = this.#observe(key, value, revision) || localEndpoint;
+          localEndpoint = this.#observe(key, value, 'datastore') || localEndpoint;
           this.graph.onUpdate(key, value);
           if (revision > this.#fedRevision) this.#fedRevision = revision;
           break;
@@ -428,10 +428,9 @@ export class Agent {
   /**
    * Side-tracking of a few kinds the agent itself needs (config, status ids, host count, the
    * datastore's values of local endpoints). Returns true for a workload endpoint of this host
-   * written (not deleted) that nobody has fed ahead. `revision`: the datastore event's, or
-   * undefined for a value fed ahead.
+   * written (not deleted).
    */
-  #observe(key: string, value: unknown, revision: number | undefined): boolean {
+  #observe(key: string, value: unknown, source: 'datastore' | 'ahead'): boolean {
     const ref = parseResourceKey(key);
     if (ref === undefined) return false;
     const res = value as Resource | undefined;
@@ -445,14 +444,13 @@ export class Agent {
         // Only this host's endpoints get a status key: keep nothing for the rest of the cluster.
         const id = `${ref.namespace ?? 'default'}/${ref.name}`;
         const local = res !== undefined && (res.spec as { node?: unknown } | undefined)?.node === this.#config.felixHostname;
-        // The echo of an endpoint already programmed ahead needs no hurry.
-        const echo = revision !== undefined && this.#ahead.onDatastore(id, res, local, revision);
+        if (source === 'datastore') this.#ahead.onDatastore(id, res, local);
         if (!local) {
           this.#wepIds.delete(id);
           break;
         }
         this.#wepIds.set(id, workloadStatusId(ref.namespace ?? 'default', ref.name, res!.spec));
-        return !echo;
+        return true;
       }
       case 'nodes':
         if (res === undefined) this.#nodes.delete(ref.name);
@@ -499,7 +497,6 @@ export class Agent {
   async #flush(): Promise<boolean> {
     if (!this.#graphInSync || this.#stopping) return false;
     let updates: DataplaneUpdate[];
-    const aheadAtFlush = this.#ahead.latest;
     try {
       updates = this.graph.flush().map((u) => (u.type === 'settings' ? { type: 'settings', settings: this.#overlaySettings(u.settings) } : u));
     } catch (err) {
@@ -572,7 +569,6 @@ export class Agent {
     }
     if (this.#datastoreInSync()) this.#lastInSync = this.#wall();
     if (revisionAtFlush > this.#appliedRevision) this.#appliedRevision = revisionAtFlush;
-    this.#ahead.applied(aheadAtFlush);
     this.#settleEndpointWaiters();
     this.health.report('dataplane', { live: true, ready: true, detail: `programmed (${this.#programmed.workloads.size} workloads)` });
     this.#updateInSyncGauge();

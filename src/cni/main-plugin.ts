@@ -271,7 +271,7 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
       }
       step('programmed');
       ctx.log?.info(
-        { cmd: 'ADD', T0: started, wep: id.wepName, containerID: id.containerId, ips: [...addrs.ipv4, ...addrs.ipv6], ms: Math.round(performance.now() - started), steps },
+        { cmd: 'ADD', wep: id.wepName, containerID: id.containerId, ips: [...addrs.ipv4, ...addrs.ipv6], ms: Math.round(performance.now() - started), steps },
         'attachment added',
       );
       return formatResult(attachmentResult(conf, req, spec), conf.cniVersion);

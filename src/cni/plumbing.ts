@@ -264,7 +264,7 @@ export class Plumbing implements WorkloadPlumbing {
     };
     const inside = async (): Promise<string[]> => {
       try {
-        await this.#helper.configureContainer(spec.netns, spec.ifname, spec.ipv4, spec.ipv6);
+        await this.#helper.configureContainer(spec.netns, spec.ifname, spec, { ipv4: GATEWAY_V4, ipv6: GATEWAY_V6 });
         return [];
       } catch (err) {
         return [`${spec.ifname} in ${spec.netns}: ${(err as Error).message}`];

@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ResidentProcess, sentinelToken } from './resident.ts';
+import { checkSysctlPath } from './shell.ts';
 
 /** The helper's file name under dist/cni/. */
 export const NETLINK_HELPER = 'margay-netlink';
@@ -82,11 +83,13 @@ export class NetlinkHelper {
 
   /**
    * Configures the container side of a veth inside `netns`: the addresses (/32, /128 without
-   * DAD), the link up, the gateway and default routes. Throws with the helper's message.
+   * DAD), the link up, a link route to the IPv4 gateway and the default routes through the
+   * gateways. Throws with the helper's message.
    */
-  async configureContainer(netns: string, ifname: string, ipv4: readonly string[], ipv6: readonly string[]): Promise<void> {
-    // Empty lists travel as empty fields, which checkField refuses: a lone comma means "none".
-    const [answer] = await this.#ask([['up', netns, ifname, ipv4.join(',') || ',', ipv6.join(',') || ',']]);
+  async configureContainer(netns: string, ifname: string, addresses: { ipv4: readonly string[]; ipv6: readonly string[] }, gateways: { ipv4: string; ipv6: string }): Promise<void> {
+    // An empty list would be an empty field, which checkField refuses: a lone comma means "none".
+    const list = (ips: readonly string[]) => ips.join(',') || ',';
+    const [answer] = await this.#ask([['up', netns, ifname, list(addresses.ipv4), list(addresses.ipv6), gateways.ipv4, gateways.ipv6]]);
     if (!answer!.ok) throw new Error(answer!.message);
   }
 
@@ -99,6 +102,7 @@ export class NetlinkHelper {
 
   /** Writes sysctls (paths under /proc/sys) in the helper's namespace, each only when it differs. */
   async writeSysctls(pairs: ReadonlyArray<readonly [string, string]>): Promise<void> {
+    for (const [path] of pairs) checkSysctlPath(path);
     if (pairs.length === 0) return;
     const answers = await this.#ask(pairs.map(([path, value]) => ['sysctl', path, value]));
     const failed = answers.flatMap((a) => (a.ok ? [] : [a.message]));

@@ -109,7 +109,11 @@ class Running {
     this.child.stderr.setEncoding('utf8');
     this.child.stderr.on('data', (d: string) => this.#onStderr(d));
     this.child.stdin.on('error', () => undefined);
-    this.child.once('exit', (code) => this.#die(new Error(`${options.argv[0]} exited (${code})`)));
+    this.child.once('exit', (code) => {
+      // What it said last on standard error (outside a job's answer) is usually why it stopped.
+      const last = this.#stderr.trim().split('\n').pop();
+      this.#die(new Error(`${options.argv[0]} exited (${code})${last ? `: ${last}` : ''}`));
+    });
     this.child.once('error', (err) => this.#die(err));
     holdOpen(this.child, false);
   }

@@ -68,7 +68,8 @@ export function sysctlScript(pairs: ReadonlyArray<readonly [string, string]>): s
     .join('\n');
 }
 
-function checkSysctlPath(path: string): void {
+/** Throws unless `path` (under /proc/sys) is plain segments: no `..`, `.` or empty one. */
+export function checkSysctlPath(path: string): void {
   if (path.split('/').some((p) => p === '..' || p === '' || p === '.')) throw new Error(`sysctl path ${JSON.stringify(path)} is not valid`);
 }
 

@@ -95,7 +95,8 @@ export interface Datastore {
   list(prefix: string): Promise<ListResult>;
   /**
    * Reads several keys and prefixes at one revision, in one round trip. Meant for a handful of
-   * small reads (a node's settings and blocks): a prefix is read whole, without paging.
+   * small reads (a node's settings and blocks): a prefix is read whole, without paging. At most
+   * 128 reads (MARGAY_ERR_DATASTORE_REJECTED beyond, or for an empty key).
    */
   getMany(reads: readonly ReadRequest[]): Promise<ManyResult>;
   /** Creates a key that must not exist (MARGAY_ERR_ALREADY_EXISTS otherwise). */

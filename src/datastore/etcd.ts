@@ -40,7 +40,7 @@ import type {
   WatchEvent,
   WriteOptions,
 } from './datastore.ts';
-import { checkTxnOp, hasCondition, notFound, validateTxnOps } from './txn-rules.ts';
+import { checkTxnOp, hasCondition, notFound, validateReads, validateTxnOps } from './txn-rules.ts';
 import { WatchQueue } from './watch-queue.ts';
 
 /** TLS files for talking to etcd (PEM). */
@@ -184,6 +184,7 @@ export class EtcdDatastore implements Datastore {
 
   /** One transaction of ranges: every read at the same revision, one round trip. */
   async getMany(reads: readonly ReadRequest[]): Promise<ManyResult> {
+    validateReads(reads);
     if (reads.length === 0) return { results: [], revision: await this.currentRevision() };
     const success: IRequestOp[] = reads.map((r) => {
       if ('key' in r) return { request_range: { key: Buffer.from(r.key) } };

@@ -24,7 +24,7 @@ import type {
   WatchEvent,
   WriteOptions,
 } from './datastore.ts';
-import { checkTxnOp, conflict, notFound, alreadyExists, validateTxnOps } from './txn-rules.ts';
+import { checkTxnOp, conflict, notFound, alreadyExists, validateReads, validateTxnOps } from './txn-rules.ts';
 import { WatchQueue } from './watch-queue.ts';
 
 /** Options of {@link MemoryDatastore}. */
@@ -220,6 +220,7 @@ export class MemoryDatastore implements Datastore {
 
   async getMany(reads: readonly ReadRequest[]): Promise<ManyResult> {
     this.#check();
+    validateReads(reads);
     const results = reads.map((r) => {
       if ('key' in r) {
         const kv = this.#store.data.get(r.key);

@@ -3,7 +3,10 @@
  * way: which op fails, with which code and message.
  */
 import { MargayError } from '../errors/mod.ts';
-import type { TxnOp } from './datastore.ts';
+import type { ReadRequest, TxnOp } from './datastore.ts';
+
+/** Most reads one getMany takes: what etcd takes in one transaction by default (--max-txn-ops). */
+export const MAX_READS = 128;
 
 /** What a condition needs to know about a key's current state; undefined when absent. */
 export interface KeyState {
@@ -20,6 +23,12 @@ export function validateTxnOps(ops: readonly TxnOp[]): void {
     }
     seen.add(op.key);
   }
+}
+
+/** Rejects a malformed getMany before anything is sent: too many reads, an empty key. */
+export function validateReads(reads: readonly ReadRequest[]): void {
+  if (reads.length > MAX_READS) throw new MargayError('MARGAY_ERR_DATASTORE_REJECTED', `${reads.length} reads in one getMany; at most ${MAX_READS}`);
+  if (reads.some((r) => 'key' in r && r.key === '')) throw new MargayError('MARGAY_ERR_DATASTORE_REJECTED', 'a datastore key cannot be empty');
 }
 
 /** True when the op carries a condition on the key's current state (everything but `put`). */

@@ -377,12 +377,23 @@ describe('agent loop', () => {
       agent.programAhead(JSON.parse(wepValue) as Resource);
       await eventually(() => updatesOf(mark).some((u) => u.type === 'workload-update'), { timeoutMs: 2000, what: 'the endpoint programmed' });
       assert.equal(await ds.get(wepKey), undefined, 'before any datastore write');
-      // The write and its echo: the waiter at the write's revision needs no further flush.
+      // The write and its echo: its flush finds the endpoint already programmed.
       const afterAhead = dp.batches.length;
       const { modRevision } = await ds.put(wepKey, wepValue);
       await agent.waitForEndpointProgrammed(key, modRevision, 2000);
       await agent.whenIdle();
       assert.deepEqual(updatesOf(afterAhead), [], 'the echo changes nothing in the kernel');
+      // What was written before the endpoint is in the kernel when its ADD is answered, even when
+      // the agent had not seen it yet when the endpoint was fed ahead.
+      const [otherKey, otherValue] = wep('b', '10.65.0.2', { app: 'b' });
+      await put(ds, gnp('written-just-before', 'app == "b"'));
+      agent.programAhead(JSON.parse(otherValue) as Resource);
+      const written = await ds.put(otherKey, otherValue);
+      await agent.waitForEndpointProgrammed('ns1/h1-k8s-b-eth0', written.modRevision, 2000);
+      assert.ok(
+        dp.updates.some((u) => u.type === 'policy-update' && u.policy.key.includes('written-just-before')),
+        'the policy written before the endpoint was applied before the answer',
+      );
     } finally {
       await agent.stop();
       await ds.close();

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { NetlinkHelper } from '../../src/dataplane/netlink-helper.ts';
+import { GATEWAY_V4, GATEWAY_V6 } from '../../src/cni/plumbing.ts';
 import { ensureClient, NETLINK_HELPER_BINARY } from '../cni/binary.ts';
 import { run, useTestNetns, vethPair } from '../harness/netns.ts';
 
@@ -27,11 +28,12 @@ describe('margay-netlink helper', () => {
   });
   after(() => helper?.close());
 
+  const gw = { ipv4: GATEWAY_V4, ipv6: GATEWAY_V6 };
   const show = async (what: string[], family = '-4'): Promise<string> => (await run('ip', ['-n', container().name, family, ...what])).stdout;
 
   test('configures the container side: /32 and /128 without DAD, link up, gateway and default routes; again is no error', async () => {
     await vethPair(host(), container(), { nameA: 'calinl1', nameB: 'eth0', up: false });
-    for (let i = 0; i < 2; i++) await helper.configureContainer(path(), 'eth0', ['10.9.0.5'], ['fd00::5']);
+    for (let i = 0; i < 2; i++) await helper.configureContainer(path(), 'eth0', { ipv4: ['10.9.0.5'], ipv6: ['fd00::5'] }, gw);
     const [link] = JSON.parse((await run('ip', ['-n', container().name, '-j', 'addr', 'show', 'dev', 'eth0'])).stdout) as Addr[];
     assert.ok(link!.flags.includes('UP'));
     const addrs = link!.addr_info.map((a) => `${a.local}/${a.prefixlen}`);
@@ -44,21 +46,45 @@ describe('margay-netlink helper', () => {
 
   test('IPv4 only: no IPv6 default route; an IPv6-only attachment gets no IPv4 routes', async () => {
     await vethPair(host(), container(), { nameA: 'calinl2', nameB: 'eth4', up: false });
-    await helper.configureContainer(path(), 'eth4', ['10.9.0.6'], []);
+    await helper.configureContainer(path(), 'eth4', { ipv4: ['10.9.0.6'], ipv6: [] }, gw);
     assert.doesNotMatch(await show(['route', 'show', 'dev', 'eth4'], '-6'), /default/);
     await vethPair(host(), container(), { nameA: 'calinl3', nameB: 'eth6', up: false });
-    await helper.configureContainer(path(), 'eth6', [], ['fd00::6']);
+    await helper.configureContainer(path(), 'eth6', { ipv4: [], ipv6: ['fd00::6'] }, gw);
     assert.equal((await show(['route', 'show', 'dev', 'eth6'])).trim(), '');
     assert.match(await show(['route', 'show', 'dev', 'eth6'], '-6'), /default via fe80::ecee:eeff:feee:eeee/);
   });
 
   test('names what failed: a missing interface, a missing namespace, a bad address, a field with a tab', async () => {
-    await assert.rejects(helper.configureContainer(path(), 'nosuch0', ['10.9.0.7'], []), /nosuch0: No such device/);
-    await assert.rejects(helper.configureContainer('/run/netns/margay-no-such-ns', 'eth0', ['10.9.0.7'], []), /cannot enter the network namespace/);
-    await assert.rejects(helper.configureContainer(path(), 'eth0', ['10.9.0.300'], []), /bad address/);
-    await assert.rejects(helper.configureContainer(path(), 'eth\t0', ['10.9.0.7'], []), /tab or newline/);
+    await assert.rejects(helper.configureContainer(path(), 'nosuch0', { ipv4: ['10.9.0.7'], ipv6: [] }, gw), /nosuch0: No such device/);
+    await assert.rejects(helper.configureContainer('/run/netns/margay-no-such-ns', 'eth0', { ipv4: ['10.9.0.7'], ipv6: [] }, gw), /cannot enter the network namespace/);
+    await assert.rejects(helper.configureContainer(path(), 'eth0', { ipv4: ['10.9.0.300'], ipv6: [] }, gw), /bad address/);
+    await assert.rejects(helper.configureContainer(path(), 'eth\t0', { ipv4: ['10.9.0.7'], ipv6: [] }, gw), /tab or newline/);
+    await assert.rejects(helper.configureContainer('/etc/hostname', 'eth0', { ipv4: ['10.9.0.7'], ipv6: [] }, gw), /cannot enter the network namespace: Invalid argument/, 'not a network namespace');
+    await assert.rejects(helper.configureContainer(path(), 'eth0', { ipv4: ['10.9.0.7'], ipv6: [] }, { ipv4: 'nonsense', ipv6: GATEWAY_V6 }), /bad IPv4 gateway/);
     // The helper is still in the host namespace and serving.
     await helper.writeSysctls([['net/ipv4/conf/calinl1/proxy_arp', '1']]);
+  });
+
+  test('refuses malformed requests one by one and keeps serving', async () => {
+    const input = [
+      'a\tup\t/run/netns/x\teth0',
+      'b\tsysctl\tnet/ipv4/ip_forward\t1\textra',
+      'c\tbogus',
+      'd',
+      `t${'\tx'.repeat(9)}`,
+      'f\tsysctl\tnet/../../etc/hostname\tx',
+      'e\tsysctl\tnet/ipv4/conf/lo/forwarding\t1',
+    ].join('\n');
+    const r = await run('nsenter', [`--net=/run/netns/${host().name}`, NETLINK_HELPER_BINARY], { input: `${input}\n` });
+    assert.deepEqual(r.stderr.trim().split('\n'), [
+      'a err unknown request or wrong number of fields: Invalid argument',
+      'b err unknown request or wrong number of fields: Invalid argument',
+      'c err unknown request or wrong number of fields: Invalid argument',
+      'd err unknown request or wrong number of fields: Invalid argument',
+      't err too many fields: Invalid argument',
+      'f err bad sysctl path: Invalid argument',
+      'e ok',
+    ]);
   });
 
   test('deletes an interface (its host peer goes too); gone interface or namespace is false', async () => {
@@ -82,6 +108,6 @@ describe('margay-netlink helper', () => {
     // eth5 lives in the container's namespace, not in the helper's.
     await assert.rejects(helper.writeSysctls([['net/ipv4/conf/eth5/proxy_arp', '1']]), /No such file/);
     assert.equal(await read(container().name, 'net/ipv4/conf/eth5/proxy_arp'), '0');
-    await assert.rejects(helper.writeSysctls([['net/../../etc/hostname', 'x']]), /bad sysctl path/);
+    await assert.rejects(helper.writeSysctls([['net/../../etc/hostname', 'x']]), /not valid/);
   });
 });

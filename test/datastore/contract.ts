@@ -153,6 +153,8 @@ export function datastoreContract(name: string, setup: () => Promise<ContractFix
       assert.equal(res.results[0]![0]!.createRevision, cfg.createRevision);
       assert.equal(res.revision, await ds.currentRevision());
       assert.deepEqual(await ds.getMany([]), { results: [], revision: res.revision });
+      await rejectsWith(ds.getMany([{ key: '' }]), 'MARGAY_ERR_DATASTORE_REJECTED');
+      await assert.rejects(ds.getMany(Array.from({ length: 129 }, (_, i) => ({ key: `${p}k${i}` }))), /at most 128/);
     });
 
     test('txn applies every op at one revision', async () => {
