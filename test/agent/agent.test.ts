@@ -100,6 +100,26 @@ function makeAgent(ds: MemoryDatastore, dp: FakeDataplane, env: Record<string, s
   });
 }
 
+/** Runs `fn` against an agent started on a datastore holding `kvs`, once it is in sync; stops it after. */
+async function withSyncedAgent(
+  kvs: [string, string][],
+  env: Record<string, string>,
+  fn: (t: { ds: MemoryDatastore; dp: FakeDataplane; agent: Agent }) => Promise<void>,
+): Promise<void> {
+  const ds = new MemoryDatastore();
+  await put(ds, ...kvs);
+  const dp = new FakeDataplane();
+  const agent = makeAgent(ds, dp, env);
+  try {
+    await agent.start();
+    await eventually(() => agent.inSync, { timeoutMs: 10_000 });
+    await fn({ ds, dp, agent });
+  } finally {
+    await agent.stop();
+    await ds.close();
+  }
+}
+
 async function readiness(agent: Agent): Promise<number> {
   const res = await fetch(`http://127.0.0.1:${agent.healthAddress!.port}/readiness`);
   await res.text();
@@ -335,13 +355,7 @@ describe('agent loop', () => {
   });
 
   it('a new local endpoint is flushed at once; other changes wait for the coalescing delay', async () => {
-    const ds = new MemoryDatastore();
-    await put(ds, profile(), tier());
-    const dp = new FakeDataplane();
-    const agent = makeAgent(ds, dp, { MARGAY_DATAPLANEFLUSHDELAY: '3' });
-    try {
-      await agent.start();
-      await eventually(() => agent.inSync, { timeoutMs: 10_000 });
+    await withSyncedAgent([profile(), tier()], { MARGAY_DATAPLANEFLUSHDELAY: '3' }, async ({ ds, dp, agent }) => {
       const mark = dp.batches.length;
       await put(ds, gnp('allow-x', 'app == "y"'));
       await new Promise((r) => setTimeout(r, 300));
@@ -355,20 +369,11 @@ describe('agent loop', () => {
       const flushed = dp.batches.slice(mark).flat();
       assert.ok(flushed.some((u) => u.type === 'workload-update' && u.endpoint.key === key));
       assert.ok(flushed.some((u) => u.type === 'policy-update'), 'what was pending joins the expedited flush');
-    } finally {
-      await agent.stop();
-      await ds.close();
-    }
+    });
   });
 
   it('an endpoint programmed ahead is in the dataplane before the datastore has it; its echo costs no update', async () => {
-    const ds = new MemoryDatastore();
-    await put(ds, profile(), tier());
-    const dp = new FakeDataplane();
-    const agent = makeAgent(ds, dp, { MARGAY_DATAPLANEFLUSHDELAY: '3' });
-    try {
-      await agent.start();
-      await eventually(() => agent.inSync, { timeoutMs: 10_000 });
+    await withSyncedAgent([profile(), tier()], { MARGAY_DATAPLANEFLUSHDELAY: '3' }, async ({ ds, dp, agent }) => {
       const [wepKey, wepValue] = wep('a', '10.65.0.1');
       const key = 'ns1/h1-k8s-a-eth0';
       const updatesOf = (from: number) =>
@@ -394,20 +399,11 @@ describe('agent loop', () => {
         dp.updates.some((u) => u.type === 'policy-update' && u.policy.key.includes('written-just-before')),
         'the policy written before the endpoint was applied before the answer',
       );
-    } finally {
-      await agent.stop();
-      await ds.close();
-    }
+    });
   });
 
   it("withdrawing an endpoint programmed ahead gives the dataplane back the datastore's view", async () => {
-    const ds = new MemoryDatastore();
-    await put(ds, profile(), tier(), wep('old', '10.65.0.9'));
-    const dp = new FakeDataplane();
-    const agent = makeAgent(ds, dp);
-    try {
-      await agent.start();
-      await eventually(() => agent.inSync, { timeoutMs: 10_000 });
+    await withSyncedAgent([profile(), tier(), wep('old', '10.65.0.9')], {}, async ({ dp, agent }) => {
       // A new endpoint whose write failed: it goes away again.
       const mark = dp.batches.length;
       const withdraw = agent.programAhead(JSON.parse(wep('new', '10.65.0.2')[1]) as Resource);
@@ -424,10 +420,7 @@ describe('agent loop', () => {
       const restored = dp.batches.length;
       undo();
       await eventually(() => ipsOf(restored).includes('10.65.0.9/32'), { what: 'the stored address back' });
-    } finally {
-      await agent.stop();
-      await ds.close();
-    }
+    });
   });
 
   it('refuses to start without a hostname', () => {
