@@ -239,23 +239,7 @@ export function planSessions(ctx: PlanContext): Session[] {
     // BGPPeer applies to.
     if (spec.peerSelector && spec.reversePeering !== 'Manual' && matches(spec.peerSelector, local.labels)) {
       for (const node of others) {
-        if (!peerAppliesTo(spec, node)) continue;
-        for (const family of [4, 6] as const) {
-          const theirs = addressOf(node, family);
-          if (!theirs || !addressOf(local, family)) continue;
-          const port = settings.listenPortOf(node.name);
-          targets.push({
-            kind: 'node',
-            family,
-            ip: theirs.ip,
-            ...(port !== undefined && port !== 179 ? { port } : {}),
-            dynamic: false,
-            remoteAs: node.as ?? settings.asNumber,
-            peerNode: node,
-            fromSelector: true,
-            peer,
-          });
-        }
+        if (peerAppliesTo(spec, node)) targets.push(...selectedNodeTargets(ctx, node, 'node', peer));
       }
     }
     for (const target of targets) {
@@ -314,6 +298,29 @@ function resolvePassword(ctx: PlanContext, ref: SecretKeyRef | undefined, what: 
   return value;
 }
 
+/** Sessions to another Margay node a peerSelector picked: one per family both nodes have. */
+function selectedNodeTargets(ctx: PlanContext, node: BgpNode, kind: PeerKind, peer: Resource): Target[] {
+  const { local, settings } = ctx;
+  const out: Target[] = [];
+  for (const family of [4, 6] as const) {
+    const theirs = addressOf(node, family);
+    if (!theirs || !addressOf(local, family)) continue;
+    const port = settings.listenPortOf(node.name);
+    out.push({
+      kind,
+      family,
+      ip: theirs.ip,
+      ...(port !== undefined && port !== 179 ? { port } : {}),
+      dynamic: false,
+      remoteAs: node.as ?? settings.asNumber,
+      peerNode: node,
+      fromSelector: true,
+      peer,
+    });
+  }
+  return out;
+}
+
 function targetsOf(ctx: PlanContext, peer: Resource, spec: BGPPeerSpec): Target[] {
   const { local, nodes, settings, warnings } = ctx;
   const what = `BGPPeer ${peer.metadata.name}`;
@@ -354,23 +361,7 @@ function targetsOf(ctx: PlanContext, peer: Resource, spec: BGPPeerSpec): Target[
   if (spec.peerSelector) {
     const out: Target[] = [];
     for (const node of nodes) {
-      if (node.name === local.name || !matches(spec.peerSelector, node.labels)) continue;
-      for (const family of [4, 6] as const) {
-        const theirs = addressOf(node, family);
-        if (!theirs || !addressOf(local, family)) continue;
-        const port = settings.listenPortOf(node.name);
-        out.push({
-          kind,
-          family,
-          ip: theirs.ip,
-          ...(port !== undefined && port !== 179 ? { port } : {}),
-          dynamic: false,
-          remoteAs: node.as ?? settings.asNumber,
-          peerNode: node,
-          fromSelector: true,
-          peer,
-        });
-      }
+      if (node.name !== local.name && matches(spec.peerSelector, node.labels)) out.push(...selectedNodeTargets(ctx, node, kind, peer));
     }
     return out;
   }
