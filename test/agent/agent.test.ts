@@ -169,13 +169,7 @@ describe('agent loop', () => {
   });
 
   it('a burst of changes becomes few applies, and deltas follow', async () => {
-    const ds = new MemoryDatastore();
-    await put(ds, profile(), tier());
-    const dp = new FakeDataplane();
-    const agent = makeAgent(ds, dp);
-    try {
-      await agent.start();
-      await eventually(() => agent.inSync);
+    await withSyncedAgent([profile(), tier()], {}, async ({ ds, dp, agent }) => {
       const before = dp.batches.length;
       const writes: [string, string][] = [];
       for (let i = 0; i < 40; i++) writes.push(wep(`w${i}`, `10.65.0.${i + 1}`, { app: i % 2 ? 'x' : 'y' }));
@@ -193,20 +187,11 @@ describe('agent loop', () => {
       assert.ok(after.some((u) => u.type === 'policy-remove'));
       assert.ok(after.every((u) => u.type !== 'in-sync'));
       assert.match(await agent.metrics.text(), /margay_policy_programming_latency_seconds_count [1-9]/);
-    } finally {
-      await agent.stop();
-      await ds.close();
-    }
+    });
   });
 
   it('a failed apply makes it not ready, marks endpoints error, and is retried as a resync', async () => {
-    const ds = new MemoryDatastore();
-    await put(ds, profile(), wep('a', '10.65.0.1'));
-    const dp = new FakeDataplane();
-    const agent = makeAgent(ds, dp);
-    try {
-      await agent.start();
-      await eventually(() => agent.inSync);
+    await withSyncedAgent([profile(), wep('a', '10.65.0.1')], {}, async ({ ds, dp, agent }) => {
       await eventually(async () => (await readiness(agent)) === 200);
       dp.fail = true;
       await put(ds, wep('b', '10.65.0.2'));
@@ -223,10 +208,7 @@ describe('agent loop', () => {
         const kv = await ds.get('/calico/felix/v2/no-region/host/h1/workload/k8s/ns1%2fb/endpoint/eth0');
         return kv !== undefined && JSON.parse(kv.value).status === 'up';
       });
-    } finally {
-      await agent.stop();
-      await ds.close();
-    }
+    });
   });
 
   it('keeps the dataplane during a datastore outage, reports not ready, resyncs after', async () => {
@@ -264,35 +246,21 @@ describe('agent loop', () => {
   });
 
   it('overlays dataplane settings from the environment on the datastore ones', async () => {
-    const ds = new MemoryDatastore();
-    await put(ds, [
+    const felixDefault: [string, string] = [
       resourceKey('felixconfigurations', 'default'),
       JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: { defaultEndpointToHostAction: 'Accept', logPrefix: 'ds' } }),
-    ]);
-    const dp = new FakeDataplane();
-    const agent = makeAgent(ds, dp, { MARGAY_FAILSAFEINBOUNDHOSTPORTS: 'tcp:22', FELIX_LOGPREFIX: 'env' });
-    try {
-      await agent.start();
-      await eventually(() => agent.inSync);
+    ];
+    await withSyncedAgent([felixDefault], { MARGAY_FAILSAFEINBOUNDHOSTPORTS: 'tcp:22', FELIX_LOGPREFIX: 'env' }, async ({ dp }) => {
       const settings = dp.updates.find((u) => u.type === 'settings');
       assert.ok(settings && settings.type === 'settings');
       assert.deepEqual(settings.settings.failsafeInbound, [{ protocol: 'tcp', port: 22 }]);
       assert.equal(settings.settings.logPrefix, 'env');
       assert.equal(settings.settings.defaultEndpointToHostAction, 'Accept');
-    } finally {
-      await agent.stop();
-      await ds.close();
-    }
+    });
   });
 
   it('applies FelixConfiguration changes live (node.<host> over default) and cleans up status of removed endpoints', async () => {
-    const ds = new MemoryDatastore();
-    await put(ds, profile(), wep('a', '10.65.0.1'));
-    const dp = new FakeDataplane();
-    const agent = makeAgent(ds, dp);
-    try {
-      await agent.start();
-      await eventually(() => agent.inSync);
+    await withSyncedAgent([profile(), wep('a', '10.65.0.1')], {}, async ({ ds, agent }) => {
       const fc = (name: string, spec: Record<string, unknown>): [string, string] => [
         resourceKey('felixconfigurations', name),
         JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'FelixConfiguration', metadata: { name }, spec }),
@@ -304,10 +272,7 @@ describe('agent loop', () => {
       await eventually(async () => (await ds.get(statusKey)) !== undefined);
       await ds.delete(wep('a', '')[0]);
       await eventually(async () => (await ds.get(statusKey)) === undefined, { what: 'status removed with the endpoint' });
-    } finally {
-      await agent.stop();
-      await ds.close();
-    }
+    });
   });
 
   it('deletes stale endpoint status left by a previous run', async () => {

@@ -1,16 +1,21 @@
 /**
  * The three-way check of the policy suites: the hand-written expectation, `margay policy matrix`
  * against the datastore, and probes of every pair over the real dataplane must agree. Manifests
- * go in through the real CLI (in-process, against the suite's etcd).
+ * go in through the real CLI (in-process, against the suite's etcd). {@link usePolicySuite} sets
+ * up what such a suite runs on: etcd, a host namespace with its pods, and a ready agent.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { margay } from '../cli/helpers.ts';
+import { useEtcd } from '../harness/etcd.ts';
+import type { TestNetns } from '../harness/netns.ts';
 import { eventually } from '../harness/wait.ts';
 import type { Truth } from './k8s-model.ts';
 import { tableDiff } from './k8s-model.ts';
-import { type AgentProcess, probeAll, type TestPod } from './lab.ts';
+import { addPod, type AgentProcess, createHost, probeAll, startAgent, type TestPod } from './lab.ts';
 
 type Table = Truth['table'];
 
@@ -121,4 +126,85 @@ export class PolicyChecker {
     await this.setResources(objects);
     await this.expect(expected);
   }
+}
+
+/** Options of {@link usePolicySuite}. */
+export interface PolicySuiteOptions {
+  /** Prefix of the temporary directory the manifests are written to (`margay-calico-`). */
+  dirPrefix: string;
+  /** The pods as `ns/pod`, in matrix order: each gets a workload on the host serving 80 and 81. */
+  pods: readonly string[];
+  /** Port labels (`80/TCP`). */
+  ports: readonly string[];
+  /** The Node the agent runs as. */
+  node: string;
+  /** Where a pod is plumbed: its host-side interface and its address. */
+  plumbing: (key: string) => { hostInterface: string; ip: string };
+  /** Applied through the CLI before the agent starts (namespaces, pods). */
+  manifests: object[];
+}
+
+/** What a policy suite runs on, available once its `before` hook has run. */
+export interface PolicySuite {
+  /** The host namespace the agent programs. */
+  readonly host: TestNetns;
+  /** The pods, in the order of `pods`. */
+  readonly pods: readonly TestPod[];
+  readonly checker: PolicyChecker;
+  /** Namespaces a test adds; deleted after the pods, before the host. */
+  readonly extraNetns: TestNetns[];
+}
+
+/**
+ * Sets up a policy suite in `before`/`after` hooks of the enclosing describe: etcd, a host
+ * namespace with one workload per pod, the manifests applied, and a ready agent; removes it all after.
+ */
+export function usePolicySuite(options: PolicySuiteOptions): PolicySuite {
+  const handle = useEtcd();
+  let host: TestNetns | undefined;
+  const running: TestPod[] = [];
+  const extraNetns: TestNetns[] = [];
+  let agent: AgentProcess | undefined;
+  let dir = '';
+  let checker: PolicyChecker | undefined;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), options.dirPrefix));
+    checker = new PolicyChecker({
+      env: () => ({ ETCD_ENDPOINTS: handle.etcd.endpoints.join(',') }),
+      dir,
+      pods: () => running,
+      names: options.pods,
+      ports: options.ports,
+      agent: () => agent,
+    });
+    host = await createHost();
+    for (const key of options.pods) running.push(await addPod(host, { name: key, ...options.plumbing(key), ports: [80, 81] }));
+    await checker.cli(['apply'], options.manifests);
+    agent = await startAgent({ etcdEndpoints: handle.etcd.endpoints, hostname: options.node, netns: host.name });
+    await agent.waitReady();
+  });
+
+  after(async () => {
+    await agent?.destroy();
+    for (const p of running) await p.netns.delete();
+    for (const ns of extraNetns) await ns.delete();
+    await host?.delete();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const ready = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`usePolicySuite: no ${what} yet (use it inside tests or later hooks)`);
+    return value;
+  };
+  return {
+    get host() {
+      return ready(host, 'host');
+    },
+    pods: running,
+    get checker() {
+      return ready(checker, 'checker');
+    },
+    extraNetns,
+  };
 }

@@ -13,9 +13,8 @@ import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { ResourceStore } from '../../src/datastore/resources.ts';
 import { Syncer } from '../../src/datastore/syncer.ts';
 import { Ipam } from '../../src/ipam/ipam.ts';
-import { registerCleanup } from '../harness/cleanup.ts';
 import { eventually } from '../harness/wait.ts';
-import { addPod, createFabric, type Fabric, resource, routeTo, TEST_RENDER_OPTIONS, type TestHost } from './topology.ts';
+import { addPod, createFabric, type Fabric, killBirdAtExit, labControllerOptions, resource, routeTo, type TestHost } from './topology.ts';
 
 describe('BgpController (3 hosts, one datastore, IPAM blocks)', () => {
   let fab: Fabric;
@@ -33,13 +32,7 @@ describe('BgpController (3 hosts, one datastore, IPAM blocks)', () => {
   const makeController = (h: TestHost) =>
     new BgpController({
       ...(external(h) ? { feed: 'external' as const } : {}),
-      datastore: ds,
-      hostname: h.name,
-      stateDir: h.stateDir,
-      netns: h.ns.name,
-      defaultPools: false,
-      render: TEST_RENDER_OPTIONS,
-      debounceMs: 50,
+      ...labControllerOptions(ds, h),
       bird: { backoff: { initialMs: 100, maxMs: 1000 } },
       secrets: secretsFromDirectory(`${h.stateDir}/secrets`),
       logger: {
@@ -68,14 +61,7 @@ describe('BgpController (3 hosts, one datastore, IPAM blocks)', () => {
       }
     }
     await c.ready;
-    const pid = c.bird.pid!;
-    registerCleanup(() => {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // stopped already
-      }
-    });
+    killBirdAtExit(c.bird.pid!);
     return c;
   }
 

@@ -6,33 +6,21 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { BirdConfigError } from '../../src/bgp/bird-process.ts';
-import { bgpPeers, parseProtocols } from '../../src/bgp/bird-status.ts';
 import { margay } from '../cli/helpers.ts';
 import { eventually } from '../harness/wait.ts';
-import { configFor, createFabric, type Fabric, kernelRoutes, nodesOf, resource, routeTo, startBird } from './topology.ts';
+import { birdPeers, configFor, createFabric, type Fabric, kernelRoutes, nodesOf, resource, routeTo, type Snapshot, startBird, startBirdsUntilEstablished } from './topology.ts';
 
 describe('bgp mesh (4 hosts)', () => {
   let fab: Fabric;
   const pools = [resource('IPPool', 'pool4', { cidr: '10.244.0.0/16' })];
   const config = [resource('BGPConfiguration', 'default', { asNumber: 64512 })];
-  let snapshot: Parameters<typeof configFor>[1];
+  let snapshot: Snapshot;
   let establishedMs = 0;
 
   before(async () => {
     fab = await createFabric(4);
     snapshot = { bgpConfigurations: config, nodes: nodesOf(fab.hosts), peers: [], filters: [], pools };
-    const t0 = Date.now();
-    await Promise.all(fab.hosts.map((h) => startBird(h, configFor(h, snapshot))));
-    await eventually(
-      async () => {
-        for (const h of fab.hosts) {
-          const peers = bgpPeers(parseProtocols((await h.bird!.command('show protocols all')).text));
-          assert.equal(peers.filter((p) => p.info === 'Established').length, 3, `${h.name}: ${JSON.stringify(peers)}`);
-        }
-      },
-      { timeoutMs: 20_000, intervalMs: 50 },
-    );
-    establishedMs = Date.now() - t0;
+    establishedMs = await startBirdsUntilEstablished(fab.hosts, snapshot, () => 3);
     console.log(`# mesh: 4 BIRDs started and all 12 sessions Established in ${establishedMs} ms`);
   });
   after(async () => fab?.destroy());
@@ -46,7 +34,7 @@ describe('bgp mesh (4 hosts)', () => {
     }
     const h4 = fab.hosts[3]!;
     assert.doesNotMatch(readFileSync(h4.bird!.configPath, 'utf8'), /passive on;/, 'h4 has the greatest address: it connects to everyone');
-    const peers = bgpPeers(parseProtocols((await h1.bird!.command('show protocols all')).text));
+    const peers = await birdPeers(h1);
     assert.deepEqual(peers.map((p) => [p.address, p.type, p.state]).sort(), [
       ['192.0.2.12', 'node-to-node mesh', 'up'],
       ['192.0.2.13', 'node-to-node mesh', 'up'],
@@ -91,13 +79,13 @@ describe('bgp mesh (4 hosts)', () => {
 
   it('reloads a changed configuration without dropping sessions', async () => {
     const h2 = fab.hosts[1]!;
-    const before = bgpPeers(parseProtocols((await h2.bird!.command('show protocols all')).text));
+    const before = await birdPeers(h2);
     const text = configFor(h2, { ...snapshot, borrowedAddresses: ['10.244.3.40'] });
     assert.equal(await h2.bird!.apply(text), 'reconfigured');
     assert.equal(await h2.bird!.apply(text), 'unchanged');
     // The borrowed /32 now reaches the others (more specific than h3's block).
     await eventually(async () => assert.equal((await routeTo(fab.hosts[0]!, '10.244.3.40'))?.gateway, h2.ip));
-    const after = bgpPeers(parseProtocols((await h2.bird!.command('show protocols all')).text));
+    const after = await birdPeers(h2);
     assert.deepEqual(after.map((p) => [p.protocol, p.since]), before.map((p) => [p.protocol, p.since]), 'sessions kept');
   });
 
@@ -112,7 +100,7 @@ describe('bgp mesh (4 hosts)', () => {
     assert.equal(readFileSync(h3.bird!.configPath, 'utf8'), good);
     assert.match(readFileSync(`${h3.stateDir}/bird.conf.rejected`, 'utf8'), /protocol bgp broken/);
     // BIRD still runs the good one.
-    const peers = bgpPeers(parseProtocols((await h3.bird!.command('show protocols all')).text));
+    const peers = await birdPeers(h3);
     assert.equal(peers.filter((p) => p.info === 'Established').length, 3);
   });
 });
@@ -136,7 +124,7 @@ describe('bgp dual-stack mesh (2 hosts, IPv4 + IPv6)', () => {
   it('runs one IPv4 and one IPv6 session per peer and learns both families via the owner', async () => {
     const [h1, h2] = fab.hosts as [NonNullable<Fabric['hosts'][0]>, NonNullable<Fabric['hosts'][0]>];
     await eventually(async () => {
-      const peers = bgpPeers(parseProtocols((await h1.bird!.command('show protocols all')).text));
+      const peers = await birdPeers(h1);
       assert.deepEqual(peers.map((p) => `${p.protocol} ${p.family} ${p.info}`).sort(), ['Mesh_192_0_2_12 4 Established', 'Mesh_fd00_192__12 6 Established']);
     }, { timeoutMs: 20_000, intervalMs: 50 });
     await eventually(async () => {

@@ -6,9 +6,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { bgpPeers, parseProtocols } from '../../src/bgp/bird-status.ts';
 import { eventually } from '../harness/wait.ts';
-import { configFor, createFabric, type Fabric, nodesOf, resource, routeTo, startBird, type TestHost } from './topology.ts';
+import { birdPeers, createFabric, type Fabric, nodesOf, resource, routeTo, startBirdsUntilEstablished, type TestHost } from './topology.ts';
 
 const CLUSTER = '1.0.0.1';
 
@@ -27,26 +26,13 @@ describe('bgp route reflectors (mesh off, 2 RRs + 2 clients)', () => {
       filters: [],
       pools: [resource('IPPool', 'pool4', { cidr: '10.244.0.0/16' })],
     };
-    const t0 = Date.now();
-    await Promise.all(fab.hosts.map((h) => startBird(h, configFor(h, snapshot))));
-    await eventually(
-      async () => {
-        for (const h of fab.hosts) {
-          const peers = bgpPeers(parseProtocols((await h.bird!.command('show protocols all')).text));
-          assert.equal(peers.filter((p) => p.info === 'Established').length, isRR(h) ? 3 : 2, `${h.name}: ${JSON.stringify(peers)}`);
-        }
-      },
-      { timeoutMs: 20_000, intervalMs: 50 },
-    );
-    console.log(`# route reflectors: all 5 sessions Established ${Date.now() - t0} ms after the BIRDs started`);
+    const establishedMs = await startBirdsUntilEstablished(fab.hosts, snapshot, (h) => (isRR(h) ? 3 : 2));
+    console.log(`# route reflectors: all 5 sessions Established ${establishedMs} ms after the BIRDs started`);
   });
   after(async () => fab?.destroy());
 
   it('has the expected sessions: reflectors peer with everyone, clients only with the reflectors', async () => {
-    const sessions = async (h: TestHost) =>
-      bgpPeers(parseProtocols((await h.bird!.command('show protocols all')).text))
-        .map((p) => `${p.address} ${p.type} ${p.info}`)
-        .sort();
+    const sessions = async (h: TestHost) => (await birdPeers(h)).map((p) => `${p.address} ${p.type} ${p.info}`).sort();
     assert.deepEqual(await sessions(fab.hosts[0]!), [
       '192.0.2.12 node specific Established',
       '192.0.2.13 node specific Established',

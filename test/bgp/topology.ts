@@ -4,6 +4,7 @@
  * so that pings between blocks exercise the routes BIRD learned. Every namespace, process and
  * state directory is removed afterwards, also when a test fails.
  */
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,9 +12,13 @@ import { validateResource } from '../../src/api/validate.ts';
 import type { Resource } from '../../src/api/resource.ts';
 import { BirdController, type BirdEvent } from '../../src/bgp/bird-process.ts';
 import { renderBirdConfig } from '../../src/bgp/bird-config.ts';
+import { type BgpPeerStatus, bgpPeers, parseProtocols } from '../../src/bgp/bird-status.ts';
+import type { BgpControllerOptions } from '../../src/bgp/controller.ts';
+import type { Datastore } from '../../src/datastore/datastore.ts';
 import type { BirdConfigInput, BirdRenderOptions } from '../../src/bgp/types.ts';
 import { registerCleanup } from '../harness/cleanup.ts';
 import { createTestNetns, run, type TestNetns, vethPair } from '../harness/netns.ts';
+import { eventually } from '../harness/wait.ts';
 
 /** Fast BGP timers for tests (BIRD's defaults wait 5 s before connecting). */
 export const TEST_RENDER_OPTIONS: BirdRenderOptions = {
@@ -119,8 +124,11 @@ export function nodesOf(hosts: TestHost[], extra: (h: TestHost) => { bgp?: Recor
   });
 }
 
+/** What every host's configuration is rendered from: the datastore's view, less the host's own name (and blocks, by default its own). */
+export type Snapshot = Omit<BirdConfigInput, 'nodeName' | 'affineBlocks'> & { affineBlocks?: string[] };
+
 /** Renders a host's configuration from a shared snapshot. */
-export function configFor(host: TestHost, snapshot: Omit<BirdConfigInput, 'nodeName' | 'affineBlocks'> & { affineBlocks?: string[] }): string {
+export function configFor(host: TestHost, snapshot: Snapshot): string {
   const result = renderBirdConfig({
     ...snapshot,
     nodeName: host.name,
@@ -143,15 +151,55 @@ export async function startBird(host: TestHost, config: string): Promise<void> {
   }
   await host.bird.start(config);
   const pid = host.bird.pid;
-  if (pid !== undefined) {
-    registerCleanup(() => {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already stopped
+  if (pid !== undefined) killBirdAtExit(pid);
+}
+
+/** Registers a cleanup that SIGKILLs the BIRD with this PID when the test process ends, whatever happens. */
+export function killBirdAtExit(pid: number): void {
+  registerCleanup(() => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already stopped
+    }
+  });
+}
+
+/** The BgpController options every lab host shares: its name, state and namespace, no default pools, fast timers, 50 ms debounce. */
+export function labControllerOptions(datastore: Datastore, host: TestHost): BgpControllerOptions {
+  return {
+    datastore,
+    hostname: host.name,
+    stateDir: host.stateDir,
+    netns: host.ns.name,
+    defaultPools: false,
+    render: TEST_RENDER_OPTIONS,
+    debounceMs: 50,
+  };
+}
+
+/** The BGP peers BIRD reports on a host (`show protocols all`). */
+export async function birdPeers(host: TestHost): Promise<BgpPeerStatus[]> {
+  return bgpPeers(parseProtocols((await host.bird!.command('show protocols all')).text));
+}
+
+/**
+ * Starts BIRD on every host with its configuration from `snapshot`, then waits (20 s at most) until
+ * each host has `sessions(host)` BGP sessions Established; returns how long that took, in ms.
+ */
+export async function startBirdsUntilEstablished(hosts: TestHost[], snapshot: Snapshot, sessions: (host: TestHost) => number): Promise<number> {
+  const t0 = Date.now();
+  await Promise.all(hosts.map((h) => startBird(h, configFor(h, snapshot))));
+  await eventually(
+    async () => {
+      for (const h of hosts) {
+        const peers = await birdPeers(h);
+        assert.equal(peers.filter((p) => p.info === 'Established').length, sessions(h), `${h.name}: ${JSON.stringify(peers)}`);
       }
-    });
-  }
+    },
+    { timeoutMs: 20_000, intervalMs: 50 },
+  );
+  return Date.now() - t0;
 }
 
 /** A host's kernel routes (`ip -j route show`), IPv4 or IPv6. */

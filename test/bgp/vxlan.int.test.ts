@@ -15,10 +15,9 @@ import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { ResourceStore } from '../../src/datastore/resources.ts';
 import { vxlanMacFor } from '../../src/dataplane/vxlan/tunnel-address.ts';
 import { Ipam } from '../../src/ipam/ipam.ts';
-import { registerCleanup } from '../harness/cleanup.ts';
 import { createTestNetns, run, type TestNetns, vethPair } from '../harness/netns.ts';
 import { eventually } from '../harness/wait.ts';
-import { addPod, createFabric, type Fabric, kernelRoutes, resource, TEST_RENDER_OPTIONS, type TestHost } from './topology.ts';
+import { addPod, createFabric, type Fabric, kernelRoutes, killBirdAtExit, labControllerOptions, resource, type TestHost } from './topology.ts';
 
 describe('VXLAN CrossSubnet (2 hosts on the fabric, 1 behind a router)', () => {
   let fab: Fabric;
@@ -48,31 +47,10 @@ describe('VXLAN CrossSubnet (2 hosts on the fabric, 1 behind a router)', () => {
     ds = new MemoryDatastore();
     const store = new ResourceStore(ds);
     await store.create(resource('IPPool', 'vxlan-pool', { cidr: '10.250.0.0/16', vxlanMode: 'CrossSubnet', natOutgoing: false }));
-    for (const h of hosts) {
-      const c = new BgpController({
-        datastore: ds,
-        hostname: h.name,
-        stateDir: h.stateDir,
-        netns: h.ns.name,
-        defaultPools: false,
-        render: TEST_RENDER_OPTIONS,
-        debounceMs: 50,
-        vxlan: true,
-      });
-      controllers.push(c);
-    }
+    for (const h of hosts) controllers.push(new BgpController({ ...labControllerOptions(ds, h), vxlan: true }));
     await Promise.all(controllers.map((c) => c.start()));
     await Promise.all(controllers.map((c) => c.ready));
-    for (const c of controllers) {
-      const pid = c.bird.pid!;
-      registerCleanup(() => {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // stopped
-        }
-      });
-    }
+    for (const c of controllers) killBirdAtExit(c.bird.pid!);
     const ipam = new Ipam(ds);
     for (const h of hosts) {
       const a = (await ipam.autoAssign({ handle: `pod-${h.name}`, node: h.name, num4: 1 })).ipv4[0]!;

@@ -7,14 +7,8 @@
  * probes of every pair over the real dataplane.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { useEtcd } from '../harness/etcd.ts';
-import type { TestNetns } from '../harness/netns.ts';
-import { addPod, type AgentProcess, createHost, startAgent, type TestPod } from '../agent/lab.ts';
-import { PolicyChecker } from '../agent/policy-check.ts';
+import { describe, it } from 'node:test';
+import { usePolicySuite } from '../agent/policy-check.ts';
 import {
   inNs,
   named,
@@ -34,45 +28,23 @@ import {
 import { MODEL_CASES } from '../agent/k8s-model-cases.ts';
 
 describe('policy: the Kubernetes NetworkPolicy test model', () => {
-  const handle = useEtcd();
-  let host: TestNetns;
-  const running: TestPod[] = [];
-  let agent: AgentProcess | undefined;
-  let dir = '';
-  let checker: PolicyChecker;
+  const suite = usePolicySuite({
+    dirPrefix: 'margay-k8s-model-',
+    pods: PODS,
+    ports: PORTS,
+    node: NODE,
+    plumbing: (key) => ({ hostInterface: podInterface(key), ip: podIp(key) }),
+    manifests: [...NAMESPACES.map((ns) => namespaceManifest(ns)), ...PODS.map((k) => podManifest(k))],
+  });
 
   /**
    * One case: (optionally) apply `setup` (pods or namespaces with new labels), make `policies` the
    * whole set of NetworkPolicies, then check the matrix and the probes against `expected`.
    */
   async function check(policies: object[], expected: Truth, setup?: object[]): Promise<void> {
-    if (setup) await checker.cli(['apply'], setup);
-    await checker.check(policies, expected);
+    if (setup) await suite.checker.cli(['apply'], setup);
+    await suite.checker.check(policies, expected);
   }
-
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'margay-k8s-model-'));
-    checker = new PolicyChecker({
-      env: () => ({ ETCD_ENDPOINTS: handle.etcd.endpoints.join(',') }),
-      dir,
-      pods: () => running,
-      names: PODS,
-      ports: PORTS,
-      agent: () => agent,
-    });
-    host = await createHost();
-    for (const key of PODS) running.push(await addPod(host, { name: key, hostInterface: podInterface(key), ip: podIp(key), ports: [80, 81] }));
-    await checker.cli(['apply'], [...NAMESPACES.map((ns) => namespaceManifest(ns)), ...PODS.map((k) => podManifest(k))]);
-    agent = await startAgent({ etcdEndpoints: handle.etcd.endpoints, hostname: NODE, netns: host.name });
-    await agent.waitReady();
-  });
-
-  after(async () => {
-    await agent?.destroy();
-    for (const p of running) await p.netns.delete();
-    await host?.delete();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
 
   const xa = pods('x/a');
 

@@ -3,8 +3,9 @@
  *
  *   node --import tsx test/ipam/alloc-worker.ts <json options>
  *
- * Options: { endpoints: string[], mode: 'alloc' | 'release' | 'churn', node: string, tag: string,
- *            count?: number, concurrency?: number, waitGo?: boolean, num6?: number }
+ * Options (`WorkerOptions` in workers.ts): { endpoints: string[], mode: 'alloc' | 'release' | 'churn',
+ *            node: string, tag: string, count?: number, concurrency?: number, waitGo?: boolean,
+ *            num6?: number, thenRelease?: boolean }
  *   alloc    assigns `count` addresses, handles `k8s-pod-network.<tag>-<i>`, `concurrency` at a time
  *   release  releases those handles
  *   churn    allocates forever (and releases some), until killed
@@ -17,20 +18,9 @@
 import { createInterface } from 'node:readline';
 import { EtcdDatastore } from '../../src/datastore/etcd.ts';
 import { Ipam } from '../../src/ipam/ipam.ts';
+import type { WorkerOptions } from './workers.ts';
 
-interface Options {
-  endpoints: string[];
-  mode: 'alloc' | 'release' | 'churn';
-  node: string;
-  tag: string;
-  count?: number;
-  concurrency?: number;
-  waitGo?: boolean;
-  num6?: number;
-  thenRelease?: boolean;
-}
-
-const opts = JSON.parse(process.argv[2] ?? '{}') as Options;
+const opts = JSON.parse(process.argv[2] ?? '{}') as WorkerOptions;
 const ds = new EtcdDatastore({ endpoints: opts.endpoints });
 const ipam = new Ipam(ds);
 const out = (v: unknown): void => {
