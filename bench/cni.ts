@@ -13,7 +13,8 @@
  *
  * Prints percentiles and ratios; asserts nothing. Run (root): npx tsx bench/cni.ts
  * Environment: BENCH_N (attachments per plugin, default 60), BENCH_CLIENT_RUNS (default 40),
- * BENCH_PHASES (default client,agent,service).
+ * BENCH_PHASES (default client,agent,service), BENCH_BURST (containers at once after the
+ * sequential runs through the agent, default 20; 0 for none).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,6 +35,8 @@ const N = Number(process.env.BENCH_N ?? 60);
 const CLIENT_RUNS = Number(process.env.BENCH_CLIENT_RUNS ?? 40);
 /** Which parts to run: `client` (client forms), `agent` (through the agent), `service` (the CNI service alone). */
 const PHASES = (process.env.BENCH_PHASES ?? 'client,agent,service').split(',');
+/** Containers ADDed at once after the sequential runs through the agent (0: none). */
+const BURST = Number(process.env.BENCH_BURST ?? 20);
 const NODE = 'bench-node';
 
 function percentile(values: number[], p: number): number {
@@ -279,6 +282,7 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     console.log(row(['**ratio margay / ptp**', ratio(mine.add, base.add, 50), ratio(mine.add, base.add, 90), ratio(mine.add, base.add, 99), ratio(mine.del, base.del, 50), ratio(mine.del, base.del, 90), ratio(mine.del, base.del, 99)]));
     console.log('\n(times in ms, wall clock from exec to exit; ratios below 1 mean Margay is faster)');
     printTimeline(mode === 'agent' ? agent!.logs() : readFileSync(serviceLog, 'utf8'));
+    if (mode === 'agent' && BURST > 0) await burst(plugins, run, BURST);
   } finally {
     if (service && service.exitCode === null) {
       const s = service;
@@ -293,6 +297,40 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     await ds.close();
     await etcd.destroy();
   }
+}
+
+/**
+ * `size` containers started at once, as a node does when a deployment lands on it: every ADD
+ * begins together, then every DEL; per plugin, the time until the last one finished and each
+ * one's latency. One plugin at a time (interleaving would measure them against each other).
+ */
+async function burst(plugins: Plugin[], run: (p: Plugin, cmd: 'ADD' | 'DEL', i: number, ns: TestNetns) => Promise<number>, size: number): Promise<void> {
+  const rows: (string | number)[][] = [];
+  const made: TestNetns[] = [];
+  try {
+    for (const p of plugins) {
+      const nets: TestNetns[] = [];
+      for (let i = 0; i < size; i++) nets.push(await createTestNetns('mgbench'));
+      made.push(...nets);
+      await waitQuiet();
+      const phase = async (cmd: 'ADD' | 'DEL') => {
+        const start = performance.now();
+        const each = await Promise.all(nets.map((ns, i) => run(p, cmd, 200_000 + i, ns)));
+        return { all: performance.now() - start, p50: percentile(each, 50), max: Math.max(...each) };
+      };
+      const add = await phase('ADD');
+      const del = await phase('DEL');
+      rows.push([p.name, add.all, add.p50, add.max, del.all, del.p50, del.max]);
+    }
+  } finally {
+    for (const ns of made) await ns.delete();
+  }
+  console.log(`\n### ${size} containers at once (all ADDs together, then all DELs), Margay through the agent\n`);
+  console.log('| plugin | all ADDs done | ADD p50 | slowest ADD | all DELs done | DEL p50 | slowest DEL |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) console.log(row(r));
+  const [mine, base] = rows;
+  if (mine && base) console.log(row(['**ratio margay / ptp**', `${((mine[1] as number) / (base[1] as number)).toFixed(2)}×`, '', '', `${((mine[4] as number) / (base[4] as number)).toFixed(2)}×`, '', '']));
 }
 
 ensureClient();
