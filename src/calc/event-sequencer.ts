@@ -35,6 +35,7 @@ import type {
   RouteSpec,
   WorkloadEndpointPlan,
 } from './model.ts';
+import { addToSetMap } from '../selector/mod.ts';
 
 /** Keyed objects: pending updates and removes, and the text of what was last sent. */
 class KeyedBuffer<T> {
@@ -148,9 +149,7 @@ export class EventSequencer
       if (removed.size === 0) this.#removedMembers.delete(id);
       return;
     }
-    let set = this.#addedMembers.get(id);
-    if (set === undefined) this.#addedMembers.set(id, (set = new Set()));
-    set.add(member);
+    addToSetMap(this.#addedMembers, id, member);
   }
 
   onIpSetMemberRemoved(id: string, member: string): void {
@@ -165,9 +164,7 @@ export class EventSequencer
       if (addedMembers.size === 0) this.#addedMembers.delete(id);
       return;
     }
-    let set = this.#removedMembers.get(id);
-    if (set === undefined) this.#removedMembers.set(id, (set = new Set()));
-    set.add(member);
+    addToSetMap(this.#removedMembers, id, member);
   }
 
   #checkSent(id: string): void {

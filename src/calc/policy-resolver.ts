@@ -18,6 +18,7 @@ import type { EndpointData } from './endpoint-data.ts';
 import { hostEndpointPlan, type ResolvedTier, workloadPlan } from './endpoint-plan.ts';
 import { type EndpointId, planKey } from './ids.ts';
 import type { PolicyData, TierData } from './policy-data.ts';
+import { addToSetMap, deleteFromSetMap } from '../selector/mod.ts';
 
 function compareNumbers(a: number, b: number): number {
   return a === b ? 0 : a < b ? -1 : 1;
@@ -71,14 +72,14 @@ export class PolicyResolver implements PolicyMatchCallbacks, PolicyOrderCallback
   }
 
   onPolicyMatch(policyKey: string, endpointId: EndpointId): void {
-    addTo(this.#policyEndpoints, policyKey, endpointId);
-    addTo(this.#endpointPolicies, endpointId, policyKey);
+    addToSetMap(this.#policyEndpoints, policyKey, endpointId);
+    addToSetMap(this.#endpointPolicies, endpointId, policyKey);
     this.#dirty.add(endpointId);
   }
 
   onPolicyMatchStopped(policyKey: string, endpointId: EndpointId): void {
-    deleteFrom(this.#policyEndpoints, policyKey, endpointId);
-    deleteFrom(this.#endpointPolicies, endpointId, policyKey);
+    deleteFromSetMap(this.#policyEndpoints, policyKey, endpointId);
+    deleteFromSetMap(this.#endpointPolicies, endpointId, policyKey);
     this.#dirty.add(endpointId);
   }
 
@@ -148,15 +149,3 @@ function sameOrdering(a: PolicyData, b: PolicyData): boolean {
   );
 }
 
-function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
-  let set = map.get(key);
-  if (set === undefined) map.set(key, (set = new Set()));
-  set.add(value);
-}
-
-function deleteFrom<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
-  const set = map.get(key);
-  if (set === undefined) return;
-  set.delete(value);
-  if (set.size === 0) map.delete(key);
-}

@@ -3,7 +3,7 @@
  * the first listed parent winning), the parents and their children, and the items indexed by
  * effective label (key → value → items, with a count per key).
  */
-import { type LabelMap, newLabelMap } from './label-map.ts';
+import { addToSetMap, type LabelMap, newLabelMap } from './label-map.ts';
 import type { SelectorEntry } from './selector-filing.ts';
 
 /** An item (endpoint, network set) of the label index. */
@@ -103,9 +103,7 @@ export class ItemsByLabel {
   add(item: ItemEntry, key: string, value: string): void {
     let byValue = this.byValue.get(key);
     if (byValue === undefined) this.byValue.set(key, (byValue = new Map()));
-    let set = byValue.get(value);
-    if (set === undefined) byValue.set(value, (set = new Set()));
-    set.add(item);
+    addToSetMap(byValue, value, item);
     this.#keyCounts.set(key, (this.#keyCounts.get(key) ?? 0) + 1);
   }
 

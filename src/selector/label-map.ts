@@ -49,6 +49,13 @@ export function sameIds(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
+/** Adds `value` to the set under `key`, making the set when there is none. */
+export function addToSetMap<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
+  let set = map.get(key);
+  if (set === undefined) map.set(key, (set = new Set()));
+  set.add(value);
+}
+
 /** Removes `value` from the set under `key`, and the set once empty. */
 export function deleteFromSetMap<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
   const set = map.get(key);

@@ -15,6 +15,7 @@ export { SelectorParseError } from './errors.ts';
 export { selectorId } from './id.ts';
 export { canonicalString } from './canonical.ts';
 export { LabelIndex } from './label-index.ts';
+export { addToSetMap, deleteFromSetMap } from './label-map.ts';
 export type { LabelIndexOptions, MatchCallback } from './label-index.ts';
 export type { Labels } from './evaluate.ts';
 export type {

@@ -13,7 +13,7 @@
 import type { SelectorNode } from './ast.ts';
 import { referencedLabels } from './ast.ts';
 import type { ItemEntry, ItemsByLabel } from './item-labels.ts';
-import { deleteFromSetMap, sameIds } from './label-map.ts';
+import { addToSetMap, deleteFromSetMap, sameIds } from './label-map.ts';
 import type { Restrictions } from './restrictions.ts';
 import type { Selector } from './selector.ts';
 
@@ -95,26 +95,15 @@ export class SelectorFiling {
       case 'values': {
         let byValue = this.byValue.get(plan.key);
         if (byValue === undefined) this.byValue.set(plan.key, (byValue = new Map()));
-        for (const v of plan.values) {
-          let set = byValue.get(v);
-          if (set === undefined) byValue.set(v, (set = new Set()));
-          set.add(sel);
-        }
+        for (const v of plan.values) addToSetMap(byValue, v, sel);
         return;
       }
-      case 'key': {
-        let set = this.byKey.get(plan.key);
-        if (set === undefined) this.byKey.set(plan.key, (set = new Set()));
-        set.add(sel);
+      case 'key':
+        addToSetMap(this.byKey, plan.key, sel);
         return;
-      }
       case 'scan':
         this.scan.add(sel);
-        for (const k of plan.keys) {
-          let set = this.scanByKey.get(k);
-          if (set === undefined) this.scanByKey.set(k, (set = new Set()));
-          set.add(sel);
-        }
+        for (const k of plan.keys) addToSetMap(this.scanByKey, k, sel);
         return;
     }
   }
@@ -128,12 +117,7 @@ export class SelectorFiling {
       case 'values': {
         const byValue = this.byValue.get(plan.key);
         if (byValue === undefined) return;
-        for (const v of plan.values) {
-          const set = byValue.get(v);
-          if (set === undefined) continue;
-          set.delete(sel);
-          if (set.size === 0) byValue.delete(v);
-        }
+        for (const v of plan.values) deleteFromSetMap(byValue, v, sel);
         if (byValue.size === 0) this.byValue.delete(plan.key);
         return;
       }
