@@ -203,9 +203,8 @@ export class Plumbing implements WorkloadPlumbing {
   /**
    * Creates the veth: the host side up with its fixed MAC and sysctls, the container side (down,
    * no address yet) in the container's namespace. Needs no address, so it runs while IPAM
-   * assigns them. A host side left by
-   * an earlier attempt at this attachment (or by the previous sandbox of the same pod) is
-   * replaced, as Calico's plugin does. On failure nothing is left.
+   * assigns them. A host side left by an earlier attempt at this attachment (or by the previous
+   * sandbox of the same pod) is replaced, as Calico's plugin does. On failure nothing is left.
    * @throws {PlumbingError}
    */
   async createLink(link: LinkSpec): Promise<void> {
@@ -227,7 +226,7 @@ export class Plumbing implements WorkloadPlumbing {
     // With IPv6 the host side's sysctls (no DAD) must be in place before it goes up.
     const lines = link.ipv6 ? [create] : [create, up];
     let failed = await this.#hostBatch(lines, what);
-    if (/File exists/.test(failed.get(0) ?? '') && (await this.#deleteLink(link.hostVeth))) failed = await this.#hostBatch(lines, what);
+    if (/File exists/.test(failed.get(0) ?? '') && (await this.deleteHostVeth(link.hostVeth))) failed = await this.#hostBatch(lines, what);
     if (failed.size > 0) throw new PlumbingError(`${what}: ${[...failed.values()].join('; ')}`);
     await this.#sysctls(hostSysctls(link.hostVeth, link.ipv6), what);
     if (!link.ipv6) return;
@@ -334,14 +333,8 @@ export class Plumbing implements WorkloadPlumbing {
     throw new PlumbingError(`cannot read interface ${name}: ${r.output.trim()}`);
   }
 
-  /**
-   * Deletes a host-side interface (and so its peer); false when it did not exist.
-   */
+  /** Deletes a host-side interface (and so its peer); false when it did not exist. */
   async deleteHostVeth(name: string): Promise<boolean> {
-    return this.#deleteLink(name);
-  }
-
-  async #deleteLink(name: string): Promise<boolean> {
     checkIfname(name);
     const what = `cannot delete interface ${name}`;
     const message = (await this.#hostBatch([`link del dev ${name}`], what)).get(0);
