@@ -26,7 +26,7 @@
 import type { Resource } from '../api/resource.ts';
 import { buildCalcGraph, type CalcGraph } from '../calc/mod.ts';
 import type { DataplaneSettings, DataplaneUpdate } from '../calc/model.ts';
-import { type Clock, systemClock } from '../datastore/clock.ts';
+import { type Clock, systemClock } from '../os/mod.ts';
 import type { Datastore } from '../datastore/datastore.ts';
 import { parseResourceKey, resourceKey, RESOURCES_PREFIX } from '../datastore/keys.ts';
 import { Syncer, type SyncerEvent, type SyncerState } from '../datastore/syncer.ts';

@@ -13,7 +13,7 @@
  * The result keeps the interface's prefix length (`192.0.2.11/24`), which BGP uses to tell
  * directly connected peers and VXLAN uses for CrossSubnet.
  */
-import type { CommandRunner } from '../dataplane/exec.ts';
+import type { CommandRunner } from '../os/mod.ts';
 import { cidrContains, parseCidr } from './net.ts';
 
 /** An interface and its addresses, as `ip -j addr show` lists them. */

@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import type { Datastore } from '../datastore/datastore.ts';
 import { ResourceStore } from '../datastore/resources.ts';
 import { Syncer, type SyncerEvent } from '../datastore/syncer.ts';
-import { type CommandRunner, createRunner } from '../dataplane/exec.ts';
+import { type CommandRunner, createRunner } from '../os/mod.ts';
 import { VxlanDriver, type VxlanDriverOptions } from '../dataplane/vxlan/driver.ts';
 import { planVxlan, type VxlanPlan } from '../dataplane/vxlan/plan.ts';
 import { ensureVxlanTunnelAddress } from '../dataplane/vxlan/tunnel-address.ts';

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { IpamGarbageCollector } from '../../src/controllers/ipam-gc/collector.ts';
 import { acquireLeadership, LEADER_KEY } from '../../src/controllers/leader.ts';
 import { gcIntervalMs, loadControllerSettings } from '../../src/controllers/settings.ts';
-import { ManualClock } from '../../src/datastore/clock.ts';
+import { ManualClock } from '../../src/os/mod.ts';
 import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { ResourceStore } from '../../src/datastore/resources.ts';
 import { nodeKind } from '../../src/api/kinds/node.ts';

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { IpamGarbageCollector } from '../../src/controllers/ipam-gc/collector.ts';
-import { ManualClock } from '../../src/datastore/clock.ts';
+import { ManualClock } from '../../src/os/mod.ts';
 import type { Datastore } from '../../src/datastore/datastore.ts';
 import { EtcdDatastore } from '../../src/datastore/etcd.ts';
 import { blockProblems } from '../../src/ipam/block.ts';

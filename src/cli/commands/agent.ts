@@ -14,7 +14,7 @@ import { Agent, type AgentDataplane } from '../../agent/agent.ts';
 import { loadLocalConfig } from '../../agent/config.ts';
 import { componentLogger } from '../../agent/log.ts';
 import { Dataplane, hostSysctls } from '../../dataplane/mod.ts';
-import { findNetlinkHelper, NETLINK_HELPER } from '../../dataplane/netlink-helper.ts';
+import { findNetlinkHelper, NETLINK_HELPER } from '../../os/mod.ts';
 import { MargayError } from '../../errors/mod.ts';
 import { type CniServer, DEFAULT_CNI_SOCKET, startCniService } from '../../cni/mod.ts';
 import { ResourceStore } from '../../datastore/resources.ts';

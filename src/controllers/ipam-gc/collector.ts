@@ -5,8 +5,7 @@
  */
 import { nodeKind } from '../../api/kinds/node.ts';
 import { workloadEndpointKind } from '../../api/kinds/workload-endpoint.ts';
-import type { Clock } from '../../datastore/clock.ts';
-import { systemClock } from '../../datastore/clock.ts';
+import { type Clock, systemClock } from '../../os/mod.ts';
 import type { Datastore } from '../../datastore/datastore.ts';
 import { ResourceStore } from '../../datastore/resources.ts';
 import { Ipam } from '../../ipam/ipam.ts';

@@ -10,7 +10,7 @@
  * and a Calico node on the same machine would not take each other's routes. Configurable.
  */
 import type { DataplaneUpdate, RouteSpec } from '../../calc/model.ts';
-import type { CommandRunner } from '../exec.ts';
+import type { CommandRunner } from '../../os/mod.ts';
 import { canonicalCidr, familyOf } from '../nftables/cidr.ts';
 import { batchFailures, type IpSession } from './ip-session.ts';
 
