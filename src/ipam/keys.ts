@@ -7,7 +7,7 @@
  *   /calico/ipam/v2/handle/<id>                            which blocks a handle has addresses in
  *   /calico/ipam/v2/config                                 strictAffinity, maxBlocksPerHost …
  */
-import { type Cidr, type Family, formatCidr, parseCidr } from './net.ts';
+import { type Cidr, type Family, formatCidr, parseCidr } from '../net/mod.ts';
 
 /** Everything IPAM stores lives under this prefix (one consistent list reads it all). */
 export const IPAM_PREFIX = '/calico/ipam/v2/';

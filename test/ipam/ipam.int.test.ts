@@ -17,7 +17,7 @@ import { EtcdDatastore } from '../../src/datastore/etcd.ts';
 import { blockProblems } from '../../src/ipam/block.ts';
 import { Ipam } from '../../src/ipam/ipam.ts';
 import { allocationsOf } from '../../src/ipam/ownership.ts';
-import { cidrContainsIp, parseIp } from '../../src/ipam/net.ts';
+import { cidrContainsIp, parseIp } from '../../src/net/mod.ts';
 import { startEtcd, type EtcdHandle } from '../harness/etcd.ts';
 import { eventually } from '../harness/wait.ts';
 import { margay } from '../cli/helpers.ts';
