@@ -37,7 +37,7 @@ import { EndpointWaiters } from './endpoint-waiters.ts';
 import { ProgrammedState, touchedEndpoints } from './programmed.ts';
 import { type AgentConfig, ConfigTracker, type LocalConfig, type ParamName } from './config.ts';
 import { HealthAggregator, type RunningServer, startHealthServer } from './health.ts';
-import { componentLogger, createLogger, type Logger, setLogLevel } from './log.ts';
+import { componentLogger, createLogger, type Logger, setLogLevel } from '../log/mod.ts';
 import { AgentMetrics, RESYNC_STATE, startMetricsServer } from './metrics.ts';
 import { FlushScheduler, Ticker } from './scheduler.ts';
 import {

@@ -17,7 +17,7 @@
  */
 import type { Datastore, TxnOp } from '../datastore/datastore.ts';
 import type { Lease } from '../datastore/datastore.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../log/mod.ts';
 
 /** An endpoint's status value. */
 export type EndpointStatus = 'up' | 'down' | 'error';

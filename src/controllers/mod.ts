@@ -8,4 +8,3 @@ export { IpamGarbageCollector, type IpamGcOptions, type GcPassReport } from './i
 export { planGc, emptyGcState, type GcInput, type GcPlan, type GcSettings, type GcState, type PlannedRelease } from './ipam-gc/decide.ts';
 export { executeGc, type GcExecutorDeps, type GcOutcome } from './ipam-gc/execute.ts';
 export { loadControllerSettings, gcIntervalMs, DEFAULT_LEAK_GRACE_MS, type ControllerSettings } from './settings.ts';
-export { createLogger, silentLogger, type Logger } from './logger.ts';

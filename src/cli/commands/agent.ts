@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { Agent, type AgentDataplane } from '../../agent/agent.ts';
 import { loadLocalConfig } from '../../agent/config.ts';
-import { componentLogger } from '../../agent/log.ts';
+import { componentLogger } from '../../log/mod.ts';
 import { Dataplane, hostSysctls } from '../../dataplane/mod.ts';
 import { findNetlinkHelper, NETLINK_HELPER } from '../../os/mod.ts';
 import { MargayError } from '../../errors/mod.ts';

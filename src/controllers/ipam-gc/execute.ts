@@ -17,7 +17,7 @@ import { parseCidr } from '../../net/mod.ts';
 import { indexWorkloads, isLeakVerdict, judgeAllocation, type WorkloadRef } from '../../ipam/ownership.ts';
 import { wonRace } from '../../ipam/retry.ts';
 import type { GcPlan, PlannedRelease } from './decide.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../log/mod.ts';
 
 /** What executing a plan needs. */
 export interface GcExecutorDeps {
