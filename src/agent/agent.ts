@@ -28,7 +28,7 @@ import { buildCalcGraph, type CalcGraph } from '../calc/mod.ts';
 import type { DataplaneSettings, DataplaneUpdate } from '../calc/model.ts';
 import { type Clock, systemClock } from '../os/mod.ts';
 import type { Datastore } from '../datastore/datastore.ts';
-import { parseResourceKey, resourceKey, RESOURCES_PREFIX } from '../datastore/keys.ts';
+import { IPAM_BLOCKS_PREFIX, parseResourceKey, resourceKey, RESOURCES_PREFIX } from '../datastore/keys.ts';
 import { Syncer, type SyncerEvent, type SyncerState } from '../datastore/syncer.ts';
 import { MargayError } from '../errors/mod.ts';
 import { type AgentDataplane, checkOutcome, DataplaneFailure, type DataplaneOutcome } from './dataplane-port.ts';
@@ -50,9 +50,6 @@ import {
 } from './status.ts';
 
 export type { AgentDataplane, DataplaneOutcome };
-
-/** The IPAM prefix the agent follows (blocks: routes and blackholes). */
-export const IPAM_BLOCKS_PREFIX = '/calico/ipam/v2/assignment/';
 
 /** Options of {@link Agent}. */
 export interface AgentOptions {

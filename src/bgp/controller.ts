@@ -23,6 +23,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Datastore } from '../datastore/datastore.ts';
+import { resourceKey } from '../datastore/keys.ts';
 import { ResourceStore } from '../datastore/resources.ts';
 import { Syncer, type SyncerEvent } from '../datastore/syncer.ts';
 import { type CommandRunner, createRunner } from '../os/mod.ts';
@@ -405,7 +406,7 @@ export class BgpController {
       this.#tunnelAddressPools = poolKey;
       if (changed) {
         this.#log.info({ node: hostname, ipv4: changed.ipv4, ipv6: changed.ipv6 }, 'VXLAN tunnel address updated');
-        this.view.onUpdate(`/calico/resources/v3/projectcalico.org/nodes/${hostname}`, changed.node);
+        this.view.onUpdate(resourceKey('nodes', hostname), changed.node);
       }
     }
     const plan = planVxlan({

@@ -6,9 +6,9 @@
  * input for one host, and {@link BgpView.remoteBlocks} gives VXLAN its per-host blocks.
  */
 import type { Resource } from '../api/resource.ts';
-import { parseResourceKey, RESOURCES_PREFIX } from '../datastore/keys.ts';
+import { IPAM_BLOCKS_PREFIX, parseResourceKey, RESOURCES_PREFIX } from '../datastore/keys.ts';
 import { affineHost, attributeOf, decodeBlock, isCoolingDown } from '../ipam/block.ts';
-import { BLOCKS_PREFIX, parseBlockKey } from '../ipam/keys.ts';
+import { parseBlockKey } from '../ipam/keys.ts';
 import { cidrContainsCidr, formatCidr, formatIp, nthIp, parseCidr, parseCidrOrIp } from '../net/mod.ts';
 import type { IPPoolSpec } from '../api/kinds/ip-pool.ts';
 import type { BirdConfigInput, BirdRenderOptions, SecretLookup } from './types.ts';
@@ -18,7 +18,7 @@ export const BGP_RESOURCE_PLURALS = ['bgpconfigurations', 'bgppeers', 'bgpfilter
 export type BgpResourcePlural = (typeof BGP_RESOURCE_PLURALS)[number];
 
 /** The datastore prefixes the BGP room follows: one per resource kind, and the IPAM blocks. */
-export const BGP_WATCH_PREFIXES: readonly string[] = [...BGP_RESOURCE_PLURALS.map((p) => `${RESOURCES_PREFIX}${p}/`), BLOCKS_PREFIX];
+export const BGP_WATCH_PREFIXES: readonly string[] = [...BGP_RESOURCE_PLURALS.map((p) => `${RESOURCES_PREFIX}${p}/`), IPAM_BLOCKS_PREFIX];
 
 /** One IPAM block as the BGP room sees it. */
 export interface BlockInfo {
@@ -53,7 +53,7 @@ export class BgpView {
    * already parsed value. Returns true when the key is one the BGP room follows.
    */
   onUpdate(key: string, value: unknown): boolean {
-    if (key.startsWith(BLOCKS_PREFIX)) return this.#onBlock(key, value);
+    if (key.startsWith(IPAM_BLOCKS_PREFIX)) return this.#onBlock(key, value);
     const parsed = parseResourceKey(key);
     if (!parsed || !(BGP_RESOURCE_PLURALS as readonly string[]).includes(parsed.plural)) return false;
     const map = this.#resources[parsed.plural as BgpResourcePlural];

@@ -8,11 +8,9 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Datastore, Lease } from '../datastore/datastore.ts';
+import { LEADER_KEY } from '../datastore/keys.ts';
 import { hasCode } from '../errors/mod.ts';
 import { type Logger, silentLogger } from '../log/mod.ts';
-
-/** The key the leader holds. */
-export const LEADER_KEY = '/calico/margay/controllers/leader';
 
 /** Options of {@link acquireLeadership}. */
 export interface LeaderElectionOptions {
