@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { mergePatch } from '../../src/cli/commands/edit-verbs.ts';
+import { datastoreTimeout } from '../../src/cli/config.ts';
+import { hasCode } from '../../src/errors/mod.ts';
 import { margay } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'margay-cli-test-'));
@@ -189,6 +191,17 @@ describe('cli - agent', () => {
     } finally {
       if (saved === undefined) delete process.env.MARGAY_NETLINK_HELPER;
       else process.env.MARGAY_NETLINK_HELPER = saved;
+    }
+  });
+});
+
+describe('datastore timeout setting', () => {
+  test('MARGAY_DATASTORE_TIMEOUT: a duration or seconds, bounded; anything else is refused naming it', () => {
+    assert.deepEqual(datastoreTimeout({}), { dialTimeoutMs: 10_000, timeoutName: 'MARGAY_DATASTORE_TIMEOUT, default 10s' });
+    assert.equal(datastoreTimeout({ MARGAY_DATASTORE_TIMEOUT: '2m' }).dialTimeoutMs, 120_000);
+    assert.equal(datastoreTimeout({ MARGAY_DATASTORE_TIMEOUT: '1.5' }).dialTimeoutMs, 1500);
+    for (const bad of ['abc', '0', '-1s', '11m', '9999999999h', 'NaN']) {
+      assert.throws(() => datastoreTimeout({ MARGAY_DATASTORE_TIMEOUT: bad }), (e: unknown) => hasCode(e, 'MARGAY_ERR_CONFIG') && /^MARGAY_DATASTORE_TIMEOUT: expected a duration from 1ms to 10m/.test((e as Error).message), bad);
     }
   });
 });
