@@ -244,11 +244,11 @@ static void read_value(struct reader *r, int depth, struct member *keep) {
     r->error = "the text ends where a value should be";
     return;
   }
-  if (depth > MAX_DEPTH) {
-    r->error = "nested too deeply";
+  char c = *r->p;
+  if ((c == '{' || c == '[') && depth >= MAX_DEPTH) {
+    r->error = "nested more than 512 levels deep";
     return;
   }
-  char c = *r->p;
   if (c == '{' || c == '[') {
     char close = c == '{' ? '}' : ']';
     r->p++;

@@ -6,7 +6,11 @@
  * ignored, as the specification asks.
  */
 import { CniCode, CniError, compareVersions, isSupportedVersion, SUPPORTED_VERSIONS, type CniVersion } from './spec.ts';
+import { tooDeep } from '../api/limits.ts';
 import { quote } from '../errors/mod.ts';
+
+/** Deepest nesting of a network configuration. */
+const MAX_CNI_NESTING = 512;
 
 /** The IPAM types the agent serves itself (no plugin is executed for them). */
 export const BUILTIN_IPAM_TYPES = ['margay-ipam', 'calico-ipam'] as const;
@@ -164,6 +168,8 @@ export function parseNetConf(text: string): NetConf {
     throw new CniError(CniCode.DECODE_FAILURE, `the network configuration is not valid JSON: ${(err as Error).message}`);
   }
   if (!isObject(raw)) throw new CniError(CniCode.DECODE_FAILURE, 'the network configuration must be a JSON object');
+  // The thin client refuses the same depth (native/cni-client.c MAX_DEPTH).
+  if (tooDeep(raw, MAX_CNI_NESTING) !== undefined) throw new CniError(CniCode.DECODE_FAILURE, `the network configuration is nested more than ${MAX_CNI_NESTING} levels deep`);
   const version = raw.cniVersion;
   if (version === undefined || version === '') throw bad('cniVersion', 'is required');
   if (!isSupportedVersion(version)) {

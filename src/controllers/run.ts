@@ -3,13 +3,13 @@
  * collector every interval until it loses leadership (then campaigns again) or is stopped
  * (then it resigns, so that another controller takes over at once).
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import type { Datastore } from '../datastore/datastore.ts';
 import { ResourceStore } from '../datastore/resources.ts';
 import { IpamGarbageCollector, type GcPassReport } from './ipam-gc/collector.ts';
 import { acquireLeadership } from './leader.ts';
 import { type Logger, silentLogger } from '../log/mod.ts';
+import { sleep } from '../os/mod.ts';
 import { gcIntervalMs, loadControllerSettings } from './settings.ts';
 
 /** Options of {@link startControllers}. */
@@ -41,11 +41,7 @@ export interface RunningControllers {
 }
 
 async function pause(ms: number, signals: AbortSignal[]): Promise<void> {
-  try {
-    await delay(ms, undefined, { signal: AbortSignal.any(signals) });
-  } catch {
-    // woken early
-  }
+  await sleep(ms, AbortSignal.any(signals)); // any length; woken early by a signal
 }
 
 /** Starts the controllers. */

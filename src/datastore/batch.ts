@@ -30,13 +30,13 @@
  * the transactions it made and its marker key; running the same `apply` again completes it.
  */
 import { randomUUID } from 'node:crypto';
+import { MAX_BATCH_WRITES } from '../api/limits.ts';
 import { MargayError, type ErrorCode } from '../errors/mod.ts';
 import type { Datastore, KVPair, TxnLimits, TxnOp } from './datastore.ts';
 import { BATCHES_PREFIX } from './keys.ts';
 import { checkTxnOp, ETCD_DEFAULT_LIMITS, MAX_READS, opRequestBytes, txnRequestBytes } from './txn-rules.ts';
 
-/** Most writes one batch may hold (a documented limit; `margay validate` checks it too). */
-export const MAX_BATCH_WRITES = 10_000;
+export { MAX_BATCH_WRITES };
 
 /** Most bytes (keys and values) one batch may write. */
 export const MAX_BATCH_BYTES = 64 * 1024 * 1024;

@@ -205,3 +205,18 @@ describe('datastore timeout setting', () => {
     }
   });
 });
+
+describe('batch limit', () => {
+  test('validate and apply refuse more than 10,000 resources in one input, before touching the datastore', async () => {
+    const docs = Array.from({ length: 10_001 }, (_, i) => `{"apiVersion":"projectcalico.org/v3","kind":"GlobalNetworkSet","metadata":{"name":"s${i}"}}`);
+    const path = file('many.json', `[${docs.join(',')}]`);
+    const ds = new MemoryDatastore();
+    const before = await ds.currentRevision();
+    for (const verb of ['validate', 'apply']) {
+      const run = await margay([verb, '-f', path], { datastore: ds });
+      assert.equal(run.code, 1);
+      assert.equal(run.stderr, 'the input holds 10001 resources; at most 10000 go in one batch (split the input)\n');
+    }
+    assert.equal(await ds.currentRevision(), before);
+  });
+});

@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import type { DecodedResource } from '../../api/decode.ts';
 import { findKind } from '../../api/kinds/mod.ts';
+import { checkBatchCount } from '../../api/limits.ts';
 import type { Resource } from '../../api/resource.ts';
 import type { BatchVerb, WriteResult } from '../../datastore/resources.ts';
 import type { CliContext } from '../context.ts';
@@ -50,6 +51,7 @@ export async function runFileVerb(
     ctx.stderr('No resources specified in the input\n');
     return;
   }
+  checkBatchCount(resources.length);
   if (verb !== 'delete') printWarnings(ctx, decoded);
   const store = await ctx.store();
   const results = await store.batch(verb, resources, {
