@@ -16,7 +16,7 @@ import type { Resource } from '../api/resource.ts';
 import { exec } from '../dataplane/exec.ts';
 import { createDatastore } from '../datastore/mod.ts';
 import { ResourceStore } from '../datastore/resources.ts';
-import { MargayError } from '../errors/mod.ts';
+import { hasCode, MargayError } from '../errors/mod.ts';
 import { cniPluginPath, moduleCommand, packageRoot } from './entry.ts';
 import { labEtcdEndpoint, startLabEtcd } from './etcd.ts';
 import { buildFabric, buildHost, createNetns, deleteNetns, listLabNetns, pidsInNetns } from './fabric.ts';
@@ -92,7 +92,7 @@ function baseResources(plan: LabPlan): Resource[] {
 /** Starts FRR in the router namespace, peering with every host; returns its daemons' records. */
 async function startRouter(dir: string, plan: LabPlan): Promise<ProcessRecord[]> {
   const router = plan.router!;
-  if (!frrAvailable()) throw new MargayError('MARGAY_ERR_CONFIG', `--router needs FRR (${FRR_BIN}/bgpd): run scripts/install-deps.sh`);
+  if (!frrAvailable()) throw new MargayError('MARGAY_ERR_NOT_INSTALLED', `--router needs FRR (${FRR_BIN}/bgpd): run scripts/install-deps.sh`);
   const frrDir = join(dir, 'router');
   // FRR's daemons run as user frr, so the lab folder must be traversable by others (etcd keeps its data 0700).
   chmodSync(dir, 0o755);
@@ -139,11 +139,11 @@ export async function waitAgentsReady(state: LabState, timeoutMs: number, hosts:
   for (const host of hosts) {
     const agent = state.processes.find((p) => p.role === `agent ${host.name}`);
     const ready = await pollUntil(async () => {
-      if (agent && !isRunning(agent)) throw new Error(`the agent of ${host.name} exited; see ${agent.logFile}`);
+      if (agent && !isRunning(agent)) throw new MargayError('MARGAY_ERR_NOT_READY', `the agent of ${host.name} exited; see ${agent.logFile}`);
       const res = await exec('curl', ['-sf', '-m', '1', 'http://127.0.0.1:9099/readiness'], { netns: host.netns, allowFail: true });
       return res.code === 0 ? true : undefined;
     }, { deadline, intervalMs: 250 });
-    if (!ready) throw new Error(`the agent of ${host.name} did not become ready; see ${agent?.logFile}`);
+    if (!ready) throw new MargayError('MARGAY_ERR_NOT_READY', `the agent of ${host.name} did not become ready; see ${agent?.logFile}`);
   }
 }
 
@@ -195,7 +195,8 @@ export async function labUp(options: LabOptions, ctx: LabContext): Promise<LabSt
 
 /** `lab down`: stops every lab process (recorded, or still inside a lab namespace) and removes every namespace and file. */
 export async function labDown(ctx: LabContext): Promise<{ processes: number; namespaces: number }> {
-  const state = readState(ctx.dir);
+  // A damaged state file names no process; whatever runs in a lab namespace is still found below.
+  const state = readStateOrNothing(ctx);
   let processes = 0;
   for (const record of [...(state?.pods.flatMap((p) => (p.server ? [p.server] : [])) ?? []), ...(state?.processes ?? [])].reverse()) {
     if (isRunning(record)) processes++;
@@ -215,6 +216,16 @@ export async function labDown(ctx: LabContext): Promise<{ processes: number; nam
   for (const ns of namespaces) await deleteNetns(ns);
   rmSync(ctx.dir, { recursive: true, force: true });
   return { processes, namespaces: namespaces.length };
+}
+
+function readStateOrNothing(ctx: LabContext): LabState | undefined {
+  try {
+    return readState(ctx.dir);
+  } catch (err) {
+    if (!hasCode(err, 'MARGAY_ERR_LAB_STATE')) throw err;
+    ctx.progress(`warning: ${err.message}`);
+    return undefined;
+  }
 }
 
 /** How long `lab pod add` waits for every other host to learn a route to the new pod. */
@@ -257,7 +268,7 @@ async function runCni(ctx: LabContext, state: LabState, host: LabHost, command: 
   const out = res.stdout.trim();
   const parsed = out ? (JSON.parse(out) as Record<string, unknown>) : {};
   if (res.code !== 0) {
-    throw new MargayError('MARGAY_ERR_USAGE', `CNI ${command} for ${pod.namespace}/${pod.name} failed: ${String(parsed.msg ?? res.stderr.trim())}${parsed.details ? ` (${String(parsed.details)})` : ''}`);
+    throw new MargayError('MARGAY_ERR_COMMAND_FAILED', `CNI ${command} for ${pod.namespace}/${pod.name} failed: ${String(parsed.msg ?? res.stderr.trim())}${parsed.details ? ` (${String(parsed.details)})` : ''}`);
   }
   return parsed;
 }
@@ -281,13 +292,13 @@ const SERVER_READY_MS = 20_000;
 /** Waits until the pod's server listens on every port it serves (`ss` inside the pod namespace). */
 async function waitServing(pod: LabPod, timeoutMs: number): Promise<void> {
   const serving = await pollUntil(async () => {
-    if (pod.server && !isRunning(pod.server)) throw new MargayError('MARGAY_ERR_USAGE', `the server of pod ${pod.namespace}/${pod.name} exited; see ${pod.server.logFile}`);
+    if (pod.server && !isRunning(pod.server)) throw new MargayError('MARGAY_ERR_NOT_READY', `the server of pod ${pod.namespace}/${pod.name} exited; see ${pod.server.logFile}`);
     const res = await exec('ss', ['-Hltun'], { netns: pod.netns, allowFail: true });
     // Lines like `tcp LISTEN 0 511 *:80 *:*`: protocol first, local address fifth.
     const listening = new Set(res.stdout.split('\n').map((l) => l.trim().split(/\s+/)).filter((f) => f.length >= 5).map((f) => `${f[4]!.slice(f[4]!.lastIndexOf(':') + 1)}/${f[0]}`));
     return pod.serve.every((p) => listening.has(p)) ? true : undefined;
   }, { deadline: Date.now() + timeoutMs, intervalMs: 100 });
-  if (!serving) throw new MargayError('MARGAY_ERR_USAGE', `the server of pod ${pod.namespace}/${pod.name} does not listen on ${pod.serve.join(',')}; see ${pod.server?.logFile}`);
+  if (!serving) throw new MargayError('MARGAY_ERR_NOT_READY', `the server of pod ${pod.namespace}/${pod.name} does not listen on ${pod.serve.join(',')}; see ${pod.server?.logFile}`);
 }
 
 /** `lab pod add`: a pod namespace, CNI ADD through the real plugin, and its server. */

@@ -63,6 +63,6 @@ export function margayClosedStdout(args: string[], env: NodeJS.ProcessEnv = {}):
 export function assertOneLineError(run: CliRun, message: RegExp): void {
   assert.equal(run.code, 1, `exit code (stdout: ${run.stdout})`);
   assert.equal(run.stderr.trim().split('\n').length, 1, `one line: ${run.stderr}`);
-  assert.match(run.stderr, message);
+  assert.match(run.stderr.trimEnd(), message);
   assert.doesNotMatch(run.stderr, /unexpected error|^\s+at /m, `no stack trace, no unexpected error: ${run.stderr}`);
 }

@@ -120,7 +120,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
         // BIRD is left running on a clean stop so routes stay (graceful restart covers the gap).
         await bgp?.stop({ bird: 'leave' }).catch(() => undefined);
         await agent.stop().catch(() => undefined);
-        if ('error' in outcome) throw new Error(`the agent stopped: ${outcome.error.message}`);
+        if ('error' in outcome) throw agentStopped(outcome.error);
       } catch (err) {
         await cni?.close().catch(() => undefined);
         await bgp?.stop().catch(() => undefined);
@@ -132,6 +132,14 @@ export function registerAgent(program: Command, ctx: CliContext): void {
         process.removeListener('SIGINT', onSignal!);
       }
     });
+}
+
+/** The agent's fatal error as the command reports it: with the code of its cause when it has one. */
+function agentStopped(err: Error): Error {
+  let cause: unknown = err;
+  while (cause instanceof Error && !(cause instanceof MargayError)) cause = cause.cause;
+  const message = `the agent stopped: ${err.message}`;
+  return cause instanceof MargayError ? new MargayError(cause.code, message, { cause: err }) : new Error(message, { cause: err });
 }
 
 /**
