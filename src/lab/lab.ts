@@ -20,7 +20,8 @@ import { hasCode, MargayError } from '../errors/mod.ts';
 import { cniPluginPath, moduleCommand, packageRoot } from './entry.ts';
 import { labEtcdEndpoint, startLabEtcd } from './etcd.ts';
 import { buildFabric, buildHost, createNetns, deleteNetns, listLabNetns, pidsInNetns } from './fabric.ts';
-import { type LabHost, type LabOptions, type LabPlan, planLab, podNetns } from './plan.ts';
+import { LAB_PREFIX, type LabHost, type LabOptions, type LabPlan, planLab, podNetns } from './plan.ts';
+import { readMachineNetworks } from './machine.ts';
 import { FRR_BIN, frrAvailable, routerBgpConfig, startFrr } from './frr.ts';
 import { type ProcessRecord, isRunning, processStartTime, startProcess, stopProcess } from './processes.ts';
 import { describeMissing, waitPodRoutes } from './routes.ts';
@@ -76,12 +77,12 @@ export function requireLab(ctx: LabContext): LabState {
 
 function baseResources(plan: LabPlan): Resource[] {
   const docs: unknown[] = [
-    { kind: 'IPPool', metadata: { name: 'lab-ipv4' }, spec: { cidr: plan.pools.v4, blockSize: 26, natOutgoing: false, vxlanMode: plan.router ? 'CrossSubnet' : 'Never' } },
+    { kind: 'IPPool', metadata: { name: 'lab-ipv4' }, spec: { cidr: plan.ranges.pool4, blockSize: 26, natOutgoing: false, vxlanMode: plan.router ? 'CrossSubnet' : 'Never' } },
     // BFD on the mesh (a Margay extension, docs/bgp.md): a failed host's routes go within ~300 ms.
     { kind: 'BGPConfiguration', metadata: { name: 'default', annotations: { 'margay.io/bfd': 'true' } }, spec: { nodeToNodeMeshEnabled: true, asNumber: plan.asNumber } },
     { kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: { ipv6Support: plan.options.ipv6 } },
   ];
-  if (plan.options.ipv6) docs.push({ kind: 'IPPool', metadata: { name: 'lab-ipv6' }, spec: { cidr: plan.pools.v6, blockSize: 122 } });
+  if (plan.options.ipv6) docs.push({ kind: 'IPPool', metadata: { name: 'lab-ipv6' }, spec: { cidr: plan.ranges.pool6, blockSize: 122 } });
   // With a router, each host peers over eBGP with the router's address on its own segment.
   for (const host of plan.router ? plan.hosts : []) {
     docs.push({ kind: 'BGPPeer', metadata: { name: `lab-router-${host.name}` }, spec: { node: host.name, peerIP: host.gateway, asNumber: plan.router!.asNumber } });
@@ -149,7 +150,8 @@ export async function waitAgentsReady(state: LabState, timeoutMs: number, hosts:
 
 /** `lab up`: builds everything and waits until every agent is in sync. */
 export async function labUp(options: LabOptions, ctx: LabContext): Promise<LabState> {
-  const plan = planLab(options);
+  // The lab's ranges overlap none of this machine's networks, or it does not start.
+  const plan = planLab(options, await readMachineNetworks());
   const existing = readState(ctx.dir);
   if (existing) {
     if (existing.processes.some(isRunning)) {
@@ -388,9 +390,20 @@ export function targetAddress(state: LabState, target: string, family: 4 | 6 = 4
   return address;
 }
 
-/** One probe from a namespace to an address: connected or not, and what came back. */
-/** Many probes from one namespace, all at once in one process; results in the order asked. */
+/**
+ * The namespace a probe runs in, which must be one of the lab's: a probe from the machine's own
+ * namespace (an empty name) would send to a lab address through the machine's real interfaces.
+ */
+function probeNetns(netns: string): string {
+  if (!netns.startsWith(LAB_PREFIX)) {
+    throw new MargayError('MARGAY_ERR_USAGE', `probes run only inside the lab's namespaces (${LAB_PREFIX}*), not in ${netns === '' ? "this machine's own namespace" : netns}`);
+  }
+  return netns;
+}
+
+/** Many probes from one lab namespace, all at once in one process; results in the order asked. */
 export async function probeMany(netns: string, targets: { address: string; port: PortSpec }[], timeoutMs = 1000): Promise<{ ok: boolean; output: string }[]> {
+  probeNetns(netns);
   if (targets.length === 0) return [];
   const [node, args] = moduleCommand('lab/probe-client', ['--many', String(timeoutMs), ...targets.map((t) => `${t.address}=${formatPortSpec(t.port)}`)]);
   const res = await exec(node, args, { netns, timeoutMs: timeoutMs + 20_000 });
@@ -399,9 +412,10 @@ export async function probeMany(netns: string, targets: { address: string; port:
   return lines.map((l) => ({ ok: l.ok, output: l.text }));
 }
 
+/** One probe from a lab namespace to an address: connected or not, and what came back. */
 export async function probe(netns: string, address: string, port: PortSpec, timeoutMs = 1000): Promise<{ ok: boolean; output: string }> {
   const [node, args] = moduleCommand('lab/probe-client', [address, formatPortSpec(port), String(timeoutMs)]);
-  const res = await exec(node, args, { netns, allowFail: true, timeoutMs: timeoutMs + 10_000 });
+  const res = await exec(node, args, { netns: probeNetns(netns), allowFail: true, timeoutMs: timeoutMs + 10_000 });
   return { ok: res.code === 0, output: res.stdout.trim() };
 }
 

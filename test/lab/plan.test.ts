@@ -5,8 +5,8 @@ import { LAB_PREFIX, planLab, podNetns } from '../../src/lab/plan.ts';
 import { parsePortSpec, parseServeList } from '../../src/lab/serve.ts';
 
 describe('lab plan', () => {
-  test('hosts on the fabric, names and addresses from the options alone', () => {
-    const plan = planLab({ hosts: 3, router: false, ipv6: true });
+  test('hosts on the fabric, names and addresses from the options (on a machine with no networks in the way)', () => {
+    const plan = planLab({ hosts: 3, router: false, ipv6: true }, []);
     assert.deepEqual(plan.hosts.map((h) => [h.name, h.netns, h.address, h.address6, h.segment]), [
       ['host-1', 'mgl-host-1', '192.0.2.11/24', '2001:db8::b/64', 'fabric'],
       ['host-2', 'mgl-host-2', '192.0.2.12/24', '2001:db8::c/64', 'fabric'],
@@ -18,7 +18,7 @@ describe('lab plan', () => {
   });
 
   test('with a router, the last host sits on the second segment behind it', () => {
-    const plan = planLab({ hosts: 3, router: true, ipv6: false });
+    const plan = planLab({ hosts: 3, router: true, ipv6: false }, []);
     assert.deepEqual(plan.hosts.map((h) => [h.address, h.gateway, h.segment]), [
       ['192.0.2.11/24', '192.0.2.1', 'fabric'],
       ['192.0.2.12/24', '192.0.2.1', 'fabric'],
@@ -26,13 +26,26 @@ describe('lab plan', () => {
     ]);
     assert.equal(plan.router?.asNumber, 64513);
     assert.notEqual(plan.router?.asNumber, plan.asNumber, 'the router is an external peer');
+    assert.deepEqual([plan.router?.fabricAddress, plan.router?.secondAddress], ['192.0.2.1/24', '198.51.100.1/24']);
+  });
+
+  test('on a machine whose uplink is 192.0.2.0/24, every address moves to the next free ranges', () => {
+    const machine = [{ cidr: '192.0.2.0/24', what: 'eth0 address 192.0.2.2/24' }];
+    const plan = planLab({ hosts: 3, router: true, ipv6: true }, machine);
+    assert.deepEqual(plan.ranges, { fabric: '198.51.100.0/24', pool4: '10.244.0.0/16', second: '203.0.113.0/24', fabric6: '2001:db8::/64', pool6: 'fd00:10:244::/48' });
+    assert.deepEqual(plan.hosts.map((h) => [h.address, h.gateway, h.address6]), [
+      ['198.51.100.11/24', '198.51.100.1', '2001:db8::b/64'],
+      ['198.51.100.12/24', '198.51.100.1', '2001:db8::c/64'],
+      ['203.0.113.13/24', '203.0.113.1', undefined],
+    ]);
+    assert.deepEqual([plan.router?.fabricAddress, plan.router?.secondAddress], ['198.51.100.1/24', '203.0.113.1/24']);
   });
 
   test('bad options are refused with what is allowed', () => {
-    assert.throws(() => planLab({ hosts: 0, router: false, ipv6: false }), /--hosts must be a whole number from 1 to 240/);
-    assert.throws(() => planLab({ hosts: 2.5, router: false, ipv6: false }), /--hosts/);
-    assert.throws(() => planLab({ hosts: 2, router: false, ipv6: false, etcdMembers: 2 }), /--etcd-members must be 1, 3, 5 or 7/);
-    assert.equal(planLab({ hosts: 2, router: false, ipv6: false, etcdMembers: 3 }).options.etcdMembers, 3);
+    assert.throws(() => planLab({ hosts: 0, router: false, ipv6: false }, []), /--hosts must be a whole number from 1 to 240/);
+    assert.throws(() => planLab({ hosts: 2.5, router: false, ipv6: false }, []), /--hosts/);
+    assert.throws(() => planLab({ hosts: 2, router: false, ipv6: false, etcdMembers: 2 }, []), /--etcd-members must be 1, 3, 5 or 7/);
+    assert.equal(planLab({ hosts: 2, router: false, ipv6: false, etcdMembers: 3 }, []).options.etcdMembers, 3);
   });
 
   test('pod namespaces and etcd endpoints', () => {
