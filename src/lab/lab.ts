@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { checkLabelName, checkSubdomainName } from '../api/common.ts';
 import { decodeResources } from '../api/decode.ts';
 import { convertKubernetesResource } from '../api/k8s/mod.ts';
 import { validateResource } from '../api/validate.ts';
@@ -343,6 +344,18 @@ export async function podAdd(ctx: LabContext, options: PodAddOptions): Promise<L
   const missing = await waitPodRoutes(state, [pod], POD_ROUTE_WAIT_MS);
   if (missing.length > 0) ctx.progress(`warning: after ${POD_ROUTE_WAIT_MS / 1000} s ${describeMissing(missing)}; see \`margay lab status\``);
   return pod;
+}
+
+/**
+ * `NS/NAME` (or `NAME`, in namespace `default`) as the lab names pods; a usage error when it is
+ * not a Kubernetes namespace and pod name.
+ */
+export function parsePodRef(ref: string): { namespace: string; name: string } {
+  const parts = ref.split('/');
+  const [namespace, name] = parts.length === 1 ? ['default', parts[0]!] : [parts[0]!, parts.slice(1).join('/')];
+  const problem = parts.length > 2 ? 'expected NAMESPACE/NAME' : checkLabelName(namespace) ? `namespace: ${checkLabelName(namespace)}` : checkSubdomainName(name) ? `name: ${checkSubdomainName(name)}` : undefined;
+  if (problem !== undefined) throw new MargayError('MARGAY_ERR_USAGE', `pod ${JSON.stringify(ref)}: ${problem}`);
+  return { namespace, name };
 }
 
 /** Finds a lab pod by `NS/NAME`. */

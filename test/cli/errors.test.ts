@@ -101,6 +101,10 @@ describe('cli errors - flags', () => {
     assertOneLineError(await margay(['lab', 'up', '--etcd-members', 'three']), /^--etcd-members "three": expected a whole number ≥ 1$/);
     assertOneLineError(await margay(['lab', 'connectivity', '-o', 'xml']), /'xml' is invalid\. Allowed choices are table, json/);
     assertOneLineError(await margay(['lab', 'probe', 'a/b', 'c/d', '80/xyz']), /"80\/xyz" is not a port: use PORT\/PROTO/);
+    // Pod names and labels are checked before the lab is asked (none is up here).
+    assertOneLineError(await margay(['lab', 'pod', 'add', 'a/b/c', '--host', 'host-1']), /^pod "a\/b\/c": expected NAMESPACE\/NAME$/);
+    assertOneLineError(await margay(['lab', 'pod', 'add', 'Shop/api', '--host', 'host-1']), /^pod "Shop\/api": namespace: must consist of lower case/);
+    assertOneLineError(await margay(['lab', 'pod', 'add', 'shop/api', '--host', 'host-1', '--labels', 'app=a b']), /^--labels: label value "a b" is invalid/);
   });
 
   test('agent: a bad IP_AUTODETECTION_METHOD stops it before it starts', () => {

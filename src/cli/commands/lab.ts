@@ -7,12 +7,13 @@ import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { connectivity, renderConnectivity } from '../../lab/connectivity.ts';
 import { isRunning } from '../../lab/processes.ts';
-import { labDown, labUp, type LabContext, podAdd, withStore, podRemove, probe, requireLab, targetAddress, targetNetns } from '../../lab/lab.ts';
+import { labDown, labUp, type LabContext, parsePodRef, podAdd, withStore, podRemove, probe, requireLab, targetAddress, targetNetns } from '../../lab/lab.ts';
 import { failHost, recoverHost, restartAgent } from '../../lab/hosts.ts';
 import { describeMissing } from '../../lab/routes.ts';
 import { parsePortSpec, parseServeList } from '../../lab/serve.ts';
 import { labDir, readState } from '../../lab/state.ts';
 import { readNodeStatus } from './node.ts';
+import { checkLabelKey, checkLabelValue } from '../../api/common.ts';
 import { globalNetworkPolicyKind, networkPolicyKind } from '../../api/kinds/network-policy.ts';
 import { frrAt, frrSessions } from '../../lab/frr.ts';
 import type { LabState } from '../../lab/state.ts';
@@ -31,7 +32,10 @@ export function parseLabels(text: string | undefined): Record<string, string> {
   for (const pair of text.split(',')) {
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new MargayError('MARGAY_ERR_USAGE', `--labels: "${pair}" is not key=value`);
-    labels[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+    const [key, value] = [pair.slice(0, eq).trim(), pair.slice(eq + 1).trim()];
+    const problem = checkLabelKey(key) ?? checkLabelValue(value);
+    if (problem !== undefined) throw new MargayError('MARGAY_ERR_USAGE', `--labels: ${problem}`);
+    labels[key] = value;
   }
   return labels;
 }
@@ -126,8 +130,8 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .option('--labels <labels>', 'k=v,k2=v2')
     .option('--serve <ports>', 'ports its small server answers on, e.g. 80/tcp,81/udp', '')
     .action(async (ref: string, opts: { host: string; labels?: string; serve: string }) => {
-      const [namespace, name] = ref.includes('/') ? ref.split('/', 2) : ['default', ref];
-      const added = await podAdd(labContext(ctx), { namespace: namespace!, name: name!, host: opts.host, labels: parseLabels(opts.labels), serve: parseServeList(opts.serve) });
+      const { namespace, name } = parsePodRef(ref);
+      const added = await podAdd(labContext(ctx), { namespace, name, host: opts.host, labels: parseLabels(opts.labels), serve: parseServeList(opts.serve) });
       ctx.stdout(`Pod ${ref} is up on ${added.host} with ${added.addresses.join(', ')}\n`);
     });
   pod.command('rm')
