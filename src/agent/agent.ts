@@ -26,9 +26,9 @@
 import type { Resource } from '../api/resource.ts';
 import { buildCalcGraph, type CalcGraph } from '../calc/mod.ts';
 import type { DataplaneSettings, DataplaneUpdate } from '../calc/model.ts';
-import { type Clock, systemClock } from '../datastore/clock.ts';
+import { type Clock, systemClock } from '../os/mod.ts';
 import type { Datastore } from '../datastore/datastore.ts';
-import { parseResourceKey, resourceKey, RESOURCES_PREFIX } from '../datastore/keys.ts';
+import { IPAM_BLOCKS_PREFIX, parseResourceKey, resourceKey, RESOURCES_PREFIX } from '../datastore/keys.ts';
 import { Syncer, type SyncerEvent, type SyncerState } from '../datastore/syncer.ts';
 import { MargayError } from '../errors/mod.ts';
 import { type AgentDataplane, checkOutcome, DataplaneFailure, type DataplaneOutcome } from './dataplane-port.ts';
@@ -37,7 +37,7 @@ import { EndpointWaiters } from './endpoint-waiters.ts';
 import { ProgrammedState, touchedEndpoints } from './programmed.ts';
 import { type AgentConfig, ConfigTracker, type LocalConfig, type ParamName } from './config.ts';
 import { HealthAggregator, type RunningServer, startHealthServer } from './health.ts';
-import { componentLogger, createLogger, type Logger, setLogLevel } from './log.ts';
+import { componentLogger, createLogger, type Logger, setLogLevel } from '../log/mod.ts';
 import { AgentMetrics, RESYNC_STATE, startMetricsServer } from './metrics.ts';
 import { FlushScheduler, Ticker } from './scheduler.ts';
 import {
@@ -50,9 +50,6 @@ import {
 } from './status.ts';
 
 export type { AgentDataplane, DataplaneOutcome };
-
-/** The IPAM prefix the agent follows (blocks: routes and blackholes). */
-export const IPAM_BLOCKS_PREFIX = '/calico/ipam/v2/assignment/';
 
 /** Options of {@link Agent}. */
 export interface AgentOptions {

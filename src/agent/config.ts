@@ -20,9 +20,7 @@ import { readFileSync } from 'node:fs';
 import { FELIX_CONFIG_FIELDS } from '../api/kinds/felix-configuration.ts';
 import type { FailsafePort } from '../calc/model.ts';
 import { MargayError } from '../errors/mod.ts';
-
-/** Log levels, Felix's names (pino's in parentheses): Trace, Debug, Info, Warning (warn), Error, Fatal. */
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+import type { LogLevel } from '../log/mod.ts';
 
 /** The resolved configuration of one agent. Durations are in milliseconds. */
 export interface AgentConfig {

@@ -23,9 +23,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Datastore } from '../datastore/datastore.ts';
+import { resourceKey } from '../datastore/keys.ts';
 import { ResourceStore } from '../datastore/resources.ts';
 import { Syncer, type SyncerEvent } from '../datastore/syncer.ts';
-import { type CommandRunner, createRunner } from '../dataplane/exec.ts';
+import { type CommandRunner, createRunner } from '../os/mod.ts';
+import { type Logger, silentLogger } from '../log/mod.ts';
 import { VxlanDriver, type VxlanDriverOptions } from '../dataplane/vxlan/driver.ts';
 import { planVxlan, type VxlanPlan } from '../dataplane/vxlan/plan.ts';
 import { ensureVxlanTunnelAddress } from '../dataplane/vxlan/tunnel-address.ts';
@@ -37,16 +39,6 @@ import { type NodeStatus, readNodeStatus } from './node-status.ts';
 import type { BirdConfigResult, BirdRenderOptions, SecretLookup } from './types.ts';
 import { BGP_WATCH_PREFIXES, BgpView } from './view.ts';
 
-/** The logger the controller writes to (pino's `Logger` fits). */
-export interface BgpLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-const silent: BgpLogger = { debug() {}, info() {}, warn() {}, error() {} };
-
 /** Options of {@link BgpController}. */
 export interface BgpControllerOptions {
   /** The datastore (etcd or in-memory). */
@@ -57,7 +49,7 @@ export interface BgpControllerOptions {
   stateDir: string;
   /** The host's network namespace (a lab host); BIRD and autodetection run inside it. */
   netns?: string;
-  logger?: BgpLogger;
+  logger?: Logger;
   /**
    * How the Node is registered at start (calico/node's IP, IP6, IP_AUTODETECTION_METHOD, AS).
    * Default `{}`: keep the Node's addresses, autodetect IPv4 (first-found) when it has none.
@@ -147,7 +139,7 @@ export class BgpController {
   /** The BIRD supervisor. */
   readonly bird: BirdController;
   readonly #options: BgpControllerOptions;
-  readonly #log: BgpLogger;
+  readonly #log: Logger;
   readonly #store: ResourceStore;
   readonly #runner: CommandRunner;
   readonly #debounceMs: number;
@@ -179,7 +171,7 @@ export class BgpController {
 
   constructor(options: BgpControllerOptions) {
     this.#options = options;
-    this.#log = options.logger ?? silent;
+    this.#log = options.logger ?? silentLogger();
     this.#store = new ResourceStore(options.datastore);
     this.#runner = options.runner ?? createRunner(options.netns !== undefined ? { netns: options.netns } : {});
     this.#debounceMs = options.debounceMs ?? 100;
@@ -414,7 +406,7 @@ export class BgpController {
       this.#tunnelAddressPools = poolKey;
       if (changed) {
         this.#log.info({ node: hostname, ipv4: changed.ipv4, ipv6: changed.ipv6 }, 'VXLAN tunnel address updated');
-        this.view.onUpdate(`/calico/resources/v3/projectcalico.org/nodes/${hostname}`, changed.node);
+        this.view.onUpdate(resourceKey('nodes', hostname), changed.node);
       }
     }
     const plan = planVxlan({

@@ -6,12 +6,11 @@
  * input for one host, and {@link BgpView.remoteBlocks} gives VXLAN its per-host blocks.
  */
 import type { Resource } from '../api/resource.ts';
-import { parseResourceKey, RESOURCES_PREFIX } from '../datastore/keys.ts';
+import { IPAM_BLOCKS_PREFIX, parseResourceKey, RESOURCES_PREFIX } from '../datastore/keys.ts';
 import { affineHost, attributeOf, decodeBlock, isCoolingDown } from '../ipam/block.ts';
-import { BLOCKS_PREFIX, parseBlockKey } from '../ipam/keys.ts';
-import { formatCidr, formatIp, nthIp, parseCidr as parseIpamCidr } from '../ipam/net.ts';
+import { parseBlockKey } from '../ipam/keys.ts';
+import { cidrContainsCidr, formatCidr, formatIp, nthIp, parseCidr, parseCidrOrIp } from '../net/mod.ts';
 import type { IPPoolSpec } from '../api/kinds/ip-pool.ts';
-import { cidrContains, parseCidr } from './net.ts';
 import type { BirdConfigInput, BirdRenderOptions, SecretLookup } from './types.ts';
 
 /** The resource kinds (plurals) the BGP room follows. */
@@ -19,7 +18,7 @@ export const BGP_RESOURCE_PLURALS = ['bgpconfigurations', 'bgppeers', 'bgpfilter
 export type BgpResourcePlural = (typeof BGP_RESOURCE_PLURALS)[number];
 
 /** The datastore prefixes the BGP room follows: one per resource kind, and the IPAM blocks. */
-export const BGP_WATCH_PREFIXES: readonly string[] = [...BGP_RESOURCE_PLURALS.map((p) => `${RESOURCES_PREFIX}${p}/`), BLOCKS_PREFIX];
+export const BGP_WATCH_PREFIXES: readonly string[] = [...BGP_RESOURCE_PLURALS.map((p) => `${RESOURCES_PREFIX}${p}/`), IPAM_BLOCKS_PREFIX];
 
 /** One IPAM block as the BGP room sees it. */
 export interface BlockInfo {
@@ -54,7 +53,7 @@ export class BgpView {
    * already parsed value. Returns true when the key is one the BGP room follows.
    */
   onUpdate(key: string, value: unknown): boolean {
-    if (key.startsWith(BLOCKS_PREFIX)) return this.#onBlock(key, value);
+    if (key.startsWith(IPAM_BLOCKS_PREFIX)) return this.#onBlock(key, value);
     const parsed = parseResourceKey(key);
     if (!parsed || !(BGP_RESOURCE_PLURALS as readonly string[]).includes(parsed.plural)) return false;
     const map = this.#resources[parsed.plural as BgpResourcePlural];
@@ -89,7 +88,7 @@ export class BgpView {
     }
     const host = affineHost(block);
     const borrowedBy = new Map<string, string[]>();
-    const blockCidr = parseIpamCidr(block.cidr) ?? cidr;
+    const blockCidr = parseCidr(block.cidr) ?? cidr;
     block.allocations.forEach((a, ordinal) => {
       if (a === null) return;
       const attr = attributeOf(block, ordinal);
@@ -140,12 +139,13 @@ export class BgpView {
     const pools = this.resources('ippools')
       .map((p) => (p.spec ?? {}) as unknown as IPPoolSpec)
       .filter((s) => !s.disabled)
-      .map((s) => parseCidr(s.cidr ?? ''))
+      .map((s) => parseCidrOrIp(s.cidr ?? ''))
       .filter((c) => c !== undefined);
     const out: string[] = [];
     for (const b of this.#blocks.values()) {
       for (const ip of b.borrowedBy.get(node) ?? []) {
-        if (pools.some((p) => cidrContains(p, ip))) out.push(ip);
+        const addr = parseCidrOrIp(ip);
+        if (addr && pools.some((p) => cidrContainsCidr(p, addr))) out.push(ip);
       }
     }
     return [...new Set(out)].sort();

@@ -7,7 +7,7 @@
  */
 import type { SettingsCallbacks } from './callbacks.ts';
 import type { DataplaneSettings, FailsafePort } from './model.ts';
-import { normalizeCidr } from './net.ts';
+import { canonicalCidr } from '../net/mod.ts';
 import { DEFAULT_LOG_PREFIX } from './rule-scanner.ts';
 
 /** Felix's `FailsafeInboundHostPorts` default. */
@@ -71,7 +71,7 @@ function failsafePorts(list: FelixFields['failsafeInboundHostPorts'], fallback: 
     if ((protocol !== 'tcp' && protocol !== 'udp' && protocol !== 'sctp') || typeof entry.port !== 'number') continue;
     const port: FailsafePort = { protocol, port: entry.port };
     if (entry.net !== undefined && entry.net !== '') {
-      const net = normalizeCidr(entry.net);
+      const net = canonicalCidr(entry.net);
       if (net !== undefined) port.net = net;
     }
     out.push(port);
@@ -140,7 +140,7 @@ export class SettingsResolver {
     const allPools = new Set<string>();
     const natPools = new Set<string>();
     for (const pool of this.#pools.values()) {
-      const cidr = typeof pool.cidr === 'string' ? normalizeCidr(pool.cidr) : undefined;
+      const cidr = typeof pool.cidr === 'string' ? canonicalCidr(pool.cidr) : undefined;
       if (cidr === undefined) continue;
       allPools.add(cidr);
       if (pool.natOutgoing === true) natPools.add(cidr);

@@ -3,7 +3,7 @@
  * destinations of its routes (every table, both families), read from its own namespace with
  * `ip -j`. Reading only: the lab never changes the machine's namespace.
  */
-import { exec } from '../dataplane/exec.ts';
+import { exec } from '../os/mod.ts';
 import { addressNetworks, routeNetworks, type UsedNetwork } from './ranges.ts';
 
 /** Every network this machine's own namespace has an address in or a route to (default routes left out). */

@@ -11,7 +11,7 @@
  * 2001:db8::/32 (RFC 3849) for the IPv6 fabric; private /16s and ULA /48s for the pod pools.
  */
 import { MargayError } from '../errors/mod.ts';
-import { type Cidr, cidrsOverlap, formatCidr, formatIp, nthIp, parseCidr } from '../ipam/net.ts';
+import { type Cidr, cidrsOverlap, formatCidr, formatIp, nthIp, parseCidr, parseCidrOrIp } from '../net/mod.ts';
 
 /** A network in use on the machine, and where it was seen (for messages). */
 export interface UsedNetwork {
@@ -87,7 +87,7 @@ function firstFree(purpose: keyof LabRanges, candidates: readonly string[], used
  */
 export function chooseLabRanges(machine: readonly UsedNetwork[], needs: { router: boolean; ipv6: boolean }): LabRanges {
   const used: Used[] = machine.flatMap((u) => {
-    const net = parseCidr(u.cidr, true);
+    const net = parseCidrOrIp(u.cidr);
     // A default route (a /0) is no subnet: it says where everything else goes.
     return net && net.prefix > 0 ? [{ net, what: u.what }] : [];
   });
@@ -121,7 +121,7 @@ export function routeNetworks(json: string): UsedNetwork[] {
   const routes = JSON.parse(json || '[]') as { dst?: string; dev?: string; table?: string; type?: string }[];
   return routes.flatMap((r) => {
     if (r.dst === undefined || r.dst === 'default') return [];
-    const net = parseCidr(r.dst, true);
+    const net = parseCidrOrIp(r.dst);
     if (!net) return [];
     const where = [r.dev ? `dev ${r.dev}` : '', r.table && r.table !== 'main' ? `table ${r.table}` : ''].filter(Boolean).join(' ');
     return [{ cidr: formatCidr(net), what: `${r.type && r.type !== 'unicast' ? `${r.type} ` : ''}route ${r.dst}${where ? ` ${where}` : ''}` }];

@@ -13,6 +13,7 @@ import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { ResourceStore } from '../../src/datastore/resources.ts';
 import { Syncer } from '../../src/datastore/syncer.ts';
 import { Ipam } from '../../src/ipam/ipam.ts';
+import { createLogger } from '../../src/log/mod.ts';
 import { eventually } from '../harness/wait.ts';
 import { addPod, createFabric, type Fabric, killBirdAtExit, labControllerOptions, resource, routeTo, type TestHost } from './topology.ts';
 
@@ -35,12 +36,15 @@ describe('BgpController (3 hosts, one datastore, IPAM blocks)', () => {
       ...labControllerOptions(ds, h),
       bird: { backoff: { initialMs: 100, maxMs: 1000 } },
       secrets: secretsFromDirectory(`${h.stateDir}/secrets`),
-      logger: {
-        debug: () => {},
-        info: (_o, msg) => logs.push({ level: 'info', msg: `${h.name}: ${msg}` }),
-        warn: (_o, msg) => logs.push({ level: 'warn', msg: `${h.name}: ${msg}` }),
-        error: (o, msg) => logs.push({ level: 'error', msg: `${h.name}: ${msg} ${JSON.stringify(o)}` }),
-      },
+      logger: createLogger({
+        destination: {
+          write: (line: string) => {
+            const { level, time: _time, msg, ...fields } = JSON.parse(line) as { level: string; time: string; msg: string };
+            if (level === 'error') logs.push({ level, msg: `${h.name}: ${msg} ${JSON.stringify(fields)}` });
+            else logs.push({ level, msg: `${h.name}: ${msg}` });
+          },
+        },
+      }),
     });
 
   async function startController(h: TestHost): Promise<BgpController> {

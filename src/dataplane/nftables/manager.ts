@@ -18,7 +18,7 @@ import type {
   IpSetKind,
   WorkloadEndpointPlan,
 } from '../../calc/model.ts';
-import { canonicalIp, canonicalNets, type Family } from './cidr.ts';
+import { canonicalIp, disjointNets, type Family } from '../../net/mod.ts';
 import {
   DispatchMaps,
   interfaceChain,
@@ -84,7 +84,7 @@ export function setElements(
   options: { warn?: (m: string) => void; interval?: boolean } = {},
 ): { elements: Set<string>; interval: boolean } {
   if (kind === 'net') {
-    const c = canonicalNets(members);
+    const c = disjointNets(members);
     for (const bad of c.invalid) options.warn?.(`ignoring invalid IP set member ${JSON.stringify(bad)}`);
     const cidrs = family === 4 ? c.v4 : c.v6;
     const full = `/${family === 4 ? 32 : 128}`;

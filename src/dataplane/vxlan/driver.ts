@@ -4,7 +4,7 @@
  * only the difference, so a restarted agent keeps forwarding. It touches nothing else: only the
  * devices `vxlan.margay` / `vxlan-v6.margay`, their entries, and routes of its own protocol.
  */
-import type { CommandRunner } from '../exec.ts';
+import type { CommandRunner } from '../../os/mod.ts';
 import { MARGAY_VXLAN_ROUTE_PROTOCOL, VXLAN_DEVICE_V4, VXLAN_DEVICE_V6, VXLAN_OVERHEAD, type VxlanDevicePlan, type VxlanPlan, type VxlanRoutePlan } from './plan.ts';
 
 /** Options of {@link VxlanDriver}. */

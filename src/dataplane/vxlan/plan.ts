@@ -16,9 +16,8 @@
  * agent's route driver (77), which sweeps every route of its own protocol.
  */
 import type { IPPoolSpec } from '../../api/kinds/ip-pool.ts';
-import type { ParsedNet } from '../../api/kinds/infra-common.ts';
 import type { Resource } from '../../api/resource.ts';
-import { cidrContains, type HostAddress, parseCidr, parseHostAddress, sameSubnet } from '../../bgp/net.ts';
+import { type Cidr, cidrContainsCidr, formatCidr, type HostAddress, parseCidrOrIp, parseHostAddress, sameSubnet } from '../../net/mod.ts';
 import type { NodeSpec } from '../../bgp/types.ts';
 
 /** The IPv4 VXLAN device. */
@@ -116,12 +115,12 @@ function nodeInfo(res: Resource): NodeInfo {
 }
 
 /** VXLAN pools of a family: their CIDR and mode. */
-function vxlanPools(pools: Resource[], family: 4 | 6): { cidr: ParsedNet; mode: 'Always' | 'CrossSubnet' }[] {
-  const out: { cidr: ParsedNet; mode: 'Always' | 'CrossSubnet' }[] = [];
+function vxlanPools(pools: Resource[], family: 4 | 6): { cidr: Cidr; mode: 'Always' | 'CrossSubnet' }[] {
+  const out: { cidr: Cidr; mode: 'Always' | 'CrossSubnet' }[] = [];
   for (const p of pools) {
     const spec = (p.spec ?? {}) as unknown as IPPoolSpec;
     if (spec.vxlanMode !== 'Always' && spec.vxlanMode !== 'CrossSubnet') continue;
-    const cidr = parseCidr(spec.cidr ?? '');
+    const cidr = parseCidrOrIp(spec.cidr ?? '');
     if (cidr && cidr.family === family) out.push({ cidr, mode: spec.vxlanMode });
   }
   return out;
@@ -174,8 +173,8 @@ export function planVxlan(input: VxlanPlanInput): VxlanPlan {
       plan.routes.push({ dst, family, via: t.ip, dev: name, node: host });
     };
     const poolOf = (cidrText: string) => {
-      const net = parseCidr(cidrText);
-      return net ? pools.find((p) => cidrContains(p.cidr, `${net.address.toString()}/${net.prefix}`)) : undefined;
+      const net = parseCidrOrIp(cidrText);
+      return net ? pools.find((p) => cidrContainsCidr(p.cidr, net)) : undefined;
     };
     const seen = new Set<string>();
     for (const b of [...input.blocks].sort((x, y) => (x.cidr < y.cidr ? -1 : 1))) {
@@ -183,7 +182,7 @@ export function planVxlan(input: VxlanPlanInput): VxlanPlan {
       const pool = poolOf(b.cidr);
       if (!pool) continue;
       if (b.host && b.host !== input.nodeName) {
-        const dst = parseCidr(b.cidr)!.normalized;
+        const dst = formatCidr(parseCidrOrIp(b.cidr)!);
         if (!seen.has(dst)) {
           seen.add(dst);
           routeTo(dst, b.host, pool.mode);
@@ -192,7 +191,7 @@ export function planVxlan(input: VxlanPlanInput): VxlanPlan {
       for (const [node, ips] of [...(b.borrowedBy ?? new Map<string, string[]>())].sort()) {
         if (node === input.nodeName) continue;
         for (const ip of ips) {
-          const dst = parseCidr(ip)!.normalized;
+          const dst = formatCidr(parseCidrOrIp(ip)!);
           if (seen.has(dst)) continue;
           seen.add(dst);
           routeTo(dst, node, pool.mode);
