@@ -385,6 +385,13 @@ export function targetNetns(state: LabState, target: string): string {
     if (!state.plan.router) throw new MargayError('MARGAY_ERR_NOT_FOUND', 'this lab has no router (start it with --router)');
     return state.plan.router.netns;
   }
+  if (!target.includes('/') && !state.pods.some((p) => p.namespace === 'default' && p.name === target)) {
+    const pods = state.pods.map((p) => `${p.namespace}/${p.name}`);
+    throw new MargayError(
+      'MARGAY_ERR_NOT_FOUND',
+      `no host, router or pod "${target}" in the lab (hosts: ${state.plan.hosts.map((h) => h.name).join(', ')}${state.plan.router ? ', router' : ''}; pods: ${pods.length > 0 ? pods.join(', ') : 'none'})`,
+    );
+  }
   return findPod(state, target).netns;
 }
 

@@ -55,7 +55,10 @@ async function status(ctx: CliContext, lab: LabContext): Promise<void> {
     ctx.stdout('No lab is up.\n');
     return;
   }
-  ctx.stdout(`Datastore: ETCD_ENDPOINTS=${state.etcdEndpoint}\n\nHOSTS\n`);
+  ctx.stdout(`Datastore: ETCD_ENDPOINTS=${state.etcdEndpoint}\n`);
+  // Labs started before the ranges were chosen per machine have none recorded.
+  if (state.plan.ranges) ctx.stdout(`Ranges:    ${Object.entries(state.plan.ranges).map(([what, range]) => `${what} ${range}`).join(', ')}\n`);
+  ctx.stdout('\nHOSTS\n');
   const hostRows = state.plan.hosts.map((h) => {
     const agent = state.processes.find((p) => p.role === `agent ${h.name}`);
     const failed = state.failedHosts?.includes(h.name);
@@ -199,6 +202,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .action(async (opts: { port?: string[]; output: string; ipVersion: string }) => {
       const ports = (opts.port ?? ['80/tcp']).map(parsePortSpec);
       const state = requireLab(labContext(ctx));
+      if (opts.ipVersion === '6' && !state.plan.options.ipv6) throw new MargayError('MARGAY_ERR_USAGE', '--ip-version 6: this lab has no IPv6 (start it with `margay lab up --ipv6`)');
       const report = await connectivity(state, ports, { ipVersion: Number(opts.ipVersion) as 4 | 6 });
       ctx.stdout(opts.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderConnectivity(report));
       if (report.mismatches > 0) throw new MargayError('MARGAY_ERR_PROBE_FAILED', `${report.mismatches} probe(s) disagree with policy`);
