@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { labEtcdEndpoint } from '../../src/lab/etcd.ts';
+import { hasCode } from '../../src/errors/mod.ts';
+import { parsePodRef, targetNetns } from '../../src/lab/lab.ts';
 import { LAB_PREFIX, planLab, podNetns } from '../../src/lab/plan.ts';
+import type { LabState } from '../../src/lab/state.ts';
 import { parsePortSpec, parseServeList } from '../../src/lab/serve.ts';
 
 describe('lab plan', () => {
@@ -60,5 +63,25 @@ describe('lab plan', () => {
     assert.deepEqual(parsePortSpec('80'), { port: 80, protocol: 'tcp' }, 'tcp by default');
     assert.throws(() => parsePortSpec('70000/tcp'), /PORT 1-65535/);
     assert.throws(() => parsePortSpec('80/icmp'), /PROTO tcp or udp/);
+  });
+});
+
+describe('lab targets', () => {
+  const state: LabState = { plan: planLab({ hosts: 2, router: false, ipv6: false }, []), etcdEndpoint: '', processes: [], pods: [], ready: true };
+  state.pods.push({ namespace: 'shop', name: 'api', host: 'host-1', netns: 'mgl-pod-shop-api', containerId: 'c', addresses: ['10.244.0.1'], labels: {}, serve: [] });
+
+  test('a host, a pod, or a clear refusal naming both', () => {
+    assert.equal(targetNetns(state, 'host-2'), 'mgl-host-2');
+    assert.equal(targetNetns(state, 'shop/api'), 'mgl-pod-shop-api');
+    assert.throws(() => targetNetns(state, 'host-9'), (e: unknown) => hasCode(e, 'MARGAY_ERR_NOT_FOUND') && e.message === 'no host, router or pod "host-9" in the lab (hosts: host-1, host-2; pods: shop/api)');
+    assert.throws(() => targetNetns(state, 'router'), /this lab has no router/);
+    assert.throws(() => targetNetns(state, 'shop/web'), /no pod shop\/web in the lab/);
+  });
+
+  test('pod names follow Kubernetes rules', () => {
+    assert.deepEqual(parsePodRef('shop/api'), { namespace: 'shop', name: 'api' });
+    assert.deepEqual(parsePodRef('api.v2'), { namespace: 'default', name: 'api.v2' });
+    assert.throws(() => parsePodRef('a/b/c'), /^MargayError: pod "a\/b\/c": expected NAMESPACE\/NAME$/);
+    assert.throws(() => parsePodRef('shop/'), /pod "shop\/": name: a name is required/);
   });
 });
