@@ -7,7 +7,7 @@
  *                                                          ▼
  *                          calculation graph (pure) ── kick ──▶ FlushScheduler (coalesce + leaky bucket)
  *                                                                  │ graph.flush() → DataplaneUpdate[]
- *                                                                  ▼   (+ settings overlay of file/env)
+ *                                                                  ▼
  *                                                          Dataplane.apply (one nft transaction)
  *                                                          Dataplane.resync (periodic, after errors, after outages)
  *                                                                  │
@@ -25,7 +25,9 @@
  */
 import type { Resource } from '../api/resource.ts';
 import { buildCalcGraph, type CalcGraph } from '../calc/mod.ts';
-import type { DataplaneSettings, DataplaneUpdate } from '../calc/model.ts';
+import type { DataplaneUpdate } from '../calc/model.ts';
+import { type LocalConfig, SettingsResolver } from '../calc/settings-resolver.ts';
+import type { AgentConfig, ParamName } from '../api/felix-params.ts';
 import { type Clock, systemClock } from '../datastore/clock.ts';
 import type { Datastore } from '../datastore/datastore.ts';
 import { parseResourceKey, resourceKey, RESOURCES_PREFIX } from '../datastore/keys.ts';
@@ -35,7 +37,6 @@ import { type AgentDataplane, checkOutcome, DataplaneFailure, type DataplaneOutc
 import { EndpointsAhead } from './ahead.ts';
 import { EndpointWaiters } from './endpoint-waiters.ts';
 import { ProgrammedState, touchedEndpoints } from './programmed.ts';
-import { type AgentConfig, ConfigTracker, type LocalConfig, type ParamName } from './config.ts';
 import { HealthAggregator, type RunningServer, startHealthServer } from './health.ts';
 import { componentLogger, createLogger, type Logger, setLogLevel } from './log.ts';
 import { AgentMetrics, RESYNC_STATE, startMetricsServer } from './metrics.ts';
@@ -84,7 +85,7 @@ export class Agent {
   readonly metrics: AgentMetrics;
   readonly graph: CalcGraph;
   readonly #ds: Datastore;
-  readonly #tracker: ConfigTracker;
+  readonly #settings: SettingsResolver;
   readonly #root: Logger;
   readonly #log: Logger;
   readonly #clock: Clock;
@@ -139,8 +140,8 @@ export class Agent {
     this.#endpointWaiters = new EndpointWaiters(this.#clock);
     this.#wall = options.wallClock ?? Date.now;
     this.#serve = options.servers ?? true;
-    this.#tracker = new ConfigTracker(options.local, { defaultHostname: options.defaultHostname ?? '' });
-    this.#config = this.#tracker.current.config;
+    this.#settings = new SettingsResolver({ local: options.local, defaultHostname: options.defaultHostname ?? '' });
+    this.#config = this.#settings.current.config;
     const hostname = this.#config.felixHostname;
     if (hostname === '') {
       throw new MargayError('MARGAY_ERR_CONFIG', 'no hostname: pass --hostname, or set NODENAME or MARGAY_HOSTNAME');
@@ -159,7 +160,8 @@ export class Agent {
     this.metrics = new AgentMetrics({ processMetrics: this.#config.prometheusProcessMetricsEnabled });
 
     const calcLog = componentLogger(this.#root, 'calc');
-    this.graph = buildCalcGraph({ hostname, onWarning: (message, key) => calcLog.warn({ key }, message) });
+    this.graph = buildCalcGraph({ hostname, settings: this.#settings, onWarning: (message, key) => calcLog.warn({ key }, message) });
+    this.#settings.subscribe({ onConfigChanged: (changed) => this.#reconfigure(changed) });
     this.#dataplane = options.dataplane(this.#config, componentLogger(this.#root, 'dataplane'));
 
     this.#scheduler = new FlushScheduler({
@@ -215,7 +217,7 @@ export class Agent {
 
   /** Where each configuration value came from. */
   get configSources(): Record<ParamName, string> {
-    return this.#tracker.current.sources;
+    return this.#settings.current.sources;
   }
 
   /** The bound health address (after start, when enabled). */
@@ -295,7 +297,7 @@ export class Agent {
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
-    const resolved = this.#tracker.current;
+    const resolved = this.#settings.current;
     for (const w of resolved.warnings) this.#log.warn(w);
     this.#log.info(
       { config: this.#config, sources: Object.fromEntries(Object.entries(resolved.sources).filter(([, s]) => s !== 'default')) },
@@ -435,11 +437,6 @@ export class Agent {
     if (ref === undefined) return false;
     const res = value as Resource | undefined;
     switch (ref.plural) {
-      case 'felixconfigurations': {
-        const changed = this.#tracker.onFelixConfiguration(ref.name, res === undefined ? undefined : (res.spec ?? {}));
-        if (changed.length > 0) this.#reconfigure(changed);
-        break;
-      }
       case 'workloadendpoints': {
         // Only this host's endpoints get a status key: keep nothing for the rest of the cluster.
         const id = `${ref.namespace ?? 'default'}/${ref.name}`;
@@ -462,9 +459,9 @@ export class Agent {
   }
 
   #reconfigure(changed: ParamName[]): void {
-    const next = this.#tracker.current.config;
+    const next = this.#settings.current.config;
     this.#config = next;
-    for (const w of this.#tracker.current.warnings) this.#log.warn(w);
+    for (const w of this.#settings.current.warnings) this.#log.warn(w);
     this.#log.info({ changed: Object.fromEntries(changed.map((p) => [p, next[p]])) }, 'configuration changed');
     if (changed.includes('logSeverityScreen')) setLogLevel(this.#root, next.logSeverityScreen);
     if (changed.includes('nftablesRefreshInterval') || changed.includes('routeRefreshInterval')) this.#resyncTicker?.setPeriod(this.#resyncPeriod());
@@ -498,7 +495,7 @@ export class Agent {
     if (!this.#graphInSync || this.#stopping) return false;
     let updates: DataplaneUpdate[];
     try {
-      updates = this.graph.flush().map((u) => (u.type === 'settings' ? { type: 'settings', settings: this.#overlaySettings(u.settings) } : u));
+      updates = this.graph.flush();
     } catch (err) {
       this.#fatal('the calculation graph failed', err);
       return false;
@@ -575,22 +572,6 @@ export class Agent {
     if (updates.length > 0 || first || hadFailures) this.#updateEndpointStatuses();
     if (first) void this.#reportHost();
     return updates.length > 0 || resync || first || hadFailures;
-  }
-
-  /** The file/environment/flag values of dataplane settings win over the datastore's. */
-  #overlaySettings(settings: DataplaneSettings): DataplaneSettings {
-    const o = this.#tracker.current.dataplaneOverrides;
-    const out: DataplaneSettings = { ...settings };
-    if (o.interfacePrefix !== undefined) {
-      const prefixes = o.interfacePrefix.split(',').map((p) => p.trim()).filter((p) => p !== '');
-      if (prefixes.length > 0) out.interfacePrefixes = prefixes;
-    }
-    if (o.defaultEndpointToHostAction !== undefined) out.defaultEndpointToHostAction = o.defaultEndpointToHostAction;
-    if (o.failsafeInboundHostPorts !== undefined) out.failsafeInbound = o.failsafeInboundHostPorts;
-    if (o.failsafeOutboundHostPorts !== undefined) out.failsafeOutbound = o.failsafeOutboundHostPorts;
-    if (o.ipv6Support !== undefined) out.ipv6Enabled = o.ipv6Support;
-    if (o.logPrefix !== undefined) out.logPrefix = o.logPrefix;
-    return out;
   }
 
   #track(updates: readonly DataplaneUpdate[]): void {

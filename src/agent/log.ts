@@ -6,7 +6,7 @@
  *   {"level":"info","time":"2026-11-26T10:00:00.000Z","component":"agent","hostname":"host1","msg":"in sync"}
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
-import type { LogLevel } from './config.ts';
+import type { LogLevel } from '../api/felix-params.ts';
 
 export type { Logger } from 'pino';
 

@@ -23,6 +23,7 @@ import { isSafeInterfaceName } from './extensions.ts';
 import { hashToIPv4, parseCidr } from './net.ts';
 import { bgpNode, bgpSettings, type BgpNode, type BgpSettings, planSessions, type Session } from './peers.ts';
 import type { BGPConfigurationSpec, BirdConfigInput, BirdConfigResult, BirdLogTarget, PeerPlan } from './types.ts';
+import { interfacePrefixes } from '../api/felix-params.ts';
 
 /** The agent's VXLAN devices (src/dataplane/vxlan). */
 export const DEFAULT_VXLAN_INTERFACES = ['vxlan.margay', 'vxlan-v6.margay'];
@@ -332,7 +333,7 @@ export function renderBirdConfig(input: BirdConfigInput): BirdConfigResult {
   out.push('');
 
   const excluded = [
-    ...(options.workloadInterfacePrefixes ?? ['cali']).map((p) => `${p}*`),
+    ...(options.workloadInterfacePrefixes ?? interfacePrefixes()).map((p) => `${p}*`),
     'kube-ipvs*',
     ...(settings.globalSpec.ignoredInterfaces ?? []),
   ].filter((p) => {

@@ -79,6 +79,11 @@ export interface CalcGraphOptions {
   mode?: LocalityMode;
   /** Told about input the graph cannot use (an unparseable value or selector); the input is treated as deleted. */
   onWarning?: (message: string, key: string) => void;
+  /**
+   * The settings resolver to feed FelixConfigurations and pools to (the agent's, which holds its
+   * file, environment and flag layers); default a new one with the datastore layers only.
+   */
+  settings?: SettingsResolver;
 }
 
 /** Counters for metrics. */
@@ -190,7 +195,7 @@ class Graph implements CalcGraph {
   }
 
   get settings(): DataplaneSettings {
-    return this.#settings.current;
+    return this.#settings.settings;
   }
 
   stats(): CalcGraphStats {
@@ -210,7 +215,8 @@ export function buildCalcGraph(options: CalcGraphOptions): CalcGraph {
   const resolver = new PolicyResolver(sequencer);
   const activeRules = new ActiveRulesCalculator(scanner, resolver);
   const routes = new RouteResolver(options.hostname, sequencer);
-  const settings = new SettingsResolver(options.hostname, {
+  const settings = options.settings ?? new SettingsResolver({ defaultHostname: options.hostname });
+  settings.subscribe({
     onSettings: (s) => {
       scanner.setLogPrefix(s.logPrefix);
       sequencer.onSettings(s);

@@ -10,6 +10,8 @@
  * Nothing is emitted before the first `in-sync`.
  */
 
+import type { FailsafePort } from '../api/felix-params.ts';
+
 /** IP family. */
 export type IpFamily = 4 | 6;
 
@@ -150,13 +152,8 @@ export type RouteSpec =
   | { type: 'workload'; dst: string; interfaceName: string }
   | { type: 'blackhole'; dst: string };
 
-/** A host port that stays open whatever host-endpoint policy says. */
-export interface FailsafePort {
-  protocol: 'tcp' | 'udp' | 'sctp';
-  port: number;
-  /** Only from/to this net, when set. */
-  net?: string;
-}
+/** A host port that stays open whatever host-endpoint policy says (a FelixConfiguration parameter's type). */
+export type { FailsafePort } from '../api/felix-params.ts';
 
 /** Dataplane-wide settings, resolved from FelixConfiguration and the pools. */
 export interface DataplaneSettings {

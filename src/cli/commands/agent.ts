@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { Agent, type AgentDataplane } from '../../agent/agent.ts';
 import { loadLocalConfig } from '../../agent/config.ts';
+import { firstInterfacePrefix } from '../../api/felix-params.ts';
 import { componentLogger } from '../../agent/log.ts';
 import { Dataplane, hostSysctls } from '../../dataplane/mod.ts';
 import { findNetlinkHelper, NETLINK_HELPER } from '../../dataplane/netlink-helper.ts';
@@ -147,7 +148,7 @@ async function startCni(agent: Agent, dataplane: Dataplane | undefined, store: R
     ipam: new Ipam(store.datastore),
     hostname: config.felixHostname,
     ...(config.netns !== '' ? { hostNetns: config.netns } : {}),
-    interfacePrefix: config.interfacePrefix.split(',')[0]!.trim() || 'cali',
+    interfacePrefix: firstInterfacePrefix(config.interfacePrefix),
     programAhead: (endpoint) => agent.programAhead(endpoint),
     waitForEndpointProgrammed: (ep, timeoutMs) => agent.waitForEndpointProgrammed(`${ep.namespace}/${ep.name}`, ep.revision, timeoutMs),
     // The CNI adds a new pod's routes itself; the dataplane's own add of them then needs no re-read.
