@@ -8,7 +8,8 @@
  *  3. on every change (debounced) renders `bird.conf`, checks it with `bird -p`, and starts BIRD or
  *     reloads it with `birdc configure`; a configuration BIRD refuses never replaces the last good
  *     one;
- *  4. optionally programs VXLAN (src/dataplane/vxlan) for pools with vxlanMode Always/CrossSubnet.
+ *  4. optionally keeps this host's VXLAN tunnel addresses (tunnel-address.ts) for pools with
+ *     vxlanMode Always/CrossSubnet (the agent's dataplane programs VXLAN from them).
  *
  * ```ts
  * const bgp = new BgpController({ datastore, hostname: 'node-1', stateDir: '/var/lib/margay' });
@@ -26,14 +27,12 @@ import type { Datastore } from '../datastore/datastore.ts';
 import { ResourceStore } from '../datastore/resources.ts';
 import { Syncer, type SyncerEvent } from '../datastore/syncer.ts';
 import { type CommandRunner, createRunner } from '../dataplane/exec.ts';
-import { VxlanDriver, type VxlanDriverOptions } from '../dataplane/vxlan/driver.ts';
-import { planVxlan, type VxlanPlan } from '../dataplane/vxlan/plan.ts';
-import { ensureVxlanTunnelAddress } from '../dataplane/vxlan/tunnel-address.ts';
 import { type AutodetectSources, ipCommandSources } from './autodetect.ts';
 import { renderBirdConfig } from './bird-config.ts';
 import { BirdConfigError, BirdController, type BirdControllerOptions, type BirdEvent } from './bird-process.ts';
 import { type DefaultPoolOptions, ensureDefaultPools, type NodeRegistration, type NodeRegistrationOptions, registerNode } from './node-registration.ts';
 import { type NodeStatus, readNodeStatus } from './node-status.ts';
+import { ensureVxlanTunnelAddress } from './tunnel-address.ts';
 import type { BirdConfigResult, BirdRenderOptions, SecretLookup } from './types.ts';
 import { BGP_WATCH_PREFIXES, BgpView } from './view.ts';
 
@@ -81,18 +80,17 @@ export interface BgpControllerOptions {
   /** BIRD process options (binary, back-off, start timeout). */
   bird?: Pick<BirdControllerOptions, 'birdBinary' | 'backoff' | 'startTimeoutMs'>;
   /**
-   * Program VXLAN for pools with vxlanMode Always/CrossSubnet: allocate this host's tunnel
-   * address, create `vxlan.margay`, FDB/neighbour entries per remote VTEP, routes per remote
-   * block. Default false (the agent may run the VXLAN driver itself).
+   * Keep this host's VXLAN tunnel addresses (and MACs) on its Node for pools with vxlanMode
+   * Always/CrossSubnet, allocated from IPAM (default false).
    */
-  vxlan?: boolean | Omit<VxlanDriverOptions, 'runner'>;
+  tunnelAddresses?: boolean;
   /** Where autodetection reads interfaces and routes (default: `ip -j` in `netns`). */
   autodetectSources?: AutodetectSources;
-  /** Runs commands (autodetection, `bird -p`, VXLAN); default real commands in `netns`. */
+  /** Runs commands (autodetection); default real commands in `netns`. */
   runner?: CommandRunner;
   /**
    * Re-render and re-check the kernel this often even without changes (ms, default 60000; 0: never):
-   * picks up secrets that appeared, and repairs VXLAN state someone else changed.
+   * picks up secrets that appeared, and checks the tunnel addresses again.
    */
   resyncIntervalMs?: number;
   /** Called after each render that changed BIRD's configuration (for metrics and tests). */
@@ -105,7 +103,6 @@ export interface AppliedInfo {
   /** Milliseconds from the first change of the burst to BIRD having the configuration. */
   latencyMs: number;
   result: BirdConfigResult;
-  vxlan?: VxlanPlan;
 }
 
 /** The controller's state, for health and `margay node status`. */
@@ -153,7 +150,6 @@ export class BgpController {
   readonly #debounceMs: number;
   readonly #syncers: Syncer[] = [];
   readonly #syncerInSync = new Set<number>();
-  readonly #vxlan: VxlanDriver | undefined;
   #inSync = false;
   #started = false;
   #stopped = false;
@@ -168,8 +164,6 @@ export class BgpController {
   #lastError: string | undefined;
   #applied = 0;
   #tunnelAddressPools = '';
-  #forceVxlan = false;
-  #vxlanWarnings = new Set<string>();
   #resyncTimer: ReturnType<typeof setInterval> | undefined;
   #resolveReady!: () => void;
   #rejectReady!: (err: unknown) => void;
@@ -196,9 +190,6 @@ export class BgpController {
       runner: createRunner(),
       onEvent: (e) => this.#onBirdEvent(e),
     });
-    if (options.vxlan) {
-      this.#vxlan = new VxlanDriver({ ...(typeof options.vxlan === 'object' ? options.vxlan : {}), runner: this.#runner });
-    }
   }
 
   /** What registration did at start (undefined before, or with `registration: false`). */
@@ -263,7 +254,6 @@ export class BgpController {
     const every = this.#options.resyncIntervalMs ?? 60_000;
     if (every > 0) {
       this.#resyncTimer = setInterval(() => {
-        this.#forceVxlan = true;
         this.#tunnelAddressPools = '';
         this.#changed();
       }, every);
@@ -348,15 +338,14 @@ export class BgpController {
     this.#retryTimer = undefined;
     let retry = false;
     const errors: string[] = [];
-    // VXLAN first (routes through the tunnel do not depend on BIRD); its failure never holds BIRD back.
-    let vxlan: VxlanPlan | undefined;
-    if (this.#vxlan) {
+    // The tunnel addresses first; their failure never holds BIRD back.
+    if (this.#options.tunnelAddresses) {
       try {
-        vxlan = await this.#applyVxlan();
+        await this.#keepTunnelAddresses();
       } catch (err) {
         errors.push((err as Error).message);
         retry = true;
-        this.#log.error({ node: hostname, err: (err as Error).message }, 'could not program VXLAN; retrying');
+        this.#log.error({ node: hostname, err: (err as Error).message }, 'could not allocate the VXLAN tunnel address; retrying');
       }
     }
     try {
@@ -375,7 +364,7 @@ export class BgpController {
         this.#log.info({ node: hostname, outcome, sessions: result.peers.length, latencyMs: Date.now() - since }, `BIRD configuration ${outcome}`);
       }
       this.#resolveReady();
-      this.#options.onApplied?.({ outcome, latencyMs: Date.now() - since, result, ...(vxlan ? { vxlan } : {}) });
+      this.#options.onApplied?.({ outcome, latencyMs: Date.now() - since, result });
     } catch (err) {
       errors.push((err as Error).message);
       if (err instanceof BirdConfigError) {
@@ -404,32 +393,18 @@ export class BgpController {
     }, delay);
   }
 
-  async #applyVxlan(): Promise<VxlanPlan> {
+  /** Allocates or releases this host's tunnel addresses when the pools changed (calico/node's allocateip). */
+  async #keepTunnelAddresses(): Promise<void> {
     const { hostname } = this.#options;
     const pools = this.view.resources('ippools');
-    // This host's tunnel address comes from a VXLAN pool (calico/node's allocateip).
     const poolKey = JSON.stringify(pools.map((p) => [p.metadata.name, p.spec]).sort());
-    if (poolKey !== this.#tunnelAddressPools) {
-      const changed = await ensureVxlanTunnelAddress(this.#options.datastore, hostname, pools);
-      this.#tunnelAddressPools = poolKey;
-      if (changed) {
-        this.#log.info({ node: hostname, ipv4: changed.ipv4, ipv6: changed.ipv6 }, 'VXLAN tunnel address updated');
-        this.view.onUpdate(`/calico/resources/v3/projectcalico.org/nodes/${hostname}`, changed.node);
-      }
+    if (poolKey === this.#tunnelAddressPools) return;
+    const changed = await ensureVxlanTunnelAddress(this.#options.datastore, hostname, pools);
+    this.#tunnelAddressPools = poolKey;
+    if (changed) {
+      this.#log.info({ node: hostname, ipv4: changed.ipv4, ipv6: changed.ipv6 }, 'VXLAN tunnel address updated');
+      this.view.onUpdate(`/calico/resources/v3/projectcalico.org/nodes/${hostname}`, changed.node);
     }
-    const plan = planVxlan({
-      nodeName: hostname,
-      nodes: this.view.resources('nodes'),
-      pools,
-      blocks: this.view.blocks(),
-    });
-    for (const w of plan.warnings.filter((x) => !this.#vxlanWarnings.has(x))) this.#log.warn({ node: hostname }, w);
-    this.#vxlanWarnings = new Set(plan.warnings);
-    const force = this.#forceVxlan;
-    this.#forceVxlan = false;
-    const outcome = await this.#vxlan!.apply(plan, { force });
-    if (outcome.errors.length > 0) throw new Error(`VXLAN: ${outcome.errors.slice(0, 3).join('; ')}`);
-    return plan;
   }
 
   #onBirdEvent(e: BirdEvent): void {

@@ -27,6 +27,8 @@ import type { MarkBits } from './nftables/settings.ts';
 import { emptyDirty } from './nftables/state.ts';
 import { MARGAY_ROUTE_PROTOCOL, RouteDriver, RouteManager, type KernelRoute, type RouteApplyOutcome, type RouteError } from './routes/routes.ts';
 import { ShellPool } from './shell.ts';
+import { VxlanDriver, type VxlanDriverOptions } from './vxlan/driver.ts';
+import { VxlanManager } from './vxlan/manager.ts';
 
 /** Options of {@link Dataplane}. */
 export interface DataplaneOptions {
@@ -46,6 +48,11 @@ export interface DataplaneOptions {
   checkFirst?: boolean;
   /** Receives one-line warnings (input ignored or repaired). */
   warn?: (message: string) => void;
+  /**
+   * Program VXLAN (`vxlan-update` messages: devices, VTEPs, routes of protocol 78) for pools with
+   * vxlanMode Always/CrossSubnet; default false (the messages are ignored).
+   */
+  vxlan?: boolean | Omit<VxlanDriverOptions, 'runner'>;
 }
 
 /** The outcome of one {@link Dataplane.apply} or {@link Dataplane.resync}. */
@@ -56,6 +63,8 @@ export interface ApplyResult {
   deferred: boolean;
   nft: NftApplyOutcome;
   routes: { added: number; replaced: number; removed: number; errors: RouteError[]; fullSync: boolean };
+  /** What VXLAN programming did (absent when there was nothing to do, or VXLAN is off). */
+  vxlan?: { changes: number; errors: string[] };
   /**
    * Workload endpoint keys whose update or removal this call programmed successfully (for
    * per-endpoint status reporting).
@@ -108,6 +117,7 @@ export class Dataplane {
   private readonly nftDriver: NftablesDriver;
   private readonly routeManager: RouteManager;
   private readonly routeDriver: RouteDriver;
+  private readonly vxlanManager: VxlanManager | undefined;
   private readonly writeBeforeInSync: boolean;
   private inSync = false;
   /** Endpoints whose last transaction failed, reported as programmed once one succeeds. */
@@ -152,6 +162,10 @@ export class Dataplane {
       protocol: options.routeProtocol ?? MARGAY_ROUTE_PROTOCOL,
       ...(this.ipSession ? { session: this.ipSession } : {}),
     });
+    if (options.vxlan) {
+      const driver = new VxlanDriver({ ...(typeof options.vxlan === 'object' ? options.vxlan : {}), runner: this.runner });
+      this.vxlanManager = new VxlanManager({ driver, ...(warn ? { warn } : {}) });
+    }
     this.writeBeforeInSync = options.writeBeforeInSync ?? false;
   }
 
@@ -231,6 +245,7 @@ export class Dataplane {
       }
       this.nftManager.onUpdate(u);
       this.routeManager.onUpdate(u);
+      this.vxlanManager?.onUpdate(u);
     }
     const result: ApplyResult = {
       ok: true,
@@ -247,10 +262,19 @@ export class Dataplane {
     }
     const endpoints = this.nftManager.pendingWorkloads();
     const dirty = this.nftManager.hasPendingWork() ? this.nftManager.flush() : emptyDirty();
-    // nftables and routes are independent: program both at once.
-    const [nft, routes] = await Promise.all([this.nftDriver.apply(this.nftManager.desired, dirty, { full }), this.applyRoutes(full)]);
+    this.vxlanManager?.completeDeferredWork();
+    // nftables, routes and VXLAN are independent: program them at once.
+    const [nft, routes, vxlan] = await Promise.all([
+      this.nftDriver.apply(this.nftManager.desired, dirty, { full }),
+      this.applyRoutes(full),
+      this.vxlanManager?.apply({ full }),
+    ]);
     result.nft = nft;
     if (routes) result.routes = routes;
+    if (vxlan) {
+      result.vxlan = { changes: vxlan.changes, errors: vxlan.errors };
+      if (vxlan.errors.length > 0) result.ok = false;
+    }
     if (result.nft.fullSync) this.counters.fullSyncs++;
     if (result.nft.error) {
       result.ok = false;
@@ -313,6 +337,8 @@ export type { NftTransaction, DiffScope, TableRef } from './nftables/diff.ts';
 export { DEFAULT_MARKS, DEFAULT_SETTINGS } from './nftables/settings.ts';
 export type { MarkBits } from './nftables/settings.ts';
 export { MARGAY_ROUTE_PROTOCOL, RouteDriver, RouteManager } from './routes/routes.ts';
+export { MARGAY_VXLAN_ROUTE_PROTOCOL } from './vxlan/driver.ts';
+export type { Manager } from './manager.ts';
 export type { KernelRoute, RouteError, RouteApplyOutcome, RouteDriverOptions } from './routes/routes.ts';
 export {
   configureHostForwarding,

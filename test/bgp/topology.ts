@@ -15,6 +15,10 @@ import { renderBirdConfig } from '../../src/bgp/bird-config.ts';
 import { type BgpPeerStatus, bgpPeers, parseProtocols } from '../../src/bgp/bird-status.ts';
 import type { BgpControllerOptions } from '../../src/bgp/controller.ts';
 import type { Datastore } from '../../src/datastore/datastore.ts';
+import { Agent } from '../../src/agent/agent.ts';
+import { environmentLayers, flagLayers } from '../../src/agent/config.ts';
+import { silentLogger } from '../../src/agent/log.ts';
+import { Dataplane } from '../../src/dataplane/mod.ts';
 import type { BirdConfigInput, BirdRenderOptions } from '../../src/bgp/types.ts';
 import { registerCleanup } from '../harness/cleanup.ts';
 import { createTestNetns, run, type TestNetns, vethPair } from '../harness/netns.ts';
@@ -218,4 +222,23 @@ export async function addPod(host: TestHost, address: string, block: string): Pr
   const family = address.includes(':') ? 6 : 4;
   await run('ip', ['-n', host.ns.name, 'addr', 'add', `${address}/${family === 4 ? 32 : 128}`, 'dev', 'lo']);
   await run('ip', ['-n', host.ns.name, `-${family}`, 'route', 'replace', 'blackhole', block]);
+}
+
+/**
+ * An agent programming a host's namespace with VXLAN on (what `margay agent --bgp` runs beside
+ * BIRD), in this process, without health or metrics servers. Stop it with `stop()`.
+ */
+export async function startVxlanAgent(datastore: Datastore, host: TestHost): Promise<Agent> {
+  const agent = new Agent({
+    datastore,
+    local: { layers: [...environmentLayers({ MARGAY_DATAPLANEFLUSHDELAY: '0.02' }).layers, ...flagLayers({ hostname: host.name, netns: host.ns.name })], warnings: [] },
+    dataplane: (config) => {
+      const dp = new Dataplane({ netns: config.netns, vxlan: true });
+      return { apply: (u) => dp.apply(u), resync: () => dp.resync(), close: async () => dp.close() };
+    },
+    logger: silentLogger(),
+    servers: false,
+  });
+  await agent.start();
+  return agent;
 }

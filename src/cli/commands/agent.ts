@@ -58,6 +58,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
           `--cni-socket: the agent's ${NETLINK_HELPER} helper is not built; run scripts/install-deps.sh (it builds dist/cni/${NETLINK_HELPER}) or set MARGAY_NETLINK_HELPER`,
         );
       }
+      const runBgp = flags.bgp || process.env.MARGAY_BGP === 'true' || process.env.CALICO_NETWORKING_BACKEND === 'bird';
       const local = loadLocalConfig({ ...(flags.configFile !== undefined ? { configFile: flags.configFile } : {}), flags: flagValues });
       const store = await ctx.store();
       let dataplane: Dataplane | undefined;
@@ -69,7 +70,8 @@ export function registerAgent(program: Command, ctx: CliContext): void {
           if (config.netns !== '' && !existsSync(`/var/run/netns/${config.netns}`)) {
             throw new MargayError('MARGAY_ERR_CONFIG', `--netns ${config.netns}: no such network namespace (see \`ip netns list\`)`);
           }
-          const dp = new Dataplane({ ...(config.netns !== '' ? { netns: config.netns } : {}), warn: (m) => logger.warn(m) });
+          // VXLAN for pools with vxlanMode Always/CrossSubnet (nothing is created without one).
+          const dp = new Dataplane({ ...(config.netns !== '' ? { netns: config.netns } : {}), vxlan: runBgp, warn: (m) => logger.warn(m) });
           dataplane = dp;
           return {
             prepare: () => dp.writeSysctls(hostSysctls({ ipv6: config.ipv6Support })),
@@ -96,7 +98,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
       try {
         await agent.start();
         cni = await startCni(agent, dataplane, store, cniSocket);
-        if (flags.bgp || process.env.MARGAY_BGP === 'true' || process.env.CALICO_NETWORKING_BACKEND === 'bird') {
+        if (runBgp) {
           bgp = new BgpController({
             datastore: store.datastore,
             hostname: agent.config.felixHostname,
@@ -104,8 +106,8 @@ export function registerAgent(program: Command, ctx: CliContext): void {
             ...(agent.config.netns !== '' ? { netns: agent.config.netns } : {}),
             logger: componentLogger(agent.logger, 'bgp'),
             ...bgpEnv,
-            // VXLAN for pools with vxlanMode Always/CrossSubnet (nothing is created without one).
-            vxlan: true,
+            // The tunnel addresses VXLAN needs (the dataplane programs it).
+            tunnelAddresses: true,
           });
           await bgp.start();
         }
