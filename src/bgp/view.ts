@@ -6,7 +6,7 @@
  * input for one host.
  */
 import type { Resource } from '../api/resource.ts';
-import { parseResourceKey, RESOURCES_PREFIX } from '../datastore/keys.ts';
+import { parseResourceKey } from '../datastore/keys.ts';
 import { type BlockRouting, blockRouting } from '../ipam/block-routing.ts';
 import { BLOCKS_PREFIX, parseBlockKey } from '../ipam/keys.ts';
 import type { IPPoolSpec } from '../api/kinds/ip-pool.ts';
@@ -17,8 +17,6 @@ import type { BirdConfigInput, BirdRenderOptions, SecretLookup } from './types.t
 export const BGP_RESOURCE_PLURALS = ['bgpconfigurations', 'bgppeers', 'bgpfilters', 'nodes', 'ippools'] as const;
 export type BgpResourcePlural = (typeof BGP_RESOURCE_PLURALS)[number];
 
-/** The datastore prefixes the BGP room follows: one per resource kind, and the IPAM blocks. */
-export const BGP_WATCH_PREFIXES: readonly string[] = [...BGP_RESOURCE_PLURALS.map((p) => `${RESOURCES_PREFIX}${p}/`), BLOCKS_PREFIX];
 
 /** One IPAM block as the BGP room sees it. */
 export type BlockInfo = BlockRouting;

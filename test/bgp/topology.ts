@@ -13,12 +13,10 @@ import type { Resource } from '../../src/api/resource.ts';
 import { BirdController, type BirdEvent } from '../../src/bgp/bird-process.ts';
 import { renderBirdConfig } from '../../src/bgp/bird-config.ts';
 import { type BgpPeerStatus, bgpPeers, parseProtocols } from '../../src/bgp/bird-status.ts';
-import type { BgpControllerOptions } from '../../src/bgp/controller.ts';
 import type { Datastore } from '../../src/datastore/datastore.ts';
-import { Agent } from '../../src/agent/agent.ts';
 import { environmentLayers, flagLayers } from '../../src/agent/config.ts';
-import { silentLogger } from '../../src/agent/log.ts';
-import { Dataplane } from '../../src/dataplane/mod.ts';
+import { createLogger, silentLogger } from '../../src/agent/log.ts';
+import { type NodeBgpOptions, NodeProcess } from '../../src/agent/node.ts';
 import type { BirdConfigInput, BirdRenderOptions } from '../../src/bgp/types.ts';
 import { registerCleanup } from '../harness/cleanup.ts';
 import { createTestNetns, run, type TestNetns, vethPair } from '../harness/netns.ts';
@@ -169,19 +167,6 @@ export function killBirdAtExit(pid: number): void {
   });
 }
 
-/** The BgpController options every lab host shares: its name, state and namespace, no default pools, fast timers, 50 ms debounce. */
-export function labControllerOptions(datastore: Datastore, host: TestHost): BgpControllerOptions {
-  return {
-    datastore,
-    hostname: host.name,
-    stateDir: host.stateDir,
-    netns: host.ns.name,
-    defaultPools: false,
-    render: TEST_RENDER_OPTIONS,
-    debounceMs: 50,
-  };
-}
-
 /** The BGP peers BIRD reports on a host (`show protocols all`). */
 export async function birdPeers(host: TestHost): Promise<BgpPeerStatus[]> {
   return bgpPeers(parseProtocols((await host.bird!.command('show protocols all')).text));
@@ -225,20 +210,26 @@ export async function addPod(host: TestHost, address: string, block: string): Pr
 }
 
 /**
- * An agent programming a host's namespace with VXLAN on (what `margay agent --bgp` runs beside
- * BIRD), in this process, without health or metrics servers. Stop it with `stop()`.
+ * One host's node process (`margay agent --bgp`: agent, dataplane, BGP) in this process, on the
+ * host's namespace and state directory, without health or metrics servers: no default pools,
+ * fast BGP timers, a 50 ms debounce. `onLog` gets every log line (parsed). Stop it with `stop()`.
  */
-export async function startVxlanAgent(datastore: Datastore, host: TestHost): Promise<Agent> {
-  const agent = new Agent({
+export async function startLabNode(
+  datastore: Datastore,
+  host: TestHost,
+  bgp: NodeBgpOptions = {},
+  onLog?: (line: { level: string; component?: string; msg: string }) => void,
+): Promise<NodeProcess> {
+  const node = new NodeProcess({
     datastore,
-    local: { layers: [...environmentLayers({ MARGAY_DATAPLANEFLUSHDELAY: '0.02' }).layers, ...flagLayers({ hostname: host.name, netns: host.ns.name })], warnings: [] },
-    dataplane: (config) => {
-      const dp = new Dataplane({ netns: config.netns, vxlan: true });
-      return { apply: (u) => dp.apply(u), resync: () => dp.resync(), close: async () => dp.close() };
+    local: {
+      layers: [...environmentLayers({ MARGAY_DATAPLANEFLUSHDELAY: '0.02' }).layers, ...flagLayers({ hostname: host.name, netns: host.ns.name, stateDir: host.stateDir })],
+      warnings: [],
     },
-    logger: silentLogger(),
+    bgp: { defaultPools: false, render: TEST_RENDER_OPTIONS, debounceMs: 50, ...bgp },
+    logger: onLog ? createLogger({ level: 'debug', destination: { write: (line: string) => void onLog(JSON.parse(line)) } }) : silentLogger(),
     servers: false,
   });
-  await agent.start();
-  return agent;
+  await node.start();
+  return node;
 }
