@@ -1,6 +1,9 @@
 /**
  * The dataplane: turns {@link DataplaneUpdate}s into kernel state (nftables table `inet margay`,
- * routes of Margay's protocol) and keeps it right.
+ * routes of Margay's protocol, VXLAN) and keeps it right. Felix-style: every message goes to
+ * every {@link Manager} (nftables: IP sets, policies, endpoints, fixed chains; routes; VXLAN),
+ * which record it; then each completes its desired state, and the drivers (nftables, routes,
+ * VXLAN) diff it against the kernel and apply the difference, side by side.
  *
  * ```ts
  * const dp = new Dataplane({ netns: 'lab-host-1' }); // or {} for the root namespace of a real host
@@ -24,7 +27,7 @@ import { NftablesManager } from './nftables/manager.ts';
 import { NftSession } from './nftables/session.ts';
 import { IpSession } from './routes/ip-session.ts';
 import type { MarkBits } from './nftables/settings.ts';
-import { emptyDirty } from './nftables/state.ts';
+import type { Manager } from './manager.ts';
 import { MARGAY_ROUTE_PROTOCOL, RouteDriver, RouteManager, type KernelRoute, type RouteApplyOutcome, type RouteError } from './routes/routes.ts';
 import { ShellPool } from './shell.ts';
 import { VxlanDriver, type VxlanDriverOptions } from './vxlan/driver.ts';
@@ -118,6 +121,8 @@ export class Dataplane {
   private readonly routeManager: RouteManager;
   private readonly routeDriver: RouteDriver;
   private readonly vxlanManager: VxlanManager | undefined;
+  /** Every manager, in the order they complete their work. */
+  private readonly managers: Manager[];
   private readonly writeBeforeInSync: boolean;
   private inSync = false;
   /** Endpoints whose last transaction failed, reported as programmed once one succeeds. */
@@ -166,6 +171,7 @@ export class Dataplane {
       const driver = new VxlanDriver({ ...(typeof options.vxlan === 'object' ? options.vxlan : {}), runner: this.runner });
       this.vxlanManager = new VxlanManager({ driver, ...(warn ? { warn } : {}) });
     }
+    this.managers = [this.nftManager, this.routeManager, ...(this.vxlanManager ? [this.vxlanManager] : [])];
     this.writeBeforeInSync = options.writeBeforeInSync ?? false;
   }
 
@@ -243,9 +249,7 @@ export class Dataplane {
         this.counters.inSync = true;
         continue;
       }
-      this.nftManager.onUpdate(u);
-      this.routeManager.onUpdate(u);
-      this.vxlanManager?.onUpdate(u);
+      for (const m of this.managers) m.onUpdate(u);
     }
     const result: ApplyResult = {
       ok: true,
@@ -261,8 +265,8 @@ export class Dataplane {
       return this.finish(result, started);
     }
     const endpoints = this.nftManager.pendingWorkloads();
-    const dirty = this.nftManager.hasPendingWork() ? this.nftManager.flush() : emptyDirty();
-    this.vxlanManager?.completeDeferredWork();
+    for (const m of this.managers) m.completeDeferredWork();
+    const dirty = this.nftManager.desired.takeDirty();
     // nftables, routes and VXLAN are independent: program them at once.
     const [nft, routes, vxlan] = await Promise.all([
       this.nftDriver.apply(this.nftManager.desired, dirty, { full }),
