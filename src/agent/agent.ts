@@ -14,7 +14,7 @@
  *                                                                  │
  *                      health (/liveness, /readiness) ◀────────────┼──▶ metrics (/metrics)   (AgentServers)
  *                                                                  ▼
- *                                   status keys /calico/felix/v2/<region>/host/<host>/…
+ *                     status keys /calico/felix/v2/<region>/host/<host>/…   (StatusPublisher)
  * ```
  *
  * Rules:
@@ -39,10 +39,10 @@ import { describe, FlushLoop } from './flush-loop.ts';
 import { HealthAggregator } from './health.ts';
 import { componentLogger, createLogger, type Logger, setLogLevel } from './log.ts';
 import { AgentMetrics } from './metrics.ts';
-import { FlushScheduler, Ticker } from './scheduler.ts';
+import { Ticker } from './scheduler.ts';
 import { AgentServers, SERVER_PARAMS } from './servers.ts';
 import { SideTracker } from './side-tracking.ts';
-import { endpointStatuses, type EndpointStatus, StatusReporter, statusRegion } from './status.ts';
+import { StatusPublisher } from './status-publisher.ts';
 
 export type { AgentDataplane, DataplaneOutcome };
 export type { DatastoreListener };
@@ -87,14 +87,12 @@ export class Agent {
   readonly #loop: FlushLoop;
   readonly #side: SideTracker;
   readonly #servers: AgentServers;
-  readonly #statusScheduler: FlushScheduler;
-  readonly #reporter: StatusReporter;
+  readonly #status: StatusPublisher;
   /** Callers (the CNI service) waiting for an endpoint to be programmed at a revision. */
   readonly #endpointWaiters: EndpointWaiters;
   #config: AgentConfig;
   #tickers: Ticker[] = [];
   #resyncTicker: Ticker | undefined;
-  #reportTicker: Ticker | undefined;
   /** When the syncer batch being fed started, and whether it wrote a local endpoint. */
   #batchStart: number | undefined;
   #batchLocalEndpoint = false;
@@ -164,24 +162,13 @@ export class Agent {
     });
     this.#feed.subscribe(this.#graphFeed());
 
-    const statusLog = componentLogger(this.#root, 'status');
-    this.#reporter = new StatusReporter({
+    this.#status = new StatusPublisher({
       datastore: options.datastore,
-      hostname,
-      region: statusRegion(this.#config.openstackRegion),
-      logger: statusLog,
-      ttlSeconds: this.#config.reportingTTL / 1000,
-      now: this.#wall,
-    });
-    this.#statusScheduler = new FlushScheduler({
+      config: this.#config,
       clock: this.#clock,
-      run: () => this.#reporter.flushEndpoints(),
-      delayMs: this.#config.endpointReportingDelay,
-      burst: 1,
-      intervalMs: this.#config.endpointReportingDelay,
-      retryInitialMs: 1000,
-      retryMaxMs: 30_000,
-      onError: (err) => statusLog.debug({ err: describe(err) }, 'endpoint status write failed; retrying'),
+      now: this.#wall,
+      logger: componentLogger(this.#root, 'status'),
+      hostState: () => ({ inSync: this.inSync, ready: this.health.ready, lastInSync: this.#loop.lastInSync }),
     });
   }
 
@@ -298,8 +285,8 @@ export class Agent {
     this.health.report('dataplane', { live: true, ready: false, detail: 'waiting for the datastore snapshot' });
     if (this.#serve) await this.#servers.start(this.#config);
     this.#resyncTicker = new Ticker(this.#clock, this.#resyncPeriod(), () => this.requestResync('periodic'));
-    this.#reportTicker = new Ticker(this.#clock, this.#config.reportingInterval, () => void this.#reportHost());
-    this.#tickers = [this.#resyncTicker, this.#reportTicker, new Ticker(this.#clock, 1000, () => this.#loop.watchdog())];
+    this.#tickers = [this.#resyncTicker, new Ticker(this.#clock, 1000, () => this.#loop.watchdog())];
+    this.#status.start();
     this.#feed.start();
   }
 
@@ -316,10 +303,10 @@ export class Agent {
     this.#log.info('agent stopping');
     this.#endpointWaiters.rejectAll(new Error('the agent is stopping'));
     for (const t of this.#tickers) t.stop();
+    this.#status.pause();
     await this.#feed.stop();
     await this.#loop.stop();
-    await this.#statusScheduler.stop();
-    await withDeadline(this.#reporter.close(), 2000);
+    await this.#status.stop();
     await this.#servers.close();
     await this.#dataplane.close?.();
     this.#log.info('agent stopped');
@@ -361,7 +348,7 @@ export class Agent {
       onConnectivity: (_inSync, reconnected) => {
         if (reconnected) this.requestResync('datastore reconnected');
         this.#updateInSyncGauge();
-        void this.#reportHost();
+        void this.#status.reportHost();
       },
     };
   }
@@ -373,8 +360,7 @@ export class Agent {
     this.#log.info({ changed: Object.fromEntries(changed.map((p) => [p, next[p]])) }, 'configuration changed');
     if (changed.includes('logSeverityScreen')) setLogLevel(this.#root, next.logSeverityScreen);
     if (changed.includes('nftablesRefreshInterval') || changed.includes('routeRefreshInterval')) this.#resyncTicker?.setPeriod(this.#resyncPeriod());
-    if (changed.includes('reportingInterval')) this.#reportTicker?.setPeriod(next.reportingInterval);
-    if (changed.includes('reportingTTL')) this.#reporter.ttlSeconds = next.reportingTTL / 1000;
+    this.#status.reconfigure(next);
     if (changed.includes('endpointReportingEnabled')) this.#updateEndpointStatuses();
     if (this.#serve && this.#started && !this.#stopping && changed.some((p) => SERVER_PARAMS.includes(p))) {
       this.#servers.restart(next).catch((err: unknown) => this.#log.error({ err: describe(err) }, 'could not move the health and metrics servers'));
@@ -395,7 +381,7 @@ export class Agent {
     this.#settleEndpointWaiters();
     this.#updateInSyncGauge();
     if (changed) this.#updateEndpointStatuses();
-    if (first) void this.#reportHost();
+    if (first) void this.#status.reportHost();
   }
 
   #updateInSyncGauge(): void {
@@ -403,26 +389,8 @@ export class Agent {
   }
 
   #updateEndpointStatuses(): void {
-    const statuses = this.#config.endpointReportingEnabled
-      ? endpointStatuses({
-          region: statusRegion(this.#config.openstackRegion),
-          host: this.#config.felixHostname,
-          programmed: this.#loop.programmed,
-          workloadIds: this.#side.workloadIds,
-          failed: this.#loop.failedEndpoints,
-        })
-      : new Map<string, EndpointStatus>();
-    this.#reporter.setEndpointStatuses(statuses);
-    if (this.#reporter.endpointsDirty) this.#statusScheduler.kick();
-  }
-
-  async #reportHost(): Promise<void> {
-    if (this.#stopping) return;
-    try {
-      await this.#reporter.reportHost({ inSync: this.inSync, ready: this.health.ready, lastInSync: this.#loop.lastInSync });
-    } catch (err) {
-      this.#log.debug({ err: describe(err) }, 'host status write failed; will retry');
-    }
+    const loop = this.#loop;
+    this.#status.updateEndpoints({ programmed: loop.programmed, workloadIds: this.#side.workloadIds, failed: loop.failedEndpoints });
   }
 
   #fatal(what: string, err: unknown): void {
@@ -431,10 +399,4 @@ export class Agent {
     this.#fatalError = new Error(`${what}: ${describe(err)}`, { cause: err });
     void this.stop();
   }
-}
-
-async function withDeadline(p: Promise<void>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
 }
