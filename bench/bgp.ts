@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { birdCommand } from '../src/bgp/bird-client.ts';
 import { renderBirdConfig } from '../src/bgp/bird-config.ts';
 import { environmentLayers, flagLayers } from '../src/agent/config.ts';
-import { silentLogger } from '../src/agent/log.ts';
+import { silentLogger } from '../src/log/mod.ts';
 import { NodeProcess } from '../src/agent/node.ts';
 import { EtcdDatastore } from '../src/datastore/etcd.ts';
 import { ResourceStore } from '../src/datastore/resources.ts';

@@ -6,9 +6,9 @@
  * addresses again.
  */
 import type { BgpController } from '../bgp/controller.ts';
-import type { Clock } from '../datastore/clock.ts';
+import type { Clock } from '../os/mod.ts';
 import type { DatastoreListener } from './datastore-feed.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../log/mod.ts';
 import { FlushScheduler, Ticker } from './scheduler.ts';
 
 /** Options of {@link BgpLoop}. */

@@ -11,11 +11,10 @@
  * ```
  */
 import type { Datastore } from '../datastore/datastore.ts';
-import { RESOURCES_PREFIX } from '../datastore/keys.ts';
+import { IPAM_BLOCKS_PREFIX, RESOURCES_PREFIX } from '../datastore/keys.ts';
 import { Syncer, type SyncerEvent, type SyncerState } from '../datastore/syncer.ts';
-import { BLOCKS_PREFIX } from '../ipam/keys.ts';
 import type { HealthAggregator } from './health.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../log/mod.ts';
 import { type AgentMetrics, RESYNC_STATE } from './metrics.ts';
 
 /** Follows the datastore: told each change, and when the first complete snapshot has arrived. */
@@ -73,7 +72,7 @@ export class DatastoreFeed {
         maxBackoffMs: backoff.maxMs,
         onError: (err) => this.#log.debug({ syncer: name, err: err.message }, 'datastore error'),
       });
-    this.#syncers = { resources: make('resources', RESOURCES_PREFIX), ipam: make('ipam', BLOCKS_PREFIX) };
+    this.#syncers = { resources: make('resources', RESOURCES_PREFIX), ipam: make('ipam', IPAM_BLOCKS_PREFIX) };
   }
 
   /** Adds a listener; before {@link start}, so that it sees the whole snapshot. */

@@ -14,10 +14,10 @@
  */
 import type { CalcGraph } from '../calc/mod.ts';
 import type { DataplaneUpdate } from '../calc/model.ts';
-import type { Clock } from '../datastore/clock.ts';
+import type { Clock } from '../os/mod.ts';
 import { type AgentDataplane, checkOutcome, DataplaneFailure } from './dataplane-port.ts';
 import type { HealthAggregator } from './health.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../log/mod.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { ProgrammedState, touchedEndpoints } from './programmed.ts';
 import { FlushScheduler } from './scheduler.ts';

@@ -23,16 +23,16 @@ import type { AgentConfig } from '../api/felix-params.ts';
 import { BgpController, type BgpControllerOptions } from '../bgp/controller.ts';
 import type { LocalConfig } from '../calc/settings-resolver.ts';
 import { type CniServer, startCniService } from '../cni/mod.ts';
-import type { Clock } from '../datastore/clock.ts';
+import type { Clock } from '../os/mod.ts';
 import type { Datastore } from '../datastore/datastore.ts';
 import { ResourceStore } from '../datastore/resources.ts';
 import { Dataplane, hostSysctls } from '../dataplane/mod.ts';
-import { findNetlinkHelper, NETLINK_HELPER } from '../dataplane/netlink-helper.ts';
+import { findNetlinkHelper, NETLINK_HELPER } from '../os/mod.ts';
 import { MargayError } from '../errors/mod.ts';
 import { Ipam } from '../ipam/mod.ts';
 import { Agent, type AgentDataplane } from './agent.ts';
 import { BgpLoop } from './bgp-loop.ts';
-import { componentLogger, type Logger } from './log.ts';
+import { componentLogger, type Logger } from '../log/mod.ts';
 
 /** What BGP does on this host (the BgpController's options the node does not set itself). */
 export type NodeBgpOptions = Omit<BgpControllerOptions, 'datastore' | 'hostname' | 'stateDir' | 'netns' | 'logger' | 'tunnelAddresses'> & {

@@ -4,7 +4,7 @@
  */
 import type { AgentConfig, ParamName } from '../api/felix-params.ts';
 import { type HealthAggregator, type RunningServer, startHealthServer } from './health.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../log/mod.ts';
 import { type AgentMetrics, startMetricsServer } from './metrics.ts';
 
 /** The parameters whose change moves the servers. */

@@ -5,10 +5,10 @@
  * the writes).
  */
 import type { AgentConfig } from '../api/felix-params.ts';
-import type { Clock } from '../datastore/clock.ts';
+import type { Clock } from '../os/mod.ts';
 import type { Datastore } from '../datastore/datastore.ts';
 import { describe } from './flush-loop.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../log/mod.ts';
 import { FlushScheduler, Ticker } from './scheduler.ts';
 import { endpointStatuses, type EndpointStatus, type EndpointStatusInput, StatusReporter, statusRegion } from './status.ts';
 

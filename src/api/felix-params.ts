@@ -12,10 +12,11 @@
  *
  * Pure.
  */
-import { parseGoDuration, parseNet } from './kinds/infra-common.ts';
+import type { LogLevel } from '../log/mod.ts';
 
-/** Log levels, Felix's names (pino's in parentheses): Trace, Debug, Info, Warning (warn), Error, Fatal. */
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+export type { LogLevel };
+import { canonicalCidr } from '../net/mod.ts';
+import { parseGoDuration } from './kinds/infra-common.ts';
 
 /** A host port that stays open whatever host-endpoint policy says. */
 export interface FailsafePort {
@@ -196,9 +197,9 @@ function failsafePort(protocolText: string, port: unknown, net: unknown): Failsa
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) return undefined;
   const out: FailsafePort = { protocol, port };
   if (net === undefined || net === '') return out;
-  const parsed = typeof net === 'string' ? parseNet(net, true) : undefined;
-  if (parsed === undefined) return undefined;
-  out.net = parsed.normalized;
+  const canonical = typeof net === 'string' ? canonicalCidr(net) : undefined;
+  if (canonical === undefined) return undefined;
+  out.net = canonical;
   return out;
 }
 

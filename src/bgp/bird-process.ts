@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type CommandRunner, createRunner } from '../dataplane/exec.ts';
+import { type CommandRunner, createRunner } from '../os/mod.ts';
 import { BirdConnection, birdCommand, type BirdReply } from './bird-client.ts';
 
 /** `bird -p` or the running daemon refused a configuration. */

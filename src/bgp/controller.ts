@@ -29,8 +29,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Datastore } from '../datastore/datastore.ts';
+import { resourceKey } from '../datastore/keys.ts';
 import { ResourceStore } from '../datastore/resources.ts';
-import { type CommandRunner, createRunner } from '../dataplane/exec.ts';
+import { type Logger, silentLogger } from '../log/mod.ts';
+import { type CommandRunner, createRunner } from '../os/mod.ts';
 import { type AutodetectSources, ipCommandSources } from './autodetect.ts';
 import { renderBirdConfig } from './bird-config.ts';
 import { BirdConfigError, BirdController, type BirdControllerOptions, type BirdEvent } from './bird-process.ts';
@@ -39,16 +41,6 @@ import { type NodeStatus, readNodeStatus } from './node-status.ts';
 import { ensureVxlanTunnelAddress } from './tunnel-address.ts';
 import type { BirdConfigResult, BirdRenderOptions, SecretLookup } from './types.ts';
 import { BgpView } from './view.ts';
-
-/** The logger the controller writes to (pino's `Logger` fits). */
-export interface BgpLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-const silent: BgpLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Options of {@link BgpController}. */
 export interface BgpControllerOptions {
@@ -60,7 +52,7 @@ export interface BgpControllerOptions {
   stateDir: string;
   /** The host's network namespace (a lab host); BIRD and autodetection run inside it. */
   netns?: string;
-  logger?: BgpLogger;
+  logger?: Logger;
   /**
    * How the Node is registered at start (calico/node's IP, IP6, IP_AUTODETECTION_METHOD, AS).
    * Default `{}`: keep the Node's addresses, autodetect IPv4 (first-found) when it has none.
@@ -135,7 +127,7 @@ export class BgpController {
   /** The BIRD supervisor. */
   readonly bird: BirdController;
   readonly #options: BgpControllerOptions;
-  readonly #log: BgpLogger;
+  readonly #log: Logger;
   readonly #store: ResourceStore;
   readonly #runner: CommandRunner;
   #inSync = false;
@@ -154,7 +146,7 @@ export class BgpController {
 
   constructor(options: BgpControllerOptions) {
     this.#options = options;
-    this.#log = options.logger ?? silent;
+    this.#log = options.logger ?? silentLogger();
     this.#store = new ResourceStore(options.datastore);
     this.#runner = options.runner ?? createRunner(options.netns !== undefined ? { netns: options.netns } : {});
     this.ready = new Promise((resolve, reject) => {
@@ -313,7 +305,7 @@ export class BgpController {
     this.#tunnelAddressPools = poolKey;
     if (changed) {
       this.#log.info({ node: hostname, ipv4: changed.ipv4, ipv6: changed.ipv6 }, 'VXLAN tunnel address updated');
-      this.view.onUpdate(`/calico/resources/v3/projectcalico.org/nodes/${hostname}`, changed.node);
+      this.view.onUpdate(resourceKey('nodes', hostname), changed.node);
     }
   }
 

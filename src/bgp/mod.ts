@@ -5,7 +5,7 @@
  * See docs/bgp.md.
  */
 export { BgpController, secretsFromDirectory } from './controller.ts';
-export type { AppliedInfo, BgpControllerOptions, BgpControllerState, BgpLogger } from './controller.ts';
+export type { AppliedInfo, BgpControllerOptions, BgpControllerState } from './controller.ts';
 export { BGP_RESOURCE_PLURALS, BgpView } from './view.ts';
 export type { BlockInfo } from './view.ts';
 export { renderBirdConfig, DEFAULT_VXLAN_INTERFACES } from './bird-config.ts';

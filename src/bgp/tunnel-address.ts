@@ -16,7 +16,7 @@ import type { Datastore } from '../datastore/datastore.ts';
 import { ResourceStore } from '../datastore/resources.ts';
 import { hasCode } from '../errors/mod.ts';
 import { Ipam } from '../ipam/ipam.ts';
-import { cidrContainsIp, parseIp } from '../ipam/net.ts';
+import { cidrContainsIp, parseIp } from '../net/mod.ts';
 import { poolFromResource } from '../ipam/pools.ts';
 import { parseSelector } from '../selector/mod.ts';
 

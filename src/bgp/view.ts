@@ -6,11 +6,11 @@
  * input for one host.
  */
 import type { Resource } from '../api/resource.ts';
-import { parseResourceKey } from '../datastore/keys.ts';
+import { IPAM_BLOCKS_PREFIX, parseResourceKey } from '../datastore/keys.ts';
 import { type BlockRouting, blockRouting } from '../ipam/block-routing.ts';
-import { BLOCKS_PREFIX, parseBlockKey } from '../ipam/keys.ts';
+import { parseBlockKey } from '../ipam/keys.ts';
+import { cidrContainsCidr, parseCidrOrIp } from '../net/mod.ts';
 import type { IPPoolSpec } from '../api/kinds/ip-pool.ts';
-import { cidrContains, parseCidr } from './net.ts';
 import type { BirdConfigInput, BirdRenderOptions, SecretLookup } from './types.ts';
 
 /** The resource kinds (plurals) the BGP room follows. */
@@ -43,7 +43,7 @@ export class BgpView {
    * already parsed value. Returns true when the key is one the BGP room follows.
    */
   onUpdate(key: string, value: unknown): boolean {
-    if (key.startsWith(BLOCKS_PREFIX)) return this.#onBlock(key, value);
+    if (key.startsWith(IPAM_BLOCKS_PREFIX)) return this.#onBlock(key, value);
     const parsed = parseResourceKey(key);
     if (!parsed || !(BGP_RESOURCE_PLURALS as readonly string[]).includes(parsed.plural)) return false;
     const map = this.#resources[parsed.plural as BgpResourcePlural];
@@ -97,12 +97,13 @@ export class BgpView {
     const pools = this.resources('ippools')
       .map((p) => (p.spec ?? {}) as unknown as IPPoolSpec)
       .filter((s) => !s.disabled)
-      .map((s) => parseCidr(s.cidr ?? ''))
+      .map((s) => parseCidrOrIp(s.cidr ?? ''))
       .filter((c) => c !== undefined);
     const out: string[] = [];
     for (const b of this.#blocks.values()) {
       for (const ip of b.borrowedBy.get(node) ?? []) {
-        if (pools.some((p) => cidrContains(p, ip))) out.push(ip);
+        const addr = parseCidrOrIp(ip);
+        if (addr && pools.some((p) => cidrContainsCidr(p, addr))) out.push(ip);
       }
     }
     return [...new Set(out)].sort();

@@ -29,7 +29,7 @@ import {
 } from '../api/felix-params.ts';
 import { MargayError } from '../errors/mod.ts';
 import type { DataplaneSettings } from './model.ts';
-import { normalizeCidr } from './net.ts';
+import { canonicalCidr } from '../net/mod.ts';
 
 /** Where a value came from. */
 export type ConfigSource =
@@ -119,7 +119,7 @@ export function dataplaneSettings(config: AgentConfig, pools: Iterable<PoolField
   const allPools = new Set<string>();
   const natPools = new Set<string>();
   for (const pool of pools) {
-    const cidr = typeof pool.cidr === 'string' ? normalizeCidr(pool.cidr) : undefined;
+    const cidr = typeof pool.cidr === 'string' ? canonicalCidr(pool.cidr) : undefined;
     if (cidr === undefined) continue;
     allPools.add(cidr);
     if (pool.natOutgoing === true) natPools.add(cidr);

@@ -22,7 +22,7 @@ import type { Resource } from '../api/resource.ts';
 import { type BlockRouting, blockRouting } from '../ipam/block-routing.ts';
 import type { VxlanCallbacks } from './callbacks.ts';
 import type { IpFamily, VxlanPlan } from './model.ts';
-import { addressOf, type Cidr, cidrContains, parseAddress, parseCidr } from './net.ts';
+import { type Cidr, cidrContainsCidr, formatCidr, type HostAddress, parseCidrOrIp, parseHostAddress, sameSubnet } from '../net/mod.ts';
 
 /** The IPv4 VXLAN device. */
 export const VXLAN_DEVICE_V4 = 'vxlan.margay';
@@ -57,37 +57,23 @@ interface NodeFields {
   vxlanTunnelMACAddrV6?: string;
 }
 
-/** An interface address: the address alone and its subnet. */
-interface HostAddress {
-  ip: string;
-  subnet: Cidr;
-}
-
 interface NodeInfo {
   name: string;
   addr: Partial<Record<IpFamily, HostAddress>>;
   tunnel: Partial<Record<IpFamily, { ip: string; mac: string }>>;
 }
 
-/** `192.0.2.11/24`, `192.0.2.11` or `fd00::1/64` as an address and its subnet; undefined when invalid. */
-function hostAddress(text: string | undefined): HostAddress | undefined {
-  if (!text) return undefined;
-  const subnet = parseCidr(text);
-  const ip = addressOf(text);
-  return subnet && ip ? { ip, subnet } : undefined;
-}
-
 function nodeInfo(res: Resource): NodeInfo {
   const spec = (res.spec ?? {}) as NodeFields;
   const info: NodeInfo = { name: res.metadata?.name ?? '', addr: {}, tunnel: {} };
-  const v4 = hostAddress(spec.bgp?.ipv4Address);
-  const v6 = hostAddress(spec.bgp?.ipv6Address);
-  if (v4?.subnet.family === 4) info.addr[4] = v4;
-  if (v6?.subnet.family === 6) info.addr[6] = v6;
-  const t4 = hostAddress(spec.ipv4VXLANTunnelAddr);
-  const t6 = hostAddress(spec.ipv6VXLANTunnelAddr);
-  if (t4?.subnet.family === 4 && spec.vxlanTunnelMACAddr) info.tunnel[4] = { ip: t4.ip, mac: spec.vxlanTunnelMACAddr.toLowerCase() };
-  if (t6?.subnet.family === 6 && spec.vxlanTunnelMACAddrV6) info.tunnel[6] = { ip: t6.ip, mac: spec.vxlanTunnelMACAddrV6.toLowerCase() };
+  const v4 = parseHostAddress(spec.bgp?.ipv4Address);
+  const v6 = parseHostAddress(spec.bgp?.ipv6Address);
+  if (v4?.family === 4) info.addr[4] = v4;
+  if (v6?.family === 6) info.addr[6] = v6;
+  const t4 = parseHostAddress(spec.ipv4VXLANTunnelAddr);
+  const t6 = parseHostAddress(spec.ipv6VXLANTunnelAddr);
+  if (t4?.family === 4 && spec.vxlanTunnelMACAddr) info.tunnel[4] = { ip: t4.ip, mac: spec.vxlanTunnelMACAddr.toLowerCase() };
+  if (t6?.family === 6 && spec.vxlanTunnelMACAddrV6) info.tunnel[6] = { ip: t6.ip, mac: spec.vxlanTunnelMACAddrV6.toLowerCase() };
   return info;
 }
 
@@ -99,21 +85,10 @@ function vxlanPools(pools: Resource[], family: IpFamily): { cidr: Cidr; mode: Vx
   for (const p of pools) {
     const spec = (p.spec ?? {}) as unknown as IPPoolSpec;
     if (spec.vxlanMode !== 'Always' && spec.vxlanMode !== 'CrossSubnet') continue;
-    const cidr = parseCidr(spec.cidr ?? '');
+    const cidr = parseCidrOrIp(spec.cidr ?? '');
     if (cidr && cidr.family === family) out.push({ cidr, mode: spec.vxlanMode });
   }
   return out;
-}
-
-/** True when `inner` lies inside `outer`. */
-function cidrInside(outer: Cidr, inner: Cidr): boolean {
-  return inner.prefix >= outer.prefix && cidrContains(outer, inner);
-}
-
-/** True when `ip` is on the subnet of `host` (same link, no router between). */
-function sameSubnet(host: HostAddress, ip: string): boolean {
-  const addr = parseAddress(ip);
-  return addr !== undefined && cidrContains(host.subnet, addr);
 }
 
 /** Plans one family: its device, the other VTEPs and the routes (appended to `plan`). */
@@ -161,13 +136,13 @@ function planFamily(plan: VxlanPlan, family: IpFamily, pools: { cidr: Cidr; mode
     routeTo(dst, host, mode);
   };
   for (const b of [...input.blocks].sort((x, y) => (x.cidr < y.cidr ? -1 : 1))) {
-    const net = b.family === family ? parseCidr(b.cidr) : undefined;
-    const pool = net && pools.find((p) => cidrInside(p.cidr, net));
+    const net = b.family === family ? parseCidrOrIp(b.cidr) : undefined;
+    const pool = net && pools.find((p) => cidrContainsCidr(p.cidr, net));
     if (!net || !pool) continue;
-    if (b.host && b.host !== input.nodeName) route(net.text, b.host, pool.mode);
+    if (b.host && b.host !== input.nodeName) route(formatCidr(net), b.host, pool.mode);
     for (const [node, ips] of [...(b.borrowedBy ?? new Map<string, string[]>())].sort()) {
       if (node === input.nodeName) continue;
-      for (const ip of ips) route(parseCidr(ip)!.text, node, pool.mode);
+      for (const ip of ips) route(formatCidr(parseCidrOrIp(ip)!), node, pool.mode);
     }
   }
 }

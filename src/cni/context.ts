@@ -2,7 +2,7 @@
  * What the CNI service's commands share: the injected dependencies (datastore, IPAM, node name,
  * where the host namespace is, the agent's hooks) and the helpers built on them.
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../log/mod.ts';
 import type { Resource } from '../api/resource.ts';
 import type { ResourceStore } from '../datastore/resources.ts';
 import type { AssignedAddress, AssignIpRequest, AutoAssignRequest, AutoAssignResult, CanAssignRequest } from '../ipam/ipam.ts';

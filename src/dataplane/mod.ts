@@ -14,11 +14,10 @@
  * Nothing is written before the first `in-sync` update (the updates are recorded meanwhile). Calls
  * are serialised: an apply that arrives while another runs waits for it. Nothing is spawned by
  * Node per apply: small nft transactions go to a resident `nft -i`, route changes to a resident
- * `ip -batch`, other commands run from resident shells inside the namespace (resident.ts,
- * shell.ts); `close()` stops them.
+ * `ip -batch`, other commands run from resident shells inside the namespace (os/resident.ts,
+ * os/shell.ts); `close()` stops them.
  */
 import type { DataplaneUpdate } from '../calc/model.ts';
-import type { CommandRunner } from './exec.ts';
 import { writeSysctl } from './links/links.ts';
 import { renderTable } from './nftables/diff.ts';
 import { NftablesDriver, type NftApplyOutcome } from './nftables/driver.ts';
@@ -29,7 +28,7 @@ import { IpSession } from './routes/ip-session.ts';
 import type { MarkBits } from './nftables/settings.ts';
 import type { Manager } from './manager.ts';
 import { MARGAY_ROUTE_PROTOCOL, RouteDriver, RouteManager, type KernelRoute, type RouteApplyOutcome, type RouteError } from './routes/routes.ts';
-import { ShellPool } from './shell.ts';
+import { type CommandRunner, ShellPool } from '../os/mod.ts';
 import { VxlanDriver, type VxlanDriverOptions } from './vxlan/driver.ts';
 import { VxlanManager } from './vxlan/manager.ts';
 
@@ -326,10 +325,6 @@ export class Dataplane {
   }
 }
 
-export { exec, createRunner, ExecError } from './exec.ts';
-export { ShellPool, shq, heredoc, sysctlScript } from './shell.ts';
-export type { ScriptResult, ShellPoolOptions } from './shell.ts';
-export type { CommandRunner, RunOptions, RunResult, ExecOptions, RunnerOptions } from './exec.ts';
 export { NftablesManager } from './nftables/manager.ts';
 export type { NftablesManagerOptions } from './nftables/manager.ts';
 export { NftablesDriver } from './nftables/driver.ts';

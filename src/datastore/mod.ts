@@ -51,7 +51,6 @@ export type {
 } from './datastore.ts';
 export { MemoryDatastore, type MemoryDatastoreOptions } from './memory.ts';
 export { EtcdDatastore, type EtcdDatastoreOptions, type EtcdTlsOptions } from './etcd.ts';
-export { ManualClock, systemClock, type Clock, type TimerHandle } from './clock.ts';
 export {
   Syncer,
   watchPrefix,

@@ -5,7 +5,7 @@
  * (where to route) read blocks through this one function.
  */
 import { affineHost, type AllocationBlock, attributeOf, decodeBlock, isCoolingDown } from './block.ts';
-import { formatCidr, formatIp, nthIp, parseCidr } from './net.ts';
+import { formatCidr, formatIp, nthIp, parseCidr } from '../net/mod.ts';
 
 /** One IPAM block as routing sees it. */
 export interface BlockRouting {

@@ -9,7 +9,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { exec } from '../dataplane/exec.ts';
+import { exec } from '../os/mod.ts';
 import { type ProcessRecord, isRunning, startProcess } from './processes.ts';
 import { pollUntil } from './poll.ts';
 

@@ -13,7 +13,7 @@ import { decodeResources } from '../api/decode.ts';
 import { convertKubernetesResource } from '../api/k8s/mod.ts';
 import { validateResource } from '../api/validate.ts';
 import type { Resource } from '../api/resource.ts';
-import { exec } from '../dataplane/exec.ts';
+import { exec } from '../os/mod.ts';
 import { createDatastore } from '../datastore/mod.ts';
 import { ResourceStore } from '../datastore/resources.ts';
 import { MargayError } from '../errors/mod.ts';

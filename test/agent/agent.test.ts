@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Agent, type AgentDataplane, type DataplaneOutcome } from '../../src/agent/agent.ts';
 import { environmentLayers, flagLayers } from '../../src/agent/config.ts';
-import { createLogger, silentLogger } from '../../src/agent/log.ts';
+import { createLogger, silentLogger } from '../../src/log/mod.ts';
 import type { Resource } from '../../src/api/resource.ts';
 import type { DataplaneUpdate } from '../../src/calc/model.ts';
 import { MemoryDatastore } from '../../src/datastore/memory.ts';

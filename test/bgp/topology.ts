@@ -15,7 +15,7 @@ import { renderBirdConfig } from '../../src/bgp/bird-config.ts';
 import { type BgpPeerStatus, bgpPeers, parseProtocols } from '../../src/bgp/bird-status.ts';
 import type { Datastore } from '../../src/datastore/datastore.ts';
 import { environmentLayers, flagLayers } from '../../src/agent/config.ts';
-import { createLogger, silentLogger } from '../../src/agent/log.ts';
+import { createLogger, silentLogger } from '../../src/log/mod.ts';
 import { type NodeBgpOptions, NodeProcess } from '../../src/agent/node.ts';
 import type { BirdConfigInput, BirdRenderOptions } from '../../src/bgp/types.ts';
 import { registerCleanup } from '../harness/cleanup.ts';

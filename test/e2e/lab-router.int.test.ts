@@ -9,7 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { exec } from '../../src/dataplane/exec.ts';
+import { exec } from '../../src/os/mod.ts';
 import { connectivity } from '../../src/lab/connectivity.ts';
 import { listLabNetns } from '../../src/lab/fabric.ts';
 import { frrAt, frrSessions } from '../../src/lab/frr.ts';

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eventually as eventuallyTrue } from '../harness/wait.ts';
 import { after, describe, test } from 'node:test';
-import { exec } from '../../src/dataplane/exec.ts';
+import { exec } from '../../src/os/mod.ts';
 import { connectivity, type ConnectivityReport } from '../../src/lab/connectivity.ts';
 import { failHost, recoverHost, restartAgent } from '../../src/lab/hosts.ts';
 import type { PortSpec } from '../../src/lab/serve.ts';

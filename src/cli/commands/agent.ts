@@ -9,8 +9,8 @@
 import { hostname as osHostname } from 'node:os';
 import type { Command } from 'commander';
 import { loadLocalConfig } from '../../agent/config.ts';
-import { componentLogger } from '../../agent/log.ts';
 import { NodeProcess } from '../../agent/node.ts';
+import { componentLogger } from '../../log/mod.ts';
 import { defaultPoolsFromEnv, registrationFromEnv } from '../../bgp/env.ts';
 import { DEFAULT_CNI_SOCKET } from '../../cni/mod.ts';
 import type { CliContext } from '../context.ts';

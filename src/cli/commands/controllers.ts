@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { parseGoDuration } from '../../api/kinds/infra-common.ts';
-import { createLogger } from '../../controllers/logger.ts';
+import { createLogger, type LogLevel } from '../../log/mod.ts';
 import { startControllers } from '../../controllers/run.ts';
 import { MargayError } from '../../errors/mod.ts';
 import type { CliContext } from '../context.ts';
@@ -32,7 +32,8 @@ async function run(ctx: CliContext, flags: ControllersFlags): Promise<void> {
   const { datastore } = await ctx.store();
   const running = startControllers({
     datastore,
-    logger: createLogger({ level: flags.logLevel }),
+    // pino refuses an unknown level name.
+    logger: createLogger({ level: flags.logLevel as LogLevel, component: 'controllers' }),
     ...(flags.identity === undefined ? {} : { identity: flags.identity }),
     ...(leakGraceMs === undefined ? {} : { leakGraceMs }),
     ...(intervalMs === undefined ? {} : { intervalMs }),

@@ -7,7 +7,7 @@
  */
 import type { DataplaneUpdate, IpSetKind } from '../../calc/model.ts';
 import type { Manager } from '../manager.ts';
-import { canonicalIp, canonicalNets, type Family } from './cidr.ts';
+import { canonicalIp, disjointNets, type Family } from '../../net/mod.ts';
 import { ipSetName, setFlags, setType, type SetKind } from './names.ts';
 import type { NftTable } from './table.ts';
 
@@ -39,7 +39,7 @@ export function setElements(
   options: { warn?: (m: string) => void; interval?: boolean } = {},
 ): { elements: Set<string>; interval: boolean } {
   if (kind === 'net') {
-    const c = canonicalNets(members);
+    const c = disjointNets(members);
     for (const bad of c.invalid) options.warn?.(`ignoring invalid IP set member ${JSON.stringify(bad)}`);
     const cidrs = family === 4 ? c.v4 : c.v6;
     const full = `/${family === 4 ? 32 : 128}`;

@@ -12,7 +12,7 @@
  *   which names the set a rule refers to.
  */
 import type { DataplaneSettings } from '../../calc/model.ts';
-import type { Family } from './cidr.ts';
+import type { Family } from '../../net/mod.ts';
 import { ipSetName, policyChain, type SetKind } from './names.ts';
 import { ALL_DISPATCH_MAPS, type ChainRenderContext } from './render-chains.ts';
 import { DEFAULT_SETTINGS, type MarkBits } from './settings.ts';

@@ -7,7 +7,7 @@
  */
 import type { VxlanDevicePlan, VxlanPlan, VxlanRoutePlan } from '../../calc/model.ts';
 import { VXLAN_DEVICE_V4, VXLAN_DEVICE_V6 } from '../../calc/vxlan-resolver.ts';
-import type { CommandRunner } from '../exec.ts';
+import type { CommandRunner } from '../../os/mod.ts';
 
 /** Route protocol of VXLAN routes: 78 (0x4e), next to the agent's 77 and unassigned in rt_protos. */
 export const MARGAY_VXLAN_ROUTE_PROTOCOL = 78;
