@@ -29,6 +29,7 @@ import { describeMissing, waitPodRoutes } from './routes.ts';
 import { formatPortSpec, parseServeList, type PortSpec } from './serve.ts';
 import { type LabPod, type LabState, readState, writeState } from './state.ts';
 import { pollUntil } from './poll.ts';
+import { PARAMS } from '../api/felix-params.ts';
 
 /** Where the lab lives and how it reports progress. */
 export interface LabContext {
@@ -142,7 +143,7 @@ export async function waitAgentsReady(state: LabState, timeoutMs: number, hosts:
     const agent = state.processes.find((p) => p.role === `agent ${host.name}`);
     const ready = await pollUntil(async () => {
       if (agent && !isRunning(agent)) throw new MargayError('MARGAY_ERR_NOT_READY', `the agent of ${host.name} exited; see ${agent.logFile}`);
-      const res = await exec('curl', ['-sf', '-m', '1', 'http://127.0.0.1:9099/readiness'], { netns: host.netns, allowFail: true });
+      const res = await exec('curl', ['-sf', '-m', '1', `http://127.0.0.1:${PARAMS.healthPort.default}/readiness`], { netns: host.netns, allowFail: true });
       return res.code === 0 ? true : undefined;
     }, { deadline, intervalMs: 250 });
     if (!ready) throw new MargayError('MARGAY_ERR_NOT_READY', `the agent of ${host.name} did not become ready; see ${agent?.logFile}`);
