@@ -4,7 +4,7 @@
  * Errors name the source (file and document), the resource and the field path.
  */
 import { z } from 'zod';
-import { MargayError, quote } from '../errors/mod.ts';
+import { elide, MargayError, quote, QUOTE_MAX } from '../errors/mod.ts';
 import { checkLabelName, labelsSchema, validateAnnotations } from './common.ts';
 import { formatPath } from './field-path.ts';
 import type { KindDefinition } from './kind.ts';
@@ -34,7 +34,7 @@ function describeIssues(issues: FieldIssue[], context: { source?: SourceRef; kin
     const line = context.source.line === undefined ? '' : `, line ${context.source.line}`;
     where.push(`${context.source.file}: document ${context.source.document + 1}${line}`);
   }
-  if (context.kind) where.push(context.name ? `${context.kind} "${context.name}"` : context.kind);
+  if (context.kind) where.push(context.name ? `${elide(context.kind, QUOTE_MAX)} ${quote(context.name)}` : elide(context.kind, QUOTE_MAX));
   const prefix = where.length > 0 ? `${where.join(' ')}: ` : '';
   return prefix + issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
 }

@@ -24,9 +24,11 @@ import { formatCidr, parseCidrOrIp } from '../net/mod.ts';
 import { hashToIPv4 } from './ids.ts';
 import { bgpNode, bgpSettings, type BgpNode, type BgpSettings, planSessions, type Session } from './peers.ts';
 import type { BGPConfigurationSpec, BirdConfigInput, BirdConfigResult, BirdLogTarget, PeerPlan } from './types.ts';
+import { interfacePrefixes } from '../api/felix-params.ts';
+import { VXLAN_DEVICE_V4, VXLAN_DEVICE_V6 } from '../calc/vxlan-resolver.ts';
 
-/** The agent's VXLAN devices (src/dataplane/vxlan). */
-export const DEFAULT_VXLAN_INTERFACES = ['vxlan.margay', 'vxlan-v6.margay'];
+/** The agent's VXLAN devices (src/calc/vxlan-resolver.ts names them). */
+export const DEFAULT_VXLAN_INTERFACES = [VXLAN_DEVICE_V4, VXLAN_DEVICE_V6];
 
 const DEFAULT_TIMERS = { connectDelay: 1, connectRetry: 3, errorWaitMin: 5, errorWaitMax: 60 };
 
@@ -335,7 +337,7 @@ export function renderBirdConfig(input: BirdConfigInput): BirdConfigResult {
   out.push('');
 
   const excluded = [
-    ...(options.workloadInterfacePrefixes ?? ['cali']).map((p) => `${p}*`),
+    ...(options.workloadInterfacePrefixes ?? interfacePrefixes()).map((p) => `${p}*`),
     'kube-ipvs*',
     ...(settings.globalSpec.ignoredInterfaces ?? []),
   ].filter((p) => {

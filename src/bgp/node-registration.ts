@@ -57,7 +57,7 @@ async function resolveFamily(
   if (v === 'none') return { value: undefined };
   const detect = v === 'autodetect' || (family === 4 && (v === undefined || v === '') && !existing);
   if (detect) {
-    const parsed = parseAutodetectionMethod(method);
+    const parsed = parseAutodetectionMethod(method, family === 6 ? 'IP6_AUTODETECTION_METHOD' : 'IP_AUTODETECTION_METHOD');
     const found = await autodetectAddress(parsed, family, sources);
     if (!found) {
       warnings.push(`no IPv${family} address found by autodetection method ${method ?? 'first-found'}`);

@@ -65,7 +65,7 @@ export interface CniServiceOptions {
   agentStatus?(): AgentReadiness;
   /** MTU when the configuration has none (default 1500). */
   defaultMtu?: number;
-  /** Host-side interface prefix (default `cali`). */
+  /** Host-side interface prefix (default: the interfacePrefix parameter's). */
   interfacePrefix?: string;
   /** How long ADD waits for the policy to be programmed (default 30000 ms). */
   programTimeoutMs?: number;

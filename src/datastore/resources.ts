@@ -9,7 +9,7 @@ import type { KindDefinition } from '../api/kind.ts';
 import { findKind } from '../api/kinds/mod.ts';
 import type { FieldIssue, Resource, SourceRef } from '../api/resource.ts';
 import { checkImmutableFields, ResourceValidationError } from '../api/validate.ts';
-import { hasCode, MargayError } from '../errors/mod.ts';
+import { hasCode, MargayError, quote } from '../errors/mod.ts';
 import { writeBatch } from './batch.ts';
 import type { Datastore, KVPair, TxnOp } from './datastore.ts';
 import { parseResourceKey, resourceKey, resourcePrefix } from './keys.ts';
@@ -61,7 +61,7 @@ function keyOf(res: Resource): string {
 
 function describe(res: Resource): string {
   const ns = res.metadata.namespace ? `${res.metadata.namespace}/` : '';
-  return `${res.kind} "${ns}${res.metadata.name}"`;
+  return `${res.kind} ${quote(`${ns}${res.metadata.name}`)}`;
 }
 
 function modified(res: Resource, wanted: number, found: number): MargayError {
@@ -78,7 +78,15 @@ function serialize(res: Resource): string {
 }
 
 function deserialize(kv: KVPair): Resource {
-  const res = JSON.parse(kv.value) as Resource;
+  let res: Resource;
+  try {
+    res = JSON.parse(kv.value) as Resource;
+  } catch (err) {
+    throw new MargayError('MARGAY_ERR_DECODE', `${kv.key}: the stored value is not valid JSON (${(err as Error).message}); fix or delete the key`, { cause: err });
+  }
+  if (typeof res !== 'object' || res === null || typeof res.metadata !== 'object' || res.metadata === null) {
+    throw new MargayError('MARGAY_ERR_DECODE', `${kv.key}: the stored value is not a resource (an object with metadata); fix or delete the key`);
+  }
   res.metadata.resourceVersion = String(kv.modRevision);
   return res;
 }

@@ -75,7 +75,7 @@ async function check(ctx: CliContext): Promise<void> {
   });
   ctx.stdout(renderCheck(report));
   if (report.problems.length > 0) {
-    throw new MargayError('MARGAY_ERR_VALIDATION', `IPAM is inconsistent: ${report.problems.length} problem(s) (see the report above)`);
+    throw new MargayError('MARGAY_ERR_IPAM_INCONSISTENT', `IPAM is inconsistent: ${report.problems.length} problem(s) (see the report above)`);
   }
 }
 

@@ -13,6 +13,7 @@ import type { DataplaneUpdate, RouteSpec } from '../../calc/model.ts';
 import type { CommandRunner } from '../../os/mod.ts';
 import { canonicalCidr, parseCidrOrIp } from '../../net/mod.ts';
 import { batchFailures, type IpSession } from './ip-session.ts';
+import type { Manager } from '../manager.ts';
 
 /** Margay's route protocol number (see the module comment). */
 export const MARGAY_ROUTE_PROTOCOL = 77;
@@ -28,7 +29,7 @@ export interface KernelRoute {
 }
 
 /** Records the routes the dataplane should have. */
-export class RouteManager {
+export class RouteManager implements Manager {
   private readonly routes = new Map<string, RouteSpec>();
   private dirty = true;
   private readonly warnFn: ((message: string) => void) | undefined;
@@ -52,6 +53,9 @@ export class RouteManager {
       if (this.routes.delete(dst)) this.dirty = true;
     }
   }
+
+  /** Nothing to do: the routes recorded are the desired state. */
+  completeDeferredWork(): void {}
 
   /** The desired routes by canonical destination. */
   get desired(): ReadonlyMap<string, RouteSpec> {
