@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { allKinds } from '../api/kinds/mod.ts';
-import { MargayError, safeLine } from '../errors/mod.ts';
+import { MargayError, quote, safeLine } from '../errors/mod.ts';
 import { CALICO_API_COMPATIBILITY, MARGAY_VERSION } from '../version.ts';
 import { registerControllers } from './commands/controllers.ts';
 import { registerAgent } from './commands/agent.ts';
@@ -23,14 +23,23 @@ function kindsHelp(): string {
   return `\nKinds (case-insensitive; plural and aliases accepted):\n${rows.join('\n')}\n`;
 }
 
+/**
+ * Where commander's error output goes: nowhere. Its errors come back as exceptions that runCli
+ * prints as one line; the help it would print on stderr when a command is missing is kept in
+ * `usage` so that the line can name the command.
+ */
+function quietOutput(ctx: CliContext, usage: { text: string }) {
+  return { writeOut: (s: string) => ctx.stdout(s), writeErr: (s: string) => void (usage.text += s), outputError: () => {} };
+}
+
 /** Builds the program; `ctx` carries the streams and the datastore. */
-export function buildProgram(ctx: CliContext, configFile: { value?: string }): Command {
+export function buildProgram(ctx: CliContext, configFile: { value?: string }, usage: { text: string } = { text: '' }): Command {
   const program = new Command('margay')
     .description('Margay: a Layer 3 network for containers and VMs, compatible with Calico (projectcalico.org/v3)')
     .option('-c, --config <file>', 'client configuration file (kind: CalicoAPIConfig)')
     .showHelpAfterError(false)
     .exitOverride()
-    .configureOutput({ writeOut: (s) => ctx.stdout(s), writeErr: (s) => ctx.stderr(s), outputError: () => {} })
+    .configureOutput(quietOutput(ctx, usage))
     .addHelpText('after', kindsHelp());
   program.hook('preAction', (cmd) => {
     configFile.value = cmd.opts().config as string | undefined;
@@ -53,7 +62,7 @@ export function buildProgram(ctx: CliContext, configFile: { value?: string }): C
     });
   // Every (sub)command reports errors by throwing, so runCli prints one line and exits 1.
   const quiet = (cmd: Command): void => {
-    cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout(s), writeErr: (s) => ctx.stderr(s), outputError: () => {} });
+    cmd.exitOverride().configureOutput(quietOutput(ctx, usage));
     cmd.commands.forEach(quiet);
   };
   program.commands.forEach(quiet);
@@ -71,17 +80,34 @@ export function describeError(err: unknown): string {
 }
 
 function errorText(err: unknown): string {
-  if (err instanceof CommanderError) return err.message.replace(/^error: /, '');
+  // commander puts its suggestion on a second line: one line reads better with it in brackets.
+  if (err instanceof CommanderError) return err.message.replace(/^error: /, '').replace(/\n\((.*)\)$/s, ' ($1)').replace(/\n/g, ' ');
   if (err instanceof MargayError) return err.message;
   if (err instanceof Error) return `unexpected error: ${err.message}`;
   return `unexpected error: ${String(err)}`;
+}
+
+/**
+ * The error of a command line that names no command (`margay`, `margay ipam`) or asks help for
+ * one that does not exist (`margay help nope`), where commander would print its help on stderr.
+ */
+function missingCommand(program: Command, argv: string[], usage: string): MargayError {
+  const path = /^Usage: (\S+(?: [a-z-]+)*)/.exec(usage)?.[1] ?? 'margay';
+  let cmd: Command | undefined = program;
+  for (const word of path.split(' ').slice(1)) cmd = cmd?.commands.find((c) => c.name() === word);
+  const names = (cmd?.commands ?? []).map((c) => c.name()).filter((n) => n !== 'help');
+  if (argv[0] === 'help' && argv[1] !== undefined) {
+    return new MargayError('MARGAY_ERR_USAGE', `unknown command ${quote(argv[1])} (margay --help lists the commands)`);
+  }
+  return new MargayError('MARGAY_ERR_USAGE', `${path}: give a command: ${names.join(', ')} (${path} --help says more)`);
 }
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function runCli(argv: string[], options: Omit<CliContextOptions, 'configFile'> = {}): Promise<number> {
   const configFile: { value?: string } = {};
   const ctx = createCliContext({ ...options, configFile: () => configFile.value });
-  const program = buildProgram(ctx, configFile);
+  const usage = { text: '' };
+  const program = buildProgram(ctx, configFile, usage);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
@@ -89,7 +115,7 @@ export async function runCli(argv: string[], options: Omit<CliContextOptions, 'c
     if (err instanceof CommanderError && (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version')) {
       return 0;
     }
-    ctx.stderr(`${describeError(err)}\n`);
+    ctx.stderr(`${describeError(err instanceof CommanderError && err.code === 'commander.help' ? missingCommand(program, argv, usage.text) : err)}\n`);
     return 1;
   } finally {
     await ctx.close();

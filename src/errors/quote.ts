@@ -26,14 +26,19 @@ export function escapeControls(text: string): string {
   });
 }
 
-/** Cuts `text` in the middle when longer than `max`, saying how long it was. */
-export function elide(text: string, max: number, what = 'characters'): string {
-  if (text.length <= max) return text;
-  const keep = Math.max(1, Math.floor((max - 1) / 2));
-  // Never split a surrogate pair: the halves would print as U+FFFD.
+/** The first and last `keep` characters of `text` around an ellipsis, never splitting a surrogate pair. */
+function cutMiddle(text: string, keep: number): string {
+  // A split pair would print as U+FFFD.
   const head = text.slice(0, keep).replace(/[\ud800-\udbff]$/, '');
   const tail = text.slice(text.length - keep).replace(/^[\udc00-\udfff]/, '');
-  return `${head}…${tail} (${text.length} ${what})`;
+  return `${head}…${tail}`;
+}
+
+/** Cuts `text` in the middle when longer than `max`, saying how long it was (the result fits in `max`). */
+export function elide(text: string, max: number, what = 'characters'): string {
+  if (text.length <= max) return text;
+  const suffix = ` (${text.length} ${what})`;
+  return `${cutMiddle(text, Math.max(1, Math.floor((max - 1 - suffix.length) / 2)))}${suffix}`;
 }
 
 /**
@@ -48,7 +53,7 @@ export function quote(value: unknown, max = QUOTE_MAX): string {
     text = String(value);
   }
   if (typeof value === 'string' && value.length > max) {
-    return `${escapeControls(JSON.stringify(elide(value, max).replace(/ \(\d+ characters\)$/, '')))} (${value.length} characters)`;
+    return `${escapeControls(JSON.stringify(cutMiddle(value, Math.floor((max - 1) / 2))))} (${value.length} characters)`;
   }
   return escapeControls(elide(text, max));
 }

@@ -118,8 +118,7 @@ export function registerIpam(program: Command, ctx: CliContext): void {
     .command('ipam')
     .description('IP address management: utilisation, consistency, release, settings')
     .action(() => {
-      ctx.stderr(ipam.helpInformation());
-      throw new MargayError('MARGAY_ERR_USAGE', 'a subcommand is required: show, check, release or configure');
+      throw new MargayError('MARGAY_ERR_USAGE', 'a subcommand is required: show, check, release or configure (margay ipam --help says more)');
     });
   ipam
     .command('show')
