@@ -61,3 +61,4 @@ export {
   type SyncerState,
 } from './syncer.ts';
 export { diffSnapshot, type SnapshotDiff } from './resync-diff.ts';
+export { ResourceStore, type WriteOutcome, type WriteResult } from './resources.ts';
