@@ -180,3 +180,23 @@ export function accessFromNetConf(raw: Obj, source = 'network configuration'): K
 export function accessKey(access: KubeAccess): string {
   return JSON.stringify([access.server, access.token ?? '', access.cert ?? '', access.key ?? '', access.ca ?? '', access.insecureSkipTlsVerify === true]);
 }
+
+/** Where a pod finds its service account's credentials. */
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/**
+ * The access of a process running in a pod (`KUBERNETES_SERVICE_HOST`/`_PORT`, the service
+ * account's token and CA), or undefined outside a cluster.
+ */
+export function inClusterAccess(env: NodeJS.ProcessEnv = process.env, dir = SERVICE_ACCOUNT_DIR): KubeAccess | undefined {
+  const host = env.KUBERNETES_SERVICE_HOST;
+  const port = env.KUBERNETES_SERVICE_PORT;
+  if (!host || !port) return undefined;
+  const source = `in-cluster (${dir})`;
+  return {
+    server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    token: readText(`${dir}/token`, source, 'token').trim(),
+    ca: readText(`${dir}/ca.crt`, source, 'ca.crt'),
+    source,
+  };
+}
