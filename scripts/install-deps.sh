@@ -63,3 +63,9 @@ if [ ! -x dist/cni/margay-netlink ] || [ native/netlink-helper.c -nt dist/cni/ma
   gcc -O2 -Wall -Wextra -o dist/cni/margay-netlink.tmp native/netlink-helper.c
   mv dist/cni/margay-netlink.tmp dist/cni/margay-netlink
 fi
+
+# Kubernetes v1.20.2 (kube-apiserver, kube-controller-manager, kube-scheduler, kubelet) for
+# `margay kube-controllers`' tests and the lab's Kubernetes control plane: built offline from
+# Debian's source package and cached in /var/cache/margay/kubernetes (scripts/build-kubernetes.sh;
+# a no-op once built). The lock keeps two installs from building at once.
+flock /tmp/margay-kube-build.lock bash scripts/build-kubernetes.sh
