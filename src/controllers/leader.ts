@@ -138,3 +138,30 @@ function startTerm(options: LeaderElectionOptions, key: string, lease: Lease, st
     },
   };
 }
+
+/** Waits `ms`, or less when one of `signals` aborts. */
+export async function pause(ms: number, signals: AbortSignal[]): Promise<void> {
+  try {
+    await delay(ms, undefined, { signal: AbortSignal.any(signals) });
+  } catch {
+    // woken early
+  }
+}
+
+/**
+ * Campaigns until `stop` aborts: waits to become the leader, runs `term` with the leadership (it
+ * must return once `leadership.signal` or `stop` aborts), resigns, and campaigns again.
+ */
+export async function campaign(options: LeaderElectionOptions, stop: AbortSignal, term: (leadership: Leadership) => Promise<void>): Promise<void> {
+  const logger = options.logger ?? silentLogger;
+  while (!stop.aborted) {
+    const leadership = await acquireLeadership(options, stop);
+    if (!leadership) break;
+    try {
+      await term(leadership);
+    } finally {
+      await leadership.resign();
+    }
+    if (!stop.aborted) logger.warn({ identity: options.identity }, 'no longer the leader; campaigning again');
+  }
+}

@@ -8,6 +8,7 @@ import { createLogger } from '../../controllers/logger.ts';
 import { startControllers } from '../../controllers/run.ts';
 import { MargayError } from '../../errors/mod.ts';
 import type { CliContext } from '../context.ts';
+import { runInForeground } from '../foreground.ts';
 
 interface ControllersFlags {
   leakGracePeriod?: string;
@@ -38,17 +39,7 @@ async function run(ctx: CliContext, flags: ControllersFlags): Promise<void> {
     ...(intervalMs === undefined ? {} : { intervalMs }),
     ...(ttl === undefined ? {} : { leaseTtlSeconds: ttl }),
   });
-  const keepAlive = setInterval(() => {}, 1 << 30); // the process lives until a signal
-  const onSignal = (): void => void running.stop();
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
-  try {
-    await running.done;
-  } finally {
-    clearInterval(keepAlive);
-    process.removeListener('SIGTERM', onSignal);
-    process.removeListener('SIGINT', onSignal);
-  }
+  await runInForeground(running);
 }
 
 /** Registers `controllers`. */

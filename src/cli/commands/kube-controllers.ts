@@ -8,6 +8,7 @@ import { createLogger } from '../../controllers/mod.ts';
 import { MargayError } from '../../errors/mod.ts';
 import { inClusterAccess, KubeClient, loadKubeconfig, startKubeControllers } from '../../kube/mod.ts';
 import type { CliContext } from '../context.ts';
+import { runInForeground } from '../foreground.ts';
 
 interface KubeControllersFlags {
   kubeconfig?: string;
@@ -41,17 +42,10 @@ async function run(ctx: CliContext, flags: KubeControllersFlags): Promise<void> 
     ...(ttl === undefined ? {} : { leaseTtlSeconds: ttl }),
     ...(poll === undefined ? {} : { configPollMs: poll * 1000 }),
   });
-  const keepAlive = setInterval(() => {}, 1 << 30); // the process lives until a signal
-  const onSignal = (): void => void running.stop();
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
   try {
-    await running.done;
+    await runInForeground(running);
   } finally {
-    clearInterval(keepAlive);
     client.close();
-    process.removeListener('SIGTERM', onSignal);
-    process.removeListener('SIGINT', onSignal);
   }
 }
 

@@ -8,8 +8,7 @@
  * and campaigns again.
  */
 import { hostname } from 'node:os';
-import { setTimeout as delay } from 'node:timers/promises';
-import { acquireLeadership, type GcPassReport, type Logger, silentLogger } from '../../controllers/mod.ts';
+import { campaign, type GcPassReport, type Logger, pause, silentLogger } from '../../controllers/mod.ts';
 import { type Datastore, ResourceStore } from '../../datastore/mod.ts';
 import type { KubeClient } from '../client/http.ts';
 import { Informer, type KubeObject } from '../client/informer.ts';
@@ -154,14 +153,6 @@ class ActiveSet {
   }
 }
 
-async function pause(ms: number, signals: AbortSignal[]): Promise<void> {
-  try {
-    await delay(ms, undefined, { signal: AbortSignal.any(signals) });
-  } catch {
-    // woken early
-  }
-}
-
 /** Starts the kube-controllers process (module comment). */
 export function startKubeControllers(options: KubeControllersOptions): RunningKubeControllers {
   const logger = options.logger ?? silentLogger;
@@ -172,19 +163,15 @@ export function startKubeControllers(options: KubeControllersOptions): RunningKu
   let leader = false;
   let readyWaiters: (() => void)[] = [];
   const done = (async () => {
-    while (!stop.signal.aborted) {
-      const leadership = await acquireLeadership(
-        {
-          datastore: options.datastore,
-          identity,
-          key: KUBE_LEADER_KEY,
-          ...(options.leaseTtlSeconds === undefined ? {} : { ttlSeconds: options.leaseTtlSeconds }),
-          ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
-          logger,
-        },
-        stop.signal,
-      );
-      if (!leadership) break;
+    const election = {
+      datastore: options.datastore,
+      identity,
+      key: KUBE_LEADER_KEY,
+      ...(options.leaseTtlSeconds === undefined ? {} : { ttlSeconds: options.leaseTtlSeconds }),
+      ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+      logger,
+    };
+    await campaign(election, stop.signal, async (leadership) => {
       leader = true;
       logger.info({ identity }, 'became the leader; starting the Kubernetes controllers');
       const signals = [stop.signal, leadership.signal];
@@ -212,9 +199,7 @@ export function startKubeControllers(options: KubeControllersOptions): RunningKu
       leader = false;
       await active?.stop();
       active = undefined;
-      await leadership.resign();
-      if (!stop.signal.aborted) logger.warn({ identity }, 'no longer the leader; campaigning again');
-    }
+    });
     logger.info({ identity }, 'kube-controllers stopped');
   })();
   return {
