@@ -13,6 +13,7 @@
  * | `CALICO_IPV6POOL_*` | the same for IPv6 (created only when `IP6` is set and not `none`) |
  */
 import { MargayError } from '../errors/mod.ts';
+import { parseAutodetectionMethod } from './autodetect.ts';
 import type { DefaultPoolOptions, NodeRegistrationOptions } from './node-registration.ts';
 
 type VxlanMode = 'Never' | 'Always' | 'CrossSubnet';
@@ -51,6 +52,11 @@ function readText(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return v === undefined || v === '' ? undefined : v;
 }
 
+function checkedMethod(method: string, variable: string): string {
+  parseAutodetectionMethod(method, variable);
+  return method;
+}
+
 /** Node registration options from calico/node's variables (only those set). */
 export function registrationFromEnv(env: NodeJS.ProcessEnv): Omit<NodeRegistrationOptions, 'nodeName'> {
   const out: Omit<NodeRegistrationOptions, 'nodeName'> = {};
@@ -61,8 +67,9 @@ export function registrationFromEnv(env: NodeJS.ProcessEnv): Omit<NodeRegistrati
   const as = readText(env, 'AS');
   if (ip !== undefined) out.ip = ip;
   if (ip6 !== undefined) out.ip6 = ip6;
-  if (method !== undefined) out.ipAutodetectionMethod = method;
-  if (method6 !== undefined) out.ip6AutodetectionMethod = method6;
+  // Checked now, so a bad method stops the agent before it starts rather than at registration.
+  if (method !== undefined) out.ipAutodetectionMethod = checkedMethod(method, 'IP_AUTODETECTION_METHOD');
+  if (method6 !== undefined) out.ip6AutodetectionMethod = checkedMethod(method6, 'IP6_AUTODETECTION_METHOD');
   if (as !== undefined) out.asNumber = as;
   return out;
 }

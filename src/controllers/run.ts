@@ -8,7 +8,7 @@ import type { Datastore } from '../datastore/datastore.ts';
 import { ResourceStore } from '../datastore/resources.ts';
 import { IpamGarbageCollector, type GcPassReport } from './ipam-gc/collector.ts';
 import { campaign, pause } from './leader.ts';
-import { type Logger, silentLogger } from './logger.ts';
+import { type Logger, silentLogger } from '../log/mod.ts';
 import { gcIntervalMs, loadControllerSettings } from './settings.ts';
 
 /** Options of {@link startControllers}. */
@@ -41,7 +41,7 @@ export interface RunningControllers {
 
 /** Starts the controllers. */
 export function startControllers(options: ControllersOptions): RunningControllers {
-  const logger = options.logger ?? silentLogger;
+  const logger = options.logger ?? silentLogger();
   const identity = options.identity ?? `${hostname()}-${process.pid}`;
   const stop = new AbortController();
   let leader = false;

@@ -23,4 +23,4 @@ export { checkIpam, type CheckReport, type CheckInput, type Finding, type Proble
 export { computeUsage, type Usage, type PoolUsage, type UsageRow } from './usage.ts';
 export { renderUsage, renderCheck, renderAssignment } from './format.ts';
 export { judgeAllocation, workloadFromResource, indexWorkloads, type Verdict, type WorkloadRef } from './ownership.ts';
-export { IPAM_PREFIX, blockKey, affinityKey, handleKey, IPAM_CONFIG_KEY } from './keys.ts';
+export { blockKey, affinityKey, handleKey } from './keys.ts';

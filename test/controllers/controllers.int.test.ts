@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { LEADER_KEY } from '../../src/controllers/leader.ts';
+import { LEADER_KEY } from '../../src/datastore/keys.ts';
 import type { Datastore } from '../../src/datastore/datastore.ts';
 import { EtcdDatastore } from '../../src/datastore/etcd.ts';
 import { Ipam } from '../../src/ipam/ipam.ts';

@@ -4,7 +4,7 @@
  * the Kubernetes API with `--kubeconfig` (or `$KUBECONFIG`), else the pod's service account.
  */
 import type { Command } from 'commander';
-import { createLogger } from '../../controllers/mod.ts';
+import { createLogger, type LogLevel } from '../../log/mod.ts';
 import { MargayError } from '../../errors/mod.ts';
 import { inClusterAccess, KubeClient, loadKubeconfig, startKubeControllers } from '../../kube/mod.ts';
 import type { CliContext } from '../context.ts';
@@ -37,7 +37,7 @@ async function run(ctx: CliContext, flags: KubeControllersFlags): Promise<void> 
   const running = startKubeControllers({
     datastore,
     client,
-    logger: createLogger({ level: flags.logLevel, component: 'kube-controllers' }),
+    logger: createLogger({ level: flags.logLevel as LogLevel, component: 'kube-controllers' }),
     ...(flags.identity === undefined ? {} : { identity: flags.identity }),
     ...(ttl === undefined ? {} : { leaseTtlSeconds: ttl }),
     ...(poll === undefined ? {} : { configPollMs: poll * 1000 }),

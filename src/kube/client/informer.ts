@@ -17,7 +17,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { hasCode } from '../../errors/mod.ts';
-import { type Logger, silentLogger } from '../../controllers/mod.ts';
+import { type Logger, silentLogger } from '../../log/mod.ts';
 import { statusError, type KubeClient, type WatchStream } from './http.ts';
 
 /** The parts of a Kubernetes object every informer reads. */
@@ -107,7 +107,7 @@ export class Informer<T extends KubeObject> {
 
   constructor(options: InformerOptions<T>) {
     this.#options = options;
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = options.logger ?? silentLogger();
   }
 
   /** The resourceVersion the next watch starts from; undefined before the first list. */

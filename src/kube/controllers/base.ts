@@ -3,7 +3,7 @@
  * a full resync at start and every period (one at a time: a resync asked for during one runs once
  * more after it), and stopping.
  */
-import { type Logger, silentLogger } from '../../controllers/mod.ts';
+import { type Logger, silentLogger } from '../../log/mod.ts';
 import { KeyedQueue } from './queue.ts';
 
 /** Options of {@link ResyncingController}. */
@@ -25,7 +25,7 @@ export abstract class ResyncingController<Report> {
   #again = false;
 
   constructor(options: ResyncingOptions, what: string) {
-    this.logger = options.logger ?? silentLogger;
+    this.logger = options.logger ?? silentLogger();
     this.#periodMs = options.periodMs;
     this.queue = new KeyedQueue((key) => this.syncKey(key), { logger: this.logger, what });
   }

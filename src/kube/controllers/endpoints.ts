@@ -17,7 +17,7 @@ import { workloadEndpointKind } from '../../api/kinds/workload-endpoint.ts';
 import type { Resource } from '../../api/resource.ts';
 import { type ResourceStore, resourceKey, resourcesFromPairs } from '../../datastore/mod.ts';
 import { hasCode } from '../../errors/mod.ts';
-import type { Logger } from '../../controllers/mod.ts';
+import type { Logger } from '../../log/mod.ts';
 import type { KubeClient } from '../client/http.ts';
 import type { Informer } from '../client/informer.ts';
 import { getObject, PODS, type PodObject } from '../client/kinds.ts';

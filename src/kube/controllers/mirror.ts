@@ -10,7 +10,7 @@
  */
 import type { Resource } from '../../api/resource.ts';
 import type { ResourceStore } from '../../datastore/mod.ts';
-import type { Logger } from '../../controllers/mod.ts';
+import type { Logger } from '../../log/mod.ts';
 import type { KindPath } from '../client/kinds.ts';
 import type { Informer, KubeObject } from '../client/informer.ts';
 import { ResyncingController } from './base.ts';

@@ -8,8 +8,9 @@
  * and campaigns again.
  */
 import { hostname } from 'node:os';
-import { campaign, type GcPassReport, type Logger, pause, silentLogger } from '../../controllers/mod.ts';
-import { type Datastore, ResourceStore } from '../../datastore/mod.ts';
+import { campaign, type GcPassReport, pause } from '../../controllers/mod.ts';
+import { type Logger, silentLogger } from '../../log/mod.ts';
+import { type Datastore, KUBE_LEADER_KEY, ResourceStore } from '../../datastore/mod.ts';
 import type { KubeClient } from '../client/http.ts';
 import { Informer, type KubeObject } from '../client/informer.ts';
 import { type KindPath, NODES, PODS, type PodObject } from '../client/kinds.ts';
@@ -20,7 +21,7 @@ import { NodeController } from './nodes.ts';
 import { type KubeControllersSettings, loadKubeControllersSettings, settingsChanged } from './settings.ts';
 
 /** The key the kube-controllers leader holds. */
-export const KUBE_LEADER_KEY = '/calico/margay/kube-controllers/leader';
+export { KUBE_LEADER_KEY };
 
 /** Options of {@link startKubeControllers}. */
 export interface KubeControllersOptions {
@@ -155,7 +156,7 @@ class ActiveSet {
 
 /** Starts the kube-controllers process (module comment). */
 export function startKubeControllers(options: KubeControllersOptions): RunningKubeControllers {
-  const logger = options.logger ?? silentLogger;
+  const logger = options.logger ?? silentLogger();
   const identity = options.identity ?? `${hostname()}-${process.pid}`;
   const store = new ResourceStore(options.datastore);
   const stop = new AbortController();
