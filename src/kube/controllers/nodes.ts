@@ -21,7 +21,7 @@ import { IpamGarbageCollector, type GcPassReport, type PodOracle, gcIntervalMs }
 import type { Datastore, ResourceStore } from '../../datastore/mod.ts';
 import { hasCode } from '../../errors/mod.ts';
 import { canonicalIp } from '../../net/mod.ts';
-import type { PodFacts, PodLookup } from '../../ipam/ownership.ts';
+import type { PodFacts, PodLookup } from '../../ipam/mod.ts';
 import { type Logger, silentLogger } from '../../log/mod.ts';
 import type { KubeClient } from '../client/http.ts';
 import type { Informer, KubeObject } from '../client/informer.ts';
