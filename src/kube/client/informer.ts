@@ -179,9 +179,11 @@ export class Informer<T extends KubeObject> {
     }
   }
 
+  /** Completes an item (lists leave out apiVersion and kind) and drops `managedFields`, which no controller reads and which is often a third of an object. */
   #typed(obj: T): T {
     if (obj.apiVersion === undefined) obj.apiVersion = this.#options.apiVersion;
     if (obj.kind === undefined) obj.kind = this.#options.kind;
+    delete obj.metadata.managedFields;
     return obj;
   }
 
