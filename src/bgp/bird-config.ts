@@ -217,8 +217,9 @@ function renderSession(s: Session, filterCalls: (s: Session, list: FilterList) =
     lines.push('  long lived graceful restart on;');
     lines.push(`  long lived stale time ${Math.max(1, Math.min(16777215, s.longLivedStaleTime))};`);
   }
-  if (s.keepaliveTime !== undefined) lines.push(`  keepalive time ${s.keepaliveTime};`);
-  if (s.holdTime !== undefined) lines.push(`  hold time ${s.holdTime};`);
+  // BGP carries hold times (three keepalives) in 16 bits; validation refuses more, this defends it.
+  if (s.keepaliveTime !== undefined) lines.push(`  keepalive time ${Math.max(1, Math.min(21845, s.keepaliveTime))};`);
+  if (s.holdTime !== undefined) lines.push(`  hold time ${Math.max(3, Math.min(65535, s.holdTime))};`);
   if (s.allowLocalAs !== undefined) lines.push(`  allow local as ${s.allowLocalAs};`);
   if (s.rrClient) {
     lines.push('  rr client;');

@@ -17,6 +17,8 @@ export type DatastoreConfig =
       etcdKeyFile?: string;
       /** Per-request timeout in milliseconds (default 10000). */
       dialTimeoutMs?: number;
+      /** How errors name the timeout (e.g. the variable that sets it). */
+      timeoutName?: string;
     }
   | { type: 'memory' };
 
@@ -34,6 +36,7 @@ export function createDatastore(config: DatastoreConfig): Datastore {
         endpoints: config.etcdEndpoints,
         tls,
         ...(config.dialTimeoutMs === undefined ? {} : { dialTimeoutMs: config.dialTimeoutMs }),
+        ...(config.timeoutName === undefined ? {} : { timeoutName: config.timeoutName }),
       });
     }
   }

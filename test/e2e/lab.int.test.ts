@@ -216,11 +216,15 @@ spec:
     const agent = state.processes.find((p) => p.role === 'agent host-2')!;
     process.kill(agent.pid, 'SIGKILL');
     await eventually(async () => !isRunning(agent), 'the agent to die');
-    const before = (await exec('nft', ['list', 'table', 'inet', 'margay'], { netns: 'mgl-host-2' })).stdout;
-    const bAddress = state.pods.find((p) => p.name === 'b')!.addresses[0]!;
-    const aNetns = state.pods.find((p) => p.name === 'a')!.netns;
-    assert.equal((await probe(aNetns, bAddress, { port: 80, protocol: 'tcp' }, 500)).ok, false, 'still denied with the agent dead');
+    const ruleset = async () => (await exec('nft', ['list', 'table', 'inet', 'margay'], { netns: 'mgl-host-2' })).stdout;
+    const before = await ruleset();
     assert.match(before, /table inet margay/);
+    const pod = (name: string) => state.pods.find((p) => p.name === name)!;
+    const bAddress = pod('b').addresses[0]!;
+    // Both ways: a dataplane that died with the agent (no routes, no table) fails one of them.
+    assert.equal((await probe(pod('c').netns, bAddress, { port: 80, protocol: 'tcp' }, 1000)).ok, true, 'y/c → x/b still allowed with the agent dead');
+    assert.equal((await probe(pod('a').netns, bAddress, { port: 80, protocol: 'tcp' }, 500)).ok, false, 'x/a → x/b still denied with the agent dead');
+    assert.equal(await ruleset(), before, 'the ruleset stays as the agent left it');
   });
 
   test('down removes every namespace and process', async () => {
