@@ -4,9 +4,13 @@
  * without asking the kernel.
  */
 import { MargayError } from '../errors/mod.ts';
+import { formatIp, nthIp, parseCidr } from '../ipam/net.ts';
 
 /** Every namespace the lab makes starts with this, so clean-up can find all of it. */
 export const LAB_PREFIX = 'mgl-';
+
+/** The CNI network the lab's pods join. */
+export const LAB_NETWORK = 'k8s-pod-network';
 
 /** Options of a lab. */
 export interface LabOptions {
@@ -16,6 +20,20 @@ export interface LabOptions {
   ipv6: boolean;
   /** etcd members (default 1); an odd number up to 7, e.g. 3 to show a member failing. */
   etcdMembers?: number;
+  /** Run a real Kubernetes control plane and a kubelet + containerd on every host (src/lab/kubernetes). */
+  kubernetes?: boolean;
+}
+
+/** The Kubernetes part of the plan (`lab up --kubernetes`). */
+export interface KubernetesPlan {
+  /** The namespace of kube-apiserver, kube-controller-manager, kube-scheduler and `margay kube-controllers`. */
+  netns: string;
+  /** Its address on the fabric, with prefix; the API server's advertised address. */
+  address: string;
+  /** The API server's port inside that namespace. */
+  apiPort: number;
+  /** Service cluster IPs (virtual: nothing routes them in the lab, there is no kube-proxy). */
+  serviceCidr: string;
 }
 
 /** One lab host. */
@@ -48,6 +66,8 @@ export interface LabPlan {
   pools: { v4: string; v6: string };
   /** The cluster AS number. */
   asNumber: number;
+  /** With --kubernetes. */
+  kubernetes?: KubernetesPlan;
 }
 
 /** Maximum hosts: the fabric addresses 192.0.2.11 … 192.0.2.250. */
@@ -82,6 +102,7 @@ export function planLab(options: LabOptions): LabPlan {
     pools: { v4: '10.244.0.0/16', v6: 'fd00:10:244::/48' },
     asNumber: 64512,
   };
+  if (options.kubernetes) plan.kubernetes = kubernetesPlan(plan.fabricCidr);
   if (options.router) {
     plan.router = {
       netns: `${LAB_PREFIX}router`,
@@ -93,6 +114,12 @@ export function planLab(options: LabOptions): LabPlan {
     };
   }
   return plan;
+}
+
+/** The control plane sits at the fabric's second address (the router, when there is one, has the first). */
+function kubernetesPlan(fabricCidr: string): KubernetesPlan {
+  const fabric = parseCidr(fabricCidr)!;
+  return { netns: `${LAB_PREFIX}control`, address: `${formatIp(nthIp(fabric, 2))}/${fabric.prefix}`, apiPort: 6443, serviceCidr: '10.96.0.0/16' };
 }
 
 /** The namespace of a lab pod (`mgl-pod-<ns>-<name>`), kept within the 255-character limit. */
