@@ -10,7 +10,7 @@ import { isRunning } from '../../lab/processes.ts';
 import { labDown, labUp, type LabContext, podAdd, withStore, podRemove, probe, refreshPods, requireLab, targetAddress, targetNetns } from '../../lab/lab.ts';
 import { kubectlFlags, labKubeconfig } from '../../lab/kubernetes/kubectl.ts';
 import { controlPlaneRows, nodeRows } from '../../lab/kubernetes/status.ts';
-import { failHost, recoverHost, restartAgent } from '../../lab/hosts.ts';
+import { failHost, recoverHost, restartAgent, restartKubelet } from '../../lab/hosts.ts';
 import { describeMissing } from '../../lab/routes.ts';
 import { parsePortSpec, parseServeList } from '../../lab/serve.ts';
 import { labDir, readState } from '../../lab/state.ts';
@@ -161,6 +161,14 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .action(async (name: string, opts: { kill: boolean }) => {
       await restartAgent(labContext(ctx), name, { kill: opts.kill });
       ctx.stdout(`The agent of ${name} was ${opts.kill ? 'killed' : 'stopped'} and is running and in sync again\n`);
+    });
+  host.command('restart-kubelet')
+    .argument('<host>', 'host-1 …')
+    .option('--kill', 'SIGKILL the kubelet instead of SIGTERM', false)
+    .description('Restart a host\'s kubelet (its pods keep running); resolves once its node is Ready')
+    .action(async (name: string, opts: { kill: boolean }) => {
+      await restartKubelet(labContext(ctx), name, { kill: opts.kill });
+      ctx.stdout(`The kubelet of ${name} was ${opts.kill ? 'killed' : 'stopped'} and is running again; node Ready\n`);
     });
   host.command('fail')
     .argument('<host>', 'host-1 …')

@@ -150,6 +150,16 @@ export function kubeletArgs(host: LabHost, paths: HostPaths): string[] {
   ];
 }
 
+/** Waits until the kubelet answers its health check (127.0.0.1:10248 inside the host). */
+export async function waitKubeletHealthy(host: LabHost, record: ProcessRecord, timeoutMs: number): Promise<void> {
+  const healthy = await pollUntil(async () => {
+    if (!isRunning(record)) throw new Error(`kubelet of ${host.name} exited; see ${record.logFile}`);
+    const res = await exec('curl', ['-sf', '-m', '1', 'http://127.0.0.1:10248/healthz'], { netns: host.netns, allowFail: true });
+    return res.code === 0 ? true : undefined;
+  }, { deadline: Date.now() + timeoutMs, intervalMs: 250 });
+  if (!healthy) throw new Error(`kubelet of ${host.name} is not healthy after ${timeoutMs / 1000} s; see ${record.logFile}`);
+}
+
 /** Starts the host's kubelet. */
 export function startKubelet(host: LabHost, paths: HostPaths): ProcessRecord {
   return startProcess({
