@@ -80,6 +80,8 @@ build_c() { # OUT SRC [gcc flags…]
 build_c dist/images/pause native/pause.c -static
 build_c dist/images/serve native/pod-serve.c -static
 build_c dist/lab/margay-netns-forward native/netns-forward.c
-# Kubernetes v1.20.2 (kube-apiserver, kube-controller-manager, kube-scheduler, kubelet), built once
-# from Debian's source package and cached in /var/cache/margay/kubernetes (a few minutes the first time).
+# Kubernetes v1.20.2 (kube-apiserver, kube-controller-manager, kube-scheduler, kubelet) for
+# `margay kube-controllers`' tests and the lab's Kubernetes control plane: built offline from
+# Debian's source package and cached in /var/cache/margay/kubernetes (scripts/build-kubernetes.sh;
+# a no-op once built). The lock keeps two installs from building at once.
 flock /tmp/margay-kube-build.lock bash scripts/build-kubernetes.sh

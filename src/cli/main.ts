@@ -7,6 +7,7 @@ import { allKinds } from '../api/kinds/mod.ts';
 import { MargayError } from '../errors/mod.ts';
 import { CALICO_API_COMPATIBILITY, MARGAY_VERSION } from '../version.ts';
 import { registerControllers } from './commands/controllers.ts';
+import { registerKubeControllers } from './commands/kube-controllers.ts';
 import { registerAgent } from './commands/agent.ts';
 import { registerEditVerbs } from './commands/edit-verbs.ts';
 import { registerNode } from './commands/node.ts';
@@ -40,6 +41,7 @@ export function buildProgram(ctx: CliContext, configFile: { value?: string }): C
   registerGet(program, ctx);
   registerIpam(program, ctx);
   registerControllers(program, ctx);
+  registerKubeControllers(program, ctx);
   registerValidate(program, ctx);
   registerNode(program, ctx);
   registerPolicy(program, ctx);

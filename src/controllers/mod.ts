@@ -4,7 +4,7 @@
  */
 export { startControllers, type ControllersOptions, type RunningControllers } from './run.ts';
 export { acquireLeadership, LEADER_KEY, type Leadership, type LeaderElectionOptions } from './leader.ts';
-export { IpamGarbageCollector, type IpamGcOptions, type GcPassReport } from './ipam-gc/collector.ts';
+export { IpamGarbageCollector, type IpamGcOptions, type GcPassReport, type PodOracle } from './ipam-gc/collector.ts';
 export { planGc, emptyGcState, type GcInput, type GcPlan, type GcSettings, type GcState, type PlannedRelease } from './ipam-gc/decide.ts';
 export { executeGc, type GcExecutorDeps, type GcOutcome } from './ipam-gc/execute.ts';
 export { loadControllerSettings, gcIntervalMs, DEFAULT_LEAK_GRACE_MS, type ControllerSettings } from './settings.ts';

@@ -61,3 +61,5 @@ export {
   type SyncerState,
 } from './syncer.ts';
 export { diffSnapshot, type SnapshotDiff } from './resync-diff.ts';
+export { ResourceStore, resourcesFromPairs, type WriteOutcome, type WriteResult } from './resources.ts';
+export { resourceKey, resourcePrefix } from './keys.ts';

@@ -26,6 +26,9 @@ export const ErrorCodes = {
   MARGAY_ERR_ADDRESS_RESERVED: 'the address is reserved by an IPReservation',
   MARGAY_ERR_NO_POOL: 'no enabled IP pool fits the request (address outside every pool, pool disabled, or not for this node or use)',
   MARGAY_ERR_STRICT_AFFINITY: "the address's block belongs to another host and strictAffinity forbids borrowing it",
+  // Kubernetes API.
+  MARGAY_ERR_KUBE_UNAVAILABLE: 'the Kubernetes API server cannot be reached',
+  MARGAY_ERR_KUBE_API: 'the Kubernetes API server answered with an error',
 } as const;
 
 /** One of Margay's stable error codes. */
