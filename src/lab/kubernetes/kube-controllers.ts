@@ -5,22 +5,17 @@
  * the control-plane namespace with its own kubeconfig (user `margay-kube-controllers`, bound by
  * rbac.ts) and the lab's datastore.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { profileKind } from '../../api/kinds/profile.ts';
+import { createDatastore } from '../../datastore/mod.ts';
+import { ResourceStore } from '../../datastore/resources.ts';
 import { moduleCommand, packageRoot } from '../entry.ts';
-import { type ProcessRecord, startProcess } from '../processes.ts';
+import { pollUntil } from '../poll.ts';
+import { type ProcessRecord, isRunning, startProcess } from '../processes.ts';
 import type { LabState } from '../state.ts';
 
-/** True when this build has the command (src/kube, from the `kube` branch). */
-export function kubeControllersAvailable(): boolean {
-  const [, args] = moduleCommand('cli/run');
-  const cliRun = args[args.length - 1]!;
-  return existsSync(join(cliRun, '..', '..', 'kube'));
-}
-
-/** Starts `margay kube-controllers`; undefined when this build does not have it. */
-export async function startKubeControllers(options: { dir: string; state: LabState; kubeconfig: string }): Promise<ProcessRecord | undefined> {
-  if (!kubeControllersAvailable()) return undefined;
+/** Starts `margay kube-controllers`. */
+export function startKubeControllers(options: { dir: string; state: LabState; kubeconfig: string }): ProcessRecord {
   const [node, args] = moduleCommand('cli/run', ['kube-controllers', '--kubeconfig', options.kubeconfig]);
   return startProcess({
     role: 'kube-controllers',
@@ -31,4 +26,18 @@ export async function startKubeControllers(options: { dir: string; state: LabSta
     logFile: join(options.dir, 'kube-controllers.log'),
     env: { ...process.env, DATASTORE_TYPE: 'etcdv3', ETCD_ENDPOINTS: options.state.etcdEndpoint },
   });
+}
+
+/** Waits until the controllers have converted the `default` namespace (Profile `kns.default`): their first sync is done. */
+export async function waitKubeControllersSynced(state: LabState, record: ProcessRecord, timeoutMs: number): Promise<void> {
+  const store = new ResourceStore(createDatastore({ type: 'etcdv3', etcdEndpoints: state.etcdEndpoint.split(',') }));
+  try {
+    const synced = await pollUntil(async () => {
+      if (!isRunning(record)) throw new Error(`margay kube-controllers exited; see ${record.logFile}`);
+      return (await store.get(profileKind, 'kns.default')) ? true : undefined;
+    }, { deadline: Date.now() + timeoutMs, intervalMs: 250 });
+    if (!synced) throw new Error(`margay kube-controllers did not convert namespace default within ${timeoutMs / 1000} s; see ${record.logFile}`);
+  } finally {
+    await store.datastore.close();
+  }
 }

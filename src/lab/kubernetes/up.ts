@@ -16,7 +16,7 @@ import { createCgroup } from './cgroups.ts';
 import { apiAddress, type ControlPlaneOptions, firstServiceIp, startApiServer, startControllerManager, startForwarder, startScheduler, waitApiReady } from './control-plane.ts';
 import { createHostMountNs } from './host-mounts.ts';
 import { buildLabImages, importImages } from './images.ts';
-import { startKubeControllers } from './kube-controllers.ts';
+import { startKubeControllers, waitKubeControllersSynced } from './kube-controllers.ts';
 import { kubectlApply, kubectlJson } from './kubectl.ts';
 import { startContainerd, startKubelet, writeCniBinDir, writeNodeConfig } from './node.ts';
 import { cgroupRootOf, hostPaths, kubeDir, operatorKubeconfig } from './paths.ts';
@@ -126,15 +126,16 @@ export async function startKubernetes(ctx: KubeUpContext, state: LabState): Prom
   const imagesBuilt = buildLabImages(join(ctx.dir, 'images'));
   imagesBuilt.catch(() => undefined);
   const { kubeconfigs } = await startControlPlane(ctx, state);
-  const started = await startKubeControllers({ dir: kubeDir(ctx.dir), state, kubeconfig: kubeconfigs['kube-controllers']! });
-  if (started) record(ctx, state, started);
-  else ctx.progress('warning: this build has no `margay kube-controllers`: Namespaces, NetworkPolicies and pod label changes are not converted');
+  ctx.progress('starting margay kube-controllers');
+  const controllers = startKubeControllers({ dir: kubeDir(ctx.dir), state, kubeconfig: kubeconfigs['kube-controllers']! });
+  record(ctx, state, controllers);
   const images = await imagesBuilt;
   const cniBin = writeCniBinDir(ctx.dir);
   for (const host of state.plan.hosts) {
     ctx.progress(`starting containerd and kubelet on ${host.name}`);
     await startNode(ctx, state, host, images, cniBin);
   }
-  ctx.progress('waiting for every node to be Ready');
+  ctx.progress('waiting for every node to be Ready and the controllers\' first sync');
   await waitNodesReady(state.kubernetes!.kubeconfig, state.plan.hosts.map((h) => h.name), NODES_READY_MS);
+  await waitKubeControllersSynced(state, controllers, API_READY_MS);
 }
