@@ -8,8 +8,16 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { nodeKind } from '../../src/api/kinds/node.ts';
+import { ipPoolKind } from '../../src/api/kinds/ip-pool.ts';
+import { workloadEndpointKind } from '../../src/api/kinds/workload-endpoint.ts';
+import type { Resource } from '../../src/api/resource.ts';
+import { checkIpam, type CheckReport } from '../../src/ipam/check.ts';
+import { Ipam } from '../../src/ipam/ipam.ts';
+import { workloadFromResource } from '../../src/ipam/ownership.ts';
+import { poolFromResource, type PoolInfo } from '../../src/ipam/pools.ts';
 import { connectivity, type ConnectivityReport } from '../../src/lab/connectivity.ts';
-import { type LabContext, refreshPods } from '../../src/lab/lab.ts';
+import { type LabContext, refreshPods, withStore } from '../../src/lab/lab.ts';
 import { kubectl, kubectlApply } from '../../src/lab/kubernetes/kubectl.ts';
 import { namespaceManifest, podManifest } from '../../src/lab/kubernetes/pods.ts';
 import { waitPodRoutes } from '../../src/lab/routes.ts';
@@ -122,4 +130,39 @@ export async function relabel(ctx: LabContext, kind: 'pod' | 'namespace', key: s
   const target: Record<string, string> = { ...keep, ...labels };
   const removed = Object.keys(current.metadata.labels ?? {}).filter((k) => !(k in target)).map((k) => `${k}-`);
   await labKubectl(ctx, ['label', kind, ...where, name!, '--overwrite', ...Object.entries(target).map(([k, v]) => `${k}=${v}`), ...removed]);
+}
+
+/** The datastore's view: every WorkloadEndpoint, every Margay Node, and the IPAM check over them. */
+export interface Audit {
+  endpoints: Resource[];
+  nodes: string[];
+  ipam: CheckReport;
+}
+
+/** Reads WorkloadEndpoints, Nodes and IPAM from the lab's etcd and runs `ipam check` over them. */
+export async function audit(ctx: LabContext): Promise<Audit> {
+  return withStore(readState(ctx.dir)!, async (store) => {
+    const snapshot = await new Ipam(store.datastore).snapshot();
+    const [pools, nodes, weps] = await Promise.all([store.list(ipPoolKind), store.list(nodeKind), store.list(workloadEndpointKind)]);
+    const ipam = checkIpam({
+      snapshot,
+      pools: pools.items.map(poolFromResource).filter((p): p is PoolInfo => p !== undefined),
+      nodes: new Set(nodes.items.map((n) => n.metadata.name)),
+      workloads: weps.items.map(workloadFromResource),
+    });
+    return { endpoints: weps.items, nodes: nodes.items.map((n) => n.metadata.name), ipam };
+  });
+}
+
+/** Asserts IPAM is consistent and holds exactly one address per WorkloadEndpoint: nothing leaked. */
+export function assertNoLeak(a: Audit, what: string): void {
+  assert.deepEqual(a.ipam.problems, [], `${what}: ipam check finds no problem`);
+  assert.equal(a.ipam.assumedValid, 0, `${what}: every allocation names its workload`);
+  assert.equal(a.ipam.inUse, a.endpoints.length, `${what}: one address in use per endpoint (${a.ipam.inUse} in use, ${a.endpoints.length} endpoints)`);
+}
+
+/** The endpoint of pod `ns/name`, if any. */
+export function endpointOf(a: Audit, key: string): Resource | undefined {
+  const [ns, pod] = key.split('/');
+  return a.endpoints.find((e) => e.metadata.namespace === ns && (e.spec as { pod?: string }).pod === pod);
 }

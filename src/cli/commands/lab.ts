@@ -10,6 +10,7 @@ import { isRunning } from '../../lab/processes.ts';
 import { labDown, labUp, type LabContext, podAdd, withStore, podRemove, probe, refreshPods, requireLab, targetAddress, targetNetns } from '../../lab/lab.ts';
 import { kubectlFlags, labKubeconfig } from '../../lab/kubernetes/kubectl.ts';
 import { controlPlaneRows, nodeRows } from '../../lab/kubernetes/status.ts';
+import { settleKubePods } from '../../lab/kubernetes/lab-pods.ts';
 import { failHost, recoverHost, restartAgent, restartKubelet } from '../../lab/hosts.ts';
 import { describeMissing } from '../../lab/routes.ts';
 import { parsePortSpec, parseServeList } from '../../lab/serve.ts';
@@ -230,6 +231,10 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .action(async (opts: { port?: string[]; output: string; ipVersion: string }) => {
       const state = await refreshPods(requireLab(labContext(ctx)));
       if (opts.ipVersion !== '4' && opts.ipVersion !== '6') throw new MargayError('MARGAY_ERR_USAGE', `--ip-version ${opts.ipVersion}: allowed 4 or 6`);
+      if (state.kubernetes) {
+        const missing = await settleKubePods(state);
+        if (missing) ctx.stderr(`lab: warning: ${missing}\n`);
+      }
       const report = await connectivity(state, (opts.port ?? ['80/tcp']).map(parsePortSpec), { ipVersion: Number(opts.ipVersion) as 4 | 6 });
       ctx.stdout(opts.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderConnectivity(report));
       if (report.mismatches > 0) throw new MargayError('MARGAY_ERR_USAGE', `${report.mismatches} probe(s) disagree with policy`);

@@ -45,3 +45,14 @@ export async function removeKubePod(state: LabState, namespace: string, name: st
 export async function refreshKubePods(state: LabState): Promise<void> {
   state.pods = await listKubePods(state);
 }
+
+/**
+ * Waits (briefly) until every pod of `state.pods` listens on its ports and is routed from every
+ * host, so a matrix taken right after `kubectl apply` measures policy, not start-up or BGP time.
+ * Returns the routes still missing.
+ */
+export async function settleKubePods(state: LabState): Promise<string | undefined> {
+  for (const pod of state.pods) await waitServing(pod, SERVER_READY_MS).catch(() => undefined);
+  const missing = await waitPodRoutes(state, state.pods, POD_ROUTE_WAIT_MS);
+  return missing.length > 0 ? describeMissing(missing) : undefined;
+}

@@ -23,6 +23,16 @@ import { cgroupRootOf, hostPaths, kubeDir, operatorKubeconfig } from './paths.ts
 import { identity, type Pki, writeKubeconfig, writePki } from './pki.ts';
 import { margayRbac } from './rbac.ts';
 
+/** The lab's KubeControllersConfiguration: short reconciler periods and leak grace, so failures are repaired within a test's patience. */
+export function labKubeControllersConfiguration(): object {
+  const quick = { reconcilerPeriod: '15s' };
+  return {
+    kind: 'KubeControllersConfiguration',
+    metadata: { name: 'default' },
+    spec: { controllers: { node: { ...quick, leakGracePeriod: '1m', syncLabels: 'Enabled' }, workloadEndpoint: quick, policy: quick, namespace: quick, serviceAccount: quick } },
+  };
+}
+
 /** Where the lab is and how it reports progress (the same shape as the lab's context). */
 export interface KubeUpContext {
   dir: string;
