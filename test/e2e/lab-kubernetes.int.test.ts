@@ -6,7 +6,6 @@
  * after a killed `lab up`.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { profileKind } from '../../src/api/kinds/profile.ts';
@@ -22,6 +21,7 @@ import { readState } from '../../src/lab/state.ts';
 import { eventually } from '../harness/wait.ts';
 import { assertNoLeak, audit, endpointOf, kubeconfigOf, kubeLabContext, kubeState, labKubectl, waitPodsUp } from './kube-lab.ts';
 import { parseServeList } from '../../src/lab/serve.ts';
+import { killedLabUp } from './killed-lab-up.ts';
 
 const ctx = kubeLabContext('margay-lab-kube-');
 const SERVE = parseServeList('80/tcp');
@@ -149,20 +149,10 @@ describe('lab --kubernetes - pods from kubectl, failures, and nothing left behin
 
 describe('lab --kubernetes - a killed lab up', () => {
   it('down after lab up --kubernetes was killed once kubelets started leaves nothing', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/run.ts', 'lab', 'up', '--hosts', '2', '--kubernetes'], {
-      env: { ...process.env, MARGAY_LAB_DIR: ctx.dir },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let progress = '';
-    child.stderr!.on('data', (d) => (progress += d.toString()));
-    await eventually(async () => progress.includes('starting containerd and kubelet on host-2'), { what: 'lab up to start the nodes', timeoutMs: 120_000, intervalMs: 100 });
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child.once('exit', resolve));
-    const state = readState(ctx.dir);
-    assert.ok(state, 'the killed lab up left its state behind');
+    const state = await killedLabUp(ctx.dir, ['--hosts', '2', '--kubernetes'], 'starting containerd and kubelet on host-2');
     await labDown(ctx);
     assert.deepEqual(await listLabNetns(), []);
-    for (const p of state!.processes) assert.equal(isRunning(p), false, `${p.role} stopped`);
+    for (const p of state.processes) assert.equal(isRunning(p), false, `${p.role} stopped`);
     assert.deepEqual(mountPoints().filter((m) => m.includes(ctx.dir)), [], 'no mount left');
     for (const m of cgroupMounts()) assert.equal(existsSync(`${m}/margay-lab`), false, `no cgroup left in ${m}`);
   });

@@ -74,6 +74,9 @@ export function startApiServer(options: ControlPlaneOptions): ProcessRecord {
   ]);
 }
 
+/** Flags of the controller manager and the scheduler: one instance (no election), no serving ports, a modest API rate. */
+const COMPONENT_FLAGS = ['--leader-elect=false', '--port=0', '--secure-port=0', '--kube-api-qps=20', '--kube-api-burst=40', '--v=1'];
+
 /**
  * Starts kube-controller-manager with only the controllers a lab needs: service accounts and their
  * tokens (pods are refused without them), namespace deletion, node lifecycle (NotReady when a
@@ -86,12 +89,7 @@ export function startControllerManager(options: ControlPlaneOptions, kubeconfig:
     `--root-ca-file=${options.pki.caCert}`,
     '--controllers=serviceaccount,serviceaccount-token,namespace,nodelifecycle,podgc',
     '--use-service-account-credentials=true',
-    '--leader-elect=false',
-    '--port=0',
-    '--secure-port=0',
-    '--kube-api-qps=20',
-    '--kube-api-burst=40',
-    '--v=1',
+    ...COMPONENT_FLAGS,
   ]);
 }
 
@@ -99,12 +97,7 @@ export function startControllerManager(options: ControlPlaneOptions, kubeconfig:
 export function startScheduler(options: ControlPlaneOptions, kubeconfig: string): ProcessRecord {
   return start(options, 'kube-scheduler', 'kube-scheduler', [
     `--kubeconfig=${kubeconfig}`,
-    '--leader-elect=false',
-    '--port=0',
-    '--secure-port=0',
-    '--kube-api-qps=20',
-    '--kube-api-burst=40',
-    '--v=1',
+    ...COMPONENT_FLAGS,
   ]);
 }
 
