@@ -144,6 +144,8 @@ export function kubeletArgs(host: LabHost, paths: HostPaths): string[] {
     '--kube-api-qps=10',
     '--kube-api-burst=20',
     '--serialize-image-pulls=false',
+    // A pod whose sync failed (e.g. kubelet 1.20's kill race with containerd) is retried every 10 s, not every minute.
+    '--sync-frequency=10s',
     '--read-only-port=0',
     '--healthz-port=10248',
     '--v=1',
