@@ -61,6 +61,8 @@ export const CniCode = {
   CHECK_FAILED: 100,
   /** No address can be assigned (pools exhausted, no pool for this node or namespace). */
   NO_ADDRESS: 101,
+  /** The Kubernetes API server refused a request about the pod (permissions, invalid request). */
+  KUBERNETES_API: 102,
   /** An unexpected failure inside the agent. */
   INTERNAL: 999,
 } as const;
@@ -106,6 +108,8 @@ const MARGAY_TO_CNI: Partial<Record<ErrorCode, number>> = {
   MARGAY_ERR_VALIDATION: CniCode.INVALID_NETWORK_CONFIG,
   MARGAY_ERR_CONFIG: CniCode.INVALID_NETWORK_CONFIG,
   MARGAY_ERR_DECODE: CniCode.DECODE_FAILURE,
+  MARGAY_ERR_KUBE_UNAVAILABLE: CniCode.TRY_AGAIN_LATER,
+  MARGAY_ERR_KUBE_API: CniCode.KUBERNETES_API,
 };
 
 /** Any error as a CniError: MargayErrors by their code, command failures as I/O, the rest internal. */

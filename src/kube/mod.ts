@@ -14,3 +14,13 @@ export { KUBE_LABELS_ANNOTATION, kubernetesNodeName, podFacts, withKubeLabels } 
 export { endpointFor } from './controllers/endpoints.ts';
 export { decidedContent, reconcileAll, syncOne, type OwnedSet, type ReconcileReport } from './controllers/writer.ts';
 export { KeyedQueue } from './controllers/queue.ts';
+export {
+  ANNOTATION_IP_ADDRS,
+  ANNOTATION_IP_ADDRS_NO_IPAM,
+  ANNOTATION_IPV4_POOLS,
+  ANNOTATION_IPV6_POOLS,
+  PodInfoSource,
+  podNetworkInfo,
+  type PodInfoSourceOptions,
+  type PodNetworkInfo,
+} from './pod-info.ts';

@@ -1,5 +1,10 @@
 /** Shared setup of the Kubernetes tests: a KubeControllersConfiguration, manifests, a pod's endpoint. */
-import { convertKubernetesResource } from '../../src/api/k8s/mod.ts';
+import { convertKubernetesResource, podEndpointLabels } from '../../src/api/k8s/mod.ts';
+import { networkPolicyKind } from '../../src/api/kinds/network-policy.ts';
+import { profileKind } from '../../src/api/kinds/profile.ts';
+import { workloadEndpointKind } from '../../src/api/kinds/workload-endpoint.ts';
+import { decidedContent, type KubeObject, type PodObject } from '../../src/kube/mod.ts';
+import { namespaceMirror, policyMirror, serviceAccountMirror } from '../../src/kube/controllers/mirrors.ts';
 import { validateResource } from '../../src/api/validate.ts';
 import type { Resource } from '../../src/api/resource.ts';
 import type { ResourceStore } from '../../src/datastore/mod.ts';
@@ -55,4 +60,40 @@ export async function writeEndpointOf(kube: KubeHandle, store: ResourceStore, ns
   delete wep.metadata.uid;
   delete wep.metadata.creationTimestamp;
   return (await store.apply(wep)).resource;
+}
+
+function sorted(labels: Record<string, string> | undefined): string {
+  return JSON.stringify(Object.entries(labels ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/**
+ * How etcd differs from the converted state of the Kubernetes API: every `kns.`/`ksa.` Profile and
+ * `knp.default.` policy exactly as converted (nothing missing, nothing stale, nothing extra), and
+ * every Kubernetes endpoint with its pod's current labels. Empty when they agree.
+ */
+export async function convergenceGaps(kube: KubeHandle, store: ResourceStore): Promise<string[]> {
+  const list = (what: string[]): KubeObject[] => (JSON.parse(kube.kubectl(['get', ...what, '-o', 'json'])) as { items: KubeObject[] }).items;
+  const quiet = (): void => {};
+  const expected = new Map<string, string>();
+  const add = (r: Resource | undefined): void => {
+    if (r) expected.set(`${r.kind} ${r.metadata.namespace ?? ''}/${r.metadata.name}`, decidedContent(r));
+  };
+  for (const ns of list(['namespaces'])) add(namespaceMirror.convert({ ...ns, apiVersion: 'v1', kind: 'Namespace' }, quiet));
+  for (const sa of list(['serviceaccounts', '-A'])) add(serviceAccountMirror.convert({ ...sa, apiVersion: 'v1', kind: 'ServiceAccount' }, quiet));
+  for (const np of list(['networkpolicies', '-A'])) add(policyMirror.convert({ ...np, apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' }, quiet));
+  const actual = new Map<string, string>();
+  for (const r of (await store.list(profileKind)).items) if (namespaceMirror.owned.owns(r) || serviceAccountMirror.owned.owns(r)) actual.set(`Profile /${r.metadata.name}`, decidedContent(r));
+  for (const r of (await store.list(networkPolicyKind)).items) if (policyMirror.owned.owns(r)) actual.set(`NetworkPolicy ${r.metadata.namespace}/${r.metadata.name}`, decidedContent(r));
+  const gaps: string[] = [];
+  for (const [k, v] of expected) if (actual.get(k) !== v) gaps.push(actual.has(k) ? `${k} differs` : `${k} missing`);
+  for (const k of actual.keys()) if (!expected.has(k)) gaps.push(`${k} stale`);
+  const pods = new Map(list(['pods', '-A']).map((p) => [`${p.metadata.namespace}/${p.metadata.name}`, p as PodObject]));
+  for (const wep of (await store.list(workloadEndpointKind)).items) {
+    const spec = wep.spec as { orchestrator?: string; pod?: string };
+    if (spec.orchestrator !== 'k8s') continue;
+    const p = pods.get(`${wep.metadata.namespace}/${spec.pod}`);
+    if (!p) gaps.push(`WorkloadEndpoint ${wep.metadata.namespace}/${wep.metadata.name} of a pod that is gone`);
+    else if (sorted(wep.metadata.labels) !== sorted(podEndpointLabels({ metadata: p.metadata, spec: p.spec }))) gaps.push(`WorkloadEndpoint ${wep.metadata.namespace}/${wep.metadata.name} has old labels`);
+  }
+  return gaps;
 }
