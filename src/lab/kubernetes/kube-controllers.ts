@@ -2,8 +2,8 @@
  * `margay kube-controllers` in the lab: Namespaces, ServiceAccounts, NetworkPolicies and pod label
  * changes from the lab's API server into its etcd (Profiles `kns.*`/`ksa.*`, policies
  * `knp.default.*`, endpoint labels), and addresses of deleted pods and nodes released. It runs in
- * the control-plane namespace with its own kubeconfig (user `margay-kube-controllers`, bound by
- * rbac.ts) and the lab's datastore.
+ * the control-plane namespace with its own kubeconfig (the token of ServiceAccount
+ * `kube-system/margay-kube-controllers`, see rbac.ts) and the lab's datastore.
  */
 import { join } from 'node:path';
 import { profileKind } from '../../api/kinds/profile.ts';

@@ -5,8 +5,8 @@
  *
  * Identities follow what kubeadm sets up, so the API server's Node and RBAC authorizers apply
  * unchanged: `system:kube-controller-manager`, `system:kube-scheduler`, `system:node:<host>` in
- * `system:nodes`; the operator is in `system:masters`; Margay's components get their own users,
- * bound by the lab's RBAC manifest (rbac.ts).
+ * `system:nodes`; the operator is in `system:masters`. Margay's components use ServiceAccount
+ * tokens, as on a real cluster (rbac.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -35,18 +35,12 @@ export interface Pki {
   identities: Identity[];
 }
 
-/** Users Margay's own components act as (bound in rbac.ts). */
-export const MARGAY_KUBE_CONTROLLERS_USER = 'margay-kube-controllers';
-export const MARGAY_CNI_USER = 'margay-cni';
-
 /** The cluster's identities for `hosts`. */
 export function clusterIdentities(hosts: string[]): Omit<Identity, 'token'>[] {
   return [
     { id: 'admin', user: 'margay-lab-admin', groups: ['system:masters'] },
     { id: 'controller-manager', user: 'system:kube-controller-manager', groups: [] },
     { id: 'scheduler', user: 'system:kube-scheduler', groups: [] },
-    { id: 'kube-controllers', user: MARGAY_KUBE_CONTROLLERS_USER, groups: [] },
-    { id: 'cni', user: MARGAY_CNI_USER, groups: [] },
     ...hosts.map((h) => ({ id: `node-${h}`, user: `system:node:${h}`, groups: ['system:nodes'] })),
   ];
 }
@@ -96,8 +90,8 @@ export function identity(pki: Pki, id: string): Identity {
   return found;
 }
 
-/** Writes a kubeconfig for `who` reaching `server` (verified against the lab's CA). */
-export function writeKubeconfig(path: string, options: { server: string; caCert: string; who: Identity }): void {
+/** Writes a kubeconfig for `who` (a user and its bearer token) reaching `server`, verified against the lab's CA. */
+export function writeKubeconfig(path: string, options: { server: string; caCert: string; who: Pick<Identity, 'user' | 'token'> }): void {
   const config = {
     apiVersion: 'v1',
     kind: 'Config',

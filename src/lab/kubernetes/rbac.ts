@@ -1,39 +1,33 @@
 /**
- * What Margay's own components may do in the lab's API server, as on a real cluster (the same
- * rules as Calico's `calico-kube-controllers` and `calico-cni-plugin` ClusterRoles): the
- * controllers read what they convert and nothing else; the CNI plugin (the agent on its behalf)
- * reads the pod it sets up and writes its IP back as annotations.
+ * Margay's own components act in the lab's API server exactly as on a real cluster: the lab
+ * applies `examples/kubernetes/rbac.yaml` (ServiceAccounts `kube-system/margay-kube-controllers`
+ * and `kube-system/margay-cni`, their ClusterRoles and bindings, docs/kubernetes.md) and gives
+ * `margay kube-controllers` and every host's CNI configuration a kubeconfig with those accounts'
+ * tokens, once kube-controller-manager's token controller has made them.
  */
-import { MARGAY_CNI_USER, MARGAY_KUBE_CONTROLLERS_USER } from './pki.ts';
+import { join } from 'node:path';
+import { MargayError } from '../../errors/mod.ts';
+import { packageRoot } from '../entry.ts';
+import { pollUntil } from '../poll.ts';
+import { kubectl } from './kubectl.ts';
 
-function clusterRole(name: string, rules: object[]): object {
-  return { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name }, rules };
+/** The ServiceAccounts of Margay's components (namespace kube-system). */
+export const MARGAY_ACCOUNTS = { kubeControllers: 'margay-kube-controllers', cni: 'margay-cni' } as const;
+
+/** Applies the RBAC manifest users deploy. */
+export async function applyMargayRbac(kubeconfig: string): Promise<void> {
+  await kubectl(kubeconfig, ['apply', '-f', join(packageRoot(), 'examples', 'kubernetes', 'rbac.yaml')]);
 }
 
-function bindUser(name: string, user: string): object {
-  return {
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'ClusterRoleBinding',
-    metadata: { name },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
-    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
-  };
-}
-
-/** The ClusterRoles and bindings of `margay kube-controllers` and the CNI plugin. */
-export function margayRbac(): object[] {
-  const read = ['get', 'list', 'watch'];
-  return [
-    clusterRole('margay-kube-controllers', [
-      { apiGroups: [''], resources: ['nodes', 'pods', 'namespaces', 'serviceaccounts'], verbs: read },
-      { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: read },
-      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
-    ]),
-    bindUser('margay-kube-controllers', MARGAY_KUBE_CONTROLLERS_USER),
-    clusterRole('margay-cni-plugin', [
-      { apiGroups: [''], resources: ['pods', 'namespaces', 'serviceaccounts', 'nodes'], verbs: ['get'] },
-      { apiGroups: [''], resources: ['pods', 'pods/status'], verbs: ['patch'] },
-    ]),
-    bindUser('margay-cni-plugin', MARGAY_CNI_USER),
-  ];
+/** The token of a kube-system ServiceAccount, once its token Secret exists. */
+export async function serviceAccountToken(kubeconfig: string, account: string, timeoutMs: number): Promise<string> {
+  const token = await pollUntil(async () => {
+    const secret = await kubectl(kubeconfig, ['get', 'serviceaccount', '-n', 'kube-system', account, '-o', 'jsonpath={.secrets[0].name}'], { allowFail: true });
+    const name = secret.stdout.trim();
+    if (!name) return undefined;
+    const data = await kubectl(kubeconfig, ['get', 'secret', '-n', 'kube-system', name, '-o', 'jsonpath={.data.token}'], { allowFail: true });
+    return data.stdout.trim() ? Buffer.from(data.stdout.trim(), 'base64').toString('utf8') : undefined;
+  }, { deadline: Date.now() + timeoutMs, intervalMs: 250 });
+  if (!token) throw new MargayError('MARGAY_ERR_CONFIG', `ServiceAccount kube-system/${account} got no token within ${timeoutMs / 1000} s (kube-controller-manager's token controller; see kubernetes/kube-controller-manager.log)`);
+  return token;
 }

@@ -17,11 +17,11 @@ import { apiAddress, type ControlPlaneOptions, firstServiceIp, startApiServer, s
 import { createHostMountNs } from './host-mounts.ts';
 import { buildLabImages, importImages } from './images.ts';
 import { startKubeControllers, waitKubeControllersSynced } from './kube-controllers.ts';
-import { kubectlApply, kubectlJson } from './kubectl.ts';
+import { kubectlJson } from './kubectl.ts';
 import { startContainerd, startKubelet, writeCniBinDir, writeNodeConfig } from './node.ts';
 import { cgroupRootOf, hostPaths, kubeDir, operatorKubeconfig } from './paths.ts';
 import { identity, type Pki, writeKubeconfig, writePki } from './pki.ts';
-import { margayRbac } from './rbac.ts';
+import { applyMargayRbac, MARGAY_ACCOUNTS, serviceAccountToken } from './rbac.ts';
 
 /** The lab's KubeControllersConfiguration: short reconciler periods and leak grace, so failures are repaired within a test's patience. */
 export function labKubeControllersConfiguration(): object {
@@ -58,12 +58,17 @@ function record(ctx: KubeUpContext, state: LabState, ...records: ProcessRecord[]
   writeState(ctx.dir, state);
 }
 
-/** Writes the kubeconfig of every component that reaches the API server over the fabric. */
+/** The API server as components on the fabric reach it. */
+function fabricServer(state: LabState): string {
+  return `https://${apiAddress(state.plan)}:${state.plan.kubernetes!.apiPort}`;
+}
+
+/** Writes the kubeconfigs of the controller manager, the scheduler and every kubelet (static tokens). */
 function writeComponentKubeconfigs(labDir: string, state: LabState, pki: Pki): Record<string, string> {
   const dir = kubeDir(labDir);
-  const server = `https://${apiAddress(state.plan)}:${state.plan.kubernetes!.apiPort}`;
+  const server = fabricServer(state);
   const files: Record<string, string> = {};
-  for (const id of ['controller-manager', 'scheduler', 'kube-controllers']) {
+  for (const id of ['controller-manager', 'scheduler']) {
     files[id] = join(dir, `${id}.kubeconfig`);
     writeKubeconfig(files[id], { server, caCert: pki.caCert, who: identity(pki, id) });
   }
@@ -71,13 +76,28 @@ function writeComponentKubeconfigs(labDir: string, state: LabState, pki: Pki): R
     const paths = hostPaths(labDir, host.name);
     mkdirSync(paths.root, { recursive: true });
     writeKubeconfig(paths.kubeletKubeconfig, { server, caCert: pki.caCert, who: identity(pki, `node-${host.name}`) });
-    writeKubeconfig(paths.cniKubeconfig, { server, caCert: pki.caCert, who: identity(pki, 'cni') });
   }
   return files;
 }
 
+/**
+ * Applies Margay's RBAC manifest and writes the kubeconfigs of `margay kube-controllers` and of
+ * every host's CNI configuration with the ServiceAccounts' tokens; returns the controllers' one.
+ */
+async function writeMargayKubeconfigs(labDir: string, state: LabState, pki: Pki): Promise<string> {
+  const admin = state.kubernetes!.kubeconfig;
+  await applyMargayRbac(admin);
+  const server = fabricServer(state);
+  const controllers = join(kubeDir(labDir), 'kube-controllers.kubeconfig');
+  const token = (account: string) => serviceAccountToken(admin, account, API_READY_MS);
+  writeKubeconfig(controllers, { server, caCert: pki.caCert, who: { user: MARGAY_ACCOUNTS.kubeControllers, token: await token(MARGAY_ACCOUNTS.kubeControllers) } });
+  const cni = { server, caCert: pki.caCert, who: { user: MARGAY_ACCOUNTS.cni, token: await token(MARGAY_ACCOUNTS.cni) } };
+  for (const host of state.plan.hosts) writeKubeconfig(hostPaths(labDir, host.name).cniKubeconfig, cni);
+  return controllers;
+}
+
 /** Starts the control plane and returns the operator's kubeconfig once the API server is ready. */
-async function startControlPlane(ctx: KubeUpContext, state: LabState): Promise<{ pki: Pki; kubeconfigs: Record<string, string> }> {
+async function startControlPlane(ctx: KubeUpContext, state: LabState): Promise<Pki> {
   const plan = state.plan;
   const dir = kubeDir(ctx.dir);
   ctx.progress(`building the control-plane namespace (${plan.kubernetes!.netns}, ${plan.kubernetes!.address} on the fabric)`);
@@ -96,10 +116,9 @@ async function startControlPlane(ctx: KubeUpContext, state: LabState): Promise<{
   state.kubernetes = { kubeconfig: operatorKubeconfig(ctx.dir), server: `https://${apiAddress(plan)}:${plan.kubernetes!.apiPort}`, forwardPort: forward.port };
   writeState(ctx.dir, state);
   await waitApiReady({ server, caCert: pki.caCert, token: admin.token, record: api, timeoutMs: API_READY_MS });
-  await kubectlApply(state.kubernetes.kubeconfig, margayRbac());
   ctx.progress('starting kube-controller-manager and kube-scheduler');
   record(ctx, state, startControllerManager(options, kubeconfigs['controller-manager']!), startScheduler(options, kubeconfigs.scheduler!));
-  return { pki, kubeconfigs };
+  return pki;
 }
 
 /** Turns one host into a node: configuration, containerd, the images, kubelet. */
@@ -135,9 +154,10 @@ export async function waitNodesReady(kubeconfig: string, hosts: string[], timeou
 export async function startKubernetes(ctx: KubeUpContext, state: LabState): Promise<void> {
   const imagesBuilt = buildLabImages(join(ctx.dir, 'images'));
   imagesBuilt.catch(() => undefined);
-  const { kubeconfigs } = await startControlPlane(ctx, state);
-  ctx.progress('starting margay kube-controllers');
-  const controllers = startKubeControllers({ dir: kubeDir(ctx.dir), state, kubeconfig: kubeconfigs['kube-controllers']! });
+  const pki = await startControlPlane(ctx, state);
+  ctx.progress('starting margay kube-controllers (RBAC from examples/kubernetes/rbac.yaml)');
+  const controllersKubeconfig = await writeMargayKubeconfigs(ctx.dir, state, pki);
+  const controllers = startKubeControllers({ dir: kubeDir(ctx.dir), state, kubeconfig: controllersKubeconfig });
   record(ctx, state, controllers);
   const images = await imagesBuilt;
   const cniBin = writeCniBinDir(ctx.dir);
