@@ -14,7 +14,7 @@ import { validateResource } from '../src/api/validate.ts';
 import { EtcdDatastore } from '../src/datastore/etcd.ts';
 import { RESOURCES_PREFIX } from '../src/datastore/keys.ts';
 import { ResourceStore } from '../src/datastore/resources.ts';
-import { exec } from '../src/dataplane/exec.ts';
+import { exec } from '../src/os/mod.ts';
 import { createHost, REPO_ROOT, startAgent } from '../test/agent/lab.ts';
 import { startEtcd } from '../test/harness/etcd.ts';
 import { createTestNetns, run } from '../test/harness/netns.ts';

@@ -1,6 +1,7 @@
 /**
  * BGP propagation: time from a new pod on one host to a route to it on every other host, for 4
- * and 10 hosts (host namespaces on one fabric, a BgpController and BIRD on each, one etcd).
+ * and 10 hosts (host namespaces on one fabric, the node process, `margay agent --bgp` in-process,
+ * and BIRD on each, one etcd).
  *
  * Each pod gets a new block (the pool has blockSize 32), so every pod is a real BGP change:
  *   margay:   IPAM assign (etcd) → watch → BgpView → render → bird -p → birdc configure → BGP → kernel
@@ -12,7 +13,9 @@
 import { writeFileSync } from 'node:fs';
 import { birdCommand } from '../src/bgp/bird-client.ts';
 import { renderBirdConfig } from '../src/bgp/bird-config.ts';
-import { BgpController } from '../src/bgp/controller.ts';
+import { environmentLayers, flagLayers } from '../src/agent/config.ts';
+import { silentLogger } from '../src/log/mod.ts';
+import { NodeProcess } from '../src/agent/node.ts';
 import { EtcdDatastore } from '../src/datastore/etcd.ts';
 import { ResourceStore } from '../src/datastore/resources.ts';
 import { Ipam } from '../src/ipam/ipam.ts';
@@ -55,7 +58,7 @@ interface Row {
 async function run(hostCount: number, endpoints: string[], poolIndex: number): Promise<Row> {
   const fab: Fabric = await createFabric(hostCount, { blocks: false });
   const clients: EtcdDatastore[] = [];
-  const controllers: BgpController[] = [];
+  const nodes: NodeProcess[] = [];
   const watches: RouteWatch[] = [];
   try {
     const admin = new EtcdDatastore({ endpoints });
@@ -67,15 +70,28 @@ async function run(hostCount: number, endpoints: string[], poolIndex: number): P
     for (const [index, h] of fab.hosts.entries()) {
       const ds = new EtcdDatastore({ endpoints });
       clients.push(ds);
-      controllers.push(
-        new BgpController({ datastore: ds, hostname: `b${hostCount}-${h.name}`, stateDir: h.stateDir, netns: h.ns.name, defaultPools: false, render: TEST_RENDER_OPTIONS, debounceMs: 20,
-          onApplied: (info) => {
-            if (info.outcome === 'reconfigured') onApplied[index]?.(info.latencyMs);
+      nodes.push(
+        new NodeProcess({
+          datastore: ds,
+          local: {
+            layers: [...environmentLayers({ MARGAY_DATAPLANEFLUSHDELAY: '0.02' }).layers, ...flagLayers({ hostname: `b${hostCount}-${h.name}`, netns: h.ns.name, stateDir: h.stateDir })],
+            warnings: [],
           },
+          bgp: {
+            defaultPools: false,
+            render: TEST_RENDER_OPTIONS,
+            debounceMs: 20,
+            onApplied: (info) => {
+              if (info.outcome === 'reconfigured') onApplied[index]?.(info.latencyMs);
+            },
+          },
+          logger: silentLogger(),
+          servers: false,
         }),
       );
     }
-    await Promise.all(controllers.map((c) => c.start()));
+    await Promise.all(nodes.map((n) => n.start()));
+    const controllers = nodes.map((n) => n.bgp!);
     await Promise.all(controllers.map((c) => c.ready));
     await eventually(
       async () => {
@@ -107,7 +123,7 @@ async function run(hostCount: number, endpoints: string[], poolIndex: number): P
 
     // Baseline: BIRD alone. Stop the controllers (BIRD keeps running), then change each owner's
     // configuration by hand the same way: one more static /32, written and reloaded.
-    await Promise.all(controllers.map((c) => c.stop({ bird: 'leave' })));
+    await Promise.all(nodes.map((n) => n.stop({ bird: 'leave' })));
     const baseline: number[] = [];
     for (let i = 0; i < TRIALS; i++) {
       const owner = i % hostCount;
@@ -125,9 +141,9 @@ async function run(hostCount: number, endpoints: string[], poolIndex: number): P
     return { hosts: hostCount, margay, assign, apply, baseline, meshMs };
   } finally {
     for (const w of watches) w.stop();
-    for (const c of controllers) {
-      await c.stop({ bird: 'stop' }).catch(() => undefined);
-      await c.bird.stop().catch(() => undefined);
+    for (const n of nodes) {
+      await n.stop({ bird: 'stop' }).catch(() => undefined);
+      await n.bgp?.bird.stop().catch(() => undefined);
     }
     for (const ds of clients) await ds.close().catch(() => undefined);
     await fab.destroy();

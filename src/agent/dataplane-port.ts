@@ -12,6 +12,7 @@ export interface DataplaneOutcome {
   failedEndpoints?: string[];
   nft?: { error?: Error };
   routes?: { errors: Array<{ dst: string; message: string }> };
+  vxlan?: { errors: string[] };
 }
 
 /**
@@ -46,6 +47,7 @@ export function checkOutcome(outcome: DataplaneOutcome | void, what: string): vo
   const reasons = [
     ...(outcome.nft?.error ? [`nftables: ${outcome.nft.error.message.split('\n')[0]}`] : []),
     ...(outcome.routes?.errors ?? []).slice(0, 3).map((e) => `route ${e.dst}: ${e.message}`),
+    ...(outcome.vxlan?.errors ?? []).slice(0, 3).map((e) => `VXLAN: ${e}`),
   ];
   throw new DataplaneFailure(`${what} failed: ${reasons.join('; ') || 'unknown error'}`, outcome.failedEndpoints ?? []);
 }

@@ -3,7 +3,7 @@
  * then): each waits for an endpoint key at a datastore revision, and is resolved when the agent
  * says so, rejected at its deadline or when the agent stops.
  */
-import type { Clock, TimerHandle } from '../datastore/clock.ts';
+import type { Clock, TimerHandle } from '../os/mod.ts';
 
 interface Waiter {
   key: string;

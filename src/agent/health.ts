@@ -12,7 +12,7 @@
  * port 9099.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Clock } from '../datastore/clock.ts';
+import type { Clock } from '../os/mod.ts';
 import { formatTable } from '../format/table.ts';
 
 /** What a reporter says. */

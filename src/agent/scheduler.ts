@@ -14,7 +14,7 @@
  *
  * Pure apart from the injected {@link Clock}: tests drive it with a ManualClock.
  */
-import type { Clock, TimerHandle } from '../datastore/clock.ts';
+import type { Clock, TimerHandle } from '../os/mod.ts';
 
 /** Options of {@link FlushScheduler}. */
 export interface FlushSchedulerOptions {

@@ -17,7 +17,8 @@
  */
 import type { Datastore, TxnOp } from '../datastore/datastore.ts';
 import type { Lease } from '../datastore/datastore.ts';
-import type { Logger } from './log.ts';
+import { FELIX_STATUS_PREFIX } from '../datastore/keys.ts';
+import type { Logger } from '../log/mod.ts';
 
 /** An endpoint's status value. */
 export type EndpointStatus = 'up' | 'down' | 'error';
@@ -37,7 +38,7 @@ export function escapeKeyPart(part: string): string {
 
 /** The prefix of every status key of one host. */
 export function hostStatusPrefix(region: string, hostname: string): string {
-  return `/calico/felix/v2/${region}/host/${escapeKeyPart(hostname)}/`;
+  return `${FELIX_STATUS_PREFIX}${region}/host/${escapeKeyPart(hostname)}/`;
 }
 
 /** The host status key. */

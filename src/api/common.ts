@@ -1,8 +1,8 @@
 /**
- * Schema pieces shared by many kinds: names, labels, CIDRs, IPs, selectors, AS numbers.
+ * Schema pieces shared by many kinds: names, labels, selectors, AS numbers (addresses and networks
+ * are parsed by src/net/).
  * Each returns a zod schema or a plain check so kind files stay short and consistent.
  */
-import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { parseSelector, SelectorParseError } from '../selector/mod.ts';
 
@@ -75,41 +75,6 @@ export const selectorSchema = z.string().superRefine((text, ctx) => {
       throw err;
     }
   }
-});
-
-/** Parses `a.b.c.d/n` or `x::/n` strictly; returns undefined when it is not a CIDR. */
-export function parseCidr(text: string): { address: ipaddr.IPv4 | ipaddr.IPv6; prefix: number; family: 4 | 6 } | undefined {
-  if (!ipaddr.isValidCIDR(text)) return undefined;
-  const [address, prefix] = ipaddr.parseCIDR(text);
-  return { address, prefix, family: address.kind() === 'ipv4' ? 4 : 6 };
-}
-
-/** Parses a plain IPv4 or IPv6 address (no prefix); returns its family or undefined. */
-export function ipFamily(text: string): 4 | 6 | undefined {
-  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return 4;
-  if (!text.includes(':')) return undefined;
-  return ipaddr.IPv6.isValid(text) ? 6 : undefined;
-}
-
-/** The family of a CIDR or a plain address (Calico accepts a bare IP where it accepts a net). */
-export function netFamily(text: string): 4 | 6 | undefined {
-  if (text.includes('/')) return parseCidr(text)?.family;
-  return ipFamily(text);
-}
-
-/** A CIDR (or a single address, taken as /32 or /128), as rule nets accept them. */
-export const netSchema = z.string().refine((s) => netFamily(s) !== undefined, {
-  message: 'must be an IPv4 or IPv6 CIDR (a.b.c.d/n or x::/n)',
-});
-
-/** A CIDR that must have a prefix. */
-export const cidrSchema = z.string().refine((s) => parseCidr(s) !== undefined, {
-  message: 'must be an IPv4 or IPv6 CIDR (a.b.c.d/n or x::/n)',
-});
-
-/** An IPv4 or IPv6 address. */
-export const ipSchema = z.string().refine((s) => ipFamily(s) !== undefined, {
-  message: 'must be an IPv4 or IPv6 address',
 });
 
 /**

@@ -13,8 +13,9 @@
  * The result keeps the interface's prefix length (`192.0.2.11/24`), which BGP uses to tell
  * directly connected peers and VXLAN uses for CrossSubnet.
  */
-import type { CommandRunner } from '../dataplane/exec.ts';
-import { cidrContains, parseCidr } from './net.ts';
+import type { CommandRunner } from '../os/mod.ts';
+import { MargayError } from '../errors/mod.ts';
+import { addressOf, cidrContainsCidr, isLinkLocal, parseCidrOrIp, parseIpNet } from '../net/mod.ts';
 
 /** An interface and its addresses, as `ip -j addr show` lists them. */
 export interface InterfaceInfo {
@@ -40,18 +41,25 @@ export type AutodetectionMethod =
   | { kind: 'can-reach'; destination: string }
   | { kind: 'cidr'; cidrs: string[] };
 
-/** Parses `IP_AUTODETECTION_METHOD` text; throws on anything else (Calico terminates too). */
-export function parseAutodetectionMethod(text: string | undefined): AutodetectionMethod {
+/** What `IP_AUTODETECTION_METHOD` accepts, for error messages. */
+const METHODS_ALLOWED = 'first-found, interface=REGEX[,REGEX], skip-interface=REGEX[,REGEX], can-reach=IP or cidr=CIDR[,CIDR]';
+
+/**
+ * Parses `IP_AUTODETECTION_METHOD` text (`variable` names it in errors, e.g. the IPv6 one); throws
+ * MARGAY_ERR_CONFIG on anything else (Calico terminates too).
+ */
+export function parseAutodetectionMethod(text: string | undefined, variable = 'IP_AUTODETECTION_METHOD'): AutodetectionMethod {
   const t = (text ?? '').trim();
   if (t === '' || t === 'first-found') return { kind: 'first-found' };
+  const bad = (why: string): MargayError => new MargayError('MARGAY_ERR_CONFIG', `${variable}=${JSON.stringify(t)}: ${why} (allowed: ${METHODS_ALLOWED})`);
   const list = (rest: string) => rest.split(/\s*,\s*/).filter((s) => s !== '');
   const checkRegexes = (patterns: string[]) => {
-    if (patterns.length === 0) throw new Error(`autodetection method ${JSON.stringify(t)} names no interface pattern`);
+    if (patterns.length === 0) throw bad('names no interface pattern');
     for (const p of patterns) {
       try {
         new RegExp(p);
       } catch {
-        throw new Error(`autodetection method ${JSON.stringify(t)}: ${JSON.stringify(p)} is not a valid regular expression`);
+        throw bad(`${JSON.stringify(p)} is not a valid regular expression`);
       }
     }
     return patterns;
@@ -60,36 +68,29 @@ export function parseAutodetectionMethod(text: string | undefined): Autodetectio
   if (t.startsWith('skip-interface=')) return { kind: 'skip-interface', patterns: checkRegexes(list(t.slice('skip-interface='.length))) };
   if (t.startsWith('can-reach=')) {
     const destination = t.slice('can-reach='.length).trim();
-    const net = parseCidr(destination);
-    if (!net || destination.includes('/')) throw new Error(`autodetection method ${JSON.stringify(t)}: can-reach needs an IP address (host names are not resolved)`);
+    const net = parseCidrOrIp(destination);
+    if (!net || destination.includes('/')) throw bad('can-reach needs an IP address (host names are not resolved)');
     return { kind: 'can-reach', destination };
   }
   if (t.startsWith('cidr=')) {
     const cidrs = list(t.slice('cidr='.length));
-    if (cidrs.length === 0 || cidrs.some((c) => !parseCidr(c) || !c.includes('/'))) {
-      throw new Error(`autodetection method ${JSON.stringify(t)}: cidr= needs a comma-separated list of CIDRs`);
-    }
+    if (cidrs.length === 0 || cidrs.some((c) => !parseCidrOrIp(c) || !c.includes('/'))) throw bad('cidr= needs a comma-separated list of CIDRs');
     return { kind: 'cidr', cidrs };
   }
-  throw new Error(`invalid IP autodetection method ${JSON.stringify(t)} (use first-found, interface=, skip-interface=, can-reach= or cidr=)`);
+  throw bad('not an IP autodetection method');
 }
 
 /** Go's `IP.IsGlobalUnicast`: not unspecified, loopback, link-local, multicast or broadcast. */
 export function isGlobalUnicast(address: string): boolean {
-  const net = parseCidr(address);
+  const net = parseIpNet(address, { allowBareIp: true });
   if (!net) return false;
-  const b = net.address.toByteArray();
-  if (net.family === 4) {
-    if (b.every((x) => x === 0) || b.every((x) => x === 255)) return false;
-    if (b[0] === 127 || b[0]! >= 224) return false;
-    if (b[0] === 169 && b[1] === 254) return false;
-    return true;
+  const { ip } = net;
+  if (isLinkLocal(ip)) return false;
+  if (ip.family === 4) {
+    const top = Number(ip.value >> 24n);
+    return ip.value !== 0n && ip.value !== 0xffffffffn && top !== 127 && top < 224;
   }
-  if (b.every((x) => x === 0)) return false;
-  if (b.slice(0, 15).every((x) => x === 0) && b[15] === 1) return false;
-  if (b[0] === 0xff) return false;
-  if (b[0] === 0xfe && (b[1]! & 0xc0) === 0x80) return false;
-  return true;
+  return ip.value !== 0n && ip.value !== 1n && ip.value >> 120n !== 0xffn;
 }
 
 /** Parses `ip -j addr show` output. */
@@ -124,14 +125,15 @@ export function filteredEnumeration(
 ): DetectedAddress | undefined {
   const include = filter.include && filter.include.length > 0 ? new RegExp(`(${filter.include.join(')|(')})`) : undefined;
   const exclude = filter.exclude && filter.exclude.length > 0 ? new RegExp(`(${filter.exclude.join(')|(')})`) : undefined;
-  const cidrs = (filter.cidrs ?? []).map((c) => parseCidr(c)).filter((c) => c !== undefined);
+  const cidrs = (filter.cidrs ?? []).map((c) => parseCidrOrIp(c)).filter((c) => c !== undefined);
   const ordered = [...interfaces].sort((a, b) => b.index - a.index);
   for (const iface of ordered) {
     if (include && !include.test(iface.name)) continue;
     if (exclude && exclude.test(iface.name)) continue;
     for (const a of iface.addresses) {
       if (a.family !== family || !isGlobalUnicast(a.address)) continue;
-      if (cidrs.length > 0 && !cidrs.some((c) => cidrContains(c, a.address))) continue;
+      const addr = parseCidrOrIp(a.address);
+      if (cidrs.length > 0 && !cidrs.some((c) => addr !== undefined && cidrContainsCidr(c, addr))) continue;
       return { cidr: `${a.address}/${a.prefixLen}`, address: a.address, interface: iface.name };
     }
   }
@@ -140,10 +142,10 @@ export function filteredEnumeration(
 
 /** Calico's GetLocalCIDR: the interface prefix of a local address (the bare address when none). */
 export function localCidrOf(interfaces: InterfaceInfo[], address: string): DetectedAddress {
-  const wanted = parseCidr(address)?.address.toString();
+  const wanted = addressOf(address);
   for (const iface of interfaces) {
     for (const a of iface.addresses) {
-      if (parseCidr(a.address)?.address.toString() === wanted) return { cidr: `${a.address}/${a.prefixLen}`, address: a.address, interface: iface.name };
+      if (addressOf(a.address) === wanted) return { cidr: `${a.address}/${a.prefixLen}`, address: a.address, interface: iface.name };
     }
   }
   return { cidr: address, address };
@@ -170,7 +172,7 @@ export async function autodetectAddress(method: AutodetectionMethod, family: 4 |
     case 'cidr':
       return filteredEnumeration(interfaces, family, { cidrs: method.cidrs });
     case 'can-reach': {
-      const dest = parseCidr(method.destination);
+      const dest = parseCidrOrIp(method.destination);
       if (!dest || dest.family !== family) return undefined;
       const src = await sources.sourceAddressFor(method.destination);
       return src ? localCidrOf(interfaces, src) : undefined;

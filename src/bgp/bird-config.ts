@@ -20,12 +20,15 @@ import type { Resource } from '../api/resource.ts';
 import type { IPPoolSpec } from '../api/kinds/ip-pool.ts';
 import { addCommunityStatement, filterFunctionName, renderFilterFunction, type FilterList } from './bird-filters.ts';
 import { isSafeInterfaceName } from './extensions.ts';
-import { hashToIPv4, parseCidr } from './net.ts';
+import { formatCidr, parseCidrOrIp } from '../net/mod.ts';
+import { hashToIPv4 } from './ids.ts';
 import { bgpNode, bgpSettings, type BgpNode, type BgpSettings, planSessions, type Session } from './peers.ts';
 import type { BGPConfigurationSpec, BirdConfigInput, BirdConfigResult, BirdLogTarget, PeerPlan } from './types.ts';
+import { interfacePrefixes } from '../api/felix-params.ts';
+import { VXLAN_DEVICE_V4, VXLAN_DEVICE_V6 } from '../calc/vxlan-resolver.ts';
 
-/** The agent's VXLAN devices (src/dataplane/vxlan). */
-export const DEFAULT_VXLAN_INTERFACES = ['vxlan.margay', 'vxlan-v6.margay'];
+/** The agent's VXLAN devices (src/calc/vxlan-resolver.ts names them). */
+export const DEFAULT_VXLAN_INTERFACES = [VXLAN_DEVICE_V4, VXLAN_DEVICE_V6];
 
 const DEFAULT_TIMERS = { connectDelay: 1, connectRetry: 3, errorWaitMin: 5, errorWaitMax: 60 };
 
@@ -47,13 +50,14 @@ function classifyPools(pools: Resource[], family: 4 | 6, programClusterRoutes: B
   const sorted = [...pools].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
   for (const pool of sorted) {
     const spec = (pool.spec ?? {}) as unknown as IPPoolSpec;
-    const net = parseCidr(spec.cidr ?? '');
+    const net = parseCidrOrIp(spec.cidr ?? '');
     if (!net || net.family !== family) continue;
-    if (spec.disabled || spec.disableBGPExport) out.neverExported.push(net.normalized);
-    else out.exported.push(net.normalized);
+    const cidr = formatCidr(net);
+    if (spec.disabled || spec.disableBGPExport) out.neverExported.push(cidr);
+    else out.exported.push(cidr);
     const vxlan = spec.vxlanMode === 'Always' || spec.vxlanMode === 'CrossSubnet';
     const ipip = spec.ipipMode === 'Always' || spec.ipipMode === 'CrossSubnet';
-    if (vxlan || (ipip && !birdIpip) || (!ipip && !birdNoEncap)) out.notProgrammed.push(net.normalized);
+    if (vxlan || (ipip && !birdIpip) || (!ipip && !birdNoEncap)) out.notProgrammed.push(cidr);
   }
   return out;
 }
@@ -70,12 +74,12 @@ function uniqueSorted(values: string[]): string[] {
 function cidrsOf(values: string[] | undefined, family: 4 | 6, warnings: string[], what: string): string[] {
   const out: string[] = [];
   for (const v of values ?? []) {
-    const net = parseCidr(v);
+    const net = parseCidrOrIp(v);
     if (!net) {
       warnings.push(`${what}: ${JSON.stringify(v)} is not an address or CIDR; ignored`);
       continue;
     }
-    if (net.family === family) out.push(net.normalized);
+    if (net.family === family) out.push(formatCidr(net));
   }
   return uniqueSorted(out);
 }
@@ -108,7 +112,7 @@ function communitiesFunction(settings: BgpSettings, family: 4 | 6, warnings: str
   }
   const lines = [`function margay_communities_v${family}()`, '{'];
   for (const pa of spec.prefixAdvertisements ?? []) {
-    const net = pa.cidr ? parseCidr(pa.cidr) : undefined;
+    const net = pa.cidr ? parseCidrOrIp(pa.cidr) : undefined;
     if (!net || net.family !== family) continue;
     const stmts: string[] = [];
     for (const c of pa.communities ?? []) {
@@ -117,7 +121,7 @@ function communitiesFunction(settings: BgpSettings, family: 4 | 6, warnings: str
       if (stmt) stmts.push(stmt);
       else warnings.push(`prefixAdvertisements ${pa.cidr}: community ${JSON.stringify(c)} is not defined; ignored`);
     }
-    if (stmts.length > 0) lines.push(`  if ( net ~ [ ${net.normalized}+ ] ) then { ${stmts.join(' ')} }`);
+    if (stmts.length > 0) lines.push(`  if ( net ~ [ ${formatCidr(net)}+ ] ) then { ${stmts.join(' ')} }`);
   }
   lines.push('}');
   return lines.join('\n');
@@ -332,7 +336,7 @@ export function renderBirdConfig(input: BirdConfigInput): BirdConfigResult {
   out.push('');
 
   const excluded = [
-    ...(options.workloadInterfacePrefixes ?? ['cali']).map((p) => `${p}*`),
+    ...(options.workloadInterfacePrefixes ?? interfacePrefixes()).map((p) => `${p}*`),
     'kube-ipvs*',
     ...(settings.globalSpec.ignoredInterfaces ?? []),
   ].filter((p) => {

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Resource } from '../api/resource.ts';
-import { parseCidr } from './net.ts';
+import { formatCidr, parseCidrOrIp } from '../net/mod.ts';
 import type { BGPFilterRule, BGPFilterSpec } from './types.ts';
 
 /** A direction and family of BGPFilter rules. */
@@ -52,13 +52,13 @@ function asNumberText(v: number | string): string {
 function ruleConditions(rule: BGPFilterRule, family: 4 | 6, warnings: string[], where: string): string[] {
   const conds: string[] = [];
   if (rule.cidr && rule.matchOperator) {
-    const net = parseCidr(rule.cidr);
+    const net = parseCidrOrIp(rule.cidr);
     if (!net || net.family !== family) {
       warnings.push(`${where}: cidr ${rule.cidr} is not an IPv${family} network; rule skipped`);
       return ['false'];
     }
     const max = family === 4 ? 32 : 128;
-    const cidr = net.normalized;
+    const cidr = formatCidr(net);
     const hasRange = rule.prefixLength && (rule.prefixLength.min !== undefined || rule.prefixLength.max !== undefined);
     const set = hasRange
       ? `[ ${cidr}{${rule.prefixLength!.min ?? net.prefix},${rule.prefixLength!.max ?? max}} ]`

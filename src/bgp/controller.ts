@@ -1,21 +1,27 @@
 /**
- * The BGP room's one entry for the agent: a self-contained controller that
+ * The BGP room's one entry for the node process: a controller that
  *
  *  1. registers this host's Node (BGP address found by autodetection inside the host's network
- *     namespace, AS number) and creates the default IP pools when there are none;
+ *     namespace, AS number) and creates the default IP pools when there are none ({@link register});
  *  2. follows the BGP-relevant resources (BGPConfiguration, BGPPeer, BGPFilter, Node, IPPool) and
- *     every IPAM block, with its own syncers or from events the agent forwards;
- *  3. on every change (debounced) renders `bird.conf`, checks it with `bird -p`, and starts BIRD or
+ *     every IPAM block from the changes it is fed ({@link onUpdate}, {@link onInSync}: the agent's
+ *     syncers, so that each key arrives once per process);
+ *  3. on each {@link apply} renders `bird.conf`, checks it with `bird -p`, and starts BIRD or
  *     reloads it with `birdc configure`; a configuration BIRD refuses never replaces the last good
  *     one;
- *  4. optionally programs VXLAN (src/dataplane/vxlan) for pools with vxlanMode Always/CrossSubnet.
+ *  4. optionally keeps this host's VXLAN tunnel addresses (tunnel-address.ts) for pools with
+ *     vxlanMode Always/CrossSubnet (the agent's dataplane programs VXLAN from them).
+ *
+ * It has no timers of its own: whoever runs it decides when to apply (src/agent/node.ts drives it
+ * with the agent's scheduler: coalescing, retries with backoff, a periodic resync).
  *
  * ```ts
  * const bgp = new BgpController({ datastore, hostname: 'node-1', stateDir: '/var/lib/margay' });
- * await bgp.start();        // registration done, syncers running
- * await bgp.ready;          // first configuration applied, BIRD running
- * ...
- * await bgp.stop();         // BIRD leaves with graceful restart: peers keep its routes meanwhile
+ * await bgp.register();            // the Node and the default pools
+ * bgp.onUpdate(key, value);        // true: apply soon
+ * bgp.onInSync();
+ * await bgp.apply();               // throws when it must be retried
+ * await bgp.stop();                // BIRD leaves with graceful restart: peers keep its routes meanwhile
  * ```
  *
  * BIRD's files live in `<stateDir>/bird/` (bird.conf, bird.ctl, bird.pid, bird.log).
@@ -23,29 +29,18 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Datastore } from '../datastore/datastore.ts';
+import { resourceKey } from '../datastore/keys.ts';
 import { ResourceStore } from '../datastore/resources.ts';
-import { Syncer, type SyncerEvent } from '../datastore/syncer.ts';
-import { type CommandRunner, createRunner } from '../dataplane/exec.ts';
-import { VxlanDriver, type VxlanDriverOptions } from '../dataplane/vxlan/driver.ts';
-import { planVxlan, type VxlanPlan } from '../dataplane/vxlan/plan.ts';
-import { ensureVxlanTunnelAddress } from '../dataplane/vxlan/tunnel-address.ts';
+import { type Logger, silentLogger } from '../log/mod.ts';
+import { type CommandRunner, createRunner } from '../os/mod.ts';
 import { type AutodetectSources, ipCommandSources } from './autodetect.ts';
 import { renderBirdConfig } from './bird-config.ts';
 import { BirdConfigError, BirdController, type BirdControllerOptions, type BirdEvent } from './bird-process.ts';
 import { type DefaultPoolOptions, ensureDefaultPools, type NodeRegistration, type NodeRegistrationOptions, registerNode } from './node-registration.ts';
 import { type NodeStatus, readNodeStatus } from './node-status.ts';
+import { ensureVxlanTunnelAddress } from './tunnel-address.ts';
 import type { BirdConfigResult, BirdRenderOptions, SecretLookup } from './types.ts';
-import { BGP_WATCH_PREFIXES, BgpView } from './view.ts';
-
-/** The logger the controller writes to (pino's `Logger` fits). */
-export interface BgpLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-const silent: BgpLogger = { debug() {}, info() {}, warn() {}, error() {} };
+import { BgpView } from './view.ts';
 
 /** Options of {@link BgpController}. */
 export interface BgpControllerOptions {
@@ -57,7 +52,7 @@ export interface BgpControllerOptions {
   stateDir: string;
   /** The host's network namespace (a lab host); BIRD and autodetection run inside it. */
   netns?: string;
-  logger?: BgpLogger;
+  logger?: Logger;
   /**
    * How the Node is registered at start (calico/node's IP, IP6, IP_AUTODETECTION_METHOD, AS).
    * Default `{}`: keep the Node's addresses, autodetect IPv4 (first-found) when it has none.
@@ -70,31 +65,17 @@ export interface BgpControllerOptions {
   secrets?: SecretLookup;
   /** Renderer options (log target, router id, timers, BFD defaults…). */
   render?: BirdRenderOptions;
-  /** Wait this long after a change before rendering, so a burst becomes one reload (default 100 ms). */
-  debounceMs?: number;
-  /**
-   * `own` (default): the controller runs its own syncers on the prefixes it needs.
-   * `external`: the caller forwards datastore changes with {@link BgpController.onUpdate} and
-   * says when its snapshot is complete with {@link BgpController.onInSync} (the agent's syncers).
-   */
-  feed?: 'own' | 'external';
   /** BIRD process options (binary, back-off, start timeout). */
   bird?: Pick<BirdControllerOptions, 'birdBinary' | 'backoff' | 'startTimeoutMs'>;
   /**
-   * Program VXLAN for pools with vxlanMode Always/CrossSubnet: allocate this host's tunnel
-   * address, create `vxlan.margay`, FDB/neighbour entries per remote VTEP, routes per remote
-   * block. Default false (the agent may run the VXLAN driver itself).
+   * Keep this host's VXLAN tunnel addresses (and MACs) on its Node for pools with vxlanMode
+   * Always/CrossSubnet, allocated from IPAM (default false).
    */
-  vxlan?: boolean | Omit<VxlanDriverOptions, 'runner'>;
+  tunnelAddresses?: boolean;
   /** Where autodetection reads interfaces and routes (default: `ip -j` in `netns`). */
   autodetectSources?: AutodetectSources;
-  /** Runs commands (autodetection, `bird -p`, VXLAN); default real commands in `netns`. */
+  /** Runs commands (autodetection); default real commands in `netns`. */
   runner?: CommandRunner;
-  /**
-   * Re-render and re-check the kernel this often even without changes (ms, default 60000; 0: never):
-   * picks up secrets that appeared, and repairs VXLAN state someone else changed.
-   */
-  resyncIntervalMs?: number;
   /** Called after each render that changed BIRD's configuration (for metrics and tests). */
   onApplied?: (info: AppliedInfo) => void;
 }
@@ -105,7 +86,6 @@ export interface AppliedInfo {
   /** Milliseconds from the first change of the burst to BIRD having the configuration. */
   latencyMs: number;
   result: BirdConfigResult;
-  vxlan?: VxlanPlan;
 }
 
 /** The controller's state, for health and `margay node status`. */
@@ -140,49 +120,35 @@ function readTextFile(path: string): string | undefined {
   }
 }
 
-/** Runs BGP (and optionally VXLAN) for one host. See the module comment. */
+/** Runs BGP (and optionally keeps the VXLAN tunnel addresses) for one host. See the module comment. */
 export class BgpController {
   /** The datastore view the configuration is rendered from. */
   readonly view = new BgpView();
   /** The BIRD supervisor. */
   readonly bird: BirdController;
   readonly #options: BgpControllerOptions;
-  readonly #log: BgpLogger;
+  readonly #log: Logger;
   readonly #store: ResourceStore;
   readonly #runner: CommandRunner;
-  readonly #debounceMs: number;
-  readonly #syncers: Syncer[] = [];
-  readonly #syncerInSync = new Set<number>();
-  readonly #vxlan: VxlanDriver | undefined;
   #inSync = false;
-  #started = false;
   #stopped = false;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  #retryMs = 1000;
-  #running: Promise<void> | undefined;
-  #again = false;
   #firstChangeAt: number | undefined;
   #registration: NodeRegistration | undefined;
   #lastResult: BirdConfigResult | undefined;
   #lastError: string | undefined;
   #applied = 0;
   #tunnelAddressPools = '';
-  #forceVxlan = false;
-  #vxlanWarnings = new Set<string>();
-  #resyncTimer: ReturnType<typeof setInterval> | undefined;
   #resolveReady!: () => void;
   #rejectReady!: (err: unknown) => void;
 
-  /** Settles once the first configuration has been applied (BIRD running); rejects if start fails. */
+  /** Settles once the first configuration has been applied (BIRD running); rejects if registration fails. */
   readonly ready: Promise<void>;
 
   constructor(options: BgpControllerOptions) {
     this.#options = options;
-    this.#log = options.logger ?? silent;
+    this.#log = options.logger ?? silentLogger();
     this.#store = new ResourceStore(options.datastore);
     this.#runner = options.runner ?? createRunner(options.netns !== undefined ? { netns: options.netns } : {});
-    this.#debounceMs = options.debounceMs ?? 100;
     this.ready = new Promise((resolve, reject) => {
       this.#resolveReady = resolve;
       this.#rejectReady = reject;
@@ -196,12 +162,9 @@ export class BgpController {
       runner: createRunner(),
       onEvent: (e) => this.#onBirdEvent(e),
     });
-    if (options.vxlan) {
-      this.#vxlan = new VxlanDriver({ ...(typeof options.vxlan === 'object' ? options.vxlan : {}), runner: this.#runner });
-    }
   }
 
-  /** What registration did at start (undefined before, or with `registration: false`). */
+  /** What registration did (undefined before, or with `registration: false`). */
   get registration(): NodeRegistration | undefined {
     return this.#registration;
   }
@@ -209,6 +172,11 @@ export class BgpController {
   /** The last rendered configuration. */
   get lastResult(): BirdConfigResult | undefined {
     return this.#lastResult;
+  }
+
+  /** True once the fed snapshot is complete. */
+  get inSync(): boolean {
+    return this.#inSync;
   }
 
   /** Health and progress. */
@@ -225,22 +193,18 @@ export class BgpController {
   }
 
   /**
-   * Registers the Node, creates the default pools, and starts following the datastore. Resolves
-   * when that is done; {@link ready} settles when BIRD runs the first configuration.
+   * Registers the Node and creates the default pools (what calico/node does at startup), before
+   * the datastore is followed, so that the snapshot already holds them. {@link ready} rejects
+   * when this fails.
    */
-  async start(): Promise<void> {
-    if (this.#started) return;
-    this.#started = true;
+  async register(): Promise<void> {
     try {
       const { hostname } = this.#options;
       if (this.#options.registration !== false) {
         const sources = this.#options.autodetectSources ?? ipCommandSources(this.#runner);
         this.#registration = await registerNode(this.#store, { nodeName: hostname, ...(this.#options.registration ?? {}) }, sources);
         for (const w of this.#registration.warnings) this.#log.warn({ node: hostname }, w);
-        this.#log.info(
-          { node: hostname, outcome: this.#registration.outcome, ...this.#registration.detected },
-          'node registered',
-        );
+        this.#log.info({ node: hostname, outcome: this.#registration.outcome, ...this.#registration.detected }, 'node registered');
       }
       if (this.#options.defaultPools !== false) {
         const created = await ensureDefaultPools(this.#store, this.#options.defaultPools ?? {});
@@ -250,113 +214,53 @@ export class BgpController {
       this.#rejectReady(err);
       throw err;
     }
-    if ((this.#options.feed ?? 'own') === 'own') {
-      BGP_WATCH_PREFIXES.forEach((prefix, i) => {
-        const syncer = new Syncer(this.#options.datastore, prefix, (events) => this.#onSyncerEvents(i, events), {
-          onError: (err) => this.#log.debug({ prefix, err: err.message }, 'datastore error'),
-        });
-        this.#syncers.push(syncer);
-        syncer.start();
-        syncer.done.catch((err: unknown) => this.#log.error({ prefix, err: String(err) }, 'syncer stopped'));
-      });
-    }
-    const every = this.#options.resyncIntervalMs ?? 60_000;
-    if (every > 0) {
-      this.#resyncTimer = setInterval(() => {
-        this.#forceVxlan = true;
-        this.#tunnelAddressPools = '';
-        this.#changed();
-      }, every);
-      this.#resyncTimer.unref();
-    }
-  }
-
-  #onSyncerEvents(index: number, events: SyncerEvent[]): void {
-    for (const ev of events) {
-      if (ev.type === 'update') this.onUpdate(ev.kv.key, ev.kv.value);
-      else if (ev.type === 'delete') this.onUpdate(ev.key, undefined);
-      else if (ev.type === 'in-sync') {
-        this.#syncerInSync.add(index);
-        if (this.#syncerInSync.size === BGP_WATCH_PREFIXES.length) this.onInSync();
-      }
-    }
   }
 
   /**
    * One datastore change (`value`: the stored JSON text or parsed value; undefined when deleted).
-   * Keys the BGP room does not follow are ignored, so the agent may forward everything.
+   * Returns true when the key is one the BGP room follows (an {@link apply} is due); other keys
+   * are ignored, so the agent may forward everything.
    */
-  onUpdate(key: string, value: unknown): void {
-    if (this.view.onUpdate(key, value)) this.#changed();
+  onUpdate(key: string, value: unknown): boolean {
+    if (!this.view.onUpdate(key, value)) return false;
+    this.#firstChangeAt ??= Date.now();
+    return true;
   }
 
-  /** The forwarded snapshot is complete: from now on configurations are rendered and applied. */
+  /** The fed snapshot is complete: from now on {@link apply} renders and applies. */
   onInSync(): void {
     if (this.#inSync) return;
     this.#inSync = true;
-    this.#log.info({ node: this.#options.hostname }, 'datastore snapshot complete; starting BIRD');
-    this.#changed(true);
-  }
-
-  #changed(now = false): void {
     this.#firstChangeAt ??= Date.now();
-    if (!this.#inSync || this.#stopped) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    if (this.#timer !== undefined && !now) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      void this.#runOnce();
-    }, now ? 0 : this.#debounceMs);
+    this.#log.info({ node: this.#options.hostname }, 'datastore snapshot complete; starting BIRD');
   }
 
-  /** Renders and applies now (skipping the debounce); resolves when done. */
-  async flush(): Promise<void> {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    while (this.#running) await this.#running;
-    if (!this.#inSync || this.#stopped) return;
-    await this.#runOnce();
+  /** The next {@link apply} checks the tunnel addresses again even if the pools did not change (a periodic resync). */
+  requestResync(): void {
+    this.#tunnelAddressPools = '';
   }
 
-  #runOnce(): Promise<void> {
-    if (this.#running) {
-      this.#again = true;
-      return this.#running;
-    }
-    this.#running = (async () => {
-      try {
-        do {
-          this.#again = false;
-          await this.#renderAndApply();
-        } while (this.#again && !this.#stopped);
-      } finally {
-        this.#running = undefined;
-      }
-    })();
-    return this.#running;
-  }
-
-  async #renderAndApply(): Promise<void> {
+  /**
+   * Renders and applies once. Resolves false when there is nothing to do yet (not in sync, or
+   * stopped); throws when it must be retried (BIRD could not start or be reconfigured, or the
+   * tunnel addresses could not be kept). A configuration BIRD refuses while it runs the last good
+   * one is not retried: it stays refused until the datastore changes.
+   */
+  async apply(): Promise<boolean> {
+    if (!this.#inSync || this.#stopped) return false;
     const since = this.#firstChangeAt ?? Date.now();
     this.#firstChangeAt = undefined;
     const { hostname } = this.#options;
-    clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
     let retry = false;
     const errors: string[] = [];
-    // VXLAN first (routes through the tunnel do not depend on BIRD); its failure never holds BIRD back.
-    let vxlan: VxlanPlan | undefined;
-    if (this.#vxlan) {
+    // The tunnel addresses first; their failure never holds BIRD back.
+    if (this.#options.tunnelAddresses) {
       try {
-        vxlan = await this.#applyVxlan();
+        await this.#keepTunnelAddresses();
       } catch (err) {
         errors.push((err as Error).message);
         retry = true;
-        this.#log.error({ node: hostname, err: (err as Error).message }, 'could not program VXLAN; retrying');
+        this.#log.error({ node: hostname, err: (err as Error).message }, 'could not allocate the VXLAN tunnel address; retrying');
       }
     }
     try {
@@ -375,12 +279,10 @@ export class BgpController {
         this.#log.info({ node: hostname, outcome, sessions: result.peers.length, latencyMs: Date.now() - since }, `BIRD configuration ${outcome}`);
       }
       this.#resolveReady();
-      this.#options.onApplied?.({ outcome, latencyMs: Date.now() - since, result, ...(vxlan ? { vxlan } : {}) });
+      this.#options.onApplied?.({ outcome, latencyMs: Date.now() - since, result });
     } catch (err) {
       errors.push((err as Error).message);
       if (err instanceof BirdConfigError) {
-        // A configuration BIRD refuses stays refused until the datastore changes: no retry loop
-        // while BIRD runs the last good one.
         this.#log.error({ node: hostname, err: err.birdMessage }, 'BIRD refused the rendered configuration; keeping the last good one');
         if (!this.bird.running) retry = true;
       } else {
@@ -389,47 +291,22 @@ export class BgpController {
       }
     }
     this.#lastError = errors.length > 0 ? errors.join('; ') : undefined;
-    if (retry) this.#scheduleRetry();
-    else if (errors.length === 0) this.#retryMs = 1000;
+    if (retry) throw new Error(this.#lastError ?? 'BGP apply failed');
+    return true;
   }
 
-  #scheduleRetry(): void {
-    if (this.#stopped) return;
-    const delay = this.#retryMs;
-    this.#retryMs = Math.min(this.#retryMs * 2, 30_000);
-    clearTimeout(this.#retryTimer);
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      void this.#runOnce();
-    }, delay);
-  }
-
-  async #applyVxlan(): Promise<VxlanPlan> {
+  /** Allocates or releases this host's tunnel addresses when the pools changed (calico/node's allocateip). */
+  async #keepTunnelAddresses(): Promise<void> {
     const { hostname } = this.#options;
     const pools = this.view.resources('ippools');
-    // This host's tunnel address comes from a VXLAN pool (calico/node's allocateip).
     const poolKey = JSON.stringify(pools.map((p) => [p.metadata.name, p.spec]).sort());
-    if (poolKey !== this.#tunnelAddressPools) {
-      const changed = await ensureVxlanTunnelAddress(this.#options.datastore, hostname, pools);
-      this.#tunnelAddressPools = poolKey;
-      if (changed) {
-        this.#log.info({ node: hostname, ipv4: changed.ipv4, ipv6: changed.ipv6 }, 'VXLAN tunnel address updated');
-        this.view.onUpdate(`/calico/resources/v3/projectcalico.org/nodes/${hostname}`, changed.node);
-      }
+    if (poolKey === this.#tunnelAddressPools) return;
+    const changed = await ensureVxlanTunnelAddress(this.#options.datastore, hostname, pools);
+    this.#tunnelAddressPools = poolKey;
+    if (changed) {
+      this.#log.info({ node: hostname, ipv4: changed.ipv4, ipv6: changed.ipv6 }, 'VXLAN tunnel address updated');
+      this.view.onUpdate(resourceKey('nodes', hostname), changed.node);
     }
-    const plan = planVxlan({
-      nodeName: hostname,
-      nodes: this.view.resources('nodes'),
-      pools,
-      blocks: this.view.blocks(),
-    });
-    for (const w of plan.warnings.filter((x) => !this.#vxlanWarnings.has(x))) this.#log.warn({ node: hostname }, w);
-    this.#vxlanWarnings = new Set(plan.warnings);
-    const force = this.#forceVxlan;
-    this.#forceVxlan = false;
-    const outcome = await this.#vxlan!.apply(plan, { force });
-    if (outcome.errors.length > 0) throw new Error(`VXLAN: ${outcome.errors.slice(0, 3).join('; ')}`);
-    return plan;
   }
 
   #onBirdEvent(e: BirdEvent): void {
@@ -458,7 +335,7 @@ export class BgpController {
   }
 
   /**
-   * Stops following the datastore, then BIRD:
+   * Stops applying (the caller stops feeding first, and waits for an apply under way), then BIRD:
    * - `graceful` (default): BIRD leaves with `graceful restart`; peers keep its routes for the
    *   restart time and the kernel keeps them too (an agent restart or upgrade);
    * - `stop`: SIGTERM; peers drop its routes at once (the host leaves the cluster);
@@ -467,11 +344,6 @@ export class BgpController {
   async stop(options: { bird?: 'graceful' | 'stop' | 'leave' } = {}): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    clearTimeout(this.#timer);
-    clearTimeout(this.#retryTimer);
-    clearInterval(this.#resyncTimer);
-    await Promise.all(this.#syncers.map((s) => s.stop()));
-    while (this.#running) await this.#running.catch(() => undefined);
     const mode = options.bird ?? 'graceful';
     if (mode === 'leave') this.bird.release();
     else await this.bird.stop({ graceful: mode === 'graceful' });

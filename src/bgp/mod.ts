@@ -1,11 +1,12 @@
 /**
  * The BGP room: node registration and IP autodetection, the pure BIRD configuration renderer,
- * BIRD's lifecycle and status, and {@link BgpController}, the one entry the agent calls.
+ * BIRD's lifecycle and status, the VXLAN tunnel addresses, and {@link BgpController}, the one
+ * entry the node process (src/agent/node.ts) drives.
  * See docs/bgp.md.
  */
 export { BgpController, secretsFromDirectory } from './controller.ts';
-export type { AppliedInfo, BgpControllerOptions, BgpControllerState, BgpLogger } from './controller.ts';
-export { BGP_RESOURCE_PLURALS, BGP_WATCH_PREFIXES, BgpView } from './view.ts';
+export type { AppliedInfo, BgpControllerOptions, BgpControllerState } from './controller.ts';
+export { BGP_RESOURCE_PLURALS, BgpView } from './view.ts';
 export type { BlockInfo } from './view.ts';
 export { renderBirdConfig, DEFAULT_VXLAN_INTERFACES } from './bird-config.ts';
 export { filterFunctionName, renderFilterFunction } from './bird-filters.ts';
@@ -29,6 +30,8 @@ export {
 } from './autodetect.ts';
 export type { AutodetectionMethod, AutodetectSources, DetectedAddress, InterfaceInfo } from './autodetect.ts';
 export { desiredNode, ensureDefaultPools, randomUlaPrefix, registerNode } from './node-registration.ts';
+export { ensureVxlanTunnelAddress, vxlanMacFor, vxlanTunnelHandle } from './tunnel-address.ts';
+export type { TunnelAddressChange } from './tunnel-address.ts';
 export type { DefaultPoolOptions, NodeRegistration, NodeRegistrationOptions } from './node-registration.ts';
 export {
   BFD_ANNOTATION,

@@ -12,7 +12,8 @@ import { validateResource } from '../api/validate.ts';
 import type { ResourceStore } from '../datastore/resources.ts';
 import { hasCode, MargayError } from '../errors/mod.ts';
 import { autodetectAddress, type AutodetectSources, localCidrOf, parseAutodetectionMethod } from './autodetect.ts';
-import { asNumberOf, parseCidr } from './net.ts';
+import { addressOf, canonicalCidr, formatIp, parseCidrOrIp, parseIpNet } from '../net/mod.ts';
+import { asNumberOf } from './ids.ts';
 import type { NodeSpec } from './types.ts';
 import { randomBytes } from 'node:crypto';
 
@@ -32,6 +33,12 @@ export interface NodeRegistrationOptions {
   ip6AutodetectionMethod?: string;
   /** The node's AS number; undefined keeps the Node's (or the cluster default). */
   asNumber?: number | string;
+  /**
+   * The Kubernetes node this is (calico/node's `CALICO_K8S_NODE_REF`): recorded as
+   * `spec.orchRefs: [{orchestrator: k8s, nodeName}]`, which tells kube-controllers to delete this
+   * Node when that Kubernetes node is deleted.
+   */
+  kubernetesNodeRef?: string;
 }
 
 /** What registration decided. */
@@ -56,7 +63,7 @@ async function resolveFamily(
   if (v === 'none') return { value: undefined };
   const detect = v === 'autodetect' || (family === 4 && (v === undefined || v === '') && !existing);
   if (detect) {
-    const parsed = parseAutodetectionMethod(method);
+    const parsed = parseAutodetectionMethod(method, family === 6 ? 'IP6_AUTODETECTION_METHOD' : 'IP_AUTODETECTION_METHOD');
     const found = await autodetectAddress(parsed, family, sources);
     if (!found) {
       warnings.push(`no IPv${family} address found by autodetection method ${method ?? 'first-found'}`);
@@ -65,13 +72,13 @@ async function resolveFamily(
     return { value: found.cidr, ...(found.interface ? { iface: found.interface } : {}) };
   }
   if (v === undefined || v === '') return { value: existing };
-  const net = parseCidr(v);
-  if (!net || net.family !== family) {
+  const net = parseIpNet(v, { allowBareIp: true });
+  if (!net || net.ip.family !== family) {
     throw new MargayError('MARGAY_ERR_CONFIG', `IP${family === 6 ? '6' : ''}=${v} is not an IPv${family} address (use an address, autodetect or none)`);
   }
   if (v.includes('/')) return { value: v };
   // An address without a prefix: take the prefix of the interface that has it.
-  const local = localCidrOf(await sources.interfaces(), net.address.toString());
+  const local = localCidrOf(await sources.interfaces(), formatIp(net.ip));
   return { value: local.cidr, ...(local.interface ? { iface: local.interface } : {}) };
 }
 
@@ -100,6 +107,7 @@ export async function desiredNode(
   }
   if (Object.values(bgp).some((x) => x !== undefined && x !== '')) spec.bgp = bgp;
   else delete spec.bgp;
+  if (options.kubernetesNodeRef) spec.orchRefs = [{ nodeName: options.kubernetesNodeRef, orchestrator: 'k8s' }];
   const input: Record<string, unknown> = {
     apiVersion: API_VERSION,
     kind: 'Node',
@@ -129,12 +137,12 @@ export async function desiredNode(
 
 /** Another Node already uses one of this node's BGP addresses (Calico refuses to start then). */
 function conflictingNode(nodes: Resource[], name: string, spec: NodeSpec): string | undefined {
-  const mine = [spec.bgp?.ipv4Address, spec.bgp?.ipv6Address].filter((a): a is string => !!a).map((a) => parseCidr(a)?.address.toString());
+  const mine = [spec.bgp?.ipv4Address, spec.bgp?.ipv6Address].filter((a): a is string => !!a).map((a) => addressOf(a));
   for (const other of nodes) {
     if (other.metadata.name === name) continue;
     const o = (other.spec ?? {}) as NodeSpec;
     for (const a of [o.bgp?.ipv4Address, o.bgp?.ipv6Address]) {
-      if (a && mine.includes(parseCidr(a)?.address.toString())) return `${other.metadata.name} (${a})`;
+      if (a && mine.includes(addressOf(a))) return `${other.metadata.name} (${a})`;
     }
   }
   return undefined;
@@ -194,7 +202,7 @@ export function randomUlaPrefix(random: (n: number) => Buffer = randomBytes): st
   const b = random(5);
   const hex = (i: number) => b[i]!.toString(16).padStart(2, '0');
   const text = `fd${hex(0)}:${hex(1)}${hex(2)}:${hex(3)}${hex(4)}::/48`;
-  return parseCidr(text)?.normalized ?? text;
+  return canonicalCidr(text) ?? text;
 }
 
 /**
@@ -206,7 +214,7 @@ export async function ensureDefaultPools(store: ResourceStore, options: DefaultP
   if (options.noDefaultPools) return [];
   const created: Resource[] = [];
   const existing = (await store.list(ipPoolKind)).items;
-  const hasFamily = (family: 4 | 6) => existing.some((p) => parseCidr(String((p.spec ?? {}).cidr ?? ''))?.family === family);
+  const hasFamily = (family: 4 | 6) => existing.some((p) => parseCidrOrIp(String((p.spec ?? {}).cidr ?? ''))?.family === family);
   const wanted: { family: 4 | 6; name: string; spec: Record<string, unknown> }[] = [];
   if ((options.ipv4 ?? true) && !hasFamily(4)) {
     wanted.push({
@@ -236,7 +244,7 @@ export async function ensureDefaultPools(store: ResourceStore, options: DefaultP
     });
   }
   for (const w of wanted) {
-    const cidr = parseCidr(String(w.spec.cidr));
+    const cidr = parseCidrOrIp(String(w.spec.cidr));
     if (!cidr || cidr.family !== w.family) {
       throw new MargayError('MARGAY_ERR_CONFIG', `default IPv${w.family} pool CIDR ${String(w.spec.cidr)} is not an IPv${w.family} CIDR`);
     }
@@ -247,7 +255,7 @@ export async function ensureDefaultPools(store: ResourceStore, options: DefaultP
     } catch (err) {
       // Another host created this pool, or an overlapping one of the same family, first: fine.
       if (hasCode(err, 'MARGAY_ERR_ALREADY_EXISTS')) continue;
-      if (hasCode(err, 'MARGAY_ERR_VALIDATION') && (await store.list(ipPoolKind)).items.some((p) => parseCidr(String((p.spec ?? {}).cidr ?? ''))?.family === w.family)) continue;
+      if (hasCode(err, 'MARGAY_ERR_VALIDATION') && (await store.list(ipPoolKind)).items.some((p) => parseCidrOrIp(String((p.spec ?? {}).cidr ?? ''))?.family === w.family)) continue;
       throw err;
     }
   }

@@ -16,7 +16,8 @@ import {
   isSafeInterfaceName,
   peerInterface,
 } from './extensions.ts';
-import { addressId, asNumberOf, type HostAddress, isLinkLocal6, parseHostAddress, sameSubnet } from './net.ts';
+import { formatIp, type HostAddress, isLinkLocal, parseHostAddress, parseIpPort, sameSubnet } from '../net/mod.ts';
+import { addressId, asNumberOf } from './ids.ts';
 import type { BGPConfigurationSpec, BGPPeerSpec, BirdConfigInput, NodeSpec, PeerKind, SecretKeyRef } from './types.ts';
 
 /** Calico's default AS number. */
@@ -332,16 +333,17 @@ function targetsOf(ctx: PlanContext, peer: Resource, spec: BGPPeerSpec): Target[
   }
   const remoteAs = asNumberOf(spec.asNumber);
   if (spec.peerIP) {
-    const parsed = parseIpPort(spec.peerIP);
-    if (!parsed) {
+    const peerIp = parseIpPort(spec.peerIP);
+    if (!peerIp) {
       warnings.push(`${what}: peerIP ${spec.peerIP} is not valid; left out`);
       return [];
     }
+    const parsed = { ip: formatIp(peerIp.ip), port: peerIp.port, family: peerIp.ip.family };
     if (remoteAs === undefined || remoteAs === 0) {
       warnings.push(`${what}: asNumber is required with peerIP; left out`);
       return [];
     }
-    if (isLinkLocal6(parsed.ip) && !iface) {
+    if (peerIp.ip.family === 6 && isLinkLocal(peerIp.ip) && !iface) {
       warnings.push(`${what}: a link-local peerIP needs the margay.io/peer-interface annotation; left out`);
       return [];
     }
@@ -370,18 +372,6 @@ function targetsOf(ctx: PlanContext, peer: Resource, spec: BGPPeerSpec): Target[
   }
   if (spec.localWorkloadSelector) warnings.push(`${what}: localWorkloadSelector peerings are not supported; left out`);
   return [];
-}
-
-function parseIpPort(text: string): { ip: string; port: number; family: 4 | 6 } | undefined {
-  let ip = text;
-  let port = 0;
-  const v4 = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(text);
-  const v6 = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(text);
-  if (v4) [ip, port] = [v4[1]!, Number(v4[2])];
-  else if (v6) [ip, port] = [v6[1]!, Number(v6[2])];
-  const addr = parseHostAddress(ip);
-  if (!addr || addr.prefix !== (addr.family === 4 ? 32 : 128)) return undefined;
-  return { ip: addr.ip, port, family: addr.family };
 }
 
 /** What a caller of {@link baseSession} decides; the rest of the {@link Session} follows from it. */

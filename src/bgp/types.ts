@@ -118,7 +118,7 @@ export interface BirdRenderOptions {
    * Calico's `CALICO_ROUTER_ID=hash` does). Default: the node's IPv4 address, else `hash`.
    */
   routerId?: string;
-  /** Workload interface prefixes excluded from `protocol direct` (default `['cali']`). */
+  /** Workload interface prefixes excluded from `protocol direct` (default: the interfacePrefix parameter's). */
   workloadInterfacePrefixes?: string[];
   /** Interfaces the agent programs VXLAN routes through (never re-announced to iBGP peers). */
   vxlanInterfaces?: string[];

@@ -3,34 +3,23 @@
  * the BGP-relevant resources (BGPConfiguration, BGPPeer, BGPFilter, Node, IPPool) and every IPAM
  * block (`/calico/ipam/v2/assignment/...`: its CIDR, its host affinity, and which addresses of it
  * are used by workloads of another host). From it {@link BgpView.birdInput} builds the renderer's
- * input for one host, and {@link BgpView.remoteBlocks} gives VXLAN its per-host blocks.
+ * input for one host.
  */
 import type { Resource } from '../api/resource.ts';
-import { parseResourceKey, RESOURCES_PREFIX } from '../datastore/keys.ts';
-import { affineHost, attributeOf, decodeBlock, isCoolingDown } from '../ipam/block.ts';
-import { BLOCKS_PREFIX, parseBlockKey } from '../ipam/keys.ts';
-import { formatCidr, formatIp, nthIp, parseCidr as parseIpamCidr } from '../ipam/net.ts';
+import { IPAM_BLOCKS_PREFIX, parseResourceKey } from '../datastore/keys.ts';
+import { type BlockRouting, blockRouting } from '../ipam/block-routing.ts';
+import { parseBlockKey } from '../ipam/keys.ts';
+import { cidrContainsCidr, parseCidrOrIp } from '../net/mod.ts';
 import type { IPPoolSpec } from '../api/kinds/ip-pool.ts';
-import { cidrContains, parseCidr } from './net.ts';
 import type { BirdConfigInput, BirdRenderOptions, SecretLookup } from './types.ts';
 
 /** The resource kinds (plurals) the BGP room follows. */
 export const BGP_RESOURCE_PLURALS = ['bgpconfigurations', 'bgppeers', 'bgpfilters', 'nodes', 'ippools'] as const;
 export type BgpResourcePlural = (typeof BGP_RESOURCE_PLURALS)[number];
 
-/** The datastore prefixes the BGP room follows: one per resource kind, and the IPAM blocks. */
-export const BGP_WATCH_PREFIXES: readonly string[] = [...BGP_RESOURCE_PLURALS.map((p) => `${RESOURCES_PREFIX}${p}/`), BLOCKS_PREFIX];
 
 /** One IPAM block as the BGP room sees it. */
-export interface BlockInfo {
-  /** Normalised CIDR (`10.244.1.0/26`). */
-  cidr: string;
-  family: 4 | 6;
-  /** The host it is affine to (`host:<name>` affinity), if any. */
-  host?: string;
-  /** Addresses in use by workloads of hosts other than `host`: node → addresses. */
-  borrowedBy: Map<string, string[]>;
-}
+export type BlockInfo = BlockRouting;
 
 /** Follows the BGP-relevant part of the datastore. */
 export class BgpView {
@@ -54,7 +43,7 @@ export class BgpView {
    * already parsed value. Returns true when the key is one the BGP room follows.
    */
   onUpdate(key: string, value: unknown): boolean {
-    if (key.startsWith(BLOCKS_PREFIX)) return this.#onBlock(key, value);
+    if (key.startsWith(IPAM_BLOCKS_PREFIX)) return this.#onBlock(key, value);
     const parsed = parseResourceKey(key);
     if (!parsed || !(BGP_RESOURCE_PLURALS as readonly string[]).includes(parsed.plural)) return false;
     const map = this.#resources[parsed.plural as BgpResourcePlural];
@@ -69,43 +58,11 @@ export class BgpView {
   }
 
   #onBlock(key: string, value: unknown): boolean {
-    const cidr = parseBlockKey(key);
-    if (!cidr) return false;
+    if (!parseBlockKey(key)) return false;
     this.#generation++;
-    if (value === undefined || value === null) {
-      this.#blocks.delete(key);
-      return true;
-    }
-    let block;
-    try {
-      block = decodeBlock(typeof value === 'string' ? value : JSON.stringify(value));
-    } catch {
-      this.#blocks.delete(key);
-      return true;
-    }
-    if (block.deleted) {
-      this.#blocks.delete(key);
-      return true;
-    }
-    const host = affineHost(block);
-    const borrowedBy = new Map<string, string[]>();
-    const blockCidr = parseIpamCidr(block.cidr) ?? cidr;
-    block.allocations.forEach((a, ordinal) => {
-      if (a === null) return;
-      const attr = attributeOf(block, ordinal);
-      if (!attr || isCoolingDown(attr) || !attr.handle_id) return;
-      const node = attr.secondary?.node;
-      if (!node || node === host) return;
-      const list = borrowedBy.get(node) ?? [];
-      list.push(formatIp(nthIp(blockCidr, ordinal)));
-      borrowedBy.set(node, list);
-    });
-    this.#blocks.set(key, {
-      cidr: formatCidr(blockCidr),
-      family: blockCidr.family,
-      ...(host !== undefined ? { host } : {}),
-      borrowedBy,
-    });
+    const info = blockRouting(value);
+    if (info === undefined) this.#blocks.delete(key);
+    else this.#blocks.set(key, info);
     return true;
   }
 
@@ -140,12 +97,13 @@ export class BgpView {
     const pools = this.resources('ippools')
       .map((p) => (p.spec ?? {}) as unknown as IPPoolSpec)
       .filter((s) => !s.disabled)
-      .map((s) => parseCidr(s.cidr ?? ''))
+      .map((s) => parseCidrOrIp(s.cidr ?? ''))
       .filter((c) => c !== undefined);
     const out: string[] = [];
     for (const b of this.#blocks.values()) {
       for (const ip of b.borrowedBy.get(node) ?? []) {
-        if (pools.some((p) => cidrContains(p, ip))) out.push(ip);
+        const addr = parseCidrOrIp(ip);
+        if (addr && pools.some((p) => cidrContainsCidr(p, addr))) out.push(ip);
       }
     }
     return [...new Set(out)].sort();

@@ -11,6 +11,7 @@ import type {
   HostEndpointPlan,
   IpSetKind,
   RouteSpec,
+  VxlanPlan,
   WorkloadEndpointPlan,
 } from './model.ts';
 import type { PolicyData, ProfileData, TierData } from './policy-data.ts';
@@ -73,6 +74,11 @@ export interface EndpointPlanCallbacks {
 export interface RouteCallbacks {
   onRouteUpdate(route: RouteSpec): void;
   onRouteRemove(dst: string): void;
+}
+
+/** This host's VXLAN plan (VXLAN resolver → sequencer). */
+export interface VxlanCallbacks {
+  onVxlanPlan(plan: VxlanPlan): void;
 }
 
 /** Dataplane settings (settings resolver → sequencer). */

@@ -11,7 +11,7 @@
  * enforced), are ignored.
  */
 import type { Resource } from '../api/resource.ts';
-import { parseResourceKey } from '../datastore/keys.ts';
+import { IPAM_BLOCKS_PREFIX, parseResourceKey } from '../datastore/keys.ts';
 
 /** The parts of a resource key. */
 export interface ResourceRef {
@@ -25,9 +25,6 @@ export type ResourceHandler = (ref: ResourceRef, resource: Resource | undefined)
 
 /** Handles IPAM block updates; `block` is the parsed JSON value, undefined for a delete. */
 export type BlockHandler = (key: string, block: unknown) => void;
-
-/** The prefix of IPAM block keys. */
-export const IPAM_BLOCK_PREFIX = '/calico/ipam/v2/assignment/';
 
 /** Routes updates by kind. */
 export class Dispatcher {
@@ -56,7 +53,7 @@ export class Dispatcher {
       for (const h of handlers) h(ref, resource);
       return true;
     }
-    if (key.startsWith(IPAM_BLOCK_PREFIX) && key.includes('/block/')) {
+    if (key.startsWith(IPAM_BLOCKS_PREFIX) && key.includes('/block/')) {
       if (this.#blockHandlers.length === 0) return false;
       for (const h of this.#blockHandlers) h(key, value ?? undefined);
       return true;

@@ -8,7 +8,7 @@ import type { Resource } from '../api/resource.ts';
 import type { HostEndpointSpec, NetworkSetSpec, WorkloadEndpointSpec } from '../api/kinds/policy-kinds.ts';
 import { protocolNumber } from '../api/kinds/policy-values.ts';
 import { type EndpointId, type PortProtocol, hostEndpointId, workloadId } from './ids.ts';
-import { addressOf, normalizeCidr, splitZeroPrefix } from './net.ts';
+import { canonicalCidr, canonicalIp } from '../net/mod.ts';
 
 /** Calico's namespace label, set on every workload endpoint and namespaced network set. */
 export const NAMESPACE_LABEL = 'projectcalico.org/namespace';
@@ -80,7 +80,7 @@ function cidrList(list: unknown): string[] {
   const out: string[] = [];
   for (const text of list) {
     if (typeof text !== 'string') continue;
-    const cidr = normalizeCidr(text);
+    const cidr = canonicalCidr(text);
     if (cidr !== undefined && !out.includes(cidr)) out.push(cidr);
   }
   return out;
@@ -92,7 +92,7 @@ function hostCidrs(list: unknown): { cidrs: string[]; ips: string[] } {
   if (!Array.isArray(list)) return { cidrs, ips };
   for (const text of list) {
     if (typeof text !== 'string') continue;
-    const ip = addressOf(text);
+    const ip = canonicalIp(text.split('/', 1)[0]!); // the address part; a prefix is ignored
     if (ip === undefined || ips.includes(ip)) continue;
     ips.push(ip);
     cidrs.push(ip.includes(':') ? `${ip}/128` : `${ip}/32`);
@@ -186,4 +186,14 @@ function portText(p: NamedPort): string {
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * Splits a /0 network into its two /1 halves (the kernel's sets cannot hold a /0, as Felix notes);
+ * any other network is returned as is.
+ */
+function splitZeroPrefix(cidr: string): string[] {
+  if (cidr === '0.0.0.0/0') return ['0.0.0.0/1', '128.0.0.0/1'];
+  if (cidr === '::/0') return ['::/1', '8000::/1'];
+  return [cidr];
 }

@@ -32,7 +32,7 @@ import type {
   TierPlan,
   WorkloadEndpointPlan,
 } from './model.ts';
-import { type Address, type Cidr, cidrContains, parseAddress, parseCidr } from './net.ts';
+import { type Cidr, cidrContainsIp, formatIp, isHostCidr, type Ip, parseCidrOrIp, parseIp } from '../net/mod.ts';
 import type { IpSetState, ModelSnapshot } from './snapshot.ts';
 
 /** A packet: the first packet of a connection. */
@@ -301,9 +301,9 @@ export class PolicyEvaluator {
         index.hosts.add(member);
         continue;
       }
-      const cidr = parseCidr(member);
+      const cidr = parseCidrOrIp(member);
       if (cidr === undefined) continue;
-      if (cidr.prefix === (cidr.family === 4 ? 32 : 128)) index.hosts.add(cidr.text.slice(0, cidr.text.indexOf('/')));
+      if (isHostCidr(cidr)) index.hosts.add(formatIp({ family: cidr.family, value: cidr.base }));
       else index.nets.push(cidr);
     }
     this.#setIndexes.set(id, index);
@@ -312,7 +312,7 @@ export class PolicyEvaluator {
 
   #inNetSet(id: string, addr: Address): boolean {
     const index = this.#setIndex(id);
-    return index.hosts.has(addr.text) || index.nets.some((n) => cidrContains(n, addr));
+    return index.hosts.has(addr.text) || index.nets.some((n) => cidrContainsIp(n, addr));
   }
 
   #inPortSet(id: string, addr: Address, protocol: number, port: number): boolean {
@@ -341,9 +341,17 @@ interface PacketContext {
   protocol: number;
 }
 
+/** A packet's address, with its canonical text (the model keys addresses by it). */
+type Address = Ip & { text: string };
+
+function parseAddress(text: string): Address | undefined {
+  const ip = parseIp(text);
+  return ip && { ...ip, text: formatIp(ip) };
+}
+
 function cidrTextContains(text: string, addr: Address): boolean {
-  const cidr = parseCidr(text);
-  return cidr !== undefined && cidrContains(cidr, addr);
+  const cidr = parseCidrOrIp(text);
+  return cidr !== undefined && cidrContainsIp(cidr, addr);
 }
 
 function icmpMatches(m: { type: number; code?: number }, packet: Packet): boolean {

@@ -10,7 +10,7 @@
  *
  * Order of one batch (the contract in model.ts):
  *   settings → ipset-update → ipset-delta → policy-update → workload-update,
- *   host-endpoint-update → route-update → route-remove → workload-remove, host-endpoint-remove
+ *   host-endpoint-update → route-update → vxlan-update → route-remove → workload-remove, host-endpoint-remove
  *   → policy-remove → ipset-remove → in-sync (once, after the first full batch).
  * Within a group, messages are sorted by key, so a batch is deterministic.
  *
@@ -25,6 +25,7 @@ import type {
   IpSetCallbacks,
   RouteCallbacks,
   SettingsCallbacks,
+  VxlanCallbacks,
 } from './callbacks.ts';
 import type {
   CompiledPolicy,
@@ -33,6 +34,7 @@ import type {
   HostEndpointPlan,
   IpSetKind,
   RouteSpec,
+  VxlanPlan,
   WorkloadEndpointPlan,
 } from './model.ts';
 import { addToSetMap } from '../selector/mod.ts';
@@ -83,13 +85,14 @@ class KeyedBuffer<T> {
 
 /** Buffers and orders the graph's output. Implements every callback interface that ends at the dataplane. */
 export class EventSequencer
-  implements IpSetCallbacks, CompiledPolicyCallbacks, EndpointPlanCallbacks, RouteCallbacks, SettingsCallbacks
+  implements IpSetCallbacks, CompiledPolicyCallbacks, EndpointPlanCallbacks, RouteCallbacks, SettingsCallbacks, VxlanCallbacks
 {
   #inSync = false;
   #inSyncSent = false;
 
   #pendingSettings: DataplaneSettings | undefined;
   #sentSettings: string | undefined;
+  #pendingVxlan: VxlanPlan | undefined;
 
   /** Sets created since the last flush (or never sent), with their full membership. */
   readonly #addedSets = new Map<string, { kind: IpSetKind; members: Set<string> }>();
@@ -118,6 +121,11 @@ export class EventSequencer
 
   onSettings(settings: DataplaneSettings): void {
     this.#pendingSettings = settings;
+  }
+
+  /** A new VXLAN plan (the resolver reports only changed ones); the latest one wins. */
+  onVxlanPlan(plan: VxlanPlan): void {
+    this.#pendingVxlan = plan;
   }
 
   onIpSetAdded(id: string, kind: IpSetKind): void {
@@ -210,6 +218,7 @@ export class EventSequencer
     for (const s of this.#removedMembers.values()) members += s.size;
     return (
       (this.#pendingSettings !== undefined ? 1 : 0) +
+      (this.#pendingVxlan !== undefined ? 1 : 0) +
       this.#addedSets.size +
       this.#removedSets.size +
       members +
@@ -257,6 +266,10 @@ export class EventSequencer
     for (const endpoint of this.#workloads.takeUpdates()) out.push({ type: 'workload-update', endpoint });
     for (const endpoint of this.#hostEndpoints.takeUpdates()) out.push({ type: 'host-endpoint-update', endpoint });
     for (const route of this.#routes.takeUpdates()) out.push({ type: 'route-update', route });
+    if (this.#pendingVxlan !== undefined) {
+      out.push({ type: 'vxlan-update', plan: this.#pendingVxlan });
+      this.#pendingVxlan = undefined;
+    }
 
     for (const dst of this.#routes.takeRemoves()) out.push({ type: 'route-remove', dst });
     for (const key of this.#workloads.takeRemoves()) out.push({ type: 'workload-remove', key });

@@ -33,7 +33,8 @@
  *    │                                     └─▶ IpSetMemberIndex (labels)
  *    ├─ NetworkSet, GlobalNetworkSet ──────▶ IpSetMemberIndex
  *    ├─ FelixConfiguration, IPPool ────────▶ SettingsResolver
- *    └─ IPAM block ────────────────────────▶ RouteResolver (mode 'local')
+ *    ├─ IPPool, Node ──────────────────────▶ VxlanResolver (mode 'local')
+ *    └─ IPAM block ────────────────────────▶ RouteResolver, VxlanResolver (mode 'local')
  * ```
  *
  * Stage 2, calculation: the nodes feed each other and end at the sequencer.
@@ -47,6 +48,8 @@
  *           │ (endpoint plans, at flush)                 │     │       RouteResolver       │
  *           │                                            ▼     ▼           │ (routes)      │
  *           └─────────────────────────────────────▶ EventSequencer ◀───────┴───────────────┘
+ *                                                        ▲ (VXLAN plan, at flush)
+ *                                                   VxlanResolver
  *                                                        │ coalesce, order, gate on in-sync
  *                                                        ▼
  *                                                 flush(): DataplaneUpdate[]
@@ -67,6 +70,7 @@ import { PolicyResolver } from './policy-resolver.ts';
 import { type IpamBlockValue, RouteResolver } from './route-resolver.ts';
 import { RuleScanner } from './rule-scanner.ts';
 import { SettingsResolver } from './settings-resolver.ts';
+import { VxlanResolver } from './vxlan-resolver.ts';
 
 /** Options of {@link buildCalcGraph}. */
 export interface CalcGraphOptions {
@@ -79,6 +83,11 @@ export interface CalcGraphOptions {
   mode?: LocalityMode;
   /** Told about input the graph cannot use (an unparseable value or selector); the input is treated as deleted. */
   onWarning?: (message: string, key: string) => void;
+  /**
+   * The settings resolver to feed FelixConfigurations and pools to (the agent's, which holds its
+   * file, environment and flag layers); default a new one with the datastore layers only.
+   */
+  settings?: SettingsResolver;
 }
 
 /** Counters for metrics. */
@@ -116,6 +125,7 @@ class Graph implements CalcGraph {
   readonly #dispatcher: Dispatcher;
   readonly #sequencer: EventSequencer;
   readonly #resolver: PolicyResolver;
+  readonly #vxlan: VxlanResolver | undefined;
   readonly #settings: SettingsResolver;
   readonly #optimize: () => void;
   readonly #stats: () => CalcGraphStats;
@@ -126,6 +136,7 @@ class Graph implements CalcGraph {
       dispatcher: Dispatcher;
       sequencer: EventSequencer;
       resolver: PolicyResolver;
+      vxlan: VxlanResolver | undefined;
       settings: SettingsResolver;
       /** Re-files the label indexes' selectors once the snapshot is loaded. */
       optimize: () => void;
@@ -136,6 +147,7 @@ class Graph implements CalcGraph {
     this.#dispatcher = parts.dispatcher;
     this.#sequencer = parts.sequencer;
     this.#resolver = parts.resolver;
+    this.#vxlan = parts.vxlan;
     this.#settings = parts.settings;
     this.#optimize = parts.optimize;
     this.#stats = stats;
@@ -182,6 +194,7 @@ class Graph implements CalcGraph {
   flush(): DataplaneUpdate[] {
     if (!this.#sequencer.inSync) return [];
     this.#resolver.flush();
+    this.#vxlan?.flush();
     return this.#sequencer.flush();
   }
 
@@ -190,7 +203,7 @@ class Graph implements CalcGraph {
   }
 
   get settings(): DataplaneSettings {
-    return this.#settings.current;
+    return this.#settings.settings;
   }
 
   stats(): CalcGraphStats {
@@ -210,7 +223,9 @@ export function buildCalcGraph(options: CalcGraphOptions): CalcGraph {
   const resolver = new PolicyResolver(sequencer);
   const activeRules = new ActiveRulesCalculator(scanner, resolver);
   const routes = new RouteResolver(options.hostname, sequencer);
-  const settings = new SettingsResolver(options.hostname, {
+  const vxlan = mode === 'local' ? new VxlanResolver(options.hostname, sequencer) : undefined;
+  const settings = options.settings ?? new SettingsResolver({ defaultHostname: options.hostname });
+  settings.subscribe({
     onSettings: (s) => {
       scanner.setLogPrefix(s.logPrefix);
       sequencer.onSettings(s);
@@ -277,10 +292,13 @@ export function buildCalcGraph(options: CalcGraphOptions): CalcGraph {
   });
   dispatcher.register('ippools', (ref, res) => {
     settings.onPoolUpdate(ref.name, res?.spec);
+    vxlan?.onPoolUpdate(ref.name, res);
   });
-  if (mode === 'local') {
+  if (vxlan !== undefined) {
+    dispatcher.register('nodes', (ref, res) => vxlan.onNodeUpdate(ref.name, res));
     dispatcher.registerBlocks((key, block) => {
       routes.onBlockUpdate(key, typeof block === 'object' && block !== null ? (block as IpamBlockValue) : undefined);
+      vxlan.onBlockUpdate(key, block);
     });
   }
 
@@ -297,5 +315,5 @@ export function buildCalcGraph(options: CalcGraphOptions): CalcGraph {
     activeRules.optimize();
     ipSets.optimize();
   };
-  return new Graph({ dispatcher, sequencer, resolver, settings, optimize }, stats, warn);
+  return new Graph({ dispatcher, sequencer, resolver, vxlan, settings, optimize }, stats, warn);
 }

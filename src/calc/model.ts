@@ -5,10 +5,12 @@
  * and `policy matrix` evaluate packets against the very same model (src/calc/evaluate.ts).
  *
  * Ordering contract (the sequencer guarantees it, the dataplane relies on it):
- *   config → ip-set creates/updates → policies/profiles → endpoints → routes,
+ *   config → ip-set creates/updates → policies/profiles → endpoints → routes → VXLAN,
  *   and removals in reverse (routes → endpoints → policies/profiles → ip sets).
  * Nothing is emitted before the first `in-sync`.
  */
+
+import type { FailsafePort } from '../api/felix-params.ts';
 
 /** IP family. */
 export type IpFamily = 4 | 6;
@@ -150,13 +152,8 @@ export type RouteSpec =
   | { type: 'workload'; dst: string; interfaceName: string }
   | { type: 'blackhole'; dst: string };
 
-/** A host port that stays open whatever host-endpoint policy says. */
-export interface FailsafePort {
-  protocol: 'tcp' | 'udp' | 'sctp';
-  port: number;
-  /** Only from/to this net, when set. */
-  net?: string;
-}
+/** A host port that stays open whatever host-endpoint policy says (a FelixConfiguration parameter's type). */
+export type { FailsafePort } from '../api/felix-params.ts';
 
 /** Dataplane-wide settings, resolved from FelixConfiguration and the pools. */
 export interface DataplaneSettings {
@@ -175,6 +172,52 @@ export interface DataplaneSettings {
   logPrefix: string;
 }
 
+/** This host's VXLAN device of one family. */
+export interface VxlanDevicePlan {
+  family: IpFamily;
+  name: string;
+  vni: number;
+  port: number;
+  /** Underlay source: this host's BGP address. */
+  localIp: string;
+  mac: string;
+  /** The tunnel address (`10.244.1.0`), given /32 or /128 on the device. */
+  tunnelIp: string;
+}
+
+/** A remote VXLAN endpoint (VTEP). */
+export interface VtepPlan {
+  family: IpFamily;
+  node: string;
+  tunnelIp: string;
+  mac: string;
+  nodeIp: string;
+}
+
+/** A route through VXLAN, or plain to a host on this host's subnet (CrossSubnet). */
+export interface VxlanRoutePlan {
+  /** Normalised destination CIDR. */
+  dst: string;
+  family: IpFamily;
+  /** The next hop: the remote tunnel address (encapsulated) or node address (CrossSubnet, same subnet). */
+  via: string;
+  /** Set for encapsulated routes (`onlink` through the device). */
+  dev?: string;
+  /** The remote host. */
+  node: string;
+}
+
+/** This host's whole VXLAN state (the VXLAN resolver's output, the VXLAN manager's input). */
+export interface VxlanPlan {
+  devices: VxlanDevicePlan[];
+  vteps: VtepPlan[];
+  routes: VxlanRoutePlan[];
+  /** Families whose device must not exist (no VXLAN pool, or this host is not ready). */
+  absent: IpFamily[];
+  /** Why something is not programmed (a host without a tunnel address yet…). */
+  warnings: string[];
+}
+
 /** One message from the calculation graph to the dataplane. */
 export type DataplaneUpdate =
   | { type: 'settings'; settings: DataplaneSettings }
@@ -189,4 +232,5 @@ export type DataplaneUpdate =
   | { type: 'host-endpoint-remove'; key: string }
   | { type: 'route-update'; route: RouteSpec }
   | { type: 'route-remove'; dst: string }
+  | { type: 'vxlan-update'; plan: VxlanPlan }
   | { type: 'in-sync' };

@@ -15,7 +15,7 @@ import type { RouteCallbacks } from './callbacks.ts';
 import type { EndpointData } from './endpoint-data.ts';
 import type { EndpointId } from './ids.ts';
 import type { RouteSpec } from './model.ts';
-import { isHostCidr, parseCidr } from './net.ts';
+import { formatCidr, isHostCidr, parseCidrOrIp } from '../net/mod.ts';
 
 /** The fields of a stored IPAM block (`/calico/ipam/v2/assignment/...`) this resolver reads. */
 export interface IpamBlockValue {
@@ -53,8 +53,8 @@ export class RouteResolver {
   onBlockUpdate(key: string, block: IpamBlockValue | undefined): void {
     const routes: RouteSpec[] = [];
     if (block !== undefined && block.deleted !== true && block.affinity === `host:${this.#hostname}` && typeof block.cidr === 'string') {
-      const cidr = parseCidr(block.cidr);
-      if (cidr !== undefined && !isHostCidr(cidr)) routes.push({ type: 'blackhole', dst: cidr.text });
+      const cidr = parseCidrOrIp(block.cidr);
+      if (cidr !== undefined && !isHostCidr(cidr)) routes.push({ type: 'blackhole', dst: formatCidr(cidr) });
     }
     this.#setSource(`block:${key}`, routes);
   }

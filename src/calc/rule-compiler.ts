@@ -19,7 +19,7 @@ import type { Action, EntityRule, Port, Rule } from '../api/kinds/rule.ts';
 import { parseSelector, type Selector } from '../selector/mod.ts';
 import { type PortProtocol, namedPortSetId, serviceSetId } from './ids.ts';
 import type { CompiledRule, EndpointMatch, IpSetKind, MatchCriteria, PortRange, RuleAction } from './model.ts';
-import { normalizeCidr } from './net.ts';
+import { canonicalCidr } from '../net/mod.ts';
 import { entityRuleSelectorText } from './selector-rewrite.ts';
 
 /** An IP set a compiled rule refers to, and what decides its members. */
@@ -82,7 +82,7 @@ function splitPorts(ports: Port[] | undefined): { numeric: PortRange[]; named: s
 function nets(list: string[] | undefined): string[] {
   const out: string[] = [];
   for (const text of list ?? []) {
-    const cidr = normalizeCidr(text);
+    const cidr = canonicalCidr(text);
     if (cidr !== undefined) out.push(cidr);
   }
   return out;

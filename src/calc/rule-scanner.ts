@@ -10,15 +10,13 @@ import type { CompiledPolicy, CompiledRule } from './model.ts';
 import type { PolicyData, ProfileData } from './policy-data.ts';
 import { compileRule, type IpSetSpec } from './rule-compiler.ts';
 import type { Rule } from '../api/kinds/rule.ts';
-
-/** The default base of Log rule prefixes (FelixConfiguration `logPrefix`). */
-export const DEFAULT_LOG_PREFIX = 'calico-packet';
+import { PARAMS } from '../api/felix-params.ts';
 
 /** Compiles active policies and profiles and reference-counts the IP sets they use. */
 export class RuleScanner implements ActiveRulesCallbacks {
   readonly #sets: ActiveIpSetCallbacks;
   readonly #out: CompiledPolicyCallbacks;
-  #logPrefix = DEFAULT_LOG_PREFIX;
+  #logPrefix = PARAMS.logPrefix.default as string;
 
   /** What is active, so that it can be recompiled when the log prefix changes. */
   readonly #active = new Map<string, PolicyData | ProfileData>();

@@ -1,159 +1,245 @@
 /**
- * The settings resolver (Felix's config batcher, for the settings the dataplane model carries):
- * {@link DataplaneSettings} from Felix's defaults, then FelixConfiguration `default`, then
- * FelixConfiguration `node.<hostname>` (each field of the more specific one wins when set), plus
- * the IP pools (natOutgoing pools, all pools). The config file and environment layers of
- * Calico's precedence are the agent's to apply on top.
+ * The settings resolver: the one place the agent's parameters are resolved, with Calico's
+ * precedence (Felix's `config_params.go`), lowest first:
+ *
+ *   1. built-in defaults                       (the table in src/api/felix-params.ts)
+ *   2. FelixConfiguration `default`            (datastore, cluster-wide)
+ *   3. FelixConfiguration `node.<hostname>`    (datastore, this host)
+ *   4. the config file (`--config-file`)       (read by the agent, src/agent/config.ts)
+ *   5. the environment: `FELIX_<NAME>`, then `MARGAY_<NAME>` (MARGAY_ wins)
+ *   6. command-line flags of `margay agent`    (`--hostname`, `--netns`, `--state-dir`)
+ *
+ * The local layers (4–6) are given at construction; the datastore layers arrive as the graph
+ * dispatches FelixConfigurations. From the resolved configuration and the IP pools it derives
+ * the {@link DataplaneSettings} the dataplane receives (Felix's config batcher), so that what
+ * the agent logs and reports is what the dataplane programs.
+ *
+ * Pure: no I/O.
  */
-import type { SettingsCallbacks } from './callbacks.ts';
-import type { DataplaneSettings, FailsafePort } from './model.ts';
-import { normalizeCidr } from './net.ts';
-import { DEFAULT_LOG_PREFIX } from './rule-scanner.ts';
+import {
+  type AgentConfig,
+  convertValue,
+  defaultConfig,
+  expectedValue,
+  interfacePrefixes,
+  PARAM_NAMES,
+  paramNamed,
+  PARAMS,
+  type ParamName,
+} from '../api/felix-params.ts';
+import { MargayError } from '../errors/mod.ts';
+import type { DataplaneSettings } from './model.ts';
+import { canonicalCidr } from '../net/mod.ts';
 
-/** Felix's `FailsafeInboundHostPorts` default. */
-export const DEFAULT_FAILSAFE_INBOUND: readonly FailsafePort[] = Object.freeze([
-  { protocol: 'tcp', port: 22 },
-  { protocol: 'udp', port: 68 },
-  { protocol: 'tcp', port: 179 },
-  { protocol: 'tcp', port: 2379 },
-  { protocol: 'tcp', port: 2380 },
-  { protocol: 'tcp', port: 5473 },
-  { protocol: 'tcp', port: 6443 },
-  { protocol: 'tcp', port: 6666 },
-  { protocol: 'tcp', port: 6667 },
-]);
+/** Where a value came from. */
+export type ConfigSource =
+  | 'default'
+  | 'felixconfiguration/default'
+  | `felixconfiguration/node.${string}`
+  | `file:${string}`
+  | `env:${string}`
+  | `flag:${string}`;
 
-/** Felix's `FailsafeOutboundHostPorts` default. */
-export const DEFAULT_FAILSAFE_OUTBOUND: readonly FailsafePort[] = Object.freeze([
-  { protocol: 'udp', port: 53 },
-  { protocol: 'udp', port: 67 },
-  { protocol: 'tcp', port: 179 },
-  { protocol: 'tcp', port: 2379 },
-  { protocol: 'tcp', port: 2380 },
-  { protocol: 'tcp', port: 5473 },
-  { protocol: 'tcp', port: 6443 },
-  { protocol: 'tcp', port: 6666 },
-  { protocol: 'tcp', port: 6667 },
-]);
-
-/** The FelixConfiguration fields this resolver reads. */
-interface FelixFields {
-  interfacePrefix?: string;
-  defaultEndpointToHostAction?: string;
-  failsafeInboundHostPorts?: Array<{ protocol?: string; port: number; net?: string }>;
-  failsafeOutboundHostPorts?: Array<{ protocol?: string; port: number; net?: string }>;
-  ipv6Support?: boolean;
-  logPrefix?: string;
+/** Raw values of one layer: parameter → value as found (string from file/env, JSON from a resource). */
+export interface ConfigLayer {
+  source: ConfigSource;
+  values: Partial<Record<ParamName, unknown>>;
 }
 
-/** The IPPool fields this resolver reads. */
+/** The local layers (file, environment, flags), read once at start, and what reading them found. */
+export interface LocalConfig {
+  layers: ConfigLayer[];
+  warnings: string[];
+}
+
+/** The resolved configuration and where each value came from. */
+export interface ResolvedConfig {
+  config: AgentConfig;
+  sources: Record<ParamName, ConfigSource>;
+  /** Problems that did not stop resolution (bad datastore values, unknown keys). */
+  warnings: string[];
+}
+
+function describeSource(source: ConfigSource, key: string): string {
+  if (source.startsWith('env:') || source.startsWith('flag:')) return source.slice(source.indexOf(':') + 1);
+  if (source.startsWith('file:')) return `${source.slice(5)}: ${key}`;
+  return `FelixConfiguration ${source.slice('felixconfiguration/'.length)}: spec.${key}`;
+}
+
+/** The datastore layer of a FelixConfiguration spec (`default` or `node.<hostname>`). */
+export function felixConfigurationLayer(name: string, spec: Record<string, unknown> | undefined): ConfigLayer {
+  const source: ConfigSource = name === 'default' ? 'felixconfiguration/default' : `felixconfiguration/${name as `node.${string}`}`;
+  const values: Partial<Record<ParamName, unknown>> = {};
+  for (const [key, value] of Object.entries(spec ?? {})) {
+    const param = paramNamed(key);
+    if (param === undefined || PARAMS[param].local) continue;
+    values[param] = value;
+  }
+  return { source, values };
+}
+
+/**
+ * Applies layers, lowest first, over the defaults. A bad value in the file, the environment or
+ * a flag throws MARGAY_ERR_CONFIG naming where it is and what is allowed; a bad value in a
+ * FelixConfiguration (already validated by the API, so rare) is a warning and is skipped, so
+ * that one bad resource cannot stop every agent.
+ */
+export function resolveConfig(layers: readonly ConfigLayer[], options: { defaultHostname?: string } = {}): ResolvedConfig {
+  const config = defaultConfig(options.defaultHostname) as unknown as Record<ParamName, unknown>;
+  const sources = Object.fromEntries(PARAM_NAMES.map((n) => [n, 'default'])) as Record<ParamName, ConfigSource>;
+  const warnings: string[] = [];
+  for (const layer of layers) {
+    const fromDatastore = layer.source.startsWith('felixconfiguration/');
+    for (const [key, raw] of Object.entries(layer.values) as [ParamName, unknown][]) {
+      if (fromDatastore && PARAMS[key].local) continue;
+      const value = convertValue(key, raw);
+      if (value === undefined) {
+        const message = `${describeSource(layer.source, key)}: must be ${expectedValue(key)} (got ${JSON.stringify(raw)})`;
+        if (fromDatastore) {
+          warnings.push(`${message}; ignored`);
+          continue;
+        }
+        throw new MargayError('MARGAY_ERR_CONFIG', message);
+      }
+      config[key] = value;
+      sources[key] = layer.source;
+    }
+  }
+  return { config: config as unknown as AgentConfig, sources, warnings };
+}
+
+/** The IPPool fields the settings read. */
 interface PoolFields {
   cidr?: string;
   natOutgoing?: boolean;
 }
 
-function endpointToHostAction(value: string | undefined): DataplaneSettings['defaultEndpointToHostAction'] {
-  switch (value?.toLowerCase()) {
-    case 'accept':
-      return 'Accept';
-    case 'return':
-      return 'Return';
-    default:
-      return 'Drop';
+/** The dataplane's settings: the dataplane parameters of `config`, and the pools. */
+export function dataplaneSettings(config: AgentConfig, pools: Iterable<PoolFields> = []): DataplaneSettings {
+  const allPools = new Set<string>();
+  const natPools = new Set<string>();
+  for (const pool of pools) {
+    const cidr = typeof pool.cidr === 'string' ? canonicalCidr(pool.cidr) : undefined;
+    if (cidr === undefined) continue;
+    allPools.add(cidr);
+    if (pool.natOutgoing === true) natPools.add(cidr);
   }
+  return {
+    interfacePrefixes: interfacePrefixes(config.interfacePrefix),
+    defaultEndpointToHostAction: config.defaultEndpointToHostAction,
+    failsafeInbound: structuredClone(config.failsafeInboundHostPorts),
+    failsafeOutbound: structuredClone(config.failsafeOutboundHostPorts),
+    ipv6Enabled: config.ipv6Support,
+    natOutgoingPools: [...natPools].sort(),
+    allPools: [...allPools].sort(),
+    logPrefix: config.logPrefix,
+  };
 }
 
-function failsafePorts(list: FelixFields['failsafeInboundHostPorts'], fallback: readonly FailsafePort[]): FailsafePort[] {
-  if (!Array.isArray(list)) return fallback.map((p) => ({ ...p }));
-  const out: FailsafePort[] = [];
-  for (const entry of list) {
-    const protocol = (entry.protocol ?? 'TCP').toLowerCase();
-    if ((protocol !== 'tcp' && protocol !== 'udp' && protocol !== 'sctp') || typeof entry.port !== 'number') continue;
-    const port: FailsafePort = { protocol, port: entry.port };
-    if (entry.net !== undefined && entry.net !== '') {
-      const net = normalizeCidr(entry.net);
-      if (net !== undefined) port.net = net;
-    }
-    out.push(port);
-  }
-  return out;
+/** The dataplane settings of a host nobody configured (before the first `settings` update). */
+export function defaultDataplaneSettings(): DataplaneSettings {
+  return dataplaneSettings(defaultConfig());
 }
 
-/** Resolves {@link DataplaneSettings} and reports each change. */
+/** Told about changes; see {@link SettingsResolver.subscribe}. */
+export interface SettingsListener {
+  /** The dataplane settings changed (or are announced). */
+  onSettings?(settings: DataplaneSettings): void;
+  /** Parameters whose resolved value changed with a FelixConfiguration. */
+  onConfigChanged?(changed: ParamName[], resolved: ResolvedConfig): void;
+}
+
+/** Options of {@link SettingsResolver}. */
+export interface SettingsResolverOptions {
+  /** The file, environment and flag layers (default none: datastore and defaults only). */
+  local?: LocalConfig;
+  /** The hostname when no layer sets one (the machine's name); selects `node.<hostname>`. */
+  defaultHostname?: string;
+}
+
+/** Resolves the configuration and the dataplane settings, and reports each change. */
 export class SettingsResolver {
-  readonly #nodeConfigName: string | undefined;
-  readonly #out: SettingsCallbacks;
-  #global: FelixFields | undefined;
-  #node: FelixFields | undefined;
+  readonly #local: LocalConfig;
+  readonly #defaultHostname: string;
+  readonly #listeners: SettingsListener[] = [];
   readonly #pools = new Map<string, PoolFields>();
-  #current: DataplaneSettings;
-  #currentText: string;
+  #global: ConfigLayer | undefined;
+  #node: ConfigLayer | undefined;
+  #nodeConfigName: string;
+  #resolved: ResolvedConfig;
+  #settings: DataplaneSettings;
+  #settingsText: string;
 
-  /** `hostname` selects the per-node FelixConfiguration `node.<hostname>` (none when undefined). */
-  constructor(hostname: string | undefined, out: SettingsCallbacks) {
-    this.#nodeConfigName = hostname !== undefined && hostname !== '' ? `node.${hostname}` : undefined;
-    this.#out = out;
-    this.#current = this.#compute();
-    this.#currentText = JSON.stringify(this.#current);
+  /** Throws MARGAY_ERR_CONFIG when a local layer holds a bad value. */
+  constructor(options: SettingsResolverOptions = {}) {
+    this.#local = options.local ?? { layers: [], warnings: [] };
+    this.#defaultHostname = options.defaultHostname ?? '';
+    this.#resolved = this.#resolve();
+    // The hostname is local: no FelixConfiguration can change which node.<hostname> applies.
+    this.#nodeConfigName = `node.${this.#resolved.config.felixHostname}`;
+    this.#settings = dataplaneSettings(this.#resolved.config);
+    this.#settingsText = JSON.stringify(this.#settings);
   }
 
-  /** The settings now. */
-  get current(): DataplaneSettings {
-    return this.#current;
+  /** The resolved configuration now, with the source of each value. */
+  get current(): ResolvedConfig {
+    return this.#resolved;
   }
 
-  /** A FelixConfiguration by name (undefined: deleted); only `default` and this node's are used. */
-  onFelixConfigurationUpdate(name: string, spec: Record<string, unknown> | undefined): void {
-    if (name === 'default') this.#global = spec as FelixFields | undefined;
-    else if (name === this.#nodeConfigName) this.#node = spec as FelixFields | undefined;
-    else return;
-    this.#recompute();
+  /** The dataplane settings now. */
+  get settings(): DataplaneSettings {
+    return this.#settings;
+  }
+
+  /** Adds a listener (the graph for the settings, the agent for configuration changes). */
+  subscribe(listener: SettingsListener): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Reports the current settings whether or not they changed (the initial state). */
+  announce(): void {
+    for (const l of this.#listeners) l.onSettings?.(this.#settings);
+  }
+
+  /**
+   * A FelixConfiguration by name (spec undefined: deleted); only `default` and this node's are
+   * used. Returns the parameters whose resolved value changed.
+   */
+  onFelixConfigurationUpdate(name: string, spec: Record<string, unknown> | undefined): ParamName[] {
+    const layer = spec === undefined ? undefined : felixConfigurationLayer(name, spec);
+    if (name === 'default') this.#global = layer;
+    else if (name === this.#nodeConfigName) this.#node = layer;
+    else return [];
+    const before = this.#resolved.config;
+    this.#resolved = this.#resolve();
+    const changed = PARAM_NAMES.filter((n) => JSON.stringify(before[n]) !== JSON.stringify(this.#resolved.config[n]));
+    if (changed.length > 0) {
+      for (const l of this.#listeners) l.onConfigChanged?.(changed, this.#resolved);
+      this.#recomputeSettings();
+    }
+    return changed;
   }
 
   /** An IPPool by name (undefined: deleted). */
   onPoolUpdate(name: string, spec: Record<string, unknown> | undefined): void {
     if (spec === undefined) this.#pools.delete(name);
     else this.#pools.set(name, spec as PoolFields);
-    this.#recompute();
+    this.#recomputeSettings();
   }
 
-  /** Reports the current settings whether or not they changed (the initial state). */
-  announce(): void {
-    this.#out.onSettings(this.#current);
-  }
-
-  #recompute(): void {
-    const next = this.#compute();
+  #recomputeSettings(): void {
+    const next = dataplaneSettings(this.#resolved.config, this.#pools.values());
     const text = JSON.stringify(next);
-    if (text === this.#currentText) return;
-    this.#current = next;
-    this.#currentText = text;
-    this.#out.onSettings(next);
+    if (text === this.#settingsText) return;
+    this.#settings = next;
+    this.#settingsText = text;
+    for (const l of this.#listeners) l.onSettings?.(next);
   }
 
-  #compute(): DataplaneSettings {
-    const pick = <K extends keyof FelixFields>(field: K): FelixFields[K] | undefined => this.#node?.[field] ?? this.#global?.[field];
-    const prefixes = (pick('interfacePrefix') ?? 'cali')
-      .split(',')
-      .map((p) => p.trim())
-      .filter((p) => p !== '');
-    const allPools = new Set<string>();
-    const natPools = new Set<string>();
-    for (const pool of this.#pools.values()) {
-      const cidr = typeof pool.cidr === 'string' ? normalizeCidr(pool.cidr) : undefined;
-      if (cidr === undefined) continue;
-      allPools.add(cidr);
-      if (pool.natOutgoing === true) natPools.add(cidr);
-    }
-    return {
-      interfacePrefixes: prefixes.length > 0 ? prefixes : ['cali'],
-      defaultEndpointToHostAction: endpointToHostAction(pick('defaultEndpointToHostAction')),
-      failsafeInbound: failsafePorts(pick('failsafeInboundHostPorts'), DEFAULT_FAILSAFE_INBOUND),
-      failsafeOutbound: failsafePorts(pick('failsafeOutboundHostPorts'), DEFAULT_FAILSAFE_OUTBOUND),
-      ipv6Enabled: pick('ipv6Support') ?? true,
-      natOutgoingPools: [...natPools].sort(),
-      allPools: [...allPools].sort(),
-      logPrefix: pick('logPrefix') ?? DEFAULT_LOG_PREFIX,
-    };
+  #resolve(): ResolvedConfig {
+    const layers = [this.#global, this.#node, ...this.#local.layers].filter((l): l is ConfigLayer => l !== undefined);
+    const resolved = resolveConfig(layers, { defaultHostname: this.#defaultHostname });
+    resolved.warnings.unshift(...this.#local.warnings);
+    return resolved;
   }
 }

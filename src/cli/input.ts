@@ -2,21 +2,75 @@
  * Reads the `-f` inputs of a command: a file, a directory (its .yaml, .yml and .json files,
  * recursively with -R) or `-` for standard input, then decodes and validates every document.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, type Stats, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeDocuments, type DecodedDocument, type DecodedResource, toResource } from '../api/decode.ts';
 import { MargayError } from '../errors/mod.ts';
 
 const MANIFEST_EXTENSIONS = ['.yaml', '.yml', '.json'];
 
-function listManifestFiles(dir: string, recursive: boolean): string[] {
+/** Where a symbolic link points, when `path` is one. */
+function linkTarget(path: string): string | undefined {
+  try {
+    return lstatSync(path).isSymbolicLink() ? readlinkSync(path) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why `path` cannot be read, in words. */
+function fsReason(path: string, err: unknown): string {
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'ENOENT': {
+      const target = linkTarget(path);
+      return target === undefined ? 'no such file or directory' : `a symbolic link to ${JSON.stringify(target)}, which does not exist`;
+    }
+    case 'ELOOP':
+      return 'a loop of symbolic links';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory';
+    case 'ENOTDIR':
+      return 'a part of the path is not a directory';
+    default:
+      return (err as Error).message;
+  }
+}
+
+/** `fn(path)`, with a file-system failure turned into a usage error naming the path. */
+function onPath<T>(path: string, fn: (path: string) => T): T {
+  try {
+    return fn(path);
+  } catch (err) {
+    throw new MargayError('MARGAY_ERR_USAGE', `${path}: ${fsReason(path, err)}`, { cause: err });
+  }
+}
+
+/**
+ * The manifest files of a directory, sorted; with `recursive`, of its subdirectories too.
+ * Symbolic links are followed; one that leads back into a directory being read is refused, as
+ * is one that leads nowhere (when it names a manifest or is met under -R).
+ */
+function listManifestFiles(dir: string, recursive: boolean, open: readonly string[] = [onPath(dir, (d) => realpathSync(d))]): string[] {
   const out: string[] = [];
-  for (const entry of readdirSync(dir).sort()) {
+  for (const entry of onPath(dir, (d) => readdirSync(d)).sort()) {
     const path = join(dir, entry);
-    const stat = statSync(path);
+    const manifest = MANIFEST_EXTENSIONS.some((ext) => entry.endsWith(ext));
+    let stat: Stats;
+    try {
+      stat = statSync(path);
+    } catch (err) {
+      if (!manifest && !recursive) continue; // not something we would read
+      throw new MargayError('MARGAY_ERR_USAGE', `${path}: ${fsReason(path, err)}`, { cause: err });
+    }
     if (stat.isDirectory()) {
-      if (recursive) out.push(...listManifestFiles(path, recursive));
-    } else if (MANIFEST_EXTENSIONS.some((ext) => entry.endsWith(ext))) {
+      if (!recursive) continue;
+      const real = onPath(path, (p) => realpathSync(p));
+      if (open.includes(real)) throw new MargayError('MARGAY_ERR_USAGE', `${path}: a symbolic link loop (it leads back to ${real}, which -R is already reading)`);
+      out.push(...listManifestFiles(path, recursive, [...open, real]));
+    } else if (manifest) {
       out.push(path);
     }
   }
@@ -24,12 +78,7 @@ function listManifestFiles(dir: string, recursive: boolean): string[] {
 }
 
 function readText(file: string): string {
-  try {
-    return file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
-  } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message;
-    throw new MargayError('MARGAY_ERR_USAGE', `${file}: ${reason}`);
-  }
+  return file === '-' ? onPath('-', () => readFileSync(0, 'utf8')) : onPath(file, (f) => readFileSync(f, 'utf8'));
 }
 
 /** Expands `-f` arguments into the list of files to read. */
@@ -37,13 +86,7 @@ export function expandInputs(inputs: string[], recursive: boolean): string[] {
   const files: string[] = [];
   for (const input of inputs) {
     if (input !== '-') {
-      let stat;
-      try {
-        stat = statSync(input);
-      } catch {
-        throw new MargayError('MARGAY_ERR_USAGE', `${input}: no such file or directory`);
-      }
-      if (stat.isDirectory()) {
+      if (onPath(input, (p) => statSync(p)).isDirectory()) {
         files.push(...listManifestFiles(input, recursive));
         continue;
       }

@@ -2,7 +2,7 @@
  * What the CNI service's commands share: the injected dependencies (datastore, IPAM, node name,
  * where the host namespace is, the agent's hooks) and the helpers built on them.
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../log/mod.ts';
 import type { Resource } from '../api/resource.ts';
 import type { ResourceStore } from '../datastore/resources.ts';
 import type { AssignedAddress, AssignIpRequest, AutoAssignRequest, AutoAssignResult, CanAssignRequest } from '../ipam/ipam.ts';
@@ -66,7 +66,7 @@ export interface CniServiceOptions {
   agentStatus?(): AgentReadiness;
   /** MTU when the configuration has none (default 1500). */
   defaultMtu?: number;
-  /** Host-side interface prefix (default `cali`). */
+  /** Host-side interface prefix (default: the interfacePrefix parameter's). */
   interfacePrefix?: string;
   /** How long ADD waits for the policy to be programmed (default 30000 ms). */
   programTimeoutMs?: number;

@@ -14,7 +14,7 @@ import { workloadEndpointName } from '../api/k8s/names.ts';
 import type { Resource } from '../api/resource.ts';
 import { validateResource } from '../api/validate.ts';
 import { hasCode } from '../errors/mod.ts';
-import { parseIp } from '../ipam/net.ts';
+import { parseIp } from '../net/mod.ts';
 import { type NetConf, parseNetConf } from './config.ts';
 import { Undo, type ServiceContext } from './context.ts';
 import type { WorkloadIdentity } from './identity.ts';

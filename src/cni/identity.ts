@@ -9,6 +9,7 @@ import { vethNameForPod, workloadEndpointName, WorkloadEndpointNameError } from 
 import type { NetConf } from './config.ts';
 import type { CniRequest } from './request.ts';
 import { CniCode, CniError } from './spec.ts';
+import { firstInterfacePrefix } from '../api/felix-params.ts';
 
 /** The identity of one attachment (container × interface) on one node. */
 export interface WorkloadIdentity {
@@ -32,8 +33,8 @@ export interface WorkloadIdentity {
 }
 
 /** The host-side interface name of a container that is not a pod: the prefix and 11 hex digits of sha1(containerID[.ifname]). */
-export function vethNameForContainer(containerId: string, ifname: string, prefix = 'cali'): string {
-  const first = prefix.split(',')[0] || 'cali';
+export function vethNameForContainer(containerId: string, ifname: string, prefix?: string): string {
+  const first = firstInterfacePrefix(prefix);
   const key = ifname === 'eth0' ? containerId : `${containerId}.${ifname}`;
   return `${first}${createHash('sha1').update(key).digest('hex').slice(0, 11)}`;
 }
@@ -47,7 +48,7 @@ export function handleFor(network: string, containerId: string): string {
  * The identity of the request's attachment.
  * @throws {CniError} 7 when the parts cannot form a WorkloadEndpoint name.
  */
-export function workloadIdentity(req: CniRequest, conf: NetConf, node: string, interfacePrefix = 'cali'): WorkloadIdentity {
+export function workloadIdentity(req: CniRequest, conf: NetConf, node: string, interfacePrefix?: string): WorkloadIdentity {
   const podNamespace = req.args.K8S_POD_NAMESPACE ?? '';
   const podName = req.args.K8S_POD_NAME ?? '';
   const isPod = podNamespace !== '' && podName !== '';

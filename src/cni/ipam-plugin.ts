@@ -6,7 +6,7 @@
  * confirms the handle still holds the result's addresses; GC releases the handles of this network
  * on this node whose container is not among the valid attachments.
  */
-import { cidrContainsIp, parseIp } from '../ipam/net.ts';
+import { cidrContainsIp, parseIp } from '../net/mod.ts';
 import { atLeast, type NetConf } from './config.ts';
 import { Undo, type ServiceContext } from './context.ts';
 import { handleFor, workloadIdentity } from './identity.ts';

@@ -10,7 +10,7 @@
  * Commands: the host side goes to a resident `ip -force -batch` in the host namespace (the
  * dataplane's IpSession); its sysctls, the container side (inside the container's namespace) and
  * the deletion of a container's interface go to the resident `margay-netlink` helper
- * (dataplane/netlink-helper.ts), so an ADD or DEL starts no process at all: on a small VM a
+ * (os/netlink-helper.ts), so an ADD or DEL starts no process at all: on a small VM a
  * process start costs 5–15 ms of CPU, more than the whole kernel work of an ADD. Other
  * operations (CHECK, VM taps) are short scripts on resident shells. Every value that goes into a
  * command is checked first ({@link checkSpec}).
@@ -18,10 +18,9 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { WORKLOAD_GATEWAY_V4, WORKLOAD_HOST_LINK_LOCAL_V6, WORKLOAD_HOST_MAC, workloadInterfaceSysctls } from '../dataplane/links/links.ts';
-import { findNetlinkHelper, NETLINK_HELPER, NetlinkHelper } from '../dataplane/netlink-helper.ts';
 import { IpSession } from '../dataplane/routes/ip-session.ts';
 import { MARGAY_ROUTE_PROTOCOL } from '../dataplane/routes/routes.ts';
-import { heredoc, shq, ShellPool, sysctlScript, type ScriptResult } from '../dataplane/shell.ts';
+import { findNetlinkHelper, heredoc, NETLINK_HELPER, NetlinkHelper, shq, ShellPool, sysctlScript, type ScriptResult } from '../os/mod.ts';
 
 /** The MAC address of every host-side workload interface. */
 export const HOST_MAC = WORKLOAD_HOST_MAC;

@@ -12,6 +12,7 @@ import { mkdirSync, unlinkSync, chmodSync, existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
+import { MargayError } from '../errors/mod.ts';
 import type { CniServiceOptions } from './context.ts';
 import { ENV_NAMES, type CniEnv } from './request.ts';
 import { CniService, versionInfo, type CniReply, type PluginKind } from './service.ts';
@@ -62,7 +63,7 @@ async function clearStaleSocket(path: string): Promise<void> {
     });
     s.once('error', () => resolve(false));
   });
-  if (alive) throw new Error(`${path} is served by another process (is another margay agent running?)`);
+  if (alive) throw new MargayError('MARGAY_ERR_CONFIG', `CNI socket ${path} is served by another process (is another margay agent running?)`);
   unlinkSync(path);
 }
 

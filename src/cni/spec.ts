@@ -108,11 +108,14 @@ const MARGAY_TO_CNI: Partial<Record<ErrorCode, number>> = {
   MARGAY_ERR_VALIDATION: CniCode.INVALID_NETWORK_CONFIG,
   MARGAY_ERR_CONFIG: CniCode.INVALID_NETWORK_CONFIG,
   MARGAY_ERR_DECODE: CniCode.DECODE_FAILURE,
+  MARGAY_ERR_COMMAND_FAILED: CniCode.IO_FAILURE,
+  MARGAY_ERR_NOT_INSTALLED: CniCode.IO_FAILURE,
+  MARGAY_ERR_NOT_READY: CniCode.TRY_AGAIN_LATER,
   MARGAY_ERR_KUBE_UNAVAILABLE: CniCode.TRY_AGAIN_LATER,
   MARGAY_ERR_KUBE_API: CniCode.KUBERNETES_API,
 };
 
-/** Any error as a CniError: MargayErrors by their code, command failures as I/O, the rest internal. */
+/** Any error as a CniError: MargayErrors by their code (a failed command as I/O), plumbing failures as I/O, the rest internal. */
 export function toCniError(err: unknown, context?: string): CniError {
   if (err instanceof CniError) return err;
   const prefix = context ? `${context}: ` : '';
@@ -120,7 +123,7 @@ export function toCniError(err: unknown, context?: string): CniError {
     const code = MARGAY_TO_CNI[err.code] ?? CniCode.INTERNAL;
     return new CniError(code, `${prefix}${err.message}`, err.code, { cause: err });
   }
-  if (err instanceof Error && (err.name === 'ExecError' || err.name === 'PlumbingError')) {
+  if (err instanceof Error && err.name === 'PlumbingError') {
     return new CniError(CniCode.IO_FAILURE, `${prefix}${err.message}`, undefined, { cause: err });
   }
   const message = err instanceof Error ? err.message : String(err);

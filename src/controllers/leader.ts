@@ -8,11 +8,9 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Datastore, Lease } from '../datastore/datastore.ts';
+import { LEADER_KEY } from '../datastore/keys.ts';
 import { hasCode } from '../errors/mod.ts';
-import { type Logger, silentLogger } from './logger.ts';
-
-/** The key the leader holds. */
-export const LEADER_KEY = '/calico/margay/controllers/leader';
+import { type Logger, silentLogger } from '../log/mod.ts';
 
 /** Options of {@link acquireLeadership}. */
 export interface LeaderElectionOptions {
@@ -58,7 +56,7 @@ export async function acquireLeadership(options: LeaderElectionOptions, stop: Ab
   const ttl = options.ttlSeconds ?? 15;
   const pollMs = options.pollMs ?? Math.min(2000, (ttl * 1000) / 3);
   const sleep = options.sleep ?? defaultSleep;
-  const logger = options.logger ?? silentLogger;
+  const logger = options.logger ?? silentLogger();
   const value = JSON.stringify({ identity: options.identity });
   let lastHolder: string | undefined;
   while (!stop.aborted) {
@@ -90,7 +88,7 @@ function startTerm(options: LeaderElectionOptions, key: string, lease: Lease, st
   const ttlMs = (options.ttlSeconds ?? 15) * 1000;
   const now = options.monotonicNow ?? (() => performance.now());
   const sleep = options.sleep ?? defaultSleep;
-  const logger = options.logger ?? silentLogger;
+  const logger = options.logger ?? silentLogger();
   const lost = new AbortController();
   const renewing = new AbortController();
   const onStop = (): void => renewing.abort();
@@ -137,4 +135,31 @@ function startTerm(options: LeaderElectionOptions, key: string, lease: Lease, st
       await lease.revoke().catch(() => {});
     },
   };
+}
+
+/** Waits `ms`, or less when one of `signals` aborts. */
+export async function pause(ms: number, signals: AbortSignal[]): Promise<void> {
+  try {
+    await delay(ms, undefined, { signal: AbortSignal.any(signals) });
+  } catch {
+    // woken early
+  }
+}
+
+/**
+ * Campaigns until `stop` aborts: waits to become the leader, runs `term` with the leadership (it
+ * must return once `leadership.signal` or `stop` aborts), resigns, and campaigns again.
+ */
+export async function campaign(options: LeaderElectionOptions, stop: AbortSignal, term: (leadership: Leadership) => Promise<void>): Promise<void> {
+  const logger = options.logger ?? silentLogger();
+  while (!stop.aborted) {
+    const leadership = await acquireLeadership(options, stop);
+    if (!leadership) break;
+    try {
+      await term(leadership);
+    } finally {
+      await leadership.resign();
+    }
+    if (!stop.aborted) logger.warn({ identity: options.identity }, 'no longer the leader; campaigning again');
+  }
 }

@@ -3,13 +3,12 @@
  * collector every interval until it loses leadership (then campaigns again) or is stopped
  * (then it resigns, so that another controller takes over at once).
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import type { Datastore } from '../datastore/datastore.ts';
 import { ResourceStore } from '../datastore/resources.ts';
 import { IpamGarbageCollector, type GcPassReport } from './ipam-gc/collector.ts';
-import { acquireLeadership } from './leader.ts';
-import { type Logger, silentLogger } from './logger.ts';
+import { campaign, pause } from './leader.ts';
+import { type Logger, silentLogger } from '../log/mod.ts';
 import { gcIntervalMs, loadControllerSettings } from './settings.ts';
 
 /** Options of {@link startControllers}. */
@@ -40,34 +39,22 @@ export interface RunningControllers {
   readonly done: Promise<void>;
 }
 
-async function pause(ms: number, signals: AbortSignal[]): Promise<void> {
-  try {
-    await delay(ms, undefined, { signal: AbortSignal.any(signals) });
-  } catch {
-    // woken early
-  }
-}
-
 /** Starts the controllers. */
 export function startControllers(options: ControllersOptions): RunningControllers {
-  const logger = options.logger ?? silentLogger;
+  const logger = options.logger ?? silentLogger();
   const identity = options.identity ?? `${hostname()}-${process.pid}`;
   const stop = new AbortController();
   let leader = false;
   const done = (async () => {
     const store = new ResourceStore(options.datastore);
-    while (!stop.signal.aborted) {
-      const leadership = await acquireLeadership(
-        {
-          datastore: options.datastore,
-          identity,
-          ...(options.leaseTtlSeconds === undefined ? {} : { ttlSeconds: options.leaseTtlSeconds }),
-          ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
-          logger,
-        },
-        stop.signal,
-      );
-      if (!leadership) break;
+    const election = {
+      datastore: options.datastore,
+      identity,
+      ...(options.leaseTtlSeconds === undefined ? {} : { ttlSeconds: options.leaseTtlSeconds }),
+      ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+      logger,
+    };
+    await campaign(election, stop.signal, async (leadership) => {
       leader = true;
       logger.info({ identity }, 'became the leader; running IPAM garbage collection');
       const gc = new IpamGarbageCollector({
@@ -101,9 +88,7 @@ export function startControllers(options: ControllersOptions): RunningController
         await pause(interval, [stop.signal, leadership.signal]);
       }
       leader = false;
-      await leadership.resign();
-      if (!stop.signal.aborted) logger.warn({ identity }, 'no longer the leader; campaigning again');
-    }
+    });
     logger.info({ identity }, 'controllers stopped');
   })();
   return {

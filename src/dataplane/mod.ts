@@ -1,6 +1,9 @@
 /**
  * The dataplane: turns {@link DataplaneUpdate}s into kernel state (nftables table `inet margay`,
- * routes of Margay's protocol) and keeps it right.
+ * routes of Margay's protocol, VXLAN) and keeps it right. Felix-style: every message goes to
+ * every {@link Manager} (nftables: IP sets, policies, endpoints, fixed chains; routes; VXLAN),
+ * which record it; then each completes its desired state, and the drivers (nftables, routes,
+ * VXLAN) diff it against the kernel and apply the difference, side by side.
  *
  * ```ts
  * const dp = new Dataplane({ netns: 'lab-host-1' }); // or {} for the root namespace of a real host
@@ -11,11 +14,10 @@
  * Nothing is written before the first `in-sync` update (the updates are recorded meanwhile). Calls
  * are serialised: an apply that arrives while another runs waits for it. Nothing is spawned by
  * Node per apply: small nft transactions go to a resident `nft -i`, route changes to a resident
- * `ip -batch`, other commands run from resident shells inside the namespace (resident.ts,
- * shell.ts); `close()` stops them.
+ * `ip -batch`, other commands run from resident shells inside the namespace (os/resident.ts,
+ * os/shell.ts); `close()` stops them.
  */
 import type { DataplaneUpdate } from '../calc/model.ts';
-import type { CommandRunner } from './exec.ts';
 import { writeSysctl } from './links/links.ts';
 import { renderTable } from './nftables/diff.ts';
 import { NftablesDriver, type NftApplyOutcome } from './nftables/driver.ts';
@@ -24,9 +26,11 @@ import { NftablesManager } from './nftables/manager.ts';
 import { NftSession } from './nftables/session.ts';
 import { IpSession } from './routes/ip-session.ts';
 import type { MarkBits } from './nftables/settings.ts';
-import { emptyDirty } from './nftables/state.ts';
+import type { Manager } from './manager.ts';
 import { MARGAY_ROUTE_PROTOCOL, RouteDriver, RouteManager, type KernelRoute, type RouteApplyOutcome, type RouteError } from './routes/routes.ts';
-import { ShellPool } from './shell.ts';
+import { type CommandRunner, ShellPool } from '../os/mod.ts';
+import { VxlanDriver, type VxlanDriverOptions } from './vxlan/driver.ts';
+import { VxlanManager } from './vxlan/manager.ts';
 
 /** Options of {@link Dataplane}. */
 export interface DataplaneOptions {
@@ -46,6 +50,11 @@ export interface DataplaneOptions {
   checkFirst?: boolean;
   /** Receives one-line warnings (input ignored or repaired). */
   warn?: (message: string) => void;
+  /**
+   * Program VXLAN (`vxlan-update` messages: devices, VTEPs, routes of protocol 78) for pools with
+   * vxlanMode Always/CrossSubnet; default false (the messages are ignored).
+   */
+  vxlan?: boolean | Omit<VxlanDriverOptions, 'runner'>;
 }
 
 /** The outcome of one {@link Dataplane.apply} or {@link Dataplane.resync}. */
@@ -56,6 +65,8 @@ export interface ApplyResult {
   deferred: boolean;
   nft: NftApplyOutcome;
   routes: { added: number; replaced: number; removed: number; errors: RouteError[]; fullSync: boolean };
+  /** What VXLAN programming did (absent when there was nothing to do, or VXLAN is off). */
+  vxlan?: { changes: number; errors: string[] };
   /**
    * Workload endpoint keys whose update or removal this call programmed successfully (for
    * per-endpoint status reporting).
@@ -108,6 +119,9 @@ export class Dataplane {
   private readonly nftDriver: NftablesDriver;
   private readonly routeManager: RouteManager;
   private readonly routeDriver: RouteDriver;
+  private readonly vxlanManager: VxlanManager | undefined;
+  /** Every manager, in the order they complete their work. */
+  private readonly managers: Manager[];
   private readonly writeBeforeInSync: boolean;
   private inSync = false;
   /** Endpoints whose last transaction failed, reported as programmed once one succeeds. */
@@ -152,6 +166,11 @@ export class Dataplane {
       protocol: options.routeProtocol ?? MARGAY_ROUTE_PROTOCOL,
       ...(this.ipSession ? { session: this.ipSession } : {}),
     });
+    if (options.vxlan) {
+      const driver = new VxlanDriver({ ...(typeof options.vxlan === 'object' ? options.vxlan : {}), runner: this.runner });
+      this.vxlanManager = new VxlanManager({ driver, ...(warn ? { warn } : {}) });
+    }
+    this.managers = [this.nftManager, this.routeManager, ...(this.vxlanManager ? [this.vxlanManager] : [])];
     this.writeBeforeInSync = options.writeBeforeInSync ?? false;
   }
 
@@ -229,8 +248,7 @@ export class Dataplane {
         this.counters.inSync = true;
         continue;
       }
-      this.nftManager.onUpdate(u);
-      this.routeManager.onUpdate(u);
+      for (const m of this.managers) m.onUpdate(u);
     }
     const result: ApplyResult = {
       ok: true,
@@ -246,11 +264,20 @@ export class Dataplane {
       return this.finish(result, started);
     }
     const endpoints = this.nftManager.pendingWorkloads();
-    const dirty = this.nftManager.hasPendingWork() ? this.nftManager.flush() : emptyDirty();
-    // nftables and routes are independent: program both at once.
-    const [nft, routes] = await Promise.all([this.nftDriver.apply(this.nftManager.desired, dirty, { full }), this.applyRoutes(full)]);
+    for (const m of this.managers) m.completeDeferredWork();
+    const dirty = this.nftManager.desired.takeDirty();
+    // nftables, routes and VXLAN are independent: program them at once.
+    const [nft, routes, vxlan] = await Promise.all([
+      this.nftDriver.apply(this.nftManager.desired, dirty, { full }),
+      this.applyRoutes(full),
+      this.vxlanManager?.apply({ full }),
+    ]);
     result.nft = nft;
     if (routes) result.routes = routes;
+    if (vxlan) {
+      result.vxlan = { changes: vxlan.changes, errors: vxlan.errors };
+      if (vxlan.errors.length > 0) result.ok = false;
+    }
     if (result.nft.fullSync) this.counters.fullSyncs++;
     if (result.nft.error) {
       result.ok = false;
@@ -298,10 +325,6 @@ export class Dataplane {
   }
 }
 
-export { exec, createRunner, ExecError } from './exec.ts';
-export { ShellPool, shq, heredoc, sysctlScript } from './shell.ts';
-export type { ScriptResult, ShellPoolOptions } from './shell.ts';
-export type { CommandRunner, RunOptions, RunResult, ExecOptions, RunnerOptions } from './exec.ts';
 export { NftablesManager } from './nftables/manager.ts';
 export type { NftablesManagerOptions } from './nftables/manager.ts';
 export { NftablesDriver } from './nftables/driver.ts';
@@ -313,6 +336,8 @@ export type { NftTransaction, DiffScope, TableRef } from './nftables/diff.ts';
 export { DEFAULT_MARKS, DEFAULT_SETTINGS } from './nftables/settings.ts';
 export type { MarkBits } from './nftables/settings.ts';
 export { MARGAY_ROUTE_PROTOCOL, RouteDriver, RouteManager } from './routes/routes.ts';
+export { MARGAY_VXLAN_ROUTE_PROTOCOL } from './vxlan/driver.ts';
+export type { Manager } from './manager.ts';
 export type { KernelRoute, RouteError, RouteApplyOutcome, RouteDriverOptions } from './routes/routes.ts';
 export {
   configureHostForwarding,

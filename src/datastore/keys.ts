@@ -1,11 +1,38 @@
 /**
  * The etcd key layout, as Calico's etcdv3 backend lays it out, so that an etcd written by
- * Margay reads like one written by Calico:
+ * Margay reads like one written by Calico (the one place its prefixes are written down; the IPAM
+ * keys under them are built and parsed by src/ipam/keys.ts):
  *   /calico/resources/v3/projectcalico.org/<plural>/[<namespace>/]<name>
+ *   /calico/ipam/v2/assignment/ipv4/block/10.0.0.0-26      an IPAM block
+ *   /calico/ipam/v2/host/<node>/ipv4/block/10.0.0.0-26     a host's affinity to it
+ *   /calico/ipam/v2/handle/<id>                            an IPAM handle
+ *   /calico/ipam/v2/config                                 the IPAM configuration
+ *   /calico/felix/v2/<region>/host/<host>/…                an agent's status reports
+ *   /calico/margay/controllers/leader                      the controllers' leader lease
  */
 
 /** The prefix under which every v3 resource lives. */
 export const RESOURCES_PREFIX = '/calico/resources/v3/projectcalico.org/';
+
+/** Everything IPAM stores lives under this prefix (one consistent list reads it all). */
+export const IPAM_PREFIX = '/calico/ipam/v2/';
+/** IPAM blocks of both families (the agent and BGP follow them for routes). */
+export const IPAM_BLOCKS_PREFIX = `${IPAM_PREFIX}assignment/`;
+/** IPAM block affinities of every host. */
+export const IPAM_HOSTS_PREFIX = `${IPAM_PREFIX}host/`;
+/** IPAM handles. */
+export const IPAM_HANDLES_PREFIX = `${IPAM_PREFIX}handle/`;
+/** The IPAM configuration singleton (strictAffinity, maxBlocksPerHost …). */
+export const IPAM_CONFIG_KEY = `${IPAM_PREFIX}config`;
+
+/** The agents' status reports (Felix's layout: `<prefix><region>/host/<hostname>/status` …). */
+export const FELIX_STATUS_PREFIX = '/calico/felix/v2/';
+
+/** The key the active `margay controllers` holds with its lease (a Margay extension). */
+export const LEADER_KEY = '/calico/margay/controllers/leader';
+
+/** The key the active `margay kube-controllers` holds with its lease (a Margay extension). */
+export const KUBE_LEADER_KEY = '/calico/margay/kube-controllers/leader';
 
 /** The key of one resource. */
 export function resourceKey(plural: string, name: string, namespace?: string): string {

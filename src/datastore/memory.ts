@@ -11,7 +11,7 @@
  * while its peers carry on, like a network partition.
  */
 import { MargayError } from '../errors/mod.ts';
-import { systemClock, type Clock, type TimerHandle } from './clock.ts';
+import { systemClock, type Clock, type TimerHandle } from '../os/mod.ts';
 import type {
   Datastore,
   KVPair,

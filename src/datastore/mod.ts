@@ -51,7 +51,6 @@ export type {
 } from './datastore.ts';
 export { MemoryDatastore, type MemoryDatastoreOptions } from './memory.ts';
 export { EtcdDatastore, type EtcdDatastoreOptions, type EtcdTlsOptions } from './etcd.ts';
-export { ManualClock, systemClock, type Clock, type TimerHandle } from './clock.ts';
 export {
   Syncer,
   watchPrefix,
@@ -62,4 +61,4 @@ export {
 } from './syncer.ts';
 export { diffSnapshot, type SnapshotDiff } from './resync-diff.ts';
 export { ResourceStore, resourcesFromPairs, type WriteOutcome, type WriteResult } from './resources.ts';
-export { resourceKey, resourcePrefix } from './keys.ts';
+export { KUBE_LEADER_KEY, resourceKey, resourcePrefix } from './keys.ts';

@@ -68,7 +68,15 @@ function serialize(res: Resource): string {
 }
 
 function deserialize(kv: KVPair): Resource {
-  const res = JSON.parse(kv.value) as Resource;
+  let res: Resource;
+  try {
+    res = JSON.parse(kv.value) as Resource;
+  } catch (err) {
+    throw new MargayError('MARGAY_ERR_DECODE', `${kv.key}: the stored value is not valid JSON (${(err as Error).message}); fix or delete the key`, { cause: err });
+  }
+  if (typeof res !== 'object' || res === null || typeof res.metadata !== 'object' || res.metadata === null) {
+    throw new MargayError('MARGAY_ERR_DECODE', `${kv.key}: the stored value is not a resource (an object with metadata); fix or delete the key`);
+  }
   res.metadata.resourceVersion = String(kv.modRevision);
   return res;
 }

@@ -26,6 +26,14 @@ export const ErrorCodes = {
   MARGAY_ERR_ADDRESS_RESERVED: 'the address is reserved by an IPReservation',
   MARGAY_ERR_NO_POOL: 'no enabled IP pool fits the request (address outside every pool, pool disabled, or not for this node or use)',
   MARGAY_ERR_STRICT_AFFINITY: "the address's block belongs to another host and strictAffinity forbids borrowing it",
+  MARGAY_ERR_IPAM_INCONSISTENT: 'the IPAM records disagree with each other or with the workload endpoints (margay ipam check)',
+  // Programs and processes Margay runs, and the lab.
+  MARGAY_ERR_COMMAND_FAILED: 'a program Margay runs (ip, nft, sysctl, BIRD, etcd, FRR, a command given to lab exec) could not start, failed or timed out',
+  MARGAY_ERR_NOT_INSTALLED: 'a program or file Margay needs is not installed or not built (scripts/install-deps.sh installs it)',
+  MARGAY_ERR_NOT_READY: "a process Margay started (an agent, etcd, BIRD, a lab pod's server) exited or did not become ready in time",
+  MARGAY_ERR_LAB_STATE: "the lab's state file cannot be read (margay lab down removes it and whatever it names)",
+  MARGAY_ERR_LAB_NO_FREE_RANGE: 'every address range the lab may use overlaps an address or route of this machine',
+  MARGAY_ERR_PROBE_FAILED: 'a lab probe did not connect, or lab connectivity disagrees with policy',
   // Kubernetes API.
   MARGAY_ERR_KUBE_UNAVAILABLE: 'the Kubernetes API server cannot be reached',
   MARGAY_ERR_KUBE_API: 'the Kubernetes API server answered with an error',

@@ -20,7 +20,7 @@ import { MargayError } from '../errors/mod.ts';
 import { decodeAffinity, encodeAffinity, type AffinityRecord } from './affinity.ts';
 import { affineHost, cloneBlock, decodeBlock, encodeBlock, hostAffinity, isEmptyBlock, newBlock } from './block.ts';
 import { affinityKey, blockKey } from './keys.ts';
-import { type Cidr, formatCidr } from './net.ts';
+import { type Cidr, formatCidr } from '../net/mod.ts';
 import { isCasFailure, unlessLostRace, wonRace } from './retry.ts';
 
 /** What the protocol needs: the datastore, the time, retries. */

@@ -8,7 +8,7 @@ import { whyNotAssignable } from './assignable.ts';
 import { borrowable, claimNewBlock } from './block-choice.ts';
 import { blockLimit } from './config.ts';
 import type { AllocContext } from './context.ts';
-import { type Cidr, type Family, blockOf, formatCidr, formatIp, nthIp, ordinalOf, parseIp } from './net.ts';
+import { type Cidr, type Family, blockOf, formatCidr, formatIp, nthIp, ordinalOf, parseIp } from '../net/mod.ts';
 import { type PoolInfo, poolOf, poolOfBlock, reservationOf, reservedOrdinals, selectPools } from './pools.ts';
 import { rollback } from './release.ts';
 import {

@@ -7,7 +7,7 @@
 import { affineHost, freeCount, type AllocationBlock } from './block.ts';
 import { blockLimit } from './config.ts';
 import type { AllocContext } from './context.ts';
-import { type Cidr, cidrContainsCidr, cidrSize, type Family } from './net.ts';
+import { type Cidr, cidrContainsCidr, cidrSize, type Family } from '../net/mod.ts';
 import { type PoolInfo, reservedOrdinals } from './pools.ts';
 
 /** One listed block. */

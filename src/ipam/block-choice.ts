@@ -5,7 +5,7 @@
 import { claimBlock, confirmAffinity, deleteEmptyUnaffineBlock, releaseBlockAffinity } from './affinity-ops.ts';
 import { affineHost, freeCount, isEmptyBlock } from './block.ts';
 import type { AllocContext } from './context.ts';
-import { type Cidr, type Family, formatCidr } from './net.ts';
+import { type Cidr, type Family, formatCidr } from '../net/mod.ts';
 import { type PoolInfo, candidateBlocks, fnv32, poolOfBlock, reservedOrdinals, wholeBlockReserved } from './pools.ts';
 import type { IpamRuntime, ListedBlock } from './runtime.ts';
 

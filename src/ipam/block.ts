@@ -19,7 +19,7 @@
  * they are bigints here and survive a round trip exactly. Every function that changes a block
  * works on the object it is given; callers clone first ({@link cloneBlock}).
  */
-import { type Cidr, cidrSize, formatCidr, parseCidr } from './net.ts';
+import { type Cidr, cidrSize, formatCidr, parseCidr } from '../net/mod.ts';
 
 /** Secondary attributes of an allocation (`node`, `namespace`, `pod`, `type`, …). */
 export type Attributes = Record<string, string>;

@@ -22,7 +22,7 @@
  */
 import { blockProblems, handleCounts, isEmptyBlock, affineHost, attributeOf } from './block.ts';
 import { handleTotal } from './handle.ts';
-import { type Cidr, cidrLast, formatCidr, formatIp, nthIp, ordinalOf, parseIp } from './net.ts';
+import { type Cidr, cidrLast, formatCidr, formatIp, nthIp, ordinalOf, parseIp } from '../net/mod.ts';
 import { allocationsOf, indexWorkloads, judgeAllocation, type WorkloadRef } from './ownership.ts';
 import { poolOf, poolOfBlock, type PoolInfo } from './pools.ts';
 import type { IpamSnapshot } from './snapshot.ts';

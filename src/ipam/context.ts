@@ -12,7 +12,7 @@ import { resourceKey, resourcePrefix } from '../datastore/keys.ts';
 import { resourcesFromPairs, type ResourceStore } from '../datastore/resources.ts';
 import type { Labels } from '../selector/mod.ts';
 import { configFromResourceSpec, decodeConfigRecord, effectiveConfig, type IpamConfig } from './config.ts';
-import { IPAM_CONFIG_KEY } from './keys.ts';
+import { IPAM_CONFIG_KEY } from '../datastore/keys.ts';
 import { poolFromResource, reservationsFromResources, type PoolInfo, type Reservation } from './pools.ts';
 
 /** The inputs of an allocation besides the blocks. */

@@ -27,8 +27,9 @@ import { attributeOf, decodeBlock, handleOf, isCoolingDown, ordinalsOfHandle, se
 import { encodeConfigRecord, type IpamConfig } from './config.ts';
 import { loadPools } from './context.ts';
 import { decodeHandle } from './handle.ts';
-import { blockKey, handleKey, hostAffinityPrefix, IPAM_CONFIG_KEY, parseAffinityKey } from './keys.ts';
-import { type Cidr, cidrContainsCidr, formatCidr, formatIp, nthIp, ordinalOf, parseCidr, parseIp } from './net.ts';
+import { IPAM_CONFIG_KEY } from '../datastore/keys.ts';
+import { blockKey, handleKey, hostAffinityPrefix, parseAffinityKey } from './keys.ts';
+import { type Cidr, cidrContainsCidr, formatCidr, formatIp, nthIp, ordinalOf, parseCidr, parseIp } from '../net/mod.ts';
 import { releaseByHandle, releaseIps } from './release.ts';
 import {
   type AssignedAddress,

@@ -1,28 +1,17 @@
 /**
- * The IPAM key layout of Calico's etcdv3 backend (`libcalico-go/lib/backend/model`): a CIDR in a
- * key has its `/` written as `-`.
+ * The IPAM keys of Calico's etcdv3 backend (`libcalico-go/lib/backend/model`), under the prefixes
+ * of src/datastore/keys.ts: a CIDR in a key has its `/` written as `-`.
  *
- *   /calico/ipam/v2/assignment/ipv4/block/10.0.0.0-26      the block (allocations)
- *   /calico/ipam/v2/host/<node>/ipv4/block/10.0.0.0-26     the host's affinity to it
- *   /calico/ipam/v2/handle/<id>                            which blocks a handle has addresses in
- *   /calico/ipam/v2/config                                 strictAffinity, maxBlocksPerHost …
+ *   <blocks>ipv4/block/10.0.0.0-26          the block (allocations)
+ *   <hosts><node>/ipv4/block/10.0.0.0-26    the host's affinity to it
+ *   <handles><id>                           which blocks a handle has addresses in
  */
-import { type Cidr, type Family, formatCidr, parseCidr } from './net.ts';
+import { IPAM_BLOCKS_PREFIX, IPAM_HANDLES_PREFIX, IPAM_HOSTS_PREFIX } from '../datastore/keys.ts';
+import { type Cidr, type Family, formatCidr, parseCidr } from '../net/mod.ts';
 
-/** Everything IPAM stores lives under this prefix (one consistent list reads it all). */
-export const IPAM_PREFIX = '/calico/ipam/v2/';
-/** Blocks of both families. */
-export const BLOCKS_PREFIX = '/calico/ipam/v2/assignment/';
-/** Affinities of every host. */
-export const HOSTS_PREFIX = '/calico/ipam/v2/host/';
-/** Handles. */
-export const HANDLES_PREFIX = '/calico/ipam/v2/handle/';
-/** The IPAM configuration singleton. */
-export const IPAM_CONFIG_KEY = '/calico/ipam/v2/config';
-
-const BLOCK_KEY = /^\/calico\/ipam\/v2\/assignment\/ipv([46])\/block\/([^/]+)$/;
-const AFFINITY_KEY = /^\/calico\/ipam\/v2\/host\/([^/]+)\/ipv([46])\/block\/([^/]+)$/;
-const HANDLE_KEY = /^\/calico\/ipam\/v2\/handle\/([^/]+)$/;
+const BLOCK_KEY = new RegExp(`^${IPAM_BLOCKS_PREFIX}ipv([46])/block/([^/]+)$`);
+const AFFINITY_KEY = new RegExp(`^${IPAM_HOSTS_PREFIX}([^/]+)/ipv([46])/block/([^/]+)$`);
+const HANDLE_KEY = new RegExp(`^${IPAM_HANDLES_PREFIX}([^/]+)$`);
 
 function dashed(c: Cidr): string {
   return formatCidr(c).replace('/', '-');
@@ -35,7 +24,7 @@ function undash(text: string, family: string): Cidr | undefined {
 
 /** The prefix that lists the blocks of one family. */
 export function blockPrefix(family: Family): string {
-  return `${BLOCKS_PREFIX}ipv${family}/block/`;
+  return `${IPAM_BLOCKS_PREFIX}ipv${family}/block/`;
 }
 
 /** The key of a block. */
@@ -51,7 +40,7 @@ export function parseBlockKey(key: string): Cidr | undefined {
 
 /** The prefix that lists a host's affinities of one family. */
 export function hostAffinityPrefix(node: string, family: Family): string {
-  return `${HOSTS_PREFIX}${node}/ipv${family}/block/`;
+  return `${IPAM_HOSTS_PREFIX}${node}/ipv${family}/block/`;
 }
 
 /** The key of a host's affinity to a block. */
@@ -68,7 +57,7 @@ export function parseAffinityKey(key: string): { node: string; cidr: Cidr } | un
 
 /** The key of a handle. */
 export function handleKey(handle: string): string {
-  return `${HANDLES_PREFIX}${handle}`;
+  return `${IPAM_HANDLES_PREFIX}${handle}`;
 }
 
 /** The handle a key names; undefined when it is not a handle key. */

@@ -22,5 +22,5 @@ export { readSnapshot, type IpamSnapshot, type BlockEntry, type AffinityEntry, t
 export { checkIpam, type CheckReport, type CheckInput, type Finding, type ProblemKind } from './check.ts';
 export { computeUsage, type Usage, type PoolUsage, type UsageRow } from './usage.ts';
 export { renderUsage, renderCheck, renderAssignment } from './format.ts';
-export { judgeAllocation, workloadFromResource, indexWorkloads, type Verdict, type WorkloadRef } from './ownership.ts';
-export { IPAM_PREFIX, blockKey, affinityKey, handleKey, IPAM_CONFIG_KEY } from './keys.ts';
+export { judgeAllocation, workloadFromResource, indexWorkloads, type PodFacts, type PodLookup, type Verdict, type WorkloadRef } from './ownership.ts';
+export { blockKey, affinityKey, handleKey } from './keys.ts';

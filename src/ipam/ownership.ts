@@ -29,7 +29,7 @@
  */
 import type { Resource } from '../api/resource.ts';
 import { type Attributes, affineHost, attributeOf, handleOf, isCoolingDown, sequenceOf } from './block.ts';
-import { canonicalIp, formatIp, nthIp, parseCidr } from './net.ts';
+import { canonicalIp, formatIp, nthIp, parseCidrOrIp } from '../net/mod.ts';
 import type { BlockEntry } from './snapshot.ts';
 
 /** Calico's attribute `type` values of tunnel addresses. */
@@ -54,7 +54,7 @@ export function workloadFromResource(res: Resource): WorkloadRef {
   const spec = (res.spec ?? {}) as Record<string, unknown>;
   const ips: string[] = [];
   for (const net of (spec.ipNetworks as string[] | undefined) ?? []) {
-    const c = parseCidr(net, true);
+    const c = parseCidrOrIp(net);
     if (c) ips.push(formatIp({ family: c.family, value: c.base }));
   }
   const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);

@@ -14,7 +14,8 @@ import {
   cidrSize,
   formatCidr,
   parseCidr,
-} from './net.ts';
+  parseCidrOrIp,
+} from '../net/mod.ts';
 
 /** What an address is for (IPPool `allowedUses`). */
 export type IpUse = 'Workload' | 'Tunnel';
@@ -132,7 +133,7 @@ export function reservationsFromResources(resources: Resource[]): Reservation[] 
   const out: Reservation[] = [];
   for (const res of resources) {
     for (const text of ((res.spec?.reservedCIDRs as string[] | undefined) ?? [])) {
-      const cidr = parseCidr(text, true);
+      const cidr = parseCidrOrIp(text);
       if (cidr) out.push({ cidr, name: res.metadata.name });
     }
   }

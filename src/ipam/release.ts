@@ -7,7 +7,7 @@ import { loadPools } from './context.ts';
 import { decodeBlock, ordinalsOfHandle } from './block.ts';
 import { decodeHandle } from './handle.ts';
 import { blockKey, handleKey } from './keys.ts';
-import { type Cidr, formatCidr, formatIp, nthIp, ordinalOf, parseCidr, parseIp } from './net.ts';
+import { type Cidr, formatCidr, formatIp, nthIp, ordinalOf, parseCidr, parseIp } from '../net/mod.ts';
 import { type AssignedAddress, checkName, type ReleaseIpsResult, type ReleaseRequest } from './requests.ts';
 import { type IpamRuntime, newLookups } from './runtime.ts';
 

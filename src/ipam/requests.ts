@@ -5,7 +5,7 @@
 import { MargayError } from '../errors/mod.ts';
 import type { Labels } from '../selector/mod.ts';
 import type { Attributes } from './block.ts';
-import type { Family } from './net.ts';
+import type { Family } from '../net/mod.ts';
 import type { IpUse } from './pools.ts';
 
 /** Options of {@link Ipam}. */

@@ -13,7 +13,7 @@ import { BlockWriter } from './block-writer.ts';
 import type { IpamConfig } from './config.ts';
 import { type AllocContext, contextFrom, contextReads, loadConfig, loadContext } from './context.ts';
 import { blockKey, blockPrefix, hostAffinityPrefix, parseAffinityKey, parseBlockKey } from './keys.ts';
-import { type Cidr, type Family, type Ip, blockOf, cidrContainsIp, formatCidr } from './net.ts';
+import { type Cidr, type Family, type Ip, blockOf, cidrContainsIp, formatCidr } from '../net/mod.ts';
 import { type PoolInfo, poolOf } from './pools.ts';
 import type { IpamOptions } from './requests.ts';
 import { backoffMs, DEFAULT_MAX_RETRIES } from './retry.ts';

@@ -8,8 +8,9 @@ import type { Datastore, KVPair } from '../datastore/datastore.ts';
 import { decodeAffinity, type AffinityState } from './affinity.ts';
 import { type AllocationBlock, decodeBlock } from './block.ts';
 import { decodeHandle, type HandleRecord } from './handle.ts';
-import { IPAM_CONFIG_KEY, IPAM_PREFIX, parseAffinityKey, parseBlockKey, parseHandleKey } from './keys.ts';
-import { type Cidr, formatCidr } from './net.ts';
+import { IPAM_CONFIG_KEY, IPAM_PREFIX } from '../datastore/keys.ts';
+import { parseAffinityKey, parseBlockKey, parseHandleKey } from './keys.ts';
+import { type Cidr, formatCidr } from '../net/mod.ts';
 
 /** A block in a snapshot. */
 export interface BlockEntry {

@@ -3,7 +3,7 @@
  * count as neither in use nor free, as in Calico's GetUtilization.
  */
 import { affineHost, allocatedCount } from './block.ts';
-import { type Cidr, cidrLast, cidrSize, cidrsOverlap, formatCidr, parseCidr } from './net.ts';
+import { type Cidr, cidrLast, cidrSize, cidrsOverlap, formatCidr, parseCidr } from '../net/mod.ts';
 import { reservedOrdinals, type PoolInfo, type Reservation } from './pools.ts';
 import type { IpamSnapshot } from './snapshot.ts';
 

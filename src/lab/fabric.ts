@@ -4,7 +4,7 @@
  * created directly inside lab namespaces (`ip link add … netns A type veth peer … netns B`), so
  * nothing ever appears in the machine's own namespace.
  */
-import { exec } from '../dataplane/exec.ts';
+import { exec } from '../os/mod.ts';
 import { LAB_PREFIX, type LabHost, type LabPlan } from './plan.ts';
 
 async function ip(args: string[]): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exec } from '../dataplane/exec.ts';
+import { exec } from '../os/mod.ts';
 
 /** Where Debian's frr package puts the daemons. */
 export const FRR_BIN = '/usr/lib/frr';

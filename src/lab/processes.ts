@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
+import { MargayError } from '../errors/mod.ts';
 import { pollUntil } from './poll.ts';
 
 /** A process the lab started. */
@@ -78,7 +79,7 @@ export function startProcess(options: StartOptions): ProcessRecord {
       cwd: options.cwd,
     });
     child.unref();
-    if (child.pid === undefined) throw new Error(`could not start ${options.cmd}`);
+    if (child.pid === undefined) throw new MargayError('MARGAY_ERR_COMMAND_FAILED', `could not start ${options.cmd}`);
     const startTime = processStartTime(child.pid) ?? '';
     return { role: options.role, pid: child.pid, startTime, logFile: options.logFile };
   } finally {

@@ -3,8 +3,8 @@
  * route for the pod's address learned over BGP (or programmed through VXLAN). `lab pod add` waits
  * for it, so a connectivity matrix taken right afterwards measures policy, not BGP timing.
  */
-import { exec } from '../dataplane/exec.ts';
-import { MARGAY_VXLAN_ROUTE_PROTOCOL } from '../dataplane/vxlan/plan.ts';
+import { exec } from '../os/mod.ts';
+import { MARGAY_VXLAN_ROUTE_PROTOCOL } from '../dataplane/vxlan/driver.ts';
 import type { LabHost } from './plan.ts';
 import type { LabPod, LabState } from './state.ts';
 import { pollUntil } from './poll.ts';

@@ -9,6 +9,7 @@
 import type { DecodedDocument } from '../api/decode.ts';
 import { isKubernetesKind } from '../api/k8s/mod.ts';
 import { MargayError } from '../errors/mod.ts';
+import { formatIp, parseIp } from '../net/mod.ts';
 
 /** The placeholder pool of offline pods without an IP. */
 export const OFFLINE_POD_POOL = '10.244.0.0/16';
@@ -21,16 +22,6 @@ function asRecord(v: unknown): Record<string, unknown> | undefined {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 }
 
-function ipToInt(ip: string): number | undefined {
-  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ip);
-  if (!m) return undefined;
-  return ((Number(m[1]) << 24) >>> 0) + (Number(m[2]) << 16) + (Number(m[3]) << 8) + Number(m[4]);
-}
-
-function intToIp(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-
 /**
  * Prepares Kubernetes objects for offline evaluation (see the file comment): placeholder pod
  * IPs, a node for unscheduled pods, the automatic namespace label, implied namespaces.
@@ -38,7 +29,7 @@ function intToIp(n: number): string {
 export function prepareOfflineDocuments(docs: DecodedDocument[]): DecodedDocument[] {
   const out = docs.map((d) => ({ ...d, object: structuredClone(d.object) }));
   const pods = out.filter((d) => isKubernetesKind(d.object) && asRecord(d.object)?.kind === 'Pod');
-  const used = new Set<number>();
+  const used = new Set<bigint>();
   const needIp: Record<string, unknown>[] = [];
   const podNamespaces = new Set<string>();
   for (const d of pods) {
@@ -55,8 +46,8 @@ export function prepareOfflineDocuments(docs: DecodedDocument[]): DecodedDocumen
     const annotations = asRecord(meta.annotations) ?? {};
     const annotated = ['cni.projectcalico.org/podIP', 'cni.projectcalico.org/podIPs'].some((a) => typeof annotations[a] === 'string' && annotations[a] !== '');
     for (const ip of ips) {
-      const n = ipToInt(ip.replace(/\/32$/, ''));
-      if (n !== undefined) used.add(n);
+      const addr = parseIp(ip.replace(/\/32$/, ''));
+      if (addr?.family === 4) used.add(addr.value);
     }
     if (ips.length === 0 && !annotated) needIp.push(pod);
   }
@@ -65,12 +56,12 @@ export function prepareOfflineDocuments(docs: DecodedDocument[]): DecodedDocumen
     const kb = `${asRecord(b.metadata)?.namespace ?? 'default'}/${asRecord(b.metadata)?.name}`;
     return ka < kb ? -1 : ka > kb ? 1 : 0;
   });
-  const base = ipToInt('10.244.0.0')!;
-  let next = 1;
+  const base = parseIp('10.244.0.0')!.value;
+  let next = 1n;
   for (const pod of needIp) {
     while (used.has(base + next)) next++;
-    if (next >= 65535) throw new MargayError('MARGAY_ERR_USAGE', `too many pods without an IP for the offline pool ${OFFLINE_POD_POOL}`);
-    const ip = intToIp(base + next);
+    if (next >= 65535n) throw new MargayError('MARGAY_ERR_USAGE', `too many pods without an IP for the offline pool ${OFFLINE_POD_POOL}`);
+    const ip = formatIp({ family: 4, value: base + next });
     used.add(base + next);
     const status = asRecord(pod.status) ?? {};
     status.podIP = ip;

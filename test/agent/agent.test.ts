@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Agent, type AgentDataplane, type DataplaneOutcome } from '../../src/agent/agent.ts';
 import { environmentLayers, flagLayers } from '../../src/agent/config.ts';
-import { silentLogger } from '../../src/agent/log.ts';
+import { createLogger, silentLogger } from '../../src/log/mod.ts';
 import type { Resource } from '../../src/api/resource.ts';
 import type { DataplaneUpdate } from '../../src/calc/model.ts';
 import { MemoryDatastore } from '../../src/datastore/memory.ts';
@@ -84,7 +84,7 @@ async function put(ds: MemoryDatastore, ...kvs: [string, string][]): Promise<voi
   for (const [k, v] of kvs) await ds.put(k, v);
 }
 
-function makeAgent(ds: MemoryDatastore, dp: FakeDataplane, env: Record<string, string> = {}): Agent {
+function makeAgent(ds: MemoryDatastore, dp: FakeDataplane, env: Record<string, string> = {}, logLines?: string[]): Agent {
   return new Agent({
     datastore: ds.peer(),
     local: {
@@ -95,7 +95,7 @@ function makeAgent(ds: MemoryDatastore, dp: FakeDataplane, env: Record<string, s
       warnings: [],
     },
     dataplane: () => dp,
-    logger: silentLogger(),
+    logger: logLines ? createLogger({ destination: { write: (line: string) => void logLines.push(line) } }) : silentLogger(),
     syncerBackoff: { initialMs: 10, maxMs: 50 },
   });
 }
@@ -245,17 +245,42 @@ describe('agent loop', () => {
     }
   });
 
+  it('logs and reports the settings it programs (defaults included)', async () => {
+    const ds = new MemoryDatastore();
+    const dp = new FakeDataplane();
+    const lines: string[] = [];
+    const agent = makeAgent(ds, dp, {}, lines);
+    try {
+      await agent.start();
+      await eventually(() => agent.inSync, { timeoutMs: 10_000 });
+      const logged = lines.map((l) => JSON.parse(l) as { msg: string; config?: Record<string, unknown> }).find((l) => l.msg === 'agent starting');
+      const programmed = dp.updates.find((u) => u.type === 'settings');
+      assert.ok(logged?.config && programmed?.type === 'settings');
+      const s = programmed.settings;
+      assert.deepEqual(logged.config.failsafeInboundHostPorts, s.failsafeInbound);
+      assert.deepEqual(logged.config.failsafeOutboundHostPorts, s.failsafeOutbound);
+      assert.equal(logged.config.interfacePrefix, s.interfacePrefixes.join(','));
+      assert.deepEqual(agent.config.failsafeInboundHostPorts, s.failsafeInbound);
+      assert.ok(s.failsafeInbound.some((p) => p.protocol === 'tcp' && p.port === 22), "Felix's defaults, not an empty list");
+    } finally {
+      await agent.stop();
+      await ds.close();
+    }
+  });
+
   it('overlays dataplane settings from the environment on the datastore ones', async () => {
     const felixDefault: [string, string] = [
       resourceKey('felixconfigurations', 'default'),
       JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: { defaultEndpointToHostAction: 'Accept', logPrefix: 'ds' } }),
     ];
-    await withSyncedAgent([felixDefault], { MARGAY_FAILSAFEINBOUNDHOSTPORTS: 'tcp:22', FELIX_LOGPREFIX: 'env' }, async ({ dp }) => {
+    await withSyncedAgent([felixDefault], { MARGAY_FAILSAFEINBOUNDHOSTPORTS: 'tcp:22', FELIX_LOGPREFIX: 'env' }, async ({ dp, agent }) => {
       const settings = dp.updates.find((u) => u.type === 'settings');
       assert.ok(settings && settings.type === 'settings');
       assert.deepEqual(settings.settings.failsafeInbound, [{ protocol: 'tcp', port: 22 }]);
       assert.equal(settings.settings.logPrefix, 'env');
       assert.equal(settings.settings.defaultEndpointToHostAction, 'Accept');
+      assert.equal(agent.config.defaultEndpointToHostAction, 'Accept', 'the agent reports what it programs');
+      assert.equal(agent.config.logPrefix, 'env');
     });
   });
 

@@ -3,18 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import {
-  ConfigTracker,
-  convertValue,
-  environmentLayers,
-  felixConfigurationLayer,
-  flagLayers,
-  loadLocalConfig,
-  parseConfigFile,
-  parseDuration,
-  parseFailsafeText,
-  resolveConfig,
-} from '../../src/agent/config.ts';
+import { environmentLayers, flagLayers, loadLocalConfig, parseConfigFile } from '../../src/agent/config.ts';
+import { convertValue, defaultConfig, parseDuration, parseFailsafeText } from '../../src/api/felix-params.ts';
+import { felixConfigurationLayer, resolveConfig, SettingsResolver } from '../../src/calc/settings-resolver.ts';
 import { hasCode } from '../../src/errors/mod.ts';
 
 describe('agent config - values', () => {
@@ -41,6 +32,21 @@ describe('agent config - values', () => {
     assert.equal(parseFailsafeText('icmp:1'), undefined);
     assert.equal(parseFailsafeText('tcp:99999'), undefined);
     assert.equal(parseFailsafeText('22'), undefined);
+    assert.deepEqual(parseFailsafeText('tcp:10.1.2.3/8:22'), [{ protocol: 'tcp', port: 22, net: '10.0.0.0/8' }], 'nets are normalised');
+    assert.equal(parseFailsafeText('tcp:10.0.0.0/99:22'), undefined);
+  });
+
+  it("has Felix's failsafe defaults, inbound and outbound", () => {
+    const c = defaultConfig();
+    assert.deepEqual(
+      c.failsafeInboundHostPorts.map((p) => `${p.protocol}:${p.port}`),
+      ['tcp:22', 'udp:68', 'tcp:179', 'tcp:2379', 'tcp:2380', 'tcp:5473', 'tcp:6443', 'tcp:6666', 'tcp:6667'],
+    );
+    assert.deepEqual(
+      c.failsafeOutboundHostPorts.map((p) => `${p.protocol}:${p.port}`),
+      ['udp:53', 'udp:67', 'tcp:179', 'tcp:2379', 'tcp:2380', 'tcp:5473', 'tcp:6443', 'tcp:6666', 'tcp:6667'],
+    );
+    assert.equal(c.interfacePrefix, 'cali');
   });
 
   it('converts by type, from text and from resource JSON', () => {
@@ -129,16 +135,22 @@ describe('agent config - precedence', () => {
     assert.match(resolved.warnings[0]!, /FelixConfiguration default: spec\.healthPort: must be a port number/);
   });
 
-  it('dataplane settings from the file or environment become overrides; from the datastore they do not', () => {
-    const resolved = resolveConfig([
-      felixConfigurationLayer('default', { interfacePrefix: 'tap', ipv6Support: false }),
-      ...environmentLayers({ FELIX_FAILSAFEINBOUNDHOSTPORTS: 'tcp:22', MARGAY_DEFAULTENDPOINTTOHOSTACTION: 'Accept' }).layers,
-    ]);
-    assert.deepEqual(resolved.dataplaneOverrides, {
-      failsafeInboundHostPorts: [{ protocol: 'tcp', port: 22 }],
-      defaultEndpointToHostAction: 'Accept',
-    });
-    assert.equal(resolved.config.interfacePrefix, 'tap');
+  it('dataplane settings follow the same precedence as every other parameter', () => {
+    const fc = (name: string, spec: Record<string, unknown>) => felixConfigurationLayer(name, spec);
+    const file = parseConfigFile('FailsafeInboundHostPorts = tcp:3\nLogPrefix = file\nInterfacePrefix = f\n', 'a.cfg').layer;
+    const env = environmentLayers({ FELIX_FAILSAFEINBOUNDHOSTPORTS: 'tcp:4', MARGAY_FAILSAFEINBOUNDHOSTPORTS: 'tcp:5', FELIX_LOGPREFIX: 'env' }).layers;
+    const resolver = new SettingsResolver({ local: { layers: [file, ...env, ...flagLayers({ hostname: 'h1' })], warnings: [] } });
+    resolver.onFelixConfigurationUpdate('default', { failsafeInboundHostPorts: [{ port: 1 }], ipv6Support: false, interfacePrefix: 'd', defaultEndpointToHostAction: 'Return', logPrefix: 'd' });
+    resolver.onFelixConfigurationUpdate('node.h1', { failsafeInboundHostPorts: [{ port: 2 }], defaultEndpointToHostAction: 'Accept', logPrefix: 'n' });
+    const s = resolver.settings;
+    assert.deepEqual(s.failsafeInbound, [{ protocol: 'tcp', port: 5 }], 'MARGAY_ env over FELIX_ env over the file over node over default');
+    assert.equal(s.logPrefix, 'env');
+    assert.deepEqual(s.interfacePrefixes, ['f']);
+    assert.equal(s.defaultEndpointToHostAction, 'Accept', 'node over default');
+    assert.equal(s.ipv6Enabled, false, 'default over the built-in default');
+    assert.deepEqual(s.failsafeOutbound, defaultConfig().failsafeOutboundHostPorts, 'the built-in default');
+    assert.deepEqual(resolver.current.config.failsafeInboundHostPorts, s.failsafeInbound, 'the resolved value is the one the dataplane gets');
+    assert.equal(resolver.current.sources.failsafeInboundHostPorts, 'env:MARGAY_FAILSAFEINBOUNDHOSTPORTS');
   });
 });
 
@@ -174,22 +186,25 @@ describe('agent config - file', () => {
   });
 });
 
-describe('agent config - tracker', () => {
+describe('agent config - the resolver follows the datastore', () => {
   it('follows FelixConfiguration default and node.<hostname> and reports what changed', () => {
-    const tracker = new ConfigTracker({ layers: flagLayers({ hostname: 'h1' }), warnings: [] });
-    assert.deepEqual(tracker.onFelixConfiguration('default', { healthPort: 1000, logSeverityScreen: 'Debug' }), ['logSeverityScreen', 'healthPort']);
-    assert.deepEqual(tracker.onFelixConfiguration('node.h2', { healthPort: 3 }), []);
-    assert.deepEqual(tracker.onFelixConfiguration('node.h1', { healthPort: 2000 }), ['healthPort']);
-    assert.equal(tracker.current.config.healthPort, 2000);
-    assert.deepEqual(tracker.onFelixConfiguration('node.h1', undefined), ['healthPort']);
-    assert.equal(tracker.current.config.healthPort, 1000);
-    assert.deepEqual(tracker.onFelixConfiguration('default', undefined), ['logSeverityScreen', 'healthPort']);
-    assert.equal(tracker.current.config.logSeverityScreen, 'info');
+    const resolver = new SettingsResolver({ local: { layers: flagLayers({ hostname: 'h1' }), warnings: [] } });
+    const told: string[][] = [];
+    resolver.subscribe({ onConfigChanged: (changed) => told.push(changed) });
+    assert.deepEqual(resolver.onFelixConfigurationUpdate('default', { healthPort: 1000, logSeverityScreen: 'Debug' }), ['logSeverityScreen', 'healthPort']);
+    assert.deepEqual(resolver.onFelixConfigurationUpdate('node.h2', { healthPort: 3 }), []);
+    assert.deepEqual(resolver.onFelixConfigurationUpdate('node.h1', { healthPort: 2000 }), ['healthPort']);
+    assert.equal(resolver.current.config.healthPort, 2000);
+    assert.deepEqual(resolver.onFelixConfigurationUpdate('node.h1', undefined), ['healthPort']);
+    assert.equal(resolver.current.config.healthPort, 1000);
+    assert.deepEqual(resolver.onFelixConfigurationUpdate('default', undefined), ['logSeverityScreen', 'healthPort']);
+    assert.equal(resolver.current.config.logSeverityScreen, 'info');
+    assert.equal(told.length, 4, 'listeners hear every change, and only changes');
   });
 
   it('local layers stay on top of datastore changes', () => {
-    const tracker = new ConfigTracker({ layers: [...flagLayers({ hostname: 'h1' }), ...environmentLayers({ MARGAY_HEALTHPORT: '7' }).layers], warnings: [] });
-    assert.deepEqual(tracker.onFelixConfiguration('node.h1', { healthPort: 2000 }), []);
-    assert.equal(tracker.current.config.healthPort, 7);
+    const resolver = new SettingsResolver({ local: { layers: [...flagLayers({ hostname: 'h1' }), ...environmentLayers({ MARGAY_HEALTHPORT: '7' }).layers], warnings: [] } });
+    assert.deepEqual(resolver.onFelixConfigurationUpdate('node.h1', { healthPort: 2000 }), []);
+    assert.equal(resolver.current.config.healthPort, 7);
   });
 });

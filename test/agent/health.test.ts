@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HealthAggregator, renderHealthText, startHealthServer } from '../../src/agent/health.ts';
 import { AgentMetrics, RESYNC_STATE, startMetricsServer } from '../../src/agent/metrics.ts';
-import { ManualClock } from '../../src/datastore/clock.ts';
+import { ManualClock } from '../../src/os/mod.ts';
 
 describe('health aggregator', () => {
   it('starts live and not ready; ready only when every readiness reporter is', () => {

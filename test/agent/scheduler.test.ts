@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FlushScheduler, Ticker } from '../../src/agent/scheduler.ts';
-import { ManualClock } from '../../src/datastore/clock.ts';
+import { ManualClock } from '../../src/os/mod.ts';
 
 /** Lets pending promise callbacks run (the scheduler's job is async). */
 async function settle(): Promise<void> {

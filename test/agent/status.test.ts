@@ -10,7 +10,7 @@ import {
   workloadStatusId,
   workloadStatusKey,
 } from '../../src/agent/status.ts';
-import { silentLogger } from '../../src/agent/log.ts';
+import { silentLogger } from '../../src/log/mod.ts';
 import { MemoryDatastore } from '../../src/datastore/memory.ts';
 
 describe('status keys', () => {

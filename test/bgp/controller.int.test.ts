@@ -1,65 +1,41 @@
 /**
- * BgpController end to end on 3 host namespaces sharing one datastore: each controller registers
- * its Node (address autodetected inside its namespace), follows the datastore, and runs BIRD;
- * pod addresses come from IPAM, so the blocks BIRD announces are the ones IPAM made affine.
- * h1 and h2 run their own syncers; h3 is fed by two syncers the way the agent would forward its own.
+ * BGP in the node process, end to end on 3 host namespaces sharing one datastore: each node
+ * registers its Node (address autodetected inside its namespace), follows the datastore through
+ * its agent's syncers (the only ones in the process), and runs BIRD; pod addresses come from
+ * IPAM, so the blocks BIRD announces are the ones IPAM made affine.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import type { NodeProcess } from '../../src/agent/node.ts';
 import { nodeKind } from '../../src/api/kinds/node.ts';
-import { BgpController, secretsFromDirectory } from '../../src/bgp/controller.ts';
+import type { BgpController } from '../../src/bgp/controller.ts';
+import { secretsFromDirectory } from '../../src/bgp/controller.ts';
 import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { ResourceStore } from '../../src/datastore/resources.ts';
-import { Syncer } from '../../src/datastore/syncer.ts';
 import { Ipam } from '../../src/ipam/ipam.ts';
 import { eventually } from '../harness/wait.ts';
-import { addPod, createFabric, type Fabric, killBirdAtExit, labControllerOptions, resource, routeTo, type TestHost } from './topology.ts';
+import { addPod, createFabric, type Fabric, killBirdAtExit, resource, routeTo, startLabNode, type TestHost } from './topology.ts';
 
-describe('BgpController (3 hosts, one datastore, IPAM blocks)', () => {
+describe('BGP in the node process (3 hosts, one datastore, IPAM blocks)', () => {
   let fab: Fabric;
   let ds: MemoryDatastore;
   let store: ResourceStore;
   let ipam: Ipam;
+  const nodes = new Map<string, NodeProcess>();
   const controllers = new Map<string, BgpController>();
   const logs: { level: string; msg: string }[] = [];
 
-  // h3 is fed the way the agent would feed it: from the agent's own two syncers (every resource,
-  // every IPAM block), with feed: 'external'.
-  const external = (h: TestHost) => h.name === 'h3';
-  const feeders: Syncer[] = [];
-
-  const makeController = (h: TestHost) =>
-    new BgpController({
-      ...(external(h) ? { feed: 'external' as const } : {}),
-      ...labControllerOptions(ds, h),
+  async function startController(h: TestHost): Promise<BgpController> {
+    const node = await startLabNode(ds.peer(), h, {
       bird: { backoff: { initialMs: 100, maxMs: 1000 } },
       secrets: secretsFromDirectory(`${h.stateDir}/secrets`),
-      logger: {
-        debug: () => {},
-        info: (_o, msg) => logs.push({ level: 'info', msg: `${h.name}: ${msg}` }),
-        warn: (_o, msg) => logs.push({ level: 'warn', msg: `${h.name}: ${msg}` }),
-        error: (o, msg) => logs.push({ level: 'error', msg: `${h.name}: ${msg} ${JSON.stringify(o)}` }),
-      },
+    }, (line) => {
+      if (line.component === 'bgp' && line.level !== 'debug') logs.push({ level: line.level, msg: `${h.name}: ${line.msg} ${line.level === 'error' ? JSON.stringify(line) : ''}` });
     });
-
-  async function startController(h: TestHost): Promise<BgpController> {
-    const c = makeController(h);
+    nodes.set(h.name, node);
+    const c = node.bgp!;
     controllers.set(h.name, c);
-    await c.start();
-    if (external(h)) {
-      const inSync = new Set<string>();
-      for (const prefix of ['/calico/resources/v3/projectcalico.org/', '/calico/ipam/v2/assignment/']) {
-        const syncer = new Syncer(ds, prefix, (events) => {
-          for (const ev of events) {
-            if (ev.type === 'update') c.onUpdate(ev.kv.key, JSON.parse(ev.kv.value));
-            else if (ev.type === 'delete') c.onUpdate(ev.key, undefined);
-            else if (ev.type === 'in-sync' && inSync.add(prefix).size === 2) c.onInSync();
-          }
-        });
-        feeders.push(syncer.start());
-      }
-    }
     await c.ready;
     killBirdAtExit(c.bird.pid!);
     return c;
@@ -80,11 +56,10 @@ describe('BgpController (3 hosts, one datastore, IPAM blocks)', () => {
     await eventually(async () => {
       for (const h of fab.hosts) assert.equal(await established(h), 2, h.name);
     }, { timeoutMs: 20_000, intervalMs: 50 });
-    console.log(`# controller: 3 controllers registered, rendered, started BIRD; mesh Established ${Date.now() - t0} ms after start()`);
+    console.log(`# controller: 3 nodes registered, rendered, started BIRD; mesh Established ${Date.now() - t0} ms after start()`);
   });
   after(async () => {
-    for (const f of feeders) await f.stop();
-    for (const c of controllers.values()) await c.stop({ bird: 'stop' }).catch(() => undefined);
+    for (const n of nodes.values()) await n.stop({ bird: 'stop' }).catch(() => undefined);
     await fab?.destroy();
   });
 
@@ -166,13 +141,12 @@ describe('BgpController (3 hosts, one datastore, IPAM blocks)', () => {
     console.log(`# controller: BFD annotation written → all BFD sessions Up in ${Date.now() - t0} ms`);
   });
 
-  it('a restarted controller adopts the running BIRD (no session lost)', async () => {
+  it('a restarted node adopts the running BIRD (no session lost)', async () => {
     const h3 = fab.hosts[2]!;
     const old = controllers.get('h3')!;
-    for (const f of feeders.splice(0)) await f.stop();
     const pid = old.bird.pid;
     const before = (await old.status()).peers.map((p) => [p.protocol, p.since]);
-    await old.stop({ bird: 'leave' });
+    await nodes.get('h3')!.stop({ bird: 'leave' });
     assert.equal(old.bird.pid, pid, 'BIRD still runs');
     const fresh = await startController(h3);
     assert.equal(fresh.bird.pid, pid, 'adopted, not restarted');

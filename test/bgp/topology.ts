@@ -13,8 +13,10 @@ import type { Resource } from '../../src/api/resource.ts';
 import { BirdController, type BirdEvent } from '../../src/bgp/bird-process.ts';
 import { renderBirdConfig } from '../../src/bgp/bird-config.ts';
 import { type BgpPeerStatus, bgpPeers, parseProtocols } from '../../src/bgp/bird-status.ts';
-import type { BgpControllerOptions } from '../../src/bgp/controller.ts';
 import type { Datastore } from '../../src/datastore/datastore.ts';
+import { environmentLayers, flagLayers } from '../../src/agent/config.ts';
+import { createLogger, silentLogger } from '../../src/log/mod.ts';
+import { type NodeBgpOptions, NodeProcess } from '../../src/agent/node.ts';
 import type { BirdConfigInput, BirdRenderOptions } from '../../src/bgp/types.ts';
 import { registerCleanup } from '../harness/cleanup.ts';
 import { createTestNetns, run, type TestNetns, vethPair } from '../harness/netns.ts';
@@ -165,19 +167,6 @@ export function killBirdAtExit(pid: number): void {
   });
 }
 
-/** The BgpController options every lab host shares: its name, state and namespace, no default pools, fast timers, 50 ms debounce. */
-export function labControllerOptions(datastore: Datastore, host: TestHost): BgpControllerOptions {
-  return {
-    datastore,
-    hostname: host.name,
-    stateDir: host.stateDir,
-    netns: host.ns.name,
-    defaultPools: false,
-    render: TEST_RENDER_OPTIONS,
-    debounceMs: 50,
-  };
-}
-
 /** The BGP peers BIRD reports on a host (`show protocols all`). */
 export async function birdPeers(host: TestHost): Promise<BgpPeerStatus[]> {
   return bgpPeers(parseProtocols((await host.bird!.command('show protocols all')).text));
@@ -218,4 +207,29 @@ export async function addPod(host: TestHost, address: string, block: string): Pr
   const family = address.includes(':') ? 6 : 4;
   await run('ip', ['-n', host.ns.name, 'addr', 'add', `${address}/${family === 4 ? 32 : 128}`, 'dev', 'lo']);
   await run('ip', ['-n', host.ns.name, `-${family}`, 'route', 'replace', 'blackhole', block]);
+}
+
+/**
+ * One host's node process (`margay agent --bgp`: agent, dataplane, BGP) in this process, on the
+ * host's namespace and state directory, without health or metrics servers: no default pools,
+ * fast BGP timers, a 50 ms debounce. `onLog` gets every log line (parsed). Stop it with `stop()`.
+ */
+export async function startLabNode(
+  datastore: Datastore,
+  host: TestHost,
+  bgp: NodeBgpOptions = {},
+  onLog?: (line: { level: string; component?: string; msg: string }) => void,
+): Promise<NodeProcess> {
+  const node = new NodeProcess({
+    datastore,
+    local: {
+      layers: [...environmentLayers({ MARGAY_DATAPLANEFLUSHDELAY: '0.02' }).layers, ...flagLayers({ hostname: host.name, netns: host.ns.name, stateDir: host.stateDir })],
+      warnings: [],
+    },
+    bgp: { defaultPools: false, render: TEST_RENDER_OPTIONS, debounceMs: 50, ...bgp },
+    logger: onLog ? createLogger({ level: 'debug', destination: { write: (line: string) => void onLog(JSON.parse(line)) } }) : silentLogger(),
+    servers: false,
+  });
+  await node.start();
+  return node;
 }

@@ -1,5 +1,7 @@
 /**
- * VXLAN CrossSubnet through BgpController (vxlan: true): h1 and h2 share the fabric
+ * VXLAN CrossSubnet through the node process (`margay agent --bgp`: the tunnel addresses with the
+ * Node's registration, the plan in the calculation graph, the programming in the dataplane): h1
+ * and h2 share the fabric
  * (192.0.2.0/24); h3 sits on a second subnet (198.51.100.0/24) behind a router namespace that
  * knows nothing of the pod pool. Each host gets its tunnel address from IPAM, `vxlan.margay`,
  * FDB/neighbour entries for the other VTEPs, and routes of protocol 78: plain routes to the host
@@ -10,14 +12,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { nodeKind } from '../../src/api/kinds/node.ts';
-import { BgpController } from '../../src/bgp/controller.ts';
+import type { NodeProcess } from '../../src/agent/node.ts';
 import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { ResourceStore } from '../../src/datastore/resources.ts';
-import { vxlanMacFor } from '../../src/dataplane/vxlan/tunnel-address.ts';
+import { vxlanMacFor } from '../../src/bgp/tunnel-address.ts';
 import { Ipam } from '../../src/ipam/ipam.ts';
 import { createTestNetns, run, type TestNetns, vethPair } from '../harness/netns.ts';
 import { eventually } from '../harness/wait.ts';
-import { addPod, createFabric, type Fabric, kernelRoutes, killBirdAtExit, labControllerOptions, resource, type TestHost } from './topology.ts';
+import { addPod, createFabric, type Fabric, kernelRoutes, killBirdAtExit, resource, startLabNode, type TestHost } from './topology.ts';
 
 describe('VXLAN CrossSubnet (2 hosts on the fabric, 1 behind a router)', () => {
   let fab: Fabric;
@@ -25,7 +27,7 @@ describe('VXLAN CrossSubnet (2 hosts on the fabric, 1 behind a router)', () => {
   let h3ns: TestNetns;
   let hosts: TestHost[];
   const pods = new Map<string, { ip: string; block: string }>();
-  const controllers: BgpController[] = [];
+  const nodes: NodeProcess[] = [];
   let ds: MemoryDatastore;
 
   before(async () => {
@@ -47,10 +49,9 @@ describe('VXLAN CrossSubnet (2 hosts on the fabric, 1 behind a router)', () => {
     ds = new MemoryDatastore();
     const store = new ResourceStore(ds);
     await store.create(resource('IPPool', 'vxlan-pool', { cidr: '10.250.0.0/16', vxlanMode: 'CrossSubnet', natOutgoing: false }));
-    for (const h of hosts) controllers.push(new BgpController({ ...labControllerOptions(ds, h), vxlan: true }));
-    await Promise.all(controllers.map((c) => c.start()));
-    await Promise.all(controllers.map((c) => c.ready));
-    for (const c of controllers) killBirdAtExit(c.bird.pid!);
+    nodes.push(...(await Promise.all(hosts.map((h) => startLabNode(ds.peer(), h)))));
+    await Promise.all(nodes.map((n) => n.bgp!.ready));
+    for (const n of nodes) killBirdAtExit(n.bgp!.bird.pid!);
     const ipam = new Ipam(ds);
     for (const h of hosts) {
       const a = (await ipam.autoAssign({ handle: `pod-${h.name}`, node: h.name, num4: 1 })).ipv4[0]!;
@@ -59,7 +60,7 @@ describe('VXLAN CrossSubnet (2 hosts on the fabric, 1 behind a router)', () => {
     }
   });
   after(async () => {
-    for (const c of controllers) await c.stop({ bird: 'stop' }).catch(() => undefined);
+    for (const n of nodes) await n.stop({ bird: 'stop' }).catch(() => undefined);
     await h3ns?.delete();
     await router?.delete();
     await fab?.destroy();

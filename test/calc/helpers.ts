@@ -105,6 +105,8 @@ export function summary(batch: readonly DataplaneUpdate[]): string[] {
     switch (u.type) {
       case 'settings':
         return 'settings';
+      case 'vxlan-update':
+        return `vxlan-update ${u.plan.devices.map((d) => d.name).join(' ')}`;
       case 'ipset-update':
         return `ipset-update ${u.id} [${u.members.join(' ')}]`;
       case 'ipset-delta':

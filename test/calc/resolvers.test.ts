@@ -4,7 +4,8 @@ import { describe, it } from 'node:test';
 import { workloadEndpointData } from '../../src/calc/endpoint-data.ts';
 import type { DataplaneSettings } from '../../src/calc/model.ts';
 import { RouteResolver } from '../../src/calc/route-resolver.ts';
-import { DEFAULT_FAILSAFE_INBOUND, DEFAULT_FAILSAFE_OUTBOUND, SettingsResolver } from '../../src/calc/settings-resolver.ts';
+import { defaultConfig } from '../../src/api/felix-params.ts';
+import { SettingsResolver } from '../../src/calc/settings-resolver.ts';
 import { wep } from './helpers.ts';
 
 function routes() {
@@ -56,10 +57,21 @@ describe('route resolver', () => {
   });
 });
 
+const DEFAULT_FAILSAFE_INBOUND = defaultConfig().failsafeInboundHostPorts;
+const DEFAULT_FAILSAFE_OUTBOUND = defaultConfig().failsafeOutboundHostPorts;
+
 describe('settings resolver', () => {
   const setup = (hostname = 'node-1') => {
     const seen: DataplaneSettings[] = [];
-    const s = new SettingsResolver(hostname, { onSettings: (x) => seen.push(x) });
+    const r = new SettingsResolver({ defaultHostname: hostname });
+    r.subscribe({ onSettings: (x) => seen.push(x) });
+    const s = {
+      get current() {
+        return r.settings;
+      },
+      onFelixConfigurationUpdate: (name: string, spec: Record<string, unknown> | undefined) => r.onFelixConfigurationUpdate(name, spec),
+      onPoolUpdate: (name: string, spec: Record<string, unknown> | undefined) => r.onPoolUpdate(name, spec),
+    };
     return { s, seen };
   };
 
@@ -68,8 +80,8 @@ describe('settings resolver', () => {
     assert.deepEqual(s.current, {
       interfacePrefixes: ['cali'],
       defaultEndpointToHostAction: 'Drop',
-      failsafeInbound: [...DEFAULT_FAILSAFE_INBOUND],
-      failsafeOutbound: [...DEFAULT_FAILSAFE_OUTBOUND],
+      failsafeInbound: DEFAULT_FAILSAFE_INBOUND,
+      failsafeOutbound: DEFAULT_FAILSAFE_OUTBOUND,
       ipv6Enabled: true,
       natOutgoingPools: [],
       allPools: [],
@@ -96,7 +108,7 @@ describe('settings resolver', () => {
     assert.equal(c.logPrefix, 'mine');
     assert.equal(c.ipv6Enabled, false);
     assert.deepEqual(c.failsafeInbound, [{ protocol: 'tcp', port: 22 }, { protocol: 'udp', port: 53, net: '10.0.0.0/8' }]);
-    assert.deepEqual(c.failsafeOutbound, [...DEFAULT_FAILSAFE_OUTBOUND]);
+    assert.deepEqual(c.failsafeOutbound, DEFAULT_FAILSAFE_OUTBOUND);
     assert.equal(seen.length, 2, 'node-2 changed nothing');
     s.onFelixConfigurationUpdate('node.node-1', undefined);
     assert.equal(s.current.logPrefix, 'g');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ExecError } from '../../src/dataplane/exec.ts';
+import { ExecError } from '../../src/os/mod.ts';
 import { MargayError } from '../../src/errors/mod.ts';
 import { CniError, compareVersions, toCniError } from '../../src/cni/spec.ts';
 import { KeyedLock } from '../../src/cni/locks.ts';

@@ -5,7 +5,7 @@ import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { encodeAffinity } from '../../src/ipam/affinity.ts';
 import { Ipam } from '../../src/ipam/ipam.ts';
 import { affinityKey, handleKey } from '../../src/ipam/keys.ts';
-import { parseCidr } from '../../src/ipam/net.ts';
+import { parseCidr } from '../../src/net/mod.ts';
 import type { WorkloadRef } from '../../src/ipam/ownership.ts';
 import type { IpamSnapshot } from '../../src/ipam/snapshot.ts';
 import { apply, node, pool } from '../ipam/helpers.ts';

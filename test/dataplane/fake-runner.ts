@@ -1,5 +1,5 @@
 /** A scripted {@link CommandRunner} for unit tests: records calls, answers by handler. */
-import { ExecError, type CommandRunner, type RunOptions, type RunResult } from '../../src/dataplane/exec.ts';
+import { ExecError, type CommandRunner, type RunOptions, type RunResult } from '../../src/os/mod.ts';
 
 /** One recorded call. */
 export interface Call {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { DataplaneUpdate } from '../../src/calc/model.ts';
-import { createRunner } from '../../src/dataplane/exec.ts';
+import { createRunner } from '../../src/os/mod.ts';
 import { configureWorkloadInterface, readSysctl, workloadInterfaceSysctls } from '../../src/dataplane/links/links.ts';
 import { Dataplane } from '../../src/dataplane/mod.ts';
 import { createTestNetns, run, vethPair, type TestNetns } from '../harness/netns.ts';

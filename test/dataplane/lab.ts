@@ -12,7 +12,7 @@ import type { ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createRunner, type CommandRunner } from '../../src/dataplane/exec.ts';
+import { createRunner, type CommandRunner } from '../../src/os/mod.ts';
 import { configureHostForwarding, configureWorkloadInterface, prepareHostVeth, WORKLOAD_HOST_LINK_LOCAL_V6 } from '../../src/dataplane/links/links.ts';
 import { createTestNetns, run, vethPair, type TestNetns } from '../harness/netns.ts';
 

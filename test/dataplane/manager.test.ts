@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DataplaneUpdate } from '../../src/calc/model.ts';
-import { ipPortElement, NftablesManager, setElements } from '../../src/dataplane/nftables/manager.ts';
+import { ipPortElement, setElements } from '../../src/dataplane/nftables/ipsets-manager.ts';
+import { NftablesManager } from '../../src/dataplane/nftables/manager.ts';
 import { hostEndpoint, ipPortSet, ipSet, policy, settings, tier, workload } from './updates.ts';
 
 function manager(): NftablesManager & { warnings: string[] } {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { exec, ExecError, createRunner } from '../../src/dataplane/exec.ts';
 import { hostSysctls, workloadInterfaceSysctls, checkInterfaceName } from '../../src/dataplane/links/links.ts';
 import { Dataplane } from '../../src/dataplane/mod.ts';
 import { RouteDriver, RouteManager } from '../../src/dataplane/routes/routes.ts';
@@ -224,38 +223,7 @@ describe('dataplane facade', () => {
   });
 });
 
-describe('dataplane exec and links', () => {
-  it('runs without a shell, feeds stdin and returns output', async () => {
-    const res = await exec(process.execPath, ['-e', 'process.stdin.pipe(process.stdout)'], { input: 'hello; $(rm -rf /)' });
-    assert.equal(res.stdout, 'hello; $(rm -rf /)');
-    assert.equal(res.code, 0);
-  });
-
-  it('throws a typed error with the exit code and stderr', async () => {
-    const err = await exec(process.execPath, ['-e', 'process.stderr.write("boom"); process.exit(3)']).catch((e: unknown) => e);
-    assert.ok(err instanceof ExecError);
-    assert.equal(err.exitCode, 3);
-    assert.equal(err.stderr, 'boom');
-    assert.match(err.message, /exited with code 3: boom/);
-    const allowed = await exec(process.execPath, ['-e', 'process.exit(4)'], { allowFail: true });
-    assert.equal(allowed.code, 4);
-  });
-
-  it('times out and reports a missing program', async () => {
-    const slow = await exec(process.execPath, ['-e', 'setTimeout(() => {}, 10000)'], { timeoutMs: 100 }).catch((e: unknown) => e);
-    assert.ok(slow instanceof ExecError && slow.timedOut && slow.exitCode === null);
-    const missing = await exec('/nonexistent/margay-program', []).catch((e: unknown) => e);
-    assert.ok(missing instanceof ExecError && missing.exitCode === null);
-    assert.match(missing.message, /could not be started/);
-  });
-
-  it('targets a namespace through ip netns exec', async () => {
-    const err = await createRunner({ netns: 'margay-no-such-ns' })('nft', ['list', 'ruleset']).catch((e: unknown) => e);
-    assert.ok(err instanceof ExecError);
-    assert.equal(err.cmd, 'ip');
-    assert.deepEqual(err.args.slice(0, 4), ['netns', 'exec', 'margay-no-such-ns', 'nft']);
-  });
-
+describe('dataplane links', () => {
   it('lists the sysctls the routed model needs', () => {
     assert.deepEqual(workloadInterfaceSysctls('cali1', { ipv4: true, ipv6: true }), [
       ['net/ipv4/conf/cali1/forwarding', '1'],

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ManualClock } from '../../src/datastore/clock.ts';
+import { ManualClock } from '../../src/os/mod.ts';
 import type { WatchEvent } from '../../src/datastore/datastore.ts';
 import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { hasCode } from '../../src/errors/mod.ts';

@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { exec } from '../../src/dataplane/exec.ts';
+import { exec } from '../../src/os/mod.ts';
 import { startLabEtcd } from '../../src/lab/etcd.ts';
 import { listLabNetns } from '../../src/lab/fabric.ts';
 import { applyManifests, labDown, labUp, podAdd, probe, type LabContext } from '../../src/lab/lab.ts';

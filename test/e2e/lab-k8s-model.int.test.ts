@@ -75,7 +75,7 @@ describe('lab - the Kubernetes NetworkPolicy model across three hosts', () => {
   const net = {
     podIp: (key: string) => readState(ctx.dir)!.pods.find((p) => `${p.namespace}/${p.name}` === key)!.addresses[0]!,
     get poolCidr() {
-      return readState(ctx.dir)!.plan.pools.v4;
+      return readState(ctx.dir)!.plan.ranges.pool4;
     },
   };
   for (const c of casesFor(modelCases(net), ['end-port'])) {

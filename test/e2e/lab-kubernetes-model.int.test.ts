@@ -30,7 +30,7 @@ describe('lab --kubernetes - the NetworkPolicy model from kubectl, run by real k
   const net = {
     podIp: (key: string) => state.pods.find((p) => `${p.namespace}/${p.name}` === key)!.addresses[0]!,
     get poolCidr() {
-      return state.plan.pools.v4;
+      return state.plan.ranges.pool4;
     },
   };
 

@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { vethNameForPod } from '../../src/api/k8s/mod.ts';
-import { configureWorkloadInterface, createRunner } from '../../src/dataplane/mod.ts';
+import { configureWorkloadInterface } from '../../src/dataplane/mod.ts';
+import { createRunner } from '../../src/os/mod.ts';
 import { createTestNetns, run } from '../harness/netns.ts';
 import { eventually } from '../harness/wait.ts';
 import { anyPod, not, pods, ports, Truth } from '../agent/k8s-model.ts';

@@ -10,13 +10,14 @@
  * a test binds a role to users `margay-kube-controllers` / `margay-cni`).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { registerCleanup } from './cleanup.ts';
+import { killPid, logTail } from './process.ts';
 import { freePorts } from './ports.ts';
 
 /** Where the Kubernetes binaries are. */
@@ -118,18 +119,11 @@ class Proc {
   }
 
   killNow(): void {
-    const pid = this.#child?.pid;
-    if (pid === undefined) return;
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+    killPid(this.#child?.pid);
   }
 
   logTail(lines = 25): string {
-    if (!existsSync(this.logFile)) return '(no log)';
-    return readFileSync(this.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    return logTail(this.logFile, lines);
   }
 }
 

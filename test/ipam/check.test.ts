@@ -7,7 +7,7 @@ import { checkIpam, type ProblemKind } from '../../src/ipam/check.ts';
 import { borderedTable, formatG5, renderCheck } from '../../src/ipam/format.ts';
 import { Ipam } from '../../src/ipam/ipam.ts';
 import { affinityKey, blockKey, handleKey } from '../../src/ipam/keys.ts';
-import { parseCidr } from '../../src/ipam/net.ts';
+import { parseCidr } from '../../src/net/mod.ts';
 import { indexWorkloads, judgeAllocation, workloadFromResource, type AllocationView, type WorkloadRef } from '../../src/ipam/ownership.ts';
 import { poolFromResource, reservationsFromResources } from '../../src/ipam/pools.ts';
 import { computeUsage, reservedCount } from '../../src/ipam/usage.ts';

@@ -5,7 +5,7 @@ import { backoffMs } from '../../src/ipam/retry.ts';
 import { SingleFlight } from '../../src/ipam/single-flight.ts';
 import { candidateBlocks, fnv32, poolFromResource, selectPools } from '../../src/ipam/pools.ts';
 import { validateResource } from '../../src/api/validate.ts';
-import { formatCidr } from '../../src/ipam/net.ts';
+import { formatCidr } from '../../src/net/mod.ts';
 import { pool } from './helpers.ts';
 
 describe('ipam config', () => {

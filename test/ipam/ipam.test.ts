@@ -7,7 +7,7 @@ import { blockProblems, decodeBlock } from '../../src/ipam/block.ts';
 import { checkIpam } from '../../src/ipam/check.ts';
 import { Ipam, type IpamOptions } from '../../src/ipam/ipam.ts';
 import { affinityKey, blockKey, handleKey } from '../../src/ipam/keys.ts';
-import { cidrContainsIp, formatCidr, parseCidr, parseIp } from '../../src/ipam/net.ts';
+import { cidrContainsIp, formatCidr, parseCidr, parseIp } from '../../src/net/mod.ts';
 import { candidateBlocks, poolFromResource } from '../../src/ipam/pools.ts';
 import { apply, node, pool, reservation } from './helpers.ts';
 

@@ -40,12 +40,13 @@ describe('Kubernetes client', () => {
   const ctx = useEtcd({ extraArgs: ['--experimental-watch-progress-notify-interval=1s'] });
   const k = useKube(() => ctx.etcd.endpoint, { controllerManager: false, apiserverArgs: ['--feature-gates=EfficientWatchResumption=true'] });
   it('reads a kubeconfig with the server certificate as CA, and one that skips verification', async () => {
+    k.kube.kubectl(['create', 'namespace', 'access']);
     const viaCa = new KubeClient(loadKubeconfig(k.kube.kubeconfig));
     const insecure = new KubeClient(loadKubeconfig(k.kube.writeKubeconfig('insecure', k.kube.tokens.admin, { insecure: true })));
     try {
-      const a = await getObject(viaCa, NAMESPACES, 'default');
-      const b = await getObject(insecure, NAMESPACES, 'default');
-      assert.equal(a?.metadata.name, 'default');
+      const a = await getObject(viaCa, NAMESPACES, 'access');
+      const b = await getObject(insecure, NAMESPACES, 'access');
+      assert.equal(a?.metadata.name, 'access');
       assert.equal(b?.kind, 'Namespace');
       assert.equal(await getObject(viaCa, NAMESPACES, 'no-such-namespace'), undefined, 'a 404 is undefined');
     } finally {

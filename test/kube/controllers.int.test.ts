@@ -29,7 +29,7 @@ describe('kube-controllers (real kube-apiserver, real etcd)', () => {
   let store: ResourceStore;
   let client: KubeClient;
   let running: RunningKubeControllers;
-  const T = { timeoutMs: 30_000 };
+  const T = { timeoutMs: 60_000 }; // generous: the machine is shared
 
   before(async () => {
     ds = new EtcdDatastore({ endpoints: ctx.etcd.endpoints });

@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { profileKind } from '../../src/api/kinds/profile.ts';
 import { EtcdDatastore, ResourceStore } from '../../src/datastore/mod.ts';
 import { KUBE_LEADER_KEY } from '../../src/kube/mod.ts';
-import { registerCleanup } from '../harness/cleanup.ts';
+import { trackChildren } from '../harness/process.ts';
 import { useEtcd } from '../harness/etcd.ts';
 import { useKube } from '../harness/kube.ts';
 import { eventually } from '../harness/wait.ts';
@@ -29,16 +29,7 @@ interface Proc {
   exited: Promise<number | string>;
 }
 
-const procs: Proc[] = [];
-const undo = registerCleanup(() => {
-  for (const p of procs) {
-    try {
-      process.kill(p.child.pid!, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-});
+const { list: procs, killAll: undo } = trackChildren<Proc>();
 
 describe('kube-controllers under failure (real processes, real API server, real etcd)', () => {
   const kubeEtcd = useEtcd();

@@ -10,13 +10,16 @@ import { namespaceManifest, podManifest, portName } from '../../src/lab/kubernet
 import { parseServeList } from '../../src/lab/serve.ts';
 
 describe('lab --kubernetes: plan and configuration', () => {
-  const plan = planLab({ hosts: 3, router: false, ipv6: false, kubernetes: true });
+  const plan = planLab({ hosts: 3, router: false, ipv6: false, kubernetes: true }, []);
 
   test('the control plane sits on the fabric, beside the hosts, in its own lab namespace', () => {
     assert.deepEqual(plan.kubernetes, { netns: 'mgl-control', address: '192.0.2.2/24', apiPort: 6443, serviceCidr: '10.96.0.0/16' });
     assert.ok(plan.hosts.every((h) => h.address !== plan.kubernetes!.address), 'no host has its address');
     assert.equal(firstServiceIp(plan), '10.96.0.1');
-    assert.equal(planLab({ hosts: 1, router: false, ipv6: false }).kubernetes, undefined, 'only with --kubernetes');
+    assert.equal(planLab({ hosts: 1, router: false, ipv6: false }, []).kubernetes, undefined, 'only with --kubernetes');
+    const busy = planLab({ hosts: 1, router: false, ipv6: false, kubernetes: true }, [{ cidr: '10.96.0.0/12', what: 'eth1 route' }, { cidr: '192.0.2.0/24', what: 'eth0' }]);
+    assert.equal(busy.kubernetes?.serviceCidr, '172.24.0.0/16', 'service IPs never in one of the machine\'s networks');
+    assert.equal(busy.kubernetes?.address, '198.51.100.2/24', 'on the chosen fabric');
   });
 
   test('identities: the components kubeadm names, one node user per host, the operator in system:masters', () => {

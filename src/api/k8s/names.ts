@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { MargayError } from '../../errors/mod.ts';
+import { firstInterfacePrefix } from '../felix-params.ts';
 
 /** The parts a WorkloadEndpoint name is built from. Which ones are used depends on the orchestrator. */
 export interface WorkloadEndpointIdentifiers {
@@ -141,8 +142,8 @@ export function workloadEndpointNameMatches(ids: WorkloadEndpointIdentifiers, na
  * The host-side veth name of a pod: the prefix (`cali`, or the first of a comma-separated
  * FELIX_INTERFACEPREFIX-style list) and the first 11 hex digits of sha1(`<namespace>.<pod>`).
  */
-export function vethNameForPod(namespace: string, pod: string, prefix = 'cali'): string {
-  const first = prefix.split(',')[0] || 'cali';
+export function vethNameForPod(namespace: string, pod: string, prefix?: string): string {
+  const first = firstInterfacePrefix(prefix);
   const digest = createHash('sha1').update(`${namespace}.${pod}`).digest('hex');
   return `${first}${digest.slice(0, 11)}`;
 }

@@ -4,7 +4,7 @@
  * `podToDefaultWorkloadEndpoint`).
  */
 import { API_VERSION, type FieldIssue, type Resource } from '../resource.ts';
-import { parseNet } from '../kinds/infra-common.ts';
+import { formatCidr, formatIp, parseCidr, parseCidrOrIp } from '../../net/mod.ts';
 import { vethNameForPod, workloadEndpointName } from './names.ts';
 import type { KubernetesNamespace, KubernetesPod, KubernetesServiceAccount } from './schemas.ts';
 
@@ -197,7 +197,7 @@ export function podToWorkloadEndpoint(pod: KubernetesPod, options: { interfacePr
 
   const ips = podIps(pod);
   const nets = ips.values.map((ip, i) => {
-    const net = parseNet(ip, true);
+    const net = parseCidrOrIp(ip);
     if (!net) issues.push({ path: ips.source.startsWith('status.podIPs') ? `status.podIPs[${i}].ip` : ips.source, message: `invalid pod IP ${JSON.stringify(ip)}` });
     return net;
   });
@@ -212,11 +212,11 @@ export function podToWorkloadEndpoint(pod: KubernetesPod, options: { interfacePr
     const path = `metadata.annotations.${ANNOTATION_FLOATING_IPS}`;
     const v4 = ipNets.find((n) => n.family === 4);
     const v6 = ipNets.find((n) => n.family === 6);
-    if (v4 && v4.prefix !== 32) issues.push({ path, message: `PodIP ${v4.normalized} is not a valid IPv4: Mask size is ${v4.prefix}, not 32` });
-    if (v6 && v6.prefix !== 128) issues.push({ path, message: `PodIP ${v6.normalized} is not a valid IPv6: Mask size is ${v6.prefix}, not 128` });
+    if (v4 && v4.prefix !== 32) issues.push({ path, message: `PodIP ${formatCidr(v4)} is not a valid IPv4: Mask size is ${v4.prefix}, not 32` });
+    if (v6 && v6.prefix !== 128) issues.push({ path, message: `PodIP ${formatCidr(v6)} is not a valid IPv6: Mask size is ${v6.prefix}, not 128` });
     for (const ip of parseJsonList(floating, path, issues)) {
       const target = ip.includes(':') ? v6 : v4;
-      if (target) ipNATs.push({ internalIP: target.network.toString(), externalIP: ip });
+      if (target) ipNATs.push({ internalIP: formatIp({ family: target.family, value: target.base }), externalIP: ip });
     }
   }
 
@@ -225,9 +225,9 @@ export function podToWorkloadEndpoint(pod: KubernetesPod, options: { interfacePr
   if (spoof !== undefined && spoof !== '') {
     const path = `metadata.annotations.${ANNOTATION_ALLOWED_SOURCE_PREFIXES}`;
     for (const prefix of parseJsonList(spoof, path, issues)) {
-      const net = parseNet(prefix);
+      const net = parseCidr(prefix);
       if (!net) issues.push({ path, message: `failed to parse ${JSON.stringify(prefix)} as a CIDR` });
-      else sourcePrefixes.push(net.normalized);
+      else sourcePrefixes.push(formatCidr(net));
     }
   }
 
@@ -244,7 +244,7 @@ export function podToWorkloadEndpoint(pod: KubernetesPod, options: { interfacePr
   spec.endpoint = 'eth0';
   spec.interfaceName = vethNameForPod(namespace, pod.metadata.name, options.interfacePrefix);
   spec.profiles = profiles;
-  if (ipNets.length > 0) spec.ipNetworks = ipNets.map((n) => n.normalized);
+  if (ipNets.length > 0) spec.ipNetworks = ipNets.map(formatCidr);
   if (ports.length > 0) spec.ports = ports;
   if (ipNATs.length > 0) spec.ipNATs = ipNATs;
   if (serviceAccount !== '') spec.serviceAccountName = serviceAccount;

@@ -6,7 +6,7 @@
  * Missing `policyTypes` are first defaulted the way the Kubernetes API server does.
  */
 import { API_VERSION, type Resource } from '../resource.ts';
-import { parseNet } from '../kinds/infra-common.ts';
+import { formatCidr, parseCidr } from '../../net/mod.ts';
 import type { KubernetesNetworkPolicy, LabelSelector, NetworkPolicyPeer, NetworkPolicyPort } from './schemas.ts';
 
 /** The name prefix of converted Kubernetes policies. */
@@ -118,8 +118,8 @@ export interface ConvertedRule {
 function peerFields(peer: NetworkPolicyPeer | null): EntityRule {
   if (peer == null) return {};
   if (peer.ipBlock != null) {
-    const out: EntityRule = { nets: [parseNet(peer.ipBlock.cidr)!.normalized] };
-    const except = (peer.ipBlock.except ?? []).map((e) => parseNet(e)!.normalized);
+    const out: EntityRule = { nets: [formatCidr(parseCidr(peer.ipBlock.cidr)!)] };
+    const except = (peer.ipBlock.except ?? []).map((e) => formatCidr(parseCidr(e)!));
     if (except.length > 0) out.notNets = except;
     return out;
   }

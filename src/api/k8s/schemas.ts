@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { checkLabelKey, checkLabelName, checkLabelValue, checkSubdomainName, labelsSchema } from '../common.ts';
-import { parseNet } from '../kinds/infra-common.ts';
+import { cidrContainsCidr, parseCidr } from '../../net/mod.ts';
 
 function nameSchema(check: (name: string) => string | undefined) {
   return z.string({ message: 'a name is required' }).superRefine((name, ctx) => {
@@ -87,7 +87,7 @@ export function checkPortName(name: string): string | undefined {
   return undefined;
 }
 
-const cidrString = z.string().refine((s) => parseNet(s) !== undefined, { message: 'must be a CIDR such as 10.0.0.0/16 or fd00::/64' });
+const cidrString = z.string().refine((s) => parseCidr(s) !== undefined, { message: 'must be a CIDR such as 10.0.0.0/16 or fd00::/64' });
 
 const ipBlockSchema = z
   .strictObject({
@@ -95,13 +95,12 @@ const ipBlockSchema = z
     except: z.array(cidrString).nullable().optional(),
   })
   .superRefine((block, ctx) => {
-    const outer = parseNet(block.cidr);
+    const outer = parseCidr(block.cidr);
     if (!outer) return;
     (block.except ?? []).forEach((e, i) => {
-      const inner = parseNet(e);
+      const inner = parseCidr(e);
       if (!inner) return;
-      const inside = inner.family === outer.family && inner.prefix > outer.prefix
-        && parseNet(`${inner.network.toString()}/${outer.prefix}`)?.normalized === outer.normalized;
+      const inside = inner.prefix > outer.prefix && cidrContainsCidr(outer, inner);
       if (!inside) ctx.addIssue({ code: 'custom', path: ['except', i], message: `must be a strict subset of cidr ${block.cidr}` });
     });
   });

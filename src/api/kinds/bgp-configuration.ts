@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { asNumberSchema, checkSubdomainName } from '../common.ts';
+import { isMasked, parseIpNet } from '../../net/mod.ts';
 import type { KindDefinition } from '../kind.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
 import {
@@ -18,7 +19,6 @@ import {
   issue,
   netSchemaOf,
   normalizeAsNumber,
-  parseNet,
   portNumber,
   specOf,
   withSpec,
@@ -104,8 +104,9 @@ function validate(res: Resource): FieldIssue[] {
   const names = new Set(communities.map((c) => c.name).filter((n): n is string => !!n));
   advertisements.forEach((pa, i) => {
     if (!pa.cidr) issues.push(issue(`spec.prefixAdvertisements[${i}].cidr`, 'a CIDR is required'));
-    else if (!parseNet(pa.cidr, true)?.masked) {
-      issues.push(issue(`spec.prefixAdvertisements[${i}].cidr`, `invalid CIDR value ${JSON.stringify(pa.cidr)}`));
+    else {
+      const net = parseIpNet(pa.cidr, { allowBareIp: true });
+      if (!net || !isMasked(net)) issues.push(issue(`spec.prefixAdvertisements[${i}].cidr`, `invalid CIDR value ${JSON.stringify(pa.cidr)}`));
     }
     if (!pa.communities || pa.communities.length === 0) {
       issues.push(issue(`spec.prefixAdvertisements[${i}].communities`, 'at least one community is required'));

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { asNumberSchema, checkSubdomainName, parseAsNumber, selectorSchema } from '../common.ts';
+import { ipFamily, parseIpPort } from '../../net/mod.ts';
 import type { KindDefinition } from '../kind.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
 import {
@@ -14,8 +15,6 @@ import {
   intRange,
   issue,
   normalizeAsNumber,
-  parseIpPort,
-  plainIpFamily,
   specOf,
   withSpec,
 } from './infra-common.ts';
@@ -49,7 +48,7 @@ const specSchema = z.strictObject({
   filters: z
     .array(z.string().refine((s) => NAME.test(s) && s.length <= 253, { message: 'must be the name of a BGPFilter' }))
     .optional(),
-  reachableBy: z.string().refine((s) => s === '' || plainIpFamily(s) !== undefined, { message: 'must be an IP address (the gateway the peer is reached through)' }).optional(),
+  reachableBy: z.string().refine((s) => s === '' || ipFamily(s) !== undefined, { message: 'must be an IP address (the gateway the peer is reached through)' }).optional(),
   reversePeering: enumOf(['Auto', 'Manual'] as const).optional(),
 });
 
@@ -83,8 +82,8 @@ function validate(res: Resource): FieldIssue[] {
       issues.push(issue('spec.reachableBy', 'reachableBy requires peerIP to be set'));
     } else {
       const peer = parseIpPort(String(spec.peerIP));
-      const via = plainIpFamily(String(spec.reachableBy));
-      if (peer && via !== undefined && peer.family !== via) {
+      const via = ipFamily(String(spec.reachableBy));
+      if (peer && via !== undefined && peer.ip.family !== via) {
         issues.push(issue('spec.reachableBy', 'reachableBy and peerIP address family mismatched'));
       }
     }

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { checkLabelName, checkSubdomainName } from '../common.ts';
+import { parseCidrOrIp } from '../../net/mod.ts';
 import type { KindDefinition } from '../kind.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
 import {
@@ -15,7 +16,6 @@ import {
   intRange,
   ipSchemaOf,
   issue,
-  parseNet,
   portNumber,
   specOf,
   withSpec,
@@ -64,10 +64,10 @@ function portOrRange(allowNamed: boolean): z.ZodType<number | string> {
 const protoPortSchema = z.strictObject({
   protocol: z.string().refine((p) => p === 'TCP' || p === 'UDP' || p === 'SCTP', { message: "protocol must be 'TCP' or 'UDP' or 'SCTP'" }).optional(),
   port: portNumber(true),
-  net: z.string().refine((s) => s === '' || parseNet(s, true) !== undefined, { message: 'must be a CIDR such as 192.168.0.0/16' }).optional(),
+  net: z.string().refine((s) => s === '' || parseCidrOrIp(s) !== undefined, { message: 'must be a CIDR such as 192.168.0.0/16' }).optional(),
 });
 
-const cidrList = z.array(z.string().refine((s) => parseNet(s, true) !== undefined, { message: 'must be a CIDR or IP address' }));
+const cidrList = z.array(z.string().refine((s) => parseCidrOrIp(s) !== undefined, { message: 'must be a CIDR or IP address' }));
 
 const routeTableRange = z.strictObject({ min: int, max: int });
 
@@ -312,7 +312,7 @@ function validate(res: Resource): FieldIssue[] {
   }
   const external = spec.externalNodesList as string[] | undefined;
   external?.forEach((cidr, i) => {
-    if (parseNet(cidr, true)?.family === 6) issues.push(issue(`spec.externalNodesList[${i}]`, 'has invalid IPv6 CIDR (IPv4 only)'));
+    if (parseCidrOrIp(cidr)?.family === 6) issues.push(issue(`spec.externalNodesList[${i}]`, 'has invalid IPv6 CIDR (IPv4 only)'));
   });
   const region = spec.openstackRegion as string | undefined;
   if (region !== undefined && region !== '') {

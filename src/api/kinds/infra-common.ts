@@ -1,114 +1,13 @@
 /**
- * Helpers shared by the infrastructure kinds (IPAM, BGP, configuration, nodes): strict network
- * parsing the way Calico's `cnet.ParseCIDR` / `ParseCIDROrIP` behave, Go-style durations, port
- * numbers, community values and small schema pieces.
+ * Helpers shared by the infrastructure kinds (IPAM, BGP, configuration, nodes): network and
+ * address schemas (on src/net/, which parses as Calico's `cnet.ParseCIDR` / `ParseCIDROrIP` do),
+ * Go-style durations, port numbers, community values and small schema pieces.
  */
-import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
-import { ipFamily, parseAsNumber } from '../common.ts';
+import { formatCidr, ipFamily, isMasked, parseIpNet } from '../../net/mod.ts';
+import { parseAsNumber } from '../common.ts';
 import type { Column } from '../kind.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
-
-/** A parsed network: the address as written, its prefix, and the masked network. */
-export interface ParsedNet {
-  family: 4 | 6;
-  /** The address as written (may have host bits set). */
-  address: ipaddr.IPv4 | ipaddr.IPv6;
-  prefix: number;
-  /** The address with the host bits cleared. */
-  network: ipaddr.IPv4 | ipaddr.IPv6;
-  /** True when the written address has no host bits set. */
-  masked: boolean;
-  /** The normalised `network/prefix` text, as Go's `IPNet.String()` prints it. */
-  normalized: string;
-  /** The network as bytes (4 or 16). */
-  bytes: number[];
-}
-
-function parseAddress(text: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
-  const family = ipFamily(text);
-  if (family === undefined) return undefined;
-  return ipaddr.parse(text);
-}
-
-function maskBytes(bytes: number[], prefix: number): number[] {
-  return bytes.map((b, i) => {
-    const bits = Math.min(8, Math.max(0, prefix - i * 8));
-    const mask = bits === 0 ? 0 : (0xff << (8 - bits)) & 0xff;
-    return b & mask;
-  });
-}
-
-function fromBytes(bytes: number[]): ipaddr.IPv4 | ipaddr.IPv6 {
-  return ipaddr.fromByteArray(bytes);
-}
-
-/**
- * Parses `a.b.c.d/n` or `x::/n` strictly (Calico's `cnet.ParseCIDR`); with `allowBareIp`, a
- * plain address is taken as /32 or /128 (`cnet.ParseCIDROrIP`). Returns undefined when invalid.
- */
-export function parseNet(text: string, allowBareIp = false): ParsedNet | undefined {
-  if (typeof text !== 'string') return undefined;
-  const slash = text.indexOf('/');
-  let addrText = text;
-  let prefix: number | undefined;
-  if (slash >= 0) {
-    addrText = text.slice(0, slash);
-    const prefixText = text.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(prefixText)) return undefined;
-    prefix = Number(prefixText);
-  } else if (!allowBareIp) {
-    return undefined;
-  }
-  const address = parseAddress(addrText);
-  if (!address) return undefined;
-  const family: 4 | 6 = address.kind() === 'ipv4' ? 4 : 6;
-  const maxPrefix = family === 4 ? 32 : 128;
-  prefix ??= maxPrefix;
-  if (prefix > maxPrefix) return undefined;
-  const raw = address.toByteArray();
-  const bytes = maskBytes(raw, prefix);
-  const network = fromBytes(bytes);
-  const masked = raw.every((b, i) => b === bytes[i]);
-  return { family, address, prefix, network, masked, normalized: `${network.toString()}/${prefix}`, bytes };
-}
-
-/** True when two networks share at least one address. */
-export function netsOverlap(a: ParsedNet, b: ParsedNet): boolean {
-  if (a.family !== b.family) return false;
-  const prefix = Math.min(a.prefix, b.prefix);
-  const ma = maskBytes(a.bytes, prefix);
-  const mb = maskBytes(b.bytes, prefix);
-  return ma.every((x, i) => x === mb[i]);
-}
-
-/** Go's `net.ParseIP` family of a plain address, or undefined. */
-export function plainIpFamily(text: string): 4 | 6 | undefined {
-  return typeof text === 'string' ? ipFamily(text) : undefined;
-}
-
-/**
- * Calico's `processIPPort`: `<IP>`, `<IPv4>:<port>` or `[<IPv6>]:<port>` with port 1..65535.
- * Returns the address and port (0 when absent), or undefined when the text is not valid.
- */
-export function parseIpPort(text: string): { ip: string; port: number; family: 4 | 6 } | undefined {
-  if (text === '') return undefined;
-  let ip = text;
-  let port = 0;
-  const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+):(\d+)$/.exec(text);
-  const v6 = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(text);
-  if (v4) {
-    ip = text.slice(0, text.lastIndexOf(':'));
-    port = Number(v4[5]);
-  } else if (v6) {
-    ip = v6[1]!;
-    port = Number(v6[2]);
-  }
-  if ((v4 || v6) && (port < 1 || port > 65535)) return undefined;
-  const family = plainIpFamily(ip);
-  if (family === undefined) return undefined;
-  return { ip, port, family };
-}
 
 /** Go's `time.ParseDuration` syntax (sign, decimals, ns/us/µs/ms/s/m/h units); `0` alone is allowed. */
 const GO_DURATION = /^[-+]?((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$/;
@@ -168,17 +67,17 @@ export function enumOf<const T extends readonly [string, ...string[]]>(values: T
 export function netSchemaOf(options: { family?: 4 | 6; allowBareIp?: boolean; masked?: boolean } = {}): z.ZodType<string> {
   const what = options.family === 4 ? 'an IPv4' : options.family === 6 ? 'an IPv6' : 'an IPv4 or IPv6';
   return z.string().superRefine((s, ctx) => {
-    const net = parseNet(s, options.allowBareIp ?? false);
+    const net = parseIpNet(s, { allowBareIp: options.allowBareIp ?? false });
     if (!net) {
       ctx.addIssue({ code: 'custom', message: `must be ${what} CIDR${options.allowBareIp ? ' or address' : ''} (got ${JSON.stringify(s)})` });
       return;
     }
-    if (options.family !== undefined && net.family !== options.family) {
+    if (options.family !== undefined && net.ip.family !== options.family) {
       ctx.addIssue({ code: 'custom', message: `must be ${what} CIDR (got ${JSON.stringify(s)})` });
       return;
     }
-    if (options.masked && !net.masked) {
-      ctx.addIssue({ code: 'custom', message: `must be a network address with no host bits set (did you mean ${net.normalized}?)` });
+    if (options.masked && !isMasked(net)) {
+      ctx.addIssue({ code: 'custom', message: `must be a network address with no host bits set (did you mean ${formatCidr(net.cidr)}?)` });
     }
   });
 }
@@ -187,7 +86,7 @@ export function netSchemaOf(options: { family?: 4 | 6; allowBareIp?: boolean; ma
 export function ipSchemaOf(family?: 4 | 6): z.ZodType<string> {
   const what = family === 4 ? 'an IPv4' : family === 6 ? 'an IPv6' : 'an IPv4 or IPv6';
   return z.string().refine((s) => {
-    const f = plainIpFamily(s);
+    const f = ipFamily(s);
     return f !== undefined && (family === undefined || f === family);
   }, { message: `must be ${what} address` });
 }

@@ -5,9 +5,10 @@
  */
 import { z } from 'zod';
 import { checkSubdomainName, selectorSchema } from '../common.ts';
+import { cidrsOverlap, formatCidr, isMasked, LINK_LOCAL, parseCidr, parseIpNet } from '../../net/mod.ts';
 import type { KindDefinition } from '../kind.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
-import { enumOf, intRange, issue, netsOverlap, parseNet, specColumn, specOf, withSpec } from './infra-common.ts';
+import { enumOf, intRange, issue, specColumn, specOf, withSpec } from './infra-common.ts';
 
 export const ENCAP_MODES = ['Never', 'Always', 'CrossSubnet'] as const;
 export const ALLOWED_USES = ['Workload', 'Tunnel', 'LoadBalancer'] as const;
@@ -45,16 +46,13 @@ const specSchema = z.strictObject({
   'nat-outgoing': z.unknown().refine((v) => v === undefined || v === false, { message: 'must not be set (APIv1 field, use natOutgoing)' }).optional(),
 });
 
-const IPV4_LINK_LOCAL = parseNet('169.254.0.0/16')!;
-const IPV6_LINK_LOCAL = parseNet('fe80::/10')!;
-
 function encapEnabled(mode: string | undefined): boolean {
   return mode === 'Always' || mode === 'CrossSubnet';
 }
 
 /** The block size Calico uses for a pool: the written one or 26 (IPv4) / 122 (IPv6). */
 export function effectiveBlockSize(spec: IPPoolSpec): number {
-  const net = parseNet(spec.cidr);
+  const net = parseCidr(spec.cidr);
   if (spec.blockSize !== undefined && spec.blockSize !== 0) return spec.blockSize;
   return net?.family === 6 ? 122 : 26;
 }
@@ -63,8 +61,9 @@ function validate(res: Resource): FieldIssue[] {
   const spec = specOf(res) as unknown as IPPoolSpec;
   const issues: FieldIssue[] = [];
   if (spec.cidr === '') return [issue('spec.cidr', 'IPPool CIDR must be specified')];
-  const net = parseNet(spec.cidr);
-  if (!net) return [issue('spec.cidr', `IPPool CIDR must be a valid subnet (got ${JSON.stringify(spec.cidr)}; use a.b.c.d/n or x::/n)`)];
+  const parsed = parseIpNet(spec.cidr);
+  if (!parsed) return [issue('spec.cidr', `IPPool CIDR must be a valid subnet (got ${JSON.stringify(spec.cidr)}; use a.b.c.d/n or x::/n)`)];
+  const net = parsed.cidr;
 
   const blockSize = effectiveBlockSize(spec);
   if (net.family === 4 && (blockSize < 20 || blockSize > 32)) {
@@ -75,13 +74,13 @@ function validate(res: Resource): FieldIssue[] {
   if (spec.disabled !== true && net.prefix > blockSize) {
     issues.push(issue('spec.cidr', `IP pool size is too small for use with Calico IPAM. It must be equal to or greater than the block size (/${net.prefix} is smaller than a /${blockSize} block)`));
   }
-  if (!net.masked) {
-    issues.push(issue('spec.cidr', `IP pool CIDR is not strictly masked (did you mean ${net.normalized}?)`));
+  if (!isMasked(parsed)) {
+    issues.push(issue('spec.cidr', `IP pool CIDR is not strictly masked (did you mean ${formatCidr(net)}?)`));
   }
-  if (net.family === 4 && netsOverlap(net, IPV4_LINK_LOCAL)) {
+  if (net.family === 4 && cidrsOverlap(net, LINK_LOCAL[4])) {
     issues.push(issue('spec.cidr', 'IP pool range overlaps with IPv4 Link Local range 169.254.0.0/16'));
   }
-  if (net.family === 6 && netsOverlap(net, IPV6_LINK_LOCAL)) {
+  if (net.family === 6 && cidrsOverlap(net, LINK_LOCAL[6])) {
     issues.push(issue('spec.cidr', 'IP pool range overlaps with IPv6 Link Local range fe80::/10'));
   }
   if (encapEnabled(spec.ipipMode) && encapEnabled(spec.vxlanMode)) {
@@ -109,8 +108,8 @@ function validate(res: Resource): FieldIssue[] {
 
 function applyDefaults(res: Resource): Resource {
   const spec = { ...(specOf(res) as unknown as IPPoolSpec) };
-  const net = parseNet(spec.cidr);
-  if (net) spec.cidr = net.normalized;
+  const net = parseCidr(spec.cidr);
+  if (net) spec.cidr = formatCidr(net);
   spec.blockSize = effectiveBlockSize(spec);
   spec.ipipMode ??= 'Never';
   spec.vxlanMode ??= 'Never';
@@ -124,13 +123,13 @@ function applyDefaults(res: Resource): Resource {
 }
 
 function validateAgainst(res: Resource, others: Resource[]): FieldIssue[] {
-  const mine = parseNet(String(specOf(res).cidr ?? ''));
+  const mine = parseCidr(String(specOf(res).cidr ?? ''));
   if (!mine) return [];
   const issues: FieldIssue[] = [];
   for (const other of others) {
     if (other.metadata.name === res.metadata.name) continue;
-    const theirs = parseNet(String(specOf(other).cidr ?? ''));
-    if (theirs && netsOverlap(mine, theirs)) {
+    const theirs = parseCidr(String(specOf(other).cidr ?? ''));
+    if (theirs && cidrsOverlap(mine, theirs)) {
       issues.push(issue('spec.cidr', `IPPool(${res.metadata.name}) CIDR overlaps with IPPool(${other.metadata.name}) CIDR ${String(specOf(other).cidr)}`));
     }
   }

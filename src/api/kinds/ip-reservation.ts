@@ -4,13 +4,14 @@
  */
 import { z } from 'zod';
 import { checkSubdomainName } from '../common.ts';
+import { parseCidrOrIp } from '../../net/mod.ts';
 import type { KindDefinition } from '../kind.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
-import { issue, parseNet, specOf } from './infra-common.ts';
+import { issue, specOf } from './infra-common.ts';
 
 const specSchema = z.strictObject({
   reservedCIDRs: z
-    .array(z.string().refine((s) => parseNet(s, true) !== undefined, { message: 'must be a CIDR (a.b.c.d/n, x::/n) or an IP address' }))
+    .array(z.string().refine((s) => parseCidrOrIp(s) !== undefined, { message: 'must be a CIDR (a.b.c.d/n, x::/n) or an IP address' }))
     .optional(),
 });
 

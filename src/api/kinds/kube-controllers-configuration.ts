@@ -5,9 +5,10 @@
  */
 import { z } from 'zod';
 import { labelsSchema, selectorSchema } from '../common.ts';
+import { parseCidrOrIp } from '../../net/mod.ts';
 import type { KindDefinition } from '../kind.ts';
 import type { Resource } from '../resource.ts';
-import { checkDefaultName, enumOf, goDurationSchema, intRange, parseNet, portNumber, specOf, withSpec } from './infra-common.ts';
+import { checkDefaultName, enumOf, goDurationSchema, intRange, portNumber, specOf, withSpec } from './infra-common.ts';
 
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const mode = enumOf(['Enabled', 'Disabled'] as const);
@@ -15,7 +16,7 @@ const reconciler = z.strictObject({ reconcilerPeriod: goDurationSchema.optional(
 
 const templateSchema = z.strictObject({
   generateName: z.string().max(253).refine((s) => s === '' || NAME.test(s), { message: "must consist of lower case alphanumeric characters, '-' or '.'" }).optional(),
-  interfaceCIDRs: z.array(z.string().refine((s) => parseNet(s, true) !== undefined, { message: 'must be a CIDR or IP address' })).optional(),
+  interfaceCIDRs: z.array(z.string().refine((s) => parseCidrOrIp(s) !== undefined, { message: 'must be a CIDR or IP address' })).optional(),
   interfacePattern: z.string().refine((s) => {
     try {
       new RegExp(s);

@@ -10,7 +10,8 @@ import { checkLabelKey, checkLabelValue, selectorSchema } from '../common.ts';
 import type { Column, KindDefinition, ResourceReference } from '../kind.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
 import { enumOf, resourceNameSchema, specOf } from './policy-fields.ts';
-import { checkPortName, checkResourceName, cidrContains, formatGoFloat, parseCidrText } from './policy-values.ts';
+import { cidrContainsCidr, parseCidr } from '../../net/mod.ts';
+import { checkPortName, checkResourceName, formatGoFloat } from './policy-values.ts';
 import { httpNotEnforced, mentionsGlobal, type PolicyType, type Rule, rulesSchema, validateRules } from './rule.ts';
 
 /** The label Calico puts on every tiered policy so that policies can be listed by tier. */
@@ -391,15 +392,15 @@ function validateK8sPeers(peers: K8sNetworkPolicyPeer[] | undefined, path: strin
     issues.push(...validateLabelSelector(peer.podSelector, `${at}.podSelector`));
     issues.push(...validateLabelSelector(peer.namespaceSelector, `${at}.namespaceSelector`));
     if (peer.ipBlock) {
-      const cidr = parseCidrText(peer.ipBlock.cidr);
+      const cidr = parseCidr(peer.ipBlock.cidr);
       if (!cidr) {
         issues.push({ path: `${at}.ipBlock.cidr`, message: `must be a valid CIDR (got ${JSON.stringify(peer.ipBlock.cidr)})` });
       } else {
         (peer.ipBlock.except ?? []).forEach((ex, j) => {
-          const e = parseCidrText(ex);
+          const e = parseCidr(ex);
           if (!e) {
             issues.push({ path: `${at}.ipBlock.except[${j}]`, message: `must be a valid CIDR (got ${JSON.stringify(ex)})` });
-          } else if (e.family !== cidr.family || e.prefix <= cidr.prefix || !cidrContains(cidr, e)) {
+          } else if (e.family !== cidr.family || e.prefix <= cidr.prefix || !cidrContainsCidr(cidr, e)) {
             issues.push({ path: `${at}.ipBlock.except[${j}]`, message: `must be a strict subset of cidr ${peer.ipBlock!.cidr}` });
           }
         });

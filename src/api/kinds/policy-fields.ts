@@ -3,12 +3,10 @@
  * names), and `specOf`, which makes null-valued fields count as absent as Go's decoding does.
  */
 import { z } from 'zod';
-import { ipFamily } from '../common.ts';
+import { ipFamily, isMasked, parseCidrOrIp, parseIpNet } from '../../net/mod.ts';
 import type { Port, Protocol } from './rule.ts';
 import {
   checkResourceName,
-  isStrictlyMasked,
-  parseCidrOrIp,
   parsePort,
   parseProtocol,
   portValue,
@@ -56,12 +54,12 @@ export const portNumberSchema = z
 
 /** A rule net: a CIDR with its prefix and no host bits set (Calico's `net` tag plus `validateRule`). */
 export const ruleNetSchema = z.string().superRefine((text, ctx) => {
-  const parsed = parseCidrOrIp(text);
+  const parsed = parseIpNet(text, { allowBareIp: true });
   if (!parsed) {
     ctx.addIssue({ code: 'custom', message: `invalid CIDR ${JSON.stringify(text)} (expected a.b.c.d/n or x::/n)` });
-  } else if (parsed.bare) {
-    ctx.addIssue({ code: 'custom', message: `invalid CIDR ${JSON.stringify(text)}: rule nets need a prefix length (${text}/${parsed.prefix})` });
-  } else if (!isStrictlyMasked(parsed.address, parsed.family, parsed.prefix)) {
+  } else if (!text.includes('/')) {
+    ctx.addIssue({ code: 'custom', message: `invalid CIDR ${JSON.stringify(text)}: rule nets need a prefix length (${text}/${parsed.cidr.prefix})` });
+  } else if (!isMasked(parsed)) {
     ctx.addIssue({ code: 'custom', message: `invalid CIDR ${JSON.stringify(text)}: host bits are set (the network must be strictly masked)` });
   }
 });
@@ -73,16 +71,16 @@ export const cidrOrIpSchema = z.string().refine((text) => parseCidrOrIp(text) !=
 
 /** A strictly masked CIDR or a bare address (Calico's `net` tag). */
 export const netOrIpSchema = z.string().superRefine((text, ctx) => {
-  const parsed = parseCidrOrIp(text);
+  const parsed = parseIpNet(text, { allowBareIp: true });
   if (!parsed) {
     ctx.addIssue({ code: 'custom', message: `must be an IPv4 or IPv6 address or CIDR (got ${JSON.stringify(text)})` });
-  } else if (!isStrictlyMasked(parsed.address, parsed.family, parsed.prefix)) {
+  } else if (!isMasked(parsed)) {
     ctx.addIssue({ code: 'custom', message: `invalid network ${JSON.stringify(text)}: host bits are set` });
   }
 });
 
 /** A plain IPv4 or IPv6 address. */
-export const ipAddressSchema = z.string().refine((text) => !text.includes('%') && ipFamily(text) !== undefined, {
+export const ipAddressSchema = z.string().refine((text) => ipFamily(text) !== undefined, {
   error: (iss) => `must be an IPv4 or IPv6 address (got ${JSON.stringify(iss.input)})`,
 });
 

@@ -1,9 +1,9 @@
 /**
  * Small value parsers the policy-side kinds share: protocols and ports (Calico's
- * `numorstring`), CIDRs and addresses as Go parses them, resource and port names, and the
- * formatting calicoctl's tables use (Go floats, `joinAndTruncate`).
+ * `numorstring`), resource and port names, and the formatting calicoctl's tables use (Go floats,
+ * `joinAndTruncate`). Addresses and networks are parsed by src/net/.
  */
-import { checkSubdomainName, ipFamily } from '../common.ts';
+import { checkSubdomainName } from '../common.ts';
 import type { Port, Protocol } from './rule.ts';
 
 /** A parsed port match. */
@@ -96,79 +96,6 @@ export function parsePort(v: unknown): ParsedPort | { error: string } {
 export function portValue(p: ParsedPort): Port {
   if (p.kind === 'named') return p.name;
   return p.min === p.max ? p.min : `${p.min}:${p.max}`;
-}
-
-/** Parses a CIDR with an explicit prefix (`a.b.c.d/n`, `x::/n`) the way Go's net.ParseCIDR does. */
-export function parseCidrText(text: string): { address: string; prefix: number; family: 4 | 6 } | undefined {
-  const slash = text.indexOf('/');
-  if (slash < 0) return undefined;
-  const address = text.slice(0, slash);
-  const prefixText = text.slice(slash + 1);
-  if (address.includes('%') || !/^\d{1,3}$/.test(prefixText)) return undefined;
-  const family = ipFamily(address);
-  if (family === undefined) return undefined;
-  const prefix = Number(prefixText);
-  if (prefix > (family === 4 ? 32 : 128)) return undefined;
-  return { address, prefix, family };
-}
-
-/** Parses a CIDR or a bare address (`cnet.ParseCIDROrIP`); a bare address is a /32 or /128. */
-export function parseCidrOrIp(text: string): { address: string; prefix: number; family: 4 | 6; bare: boolean } | undefined {
-  if (text.includes('/')) {
-    const c = parseCidrText(text);
-    return c ? { ...c, bare: false } : undefined;
-  }
-  if (text.includes('%')) return undefined;
-  const family = ipFamily(text);
-  if (family === undefined) return undefined;
-  return { address: text, prefix: family === 4 ? 32 : 128, family, bare: true };
-}
-
-/** The address as bytes (4 or 16). */
-export function addressBytes(address: string, family: 4 | 6): number[] {
-  if (family === 4) return address.split('.').map(Number);
-  // Expand an IPv6 address (with an optional embedded IPv4 tail) to 16 bytes.
-  let text = address;
-  let tail: number[] = [];
-  const lastColon = text.lastIndexOf(':');
-  if (text.slice(lastColon + 1).includes('.')) {
-    tail = text.slice(lastColon + 1).split('.').map(Number);
-    text = `${text.slice(0, lastColon + 1)}0:0`;
-  }
-  const [head, rest] = text.includes('::') ? text.split('::') as [string, string] : [text, undefined];
-  const headGroups = head === '' ? [] : head.split(':');
-  const restGroups = rest === undefined || rest === '' ? [] : rest.split(':');
-  const missing = 8 - headGroups.length - restGroups.length;
-  const groups = [...headGroups, ...Array<string>(rest === undefined ? 0 : missing).fill('0'), ...restGroups];
-  const bytes: number[] = [];
-  for (const g of groups) {
-    const n = parseInt(g, 16);
-    bytes.push((n >> 8) & 0xff, n & 0xff);
-  }
-  if (tail.length === 4) bytes.splice(12, 4, ...tail);
-  return bytes;
-}
-
-/** True when the CIDR has no host bits set (`10.0.0.0/8` yes, `10.0.0.1/8` no). */
-export function isStrictlyMasked(address: string, family: 4 | 6, prefix: number): boolean {
-  const bytes = addressBytes(address, family);
-  for (let bit = prefix; bit < bytes.length * 8; bit++) {
-    if ((bytes[bit >> 3]! >> (7 - (bit & 7))) & 1) return false;
-  }
-  return true;
-}
-
-/** True when `inner` (an address) lies inside `outer` (a CIDR or address). */
-export function cidrContains(outer: { address: string; prefix: number; family: 4 | 6 }, inner: { address: string; family: 4 | 6 }): boolean {
-  if (outer.family !== inner.family) return false;
-  const a = addressBytes(outer.address, outer.family);
-  const b = addressBytes(inner.address, inner.family);
-  for (let bit = 0; bit < outer.prefix; bit++) {
-    const byte = bit >> 3;
-    const mask = 1 << (7 - (bit & 7));
-    if ((a[byte]! & mask) !== (b[byte]! & mask)) return false;
-  }
-  return true;
 }
 
 /** Calico's resource-name rule (`nameRegex`, a DNS-1123 subdomain). */

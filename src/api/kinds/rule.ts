@@ -10,7 +10,8 @@ import { joinPath } from '../field-path.ts';
 import { checkLabelKey, selectorSchema } from '../common.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
 import { enumOf, portSchema, protocolSchema, ruleNetSchema } from './policy-fields.ts';
-import { checkResourceName, parseCidrOrIp, protocolSupportsPorts } from './policy-values.ts';
+import { parseCidrOrIp } from '../../net/mod.ts';
+import { checkResourceName, protocolSupportsPorts } from './policy-values.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Types (what a validated, defaulted resource holds; the agent compiles these).

@@ -17,9 +17,9 @@ import {
   resourceNameSchema,
   specOf,
 } from './policy-fields.ts';
-import { checkResourceName, cidrContains, parseCidrOrIp } from './policy-values.ts';
+import { checkResourceName } from './policy-values.ts';
 import type { Protocol } from './rule.ts';
-import { ipFamily } from '../common.ts';
+import { cidrContainsIp, ipFamily, parseCidrOrIp, parseIp } from '../../net/mod.ts';
 
 export interface WorkloadEndpointPort {
   name?: string;
@@ -141,7 +141,7 @@ export const workloadEndpointSpecSchema = specOf(
     ipNetworks: z.array(netOrIpSchema).optional(),
     ipNATs: z.array(z.strictObject({ internalIP: ipAddressSchema, externalIP: ipAddressSchema })).optional(),
     ipv4Gateway: z.string().refine((s) => ipFamily(s) === 4, { error: 'must be an IPv4 address' }).optional(),
-    ipv6Gateway: z.string().refine((s) => !s.includes('%') && ipFamily(s) === 6, { error: 'must be an IPv6 address' }).optional(),
+    ipv6Gateway: z.string().refine((s) => ipFamily(s) === 6, { error: 'must be an IPv6 address' }).optional(),
     profiles: z.array(resourceNameSchema).optional(),
     interfaceName: interfaceNameSchema,
     mac: z.string().refine(isValidMac, { error: (iss) => `must be a MAC address such as ee:ee:ee:ee:ee:ee (got ${JSON.stringify(iss.input)})` }).optional(),
@@ -220,8 +220,8 @@ function validateWorkloadEndpoint(res: Resource): FieldIssue[] {
   });
   for (let i = 0; i < nats.length; i++) {
     const nat = nats[i]!;
-    const family = ipFamily(nat.internalIP)!;
-    if (!networks.some((n) => cidrContains(n, { address: nat.internalIP, family }))) {
+    const internal = parseIp(nat.internalIP);
+    if (internal === undefined || !networks.some((n) => cidrContainsIp(n, internal))) {
       issues.push({ path: `spec.ipNATs[${i}].internalIP`, message: 'NAT is not in the endpoint networks (ipNetworks)' });
       break;
     }

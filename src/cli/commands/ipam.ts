@@ -15,7 +15,7 @@ import { MargayError } from '../../errors/mod.ts';
 import { checkIpam } from '../../ipam/check.ts';
 import { renderAssignment, renderCheck, renderUsage } from '../../ipam/format.ts';
 import { Ipam } from '../../ipam/ipam.ts';
-import { formatIp, parseIp } from '../../ipam/net.ts';
+import { formatIp, parseIp } from '../../net/mod.ts';
 import { workloadFromResource } from '../../ipam/ownership.ts';
 import { poolFromResource, poolOf, reservationsFromResources, type PoolInfo } from '../../ipam/pools.ts';
 import { computeUsage } from '../../ipam/usage.ts';
@@ -75,7 +75,7 @@ async function check(ctx: CliContext): Promise<void> {
   });
   ctx.stdout(renderCheck(report));
   if (report.problems.length > 0) {
-    throw new MargayError('MARGAY_ERR_VALIDATION', `IPAM is inconsistent: ${report.problems.length} problem(s) (see the report above)`);
+    throw new MargayError('MARGAY_ERR_IPAM_INCONSISTENT', `IPAM is inconsistent: ${report.problems.length} problem(s) (see the report above)`);
   }
 }
 

@@ -4,10 +4,11 @@
  * the Kubernetes API with `--kubeconfig` (or `$KUBECONFIG`), else the pod's service account.
  */
 import type { Command } from 'commander';
-import { createLogger } from '../../controllers/mod.ts';
+import { createLogger, type LogLevel } from '../../log/mod.ts';
 import { MargayError } from '../../errors/mod.ts';
 import { inClusterAccess, KubeClient, loadKubeconfig, startKubeControllers } from '../../kube/mod.ts';
 import type { CliContext } from '../context.ts';
+import { runInForeground } from '../foreground.ts';
 
 interface KubeControllersFlags {
   kubeconfig?: string;
@@ -36,22 +37,15 @@ async function run(ctx: CliContext, flags: KubeControllersFlags): Promise<void> 
   const running = startKubeControllers({
     datastore,
     client,
-    logger: createLogger({ level: flags.logLevel, component: 'kube-controllers' }),
+    logger: createLogger({ level: flags.logLevel as LogLevel, component: 'kube-controllers' }),
     ...(flags.identity === undefined ? {} : { identity: flags.identity }),
     ...(ttl === undefined ? {} : { leaseTtlSeconds: ttl }),
     ...(poll === undefined ? {} : { configPollMs: poll * 1000 }),
   });
-  const keepAlive = setInterval(() => {}, 1 << 30); // the process lives until a signal
-  const onSignal = (): void => void running.stop();
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
   try {
-    await running.done;
+    await runInForeground(running);
   } finally {
-    clearInterval(keepAlive);
     client.close();
-    process.removeListener('SIGTERM', onSignal);
-    process.removeListener('SIGINT', onSignal);
   }
 }
 

@@ -11,7 +11,7 @@ import { basename } from 'node:path';
 import type { Command } from 'commander';
 import type { BfdSessionStatus, BgpPeerStatus } from '../../bgp/bird-status.ts';
 import { type NodeStatus, readNodeStatus } from '../../bgp/node-status.ts';
-import { exec } from '../../dataplane/exec.ts';
+import { exec } from '../../os/mod.ts';
 import { MargayError } from '../../errors/mod.ts';
 import type { CliContext } from '../context.ts';
 

@@ -20,7 +20,7 @@ const PAST_TENSE: Record<BatchVerb, string> = {
 /** "Successfully applied 2 'IPPool' resource(s)" lines, one per kind in order of appearance. */
 export function summarize(verb: BatchVerb, results: WriteResult[]): string {
   const counts = new Map<string, number>();
-  for (const r of results) if (!r.implicit) counts.set(r.resource.kind, (counts.get(r.resource.kind) ?? 0) + 1);
+  for (const r of results) if (!r.implicit && r.outcome !== 'skipped') counts.set(r.resource.kind, (counts.get(r.resource.kind) ?? 0) + 1);
   const lines = [...counts].map(([kind, n]) => `Successfully ${PAST_TENSE[verb]} ${n} '${kind}' resource(s)`);
   const skipped = results.filter((r) => r.outcome === 'skipped').length;
   if (skipped > 0) lines.push(`Skipped ${skipped} resource(s) (${verb === 'delete' ? 'not found' : 'already exist'})`);

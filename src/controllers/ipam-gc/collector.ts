@@ -5,13 +5,12 @@
  */
 import { nodeKind } from '../../api/kinds/node.ts';
 import { workloadEndpointKind } from '../../api/kinds/workload-endpoint.ts';
-import type { Clock } from '../../datastore/clock.ts';
-import { systemClock } from '../../datastore/clock.ts';
+import { type Clock, systemClock } from '../../os/mod.ts';
 import type { Datastore } from '../../datastore/datastore.ts';
 import { ResourceStore } from '../../datastore/resources.ts';
 import { Ipam } from '../../ipam/ipam.ts';
 import { workloadFromResource, type PodLookup, type WorkloadRef } from '../../ipam/ownership.ts';
-import { type Logger, silentLogger } from '../logger.ts';
+import { type Logger, silentLogger } from '../../log/mod.ts';
 import { loadControllerSettings } from '../settings.ts';
 import { emptyGcState, type GcPlan, type GcState, type PlannedRelease, planGc } from './decide.ts';
 import { executeGc, type GcOutcome } from './execute.ts';
@@ -72,7 +71,7 @@ export class IpamGarbageCollector {
     this.#clock = options.clock ?? systemClock;
     this.#now = options.now ?? (() => new Date());
     this.#options = options;
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = options.logger ?? silentLogger();
   }
 
   async #inputs(): Promise<{ nodes: Set<string>; workloads: WorkloadRef[] }> {

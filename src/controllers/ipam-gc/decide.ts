@@ -24,7 +24,7 @@
  */
 import { affineHost, earliestRelease, handleCounts, isEmptyBlock } from '../../ipam/block.ts';
 import { handleTotal } from '../../ipam/handle.ts';
-import { formatCidr } from '../../ipam/net.ts';
+import { formatCidr } from '../../net/mod.ts';
 import {
   type AllocationView,
   type PodLookup,

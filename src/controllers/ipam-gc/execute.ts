@@ -13,11 +13,11 @@ import { encodeAffinity, decodeAffinity } from '../../ipam/affinity.ts';
 import { encodeHandle } from '../../ipam/handle.ts';
 import type { Ipam } from '../../ipam/ipam.ts';
 import { affinityKey } from '../../ipam/keys.ts';
-import { parseCidr } from '../../ipam/net.ts';
+import { parseCidr } from '../../net/mod.ts';
 import { indexWorkloads, isLeakVerdict, judgeAllocation, type PodLookup, type WorkloadRef } from '../../ipam/ownership.ts';
 import { wonRace } from '../../ipam/retry.ts';
 import type { GcPlan, PlannedRelease } from './decide.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../log/mod.ts';
 
 /** What executing a plan needs. */
 export interface GcExecutorDeps {

@@ -8,7 +8,7 @@
  * it targets whatever namespace the runner runs in. Sysctls are written through `/proc/sys` with
  * `tee` (no shell), which works for interface names that contain dots.
  */
-import type { CommandRunner } from '../exec.ts';
+import type { CommandRunner } from '../../os/mod.ts';
 
 /** The MAC address of the host side of every workload veth. */
 export const WORKLOAD_HOST_MAC = 'ee:ee:ee:ee:ee:ee';

@@ -9,7 +9,7 @@
  * transaction changes nothing in the kernel; the driver re-reads the table and retries once with a
  * full diff (the view may have been stale), then reports the error.
  */
-import { ExecError, type CommandRunner } from '../exec.ts';
+import { ExecError, type CommandRunner } from '../../os/mod.ts';
 import { applyToView, computeTransaction, type DiffScope, type NftTransaction, type TableRef } from './diff.ts';
 import { emptyKernelTable, parseNftListing, type KernelTable } from './kernel.ts';
 import type { NftSession } from './session.ts';

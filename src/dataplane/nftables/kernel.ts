@@ -3,7 +3,7 @@
  * chains (attachment, rule handles and fingerprints), named sets (canonical elements) and verdict
  * maps, in the same terms as the desired state so the two can be diffed.
  */
-import { canonicalCidr, canonicalIp } from './cidr.ts';
+import { canonicalCidr, canonicalIp } from '../../net/mod.ts';
 import { hashFromComment, type BaseChainSpec } from './state.ts';
 
 /** A rule as read back: its handle and, when Margay wrote it, its fingerprint. */

@@ -6,7 +6,7 @@
  * `_`, so the two forms never collide. See docs/dataplane.md for the whole layout.
  */
 import { createHash } from 'node:crypto';
-import type { Family } from './cidr.ts';
+import type { Family } from '../../net/mod.ts';
 
 /** The longest readable part kept before falling back to a hash (nft allows 255 in total). */
 const MAX_READABLE = 200;

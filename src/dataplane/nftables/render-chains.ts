@@ -14,7 +14,7 @@ import type {
   TierPlan,
   WorkloadEndpointPlan,
 } from '../../calc/model.ts';
-import { canonicalNets, parseCidr, type Family } from './cidr.ts';
+import { disjointNets, type Family, formatCidr, parseCidrOrIp } from '../../net/mod.ts';
 import { BaseChains, DispatchMaps, interfaceChain, natSetName, StaticChains, type InterfaceChainKind } from './names.ts';
 import { notInList, renderRule, type RuleRenderContext } from './render-rules.ts';
 import { hex, type MarkBits } from './settings.ts';
@@ -91,7 +91,7 @@ function conntrackRules(): RenderedRule[] {
 
 /** Source-address rules: a workload may send only from its addresses and allowed prefixes. */
 export function antiSpoofRules(ep: WorkloadEndpointPlan, ctx: RuleRenderContext): RenderedRule[] {
-  const allowed = canonicalNets([...ep.addresses, ...ep.allowSpoofedSourcePrefixes]);
+  const allowed = disjointNets([...ep.addresses, ...ep.allowSpoofedSourcePrefixes]);
   for (const bad of allowed.invalid) ctx.warn?.(`workload ${ep.key}: ignoring invalid address ${JSON.stringify(bad)}`);
   const only = (expr: string, nets: string[], fam: string): string =>
     nets.length > 0 ? `${notInList(expr, nets).join(' ')} counter drop` : `meta nfproto ${fam} counter drop`;
@@ -198,14 +198,13 @@ function failsafeRule(p: FailsafePort, portDir: 'sport' | 'dport', netDir: 'sadd
   const port = `meta l4proto ${PROTO_NUMBERS[p.protocol]} th ${portDir} ${p.port}`;
   const desc = `failsafe ${p.protocol}:${p.port}${p.net ? ` ${p.net}` : ''}`;
   if (!p.net) return rule(`${port} accept`, desc);
-  const net = parseCidr(p.net);
+  const net = parseCidrOrIp(p.net);
   if (!net) {
     ctx.warn?.(`ignoring failsafe port with invalid net ${JSON.stringify(p.net)}`);
     return undefined;
   }
   if (!ctx.families.includes(net.family)) return undefined;
-  const cidr = canonicalNets([p.net]);
-  const text = (net.family === 4 ? cidr.v4 : cidr.v6)[0] as string;
+  const text = formatCidr(net);
   return rule(`${net.family === 4 ? 'ip' : 'ip6'} ${netDir} ${text} ${port} accept`, desc);
 }
 

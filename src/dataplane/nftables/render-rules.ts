@@ -18,7 +18,7 @@
  * a chain of `!=` conditions. Only lists longer than {@link MAX_INLINE} use an anonymous set.
  */
 import type { CompiledRule, EndpointMatch, IcmpMatch, MatchCriteria, PortRange } from '../../calc/model.ts';
-import { canonicalNets, type Family } from './cidr.ts';
+import { disjointNets, type Family } from '../../net/mod.ts';
 import type { SetKind } from './names.ts';
 import { hex, type MarkBits } from './settings.ts';
 import { rule, type RenderedRule } from './state.ts';
@@ -116,7 +116,7 @@ function addrExpr(fam: Family, dir: 'saddr' | 'daddr'): string {
 }
 
 function familyNets(nets: string[], fam: Family, ctx: RuleRenderContext): string[] {
-  const c = canonicalNets(nets);
+  const c = disjointNets(nets);
   for (const bad of c.invalid) ctx.warn?.(`ignoring invalid CIDR ${JSON.stringify(bad)} in a rule`);
   return fam === 4 ? c.v4 : c.v6;
 }

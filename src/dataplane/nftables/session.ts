@@ -1,6 +1,6 @@
 /**
  * A resident `nft -i` inside the namespace, for the small transactions of everyday flushes
- * (see resident.ts for why a resident process).
+ * (see os/resident.ts for why a resident process).
  *
  * `nft -i` runs each input line as one batch, all or nothing, like `nft -f`, so a transaction is
  * sent as one line: its commands joined with `;`. The sentinel line after it is always a syntax
@@ -12,8 +12,7 @@
  * process is replaced after {@link MAX_SESSION_TRANSACTIONS} transactions (its line-editing
  * history grows) and runs with HOME=/nonexistent, so that it reads and writes no history file.
  */
-import { ExecError } from '../exec.ts';
-import { ResidentProcess, sentinelToken } from '../resident.ts';
+import { ExecError, ResidentProcess, sentinelToken } from '../../os/mod.ts';
 
 /** Largest transaction sent through the session; larger ones go to `nft -f`. */
 export const MAX_SESSION_BYTES = 256 * 1024;

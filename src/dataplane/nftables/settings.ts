@@ -2,9 +2,9 @@
  * Defaults the nftables dataplane uses until the first `settings` message, and the packet-mark
  * bits policy chains use to talk to the endpoint chains that call them.
  */
-import type { DataplaneSettings, FailsafePort } from '../../calc/model.ts';
-// The defaults are Felix's, defined once where the settings are resolved.
-import { DEFAULT_FAILSAFE_INBOUND, DEFAULT_FAILSAFE_OUTBOUND } from '../../calc/settings-resolver.ts';
+import type { DataplaneSettings } from '../../calc/model.ts';
+// The defaults are defined once, in the parameter table the settings resolver reads.
+import { defaultDataplaneSettings } from '../../calc/settings-resolver.ts';
 
 /**
  * Mark bits (Calico's defaults inside its 0xffff0000 mask). `accept`: a policy allowed the
@@ -32,17 +32,8 @@ export function validateMarks(m: MarkBits): void {
   if (new Set(bits).size !== bits.length) throw new Error('mark bits must be distinct');
 }
 
-/** Settings used before the first `settings` message. */
-export const DEFAULT_SETTINGS: DataplaneSettings = {
-  interfacePrefixes: ['cali'],
-  defaultEndpointToHostAction: 'Drop',
-  failsafeInbound: [...DEFAULT_FAILSAFE_INBOUND],
-  failsafeOutbound: [...DEFAULT_FAILSAFE_OUTBOUND],
-  ipv6Enabled: true,
-  natOutgoingPools: [],
-  allPools: [],
-  logPrefix: 'calico-packet',
-};
+/** Settings used before the first `settings` message: the defaults of the parameter table. */
+export const DEFAULT_SETTINGS: DataplaneSettings = defaultDataplaneSettings();
 
 /** Hex text of a mark value as nft prints it. */
 export function hex(n: number): string {

@@ -1,11 +1,11 @@
 /**
- * A resident `ip -force -batch -` inside the namespace, for route changes (see resident.ts for
+ * A resident `ip -force -batch -` inside the namespace, for route changes (see os/resident.ts for
  * why a resident process). With `-force` ip runs every line and reports each failure as its
  * messages followed by `Command failed -:<line>`, counting lines from the start of the process;
  * the sentinel after a batch is `link show dev .`, which always fails ("." cannot name an
  * interface) without ending ip.
  */
-import { ResidentProcess } from '../resident.ts';
+import { ResidentProcess } from '../../os/mod.ts';
 
 /** The sentinel line: always an error, never fatal to `ip -batch`. */
 const SENTINEL = 'link show dev .';

@@ -10,9 +10,10 @@
  * and a Calico node on the same machine would not take each other's routes. Configurable.
  */
 import type { DataplaneUpdate, RouteSpec } from '../../calc/model.ts';
-import type { CommandRunner } from '../exec.ts';
-import { canonicalCidr, familyOf } from '../nftables/cidr.ts';
+import type { CommandRunner } from '../../os/mod.ts';
+import { canonicalCidr, parseCidrOrIp } from '../../net/mod.ts';
 import { batchFailures, type IpSession } from './ip-session.ts';
+import type { Manager } from '../manager.ts';
 
 /** Margay's route protocol number (see the module comment). */
 export const MARGAY_ROUTE_PROTOCOL = 77;
@@ -28,7 +29,7 @@ export interface KernelRoute {
 }
 
 /** Records the routes the dataplane should have. */
-export class RouteManager {
+export class RouteManager implements Manager {
   private readonly routes = new Map<string, RouteSpec>();
   private dirty = true;
   private readonly warnFn: ((message: string) => void) | undefined;
@@ -52,6 +53,9 @@ export class RouteManager {
       if (this.routes.delete(dst)) this.dirty = true;
     }
   }
+
+  /** Nothing to do: the routes recorded are the desired state. */
+  completeDeferredWork(): void {}
 
   /** The desired routes by canonical destination. */
   get desired(): ReadonlyMap<string, RouteSpec> {
@@ -182,7 +186,7 @@ export class RouteDriver {
   private opFor(op: 'add' | 'replace', spec: RouteSpec): RouteOp {
     const proto = ['proto', String(this.protocol)];
     if (spec.type === 'blackhole') return { op, dst: spec.dst, args: ['route', op, 'blackhole', spec.dst, ...proto] };
-    const scope = familyOf(spec.dst) === 4 ? ['scope', 'link'] : [];
+    const scope = parseCidrOrIp(spec.dst)?.family === 4 ? ['scope', 'link'] : [];
     return { op, dst: spec.dst, args: ['route', op, spec.dst, 'dev', spec.interfaceName, ...scope, ...proto] };
   }
 
@@ -229,7 +233,7 @@ export class RouteDriver {
       count(outcome, first);
       return outcome;
     }
-    const families = [...new Set([...failed.keys()].map((i) => familyOf(first[i]!.dst) ?? 4))];
+    const families = [...new Set([...failed.keys()].map((i) => parseCidrOrIp(first[i]!.dst)?.family ?? 4))];
     for (const [dst, r] of view) if (families.includes(r.family)) view.delete(dst);
     for (const r of await this.read(families)) view.set(r.dst, r);
     const second = this.diff(desired, view);
@@ -266,7 +270,7 @@ export class RouteDriver {
       }
       const spec = desired.get(o.dst);
       if (!spec) continue;
-      const family = familyOf(o.dst) ?? 4;
+      const family = parseCidrOrIp(o.dst)?.family ?? 4;
       view.set(o.dst, spec.type === 'blackhole' ? { dst: o.dst, family, type: 'blackhole' } : { dst: o.dst, family, type: 'unicast', dev: spec.interfaceName });
     }
   }

@@ -1,11 +1,18 @@
 /**
- * The VXLAN driver: brings the kernel in line with a {@link VxlanPlan}. It reads what is there
+ * The VXLAN driver: brings the kernel in line with a {@link VxlanPlan} (the VXLAN resolver's,
+ * src/calc/vxlan-resolver.ts, which the VXLAN manager keeps). It reads what is there
  * (device, addresses, neighbour and FDB entries of the device, routes of protocol 78) and changes
  * only the difference, so a restarted agent keeps forwarding. It touches nothing else: only the
  * devices `vxlan.margay` / `vxlan-v6.margay`, their entries, and routes of its own protocol.
  */
-import type { CommandRunner } from '../exec.ts';
-import { MARGAY_VXLAN_ROUTE_PROTOCOL, VXLAN_DEVICE_V4, VXLAN_DEVICE_V6, VXLAN_OVERHEAD, type VxlanDevicePlan, type VxlanPlan, type VxlanRoutePlan } from './plan.ts';
+import type { VxlanDevicePlan, VxlanPlan, VxlanRoutePlan } from '../../calc/model.ts';
+import { VXLAN_DEVICE_V4, VXLAN_DEVICE_V6 } from '../../calc/vxlan-resolver.ts';
+import type { CommandRunner } from '../../os/mod.ts';
+
+/** Route protocol of VXLAN routes: 78 (0x4e), next to the agent's 77 and unassigned in rt_protos. */
+export const MARGAY_VXLAN_ROUTE_PROTOCOL = 78;
+/** Bytes of VXLAN encapsulation: 50 over IPv4, 70 over IPv6. */
+export const VXLAN_OVERHEAD = { 4: 50, 6: 70 } as const;
 
 /** Options of {@link VxlanDriver}. */
 export interface VxlanDriverOptions {

@@ -17,7 +17,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { hasCode } from '../../errors/mod.ts';
-import { type Logger, silentLogger } from '../../controllers/mod.ts';
+import { type Logger, silentLogger } from '../../log/mod.ts';
 import { statusError, type KubeClient, type WatchStream } from './http.ts';
 
 /** The parts of a Kubernetes object every informer reads. */
@@ -107,7 +107,7 @@ export class Informer<T extends KubeObject> {
 
   constructor(options: InformerOptions<T>) {
     this.#options = options;
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = options.logger ?? silentLogger();
   }
 
   /** The resourceVersion the next watch starts from; undefined before the first list. */
@@ -179,9 +179,11 @@ export class Informer<T extends KubeObject> {
     }
   }
 
+  /** Completes an item (lists leave out apiVersion and kind) and drops `managedFields`, which no controller reads and which is often a third of an object. */
   #typed(obj: T): T {
     if (obj.apiVersion === undefined) obj.apiVersion = this.#options.apiVersion;
     if (obj.kind === undefined) obj.kind = this.#options.kind;
+    delete obj.metadata.managedFields;
     return obj;
   }
 

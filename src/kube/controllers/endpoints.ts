@@ -17,11 +17,11 @@ import { workloadEndpointKind } from '../../api/kinds/workload-endpoint.ts';
 import type { Resource } from '../../api/resource.ts';
 import { type ResourceStore, resourceKey, resourcesFromPairs } from '../../datastore/mod.ts';
 import { hasCode } from '../../errors/mod.ts';
-import { type Logger, silentLogger } from '../../controllers/mod.ts';
+import type { Logger } from '../../log/mod.ts';
 import type { KubeClient } from '../client/http.ts';
 import type { Informer } from '../client/informer.ts';
 import { getObject, PODS, type PodObject } from '../client/kinds.ts';
-import { KeyedQueue } from './queue.ts';
+import { ResyncingController } from './base.ts';
 import { decidedContent } from './writer.ts';
 
 /** Options of {@link EndpointController}. */
@@ -66,43 +66,21 @@ function staleness(wep: Resource, pod: PodObject | undefined): string | undefine
 }
 
 /** See the module comment. */
-export class EndpointController {
+export class EndpointController extends ResyncingController<EndpointResyncReport> {
   readonly name = 'workloadEndpoint';
   readonly #o: EndpointControllerOptions;
-  readonly #logger: Logger;
-  readonly #queue: KeyedQueue;
-  #timer: NodeJS.Timeout | undefined;
-  #stopped = false;
-  #resyncing: Promise<EndpointResyncReport> | undefined;
 
   constructor(options: EndpointControllerOptions) {
+    super(options, 'pod');
     this.#o = options;
-    this.#logger = options.logger ?? silentLogger;
-    this.#queue = new KeyedQueue((key) => this.#syncPod(key), { logger: this.#logger, what: 'pod' });
   }
 
   /** A pod event: queue the pod when its labels or service account changed. */
   onEvent(key: string, pod: PodObject, type: 'added' | 'modified' | 'deleted', previous?: PodObject): void {
-    if (this.#stopped || !this.#o.informer.synced || type === 'deleted') return;
+    if (this.stopped || !this.#o.informer.synced || type === 'deleted') return;
     if (pod.spec?.hostNetwork || !pod.spec?.nodeName) return;
     if (previous && JSON.stringify(previous.metadata.labels ?? {}) === JSON.stringify(pod.metadata.labels ?? {}) && previous.spec?.serviceAccountName === pod.spec?.serviceAccountName && previous.spec?.nodeName === pod.spec?.nodeName) return;
-    this.#queue.add(key);
-  }
-
-  async start(): Promise<void> {
-    await this.resync();
-    if (this.#o.periodMs > 0 && !this.#stopped) this.#timer = setInterval(() => void this.resync().catch(() => {}), this.#o.periodMs);
-  }
-
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    clearInterval(this.#timer);
-    await this.#queue.stop();
-    await this.#resyncing?.catch(() => undefined);
-  }
-
-  idle(): Promise<void> {
-    return this.#queue.idle();
+    this.queue.add(key);
   }
 
   /** The endpoints of one pod on its node (one range read). */
@@ -114,30 +92,23 @@ export class EndpointController {
     return resourcesFromPairs(items).filter((w) => isK8s(w) && (w.spec as { pod?: string }).pod === pod.metadata.name);
   }
 
-  async #syncPod(key: string): Promise<void> {
+  protected async syncKey(key: string): Promise<void> {
     const pod = this.#o.informer.get(key);
     if (!pod || pod.spec?.hostNetwork || !pod.spec?.nodeName) return;
     for (const wep of await this.#endpointsOf(pod)) {
       const next = endpointFor(wep, pod);
       if (!next) continue;
       await this.#o.store.replace(next); // conditional on the revision read: a lost race retries
-      this.#logger.info({ controller: this.name, pod: key, endpoint: wep.metadata.name }, 'endpoint labels updated');
+      this.logger.info({ controller: this.name, pod: key, endpoint: wep.metadata.name }, 'endpoint labels updated');
     }
   }
 
   /** One full resync (module comment). */
-  resync(): Promise<EndpointResyncReport> {
-    this.#resyncing ??= this.#resync().finally(() => {
-      this.#resyncing = undefined;
-    });
-    return this.#resyncing;
-  }
-
-  async #resync(): Promise<EndpointResyncReport> {
+  protected async fullResync(): Promise<EndpointResyncReport> {
     const report: EndpointResyncReport = { endpoints: 0, updated: [], deleted: [], failed: [] };
     const { items } = await this.#o.store.list(workloadEndpointKind);
     for (const wep of items) {
-      if (!isK8s(wep) || this.#stopped) continue;
+      if (!isK8s(wep) || this.stopped) continue;
       report.endpoints++;
       const namespace = wep.metadata.namespace ?? 'default';
       const podName = (wep.spec as { pod?: string }).pod ?? parseWorkloadEndpointName(wep.metadata.name).pod;
@@ -153,7 +124,7 @@ export class EndpointController {
           if (!why) continue;
           await this.#o.store.delete(wep);
           report.deleted.push(name);
-          this.#logger.info({ controller: this.name, endpoint: name, reason: why }, 'deleted the endpoint of a pod that is gone');
+          this.logger.info({ controller: this.name, endpoint: name, reason: why }, 'deleted the endpoint of a pod that is gone');
           continue;
         }
         const next = pod && !pod.spec?.hostNetwork ? endpointFor(wep, pod) : undefined;
@@ -166,7 +137,7 @@ export class EndpointController {
         report.failed.push({ name, error: (err as Error).message });
       }
     }
-    this.#logger.info({ controller: this.name, endpoints: report.endpoints, updated: report.updated.length, deleted: report.deleted.length, failed: report.failed.length }, 'resync');
+    this.logger.info({ controller: this.name, endpoints: report.endpoints, updated: report.updated.length, deleted: report.deleted.length, failed: report.failed.length }, 'resync');
     this.#o.onResync?.(this.name, report);
     return report;
   }

@@ -10,10 +10,10 @@
  */
 import type { Resource } from '../../api/resource.ts';
 import type { ResourceStore } from '../../datastore/mod.ts';
-import { type Logger, silentLogger } from '../../controllers/mod.ts';
+import type { Logger } from '../../log/mod.ts';
 import type { KindPath } from '../client/kinds.ts';
 import type { Informer, KubeObject } from '../client/informer.ts';
-import { KeyedQueue } from './queue.ts';
+import { ResyncingController } from './base.ts';
 import { reconcileAll, type OwnedSet, type ReconcileReport, syncOne } from './writer.ts';
 
 /** What defines one mirror. */
@@ -46,108 +46,63 @@ export interface MirrorOptions<T extends KubeObject> {
 }
 
 /** See the module comment. */
-export class MirrorController<T extends KubeObject> {
+export class MirrorController<T extends KubeObject> extends ResyncingController<ReconcileReport> {
   readonly name: string;
   readonly #o: MirrorOptions<T>;
-  readonly #logger: Logger;
-  readonly #queue: KeyedQueue;
-  #timer: NodeJS.Timeout | undefined;
-  #resyncing: Promise<ReconcileReport> | undefined;
-  #resyncAgain = false;
-  #stopped = false;
 
   constructor(options: MirrorOptions<T>) {
+    super(options, options.spec.name);
     this.#o = options;
     this.name = options.spec.name;
-    this.#logger = options.logger ?? silentLogger;
-    this.#queue = new KeyedQueue((key) => this.#syncKey(key), { logger: this.#logger, what: options.spec.name });
   }
 
   /** An informer event for this controller (wired by the runner). */
   onEvent(key: string, obj: T, type: 'added' | 'modified' | 'deleted'): void {
-    if (this.#stopped || !this.#o.informer.synced) return; // the first list ends with a full resync
+    if (this.stopped || !this.#o.informer.synced) return; // the first list ends with a full resync
     if (this.#o.spec.ignore?.(obj, type)) return;
-    this.#queue.add(key);
-  }
-
-  /** Starts: a full resync once the informer has synced, then one every period. */
-  async start(): Promise<void> {
-    await this.resync();
-    if (this.#o.periodMs > 0 && !this.#stopped) {
-      this.#timer = setInterval(() => void this.resync().catch(() => {}), this.#o.periodMs);
-    }
-  }
-
-  /** Stops the periodic resync and the queue. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    clearInterval(this.#timer);
-    await this.#queue.stop();
-    await this.#resyncing?.catch(() => undefined);
-  }
-
-  /** Resolves when no single-object sync is pending. */
-  idle(): Promise<void> {
-    return this.#queue.idle();
+    this.queue.add(key);
   }
 
   #convert(obj: T): Resource | undefined {
-    const report = (fields: Record<string, unknown>, msg: string): void => this.#logger.warn({ controller: this.name, ...fields }, msg);
+    const report = (fields: Record<string, unknown>, msg: string): void => this.logger.warn({ controller: this.name, ...fields }, msg);
     return this.#o.spec.convert(obj, report);
   }
 
-  /** One full resync (concurrent calls share one run, and one more follows if asked meanwhile). */
-  resync(): Promise<ReconcileReport> {
-    if (this.#resyncing) {
-      this.#resyncAgain = true;
-      return this.#resyncing;
-    }
-    const run = (async (): Promise<ReconcileReport> => {
-      const desired: Resource[] = [];
-      for (const [key, obj] of this.#o.informer.store) {
-        try {
-          const res = this.#convert(obj);
-          if (res) desired.push(res);
-        } catch (err) {
-          // Cannot be converted at all: keep whatever etcd holds for it.
-          const t = this.#o.spec.target(key);
-          this.#logger.error({ controller: this.name, object: key, err: (err as Error).message }, 'cannot convert; left as it is in etcd');
-          const held = await this.#o.store.get(this.#o.spec.owned.kind, t.name, t.namespace);
-          if (held) desired.push(held);
-        }
+  /** One full resync: everything the informer holds, converted, against etcd. */
+  protected async fullResync(): Promise<ReconcileReport> {
+    const desired: Resource[] = [];
+    for (const [key, obj] of this.#o.informer.store) {
+      try {
+        const res = this.#convert(obj);
+        if (res) desired.push(res);
+      } catch (err) {
+        // Cannot be converted at all: keep whatever etcd holds for it.
+        const t = this.#o.spec.target(key);
+        this.logger.error({ controller: this.name, object: key, err: (err as Error).message }, 'cannot convert; left as it is in etcd');
+        const held = await this.#o.store.get(this.#o.spec.owned.kind, t.name, t.namespace);
+        if (held) desired.push(held);
       }
-      const report = await reconcileAll(this.#o.store, this.#o.spec.owned, desired, { logger: this.#logger });
-      this.#logger.info(
-        { controller: this.name, desired: desired.length, created: report.created.length, updated: report.updated.length, deleted: report.deleted.length, failed: report.failed.length },
-        'resync',
-      );
-      this.#o.onResync?.(this.name, report);
-      return report;
-    })();
-    this.#resyncing = run;
-    void run
-      .catch((err: Error) => this.#logger.warn({ controller: this.name, err: err.message }, 'resync failed; the next one retries'))
-      .finally(() => {
-        this.#resyncing = undefined;
-        if (this.#resyncAgain && !this.#stopped) {
-          this.#resyncAgain = false;
-          void this.resync().catch(() => {});
-        }
-      });
-    return run;
+    }
+    const report = await reconcileAll(this.#o.store, this.#o.spec.owned, desired, { logger: this.logger });
+    this.logger.info(
+      { controller: this.name, desired: desired.length, created: report.created.length, updated: report.updated.length, deleted: report.deleted.length, failed: report.failed.length },
+      'resync',
+    );
+    this.#o.onResync?.(this.name, report);
+    return report;
   }
 
-  async #syncKey(key: string): Promise<void> {
+  protected async syncKey(key: string): Promise<void> {
     const obj = this.#o.informer.get(key);
     const target = this.#o.spec.target(key);
     let desired: Resource | undefined;
     try {
       desired = obj ? this.#convert(obj) : undefined;
     } catch (err) {
-      this.#logger.error({ controller: this.name, object: key, err: (err as Error).message }, 'cannot convert; left as it is in etcd');
+      this.logger.error({ controller: this.name, object: key, err: (err as Error).message }, 'cannot convert; left as it is in etcd');
       return;
     }
     const outcome = await syncOne(this.#o.store, this.#o.spec.owned, target.name, target.namespace, desired);
-    if (outcome !== 'unchanged' && outcome !== 'absent') this.#logger.info({ controller: this.name, object: key, resource: target.name, outcome }, 'synced');
+    if (outcome !== 'unchanged' && outcome !== 'absent') this.logger.info({ controller: this.name, object: key, resource: target.name, outcome }, 'synced');
   }
 }

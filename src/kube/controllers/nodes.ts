@@ -20,9 +20,9 @@ import type { Resource } from '../../api/resource.ts';
 import { IpamGarbageCollector, type GcPassReport, type PodOracle, gcIntervalMs } from '../../controllers/mod.ts';
 import type { Datastore, ResourceStore } from '../../datastore/mod.ts';
 import { hasCode } from '../../errors/mod.ts';
-import { canonicalIp } from '../../ipam/net.ts';
-import type { PodFacts, PodLookup } from '../../ipam/ownership.ts';
-import { type Logger, silentLogger } from '../../controllers/mod.ts';
+import { canonicalIp } from '../../net/mod.ts';
+import type { PodFacts, PodLookup } from '../../ipam/mod.ts';
+import { type Logger, silentLogger } from '../../log/mod.ts';
 import type { KubeClient } from '../client/http.ts';
 import type { Informer, KubeObject } from '../client/informer.ts';
 import { getObject, NODES, PODS, type PodObject } from '../client/kinds.ts';
@@ -128,7 +128,7 @@ export class NodeController {
 
   constructor(options: NodeControllerOptions) {
     this.#o = options;
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = options.logger ?? silentLogger();
     this.#queue = new KeyedQueue((name) => this.#syncNode(name), { logger: this.#logger, what: 'node' });
     this.#gc = new IpamGarbageCollector({
       datastore: options.datastore,

@@ -4,7 +4,7 @@
  * once (a key added while in flight runs again afterwards), different keys run concurrently up to
  * a limit, and a failed key is retried with a backoff (doubling from `retryMs` to `maxRetryMs`).
  */
-import { type Logger, silentLogger } from '../../controllers/mod.ts';
+import { type Logger, silentLogger } from '../../log/mod.ts';
 
 /** Options of {@link KeyedQueue}. */
 export interface KeyedQueueOptions {
@@ -34,7 +34,7 @@ export class KeyedQueue {
   constructor(work: (key: string) => Promise<void>, options: KeyedQueueOptions = {}) {
     this.#work = work;
     this.#options = options;
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = options.logger ?? silentLogger();
   }
 
   /** Queues a key. */

@@ -8,9 +8,9 @@
  * and campaigns again.
  */
 import { hostname } from 'node:os';
-import { setTimeout as delay } from 'node:timers/promises';
-import { acquireLeadership, type GcPassReport, type Logger, silentLogger } from '../../controllers/mod.ts';
-import { type Datastore, ResourceStore } from '../../datastore/mod.ts';
+import { campaign, type GcPassReport, pause } from '../../controllers/mod.ts';
+import { type Logger, silentLogger } from '../../log/mod.ts';
+import { type Datastore, KUBE_LEADER_KEY, ResourceStore } from '../../datastore/mod.ts';
 import type { KubeClient } from '../client/http.ts';
 import { Informer, type KubeObject } from '../client/informer.ts';
 import { type KindPath, NODES, PODS, type PodObject } from '../client/kinds.ts';
@@ -21,7 +21,7 @@ import { NodeController } from './nodes.ts';
 import { type KubeControllersSettings, loadKubeControllersSettings, settingsChanged } from './settings.ts';
 
 /** The key the kube-controllers leader holds. */
-export const KUBE_LEADER_KEY = '/calico/margay/kube-controllers/leader';
+export { KUBE_LEADER_KEY };
 
 /** Options of {@link startKubeControllers}. */
 export interface KubeControllersOptions {
@@ -154,17 +154,9 @@ class ActiveSet {
   }
 }
 
-async function pause(ms: number, signals: AbortSignal[]): Promise<void> {
-  try {
-    await delay(ms, undefined, { signal: AbortSignal.any(signals) });
-  } catch {
-    // woken early
-  }
-}
-
 /** Starts the kube-controllers process (module comment). */
 export function startKubeControllers(options: KubeControllersOptions): RunningKubeControllers {
-  const logger = options.logger ?? silentLogger;
+  const logger = options.logger ?? silentLogger();
   const identity = options.identity ?? `${hostname()}-${process.pid}`;
   const store = new ResourceStore(options.datastore);
   const stop = new AbortController();
@@ -172,19 +164,15 @@ export function startKubeControllers(options: KubeControllersOptions): RunningKu
   let leader = false;
   let readyWaiters: (() => void)[] = [];
   const done = (async () => {
-    while (!stop.signal.aborted) {
-      const leadership = await acquireLeadership(
-        {
-          datastore: options.datastore,
-          identity,
-          key: KUBE_LEADER_KEY,
-          ...(options.leaseTtlSeconds === undefined ? {} : { ttlSeconds: options.leaseTtlSeconds }),
-          ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
-          logger,
-        },
-        stop.signal,
-      );
-      if (!leadership) break;
+    const election = {
+      datastore: options.datastore,
+      identity,
+      key: KUBE_LEADER_KEY,
+      ...(options.leaseTtlSeconds === undefined ? {} : { ttlSeconds: options.leaseTtlSeconds }),
+      ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+      logger,
+    };
+    await campaign(election, stop.signal, async (leadership) => {
       leader = true;
       logger.info({ identity }, 'became the leader; starting the Kubernetes controllers');
       const signals = [stop.signal, leadership.signal];
@@ -212,9 +200,7 @@ export function startKubeControllers(options: KubeControllersOptions): RunningKu
       leader = false;
       await active?.stop();
       active = undefined;
-      await leadership.resign();
-      if (!stop.signal.aborted) logger.warn({ identity }, 'no longer the leader; campaigning again');
-    }
+    });
     logger.info({ identity }, 'kube-controllers stopped');
   })();
   return {

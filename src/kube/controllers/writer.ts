@@ -14,7 +14,7 @@ import type { KindDefinition } from '../../api/kind.ts';
 import type { Resource } from '../../api/resource.ts';
 import type { ResourceStore } from '../../datastore/mod.ts';
 import { hasCode } from '../../errors/mod.ts';
-import { type Logger, silentLogger } from '../../controllers/mod.ts';
+import { type Logger, silentLogger } from '../../log/mod.ts';
 
 /** The resources of one kind a controller owns. */
 export interface OwnedSet {
@@ -95,7 +95,7 @@ export async function reconcileAll(
   desired: Iterable<Resource>,
   options: { logger?: Logger; signal?: AbortSignal } = {},
 ): Promise<ReconcileReport> {
-  const logger = options.logger ?? silentLogger;
+  const logger = options.logger ?? silentLogger();
   const report: ReconcileReport = { created: [], updated: [], deleted: [], unchanged: 0, failed: [] };
   const actual = new Map<string, Resource>();
   for (const res of (await store.list(owned.kind)).items) if (owned.owns(res)) actual.set(resourceName(res), res);

@@ -11,8 +11,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exec } from '../../dataplane/exec.ts';
-import { formatIp, nthIp, parseCidr } from '../../ipam/net.ts';
+import { exec } from '../../os/mod.ts';
+import { formatIp, nthIp, parseCidr } from '../../net/mod.ts';
 import type { LabPlan } from '../plan.ts';
 import { type ProcessRecord, isRunning, startProcess } from '../processes.ts';
 import { pollUntil } from '../poll.ts';

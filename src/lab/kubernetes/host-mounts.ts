@@ -21,7 +21,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exec } from '../../dataplane/exec.ts';
+import { exec } from '../../os/mod.ts';
 import { mountNsDir } from './paths.ts';
 
 /** What kubelet 1.20 writes at start unless it already reads these values (container_manager_linux.go). */

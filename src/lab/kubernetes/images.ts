@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exec } from '../../dataplane/exec.ts';
+import { exec } from '../../os/mod.ts';
 import { builtFile, IMAGES } from './paths.ts';
 
 /** Applets linked in the busybox image (`/bin/<name>` → busybox). */

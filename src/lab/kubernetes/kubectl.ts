@@ -3,7 +3,7 @@
  * kubeconfig (through the forwarder). One small wrapper for objects in and JSON out.
  */
 import { dirname, join } from 'node:path';
-import { exec } from '../../dataplane/exec.ts';
+import { exec } from '../../os/mod.ts';
 import { MargayError } from '../../errors/mod.ts';
 import type { LabState } from '../state.ts';
 

@@ -12,7 +12,7 @@
  */
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exec } from '../../dataplane/exec.ts';
+import { exec } from '../../os/mod.ts';
 import { packageRoot } from '../entry.ts';
 import { LAB_NETWORK, type LabHost } from '../plan.ts';
 import { type ProcessRecord, isRunning, startProcess } from '../processes.ts';

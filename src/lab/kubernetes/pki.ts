@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { exec } from '../../dataplane/exec.ts';
+import { exec } from '../../os/mod.ts';
 
 /** One identity of the cluster. */
 export interface Identity {

@@ -12,7 +12,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { exec } from '../../dataplane/exec.ts';
+import { exec } from '../../os/mod.ts';
 import { MargayError } from '../../errors/mod.ts';
 import { podNetns } from '../plan.ts';
 import { formatPortSpec, type PortSpec } from '../serve.ts';

@@ -1,5 +1,6 @@
 /**
- * This host's VXLAN tunnel addresses, as calico/node's `allocateip` keeps them: when a pool with
+ * This host's VXLAN tunnel addresses, kept with the rest of the Node's registration
+ * (node-registration.ts), as calico/node's `allocateip` keeps them: when a pool with
  * vxlanMode Always/CrossSubnet applies to the node, the Node gets `ipv4VXLANTunnelAddr` (from
  * such a pool, through IPAM, handle `vxlan-tunnel-addr-<node>`, use Tunnel) and
  * `vxlanTunnelMACAddr`; IPv6 the same with `ipv6VXLANTunnelAddr`, `vxlanTunnelMACAddrV6` and
@@ -8,16 +9,16 @@
  * restarts, locally administered unicast), unless the Node already has one.
  */
 import { createHash } from 'node:crypto';
-import { nodeKind } from '../../api/kinds/node.ts';
-import type { Resource } from '../../api/resource.ts';
-import { validateResource } from '../../api/validate.ts';
-import type { Datastore } from '../../datastore/datastore.ts';
-import { ResourceStore } from '../../datastore/resources.ts';
-import { hasCode } from '../../errors/mod.ts';
-import { Ipam } from '../../ipam/ipam.ts';
-import { cidrContainsIp, parseCidr, parseIp } from '../../ipam/net.ts';
-import { poolFromResource } from '../../ipam/pools.ts';
-import { parseSelector } from '../../selector/mod.ts';
+import { nodeKind } from '../api/kinds/node.ts';
+import type { Resource } from '../api/resource.ts';
+import { validateResource } from '../api/validate.ts';
+import type { Datastore } from '../datastore/datastore.ts';
+import { ResourceStore } from '../datastore/resources.ts';
+import { hasCode } from '../errors/mod.ts';
+import { Ipam } from '../ipam/ipam.ts';
+import { cidrContainsIp, parseIp } from '../net/mod.ts';
+import { poolFromResource } from '../ipam/pools.ts';
+import { parseSelector } from '../selector/mod.ts';
 
 /** The IPAM handle of a node's VXLAN tunnel address. */
 export function vxlanTunnelHandle(node: string, family: 4 | 6): string {
@@ -126,11 +127,4 @@ export async function ensureVxlanTunnelAddress(datastore: Datastore, nodeName: s
       throw err;
     }
   }
-}
-
-/** True when `ip` is inside `cidr` (helper for callers that hold text). */
-export function inCidr(cidr: string, ip: string): boolean {
-  const c = parseCidr(cidr);
-  const i = parseIp(ip);
-  return !!c && !!i && cidrContainsIp(c, i);
 }

@@ -1,6 +1,7 @@
 /**
- * Time for the in-memory datastore's leases: the real clock by default, a manual one in tests
- * so that a lease can expire without waiting.
+ * Time for everything that waits or expires (the in-memory datastore's leases, the agent's
+ * scheduler, health, the IPAM garbage collector): the real clock by default, a manual one in
+ * tests so that a lease can expire without waiting.
  */
 
 /** A handle returned by {@link Clock.setTimeout}. */

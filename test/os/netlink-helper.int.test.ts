@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { NetlinkHelper } from '../../src/dataplane/netlink-helper.ts';
+import { NetlinkHelper } from '../../src/os/mod.ts';
 import { GATEWAY_V4, GATEWAY_V6 } from '../../src/cni/plumbing.ts';
 import { ensureClient, NETLINK_HELPER_BINARY } from '../cni/binary.ts';
 import { run, useTestNetns, vethPair } from '../harness/netns.ts';

@@ -1,17 +1,13 @@
 /**
  * The resident helpers the dataplane and the CNI plumbing run commands through: the shell pool
- * (shell.ts), resident line-oriented programs (resident.ts) and their two uses, `nft -i` and
- * `ip -force -batch -` (parsers here; the real `nft -i` is exercised by the kernel tests).
+ * (shell.ts) and resident line-oriented programs (resident.ts); their two uses, `nft -i` and
+ * `ip -force -batch -`, are tested in test/dataplane/sessions.test.ts.
  * Only read-only commands run here, in the caller's namespace.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { ExecError } from '../../src/dataplane/exec.ts';
-import { parseNftSentinel } from '../../src/dataplane/nftables/session.ts';
-import { ResidentProcess } from '../../src/dataplane/resident.ts';
-import { IpSession } from '../../src/dataplane/routes/ip-session.ts';
-import { ShellPool, sysctlScript } from '../../src/dataplane/shell.ts';
+import { ExecError, ResidentProcess, ShellPool, sysctlScript } from '../../src/os/mod.ts';
 
 describe('shell pool', () => {
   it('runs a command with its own stdout, stderr, exit code and input, quoting every word', async () => {
@@ -66,7 +62,7 @@ describe('shell pool', () => {
   });
 
   it('idle shells do not keep Node running', () => {
-    const script = `import { ShellPool } from ${JSON.stringify(new URL('../../src/dataplane/shell.ts', import.meta.url).pathname)};
+    const script = `import { ShellPool } from ${JSON.stringify(new URL('../../src/os/shell.ts', import.meta.url).pathname)};
 const pool = new ShellPool();
 const r = await pool.exec('echo', ['ok']);
 process.stdout.write(r.stdout);`;
@@ -91,27 +87,5 @@ describe('resident programs', () => {
       sh.close();
     }
     await assert.rejects(sh.run(job('four'), 1000), /closed/);
-  });
-
-  it('ip -force -batch: failures by line, counted across batches', async () => {
-    const ip = new IpSession();
-    try {
-      const first = await ip.batch(['link show dev lo', 'link show dev mgnosuchif0', 'link show dev lo']);
-      assert.deepEqual([...first], [[1, 'Device "mgnosuchif0" does not exist.']]);
-      const second = await ip.batch(['link show dev mgnosuchif0', 'link show dev lo']);
-      assert.deepEqual([...second.keys()], [0]);
-      assert.deepEqual([...(await ip.batch([]))], []);
-    } finally {
-      ip.close();
-    }
-  });
-
-  it('nft -i: the sentinel ends a transaction, and errors before it are the transaction\'s', () => {
-    const token = 'margay_sentinel_1_7';
-    const sentinel = `Error: syntax error, unexpected newline, expecting string\n${token}\n${' '.repeat(token.length)}^\n`;
-    assert.deepEqual(parseNftSentinel(sentinel + 'next', token), { result: '', rest: 'next' });
-    const rejected = 'Error: Could not process rule: No such file or directory\nadd rule inet t nosuch accept\n                ^^^^^^\n';
-    assert.deepEqual(parseNftSentinel(rejected + sentinel, token), { result: rejected, rest: '' });
-    assert.equal(parseNftSentinel(rejected + sentinel.slice(0, -3), token), undefined, 'the caret line is not complete yet');
   });
 });
