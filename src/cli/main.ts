@@ -3,7 +3,7 @@
  * line on stderr and exits 1; data goes to stdout.
  */
 import { Command, CommanderError } from 'commander';
-import { allKinds } from '../api/kinds/mod.ts';
+import { allKinds } from '../api/mod.ts';
 import { MargayError, safeLine } from '../errors/mod.ts';
 import { CALICO_API_COMPATIBILITY, MARGAY_VERSION } from '../version.ts';
 import { registerControllers } from './commands/controllers.ts';

@@ -7,7 +7,7 @@
  * settings, …) are ignored, as the specification asks.
  */
 import { CniCode, CniError, compareVersions, isSupportedVersion, SUPPORTED_VERSIONS, type CniVersion } from './spec.ts';
-import { tooDeep } from '../api/limits.ts';
+import { tooDeep } from '../api/mod.ts';
 import { quote } from '../errors/mod.ts';
 
 /** Deepest nesting of a network configuration. */

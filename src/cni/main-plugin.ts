@@ -12,10 +12,10 @@
  * Operations on one attachment are serialised (by handle and host interface); different
  * attachments proceed concurrently.
  */
-import { profileKind } from '../api/kinds/profile.ts';
-import { workloadEndpointKind } from '../api/kinds/workload-endpoint.ts';
-import type { Resource } from '../api/resource.ts';
-import { validateResource } from '../api/validate.ts';
+import { profileKind } from '../api/mod.ts';
+import { workloadEndpointKind } from '../api/mod.ts';
+import type { Resource } from '../api/mod.ts';
+import { validateResource } from '../api/mod.ts';
 import { hasCode, quote } from '../errors/mod.ts';
 import { atLeast, type NetConf } from './config.ts';
 import { Undo, type ServiceContext } from './context.ts';

@@ -6,8 +6,8 @@
  * so exactly one wins). A leader that cannot renew within the TTL, or finds the key no longer
  * its own, steps down: its `signal` aborts and its work stops between steps.
  */
-import type { Datastore, Lease } from '../datastore/datastore.ts';
-import { LEADER_KEY } from '../datastore/keys.ts';
+import type { Datastore, Lease } from '../datastore/mod.ts';
+import { LEADER_KEY } from '../datastore/mod.ts';
 import { hasCode } from '../errors/mod.ts';
 import { type Logger, silentLogger } from '../log/mod.ts';
 import { sleep } from '../os/mod.ts';

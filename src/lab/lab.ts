@@ -9,14 +9,14 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkLabelName, checkSubdomainName } from '../api/common.ts';
-import { decodeResources } from '../api/decode.ts';
-import { convertKubernetesResource } from '../api/k8s/mod.ts';
-import { validateResource } from '../api/validate.ts';
-import type { Resource } from '../api/resource.ts';
+import { checkLabelName, checkSubdomainName } from '../api/mod.ts';
+import { decodeResources } from '../api/mod.ts';
+import { convertKubernetesResource } from '../api/mod.ts';
+import { validateResource } from '../api/mod.ts';
+import type { Resource } from '../api/mod.ts';
 import { exec } from '../os/mod.ts';
 import { createDatastore } from '../datastore/mod.ts';
-import { ResourceStore } from '../datastore/resources.ts';
+import { ResourceStore } from '../datastore/mod.ts';
 import { hasCode, MargayError } from '../errors/mod.ts';
 import { cniPluginPath, moduleCommand, packageRoot } from './entry.ts';
 import { labEtcdEndpoint, startLabEtcd } from './etcd.ts';
@@ -34,7 +34,7 @@ import { addKubePod, refreshKubePods, removeKubePod } from './kubernetes/lab-pod
 import { killLabContainers, releaseKubernetes } from './kubernetes/down.ts';
 import { hostPaths } from './kubernetes/paths.ts';
 import { labKubeControllersConfiguration, prepareKubeHost, startKubernetes } from './kubernetes/up.ts';
-import { PARAMS } from '../api/felix-params.ts';
+import { PARAMS } from '../api/mod.ts';
 
 /** Where the lab lives and how it reports progress. */
 export interface LabContext {

@@ -3,10 +3,10 @@
  * garbage collection) until SIGTERM or SIGINT, then resigns leadership and exits 0.
  */
 import { type Command, Option } from 'commander';
-import { parseGoDuration } from '../../api/kinds/infra-common.ts';
-import { MAX_DURATION_SECONDS, MAX_DURATION_TEXT } from '../../api/limits.ts';
+import { parseGoDuration } from '../../api/mod.ts';
+import { MAX_DURATION_SECONDS, MAX_DURATION_TEXT } from '../../api/mod.ts';
 import { createLogger, type LogLevel } from '../../log/mod.ts';
-import { startControllers } from '../../controllers/run.ts';
+import { startControllers } from '../../controllers/mod.ts';
 import { MargayError, quote } from '../../errors/mod.ts';
 import type { CliContext } from '../context.ts';
 import { runInForeground } from '../foreground.ts';

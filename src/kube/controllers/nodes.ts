@@ -15,8 +15,8 @@
  *   naming a pod that no longer exists (or runs elsewhere, or reports other addresses) is a leak
  *   candidate; it is released after the leak grace period, after one more GET of the pod.
  */
-import { nodeKind } from '../../api/kinds/node.ts';
-import type { Resource } from '../../api/resource.ts';
+import { nodeKind } from '../../api/mod.ts';
+import type { Resource } from '../../api/mod.ts';
 import { IpamGarbageCollector, type GcPassReport, type PodOracle, gcIntervalMs } from '../../controllers/mod.ts';
 import type { Datastore, ResourceStore } from '../../datastore/mod.ts';
 import { hasCode } from '../../errors/mod.ts';

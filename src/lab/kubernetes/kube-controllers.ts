@@ -6,9 +6,9 @@
  * `kube-system/margay-kube-controllers`, see rbac.ts) and the lab's datastore.
  */
 import { join } from 'node:path';
-import { profileKind } from '../../api/kinds/profile.ts';
+import { profileKind } from '../../api/mod.ts';
 import { createDatastore } from '../../datastore/mod.ts';
-import { ResourceStore } from '../../datastore/resources.ts';
+import { ResourceStore } from '../../datastore/mod.ts';
 import { moduleCommand, packageRoot } from '../entry.ts';
 import { pollUntil } from '../poll.ts';
 import { type ProcessRecord, isRunning, startProcess } from '../processes.ts';
