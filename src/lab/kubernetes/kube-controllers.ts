@@ -13,6 +13,7 @@ import { moduleCommand, packageRoot } from '../entry.ts';
 import { pollUntil } from '../poll.ts';
 import { type ProcessRecord, isRunning, startProcess } from '../processes.ts';
 import type { LabState } from '../state.ts';
+import { MargayError } from '../../errors/mod.ts';
 
 /** Starts `margay kube-controllers`. */
 export function startKubeControllers(options: { dir: string; state: LabState; kubeconfig: string }): ProcessRecord {
@@ -33,10 +34,10 @@ export async function waitKubeControllersSynced(state: LabState, record: Process
   const store = new ResourceStore(createDatastore({ type: 'etcdv3', etcdEndpoints: state.etcdEndpoint.split(',') }));
   try {
     const synced = await pollUntil(async () => {
-      if (!isRunning(record)) throw new Error(`margay kube-controllers exited; see ${record.logFile}`);
+      if (!isRunning(record)) throw new MargayError('MARGAY_ERR_NOT_READY', `margay kube-controllers exited; see ${record.logFile}`);
       return (await store.get(profileKind, 'kns.default')) ? true : undefined;
     }, { deadline: Date.now() + timeoutMs, intervalMs: 250 });
-    if (!synced) throw new Error(`margay kube-controllers did not convert namespace default within ${timeoutMs / 1000} s; see ${record.logFile}`);
+    if (!synced) throw new MargayError('MARGAY_ERR_NOT_READY', `margay kube-controllers did not convert namespace default within ${timeoutMs / 1000} s; see ${record.logFile}`);
   } finally {
     await store.datastore.close();
   }

@@ -22,6 +22,7 @@ import { startContainerd, startKubelet, writeCniBinDir, writeNodeConfig } from '
 import { cgroupRootOf, hostPaths, kubeDir, operatorKubeconfig } from './paths.ts';
 import { identity, type Pki, writeKubeconfig, writePki } from './pki.ts';
 import { applyMargayRbac, MARGAY_ACCOUNTS, serviceAccountToken } from './rbac.ts';
+import { MargayError } from '../../errors/mod.ts';
 
 /** The lab's KubeControllersConfiguration: short reconciler periods and leak grace, so failures are repaired within a test's patience. */
 export function labKubeControllersConfiguration(): object {
@@ -147,7 +148,7 @@ export async function waitNodesReady(kubeconfig: string, hosts: string[], timeou
     ready = await readyNodes(kubeconfig);
     return hosts.every((h) => ready.includes(h)) ? true : undefined;
   }, { deadline: Date.now() + timeoutMs, intervalMs: 500 });
-  if (!done) throw new Error(`nodes not Ready after ${timeoutMs / 1000} s: ${hosts.filter((h) => !ready.includes(h)).join(', ')} (see hosts/<host>/kubelet.log)`);
+  if (!done) throw new MargayError('MARGAY_ERR_NOT_READY', `nodes not Ready after ${timeoutMs / 1000} s: ${hosts.filter((h) => !ready.includes(h)).join(', ')} (see hosts/<host>/kubelet.log)`);
 }
 
 /** The Kubernetes half of `lab up --kubernetes` (the hosts' agents already run and are ready). */
