@@ -8,6 +8,7 @@
  * | `IP`, `IP6` | `autodetect`, `none` or an address (`IP6` unset: no IPv6, as Calico) |
  * | `IP_AUTODETECTION_METHOD`, `IP6_AUTODETECTION_METHOD` | first-found, interface=, can-reach=, cidr= … |
  * | `AS` | this node's AS number |
+ * | `CALICO_K8S_NODE_REF` | the Kubernetes node this is (`spec.orchRefs`, for kube-controllers' node clean-up) |
  * | `NO_DEFAULT_POOLS` | `true`: create no pool |
  * | `CALICO_IPV4POOL_CIDR`, `_BLOCK_SIZE`, `_NAT_OUTGOING`, `_VXLAN`, `_NODE_SELECTOR` | the default IPv4 pool |
  * | `CALICO_IPV6POOL_*` | the same for IPv6 (created only when `IP6` is set and not `none`) |
@@ -71,6 +72,8 @@ export function registrationFromEnv(env: NodeJS.ProcessEnv): Omit<NodeRegistrati
   if (method !== undefined) out.ipAutodetectionMethod = checkedMethod(method, 'IP_AUTODETECTION_METHOD');
   if (method6 !== undefined) out.ip6AutodetectionMethod = checkedMethod(method6, 'IP6_AUTODETECTION_METHOD');
   if (as !== undefined) out.asNumber = as;
+  const nodeRef = readText(env, 'CALICO_K8S_NODE_REF');
+  if (nodeRef !== undefined) out.kubernetesNodeRef = nodeRef;
   return out;
 }
 

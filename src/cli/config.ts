@@ -8,8 +8,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { parseGoDuration } from '../api/kinds/infra-common.ts';
-import { formatPath } from '../api/validate.ts';
+import { parseGoDuration } from '../api/mod.ts';
+import { formatPath } from '../api/mod.ts';
 import type { DatastoreConfig } from '../datastore/mod.ts';
 import { MargayError } from '../errors/mod.ts';
 

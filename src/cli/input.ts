@@ -4,8 +4,8 @@
  */
 import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, type Stats, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeDocuments, type DecodedDocument, type DecodedResource, toResource } from '../api/decode.ts';
-import { MAX_INPUT_BYTES } from '../api/limits.ts';
+import { decodeDocuments, type DecodedDocument, type DecodedResource, toResource } from '../api/mod.ts';
+import { MAX_INPUT_BYTES } from '../api/mod.ts';
 import { MargayError } from '../errors/mod.ts';
 
 const MANIFEST_EXTENSIONS = ['.yaml', '.yml', '.json'];

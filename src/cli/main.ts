@@ -3,10 +3,11 @@
  * line on stderr and exits 1; data goes to stdout.
  */
 import { Command, CommanderError } from 'commander';
-import { allKinds } from '../api/kinds/mod.ts';
+import { allKinds } from '../api/mod.ts';
 import { MargayError, quote, safeLine } from '../errors/mod.ts';
 import { CALICO_API_COMPATIBILITY, MARGAY_VERSION } from '../version.ts';
 import { registerControllers } from './commands/controllers.ts';
+import { registerKubeControllers } from './commands/kube-controllers.ts';
 import { registerAgent } from './commands/agent.ts';
 import { registerEditVerbs } from './commands/edit-verbs.ts';
 import { registerNode } from './commands/node.ts';
@@ -49,6 +50,7 @@ export function buildProgram(ctx: CliContext, configFile: { value?: string }, us
   registerGet(program, ctx);
   registerIpam(program, ctx);
   registerControllers(program, ctx);
+  registerKubeControllers(program, ctx);
   registerValidate(program, ctx);
   registerNode(program, ctx);
   registerPolicy(program, ctx);

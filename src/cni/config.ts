@@ -2,11 +2,12 @@
  * The network configuration a runtime hands the plugin on stdin, parsed and checked once. Keys
  * follow Calico's CNI plugin (`mtu`, `ipam.assign_ipv4`, `ipam.ipv4_pools`, …) plus CNI's
  * conventions (`args.cni.labels`, `runtimeConfig.ips`/`mac`, `cni.dev/valid-attachments` for
- * GC). Keys Margay does not use (Calico's datastore settings, `kubernetes`, `policy`, …) are
- * ignored, as the specification asks.
+ * GC). Calico's Kubernetes keys (`kubernetes`, `policy`) are read by kubernetes.ts from `raw`;
+ * `feature_control.ip_addrs_no_ipam` here. Keys Margay does not use (Calico's datastore
+ * settings, …) are ignored, as the specification asks.
  */
 import { CniCode, CniError, compareVersions, isSupportedVersion, SUPPORTED_VERSIONS, type CniVersion } from './spec.ts';
-import { tooDeep } from '../api/limits.ts';
+import { tooDeep } from '../api/mod.ts';
 import { quote } from '../errors/mod.ts';
 
 /** Deepest nesting of a network configuration. */
@@ -58,6 +59,8 @@ export interface NetConf {
   dns?: Record<string, unknown>;
   /** `prevResult`, as given. */
   prevResult?: unknown;
+  /** `feature_control.ip_addrs_no_ipam`: pods may bring their own addresses (Calico's annotation ipAddrsNoIpam). */
+  ipAddrsNoIpam: boolean;
   /** GC: the attachments the runtime still has; undefined when the key is absent. */
   validAttachments?: Attachment[];
   /** The configuration as received (passed on to delegated IPAM plugins). */
@@ -194,9 +197,14 @@ export function parseNetConf(text: string): NetConf {
     namespace: 'default',
     labels: {},
     requestedIps: [],
+    ipAddrsNoIpam: false,
     raw,
     text,
   };
+  if (raw.feature_control !== undefined) {
+    if (!isObject(raw.feature_control)) throw bad('feature_control', 'must be an object');
+    conf.ipAddrsNoIpam = flag(raw.feature_control.ip_addrs_no_ipam, 'feature_control.ip_addrs_no_ipam', false);
+  }
   if (raw.namespace !== undefined) {
     if (typeof raw.namespace !== 'string' || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(raw.namespace) || raw.namespace.length > 63) {
       throw bad('namespace', `must be a namespace name (got ${quote(raw.namespace)})`);

@@ -9,10 +9,10 @@
  * The IPAM handle is `<network>.<workload>.<endpoint>`; the endpoint is named by Calico's rule
  * for its orchestrator (`<node>-<orchestrator>-<workload>-<endpoint>`).
  */
-import { workloadEndpointKind } from '../api/kinds/workload-endpoint.ts';
-import { workloadEndpointName } from '../api/k8s/names.ts';
-import type { Resource } from '../api/resource.ts';
-import { validateResource } from '../api/validate.ts';
+import { workloadEndpointKind } from '../api/mod.ts';
+import { workloadEndpointName } from '../api/mod.ts';
+import type { Resource } from '../api/mod.ts';
+import { validateResource } from '../api/mod.ts';
 import { hasCode, quote } from '../errors/mod.ts';
 import { parseIp } from '../net/mod.ts';
 import { type NetConf, parseNetConf } from './config.ts';

@@ -17,9 +17,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { WORKLOAD_GATEWAY_V4, WORKLOAD_HOST_LINK_LOCAL_V6, WORKLOAD_HOST_MAC, workloadInterfaceSysctls } from '../dataplane/links/links.ts';
-import { IpSession } from '../dataplane/routes/ip-session.ts';
-import { MARGAY_ROUTE_PROTOCOL } from '../dataplane/routes/routes.ts';
+import { WORKLOAD_GATEWAY_V4, WORKLOAD_HOST_LINK_LOCAL_V6, WORKLOAD_HOST_MAC, workloadInterfaceSysctls } from '../dataplane/mod.ts';
+import { IpSession } from '../dataplane/mod.ts';
+import { MARGAY_ROUTE_PROTOCOL } from '../dataplane/mod.ts';
 import { findNetlinkHelper, heredoc, NETLINK_HELPER, NetlinkHelper, shq, ShellPool, sysctlScript, type ScriptResult } from '../os/mod.ts';
 import { quote } from '../errors/mod.ts';
 

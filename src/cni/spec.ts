@@ -61,6 +61,8 @@ export const CniCode = {
   CHECK_FAILED: 100,
   /** No address can be assigned (pools exhausted, no pool for this node or namespace). */
   NO_ADDRESS: 101,
+  /** The Kubernetes API server refused a request about the pod (permissions, invalid request). */
+  KUBERNETES_API: 102,
   /** An unexpected failure inside the agent. */
   INTERNAL: 999,
 } as const;
@@ -109,6 +111,8 @@ const MARGAY_TO_CNI: Partial<Record<ErrorCode, number>> = {
   MARGAY_ERR_COMMAND_FAILED: CniCode.IO_FAILURE,
   MARGAY_ERR_NOT_INSTALLED: CniCode.IO_FAILURE,
   MARGAY_ERR_NOT_READY: CniCode.TRY_AGAIN_LATER,
+  MARGAY_ERR_KUBE_UNAVAILABLE: CniCode.TRY_AGAIN_LATER,
+  MARGAY_ERR_KUBE_API: CniCode.KUBERNETES_API,
 };
 
 /** Any error as a CniError: MargayErrors by their code (a failed command as I/O), plumbing failures as I/O, the rest internal. */

@@ -30,7 +30,7 @@
  * the transactions it made and its marker key; running the same `apply` again completes it.
  */
 import { randomUUID } from 'node:crypto';
-import { MAX_BATCH_WRITES } from '../api/limits.ts';
+import { MAX_BATCH_WRITES } from '../api/mod.ts';
 import { MargayError, type ErrorCode } from '../errors/mod.ts';
 import type { Datastore, KVPair, TxnLimits, TxnOp } from './datastore.ts';
 import { BATCHES_PREFIX } from './keys.ts';

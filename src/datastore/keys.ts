@@ -32,6 +32,9 @@ export const FELIX_STATUS_PREFIX = '/calico/felix/v2/';
 /** The key the active `margay controllers` holds with its lease (a Margay extension). */
 export const LEADER_KEY = '/calico/margay/controllers/leader';
 
+/** The key the active `margay kube-controllers` holds with its lease (a Margay extension). */
+export const KUBE_LEADER_KEY = '/calico/margay/kube-controllers/leader';
+
 /** Markers of batches larger than one transaction while they run (datastore/batch.ts; a Margay extension). */
 export const BATCHES_PREFIX = '/calico/margay/batches/';
 

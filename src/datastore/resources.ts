@@ -5,10 +5,10 @@
  * batches. The CLI, the controllers and the agent all go through this one door.
  */
 import { randomUUID } from 'node:crypto';
-import type { KindDefinition } from '../api/kind.ts';
-import { findKind } from '../api/kinds/mod.ts';
-import type { FieldIssue, Resource, SourceRef } from '../api/resource.ts';
-import { checkImmutableFields, ResourceValidationError } from '../api/validate.ts';
+import type { KindDefinition } from '../api/mod.ts';
+import { findKind } from '../api/mod.ts';
+import type { FieldIssue, Resource, SourceRef } from '../api/mod.ts';
+import { checkImmutableFields, ResourceValidationError } from '../api/mod.ts';
 import { hasCode, MargayError, quote } from '../errors/mod.ts';
 import { writeBatch } from './batch.ts';
 import type { Datastore, KVPair, TxnOp } from './datastore.ts';

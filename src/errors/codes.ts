@@ -36,6 +36,9 @@ export const ErrorCodes = {
   MARGAY_ERR_LAB_STATE: "the lab's state file cannot be read (margay lab down removes it and whatever it names)",
   MARGAY_ERR_LAB_NO_FREE_RANGE: 'every address range the lab may use overlaps an address or route of this machine',
   MARGAY_ERR_PROBE_FAILED: 'a lab probe did not connect, or lab connectivity disagrees with policy',
+  // Kubernetes API.
+  MARGAY_ERR_KUBE_UNAVAILABLE: 'the Kubernetes API server cannot be reached',
+  MARGAY_ERR_KUBE_API: 'the Kubernetes API server answered with an error',
 } as const;
 
 /** One of Margay's stable error codes. */

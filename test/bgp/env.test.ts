@@ -14,6 +14,7 @@ describe('calico/node environment variables', () => {
       asNumber: '64513',
     });
     assert.deepEqual(registrationFromEnv({ IP: '  ' }), {}, 'blank is unset');
+    assert.deepEqual(registrationFromEnv({ CALICO_K8S_NODE_REF: 'worker-1' }), { kubernetesNodeRef: 'worker-1' });
   });
 
   test('default pools: IPv6 only when IP6 is set and not none; every pool variable read', () => {

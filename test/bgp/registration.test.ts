@@ -114,6 +114,12 @@ describe('node registration', () => {
     assert.deepEqual(redetect.node.spec, { bgp: { ipv4Address: '192.0.2.11/24', asNumber: 65546 } });
   });
 
+  it('records the Kubernetes node it is (CALICO_K8S_NODE_REF) as orchRefs', async () => {
+    const store = new ResourceStore(new MemoryDatastore());
+    const r = await registerNode(store, { nodeName: 'n1', kubernetesNodeRef: 'worker-1' }, sources());
+    assert.deepEqual((r.node.spec as { orchRefs?: unknown }).orchRefs, [{ nodeName: 'worker-1', orchestrator: 'k8s' }]);
+  });
+
   it('keeps labels and other fields of an existing Node', async () => {
     const store = new ResourceStore(new MemoryDatastore());
     await store.create(res('Node', 'n1', { bgp: { routeReflectorClusterID: '1.0.0.1' }, ipv4VXLANTunnelAddr: '10.244.1.0' }, { labels: { rack: 'r1' } }));

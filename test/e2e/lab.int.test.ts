@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eventually as eventuallyTrue } from '../harness/wait.ts';
+import { killedLabUp } from './killed-lab-up.ts';
 import { after, describe, test } from 'node:test';
 import { exec } from '../../src/os/mod.ts';
 import { connectivity, type ConnectivityReport } from '../../src/lab/connectivity.ts';
@@ -238,19 +239,9 @@ spec:
 
 describe('lab - a killed lab up', () => {
   test('down after lab up was killed midway leaves nothing', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/run.ts', 'lab', 'up', '--hosts', '2'], {
-      env: { ...process.env, MARGAY_LAB_DIR: ctx.dir },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let progress = '';
-    child.stderr!.on('data', (d) => (progress += d.toString()));
-    await eventually(async () => progress.includes('starting the agent of host-1'), 'lab up to start agents', 60_000);
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child.once('exit', resolve));
-    const state = readState(ctx.dir);
-    assert.ok(state, 'the killed lab up left its state behind');
+    const state = await killedLabUp(ctx.dir, ['--hosts', '2'], 'starting the agent of host-1');
     await labDown(ctx);
     assert.deepEqual(await listLabNetns(), []);
-    for (const p of state!.processes) assert.equal(isRunning(p), false, `${p.role} stopped`);
+    for (const p of state.processes) assert.equal(isRunning(p), false, `${p.role} stopped`);
   });
 });

@@ -3,12 +3,13 @@
  * garbage collection) until SIGTERM or SIGINT, then resigns leadership and exits 0.
  */
 import { type Command, Option } from 'commander';
-import { parseGoDuration } from '../../api/kinds/infra-common.ts';
-import { MAX_DURATION_SECONDS, MAX_DURATION_TEXT } from '../../api/limits.ts';
+import { parseGoDuration } from '../../api/mod.ts';
+import { MAX_DURATION_SECONDS, MAX_DURATION_TEXT } from '../../api/mod.ts';
 import { createLogger, type LogLevel } from '../../log/mod.ts';
-import { startControllers } from '../../controllers/run.ts';
+import { startControllers } from '../../controllers/mod.ts';
 import { MargayError, quote } from '../../errors/mod.ts';
 import type { CliContext } from '../context.ts';
+import { runInForeground } from '../foreground.ts';
 
 interface ControllersFlags {
   leakGracePeriod?: string;
@@ -46,17 +47,7 @@ async function run(ctx: CliContext, flags: ControllersFlags): Promise<void> {
     ...(intervalMs === undefined ? {} : { intervalMs }),
     ...(ttl === undefined ? {} : { leaseTtlSeconds: ttl }),
   });
-  const keepAlive = setInterval(() => {}, 1 << 30); // the process lives until a signal
-  const onSignal = (): void => void running.stop();
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
-  try {
-    await running.done;
-  } finally {
-    clearInterval(keepAlive);
-    process.removeListener('SIGTERM', onSignal);
-    process.removeListener('SIGINT', onSignal);
-  }
+  await runInForeground(running);
 }
 
 /** Registers `controllers`. */

@@ -3,9 +3,9 @@
  * and cross-resource rules such as pool overlap within the given files).
  */
 import type { Command } from 'commander';
-import { findKind } from '../../api/kinds/mod.ts';
-import { checkBatchCount } from '../../api/limits.ts';
-import { ResourceValidationError } from '../../api/validate.ts';
+import { findKind } from '../../api/mod.ts';
+import { checkBatchCount } from '../../api/mod.ts';
+import { ResourceValidationError } from '../../api/mod.ts';
 import type { CliContext } from '../context.ts';
 import { readResources } from '../input.ts';
 import { printWarnings, withFileOptions } from './write-verbs.ts';

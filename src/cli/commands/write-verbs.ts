@@ -3,12 +3,12 @@
  * it all or nothing, and print one summary line per kind as calicoctl does.
  */
 import type { Command } from 'commander';
-import type { DecodedResource } from '../../api/decode.ts';
-import { findKind } from '../../api/kinds/mod.ts';
-import { checkBatchCount } from '../../api/limits.ts';
+import type { DecodedResource } from '../../api/mod.ts';
+import { findKind } from '../../api/mod.ts';
+import { checkBatchCount } from '../../api/mod.ts';
 import { quote, safeLine } from '../../errors/mod.ts';
-import type { Resource } from '../../api/resource.ts';
-import type { BatchVerb, WriteResult } from '../../datastore/resources.ts';
+import type { Resource } from '../../api/mod.ts';
+import type { BatchVerb, WriteResult } from '../../datastore/mod.ts';
 import type { CliContext } from '../context.ts';
 import { readResources } from '../input.ts';
 
