@@ -2,7 +2,7 @@
  * The error a selector that does not parse raises. It carries the stable code
  * `MARGAY_ERR_SELECTOR_PARSE`, the 0-based character offset of the problem and the selector text.
  */
-import { MargayError } from '../errors/mod.ts';
+import { escapeControls, MargayError } from '../errors/mod.ts';
 
 /** Longest piece of selector text quoted in an error message; longer text is cut around the position. */
 const MAX_QUOTED = 200;
@@ -24,7 +24,8 @@ export class SelectorParseError extends MargayError {
 
   constructor(reason: string, position: number, selector: string, hint?: string, options?: ErrorOptions) {
     const where = `at position ${position} in ${quoteSelector(selector, position)}`;
-    super('MARGAY_ERR_SELECTOR_PARSE', `${reason} ${where}${hint ? `: ${hint}` : ''}`, options);
+    // The selector is user input: no control character of it reaches a message raw.
+    super('MARGAY_ERR_SELECTOR_PARSE', escapeControls(`${reason} ${where}${hint ? `: ${hint}` : ''}`), options);
     this.name = 'SelectorParseError';
     this.position = position;
     this.selector = selector;
