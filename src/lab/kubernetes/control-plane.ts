@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec } from '../../os/mod.ts';
+import { MargayError } from '../../errors/mod.ts';
 import { formatIp, nthIp, parseCidr } from '../../net/mod.ts';
 import type { LabPlan } from '../plan.ts';
 import { type ProcessRecord, isRunning, startProcess } from '../processes.ts';
@@ -112,23 +113,23 @@ export async function startForwarder(options: ControlPlaneOptions): Promise<{ re
     logFile: join(options.dir, 'forward.log'),
   });
   const port = await pollUntil(() => {
-    if (!isRunning(record)) throw new Error(`the API forwarder exited; see ${record.logFile}`);
+    if (!isRunning(record)) throw new MargayError('MARGAY_ERR_NOT_READY', `the API forwarder exited; see ${record.logFile}`);
     try {
       return Number(readFileSync(portFile, 'utf8').trim()) || undefined;
     } catch {
       return undefined;
     }
   }, { deadline: Date.now() + 10_000, intervalMs: 50 });
-  if (!port) throw new Error(`the API forwarder did not start listening; see ${record.logFile}`);
+  if (!port) throw new MargayError('MARGAY_ERR_NOT_READY', `the API forwarder did not start listening; see ${record.logFile}`);
   return { record, port };
 }
 
 /** Waits until the API server answers /readyz with `ok` (through `server`, verified with the lab's CA). */
 export async function waitApiReady(options: { server: string; caCert: string; token: string; record: ProcessRecord; timeoutMs: number }): Promise<void> {
   const ready = await pollUntil(async () => {
-    if (!isRunning(options.record)) throw new Error(`kube-apiserver exited at start; see ${options.record.logFile}`);
+    if (!isRunning(options.record)) throw new MargayError('MARGAY_ERR_NOT_READY', `kube-apiserver exited at start; see ${options.record.logFile}`);
     const res = await exec('curl', ['-sf', '-m', '2', '--cacert', options.caCert, '-H', `Authorization: Bearer ${options.token}`, `${options.server}/readyz`], { allowFail: true });
     return res.code === 0 && res.stdout.trim() === 'ok' ? true : undefined;
   }, { deadline: Date.now() + options.timeoutMs, intervalMs: 250 });
-  if (!ready) throw new Error(`kube-apiserver did not become ready; see ${options.record.logFile}`);
+  if (!ready) throw new MargayError('MARGAY_ERR_NOT_READY', `kube-apiserver did not become ready; see ${options.record.logFile}`);
 }

@@ -7,6 +7,7 @@
  */
 import { join } from 'node:path';
 import { profileKind } from '../../api/mod.ts';
+import { MargayError } from '../../errors/mod.ts';
 import { createDatastore } from '../../datastore/mod.ts';
 import { ResourceStore } from '../../datastore/mod.ts';
 import { moduleCommand, packageRoot } from '../entry.ts';
@@ -33,10 +34,10 @@ export async function waitKubeControllersSynced(state: LabState, record: Process
   const store = new ResourceStore(createDatastore({ type: 'etcdv3', etcdEndpoints: state.etcdEndpoint.split(',') }));
   try {
     const synced = await pollUntil(async () => {
-      if (!isRunning(record)) throw new Error(`margay kube-controllers exited; see ${record.logFile}`);
+      if (!isRunning(record)) throw new MargayError('MARGAY_ERR_NOT_READY', `margay kube-controllers exited; see ${record.logFile}`);
       return (await store.get(profileKind, 'kns.default')) ? true : undefined;
     }, { deadline: Date.now() + timeoutMs, intervalMs: 250 });
-    if (!synced) throw new Error(`margay kube-controllers did not convert namespace default within ${timeoutMs / 1000} s; see ${record.logFile}`);
+    if (!synced) throw new MargayError('MARGAY_ERR_NOT_READY', `margay kube-controllers did not convert namespace default within ${timeoutMs / 1000} s; see ${record.logFile}`);
   } finally {
     await store.datastore.close();
   }

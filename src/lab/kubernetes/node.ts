@@ -13,6 +13,7 @@
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec } from '../../os/mod.ts';
+import { MargayError } from '../../errors/mod.ts';
 import { packageRoot } from '../entry.ts';
 import { LAB_NETWORK, type LabHost } from '../plan.ts';
 import { type ProcessRecord, isRunning, startProcess } from '../processes.ts';
@@ -104,11 +105,11 @@ export async function startContainerd(host: LabHost, paths: HostPaths): Promise<
     logFile: paths.containerdLog,
   });
   const up = await pollUntil(async () => {
-    if (!isRunning(record)) throw new Error(`containerd of ${host.name} exited at start; see ${paths.containerdLog}`);
+    if (!isRunning(record)) throw new MargayError('MARGAY_ERR_NOT_READY', `containerd of ${host.name} exited at start; see ${paths.containerdLog}`);
     const res = await exec('ctr', ['-a', paths.containerdSocket, 'version'], { allowFail: true, timeoutMs: 5000 }).catch(() => undefined);
     return res?.code === 0 ? true : undefined;
   }, { deadline: Date.now() + 30_000, intervalMs: 100 });
-  if (!up) throw new Error(`containerd of ${host.name} did not answer; see ${paths.containerdLog}`);
+  if (!up) throw new MargayError('MARGAY_ERR_NOT_READY', `containerd of ${host.name} did not answer; see ${paths.containerdLog}`);
   return record;
 }
 
@@ -155,11 +156,11 @@ export function kubeletArgs(host: LabHost, paths: HostPaths): string[] {
 /** Waits until the kubelet answers its health check (127.0.0.1:10248 inside the host). */
 export async function waitKubeletHealthy(host: LabHost, record: ProcessRecord, timeoutMs: number): Promise<void> {
   const healthy = await pollUntil(async () => {
-    if (!isRunning(record)) throw new Error(`kubelet of ${host.name} exited; see ${record.logFile}`);
+    if (!isRunning(record)) throw new MargayError('MARGAY_ERR_NOT_READY', `kubelet of ${host.name} exited; see ${record.logFile}`);
     const res = await exec('curl', ['-sf', '-m', '1', 'http://127.0.0.1:10248/healthz'], { netns: host.netns, allowFail: true });
     return res.code === 0 ? true : undefined;
   }, { deadline: Date.now() + timeoutMs, intervalMs: 250 });
-  if (!healthy) throw new Error(`kubelet of ${host.name} is not healthy after ${timeoutMs / 1000} s; see ${record.logFile}`);
+  if (!healthy) throw new MargayError('MARGAY_ERR_NOT_READY', `kubelet of ${host.name} is not healthy after ${timeoutMs / 1000} s; see ${record.logFile}`);
 }
 
 /** Starts the host's kubelet. */

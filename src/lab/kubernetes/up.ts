@@ -8,6 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildControlPlane } from '../fabric.ts';
+import { MargayError } from '../../errors/mod.ts';
 import type { LabHost } from '../plan.ts';
 import type { ProcessRecord } from '../processes.ts';
 import { type LabState, writeState } from '../state.ts';
@@ -147,7 +148,7 @@ export async function waitNodesReady(kubeconfig: string, hosts: string[], timeou
     ready = await readyNodes(kubeconfig);
     return hosts.every((h) => ready.includes(h)) ? true : undefined;
   }, { deadline: Date.now() + timeoutMs, intervalMs: 500 });
-  if (!done) throw new Error(`nodes not Ready after ${timeoutMs / 1000} s: ${hosts.filter((h) => !ready.includes(h)).join(', ')} (see hosts/<host>/kubelet.log)`);
+  if (!done) throw new MargayError('MARGAY_ERR_NOT_READY', `nodes not Ready after ${timeoutMs / 1000} s: ${hosts.filter((h) => !ready.includes(h)).join(', ')} (see hosts/<host>/kubelet.log)`);
 }
 
 /** The Kubernetes half of `lab up --kubernetes` (the hosts' agents already run and are ready). */
