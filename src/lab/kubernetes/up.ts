@@ -51,7 +51,7 @@ const NODES_READY_MS = 120_000;
 export async function prepareKubeHost(labDir: string, host: LabHost): Promise<void> {
   const paths = hostPaths(labDir, host.name);
   createCgroup(cgroupRootOf(host.name));
-  await createHostMountNs({ labDir, file: paths.mountNs, varLog: paths.varLog, sysctlDir: join(paths.root, 'sysctl') });
+  await createHostMountNs({ labDir, file: paths.mountNs, varLog: paths.varLog, sysctlDir: paths.sysctlDir });
 }
 
 function record(ctx: KubeUpContext, state: LabState, ...records: ProcessRecord[]): void {
