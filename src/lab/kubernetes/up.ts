@@ -8,6 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildControlPlane } from '../fabric.ts';
+import { MargayError } from '../../errors/mod.ts';
 import type { LabHost } from '../plan.ts';
 import type { ProcessRecord } from '../processes.ts';
 import { type LabState, writeState } from '../state.ts';
@@ -22,7 +23,6 @@ import { startContainerd, startKubelet, writeCniBinDir, writeNodeConfig } from '
 import { cgroupRootOf, hostPaths, kubeDir, operatorKubeconfig } from './paths.ts';
 import { identity, type Pki, writeKubeconfig, writePki } from './pki.ts';
 import { applyMargayRbac, MARGAY_ACCOUNTS, serviceAccountToken } from './rbac.ts';
-import { MargayError } from '../../errors/mod.ts';
 
 /** The lab's KubeControllersConfiguration: short reconciler periods and leak grace, so failures are repaired within a test's patience. */
 export function labKubeControllersConfiguration(): object {
@@ -51,7 +51,7 @@ const NODES_READY_MS = 120_000;
 export async function prepareKubeHost(labDir: string, host: LabHost): Promise<void> {
   const paths = hostPaths(labDir, host.name);
   createCgroup(cgroupRootOf(host.name));
-  await createHostMountNs({ labDir, file: paths.mountNs, varLog: paths.varLog, sysctlDir: join(paths.root, 'sysctl') });
+  await createHostMountNs({ labDir, file: paths.mountNs, varLog: paths.varLog, sysctlDir: paths.sysctlDir });
 }
 
 function record(ctx: KubeUpContext, state: LabState, ...records: ProcessRecord[]): void {
