@@ -76,10 +76,12 @@ describe('kube-controllers (real kube-apiserver, real etcd)', () => {
     await eventually(async () => assert.equal(await profile('ksa.shop.api'), undefined), T);
   });
 
-  // KNOWN DEFECT (issue 15, open): on main the owned Profile kns.drift, deleted behind the
-  // controllers' back, is not recreated by the periodic resync within the wait (seen in every run
-  // since the branches met; the rest of this test's drift cases are not reached). Kept running and
-  // reported as TODO so that it is visible in every run until it is fixed — not a pass.
+  // KNOWN DEFECT (issue 15, open): under load, kns.drift (deleted behind the controllers' back) is
+  // not back within the wait. Diagnosed by the kube helper: the resync does recreate it, but late —
+  // before that, every resync fails with "Execution prevented because the circuit breaker is open":
+  // the etcd3 client's circuit breaker (shared by every request of the Datastore, see
+  // src/datastore/etcd.ts) opens under load and keeps failing them. Kept running and reported as
+  // TODO so that it shows in every run until it is fixed — not a pass.
   it('repairs drift in what it owns and never touches what it does not', { todo: 'known defect: a deleted owned Profile is not recreated by the resync (issue 15)' }, async () => {
     k.kube.apply(namespace('drift'));
     await k.kube.waitForServiceAccount('drift');
