@@ -12,13 +12,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec } from '../../os/mod.ts';
+import { MargayError } from '../../errors/mod.ts';
 import { formatIp, nthIp, parseCidr } from '../../net/mod.ts';
 import type { LabPlan } from '../plan.ts';
 import { type ProcessRecord, isRunning, startProcess } from '../processes.ts';
 import { pollUntil } from '../poll.ts';
 import { builtFile, kubeBinary } from './paths.ts';
 import type { Pki } from './pki.ts';
-import { MargayError } from '../../errors/mod.ts';
 
 /** Options shared by the control-plane starters. */
 export interface ControlPlaneOptions {

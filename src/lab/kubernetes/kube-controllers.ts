@@ -7,13 +7,13 @@
  */
 import { join } from 'node:path';
 import { profileKind } from '../../api/mod.ts';
+import { MargayError } from '../../errors/mod.ts';
 import { createDatastore } from '../../datastore/mod.ts';
 import { ResourceStore } from '../../datastore/mod.ts';
 import { moduleCommand, packageRoot } from '../entry.ts';
 import { pollUntil } from '../poll.ts';
 import { type ProcessRecord, isRunning, startProcess } from '../processes.ts';
 import type { LabState } from '../state.ts';
-import { MargayError } from '../../errors/mod.ts';
 
 /** Starts `margay kube-controllers`. */
 export function startKubeControllers(options: { dir: string; state: LabState; kubeconfig: string }): ProcessRecord {

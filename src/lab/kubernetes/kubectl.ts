@@ -30,7 +30,7 @@ export interface KubectlOptions {
 export async function kubectl(kubeconfig: string, args: string[], options: KubectlOptions = {}): Promise<{ stdout: string; stderr: string; code: number }> {
   const res = await exec('kubectl', [...kubectlFlags(kubeconfig), ...args], { input: options.input, allowFail: true, timeoutMs: options.timeoutMs ?? 60_000 });
   if (res.code !== 0 && !options.allowFail) {
-    throw new MargayError('MARGAY_ERR_USAGE', `kubectl ${args.join(' ')}: ${res.stderr.trim().split('\n').pop() ?? `exit ${res.code}`}`);
+    throw new MargayError('MARGAY_ERR_COMMAND_FAILED', `kubectl ${args.join(' ')}: ${res.stderr.trim().split('\n').pop() ?? `exit ${res.code}`}`);
   }
   return res;
 }

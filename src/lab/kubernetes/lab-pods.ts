@@ -27,7 +27,7 @@ export async function addKubePod(state: LabState, options: KubePodOptions, progr
   await createKubePod(state, options);
   const pod = await pollUntil(() => runningKubePod(state, options.namespace, options.name), { deadline: Date.now() + POD_RUNNING_MS, intervalMs: 250 });
   if (!pod) {
-    throw new MargayError('MARGAY_ERR_USAGE', `pod ${options.namespace}/${options.name} is not Running after ${POD_RUNNING_MS / 1000} s: ${await podPhase(state, options.namespace, options.name)} (see \`margay lab kubectl describe pod -n ${options.namespace} ${options.name}\`)`);
+    throw new MargayError('MARGAY_ERR_NOT_READY', `pod ${options.namespace}/${options.name} is not Running after ${POD_RUNNING_MS / 1000} s: ${await podPhase(state, options.namespace, options.name)} (see \`margay lab kubectl describe pod -n ${options.namespace} ${options.name}\`)`);
   }
   await waitServing(pod, SERVER_READY_MS);
   const missing = await waitPodRoutes(state, [pod], POD_ROUTE_WAIT_MS);

@@ -13,12 +13,12 @@
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec } from '../../os/mod.ts';
+import { MargayError } from '../../errors/mod.ts';
 import { packageRoot } from '../entry.ts';
 import { LAB_NETWORK, type LabHost } from '../plan.ts';
 import { type ProcessRecord, isRunning, startProcess } from '../processes.ts';
 import { pollUntil } from '../poll.ts';
 import { cgroupRootOf, cniBinDir, type HostPaths, IMAGES, kubeBinary } from './paths.ts';
-import { MargayError } from '../../errors/mod.ts';
 
 /** The CNI binary folder containerd reads: our two plugins and the stock loopback it always runs. */
 export function writeCniBinDir(labDir: string): string {

@@ -64,6 +64,8 @@ export interface HostPaths {
   cniKubeconfig: string;
   /** Bound over /var/log inside the host's mount namespace (kubelet writes /var/log/pods). */
   varLog: string;
+  /** The values kubelet reads from /proc/sys inside the host (files bound over them). */
+  sysctlDir: string;
   /** The file that keeps the host's mount namespace (`unshare --mount=FILE`). */
   mountNs: string;
   containerdLog: string;
@@ -91,6 +93,7 @@ export function hostPaths(labDir: string, host: string): HostPaths {
     cniKubeconfig: join(root, 'cni.kubeconfig'),
     resolvConf: join(root, 'resolv.conf'),
     varLog: join(root, 'var-log'),
+    sysctlDir: join(root, 'sysctl'),
     mountNs: join(mountNsDir(labDir), host),
     containerdLog: join(root, 'containerd.log'),
     kubeletLog: join(root, 'kubelet.log'),

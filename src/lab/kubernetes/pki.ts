@@ -87,7 +87,7 @@ export async function writePki(options: PkiOptions): Promise<Pki> {
 /** The identity `id` of the PKI, or an error (a programming mistake). */
 export function identity(pki: Pki, id: string): Identity {
   const found = pki.identities.find((i) => i.id === id);
-  if (!found) throw new MargayError('MARGAY_ERR_LAB_STATE', `no identity ${id} in the lab's PKI`);
+  if (!found) throw new MargayError('MARGAY_ERR_CONFIG', `the lab's credentials have no identity ${id}: run \`margay lab down\` and \`lab up --kubernetes\` again`);
   return found;
 }
 

@@ -28,6 +28,6 @@ export async function serviceAccountToken(kubeconfig: string, account: string, t
     const data = await kubectl(kubeconfig, ['get', 'secret', '-n', 'kube-system', name, '-o', 'jsonpath={.data.token}'], { allowFail: true });
     return data.stdout.trim() ? Buffer.from(data.stdout.trim(), 'base64').toString('utf8') : undefined;
   }, { deadline: Date.now() + timeoutMs, intervalMs: 250 });
-  if (!token) throw new MargayError('MARGAY_ERR_CONFIG', `ServiceAccount kube-system/${account} got no token within ${timeoutMs / 1000} s (kube-controller-manager's token controller; see kubernetes/kube-controller-manager.log)`);
+  if (!token) throw new MargayError('MARGAY_ERR_NOT_READY', `ServiceAccount kube-system/${account} got no token within ${timeoutMs / 1000} s (kube-controller-manager's token controller; see kubernetes/kube-controller-manager.log)`);
   return token;
 }

@@ -1,13 +1,14 @@
 /**
  * `lab up --kubernetes`, the Kubernetes half: after etcd, the fabric, the hosts and their agents,
  * it builds the control-plane namespace, the credentials and kubeconfigs, starts the API server
- * (and the operator's forwarder), the controller manager, the scheduler and `margay
- * kube-controllers`, then turns every host into a node (containerd with the lab's images, kubelet)
- * and waits until every node is Ready. Every process is recorded in the lab state as it starts.
+ * (and the operator's forwarder), the controller manager and the scheduler, turns every host into
+ * a node (containerd with the lab's images, kubelet), waits until every node is Ready, and only
+ * then starts `margay kube-controllers`. Every process is recorded in the lab state as it starts.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildControlPlane } from '../fabric.ts';
+import { MargayError } from '../../errors/mod.ts';
 import type { LabHost } from '../plan.ts';
 import type { ProcessRecord } from '../processes.ts';
 import { type LabState, writeState } from '../state.ts';
@@ -22,7 +23,6 @@ import { startContainerd, startKubelet, writeCniBinDir, writeNodeConfig } from '
 import { cgroupRootOf, hostPaths, kubeDir, operatorKubeconfig } from './paths.ts';
 import { identity, type Pki, writeKubeconfig, writePki } from './pki.ts';
 import { applyMargayRbac, MARGAY_ACCOUNTS, serviceAccountToken } from './rbac.ts';
-import { MargayError } from '../../errors/mod.ts';
 
 /** The lab's KubeControllersConfiguration: short reconciler periods and leak grace, so failures are repaired within a test's patience. */
 export function labKubeControllersConfiguration(): object {
@@ -51,7 +51,7 @@ const NODES_READY_MS = 120_000;
 export async function prepareKubeHost(labDir: string, host: LabHost): Promise<void> {
   const paths = hostPaths(labDir, host.name);
   createCgroup(cgroupRootOf(host.name));
-  await createHostMountNs({ labDir, file: paths.mountNs, varLog: paths.varLog, sysctlDir: join(paths.root, 'sysctl') });
+  await createHostMountNs({ labDir, file: paths.mountNs, varLog: paths.varLog, sysctlDir: paths.sysctlDir });
 }
 
 function record(ctx: KubeUpContext, state: LabState, ...records: ProcessRecord[]): void {
@@ -156,17 +156,20 @@ export async function startKubernetes(ctx: KubeUpContext, state: LabState): Prom
   const imagesBuilt = buildLabImages(join(ctx.dir, 'images'));
   imagesBuilt.catch(() => undefined);
   const pki = await startControlPlane(ctx, state);
-  ctx.progress('starting margay kube-controllers (RBAC from examples/kubernetes/rbac.yaml)');
   const controllersKubeconfig = await writeMargayKubeconfigs(ctx.dir, state, pki);
-  const controllers = startKubeControllers({ dir: kubeDir(ctx.dir), state, kubeconfig: controllersKubeconfig });
-  record(ctx, state, controllers);
   const images = await imagesBuilt;
   const cniBin = writeCniBinDir(ctx.dir);
   for (const host of state.plan.hosts) {
     ctx.progress(`starting containerd and kubelet on ${host.name}`);
     await startNode(ctx, state, host, images, cniBin);
   }
-  ctx.progress('waiting for every node to be Ready and the controllers\' first sync');
+  ctx.progress('waiting for every node to be Ready');
   await waitNodesReady(state.kubernetes!.kubeconfig, state.plan.hosts.map((h) => h.name), NODES_READY_MS);
+  // Only now, as in a real cluster where a node is registered before its agent runs: the agents'
+  // Nodes name their Kubernetes node (CALICO_K8S_NODE_REF), and kube-controllers deletes a Node
+  // whose Kubernetes node does not exist (with its blocks and addresses).
+  ctx.progress('starting margay kube-controllers (RBAC from examples/kubernetes/rbac.yaml)');
+  const controllers = startKubeControllers({ dir: kubeDir(ctx.dir), state, kubeconfig: controllersKubeconfig });
+  record(ctx, state, controllers);
   await waitKubeControllersSynced(state, controllers, API_READY_MS);
 }
