@@ -12,8 +12,11 @@
  * last revision it has actually seen.
  */
 import { readFileSync } from 'node:fs';
+import { handleWhen, noop, retry } from 'cockatiel';
 import {
   Etcd3,
+  GRPCDeadlineExceededError,
+  isRecoverableError,
   EtcdLeaseInvalidError,
   EtcdPermissionDeniedError,
   GRPCInvalidArgumentError,
@@ -145,6 +148,15 @@ export class EtcdDatastore implements Datastore {
       hosts: options.endpoints,
       // No default deadline: each request gets one absolute deadline in #call, shared by the
       // client's retries (a per-attempt deadline made a silent etcd cost three timeouts).
+      faultHandling: {
+        // No circuit breaker: etcd3's default opens after three failures in a row and then fails
+        // every request of this client for 5 s, whatever its own deadline — under load, a few
+        // slow requests took the controllers' resyncs down with them. Each request has its deadline.
+        host: () => noop,
+        // Retry what may pass on another attempt (connection lost, leader change), not a request
+        // whose deadline has passed: its retries would fail at once.
+        global: retry(handleWhen((err) => isRecoverableError(err) && !(err instanceof GRPCDeadlineExceededError)), { maxAttempts: 3 }),
+      },
       grpcOptions: {
         'grpc.max_receive_message_length': -1,
         'grpc.keepalive_time_ms': 30_000,
