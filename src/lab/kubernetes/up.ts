@@ -156,17 +156,20 @@ export async function startKubernetes(ctx: KubeUpContext, state: LabState): Prom
   const imagesBuilt = buildLabImages(join(ctx.dir, 'images'));
   imagesBuilt.catch(() => undefined);
   const pki = await startControlPlane(ctx, state);
-  ctx.progress('starting margay kube-controllers (RBAC from examples/kubernetes/rbac.yaml)');
   const controllersKubeconfig = await writeMargayKubeconfigs(ctx.dir, state, pki);
-  const controllers = startKubeControllers({ dir: kubeDir(ctx.dir), state, kubeconfig: controllersKubeconfig });
-  record(ctx, state, controllers);
   const images = await imagesBuilt;
   const cniBin = writeCniBinDir(ctx.dir);
   for (const host of state.plan.hosts) {
     ctx.progress(`starting containerd and kubelet on ${host.name}`);
     await startNode(ctx, state, host, images, cniBin);
   }
-  ctx.progress('waiting for every node to be Ready and the controllers\' first sync');
+  ctx.progress('waiting for every node to be Ready');
   await waitNodesReady(state.kubernetes!.kubeconfig, state.plan.hosts.map((h) => h.name), NODES_READY_MS);
+  // Only now: the controllers delete a Margay Node whose Kubernetes node (its orchRefs,
+  // CALICO_K8S_NODE_REF) does not exist, as calico-kube-controllers does; on a real cluster the
+  // node always registers before calico/node runs on it.
+  ctx.progress('starting margay kube-controllers (RBAC from examples/kubernetes/rbac.yaml) and waiting for its first sync');
+  const controllers = startKubeControllers({ dir: kubeDir(ctx.dir), state, kubeconfig: controllersKubeconfig });
+  record(ctx, state, controllers);
   await waitKubeControllersSynced(state, controllers, API_READY_MS);
 }
