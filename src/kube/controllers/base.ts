@@ -61,11 +61,11 @@ export abstract class ResyncingController<Report> {
     return run;
   }
 
-  /** The first full resync, then one every period. */
+  /** The first full resync, then one every period (also when the first one failed). */
   async start(): Promise<void> {
-    await this.resync();
     // A period beyond Node's timer range (~24.8 days) would fire at once; cap it there.
     if (this.#periodMs > 0 && !this.#stopped) this.#timer = setInterval(() => void this.resync().catch(() => {}), Math.min(this.#periodMs, MAX_TIMER_MS));
+    await this.resync();
   }
 
   /** Stops the periodic resync and the queue; waits for the work in flight. */

@@ -15,6 +15,7 @@
  *   naming a pod that no longer exists (or runs elsewhere, or reports other addresses) is a leak
  *   candidate; it is released after the leak grace period, after one more GET of the pod.
  */
+import { MAX_TIMER_MS } from '../../os/mod.ts';
 import { nodeKind } from '../../api/mod.ts';
 import type { Resource } from '../../api/mod.ts';
 import { IpamGarbageCollector, type GcPassReport, type PodOracle, gcIntervalMs } from '../../controllers/mod.ts';
@@ -147,12 +148,13 @@ export class NodeController {
     this.#queue.add(name);
   }
 
+  /** The sweep and a GC pass now, then every period (also when the first sweep failed). */
   async start(): Promise<void> {
     for (const name of this.#o.nodes.store.keys()) this.#seen.add(name);
-    await this.resync();
+    if (this.#o.periodMs > 0) this.#timers.push(setInterval(() => void this.resync().catch(() => {}), Math.min(this.#o.periodMs, MAX_TIMER_MS)));
+    this.#timers.push(setInterval(() => this.#runGc(), Math.min(this.#o.gcIntervalMs ?? gcIntervalMs(this.#o.leakGraceMs), MAX_TIMER_MS)));
     this.#runGc();
-    if (this.#o.periodMs > 0) this.#timers.push(setInterval(() => void this.resync().catch(() => {}), this.#o.periodMs));
-    this.#timers.push(setInterval(() => this.#runGc(), this.#o.gcIntervalMs ?? gcIntervalMs(this.#o.leakGraceMs)));
+    await this.resync();
   }
 
   async stop(): Promise<void> {

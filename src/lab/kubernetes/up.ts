@@ -1,9 +1,9 @@
 /**
  * `lab up --kubernetes`, the Kubernetes half: after etcd, the fabric, the hosts and their agents,
  * it builds the control-plane namespace, the credentials and kubeconfigs, starts the API server
- * (and the operator's forwarder), the controller manager, the scheduler and `margay
- * kube-controllers`, then turns every host into a node (containerd with the lab's images, kubelet)
- * and waits until every node is Ready. Every process is recorded in the lab state as it starts.
+ * (and the operator's forwarder), the controller manager and the scheduler, turns every host into
+ * a node (containerd with the lab's images, kubelet), waits until every node is Ready, and only
+ * then starts `margay kube-controllers`. Every process is recorded in the lab state as it starts.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -165,10 +165,10 @@ export async function startKubernetes(ctx: KubeUpContext, state: LabState): Prom
   }
   ctx.progress('waiting for every node to be Ready');
   await waitNodesReady(state.kubernetes!.kubeconfig, state.plan.hosts.map((h) => h.name), NODES_READY_MS);
-  // Only now: the controllers delete a Margay Node whose Kubernetes node (its orchRefs,
-  // CALICO_K8S_NODE_REF) does not exist, as calico-kube-controllers does; on a real cluster the
-  // node always registers before calico/node runs on it.
-  ctx.progress('starting margay kube-controllers (RBAC from examples/kubernetes/rbac.yaml) and waiting for its first sync');
+  // Only now, as in a real cluster where a node is registered before its agent runs: the agents'
+  // Nodes name their Kubernetes node (CALICO_K8S_NODE_REF), and kube-controllers deletes a Node
+  // whose Kubernetes node does not exist (with its blocks and addresses).
+  ctx.progress('starting margay kube-controllers (RBAC from examples/kubernetes/rbac.yaml)');
   const controllers = startKubeControllers({ dir: kubeDir(ctx.dir), state, kubeconfig: controllersKubeconfig });
   record(ctx, state, controllers);
   await waitKubeControllersSynced(state, controllers, API_READY_MS);
