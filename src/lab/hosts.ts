@@ -79,8 +79,10 @@ export async function recoverHost(ctx: LabContext, hostName: string): Promise<Mi
   const host = findHost(state, hostName);
   await setHostWire(state.plan, host, true);
   state.failedHosts = (state.failedHosts ?? []).filter((h) => h !== host.name);
-  await startAgainAndWait(ctx, state, host);
+  // The node registers first: its agent's Margay Node names it (orchRefs), and kube-controllers
+  // removes a Margay Node whose Kubernetes node is missing. Pods wait for the agent (CNI retries).
   if (state.kubernetes) await restartNode(ctx.dir, state, host);
+  await startAgainAndWait(ctx, state, host);
   await refreshPods(state);
   return waitPodRoutes(state, state.pods, ROUTES_BACK_MS);
 }
