@@ -14,6 +14,7 @@
  * directly connected peers and VXLAN uses for CrossSubnet.
  */
 import type { CommandRunner } from '../os/mod.ts';
+import { MargayError } from '../errors/mod.ts';
 import { addressOf, cidrContainsCidr, isLinkLocal, parseCidrOrIp, parseIpNet } from '../net/mod.ts';
 
 /** An interface and its addresses, as `ip -j addr show` lists them. */
@@ -40,18 +41,25 @@ export type AutodetectionMethod =
   | { kind: 'can-reach'; destination: string }
   | { kind: 'cidr'; cidrs: string[] };
 
-/** Parses `IP_AUTODETECTION_METHOD` text; throws on anything else (Calico terminates too). */
-export function parseAutodetectionMethod(text: string | undefined): AutodetectionMethod {
+/** What `IP_AUTODETECTION_METHOD` accepts, for error messages. */
+const METHODS_ALLOWED = 'first-found, interface=REGEX[,REGEX], skip-interface=REGEX[,REGEX], can-reach=IP or cidr=CIDR[,CIDR]';
+
+/**
+ * Parses `IP_AUTODETECTION_METHOD` text (`variable` names it in errors, e.g. the IPv6 one); throws
+ * MARGAY_ERR_CONFIG on anything else (Calico terminates too).
+ */
+export function parseAutodetectionMethod(text: string | undefined, variable = 'IP_AUTODETECTION_METHOD'): AutodetectionMethod {
   const t = (text ?? '').trim();
   if (t === '' || t === 'first-found') return { kind: 'first-found' };
+  const bad = (why: string): MargayError => new MargayError('MARGAY_ERR_CONFIG', `${variable}=${JSON.stringify(t)}: ${why} (allowed: ${METHODS_ALLOWED})`);
   const list = (rest: string) => rest.split(/\s*,\s*/).filter((s) => s !== '');
   const checkRegexes = (patterns: string[]) => {
-    if (patterns.length === 0) throw new Error(`autodetection method ${JSON.stringify(t)} names no interface pattern`);
+    if (patterns.length === 0) throw bad('names no interface pattern');
     for (const p of patterns) {
       try {
         new RegExp(p);
       } catch {
-        throw new Error(`autodetection method ${JSON.stringify(t)}: ${JSON.stringify(p)} is not a valid regular expression`);
+        throw bad(`${JSON.stringify(p)} is not a valid regular expression`);
       }
     }
     return patterns;
@@ -61,17 +69,15 @@ export function parseAutodetectionMethod(text: string | undefined): Autodetectio
   if (t.startsWith('can-reach=')) {
     const destination = t.slice('can-reach='.length).trim();
     const net = parseCidrOrIp(destination);
-    if (!net || destination.includes('/')) throw new Error(`autodetection method ${JSON.stringify(t)}: can-reach needs an IP address (host names are not resolved)`);
+    if (!net || destination.includes('/')) throw bad('can-reach needs an IP address (host names are not resolved)');
     return { kind: 'can-reach', destination };
   }
   if (t.startsWith('cidr=')) {
     const cidrs = list(t.slice('cidr='.length));
-    if (cidrs.length === 0 || cidrs.some((c) => !parseCidrOrIp(c) || !c.includes('/'))) {
-      throw new Error(`autodetection method ${JSON.stringify(t)}: cidr= needs a comma-separated list of CIDRs`);
-    }
+    if (cidrs.length === 0 || cidrs.some((c) => !parseCidrOrIp(c) || !c.includes('/'))) throw bad('cidr= needs a comma-separated list of CIDRs');
     return { kind: 'cidr', cidrs };
   }
-  throw new Error(`invalid IP autodetection method ${JSON.stringify(t)} (use first-found, interface=, skip-interface=, can-reach= or cidr=)`);
+  throw bad('not an IP autodetection method');
 }
 
 /** Go's `IP.IsGlobalUnicast`: not unspecified, loopback, link-local, multicast or broadcast. */

@@ -16,6 +16,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, r
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CommandRunner, createRunner } from '../os/mod.ts';
+import { MargayError } from '../errors/mod.ts';
 import { BirdConnection, birdCommand, type BirdReply } from './bird-client.ts';
 
 /** `bird -p` or the running daemon refused a configuration. */
@@ -267,7 +268,7 @@ export class BirdController {
     const deadline = Date.now() + (this.#options.startTimeoutMs ?? 10_000);
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`BIRD exited right after starting (${child.exitCode ?? child.signalCode}): ${this.logTail()}`);
+        throw new MargayError('MARGAY_ERR_NOT_READY', `BIRD exited right after starting (${child.exitCode ?? child.signalCode}): ${this.logTail()}`);
       }
       try {
         const conn = await BirdConnection.open(this.socketPath, 1000);
@@ -277,7 +278,7 @@ export class BirdController {
         if (Date.now() > deadline) {
           child.kill('SIGKILL');
           await exited;
-          throw new Error(`BIRD did not open its control socket ${this.socketPath} within ${this.#options.startTimeoutMs ?? 10_000} ms: ${this.logTail()}`);
+          throw new MargayError('MARGAY_ERR_NOT_READY', `BIRD did not open its control socket ${this.socketPath} within ${this.#options.startTimeoutMs ?? 10_000} ms: ${this.logTail()}`);
         }
         await sleep(20);
       }

@@ -8,11 +8,13 @@
  * | `IP`, `IP6` | `autodetect`, `none` or an address (`IP6` unset: no IPv6, as Calico) |
  * | `IP_AUTODETECTION_METHOD`, `IP6_AUTODETECTION_METHOD` | first-found, interface=, can-reach=, cidr= … |
  * | `AS` | this node's AS number |
+ * | `CALICO_K8S_NODE_REF` | the Kubernetes node this is (`spec.orchRefs`, for kube-controllers' node clean-up) |
  * | `NO_DEFAULT_POOLS` | `true`: create no pool |
  * | `CALICO_IPV4POOL_CIDR`, `_BLOCK_SIZE`, `_NAT_OUTGOING`, `_VXLAN`, `_NODE_SELECTOR` | the default IPv4 pool |
  * | `CALICO_IPV6POOL_*` | the same for IPv6 (created only when `IP6` is set and not `none`) |
  */
 import { MargayError } from '../errors/mod.ts';
+import { parseAutodetectionMethod } from './autodetect.ts';
 import type { DefaultPoolOptions, NodeRegistrationOptions } from './node-registration.ts';
 
 type VxlanMode = 'Never' | 'Always' | 'CrossSubnet';
@@ -51,6 +53,11 @@ function readText(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return v === undefined || v === '' ? undefined : v;
 }
 
+function checkedMethod(method: string, variable: string): string {
+  parseAutodetectionMethod(method, variable);
+  return method;
+}
+
 /** Node registration options from calico/node's variables (only those set). */
 export function registrationFromEnv(env: NodeJS.ProcessEnv): Omit<NodeRegistrationOptions, 'nodeName'> {
   const out: Omit<NodeRegistrationOptions, 'nodeName'> = {};
@@ -61,9 +68,12 @@ export function registrationFromEnv(env: NodeJS.ProcessEnv): Omit<NodeRegistrati
   const as = readText(env, 'AS');
   if (ip !== undefined) out.ip = ip;
   if (ip6 !== undefined) out.ip6 = ip6;
-  if (method !== undefined) out.ipAutodetectionMethod = method;
-  if (method6 !== undefined) out.ip6AutodetectionMethod = method6;
+  // Checked now, so a bad method stops the agent before it starts rather than at registration.
+  if (method !== undefined) out.ipAutodetectionMethod = checkedMethod(method, 'IP_AUTODETECTION_METHOD');
+  if (method6 !== undefined) out.ip6AutodetectionMethod = checkedMethod(method6, 'IP6_AUTODETECTION_METHOD');
   if (as !== undefined) out.asNumber = as;
+  const nodeRef = readText(env, 'CALICO_K8S_NODE_REF');
+  if (nodeRef !== undefined) out.kubernetesNodeRef = nodeRef;
   return out;
 }
 

@@ -4,12 +4,12 @@
  * default IP pools when none exist. Everything else on an existing Node (labels, annotations,
  * other spec fields, status) is kept.
  */
-import type { Resource } from '../api/resource.ts';
-import { API_VERSION } from '../api/resource.ts';
-import { nodeKind } from '../api/kinds/node.ts';
-import { ipPoolKind } from '../api/kinds/ip-pool.ts';
-import { validateResource } from '../api/validate.ts';
-import type { ResourceStore } from '../datastore/resources.ts';
+import type { Resource } from '../api/mod.ts';
+import { API_VERSION } from '../api/mod.ts';
+import { nodeKind } from '../api/mod.ts';
+import { ipPoolKind } from '../api/mod.ts';
+import { validateResource } from '../api/mod.ts';
+import type { ResourceStore } from '../datastore/mod.ts';
 import { hasCode, MargayError } from '../errors/mod.ts';
 import { autodetectAddress, type AutodetectSources, localCidrOf, parseAutodetectionMethod } from './autodetect.ts';
 import { addressOf, canonicalCidr, formatIp, parseCidrOrIp, parseIpNet } from '../net/mod.ts';
@@ -33,6 +33,12 @@ export interface NodeRegistrationOptions {
   ip6AutodetectionMethod?: string;
   /** The node's AS number; undefined keeps the Node's (or the cluster default). */
   asNumber?: number | string;
+  /**
+   * The Kubernetes node this is (calico/node's `CALICO_K8S_NODE_REF`): recorded as
+   * `spec.orchRefs: [{orchestrator: k8s, nodeName}]`, which tells kube-controllers to delete this
+   * Node when that Kubernetes node is deleted.
+   */
+  kubernetesNodeRef?: string;
 }
 
 /** What registration decided. */
@@ -57,7 +63,7 @@ async function resolveFamily(
   if (v === 'none') return { value: undefined };
   const detect = v === 'autodetect' || (family === 4 && (v === undefined || v === '') && !existing);
   if (detect) {
-    const parsed = parseAutodetectionMethod(method);
+    const parsed = parseAutodetectionMethod(method, family === 6 ? 'IP6_AUTODETECTION_METHOD' : 'IP_AUTODETECTION_METHOD');
     const found = await autodetectAddress(parsed, family, sources);
     if (!found) {
       warnings.push(`no IPv${family} address found by autodetection method ${method ?? 'first-found'}`);
@@ -101,6 +107,7 @@ export async function desiredNode(
   }
   if (Object.values(bgp).some((x) => x !== undefined && x !== '')) spec.bgp = bgp;
   else delete spec.bgp;
+  if (options.kubernetesNodeRef) spec.orchRefs = [{ nodeName: options.kubernetesNodeRef, orchestrator: 'k8s' }];
   const input: Record<string, unknown> = {
     apiVersion: API_VERSION,
     kind: 'Node',

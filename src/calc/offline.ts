@@ -4,10 +4,11 @@
  * `policy matrix -f` evaluate. The resources should be validated and defaulted already
  * (Kubernetes objects converted with `convertKubernetesResource`).
  */
-import { findKind } from '../api/kinds/mod.ts';
-import { BUILTIN_TIERS } from '../api/kinds/tier.ts';
-import type { Resource } from '../api/resource.ts';
-import { resourceKey } from '../datastore/keys.ts';
+import { findKind } from '../api/mod.ts';
+import { BUILTIN_TIERS } from '../api/mod.ts';
+import type { Resource } from '../api/mod.ts';
+import { resourceKey } from '../datastore/mod.ts';
+import { MargayError } from '../errors/mod.ts';
 import { buildCalcGraph } from './graph.ts';
 import { ModelSnapshot } from './snapshot.ts';
 
@@ -27,7 +28,7 @@ export interface OfflineModelOptions {
 /** The datastore key a resource is stored under; throws for an unknown kind. */
 export function keyOfResource(res: Resource): string {
   const def = findKind(res.kind);
-  if (def === undefined) throw new Error(`unknown kind "${res.kind}"`);
+  if (def === undefined) throw new MargayError('MARGAY_ERR_UNKNOWN_KIND', `${res.metadata?.name ?? '(no name)'}: unknown kind "${res.kind}"`);
   const namespace = def.namespaced ? (res.metadata.namespace ?? 'default') : undefined;
   return resourceKey(def.plural, res.metadata.name, namespace);
 }

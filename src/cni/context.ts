@@ -3,10 +3,11 @@
  * where the host namespace is, the agent's hooks) and the helpers built on them.
  */
 import type { Logger } from '../log/mod.ts';
-import type { Resource } from '../api/resource.ts';
-import type { ResourceStore } from '../datastore/resources.ts';
-import type { AssignedAddress, AssignIpRequest, AutoAssignRequest, AutoAssignResult, CanAssignRequest } from '../ipam/ipam.ts';
-import type { IpamSnapshot } from '../ipam/snapshot.ts';
+import type { Resource } from '../api/mod.ts';
+import type { ResourceStore } from '../datastore/mod.ts';
+import type { AssignedAddress, AssignIpRequest, AutoAssignRequest, AutoAssignResult, CanAssignRequest } from '../ipam/mod.ts';
+import type { IpamSnapshot } from '../ipam/mod.ts';
+import type { PodInfoSource } from '../kube/mod.ts';
 import { KeyedLock } from './locks.ts';
 import type { WorkloadPlumbing } from './plumbing.ts';
 
@@ -82,6 +83,8 @@ export interface CniServiceOptions {
   logger?: Logger;
   /** Replaces the kernel plumbing (unit tests). */
   plumbing?: WorkloadPlumbing;
+  /** Reads pods from the Kubernetes API (default: one client per API access, made on first use). */
+  kube?: PodInfoSource;
 }
 
 /** What the command handlers get. */
@@ -93,6 +96,8 @@ export interface ServiceContext {
   mtu(confMtu: number): number;
   /** Profiles already known to exist (the plugin never updates a profile). */
   knownProfiles: Set<string>;
+  /** Pods from the Kubernetes API (kubernetes.ts). */
+  kube: PodInfoSource;
 }
 
 /** A list of undo steps, run newest first. */

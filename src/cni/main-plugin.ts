@@ -12,15 +12,17 @@
  * Operations on one attachment are serialised (by handle and host interface); different
  * attachments proceed concurrently.
  */
-import { profileKind } from '../api/kinds/profile.ts';
-import { workloadEndpointKind } from '../api/kinds/workload-endpoint.ts';
-import type { Resource } from '../api/resource.ts';
-import { validateResource } from '../api/validate.ts';
-import { hasCode } from '../errors/mod.ts';
+import { profileKind } from '../api/mod.ts';
+import { workloadEndpointKind } from '../api/mod.ts';
+import type { Resource } from '../api/mod.ts';
+import { validateResource } from '../api/mod.ts';
+import { hasCode, quote } from '../errors/mod.ts';
 import { atLeast, type NetConf } from './config.ts';
 import { Undo, type ServiceContext } from './context.ts';
 import { delegate } from './delegate.ts';
 import { handleFor, workloadIdentity, type WorkloadIdentity } from './identity.ts';
+import type { PodNetworkInfo } from '../kube/mod.ts';
+import { clearPodIps, confForPod, readPod, writeBackPodIps } from './kubernetes.ts';
 import { GATEWAY_V4, GATEWAY_V6, HOST_MAC, randomMac, type VethSpec } from './plumbing.ts';
 import type { CniRequest } from './request.ts';
 import { familyOf, formatResult, parseResult, type CniResult } from './result.ts';
@@ -102,8 +104,10 @@ export async function assignAddresses(ctx: ServiceContext, req: CniRequest, conf
   };
 }
 
-async function addresses(ctx: ServiceContext, req: CniRequest, conf: NetConf, id: WorkloadIdentity, undo: Undo): Promise<Addresses> {
-  if (conf.ipam.builtin) return assignAddresses(ctx, req, conf, id, undo);
+async function addresses(ctx: ServiceContext, req: CniRequest, conf: NetConf, id: WorkloadIdentity, undo: Undo, pod: PodNetworkInfo | undefined): Promise<Addresses> {
+  // Calico's ipAddrsNoIpam: the pod brings its addresses; nothing is allocated (or released).
+  if (pod?.ipAddrsNoIpam) return split(pod.ipAddrsNoIpam);
+  if (conf.ipam.builtin) return assignAddresses(ctx, req, confForPod(conf, pod), id, undo);
   undo.push(`${conf.ipam.type} DEL`, () => delegate(conf.ipam.type, 'DEL', req));
   const result = await delegate(conf.ipam.type, 'ADD', req);
   const got = split((result?.ips ?? []).map((ip) => ip.address));
@@ -124,9 +128,13 @@ async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T
   return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
-/** The profiles of an endpoint: the configuration's, else `kns.<ns>` for pods and the network's for plain containers. */
-function profilesFor(conf: NetConf, id: WorkloadIdentity): string[] {
+/**
+ * The profiles of an endpoint: the configuration's, else the pod's from the API (`kns.<ns>`,
+ * `ksa.<ns>.<sa>`), else `kns.<ns>` for pods and the network's for plain containers.
+ */
+function profilesFor(conf: NetConf, id: WorkloadIdentity, pod: PodNetworkInfo | undefined): string[] {
   if (conf.profiles) return conf.profiles;
+  if (pod) return pod.profiles;
   return id.orchestrator === 'k8s' ? [`kns.${id.namespace}`] : [conf.name];
 }
 
@@ -161,16 +169,16 @@ async function ensureNetworkProfile(ctx: ServiceContext, conf: NetConf, id: Work
   return true;
 }
 
-/** The WorkloadEndpoint of an attachment. */
-export function endpointResource(conf: NetConf, id: WorkloadIdentity, spec: VethSpec, profiles: string[]): Resource {
-  const ipNetworks = [...spec.ipv4.map((a) => `${a}/32`), ...spec.ipv6.map((a) => `${a}/128`)];
+/** The WorkloadEndpoint of an attachment; a pod read from the API gives its labels, ports and service account. */
+export function endpointResource(conf: NetConf, id: WorkloadIdentity, spec: VethSpec, profiles: string[], pod?: PodNetworkInfo): Resource {
+  const ipNetworks = ipNetworksOf(spec);
   return validateResource({
     apiVersion: 'projectcalico.org/v3',
     kind: 'WorkloadEndpoint',
     metadata: {
       name: id.wepName,
       namespace: id.namespace,
-      labels: { ...conf.labels },
+      labels: pod ? { ...pod.labels } : { ...conf.labels },
       annotations: { [NETWORK_ANNOTATION]: conf.name },
     },
     spec: {
@@ -183,8 +191,15 @@ export function endpointResource(conf: NetConf, id: WorkloadIdentity, spec: Veth
       mac: spec.containerMac,
       ipNetworks,
       profiles,
+      ...(pod && pod.ports.length > 0 ? { ports: pod.ports } : {}),
+      ...(pod?.serviceAccount ? { serviceAccountName: pod.serviceAccount } : {}),
     },
   });
+}
+
+/** The endpoint's addresses with their host prefix. */
+function ipNetworksOf(spec: Pick<VethSpec, 'ipv4' | 'ipv6'>): string[] {
+  return [...spec.ipv4.map((a) => `${a}/32`), ...spec.ipv6.map((a) => `${a}/128`)];
 }
 
 /** The host routes plumbing adds for an attachment. */
@@ -212,7 +227,7 @@ function checkNode(ctx: ServiceContext, conf: NetConf): void {
   if (conf.nodename && conf.nodename !== ctx.options.hostname) {
     throw new CniError(
       CniCode.INVALID_NETWORK_CONFIG,
-      `invalid network configuration: nodename: ${JSON.stringify(conf.nodename)} is not this agent's node (${ctx.options.hostname})`,
+      `invalid network configuration: nodename: ${quote(conf.nodename)} is not this agent's node (${ctx.options.hostname})`,
     );
   }
 }
@@ -245,10 +260,12 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
       // addresses (the agent programs it by interface name): write it as soon as they are known,
       // so that the agent programs it while the addresses go into the veth.
       undo.push('delete veth', () => ctx.plumbing.deleteHostVeth(id.hostVeth));
-      const assigned = timed('ipam', addresses(ctx, req, conf, id, undo));
+      // A Kubernetes pod is read from the API first: nothing is allocated for a pod that is not there.
+      const podRead = timed('pod', readPod(ctx, conf, id));
+      const assigned = timed('ipam', podRead.then((pod) => addresses(ctx, req, conf, id, undo, pod)));
       const created = timed('link', ctx.plumbing.createLink(link));
       const specOf = (addrs: Addresses): VethSpec => ({ ...link, ipv4: addrs.ipv4, ipv6: addrs.ipv6 });
-      const written = timed('endpoint', assigned.then((addrs) => writeEndpoint(ctx, conf, id, specOf(addrs), undo)));
+      const written = timed('endpoint', Promise.all([assigned, podRead]).then(([addrs, pod]) => writeEndpoint(ctx, conf, id, specOf(addrs), undo, pod)));
       const plumbed = timed(
         'addresses',
         Promise.all([assigned, created]).then(async ([addrs]) => {
@@ -256,19 +273,15 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
           ctx.options.onRoutesAdded?.(hostRoutes(specOf(addrs)));
         }),
       );
-      const [addrs, , revision] = await settleAll([assigned, created, written, plumbed]);
+      const [addrs, , revision, , pod] = await settleAll([assigned, created, written, plumbed, podRead]);
       const spec = specOf(addrs);
       const timeout = ctx.options.programTimeoutMs ?? 30_000;
-      try {
-        await ctx.options.waitForEndpointProgrammed({ namespace: id.namespace, name: id.wepName, revision }, timeout);
-      } catch (err) {
-        throw new CniError(
-          CniCode.TRY_AGAIN_LATER,
-          `the agent did not program WorkloadEndpoint ${id.namespace}/${id.wepName} within ${timeout} ms: ${(err as Error).message}`,
-          undefined,
-          { cause: err },
-        );
-      }
+      const programmed = ctx.options.waitForEndpointProgrammed({ namespace: id.namespace, name: id.wepName, revision }, timeout).catch((err: Error) => {
+        throw new CniError(CniCode.TRY_AGAIN_LATER, `the agent did not program WorkloadEndpoint ${id.namespace}/${id.wepName} within ${timeout} ms: ${err.message}`, undefined, { cause: err });
+      });
+      // Calico writes the pod's addresses back onto the pod; meanwhile the dataplane programs it.
+      const annotated = pod ? timed('pod-annotated', writeBackPodIps(ctx, conf, id, ipNetworksOf(spec))) : Promise.resolve();
+      await settleAll([programmed, annotated]);
       step('programmed');
       ctx.log?.info(
         { cmd: 'ADD', wep: id.wepName, containerID: id.containerId, ips: [...addrs.ipv4, ...addrs.ipv6], ms: Math.round(performance.now() - started), steps },
@@ -284,9 +297,9 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
 }
 
 /** Writes the attachment's WorkloadEndpoint (and its network's profile); returns the write's revision. */
-async function writeEndpoint(ctx: ServiceContext, conf: NetConf, id: WorkloadIdentity, spec: VethSpec, undo: Undo): Promise<number> {
+async function writeEndpoint(ctx: ServiceContext, conf: NetConf, id: WorkloadIdentity, spec: VethSpec, undo: Undo, pod: PodNetworkInfo | undefined): Promise<number> {
   const profileJustWritten = await ensureNetworkProfile(ctx, conf, id);
-  const wep = endpointResource(conf, id, spec, profilesFor(conf, id));
+  const wep = endpointResource(conf, id, spec, profilesFor(conf, id, pod), pod);
   undo.push('delete WorkloadEndpoint', () => deleteEndpointIfOwned(ctx, id.namespace, id.wepName, id.containerId));
   // Programmed ahead unless the agent may not know the network's profile yet (the first container
   // of a network): then the endpoint's own event, which comes after the profile's, programs it.
@@ -326,6 +339,8 @@ export async function del(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
     if (current && owned) await deleteEndpointIfOwned(ctx, id.namespace, id.wepName, id.containerId);
     if (conf.ipam.builtin) await ctx.options.ipam.releaseByHandle(id.handle);
     else await delegate(conf.ipam.type, 'DEL', req);
+    // Not waited for: a DEL must not hang on an API server that is away.
+    void clearPodIps(ctx, conf, id);
     ctx.log?.info({ cmd: 'DEL', wep: id.wepName, containerID: id.containerId }, 'attachment deleted');
   });
   return undefined;

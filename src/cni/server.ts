@@ -12,6 +12,7 @@ import { mkdirSync, unlinkSync, chmodSync, existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
+import { MargayError } from '../errors/mod.ts';
 import type { CniServiceOptions } from './context.ts';
 import { ENV_NAMES, type CniEnv } from './request.ts';
 import { CniService, versionInfo, type CniReply, type PluginKind } from './service.ts';
@@ -62,7 +63,7 @@ async function clearStaleSocket(path: string): Promise<void> {
     });
     s.once('error', () => resolve(false));
   });
-  if (alive) throw new Error(`${path} is served by another process (is another margay agent running?)`);
+  if (alive) throw new MargayError('MARGAY_ERR_CONFIG', `CNI socket ${path} is served by another process (is another margay agent running?)`);
   unlinkSync(path);
 }
 
@@ -77,7 +78,8 @@ export async function startCniService(options: CniServerOptions): Promise<CniSer
   mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 });
   await clearStaleSocket(socketPath);
 
-  const server: Server = createServer((req, res) => {
+  // Headers carry the CNI_* variables (the thin client sends at most 8 KiB each).
+  const server: Server = createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => {
     const route = req.url?.split('?')[0];
     if (req.method === 'GET' && route === '/v1/version') {
       send(res, 200, versionInfo());

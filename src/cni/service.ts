@@ -8,6 +8,7 @@ import type { CniServiceOptions, ServiceContext } from './context.ts';
 import { delegate } from './delegate.ts';
 import { attachExisting, detachExisting } from './existing.ts';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc } from './ipam-plugin.ts';
+import { PodInfoSource } from '../kube/mod.ts';
 import { KeyedLock } from './locks.ts';
 import { add, check, del, gc } from './main-plugin.ts';
 import { Plumbing } from './plumbing.ts';
@@ -33,7 +34,7 @@ export function versionInfo(): Record<string, unknown> {
 function versionForError(stdin: string): string {
   try {
     const v = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
-    if (typeof v === 'string' && /^\d+\.\d+\.\d+$/.test(v)) return v;
+    if (typeof v === 'string' && /^\d{1,9}\.\d{1,9}\.\d{1,9}$/.test(v)) return v;
   } catch {
     // not JSON: the default
   }
@@ -58,6 +59,7 @@ export class CniService {
       log: options.logger,
       mtu: (m) => (m > 0 ? m : defaultMtu),
       knownProfiles: new Set(),
+      kube: options.kube ?? new PodInfoSource(),
     };
   }
 
@@ -81,6 +83,7 @@ export class CniService {
   /** Stops the helper processes (the kernel plumbing's shells). */
   close(): void {
     this.#ctx.plumbing.close?.();
+    this.#ctx.kube.close();
   }
 
   /** Runs one invocation. */

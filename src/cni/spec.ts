@@ -2,7 +2,7 @@
  * The parts of the CNI specification (1.1.0) that every other file of the CNI service uses: the
  * versions Margay speaks, the error codes, and the error object a plugin prints.
  */
-import { MargayError, type ErrorCode } from '../errors/mod.ts';
+import { elide, MargayError, MESSAGE_MAX, type ErrorCode } from '../errors/mod.ts';
 
 /** The CNI specification version Margay implements. */
 export const CNI_SPEC_VERSION = '1.1.0';
@@ -61,6 +61,8 @@ export const CniCode = {
   CHECK_FAILED: 100,
   /** No address can be assigned (pools exhausted, no pool for this node or namespace). */
   NO_ADDRESS: 101,
+  /** The Kubernetes API server refused a request about the pod (permissions, invalid request). */
+  KUBERNETES_API: 102,
   /** An unexpected failure inside the agent. */
   INTERNAL: 999,
 } as const;
@@ -87,8 +89,8 @@ export class CniError extends Error {
 
   /** The error object for a request of version `cniVersion`. */
   toObject(cniVersion: string): CniErrorObject {
-    const obj: CniErrorObject = { cniVersion, code: this.code, msg: this.message };
-    if (this.details) obj.details = this.details;
+    const obj: CniErrorObject = { cniVersion, code: this.code, msg: elide(this.message, MESSAGE_MAX) };
+    if (this.details) obj.details = elide(this.details, MESSAGE_MAX);
     return obj;
   }
 }
@@ -106,9 +108,14 @@ const MARGAY_TO_CNI: Partial<Record<ErrorCode, number>> = {
   MARGAY_ERR_VALIDATION: CniCode.INVALID_NETWORK_CONFIG,
   MARGAY_ERR_CONFIG: CniCode.INVALID_NETWORK_CONFIG,
   MARGAY_ERR_DECODE: CniCode.DECODE_FAILURE,
+  MARGAY_ERR_COMMAND_FAILED: CniCode.IO_FAILURE,
+  MARGAY_ERR_NOT_INSTALLED: CniCode.IO_FAILURE,
+  MARGAY_ERR_NOT_READY: CniCode.TRY_AGAIN_LATER,
+  MARGAY_ERR_KUBE_UNAVAILABLE: CniCode.TRY_AGAIN_LATER,
+  MARGAY_ERR_KUBE_API: CniCode.KUBERNETES_API,
 };
 
-/** Any error as a CniError: MargayErrors by their code, command failures as I/O, the rest internal. */
+/** Any error as a CniError: MargayErrors by their code (a failed command as I/O), plumbing failures as I/O, the rest internal. */
 export function toCniError(err: unknown, context?: string): CniError {
   if (err instanceof CniError) return err;
   const prefix = context ? `${context}: ` : '';
@@ -116,7 +123,7 @@ export function toCniError(err: unknown, context?: string): CniError {
     const code = MARGAY_TO_CNI[err.code] ?? CniCode.INTERNAL;
     return new CniError(code, `${prefix}${err.message}`, err.code, { cause: err });
   }
-  if (err instanceof Error && (err.name === 'ExecError' || err.name === 'PlumbingError')) {
+  if (err instanceof Error && err.name === 'PlumbingError') {
     return new CniError(CniCode.IO_FAILURE, `${prefix}${err.message}`, undefined, { cause: err });
   }
   const message = err instanceof Error ? err.message : String(err);

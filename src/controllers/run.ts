@@ -3,12 +3,11 @@
  * collector every interval until it loses leadership (then campaigns again) or is stopped
  * (then it resigns, so that another controller takes over at once).
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import { hostname } from 'node:os';
-import type { Datastore } from '../datastore/datastore.ts';
-import { ResourceStore } from '../datastore/resources.ts';
+import type { Datastore } from '../datastore/mod.ts';
+import { ResourceStore } from '../datastore/mod.ts';
 import { IpamGarbageCollector, type GcPassReport } from './ipam-gc/collector.ts';
-import { acquireLeadership } from './leader.ts';
+import { campaign, pause } from './leader.ts';
 import { type Logger, silentLogger } from '../log/mod.ts';
 import { gcIntervalMs, loadControllerSettings } from './settings.ts';
 
@@ -40,14 +39,6 @@ export interface RunningControllers {
   readonly done: Promise<void>;
 }
 
-async function pause(ms: number, signals: AbortSignal[]): Promise<void> {
-  try {
-    await delay(ms, undefined, { signal: AbortSignal.any(signals) });
-  } catch {
-    // woken early
-  }
-}
-
 /** Starts the controllers. */
 export function startControllers(options: ControllersOptions): RunningControllers {
   const logger = options.logger ?? silentLogger();
@@ -56,18 +47,14 @@ export function startControllers(options: ControllersOptions): RunningController
   let leader = false;
   const done = (async () => {
     const store = new ResourceStore(options.datastore);
-    while (!stop.signal.aborted) {
-      const leadership = await acquireLeadership(
-        {
-          datastore: options.datastore,
-          identity,
-          ...(options.leaseTtlSeconds === undefined ? {} : { ttlSeconds: options.leaseTtlSeconds }),
-          ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
-          logger,
-        },
-        stop.signal,
-      );
-      if (!leadership) break;
+    const election = {
+      datastore: options.datastore,
+      identity,
+      ...(options.leaseTtlSeconds === undefined ? {} : { ttlSeconds: options.leaseTtlSeconds }),
+      ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+      logger,
+    };
+    await campaign(election, stop.signal, async (leadership) => {
       leader = true;
       logger.info({ identity }, 'became the leader; running IPAM garbage collection');
       const gc = new IpamGarbageCollector({
@@ -101,9 +88,7 @@ export function startControllers(options: ControllersOptions): RunningController
         await pause(interval, [stop.signal, leadership.signal]);
       }
       leader = false;
-      await leadership.resign();
-      if (!stop.signal.aborted) logger.warn({ identity }, 'no longer the leader; campaigning again');
-    }
+    });
     logger.info({ identity }, 'controllers stopped');
   })();
   return {

@@ -131,6 +131,7 @@ export function checkIpam(input: CheckInput): CheckReport {
           report.tunnel++;
           break;
         case 'in-use':
+        case 'pod-exists':
           report.inUse++;
           break;
         case 'assumed-valid':
@@ -140,7 +141,7 @@ export function checkIpam(input: CheckInput): CheckReport {
           add('leaked-address', `${who}: node ${v.node} does not exist`);
           break;
         case 'leak-candidate':
-          add('leaked-address', `${who}: no workload endpoint uses it`);
+          add('leaked-address', `${who}: ${v.why ?? 'no workload endpoint uses it'}`);
           break;
       }
     }

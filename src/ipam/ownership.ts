@@ -16,12 +16,18 @@
  *   5. a WorkloadEndpoint of the same owner exists with no `ipNetworks` yet (owner = the
  *      container ID of a `<network>.<containerID>` handle, or namespace + pod)
  *                                                              → `in-use`
- *   6. the allocation names no owner at all (no namespace/pod attributes and a handle that is not
+ *   6. with a pod oracle (the Kubernetes API, via kube-controllers) that knows the pod named by
+ *      the `namespace`/`pod` attributes: the pod exists on the allocation's node and has not
+ *      reported addresses yet, or lists this one                → `in-use` (by the pod)
+ *      the pod does not exist, was rescheduled to another node, was evicted, or reports other
+ *      addresses                                               → `leak-candidate` (Calico's
+ *      kube-controllers rules); an oracle that cannot tell changes nothing
+ *   7. the allocation names no owner at all (no namespace/pod attributes and a handle that is not
  *      `<network>.<containerID>`)                             → `assumed-valid` (Calico's rule:
  *      what cannot be checked is not released)
- *   7. otherwise                                               → `leak-candidate`
+ *   8. otherwise                                               → `leak-candidate`
  */
-import type { Resource } from '../api/resource.ts';
+import type { Resource } from '../api/mod.ts';
 import { type Attributes, affineHost, attributeOf, handleOf, isCoolingDown, sequenceOf } from './block.ts';
 import { canonicalIp, formatIp, nthIp, parseCidrOrIp } from '../net/mod.ts';
 import type { BlockEntry } from './snapshot.ts';
@@ -130,17 +136,48 @@ export function tunnelNode(a: Pick<AllocationView, 'handle' | 'attrs'>): string 
   return undefined;
 }
 
+/** What an orchestrator says about a pod an allocation names. */
+export type PodFacts =
+  | { exists: false }
+  | {
+      exists: true;
+      /** The node the pod is scheduled on, when it is. */
+      node?: string;
+      /** Canonical addresses the pod reports; undefined while it reports none yet. */
+      ips?: string[];
+      /** Failed for good (evicted): its addresses may go. */
+      evicted?: boolean;
+    };
+
+/** Looks a pod up; undefined when the oracle cannot tell (not synced, API down). */
+export type PodLookup = (namespace: string, pod: string) => PodFacts | undefined;
+
 /** The verdict on one allocation. */
 export type Verdict =
   | { kind: 'cooldown' }
   | { kind: 'tunnel'; node: string }
   | { kind: 'node-missing'; node: string }
   | { kind: 'in-use'; by: WorkloadRef }
+  | { kind: 'pod-exists'; namespace: string; pod: string }
   | { kind: 'assumed-valid'; why: string }
-  | { kind: 'leak-candidate' };
+  | { kind: 'leak-candidate'; why?: string };
 
-/** Applies the rules of the module comment. */
-export function judgeAllocation(a: AllocationView, workloads: WorkloadIndex, nodes: ReadonlySet<string>): Verdict {
+/** Rule 6: what the pod oracle says, or undefined when it says nothing. */
+function judgeByPod(a: AllocationView, address: string, pods: PodLookup | undefined): Verdict | undefined {
+  const { namespace, pod } = a.attrs;
+  if (!pods || !namespace || !pod) return undefined;
+  const facts = pods(namespace, pod);
+  if (!facts) return undefined;
+  if (!facts.exists) return { kind: 'leak-candidate', why: `pod ${namespace}/${pod} does not exist` };
+  const node = a.attrs.node ?? a.blockHost;
+  if (facts.node && node && facts.node !== node) return { kind: 'leak-candidate', why: `pod ${namespace}/${pod} now runs on ${facts.node}` };
+  if (facts.evicted) return { kind: 'leak-candidate', why: `pod ${namespace}/${pod} was evicted` };
+  if (facts.ips === undefined || facts.ips.includes(address)) return { kind: 'pod-exists', namespace, pod };
+  return { kind: 'leak-candidate', why: `pod ${namespace}/${pod} uses ${facts.ips.join(',')}` };
+}
+
+/** Applies the rules of the module comment; `pods` is the optional pod oracle (rule 6). */
+export function judgeAllocation(a: AllocationView, workloads: WorkloadIndex, nodes: ReadonlySet<string>, pods?: PodLookup): Verdict {
   if (a.releasedAt !== undefined) return { kind: 'cooldown' };
   const tunnel = tunnelNode(a);
   if (tunnel === '') return { kind: 'assumed-valid', why: 'a tunnel address that names no node' };
@@ -155,6 +192,8 @@ export function judgeAllocation(a: AllocationView, workloads: WorkloadIndex, nod
   const owners = [...(containerID ? workloads.byContainer.get(containerID) ?? [] : []), ...(podKey ? workloads.byPod.get(podKey) ?? [] : [])];
   const pending = owners.find((w) => w.ips.length === 0);
   if (pending) return { kind: 'in-use', by: pending };
+  const byPod = judgeByPod(a, address, pods);
+  if (byPod) return byPod;
   if (!containerID && !podKey) return { kind: 'assumed-valid', why: 'the allocation names no workload (no namespace/pod attributes, handle not <network>.<containerID>)' };
   return { kind: 'leak-candidate' };
 }

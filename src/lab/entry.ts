@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MargayError } from '../errors/mod.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const compiled = import.meta.url.endsWith('.js');
@@ -25,6 +26,6 @@ export function packageRoot(): string {
 /** The compiled CNI plugin (built by scripts/install-deps.sh). */
 export function cniPluginPath(): string {
   const path = join(packageRoot(), 'dist', 'cni', 'margay');
-  if (!existsSync(path)) throw new Error(`the CNI plugin ${path} is missing: run scripts/install-deps.sh`);
+  if (!existsSync(path)) throw new MargayError('MARGAY_ERR_NOT_INSTALLED', `the CNI plugin ${path} is missing: run scripts/install-deps.sh`);
   return path;
 }

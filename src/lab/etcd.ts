@@ -10,6 +10,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec } from '../os/mod.ts';
+import { MargayError } from '../errors/mod.ts';
 import { type ProcessRecord, isRunning, startProcess } from './processes.ts';
 import { pollUntil } from './poll.ts';
 
@@ -64,11 +65,11 @@ function startMember(dir: string, member: MemberPlan, all: MemberPlan[]): Proces
 async function waitHealthy(dir: string, member: MemberPlan, record: ProcessRecord): Promise<void> {
   const endpoint = `unix://${join(etcdDir(dir), member.clientSocket)}:0`;
   const healthy = await pollUntil(async () => {
-    if (!isRunning(record)) throw new Error(`etcd ${member.name} exited at start; see ${record.logFile}`);
+    if (!isRunning(record)) throw new MargayError('MARGAY_ERR_NOT_READY', `etcd ${member.name} exited at start; see ${record.logFile}`);
     const health = await exec('etcdctl', ['--endpoints', endpoint, 'endpoint', 'health'], { allowFail: true, timeoutMs: 3000 }).catch(() => undefined);
     return health?.code === 0 ? true : undefined;
   }, { deadline: Date.now() + 20_000, intervalMs: 100 });
-  if (!healthy) throw new Error(`etcd ${member.name} did not become healthy; see ${record.logFile}`);
+  if (!healthy) throw new MargayError('MARGAY_ERR_NOT_READY', `etcd ${member.name} did not become healthy; see ${record.logFile}`);
 }
 
 /**
@@ -79,7 +80,7 @@ export async function startLabEtcd(dir: string, options: { members?: number; onl
   mkdirSync(etcdDir(dir), { recursive: true });
   const all = memberPlans(options.members ?? 1);
   const chosen = options.only === undefined ? all : all.filter((m) => m.role === options.only);
-  if (chosen.length === 0) throw new Error(`no etcd member ${options.only} in the lab`);
+  if (chosen.length === 0) throw new MargayError('MARGAY_ERR_NOT_FOUND', `no etcd member ${options.only} in the lab`);
   // A killed member leaves its socket files behind, and etcd will not listen on an existing path.
   for (const m of chosen) for (const sock of [m.clientSocket, m.peerSocket]) rmSync(join(etcdDir(dir), `${sock}:0`), { force: true });
   const records = chosen.map((m) => startMember(dir, m, all));

@@ -9,25 +9,32 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeResources } from '../api/decode.ts';
-import { convertKubernetesResource } from '../api/k8s/mod.ts';
-import { validateResource } from '../api/validate.ts';
-import type { Resource } from '../api/resource.ts';
+import { checkLabelName, checkSubdomainName } from '../api/mod.ts';
+import { decodeResources } from '../api/mod.ts';
+import { convertKubernetesResource } from '../api/mod.ts';
+import { validateResource } from '../api/mod.ts';
+import type { Resource } from '../api/mod.ts';
 import { exec } from '../os/mod.ts';
 import { createDatastore } from '../datastore/mod.ts';
-import { ResourceStore } from '../datastore/resources.ts';
-import { MargayError } from '../errors/mod.ts';
+import { ResourceStore } from '../datastore/mod.ts';
+import { hasCode, MargayError } from '../errors/mod.ts';
 import { cniPluginPath, moduleCommand, packageRoot } from './entry.ts';
 import { labEtcdEndpoint, startLabEtcd } from './etcd.ts';
 import { buildFabric, buildHost, createNetns, deleteNetns, listLabNetns, pidsInNetns } from './fabric.ts';
-import { type LabHost, type LabOptions, type LabPlan, planLab, podNetns } from './plan.ts';
+import { LAB_NETWORK, LAB_PREFIX, type LabHost, type LabOptions, type LabPlan, planLab, podNetns } from './plan.ts';
+import { readMachineNetworks } from './machine.ts';
 import { FRR_BIN, frrAvailable, routerBgpConfig, startFrr } from './frr.ts';
 import { type ProcessRecord, isRunning, processStartTime, startProcess, stopProcess } from './processes.ts';
 import { describeMissing, waitPodRoutes } from './routes.ts';
 import { formatPortSpec, parseServeList, type PortSpec } from './serve.ts';
 import { type LabPod, type LabState, readState, writeState } from './state.ts';
 import { pollUntil } from './poll.ts';
-import { PARAMS } from '../api/felix-params.ts';
+import { SERVER_READY_MS, waitServing } from './serving.ts';
+import { addKubePod, refreshKubePods, removeKubePod } from './kubernetes/lab-pods.ts';
+import { killLabContainers, releaseKubernetes } from './kubernetes/down.ts';
+import { hostPaths } from './kubernetes/paths.ts';
+import { labKubeControllersConfiguration, prepareKubeHost, startKubernetes } from './kubernetes/up.ts';
+import { PARAMS } from '../api/mod.ts';
 
 /** Where the lab lives and how it reports progress. */
 export interface LabContext {
@@ -35,8 +42,6 @@ export interface LabContext {
   progress: (line: string) => void;
 }
 
-/** The CNI network the lab's pods join. */
-export const LAB_NETWORK = 'k8s-pod-network';
 
 function hostDir(ctx: LabContext, host: string): string {
   return join(ctx.dir, 'hosts', host);
@@ -77,12 +82,15 @@ export function requireLab(ctx: LabContext): LabState {
 
 function baseResources(plan: LabPlan): Resource[] {
   const docs: unknown[] = [
-    { kind: 'IPPool', metadata: { name: 'lab-ipv4' }, spec: { cidr: plan.pools.v4, blockSize: 26, natOutgoing: false, vxlanMode: plan.router ? 'CrossSubnet' : 'Never' } },
+    { kind: 'IPPool', metadata: { name: 'lab-ipv4' }, spec: { cidr: plan.ranges.pool4, blockSize: 26, natOutgoing: false, vxlanMode: plan.router ? 'CrossSubnet' : 'Never' } },
     // BFD on the mesh (a Margay extension, docs/bgp.md): a failed host's routes go within ~300 ms.
     { kind: 'BGPConfiguration', metadata: { name: 'default', annotations: { 'margay.io/bfd': 'true' } }, spec: { nodeToNodeMeshEnabled: true, asNumber: plan.asNumber } },
     { kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: { ipv6Support: plan.options.ipv6 } },
   ];
-  if (plan.options.ipv6) docs.push({ kind: 'IPPool', metadata: { name: 'lab-ipv6' }, spec: { cidr: plan.pools.v6, blockSize: 122 } });
+  if (plan.options.ipv6) docs.push({ kind: 'IPPool', metadata: { name: 'lab-ipv6' }, spec: { cidr: plan.ranges.pool6, blockSize: 122 } });
+  // A lab converges in seconds: the Kubernetes controllers' full resyncs (endpoints of pods gone
+  // while their host was down, nodes deleted) run every 15 s instead of Calico's 5 minutes.
+  if (plan.kubernetes) docs.push(labKubeControllersConfiguration());
   // With a router, each host peers over eBGP with the router's address on its own segment.
   for (const host of plan.router ? plan.hosts : []) {
     docs.push({ kind: 'BGPPeer', metadata: { name: `lab-router-${host.name}` }, spec: { node: host.name, peerIP: host.gateway, asNumber: plan.router!.asNumber } });
@@ -93,7 +101,7 @@ function baseResources(plan: LabPlan): Resource[] {
 /** Starts FRR in the router namespace, peering with every host; returns its daemons' records. */
 async function startRouter(dir: string, plan: LabPlan): Promise<ProcessRecord[]> {
   const router = plan.router!;
-  if (!frrAvailable()) throw new MargayError('MARGAY_ERR_CONFIG', `--router needs FRR (${FRR_BIN}/bgpd): run scripts/install-deps.sh`);
+  if (!frrAvailable()) throw new MargayError('MARGAY_ERR_NOT_INSTALLED', `--router needs FRR (${FRR_BIN}/bgpd): run scripts/install-deps.sh`);
   const frrDir = join(dir, 'router');
   // FRR's daemons run as user frr, so the lab folder must be traversable by others (etcd keeps its data 0700).
   chmodSync(dir, 0o755);
@@ -119,6 +127,8 @@ export function startAgent(ctx: LabContext, state: LabState, host: LabHost): Pro
     cmd: node,
     args,
     netns: host.netns,
+    // In a Kubernetes lab the agent lives in the host's mount namespace, where containerd makes the pods' namespaces.
+    ...(state.plan.kubernetes ? { mountNs: hostPaths(ctx.dir, host.name).mountNs } : {}),
     cwd: packageRoot(),
     logFile: join(dir, 'agent.log'),
     env: {
@@ -128,6 +138,8 @@ export function startAgent(ctx: LabContext, state: LabState, host: LabHost): Pro
       // The Node's addresses, found on the uplink (calico/node's variables).
       IP_AUTODETECTION_METHOD: `interface=${host.uplink}`,
       ...(state.plan.options.ipv6 ? { IP6: 'autodetect', IP6_AUTODETECTION_METHOD: `interface=${host.uplink}` } : {}),
+      // The Kubernetes node this host is (calico/node's variable): kube-controllers cleans up by it.
+      ...(state.plan.kubernetes ? { CALICO_K8S_NODE_REF: host.name } : {}),
       // Every lab host has its own namespace, so the default ports do not collide.
       MARGAY_LOGSEVERITYSCREEN: 'Info',
     },
@@ -140,17 +152,18 @@ export async function waitAgentsReady(state: LabState, timeoutMs: number, hosts:
   for (const host of hosts) {
     const agent = state.processes.find((p) => p.role === `agent ${host.name}`);
     const ready = await pollUntil(async () => {
-      if (agent && !isRunning(agent)) throw new Error(`the agent of ${host.name} exited; see ${agent.logFile}`);
+      if (agent && !isRunning(agent)) throw new MargayError('MARGAY_ERR_NOT_READY', `the agent of ${host.name} exited; see ${agent.logFile}`);
       const res = await exec('curl', ['-sf', '-m', '1', `http://127.0.0.1:${PARAMS.healthPort.default}/readiness`], { netns: host.netns, allowFail: true });
       return res.code === 0 ? true : undefined;
     }, { deadline, intervalMs: 250 });
-    if (!ready) throw new Error(`the agent of ${host.name} did not become ready; see ${agent?.logFile}`);
+    if (!ready) throw new MargayError('MARGAY_ERR_NOT_READY', `the agent of ${host.name} did not become ready; see ${agent?.logFile}`);
   }
 }
 
 /** `lab up`: builds everything and waits until every agent is in sync. */
 export async function labUp(options: LabOptions, ctx: LabContext): Promise<LabState> {
-  const plan = planLab(options);
+  // The lab's ranges overlap none of this machine's networks, or it does not start.
+  const plan = planLab(options, await readMachineNetworks());
   const existing = readState(ctx.dir);
   if (existing) {
     if (existing.processes.some(isRunning)) {
@@ -172,6 +185,7 @@ export async function labUp(options: LabOptions, ctx: LabContext): Promise<LabSt
   ctx.progress(`building the fabric and ${plan.hosts.length} host namespace(s)${plan.router ? ' and the router' : ''}`);
   await buildFabric(plan);
   for (const host of plan.hosts) await buildHost(plan, host);
+  if (plan.kubernetes) for (const host of plan.hosts) await prepareKubeHost(ctx.dir, host);
 
   ctx.progress('writing the cluster configuration (pools, BGP, agent)');
   await withStore(state, (store) => store.batch('apply', baseResources(plan)));
@@ -189,6 +203,7 @@ export async function labUp(options: LabOptions, ctx: LabContext): Promise<LabSt
   }
   ctx.progress('waiting for every agent to be in sync');
   await waitAgentsReady(state, 60_000);
+  if (plan.kubernetes) await startKubernetes(ctx, state);
   state.ready = true;
   writeState(ctx.dir, state);
   return state;
@@ -196,12 +211,14 @@ export async function labUp(options: LabOptions, ctx: LabContext): Promise<LabSt
 
 /** `lab down`: stops every lab process (recorded, or still inside a lab namespace) and removes every namespace and file. */
 export async function labDown(ctx: LabContext): Promise<{ processes: number; namespaces: number }> {
-  const state = readState(ctx.dir);
-  let processes = 0;
-  for (const record of [...(state?.pods.flatMap((p) => (p.server ? [p.server] : [])) ?? []), ...(state?.processes ?? [])].reverse()) {
-    if (isRunning(record)) processes++;
-    await stopProcess(record, 3000);
-  }
+  // A damaged state file names no process; whatever runs in a lab namespace is still found below.
+  const state = readStateOrNothing(ctx);
+  const records = [...(state?.pods.flatMap((p) => (p.server ? [p.server] : [])) ?? []), ...(state?.processes ?? [])];
+  let processes = records.filter(isRunning).length;
+  // All at once: each may take its grace time, and nothing is left that could need an orderly end.
+  await Promise.all(records.map((record) => stopProcess(record, 3000)));
+  // Containers of a Kubernetes lab live in their pods' namespaces: found through the hosts' cgroups.
+  processes += await killLabContainers();
   const namespaces = await listLabNetns();
   for (const ns of namespaces) {
     for (const pid of await pidsInNetns(ns)) {
@@ -214,8 +231,19 @@ export async function labDown(ctx: LabContext): Promise<{ processes: number; nam
     }
   }
   for (const ns of namespaces) await deleteNetns(ns);
+  await releaseKubernetes(ctx.dir);
   rmSync(ctx.dir, { recursive: true, force: true });
   return { processes, namespaces: namespaces.length };
+}
+
+function readStateOrNothing(ctx: LabContext): LabState | undefined {
+  try {
+    return readState(ctx.dir);
+  } catch (err) {
+    if (!hasCode(err, 'MARGAY_ERR_LAB_STATE')) throw err;
+    ctx.progress(`warning: ${err.message}`);
+    return undefined;
+  }
 }
 
 /** How long `lab pod add` waits for every other host to learn a route to the new pod. */
@@ -225,7 +253,8 @@ const POD_ROUTE_WAIT_MS = 30_000;
 export interface PodAddOptions {
   namespace: string;
   name: string;
-  host: string;
+  /** The host; a Kubernetes lab lets the scheduler choose when it is absent. */
+  host?: string;
   labels: Record<string, string>;
   serve: PortSpec[];
 }
@@ -258,7 +287,7 @@ async function runCni(ctx: LabContext, state: LabState, host: LabHost, command: 
   const out = res.stdout.trim();
   const parsed = out ? (JSON.parse(out) as Record<string, unknown>) : {};
   if (res.code !== 0) {
-    throw new MargayError('MARGAY_ERR_USAGE', `CNI ${command} for ${pod.namespace}/${pod.name} failed: ${String(parsed.msg ?? res.stderr.trim())}${parsed.details ? ` (${String(parsed.details)})` : ''}`);
+    throw new MargayError('MARGAY_ERR_COMMAND_FAILED', `CNI ${command} for ${pod.namespace}/${pod.name} failed: ${String(parsed.msg ?? res.stderr.trim())}${parsed.details ? ` (${String(parsed.details)})` : ''}`);
   }
   return parsed;
 }
@@ -276,24 +305,12 @@ export function findHost(state: LabState, name: string): LabHost {
   return host;
 }
 
-/** How long a pod's server may take to listen on all its ports. */
-const SERVER_READY_MS = 20_000;
-
-/** Waits until the pod's server listens on every port it serves (`ss` inside the pod namespace). */
-async function waitServing(pod: LabPod, timeoutMs: number): Promise<void> {
-  const serving = await pollUntil(async () => {
-    if (pod.server && !isRunning(pod.server)) throw new MargayError('MARGAY_ERR_USAGE', `the server of pod ${pod.namespace}/${pod.name} exited; see ${pod.server.logFile}`);
-    const res = await exec('ss', ['-Hltun'], { netns: pod.netns, allowFail: true });
-    // Lines like `tcp LISTEN 0 511 *:80 *:*`: protocol first, local address fifth.
-    const listening = new Set(res.stdout.split('\n').map((l) => l.trim().split(/\s+/)).filter((f) => f.length >= 5).map((f) => `${f[4]!.slice(f[4]!.lastIndexOf(':') + 1)}/${f[0]}`));
-    return pod.serve.every((p) => listening.has(p)) ? true : undefined;
-  }, { deadline: Date.now() + timeoutMs, intervalMs: 100 });
-  if (!serving) throw new MargayError('MARGAY_ERR_USAGE', `the server of pod ${pod.namespace}/${pod.name} does not listen on ${pod.serve.join(',')}; see ${pod.server?.logFile}`);
-}
-
 /** `lab pod add`: a pod namespace, CNI ADD through the real plugin, and its server. */
 export async function podAdd(ctx: LabContext, options: PodAddOptions): Promise<LabPod> {
   const state = requireLab(ctx);
+  if (options.host !== undefined) findHost(state, options.host);
+  if (state.kubernetes) return addKubePod(state, options, ctx.progress);
+  if (options.host === undefined) throw new MargayError('MARGAY_ERR_USAGE', 'lab pod add: --host is required (only a Kubernetes lab has a scheduler to choose one)');
   const host = findHost(state, options.host);
   if (state.pods.some((p) => p.namespace === options.namespace && p.name === options.name)) {
     throw new MargayError('MARGAY_ERR_ALREADY_EXISTS', `pod ${options.namespace}/${options.name} already exists`);
@@ -333,6 +350,27 @@ export async function podAdd(ctx: LabContext, options: PodAddOptions): Promise<L
   return pod;
 }
 
+/**
+ * Brings `state.pods` up to date: in a Kubernetes lab the pods are the API server's Running pods
+ * (created by `lab pod add` or by anyone with kubectl); otherwise the lab's own record is current.
+ */
+export async function refreshPods(state: LabState): Promise<LabState> {
+  if (state.kubernetes) await refreshKubePods(state);
+  return state;
+}
+
+/**
+ * `NS/NAME` (or `NAME`, in namespace `default`) as the lab names pods; a usage error when it is
+ * not a Kubernetes namespace and pod name.
+ */
+export function parsePodRef(ref: string): { namespace: string; name: string } {
+  const parts = ref.split('/');
+  const [namespace, name] = parts.length === 1 ? ['default', parts[0]!] : [parts[0]!, parts.slice(1).join('/')];
+  const problem = parts.length > 2 ? 'expected NAMESPACE/NAME' : checkLabelName(namespace) ? `namespace: ${checkLabelName(namespace)}` : checkSubdomainName(name) ? `name: ${checkSubdomainName(name)}` : undefined;
+  if (problem !== undefined) throw new MargayError('MARGAY_ERR_USAGE', `pod ${JSON.stringify(ref)}: ${problem}`);
+  return { namespace, name };
+}
+
 /** Finds a lab pod by `NS/NAME`. */
 export function findPod(state: LabState, ref: string): LabPod {
   const [namespace, name] = ref.includes('/') ? ref.split('/', 2) : ['default', ref];
@@ -344,6 +382,10 @@ export function findPod(state: LabState, ref: string): LabPod {
 /** `lab pod rm`: CNI DEL through the plugin, server stopped, namespace removed. */
 export async function podRemove(ctx: LabContext, ref: string): Promise<void> {
   const state = requireLab(ctx);
+  if (state.kubernetes) {
+    const { namespace, name } = parsePodRef(ref);
+    return removeKubePod(state, namespace, name);
+  }
   const pod = findPod(state, ref);
   if (pod.server) await stopProcess(pod.server, 2000);
   await runCni(ctx, state, findHost(state, pod.host), 'DEL', pod);
@@ -359,6 +401,13 @@ export function targetNetns(state: LabState, target: string): string {
   if (target === 'router') {
     if (!state.plan.router) throw new MargayError('MARGAY_ERR_NOT_FOUND', 'this lab has no router (start it with --router)');
     return state.plan.router.netns;
+  }
+  if (!target.includes('/') && !state.pods.some((p) => p.namespace === 'default' && p.name === target)) {
+    const pods = state.pods.map((p) => `${p.namespace}/${p.name}`);
+    throw new MargayError(
+      'MARGAY_ERR_NOT_FOUND',
+      `no host, router or pod "${target}" in the lab (hosts: ${state.plan.hosts.map((h) => h.name).join(', ')}${state.plan.router ? ', router' : ''}; pods: ${pods.length > 0 ? pods.join(', ') : 'none'})`,
+    );
   }
   return findPod(state, target).netns;
 }
@@ -378,9 +427,20 @@ export function targetAddress(state: LabState, target: string, family: 4 | 6 = 4
   return address;
 }
 
-/** One probe from a namespace to an address: connected or not, and what came back. */
-/** Many probes from one namespace, all at once in one process; results in the order asked. */
+/**
+ * The namespace a probe runs in, which must be one of the lab's: a probe from the machine's own
+ * namespace (an empty name) would send to a lab address through the machine's real interfaces.
+ */
+function probeNetns(netns: string): string {
+  if (!netns.startsWith(LAB_PREFIX)) {
+    throw new MargayError('MARGAY_ERR_USAGE', `probes run only inside the lab's namespaces (${LAB_PREFIX}*), not in ${netns === '' ? "this machine's own namespace" : netns}`);
+  }
+  return netns;
+}
+
+/** Many probes from one lab namespace, all at once in one process; results in the order asked. */
 export async function probeMany(netns: string, targets: { address: string; port: PortSpec }[], timeoutMs = 1000): Promise<{ ok: boolean; output: string }[]> {
+  probeNetns(netns);
   if (targets.length === 0) return [];
   const [node, args] = moduleCommand('lab/probe-client', ['--many', String(timeoutMs), ...targets.map((t) => `${t.address}=${formatPortSpec(t.port)}`)]);
   const res = await exec(node, args, { netns, timeoutMs: timeoutMs + 20_000 });
@@ -389,9 +449,10 @@ export async function probeMany(netns: string, targets: { address: string; port:
   return lines.map((l) => ({ ok: l.ok, output: l.text }));
 }
 
+/** One probe from a lab namespace to an address: connected or not, and what came back. */
 export async function probe(netns: string, address: string, port: PortSpec, timeoutMs = 1000): Promise<{ ok: boolean; output: string }> {
   const [node, args] = moduleCommand('lab/probe-client', [address, formatPortSpec(port), String(timeoutMs)]);
-  const res = await exec(node, args, { netns, allowFail: true, timeoutMs: timeoutMs + 10_000 });
+  const res = await exec(node, args, { netns: probeNetns(netns), allowFail: true, timeoutMs: timeoutMs + 10_000 });
   return { ok: res.code === 0, output: res.stdout.trim() };
 }
 

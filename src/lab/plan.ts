@@ -1,21 +1,40 @@
 /**
- * The lab's address plan (docs/design.md §7), computed from the options alone: namespace names,
- * fabric addresses, router segment. Pure, so `lab up`, `lab down` and `lab status` agree on names
- * without asking the kernel.
+ * The lab's address plan (docs/lab.md), computed from the options and the networks of the
+ * machine it runs on: namespace names, the ranges (chosen in ranges.ts to overlap none of the
+ * machine's networks), fabric addresses, router segment, pools. Pure; `lab up` records it in the
+ * lab's state, so every later command uses the same names and addresses.
  */
 import { MargayError } from '../errors/mod.ts';
+import { chooseLabRanges, type LabRanges, nthAddress, nthIpOf, type UsedNetwork } from './ranges.ts';
 
 /** Every namespace the lab makes starts with this, so clean-up can find all of it. */
 export const LAB_PREFIX = 'mgl-';
 
+/** The CNI network the lab's pods join. */
+export const LAB_NETWORK = 'k8s-pod-network';
+
 /** Options of a lab. */
 export interface LabOptions {
   hosts: number;
-  /** Add an FRR router namespace with a second segment (198.51.100.0/24) behind it. */
+  /** Add an FRR router namespace with a second segment behind it. */
   router: boolean;
   ipv6: boolean;
   /** etcd members (default 1); an odd number up to 7, e.g. 3 to show a member failing. */
   etcdMembers?: number;
+  /** Run a real Kubernetes control plane and a kubelet + containerd on every host (src/lab/kubernetes). */
+  kubernetes?: boolean;
+}
+
+/** The Kubernetes part of the plan (`lab up --kubernetes`). */
+export interface KubernetesPlan {
+  /** The namespace of kube-apiserver, kube-controller-manager, kube-scheduler and `margay kube-controllers`. */
+  netns: string;
+  /** Its address on the fabric, with prefix; the API server's advertised address. */
+  address: string;
+  /** The API server's port inside that namespace. */
+  apiPort: number;
+  /** Service cluster IPs (virtual: nothing routes them in the lab, there is no kube-proxy). */
+  serviceCidr: string;
 }
 
 /** One lab host. */
@@ -24,11 +43,11 @@ export interface LabHost {
   name: string;
   /** Its network namespace (`mgl-host-1`). */
   netns: string;
-  /** Its address on the fabric or the second segment, with prefix (`192.0.2.11/24`). */
+  /** Its address on the fabric or the second segment, with prefix (`198.51.100.11/24`). */
   address: string;
   /** Its default gateway on the fabric, when the router exists. */
   gateway?: string;
-  /** Its IPv6 fabric address (`2001:db8::11/64`), with --ipv6. */
+  /** Its IPv6 fabric address (`2001:db8::b/64`), with --ipv6. */
   address6?: string;
   /** Which segment it sits on. */
   segment: 'fabric' | 'second';
@@ -39,54 +58,66 @@ export interface LabHost {
 /** The whole plan. */
 export interface LabPlan {
   options: LabOptions;
+  /** The address ranges chosen for this machine (none overlaps its own networks). */
+  ranges: LabRanges;
   fabricNetns: string;
   fabricBridge: string;
-  fabricCidr: string;
   hosts: LabHost[];
   router?: { netns: string; fabricAddress: string; secondAddress: string; secondNetns: string; secondBridge: string; asNumber: number };
-  /** The workload pools. */
-  pools: { v4: string; v6: string };
   /** The cluster AS number. */
   asNumber: number;
+  /** With --kubernetes. */
+  kubernetes?: KubernetesPlan;
 }
 
-/** Maximum hosts: the fabric addresses 192.0.2.11 … 192.0.2.250. */
+/** Maximum hosts: the addresses .11 … .250 of the fabric's /24. */
 export const MAX_HOSTS = 240;
 
-/** Builds the plan. With a router, the last host sits on the second segment behind it. */
-export function planLab(options: LabOptions): LabPlan {
+/** The first host's offset in its segment (host-N is at .10+N; the router is at .1). */
+const HOST_OFFSET = 10;
+
+/**
+ * Builds the plan for a machine whose own networks are `machine` (none: the first candidates,
+ * 192.0.2.0/24 and so on). With a router, the last host sits on the second segment behind it.
+ */
+export function planLab(options: LabOptions, machine: readonly UsedNetwork[]): LabPlan {
   if (!Number.isInteger(options.hosts) || options.hosts < 1 || options.hosts > MAX_HOSTS) {
     throw new MargayError('MARGAY_ERR_USAGE', `--hosts must be a whole number from 1 to ${MAX_HOSTS}`);
   }
   const members = options.etcdMembers ?? 1;
   if (![1, 3, 5, 7].includes(members)) throw new MargayError('MARGAY_ERR_USAGE', '--etcd-members must be 1, 3, 5 or 7 (an odd number keeps a majority when one fails)');
+  const ranges = chooseLabRanges(machine, options);
   const hosts: LabHost[] = [];
   for (let i = 1; i <= options.hosts; i++) {
     const behindRouter = options.router && options.hosts > 1 && i === options.hosts;
+    const segment = behindRouter ? ranges.second! : ranges.fabric;
     hosts.push({
       name: `host-${i}`,
       netns: `${LAB_PREFIX}host-${i}`,
-      address: behindRouter ? `198.51.100.${10 + i}/24` : `192.0.2.${10 + i}/24`,
-      ...(options.router ? { gateway: behindRouter ? '198.51.100.1' : '192.0.2.1' } : {}),
-      ...(options.ipv6 && !behindRouter ? { address6: `2001:db8::${(10 + i).toString(16)}/64` } : {}),
+      address: nthAddress(segment, HOST_OFFSET + i),
+      ...(options.router ? { gateway: nthIpOf(segment, 1) } : {}),
+      ...(options.ipv6 && !behindRouter ? { address6: nthAddress(ranges.fabric6!, HOST_OFFSET + i) } : {}),
       segment: behindRouter ? 'second' : 'fabric',
       uplink: 'eth0',
     });
   }
   const plan: LabPlan = {
     options,
+    ranges,
     fabricNetns: `${LAB_PREFIX}fabric`,
     fabricBridge: 'br0',
-    fabricCidr: '192.0.2.0/24',
     hosts,
-    pools: { v4: '10.244.0.0/16', v6: 'fd00:10:244::/48' },
     asNumber: 64512,
   };
+  if (options.kubernetes) {
+    // The control plane sits at the fabric's second address (the router, when there is one, has the first).
+    plan.kubernetes = { netns: `${LAB_PREFIX}control`, address: nthAddress(ranges.fabric, 2), apiPort: 6443, serviceCidr: ranges.services! };
+  }
   if (options.router) {
     plan.router = {
       netns: `${LAB_PREFIX}router`,
-      fabricAddress: '192.0.2.1/24',
-      secondAddress: '198.51.100.1/24',
+      fabricAddress: nthAddress(ranges.fabric, 1),
+      secondAddress: nthAddress(ranges.second!, 1),
       secondNetns: `${LAB_PREFIX}segment2`,
       secondBridge: 'br1',
       asNumber: 64513,

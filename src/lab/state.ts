@@ -4,6 +4,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MargayError } from '../errors/mod.ts';
 import type { LabPlan } from './plan.ts';
 import type { ProcessRecord } from './processes.ts';
 
@@ -26,6 +27,16 @@ export interface LabPod {
   server?: ProcessRecord;
 }
 
+/** The Kubernetes part of a lab (`lab up --kubernetes`). */
+export interface LabKubernetes {
+  /** The operator's kubeconfig: through the forwarder on 127.0.0.1 of the machine's namespace. */
+  kubeconfig: string;
+  /** The API server as lab hosts reach it over the fabric (`https://ADDRESS:6443`). */
+  server: string;
+  /** The forwarder's port on 127.0.0.1. */
+  forwardPort: number;
+}
+
 /** Everything the lab knows about itself. */
 export interface LabState {
   plan: LabPlan;
@@ -37,15 +48,26 @@ export interface LabState {
   ready: boolean;
   /** Hosts made to fail with `lab host fail` (wire cut, processes killed) and not yet recovered. */
   failedHosts?: string[];
+  /** With --kubernetes, once the control plane is up. */
+  kubernetes?: LabKubernetes;
 }
 
 const STATE_FILE = 'lab.json';
 
-/** Reads the state; undefined when there is no lab. */
+/** Reads the state; undefined when there is no lab. Throws MARGAY_ERR_LAB_STATE when it cannot be read. */
 export function readState(dir: string): LabState | undefined {
   const file = join(dir, STATE_FILE);
   if (!existsSync(file)) return undefined;
-  return JSON.parse(readFileSync(file, 'utf8')) as LabState;
+  let state: LabState;
+  try {
+    state = JSON.parse(readFileSync(file, 'utf8')) as LabState;
+  } catch (err) {
+    throw new MargayError('MARGAY_ERR_LAB_STATE', `${file}: ${(err as Error).message}; \`margay lab down\` removes the lab and this file`, { cause: err });
+  }
+  if (typeof state !== 'object' || state === null || typeof state.plan !== 'object' || !Array.isArray(state.processes) || !Array.isArray(state.pods)) {
+    throw new MargayError('MARGAY_ERR_LAB_STATE', `${file}: not a lab state (plan, processes and pods are required); \`margay lab down\` removes the lab and this file`);
+  }
+  return state;
 }
 
 /** Writes the state atomically (write then rename). */

@@ -8,6 +8,7 @@
  * unit tests can substitute a fake.
  */
 import { spawn } from 'node:child_process';
+import { MargayError } from '../errors/mod.ts';
 
 /** Options of one command run. */
 export interface RunOptions {
@@ -38,8 +39,8 @@ export interface RunResult {
 /** Runs `cmd args…` somewhere (a namespace, a fake); the seam every driver uses. */
 export type CommandRunner = (cmd: string, args: readonly string[], options?: RunOptions) => Promise<RunResult>;
 
-/** A command that could not be started, exited non-zero, was killed or timed out. */
-export class ExecError extends Error {
+/** A command that could not be started, exited non-zero, was killed or timed out (MARGAY_ERR_COMMAND_FAILED). */
+export class ExecError extends MargayError {
   /** The program that ran (after any namespace prefix, the original command is in `args`). */
   readonly cmd: string;
   readonly args: readonly string[];
@@ -70,7 +71,7 @@ export class ExecError extends Error {
           ? `was killed by ${init.signal}`
           : 'could not be started';
     const detail = init.stderr.trim() || (options?.cause instanceof Error ? options.cause.message : '');
-    super(`${[init.cmd, ...init.args].join(' ').slice(0, 200)} ${what}${detail ? `: ${detail.slice(0, 2000)}` : ''}`, options);
+    super('MARGAY_ERR_COMMAND_FAILED', `${[init.cmd, ...init.args].join(' ').slice(0, 200)} ${what}${detail ? `: ${detail.slice(0, 2000)}` : ''}`, options);
     this.name = 'ExecError';
     this.cmd = init.cmd;
     this.args = init.args;

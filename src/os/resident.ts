@@ -189,6 +189,19 @@ export class ResidentProcess {
     return this.#running;
   }
 
+  /**
+   * Retires the process once the jobs queued so far are done: the next job starts a fresh one
+   * (which has none of the old one's state, such as ip's interface-name cache).
+   */
+  renew(): void {
+    const job = async (): Promise<void> => {
+      const p = this.#running;
+      if (p && !p.dead) p.child.stdin.end(); // it exits at the end of its input
+      this.#running = undefined;
+    };
+    this.#queue = this.#queue.then(job, job);
+  }
+
   /** Stops the process. */
   close(): void {
     this.#closed = true;

@@ -23,7 +23,7 @@ export interface MatrixJson {
 export function runMatrix(view: PolicyView, opts: { ports: MatrixPort[]; endpoints?: string[]; namespaces?: string[]; ipVersion?: 4 | 6 }): MatrixJson {
   let chosen = opts.endpoints?.length
     ? opts.endpoints.map((e) => {
-        const r = view.resolve(e);
+        const r = view.resolve(e, '--endpoint');
         if (!r.endpoint) throw new MargayError('MARGAY_ERR_USAGE', `--endpoint ${e}: not an endpoint of the model`);
         return r.endpoint;
       })

@@ -58,12 +58,23 @@ function pickAddresses(from: { endpoint?: NamedEndpoint; address?: string }, to:
   throw new MargayError('MARGAY_ERR_USAGE', `the two endpoints have no addresses of the same IP family (from: ${fromList.join(', ') || 'none'}; to: ${toList.join(', ') || 'none'})`);
 }
 
+/** The protocols `--protocol` names (any case); a number 1-255 is accepted too. */
+const PROTOCOL_NAMES = ['tcp', 'udp', 'sctp', 'icmp', 'icmpv6', 'udplite'];
+
+/** `--protocol` in lower case, or a usage error saying what is allowed. */
+function checkProtocol(text: string): string {
+  const protocol = text.trim().toLowerCase();
+  const n = Number(protocol);
+  if (PROTOCOL_NAMES.includes(protocol) || (/^\d+$/.test(protocol) && n >= 1 && n <= 255)) return protocol;
+  throw new MargayError('MARGAY_ERR_USAGE', `--protocol ${JSON.stringify(text)}: expected TCP, UDP, SCTP, ICMP, ICMPv6, UDPLite or a protocol number 1-255`);
+}
+
 /** Traces one packet from `opts.from` to `opts.to` (named as {@link PolicyView.resolve} takes them). */
 export function runTrace(view: PolicyView, opts: { from: string; to: string; port?: number; protocol: string; srcPort?: number }): TraceOutput {
-  const from = view.resolve(opts.from);
-  const to = view.resolve(opts.to);
+  const protocol = checkProtocol(opts.protocol);
+  const from = view.resolve(opts.from, '--from');
+  const to = view.resolve(opts.to, '--to');
   const [srcIp, dstIp] = pickAddresses(from, to);
-  const protocol = opts.protocol.toLowerCase();
   const ported = protocol === 'tcp' || protocol === 'udp' || protocol === 'sctp';
   if (ported && opts.port === undefined) throw new MargayError('MARGAY_ERR_USAGE', `--port is required for ${protocol.toUpperCase()}`);
   const srcPort = opts.srcPort ?? 49152;

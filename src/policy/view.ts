@@ -7,7 +7,8 @@
  * - an IP address: the endpoint that has it, or, when none does, an address outside the model
  *   (only the other side's policy applies).
  */
-import type { Resource } from '../api/resource.ts';
+import { isIP } from 'node:net';
+import type { Resource } from '../api/mod.ts';
 import { modelFromResources, type ModelSnapshot, PolicyEvaluator } from '../calc/mod.ts';
 import { MargayError } from '../errors/mod.ts';
 
@@ -54,13 +55,26 @@ export class PolicyView {
 
   /**
    * Finds an endpoint by the names of the file comment; for an address outside the model,
-   * returns `{address}` only. Throws MARGAY_ERR_NOT_FOUND / MARGAY_ERR_USAGE naming the choices.
+   * returns `{address}` only. Throws MARGAY_ERR_NOT_FOUND / MARGAY_ERR_USAGE naming the choices
+   * (an address that is not valid, such as `999.1.1.1`, is a usage error). With `flag`, every
+   * message starts with it (`--to: no endpoint …`).
    */
-  resolve(text: string): { endpoint?: NamedEndpoint; address?: string } {
+  resolve(text: string, flag?: string): { endpoint?: NamedEndpoint; address?: string } {
+    if (flag === undefined) return this.#resolve(text);
+    try {
+      return this.#resolve(text);
+    } catch (err) {
+      if (err instanceof MargayError) throw new MargayError(err.code, `${flag}: ${err.message}`, { cause: err });
+      throw err;
+    }
+  }
+
+  #resolve(text: string): { endpoint?: NamedEndpoint; address?: string } {
     const byName = this.endpoints.find((e) => e.name === text || (e.kind === 'workload' && e.key === text) || (e.kind === 'host' && e.key === text));
     if (byName) return { endpoint: byName };
     if (text.startsWith('hep:')) throw new MargayError('MARGAY_ERR_NOT_FOUND', `no HostEndpoint named "${text.slice(4)}"`);
     if (/^[0-9a-fA-F:.]+$/.test(text) && (text.includes('.') || text.includes(':'))) {
+      if (isIP(text) === 0) throw new MargayError('MARGAY_ERR_USAGE', `"${text}" is not a valid IP address`);
       const withIp = this.endpoints.filter((e) => e.addresses.includes(text));
       const workload = withIp.find((e) => e.kind === 'workload');
       return { endpoint: workload ?? withIp[0], address: text };

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { defaultPoolsFromEnv, registrationFromEnv } from '../../src/bgp/env.ts';
+import { hasCode } from '../../src/errors/mod.ts';
 
 describe('calico/node environment variables', () => {
   test('registration takes only what is set', () => {
@@ -13,6 +14,7 @@ describe('calico/node environment variables', () => {
       asNumber: '64513',
     });
     assert.deepEqual(registrationFromEnv({ IP: '  ' }), {}, 'blank is unset');
+    assert.deepEqual(registrationFromEnv({ CALICO_K8S_NODE_REF: 'worker-1' }), { kubernetesNodeRef: 'worker-1' });
   });
 
   test('default pools: IPv6 only when IP6 is set and not none; every pool variable read', () => {
@@ -29,5 +31,8 @@ describe('calico/node environment variables', () => {
     assert.throws(() => defaultPoolsFromEnv({ CALICO_IPV4POOL_BLOCK_SIZE: '33' }), /CALICO_IPV4POOL_BLOCK_SIZE=33: allowed a whole number from 20 to 32/);
     assert.throws(() => defaultPoolsFromEnv({ CALICO_IPV6POOL_VXLAN: 'Sometimes' }), /CALICO_IPV6POOL_VXLAN=Sometimes: allowed Never, Always, CrossSubnet/);
     assert.throws(() => defaultPoolsFromEnv({ NO_DEFAULT_POOLS: 'maybe' }), /NO_DEFAULT_POOLS=maybe: allowed true or false/);
+    // Autodetection methods are checked when read, not first at registration.
+    assert.throws(() => registrationFromEnv({ IP_AUTODETECTION_METHOD: 'bogus' }), (e: unknown) => hasCode(e, 'MARGAY_ERR_CONFIG') && /^IP_AUTODETECTION_METHOD="bogus": /.test(e.message));
+    assert.throws(() => registrationFromEnv({ IP6_AUTODETECTION_METHOD: 'interface=[' }), (e: unknown) => hasCode(e, 'MARGAY_ERR_CONFIG') && /^IP6_AUTODETECTION_METHOD="interface=\[": "\[" is not a valid/.test(e.message));
   });
 });

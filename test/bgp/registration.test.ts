@@ -18,6 +18,7 @@ import {
 } from '../../src/bgp/autodetect.ts';
 import { ensureDefaultPools, randomUlaPrefix, registerNode } from '../../src/bgp/node-registration.ts';
 import { MemoryDatastore } from '../../src/datastore/memory.ts';
+import { hasCode } from '../../src/errors/mod.ts';
 import { ResourceStore } from '../../src/datastore/resources.ts';
 import { res } from './helpers.ts';
 
@@ -42,10 +43,23 @@ describe('autodetection', () => {
     assert.deepEqual(parseAutodetectionMethod('skip-interface=eth1'), { kind: 'skip-interface', patterns: ['eth1'] });
     assert.deepEqual(parseAutodetectionMethod('can-reach=8.8.8.8'), { kind: 'can-reach', destination: '8.8.8.8' });
     assert.deepEqual(parseAutodetectionMethod('cidr=192.0.2.0/24,10.0.0.0/8'), { kind: 'cidr', cidrs: ['192.0.2.0/24', '10.0.0.0/8'] });
-    assert.throws(() => parseAutodetectionMethod('can-reach=www.example.com'), /can-reach needs an IP address/);
-    assert.throws(() => parseAutodetectionMethod('interface=('), /not a valid regular expression/);
-    assert.throws(() => parseAutodetectionMethod('cidr=10.0.0.1'), /cidr= needs/);
-    assert.throws(() => parseAutodetectionMethod('kubernetes-internal-ip'), /invalid IP autodetection method/);
+    // Each refusal is a MARGAY_ERR_CONFIG naming the variable, the value, the fault and what is allowed.
+    const refused = (text: string, variable: string | undefined, why: RegExp) =>
+      assert.throws(
+        () => parseAutodetectionMethod(text, variable),
+        (err: unknown) => {
+          assert.ok(hasCode(err, 'MARGAY_ERR_CONFIG'), String(err));
+          assert.ok(err.message.startsWith(`${variable ?? 'IP_AUTODETECTION_METHOD'}=${JSON.stringify(text)}: `), err.message);
+          assert.match(err.message, why);
+          assert.match(err.message, /allowed: first-found, interface=REGEX\[,REGEX\], skip-interface=.*can-reach=IP or cidr=CIDR/);
+          return true;
+        },
+      );
+    refused('can-reach=www.example.com', undefined, /can-reach needs an IP address/);
+    refused('interface=(', undefined, /"\(" is not a valid regular expression/);
+    refused('cidr=10.0.0.1', 'IP6_AUTODETECTION_METHOD', /cidr= needs/);
+    refused('kubernetes-internal-ip', undefined, /not an IP autodetection method/);
+    refused('interface=', undefined, /names no interface pattern/);
   });
 
   it('first-found: highest interface index first, internal interfaces skipped, prefix kept', async () => {
@@ -98,6 +112,12 @@ describe('node registration', () => {
     // IP=autodetect with a method re-detects.
     const redetect = await registerNode(store, { nodeName: 'n1', ip: 'autodetect', ipAutodetectionMethod: 'cidr=192.0.2.0/24', ip6: 'none' }, sources());
     assert.deepEqual(redetect.node.spec, { bgp: { ipv4Address: '192.0.2.11/24', asNumber: 65546 } });
+  });
+
+  it('records the Kubernetes node it is (CALICO_K8S_NODE_REF) as orchRefs', async () => {
+    const store = new ResourceStore(new MemoryDatastore());
+    const r = await registerNode(store, { nodeName: 'n1', kubernetesNodeRef: 'worker-1' }, sources());
+    assert.deepEqual((r.node.spec as { orchRefs?: unknown }).orchRefs, [{ nodeName: 'worker-1', orchestrator: 'k8s' }]);
   });
 
   it('keeps labels and other fields of an existing Node', async () => {

@@ -12,7 +12,7 @@ import { LEADER_KEY } from '../../src/datastore/keys.ts';
 import type { Datastore } from '../../src/datastore/datastore.ts';
 import { EtcdDatastore } from '../../src/datastore/etcd.ts';
 import { Ipam } from '../../src/ipam/ipam.ts';
-import { registerCleanup } from '../harness/cleanup.ts';
+import { trackChildren } from '../harness/process.ts';
 import { startEtcd, type EtcdHandle } from '../harness/etcd.ts';
 import { eventually } from '../harness/wait.ts';
 import { apply, node, pool, wep } from '../ipam/helpers.ts';
@@ -26,16 +26,7 @@ interface Proc {
   exited: Promise<number | string>;
 }
 
-const procs: Proc[] = [];
-const undo = registerCleanup(() => {
-  for (const p of procs) {
-    try {
-      process.kill(p.child.pid!, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-});
+const { list: procs, killAll: undo } = trackChildren<Proc>();
 
 function startController(id: string, endpoints: string[]): Proc {
   const child = spawn(

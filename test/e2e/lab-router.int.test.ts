@@ -50,7 +50,7 @@ describe('lab - an FRR router and a second subnet', () => {
     const frr = frrAt(state.plan.router!.netns, join(ctx.dir, 'router'));
     await eventually(async () => (await frrSessions(frr)).filter((s) => s.state === 'Established').length === 3, { what: 'eBGP sessions', timeoutMs: 30_000, intervalMs: 250 });
     const sessions = await frrSessions(frr);
-    assert.deepEqual(sessions.map((s) => s.peer).sort(), ['192.0.2.11', '192.0.2.12', '198.51.100.13']);
+    assert.deepEqual(sessions.map((s) => s.peer).sort(), state.plan.hosts.map((h) => h.address.split('/')[0]!).sort());
     assert.ok(sessions.every((s) => s.remoteAs === 64512));
     await eventually(async () => (await routes(state.plan.router!.netns)).filter((r) => r.protocol === 'bgp').length >= 3, { what: 'the router to learn the blocks', timeoutMs: 30_000, intervalMs: 250 });
 
@@ -59,7 +59,7 @@ describe('lab - an FRR router and a second subnet', () => {
       const matching = JSON.parse((await exec('ip', ['-j', 'route', 'show', 'match', ip], { netns: 'mgl-host-1' })).stdout) as Route[];
       return matching.find((r) => r.protocol === '78')!;
     };
-    assert.deepEqual([(await routeTo(b.addresses[0]!)).gateway, (await routeTo(b.addresses[0]!)).dev], ['192.0.2.12', 'eth0'], 'host-2 natively');
+    assert.deepEqual([(await routeTo(b.addresses[0]!)).gateway, (await routeTo(b.addresses[0]!)).dev], [state.plan.hosts[1]!.address.split('/')[0], 'eth0'], 'host-2 natively');
     assert.equal((await routeTo(c.addresses[0]!)).dev, 'vxlan.margay', 'host-3 through the tunnel');
 
     // Every pair connects, and pods are reachable from the router (outside the cluster).

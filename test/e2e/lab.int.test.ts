@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eventually as eventuallyTrue } from '../harness/wait.ts';
+import { killedLabUp } from './killed-lab-up.ts';
 import { after, describe, test } from 'node:test';
 import { exec } from '../../src/os/mod.ts';
 import { connectivity, type ConnectivityReport } from '../../src/lab/connectivity.ts';
@@ -20,6 +21,8 @@ import { failHost, recoverHost, restartAgent } from '../../src/lab/hosts.ts';
 import type { PortSpec } from '../../src/lab/serve.ts';
 import { labDown, labUp, applyManifests, podAdd, probe, type LabContext } from '../../src/lab/lab.ts';
 import { listLabNetns } from '../../src/lab/fabric.ts';
+import { readMachineNetworks } from '../../src/lab/machine.ts';
+import { cidrsOverlap, parseCidr } from '../../src/net/mod.ts';
 import { isRunning, stopProcess } from '../../src/lab/processes.ts';
 import { startLabEtcd } from '../../src/lab/etcd.ts';
 import { type LabState, readState, writeState } from '../../src/lab/state.ts';
@@ -56,11 +59,23 @@ async function birdRoutes(netns: string, family: 4 | 6): Promise<{ dst: string; 
   return JSON.parse(out || '[]') as { dst: string; gateway?: string }[];
 }
 
+/** A host's fabric address without its prefix, as the lab chose it for this machine. */
+function fabricIp(state: LabState, host: string, family: 4 | 6 = 4): string {
+  const h = state.plan.hosts.find((x) => x.name === host)!;
+  return (family === 4 ? h.address : h.address6!).split('/')[0]!;
+}
+
 describe('lab - three hosts', () => {
   test('up, pods on every host, BGP routes, cross-host reachability in IPv4 and IPv6', async () => {
     const state = await labUp({ hosts: 3, router: false, ipv6: true }, ctx);
     assert.equal(state.plan.hosts.length, 3);
     assert.ok(state.etcdEndpoint.startsWith('unix://'), 'the datastore has no network address');
+    // The lab shares no subnet with this machine: no range it chose overlaps an address or route here.
+    const machine = await readMachineNetworks();
+    for (const range of Object.values(state.plan.ranges)) {
+      const hit = machine.find((u) => cidrsOverlap(parseCidr(u.cidr)!, parseCidr(range)!));
+      assert.equal(hit, undefined, `${range} overlaps ${hit?.what}`);
+    }
     await podAdd(ctx, { namespace: 'x', name: 'a', host: 'host-1', labels: { pod: 'a' }, serve: PORTS });
     await podAdd(ctx, { namespace: 'x', name: 'b', host: 'host-2', labels: { pod: 'b' }, serve: PORTS });
     await podAdd(ctx, { namespace: 'y', name: 'c', host: 'host-3', labels: { pod: 'c' }, serve: PORTS });
@@ -68,9 +83,9 @@ describe('lab - three hosts', () => {
     for (const pod of after.pods) assert.equal(pod.addresses.length, 2, `${pod.name} has an IPv4 and an IPv6 address: ${pod.addresses.join(', ')}`);
     // host-1 learns the blocks of host-2 and host-3 from BIRD, via their fabric addresses, in both families.
     const v4 = await birdRoutes('mgl-host-1', 4);
-    assert.ok(v4.some((r) => r.gateway === '192.0.2.12') && v4.some((r) => r.gateway === '192.0.2.13'), JSON.stringify(v4));
+    assert.ok(v4.some((r) => r.gateway === fabricIp(state, 'host-2')) && v4.some((r) => r.gateway === fabricIp(state, 'host-3')), JSON.stringify(v4));
     const v6 = await birdRoutes('mgl-host-1', 6);
-    assert.ok(v6.some((r) => r.gateway === '2001:db8::c') && v6.some((r) => r.gateway === '2001:db8::d'), JSON.stringify(v6));
+    assert.ok(v6.some((r) => r.gateway === fabricIp(state, 'host-2', 6)) && v6.some((r) => r.gateway === fabricIp(state, 'host-3', 6)), JSON.stringify(v6));
     // `pod add` waited for every host to route to each new pod: nothing is missing now.
     assert.deepEqual(await missingPodRoutes(after), []);
     for (const report of await assertMatrixAgrees(after)) {
@@ -167,8 +182,9 @@ spec:
     const pod = (name: string) => state.pods.find((p) => p.name === name)!;
     const hasRouteVia = async (netns: string, gateway: string) => (await birdRoutes(netns, 4)).some((r) => r.gateway === gateway);
     await failHost(ctx, 'host-2');
-    await eventually(async () => !(await hasRouteVia('mgl-host-1', '192.0.2.12')) && !(await hasRouteVia('mgl-host-3', '192.0.2.12')), 'host-2\'s routes withdrawn', 10_000);
-    assert.ok(await hasRouteVia('mgl-host-1', '192.0.2.13'), 'host-1 still routes to host-3');
+    const host2 = fabricIp(state, 'host-2');
+    await eventually(async () => !(await hasRouteVia('mgl-host-1', host2)) && !(await hasRouteVia('mgl-host-3', host2)), 'host-2\'s routes withdrawn', 10_000);
+    assert.ok(await hasRouteVia('mgl-host-1', fabricIp(state, 'host-3')), 'host-1 still routes to host-3');
     assert.equal((await probe(pod('a').netns, pod('c').addresses[0]!, { port: 80, protocol: 'tcp' }, 1000)).ok, true, 'x/a → y/c across the surviving hosts');
     assert.equal((await probe(pod('a').netns, pod('c').addresses[1]!, { port: 80, protocol: 'tcp' }, 1000)).ok, true, 'and in IPv6');
     assert.equal((await probe(pod('c').netns, pod('b').addresses[0]!, { port: 80, protocol: 'tcp' }, 500)).ok, false, 'x/b is gone with its host');
@@ -201,11 +217,17 @@ spec:
     const agent = state.processes.find((p) => p.role === 'agent host-2')!;
     process.kill(agent.pid, 'SIGKILL');
     await eventually(async () => !isRunning(agent), 'the agent to die');
-    const before = (await exec('nft', ['list', 'table', 'inet', 'margay'], { netns: 'mgl-host-2' })).stdout;
-    const bAddress = state.pods.find((p) => p.name === 'b')!.addresses[0]!;
-    const aNetns = state.pods.find((p) => p.name === 'a')!.netns;
-    assert.equal((await probe(aNetns, bAddress, { port: 80, protocol: 'tcp' }, 500)).ok, false, 'still denied with the agent dead');
+    // The rules, not their counters: the probes below count packets.
+    const ruleset = async () =>
+      (await exec('nft', ['list', 'table', 'inet', 'margay'], { netns: 'mgl-host-2' })).stdout.replace(/counter packets \d+ bytes \d+/g, 'counter');
+    const before = await ruleset();
     assert.match(before, /table inet margay/);
+    const pod = (name: string) => state.pods.find((p) => p.name === name)!;
+    const bAddress = pod('b').addresses[0]!;
+    // Both ways: a dataplane that died with the agent (no routes, no table) fails one of them.
+    assert.equal((await probe(pod('c').netns, bAddress, { port: 80, protocol: 'tcp' }, 1000)).ok, true, 'y/c → x/b still allowed with the agent dead');
+    assert.equal((await probe(pod('a').netns, bAddress, { port: 80, protocol: 'tcp' }, 500)).ok, false, 'x/a → x/b still denied with the agent dead');
+    assert.equal(await ruleset(), before, 'the ruleset stays as the agent left it');
   });
 
   test('down removes every namespace and process', async () => {
@@ -219,19 +241,9 @@ spec:
 
 describe('lab - a killed lab up', () => {
   test('down after lab up was killed midway leaves nothing', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/run.ts', 'lab', 'up', '--hosts', '2'], {
-      env: { ...process.env, MARGAY_LAB_DIR: ctx.dir },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let progress = '';
-    child.stderr!.on('data', (d) => (progress += d.toString()));
-    await eventually(async () => progress.includes('starting the agent of host-1'), 'lab up to start agents', 60_000);
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child.once('exit', resolve));
-    const state = readState(ctx.dir);
-    assert.ok(state, 'the killed lab up left its state behind');
+    const state = await killedLabUp(ctx.dir, ['--hosts', '2'], 'starting the agent of host-1');
     await labDown(ctx);
     assert.deepEqual(await listLabNetns(), []);
-    for (const p of state!.processes) assert.equal(isRunning(p), false, `${p.role} stopped`);
+    for (const p of state.processes) assert.equal(isRunning(p), false, `${p.role} stopped`);
   });
 });

@@ -4,6 +4,7 @@
  *
  * - `networking.k8s.io/v1` NetworkPolicy → NetworkPolicy `knp.default.<name>` (tier default, order 1000)
  * - `v1` Namespace → Profile `kns.<ns>`
+ * - `v1` ServiceAccount → Profile `ksa.<ns>.<sa>`
  * - `v1` Pod → WorkloadEndpoint `<node>-k8s-<pod>-eth0`
  *
  * Input is decoded with the Kubernetes types' own field rules (errors name the Kubernetes field
@@ -12,9 +13,9 @@
 import type { z } from 'zod';
 import type { FieldIssue, Resource, SourceRef } from '../resource.ts';
 import { ResourceValidationError, validateResource, zodIssues } from '../validate.ts';
-import { ConversionIssues, namespaceToProfile, podToWorkloadEndpoint } from './namespace-pod.ts';
+import { ConversionIssues, namespaceToProfile, podToWorkloadEndpoint, serviceAccountToProfile } from './namespace-pod.ts';
 import { networkPolicyToCalico } from './network-policy.ts';
-import { namespaceSchema, networkPolicySchema, podSchema } from './schemas.ts';
+import { namespaceSchema, networkPolicySchema, podSchema, serviceAccountSchema } from './schemas.ts';
 
 export {
   parseWorkloadEndpointName,
@@ -34,14 +35,27 @@ export {
   simplifyPorts,
 } from './network-policy.ts';
 export {
+  ANNOTATION_CONTAINER_ID,
+  ANNOTATION_POD_IP,
+  ANNOTATION_POD_IPS,
+  LABEL_NAMESPACE,
+  LABEL_SERVICE_ACCOUNT,
+  NAMESPACE_PROFILE_PREFIX,
   namespaceProfileName,
   namespaceToProfile,
+  ORCHESTRATOR_KUBERNETES,
+  podEndpointLabels,
+  podEndpointPorts,
+  podEndpointProfiles,
   podIsFinished,
   podToWorkloadEndpoint,
+  SERVICE_ACCOUNT_PROFILE_PREFIX,
   serviceAccountProfileName,
+  serviceAccountToProfile,
 } from './namespace-pod.ts';
-export { labelSelectorSchema, namespaceSchema, networkPolicySchema, podSchema } from './schemas.ts';
-export type { KubernetesNamespace, KubernetesNetworkPolicy, KubernetesPod } from './schemas.ts';
+export { convertNetworkPolicyRuleByRule, type DroppedRule, type RuleByRuleConversion } from './policy-rules.ts';
+export { labelSelectorSchema, namespaceSchema, networkPolicySchema, podSchema, serviceAccountSchema } from './schemas.ts';
+export type { KubernetesNamespace, KubernetesNetworkPolicy, KubernetesPod, KubernetesServiceAccount } from './schemas.ts';
 
 interface KubernetesKind {
   apiVersion: string;
@@ -53,6 +67,7 @@ interface KubernetesKind {
 const KINDS: KubernetesKind[] = [
   { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', schema: networkPolicySchema, convert: networkPolicyToCalico },
   { apiVersion: 'v1', kind: 'Namespace', schema: namespaceSchema, convert: namespaceToProfile },
+  { apiVersion: 'v1', kind: 'ServiceAccount', schema: serviceAccountSchema, convert: serviceAccountToProfile },
   { apiVersion: 'v1', kind: 'Pod', schema: podSchema, convert: podToWorkloadEndpoint },
 ];
 
@@ -62,7 +77,7 @@ function lookup(obj: unknown): KubernetesKind | undefined {
   return KINDS.find((k) => k.apiVersion === apiVersion && k.kind === kind);
 }
 
-/** True for a `networking.k8s.io/v1` NetworkPolicy, a `v1` Namespace or a `v1` Pod. */
+/** True for a `networking.k8s.io/v1` NetworkPolicy, a `v1` Namespace, ServiceAccount or Pod. */
 export function isKubernetesKind(obj: unknown): boolean {
   return lookup(obj) !== undefined;
 }
@@ -76,7 +91,7 @@ export interface ConvertOptions {
 }
 
 /**
- * Converts a Kubernetes NetworkPolicy, Namespace or Pod into the projectcalico.org/v3 resource
+ * Converts a Kubernetes NetworkPolicy, Namespace, ServiceAccount or Pod into the projectcalico.org/v3 resource
  * Calico derives from it, validated and defaulted like any other resource.
  * @throws {ResourceValidationError} (MARGAY_ERR_VALIDATION) naming the Kubernetes field path
  *   when the object is not valid, or cannot be converted.
@@ -87,7 +102,7 @@ export function convertKubernetesResource(obj: unknown, options: ConvertOptions 
   const name = typeof metadata?.name === 'string' ? metadata.name : undefined;
   const context = { source: options.source, kind: def?.kind ?? String((obj as { kind?: unknown } | null)?.kind ?? ''), name };
   if (!def) {
-    throw new ResourceValidationError([{ path: 'kind', message: 'not a Kubernetes kind Margay converts (networking.k8s.io/v1 NetworkPolicy, v1 Namespace, v1 Pod)' }], context);
+    throw new ResourceValidationError([{ path: 'kind', message: 'not a Kubernetes kind Margay converts (networking.k8s.io/v1 NetworkPolicy, v1 Namespace, v1 ServiceAccount, v1 Pod)' }], context);
   }
   const parsed = def.schema.safeParse(obj);
   if (!parsed.success) throw new ResourceValidationError(zodIssues(parsed.error, []), context);

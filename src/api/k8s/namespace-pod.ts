@@ -6,7 +6,7 @@
 import { API_VERSION, type FieldIssue, type Resource } from '../resource.ts';
 import { formatCidr, formatIp, parseCidr, parseCidrOrIp } from '../../net/mod.ts';
 import { vethNameForPod, workloadEndpointName } from './names.ts';
-import type { KubernetesNamespace, KubernetesPod } from './schemas.ts';
+import type { KubernetesNamespace, KubernetesPod, KubernetesServiceAccount } from './schemas.ts';
 
 export const NAMESPACE_PROFILE_PREFIX = 'kns.';
 export const SERVICE_ACCOUNT_PROFILE_PREFIX = 'ksa.';
@@ -68,6 +68,40 @@ export function namespaceToProfile(ns: KubernetesNamespace): Resource {
   };
 }
 
+/**
+ * ServiceAccount → Profile `ksa.<ns>.<sa>`: no rules, the service account's labels applied as
+ * `pcsa.*` plus `pcsa.projectcalico.org/name`.
+ */
+export function serviceAccountToProfile(sa: KubernetesServiceAccount): Resource {
+  const labelsToApply: Record<string, string> = {};
+  for (const [k, v] of Object.entries(sa.metadata.labels ?? {})) labelsToApply[`${SERVICE_ACCOUNT_LABEL_PREFIX}${k}`] = v;
+  labelsToApply[`${SERVICE_ACCOUNT_LABEL_PREFIX}${NAME_LABEL}`] = sa.metadata.name;
+  const metadata: Resource['metadata'] = { name: serviceAccountProfileName(sa.metadata.namespace ?? 'default', sa.metadata.name) };
+  copyMeta(sa.metadata, metadata);
+  return { apiVersion: API_VERSION, kind: 'Profile', metadata, spec: { labelsToApply } };
+}
+
+/**
+ * The labels of a pod's WorkloadEndpoint: the pod's own, plus `projectcalico.org/namespace`,
+ * `projectcalico.org/orchestrator: k8s` and, for a service account name under 63 characters,
+ * `projectcalico.org/serviceaccount`.
+ */
+export function podEndpointLabels(pod: { metadata: { namespace?: string | undefined; labels?: Record<string, string> | undefined }; spec?: { serviceAccountName?: string | undefined } | undefined }): Record<string, string> {
+  const serviceAccount = pod.spec?.serviceAccountName ?? '';
+  const labels: Record<string, string> = { ...(pod.metadata.labels ?? {}) };
+  labels[LABEL_NAMESPACE] = pod.metadata.namespace ?? 'default';
+  labels[LABEL_ORCHESTRATOR] = ORCHESTRATOR_KUBERNETES;
+  if (serviceAccount !== '' && serviceAccount.length < 63) labels[LABEL_SERVICE_ACCOUNT] = serviceAccount;
+  return labels;
+}
+
+/** The profiles of a pod's WorkloadEndpoint: `kns.<ns>`, and `ksa.<ns>.<sa>` when it has a service account. */
+export function podEndpointProfiles(namespace: string, serviceAccount: string | undefined): string[] {
+  const profiles = [namespaceProfileName(namespace)];
+  if (serviceAccount) profiles.push(serviceAccountProfileName(namespace, serviceAccount));
+  return profiles;
+}
+
 /** True when the pod is finished (its IPs have been released), as Calico's `IsFinished` decides. */
 export function podIsFinished(pod: KubernetesPod): boolean {
   const annotations = pod.metadata.annotations ?? {};
@@ -103,6 +137,38 @@ function parseJsonList(text: string, path: string, issues: FieldIssue[]): string
 
 const PORT_PROTOCOLS: Record<string, string> = { '': 'TCP', TCP: 'TCP', UDP: 'UDP', SCTP: 'SCTP' };
 
+/** A container port as the pod spec has it. */
+interface ContainerPort {
+  name?: string | undefined;
+  containerPort: number;
+  protocol?: string | undefined;
+  hostPort?: number | undefined;
+  hostIP?: string | undefined;
+}
+
+/**
+ * A pod's WorkloadEndpoint `ports`, as Calico derives them: every container port with a name or
+ * a host port, TCP by default; ports of other protocols are left out.
+ */
+export function podEndpointPorts(containers: readonly { ports?: readonly ContainerPort[] | null | undefined }[] | null | undefined): Record<string, unknown>[] {
+  const ports: Record<string, unknown>[] = [];
+  for (const container of containers ?? []) {
+    for (const cp of container.ports ?? []) {
+      if (cp.containerPort === 0 || ((cp.hostPort ?? 0) === 0 && !cp.name)) continue;
+      const protocol = PORT_PROTOCOLS[cp.protocol ?? ''];
+      if (protocol === undefined) continue; // Calico ignores ports with other protocols.
+      const port: Record<string, unknown> = {};
+      if (cp.name) port.name = cp.name;
+      port.protocol = protocol;
+      port.port = cp.containerPort;
+      if (cp.hostPort) port.hostPort = cp.hostPort;
+      if (cp.hostIP) port.hostIP = cp.hostIP;
+      ports.push(port);
+    }
+  }
+  return ports;
+}
+
 /**
  * Pod → WorkloadEndpoint `<node>-k8s-<pod>-eth0` in the pod's namespace. Throws ConversionIssues
  * when the pod cannot have one (not scheduled, host-networked, malformed IPs or annotations).
@@ -127,8 +193,7 @@ export function podToWorkloadEndpoint(pod: KubernetesPod, options: { interfacePr
   }
 
   const serviceAccount = pod.spec.serviceAccountName ?? '';
-  const profiles = [namespaceProfileName(namespace)];
-  if (serviceAccount !== '') profiles.push(serviceAccountProfileName(namespace, serviceAccount));
+  const profiles = podEndpointProfiles(namespace, serviceAccount);
 
   const ips = podIps(pod);
   const nets = ips.values.map((ip, i) => {
@@ -138,10 +203,7 @@ export function podToWorkloadEndpoint(pod: KubernetesPod, options: { interfacePr
   });
   const ipNets = podIsFinished(pod) ? [] : nets.filter((n) => n !== undefined);
 
-  const labels: Record<string, string> = { ...(pod.metadata.labels ?? {}) };
-  labels[LABEL_NAMESPACE] = namespace;
-  labels[LABEL_ORCHESTRATOR] = ORCHESTRATOR_KUBERNETES;
-  if (serviceAccount !== '' && serviceAccount.length < 63) labels[LABEL_SERVICE_ACCOUNT] = serviceAccount;
+  const labels = podEndpointLabels({ metadata: { namespace, labels: pod.metadata.labels }, spec: pod.spec });
 
   const annotations = pod.metadata.annotations ?? {};
   const ipNATs: { internalIP: string; externalIP: string }[] = [];
@@ -169,21 +231,7 @@ export function podToWorkloadEndpoint(pod: KubernetesPod, options: { interfacePr
     }
   }
 
-  const ports: Record<string, unknown>[] = [];
-  for (const container of pod.spec.containers ?? []) {
-    for (const cp of container.ports ?? []) {
-      if (cp.containerPort === 0 || ((cp.hostPort ?? 0) === 0 && !cp.name)) continue;
-      const protocol = PORT_PROTOCOLS[cp.protocol ?? ''];
-      if (protocol === undefined) continue; // Calico ignores ports with other protocols.
-      const port: Record<string, unknown> = {};
-      if (cp.name) port.name = cp.name;
-      port.protocol = protocol;
-      port.port = cp.containerPort;
-      if (cp.hostPort) port.hostPort = cp.hostPort;
-      if (cp.hostIP) port.hostIP = cp.hostIP;
-      ports.push(port);
-    }
-  }
+  const ports = podEndpointPorts(pod.spec.containers);
   if (issues.length > 0) throw new ConversionIssues(issues);
 
   const spec: Record<string, unknown> = {

@@ -145,11 +145,17 @@ const policyPortSchema = z
 export type NetworkPolicyPeer = z.infer<typeof peerSchema>;
 export type NetworkPolicyPort = z.infer<typeof policyPortSchema>;
 
+/** One ingress rule (`from`, `ports`). */
+export const ingressRuleSchema = z.strictObject({ from: z.array(peerSchema).nullable().optional(), ports: z.array(policyPortSchema).nullable().optional() });
+/** One egress rule (`to`, `ports`). */
+export const egressRuleSchema = z.strictObject({ to: z.array(peerSchema).nullable().optional(), ports: z.array(policyPortSchema).nullable().optional() });
+export const policyTypesSchema = z.array(z.enum(['Ingress', 'Egress'], { message: 'must be Ingress or Egress' })).nullable().optional();
+
 export const networkPolicySpecSchema = z.strictObject({
   podSelector: labelSelectorSchema.nullable().optional(),
-  policyTypes: z.array(z.enum(['Ingress', 'Egress'], { message: 'must be Ingress or Egress' })).nullable().optional(),
-  ingress: z.array(z.strictObject({ from: z.array(peerSchema).nullable().optional(), ports: z.array(policyPortSchema).nullable().optional() })).nullable().optional(),
-  egress: z.array(z.strictObject({ to: z.array(peerSchema).nullable().optional(), ports: z.array(policyPortSchema).nullable().optional() })).nullable().optional(),
+  policyTypes: policyTypesSchema,
+  ingress: z.array(ingressRuleSchema).nullable().optional(),
+  egress: z.array(egressRuleSchema).nullable().optional(),
 });
 
 export const networkPolicySchema = z.strictObject({
@@ -171,6 +177,14 @@ export const namespaceSchema = z.strictObject({
 });
 
 export type KubernetesNamespace = z.infer<typeof namespaceSchema>;
+
+export const serviceAccountSchema = z.looseObject({
+  apiVersion: z.literal('v1'),
+  kind: z.literal('ServiceAccount'),
+  metadata: objectMetaSchema(checkSubdomainName, true),
+});
+
+export type KubernetesServiceAccount = z.infer<typeof serviceAccountSchema>;
 
 const containerPortSchema = z
   .strictObject({

@@ -8,12 +8,13 @@
  */
 import { hostname as osHostname } from 'node:os';
 import type { Command } from 'commander';
-import { loadLocalConfig } from '../../agent/config.ts';
-import { NodeProcess } from '../../agent/node.ts';
+import { loadLocalConfig } from '../../agent/mod.ts';
+import { NodeProcess } from '../../agent/mod.ts';
 import { componentLogger } from '../../log/mod.ts';
-import { defaultPoolsFromEnv, registrationFromEnv } from '../../bgp/env.ts';
+import { defaultPoolsFromEnv, registrationFromEnv } from '../../bgp/mod.ts';
 import { DEFAULT_CNI_SOCKET } from '../../cni/mod.ts';
 import type { CliContext } from '../context.ts';
+import { MargayError } from '../../errors/mod.ts';
 
 interface AgentFlags {
   hostname?: string;
@@ -83,11 +84,19 @@ async function runUntilSignalled(node: NodeProcess): Promise<void> {
     ]);
     if ('signal' in outcome && outcome.signal) log.info({ signal: outcome.signal }, 'signal received; shutting down');
     await node.stop({ bird: 'leave' });
-    if ('error' in outcome) throw new Error(`the agent stopped: ${outcome.error.message}`);
+    if ('error' in outcome) throw agentStopped(outcome.error);
   } finally {
     await node.stop();
     clearInterval(keepAlive);
     process.removeListener('SIGTERM', onSignal!);
     process.removeListener('SIGINT', onSignal!);
   }
+}
+
+/** The agent's fatal error as the command reports it: with the code of its cause when it has one. */
+function agentStopped(err: Error): Error {
+  let cause: unknown = err;
+  while (cause instanceof Error && !(cause instanceof MargayError)) cause = cause.cause;
+  const message = `the agent stopped: ${err.message}`;
+  return cause instanceof MargayError ? new MargayError(cause.code, message, { cause: err }) : new Error(message, { cause: err });
 }

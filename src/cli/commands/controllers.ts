@@ -2,12 +2,14 @@
  * `margay controllers`: runs the cluster controllers in the foreground (leader election, IPAM
  * garbage collection) until SIGTERM or SIGINT, then resigns leadership and exits 0.
  */
-import type { Command } from 'commander';
-import { parseGoDuration } from '../../api/kinds/infra-common.ts';
+import { type Command, Option } from 'commander';
+import { parseGoDuration } from '../../api/mod.ts';
+import { MAX_DURATION_SECONDS, MAX_DURATION_TEXT } from '../../api/mod.ts';
 import { createLogger, type LogLevel } from '../../log/mod.ts';
-import { startControllers } from '../../controllers/run.ts';
-import { MargayError } from '../../errors/mod.ts';
+import { startControllers } from '../../controllers/mod.ts';
+import { MargayError, quote } from '../../errors/mod.ts';
 import type { CliContext } from '../context.ts';
+import { runInForeground } from '../foreground.ts';
 
 interface ControllersFlags {
   leakGracePeriod?: string;
@@ -17,18 +19,24 @@ interface ControllersFlags {
   logLevel: string;
 }
 
-function durationMs(flag: string, text: string | undefined): number | undefined {
+function durationMs(flag: string, text: string | undefined, options: { positive?: boolean } = {}): number | undefined {
   if (text === undefined) return undefined;
   const s = parseGoDuration(text);
-  if (s === undefined || s < 0) throw new MargayError('MARGAY_ERR_USAGE', `${flag}: expected a duration such as 30s, 5m or 1h, got ${JSON.stringify(text)}`);
-  return Math.round(s * 1000);
+  const ms = s === undefined ? undefined : Math.round(s * 1000);
+  if (ms === undefined || ms < 0 || (options.positive && ms === 0) || ms > MAX_DURATION_SECONDS * 1000) {
+    throw new MargayError('MARGAY_ERR_USAGE', `${flag}: expected a duration${options.positive ? ' of at least 1ms' : ''} such as 30s, 5m or 1h, at most ${MAX_DURATION_TEXT}, got ${quote(text)}`);
+  }
+  return ms;
 }
 
 async function run(ctx: CliContext, flags: ControllersFlags): Promise<void> {
   const leakGraceMs = durationMs('--leak-grace-period', flags.leakGracePeriod);
-  const intervalMs = durationMs('--interval', flags.interval);
+  // A zero interval would run passes back to back without a pause.
+  const intervalMs = durationMs('--interval', flags.interval, { positive: true });
   const ttl = flags.leaseTtl === undefined ? undefined : Number(flags.leaseTtl);
-  if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 2)) throw new MargayError('MARGAY_ERR_USAGE', `--lease-ttl: expected whole seconds ≥ 2, got ${JSON.stringify(flags.leaseTtl)}`);
+  // etcd takes lease TTLs up to 9,000,000,000 s; renewals wait a third of it, so keep it a day at most.
+  if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 2 && ttl <= 86_400)) throw new MargayError('MARGAY_ERR_USAGE', `--lease-ttl: expected whole seconds from 2 to 86400, got ${quote(flags.leaseTtl)}`);
+  if (flags.identity !== undefined && flags.identity.trim() === '') throw new MargayError('MARGAY_ERR_USAGE', '--identity: expected a name, got ""');
   const { datastore } = await ctx.store();
   const running = startControllers({
     datastore,
@@ -39,17 +47,7 @@ async function run(ctx: CliContext, flags: ControllersFlags): Promise<void> {
     ...(intervalMs === undefined ? {} : { intervalMs }),
     ...(ttl === undefined ? {} : { leaseTtlSeconds: ttl }),
   });
-  const keepAlive = setInterval(() => {}, 1 << 30); // the process lives until a signal
-  const onSignal = (): void => void running.stop();
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
-  try {
-    await running.done;
-  } finally {
-    clearInterval(keepAlive);
-    process.removeListener('SIGTERM', onSignal);
-    process.removeListener('SIGINT', onSignal);
-  }
+  await runInForeground(running);
 }
 
 /** Registers `controllers`. */
@@ -61,6 +59,6 @@ export function registerControllers(program: Command, ctx: CliContext): void {
     .option('--interval <duration>', 'time between garbage collection passes (default: half the grace period, 1s–5m)')
     .option('--lease-ttl <seconds>', 'leader lease TTL in seconds (default 15)')
     .option('--identity <name>', 'this process in the leader election (default <hostname>-<pid>)')
-    .option('--log-level <level>', 'debug, info, warn or error', 'info')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .action((flags: ControllersFlags) => run(ctx, flags));
 }

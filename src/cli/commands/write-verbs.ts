@@ -3,10 +3,12 @@
  * it all or nothing, and print one summary line per kind as calicoctl does.
  */
 import type { Command } from 'commander';
-import type { DecodedResource } from '../../api/decode.ts';
-import { findKind } from '../../api/kinds/mod.ts';
-import type { Resource } from '../../api/resource.ts';
-import type { BatchVerb, WriteResult } from '../../datastore/resources.ts';
+import type { DecodedResource } from '../../api/mod.ts';
+import { findKind } from '../../api/mod.ts';
+import { checkBatchCount } from '../../api/mod.ts';
+import { quote, safeLine } from '../../errors/mod.ts';
+import type { Resource } from '../../api/mod.ts';
+import type { BatchVerb, WriteResult } from '../../datastore/mod.ts';
 import type { CliContext } from '../context.ts';
 import { readResources } from '../input.ts';
 
@@ -20,7 +22,7 @@ const PAST_TENSE: Record<BatchVerb, string> = {
 /** "Successfully applied 2 'IPPool' resource(s)" lines, one per kind in order of appearance. */
 export function summarize(verb: BatchVerb, results: WriteResult[]): string {
   const counts = new Map<string, number>();
-  for (const r of results) if (!r.implicit) counts.set(r.resource.kind, (counts.get(r.resource.kind) ?? 0) + 1);
+  for (const r of results) if (!r.implicit && r.outcome !== 'skipped') counts.set(r.resource.kind, (counts.get(r.resource.kind) ?? 0) + 1);
   const lines = [...counts].map(([kind, n]) => `Successfully ${PAST_TENSE[verb]} ${n} '${kind}' resource(s)`);
   const skipped = results.filter((r) => r.outcome === 'skipped').length;
   if (skipped > 0) lines.push(`Skipped ${skipped} resource(s) (${verb === 'delete' ? 'not found' : 'already exist'})`);
@@ -33,7 +35,7 @@ export function printWarnings(ctx: CliContext, decoded: DecodedResource[]): void
   for (const { resource, source } of decoded) {
     for (const w of findKind(resource.kind)?.warnings?.(resource) ?? []) {
       const line = source.line === undefined ? '' : `, line ${source.line}`;
-      ctx.stderr(`Warning: ${source.file}: document ${source.document + 1}${line} (${resource.kind} "${resource.metadata.name}"): ${w.path}: ${w.message}\n`);
+      ctx.stderr(`${safeLine(`Warning: ${source.file}: document ${source.document + 1}${line} (${resource.kind} ${quote(resource.metadata.name)}): ${w.path}: ${w.message}`)}\n`);
     }
   }
 }
@@ -50,6 +52,7 @@ export async function runFileVerb(
     ctx.stderr('No resources specified in the input\n');
     return;
   }
+  checkBatchCount(resources.length);
   if (verb !== 'delete') printWarnings(ctx, decoded);
   const store = await ctx.store();
   const results = await store.batch(verb, resources, {

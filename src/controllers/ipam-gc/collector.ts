@@ -3,16 +3,16 @@
  * endpoints, so that a workload created after the snapshot can only make an allocation look
  * valid, never leaked), decide (decide.ts), act (execute.ts), remember what was seen.
  */
-import { nodeKind } from '../../api/kinds/node.ts';
-import { workloadEndpointKind } from '../../api/kinds/workload-endpoint.ts';
+import { nodeKind } from '../../api/mod.ts';
+import { workloadEndpointKind } from '../../api/mod.ts';
 import { type Clock, systemClock } from '../../os/mod.ts';
-import type { Datastore } from '../../datastore/datastore.ts';
-import { ResourceStore } from '../../datastore/resources.ts';
-import { Ipam } from '../../ipam/ipam.ts';
-import { workloadFromResource, type WorkloadRef } from '../../ipam/ownership.ts';
+import type { Datastore } from '../../datastore/mod.ts';
+import { ResourceStore } from '../../datastore/mod.ts';
+import { Ipam } from '../../ipam/mod.ts';
+import { workloadFromResource, type PodLookup, type WorkloadRef } from '../../ipam/mod.ts';
 import { type Logger, silentLogger } from '../../log/mod.ts';
 import { loadControllerSettings } from '../settings.ts';
-import { emptyGcState, type GcPlan, type GcState, planGc } from './decide.ts';
+import { emptyGcState, type GcPlan, type GcState, type PlannedRelease, planGc } from './decide.ts';
 import { executeGc, type GcOutcome } from './execute.ts';
 
 /** Options of {@link IpamGarbageCollector}. */
@@ -31,6 +31,19 @@ export interface IpamGcOptions {
   /** Grace for stale affinity and handle records (default: the leak grace period, capped at 1 minute). */
   staleRecordGraceMs?: number;
   logger?: Logger;
+  /** A pod oracle (kube-controllers: the Kubernetes API); ownership rule 6. */
+  pods?: PodOracle;
+}
+
+/**
+ * What an orchestrator knows about pods: a cached lookup to judge with, and fresh answers about
+ * the pods of the allocations about to be released (asked right before releasing them).
+ */
+export interface PodOracle {
+  /** From a cache; undefined for a pod it cannot tell about (e.g. not synced yet). */
+  lookup: PodLookup;
+  /** Asks the source again about these pods; the result answers for them (and falls back to `lookup`). */
+  refresh(pods: readonly { namespace: string; pod: string }[]): Promise<PodLookup>;
 }
 
 /** What one pass saw, decided and did. */
@@ -66,6 +79,13 @@ export class IpamGarbageCollector {
     return { nodes: new Set(nodes.items.map((n) => n.metadata.name)), workloads: weps.items.map(workloadFromResource) };
   }
 
+  async #revalidate(releases: readonly PlannedRelease[]): Promise<{ nodes: Set<string>; workloads: WorkloadRef[]; pods?: PodLookup }> {
+    const oracle = this.#options.pods;
+    const named = releases.flatMap((r) => (r.allocation.attrs.namespace && r.allocation.attrs.pod ? [{ namespace: r.allocation.attrs.namespace, pod: r.allocation.attrs.pod }] : []));
+    const [inputs, pods] = await Promise.all([this.#inputs(), oracle ? oracle.refresh(named) : undefined]);
+    return pods ? { ...inputs, pods } : inputs;
+  }
+
   /** Runs one pass. `signal` aborts between steps (leadership lost). */
   async runPass(signal?: AbortSignal): Promise<GcPassReport> {
     const snapshot = await this.#ipam.snapshot();
@@ -84,12 +104,13 @@ export class IpamGarbageCollector {
         cooldownSeconds: config.ipCooldownSeconds,
       },
       state: this.#state,
+      ...(this.#options.pods ? { pods: this.#options.pods.lookup } : {}),
     });
     this.#state = plan.state;
     const outcome = await executeGc(plan, {
       ipam: this.#ipam,
       datastore: this.#ds,
-      revalidate: () => this.#inputs(),
+      revalidate: (releases) => this.#revalidate(releases),
       logger: this.#logger,
       ...(signal ? { signal } : {}),
     });

@@ -22,18 +22,19 @@
  *     unchanged across two passes, is deleted or rewritten (compare-and-swap on its revision).
  *   - Addresses whose cooldown is over are freed (the backstop for blocks nobody writes).
  */
-import { affineHost, earliestRelease, handleCounts, isEmptyBlock } from '../../ipam/block.ts';
-import { handleTotal } from '../../ipam/handle.ts';
+import { affineHost, earliestRelease, handleCounts, isEmptyBlock } from '../../ipam/mod.ts';
+import { handleTotal } from '../../ipam/mod.ts';
 import { formatCidr } from '../../net/mod.ts';
 import {
   type AllocationView,
+  type PodLookup,
   type Verdict,
   type WorkloadRef,
   allocationsOf,
   indexWorkloads,
   judgeAllocation,
-} from '../../ipam/ownership.ts';
-import type { IpamSnapshot } from '../../ipam/snapshot.ts';
+} from '../../ipam/mod.ts';
+import type { IpamSnapshot } from '../../ipam/mod.ts';
 
 /** What earlier passes saw: first-seen times (ms on the caller's monotonic clock). */
 export interface GcState {
@@ -77,12 +78,16 @@ export interface GcInput {
   wallNowMs: number;
   settings: GcSettings;
   state: GcState;
+  /** The pod oracle (kube-controllers: the Kubernetes API), ownership rule 6. */
+  pods?: PodLookup;
 }
 
 /** An allocation to release, with the guards that make the release safe. */
 export interface PlannedRelease {
   allocation: AllocationView;
   reason: 'node-missing' | 'leaked';
+  /** Why it was judged a leak (the pod oracle's word), when known. */
+  why?: string;
 }
 
 /** Everything a pass decided. */
@@ -141,7 +146,7 @@ export function planGc(input: GcInput): GcPlan {
     if (cooled !== undefined && input.wallNowMs - cooled >= settings.cooldownSeconds * 1000) plan.coolBlocks.push(formatCidr(entry.cidr));
     for (const a of allocationsOf(entry)) {
       plan.stats.allocations++;
-      const v: Verdict = judgeAllocation(a, workloads, nodes);
+      const v: Verdict = judgeAllocation(a, workloads, nodes, input.pods);
       if (v.kind === 'cooldown') continue;
       let confirmed: PlannedRelease | undefined;
       if (v.kind === 'node-missing') {
@@ -150,7 +155,7 @@ export function planGc(input: GcInput): GcPlan {
       } else if (v.kind === 'leak-candidate') {
         plan.stats.candidates++;
         if (seenLongEnough(state.leaks, next.leaks, leakKey(a), nowMs, settings.leakGraceMs) && settings.leakGraceMs > 0) {
-          confirmed = { allocation: a, reason: 'leaked' };
+          confirmed = { allocation: a, reason: 'leaked', ...(v.why ? { why: v.why } : {}) };
         }
       } else {
         plan.stats.valid++;

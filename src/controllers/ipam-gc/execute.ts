@@ -8,14 +8,14 @@
  * workload endpoints (a pod that came back between the snapshot and now keeps its address), and
  * the all-or-none rule per handle is applied again.
  */
-import type { Datastore } from '../../datastore/datastore.ts';
-import { encodeAffinity, decodeAffinity } from '../../ipam/affinity.ts';
-import { encodeHandle } from '../../ipam/handle.ts';
-import type { Ipam } from '../../ipam/ipam.ts';
-import { affinityKey } from '../../ipam/keys.ts';
+import type { Datastore } from '../../datastore/mod.ts';
+import { encodeAffinity, decodeAffinity } from '../../ipam/mod.ts';
+import { encodeHandle } from '../../ipam/mod.ts';
+import type { Ipam } from '../../ipam/mod.ts';
+import { affinityKey } from '../../ipam/mod.ts';
 import { parseCidr } from '../../net/mod.ts';
-import { indexWorkloads, isLeakVerdict, judgeAllocation, type WorkloadRef } from '../../ipam/ownership.ts';
-import { wonRace } from '../../ipam/retry.ts';
+import { indexWorkloads, isLeakVerdict, judgeAllocation, type PodLookup, type WorkloadRef } from '../../ipam/mod.ts';
+import { wonRace } from '../../ipam/mod.ts';
 import type { GcPlan, PlannedRelease } from './decide.ts';
 import type { Logger } from '../../log/mod.ts';
 
@@ -23,8 +23,11 @@ import type { Logger } from '../../log/mod.ts';
 export interface GcExecutorDeps {
   ipam: Ipam;
   datastore: Datastore;
-  /** Fresh nodes and workload endpoints, for the last check before releasing. */
-  revalidate(): Promise<{ nodes: ReadonlySet<string>; workloads: WorkloadRef[] }>;
+  /**
+   * Fresh nodes and workload endpoints (and, with a pod oracle, fresh answers about the pods of
+   * `releases`), for the last check before releasing.
+   */
+  revalidate(releases: readonly PlannedRelease[]): Promise<{ nodes: ReadonlySet<string>; workloads: WorkloadRef[]; pods?: PodLookup }>;
   logger: Logger;
   /** Aborted when this controller stops being the leader: stop between steps. */
   signal?: AbortSignal;
@@ -54,9 +57,9 @@ export async function executeGc(plan: GcPlan, deps: GcExecutorDeps): Promise<GcO
 
   // 1. Leaked allocations, re-judged on fresh data, all or none per handle.
   if (plan.releases.length > 0 && !stopped()) {
-    const fresh = await deps.revalidate();
+    const fresh = await deps.revalidate(plan.releases);
     const index = indexWorkloads(fresh.workloads);
-    const stillLeaked = (r: PlannedRelease): boolean => isLeakVerdict(judgeAllocation(r.allocation, index, fresh.nodes));
+    const stillLeaked = (r: PlannedRelease): boolean => isLeakVerdict(judgeAllocation(r.allocation, index, fresh.nodes, fresh.pods));
     const spoiled = new Set(plan.releases.filter((r) => !stillLeaked(r)).map((r) => r.allocation.handle ?? `#${r.allocation.address}`));
     const go = plan.releases.filter((r) => !spoiled.has(r.allocation.handle ?? `#${r.allocation.address}`));
     out.spared.push(...plan.releases.filter((r) => !go.includes(r)).map((r) => r.allocation.address));
@@ -72,7 +75,7 @@ export async function executeGc(plan: GcPlan, deps: GcExecutorDeps): Promise<GcO
       out.spared.push(...res.mismatched);
       for (const r of go) {
         if (res.released.includes(r.allocation.address)) {
-          logger.info({ ip: r.allocation.address, handle: r.allocation.handle, reason: r.reason, node: r.allocation.attrs.node, pod: r.allocation.attrs.pod, namespace: r.allocation.attrs.namespace }, 'released leaked address');
+          logger.info({ ip: r.allocation.address, handle: r.allocation.handle, reason: r.reason, why: r.why, node: r.allocation.attrs.node, pod: r.allocation.attrs.pod, namespace: r.allocation.attrs.namespace }, 'released leaked address');
         }
       }
     }

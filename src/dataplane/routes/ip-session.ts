@@ -10,6 +10,13 @@ import { ResidentProcess } from '../../os/mod.ts';
 /** The sentinel line: always an error, never fatal to `ip -batch`. */
 const SENTINEL = 'link show dev .';
 
+/**
+ * What ip says when it used a stale interface index: it caches name → index, so an interface
+ * deleted behind its back (a container's namespace gone, its veth peer with it) and made again
+ * under the same name (the same pod again) is addressed by its old, dead index.
+ */
+const STALE_INDEX = /No such device/;
+
 /** Options of {@link IpSession}. */
 export interface IpSessionOptions {
   /** Network namespace path (`/run/netns/NAME`); undefined for this process's own. */
@@ -63,8 +70,23 @@ export class IpSession {
    * ones by 0-based index and their messages. Rejects when the process dies or times out (then
    * it is unknown which lines ran).
    */
-  batch(lines: readonly string[], timeoutMs = 60_000): Promise<Map<number, string>> {
+  async batch(lines: readonly string[], timeoutMs = 60_000): Promise<Map<number, string>> {
     for (const l of lines) if (l.includes('\n')) throw new Error(`ip batch line with a newline: ${JSON.stringify(l)}`);
+    const failed = await this.#run(lines, timeoutMs);
+    const stale = [...failed.keys()].filter((i) => STALE_INDEX.test(failed.get(i)!));
+    if (stale.length === 0) return failed;
+    // A fresh ip has no cache: the lines that met a stale index run again there (they changed nothing).
+    this.#process.renew();
+    const again = await this.#run(stale.map((i) => lines[i]!), timeoutMs);
+    for (const [j, i] of stale.entries()) {
+      const message = again.get(j);
+      if (message === undefined) failed.delete(i);
+      else failed.set(i, message);
+    }
+    return failed;
+  }
+
+  #run(lines: readonly string[], timeoutMs: number): Promise<Map<number, string>> {
     return this.#process.run(
       (read) => ({ input: `${[...lines, SENTINEL].join('\n')}\n`, parse: (s) => parseIpBatchErrors(s, read + 1, lines.length) }),
       timeoutMs,
