@@ -167,7 +167,8 @@ export class VxlanResolver {
   readonly #out: VxlanCallbacks;
   readonly #nodes = new Map<string, Resource>();
   readonly #pools = new Map<string, Resource>();
-  readonly #blocks = new Map<string, VxlanBlock>();
+  /** Blocks as stored; read (decoded) only while there is a VXLAN pool, once per value. */
+  readonly #blocks = new Map<string, { value: unknown; routing?: VxlanBlock | null }>();
   #dirty = false;
   /** The plan last reported; the dataplane starts from {@link noVxlanPlan}, so that one is never sent. */
   #sent = JSON.stringify(noVxlanPlan());
@@ -189,18 +190,29 @@ export class VxlanResolver {
 
   /** An IPAM block by its datastore key, as stored (undefined: deleted). */
   onBlockUpdate(key: string, value: unknown): void {
-    this.#set(this.#blocks, key, blockRouting(value));
+    this.#set(this.#blocks, key, value === undefined || value === null ? undefined : { value });
   }
 
   /** Plans again if something changed since the last flush, and reports a changed plan. */
   flush(): void {
     if (!this.#dirty) return;
     this.#dirty = false;
-    const plan = planVxlan({ nodeName: this.#hostname, nodes: [...this.#nodes.values()], pools: [...this.#pools.values()], blocks: [...this.#blocks.values()] });
+    const pools = [...this.#pools.values()];
+    const blocks = vxlanPools(pools, 4).length + vxlanPools(pools, 6).length > 0 ? this.#readBlocks() : [];
+    const plan = planVxlan({ nodeName: this.#hostname, nodes: [...this.#nodes.values()], pools, blocks });
     const text = JSON.stringify(plan);
     if (text === this.#sent) return;
     this.#sent = text;
     this.#out.onVxlanPlan(plan);
+  }
+
+  #readBlocks(): VxlanBlock[] {
+    const out: VxlanBlock[] = [];
+    for (const entry of this.#blocks.values()) {
+      if (entry.routing === undefined) entry.routing = blockRouting(entry.value) ?? null;
+      if (entry.routing !== null) out.push(entry.routing);
+    }
+    return out;
   }
 
   #set<T>(map: Map<string, T>, key: string, value: T | undefined): void {
