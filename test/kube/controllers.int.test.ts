@@ -37,7 +37,7 @@ describe('kube-controllers (real kube-apiserver, real etcd)', () => {
     client = new KubeClient(loadKubeconfig(k.kube.kubeconfig));
     await store.apply(kubeControllersConfig());
     await apply(ds, pool('pods', '10.60.0.0/16'));
-    running = startKubeControllers({ datastore: ds, client, identity: 'test', configPollMs: 300, gcIntervalMs: 300, leaseTtlSeconds: 3 });
+    running = startKubeControllers({ datastore: ds, client, identity: 'test', configPollMs: 1000, gcIntervalMs: 1000 });
     await running.ready();
   });
   after(async () => {

@@ -60,10 +60,10 @@ export abstract class ResyncingController<Report> {
     return run;
   }
 
-  /** The first full resync, then one every period. */
+  /** The first full resync, then one every period (also when the first one failed). */
   async start(): Promise<void> {
-    await this.resync();
     if (this.#periodMs > 0 && !this.#stopped) this.#timer = setInterval(() => void this.resync().catch(() => {}), this.#periodMs);
+    await this.resync();
   }
 
   /** Stops the periodic resync and the queue; waits for the work in flight. */

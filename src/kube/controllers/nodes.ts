@@ -147,12 +147,13 @@ export class NodeController {
     this.#queue.add(name);
   }
 
+  /** The sweep and a GC pass now, then every period (also when the first sweep failed). */
   async start(): Promise<void> {
     for (const name of this.#o.nodes.store.keys()) this.#seen.add(name);
-    await this.resync();
-    this.#runGc();
     if (this.#o.periodMs > 0) this.#timers.push(setInterval(() => void this.resync().catch(() => {}), this.#o.periodMs));
     this.#timers.push(setInterval(() => this.#runGc(), this.#o.gcIntervalMs ?? gcIntervalMs(this.#o.leakGraceMs)));
+    this.#runGc();
+    await this.resync();
   }
 
   async stop(): Promise<void> {
