@@ -24,6 +24,10 @@ command -v runc >/dev/null 2>&1 || need_apt+=(runc)
 [ -x /bin/busybox ] || need_apt+=(busybox-static)
 [ -x /usr/lib/cni/host-local ] || need_apt+=(containernetworking-plugins)
 command -v go >/dev/null 2>&1 || need_apt+=(golang-go)
+# The Kubernetes lab (lab up --kubernetes): kubectl (Debian's kubernetes-client is 1.20), static
+# libc for the images' binaries (libc6-dev holds libc.a), GNU tar for the image layers.
+command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
+command -v tar >/dev/null 2>&1 || need_apt+=(tar)
 [ -d /usr/share/gocode/src/github.com/containernetworking/cni/libcni ] || need_apt+=(golang-github-appc-cni-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "margay: installing ${need_apt[*]}" >&2
@@ -63,7 +67,19 @@ if [ ! -x dist/cni/margay-netlink ] || [ native/netlink-helper.c -nt dist/cni/ma
   gcc -O2 -Wall -Wextra -o dist/cni/margay-netlink.tmp native/netlink-helper.c
   mv dist/cni/margay-netlink.tmp dist/cni/margay-netlink
 fi
-
+# The Kubernetes lab's own programs: the images' pause and serve binaries (static: the images hold
+# no C library) and the API forwarder (native/netns-forward.c). Rebuilt when the source is newer.
+build_c() { # OUT SRC [gcc flags…]
+  local out=$1 src=$2; shift 2
+  if [ ! -x "$out" ] || [ "$src" -nt "$out" ]; then
+    mkdir -p "$(dirname "$out")"
+    gcc -O2 -Wall -Wextra "$@" -o "$out.tmp" "$src"
+    mv "$out.tmp" "$out"
+  fi
+}
+build_c dist/images/pause native/pause.c -static
+build_c dist/images/serve native/pod-serve.c -static
+build_c dist/lab/margay-netns-forward native/netns-forward.c
 # Kubernetes v1.20.2 (kube-apiserver, kube-controller-manager, kube-scheduler, kubelet) for
 # `margay kube-controllers`' tests and the lab's Kubernetes control plane: built offline from
 # Debian's source package and cached in /var/cache/margay/kubernetes (scripts/build-kubernetes.sh;

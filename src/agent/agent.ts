@@ -24,13 +24,13 @@
  *   still repair drift against it), readiness fails, and a full resync follows the reconnection.
  * - A failed apply is retried (as a full resync) with backoff; readiness fails meanwhile.
  */
-import type { AgentConfig, ParamName } from '../api/felix-params.ts';
-import type { Resource } from '../api/resource.ts';
+import type { AgentConfig, ParamName } from '../api/mod.ts';
+import type { Resource } from '../api/mod.ts';
 import { buildCalcGraph, type CalcGraph } from '../calc/mod.ts';
-import { type ConfigSource, type LocalConfig, SettingsResolver } from '../calc/settings-resolver.ts';
+import { type ConfigSource, type LocalConfig, SettingsResolver } from '../calc/mod.ts';
 import { type Clock, systemClock } from '../os/mod.ts';
-import type { Datastore } from '../datastore/datastore.ts';
-import { resourceKey } from '../datastore/keys.ts';
+import type { Datastore } from '../datastore/mod.ts';
+import { resourceKey } from '../datastore/mod.ts';
 import { MargayError } from '../errors/mod.ts';
 import type { AgentDataplane, DataplaneOutcome } from './dataplane-port.ts';
 import { DatastoreFeed, type DatastoreListener } from './datastore-feed.ts';

@@ -5,7 +5,7 @@
  * backoff, and a periodic resync re-renders (secrets that appeared) and checks the tunnel
  * addresses again.
  */
-import type { BgpController } from '../bgp/controller.ts';
+import type { BgpController } from '../bgp/mod.ts';
 import type { Clock } from '../os/mod.ts';
 import type { DatastoreListener } from './datastore-feed.ts';
 import type { Logger } from '../log/mod.ts';

@@ -7,12 +7,12 @@
  * `process.env` when no environment is given).
  */
 import { readFileSync } from 'node:fs';
-import { FELIX_CONFIG_FIELDS } from '../api/kinds/felix-configuration.ts';
-import { PARAM_NAMES, paramNamed, PARAMS, type ParamName } from '../api/felix-params.ts';
-import type { ConfigLayer, ConfigSource, LocalConfig } from '../calc/settings-resolver.ts';
+import { FELIX_CONFIG_FIELDS } from '../api/mod.ts';
+import { PARAM_NAMES, paramNamed, PARAMS, type ParamName } from '../api/mod.ts';
+import type { ConfigLayer, ConfigSource, LocalConfig } from '../calc/mod.ts';
 import { MargayError } from '../errors/mod.ts';
 
-export type { LocalConfig } from '../calc/settings-resolver.ts';
+export type { LocalConfig } from '../calc/mod.ts';
 
 const FELIX_FIELDS_LOWER = new Set(FELIX_CONFIG_FIELDS.map((f) => f.toLowerCase()));
 

@@ -2,7 +2,7 @@
  * The agent's port to the dataplane: what it asks of it (apply, resync, prepare, close) and how a
  * reported failure becomes an error that names the endpoints it could not program.
  */
-import type { DataplaneUpdate } from '../calc/model.ts';
+import type { DataplaneUpdate } from '../calc/mod.ts';
 
 /** What one dataplane call reports (the shape of src/dataplane's ApplyResult the agent reads). */
 export interface DataplaneOutcome {

@@ -10,9 +10,9 @@
  *                                                             onInSync() once both delivered a snapshot
  * ```
  */
-import type { Datastore } from '../datastore/datastore.ts';
-import { IPAM_BLOCKS_PREFIX, RESOURCES_PREFIX } from '../datastore/keys.ts';
-import { Syncer, type SyncerEvent, type SyncerState } from '../datastore/syncer.ts';
+import type { Datastore } from '../datastore/mod.ts';
+import { IPAM_BLOCKS_PREFIX, RESOURCES_PREFIX } from '../datastore/mod.ts';
+import { Syncer, type SyncerEvent, type SyncerState } from '../datastore/mod.ts';
 import type { HealthAggregator } from './health.ts';
 import type { Logger } from '../log/mod.ts';
 import { type AgentMetrics, RESYNC_STATE } from './metrics.ts';

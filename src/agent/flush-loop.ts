@@ -13,7 +13,7 @@
  * - An apply or resync running longer than `dataplaneWatchdogTimeout` makes the agent not live.
  */
 import type { CalcGraph } from '../calc/mod.ts';
-import type { DataplaneUpdate } from '../calc/model.ts';
+import type { DataplaneUpdate } from '../calc/mod.ts';
 import type { Clock } from '../os/mod.ts';
 import { type AgentDataplane, checkOutcome, DataplaneFailure } from './dataplane-port.ts';
 import type { HealthAggregator } from './health.ts';

@@ -13,7 +13,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Clock } from '../os/mod.ts';
-import { formatTable } from '../format/table.ts';
+import { formatTable } from '../format/mod.ts';
 
 /** What a reporter says. */
 export interface HealthReport {

@@ -18,14 +18,14 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { firstInterfacePrefix, interfacePrefixes } from '../api/felix-params.ts';
-import type { AgentConfig } from '../api/felix-params.ts';
-import { BgpController, type BgpControllerOptions } from '../bgp/controller.ts';
-import type { LocalConfig } from '../calc/settings-resolver.ts';
+import { firstInterfacePrefix, interfacePrefixes } from '../api/mod.ts';
+import type { AgentConfig } from '../api/mod.ts';
+import { BgpController, type BgpControllerOptions } from '../bgp/mod.ts';
+import type { LocalConfig } from '../calc/mod.ts';
 import { type CniServer, startCniService } from '../cni/mod.ts';
 import type { Clock } from '../os/mod.ts';
-import type { Datastore } from '../datastore/datastore.ts';
-import { ResourceStore } from '../datastore/resources.ts';
+import type { Datastore } from '../datastore/mod.ts';
+import { ResourceStore } from '../datastore/mod.ts';
 import { Dataplane, hostSysctls } from '../dataplane/mod.ts';
 import { findNetlinkHelper, NETLINK_HELPER } from '../os/mod.ts';
 import { MargayError } from '../errors/mod.ts';

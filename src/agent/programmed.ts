@@ -3,7 +3,7 @@
  * endpoints of every batch applied so far. The agent reads it for its metrics, its endpoint
  * statuses and the CNI's "is this endpoint programmed yet".
  */
-import type { DataplaneUpdate } from '../calc/model.ts';
+import type { DataplaneUpdate } from '../calc/mod.ts';
 
 /** The keys the dataplane holds, updated batch by batch. */
 export class ProgrammedState {

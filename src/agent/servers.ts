@@ -2,7 +2,7 @@
  * The agent's HTTP endpoints: health (`/liveness`, `/readiness`) and Prometheus metrics
  * (`/metrics`), started, moved to a new address when their parameters change, and closed.
  */
-import type { AgentConfig, ParamName } from '../api/felix-params.ts';
+import type { AgentConfig, ParamName } from '../api/mod.ts';
 import { type HealthAggregator, type RunningServer, startHealthServer } from './health.ts';
 import type { Logger } from '../log/mod.ts';
 import { type AgentMetrics, startMetricsServer } from './metrics.ts';

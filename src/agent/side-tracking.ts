@@ -4,8 +4,8 @@
  * withdrawn programming-ahead gives back, see ahead.ts), and how many hosts the cluster has.
  * Pure bookkeeping; the FelixConfigurations go to the settings resolver through the graph.
  */
-import type { Resource } from '../api/resource.ts';
-import { parseResourceKey } from '../datastore/keys.ts';
+import type { Resource } from '../api/mod.ts';
+import { parseResourceKey } from '../datastore/mod.ts';
 import { EndpointsAhead } from './ahead.ts';
 import { type WorkloadStatusId, workloadStatusId } from './status.ts';
 

@@ -4,9 +4,9 @@
  * over `endpointReportingDelay`, whenever what is programmed changes (status.ts has the keys and
  * the writes).
  */
-import type { AgentConfig } from '../api/felix-params.ts';
+import type { AgentConfig } from '../api/mod.ts';
 import type { Clock } from '../os/mod.ts';
-import type { Datastore } from '../datastore/datastore.ts';
+import type { Datastore } from '../datastore/mod.ts';
 import { describe } from './flush-loop.ts';
 import type { Logger } from '../log/mod.ts';
 import { FlushScheduler, Ticker } from './scheduler.ts';

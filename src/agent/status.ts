@@ -15,9 +15,9 @@
  * diffed against what was written (keys found at start that no longer apply are deleted) and
  * written in batched transactions; a failed write is retried on the next flush.
  */
-import type { Datastore, TxnOp } from '../datastore/datastore.ts';
-import type { Lease } from '../datastore/datastore.ts';
-import { FELIX_STATUS_PREFIX } from '../datastore/keys.ts';
+import type { Datastore, TxnOp } from '../datastore/mod.ts';
+import type { Lease } from '../datastore/mod.ts';
+import { FELIX_STATUS_PREFIX } from '../datastore/mod.ts';
 import type { Logger } from '../log/mod.ts';
 
 /** An endpoint's status value. */

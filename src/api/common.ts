@@ -4,7 +4,11 @@
  * Each returns a zod schema or a plain check so kind files stay short and consistent.
  */
 import { z } from 'zod';
+import { quote } from '../errors/mod.ts';
 import { parseSelector, SelectorParseError } from '../selector/mod.ts';
+import { joinPath } from './field-path.ts';
+import { MAX_ANNOTATIONS_BYTES, utf8Bytes } from './limits.ts';
+import type { FieldIssue } from './resource.ts';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -38,10 +42,10 @@ export function checkLabelKey(key: string): string | undefined {
   const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
   const name = slash >= 0 ? key.slice(slash + 1) : key;
   if (prefix !== undefined && (prefix.length > 253 || !DNS1123_SUBDOMAIN.test(prefix))) {
-    return `label key "${key}" has an invalid prefix (must be a DNS subdomain)`;
+    return `label key ${quote(key)} has an invalid prefix (must be a DNS subdomain)`;
   }
   if (name.length === 0 || name.length > 63 || !LABEL_NAME.test(name)) {
-    return `label key "${key}" is invalid (name part: at most 63 alphanumeric characters, '-', '_' or '.')`;
+    return `label key ${quote(key)} is invalid (name part: at most 63 alphanumeric characters, '-', '_' or '.')`;
   }
   return undefined;
 }
@@ -49,9 +53,28 @@ export function checkLabelKey(key: string): string | undefined {
 /** Checks a Kubernetes label value; returns a message when invalid. */
 export function checkLabelValue(value: string): string | undefined {
   if (value.length > 63 || !LABEL_VALUE.test(value)) {
-    return `label value "${value}" is invalid (at most 63 alphanumeric characters, '-', '_' or '.', starting and ending alphanumeric)`;
+    return `label value ${quote(value)} is invalid (at most 63 alphanumeric characters, '-', '_' or '.', starting and ending alphanumeric)`;
   }
   return undefined;
+}
+
+/**
+ * Kubernetes' annotation rules, for `metadata.annotations` of every kind and a rule's metadata:
+ * each key a qualified name (checked lower-cased), keys and values together at most 256 KiB.
+ */
+export function validateAnnotations(annotations: Record<string, string> | undefined, path: string): FieldIssue[] {
+  if (!annotations) return [];
+  const issues: FieldIssue[] = [];
+  let size = 0;
+  for (const [k, v] of Object.entries(annotations)) {
+    const problem = checkLabelKey(k.toLowerCase());
+    if (problem) issues.push({ path: joinPath(path, k), message: problem.replace('label key', 'annotation key') });
+    size += utf8Bytes(k) + utf8Bytes(v);
+  }
+  if (size > MAX_ANNOTATIONS_BYTES) {
+    issues.push({ path, message: `annotations are ${size} bytes together; at most ${MAX_ANNOTATIONS_BYTES} (256 KiB, as in Kubernetes)` });
+  }
+  return issues;
 }
 
 /** A label map whose keys and values follow Kubernetes' rules. */

@@ -4,8 +4,9 @@
  * Pure: the caller reads the files. Every error names the file, the document and the field.
  */
 import { LineCounter, parseAllDocuments } from 'yaml';
-import { MargayError } from '../errors/mod.ts';
+import { elide, MargayError } from '../errors/mod.ts';
 import { convertKubernetesResource, isKubernetesKind } from './k8s/mod.ts';
+import { MAX_INPUT_BYTES, MAX_NESTING_DEPTH, MAX_TEXT_NESTING, textNesting, tooDeep } from './limits.ts';
 import type { Resource, SourceRef } from './resource.ts';
 import { validateResource } from './validate.ts';
 
@@ -28,11 +29,26 @@ function isListWrapper(obj: unknown): obj is { items: unknown[] } {
 }
 
 /**
+ * Refuses, before parsing, a text larger than {@link MAX_INPUT_BYTES} or nested so deep that the
+ * parser's recursion would exhaust the stack (MARGAY_ERR_TOO_LARGE).
+ */
+function checkTextBounds(text: string, file: string): void {
+  if (text.length > MAX_INPUT_BYTES) {
+    throw new MargayError('MARGAY_ERR_TOO_LARGE', `${file}: the input is ${text.length} characters; at most ${MAX_INPUT_BYTES} are read`);
+  }
+  const nesting = textNesting(text);
+  if (nesting.depth > MAX_TEXT_NESTING) {
+    throw new MargayError('MARGAY_ERR_TOO_LARGE', `${file}: line ${nesting.line}: nested more than ${MAX_TEXT_NESTING} levels deep`);
+  }
+}
+
+/**
  * Splits text into objects: each YAML document, and each item of a List or of a top-level
  * JSON/YAML array. Empty documents are skipped. Throws MARGAY_ERR_DECODE with the position of
- * the first syntax error.
+ * the first syntax error, MARGAY_ERR_TOO_LARGE for an input over the limits (docs/limits.md).
  */
 export function decodeDocuments(text: string, file: string): DecodedDocument[] {
+  checkTextBounds(text, file);
   const lineCounter = new LineCounter();
   const documents = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   const out: DecodedDocument[] = [];
@@ -54,6 +70,10 @@ export function decodeDocuments(text: string, file: string): DecodedDocument[] {
       throw new MargayError('MARGAY_ERR_DECODE', `${file}: line ${line}: ${(err as Error).message.split('\n')[0]}`);
     }
     if (object === null || object === undefined) continue;
+    const deep = tooDeep(object, MAX_NESTING_DEPTH + 1);
+    if (deep !== undefined) {
+      throw new MargayError('MARGAY_ERR_TOO_LARGE', `${file}: line ${line}: ${elide(deep, 120) || '(document)'}: nested more than ${MAX_NESTING_DEPTH} levels deep`);
+    }
     const items = Array.isArray(object) ? object : isListWrapper(object) ? object.items : [object];
     for (const item of items) out.push({ source: { file, document: out.length, line }, object: item });
   }

@@ -4,11 +4,12 @@
  * Errors name the source (file and document), the resource and the field path.
  */
 import { z } from 'zod';
-import { MargayError } from '../errors/mod.ts';
-import { checkLabelName, labelsSchema } from './common.ts';
+import { elide, MargayError, quote, QUOTE_MAX } from '../errors/mod.ts';
+import { checkLabelName, labelsSchema, validateAnnotations } from './common.ts';
 import { formatPath } from './field-path.ts';
 import type { KindDefinition } from './kind.ts';
 import { kindByExactName } from './kinds/mod.ts';
+import { storedSizeIssue } from './limits.ts';
 import { API_VERSION, type FieldIssue, type Resource, type SourceRef } from './resource.ts';
 
 export { formatPath };
@@ -33,7 +34,7 @@ function describeIssues(issues: FieldIssue[], context: { source?: SourceRef; kin
     const line = context.source.line === undefined ? '' : `, line ${context.source.line}`;
     where.push(`${context.source.file}: document ${context.source.document + 1}${line}`);
   }
-  if (context.kind) where.push(context.name ? `${context.kind} "${context.name}"` : context.kind);
+  if (context.kind) where.push(context.name ? `${elide(context.kind, QUOTE_MAX)} ${quote(context.name)}` : elide(context.kind, QUOTE_MAX));
   const prefix = where.length > 0 ? `${where.join(' ')}: ` : '';
   return prefix + issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
 }
@@ -54,10 +55,11 @@ const metadataSchema = z.strictObject({
   namespace: z.string().optional(),
   labels: labelsSchema.optional(),
   annotations: z.record(z.string(), z.string()).optional(),
-  resourceVersion: z.string().optional(),
-  uid: z.string().optional(),
-  creationTimestamp: z.string().optional(),
-  generation: z.number().optional(),
+  // A datastore revision: what get printed, or empty.
+  resourceVersion: z.string().regex(/^\d{0,19}$/, { message: 'must be a revision number as read from the datastore (digits), or empty' }).optional(),
+  uid: z.string().max(128, { message: 'must be at most 128 characters' }).optional(),
+  creationTimestamp: z.string().max(64, { message: 'must be at most 64 characters' }).optional(),
+  generation: z.number().int({ message: 'must be an integer' }).min(0, { message: 'must be at least 0' }).max(Number.MAX_SAFE_INTEGER, { message: 'must be at most 2^53-1' }).optional(),
 });
 
 const envelopeKeys = new Set(['apiVersion', 'kind', 'metadata', 'spec', 'status']);
@@ -92,11 +94,11 @@ export function validateResource(input: unknown, options: ValidateOptions = {}):
   const unknownTop = Object.keys(obj).filter((k) => !envelopeKeys.has(k));
   if (unknownTop.length > 0) fail([{ path: unknownTop[0]!, message: `unknown field ${unknownTop.map((k) => `"${k}"`).join(', ')}` }]);
   if (obj.apiVersion !== API_VERSION) {
-    fail([{ path: 'apiVersion', message: `must be "${API_VERSION}" (got ${JSON.stringify(obj.apiVersion)})` }]);
+    fail([{ path: 'apiVersion', message: `must be "${API_VERSION}" (got ${quote(obj.apiVersion)})` }]);
   }
   if (kindName === undefined) fail([{ path: 'kind', message: 'a kind is required' }]);
   const def = kindByExactName(kindName!);
-  if (!def) fail([{ path: 'kind', message: `unknown kind "${kindName}" for ${API_VERSION}` }]);
+  if (!def) fail([{ path: 'kind', message: `unknown kind ${quote(kindName)} for ${API_VERSION}` }]);
   return validateWithKind(obj, def!, options, fail);
 }
 
@@ -112,6 +114,7 @@ function validateWithKind(
   const issues: FieldIssue[] = [];
   const nameProblem = def.checkName(metadata.name);
   if (nameProblem) issues.push({ path: 'metadata.name', message: nameProblem });
+  issues.push(...validateAnnotations(metadata.annotations, 'metadata.annotations'));
   if (def.namespaced) {
     metadata.namespace ??= options.defaultNamespace ?? 'default';
     const nsProblem = checkLabelName(metadata.namespace);
@@ -138,7 +141,10 @@ function validateWithKind(
   if (status !== undefined) resource.status = status;
   const crossField = def.validate?.(resource) ?? [];
   if (crossField.length > 0) fail(crossField);
-  return def.applyDefaults ? def.applyDefaults(resource) : resource;
+  const result = def.applyDefaults ? def.applyDefaults(resource) : resource;
+  const tooLarge = storedSizeIssue(result);
+  if (tooLarge) fail([tooLarge]);
+  return result;
 }
 
 /** Reads a dotted path (`spec.cidr`) from a resource. */
@@ -158,7 +164,7 @@ export function checkImmutableFields(def: KindDefinition, previous: Resource, ne
     const before = readPath(previous, path);
     const after = readPath(next, path);
     if (JSON.stringify(before) !== JSON.stringify(after)) {
-      issues.push({ path, message: `field is immutable: cannot change ${JSON.stringify(before)} to ${JSON.stringify(after)}` });
+      issues.push({ path, message: `field is immutable: cannot change ${quote(before)} to ${quote(after)}` });
     }
   }
   return issues;

@@ -16,16 +16,16 @@
  *    routes go in with `proto bird` and metric `ipv4NormalRoutePriority` (default 1024).
  *  - one `protocol bgp` per session (see peers.ts), BFD and router advertisements when needed.
  */
-import type { Resource } from '../api/resource.ts';
-import type { IPPoolSpec } from '../api/kinds/ip-pool.ts';
+import type { Resource } from '../api/mod.ts';
+import type { IPPoolSpec } from '../api/mod.ts';
 import { addCommunityStatement, filterFunctionName, renderFilterFunction, type FilterList } from './bird-filters.ts';
 import { isSafeInterfaceName } from './extensions.ts';
 import { formatCidr, parseCidrOrIp } from '../net/mod.ts';
 import { hashToIPv4 } from './ids.ts';
 import { bgpNode, bgpSettings, type BgpNode, type BgpSettings, planSessions, type Session } from './peers.ts';
 import type { BGPConfigurationSpec, BirdConfigInput, BirdConfigResult, BirdLogTarget, PeerPlan } from './types.ts';
-import { interfacePrefixes } from '../api/felix-params.ts';
-import { VXLAN_DEVICE_V4, VXLAN_DEVICE_V6 } from '../calc/vxlan-resolver.ts';
+import { interfacePrefixes } from '../api/mod.ts';
+import { VXLAN_DEVICE_V4, VXLAN_DEVICE_V6 } from '../calc/mod.ts';
 
 /** The agent's VXLAN devices (src/calc/vxlan-resolver.ts names them). */
 export const DEFAULT_VXLAN_INTERFACES = [VXLAN_DEVICE_V4, VXLAN_DEVICE_V6];
@@ -217,8 +217,9 @@ function renderSession(s: Session, filterCalls: (s: Session, list: FilterList) =
     lines.push('  long lived graceful restart on;');
     lines.push(`  long lived stale time ${Math.max(1, Math.min(16777215, s.longLivedStaleTime))};`);
   }
-  if (s.keepaliveTime !== undefined) lines.push(`  keepalive time ${s.keepaliveTime};`);
-  if (s.holdTime !== undefined) lines.push(`  hold time ${s.holdTime};`);
+  // BGP carries hold times (three keepalives) in 16 bits; validation refuses more, this defends it.
+  if (s.keepaliveTime !== undefined) lines.push(`  keepalive time ${Math.max(1, Math.min(21845, s.keepaliveTime))};`);
+  if (s.holdTime !== undefined) lines.push(`  hold time ${Math.max(3, Math.min(65535, s.holdTime))};`);
   if (s.allowLocalAs !== undefined) lines.push(`  allow local as ${s.allowLocalAs};`);
   if (s.rrClient) {
     lines.push('  rr client;');

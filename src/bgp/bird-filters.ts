@@ -6,7 +6,7 @@
  * to Margay's default (import: accept; export: the host's own routes only).
  */
 import { createHash } from 'node:crypto';
-import type { Resource } from '../api/resource.ts';
+import type { Resource } from '../api/mod.ts';
 import { formatCidr, parseCidrOrIp } from '../net/mod.ts';
 import type { BGPFilterRule, BGPFilterSpec } from './types.ts';
 

@@ -28,9 +28,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Datastore } from '../datastore/datastore.ts';
-import { resourceKey } from '../datastore/keys.ts';
-import { ResourceStore } from '../datastore/resources.ts';
+import type { Datastore } from '../datastore/mod.ts';
+import { resourceKey } from '../datastore/mod.ts';
+import { ResourceStore } from '../datastore/mod.ts';
 import { type Logger, silentLogger } from '../log/mod.ts';
 import { type CommandRunner, createRunner } from '../os/mod.ts';
 import { type AutodetectSources, ipCommandSources } from './autodetect.ts';

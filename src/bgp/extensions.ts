@@ -9,7 +9,7 @@
  * | `margay.io/bfd-multiplier` | same | detect multiplier, 1–255 (default 3) |
  * | `margay.io/peer-interface` | BGPPeer | peer over this interface with IPv6 link-local addresses (BGP unnumbered) |
  */
-import type { Resource } from '../api/resource.ts';
+import type { Resource } from '../api/mod.ts';
 
 export const BFD_ANNOTATION = 'margay.io/bfd';
 export const BFD_INTERVAL_ANNOTATION = 'margay.io/bfd-interval-ms';

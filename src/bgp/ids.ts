@@ -1,6 +1,6 @@
 /** Names and numbers of the BGP room: AS numbers in either written form, protocol-name suffixes, router ids. */
 import { createHash } from 'node:crypto';
-import { parseAsNumber } from '../api/common.ts';
+import { parseAsNumber } from '../api/mod.ts';
 
 /** An AS number from either written form; undefined when absent or invalid. */
 export function asNumberOf(v: unknown): number | undefined {

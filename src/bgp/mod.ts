@@ -43,3 +43,6 @@ export {
 export type { BfdMode } from './extensions.ts';
 export { DEFAULT_AS_NUMBER } from './peers.ts';
 export type * from './types.ts';
+
+// Re-exported for the other folders of src/ (they enter this folder only through this file).
+export { defaultPoolsFromEnv, registrationFromEnv } from './env.ts';

@@ -4,12 +4,12 @@
  * default IP pools when none exist. Everything else on an existing Node (labels, annotations,
  * other spec fields, status) is kept.
  */
-import type { Resource } from '../api/resource.ts';
-import { API_VERSION } from '../api/resource.ts';
-import { nodeKind } from '../api/kinds/node.ts';
-import { ipPoolKind } from '../api/kinds/ip-pool.ts';
-import { validateResource } from '../api/validate.ts';
-import type { ResourceStore } from '../datastore/resources.ts';
+import type { Resource } from '../api/mod.ts';
+import { API_VERSION } from '../api/mod.ts';
+import { nodeKind } from '../api/mod.ts';
+import { ipPoolKind } from '../api/mod.ts';
+import { validateResource } from '../api/mod.ts';
+import type { ResourceStore } from '../datastore/mod.ts';
 import { hasCode, MargayError } from '../errors/mod.ts';
 import { autodetectAddress, type AutodetectSources, localCidrOf, parseAutodetectionMethod } from './autodetect.ts';
 import { addressOf, canonicalCidr, formatIp, parseCidrOrIp, parseIpNet } from '../net/mod.ts';

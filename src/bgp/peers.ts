@@ -6,8 +6,8 @@
  * a node with a route-reflector cluster id skips the mesh and makes its iBGP peers of another
  * cluster its clients; explicit peers are `Global_<ip>` or `Node_<ip>` (`_port_<p>` appended).
  */
-import { parseGoDuration } from '../api/kinds/infra-common.ts';
-import type { Resource } from '../api/resource.ts';
+import { parseGoDuration } from '../api/mod.ts';
+import type { Resource } from '../api/mod.ts';
 import { parseSelector } from '../selector/mod.ts';
 import {
   bfdFromAnnotations,

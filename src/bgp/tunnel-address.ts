@@ -9,15 +9,15 @@
  * restarts, locally administered unicast), unless the Node already has one.
  */
 import { createHash } from 'node:crypto';
-import { nodeKind } from '../api/kinds/node.ts';
-import type { Resource } from '../api/resource.ts';
-import { validateResource } from '../api/validate.ts';
-import type { Datastore } from '../datastore/datastore.ts';
-import { ResourceStore } from '../datastore/resources.ts';
+import { nodeKind } from '../api/mod.ts';
+import type { Resource } from '../api/mod.ts';
+import { validateResource } from '../api/mod.ts';
+import type { Datastore } from '../datastore/mod.ts';
+import { ResourceStore } from '../datastore/mod.ts';
 import { hasCode } from '../errors/mod.ts';
-import { Ipam } from '../ipam/ipam.ts';
+import { Ipam } from '../ipam/mod.ts';
 import { cidrContainsIp, parseIp } from '../net/mod.ts';
-import { poolFromResource } from '../ipam/pools.ts';
+import { poolFromResource } from '../ipam/mod.ts';
 import { parseSelector } from '../selector/mod.ts';
 
 /** The IPAM handle of a node's VXLAN tunnel address. */

@@ -2,7 +2,7 @@
  * Typed views of the BGP-related resource specs as they are stored (after validation and
  * defaults), and the input and output of the BIRD configuration renderer.
  */
-import type { Resource } from '../api/resource.ts';
+import type { Resource } from '../api/mod.ts';
 
 /** A `{secretKeyRef: {name, key}}` reference (Kubernetes `SecretKeySelector`). */
 export interface SecretKeyRef {

@@ -5,12 +5,12 @@
  * are used by workloads of another host). From it {@link BgpView.birdInput} builds the renderer's
  * input for one host.
  */
-import type { Resource } from '../api/resource.ts';
-import { IPAM_BLOCKS_PREFIX, parseResourceKey } from '../datastore/keys.ts';
-import { type BlockRouting, blockRouting } from '../ipam/block-routing.ts';
-import { parseBlockKey } from '../ipam/keys.ts';
+import type { Resource } from '../api/mod.ts';
+import { IPAM_BLOCKS_PREFIX, parseResourceKey } from '../datastore/mod.ts';
+import { type BlockRouting, blockRouting } from '../ipam/mod.ts';
+import { parseBlockKey } from '../ipam/mod.ts';
 import { cidrContainsCidr, parseCidrOrIp } from '../net/mod.ts';
-import type { IPPoolSpec } from '../api/kinds/ip-pool.ts';
+import type { IPPoolSpec } from '../api/mod.ts';
 import type { BirdConfigInput, BirdRenderOptions, SecretLookup } from './types.ts';
 
 /** The resource kinds (plurals) the BGP room follows. */

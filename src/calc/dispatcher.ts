@@ -10,8 +10,8 @@
  * Other keys, and kinds nobody registered for (staged policies among them: they are never
  * enforced), are ignored.
  */
-import type { Resource } from '../api/resource.ts';
-import { IPAM_BLOCKS_PREFIX, parseResourceKey } from '../datastore/keys.ts';
+import type { Resource } from '../api/mod.ts';
+import { IPAM_BLOCKS_PREFIX, parseResourceKey } from '../datastore/mod.ts';
 
 /** The parts of a resource key. */
 export interface ResourceRef {

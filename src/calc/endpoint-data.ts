@@ -4,9 +4,9 @@
  * from. Pure conversions from stored resources; no validation beyond what the graph needs
  * (unparseable addresses are dropped, as Felix drops them).
  */
-import type { Resource } from '../api/resource.ts';
-import type { HostEndpointSpec, NetworkSetSpec, WorkloadEndpointSpec } from '../api/kinds/policy-kinds.ts';
-import { protocolNumber } from '../api/kinds/policy-values.ts';
+import type { Resource } from '../api/mod.ts';
+import type { HostEndpointSpec, NetworkSetSpec, WorkloadEndpointSpec } from '../api/mod.ts';
+import { protocolNumber } from '../api/mod.ts';
 import { type EndpointId, type PortProtocol, hostEndpointId, workloadId } from './ids.ts';
 import { canonicalCidr, canonicalIp } from '../net/mod.ts';
 

@@ -21,7 +21,7 @@
  * Not modelled: conntrack (replies of allowed connections), the workload-to-host default action,
  * preDNAT/doNotTrack/forward tiers, NAT.
  */
-import { protocolNumber } from '../api/kinds/policy-values.ts';
+import { protocolNumber } from '../api/mod.ts';
 import type {
   CompiledPolicy,
   CompiledRule,

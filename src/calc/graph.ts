@@ -55,8 +55,8 @@
  *                                                 flush(): DataplaneUpdate[]
  * ```
  */
-import type { Resource } from '../api/resource.ts';
-import type { SyncerEvent } from '../datastore/syncer.ts';
+import type { Resource } from '../api/mod.ts';
+import type { SyncerEvent } from '../datastore/mod.ts';
 import { ActiveRulesCalculator } from './active-rules.ts';
 import { Dispatcher, type ResourceRef } from './dispatcher.ts';
 import { hostEndpointData, networkSetData, workloadEndpointData } from './endpoint-data.ts';

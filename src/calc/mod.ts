@@ -43,3 +43,7 @@ export type {
   TierPlan,
   WorkloadEndpointPlan,
 } from './model.ts';
+
+// Re-exported for the other folders of src/ (they enter this folder only through this file).
+export type { VxlanDevicePlan, VxlanPlan, VxlanRoutePlan } from './model.ts';
+export { VXLAN_DEVICE_V4, VXLAN_DEVICE_V6, noVxlanPlan } from './vxlan-resolver.ts';

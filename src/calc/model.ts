@@ -10,7 +10,7 @@
  * Nothing is emitted before the first `in-sync`.
  */
 
-import type { FailsafePort } from '../api/felix-params.ts';
+import type { FailsafePort } from '../api/mod.ts';
 
 /** IP family. */
 export type IpFamily = 4 | 6;
@@ -153,7 +153,7 @@ export type RouteSpec =
   | { type: 'blackhole'; dst: string };
 
 /** A host port that stays open whatever host-endpoint policy says (a FelixConfiguration parameter's type). */
-export type { FailsafePort } from '../api/felix-params.ts';
+export type { FailsafePort } from '../api/mod.ts';
 
 /** Dataplane-wide settings, resolved from FelixConfiguration and the pools. */
 export interface DataplaneSettings {

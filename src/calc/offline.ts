@@ -4,10 +4,10 @@
  * `policy matrix -f` evaluate. The resources should be validated and defaulted already
  * (Kubernetes objects converted with `convertKubernetesResource`).
  */
-import { findKind } from '../api/kinds/mod.ts';
-import { BUILTIN_TIERS } from '../api/kinds/tier.ts';
-import type { Resource } from '../api/resource.ts';
-import { resourceKey } from '../datastore/keys.ts';
+import { findKind } from '../api/mod.ts';
+import { BUILTIN_TIERS } from '../api/mod.ts';
+import type { Resource } from '../api/mod.ts';
+import { resourceKey } from '../datastore/mod.ts';
 import { MargayError } from '../errors/mod.ts';
 import { buildCalcGraph } from './graph.ts';
 import { ModelSnapshot } from './snapshot.ts';

@@ -3,8 +3,8 @@
  * that decides which endpoints a policy applies to (already rewritten the way Calico rewrites
  * it), its place in the ordering, and its rules (compiled later, only while it is active).
  */
-import type { GlobalNetworkPolicySpec, NetworkPolicySpec, ProfileSpec, Rule, TierSpec } from '../api/kinds/policy-kinds.ts';
-import type { Resource } from '../api/resource.ts';
+import type { GlobalNetworkPolicySpec, NetworkPolicySpec, ProfileSpec, Rule, TierSpec } from '../api/mod.ts';
+import type { Resource } from '../api/mod.ts';
 import { parseSelector, type Selector } from '../selector/mod.ts';
 import { globalPolicyKey, namespacedPolicyKey, profileKey } from './ids.ts';
 import { globalPolicySelectorText, networkPolicySelectorText } from './selector-rewrite.ts';

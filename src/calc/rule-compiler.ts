@@ -14,8 +14,8 @@
  *   side matches nothing.
  * - `http` is not enforced by the kernel dataplane: the rule is compiled without it and flagged.
  */
-import { parsePort, protocolNumber } from '../api/kinds/policy-values.ts';
-import type { Action, EntityRule, Port, Rule } from '../api/kinds/rule.ts';
+import { parsePort, protocolNumber } from '../api/mod.ts';
+import type { Action, EntityRule, Port, Rule } from '../api/mod.ts';
 import { parseSelector, type Selector } from '../selector/mod.ts';
 import { type PortProtocol, namedPortSetId, serviceSetId } from './ids.ts';
 import type { CompiledRule, EndpointMatch, IpSetKind, MatchCriteria, PortRange, RuleAction } from './model.ts';

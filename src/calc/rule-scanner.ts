@@ -9,8 +9,8 @@ import type { ActiveIpSetCallbacks, ActiveRulesCallbacks, CompiledPolicyCallback
 import type { CompiledPolicy, CompiledRule } from './model.ts';
 import type { PolicyData, ProfileData } from './policy-data.ts';
 import { compileRule, type IpSetSpec } from './rule-compiler.ts';
-import type { Rule } from '../api/kinds/rule.ts';
-import { PARAMS } from '../api/felix-params.ts';
+import type { Rule } from '../api/mod.ts';
+import { PARAMS } from '../api/mod.ts';
 
 /** Compiles active policies and profiles and reference-counts the IP sets they use. */
 export class RuleScanner implements ActiveRulesCallbacks {

@@ -17,7 +17,7 @@
  * The functions return selector text; parsing it gives the canonical form and so the same IP-set
  * ids Calico computes (the combined text is built exactly the way Calico builds it).
  */
-import type { EntityRule, ServiceAccountMatch } from '../api/kinds/rule.ts';
+import type { EntityRule, ServiceAccountMatch } from '../api/mod.ts';
 import { canonicalString } from '../selector/mod.ts';
 import { parseSelector, type SelectorNode } from '../selector/mod.ts';
 import { NAMESPACE_LABEL } from './endpoint-data.ts';

@@ -26,7 +26,7 @@ import {
   paramNamed,
   PARAMS,
   type ParamName,
-} from '../api/felix-params.ts';
+} from '../api/mod.ts';
 import { MargayError } from '../errors/mod.ts';
 import type { DataplaneSettings } from './model.ts';
 import { canonicalCidr } from '../net/mod.ts';

@@ -17,9 +17,9 @@
  * changed; its VXLAN manager programs it (src/dataplane/vxlan/). A host without VXLAN pools gets
  * no message at all: the dataplane's starting plan is {@link noVxlanPlan}.
  */
-import type { IPPoolSpec } from '../api/kinds/ip-pool.ts';
-import type { Resource } from '../api/resource.ts';
-import { type BlockRouting, blockRouting } from '../ipam/block-routing.ts';
+import type { IPPoolSpec } from '../api/mod.ts';
+import type { Resource } from '../api/mod.ts';
+import { type BlockRouting, blockRouting } from '../ipam/mod.ts';
 import type { VxlanCallbacks } from './callbacks.ts';
 import type { IpFamily, VxlanPlan } from './model.ts';
 import { type Cidr, cidrContainsCidr, formatCidr, type HostAddress, parseCidrOrIp, parseHostAddress, sameSubnet } from '../net/mod.ts';

@@ -3,11 +3,13 @@
  * /etc/margay/margay.cfg, then /etc/calico/calicoctl.cfg) or the environment (DATASTORE_TYPE,
  * ETCD_ENDPOINTS, ETCD_CA_CERT_FILE, ETCD_CERT_FILE, ETCD_KEY_FILE). The environment wins
  * over defaults; an explicit `-c` file wins over the environment, as in calicoctl.
+ * MARGAY_DATASTORE_TIMEOUT (a Margay extension) sets the per-request timeout in every case.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { formatPath } from '../api/validate.ts';
+import { parseGoDuration } from '../api/mod.ts';
+import { formatPath } from '../api/mod.ts';
 import type { DatastoreConfig } from '../datastore/mod.ts';
 import { MargayError } from '../errors/mod.ts';
 
@@ -68,14 +70,42 @@ function fromEnvironment(env: NodeJS.ProcessEnv): DatastoreConfig {
   return etcdConfig(env.ETCD_ENDPOINTS, env.ETCD_CA_CERT_FILE, env.ETCD_CERT_FILE, env.ETCD_KEY_FILE);
 }
 
+/** The variable that sets the datastore request timeout. */
+export const TIMEOUT_VARIABLE = 'MARGAY_DATASTORE_TIMEOUT';
+/** The timeout when the variable is not set. */
+const DEFAULT_TIMEOUT_MS = 10_000;
+/** Longest timeout the variable may set (10 minutes). */
+const MAX_TIMEOUT_MS = 600_000;
+
+/**
+ * The request timeout from MARGAY_DATASTORE_TIMEOUT: a duration (`30s`, `2m`, `1500ms`) or a
+ * number of seconds, from 1 ms to 10 min. Refused, naming the variable, when it is anything else.
+ */
+export function datastoreTimeout(env: NodeJS.ProcessEnv): { dialTimeoutMs: number; timeoutName: string } {
+  const text = env[TIMEOUT_VARIABLE]?.trim();
+  const timeoutName = `${TIMEOUT_VARIABLE}, default ${DEFAULT_TIMEOUT_MS / 1000}s`;
+  if (text === undefined || text === '') return { dialTimeoutMs: DEFAULT_TIMEOUT_MS, timeoutName };
+  const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : parseGoDuration(text);
+  const ms = seconds === undefined ? NaN : Math.round(seconds * 1000);
+  if (!(ms >= 1 && ms <= MAX_TIMEOUT_MS)) {
+    throw new MargayError('MARGAY_ERR_CONFIG', `${TIMEOUT_VARIABLE}: expected a duration from 1ms to 10m (e.g. 30s, or a number of seconds), got ${JSON.stringify(text)}`);
+  }
+  return { dialTimeoutMs: ms, timeoutName };
+}
+
 /** Resolves the datastore configuration from `-c`, the environment or the default files. */
 export function loadClientConfig(options: { configFile?: string; env?: NodeJS.ProcessEnv } = {}): DatastoreConfig {
   const env = options.env ?? process.env;
-  if (options.configFile) {
-    if (!existsSync(options.configFile)) {
-      throw new MargayError('MARGAY_ERR_CONFIG', `${options.configFile}: configuration file does not exist`);
+  const config = chooseConfig(options.configFile, env);
+  return config.type === 'etcdv3' ? { ...config, ...datastoreTimeout(env) } : config;
+}
+
+function chooseConfig(configFile: string | undefined, env: NodeJS.ProcessEnv): DatastoreConfig {
+  if (configFile) {
+    if (!existsSync(configFile)) {
+      throw new MargayError('MARGAY_ERR_CONFIG', `${configFile}: configuration file does not exist`);
     }
-    return fromFile(options.configFile);
+    return fromFile(configFile);
   }
   if (env.DATASTORE_TYPE || env.ETCD_ENDPOINTS) return fromEnvironment(env);
   const file = DEFAULT_CONFIG_FILES.find((f) => existsSync(f));

@@ -2,9 +2,9 @@
  * What every command gets: a lazily opened ResourceStore (commands that need no datastore never
  * connect), and the two output streams, injectable so tests can capture them.
  */
-import type { Datastore } from '../datastore/datastore.ts';
+import type { Datastore } from '../datastore/mod.ts';
 import { createDatastore } from '../datastore/mod.ts';
-import { ResourceStore } from '../datastore/resources.ts';
+import { ResourceStore } from '../datastore/mod.ts';
 import { loadClientConfig } from './config.ts';
 
 /** Streams and datastore access of one CLI run. */

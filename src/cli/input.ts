@@ -2,9 +2,10 @@
  * Reads the `-f` inputs of a command: a file, a directory (its .yaml, .yml and .json files,
  * recursively with -R) or `-` for standard input, then decodes and validates every document.
  */
-import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, type Stats, statSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, type Stats, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeDocuments, type DecodedDocument, type DecodedResource, toResource } from '../api/decode.ts';
+import { decodeDocuments, type DecodedDocument, type DecodedResource, toResource } from '../api/mod.ts';
+import { MAX_INPUT_BYTES } from '../api/mod.ts';
 import { MargayError } from '../errors/mod.ts';
 
 const MANIFEST_EXTENSIONS = ['.yaml', '.yml', '.json'];
@@ -77,8 +78,38 @@ function listManifestFiles(dir: string, recursive: boolean, open: readonly strin
   return out;
 }
 
-function readText(file: string): string {
-  return file === '-' ? onPath('-', () => readFileSync(0, 'utf8')) : onPath(file, (f) => readFileSync(f, 'utf8'));
+/**
+ * Reads a file or standard input whole, but never more than what is left of the input limit
+ * (MARGAY_ERR_TOO_LARGE beyond): a huge file, or a device that never ends, is refused, not read.
+ */
+function readText(file: string, budget: { left: number }): string {
+  const fd = file === '-' ? 0 : onPath(file, (f) => openSync(f, 'r'));
+  const chunks: Buffer[] = [];
+  try {
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(1 << 20, budget.left + 1));
+      const n = onPath(file, () => readChunk(fd, chunk));
+      if (n === 0) break;
+      budget.left -= n;
+      if (budget.left < 0) throw new MargayError('MARGAY_ERR_TOO_LARGE', `${file}: the input is larger than ${MAX_INPUT_BYTES} bytes (all -f inputs together)`);
+      chunks.push(chunk.subarray(0, n));
+    }
+  } finally {
+    if (fd !== 0) closeSync(fd);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** One read; a non-blocking standard input that has nothing yet is waited for. */
+function readChunk(fd: number, buffer: Buffer): number {
+  for (;;) {
+    try {
+      return readSync(fd, buffer, 0, buffer.length, null);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
+  }
 }
 
 /** Expands `-f` arguments into the list of files to read. */
@@ -98,7 +129,8 @@ export function expandInputs(inputs: string[], recursive: boolean): string[] {
 
 /** Reads and splits every input into documents (not yet validated). */
 export function readDocuments(inputs: string[], recursive: boolean): DecodedDocument[] {
-  return expandInputs(inputs, recursive).flatMap((file) => decodeDocuments(readText(file), file));
+  const budget = { left: MAX_INPUT_BYTES };
+  return expandInputs(inputs, recursive).flatMap((file) => decodeDocuments(readText(file, budget), file));
 }
 
 /** Reads, decodes and validates every input; throws on the first invalid document. */

@@ -3,8 +3,8 @@
  * line on stderr and exits 1; data goes to stdout.
  */
 import { Command, CommanderError } from 'commander';
-import { allKinds } from '../api/kinds/mod.ts';
-import { MargayError } from '../errors/mod.ts';
+import { allKinds } from '../api/mod.ts';
+import { MargayError, safeLine } from '../errors/mod.ts';
 import { CALICO_API_COMPATIBILITY, MARGAY_VERSION } from '../version.ts';
 import { registerControllers } from './commands/controllers.ts';
 import { registerKubeControllers } from './commands/kube-controllers.ts';
@@ -62,8 +62,17 @@ export function buildProgram(ctx: CliContext, configFile: { value?: string }): C
   return program;
 }
 
-/** One line that says what went wrong, without a stack trace. */
+/**
+ * The one error formatter of the CLI: one line that says what went wrong, without a stack trace,
+ * safe for a terminal (control characters and escape sequences escaped, a line break shown as
+ * `\n` rather than cutting the message) and of bounded length (values in messages are quoted and
+ * cut by errors/quote.ts; the whole line at most 2,000 characters).
+ */
 export function describeError(err: unknown): string {
+  return safeLine(errorText(err));
+}
+
+function errorText(err: unknown): string {
   if (err instanceof CommanderError) return err.message.replace(/^error: /, '');
   if (err instanceof MargayError) return err.message;
   if (err instanceof Error) return `unexpected error: ${err.message}`;
@@ -82,7 +91,7 @@ export async function runCli(argv: string[], options: Omit<CliContextOptions, 'c
     if (err instanceof CommanderError && (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version')) {
       return 0;
     }
-    ctx.stderr(`${describeError(err).split('\n')[0]}\n`);
+    ctx.stderr(`${describeError(err)}\n`);
     return 1;
   } finally {
     await ctx.close();

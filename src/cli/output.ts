@@ -3,9 +3,9 @@
  * borders), YAML and JSON that apply back unchanged, and a List wrapper for several items.
  */
 import { stringify } from 'yaml';
-import type { Column, KindDefinition } from '../api/kind.ts';
-import { API_VERSION, type Resource } from '../api/resource.ts';
-import { formatTable } from '../format/table.ts';
+import type { Column, KindDefinition } from '../api/mod.ts';
+import { API_VERSION, type Resource } from '../api/mod.ts';
+import { formatTable } from '../format/mod.ts';
 
 /** Output formats of `get -o`. */
 export const OUTPUT_FORMATS = ['ps', 'wide', 'yaml', 'json'] as const;

@@ -7,6 +7,11 @@
  * settings, …) are ignored, as the specification asks.
  */
 import { CniCode, CniError, compareVersions, isSupportedVersion, SUPPORTED_VERSIONS, type CniVersion } from './spec.ts';
+import { tooDeep } from '../api/mod.ts';
+import { quote } from '../errors/mod.ts';
+
+/** Deepest nesting of a network configuration. */
+const MAX_CNI_NESTING = 512;
 
 /** The IPAM types the agent serves itself (no plugin is executed for them). */
 export const BUILTIN_IPAM_TYPES = ['margay-ipam', 'calico-ipam'] as const;
@@ -82,7 +87,7 @@ function flag(v: unknown, path: string, dflt: boolean): boolean {
   if (v === undefined || v === null || v === '') return dflt;
   if (v === true || v === 'true') return true;
   if (v === false || v === 'false') return false;
-  throw bad(path, `must be true or false (got ${JSON.stringify(v)})`);
+  throw bad(path, `must be true or false (got ${quote(v)})`);
 }
 
 function stringList(v: unknown, path: string): string[] | undefined {
@@ -94,9 +99,9 @@ function stringList(v: unknown, path: string): string[] | undefined {
 function labelsFrom(v: unknown, path: string, into: Record<string, string>): void {
   if (v === undefined || v === null) return;
   const put = (key: unknown, value: unknown, at: string): void => {
-    if (typeof key !== 'string' || key.length > 317 || !LABEL_KEY.test(key)) throw bad(`${at}.key`, `${JSON.stringify(key)} is not a valid label key`);
+    if (typeof key !== 'string' || key.length > 317 || !LABEL_KEY.test(key)) throw bad(`${at}.key`, `${quote(key)} is not a valid label key`);
     if (typeof value !== 'string' || value.length > 63 || !LABEL_VALUE.test(value)) {
-      throw bad(`${at}.value`, `${JSON.stringify(value)} is not a valid label value (63 letters, digits, '-', '_' or '.', starting and ending alphanumeric)`);
+      throw bad(`${at}.value`, `${quote(value)} is not a valid label value (63 letters, digits, '-', '_' or '.', starting and ending alphanumeric)`);
     }
     into[key] = value;
   };
@@ -166,20 +171,22 @@ export function parseNetConf(text: string): NetConf {
     throw new CniError(CniCode.DECODE_FAILURE, `the network configuration is not valid JSON: ${(err as Error).message}`);
   }
   if (!isObject(raw)) throw new CniError(CniCode.DECODE_FAILURE, 'the network configuration must be a JSON object');
+  // The thin client refuses the same depth (native/cni-client.c MAX_DEPTH).
+  if (tooDeep(raw, MAX_CNI_NESTING) !== undefined) throw new CniError(CniCode.DECODE_FAILURE, `the network configuration is nested more than ${MAX_CNI_NESTING} levels deep`);
   const version = raw.cniVersion;
   if (version === undefined || version === '') throw bad('cniVersion', 'is required');
   if (!isSupportedVersion(version)) {
     throw new CniError(
       CniCode.INCOMPATIBLE_VERSION,
-      `incompatible CNI version ${JSON.stringify(version)}: Margay supports ${SUPPORTED_VERSIONS.join(', ')}`,
+      `incompatible CNI version ${quote(version)}: Margay supports ${SUPPORTED_VERSIONS.join(', ')}`,
     );
   }
   if (typeof raw.name !== 'string' || !NAME.test(raw.name)) {
-    throw bad('name', `must be letters, digits, '_', '.' or '-', starting with a letter or digit (got ${JSON.stringify(raw.name)})`);
+    throw bad('name', `must be letters, digits, '_', '.' or '-', starting with a letter or digit (got ${quote(raw.name)})`);
   }
   const mtu = raw.mtu ?? 0;
   if (typeof mtu !== 'number' || !Number.isInteger(mtu) || (mtu !== 0 && (mtu < 68 || mtu > 65535))) {
-    throw bad('mtu', `must be a whole number between 68 and 65535, or 0 for the default (got ${JSON.stringify(raw.mtu)})`);
+    throw bad('mtu', `must be a whole number between 68 and 65535, or 0 for the default (got ${quote(raw.mtu)})`);
   }
   const conf: NetConf = {
     cniVersion: version,
@@ -200,7 +207,7 @@ export function parseNetConf(text: string): NetConf {
   }
   if (raw.namespace !== undefined) {
     if (typeof raw.namespace !== 'string' || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(raw.namespace) || raw.namespace.length > 63) {
-      throw bad('namespace', `must be a namespace name (got ${JSON.stringify(raw.namespace)})`);
+      throw bad('namespace', `must be a namespace name (got ${quote(raw.namespace)})`);
     }
     conf.namespace = raw.namespace;
   }
@@ -225,7 +232,7 @@ export function parseNetConf(text: string): NetConf {
     const ips = stringList(rc.ips, 'runtimeConfig.ips');
     if (ips) conf.requestedIps = ips.map((ip) => ip.replace(/\/\d+$/, ''));
     if (rc.mac !== undefined) {
-      if (typeof rc.mac !== 'string' || !MAC.test(rc.mac)) throw bad('runtimeConfig.mac', `must be a MAC address (got ${JSON.stringify(rc.mac)})`);
+      if (typeof rc.mac !== 'string' || !MAC.test(rc.mac)) throw bad('runtimeConfig.mac', `must be a MAC address (got ${quote(rc.mac)})`);
       conf.requestedMac = rc.mac.toLowerCase();
     }
   }

@@ -3,10 +3,10 @@
  * where the host namespace is, the agent's hooks) and the helpers built on them.
  */
 import type { Logger } from '../log/mod.ts';
-import type { Resource } from '../api/resource.ts';
-import type { ResourceStore } from '../datastore/resources.ts';
-import type { AssignedAddress, AssignIpRequest, AutoAssignRequest, AutoAssignResult, CanAssignRequest } from '../ipam/ipam.ts';
-import type { IpamSnapshot } from '../ipam/snapshot.ts';
+import type { Resource } from '../api/mod.ts';
+import type { ResourceStore } from '../datastore/mod.ts';
+import type { AssignedAddress, AssignIpRequest, AutoAssignRequest, AutoAssignResult, CanAssignRequest } from '../ipam/mod.ts';
+import type { IpamSnapshot } from '../ipam/mod.ts';
 import type { PodInfoSource } from '../kube/mod.ts';
 import { KeyedLock } from './locks.ts';
 import type { WorkloadPlumbing } from './plumbing.ts';

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import type { CniRequest } from './request.ts';
 import { parseResult, type CniResult } from './result.ts';
+import { elide, quote } from '../errors/mod.ts';
 import { CniCode, CniError } from './spec.ts';
 
 /** Finds `type` in the CNI_PATH directories. @throws {CniError} 7 when it is not there. */
@@ -22,7 +23,7 @@ export async function findPlugin(type: string, path: string[]): Promise<string> 
       // next directory
     }
   }
-  throw new CniError(CniCode.INVALID_NETWORK_CONFIG, `IPAM plugin ${JSON.stringify(type)} was not found in CNI_PATH (${path.join(':') || 'empty'})`);
+  throw new CniError(CniCode.INVALID_NETWORK_CONFIG, `IPAM plugin ${quote(type)} was not found in CNI_PATH (${elide(path.join(':'), 200) || 'empty'})`);
 }
 
 /**

@@ -9,11 +9,11 @@
  * The IPAM handle is `<network>.<workload>.<endpoint>`; the endpoint is named by Calico's rule
  * for its orchestrator (`<node>-<orchestrator>-<workload>-<endpoint>`).
  */
-import { workloadEndpointKind } from '../api/kinds/workload-endpoint.ts';
-import { workloadEndpointName } from '../api/k8s/names.ts';
-import type { Resource } from '../api/resource.ts';
-import { validateResource } from '../api/validate.ts';
-import { hasCode } from '../errors/mod.ts';
+import { workloadEndpointKind } from '../api/mod.ts';
+import { workloadEndpointName } from '../api/mod.ts';
+import type { Resource } from '../api/mod.ts';
+import { validateResource } from '../api/mod.ts';
+import { hasCode, quote } from '../errors/mod.ts';
 import { parseIp } from '../net/mod.ts';
 import { type NetConf, parseNetConf } from './config.ts';
 import { Undo, type ServiceContext } from './context.ts';
@@ -75,13 +75,13 @@ export function parseExistingRequest(body: unknown): Required<Pick<ExistingInter
   if (r.command !== 'ADD' && r.command !== 'DEL') throw bad('command must be ADD or DEL');
   if (typeof r.interfaceName !== 'string' || !/^[A-Za-z0-9_.-]{1,15}$/.test(r.interfaceName)) throw bad('interfaceName must be an interface name of 1-15 letters, digits, _ . -');
   const orchestrator = r.orchestrator ?? 'openstack';
-  if (['k8s', 'cni', 'libnetwork'].includes(orchestrator) || !NAME_PART.test(orchestrator)) throw bad(`orchestrator ${JSON.stringify(orchestrator)} is reserved or not a name`);
+  if (['k8s', 'cni', 'libnetwork'].includes(orchestrator) || !NAME_PART.test(orchestrator)) throw bad(`orchestrator ${quote(orchestrator)} is reserved or not a name`);
   for (const [k, v] of [['workload', r.workload], ['endpoint', r.endpoint ?? 'eth0'], ['namespace', r.namespace ?? 'default'], ['network', r.network ?? 'vm']] as const) {
-    if (typeof v !== 'string' || !NAME_PART.test(v)) throw bad(`${k} ${JSON.stringify(v)} must be lower-case letters, digits, '-' and '.'`);
+    if (typeof v !== 'string' || !NAME_PART.test(v)) throw bad(`${k} ${quote(v)} must be lower-case letters, digits, '-' and '.'`);
   }
   if (r.network !== undefined && r.network.includes('.')) throw bad('network must not contain "."');
-  for (const ip of r.ips ?? []) if (!parseIp(ip)) throw bad(`${JSON.stringify(ip)} is not an IP address`);
-  if (r.mac !== undefined && !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(r.mac)) throw bad(`mac ${JSON.stringify(r.mac)} is not a MAC address`);
+  for (const ip of r.ips ?? []) if (!parseIp(ip)) throw bad(`${quote(ip)} is not an IP address`);
+  if (r.mac !== undefined && !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(r.mac)) throw bad(`mac ${quote(r.mac)} is not a MAC address`);
   return { ...r, orchestrator, endpoint: r.endpoint ?? 'eth0', namespace: r.namespace ?? 'default', network: r.network ?? 'vm' };
 }
 

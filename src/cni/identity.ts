@@ -5,11 +5,11 @@
  * From that follow the WorkloadEndpoint name, the host-side veth name and the IPAM handle.
  */
 import { createHash } from 'node:crypto';
-import { vethNameForPod, workloadEndpointName, WorkloadEndpointNameError } from '../api/k8s/names.ts';
+import { vethNameForPod, workloadEndpointName, WorkloadEndpointNameError } from '../api/mod.ts';
 import type { NetConf } from './config.ts';
 import type { CniRequest } from './request.ts';
 import { CniCode, CniError } from './spec.ts';
-import { firstInterfacePrefix } from '../api/felix-params.ts';
+import { firstInterfacePrefix } from '../api/mod.ts';
 
 /** The identity of one attachment (container × interface) on one node. */
 export interface WorkloadIdentity {

@@ -12,11 +12,11 @@
  * Operations on one attachment are serialised (by handle and host interface); different
  * attachments proceed concurrently.
  */
-import { profileKind } from '../api/kinds/profile.ts';
-import { workloadEndpointKind } from '../api/kinds/workload-endpoint.ts';
-import type { Resource } from '../api/resource.ts';
-import { validateResource } from '../api/validate.ts';
-import { hasCode } from '../errors/mod.ts';
+import { profileKind } from '../api/mod.ts';
+import { workloadEndpointKind } from '../api/mod.ts';
+import type { Resource } from '../api/mod.ts';
+import { validateResource } from '../api/mod.ts';
+import { hasCode, quote } from '../errors/mod.ts';
 import { atLeast, type NetConf } from './config.ts';
 import { Undo, type ServiceContext } from './context.ts';
 import { delegate } from './delegate.ts';
@@ -227,7 +227,7 @@ function checkNode(ctx: ServiceContext, conf: NetConf): void {
   if (conf.nodename && conf.nodename !== ctx.options.hostname) {
     throw new CniError(
       CniCode.INVALID_NETWORK_CONFIG,
-      `invalid network configuration: nodename: ${JSON.stringify(conf.nodename)} is not this agent's node (${ctx.options.hostname})`,
+      `invalid network configuration: nodename: ${quote(conf.nodename)} is not this agent's node (${ctx.options.hostname})`,
     );
   }
 }

@@ -17,10 +17,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { WORKLOAD_GATEWAY_V4, WORKLOAD_HOST_LINK_LOCAL_V6, WORKLOAD_HOST_MAC, workloadInterfaceSysctls } from '../dataplane/links/links.ts';
-import { IpSession } from '../dataplane/routes/ip-session.ts';
-import { MARGAY_ROUTE_PROTOCOL } from '../dataplane/routes/routes.ts';
+import { WORKLOAD_GATEWAY_V4, WORKLOAD_HOST_LINK_LOCAL_V6, WORKLOAD_HOST_MAC, workloadInterfaceSysctls } from '../dataplane/mod.ts';
+import { IpSession } from '../dataplane/mod.ts';
+import { MARGAY_ROUTE_PROTOCOL } from '../dataplane/mod.ts';
 import { findNetlinkHelper, heredoc, NETLINK_HELPER, NetlinkHelper, shq, ShellPool, sysctlScript, type ScriptResult } from '../os/mod.ts';
+import { quote } from '../errors/mod.ts';
 
 /** The MAC address of every host-side workload interface. */
 export const HOST_MAC = WORKLOAD_HOST_MAC;
@@ -137,12 +138,12 @@ export const SAFE_PATH = /^\/[A-Za-z0-9_.\/:@+-]*$/;
 const IFNAME = /^[A-Za-z0-9_.@-]{1,15}$/;
 
 function checkIfname(name: string): void {
-  if (!IFNAME.test(name)) throw new PlumbingError(`interface name ${JSON.stringify(name)} is not valid`);
+  if (!IFNAME.test(name)) throw new PlumbingError(`interface name ${quote(name)} is not valid`);
 }
 
 /** Throws unless every part of the spec is safe to put into a command line. */
 export function checkSpec(spec: VethSpec): void {
-  const bad = (what: string, v: unknown) => new PlumbingError(`refusing to plumb: ${what} ${JSON.stringify(v)} is not valid`);
+  const bad = (what: string, v: unknown) => new PlumbingError(`refusing to plumb: ${what} ${quote(v)} is not valid`);
   for (const dev of [spec.hostVeth, spec.ifname]) if (!IFNAME.test(dev)) throw bad('interface name', dev);
   if (!SAFE_PATH.test(spec.netns)) throw bad('network namespace path', spec.netns);
   if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(spec.containerMac)) throw bad('MAC address', spec.containerMac);
@@ -345,7 +346,7 @@ export class Plumbing implements WorkloadPlumbing {
   /** Deletes an interface inside a container namespace; false when the namespace or interface is gone. */
   async deleteContainerInterface(netns: string, ifname: string): Promise<boolean> {
     if (!this.netnsExists(netns)) return false;
-    if (!SAFE_PATH.test(netns)) throw new PlumbingError(`network namespace path ${JSON.stringify(netns)} is not valid`);
+    if (!SAFE_PATH.test(netns)) throw new PlumbingError(`network namespace path ${quote(netns)} is not valid`);
     checkIfname(ifname);
     return this.#helper.deleteInterface(netns, ifname).catch((err: Error) => {
       throw new PlumbingError(`cannot delete ${ifname} in ${netns}: ${err.message}`, { cause: err });

@@ -4,6 +4,7 @@
  * variables each command needs (error 4 when one is missing or malformed) and splits CNI_ARGS.
  */
 import { CniCode, CniError } from './spec.ts';
+import { quote } from '../errors/mod.ts';
 
 /** The CNI commands. */
 export const COMMANDS = ['ADD', 'DEL', 'CHECK', 'VERSION', 'GC', 'STATUS'] as const;
@@ -55,7 +56,7 @@ export function parseCniArgs(text: string | undefined): Record<string, string> {
   for (const pair of text.split(';')) {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw invalid(`CNI_ARGS: ${JSON.stringify(pair)} is not KEY=VALUE`);
+    if (eq <= 0) throw invalid(`CNI_ARGS: ${quote(pair)} is not KEY=VALUE`);
     out[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return out;
@@ -75,7 +76,7 @@ export function parseRequest(env: CniEnv, stdin: string): CniRequest {
   const command = env.CNI_COMMAND;
   if (!command) throw invalid('CNI_COMMAND is not set');
   if (!(COMMANDS as readonly string[]).includes(command)) {
-    throw invalid(`CNI_COMMAND ${JSON.stringify(command)} is not one of ${COMMANDS.join(', ')}`);
+    throw invalid(`CNI_COMMAND ${quote(command)} is not one of ${COMMANDS.join(', ')}`);
   }
   const cmd = command as CniCommand;
   const perAttachment = cmd === 'ADD' || cmd === 'DEL' || cmd === 'CHECK';
@@ -85,14 +86,14 @@ export function parseRequest(env: CniEnv, stdin: string): CniRequest {
   if (perAttachment) {
     if (!containerId) throw invalid('CNI_CONTAINERID is not set');
     if (!CONTAINER_ID.test(containerId)) {
-      throw invalid(`CNI_CONTAINERID ${JSON.stringify(containerId)} must be letters, digits, '_', '.' or '-', starting with a letter or digit`);
+      throw invalid(`CNI_CONTAINERID ${quote(containerId)} must be letters, digits, '_', '.' or '-', starting with a letter or digit`);
     }
     if (!ifname) throw invalid('CNI_IFNAME is not set');
-    if (!isValidIfname(ifname)) throw invalid(`CNI_IFNAME ${JSON.stringify(ifname)} is not a valid interface name`);
+    if (!isValidIfname(ifname)) throw invalid(`CNI_IFNAME ${quote(ifname)} is not a valid interface name`);
     if (cmd !== 'DEL' && !netns) throw invalid('CNI_NETNS is not set');
-    if (cmd !== 'DEL' && !netns.startsWith('/')) throw invalid(`CNI_NETNS ${JSON.stringify(netns)} must be an absolute path`);
+    if (cmd !== 'DEL' && !netns.startsWith('/')) throw invalid(`CNI_NETNS ${quote(netns)} must be an absolute path`);
     if (netns !== '' && !NETNS_PATH.test(netns)) {
-      throw invalid(`CNI_NETNS ${JSON.stringify(netns)} must be an absolute path of letters, digits and _ . / : @ + -`);
+      throw invalid(`CNI_NETNS ${quote(netns)} must be an absolute path of letters, digits and _ . / : @ + -`);
     }
   }
   return {

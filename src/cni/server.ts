@@ -78,7 +78,8 @@ export async function startCniService(options: CniServerOptions): Promise<CniSer
   mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 });
   await clearStaleSocket(socketPath);
 
-  const server: Server = createServer((req, res) => {
+  // Headers carry the CNI_* variables (the thin client sends at most 8 KiB each).
+  const server: Server = createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => {
     const route = req.url?.split('?')[0];
     if (req.method === 'GET' && route === '/v1/version') {
       send(res, 200, versionInfo());

@@ -34,7 +34,7 @@ export function versionInfo(): Record<string, unknown> {
 function versionForError(stdin: string): string {
   try {
     const v = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
-    if (typeof v === 'string' && /^\d+\.\d+\.\d+$/.test(v)) return v;
+    if (typeof v === 'string' && /^\d{1,9}\.\d{1,9}\.\d{1,9}$/.test(v)) return v;
   } catch {
     // not JSON: the default
   }

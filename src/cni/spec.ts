@@ -2,7 +2,7 @@
  * The parts of the CNI specification (1.1.0) that every other file of the CNI service uses: the
  * versions Margay speaks, the error codes, and the error object a plugin prints.
  */
-import { MargayError, type ErrorCode } from '../errors/mod.ts';
+import { elide, MargayError, MESSAGE_MAX, type ErrorCode } from '../errors/mod.ts';
 
 /** The CNI specification version Margay implements. */
 export const CNI_SPEC_VERSION = '1.1.0';
@@ -89,8 +89,8 @@ export class CniError extends Error {
 
   /** The error object for a request of version `cniVersion`. */
   toObject(cniVersion: string): CniErrorObject {
-    const obj: CniErrorObject = { cniVersion, code: this.code, msg: this.message };
-    if (this.details) obj.details = this.details;
+    const obj: CniErrorObject = { cniVersion, code: this.code, msg: elide(this.message, MESSAGE_MAX) };
+    if (this.details) obj.details = elide(this.details, MESSAGE_MAX);
     return obj;
   }
 }

@@ -6,11 +6,11 @@
  * so exactly one wins). A leader that cannot renew within the TTL, or finds the key no longer
  * its own, steps down: its `signal` aborts and its work stops between steps.
  */
-import { setTimeout as delay } from 'node:timers/promises';
-import type { Datastore, Lease } from '../datastore/datastore.ts';
-import { LEADER_KEY } from '../datastore/keys.ts';
+import type { Datastore, Lease } from '../datastore/mod.ts';
+import { LEADER_KEY } from '../datastore/mod.ts';
 import { hasCode } from '../errors/mod.ts';
 import { type Logger, silentLogger } from '../log/mod.ts';
+import { sleep } from '../os/mod.ts';
 
 /** Options of {@link acquireLeadership}. */
 export interface LeaderElectionOptions {
@@ -39,11 +39,7 @@ export interface Leadership {
 }
 
 async function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
-  try {
-    await delay(ms, undefined, { signal });
-  } catch {
-    // aborted: return early
-  }
+  await sleep(ms, signal); // any length; returns early when aborted
 }
 
 /**
@@ -139,11 +135,7 @@ function startTerm(options: LeaderElectionOptions, key: string, lease: Lease, st
 
 /** Waits `ms`, or less when one of `signals` aborts. */
 export async function pause(ms: number, signals: AbortSignal[]): Promise<void> {
-  try {
-    await delay(ms, undefined, { signal: AbortSignal.any(signals) });
-  } catch {
-    // woken early
-  }
+  await sleep(ms, AbortSignal.any(signals)); // any length; woken early by a signal
 }
 
 /**

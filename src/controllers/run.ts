@@ -4,8 +4,8 @@
  * (then it resigns, so that another controller takes over at once).
  */
 import { hostname } from 'node:os';
-import type { Datastore } from '../datastore/datastore.ts';
-import { ResourceStore } from '../datastore/resources.ts';
+import type { Datastore } from '../datastore/mod.ts';
+import { ResourceStore } from '../datastore/mod.ts';
 import { IpamGarbageCollector, type GcPassReport } from './ipam-gc/collector.ts';
 import { campaign, pause } from './leader.ts';
 import { type Logger, silentLogger } from '../log/mod.ts';

@@ -2,9 +2,9 @@
  * The controllers' settings from the `default` KubeControllersConfiguration, with Calico's
  * defaults: `controllers.node.leakGracePeriod` 15m (Calico's running-config default).
  */
-import { kubeControllersConfigurationKind } from '../api/kinds/kube-controllers-configuration.ts';
-import { parseGoDuration } from '../api/kinds/infra-common.ts';
-import type { ResourceStore } from '../datastore/resources.ts';
+import { kubeControllersConfigurationKind } from '../api/mod.ts';
+import { parseGoDuration } from '../api/mod.ts';
+import type { ResourceStore } from '../datastore/mod.ts';
 
 /** Calico's default leak grace period: 15 minutes. */
 export const DEFAULT_LEAK_GRACE_MS = 15 * 60_000;

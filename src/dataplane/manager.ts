@@ -13,7 +13,7 @@
  * The facade (mod.ts) feeds every manager every message, completes their work, then runs the
  * drivers side by side.
  */
-import type { DataplaneUpdate } from '../calc/model.ts';
+import type { DataplaneUpdate } from '../calc/mod.ts';
 
 /** Turns the graph's messages about one kind of thing into desired kernel state. */
 export interface Manager {

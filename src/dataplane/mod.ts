@@ -17,7 +17,7 @@
  * `ip -batch`, other commands run from resident shells inside the namespace (os/resident.ts,
  * os/shell.ts); `close()` stops them.
  */
-import type { DataplaneUpdate } from '../calc/model.ts';
+import type { DataplaneUpdate } from '../calc/mod.ts';
 import { writeSysctl } from './links/links.ts';
 import { renderTable } from './nftables/diff.ts';
 import { NftablesDriver, type NftApplyOutcome } from './nftables/driver.ts';
@@ -356,3 +356,6 @@ export {
 function isMissingDevice(message: string): boolean {
   return /Cannot find device|No such device/i.test(message);
 }
+
+// Re-exported for the other folders of src/ (they enter this folder only through this file).
+export { IpSession } from './routes/ip-session.ts';

@@ -87,8 +87,21 @@ export interface ManyResult {
   revision: number;
 }
 
+/**
+ * What one transaction may hold, as the server enforces it (etcd's `--max-txn-ops` and
+ * `--max-request-bytes`). Batches larger than this go through src/datastore/batch.ts.
+ */
+export interface TxnLimits {
+  /** Most operations in one transaction (etcd's default: 128). */
+  maxOps: number;
+  /** Largest request, in bytes as estimated by `txnRequestBytes` (etcd's default: 1.5 MiB). */
+  maxBytes: number;
+}
+
 /** The interface of a datastore backend. */
 export interface Datastore {
+  /** The limits of one transaction; etcd's defaults when a backend does not say. */
+  readonly limits?: TxnLimits;
   /** Reads one key; undefined when absent. */
   get(key: string): Promise<KVPair | undefined>;
   /** Reads every key starting with `prefix`, sorted by key, at one consistent revision. */
@@ -116,7 +129,8 @@ export interface Datastore {
   /**
    * Applies every operation or none. Conditions are checked together; on failure nothing is
    * written and the error names the first failing key (NOT_FOUND, ALREADY_EXISTS or CONFLICT).
-   * Returns the revision of the transaction.
+   * A transaction beyond {@link limits} is refused before anything is sent
+   * (MARGAY_ERR_DATASTORE_REJECTED). Returns the revision of the transaction.
    */
   txn(ops: TxnOp[]): Promise<number>;
   /** Watches a prefix from `fromRevision` (inclusive; 0 means from the next write on). */

@@ -36,11 +36,12 @@ import type {
   ManyResult,
   RawWatch,
   ReadRequest,
+  TxnLimits,
   TxnOp,
   WatchEvent,
   WriteOptions,
 } from './datastore.ts';
-import { checkTxnOp, hasCondition, notFound, validateReads, validateTxnOps } from './txn-rules.ts';
+import { checkTxnOp, ETCD_DEFAULT_LIMITS, hasCondition, notFound, validateReads, validateTxnOps } from './txn-rules.ts';
 import { WatchQueue } from './watch-queue.ts';
 
 /** TLS files for talking to etcd (PEM). */
@@ -59,13 +60,21 @@ export interface EtcdDatastoreOptions {
   endpoints: string[];
   tls?: EtcdTlsOptions;
   /**
-   * How long one request may take, connecting included, before it fails with
-   * MARGAY_ERR_DATASTORE_UNAVAILABLE (milliseconds, default 10000). Watches are not limited.
+   * How long one request may take, connecting and the client's own retries included, before it
+   * fails with MARGAY_ERR_DATASTORE_UNAVAILABLE naming this timeout (milliseconds, default 10000,
+   * at most {@link MAX_REQUEST_TIMEOUT_MS}). Watches are not limited.
    */
   dialTimeoutMs?: number;
+  /** What the error of a timed-out request calls the timeout (default `the datastore timeout`), e.g. the variable that sets it. */
+  timeoutName?: string;
   /** Keys per page when listing a prefix (default 1000). */
   listPageSize?: number;
+  /** The server's transaction limits, when it runs with other than etcd's defaults (128 ops, 1.5 MiB). */
+  limits?: TxnLimits;
 }
+
+/** Longest request timeout: 10 minutes (also far below what a Node timer can hold). */
+export const MAX_REQUEST_TIMEOUT_MS = 600_000;
 
 /** The first key after every key that starts with `prefix` (etcd's range_end for a prefix). */
 export function prefixRangeEnd(prefix: Buffer): Buffer {
@@ -94,6 +103,14 @@ function firstLine(message: string): string {
   return message.split('\n')[0] ?? message;
 }
 
+/** Raised by the backup timer of {@link EtcdDatastore} when a request's deadline passes. */
+class DeadlineError extends Error {
+  constructor() {
+    super('DEADLINE_EXCEEDED');
+    this.name = 'DeadlineError';
+  }
+}
+
 interface Outcome {
   revision: number;
   responses: IResponseOp[];
@@ -101,9 +118,12 @@ interface Outcome {
 
 /** A Datastore on an etcd v3 cluster. */
 export class EtcdDatastore implements Datastore {
+  readonly limits: TxnLimits;
   readonly #client: Etcd3;
   readonly #endpoints: string;
   readonly #pageSize: number;
+  readonly #timeoutMs: number;
+  readonly #timeoutName: string;
   readonly #watches = new Set<{ close(): void }>();
   #closed = false;
 
@@ -113,11 +133,18 @@ export class EtcdDatastore implements Datastore {
     }
     this.#endpoints = options.endpoints.join(',');
     this.#pageSize = options.listPageSize ?? 1000;
+    this.limits = { ...(options.limits ?? ETCD_DEFAULT_LIMITS) };
     const timeoutMs = options.dialTimeoutMs ?? 10_000;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_REQUEST_TIMEOUT_MS) {
+      throw new MargayError('MARGAY_ERR_CONFIG', `the datastore timeout must be a whole number of milliseconds from 1 to ${MAX_REQUEST_TIMEOUT_MS}, got ${timeoutMs}`);
+    }
+    this.#timeoutMs = timeoutMs;
+    this.#timeoutName = options.timeoutName ?? 'the datastore timeout';
     const tls = options.tls;
     const clientOptions: IOptions = {
       hosts: options.endpoints,
-      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeoutMs }),
+      // No default deadline: each request gets one absolute deadline in #call, shared by the
+      // client's retries (a per-attempt deadline made a silent etcd cost three timeouts).
       grpcOptions: {
         'grpc.max_receive_message_length': -1,
         'grpc.keepalive_time_ms': 30_000,
@@ -142,7 +169,7 @@ export class EtcdDatastore implements Datastore {
   }
 
   async get(key: string): Promise<KVPair | undefined> {
-    const res = await this.#call(() => this.#client.kv.range({ key: Buffer.from(key) }));
+    const res = await this.#call((o) => this.#client.kv.range({ key: Buffer.from(key) }, o));
     const kv = res.kvs[0];
     return kv ? toPair(kv) : undefined;
   }
@@ -165,13 +192,16 @@ export class EtcdDatastore implements Datastore {
     let key = prefix === '' ? Buffer.from([0]) : start;
     let revision: number | undefined;
     for (;;) {
-      const res = await this.#call(() =>
-        this.#client.kv.range({
-          key,
-          range_end: rangeEnd,
-          limit: this.#pageSize,
-          ...(revision === undefined ? {} : { revision }),
-        }),
+      const res = await this.#call((o) =>
+        this.#client.kv.range(
+          {
+            key,
+            range_end: rangeEnd,
+            limit: this.#pageSize,
+            ...(revision === undefined ? {} : { revision }),
+          },
+          o,
+        ),
       );
       revision ??= Number(res.header.revision);
       for (const kv of res.kvs) items.push(toPair(kv));
@@ -191,7 +221,7 @@ export class EtcdDatastore implements Datastore {
       const start = r.prefix === '' ? Buffer.from([0]) : Buffer.from(r.prefix);
       return { request_range: { key: start, range_end: r.prefix === '' ? Buffer.from([0]) : prefixRangeEnd(start) } };
     });
-    const res = await this.#call(() => this.#client.kv.txn({ compare: [], success, failure: [] }));
+    const res = await this.#call((o) => this.#client.kv.txn({ compare: [], success, failure: [] }, o));
     return {
       results: reads.map((_, i) => (res.responses[i]?.response_range?.kvs ?? []).map(toPair)),
       revision: Number(res.header.revision),
@@ -340,14 +370,14 @@ export class EtcdDatastore implements Datastore {
     if (!(ttlSeconds >= 1)) {
       throw new MargayError('MARGAY_ERR_DATASTORE_REJECTED', `a lease TTL must be at least 1 second, got ${ttlSeconds}`);
     }
-    const res = await this.#call(() => this.#client.leaseClient.leaseGrant({ TTL: Math.ceil(ttlSeconds) }));
+    const res = await this.#call((o) => this.#client.leaseClient.leaseGrant({ TTL: Math.ceil(ttlSeconds) }, o));
     const id = res.ID;
     return {
       id,
       keepAliveOnce: () => this.#keepAliveOnce(id),
       revoke: async () => {
         try {
-          await this.#call(() => this.#client.leaseClient.leaseRevoke({ ID: id }));
+          await this.#call((o) => this.#client.leaseClient.leaseRevoke({ ID: id }, o));
         } catch (err) {
           if (!hasCode(err, 'MARGAY_ERR_LEASE')) throw err;
         }
@@ -356,8 +386,8 @@ export class EtcdDatastore implements Datastore {
   }
 
   async #keepAliveOnce(id: string): Promise<void> {
-    const res = await this.#call(async () => {
-      const stream = await this.#client.leaseClient.leaseKeepAlive();
+    const res = await this.#call(async (o) => {
+      const stream = await this.#client.leaseClient.leaseKeepAlive(o);
       try {
         return await new Promise<ILeaseKeepAliveResponse>((resolve, reject) => {
           stream.on('data', resolve);
@@ -374,13 +404,13 @@ export class EtcdDatastore implements Datastore {
   }
 
   async currentRevision(): Promise<number> {
-    const res = await this.#call(() => this.#client.kv.range({ key: Buffer.from([0]), count_only: true }));
+    const res = await this.#call((o) => this.#client.kv.range({ key: Buffer.from([0]), count_only: true }, o));
     return Number(res.header.revision);
   }
 
   /** Compacts etcd's history up to `revision` (watches from earlier revisions then fail). For tests and maintenance. */
   async compact(revision: number): Promise<void> {
-    await this.#call(() => this.#client.kv.compact({ revision, physical: true }));
+    await this.#call((o) => this.#client.kv.compact({ revision, physical: true }, o));
   }
 
   async close(): Promise<void> {
@@ -409,7 +439,7 @@ export class EtcdDatastore implements Datastore {
    * failing op from a consistent view.
    */
   async #commit(ops: TxnOp[]): Promise<Outcome> {
-    validateTxnOps(ops);
+    validateTxnOps(ops, this.limits);
     const compare: ICompare[] = [];
     const success: IRequestOp[] = [];
     const failure: IRequestOp[] = [];
@@ -445,7 +475,7 @@ export class EtcdDatastore implements Datastore {
         });
       }
     }
-    const res = await this.#call(() => this.#client.kv.txn({ compare, success, failure }));
+    const res = await this.#call((o) => this.#client.kv.txn({ compare, success, failure }, o));
     if (res.succeeded) return { revision: Number(res.header.revision), responses: res.responses };
     conditioned.forEach((op, i) => {
       const kv = res.responses[i]?.response_range?.kvs?.[0];
@@ -455,19 +485,44 @@ export class EtcdDatastore implements Datastore {
     throw new MargayError('MARGAY_ERR_CONFLICT', `transaction on ${ops.map((o) => o.key).join(', ')} failed its conditions`);
   }
 
-  async #call<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one request under one absolute deadline: gRPC gets it (so the etcd3 client's retries
+   * share it rather than each getting a full timeout), and a timer backs it up for what gRPC does
+   * not bound (a keep-alive stream, a wait in the client's fault handling). A request that runs
+   * out of time fails with MARGAY_ERR_DATASTORE_UNAVAILABLE naming the timeout.
+   */
+  async #call<T>(fn: (options: { deadline: Date }) => Promise<T>): Promise<T> {
     if (this.#closed) throw new MargayError('MARGAY_ERR_DATASTORE_UNAVAILABLE', 'the etcd client is closed');
+    const deadline = new Date(Date.now() + this.#timeoutMs);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DeadlineError()), this.#timeoutMs);
+      timer.unref();
+    });
     try {
-      return await fn();
+      return await Promise.race([fn({ deadline }), expired]);
     } catch (err) {
       throw this.#toError(err, 'request');
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  /** The one-line error of a request that ran out of time. */
+  #timedOut(what: string, err: unknown): MargayError {
+    const seconds = this.#timeoutMs / 1000;
+    return new MargayError(
+      'MARGAY_ERR_DATASTORE_UNAVAILABLE',
+      `etcd at ${this.#endpoints} did not answer the ${what} within ${seconds} s (${this.#timeoutName})`,
+      { cause: err },
+    );
   }
 
   /** Maps an etcd3/gRPC error to a MargayError with a stable code. */
   #toError(err: unknown, what: string): MargayError {
     if (err instanceof MargayError) return err;
     const message = err instanceof Error ? firstLine(err.message) : String(err);
+    if (err instanceof DeadlineError || message.includes('DEADLINE_EXCEEDED')) return this.#timedOut(what, err);
     const options = { cause: err };
     if (message.includes('required revision has been compacted')) {
       return new MargayError('MARGAY_ERR_COMPACTED', `etcd ${what}: ${message}`, options);

@@ -9,6 +9,7 @@
  *   /calico/ipam/v2/config                                 the IPAM configuration
  *   /calico/felix/v2/<region>/host/<host>/…                an agent's status reports
  *   /calico/margay/controllers/leader                      the controllers' leader lease
+ *   /calico/margay/batches/<id>                            a batch larger than one transaction, while it runs
  */
 
 /** The prefix under which every v3 resource lives. */
@@ -33,6 +34,9 @@ export const LEADER_KEY = '/calico/margay/controllers/leader';
 
 /** The key the active `margay kube-controllers` holds with its lease (a Margay extension). */
 export const KUBE_LEADER_KEY = '/calico/margay/kube-controllers/leader';
+
+/** Markers of batches larger than one transaction while they run (datastore/batch.ts; a Margay extension). */
+export const BATCHES_PREFIX = '/calico/margay/batches/';
 
 /** The key of one resource. */
 export function resourceKey(plural: string, name: string, namespace?: string): string {

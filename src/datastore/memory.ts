@@ -20,17 +20,20 @@ import type {
   ManyResult,
   RawWatch,
   ReadRequest,
+  TxnLimits,
   TxnOp,
   WatchEvent,
   WriteOptions,
 } from './datastore.ts';
-import { checkTxnOp, conflict, notFound, alreadyExists, validateReads, validateTxnOps } from './txn-rules.ts';
+import { checkTxnOp, conflict, ETCD_DEFAULT_LIMITS, notFound, alreadyExists, validateReads, validateTxnOps } from './txn-rules.ts';
 import { WatchQueue } from './watch-queue.ts';
 
 /** Options of {@link MemoryDatastore}. */
 export interface MemoryDatastoreOptions {
   /** Time source for lease expiry; the real clock (unref'd timers) by default. */
   clock?: Clock;
+  /** Transaction limits, enforced as etcd enforces them (etcd's defaults unless given). */
+  limits?: TxnLimits;
 }
 
 interface StoredKV {
@@ -147,6 +150,7 @@ function compareKeys(a: string, b: string): number {
 
 /** A Datastore held in this process's memory, with etcd's semantics. */
 export class MemoryDatastore implements Datastore {
+  readonly limits: TxnLimits;
   readonly #store: MemoryStore;
   #reachable = true;
   #closed = false;
@@ -154,13 +158,14 @@ export class MemoryDatastore implements Datastore {
   constructor(options: MemoryDatastoreOptions = {}) {
     this.#store = adoptStore ?? new MemoryStore(options.clock ?? systemClock);
     this.#store.openClients++;
+    this.limits = { ...(options.limits ?? ETCD_DEFAULT_LIMITS) };
   }
 
   /** A second client on the same store: same data, revisions and leases; its own reachability and watches. */
   peer(): MemoryDatastore {
     adoptStore = this.#store;
     try {
-      return new MemoryDatastore();
+      return new MemoryDatastore({ limits: this.limits });
     } finally {
       adoptStore = undefined;
     }
@@ -264,7 +269,7 @@ export class MemoryDatastore implements Datastore {
 
   async txn(ops: TxnOp[]): Promise<number> {
     this.#check();
-    validateTxnOps(ops);
+    validateTxnOps(ops, this.limits);
     const store = this.#store;
     for (const op of ops) {
       const err = checkTxnOp(op, store.data.get(op.key));

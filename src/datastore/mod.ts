@@ -17,6 +17,8 @@ export type DatastoreConfig =
       etcdKeyFile?: string;
       /** Per-request timeout in milliseconds (default 10000). */
       dialTimeoutMs?: number;
+      /** How errors name the timeout (e.g. the variable that sets it). */
+      timeoutName?: string;
     }
   | { type: 'memory' };
 
@@ -34,6 +36,7 @@ export function createDatastore(config: DatastoreConfig): Datastore {
         endpoints: config.etcdEndpoints,
         tls,
         ...(config.dialTimeoutMs === undefined ? {} : { dialTimeoutMs: config.dialTimeoutMs }),
+        ...(config.timeoutName === undefined ? {} : { timeoutName: config.timeoutName }),
       });
     }
   }
@@ -62,3 +65,8 @@ export {
 export { diffSnapshot, type SnapshotDiff } from './resync-diff.ts';
 export { ResourceStore, resourcesFromPairs, type WriteOutcome, type WriteResult } from './resources.ts';
 export { KUBE_LEADER_KEY, resourceKey, resourcePrefix } from './keys.ts';
+
+// Re-exported for the other folders of src/ (they enter this folder only through this file).
+export type { ReadRequest } from './datastore.ts';
+export { FELIX_STATUS_PREFIX, IPAM_BLOCKS_PREFIX, IPAM_CONFIG_KEY, IPAM_HANDLES_PREFIX, IPAM_HOSTS_PREFIX, IPAM_PREFIX, LEADER_KEY, RESOURCES_PREFIX, parseResourceKey } from './keys.ts';
+export type { BatchVerb } from './resources.ts';

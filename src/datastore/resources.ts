@@ -5,11 +5,12 @@
  * batches. The CLI, the controllers and the agent all go through this one door.
  */
 import { randomUUID } from 'node:crypto';
-import type { KindDefinition } from '../api/kind.ts';
-import { findKind } from '../api/kinds/mod.ts';
-import type { FieldIssue, Resource, SourceRef } from '../api/resource.ts';
-import { checkImmutableFields, ResourceValidationError } from '../api/validate.ts';
-import { hasCode, MargayError } from '../errors/mod.ts';
+import type { KindDefinition } from '../api/mod.ts';
+import { findKind } from '../api/mod.ts';
+import type { FieldIssue, Resource, SourceRef } from '../api/mod.ts';
+import { checkImmutableFields, ResourceValidationError } from '../api/mod.ts';
+import { hasCode, MargayError, quote } from '../errors/mod.ts';
+import { writeBatch } from './batch.ts';
 import type { Datastore, KVPair, TxnOp } from './datastore.ts';
 import { parseResourceKey, resourceKey, resourcePrefix } from './keys.ts';
 
@@ -40,8 +41,13 @@ export interface BatchOptions {
 /** From this many resources of one kind in a batch, read the kind with one list instead of gets. */
 const LIST_THRESHOLD = 32;
 
-/** Largest number of operations one etcd transaction takes by default (--max-txn-ops). */
-const MAX_TXN_OPS = 128;
+/** One resource's part of a batch: its write (none when unchanged or skipped), the pair it replaces, the result. */
+interface Plan {
+  op?: TxnOp;
+  before?: KVPair;
+  result: WriteResult;
+  issues: FieldIssue[];
+}
 
 function kindOf(res: Resource): KindDefinition {
   const def = findKind(res.kind);
@@ -55,7 +61,11 @@ function keyOf(res: Resource): string {
 
 function describe(res: Resource): string {
   const ns = res.metadata.namespace ? `${res.metadata.namespace}/` : '';
-  return `${res.kind} "${ns}${res.metadata.name}"`;
+  return `${res.kind} ${quote(`${ns}${res.metadata.name}`)}`;
+}
+
+function modified(res: Resource, wanted: number, found: number): MargayError {
+  return new MargayError('MARGAY_ERR_CONFLICT', `${describe(res)} was modified (resourceVersion ${wanted} is now ${found}); read it again and retry`);
 }
 
 /** The stored form: the resource without resourceVersion (etcd's revision is the version). */
@@ -162,8 +172,9 @@ export class ResourceStore {
   /**
    * Runs one verb over many resources, all or nothing: every resource is validated (also against
    * the others in the batch and in the store) before anything is written, and the writes go in
-   * one transaction when they fit in one (etcd takes 128 operations by default). Resources must
-   * already have passed validateResource (the decoder does it).
+   * one transaction when they fit in one (etcd takes 128 operations by default), else in a chain
+   * of transactions that is undone on failure (datastore/batch.ts). Resources must already have
+   * passed validateResource (the decoder does it).
    */
   async batch(verb: BatchVerb, resources: Resource[], options: BatchOptions = {}): Promise<WriteResult[]> {
     return this.#write(verb, resources, options, false);
@@ -173,18 +184,15 @@ export class ResourceStore {
   async #write(verb: BatchVerb, resources: Resource[], options: BatchOptions, assumeAbsent: boolean): Promise<WriteResult[]> {
     const plans = await this.plan(verb, resources, options, assumeAbsent);
     const writes = plans.filter((p) => p.op !== undefined);
-    for (let i = 0; i < writes.length; i += MAX_TXN_OPS) {
-      const chunk = writes.slice(i, i + MAX_TXN_OPS);
-      const revision = await this.datastore.txn(chunk.map((p) => p.op!));
-      for (const p of chunk) p.result.resource.metadata.resourceVersion = String(revision);
-    }
+    const revisions = await writeBatch(this.datastore, writes.map((p) => (p.before ? { op: p.op!, before: p.before } : { op: p.op! })));
+    writes.forEach((p, i) => (p.result.resource.metadata.resourceVersion = String(revisions[i])));
     return plans.map((p) => p.result);
   }
 
   private async plan(verb: BatchVerb, resources: Resource[], options: BatchOptions, assumeAbsent: boolean) {
     const existing = assumeAbsent ? resources.map(() => undefined) : await this.readCurrent(resources);
     const seen = new Set<string>();
-    const plans: { op?: TxnOp; result: WriteResult }[] = [];
+    const plans: Plan[] = [];
     const issuesByResource: { res: Resource; issues: FieldIssue[] }[] = [];
     const sourceOf = (res: Resource) => options.sources?.[resources.indexOf(res)];
     for (const [i, res] of resources.entries()) {
@@ -217,7 +225,7 @@ export class ResourceStore {
     current: Resource | undefined,
     currentKv: KVPair | undefined,
     options: BatchOptions,
-  ): { op?: TxnOp; result: WriteResult; issues: FieldIssue[] } {
+  ): Plan {
     const wantedRevision = res.metadata.resourceVersion === undefined || res.metadata.resourceVersion === ''
       ? undefined
       : Number(res.metadata.resourceVersion);
@@ -226,7 +234,8 @@ export class ResourceStore {
         if (options.skipNotExists) return { result: { resource: res, outcome: 'skipped' }, issues: [] };
         throw new MargayError('MARGAY_ERR_NOT_FOUND', `${describe(res)} does not exist`);
       }
-      return { op: { op: 'delete', key, modRevision: wantedRevision ?? currentKv.modRevision }, result: { resource: current!, outcome: 'deleted' }, issues: [] };
+      if (wantedRevision !== undefined && wantedRevision !== currentKv.modRevision) throw modified(res, wantedRevision, currentKv.modRevision);
+      return { op: { op: 'delete', key, modRevision: currentKv.modRevision }, before: currentKv, result: { resource: current!, outcome: 'deleted' }, issues: [] };
     }
     if (!currentKv) {
       if (verb === 'replace') throw new MargayError('MARGAY_ERR_NOT_FOUND', `${describe(res)} does not exist`);
@@ -237,9 +246,7 @@ export class ResourceStore {
       if (options.skipExists) return { result: { resource: current!, outcome: 'skipped' }, issues: [] };
       throw new MargayError('MARGAY_ERR_ALREADY_EXISTS', `${describe(res)} already exists`);
     }
-    if (wantedRevision !== undefined && wantedRevision !== currentKv.modRevision) {
-      throw new MargayError('MARGAY_ERR_CONFLICT', `${describe(res)} was modified (resourceVersion ${wantedRevision} is now ${currentKv.modRevision}); read it again and retry`);
-    }
+    if (wantedRevision !== undefined && wantedRevision !== currentKv.modRevision) throw modified(res, wantedRevision, currentKv.modRevision);
     const issues = checkImmutableFields(kindOf(res), current!, res);
     const next: Resource = {
       ...res,
@@ -251,6 +258,7 @@ export class ResourceStore {
     }
     return {
       op: { op: 'update', key, value: serialize(next), modRevision: currentKv.modRevision },
+      before: currentKv,
       result: { resource: next, outcome: 'updated' },
       issues,
     };
@@ -288,10 +296,10 @@ export class ResourceStore {
   private async resolveReferences(
     resources: Resource[],
     out: { res: Resource; issues: FieldIssue[] }[],
-  ): Promise<{ op?: TxnOp; result: WriteResult; issues: FieldIssue[] }[]> {
+  ): Promise<Plan[]> {
     const inBatch = new Set(resources.map(keyOf));
     const known = new Map<string, boolean>();
-    const implicit: { op?: TxnOp; result: WriteResult; issues: FieldIssue[] }[] = [];
+    const implicit: Plan[] = [];
     for (const res of resources) {
       for (const ref of kindOf(res).references?.(res) ?? []) {
         const refKind = findKind(ref.kind);

@@ -3,18 +3,52 @@
  * way: which op fails, with which code and message.
  */
 import { MargayError } from '../errors/mod.ts';
-import type { ReadRequest, TxnOp } from './datastore.ts';
+import type { ReadRequest, TxnLimits, TxnOp } from './datastore.ts';
 
 /** Most reads one getMany takes: what etcd takes in one transaction by default (--max-txn-ops). */
 export const MAX_READS = 128;
+
+/** etcd's default limits: `--max-txn-ops` 128 and `--max-request-bytes` 1.5 MiB. */
+export const ETCD_DEFAULT_LIMITS: Readonly<TxnLimits> = Object.freeze({ maxOps: 128, maxBytes: 1536 * 1024 });
+
+/** Room left in a request for the protobuf framing of every op (tags, lengths, compare fields). */
+const OP_OVERHEAD_BYTES = 64;
+
+/**
+ * An upper estimate of the size of the etcd request that carries `ops`: each key appears up to
+ * three times (the write, its compare, the failure branch's read) plus the value and framing.
+ */
+export function txnRequestBytes(ops: readonly TxnOp[]): number {
+  let total = 0;
+  for (const op of ops) total += opRequestBytes(op);
+  return total;
+}
+
+/** The share of one op in {@link txnRequestBytes}. */
+export function opRequestBytes(op: TxnOp): number {
+  const key = Buffer.byteLength(op.key);
+  return 3 * key + (op.op === 'delete' ? 0 : Buffer.byteLength(op.value)) + OP_OVERHEAD_BYTES;
+}
+
+/** Refuses a transaction beyond the limits before anything is sent. */
+export function checkTxnLimits(ops: readonly TxnOp[], limits: TxnLimits): void {
+  if (ops.length > limits.maxOps) {
+    throw new MargayError('MARGAY_ERR_DATASTORE_REJECTED', `${ops.length} operations in one transaction; the datastore takes at most ${limits.maxOps} (etcd --max-txn-ops)`);
+  }
+  const bytes = txnRequestBytes(ops);
+  if (bytes > limits.maxBytes) {
+    throw new MargayError('MARGAY_ERR_DATASTORE_REJECTED', `a transaction of about ${bytes} bytes; the datastore takes at most ${limits.maxBytes} (etcd --max-request-bytes)`);
+  }
+}
 
 /** What a condition needs to know about a key's current state; undefined when absent. */
 export interface KeyState {
   modRevision: number;
 }
 
-/** Rejects malformed transactions before anything is sent (empty keys, one key named twice). */
-export function validateTxnOps(ops: readonly TxnOp[]): void {
+/** Rejects malformed transactions before anything is sent (too large, empty keys, one key named twice). */
+export function validateTxnOps(ops: readonly TxnOp[], limits: TxnLimits = ETCD_DEFAULT_LIMITS): void {
+  checkTxnLimits(ops, limits);
   const seen = new Set<string>();
   for (const op of ops) {
     if (op.key === '') throw new MargayError('MARGAY_ERR_DATASTORE_REJECTED', 'a datastore key cannot be empty');

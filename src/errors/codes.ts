@@ -12,6 +12,7 @@ export const ErrorCodes = {
   MARGAY_ERR_IMMUTABLE_FIELD: 'an update tried to change a field that cannot change',
   MARGAY_ERR_USAGE: 'the command line is not valid',
   MARGAY_ERR_CONFIG: 'a client or agent configuration is not valid',
+  MARGAY_ERR_TOO_LARGE: 'the input is over a documented limit (writes in one batch, bytes of a resource or a batch, nesting depth, input size)',
   // Datastore outcomes.
   MARGAY_ERR_NOT_FOUND: 'the resource or key does not exist',
   MARGAY_ERR_ALREADY_EXISTS: 'the resource or key already exists',
@@ -20,6 +21,7 @@ export const ErrorCodes = {
   MARGAY_ERR_COMPACTED: 'the requested revision has been compacted away',
   MARGAY_ERR_LEASE: 'the lease expired or does not exist',
   MARGAY_ERR_DATASTORE_REJECTED: 'the datastore refused the request as not valid or not permitted',
+  MARGAY_ERR_BATCH_INCOMPLETE: 'a batch larger than one transaction failed and could not be fully undone; the message names the keys left',
   // IP address management.
   MARGAY_ERR_POOL_EXHAUSTED: 'no free address is left in the IP pools the request may use',
   MARGAY_ERR_ADDRESS_IN_USE: 'the address is already assigned to another handle',

@@ -15,7 +15,7 @@
  * Release: in ONE transaction, delete the block when empty (or, when not, drop its affinity) and
  * delete the affinity record, both at the revisions read. There is no half-released state.
  */
-import type { Datastore, KVPair, TxnOp } from '../datastore/datastore.ts';
+import type { Datastore, KVPair, TxnOp } from '../datastore/mod.ts';
 import { MargayError } from '../errors/mod.ts';
 import { decodeAffinity, encodeAffinity, type AffinityRecord } from './affinity.ts';
 import { affineHost, cloneBlock, decodeBlock, encodeBlock, hostAffinity, isEmptyBlock, newBlock } from './block.ts';

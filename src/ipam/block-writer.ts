@@ -10,7 +10,7 @@
  * A conclusion drawn only from the kept copy ("the block is full", "that address is free") is
  * checked against a fresh read before it is reported.
  */
-import type { Datastore, KVPair, TxnOp } from '../datastore/datastore.ts';
+import type { Datastore, KVPair, TxnOp } from '../datastore/mod.ts';
 import { MargayError } from '../errors/mod.ts';
 import {
   type AllocationBlock,

@@ -3,16 +3,16 @@
  * requesting node's labels. Described as datastore reads plus a decoder, so that one `getMany`
  * round trip reads them together (with a node's affinities, see runtime.ts).
  */
-import { ipamConfigurationKind } from '../api/kinds/ipam-configuration.ts';
-import { ipPoolKind } from '../api/kinds/ip-pool.ts';
-import { ipReservationKind } from '../api/kinds/ip-reservation.ts';
-import { nodeKind } from '../api/kinds/node.ts';
-import type { Datastore, KVPair, ReadRequest } from '../datastore/datastore.ts';
-import { resourceKey, resourcePrefix } from '../datastore/keys.ts';
-import { resourcesFromPairs, type ResourceStore } from '../datastore/resources.ts';
+import { ipamConfigurationKind } from '../api/mod.ts';
+import { ipPoolKind } from '../api/mod.ts';
+import { ipReservationKind } from '../api/mod.ts';
+import { nodeKind } from '../api/mod.ts';
+import type { Datastore, KVPair, ReadRequest } from '../datastore/mod.ts';
+import { resourceKey, resourcePrefix } from '../datastore/mod.ts';
+import { resourcesFromPairs, type ResourceStore } from '../datastore/mod.ts';
 import type { Labels } from '../selector/mod.ts';
 import { configFromResourceSpec, decodeConfigRecord, effectiveConfig, type IpamConfig } from './config.ts';
-import { IPAM_CONFIG_KEY } from '../datastore/keys.ts';
+import { IPAM_CONFIG_KEY } from '../datastore/mod.ts';
 import { poolFromResource, reservationsFromResources, type PoolInfo, type Reservation } from './pools.ts';
 
 /** The inputs of an allocation besides the blocks. */

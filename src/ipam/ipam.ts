@@ -17,9 +17,9 @@
  * This file is the client's surface: it checks arguments and delegates to allocate.ts,
  * release.ts and the affinity protocol; queries, affinities and settings are here.
  */
-import { ipamConfigurationKind } from '../api/kinds/ipam-configuration.ts';
-import { validateResource } from '../api/validate.ts';
-import type { Datastore } from '../datastore/datastore.ts';
+import { ipamConfigurationKind } from '../api/mod.ts';
+import { validateResource } from '../api/mod.ts';
+import type { Datastore } from '../datastore/mod.ts';
 import { MargayError } from '../errors/mod.ts';
 import { type AffinityReleaseOutcome, claimBlock, releaseBlockAffinity } from './affinity-ops.ts';
 import { assignIp, autoAssign, canAssign, prefetch } from './allocate.ts';
@@ -27,7 +27,7 @@ import { attributeOf, decodeBlock, handleOf, isCoolingDown, ordinalsOfHandle, se
 import { encodeConfigRecord, type IpamConfig } from './config.ts';
 import { loadPools } from './context.ts';
 import { decodeHandle } from './handle.ts';
-import { IPAM_CONFIG_KEY } from '../datastore/keys.ts';
+import { IPAM_CONFIG_KEY } from '../datastore/mod.ts';
 import { blockKey, handleKey, hostAffinityPrefix, parseAffinityKey } from './keys.ts';
 import { type Cidr, cidrContainsCidr, formatCidr, formatIp, nthIp, ordinalOf, parseCidr, parseIp } from '../net/mod.ts';
 import { releaseByHandle, releaseIps } from './release.ts';

@@ -6,7 +6,7 @@
  *   <hosts><node>/ipv4/block/10.0.0.0-26    the host's affinity to it
  *   <handles><id>                           which blocks a handle has addresses in
  */
-import { IPAM_BLOCKS_PREFIX, IPAM_HANDLES_PREFIX, IPAM_HOSTS_PREFIX } from '../datastore/keys.ts';
+import { IPAM_BLOCKS_PREFIX, IPAM_HANDLES_PREFIX, IPAM_HOSTS_PREFIX } from '../datastore/mod.ts';
 import { type Cidr, type Family, formatCidr, parseCidr } from '../net/mod.ts';
 
 const BLOCK_KEY = new RegExp(`^${IPAM_BLOCKS_PREFIX}ipv([46])/block/([^/]+)$`);

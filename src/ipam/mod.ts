@@ -24,3 +24,15 @@ export { computeUsage, type Usage, type PoolUsage, type UsageRow } from './usage
 export { renderUsage, renderCheck, renderAssignment } from './format.ts';
 export { judgeAllocation, workloadFromResource, indexWorkloads, type PodFacts, type PodLookup, type Verdict, type WorkloadRef } from './ownership.ts';
 export { blockKey, affinityKey, handleKey } from './keys.ts';
+
+// Re-exported for the other folders of src/ (they enter this folder only through this file).
+export { decodeAffinity, encodeAffinity } from './affinity.ts';
+export { blockRouting } from './block-routing.ts';
+export type { BlockRouting } from './block-routing.ts';
+export { affineHost, earliestRelease, handleCounts, isEmptyBlock } from './block.ts';
+export { encodeHandle, handleTotal } from './handle.ts';
+export { parseBlockKey } from './keys.ts';
+export { allocationsOf, isLeakVerdict } from './ownership.ts';
+export type { AllocationView } from './ownership.ts';
+export { poolFromResource, poolOf, reservationsFromResources } from './pools.ts';
+export { wonRace } from './retry.ts';

@@ -27,7 +27,7 @@
  *      what cannot be checked is not released)
  *   8. otherwise                                               → `leak-candidate`
  */
-import type { Resource } from '../api/resource.ts';
+import type { Resource } from '../api/mod.ts';
 import { type Attributes, affineHost, attributeOf, handleOf, isCoolingDown, sequenceOf } from './block.ts';
 import { canonicalIp, formatIp, nthIp, parseCidrOrIp } from '../net/mod.ts';
 import type { BlockEntry } from './snapshot.ts';

@@ -2,7 +2,7 @@
  * Which pools a request may draw from, which addresses IPReservations hold back, and the order in
  * which a host looks at a pool's blocks when it needs a new one. Pure.
  */
-import type { Resource } from '../api/resource.ts';
+import type { Resource } from '../api/mod.ts';
 import { MargayError } from '../errors/mod.ts';
 import { parseSelector, type Labels } from '../selector/mod.ts';
 import {

@@ -4,8 +4,8 @@
  * the block lookups (list a family's blocks, find the block holding an address).
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Datastore, KVPair } from '../datastore/datastore.ts';
-import { ResourceStore } from '../datastore/resources.ts';
+import type { Datastore, KVPair } from '../datastore/mod.ts';
+import { ResourceStore } from '../datastore/mod.ts';
 import type { AffinityDeps } from './affinity-ops.ts';
 import { decodeAffinity } from './affinity.ts';
 import { type AllocationBlock, decodeBlock } from './block.ts';

@@ -4,11 +4,11 @@
  * a snapshot is always self-consistent for Margay's own writes; whatever disagrees in it is a real
  * inconsistency (a foreign writer, a crash of a non-atomic writer, a hand edit).
  */
-import type { Datastore, KVPair } from '../datastore/datastore.ts';
+import type { Datastore, KVPair } from '../datastore/mod.ts';
 import { decodeAffinity, type AffinityState } from './affinity.ts';
 import { type AllocationBlock, decodeBlock } from './block.ts';
 import { decodeHandle, type HandleRecord } from './handle.ts';
-import { IPAM_CONFIG_KEY, IPAM_PREFIX } from '../datastore/keys.ts';
+import { IPAM_CONFIG_KEY, IPAM_PREFIX } from '../datastore/mod.ts';
 import { parseAffinityKey, parseBlockKey, parseHandleKey } from './keys.ts';
 import { type Cidr, formatCidr } from '../net/mod.ts';
 

@@ -9,7 +9,7 @@
  * One client per API access (server and credentials) is kept, so an ADD costs the pod's GET (and
  * the namespace's, at the same time), on an open connection.
  */
-import { ANNOTATION_CONTAINER_ID, ANNOTATION_POD_IP, ANNOTATION_POD_IPS, podEndpointLabels, podEndpointPorts, podEndpointProfiles } from '../api/k8s/mod.ts';
+import { ANNOTATION_CONTAINER_ID, ANNOTATION_POD_IP, ANNOTATION_POD_IPS, podEndpointLabels, podEndpointPorts, podEndpointProfiles } from '../api/mod.ts';
 import { MargayError } from '../errors/mod.ts';
 import { accessKey, type KubeAccess } from './client/access.ts';
 import { KubeClient } from './client/http.ts';

@@ -3,11 +3,11 @@
  * result beside what `margay policy matrix` computes from the datastore (the same calculation
  * code the agents run), marking every cell where the two disagree.
  */
-import type { MatrixPort } from '../calc/evaluate.ts';
-import { allKinds } from '../api/kinds/mod.ts';
-import type { Resource } from '../api/resource.ts';
+import type { MatrixPort } from '../calc/mod.ts';
+import { allKinds } from '../api/mod.ts';
+import type { Resource } from '../api/mod.ts';
 import { PolicyView, runMatrix } from '../policy/mod.ts';
-import { formatTable } from '../format/table.ts';
+import { formatTable } from '../format/mod.ts';
 import { probeMany, withStore } from './lab.ts';
 import { formatPortSpec, type PortSpec } from './serve.ts';
 import type { LabPod, LabState } from './state.ts';

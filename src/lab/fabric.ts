@@ -82,6 +82,17 @@ export async function buildFabric(plan: LabPlan): Promise<void> {
   await sysctl(r.netns, 'net.ipv4.ip_forward', '1');
 }
 
+/**
+ * Builds the Kubernetes control-plane namespace on the fabric (`lab up --kubernetes`), with a
+ * default route via the router when there is one, so hosts behind it reach the API server.
+ */
+export async function buildControlPlane(plan: LabPlan): Promise<void> {
+  const k = plan.kubernetes!;
+  await createNetns(k.netns);
+  await attach({ netns: k.netns, inner: 'eth0', bridgeNetns: plan.fabricNetns, bridge: plan.fabricBridge, port: 'cp0', addresses: [k.address] });
+  if (plan.router) await ip(['-n', k.netns, 'route', 'add', 'default', 'via', plan.router.fabricAddress.split('/')[0]!]);
+}
+
 /** Every namespace of the lab that exists now (found by the lab prefix). */
 export async function listLabNetns(): Promise<string[]> {
   const { stdout } = await exec('ip', ['-j', 'netns', 'list'], { allowFail: true });

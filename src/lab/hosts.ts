@@ -10,6 +10,8 @@ import type { LabHost } from './plan.ts';
 import { describeMissing, type MissingRoute, waitPodRoutes } from './routes.ts';
 import { isRunning, stopProcess } from './processes.ts';
 import { type LabState, writeState } from './state.ts';
+import { killHostContainers, restartKubelet as restartHostKubelet, restartNode } from './kubernetes/node-failures.ts';
+import { refreshPods } from './lab.ts';
 
 /** How long a restarted agent may take to be in sync again. */
 const AGENT_READY_MS = 60_000;
@@ -47,7 +49,7 @@ export async function restartAgent(ctx: LabContext, hostName: string, options: R
   await startAgainAndWait(ctx, state, host);
 }
 
-/** Makes a host fail: its wire is cut at the bridge and every process inside it (agent, BIRD) is killed. */
+/** Makes a host fail: its wire is cut at the bridge and every process inside it (agent, BIRD; containerd, kubelet and the containers) is killed. */
 export async function failHost(ctx: LabContext, hostName: string): Promise<{ killed: number }> {
   const state = requireLab(ctx);
   const host = findHost(state, hostName);
@@ -61,6 +63,7 @@ export async function failHost(ctx: LabContext, hostName: string): Promise<{ kil
       // Already gone.
     }
   }
+  if (state.kubernetes) killed += await killHostContainers(host);
   state.failedHosts = [...new Set([...(state.failedHosts ?? []), host.name])];
   writeState(ctx.dir, state);
   return { killed };
@@ -77,5 +80,16 @@ export async function recoverHost(ctx: LabContext, hostName: string): Promise<Mi
   await setHostWire(state.plan, host, true);
   state.failedHosts = (state.failedHosts ?? []).filter((h) => h !== host.name);
   await startAgainAndWait(ctx, state, host);
+  if (state.kubernetes) await restartNode(ctx.dir, state, host);
+  await refreshPods(state);
   return waitPodRoutes(state, state.pods, ROUTES_BACK_MS);
+}
+
+/** Restarts a host's kubelet (SIGTERM, or SIGKILL with `kill`); resolves once it is healthy and its node Ready. */
+export async function restartKubelet(ctx: LabContext, hostName: string, options: RestartAgentOptions): Promise<void> {
+  const state = requireLab(ctx);
+  const host = findHost(state, hostName);
+  if (!state.kubernetes) throw new MargayError('MARGAY_ERR_USAGE', 'this lab runs no kubelets: start it with `margay lab up --kubernetes`');
+  if (state.failedHosts?.includes(host.name)) throw new MargayError('MARGAY_ERR_USAGE', `${host.name} has failed; bring it back with \`margay lab host recover ${host.name}\``);
+  await restartHostKubelet(ctx.dir, state, host, options);
 }

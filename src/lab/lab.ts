@@ -9,19 +9,19 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkLabelName, checkSubdomainName } from '../api/common.ts';
-import { decodeResources } from '../api/decode.ts';
-import { convertKubernetesResource } from '../api/k8s/mod.ts';
-import { validateResource } from '../api/validate.ts';
-import type { Resource } from '../api/resource.ts';
+import { checkLabelName, checkSubdomainName } from '../api/mod.ts';
+import { decodeResources } from '../api/mod.ts';
+import { convertKubernetesResource } from '../api/mod.ts';
+import { validateResource } from '../api/mod.ts';
+import type { Resource } from '../api/mod.ts';
 import { exec } from '../os/mod.ts';
 import { createDatastore } from '../datastore/mod.ts';
-import { ResourceStore } from '../datastore/resources.ts';
+import { ResourceStore } from '../datastore/mod.ts';
 import { hasCode, MargayError } from '../errors/mod.ts';
 import { cniPluginPath, moduleCommand, packageRoot } from './entry.ts';
 import { labEtcdEndpoint, startLabEtcd } from './etcd.ts';
 import { buildFabric, buildHost, createNetns, deleteNetns, listLabNetns, pidsInNetns } from './fabric.ts';
-import { LAB_PREFIX, type LabHost, type LabOptions, type LabPlan, planLab, podNetns } from './plan.ts';
+import { LAB_NETWORK, LAB_PREFIX, type LabHost, type LabOptions, type LabPlan, planLab, podNetns } from './plan.ts';
 import { readMachineNetworks } from './machine.ts';
 import { FRR_BIN, frrAvailable, routerBgpConfig, startFrr } from './frr.ts';
 import { type ProcessRecord, isRunning, processStartTime, startProcess, stopProcess } from './processes.ts';
@@ -29,7 +29,12 @@ import { describeMissing, waitPodRoutes } from './routes.ts';
 import { formatPortSpec, parseServeList, type PortSpec } from './serve.ts';
 import { type LabPod, type LabState, readState, writeState } from './state.ts';
 import { pollUntil } from './poll.ts';
-import { PARAMS } from '../api/felix-params.ts';
+import { SERVER_READY_MS, waitServing } from './serving.ts';
+import { addKubePod, refreshKubePods, removeKubePod } from './kubernetes/lab-pods.ts';
+import { killLabContainers, releaseKubernetes } from './kubernetes/down.ts';
+import { hostPaths } from './kubernetes/paths.ts';
+import { labKubeControllersConfiguration, prepareKubeHost, startKubernetes } from './kubernetes/up.ts';
+import { PARAMS } from '../api/mod.ts';
 
 /** Where the lab lives and how it reports progress. */
 export interface LabContext {
@@ -37,8 +42,6 @@ export interface LabContext {
   progress: (line: string) => void;
 }
 
-/** The CNI network the lab's pods join. */
-export const LAB_NETWORK = 'k8s-pod-network';
 
 function hostDir(ctx: LabContext, host: string): string {
   return join(ctx.dir, 'hosts', host);
@@ -85,6 +88,9 @@ function baseResources(plan: LabPlan): Resource[] {
     { kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: { ipv6Support: plan.options.ipv6 } },
   ];
   if (plan.options.ipv6) docs.push({ kind: 'IPPool', metadata: { name: 'lab-ipv6' }, spec: { cidr: plan.ranges.pool6, blockSize: 122 } });
+  // A lab converges in seconds: the Kubernetes controllers' full resyncs (endpoints of pods gone
+  // while their host was down, nodes deleted) run every 15 s instead of Calico's 5 minutes.
+  if (plan.kubernetes) docs.push(labKubeControllersConfiguration());
   // With a router, each host peers over eBGP with the router's address on its own segment.
   for (const host of plan.router ? plan.hosts : []) {
     docs.push({ kind: 'BGPPeer', metadata: { name: `lab-router-${host.name}` }, spec: { node: host.name, peerIP: host.gateway, asNumber: plan.router!.asNumber } });
@@ -121,6 +127,8 @@ export function startAgent(ctx: LabContext, state: LabState, host: LabHost): Pro
     cmd: node,
     args,
     netns: host.netns,
+    // In a Kubernetes lab the agent lives in the host's mount namespace, where containerd makes the pods' namespaces.
+    ...(state.plan.kubernetes ? { mountNs: hostPaths(ctx.dir, host.name).mountNs } : {}),
     cwd: packageRoot(),
     logFile: join(dir, 'agent.log'),
     env: {
@@ -130,6 +138,8 @@ export function startAgent(ctx: LabContext, state: LabState, host: LabHost): Pro
       // The Node's addresses, found on the uplink (calico/node's variables).
       IP_AUTODETECTION_METHOD: `interface=${host.uplink}`,
       ...(state.plan.options.ipv6 ? { IP6: 'autodetect', IP6_AUTODETECTION_METHOD: `interface=${host.uplink}` } : {}),
+      // The Kubernetes node this host is (calico/node's variable): kube-controllers cleans up by it.
+      ...(state.plan.kubernetes ? { CALICO_K8S_NODE_REF: host.name } : {}),
       // Every lab host has its own namespace, so the default ports do not collide.
       MARGAY_LOGSEVERITYSCREEN: 'Info',
     },
@@ -175,6 +185,7 @@ export async function labUp(options: LabOptions, ctx: LabContext): Promise<LabSt
   ctx.progress(`building the fabric and ${plan.hosts.length} host namespace(s)${plan.router ? ' and the router' : ''}`);
   await buildFabric(plan);
   for (const host of plan.hosts) await buildHost(plan, host);
+  if (plan.kubernetes) for (const host of plan.hosts) await prepareKubeHost(ctx.dir, host);
 
   ctx.progress('writing the cluster configuration (pools, BGP, agent)');
   await withStore(state, (store) => store.batch('apply', baseResources(plan)));
@@ -192,6 +203,7 @@ export async function labUp(options: LabOptions, ctx: LabContext): Promise<LabSt
   }
   ctx.progress('waiting for every agent to be in sync');
   await waitAgentsReady(state, 60_000);
+  if (plan.kubernetes) await startKubernetes(ctx, state);
   state.ready = true;
   writeState(ctx.dir, state);
   return state;
@@ -201,11 +213,12 @@ export async function labUp(options: LabOptions, ctx: LabContext): Promise<LabSt
 export async function labDown(ctx: LabContext): Promise<{ processes: number; namespaces: number }> {
   // A damaged state file names no process; whatever runs in a lab namespace is still found below.
   const state = readStateOrNothing(ctx);
-  let processes = 0;
-  for (const record of [...(state?.pods.flatMap((p) => (p.server ? [p.server] : [])) ?? []), ...(state?.processes ?? [])].reverse()) {
-    if (isRunning(record)) processes++;
-    await stopProcess(record, 3000);
-  }
+  const records = [...(state?.pods.flatMap((p) => (p.server ? [p.server] : [])) ?? []), ...(state?.processes ?? [])];
+  let processes = records.filter(isRunning).length;
+  // All at once: each may take its grace time, and nothing is left that could need an orderly end.
+  await Promise.all(records.map((record) => stopProcess(record, 3000)));
+  // Containers of a Kubernetes lab live in their pods' namespaces: found through the hosts' cgroups.
+  processes += await killLabContainers();
   const namespaces = await listLabNetns();
   for (const ns of namespaces) {
     for (const pid of await pidsInNetns(ns)) {
@@ -218,6 +231,7 @@ export async function labDown(ctx: LabContext): Promise<{ processes: number; nam
     }
   }
   for (const ns of namespaces) await deleteNetns(ns);
+  await releaseKubernetes(ctx.dir);
   rmSync(ctx.dir, { recursive: true, force: true });
   return { processes, namespaces: namespaces.length };
 }
@@ -239,7 +253,8 @@ const POD_ROUTE_WAIT_MS = 30_000;
 export interface PodAddOptions {
   namespace: string;
   name: string;
-  host: string;
+  /** The host; a Kubernetes lab lets the scheduler choose when it is absent. */
+  host?: string;
   labels: Record<string, string>;
   serve: PortSpec[];
 }
@@ -290,24 +305,12 @@ export function findHost(state: LabState, name: string): LabHost {
   return host;
 }
 
-/** How long a pod's server may take to listen on all its ports. */
-const SERVER_READY_MS = 20_000;
-
-/** Waits until the pod's server listens on every port it serves (`ss` inside the pod namespace). */
-async function waitServing(pod: LabPod, timeoutMs: number): Promise<void> {
-  const serving = await pollUntil(async () => {
-    if (pod.server && !isRunning(pod.server)) throw new MargayError('MARGAY_ERR_NOT_READY', `the server of pod ${pod.namespace}/${pod.name} exited; see ${pod.server.logFile}`);
-    const res = await exec('ss', ['-Hltun'], { netns: pod.netns, allowFail: true });
-    // Lines like `tcp LISTEN 0 511 *:80 *:*`: protocol first, local address fifth.
-    const listening = new Set(res.stdout.split('\n').map((l) => l.trim().split(/\s+/)).filter((f) => f.length >= 5).map((f) => `${f[4]!.slice(f[4]!.lastIndexOf(':') + 1)}/${f[0]}`));
-    return pod.serve.every((p) => listening.has(p)) ? true : undefined;
-  }, { deadline: Date.now() + timeoutMs, intervalMs: 100 });
-  if (!serving) throw new MargayError('MARGAY_ERR_NOT_READY', `the server of pod ${pod.namespace}/${pod.name} does not listen on ${pod.serve.join(',')}; see ${pod.server?.logFile}`);
-}
-
 /** `lab pod add`: a pod namespace, CNI ADD through the real plugin, and its server. */
 export async function podAdd(ctx: LabContext, options: PodAddOptions): Promise<LabPod> {
   const state = requireLab(ctx);
+  if (options.host !== undefined) findHost(state, options.host);
+  if (state.kubernetes) return addKubePod(state, options, ctx.progress);
+  if (options.host === undefined) throw new MargayError('MARGAY_ERR_USAGE', 'lab pod add: --host is required (only a Kubernetes lab has a scheduler to choose one)');
   const host = findHost(state, options.host);
   if (state.pods.some((p) => p.namespace === options.namespace && p.name === options.name)) {
     throw new MargayError('MARGAY_ERR_ALREADY_EXISTS', `pod ${options.namespace}/${options.name} already exists`);
@@ -348,6 +351,15 @@ export async function podAdd(ctx: LabContext, options: PodAddOptions): Promise<L
 }
 
 /**
+ * Brings `state.pods` up to date: in a Kubernetes lab the pods are the API server's Running pods
+ * (created by `lab pod add` or by anyone with kubectl); otherwise the lab's own record is current.
+ */
+export async function refreshPods(state: LabState): Promise<LabState> {
+  if (state.kubernetes) await refreshKubePods(state);
+  return state;
+}
+
+/**
  * `NS/NAME` (or `NAME`, in namespace `default`) as the lab names pods; a usage error when it is
  * not a Kubernetes namespace and pod name.
  */
@@ -370,6 +382,10 @@ export function findPod(state: LabState, ref: string): LabPod {
 /** `lab pod rm`: CNI DEL through the plugin, server stopped, namespace removed. */
 export async function podRemove(ctx: LabContext, ref: string): Promise<void> {
   const state = requireLab(ctx);
+  if (state.kubernetes) {
+    const { namespace, name } = parsePodRef(ref);
+    return removeKubePod(state, namespace, name);
+  }
   const pod = findPod(state, ref);
   if (pod.server) await stopProcess(pod.server, 2000);
   await runCni(ctx, state, findHost(state, pod.host), 'DEL', pod);

@@ -10,6 +10,9 @@ import { chooseLabRanges, type LabRanges, nthAddress, nthIpOf, type UsedNetwork 
 /** Every namespace the lab makes starts with this, so clean-up can find all of it. */
 export const LAB_PREFIX = 'mgl-';
 
+/** The CNI network the lab's pods join. */
+export const LAB_NETWORK = 'k8s-pod-network';
+
 /** Options of a lab. */
 export interface LabOptions {
   hosts: number;
@@ -18,6 +21,20 @@ export interface LabOptions {
   ipv6: boolean;
   /** etcd members (default 1); an odd number up to 7, e.g. 3 to show a member failing. */
   etcdMembers?: number;
+  /** Run a real Kubernetes control plane and a kubelet + containerd on every host (src/lab/kubernetes). */
+  kubernetes?: boolean;
+}
+
+/** The Kubernetes part of the plan (`lab up --kubernetes`). */
+export interface KubernetesPlan {
+  /** The namespace of kube-apiserver, kube-controller-manager, kube-scheduler and `margay kube-controllers`. */
+  netns: string;
+  /** Its address on the fabric, with prefix; the API server's advertised address. */
+  address: string;
+  /** The API server's port inside that namespace. */
+  apiPort: number;
+  /** Service cluster IPs (virtual: nothing routes them in the lab, there is no kube-proxy). */
+  serviceCidr: string;
 }
 
 /** One lab host. */
@@ -49,6 +66,8 @@ export interface LabPlan {
   router?: { netns: string; fabricAddress: string; secondAddress: string; secondNetns: string; secondBridge: string; asNumber: number };
   /** The cluster AS number. */
   asNumber: number;
+  /** With --kubernetes. */
+  kubernetes?: KubernetesPlan;
 }
 
 /** Maximum hosts: the addresses .11 … .250 of the fabric's /24. */
@@ -90,6 +109,10 @@ export function planLab(options: LabOptions, machine: readonly UsedNetwork[]): L
     hosts,
     asNumber: 64512,
   };
+  if (options.kubernetes) {
+    // The control plane sits at the fabric's second address (the router, when there is one, has the first).
+    plan.kubernetes = { netns: `${LAB_PREFIX}control`, address: nthAddress(ranges.fabric, 2), apiPort: 6443, serviceCidr: ranges.services! };
+  }
   if (options.router) {
     plan.router = {
       netns: `${LAB_PREFIX}router`,

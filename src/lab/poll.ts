@@ -11,7 +11,11 @@ export interface PollOptions {
   deadline: number;
   /** Pause between two checks, in ms. */
   intervalMs: number;
+  /** The time and the pause, `Date.now()` and a real timer unless a test brings its own. */
+  clock?: { now(): number; sleep(ms: number): Promise<unknown> };
 }
+
+const realClock = { now: () => Date.now(), sleep: (ms: number) => sleep(ms) };
 
 /**
  * Calls `check` until it returns something other than undefined and returns that; returns
@@ -19,10 +23,11 @@ export interface PollOptions {
  * throws (the awaited process died) ends the wait with its error.
  */
 export async function pollUntil<T>(check: () => Promise<T | undefined> | T | undefined, options: PollOptions): Promise<T | undefined> {
+  const clock = options.clock ?? realClock;
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
-    if (Date.now() >= options.deadline) return undefined;
-    await sleep(options.intervalMs);
+    if (clock.now() >= options.deadline) return undefined;
+    await clock.sleep(options.intervalMs);
   }
 }

@@ -44,18 +44,34 @@ export interface StartOptions {
   args: string[];
   /** Run inside this network namespace (`ip netns exec` replaces itself with the command). */
   netns?: string;
+  /**
+   * Run inside this persistent mount namespace (a lab host's, see kubernetes/host-mounts.ts), with
+   * `nsenter`, which keeps /sys as it is: kubelet and runc need the machine's cgroup mounts, which
+   * `ip netns exec` hides by remounting /sys.
+   */
+  mountNs?: string;
   logFile: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+}
+
+/** The program and arguments that start `options.cmd` where it must run. */
+function launcher(options: StartOptions): [string, string[]] {
+  if (options.mountNs) {
+    const net = options.netns ? [`--net=/var/run/netns/${options.netns}`] : [];
+    // Entering a mount namespace moves to its root folder: --wd keeps the working folder.
+    const wd = options.cwd ? [`--wd=${options.cwd}`] : [];
+    return ['nsenter', [`--mount=${options.mountNs}`, ...net, ...wd, '--', options.cmd, ...options.args]];
+  }
+  if (options.netns) return ['ip', ['netns', 'exec', options.netns, options.cmd, ...options.args]];
+  return [options.cmd, options.args];
 }
 
 /** Starts a detached background process and records it. */
 export function startProcess(options: StartOptions): ProcessRecord {
   const fd = openSync(options.logFile, 'a');
   try {
-    const [cmd, args] = options.netns
-      ? ['ip', ['netns', 'exec', options.netns, options.cmd, ...options.args]]
-      : [options.cmd, options.args];
+    const [cmd, args] = launcher(options);
     const child = spawn(cmd, args, {
       detached: true,
       stdio: ['ignore', fd, fd],

@@ -33,6 +33,8 @@ export interface LabRanges {
   pool4: string;
   /** The IPv6 pod pool (with --ipv6), a /48. */
   pool6?: string;
+  /** Kubernetes service IPs (with --kubernetes), a /16: virtual, but never one of the machine's. */
+  services?: string;
 }
 
 /** The IPv4 segment candidates: the three documentation /24s, then the /24s of 198.18.0.0/15. */
@@ -49,6 +51,8 @@ export const FABRIC6_CANDIDATES: readonly string[] = Array.from({ length: 256 },
 /** The pod pool candidates. */
 export const POOL4_CANDIDATES: readonly string[] = ['10.244.0.0/16', '10.245.0.0/16', '10.246.0.0/16', '10.247.0.0/16', '172.28.0.0/16', '172.29.0.0/16', '172.30.0.0/16', '172.31.0.0/16'];
 export const POOL6_CANDIDATES: readonly string[] = ['fd00:10:244::/48', 'fd00:10:245::/48', 'fd00:10:246::/48', 'fd00:10:247::/48'];
+/** The Kubernetes service range candidates (kubeadm's default first). */
+export const SERVICES_CANDIDATES: readonly string[] = ['10.96.0.0/16', '10.97.0.0/16', '10.98.0.0/16', '10.99.0.0/16', '172.24.0.0/16', '172.25.0.0/16'];
 
 /** What each range is for, in refusals. */
 const PURPOSES: Record<keyof LabRanges, string> = {
@@ -57,6 +61,7 @@ const PURPOSES: Record<keyof LabRanges, string> = {
   fabric6: 'IPv6 host fabric (--ipv6)',
   pool4: 'IPv4 pod pool',
   pool6: 'IPv6 pod pool (--ipv6)',
+  services: 'Kubernetes service range (--kubernetes)',
 };
 
 interface Used {
@@ -85,7 +90,7 @@ function firstFree(purpose: keyof LabRanges, candidates: readonly string[], used
  * Chooses the lab's ranges: each the first candidate that overlaps none of the machine's
  * networks nor a range chosen before it. Throws MARGAY_ERR_LAB_NO_FREE_RANGE when one has none.
  */
-export function chooseLabRanges(machine: readonly UsedNetwork[], needs: { router: boolean; ipv6: boolean }): LabRanges {
+export function chooseLabRanges(machine: readonly UsedNetwork[], needs: { router: boolean; ipv6: boolean; kubernetes?: boolean }): LabRanges {
   const used: Used[] = machine.flatMap((u) => {
     const net = parseCidrOrIp(u.cidr);
     // A default route (a /0) is no subnet: it says where everything else goes.
@@ -102,6 +107,7 @@ export function chooseLabRanges(machine: readonly UsedNetwork[], needs: { router
     ranges.fabric6 = take('fabric6', FABRIC6_CANDIDATES);
     ranges.pool6 = take('pool6', POOL6_CANDIDATES);
   }
+  if (needs.kubernetes) ranges.services = take('services', SERVICES_CANDIDATES);
   return ranges;
 }
 

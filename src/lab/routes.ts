@@ -4,7 +4,7 @@
  * for it, so a connectivity matrix taken right afterwards measures policy, not BGP timing.
  */
 import { exec } from '../os/mod.ts';
-import { MARGAY_VXLAN_ROUTE_PROTOCOL } from '../dataplane/vxlan/driver.ts';
+import { MARGAY_VXLAN_ROUTE_PROTOCOL } from '../dataplane/mod.ts';
 import type { LabHost } from './plan.ts';
 import type { LabPod, LabState } from './state.ts';
 import { pollUntil } from './poll.ts';

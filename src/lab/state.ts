@@ -27,6 +27,16 @@ export interface LabPod {
   server?: ProcessRecord;
 }
 
+/** The Kubernetes part of a lab (`lab up --kubernetes`). */
+export interface LabKubernetes {
+  /** The operator's kubeconfig: through the forwarder on 127.0.0.1 of the machine's namespace. */
+  kubeconfig: string;
+  /** The API server as lab hosts reach it over the fabric (`https://ADDRESS:6443`). */
+  server: string;
+  /** The forwarder's port on 127.0.0.1. */
+  forwardPort: number;
+}
+
 /** Everything the lab knows about itself. */
 export interface LabState {
   plan: LabPlan;
@@ -38,6 +48,8 @@ export interface LabState {
   ready: boolean;
   /** Hosts made to fail with `lab host fail` (wire cut, processes killed) and not yet recovered. */
   failedHosts?: string[];
+  /** With --kubernetes, once the control plane is up. */
+  kubernetes?: LabKubernetes;
 }
 
 const STATE_FILE = 'lab.json';

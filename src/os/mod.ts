@@ -12,5 +12,5 @@ export { ResidentProcess, JobSlot, holdOpen, sentinelToken } from './resident.ts
 export type { ResidentJob, ResidentOptions } from './resident.ts';
 export { NetlinkHelper, NETLINK_HELPER, findNetlinkHelper } from './netlink-helper.ts';
 export type { NetlinkHelperOptions } from './netlink-helper.ts';
-export { ManualClock, systemClock } from './clock.ts';
+export { ManualClock, systemClock, sleep, timerDelay, MAX_TIMER_MS } from './clock.ts';
 export type { Clock, TimerHandle } from './clock.ts';

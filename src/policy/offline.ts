@@ -6,8 +6,8 @@
  * gets the `kubernetes.io/metadata.name` label the API server would add, and a namespace that a
  * Pod uses but no manifest defines is added with just that label.
  */
-import type { DecodedDocument } from '../api/decode.ts';
-import { isKubernetesKind } from '../api/k8s/mod.ts';
+import type { DecodedDocument } from '../api/mod.ts';
+import { isKubernetesKind } from '../api/mod.ts';
 import { MargayError } from '../errors/mod.ts';
 import { formatIp, parseIp } from '../net/mod.ts';
 

@@ -8,7 +8,7 @@
  *   (only the other side's policy applies).
  */
 import { isIP } from 'node:net';
-import type { Resource } from '../api/resource.ts';
+import type { Resource } from '../api/mod.ts';
 import { modelFromResources, type ModelSnapshot, PolicyEvaluator } from '../calc/mod.ts';
 import { MargayError } from '../errors/mod.ts';
 

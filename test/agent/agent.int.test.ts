@@ -16,7 +16,11 @@ import { run, type TestNetns } from '../harness/netns.ts';
 import { eventually } from '../harness/wait.ts';
 import { addPod, type AgentProcess, createHost, lineDiff, listRuleset, probeAll, startAgent, type TestPod } from './lab.ts';
 
-const HAVE_IPERF3 = spawnSync('iperf3', ['--version']).status === 0;
+/** Fails, saying why, when a program the test drives is missing (a test never quietly does less). */
+function requireProgram(name: string, purpose: string): void {
+  const probe = spawnSync(name, ['--version']);
+  assert.ok(!probe.error && probe.status === 0, `${name} is not installed (${purpose}); scripts/install-deps.sh installs it`);
+}
 
 function weps(): string {
   return ['a', 'b', 'c']
@@ -163,33 +167,34 @@ describe('agent - real etcd, real kernel', () => {
     const [a, b] = [pods[0]!, pods[1]!];
     const started = await a.request({ cmd: 'flow', ip: b.ip, port: 80, intervalMs: 100 });
     assert.equal(started.ok, true, JSON.stringify(started));
-    const iperfServer = HAVE_IPERF3 ? b.netns.spawn('iperf3', ['-s', '-1', '-p', '5201']) : undefined;
-    const iperf = HAVE_IPERF3
-      ? (async () => {
-          await sleep(300); // let the server listen
-          return a.netns.exec('iperf3', ['-c', b.ip, '-p', '5201', '-t', '8', '-J'], { allowFail: true, timeoutMs: 60_000 });
-        })()
-      : undefined;
-    await eventually(async () => ((await a.request({ cmd: 'flow-status' })).received as number) >= 5, { what: 'flow running' });
+    requireProgram('iperf3', 'the test drives an iperf3 flow through the restart');
+    const iperfServer = b.netns.spawn('iperf3', ['-s', '-1', '-p', '5201']);
+    const iperf = (async () => {
+      await sleep(300); // let the server listen
+      return a.netns.exec('iperf3', ['-c', b.ip, '-p', '5201', '-t', '8', '-J'], { allowFail: true, timeoutMs: 60_000 });
+    })();
+    try {
+      await eventually(async () => ((await a.request({ cmd: 'flow-status' })).received as number) >= 5, { what: 'flow running' });
 
-    assert.equal(await agent.kill('SIGKILL'), null);
-    assert.equal(await listRuleset(host.name), rulesBefore, 'the kernel keeps the ruleset while the agent is down');
-    const receivedWhileDown = (await a.request({ cmd: 'flow-status' })).received as number;
-    await agent.restart();
-    await agent.waitReady();
-    await eventually(async () => ((await a.request({ cmd: 'flow-status' })).received as number) > receivedWhileDown + 10, { what: 'flow continues' });
-    assert.equal(await listRuleset(host.name), rulesBefore, 'the restarted agent leaves a correct ruleset as it is');
-    const status = await a.request({ cmd: 'flow-status' });
-    assert.deepEqual(status.errors, []);
-    assert.equal(status.closed, false);
-    assert.ok((status.received as number) >= (status.sent as number) - 2, `replies keep up: ${JSON.stringify(status)}`);
-    if (iperf) {
+      assert.equal(await agent.kill('SIGKILL'), null);
+      assert.equal(await listRuleset(host.name), rulesBefore, 'the kernel keeps the ruleset while the agent is down');
+      const receivedWhileDown = (await a.request({ cmd: 'flow-status' })).received as number;
+      await agent.restart();
+      await agent.waitReady();
+      await eventually(async () => ((await a.request({ cmd: 'flow-status' })).received as number) > receivedWhileDown + 10, { what: 'flow continues' });
+      assert.equal(await listRuleset(host.name), rulesBefore, 'the restarted agent leaves a correct ruleset as it is');
+      const status = await a.request({ cmd: 'flow-status' });
+      assert.deepEqual(status.errors, []);
+      assert.equal(status.closed, false);
+      assert.ok((status.received as number) >= (status.sent as number) - 2, `replies keep up: ${JSON.stringify(status)}`);
       const res = await iperf;
       assert.equal(res.code, 0, `iperf3 failed: ${res.stdout.slice(0, 500)} ${res.stderr}`);
       const report = JSON.parse(res.stdout) as { end: { sum_received: { bytes: number } }; error?: string };
       assert.equal(report.error, undefined);
-      assert.ok(report.end.sum_received.bytes > 0);
-      iperfServer?.kill('SIGKILL');
+      assert.ok(report.end.sum_received.bytes > 0, 'the iperf3 flow carried data across the restart');
+    } finally {
+      iperfServer.kill('SIGKILL');
+      await iperf.catch(() => undefined);
     }
     assert.match(agent.logs(), /dataplane in sync/);
   });

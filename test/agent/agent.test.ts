@@ -11,6 +11,7 @@ import type { Resource } from '../../src/api/resource.ts';
 import type { DataplaneUpdate } from '../../src/calc/model.ts';
 import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { resourceKey } from '../../src/datastore/keys.ts';
+import { systemClock, type Clock, type TimerHandle } from '../../src/os/mod.ts';
 import { eventually } from '../harness/wait.ts';
 
 class FakeDataplane implements AgentDataplane {
@@ -84,8 +85,41 @@ async function put(ds: MemoryDatastore, ...kvs: [string, string][]): Promise<voi
   for (const [k, v] of kvs) await ds.put(k, v);
 }
 
-function makeAgent(ds: MemoryDatastore, dp: FakeDataplane, env: Record<string, string> = {}, logLines?: string[]): Agent {
+/**
+ * The system clock, except that once `holding`, a wait of `holdMs` or more never ends by itself: a
+ * test can then tell that something happened *without* waiting for such a delay, and without
+ * reading the time.
+ */
+class HoldingClock implements Clock {
+  /** The waits held, with their length. */
+  readonly held = new Map<() => void, number>();
+  holding = false;
+  readonly #holdMs: number;
+
+  constructor(holdMs: number) {
+    this.#holdMs = holdMs;
+  }
+
+  now(): number {
+    return systemClock.now();
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    if (!this.holding || ms < this.#holdMs) return { real: systemClock.setTimeout(fn, ms) };
+    this.held.set(fn, ms);
+    return { fn };
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    const h = handle as { real?: TimerHandle; fn?: () => void } | undefined;
+    if (h?.real !== undefined) systemClock.clearTimeout(h.real);
+    if (h?.fn) this.held.delete(h.fn);
+  }
+}
+
+function makeAgent(ds: MemoryDatastore, dp: FakeDataplane, env: Record<string, string> = {}, logLines?: string[], clock?: Clock): Agent {
   return new Agent({
+    ...(clock ? { clock } : {}),
     datastore: ds.peer(),
     local: {
       layers: [
@@ -105,11 +139,12 @@ async function withSyncedAgent(
   kvs: [string, string][],
   env: Record<string, string>,
   fn: (t: { ds: MemoryDatastore; dp: FakeDataplane; agent: Agent }) => Promise<void>,
+  clock?: Clock,
 ): Promise<void> {
   const ds = new MemoryDatastore();
   await put(ds, ...kvs);
   const dp = new FakeDataplane();
-  const agent = makeAgent(ds, dp, env);
+  const agent = makeAgent(ds, dp, env, undefined, clock);
   try {
     await agent.start();
     await eventually(() => agent.inSync, { timeoutMs: 10_000 });
@@ -345,21 +380,22 @@ describe('agent loop', () => {
   });
 
   it('a new local endpoint is flushed at once; other changes wait for the coalescing delay', async () => {
+    // The 3 s coalescing delay never passes here: whatever reaches the dataplane did not wait for it.
+    const clock = new HoldingClock(3000);
     await withSyncedAgent([profile(), tier()], { MARGAY_DATAPLANEFLUSHDELAY: '3' }, async ({ ds, dp, agent }) => {
+      clock.holding = true;
       const mark = dp.batches.length;
       await put(ds, gnp('allow-x', 'app == "y"'));
-      await new Promise((r) => setTimeout(r, 300));
-      assert.equal(dp.batches.length, mark, 'a policy change waits for the 3 s delay');
-      const started = performance.now();
+      await eventually(() => [...clock.held.values()].some((ms) => ms > 2000 && ms <= 3000), { what: 'the policy change scheduled behind the delay' });
+      assert.equal(dp.batches.length, mark, 'a policy change waits for the delay');
       await put(ds, wep('a', '10.65.0.1'));
       const key = 'ns1/h1-k8s-a-eth0';
       const revision = (await ds.get(wep('a', '')[0]))!.modRevision;
-      await agent.waitForEndpointProgrammed(key, revision, 2000);
-      assert.ok(performance.now() - started < 2000, 'programmed long before the coalescing delay');
+      await agent.waitForEndpointProgrammed(key, revision, 30_000);
       const flushed = dp.batches.slice(mark).flat();
       assert.ok(flushed.some((u) => u.type === 'workload-update' && u.endpoint.key === key));
       assert.ok(flushed.some((u) => u.type === 'policy-update'), 'what was pending joins the expedited flush');
-    });
+    }, clock);
   });
 
   it('an endpoint programmed ahead is in the dataplane before the datastore has it; its echo costs no update', async () => {

@@ -1,7 +1,8 @@
 /**
  * Failure detection and graceful restart on a 3-host mesh:
  *  - BFD (Margay extension `margay.io/bfd`, 100 ms × 3): a host whose link dies loses its routes
- *    on the others within 1 s; without BFD they stay (hold time 240 s);
+ *    on the others because BFD took its sessions down (BIRD's last error says so), well inside a
+ *    3 s window; without BFD they stay through that window (hold time 240 s);
  *  - graceful restart: BIRD restarted on a host (`graceful restart`, then `bird -R`) while a
  *    ping flow crosses it: no packet lost, the peers' kernels never drop its block.
  * Measured figures are printed as `# ...` lines.
@@ -52,19 +53,28 @@ describe('bgp failure detection (BFD) and graceful restart', () => {
     );
   }
 
+  /** The last error BIRD on `h` records for its session with `peer` (`BFD session down` when BFD ended it). */
+  async function lastErrorWith(h: TestHost, peer: TestHost): Promise<string | undefined> {
+    return bgpPeers(parseProtocols((await h.bird!.command('show protocols all')).text)).find((p) => p.address === peer.ip)?.lastError;
+  }
+
   async function useBfd(mode: BfdAnnotation): Promise<void> {
     const snapshot = snapshotWith(mode);
     for (const h of fab.hosts) await h.bird!.apply(configFor(h, snapshot));
     await allUp({ bfd: mode !== 'false' });
   }
 
-  /** Takes h3's fabric link down, measures how long until h1 and h2 drop its block, restores it. */
-  async function linkDown(waitMs: number): Promise<(number | undefined)[]> {
+  /**
+   * Takes h3's fabric link down, measures how long until h1 and h2 drop its block (up to
+   * `waitMs`), runs `whileDown`, restores the link.
+   */
+  async function linkDown(waitMs: number, whileDown?: () => Promise<void>): Promise<(number | undefined)[]> {
     const watches = await Promise.all([RouteWatch.start(h1.ns.name), RouteWatch.start(h2.ns.name)]);
     try {
       const t0 = Date.now();
       await run('ip', ['-n', fab.fabric.name, 'link', 'set', h3.port, 'down']);
       await eventually(() => watches.every((w) => w.deletedAt(h3.block, t0) !== undefined) || Date.now() - t0 > waitMs, { timeoutMs: waitMs + 1000, intervalMs: 10 });
+      await whileDown?.();
       return watches.map((w) => {
         const at = w.deletedAt(h3.block, t0);
         return at === undefined ? undefined : at - t0;
@@ -102,13 +112,13 @@ describe('bgp failure detection (BFD) and graceful restart', () => {
     assert.match(run.stdout, /\| 192\.0\.2\.13 +\| --- +\| Up +\| [0-9:]+ +\| 100ms +\| 300ms +\|/);
   });
 
-  it('BFD: a host whose link dies loses its routes on the others within 1 s', async () => {
-    const delays = await linkDown(3000);
+  it('BFD: a host whose link dies loses its routes on the others, taken down by BFD', async () => {
+    const delays = await linkDown(3000, async () => {
+      // Read while the link is still down: the cause, not the time, is what BFD changes.
+      for (const h of [h1, h2]) assert.match((await lastErrorWith(h, h3)) ?? '', /BFD session down/, `${h.name}'s session with h3`);
+    });
     console.log(`# BFD 100 ms x 3: h3's block withdrawn from h1 after ${delays[0]} ms, from h2 after ${delays[1]} ms (link down)`);
-    for (const d of delays) {
-      assert.ok(d !== undefined, 'route withdrawn');
-      assert.ok(d < 1000, `withdrawn after ${d} ms`);
-    }
+    for (const d of delays) assert.ok(d !== undefined, 'route withdrawn while the link was down');
     await allUp({ bfd: true });
   });
 
@@ -120,12 +130,12 @@ describe('bgp failure detection (BFD) and graceful restart', () => {
       process.kill(pid, 'SIGKILL');
       await eventually(() => watch.deletedAt(h3.block, t0) !== undefined, { timeoutMs: 3000, intervalMs: 10 });
       const withdrawn = watch.deletedAt(h3.block, t0)! - t0;
+      assert.match((await lastErrorWith(h1, h3)) ?? '', /BFD session down/, "h1's session with h3 ended by BFD, not by the hold timer");
       await eventually(async () => assert.notEqual(h3.bird!.pid, undefined), { timeoutMs: 5000 });
       assert.notEqual(h3.bird!.pid, pid);
       await allUp({ bfd: true });
       const back = Date.now() - t0;
       console.log(`# BFD: BIRD on h3 SIGKILLed: its block withdrawn from h1 after ${withdrawn} ms; supervisor restarted BIRD (-R) and routes were back after ${back} ms`);
-      assert.ok(withdrawn < 1000, `withdrawn after ${withdrawn} ms`);
       assert.ok(h3.events.some((e) => e.type === 'started' && e.recovery), 'restarted in graceful-restart recovery mode');
     } finally {
       watch.stop();
@@ -163,20 +173,22 @@ describe('bgp failure detection (BFD) and graceful restart', () => {
     assert.ok(restartedAt > 0, 'restart ran');
   });
 
-  it('graceful restart with BFD `true`: BIRD cannot keep BFD up across its own restart (measured)', async () => {
+  it('graceful restart with BFD `true`: BIRD cannot keep BFD up across its own restart, so the peers drop its block for a while', async () => {
     await useBfd('true');
     const watch = await RouteWatch.start(h1.ns.name);
     try {
       const flow = await pingFlowDuring(600, async () => {
         await h3.bird!.restart({ graceful: true });
       });
+      await allUp({ bfd: true });
       const events = watch.of(h3.block);
       const del = events.find((e) => e.deleted);
       const add = events.find((e) => !e.deleted && del && e.at >= del.at);
       console.log(
         `# graceful restart with BFD true: ${flow.sent - flow.received} of ${flow.sent} pings lost; h1 dropped h3's block for ${del && add ? add.at - del.at : 'n/a'} ms`,
       );
-      await allUp({ bfd: true });
+      assert.ok(del, "h1 dropped h3's block: BFD went down with BIRD, graceful restart or not");
+      assert.ok(add, 'and learned it again once h3 was back');
     } finally {
       watch.stop();
     }

@@ -25,6 +25,9 @@ describe('BGP in the node process (3 hosts, one datastore, IPAM blocks)', () => 
   const nodes = new Map<string, NodeProcess>();
   const controllers = new Map<string, BgpController>();
   const logs: { level: string; msg: string }[] = [];
+  // The node process's timers are unref'd (its command keeps the process alive); so does this
+  // suite, or an adopted BIRD (not our child) plus a debounced render leave the loop empty.
+  let keepAlive: ReturnType<typeof setInterval> | undefined;
 
   async function startController(h: TestHost): Promise<BgpController> {
     const node = await startLabNode(ds.peer(), h, {
@@ -46,6 +49,7 @@ describe('BGP in the node process (3 hosts, one datastore, IPAM blocks)', () => 
   }
 
   before(async () => {
+    keepAlive = setInterval(() => {}, 1 << 30);
     fab = await createFabric(3, { blocks: false });
     ds = new MemoryDatastore();
     store = new ResourceStore(ds);
@@ -61,6 +65,7 @@ describe('BGP in the node process (3 hosts, one datastore, IPAM blocks)', () => 
   after(async () => {
     for (const n of nodes.values()) await n.stop({ bird: 'stop' }).catch(() => undefined);
     await fab?.destroy();
+    clearInterval(keepAlive);
   });
 
   it('registers each Node with the address autodetected in its namespace', async () => {

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { mergePatch } from '../../src/cli/commands/edit-verbs.ts';
+import { datastoreTimeout } from '../../src/cli/config.ts';
+import { hasCode } from '../../src/errors/mod.ts';
 import { margay } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'margay-cli-test-'));
@@ -190,5 +192,31 @@ describe('cli - agent', () => {
       if (saved === undefined) delete process.env.MARGAY_NETLINK_HELPER;
       else process.env.MARGAY_NETLINK_HELPER = saved;
     }
+  });
+});
+
+describe('datastore timeout setting', () => {
+  test('MARGAY_DATASTORE_TIMEOUT: a duration or seconds, bounded; anything else is refused naming it', () => {
+    assert.deepEqual(datastoreTimeout({}), { dialTimeoutMs: 10_000, timeoutName: 'MARGAY_DATASTORE_TIMEOUT, default 10s' });
+    assert.equal(datastoreTimeout({ MARGAY_DATASTORE_TIMEOUT: '2m' }).dialTimeoutMs, 120_000);
+    assert.equal(datastoreTimeout({ MARGAY_DATASTORE_TIMEOUT: '1.5' }).dialTimeoutMs, 1500);
+    for (const bad of ['abc', '0', '-1s', '11m', '9999999999h', 'NaN']) {
+      assert.throws(() => datastoreTimeout({ MARGAY_DATASTORE_TIMEOUT: bad }), (e: unknown) => hasCode(e, 'MARGAY_ERR_CONFIG') && /^MARGAY_DATASTORE_TIMEOUT: expected a duration from 1ms to 10m/.test((e as Error).message), bad);
+    }
+  });
+});
+
+describe('batch limit', () => {
+  test('validate and apply refuse more than 10,000 resources in one input, before touching the datastore', async () => {
+    const docs = Array.from({ length: 10_001 }, (_, i) => `{"apiVersion":"projectcalico.org/v3","kind":"GlobalNetworkSet","metadata":{"name":"s${i}"}}`);
+    const path = file('many.json', `[${docs.join(',')}]`);
+    const ds = new MemoryDatastore();
+    const before = await ds.currentRevision();
+    for (const verb of ['validate', 'apply']) {
+      const run = await margay([verb, '-f', path], { datastore: ds });
+      assert.equal(run.code, 1);
+      assert.equal(run.stderr, 'the input holds 10001 resources; at most 10000 go in one batch (split the input)\n');
+    }
+    assert.equal(await ds.currentRevision(), before);
   });
 });

@@ -138,3 +138,30 @@ describe('cli - summaries', () => {
     assert.equal(again.stdout, 'Skipped 1 resource(s) (already exist)\n');
   });
 });
+
+describe('cli errors - hostile values in messages (the one formatter)', () => {
+  const pool = (meta: string) => `{"apiVersion":"projectcalico.org/v3","kind":"IPPool","metadata":${meta},"spec":{"cidr":"10.1.0.0/16"}}`;
+
+  test('a name with a line break: the whole message on one line, the break shown as \\n', async () => {
+    const run = await margay(['apply', '-f', file('nl.json', pool('{"name":"bad\\nname"}'))], { datastore: new MemoryDatastore() });
+    assertOneLineError(run, /^.*nl\.json: document 1, line 1 IPPool "bad\\nname": metadata\.name: must consist of lower case alphanumeric characters/);
+  });
+
+  test('a 1 MB name: a short line that says how long the name was', async () => {
+    const run = await margay(['validate', '-f', file('long.json', pool(`{"name":"${'n'.repeat(1 << 20)}"}`))]);
+    assertOneLineError(run, /IPPool "n+…n+" \(1048576 characters\): metadata\.name: must be at most 253 characters$/);
+    assert.ok(run.stderr.length < 2100, `${run.stderr.length} characters`);
+  });
+
+  test('an escape sequence in a label never reaches the terminal', async () => {
+    const run = await margay(['validate', '-f', file('esc.json', pool('{"name":"p","labels":{"app":"\\u001b[31mred\\u009b"}}'))]);
+    assertOneLineError(run, /label value "\\u001b\[31mred\\u009b" is invalid/);
+    assert.doesNotMatch(run.stderr, /[\u001b\u009b]/);
+  });
+});
+
+describe('cli errors - input larger than the limit', () => {
+  test('a device that never ends is refused after 64 MiB, not read to exhaustion', async () => {
+    assertOneLineError(await margay(['validate', '-f', '/dev/zero']), /^\/dev\/zero: the input is larger than 67108864 bytes \(all -f inputs together\)$/);
+  });
+});

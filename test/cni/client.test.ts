@@ -219,3 +219,52 @@ describe('cni thin client - through the real endpoint', () => {
     }
   });
 });
+
+describe('cni thin client - any input gets one well-formed error object with the spec code', () => {
+  const missing = () => join(dir, 'missing.sock');
+  const run = (env: Record<string, string | undefined>, stdin: string) => runPlugin(CLIENT, { MARGAY_CNI_SOCKET: missing(), ...env }, stdin);
+
+  it('cniVersion with a control character: escaped (1), or a raw one: not JSON (6); never echoed as the version', async () => {
+    const escaped = await run({ CNI_COMMAND: 'ADD' }, '{"cniVersion":"1.0.0\\u0001","name":"n"}');
+    assert.deepEqual(escaped.json, { cniVersion: '1.1.0', code: 1, msg: 'incompatible CNI version: Margay supports 0.3.1, 0.4.0, 1.0.0, 1.1.0', details: '1.0.0\u0001' });
+    const raw = await run({ CNI_COMMAND: 'ADD' }, '{"cniVersion":"1.0\u0001","name":"n"}');
+    assert.equal(raw.json?.code, 6);
+    assert.equal(raw.json?.cniVersion, '1.1.0');
+  });
+
+  it('"9\\u0030" is the version "90": incompatible (1), reported as 1.1.0', async () => {
+    const r = await run({ CNI_COMMAND: 'ADD' }, '{"cniVersion":"9\\u0030","name":"n"}');
+    assert.deepEqual([r.json?.code, r.json?.cniVersion, r.json?.details], [1, '1.1.0', '90']);
+  });
+
+  it('an unknown or missing CNI_COMMAND is invalid input (4), agent or not', async () => {
+    for (const cmd of [undefined, '', 'FOO', 'add', 'ADD\u0001']) {
+      const r = await run({ CNI_COMMAND: cmd }, conf);
+      assert.equal(r.json?.code, 4, `CNI_COMMAND=${JSON.stringify(cmd)}: ${r.stdout}`);
+    }
+  });
+
+  it('environment values are validated: MARGAY_CNI_TIMEOUT, control characters, length (4)', async () => {
+    for (const t of ['abc', '0', '-1', '1.5', '3601', '99999999999999999999']) {
+      const r = await run({ CNI_COMMAND: 'ADD', MARGAY_CNI_TIMEOUT: t }, conf);
+      assert.equal(r.json?.code, 4, `MARGAY_CNI_TIMEOUT=${t}: ${r.stdout}`);
+      assert.match(String(r.json?.msg), /MARGAY_CNI_TIMEOUT must be a whole number of seconds from 1 to 3600/);
+    }
+    assert.equal((await run({ CNI_COMMAND: 'ADD', CNI_ARGS: 'K8S_POD_NAME=a\u001b[31m' }, conf)).json?.code, 4);
+    assert.equal((await run({ CNI_COMMAND: 'ADD', CNI_PATH: 'x'.repeat(9000) }, conf)).json?.code, 4);
+  });
+
+  it('the configuration: not JSON or not an object (6), too large or without cniVersion (7)', async () => {
+    assert.equal((await run({ CNI_COMMAND: 'ADD' }, '{"cniVersion":')).json?.code, 6);
+    assert.equal((await run({ CNI_COMMAND: 'DEL' }, '')).json?.code, 6);
+    assert.equal((await run({ CNI_COMMAND: 'ADD' }, '["cniVersion"]')).json?.code, 6);
+    assert.equal((await run({ CNI_COMMAND: 'ADD' }, '{"name":"n"}')).json?.code, 7);
+    assert.equal((await run({ CNI_COMMAND: 'ADD' }, `{"cniVersion":"1.0.0","x":"${'y'.repeat(1 << 20)}"}`)).json?.code, 7);
+  });
+
+  it('an agent answer that is not a CNI error object becomes one (999)', async () => {
+    reply = { status: 400, body: '' };
+    const r = await runPlugin(CLIENT, { CNI_COMMAND: 'ADD', MARGAY_CNI_SOCKET: socket }, conf);
+    assert.deepEqual(r.json, { cniVersion: '1.0.0', code: 999, msg: 'the margay agent refused the request without a CNI error object', details: 'HTTP 400' });
+  });
+});

@@ -9,7 +9,9 @@ describe('margay controllers - flags', () => {
     for (const [args, re] of [
       [['--leak-grace-period', 'soon'], /--leak-grace-period: expected a duration/],
       [['--interval', '-5s'], /--interval: expected a duration/],
-      [['--lease-ttl', '1'], /--lease-ttl: expected whole seconds ≥ 2/],
+      [['--lease-ttl', '1'], /--lease-ttl: expected whole seconds from 2 to 86400/],
+      [['--lease-ttl', '9999999999'], /--lease-ttl: expected whole seconds from 2 to 86400, got "9999999999"/],
+      [['--interval', '600h'], /--interval: expected a duration of at least 1ms such as 30s, 5m or 1h, at most 596h31m23s, got "600h"/],
     ] as const) {
       const r = await margay(['controllers', ...args], { datastore: ds });
       assert.equal(r.code, 1, args.join(' '));

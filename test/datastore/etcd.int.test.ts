@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EtcdDatastore } from '../../src/datastore/etcd.ts';
 import { createDatastore } from '../../src/datastore/mod.ts';
 import { hasCode } from '../../src/errors/mod.ts';
+import { margay } from '../cli/helpers.ts';
 import { etcdctl, startEtcd, type EtcdHandle } from '../harness/etcd.ts';
 import { datastoreContract } from './contract.ts';
 
@@ -44,6 +46,30 @@ describe('etcd datastore - specifics', () => {
     const ds = new EtcdDatastore({ endpoints: ['http://127.0.0.1:1'], dialTimeoutMs: 2000 });
     await assert.rejects(ds.get('/x'), (e: unknown) => hasCode(e, 'MARGAY_ERR_DATASTORE_UNAVAILABLE'));
     await ds.close();
+  });
+
+  it('a silent endpoint (accepts, never answers): every call returns, naming the timeout', async () => {
+    const held: Socket[] = [];
+    const silent = createServer((s) => void held.push(s));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+    const ds = new EtcdDatastore({ endpoints: [endpoint], dialTimeoutMs: 1500, timeoutName: 'the test timeout' });
+    try {
+      await assert.rejects(ds.get('/x'), (e: unknown) => {
+        assert.ok(hasCode(e, 'MARGAY_ERR_DATASTORE_UNAVAILABLE'), String(e));
+        assert.equal((e as Error).message, `etcd at ${endpoint} did not answer the request within 1.5 s (the test timeout)`);
+        return true;
+      });
+      assert.ok(held.length >= 1, 'the listener accepted the connection and stayed silent');
+      // Through the CLI: the configured variable is honoured and named.
+      const run = await margay(['get', 'ippools'], { env: { ETCD_ENDPOINTS: endpoint, MARGAY_DATASTORE_TIMEOUT: '1s' } });
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, /^etcd at http:\/\/127\.0\.0\.1:\d+ did not answer the request within 1 s \(MARGAY_DATASTORE_TIMEOUT, default 10s\)\n$/);
+    } finally {
+      await ds.close();
+      for (const s of held) s.destroy();
+      silent.close();
+    }
   });
 
   it('calls after close fail with MARGAY_ERR_DATASTORE_UNAVAILABLE', async () => {

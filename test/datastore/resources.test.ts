@@ -4,6 +4,8 @@ import { workloadEndpointKind } from '../../src/api/kinds/workload-endpoint.ts';
 import { validateResource } from '../../src/api/validate.ts';
 import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { ResourceStore } from '../../src/datastore/resources.ts';
+import { hasCode } from '../../src/errors/mod.ts';
+import { dump, FaultyDatastore } from './faulty.ts';
 
 function endpoint(containerID: string) {
   return validateResource({
@@ -49,5 +51,22 @@ describe('resource store - apply of a resource that is likely new', () => {
     assert.equal(changed.outcome, 'updated');
     assert.equal(changed.resource.metadata.uid, first.resource.metadata.uid, 'uid kept');
     assert.equal((changed.resource.spec as { containerID: string }).containerID, 'c2');
+  });
+});
+
+describe('resource store - a batch larger than one transaction', () => {
+  const policy = (name: string, selector: string) =>
+    validateResource({ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name }, spec: { selector } });
+
+  test('a failure injected after the first transaction leaves the store as it was', async () => {
+    const inner = new MemoryDatastore();
+    const store = new ResourceStore(inner);
+    await store.batch('apply', [policy('p-0', 'a == "old"'), policy('p-1', 'a == "old"')]);
+    const before = await dump(inner);
+    const ds = new FaultyDatastore(inner, (n) => (n === 2 ? 'rejected' : undefined));
+    const batch = [policy('p-0', 'a == "new"'), policy('p-1', 'a == "new"'), ...Array.from({ length: 300 }, (_, i) => policy(`q-${i}`, 'a == "new"'))];
+    await assert.rejects(new ResourceStore(ds).batch('apply', batch), (e: unknown) => hasCode(e, 'MARGAY_ERR_DATASTORE_REJECTED') && /the 127 writes already made were undone; the datastore is as before/.test((e as Error).message));
+    assert.equal(await dump(inner), before);
+    assert.equal(ds.txns, 3, 'two transactions of the batch, one undo');
   });
 });

@@ -9,23 +9,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { usePolicySuite } from '../agent/policy-check.ts';
-import {
-  inNs,
-  named,
-  namespaceManifest,
-  NAMESPACES,
-  networkPolicy,
-  NODE,
-  podInterface,
-  podIp,
-  podManifest,
-  PODS,
-  pods,
-  PORTS,
-  Truth,
-  udp,
-} from '../agent/k8s-model.ts';
-import { MODEL_CASES } from '../agent/k8s-model-cases.ts';
+import { namespaceManifest, NAMESPACES, NODE, podInterface, podIp, podManifest, PODS, PORTS, Truth, udp } from '../agent/k8s-model.ts';
+import { LABEL_CASES, type LabelStep, modelCases } from '../agent/k8s-model-cases.ts';
 
 describe('policy: the Kubernetes NetworkPolicy test model', () => {
   const suite = usePolicySuite({
@@ -46,33 +31,22 @@ describe('policy: the Kubernetes NetworkPolicy test model', () => {
     await suite.checker.check(policies, expected);
   }
 
-  const xa = pods('x/a');
-
-  for (const c of MODEL_CASES) {
+  for (const c of modelCases({ podIp, poolCidr: '10.244.0.0/16' })) {
     it(c.name, async () => {
-      await check(c.policies, c.truth());
+      await check(c.policies(), c.truth());
     });
   }
 
-  it('a pod label change moves the pod in and out of a selector', async () => {
-    const policy = networkPolicy('x', 'from-b-anywhere', {
-      podSelector: { matchLabels: { pod: 'a' } },
-      ingress: [{ from: [{ namespaceSelector: {}, podSelector: { matchLabels: { pod: 'b' } } }] }],
-    });
-    await check([policy], new Truth().denyIngress(xa).set(named('b'), xa, true));
-    await check([policy], new Truth().denyIngress(xa).set(named('b'), xa, true).set(pods('z/c'), xa, true), [podManifest('z/c', { pod: 'b' })]);
-    await check([policy], new Truth().denyIngress(xa).set(named('b'), xa, true), [podManifest('z/c')]);
-  });
+  /** A label change as a manifest the CLI applies (the whole object, with its new labels). */
+  const relabelled = ({ change }: LabelStep): object =>
+    change.kind === 'pod' ? podManifest(change.key, change.labels) : namespaceManifest(change.key, change.labels);
 
-  it('a namespace label change moves its pods in and out of a namespaceSelector', async () => {
-    const policy = networkPolicy('x', 'from-team-blue', {
-      podSelector: { matchLabels: { pod: 'a' } },
-      ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: 'blue' } } }] }],
+  for (const c of LABEL_CASES) {
+    it(c.name, async () => {
+      await check([c.policy], c.truth());
+      for (const step of c.steps) await check([c.policy], step.truth(), [relabelled(step)]);
     });
-    await check([policy], new Truth().denyIngress(xa));
-    await check([policy], new Truth().denyIngress(xa).set(inNs('y'), xa, true), [namespaceManifest('y', { team: 'blue' })]);
-    await check([policy], new Truth().denyIngress(xa), [namespaceManifest('y')]);
-  });
+  }
 
   it('removing every policy allows everything again', async () => {
     await check([], new Truth());

@@ -9,14 +9,14 @@
  * Optional TLS: `tls: true` makes a throwaway CA, a server certificate and a client certificate
  * (openssl), and the members then require client certificates.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { after, before } from 'node:test';
-import { mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { registerCleanup } from './cleanup.ts';
-import { killPid, logTail } from './process.ts';
+import { LoggedProcess } from './process.ts';
 import { freePorts } from './ports.ts';
 
 /** Client certificate files for a TLS etcd. */
@@ -145,8 +145,7 @@ class Member implements EtcdMember {
   readonly dataDir: string;
   readonly logFile: string;
   readonly #config: MemberConfig;
-  #child: ChildProcess | undefined;
-  #exited: Promise<void> = Promise.resolve();
+  readonly #process: LoggedProcess;
 
   constructor(config: MemberConfig) {
     this.#config = config;
@@ -155,21 +154,25 @@ class Member implements EtcdMember {
     this.peerUrl = `http://127.0.0.1:${config.peerPort}`;
     this.dataDir = join(config.baseDir, `${config.name}.data`);
     this.logFile = join(config.baseDir, `${config.name}.log`);
+    this.#process = new LoggedProcess(`etcd member ${config.name}`, 'etcd', this.#args(), this.logFile);
   }
 
   get pid(): number | undefined {
-    return this.#child?.pid;
+    return this.#process.pid;
   }
 
   get running(): boolean {
-    return this.#child !== undefined;
+    return this.#process.running;
   }
 
   /** Starts the process; does not wait for health. */
   spawn(): void {
-    if (this.#child) return;
+    this.#process.spawn();
+  }
+
+  #args(): string[] {
     const c = this.#config;
-    const args = [
+    return [
       '--name', c.name,
       '--data-dir', this.dataDir,
       '--listen-client-urls', this.endpoint,
@@ -187,29 +190,13 @@ class Member implements EtcdMember {
         : []),
       ...c.extraArgs,
     ];
-    const log = openSync(this.logFile, 'a');
-    let child: ChildProcess;
-    try {
-      child = spawn('etcd', args, { stdio: ['ignore', log, log] });
-    } finally {
-      closeSync(log);
-    }
-    const pid = child.pid;
-    if (pid === undefined) throw new Error(`could not start etcd member ${c.name}`);
-    this.#child = child;
-    this.#exited = new Promise((resolve) => {
-      child.once('exit', () => {
-        if (this.#child === child) this.#child = undefined;
-        resolve();
-      });
-    });
   }
 
   async waitReady(timeoutMs = this.#config.readyTimeoutMs): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const url = `http://127.0.0.1:${this.#config.metricsPort}/health`;
     for (;;) {
-      if (!this.#child) throw new Error(`etcd member ${this.name} exited while starting:\n${this.logTail()}`);
+      if (!this.#process.running) throw new Error(`etcd member ${this.name} exited while starting:\n${this.logTail()}`);
       try {
         const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
         const body = (await res.json()) as { health?: string };
@@ -224,26 +211,12 @@ class Member implements EtcdMember {
     }
   }
 
-  async #signal(signal: NodeJS.Signals): Promise<void> {
-    const child = this.#child;
-    if (!child) return;
-    child.kill(signal);
-    const done = this.#exited;
-    if (signal !== 'SIGKILL') {
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await done;
-      clearTimeout(timer);
-    } else {
-      await done;
-    }
-  }
-
   stop(): Promise<void> {
-    return this.#signal('SIGTERM');
+    return this.#process.stop('SIGTERM', 5000);
   }
 
   kill(): Promise<void> {
-    return this.#signal('SIGKILL');
+    return this.#process.stop('SIGKILL');
   }
 
   async restart(options: { waitReady?: boolean } = {}): Promise<void> {
@@ -254,11 +227,11 @@ class Member implements EtcdMember {
 
   /** Synchronous SIGKILL for exit hooks. */
   killNow(): void {
-    killPid(this.#child?.pid);
+    this.#process.killNow();
   }
 
   logTail(lines = 30): string {
-    return logTail(this.logFile, lines);
+    return this.#process.logTail(lines);
   }
 }
 

@@ -9,15 +9,15 @@
  * Tokens (static token file): `admin` (system:masters), `controllers` and `cni` (no rights until
  * a test binds a role to users `margay-kube-controllers` / `margay-cni`).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { registerCleanup } from './cleanup.ts';
-import { killPid, logTail } from './process.ts';
+import { LoggedProcess } from './process.ts';
 import { freePorts } from './ports.ts';
 
 /** Where the Kubernetes binaries are. */
@@ -77,56 +77,6 @@ function run(cmd: string, args: string[], cwd: string): void {
   if (res.error || res.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${res.error?.message ?? res.stderr}`);
 }
 
-class Proc {
-  #child: ChildProcess | undefined;
-  #exited: Promise<void> = Promise.resolve();
-
-  constructor(readonly name: string, readonly bin: string, readonly args: string[], readonly logFile: string) {}
-
-  get pid(): number | undefined {
-    return this.#child?.pid;
-  }
-
-  get running(): boolean {
-    return this.#child !== undefined;
-  }
-
-  spawn(): void {
-    if (this.#child) return;
-    const log = openSync(this.logFile, 'a');
-    let child: ChildProcess;
-    try {
-      child = spawn(this.bin, this.args, { stdio: ['ignore', log, log] });
-    } finally {
-      closeSync(log);
-    }
-    this.#child = child;
-    this.#exited = new Promise((resolve) => {
-      child.once('exit', () => {
-        if (this.#child === child) this.#child = undefined;
-        resolve();
-      });
-    });
-  }
-
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const child = this.#child;
-    if (!child) return;
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await this.#exited;
-    clearTimeout(timer);
-  }
-
-  killNow(): void {
-    killPid(this.#child?.pid);
-  }
-
-  logTail(lines = 25): string {
-    return logTail(this.logFile, lines);
-  }
-}
-
 function kubeconfigText(server: string, token: string, caFile: string | undefined): string {
   const cluster = caFile ? `    certificate-authority: ${caFile}\n` : '    insecure-skip-tls-verify: true\n';
   return `apiVersion: v1
@@ -167,7 +117,7 @@ export async function startKube(options: StartKubeOptions): Promise<KubeHandle> 
   const withCm = options.controllerManager ?? true;
   const cmBin = withCm ? requireBinary('kube-controller-manager') : '';
   const dir = mkdtempSync(join(tmpdir(), 'margay-kube-'));
-  const procs: Proc[] = [];
+  const procs: LoggedProcess[] = [];
   const runUndo = registerCleanup(() => {
     for (const p of procs) p.killNow();
     rmSync(dir, { recursive: true, force: true });
@@ -190,7 +140,7 @@ export async function startKube(options: StartKubeOptions): Promise<KubeHandle> 
     const [port] = await freePorts(1);
     const server = `https://127.0.0.1:${port}`;
     const etcdPrefix = `/kube-${process.pid}-${Date.now()}`;
-    const apiserver = new Proc(
+    const apiserver = new LoggedProcess(
       'kube-apiserver',
       apiserverBin,
       [
@@ -230,7 +180,7 @@ export async function startKube(options: StartKubeOptions): Promise<KubeHandle> 
     await waitHealthy();
     writeFileSync(kubeconfig, kubeconfigText(server, tokens.admin, caFile));
     if (withCm) {
-      const cm = new Proc(
+      const cm = new LoggedProcess(
         'kube-controller-manager',
         cmBin,
         [

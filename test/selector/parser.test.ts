@@ -173,9 +173,14 @@ describe('parser - Calico selectorTests', () => {
         assert.equal(evaluate(s.ast, labels), false);
         assert.equal(again.matches(labels), false, 'after canonicalising');
       }
-      assert.equal(s.id, s.id);
+      assert.match(s.id, /^s:[A-Za-z0-9_-]{38}$/, "Calico's form: s: and a base64url SHA-224");
       assert.equal(again.id, s.id);
     });
+  });
+  it('one id per canonical form: different selectors never share an id', () => {
+    const byCanonical = new Map(selectorTests.map(([sel]) => [parseSelector(sel).toString(), parseSelector(sel).id]));
+    assert.equal(new Set(byCanonical.values()).size, byCanonical.size);
+    assert.ok(byCanonical.size > 30, `${byCanonical.size} distinct selectors in the table`);
   });
 });
 

@@ -12,6 +12,7 @@ import {
   bgpPasswordSchema,
   enumOf,
   goDurationSchema,
+  goDurationUpTo,
   intRange,
   issue,
   normalizeAsNumber,
@@ -42,7 +43,7 @@ const specSchema = z.strictObject({
   restartMode: enumOf(['GracefulRestart', 'LongLivedGracefulRestart'] as const).optional(),
   maxRestartTime: goDurationSchema.optional(),
   birdGatewayMode: enumOf(['Recursive', 'DirectIfDirectlyConnected'] as const).optional(),
-  keepaliveTime: goDurationSchema.optional(),
+  keepaliveTime: goDurationUpTo(21845, 'BGP hold times, three keepalives, are at most 65535 s').optional(),
   numAllowedLocalASNumbers: intRange(0, 2147483647).optional(),
   ttlSecurity: intRange(0, 255).optional(),
   filters: z

@@ -13,6 +13,7 @@ import {
   caseInsensitiveEnum,
   enumOf,
   felixDurationSchema,
+  goDurationSchema,
   intRange,
   ipSchemaOf,
   issue,
@@ -39,7 +40,10 @@ const regexSchema = z.string().refine((s) => {
 
 const bool = z.boolean();
 const str = z.string();
-const int = z.number().int({ message: 'must be an integer' });
+// Go's int is wider, but nothing Felix takes as an int makes sense beyond 32 bits.
+const int = intRange(-2147483648, 2147483647);
+const port = portNumber(true);
+const mtu = intRange(0, 65535);
 const uint32 = intRange(0, 0xffffffff);
 const duration = felixDurationSchema;
 
@@ -93,12 +97,12 @@ const fields = {
     message: 'must be a comma-separated list of Feature=value',
   }),
   ipsetsRefreshInterval: duration,
-  maxIpsetSize: int,
+  maxIpsetSize: intRange(0, 2147483647),
   iptablesBackend: caseInsensitiveEnum(['Auto', 'Legacy', 'NFT']),
   xdpRefreshInterval: duration,
   netlinkTimeout: duration,
   metadataAddr: str,
-  metadataPort: int,
+  metadataPort: port,
   openstackRegion: str,
   interfacePrefix: str,
   interfaceExclude: str,
@@ -114,12 +118,12 @@ const fields = {
   logSeveritySys: caseInsensitiveEnum(LOG_LEVELS),
   logDebugFilenameRegex: regexSchema,
   ipipEnabled: bool,
-  ipipMTU: int,
+  ipipMTU: mtu,
   vxlanEnabled: bool,
-  vxlanMTU: int,
-  vxlanMTUV6: int,
-  vxlanPort: int,
-  vxlanVNI: int,
+  vxlanMTU: mtu,
+  vxlanMTUV6: mtu,
+  vxlanPort: port,
+  vxlanVNI: intRange(0, 16777215),
   allowVXLANPacketsFromWorkloads: bool,
   allowIPIPPacketsFromWorkloads: bool,
   reportingInterval: duration,
@@ -131,18 +135,16 @@ const fields = {
   disableConntrackInvalidCheck: bool,
   healthEnabled: bool,
   healthHost: str,
-  healthPort: int,
+  healthPort: port,
   healthTimeoutOverrides: z.array(
     z.strictObject({
       name: z.string().regex(HEALTH_OVERRIDE_NAME, { message: 'name should match regex ^[a-zA-Z0-9_ -]+$' }),
-      timeout: z.string().refine((s) => !s.startsWith('-') && /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$|^0$/.test(s), {
-        message: 'must be a non-negative duration such as 30s',
-      }),
+      timeout: goDurationSchema,
     }),
   ),
   prometheusMetricsEnabled: bool,
   prometheusMetricsHost: z.string().regex(PROMETHEUS_HOST, { message: 'must be a host name or IP address (at most 64 of [a-zA-Z0-9:._+-])' }),
-  prometheusMetricsPort: int,
+  prometheusMetricsPort: port,
   prometheusGoMetricsEnabled: bool,
   prometheusProcessMetricsEnabled: bool,
   prometheusWireGuardMetricsEnabled: bool,
@@ -158,7 +160,7 @@ const fields = {
   natOutgoingExclusions: enumOf(['IPPoolsOnly', 'IPPoolsAndHostIPs'] as const),
   deviceRouteSourceAddress: ipSchemaOf(4),
   deviceRouteSourceAddressIPv6: ipSchemaOf(6),
-  deviceRouteProtocol: int,
+  deviceRouteProtocol: intRange(0, 255),
   removeExternalRoutes: bool,
   programClusterRoutes: enumOf(['Disabled', 'Enabled', 'EnabledIPIPOnly', 'EnabledNoEncapOnly'] as const),
   ipForwarding: enumOf(['Enabled', 'Disabled'] as const),
@@ -258,8 +260,8 @@ const fields = {
   wireguardRoutingRulePriority: intRange(1, 32765),
   wireguardInterfaceName: z.string().regex(INTERFACE, { message: 'must be an interface name (at most 15 of [a-zA-Z0-9_.-])' }),
   wireguardInterfaceNameV6: z.string().regex(INTERFACE, { message: 'must be an interface name (at most 15 of [a-zA-Z0-9_.-])' }),
-  wireguardMTU: int,
-  wireguardMTUV6: int,
+  wireguardMTU: mtu,
+  wireguardMTUV6: mtu,
   wireguardHostEncryptionEnabled: bool,
   wireguardKeepAlive: duration,
   awsSrcDstCheck: enumOf(['DoNothing', 'Enable', 'Disable'] as const),

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { formatCidr, ipFamily, isMasked, parseIpNet } from '../../net/mod.ts';
 import { parseAsNumber } from '../common.ts';
 import type { Column } from '../kind.ts';
+import { MAX_DURATION_SECONDS, MAX_DURATION_TEXT } from '../limits.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
 
 /** Go's `time.ParseDuration` syntax (sign, decimals, ns/us/µs/ms/s/m/h units); `0` alone is allowed. */
@@ -25,17 +26,38 @@ export function parseGoDuration(text: string): number | undefined {
   return sign * total;
 }
 
-/** A Kubernetes `metav1.Duration` as written in YAML (`30s`, `5m0s`, `1h`). */
-export const goDurationSchema = z.string().refine((s) => parseGoDuration(s) !== undefined, {
-  message: 'must be a duration such as 30s, 5m or 1h30m',
+/** The issue of a duration beyond what a timer can hold (docs/limits.md), or undefined. */
+function durationBound(seconds: number | undefined): string | undefined {
+  if (seconds === undefined) return undefined;
+  if (seconds < 0) return 'must not be negative';
+  if (seconds > MAX_DURATION_SECONDS) return `must be at most ${MAX_DURATION_TEXT} (the longest wait a timer can hold)`;
+  return undefined;
+}
+
+/** A Kubernetes `metav1.Duration` as written in YAML (`30s`, `5m0s`, `1h`), from 0 to 596h31m23s. */
+export const goDurationSchema = z.string().superRefine((s, ctx) => {
+  const seconds = parseGoDuration(s);
+  const problem = seconds === undefined ? 'must be a duration such as 30s, 5m or 1h30m' : durationBound(seconds);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
+
+/** A Go duration from 0 to `maxSeconds`, saying `why` when it is longer. */
+export function goDurationUpTo(maxSeconds: number, why: string): z.ZodType<string> {
+  return goDurationSchema.superRefine((s, ctx) => {
+    const seconds = parseGoDuration(s);
+    if (seconds !== undefined && seconds > maxSeconds) ctx.addIssue({ code: 'custom', message: `must be at most ${maxSeconds}s (${why})` });
+  });
+}
 
 /**
  * The duration pattern Calico's FelixConfiguration CRD uses (`^([0-9]+(\.[0-9]+)?(ms|s|m|h))*$`):
- * no sign, no ns/us units.
+ * no sign, no ns/us units; at most 596h31m23s.
  */
-export const felixDurationSchema = z.string().regex(/^([0-9]+(\.[0-9]+)?(ms|s|m|h))*$/, {
-  message: 'must be a duration such as 30s, 500ms or 1h30m (units ms, s, m, h)',
+export const felixDurationSchema = z.string().superRefine((s, ctx) => {
+  const problem = /^([0-9]+(\.[0-9]+)?(ms|s|m|h))*$/.test(s)
+    ? durationBound(s === '' ? 0 : parseGoDuration(s))
+    : 'must be a duration such as 30s, 500ms or 1h30m (units ms, s, m, h)';
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
 /** An integer in [min, max]. */

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { joinPath } from '../field-path.ts';
-import { checkLabelKey, selectorSchema } from '../common.ts';
+import { selectorSchema, validateAnnotations } from '../common.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
 import { enumOf, portSchema, protocolSchema, ruleNetSchema } from './policy-fields.ts';
 import { parseCidrOrIp } from '../../net/mod.ts';
@@ -221,21 +221,6 @@ function validateHTTP(http: HTTPMatch, path: string): FieldIssue[] {
       issues.push({ path: at, message: `invalid path ${JSON.stringify(v)} (must start with '/' and not contain '?', ' ' or '#')` });
     }
   });
-  return issues;
-}
-
-/** Kubernetes' annotation-key rule (a qualified name, checked lower-cased) and the 256 KiB cap. */
-export function validateAnnotations(annotations: Record<string, string> | undefined, path: string): FieldIssue[] {
-  if (!annotations) return [];
-  const issues: FieldIssue[] = [];
-  let size = 0;
-  for (const [k, v] of Object.entries(annotations)) {
-    const problem = checkLabelKey(k.toLowerCase());
-    if (problem) issues.push({ path: joinPath(path, k), message: problem.replace('label key', 'annotation key') });
-    size += k.length + v.length;
-  }
-  const limit = 256 * 1024;
-  if (size > limit) issues.push({ path, message: `total size of annotations is too large by ${size - limit} bytes` });
   return issues;
 }
 

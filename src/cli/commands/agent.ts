@@ -8,10 +8,10 @@
  */
 import { hostname as osHostname } from 'node:os';
 import type { Command } from 'commander';
-import { loadLocalConfig } from '../../agent/config.ts';
-import { NodeProcess } from '../../agent/node.ts';
+import { loadLocalConfig } from '../../agent/mod.ts';
+import { NodeProcess } from '../../agent/mod.ts';
 import { componentLogger } from '../../log/mod.ts';
-import { defaultPoolsFromEnv, registrationFromEnv } from '../../bgp/env.ts';
+import { defaultPoolsFromEnv, registrationFromEnv } from '../../bgp/mod.ts';
 import { DEFAULT_CNI_SOCKET } from '../../cni/mod.ts';
 import type { CliContext } from '../context.ts';
 import { MargayError } from '../../errors/mod.ts';

@@ -3,10 +3,11 @@
  * garbage collection) until SIGTERM or SIGINT, then resigns leadership and exits 0.
  */
 import { type Command, Option } from 'commander';
-import { parseGoDuration } from '../../api/kinds/infra-common.ts';
+import { parseGoDuration } from '../../api/mod.ts';
+import { MAX_DURATION_SECONDS, MAX_DURATION_TEXT } from '../../api/mod.ts';
 import { createLogger, type LogLevel } from '../../log/mod.ts';
-import { startControllers } from '../../controllers/run.ts';
-import { MargayError } from '../../errors/mod.ts';
+import { startControllers } from '../../controllers/mod.ts';
+import { MargayError, quote } from '../../errors/mod.ts';
 import type { CliContext } from '../context.ts';
 import { runInForeground } from '../foreground.ts';
 
@@ -22,8 +23,8 @@ function durationMs(flag: string, text: string | undefined, options: { positive?
   if (text === undefined) return undefined;
   const s = parseGoDuration(text);
   const ms = s === undefined ? undefined : Math.round(s * 1000);
-  if (ms === undefined || ms < 0 || (options.positive && ms === 0)) {
-    throw new MargayError('MARGAY_ERR_USAGE', `${flag}: expected a duration${options.positive ? ' of at least 1ms' : ''} such as 30s, 5m or 1h, got ${JSON.stringify(text)}`);
+  if (ms === undefined || ms < 0 || (options.positive && ms === 0) || ms > MAX_DURATION_SECONDS * 1000) {
+    throw new MargayError('MARGAY_ERR_USAGE', `${flag}: expected a duration${options.positive ? ' of at least 1ms' : ''} such as 30s, 5m or 1h, at most ${MAX_DURATION_TEXT}, got ${quote(text)}`);
   }
   return ms;
 }
@@ -33,7 +34,8 @@ async function run(ctx: CliContext, flags: ControllersFlags): Promise<void> {
   // A zero interval would run passes back to back without a pause.
   const intervalMs = durationMs('--interval', flags.interval, { positive: true });
   const ttl = flags.leaseTtl === undefined ? undefined : Number(flags.leaseTtl);
-  if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 2)) throw new MargayError('MARGAY_ERR_USAGE', `--lease-ttl: expected whole seconds ≥ 2, got ${JSON.stringify(flags.leaseTtl)}`);
+  // etcd takes lease TTLs up to 9,000,000,000 s; renewals wait a third of it, so keep it a day at most.
+  if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 2 && ttl <= 86_400)) throw new MargayError('MARGAY_ERR_USAGE', `--lease-ttl: expected whole seconds from 2 to 86400, got ${quote(flags.leaseTtl)}`);
   if (flags.identity !== undefined && flags.identity.trim() === '') throw new MargayError('MARGAY_ERR_USAGE', '--identity: expected a name, got ""');
   const { datastore } = await ctx.store();
   const running = startControllers({

@@ -5,9 +5,9 @@
  */
 import type { Command } from 'commander';
 import { parse } from 'yaml';
-import type { KindDefinition } from '../../api/kind.ts';
-import type { Resource } from '../../api/resource.ts';
-import { validateResource } from '../../api/validate.ts';
+import type { KindDefinition } from '../../api/mod.ts';
+import type { Resource } from '../../api/mod.ts';
+import { validateResource } from '../../api/mod.ts';
 import { MargayError } from '../../errors/mod.ts';
 import type { CliContext } from '../context.ts';
 import { kindArgument } from './read-verbs.ts';

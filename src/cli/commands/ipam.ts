@@ -6,19 +6,19 @@
  *   configure --strictaffinity=<bool> [--max-blocks-per-host <n>]
  */
 import type { Command } from 'commander';
-import { ipPoolKind } from '../../api/kinds/ip-pool.ts';
-import { ipReservationKind } from '../../api/kinds/ip-reservation.ts';
-import { nodeKind } from '../../api/kinds/node.ts';
-import { workloadEndpointKind } from '../../api/kinds/workload-endpoint.ts';
-import type { ResourceStore } from '../../datastore/resources.ts';
+import { ipPoolKind } from '../../api/mod.ts';
+import { ipReservationKind } from '../../api/mod.ts';
+import { nodeKind } from '../../api/mod.ts';
+import { workloadEndpointKind } from '../../api/mod.ts';
+import type { ResourceStore } from '../../datastore/mod.ts';
 import { MargayError } from '../../errors/mod.ts';
-import { checkIpam } from '../../ipam/check.ts';
-import { renderAssignment, renderCheck, renderUsage } from '../../ipam/format.ts';
-import { Ipam } from '../../ipam/ipam.ts';
+import { checkIpam } from '../../ipam/mod.ts';
+import { renderAssignment, renderCheck, renderUsage } from '../../ipam/mod.ts';
+import { Ipam } from '../../ipam/mod.ts';
 import { formatIp, parseIp } from '../../net/mod.ts';
-import { workloadFromResource } from '../../ipam/ownership.ts';
-import { poolFromResource, poolOf, reservationsFromResources, type PoolInfo } from '../../ipam/pools.ts';
-import { computeUsage } from '../../ipam/usage.ts';
+import { workloadFromResource } from '../../ipam/mod.ts';
+import { poolFromResource, poolOf, reservationsFromResources, type PoolInfo } from '../../ipam/mod.ts';
+import { computeUsage } from '../../ipam/mod.ts';
 import type { CliContext } from '../context.ts';
 
 async function pools(store: ResourceStore): Promise<PoolInfo[]> {

@@ -5,21 +5,24 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { connectivity, renderConnectivity } from '../../lab/connectivity.ts';
-import { isRunning } from '../../lab/processes.ts';
-import { labDown, labUp, type LabContext, parsePodRef, podAdd, withStore, podRemove, probe, requireLab, targetAddress, targetNetns } from '../../lab/lab.ts';
-import { failHost, recoverHost, restartAgent } from '../../lab/hosts.ts';
-import { describeMissing } from '../../lab/routes.ts';
-import { parsePortSpec, parseServeList } from '../../lab/serve.ts';
-import { labDir, readState } from '../../lab/state.ts';
+import { connectivity, renderConnectivity } from '../../lab/mod.ts';
+import { isRunning } from '../../lab/mod.ts';
+import { labDown, labUp, type LabContext, parsePodRef, podAdd, withStore, podRemove, probe, refreshPods, requireLab, targetAddress, targetNetns } from '../../lab/mod.ts';
+import { kubectlFlags, labKubeconfig } from '../../lab/mod.ts';
+import { controlPlaneRows, nodeRows } from '../../lab/mod.ts';
+import { settleKubePods } from '../../lab/mod.ts';
+import { failHost, recoverHost, restartAgent, restartKubelet } from '../../lab/mod.ts';
+import { describeMissing } from '../../lab/mod.ts';
+import { parsePortSpec, parseServeList } from '../../lab/mod.ts';
+import { labDir, readState } from '../../lab/mod.ts';
 import { readNodeStatus } from './node.ts';
-import { checkLabelKey, checkLabelValue } from '../../api/common.ts';
-import { globalNetworkPolicyKind, networkPolicyKind } from '../../api/kinds/network-policy.ts';
-import { frrAt, frrSessions } from '../../lab/frr.ts';
-import type { LabState } from '../../lab/state.ts';
+import { checkLabelKey, checkLabelValue } from '../../api/mod.ts';
+import { globalNetworkPolicyKind, networkPolicyKind } from '../../api/mod.ts';
+import { frrAt, frrSessions } from '../../lab/mod.ts';
+import type { LabState } from '../../lab/mod.ts';
 import { MargayError } from '../../errors/mod.ts';
 import type { CliContext } from '../context.ts';
-import { formatTable } from '../../format/table.ts';
+import { formatTable } from '../../format/mod.ts';
 
 function labContext(ctx: CliContext): LabContext {
   return { dir: labDir(), progress: (line) => ctx.stderr(`lab: ${line}\n`) };
@@ -49,6 +52,15 @@ function positiveInt(flag: string): (text: string) => number {
   };
 }
 
+/** The CONTROL PLANE and NODES sections of a Kubernetes lab's status. */
+async function kubernetesStatus(ctx: CliContext, state: LabState): Promise<void> {
+  ctx.stdout(`Kubernetes: export KUBECONFIG=${labKubeconfig(state)}   (or: margay lab kubectl …)\n\nCONTROL PLANE\n`);
+  ctx.stdout(formatTable(['COMPONENT', 'PROCESS', 'ADDRESS'], controlPlaneRows(state)));
+  ctx.stdout('\nNODES\n');
+  ctx.stdout(formatTable(['NODE', 'STATUS', 'KUBELET', 'CONTAINERD', 'VERSIONS'], await nodeRows(state)));
+  ctx.stdout('\n');
+}
+
 async function status(ctx: CliContext, lab: LabContext): Promise<void> {
   const state = readState(lab.dir);
   if (!state) {
@@ -58,6 +70,11 @@ async function status(ctx: CliContext, lab: LabContext): Promise<void> {
   ctx.stdout(`Datastore: ETCD_ENDPOINTS=${state.etcdEndpoint}\n`);
   // Labs started before the ranges were chosen per machine have none recorded.
   if (state.plan.ranges) ctx.stdout(`Ranges:    ${Object.entries(state.plan.ranges).map(([what, range]) => `${what} ${range}`).join(', ')}\n`);
+  if (state.kubernetes) {
+    ctx.stdout('\n');
+    await kubernetesStatus(ctx, state);
+    await refreshPods(state).catch(() => undefined);
+  }
   ctx.stdout('\nHOSTS\n');
   const hostRows = state.plan.hosts.map((h) => {
     const agent = state.processes.find((p) => p.role === `agent ${h.name}`);
@@ -112,9 +129,11 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .option('--router', 'add an FRR router namespace with a second subnet behind it', false)
     .option('--ipv6', 'also give hosts and pods IPv6', false)
     .option('--etcd-members <n>', 'etcd members: 1, or 3/5/7 for a cluster that survives a member failing', positiveInt('--etcd-members'), 1)
-    .action(async (opts: { hosts: number; router: boolean; ipv6: boolean; etcdMembers: number }) => {
-      const state = await labUp({ hosts: opts.hosts, router: opts.router, ipv6: opts.ipv6, etcdMembers: opts.etcdMembers }, labContext(ctx));
+    .option('--kubernetes', 'also run a Kubernetes control plane, and containerd + kubelet on every host (pods come from the API)', false)
+    .action(async (opts: { hosts: number; router: boolean; ipv6: boolean; etcdMembers: number; kubernetes: boolean }) => {
+      const state = await labUp({ hosts: opts.hosts, router: opts.router, ipv6: opts.ipv6, etcdMembers: opts.etcdMembers, kubernetes: opts.kubernetes }, labContext(ctx));
       ctx.stdout(`Lab is up: ${state.plan.hosts.length} host(s). Reach its datastore with:\n  export DATASTORE_TYPE=etcdv3 ETCD_ENDPOINTS=${state.etcdEndpoint}\n`);
+      if (state.kubernetes) ctx.stdout(`and its Kubernetes API server with:\n  export KUBECONFIG=${state.kubernetes.kubeconfig}    (or: margay lab kubectl …)\n`);
     });
 
   lab.command('down')
@@ -126,18 +145,19 @@ export function registerLab(program: Command, ctx: CliContext): void {
 
   lab.command('status').description('Hosts, BGP sessions and pods of the lab').action(() => status(ctx, labContext(ctx)));
 
-  const pod = lab.command('pod').description('Pods created through the CNI plugin, as a container runtime would');
+  const pod = lab.command('pod').description('Pods created through the CNI plugin, as a container runtime would (with --kubernetes: through the API)');
   pod.command('add')
     .argument('<pod>', 'NAMESPACE/NAME')
-    .requiredOption('--host <host>', 'the host to run it on (host-1 …)')
+    .option('--host <host>', 'the host to run it on (host-1 …); a Kubernetes lab lets the scheduler choose without it')
     .option('--labels <labels>', 'k=v,k2=v2')
     .option('--serve <ports>', 'ports its small server answers on, e.g. 80/tcp,81/udp', '')
-    .action(async (ref: string, opts: { host: string; labels?: string; serve: string }) => {
+    .action(async (ref: string, opts: { host?: string; labels?: string; serve: string }) => {
       const { namespace, name } = parsePodRef(ref);
       const added = await podAdd(labContext(ctx), { namespace, name, host: opts.host, labels: parseLabels(opts.labels), serve: parseServeList(opts.serve) });
       ctx.stdout(`Pod ${ref} is up on ${added.host} with ${added.addresses.join(', ')}\n`);
     });
   pod.command('rm')
+    .alias('delete')
     .argument('<pod>', 'NAMESPACE/NAME')
     .action(async (ref: string) => {
       await podRemove(labContext(ctx), ref);
@@ -151,6 +171,14 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .action(async (name: string, opts: { kill: boolean }) => {
       await restartAgent(labContext(ctx), name, { kill: opts.kill });
       ctx.stdout(`The agent of ${name} was ${opts.kill ? 'killed' : 'stopped'} and is running and in sync again\n`);
+    });
+  host.command('restart-kubelet')
+    .argument('<host>', 'host-1 …')
+    .option('--kill', 'SIGKILL the kubelet instead of SIGTERM', false)
+    .description('Restart a host\'s kubelet (its pods keep running); resolves once its node is Ready')
+    .action(async (name: string, opts: { kill: boolean }) => {
+      await restartKubelet(labContext(ctx), name, { kill: opts.kill });
+      ctx.stdout(`The kubelet of ${name} was ${opts.kill ? 'killed' : 'stopped'} and is running again; node Ready\n`);
     });
   host.command('fail')
     .argument('<host>', 'host-1 …')
@@ -172,8 +200,8 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .description('Run a command inside a host or pod namespace: margay lab exec host-1 -- ip route')
     .argument('<target>', 'a host (host-1), router, or a pod (NAMESPACE/NAME)')
     .argument('<command...>', 'the command and its arguments (after --)')
-    .action((target: string, command: string[]) => {
-      const netns = targetNetns(requireLab(labContext(ctx)), target);
+    .action(async (target: string, command: string[]) => {
+      const netns = targetNetns(await refreshPods(requireLab(labContext(ctx))), target);
       const res = spawnSync('ip', ['netns', 'exec', netns, ...command], { stdio: 'inherit' });
       if (res.error) throw new MargayError('MARGAY_ERR_COMMAND_FAILED', `${command.join(' ')} could not be run in ${netns}: ${res.error.message}`);
       if (res.status !== 0) throw new MargayError('MARGAY_ERR_COMMAND_FAILED', `${command.join(' ')} exited with ${res.status ?? res.signal}`);
@@ -188,10 +216,22 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .option('-6, --ipv6', 'to the IPv6 address of a pod or host', false)
     .action(async (from: string, to: string, portText: string, opts: { timeout: number; ipv6: boolean }) => {
       const port = parsePortSpec(portText);
-      const state = requireLab(labContext(ctx));
+      const state = await refreshPods(requireLab(labContext(ctx)));
       const res = await probe(targetNetns(state, from), targetAddress(state, to, opts.ipv6 ? 6 : 4), port, opts.timeout);
       ctx.stdout(`${res.ok ? 'connected' : 'blocked'}: ${from} -> ${to} ${portText}${res.output ? ` (${res.output})` : ''}\n`);
       if (!res.ok) throw new MargayError('MARGAY_ERR_PROBE_FAILED', `${from} cannot reach ${to} on ${portText}`);
+    });
+
+  lab.command('kubectl')
+    .description('Run kubectl against the lab\'s API server: margay lab kubectl get pods -A')
+    .argument('[args...]', 'kubectl\'s arguments (put them after -- when they start with -)')
+    .allowUnknownOption()
+    .helpOption(false)
+    .action((args: string[]) => {
+      const kubeconfig = labKubeconfig(requireLab(labContext(ctx)));
+      const res = spawnSync('kubectl', [...kubectlFlags(kubeconfig), ...args], { stdio: 'inherit' });
+      if (res.error) throw new MargayError('MARGAY_ERR_CONFIG', `kubectl could not be started (${res.error.message}): install it (apt-get install kubernetes-client)`);
+      if (res.status !== 0) process.exitCode = res.status ?? 1;
     });
 
   lab.command('connectivity')
@@ -201,8 +241,12 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
     .action(async (opts: { port?: string[]; output: string; ipVersion: string }) => {
       const ports = (opts.port ?? ['80/tcp']).map(parsePortSpec);
-      const state = requireLab(labContext(ctx));
+      const state = await refreshPods(requireLab(labContext(ctx)));
       if (opts.ipVersion === '6' && !state.plan.options.ipv6) throw new MargayError('MARGAY_ERR_USAGE', '--ip-version 6: this lab has no IPv6 (start it with `margay lab up --ipv6`)');
+      if (state.kubernetes) {
+        const missing = await settleKubePods(state);
+        if (missing) ctx.stderr(`lab: warning: ${missing}\n`);
+      }
       const report = await connectivity(state, ports, { ipVersion: Number(opts.ipVersion) as 4 | 6 });
       ctx.stdout(opts.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderConnectivity(report));
       if (report.mismatches > 0) throw new MargayError('MARGAY_ERR_PROBE_FAILED', `${report.mismatches} probe(s) disagree with policy`);

@@ -9,8 +9,8 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import type { BfdSessionStatus, BgpPeerStatus } from '../../bgp/bird-status.ts';
-import { type NodeStatus, readNodeStatus } from '../../bgp/node-status.ts';
+import type { BfdSessionStatus, BgpPeerStatus } from '../../bgp/mod.ts';
+import { type NodeStatus, readNodeStatus } from '../../bgp/mod.ts';
 import { exec } from '../../os/mod.ts';
 import { MargayError } from '../../errors/mod.ts';
 import type { CliContext } from '../context.ts';

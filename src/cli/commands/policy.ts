@@ -5,15 +5,15 @@
  * graph and evaluator.
  */
 import { Option, type Command } from 'commander';
-import { toResource } from '../../api/decode.ts';
-import type { Resource } from '../../api/resource.ts';
+import { toResource } from '../../api/mod.ts';
+import type { Resource } from '../../api/mod.ts';
 import type { MatrixPort } from '../../calc/mod.ts';
-import { RESOURCES_PREFIX } from '../../datastore/keys.ts';
+import { RESOURCES_PREFIX } from '../../datastore/mod.ts';
 import { MargayError } from '../../errors/mod.ts';
 import { type MatrixJson, PolicyView, prepareOfflineDocuments, runMatrix, runTrace, type TraceOutput } from '../../policy/mod.ts';
 import type { CliContext } from '../context.ts';
 import { readDocuments } from '../input.ts';
-import { formatTable } from '../../format/table.ts';
+import { formatTable } from '../../format/mod.ts';
 
 // -------------------------------------------------------------------------------------------------
 // Loading the resources

@@ -1,8 +1,8 @@
 /** `get`: list or read resources and print them as a table, YAML or JSON. */
 import { Option, type Command } from 'commander';
-import type { KindDefinition } from '../../api/kind.ts';
-import { findKind } from '../../api/kinds/mod.ts';
-import type { Resource } from '../../api/resource.ts';
+import type { KindDefinition } from '../../api/mod.ts';
+import { findKind } from '../../api/mod.ts';
+import type { Resource } from '../../api/mod.ts';
 import { MargayError } from '../../errors/mod.ts';
 import type { CliContext } from '../context.ts';
 import { readResources } from '../input.ts';

@@ -3,8 +3,9 @@
  * and cross-resource rules such as pool overlap within the given files).
  */
 import type { Command } from 'commander';
-import { findKind } from '../../api/kinds/mod.ts';
-import { ResourceValidationError } from '../../api/validate.ts';
+import { findKind } from '../../api/mod.ts';
+import { checkBatchCount } from '../../api/mod.ts';
+import { ResourceValidationError } from '../../api/mod.ts';
 import type { CliContext } from '../context.ts';
 import { readResources } from '../input.ts';
 import { printWarnings, withFileOptions } from './write-verbs.ts';
@@ -14,6 +15,7 @@ export function registerValidate(program: Command, ctx: CliContext): void {
   withFileOptions(program.command('validate').description('Check manifests without writing anything'), true).action(
     (opts: { filename: string[]; recursive: boolean; namespace?: string }) => {
       const decoded = readResources(opts.filename, { recursive: opts.recursive, namespace: opts.namespace });
+      checkBatchCount(decoded.length);
       for (const { resource, source } of decoded) {
         const def = findKind(resource.kind)!;
         if (!def.validateAgainst) continue;

@@ -3,10 +3,12 @@
  * it all or nothing, and print one summary line per kind as calicoctl does.
  */
 import type { Command } from 'commander';
-import type { DecodedResource } from '../../api/decode.ts';
-import { findKind } from '../../api/kinds/mod.ts';
-import type { Resource } from '../../api/resource.ts';
-import type { BatchVerb, WriteResult } from '../../datastore/resources.ts';
+import type { DecodedResource } from '../../api/mod.ts';
+import { findKind } from '../../api/mod.ts';
+import { checkBatchCount } from '../../api/mod.ts';
+import { quote, safeLine } from '../../errors/mod.ts';
+import type { Resource } from '../../api/mod.ts';
+import type { BatchVerb, WriteResult } from '../../datastore/mod.ts';
 import type { CliContext } from '../context.ts';
 import { readResources } from '../input.ts';
 
@@ -33,7 +35,7 @@ export function printWarnings(ctx: CliContext, decoded: DecodedResource[]): void
   for (const { resource, source } of decoded) {
     for (const w of findKind(resource.kind)?.warnings?.(resource) ?? []) {
       const line = source.line === undefined ? '' : `, line ${source.line}`;
-      ctx.stderr(`Warning: ${source.file}: document ${source.document + 1}${line} (${resource.kind} "${resource.metadata.name}"): ${w.path}: ${w.message}\n`);
+      ctx.stderr(`${safeLine(`Warning: ${source.file}: document ${source.document + 1}${line} (${resource.kind} ${quote(resource.metadata.name)}): ${w.path}: ${w.message}`)}\n`);
     }
   }
 }
@@ -50,6 +52,7 @@ export async function runFileVerb(
     ctx.stderr('No resources specified in the input\n');
     return;
   }
+  checkBatchCount(resources.length);
   if (verb !== 'delete') printWarnings(ctx, decoded);
   const store = await ctx.store();
   const results = await store.batch(verb, resources, {

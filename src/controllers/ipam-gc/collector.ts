@@ -3,13 +3,13 @@
  * endpoints, so that a workload created after the snapshot can only make an allocation look
  * valid, never leaked), decide (decide.ts), act (execute.ts), remember what was seen.
  */
-import { nodeKind } from '../../api/kinds/node.ts';
-import { workloadEndpointKind } from '../../api/kinds/workload-endpoint.ts';
+import { nodeKind } from '../../api/mod.ts';
+import { workloadEndpointKind } from '../../api/mod.ts';
 import { type Clock, systemClock } from '../../os/mod.ts';
-import type { Datastore } from '../../datastore/datastore.ts';
-import { ResourceStore } from '../../datastore/resources.ts';
-import { Ipam } from '../../ipam/ipam.ts';
-import { workloadFromResource, type PodLookup, type WorkloadRef } from '../../ipam/ownership.ts';
+import type { Datastore } from '../../datastore/mod.ts';
+import { ResourceStore } from '../../datastore/mod.ts';
+import { Ipam } from '../../ipam/mod.ts';
+import { workloadFromResource, type PodLookup, type WorkloadRef } from '../../ipam/mod.ts';
 import { type Logger, silentLogger } from '../../log/mod.ts';
 import { loadControllerSettings } from '../settings.ts';
 import { emptyGcState, type GcPlan, type GcState, type PlannedRelease, planGc } from './decide.ts';

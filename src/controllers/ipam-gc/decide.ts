@@ -22,8 +22,8 @@
  *     unchanged across two passes, is deleted or rewritten (compare-and-swap on its revision).
  *   - Addresses whose cooldown is over are freed (the backstop for blocks nobody writes).
  */
-import { affineHost, earliestRelease, handleCounts, isEmptyBlock } from '../../ipam/block.ts';
-import { handleTotal } from '../../ipam/handle.ts';
+import { affineHost, earliestRelease, handleCounts, isEmptyBlock } from '../../ipam/mod.ts';
+import { handleTotal } from '../../ipam/mod.ts';
 import { formatCidr } from '../../net/mod.ts';
 import {
   type AllocationView,
@@ -33,8 +33,8 @@ import {
   allocationsOf,
   indexWorkloads,
   judgeAllocation,
-} from '../../ipam/ownership.ts';
-import type { IpamSnapshot } from '../../ipam/snapshot.ts';
+} from '../../ipam/mod.ts';
+import type { IpamSnapshot } from '../../ipam/mod.ts';
 
 /** What earlier passes saw: first-seen times (ms on the caller's monotonic clock). */
 export interface GcState {

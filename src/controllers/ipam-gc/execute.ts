@@ -8,14 +8,14 @@
  * workload endpoints (a pod that came back between the snapshot and now keeps its address), and
  * the all-or-none rule per handle is applied again.
  */
-import type { Datastore } from '../../datastore/datastore.ts';
-import { encodeAffinity, decodeAffinity } from '../../ipam/affinity.ts';
-import { encodeHandle } from '../../ipam/handle.ts';
-import type { Ipam } from '../../ipam/ipam.ts';
-import { affinityKey } from '../../ipam/keys.ts';
+import type { Datastore } from '../../datastore/mod.ts';
+import { encodeAffinity, decodeAffinity } from '../../ipam/mod.ts';
+import { encodeHandle } from '../../ipam/mod.ts';
+import type { Ipam } from '../../ipam/mod.ts';
+import { affinityKey } from '../../ipam/mod.ts';
 import { parseCidr } from '../../net/mod.ts';
-import { indexWorkloads, isLeakVerdict, judgeAllocation, type PodLookup, type WorkloadRef } from '../../ipam/ownership.ts';
-import { wonRace } from '../../ipam/retry.ts';
+import { indexWorkloads, isLeakVerdict, judgeAllocation, type PodLookup, type WorkloadRef } from '../../ipam/mod.ts';
+import { wonRace } from '../../ipam/mod.ts';
 import type { GcPlan, PlannedRelease } from './decide.ts';
 import type { Logger } from '../../log/mod.ts';
 

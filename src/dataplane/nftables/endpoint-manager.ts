@@ -9,7 +9,7 @@
  *   chains are jumped to from the fixed chains rather than through a map). Whether a wildcard
  *   endpoint exists shapes the fixed chains, so that is reported.
  */
-import type { DataplaneUpdate, HostEndpointPlan, WorkloadEndpointPlan } from '../../calc/model.ts';
+import type { DataplaneUpdate, HostEndpointPlan, WorkloadEndpointPlan } from '../../calc/mod.ts';
 import type { Manager } from '../manager.ts';
 import { DispatchMaps, interfaceChain, type InterfaceChainKind } from './names.ts';
 import { renderHostEndpointChains, renderWorkloadChains, type WildcardChains } from './render-chains.ts';

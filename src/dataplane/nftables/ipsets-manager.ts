@@ -5,7 +5,7 @@
  * (the name says which). When a set's shape changes (a family appears or empties, it becomes an
  * interval set), the rules that use it must be written again: its users are told.
  */
-import type { DataplaneUpdate, IpSetKind } from '../../calc/model.ts';
+import type { DataplaneUpdate, IpSetKind } from '../../calc/mod.ts';
 import type { Manager } from '../manager.ts';
 import { canonicalIp, disjointNets, type Family } from '../../net/mod.ts';
 import { ipSetName, setFlags, setType, type SetKind } from './names.ts';

@@ -19,7 +19,7 @@
  * (the end-of-tier drop applies) and an empty set matches no address, so a missing piece fails
  * closed for allow rules.
  */
-import type { DataplaneSettings, DataplaneUpdate } from '../../calc/model.ts';
+import type { DataplaneSettings, DataplaneUpdate } from '../../calc/mod.ts';
 import type { Manager } from '../manager.ts';
 import { EndpointManager } from './endpoint-manager.ts';
 import { IpSetsManager } from './ipsets-manager.ts';

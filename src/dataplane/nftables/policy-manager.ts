@@ -4,7 +4,7 @@
  * changes or an IP set its rules use changes shape. A removed policy's chains go, or stay as empty
  * placeholders while an endpoint chain still jumps to them.
  */
-import type { CompiledPolicy, DataplaneUpdate } from '../../calc/model.ts';
+import type { CompiledPolicy, DataplaneUpdate } from '../../calc/mod.ts';
 import type { Manager } from '../manager.ts';
 import { policyChain } from './names.ts';
 import { renderPolicyChains } from './render-chains.ts';

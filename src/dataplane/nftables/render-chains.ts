@@ -13,7 +13,7 @@ import type {
   HostEndpointPlan,
   TierPlan,
   WorkloadEndpointPlan,
-} from '../../calc/model.ts';
+} from '../../calc/mod.ts';
 import { disjointNets, type Family, formatCidr, parseCidrOrIp } from '../../net/mod.ts';
 import { BaseChains, DispatchMaps, interfaceChain, natSetName, StaticChains, type InterfaceChainKind } from './names.ts';
 import { notInList, renderRule, type RuleRenderContext } from './render-rules.ts';

@@ -17,7 +17,7 @@
  * packet matches at most one of them and even a Log rule fires once — and a short NOT-list becomes
  * a chain of `!=` conditions. Only lists longer than {@link MAX_INLINE} use an anonymous set.
  */
-import type { CompiledRule, EndpointMatch, IcmpMatch, MatchCriteria, PortRange } from '../../calc/model.ts';
+import type { CompiledRule, EndpointMatch, IcmpMatch, MatchCriteria, PortRange } from '../../calc/mod.ts';
 import { disjointNets, type Family } from '../../net/mod.ts';
 import type { SetKind } from './names.ts';
 import { hex, type MarkBits } from './settings.ts';

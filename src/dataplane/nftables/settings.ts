@@ -2,9 +2,9 @@
  * Defaults the nftables dataplane uses until the first `settings` message, and the packet-mark
  * bits policy chains use to talk to the endpoint chains that call them.
  */
-import type { DataplaneSettings } from '../../calc/model.ts';
+import type { DataplaneSettings } from '../../calc/mod.ts';
 // The defaults are defined once, in the parameter table the settings resolver reads.
-import { defaultDataplaneSettings } from '../../calc/settings-resolver.ts';
+import { defaultDataplaneSettings } from '../../calc/mod.ts';
 
 /**
  * Mark bits (Calico's defaults inside its 0xffff0000 mask). `accept`: a policy allowed the

@@ -4,7 +4,7 @@
  * of protocols that have ports. It depends only on the settings and on which wildcard host
  * endpoint chains exist, so it is rendered again only when one of those changes.
  */
-import type { DataplaneUpdate } from '../../calc/model.ts';
+import type { DataplaneUpdate } from '../../calc/mod.ts';
 import type { Manager } from '../manager.ts';
 import { natSetName, setFlags, setType } from './names.ts';
 import { renderStaticChains, type WildcardChains } from './render-chains.ts';

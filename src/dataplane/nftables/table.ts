@@ -11,7 +11,7 @@
  * - the shape of each IP set (kind, and per family with members whether it is an interval set),
  *   which names the set a rule refers to.
  */
-import type { DataplaneSettings } from '../../calc/model.ts';
+import type { DataplaneSettings } from '../../calc/mod.ts';
 import type { Family } from '../../net/mod.ts';
 import { ipSetName, policyChain, type SetKind } from './names.ts';
 import { ALL_DISPATCH_MAPS, type ChainRenderContext } from './render-chains.ts';

@@ -9,7 +9,7 @@
  * routing daemons, 42 babel, 99 openr, 186–192 FRR) and distinct from Calico Felix's 80, so Margay
  * and a Calico node on the same machine would not take each other's routes. Configurable.
  */
-import type { DataplaneUpdate, RouteSpec } from '../../calc/model.ts';
+import type { DataplaneUpdate, RouteSpec } from '../../calc/mod.ts';
 import type { CommandRunner } from '../../os/mod.ts';
 import { canonicalCidr, parseCidrOrIp } from '../../net/mod.ts';
 import { batchFailures, type IpSession } from './ip-session.ts';

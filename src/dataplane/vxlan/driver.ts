@@ -5,8 +5,8 @@
  * only the difference, so a restarted agent keeps forwarding. It touches nothing else: only the
  * devices `vxlan.margay` / `vxlan-v6.margay`, their entries, and routes of its own protocol.
  */
-import type { VxlanDevicePlan, VxlanPlan, VxlanRoutePlan } from '../../calc/model.ts';
-import { VXLAN_DEVICE_V4, VXLAN_DEVICE_V6 } from '../../calc/vxlan-resolver.ts';
+import type { VxlanDevicePlan, VxlanPlan, VxlanRoutePlan } from '../../calc/mod.ts';
+import { VXLAN_DEVICE_V4, VXLAN_DEVICE_V6 } from '../../calc/mod.ts';
 import type { CommandRunner } from '../../os/mod.ts';
 
 /** Route protocol of VXLAN routes: 78 (0x4e), next to the agent's 77 and unassigned in rt_protos. */

@@ -2,8 +2,8 @@
  * The VXLAN manager: keeps the latest VXLAN plan from the calculation graph (its VXLAN resolver)
  * and has the VXLAN driver program it when it changed, on a resync, and after a failure.
  */
-import type { DataplaneUpdate, VxlanPlan } from '../../calc/model.ts';
-import { noVxlanPlan } from '../../calc/vxlan-resolver.ts';
+import type { DataplaneUpdate, VxlanPlan } from '../../calc/mod.ts';
+import { noVxlanPlan } from '../../calc/mod.ts';
 import type { Manager } from '../manager.ts';
 import type { VxlanApplyOutcome, VxlanDriver } from './driver.ts';
 

@@ -4,6 +4,7 @@
  * more after it), and stopping.
  */
 import { type Logger, silentLogger } from '../../log/mod.ts';
+import { MAX_TIMER_MS } from '../../os/mod.ts';
 import { KeyedQueue } from './queue.ts';
 
 /** Options of {@link ResyncingController}. */
@@ -62,7 +63,8 @@ export abstract class ResyncingController<Report> {
 
   /** The first full resync, then one every period (also when the first one failed). */
   async start(): Promise<void> {
-    if (this.#periodMs > 0 && !this.#stopped) this.#timer = setInterval(() => void this.resync().catch(() => {}), this.#periodMs);
+    // A period beyond Node's timer range (~24.8 days) would fire at once; cap it there.
+    if (this.#periodMs > 0 && !this.#stopped) this.#timer = setInterval(() => void this.resync().catch(() => {}), Math.min(this.#periodMs, MAX_TIMER_MS));
     await this.resync();
   }
 

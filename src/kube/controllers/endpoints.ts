@@ -12,9 +12,9 @@
  *
  * Endpoints of other orchestrators are never read into a decision.
  */
-import { podEndpointLabels, parseWorkloadEndpointName, workloadEndpointNamePrefix } from '../../api/k8s/mod.ts';
-import { workloadEndpointKind } from '../../api/kinds/workload-endpoint.ts';
-import type { Resource } from '../../api/resource.ts';
+import { podEndpointLabels, parseWorkloadEndpointName, workloadEndpointNamePrefix } from '../../api/mod.ts';
+import { workloadEndpointKind } from '../../api/mod.ts';
+import type { Resource } from '../../api/mod.ts';
 import { type ResourceStore, resourceKey, resourcesFromPairs } from '../../datastore/mod.ts';
 import { hasCode } from '../../errors/mod.ts';
 import type { Logger } from '../../log/mod.ts';

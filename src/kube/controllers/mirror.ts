@@ -8,7 +8,7 @@
  * In between, each change of a Kubernetes object queues its key; the worker converts the object's
  * latest state and writes that one resource.
  */
-import type { Resource } from '../../api/resource.ts';
+import type { Resource } from '../../api/mod.ts';
 import type { ResourceStore } from '../../datastore/mod.ts';
 import type { Logger } from '../../log/mod.ts';
 import type { KindPath } from '../client/kinds.ts';

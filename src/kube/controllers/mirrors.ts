@@ -11,11 +11,11 @@
  *
  * The controllers keep only the name (and namespace) of the metadata they write, as Calico's do.
  */
-import { convertKubernetesResource, convertNetworkPolicyRuleByRule, NAMESPACE_PROFILE_PREFIX, SERVICE_ACCOUNT_PROFILE_PREFIX } from '../../api/k8s/mod.ts';
-import { K8S_NETWORK_POLICY_NAME_PREFIX } from '../../api/k8s/network-policy.ts';
-import { networkPolicyKind } from '../../api/kinds/network-policy.ts';
-import { profileKind } from '../../api/kinds/profile.ts';
-import type { Resource } from '../../api/resource.ts';
+import { convertKubernetesResource, convertNetworkPolicyRuleByRule, NAMESPACE_PROFILE_PREFIX, SERVICE_ACCOUNT_PROFILE_PREFIX } from '../../api/mod.ts';
+import { K8S_NETWORK_POLICY_NAME_PREFIX } from '../../api/mod.ts';
+import { networkPolicyKind } from '../../api/mod.ts';
+import { profileKind } from '../../api/mod.ts';
+import type { Resource } from '../../api/mod.ts';
 import type { KubeObject } from '../client/informer.ts';
 import { NAMESPACES, NETWORK_POLICIES, SERVICE_ACCOUNTS } from '../client/kinds.ts';
 import type { MirrorSpec } from './mirror.ts';

@@ -15,8 +15,9 @@
  *   naming a pod that no longer exists (or runs elsewhere, or reports other addresses) is a leak
  *   candidate; it is released after the leak grace period, after one more GET of the pod.
  */
-import { nodeKind } from '../../api/kinds/node.ts';
-import type { Resource } from '../../api/resource.ts';
+import { MAX_TIMER_MS } from '../../os/mod.ts';
+import { nodeKind } from '../../api/mod.ts';
+import type { Resource } from '../../api/mod.ts';
 import { IpamGarbageCollector, type GcPassReport, type PodOracle, gcIntervalMs } from '../../controllers/mod.ts';
 import type { Datastore, ResourceStore } from '../../datastore/mod.ts';
 import { hasCode } from '../../errors/mod.ts';
@@ -150,8 +151,8 @@ export class NodeController {
   /** The sweep and a GC pass now, then every period (also when the first sweep failed). */
   async start(): Promise<void> {
     for (const name of this.#o.nodes.store.keys()) this.#seen.add(name);
-    if (this.#o.periodMs > 0) this.#timers.push(setInterval(() => void this.resync().catch(() => {}), this.#o.periodMs));
-    this.#timers.push(setInterval(() => this.#runGc(), this.#o.gcIntervalMs ?? gcIntervalMs(this.#o.leakGraceMs)));
+    if (this.#o.periodMs > 0) this.#timers.push(setInterval(() => void this.resync().catch(() => {}), Math.min(this.#o.periodMs, MAX_TIMER_MS)));
+    this.#timers.push(setInterval(() => this.#runGc(), Math.min(this.#o.gcIntervalMs ?? gcIntervalMs(this.#o.leakGraceMs), MAX_TIMER_MS)));
     this.#runGc();
     await this.resync();
   }

@@ -5,9 +5,9 @@
  * (node, policy, workloadEndpoint, serviceAccount and namespace all on, reconcilerPeriod 5m,
  * node.leakGracePeriod 15m, node.syncLabels Enabled).
  */
-import { kubeControllersConfigurationKind } from '../../api/kinds/kube-controllers-configuration.ts';
-import { parseGoDuration } from '../../api/kinds/infra-common.ts';
-import type { Resource } from '../../api/resource.ts';
+import { kubeControllersConfigurationKind } from '../../api/mod.ts';
+import { parseGoDuration } from '../../api/mod.ts';
+import type { Resource } from '../../api/mod.ts';
 import { DEFAULT_LEAK_GRACE_MS } from '../../controllers/mod.ts';
 import type { ResourceStore } from '../../datastore/mod.ts';
 

@@ -10,8 +10,8 @@
  *   the next pass instead of being overwritten blindly.
  * - {@link syncOne}: the same for one resource, after an event.
  */
-import type { KindDefinition } from '../../api/kind.ts';
-import type { Resource } from '../../api/resource.ts';
+import type { KindDefinition } from '../../api/mod.ts';
+import type { Resource } from '../../api/mod.ts';
 import type { ResourceStore } from '../../datastore/mod.ts';
 import { hasCode } from '../../errors/mod.ts';
 import { type Logger, silentLogger } from '../../log/mod.ts';

@@ -1,0 +1,16 @@
+/** The lab folder's public surface: what other folders of src/ may import. */
+
+// Re-exported for the other folders of src/ (they enter this folder only through this file).
+export { connectivity, renderConnectivity } from './connectivity.ts';
+export { frrAt, frrSessions } from './frr.ts';
+export { failHost, recoverHost, restartAgent, restartKubelet } from './hosts.ts';
+export { kubectlFlags, labKubeconfig } from './kubernetes/kubectl.ts';
+export { settleKubePods } from './kubernetes/lab-pods.ts';
+export { controlPlaneRows, nodeRows } from './kubernetes/status.ts';
+export { labDown, labUp, parsePodRef, podAdd, podRemove, probe, refreshPods, requireLab, targetAddress, targetNetns, withStore } from './lab.ts';
+export type { LabContext } from './lab.ts';
+export { isRunning } from './processes.ts';
+export { describeMissing } from './routes.ts';
+export { parsePortSpec, parseServeList } from './serve.ts';
+export { labDir, readState } from './state.ts';
+export type { LabState } from './state.ts';
