@@ -37,7 +37,7 @@ describe('kube-controllers (real kube-apiserver, real etcd)', () => {
     client = new KubeClient(loadKubeconfig(k.kube.kubeconfig));
     await store.apply(kubeControllersConfig());
     await apply(ds, pool('pods', '10.60.0.0/16'));
-    running = startKubeControllers({ datastore: ds, client, identity: 'test', configPollMs: 300, gcIntervalMs: 300, leaseTtlSeconds: 3 });
+    running = startKubeControllers({ datastore: ds, client, identity: 'test', configPollMs: 1000, gcIntervalMs: 1000 });
     await running.ready();
   });
   after(async () => {
@@ -76,13 +76,7 @@ describe('kube-controllers (real kube-apiserver, real etcd)', () => {
     await eventually(async () => assert.equal(await profile('ksa.shop.api'), undefined), T);
   });
 
-  // KNOWN DEFECT (issue 15, open): under load, kns.drift (deleted behind the controllers' back) is
-  // not back within the wait. Diagnosed by the kube helper: the resync does recreate it, but late —
-  // before that, every resync fails with "Execution prevented because the circuit breaker is open":
-  // the etcd3 client's circuit breaker (shared by every request of the Datastore, see
-  // src/datastore/etcd.ts) opens under load and keeps failing them. Kept running and reported as
-  // TODO so that it shows in every run until it is fixed — not a pass.
-  it('repairs drift in what it owns and never touches what it does not', { todo: 'known defect: a deleted owned Profile is not recreated by the resync (issue 15)' }, async () => {
+  it('repairs drift in what it owns and never touches what it does not', async () => {
     k.kube.apply(namespace('drift'));
     await k.kube.waitForServiceAccount('drift');
     k.kube.apply(networkPolicy('drift', 'p', { app: 'db' }, { app: 'api' }));
