@@ -1,0 +1,123 @@
+/**
+ * What dnsmasq needs to serve this host's VMs (pure): the hosts file (one address per MAC),
+ * the options file (gateway, DNS servers, host routes per subnet), the DHCP ranges of the
+ * command line, and the addresses of the gateway device.
+ *
+ * As networking-calico's DHCP agent does it, with one dnsmasq for the whole host:
+ * - every subnet one of this host's VMs has an address in gets a static range
+ *   (`set:subnet-<id>,<network>,static,<netmask>,<lease>`): dnsmasq answers only MACs it knows;
+ * - the gateway device carries each such subnet's gateway address with no subnet route
+ *   (`noprefixroute`): dnsmasq picks the subnet of a request by the addresses of the interface it
+ *   arrived on, and `--bridge-interface` makes requests from the taps count as arriving there;
+ *   the VMs reach that gateway address on their tap (the host answers ARP for its own
+ *   addresses) and everything else by proxy ARP;
+ * - host routes become option 121 (and 249, for old Windows clients) with the default route
+ *   added, because a client that gets option 121 ignores option 3 (RFC 3442).
+ * IPv4 only: DHCPv6 and router advertisements are not served yet.
+ */
+import { cidrContainsIp, parseCidr, parseIp } from '../net/mod.ts';
+import type { DhcpEndpoint, DhcpSubnet } from './model.ts';
+
+/** Options of {@link renderDhcp}. */
+export interface RenderOptions {
+  /** Lease time in seconds (Neutron's `dhcp_lease_duration`, 86400 by default). */
+  leaseSeconds?: number;
+}
+
+/** What one endpoint got, or why not. */
+export interface EndpointOutcome {
+  key: string;
+  /** `address@subnet-id` pairs served. */
+  served: string[];
+  /** Why an address is not served. */
+  skipped: string[];
+}
+
+/** The rendered configuration. */
+export interface DhcpRendering {
+  /** `--dhcp-hostsfile` contents (re-read on SIGHUP). */
+  hosts: string;
+  /** `--dhcp-optsfile` contents (re-read on SIGHUP). */
+  opts: string;
+  /** `--dhcp-range` values, sorted (a change needs a restart). */
+  ranges: string[];
+  /** Addresses of the gateway device (`10.65.0.1/24`), sorted. */
+  gatewayAddresses: string[];
+  endpoints: EndpointOutcome[];
+}
+
+/** Neutron's default lease time. */
+export const DEFAULT_LEASE_SECONDS = 86_400;
+
+function netmask(prefix: number): string {
+  const bits = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return [24, 16, 8, 0].map((s) => (bits >>> s) & 0xff).join('.');
+}
+
+/** The subnet an address belongs to (of the endpoint's network when it names one). */
+function subnetFor(address: string, networkId: string | undefined, subnets: readonly DhcpSubnet[]): DhcpSubnet | undefined {
+  const ip = parseIp(address);
+  if (ip === undefined) return undefined;
+  return subnets.find((s) => (networkId === undefined || s.networkId === networkId) && cidrContainsIp(parseCidr(s.cidr)!, ip));
+}
+
+/** Neutron's host name for an address without a DNS name (`host-10-65-0-2`). */
+function defaultHostname(address: string): string {
+  return `host-${address.replace(/[.:]/g, '-')}`;
+}
+
+/** The options of one subnet, as dhcp-optsfile lines. */
+function subnetOptions(subnet: DhcpSubnet): string[] {
+  const tag = `tag:subnet-${subnet.id}`;
+  const out: string[] = [];
+  if (subnet.gatewayIp !== undefined) out.push(`${tag},option:router,${subnet.gatewayIp}`);
+  if (subnet.dnsServers.length > 0) out.push(`${tag},option:dns-server,${subnet.dnsServers.join(',')}`);
+  const routes = subnet.hostRoutes.filter((r) => !r.destination.includes(':'));
+  if (routes.length > 0) {
+    const pairs = routes.map((r) => `${r.destination},${r.nexthop}`);
+    if (subnet.gatewayIp !== undefined && !routes.some((r) => r.destination === '0.0.0.0/0')) pairs.push(`0.0.0.0/0,${subnet.gatewayIp}`);
+    out.push(`${tag},option:classless-static-route,${pairs.join(',')}`, `${tag},249,${pairs.join(',')}`);
+  }
+  return out;
+}
+
+/** Renders dnsmasq's files and ranges for `endpoints` (this host's) over `subnets`. */
+export function renderDhcp(endpoints: readonly DhcpEndpoint[], subnets: readonly DhcpSubnet[], options: RenderOptions = {}): DhcpRendering {
+  const lease = options.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
+  const v4 = subnets.filter((s) => s.family === 4);
+  const used = new Map<string, DhcpSubnet>();
+  const hostLines: string[] = [];
+  const outcomes: EndpointOutcome[] = [];
+  for (const ep of [...endpoints].sort((a, b) => a.key.localeCompare(b.key))) {
+    const outcome: EndpointOutcome = { key: ep.key, served: [], skipped: [] };
+    for (const address of ep.addresses) {
+      if (address.includes(':')) {
+        outcome.skipped.push(`${address}: IPv6 is not served by DHCP yet`);
+        continue;
+      }
+      const subnet = subnetFor(address, ep.networkId, v4);
+      if (subnet === undefined) {
+        outcome.skipped.push(`${address}: no subnet data${ep.networkId ? ` of network ${ep.networkId}` : ''} contains it`);
+        continue;
+      }
+      used.set(subnet.id, subnet);
+      hostLines.push(`${ep.mac},set:port-${ep.interfaceName},${address},${ep.hostname ?? defaultHostname(address)}`);
+      outcome.served.push(`${address}@${subnet.id}`);
+    }
+    outcomes.push(outcome);
+  }
+  const chosen = [...used.values()].sort((a, b) => a.id.localeCompare(b.id));
+  const ranges = chosen.map((s) => {
+    const [network, prefix] = s.cidr.split('/') as [string, string];
+    return `set:subnet-${s.id},${network},static,${netmask(Number(prefix))},${lease}s`;
+  });
+  const gatewayAddresses = [...new Set(chosen.filter((s) => s.gatewayIp !== undefined).map((s) => `${s.gatewayIp}/${s.cidr.split('/')[1]}`))].sort();
+  const opts = chosen.flatMap(subnetOptions);
+  return {
+    hosts: hostLines.map((l) => `${l}\n`).join(''),
+    opts: opts.map((l) => `${l}\n`).join(''),
+    ranges: ranges.sort(),
+    gatewayAddresses,
+    endpoints: outcomes,
+  };
+}

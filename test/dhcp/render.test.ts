@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { decodeEndpoint, decodeSubnet, renderDhcp, subnetPrefix, type DhcpEndpoint, type DhcpSubnet } from '../../src/dhcp/mod.ts';
+
+/** A subnet value exactly as networking-calico's `subnet_etcd_data` writes it. */
+const SUBNET_JSON = JSON.stringify({
+  network_id: 'net-1',
+  cidr: '10.65.0.0/24',
+  host_routes: [{ destination: '192.168.7.0/24', nexthop: '10.65.0.254' }],
+  gateway_ip: '10.65.0.1',
+  dns_servers: ['192.0.2.53', '192.0.2.54'],
+});
+
+function endpoint(overrides: Record<string, unknown> = {}, annotations: Record<string, string> = { 'openstack.projectcalico.org/network-id': 'net-1' }): string {
+  return JSON.stringify({
+    kind: 'WorkloadEndpoint',
+    metadata: { name: 'host--2-openstack-vm1-tap1234567890a', namespace: 'openstack', annotations },
+    spec: { node: 'host-2', orchestrator: 'openstack', workload: 'vm1', endpoint: 'tap1234567890a', interfaceName: 'tap1234567890a', mac: 'FA:16:3E:00:00:01', ipNetworks: ['10.65.0.5/32'], ...overrides },
+  });
+}
+
+function subnet(json = SUBNET_JSON, id = 'sub-1'): DhcpSubnet {
+  const d = decodeSubnet(id, json);
+  assert.ok(d.ok, d.ok ? '' : d.reason);
+  return d.value;
+}
+
+function ep(text = endpoint()): DhcpEndpoint {
+  const d = decodeEndpoint('/k/ep1', text, 'host-2');
+  assert.ok(d?.ok);
+  return d.value;
+}
+
+describe('dhcp - decoding', () => {
+  it('reads networking-calico subnet data', () => {
+    assert.deepEqual(subnet(), {
+      id: 'sub-1',
+      networkId: 'net-1',
+      cidr: '10.65.0.0/24',
+      family: 4,
+      gatewayIp: '10.65.0.1',
+      dnsServers: ['192.0.2.53', '192.0.2.54'],
+      hostRoutes: [{ destination: '192.168.7.0/24', nexthop: '10.65.0.254' }],
+    });
+    assert.equal(subnetPrefix(''), '/calico/dhcp/v2/no-region/subnet/');
+    assert.equal(subnetPrefix('r1'), '/calico/dhcp/v2/region-r1/subnet/');
+  });
+
+  it('skips bad subnet data with a reason', () => {
+    for (const [json, reason] of [
+      ['{', /not JSON/],
+      ['{"gateway_ip":"10.0.0.1"}', /cidr/],
+      ['{"cidr":"10.0.0.0/24"}', /gateway_ip: missing/],
+      ['{"cidr":"10.0.0.0/24","gateway_ip":"x"}', /gateway_ip: not an address/],
+      ['{"cidr":"10.0.0.0/24","gateway_ip":null,"host_routes":[{"destination":"x"}]}', /host_routes/],
+    ] as const) {
+      const d = decodeSubnet('s', json);
+      assert.equal(d.ok, false);
+      assert.match((d as { reason: string }).reason, reason);
+    }
+    const noGateway = decodeSubnet('s', '{"cidr":"10.0.0.0/24","gateway_ip":null}');
+    assert.ok(noGateway.ok && noGateway.value.gatewayIp === undefined);
+  });
+
+  it('takes only OpenStack endpoints of this host, and leaves allowed address pairs out', () => {
+    assert.equal(decodeEndpoint('k', endpoint({ node: 'host-1' }), 'host-2'), undefined);
+    assert.equal(decodeEndpoint('k', endpoint({ orchestrator: 'k8s' }), 'host-2'), undefined);
+    const e = ep(endpoint({ ipNetworks: ['10.65.0.5/32', '10.65.0.9/32'], allowedIps: ['10.65.0.9/32'] }, { 'openstack.projectcalico.org/network-id': 'net-1', 'openstack.projectcalico.org/fqdn': 'vm1.example.org' }));
+    assert.deepEqual(e, { key: '/k/ep1', interfaceName: 'tap1234567890a', mac: 'fa:16:3e:00:00:01', addresses: ['10.65.0.5'], networkId: 'net-1', hostname: 'vm1' });
+    const bad = decodeEndpoint('k', endpoint({ mac: 'nope' }), 'host-2');
+    assert.ok(bad && !bad.ok && /spec.mac/.test(bad.reason));
+  });
+});
+
+describe('dhcp - rendering', () => {
+  it('renders hosts, options, ranges and gateway addresses', () => {
+    const r = renderDhcp([ep()], [subnet()], { leaseSeconds: 600 });
+    assert.equal(r.hosts, 'fa:16:3e:00:00:01,set:port-tap1234567890a,10.65.0.5,host-10-65-0-5\n');
+    assert.deepEqual(r.ranges, ['set:subnet-sub-1,10.65.0.0,static,255.255.255.0,600s']);
+    assert.deepEqual(r.gatewayAddresses, ['10.65.0.1/24']);
+    assert.equal(
+      r.opts,
+      [
+        'tag:subnet-sub-1,option:router,10.65.0.1',
+        'tag:subnet-sub-1,option:dns-server,192.0.2.53,192.0.2.54',
+        // Option 121 replaces option 3 for a client that takes it: the default route goes with it.
+        'tag:subnet-sub-1,option:classless-static-route,192.168.7.0/24,10.65.0.254,0.0.0.0/0,10.65.0.1',
+        'tag:subnet-sub-1,249,192.168.7.0/24,10.65.0.254,0.0.0.0/0,10.65.0.1',
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(r.endpoints, [{ key: '/k/ep1', served: ['10.65.0.5@sub-1'], skipped: [] }]);
+  });
+
+  it('serves only subnets in use, of the endpoint network, and says why an address is not served', () => {
+    const other = subnet(JSON.stringify({ network_id: 'net-2', cidr: '10.66.0.0/24', gateway_ip: '10.66.0.1', host_routes: [] }), 'sub-2');
+    const sameCidrOtherNet = subnet(JSON.stringify({ network_id: 'net-9', cidr: '10.65.0.0/24', gateway_ip: '10.65.0.1', host_routes: [] }), 'sub-9');
+    const e = ep(endpoint({ ipNetworks: ['10.65.0.5/32', '10.99.0.1/32', 'fd00::5/128'] }));
+    const r = renderDhcp([e], [sameCidrOtherNet, other, subnet()]);
+    assert.deepEqual(r.ranges, ['set:subnet-sub-1,10.65.0.0,static,255.255.255.0,86400s']);
+    assert.deepEqual(r.endpoints[0]!.served, ['10.65.0.5@sub-1']);
+    assert.equal(r.endpoints[0]!.skipped.length, 2);
+    assert.match(r.endpoints[0]!.skipped[0]!, /10\.99\.0\.1: no subnet data of network net-1/);
+    assert.match(r.endpoints[0]!.skipped[1]!, /IPv6/);
+  });
+
+  it('renders nothing without endpoints, and no router option without a gateway', () => {
+    assert.deepEqual(renderDhcp([], [subnet()]), { hosts: '', opts: '', ranges: [], gatewayAddresses: [], endpoints: [] });
+    const noGw = subnet(JSON.stringify({ network_id: 'net-1', cidr: '10.65.0.0/24', gateway_ip: null, host_routes: [] }));
+    const r = renderDhcp([ep()], [noGw]);
+    assert.equal(r.opts, '');
+    assert.deepEqual(r.gatewayAddresses, []);
+  });
+});
