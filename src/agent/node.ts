@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { firstInterfacePrefix, interfacePrefixes } from '../api/mod.ts';
 import type { AgentConfig } from '../api/mod.ts';
 import { BgpController, type BgpControllerOptions } from '../bgp/mod.ts';
-import type { LocalConfig } from '../calc/mod.ts';
+import { openstackActive, type LocalConfig } from '../calc/mod.ts';
 import { type CniServer, startCniService } from '../cni/mod.ts';
 import type { Clock } from '../os/mod.ts';
 import type { Datastore } from '../datastore/mod.ts';
@@ -30,6 +30,7 @@ import { Dataplane, hostSysctls } from '../dataplane/mod.ts';
 import { findNetlinkHelper, NETLINK_HELPER } from '../os/mod.ts';
 import { MargayError } from '../errors/mod.ts';
 import { Ipam } from '../ipam/mod.ts';
+import { DhcpService } from '../dhcp/mod.ts';
 import { Agent, type AgentDataplane } from './agent.ts';
 import { BgpLoop } from './bgp-loop.ts';
 import { componentLogger, type Logger } from '../log/mod.ts';
@@ -56,6 +57,11 @@ export interface NodeProcessOptions {
   bgp?: NodeBgpOptions | false;
   /** Serve the CNI plugin on this unix socket (default: no CNI service). */
   cniSocket?: string;
+  /**
+   * Serve DHCP to this host's OpenStack VMs (dnsmasq driven from their WorkloadEndpoints and the
+   * subnets Neutron's driver writes; docs/dhcp.md); default off.
+   */
+  dhcp?: boolean;
   /** Builds the dataplane (default: the kernel's, in the configured netns). */
   dataplane?: (config: AgentConfig, logger: Logger, options: { vxlan: boolean }) => AgentDataplane;
   logger?: Logger;
@@ -79,6 +85,7 @@ export class NodeProcess {
   readonly #log: Logger;
   #dataplane: Dataplane | undefined;
   #cni: CniServer | undefined;
+  #dhcp: DhcpService | undefined;
   #stopped = false;
 
   /** Throws MARGAY_ERR_CONFIG for a bad parameter, a missing netns, or a CNI socket without its helper. */
@@ -152,6 +159,7 @@ export class NodeProcess {
       await this.agent.start();
       this.#bgpLoop?.start();
       this.#cni = await this.#startCni();
+      if (this.#options.dhcp) this.#dhcp = this.#startDhcp();
     } catch (err) {
       await this.stop({ bird: 'graceful' });
       throw err;
@@ -167,6 +175,8 @@ export class NodeProcess {
     if (this.#stopped) return;
     this.#stopped = true;
     await this.#cni?.close().catch((err: unknown) => this.#log.warn({ err: String(err) }, 'closing the CNI service failed'));
+    // dnsmasq keeps serving the VMs; the next agent adopts it.
+    await this.#dhcp?.stop().catch((err: unknown) => this.#log.warn({ err: String(err) }, 'stopping the DHCP service failed'));
     await this.#bgpLoop?.stop();
     await this.bgp?.stop({ bird: options.bird ?? 'graceful' }).catch((err: unknown) => this.#log.warn({ err: String(err) }, 'stopping BIRD failed'));
     await this.agent.stop().catch(() => undefined);
@@ -177,7 +187,13 @@ export class NodeProcess {
       throw new MargayError('MARGAY_ERR_CONFIG', `--netns ${config.netns}: no such network namespace (see \`ip netns list\`)`);
     }
     // VXLAN for pools with vxlanMode Always/CrossSubnet (nothing is created without one).
-    const dp = new Dataplane({ ...(config.netns !== '' ? { netns: config.netns } : {}), vxlan: options.vxlan, warn: (m) => logger.warn(m) });
+    const dp = new Dataplane({
+      ...(config.netns !== '' ? { netns: config.netns } : {}),
+      vxlan: options.vxlan,
+      // OpenStack's taps are made by the hypervisor, not announced by a CNI call: watch for them.
+      watchLinks: openstackActive(config),
+      warn: (m) => logger.warn(m),
+    });
     this.#dataplane = dp;
     return {
       prepare: () => dp.writeSysctls(hostSysctls({ ipv6: config.ipv6Support })),
@@ -185,6 +201,21 @@ export class NodeProcess {
       resync: () => dp.resync(),
       close: async () => dp.close(),
     };
+  }
+
+  /** The DHCP service of this host's VMs, in the agent's state directory. */
+  #startDhcp(): DhcpService {
+    const config = this.agent.config;
+    return new DhcpService({
+      datastore: this.#options.datastore,
+      hostname: config.felixHostname,
+      openstackRegion: config.openstackRegion,
+      dir: join(config.stateDir, 'dhcp'),
+      ...(config.netns !== '' ? { netns: config.netns } : {}),
+      // dnsmasq answers only the MACs of this host's OpenStack endpoints, whatever the interface.
+      interfaces: interfacePrefixes(config.interfacePrefix).map((p) => `${p}*`),
+      logger: componentLogger(this.agent.logger, 'dhcp'),
+    }).start();
   }
 
   /**

@@ -56,6 +56,11 @@ export interface AgentConfig {
   /** Endpoint status writes are coalesced over this delay. */
   endpointReportingDelay: number;
   openstackRegion: string;
+  /** Felix's cluster type (`CLUSTER_TYPE`, e.g. `openstack,bgp`): `openstack` turns on the OpenStack special cases. */
+  clusterType: string;
+  /** OpenStack's metadata server, reached by VMs at 169.254.169.254:80 ('' or `none`: no metadata special case). */
+  metadataAddr: string;
+  metadataPort: number;
   /** Wait this long after the first change before a flush, so that a burst becomes one flush. */
   dataplaneFlushDelay: number;
   /** Leaky bucket of flushes: at most this many in a row ... */
@@ -119,6 +124,9 @@ export const PARAMS: { readonly [K in ParamName]: ParamDef } = {
   endpointReportingEnabled: { type: 'bool', default: true },
   endpointReportingDelay: { type: 'duration', default: 1 * s },
   openstackRegion: { type: 'string', default: '' },
+  clusterType: { type: 'string', default: '', local: true, envAliases: ['CLUSTER_TYPE'] },
+  metadataAddr: { type: 'string', default: '127.0.0.1' },
+  metadataPort: { type: 'port', default: 8775 },
   dataplaneFlushDelay: { type: 'duration', default: 10, local: true },
   dataplaneFlushBurst: { type: 'int', default: 10, local: true },
   dataplaneFlushInterval: { type: 'duration', default: 100, local: true },

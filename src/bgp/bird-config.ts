@@ -27,6 +27,9 @@ import type { BGPConfigurationSpec, BirdConfigInput, BirdConfigResult, BirdLogTa
 import { interfacePrefixes } from '../api/mod.ts';
 import { VXLAN_DEVICE_V4, VXLAN_DEVICE_V6 } from '../calc/mod.ts';
 
+/** The route protocol of the agent's workload routes (src/dataplane's default `routeProtocol`). */
+export const WORKLOAD_ROUTE_PROTOCOL = 77;
+
 /** The agent's VXLAN devices (src/calc/vxlan-resolver.ts names them). */
 export const DEFAULT_VXLAN_INTERFACES = [VXLAN_DEVICE_V4, VXLAN_DEVICE_V6];
 
@@ -145,7 +148,17 @@ function exportFunction(family: 4 | 6, r: FamilyRoutes, vxlanInterfaces: string[
     lines.push('  # Routes the agent programs through its tunnel devices are never re-announced to iBGP peers.');
     lines.push(`  if ( internal_peer && defined(ifname) && (${vxlanInterfaces.map((i) => `ifname = "${i}"`).join(' || ')}) ) then reject;`);
   }
-  lines.push('  # Routes learned from the kernel are never announced (the host announces from static routes).');
+  if (r.pools.exported.length > 0) {
+    // OpenStack: Neutron assigns VM addresses outside Margay's IPAM blocks, so the host announces
+    // each one from the route the agent programs for it (Calico announces such /32s the same way).
+    const host = family === 4 ? 32 : 128;
+    const outsideBlocks = r.blocks.length > 0 ? ` && !( net ~ ${prefixSet(r.blocks)} )` : '';
+    lines.push("  # The agent's workload routes for addresses in no IPAM block (OpenStack's Neutron-assigned addresses).");
+    lines.push(
+      `  if ( source = RTS_INHERIT && krt_source = ${WORKLOAD_ROUTE_PROTOCOL} && net ~ [ ${r.pools.exported.map((c) => `${c}{${host},${host}}`).join(', ')} ]${outsideBlocks} ) then accept;`,
+    );
+  }
+  lines.push('  # Other routes learned from the kernel are never announced (the host announces from static routes).');
   lines.push('  if ( source = RTS_INHERIT ) then reject;');
   lines.push(`  margay_communities_${v}();`);
   if (r.blocks.length > 0) {

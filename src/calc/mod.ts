@@ -21,7 +21,7 @@ export { PolicyEvaluator, matrixVerdict, policyMatrix, tracePacket } from './eva
 export type { MatrixOptions, MatrixPort, Packet, PolicyMatrix, TraceOptions, TraceReason, TraceResult, TraceStep } from './evaluate.ts';
 export { keyOfResource, modelFromResources } from './offline.ts';
 export type { OfflineModelOptions } from './offline.ts';
-export { dataplaneSettings, defaultDataplaneSettings, SettingsResolver } from './settings-resolver.ts';
+export { dataplaneSettings, defaultDataplaneSettings, openstackActive, SettingsResolver } from './settings-resolver.ts';
 export type { ConfigLayer, ConfigSource, LocalConfig, ResolvedConfig, SettingsListener, SettingsResolverOptions } from './settings-resolver.ts';
 export { makeUniqueId, namedPortSetId } from './ids.ts';
 export type {

@@ -170,6 +170,12 @@ export interface DataplaneSettings {
   allPools: string[];
   /** Log prefix base for Log rules and drops. */
   logPrefix: string;
+  /**
+   * OpenStack's special cases (Felix's, when OpenStack is detected): VMs may send DHCP and DNS
+   * to their host whatever their policy, and reach the metadata server (`metadataAddr`, IPv4,
+   * when set) directly or through 169.254.169.254:80. Absent when OpenStack is not in use.
+   */
+  openstack?: { metadataAddr?: string; metadataPort: number };
 }
 
 /** This host's VXLAN device of one family. */

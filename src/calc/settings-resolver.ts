@@ -29,7 +29,7 @@ import {
 } from '../api/mod.ts';
 import { MargayError } from '../errors/mod.ts';
 import type { DataplaneSettings } from './model.ts';
-import { canonicalCidr } from '../net/mod.ts';
+import { canonicalCidr, canonicalIp } from '../net/mod.ts';
 
 /** Where a value came from. */
 export type ConfigSource =
@@ -133,7 +133,25 @@ export function dataplaneSettings(config: AgentConfig, pools: Iterable<PoolField
     natOutgoingPools: [...natPools].sort(),
     allPools: [...allPools].sort(),
     logPrefix: config.logPrefix,
+    ...(openstackActive(config) ? { openstack: openstackSettings(config) } : {}),
   };
+}
+
+/**
+ * True when this is an OpenStack host (Felix's `OpenstackActive`): the cluster type says so, the
+ * metadata server is not the default one, or `tap` is a workload interface prefix.
+ */
+export function openstackActive(config: AgentConfig): boolean {
+  if (config.clusterType.toLowerCase().includes('openstack')) return true;
+  if (config.metadataAddr !== '' && config.metadataAddr !== '127.0.0.1') return true;
+  if (config.metadataPort !== 0 && config.metadataPort !== 8775) return true;
+  return interfacePrefixes(config.interfacePrefix).includes('tap');
+}
+
+function openstackSettings(config: AgentConfig): { metadataAddr?: string; metadataPort: number } {
+  const addr = config.metadataAddr.trim();
+  // Felix takes a name and resolves it; Margay takes an IPv4 address ('' or `none`: no metadata rules).
+  return /^[0-9.]+$/.test(addr) && canonicalIp(addr) !== undefined ? { metadataAddr: canonicalIp(addr)!, metadataPort: config.metadataPort } : { metadataPort: config.metadataPort };
 }
 
 /** The dataplane settings of a host nobody configured (before the first `settings` update). */

@@ -31,6 +31,9 @@ import { MARGAY_ROUTE_PROTOCOL, RouteDriver, RouteManager, type KernelRoute, typ
 import { type CommandRunner, ShellPool } from '../os/mod.ts';
 import { VxlanDriver, type VxlanDriverOptions } from './vxlan/driver.ts';
 import { VxlanManager } from './vxlan/manager.ts';
+import { LinkMonitor } from './links/monitor.ts';
+import { workloadInterfaceSysctls } from './links/links.ts';
+import type { DataplaneSettings } from '../calc/mod.ts';
 
 /** Options of {@link Dataplane}. */
 export interface DataplaneOptions {
@@ -55,6 +58,12 @@ export interface DataplaneOptions {
    * vxlanMode Always/CrossSubnet; default false (the messages are ignored).
    */
   vxlan?: boolean | Omit<VxlanDriverOptions, 'runner'>;
+  /**
+   * Watch the namespace's links (default false): a workload interface that appears (an OpenStack
+   * VM's tap, made after its endpoint) gets its host-side sysctls (proxy ARP, forwarding…) and
+   * the routes that waited for it.
+   */
+  watchLinks?: boolean;
 }
 
 /** The outcome of one {@link Dataplane.apply} or {@link Dataplane.resync}. */
@@ -129,6 +138,10 @@ export class Dataplane {
   /** Set when some route failed, so the next apply retries even without route changes. */
   private routeRetry = false;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly linkMonitor: LinkMonitor | undefined;
+  /** Workload interfaces reported by the link monitor and not handled yet. */
+  private readonly newLinks = new Set<string>();
+  private settings: DataplaneSettings | undefined;
   private readonly counters: DataplaneStats = {
     transactions: 0,
     transactionErrors: 0,
@@ -172,6 +185,33 @@ export class Dataplane {
     }
     this.managers = [this.nftManager, this.routeManager, ...(this.vxlanManager ? [this.vxlanManager] : [])];
     this.writeBeforeInSync = options.writeBeforeInSync ?? false;
+    if (options.watchLinks) {
+      this.linkMonitor = new LinkMonitor({
+        ...(options.netns !== undefined ? { netns: options.netns } : {}),
+        prefixes: () => this.settings?.interfacePrefixes ?? [],
+        onLink: (name) => this.onLink(name),
+      });
+    }
+  }
+
+  /** A workload interface appeared or changed: its sysctls, then the routes that waited for it. */
+  private onLink(name: string): void {
+    const first = this.newLinks.size === 0;
+    this.newLinks.add(name);
+    if (!first) return; // one job handles the burst
+    void this.serialise(async () => {
+      const names = [...this.newLinks];
+      this.newLinks.clear();
+      const ipv6 = this.settings?.ipv6Enabled ?? false;
+      for (const iface of names) {
+        try {
+          await this.writeSysctls(workloadInterfaceSysctls(iface, { ipv4: true, ipv6 }));
+        } catch {
+          // Gone again already (a veth torn down at once): nothing to configure.
+        }
+      }
+      if (this.routeRetry && (this.inSync || this.writeBeforeInSync)) await this.applyRoutes(false);
+    });
   }
 
   /** Records `updates` and programs the kernel: one nft transaction, then the route changes. */
@@ -213,6 +253,7 @@ export class Dataplane {
 
   /** Stops the resident shells, `nft -i` and `ip -batch` (the kernel keeps what was programmed). */
   close(): void {
+    this.linkMonitor?.stop();
     this.shells?.close();
     this.session?.close();
     this.ipSession?.close();
@@ -248,6 +289,7 @@ export class Dataplane {
         this.counters.inSync = true;
         continue;
       }
+      if (u.type === 'settings') this.settings = u.settings;
       for (const m of this.managers) m.onUpdate(u);
     }
     const result: ApplyResult = {
@@ -263,6 +305,8 @@ export class Dataplane {
       result.deferred = true;
       return this.finish(result, started);
     }
+    // Interfaces are watched once the kernel may be written: the first listing configures them all.
+    this.linkMonitor?.start();
     const endpoints = this.nftManager.pendingWorkloads();
     for (const m of this.managers) m.completeDeferredWork();
     const dirty = this.nftManager.desired.takeDirty();

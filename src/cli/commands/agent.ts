@@ -23,6 +23,7 @@ interface AgentFlags {
   stateDir?: string;
   cniSocket?: string;
   bgp?: boolean;
+  dhcp?: boolean;
 }
 
 /** Registers `agent`. */
@@ -36,6 +37,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
     .option('--state-dir <dir>', 'state directory (default /var/lib/margay)')
     .option('--bgp', 'run BIRD for this host: register the Node, render and reload its BGP configuration (also $MARGAY_BGP=true or $CALICO_NETWORKING_BACKEND=bird)')
     .option('--cni-socket <path>', `serve the CNI plugin on this unix socket (default: $MARGAY_CNI_SOCKET; e.g. ${DEFAULT_CNI_SOCKET}); without it the agent serves no CNI`)
+    .option('--dhcp', "serve DHCP to this host's OpenStack VMs with dnsmasq (also $MARGAY_DHCP=true; docs/dhcp.md)")
     .action(async (flags: AgentFlags) => {
       const flagValues: { hostname?: string; netns?: string; stateDir?: string } = {};
       if (flags.hostname !== undefined) flagValues.hostname = flags.hostname;
@@ -53,6 +55,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
         defaultHostname: osHostname(),
         bgp: runBgp ? bgpEnv : false,
         ...(cniSocket ? { cniSocket } : {}),
+        dhcp: flags.dhcp === true || process.env.MARGAY_DHCP === 'true',
       });
       await runUntilSignalled(node);
     });

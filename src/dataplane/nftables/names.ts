@@ -74,6 +74,7 @@ export const BaseChains = {
   filterForward: 'filter-forward',
   filterOutput: 'filter-output',
   natPostrouting: 'nat-postrouting',
+  natPrerouting: 'nat-prerouting',
 } as const;
 
 /** Fixed regular chains. */

@@ -208,6 +208,23 @@ function failsafeRule(p: FailsafePort, portDir: 'sport' | 'dport', netDir: 'sadd
   return rule(`${net.family === 4 ? 'ip' : 'ip6'} ${netDir} ${text} ${port} accept`, desc);
 }
 
+/**
+ * Felix's OpenStack special cases in the workload-to-host chain, before the workload's egress
+ * policy: DHCP (v4 and v6) and DNS to the host, and the metadata server.
+ */
+function openstackToHostRules(settings: DataplaneSettings, ctx: RuleRenderContext): RenderedRule[] {
+  const os = settings.openstack;
+  if (os === undefined) return [];
+  const out: RenderedRule[] = [];
+  if (os.metadataAddr !== undefined && ctx.families.includes(4)) {
+    out.push(rule(`ip daddr ${os.metadataAddr} tcp dport ${os.metadataPort} accept`, 'openstack metadata'));
+  }
+  if (ctx.families.includes(4)) out.push(rule('meta nfproto ipv4 udp sport 68 udp dport 67 accept', 'openstack dhcp'));
+  if (ctx.families.includes(6)) out.push(rule('meta nfproto ipv6 udp sport 546 udp dport 547 accept', 'openstack dhcpv6'));
+  out.push(rule('udp dport 53 accept', 'openstack dns'));
+  return out;
+}
+
 /** Which host endpoint chain kinds have an all-interfaces (`*`) endpoint. */
 export type WildcardChains = Partial<Record<InterfaceChainKind, boolean>>;
 
@@ -273,6 +290,13 @@ export function renderStaticChains(settings: DataplaneSettings, wildcard: Wildca
     rule(`jump ${StaticChains.natOutgoing}`, 'nat outgoing'),
   ]);
 
+  const metadata = settings.openstack?.metadataAddr;
+  if (metadata !== undefined && ctx.families.includes(4)) {
+    // OpenStack VMs find the metadata server at 169.254.169.254:80 (Felix's special case).
+    base(BaseChains.natPrerouting, { type: 'nat', hook: 'prerouting', priority: -100, policy: 'accept' }, [
+      rule(`ip daddr 169.254.169.254 tcp dport 80 dnat ip to ${metadata}:${settings.openstack!.metadataPort}`, 'openstack metadata'),
+    ]);
+  }
   base(StaticChains.natOutgoing, undefined, [
     ...ctx.families.map((f: Family) => {
       const a = f === 4 ? 'ip' : 'ip6';
@@ -291,6 +315,7 @@ export function renderStaticChains(settings: DataplaneSettings, wildcard: Wildca
     settings.defaultEndpointToHostAction === 'Accept' ? 'accept' : settings.defaultEndpointToHostAction === 'Return' ? 'return' : 'counter drop';
   base(StaticChains.workloadToHost, undefined, [
     ...(ctx.families.includes(6) ? [rule('meta l4proto 58 icmpv6 type { 130, 131, 132, 133, 135, 136 } accept', 'icmpv6 router and neighbour discovery')] : []),
+    ...openstackToHostRules(settings, ctx),
     rule(`jump ${StaticChains.fromWorkloadDispatch}`, 'workload egress policy'),
     rule(endpointToHost, `DefaultEndpointToHostAction ${settings.defaultEndpointToHostAction}`),
   ]);
