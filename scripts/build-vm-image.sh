@@ -2,6 +2,7 @@
 # Builds the lab's VM image (issue 16) into /var/cache/margay/vm, idempotently and under a lock:
 #   vmlinux    the uncompressed kernel of Debian's linux-image-*-cloud-amd64 package (QEMU's microvm
 #              machine boots PVH only from an ELF; the package's vmlinuz holds it LZ4-compressed)
+#   udhcpc.script  the initramfs's DHCP hook, also used by the lab's stand-ins
 #   initrd.gz  a busybox initramfs: the virtio modules, an init that takes its address by DHCP
 #              (udhcpc), serves HTTP on port 80 and runs a shell on the serial console
 # The .deb is unpacked with dpkg-deb, never installed. A no-op once built (stamp file).
@@ -12,11 +13,11 @@ mkdir -p "$cache"
 exec 9>"$cache/.lock"
 flock 9
 
-version=2   # bump when the initramfs recipe changes
+version=3   # bump when the initramfs recipe changes
 kernel_pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
 [ -n "$kernel_pkg" ] || { echo "margay: no linux-image-*-cloud-amd64 package known to apt (run apt-get update)" >&2; exit 1; }
 stamp="$kernel_pkg recipe-$version"
-if [ -f "$cache/vmlinux" ] && [ -f "$cache/initrd.gz" ] && [ "$(cat "$cache/stamp" 2>/dev/null)" = "$stamp" ]; then
+if [ -f "$cache/vmlinux" ] && [ -f "$cache/initrd.gz" ] && [ -f "$cache/udhcpc.script" ] && [ "$(cat "$cache/stamp" 2>/dev/null)" = "$stamp" ]; then
   exit 0
 fi
 for tool in lz4 gzip; do
@@ -25,7 +26,7 @@ done
 echo "margay: building the VM image from $kernel_pkg into $cache" >&2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-chmod 755 "$work"   # apt downloads as _apt
+chown _apt "$work" 2>/dev/null || true   # apt downloads as _apt
 ( cd "$work" && apt-get download -q "$kernel_pkg" >/dev/null )
 dpkg-deb -x "$work"/*.deb "$work/pkg"
 kver=${kernel_pkg#linux-image-}
@@ -90,5 +91,7 @@ chmod 755 "$root/init" "$root/usr/share/udhcpc/default.script"
 
 mv "$work/vmlinux" "$cache/vmlinux.tmp" && mv "$cache/vmlinux.tmp" "$cache/vmlinux"
 mv "$work/initrd.gz" "$cache/initrd.gz.tmp" && mv "$cache/initrd.gz.tmp" "$cache/initrd.gz"
+# The same DHCP hook for the lab's stand-ins (namespaces that play a VM with busybox udhcpc).
+cp "$root/usr/share/udhcpc/default.script" "$cache/udhcpc.script"
 echo "$stamp" > "$cache/stamp"
 echo "margay: VM image ready ($(du -h "$cache/vmlinux" | cut -f1) kernel, $(du -h "$cache/initrd.gz" | cut -f1) initramfs)" >&2

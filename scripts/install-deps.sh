@@ -29,6 +29,11 @@ command -v go >/dev/null 2>&1 || need_apt+=(golang-go)
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
 command -v tar >/dev/null 2>&1 || need_apt+=(tar)
 [ -d /usr/share/gocode/src/github.com/containernetworking/cni/libcni ] || need_apt+=(golang-github-appc-cni-dev)
+# OpenStack host side (issue 16): dnsmasq answers the VMs' DHCP; the lab's VMs are QEMU microvms
+# (software emulation) booting a kernel lz4-unpacked from Debian's cloud kernel package.
+command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need_apt+=(dnsmasq-base)
+[ -x /usr/bin/qemu-system-x86_64 ] || need_apt+=(qemu-system-x86)
+command -v lz4 >/dev/null 2>&1 || need_apt+=(lz4)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "margay: installing ${need_apt[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
@@ -85,3 +90,5 @@ build_c dist/lab/margay-netns-forward native/netns-forward.c
 # Debian's source package and cached in /var/cache/margay/kubernetes (scripts/build-kubernetes.sh;
 # a no-op once built). The lock keeps two installs from building at once.
 flock /tmp/margay-kube-build.lock bash scripts/build-kubernetes.sh
+# The lab's VM image (kernel + busybox initramfs) in /var/cache/margay/vm: a no-op once built.
+bash scripts/build-vm-image.sh

@@ -142,6 +142,10 @@ export function startAgent(ctx: LabContext, state: LabState, host: LabHost): Pro
       ...(state.plan.kubernetes ? { CALICO_K8S_NODE_REF: host.name } : {}),
       // Every lab host has its own namespace, so the default ports do not collide.
       MARGAY_LOGSEVERITYSCREEN: 'Info',
+      // OpenStack VMs (`lab vm add`): their taps are workload interfaces, and the host answers
+      // their DHCP (dnsmasq starts only once the host has an OpenStack endpoint).
+      MARGAY_INTERFACEPREFIX: 'cali,tap',
+      MARGAY_DHCP: 'true',
     },
   });
 }
@@ -213,7 +217,11 @@ export async function labUp(options: LabOptions, ctx: LabContext): Promise<LabSt
 export async function labDown(ctx: LabContext): Promise<{ processes: number; namespaces: number }> {
   // A damaged state file names no process; whatever runs in a lab namespace is still found below.
   const state = readStateOrNothing(ctx);
-  const records = [...(state?.pods.flatMap((p) => (p.server ? [p.server] : [])) ?? []), ...(state?.processes ?? [])];
+  const records = [
+    ...(state?.pods.flatMap((p) => (p.server ? [p.server] : [])) ?? []),
+    ...(state?.vms ?? []).flatMap((v) => (v.process ? [v.process] : [])),
+    ...(state?.processes ?? []),
+  ];
   let processes = records.filter(isRunning).length;
   // All at once: each may take its grace time, and nothing is left that could need an orderly end.
   await Promise.all(records.map((record) => stopProcess(record, 3000)));

@@ -14,3 +14,7 @@ export { describeMissing } from './routes.ts';
 export { parsePortSpec, parseServeList } from './serve.ts';
 export { labDir, readState } from './state.ts';
 export type { LabState } from './state.ts';
+export { findVm, vmAdd, vmDelete, vmExec } from './vm/vms.ts';
+export type { VmAddOptions, VmTimings } from './vm/vms.ts';
+export { attachConsole } from './vm/console.ts';
+export type { LabVm } from './state.ts';

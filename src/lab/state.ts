@@ -27,6 +27,31 @@ export interface LabPod {
   server?: ProcessRecord;
 }
 
+/** A VM of the lab (`lab vm add`): a real QEMU VM on a tap, or a stand-in namespace behind a veth. */
+export interface LabVm {
+  name: string;
+  host: string;
+  /** The Neutron port (or the direct stand-in port). */
+  portId: string;
+  /** How the port was made: through Neutron's API, or written directly (stand-in and tests). */
+  portSource: 'neutron' | 'direct';
+  /** The WorkloadEndpoint's name of a direct port. */
+  endpointName?: string;
+  tap: string;
+  mac: string;
+  /** The fixed IP Neutron gave the port (what DHCP must hand out). */
+  address: string;
+  /** `vm` (QEMU) or `stand-in` (a namespace). */
+  kind: 'vm' | 'stand-in';
+  /** The stand-in's namespace. */
+  netns?: string;
+  /** QEMU (or the stand-in's server). */
+  process?: ProcessRecord;
+  consoleSocket?: string;
+  consoleLog?: string;
+  securityGroups: string[];
+}
+
 /** The Kubernetes part of a lab (`lab up --kubernetes`). */
 export interface LabKubernetes {
   /** The operator's kubeconfig: through the forwarder on 127.0.0.1 of the machine's namespace. */
@@ -50,6 +75,8 @@ export interface LabState {
   failedHosts?: string[];
   /** With --kubernetes, once the control plane is up. */
   kubernetes?: LabKubernetes;
+  /** VMs made with `lab vm add`. */
+  vms?: LabVm[];
 }
 
 const STATE_FILE = 'lab.json';

@@ -276,6 +276,24 @@ describe('dataplane render - fixed chains', () => {
     assert.equal(texts(chainsOf(DEFAULT_SETTINGS, {}, ctx([4])).get('wl-to-host')!).length, 2, 'no ICMPv6 rule without IPv6');
   });
 
+  it('lets OpenStack VMs reach DHCP, DNS and the metadata server on their host (Felix special cases)', () => {
+    const os = { ...DEFAULT_SETTINGS, interfacePrefixes: ['tap'], openstack: { metadataAddr: '192.0.2.5', metadataPort: 8775 } };
+    const chains = chainsOf(os, {}, ctx());
+    assert.deepEqual(texts(chains.get('wl-to-host')!).slice(1, 6), [
+      'ip daddr 192.0.2.5 tcp dport 8775 accept',
+      'meta nfproto ipv4 udp sport 68 udp dport 67 accept',
+      'meta nfproto ipv6 udp sport 546 udp dport 547 accept',
+      'udp dport 53 accept',
+      'jump from-wl-dispatch',
+    ]);
+    assert.deepEqual(texts(chains.get('nat-prerouting')!), ['ip daddr 169.254.169.254 tcp dport 80 dnat ip to 192.0.2.5:8775']);
+    assert.equal(chains.get('nat-prerouting')!.base!.priority, -100);
+    const noMetadata = chainsOf({ ...os, openstack: { metadataPort: 8775 } }, {}, ctx([4]));
+    assert.deepEqual(texts(noMetadata.get('wl-to-host')!).slice(0, 2), ['meta nfproto ipv4 udp sport 68 udp dport 67 accept', 'udp dport 53 accept']);
+    assert.equal(noMetadata.get('nat-prerouting'), undefined);
+    assert.equal(chainsOf(DEFAULT_SETTINGS, {}, ctx()).get('nat-prerouting'), undefined, 'nothing of it without OpenStack');
+  });
+
   it('renders failsafe ports, with nets per family, and the raw variants for replies', () => {
     const s = {
       ...DEFAULT_SETTINGS,

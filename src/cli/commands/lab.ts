@@ -16,6 +16,7 @@ import { describeMissing } from '../../lab/mod.ts';
 import { parsePortSpec, parseServeList } from '../../lab/mod.ts';
 import { labDir, readState } from '../../lab/mod.ts';
 import { readNodeStatus } from './node.ts';
+import { registerLabVm } from './lab-vm.ts';
 import { checkLabelKey, checkLabelValue } from '../../api/mod.ts';
 import { globalNetworkPolicyKind, networkPolicyKind } from '../../api/mod.ts';
 import { frrAt, frrSessions } from '../../lab/mod.ts';
@@ -106,6 +107,12 @@ async function status(ctx: CliContext, lab: LabContext): Promise<void> {
   ctx.stdout(formatTable(['POD', 'HOST', 'ADDRESSES', 'LABELS', 'SERVES'], state.pods.map((p) => [
     `${p.namespace}/${p.name}`, p.host, p.addresses.join(','), Object.entries(p.labels).map(([k, v]) => `${k}=${v}`).join(','), p.serve.join(','),
   ])));
+  if ((state.vms ?? []).length > 0) {
+    ctx.stdout('\nVMS\n');
+    ctx.stdout(formatTable(['VM', 'HOST', 'KIND', 'ADDRESS', 'TAP', 'PORT', 'STATE'], (state.vms ?? []).map((v) => [
+      v.name, v.host, v.kind, v.address, v.tap, `${v.portId} (${v.portSource})`, v.process && isRunning(v.process) ? `running (pid ${v.process.pid})` : 'stopped',
+    ])));
+  }
   ctx.stdout('\nPOLICIES\n');
   ctx.stdout(formatTable(['KIND', 'NAMESPACE', 'NAME', 'TIER', 'ORDER', 'SELECTOR'], await policyRows(state)));
 }
@@ -163,6 +170,8 @@ export function registerLab(program: Command, ctx: CliContext): void {
       await podRemove(labContext(ctx), ref);
       ctx.stdout(`Pod ${ref} removed\n`);
     });
+
+  registerLabVm(lab, ctx);
 
   const host = lab.command('host').description('Failures on demand: restart an agent, make a host fail, bring it back');
   host.command('restart-agent')
