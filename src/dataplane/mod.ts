@@ -396,9 +396,9 @@ export {
   WORKLOAD_HOST_MAC,
 } from './links/links.ts';
 
-/** `ip route` failing because the route's interface does not exist (yet). */
+/** `ip route` failing because the route's interface does not exist (yet), or is not up yet (a new tap). */
 function isMissingDevice(message: string): boolean {
-  return /Cannot find device|No such device/i.test(message);
+  return /Cannot find device|No such device|Network is down/i.test(message);
 }
 
 // Re-exported for the other folders of src/ (they enter this folder only through this file).
