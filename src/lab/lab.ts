@@ -34,6 +34,7 @@ import { addKubePod, refreshKubePods, removeKubePod } from './kubernetes/lab-pod
 import { killLabContainers, releaseKubernetes } from './kubernetes/down.ts';
 import { hostPaths } from './kubernetes/paths.ts';
 import { labKubeControllersConfiguration, prepareKubeHost, startKubernetes } from './kubernetes/up.ts';
+import { startOpenStack } from './openstack/up.ts';
 import { PARAMS } from '../api/mod.ts';
 
 /** Where the lab lives and how it reports progress. */
@@ -204,6 +205,7 @@ export async function labUp(options: LabOptions, ctx: LabContext): Promise<LabSt
   ctx.progress('waiting for every agent to be in sync');
   await waitAgentsReady(state, 60_000);
   if (plan.kubernetes) await startKubernetes(ctx, state);
+  if (plan.openstack) await startOpenStack(ctx, state);
   state.ready = true;
   writeState(ctx.dir, state);
   return state;

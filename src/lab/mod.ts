@@ -14,3 +14,5 @@ export { describeMissing } from './routes.ts';
 export { parsePortSpec, parseServeList } from './serve.ts';
 export { labDir, readState } from './state.ts';
 export type { LabState } from './state.ts';
+export { LAB_CLOUD, openstackEnv } from './openstack/up.ts';
+export { NeutronApi, NeutronApiError } from './openstack/neutron-api.ts';

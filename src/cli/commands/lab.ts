@@ -23,6 +23,8 @@ import type { LabState } from '../../lab/mod.ts';
 import { MargayError } from '../../errors/mod.ts';
 import type { CliContext } from '../context.ts';
 import { formatTable } from '../../format/mod.ts';
+import { LAB_CLOUD } from '../../lab/mod.ts';
+import { printOpenStackStatus, registerLabOpenStack } from './lab-openstack.ts';
 
 function labContext(ctx: CliContext): LabContext {
   return { dir: labDir(), progress: (line) => ctx.stderr(`lab: ${line}\n`) };
@@ -75,6 +77,7 @@ async function status(ctx: CliContext, lab: LabContext): Promise<void> {
     await kubernetesStatus(ctx, state);
     await refreshPods(state).catch(() => undefined);
   }
+  printOpenStackStatus(ctx, state);
   ctx.stdout('\nHOSTS\n');
   const hostRows = state.plan.hosts.map((h) => {
     const agent = state.processes.find((p) => p.role === `agent ${h.name}`);
@@ -130,10 +133,12 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .option('--ipv6', 'also give hosts and pods IPv6', false)
     .option('--etcd-members <n>', 'etcd members: 1, or 3/5/7 for a cluster that survives a member failing', positiveInt('--etcd-members'), 1)
     .option('--kubernetes', 'also run a Kubernetes control plane, and containerd + kubelet on every host (pods come from the API)', false)
-    .action(async (opts: { hosts: number; router: boolean; ipv6: boolean; etcdMembers: number; kubernetes: boolean }) => {
-      const state = await labUp({ hosts: opts.hosts, router: opts.router, ipv6: opts.ipv6, etcdMembers: opts.etcdMembers, kubernetes: opts.kubernetes }, labContext(ctx));
+    .option('--openstack', 'also run a real neutron-server with Margay\'s ML2 mechanism driver (the openstack CLI works against it)', false)
+    .action(async (opts: { hosts: number; router: boolean; ipv6: boolean; etcdMembers: number; kubernetes: boolean; openstack: boolean }) => {
+      const state = await labUp({ hosts: opts.hosts, router: opts.router, ipv6: opts.ipv6, etcdMembers: opts.etcdMembers, kubernetes: opts.kubernetes, openstack: opts.openstack }, labContext(ctx));
       ctx.stdout(`Lab is up: ${state.plan.hosts.length} host(s). Reach its datastore with:\n  export DATASTORE_TYPE=etcdv3 ETCD_ENDPOINTS=${state.etcdEndpoint}\n`);
       if (state.kubernetes) ctx.stdout(`and its Kubernetes API server with:\n  export KUBECONFIG=${state.kubernetes.kubeconfig}    (or: margay lab kubectl …)\n`);
+      if (state.openstack) ctx.stdout(`and Neutron (${state.openstack.url}) with the openstack CLI:\n  export OS_CLIENT_CONFIG_FILE=${state.openstack.cloudsYaml} OS_CLOUD=${LAB_CLOUD}    (or: margay lab openstack …)\n`);
     });
 
   lab.command('down')
@@ -221,6 +226,8 @@ export function registerLab(program: Command, ctx: CliContext): void {
       ctx.stdout(`${res.ok ? 'connected' : 'blocked'}: ${from} -> ${to} ${portText}${res.output ? ` (${res.output})` : ''}\n`);
       if (!res.ok) throw new MargayError('MARGAY_ERR_PROBE_FAILED', `${from} cannot reach ${to} on ${portText}`);
     });
+
+  registerLabOpenStack(lab, ctx, labContext);
 
   lab.command('kubectl')
     .description('Run kubectl against the lab\'s API server: margay lab kubectl get pods -A')
