@@ -4,14 +4,14 @@
  * started and stopped (or SIGKILLed) by PID. Configuration comes from src/lab/openstack/neutron.ts,
  * as in the lab.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNeutronSchema, neutronServerCommand, type NeutronFiles, waitNeutronReady, writeNeutronConfig } from '../../src/lab/openstack/neutron.ts';
 import { NeutronApi } from '../../src/lab/openstack/neutron-api.ts';
 import { registerCleanup } from './cleanup.ts';
 import { freePorts } from './ports.ts';
-import { LoggedProcess } from './process.ts';
+import { killPid, LoggedProcess } from './process.ts';
 
 /** Options of {@link startNeutron}. */
 export interface StartNeutronOptions {
@@ -37,6 +37,28 @@ export interface NeutronHandle {
   destroy(): Promise<void>;
 }
 
+/** Every descendant of `pid` (neutron-server forks its RPC and periodic workers). */
+function descendants(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  const out: number[] = [];
+  let tasks: string[] = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tasks) {
+    let children = '';
+    try {
+      children = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const child of children.trim().split(/\s+/).filter(Boolean).map(Number)) out.push(child, ...descendants(child));
+  }
+  return out;
+}
+
 /** Starts neutron-server on 127.0.0.1 (a free port) and waits until its API answers. */
 export async function startNeutron(options: StartNeutronOptions): Promise<NeutronHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'margay-neutron-'));
@@ -52,11 +74,22 @@ export async function startNeutron(options: StartNeutronOptions): Promise<Neutro
     proc.spawn();
     await waitNeutronReady({ url, timeoutMs, alive: () => proc.running, logFile: files.logFile });
   };
-  const unregister = registerCleanup(() => proc.killNow());
+  // The workers it forks are killed by PID with it (they would notice the parent's death, later).
+  const stop = async (signal: NodeJS.Signals): Promise<void> => {
+    const workers = descendants(proc.pid);
+    await proc.stop(signal);
+    for (const pid of workers) killPid(pid);
+  };
+  const killNow = (): void => {
+    const workers = descendants(proc.pid);
+    proc.killNow();
+    for (const pid of workers) killPid(pid);
+  };
+  const unregister = registerCleanup(killNow);
   try {
     await start();
   } catch (err) {
-    proc.killNow();
+    killNow();
     throw err;
   }
   return {
@@ -66,14 +99,14 @@ export async function startNeutron(options: StartNeutronOptions): Promise<Neutro
     get pid() {
       return proc.pid;
     },
-    kill: () => proc.stop('SIGKILL'),
+    kill: () => stop('SIGKILL'),
     restart: async () => {
-      await proc.stop();
+      await stop('SIGTERM');
       await start();
     },
     logTail: (lines = 40) => proc.logTail(lines) + '\n' + new LoggedProcess('', '', [], files.logFile).logTail(lines),
     destroy: async () => {
-      await proc.stop();
+      await stop('SIGTERM');
       unregister();
       rmSync(dir, { recursive: true, force: true });
     },

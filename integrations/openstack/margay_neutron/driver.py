@@ -14,6 +14,10 @@ written per bound VM port, a NetworkPolicy per security group, DHCP data per sub
 agents' endpoint status keys become port status ACTIVE/DOWN/ERROR (status_loop).
 """
 import eventlet
+# ML2's get_ports names Port.port_forwardings, a backref this model module defines and that exists
+# once SQLAlchemy's mappers are configured: the API process does that on its first query, a forked
+# worker (where the resync runs) has not (MargayWorker.start configures them).
+from neutron.db.models import port_forwarding  # noqa: F401
 from neutron_lib.callbacks import events
 from neutron_lib.callbacks import registry
 from neutron_lib.callbacks import resources
@@ -25,6 +29,7 @@ from neutron_lib.plugins.ml2 import api
 from neutron_lib import worker
 from oslo_config import cfg
 from oslo_log import log
+from sqlalchemy import orm
 
 from margay_neutron import model
 from margay_neutron.etcd import Etcd
@@ -103,6 +108,7 @@ class MargayWorker(worker.BaseWorker):
 
     def start(self, name='neutron-server', desc=None):
         super().start(name=name, desc=desc)
+        orm.configure_mappers()
         self._threads = [eventlet.spawn(self._driver.resync_loop), eventlet.spawn(self._driver.status_loop)]
 
     def stop(self):
