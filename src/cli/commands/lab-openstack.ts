@@ -1,10 +1,10 @@
 /** `margay lab openstack …`: the `openstack` CLI against the lab's neutron-server (`lab up --openstack`). */
-import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { isRunning, type LabContext, type LabState, openstackEnv, requireLab } from '../../lab/mod.ts';
 import { MargayError } from '../../errors/mod.ts';
 import type { CliContext } from '../context.ts';
 import { formatTable } from '../../format/mod.ts';
+import { registerPassthrough } from './passthrough.ts';
 
 /** The lab's OpenStack part, or an error saying how to get one. */
 function requireOpenStack(state: LabState): LabState {
@@ -30,15 +30,10 @@ export function printOpenStackStatus(ctx: CliContext, state: LabState): void {
 
 /** Registers `lab openstack`. */
 export function registerLabOpenStack(lab: Command, ctx: CliContext, labContext: (ctx: CliContext) => LabContext): void {
-  lab.command('openstack')
-    .description('Run the openstack CLI against the lab\'s Neutron: margay lab openstack network list')
-    .argument('[args...]', 'the openstack CLI\'s arguments (put them after -- when they start with -)')
-    .allowUnknownOption()
-    .helpOption(false)
-    .action((args: string[]) => {
-      const state = requireOpenStack(requireLab(labContext(ctx)));
-      const res = spawnSync('openstack', args, { stdio: 'inherit', env: openstackEnv(state) });
-      if (res.error) throw new MargayError('MARGAY_ERR_CONFIG', `openstack could not be started (${res.error.message}): run scripts/install-deps.sh (it installs python3-openstackclient)`);
-      if (res.status !== 0) process.exitCode = res.status ?? 1;
-    });
+  registerPassthrough(lab, {
+    name: 'openstack',
+    description: 'Run the openstack CLI against the lab\'s Neutron: margay lab openstack network list',
+    install: 'run scripts/install-deps.sh (it installs python3-openstackclient)',
+    command: (args) => ({ args, env: openstackEnv(requireOpenStack(requireLab(labContext(ctx)))) }),
+  });
 }

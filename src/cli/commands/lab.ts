@@ -25,6 +25,7 @@ import type { CliContext } from '../context.ts';
 import { formatTable } from '../../format/mod.ts';
 import { LAB_CLOUD } from '../../lab/mod.ts';
 import { printOpenStackStatus, registerLabOpenStack } from './lab-openstack.ts';
+import { registerPassthrough } from './passthrough.ts';
 
 function labContext(ctx: CliContext): LabContext {
   return { dir: labDir(), progress: (line) => ctx.stderr(`lab: ${line}\n`) };
@@ -229,17 +230,12 @@ export function registerLab(program: Command, ctx: CliContext): void {
 
   registerLabOpenStack(lab, ctx, labContext);
 
-  lab.command('kubectl')
-    .description('Run kubectl against the lab\'s API server: margay lab kubectl get pods -A')
-    .argument('[args...]', 'kubectl\'s arguments (put them after -- when they start with -)')
-    .allowUnknownOption()
-    .helpOption(false)
-    .action((args: string[]) => {
-      const kubeconfig = labKubeconfig(requireLab(labContext(ctx)));
-      const res = spawnSync('kubectl', [...kubectlFlags(kubeconfig), ...args], { stdio: 'inherit' });
-      if (res.error) throw new MargayError('MARGAY_ERR_CONFIG', `kubectl could not be started (${res.error.message}): install it (apt-get install kubernetes-client)`);
-      if (res.status !== 0) process.exitCode = res.status ?? 1;
-    });
+  registerPassthrough(lab, {
+    name: 'kubectl',
+    description: 'Run kubectl against the lab\'s API server: margay lab kubectl get pods -A',
+    install: 'install it (apt-get install kubernetes-client)',
+    command: (args) => ({ args: [...kubectlFlags(labKubeconfig(requireLab(labContext(ctx)))), ...args] }),
+  });
 
   lab.command('connectivity')
     .description('Probe every pod pair and compare with `margay policy matrix`, mismatches marked')
