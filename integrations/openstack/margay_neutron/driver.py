@@ -13,6 +13,8 @@ Ports are bound (vif_type ``tap``) only on hosts with a Margay Node in etcd; a W
 written per bound VM port, a NetworkPolicy per security group, DHCP data per subnet (sync.py); the
 agents' endpoint status keys become port status ACTIVE/DOWN/ERROR (status_loop).
 """
+import json
+
 import eventlet
 # ML2's get_ports names Port.port_forwardings, a backref this model module defines and that exists
 # once SQLAlchemy's mappers are configured: the API process does that on its first query, a forked
@@ -226,7 +228,6 @@ class MargayMechanismDriver(api.MechanismDriver):
         status = n_const.PORT_STATUS_DOWN
         if value is not None:
             try:
-                import json
                 status = STATUS.get(json.loads(value).get('status'), n_const.PORT_STATUS_ERROR)
             except (ValueError, AttributeError):
                 status = n_const.PORT_STATUS_ERROR
