@@ -32,7 +32,8 @@ export interface ConnectivityReport {
   mismatches: number;
 }
 
-async function readAllResources(state: LabState): Promise<Resource[]> {
+/** Every resource of the lab's datastore (the policy model's input). */
+export async function readAllResources(state: LabState): Promise<Resource[]> {
   const lists = await withStore(state, (store) => Promise.all(allKinds.map((k) => store.list(k))));
   return lists.flatMap((l) => l.items);
 }

@@ -34,6 +34,7 @@ import { addKubePod, refreshKubePods, removeKubePod } from './kubernetes/lab-pod
 import { killLabContainers, releaseKubernetes } from './kubernetes/down.ts';
 import { hostPaths } from './kubernetes/paths.ts';
 import { labKubeControllersConfiguration, prepareKubeHost, startKubernetes } from './kubernetes/up.ts';
+import { startOpenStack } from './openstack/up.ts';
 import { PARAMS } from '../api/mod.ts';
 
 /** Where the lab lives and how it reports progress. */
@@ -85,7 +86,8 @@ function baseResources(plan: LabPlan): Resource[] {
     { kind: 'IPPool', metadata: { name: 'lab-ipv4' }, spec: { cidr: plan.ranges.pool4, blockSize: 26, natOutgoing: false, vxlanMode: plan.router ? 'CrossSubnet' : 'Never' } },
     // BFD on the mesh (a Margay extension, docs/bgp.md): a failed host's routes go within ~300 ms.
     { kind: 'BGPConfiguration', metadata: { name: 'default', annotations: { 'margay.io/bfd': 'true' } }, spec: { nodeToNodeMeshEnabled: true, asNumber: plan.asNumber } },
-    { kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: { ipv6Support: plan.options.ipv6 } },
+    // With OpenStack, VMs' tap interfaces are workload interfaces too (as Calico's `cali,tap`).
+    { kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: { ipv6Support: plan.options.ipv6, ...(plan.openstack ? { interfacePrefix: 'cali,tap' } : {}) } },
   ];
   if (plan.options.ipv6) docs.push({ kind: 'IPPool', metadata: { name: 'lab-ipv6' }, spec: { cidr: plan.ranges.pool6, blockSize: 122 } });
   // A lab converges in seconds: the Kubernetes controllers' full resyncs (endpoints of pods gone
@@ -208,6 +210,7 @@ export async function labUp(options: LabOptions, ctx: LabContext): Promise<LabSt
   ctx.progress('waiting for every agent to be in sync');
   await waitAgentsReady(state, 60_000);
   if (plan.kubernetes) await startKubernetes(ctx, state);
+  if (plan.openstack) await startOpenStack(ctx, state);
   state.ready = true;
   writeState(ctx.dir, state);
   return state;

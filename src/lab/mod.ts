@@ -18,3 +18,6 @@ export { findVm, vmAdd, vmDelete, vmExec } from './vm/vms.ts';
 export type { VmAddOptions, VmTimings } from './vm/vms.ts';
 export { attachConsole } from './vm/console.ts';
 export type { LabVm } from './state.ts';
+export { LAB_CLOUD, openstackEnv } from './openstack/up.ts';
+export { NeutronApi, NeutronApiError } from './openstack/neutron-api.ts';
+export { vmConnectivity } from './vm/connectivity.ts';

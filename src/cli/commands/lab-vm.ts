@@ -2,7 +2,7 @@
  * `margay lab vm …`: VMs on lab hosts, networked as OpenStack does it (src/lab/vm/).
  */
 import type { Command } from 'commander';
-import { attachConsole, findVm, labDir, requireLab, vmAdd, vmDelete, vmExec, type LabContext } from '../../lab/mod.ts';
+import { attachConsole, findVm, labDir, renderConnectivity, requireLab, vmAdd, vmConnectivity, vmDelete, vmExec, type LabContext } from '../../lab/mod.ts';
 import { MargayError } from '../../errors/mod.ts';
 import type { CliContext } from '../context.ts';
 
@@ -45,6 +45,13 @@ export function registerLabVm(lab: Command, ctx: CliContext): void {
       if (found.kind !== 'vm' || !found.consoleSocket) throw new MargayError('MARGAY_ERR_USAGE', `${name} is a stand-in: it has no console (use \`margay lab vm exec ${name} -- …\`)`);
       ctx.stderr(`lab: console of ${name}; Ctrl-] detaches\n`);
       await attachConsole(found.consoleSocket, { stdin: process.stdin, stdout: process.stdout });
+    });
+  vm.command('connectivity')
+    .description('Probe every VM pair on 80/tcp from inside the VMs and compare with `margay policy matrix`')
+    .action(async () => {
+      const report = await vmConnectivity(labContext(ctx));
+      ctx.stdout(renderConnectivity(report));
+      if (report.mismatches > 0) throw new MargayError('MARGAY_ERR_PROBE_FAILED', `${report.mismatches} probe(s) disagree with policy`);
     });
   vm.command('exec')
     .argument('<name>', 'the VM\'s name')

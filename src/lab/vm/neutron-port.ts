@@ -46,7 +46,7 @@ export async function createNeutronPort(api: NeutronClient, options: { name: str
     network_id: networkId,
     ...(groups.length > 0 ? { security_groups: groups } : {}),
     device_id: options.name,
-    device_owner: 'compute:margay-lab',
+    device_owner: 'compute:nova',
     'binding:host_id': options.host,
   });
   const address = port.fixed_ips.find((f) => !f.ip_address.includes(':'))?.ip_address;

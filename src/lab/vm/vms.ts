@@ -17,6 +17,8 @@ import { type LabContext, requireLab } from '../lab.ts';
 import { type LabState, type LabVm, writeState } from '../state.ts';
 import { consoleExec } from './console.ts';
 import { createDirectPort, deleteDirectPort, type LabPort } from './direct-port.ts';
+import { createNeutronPort, deleteNeutronPort } from './neutron-port.ts';
+import { NeutronApi } from '../openstack/neutron-api.ts';
 import { vmCacheDir, vmImage } from './image.ts';
 import { createStandInVeth, createTap, removeLink } from './links.ts';
 import { QEMU, qemuArgs, requireQemu } from './qemu.ts';
@@ -61,7 +63,17 @@ export function findVm(state: LabState, name: string): LabVm {
   return vm;
 }
 
+function neutron(state: LabState): NeutronApi {
+  return new NeutronApi({ url: state.openstack!.url });
+}
+
+/** The port: through Neutron in an OpenStack lab, else written directly (stand-ins, tests). */
 async function createPort(state: LabState, options: VmAddOptions): Promise<{ port: LabPort; source: LabVm['portSource'] }> {
+  if (state.openstack && !options.directPort) {
+    if (options.network === undefined) throw new MargayError('MARGAY_ERR_USAGE', 'lab vm add: --network is required in an OpenStack lab (the Neutron network of the port)');
+    const port = await createNeutronPort(neutron(state), { name: options.name, host: options.host, network: options.network, securityGroups: options.securityGroups });
+    return { port, source: 'neutron' };
+  }
   if (options.directPort || options.standIn) {
     return { port: await createDirectPort(state, { name: options.name, host: options.host, securityGroups: options.securityGroups }), source: 'direct' };
   }
@@ -69,7 +81,8 @@ async function createPort(state: LabState, options: VmAddOptions): Promise<{ por
 }
 
 async function deletePort(state: LabState, vm: LabVm): Promise<void> {
-  if (vm.portSource === 'direct') await deleteDirectPort(state, { id: vm.portId, tap: vm.tap, mac: vm.mac, address: vm.address, ...(vm.endpointName ? { endpointName: vm.endpointName } : {}) });
+  if (vm.portSource === 'neutron') await deleteNeutronPort(neutron(state), vm.portId);
+  else await deleteDirectPort(state, { id: vm.portId, tap: vm.tap, mac: vm.mac, address: vm.address, ...(vm.endpointName ? { endpointName: vm.endpointName } : {}) });
 }
 
 /** `lab vm add`: port, tap, boot, DHCP; returns the VM and its timings. */
