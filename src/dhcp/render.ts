@@ -101,7 +101,8 @@ export function renderDhcp(endpoints: readonly DhcpEndpoint[], subnets: readonly
         continue;
       }
       used.set(subnet.id, subnet);
-      hostLines.push(`${ep.mac},set:port-${ep.interfaceName},${address},${ep.hostname ?? defaultHostname(address)}`);
+      // No `set:` tag per port: dnsmasq (2.86–2.90 at least) can crash re-reading tagged host lines on SIGHUP.
+      hostLines.push(`${ep.mac},${address},${ep.hostname ?? defaultHostname(address)}`);
       outcome.served.push(`${address}@${subnet.id}`);
     }
     outcomes.push(outcome);

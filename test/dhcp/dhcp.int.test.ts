@@ -5,13 +5,13 @@
  * dnsmasq comes back; a new service (a restarted agent) adopts the running dnsmasq.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { EtcdDatastore } from '../../src/datastore/etcd.ts';
 import { DhcpService, subnetPrefix } from '../../src/dhcp/mod.ts';
-import { silentLogger } from '../../src/log/mod.ts';
+import { createLogger } from '../../src/log/mod.ts';
 import { useEtcd } from '../harness/etcd.ts';
 import { run, useTestNetns, vethPair } from '../harness/netns.ts';
 import { eventually } from '../harness/wait.ts';
@@ -38,7 +38,10 @@ describe('dhcp - dnsmasq serves a VM from etcd (real dnsmasq, real udhcpc)', () 
   const nets = useTestNetns(2, 'mgdh');
   const dir = mkdtempSync(join(tmpdir(), 'margay-dhcp-'));
   const services: DhcpService[] = [];
+  // Warnings and errors reach the test's output (a failure then says why).
+  const logger = createLogger({ level: 'warn' });
   after(async () => {
+    if (existsSync(join(dir, 'dnsmasq.log'))) console.log(`# dnsmasq.log:\n${readFileSync(join(dir, 'dnsmasq.log'), 'utf8').replace(/^/gm, '# ')}`);
     for (const s of services) await s.stop({ remove: true }).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   });
@@ -53,7 +56,7 @@ describe('dhcp - dnsmasq serves a VM from etcd (real dnsmasq, real udhcpc)', () 
     try {
       await ds.put(`${subnetPrefix('')}sub-1`, subnet(['192.0.2.53']));
       await ds.put(WEP_KEY, wep('10.65.0.5'));
-      const service = new DhcpService({ datastore: ds, hostname: 'host-a', dir, netns: host.name, logger: silentLogger(), checkIntervalMs: 200 });
+      const service = new DhcpService({ datastore: ds, hostname: 'host-a', dir, netns: host.name, logger, checkIntervalMs: 200 });
       services.push(service.start());
       await eventually(() => assert.ok(service.driver.pid !== undefined && service.applies > 0), { timeoutMs: 20_000 });
 
@@ -92,7 +95,7 @@ describe('dhcp - dnsmasq serves a VM from etcd (real dnsmasq, real udhcpc)', () 
       // The agent goes away (dnsmasq stays); a new service adopts the same dnsmasq.
       const running = service.driver.pid!;
       await service.stop();
-      const again = new DhcpService({ datastore: ds, hostname: 'host-a', dir, netns: host.name, logger: silentLogger() });
+      const again = new DhcpService({ datastore: ds, hostname: 'host-a', dir, netns: host.name, logger });
       services.push(again.start());
       await eventually(() => assert.ok(again.applies > 0), { timeoutMs: 20_000 });
       assert.equal(again.driver.pid, running);

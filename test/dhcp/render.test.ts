@@ -75,7 +75,7 @@ describe('dhcp - decoding', () => {
 describe('dhcp - rendering', () => {
   it('renders hosts, options, ranges and gateway addresses', () => {
     const r = renderDhcp([ep()], [subnet()], { leaseSeconds: 600 });
-    assert.equal(r.hosts, 'fa:16:3e:00:00:01,set:port-tap1234567890a,10.65.0.5,host-10-65-0-5\n');
+    assert.equal(r.hosts, 'fa:16:3e:00:00:01,10.65.0.5,host-10-65-0-5\n');
     assert.deepEqual(r.ranges, ['set:subnet-sub-1,10.65.0.0,static,255.255.255.0,600s']);
     assert.deepEqual(r.gatewayAddresses, ['10.65.0.1/24']);
     assert.equal(
