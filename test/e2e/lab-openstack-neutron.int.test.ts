@@ -17,10 +17,13 @@ import { standInSubnet } from '../../src/lab/vm/direct-port.ts';
 import { vmConnectivity } from '../../src/lab/vm/connectivity.ts';
 import { vmAdd } from '../../src/lab/vm/vms.ts';
 import { eventually } from '../harness/wait.ts';
+import { printOpenStackDiagnostics } from './openstack-diagnostics.ts';
 
 type Json = Record<string, any>;
 const ctx: LabContext = { dir: mkdtempSync(join(tmpdir(), 'margay-lab-neutron-')), progress: () => undefined };
+let passed = false;
 after(async () => {
+  if (!passed) printOpenStackDiagnostics(ctx.dir);
   await labDown(ctx);
 });
 
@@ -65,5 +68,6 @@ describe('lab - OpenStack with Neutron: real VMs, DHCP, BGP, security groups', (
     const egress = (await api.list<Json>('security_group_rule', `security_group_id=${client.id}&direction=egress&ethertype=IPv4`))[0]!;
     await api.remove('security_group_rule', egress.id);
     await expectMatrix({ 'a>b': true, 'a>c': false, 'b>a': true, 'b>c': false, 'c>a': false, 'c>b': false }, 'no egress from c');
+    passed = true;
   });
 });
