@@ -1,5 +1,6 @@
 /**
- * One lab VM's QEMU: the microvm machine with software emulation (KVM does not run nested here)
+ * One lab VM's QEMU: the microvm machine with software emulation (KVM does not run nested here;
+ * its PIT and PIC must be on, or the kernel hangs calibrating its TSC under TCG)
  * and a direct PVH kernel boot, its NIC on a tap of its host's namespace, its serial console on a
  * unix socket (with a log file of everything it printed).
  */
@@ -28,7 +29,7 @@ export interface QemuSpec {
 export function qemuArgs(spec: QemuSpec): string[] {
   return [
     '-name', spec.name,
-    '-M', 'microvm,rtc=on',
+    '-M', 'microvm,rtc=on,pit=on,pic=on',
     // A smaller translation cache: ~100 MB less resident memory per VM.
     '-accel', 'tcg,tb-size=64',
     '-cpu', 'max',
