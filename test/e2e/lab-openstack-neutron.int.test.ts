@@ -22,7 +22,10 @@ import { printOpenStackDiagnostics } from './openstack-diagnostics.ts';
 type Json = Record<string, any>;
 const ctx: LabContext = { dir: mkdtempSync(join(tmpdir(), 'margay-lab-neutron-')), progress: () => undefined };
 let passed = false;
+// The lab's waits use unref'd timers: keep the event loop alive while the test awaits them.
+const keepAlive = setInterval(() => undefined, 1000);
 after(async () => {
+  clearInterval(keepAlive);
   if (!passed) printOpenStackDiagnostics(ctx.dir);
   await labDown(ctx);
 });

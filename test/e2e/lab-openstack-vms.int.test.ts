@@ -13,13 +13,17 @@ import { exec } from '../../src/os/mod.ts';
 import { applyManifests, labDown, labUp, type LabContext } from '../../src/lab/lab.ts';
 import { restartAgent } from '../../src/lab/hosts.ts';
 import { vmAdd, vmDelete, vmExec } from '../../src/lab/vm/vms.ts';
+import { httpGet } from '../../src/lab/vm/connectivity.ts';
 import { readState } from '../../src/lab/state.ts';
 import { eventually } from '../harness/wait.ts';
 import { printOpenStackDiagnostics } from './openstack-diagnostics.ts';
 
 const ctx: LabContext = { dir: mkdtempSync(join(tmpdir(), 'margay-lab-os-')), progress: () => undefined };
 let passed = false;
+// The lab's waits use unref'd timers: keep the event loop alive while the test awaits them.
+const keepAlive = setInterval(() => undefined, 1000);
 after(async () => {
+  clearInterval(keepAlive);
   if (!passed) printOpenStackDiagnostics(ctx.dir);
   await labDown(ctx);
 });
@@ -36,7 +40,7 @@ spec:
 
 /** An HTTP fetch from inside a VM or stand-in: the body, or undefined when blocked. */
 async function fetchFrom(vm: string, address: string): Promise<string | undefined> {
-  const res = await vmExec(ctx, vm, `wget -q -T 2 -O - http://${address}/ 2>&1`, 30_000);
+  const res = await vmExec(ctx, vm, httpGet(address), 30_000);
   return res.code === 0 ? res.output.trim() : undefined;
 }
 

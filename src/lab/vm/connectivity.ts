@@ -8,6 +8,14 @@ import { type LabContext, requireLab } from '../lab.ts';
 import { type ConnectivityCell, type ConnectivityReport, readAllResources } from '../connectivity.ts';
 import { vmExec } from './vms.ts';
 
+/**
+ * A shell command that fetches `http://ADDRESS/` with busybox nc (Debian's static busybox wget
+ * crashes), exit status 0 only when connected.
+ */
+export function httpGet(address: string, timeoutS = 2): string {
+  return `r=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w ${timeoutS} ${address} 80) && echo "$r" | tail -n 1`;
+}
+
 /** Probes every VM pair on 80/tcp and compares with the policy matrix. */
 export async function vmConnectivity(ctx: LabContext, options: { timeoutS?: number } = {}): Promise<ConnectivityReport> {
   const state = requireLab(ctx);
@@ -21,7 +29,7 @@ export async function vmConnectivity(ctx: LabContext, options: { timeoutS?: numb
   for (const from of vms) {
     for (const to of vms) {
       const verdict = table[names.get(from.name)!]![names.get(to.name)!]!;
-      const res = await vmExec(ctx, from.name, `wget -q -T ${options.timeoutS ?? 2} -O - http://${to.address}/ 2>&1`, 30_000);
+      const res = await vmExec(ctx, from.name, httpGet(to.address, options.timeoutS ?? 2), 30_000);
       const cell: ConnectivityCell = { from: from.name, to: to.name, port: '80/TCP', expected: verdict, observed: res.code === 0 ? 'allow' : 'deny' };
       if (res.code !== 0) cell.detail = res.output.split('\n').pop() ?? '';
       cells.push(cell);
