@@ -118,8 +118,13 @@ function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
   }
 }
 
-/** The bgpd configuration of an eBGP router that peers with `neighbors` (all in one remote AS). */
+/**
+ * The bgpd configuration of an eBGP router that peers with `neighbors`. IPv4 neighbours carry
+ * IPv4 unicast, IPv6 neighbours IPv6 unicast (each family over its own sessions, as the hosts'
+ * BIRD renders them).
+ */
 export function routerBgpConfig(options: { asNumber: number; routerId: string; neighbors: { address: string; asNumber: number }[] }): string {
+  const v6 = options.neighbors.filter((n) => n.address.includes(':'));
   return [
     `router bgp ${options.asNumber}`,
     ` bgp router-id ${options.routerId}`,
@@ -127,6 +132,16 @@ export function routerBgpConfig(options: { asNumber: number; routerId: string; n
     ' no bgp ebgp-requires-policy',
     ' no bgp network import-check',
     ...options.neighbors.map((n) => ` neighbor ${n.address} remote-as ${n.asNumber}`),
+    ...(v6.length > 0
+      ? [
+          ' address-family ipv4 unicast',
+          ...v6.map((n) => `  no neighbor ${n.address} activate`),
+          ' exit-address-family',
+          ' address-family ipv6 unicast',
+          ...v6.map((n) => `  neighbor ${n.address} activate`),
+          ' exit-address-family',
+        ]
+      : []),
     '',
   ].join('\n');
 }

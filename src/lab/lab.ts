@@ -87,13 +87,15 @@ function baseResources(plan: LabPlan): Resource[] {
     { kind: 'BGPConfiguration', metadata: { name: 'default', annotations: { 'margay.io/bfd': 'true' } }, spec: { nodeToNodeMeshEnabled: true, asNumber: plan.asNumber } },
     { kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: { ipv6Support: plan.options.ipv6 } },
   ];
-  if (plan.options.ipv6) docs.push({ kind: 'IPPool', metadata: { name: 'lab-ipv6' }, spec: { cidr: plan.ranges.pool6, blockSize: 122 } });
+  // IPv6 as IPv4: natively on a segment, VXLAN (over IPv6) across the router.
+  if (plan.options.ipv6) docs.push({ kind: 'IPPool', metadata: { name: 'lab-ipv6' }, spec: { cidr: plan.ranges.pool6, blockSize: 122, vxlanMode: plan.router ? 'CrossSubnet' : 'Never' } });
   // A lab converges in seconds: the Kubernetes controllers' full resyncs (endpoints of pods gone
   // while their host was down, nodes deleted) run every 15 s instead of Calico's 5 minutes.
   if (plan.kubernetes) docs.push(labKubeControllersConfiguration());
   // With a router, each host peers over eBGP with the router's address on its own segment.
   for (const host of plan.router ? plan.hosts : []) {
     docs.push({ kind: 'BGPPeer', metadata: { name: `lab-router-${host.name}` }, spec: { node: host.name, peerIP: host.gateway, asNumber: plan.router!.asNumber } });
+    if (host.gateway6) docs.push({ kind: 'BGPPeer', metadata: { name: `lab-router6-${host.name}` }, spec: { node: host.name, peerIP: host.gateway6, asNumber: plan.router!.asNumber } });
   }
   return docs.map((d) => validateResource({ apiVersion: 'projectcalico.org/v3', ...(d as object) }));
 }
@@ -111,7 +113,7 @@ async function startRouter(dir: string, plan: LabPlan): Promise<ProcessRecord[]>
     bgpd: routerBgpConfig({
       asNumber: router.asNumber,
       routerId: router.fabricAddress.split('/')[0]!,
-      neighbors: plan.hosts.map((h) => ({ address: h.address.split('/')[0]!, asNumber: plan.asNumber })),
+      neighbors: plan.hosts.flatMap((h) => [h.address, ...(h.address6 ? [h.address6] : [])]).map((a) => ({ address: a.split('/')[0]!, asNumber: plan.asNumber })),
     }),
   });
   return frr.pids().map((pid) => ({ role: 'frr', pid, startTime: processStartTime(pid) ?? '', logFile: join(frrDir, 'bgpd.log') }));

@@ -1,7 +1,7 @@
 /** The lab folder's public surface: what other folders of src/ may import. */
 
 // Re-exported for the other folders of src/ (they enter this folder only through this file).
-export { connectivity, renderConnectivity } from './connectivity.ts';
+export { connectivity, connectivityAll, labFamilies, renderConnectivity } from './connectivity.ts';
 export { frrAt, frrSessions } from './frr.ts';
 export { failHost, recoverHost, restartAgent, restartKubelet } from './hosts.ts';
 export { kubectlFlags, labKubeconfig } from './kubernetes/kubectl.ts';

@@ -47,12 +47,27 @@ export interface LabHost {
   address: string;
   /** Its default gateway on the fabric, when the router exists. */
   gateway?: string;
-  /** Its IPv6 fabric address (`2001:db8::b/64`), with --ipv6. */
+  /** Its IPv6 address on its segment (`2001:db8::b/64`), with --ipv6. */
   address6?: string;
+  /** Its IPv6 default gateway (the router on its segment), with --ipv6 and a router. */
+  gateway6?: string;
   /** Which segment it sits on. */
   segment: 'fabric' | 'second';
   /** Name of its uplink inside its namespace. */
   uplink: string;
+}
+
+/** The FRR router of `--router` and the second segment behind it. */
+export interface LabRouter {
+  netns: string;
+  fabricAddress: string;
+  secondAddress: string;
+  /** Its IPv6 addresses on the fabric and the second segment, with --ipv6. */
+  fabricAddress6?: string;
+  secondAddress6?: string;
+  secondNetns: string;
+  secondBridge: string;
+  asNumber: number;
 }
 
 /** The whole plan. */
@@ -63,7 +78,7 @@ export interface LabPlan {
   fabricNetns: string;
   fabricBridge: string;
   hosts: LabHost[];
-  router?: { netns: string; fabricAddress: string; secondAddress: string; secondNetns: string; secondBridge: string; asNumber: number };
+  router?: LabRouter;
   /** The cluster AS number. */
   asNumber: number;
   /** With --kubernetes. */
@@ -91,12 +106,15 @@ export function planLab(options: LabOptions, machine: readonly UsedNetwork[]): L
   for (let i = 1; i <= options.hosts; i++) {
     const behindRouter = options.router && options.hosts > 1 && i === options.hosts;
     const segment = behindRouter ? ranges.second! : ranges.fabric;
+    const segment6 = behindRouter ? ranges.second6 : ranges.fabric6;
     hosts.push({
       name: `host-${i}`,
       netns: `${LAB_PREFIX}host-${i}`,
       address: nthAddress(segment, HOST_OFFSET + i),
       ...(options.router ? { gateway: nthIpOf(segment, 1) } : {}),
-      ...(options.ipv6 && !behindRouter ? { address6: nthAddress(ranges.fabric6!, HOST_OFFSET + i) } : {}),
+      // Dual stack on both segments: IPv6 crosses the router exactly as IPv4 does.
+      ...(segment6 ? { address6: nthAddress(segment6, HOST_OFFSET + i) } : {}),
+      ...(segment6 && options.router ? { gateway6: nthIpOf(segment6, 1) } : {}),
       segment: behindRouter ? 'second' : 'fabric',
       uplink: 'eth0',
     });
@@ -118,6 +136,7 @@ export function planLab(options: LabOptions, machine: readonly UsedNetwork[]): L
       netns: `${LAB_PREFIX}router`,
       fabricAddress: nthAddress(ranges.fabric, 1),
       secondAddress: nthAddress(ranges.second!, 1),
+      ...(ranges.fabric6 && ranges.second6 ? { fabricAddress6: nthAddress(ranges.fabric6, 1), secondAddress6: nthAddress(ranges.second6, 1) } : {}),
       secondNetns: `${LAB_PREFIX}segment2`,
       secondBridge: 'br1',
       asNumber: 64513,

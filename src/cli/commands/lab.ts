@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { connectivity, renderConnectivity } from '../../lab/mod.ts';
+import { connectivityAll, renderConnectivity } from '../../lab/mod.ts';
 import { isRunning } from '../../lab/mod.ts';
 import { labDown, labUp, type LabContext, parsePodRef, podAdd, withStore, podRemove, probe, refreshPods, requireLab, targetAddress, targetNetns } from '../../lab/mod.ts';
 import { kubectlFlags, labKubeconfig } from '../../lab/mod.ts';
@@ -237,7 +237,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
   lab.command('connectivity')
     .description('Probe every pod pair and compare with `margay policy matrix`, mismatches marked')
     .option('--port <port>', 'PORT/PROTO (repeatable; default 80/tcp)', (v: string, p: string[] = []) => [...p, v])
-    .addOption(new Option('--ip-version <version>', 'probe over IPv4 (default) or IPv6 (a lab up with --ipv6)').choices(['4', '6']).default('4'))
+    .addOption(new Option('--ip-version <version>', 'probe over IPv4, IPv6 (a lab up with --ipv6), or all the lab\'s families (default)').choices(['4', '6', 'all']).default('all'))
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
     .action(async (opts: { port?: string[]; output: string; ipVersion: string }) => {
       const ports = (opts.port ?? ['80/tcp']).map(parsePortSpec);
@@ -247,8 +247,9 @@ export function registerLab(program: Command, ctx: CliContext): void {
         const missing = await settleKubePods(state);
         if (missing) ctx.stderr(`lab: warning: ${missing}\n`);
       }
-      const report = await connectivity(state, ports, { ipVersion: Number(opts.ipVersion) as 4 | 6 });
-      ctx.stdout(opts.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderConnectivity(report));
-      if (report.mismatches > 0) throw new MargayError('MARGAY_ERR_PROBE_FAILED', `${report.mismatches} probe(s) disagree with policy`);
+      const reports = await connectivityAll(state, ports, opts.ipVersion === 'all' ? {} : { families: [Number(opts.ipVersion) as 4 | 6] });
+      ctx.stdout(opts.output === 'json' ? `${JSON.stringify(reports, null, 2)}\n` : reports.map(renderConnectivity).join('\n'));
+      const mismatches = reports.reduce((n, r) => n + r.mismatches, 0);
+      if (mismatches > 0) throw new MargayError('MARGAY_ERR_PROBE_FAILED', `${mismatches} probe(s) disagree with policy`);
     });
 }
