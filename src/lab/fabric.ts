@@ -6,6 +6,7 @@
  */
 import { exec } from '../os/mod.ts';
 import { LAB_PREFIX, type LabHost, type LabPlan } from './plan.ts';
+import { setHostUplinks } from './fabric/failures.ts';
 
 async function ip(args: string[]): Promise<void> {
   await exec('ip', args);
@@ -44,6 +45,7 @@ function hostPort(plan: LabPlan, host: LabHost): { bridgeNetns: string; port: st
 
 /** Cuts (or restores) a host's wire at the bridge, as a pulled cable or a dead NIC would. */
 export async function setHostWire(plan: LabPlan, host: LabHost, up: boolean): Promise<void> {
+  if (plan.fabric) return setHostUplinks(plan.fabric, host.name, up);
   const { bridgeNetns, port } = hostPort(plan, host);
   await ip(['-n', bridgeNetns, 'link', 'set', port, up ? 'up' : 'down']);
 }

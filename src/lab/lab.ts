@@ -35,6 +35,8 @@ import { killLabContainers, releaseKubernetes } from './kubernetes/down.ts';
 import { hostPaths } from './kubernetes/paths.ts';
 import { labKubeControllersConfiguration, prepareKubeHost, startKubernetes } from './kubernetes/up.ts';
 import { PARAMS } from '../api/mod.ts';
+import { buildLeafSpine, startRouterFrr } from './fabric/build.ts';
+import { fabricAgentEnv, fabricResources } from './fabric/up.ts';
 
 /** Where the lab lives and how it reports progress. */
 export interface LabContext {
@@ -84,7 +86,9 @@ function baseResources(plan: LabPlan): Resource[] {
   const docs: unknown[] = [
     { kind: 'IPPool', metadata: { name: 'lab-ipv4' }, spec: { cidr: plan.ranges.pool4, blockSize: 26, natOutgoing: false, vxlanMode: plan.router ? 'CrossSubnet' : 'Never' } },
     // BFD on the mesh (a Margay extension, docs/bgp.md): a failed host's routes go within ~300 ms.
-    { kind: 'BGPConfiguration', metadata: { name: 'default', annotations: { 'margay.io/bfd': 'true' } }, spec: { nodeToNodeMeshEnabled: true, asNumber: plan.asNumber } },
+    // A fabric has no mesh: every host peers with its leaves only (fabric/up.ts).
+    { kind: 'BGPConfiguration', metadata: { name: 'default', annotations: { 'margay.io/bfd': 'true' } }, spec: { nodeToNodeMeshEnabled: !plan.fabric, asNumber: plan.asNumber } },
+    ...(plan.fabric ? fabricResources(plan.fabric) : []),
     { kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: { ipv6Support: plan.options.ipv6 } },
   ];
   // IPv6 as IPv4: natively on a segment, VXLAN (over IPv6) across the router.
@@ -144,6 +148,8 @@ export function startAgent(ctx: LabContext, state: LabState, host: LabHost): Pro
       ...(state.plan.kubernetes ? { CALICO_K8S_NODE_REF: host.name } : {}),
       // Every lab host has its own namespace, so the default ports do not collide.
       MARGAY_LOGSEVERITYSCREEN: 'Info',
+      // A fabric host's addresses are on its loopback (its uplinks have none).
+      ...(state.plan.fabric ? fabricAgentEnv(state.plan.fabric, host.name) : {}),
     },
   });
 }
@@ -184,9 +190,14 @@ export async function labUp(options: LabOptions, ctx: LabContext): Promise<LabSt
   state.processes.push(...(await startLabEtcd(ctx.dir, { members })));
   writeState(ctx.dir, state);
 
-  ctx.progress(`building the fabric and ${plan.hosts.length} host namespace(s)${plan.router ? ' and the router' : ''}`);
-  await buildFabric(plan);
-  for (const host of plan.hosts) await buildHost(plan, host);
+  if (plan.fabric) {
+    ctx.progress(`building a leaf-spine fabric: ${plan.fabric.routers.length} routers, ${plan.hosts.length} hosts, ${plan.fabric.links.length} unnumbered links`);
+    await buildLeafSpine(plan.fabric, (name) => plan.hosts.find((h) => h.name === name)!.netns);
+  } else {
+    ctx.progress(`building the fabric and ${plan.hosts.length} host namespace(s)${plan.router ? ' and the router' : ''}`);
+    await buildFabric(plan);
+    for (const host of plan.hosts) await buildHost(plan, host);
+  }
   if (plan.kubernetes) for (const host of plan.hosts) await prepareKubeHost(ctx.dir, host);
 
   ctx.progress('writing the cluster configuration (pools, BGP, agent)');
@@ -196,6 +207,16 @@ export async function labUp(options: LabOptions, ctx: LabContext): Promise<LabSt
     ctx.progress(`starting FRR on the router (AS ${plan.router.asNumber}, eBGP to every host)`);
     state.processes.push(...(await startRouter(ctx.dir, plan)));
     writeState(ctx.dir, state);
+  }
+
+  if (plan.fabric) {
+    ctx.progress('starting FRR on every leaf and spine (eBGP, ECMP, BFD, unnumbered)');
+    // FRR's daemons run as user frr, so the lab folder must be traversable by others.
+    chmodSync(ctx.dir, 0o755);
+    for (const router of plan.fabric.routers) {
+      state.processes.push(...(await startRouterFrr(ctx.dir, plan.fabric, router)));
+      writeState(ctx.dir, state);
+    }
   }
 
   for (const host of plan.hosts) {

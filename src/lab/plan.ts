@@ -6,6 +6,7 @@
  */
 import { MargayError } from '../errors/mod.ts';
 import { chooseLabRanges, type LabRanges, nthAddress, nthIpOf, type UsedNetwork } from './ranges.ts';
+import { type FabricOptions, type FabricPlan, planFabric } from './fabric/plan.ts';
 
 /** Every namespace the lab makes starts with this, so clean-up can find all of it. */
 export const LAB_PREFIX = 'mgl-';
@@ -23,6 +24,8 @@ export interface LabOptions {
   etcdMembers?: number;
   /** Run a real Kubernetes control plane and a kubelet + containerd on every host (src/lab/kubernetes). */
   kubernetes?: boolean;
+  /** A leaf–spine fabric instead of one flat segment (src/lab/fabric); `hosts` is then racks × hosts per rack. */
+  fabric?: FabricOptions;
 }
 
 /** The Kubernetes part of the plan (`lab up --kubernetes`). */
@@ -83,6 +86,8 @@ export interface LabPlan {
   asNumber: number;
   /** With --kubernetes. */
   kubernetes?: KubernetesPlan;
+  /** With --fabric: leaves, spines, links; `hosts` are its hosts. */
+  fabric?: FabricPlan;
 }
 
 /** Maximum hosts: the addresses .11 … .250 of the fabric's /24. */
@@ -96,6 +101,7 @@ const HOST_OFFSET = 10;
  * 192.0.2.0/24 and so on). With a router, the last host sits on the second segment behind it.
  */
 export function planLab(options: LabOptions, machine: readonly UsedNetwork[]): LabPlan {
+  if (options.fabric) return planFabricLab(options, options.fabric, machine);
   if (!Number.isInteger(options.hosts) || options.hosts < 1 || options.hosts > MAX_HOSTS) {
     throw new MargayError('MARGAY_ERR_USAGE', `--hosts must be a whole number from 1 to ${MAX_HOSTS}`);
   }
@@ -143,6 +149,22 @@ export function planLab(options: LabOptions, machine: readonly UsedNetwork[]): L
     };
   }
   return plan;
+}
+
+/** A leaf–spine lab: the fabric's hosts, each with its loopback addresses (no address on an uplink). */
+function planFabricLab(options: LabOptions, fabricOptions: FabricOptions, machine: readonly UsedNetwork[]): LabPlan {
+  if (options.router || options.kubernetes) throw new MargayError('MARGAY_ERR_USAGE', '--fabric builds its own routers: it does not combine with --router or --kubernetes');
+  const ranges = chooseLabRanges(machine, { router: false, ipv6: options.ipv6 });
+  const fabric = planFabric(fabricOptions, ranges);
+  const hosts: LabHost[] = fabric.hosts.map((h) => ({
+    name: h.name,
+    netns: `${LAB_PREFIX}${h.name}`,
+    address: h.loopback,
+    ...(h.loopback6 ? { address6: h.loopback6 } : {}),
+    segment: 'fabric',
+    uplink: h.uplinks[0]!,
+  }));
+  return { options: { ...options, hosts: hosts.length }, ranges, fabricNetns: `${LAB_PREFIX}fabric`, fabricBridge: 'br0', hosts, asNumber: 64512, fabric };
 }
 
 /** The namespace of a lab pod (`mgl-pod-<ns>-<name>`), kept within the 255-character limit. */
