@@ -14,12 +14,13 @@ import { settleKubePods } from '../../lab/mod.ts';
 import { failHost, recoverHost, restartAgent, restartKubelet } from '../../lab/mod.ts';
 import { describeMissing } from '../../lab/mod.ts';
 import { parsePortSpec, parseServeList } from '../../lab/mod.ts';
-import { labDir, readState } from '../../lab/mod.ts';
+import { labDir, readState, writeState } from '../../lab/mod.ts';
 import { readNodeStatus } from './node.ts';
 import { checkLabelKey, checkLabelValue } from '../../api/mod.ts';
 import { globalNetworkPolicyKind, networkPolicyKind } from '../../api/mod.ts';
 import { frrAt, frrSessions } from '../../lab/mod.ts';
-import type { LabState } from '../../lab/mod.ts';
+import type { LabOptions, LabState } from '../../lab/mod.ts';
+import { failRouter, fabricRows, recoverRouter, setLink } from '../../lab/mod.ts';
 import { MargayError } from '../../errors/mod.ts';
 import type { CliContext } from '../context.ts';
 import { formatTable } from '../../format/mod.ts';
@@ -102,6 +103,11 @@ async function status(ctx: CliContext, lab: LabContext): Promise<void> {
     }
   }
   ctx.stdout(formatTable(['HOST', 'PEER', 'TYPE', 'STATE', 'INFO'], bgpRows));
+  if (state.plan.fabric) {
+    const f = state.plan.fabric.options;
+    ctx.stdout(`\nFABRIC (${f.topology}, ${f.racks} racks × ${f.hostsPerRack} hosts, ${f.dualHomed ? 'dual-homed' : 'single-homed'}, AS per ${f.asModel}; every link unnumbered)\n`);
+    ctx.stdout(formatTable(['ROUTER', 'ROLE', 'AS', 'FRR', 'SESSIONS', 'PREFIXES'], await fabricRows(lab.dir, state)));
+  }
   ctx.stdout('\nPODS\n');
   ctx.stdout(formatTable(['POD', 'HOST', 'ADDRESSES', 'LABELS', 'SERVES'], state.pods.map((p) => [
     `${p.namespace}/${p.name}`, p.host, p.addresses.join(','), Object.entries(p.labels).map(([k, v]) => `${k}=${v}`).join(','), p.serve.join(','),
@@ -119,6 +125,29 @@ async function policyRows(state: LabState): Promise<string[][]> {
   });
 }
 
+/** The flags of `lab up`. */
+interface LabUpFlags {
+  hosts: number;
+  router: boolean;
+  ipv6: boolean;
+  etcdMembers: number;
+  kubernetes: boolean;
+  fabric?: 'leaf-spine';
+  racks: number;
+  hostsPerRack: number;
+  dualHomed: boolean;
+  asModel: 'rack' | 'host';
+  discovery: boolean;
+}
+
+/** `lab up`'s flags as the lab's options. */
+function labOptions(opts: LabUpFlags): LabOptions {
+  const fabric = opts.fabric
+    ? { fabric: { topology: opts.fabric, racks: opts.racks, hostsPerRack: opts.hostsPerRack, dualHomed: opts.dualHomed, asModel: opts.asModel, discovery: opts.discovery } }
+    : {};
+  return { hosts: opts.hosts, router: opts.router, ipv6: opts.ipv6, etcdMembers: opts.etcdMembers, kubernetes: opts.kubernetes, ...fabric };
+}
+
 /** Registers `lab`. */
 export function registerLab(program: Command, ctx: CliContext): void {
   const lab = program.command('lab').description('A whole multi-host Margay cluster in network namespaces of this machine');
@@ -130,8 +159,14 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .option('--ipv6', 'also give hosts and pods IPv6', false)
     .option('--etcd-members <n>', 'etcd members: 1, or 3/5/7 for a cluster that survives a member failing', positiveInt('--etcd-members'), 1)
     .option('--kubernetes', 'also run a Kubernetes control plane, and containerd + kubelet on every host (pods come from the API)', false)
-    .action(async (opts: { hosts: number; router: boolean; ipv6: boolean; etcdMembers: number; kubernetes: boolean }) => {
-      const state = await labUp({ hosts: opts.hosts, router: opts.router, ipv6: opts.ipv6, etcdMembers: opts.etcdMembers, kubernetes: opts.kubernetes }, labContext(ctx));
+    .addOption(new Option('--fabric <topology>', 'a data-centre fabric instead of one segment: FRR leaves and spines, hosts peering unnumbered with their leaves').choices(['leaf-spine']))
+    .option('--racks <n>', 'racks of the fabric', positiveInt('--racks'), 2)
+    .option('--hosts-per-rack <n>', 'hosts in each rack of the fabric', positiveInt('--hosts-per-rack'), 3)
+    .option('--dual-homed', 'two leaves per rack; every host has an uplink to each', false)
+    .addOption(new Option('--as-model <model>', 'AS per rack (iBGP to the leaves) or per host (eBGP)').choices(['rack', 'host']).default('rack'))
+    .option('--discovery', 'hosts also connect to the leaves they find on their uplinks (margay.io/peer-discovery: neighbors)', false)
+    .action(async (opts: LabUpFlags) => {
+      const state = await labUp(labOptions(opts), labContext(ctx));
       ctx.stdout(`Lab is up: ${state.plan.hosts.length} host(s). Reach its datastore with:\n  export DATASTORE_TYPE=etcdv3 ETCD_ENDPOINTS=${state.etcdEndpoint}\n`);
       if (state.kubernetes) ctx.stdout(`and its Kubernetes API server with:\n  export KUBECONFIG=${state.kubernetes.kubeconfig}    (or: margay lab kubectl …)\n`);
     });
@@ -194,6 +229,38 @@ export function registerLab(program: Command, ctx: CliContext): void {
       const missing = await recoverHost(labContext(ctx), name);
       ctx.stdout(`${name} is back: agent running and in sync\n`);
       if (missing.length > 0) ctx.stderr(`lab: warning: ${describeMissing(missing)}\n`);
+    });
+
+  const link = lab.command('link').description('Fabric links (--fabric): cut one, restore it');
+  for (const [verb, up] of [['fail', false], ['recover', true]] as const) {
+    link.command(verb)
+      .argument('<a>', 'a host, leaf or spine (host-1, leaf-1a, spine-1)')
+      .argument('<b>', 'the node at the link\'s other end')
+      .description(up ? 'Restore a link of the fabric' : 'Cut a link of the fabric (the router\'s port goes down; both ends lose the carrier)')
+      .action(async (a: string, b: string) => {
+        const state = requireLab(labContext(ctx));
+        const end = await setLink(state, a, b, up);
+        ctx.stdout(`The link ${a} – ${b} is ${up ? 'up again' : `cut (${end.node} ${end.iface} down)`}\n`);
+      });
+  }
+  const router = lab.command('router').description('Fabric routers (--fabric): make a leaf or spine fail, bring it back');
+  router.command('fail')
+    .argument('<router>', 'leaf-1a, spine-1 …')
+    .description('Make a router fail silently: all its traffic dropped, its FRR killed (neighbours notice through BFD)')
+    .action(async (name: string) => {
+      const lab = labContext(ctx);
+      const killed = await failRouter(requireLab(lab), name);
+      ctx.stdout(`${name} has failed: traffic dropped, ${killed} FRR daemon(s) killed. Bring it back with \`margay lab router recover ${name}\`\n`);
+    });
+  router.command('recover')
+    .argument('<router>', 'leaf-1a, spine-1 …')
+    .description('Bring a failed router back: traffic flows, FRR starts again')
+    .action(async (name: string) => {
+      const lab = labContext(ctx);
+      const state = requireLab(lab);
+      await recoverRouter(lab.dir, state, name);
+      writeState(lab.dir, state);
+      ctx.stdout(`${name} is back: FRR running\n`);
     });
 
   lab.command('exec')
