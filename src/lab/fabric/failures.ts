@@ -42,7 +42,7 @@ const FAIL_TABLE = 'mgl_failed';
  */
 export async function failRouter(state: LabState, name: string): Promise<number> {
   const router = findRouter(requireFabric(state), name);
-  const rules = `table inet ${FAIL_TABLE} {\n chain in { type filter hook input priority -300; policy drop; }\n chain fwd { type filter hook forward priority -300; policy drop; }\n chain out { type filter hook output priority -300; policy drop; }\n}\n`;
+  const rules = `table inet ${FAIL_TABLE} {\n chain drop_in { type filter hook input priority -300; policy drop; }\n chain drop_fwd { type filter hook forward priority -300; policy drop; }\n chain drop_out { type filter hook output priority -300; policy drop; }\n}\n`;
   await exec('nft', ['-f', '-'], { netns: router.netns, input: rules });
   const daemons = state.processes.filter((p) => p.role === `frr ${name}` && isRunning(p));
   for (const p of daemons) process.kill(p.pid, 'SIGKILL');
