@@ -37,6 +37,7 @@ import { labKubeControllersConfiguration, prepareKubeHost, startKubernetes } fro
 import { PARAMS } from '../api/mod.ts';
 import { buildLeafSpine, startRouterFrr } from './fabric/build.ts';
 import { fabricAgentEnv, fabricResources } from './fabric/up.ts';
+import { routeReflectorResources } from './route-reflectors.ts';
 
 /** Where the lab lives and how it reports progress. */
 export interface LabContext {
@@ -87,7 +88,8 @@ function baseResources(plan: LabPlan): Resource[] {
     { kind: 'IPPool', metadata: { name: 'lab-ipv4' }, spec: { cidr: plan.ranges.pool4, blockSize: 26, natOutgoing: false, vxlanMode: plan.router ? 'CrossSubnet' : 'Never' } },
     // BFD on the mesh (a Margay extension, docs/bgp.md): a failed host's routes go within ~300 ms.
     // A fabric has no mesh: every host peers with its leaves only (fabric/up.ts).
-    { kind: 'BGPConfiguration', metadata: { name: 'default', annotations: { 'margay.io/bfd': 'true' } }, spec: { nodeToNodeMeshEnabled: !plan.fabric, asNumber: plan.asNumber } },
+    { kind: 'BGPConfiguration', metadata: { name: 'default', annotations: { 'margay.io/bfd': 'true' } }, spec: { nodeToNodeMeshEnabled: !plan.fabric && !plan.options.routeReflectors, asNumber: plan.asNumber } },
+    ...routeReflectorResources(plan),
     ...(plan.fabric ? fabricResources(plan.fabric) : []),
     { kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: { ipv6Support: plan.options.ipv6 } },
   ];

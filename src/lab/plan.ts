@@ -24,6 +24,8 @@ export interface LabOptions {
   etcdMembers?: number;
   /** Run a real Kubernetes control plane and a kubelet + containerd on every host (src/lab/kubernetes). */
   kubernetes?: boolean;
+  /** The first N hosts are route reflectors and the mesh is off (src/lab/route-reflectors.ts). */
+  routeReflectors?: number;
   /** A leaf–spine fabric instead of one flat segment (src/lab/fabric); `hosts` is then racks × hosts per rack. */
   fabric?: FabricOptions;
 }
@@ -107,6 +109,8 @@ export function planLab(options: LabOptions, machine: readonly UsedNetwork[]): L
   }
   const members = options.etcdMembers ?? 1;
   if (![1, 3, 5, 7].includes(members)) throw new MargayError('MARGAY_ERR_USAGE', '--etcd-members must be 1, 3, 5 or 7 (an odd number keeps a majority when one fails)');
+  const rr = options.routeReflectors ?? 0;
+  if (!Number.isInteger(rr) || rr < 0 || rr >= options.hosts) throw new MargayError('MARGAY_ERR_USAGE', `--route-reflectors must be a whole number from 0 to ${options.hosts - 1} (fewer than --hosts)`);
   const ranges = chooseLabRanges(machine, options);
   const hosts: LabHost[] = [];
   for (let i = 1; i <= options.hosts; i++) {

@@ -77,3 +77,16 @@ describe('lab fabric - configuration', () => {
     assert.deepEqual(fabricAgentEnv(plan, 'host-3'), { IP: '192.0.2.13/32', IP6: '2001:db8::d/128', AS: '65002' });
   });
 });
+
+describe('lab route reflectors', () => {
+  test('--route-reflectors 2: the first two hosts reflect, every host peers with them, the mesh is off', async () => {
+    const { routeReflectorResources, LAB_RR_CLUSTER_ID } = await import('../../src/lab/route-reflectors.ts');
+    const plan = planLab({ hosts: 20, router: false, ipv6: false, routeReflectors: 2 }, []);
+    const docs = routeReflectorResources(plan).map((d) => validateResource({ apiVersion: 'projectcalico.org/v3', ...(d as object) }));
+    assert.deepEqual(docs.map((d) => `${d.kind}/${d.metadata.name}`), ['Node/host-1', 'Node/host-2', 'BGPPeer/peer-with-route-reflectors']);
+    assert.deepEqual(docs[0]!.spec, { bgp: { routeReflectorClusterID: LAB_RR_CLUSTER_ID } });
+    assert.deepEqual(docs[2]!.spec, { nodeSelector: 'all()', peerSelector: "route-reflector == 'true'" });
+    assert.deepEqual(routeReflectorResources(planLab({ hosts: 3, router: false, ipv6: false }, [])), []);
+    assert.throws(() => planLab({ hosts: 3, router: false, ipv6: false, routeReflectors: 3 }, []), /--route-reflectors must be a whole number from 0 to 2/);
+  });
+});

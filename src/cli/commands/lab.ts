@@ -132,6 +132,7 @@ interface LabUpFlags {
   ipv6: boolean;
   etcdMembers: number;
   kubernetes: boolean;
+  routeReflectors: number;
   fabric?: 'leaf-spine';
   racks: number;
   hostsPerRack: number;
@@ -145,7 +146,7 @@ function labOptions(opts: LabUpFlags): LabOptions {
   const fabric = opts.fabric
     ? { fabric: { topology: opts.fabric, racks: opts.racks, hostsPerRack: opts.hostsPerRack, dualHomed: opts.dualHomed, asModel: opts.asModel, discovery: opts.discovery } }
     : {};
-  return { hosts: opts.hosts, router: opts.router, ipv6: opts.ipv6, etcdMembers: opts.etcdMembers, kubernetes: opts.kubernetes, ...fabric };
+  return { hosts: opts.hosts, router: opts.router, ipv6: opts.ipv6, etcdMembers: opts.etcdMembers, kubernetes: opts.kubernetes, routeReflectors: opts.routeReflectors, ...fabric };
 }
 
 /** Registers `lab`. */
@@ -157,6 +158,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .option('--hosts <n>', 'number of hosts', positiveInt('--hosts'), 3)
     .option('--router', 'add an FRR router namespace with a second subnet behind it', false)
     .option('--ipv6', 'also give hosts and pods IPv6', false)
+    .option('--route-reflectors <n>', 'the first N hosts are route reflectors and the node-to-node mesh is off', (v: string) => Number(v), 0)
     .option('--etcd-members <n>', 'etcd members: 1, or 3/5/7 for a cluster that survives a member failing', positiveInt('--etcd-members'), 1)
     .option('--kubernetes', 'also run a Kubernetes control plane, and containerd + kubelet on every host (pods come from the API)', false)
     .addOption(new Option('--fabric <topology>', 'a data-centre fabric instead of one segment: FRR leaves and spines, hosts peering unnumbered with their leaves').choices(['leaf-spine']))
