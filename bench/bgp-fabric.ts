@@ -58,8 +58,7 @@ export async function benchFabric(): Promise<void> {
         const start = Date.now();
         const pod = await podAdd(ctx, { namespace: 'b', name: `p${n}`, host: `host-${n}`, labels: {}, serve: [] });
         pods.push(pod);
-        const block = `${pod.addresses[0]!.split('.').slice(0, 3).join('.')}.${Number(pod.addresses[0]!.split('.')[3]) & ~63}/26`;
-        newBlock.push(await seenEverywhere(watches.filter((_, i) => i !== n - 1), block, start, false));
+        newBlock.push(await seenEverywhere(watches.filter((_, i) => i !== n - 1), blockOf(pod.addresses[0]!), start, false));
       }
       rows.push(['new block (first pod on a host) → route on all 5 other hosts, per host', `${newBlock.join(', ')} ms`, load()]);
 
@@ -74,8 +73,7 @@ export async function benchFabric(): Promise<void> {
       const agent = await flowLoss(pods[0]!, pods[4]!.addresses[0]!, 8, 1000, () => restartAgent(ctx, 'host-5', { kill: false }));
       rows.push(['agent of host-5 restarted (BIRD adopted), flow host-1 → host-5: lost', `${agent.lost} of ${agent.sent}`, load()]);
 
-      const gone = pods[5]!.addresses[0]!;
-      const block6 = `${gone.split('.').slice(0, 3).join('.')}.${Number(gone.split('.')[3]) & ~63}/26`;
+      const block6 = blockOf(pods[5]!.addresses[0]!);
       const failedAt = Date.now();
       await failHost(ctx, 'host-6');
       const withdrawn = await seenEverywhere(watches.slice(0, 5), block6, failedAt, true);
@@ -92,4 +90,46 @@ export async function benchFabric(): Promise<void> {
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await benchFabric();
+/** The block (/26) of a pod address. */
+function blockOf(address: string): string {
+  const octets = address.split('.');
+  return `${octets.slice(0, 3).join('.')}.${Number(octets[3]) & ~63}/26`;
+}
+
+/**
+ * A larger flat lab with two route reflectors and the mesh off (`lab up --hosts N
+ * --route-reflectors 2`): time to come up, and from a new block on a host to its route on every
+ * other host (through the reflectors).
+ */
+export async function benchRouteReflectors(hosts: number): Promise<void> {
+  const ctx: LabContext = { dir: mkdtempSync(join(tmpdir(), 'margay-bench-rr-')), progress: () => undefined };
+  const rows: string[][] = [];
+  try {
+    const t0 = Date.now();
+    const state = await labUp({ hosts, router: false, ipv6: false, routeReflectors: 2 }, ctx);
+    rows.push([`lab up (${hosts} hosts, 2 route reflectors, mesh off; agents in sync)`, `${Date.now() - t0} ms`, load()]);
+    const watches = await Promise.all(state.plan.hosts.map((h) => RouteWatch.start(h.netns)));
+    try {
+      const times: number[] = [];
+      for (const n of [3, 8, 13, hosts]) {
+        const start = Date.now();
+        const pod = await podAdd(ctx, { namespace: 'b', name: `r${n}`, host: `host-${n}`, labels: {}, serve: [] });
+        times.push(await seenEverywhere(watches.filter((_, i) => i !== n - 1), blockOf(pod.addresses[0]!), start, false));
+      }
+      rows.push([`new block → route on all ${hosts - 1} other hosts (hosts 3, 8, 13, ${hosts})`, `${times.join(', ')} ms`, load()]);
+    } finally {
+      for (const w of watches) w.stop();
+    }
+  } finally {
+    await labDown(ctx);
+  }
+  console.log('\nRoute reflectors\n');
+  console.log('| measurement | result | load (1/5/15 min) |');
+  console.log('|---|---|---|');
+  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await benchFabric();
+  if (process.env.BENCH_RR_HOSTS) await benchRouteReflectors(Number(process.env.BENCH_RR_HOSTS));
+}
