@@ -94,7 +94,7 @@ describe('unnumbered peering: the host finds the router and connects, with BFD',
   });
 
   it('BFD takes the session down when the router goes silent', async () => {
-    await router.exec('nft', ['-f', '-'], { input: 'table inet silent { chain in { type filter hook input priority -300; policy drop; } }\n' });
+    await router.exec('nft', ['-f', '-'], { input: 'table inet silent {\n chain drop_in { type filter hook input priority -300; policy drop; }\n}\n' });
     const t0 = Date.now();
     const down = await eventually(async () => {
       const s = await node.bgp!.status();
