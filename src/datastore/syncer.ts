@@ -84,6 +84,8 @@ export class Syncer {
   /** A listing taken while a batch was open, held back with the changes that follow it. */
   #heldSnapshot: KVPair[] | undefined;
   #batchTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Revisions, in the watch response at hand, of transactions that open a batch. */
+  readonly #opening = new Set<number>();
   #revision = 0;
   #state: SyncerState | undefined;
   #inSyncSent = false;
@@ -259,10 +261,13 @@ export class Syncer {
     for await (const batch of watch.events) {
       if (this.#stopped) return;
       const events: SyncerEvent[] = [];
+      // A transaction's events share a revision: one that opens a batch is held whole, and one
+      // that closes it too (its writes are the batch's last).
+      for (const ev of batch) if (ev.type === 'put' && ev.key.startsWith(BATCH_MARKERS_PREFIX) && !this.#open.has(ev.key)) this.#opening.add(ev.modRevision);
       for (const ev of batch) {
         if (isBatchKey(ev.key)) {
           if (ev.key.startsWith(BATCH_MARKERS_PREFIX)) ev.type === 'put' ? this.#open.add(ev.key) : this.#open.delete(ev.key);
-        } else if (this.#holding) {
+        } else if (this.#holding || this.#opening.has(ev.modRevision)) {
           this.#held.set(ev.key, ev);
         } else {
           const out = this.#toEvent(ev);
@@ -270,6 +275,7 @@ export class Syncer {
         }
       }
       for (const ev of batch) if (ev.modRevision > this.#revision) this.#revision = ev.modRevision;
+      this.#opening.clear();
       if (events.length > 0) await this.#deliver(events);
       if (this.#open.size === 0 && this.#holding) await this.#flush();
       else if (this.#open.size > 0) this.#watchBatches();
