@@ -36,7 +36,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { MAX_BATCH_WRITES } from '../api/mod.ts';
-import { MargayError } from '../errors/mod.ts';
+import { hasCode, MargayError } from '../errors/mod.ts';
 import { describeLeft, pack, uncertain, undoEntries, type Leftover, type UndoEntry } from './batch-undo.ts';
 import type { Datastore, KVPair, Lease, TxnLimits, TxnOp } from './datastore.ts';
 import { batchKeys } from './keys.ts';
@@ -302,25 +302,32 @@ class Chain {
 
   /**
    * Removes what the chain left besides its writes: the marker (after an undo; the last step
-   * deleted it otherwise) and the undo records of steps 0..`lastRecord`. Best effort: a record
-   * left behind is never read again once its marker is gone.
+   * deleted it otherwise), then the undo records of steps 0..`lastRecord`. A marker left (no
+   * answer) is closed by the next reader; a record left is never read again once its marker is gone.
    */
   async #cleanUp(lastRecord: number, marker = false): Promise<void> {
     if (marker && this.#applied.length > 0) {
-      try {
-        await this.#ds.txn([{ op: 'delete', key: this.#keys.marker, modRevision: this.#markerRevision }]);
-      } catch {
-        return; // no answer: the error named the marker, and the next command finishes
-      }
+      const gone = await this.#delete([{ op: 'delete', key: this.#keys.marker, modRevision: this.#markerRevision }]);
+      if (!gone) return;
     }
-    const ops: TxnOp[] = [];
-    for (let step = 0; step < Math.min(lastRecord, this.#steps.length - 1) + (marker ? 1 : 0); step++) ops.push({ op: 'delete', key: this.#keys.undo(step) });
-    for (const group of pack(ops, this.#limits, (op) => op)) {
-      try {
-        await this.#ds.txn(group);
-      } catch {
-        return; // gone already, or no answer: the error named the marker
+    const records: TxnOp[] = [];
+    for (let step = 0; step < Math.min(lastRecord, this.#steps.length - 1) + (marker ? 1 : 0); step++) records.push({ op: 'delete', key: this.#keys.undo(step) });
+    for (const group of pack(records, this.#limits, (op) => op)) await this.#delete(group);
+  }
+
+  /** Deletes in one transaction, else one key at a time (one may be gone already); true when all are gone. */
+  async #delete(ops: TxnOp[]): Promise<boolean> {
+    try {
+      await this.#ds.txn(ops);
+      return true;
+    } catch {
+      let all = true;
+      for (const op of ops) {
+        await this.#ds.delete(op.key, op.op === 'delete' ? op.modRevision : undefined).catch((err: unknown) => {
+          if (!hasCode(err, 'MARGAY_ERR_NOT_FOUND')) all = false;
+        });
       }
+      return all;
     }
   }
 }
