@@ -179,13 +179,17 @@ class Chain {
     this.#writes = writes;
     this.#ttl = ttlSeconds;
     const room: TxnLimits = { maxOps: limits.maxOps - PROTOCOL_OPS, maxBytes: limits.maxBytes - PROTOCOL_BYTES };
-    const tooLarge = writes.find((w) => chainBytes(w) > room.maxBytes);
+    const creates = writes.filter((w) => w.op.op === 'create');
+    const others = writes.filter((w) => w.op.op !== 'create');
+    // The usual case: the updates and deletes fit in the last transaction, which needs no undo
+    // record, so their pre-images take no room.
+    const lastOnly = others.length <= room.maxOps && txnRequestBytes(others.map((w) => w.op)) <= room.maxBytes;
+    const tooLarge = (lastOnly ? creates : writes).find((w) => chainBytes(w) > room.maxBytes);
     if (tooLarge) {
       throw new MargayError('MARGAY_ERR_TOO_LARGE', `${tooLarge.op.key}: a write of about ${chainBytes(tooLarge)} bytes with its pre-image; in a batch of more than one transaction one write takes at most ${room.maxBytes} (write it on its own)`);
     }
-    const creates = writes.filter((w) => w.op.op === 'create');
-    const others = writes.filter((w) => w.op.op !== 'create');
-    this.#steps = [...pack(creates, room, (w) => w.op, chainBytes), ...pack(others, room, (w) => w.op, chainBytes)];
+    const last = lastOnly ? (others.length > 0 ? [others] : []) : pack(others, room, (w) => w.op, chainBytes);
+    this.#steps = [...pack(creates, room, (w) => w.op, chainBytes), ...last];
   }
 
   async run(): Promise<number[]> {

@@ -142,6 +142,23 @@ describe('batches larger than one transaction', () => {
     assert.throws(() => checkBatch([big]), (e: unknown) => hasCode(e, 'MARGAY_ERR_TOO_LARGE') && /\/x: a write of about \d+ bytes/.test((e as Error).message));
   });
 
+  test('a large update in the last transaction needs no room for its pre-image; one in an earlier transaction does', async () => {
+    const ds = await seeded();
+    const big = 'x'.repeat(600_000);
+    await ds.put('/k/big', big);
+    const pre = (await ds.get('/k/big'))!;
+    const update = { op: { op: 'update', key: pre.key, value: `${big}!`, modRevision: pre.modRevision }, before: pre } as const;
+    await writeBatch(ds, [...(await writes(ds, 4, 0)), update]);
+    assert.equal((await ds.get('/k/big'))?.value, `${big}!`);
+    const now = (await ds.get('/k/big'))!;
+    const again = { op: { op: 'update', key: now.key, value: big, modRevision: now.modRevision }, before: now } as const;
+    const before = await dump(ds);
+    // Six updates need two transactions: the first keeps an undo record, and 1.2 MB do not fit in 1 MiB.
+    const batch = [...(await writes(ds, 2, 5)), again];
+    await assert.rejects(writeBatch(ds, batch), (e: unknown) => hasCode(e, 'MARGAY_ERR_TOO_LARGE') && /\/k\/big: a write of about \d+ bytes with its pre-image/.test((e as Error).message));
+    assert.equal(await dump(ds), before, 'refused before anything was written');
+  });
+
   test('the in-memory store refuses a transaction beyond its limits, as etcd does', async () => {
     const ds = await seeded();
     const ops: TxnOp[] = Array.from({ length: 7 }, (_, i) => ({ op: 'put', key: `/y/${i}`, value: '' }));
