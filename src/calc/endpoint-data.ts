@@ -56,6 +56,17 @@ export interface NetworkSetData {
   cidrs: readonly string[];
 }
 
+const NONE: readonly never[] = Object.freeze([]);
+
+/**
+ * A list as the graph keeps it for the endpoint's lifetime: exactly sized (an array grown by
+ * `push` keeps room for 17 elements, ~150 bytes, and the graph holds three such lists for each of
+ * tens of thousands of remote endpoints), and one shared frozen array when empty.
+ */
+function compact<T>(list: T[]): readonly T[] {
+  return list.length === 0 ? NONE : list.slice();
+}
+
 function portProtocol(p: unknown): PortProtocol | undefined {
   if (typeof p !== 'string' && typeof p !== 'number') return undefined;
   const n = protocolNumber(typeof p === 'string' && /^[a-z]+$/.test(p) ? p.toUpperCase() : p);
@@ -126,12 +137,12 @@ export function workloadEndpointData(namespace: string, name: string, res: Resou
     id: workloadId(namespace, name),
     node: spec.node ?? '',
     labels,
-    profiles: stringList(spec.profiles),
-    cidrs,
-    ips,
-    ports: namedPorts(spec.ports),
+    profiles: compact(stringList(spec.profiles)),
+    cidrs: compact(cidrs),
+    ips: compact(ips),
+    ports: compact(namedPorts(spec.ports)),
     interfaceName: spec.interfaceName ?? '',
-    allowSpoofedSourcePrefixes: cidrList(spec.allowSpoofedSourcePrefixes),
+    allowSpoofedSourcePrefixes: compact(cidrList(spec.allowSpoofedSourcePrefixes)),
   };
   if (typeof spec.mac === 'string' && spec.mac !== '') data.mac = spec.mac;
   return data;
@@ -146,12 +157,12 @@ export function hostEndpointData(name: string, res: Resource): EndpointData {
     id: hostEndpointId(name),
     node: spec.node ?? '',
     labels: labelsOf(res),
-    profiles: stringList(spec.profiles),
-    cidrs,
-    ips,
-    ports: namedPorts(spec.ports),
+    profiles: compact(stringList(spec.profiles)),
+    cidrs: compact(cidrs),
+    ips: compact(ips),
+    ports: compact(namedPorts(spec.ports)),
     interfaceName: spec.interfaceName ?? '',
-    allowSpoofedSourcePrefixes: [],
+    allowSpoofedSourcePrefixes: NONE,
   };
 }
 
