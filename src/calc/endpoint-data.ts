@@ -73,6 +73,24 @@ function portProtocol(p: unknown): PortProtocol | undefined {
   return n === 6 ? 'tcp' : n === 17 ? 'udp' : n === 132 ? 'sctp' : undefined;
 }
 
+/**
+ * One shared object per distinct named port: most endpoints of a cluster declare the same few
+ * (`http`/TCP/8080), and the graph keeps each endpoint's list for its lifetime. The cache holds
+ * what endpoints declared, up to {@link MAX_SHARED_PORTS} distinct ports (never pruned; beyond
+ * that, ports get their own objects).
+ */
+const PORTS = new Map<string, NamedPort>();
+const MAX_SHARED_PORTS = 10_000;
+
+function sharedPort(name: string, protocol: PortProtocol, port: number): NamedPort {
+  const key = `${name}/${protocol}/${port}`;
+  let p = PORTS.get(key);
+  if (p !== undefined) return p;
+  p = Object.freeze({ name, protocol, port });
+  if (PORTS.size < MAX_SHARED_PORTS) PORTS.set(key, p);
+  return p;
+}
+
 function namedPorts(list: unknown): NamedPort[] {
   if (!Array.isArray(list)) return [];
   const out: NamedPort[] = [];
@@ -81,7 +99,7 @@ function namedPorts(list: unknown): NamedPort[] {
     const port = entry?.port;
     const protocol = portProtocol(entry?.protocol ?? 'TCP');
     if (typeof name !== 'string' || name === '' || typeof port !== 'number' || protocol === undefined) continue;
-    out.push({ name, protocol, port });
+    out.push(sharedPort(name, protocol, port));
   }
   return out;
 }
