@@ -6,8 +6,9 @@
  * - A kick while nothing runs starts a run at once (in a microtask, so every kick of the same
  *   synchronous batch joins it), or after `delayMs` when a coalescing delay is configured
  *   (default 0; the status publisher and BGP use one).
- * - A kick during a run marks the state dirty: exactly one more run follows it (a "follow-up"),
- *   carrying every change that arrived meanwhile. Runs never overlap, so a burst costs few runs.
+ * - A kick during a run marks the state dirty: exactly one more run follows it (a "follow-up",
+ *   after `delayMs` too), carrying every change that arrived meanwhile. Runs never overlap, so a
+ *   burst costs few runs.
  * - Throttling: follow-up runs are a storm (changes arriving faster than they are applied). They
  *   spend a token bucket of `burst` runs, refilled at one per `intervalMs`; once it is empty a
  *   follow-up waits for a token. A run that starts from idle never waits and spends no token, so
@@ -151,7 +152,7 @@ export class FlushScheduler {
     if (this.#urgent) return 0;
     if (!this.#followUp) return this.#delay;
     this.#refill();
-    return this.#tokens >= 1 ? 0 : Math.ceil((1 - this.#tokens) * this.#interval);
+    return Math.max(this.#delay, this.#tokens >= 1 ? 0 : Math.ceil((1 - this.#tokens) * this.#interval));
   }
 
   #retryDelay(): number {

@@ -109,8 +109,10 @@ describe('flush scheduler', () => {
     await settle();
     assert.equal(job.inFlight, 1, 'a second run must wait for the first');
     await job.finish();
-    assert.equal(job.inFlight, 1, 'the follow-up starts right after, without the idle delay');
-    assert.equal(job.runs.length, 2);
+    assert.equal(job.inFlight, 0, 'the follow-up waits for the coalescing delay too');
+    clock.advance(10);
+    await settle();
+    assert.equal(job.inFlight, 1);
     await job.finish();
     clock.advance(1000);
     await settle();
