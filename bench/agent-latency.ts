@@ -173,16 +173,20 @@ try {
     }
     return out;
   };
+  const gauge = async (name: string): Promise<number> => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await agent!.metrics())?.[1]);
+  const applyCost = async (): Promise<{ sum: number; count: number }> => ({ sum: await gauge('margay_dataplane_apply_seconds_sum'), count: await gauge('margay_dataplane_apply_seconds_count') });
   const loadBefore = load();
+  const appliesBefore = await applyCost();
   const policyMs = await measure(a, () => store.apply(denyAB), false, () => store.delete(denyAB));
   const blocked = structuredClone(bWep);
   blocked.metadata.labels = { ...blocked.metadata.labels, blocked: 'yes' };
   const labelMs = await measure(a, () => store.apply(blocked), false, () => store.apply(bWep));
   const remoteMs = await measure(r, () => store.apply(remoteWep), true, () => store.delete(remoteWep));
   const loadAfter = load();
+  const appliesAfter = await applyCost();
+  const meanApplyMs = ((appliesAfter.sum - appliesBefore.sum) / (appliesAfter.count - appliesBefore.count)) * 1000;
 
   // 1,000 policy writes in one burst: how many dataplane transactions apply them.
-  const gauge = async (name: string): Promise<number> => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await agent!.metrics())?.[1]);
   const applies = (): Promise<number> => gauge('margay_dataplane_apply_seconds_count');
   const before = await applies();
   const policiesBefore = await gauge('margay_active_local_policies');
@@ -208,6 +212,7 @@ try {
   for (const [name, v] of [['policy written/deleted → enforced', policyMs], ['label changed → enforced', labelMs], ['remote endpoint written/deleted → its IP in the set here', remoteMs]] as const) {
     console.log(`| ${name} | ${p(v, 50)} | ${p(v, 90)} | ${p(v, 99)} | ${Math.max(...v).toFixed(1)} | ${ratio(v, 50)} | ${ratio(v, 99)} |`);
   }
+  console.log(`the agent's dataplane applies during these changes (its \`margay_dataplane_apply_seconds\`): ${appliesAfter.count - appliesBefore.count}, mean ${meanApplyMs.toFixed(1)} ms each`);
   console.log(`${BURST_POLICIES} GlobalNetworkPolicies written in one burst (${(written / 1000).toFixed(2)} s of writes, all applied after ${(appliedMs / 1000).toFixed(2)} s): ${burstApplies} dataplane transaction(s); load average ${load()}`);
 } finally {
   nft?.close();
