@@ -23,6 +23,12 @@ import { eventually } from '../test/harness/wait.ts';
 
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
+/** Prints measurement rows as a markdown table under a title. */
+function printTable(title: string, rows: string[][]): void {
+  console.log(`\n${title}\n\n| measurement | result | load (1/5/15 min) |\n|---|---|---|`);
+  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+}
+
 /** Pings at 100/s for `seconds` from a pod while `during` runs after `afterMs`; packets sent and lost. */
 async function flowLoss(from: LabPod, to: string, seconds: number, afterMs: number, during: () => Promise<unknown>): Promise<{ sent: number; lost: number }> {
   const ping = exec('ping', ['-n', '-q', '-i', '0.01', '-w', String(seconds), '-W', '1', to], { netns: from.netns, allowFail: true, timeoutMs: (seconds + 10) * 1000 });
@@ -84,10 +90,7 @@ export async function benchFabric(): Promise<void> {
   } finally {
     await labDown(ctx);
   }
-  console.log('\nLeaf–spine fabric (2 racks × 3 dual-homed hosts, unnumbered, BFD 100 ms × 3, mesh off)\n');
-  console.log('| measurement | result | load (1/5/15 min) |');
-  console.log('|---|---|---|');
-  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+  printTable('Leaf–spine fabric (2 racks × 3 dual-homed hosts, unnumbered, BFD 100 ms × 3, mesh off)', rows);
 }
 
 /** The block (/26) of a pod address. */
@@ -123,10 +126,7 @@ export async function benchRouteReflectors(hosts: number): Promise<void> {
   } finally {
     await labDown(ctx);
   }
-  console.log('\nRoute reflectors\n');
-  console.log('| measurement | result | load (1/5/15 min) |');
-  console.log('|---|---|---|');
-  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+  printTable('Route reflectors', rows);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
