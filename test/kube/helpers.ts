@@ -53,6 +53,32 @@ export function networkPolicy(ns: string, name: string, selector: Record<string,
   });
 }
 
+/**
+ * A NetworkPolicy isolating `n=1` pods for egress whose first rule Calico cannot express, though
+ * the API server accepts it: an IPv4-mapped IPv6 `except` inside an IPv4 CIDR (a v6 notNet in a v4
+ * rule). Converted as written it would allow all egress; the second rule (DNS) converts.
+ */
+export function halfConvertiblePolicy(ns: string, name: string): string {
+  return JSON.stringify({
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name, namespace: ns },
+    spec: {
+      podSelector: { matchLabels: { n: '1' } },
+      policyTypes: ['Egress'],
+      egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['::ffff:10.0.0.0/104'] } }] }, { ports: [{ protocol: 'UDP', port: 53 }] }],
+    },
+  });
+}
+
+/** The Warning events recorded on NetworkPolicy `ns/name`, as `reason: message`. */
+export function policyEvents(kube: KubeHandle, ns: string, name: string): string[] {
+  const events = (JSON.parse(kube.kubectl(['-n', ns, 'get', 'events', '--field-selector', `involvedObject.kind=NetworkPolicy,involvedObject.name=${name}`, '-o', 'json'])) as {
+    items: { type: string; reason: string; message: string }[];
+  }).items;
+  return events.filter((e) => e.type === 'Warning').map((e) => `${e.reason}: ${e.message}`);
+}
+
 /** Writes the WorkloadEndpoint the CNI plugin would write for a pod (as `margay apply` converts it). */
 export async function writeEndpointOf(kube: KubeHandle, store: ResourceStore, ns: string, name: string, ips: string[] = []): Promise<Resource> {
   const obj = JSON.parse(kube.kubectl(['-n', ns, 'get', 'pod', name, '-o', 'json'])) as Record<string, unknown>;
