@@ -5,7 +5,8 @@
  *
  * - the change: a PATCH of the client pod's label `access` (yes ↔ no) through the API server;
  *   enforced = the host's `inet margay` table gains (or loses) the pod's address in the set of
- *   the NetworkPolicy's `access == 'yes'` peer selector, seen by `nft monitor` in the host's
+ *   the NetworkPolicy's `access == 'yes'` peer selector (an anchor pod on the other host keeps the
+ *   set non-empty), seen by `nft monitor` in the host's
  *   network namespace (the event comes after the kernel committed the transaction). The path:
  *   API server → kube-controllers' watch → the endpoint's labels in etcd → the agent's watch →
  *   calculation → one nft transaction.
@@ -123,6 +124,9 @@ export async function measureLabLatency(changes = 60, log: (line: string) => voi
     log(`lab up --hosts 2 --kubernetes: ${((performance.now() - t0) / 1000).toFixed(0)} s   (loadavg ${loadavg()})`);
     await podAdd(ctx, { namespace: 'bench', name: 'server', host: 'host-1', labels: { role: 'server' }, serve: [] });
     const pod = await podAdd(ctx, { namespace: 'bench', name: 'client', host: 'host-1', labels: { role: 'client', access: 'no' }, serve: [] });
+    // Keeps the peer set non-empty, so that a change is one element added or removed (an empty set
+    // is removed from the table and its rules rewritten: another, larger transaction).
+    await podAdd(ctx, { namespace: 'bench', name: 'anchor', host: 'host-2', labels: { role: 'anchor', access: 'yes' }, serve: [] });
     const policy = {
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
@@ -133,7 +137,7 @@ export async function measureLabLatency(changes = 60, log: (line: string) => voi
     monitor = new NftMonitor(host.netns);
     const address = pod.addresses[0]!;
     const inSet = (verb: 'add' | 'delete') => (line: string) => line.startsWith(`${verb} element inet margay `) && new RegExp(`[{ ,]${address.replaceAll('.', '\\.')}[ ,}]`).test(line);
-    const firstAdd = monitor.next(inSet('add'), 120_000);
+    const firstAdd = monitor.next((line) => line.startsWith('add ') && line.includes(address), 120_000);
     await kubectlApply(state.kubernetes!.kubeconfig, [policy]);
     client = new KubeClient(loadKubeconfig(state.kubernetes!.kubeconfig));
     await client.patch(`/api/v1/namespaces/bench/pods/client`, { metadata: { labels: { access: 'yes' } } });
