@@ -1,6 +1,7 @@
 /**
  * kube-controllers under failure, with `margay kube-controllers` as a real process: killed -9 in
- * the middle of a burst of changes and started again; the API server restarted; Calico's etcd
+ * the middle of a burst of changes and started again; two replicas, the leader killed -9 during a
+ * burst and the standby taking over; the API server restarted; Calico's etcd
  * unreachable for a while; its watches expired (410 Gone) while it was away, so that it must list
  * again. Each time, afterwards, etcd holds exactly the converted state of the Kubernetes API:
  * nothing lost, nothing stale, no endpoint with old labels. And bad input: a NetworkPolicy rule
@@ -113,6 +114,21 @@ describe('kube-controllers under failure (real processes, real API server, real 
     k.kube.apply(networkPolicy('app', 'np-5', { n: '5' }, { app: 'other' }, 9999));
     startControllers('b');
     await converged('after the restart');
+  });
+
+  it('two replicas: one leads, the other waits; the leader killed -9 during a burst, the standby takes over', async () => {
+    const leader = procs.at(-1)!;
+    const standby = startControllers('standby');
+    await eventually(() => assert.match(standby.log, /another controller is the leader; waiting/), T);
+    const items = Array.from({ length: 30 }, (_, i) => JSON.parse(namespace(`burst-${i}`, { round: '3' })) as unknown);
+    const burst = kubectlAsync(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+    await new Promise((r) => setTimeout(r, 400));
+    leader.child.kill('SIGKILL');
+    assert.equal(await leader.exited, 'SIGKILL');
+    await burst;
+    await kubectlAsync(['-n', 'app', 'delete', 'networkpolicy', 'np-4']);
+    await converged('after the standby took over');
+    assert.equal((JSON.parse((await ds.get(KUBE_LEADER_KEY))!.value) as { identity: string }).identity, 'standby');
   });
 
   it('the API server restarted: the watches resume and later changes arrive', async () => {
