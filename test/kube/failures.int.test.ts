@@ -12,7 +12,7 @@
  * be taken away while the API server keeps working.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -26,7 +26,7 @@ import { trackChildren } from '../harness/process.ts';
 import { useEtcd } from '../harness/etcd.ts';
 import { useKube } from '../harness/kube.ts';
 import { eventually } from '../harness/wait.ts';
-import { convergenceGaps, halfConvertiblePolicy, kubeControllersConfig, namespace, networkPolicy, pod, policyEvents, writeEndpointOf } from './helpers.ts';
+import { convergenceGaps, halfConvertiblePolicy, kubectlOf, kubeControllersConfig, namespace, networkPolicy, pod, policyEvents, writeEndpointOf } from './helpers.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -65,11 +65,9 @@ describe('kube-controllers under failure (real processes, real API server, real 
     }
   }
 
-  const kubectlAsync = (args: string[], input?: string): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const c = execFile('kubectl', ['--kubeconfig', k.kube.kubeconfig, ...args], { encoding: 'utf8' }, (err, _out, stderr) => (err ? reject(new Error(stderr)) : resolve()));
-      if (input !== undefined) c.stdin!.end(input);
-    });
+  const kubectlAsync = async (args: string[], input?: string): Promise<void> => {
+    await kubectlOf(k.kube, args, input);
+  };
 
   const converged = async (what: string): Promise<void> => {
     await eventually(async () => assert.deepEqual(await convergenceGaps(k.kube, store), [], what), T);
@@ -80,9 +78,12 @@ describe('kube-controllers under failure (real processes, real API server, real 
     store = new ResourceStore(ds);
     await store.apply(kubeControllersConfig({ period: '2s' }));
     k.kube.apply(namespace('app'));
+    // The pods' node exists (else kube-controller-manager's pod GC deletes them as orphans after
+    // 40 s), and they tolerate its taints (it has no kubelet: NotReady, then unreachable).
+    k.kube.apply(JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-1' } }));
     await k.kube.waitForServiceAccount('app');
     for (let i = 0; i < 5; i++) {
-      k.kube.apply(pod('app', `p${i}`, 'node-1', { app: 'p', n: String(i) }));
+      k.kube.apply(pod('app', `p${i}`, 'node-1', { app: 'p', n: String(i) }, { spec: { tolerations: [{ operator: 'Exists' }] } }));
       await writeEndpointOf(k.kube, store, 'app', `p${i}`);
     }
   });
@@ -146,12 +147,15 @@ describe('kube-controllers under failure (real processes, real API server, real 
   it("Calico's etcd unreachable for a while: what changed meanwhile is written once it is back", async () => {
     await converged('before');
     await calicoEtcd.etcd.stop();
-    k.kube.apply(namespace('during-outage', { z: '1' }));
-    await kubectlAsync(['-n', 'app', 'delete', 'networkpolicy', 'np-3']);
-    k.kube.apply(networkPolicy('app', 'np-outage', { n: 'o' }, { app: 'p' }));
-    await kubectlAsync(['-n', 'app', 'label', 'pod', 'p2', 'outage=yes']);
-    await new Promise((r) => setTimeout(r, 3000)); // longer than the lease TTL: leadership is lost meanwhile
-    await calicoEtcd.etcd.restart();
+    try {
+      k.kube.apply(namespace('during-outage', { z: '1' }));
+      await kubectlAsync(['-n', 'app', 'delete', 'networkpolicy', 'np-3']);
+      k.kube.apply(networkPolicy('app', 'np-outage', { n: 'o' }, { app: 'p' }));
+      await kubectlAsync(['-n', 'app', 'label', 'pod', 'p2', 'outage=yes']);
+      await new Promise((r) => setTimeout(r, 3000)); // longer than the lease TTL: leadership is lost meanwhile
+    } finally {
+      await calicoEtcd.etcd.restart(); // also when a step failed, so that the later tests have their etcd
+    }
     await converged('after the outage');
     await eventually(async () => assert.ok(await ds.get(KUBE_LEADER_KEY), 'a leader again'), T);
   });
