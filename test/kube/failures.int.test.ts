@@ -164,6 +164,9 @@ describe('kube-controllers under failure (real processes, real API server, real 
     await stopAll();
     // A long lease: the process keeps leading while it is stopped, so it resumes its own watches.
     const c = startControllers('c', 120);
+    // It leads, has listed (the first resyncs are logged after every informer listed) and watches.
+    await eventually(() => assert.ok((c.log.match(/"msg":"resync"/g) ?? []).length >= 4, 'the first resyncs'), T);
+    await new Promise((r) => setTimeout(r, 1000));
     await converged('before');
     c.child.kill('SIGSTOP');
     try {
