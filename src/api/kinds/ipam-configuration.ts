@@ -11,7 +11,7 @@ import { checkDefaultName, enumOf, intRange, specOf, withSpec } from './infra-co
 const specSchema = z.strictObject({
   strictAffinity: z.boolean().optional(),
   autoAllocateBlocks: z.boolean().optional(),
-  maxBlocksPerHost: intRange(0, 2147483647).optional(),
+  maxBlocksPerHost: intRange(0, 1000000).optional(),
   kubeVirtVMAddressPersistence: enumOf(['Enabled', 'Disabled'] as const).optional(),
   ipCooldownSeconds: intRange(0, 2147483647).optional(),
 });

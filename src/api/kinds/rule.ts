@@ -282,11 +282,14 @@ export function validateRule(rule: Rule, path: string): FieldIssue[] {
   const scan = (nets: string[] | undefined, field: string): void => {
     let v4 = false;
     let v6 = false;
-    for (const n of nets ?? []) {
+    (nets ?? []).forEach((n, i) => {
       const c = parseCidrOrIp(n);
       if (c?.family === 4) v4 = true;
       if (c?.family === 6) v6 = true;
-    }
+      if (field.endsWith('notNets') && c !== undefined && isCatchAll(n, c)) {
+        issues.push({ path: `${path}.${field}[${i}]`, message: `${n} in a negation matches no traffic at all (a catch-all CIDR cannot be negated)` });
+      }
+    });
     if (rule.ipVersion !== undefined && ((v4 && rule.ipVersion !== 4) || (v6 && rule.ipVersion !== 6))) {
       issues.push({ path: `${path}.${field}`, message: `rule IP version (${rule.ipVersion}) doesn't match CIDR version` });
     }
@@ -319,6 +322,14 @@ export function validateRule(rule: Rule, path: string): FieldIssue[] {
   if (rule.source) issues.push(...validateEntityRule(rule.source, `${path}.source`));
   if (rule.destination) issues.push(...validateEntityRule(rule.destination, `${path}.destination`));
   return issues;
+}
+
+/**
+ * A network that contains every address of its family, as Calico's validateRule spots it in
+ * notNets: the literal `0.0.0.0/0` for IPv4, any /0 for IPv6.
+ */
+function isCatchAll(text: string, cidr: { family: 4 | 6; prefix: number }): boolean {
+  return cidr.family === 4 ? text === '0.0.0.0/0' : cidr.prefix === 0;
 }
 
 /** Validates every rule of a list; `path` names the list (`spec.ingress`). */
