@@ -75,14 +75,14 @@ export function caseInsensitiveEnum(values: readonly string[]): z.ZodType<string
   const lower = new Set(values.map((v) => v.toLowerCase()));
   return z.string().refine((s) => s === '' || lower.has(s.toLowerCase()), {
     message: `must be one of ${values.join(', ')} (case-insensitive)`,
-  });
+  }).meta({ enum: [...values], caseInsensitive: true });
 }
 
 /** An enum with a clear message. */
 export function enumOf<const T extends readonly [string, ...string[]]>(values: T): z.ZodType<T[number]> {
   return z.string().refine((s): s is T[number] => (values as readonly string[]).includes(s), {
     message: `must be one of ${values.join(', ')}`,
-  }) as unknown as z.ZodType<T[number]>;
+  }).meta({ enum: [...values] }) as unknown as z.ZodType<T[number]>;
 }
 
 /** A CIDR (strict, with a prefix) of any family, or of one family. */
