@@ -99,8 +99,8 @@ describe('other defaults', () => {
     assert.equal(peer.spec?.asNumber, 64512);
     assert.equal(peer.spec?.localASNumber, 100);
   });
-  it('IPAMConfiguration defaults strictAffinity false and autoAllocateBlocks true', () => {
-    assert.deepEqual(res('IPAMConfiguration', 'default', {}).spec, { strictAffinity: false, autoAllocateBlocks: true });
+  it('IPAMConfiguration defaults strictAffinity false, autoAllocateBlocks true and maxBlocksPerHost 0 (the CRD defaults)', () => {
+    assert.deepEqual(res('IPAMConfiguration', 'default', {}).spec, { strictAffinity: false, autoAllocateBlocks: true, maxBlocksPerHost: 0 });
   });
   it('KubeControllersConfiguration defaults healthChecks and controllers', () => {
     const kcc = res('KubeControllersConfiguration', 'default', { controllers: { loadBalancer: {} } });

@@ -1,7 +1,7 @@
 /**
  * IPAMConfiguration (calicoctl also says `ipamconfig`): the `default` singleton of cluster IPAM
  * settings. Defaults are the CRD's: strictAffinity false, autoAllocateBlocks true;
- * maxBlocksPerHost 0 means "use the built-in limit" and is stored as written.
+ * maxBlocksPerHost 0 (the default) means "use the built-in limit".
  */
 import { z } from 'zod';
 import type { KindDefinition } from '../kind.ts';
@@ -20,6 +20,7 @@ function applyDefaults(res: Resource): Resource {
   const spec: Record<string, unknown> = { ...specOf(res) };
   spec.strictAffinity ??= false;
   spec.autoAllocateBlocks ??= true;
+  spec.maxBlocksPerHost ??= 0;
   return withSpec(res, spec);
 }
 

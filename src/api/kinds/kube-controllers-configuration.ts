@@ -54,7 +54,8 @@ const controllersSchema = z.strictObject({
 });
 
 const specShape = {
-  logSeverityScreen: enumOf(LOG_LEVELS).optional(),
+  // The CRD's enum (None … Panic) and the validator's logLevel (Trace … Fatal) both apply.
+  logSeverityScreen: enumOf(LOG_LEVELS.filter((l) => l !== 'Trace') as ['Debug', 'Info', 'Warning', 'Error', 'Fatal']).optional(),
   healthChecks: mode.optional(),
   etcdV3CompactionPeriod: goDurationSchema.optional(),
   prometheusMetricsPort: portNumber(true).optional(),
