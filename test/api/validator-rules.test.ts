@@ -26,7 +26,7 @@ describe('validator.go rules (parity cases)', () => {
 
   it('covers every rule family of validator.go at least once', () => {
     const families = new Set(INVALID_CASES.map((c) => c.rule.split(/[: ]/)[0]));
-    for (const f of ['validateRule', 'validateEntityRule', 'validateICMPFields', 'validateIPPoolSpec', 'validateBGPPeerSpec', 'validateFelixConfigSpec', 'validateHostEndpointSpec', 'validateWorkloadEndpointSpec', 'validateNodeSpec', 'validateIPAMConfigSpec', 'validateGlobalNetworkPolicySpec', 'validateBGPConfigurationSpec', 'validateBGPFilterRule']) {
+    for (const f of ['validateRule', 'validateEntityRule', 'validateICMPFields', 'validateIPPoolSpec', 'validateBGPPeerSpec', 'validateFelixConfigSpec', 'validateHostEndpointSpec', 'validateWorkloadEndpointSpec', 'validateNodeSpec', 'validateIPAMConfigSpec', 'validateGlobalNetworkPolicySpec', 'validateBGPConfigurationSpec', 'validateBGPFilterRule', 'validateBGPFilterOperation', 'validateTier', 'validateNetworkPolicySpec', 'validateNetworkSet', 'validateStagedNetworkPolicy', 'validateWorkloadEndpointPort', 'validateEndpointPort', 'validateProtoPort']) {
       assert.ok(families.has(f), `no case for ${f}`);
     }
   });
