@@ -32,6 +32,19 @@ const FELIX_NOT_IN_CALICO: Record<string, string> = {
   bpfKubeProxyEndpointSlicesEnabled: REMOVED,
 };
 
+/** Why groups of Felix fields have no effect, by name pattern (first match wins). */
+const FELIX_REASONS: ReadonlyArray<[RegExp, string]> = [
+  [/^nftables/, 'Margay always programs nftables, with its own actions'],
+  [/^(vxlan|ipip|allowVXLAN|allowIPIP)/, "Margay takes encapsulation from the IP pools' vxlanMode"],
+  [/^routeTable|^routeSource$|^routeSyncDisabled$|^ipv[46](Normal|Elevated)RoutePriority$|^deviceRoute|^removeExternalRoutes$/, 'Margay programs its routes with its own protocol number in the main table'],
+  [/^istio/, 'Margay has no Istio integration'],
+  [/^logAction/, 'Log rules are not rate-limited by Margay'],
+  [/^flowLogs/, 'Margay has no flow log collector'],
+  [/^(xdp|genericXDP)/, 'Margay has no XDP programs'],
+  [/^(debug|usageReporting|go[A-Z])/, 'a Go runtime or debugging knob of Felix'],
+  [/^log(FilePath|Severity(File|Sys)|DebugFilenameRegex)$/, 'the agent logs JSON lines to standard error only'],
+];
+
 /** FelixConfiguration fields the agent reads are exactly the datastore parameters of felix-params. */
 function felixNoEffect(): Record<string, string> {
   const used = new Set<string>(PARAM_NAMES.filter((n) => !PARAMS[n].local));
@@ -43,10 +56,12 @@ function felixNoEffect(): Record<string, string> {
     else if (field.startsWith('iptables') || field === 'chainInsertMode') out[field] = 'Margay programs nftables only';
     else if (field.startsWith('prometheusMetrics')) out[field] = 'Margay serves metrics without TLS';
     else if (field.startsWith('wireguard')) out[field] = 'Margay has no WireGuard encryption';
-    else out[field] = 'not read by the agent';
+    else out[field] = FELIX_REASONS.find(([re]) => re.test(field))?.[1] ?? 'not read by the agent';
   }
   return out;
 }
+
+const NODE_STATUS = 'Margay writes no CalicoNodeStatus reports; margay node status shows the same facts';
 
 /** Every kind's declaration, by kind name. */
 export const FIELD_EFFECTS: Readonly<Record<string, KindEffects>> = {
@@ -90,7 +105,7 @@ export const FIELD_EFFECTS: Readonly<Record<string, KindEffects>> = {
   FelixConfiguration: { noEffect: felixNoEffect(), notInCalico: FELIX_NOT_IN_CALICO },
   Node: { noEffect: { wireguard: 'Margay has no WireGuard encryption' } },
   CalicoNodeStatus: {
-    noEffect: { classes: 'Margay does not write CalicoNodeStatus reports (margay node status shows them)', updatePeriodSeconds: 'Margay does not write CalicoNodeStatus reports (margay node status shows them)' },
+    noEffect: { classes: NODE_STATUS, updatePeriodSeconds: NODE_STATUS },
   },
   KubeControllersConfiguration: {
     noEffect: {
