@@ -22,6 +22,15 @@ const peer = (spec: Record<string, unknown>): Record<string, unknown> => ({ apiV
 const bgp = (spec: Record<string, unknown>): Record<string, unknown> => ({ apiVersion: v3, kind: 'BGPConfiguration', metadata: { name: 'default' }, spec });
 const R = 'spec.ingress[0]';
 
+/** Manifests Calico 3.32 accepts that a stricter reading of its rules might refuse. */
+export const VALID_CASES: Omit<InvalidCase, 'path'>[] = [
+  { title: 'named ports without a protocol', rule: 'validateRule: only numeric ports need a protocol (AllPortsAreNamed)', object: rule({ destination: { ports: ['http', 'metrics'] } }) },
+  { title: 'a route table range over the reserved tables', rule: 'validateRouteTableIDRange: reserved tables 253-255 are only logged', object: felix({ routeTableRanges: [{ min: 250, max: 255 }] }) },
+  { title: 'a global() namespace selector alone', rule: 'validateEntityRule: global() alone is allowed', object: rule({ source: { namespaceSelector: 'global()' } }) },
+  { title: 'a peer given as [IPv6]:port', rule: 'validateIPPort: IPv6PortFormat', object: peer({ peerIP: '[fd00::1]:179', asNumber: 65000 }) },
+  { title: 'a protocol by number as a string', rule: 'validateProtocol: 1-255', object: rule({ protocol: '255' }) },
+];
+
 export const INVALID_CASES: InvalidCase[] = [
   // Rules (validateRule, validateEntityRule, validateICMPFields, field validators of policy_common.go).
   { title: 'a negated catch-all IPv4 net matches nothing', rule: 'validateRule: catch-all CIDR in negation', object: rule({ source: { notNets: ['0.0.0.0/0'] } }), path: `${R}.source.notNets[0]` },
@@ -46,6 +55,13 @@ export const INVALID_CASES: InvalidCase[] = [
   { title: 'a service match without a name', rule: 'validateEntityRule: must specify a service name', object: gnp({ egress: [{ action: 'Allow', destination: { services: { namespace: 'shop' } } }] }), path: 'spec.egress[0].destination.services.name' },
   { title: 'a bad selector', rule: 'validateSelector', object: rule({ source: { selector: 'app == ' } }), path: `${R}.source.selector` },
   { title: 'an invalid net', rule: 'validateRule: invalid CIDR (nets dive,net)', object: rule({ source: { nets: ['10.0.0.300/32'] } }), path: `${R}.source.nets[0]` },
+  { title: 'protocol number 0', rule: 'validateProtocol: protocol number invalid', object: rule({ protocol: 0 }), path: `${R}.protocol` },
+  { title: 'protocol name in lower case', rule: 'validateProtocol: protocol name invalid (protocolRegex)', object: rule({ protocol: 'tcp' }), path: `${R}.protocol` },
+  { title: 'a reversed port range', rule: 'validatePort: port range invalid', object: rule({ protocol: 'TCP', destination: { ports: ['100:50'] } }), path: `${R}.destination.ports[0]` },
+  { title: 'port 0', rule: 'validatePort: port number must be between 1 and 65535', object: rule({ protocol: 'TCP', destination: { ports: [0] } }), path: `${R}.destination.ports[0]` },
+  { title: 'a repeated HTTP method', rule: 'validateHTTPRule: Invalid methods (duplicates)', object: rule({ http: { methods: ['GET', 'GET'] } }), path: `${R}.http.methods` },
+  { title: 'an HTTP path with both exact and prefix', rule: "validateHTTPRule: Both 'exact' and 'prefix' are set", object: rule({ http: { paths: [{ exact: '/a', prefix: '/b' }] } }), path: `${R}.http.paths[0]` },
+  { title: 'an HTTP path with a query', rule: 'validateHTTPRule: must start with / and not contain ? or #', object: rule({ http: { paths: [{ exact: '/a?b' }] } }), path: `${R}.http.paths[0]` },
   // Policies and tiers (validateNetworkPolicy, validateGlobalNetworkPolicySpec, validateTier, policy types).
   { title: 'a policy type in lower case', rule: 'validatePolicyType: Ingress or Egress', object: gnp({ types: ['ingress'] }), path: 'spec.types[0]' },
   { title: 'a service as the source of an egress rule', rule: 'validateGlobalNetworkPolicySpec: Services not allowed in egress rule source', object: gnp({ egress: [{ action: 'Allow', source: { services: { name: 'api', namespace: 'shop' } } }] }), path: 'spec.egress[0].source.services' },
@@ -113,6 +129,8 @@ export const INVALID_CASES: InvalidCase[] = [
   { title: 'a host endpoint with neither interface nor IPs', rule: 'validateHostEndpointSpec: no interface or expected IPs have been specified', object: { apiVersion: v3, kind: 'HostEndpoint', metadata: { name: 'h' }, spec: { node: 'n1' } }, path: 'spec.interfaceName' },
   { title: 'a host endpoint interface name of 16 characters', rule: 'validateInterface: ^[a-zA-Z0-9_.-]{1,15}$', object: { apiVersion: v3, kind: 'HostEndpoint', metadata: { name: 'h' }, spec: { node: 'n1', interfaceName: 'a'.repeat(16) } }, path: 'spec.interfaceName' },
   { title: 'a workload with a /24 network', rule: 'validateWorkloadEndpointSpec: IP network contains multiple addresses', object: { apiVersion: v3, kind: 'WorkloadEndpoint', metadata: { name: 'n1-k8s-p-eth0', namespace: 'default' }, spec: { node: 'n1', orchestrator: 'k8s', pod: 'p', endpoint: 'eth0', interfaceName: 'cali1', ipNetworks: ['10.0.0.0/24'] } }, path: 'spec.ipNetworks[0]' },
+  { title: 'a 1:1 NAT between families', rule: 'validateIPNAT: mismatched IP versions', object: { apiVersion: v3, kind: 'WorkloadEndpoint', metadata: { name: 'n1-k8s-p-eth0', namespace: 'default' }, spec: { node: 'n1', orchestrator: 'k8s', pod: 'p', endpoint: 'eth0', interfaceName: 'cali1', ipNetworks: ['10.0.0.1/32'], ipNATs: [{ internalIP: '10.0.0.1', externalIP: 'fd00::1' }] } }, path: 'spec.ipNATs[0].externalIP' },
+  { title: 'a peer IP with port 0', rule: 'validateIPPort (processIPPort): port < 1', object: peer({ peerIP: '1.2.3.4:0' }), path: 'spec.peerIP' },
   { title: 'a network set with a bad CIDR', rule: 'networkset.go nets dive,cidr', object: { apiVersion: v3, kind: 'GlobalNetworkSet', metadata: { name: 's' }, spec: { nets: ['10.0.0.0/33'] } }, path: 'spec.nets[0]' },
   { title: 'an IP reservation with a bad CIDR', rule: 'ipreservation.go reservedCIDRs cidrs', object: { apiVersion: v3, kind: 'IPReservation', metadata: { name: 'r' }, spec: { reservedCIDRs: ['10.0.1.0/33'] } }, path: 'spec.reservedCIDRs[0]' },
   { title: 'a negative maxBlocksPerHost', rule: 'validateIPAMConfigSpec: MaxBlocksPerHost must be greater than or equal to 0', object: { apiVersion: v3, kind: 'IPAMConfiguration', metadata: { name: 'default' }, spec: { maxBlocksPerHost: -1 } }, path: 'spec.maxBlocksPerHost' },

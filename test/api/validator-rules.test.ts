@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ResourceValidationError, validateResource } from '../../src/api/validate.ts';
-import { INVALID_CASES } from './parity-cases.ts';
+import { INVALID_CASES, VALID_CASES } from './parity-cases.ts';
 
 describe('validator.go rules (parity cases)', () => {
   for (const c of INVALID_CASES) {
@@ -21,6 +21,12 @@ describe('validator.go rules (parity cases)', () => {
           return true;
         },
       );
+    });
+  }
+
+  for (const c of VALID_CASES) {
+    it(`${c.rule} — accepts ${c.title}`, () => {
+      assert.doesNotThrow(() => validateResource(structuredClone(c.object)));
     });
   }
 

@@ -182,6 +182,12 @@ function isICMPv6(p: Protocol | undefined): boolean {
 }
 
 const PORTS_NEED_PROTOCOL = 'rules that specify ports must set protocol to TCP or UDP or SCTP';
+const PORTS_NEED_PROTOCOL_NUMERIC = 'rules with a numeric port or port range must set protocol to TCP or UDP or SCTP';
+
+/** A port number or range (`80`, `"80"`, `"80:90"`), as opposed to a port name. */
+function isNumericPort(p: Port): boolean {
+  return typeof p === 'number' || /^\d+(:\d+)?$/.test(p);
+}
 const GLOBAL_ONLY_IN_NS_SELECTOR = 'global() can only be used in an EntityRule namespaceSelector';
 
 /** True when a selector mentions `global(` (only an entity rule's namespaceSelector may). */
@@ -257,8 +263,11 @@ export function validateRule(rule: Rule, path: string): FieldIssue[] {
       [src.ports, 'source.ports'], [src.notPorts, 'source.notPorts'],
       [dst.ports, 'destination.ports'], [dst.notPorts, 'destination.notPorts'],
     ];
+    // validator.go: validateRule lets a rule without protocol name ports (they resolve through
+    // the endpoints' own port definitions); numbers and ranges need TCP, UDP or SCTP.
     for (const [list, field] of lists) {
-      if (nonEmpty(list)) issues.push({ path: `${path}.${field}`, message: PORTS_NEED_PROTOCOL });
+      const offending = rule.protocol === undefined ? (list ?? []).some((p) => isNumericPort(p)) : nonEmpty(list);
+      if (offending) issues.push({ path: `${path}.${field}`, message: rule.protocol === undefined ? PORTS_NEED_PROTOCOL_NUMERIC : PORTS_NEED_PROTOCOL });
     }
   }
 
