@@ -28,6 +28,8 @@ export const VALID_CASES: Omit<InvalidCase, 'path'>[] = [
   { title: 'a route table range over the reserved tables', rule: 'validateRouteTableIDRange: reserved tables 253-255 are only logged', object: felix({ routeTableRanges: [{ min: 250, max: 255 }] }) },
   { title: 'a global() namespace selector alone', rule: 'validateEntityRule: global() alone is allowed', object: rule({ source: { namespaceSelector: 'global()' } }) },
   { title: 'a peer given as [IPv6]:port', rule: 'validateIPPort: IPv6PortFormat', object: peer({ peerIP: '[fd00::1]:179', asNumber: 65000 }) },
+  { title: 'a node selector on a FelixConfiguration of another name', rule: 'FelixConfiguration CRD rule: nodeSelector is for configurations other than default and node.*', object: { apiVersion: v3, kind: 'FelixConfiguration', metadata: { name: 'edge' }, spec: { nodeSelector: 'role == "edge"' } } },
+  { title: 'an interface name with capitals and underscores', rule: 'validateInterface: ^[a-zA-Z0-9_.-]{1,15}$', object: { apiVersion: v3, kind: 'WorkloadEndpoint', metadata: { name: 'n1-k8s-p-eth0', namespace: 'default' }, spec: { node: 'n1', orchestrator: 'k8s', pod: 'p', endpoint: 'eth0', interfaceName: 'Valid_Iface.0-9' } } },
   { title: 'a protocol by number as a string', rule: 'validateProtocol: 1-255', object: rule({ protocol: '255' }) },
 ];
 
@@ -125,6 +127,11 @@ export const INVALID_CASES: InvalidCase[] = [
   { title: 'a log action rate without a unit', rule: 'felixconfig.go LogActionRateLimit pattern N/unit', object: felix({ logActionRateLimit: '10' }), path: 'spec.logActionRateLimit' },
   { title: 'an unknown metrics client auth', rule: 'felixconfig.go PrometheusMetricsClientAuth oneof', object: felix({ prometheusMetricsClientAuth: 'Maybe' }), path: 'spec.prometheusMetricsClientAuth' },
   { title: 'a DSCP mark of 64', rule: 'numorstring.DSCP Validate: between 0 and 63', object: felix({ istioDSCPMark: 64 }), path: 'spec.istioDSCPMark' },
+  { title: 'a node selector on the default FelixConfiguration', rule: "FelixConfiguration CRD rule (crd_validation.go): nodeSelector must not be set on 'default' or 'node.*'", object: felix({ nodeSelector: 'all()' }), path: 'spec.nodeSelector' },
+  { title: 'BGP filter operations on a Reject rule', rule: 'BGPFilter CRD rule (crd_validation.go): operations may only be used with action Accept', object: { apiVersion: v3, kind: 'BGPFilter', metadata: { name: 'f' }, spec: { exportV4: [{ action: 'Reject', operations: [{ setPriority: { value: 5 } }] }] } }, path: 'spec.exportV4[0].operations' },
+  { title: 'the kube-admin tier denying by default', rule: "Tier CRD rule (crd_validation.go): the 'kube-admin' tier must have default action 'Pass'", object: { apiVersion: v3, kind: 'Tier', metadata: { name: 'kube-admin' }, spec: { order: 1000, defaultAction: 'Deny' } }, path: 'spec.defaultAction' },
+  { title: 'the default tier passing by default', rule: "Tier CRD rule (crd_validation.go): the 'default' tier must have default action 'Deny'", object: { apiVersion: v3, kind: 'Tier', metadata: { name: 'default' }, spec: { order: 1000000, defaultAction: 'Pass' } }, path: 'spec.defaultAction' },
+  { title: 'a negated catch-all IPv6 net written long', rule: 'validateRule: catch-all CIDR in negation (non-standard representation)', object: rule({ source: { notNets: ['0:0::0/0'] } }), path: `${R}.source.notNets[0]` },
   // Endpoints, sets, IPAM and node (validateHostEndpointSpec, validateWorkloadEndpointSpec, validateNodeSpec …).
   { title: 'a host endpoint with neither interface nor IPs', rule: 'validateHostEndpointSpec: no interface or expected IPs have been specified', object: { apiVersion: v3, kind: 'HostEndpoint', metadata: { name: 'h' }, spec: { node: 'n1' } }, path: 'spec.interfaceName' },
   { title: 'a host endpoint interface name of 16 characters', rule: 'validateInterface: ^[a-zA-Z0-9_.-]{1,15}$', object: { apiVersion: v3, kind: 'HostEndpoint', metadata: { name: 'h' }, spec: { node: 'n1', interfaceName: 'a'.repeat(16) } }, path: 'spec.interfaceName' },

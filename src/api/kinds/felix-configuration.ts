@@ -328,6 +328,11 @@ function validate(res: Resource): FieldIssue[] {
   external?.forEach((cidr, i) => {
     if (parseCidrOrIp(cidr)?.family === 6) issues.push(issue(`spec.externalNodesList[${i}]`, 'has invalid IPv6 CIDR (IPv4 only)'));
   });
+  // The CRD's rule: default and node.<name> apply by their names; only the others select nodes.
+  const name = res.metadata.name;
+  if (spec.nodeSelector !== undefined && (name === 'default' || name.startsWith('node.'))) {
+    issues.push(issue('spec.nodeSelector', "must not be set on the 'default' or a per-node ('node.*') FelixConfiguration"));
+  }
   const region = spec.openstackRegion as string | undefined;
   if (region !== undefined && region !== '') {
     if (region.length > 63 - REGION_PREFIX.length) issues.push(issue('spec.openstackRegion', 'is too long'));
