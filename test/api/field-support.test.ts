@@ -6,6 +6,7 @@ import { fieldStatus, fieldTable, noEffectWarnings, schemaFields } from '../../s
 import { FIELD_EFFECTS } from '../../src/api/kinds/field-effects.ts';
 import { allKinds, findKind } from '../../src/api/kinds/mod.ts';
 import { validateResource } from '../../src/api/validate.ts';
+import { margay } from '../cli/helpers.ts';
 
 const v3 = 'projectcalico.org/v3';
 const warningsOf = (obj: Record<string, unknown>) => {
@@ -79,5 +80,19 @@ describe('no-effect warnings', () => {
     const def = findKind('IPReservation')!;
     const res = validateResource({ apiVersion: v3, kind: 'IPReservation', metadata: { name: 'r' }, spec: { reservedCIDRs: ['10.0.0.0/24'] } });
     assert.deepEqual(noEffectWarnings(def, res), []);
+  });
+});
+
+describe('margay validate', () => {
+  it('prints one warning line per field without effect and succeeds', async () => {
+    const file = new URL('./fixtures/parity-manifests/03-felix.yaml', import.meta.url).pathname;
+    const run = await margay(['validate', '-f', file]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /Successfully validated 3 resource\(s\)/);
+    const lines = run.stderr.trim().split('\n');
+    assert.ok(lines.every((l) => l.startsWith('Warning: ') && l.includes('03-felix.yaml: document ')), run.stderr);
+    assert.ok(lines.some((l) => /\(FelixConfiguration "default"\): spec\.bpfEnabled: accepted but has no effect in Margay/.test(l)), run.stderr);
+    assert.ok(lines.some((l) => /\(FelixConfiguration "edge-nodes"\): spec\.nodeSelector: /.test(l)), run.stderr);
+    assert.ok(!lines.some((l) => /spec\.(healthPort|logSeverityScreen|interfacePrefix):/.test(l)), 'supported fields are not named');
   });
 });
