@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * Reads Calico's projectcalico.org/v3 CRD schemas from a checkout of projectcalico/calico and
+ * Reads Calico's projectcalico.org/v3 CRD schemas (and, for Node, WorkloadEndpoint and Profile, which
+ * have no CRD, their Go types) from a checkout of projectcalico/calico and
  * writes the field facts Margay's parity test checks against: for each kind, every field path of
  * `spec` with its type, enum, default, pattern and bounds, and the messages of the CEL rules
  * (x-kubernetes-validations) with where they sit. Descriptions are left out on purpose
@@ -50,4 +51,45 @@ for (const file of files) {
   if (schema.properties.spec) walk(schema.properties.spec, '', fields, rules);
   kinds[kind] = { scope: crd.spec.scope, fields, rules };
 }
-process.stdout.write(`${JSON.stringify({ source: `projectcalico/calico ${ref} api/config/crd`, kinds }, null, 1)}\n`);
+/**
+ * The kinds that have no CRD (they live in Kubernetes objects in Calico): their spec field paths
+ * from the Go types, by following the json tags from the spec struct through the structs of the
+ * same files. Types: string, integer, boolean, number, array, object, int-or-string.
+ */
+const GO_KINDS = {
+  Node: { root: 'NodeSpec', files: ['libcalico-go/lib/apis/internalapi/node.go'] },
+  WorkloadEndpoint: { root: 'WorkloadEndpointSpec', files: ['libcalico-go/lib/apis/internalapi/workloadendpoint.go'] },
+  Profile: { root: 'ProfileSpec', files: ['api/pkg/apis/projectcalico/v3/profile.go', 'api/pkg/apis/projectcalico/v3/policy_common.go'] },
+};
+const GO_SCALARS = { string: 'string', bool: 'boolean', int: 'integer', int32: 'integer', int64: 'integer', uint8: 'integer', uint16: 'integer', uint32: 'integer', float64: 'number' };
+const INT_OR_STRING = new Set(['Protocol', 'Port', 'DSCP', 'ASNumber', 'Uint8OrString']);
+
+function goStructs(text) {
+  const structs = {};
+  for (const m of text.matchAll(/^type (\w+) struct \{\n([\s\S]*?)^\}/gm)) {
+    structs[m[1]] = [...m[2].matchAll(/^\s+\w+\s+([\w.*\[\]]+)\s+`json:"([^",]*)/gm)].map((f) => ({ type: f[1], name: f[2] }));
+  }
+  return structs;
+}
+
+function walkGo(structs, name, path, out) {
+  for (const f of structs[name] ?? []) {
+    if (f.name === '' || f.name === '-') continue;
+    const p = path ? `${path}.${f.name}` : f.name;
+    let t = f.type.replace(/^\*/, '');
+    const list = t.startsWith('[]');
+    t = t.replace(/^\[\]\*?/, '').replace(/^\w+\./, '');
+    const leaf = structs[t] || t.startsWith('map[') ? 'object' : INT_OR_STRING.has(t) ? 'int-or-string' : GO_SCALARS[t] ?? 'string';
+    out[p] = { type: list ? 'array' : leaf };
+    if (list) out[`${p}[]`] = { type: leaf };
+    if (structs[t]) walkGo(structs, t, list ? `${p}[]` : p, out);
+  }
+}
+
+for (const [kind, { root, files }] of Object.entries(GO_KINDS)) {
+  const structs = Object.assign({}, ...files.map((f) => goStructs(git('show', `${ref}:${f}`))));
+  const fields = {};
+  walkGo(structs, root, '', fields);
+  kinds[kind] = { scope: 'Go types', fields, rules: [] };
+}
+process.stdout.write(`${JSON.stringify({ source: `projectcalico/calico ${ref} api/config/crd (Node, WorkloadEndpoint, Profile: their Go types)`, kinds }, null, 1)}\n`);
