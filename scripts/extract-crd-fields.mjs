@@ -7,7 +7,7 @@
  * (x-kubernetes-validations) with where they sit. Descriptions are left out on purpose
  * (only the facts a validator needs are kept).
  *
- *   node scripts/extract-crd-fields.mjs CALICO_GIT_DIR REF > test/api/fixtures/calico-crd-fields.json
+ *   node scripts/extract-crd-fields.mjs CALICO_GIT_DIR REF > test/api/fixtures/calico-v3.32-crd-fields.json
  *
  * CALICO_GIT_DIR is a git directory (a bare mirror works); REF a tag such as v3.32.0.
  */
