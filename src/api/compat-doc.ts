@@ -14,6 +14,13 @@ export const KINDS_NOT_ACCEPTED: Readonly<Record<string, string>> = {
   IPAMHandle: 'IPAM record: written by Margay\'s IPAM, inspected and repaired with `margay ipam`',
 };
 
+/** Where Margay knowingly parts from Calico 3.32 beyond what the field notes say. */
+export const KNOWN_DIFFERENCES: readonly string[] = [
+  'Most FelixConfiguration durations: Calico 3.32\'s CRD patterns escape the decimal point twice and so refuse `1.5h`; Margay takes decimal durations, as Felix itself parses them.',
+  'Rules are checked as Calico\'s validator and its CRD schemas check them together: where a CRD pattern ignores case but the validator does not (log levels, actions, `iptablesBackend`), the exact spelling is required.',
+  'An IP pool with no `allowedUses` counts as `[Workload, Tunnel]` when checked, as Calico\'s client fills them in before validating: a `namespaceSelector` then needs `allowedUses: [Workload]`.',
+];
+
 /** A table cell: pipes escaped, nothing on a second line. */
 function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -54,6 +61,7 @@ export function renderCompatibility(kinds: readonly KindDefinition[]): string {
     const c = counts(rows);
     lines.push(`| [${kind}](#${kind.toLowerCase()}) | ${rows.length} | ${c.supported} | ${c['no effect']} | ${c.refused} |`);
   }
+  lines.push('', 'Known differences:', '', ...KNOWN_DIFFERENCES.map((d) => `- ${d}`));
   lines.push('', 'Calico kinds that `apply` does not take:', '');
   for (const [kind, why] of Object.entries(KINDS_NOT_ACCEPTED)) lines.push(`- \`${kind}\`: ${why}.`);
   for (const [kind, rows] of tables) {
