@@ -383,7 +383,9 @@ table('FelixConfiguration (validator_test.go)', [
   ["should reject invalid BPFForceTrackPacketsFromIfaces value 'cali@456'", 'FelixConfiguration', { bpfForceTrackPacketsFromIfaces: ['cali-123', 'cali@456'] }, false],
   ['should accept failsafe ports with protocol, port and net', 'FelixConfiguration', { failsafeInboundHostPorts: [{ protocol: 'TCP', port: 22, net: '192.168.1.1/32' }, { protocol: 'UDP', port: 68 }] }, true],
   ["should reject random ProtoPort.Protocol 'jolly-UDP'", 'FelixConfiguration', { failsafeOutboundHostPorts: [{ protocol: 'jolly-UDP', port: 0 }] }, false],
-  ['should reject an unknown FelixConfiguration field', 'FelixConfiguration', { ipv6support: true }, false],
+  ['should reject an unknown FelixConfiguration field', 'FelixConfiguration', { ipv6Supported: true }, false],
+  // Calico decodes with Go's encoding/json: a key differing only in case names the field.
+  ['should accept a FelixConfiguration field spelled in another case', 'FelixConfiguration', { ipv6support: true }, true],
   ['should reject a duration without a unit', 'FelixConfiguration', { reportingInterval: '30' }, false],
   ['should accept a compound duration', 'FelixConfiguration', { routeRefreshInterval: '1m30s' }, true],
 ]);
