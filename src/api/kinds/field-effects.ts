@@ -76,6 +76,8 @@ export const FIELD_EFFECTS: Readonly<Record<string, KindEffects>> = {
       ipNATs: 'Margay does not program 1:1 NAT (floating IPs) for workloads',
       ipv4Gateway: 'the gateway is always the link-local 169.254.1.1 that the host answers',
       ipv6Gateway: 'the gateway is always the host side of the veth (link-local)',
+      'ports[].hostPort': 'host ports are mapped by the portmap CNI plugin, not from the endpoint',
+      'ports[].hostIP': 'host ports are mapped by the portmap CNI plugin, not from the endpoint',
     },
   },
   IPAMConfiguration: {
@@ -96,6 +98,7 @@ export const FIELD_EFFECTS: Readonly<Record<string, KindEffects>> = {
     },
   },
   BGPPeer: {
+    noEffect: { reachableBy: 'BIRD reaches the peer through the routing table; no static route to it is added' },
     notInCalico: {
       failureDetectionMode: 'Margay extension (BFD), from Calico Enterprise',
       restartMode: 'Margay extension, from Calico Enterprise',
