@@ -154,10 +154,17 @@ function valueAt(spec: unknown, parts: ReadonlyArray<string | number>): unknown 
   return cur;
 }
 
+/** Go's zero values (0, '', false, empty list or map): what Calico writes for a field nobody set. */
+function isZero(value: unknown): boolean {
+  if (value === 0 || value === '' || value === false) return true;
+  if (Array.isArray(value)) return value.length === 0;
+  return typeof value === 'object' && value !== null && Object.keys(value).length === 0;
+}
+
 /**
- * One warning per field that is set but has no effect in Margay, at its outermost path. A value
- * equal to the one Calico's defaults would put there is not reported (it changes nothing), nor is
- * a path the kind's own warnings already name.
+ * One warning per field that is set but has no effect in Margay, at its outermost path. A zero
+ * value, or one equal to what Calico's defaults would put there, is not reported (it changes
+ * nothing, and Calico's own output is full of them), nor is a path the kind's own warnings name.
  */
 export function noEffectWarnings(def: KindDefinition, res: Resource, already: readonly FieldIssue[] = []): FieldIssue[] {
   const effects = kindEffects(def.kind);
@@ -172,8 +179,10 @@ export function noEffectWarnings(def: KindDefinition, res: Resource, already: re
     if (reported.some((r) => path === r || path.startsWith(`${r}.`) || path.startsWith(`${r}[`))) continue;
     const status = fieldStatus(def.kind, patternOf(parts, maps));
     if (status.status !== 'no effect') continue;
+    const value = valueAt(res.spec, parts);
+    if (isZero(value)) continue;
     const fallback = emptied ? valueAt(emptied.spec, parts) : undefined;
-    if (fallback !== undefined && JSON.stringify(fallback) === JSON.stringify(valueAt(res.spec, parts))) continue;
+    if (fallback !== undefined && JSON.stringify(fallback) === JSON.stringify(value)) continue;
     reported.push(path);
     issues.push({ path, message: `accepted but has no effect in Margay${status.note ? ` (${status.note})` : ''}` });
   }
