@@ -52,7 +52,8 @@ export function renderCompatibility(kinds: readonly KindDefinition[]): string {
     'unchanged, but Margay does not act on it; `margay validate` and `apply` print a warning naming the field), or',
     '**refused** (an error naming the field). A note says where Margay differs from Calico 3.32\'s schema.',
     'Paths are below `spec`; `[]` is an item of a list, `{}` a value of a map. `metadata` follows Kubernetes\'',
-    'rules for every kind; `status` is never written by `apply`.',
+    'rules for every kind; `status` is never written by `apply`. test/api/crd-parity.test.ts checks every field against',
+    'Calico 3.32\'s CRD schemas (facts extracted by scripts/extract-crd-fields.mjs into test/api/fixtures/).',
     '',
     '| kind | fields | supported | no effect | refused |',
     '|---|---|---|---|---|',
@@ -61,7 +62,7 @@ export function renderCompatibility(kinds: readonly KindDefinition[]): string {
     const c = counts(rows);
     lines.push(`| [${kind}](#${kind.toLowerCase()}) | ${rows.length} | ${c.supported} | ${c['no effect']} | ${c.refused} |`);
   }
-  lines.push('', 'Known differences:', '', ...KNOWN_DIFFERENCES.map((d) => `- ${d}`));
+  lines.push('', 'Notes and known differences:', '', ...KNOWN_DIFFERENCES.map((d) => `- ${d}`));
   lines.push('', 'Calico kinds that `apply` does not take:', '');
   for (const [kind, why] of Object.entries(KINDS_NOT_ACCEPTED)) lines.push(`- \`${kind}\`: ${why}.`);
   for (const [kind, rows] of tables) {
