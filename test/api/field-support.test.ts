@@ -80,6 +80,13 @@ describe('no-effect warnings', () => {
     assert.deepEqual(w.map((i) => i.path), ['spec.ipNATs']);
   });
 
+  it('works for every kind, whatever its defaults need', () => {
+    for (const def of allKinds) {
+      const res = { apiVersion: v3, kind: def.kind, metadata: { name: 'x' }, spec: {} };
+      assert.deepEqual(noEffectWarnings(def, res), [], def.kind);
+    }
+  });
+
   it('is empty for a kind that declares nothing', () => {
     const def = findKind('IPReservation')!;
     const res = validateResource({ apiVersion: v3, kind: 'IPReservation', metadata: { name: 'r' }, spec: { reservedCIDRs: ['10.0.0.0/24'] } });
