@@ -15,8 +15,8 @@ import type {
   WorkloadEndpointPlan,
 } from '../../calc/mod.ts';
 import { disjointNets, type Family, formatCidr, parseCidrOrIp } from '../../net/mod.ts';
-import { BaseChains, DispatchMaps, interfaceChain, natSetName, StaticChains, type InterfaceChainKind } from './names.ts';
-import { notInList, renderRule, type RuleRenderContext } from './render-rules.ts';
+import { BaseChains, DispatchMaps, interfaceChain, natSetName, StaticChains, workloadSourceSet, type InterfaceChainKind } from './names.ts';
+import { renderRule, type RuleRenderContext } from './render-rules.ts';
 import { hex, type MarkBits } from './settings.ts';
 import { rule, type ChainSpec, type RenderedRule } from './state.ts';
 
@@ -89,36 +89,44 @@ function conntrackRules(): RenderedRule[] {
   return [rule('ct state established,related accept', 'conntrack'), rule('ct state invalid counter drop', 'conntrack invalid')];
 }
 
-/** Source-address rules: a workload may send only from its addresses and allowed prefixes. */
-export function antiSpoofRules(ep: WorkloadEndpointPlan, ctx: RuleRenderContext): RenderedRule[] {
+/** The nets a workload may send from (its addresses and allowed prefixes), per family, disjoint. */
+export function workloadSources(ep: WorkloadEndpointPlan, warn?: (message: string) => void): { v4: string[]; v6: string[] } {
   const allowed = disjointNets([...ep.addresses, ...ep.allowSpoofedSourcePrefixes]);
-  for (const bad of allowed.invalid) ctx.warn?.(`workload ${ep.key}: ignoring invalid address ${JSON.stringify(bad)}`);
-  const only = (expr: string, nets: string[], fam: string): string =>
-    nets.length > 0 ? `${notInList(expr, nets).join(' ')} counter drop` : `meta nfproto ${fam} counter drop`;
-  return [rule(only('ip saddr', allowed.v4, 'ipv4'), 'anti-spoofing v4'), rule(only('ip6 saddr', allowed.v6, 'ipv6'), 'anti-spoofing v6')];
+  for (const bad of allowed.invalid) warn?.(`workload ${ep.key}: ignoring invalid address ${JSON.stringify(bad)}`);
+  return { v4: allowed.v4, v6: allowed.v6 };
 }
 
-/** The from-workload (egress) and to-workload (ingress) chains of a workload endpoint. */
-export function renderWorkloadChains(ep: WorkloadEndpointPlan, ctx: ChainRenderContext): { from: ChainSpec; to: ChainSpec } {
+/**
+ * The identity of a workload's policy list in one direction: the tiers that have policies in it
+ * (name, default action, policies in order) and the profiles. Workloads with the same key share
+ * one chain.
+ */
+export function policyListKey(ep: Pick<WorkloadEndpointPlan, 'tiers' | 'profiles'>, dir: Direction): string {
+  const tiers = ep.tiers.filter((t) => t[dir].length > 0).map((t) => [t.name, t.defaultAction, t[dir]]);
+  return JSON.stringify([dir, tiers, ep.profiles]);
+}
+
+/**
+ * The chain shared by the workloads of one policy list in one direction (`egress`: traffic from
+ * them; `ingress`: to them): conntrack, tiers, profiles, drop. Anti-spoofing is not here but in
+ * the from-workload dispatch (one set lookup), so nothing in it depends on the workload.
+ */
+export function renderPolicyListChain(
+  ep: Pick<WorkloadEndpointPlan, 'tiers' | 'profiles'>,
+  dir: Direction,
+  name: string,
+  ctx: ChainRenderContext,
+): ChainSpec {
   const { accept, pass } = ctx.marks;
-  const from: RenderedRule[] = [
-    ...antiSpoofRules(ep, ctx),
-    ...conntrackRules(),
-    rule(clearMarks(accept | pass), 'clear marks'),
-    ...tierRules(ep.tiers, 'egress', true, ctx),
-    ...profileRules(ep.profiles, 'egress', ctx),
-    rule('counter drop', 'no policy or profile allowed'),
-  ];
-  const to: RenderedRule[] = [
-    ...conntrackRules(),
-    rule(clearMarks(accept | pass), 'clear marks'),
-    ...tierRules(ep.tiers, 'ingress', true, ctx),
-    ...profileRules(ep.profiles, 'ingress', ctx),
-    rule('counter drop', 'no policy or profile allowed'),
-  ];
   return {
-    from: { name: interfaceChain('fw', ep.interfaceName), rules: from },
-    to: { name: interfaceChain('tw', ep.interfaceName), rules: to },
+    name,
+    rules: [
+      ...conntrackRules(),
+      rule(clearMarks(accept | pass), 'clear marks'),
+      ...tierRules(ep.tiers, dir, true, ctx),
+      ...profileRules(ep.profiles, dir, ctx),
+      rule('counter drop', 'no policy or profile allowed'),
+    ],
   };
 }
 
@@ -280,6 +288,9 @@ export function renderStaticChains(settings: DataplaneSettings, wildcard: Wildca
     }),
   ]);
   base(StaticChains.fromWorkloadDispatch, undefined, [
+    // Anti-spoofing: a workload sends only from its addresses and allowed prefixes (one lookup).
+    rule(`meta nfproto ipv4 iifname . ip saddr != @${workloadSourceSet(4)} counter drop`, 'anti-spoofing v4'),
+    rule(`meta nfproto ipv6 iifname . ip6 saddr != @${workloadSourceSet(6)} counter drop`, 'anti-spoofing v6'),
     rule(`iifname vmap @${DispatchMaps.fromWorkload}`, 'dispatch'),
     rule('counter drop', 'unknown workload interface'),
   ]);
