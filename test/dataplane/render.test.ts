@@ -180,8 +180,8 @@ describe('dataplane render - endpoint chains', () => {
     });
     assert.equal(u.type, 'workload-update');
     const ep = (u as Extract<typeof u, { type: 'workload-update' }>).endpoint;
-    const from = renderPolicyListChain(ep, 'egress', 'fwp_x', ctx());
-    const to = renderPolicyListChain(ep, 'ingress', 'twp_x', ctx());
+    const [from] = renderPolicyListChain(ep, 'egress', 'fwp_x', ctx()) as [ChainSpec];
+    const [to] = renderPolicyListChain(ep, 'ingress', 'twp_x', ctx()) as [ChainSpec];
     assert.deepEqual(texts(from), [
       'ct state established,related accept',
       'ct state invalid counter drop',

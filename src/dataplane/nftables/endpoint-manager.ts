@@ -32,6 +32,20 @@ interface RenderedWorkload {
   to: string;
 }
 
+/** One shared policy-list chain. */
+interface PolicyList {
+  plan: Pick<WorkloadEndpointPlan, 'tiers' | 'profiles'>;
+  dir: 'ingress' | 'egress';
+  /** The workloads whose map elements name it. */
+  users: Set<string>;
+  /** The policies and profiles it jumps to. */
+  policies: Set<string>;
+  /** The chains rendered for it (itself and its tiers' dispatch chains). */
+  chains: string[];
+  /** False when it must be rendered again (settings, or a guard of one of its policies changed). */
+  current: boolean;
+}
+
 const LIST_OWNER = 'list:';
 
 /** Renders the graph's local workload and host endpoints into the table. */
@@ -41,10 +55,8 @@ export class EndpointManager implements Manager {
   readonly #dirtyWorkloads = new Set<string>();
   /** key → what it was rendered as. */
   readonly #renderedWorkloads = new Map<string, RenderedWorkload>();
-  /** shared policy-list chain → the workloads whose map elements name it. */
-  readonly #listUsers = new Map<string, Set<string>>();
-  /** shared chains rendered with the settings in force. */
-  readonly #currentLists = new Set<string>();
+  /** shared policy-list chain → what it was rendered from and who uses it. */
+  readonly #lists = new Map<string, PolicyList>();
   /** interface → its allowed source elements (`"<if>" . <net>`), per family. */
   readonly #sources = new Map<string, Record<Family, string[]>>();
   #sourcesDirty = true;
@@ -109,10 +121,23 @@ export class EndpointManager implements Manager {
   /** Every endpoint must be rendered again (the settings changed). */
   markAllDirty(): void {
     for (const key of [...this.#workloads.keys(), ...this.#renderedWorkloads.keys()]) this.#dirtyWorkloads.add(key);
-    // Shared chains are rendered again by their next user.
-    this.#currentLists.clear();
+    for (const list of this.#lists.values()) list.current = false;
     this.#sourcesDirty = true;
     this.#hostEndpointsDirty = true;
+  }
+
+  /** The guards of these policies changed: the lists that dispatch on them are rendered again. */
+  policyGuardsChanged(keys: ReadonlySet<string>): void {
+    if (keys.size === 0) return;
+    for (const list of this.#lists.values()) {
+      if (!list.current) continue;
+      for (const key of list.policies) {
+        if (keys.has(key)) {
+          list.current = false;
+          break;
+        }
+      }
+    }
   }
 
   completeDeferredWork(): void {
@@ -129,7 +154,10 @@ export class EndpointManager implements Manager {
       this.#table.ensureMaps();
       for (const key of [...this.#dirtyWorkloads].sort()) this.#renderWorkload(key);
       this.#dirtyWorkloads.clear();
-      this.#dropUnusedLists();
+    }
+    for (const [name, list] of this.#lists) {
+      if (list.users.size === 0) this.#dropList(name, list);
+      else if (!list.current) this.#renderList(name, list);
     }
     if (this.#sourcesDirty) this.#renderSources();
   }
@@ -150,8 +178,8 @@ export class EndpointManager implements Manager {
     const from = this.#useList(ep, 'egress', key);
     const to = this.#useList(ep, 'ingress', key);
     const old = this.#renderedWorkloads.get(key);
-    if (old && old.from !== from) this.#listUsers.get(old.from)?.delete(key);
-    if (old && old.to !== to) this.#listUsers.get(old.to)?.delete(key);
+    if (old && old.from !== from) this.#lists.get(old.from)?.users.delete(key);
+    if (old && old.to !== to) this.#lists.get(old.to)?.users.delete(key);
     table.desired.setMapElement(DispatchMaps.fromWorkload, ep.interfaceName, `goto ${from}`);
     table.desired.setMapElement(DispatchMaps.toWorkload, ep.interfaceName, `goto ${to}`);
     const src = workloadSources(ep, (m) => table.warn(m));
@@ -165,30 +193,36 @@ export class EndpointManager implements Manager {
     this.#renderedWorkloads.set(key, { iface: ep.interfaceName, from, to });
   }
 
-  /** The shared chain of `ep`'s policy list in `dir`, rendered when this is its first user. */
+  /** The shared chain of `ep`'s policy list in `dir` (rendered at the end of the flush when new). */
   #useList(ep: WorkloadEndpointPlan, dir: 'ingress' | 'egress', key: string): string {
     const name = policyListChain(dir === 'egress' ? 'fw' : 'tw', policyListKey(ep, dir));
-    let users = this.#listUsers.get(name);
-    if (!users) this.#listUsers.set(name, (users = new Set()));
-    if (!this.#currentLists.has(name)) {
-      this.#currentLists.add(name);
-      const refs = this.#table.emptyRefs();
-      this.#table.putChain(renderPolicyListChain(ep, dir, name, this.#table.context(refs)));
-      this.#table.setOwnerRefs(`${LIST_OWNER}${name}`, refs);
+    let list = this.#lists.get(name);
+    if (!list) {
+      const policies = new Set([...ep.tiers.flatMap((t) => t[dir]), ...ep.profiles]);
+      list = { plan: { tiers: ep.tiers, profiles: ep.profiles }, dir, users: new Set(), policies, chains: [], current: false };
+      this.#lists.set(name, list);
     }
-    users.add(key);
+    list.users.add(key);
     return name;
   }
 
-  /** Withdraws the shared chains nobody uses any more. */
-  #dropUnusedLists(): void {
-    for (const [name, users] of this.#listUsers) {
-      if (users.size > 0) continue;
-      this.#table.dropChain(name);
-      this.#table.setOwnerRefs(`${LIST_OWNER}${name}`, this.#table.emptyRefs());
-      this.#listUsers.delete(name);
-      this.#currentLists.delete(name);
-    }
+  #renderList(name: string, list: PolicyList): void {
+    const table = this.#table;
+    const refs = table.emptyRefs();
+    const chains = renderPolicyListChain(list.plan, list.dir, name, table.context(refs));
+    for (const chain of chains) table.putChain(chain);
+    const names = new Set(chains.map((c) => c.name));
+    for (const old of list.chains) if (!names.has(old)) table.dropChain(old);
+    list.chains = [...names];
+    table.setOwnerRefs(`${LIST_OWNER}${name}`, refs);
+    list.current = true;
+  }
+
+  /** Withdraws a shared chain nobody uses any more. */
+  #dropList(name: string, list: PolicyList): void {
+    for (const chain of list.chains) this.#table.dropChain(chain);
+    this.#table.setOwnerRefs(`${LIST_OWNER}${name}`, this.#table.emptyRefs());
+    this.#lists.delete(name);
   }
 
   /** Writes the anti-spoofing sets (both families always exist: the dispatch chain names them). */
@@ -209,8 +243,8 @@ export class EndpointManager implements Manager {
       if (old === undefined) continue;
       const ep = this.#workloads.get(key);
       if (ep && ep.interfaceName === old.iface) continue; // same interface: its elements are overwritten
-      this.#listUsers.get(old.from)?.delete(key);
-      this.#listUsers.get(old.to)?.delete(key);
+      this.#lists.get(old.from)?.users.delete(key);
+      this.#lists.get(old.to)?.users.delete(key);
       table.desired.deleteMapElement(DispatchMaps.fromWorkload, old.iface);
       table.desired.deleteMapElement(DispatchMaps.toWorkload, old.iface);
       if (this.#sources.delete(old.iface)) this.#sourcesDirty = true;

@@ -16,6 +16,7 @@ import type {
 } from '../../calc/mod.ts';
 import { disjointNets, type Family, formatCidr, parseCidrOrIp } from '../../net/mod.ts';
 import { BaseChains, DispatchMaps, interfaceChain, natSetName, StaticChains, workloadSourceSet, type InterfaceChainKind } from './names.ts';
+import { dispatchTier, sequenceRules, type Guard } from './render-dispatch.ts';
 import { renderRule, type RuleRenderContext } from './render-rules.ts';
 import { hex, type MarkBits } from './settings.ts';
 import { rule, type ChainSpec, type RenderedRule } from './state.ts';
@@ -24,6 +25,8 @@ import { rule, type ChainSpec, type RenderedRule } from './state.ts';
 export interface ChainRenderContext extends RuleRenderContext {
   /** Returns the chain of one direction of a policy or profile (recording the reference). */
   policyChain(direction: 'ingress' | 'egress', key: string): string;
+  /** Where one direction of a policy can match (`any` when unknown); without it tiers are not dispatched. */
+  policyGuard?(direction: 'ingress' | 'egress', key: string): Guard;
 }
 
 type Direction = 'ingress' | 'egress';
@@ -56,23 +59,41 @@ export function renderPolicyChains(
   };
 }
 
-/** The tier section of an endpoint chain. */
-export function tierRules(tiers: readonly TierPlan[], dir: Direction, endOfTierDrop: boolean, ctx: ChainRenderContext): RenderedRule[] {
+/**
+ * The tier section of an endpoint chain. With `dispatch`, a tier with enough port-limited
+ * policies dispatches by protocol and port (render-dispatch.ts): its chains, named after
+ * `dispatch.base`, are added to `dispatch.out`.
+ */
+export function tierRules(
+  tiers: readonly TierPlan[],
+  dir: Direction,
+  endOfTierDrop: boolean,
+  ctx: ChainRenderContext,
+  dispatch?: { base: string; out: ChainSpec[] },
+): RenderedRule[] {
   const { accept, pass } = ctx.marks;
   const out: RenderedRule[] = [];
-  for (const tier of tiers) {
-    const policies = tier[dir];
-    if (policies.length === 0) continue;
+  tiers.forEach((tier, t) => {
+    const keys = tier[dir];
+    if (keys.length === 0) return;
     out.push(rule(clearMarks(pass), `tier ${tier.name}`));
-    policies.forEach((key, i) => {
-      const chain = ctx.policyChain(dir, key);
-      out.push(rule(i === 0 ? `jump ${chain}` : `meta mark & ${hex(pass)} == ${ZERO} jump ${chain}`, `tier ${tier.name} ${key}`));
-      out.push(rule(`${markIsSet(accept)} return`, `tier ${tier.name} ${key} allowed`));
-    });
+    const policies = keys.map((key) => ({ key, chain: ctx.policyChain(dir, key) }));
+    const guard = ctx.policyGuard;
+    const chains =
+      dispatch && guard
+        ? dispatchTier({ policies: policies.map((p) => ({ ...p, guard: guard(dir, p.key) })), base: `${dispatch.base}.${t}`, tier: tier.name, marks: ctx.marks })
+        : undefined;
+    if (chains) {
+      dispatch?.out.push(...chains);
+      out.push(rule(`jump ${dispatch?.base}.${t}`, `tier ${tier.name} dispatch`));
+      out.push(rule(`${markIsSet(accept)} return`, `tier ${tier.name} allowed`));
+    } else {
+      out.push(...sequenceRules(policies, { tier: tier.name, marks: ctx.marks }));
+    }
     if (endOfTierDrop && tier.defaultAction !== 'Pass') {
       out.push(rule(`meta mark & ${hex(pass)} == ${ZERO} counter drop`, `end of tier ${tier.name}`));
     }
-  }
+  });
   return out;
 }
 
@@ -108,26 +129,27 @@ export function policyListKey(ep: Pick<WorkloadEndpointPlan, 'tiers' | 'profiles
 
 /**
  * The chain shared by the workloads of one policy list in one direction (`egress`: traffic from
- * them; `ingress`: to them): conntrack, tiers, profiles, drop. Anti-spoofing is not here but in
- * the from-workload dispatch (one set lookup), so nothing in it depends on the workload.
+ * them; `ingress`: to them): conntrack, tiers, profiles, drop; first in the result, followed by
+ * the chains of its dispatched tiers. Anti-spoofing is not here but in the from-workload dispatch
+ * (one set lookup), so nothing in it depends on the workload.
  */
 export function renderPolicyListChain(
   ep: Pick<WorkloadEndpointPlan, 'tiers' | 'profiles'>,
   dir: Direction,
   name: string,
   ctx: ChainRenderContext,
-): ChainSpec {
+): ChainSpec[] {
   const { accept, pass } = ctx.marks;
-  return {
-    name,
-    rules: [
-      ...conntrackRules(),
-      rule(clearMarks(accept | pass), 'clear marks'),
-      ...tierRules(ep.tiers, dir, true, ctx),
-      ...profileRules(ep.profiles, dir, ctx),
-      rule('counter drop', 'no policy or profile allowed'),
-    ],
-  };
+  const aux: ChainSpec[] = [];
+  const rules = [
+    ...conntrackRules(),
+    rule(clearMarks(accept | pass), 'clear marks'),
+    // Only the tiers with policies in this direction, so their indices (names) follow the key.
+    ...tierRules(ep.tiers.filter((t) => t[dir].length > 0), dir, true, ctx, { base: name, out: aux }),
+    ...profileRules(ep.profiles, dir, ctx),
+    rule('counter drop', 'no policy or profile allowed'),
+  ];
+  return [{ name, rules }, ...aux];
 }
 
 /** A host endpoint chain and the dispatch map that leads to it. */
