@@ -29,7 +29,7 @@ export interface KernelSet {
   elements: Map<string, string>;
 }
 
-/** A verdict map as read back: key → verdict text (`goto fw-cali1`). */
+/** A verdict map as read back: key → verdict text (`goto fwp_…`). */
 export interface KernelMap {
   name: string;
   keyType: string;
