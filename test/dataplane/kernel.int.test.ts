@@ -27,8 +27,10 @@ import {
 async function snapshot(ns: TestNetns, table = 'margay', family = 'inet'): Promise<string> {
   const out = await ns.exec('nft', ['-j', 'list', 'table', family, table]);
   const items = (JSON.parse(out.stdout).nftables as Array<Record<string, any>>).filter((o) => !o.metainfo);
-  // Counters change with traffic; everything else must stay byte for byte.
-  return JSON.stringify(items, (k, v) => (k === 'counter' ? { packets: '-', bytes: '-' } : v), 1);
+  // Counters change with traffic; everything else must stay byte for byte. Elements are sorted:
+  // the kernel lists an interval set's elements in no fixed order.
+  const sorted = (k: string, v: unknown) => (k === 'elem' && Array.isArray(v) ? [...v].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)) : v);
+  return JSON.stringify(items, (k, v) => (k === 'counter' ? { packets: '-', bytes: '-' } : sorted(k, v)), 1);
 }
 
 async function nft(ns: TestNetns, args: string[]): Promise<string> {
