@@ -118,8 +118,13 @@ try {
   const t0 = performance.now();
   // BENCH_CPU_PROF=<dir>: the agent writes a V8 CPU profile there (it is stopped with SIGTERM).
   const profDir = process.env.BENCH_CPU_PROF;
-  const profEnv: Record<string, string> = profDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}` } : {};
-  agent = await startAgent({ etcdEndpoints: etcd.endpoints, hostname: 'host1', netns: host.name, env: { MARGAY_LOGSEVERITYSCREEN: 'info', ...profEnv } });
+  agent = await startAgent({
+    etcdEndpoints: etcd.endpoints,
+    hostname: 'host1',
+    netns: host.name,
+    env: { MARGAY_LOGSEVERITYSCREEN: 'info' },
+    ...(profDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : {}),
+  });
   await agent.waitReady(1_800_000);
   const readyMs = performance.now() - t0;
   const lines = agent.logs().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { time: string; msg: string });

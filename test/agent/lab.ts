@@ -184,6 +184,8 @@ export interface StartAgentOptions {
   netns: string;
   /** Extra environment (MARGAY_* parameters). */
   env?: Record<string, string>;
+  /** Extra Node options before the script (`--cpu-prof`, which NODE_OPTIONS does not allow). */
+  nodeArgs?: string[];
   /** Extra arguments after `agent`. */
   args?: string[];
 }
@@ -201,6 +203,7 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentProce
       child = spawn(
         process.execPath,
         [
+          ...(options.nodeArgs ?? []),
           '--import',
           'tsx',
           join(REPO_ROOT, 'src/cli/run.ts'),
