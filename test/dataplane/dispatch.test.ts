@@ -16,23 +16,25 @@ const g = (entries: [number, [number, number][]][]): Guard => new Map(entries.ma
 /** The policy chains a packet (protocol, destination port) jumps to, read from the rendered chains. */
 function walk(chains: ChainSpec[], proto: number, port: number): string[] {
   const byName = new Map(chains.map((c) => [c.name, c]));
-  const dispatch = chains[0] as ChainSpec;
   const jumps = (name: string) => (byName.get(name)?.rules ?? []).flatMap((x) => /jump (\S+)$/.exec(x.body)?.[1] ?? []);
-  for (const rule of dispatch.rules) {
-    const map = /vmap \{ (.*) \}$/.exec(rule.body);
-    if (map) {
-      for (const item of (map[1] as string).split(', ')) {
-        const m = /^(\d+) \. (\d+)(?:-(\d+))? : goto (\S+)$/.exec(item);
-        assert.ok(m, item);
-        const [first, last] = [Number(m[2]), Number(m[3] ?? m[2])];
-        if (Number(m[1]) === proto && port >= first && port <= last) return jumps(m[4] as string);
+  const run = (name: string, key: number): string[] => {
+    for (const rule of byName.get(name)?.rules ?? []) {
+      const map = /^(?:meta l4proto|th dport) vmap \{ (.*) \}$/.exec(rule.body);
+      if (map) {
+        const level = rule.body.startsWith('meta') ? 'proto' : 'port';
+        for (const item of (map[1] as string).split(', ')) {
+          const m = /^(\d+)(?:-(\d+))? : goto (\S+)$/.exec(item);
+          assert.ok(m, item);
+          if (key >= Number(m[1]) && key <= Number(m[2] ?? m[1])) return level === 'proto' ? run(m[3] as string, port) : jumps(m[3] as string);
+        }
+        continue;
       }
-      continue;
+      const go = /^goto (\S+)$/.exec(rule.body);
+      if (go) return jumps(go[1] as string);
     }
-    const go = /^goto (\S+)$/.exec(rule.body);
-    if (go) return jumps(go[1] as string);
-  }
-  return [];
+    return [];
+  };
+  return run((chains[0] as ChainSpec).name, proto);
 }
 
 function covers(guard: Guard, proto: number, port: number): boolean {

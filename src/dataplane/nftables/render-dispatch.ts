@@ -12,7 +12,8 @@
  *
  * ```
  * clear pass; jump <list>.<t>; return if accepted; end-of-tier drop
- * chain <list>.<t>:    meta l4proto . th dport vmap { 6 . 80 : goto <list>.<t>.0, … }; goto <list>.<t>.o
+ * chain <list>.<t>:    meta l4proto vmap { 6 : goto <list>.<t>.p6, … }; goto <list>.<t>.o
+ * chain <list>.<t>.p6: th dport vmap { 80 : goto <list>.<t>.0, 8000-8100 : goto <list>.<t>.1, … }; goto <list>.<t>.o
  * chain <list>.<t>.k:  the tier's policies whose guard holds for that port class, in order
  * chain <list>.<t>.o:  the `any` policies, for every other packet
  * ```
@@ -115,16 +116,22 @@ export function dispatchTier(input: TierDispatchInput): ChainSpec[] | undefined 
     names.set(key, name);
     out.push({ name, rules: sequenceRules(seq.map((i) => policies[i] as TierPolicy), input) });
   }
-  const dispatch: RenderedRule[] = [];
-  if (elements.length > 0) {
-    const items = elements.map((e) => `${e.proto} . ${e.first === e.last ? e.first : `${e.first}-${e.last}`} : goto ${names.get(e.seq)}`);
-    dispatch.push(rule(`meta l4proto . th dport vmap { ${items.join(', ')} }`, `tier ${input.tier} dispatch`));
+  const other = `${input.base}.o`;
+  const otherwise = any.length > 0 ? [rule(`goto ${other}`, `tier ${input.tier} other packets`)] : [];
+  if (any.length > 0) out.push({ name: other, rules: sequenceRules(any.map((i) => policies[i] as TierPolicy), input) });
+  // Two levels, protocol then port: a single-field interval map is a tree (a lookup in log n),
+  // where a protocol·port concatenation would be a bitmap walk over all elements.
+  const protoItems: string[] = [];
+  for (const proto of PORT_PROTOCOLS) {
+    const mine = elements.filter((e) => e.proto === proto);
+    if (mine.length === 0) continue;
+    const name = `${input.base}.p${proto}`;
+    const items = mine.map((e) => `${e.first === e.last ? e.first : `${e.first}-${e.last}`} : goto ${names.get(e.seq)}`);
+    out.push({ name, rules: [rule(`th dport vmap { ${items.join(', ')} }`, `tier ${input.tier} dispatch ${proto}`), ...otherwise] });
+    protoItems.push(`${proto} : goto ${name}`);
   }
-  if (any.length > 0) {
-    const other = `${input.base}.o`;
-    out.push({ name: other, rules: sequenceRules(any.map((i) => policies[i] as TierPolicy), input) });
-    dispatch.push(rule(`goto ${other}`, `tier ${input.tier} other packets`));
-  }
+  const byProto = protoItems.length > 0 ? [rule(`meta l4proto vmap { ${protoItems.join(', ')} }`, `tier ${input.tier} dispatch`)] : [];
+  const dispatch = [...byProto, ...otherwise];
   out.unshift({ name: input.base, rules: dispatch });
   return out;
 }
