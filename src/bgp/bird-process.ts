@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type CommandRunner, createRunner } from '../os/mod.ts';
+import { type CommandRunner, createRunner, processAlive } from '../os/mod.ts';
 import { MargayError } from '../errors/mod.ts';
 import { BirdConnection, birdCommand, type BirdReply } from './bird-client.ts';
 
@@ -61,14 +61,6 @@ export interface BirdControllerOptions {
 /** What {@link BirdController.apply} did. */
 export type ApplyOutcome = 'started' | 'reconfigured' | 'unchanged';
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Supervises one BIRD daemon. */
 export class BirdController {

@@ -14,3 +14,4 @@ export { NetlinkHelper, NETLINK_HELPER, findNetlinkHelper } from './netlink-help
 export type { NetlinkHelperOptions } from './netlink-helper.ts';
 export { ManualClock, systemClock, sleep, timerDelay, MAX_TIMER_MS } from './clock.ts';
 export type { Clock, TimerHandle } from './clock.ts';
+export { processAlive } from './process.ts';

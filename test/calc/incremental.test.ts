@@ -6,18 +6,8 @@ import { describe, it } from 'node:test';
 import type { Resource } from '../../src/api/resource.ts';
 import { keyOfResource, type ModelSnapshot } from '../../src/calc/mod.ts';
 import { builtinTiers, gnp, Harness, np, nsProfile, resource, wep } from './helpers.ts';
+import { prng } from '../selector/helpers.ts';
 
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NS = ['a', 'b', 'c'];
 const SELECTORS = ["app == 'web'", "app == 'db'", 'all()', "has(tier)", "tier != 'fe'", "app in {'web', 'db'}", "pcns.team == 'red'"];

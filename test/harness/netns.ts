@@ -11,6 +11,7 @@ import { execFile, spawn as spawnProcess, spawnSync, type ChildProcess, type Spa
 import { existsSync, readdirSync } from 'node:fs';
 import { after, before } from 'node:test';
 import { registerCleanup } from './cleanup.ts';
+import { processAlive } from '../../src/os/mod.ts';
 
 /** What a command printed and how it exited. */
 export interface ExecResult {
@@ -182,14 +183,6 @@ export function cleanupStaleTestNetns(prefix = 'mgt'): string[] {
   return removed;
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Creates `count` namespaces in a `before` hook and deletes them in an `after` hook of the
