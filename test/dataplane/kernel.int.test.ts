@@ -220,7 +220,7 @@ describe('dataplane - kernel state', () => {
         profiles: ['pro/kns.default'],
       });
     assert.ok((await dp.apply(desired([...policies(75, 85), w2plan(w2)]))).ok);
-    assert.match(dp.renderRuleset(), /meta l4proto vmap \{ 6 : goto twp_\S+ \}/);
+    assert.match(dp.renderRuleset(), /meta l4proto vmap \{ 6 : goto twp_\S+, 17 : goto twp_\S+ \}/);
     assert.equal((await w1.prober.probe('tcp', w2.addr4, 80)).ok, false, 'the deny comes first for TCP 80');
     assert.equal((await w1.prober.probe('udp', w2.addr4, 80)).ok, true, 'UDP 80 is allowed by its own policy');
     // The deny moves away from port 80: the dispatch is rewritten, TCP 80 reaches the allow.
