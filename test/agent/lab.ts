@@ -184,10 +184,12 @@ export interface StartAgentOptions {
   netns: string;
   /** Extra environment (MARGAY_* parameters). */
   env?: Record<string, string>;
-  /** Extra Node options before the script (`--cpu-prof`, which NODE_OPTIONS does not allow). */
-  nodeArgs?: string[];
   /** Extra arguments after `agent`. */
   args?: string[];
+  /** Run the compiled CLI (`bin/margay.js`, as installed) instead of the sources through tsx (benchmarks of memory). */
+  built?: boolean;
+  /** Extra Node options (`--heapsnapshot-signal=SIGUSR2`, `--cpu-prof`). */
+  nodeArgs?: string[];
 }
 
 /** Starts `margay agent` as a process programming `netns`. */
@@ -204,9 +206,7 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentProce
         process.execPath,
         [
           ...(options.nodeArgs ?? []),
-          '--import',
-          'tsx',
-          join(REPO_ROOT, 'src/cli/run.ts'),
+          ...(options.built ? [join(REPO_ROOT, 'bin/margay.js')] : ['--import', 'tsx', join(REPO_ROOT, 'src/cli/run.ts')]),
           'agent',
           '--hostname',
           options.hostname,
