@@ -46,10 +46,13 @@ describe('OpenStack driver: port status from the agent', () => {
     const { api } = os.bed;
     const { network } = await addNetwork(api, '10.84.0.0/24');
     const web = await api.create<Json>('security_group', { name: 'web' });
+    // The VM's interface exists before the port is bound (the agent on this branch programs a
+    // route when its endpoint arrives, not when a link appears later).
     const vm = async (name: string) => {
-      const port = await addPort(api, network, 'host-1', { security_groups: [web.id] });
+      const port = await api.create<Json>('port', { network_id: network.id, device_owner: 'compute:nova', device_id: name, security_groups: [web.id] });
       const pod = await addPod(host, { name, hostInterface: `tap${port.id.slice(0, 11)}`, ip: port.fixed_ips[0].ip_address, ports: [80, 81] });
       pods.push(pod);
+      await api.update('port', port.id, { 'binding:host_id': 'host-1' });
       await until(() => api.get<Json>('port', port.id), (p) => p.status === 'ACTIVE', `${name} ACTIVE`, 30_000);
       return pod;
     };
