@@ -59,11 +59,11 @@ describe('OpenStack driver: port status from the agent', () => {
     const a = await vm('a');
     const b = await vm('b');
     const matrix = async () => {
-      const [ab80, ab81u] = await a.probe([{ ip: b.ip, port: 80, proto: 'tcp' }, { ip: b.ip, port: 81, proto: 'udp' }]);
-      const [ba80, ba81u] = await b.probe([{ ip: a.ip, port: 80, proto: 'tcp' }, { ip: a.ip, port: 81, proto: 'udp' }]);
+      const [ab80, ab81u] = await a.probe([{ ip: b.ip, port: 80, proto: 'tcp' }, { ip: b.ip, port: 81, proto: 'udp' }], 1000);
+      const [ba80, ba81u] = await b.probe([{ ip: a.ip, port: 80, proto: 'tcp' }, { ip: a.ip, port: 81, proto: 'udp' }], 1000);
       return { ab80, ab81u, ba80, ba81u };
     };
-    const expect = (want: Record<string, boolean>, what: string) => until(matrix, (m) => JSON.stringify(m) === JSON.stringify(want), what, 15_000);
+    const expect = (want: Record<string, boolean>, what: string) => until(matrix, (m) => JSON.stringify(m) === JSON.stringify(want), what, 30_000);
     await expect({ ab80: false, ab81u: false, ba80: false, ba81u: false }, 'members of one group denied without an ingress rule');
     await api.create('security_group_rule', { security_group_id: web.id, direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', port_range_min: 80, port_range_max: 80, remote_group_id: web.id });
     await expect({ ab80: true, ab81u: false, ba80: true, ba81u: false }, 'TCP 80 from the group allowed, nothing else');
