@@ -29,7 +29,7 @@ after(async () => {
 
 /** `margay lab openstack ARGS` (the CLI from the sources, on this test's lab folder). */
 function labOpenstack(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/run.ts'), 'lab', 'openstack', ...args], {
+  return spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/run.ts'), 'lab', 'openstack', '--', ...args], {
     cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, MARGAY_LAB_DIR: ctx.dir }, timeout: 120_000,
   });
 }
