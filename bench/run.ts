@@ -11,6 +11,7 @@ const benches = [
   'bench/agent-coldstart.ts',
   'bench/agent-memory.ts',
   'bench/cni.ts',
+  'bench/openstack.ts',
 ];
 let failed = false;
 for (const bench of benches) {

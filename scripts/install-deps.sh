@@ -31,6 +31,12 @@ command -v go >/dev/null 2>&1 || need_apt+=(golang-go)
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
 command -v tar >/dev/null 2>&1 || need_apt+=(tar)
 [ -d /usr/share/gocode/src/github.com/containernetworking/cni/libcni ] || need_apt+=(golang-github-appc-cni-dev)
+# OpenStack (issue 16): a real neutron-server (OpenStack Zed, run by Debian's /usr/bin/python3) for
+# Margay's ML2 mechanism driver (integrations/openstack/), the etcd v3 gateway client the driver uses,
+# and the `openstack` CLI. Checked with Debian's python, not the one first on PATH.
+/usr/bin/python3 -c 'import neutron' >/dev/null 2>&1 || need_apt+=(python3-neutron neutron-common)
+/usr/bin/python3 -c 'import etcd3gw' >/dev/null 2>&1 || need_apt+=(python3-etcd3gw)
+command -v openstack >/dev/null 2>&1 || need_apt+=(python3-openstackclient)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "margay: installing ${need_apt[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

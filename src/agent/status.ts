@@ -11,7 +11,7 @@
  *   `{"status":"up"|"down"|"error"}`; per host endpoint `.../host/<hostname>/endpoint/<name>`.
  *   `/` inside a part is written `%2f`, as Calico escapes it.
  *
- * `<region>` is `no-region`, or `openstack-region-<openstackRegion>`. Endpoint statuses are
+ * `<region>` is `no-region`, or `region-<openstackRegion>` (libcalico-go's RegionString). Endpoint statuses are
  * diffed against what was written (keys found at start that no longer apply are deleted) and
  * written in batched transactions; a failed write is retried on the next flush.
  */
@@ -28,7 +28,7 @@ const MAX_TXN_OPS = 128;
 
 /** The region path element. */
 export function statusRegion(openstackRegion: string): string {
-  return openstackRegion === '' ? 'no-region' : `openstack-region-${openstackRegion}`;
+  return openstackRegion === '' ? 'no-region' : `region-${openstackRegion}`;
 }
 
 /** Calico's escaping of a key part: `/` becomes `%2f`. */

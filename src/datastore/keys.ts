@@ -8,6 +8,7 @@
  *   /calico/ipam/v2/handle/<id>                            an IPAM handle
  *   /calico/ipam/v2/config                                 the IPAM configuration
  *   /calico/felix/v2/<region>/host/<host>/…                an agent's status reports
+ *   /calico/dhcp/v2/<region>/subnet/<subnet-id>            an OpenStack subnet's DHCP data (networking-calico's layout)
  *   /calico/margay/controllers/leader                      the controllers' leader lease
  *   /calico/margay/batches/<id>/owner, …/undo/<step>        a batch larger than one transaction: its
  *                                                           writer's lease and its undo records
@@ -32,6 +33,9 @@ export const IPAM_CONFIG_KEY = `${IPAM_PREFIX}config`;
 
 /** The agents' status reports (Felix's layout: `<prefix><region>/host/<hostname>/status` …). */
 export const FELIX_STATUS_PREFIX = '/calico/felix/v2/';
+
+/** OpenStack subnets' DHCP data, written by the Neutron driver (`<prefix><region>/subnet/<subnet-id>`, networking-calico's datamodel_v2). */
+export const DHCP_PREFIX = '/calico/dhcp/v2/';
 
 /** The key the active `margay controllers` holds with its lease (a Margay extension). */
 export const LEADER_KEY = '/calico/margay/controllers/leader';

@@ -89,14 +89,19 @@ export async function buildFabric(plan: LabPlan): Promise<void> {
 }
 
 /**
- * Builds the Kubernetes control-plane namespace on the fabric (`lab up --kubernetes`), with a
- * default route via the router when there is one, so hosts behind it reach the API server.
+ * Builds a control-plane namespace on the fabric (Kubernetes' with `--kubernetes`, Neutron's with
+ * `--openstack`), with a default route via the router when there is one, so hosts behind it reach
+ * the servers inside. `port` names its end on the fabric bridge.
  */
+export async function buildControlNamespace(plan: LabPlan, cp: { netns: string; address: string; port: string }): Promise<void> {
+  await createNetns(cp.netns);
+  await attach({ netns: cp.netns, inner: 'eth0', bridgeNetns: plan.fabricNetns, bridge: plan.fabricBridge, port: cp.port, addresses: [cp.address] });
+  if (plan.router) await ip(['-n', cp.netns, 'route', 'add', 'default', 'via', plan.router.fabricAddress.split('/')[0]!]);
+}
+
+/** Builds the Kubernetes control-plane namespace (`lab up --kubernetes`). */
 export async function buildControlPlane(plan: LabPlan): Promise<void> {
-  const k = plan.kubernetes!;
-  await createNetns(k.netns);
-  await attach({ netns: k.netns, inner: 'eth0', bridgeNetns: plan.fabricNetns, bridge: plan.fabricBridge, port: 'cp0', addresses: [k.address] });
-  if (plan.router) await ip(['-n', k.netns, 'route', 'add', 'default', 'via', plan.router.fabricAddress.split('/')[0]!]);
+  await buildControlNamespace(plan, { ...plan.kubernetes!, port: 'cp0' });
 }
 
 /** Every namespace of the lab that exists now (found by the lab prefix). */

@@ -34,6 +34,7 @@ import { addKubePod, refreshKubePods, removeKubePod } from './kubernetes/lab-pod
 import { killLabContainers, releaseKubernetes } from './kubernetes/down.ts';
 import { hostPaths } from './kubernetes/paths.ts';
 import { labKubeControllersConfiguration, prepareKubeHost, startKubernetes } from './kubernetes/up.ts';
+import { startOpenStack } from './openstack/up.ts';
 import { PARAMS } from '../api/mod.ts';
 import { buildLeafSpine, startRouterFrr } from './fabric/build.ts';
 import { fabricAgentEnv, fabricResources } from './fabric/up.ts';
@@ -91,7 +92,8 @@ function baseResources(plan: LabPlan): Resource[] {
     { kind: 'BGPConfiguration', metadata: { name: 'default', annotations: { 'margay.io/bfd': 'true' } }, spec: { nodeToNodeMeshEnabled: !plan.fabric && !plan.options.routeReflectors, asNumber: plan.asNumber } },
     ...routeReflectorResources(plan),
     ...(plan.fabric ? fabricResources(plan.fabric) : []),
-    { kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: { ipv6Support: plan.options.ipv6 } },
+    // With OpenStack, VMs' tap interfaces are workload interfaces too (as Calico's `cali,tap`).
+    { kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: { ipv6Support: plan.options.ipv6, ...(plan.openstack ? { interfacePrefix: 'cali,tap' } : {}) } },
   ];
   // IPv6 as IPv4: natively on a segment, VXLAN (over IPv6) across the router.
   if (plan.options.ipv6) docs.push({ kind: 'IPPool', metadata: { name: 'lab-ipv6' }, spec: { cidr: plan.ranges.pool6, blockSize: 122, vxlanMode: plan.router ? 'CrossSubnet' : 'Never' } });
@@ -229,6 +231,7 @@ export async function labUp(options: LabOptions, ctx: LabContext): Promise<LabSt
   ctx.progress('waiting for every agent to be in sync');
   await waitAgentsReady(state, 60_000);
   if (plan.kubernetes) await startKubernetes(ctx, state);
+  if (plan.openstack) await startOpenStack(ctx, state);
   state.ready = true;
   writeState(ctx.dir, state);
   return state;

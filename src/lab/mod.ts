@@ -17,3 +17,5 @@ export { labDir, readState, writeState } from './state.ts';
 export { failRouter, recoverRouter, setLink } from './fabric/failures.ts';
 export { fabricRows } from './fabric/status.ts';
 export type { LabState } from './state.ts';
+export { LAB_CLOUD, openstackEnv } from './openstack/up.ts';
+export { NeutronApi, NeutronApiError } from './openstack/neutron-api.ts';

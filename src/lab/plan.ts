@@ -28,6 +28,18 @@ export interface LabOptions {
   routeReflectors?: number;
   /** A leaf–spine fabric instead of one flat segment (src/lab/fabric); `hosts` is then racks × hosts per rack. */
   fabric?: FabricOptions;
+  /** Run a real neutron-server with Margay's ML2 mechanism driver (src/lab/openstack). */
+  openstack?: boolean;
+}
+
+/** The OpenStack part of the plan (`lab up --openstack`). */
+export interface OpenStackPlan {
+  /** The namespace of neutron-server. */
+  netns: string;
+  /** Its address on the fabric, with prefix. */
+  address: string;
+  /** Neutron's API port inside that namespace. */
+  apiPort: number;
 }
 
 /** The Kubernetes part of the plan (`lab up --kubernetes`). */
@@ -90,6 +102,8 @@ export interface LabPlan {
   kubernetes?: KubernetesPlan;
   /** With --fabric: leaves, spines, links; `hosts` are its hosts. */
   fabric?: FabricPlan;
+  /** With --openstack. */
+  openstack?: OpenStackPlan;
 }
 
 /** Maximum hosts: the addresses .11 … .250 of the fabric's /24. */
@@ -140,6 +154,10 @@ export function planLab(options: LabOptions, machine: readonly UsedNetwork[]): L
   if (options.kubernetes) {
     // The control plane sits at the fabric's second address (the router, when there is one, has the first).
     plan.kubernetes = { netns: `${LAB_PREFIX}control`, address: nthAddress(ranges.fabric, 2), apiPort: 6443, serviceCidr: ranges.services! };
+  }
+  if (options.openstack) {
+    // neutron-server at the fabric's third address (Kubernetes' API server has the second).
+    plan.openstack = { netns: `${LAB_PREFIX}openstack`, address: nthAddress(ranges.fabric, 3), apiPort: 9696 };
   }
   if (options.router) {
     plan.router = {

@@ -37,6 +37,18 @@ export interface LabKubernetes {
   forwardPort: number;
 }
 
+/** The OpenStack part of a lab (`lab up --openstack`). */
+export interface LabOpenStack {
+  /** Neutron's API for the operator: through the forwarder on 127.0.0.1 of the machine's namespace. */
+  url: string;
+  /** Neutron's API as lab hosts reach it over the fabric (`http://ADDRESS:9696`). */
+  fabricUrl: string;
+  /** The forwarder's port on 127.0.0.1. */
+  forwardPort: number;
+  /** The `openstack` CLI's clouds.yaml (cloud `margay-lab`). */
+  cloudsYaml: string;
+}
+
 /** Everything the lab knows about itself. */
 export interface LabState {
   plan: LabPlan;
@@ -50,6 +62,8 @@ export interface LabState {
   failedHosts?: string[];
   /** With --kubernetes, once the control plane is up. */
   kubernetes?: LabKubernetes;
+  /** With --openstack, once neutron-server answers. */
+  openstack?: LabOpenStack;
 }
 
 const STATE_FILE = 'lab.json';

@@ -16,7 +16,7 @@ import { MemoryDatastore } from '../../src/datastore/memory.ts';
 describe('status keys', () => {
   it("follow Calico's layout and escaping", () => {
     assert.equal(statusRegion(''), 'no-region');
-    assert.equal(statusRegion('r1'), 'openstack-region-r1');
+    assert.equal(statusRegion('r1'), 'region-r1'); // libcalico-go model.RegionString
     assert.equal(escapeKeyPart('ns/pod'), 'ns%2fpod');
     assert.equal(hostStatusKey('no-region', 'h1'), '/calico/felix/v2/no-region/host/h1/status');
     assert.equal(lastReportedStatusKey('no-region', 'h1'), '/calico/felix/v2/no-region/host/h1/last_reported_status');

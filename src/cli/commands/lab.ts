@@ -24,6 +24,9 @@ import { failRouter, fabricRows, recoverRouter, setLink } from '../../lab/mod.ts
 import { MargayError } from '../../errors/mod.ts';
 import type { CliContext } from '../context.ts';
 import { formatTable } from '../../format/mod.ts';
+import { LAB_CLOUD } from '../../lab/mod.ts';
+import { printOpenStackStatus, registerLabOpenStack } from './lab-openstack.ts';
+import { registerPassthrough } from './passthrough.ts';
 
 function labContext(ctx: CliContext): LabContext {
   return { dir: labDir(), progress: (line) => ctx.stderr(`lab: ${line}\n`) };
@@ -76,6 +79,7 @@ async function status(ctx: CliContext, lab: LabContext): Promise<void> {
     await kubernetesStatus(ctx, state);
     await refreshPods(state).catch(() => undefined);
   }
+  printOpenStackStatus(ctx, state);
   ctx.stdout('\nHOSTS\n');
   const hostRows = state.plan.hosts.map((h) => {
     const agent = state.processes.find((p) => p.role === `agent ${h.name}`);
@@ -132,6 +136,7 @@ interface LabUpFlags {
   ipv6: boolean;
   etcdMembers: number;
   kubernetes: boolean;
+  openstack: boolean;
   routeReflectors: number;
   fabric?: 'leaf-spine';
   racks: number;
@@ -146,7 +151,7 @@ function labOptions(opts: LabUpFlags): LabOptions {
   const fabric = opts.fabric
     ? { fabric: { topology: opts.fabric, racks: opts.racks, hostsPerRack: opts.hostsPerRack, dualHomed: opts.dualHomed, asModel: opts.asModel, discovery: opts.discovery } }
     : {};
-  return { hosts: opts.hosts, router: opts.router, ipv6: opts.ipv6, etcdMembers: opts.etcdMembers, kubernetes: opts.kubernetes, routeReflectors: opts.routeReflectors, ...fabric };
+  return { hosts: opts.hosts, router: opts.router, ipv6: opts.ipv6, etcdMembers: opts.etcdMembers, kubernetes: opts.kubernetes, openstack: opts.openstack, routeReflectors: opts.routeReflectors, ...fabric };
 }
 
 /** Registers `lab`. */
@@ -161,6 +166,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .option('--route-reflectors <n>', 'the first N hosts are route reflectors and the node-to-node mesh is off', (v: string) => Number(v), 0)
     .option('--etcd-members <n>', 'etcd members: 1, or 3/5/7 for a cluster that survives a member failing', positiveInt('--etcd-members'), 1)
     .option('--kubernetes', 'also run a Kubernetes control plane, and containerd + kubelet on every host (pods come from the API)', false)
+    .option('--openstack', 'also run a real neutron-server with Margay\'s ML2 mechanism driver (the openstack CLI works against it)', false)
     .addOption(new Option('--fabric <topology>', 'a data-centre fabric instead of one segment: FRR leaves and spines, hosts peering unnumbered with their leaves').choices(['leaf-spine']))
     .option('--racks <n>', 'racks of the fabric', positiveInt('--racks'), 2)
     .option('--hosts-per-rack <n>', 'hosts in each rack of the fabric', positiveInt('--hosts-per-rack'), 3)
@@ -171,6 +177,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
       const state = await labUp(labOptions(opts), labContext(ctx));
       ctx.stdout(`Lab is up: ${state.plan.hosts.length} host(s). Reach its datastore with:\n  export DATASTORE_TYPE=etcdv3 ETCD_ENDPOINTS=${state.etcdEndpoint}\n`);
       if (state.kubernetes) ctx.stdout(`and its Kubernetes API server with:\n  export KUBECONFIG=${state.kubernetes.kubeconfig}    (or: margay lab kubectl …)\n`);
+      if (state.openstack) ctx.stdout(`and Neutron (${state.openstack.url}) with the openstack CLI:\n  export OS_CLIENT_CONFIG_FILE=${state.openstack.cloudsYaml} OS_CLOUD=${LAB_CLOUD}    (or: margay lab openstack …)\n`);
     });
 
   lab.command('down')
@@ -291,17 +298,14 @@ export function registerLab(program: Command, ctx: CliContext): void {
       if (!res.ok) throw new MargayError('MARGAY_ERR_PROBE_FAILED', `${from} cannot reach ${to} on ${portText}`);
     });
 
-  lab.command('kubectl')
-    .description('Run kubectl against the lab\'s API server: margay lab kubectl get pods -A')
-    .argument('[args...]', 'kubectl\'s arguments (put them after -- when they start with -)')
-    .allowUnknownOption()
-    .helpOption(false)
-    .action((args: string[]) => {
-      const kubeconfig = labKubeconfig(requireLab(labContext(ctx)));
-      const res = spawnSync('kubectl', [...kubectlFlags(kubeconfig), ...args], { stdio: 'inherit' });
-      if (res.error) throw new MargayError('MARGAY_ERR_CONFIG', `kubectl could not be started (${res.error.message}): install it (apt-get install kubernetes-client)`);
-      if (res.status !== 0) process.exitCode = res.status ?? 1;
-    });
+  registerLabOpenStack(lab, ctx, labContext);
+
+  registerPassthrough(lab, {
+    name: 'kubectl',
+    description: 'Run kubectl against the lab\'s API server: margay lab kubectl get pods -A',
+    install: 'install it (apt-get install kubernetes-client)',
+    command: (args) => ({ args: [...kubectlFlags(labKubeconfig(requireLab(labContext(ctx)))), ...args] }),
+  });
 
   lab.command('connectivity')
     .description('Probe every pod pair and compare with `margay policy matrix`, mismatches marked')

@@ -9,7 +9,6 @@
  * one process in the machine's namespace that listens on 127.0.0.1 and connects from inside the
  * control-plane namespace (setns), so the machine gets no lab address or route (docs/lab.md).
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec } from '../../os/mod.ts';
 import { MargayError } from '../../errors/mod.ts';
@@ -17,7 +16,8 @@ import { formatIp, nthIp, parseCidr } from '../../net/mod.ts';
 import type { LabPlan } from '../plan.ts';
 import { type ProcessRecord, isRunning, startProcess } from '../processes.ts';
 import { pollUntil } from '../poll.ts';
-import { builtFile, kubeBinary } from './paths.ts';
+import { kubeBinary } from './paths.ts';
+import { startNetnsForwarder } from '../forwarder.ts';
 import type { Pki } from './pki.ts';
 
 /** Options shared by the control-plane starters. */
@@ -105,23 +105,7 @@ export function startScheduler(options: ControlPlaneOptions, kubeconfig: string)
 /** Starts the forwarder from 127.0.0.1 (a free port) into the control-plane namespace; returns it and the port. */
 export async function startForwarder(options: ControlPlaneOptions): Promise<{ record: ProcessRecord; port: number }> {
   const k = options.plan.kubernetes!;
-  const portFile = join(options.dir, 'forward.port');
-  const record = startProcess({
-    role: 'api-forwarder',
-    cmd: builtFile('lab/margay-netns-forward'),
-    args: ['127.0.0.1', '0', `/var/run/netns/${k.netns}`, apiAddress(options.plan), String(k.apiPort), portFile],
-    logFile: join(options.dir, 'forward.log'),
-  });
-  const port = await pollUntil(() => {
-    if (!isRunning(record)) throw new MargayError('MARGAY_ERR_NOT_READY', `the API forwarder exited; see ${record.logFile}`);
-    try {
-      return Number(readFileSync(portFile, 'utf8').trim()) || undefined;
-    } catch {
-      return undefined;
-    }
-  }, { deadline: Date.now() + 10_000, intervalMs: 50 });
-  if (!port) throw new MargayError('MARGAY_ERR_NOT_READY', `the API forwarder did not start listening; see ${record.logFile}`);
-  return { record, port };
+  return startNetnsForwarder({ role: 'api-forwarder', fileBase: 'forward', dir: options.dir, netns: k.netns, address: apiAddress(options.plan), port: k.apiPort });
 }
 
 /** Waits until the API server answers /readyz with `ok` (through `server`, verified with the lab's CA). */
