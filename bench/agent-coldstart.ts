@@ -7,76 +7,19 @@
  * Prints figures and ratios; asserts nothing. Run: npx tsx bench/agent-coldstart.ts  (root)
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { vethNameForPod } from '../src/api/k8s/mod.ts';
-import type { Resource } from '../src/api/resource.ts';
-import { validateResource } from '../src/api/validate.ts';
 import { EtcdDatastore } from '../src/datastore/etcd.ts';
 import { RESOURCES_PREFIX } from '../src/datastore/keys.ts';
 import { ResourceStore } from '../src/datastore/resources.ts';
 import { exec } from '../src/os/mod.ts';
 import { createHost, REPO_ROOT, startAgent } from '../test/agent/lab.ts';
 import { startEtcd } from '../test/harness/etcd.ts';
-import { createTestNetns, run } from '../test/harness/netns.ts';
+import { createTestNetns } from '../test/harness/netns.ts';
+import { createScaleInterfaces, NAMESPACES, writeScaleResources } from './fixtures/scale.ts';
 
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 1000);
 const POLICIES = Number(process.env.BENCH_POLICIES ?? 5000);
-const NAMESPACES = 20;
-
-function ipOf(i: number): string {
-  return `10.70.${Math.floor(i / 250)}.${(i % 250) + 1}`;
-}
-
-function wep(i: number): Resource {
-  const ns = `ns-${i % NAMESPACES}`;
-  const pod = `pod${i}`;
-  return {
-    apiVersion: 'projectcalico.org/v3',
-    kind: 'WorkloadEndpoint',
-    metadata: {
-      name: `host1-k8s-${pod}-eth0`,
-      namespace: ns,
-      labels: { app: `app-${i % 50}`, tier: i % 2 ? 'web' : 'api', 'projectcalico.org/namespace': ns, 'projectcalico.org/orchestrator': 'k8s' },
-    },
-    spec: {
-      orchestrator: 'k8s',
-      node: 'host1',
-      pod,
-      endpoint: 'eth0',
-      interfaceName: vethNameForPod(ns, pod),
-      ipNetworks: [`${ipOf(i)}/32`],
-      profiles: [`kns.${ns}`],
-      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-    },
-  };
-}
-
-function policy(i: number): Resource {
-  return {
-    apiVersion: 'projectcalico.org/v3',
-    kind: 'NetworkPolicy',
-    metadata: { name: `policy-${i}`, namespace: `ns-${i % NAMESPACES}` },
-    spec: {
-      tier: 'default',
-      order: i,
-      selector: `app == 'app-${i % 50}' && tier in {'web', 'api'}`,
-      types: ['Ingress', 'Egress'],
-      ingress: [
-        { action: 'Allow', protocol: 'TCP', source: { selector: `app == 'app-${(i + 1) % 50}'`, nets: [`10.${i % 250}.0.0/16`] }, destination: { ports: [80, 443, '8000:8100', 'http'] } },
-      ],
-      egress: [{ action: 'Allow', protocol: 'UDP', destination: { ports: [53] } }],
-    },
-  };
-}
-
-function profile(ns: string): Resource {
-  return {
-    apiVersion: 'projectcalico.org/v3',
-    kind: 'Profile',
-    metadata: { name: `kns.${ns}` },
-    spec: { ingress: [{ action: 'Allow' }], egress: [{ action: 'Allow' }], labelsToApply: { 'pcns.projectcalico.org/name': ns } },
-  };
-}
 
 const secs = (ms: number): string => (ms / 1000).toFixed(2);
 
@@ -86,24 +29,8 @@ const scratch = await createTestNetns('mga');
 let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
 const ds = new EtcdDatastore({ endpoints: etcd.endpoints, tls: {} });
 try {
-  // The host's workload interfaces (both veth ends in the host namespace: only their names matter).
-  let batch = '';
-  for (let i = 0; i < ENDPOINTS; i++) {
-    const w = wep(i);
-    const iface = (w.spec as { interfaceName: string }).interfaceName;
-    batch += `link add ${iface} type veth peer name bp${i}\nlink set ${iface} up\nlink set bp${i} up\n`;
-  }
-  await run('ip', ['-n', host.name, '-batch', '-'], { input: batch, timeoutMs: 300_000 });
-
-  const store = new ResourceStore(ds);
-  const resources = [
-    ...Array.from({ length: NAMESPACES }, (_, n) => profile(`ns-${n}`)),
-    ...Array.from({ length: ENDPOINTS }, (_, i) => wep(i)),
-    ...Array.from({ length: POLICIES }, (_, i) => policy(i)),
-  ].map((r) => validateResource(r));
-  const tw = performance.now();
-  for (let i = 0; i < resources.length; i += 1000) await store.batch('apply', resources.slice(i, i + 1000));
-  const writeMs = performance.now() - tw;
+  await createScaleInterfaces(host.name, ENDPOINTS);
+  const writeMs = await writeScaleResources(new ResourceStore(ds), ENDPOINTS, POLICIES);
 
   // Floor 1: bare process start of the same CLI.
   const tv = performance.now();
@@ -115,7 +42,15 @@ try {
   const listMs = performance.now() - tl;
 
   const t0 = performance.now();
-  agent = await startAgent({ etcdEndpoints: etcd.endpoints, hostname: 'host1', netns: host.name, env: { MARGAY_LOGSEVERITYSCREEN: 'info' } });
+  // BENCH_CPU_PROF=<dir>: the agent writes a V8 CPU profile there (it is stopped with SIGTERM).
+  const profDir = process.env.BENCH_CPU_PROF;
+  agent = await startAgent({
+    etcdEndpoints: etcd.endpoints,
+    hostname: 'host1',
+    netns: host.name,
+    env: { MARGAY_LOGSEVERITYSCREEN: 'info' },
+    ...(profDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : {}),
+  });
   await agent.waitReady(1_800_000);
   const readyMs = performance.now() - t0;
   const lines = agent.logs().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { time: string; msg: string });
@@ -125,6 +60,7 @@ try {
   const metrics = await agent.metrics();
   const gauge = (name: string): string => new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? '?';
   const rss = Number(gauge('process_resident_memory_bytes')) / 2 ** 20;
+  if (profDir) await agent.kill('SIGTERM');
 
   // Floor 3: the final ruleset loaded from scratch in one transaction.
   const ruleset = (await exec('nft', ['list', 'table', 'inet', 'margay'], { netns: host.name, timeoutMs: 600_000 })).stdout;
@@ -143,7 +79,8 @@ try {
   console.log(`| floor: process start (\`margay version\`) | ${secs(processMs)} |`);
   console.log(`| floor: etcd list of every resource | ${secs(listMs)} |`);
   console.log(`| floor: \`nft -f\` of the final ruleset (${ruleLines} lines) into an empty namespace | ${secs(nftMs)} |`);
-  console.log(`ratio ready / (process start + list + nft load): ${(readyMs / (processMs + listMs + nftMs)).toFixed(2)}×; agent RSS after start ${rss.toFixed(0)} MiB`);
+  console.log(`**ratio ready / floor (list + nft load): ${(readyMs / (listMs + nftMs)).toFixed(2)}×**; ready / (process start + list + nft load): ${(readyMs / (processMs + listMs + nftMs)).toFixed(2)}×; agent RSS after start ${rss.toFixed(0)} MiB`);
+  console.log(`load average: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 } finally {
   await agent?.destroy();
   await scratch.delete();

@@ -6,13 +6,14 @@
  * nothing. Run: npx tsx bench/agent-dataplane.ts  (root; iperf3 for throughput)
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeResources } from '../src/api/decode.ts';
 import type { Resource } from '../src/api/resource.ts';
 import { validateResource } from '../src/api/validate.ts';
 import { EtcdDatastore } from '../src/datastore/etcd.ts';
 import { ResourceStore } from '../src/datastore/resources.ts';
-import { addPod, createHost, startAgent, type TestPod } from '../test/agent/lab.ts';
+import { addPod, createHost, listRuleset, startAgent, type TestPod } from '../test/agent/lab.ts';
 import { startEtcd } from '../test/harness/etcd.ts';
 import { eventually } from '../test/harness/wait.ts';
 
@@ -112,6 +113,8 @@ spec: {orchestrator: k8s, node: host1, pod: ${p}, endpoint: eth0, interfaceName:
 
   const polGbps = await iperf(a, b);
   const polRate = await connRate(a, b);
+  const ruleset = await listRuleset(host.name);
+  const load = readFileSync('/proc/loadavg', 'utf8').trim();
 
   const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
   console.log(`Two workloads on one host, ${SECONDS} s per measurement; policy = ${POLICIES} GlobalNetworkPolicies × ${RULES_PER_DIRECTION * 2} rules selecting both (${POLICIES * RULES_PER_DIRECTION * 2} rules) + allow-all`);
@@ -120,6 +123,7 @@ spec: {orchestrator: k8s, node: host1, pod: ${p}, endpoint: eth0, interfaceName:
   console.log(`| TCP throughput, 1 stream (Gbit/s, iperf3) | ${fmt(baseGbps)} | ${fmt(polGbps)} | ${fmt(polGbps / baseGbps)} |`);
   console.log(`| new TCP connections per second (4 loops) | ${fmt(baseRate.perSecond, 0)} | ${fmt(polRate.perSecond, 0)} | ${fmt(polRate.perSecond / baseRate.perSecond)} |`);
   console.log(`connection errors: ${baseRate.errors} / ${polRate.errors}`);
+  console.log(`ruleset: ${ruleset.split('\n').length} lines of nft text; load average at the end: ${load}`);
   console.log(`writing ${POLICIES + 1} policies to etcd: ${fmt(writtenMs / 1000)} s; written → programmed and ready: ${fmt(programmedMs / 1000)} s`);
 } finally {
   await agent?.destroy();

@@ -2,46 +2,58 @@
  * Agent memory with 50,000 remote workload endpoints in the datastore (500 other hosts), one
  * local endpoint and 20 policies whose selectors pull the remote endpoints into IP sets: resident
  * memory and V8 heap once in sync, against the same agent before the remote endpoints were
- * written (same run). Prints figures, ratios and the cost per remote endpoint; asserts nothing.
- * Run: npx tsx bench/agent-memory.ts  (root)
+ * written (same run). Prints figures, ratios, the cost per remote endpoint, the load average and
+ * the classes of a heap snapshot taken at the end (after a full GC: the retained objects, where
+ * "V8 heap used" also counts garbage not yet collected); asserts nothing.
+ * The agent runs as installed (`bin/margay.js`, the compiled CLI) when `dist/` is built, else
+ * from the sources through tsx (which alone costs ~35 MiB); BENCH_NODE_OPTIONS adds Node options
+ * (e.g. `--max-semi-space-size=4`). Run: npx tsx bench/agent-memory.ts  (root)
  */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Resource } from '../src/api/resource.ts';
 import { validateResource } from '../src/api/validate.ts';
 import { EtcdDatastore } from '../src/datastore/etcd.ts';
 import { resourceKey } from '../src/datastore/keys.ts';
 import { ResourceStore } from '../src/datastore/resources.ts';
-import { createHost, startAgent } from '../test/agent/lab.ts';
+import { createHost, REPO_ROOT, startAgent } from '../test/agent/lab.ts';
 import { startEtcd } from '../test/harness/etcd.ts';
 import { run } from '../test/harness/netns.ts';
 import { eventually } from '../test/harness/wait.ts';
+import { heapTable, summarizeHeapSnapshot } from './heap-summary.ts';
+import { REMOTE_HOSTS as HOSTS, remoteWep } from './fixtures/scale.ts';
 
 const REMOTE = Number(process.env.BENCH_REMOTE ?? 50_000);
-const HOSTS = 500;
-const GROUPS = 50;
+const BUILT = process.env.BENCH_BUILT !== undefined ? process.env.BENCH_BUILT === '1' : existsSync(join(REPO_ROOT, 'dist/src/cli/run.js'));
+const NODE_OPTIONS = (process.env.BENCH_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
+const snapshots = mkdtempSync(join(tmpdir(), 'margay-bench-heap-'));
+const load = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
-function remoteWep(i: number): Resource {
-  const ns = `ns-${i % 20}`;
-  const node = `host-${i % HOSTS}`;
-  const pod = `pod${i}`;
-  return {
-    apiVersion: 'projectcalico.org/v3',
-    kind: 'WorkloadEndpoint',
-    metadata: {
-      name: `${node.replaceAll('-', '--')}-k8s-${pod}-eth0`,
-      namespace: ns,
-      labels: { app: `app-${i % GROUPS}`, 'projectcalico.org/namespace': ns, 'projectcalico.org/orchestrator': 'k8s' },
+/** Has the agent write a heap snapshot (SIGUSR2) and summarizes its classes. */
+async function heapClasses(agent: Awaited<ReturnType<typeof startAgent>>): Promise<string> {
+  const before = new Set(readdirSync(snapshots));
+  process.kill(agent.pid!, 'SIGUSR2');
+  let file: string | undefined;
+  await eventually(
+    () => {
+      file = readdirSync(snapshots).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+      return file !== undefined;
     },
-    spec: {
-      orchestrator: 'k8s',
-      node,
-      pod,
-      endpoint: 'eth0',
-      interfaceName: `cali${i.toString(16).padStart(11, '0')}`,
-      ipNetworks: [`10.${80 + Math.floor(i / 65536)}.${Math.floor(i / 256) % 256}.${i % 256}/32`],
-      profiles: [`kns.${ns}`],
-      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    { timeoutMs: 300_000, intervalMs: 500, what: 'heap snapshot written' },
+  );
+  // The file is complete once its size stops changing.
+  let size = -1;
+  await eventually(
+    () => {
+      const now = statSync(join(snapshots, file!)).size;
+      const done = now === size && now > 0;
+      size = now;
+      return done;
     },
-  };
+    { timeoutMs: 300_000, intervalMs: 1000, what: 'heap snapshot complete' },
+  );
+  return heapTable(summarizeHeapSnapshot(join(snapshots, file!), 12));
 }
 
 async function sample(agent: Awaited<ReturnType<typeof startAgent>>): Promise<{ rss: number; heap: number; updates: number }> {
@@ -88,10 +100,18 @@ try {
   ].map((r) => validateResource(r));
   await store.batch('apply', base);
 
-  agent = await startAgent({ etcdEndpoints: etcd.endpoints, hostname: 'host1', netns: host.name, env: { MARGAY_LOGSEVERITYSCREEN: 'warning' } });
+  agent = await startAgent({
+    etcdEndpoints: etcd.endpoints,
+    hostname: 'host1',
+    netns: host.name,
+    built: BUILT,
+    nodeArgs: ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshots}`, ...NODE_OPTIONS],
+    env: { MARGAY_LOGSEVERITYSCREEN: 'warning' },
+  });
   await agent.waitReady(300_000);
   await new Promise((r) => setTimeout(r, 3000));
   const before = await sample(agent);
+  const loadBefore = load();
 
   // 50,000 remote endpoints, written raw in transactions of 128 (validated once per shape).
   validateResource(remoteWep(0));
@@ -110,6 +130,10 @@ try {
   await agent.waitReady(1_800_000);
   await new Promise((r) => setTimeout(r, 5000));
   const after = await sample(agent);
+  const loadAfter = load();
+  // Only now: writing a heap snapshot costs the process several times its heap in native memory,
+  // which stays resident, so a snapshot before the last sample would count it as the endpoints'.
+  const heap = await heapClasses(agent);
 
   console.log(`${REMOTE} remote workload endpoints on ${HOSTS} hosts (written in ${(writeMs / 1000).toFixed(1)} s), 1 local endpoint, 20 policies with IP sets of 1,000 ×19 and ${REMOTE} ×1`);
   console.log('| measure | before (MiB) | with remote endpoints (MiB) | ratio | per remote endpoint |');
@@ -117,9 +141,12 @@ try {
   console.log(`| resident memory | ${mib(before.rss)} | ${mib(after.rss)} | ${(after.rss / before.rss).toFixed(2)} | ${((after.rss - before.rss) / REMOTE / 1024).toFixed(2)} KiB |`);
   console.log(`| V8 heap used | ${mib(before.heap)} | ${mib(after.heap)} | ${(after.heap / before.heap).toFixed(2)} | ${((after.heap - before.heap) / REMOTE / 1024).toFixed(2)} KiB |`);
   console.log(`first write → all ${REMOTE} updates through the calculation graph: ${(receivedMs / 1000).toFixed(1)} s`);
+  console.log(`agent: ${BUILT ? 'compiled CLI (bin/margay.js)' : 'sources through tsx'}${NODE_OPTIONS.length ? ` with ${NODE_OPTIONS.join(' ')}` : ''}; load average ${loadBefore} (idle sample), ${loadAfter} (with remote endpoints)`);
+  console.log(`\nWith ${REMOTE} remote endpoints (BENCH_REMOTE=0 for the idle agent's), ${heap}`);
 } finally {
   await agent?.destroy();
   await host.delete();
   await ds.close();
   await etcd.destroy();
+  rmSync(snapshots, { recursive: true, force: true });
 }

@@ -14,7 +14,9 @@
  * Prints percentiles and ratios; asserts nothing. Run (root): npx tsx bench/cni.ts
  * Environment: BENCH_N (attachments per plugin, default 60), BENCH_CLIENT_RUNS (default 40),
  * BENCH_PHASES (default client,agent,service), BENCH_BURST (containers at once after the
- * sequential runs through the agent, default 20; 0 for none).
+ * sequential runs through the agent, default 20; a list such as `20,100` for several bursts; 0
+ * for none). Every table is printed with the machine's load average (`/proc/loadavg`) when it
+ * was measured: figures from a loaded machine are not comparable with a quiet one's.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,13 +37,18 @@ const N = Number(process.env.BENCH_N ?? 60);
 const CLIENT_RUNS = Number(process.env.BENCH_CLIENT_RUNS ?? 40);
 /** Which parts to run: `client` (client forms), `agent` (through the agent), `service` (the CNI service alone). */
 const PHASES = (process.env.BENCH_PHASES ?? 'client,agent,service').split(',');
-/** Containers ADDed at once after the sequential runs through the agent (0: none). */
-const BURST = Number(process.env.BENCH_BURST ?? 20);
+/** Containers ADDed at once after the sequential runs through the agent (0: none), one burst per size. */
+const BURSTS = (process.env.BENCH_BURST ?? '20').split(',').map(Number).filter((n) => n > 0);
 const NODE = 'bench-node';
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((x, y) => x - y);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** The machine's load averages (1, 5, 15 min), for the heading of each table. */
+function load(): string {
+  return `load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`;
 }
 
 function row(cells: (string | number)[]): string {
@@ -271,7 +278,7 @@ async function attachments(dir: string, mode: Host): Promise<void> {
 
     const base = times.get('ptp + host-local')!;
     const mine = times.get(plugins[0]!.name)!;
-    console.log(`\n### ADD and DEL, ${N} attachments each, sequential, ${mode === 'agent' ? 'Margay through the agent' : 'Margay\'s CNI service alone'} (machine ${quiet} before)\n`);
+    console.log(`\n### ADD and DEL, ${N} attachments each, sequential, ${mode === 'agent' ? 'Margay through the agent' : 'Margay\'s CNI service alone'} (machine ${quiet} before; ${load()})\n`);
     console.log('| plugin | ADD p50 | ADD p90 | ADD p99 | DEL p50 | DEL p90 | DEL p99 |');
     console.log('|---|---:|---:|---:|---:|---:|---:|');
     for (const p of plugins) {
@@ -282,7 +289,7 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     console.log(row(['**ratio margay / ptp**', ratio(mine.add, base.add, 50), ratio(mine.add, base.add, 90), ratio(mine.add, base.add, 99), ratio(mine.del, base.del, 50), ratio(mine.del, base.del, 90), ratio(mine.del, base.del, 99)]));
     console.log('\n(times in ms, wall clock from exec to exit; ratios below 1 mean Margay is faster)');
     printTimeline(mode === 'agent' ? agent!.logs() : readFileSync(serviceLog, 'utf8'));
-    if (mode === 'agent' && BURST > 0) await burst(plugins, run, BURST);
+    if (mode === 'agent') for (const size of BURSTS) await burst(plugins, run, size);
   } finally {
     if (service && service.exitCode === null) {
       const s = service;
@@ -316,21 +323,22 @@ async function burst(plugins: Plugin[], run: (p: Plugin, cmd: 'ADD' | 'DEL', i: 
       const phase = async (cmd: 'ADD' | 'DEL') => {
         const start = performance.now();
         const each = await Promise.all(nets.map((ns, i) => run(p, cmd, 200_000 + i, ns)));
-        return { all: performance.now() - start, p50: percentile(each, 50), max: Math.max(...each) };
+        return { all: performance.now() - start, p50: percentile(each, 50), p99: percentile(each, 99) };
       };
       const add = await phase('ADD');
       const del = await phase('DEL');
-      rows.push([p.name, add.all, add.p50, add.max, del.all, del.p50, del.max]);
+      rows.push([p.name, add.all, add.p50, add.p99, del.all, del.p50, del.p99, load()]);
     }
   } finally {
     for (const ns of made) await ns.delete();
   }
   console.log(`\n### ${size} containers at once (all ADDs together, then all DELs), Margay through the agent\n`);
-  console.log('| plugin | all ADDs done | ADD p50 | slowest ADD | all DELs done | DEL p50 | slowest DEL |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  console.log('| plugin | all ADDs done | ADD p50 | ADD p99 | all DELs done | DEL p50 | DEL p99 | measured at |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---|');
   for (const r of rows) console.log(row(r));
   const [mine, base] = rows;
-  if (mine && base) console.log(row(['**ratio margay / ptp**', `${((mine[1] as number) / (base[1] as number)).toFixed(2)}×`, '', '', `${((mine[4] as number) / (base[4] as number)).toFixed(2)}×`, '', '']));
+  const ratio = (i: number): string => (mine && base ? `${((mine[i] as number) / (base[i] as number)).toFixed(2)}×` : '');
+  if (mine && base) console.log(row(['**ratio margay / ptp**', ratio(1), ratio(2), ratio(3), ratio(4), ratio(5), ratio(6), '']));
 }
 
 ensureClient();

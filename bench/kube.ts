@@ -8,12 +8,16 @@
  *    API server with the same client; and a restart when etcd already holds it all;
  * 2. the steady RSS of `margay kube-controllers` (its own process, built CLI) holding all of it;
  * 3. a pod label change → its WorkloadEndpoint's labels in etcd, p50/p99 (PATCH answered → the
- *    etcd watch sees the new labels). Enforcement on a host's dataplane needs the lab's kubelets.
+ *    etcd watch sees the new labels);
+ * 4. a pod label change → enforced on its host (p50/p99), in a real lab (`lab up --kubernetes`,
+ *    bench/kube-lab.ts) against a floor measured in the same run: an etcd write → watch event
+ *    plus one minimal nft transaction. Needs root and the lab lock: run the whole bench under
+ *    `flock /tmp/margay-int.lock`; MARGAY_BENCH_LAB=0 skips it.
  *
  * With MARGAY_BENCH_CLIENT_NODE=<path to @kubernetes/client-node's dist/index.js> (not a
  * dependency), the raw list is also done with that library, for comparison.
  * Each figure is printed with the machine's 1-minute load average beside it.
- * Run: npx tsx bench/kube.ts [pods namespaces policies]
+ * Run: flock /tmp/margay-int.lock npx tsx bench/kube.ts [pods namespaces policies]
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -28,6 +32,7 @@ import { EtcdDatastore, ResourceStore, resourceKey, watchPrefix, resourcePrefix 
 import { KubeClient, loadKubeconfig, startKubeControllers } from '../src/kube/mod.ts';
 import { startEtcd } from '../test/harness/etcd.ts';
 import { startKube } from '../test/harness/kube.ts';
+import { measureLabLatency } from './kube-lab.ts';
 
 const [PODS, NAMESPACES, POLICIES] = process.argv.slice(2).map(Number).concat([10_000, 1_000, 2_000]).slice(0, 3) as [number, number, number];
 const LABEL_CHANGES = 100;
@@ -206,7 +211,6 @@ try {
   const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${cli.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
   line(`margay kube-controllers process: start to first resyncs done${built ? '' : ' (tsx)'}`, ms(cliSync));
   line(`margay kube-controllers steady RSS (10 s after sync)`, `${rss.toFixed(0)} MiB (${(rss / (raw.bytes / 2 ** 20)).toFixed(1)}x the JSON)`);
-  console.log('A pod label change enforced on its host (dataplane) needs kubelets: the lab (margay lab up --kubernetes).');
 } finally {
   if (cli?.pid && cli.exitCode === null) {
     cli.kill('SIGTERM');
@@ -218,3 +222,5 @@ try {
   await etcdC.destroy();
   await etcdK.destroy();
 }
+
+if (process.env.MARGAY_BENCH_LAB !== '0') await measureLabLatency(60);

@@ -13,6 +13,8 @@ command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v ping >/dev/null 2>&1 || need_apt+=(iputils-ping)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 [ -x /usr/lib/frr/bgpd ] || need_apt+=(frr)
+# GoBGP: an external peer of the BGP tests (issue 19).
+command -v gobgpd >/dev/null 2>&1 || need_apt+=(gobgpd)
 command -v iperf3 >/dev/null 2>&1 || need_apt+=(iperf3)
 # CNI (issue 5): gcc builds the thin plugin binary below; the rest are the real runtimes and
 # plugins the CNI tests and bench/cni.ts drive (podman's CNI backend, containerd + ctr, runc, a

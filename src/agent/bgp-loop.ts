@@ -20,6 +20,8 @@ export interface BgpLoopOptions {
   debounceMs?: number;
   /** Re-render and re-check this often even without changes (default 60000 ms; 0: never). */
   resyncIntervalMs?: number;
+  /** Look for the routers of unnumbered uplinks this often (default 2000 ms; nothing is run without such peers). */
+  discoveryIntervalMs?: number;
 }
 
 /** Runs one host's BGP controller on the agent's feed and scheduler. */
@@ -30,12 +32,15 @@ export class BgpLoop {
   readonly #clock: Clock;
   readonly #scheduler: FlushScheduler;
   readonly #resyncMs: number;
+  readonly #discoveryMs: number;
   #ticker: Ticker | undefined;
+  #discovery: Ticker | undefined;
 
   constructor(options: BgpLoopOptions) {
     this.#bgp = options.bgp;
     this.#clock = options.clock;
     this.#resyncMs = options.resyncIntervalMs ?? 60_000;
+    this.#discoveryMs = options.discoveryIntervalMs ?? 2000;
     const log = options.logger;
     this.#scheduler = new FlushScheduler({
       clock: options.clock,
@@ -63,6 +68,10 @@ export class BgpLoop {
       this.#bgp.requestResync();
       this.#scheduler.kick();
     });
+    // Unnumbered peers that connect to the routers they find (BIRD cannot find them itself).
+    this.#discovery ??= new Ticker(this.#clock, this.#discoveryMs, () => {
+      void this.#bgp.discoverPeers().then((changed) => changed && this.#scheduler.kick(), () => undefined);
+    });
   }
 
   /** Renders and applies now if something is pending; resolves when no apply is pending or running. */
@@ -74,6 +83,7 @@ export class BgpLoop {
   /** Stops scheduling; resolves when an apply under way has finished (BIRD is the controller's to stop). */
   async stop(): Promise<void> {
     this.#ticker?.stop();
+    this.#discovery?.stop();
     await this.#scheduler.stop();
   }
 }

@@ -10,6 +10,9 @@ import { joinPath } from './field-path.ts';
 import { MAX_ANNOTATIONS_BYTES, utf8Bytes } from './limits.ts';
 import type { FieldIssue } from './resource.ts';
 
+/** The log levels Calico's validator accepts (`logLevel`), exactly as spelled here. */
+export const LOG_LEVELS = ['Trace', 'Debug', 'Info', 'Warning', 'Error', 'Fatal'] as const;
+
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 

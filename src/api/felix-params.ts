@@ -61,11 +61,11 @@ export interface AgentConfig {
   /** OpenStack's metadata server, reached by VMs at 169.254.169.254:80 ('' or `none`: no metadata special case). */
   metadataAddr: string;
   metadataPort: number;
-  /** Wait this long after the first change before a flush, so that a burst becomes one flush. */
+  /** Wait this long after a change that finds the flush loop idle (default 0: flush at once). */
   dataplaneFlushDelay: number;
-  /** Leaky bucket of flushes: at most this many in a row ... */
+  /** In a storm (changes arriving during flushes), at most this many follow-up flushes in a row ... */
   dataplaneFlushBurst: number;
-  /** ... then one per this interval. */
+  /** ... then one per this interval. A change that finds the loop idle is never throttled. */
   dataplaneFlushInterval: number;
   /** Workload interface name prefixes, comma-separated (`cali`); the first names new interfaces. */
   interfacePrefix: string;
@@ -127,7 +127,7 @@ export const PARAMS: { readonly [K in ParamName]: ParamDef } = {
   clusterType: { type: 'string', default: '', local: true, envAliases: ['CLUSTER_TYPE'] },
   metadataAddr: { type: 'string', default: '127.0.0.1' },
   metadataPort: { type: 'port', default: 8775 },
-  dataplaneFlushDelay: { type: 'duration', default: 10, local: true },
+  dataplaneFlushDelay: { type: 'duration', default: 0, local: true },
   dataplaneFlushBurst: { type: 'int', default: 10, local: true },
   dataplaneFlushInterval: { type: 'duration', default: 100, local: true },
   interfacePrefix: { type: 'string', default: 'cali' },

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { elide, MargayError, quote, QUOTE_MAX } from '../errors/mod.ts';
 import { checkLabelName, labelsSchema, validateAnnotations } from './common.ts';
 import { formatPath } from './field-path.ts';
+import { canonicalKeys } from './key-case.ts';
 import type { KindDefinition } from './kind.ts';
 import { kindByExactName } from './kinds/mod.ts';
 import { storedSizeIssue } from './limits.ts';
@@ -124,7 +125,8 @@ function validateWithKind(
   } else {
     delete metadata.namespace;
   }
-  const spec = def.specSchema.safeParse(obj.spec ?? {});
+  // Keys are matched as Calico's Go decoding matches them: exactly, else ignoring case.
+  const spec = def.specSchema.safeParse(canonicalKeys(obj.spec ?? {}, def.specSchema));
   if (!spec.success) issues.push(...zodIssues(spec.error, ['spec']));
   let status: Record<string, unknown> | undefined;
   if (obj.status !== undefined) {

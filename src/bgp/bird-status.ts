@@ -148,10 +148,9 @@ export function bgpPeers(protocols: BirdProtocol[]): BgpPeerStatus[] {
     let iface: string | undefined;
     const scoped = /^(.*)%(.+)$/.exec(address);
     if (scoped) [address, iface] = [scoped[1]!, scoped[2]!];
-    if (type === 'unnumbered' && !address) {
-      address = 'fe80::/10';
-      iface = /^Iface_(.+?)(?:_\d+)?$/.exec(p.name)?.[1];
-    }
+    if (type === 'unnumbered' && !address) address = 'fe80::/10';
+    // A session of a dynamic unnumbered peer (`Iface_uplink0_1`) is named after its interface.
+    if (type === 'unnumbered' && iface === undefined) iface = /^Iface_(.+?)(?:_\d+)?$/.exec(p.name)?.[1];
     const neighborAs = p.details['Neighbor AS'] !== undefined ? Number(p.details['Neighbor AS']) : undefined;
     const routes = Object.values(p.channels).reduce<{ imported: number; exported: number } | undefined>(
       (acc, c) => ({ imported: (acc?.imported ?? 0) + c.imported, exported: (acc?.exported ?? 0) + c.exported }),

@@ -37,6 +37,7 @@ import { type AutodetectSources, ipCommandSources } from './autodetect.ts';
 import { renderBirdConfig } from './bird-config.ts';
 import { BirdConfigError, BirdController, type BirdControllerOptions, type BirdEvent } from './bird-process.ts';
 import { type DefaultPoolOptions, ensureDefaultPools, type NodeRegistration, type NodeRegistrationOptions, registerNode } from './node-registration.ts';
+import { discoveryInterfaces, readLinkNeighbors } from './link-neighbors.ts';
 import { type NodeStatus, readNodeStatus } from './node-status.ts';
 import { ensureVxlanTunnelAddress } from './tunnel-address.ts';
 import type { BirdConfigResult, BirdRenderOptions, SecretLookup } from './types.ts';
@@ -138,6 +139,8 @@ export class BgpController {
   #lastError: string | undefined;
   #applied = 0;
   #tunnelAddressPools = '';
+  #linkNeighbors: Record<string, string[]> = {};
+  #discovering = false;
   #resolveReady!: () => void;
   #rejectReady!: (err: unknown) => void;
 
@@ -268,6 +271,7 @@ export class BgpController {
         this.view.birdInput(hostname, {
           ...(this.#options.secrets ? { secrets: this.#options.secrets } : {}),
           ...(this.#options.render ? { options: this.#options.render } : {}),
+          linkNeighbors: this.#linkNeighbors,
         }),
       );
       const newWarnings = result.warnings.filter((w) => !(this.#lastResult?.warnings ?? []).includes(w));
@@ -292,6 +296,24 @@ export class BgpController {
     }
     this.#lastError = errors.length > 0 ? errors.join('; ') : undefined;
     if (retry) throw new Error(this.#lastError ?? 'BGP apply failed');
+    return true;
+  }
+
+  /**
+   * Looks for the routers on the uplinks of unnumbered peers with `margay.io/peer-discovery:
+   * neighbors` (their link-local addresses, from the neighbour table). Returns true when what it
+   * found changed, so that an {@link apply} connects to them; cheap (nothing run) without such peers.
+   */
+  async discoverPeers(): Promise<boolean> {
+    if (!this.#inSync || this.#stopped || this.#discovering) return false;
+    const ifaces = discoveryInterfaces(this.view.resources('bgppeers'), this.view.node(this.#options.hostname));
+    this.#discovering = true;
+    const found = ifaces.length === 0 ? {} : await readLinkNeighbors(this.#runner, ifaces).finally(() => (this.#discovering = false));
+    this.#discovering = false;
+    if (JSON.stringify(found) === JSON.stringify(this.#linkNeighbors)) return false;
+    this.#log.info({ node: this.#options.hostname, routers: found }, 'link-local routers on the unnumbered uplinks changed');
+    this.#linkNeighbors = found;
+    this.#firstChangeAt ??= Date.now();
     return true;
   }
 

@@ -7,7 +7,8 @@
  * | `margay.io/bfd` | BGPConfiguration `default` / `node.<name>` (mesh), BGPPeer | `true` (BFD down ⇒ session down, routes withdrawn), `graceful` (BFD down ⇒ graceful restart, Calico's `bfd graceful`), `false` |
  * | `margay.io/bfd-interval-ms` | same | transmit/receive interval, 10–60000 (default 100) |
  * | `margay.io/bfd-multiplier` | same | detect multiplier, 1–255 (default 3) |
- * | `margay.io/peer-interface` | BGPPeer | peer over this interface with IPv6 link-local addresses (BGP unnumbered) |
+ * | `margay.io/peer-interface` | BGPPeer | peer over these interfaces (comma-separated) with IPv6 link-local addresses (BGP unnumbered) |
+ * | `margay.io/peer-discovery` | BGPPeer with peer-interface, no peerIP | `wait` (default: the router connects), `neighbors` (also connect to the link-local routers found on the interface) |
  */
 import type { Resource } from '../api/mod.ts';
 
@@ -15,6 +16,10 @@ export const BFD_ANNOTATION = 'margay.io/bfd';
 export const BFD_INTERVAL_ANNOTATION = 'margay.io/bfd-interval-ms';
 export const BFD_MULTIPLIER_ANNOTATION = 'margay.io/bfd-multiplier';
 export const PEER_INTERFACE_ANNOTATION = 'margay.io/peer-interface';
+export const PEER_DISCOVERY_ANNOTATION = 'margay.io/peer-discovery';
+
+/** How an unnumbered session comes up: the host waits for the router, or also connects to the routers it sees. */
+export type PeerDiscovery = 'wait' | 'neighbors';
 
 /** BFD mode of a session. `on`: BFD down tears the session down; `graceful`: it starts a graceful restart. */
 export type BfdMode = 'off' | 'on' | 'graceful';
@@ -68,10 +73,24 @@ function intAnnotation(
   return n;
 }
 
-/** The `margay.io/peer-interface` of a BGPPeer, when it names a plausible interface. */
+/** The `margay.io/peer-interface` of a BGPPeer, when it names a plausible interface (the text as written). */
 export function peerInterface(res: Resource): string | undefined {
   const v = res.metadata.annotations?.[PEER_INTERFACE_ANNOTATION]?.trim();
   return v ? v : undefined;
+}
+
+/** The interfaces `margay.io/peer-interface` lists (`uplink0,uplink1`: one session per uplink of a dual-homed host). */
+export function peerInterfaces(res: Resource): string[] {
+  return [...new Set((peerInterface(res) ?? '').split(',').map((s) => s.trim()).filter(Boolean))];
+}
+
+/** `margay.io/peer-discovery` of a BGPPeer; `problem` when the value is not one of the allowed. */
+export function peerDiscovery(res: Resource): { mode: PeerDiscovery; problem?: string } {
+  const raw = res.metadata.annotations?.[PEER_DISCOVERY_ANNOTATION];
+  const v = raw?.trim().toLowerCase();
+  if (v === undefined || v === '' || v === 'wait') return { mode: 'wait' };
+  if (v === 'neighbors' || v === 'neighbours') return { mode: 'neighbors' };
+  return { mode: 'wait', problem: `${PEER_DISCOVERY_ANNOTATION}: ${JSON.stringify(raw)} is not one of wait, neighbors; waiting for the router` };
 }
 
 /** True when `name` can be written inside a BIRD string (interface names, patterns). */

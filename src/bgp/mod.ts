@@ -38,9 +38,10 @@ export {
   BFD_INTERVAL_ANNOTATION,
   BFD_MULTIPLIER_ANNOTATION,
   DEFAULT_BFD,
+  PEER_DISCOVERY_ANNOTATION,
   PEER_INTERFACE_ANNOTATION,
 } from './extensions.ts';
-export type { BfdMode } from './extensions.ts';
+export type { BfdMode, PeerDiscovery } from './extensions.ts';
 export { DEFAULT_AS_NUMBER } from './peers.ts';
 export type * from './types.ts';
 

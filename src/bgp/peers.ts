@@ -14,7 +14,8 @@ import {
   type BfdSettings,
   DEFAULT_BFD,
   isSafeInterfaceName,
-  peerInterface,
+  peerDiscovery,
+  peerInterfaces,
 } from './extensions.ts';
 import { formatIp, type HostAddress, isLinkLocal, parseHostAddress, parseIpPort, sameSubnet } from '../net/mod.ts';
 import { addressId, asNumberOf } from './ids.ts';
@@ -174,7 +175,7 @@ function addressOf(node: BgpNode, family: 4 | 6): HostAddress | undefined {
 }
 
 /** The BGPPeer applies to the local node (by `node`, by `nodeSelector`, or globally). */
-function peerAppliesTo(spec: BGPPeerSpec, node: BgpNode): boolean {
+export function peerAppliesTo(spec: BGPPeerSpec, node: BgpNode): boolean {
   if (spec.node) return spec.node === node.name;
   if (spec.nodeSelector) return matches(spec.nodeSelector, node.labels);
   return true;
@@ -326,11 +327,17 @@ function targetsOf(ctx: PlanContext, peer: Resource, spec: BGPPeerSpec): Target[
   const { local, nodes, settings, warnings } = ctx;
   const what = `BGPPeer ${peer.metadata.name}`;
   const kind: PeerKind = isGlobalPeer(spec) ? 'global' : 'node';
-  const iface = peerInterface(peer);
-  if (iface !== undefined && !isSafeInterfaceName(iface)) {
-    warnings.push(`${what}: margay.io/peer-interface ${JSON.stringify(iface)} is not an interface name; left out`);
+  const ifaces = peerInterfaces(peer);
+  const unsafe = ifaces.find((i) => !isSafeInterfaceName(i));
+  if (unsafe !== undefined) {
+    warnings.push(`${what}: margay.io/peer-interface ${JSON.stringify(unsafe)} is not an interface name; left out`);
     return [];
   }
+  if (spec.peerIP && ifaces.length > 1) {
+    warnings.push(`${what}: a peerIP is on one interface, but margay.io/peer-interface lists ${ifaces.length}; left out`);
+    return [];
+  }
+  const iface = ifaces[0];
   const remoteAs = asNumberOf(spec.asNumber);
   if (spec.peerIP) {
     const peerIp = parseIpPort(spec.peerIP);
@@ -367,11 +374,25 @@ function targetsOf(ctx: PlanContext, peer: Resource, spec: BGPPeerSpec): Target[
     }
     return out;
   }
-  if (iface) {
-    return [{ kind: 'unnumbered', family: 6, ip: 'fe80::/10', iface, dynamic: true, remoteAs: remoteAs || 'external', peer }];
-  }
+  if (ifaces.length > 0) return unnumberedTargets(ctx, peer, ifaces, remoteAs || 'external');
   if (spec.localWorkloadSelector) warnings.push(`${what}: localWorkloadSelector peerings are not supported; left out`);
   return [];
+}
+
+/**
+ * Unnumbered peers on each interface: the host waits for the router (BIRD dynamic BGP over
+ * `fe80::/10`) and, with `margay.io/peer-discovery: neighbors`, also connects to every link-local
+ * router seen on the interface (BIRD cannot discover them itself: the controller reads them from
+ * the neighbour table). A router that connects first meets the active session (BIRD resolves the
+ * collision), so there is one session per router either way.
+ */
+function unnumberedTargets(ctx: PlanContext, peer: Resource, ifaces: string[], remoteAs: number | 'external'): Target[] {
+  const discovery = peerDiscovery(peer);
+  if (discovery.problem) ctx.warnings.push(`BGPPeer ${peer.metadata.name}: ${discovery.problem}`);
+  return ifaces.flatMap((iface): Target[] => [
+    { kind: 'unnumbered', family: 6, ip: 'fe80::/10', iface, dynamic: true, remoteAs, peer },
+    ...(discovery.mode === 'neighbors' ? (ctx.input.linkNeighbors?.[iface] ?? []) : []).map((ip): Target => ({ kind: 'unnumbered', family: 6, ip, iface, dynamic: false, remoteAs, peer })),
+  ]);
 }
 
 /** What a caller of {@link baseSession} decides; the rest of the {@link Session} follows from it. */

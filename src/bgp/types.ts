@@ -158,6 +158,11 @@ export interface BirdConfigInput {
   affineBlocks: string[];
   /** Addresses of local workloads that live in blocks affine to other hosts (`/32`, `/128` or bare). */
   borrowedAddresses?: string[];
+  /**
+   * Link-local routers seen on this host's interfaces (interface → `fe80::…` addresses), for
+   * unnumbered peers with `margay.io/peer-discovery: neighbors` (see link-neighbors.ts).
+   */
+  linkNeighbors?: Record<string, string[]>;
   /** Resolves `password.secretKeyRef`; without it, peers that need a password are skipped. */
   secrets?: SecretLookup;
   options?: BirdRenderOptions;

@@ -110,7 +110,7 @@ export class BgpView {
   }
 
   /** The renderer's input for `nodeName`. */
-  birdInput(nodeName: string, extra: { secrets?: SecretLookup; options?: BirdRenderOptions } = {}): BirdConfigInput {
+  birdInput(nodeName: string, extra: { secrets?: SecretLookup; options?: BirdRenderOptions; linkNeighbors?: Record<string, string[]> } = {}): BirdConfigInput {
     return {
       nodeName,
       bgpConfigurations: this.resources('bgpconfigurations'),
@@ -122,6 +122,7 @@ export class BgpView {
       borrowedAddresses: this.borrowedAddresses(nodeName),
       ...(extra.secrets ? { secrets: extra.secrets } : {}),
       ...(extra.options ? { options: extra.options } : {}),
+      ...(extra.linkNeighbors ? { linkNeighbors: extra.linkNeighbors } : {}),
     };
   }
 }

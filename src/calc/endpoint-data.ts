@@ -56,10 +56,39 @@ export interface NetworkSetData {
   cidrs: readonly string[];
 }
 
+const NONE: readonly never[] = Object.freeze([]);
+
+/**
+ * A list as the graph keeps it for the endpoint's lifetime: exactly sized (an array grown by
+ * `push` keeps room for 17 elements, ~150 bytes, and the graph holds three such lists for each of
+ * tens of thousands of remote endpoints), and one shared frozen array when empty.
+ */
+function compact<T>(list: T[]): readonly T[] {
+  return list.length === 0 ? NONE : list.slice();
+}
+
 function portProtocol(p: unknown): PortProtocol | undefined {
   if (typeof p !== 'string' && typeof p !== 'number') return undefined;
   const n = protocolNumber(typeof p === 'string' && /^[a-z]+$/.test(p) ? p.toUpperCase() : p);
   return n === 6 ? 'tcp' : n === 17 ? 'udp' : n === 132 ? 'sctp' : undefined;
+}
+
+/**
+ * One shared object per distinct named port: most endpoints of a cluster declare the same few
+ * (`http`/TCP/8080), and the graph keeps each endpoint's list for its lifetime. The cache holds
+ * what endpoints declared, up to {@link MAX_SHARED_PORTS} distinct ports (never pruned; beyond
+ * that, ports get their own objects).
+ */
+const PORTS = new Map<string, NamedPort>();
+const MAX_SHARED_PORTS = 10_000;
+
+function sharedPort(name: string, protocol: PortProtocol, port: number): NamedPort {
+  const key = `${name}/${protocol}/${port}`;
+  let p = PORTS.get(key);
+  if (p !== undefined) return p;
+  p = Object.freeze({ name, protocol, port });
+  if (PORTS.size < MAX_SHARED_PORTS) PORTS.set(key, p);
+  return p;
 }
 
 function namedPorts(list: unknown): NamedPort[] {
@@ -70,7 +99,7 @@ function namedPorts(list: unknown): NamedPort[] {
     const port = entry?.port;
     const protocol = portProtocol(entry?.protocol ?? 'TCP');
     if (typeof name !== 'string' || name === '' || typeof port !== 'number' || protocol === undefined) continue;
-    out.push({ name, protocol, port });
+    out.push(sharedPort(name, protocol, port));
   }
   return out;
 }
@@ -126,12 +155,12 @@ export function workloadEndpointData(namespace: string, name: string, res: Resou
     id: workloadId(namespace, name),
     node: spec.node ?? '',
     labels,
-    profiles: stringList(spec.profiles),
-    cidrs,
-    ips,
-    ports: namedPorts(spec.ports),
+    profiles: compact(stringList(spec.profiles)),
+    cidrs: compact(cidrs),
+    ips: compact(ips),
+    ports: compact(namedPorts(spec.ports)),
     interfaceName: spec.interfaceName ?? '',
-    allowSpoofedSourcePrefixes: cidrList(spec.allowSpoofedSourcePrefixes),
+    allowSpoofedSourcePrefixes: compact(cidrList(spec.allowSpoofedSourcePrefixes)),
   };
   if (typeof spec.mac === 'string' && spec.mac !== '') data.mac = spec.mac;
   return data;
@@ -146,12 +175,12 @@ export function hostEndpointData(name: string, res: Resource): EndpointData {
     id: hostEndpointId(name),
     node: spec.node ?? '',
     labels: labelsOf(res),
-    profiles: stringList(spec.profiles),
-    cidrs,
-    ips,
-    ports: namedPorts(spec.ports),
+    profiles: compact(stringList(spec.profiles)),
+    cidrs: compact(cidrs),
+    ips: compact(ips),
+    ports: compact(namedPorts(spec.ports)),
     interfaceName: spec.interfaceName ?? '',
-    allowSpoofedSourcePrefixes: [],
+    allowSpoofedSourcePrefixes: NONE,
   };
 }
 

@@ -167,11 +167,20 @@ export interface WorkloadPlumbing {
   close?(): void;
 }
 
+/**
+ * Helpers for container-side deletions, used in turn. Deleting an interface waits in the kernel
+ * for its unregistration to finish; through one helper a burst of DELs would wait one after
+ * another, and an ADD's configuration behind them. Each helper starts with its first request.
+ */
+const DELETE_HELPERS = 4;
+
 /** Creates, inspects and removes workload veths, through resident helpers in the host namespace. */
 export class Plumbing implements WorkloadPlumbing {
   readonly #shells: ShellPool;
   readonly #ip: IpSession;
   readonly #helper: NetlinkHelper;
+  readonly #deleters: NetlinkHelper[];
+  #nextDeleter = 0;
   readonly #protocol: string | number;
   readonly #timeoutMs: number;
 
@@ -187,12 +196,14 @@ export class Plumbing implements WorkloadPlumbing {
     this.#shells = new ShellPool({ ...where, timeoutMs: this.#timeoutMs, ...(options.shells === undefined ? {} : { size: options.shells }) });
     this.#ip = new IpSession(where);
     this.#helper = new NetlinkHelper({ binary, ...where, timeoutMs: this.#timeoutMs });
+    this.#deleters = Array.from({ length: DELETE_HELPERS }, () => new NetlinkHelper({ binary, ...where, timeoutMs: this.#timeoutMs }));
   }
 
   close(): void {
     this.#shells.close();
     this.#ip.close();
     this.#helper.close();
+    for (const d of this.#deleters) d.close();
   }
 
   /** True when the network namespace path exists. */
@@ -348,7 +359,8 @@ export class Plumbing implements WorkloadPlumbing {
     if (!this.netnsExists(netns)) return false;
     if (!SAFE_PATH.test(netns)) throw new PlumbingError(`network namespace path ${quote(netns)} is not valid`);
     checkIfname(ifname);
-    return this.#helper.deleteInterface(netns, ifname).catch((err: Error) => {
+    const helper = this.#deleters[this.#nextDeleter++ % DELETE_HELPERS]!;
+    return helper.deleteInterface(netns, ifname).catch((err: Error) => {
       throw new PlumbingError(`cannot delete ${ifname} in ${netns}: ${err.message}`, { cause: err });
     });
   }

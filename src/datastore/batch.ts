@@ -11,41 +11,50 @@
  *    caller hands in as the write's pre-image). A concurrent writer that got there first makes a
  *    transaction fail before it writes anything.
  * 2. Creates go first, then the updates and deletes, so that when the updates and deletes fit in
- *    one transaction (the usual case) they form the last one, and a failure anywhere needs only
- *    the creates undone: every key that existed before keeps its value *and* its revisions.
- * 3. Each transaction also moves a marker key (`/calico/margay/batches/<id>`, created by the
- *    first, updated at the revision of the previous one, deleted by the last). When a
- *    transaction's outcome is unknown (etcd did not answer in time), the marker tells whether it
- *    was applied, and at which revision.
- * 4. On failure, every transaction already applied is undone in reverse order: a created key is
- *    deleted, an updated key gets its pre-image back, a deleted key is created again — each only
- *    if the key is still exactly as the batch left it (compare-and-swap on the revision the batch
- *    wrote). A key another writer changed since is left as that writer made it, and reported.
+ *    one transaction (the usual case) a failure leaves every existing key untouched, revisions
+ *    included.
+ * 3. The writer holds an owner key on a lease it keeps alive (`/calico/margay/batches/<id>/owner`).
+ *    Each transaction also moves a marker (`…/projectcalico.org/margay.batch.<id>`: created by the
+ *    first, updated at the previous one's revision, deleted by the last), updates the owner key at
+ *    its revision (a writer whose lease lapsed can write no more), and, but for the last, writes
+ *    its own undo record (`…/<id>/undo/<step>`: the keys and their pre-images). When a transaction's outcome is unknown (etcd did not answer in
+ *    time), the marker tells whether it was applied.
+ * 4. On failure, every transaction already applied is undone in reverse order (batch-undo.ts): a
+ *    created key is deleted, an updated key gets its pre-image back, a deleted key is created
+ *    again — each only if the key is still exactly as the batch left it. A key another writer
+ *    changed since is left as that writer made it, and reported.
+ * 5. A writer killed half-way leaves the marker and undo records; once its lease has lapsed, the
+ *    next command that reads or writes resources rolls the batch back from those records
+ *    (batch-recovery.ts). Until the marker is gone, readers see the store as before the batch:
+ *    resource reads wait for it (batch-recovery.ts), syncers hold its events back (syncer.ts).
  *
  * What the datastore then holds is what it held before, with two traces no protocol on etcd can
  * avoid: the store's revision counter has moved on, and a key restored by an undo (only possible
  * when the updates and deletes needed more than one transaction) has a new modification revision
- * (a re-created key also a new creation revision). Readers that watch during the batch may see
- * its creates before its updates and deletes. A writer killed between two transactions leaves
- * the transactions it made and its marker key; running the same `apply` again completes it.
+ * (a re-created key also a new creation revision).
  */
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { MAX_BATCH_WRITES } from '../api/mod.ts';
-import { MargayError, type ErrorCode } from '../errors/mod.ts';
-import type { Datastore, KVPair, TxnLimits, TxnOp } from './datastore.ts';
-import { BATCHES_PREFIX } from './keys.ts';
-import { checkTxnOp, ETCD_DEFAULT_LIMITS, MAX_READS, opRequestBytes, txnRequestBytes } from './txn-rules.ts';
+import { hasCode, MargayError } from '../errors/mod.ts';
+import { describeLeft, pack, uncertain, undoEntries, type Leftover, type UndoEntry } from './batch-undo.ts';
+import type { Datastore, KVPair, Lease, TxnLimits, TxnOp } from './datastore.ts';
+import { batchKeys } from './keys.ts';
+import { ETCD_DEFAULT_LIMITS, MAX_READS, opRequestBytes, txnRequestBytes } from './txn-rules.ts';
 
 export { MAX_BATCH_WRITES };
 
 /** Most bytes (keys and values) one batch may write. */
 export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
 
-/** Attempts of one undo transaction while the datastore does not answer. */
-const UNDO_ATTEMPTS = 3;
+/** The lease of a batch's owner key: how long after its writer died a batch waits for the rollback. */
+export const OWNER_TTL_SECONDS = 10;
 
-/** How many keys an error message lists before it says "and N more". */
-const LISTED_KEYS = 5;
+/** The protocol's own ops in every transaction of a chain: marker, owner, undo record. */
+const PROTOCOL_OPS = 3;
+
+/** Room for the protocol's own ops in the bytes of one transaction (keys, framing, marker JSON). */
+const PROTOCOL_BYTES = 4096;
 
 /**
  * One write of a batch: a conditioned operation (`create`, `update`, `delete`; no `put`, no
@@ -57,16 +66,27 @@ export interface BatchWrite {
   before?: KVPair;
 }
 
+/** Options of {@link writeBatch}. */
+export interface BatchWriteOptions {
+  /** The owner key's lease (default {@link OWNER_TTL_SECONDS}). */
+  ownerTtlSeconds?: number;
+}
+
+/** What a marker holds: the chain's length, the last step applied, the revisions of the steps before it. */
+export interface MarkerState {
+  steps: number;
+  step: number;
+  /** Revisions of steps 0..step-1; the marker's own modRevision is step `step`'s. */
+  revisions: number[];
+}
+
+/** One entry of an undo record, as stored. */
+export type UndoRecordEntry = Omit<UndoEntry, 'revision'>;
+
 /** A transaction of the chain once applied. */
 interface Applied {
   writes: readonly BatchWrite[];
   revision: number;
-}
-
-/** A key an undo could not restore, and why. */
-interface Leftover {
-  key: string;
-  reason: string;
 }
 
 /**
@@ -75,7 +95,7 @@ interface Leftover {
  * the error is the failing transaction's, saying so; when an undo could not complete, the error
  * is MARGAY_ERR_BATCH_INCOMPLETE naming the keys left.
  */
-export async function writeBatch(ds: Datastore, writes: readonly BatchWrite[]): Promise<number[]> {
+export async function writeBatch(ds: Datastore, writes: readonly BatchWrite[], options: BatchWriteOptions = {}): Promise<number[]> {
   const limits = ds.limits ?? ETCD_DEFAULT_LIMITS;
   checkBatch(writes, limits);
   if (writes.length === 0) return [];
@@ -83,7 +103,7 @@ export async function writeBatch(ds: Datastore, writes: readonly BatchWrite[]): 
     const revision = await ds.txn(writes.map((w) => w.op));
     return writes.map(() => revision);
   }
-  return new Chain(ds, limits, writes).run();
+  return new Chain(ds, limits, writes, options.ownerTtlSeconds ?? OWNER_TTL_SECONDS).run();
 }
 
 /**
@@ -95,7 +115,7 @@ export function checkBatch(writes: readonly BatchWrite[], limits: TxnLimits = ET
     throw new MargayError('MARGAY_ERR_TOO_LARGE', `a batch of ${writes.length} writes; at most ${MAX_BATCH_WRITES} go in one batch (split the input)`);
   }
   let bytes = 0;
-  const room = limits.maxBytes - opRequestBytes(markerOp('create', '', 0, 0));
+  const room = limits.maxBytes - PROTOCOL_BYTES;
   for (const { op, before } of writes) {
     if (op.op === 'put' || ('lease' in op && op.lease !== undefined)) {
       throw rejected(`batch write of ${op.key}: only conditioned writes without a lease (create, update, delete) can be undone`);
@@ -114,50 +134,115 @@ export function checkBatch(writes: readonly BatchWrite[], limits: TxnLimits = ET
   }
 }
 
+/** Parses a marker's value; undefined when it is not one. */
+export function parseMarker(kv: KVPair): MarkerState | undefined {
+  try {
+    const m = JSON.parse(kv.value) as Partial<MarkerState>;
+    if (typeof m.steps !== 'number' || typeof m.step !== 'number' || !Array.isArray(m.revisions) || m.revisions.length !== m.step) return undefined;
+    return m as MarkerState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The undo record entry of a write. */
+function recordEntry(w: BatchWrite): UndoRecordEntry {
+  const op = w.op.op as UndoEntry['op'];
+  return op === 'create' ? { key: w.op.key, op } : { key: w.op.key, op, before: w.before!.value };
+}
+
+/** A write's share of a chain transaction: the write and its entry in the undo record. */
+function chainBytes(w: BatchWrite): number {
+  return opRequestBytes(w.op) + Buffer.byteLength(JSON.stringify(recordEntry(w))) + 1;
+}
+
 /** A batch larger than one transaction, run as a chain of transactions (see the module comment). */
 class Chain {
   readonly #ds: Datastore;
   readonly #limits: TxnLimits;
   readonly #writes: readonly BatchWrite[];
   readonly #steps: BatchWrite[][];
-  readonly #marker = `${BATCHES_PREFIX}${randomUUID()}`;
+  readonly #keys = batchKeys(randomUUID());
+  readonly #ttl: number;
   readonly #applied: Applied[] = [];
-  /** The marker's revision after the last applied step. */
+  #lease: Lease | undefined;
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
+  /** The marker's and the owner key's revision after the last applied step. */
   #markerRevision = 0;
+  #ownerRevision = 0;
   /** True when a step got no answer and the marker could not be read either. */
   #unknownStep = false;
 
-  constructor(ds: Datastore, limits: TxnLimits, writes: readonly BatchWrite[]) {
+  constructor(ds: Datastore, limits: TxnLimits, writes: readonly BatchWrite[], ttlSeconds: number) {
     this.#ds = ds;
     this.#limits = limits;
     this.#writes = writes;
-    // One op and its bytes of every transaction are the marker's.
-    const room: TxnLimits = { maxOps: limits.maxOps - 1, maxBytes: limits.maxBytes - opRequestBytes(markerOp('create', '', 0, 0)) };
+    this.#ttl = ttlSeconds;
+    const room: TxnLimits = { maxOps: limits.maxOps - PROTOCOL_OPS, maxBytes: limits.maxBytes - PROTOCOL_BYTES };
     const creates = writes.filter((w) => w.op.op === 'create');
     const others = writes.filter((w) => w.op.op !== 'create');
-    this.#steps = [...pack(creates, room, (w) => w.op), ...pack(others, room, (w) => w.op)];
+    // The usual case: the updates and deletes fit in the last transaction, which needs no undo
+    // record, so their pre-images take no room.
+    const lastOnly = others.length <= room.maxOps && txnRequestBytes(others.map((w) => w.op)) <= room.maxBytes;
+    const tooLarge = (lastOnly ? creates : writes).find((w) => chainBytes(w) > room.maxBytes);
+    if (tooLarge) {
+      throw new MargayError('MARGAY_ERR_TOO_LARGE', `${tooLarge.op.key}: a write of about ${chainBytes(tooLarge)} bytes with its pre-image; in a batch of more than one transaction one write takes at most ${room.maxBytes} (write it on its own)`);
+    }
+    const last = lastOnly ? (others.length > 0 ? [others] : []) : pack(others, room, (w) => w.op, chainBytes);
+    this.#steps = [...pack(creates, room, (w) => w.op, chainBytes), ...last];
   }
 
   async run(): Promise<number[]> {
-    for (let step = 0; step < this.#steps.length; step++) {
-      try {
-        await this.#apply(step);
-      } catch (err) {
-        if (await this.#appliedAnyway(step, err)) continue;
-        throw await this.#undo(err);
+    await this.#own();
+    try {
+      for (let step = 0; step < this.#steps.length; step++) {
+        try {
+          await this.#apply(step);
+        } catch (err) {
+          if (await this.#appliedAnyway(step, err)) continue;
+          throw await this.#undo(err);
+        }
       }
+    } finally {
+      clearInterval(this.#keepAlive);
     }
+    await this.#cleanUp(this.#steps.length - 1);
     const revisionOf = new Map<BatchWrite, number>();
     for (const a of this.#applied) for (const w of a.writes) revisionOf.set(w, a.revision);
     return this.#writes.map((w) => revisionOf.get(w)!);
   }
 
+  /** Takes the owner key on a fresh lease, kept alive while the chain runs. */
+  async #own(): Promise<void> {
+    this.#lease = await this.#ds.grantLease(this.#ttl);
+    const owner = await this.#ds.create(this.#keys.owner, JSON.stringify({ host: hostname(), pid: process.pid }), { lease: this.#lease.id });
+    this.#ownerRevision = owner.modRevision;
+    const lease = this.#lease;
+    this.#keepAlive = setInterval(() => void lease.keepAliveOnce().catch(() => undefined), (this.#ttl * 1000) / 3);
+    this.#keepAlive.unref?.();
+  }
+
   async #apply(step: number): Promise<void> {
     const writes = this.#steps[step]!;
-    const kind = step === 0 ? 'create' : step === this.#steps.length - 1 ? 'delete' : 'update';
-    const revision = await this.#ds.txn([...writes.map((w) => w.op), markerOp(kind, this.#marker, step, this.#markerRevision, this.#steps.length)]);
-    this.#applied.push({ writes, revision });
-    this.#markerRevision = revision;
+    const last = step === this.#steps.length - 1;
+    const { marker, owner, undo } = this.#keys;
+    const state: MarkerState = { steps: this.#steps.length, step, revisions: this.#applied.map((a) => a.revision) };
+    const ops: TxnOp[] = writes.map((w) => w.op);
+    if (step === 0) {
+      ops.push({ op: 'create', key: marker, value: JSON.stringify(state) });
+    } else if (last) {
+      ops.push({ op: 'delete', key: marker, modRevision: this.#markerRevision });
+    } else {
+      ops.push({ op: 'update', key: marker, value: JSON.stringify(state), modRevision: this.#markerRevision });
+    }
+    if (last) {
+      ops.push({ op: 'delete', key: owner, modRevision: this.#ownerRevision });
+    } else {
+      ops.push({ op: 'update', key: owner, value: JSON.stringify({ host: hostname(), pid: process.pid }), modRevision: this.#ownerRevision, lease: this.#lease!.id });
+      ops.push({ op: 'put', key: undo(step), value: JSON.stringify(writes.map(recordEntry)) });
+    }
+    this.#applied.push({ writes, revision: await this.#ds.txn(ops) });
+    this.#markerRevision = this.#ownerRevision = this.#applied.at(-1)!.revision;
   }
 
   /**
@@ -169,17 +254,17 @@ class Chain {
     if (!uncertain(err)) return false;
     let marker: KVPair | undefined;
     try {
-      marker = await this.#ds.get(this.#marker);
+      marker = await this.#ds.get(this.#keys.marker);
     } catch {
       this.#unknownStep = true; // still no answer: #undo reports what may be left
       return false;
     }
     const last = step === this.#steps.length - 1;
-    const applied = last ? marker === undefined : marker !== undefined && markerStep(marker) === step;
+    const applied = last ? marker === undefined : marker !== undefined && parseMarker(marker)?.step === step;
     if (!applied) return false;
     const revision = marker?.modRevision ?? (await this.#lastRevision(step));
     this.#applied.push({ writes: this.#steps[step]!, revision });
-    this.#markerRevision = revision;
+    this.#markerRevision = this.#ownerRevision = revision;
     return true;
   }
 
@@ -192,12 +277,17 @@ class Chain {
 
   /** Undoes every applied step, newest first, and returns the error to throw. */
   async #undo(cause: unknown): Promise<Error> {
-    const inverse = this.#applied.slice().reverse().flatMap((a) => a.writes.map((w) => undoOp(w, a.revision)));
-    const left: Leftover[] = [];
-    for (const group of pack(inverse, this.#limits, (op) => op)) left.push(...(await this.#undoGroup(group)));
-    const unanswered = this.#unknownStep;
-    await this.#dropMarker();
-    const undone = inverse.length - left.length;
+    const entries = this.#applied
+      .slice()
+      .reverse()
+      .flatMap((a) => a.writes.map((w): UndoEntry => ({ ...recordEntry(w), revision: a.revision })));
+    const left: Leftover[] = await undoEntries(this.#ds, entries, this.#limits);
+    const unanswered = this.#unknownStep || left.some((l) => l.unanswered);
+    // Done (or only keys another writer owns now are left): the marker goes, readers go on. Else
+    // the marker and the undo records stay for the next command, which may act once the lease is gone.
+    if (!unanswered) await this.#cleanUp(this.#applied.length - 1, true);
+    await this.#lease?.revoke().catch(() => undefined);
+    const undone = entries.length - left.length;
     const base = cause instanceof Error ? cause.message : String(cause);
     const steps = `a batch of ${this.#writes.length} writes in ${this.#steps.length} transactions`;
     if (left.length === 0 && !unanswered) {
@@ -205,132 +295,45 @@ class Chain {
       if (!(cause instanceof MargayError)) return cause instanceof Error ? cause : new Error(base);
       return new MargayError(cause.code, `${base} (${steps}: ${note}; the datastore is as before)`, { cause });
     }
-    const pending = unanswered ? `; transaction ${this.#applied.length + 1} got no answer and may have been applied` : '';
+    const pending = this.#unknownStep ? `; transaction ${this.#applied.length + 1} got no answer and may have been applied` : '';
+    const next = unanswered ? ' (the next margay command that reads or writes resources rolls the rest back once the datastore answers)' : '';
     return new MargayError(
       'MARGAY_ERR_BATCH_INCOMPLETE',
-      `${base}; ${steps} could not be fully undone: ${undone} writes undone, ${left.length} left${describeLeft(left)}${pending}; batch marker ${this.#marker} (run the same command again once the datastore answers)`,
+      `${base}; ${steps} could not be fully undone: ${undone} writes undone, ${left.length} left${describeLeft(left)}${pending}; batch marker ${this.#keys.marker}${next}`,
       { cause },
     );
   }
 
   /**
-   * Applies one transaction of undo writes; when some fail their condition (another writer
-   * changed the key since), leaves those and retries the rest. Returns the keys left.
+   * Removes what the chain left besides its writes: the marker (after an undo; the last step
+   * deleted it otherwise), then the undo records of steps 0..`lastRecord`. A marker left (no
+   * answer) is closed by the next reader; a record left is never read again once its marker is gone.
    */
-  async #undoGroup(initial: TxnOp[]): Promise<Leftover[]> {
-    let ops = initial;
-    const left: Leftover[] = [];
-    let attempts = 0;
-    while (ops.length > 0) {
-      try {
-        await this.#ds.txn(ops);
-        return left;
-      } catch (err) {
-        const code = (err as MargayError).code as ErrorCode | undefined;
-        if (code === 'MARGAY_ERR_CONFLICT' || code === 'MARGAY_ERR_NOT_FOUND' || code === 'MARGAY_ERR_ALREADY_EXISTS') {
-          const settled = await this.#settled(ops).then((m) => m, () => undefined);
-          if (settled && settled.size > 0) {
-            for (const [op, state] of settled) if (state === 'stale') left.push({ key: op.key, reason: 'changed by another writer since; left as it is' });
-            ops = ops.filter((op) => !settled.has(op));
-            continue;
-          }
-        }
-        if (uncertain(err) && ++attempts < UNDO_ATTEMPTS) continue;
-        const reason = err instanceof Error ? err.message : String(err);
-        return [...left, ...ops.map((op) => ({ key: op.key, reason: uncertain(err) ? 'the datastore did not answer' : reason }))];
-      }
+  async #cleanUp(lastRecord: number, marker = false): Promise<void> {
+    if (marker && this.#applied.length > 0) {
+      const gone = await this.#delete([{ op: 'delete', key: this.#keys.marker, modRevision: this.#markerRevision }]);
+      if (!gone) return;
     }
-    return left;
+    const records: TxnOp[] = [];
+    for (let step = 0; step < Math.min(lastRecord, this.#steps.length - 1) + (marker ? 1 : 0); step++) records.push({ op: 'delete', key: this.#keys.undo(step) });
+    for (const group of pack(records, this.#limits, (op) => op)) await this.#delete(group);
   }
 
-  /**
-   * The undo ops that can no longer run: `done` when the key already is as the undo would make it
-   * (an earlier unanswered attempt was applied), `stale` when another writer changed it since.
-   */
-  async #settled(ops: readonly TxnOp[]): Promise<Map<TxnOp, 'done' | 'stale'>> {
-    const settled = new Map<TxnOp, 'done' | 'stale'>();
-    for (let i = 0; i < ops.length; i += MAX_READS) {
-      const part = ops.slice(i, i + MAX_READS);
-      const { results } = await this.#ds.getMany(part.map((op) => ({ key: op.key })));
-      part.forEach((op, j) => {
-        const kv = results[j]?.[0];
-        if (!checkTxnOp(op, kv ? { modRevision: kv.modRevision } : undefined)) return;
-        const done = op.op === 'delete' ? kv === undefined : kv?.value === op.value;
-        settled.set(op, done ? 'done' : 'stale');
-      });
-    }
-    return settled;
-  }
-
-  /** Removes the marker once the undo is over (it names an interrupted batch only while one is). */
-  async #dropMarker(): Promise<void> {
-    if (this.#applied.length === 0 || this.#applied.length === this.#steps.length) return;
+  /** Deletes in one transaction, else one key at a time (one may be gone already); true when all are gone. */
+  async #delete(ops: TxnOp[]): Promise<boolean> {
     try {
-      await this.#ds.delete(this.#marker, this.#markerRevision);
+      await this.#ds.txn(ops);
+      return true;
     } catch {
-      // gone already, or no answer: the error names the marker
+      let all = true;
+      for (const op of ops) {
+        await this.#ds.delete(op.key, op.op === 'delete' ? op.modRevision : undefined).catch((err: unknown) => {
+          if (!hasCode(err, 'MARGAY_ERR_NOT_FOUND')) all = false;
+        });
+      }
+      return all;
     }
   }
-}
-
-/** `: k1, k2 (why); k3 (why) and 2 more`, the first keys left grouped by reason. */
-function describeLeft(left: readonly Leftover[]): string {
-  if (left.length === 0) return '';
-  const byReason = new Map<string, string[]>();
-  for (const l of left.slice(0, LISTED_KEYS)) byReason.set(l.reason, [...(byReason.get(l.reason) ?? []), l.key]);
-  const parts = [...byReason].map(([reason, keys]) => `${keys.join(', ')} (${reason})`);
-  return `: ${parts.join('; ')}${left.length > LISTED_KEYS ? ` and ${left.length - LISTED_KEYS} more` : ''}`;
-}
-
-/** The marker's write in a step: created by the first, updated by the middle ones, deleted by the last. */
-function markerOp(kind: 'create' | 'update' | 'delete', key: string, step: number, revision: number, steps = 0): TxnOp {
-  if (kind === 'delete') return { op: 'delete', key, modRevision: revision };
-  const value = JSON.stringify({ step, steps });
-  return kind === 'create' ? { op: 'create', key, value } : { op: 'update', key, value, modRevision: revision };
-}
-
-function markerStep(kv: KVPair): number | undefined {
-  try {
-    return (JSON.parse(kv.value) as { step?: number }).step;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The write that undoes `w`, applied at `revision`, only if its key is still as `w` left it. */
-function undoOp(w: BatchWrite, revision: number): TxnOp {
-  switch (w.op.op) {
-    case 'create':
-      return { op: 'delete', key: w.op.key, modRevision: revision };
-    case 'update':
-      return { op: 'update', key: w.op.key, value: w.before!.value, modRevision: revision };
-    default:
-      return { op: 'create', key: w.op.key, value: w.before!.value };
-  }
-}
-
-/** Greedy packing into transactions within the limits, keeping the order. */
-function pack<T>(items: readonly T[], limits: TxnLimits, opOf: (item: T) => TxnOp): T[][] {
-  const groups: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    const size = opRequestBytes(opOf(item));
-    if (current.length > 0 && (current.length >= limits.maxOps || bytes + size > limits.maxBytes)) {
-      groups.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(item);
-    bytes += size;
-  }
-  if (current.length > 0) groups.push(current);
-  return groups;
-}
-
-/** True when a failed request may nevertheless have been applied (no answer came back). */
-function uncertain(err: unknown): boolean {
-  return !(err instanceof MargayError) || err.code === 'MARGAY_ERR_DATASTORE_UNAVAILABLE';
 }
 
 function rejected(message: string): MargayError {

@@ -10,7 +10,11 @@
  *   /calico/felix/v2/<region>/host/<host>/…                an agent's status reports
  *   /calico/dhcp/v2/<region>/subnet/<subnet-id>            an OpenStack subnet's DHCP data (networking-calico's layout)
  *   /calico/margay/controllers/leader                      the controllers' leader lease
- *   /calico/margay/batches/<id>                            a batch larger than one transaction, while it runs
+ *   /calico/margay/batches/<id>/owner, …/undo/<step>        a batch larger than one transaction: its
+ *                                                           writer's lease and its undo records
+ *   /calico/resources/v3/projectcalico.org/margay.batch.<id> such a batch's marker, while it runs (inside
+ *                                                           the resource tree, so that a watch of resources
+ *                                                           sees it in order; not a resource key)
  */
 
 /** The prefix under which every v3 resource lives. */
@@ -39,8 +43,25 @@ export const LEADER_KEY = '/calico/margay/controllers/leader';
 /** The key the active `margay kube-controllers` holds with its lease (a Margay extension). */
 export const KUBE_LEADER_KEY = '/calico/margay/kube-controllers/leader';
 
-/** Markers of batches larger than one transaction while they run (datastore/batch.ts; a Margay extension). */
+/** Owner keys and undo records of batches larger than one transaction (datastore/batch.ts; a Margay extension). */
 export const BATCHES_PREFIX = '/calico/margay/batches/';
+
+/**
+ * Markers of batches larger than one transaction while they run. They live in the resource tree
+ * (one path segment, so never a resource key) so that a syncer of resources sees a batch open and
+ * close in revision order with its writes (datastore/batch.ts).
+ */
+export const BATCH_MARKERS_PREFIX = `${RESOURCES_PREFIX}margay.batch.`;
+
+/** The keys of one batch: its marker, its owner (leased) and the undo record of a step. */
+export function batchKeys(id: string): { marker: string; owner: string; undo: (step: number) => string } {
+  return { marker: `${BATCH_MARKERS_PREFIX}${id}`, owner: `${BATCHES_PREFIX}${id}/owner`, undo: (step) => `${BATCHES_PREFIX}${id}/undo/${step}` };
+}
+
+/** True for the batch protocol's own keys (markers, owners, undo records): never data. */
+export function isBatchKey(key: string): boolean {
+  return key.startsWith(BATCH_MARKERS_PREFIX) || key.startsWith(BATCHES_PREFIX);
+}
 
 /** The key of one resource. */
 export function resourceKey(plural: string, name: string, namespace?: string): string {

@@ -2,7 +2,7 @@
  * Resource-level access to the datastore: projectcalico.org/v3 resources stored as JSON under
  * Calico's key layout, with validation, immutable-field checks, cross-resource rules (pool
  * overlap), optimistic concurrency through `metadata.resourceVersion`, and all-or-nothing
- * batches. The CLI, the controllers and the agent all go through this one door.
+ * batches. Every read sees the store outside any batch (datastore/batch-recovery.ts). The CLI, the controllers and the agent all go through this one door.
  */
 import { randomUUID } from 'node:crypto';
 import type { KindDefinition } from '../api/mod.ts';
@@ -11,6 +11,7 @@ import type { FieldIssue, Resource, SourceRef } from '../api/mod.ts';
 import { checkImmutableFields, ResourceValidationError } from '../api/mod.ts';
 import { hasCode, MargayError, quote } from '../errors/mod.ts';
 import { writeBatch } from './batch.ts';
+import { settledGet, settledList } from './batch-recovery.ts';
 import type { Datastore, KVPair, TxnOp } from './datastore.ts';
 import { parseResourceKey, resourceKey, resourcePrefix } from './keys.ts';
 
@@ -127,14 +128,14 @@ export class ResourceStore {
 
   /** Reads one resource; undefined when absent. */
   async get(kind: KindDefinition, name: string, namespace?: string): Promise<Resource | undefined> {
-    const kv = await this.datastore.get(resourceKey(kind.plural, name, kind.namespaced ? namespace ?? 'default' : undefined));
+    const kv = await settledGet(this.datastore, resourceKey(kind.plural, name, kind.namespaced ? namespace ?? 'default' : undefined));
     return kv ? deserialize(kv) : undefined;
   }
 
   /** Lists a kind: one namespace, or every namespace when `namespace` is undefined. */
   async list(kind: KindDefinition, namespace?: string): Promise<{ items: Resource[]; revision: number }> {
     const prefix = resourcePrefix(kind.plural, kind.namespaced ? namespace : undefined);
-    const { items, revision } = await this.datastore.list(prefix);
+    const { items, revision } = await settledList(this.datastore, prefix);
     return { items: resourcesFromPairs(items), revision };
   }
 
@@ -282,10 +283,10 @@ export class ResourceStore {
     const listed = new Map<string, KVPair>();
     for (const [plural, count] of byPlural) {
       if (count < LIST_THRESHOLD) continue;
-      for (const kv of (await this.datastore.list(resourcePrefix(plural))).items) listed.set(kv.key, kv);
+      for (const kv of (await settledList(this.datastore, resourcePrefix(plural))).items) listed.set(kv.key, kv);
     }
     return Promise.all(
-      resources.map((r) => (byPlural.get(kindOf(r).plural)! >= LIST_THRESHOLD ? listed.get(keyOf(r)) : this.datastore.get(keyOf(r)))),
+      resources.map((r) => (byPlural.get(kindOf(r).plural)! >= LIST_THRESHOLD ? listed.get(keyOf(r)) : settledGet(this.datastore, keyOf(r)))),
     );
   }
 
@@ -306,7 +307,7 @@ export class ResourceStore {
         if (!refKind) continue;
         const key = resourceKey(refKind.plural, ref.name, ref.namespace);
         if (inBatch.has(key)) continue;
-        if (!known.has(key)) known.set(key, (await this.datastore.get(key)) !== undefined);
+        if (!known.has(key)) known.set(key, (await settledGet(this.datastore, key)) !== undefined);
         if (known.get(key)) continue;
         const builtin = refKind.builtins?.().find((b) => b.metadata.name === ref.name);
         if (builtin) {

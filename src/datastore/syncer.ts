@@ -23,10 +23,20 @@
  *   it lists again the same way.
  * - Every delivered update is newer than what was delivered for that key (or, after a restore,
  *   different from it), and every delete is of a key that was delivered and not yet deleted.
+ * - A batch larger than one transaction (datastore/batch.ts) is never delivered in part: while its
+ *   marker is seen open, changes are held back, and delivered together (the last state of each
+ *   key) once it closes — applied whole, or rolled back to nothing. A batch whose writer died is
+ *   rolled back by the syncer itself once the writer's lease has lapsed. The protocol's own keys
+ *   are never delivered.
  */
 import { MargayError, hasCode } from '../errors/mod.ts';
-import type { Datastore, KVPair, RawWatch } from './datastore.ts';
+import { recoverBatches } from './batch-recovery.ts';
+import type { Datastore, KVPair, RawWatch, WatchEvent } from './datastore.ts';
+import { BATCH_MARKERS_PREFIX, isBatchKey } from './keys.ts';
 import { diffSnapshot } from './resync-diff.ts';
+
+/** How often a syncer holding a batch back looks for its writer's death (then rolls it back). */
+const BATCH_CHECK_MS = 2000;
 
 /** The syncer's connection state, as reported by status events. */
 export type SyncerState = 'resyncing' | 'in-sync' | 'disconnected';
@@ -67,6 +77,15 @@ export class Syncer {
 
   /** key → modRevision of what has been delivered and not deleted. */
   readonly #known = new Map<string, number>();
+  /** Markers of the batches open now: while any is, changes are held back. */
+  readonly #open = new Set<string>();
+  /** key → its last change held back while a batch was open. */
+  readonly #held = new Map<string, WatchEvent>();
+  /** A listing taken while a batch was open, held back with the changes that follow it. */
+  #heldSnapshot: KVPair[] | undefined;
+  #batchTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Revisions, in the watch response at hand, of transactions that open a batch. */
+  readonly #opening = new Set<number>();
   #revision = 0;
   #state: SyncerState | undefined;
   #inSyncSent = false;
@@ -135,6 +154,7 @@ export class Syncer {
       this.#stopped = true;
       if (this.#sleepTimer !== undefined) clearTimeout(this.#sleepTimer);
       this.#sleepTimer = undefined;
+      clearTimeout(this.#batchTimer);
       this.#wake?.();
       const watch = this.#watch;
       this.#watch = undefined;
@@ -191,10 +211,26 @@ export class Syncer {
     }
   }
 
-  /** Lists the prefix and delivers the difference from what was delivered before. */
+  /** Lists the prefix and delivers the difference from what was delivered before (held while a batch is open). */
   async #relist(): Promise<void> {
     const { items, revision } = await this.#ds.list(this.#prefix);
     if (this.#stopped) return;
+    this.#open.clear();
+    this.#held.clear();
+    for (const kv of items) if (kv.key.startsWith(BATCH_MARKERS_PREFIX)) this.#open.add(kv.key);
+    this.#revision = revision;
+    const data = items.filter((kv) => !isBatchKey(kv.key));
+    if (this.#open.size > 0) {
+      this.#heldSnapshot = data;
+      this.#watchBatches();
+      return;
+    }
+    this.#heldSnapshot = undefined;
+    await this.#deliverSnapshot(data);
+  }
+
+  /** Delivers the difference between a listing (at {@link revision}) and what was delivered. */
+  async #deliverSnapshot(items: readonly KVPair[]): Promise<void> {
     const diff = diffSnapshot(this.#known, items);
     const events: SyncerEvent[] = [];
     for (const kv of diff.updates) {
@@ -203,9 +239,8 @@ export class Syncer {
     }
     for (const key of diff.deletes) {
       this.#known.delete(key);
-      events.push({ type: 'delete', key, revision });
+      events.push({ type: 'delete', key, revision: this.#revision });
     }
-    this.#revision = revision;
     if (!this.#inSyncSent) {
       this.#inSyncSent = true;
       events.push({ type: 'in-sync' });
@@ -226,28 +261,77 @@ export class Syncer {
     for await (const batch of watch.events) {
       if (this.#stopped) return;
       const events: SyncerEvent[] = [];
+      // A transaction's events share a revision: one that opens a batch is held whole, and one
+      // that closes it too (its writes are the batch's last).
+      for (const ev of batch) if (ev.type === 'put' && ev.key.startsWith(BATCH_MARKERS_PREFIX) && !this.#open.has(ev.key)) this.#opening.add(ev.modRevision);
       for (const ev of batch) {
-        const known = this.#known.get(ev.key);
-        if (ev.type === 'put') {
-          if (known !== undefined && known >= ev.modRevision) continue; // already delivered
-          const kv: KVPair = {
-            key: ev.key,
-            value: ev.value ?? '',
-            modRevision: ev.modRevision,
-            createRevision: ev.createRevision ?? ev.modRevision,
-          };
-          if (ev.lease !== undefined) kv.lease = ev.lease;
-          this.#known.set(ev.key, ev.modRevision);
-          events.push({ type: 'update', kv });
+        if (isBatchKey(ev.key)) {
+          if (ev.key.startsWith(BATCH_MARKERS_PREFIX)) ev.type === 'put' ? this.#open.add(ev.key) : this.#open.delete(ev.key);
+        } else if (this.#holding || this.#opening.has(ev.modRevision)) {
+          this.#held.set(ev.key, ev);
         } else {
-          if (known === undefined || known > ev.modRevision) continue; // never delivered, or stale
-          this.#known.delete(ev.key);
-          events.push({ type: 'delete', key: ev.key, revision: ev.modRevision });
+          const out = this.#toEvent(ev);
+          if (out) events.push(out);
         }
       }
       for (const ev of batch) if (ev.modRevision > this.#revision) this.#revision = ev.modRevision;
+      this.#opening.clear();
       if (events.length > 0) await this.#deliver(events);
+      if (this.#open.size === 0 && this.#holding) await this.#flush();
+      else if (this.#open.size > 0) this.#watchBatches();
     }
+  }
+
+  /** True while changes are held back: a batch is open, or one closed and its changes wait. */
+  get #holding(): boolean {
+    return this.#open.size > 0 || this.#held.size > 0 || this.#heldSnapshot !== undefined;
+  }
+
+  /** One watch event as the syncer delivers it, or undefined when already delivered or stale. */
+  #toEvent(ev: WatchEvent): SyncerEvent | undefined {
+    const known = this.#known.get(ev.key);
+    if (ev.type === 'delete') {
+      if (known === undefined || known > ev.modRevision) return undefined; // never delivered, or stale
+      this.#known.delete(ev.key);
+      return { type: 'delete', key: ev.key, revision: ev.modRevision };
+    }
+    if (known !== undefined && known >= ev.modRevision) return undefined; // already delivered
+    const kv: KVPair = { key: ev.key, value: ev.value ?? '', modRevision: ev.modRevision, createRevision: ev.createRevision ?? ev.modRevision };
+    if (ev.lease !== undefined) kv.lease = ev.lease;
+    this.#known.set(ev.key, ev.modRevision);
+    return { type: 'update', kv };
+  }
+
+  /** Delivers what was held back while batches were open, now that none is. */
+  async #flush(): Promise<void> {
+    const held = [...this.#held.values()];
+    this.#held.clear();
+    const snapshot = this.#heldSnapshot;
+    this.#heldSnapshot = undefined;
+    if (snapshot) {
+      const state = new Map(snapshot.map((kv) => [kv.key, kv]));
+      for (const ev of held) {
+        if (ev.type === 'delete') state.delete(ev.key);
+        else state.set(ev.key, { key: ev.key, value: ev.value ?? '', modRevision: ev.modRevision, createRevision: ev.createRevision ?? ev.modRevision, ...(ev.lease !== undefined ? { lease: ev.lease } : {}) });
+      }
+      await this.#deliverSnapshot([...state.values()]);
+      return;
+    }
+    const events = held.map((ev) => this.#toEvent(ev)).filter((e): e is SyncerEvent => e !== undefined);
+    if (events.length > 0) await this.#deliver(events);
+  }
+
+  /** While a batch is open, looks now and then whether its writer died, and rolls it back then. */
+  #watchBatches(): void {
+    if (this.#batchTimer !== undefined || this.#stopped) return;
+    this.#batchTimer = setTimeout(() => {
+      this.#batchTimer = undefined;
+      if (this.#stopped || this.#open.size === 0) return;
+      void recoverBatches(this.#ds)
+        .catch((err: unknown) => this.#onError?.(err instanceof MargayError ? err : new MargayError('MARGAY_ERR_DATASTORE_UNAVAILABLE', String(err))))
+        .finally(() => this.#watchBatches());
+    }, BATCH_CHECK_MS);
+    (this.#batchTimer as { unref?: () => void }).unref?.();
   }
 
   async #setState(state: SyncerState, error?: MargayError): Promise<void> {

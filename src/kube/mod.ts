@@ -6,6 +6,7 @@
  */
 export { accessFromNetConf, accessKey, inClusterAccess, loadKubeconfig, SERVICE_ACCOUNT_DIR, type KubeAccess, type KubeconfigOptions } from './client/access.ts';
 export { KubeApiError, KubeClient, statusError, type KubeClientOptions, type RequestOptions, type WatchStream } from './client/http.ts';
+export { EVENT_COMPONENT, EventRecorder, eventFor, type EventRecorderOptions } from './client/events.ts';
 export { Informer, objectKey, type InformerEvent, type InformerOptions, type InformerStats, type KubeObject } from './client/informer.ts';
 export { getObject, NAMESPACES, NETWORK_POLICIES, NODES, patchPodAnnotations, PODS, SERVICE_ACCOUNTS, type KindPath, type PodObject } from './client/kinds.ts';
 export { KUBE_LEADER_KEY, startKubeControllers, type KubeControllersOptions, type RunningKubeControllers } from './controllers/run.ts';

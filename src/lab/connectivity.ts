@@ -26,6 +26,8 @@ export interface ConnectivityCell {
 
 /** The whole comparison. */
 export interface ConnectivityReport {
+  /** The IP family probed. */
+  ipVersion: 4 | 6;
   pods: string[];
   ports: string[];
   cells: ConnectivityCell[];
@@ -80,7 +82,19 @@ export async function connectivity(state: LabState, ports: PortSpec[], options: 
       });
     }),
   );
-  return { pods, ports: expected.ports, cells, mismatches: cells.filter((c) => c.observed !== 'not-served' && c.expected !== c.observed).length };
+  return { ipVersion, pods, ports: expected.ports, cells, mismatches: cells.filter((c) => c.observed !== 'not-served' && c.expected !== c.observed).length };
+}
+
+/** The IP families a lab carries: IPv4, and IPv6 with `--ipv6`. */
+export function labFamilies(state: LabState): (4 | 6)[] {
+  return state.plan.options.ipv6 ? [4, 6] : [4];
+}
+
+/** {@link connectivity} for each family in turn (default: every family the lab carries). */
+export async function connectivityAll(state: LabState, ports: PortSpec[], options: { timeoutMs?: number; families?: (4 | 6)[] } = {}): Promise<ConnectivityReport[]> {
+  const reports: ConnectivityReport[] = [];
+  for (const ipVersion of options.families ?? labFamilies(state)) reports.push(await connectivity(state, ports, { ...options, ipVersion }));
+  return reports;
 }
 
 /** The report as tables: one per port, each cell `expected/observed`, mismatches marked with `!`. */
@@ -94,11 +108,11 @@ export function renderConnectivity(report: ConnectivityReport): string {
         return cell.expected === cell.observed ? cell.observed : `${cell.expected}/${cell.observed}!`;
       }),
     ]);
-    return `${port} (rows: from, columns: to; "expected/observed!" marks a mismatch, "/-" a port the pod does not serve)\n${formatTable(['FROM\\TO', ...report.pods], rows)}`;
+    return `${port} over IPv${report.ipVersion} (rows: from, columns: to; "expected/observed!" marks a mismatch, "/-" a port the pod does not serve)\n${formatTable(['FROM\\TO', ...report.pods], rows)}`;
   });
   const probed = report.cells.filter((c) => c.observed !== 'not-served').length;
   const summary = report.mismatches === 0
-    ? `All ${probed} probes agree with policy.\n`
-    : `${report.mismatches} of ${probed} probes disagree with policy.\n`;
+    ? `All ${probed} IPv${report.ipVersion} probes agree with policy.\n`
+    : `${report.mismatches} of ${probed} IPv${report.ipVersion} probes disagree with policy.\n`;
   return `${blocks.join('\n')}\n${summary}`;
 }

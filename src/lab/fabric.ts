@@ -6,6 +6,7 @@
  */
 import { exec } from '../os/mod.ts';
 import { LAB_PREFIX, type LabHost, type LabPlan } from './plan.ts';
+import { setHostUplinks } from './fabric/failures.ts';
 
 async function ip(args: string[]): Promise<void> {
   await exec('ip', args);
@@ -44,6 +45,7 @@ function hostPort(plan: LabPlan, host: LabHost): { bridgeNetns: string; port: st
 
 /** Cuts (or restores) a host's wire at the bridge, as a pulled cable or a dead NIC would. */
 export async function setHostWire(plan: LabPlan, host: LabHost, up: boolean): Promise<void> {
+  if (plan.fabric) return setHostUplinks(plan.fabric, host.name, up);
   const { bridgeNetns, port } = hostPort(plan, host);
   await ip(['-n', bridgeNetns, 'link', 'set', port, up ? 'up' : 'down']);
 }
@@ -64,6 +66,7 @@ export async function buildHost(plan: LabPlan, host: LabHost): Promise<void> {
   // closed: nothing beyond it exists.
   if (host.gateway) await ip(['-n', host.netns, 'route', 'add', 'default', 'via', host.gateway]);
   else await ip(['-n', host.netns, 'route', 'add', 'default', 'dev', host.uplink]);
+  if (host.gateway6) await ip(['-n', host.netns, '-6', 'route', 'add', 'default', 'via', host.gateway6]);
   await sysctl(host.netns, 'net.ipv4.ip_forward', '1');
   await sysctl(host.netns, 'net.ipv6.conf.all.forwarding', '1');
 }
@@ -77,9 +80,12 @@ export async function buildFabric(plan: LabPlan): Promise<void> {
   await createNetns(r.secondNetns);
   await createBridge(r.secondNetns, r.secondBridge);
   await createNetns(r.netns);
-  await attach({ netns: r.netns, inner: 'eth0', bridgeNetns: plan.fabricNetns, bridge: plan.fabricBridge, port: 'rtr0', addresses: [r.fabricAddress] });
-  await attach({ netns: r.netns, inner: 'eth1', bridgeNetns: r.secondNetns, bridge: r.secondBridge, port: 'rtr1', addresses: [r.secondAddress] });
+  const fabric6 = r.fabricAddress6 ? [r.fabricAddress6] : [];
+  const second6 = r.secondAddress6 ? [r.secondAddress6] : [];
+  await attach({ netns: r.netns, inner: 'eth0', bridgeNetns: plan.fabricNetns, bridge: plan.fabricBridge, port: 'rtr0', addresses: [r.fabricAddress, ...fabric6] });
+  await attach({ netns: r.netns, inner: 'eth1', bridgeNetns: r.secondNetns, bridge: r.secondBridge, port: 'rtr1', addresses: [r.secondAddress, ...second6] });
   await sysctl(r.netns, 'net.ipv4.ip_forward', '1');
+  await sysctl(r.netns, 'net.ipv6.conf.all.forwarding', '1');
 }
 
 /**

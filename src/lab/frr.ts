@@ -12,6 +12,8 @@ import { exec } from '../os/mod.ts';
 export const FRR_BIN = '/usr/lib/frr';
 
 const DAEMONS = ['zebra', 'staticd', 'bgpd'] as const;
+/** bfdd runs when a configuration is given for it (BFD on bgpd's sessions). */
+const ALL_DAEMONS = [...DAEMONS, 'bfdd'] as const;
 
 /** True when FRR's daemons are installed. */
 export function frrAvailable(): boolean {
@@ -28,6 +30,8 @@ export interface FrrOptions {
   bgpd: string;
   staticd?: string;
   zebra?: string;
+  /** bfdd's configuration; bfdd is started (before bgpd) only when this is given. */
+  bfdd?: string;
 }
 
 /** A running FRR. */
@@ -43,7 +47,7 @@ export interface Frr {
 
 function readPids(dir: string): number[] {
   const pids: number[] = [];
-  for (const d of DAEMONS) {
+  for (const d of ALL_DAEMONS) {
     try {
       const pid = Number(readFileSync(join(dir, `${d}.pid`), 'utf8').trim());
       if (Number.isInteger(pid) && pid > 0) pids.push(pid);
@@ -59,19 +63,24 @@ export async function startFrr(options: FrrOptions): Promise<Frr> {
   const { dir, netns } = options;
   mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o777);
-  const texts: Record<(typeof DAEMONS)[number], string> = {
+  const texts: Partial<Record<(typeof ALL_DAEMONS)[number], string>> = {
     zebra: options.zebra ?? `hostname ${netns}\nlog file ${dir}/zebra.log\n`,
     staticd: options.staticd ?? '',
+    ...(options.bfdd !== undefined ? { bfdd: `log file ${dir}/bfdd.log\n${options.bfdd}` } : {}),
     bgpd: `log file ${dir}/bgpd.log\n${options.bgpd}`,
   };
-  for (const d of DAEMONS) {
-    writeFileSync(join(dir, `${d}.conf`), texts[d]);
+  // In start order: zebra first, bfdd before bgpd (bgpd registers its BFD sessions with it).
+  const daemons = (Object.keys(texts) as (keyof typeof texts)[]);
+  for (const d of daemons) {
+    writeFileSync(join(dir, `${d}.conf`), texts[d]!);
     chmodSync(join(dir, `${d}.conf`), 0o666);
   }
   const common = ['-d', '-z', join(dir, 'zserv.api'), '--vty_socket', dir, '-A', '127.0.0.1'];
   try {
-    for (const d of DAEMONS) {
-      await exec(join(FRR_BIN, d), [...common, '-f', join(dir, `${d}.conf`), '-i', join(dir, `${d}.pid`)], { netns, timeoutMs: 15_000 });
+    for (const d of daemons) {
+      // bfdd's control socket defaults to one path for the whole machine: each FRR gets its own.
+      const own = d === 'bfdd' ? ['--bfdctl', join(dir, 'bfdd.sock')] : [];
+      await exec(join(FRR_BIN, d), [...common, ...own, '-f', join(dir, `${d}.conf`), '-i', join(dir, `${d}.pid`)], { netns, timeoutMs: 15_000 });
     }
   } catch (err) {
     for (const pid of readPids(dir)) killQuietly(pid);
@@ -118,8 +127,13 @@ function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
   }
 }
 
-/** The bgpd configuration of an eBGP router that peers with `neighbors` (all in one remote AS). */
+/**
+ * The bgpd configuration of an eBGP router that peers with `neighbors`. IPv4 neighbours carry
+ * IPv4 unicast, IPv6 neighbours IPv6 unicast (each family over its own sessions, as the hosts'
+ * BIRD renders them).
+ */
 export function routerBgpConfig(options: { asNumber: number; routerId: string; neighbors: { address: string; asNumber: number }[] }): string {
+  const v6 = options.neighbors.filter((n) => n.address.includes(':'));
   return [
     `router bgp ${options.asNumber}`,
     ` bgp router-id ${options.routerId}`,
@@ -127,6 +141,16 @@ export function routerBgpConfig(options: { asNumber: number; routerId: string; n
     ' no bgp ebgp-requires-policy',
     ' no bgp network import-check',
     ...options.neighbors.map((n) => ` neighbor ${n.address} remote-as ${n.asNumber}`),
+    ...(v6.length > 0
+      ? [
+          ' address-family ipv4 unicast',
+          ...v6.map((n) => `  no neighbor ${n.address} activate`),
+          ' exit-address-family',
+          ' address-family ipv6 unicast',
+          ...v6.map((n) => `  neighbor ${n.address} activate`),
+          ' exit-address-family',
+        ]
+      : []),
     '',
   ].join('\n');
 }

@@ -36,6 +36,9 @@ import { hostPaths } from './kubernetes/paths.ts';
 import { labKubeControllersConfiguration, prepareKubeHost, startKubernetes } from './kubernetes/up.ts';
 import { startOpenStack } from './openstack/up.ts';
 import { PARAMS } from '../api/mod.ts';
+import { buildLeafSpine, startRouterFrr } from './fabric/build.ts';
+import { fabricAgentEnv, fabricResources } from './fabric/up.ts';
+import { routeReflectorResources } from './route-reflectors.ts';
 
 /** Where the lab lives and how it reports progress. */
 export interface LabContext {
@@ -85,17 +88,22 @@ function baseResources(plan: LabPlan): Resource[] {
   const docs: unknown[] = [
     { kind: 'IPPool', metadata: { name: 'lab-ipv4' }, spec: { cidr: plan.ranges.pool4, blockSize: 26, natOutgoing: false, vxlanMode: plan.router ? 'CrossSubnet' : 'Never' } },
     // BFD on the mesh (a Margay extension, docs/bgp.md): a failed host's routes go within ~300 ms.
-    { kind: 'BGPConfiguration', metadata: { name: 'default', annotations: { 'margay.io/bfd': 'true' } }, spec: { nodeToNodeMeshEnabled: true, asNumber: plan.asNumber } },
+    // A fabric has no mesh: every host peers with its leaves only (fabric/up.ts).
+    { kind: 'BGPConfiguration', metadata: { name: 'default', annotations: { 'margay.io/bfd': 'true' } }, spec: { nodeToNodeMeshEnabled: !plan.fabric && !plan.options.routeReflectors, asNumber: plan.asNumber } },
+    ...routeReflectorResources(plan),
+    ...(plan.fabric ? fabricResources(plan.fabric) : []),
     // With OpenStack, VMs' tap interfaces are workload interfaces too (as Calico's `cali,tap`).
     { kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: { ipv6Support: plan.options.ipv6, ...(plan.openstack ? { interfacePrefix: 'cali,tap' } : {}) } },
   ];
-  if (plan.options.ipv6) docs.push({ kind: 'IPPool', metadata: { name: 'lab-ipv6' }, spec: { cidr: plan.ranges.pool6, blockSize: 122 } });
+  // IPv6 as IPv4: natively on a segment, VXLAN (over IPv6) across the router.
+  if (plan.options.ipv6) docs.push({ kind: 'IPPool', metadata: { name: 'lab-ipv6' }, spec: { cidr: plan.ranges.pool6, blockSize: 122, vxlanMode: plan.router ? 'CrossSubnet' : 'Never' } });
   // A lab converges in seconds: the Kubernetes controllers' full resyncs (endpoints of pods gone
   // while their host was down, nodes deleted) run every 15 s instead of Calico's 5 minutes.
   if (plan.kubernetes) docs.push(labKubeControllersConfiguration());
   // With a router, each host peers over eBGP with the router's address on its own segment.
   for (const host of plan.router ? plan.hosts : []) {
     docs.push({ kind: 'BGPPeer', metadata: { name: `lab-router-${host.name}` }, spec: { node: host.name, peerIP: host.gateway, asNumber: plan.router!.asNumber } });
+    if (host.gateway6) docs.push({ kind: 'BGPPeer', metadata: { name: `lab-router6-${host.name}` }, spec: { node: host.name, peerIP: host.gateway6, asNumber: plan.router!.asNumber } });
   }
   return docs.map((d) => validateResource({ apiVersion: 'projectcalico.org/v3', ...(d as object) }));
 }
@@ -113,7 +121,7 @@ async function startRouter(dir: string, plan: LabPlan): Promise<ProcessRecord[]>
     bgpd: routerBgpConfig({
       asNumber: router.asNumber,
       routerId: router.fabricAddress.split('/')[0]!,
-      neighbors: plan.hosts.map((h) => ({ address: h.address.split('/')[0]!, asNumber: plan.asNumber })),
+      neighbors: plan.hosts.flatMap((h) => [h.address, ...(h.address6 ? [h.address6] : [])]).map((a) => ({ address: a.split('/')[0]!, asNumber: plan.asNumber })),
     }),
   });
   return frr.pids().map((pid) => ({ role: 'frr', pid, startTime: processStartTime(pid) ?? '', logFile: join(frrDir, 'bgpd.log') }));
@@ -148,6 +156,8 @@ export function startAgent(ctx: LabContext, state: LabState, host: LabHost): Pro
       // their DHCP (dnsmasq starts only once the host has an OpenStack endpoint).
       MARGAY_INTERFACEPREFIX: 'cali,tap',
       MARGAY_DHCP: 'true',
+      // A fabric host's addresses are on its loopback (its uplinks have none).
+      ...(state.plan.fabric ? fabricAgentEnv(state.plan.fabric, host.name) : {}),
     },
   });
 }
@@ -188,9 +198,14 @@ export async function labUp(options: LabOptions, ctx: LabContext): Promise<LabSt
   state.processes.push(...(await startLabEtcd(ctx.dir, { members })));
   writeState(ctx.dir, state);
 
-  ctx.progress(`building the fabric and ${plan.hosts.length} host namespace(s)${plan.router ? ' and the router' : ''}`);
-  await buildFabric(plan);
-  for (const host of plan.hosts) await buildHost(plan, host);
+  if (plan.fabric) {
+    ctx.progress(`building a leaf-spine fabric: ${plan.fabric.routers.length} routers, ${plan.hosts.length} hosts, ${plan.fabric.links.length} unnumbered links`);
+    await buildLeafSpine(plan.fabric, (name) => plan.hosts.find((h) => h.name === name)!.netns);
+  } else {
+    ctx.progress(`building the fabric and ${plan.hosts.length} host namespace(s)${plan.router ? ' and the router' : ''}`);
+    await buildFabric(plan);
+    for (const host of plan.hosts) await buildHost(plan, host);
+  }
   if (plan.kubernetes) for (const host of plan.hosts) await prepareKubeHost(ctx.dir, host);
 
   ctx.progress('writing the cluster configuration (pools, BGP, agent)');
@@ -200,6 +215,16 @@ export async function labUp(options: LabOptions, ctx: LabContext): Promise<LabSt
     ctx.progress(`starting FRR on the router (AS ${plan.router.asNumber}, eBGP to every host)`);
     state.processes.push(...(await startRouter(ctx.dir, plan)));
     writeState(ctx.dir, state);
+  }
+
+  if (plan.fabric) {
+    ctx.progress('starting FRR on every leaf and spine (eBGP, ECMP, BFD, unnumbered)');
+    // FRR's daemons run as user frr, so the lab folder must be traversable by others.
+    chmodSync(ctx.dir, 0o755);
+    for (const router of plan.fabric.routers) {
+      state.processes.push(...(await startRouterFrr(ctx.dir, plan.fabric, router)));
+      writeState(ctx.dir, state);
+    }
   }
 
   for (const host of plan.hosts) {

@@ -1,7 +1,7 @@
 /** The lab folder's public surface: what other folders of src/ may import. */
 
 // Re-exported for the other folders of src/ (they enter this folder only through this file).
-export { connectivity, renderConnectivity } from './connectivity.ts';
+export { connectivity, connectivityAll, labFamilies, renderConnectivity } from './connectivity.ts';
 export { frrAt, frrSessions } from './frr.ts';
 export { failHost, recoverHost, restartAgent, restartKubelet } from './hosts.ts';
 export { kubectlFlags, labKubeconfig } from './kubernetes/kubectl.ts';
@@ -9,10 +9,13 @@ export { settleKubePods } from './kubernetes/lab-pods.ts';
 export { controlPlaneRows, nodeRows } from './kubernetes/status.ts';
 export { labDown, labUp, parsePodRef, podAdd, podRemove, probe, refreshPods, requireLab, targetAddress, targetNetns, withStore } from './lab.ts';
 export type { LabContext } from './lab.ts';
+export type { LabOptions } from './plan.ts';
 export { isRunning } from './processes.ts';
 export { describeMissing } from './routes.ts';
 export { parsePortSpec, parseServeList } from './serve.ts';
-export { labDir, readState } from './state.ts';
+export { labDir, readState, writeState } from './state.ts';
+export { failRouter, recoverRouter, setLink } from './fabric/failures.ts';
+export { fabricRows } from './fabric/status.ts';
 export type { LabState } from './state.ts';
 export { findVm, vmAdd, vmDelete, vmExec } from './vm/vms.ts';
 export type { VmAddOptions, VmTimings } from './vm/vms.ts';

@@ -29,6 +29,8 @@ export interface LabRanges {
   second?: string;
   /** The IPv6 host fabric (with --ipv6), a /64. */
   fabric6?: string;
+  /** The IPv6 second segment behind the router (with --router and --ipv6), a /64. */
+  second6?: string;
   /** The IPv4 pod pool, a /16. */
   pool4: string;
   /** The IPv6 pod pool (with --ipv6), a /48. */
@@ -59,6 +61,7 @@ const PURPOSES: Record<keyof LabRanges, string> = {
   fabric: 'host fabric',
   second: 'second segment (--router)',
   fabric6: 'IPv6 host fabric (--ipv6)',
+  second6: 'IPv6 second segment (--router --ipv6)',
   pool4: 'IPv4 pod pool',
   pool6: 'IPv6 pod pool (--ipv6)',
   services: 'Kubernetes service range (--kubernetes)',
@@ -106,6 +109,7 @@ export function chooseLabRanges(machine: readonly UsedNetwork[], needs: { router
   if (needs.ipv6) {
     ranges.fabric6 = take('fabric6', FABRIC6_CANDIDATES);
     ranges.pool6 = take('pool6', POOL6_CANDIDATES);
+    if (needs.router) ranges.second6 = take('second6', FABRIC6_CANDIDATES);
   }
   if (needs.kubernetes) ranges.services = take('services', SERVICES_CANDIDATES);
   return ranges;

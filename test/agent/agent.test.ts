@@ -398,6 +398,23 @@ describe('agent loop', () => {
     }, clock);
   });
 
+  it('changes that find the flush loop idle are flushed at once, however many: the throttle is for storms', async () => {
+    // No wait of 50 ms or more ever ends here, and the bucket (2 runs, then one per second) would
+    // hold the third flush: every change below reaching the dataplane proves it was not throttled.
+    const clock = new HoldingClock(50);
+    await withSyncedAgent([profile(), tier(), wep('a', '10.65.0.1', { app: 'y' })], { MARGAY_DATAPLANEFLUSHDELAY: '0', MARGAY_DATAPLANEFLUSHBURST: '2', MARGAY_DATAPLANEFLUSHINTERVAL: '1' }, async ({ ds, dp, agent }) => {
+      await agent.whenIdle();
+      clock.holding = true;
+      for (let i = 0; i < 12; i++) {
+        const mark = dp.batches.length;
+        await put(ds, gnp(`p${i}`, 'app == "y"'));
+        await eventually(() => dp.batches.slice(mark).flat().some((u) => u.type === 'policy-update' && u.policy.key.endsWith(`p${i}`)), { what: `policy p${i} flushed` });
+        await agent.whenIdle();
+        assert.equal(dp.batches.length - mark, 1, `change ${i}: one flush`);
+      }
+    }, clock);
+  });
+
   it('an endpoint programmed ahead is in the dataplane before the datastore has it; its echo costs no update', async () => {
     await withSyncedAgent([profile(), tier()], { MARGAY_DATAPLANEFLUSHDELAY: '3' }, async ({ ds, dp, agent }) => {
       const [wepKey, wepValue] = wep('a', '10.65.0.1');

@@ -186,6 +186,10 @@ export interface StartAgentOptions {
   env?: Record<string, string>;
   /** Extra arguments after `agent`. */
   args?: string[];
+  /** Run the compiled CLI (`bin/margay.js`, as installed) instead of the sources through tsx (benchmarks of memory). */
+  built?: boolean;
+  /** Extra Node options (`--heapsnapshot-signal=SIGUSR2`, `--cpu-prof`). */
+  nodeArgs?: string[];
 }
 
 /** Starts `margay agent` as a process programming `netns`. */
@@ -201,9 +205,8 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentProce
       child = spawn(
         process.execPath,
         [
-          '--import',
-          'tsx',
-          join(REPO_ROOT, 'src/cli/run.ts'),
+          ...(options.nodeArgs ?? []),
+          ...(options.built ? [join(REPO_ROOT, 'bin/margay.js')] : ['--import', 'tsx', join(REPO_ROOT, 'src/cli/run.ts')]),
           'agent',
           '--hostname',
           options.hostname,

@@ -109,7 +109,7 @@ describe('flush scheduler', () => {
     await settle();
     assert.equal(job.inFlight, 1, 'a second run must wait for the first');
     await job.finish();
-    assert.equal(job.inFlight, 0);
+    assert.equal(job.inFlight, 0, 'the follow-up waits for the coalescing delay too');
     clock.advance(10);
     await settle();
     assert.equal(job.inFlight, 1);
@@ -119,81 +119,124 @@ describe('flush scheduler', () => {
     assert.equal(job.runs.length, 2);
   });
 
-  it('throttles with a leaky bucket: a burst of runs, then one per interval', async () => {
+  it('a change that finds the scheduler idle runs at once, without a clock tick', async () => {
     const clock = new ManualClock();
-    const times: number[] = [];
-    const s = new FlushScheduler({ clock, delayMs: 0, burst: 3, intervalMs: 100, run: async () => void times.push(clock.now()) });
-    // A steady storm: a kick every 5 ms for a second.
+    const job = new ManualJob(clock);
+    const s = new FlushScheduler({ clock, run: job.run });
+    s.kick();
+    s.kick(); // the same synchronous batch joins the run
+    await settle();
+    assert.deepEqual(job.runs, [0]);
+    await job.finish();
+    assert.equal(s.busy, false);
+  });
+
+  it('sequential single changes are never throttled, however many', async () => {
+    const clock = new ManualClock();
+    const job = new ManualJob(clock);
+    const s = new FlushScheduler({ clock, burst: 2, intervalMs: 100, run: job.run });
+    // 100 changes, each arriving 1 ms after the previous run ended (a node starting pods one after another).
+    for (let i = 0; i < 100; i++) {
+      s.kick();
+      await settle();
+      assert.equal(job.inFlight, 1, `change ${i} started its run at once`);
+      clock.advance(1);
+      await job.finish();
+    }
+    assert.equal(job.runs.length, 100);
+    assert.deepEqual(job.runs.slice(0, 3), [0, 1, 2]);
+  });
+
+  it('throttles a storm: follow-up runs spend the bucket, then one per interval', async () => {
+    const clock = new ManualClock();
+    const job = new ManualJob(clock);
+    const s = new FlushScheduler({ clock, burst: 3, intervalMs: 100, run: job.run });
+    // Changes keep arriving while each run is in progress (every run lasts 5 ms).
+    s.kick();
+    await settle();
     for (let t = 0; t < 1000; t += 5) {
       s.kick();
       clock.advance(5);
+      if (job.inFlight > 0) await job.finish();
       await settle();
     }
-    clock.advance(200);
+    const times = job.runs;
+    // The first run (from idle) and three follow-ups back to back; then each follow-up waits for
+    // a token, and only a change arriving after it finished runs at once: at most two runs per interval.
+    assert.deepEqual(times.slice(0, 4), [0, 5, 10, 15]);
+    const pairs = times.slice(6).map((t, i) => t - times[i + 4]!);
+    assert.ok(pairs.every((g) => g >= 95), `at most two runs per interval: ${pairs}`);
+    assert.ok(times.length >= 14 && times.length <= 25, `about 4 + 2 × 1000/100 runs, got ${times.length}`);
+    // The storm is over; the bucket is empty, but a single change still runs at once.
+    while (s.busy) {
+      clock.advance(100);
+      await settle();
+      if (job.inFlight > 0) await job.finish();
+    }
+    const before = times.length;
+    s.kick();
     await settle();
-    const first = times.slice(0, 3);
-    assert.ok(first[2]! - first[0]! <= 20, `the burst runs back to back: ${first}`);
-    // The bucket refills a little while the burst runs, so the first throttled gap is a bit shorter.
-    const gaps = times.slice(4).map((t, i) => t - times[i + 3]!);
-    assert.ok(gaps.every((g) => g >= 95 && g <= 110), `then one run per interval: ${gaps}`);
-    assert.ok(times.length >= 11 && times.length <= 14, `about 3 + 1000/100 runs, got ${times.length}`);
+    assert.equal(times.length, before + 1, 'a change after the storm is not throttled');
+    await job.finish();
   });
 
-  it('a run that had nothing to do gives its token back', async () => {
+  it('an expedited change skips the storm throttle', async () => {
     const clock = new ManualClock();
-    const times: number[] = [];
+    const job = new ManualJob(clock);
+    const s = new FlushScheduler({ clock, burst: 1, intervalMs: 100, run: job.run });
+    s.kick();
+    await settle();
+    s.kick();
+    await job.finish(); // follow-up 1 spends the only token
+    assert.equal(job.runs.length, 2);
+    s.kick();
+    await job.finish(); // follow-up 2 must wait for a token …
+    assert.equal(job.runs.length, 2);
+    s.expedite(); // … unless someone waits for it
+    await settle();
+    assert.equal(job.runs.length, 3);
+    await job.finish();
+  });
+
+  it('an empty follow-up run gives its token back', async () => {
+    const clock = new ManualClock();
     let empty = true;
+    let inFlight: (() => void) | undefined;
+    const runs: number[] = [];
     const s = new FlushScheduler({
       clock,
-      delayMs: 0,
       burst: 2,
       intervalMs: 100,
-      run: async () => {
-        times.push(clock.now());
-        return !empty;
+      run: () => {
+        runs.push(clock.now());
+        return new Promise<boolean>((resolve) => (inFlight = () => resolve(!empty)));
       },
     });
-    // Twenty empty runs, 1 ms apart: none is throttled.
+    const finish = async (): Promise<void> => {
+      const f = inFlight;
+      inFlight = undefined;
+      f?.();
+      await settle();
+    };
+    s.kick();
+    await settle();
+    // Twenty empty follow-ups back to back: none is throttled.
     for (let i = 0; i < 20; i++) {
       s.kick();
-      clock.advance(1);
-      await settle();
+      await finish();
     }
-    assert.equal(times.length, 20);
-    // Runs with work spend the bucket as usual: two back to back, then one per interval.
+    assert.equal(runs.length, 21);
+    // Follow-ups with work spend the bucket (the one in flight and the next), then one waits for a token.
     empty = false;
-    times.length = 0;
-    for (let i = 0; i < 4; i++) {
-      s.kick();
-      clock.advance(1);
-      await settle();
-    }
-    clock.advance(300);
-    await settle();
-    assert.equal(times.length, 3, `burst of 2, then the third after ~100 ms: ${times}`);
-    assert.ok(times[2]! - times[1]! >= 95, `${times}`);
-  });
-
-  it('the bucket refills when idle', async () => {
-    const clock = new ManualClock();
-    const times: number[] = [];
-    const s = new FlushScheduler({ clock, delayMs: 0, burst: 2, intervalMs: 100, run: async () => void times.push(clock.now()) });
     for (let i = 0; i < 3; i++) {
       s.kick();
-      clock.advance(1);
-      await settle();
+      await finish();
     }
-    assert.equal(times.length, 2);
+    assert.equal(runs.length, 22, `${runs}`);
     clock.advance(100);
     await settle();
-    assert.equal(times.length, 3);
-    clock.advance(1000); // idle: refills to the burst
-    for (let i = 0; i < 2; i++) {
-      s.kick();
-      clock.advance(1);
-      await settle();
-    }
-    assert.equal(times.length, 5);
+    assert.equal(runs.length, 23);
+    await finish();
   });
 
   it('retries a failed run with exponential backoff, then resets after a success', async () => {

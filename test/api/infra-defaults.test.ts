@@ -32,9 +32,10 @@ describe('IPPool defaults', () => {
     assert.equal(pool.spec?.blockSize, 122);
   });
   it('keeps what was written', () => {
-    const pool = res('IPPool', 'p', { cidr: '192.210.0.0/20', blockSize: 24, allowedUses: ['LoadBalancer'], assignmentMode: 'Manual', nodeSelector: '!all()' });
+    // (A LoadBalancer pool must have nodeSelector all() since Calico 3.32, so this one serves workloads.)
+    const pool = res('IPPool', 'p', { cidr: '192.210.0.0/20', blockSize: 24, allowedUses: ['Workload'], assignmentMode: 'Manual', nodeSelector: '!all()' });
     assert.equal(pool.spec?.blockSize, 24);
-    assert.deepEqual(pool.spec?.allowedUses, ['LoadBalancer']);
+    assert.deepEqual(pool.spec?.allowedUses, ['Workload']);
     assert.equal(pool.spec?.assignmentMode, 'Manual');
     assert.equal(pool.spec?.nodeSelector, '!all()');
   });
@@ -99,8 +100,8 @@ describe('other defaults', () => {
     assert.equal(peer.spec?.asNumber, 64512);
     assert.equal(peer.spec?.localASNumber, 100);
   });
-  it('IPAMConfiguration defaults strictAffinity false and autoAllocateBlocks true', () => {
-    assert.deepEqual(res('IPAMConfiguration', 'default', {}).spec, { strictAffinity: false, autoAllocateBlocks: true });
+  it('IPAMConfiguration defaults strictAffinity false, autoAllocateBlocks true and maxBlocksPerHost 0 (the CRD defaults)', () => {
+    assert.deepEqual(res('IPAMConfiguration', 'default', {}).spec, { strictAffinity: false, autoAllocateBlocks: true, maxBlocksPerHost: 0 });
   });
   it('KubeControllersConfiguration defaults healthChecks and controllers', () => {
     const kcc = res('KubeControllersConfiguration', 'default', { controllers: { loadBalancer: {} } });

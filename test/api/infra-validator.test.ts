@@ -2,8 +2,8 @@
  * Table cases ported from Calico's libcalico-go/lib/validator/v3/validator_test.go (and the CRD
  * validation tests) for the infrastructure kinds. Each Go entry validated a spec or a resource;
  * here the spec is wrapped in a resource of the matching kind and sent through validateResource.
- * Where a newer Calico moved a rule into a case-insensitive CRD pattern, the case follows the newer
- * behaviour (noted inline).
+ * Calico 3.32 applies both its validator and its CRD schema, so where the CRD pattern ignores case
+ * but the validator does not, the stricter validator wins (noted inline).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -115,8 +115,9 @@ const secret = { secretKeyRef: { name: 'test-secret', key: 'bgp-password' } };
 const pa = (communities: string[]) => [{ cidr: '192.168.10.0/28', communities }];
 table('BGPConfiguration (validator_test.go)', [
   ['should accept a valid BGP logging level: Info', 'BGPConfiguration', { logSeverityScreen: 'Info' }, true],
-  // Calico's newer CRD pattern for logSeverityScreen is case-insensitive.
-  ['should accept a BGP logging level in another case: info', 'BGPConfiguration', { logSeverityScreen: 'info' }, true],
+  // Calico 3.32's validator (logLevel) is exact about case, whatever the CRD pattern allows.
+  ['should reject an invalid BGP logging level: info', 'BGPConfiguration', { logSeverityScreen: 'info' }, false],
+  ['should reject an invalid BGP logging level: INFO', 'BGPConfiguration', { logSeverityScreen: 'INFO' }, false],
   ['should reject an invalid BGP logging level: invalidLvl', 'BGPConfiguration', { logSeverityScreen: 'invalidLvl' }, false],
   ['should accept a valid BGP clusterIPs: 1.2.3.4', 'BGPConfiguration', { serviceClusterIPs: [{ cidr: '1.2.3.4' }] }, true],
   ['should accept a valid BGP externalIPs: 8.8.8.8', 'BGPConfiguration', { serviceExternalIPs: [{ cidr: '8.8.8.8' }] }, true],
@@ -295,8 +296,8 @@ table('FelixConfiguration (validator_test.go)', [
   ["should accept a valid IptablesBackend value 'Auto'", 'FelixConfiguration', { iptablesBackend: 'Auto' }, true],
   ["should reject an invalid IptablesBackend value 'badVal'", 'FelixConfiguration', { iptablesBackend: 'badVal' }, false],
   ['should accept a valid DefaultEndpointToHostAction value', 'FelixConfiguration', { defaultEndpointToHostAction: 'Drop' }, true],
-  // The newer CRD pattern ^(?i)(Drop|Accept|Return)?$ accepts other cases.
-  ["should accept DefaultEndpointToHostAction 'drop' (case-insensitive CRD pattern)", 'FelixConfiguration', { defaultEndpointToHostAction: 'drop' }, true],
+  // Calico 3.32's validator (dropAcceptReturn) is exact about case, whatever the CRD pattern allows.
+  ["should reject an invalid DefaultEndpointToHostAction value 'drop' (lower case)", 'FelixConfiguration', { defaultEndpointToHostAction: 'drop' }, false],
   ["should reject DefaultEndpointToHostAction 'Dropp'", 'FelixConfiguration', { defaultEndpointToHostAction: 'Dropp' }, false],
   ["should accept a valid IptablesFilterAllowAction value 'Accept'", 'FelixConfiguration', { iptablesFilterAllowAction: 'Accept' }, true],
   ["should accept a valid IptablesMangleAllowAction value 'Return'", 'FelixConfiguration', { iptablesMangleAllowAction: 'Return' }, true],
@@ -382,7 +383,9 @@ table('FelixConfiguration (validator_test.go)', [
   ["should reject invalid BPFForceTrackPacketsFromIfaces value 'cali@456'", 'FelixConfiguration', { bpfForceTrackPacketsFromIfaces: ['cali-123', 'cali@456'] }, false],
   ['should accept failsafe ports with protocol, port and net', 'FelixConfiguration', { failsafeInboundHostPorts: [{ protocol: 'TCP', port: 22, net: '192.168.1.1/32' }, { protocol: 'UDP', port: 68 }] }, true],
   ["should reject random ProtoPort.Protocol 'jolly-UDP'", 'FelixConfiguration', { failsafeOutboundHostPorts: [{ protocol: 'jolly-UDP', port: 0 }] }, false],
-  ['should reject an unknown FelixConfiguration field', 'FelixConfiguration', { ipv6support: true }, false],
+  ['should reject an unknown FelixConfiguration field', 'FelixConfiguration', { ipv6Supported: true }, false],
+  // Calico decodes with Go's encoding/json: a key differing only in case names the field.
+  ['should accept a FelixConfiguration field spelled in another case', 'FelixConfiguration', { ipv6support: true }, true],
   ['should reject a duration without a unit', 'FelixConfiguration', { reportingInterval: '30' }, false],
   ['should accept a compound duration', 'FelixConfiguration', { routeRefreshInterval: '1m30s' }, true],
 ]);

@@ -456,6 +456,48 @@ describe('bird config - unnumbered (Margay extension)', () => {
     assert.match(text, /protocol radv margay_radv \{\n  ipv6;\n  interface "eth1" \{/, 'FRR accepts only peers it learned from router advertisements');
   });
 
+  it('one BGPPeer with a node selector configures a rack: every uplink listed, on every node it selects, with BFD', () => {
+    const rack = res('BGPPeer', 'rack-1', { nodeSelector: "rack == 'r1'" }, { annotations: { 'margay.io/peer-interface': 'uplink0, uplink1', 'margay.io/bfd': 'true', 'margay.io/bfd-interval-ms': '50' } });
+    const nodes = [node('node-a', '192.0.2.11/32', {}, { rack: 'r1' }), node('node-b', '192.0.2.12/32', {}, { rack: 'r1' }), node('node-c', '192.0.2.13/32', {}, { rack: 'r2' })];
+    const bgpConfigurations = [bgpConfig({ nodeToNodeMeshEnabled: false })];
+    for (const nodeName of ['node-a', 'node-b']) {
+      const { text, warnings } = render(baseInput({ nodeName, nodes, bgpConfigurations, peers: [rack] }));
+      assert.deepEqual(warnings, []);
+      assert.deepEqual(protocolNames(text), ['Iface_uplink0', 'Iface_uplink1']);
+      for (const iface of ['uplink0', 'uplink1']) {
+        const b = protocolBlock(text, `Iface_${iface}`);
+        assert.match(b, new RegExp(`neighbor range fe80::/10 external;\n  interface "${iface}";\n  dynamic name "Iface_${iface}_";\n  direct;\n  passive on;`));
+        assert.match(b, /bfd \{ interval 50 ms; multiplier 3; \};/, 'BFD on the unnumbered session');
+      }
+      assert.match(text, /protocol bfd margay_bfd \{/);
+      assert.match(text, /protocol radv margay_radv \{\n  ipv6;\n  interface "uplink0" \{[^]*interface "uplink1" \{/);
+    }
+    assert.deepEqual(protocolNames(render(baseInput({ nodeName: 'node-c', nodes, bgpConfigurations, peers: [rack] })).text), [], 'another rack: no session');
+  });
+
+  it('peer-discovery neighbors: also an active session to each router found on the uplink', () => {
+    const peer = res('BGPPeer', 'rack', {}, { annotations: { 'margay.io/peer-interface': 'uplink0,uplink1', 'margay.io/peer-discovery': 'neighbors' } });
+    const bgpConfigurations = [bgpConfig({ nodeToNodeMeshEnabled: false })];
+    const { text, warnings } = render(baseInput({ bgpConfigurations, peers: [peer], linkNeighbors: { uplink0: ['fe80::1:2'], uplink1: [] } }));
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(protocolNames(text), ['Iface_fe80__1_2_uplink0', 'Iface_uplink0', 'Iface_uplink1']);
+    const b = protocolBlock(text, 'Iface_fe80__1_2_uplink0');
+    assert.match(b, /neighbor fe80::1:2%uplink0 external;\n  interface "uplink0";\n  direct;/);
+    assert.doesNotMatch(b, /passive/);
+    assert.match(b, /extended next hop on;/);
+    // Without discovery the routers found are ignored: the host waits.
+    const waiting = render(baseInput({ bgpConfigurations, peers: [res('BGPPeer', 'rack', {}, { annotations: { 'margay.io/peer-interface': 'uplink0' } })], linkNeighbors: { uplink0: ['fe80::1:2'] } }));
+    assert.deepEqual(protocolNames(waiting.text), ['Iface_uplink0']);
+    const bad = render(baseInput({ peers: [res('BGPPeer', 'rack', {}, { annotations: { 'margay.io/peer-interface': 'uplink0', 'margay.io/peer-discovery': 'sometimes' } })] }));
+    assert.match(bad.warnings.join('\n'), /margay\.io\/peer-discovery: "sometimes" is not one of wait, neighbors/);
+  });
+
+  it('a peerIP with several interfaces is refused', () => {
+    const { warnings, text } = render(baseInput({ peers: [res('BGPPeer', 'x', { peerIP: 'fe80::1', asNumber: 65001 }, { annotations: { 'margay.io/peer-interface': 'a,b' } })] }));
+    assert.match(warnings.join('\n'), /a peerIP is on one interface, but margay\.io\/peer-interface lists 2; left out/);
+    assert.doesNotMatch(text, /fe80::1/);
+  });
+
   it('an interface name BIRD cannot quote is refused', () => {
     const { warnings } = render(baseInput({ peers: [res('BGPPeer', 'x', {}, { annotations: { 'margay.io/peer-interface': 'eth"1' } })] }));
     assert.match(warnings.join('\n'), /is not an interface name/);

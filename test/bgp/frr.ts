@@ -28,8 +28,8 @@ function signalAll(pids: number[], signal: NodeJS.Signals): void {
   }
 }
 
-/** Starts zebra, staticd and bgpd in `ns` with the given configuration texts. */
-export async function startFrr(ns: TestNetns, config: { bgpd: string; staticd?: string; zebra?: string }): Promise<Frr> {
+/** Starts zebra, staticd and bgpd (and bfdd, given its configuration) in `ns` with the given configuration texts. */
+export async function startFrr(ns: TestNetns, config: { bgpd: string; staticd?: string; zebra?: string; bfdd?: string }): Promise<Frr> {
   const dir = mkdtempSync(join(tmpdir(), 'margay-frr-'));
   let daemons: FrrDaemons | undefined;
   const undo = registerCleanup(() => {

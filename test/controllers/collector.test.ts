@@ -8,6 +8,7 @@ import { gcIntervalMs, loadControllerSettings } from '../../src/controllers/sett
 import { ManualClock } from '../../src/os/mod.ts';
 import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { ResourceStore } from '../../src/datastore/resources.ts';
+import type { ReadRequest } from '../../src/datastore/datastore.ts';
 import { nodeKind } from '../../src/api/kinds/node.ts';
 import { checkIpam } from '../../src/ipam/check.ts';
 import { Ipam } from '../../src/ipam/ipam.ts';
@@ -68,16 +69,17 @@ describe('controllers - ipam garbage collector', () => {
     clock.advance(1000);
     // The WEP is written while the pass runs: after the snapshot, before the release.
     const peer = ds.peer();
-    const original = ds.list.bind(ds);
+    // Resource lists are one getMany (with the batch markers, datastore/batch-recovery.ts).
+    const original = ds.getMany.bind(ds);
     let injected = false;
-    ds.list = async (prefix: string) => {
-      if (!injected && prefix.includes('workloadendpoints')) {
-        const out = await original(prefix);
+    ds.getMany = async (reads: readonly ReadRequest[]) => {
+      if (!injected && reads.some((r) => 'prefix' in r && r.prefix.includes('workloadendpoints'))) {
+        const out = await original(reads);
         injected = true;
         await apply(peer, wep({ node: 'n1', namespace: 'ns', pod: 'a', containerID: 'c-a', ips: [r.ipv4[0]!.address] }));
         return out;
       }
-      return original(prefix);
+      return original(reads);
     };
     const pass = await gc.runPass();
     assert.equal(pass.plan.releases.length, 1, 'decided on the stale read');

@@ -27,8 +27,10 @@ import {
 async function snapshot(ns: TestNetns, table = 'margay', family = 'inet'): Promise<string> {
   const out = await ns.exec('nft', ['-j', 'list', 'table', family, table]);
   const items = (JSON.parse(out.stdout).nftables as Array<Record<string, any>>).filter((o) => !o.metainfo);
-  // Counters change with traffic; everything else must stay byte for byte.
-  return JSON.stringify(items, (k, v) => (k === 'counter' ? { packets: '-', bytes: '-' } : v), 1);
+  // Counters change with traffic; everything else must stay byte for byte. Elements are sorted:
+  // the kernel lists an interval set's elements in no fixed order.
+  const sorted = (k: string, v: unknown) => (k === 'elem' && Array.isArray(v) ? [...v].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)) : v);
+  return JSON.stringify(items, (k, v) => (k === 'counter' ? { packets: '-', bytes: '-' } : sorted(k, v)), 1);
 }
 
 async function nft(ns: TestNetns, args: string[]): Promise<string> {
@@ -175,12 +177,17 @@ describe('dataplane - kernel state', () => {
     const dp = new Dataplane({ netns: lab.host.name });
     assert.ok((await dp.apply(desired())).ok);
     const good = await snapshot(lab.host);
-    const handles = JSON.parse(await nft(lab.host, ['-j', 'list', 'chain', 'inet', 'margay', 'fw-calik1'])).nftables.filter((o: any) => o.rule);
-    await nft(lab.host, ['delete', 'rule', 'inet', 'margay', 'fw-calik1', 'handle', String(handles[2].rule.handle)]);
+    // Both workloads share their policy-list chains (the same policies and profiles).
+    const shared = async (map: string) => (await nft(lab.host, ['list', 'map', 'inet', 'margay', map])).match(/"calik2" : goto (\S+)/)?.[1] as string;
+    const [fw, tw] = [await shared('from-wl'), await shared('to-wl')];
+    assert.match(fw, /^fwp_/);
+    const handles = JSON.parse(await nft(lab.host, ['-j', 'list', 'chain', 'inet', 'margay', fw])).nftables.filter((o: any) => o.rule);
+    await nft(lab.host, ['delete', 'rule', 'inet', 'margay', fw, 'handle', String(handles[2].rule.handle)]);
     await nft(lab.host, ['delete', 'element', 'inet', 'margay', 'v4-s.all', `{ ${w1.addr4} }`]);
     await nft(lab.host, ['delete', 'element', 'inet', 'margay', 'to-wl', '{ "calik2" }']);
+    await nft(lab.host, ['delete', 'element', 'inet', 'margay', 'wl-src-v4', `{ "calik1" . ${w1.addr4}/32 }`]);
     await nft(lab.host, ['add', 'element', 'inet', 'margay', 'v4p-n.web', '{ 10.9.9.9 . tcp . 22 }']);
-    await nft(lab.host, ['insert', 'rule', 'inet', 'margay', 'tw-calik2', 'accept']);
+    await nft(lab.host, ['insert', 'rule', 'inet', 'margay', tw, 'accept']);
     await nft(lab.host, ['add', 'chain', 'inet', 'margay', 'rogue']);
     await nft(lab.host, ['flush', 'chain', 'inet', 'margay', 'filter-output']);
     // The running dataplane does not know yet; traffic to w2 is now dropped (no to-wl entry).
@@ -196,6 +203,32 @@ describe('dataplane - kernel state', () => {
     // Same contents as before the drift (handles of rewritten chains differ).
     const strip = (s: string) => s.replace(/"handle": \d+/g, '"handle": 0');
     assert.equal(strip(await snapshot(lab.host)), strip(good));
+  });
+
+  it('a dispatched tier decides as the list of its policies would, and follows a guard change', async () => {
+    const dp = new Dataplane({ netns: lab.host.name });
+    const tcp = (action: 'allow' | 'deny', first: number, last = first) => ({ action, protocol: 6, dst: { ports: [port(first, last)] } });
+    const policies = (denyFirst: number, denyLast: number) => [
+      policy('gnp/d.a', { tier: 'default', ingress: [tcp('allow', 8080)] }),
+      policy('gnp/d.b', { tier: 'default', ingress: [tcp('deny', denyFirst, denyLast)] }),
+      policy('gnp/d.c', { tier: 'default', ingress: [{ action: 'allow', protocol: 17, dst: { ports: [port(80)] } }] }),
+      policy('gnp/d.d', { tier: 'default', ingress: [tcp('allow', 80)] }),
+    ];
+    const w2plan = (w: TestWorkload) =>
+      workload('default/w2', w.hostIf, [`${w.addr4}/32`, `${w.addr6}/128`], {
+        tiers: [tier('default', { ingress: ['gnp/d.a', 'gnp/d.b', 'gnp/d.c', 'gnp/d.d'] })],
+        profiles: ['pro/kns.default'],
+      });
+    assert.ok((await dp.apply(desired([...policies(75, 85), w2plan(w2)]))).ok);
+    assert.match(dp.renderRuleset(), /meta l4proto vmap \{ 6 : goto twp_\S+, 17 : goto twp_\S+ \}/);
+    assert.equal((await w1.prober.probe('tcp', w2.addr4, 80)).ok, false, 'the deny comes first for TCP 80');
+    assert.equal((await w1.prober.probe('udp', w2.addr4, 80)).ok, true, 'UDP 80 is allowed by its own policy');
+    // The deny moves away from port 80: the dispatch is rewritten, TCP 80 reaches the allow.
+    const moved = await dp.apply([policies(81, 85)[1]!]);
+    assert.ok(moved.ok, moved.nft.error?.message);
+    assert.equal((await w1.prober.probe('tcp', w2.addr4, 80)).ok, true);
+    assert.equal((await new Dataplane({ netns: lab.host.name }).apply(desired([...policies(81, 85), w2plan(w2)]))).nft.commands, 0);
+    assert.ok((await new Dataplane({ netns: lab.host.name }).apply(desired())).ok);
   });
 
   it('a set of the wrong type is repaired by rebuilding the table in one batch', async () => {
@@ -316,14 +349,26 @@ describe('dataplane - every rule feature loads and reads back', () => {
         }),
       );
     }
+    // Port-limited policies: tiers with several of them are dispatched by protocol and port.
+    const portKeys = Array.from({ length: 12 }, (_, i) => `gnp/ports.p${i}`);
+    portKeys.forEach((key, i) =>
+      updates.push(
+        policy(key, {
+          tier: 'ports',
+          ingress: [{ action: i % 3 ? 'allow' : 'deny', protocol: [6, 17, 132][i % 3] as number, dst: { ports: [port(1000 + i * 7, 1010 + i * 7), port(53)] } }],
+          egress: [{ action: 'pass', protocol: 6, dst: { ports: [port(443)] } }, { action: 'log', protocol: 17 }],
+        }),
+      ),
+    );
     for (let i = 0; i < 60; i++) {
-      const tiers = [0, 1, 2, 3].map((t) =>
+      const portTier = tier('ports', { ingress: portKeys.slice(i % 5), egress: portKeys.slice(0, 4 + (i % 3)) });
+      const tiers = [portTier, ...[0, 1, 2, 3].map((t) =>
         tier(`tier${t}`, {
           ingress: keys.filter((_, j) => j % 4 === t && j % 7 === i % 7).slice(0, 5),
           egress: keys.filter((_, j) => j % 4 === t && j % 5 === i % 5).slice(0, 3),
           defaultAction: t === 2 ? 'Pass' : 'Deny',
         }),
-      );
+      )];
       updates.push(
         workload(`ns-${i}/wl-${i}`, `${i % 2 ? 'tap' : 'cali'}${(1000 + i).toString(16)}abc`, [`10.244.1.${i}/32`, `fd00:10:244::1:${i.toString(16)}/128`], {
           tiers,
@@ -345,6 +390,7 @@ describe('dataplane - every rule feature loads and reads back', () => {
     assert.ok(res.ok, `${res.nft.error?.message}`);
     assert.ok(res.nft.commands > 1000);
     assert.ok(warnings.some((w) => w.includes('pro/missing-profile')), 'a missing profile becomes an empty placeholder');
+    assert.match(dp.renderRuleset(), /th dport vmap \{ 53 : goto twp_/, 'some tiers are dispatched');
     const again = new Dataplane({ netns: ns.name });
     const res2 = await again.apply(updates);
     assert.equal(res2.nft.commands, 0, `re-reading the kernel finds everything right; got:\n${again.lastTransaction.slice(0, 3000)}`);
@@ -354,16 +400,16 @@ describe('dataplane - every rule feature loads and reads back', () => {
     const removals: DataplaneUpdate[] = [
       ...updates.filter((u) => u.type === 'workload-update').map((u) => ({ type: 'workload-remove', key: (u as any).endpoint.key }) as DataplaneUpdate),
       ...updates.filter((u) => u.type === 'host-endpoint-update').map((u) => ({ type: 'host-endpoint-remove', key: (u as any).endpoint.key }) as DataplaneUpdate),
-      ...keys.map((key) => ({ type: 'policy-remove', key }) as DataplaneUpdate),
+      ...[...keys, ...portKeys].map((key) => ({ type: 'policy-remove', key }) as DataplaneUpdate),
       ...updates.filter((u) => u.type === 'ipset-update').map((u) => ({ type: 'ipset-remove', id: (u as any).id }) as DataplaneUpdate),
     ];
     const cleared = await again.apply(removals);
     assert.ok(cleared.ok, cleared.nft.error?.message);
     const left = JSON.parse(await nft(ns, ['-j', 'list', 'table', 'inet', 'margay'])).nftables;
     const chainNames = left.filter((o: any) => o.chain).map((o: any) => o.chain.name);
-    assert.ok(chainNames.every((n: string) => !/^(fw|tw|fh|th|pi|po)[-_]/.test(n)), chainNames.join(' '));
+    assert.ok(chainNames.every((n: string) => !/^(fwp?|twp?|fh|th|pi|po)[-_]/.test(n)), chainNames.join(' '));
     const setNames = left.filter((o: any) => o.set).map((o: any) => o.set.name).sort();
-    assert.deepEqual(setNames, ['all-pools-v4', 'all-pools-v6', 'l4-port-protocols', 'nat-pools-v4', 'nat-pools-v6']);
+    assert.deepEqual(setNames, ['all-pools-v4', 'all-pools-v6', 'l4-port-protocols', 'nat-pools-v4', 'nat-pools-v6', 'wl-src-v4', 'wl-src-v6']);
   });
 });
 

@@ -17,6 +17,18 @@ function feed(m: NftablesManager, updates: DataplaneUpdate[]): ReturnType<Nftabl
   return m.flush();
 }
 
+/** The shared chain a workload interface is dispatched to in `map`. */
+function listChain(m: NftablesManager, map: 'from-wl' | 'to-wl', iface: string): string {
+  const verdict = m.desired.maps.get(map)?.elements.get(iface);
+  assert.ok(verdict?.startsWith('goto '), `${iface} has an element in ${map}`);
+  return (verdict ?? '').slice('goto '.length);
+}
+
+/** The policy-list chains in the desired table. */
+function listChains(m: NftablesManager): string[] {
+  return [...m.desired.chains.keys()].filter((n) => /^(fw|tw)p_/.test(n)).sort();
+}
+
 const WEB = policy('np/a/web', { tier: 'default', ingress: [{ action: 'allow', src: { ipSets: ['s:all'] } }] });
 const W1 = workload('a/w1', 'cali1', ['10.0.0.1/32'], { tiers: [tier('default', { ingress: ['np/a/web'] })] });
 
@@ -24,7 +36,7 @@ describe('dataplane manager - desired state', () => {
   it('renders the fixed skeleton on the first flush, then only what changes', () => {
     const m = manager();
     const first = feed(m, [settings(), ipSet('s:all', ['10.0.0.1/32', 'fd00::1/128']), WEB, W1]);
-    assert.ok(first.chains.has('filter-forward') && first.chains.has('pi-np/a/web') && first.chains.has('fw-cali1'));
+    assert.ok(first.chains.has('filter-forward') && first.chains.has('pi-np/a/web') && first.chains.has(listChain(m, 'from-wl', 'cali1')));
     assert.ok(first.sets.has('v4-s.all') && first.sets.has('v6-s.all') && first.sets.has('nat-pools-v4'));
     assert.equal(first.maps.get('from-wl'), 'all');
     // Same policy again: nothing.
@@ -93,26 +105,52 @@ describe('dataplane manager - desired state', () => {
     assert.deepEqual(m.desired.chains.get('pi-np/a/web')?.rules, []);
     feed(m, [{ type: 'workload-remove', key: 'a/w1' }]);
     assert.ok(!m.desired.chains.has('pi-np/a/web') && !m.desired.chains.has('po-np/a/web'));
-    assert.ok(!m.desired.chains.has('fw-cali1'));
+    assert.deepEqual(listChains(m), []);
     assert.equal(m.desired.maps.get('from-wl')?.elements.size, 0);
+    assert.equal(m.desired.sets.get('wl-src-v4')?.elements.size, 0);
   });
 
   it('moves a workload to its new interface and drops the old chains and map entries', () => {
     const m = manager();
     feed(m, [WEB, ipSet('s:all', []), W1]);
+    const to = listChain(m, 'to-wl', 'cali1');
     const d = feed(m, [workload('a/w1', 'cali2', ['10.0.0.1/32'], { tiers: [tier('default', { ingress: ['np/a/web'] })] })]);
-    assert.ok(d.chains.has('fw-cali1') && d.chains.has('fw-cali2'));
-    assert.ok(!m.desired.chains.has('fw-cali1') && m.desired.chains.has('fw-cali2'));
-    assert.deepEqual([...m.desired.maps.get('to-wl')!.elements], [['cali2', 'goto tw-cali2']]);
+    assert.deepEqual([...d.chains], [], 'same policy list: the shared chains stay as they are');
+    assert.deepEqual([...(d.maps.get('to-wl') as Set<string>)].sort(), ['cali1', 'cali2']);
+    assert.deepEqual([...m.desired.maps.get('to-wl')!.elements], [['cali2', `goto ${to}`]]);
+    assert.deepEqual([...m.desired.sets.get('wl-src-v4')!.elements], ['"cali2" . 10.0.0.1/32']);
+  });
+
+  it('shares one chain per policy list and direction; a workload with a list in use costs map elements only', () => {
+    const m = manager();
+    const other = policy('np/a/other', { tier: 'default', egress: [{ action: 'allow' }] });
+    const web = (key: string, iface: string, ip: string) => workload(key, iface, [ip], { tiers: [tier('default', { ingress: ['np/a/web'] })] });
+    feed(m, [WEB, other, ipSet('s:all', []), web('a/w1', 'cali1', '10.0.0.1/32'), web('a/w2', 'cali2', '10.0.0.2/32')]);
+    assert.equal(listChains(m).length, 2, 'one from-workload and one to-workload chain for both');
+    assert.equal(listChain(m, 'to-wl', 'cali1'), listChain(m, 'to-wl', 'cali2'));
+    assert.ok(m.desired.chains.get(listChain(m, 'to-wl', 'cali1'))!.rules.some((r) => r.body === 'jump pi-np/a/web'));
+    // A third workload with the same list: map and set elements, no chain.
+    const d = feed(m, [web('a/w3', 'cali3', '10.0.0.3/32')]);
+    assert.deepEqual([...d.chains], []);
+    assert.deepEqual([...d.sets], ['wl-src-v4']);
+    assert.deepEqual([...(d.maps.get('from-wl') as Set<string>)], ['cali3']);
+    // Another list: its own chains; when it is given up they go.
+    feed(m, [workload('a/w2', 'cali2', ['10.0.0.2/32'], { tiers: [tier('default', { egress: ['np/a/other'] })] })]);
+    assert.equal(listChains(m).length, 4);
+    assert.notEqual(listChain(m, 'from-wl', 'cali2'), listChain(m, 'from-wl', 'cali1'));
+    feed(m, [{ type: 'workload-remove', key: 'a/w2' }]);
+    assert.equal(listChains(m).length, 2);
+    feed(m, [{ type: 'workload-remove', key: 'a/w1' }, { type: 'workload-remove', key: 'a/w3' }]);
+    assert.deepEqual(listChains(m), []);
   });
 
   it('lets one workload own an interface; the other takes over when it goes', () => {
     const m = manager();
     feed(m, [workload('a/w1', 'cali1', ['10.0.0.1/32']), workload('a/w2', 'cali1', ['10.0.0.2/32'])]);
     assert.ok(m.warnings.some((w) => w.includes('already used by a/w1')));
-    assert.match(m.desired.chains.get('fw-cali1')!.rules[0]!.body, /10\.0\.0\.1\/32/);
+    assert.deepEqual([...m.desired.sets.get('wl-src-v4')!.elements], ['"cali1" . 10.0.0.1/32']);
     feed(m, [{ type: 'workload-remove', key: 'a/w1' }]);
-    assert.match(m.desired.chains.get('fw-cali1')!.rules[0]!.body, /10\.0\.0\.2\/32/);
+    assert.deepEqual([...m.desired.sets.get('wl-src-v4')!.elements], ['"cali1" . 10.0.0.2/32']);
   });
 
   it('follows settings: IPv6 off removes IPv6 sets and rules', () => {

@@ -5,8 +5,10 @@ import { ipSetName, policyChain } from '../../src/dataplane/nftables/names.ts';
 import {
   renderHostEndpointChains,
   renderStaticChains,
-  renderWorkloadChains,
+  policyListKey,
+  renderPolicyListChain,
   tierRules,
+  workloadSources,
   type ChainRenderContext,
 } from '../../src/dataplane/nftables/render-chains.ts';
 import { portLiteral, renderRule, ruleFamilies, sanitizeLogPrefix } from '../../src/dataplane/nftables/render-rules.ts';
@@ -170,19 +172,17 @@ describe('dataplane render - endpoint chains', () => {
     assert.ok(!noDrop.some((b) => b.includes('drop')));
   });
 
-  it('builds workload chains: anti-spoofing, conntrack, tiers, profiles, drop', () => {
+  it('builds policy-list chains (conntrack, tiers, profiles, drop) and the anti-spoofing nets', () => {
     const u = workload('ns/w', 'cali1', ['10.0.0.5/32', 'fd00::5/128'], {
       tiers: [tier('default', { ingress: ['np/ns/a'], egress: ['np/ns/b'] })],
       profiles: ['pro/kns.ns'],
-      allowSpoofedSourcePrefixes: ['192.168.0.0/16'],
+      allowSpoofedSourcePrefixes: ['192.168.0.0/16', '10.0.0.5/32'],
     });
     assert.equal(u.type, 'workload-update');
-    const { from, to } = renderWorkloadChains((u as Extract<typeof u, { type: 'workload-update' }>).endpoint, ctx());
-    assert.equal(from.name, 'fw-cali1');
-    assert.equal(to.name, 'tw-cali1');
+    const ep = (u as Extract<typeof u, { type: 'workload-update' }>).endpoint;
+    const [from] = renderPolicyListChain(ep, 'egress', 'fwp_x', ctx()) as [ChainSpec];
+    const [to] = renderPolicyListChain(ep, 'ingress', 'twp_x', ctx()) as [ChainSpec];
     assert.deepEqual(texts(from), [
-      'ip saddr != 10.0.0.5/32 ip saddr != 192.168.0.0/16 counter drop',
-      'ip6 saddr != fd00::5/128 counter drop',
       'ct state established,related accept',
       'ct state invalid counter drop',
       'meta mark set meta mark & 0xfffcffff',
@@ -194,10 +194,13 @@ describe('dataplane render - endpoint chains', () => {
       'meta mark & 0x00010000 == 0x00010000 return',
       'counter drop',
     ]);
-    assert.equal(texts(to)[0], 'ct state established,related accept');
     assert.ok(texts(to).includes('jump pi-np/ns/a') && texts(to).includes('jump pi-pro/kns.ns'));
-    const v4only = renderWorkloadChains({ ...(u as any).endpoint, addresses: ['10.0.0.5/32'], allowSpoofedSourcePrefixes: [] }, ctx()).from;
-    assert.equal(texts(v4only)[1], 'meta nfproto ipv6 counter drop', 'no IPv6 address: no IPv6 traffic');
+    assert.deepEqual(workloadSources(ep), { v4: ['10.0.0.5/32', '192.168.0.0/16'], v6: ['fd00::5/128'] });
+    // The identity of a list: what shapes the chain, nothing about the workload itself.
+    const other = { ...ep, key: 'ns/v', interfaceName: 'cali2', addresses: ['10.0.0.6/32'] };
+    assert.equal(policyListKey(other, 'egress'), policyListKey(ep, 'egress'));
+    assert.notEqual(policyListKey(ep, 'ingress'), policyListKey(ep, 'egress'));
+    assert.notEqual(policyListKey({ ...ep, profiles: [] }, 'egress'), policyListKey(ep, 'egress'));
   });
 
   it('builds host endpoint chains only for the kinds of policy it has', () => {
@@ -264,7 +267,12 @@ describe('dataplane render - fixed chains', () => {
       'jump to-hep-fwd-dispatch',
       'meta mark & 0x00010000 == 0x00010000 accept',
     ]);
-    assert.deepEqual(texts(chains.get('from-wl-dispatch')!), ['iifname vmap @from-wl', 'counter drop']);
+    assert.deepEqual(texts(chains.get('from-wl-dispatch')!), [
+      'meta nfproto ipv4 iifname . ip saddr != @wl-src-v4 counter drop',
+      'meta nfproto ipv6 iifname . ip6 saddr != @wl-src-v6 counter drop',
+      'iifname vmap @from-wl',
+      'counter drop',
+    ]);
     assert.deepEqual(texts(chains.get('filter-input')!).slice(0, 2), ['iifname "cali*" goto wl-to-host', 'iifname "tap*" goto wl-to-host']);
   });
 

@@ -184,7 +184,7 @@ describe('dataplane facade', () => {
     const txs = calls.filter((c) => c.cmd === 'nft' && c.args[0] === '-f');
     assert.equal(txs.length, 2);
     assert.match(txs[1]!.input!, /cali2/);
-    assert.doesNotMatch(txs[1]!.input!, /fw-cali1/, 'the second transaction holds only the second change');
+    assert.doesNotMatch(txs[1]!.input!, /"cali1"/, 'the second transaction holds only the second change');
     const s = dp.stats();
     assert.equal(s.transactions, 2);
     assert.equal(s.applies, 2);

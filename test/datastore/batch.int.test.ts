@@ -5,12 +5,16 @@
  * whose last transaction etcd itself refuses as too large does the same.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { parseMarker } from '../../src/datastore/batch.ts';
 import { EtcdDatastore } from '../../src/datastore/etcd.ts';
-import { BATCHES_PREFIX } from '../../src/datastore/keys.ts';
+import { ResourceStore } from '../../src/datastore/resources.ts';
+import { findKind } from '../../src/api/mod.ts';
+import { BATCH_MARKERS_PREFIX, BATCHES_PREFIX } from '../../src/datastore/keys.ts';
 import { margay } from '../cli/helpers.ts';
 import { startEtcd, type EtcdHandle } from '../harness/etcd.ts';
 import { dump, FaultyDatastore } from './faulty.ts';
@@ -56,7 +60,7 @@ describe('batches larger than one transaction - real etcd', () => {
     assert.equal((await margay(['apply', '-f', file('base.yaml', policies('p', 100, 'old'))], { datastore: ds })).code, 0);
     const input = file('big.yaml', `${policies('p', 100, 'new')}\n---\n${policies('q', 900, 'new')}`);
     const before = await dump(ds, '/calico/');
-    const faulty = new FaultyDatastore(ds, (_n, ops) => (ops.some((o) => o.op === 'delete' && o.key.startsWith(BATCHES_PREFIX)) ? 'rejected' : undefined));
+    const faulty = new FaultyDatastore(ds, (_n, ops) => (ops.some((o) => o.op === 'delete' && o.key.startsWith(BATCH_MARKERS_PREFIX)) && ops.length > 1 ? 'rejected' : undefined));
     const started = performance.now();
     const run = await margay(['apply', '-f', input], { datastore: faulty });
     console.log(`# 1,000-resource apply whose 9th and last transaction failed: ${faulty.txns} transactions with the undo, ${Math.round(performance.now() - started)} ms`);
@@ -79,5 +83,48 @@ describe('batches larger than one transaction - real etcd', () => {
     assert.equal(run.code, 1, run.stdout);
     assert.match(run.stderr, /request is too large.*the 200 writes already made were undone; the datastore is as before/);
     assert.equal(await dump(ds, '/calico/'), before);
+  });
+
+  it('a `margay apply` killed (SIGKILL) half-way: readers see the store as before, the next command rolls it back', { timeout: 120_000 }, async () => {
+    const gnps = findKind('GlobalNetworkPolicy')!;
+    const base = (await new ResourceStore(ds).list(gnps)).items.map((r) => `${r.metadata.name}=${JSON.stringify(r.spec)}`).sort();
+    const before = await dump(ds, '/calico/');
+    const input = file('killed.yaml', `${policies('p', 100, 'killed')}\n---\n${policies('k', 3000, 'killed')}`);
+    // Watch the markers; kill the writer by its PID once two transactions of its chain are in.
+    const watch = ds.watch(BATCH_MARKERS_PREFIX, (await ds.currentRevision()) + 1);
+    const child = spawn(process.execPath, ['bin/margay.js', 'apply', '-f', input], {
+      env: { ...process.env, DATASTORE_TYPE: 'etcdv3', ETCD_ENDPOINTS: etcd.endpoints.join(',') },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    let killedAt: number | undefined;
+    try {
+      for await (const events of watch.events) {
+        const step = events.map((e) => (e.type === 'put' ? parseMarker({ key: e.key, value: e.value ?? '', modRevision: 0, createRevision: 0 })?.step : undefined)).find((st) => st !== undefined && st >= 1);
+        if (step !== undefined) {
+          process.kill(child.pid!, 'SIGKILL');
+          killedAt = step;
+          break;
+        }
+      }
+    } finally {
+      await watch.cancel();
+    }
+    assert.equal(await exited, 'SIGKILL', 'the writer was killed, not finished');
+    assert.ok(killedAt !== undefined && killedAt >= 1);
+    // What it left: part of its creates, its marker, its owner key (until the lease lapses).
+    const raw = (await ds.list('/calico/resources/v3/projectcalico.org/globalnetworkpolicies/k-')).items.length;
+    assert.ok(raw >= 250 && raw < 3000, `the killed apply left ${raw} of its creates`);
+    console.log(`# killed after transaction ${killedAt! + 1} of its chain: ${raw} of 3,000 creates in etcd, rolled back by the next reader`);
+    assert.equal((await ds.list(BATCH_MARKERS_PREFIX)).items.length, 1);
+    // A reader meanwhile sees the store as before the batch (it waits, then rolls the batch back).
+    const seen = (await new ResourceStore(ds).list(gnps)).items.map((r) => `${r.metadata.name}=${JSON.stringify(r.spec)}`).sort();
+    assert.deepEqual(seen, base);
+    assert.equal(await dump(ds, '/calico/'), before, 'every key, value and revision as before: the batch was rolled back');
+    assert.deepEqual((await ds.list(BATCHES_PREFIX)).items, [], 'no owner key or undo record left');
+    // And the same apply run again goes through whole.
+    const again = await margay(['apply', '-f', input], { datastore: ds });
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal((await ds.list('/calico/resources/v3/projectcalico.org/globalnetworkpolicies/k-')).items.length, 3000);
   });
 });

@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { checkBatch, MAX_BATCH_WRITES, writeBatch, type BatchWrite } from '../../src/datastore/batch.ts';
 import type { Datastore, TxnOp } from '../../src/datastore/datastore.ts';
-import { BATCHES_PREFIX } from '../../src/datastore/keys.ts';
+import { BATCH_MARKERS_PREFIX, BATCHES_PREFIX } from '../../src/datastore/keys.ts';
 import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { hasCode } from '../../src/errors/mod.ts';
 import { dump, FaultyDatastore, type Fault } from './faulty.ts';
 
-/** A store whose transactions take 4 operations, holding keys /k/old0../k/old5. */
+/** A store whose transactions take 6 operations (3 writes of a chain beside its 3 own), holding keys /k/old0../k/old5. */
 async function seeded(): Promise<MemoryDatastore> {
-  const ds = new MemoryDatastore({ limits: { maxOps: 4, maxBytes: 1 << 20 } });
+  const ds = new MemoryDatastore({ limits: { maxOps: 6, maxBytes: 1 << 20 } });
   for (let i = 0; i < 6; i++) await ds.put(`/k/old${i}`, `v${i}`);
   return ds;
 }
@@ -52,6 +52,7 @@ describe('batches larger than one transaction', () => {
     assert.deepEqual((await ds.list('/k/new')).items.map((kv) => kv.value), ['n0', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6']);
     assert.equal(await ds.get('/k/old5'), undefined);
     assert.deepEqual((await ds.list(BATCHES_PREFIX)).items, []);
+    assert.deepEqual((await ds.list(BATCH_MARKERS_PREFIX)).items, []);
   });
 
   for (const [what, fault] of [
@@ -112,7 +113,7 @@ describe('batches larger than one transaction', () => {
     const inner = await seeded();
     const other = inner.peer();
     const ds = new FaultyDatastore(inner, (_n, ops) => {
-      if (ops.some((o) => o.op === 'update' && o.key.startsWith(BATCHES_PREFIX))) {
+      if (ops.some((o) => o.op === 'update' && o.key.startsWith(BATCH_MARKERS_PREFIX))) {
         void other.put('/k/new1', 'theirs');
         return 'rejected';
       }
@@ -129,7 +130,7 @@ describe('batches larger than one transaction', () => {
     const ds = new FaultyDatastore(inner, failNth(3, 'outage'));
     const err = await writeBatch(ds, await writes(inner, 7, 2)).then(() => undefined, (e: unknown) => e);
     assert.ok(hasCode(err, 'MARGAY_ERR_BATCH_INCOMPLETE'), String(err));
-    assert.match((err as Error).message, /0 writes undone, 6 left: \/k\/new3, \/k\/new4, \/k\/new5, \/k\/new0, \/k\/new1 \(the datastore did not answer\) and 1 more; transaction 3 got no answer and may have been applied; batch marker \/calico\/margay\/batches\//);
+    assert.match((err as Error).message, /0 writes undone, 6 left: \/k\/new3, \/k\/new4, \/k\/new5, \/k\/new0, \/k\/new1 \(the datastore did not answer\) and 1 more; transaction 3 got no answer and may have been applied; batch marker \/calico\/resources\/v3\/projectcalico.org\/margay.batch\./);
   });
 
   test('refused before anything is written: too many writes, a put, a missing pre-image, a write too large', async () => {
@@ -141,9 +142,26 @@ describe('batches larger than one transaction', () => {
     assert.throws(() => checkBatch([big]), (e: unknown) => hasCode(e, 'MARGAY_ERR_TOO_LARGE') && /\/x: a write of about \d+ bytes/.test((e as Error).message));
   });
 
+  test('a large update in the last transaction needs no room for its pre-image; one in an earlier transaction does', async () => {
+    const ds = await seeded();
+    const big = 'x'.repeat(600_000);
+    await ds.put('/k/big', big);
+    const pre = (await ds.get('/k/big'))!;
+    const update = { op: { op: 'update', key: pre.key, value: `${big}!`, modRevision: pre.modRevision }, before: pre } as const;
+    await writeBatch(ds, [...(await writes(ds, 4, 0)), update]);
+    assert.equal((await ds.get('/k/big'))?.value, `${big}!`);
+    const now = (await ds.get('/k/big'))!;
+    const again = { op: { op: 'update', key: now.key, value: big, modRevision: now.modRevision }, before: now } as const;
+    const before = await dump(ds);
+    // Six updates need two transactions: the first keeps an undo record, and 1.2 MB do not fit in 1 MiB.
+    const batch = [...(await writes(ds, 2, 5)), again];
+    await assert.rejects(writeBatch(ds, batch), (e: unknown) => hasCode(e, 'MARGAY_ERR_TOO_LARGE') && /\/k\/big: a write of about \d+ bytes with its pre-image/.test((e as Error).message));
+    assert.equal(await dump(ds), before, 'refused before anything was written');
+  });
+
   test('the in-memory store refuses a transaction beyond its limits, as etcd does', async () => {
     const ds = await seeded();
-    const ops: TxnOp[] = Array.from({ length: 5 }, (_, i) => ({ op: 'put', key: `/y/${i}`, value: '' }));
-    await assert.rejects(ds.txn(ops), (e: unknown) => hasCode(e, 'MARGAY_ERR_DATASTORE_REJECTED') && /at most 4 \(etcd --max-txn-ops\)/.test((e as Error).message));
+    const ops: TxnOp[] = Array.from({ length: 7 }, (_, i) => ({ op: 'put', key: `/y/${i}`, value: '' }));
+    await assert.rejects(ds.txn(ops), (e: unknown) => hasCode(e, 'MARGAY_ERR_DATASTORE_REJECTED') && /at most 6 \(etcd --max-txn-ops\)/.test((e as Error).message));
   });
 });

@@ -88,7 +88,13 @@ export class FaultyDatastore implements Datastore {
   }
   async grantLease(ttlSeconds: number) {
     this.#check();
-    return this.inner.grantLease(ttlSeconds);
+    const lease = await this.inner.grantLease(ttlSeconds);
+    // Through this wrapper, so that an outage also stops the holder's renewals and revocation.
+    return {
+      id: lease.id,
+      keepAliveOnce: async () => (this.#check(), lease.keepAliveOnce()),
+      revoke: async () => (this.#check(), lease.revoke()),
+    };
   }
   async currentRevision() {
     this.#check();

@@ -53,7 +53,7 @@ const RULE = { action: 'Allow', protocol: 'TCP', source: { selector: "app == 'we
 /** Valid manifests of many kinds: what mutations start from. */
 export const MANIFESTS: readonly Record<string, unknown>[] = [
   { apiVersion: V3, kind: 'IPPool', metadata: META('pool-a'), spec: { cidr: '10.20.0.0/16', blockSize: 26, natOutgoing: true, ipipMode: 'Never', vxlanMode: 'CrossSubnet', nodeSelector: 'all()' } },
-  { apiVersion: V3, kind: 'GlobalNetworkPolicy', metadata: META('gnp-a'), spec: { order: 10, selector: "app == 'web'", types: ['Ingress', 'Egress'], ingress: [RULE], egress: [{ action: 'Deny', destination: { notNets: ['0.0.0.0/0'] } }] } },
+  { apiVersion: V3, kind: 'GlobalNetworkPolicy', metadata: META('gnp-a'), spec: { order: 10, selector: "app == 'web'", types: ['Ingress', 'Egress'], ingress: [RULE], egress: [{ action: 'Deny', destination: { notNets: ['10.0.0.0/8'] } }] } },
   { apiVersion: V3, kind: 'NetworkPolicy', metadata: META('np-a', 'shop'), spec: { selector: 'has(app)', ingress: [RULE], types: ['Ingress'] } },
   { apiVersion: V3, kind: 'Tier', metadata: META('security'), spec: { order: 100, defaultAction: 'Pass' } },
   { apiVersion: V3, kind: 'GlobalNetworkSet', metadata: META('set-a'), spec: { nets: ['192.0.2.0/24', '2001:db8::/32'] } },

@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import type { Resource } from '../../src/api/resource.ts';
 import { validateResource } from '../../src/api/validate.ts';
 import { EtcdDatastore } from '../../src/datastore/etcd.ts';
-import { BATCHES_PREFIX } from '../../src/datastore/keys.ts';
+import { BATCH_MARKERS_PREFIX, BATCHES_PREFIX } from '../../src/datastore/keys.ts';
 import { ResourceStore } from '../../src/datastore/resources.ts';
 import { margay } from '../cli/helpers.ts';
 import { dump, FaultyDatastore, type Fault } from '../datastore/faulty.ts';
@@ -99,7 +99,8 @@ describe('fuzz - a real etcd is unchanged by a failed command', () => {
           outcome = `refused (${(err as { code?: string }).code})`;
         }
         const names = new Set((await ds.list('/calico/resources/v3/projectcalico.org/globalnetworkpolicies/')).items.map((kv) => kv.key.split('/').pop()!));
-        assert.deepEqual((await ds.list(BATCHES_PREFIX)).items, [], 'no batch marker left');
+        assert.deepEqual((await ds.list(BATCH_MARKERS_PREFIX)).items, [], 'no batch marker left');
+        assert.deepEqual((await ds.list(BATCHES_PREFIX)).items, [], 'no owner key or undo record left');
         if (outcome !== 'applied') {
           // The apply failed (nothing of it left), or the delete after it did (the apply stands).
           const applyStood = creates.every((c) => names.has(c.metadata.name));

@@ -15,12 +15,13 @@ import type { Resource } from '../../src/api/resource.ts';
 import { validateResource } from '../../src/api/validate.ts';
 import { EtcdDatastore, ResourceStore } from '../../src/datastore/mod.ts';
 import { Ipam } from '../../src/ipam/ipam.ts';
+import { createLogger } from '../../src/log/mod.ts';
 import { KubeClient, loadKubeconfig, startKubeControllers, type RunningKubeControllers } from '../../src/kube/mod.ts';
 import { useEtcd } from '../harness/etcd.ts';
 import { useKube } from '../harness/kube.ts';
 import { eventually } from '../harness/wait.ts';
 import { apply, node as calicoNode, pool } from '../ipam/helpers.ts';
-import { kubeControllersConfig, namespace, networkPolicy, pod, writeEndpointOf } from './helpers.ts';
+import { kubeControllersConfig, kubectlOf, namespace, networkPolicy, pod, waitForServiceAccountOf, writeEndpointOf } from './helpers.ts';
 
 describe('kube-controllers (real kube-apiserver, real etcd)', () => {
   const ctx = useEtcd();
@@ -37,7 +38,10 @@ describe('kube-controllers (real kube-apiserver, real etcd)', () => {
     client = new KubeClient(loadKubeconfig(k.kube.kubeconfig));
     await store.apply(kubeControllersConfig());
     await apply(ds, pool('pods', '10.60.0.0/16'));
-    running = startKubeControllers({ datastore: ds, client, identity: 'test', configPollMs: 1000, gcIntervalMs: 1000 });
+    // MARGAY_TEST_KUBE_LOG=FILE: the controllers' log lines (info) go to FILE, for a failure's diagnosis.
+    const logFile = process.env.MARGAY_TEST_KUBE_LOG;
+    const logger = logFile ? createLogger({ level: 'debug', component: 'kube-controllers', file: logFile }) : undefined;
+    running = startKubeControllers({ datastore: ds, client, identity: 'test', configPollMs: 1000, gcIntervalMs: 1000, ...(logger ? { logger } : {}) });
     await running.ready();
   });
   after(async () => {
@@ -46,13 +50,15 @@ describe('kube-controllers (real kube-apiserver, real etcd)', () => {
     await ds?.close();
   });
 
+  // kubectl runs asynchronously: the controllers run in this process and must not be starved.
+  const kubeApply = (manifest: string): Promise<string> => kubectlOf(k.kube, ['apply', '-f', '-'], manifest);
   const profile = (name: string) => store.get(profileKind, name);
   const labelsToApply = async (name: string) => ((await profile(name))?.spec as { labelsToApply?: Record<string, string> } | undefined)?.labelsToApply;
 
   it('mirrors namespaces, service accounts and network policies, and follows their changes and deletions', async () => {
-    k.kube.apply(namespace('shop', { team: 'a' }));
-    k.kube.apply(JSON.stringify({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'api', namespace: 'shop', labels: { tier: 'x' } } }));
-    k.kube.apply(networkPolicy('shop', 'allow-web', { app: 'web' }, { app: 'client' }));
+    await kubeApply(namespace('shop', { team: 'a' }));
+    await kubeApply(JSON.stringify({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'api', namespace: 'shop', labels: { tier: 'x' } } }));
+    await kubeApply(networkPolicy('shop', 'allow-web', { app: 'web' }, { app: 'client' }));
     await eventually(async () => assert.deepEqual(await labelsToApply('kns.shop'), { 'pcns.team': 'a', 'pcns.kubernetes.io/metadata.name': 'shop', 'pcns.projectcalico.org/name': 'shop' }), T);
     await eventually(async () => assert.deepEqual(await labelsToApply('ksa.shop.api'), { 'pcsa.tier': 'x', 'pcsa.projectcalico.org/name': 'api' }), T);
     await eventually(async () => assert.ok(await profile('ksa.shop.default'), 'the default service account, made by kube-controller-manager'), T);
@@ -61,25 +67,25 @@ describe('kube-controllers (real kube-apiserver, real etcd)', () => {
     assert.equal((np.spec as { order: number }).order, 1000);
     assert.deepEqual(((np.spec as { ingress: { destination: { ports: number[] } }[] }).ingress[0]!.destination.ports), [80]);
 
-    k.kube.kubectl(['label', 'namespace', 'shop', 'team=b', '--overwrite']);
-    k.kube.apply(networkPolicy('shop', 'allow-web', { app: 'web' }, { app: 'client' }, 8080));
+    await kubectlOf(k.kube, ['label', 'namespace', 'shop', 'team=b', '--overwrite']);
+    await kubeApply(networkPolicy('shop', 'allow-web', { app: 'web' }, { app: 'client' }, 8080));
     await eventually(async () => assert.equal((await labelsToApply('kns.shop'))?.['pcns.team'], 'b'), T);
     await eventually(async () => {
       const p = await store.get(networkPolicyKind, 'knp.default.allow-web', 'shop');
       assert.deepEqual((p?.spec as { ingress: { destination: { ports: number[] } }[] }).ingress[0]!.destination.ports, [8080]);
     }, T);
 
-    k.kube.kubectl(['-n', 'shop', 'delete', 'networkpolicy', 'allow-web']);
-    k.kube.kubectl(['delete', 'namespace', 'shop', '--wait=false']);
+    await kubectlOf(k.kube, ['-n', 'shop', 'delete', 'networkpolicy', 'allow-web']);
+    await kubectlOf(k.kube, ['delete', 'namespace', 'shop', '--wait=false']);
     await eventually(async () => assert.equal(await store.get(networkPolicyKind, 'knp.default.allow-web', 'shop'), undefined), T);
     await eventually(async () => assert.equal(await profile('kns.shop'), undefined), { timeoutMs: 60_000 });
     await eventually(async () => assert.equal(await profile('ksa.shop.api'), undefined), T);
   });
 
   it('repairs drift in what it owns and never touches what it does not', async () => {
-    k.kube.apply(namespace('drift'));
-    await k.kube.waitForServiceAccount('drift');
-    k.kube.apply(networkPolicy('drift', 'p', { app: 'db' }, { app: 'api' }));
+    await kubeApply(namespace('drift'));
+    await waitForServiceAccountOf(k.kube, 'drift');
+    await kubeApply(networkPolicy('drift', 'p', { app: 'db' }, { app: 'api' }));
     await eventually(async () => (await store.get(networkPolicyKind, 'knp.default.p', 'drift')) ?? false, T);
     // Foreign resources: a user's profile and policy, a non-Kubernetes endpoint, a Node without orchRefs.
     const foreign = [
@@ -118,12 +124,12 @@ describe('kube-controllers (real kube-apiserver, real etcd)', () => {
   });
 
   it("copies a pod's label changes onto its WorkloadEndpoint, and removes the endpoint of a deleted pod", async () => {
-    k.kube.apply(namespace('web'));
-    await k.kube.waitForServiceAccount('web');
-    k.kube.apply(pod('web', 'front', 'node-a', { app: 'front' }));
+    await kubeApply(namespace('web'));
+    await waitForServiceAccountOf(k.kube, 'web');
+    await kubeApply(pod('web', 'front', 'node-a', { app: 'front' }));
     const wep = await writeEndpointOf(k.kube, store, 'web', 'front', ['10.60.0.7']);
     assert.equal(wep.metadata.labels?.app, 'front');
-    k.kube.kubectl(['-n', 'web', 'label', 'pod', 'front', 'app=shop', 'version=2', '--overwrite']);
+    await kubectlOf(k.kube, ['-n', 'web', 'label', 'pod', 'front', 'app=shop', 'version=2', '--overwrite']);
     await eventually(async () => {
       const now = await store.get(workloadEndpointKind, wep.metadata.name, 'web');
       assert.deepEqual(now?.metadata.labels, {
@@ -135,12 +141,12 @@ describe('kube-controllers (real kube-apiserver, real etcd)', () => {
       });
       assert.deepEqual((now?.spec as { ipNetworks: string[] }).ipNetworks, ['10.60.0.7/32'], 'the rest of the endpoint is untouched');
     }, T);
-    k.kube.kubectl(['-n', 'web', 'delete', 'pod', 'front', '--grace-period=0', '--force']);
+    await kubectlOf(k.kube, ['-n', 'web', 'delete', 'pod', 'front', '--grace-period=0', '--force']);
     await eventually(async () => assert.equal(await store.get(workloadEndpointKind, wep.metadata.name, 'web'), undefined), T);
   });
 
   it('deletes the Node of a deleted Kubernetes node and releases its affinities and addresses; syncs its labels', async () => {
-    k.kube.apply(JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-b', labels: { zone: 'z1' } } }));
+    await kubeApply(JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-b', labels: { zone: 'z1' } } }));
     await store.apply(validateResource({ apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: 'node-b', labels: { mine: 'yes' } }, spec: { orchRefs: [{ orchestrator: 'k8s', nodeName: 'node-b' }] } }));
     const ipam = new Ipam(ds);
     const got = await ipam.autoAssign({ handle: 'k8s-pod-network.b1', node: 'node-b', num4: 1, attrs: { namespace: 'web', pod: 'on-b' } });
@@ -150,10 +156,10 @@ describe('kube-controllers (real kube-apiserver, real etcd)', () => {
       assert.equal(n?.metadata.labels?.zone, 'z1');
       assert.equal(n?.metadata.labels?.mine, 'yes', 'labels set by others stay');
     }, T);
-    k.kube.kubectl(['label', 'node', 'node-b', 'zone-', 'rack=r7']);
+    await kubectlOf(k.kube, ['label', 'node', 'node-b', 'zone-', 'rack=r7']);
     await eventually(async () => assert.deepEqual((await store.get(nodeKind, 'node-b'))?.metadata.labels, { mine: 'yes', rack: 'r7' }), T);
 
-    k.kube.kubectl(['delete', 'node', 'node-b']);
+    await kubectlOf(k.kube, ['delete', 'node', 'node-b']);
     await eventually(async () => assert.equal(await store.get(nodeKind, 'node-b'), undefined), T);
     await eventually(async () => {
       const snap = await ipam.snapshot();
@@ -164,9 +170,9 @@ describe('kube-controllers (real kube-apiserver, real etcd)', () => {
   });
 
   it('IPAM garbage collection asks the API whether the pod of an allocation still exists', async () => {
-    k.kube.apply(JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-a' } }));
+    await kubeApply(JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-a' } }));
     await store.apply(validateResource({ apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: 'node-a' }, spec: { orchRefs: [{ orchestrator: 'k8s', nodeName: 'node-a' }] } }));
-    k.kube.apply(pod('web', 'alive', 'node-a', { app: 'alive' }));
+    await kubeApply(pod('web', 'alive', 'node-a', { app: 'alive' }));
     const ipam = new Ipam(ds);
     // Neither has a WorkloadEndpoint (an ADD in flight, or an agent that never wrote it): only the API can tell.
     await ipam.autoAssign({ handle: 'k8s-pod-network.alive', node: 'node-a', num4: 1, attrs: { namespace: 'web', pod: 'alive' } });
@@ -179,11 +185,11 @@ describe('kube-controllers (real kube-apiserver, real etcd)', () => {
     await store.apply(kubeControllersConfig({ only: ['node', 'workloadEndpoint'] }));
     await eventually(() => assert.deepEqual(running.running().sort(), ['node', 'workloadEndpoint']), T);
     await running.ready();
-    k.kube.apply(namespace('late'));
+    await kubeApply(namespace('late'));
     // The running controllers still work: a pod label change reaches its endpoint…
-    k.kube.apply(pod('web', 'probe', 'node-a', { v: '1' }));
+    await kubeApply(pod('web', 'probe', 'node-a', { v: '1' }));
     const wep = await writeEndpointOf(k.kube, store, 'web', 'probe');
-    k.kube.kubectl(['-n', 'web', 'label', 'pod', 'probe', 'v=2', '--overwrite']);
+    await kubectlOf(k.kube, ['-n', 'web', 'label', 'pod', 'probe', 'v=2', '--overwrite']);
     await eventually(async () => assert.equal((await store.get(workloadEndpointKind, wep.metadata.name, 'web'))?.metadata.labels?.v, '2'), T);
     // …while the namespace controller is off.
     assert.equal(await profile('kns.late'), undefined);

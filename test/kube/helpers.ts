@@ -1,4 +1,5 @@
 /** Shared setup of the Kubernetes tests: a KubeControllersConfiguration, manifests, a pod's endpoint. */
+import { execFile } from 'node:child_process';
 import { convertKubernetesResource, podEndpointLabels } from '../../src/api/k8s/mod.ts';
 import { networkPolicyKind } from '../../src/api/kinds/network-policy.ts';
 import { profileKind } from '../../src/api/kinds/profile.ts';
@@ -9,6 +10,32 @@ import { validateResource } from '../../src/api/validate.ts';
 import type { Resource } from '../../src/api/resource.ts';
 import type { ResourceStore } from '../../src/datastore/mod.ts';
 import type { KubeHandle } from '../harness/kube.ts';
+
+/**
+ * Runs kubectl with the admin kubeconfig without blocking the event loop (controllers running in
+ * the test's own process keep working meanwhile, unlike with the harness's synchronous kubectl);
+ * resolves with stdout, rejects with stderr.
+ */
+export function kubectlOf(kube: KubeHandle, args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = execFile('kubectl', ['--kubeconfig', kube.kubeconfig, ...args], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 }, (err, out, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(out)));
+    if (input !== undefined) c.stdin!.end(input);
+  });
+}
+
+/** Waits, without blocking the event loop, until a ServiceAccount exists (made by kube-controller-manager). */
+export async function waitForServiceAccountOf(kube: KubeHandle, namespace: string, name = 'default', timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await kubectlOf(kube, ['-n', namespace, 'get', 'serviceaccount', name, '-o', 'name']);
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`ServiceAccount ${namespace}/${name} did not appear within ${timeoutMs} ms: ${(err as Error).message}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
 
 /** A `default` KubeControllersConfiguration with every controller on and short periods. */
 export function kubeControllersConfig(options: { period?: string; leakGrace?: string; only?: string[] } = {}): Resource {
@@ -53,9 +80,35 @@ export function networkPolicy(ns: string, name: string, selector: Record<string,
   });
 }
 
+/**
+ * A NetworkPolicy isolating `n=1` pods for egress whose first rule Calico cannot express, though
+ * the API server accepts it: an IPv4-mapped IPv6 `except` inside an IPv4 CIDR (a v6 notNet in a v4
+ * rule). Converted as written it would allow all egress; the second rule (DNS) converts.
+ */
+export function halfConvertiblePolicy(ns: string, name: string): string {
+  return JSON.stringify({
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name, namespace: ns },
+    spec: {
+      podSelector: { matchLabels: { n: '1' } },
+      policyTypes: ['Egress'],
+      egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['::ffff:10.0.0.0/104'] } }] }, { ports: [{ protocol: 'UDP', port: 53 }] }],
+    },
+  });
+}
+
+/** The Warning events recorded on NetworkPolicy `ns/name`, as `reason: message`. */
+export function policyEvents(kube: KubeHandle, ns: string, name: string): string[] {
+  const events = (JSON.parse(kube.kubectl(['-n', ns, 'get', 'events', '--field-selector', `involvedObject.kind=NetworkPolicy,involvedObject.name=${name}`, '-o', 'json'])) as {
+    items: { type: string; reason: string; message: string }[];
+  }).items;
+  return events.filter((e) => e.type === 'Warning').map((e) => `${e.reason}: ${e.message}`);
+}
+
 /** Writes the WorkloadEndpoint the CNI plugin would write for a pod (as `margay apply` converts it). */
 export async function writeEndpointOf(kube: KubeHandle, store: ResourceStore, ns: string, name: string, ips: string[] = []): Promise<Resource> {
-  const obj = JSON.parse(kube.kubectl(['-n', ns, 'get', 'pod', name, '-o', 'json'])) as Record<string, unknown>;
+  const obj = JSON.parse(await kubectlOf(kube, ['-n', ns, 'get', 'pod', name, '-o', 'json'])) as Record<string, unknown>;
   const wep = convertKubernetesResource({ apiVersion: 'v1', kind: 'Pod', metadata: obj.metadata, spec: obj.spec, status: ips.length > 0 ? { podIPs: ips.map((ip) => ({ ip })) } : {} });
   delete wep.metadata.uid;
   delete wep.metadata.creationTimestamp;

@@ -16,7 +16,7 @@ import { KubeClient, loadKubeconfig, PodInfoSource, startKubeControllers, type R
 import { useEtcd } from '../harness/etcd.ts';
 import { useKube } from '../harness/kube.ts';
 import { eventually } from '../harness/wait.ts';
-import { kubeControllersConfig, namespace, networkPolicy, pod } from './helpers.ts';
+import { halfConvertiblePolicy, kubeControllersConfig, namespace, networkPolicy, pod, policyEvents } from './helpers.ts';
 
 const rbac = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../examples/kubernetes/rbac.yaml'), 'utf8');
 
@@ -51,6 +51,11 @@ describe('RBAC of the documented ClusterRoles', () => {
     await eventually(async () => assert.ok(await store.get(profileKind, 'kns.rbac-ns')), { timeoutMs: 30_000 });
     await eventually(async () => assert.ok(await store.get(networkPolicyKind, 'knp.default.np', 'rbac-ns')), { timeoutMs: 30_000 });
     await eventually(async () => assert.ok(await store.get(profileKind, 'ksa.rbac-ns.default')), { timeoutMs: 30_000 });
+  });
+
+  it('margay-kube-controllers may record a Warning event on a NetworkPolicy with a rule it cannot convert', async () => {
+    k.kube.apply(halfConvertiblePolicy('rbac-ns', 'half'));
+    await eventually(() => assert.match(policyEvents(k.kube, 'rbac-ns', 'half').join('\n'), /^RuleNotConverted: egress\[0\] cannot be converted/), { timeoutMs: 30_000 });
   });
 
   it('margay-cni can read a pod and its namespace and patch the pod, and nothing more', async () => {

@@ -13,7 +13,7 @@ import { validateResource } from '../../src/api/validate.ts';
 import { MemoryDatastore, ResourceStore } from '../../src/datastore/mod.ts';
 import { hasCode } from '../../src/errors/mod.ts';
 import { indexWorkloads, judgeAllocation, type AllocationView } from '../../src/ipam/ownership.ts';
-import { accessFromNetConf, endpointFor, KeyedQueue, loadKubeconfig, podFacts, reconcileAll, settingsFrom, withKubeLabels, KUBE_LABELS_ANNOTATION } from '../../src/kube/mod.ts';
+import { accessFromNetConf, endpointFor, EVENT_COMPONENT, eventFor, KeyedQueue, loadKubeconfig, podFacts, reconcileAll, settingsFrom, withKubeLabels, KUBE_LABELS_ANNOTATION } from '../../src/kube/mod.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'margay-kube-unit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -144,5 +144,24 @@ describe('reconcileAll', () => {
     assert.ok(await store.get(profileKind, 'user'), 'not owned: untouched');
     const again = await reconcileAll(store, owned, [profile('kns.keep', { a: '1' }), profile('kns.change', { a: '2' }), profile('kns.new')]);
     assert.deepEqual([again.created.length, again.updated.length, again.deleted.length, again.unchanged], [0, 0, 0, 3]);
+  });
+});
+
+describe('Kubernetes events', () => {
+  it('names the object, keeps the message within what the API server accepts, and says who reported it', () => {
+    const np = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'p', namespace: 'ns', uid: 'u-1', resourceVersion: '42' } };
+    const e = eventFor(np, 'Warning', 'RuleNotConverted', 'x'.repeat(2000), new Date('2026-01-02T03:04:05.678Z')) as {
+      metadata: { name: string; namespace: string };
+      involvedObject: Record<string, unknown>;
+      message: string;
+      source: { component: string };
+      firstTimestamp: string;
+    };
+    assert.match(e.metadata.name, /^p\.[0-9a-f]{16}$/);
+    assert.equal(e.metadata.namespace, 'ns');
+    assert.deepEqual(e.involvedObject, { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', namespace: 'ns', name: 'p', uid: 'u-1', resourceVersion: '42' });
+    assert.equal(e.message.length, 1024);
+    assert.equal(e.source.component, EVENT_COMPONENT);
+    assert.equal(e.firstTimestamp, '2026-01-02T03:04:05Z');
   });
 });

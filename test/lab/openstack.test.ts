@@ -24,7 +24,7 @@ describe('lab: OpenStack', () => {
       assert.match(neutron, /^auth_strategy = noauth$/m);
       assert.match(neutron, /^transport_url = fake:\/$/m);
       assert.match(neutron, /^bind_host = 192\.0\.2\.3$/m);
-      assert.match(neutron, new RegExp(`^connection = sqlite:///${files.database}$`, 'm'));
+      assert.match(neutron, new RegExp(`^connection = sqlite:///${files.database}\\?timeout=30$`, 'm'));
       assert.match(ml2, /^mechanism_drivers = margay$/m);
       assert.match(ml2, /^\[margay\]\netcd_endpoint = unix:\/\/\/lab\/etcd\/client\.sock:0\nopenstack_region = \nresync_interval = 10$/m);
       const command = neutronServerCommand(files);

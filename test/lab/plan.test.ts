@@ -35,13 +35,15 @@ describe('lab plan', () => {
   test('on a machine whose uplink is 192.0.2.0/24, every address moves to the next free ranges', () => {
     const machine = [{ cidr: '192.0.2.0/24', what: 'eth0 address 192.0.2.2/24' }];
     const plan = planLab({ hosts: 3, router: true, ipv6: true }, machine);
-    assert.deepEqual(plan.ranges, { fabric: '198.51.100.0/24', pool4: '10.244.0.0/16', second: '203.0.113.0/24', fabric6: '2001:db8::/64', pool6: 'fd00:10:244::/48' });
-    assert.deepEqual(plan.hosts.map((h) => [h.address, h.gateway, h.address6]), [
-      ['198.51.100.11/24', '198.51.100.1', '2001:db8::b/64'],
-      ['198.51.100.12/24', '198.51.100.1', '2001:db8::c/64'],
-      ['203.0.113.13/24', '203.0.113.1', undefined],
+    assert.deepEqual(plan.ranges, { fabric: '198.51.100.0/24', pool4: '10.244.0.0/16', second: '203.0.113.0/24', fabric6: '2001:db8::/64', pool6: 'fd00:10:244::/48', second6: '2001:db8:1::/64' });
+    // Dual stack on both segments: the host behind the router has IPv6 too, with the router as its IPv6 gateway.
+    assert.deepEqual(plan.hosts.map((h) => [h.address, h.gateway, h.address6, h.gateway6]), [
+      ['198.51.100.11/24', '198.51.100.1', '2001:db8::b/64', '2001:db8::1'],
+      ['198.51.100.12/24', '198.51.100.1', '2001:db8::c/64', '2001:db8::1'],
+      ['203.0.113.13/24', '203.0.113.1', '2001:db8:1::d/64', '2001:db8:1::1'],
     ]);
     assert.deepEqual([plan.router?.fabricAddress, plan.router?.secondAddress], ['198.51.100.1/24', '203.0.113.1/24']);
+    assert.deepEqual([plan.router?.fabricAddress6, plan.router?.secondAddress6], ['2001:db8::1/64', '2001:db8:1::1/64']);
   });
 
   test('bad options are refused with what is allowed', () => {

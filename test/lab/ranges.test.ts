@@ -42,12 +42,12 @@ describe('lab ranges - what the machine has', () => {
 
 describe('lab ranges - the choice', () => {
   test('a machine with nothing in the way gets the first candidates', () => {
-    assert.deepEqual(chooseLabRanges([], NEEDS_ALL), { fabric: '192.0.2.0/24', pool4: '10.244.0.0/16', second: '198.51.100.0/24', fabric6: '2001:db8::/64', pool6: 'fd00:10:244::/48' });
+    assert.deepEqual(chooseLabRanges([], NEEDS_ALL), { fabric: '192.0.2.0/24', pool4: '10.244.0.0/16', second: '198.51.100.0/24', fabric6: '2001:db8::/64', pool6: 'fd00:10:244::/48', second6: '2001:db8:1::/64' });
     assert.deepEqual(chooseLabRanges([], { router: false, ipv6: false }), { fabric: '192.0.2.0/24', pool4: '10.244.0.0/16' }, 'only what the options need');
   });
 
   test('a machine on 192.0.2.0/24 (this one): the fabric moves, the segments stay apart', () => {
-    assert.deepEqual(chooseLabRanges(machine(), NEEDS_ALL), { fabric: '198.51.100.0/24', pool4: '10.244.0.0/16', second: '203.0.113.0/24', fabric6: '2001:db8::/64', pool6: 'fd00:10:244::/48' });
+    assert.deepEqual(chooseLabRanges(machine(), NEEDS_ALL), { fabric: '198.51.100.0/24', pool4: '10.244.0.0/16', second: '203.0.113.0/24', fabric6: '2001:db8::/64', pool6: 'fd00:10:244::/48', second6: '2001:db8:1::/64' });
   });
 
   test('any overlap counts: a wider route, a host route, a route in another table, an IPv6 route', () => {
@@ -60,7 +60,7 @@ describe('lab ranges - the choice', () => {
       { cidr: 'fd00:10:244::/48', what: 'route fd00:10:244::/48 dev flannel' },
       { cidr: '0.0.0.0/0', what: 'unreachable route 0.0.0.0/0' },
     ];
-    assert.deepEqual(chooseLabRanges(used, NEEDS_ALL), { fabric: '198.18.0.0/24', pool4: '172.28.0.0/16', second: '198.18.1.0/24', fabric6: '2001:db8:1::/64', pool6: 'fd00:10:245::/48' });
+    assert.deepEqual(chooseLabRanges(used, NEEDS_ALL), { fabric: '198.18.0.0/24', pool4: '172.28.0.0/16', second: '198.18.1.0/24', fabric6: '2001:db8:1::/64', pool6: 'fd00:10:245::/48', second6: '2001:db8:2::/64' });
   });
 
   test('refused when every candidate is taken, naming the purpose and what is in the way', () => {

@@ -4,13 +4,12 @@
  * (mesh-only fields, enums); defaults are the CRD defaults the datastore stores.
  */
 import { z } from 'zod';
-import { asNumberSchema, checkSubdomainName } from '../common.ts';
+import { asNumberSchema, checkSubdomainName, LOG_LEVELS } from '../common.ts';
 import { isMasked, parseIpNet } from '../../net/mod.ts';
 import type { KindDefinition } from '../kind.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
 import {
   bgpPasswordSchema,
-  caseInsensitiveEnum,
   checkCommunityValue,
   enumOf,
   goDurationSchema,
@@ -24,7 +23,6 @@ import {
   withSpec,
 } from './infra-common.ts';
 
-export const LOG_LEVELS = ['Trace', 'Debug', 'Info', 'Warning', 'Error', 'Fatal'] as const;
 export const PROGRAM_CLUSTER_ROUTES = ['Disabled', 'Enabled', 'EnabledIPIPOnly', 'EnabledNoEncapOnly'] as const;
 
 const IGNORED_INTERFACE = /^[a-zA-Z0-9_.*-]{1,15}$/;
@@ -44,7 +42,7 @@ const prefixAdvertisementSchema = z.strictObject({
 });
 
 const specSchema = z.strictObject({
-  logSeverityScreen: caseInsensitiveEnum(LOG_LEVELS).optional(),
+  logSeverityScreen: enumOf(LOG_LEVELS).optional(),
   nodeToNodeMeshEnabled: z.boolean().optional(),
   asNumber: asNumberSchema.optional(),
   serviceLoadBalancerIPs: z.array(serviceBlock).optional(),

@@ -23,7 +23,11 @@ import {
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 const specSchema = z.strictObject({
-  node: z.string().optional(),
+  // validator.go: BGPPeerSpec.Node is tagged `name` (a DNS subdomain; the CRD caps it at 253).
+  node: z.string().superRefine((s, ctx) => {
+    const problem = s === '' ? undefined : checkSubdomainName(s);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }).optional(),
   peerIP: z
     .string()
     .refine((s) => s === '' || parseIpPort(s) !== undefined, {

@@ -5,12 +5,13 @@
  * cross-field checks are those of Calico's `validateFelixConfigSpec`.
  */
 import { z } from 'zod';
-import { checkLabelName, checkSubdomainName } from '../common.ts';
+import { checkLabelName, checkSubdomainName, LOG_LEVELS, selectorSchema } from '../common.ts';
 import { parseCidrOrIp } from '../../net/mod.ts';
 import type { KindDefinition } from '../kind.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
 import {
   caseInsensitiveEnum,
+  dscpSchema,
   enumOf,
   felixDurationSchema,
   goDurationSchema,
@@ -27,7 +28,7 @@ const IFACE_FILTER = /^[a-zA-Z0-9:._+-]{1,15}$/;
 const PROMETHEUS_HOST = /^[a-zA-Z0-9:._+-]{1,64}$/;
 const HEALTH_OVERRIDE_NAME = /^[a-zA-Z0-9_ -]+$/;
 const CONNTRACK_TIMEOUT = /^(([0-9]*(\.[0-9]*)?(ms|s|h|m|us)+)+|Auto)$/;
-const LOG_LEVELS = ['Trace', 'Debug', 'Info', 'Warning', 'Error', 'Fatal'] as const;
+
 
 const regexSchema = z.string().refine((s) => {
   try {
@@ -79,6 +80,8 @@ const conntrackTimeout = z.string().regex(CONNTRACK_TIMEOUT, { message: 'must be
 
 /** The full FelixConfigurationSpec field list. */
 const fields = {
+  // Which nodes a FelixConfiguration other than default and node.<name> applies to.
+  nodeSelector: z.string().max(1024, { message: 'must be at most 1024 characters' }).pipe(selectorSchema),
   useInternalDataplaneDriver: bool,
   dataplaneDriver: str,
   dataplaneWatchdogTimeout: duration,
@@ -98,7 +101,7 @@ const fields = {
   }),
   ipsetsRefreshInterval: duration,
   maxIpsetSize: intRange(0, 2147483647),
-  iptablesBackend: caseInsensitiveEnum(['Auto', 'Legacy', 'NFT']),
+  iptablesBackend: enumOf(['Auto', 'Legacy', 'NFT'] as const),
   xdpRefreshInterval: duration,
   netlinkTimeout: duration,
   metadataAddr: str,
@@ -107,16 +110,18 @@ const fields = {
   interfacePrefix: str,
   interfaceExclude: str,
   chainInsertMode: caseInsensitiveEnum(['Insert', 'Append']),
-  defaultEndpointToHostAction: caseInsensitiveEnum(['Drop', 'Accept', 'Return']),
-  iptablesFilterAllowAction: caseInsensitiveEnum(['Accept', 'Return']),
-  iptablesMangleAllowAction: caseInsensitiveEnum(['Accept', 'Return']),
-  iptablesFilterDenyAction: caseInsensitiveEnum(['Drop', 'Reject']),
-  logPrefix: str,
+  defaultEndpointToHostAction: enumOf(['Drop', 'Accept', 'Return'] as const),
+  iptablesFilterAllowAction: enumOf(['Accept', 'Return'] as const),
+  iptablesMangleAllowAction: enumOf(['Accept', 'Return'] as const),
+  iptablesFilterDenyAction: enumOf(['Drop', 'Reject'] as const),
+  logPrefix: z.string().regex(/^[a-zA-Z0-9%: /_-]*$/, { message: 'may hold only letters, digits and % : / _ - and spaces' }),
   logFilePath: str,
-  logSeverityFile: caseInsensitiveEnum(LOG_LEVELS),
-  logSeverityScreen: caseInsensitiveEnum(LOG_LEVELS),
-  logSeveritySys: caseInsensitiveEnum(LOG_LEVELS),
+  logSeverityFile: enumOf(LOG_LEVELS),
+  logSeverityScreen: enumOf(LOG_LEVELS),
+  logSeveritySys: enumOf(LOG_LEVELS),
   logDebugFilenameRegex: regexSchema,
+  logActionRateLimit: z.string().regex(/^[1-9]\d{0,3}\/(second|minute|hour|day)$/, { message: 'must be N/second, N/minute, N/hour or N/day with N from 1 to 9999' }),
+  logActionRateLimitBurst: intRange(0, 9999),
   ipipEnabled: bool,
   ipipMTU: mtu,
   vxlanEnabled: bool,
@@ -148,6 +153,10 @@ const fields = {
   prometheusGoMetricsEnabled: bool,
   prometheusProcessMetricsEnabled: bool,
   prometheusWireGuardMetricsEnabled: bool,
+  prometheusMetricsCAFile: str,
+  prometheusMetricsCertFile: str,
+  prometheusMetricsKeyFile: str,
+  prometheusMetricsClientAuth: enumOf(['RequireAndVerifyClientCert', 'RequireAnyClientCert', 'VerifyClientCertIfGiven', 'NoClientCert'] as const),
   failsafeInboundHostPorts: z.array(protoPortSchema),
   failsafeOutboundHostPorts: z.array(protoPortSchema),
   kubeNodePortRanges: z.array(portOrRange(false)).max(7, { message: 'at most 7 port ranges' }),
@@ -178,13 +187,13 @@ const fields = {
   genericXDPEnabled: bool,
   nftablesMode: enumOf(['Disabled', 'Enabled', 'Auto'] as const),
   nftablesRefreshInterval: duration,
-  nftablesFilterAllowAction: caseInsensitiveEnum(['Accept', 'Return']),
-  nftablesMangleAllowAction: caseInsensitiveEnum(['Accept', 'Return']),
-  nftablesFilterDenyAction: caseInsensitiveEnum(['Drop', 'Reject']),
+  nftablesFilterAllowAction: enumOf(['Accept', 'Return'] as const),
+  nftablesMangleAllowAction: enumOf(['Accept', 'Return'] as const),
+  nftablesFilterDenyAction: enumOf(['Drop', 'Reject'] as const),
   nftablesMarkMask: uint32,
   bpfEnabled: bool,
   bpfDisableUnprivileged: bool,
-  bpfLogLevel: caseInsensitiveEnum(['Off', 'Info', 'Debug']),
+  bpfLogLevel: enumOf(['Off', 'Info', 'Debug'] as const),
   bpfConntrackLogLevel: enumOf(['Off', 'Debug'] as const),
   bpfConntrackMode: enumOf(['Auto', 'Userspace', 'BPFProgram'] as const),
   bpfConntrackTimeouts: z.strictObject({
@@ -208,7 +217,7 @@ const fields = {
   bpfConnectTimeLoadBalancingEnabled: bool,
   bpfConnectTimeLoadBalancing: enumOf(['TCP', 'Enabled', 'Disabled'] as const),
   bpfHostNetworkedNATWithoutCTLB: enumOf(['Enabled', 'Disabled'] as const),
-  bpfExternalServiceMode: caseInsensitiveEnum(['Tunnel', 'DSR']),
+  bpfExternalServiceMode: enumOf(['Tunnel', 'DSR'] as const),
   bpfDSROptoutCIDRs: cidrList,
   bpfExtToServiceConnmark: uint32,
   bpfKubeProxyIptablesCleanupEnabled: bool,
@@ -237,8 +246,8 @@ const fields = {
   bpfProfiling: enumOf(['Enabled', 'Disabled'] as const),
   bpfAttachType: enumOf(['TC', 'TCX'] as const),
   bpfJITHardening: enumOf(['Auto', 'Strict'] as const),
-  bpfMaglevMaxEndpointsPerService: int,
-  bpfMaglevMaxServices: int,
+  bpfMaglevMaxEndpointsPerService: intRange(1, 3000),
+  bpfMaglevMaxServices: intRange(1, 3000),
   flowLogsPolicyEvaluationMode: enumOf(['None', 'Continuous'] as const),
   flowLogsFlushInterval: duration,
   flowLogsCollectorDebugTrace: bool,
@@ -265,8 +274,8 @@ const fields = {
   wireguardHostEncryptionEnabled: bool,
   wireguardKeepAlive: duration,
   awsSrcDstCheck: enumOf(['DoNothing', 'Enable', 'Disable'] as const),
-  serviceLoopPrevention: caseInsensitiveEnum(['Drop', 'Reject', 'Disabled']),
-  workloadSourceSpoofing: caseInsensitiveEnum(['Disabled', 'Any']),
+  serviceLoopPrevention: enumOf(['Drop', 'Reject', 'Disabled'] as const),
+  workloadSourceSpoofing: enumOf(['Disabled', 'Any'] as const),
   mtuIfacePattern: regexSchema,
   floatingIPs: enumOf(['Enabled', 'Disabled'] as const),
   windowsManageFirewallRules: enumOf(['Enabled', 'Disabled'] as const),
@@ -275,6 +284,9 @@ const fields = {
   goMaxProcs: int.min(-1, { message: 'must be at least -1' }),
   requireMTUFile: bool,
   cgroupV2Path: str,
+  istioAmbientMode: enumOf(['Enabled', 'Disabled'] as const),
+  istioDSCPMark: dscpSchema,
+  liveMigrationRouteConvergenceTime: duration,
 } satisfies Record<string, z.ZodType>;
 
 /** The names of every FelixConfiguration spec field Margay accepts. */
@@ -316,6 +328,11 @@ function validate(res: Resource): FieldIssue[] {
   external?.forEach((cidr, i) => {
     if (parseCidrOrIp(cidr)?.family === 6) issues.push(issue(`spec.externalNodesList[${i}]`, 'has invalid IPv6 CIDR (IPv4 only)'));
   });
+  // The CRD's rule: default and node.<name> apply by their names; only the others select nodes.
+  const name = res.metadata.name;
+  if (spec.nodeSelector !== undefined && (name === 'default' || name.startsWith('node.'))) {
+    issues.push(issue('spec.nodeSelector', "must not be set on the 'default' or a per-node ('node.*') FelixConfiguration"));
+  }
   const region = spec.openstackRegion as string | undefined;
   if (region !== undefined && region !== '') {
     if (region.length > 63 - REGION_PREFIX.length) issues.push(issue('spec.openstackRegion', 'is too long'));

@@ -75,14 +75,14 @@ export function caseInsensitiveEnum(values: readonly string[]): z.ZodType<string
   const lower = new Set(values.map((v) => v.toLowerCase()));
   return z.string().refine((s) => s === '' || lower.has(s.toLowerCase()), {
     message: `must be one of ${values.join(', ')} (case-insensitive)`,
-  });
+  }).meta({ enum: [...values], caseInsensitive: true });
 }
 
 /** An enum with a clear message. */
 export function enumOf<const T extends readonly [string, ...string[]]>(values: T): z.ZodType<T[number]> {
   return z.string().refine((s): s is T[number] => (values as readonly string[]).includes(s), {
     message: `must be one of ${values.join(', ')}`,
-  }) as unknown as z.ZodType<T[number]>;
+  }).meta({ enum: [...values] }) as unknown as z.ZodType<T[number]>;
 }
 
 /** A CIDR (strict, with a prefix) of any family, or of one family. */
@@ -112,6 +112,18 @@ export function ipSchemaOf(family?: 4 | 6): z.ZodType<string> {
     return f !== undefined && (family === undefined || f === family);
   }, { message: `must be ${what} address` });
 }
+
+/** DSCP class names and the code each stands for (Calico's numorstring.DSCP). */
+const DSCP_NAMES = [
+  'DF', 'EF', 'AF11', 'AF12', 'AF13', 'AF21', 'AF22', 'AF23', 'AF31', 'AF32', 'AF33', 'AF41', 'AF42', 'AF43',
+  'CS0', 'CS1', 'CS2', 'CS3', 'CS4', 'CS5', 'CS6',
+];
+
+/** A DSCP value: a number 0-63, or a class name (any case, surrounding spaces ignored). */
+export const dscpSchema = z.union([z.number(), z.string()]).refine(
+  (v) => (typeof v === 'number' ? Number.isInteger(v) && v >= 0 && v <= 63 : DSCP_NAMES.includes(v.trim().toUpperCase())),
+  { message: `must be a DSCP value 0-63 or one of ${DSCP_NAMES.join(', ')}` },
+);
 
 /** A BGP community value: `aa:nn` (16-bit parts) or `aa:nn:mm` (32-bit parts). */
 export function checkCommunityValue(value: string): string | undefined {

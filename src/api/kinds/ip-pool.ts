@@ -102,8 +102,27 @@ function validate(res: Resource): FieldIssue[] {
     if (encapEnabled(spec.ipipMode) || encapEnabled(spec.vxlanMode)) {
       issues.push(issue('spec.allowedUses', 'LoadBalancer IP pool cannot have IPIP or VXLAN enabled'));
     }
+    // validator.go: validateIPPoolSpec refuses disableBGPExport on a LoadBalancer pool (its
+    // addresses exist only to be announced) and any node selector but all().
+    if (spec.disableBGPExport === true) {
+      issues.push(issue('spec.disableBGPExport', 'a LoadBalancer IP pool must be exported over BGP (disableBGPExport cannot be true)'));
+    }
+    if (spec.nodeSelector !== undefined && spec.nodeSelector !== '' && spec.nodeSelector !== 'all()') {
+      issues.push(issue('spec.nodeSelector', 'a LoadBalancer IP pool must have nodeSelector all()'));
+    }
+  }
+  // Calico's client fills in the default uses (Workload, Tunnel) before it validates.
+  if ((seen.has('Tunnel') || seen.size === 0) && nonEmpty(spec.namespaceSelector)) {
+    issues.push(issue('spec.namespaceSelector', 'an IP pool with allowed use Tunnel cannot have a namespaceSelector (tunnel addresses belong to no namespace)'));
+  }
+  for (const field of ['nodeSelector', 'namespaceSelector'] as const) {
+    if (spec[field]?.includes('global(')) issues.push(issue(`spec.${field}`, `global() is not valid in an IP pool's ${field}; use all()`));
   }
   return issues;
+}
+
+function nonEmpty(v: string | undefined): v is string {
+  return v !== undefined && v !== '';
 }
 
 function applyDefaults(res: Resource): Resource {

@@ -1,7 +1,7 @@
 /**
  * IPAMConfiguration (calicoctl also says `ipamconfig`): the `default` singleton of cluster IPAM
  * settings. Defaults are the CRD's: strictAffinity false, autoAllocateBlocks true;
- * maxBlocksPerHost 0 means "use the built-in limit" and is stored as written.
+ * maxBlocksPerHost 0 (the default) means "use the built-in limit".
  */
 import { z } from 'zod';
 import type { KindDefinition } from '../kind.ts';
@@ -11,7 +11,7 @@ import { checkDefaultName, enumOf, intRange, specOf, withSpec } from './infra-co
 const specSchema = z.strictObject({
   strictAffinity: z.boolean().optional(),
   autoAllocateBlocks: z.boolean().optional(),
-  maxBlocksPerHost: intRange(0, 2147483647).optional(),
+  maxBlocksPerHost: intRange(0, 1000000).optional(),
   kubeVirtVMAddressPersistence: enumOf(['Enabled', 'Disabled'] as const).optional(),
   ipCooldownSeconds: intRange(0, 2147483647).optional(),
 });
@@ -20,6 +20,7 @@ function applyDefaults(res: Resource): Resource {
   const spec: Record<string, unknown> = { ...specOf(res) };
   spec.strictAffinity ??= false;
   spec.autoAllocateBlocks ??= true;
+  spec.maxBlocksPerHost ??= 0;
   return withSpec(res, spec);
 }
 

@@ -4,7 +4,7 @@
  * Mirrors Calico's KubeControllersConfigurationSpec; defaults are the CRD's.
  */
 import { z } from 'zod';
-import { labelsSchema, selectorSchema } from '../common.ts';
+import { LOG_LEVELS, labelsSchema, selectorSchema } from '../common.ts';
 import { parseCidrOrIp } from '../../net/mod.ts';
 import type { KindDefinition } from '../kind.ts';
 import type { Resource } from '../resource.ts';
@@ -54,7 +54,8 @@ const controllersSchema = z.strictObject({
 });
 
 const specShape = {
-  logSeverityScreen: enumOf(['None', 'Debug', 'Info', 'Warning', 'Error', 'Fatal', 'Panic'] as const).optional(),
+  // The CRD's enum (None … Panic) and the validator's logLevel (Trace … Fatal) both apply.
+  logSeverityScreen: enumOf(LOG_LEVELS.filter((l) => l !== 'Trace') as ['Debug', 'Info', 'Warning', 'Error', 'Fatal']).optional(),
   healthChecks: mode.optional(),
   etcdV3CompactionPeriod: goDurationSchema.optional(),
   prometheusMetricsPort: portNumber(true).optional(),

@@ -1,9 +1,22 @@
+import { noEffectWarnings } from '../field-support.ts';
 import type { KindDefinition } from '../kind.ts';
 import { infraKinds } from './infra-kinds.ts';
 import { policyKinds } from './policy-kinds.ts';
 
+/** A kind whose warnings also name every set field that has no effect in Margay (field-effects.ts). */
+function withNoEffectWarnings(def: KindDefinition): KindDefinition {
+  const own = def.warnings;
+  return {
+    ...def,
+    warnings: (res) => {
+      const named = own?.(res) ?? [];
+      return [...named, ...noEffectWarnings(def, res, named)];
+    },
+  };
+}
+
 /** Every projectcalico.org/v3 kind Margay stores. */
-export const allKinds: readonly KindDefinition[] = [...policyKinds, ...infraKinds];
+export const allKinds: readonly KindDefinition[] = [...policyKinds, ...infraKinds].map(withNoEffectWarnings);
 
 const byName = new Map<string, KindDefinition>();
 for (const def of allKinds) {

@@ -309,6 +309,12 @@ function defaultTieredPolicy(res: Resource): Resource {
   return { ...res, metadata: withTierLabel(res, spec.tier), spec: spec as Record<string, unknown> };
 }
 
+/** A staged policy's defaults: a tiered policy's, and stagedAction Set (the CRD's default). */
+function defaultStagedPolicy(res: Resource): Resource {
+  const out = defaultTieredPolicy(res);
+  return { ...out, spec: { stagedAction: 'Set', ...out.spec } };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Columns.
 // ---------------------------------------------------------------------------------------------
@@ -475,7 +481,7 @@ function tieredPolicyKind(options: TieredPolicyKindOptions): KindDefinition {
       }
       return validatePolicySpec(spec, global);
     },
-    applyDefaults: defaultTieredPolicy,
+    applyDefaults: staged ? defaultStagedPolicy : defaultTieredPolicy,
     references: tierReference,
     warnings: httpNotEnforced,
     columns: [tierColumn],

@@ -182,6 +182,12 @@ function isICMPv6(p: Protocol | undefined): boolean {
 }
 
 const PORTS_NEED_PROTOCOL = 'rules that specify ports must set protocol to TCP or UDP or SCTP';
+const PORTS_NEED_PROTOCOL_NUMERIC = 'rules with a numeric port or port range must set protocol to TCP or UDP or SCTP';
+
+/** A port number or range (`80`, `"80"`, `"80:90"`), as opposed to a port name. */
+function isNumericPort(p: Port): boolean {
+  return typeof p === 'number' || /^\d+(:\d+)?$/.test(p);
+}
 const GLOBAL_ONLY_IN_NS_SELECTOR = 'global() can only be used in an EntityRule namespaceSelector';
 
 /** True when a selector mentions `global(` (only an entity rule's namespaceSelector may). */
@@ -257,8 +263,11 @@ export function validateRule(rule: Rule, path: string): FieldIssue[] {
       [src.ports, 'source.ports'], [src.notPorts, 'source.notPorts'],
       [dst.ports, 'destination.ports'], [dst.notPorts, 'destination.notPorts'],
     ];
+    // validator.go: validateRule lets a rule without protocol name ports (they resolve through
+    // the endpoints' own port definitions); numbers and ranges need TCP, UDP or SCTP.
     for (const [list, field] of lists) {
-      if (nonEmpty(list)) issues.push({ path: `${path}.${field}`, message: PORTS_NEED_PROTOCOL });
+      const offending = rule.protocol === undefined ? (list ?? []).some((p) => isNumericPort(p)) : nonEmpty(list);
+      if (offending) issues.push({ path: `${path}.${field}`, message: rule.protocol === undefined ? PORTS_NEED_PROTOCOL_NUMERIC : PORTS_NEED_PROTOCOL });
     }
   }
 
@@ -282,11 +291,14 @@ export function validateRule(rule: Rule, path: string): FieldIssue[] {
   const scan = (nets: string[] | undefined, field: string): void => {
     let v4 = false;
     let v6 = false;
-    for (const n of nets ?? []) {
+    (nets ?? []).forEach((n, i) => {
       const c = parseCidrOrIp(n);
       if (c?.family === 4) v4 = true;
       if (c?.family === 6) v6 = true;
-    }
+      if (field.endsWith('notNets') && c !== undefined && isCatchAll(n, c)) {
+        issues.push({ path: `${path}.${field}[${i}]`, message: `${n} in a negation matches no traffic at all (a catch-all CIDR cannot be negated)` });
+      }
+    });
     if (rule.ipVersion !== undefined && ((v4 && rule.ipVersion !== 4) || (v6 && rule.ipVersion !== 6))) {
       issues.push({ path: `${path}.${field}`, message: `rule IP version (${rule.ipVersion}) doesn't match CIDR version` });
     }
@@ -319,6 +331,14 @@ export function validateRule(rule: Rule, path: string): FieldIssue[] {
   if (rule.source) issues.push(...validateEntityRule(rule.source, `${path}.source`));
   if (rule.destination) issues.push(...validateEntityRule(rule.destination, `${path}.destination`));
   return issues;
+}
+
+/**
+ * A network that contains every address of its family, as Calico's validateRule spots it in
+ * notNets: the literal `0.0.0.0/0` for IPv4, any /0 for IPv6.
+ */
+function isCatchAll(text: string, cidr: { family: 4 | 6; prefix: number }): boolean {
+  return cidr.family === 4 ? text === '0.0.0.0/0' : cidr.prefix === 0;
 }
 
 /** Validates every rule of a list; `path` names the list (`spec.ingress`). */

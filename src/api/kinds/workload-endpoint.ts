@@ -17,6 +17,7 @@ import {
   resourceNameSchema,
   specOf,
 } from './policy-fields.ts';
+import { dscpSchema } from './infra-common.ts';
 import { checkResourceName } from './policy-values.ts';
 import type { Protocol } from './rule.ts';
 import { cidrContainsIp, ipFamily, parseCidrOrIp, parseIp } from '../../net/mod.ts';
@@ -95,11 +96,6 @@ export function isValidMac(s: string): boolean {
 }
 
 const CONTAINER_ID = /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/;
-const DSCP_NAMES = [
-  'DF', 'EF',
-  'AF11', 'AF12', 'AF13', 'AF21', 'AF22', 'AF23', 'AF31', 'AF32', 'AF33', 'AF41', 'AF42', 'AF43',
-  'CS0', 'CS1', 'CS2', 'CS3', 'CS4', 'CS5', 'CS6', 'CS7',
-];
 
 const int64 = z.number({ error: 'must be an integer' }).int({ error: 'must be an integer' });
 
@@ -118,12 +114,7 @@ const qosControlsSchema = z.strictObject({
   egressPacketBurst: int64.optional(),
   ingressMaxConnections: int64.optional(),
   egressMaxConnections: int64.optional(),
-  dscp: z
-    .union([z.number(), z.string()])
-    .refine((v) => (typeof v === 'number' ? Number.isInteger(v) && v >= 0 && v <= 63 : DSCP_NAMES.includes(v)), {
-      error: `must be a DSCP value 0-63 or one of ${DSCP_NAMES.join(', ')}`,
-    })
-    .optional(),
+  dscp: dscpSchema.optional(),
 });
 
 export const workloadEndpointSpecSchema = specOf(

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { connectivity, renderConnectivity } from '../../lab/mod.ts';
+import { connectivityAll, renderConnectivity } from '../../lab/mod.ts';
 import { isRunning } from '../../lab/mod.ts';
 import { labDown, labUp, type LabContext, parsePodRef, podAdd, withStore, podRemove, probe, refreshPods, requireLab, targetAddress, targetNetns } from '../../lab/mod.ts';
 import { kubectlFlags, labKubeconfig } from '../../lab/mod.ts';
@@ -14,13 +14,14 @@ import { settleKubePods } from '../../lab/mod.ts';
 import { failHost, recoverHost, restartAgent, restartKubelet } from '../../lab/mod.ts';
 import { describeMissing } from '../../lab/mod.ts';
 import { parsePortSpec, parseServeList } from '../../lab/mod.ts';
-import { labDir, readState } from '../../lab/mod.ts';
+import { labDir, readState, writeState } from '../../lab/mod.ts';
 import { readNodeStatus } from './node.ts';
 import { registerLabVm } from './lab-vm.ts';
 import { checkLabelKey, checkLabelValue } from '../../api/mod.ts';
 import { globalNetworkPolicyKind, networkPolicyKind } from '../../api/mod.ts';
 import { frrAt, frrSessions } from '../../lab/mod.ts';
-import type { LabState } from '../../lab/mod.ts';
+import type { LabOptions, LabState } from '../../lab/mod.ts';
+import { failRouter, fabricRows, recoverRouter, setLink } from '../../lab/mod.ts';
 import { MargayError } from '../../errors/mod.ts';
 import type { CliContext } from '../context.ts';
 import { formatTable } from '../../format/mod.ts';
@@ -107,6 +108,11 @@ async function status(ctx: CliContext, lab: LabContext): Promise<void> {
     }
   }
   ctx.stdout(formatTable(['HOST', 'PEER', 'TYPE', 'STATE', 'INFO'], bgpRows));
+  if (state.plan.fabric) {
+    const f = state.plan.fabric.options;
+    ctx.stdout(`\nFABRIC (${f.topology}, ${f.racks} racks × ${f.hostsPerRack} hosts, ${f.dualHomed ? 'dual-homed' : 'single-homed'}, AS per ${f.asModel}; every link unnumbered)\n`);
+    ctx.stdout(formatTable(['ROUTER', 'ROLE', 'AS', 'FRR', 'SESSIONS', 'PREFIXES'], await fabricRows(lab.dir, state)));
+  }
   ctx.stdout('\nPODS\n');
   ctx.stdout(formatTable(['POD', 'HOST', 'ADDRESSES', 'LABELS', 'SERVES'], state.pods.map((p) => [
     `${p.namespace}/${p.name}`, p.host, p.addresses.join(','), Object.entries(p.labels).map(([k, v]) => `${k}=${v}`).join(','), p.serve.join(','),
@@ -130,6 +136,31 @@ async function policyRows(state: LabState): Promise<string[][]> {
   });
 }
 
+/** The flags of `lab up`. */
+interface LabUpFlags {
+  hosts: number;
+  router: boolean;
+  ipv6: boolean;
+  etcdMembers: number;
+  kubernetes: boolean;
+  openstack: boolean;
+  routeReflectors: number;
+  fabric?: 'leaf-spine';
+  racks: number;
+  hostsPerRack: number;
+  dualHomed: boolean;
+  asModel: 'rack' | 'host';
+  discovery: boolean;
+}
+
+/** `lab up`'s flags as the lab's options. */
+function labOptions(opts: LabUpFlags): LabOptions {
+  const fabric = opts.fabric
+    ? { fabric: { topology: opts.fabric, racks: opts.racks, hostsPerRack: opts.hostsPerRack, dualHomed: opts.dualHomed, asModel: opts.asModel, discovery: opts.discovery } }
+    : {};
+  return { hosts: opts.hosts, router: opts.router, ipv6: opts.ipv6, etcdMembers: opts.etcdMembers, kubernetes: opts.kubernetes, openstack: opts.openstack, routeReflectors: opts.routeReflectors, ...fabric };
+}
+
 /** Registers `lab`. */
 export function registerLab(program: Command, ctx: CliContext): void {
   const lab = program.command('lab').description('A whole multi-host Margay cluster in network namespaces of this machine');
@@ -139,11 +170,18 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .option('--hosts <n>', 'number of hosts', positiveInt('--hosts'), 3)
     .option('--router', 'add an FRR router namespace with a second subnet behind it', false)
     .option('--ipv6', 'also give hosts and pods IPv6', false)
+    .option('--route-reflectors <n>', 'the first N hosts are route reflectors and the node-to-node mesh is off', (v: string) => Number(v), 0)
     .option('--etcd-members <n>', 'etcd members: 1, or 3/5/7 for a cluster that survives a member failing', positiveInt('--etcd-members'), 1)
     .option('--kubernetes', 'also run a Kubernetes control plane, and containerd + kubelet on every host (pods come from the API)', false)
     .option('--openstack', 'also run a real neutron-server with Margay\'s ML2 mechanism driver (the openstack CLI works against it)', false)
-    .action(async (opts: { hosts: number; router: boolean; ipv6: boolean; etcdMembers: number; kubernetes: boolean; openstack: boolean }) => {
-      const state = await labUp({ hosts: opts.hosts, router: opts.router, ipv6: opts.ipv6, etcdMembers: opts.etcdMembers, kubernetes: opts.kubernetes, openstack: opts.openstack }, labContext(ctx));
+    .addOption(new Option('--fabric <topology>', 'a data-centre fabric instead of one segment: FRR leaves and spines, hosts peering unnumbered with their leaves').choices(['leaf-spine']))
+    .option('--racks <n>', 'racks of the fabric', positiveInt('--racks'), 2)
+    .option('--hosts-per-rack <n>', 'hosts in each rack of the fabric', positiveInt('--hosts-per-rack'), 3)
+    .option('--dual-homed', 'two leaves per rack; every host has an uplink to each', false)
+    .addOption(new Option('--as-model <model>', 'AS per rack (iBGP to the leaves) or per host (eBGP)').choices(['rack', 'host']).default('rack'))
+    .option('--discovery', 'hosts also connect to the leaves they find on their uplinks (margay.io/peer-discovery: neighbors)', false)
+    .action(async (opts: LabUpFlags) => {
+      const state = await labUp(labOptions(opts), labContext(ctx));
       ctx.stdout(`Lab is up: ${state.plan.hosts.length} host(s). Reach its datastore with:\n  export DATASTORE_TYPE=etcdv3 ETCD_ENDPOINTS=${state.etcdEndpoint}\n`);
       if (state.kubernetes) ctx.stdout(`and its Kubernetes API server with:\n  export KUBECONFIG=${state.kubernetes.kubeconfig}    (or: margay lab kubectl …)\n`);
       if (state.openstack) ctx.stdout(`and Neutron (${state.openstack.url}) with the openstack CLI:\n  export OS_CLIENT_CONFIG_FILE=${state.openstack.cloudsYaml} OS_CLOUD=${LAB_CLOUD}    (or: margay lab openstack …)\n`);
@@ -211,6 +249,38 @@ export function registerLab(program: Command, ctx: CliContext): void {
       if (missing.length > 0) ctx.stderr(`lab: warning: ${describeMissing(missing)}\n`);
     });
 
+  const link = lab.command('link').description('Fabric links (--fabric): cut one, restore it');
+  for (const [verb, up] of [['fail', false], ['recover', true]] as const) {
+    link.command(verb)
+      .argument('<a>', 'a host, leaf or spine (host-1, leaf-1a, spine-1)')
+      .argument('<b>', 'the node at the link\'s other end')
+      .description(up ? 'Restore a link of the fabric' : 'Cut a link of the fabric (the router\'s port goes down; both ends lose the carrier)')
+      .action(async (a: string, b: string) => {
+        const state = requireLab(labContext(ctx));
+        const end = await setLink(state, a, b, up);
+        ctx.stdout(`The link ${a} – ${b} is ${up ? 'up again' : `cut (${end.node} ${end.iface} down)`}\n`);
+      });
+  }
+  const router = lab.command('router').description('Fabric routers (--fabric): make a leaf or spine fail, bring it back');
+  router.command('fail')
+    .argument('<router>', 'leaf-1a, spine-1 …')
+    .description('Make a router fail silently: all its traffic dropped, its FRR killed (neighbours notice through BFD)')
+    .action(async (name: string) => {
+      const lab = labContext(ctx);
+      const killed = await failRouter(requireLab(lab), name);
+      ctx.stdout(`${name} has failed: traffic dropped, ${killed} FRR daemon(s) killed. Bring it back with \`margay lab router recover ${name}\`\n`);
+    });
+  router.command('recover')
+    .argument('<router>', 'leaf-1a, spine-1 …')
+    .description('Bring a failed router back: traffic flows, FRR starts again')
+    .action(async (name: string) => {
+      const lab = labContext(ctx);
+      const state = requireLab(lab);
+      await recoverRouter(lab.dir, state, name);
+      writeState(lab.dir, state);
+      ctx.stdout(`${name} is back: FRR running\n`);
+    });
+
   lab.command('exec')
     .description('Run a command inside a host or pod namespace: margay lab exec host-1 -- ip route')
     .argument('<target>', 'a host (host-1), router, or a pod (NAMESPACE/NAME)')
@@ -249,7 +319,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
   lab.command('connectivity')
     .description('Probe every pod pair and compare with `margay policy matrix`, mismatches marked')
     .option('--port <port>', 'PORT/PROTO (repeatable; default 80/tcp)', (v: string, p: string[] = []) => [...p, v])
-    .addOption(new Option('--ip-version <version>', 'probe over IPv4 (default) or IPv6 (a lab up with --ipv6)').choices(['4', '6']).default('4'))
+    .addOption(new Option('--ip-version <version>', 'probe over IPv4, IPv6 (a lab up with --ipv6), or all the lab\'s families (default)').choices(['4', '6', 'all']).default('all'))
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
     .action(async (opts: { port?: string[]; output: string; ipVersion: string }) => {
       const ports = (opts.port ?? ['80/tcp']).map(parsePortSpec);
@@ -259,8 +329,9 @@ export function registerLab(program: Command, ctx: CliContext): void {
         const missing = await settleKubePods(state);
         if (missing) ctx.stderr(`lab: warning: ${missing}\n`);
       }
-      const report = await connectivity(state, ports, { ipVersion: Number(opts.ipVersion) as 4 | 6 });
-      ctx.stdout(opts.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderConnectivity(report));
-      if (report.mismatches > 0) throw new MargayError('MARGAY_ERR_PROBE_FAILED', `${report.mismatches} probe(s) disagree with policy`);
+      const reports = await connectivityAll(state, ports, opts.ipVersion === 'all' ? {} : { families: [Number(opts.ipVersion) as 4 | 6] });
+      ctx.stdout(opts.output === 'json' ? `${JSON.stringify(reports, null, 2)}\n` : reports.map(renderConnectivity).join('\n'));
+      const mismatches = reports.reduce((n, r) => n + r.mismatches, 0);
+      if (mismatches > 0) throw new MargayError('MARGAY_ERR_PROBE_FAILED', `${mismatches} probe(s) disagree with policy`);
     });
 }

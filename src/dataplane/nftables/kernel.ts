@@ -29,7 +29,7 @@ export interface KernelSet {
   elements: Map<string, string>;
 }
 
-/** A verdict map as read back: key → verdict text (`goto fw-cali1`). */
+/** A verdict map as read back: key → verdict text (`goto fwp_…`). */
 export interface KernelMap {
   name: string;
   keyType: string;
@@ -87,6 +87,21 @@ function atomText(v: Json, partType: string): string {
 }
 
 /**
+ * One part of a concatenated element: interface names quoted (as they are written), addresses in
+ * an interval set as CIDRs (`"cali1" . 10.0.0.5/32`), elsewhere as addresses.
+ */
+function concatPartText(v: Json, partType: string, interval: boolean): string {
+  if (partType === 'ifname' && typeof v === 'string') return JSON.stringify(v);
+  const isAddr = partType === 'ipv4_addr' || partType === 'ipv6_addr';
+  if (isAddr && isObject(v) && isObject(v.prefix)) {
+    const text = `${String(v.prefix.addr)}/${String(v.prefix.len)}`;
+    return canonicalCidr(text) ?? text;
+  }
+  if (isAddr && interval && typeof v === 'string') return canonicalCidr(v) ?? v;
+  return atomText(v, partType);
+}
+
+/**
  * The canonical key and the deleting text of one set element. Addresses in an interval set are
  * keyed as CIDRs (`10.0.0.5/32`), in a plain set as addresses (`10.0.0.5`).
  */
@@ -107,7 +122,7 @@ export function canonicalElement(raw: Json, type: string, interval = true): { ke
       return { key: `range ${a}-${b}`, text: `${a}-${b}` };
     }
     if (Array.isArray(e.concat)) {
-      const text = e.concat.map((p, i) => atomText(unwrapElem(p), parts[i] ?? '')).join(' . ');
+      const text = e.concat.map((p, i) => concatPartText(unwrapElem(p), parts[i] ?? '', interval)).join(' . ');
       return { key: text, text };
     }
   }

@@ -103,6 +103,7 @@ export class NftablesManager implements Manager {
     }
     this.#ipSets.completeDeferredWork();
     this.#policies.completeDeferredWork();
+    this.#endpoints.policyGuardsChanged(this.#policies.takeGuardChanges());
     this.#endpoints.completeDeferredWork();
     if (this.#endpoints.takeWildcardChanged()) this.#statics.markDirty();
     this.#statics.completeDeferredWork();

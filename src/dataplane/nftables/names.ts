@@ -33,6 +33,16 @@ export function interfaceChain(kind: InterfaceChainKind, ifaceName: string): str
   return named(kind, SAFE_IFACE.test(ifaceName) ? ifaceName : undefined, ifaceName);
 }
 
+/**
+ * The chain shared by every workload with the same policy list in one direction (`fwp_<hash>`:
+ * from the workloads, their egress; `twp_<hash>`: to them, ingress). `listKey` identifies the
+ * list (tiers with their policies, profiles), so a new workload with a list in use costs a map
+ * element, not a chain.
+ */
+export function policyListChain(kind: 'fw' | 'tw', listKey: string): string {
+  return `${kind}p_${shortHash(listKey)}`;
+}
+
 /** The chain of one direction of a policy or profile (`pi-gnp/allow-dns`, `po-pro/kns.shop`). */
 export function policyChain(direction: 'ingress' | 'egress', key: string): string {
   return named(direction === 'ingress' ? 'pi' : 'po', SAFE_KEY.test(key) ? key : undefined, key);
@@ -108,6 +118,20 @@ export const DispatchMaps = {
   toHostRaw: 'to-hep-raw',
   fromHostPreDnat: 'from-hep-prednat',
 } as const;
+
+/**
+ * The sets of (workload interface, allowed source net) pairs, per family: the anti-spoofing check
+ * of every packet from a workload is one lookup in them (interval sets, because
+ * `allowSpoofedSourcePrefixes` are nets).
+ */
+export function workloadSourceSet(family: Family): string {
+  return `wl-src-v${family}`;
+}
+
+/** The nft type of {@link workloadSourceSet}. */
+export function workloadSourceSetType(family: Family): string {
+  return `ifname . ${family === 4 ? 'ipv4_addr' : 'ipv6_addr'}`;
+}
 
 /** Named sets of the NAT-outgoing rules, per family. */
 export function natSetName(which: 'nat-pools' | 'all-pools', family: Family): string {

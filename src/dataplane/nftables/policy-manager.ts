@@ -8,6 +8,7 @@ import type { CompiledPolicy, DataplaneUpdate } from '../../calc/mod.ts';
 import type { Manager } from '../manager.ts';
 import { policyChain } from './names.ts';
 import { renderPolicyChains } from './render-chains.ts';
+import { guardKey, policyGuard } from './render-dispatch.ts';
 import type { NftTable } from './table.ts';
 
 /** The owner name of a policy in the table's reference book. */
@@ -18,6 +19,8 @@ export class PolicyManager implements Manager {
   readonly #table: NftTable;
   readonly #policies = new Map<string, CompiledPolicy>();
   readonly #dirty = new Set<string>();
+  /** Policies whose guard (where their rules can match) changed since last taken. */
+  #guardsChanged = new Set<string>();
 
   constructor(table: NftTable) {
     this.#table = table;
@@ -48,6 +51,13 @@ export class PolicyManager implements Manager {
     for (const owner of owners) if (owner.startsWith(OWNER)) this.#dirty.add(owner.slice(OWNER.length));
   }
 
+  /** The policies whose guards changed since the last call (the tiers that dispatch on them must be rendered again). */
+  takeGuardChanges(): Set<string> {
+    const changed = this.#guardsChanged;
+    this.#guardsChanged = new Set();
+    return changed;
+  }
+
   completeDeferredWork(): void {
     for (const key of this.#dirty) this.#render(key);
     this.#dirty.clear();
@@ -68,5 +78,16 @@ export class PolicyManager implements Manager {
       table.dropChain(egressName);
     }
     table.setOwnerRefs(`${OWNER}${key}`, refs);
+    this.#updateGuard(key, policy);
+  }
+
+  #updateGuard(key: string, policy: CompiledPolicy | undefined): void {
+    const guards = this.#table.policyGuards;
+    const old = guards.get(key);
+    const next = policy ? { ingress: policyGuard(policy.ingress), egress: policyGuard(policy.egress) } : undefined;
+    const text = (g: typeof next) => (g ? `${guardKey(g.ingress)}|${guardKey(g.egress)}` : 'any|any');
+    if (next) guards.set(key, next);
+    else guards.delete(key);
+    if (text(old) !== text(next)) this.#guardsChanged.add(key);
   }
 }

@@ -15,8 +15,9 @@ import type {
   WorkloadEndpointPlan,
 } from '../../calc/mod.ts';
 import { disjointNets, type Family, formatCidr, parseCidrOrIp } from '../../net/mod.ts';
-import { BaseChains, DispatchMaps, interfaceChain, natSetName, StaticChains, type InterfaceChainKind } from './names.ts';
-import { notInList, renderRule, type RuleRenderContext } from './render-rules.ts';
+import { BaseChains, DispatchMaps, interfaceChain, natSetName, StaticChains, workloadSourceSet, type InterfaceChainKind } from './names.ts';
+import { dispatchTier, sequenceRules, type Guard } from './render-dispatch.ts';
+import { renderRule, type RuleRenderContext } from './render-rules.ts';
 import { hex, type MarkBits } from './settings.ts';
 import { rule, type ChainSpec, type RenderedRule } from './state.ts';
 
@@ -24,6 +25,8 @@ import { rule, type ChainSpec, type RenderedRule } from './state.ts';
 export interface ChainRenderContext extends RuleRenderContext {
   /** Returns the chain of one direction of a policy or profile (recording the reference). */
   policyChain(direction: 'ingress' | 'egress', key: string): string;
+  /** Where one direction of a policy can match (`any` when unknown); without it tiers are not dispatched. */
+  policyGuard?(direction: 'ingress' | 'egress', key: string): Guard;
 }
 
 type Direction = 'ingress' | 'egress';
@@ -56,23 +59,41 @@ export function renderPolicyChains(
   };
 }
 
-/** The tier section of an endpoint chain. */
-export function tierRules(tiers: readonly TierPlan[], dir: Direction, endOfTierDrop: boolean, ctx: ChainRenderContext): RenderedRule[] {
+/**
+ * The tier section of an endpoint chain. With `dispatch`, a tier with enough port-limited
+ * policies dispatches by protocol and port (render-dispatch.ts): its chains, named after
+ * `dispatch.base`, are added to `dispatch.out`.
+ */
+export function tierRules(
+  tiers: readonly TierPlan[],
+  dir: Direction,
+  endOfTierDrop: boolean,
+  ctx: ChainRenderContext,
+  dispatch?: { base: string; out: ChainSpec[] },
+): RenderedRule[] {
   const { accept, pass } = ctx.marks;
   const out: RenderedRule[] = [];
-  for (const tier of tiers) {
-    const policies = tier[dir];
-    if (policies.length === 0) continue;
+  tiers.forEach((tier, t) => {
+    const keys = tier[dir];
+    if (keys.length === 0) return;
     out.push(rule(clearMarks(pass), `tier ${tier.name}`));
-    policies.forEach((key, i) => {
-      const chain = ctx.policyChain(dir, key);
-      out.push(rule(i === 0 ? `jump ${chain}` : `meta mark & ${hex(pass)} == ${ZERO} jump ${chain}`, `tier ${tier.name} ${key}`));
-      out.push(rule(`${markIsSet(accept)} return`, `tier ${tier.name} ${key} allowed`));
-    });
+    const policies = keys.map((key) => ({ key, chain: ctx.policyChain(dir, key) }));
+    const guard = ctx.policyGuard;
+    const chains =
+      dispatch && guard
+        ? dispatchTier({ policies: policies.map((p) => ({ ...p, guard: guard(dir, p.key) })), base: `${dispatch.base}.${t}`, tier: tier.name, marks: ctx.marks })
+        : undefined;
+    if (chains) {
+      dispatch?.out.push(...chains);
+      out.push(rule(`jump ${dispatch?.base}.${t}`, `tier ${tier.name} dispatch`));
+      out.push(rule(`${markIsSet(accept)} return`, `tier ${tier.name} allowed`));
+    } else {
+      out.push(...sequenceRules(policies, { tier: tier.name, marks: ctx.marks }));
+    }
     if (endOfTierDrop && tier.defaultAction !== 'Pass') {
       out.push(rule(`meta mark & ${hex(pass)} == ${ZERO} counter drop`, `end of tier ${tier.name}`));
     }
-  }
+  });
   return out;
 }
 
@@ -89,37 +110,46 @@ function conntrackRules(): RenderedRule[] {
   return [rule('ct state established,related accept', 'conntrack'), rule('ct state invalid counter drop', 'conntrack invalid')];
 }
 
-/** Source-address rules: a workload may send only from its addresses and allowed prefixes. */
-export function antiSpoofRules(ep: WorkloadEndpointPlan, ctx: RuleRenderContext): RenderedRule[] {
+/** The nets a workload may send from (its addresses and allowed prefixes), per family, disjoint. */
+export function workloadSources(ep: WorkloadEndpointPlan, warn?: (message: string) => void): { v4: string[]; v6: string[] } {
   const allowed = disjointNets([...ep.addresses, ...ep.allowSpoofedSourcePrefixes]);
-  for (const bad of allowed.invalid) ctx.warn?.(`workload ${ep.key}: ignoring invalid address ${JSON.stringify(bad)}`);
-  const only = (expr: string, nets: string[], fam: string): string =>
-    nets.length > 0 ? `${notInList(expr, nets).join(' ')} counter drop` : `meta nfproto ${fam} counter drop`;
-  return [rule(only('ip saddr', allowed.v4, 'ipv4'), 'anti-spoofing v4'), rule(only('ip6 saddr', allowed.v6, 'ipv6'), 'anti-spoofing v6')];
+  for (const bad of allowed.invalid) warn?.(`workload ${ep.key}: ignoring invalid address ${JSON.stringify(bad)}`);
+  return { v4: allowed.v4, v6: allowed.v6 };
 }
 
-/** The from-workload (egress) and to-workload (ingress) chains of a workload endpoint. */
-export function renderWorkloadChains(ep: WorkloadEndpointPlan, ctx: ChainRenderContext): { from: ChainSpec; to: ChainSpec } {
+/**
+ * The identity of a workload's policy list in one direction: the tiers that have policies in it
+ * (name, default action, policies in order) and the profiles. Workloads with the same key share
+ * one chain.
+ */
+export function policyListKey(ep: Pick<WorkloadEndpointPlan, 'tiers' | 'profiles'>, dir: Direction): string {
+  const tiers = ep.tiers.filter((t) => t[dir].length > 0).map((t) => [t.name, t.defaultAction, t[dir]]);
+  return JSON.stringify([dir, tiers, ep.profiles]);
+}
+
+/**
+ * The chain shared by the workloads of one policy list in one direction (`egress`: traffic from
+ * them; `ingress`: to them): conntrack, tiers, profiles, drop; first in the result, followed by
+ * the chains of its dispatched tiers. Anti-spoofing is not here but in the from-workload dispatch
+ * (one set lookup), so nothing in it depends on the workload.
+ */
+export function renderPolicyListChain(
+  ep: Pick<WorkloadEndpointPlan, 'tiers' | 'profiles'>,
+  dir: Direction,
+  name: string,
+  ctx: ChainRenderContext,
+): ChainSpec[] {
   const { accept, pass } = ctx.marks;
-  const from: RenderedRule[] = [
-    ...antiSpoofRules(ep, ctx),
+  const aux: ChainSpec[] = [];
+  const rules = [
     ...conntrackRules(),
     rule(clearMarks(accept | pass), 'clear marks'),
-    ...tierRules(ep.tiers, 'egress', true, ctx),
-    ...profileRules(ep.profiles, 'egress', ctx),
+    // Only the tiers with policies in this direction, so their indices (names) follow the key.
+    ...tierRules(ep.tiers.filter((t) => t[dir].length > 0), dir, true, ctx, { base: name, out: aux }),
+    ...profileRules(ep.profiles, dir, ctx),
     rule('counter drop', 'no policy or profile allowed'),
   ];
-  const to: RenderedRule[] = [
-    ...conntrackRules(),
-    rule(clearMarks(accept | pass), 'clear marks'),
-    ...tierRules(ep.tiers, 'ingress', true, ctx),
-    ...profileRules(ep.profiles, 'ingress', ctx),
-    rule('counter drop', 'no policy or profile allowed'),
-  ];
-  return {
-    from: { name: interfaceChain('fw', ep.interfaceName), rules: from },
-    to: { name: interfaceChain('tw', ep.interfaceName), rules: to },
-  };
+  return [{ name, rules }, ...aux];
 }
 
 /** A host endpoint chain and the dispatch map that leads to it. */
@@ -304,6 +334,9 @@ export function renderStaticChains(settings: DataplaneSettings, wildcard: Wildca
     }),
   ]);
   base(StaticChains.fromWorkloadDispatch, undefined, [
+    // Anti-spoofing: a workload sends only from its addresses and allowed prefixes (one lookup).
+    rule(`meta nfproto ipv4 iifname . ip saddr != @${workloadSourceSet(4)} counter drop`, 'anti-spoofing v4'),
+    rule(`meta nfproto ipv6 iifname . ip6 saddr != @${workloadSourceSet(6)} counter drop`, 'anti-spoofing v6'),
     rule(`iifname vmap @${DispatchMaps.fromWorkload}`, 'dispatch'),
     rule('counter drop', 'unknown workload interface'),
   ]);

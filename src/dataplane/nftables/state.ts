@@ -46,7 +46,7 @@ export interface SetSpec {
   elements: ReadonlySet<string>;
 }
 
-/** A verdict map keyed on interface names: key → verdict text (`goto fw-cali1234`). */
+/** A verdict map keyed on interface names: key → verdict text (`goto fwp_…`). */
 export interface MapSpec {
   name: string;
   keyType: string;

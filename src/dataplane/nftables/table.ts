@@ -15,6 +15,7 @@ import type { DataplaneSettings } from '../../calc/mod.ts';
 import type { Family } from '../../net/mod.ts';
 import { ipSetName, policyChain, type SetKind } from './names.ts';
 import { ALL_DISPATCH_MAPS, type ChainRenderContext } from './render-chains.ts';
+import type { Guard } from './render-dispatch.ts';
 import { DEFAULT_SETTINGS, type MarkBits } from './settings.ts';
 import { type ChainSpec, DesiredState } from './state.ts';
 
@@ -38,6 +39,8 @@ export class NftTable {
   settings: DataplaneSettings = DEFAULT_SETTINGS;
   /** The shape of each IP set with members (a named set exists only for families with members). */
   readonly ipSetShapes = new Map<string, IpSetShape>();
+  /** Where each policy's rules can match, per direction (kept by the policy manager). */
+  readonly policyGuards = new Map<string, { ingress: Guard; egress: Guard }>();
   readonly #warn: ((message: string) => void) | undefined;
   readonly #ownedChains = new Set<string>();
   readonly #touchedChains = new Set<string>();
@@ -84,6 +87,7 @@ export class NftTable {
         refs.chains.add(name);
         return name;
       },
+      policyGuard: (direction, key) => this.policyGuards.get(key)?.[direction] ?? 'any',
     };
   }
 

@@ -11,6 +11,7 @@
 import type { Resource } from '../../api/mod.ts';
 import type { ResourceStore } from '../../datastore/mod.ts';
 import type { Logger } from '../../log/mod.ts';
+import type { EventRecorder } from '../client/events.ts';
 import type { KindPath } from '../client/kinds.ts';
 import type { Informer, KubeObject } from '../client/informer.ts';
 import { ResyncingController } from './base.ts';
@@ -26,12 +27,16 @@ export interface MirrorSpec<T extends KubeObject> {
   target(key: string): { name: string; namespace?: string };
   /**
    * The desired Calico resource for an object; undefined when none should exist. Throws when the
-   * object cannot be converted at all (reported; what etcd holds is left alone).
+   * object cannot be converted at all (reported; what etcd holds is left alone). `report` logs a
+   * warning and, with `event`, also records a Kubernetes Warning event on the object.
    */
-  convert(obj: T, report: (fields: Record<string, unknown>, msg: string) => void): Resource | undefined;
+  convert(obj: T, report: Report): Resource | undefined;
   /** Events to ignore (Calico ignores updates of a Terminating namespace). */
   ignore?(obj: T, type: 'added' | 'modified' | 'deleted'): boolean;
 }
+
+/** How a conversion reports what it had to leave out. */
+export type Report = (fields: Record<string, unknown>, msg: string, event?: { reason: string; message: string }) => void;
 
 /** Options of {@link MirrorController}. */
 export interface MirrorOptions<T extends KubeObject> {
@@ -43,6 +48,8 @@ export interface MirrorOptions<T extends KubeObject> {
   logger?: Logger;
   /** Called after each full resync. */
   onResync?(name: string, report: ReconcileReport): void;
+  /** Records the Kubernetes events conversions ask for (none without it). */
+  events?: EventRecorder;
 }
 
 /** See the module comment. */
@@ -64,7 +71,10 @@ export class MirrorController<T extends KubeObject> extends ResyncingController<
   }
 
   #convert(obj: T): Resource | undefined {
-    const report = (fields: Record<string, unknown>, msg: string): void => this.logger.warn({ controller: this.name, ...fields }, msg);
+    const report: Report = (fields, msg, event) => {
+      this.logger.warn({ controller: this.name, ...fields }, msg);
+      if (event) void this.#o.events?.warning(obj, event.reason, event.message);
+    };
     return this.#o.spec.convert(obj, report);
   }
 

@@ -7,7 +7,8 @@
  * - `serviceAccount`: ServiceAccount → Profile `ksa.<ns>.<sa>` (labels as `pcsa.*`).
  * - `policy`: NetworkPolicy → NetworkPolicy `knp.default.<name>` in the same namespace, converted
  *   rule by rule: a rule that cannot be converted is dropped and reported once per version of the
- *   policy (a warning naming the policy, the rule and why); the policy's isolation stays.
+ *   policy (a warning naming the policy, the rule and why, in the log and as a Kubernetes Warning
+ *   event `RuleNotConverted` on the NetworkPolicy); the policy's isolation stays.
  *
  * The controllers keep only the name (and namespace) of the metadata they write, as Calico's do.
  */
@@ -81,10 +82,11 @@ export const policyMirror: MirrorSpec<KubeObject> = {
     if (dropped.length > 0 && reported.get(key) !== version) {
       reported.set(key, version);
       for (const d of dropped) {
-        report(
-          { policy: key, rule: d.direction === 'policy' ? 'the whole policy' : `${d.direction}[${d.index}]`, reason: d.reason },
-          'NetworkPolicy rule cannot be converted: dropped (the policy still isolates the pods it selects)',
-        );
+        const rule = d.direction === 'policy' ? 'the whole policy' : `${d.direction}[${d.index}]`;
+        report({ policy: key, rule, reason: d.reason }, 'NetworkPolicy rule cannot be converted: dropped (the policy still isolates the pods it selects)', {
+          reason: 'RuleNotConverted',
+          message: `${rule} cannot be converted and is not enforced (${d.reason}); the policy still isolates the pods it selects`,
+        });
       }
     }
     if (dropped.length === 0) reported.delete(key);

@@ -12,6 +12,7 @@ import { campaign, type GcPassReport, pause } from '../../controllers/mod.ts';
 import { type Logger, silentLogger } from '../../log/mod.ts';
 import { type Datastore, KUBE_LEADER_KEY, ResourceStore } from '../../datastore/mod.ts';
 import type { KubeClient } from '../client/http.ts';
+import { EventRecorder } from '../client/events.ts';
 import { Informer, type KubeObject } from '../client/informer.ts';
 import { type KindPath, NODES, PODS, type PodObject } from '../client/kinds.ts';
 import { EndpointController } from './endpoints.ts';
@@ -97,6 +98,7 @@ class ActiveSet {
       return inf as Informer<T>;
     };
     const onResync = (name: string, report: unknown): void => o.onResync?.(name, report);
+    const events = new EventRecorder({ client: o.client, logger });
     const mirrors: [MirrorSpec<KubeObject>, keyof KubeControllersSettings][] = [
       [namespaceMirror, 'namespace'],
       [serviceAccountMirror, 'serviceAccount'],
@@ -107,7 +109,7 @@ class ActiveSet {
       if (!s) continue;
       let controller: MirrorController<KubeObject> | undefined;
       const inf = informer<KubeObject>(spec.kind, (k, obj, type) => controller?.onEvent(k, obj, type));
-      controller = new MirrorController({ spec, informer: inf, store, periodMs: s.reconcilerPeriodMs, logger, onResync });
+      controller = new MirrorController({ spec, informer: inf, store, periodMs: s.reconcilerPeriodMs, logger, onResync, events });
       this.controllers.push(controller);
     }
     const needPods = settings.workloadEndpoint !== undefined || settings.node !== undefined;

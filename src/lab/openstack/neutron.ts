@@ -71,7 +71,8 @@ export function writeNeutronConfig(options: NeutronConfigOptions): NeutronFiles 
     'notify_nova_on_port_data_changes = false',
     'allow_overlapping_ips = true',
     '[database]',
-    `connection = sqlite:///${database}`,
+    // Two processes write (the API and the worker): wait for the other's lock up to 30 s.
+    `connection = sqlite:///${database}?timeout=30`,
     '[oslo_concurrency]',
     `lock_path = ${join(dir, 'lock')}`,
     '',
@@ -104,7 +105,11 @@ export async function createNeutronSchema(files: NeutronFiles): Promise<void> {
   const script = [
     'import sys, sqlalchemy',
     'from neutron.db.migration.models import head',
-    'head.get_metadata().create_all(sqlalchemy.create_engine("sqlite:///" + sys.argv[1]))',
+    'engine = sqlalchemy.create_engine("sqlite:///" + sys.argv[1])',
+    'head.get_metadata().create_all(engine)',
+    // WAL: the API process and the forked worker that sets port status write the same file;
+    // without it a reader upgrading to a writer meets the other's lock ("database is locked").
+    'with engine.connect() as c: c.exec_driver_sql("PRAGMA journal_mode=WAL")',
   ].join('\n');
   const res = await exec(NEUTRON_PYTHON, ['-c', script, `${files.database}.tmp`], { allowFail: true });
   if (res.code !== 0) throw new MargayError('MARGAY_ERR_COMMAND_FAILED', `creating Neutron's schema failed: ${res.stderr.trim().split('\n').slice(-3).join(' ')}`);

@@ -57,6 +57,25 @@ function record(ctx: OpenStackUpContext, state: LabState, ...records: ProcessRec
   writeState(ctx.dir, state);
 }
 
+/** The neutron-server files of a lab (its configuration written by {@link startOpenStack}). */
+function labNeutronFiles(labDir: string, state: LabState) {
+  const o = state.plan.openstack!;
+  return writeNeutronConfig({ dir: openstackDir(labDir), etcdEndpoint: state.etcdEndpoint, bindHost: o.address.split('/')[0]!, port: o.apiPort, resyncInterval: LAB_RESYNC_SECONDS });
+}
+
+/**
+ * Starts neutron-server in the lab's OpenStack namespace on its existing database (also to start
+ * it again after it died), records it and waits until it answers through the forwarder.
+ */
+export async function startOpenStackServer(ctx: OpenStackUpContext, state: LabState): Promise<ProcessRecord> {
+  const files = labNeutronFiles(ctx.dir, state);
+  const command = neutronServerCommand(files);
+  const server = startProcess({ role: 'neutron-server', cmd: command.cmd, args: command.args, env: command.env, netns: state.plan.openstack!.netns, logFile: join(openstackDir(ctx.dir), 'neutron-server.stdout.log') });
+  record(ctx, state, server);
+  if (state.openstack) await waitNeutronReady({ url: state.openstack.url, timeoutMs: NEUTRON_READY_MS, alive: () => isRunning(server), logFile: files.logFile });
+  return server;
+}
+
 /** The OpenStack half of `lab up --openstack` (the hosts' agents already run: their Nodes exist). */
 export async function startOpenStack(ctx: OpenStackUpContext, state: LabState): Promise<void> {
   const o = state.plan.openstack!;
@@ -65,13 +84,10 @@ export async function startOpenStack(ctx: OpenStackUpContext, state: LabState): 
   const address = o.address.split('/')[0]!;
   ctx.progress(`building the OpenStack control-plane namespace (${o.netns}, ${o.address} on the fabric)`);
   await buildControlNamespace(state.plan, { netns: o.netns, address: o.address, port: 'os0' });
-  const files = writeNeutronConfig({ dir, etcdEndpoint: state.etcdEndpoint, bindHost: address, port: o.apiPort, resyncInterval: LAB_RESYNC_SECONDS });
   ctx.progress('creating Neutron\'s database (SQLite, schema from its models)');
-  await createNeutronSchema(files);
+  await createNeutronSchema(labNeutronFiles(ctx.dir, state));
   ctx.progress('starting neutron-server with the margay mechanism driver (on the lab\'s etcd)');
-  const command = neutronServerCommand(files);
-  const server = startProcess({ role: 'neutron-server', cmd: command.cmd, args: command.args, env: command.env, netns: o.netns, logFile: join(dir, 'neutron-server.stdout.log') });
-  record(ctx, state, server);
+  const server = await startOpenStackServer(ctx, state);
   const forward = await startNetnsForwarder({ role: 'neutron-forwarder', fileBase: 'forward', dir, netns: o.netns, address, port: o.apiPort });
   record(ctx, state, forward.record);
   const url = `http://127.0.0.1:${forward.port}`;
@@ -79,5 +95,5 @@ export async function startOpenStack(ctx: OpenStackUpContext, state: LabState): 
   writeFileSync(clouds, cloudsYaml(url));
   state.openstack = { url, fabricUrl: `http://${address}:${o.apiPort}`, forwardPort: forward.port, cloudsYaml: clouds };
   writeState(ctx.dir, state);
-  await waitNeutronReady({ url, timeoutMs: NEUTRON_READY_MS, alive: () => isRunning(server), logFile: files.logFile });
+  await waitNeutronReady({ url, timeoutMs: NEUTRON_READY_MS, alive: () => isRunning(server), logFile: join(dir, 'neutron-server.log') });
 }

@@ -35,5 +35,5 @@ export async function vmConnectivity(ctx: LabContext, options: { timeoutS?: numb
       cells.push(cell);
     }
   }
-  return { pods: vms.map((v) => v.name), ports: expected.ports, cells, mismatches: cells.filter((c) => c.expected !== c.observed).length };
+  return { ipVersion: 4, pods: vms.map((v) => v.name), ports: expected.ports, cells, mismatches: cells.filter((c) => c.expected !== c.observed).length };
 }

@@ -1,0 +1,63 @@
+/**
+ * The calculation graph's memory per remote endpoint, in-process (no etcd, no kernel, no root):
+ * the graph of bench/agent-memory.ts (one local endpoint, 20 policies whose rules pull remote
+ * endpoints into IP sets), then BENCH_REMOTE remote endpoints (default 50,000) fed as the syncer
+ * would; V8 heap used before and after (after full GCs), bytes per endpoint, and the classes of a
+ * heap snapshot. Run: node --expose-gc --import tsx bench/calc-memory.ts
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
+import type { Resource } from '../src/api/resource.ts';
+import { buildCalcGraph } from '../src/calc/mod.ts';
+import { resourceKey } from '../src/datastore/keys.ts';
+import { heapTable, summarizeHeapSnapshot } from './heap-summary.ts';
+import { profile, remoteWep } from './fixtures/scale.ts';
+
+const REMOTE = Number(process.env.BENCH_REMOTE ?? 50_000);
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined) throw new Error('run with node --expose-gc');
+
+const PLURAL: Record<string, string> = { Profile: 'profiles', WorkloadEndpoint: 'workloadendpoints', GlobalNetworkPolicy: 'globalnetworkpolicies', Tier: 'tiers' };
+const graph = buildCalcGraph({ hostname: 'host1' });
+/** Feeds a resource as the syncer does: a fresh parsed copy of its JSON. */
+const put = (r: Resource): void => graph.onUpdate(resourceKey(PLURAL[r.kind]!, r.metadata.name, r.metadata.namespace), JSON.parse(JSON.stringify(r)));
+const heapUsed = (): number => {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+};
+
+for (let n = 0; n < 20; n++) put(profile(`ns-${n}`));
+put({
+  apiVersion: 'projectcalico.org/v3',
+  kind: 'WorkloadEndpoint',
+  metadata: { name: 'host1-k8s-local-eth0', namespace: 'ns-0', labels: { app: 'local', 'projectcalico.org/namespace': 'ns-0', 'projectcalico.org/orchestrator': 'k8s' } },
+  spec: { orchestrator: 'k8s', node: 'host1', pod: 'local', endpoint: 'eth0', interfaceName: 'calimemlocal', ipNetworks: ['10.79.0.1/32'], profiles: ['kns.ns-0'] },
+});
+for (let i = 0; i < 20; i++) {
+  put({
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'GlobalNetworkPolicy',
+    metadata: { name: `mem-${i}` },
+    spec: { order: i, selector: "app == 'local'", types: ['Ingress'], ingress: [{ action: 'Allow', protocol: 'TCP', source: { selector: i === 19 ? 'has(app)' : `app == 'app-${i}'` }, destination: { ports: [80 + i] } }] },
+  });
+}
+graph.onInSync();
+graph.flush();
+const before = heapUsed();
+for (let i = 0; i < REMOTE; i++) {
+  put(remoteWep(i));
+  if (i % 1000 === 999) graph.flush(); // the agent flushes as batches arrive; the dataplane's copy is not counted here
+}
+graph.flush();
+const after = heapUsed();
+const dir = mkdtempSync(join(tmpdir(), 'margay-calc-memory-'));
+try {
+  const summary = summarizeHeapSnapshot(writeHeapSnapshot(join(dir, 'calc.heapsnapshot')), 15);
+  console.log(`${REMOTE} remote endpoints into the calculation graph: V8 heap used ${(before / 2 ** 20).toFixed(1)} → ${(after / 2 ** 20).toFixed(1)} MiB, **${Math.round((after - before) / REMOTE)} bytes per remote endpoint**`);
+  console.log(heapTable(summary));
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,195 @@
+/**
+ * Dispatch of a tier by protocol and destination port (pure), so that a packet walks only the
+ * policies that could match it.
+ *
+ * A policy's **guard** in one direction is where its rules can match: the (protocol, destination
+ * port) pairs its rules name, or `any` when one of its rules is not limited to a TCP/UDP/SCTP
+ * protocol with numeric ports (no protocol, ICMP, named ports, …). Outside its guard a policy's
+ * chain matches nothing, so skipping it changes nothing: the order of the policies that remain is
+ * kept, and Allow, Deny, Pass and Log mean what they meant.
+ *
+ * A tier with enough policies becomes, in the policy-list chain:
+ *
+ * ```
+ * clear pass; jump <list>.<t>; return if accepted; end-of-tier drop
+ * chain <list>.<t>:    meta l4proto vmap { 6 : goto <list>.<t>.p6, … }; goto <list>.<t>.o
+ * chain <list>.<t>.p6: th dport vmap { 80 : goto <list>.<t>.0, 8000-8100 : goto <list>.<t>.1, … }; goto <list>.<t>.o
+ * chain <list>.<t>.k:  the tier's policies whose guard holds for that port class, in order
+ * chain <list>.<t>.o:  the `any` policies, for every other packet
+ * ```
+ *
+ * The port space of each protocol is cut at the guards' boundaries; each elementary interval
+ * gets the sequence of policies whose guard covers it, equal sequences share a chain, adjacent
+ * intervals with the same sequence share a map element. When the sequences would hold many more
+ * rules than the tier itself (many `any` policies between many port classes) the tier stays a
+ * plain list of jumps.
+ */
+import type { CompiledRule, PortRange } from '../../calc/mod.ts';
+import { hex } from './settings.ts';
+import { rule, type ChainSpec, type RenderedRule } from './state.ts';
+
+/** Where one direction of a policy can match: every packet, or these protocol → port ranges. */
+export type Guard = 'any' | ReadonlyMap<number, readonly PortRange[]>;
+
+/** Protocols dispatched by destination port. */
+const PORT_PROTOCOLS: ReadonlySet<number> = new Set([6, 17, 132]);
+
+/** Tiers with fewer policies in a direction are a plain list of jumps (cheap enough). */
+export const MIN_DISPATCH_POLICIES = 4;
+
+/** The sequences of a dispatched tier may hold at most this many times the tier's policies. */
+const MAX_BLOWUP = 4;
+
+const ALL_PORTS: PortRange = { first: 0, last: 65535 };
+
+/** The guard of a policy's rules in one direction. */
+export function policyGuard(rules: readonly CompiledRule[]): Guard {
+  const out = new Map<number, PortRange[]>();
+  for (const r of rules) {
+    const m = r.match;
+    const p = m.protocol;
+    if (p === undefined || !PORT_PROTOCOLS.has(p) || (m.dst.namedPortIpSets?.length ?? 0) > 0) return 'any';
+    const ports = m.dst.ports && m.dst.ports.length > 0 ? m.dst.ports : [ALL_PORTS];
+    let list = out.get(p);
+    if (!list) out.set(p, (list = []));
+    for (const x of ports) list.push({ first: Math.min(x.first, x.last), last: Math.max(x.first, x.last) });
+  }
+  return out;
+}
+
+/** A canonical text of a guard (to tell whether it changed). */
+export function guardKey(g: Guard): string {
+  if (g === 'any') return 'any';
+  return [...g.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([p, rs]) => `${p}:${[...rs].sort((a, b) => a.first - b.first || a.last - b.last).map((r) => `${r.first}-${r.last}`).join(',')}`)
+    .join(';');
+}
+
+/** One policy of a tier: its key and chain in this direction. */
+export interface TierPolicy {
+  key: string;
+  chain: string;
+}
+
+/** What one tier section needs. */
+export interface TierDispatchInput {
+  /** The tier's policies in this direction, in order, with the guard of each. */
+  policies: readonly (TierPolicy & { guard: Guard })[];
+  /** Names the section's chains: `<base>` dispatches, `<base>.<k>` and `<base>.o` hold sequences. */
+  base: string;
+  /** Tier name, for rule descriptions. */
+  tier: string;
+  marks: { accept: number; pass: number };
+}
+
+/** The dispatch chain and the sequence chains of a tier, or undefined when it stays a list of jumps. */
+export function dispatchTier(input: TierDispatchInput): ChainSpec[] | undefined {
+  const { policies } = input;
+  const guards = policies.map((p) => p.guard);
+  if (policies.length < MIN_DISPATCH_POLICIES || guards.every((g) => g === 'any')) return undefined;
+  const any = guards.flatMap((g, i) => (g === 'any' ? [i] : []));
+  const budget = MAX_BLOWUP * policies.length + 16;
+  const sequences = new Map<string, number[]>(); // key → policy indices
+  const elements: { proto: number; first: number; last: number; seq: string }[] = [];
+  let total = any.length;
+  for (const proto of [...PORT_PROTOCOLS]) {
+    for (const cls of portClasses(guards, proto)) {
+      const seq = mergeSorted(any, cls.active);
+      const key = seq.join(',');
+      if (seq.length === any.length) continue; // only the `any` policies: the fall-through handles it
+      if (!sequences.has(key)) {
+        sequences.set(key, seq);
+        total += seq.length;
+        if (total > budget) return undefined;
+      }
+      const prev = elements[elements.length - 1];
+      if (prev && prev.proto === proto && prev.seq === key && prev.last + 1 === cls.first) prev.last = cls.last;
+      else elements.push({ proto, first: cls.first, last: cls.last, seq: key });
+    }
+  }
+  const names = new Map<string, string>();
+  const out: ChainSpec[] = [];
+  let k = 0;
+  for (const [key, seq] of sequences) {
+    const name = `${input.base}.${k++}`;
+    names.set(key, name);
+    out.push({ name, rules: sequenceRules(seq.map((i) => policies[i] as TierPolicy), input) });
+  }
+  const other = `${input.base}.o`;
+  const otherwise = any.length > 0 ? [rule(`goto ${other}`, `tier ${input.tier} other packets`)] : [];
+  if (any.length > 0) out.push({ name: other, rules: sequenceRules(any.map((i) => policies[i] as TierPolicy), input) });
+  // Two levels, protocol then port: a single-field interval map is a tree (a lookup in log n),
+  // where a protocol·port concatenation would be a bitmap walk over all elements.
+  const protoItems: string[] = [];
+  for (const proto of PORT_PROTOCOLS) {
+    const mine = elements.filter((e) => e.proto === proto);
+    if (mine.length === 0) continue;
+    const name = `${input.base}.p${proto}`;
+    const items = mine.map((e) => `${e.first === e.last ? e.first : `${e.first}-${e.last}`} : goto ${names.get(e.seq)}`);
+    out.push({ name, rules: [rule(`th dport vmap { ${items.join(', ')} }`, `tier ${input.tier} dispatch ${proto}`), ...otherwise] });
+    protoItems.push(`${proto} : goto ${name}`);
+  }
+  const byProto = protoItems.length > 0 ? [rule(`meta l4proto vmap { ${protoItems.join(', ')} }`, `tier ${input.tier} dispatch`)] : [];
+  const dispatch = [...byProto, ...otherwise];
+  out.unshift({ name: input.base, rules: dispatch });
+  return out;
+}
+
+/** Jumps to each policy while pass is clear, returning as soon as one accepts. */
+export function sequenceRules(policies: readonly TierPolicy[], input: Pick<TierDispatchInput, 'tier' | 'marks'>): RenderedRule[] {
+  const { accept, pass } = input.marks;
+  const out: RenderedRule[] = [];
+  policies.forEach(({ key, chain }, i) => {
+    out.push(rule(i === 0 ? `jump ${chain}` : `meta mark & ${hex(pass)} == 0x00000000 jump ${chain}`, `tier ${input.tier} ${key}`));
+    out.push(rule(`meta mark & ${hex(accept)} == ${hex(accept)} return`, `tier ${input.tier} ${key} allowed`));
+  });
+  return out;
+}
+
+/** The elementary port intervals of `proto` that some guard names, with the guarded policies covering each. */
+function portClasses(guards: readonly Guard[], proto: number): { first: number; last: number; active: number[] }[] {
+  const starts = new Map<number, number[]>();
+  const ends = new Map<number, number[]>(); // port after the range → policies
+  guards.forEach((g, i) => {
+    if (g === 'any') return;
+    for (const r of g.get(proto) ?? []) {
+      push(starts, r.first, i);
+      push(ends, r.last + 1, i);
+    }
+  });
+  const points = [...new Set([...starts.keys(), ...ends.keys()])].sort((a, b) => a - b);
+  const count = new Map<number, number>();
+  const out: { first: number; last: number; active: number[] }[] = [];
+  for (let j = 0; j < points.length; j++) {
+    const at = points[j] as number;
+    for (const i of ends.get(at) ?? []) {
+      const n = (count.get(i) ?? 0) - 1;
+      if (n > 0) count.set(i, n);
+      else count.delete(i);
+    }
+    for (const i of starts.get(at) ?? []) count.set(i, (count.get(i) ?? 0) + 1);
+    const next = points[j + 1];
+    if (next === undefined || count.size === 0) continue;
+    out.push({ first: at, last: next - 1, active: [...count.keys()].sort((a, b) => a - b) });
+  }
+  return out;
+}
+
+function push(m: Map<number, number[]>, k: number, v: number): void {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
+}
+
+/** Merges two ascending lists of distinct indices. */
+function mergeSorted(a: readonly number[], b: readonly number[]): number[] {
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && (a[i] as number) < (b[j] as number))) out.push(a[i++] as number);
+    else out.push(b[j++] as number);
+  }
+  return out;
+}

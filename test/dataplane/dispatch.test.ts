@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import type { CompiledRule, PortRange } from '../../src/calc/model.ts';
+import { dispatchTier, guardKey, policyGuard, type Guard } from '../../src/dataplane/nftables/render-dispatch.ts';
+import { DEFAULT_MARKS } from '../../src/dataplane/nftables/settings.ts';
+import type { ChainSpec } from '../../src/dataplane/nftables/state.ts';
+
+function r(protocol: number | undefined, ports?: PortRange[], named = false): CompiledRule {
+  const dst = { ...(ports ? { ports } : {}), ...(named ? { namedPortIpSets: ['n:x'] } : {}) };
+  return { match: { ...(protocol !== undefined ? { protocol } : {}), src: {}, dst }, action: 'allow', origin: { policy: 'p', direction: 'ingress', index: 0 } };
+}
+
+const g = (entries: [number, [number, number][]][]): Guard => new Map(entries.map(([p, rs]) => [p, rs.map(([first, last]) => ({ first, last }))]));
+
+/** The policy chains a packet (protocol, destination port) jumps to, read from the rendered chains. */
+function walk(chains: ChainSpec[], proto: number, port: number): string[] {
+  const byName = new Map(chains.map((c) => [c.name, c]));
+  const jumps = (name: string) => (byName.get(name)?.rules ?? []).flatMap((x) => /jump (\S+)$/.exec(x.body)?.[1] ?? []);
+  const run = (name: string, key: number): string[] => {
+    for (const rule of byName.get(name)?.rules ?? []) {
+      const map = /^(?:meta l4proto|th dport) vmap \{ (.*) \}$/.exec(rule.body);
+      if (map) {
+        const level = rule.body.startsWith('meta') ? 'proto' : 'port';
+        for (const item of (map[1] as string).split(', ')) {
+          const m = /^(\d+)(?:-(\d+))? : goto (\S+)$/.exec(item);
+          assert.ok(m, item);
+          if (key >= Number(m[1]) && key <= Number(m[2] ?? m[1])) return level === 'proto' ? run(m[3] as string, port) : jumps(m[3] as string);
+        }
+        continue;
+      }
+      const go = /^goto (\S+)$/.exec(rule.body);
+      if (go) return jumps(go[1] as string);
+    }
+    return [];
+  };
+  return run((chains[0] as ChainSpec).name, proto);
+}
+
+function covers(guard: Guard, proto: number, port: number): boolean {
+  return guard === 'any' || (guard.get(proto) ?? []).some((x) => x.first <= port && port <= x.last);
+}
+
+const marks = { accept: DEFAULT_MARKS.accept, pass: DEFAULT_MARKS.pass };
+
+describe('dataplane - dispatch by protocol and port', () => {
+  it('guards a policy by the protocols and destination ports its rules name', () => {
+    assert.equal(guardKey(policyGuard([r(6, [{ first: 80, last: 80 }]), r(17, [{ first: 53, last: 53 }])])), '6:80-80;17:53-53');
+    assert.equal(guardKey(policyGuard([r(6)])), '6:0-65535', 'a protocol without ports: all its ports');
+    assert.equal(guardKey(policyGuard([])), '', 'no rules: matches nothing');
+    assert.equal(policyGuard([r(6, [{ first: 80, last: 80 }]), r(undefined)]), 'any');
+    assert.equal(policyGuard([r(1)]), 'any', 'ICMP is not dispatched');
+    assert.equal(policyGuard([r(6, [{ first: 80, last: 80 }], true)]), 'any', 'named ports are not dispatched');
+  });
+
+  it('cuts the port space into classes, each with its policies in order', () => {
+    const guards: Guard[] = ['any', g([[6, [[80, 80]]]]), g([[6, [[80, 90]]]]), g([[17, [[53, 53]]]]), 'any'];
+    const policies = guards.map((guard, i) => ({ key: `p${i}`, chain: `pi-p${i}`, guard }));
+    const chains = dispatchTier({ policies, base: 'twp_x.0', tier: 'default', marks });
+    assert.ok(chains);
+    assert.equal(chains[0]?.name, 'twp_x.0');
+    assert.deepEqual(walk(chains, 6, 80), ['pi-p0', 'pi-p1', 'pi-p2', 'pi-p4']);
+    assert.deepEqual(walk(chains, 6, 85), ['pi-p0', 'pi-p2', 'pi-p4']);
+    assert.deepEqual(walk(chains, 17, 53), ['pi-p0', 'pi-p3', 'pi-p4']);
+    assert.deepEqual(walk(chains, 6, 443), ['pi-p0', 'pi-p4']);
+    assert.deepEqual(walk(chains, 1, 0), ['pi-p0', 'pi-p4']);
+    // The second jump of a sequence runs only while pass is clear, and every jump returns on accept.
+    const seq = chains.find((c) => c.name === 'twp_x.0.0')!;
+    assert.deepEqual(
+      seq.rules.map((x) => x.body),
+      [
+        'jump pi-p0',
+        'meta mark & 0x00010000 == 0x00010000 return',
+        'meta mark & 0x00020000 == 0x00000000 jump pi-p1',
+        'meta mark & 0x00010000 == 0x00010000 return',
+        'meta mark & 0x00020000 == 0x00000000 jump pi-p2',
+        'meta mark & 0x00010000 == 0x00010000 return',
+        'meta mark & 0x00020000 == 0x00000000 jump pi-p4',
+        'meta mark & 0x00010000 == 0x00010000 return',
+      ],
+    );
+  });
+
+  it('stays a list of jumps for small tiers, all-`any` tiers and tiers whose classes would blow up', () => {
+    const pol = (guards: Guard[]) => guards.map((guard, i) => ({ key: `p${i}`, chain: `pi-p${i}`, guard }));
+    assert.equal(dispatchTier({ policies: pol([g([[6, [[80, 80]]]]), 'any']), base: 'b', tier: 't', marks }), undefined);
+    assert.equal(dispatchTier({ policies: pol(['any', 'any', 'any', 'any']), base: 'b', tier: 't', marks }), undefined);
+    // 40 `any` policies between 40 port classes: 1,600 jumps instead of 80.
+    const mixed = Array.from({ length: 80 }, (_, i) => (i % 2 ? 'any' : g([[6, [[1000 + i, 1000 + i]]]])));
+    assert.equal(dispatchTier({ policies: pol(mixed), base: 'b', tier: 't', marks }), undefined);
+  });
+
+  it('property: a packet jumps to exactly the policies whose guard covers it, in order', () => {
+    const range = fc.tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 8 })).map(([a, n]) => [a, a + n] as [number, number]);
+    const guard: fc.Arbitrary<Guard> = fc.oneof(
+      { weight: 1, arbitrary: fc.constant('any' as const) },
+      { weight: 4, arbitrary: fc.array(fc.tuple(fc.constantFrom(6, 17, 132), fc.array(range, { minLength: 1, maxLength: 3 })), { maxLength: 2 }).map(g) },
+    );
+    fc.assert(
+      fc.property(fc.array(guard, { minLength: 4, maxLength: 12 }), fc.constantFrom(1, 6, 17, 132), fc.integer({ min: 0, max: 60 }), (guards, proto, port) => {
+        const policies = guards.map((gd, i) => ({ key: `p${i}`, chain: `pi-p${i}`, guard: gd }));
+        const chains = dispatchTier({ policies, base: 'b', tier: 't', marks });
+        fc.pre(chains !== undefined);
+        const expected = policies.filter((p) => covers(p.guard, proto, port)).map((p) => p.chain);
+        assert.deepEqual(walk(chains!, proto, port), expected);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
