@@ -28,10 +28,12 @@ describe('openstack host - link monitor lines', () => {
 
 describe('openstack host - the VM command line', () => {
   it('boots a microvm directly on the tap, console on a socket', () => {
-    const args = qemuArgs({ name: 'vm1', image: { kernel: '/k', initrd: '/i' }, tap: 'tapabc', mac: 'fa:16:3e:00:00:01', consoleSocket: '/s', consoleLog: '/l' });
+    const args = qemuArgs({ name: 'vm1', image: { kernel: '/k', initrd: '/i' }, tap: 'tapabc', mac: 'fa:16:3e:00:00:01', consoleSocket: '/s', consoleLog: '/l', tscKhz: 2596134 });
     const at = (flag: string) => args[args.indexOf(flag) + 1];
     assert.equal(at('-M'), 'microvm,rtc=on,pit=on,pic=on');
     assert.equal(at('-kernel'), '/k');
+    // The TSC's frequency given, so the kernel does not calibrate it against the emulated PIT.
+    assert.match(at('-append')!, / tsc_early_khz=2596134 /);
     assert.equal(at('-netdev'), 'tap,id=n0,ifname=tapabc,script=no,downscript=no');
     assert.equal(at('-device'), 'virtio-net-device,netdev=n0,mac=fa:16:3e:00:00:01');
     assert.match(at('-chardev')!, /^socket,id=con0,path=\/s,server=on,wait=off,logfile=\/l$/);

@@ -1,10 +1,10 @@
 /**
  * One lab VM's QEMU: the microvm machine with software emulation (KVM does not run nested here;
- * its PIT and PIC must be on, or the kernel hangs calibrating its TSC under TCG)
- * and a direct PVH kernel boot, its NIC on a tap of its host's namespace, its serial console on a
+ * its PIT and PIC must be on, or the kernel hangs calibrating its TSC under TCG), the TSC's
+ * frequency given to the kernel (see {@link hostTscKhz}), and a direct PVH kernel boot, its NIC on a tap of its host's namespace, its serial console on a
  * unix socket (with a log file of everything it printed).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { MargayError } from '../../errors/mod.ts';
 import type { VmImage } from './image.ts';
 
@@ -23,6 +23,36 @@ export interface QemuSpec {
   consoleLog: string;
   /** Memory in MiB (default 128). */
   memoryMiB?: number;
+  /** The guest's TSC frequency in kHz (`tsc_early_khz=`), see {@link hostTscKhz}. */
+  tscKhz: number;
+}
+
+/** Used when the host's frequency cannot be read: only the guest clock's rate depends on it. */
+export const FALLBACK_TSC_KHZ = 2_000_000;
+
+/**
+ * The kHz of the first `cpu MHz` line of /proc/cpuinfo text (pure); undefined without one.
+ * On the hosts the lab runs on (VMs, invariant TSC) it is the TSC's frequency.
+ */
+export function parseCpuKhz(cpuinfo: string): number | undefined {
+  const m = /^cpu MHz\s*:\s*([0-9]+(?:\.[0-9]+)?)/m.exec(cpuinfo);
+  const khz = m ? Math.round(Number(m[1]) * 1000) : 0;
+  return khz > 0 ? khz : undefined;
+}
+
+/**
+ * The TSC frequency for the guest kernel. Under TCG the guest's TSC is the host's, and the kernel
+ * calibrates it against the emulated PIT over a few ms of wall time: on a loaded machine the
+ * emulation is descheduled meanwhile, calibration fails ("Unable to calibrate against PIT",
+ * "Marking TSC unstable") and the boot hangs silently. Given `tsc_early_khz` it skips that
+ * calibration (and derives `lpj` from it). A wrong value only makes the guest's clock run fast or slow.
+ */
+export function hostTscKhz(cpuinfoPath = '/proc/cpuinfo'): number {
+  try {
+    return parseCpuKhz(readFileSync(cpuinfoPath, 'utf8')) ?? FALLBACK_TSC_KHZ;
+  } catch {
+    return FALLBACK_TSC_KHZ;
+  }
 }
 
 /** QEMU's command line for `spec` (pure). */
@@ -37,7 +67,9 @@ export function qemuArgs(spec: QemuSpec): string[] {
     '-smp', '1',
     '-kernel', spec.image.kernel,
     '-initrd', spec.image.initrd,
-    '-append', `console=ttyS0 quiet panic=-1 margay.name=${spec.name}`,
+    // loglevel=6 (not quiet): the kernel banner reaches the console as soon as it is up, the
+    // boot watchdog's sign of life (boot-watchdog.ts); ~20 lines more than quiet.
+    '-append', `console=ttyS0 loglevel=6 panic=-1 tsc_early_khz=${spec.tscKhz} margay.name=${spec.name}`,
     '-nodefaults', '-no-reboot', '-display', 'none',
     '-chardev', `socket,id=con0,path=${spec.consoleSocket},server=on,wait=off,logfile=${spec.consoleLog}`,
     '-serial', 'chardev:con0',

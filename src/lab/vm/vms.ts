@@ -5,14 +5,14 @@
  * makes it), then boots — a real QEMU microvm, or with `--stand-in` a namespace behind a veth named
  * like the tap — and must get its address by DHCP from the host's dnsmasq.
  */
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec } from '../../os/mod.ts';
 import { MargayError } from '../../errors/mod.ts';
 import { createNetns, deleteNetns } from '../fabric.ts';
 import { LAB_PREFIX } from '../plan.ts';
 import { pollUntil } from '../poll.ts';
-import { isRunning, startProcess, stopProcess } from '../processes.ts';
+import { isRunning, type ProcessRecord, startProcess, stopProcess } from '../processes.ts';
 import { type LabContext, requireLab } from '../lab.ts';
 import { type LabState, type LabVm, writeState } from '../state.ts';
 import { consoleExec } from './console.ts';
@@ -21,10 +21,18 @@ import { createNeutronPort, deleteNeutronPort } from './neutron-port.ts';
 import { NeutronApi } from '../openstack/neutron-api.ts';
 import { vmCacheDir, vmImage } from './image.ts';
 import { createStandInVeth, createTap, removeLink } from './links.ts';
-import { QEMU, qemuArgs, requireQemu } from './qemu.ts';
+import { bootWatched } from './boot-watchdog.ts';
+import { hostTscKhz, QEMU, qemuArgs, requireQemu } from './qemu.ts';
 
 /** How long a VM may take to boot and get its address (software emulation on a loaded machine). */
 const BOOT_TIMEOUT_MS = 120_000;
+/**
+ * How long a VM's console may stay silent before its boot counts as hung: the kernel banner
+ * came within 1.2–2.8 s with 6 VMs booting at once at load 10–15 on 2 cores.
+ */
+const BOOT_SILENCE_MS = 10_000;
+/** Boots of one VM at most before `vm add` fails (see boot-watchdog.ts). */
+const BOOT_ATTEMPTS = 3;
 
 /** Options of {@link vmAdd}. */
 export interface VmAddOptions {
@@ -123,25 +131,48 @@ export async function vmAdd(ctx: LabContext, options: VmAddOptions): Promise<{ v
   }
 }
 
-/** Boots QEMU on a new tap; waits for DHCP and VM-READY on its console. */
+/** Throws MARGAY_ERR_NOT_READY once a VM's QEMU has exited. */
+function requireRunning(name: string, record: ProcessRecord): void {
+  if (!isRunning(record)) throw new MargayError('MARGAY_ERR_NOT_READY', `QEMU of VM ${name} exited; see ${record.logFile}`);
+}
+
+/** Boots QEMU on a new tap (again if its console stays silent); waits for DHCP and VM-READY on its console. */
 async function bootVm(ctx: LabContext, hostNetns: string, vm: LabVm, image: ReturnType<typeof vmImage>): Promise<VmTimings & { address: string }> {
   await createTap(hostNetns, vm.tap);
   vm.consoleSocket = join(vmDir(ctx), `${vm.name}.console`);
   vm.consoleLog = join(vmDir(ctx), `${vm.name}.console.log`);
-  rmSync(vm.consoleLog, { force: true });
-  const started = performance.now();
-  vm.process = startProcess({
-    role: `vm ${vm.name}`,
-    cmd: QEMU,
-    args: qemuArgs({ name: vm.name, image, tap: vm.tap, mac: vm.mac, consoleSocket: vm.consoleSocket, consoleLog: vm.consoleLog }),
-    netns: hostNetns,
-    logFile: join(vmDir(ctx), `${vm.name}.qemu.log`),
+  const log = vm.consoleLog;
+  const tscKhz = hostTscKhz();
+  let started = 0;
+  await bootWatched({
+    what: `VM ${vm.name}`,
+    silenceMs: BOOT_SILENCE_MS,
+    attempts: BOOT_ATTEMPTS,
+    log: (line) => ctx.progress(line),
+    start: () => {
+      rmSync(log, { force: true });
+      started = performance.now();
+      vm.process = startProcess({
+        role: `vm ${vm.name}`,
+        cmd: QEMU,
+        args: qemuArgs({ name: vm.name, image, tap: vm.tap, mac: vm.mac, consoleSocket: vm.consoleSocket!, consoleLog: log, tscKhz }),
+        netns: hostNetns,
+        logFile: join(vmDir(ctx), `${vm.name}.qemu.log`),
+      });
+      const record = vm.process;
+      return {
+        spoke: () => {
+          requireRunning(vm.name, record);
+          return existsSync(log) && statSync(log).size > 0;
+        },
+        stop: () => stopProcess(record, 3000),
+      };
+    },
   });
   let dhcpMs: number | undefined;
   let address: string | undefined;
-  const log = vm.consoleLog;
   const ready = await pollUntil(() => {
-    if (!isRunning(vm.process!)) throw new MargayError('MARGAY_ERR_NOT_READY', `QEMU of VM ${vm.name} exited; see ${vm.process!.logFile}`);
+    requireRunning(vm.name, vm.process!);
     let text = '';
     try {
       text = readFileSync(log, 'utf8');
