@@ -6,29 +6,18 @@
  * default rules and denied without them — with every probe agreeing with `policy matrix`.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
-import { labDown, labUp, type LabContext } from '../../src/lab/lab.ts';
+import { describe, test } from 'node:test';
+import { labUp } from '../../src/lab/lab.ts';
 import { NeutronApi } from '../../src/lab/openstack/neutron-api.ts';
 import { readState } from '../../src/lab/state.ts';
 import { standInSubnet } from '../../src/lab/vm/direct-port.ts';
 import { vmConnectivity } from '../../src/lab/vm/connectivity.ts';
 import { vmAdd } from '../../src/lab/vm/vms.ts';
 import { eventually } from '../harness/wait.ts';
-import { printOpenStackDiagnostics } from './openstack-diagnostics.ts';
+import { useOpenStackLab } from './openstack-diagnostics.ts';
 
 type Json = Record<string, any>;
-const ctx: LabContext = { dir: mkdtempSync(join(tmpdir(), 'margay-lab-neutron-')), progress: () => undefined };
-let passed = false;
-// The lab's waits use unref'd timers: keep the event loop alive while the test awaits them.
-const keepAlive = setInterval(() => undefined, 1000);
-after(async () => {
-  clearInterval(keepAlive);
-  if (!passed) printOpenStackDiagnostics(ctx.dir);
-  await labDown(ctx);
-});
+const { ctx, passed } = useOpenStackLab('margay-lab-neutron-');
 
 /** `from>to` → allowed, for every ordered pair, as probed (and checked against the matrix). */
 async function observed(): Promise<Record<string, boolean>> {
@@ -71,6 +60,6 @@ describe('lab - OpenStack with Neutron: real VMs, DHCP, BGP, security groups', (
     const egress = (await api.list<Json>('security_group_rule', `security_group_id=${client.id}&direction=egress&ethertype=IPv4`))[0]!;
     await api.remove('security_group_rule', egress.id);
     await expectMatrix({ 'a>b': true, 'a>c': false, 'b>a': true, 'b>c': false, 'c>a': false, 'c>b': false }, 'no egress from c');
-    passed = true;
+    passed();
   });
 });

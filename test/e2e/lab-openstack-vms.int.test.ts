@@ -5,28 +5,17 @@
  * it and not otherwise, and DHCP survives a killed agent.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { exec } from '../../src/os/mod.ts';
-import { applyManifests, labDown, labUp, type LabContext } from '../../src/lab/lab.ts';
+import { applyManifests, labUp } from '../../src/lab/lab.ts';
 import { restartAgent } from '../../src/lab/hosts.ts';
 import { vmAdd, vmDelete, vmExec } from '../../src/lab/vm/vms.ts';
 import { httpGet } from '../../src/lab/vm/connectivity.ts';
 import { readState } from '../../src/lab/state.ts';
 import { eventually } from '../harness/wait.ts';
-import { printOpenStackDiagnostics } from './openstack-diagnostics.ts';
+import { useOpenStackLab } from './openstack-diagnostics.ts';
 
-const ctx: LabContext = { dir: mkdtempSync(join(tmpdir(), 'margay-lab-os-')), progress: () => undefined };
-let passed = false;
-// The lab's waits use unref'd timers: keep the event loop alive while the test awaits them.
-const keepAlive = setInterval(() => undefined, 1000);
-after(async () => {
-  clearInterval(keepAlive);
-  if (!passed) printOpenStackDiagnostics(ctx.dir);
-  await labDown(ctx);
-});
+const { ctx, passed } = useOpenStackLab('margay-lab-os-');
 
 const ALLOW_ALL = `
 apiVersion: projectcalico.org/v3
@@ -85,6 +74,6 @@ describe('lab - OpenStack VMs on taps (direct ports)', () => {
 
     await vmDelete(ctx, 'vm2');
     assert.equal(await fetchFrom('vm1', two.vm.address), undefined);
-    passed = true;
+    passed();
   });
 });

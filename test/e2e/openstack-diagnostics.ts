@@ -2,8 +2,11 @@
  * What a failed OpenStack lab test prints before `lab down` removes the lab's folder: the tail of
  * each VM's console, each host's dnsmasq log and the DHCP lines of its agent's log.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after } from 'node:test';
+import { labDown, type LabContext } from '../../src/lab/lab.ts';
 
 function tail(file: string, lines: number, filter?: RegExp): string {
   if (!existsSync(file)) return '(none)';
@@ -24,4 +27,21 @@ export function printOpenStackDiagnostics(dir: string): void {
     out.push(`== ${h} agent.log (dhcp, errors)`, tail(join(hosts, h, 'agent.log'), 15, /dhcp|DHCP|"level":"(error|warn)"/));
   }
   console.log(out.join('\n').replace(/^/gm, '# '));
+}
+
+/**
+ * One OpenStack lab per test file: a fresh lab folder, the event loop kept alive while the test
+ * awaits the lab's unref'd timers, and on the way out the diagnostics (unless `passed()` was
+ * called) and `lab down`.
+ */
+export function useOpenStackLab(prefix: string): { ctx: LabContext; passed: () => void } {
+  const ctx: LabContext = { dir: mkdtempSync(join(tmpdir(), prefix)), progress: () => undefined };
+  let ok = false;
+  const keepAlive = setInterval(() => undefined, 1000);
+  after(async () => {
+    clearInterval(keepAlive);
+    if (!ok) printOpenStackDiagnostics(ctx.dir);
+    await labDown(ctx);
+  });
+  return { ctx, passed: () => { ok = true; } };
 }
