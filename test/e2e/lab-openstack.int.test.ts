@@ -6,26 +6,22 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { workloadEndpointKind } from '../../src/api/mod.ts';
 import { listLabNetns } from '../../src/lab/fabric.ts';
-import { labDown, labUp, type LabContext, withStore } from '../../src/lab/lab.ts';
+import { labDown, labUp, withStore } from '../../src/lab/lab.ts';
 import { NeutronApi } from '../../src/lab/openstack/neutron-api.ts';
 import { startOpenStackServer } from '../../src/lab/openstack/up.ts';
 import { isRunning, stopProcess } from '../../src/lab/processes.ts';
 import type { LabState } from '../../src/lab/state.ts';
 import { eventually } from '../harness/wait.ts';
 import { REPO_ROOT } from '../agent/lab.ts';
+import { useOpenStackLab } from './openstack-diagnostics.ts';
 
 type Json = Record<string, any>;
 
-const ctx: LabContext = { dir: mkdtempSync(join(tmpdir(), 'margay-lab-os-')), progress: () => undefined };
-after(async () => {
-  await labDown(ctx);
-});
+const { ctx, passed } = useOpenStackLab('margay-lab-os-');
 
 /** `margay lab openstack ARGS` (the CLI from the sources, on this test's lab folder). */
 function labOpenstack(args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -73,5 +69,6 @@ describe('lab up --openstack', () => {
     await stopProcess(again);
     await labDown(ctx);
     assert.ok(!(await listLabNetns()).includes('mgl-openstack'));
+    passed();
   });
 });
