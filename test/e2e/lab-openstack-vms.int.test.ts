@@ -34,11 +34,9 @@ async function fetchFrom(vm: string, address: string): Promise<string | undefine
 }
 
 describe('lab - OpenStack VMs on taps (direct ports)', () => {
-  // KNOWN DEFECT (issue 16, open): VMs boot, get their addresses by DHCP and learn BGP routes, and vm1
-  // reaches vm2 under an allow-all policy, but vm2 → vm1 stays denied although `policy matrix` allows it
-  // (seen in the full run of 2026-12-06; osdriver saw the same on one host with stand-ins). Kept running
-  // and reported as TODO until the tap path is fixed — not a pass.
-  test('DHCP on every host, routes over BGP, policy enforced, a killed agent changes nothing', { timeout: 600_000, todo: 'known defect: traffic to a tap VM denied although policy allows it (issue 16)' }, async () => {
+  // Issue 16 was the probe, not the dataplane: a stand-in ran it with the machine's `sh`, which has no
+  // `nc` here, so si3 → vm1 failed (exit 127) and read as denied; stand-ins now use busybox's shell.
+  test('DHCP on every host, routes over BGP, policy enforced, a killed agent changes nothing', { timeout: 600_000 }, async () => {
     await labUp({ hosts: 3, router: false, ipv6: false }, ctx);
     // The stand-in first: DHCP through a veth before it goes through QEMU.
     const three = await vmAdd(ctx, { name: 'si3', host: 'host-3', securityGroups: ['web'], standIn: true });

@@ -224,11 +224,21 @@ export async function vmDelete(ctx: LabContext, name: string): Promise<void> {
   writeState(ctx.dir, state);
 }
 
-/** Runs a shell command inside a VM (its console) or a stand-in (its namespace). */
+/**
+ * The shell of a stand-in: busybox's, as in the VM image, so a command finds the same applets
+ * (`nc`, `wget`, `udhcpc`, `ip`…) in both; the host's `sh` would look them up in the machine's
+ * PATH, where `nc` may not exist at all (every probe from a stand-in then failed as if denied).
+ */
+export function standInShell(command: string): { cmd: string; args: string[] } {
+  return { cmd: 'busybox', args: ['sh', '-c', command] };
+}
+
+/** Runs a shell command inside a VM (its console) or a stand-in (its namespace, busybox's shell). */
 export async function vmExec(ctx: LabContext, name: string, command: string, timeoutMs = 20_000): Promise<{ code: number; output: string }> {
   const vm = findVm(requireLab(ctx), name);
   if (vm.kind === 'stand-in') {
-    const res = await exec('sh', ['-c', command], { netns: vm.netns!, allowFail: true, timeoutMs });
+    const shell = standInShell(command);
+    const res = await exec(shell.cmd, shell.args, { netns: vm.netns!, allowFail: true, timeoutMs });
     return { code: res.code, output: `${res.stdout}${res.stderr}`.trimEnd() };
   }
   return consoleExec(vm.consoleSocket!, command, timeoutMs);
