@@ -55,7 +55,7 @@
  *                                                 flush(): DataplaneUpdate[]
  * ```
  */
-import type { Resource } from '../api/mod.ts';
+import { BUILTIN_TIERS, type Resource } from '../api/mod.ts';
 import type { SyncerEvent } from '../datastore/mod.ts';
 import { ActiveRulesCalculator } from './active-rules.ts';
 import { Dispatcher, type ResourceRef } from './dispatcher.ts';
@@ -65,7 +65,7 @@ import { globalPolicyKey, hostEndpointId, namespacedPolicyKey, networkSetId, wor
 import { IpSetMemberIndex } from './ipset-members.ts';
 import { LocalEndpointFilter, type LocalityMode } from './local-endpoint-filter.ts';
 import type { DataplaneSettings, DataplaneUpdate } from './model.ts';
-import { policyData, profileData, tierData } from './policy-data.ts';
+import { policyData, profileData, tierData, type TierData } from './policy-data.ts';
 import { PolicyResolver } from './policy-resolver.ts';
 import { type IpamBlockValue, RouteResolver } from './route-resolver.ts';
 import { RuleScanner } from './rule-scanner.ts';
@@ -88,6 +88,13 @@ export interface CalcGraphOptions {
    * file, environment and flag layers); default a new one with the datastore layers only.
    */
   settings?: SettingsResolver;
+  /**
+   * The built-in tiers (`kube-admin`, `default`, `kube-baseline`) exist without a Tier resource
+   * (default true): a resource overrides one, deleting it brings the built-in back. Calico's API
+   * server creates them, but a writer that puts policies straight into the datastore (the
+   * OpenStack driver) never does, and its policies would then apply nowhere (issue 16).
+   */
+  builtinTiers?: boolean;
 }
 
 /** Counters for metrics. */
@@ -269,11 +276,17 @@ export function buildCalcGraph(options: CalcGraphOptions): CalcGraph {
     activeRules.onPolicyUpdate(key, data);
     resolver.onPolicyUpdate(key, data);
   });
-  dispatcher.register('tiers', (ref, res) => {
-    const data = convert(ref, res, (r) => tierData(ref.name, r));
-    activeRules.onTierUpdate(ref.name, data !== undefined);
-    resolver.onTierUpdate(ref.name, data);
-  });
+  const builtinTiers = options.builtinTiers ?? true;
+  const builtinTier = (name: string): TierData | undefined => {
+    const t = builtinTiers ? BUILTIN_TIERS.find((b) => b.name === name) : undefined;
+    return t && { name, order: t.order, defaultAction: t.defaultAction === 'Pass' ? 'Pass' : 'Deny' };
+  };
+  const onTier = (name: string, data: TierData | undefined): void => {
+    activeRules.onTierUpdate(name, data !== undefined);
+    resolver.onTierUpdate(name, data);
+  };
+  for (const t of BUILTIN_TIERS) onTier(t.name, builtinTier(t.name));
+  dispatcher.register('tiers', (ref, res) => onTier(ref.name, convert(ref, res, (r) => tierData(ref.name, r)) ?? builtinTier(ref.name)));
   dispatcher.register('profiles', (ref, res) => {
     const data = convert(ref, res, (r) => profileData(ref.name, r));
     ipSets.onParentUpdate(ref.name, data?.labels);

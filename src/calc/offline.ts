@@ -5,7 +5,6 @@
  * (Kubernetes objects converted with `convertKubernetesResource`).
  */
 import { findKind } from '../api/mod.ts';
-import { BUILTIN_TIERS } from '../api/mod.ts';
 import type { Resource } from '../api/mod.ts';
 import { resourceKey } from '../datastore/mod.ts';
 import { MargayError } from '../errors/mod.ts';
@@ -38,21 +37,9 @@ export function modelFromResources(resources: readonly Resource[], options: Offl
   const graph = buildCalcGraph({
     hostname: options.hostname ?? '',
     mode: 'all',
+    builtinTiers: options.builtinTiers !== false,
     ...(options.onWarning !== undefined ? { onWarning: options.onWarning } : {}),
   });
-  const given = new Set(resources.filter((r) => r.kind === 'Tier').map((r) => r.metadata.name));
-  if (options.builtinTiers !== false) {
-    for (const t of BUILTIN_TIERS) {
-      if (given.has(t.name)) continue;
-      const tier: Resource = {
-        apiVersion: 'projectcalico.org/v3',
-        kind: 'Tier',
-        metadata: { name: t.name },
-        spec: { order: t.order, defaultAction: t.defaultAction },
-      };
-      graph.onUpdate(keyOfResource(tier), tier);
-    }
-  }
   for (const res of resources) graph.onUpdate(keyOfResource(res), res);
   graph.onInSync();
   return new ModelSnapshot().applyAll(graph.flush());

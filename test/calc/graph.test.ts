@@ -247,3 +247,33 @@ describe('graph - work proportional to the change', () => {
     assert.deepEqual(h.model.checkReferences(), []);
   });
 });
+
+describe('graph - built-in tiers', () => {
+  // The OpenStack driver writes policies straight into etcd and never creates the `default` Tier
+  // (Calico's API server would): the agent must still apply them, as `policy matrix` does (issue 16).
+  const policy = () => np('openstack', 'ossg.default.web', { selector: 'has(sg)', egress: [{ action: 'Allow' }], ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [80] }, source: { selector: 'has(sg)' } }] });
+  const endpoint = () => wep('openstack', 'a', { labels: { sg: '' }, ips: ['10.0.0.1'] });
+
+  it('a policy in the default tier applies without a Tier resource', () => {
+    const h = new Harness();
+    h.put(nsProfile('openstack'), policy(), endpoint());
+    h.sync();
+    const plan = h.model.workloads.get('openstack/a')!;
+    assert.deepEqual(plan.tiers.map((t) => [t.name, t.ingress, t.egress]), [['default', ['np/openstack/ossg.default.web'], ['np/openstack/ossg.default.web']]]);
+  });
+
+  it('a Tier resource overrides the built-in; deleting it brings the built-in back; builtinTiers: false has none', () => {
+    const h = new Harness();
+    const tier = resource('Tier', 'default', { order: 1000, defaultAction: 'Pass' });
+    h.put(nsProfile('openstack'), policy(), endpoint(), tier);
+    h.sync();
+    assert.equal(h.model.workloads.get('openstack/a')!.tiers[0]!.defaultAction, 'Pass');
+    h.del(tier);
+    h.flush();
+    assert.equal(h.model.workloads.get('openstack/a')!.tiers[0]!.defaultAction, 'Deny');
+    const none = new Harness({ builtinTiers: false });
+    none.put(nsProfile('openstack'), policy(), endpoint());
+    none.sync();
+    assert.deepEqual(none.model.workloads.get('openstack/a')!.tiers, []);
+  });
+});

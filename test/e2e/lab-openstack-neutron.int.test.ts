@@ -31,10 +31,10 @@ async function expectMatrix(want: Record<string, boolean>, what: string): Promis
 }
 
 describe('lab - OpenStack with Neutron: real VMs, DHCP, BGP, security groups', () => {
-  // KNOWN DEFECT (issue 16, open): the three VMs boot and get their Neutron addresses by DHCP, and
-  // Neutron's default deny holds, but after the remote-group rule a ↔ b on 80/tcp stays denied
-  // although `policy matrix` allows it (full run of 2026-12-06). Reported as TODO until fixed.
-  test('acceptance', { timeout: 900_000, todo: 'known defect: traffic to a tap VM denied although policy allows it (issue 16)' }, async () => {
+  // Issue 16: the driver writes its policies straight into etcd and no `default` Tier existed, so the
+  // agents applied none of them (default deny) while `policy matrix` assumed the built-in tiers; the
+  // calculation graph now always has the built-in tiers.
+  test('acceptance', { timeout: 900_000 }, async () => {
     await labUp({ hosts: 3, router: false, ipv6: false, openstack: true }, ctx);
     const state = readState(ctx.dir)!;
     const api = new NeutronApi({ url: state.openstack!.url });
