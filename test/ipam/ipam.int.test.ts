@@ -111,6 +111,10 @@ describe('ipam (etcd) - processes killed with SIGKILL mid-allocation, then GC', 
     const endpoints = env.etcd().endpoints;
     // Small blocks, so that kills often land in the middle of a block claim.
     await apply(ds, pool('pods', '10.30.0.0/20', { blockSize: 29 }), pool('pods6', 'fd00:30::/112', { blockSize: 125 }));
+    // Killed workers leave their addresses until GC, and /29 blocks hold 8: lift the default limit of 20
+    // blocks per host (a fast run would otherwise refuse allocations with MARGAY_ERR_POOL_EXHAUSTED).
+    const configured = await margay(['ipam', 'configure', '--max-blocks-per-host', '512'], { datastore: ds });
+    assert.equal(configured.code, 0, configured.stderr);
     const hosts = ['k-0', 'k-1', 'k-2'];
     let killed = 0;
     for (let round = 0; round < 3; round++) {
