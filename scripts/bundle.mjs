@@ -1,7 +1,8 @@
 // Bundles the agent's process entry (src/cli/agent-run.ts) into one file, dist/bundle/agent.js,
 // so that `margay agent` starts by loading one module instead of some hundreds (bin/margay.js
-// picks it). npm packages stay external: they are resolved from node_modules as usual (etcd3
-// reads its .proto files next to its own code). Run by `npm run build`.
+// picks it). The npm packages are in it too, but for etcd3 (it reads its .proto files next to
+// its own code, and brings gRPC), which is resolved from node_modules as usual. Run by
+// `npm run build`.
 import { build } from 'esbuild';
 
 // The agent must not load the code of the other commands; the build fails if it would.
@@ -14,7 +15,9 @@ const result = await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  packages: 'external',
+  external: ['etcd3'],
+  // CommonJS packages inside an ES module: their `require` of Node's own modules.
+  banner: { js: "import { createRequire as __margayRequire } from 'node:module'; const require = __margayRequire(import.meta.url);" },
   sourcemap: 'linked',
   metafile: true,
   logLevel: 'warning',
