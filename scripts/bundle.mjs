@@ -2,7 +2,7 @@
 // so that `margay agent` starts by loading one module instead of some hundreds (bin/margay.js
 // picks it). The npm packages are in it too, but for etcd3 (it reads its .proto files next to
 // its own code, and brings gRPC), which is resolved from node_modules as usual. Run by
-// `npm run build`.
+// `npm run build`. With --check it writes nothing and only checks what the file would hold.
 import { build } from 'esbuild';
 
 // The agent must not load the code of the other commands; the build fails if it would.
@@ -11,6 +11,7 @@ const FORBIDDEN = /^src\/(lab|ui|openstack|kube\/controllers)\//;
 const result = await build({
   entryPoints: ['src/cli/agent-run.ts'],
   outfile: 'dist/bundle/agent.js',
+  write: !process.argv.includes('--check'),
   bundle: true,
   platform: 'node',
   format: 'esm',

@@ -131,7 +131,7 @@ async function startRouter(dir: string, plan: LabPlan): Promise<ProcessRecord[]>
 export function startAgent(ctx: LabContext, state: LabState, host: LabHost): ProcessRecord {
   const dir = hostDir(ctx, host.name);
   mkdirSync(dir, { recursive: true });
-  const [node, args] = moduleCommand('cli/run', ['agent', '--bgp', '--hostname', host.name, '--state-dir', dir]);
+  const [node, args] = moduleCommand('cli/agent-run', ['agent', '--bgp', '--hostname', host.name, '--state-dir', dir]);
   return startProcess({
     role: `agent ${host.name}`,
     cmd: node,
