@@ -4,8 +4,9 @@
  *
  * - Files live in one folder: `hosts` and `opts` (re-read by dnsmasq on SIGHUP, so a VM added
  *   or removed costs no restart), `leases`, `dnsmasq.pid`, `dnsmasq.log`.
- * - The command line holds only what cannot be reloaded (the ranges); it changes when a subnet
- *   appears or goes, and then dnsmasq is restarted.
+ * - The command line holds only what cannot be reloaded (the ranges, and the MAC tags of ports
+ *   with extra DHCP options); it changes when a subnet appears or goes, or a port's extra options
+ *   do, and then dnsmasq is restarted.
  * - dnsmasq runs detached, so it outlives a killed agent; the next driver adopts it by its PID
  *   file when `/proc/<pid>/cmdline` is exactly the command line it wants (else it is stopped by
  *   that PID and started again). {@link DnsmasqDriver.check} restarts one that died.
@@ -103,8 +104,8 @@ export class DnsmasqDriver {
     return join(this.#o.dir, 'dnsmasq.pid');
   }
 
-  /** The full command line for `ranges` (what adoption compares with /proc). */
-  commandLine(ranges: readonly string[]): string[] {
+  /** The full command line for `ranges` and `macTags` (what adoption compares with /proc). */
+  commandLine(ranges: readonly string[], macTags: readonly string[] = []): string[] {
     const d = this.#o.dir;
     const gw = this.#o.gatewayDevice;
     return [
@@ -127,6 +128,7 @@ export class DnsmasqDriver {
       '--log-dhcp',
       '--log-facility=-',
       ...ranges.map((r) => `--dhcp-range=${r}`),
+      ...macTags.map((t) => `--dhcp-mac=${t}`),
     ];
   }
 
@@ -139,7 +141,7 @@ export class DnsmasqDriver {
     }
     await this.#syncGateway(rendering.gatewayAddresses);
     const filesChanged = this.#writeFiles(rendering);
-    const want = this.commandLine(rendering.ranges);
+    const want = this.commandLine(rendering.ranges, rendering.macTags);
     this.#adopt(want);
     if (this.pid !== undefined && sameArgs(this.#args, want)) {
       if (!filesChanged) return { action: 'none', pid: this.#pid! };

@@ -13,6 +13,12 @@
  *   addresses) and everything else by proxy ARP;
  * - host routes become option 121 (and 249, for old Windows clients) with the default route
  *   added, because a client that gets option 121 ignores option 3 (RFC 3442).
+ * - the network's MTU (when the subnet data has one) is option 26 of its subnet;
+ * - a port's `extra_dhcp_opts` are options tagged `port-<interface>` in the options file, and
+ *   the port's MAC gets that tag on the command line (`--dhcp-mac`). dnsmasq's interface tag is
+ *   `mg-dhcp` behind `--bridge-interface`, never the tap, and tagged hosts-file lines can crash
+ *   dnsmasq on SIGHUP (see below): so only adding, changing or removing a port's extra options
+ *   restarts dnsmasq (rare; the lease file keeps the leases).
  * IPv4 only: DHCPv6 and router advertisements are not served yet.
  */
 import { cidrContainsIp, parseCidr, parseIp } from '../net/mod.ts';
@@ -41,6 +47,8 @@ export interface DhcpRendering {
   opts: string;
   /** `--dhcp-range` values, sorted (a change needs a restart). */
   ranges: string[];
+  /** `--dhcp-mac` values (`set:port-<iface>,<mac>`) of ports with extra options, sorted (a restart). */
+  macTags: string[];
   /** Addresses of the gateway device (`10.65.0.1/24`), sorted. */
   gatewayAddresses: string[];
   endpoints: EndpointOutcome[];
@@ -72,6 +80,7 @@ function subnetOptions(subnet: DhcpSubnet): string[] {
   const out: string[] = [];
   if (subnet.gatewayIp !== undefined) out.push(`${tag},option:router,${subnet.gatewayIp}`);
   if (subnet.dnsServers.length > 0) out.push(`${tag},option:dns-server,${subnet.dnsServers.join(',')}`);
+  if (subnet.mtu !== undefined) out.push(`${tag},option:mtu,${subnet.mtu}`);
   const routes = subnet.hostRoutes.filter((r) => !r.destination.includes(':'));
   if (routes.length > 0) {
     const pairs = routes.map((r) => `${r.destination},${r.nexthop}`);
@@ -81,12 +90,19 @@ function subnetOptions(subnet: DhcpSubnet): string[] {
   return out;
 }
 
+/** A port's extra options, as dhcp-optsfile lines tagged with its interface. */
+function endpointOptions(ep: DhcpEndpoint): string[] {
+  return ep.extraOptions.map((o) => `tag:port-${ep.interfaceName},${/^[0-9]+$/.test(o.name) ? o.name : `option:${o.name}`},${o.value}`);
+}
+
 /** Renders dnsmasq's files and ranges for `endpoints` (this host's) over `subnets`. */
 export function renderDhcp(endpoints: readonly DhcpEndpoint[], subnets: readonly DhcpSubnet[], options: RenderOptions = {}): DhcpRendering {
   const lease = options.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
   const v4 = subnets.filter((s) => s.family === 4);
   const used = new Map<string, DhcpSubnet>();
   const hostLines: string[] = [];
+  const endpointOpts: string[] = [];
+  const macTags: string[] = [];
   const outcomes: EndpointOutcome[] = [];
   for (const ep of [...endpoints].sort((a, b) => a.key.localeCompare(b.key))) {
     const outcome: EndpointOutcome = { key: ep.key, served: [], skipped: [] };
@@ -105,6 +121,11 @@ export function renderDhcp(endpoints: readonly DhcpEndpoint[], subnets: readonly
       hostLines.push(`${ep.mac},${address},${ep.hostname ?? defaultHostname(address)}`);
       outcome.served.push(`${address}@${subnet.id}`);
     }
+    if (ep.extraSkipped !== undefined) outcome.skipped.push(`extra DHCP options: ${ep.extraSkipped}`);
+    if (outcome.served.length > 0 && ep.extraOptions.length > 0) {
+      endpointOpts.push(...endpointOptions(ep));
+      macTags.push(`set:port-${ep.interfaceName},${ep.mac}`);
+    }
     outcomes.push(outcome);
   }
   const chosen = [...used.values()].sort((a, b) => a.id.localeCompare(b.id));
@@ -113,11 +134,12 @@ export function renderDhcp(endpoints: readonly DhcpEndpoint[], subnets: readonly
     return `set:subnet-${s.id},${network},static,${netmask(Number(prefix))},${lease}s`;
   });
   const gatewayAddresses = [...new Set(chosen.filter((s) => s.gatewayIp !== undefined).map((s) => `${s.gatewayIp}/${s.cidr.split('/')[1]}`))].sort();
-  const opts = chosen.flatMap(subnetOptions);
+  const opts = [...chosen.flatMap(subnetOptions), ...endpointOpts];
   return {
     hosts: hostLines.map((l) => `${l}\n`).join(''),
     opts: opts.map((l) => `${l}\n`).join(''),
     ranges: ranges.sort(),
+    macTags: macTags.sort(),
     gatewayAddresses,
     endpoints: outcomes,
   };

@@ -66,7 +66,7 @@ describe('dhcp - decoding', () => {
     assert.equal(decodeEndpoint('k', endpoint({ node: 'host-1' }), 'host-2'), undefined);
     assert.equal(decodeEndpoint('k', endpoint({ orchestrator: 'k8s' }), 'host-2'), undefined);
     const e = ep(endpoint({ ipNetworks: ['10.65.0.5/32', '10.65.0.9/32'], allowedIps: ['10.65.0.9/32'] }, { 'openstack.projectcalico.org/network-id': 'net-1', 'openstack.projectcalico.org/fqdn': 'vm1.example.org' }));
-    assert.deepEqual(e, { key: '/k/ep1', interfaceName: 'tap1234567890a', mac: 'fa:16:3e:00:00:01', addresses: ['10.65.0.5'], networkId: 'net-1', hostname: 'vm1' });
+    assert.deepEqual(e, { key: '/k/ep1', interfaceName: 'tap1234567890a', mac: 'fa:16:3e:00:00:01', addresses: ['10.65.0.5'], networkId: 'net-1', hostname: 'vm1', extraOptions: [] });
     const bad = decodeEndpoint('k', endpoint({ mac: 'nope' }), 'host-2');
     assert.ok(bad && !bad.ok && /spec.mac/.test(bad.reason));
   });
@@ -104,8 +104,45 @@ describe('dhcp - rendering', () => {
     assert.match(r.endpoints[0]!.skipped[1]!, /IPv6/);
   });
 
+  it("hands out the network's MTU per subnet and a port's extra options on its tap only", () => {
+    const withMtu = subnet(JSON.stringify({ network_id: 'net-1', cidr: '10.65.0.0/24', gateway_ip: '10.65.0.1', host_routes: [], mtu: 1400 }));
+    assert.equal(withMtu.mtu, 1400);
+    const extra = JSON.stringify([
+      { opt_name: 'ntp-server', opt_value: '192.0.2.123', ip_version: 4 },
+      { opt_name: '252', opt_value: 'http://192.0.2.1/wpad.dat', ip_version: 4 },
+    ]);
+    const e = ep(endpoint({}, { 'openstack.projectcalico.org/network-id': 'net-1', 'openstack.projectcalico.org/extra-dhcp-opts': extra }));
+    const r = renderDhcp([e], [withMtu]);
+    assert.equal(
+      r.opts,
+      ['tag:subnet-sub-1,option:router,10.65.0.1', 'tag:subnet-sub-1,option:mtu,1400', 'tag:port-tap1234567890a,option:ntp-server,192.0.2.123', 'tag:port-tap1234567890a,252,http://192.0.2.1/wpad.dat', ''].join('\n'),
+    );
+    assert.deepEqual(r.macTags, ['set:port-tap1234567890a,fa:16:3e:00:00:01']);
+    assert.deepEqual(renderDhcp([ep()], [withMtu]).macTags, []);
+    assert.deepEqual(r.endpoints[0]!.skipped, []);
+  });
+
+  it('leaves out extra options dnsmasq cannot take (saying why) and an MTU out of range', () => {
+    for (const [opts, reason] of [
+      ['[{"opt_name":"no-such","opt_value":"x","ip_version":4}]', /not a DHCPv4 option dnsmasq knows/],
+      ['[{"opt_name":"255","opt_value":"x"}]', /not a DHCPv4 option/],
+      ['[{"opt_name":"mtu","opt_value":"1400","ip_version":6}]', /only DHCPv4/],
+      ['[{"opt_name":"mtu","opt_value":"1\\n2"}]', /line break/],
+      ['{}', /not a list/],
+    ] as const) {
+      const e = ep(endpoint({}, { 'openstack.projectcalico.org/network-id': 'net-1', 'openstack.projectcalico.org/extra-dhcp-opts': opts }));
+      const r = renderDhcp([e], [subnet()]);
+      assert.ok(!r.opts.includes('tag:port-'), opts);
+      assert.deepEqual(r.macTags, []);
+      assert.deepEqual(r.endpoints[0]!.served, ['10.65.0.5@sub-1']);
+      assert.match(r.endpoints[0]!.skipped.join(), reason);
+    }
+    const bad = decodeSubnet('s', '{"cidr":"10.0.0.0/24","gateway_ip":null,"mtu":20}');
+    assert.ok(!bad.ok && /mtu/.test(bad.reason));
+  });
+
   it('renders nothing without endpoints, and no router option without a gateway', () => {
-    assert.deepEqual(renderDhcp([], [subnet()]), { hosts: '', opts: '', ranges: [], gatewayAddresses: [], endpoints: [] });
+    assert.deepEqual(renderDhcp([], [subnet()]), { hosts: '', opts: '', ranges: [], macTags: [], gatewayAddresses: [], endpoints: [] });
     const noGw = subnet(JSON.stringify({ network_id: 'net-1', cidr: '10.65.0.0/24', gateway_ip: null, host_routes: [] }));
     const r = renderDhcp([ep()], [noGw]);
     assert.equal(r.opts, '');
