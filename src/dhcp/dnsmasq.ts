@@ -19,6 +19,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, w
 import { join } from 'node:path';
 import { MargayError } from '../errors/mod.ts';
 import { type CommandRunner, sleep } from '../os/mod.ts';
+import { dropConflictingLeases } from './leases.ts';
 import type { DhcpRendering } from './render.ts';
 
 /** The gateway device's default name. */
@@ -141,6 +142,7 @@ export class DnsmasqDriver {
     }
     await this.#syncGateway(rendering.gatewayAddresses);
     const filesChanged = this.#writeFiles(rendering);
+    if (filesChanged) await this.#dropStaleLeases(rendering.hosts);
     const want = this.commandLine(rendering.ranges, rendering.macTags);
     this.#adopt(want);
     if (this.pid !== undefined && sameArgs(this.#args, want)) {
@@ -228,6 +230,23 @@ export class DnsmasqDriver {
     } finally {
       closeSync(log);
     }
+  }
+
+  /**
+   * Drops leases that hold an address the hosts file now gives to another MAC (Neutron reuses a
+   * deleted port's address), stopping dnsmasq first: it keeps leases in memory and reads the
+   * file only at start (the caller then starts it again). See leases.ts.
+   */
+  async #dropStaleLeases(hosts: string): Promise<void> {
+    const path = join(this.#o.dir, 'leases');
+    const read = (): string => (existsSync(path) ? readFileSync(path, 'utf8') : '');
+    const before = read();
+    if (dropConflictingLeases(before, hosts) === before) return;
+    // Stopped first: dnsmasq writes its leases as it exits.
+    await this.stop();
+    writeFileSync(`${path}.tmp`, dropConflictingLeases(read(), hosts));
+    renameSync(`${path}.tmp`, path);
+    this.#o.warn?.('dropped leases of addresses now given to other MACs (reused port addresses); dnsmasq restarts');
   }
 
   /** Writes the hosts and options files when they differ; true when one changed. */

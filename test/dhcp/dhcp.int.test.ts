@@ -18,9 +18,10 @@ import { eventually } from '../harness/wait.ts';
 
 const TAP = 'tap1234567890a';
 const MAC = 'fa:16:3e:00:00:05';
+const MAC2 = 'fa:16:3e:00:00:06';
 const WEP_KEY = '/calico/resources/v3/projectcalico.org/workloadendpoints/openstack/host--a-openstack-vm1-tap1234567890a';
 
-function wep(ip: string): string {
+function wep(ip: string, mac = MAC): string {
   return JSON.stringify({
     kind: 'WorkloadEndpoint',
     apiVersion: 'projectcalico.org/v3',
@@ -33,7 +34,7 @@ function wep(ip: string): string {
         'openstack.projectcalico.org/extra-dhcp-opts': JSON.stringify([{ opt_name: 'ntp-server', opt_value: '192.0.2.123', ip_version: 4 }]),
       },
     },
-    spec: { node: 'host-a', orchestrator: 'openstack', workload: 'vm1', endpoint: 'tap1234567890a', interfaceName: TAP, mac: MAC, ipNetworks: [`${ip}/32`] },
+    spec: { node: 'host-a', orchestrator: 'openstack', workload: 'vm1', endpoint: 'tap1234567890a', interfaceName: TAP, mac, ipNetworks: [`${ip}/32`] },
   });
 }
 
@@ -102,6 +103,14 @@ describe('dhcp - dnsmasq serves a VM from etcd (real dnsmasq, real udhcpc)', () 
       process.kill(pid, 'SIGKILL');
       await eventually(() => assert.ok(service.driver.pid !== undefined && service.driver.pid !== pid), { timeoutMs: 10_000 });
       assert.equal((await dhcpClient(vm.name, dir)).ip, '10.65.0.7');
+
+      // Neutron gives a deleted port's address to a new port (another MAC): dnsmasq's lease of the
+      // old MAC is dropped (else it refuses: "leased to …") and the new VM gets the address.
+      await ds.put(WEP_KEY, wep('10.65.0.7', MAC2));
+      await run('ip', ['-n', vm.name, 'link', 'set', 'eth0', 'address', MAC2]);
+      await eventually(() => assert.ok(service.rendering?.hosts.includes(MAC2)), { timeoutMs: 10_000 });
+      assert.equal((await dhcpClient(vm.name, dir)).ip, '10.65.0.7');
+      assert.ok(!readFileSync(join(dir, 'leases'), 'utf8').includes(MAC));
 
       // The agent goes away (dnsmasq stays); a new service adopts the same dnsmasq.
       const running = service.driver.pid!;
