@@ -13,7 +13,7 @@ mkdir -p "$cache"
 exec 9>"$cache/.lock"
 flock 9
 
-version=3   # bump when the initramfs recipe changes
+version=4   # bump when the initramfs recipe changes
 kernel_pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
 [ -n "$kernel_pkg" ] || { echo "margay: no linux-image-*-cloud-amd64 package known to apt (run apt-get update)" >&2; exit 1; }
 stamp="$kernel_pkg recipe-$version"
@@ -61,7 +61,7 @@ for m in virtio_ring virtio virtio_mmio virtio_pci_modern_dev virtio_pci_legacy_
 done
 hostname "$(sed -n 's/.*margay.name=\([^ ]*\).*/\1/p' /proc/cmdline)"
 ip link set lo up; ip link set eth0 up
-until udhcpc -i eth0 -n -q -t 10 -T 1 -O staticroutes -s /usr/share/udhcpc/default.script; do echo "DHCP: no answer, again"; done
+until udhcpc -i eth0 -n -q -t 10 -T 1 -O staticroutes -O mtu -s /usr/share/udhcpc/default.script; do echo "DHCP: no answer, again"; done
 hostname > /www/index.html
 httpd -p 80 -h /www
 echo VM-READY
@@ -69,9 +69,11 @@ while true; do setsid cttyhack sh -l; done
 EOF
 cat > "$root/usr/share/udhcpc/default.script" <<'EOF'
 #!/bin/sh
-# udhcpc's hook: the address, the default route (or the classless static routes, option 121), DNS.
+# udhcpc's hook: the MTU (option 26), the address, the default route (or the classless static
+# routes, option 121), DNS.
 case "$1" in
   bound|renew)
+    [ -n "$mtu" ] && ip link set dev "$interface" mtu "$mtu"
     ip addr flush dev "$interface"
     ip addr add "$ip/${mask:-32}" dev "$interface"
     if [ -n "$staticroutes" ]; then
@@ -81,7 +83,7 @@ case "$1" in
       ip route replace default via "${router%% *}" dev "$interface" onlink
     fi
     : > /etc/resolv.conf; for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
-    echo "DHCP: $ip/${mask:-32} router ${router:-none} routes ${staticroutes:-none} dns ${dns:-none}" ;;
+    echo "DHCP: $ip/${mask:-32} router ${router:-none} routes ${staticroutes:-none} dns ${dns:-none} mtu ${mtu:-none}" ;;
 esac
 exit 0
 EOF
