@@ -105,8 +105,8 @@ export class DnsmasqDriver {
     return join(this.#o.dir, 'dnsmasq.pid');
   }
 
-  /** The full command line for `ranges` and `macTags` (what adoption compares with /proc). */
-  commandLine(ranges: readonly string[], macTags: readonly string[] = []): string[] {
+  /** The full command line for `ranges`, `macTags` and RA (what adoption compares with /proc). */
+  commandLine(ranges: readonly string[], macTags: readonly string[] = [], enableRa = false): string[] {
     const d = this.#o.dir;
     const gw = this.#o.gatewayDevice;
     return [
@@ -130,6 +130,7 @@ export class DnsmasqDriver {
       '--log-facility=-',
       ...ranges.map((r) => `--dhcp-range=${r}`),
       ...macTags.map((t) => `--dhcp-mac=${t}`),
+      ...(enableRa ? ['--enable-ra'] : []),
     ];
   }
 
@@ -143,7 +144,7 @@ export class DnsmasqDriver {
     await this.#syncGateway(rendering.gatewayAddresses);
     const filesChanged = this.#writeFiles(rendering);
     if (filesChanged) await this.#dropStaleLeases(rendering.hosts);
-    const want = this.commandLine(rendering.ranges, rendering.macTags);
+    const want = this.commandLine(rendering.ranges, rendering.macTags, rendering.enableRa);
     this.#adopt(want);
     if (this.pid !== undefined && sameArgs(this.#args, want)) {
       if (!filesChanged) return { action: 'none', pid: this.#pid! };
@@ -281,10 +282,12 @@ export class DnsmasqDriver {
       await run('ip', ['link', 'set', 'dev', dev, 'up']);
       this.#gatewayReady = true;
     }
-    const res = await run('ip', ['-j', '-4', 'addr', 'show', 'dev', dev]);
-    const info = (JSON.parse(res.stdout || '[]') as Array<{ addr_info?: Array<{ local: string; prefixlen: number }> }>)[0];
-    const have = new Set((info?.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`));
-    for (const a of addresses) if (!have.has(a)) await run('ip', ['addr', 'add', a, 'dev', dev, 'noprefixroute']);
+    const res = await run('ip', ['-j', 'addr', 'show', 'dev', dev]);
+    const info = (JSON.parse(res.stdout || '[]') as Array<{ addr_info?: Array<{ local: string; prefixlen: number; scope?: string }> }>)[0];
+    // The kernel's own link-local address is not ours to manage.
+    const have = new Set((info?.addr_info ?? []).filter((a) => a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`));
+    // IPv6: no duplicate address detection (every host holds the same gateway address).
+    for (const a of addresses) if (!have.has(a)) await run('ip', ['addr', 'add', a, 'dev', dev, 'noprefixroute', ...(a.includes(':') ? ['nodad'] : [])]);
     for (const a of have) if (!addresses.includes(a)) await run('ip', ['addr', 'del', a, 'dev', dev], { allowFail: true });
   }
 }

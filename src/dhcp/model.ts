@@ -46,7 +46,15 @@ export interface DhcpSubnet {
   hostRoutes: HostRoute[];
   /** The network's MTU (a Margay addition to the subnet data), handed out as option 26. */
   mtu?: number;
+  /** IPv6: Neutron's `ipv6_address_mode` (only when the data has both modes). */
+  ipv6AddressMode?: Ipv6Mode;
+  /** IPv6: Neutron's `ipv6_ra_mode`. */
+  ipv6RaMode?: Ipv6Mode;
 }
+
+/** Neutron's IPv6 modes. */
+export type Ipv6Mode = 'slaac' | 'dhcpv6-stateful' | 'dhcpv6-stateless';
+const IPV6_MODES: readonly string[] = ['slaac', 'dhcpv6-stateful', 'dhcpv6-stateless'];
 
 /** One of a port's `extra_dhcp_opts` (DHCPv4). */
 export interface DhcpExtraOption {
@@ -126,6 +134,12 @@ export function decodeSubnet(id: string, text: string): Decoded<DhcpSubnet> {
       if (destination === undefined || nexthop === undefined) return skip(`host_routes: ${JSON.stringify(r)} needs a destination CIDR and a nexthop address`);
       out.hostRoutes.push({ destination, nexthop });
     }
+  }
+  for (const [field, key] of [['ipv6_address_mode', 'ipv6AddressMode'], ['ipv6_ra_mode', 'ipv6RaMode']] as const) {
+    const mode = data[field];
+    if (mode === undefined || mode === null) continue;
+    if (typeof mode !== 'string' || !IPV6_MODES.includes(mode)) return skip(`${field}: one of ${IPV6_MODES.join(', ')}`);
+    out[key] = mode as Ipv6Mode;
   }
   if (data.mtu !== undefined) {
     if (!Number.isInteger(data.mtu) || (data.mtu as number) < 68 || (data.mtu as number) > 65535) return skip('mtu: not an integer from 68 to 65535');
