@@ -14,9 +14,9 @@
  * Run (root): flock /tmp/margay-bench.lock npx tsx bench/openstack.ts   (BENCH_PHASES=vm,stand-in)
  */
 import { type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createDatastore, ResourceStore } from '../src/datastore/mod.ts';
 import { type NeutronApi, NeutronApiError } from '../src/lab/openstack/neutron-api.ts';
 import { sleep } from '../src/os/mod.ts';
@@ -254,7 +254,13 @@ try {
   if (PHASES.includes('vm')) await phase('vm', realVm(host, prober, dir));
   if (PHASES.includes('stand-in')) await phase('stand-in', standIn(host, prober));
 } catch (err) {
-  console.error(`--- neutron-server log (tail) ---\n${neutron.logTail(60)}`);
+  console.error(`--- neutron-server log (tail) ---\n${neutron.logTail(30)}`);
+  if (agent) {
+    const dnsmasqLog = join(dirname(agent.logFile), 'state', 'dhcp', 'dnsmasq.log');
+    console.error(`--- agent log (DHCP, warnings) ---\n${agent.logs().split('\n').filter((l) => /dhcp|DHCP|"level":"(warn|error)"/.test(l)).slice(-20).join('\n')}`);
+    console.error(`--- dnsmasq log (tail) ---\n${existsSync(dnsmasqLog) ? readFileSync(dnsmasqLog, 'utf8').split('\n').slice(-30).join('\n') : '(none)'}`);
+  }
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.log'))) console.error(`--- ${f} (tail) ---\n${readFileSync(join(dir, f), 'utf8').split('\n').slice(-15).join('\n')}`);
   throw err;
 } finally {
   await agent?.destroy();

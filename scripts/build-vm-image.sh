@@ -26,16 +26,23 @@ done
 echo "margay: building the VM image from $kernel_pkg into $cache" >&2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-chown _apt "$work" 2>/dev/null || true   # apt downloads as _apt
-( cd "$work" && apt-get download -q "$kernel_pkg" >/dev/null )
-dpkg-deb -x "$work"/*.deb "$work/pkg"
 kver=${kernel_pkg#linux-image-}
-vmlinuz="$work/pkg/boot/vmlinuz-$kver"
-
-# The bzImage's payload is an LZ4 legacy frame (magic 02 21 4c 18): cut from there and decompress.
-offset=$(grep -obUaP '\x02\x21\x4c\x18' "$vmlinuz" | head -1 | cut -d: -f1)
-[ -n "$offset" ] || { echo "margay: no LZ4 payload in $vmlinuz" >&2; exit 1; }
-tail -c +$((offset + 1)) "$vmlinuz" | lz4 -dc > "$work/vmlinux" 2>/dev/null || true
+mkdir -p "$work/pkg/lib/modules/$kver"
+if [ "$(cut -d' ' -f1 "$cache/stamp" 2>/dev/null)" = "$kernel_pkg" ] && [ -f "$cache/vmlinux" ] && [ -f "$cache/initrd.gz" ]; then
+  # Only the initramfs recipe changed: the kernel and its modules (in the old initramfs) are reused,
+  # no download needed.
+  cp "$cache/vmlinux" "$work/vmlinux"
+  ( cd "$work/pkg/lib/modules/$kver" && gzip -dc "$cache/initrd.gz" | /bin/busybox cpio -id 'lib/modules/*' 2>/dev/null )
+else
+  chown _apt "$work" 2>/dev/null || true   # apt downloads as _apt
+  ( cd "$work" && apt-get download -q "$kernel_pkg" >/dev/null )
+  dpkg-deb -x "$work"/*.deb "$work/pkg"
+  vmlinuz="$work/pkg/boot/vmlinuz-$kver"
+  # The bzImage's payload is an LZ4 legacy frame (magic 02 21 4c 18): cut from there and decompress.
+  offset=$(grep -obUaP '\x02\x21\x4c\x18' "$vmlinuz" | head -1 | cut -d: -f1)
+  [ -n "$offset" ] || { echo "margay: no LZ4 payload in $vmlinuz" >&2; exit 1; }
+  tail -c +$((offset + 1)) "$vmlinuz" | lz4 -dc > "$work/vmlinux" 2>/dev/null || true
+fi
 [ "$(head -c 4 "$work/vmlinux" | od -An -tx1 | tr -d ' ')" = 7f454c46 ] || { echo "margay: the extracted kernel is not an ELF file" >&2; exit 1; }
 
 # The initramfs.
