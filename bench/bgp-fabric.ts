@@ -124,10 +124,11 @@ export async function benchFabric(): Promise<void> {
     const asLoss = (lost: number[]) => `${summary(lost, 'packets')}; ${summary(lost.map((l) => l * 10), 'ms')}; p90 ${((Math.max(...lost.slice().sort((a, b) => a - b).slice(0, Math.ceil(lost.length * 0.9))) * 10) / detection).toFixed(2)} × BFD detection (${detection} ms)`;
     const watches = await Promise.all(state.plan.hosts.map((h) => RouteWatch.start(h.netns)));
     try {
-      const blocks = await newBlocks(state, watches, BLOCKS);
-      rows.push(['new block → route on all 5 other hosts', summary(blocks, 'ms'), loadavg()]);
+      // The flow's pods first: afterwards a second pool (of /32 blocks) could serve them.
       const pods: LabPod[] = [];
       for (const n of [1, 4, 5, 6]) pods.push(await podAdd(ctx, { namespace: 'b', name: `p${n}`, host: `host-${n}`, labels: {}, serve: [] }));
+      const blocks = await newBlocks(state, watches, BLOCKS);
+      rows.push(['new block → route on all 5 other hosts', summary(blocks, 'ms'), loadavg()]);
       const [p1, p4, p5, p6] = pods as [LabPod, LabPod, LabPod, LabPod];
       const leafName = (i: number) => (i % 2 === 0 ? 'leaf-2a' : 'leaf-2b');
       const leaf = await lossUnder(ctx, p1, p4, FAILURES, async (i) => {
@@ -189,8 +190,8 @@ export async function benchRouteReflectors(hosts: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 5000)); // the sessions restart with BFD
     const watches = await Promise.all(state.plan.hosts.map((h) => RouteWatch.start(h.netns)));
     try {
-      rows.push([`new block → route on all ${hosts - 1} other hosts`, summary(await newBlocks(state, watches, BLOCKS), 'ms'), loadavg()]);
       const victim = await podAdd(ctx, { namespace: 'b', name: 'victim', host: `host-${hosts}`, labels: {}, serve: [] });
+      rows.push([`new block → route on all ${hosts - 1} other hosts`, summary(await newBlocks(state, watches, BLOCKS), 'ms'), loadavg()]);
       rows.push([`host-${hosts} (a client) fails → its block withdrawn from all ${hosts - 1} other hosts`, summary(await hostFailures(ctx, watches, victim, FAILURES), 'ms'), loadavg()]);
     } finally {
       for (const w of watches) w.stop();
