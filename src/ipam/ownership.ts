@@ -172,8 +172,11 @@ function judgeByPod(a: AllocationView, address: string, pods: PodLookup | undefi
   const node = a.attrs.node ?? a.blockHost;
   if (facts.node && node && facts.node !== node) return { kind: 'leak-candidate', why: `pod ${namespace}/${pod} now runs on ${facts.node}` };
   if (facts.evicted) return { kind: 'leak-candidate', why: `pod ${namespace}/${pod} was evicted` };
-  if (facts.ips === undefined || facts.ips.includes(address)) return { kind: 'pod-exists', namespace, pod };
-  return { kind: 'leak-candidate', why: `pod ${namespace}/${pod} uses ${facts.ips.join(',')}` };
+  // Compare within the address's family only: a pod that reports no address of this family yet
+  // (one family reported first, or a single-stack status) cannot disown it.
+  const sameFamily = facts.ips?.filter((ip) => ip.includes(':') === address.includes(':')) ?? [];
+  if (sameFamily.length === 0 || sameFamily.includes(address)) return { kind: 'pod-exists', namespace, pod };
+  return { kind: 'leak-candidate', why: `pod ${namespace}/${pod} uses ${sameFamily.join(',')}` };
 }
 
 /** Applies the rules of the module comment; `pods` is the optional pod oracle (rule 6). */

@@ -129,6 +129,8 @@ describe('the pod oracle and IPAM ownership rule 6', () => {
     assert.equal(judge(podFacts({ metadata: { name: 'p' }, spec: { nodeName: 'n2' } })).kind, 'leak-candidate', 'rescheduled');
     assert.equal(judge(podFacts({ metadata: { name: 'p' }, spec: { nodeName: 'n1' }, status: { podIP: '10.0.0.9' } })).kind, 'leak-candidate', 'uses another address');
     assert.equal(judge(podFacts({ metadata: { name: 'p' }, spec: { nodeName: 'n1' }, status: { phase: 'Failed', reason: 'Evicted' } })).kind, 'leak-candidate');
+    assert.equal(judge(podFacts({ metadata: { name: 'p' }, spec: { nodeName: 'n1' }, status: { podIPs: [{ ip: 'fd00::5' }] } })).kind, 'pod-exists', 'only another family reported: cannot disown');
+    assert.equal(judge(podFacts({ metadata: { name: 'p' }, spec: { nodeName: 'n1' }, status: { podIPs: [{ ip: 'fd00::5' }, { ip: '10.0.0.9' }] } })).kind, 'leak-candidate', 'dual stack, another IPv4');
     assert.equal(judge(undefined).kind, 'leak-candidate', 'an oracle that cannot tell changes nothing (rule 8)');
   });
 });

@@ -45,7 +45,8 @@ function durationMs(value: unknown, dflt: number): number {
   return s === undefined || s < 0 ? dflt : Math.round(s * 1000);
 }
 
-const LOG_LEVELS: Record<string, string> = { None: 'silent', Debug: 'debug', Info: 'info', Warning: 'warn', Error: 'error', Fatal: 'fatal', Panic: 'fatal' };
+/** The levels the resource's validator admits (Debug … Fatal), as pino levels. */
+const LOG_LEVELS: Record<string, string> = { Debug: 'debug', Info: 'info', Warning: 'warn', Error: 'error', Fatal: 'fatal' };
 
 /** The settings a KubeControllersConfiguration (or its absence) means. */
 export function settingsFrom(res: Resource | undefined): KubeControllersSettings {
