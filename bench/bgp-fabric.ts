@@ -30,6 +30,7 @@ import { readState, writeState, type LabPod, type LabState } from '../src/lab/st
 import { RouteWatch } from '../test/bgp/route-watch.ts';
 import { fabricStatus, flowLoss, loadavg, v4 } from '../test/e2e/fabric-helpers.ts';
 import { eventually } from '../test/harness/wait.ts';
+import { exec } from '../src/os/mod.ts';
 
 const BLOCKS = Number(process.env.BENCH_BLOCKS ?? 24);
 const FAILURES = Number(process.env.BENCH_FAILURES ?? 5);
@@ -46,6 +47,17 @@ function summary(values: number[], unit: string): string {
 function printTable(title: string, rows: string[][]): void {
   console.log(`\n${title}\n\n| measurement | result | load (1/5/15 min) |\n|---|---|---|`);
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+}
+
+/** Rows that print themselves as they come (a later failure keeps the earlier figures). */
+function liveRows(): string[][] {
+  const rows = liveRows();
+  const push = rows.push.bind(rows);
+  rows.push = (...items: string[][]) => {
+    for (const r of items) console.error(`# ${r.join(' | ')}`);
+    return push(...items);
+  };
+  return rows;
 }
 
 /** Waits until every watch saw `dst` added (or deleted) at or after `t0`; the latest arrival − t0. */
@@ -80,16 +92,26 @@ async function newBlocks(state: LabState, watches: RouteWatch[], count: number):
   });
 }
 
-/** Fails and recovers a host `count` times; each the time until every other host withdrew its block. */
+/** Fails and recovers a host `count` times; each the time until every other host withdrew its block (a round that times out is left out). */
 async function hostFailures(ctx: LabContext, watches: RouteWatch[], pod: LabPod, count: number): Promise<number[]> {
   const state = readState(ctx.dir)!;
   const owner = state.plan.hosts.findIndex((h) => h.name === pod.host);
+  const others = state.plan.hosts.filter((_, j) => j !== owner);
   const block = blockOf(v4(pod));
   const times: number[] = [];
   for (let i = 0; i < count; i++) {
+    // Every other host routes the block again before it fails (recoverHost only waits a while).
+    await eventually(async () => {
+      for (const h of others) if (!(await exec('ip', ['-4', 'route', 'show', block, 'proto', 'bird'], { netns: h.netns })).stdout.trim()) return false;
+      return true;
+    }, { timeoutMs: 60_000, intervalMs: 200, what: `${block} routed everywhere again` });
     const t0 = Date.now();
     await failHost(ctx, pod.host);
-    times.push(await seenEverywhere(watches.filter((_, j) => j !== owner), block, t0, true));
+    try {
+      times.push(await seenEverywhere(watches.filter((_, j) => j !== owner), block, t0, true));
+    } catch (err) {
+      console.error(`# host failure ${i + 1}: ${(err as Error).message}`);
+    }
     await recoverHost(ctx, pod.host);
   }
   return times;
@@ -115,7 +137,7 @@ async function lossUnder(ctx: LabContext, from: LabPod, to: LabPod, count: numbe
 /** The leaf–spine measurements. */
 export async function benchFabric(): Promise<void> {
   const ctx: LabContext = { dir: mkdtempSync(join(tmpdir(), 'margay-bench-fabric-')), progress: () => undefined };
-  const rows: string[][] = [];
+  const rows = liveRows();
   try {
     const t0 = Date.now();
     const state = await labUp({ hosts: 6, router: false, ipv6: false, fabric: { topology: 'leaf-spine', racks: 2, hostsPerRack: 3, dualHomed: true, asModel: 'rack' } }, ctx);
@@ -179,7 +201,7 @@ function blockOf(address: string): string {
  */
 export async function benchRouteReflectors(hosts: number): Promise<void> {
   const ctx: LabContext = { dir: mkdtempSync(join(tmpdir(), 'margay-bench-rr-')), progress: () => undefined };
-  const rows: string[][] = [];
+  const rows = liveRows();
   try {
     const t0 = Date.now();
     const state = await labUp({ hosts, router: false, ipv6: false, routeReflectors: 2 }, ctx);
