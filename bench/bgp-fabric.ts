@@ -51,7 +51,7 @@ function printTable(title: string, rows: string[][]): void {
 
 /** Rows that print themselves as they come (a later failure keeps the earlier figures). */
 function liveRows(): string[][] {
-  const rows = liveRows();
+  const rows: string[][] = [];
   const push = rows.push.bind(rows);
   rows.push = (...items: string[][]) => {
     for (const r of items) console.error(`# ${r.join(' | ')}`);
