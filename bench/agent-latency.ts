@@ -25,7 +25,7 @@ import { EtcdDatastore } from '../src/datastore/etcd.ts';
 import { ResourceStore } from '../src/datastore/resources.ts';
 import { addPod, createHost, startAgent, type TestPod } from '../test/agent/lab.ts';
 import { startEtcd } from '../test/harness/etcd.ts';
-import { run } from '../test/harness/netns.ts';
+import { createTestNetns, run } from '../test/harness/netns.ts';
 import { eventually } from '../test/harness/wait.ts';
 import { createScaleInterfaces, writeScaleResources } from './fixtures/scale.ts';
 
@@ -134,8 +134,46 @@ try {
     await nft.apply(`${i % 2 ? 'delete' : 'add'} element inet margaybench s { 10.99.0.1 }`);
     nftMs.push(performance.now() - t);
   }
-  await nft.apply('delete table inet margaybench');
   const floor = watchMs.map((w, i) => w + nftMs[i % nftMs.length]!);
+  /** The same minimal transaction while a probe runs every PROBE_STEP_MS, as during the changes (not part of the floor). */
+  const nftProbingMs: number[] = [];
+  {
+    let probing = true;
+    const prober = (async () => {
+      const inflight: Promise<unknown>[] = [];
+      while (probing) {
+        inflight.push(probe(a));
+        await new Promise((res) => setTimeout(res, PROBE_STEP_MS));
+      }
+      await Promise.all(inflight);
+    })();
+    for (let i = 0; i < FLIPS * 2; i++) {
+      const t = performance.now();
+      await nft.apply(`${i % 2 ? 'delete' : 'add'} element inet margaybench s { 10.99.0.1 }`);
+      nftProbingMs.push(performance.now() - t);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    probing = false;
+    await prober;
+  }
+  await nft.apply('delete table inet margaybench');
+  /** The same minimal transaction in a namespace without the agent's table (what its size costs every transaction). */
+  const nftEmptyMs: number[] = [];
+  {
+    const empty = await createTestNetns('mgle');
+    const session = new NftSession({ netns: `/run/netns/${empty.name}` });
+    try {
+      await session.apply('add table inet margaybench\nadd set inet margaybench s { type ipv4_addr; }');
+      for (let i = 0; i < FLIPS * 2; i++) {
+        const t = performance.now();
+        await session.apply(`${i % 2 ? 'delete' : 'add'} element inet margaybench s { 10.99.0.1 }`);
+        nftEmptyMs.push(performance.now() - t);
+      }
+    } finally {
+      session.close();
+      await empty.delete();
+    }
+  }
 
   /**
    * From the start of `write`, when the kernel first gave `from` → b the wanted verdict: a new
@@ -177,11 +215,18 @@ try {
   const applyCost = async (): Promise<{ sum: number; count: number }> => ({ sum: await gauge('margay_dataplane_apply_seconds_sum'), count: await gauge('margay_dataplane_apply_seconds_count') });
   const loadBefore = load();
   const appliesBefore = await applyCost();
-  const policyMs = await measure(a, () => store.apply(denyAB), false, () => store.delete(denyAB));
+  /** The agent's mean dataplane apply (ms) during `fn`. */
+  const meanApply = async <T,>(fn: () => Promise<T>): Promise<[T, number]> => {
+    const before = await applyCost();
+    const out = await fn();
+    const after = await applyCost();
+    return [out, ((after.sum - before.sum) / Math.max(1, after.count - before.count)) * 1000];
+  };
+  const [policyMs, policyApplyMs] = await meanApply(() => measure(a, () => store.apply(denyAB), false, () => store.delete(denyAB)));
   const blocked = structuredClone(bWep);
   blocked.metadata.labels = { ...blocked.metadata.labels, blocked: 'yes' };
-  const labelMs = await measure(a, () => store.apply(blocked), false, () => store.apply(bWep));
-  const remoteMs = await measure(r, () => store.apply(remoteWep), true, () => store.delete(remoteWep));
+  const [labelMs, labelApplyMs] = await meanApply(() => measure(a, () => store.apply(blocked), false, () => store.apply(bWep)));
+  const [remoteMs, remoteApplyMs] = await meanApply(() => measure(r, () => store.apply(remoteWep), true, () => store.delete(remoteWep)));
   const loadAfter = load();
   const appliesAfter = await applyCost();
   const meanApplyMs = ((appliesAfter.sum - appliesBefore.sum) / (appliesAfter.count - appliesBefore.count)) * 1000;
@@ -213,6 +258,8 @@ try {
     console.log(`| ${name} | ${p(v, 50)} | ${p(v, 90)} | ${p(v, 99)} | ${Math.max(...v).toFixed(1)} | ${ratio(v, 50)} | ${ratio(v, 99)} |`);
   }
   console.log(`the agent's dataplane applies during these changes (its \`margay_dataplane_apply_seconds\`): ${appliesAfter.count - appliesBefore.count}, mean ${meanApplyMs.toFixed(1)} ms each`);
+  console.log(`mean apply per change kind: policy ${policyApplyMs.toFixed(1)} ms, label ${labelApplyMs.toFixed(1)} ms, remote endpoint ${remoteApplyMs.toFixed(1)} ms`);
+  console.log(`not in the floor: the minimal transaction while probing as during the changes p50 ${p(nftProbingMs, 50)} / p99 ${p(nftProbingMs, 99)} ms; in a namespace without the agent's table p50 ${p(nftEmptyMs, 50)} / p99 ${p(nftEmptyMs, 99)} ms`);
   console.log(`${BURST_POLICIES} GlobalNetworkPolicies written in one burst (${(written / 1000).toFixed(2)} s of writes, all applied after ${(appliedMs / 1000).toFixed(2)} s): ${burstApplies} dataplane transaction(s); load average ${load()}`);
 } finally {
   nft?.close();

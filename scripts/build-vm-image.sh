@@ -13,7 +13,7 @@ mkdir -p "$cache"
 exec 9>"$cache/.lock"
 flock 9
 
-version=3   # bump when the initramfs recipe changes
+version=4   # bump when the initramfs recipe changes
 kernel_pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
 [ -n "$kernel_pkg" ] || { echo "margay: no linux-image-*-cloud-amd64 package known to apt (run apt-get update)" >&2; exit 1; }
 stamp="$kernel_pkg recipe-$version"
@@ -26,16 +26,23 @@ done
 echo "margay: building the VM image from $kernel_pkg into $cache" >&2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-chown _apt "$work" 2>/dev/null || true   # apt downloads as _apt
-( cd "$work" && apt-get download -q "$kernel_pkg" >/dev/null )
-dpkg-deb -x "$work"/*.deb "$work/pkg"
 kver=${kernel_pkg#linux-image-}
-vmlinuz="$work/pkg/boot/vmlinuz-$kver"
-
-# The bzImage's payload is an LZ4 legacy frame (magic 02 21 4c 18): cut from there and decompress.
-offset=$(grep -obUaP '\x02\x21\x4c\x18' "$vmlinuz" | head -1 | cut -d: -f1)
-[ -n "$offset" ] || { echo "margay: no LZ4 payload in $vmlinuz" >&2; exit 1; }
-tail -c +$((offset + 1)) "$vmlinuz" | lz4 -dc > "$work/vmlinux" 2>/dev/null || true
+mkdir -p "$work/pkg/lib/modules/$kver"
+if [ "$(cut -d' ' -f1 "$cache/stamp" 2>/dev/null)" = "$kernel_pkg" ] && [ -f "$cache/vmlinux" ] && [ -f "$cache/initrd.gz" ]; then
+  # Only the initramfs recipe changed: the kernel and its modules (in the old initramfs) are reused,
+  # no download needed.
+  cp "$cache/vmlinux" "$work/vmlinux"
+  ( cd "$work/pkg/lib/modules/$kver" && gzip -dc "$cache/initrd.gz" | /bin/busybox cpio -id 'lib/modules/*' 2>/dev/null )
+else
+  chown _apt "$work" 2>/dev/null || true   # apt downloads as _apt
+  ( cd "$work" && apt-get download -q "$kernel_pkg" >/dev/null )
+  dpkg-deb -x "$work"/*.deb "$work/pkg"
+  vmlinuz="$work/pkg/boot/vmlinuz-$kver"
+  # The bzImage's payload is an LZ4 legacy frame (magic 02 21 4c 18): cut from there and decompress.
+  offset=$(grep -obUaP '\x02\x21\x4c\x18' "$vmlinuz" | head -1 | cut -d: -f1)
+  [ -n "$offset" ] || { echo "margay: no LZ4 payload in $vmlinuz" >&2; exit 1; }
+  tail -c +$((offset + 1)) "$vmlinuz" | lz4 -dc > "$work/vmlinux" 2>/dev/null || true
+fi
 [ "$(head -c 4 "$work/vmlinux" | od -An -tx1 | tr -d ' ')" = 7f454c46 ] || { echo "margay: the extracted kernel is not an ELF file" >&2; exit 1; }
 
 # The initramfs.
@@ -61,7 +68,7 @@ for m in virtio_ring virtio virtio_mmio virtio_pci_modern_dev virtio_pci_legacy_
 done
 hostname "$(sed -n 's/.*margay.name=\([^ ]*\).*/\1/p' /proc/cmdline)"
 ip link set lo up; ip link set eth0 up
-until udhcpc -i eth0 -n -q -t 10 -T 1 -O staticroutes -s /usr/share/udhcpc/default.script; do echo "DHCP: no answer, again"; done
+until udhcpc -i eth0 -n -q -t 10 -T 1 -O staticroutes -O mtu -s /usr/share/udhcpc/default.script; do echo "DHCP: no answer, again"; done
 hostname > /www/index.html
 httpd -p 80 -h /www
 echo VM-READY
@@ -69,9 +76,11 @@ while true; do setsid cttyhack sh -l; done
 EOF
 cat > "$root/usr/share/udhcpc/default.script" <<'EOF'
 #!/bin/sh
-# udhcpc's hook: the address, the default route (or the classless static routes, option 121), DNS.
+# udhcpc's hook: the MTU (option 26), the address, the default route (or the classless static
+# routes, option 121), DNS.
 case "$1" in
   bound|renew)
+    [ -n "$mtu" ] && ip link set dev "$interface" mtu "$mtu"
     ip addr flush dev "$interface"
     ip addr add "$ip/${mask:-32}" dev "$interface"
     if [ -n "$staticroutes" ]; then
@@ -81,7 +90,7 @@ case "$1" in
       ip route replace default via "${router%% *}" dev "$interface" onlink
     fi
     : > /etc/resolv.conf; for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
-    echo "DHCP: $ip/${mask:-32} router ${router:-none} routes ${staticroutes:-none} dns ${dns:-none}" ;;
+    echo "DHCP: $ip/${mask:-32} router ${router:-none} routes ${staticroutes:-none} dns ${dns:-none} mtu ${mtu:-none}" ;;
 esac
 exit 0
 EOF

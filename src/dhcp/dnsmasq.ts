@@ -4,8 +4,9 @@
  *
  * - Files live in one folder: `hosts` and `opts` (re-read by dnsmasq on SIGHUP, so a VM added
  *   or removed costs no restart), `leases`, `dnsmasq.pid`, `dnsmasq.log`.
- * - The command line holds only what cannot be reloaded (the ranges); it changes when a subnet
- *   appears or goes, and then dnsmasq is restarted.
+ * - The command line holds only what cannot be reloaded (the ranges, and the MAC tags of ports
+ *   with extra DHCP options); it changes when a subnet appears or goes, or a port's extra options
+ *   do, and then dnsmasq is restarted.
  * - dnsmasq runs detached, so it outlives a killed agent; the next driver adopts it by its PID
  *   file when `/proc/<pid>/cmdline` is exactly the command line it wants (else it is stopped by
  *   that PID and started again). {@link DnsmasqDriver.check} restarts one that died.
@@ -18,6 +19,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, w
 import { join } from 'node:path';
 import { MargayError } from '../errors/mod.ts';
 import { type CommandRunner, sleep } from '../os/mod.ts';
+import { dropConflictingLeases } from './leases.ts';
 import type { DhcpRendering } from './render.ts';
 
 /** The gateway device's default name. */
@@ -103,8 +105,8 @@ export class DnsmasqDriver {
     return join(this.#o.dir, 'dnsmasq.pid');
   }
 
-  /** The full command line for `ranges` (what adoption compares with /proc). */
-  commandLine(ranges: readonly string[]): string[] {
+  /** The full command line for `ranges`, `macTags` and RA (what adoption compares with /proc). */
+  commandLine(ranges: readonly string[], macTags: readonly string[] = [], enableRa = false): string[] {
     const d = this.#o.dir;
     const gw = this.#o.gatewayDevice;
     return [
@@ -127,6 +129,8 @@ export class DnsmasqDriver {
       '--log-dhcp',
       '--log-facility=-',
       ...ranges.map((r) => `--dhcp-range=${r}`),
+      ...macTags.map((t) => `--dhcp-mac=${t}`),
+      ...(enableRa ? ['--enable-ra'] : []),
     ];
   }
 
@@ -139,7 +143,8 @@ export class DnsmasqDriver {
     }
     await this.#syncGateway(rendering.gatewayAddresses);
     const filesChanged = this.#writeFiles(rendering);
-    const want = this.commandLine(rendering.ranges);
+    if (filesChanged) await this.#dropStaleLeases(rendering.hosts);
+    const want = this.commandLine(rendering.ranges, rendering.macTags, rendering.enableRa);
     this.#adopt(want);
     if (this.pid !== undefined && sameArgs(this.#args, want)) {
       if (!filesChanged) return { action: 'none', pid: this.#pid! };
@@ -228,6 +233,23 @@ export class DnsmasqDriver {
     }
   }
 
+  /**
+   * Drops leases that hold an address the hosts file now gives to another MAC (Neutron reuses a
+   * deleted port's address), stopping dnsmasq first: it keeps leases in memory and reads the
+   * file only at start (the caller then starts it again). See leases.ts.
+   */
+  async #dropStaleLeases(hosts: string): Promise<void> {
+    const path = join(this.#o.dir, 'leases');
+    const read = (): string => (existsSync(path) ? readFileSync(path, 'utf8') : '');
+    const before = read();
+    if (dropConflictingLeases(before, hosts) === before) return;
+    // Stopped first: dnsmasq writes its leases as it exits.
+    await this.stop();
+    writeFileSync(`${path}.tmp`, dropConflictingLeases(read(), hosts));
+    renameSync(`${path}.tmp`, path);
+    this.#o.warn?.('dropped leases of addresses now given to other MACs (reused port addresses); dnsmasq restarts');
+  }
+
   /** Writes the hosts and options files when they differ; true when one changed. */
   #writeFiles(r: DhcpRendering): boolean {
     let changed = false;
@@ -260,10 +282,12 @@ export class DnsmasqDriver {
       await run('ip', ['link', 'set', 'dev', dev, 'up']);
       this.#gatewayReady = true;
     }
-    const res = await run('ip', ['-j', '-4', 'addr', 'show', 'dev', dev]);
-    const info = (JSON.parse(res.stdout || '[]') as Array<{ addr_info?: Array<{ local: string; prefixlen: number }> }>)[0];
-    const have = new Set((info?.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`));
-    for (const a of addresses) if (!have.has(a)) await run('ip', ['addr', 'add', a, 'dev', dev, 'noprefixroute']);
+    const res = await run('ip', ['-j', 'addr', 'show', 'dev', dev]);
+    const info = (JSON.parse(res.stdout || '[]') as Array<{ addr_info?: Array<{ local: string; prefixlen: number; scope?: string }> }>)[0];
+    // The kernel's own link-local address is not ours to manage.
+    const have = new Set((info?.addr_info ?? []).filter((a) => a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`));
+    // IPv6: no duplicate address detection (every host holds the same gateway address).
+    for (const a of addresses) if (!have.has(a)) await run('ip', ['addr', 'add', a, 'dev', dev, 'noprefixroute', ...(a.includes(':') ? ['nodad'] : [])]);
     for (const a of have) if (!addresses.includes(a)) await run('ip', ['addr', 'del', a, 'dev', dev], { allowFail: true });
   }
 }

@@ -11,12 +11,18 @@ import { MargayError } from '../errors/mod.ts';
 const here = dirname(fileURLToPath(import.meta.url));
 const compiled = import.meta.url.endsWith('.js');
 
-/** `[node, …args]` that runs `src/<relative>` (without extension). */
-export function moduleCommand(relative: string, args: string[] = []): [string, string[]] {
+/** `[node, …args]` that runs `src/<relative>` (without extension), with Node options `nodeOptions`. */
+export function moduleCommand(relative: string, args: string[] = [], nodeOptions: string[] = []): [string, string[]] {
   const srcRoot = resolve(here, '..');
-  if (compiled) return [process.execPath, [join(srcRoot, `${relative}.js`), ...args]];
-  return [process.execPath, ['--import', 'tsx', join(srcRoot, `${relative}.ts`), ...args]];
+  if (compiled) return [process.execPath, [...nodeOptions, join(srcRoot, `${relative}.js`), ...args]];
+  return [process.execPath, [...nodeOptions, '--import', 'tsx', join(srcRoot, `${relative}.ts`), ...args]];
 }
+
+/**
+ * The Node options of a resident agent, as bin/margay.js starts one: V8's young generation kept
+ * small (it otherwise grows to 32 MiB once the agent has been busy, and stays; docs/agent.md).
+ */
+export const AGENT_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=4'];
 
 /** The repository (or installed package) root. */
 export function packageRoot(): string {

@@ -18,19 +18,28 @@ import { eventually } from '../harness/wait.ts';
 
 const TAP = 'tap1234567890a';
 const MAC = 'fa:16:3e:00:00:05';
+const MAC2 = 'fa:16:3e:00:00:06';
 const WEP_KEY = '/calico/resources/v3/projectcalico.org/workloadendpoints/openstack/host--a-openstack-vm1-tap1234567890a';
 
-function wep(ip: string): string {
+function wep(ip: string, mac = MAC): string {
   return JSON.stringify({
     kind: 'WorkloadEndpoint',
     apiVersion: 'projectcalico.org/v3',
-    metadata: { name: 'host--a-openstack-vm1-tap1234567890a', namespace: 'openstack', annotations: { 'openstack.projectcalico.org/network-id': 'net-1' } },
-    spec: { node: 'host-a', orchestrator: 'openstack', workload: 'vm1', endpoint: 'tap1234567890a', interfaceName: TAP, mac: MAC, ipNetworks: [`${ip}/32`] },
+    metadata: {
+      name: 'host--a-openstack-vm1-tap1234567890a',
+      namespace: 'openstack',
+      annotations: {
+        'openstack.projectcalico.org/network-id': 'net-1',
+        // The port's extra_dhcp_opts, as the driver writes them: served on this tap only.
+        'openstack.projectcalico.org/extra-dhcp-opts': JSON.stringify([{ opt_name: 'ntp-server', opt_value: '192.0.2.123', ip_version: 4 }]),
+      },
+    },
+    spec: { node: 'host-a', orchestrator: 'openstack', workload: 'vm1', endpoint: 'tap1234567890a', interfaceName: TAP, mac, ipNetworks: [`${ip}/32`] },
   });
 }
 
 function subnet(dns: string[]): string {
-  return JSON.stringify({ network_id: 'net-1', cidr: '10.65.0.0/24', host_routes: [{ destination: '192.168.7.0/24', nexthop: '10.65.0.254' }], gateway_ip: '10.65.0.1', dns_servers: dns });
+  return JSON.stringify({ network_id: 'net-1', cidr: '10.65.0.0/24', host_routes: [{ destination: '192.168.7.0/24', nexthop: '10.65.0.254' }], gateway_ip: '10.65.0.1', dns_servers: dns, mtu: 1400 });
 }
 
 describe('dhcp - dnsmasq serves a VM from etcd (real dnsmasq, real udhcpc)', () => {
@@ -75,6 +84,9 @@ describe('dhcp - dnsmasq serves a VM from etcd (real dnsmasq, real udhcpc)', () 
       assert.equal(lease.router, '10.65.0.1');
       assert.equal(lease.dns, '192.0.2.53');
       assert.equal(lease.staticroutes, '192.168.7.0/24 10.65.0.254 0.0.0.0/0 10.65.0.1');
+      // The network's MTU (option 26) and the port's extra option (tagged by the port's MAC).
+      assert.equal(lease.mtu, '1400');
+      assert.equal(lease.ntpsrv, '192.0.2.123');
 
       // A changed subnet (DNS servers) and a new address: reloaded (same PID), served.
       const pid = service.driver.pid!;
@@ -91,6 +103,14 @@ describe('dhcp - dnsmasq serves a VM from etcd (real dnsmasq, real udhcpc)', () 
       process.kill(pid, 'SIGKILL');
       await eventually(() => assert.ok(service.driver.pid !== undefined && service.driver.pid !== pid), { timeoutMs: 10_000 });
       assert.equal((await dhcpClient(vm.name, dir)).ip, '10.65.0.7');
+
+      // Neutron gives a deleted port's address to a new port (another MAC): dnsmasq's lease of the
+      // old MAC is dropped (else it refuses: "leased to …") and the new VM gets the address.
+      await ds.put(WEP_KEY, wep('10.65.0.7', MAC2));
+      await run('ip', ['-n', vm.name, 'link', 'set', 'eth0', 'address', MAC2]);
+      await eventually(() => assert.ok(service.rendering?.hosts.includes(MAC2)), { timeoutMs: 10_000 });
+      assert.equal((await dhcpClient(vm.name, dir)).ip, '10.65.0.7');
+      assert.ok(!readFileSync(join(dir, 'leases'), 'utf8').includes(MAC));
 
       // The agent goes away (dnsmasq stays); a new service adopts the same dnsmasq.
       const running = service.driver.pid!;
@@ -118,7 +138,7 @@ async function dhcpClient(netns: string, dir: string): Promise<Record<string, st
   const out = join(dir, `lease-${Date.now()}.env`);
   writeFileSync(script, `#!/bin/sh\n[ "$1" = bound ] && env > ${out}\nexit 0\n`);
   chmodSync(script, 0o755);
-  await run('ip', ['netns', 'exec', netns, 'busybox', 'udhcpc', '-i', 'eth0', '-n', '-q', '-f', '-t', '5', '-T', '1', '-O', 'staticroutes', '-s', script], { timeoutMs: 30_000 });
+  await run('ip', ['netns', 'exec', netns, 'busybox', 'udhcpc', '-i', 'eth0', '-n', '-q', '-f', '-t', '5', '-T', '1', '-O', 'staticroutes', '-O', 'mtu', '-O', 'ntpsrv', '-s', script], { timeoutMs: 30_000 });
   const env: Record<string, string> = {};
   for (const line of readFileSync(out, 'utf8').split('\n')) {
     const i = line.indexOf('=');

@@ -66,7 +66,7 @@ describe('dhcp - decoding', () => {
     assert.equal(decodeEndpoint('k', endpoint({ node: 'host-1' }), 'host-2'), undefined);
     assert.equal(decodeEndpoint('k', endpoint({ orchestrator: 'k8s' }), 'host-2'), undefined);
     const e = ep(endpoint({ ipNetworks: ['10.65.0.5/32', '10.65.0.9/32'], allowedIps: ['10.65.0.9/32'] }, { 'openstack.projectcalico.org/network-id': 'net-1', 'openstack.projectcalico.org/fqdn': 'vm1.example.org' }));
-    assert.deepEqual(e, { key: '/k/ep1', interfaceName: 'tap1234567890a', mac: 'fa:16:3e:00:00:01', addresses: ['10.65.0.5'], networkId: 'net-1', hostname: 'vm1' });
+    assert.deepEqual(e, { key: '/k/ep1', interfaceName: 'tap1234567890a', mac: 'fa:16:3e:00:00:01', addresses: ['10.65.0.5'], networkId: 'net-1', hostname: 'vm1', extraOptions: [] });
     const bad = decodeEndpoint('k', endpoint({ mac: 'nope' }), 'host-2');
     assert.ok(bad && !bad.ok && /spec.mac/.test(bad.reason));
   });
@@ -101,11 +101,74 @@ describe('dhcp - rendering', () => {
     assert.deepEqual(r.endpoints[0]!.served, ['10.65.0.5@sub-1']);
     assert.equal(r.endpoints[0]!.skipped.length, 2);
     assert.match(r.endpoints[0]!.skipped[0]!, /10\.99\.0\.1: no subnet data of network net-1/);
-    assert.match(r.endpoints[0]!.skipped[1]!, /IPv6/);
+    assert.match(r.endpoints[0]!.skipped[1]!, /fd00::5: no subnet data/);
+  });
+
+  it("hands out the network's MTU per subnet and a port's extra options on its tap only", () => {
+    const withMtu = subnet(JSON.stringify({ network_id: 'net-1', cidr: '10.65.0.0/24', gateway_ip: '10.65.0.1', host_routes: [], mtu: 1400 }));
+    assert.equal(withMtu.mtu, 1400);
+    const extra = JSON.stringify([
+      { opt_name: 'ntp-server', opt_value: '192.0.2.123', ip_version: 4 },
+      { opt_name: '252', opt_value: 'http://192.0.2.1/wpad.dat', ip_version: 4 },
+    ]);
+    const e = ep(endpoint({}, { 'openstack.projectcalico.org/network-id': 'net-1', 'openstack.projectcalico.org/extra-dhcp-opts': extra }));
+    const r = renderDhcp([e], [withMtu]);
+    assert.equal(
+      r.opts,
+      ['tag:subnet-sub-1,option:router,10.65.0.1', 'tag:subnet-sub-1,option:mtu,1400', 'tag:port-tap1234567890a,option:ntp-server,192.0.2.123', 'tag:port-tap1234567890a,252,http://192.0.2.1/wpad.dat', ''].join('\n'),
+    );
+    assert.deepEqual(r.macTags, ['set:port-tap1234567890a,fa:16:3e:00:00:01']);
+    assert.deepEqual(renderDhcp([ep()], [withMtu]).macTags, []);
+    assert.deepEqual(r.endpoints[0]!.skipped, []);
+  });
+
+  it('leaves out extra options dnsmasq cannot take (saying why) and an MTU out of range', () => {
+    for (const [opts, reason] of [
+      ['[{"opt_name":"no-such","opt_value":"x","ip_version":4}]', /not a DHCPv4 option dnsmasq knows/],
+      ['[{"opt_name":"255","opt_value":"x"}]', /not a DHCPv4 option/],
+      ['[{"opt_name":"mtu","opt_value":"1400","ip_version":6}]', /only DHCPv4/],
+      ['[{"opt_name":"mtu","opt_value":"1\\n2"}]', /line break/],
+      ['{}', /not a list/],
+    ] as const) {
+      const e = ep(endpoint({}, { 'openstack.projectcalico.org/network-id': 'net-1', 'openstack.projectcalico.org/extra-dhcp-opts': opts }));
+      const r = renderDhcp([e], [subnet()]);
+      assert.ok(!r.opts.includes('tag:port-'), opts);
+      assert.deepEqual(r.macTags, []);
+      assert.deepEqual(r.endpoints[0]!.served, ['10.65.0.5@sub-1']);
+      assert.match(r.endpoints[0]!.skipped.join(), reason);
+    }
+    const bad = decodeSubnet('s', '{"cidr":"10.0.0.0/24","gateway_ip":null,"mtu":20}');
+    assert.ok(!bad.ok && /mtu/.test(bad.reason));
+  });
+
+  it('advertises IPv6 prefixes for slaac and dhcpv6-stateless subnets (off-link), and says why not for stateful', () => {
+    const v6 = (id: string, cidr: string, mode: string | null, dns: string[] = []) =>
+      subnet(JSON.stringify({ network_id: 'net-1', cidr, gateway_ip: cidr.replace('::/64', '::1'), host_routes: [], dns_servers: dns, ...(mode ? { ipv6_address_mode: mode, ipv6_ra_mode: mode } : {}) }), id);
+    const slaac = v6('s6a', '2001:db8:1::/64', 'slaac');
+    assert.equal(slaac.ipv6AddressMode, 'slaac');
+    const stateless = v6('s6b', '2001:db8:2::/64', 'dhcpv6-stateless', ['2001:db8::53']);
+    const stateful = v6('s6c', '2001:db8:3::/64', 'dhcpv6-stateful');
+    const none = v6('s6d', '2001:db8:4::/64', null);
+    const e = ep(endpoint({ ipNetworks: ['10.65.0.5/32', '2001:db8:1::f816:3eff:fe00:1/128', '2001:db8:2::f816:3eff:fe00:1/128', '2001:db8:3::5/128', '2001:db8:4::5/128'] }));
+    const r = renderDhcp([e], [subnet(), slaac, stateless, stateful, none]);
+    assert.equal(r.enableRa, true);
+    assert.deepEqual(r.ranges, [
+      'set:subnet-s6a,2001:db8:1::,ra-only,off-link,64,86400s',
+      'set:subnet-s6b,2001:db8:2::,ra-stateless,off-link,64,86400s',
+      'set:subnet-sub-1,10.65.0.0,static,255.255.255.0,86400s',
+    ]);
+    assert.deepEqual(r.gatewayAddresses, ['10.65.0.1/24', '2001:db8:1::1/64', '2001:db8:2::1/64']);
+    assert.ok(r.opts.includes('tag:subnet-s6b,option6:dns-server,[2001:db8::53]\n'));
+    assert.equal(r.hosts, 'fa:16:3e:00:00:01,10.65.0.5,host-10-65-0-5\n');
+    assert.deepEqual(r.endpoints[0]!.served, ['10.65.0.5@sub-1', '2001:db8:1:0:f816:3eff:fe00:1@s6a', '2001:db8:2:0:f816:3eff:fe00:1@s6b']);
+    assert.match(r.endpoints[0]!.skipped[0]!, /2001:db8:3::5: ipv6_address_mode dhcpv6-stateful: only slaac and dhcpv6-stateless/);
+    assert.match(r.endpoints[0]!.skipped[1]!, /2001:db8:4::5: ipv6_address_mode unset/);
+    const bad = decodeSubnet('s', '{"cidr":"2001:db8::/64","gateway_ip":null,"ipv6_address_mode":"magic"}');
+    assert.ok(!bad.ok && /ipv6_address_mode/.test(bad.reason));
   });
 
   it('renders nothing without endpoints, and no router option without a gateway', () => {
-    assert.deepEqual(renderDhcp([], [subnet()]), { hosts: '', opts: '', ranges: [], gatewayAddresses: [], endpoints: [] });
+    assert.deepEqual(renderDhcp([], [subnet()]), { hosts: '', opts: '', ranges: [], macTags: [], gatewayAddresses: [], enableRa: false, endpoints: [] });
     const noGw = subnet(JSON.stringify({ network_id: 'net-1', cidr: '10.65.0.0/24', gateway_ip: null, host_routes: [] }));
     const r = renderDhcp([ep()], [noGw]);
     assert.equal(r.opts, '');

@@ -3,7 +3,8 @@
  * real VMs (QEMU microvms) on different hosts get their port's address by DHCP, reach each other
  * over BGP routes, and security groups hold with Neutron's semantics — ingress denied unless a
  * rule allows it (also inside one group), remote-group and remote-CIDR rules, egress allowed by the
- * default rules and denied without them — with every probe agreeing with `policy matrix`.
+ * default rules and denied without them — with every probe agreeing with `policy matrix`; the
+ * network's MTU on the taps and, by DHCP, in the VMs.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -12,7 +13,8 @@ import { NeutronApi } from '../../src/lab/openstack/neutron-api.ts';
 import { readState } from '../../src/lab/state.ts';
 import { standInSubnet } from '../../src/lab/vm/direct-port.ts';
 import { vmConnectivity } from '../../src/lab/vm/connectivity.ts';
-import { vmAdd } from '../../src/lab/vm/vms.ts';
+import { vmAdd, vmExec } from '../../src/lab/vm/vms.ts';
+import { exec } from '../../src/os/mod.ts';
 import { eventually } from '../harness/wait.ts';
 import { useOpenStackLab } from './openstack-diagnostics.ts';
 
@@ -40,7 +42,8 @@ describe('lab - OpenStack with Neutron: real VMs, DHCP, BGP, security groups', (
     const api = new NeutronApi({ url: state.openstack!.url });
     // A subnet inside the lab's pool, so that its VM addresses are announced (as Calico needs a pool per subnet).
     const cidr = standInSubnet(state).cidr;
-    const network = await api.create<Json>('network', { name: 'n1' });
+    // The network's MTU reaches the tap (as nova sets it) and the VM (DHCP option 26).
+    const network = await api.create<Json>('network', { name: 'n1', mtu: 1400 });
     await api.create<Json>('subnet', { network_id: network.id, cidr, ip_version: 4, dns_nameservers: ['192.0.2.53'] });
     const web = await api.create<Json>('security_group', { name: 'web' });
     const client = await api.create<Json>('security_group', { name: 'client' });
@@ -50,6 +53,9 @@ describe('lab - OpenStack with Neutron: real VMs, DHCP, BGP, security groups', (
     const c = await vmAdd(ctx, { name: 'c', host: 'host-3', network: 'n1', securityGroups: ['client'], standIn: false });
     for (const { vm, timings } of [a, b, c]) console.log(`# VM ${vm.name} on ${vm.host}: ${vm.address}, DHCP after ${timings.dhcpMs.toFixed(0)} ms, serving after ${timings.readyMs.toFixed(0)} ms`);
     assert.ok([a, b, c].every(({ vm }) => vm.portSource === 'neutron'));
+    const host1 = state.plan.hosts.find((h) => h.name === 'host-1')!;
+    assert.match((await exec('ip', ['-n', host1.netns, '-o', 'link', 'show', a.vm.tap])).stdout, / mtu 1400 /);
+    assert.equal((await vmExec(ctx, 'a', 'cat /sys/class/net/eth0/mtu')).output, '1400');
 
     // Neutron's defaults: egress allowed, ingress denied — also between members of one group.
     await expectMatrix({ 'a>b': false, 'a>c': false, 'b>a': false, 'b>c': false, 'c>a': false, 'c>b': false }, 'default: no ingress');

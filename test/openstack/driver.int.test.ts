@@ -44,7 +44,11 @@ describe('OpenStack driver: Neutron → etcd', () => {
       const text = etcdctl(etcd.endpoints, ['get', key, '--print-value-only']).trim();
       return text ? JSON.parse(text) as Json : undefined;
     };
-    assert.deepEqual(await read(), { network_id: net.network.id, cidr: '10.80.0.0/24', host_routes: [], gateway_ip: '10.80.0.1', dns_servers: ['10.80.0.53'] });
+    // networking-calico's fields, plus the network's MTU (a Margay addition: DHCP option 26).
+    assert.equal(typeof net.network.mtu, 'number');
+    assert.deepEqual(await read(), { network_id: net.network.id, cidr: '10.80.0.0/24', host_routes: [], gateway_ip: '10.80.0.1', dns_servers: ['10.80.0.53'], mtu: net.network.mtu });
+    await api.update('network', net.network.id, { mtu: 1400 });
+    await until(read, (v) => v?.mtu === 1400, "the network's new MTU");
     await api.update('subnet', net.subnet.id, { host_routes: [{ destination: '10.90.0.0/16', nexthop: '10.80.0.254' }] });
     await until(read, (v) => v?.host_routes?.length === 1, 'the host route');
     await api.update('subnet', net.subnet.id, { enable_dhcp: false });
@@ -137,6 +141,25 @@ describe('OpenStack driver: Neutron → etcd', () => {
     const rules = await api.list<Json>('security_group_rule', `security_group_id=${sg.id}`);
     assert.equal(rules.length, 2, 'only the default egress rules');
     assert.deepEqual((await getPolicy(store, sg.id))!.spec, before!.spec);
+  });
+
+  it("writes a port's extra_dhcp_opts for the host's DHCP, follows updates, refuses what dnsmasq cannot take", async () => {
+    const { api, store } = os.bed;
+    const ann = 'openstack.projectcalico.org/extra-dhcp-opts';
+    const port = await addPort(api, net.network, 'host-1', { extra_dhcp_opts: [{ opt_name: 'ntp-server', opt_value: '192.0.2.123' }] });
+    const wep = await until(() => getWep(store, port), Boolean, 'the endpoint');
+    assert.deepEqual(JSON.parse(wep!.metadata.annotations![ann]!), [{ opt_name: 'ntp-server', opt_value: '192.0.2.123', ip_version: 4 }]);
+    await api.update('port', port.id, { extra_dhcp_opts: [{ opt_name: 'ntp-server', opt_value: '192.0.2.124' }, { opt_name: '42', opt_value: '192.0.2.1' }] });
+    await until(async () => (await getWep(store, port))?.metadata.annotations?.[ann], (v) => v !== undefined && JSON.parse(v).length === 2 && v.includes('192.0.2.124'), 'the updated options');
+    await assert.rejects(api.update('port', port.id, { extra_dhcp_opts: [{ opt_name: 'no-such-option', opt_value: 'x' }] }), (err: unknown) => {
+      assert.ok(err instanceof NeutronApiError);
+      assert.equal(err.status, 400);
+      assert.match(err.neutronMessage, /Margay cannot express this port: extra_dhcp_opts\[\d\]\.opt_name 'no-such-option'/);
+      return true;
+    });
+    // Refused as a whole: Neutron kept the previous options.
+    const kept = await api.get<Json>('port', port.id);
+    assert.ok(!JSON.stringify(kept.extra_dhcp_opts).includes('no-such-option'));
   });
 
   it('refuses an allowed address pair that is a range (Margay routes single addresses)', async () => {

@@ -92,6 +92,13 @@ class NeutronView(object):
     def subnets(self):
         return self._plugin().get_subnets(self._ctx())
 
+    def subnet_ids(self, network_id):
+        return [s['id'] for s in self._plugin().get_subnets(self._ctx(), filters={'network_id': [network_id]}, fields=['id'])]
+
+    def network_mtu(self, network_id):
+        networks = self._plugin().get_networks(self._ctx(), filters={'id': [network_id]}, fields=['mtu'])
+        return networks[0].get('mtu') if networks else None
+
     def set_port_status(self, port_id, status, host):
         port = self.port(port_id)
         if port is None or port['status'] == status or port.get('binding:host_id') != host:
@@ -190,6 +197,11 @@ class MargayMechanismDriver(api.MechanismDriver):
 
     update_subnet_postcommit = create_subnet_postcommit
     delete_subnet_postcommit = create_subnet_postcommit
+
+    def update_network_postcommit(self, context):
+        # The network's MTU is in its subnets' DHCP data.
+        if context.current.get('mtu') != (context.original or {}).get('mtu'):
+            self.syncer.sync_network(context.current['id'])
 
     # -- security groups -----------------------------------------------------------------------
     def _check_rule(self, resource, event, trigger, payload):

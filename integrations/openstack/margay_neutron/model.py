@@ -19,6 +19,9 @@ ANN_NETWORK_ID = ANN_PREFIX + 'network-id'
 # A Margay extension: the allowed-address-pair addresses among ipNetworks (networking-calico keeps
 # them in spec.allowedIps, a field Calico's API does not have), so DHCP serves only fixed IPs.
 ANN_ALLOWED_IPS = ANN_PREFIX + 'allowed-ips'
+# A Margay extension: the port's extra_dhcp_opts (JSON list of {opt_name, opt_value, ip_version}),
+# which the host's DHCP service hands out to that port only.
+ANN_EXTRA_DHCP_OPTS = ANN_PREFIX + 'extra-dhcp-opts'
 PROJECT_ID_LABEL = 'projectcalico.org/openstack-project-id'
 ORCHESTRATOR = 'openstack'
 
@@ -32,6 +35,22 @@ _PROTOCOL_NUMBERS = {
     'ipv6-frag': 44, 'ipv6-nonxt': 59, 'ipv6-opts': 60, 'ipv6-route': 43, 'ospf': 89, 'pgm': 113,
     'rsvp': 46, 'udplite': 136, 'vrrp': 112,
 }
+
+# DHCPv4 option names dnsmasq knows (`dnsmasq --help dhcp`, 2.90); numbers 1-254 are taken too.
+_DHCP_OPTION_NAMES = frozenset([
+    'netmask', 'time-offset', 'router', 'dns-server', 'log-server', 'lpr-server', 'boot-file-size',
+    'domain-name', 'swap-server', 'root-path', 'extension-path', 'ip-forward-enable',
+    'non-local-source-routing', 'policy-filter', 'max-datagram-reassembly', 'default-ttl', 'mtu',
+    'all-subnets-local', 'router-discovery', 'router-solicitation', 'static-route',
+    'trailer-encapsulation', 'arp-timeout', 'ethernet-encap', 'tcp-ttl', 'tcp-keepalive',
+    'nis-domain', 'nis-server', 'ntp-server', 'netbios-ns', 'netbios-dd', 'netbios-nodetype',
+    'netbios-scope', 'x-windows-fs', 'x-windows-dm', 'T1', 'T2', 'vendor-class', 'nis+-domain',
+    'nis+-server', 'tftp-server', 'bootfile-name', 'mobile-ip-home', 'smtp-server', 'pop3-server',
+    'nntp-server', 'irc-server', 'user-class', 'rapid-commit', 'client-arch',
+    'client-interface-id', 'client-machine-id', 'posix-timezone', 'tzdb-timezone', 'ipv6-only',
+    'domain-search', 'sip-server', 'classless-static-route', 'vendor-id-encap',
+    'tftp-server-address', 'server-ip-address',
+])
 
 
 class Inexpressible(ValueError):
@@ -106,6 +125,20 @@ def check_port(port):
     """Raises Inexpressible when a port cannot become a WorkloadEndpoint."""
     for i, pair in enumerate(port.get('allowed_address_pairs') or []):
         single_address(str(pair['ip_address']), 'allowed_address_pairs[%d].ip_address' % i)
+    for i, opt in enumerate(port.get('extra_dhcp_opts') or []):
+        check_dhcp_opt(opt, 'extra_dhcp_opts[%d]' % i)
+
+
+def check_dhcp_opt(opt, field):
+    """Raises Inexpressible for an extra DHCP option the hosts' dnsmasq cannot hand out."""
+    name, value = str(opt.get('opt_name')), str(opt.get('opt_value'))
+    if int(opt.get('ip_version') or 4) != 4:
+        raise Inexpressible('%s: ip_version %s: Margay serves DHCPv4 only' % (field, opt.get('ip_version')))
+    if not (name in _DHCP_OPTION_NAMES or (name.isdigit() and 1 <= int(name) <= 254)):
+        raise Inexpressible('%s.opt_name %r: not a DHCPv4 option dnsmasq knows (a number 1-254 or a name '
+                            'such as mtu, ntp-server, domain-search, bootfile-name)' % (field, name))
+    if '\n' in value or '\r' in value:
+        raise Inexpressible('%s.opt_value: has a line break' % field)
 
 
 def endpoint(port, namespace, gateways):
@@ -145,6 +178,9 @@ def endpoint(port, namespace, gateways):
     annotations = {ANN_NETWORK_ID: port['network_id']}
     if allowed:
         annotations[ANN_ALLOWED_IPS] = ','.join(allowed)
+    extra = extra_dhcp_opts(port)
+    if extra:
+        annotations[ANN_EXTRA_DHCP_OPTS] = extra
     return endpoint_name(host, workload_of(port), port['id']), spec, labels, annotations
 
 
@@ -248,8 +284,20 @@ def policy(sg_id, rules):
     return SG_POLICY_PREFIX + sg_id, spec
 
 
-def subnet_data(subnet):
-    """networking-calico's DHCP data for a subnet (subnets.subnet_etcd_data), as JSON text."""
+def extra_dhcp_opts(port):
+    """The port's ``extra_dhcp_opts`` as sorted JSON text (None when it has none)."""
+    opts = [{'opt_name': str(o['opt_name']), 'opt_value': str(o['opt_value']), 'ip_version': int(o.get('ip_version') or 4)}
+            for o in port.get('extra_dhcp_opts') or []]
+    if not opts:
+        return None
+    return json.dumps(sorted(opts, key=lambda o: (o['ip_version'], o['opt_name'])), sort_keys=True)
+
+
+def subnet_data(subnet, mtu=None):
+    """networking-calico's DHCP data for a subnet (subnets.subnet_etcd_data), as JSON text.
+
+    ``mtu`` (the network's MTU) is a Margay addition: the host's DHCP hands it out (option 26).
+    """
     data = {
         'network_id': subnet['network_id'],
         'cidr': str(ipaddress.ip_network(subnet['cidr'], strict=False)),
@@ -261,6 +309,8 @@ def subnet_data(subnet):
     if subnet.get('ipv6_ra_mode') and subnet.get('ipv6_address_mode'):
         data['ipv6_ra_mode'] = subnet['ipv6_ra_mode']
         data['ipv6_address_mode'] = subnet['ipv6_address_mode']
+    if mtu:
+        data['mtu'] = int(mtu)
     return json.dumps(data)
 
 

@@ -128,11 +128,16 @@ class Syncer(object):
         subnet = self.neutron.subnet(subnet_id)
         if subnet is None or not subnet.get('enable_dhcp'):
             return None
-        return model.subnet_data(subnet)
+        return model.subnet_data(subnet, self.neutron.network_mtu(subnet['network_id']))
 
     def sync_subnet(self, subnet_id):
         key = self.subnet_prefix + subnet_id
         self._cas(key, lambda text: self._same_json(text, self._subnet_text(subnet_id)))
+
+    def sync_network(self, network_id):
+        """Rewrites the DHCP data of a network's subnets (its MTU changed)."""
+        for subnet_id in self.neutron.subnet_ids(network_id):
+            self.sync_subnet(subnet_id)
 
     @staticmethod
     def _same_json(text, want):

@@ -75,10 +75,26 @@ class EndpointTest(unittest.TestCase):
         with self.assertRaises(model.Inexpressible):
             model.check_port(dict(self.port, allowed_address_pairs=[{'ip_address': '10.0.0.0/24'}]))
 
+    def test_extra_dhcp_opts(self):
+        port = dict(self.port, extra_dhcp_opts=[{'opt_name': 'ntp-server', 'opt_value': '192.0.2.123', 'ip_version': 4},
+                                                {'opt_name': '42', 'opt_value': '192.0.2.1', 'ip_version': 4}])
+        model.check_port(port)
+        ann = model.endpoint(port, 'openstack', {})[3]
+        self.assertEqual(json.loads(ann[model.ANN_EXTRA_DHCP_OPTS]),
+                         [{'ip_version': 4, 'opt_name': '42', 'opt_value': '192.0.2.1'},
+                          {'ip_version': 4, 'opt_name': 'ntp-server', 'opt_value': '192.0.2.123'}])
+        self.assertNotIn(model.ANN_EXTRA_DHCP_OPTS, model.endpoint(self.port, 'openstack', {})[3])
+        for bad in ({'opt_name': 'no-such-option', 'opt_value': 'x'}, {'opt_name': '255', 'opt_value': 'x'},
+                    {'opt_name': 'mtu', 'opt_value': '1400', 'ip_version': 6}, {'opt_name': 'mtu', 'opt_value': '1\n2'}):
+            with self.assertRaises(model.Inexpressible):
+                model.check_port(dict(self.port, extra_dhcp_opts=[bad]))
+
     def test_subnet_data(self):
         data = json.loads(model.subnet_data({'network_id': 'n', 'cidr': '10.0.0.0/24', 'host_routes': [], 'gateway_ip': '10.0.0.1',
                                              'dns_nameservers': [], 'ipv6_ra_mode': None, 'ipv6_address_mode': None}))
         self.assertEqual(data, {'network_id': 'n', 'cidr': '10.0.0.0/24', 'host_routes': [], 'gateway_ip': '10.0.0.1'})
+        with_mtu = json.loads(model.subnet_data({'network_id': 'n', 'cidr': '10.0.0.0/24', 'host_routes': [], 'gateway_ip': None}, 1450))
+        self.assertEqual(with_mtu['mtu'], 1450)
         self.assertEqual(model.subnet_prefix(''), '/calico/dhcp/v2/no-region/subnet/')
         self.assertEqual(model.subnet_prefix('r1'), '/calico/dhcp/v2/region-r1/subnet/')
         self.assertEqual(model.namespace_for('r1'), 'openstack-region-r1')

@@ -30,6 +30,8 @@ export interface LabPort {
   address: string;
   /** The WorkloadEndpoint's name (direct ports). */
   endpointName?: string;
+  /** The network's MTU (Neutron ports), given to the tap as nova does. */
+  mtu?: number;
 }
 
 /** The stand-in subnet: the last /24 of the lab's IPv4 pool. */

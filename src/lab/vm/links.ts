@@ -4,10 +4,10 @@
  */
 import { exec } from '../../os/mod.ts';
 
-/** Creates the tap (up, no address) in `netns`. */
-export async function createTap(netns: string, tap: string): Promise<void> {
+/** Creates the tap (up, no address, with the network's MTU when given) in `netns`. */
+export async function createTap(netns: string, tap: string, mtu?: number): Promise<void> {
   await exec('ip', ['-n', netns, 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);
-  await exec('ip', ['-n', netns, 'link', 'set', tap, 'up']);
+  await exec('ip', ['-n', netns, 'link', 'set', tap, ...(mtu !== undefined ? ['mtu', String(mtu)] : []), 'up']);
 }
 
 /** Creates `tap` in `netns` with its peer as `eth0` (MAC `mac`) in `vmNetns`, both up. */

@@ -2,7 +2,7 @@
  * A lab VM's port through Neutron's API, as nova asks for one: on the VM's network, with its
  * security groups, bound to its host (`binding:host_id`), owned by a compute device. Margay's ML2
  * driver then binds it (`vif_type` tap) and writes its WorkloadEndpoint; the port's first fixed
- * IPv4 address is what the VM must get by DHCP.
+ * IPv4 address is what the VM must get by DHCP; the network's MTU is the tap's.
  */
 import { MargayError } from '../../errors/mod.ts';
 import type { LabPort } from './direct-port.ts';
@@ -51,6 +51,9 @@ export async function createNeutronPort(api: NeutronClient, options: { name: str
   });
   const address = port.fixed_ips.find((f) => !f.ip_address.includes(':'))?.ip_address;
   const out: LabPort = { id: port.id, tap: `tap${port.id.slice(0, 11)}`, mac: port.mac_address, address: address ?? '' };
+  // Nova gives the tap its network's MTU; the VM learns it by DHCP (option 26).
+  const mtu = (await api.list<{ mtu?: number }>('network', `id=${encodeURIComponent(networkId)}`))[0]?.mtu;
+  if (typeof mtu === 'number') out.mtu = mtu;
   if (port['binding:vif_type'] !== 'tap' || address === undefined) {
     await api.remove('port', port.id).catch(() => undefined);
     throw new MargayError(

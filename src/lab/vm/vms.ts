@@ -119,7 +119,7 @@ export async function vmAdd(ctx: LabContext, options: VmAddOptions): Promise<{ v
   state.vms = [...(state.vms ?? []), vm];
   writeState(ctx.dir, state);
   try {
-    const timings = options.standIn ? await bootStandIn(ctx, host.netns, vm) : await bootVm(ctx, host.netns, vm, image!);
+    const timings = options.standIn ? await bootStandIn(ctx, host.netns, vm) : await bootVm(ctx, host.netns, vm, image!, port.mtu);
     writeState(ctx.dir, state);
     if (timings.address !== vm.address) {
       throw new MargayError('MARGAY_ERR_NOT_READY', `VM ${vm.name} got ${timings.address} by DHCP, but its port has ${vm.address}`);
@@ -137,8 +137,8 @@ function requireRunning(name: string, record: ProcessRecord): void {
 }
 
 /** Boots QEMU on a new tap (again if its console stays silent); waits for DHCP and VM-READY on its console. */
-async function bootVm(ctx: LabContext, hostNetns: string, vm: LabVm, image: ReturnType<typeof vmImage>): Promise<VmTimings & { address: string }> {
-  await createTap(hostNetns, vm.tap);
+async function bootVm(ctx: LabContext, hostNetns: string, vm: LabVm, image: ReturnType<typeof vmImage>, mtu?: number): Promise<VmTimings & { address: string }> {
+  await createTap(hostNetns, vm.tap, mtu);
   vm.consoleSocket = join(vmDir(ctx), `${vm.name}.console`);
   vm.consoleLog = join(vmDir(ctx), `${vm.name}.console.log`);
   const log = vm.consoleLog;
@@ -200,7 +200,7 @@ async function bootStandIn(ctx: LabContext, hostNetns: string, vm: LabVm): Promi
   const started = performance.now();
   // The VM image's own DHCP hook (scripts/build-vm-image.sh installs it beside the image).
   const script = join(vmCacheDir(), 'udhcpc.script');
-  const res = await exec('busybox', ['udhcpc', '-i', 'eth0', '-n', '-q', '-f', '-t', '20', '-T', '1', '-O', 'staticroutes', '-s', script], { netns: vm.netns, timeoutMs: 60_000, allowFail: true });
+  const res = await exec('busybox', ['udhcpc', '-i', 'eth0', '-n', '-q', '-f', '-t', '20', '-T', '1', '-O', 'staticroutes', '-O', 'mtu', '-s', script], { netns: vm.netns, timeoutMs: 60_000, allowFail: true });
   const dhcp = /DHCP: ([0-9.]+)\//.exec(res.stdout);
   if (res.code !== 0 || !dhcp) throw new MargayError('MARGAY_ERR_NOT_READY', `stand-in ${vm.name} got no address by DHCP: ${(res.stderr || res.stdout).trim().split('\n').slice(-2).join('; ')}`);
   const dhcpMs = performance.now() - started;

@@ -1,0 +1,44 @@
+/**
+ * The agent's own process entry (src/cli/agent-run.ts, bundled into dist/bundle/agent.js and
+ * picked by bin/margay.js for `margay agent`): the same CLI frame with the agent command only.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { registerAgent } from '../../src/cli/commands/agent.ts';
+import { runProgram } from '../../src/cli/program.ts';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+async function agentCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runProgram(registerAgent, args, { env: {}, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+  return { code, stdout, stderr };
+}
+
+test('the agent entry knows `agent` (with its options) and `version`, and no other command', async () => {
+  const help = await agentCli(['agent', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--netns <name>/);
+  assert.match(help.stdout, /--cni-socket <path>/);
+  const version = await agentCli(['version']);
+  assert.equal(version.code, 0);
+  assert.match(version.stdout, /^Client Version: +v/);
+  const other = await agentCli(['get', 'ippools']);
+  assert.equal(other.code, 1);
+  assert.match(other.stderr, /unknown command 'get'/);
+});
+
+test('the agent entry runs as a process from the sources', () => {
+  const res = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/agent-run.ts', 'agent', '--help'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(res.status, 0, res.stderr);
+  assert.match(res.stdout, /Usage: margay agent/);
+});
+
+test('the agent bundle would hold no code of the lab, the UI, OpenStack or the Kubernetes controllers', () => {
+  const res = spawnSync(process.execPath, ['scripts/bundle.mjs', '--check'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(res.status, 0, res.stderr);
+});
