@@ -56,6 +56,12 @@ export interface BirdControllerOptions {
   startTimeoutMs?: number;
   /** Called for every {@link BirdEvent}. */
   onEvent?: (event: BirdEvent) => void;
+  /**
+   * The configuration a BIRD recovering from a restart (`-R`) starts with, instead of the last
+   * good one (undefined: the last good one). It replaces `bird.conf` (after `bird -p`), so the
+   * next {@link BirdController.apply} of the usual configuration reloads BIRD with it.
+   */
+  recoveryConfig?: () => Promise<string | undefined>;
 }
 
 /** What {@link BirdController.apply} did. */
@@ -236,6 +242,12 @@ export class BirdController {
 
   async #spawn(recovery: boolean): Promise<void> {
     mkdirSync(this.stateDir, { recursive: true });
+    const recoveryText = recovery ? await this.#options.recoveryConfig?.().catch(() => undefined) : undefined;
+    if (recoveryText !== undefined) {
+      // A refused one leaves the last good configuration in place.
+      const ok = await this.validate(recoveryText).then(() => true, () => false);
+      if (ok) renameSync(join(this.stateDir, 'bird.conf.candidate'), this.configPath);
+    }
     rmSync(this.socketPath, { force: true });
     const bird = this.#options.birdBinary ?? 'bird';
     const args = ['-f', '-c', this.configPath, '-s', this.socketPath, '-P', this.pidPath, ...(recovery ? ['-R'] : [])];

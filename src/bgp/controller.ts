@@ -37,6 +37,7 @@ import { type AutodetectSources, ipCommandSources } from './autodetect.ts';
 import { renderBirdConfig } from './bird-config.ts';
 import { BirdConfigError, BirdController, type BirdControllerOptions, type BirdEvent } from './bird-process.ts';
 import { type DefaultPoolOptions, ensureDefaultPools, type NodeRegistration, type NodeRegistrationOptions, registerNode } from './node-registration.ts';
+import { KeptRouters } from './gr-recovery.ts';
 import { discoveryInterfaces, readLinkNeighbors, rememberRouters, type SeenRouters } from './link-neighbors.ts';
 import { type NodeStatus, readNodeStatus } from './node-status.ts';
 import { ensureVxlanTunnelAddress } from './tunnel-address.ts';
@@ -147,6 +148,10 @@ export class BgpController {
   /** Whether the neighbour tables were read once (the first configuration waits for it). */
   #discovered = false;
   #discovering = false;
+  /** Routers kept from BIRD's last graceful restart (gr-recovery.ts). */
+  readonly #kept: KeptRouters;
+  /** BIRD started with a recovery configuration: the usual one is due. */
+  #restoreDue = false;
   #resolveReady!: () => void;
   #rejectReady!: (err: unknown) => void;
 
@@ -170,7 +175,9 @@ export class BgpController {
       // `bird -p` needs no namespace: run it directly.
       runner: createRunner(),
       onEvent: (e) => this.#onBirdEvent(e),
+      recoveryConfig: () => this.#recoveryConfig(),
     });
+    this.#kept = new KeptRouters(join(this.bird.stateDir, 'kept-routers.json'));
   }
 
   /** What registration did (undefined before, or with `registration: false`). */
@@ -276,13 +283,7 @@ export class BgpController {
     // to a running BIRD would otherwise replace the sessions to them by waiting ones (a reset).
     if (!this.#discovered) await this.discoverPeers().catch(() => false);
     try {
-      const result = renderBirdConfig(
-        this.view.birdInput(hostname, {
-          ...(this.#options.secrets ? { secrets: this.#options.secrets } : {}),
-          ...(this.#options.render ? { options: this.#options.render } : {}),
-          linkNeighbors: this.#linkNeighbors,
-        }),
-      );
+      const result = this.#render(false);
       const newWarnings = result.warnings.filter((w) => !(this.#lastResult?.warnings ?? []).includes(w));
       for (const w of newWarnings) this.#log.warn({ node: hostname }, w);
       this.#lastResult = result;
@@ -308,10 +309,38 @@ export class BgpController {
     return true;
   }
 
+  #render(recovery: boolean): BirdConfigResult {
+    return renderBirdConfig(
+      this.view.birdInput(this.#options.hostname, {
+        ...(this.#options.secrets ? { secrets: this.#options.secrets } : {}),
+        ...(this.#options.render ? { options: this.#options.render } : {}),
+        linkNeighbors: this.#linkNeighbors,
+        keptRouters: this.#kept.routers,
+        recovery,
+      }),
+    );
+  }
+
+  /**
+   * The configuration of a BIRD starting with `-R`: no waiting sessions, an active one to each
+   * router on the unnumbered uplinks, kept from now on (see gr-recovery.ts). Undefined (the last
+   * good configuration) before the snapshot is complete or without unnumbered uplinks.
+   */
+  async #recoveryConfig(): Promise<string | undefined> {
+    if (!this.#inSync) return undefined;
+    const ifaces = discoveryInterfaces(this.view.resources('bgppeers'), this.view.node(this.#options.hostname), 'all');
+    if (ifaces.length === 0) return undefined;
+    this.#kept.set(await readLinkNeighbors(this.#runner, ifaces));
+    this.#restoreDue = true;
+    this.#log.info({ node: this.#options.hostname, routers: this.#kept.routers }, 'BIRD recovers from a restart: connecting to the routers on the unnumbered uplinks');
+    return this.#render(true).text;
+  }
+
   /**
    * Looks for the routers on the uplinks of unnumbered peers with `margay.io/peer-discovery:
    * neighbors` (their link-local addresses, from the neighbour table). Returns true when what it
-   * found changed, so that an {@link apply} connects to them; cheap (nothing run) without such peers.
+   * found changed, so that an {@link apply} connects to them, or when BIRD started with a
+   * recovery configuration since the last call; cheap (nothing run) without such peers.
    */
   async discoverPeers(): Promise<boolean> {
     if (!this.#inSync || this.#stopped || this.#discovering) return false;
@@ -321,7 +350,10 @@ export class BgpController {
     this.#discovering = false;
     this.#discovered = true;
     const found = rememberRouters(this.#seenRouters, inTable, Date.now(), FORGET_ROUTER_MS);
-    if (JSON.stringify(found) === JSON.stringify(this.#linkNeighbors)) return false;
+    // After a recovery start, the usual configuration (waiting sessions back) is due.
+    const restore = this.#restoreDue;
+    this.#restoreDue = false;
+    if (JSON.stringify(found) === JSON.stringify(this.#linkNeighbors)) return restore;
     this.#log.info({ node: this.#options.hostname, routers: found }, 'link-local routers on the unnumbered uplinks changed');
     this.#linkNeighbors = found;
     this.#firstChangeAt ??= Date.now();

@@ -30,14 +30,18 @@ export function linkLocalRouters(json: string): string[] {
   return [...new Set((routers.length > 0 ? routers : live).map((e) => e.dst!.toLowerCase()))].sort();
 }
 
-/** The interfaces whose routers the host of `node` (its Node resource) must discover: those of the BGPPeers that apply to it with `peer-discovery: neighbors` and no peerIP. */
-export function discoveryInterfaces(peers: Resource[], node: Resource | undefined): string[] {
+/**
+ * The interfaces whose routers the host of `node` (its Node resource) must discover: those of the
+ * BGPPeers that apply to it with `peer-discovery: neighbors` and no peerIP (`all`: with or
+ * without discovery, i.e. every unnumbered uplink peered by interface).
+ */
+export function discoveryInterfaces(peers: Resource[], node: Resource | undefined, which: 'discovery' | 'all' = 'discovery'): string[] {
   if (!node) return [];
   const local = bgpNode(node);
   const out = new Set<string>();
   for (const peer of peers) {
     const spec = (peer.spec ?? {}) as BGPPeerSpec;
-    if (spec.peerIP || peerDiscovery(peer).mode !== 'neighbors' || !peerAppliesTo(spec, local)) continue;
+    if (spec.peerIP || (which === 'discovery' && peerDiscovery(peer).mode !== 'neighbors') || !peerAppliesTo(spec, local)) continue;
     for (const iface of peerInterfaces(peer)) if (isSafeInterfaceName(iface) && !iface.includes('*')) out.add(iface);
   }
   return [...out].sort();

@@ -387,14 +387,19 @@ function targetsOf(ctx: PlanContext, peer: Resource, spec: BGPPeerSpec): Target[
  * spawned by the waiting one holds BIRD's lock on the router's address, so the active session
  * would wait for that lock for ever, and refuse the router's connections meanwhile (BIRD hands
  * an incoming connection to the specific session first): after a link flap no session came back.
+ * The exception: active sessions to the routers kept from a graceful restart (`keptRouters`)
+ * exist before the waiting one is added, so the router's connections always reach them.
  */
 function unnumberedTargets(ctx: PlanContext, peer: Resource, ifaces: string[], remoteAs: number | 'external'): Target[] {
   const discovery = peerDiscovery(peer);
   if (discovery.problem) ctx.warnings.push(`BGPPeer ${peer.metadata.name}: ${discovery.problem}`);
   return ifaces.flatMap((iface): Target[] => {
+    const active = (ip: string): Target => ({ kind: 'unnumbered', family: 6, ip, iface, dynamic: false, remoteAs, peer });
     const routers = discovery.mode === 'neighbors' ? (ctx.input.linkNeighbors?.[iface] ?? []) : [];
-    if (routers.length === 0) return [{ kind: 'unnumbered', family: 6, ip: 'fe80::/10', iface, dynamic: true, remoteAs, peer }];
-    return routers.map((ip): Target => ({ kind: 'unnumbered', family: 6, ip, iface, dynamic: false, remoteAs, peer }));
+    if (routers.length > 0) return routers.map(active);
+    // Waiting: plus the routers kept from a graceful restart; no waiting session while BIRD recovers.
+    const kept = (ctx.input.keptRouters?.[iface] ?? []).map(active);
+    return ctx.input.recovery ? kept : [...kept, { kind: 'unnumbered', family: 6, ip: 'fe80::/10', iface, dynamic: true, remoteAs, peer }];
   });
 }
 

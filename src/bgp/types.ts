@@ -163,6 +163,18 @@ export interface BirdConfigInput {
    * unnumbered peers with `margay.io/peer-discovery: neighbors` (see link-neighbors.ts).
    */
   linkNeighbors?: Record<string, string[]>;
+  /**
+   * Interface → link-local routers a *waiting* unnumbered uplink also connects to: the routers
+   * found when BIRD last restarted with graceful restart (see gr-recovery.ts). Their active
+   * sessions were there before the waiting one, so they never meet its lock problem (peers.ts).
+   */
+  keptRouters?: Record<string, string[]>;
+  /**
+   * BIRD starts with `-R` (graceful-restart recovery): no waiting (dynamic) sessions. BIRD 2.0.12
+   * locks the recovery on every BGP channel started then, and a dynamic template's channels never
+   * come up, so only `graceful restart wait` would end it (gr-recovery.ts).
+   */
+  recovery?: boolean;
   /** Resolves `password.secretKeyRef`; without it, peers that need a password are skipped. */
   secrets?: SecretLookup;
   options?: BirdRenderOptions;

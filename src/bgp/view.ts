@@ -110,7 +110,7 @@ export class BgpView {
   }
 
   /** The renderer's input for `nodeName`. */
-  birdInput(nodeName: string, extra: { secrets?: SecretLookup; options?: BirdRenderOptions; linkNeighbors?: Record<string, string[]> } = {}): BirdConfigInput {
+  birdInput(nodeName: string, extra: { secrets?: SecretLookup; options?: BirdRenderOptions; linkNeighbors?: Record<string, string[]>; keptRouters?: Record<string, string[]>; recovery?: boolean } = {}): BirdConfigInput {
     return {
       nodeName,
       bgpConfigurations: this.resources('bgpconfigurations'),
@@ -123,6 +123,8 @@ export class BgpView {
       ...(extra.secrets ? { secrets: extra.secrets } : {}),
       ...(extra.options ? { options: extra.options } : {}),
       ...(extra.linkNeighbors ? { linkNeighbors: extra.linkNeighbors } : {}),
+      ...(extra.keptRouters ? { keptRouters: extra.keptRouters } : {}),
+      ...(extra.recovery ? { recovery: true } : {}),
     };
   }
 }

@@ -494,6 +494,20 @@ describe('bird config - unnumbered (Margay extension)', () => {
     assert.match(bad.warnings.join('\n'), /margay\.io\/peer-discovery: "sometimes" is not one of wait, neighbors/);
   });
 
+  it('graceful restart of a waiting host: no waiting session while BIRD recovers, the routers found then kept as active sessions', () => {
+    const peer = res('BGPPeer', 'rack', {}, { annotations: { 'margay.io/peer-interface': 'uplink0,uplink1' } });
+    const bgpConfigurations = [bgpConfig({ nodeToNodeMeshEnabled: false })];
+    const keptRouters = { uplink0: ['fe80::1:2'] };
+    // -R: a waiting template would hold the recovery for `graceful restart wait`; only the active session.
+    const recovering = render(baseInput({ bgpConfigurations, peers: [peer], keptRouters, recovery: true }));
+    assert.deepEqual(protocolNames(recovering.text), ['Iface_fe80__1_2_uplink0']);
+    assert.doesNotMatch(protocolBlock(recovering.text, 'Iface_fe80__1_2_uplink0'), /passive/);
+    // Afterwards: the waiting sessions back, the kept active session unchanged (removing it would reset it).
+    const after = render(baseInput({ bgpConfigurations, peers: [peer], keptRouters }));
+    assert.deepEqual(protocolNames(after.text), ['Iface_fe80__1_2_uplink0', 'Iface_uplink0', 'Iface_uplink1']);
+    assert.equal(protocolBlock(after.text, 'Iface_fe80__1_2_uplink0'), protocolBlock(recovering.text, 'Iface_fe80__1_2_uplink0'));
+  });
+
   it('a peerIP with several interfaces is refused', () => {
     const { warnings, text } = render(baseInput({ peers: [res('BGPPeer', 'x', { peerIP: 'fe80::1', asNumber: 65001 }, { annotations: { 'margay.io/peer-interface': 'a,b' } })] }));
     assert.match(warnings.join('\n'), /a peerIP is on one interface, but margay\.io\/peer-interface lists 2; left out/);
