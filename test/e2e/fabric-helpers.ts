@@ -2,6 +2,7 @@
  * Helpers of the lab-fabric tests and bench/bgp-fabric.ts: a flow of pings between pods while
  * something fails, the routes of a namespace, and whether every router of the fabric is up.
  */
+import { birdCommand } from '../../src/bgp/mod.ts';
 import { readFileSync } from 'node:fs';
 import { exec } from '../../src/os/mod.ts';
 import type { FabricPlan } from '../../src/lab/fabric/plan.ts';
@@ -66,4 +67,9 @@ export async function ipv4OnLinks(fabric: FabricPlan): Promise<string[]> {
     }
   }
   return found;
+}
+
+/** True while BIRD (control socket `socket`) is in its graceful-restart recovery (`show status`). */
+export async function birdRecovering(socket: string): Promise<boolean> {
+  return /recovery in progress/i.test((await birdCommand(socket, 'show status')).text);
 }

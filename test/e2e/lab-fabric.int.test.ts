@@ -5,11 +5,12 @@
  * node selector, `margay.io/peer-interface: uplink0,uplink1`, BFD), the mesh off. Pods reach each
  * other across racks in IPv4 and IPv6 over routes that come only from the fabric (ECMP over both
  * uplinks); `node status` shows the unnumbered sessions and their BFD sessions; a leaf failing
- * silently under a flow between racks leaves the flow running over the other leaf; a host
- * failing has its routes withdrawn from every other host.
+ * silently under a flow between racks leaves the flow running over the other leaf; BIRD killed
+ * on two hosts loses no packet and its graceful-restart recovery ends; a host failing right
+ * after has its routes withdrawn from every other host, the restarted ones too.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -25,12 +26,31 @@ import { missingPodRoutes } from '../../src/lab/routes.ts';
 import { readState, writeState } from '../../src/lab/state.ts';
 import type { LabPod } from '../../src/lab/state.ts';
 import { eventually } from '../harness/wait.ts';
-import { devicesOf, loadavg, ipv4OnLinks, fabricStatus as status, flowLoss, routes, v4, type Route } from './fabric-helpers.ts';
+import { birdRecovering, devicesOf, loadavg, ipv4OnLinks, fabricStatus as status, flowLoss, routes, v4, type Route } from './fabric-helpers.ts';
 
 const ctx: LabContext = { dir: mkdtempSync(join(tmpdir(), 'margay-lab-fabric-')), progress: () => undefined };
 after(async () => {
   await labDown(ctx);
 });
+const birdDir = (host: string) => join(ctx.dir, 'hosts', host, 'bird');
+/** Ms from `killedAt` until the restarted BIRD has both unnumbered sessions Established again, and until its recovery is over (polled every 50 ms). */
+async function watchRecovery(socket: string, restarted: () => boolean, killedAt: number, timeoutMs: number): Promise<{ upMs?: number; overMs?: number }> {
+  let upMs: number | undefined;
+  while (Date.now() - killedAt < timeoutMs) {
+    try {
+      if (!restarted()) throw new Error('the killed BIRD');
+      const status = await readNodeStatus(socket, 1000);
+      upMs ??= status.peers.filter((p) => p.type === 'unnumbered' && p.info === 'Established').length >= 2 ? Date.now() - killedAt : undefined;
+      // The recovery ends after the sessions' End-of-RIB, so only once they are back.
+      if (upMs !== undefined && !(await birdRecovering(socket))) return { upMs, overMs: Date.now() - killedAt };
+    } catch {
+      // BIRD is not back yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return upMs !== undefined ? { upMs } : {};
+}
+const birdPid = (host: string) => Number(readFileSync(join(birdDir(host), 'bird.pid'), 'utf8'));
 
 describe('lab - a leaf-spine fabric, unnumbered', () => {
   const pods: LabPod[] = [];
@@ -86,6 +106,31 @@ describe('lab - a leaf-spine fabric, unnumbered', () => {
     await recoverRouter(ctx.dir, state, 'leaf-2a');
     writeState(ctx.dir, state);
     await eventually(async () => assert.equal(status(await fabricRows(ctx.dir, readState(ctx.dir)!)), 'all up'), { timeoutMs: 60_000, intervalMs: 500, what: 'leaf-2a back' });
+  });
+
+  // The hosts wait for their leaves (no --discovery). A waiting template would hold BIRD's
+  // graceful-restart recovery for `graceful restart wait` (60 s), the kernel routes frozen
+  // meanwhile; the host failure below, right after, checks the restarted hosts withdraw too.
+  test('BIRD killed under a flow (receiving, then sending host) and restarted with graceful restart: no packet lost, the recovery ends', async () => {
+    for (const host of ['host-4', 'host-1']) {
+      const before = birdPid(host);
+      const socket = join(birdDir(host), 'bird.ctl');
+      let recovery: Promise<{ upMs?: number; overMs?: number }> | undefined;
+      const { sent, lost } = await flowLoss(pods[0]!, v4(pods[3]!), { seconds: 5, afterMs: 1500, during: async () => {
+        process.kill(before, 'SIGKILL');
+        recovery = watchRecovery(socket, () => birdPid(host) !== before, Date.now(), 15_000);
+      } });
+      assert.notEqual(birdPid(host), before, 'BIRD was restarted');
+      assert.equal(lost, 0, `${host}: ${lost} of ${sent} lost`);
+      const { upMs, overMs } = await recovery!;
+      console.log(`# BIRD of ${host} killed: ${lost} of ${sent} lost; both sessions back ${upMs} ms and the recovery over ${overMs} ms after the kill; load ${loadavg()}`);
+      assert.ok(overMs !== undefined, `${host}: BIRD's graceful-restart recovery still in progress 15 s after the kill (sessions back after ${upMs} ms)`);
+      await eventually(async () => {
+        const status = await readNodeStatus(join(birdDir(host), 'bird.ctl'));
+        const up = status.peers.filter((p) => p.type === 'unnumbered' && p.info === 'Established');
+        assert.deepEqual(up.map((p) => p.interface).sort(), ['uplink0', 'uplink1'], `${host}: ${JSON.stringify(status.peers)}`);
+      }, { timeoutMs: 30_000, intervalMs: 250, what: `${host}: sessions back` });
+    }
   });
 
   test('a host failing: its routes are withdrawn from every other host', async () => {
