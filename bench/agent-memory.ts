@@ -56,10 +56,26 @@ async function heapClasses(agent: Awaited<ReturnType<typeof startAgent>>): Promi
   return heapTable(summarizeHeapSnapshot(join(snapshots, file!), 12));
 }
 
-async function sample(agent: Awaited<ReturnType<typeof startAgent>>): Promise<{ rss: number; heap: number; updates: number }> {
+interface Sample {
+  rss: number;
+  heap: number;
+  heapTotal: number;
+  newSpace: number;
+  external: number;
+  updates: number;
+}
+
+async function sample(agent: Awaited<ReturnType<typeof startAgent>>): Promise<Sample> {
   const text = await agent.metrics();
   const num = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-  return { rss: num('process_resident_memory_bytes'), heap: num('nodejs_heap_size_used_bytes'), updates: num('margay_datastore_updates_total') };
+  return {
+    rss: num('process_resident_memory_bytes'),
+    heap: num('nodejs_heap_size_used_bytes'),
+    heapTotal: num('nodejs_heap_size_total_bytes'),
+    newSpace: num('nodejs_heap_space_size_total_bytes\\{space="new"\\}'),
+    external: num('nodejs_external_memory_bytes'),
+    updates: num('margay_datastore_updates_total'),
+  };
 }
 
 const mib = (b: number): string => (b / 2 ** 20).toFixed(1);
@@ -139,7 +155,12 @@ try {
   console.log('| measure | before (MiB) | with remote endpoints (MiB) | ratio | per remote endpoint |');
   console.log('|---|---:|---:|---:|---:|');
   console.log(`| resident memory | ${mib(before.rss)} | ${mib(after.rss)} | ${(after.rss / before.rss).toFixed(2)} | ${((after.rss - before.rss) / REMOTE / 1024).toFixed(2)} KiB |`);
-  console.log(`| V8 heap used | ${mib(before.heap)} | ${mib(after.heap)} | ${(after.heap / before.heap).toFixed(2)} | ${((after.heap - before.heap) / REMOTE / 1024).toFixed(2)} KiB |`);
+  const row = (what: string, key: keyof Sample): void =>
+    console.log(`| ${what} | ${mib(before[key])} | ${mib(after[key])} | ${(after[key] / before[key]).toFixed(2)} | ${((after[key] - before[key]) / REMOTE / 1024).toFixed(2)} KiB |`);
+  row('V8 heap used', 'heap');
+  row('V8 heap committed', 'heapTotal');
+  row('&nbsp;&nbsp;of which the young generation', 'newSpace');
+  row('external (buffers)', 'external');
   console.log(`first write → all ${REMOTE} updates through the calculation graph: ${(receivedMs / 1000).toFixed(1)} s`);
   console.log(`agent: ${BUILT ? 'compiled CLI (bin/margay.js)' : 'sources through tsx'}${NODE_OPTIONS.length ? ` with ${NODE_OPTIONS.join(' ')}` : ''}; load average ${loadBefore} (idle sample), ${loadAfter} (with remote endpoints)`);
   console.log(`\nWith ${REMOTE} remote endpoints (BENCH_REMOTE=0 for the idle agent's), ${heap}`);

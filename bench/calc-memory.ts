@@ -12,7 +12,7 @@ import { writeHeapSnapshot } from 'node:v8';
 import type { Resource } from '../src/api/resource.ts';
 import { buildCalcGraph } from '../src/calc/mod.ts';
 import { resourceKey } from '../src/datastore/keys.ts';
-import { heapTable, summarizeHeapSnapshot } from './heap-summary.ts';
+import { heapGrowthTable, heapTable, summarizeHeapSnapshot } from './heap-summary.ts';
 import { profile, remoteWep } from './fixtures/scale.ts';
 
 const REMOTE = Number(process.env.BENCH_REMOTE ?? 50_000);
@@ -46,18 +46,22 @@ for (let i = 0; i < 20; i++) {
 }
 graph.onInSync();
 graph.flush();
+const dir = mkdtempSync(join(tmpdir(), 'margay-calc-memory-'));
+const snapshot = (name: string) => summarizeHeapSnapshot(writeHeapSnapshot(join(dir, `${name}.heapsnapshot`)), 0);
 const before = heapUsed();
+const classesBefore = snapshot('before');
 for (let i = 0; i < REMOTE; i++) {
   put(remoteWep(i));
   if (i % 1000 === 999) graph.flush(); // the agent flushes as batches arrive; the dataplane's copy is not counted here
 }
 graph.flush();
 const after = heapUsed();
-const dir = mkdtempSync(join(tmpdir(), 'margay-calc-memory-'));
 try {
-  const summary = summarizeHeapSnapshot(writeHeapSnapshot(join(dir, 'calc.heapsnapshot')), 15);
+  const classesAfter = snapshot('after');
   console.log(`${REMOTE} remote endpoints into the calculation graph: V8 heap used ${(before / 2 ** 20).toFixed(1)} → ${(after / 2 ** 20).toFixed(1)} MiB, **${Math.round((after - before) / REMOTE)} bytes per remote endpoint**`);
-  console.log(heapTable(summary));
+  console.log(heapTable({ total: classesAfter.total, classes: classesAfter.classes.slice(0, 15) }));
+  console.log('');
+  console.log(heapGrowthTable(classesBefore, classesAfter, { unit: REMOTE, unitName: 'remote endpoint', top: 15 }));
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -17,7 +17,7 @@ export interface HeapClass {
   selfBytes: number;
 }
 
-/** Reads a heap snapshot and sums self sizes per class name; the `top` largest, largest first. */
+/** Reads a heap snapshot and sums self sizes per class name; the `top` largest, largest first (all when `top` is 0). */
 export function summarizeHeapSnapshot(file: string, top = 15): { total: number; classes: HeapClass[] } {
   const snap = JSON.parse(readFileSync(file, 'utf8')) as Snapshot;
   const fields = snap.snapshot.meta.node_fields;
@@ -39,8 +39,32 @@ export function summarizeHeapSnapshot(file: string, top = 15): { total: number; 
     row.selfBytes += size;
     byName.set(name, row);
   }
-  const classes = [...byName.values()].sort((a, b) => b.selfBytes - a.selfBytes).slice(0, top);
-  return { total, classes };
+  const sorted = [...byName.values()].sort((a, b) => b.selfBytes - a.selfBytes);
+  return { total, classes: top > 0 ? sorted.slice(0, top) : sorted };
+}
+
+/**
+ * What grew between two summaries taken with `top` 0 (every class): per class, the objects and
+ * bytes added, and the bytes per `unit` (say, per remote endpoint), the `top` largest growths
+ * first, as a Markdown table.
+ */
+export function heapGrowthTable(
+  before: { total: number; classes: HeapClass[] },
+  after: { total: number; classes: HeapClass[] },
+  options: { unit: number; unitName: string; top?: number },
+): string {
+  const old = new Map(before.classes.map((c) => [c.name, c]));
+  const rows = after.classes
+    .map((c) => ({ name: c.name, count: c.count - (old.get(c.name)?.count ?? 0), bytes: c.selfBytes - (old.get(c.name)?.selfBytes ?? 0) }))
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, options.top ?? 12);
+  const per = (n: number): string => (n / options.unit).toFixed(1);
+  return [
+    `heap snapshot growth: ${((after.total - before.total) / 2 ** 20).toFixed(2)} MiB in objects, ${Math.round((after.total - before.total) / options.unit)} bytes per ${options.unitName}`,
+    `| class | objects added per ${options.unitName} | bytes per ${options.unitName} |`,
+    '|---|---:|---:|',
+    ...rows.map((r) => `| ${r.name.replaceAll('|', '\\|').slice(0, 60)} | ${per(r.count)} | ${per(r.bytes)} |`),
+  ].join('\n');
 }
 
 /** The summary as a Markdown table (MiB and bytes per object). */

@@ -21,16 +21,14 @@
  * or from bench/kube.ts. Prints `cat /proc/loadavg` with the figures (the lab itself loads the
  * machine).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { watchPrefix } from '../src/datastore/mod.ts';
-import { NftSession } from '../src/dataplane/nftables/session.ts';
+import { NftMonitor, nftFloor } from './fixtures/nft-monitor.ts';
 import { KubeClient, loadKubeconfig } from '../src/kube/mod.ts';
 import { kubectlApply } from '../src/lab/kubernetes/kubectl.ts';
 import { labDown, labUp, podAdd, withStore, type LabContext } from '../src/lab/lab.ts';
@@ -42,32 +40,6 @@ const fmt = (xs: number[]): string => {
   const s = [...xs].sort((a, b) => a - b);
   return `${pct(s, 50).toFixed(1)} / ${pct(s, 99).toFixed(1)} ms`;
 };
-
-/** `nft monitor` in a namespace: resolves waiters on the first line matching their test. */
-class NftMonitor {
-  readonly #child: ChildProcess;
-  #waiters: { test: (line: string) => boolean; resolve: (at: number) => void }[] = [];
-
-  constructor(netns: string) {
-    this.#child = spawn('ip', ['netns', 'exec', netns, 'nft', 'monitor'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    createInterface({ input: this.#child.stdout! }).on('line', (line) => {
-      const at = performance.now();
-      this.#waiters = this.#waiters.filter((w) => (w.test(line) ? (w.resolve(at), false) : true));
-    });
-  }
-
-  /** The time the first matching line arrives (register before causing it). */
-  next(test: (line: string) => boolean, timeoutMs = 60_000): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no nft monitor event in time')), timeoutMs);
-      this.#waiters.push({ test, resolve: (at) => (clearTimeout(timer), resolve(at)) });
-    });
-  }
-
-  close(): void {
-    this.#child.kill('SIGTERM');
-  }
-}
 
 /** Figures of one run. */
 export interface LabLatency {
@@ -99,20 +71,7 @@ async function measureFloor(state: LabState, netns: string, monitor: NftMonitor,
     await syncer.stop();
     await store.datastore.delete(`${prefix}k`).catch(() => undefined);
   });
-  const session = new NftSession({ netns: `/run/netns/${netns}` });
-  try {
-    await session.apply('add table inet margay_bench\nadd set inet margay_bench s { type ipv4_addr; }');
-    for (let i = 0; i < n; i++) {
-      const verb = i % 2 === 0 ? 'add' : 'delete';
-      const seen = monitor.next((l) => l.startsWith(`${verb} element inet margay_bench s`));
-      const start = performance.now();
-      await session.apply(`${verb} element inet margay_bench s { 192.0.2.250 }`);
-      nft.push((await seen) - start);
-    }
-    await session.apply('delete table inet margay_bench');
-  } finally {
-    session.close();
-  }
+  nft.push(...(await nftFloor(netns, monitor, n)));
   return { etcd, nft };
 }
 

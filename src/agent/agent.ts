@@ -41,6 +41,7 @@ import { componentLogger, createLogger, type Logger, setLogLevel } from '../log/
 import { AgentMetrics } from './metrics.ts';
 import { Ticker } from './scheduler.ts';
 import { AgentServers, SERVER_PARAMS } from './servers.ts';
+import { HeapTrim } from './heap-trim.ts';
 import { SideTracker } from './side-tracking.ts';
 import { StatusPublisher } from './status-publisher.ts';
 
@@ -86,6 +87,8 @@ export class Agent {
   readonly #feed: DatastoreFeed;
   readonly #loop: FlushLoop;
   readonly #side: SideTracker;
+  /** One full collection after a burst of updates (heap-trim.ts). */
+  readonly #heapTrim: HeapTrim;
   readonly #servers: AgentServers;
   readonly #status: StatusPublisher;
   /** Callers (the CNI service) waiting for an endpoint to be programmed at a revision. */
@@ -138,6 +141,11 @@ export class Agent {
     const calcLog = componentLogger(this.#root, 'calc');
     this.graph = buildCalcGraph({ hostname, settings: this.#settings, onWarning: (message, key) => calcLog.warn({ key }, message) });
     this.#settings.subscribe({ onConfigChanged: (changed) => this.#reconfigure(changed) });
+    this.#heapTrim = new HeapTrim({
+      clock: this.#clock,
+      onCollected: ({ ms, heapBefore, heapAfter }) =>
+        this.#log.info({ ms: Math.round(ms), heapBeforeMiB: Math.round(heapBefore / 2 ** 20), heapAfterMiB: Math.round(heapAfter / 2 ** 20) }, 'heap compacted after a burst of updates'),
+    });
     this.#side = new SideTracker(hostname, (count) => this.metrics.clusterNumHosts.set(count));
     this.#dataplane = options.dataplane(this.#config, componentLogger(this.#root, 'dataplane'));
     this.#loop = new FlushLoop({
@@ -303,6 +311,7 @@ export class Agent {
     this.#log.info('agent stopping');
     this.#endpointWaiters.rejectAll(new Error('the agent is stopping'));
     for (const t of this.#tickers) t.stop();
+    this.#heapTrim.stop();
     this.#status.pause();
     await this.#feed.stop();
     await this.#loop.stop();
@@ -333,6 +342,7 @@ export class Agent {
       },
       onBatchEnd: (changes) => {
         if (changes > 0) {
+          this.#heapTrim.note(changes);
           this.metrics.datastoreUpdates.inc(changes);
           this.metrics.calcGraphUpdateSeconds.observe((performance.now() - (this.#batchStart ?? performance.now())) / 1000);
           this.#loop.notePending();
@@ -378,6 +388,7 @@ export class Agent {
   // Dataplane side and status
 
   #afterFlush(first: boolean, changed: boolean): void {
+    if (changed) this.#heapTrim.busy();
     this.#settleEndpointWaiters();
     this.#updateInSyncGauge();
     if (changed) this.#updateEndpointStatuses();

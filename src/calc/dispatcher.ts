@@ -20,8 +20,8 @@ export interface ResourceRef {
   name: string;
 }
 
-/** Handles one kind's updates; `resource` is undefined for a delete. */
-export type ResourceHandler = (ref: ResourceRef, resource: Resource | undefined) => void;
+/** Handles one kind's updates; `resource` is undefined for a delete; `key` is the datastore key. */
+export type ResourceHandler = (ref: ResourceRef, resource: Resource | undefined, key: string) => void;
 
 /** Handles IPAM block updates; `block` is the parsed JSON value, undefined for a delete. */
 export type BlockHandler = (key: string, block: unknown) => void;
@@ -50,7 +50,7 @@ export class Dispatcher {
       const handlers = this.#handlers.get(ref.plural);
       if (handlers === undefined) return false;
       const resource = value === undefined || value === null ? undefined : (value as Resource);
-      for (const h of handlers) h(ref, resource);
+      for (const h of handlers) h(ref, resource, key);
       return true;
     }
     if (key.startsWith(IPAM_BLOCKS_PREFIX) && key.includes('/block/')) {

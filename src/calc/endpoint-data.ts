@@ -33,11 +33,9 @@ export interface EndpointData {
   labels: Readonly<Record<string, string>>;
   /** Profile names, in priority order. */
   profiles: readonly string[];
-  /** Its addresses as canonical /32 and /128 CIDRs. */
+  /** Its addresses as canonical /32 and /128 CIDRs (the address before the `/` is canonical too). */
   cidrs: readonly string[];
-  /** The same addresses without prefix (for address·port set members). */
-  ips: readonly string[];
-  /** Named ports (ports without a name are left out: nothing can refer to them). */
+  /** Named ports (ports without a name are left out: nothing can refer to them); a shared list. */
   ports: readonly NamedPort[];
   /** `spec.interfaceName` (`*` for all of a host's interfaces; `''` when not given). */
   interfaceName: string;
@@ -99,8 +97,11 @@ function sharedPort(name: string, protocol: PortProtocol, port: number): NamedPo
   return p;
 }
 
-function namedPorts(list: unknown): NamedPort[] {
-  if (!Array.isArray(list)) return [];
+/** One shared frozen list per distinct list of named ports (capped like {@link PORTS}). */
+const PORT_LISTS = new Map<string, readonly NamedPort[]>();
+
+function namedPorts(list: unknown): readonly NamedPort[] {
+  if (!Array.isArray(list)) return NONE;
   const out: NamedPort[] = [];
   for (const entry of list as Array<Record<string, unknown>>) {
     const name = entry?.name;
@@ -109,7 +110,14 @@ function namedPorts(list: unknown): NamedPort[] {
     if (typeof name !== 'string' || name === '' || typeof port !== 'number' || protocol === undefined) continue;
     out.push(sharedPort(name, protocol, port));
   }
-  return out;
+  if (out.length === 0) return NONE;
+  const key = out.map(portText).join(' ');
+  let shared = PORT_LISTS.get(key);
+  if (shared === undefined) {
+    shared = Object.freeze(out);
+    if (PORT_LISTS.size < MAX_SHARED_PORTS) PORT_LISTS.set(key, shared);
+  }
+  return shared;
 }
 
 function cidrList(list: unknown): string[] {
@@ -123,18 +131,17 @@ function cidrList(list: unknown): string[] {
   return out;
 }
 
-function hostCidrs(list: unknown): { cidrs: string[]; ips: string[] } {
+function hostCidrs(list: unknown): string[] {
   const cidrs: string[] = [];
-  const ips: string[] = [];
-  if (!Array.isArray(list)) return { cidrs, ips };
+  if (!Array.isArray(list)) return cidrs;
   for (const text of list) {
     if (typeof text !== 'string') continue;
     const ip = canonicalIp(text.split('/', 1)[0]!); // the address part; a prefix is ignored
-    if (ip === undefined || ips.includes(ip)) continue;
-    ips.push(ip);
-    cidrs.push(ip.includes(':') ? `${ip}/128` : `${ip}/32`);
+    if (ip === undefined) continue;
+    const cidr = ip.includes(':') ? `${ip}/128` : `${ip}/32`;
+    if (!cidrs.includes(cidr)) cidrs.push(cidr);
   }
-  return { cidrs, ips };
+  return cidrs;
 }
 
 function stringList(list: unknown): string[] {
@@ -157,16 +164,14 @@ export function workloadEndpointData(namespace: string, name: string, res: Resou
   const labels = labelsOf(res);
   labels[NAMESPACE_LABEL] ??= namespace;
   labels[ORCHESTRATOR_LABEL] ??= spec.orchestrator ?? '';
-  const { cidrs, ips } = hostCidrs(spec.ipNetworks);
   const data: EndpointData = {
     kind: 'workload',
     id: workloadId(namespace, name),
     node: spec.node ?? '',
     labels,
     profiles: compact(stringList(spec.profiles)),
-    cidrs: compact(cidrs),
-    ips: compact(ips),
-    ports: compact(namedPorts(spec.ports)),
+    cidrs: compact(hostCidrs(spec.ipNetworks)),
+    ports: namedPorts(spec.ports),
     interfaceName: spec.interfaceName ?? '',
     allowSpoofedSourcePrefixes: compact(cidrList(spec.allowSpoofedSourcePrefixes)),
   };
@@ -198,16 +203,14 @@ function floatingIps(list: unknown, own: readonly string[]): FloatingIp[] {
 /** A HostEndpoint's data: its expected IPs are its addresses. */
 export function hostEndpointData(name: string, res: Resource): EndpointData {
   const spec = (res.spec ?? {}) as Partial<HostEndpointSpec>;
-  const { cidrs, ips } = hostCidrs(spec.expectedIPs);
   return {
     kind: 'host',
     id: hostEndpointId(name),
     node: spec.node ?? '',
     labels: labelsOf(res),
     profiles: compact(stringList(spec.profiles)),
-    cidrs: compact(cidrs),
-    ips: compact(ips),
-    ports: compact(namedPorts(spec.ports)),
+    cidrs: compact(hostCidrs(spec.expectedIPs)),
+    ports: namedPorts(spec.ports),
     interfaceName: spec.interfaceName ?? '',
     allowSpoofedSourcePrefixes: NONE,
   };
@@ -230,12 +233,8 @@ export function networkSetData(id: string, namespace: string | undefined, res: R
 }
 
 /** True when two endpoints contribute the same IP-set members (addresses and named ports). */
-export function sameMembersSource(a: { cidrs: readonly string[]; ips?: readonly string[]; ports?: readonly NamedPort[] }, b: typeof a): boolean {
-  return (
-    sameList(a.cidrs, b.cidrs) &&
-    sameList(a.ips ?? [], b.ips ?? []) &&
-    sameList((a.ports ?? []).map(portText), (b.ports ?? []).map(portText))
-  );
+export function sameMembersSource(a: { cidrs: readonly string[]; ports?: readonly NamedPort[] }, b: typeof a): boolean {
+  return sameList(a.cidrs, b.cidrs) && (a.ports === b.ports || sameList((a.ports ?? []).map(portText), (b.ports ?? []).map(portText)));
 }
 
 function portText(p: NamedPort): string {

@@ -256,12 +256,12 @@ export function buildCalcGraph(options: CalcGraphOptions): CalcGraph {
     }
   };
 
-  dispatcher.register('workloadendpoints', (ref, res) => {
+  dispatcher.register('workloadendpoints', (ref, res, key) => {
     const ns = ref.namespace ?? 'default';
-    endpoints.onEndpointUpdate(workloadId(ns, ref.name), convert(ref, res, (r) => workloadEndpointData(ns, ref.name, r)));
+    endpoints.onEndpointUpdate(workloadId(ns, ref.name), convert(ref, res, (r) => workloadEndpointData(ns, ref.name, r)), key);
   });
-  dispatcher.register('hostendpoints', (ref, res) => {
-    endpoints.onEndpointUpdate(hostEndpointId(ref.name), convert(ref, res, (r) => hostEndpointData(ref.name, r)));
+  dispatcher.register('hostendpoints', (ref, res, key) => {
+    endpoints.onEndpointUpdate(hostEndpointId(ref.name), convert(ref, res, (r) => hostEndpointData(ref.name, r)), key);
   });
   dispatcher.register('networkpolicies', (ref, res) => {
     const ns = ref.namespace ?? 'default';

@@ -19,11 +19,14 @@ import type { ActiveIpSetCallbacks, IpSetCallbacks } from './callbacks.ts';
 import { type EndpointData, type NamedPort, type NetworkSetData, sameMembersSource } from './endpoint-data.ts';
 import type { IpSetSpec } from './rule-compiler.ts';
 
-/** What an item contributes members from. */
+/**
+ * What an item contributes members from, kept as the label index's data of the item (no map of
+ * our own). Endpoint addresses are host CIDRs (`/32`, `/128`): the bare address a named-port
+ * member needs is derived, not kept (memory per remote endpoint, issue 14).
+ */
 interface ItemSource {
-  cidrs: readonly string[];
-  ips: readonly string[];
-  ports: readonly NamedPort[];
+  readonly cidrs: readonly string[];
+  readonly ports: readonly NamedPort[];
 }
 
 interface SetState {
@@ -35,15 +38,14 @@ interface SetState {
 /** Maintains the members of the active IP sets; reports set lifecycle and member changes downstream. */
 export class IpSetMemberIndex implements ActiveIpSetCallbacks {
   readonly #out: IpSetCallbacks;
-  readonly #index: LabelIndex;
+  readonly #index: LabelIndex<ItemSource>;
   readonly #sets = new Map<string, SetState>();
-  readonly #items = new Map<string, ItemSource>();
 
   constructor(out: IpSetCallbacks) {
     this.#out = out;
-    this.#index = new LabelIndex({
-      onMatchStarted: (setId, itemId) => this.#contribute(setId, itemId, +1),
-      onMatchStopped: (setId, itemId) => this.#contribute(setId, itemId, -1),
+    this.#index = new LabelIndex<ItemSource>({
+      onMatchStarted: (setId, _itemId, item) => this.#contribute(setId, item, +1),
+      onMatchStopped: (setId, _itemId, item) => this.#contribute(setId, item, -1),
     });
   }
 
@@ -67,13 +69,13 @@ export class IpSetMemberIndex implements ActiveIpSetCallbacks {
   /** Any endpoint in the cluster (undefined: deleted). */
   onEndpointUpdate(id: string, endpoint: EndpointData | undefined): void {
     if (endpoint === undefined) this.#deleteItem(id);
-    else this.#updateItem(id, endpoint.labels, endpoint.profiles, endpoint);
+    else this.#updateItem(id, endpoint.labels, endpoint.profiles, { cidrs: endpoint.cidrs, ports: endpoint.ports });
   }
 
   /** A NetworkSet or GlobalNetworkSet (undefined: deleted). */
   onNetworkSetUpdate(id: string, set: NetworkSetData | undefined): void {
     if (set === undefined) this.#deleteItem(id);
-    else this.#updateItem(id, set.labels, set.parents, { cidrs: set.cidrs, ips: [], ports: [] });
+    else this.#updateItem(id, set.labels, set.parents, { cidrs: set.cidrs, ports: NO_PORTS });
   }
 
   /** A profile's labels, which its endpoints inherit (undefined: the profile is gone). */
@@ -99,11 +101,16 @@ export class IpSetMemberIndex implements ActiveIpSetCallbacks {
 
   /** Number of items (endpoints and network sets) indexed. */
   get itemCount(): number {
-    return this.#items.size;
+    return this.#index.itemCount;
+  }
+
+  /** How many distinct label sets and parent lists the items share. */
+  get sharedValues(): { labelSets: number; parentLists: number } {
+    return this.#index.sharedValues;
   }
 
   #updateItem(id: string, labels: Readonly<Record<string, string>>, parents: readonly string[], source: ItemSource): void {
-    const old = this.#items.get(id);
+    const old = this.#index.itemData(id);
     if (old !== undefined && !sameMembersSource(old, source)) {
       // Addresses or ports changed: move this item's contributions in the sets it is in now.
       for (const setId of this.#index.selectorsMatching(id)) {
@@ -113,19 +120,15 @@ export class IpSetMemberIndex implements ActiveIpSetCallbacks {
         for (const m of membersFrom(state.spec, old)) this.#remove(state, m);
       }
     }
-    this.#items.set(id, { cidrs: source.cidrs, ips: source.ips, ports: source.ports });
-    this.#index.updateItem(id, labels, parents);
+    this.#index.updateItem(id, labels, parents, source);
   }
 
   #deleteItem(id: string): void {
-    if (!this.#items.has(id)) return;
     this.#index.deleteItem(id);
-    this.#items.delete(id);
   }
 
-  #contribute(setId: string, itemId: string, sign: 1 | -1): void {
+  #contribute(setId: string, item: ItemSource | undefined, sign: 1 | -1): void {
     const state = this.#sets.get(setId);
-    const item = this.#items.get(itemId);
     if (state === undefined || item === undefined) return;
     for (const m of membersFrom(state.spec, item)) {
       if (sign > 0) this.#add(state, m);
@@ -158,7 +161,9 @@ function membersFrom(spec: IpSetSpec, item: ItemSource): string[] {
   const out: string[] = [];
   for (const p of item.ports) {
     if (p.name !== np.name || p.protocol !== np.protocol) continue;
-    for (const ip of item.ips) out.push(`${ip},${p.protocol}:${p.port}`);
+    for (const cidr of item.cidrs) out.push(`${cidr.slice(0, cidr.indexOf('/'))},${p.protocol}:${p.port}`);
   }
   return out;
 }
+
+const NO_PORTS: readonly NamedPort[] = Object.freeze([]);

@@ -29,9 +29,13 @@ export class LocalEndpointFilter {
     this.#local = local;
   }
 
-  /** An endpoint anywhere in the cluster (undefined: deleted). */
-  onEndpointUpdate(id: EndpointId, endpoint: EndpointData | undefined): void {
-    for (const c of this.#all) c.onEndpointUpdate(id, endpoint);
+  /**
+   * An endpoint anywhere in the cluster (undefined: deleted). The cluster-wide consumers get it
+   * under `itemKey` (default `id`): the graph passes the datastore key, a string the syncer keeps
+   * for every key anyway, so a remote endpoint costs no id string of its own (issue 14).
+   */
+  onEndpointUpdate(id: EndpointId, endpoint: EndpointData | undefined, itemKey: string = id): void {
+    for (const c of this.#all) c.onEndpointUpdate(itemKey, endpoint);
     const local = endpoint !== undefined && (this.#mode === 'all' || endpoint.node === this.#hostname);
     if (local) {
       this.#localIds.add(id);

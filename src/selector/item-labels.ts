@@ -9,13 +9,54 @@ import type { SelectorEntry } from './selector-filing.ts';
 /** An item (endpoint, network set) of the label index. */
 export interface ItemEntry {
   readonly id: string;
-  /** Own labels (copy, no prototype keys). */
+  /** Own labels (copy, no prototype keys; interned: shared with items that carry equal ones). */
   own: LabelMap;
+  /** Interned likewise. */
   parentIds: readonly string[];
-  /** Effective labels (no prototype keys; may be `own` itself when there are no parents). */
+  /** Effective labels (no prototype keys; interned; may be `own` itself when there are no parents). */
   labels: LabelMap;
-  /** Current matches. */
-  readonly matches: Set<SelectorEntry>;
+  /** Current matches (see {@link Matches}). */
+  matches: Matches;
+  /** The caller's data (see LabelIndex.updateItem). */
+  data: unknown;
+}
+
+/**
+ * An item's current matches: most items match a few selectors, and a `Set` costs ~150 bytes even
+ * for two, so up to {@link SMALL_MATCHES} they are an exactly sized array that is replaced, never
+ * changed (so a loop over the old one while matches start and stop is safe, as with a `Set`), and
+ * beyond that a `Set`.
+ */
+export type Matches = readonly SelectorEntry[] | Set<SelectorEntry>;
+
+const SMALL_MATCHES = 8;
+
+/** No matches (shared). */
+export const NO_MATCHES: readonly SelectorEntry[] = Object.freeze([]);
+
+/** True when `sel` is among the matches. */
+export function hasMatch(m: Matches, sel: SelectorEntry): boolean {
+  return m instanceof Set ? m.has(sel) : m.includes(sel);
+}
+
+/** The matches with `sel` added (the same `Set`, or a new array). */
+export function withMatch(m: Matches, sel: SelectorEntry): Matches {
+  if (m instanceof Set) return m.add(sel);
+  if (m.includes(sel)) return m;
+  if (m.length >= SMALL_MATCHES) return new Set([...m, sel]);
+  return m.concat([sel]);
+}
+
+/** The matches without `sel` (the same `Set`, or a new array). */
+export function withoutMatch(m: Matches, sel: SelectorEntry): Matches {
+  if (m instanceof Set) {
+    m.delete(sel);
+    return m;
+  }
+  const i = m.indexOf(sel);
+  if (i < 0) return m;
+  if (m.length === 1) return NO_MATCHES;
+  return m.slice(0, i).concat(m.slice(i + 1));
 }
 
 /** A parent (profile, namespace): the labels it passes on, and the items that name it. */

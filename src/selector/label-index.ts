@@ -36,29 +36,44 @@
  *
  * Membership is kept twice (selector → items, item → selectors) as sets of entry objects, so
  * both queries and deletes cost the size of the answer.
+ *
+ * ## Memory
+ * Items carry the same label sets and parent lists by the thousand (the pods of a deployment,
+ * the endpoints of a namespace): own labels, effective labels and parent lists are interned
+ * (interner.ts), one shared object per distinct value. An item may also carry the caller's data
+ * (the IP-set index keeps an endpoint's addresses there), handed to the callbacks, so the caller
+ * needs no map of its own beside the index's.
  */
 import type { Labels } from './evaluate.ts';
-import { type ItemEntry, ItemsByLabel, ParentLabels } from './item-labels.ts';
-import { copyLabels, EMPTY_LABELS, sameIds, sameLabels } from './label-map.ts';
+import { idsKey, Interner, labelsKey } from './interner.ts';
+import { hasMatch, type ItemEntry, ItemsByLabel, NO_MATCHES, ParentLabels, withMatch, withoutMatch } from './item-labels.ts';
+import { copyLabels, EMPTY_LABELS, type LabelMap, sameIds, sameLabels } from './label-map.ts';
 import { labelRestrictions } from './restrictions.ts';
 import { choosePlan, samePlan, type SelectorEntry, SelectorFiling } from './selector-filing.ts';
 import type { Selector } from './selector.ts';
 
-/** Called with the selector's id (as filed) and the item's id. */
-export type MatchCallback = (selectorId: string, itemId: string) => void;
+/** Called with the selector's id (as filed), the item's id and the item's data (as last given). */
+export type MatchCallback<D = unknown> = (selectorId: string, itemId: string, data: D) => void;
 
 /** Options for {@link LabelIndex}. */
-export interface LabelIndexOptions {
+export interface LabelIndexOptions<D = unknown> {
   /** An item started matching a selector. */
-  onMatchStarted?: MatchCallback;
+  onMatchStarted?: MatchCallback<D>;
   /** An item stopped matching a selector (it changed, or either was deleted). */
-  onMatchStopped?: MatchCallback;
+  onMatchStopped?: MatchCallback<D>;
 }
 
-/** Incrementally maintained selector → matching items index, with label inheritance from parents. */
-export class LabelIndex {
-  readonly #onStarted: MatchCallback | undefined;
-  readonly #onStopped: MatchCallback | undefined;
+/**
+ * Incrementally maintained selector → matching items index, with label inheritance from parents.
+ * `D` is the data the caller may attach to each item.
+ */
+export class LabelIndex<D = undefined> {
+  readonly #onStarted: MatchCallback<D> | undefined;
+  readonly #onStopped: MatchCallback<D> | undefined;
+  /** Own and effective label maps, shared between the items that carry equal ones. */
+  readonly #labelSets = new Interner<LabelMap>(labelsKey);
+  /** Parent lists, shared likewise. */
+  readonly #parentLists = new Interner<readonly string[]>(idsKey);
 
   readonly #selectors = new Map<string, SelectorEntry>();
   readonly #items = new Map<string, ItemEntry>();
@@ -71,7 +86,7 @@ export class LabelIndex {
 
   #busy = false;
 
-  constructor(options: LabelIndexOptions = {}) {
+  constructor(options: LabelIndexOptions<D> = {}) {
     this.#onStarted = options.onMatchStarted;
     this.#onStopped = options.onMatchStopped;
   }
@@ -133,33 +148,39 @@ export class LabelIndex {
   // Items
 
   /**
-   * Adds or updates an item: its own labels and its parents, in priority order. The labels are
-   * copied. An update that changes neither is a no-op.
+   * Adds or updates an item: its own labels and its parents, in priority order, and the caller's
+   * `data` (replaced on every update; given to the callbacks). The labels are copied. An update
+   * that changes neither labels nor parents evaluates nothing.
    */
-  updateItem(itemId: string, labels: Labels, parentIds: readonly string[] = []): void {
+  updateItem(itemId: string, labels: Labels, parentIds: readonly string[] = [], data?: D): void {
     this.#enter();
     try {
-      const own = copyLabels(labels);
+      const copy = copyLabels(labels); // throws for a bad value before anything changes
       let item = this.#items.get(itemId);
       if (item === undefined) {
-        item = { id: itemId, own, parentIds: [...parentIds], labels: EMPTY_LABELS, matches: new Set() };
+        const own = this.#labelSets.acquire(copy);
+        item = { id: itemId, own, parentIds: this.#parentLists.acquire([...parentIds]), labels: EMPTY_LABELS, matches: NO_MATCHES, data };
         this.#items.set(itemId, item);
         this.#parents.attach(item, item.parentIds);
-        const eff = this.#parents.effective(item);
+        const eff = this.#labelSets.acquire(this.#parents.effective(item));
         for (const k in eff) this.#byLabel.add(item, k, eff[k] as string);
         item.labels = eff;
         this.#evaluateItem(item, undefined);
         return;
       }
+      item.data = data;
       const parentsChanged = !sameIds(item.parentIds, parentIds);
-      if (!parentsChanged && sameLabels(item.own, own)) return;
+      if (!parentsChanged && sameLabels(item.own, copy)) return;
       if (parentsChanged) {
         const old = item.parentIds;
-        item.parentIds = [...parentIds];
+        item.parentIds = this.#parentLists.acquire([...parentIds]);
         this.#parents.attach(item, item.parentIds);
         this.#parents.detach(item, old, item.parentIds);
+        this.#parentLists.release(old);
       }
-      item.own = own;
+      const oldOwn = item.own;
+      item.own = this.#labelSets.acquire(copy);
+      this.#labelSets.release(oldOwn);
       this.#refresh(item);
     } finally {
       this.#busy = false;
@@ -176,6 +197,9 @@ export class LabelIndex {
       for (const k in item.labels) this.#byLabel.remove(item, k, item.labels[k] as string);
       this.#parents.detach(item, item.parentIds, []);
       this.#items.delete(itemId);
+      this.#labelSets.release(item.own);
+      this.#labelSets.release(item.labels);
+      this.#parentLists.release(item.parentIds);
     } finally {
       this.#busy = false;
     }
@@ -278,6 +302,16 @@ export class LabelIndex {
     return this.#selectors.has(selectorId);
   }
 
+  /** The data last given with the item, or undefined if unknown. */
+  itemData(itemId: string): D | undefined {
+    return this.#items.get(itemId)?.data as D | undefined;
+  }
+
+  /** How many distinct label sets and parent lists the items share (for benchmarks). */
+  get sharedValues(): { labelSets: number; parentLists: number } {
+    return { labelSets: this.#labelSets.size, parentLists: this.#parentLists.size };
+  }
+
   /** True when the item is known. */
   hasItem(itemId: string): boolean {
     return this.#items.has(itemId);
@@ -324,14 +358,14 @@ export class LabelIndex {
 
   #start(sel: SelectorEntry, item: ItemEntry): void {
     sel.members.add(item);
-    item.matches.add(sel);
-    this.#onStarted?.(sel.id, item.id);
+    item.matches = withMatch(item.matches, sel);
+    this.#onStarted?.(sel.id, item.id, item.data as D);
   }
 
   #stop(sel: SelectorEntry, item: ItemEntry): void {
     sel.members.delete(item);
-    item.matches.delete(sel);
-    this.#onStopped?.(sel.id, item.id);
+    item.matches = withoutMatch(item.matches, sel);
+    this.#onStopped?.(sel.id, item.id, item.data as D);
   }
 
   /** Evaluates a (new or changed) selector against the items of its filing bucket it does not match yet. */
@@ -376,7 +410,6 @@ export class LabelIndex {
       if (!sel.selector.matches(labels)) this.#stop(sel, item);
     }
     // 2. Selectors filed under a label (and value) the item carries.
-    const matches = item.matches;
     const filing = this.#filing;
     for (const k in labels) {
       const byValue = filing.byValue.get(k);
@@ -384,14 +417,14 @@ export class LabelIndex {
         const set = byValue.get(labels[k] as string);
         if (set !== undefined) {
           for (const sel of set) {
-            if (!matches.has(sel) && sel.selector.matches(labels)) this.#start(sel, item);
+            if (!hasMatch(item.matches, sel) && sel.selector.matches(labels)) this.#start(sel, item);
           }
         }
       }
       const byKey = filing.byKey.get(k);
       if (byKey !== undefined) {
         for (const sel of byKey) {
-          if (!matches.has(sel) && sel.selector.matches(labels)) this.#start(sel, item);
+          if (!hasMatch(item.matches, sel) && sel.selector.matches(labels)) this.#start(sel, item);
         }
       }
     }
@@ -399,7 +432,7 @@ export class LabelIndex {
     if (filing.scan.size === 0) return;
     if (changed === undefined) {
       for (const sel of filing.scan) {
-        if (!matches.has(sel) && sel.selector.matches(labels)) this.#start(sel, item);
+        if (!hasMatch(item.matches, sel) && sel.selector.matches(labels)) this.#start(sel, item);
       }
       return;
     }
@@ -407,7 +440,7 @@ export class LabelIndex {
       const set = filing.scanByKey.get(k);
       if (set === undefined) continue;
       for (const sel of set) {
-        if (!matches.has(sel) && sel.selector.matches(labels)) this.#start(sel, item);
+        if (!hasMatch(item.matches, sel) && sel.selector.matches(labels)) this.#start(sel, item);
       }
     }
   }
@@ -415,11 +448,13 @@ export class LabelIndex {
   /** Recomputes an existing item's effective labels and, if they changed, re-indexes and re-evaluates it. */
   #refresh(item: ItemEntry): void {
     const old = item.labels;
-    const eff = this.#parents.effective(item);
+    const eff = this.#labelSets.acquire(this.#parents.effective(item));
+    item.labels = eff;
+    this.#labelSets.release(old);
+    if (eff === old) return;
     const changed: string[] = [];
     for (const k in eff) if (old[k] !== eff[k]) changed.push(k);
     for (const k in old) if (eff[k] === undefined) changed.push(k);
-    item.labels = eff;
     if (changed.length === 0) return;
     for (const k of changed) {
       const ov = old[k];

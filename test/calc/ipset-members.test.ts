@@ -166,3 +166,39 @@ describe('ip-set members - named ports', () => {
     assert.deepEqual(events, [`+ ${spec.id} 10.0.0.1,tcp:8080`, `- ${spec.id} 10.0.0.1,tcp:80`]);
   });
 });
+
+describe('ip-set members - the compact form of an endpoint', () => {
+  it('keeps only what the graph needs, with shared port lists', () => {
+    const w1 = endpoint('a', 'w1', { labels: { app: 'web' }, ips: ['10.0.0.1', 'FD00:0::1'], ports: [{ name: 'http', protocol: 'TCP', port: 8080 }] });
+    const w2 = endpoint('a', 'w2', { labels: { app: 'web' }, ips: ['10.0.0.2'], ports: [{ name: 'http', protocol: 'TCP', port: 8080 }] });
+    assert.deepEqual(Object.keys(w1).sort(), ['allowSpoofedSourcePrefixes', 'cidrs', 'id', 'interfaceName', 'kind', 'labels', 'node', 'ports', 'profiles']);
+    assert.deepEqual(w1.cidrs, ['10.0.0.1/32', 'fd00::1/128']);
+    assert.equal(w1.ports, w2.ports, 'one list for equal named ports');
+    assert.ok(Object.isFrozen(w1.ports));
+    assert.equal(endpoint('a', 'w3', {}).ports.length, 0);
+  });
+
+  it('gives the same members as the endpoints it was made from, through changes and deletes', () => {
+    const { out } = recorder();
+    const idx = new IpSetMemberIndex(out);
+    const net = netSet("app == 'web'");
+    const http = portSet("app == 'web'", 'http');
+    idx.onIpSetActive(net);
+    idx.onIpSetActive(http);
+    const ports = [{ name: 'http', protocol: 'TCP', port: 8080 }];
+    for (let i = 1; i <= 50; i++) idx.onEndpointUpdate(`wep/a/w${i}`, endpoint('a', `w${i}`, { labels: { app: 'web' }, ips: [`10.0.0.${i}`, `fd00::${i.toString(16)}`], ports }));
+    assert.equal(idx.membersOf(net.id).length, 100);
+    assert.deepEqual(idx.membersOf(http.id).slice(0, 2), ['10.0.0.1,tcp:8080', '10.0.0.10,tcp:8080']);
+    assert.ok(idx.membersOf(http.id).includes('fd00::32,tcp:8080'));
+    assert.deepEqual(idx.sharedValues, { labelSets: 1, parentLists: 1 }, 'one label set (the profile passes no labels: effective = own), one profile list, for all 50');
+    // One endpoint changes its labels, another its address: only theirs move.
+    idx.onEndpointUpdate('wep/a/w1', endpoint('a', 'w1', { labels: { app: 'db' }, ips: ['10.0.0.1', 'fd00::1'], ports }));
+    idx.onEndpointUpdate('wep/a/w2', endpoint('a', 'w2', { labels: { app: 'web' }, ips: ['10.0.1.2'], ports }));
+    assert.ok(!idx.membersOf(net.id).includes('10.0.0.1/32') && !idx.membersOf(http.id).includes('fd00::1,tcp:8080'));
+    assert.ok(idx.membersOf(net.id).includes('10.0.1.2/32') && !idx.membersOf(net.id).includes('fd00::2/128'));
+    assert.ok(idx.membersOf(http.id).includes('10.0.1.2,tcp:8080') && !idx.membersOf(http.id).includes('10.0.0.2,tcp:8080'));
+    for (let i = 1; i <= 50; i++) idx.onEndpointUpdate(`wep/a/w${i}`, undefined);
+    assert.deepEqual([idx.membersOf(net.id), idx.membersOf(http.id), idx.itemCount], [[], [], 0]);
+    assert.deepEqual(idx.sharedValues, { labelSets: 0, parentLists: 0 });
+  });
+});

@@ -418,8 +418,54 @@ function runChurn(seed: number, ops: number, voc: Vocabulary): { starts: number;
     }
     if (op % 25 === 0 || op === ops - 1) verifyAll();
   }
+  // Shared label sets and parent lists are counted: once every item is gone, none is kept.
+  assert.ok(index.sharedValues.labelSets <= 2 * model.items.size && index.sharedValues.parentLists <= model.items.size);
+  for (const id of [...model.items.keys()]) index.deleteItem(id);
+  assert.deepEqual(index.sharedValues, { labelSets: 0, parentLists: 0 });
   return { starts, stops };
 }
+
+describe('label index - shared values and item data', () => {
+  it('keeps one label set and one parent list for items that carry equal ones, and forgets them with the last item', () => {
+    const index = new LabelIndex<{ ip: string }>();
+    index.updateParentLabels('kns.a', { ns: 'a' });
+    for (let i = 0; i < 100; i++) index.updateItem(`item-${i}`, { app: i % 2 ? 'web' : 'db', tier: 'x' }, ['kns.a'], { ip: `10.0.0.${i}` });
+    // Own sets {web,db} and effective sets {web,db}+ns: 4 label sets; one parent list.
+    assert.deepEqual(index.sharedValues, { labelSets: 4, parentLists: 1 });
+    index.updateItem('item-1', { app: 'db', tier: 'x' }, ['kns.a'], { ip: '10.0.0.1' }); // now like the even ones
+    index.updateItem('item-2', { app: 'db', tier: 'x' }, [], { ip: '10.0.0.2' }); // no parent: its own set is its effective one
+    assert.deepEqual(index.sharedValues, { labelSets: 4, parentLists: 2 });
+    assert.deepEqual(index.effectiveLabels('item-1'), { app: 'db', tier: 'x', ns: 'a' });
+    for (let i = 0; i < 100; i++) index.deleteItem(`item-${i}`);
+    assert.deepEqual(index.sharedValues, { labelSets: 0, parentLists: 0 });
+  });
+
+  it('hands each callback the data last given with the item', () => {
+    const seen: string[] = [];
+    const index = new LabelIndex<{ ip: string }>({
+      onMatchStarted: (s, i, d) => seen.push(`+${s} ${i} ${d.ip}`),
+      onMatchStopped: (s, i, d) => seen.push(`-${s} ${i} ${d.ip}`),
+    });
+    index.updateSelector('web', parseSelector("app == 'web'"));
+    index.updateItem('w', { app: 'web' }, [], { ip: '10.0.0.1' });
+    index.updateItem('w', { app: 'web' }, [], { ip: '10.0.0.2' }); // data only: no evaluation
+    assert.deepEqual(index.itemData('w'), { ip: '10.0.0.2' });
+    index.deleteItem('w');
+    assert.deepEqual(seen, ['+web w 10.0.0.1', '-web w 10.0.0.2']);
+    assert.equal(index.itemData('w'), undefined);
+  });
+
+  it('keeps the matches of an item that matches many selectors (array, then set) exact', () => {
+    const index = new LabelIndex();
+    for (let i = 0; i < 20; i++) index.updateSelector(`s${i}`, parseSelector(i % 2 ? 'has(app)' : `app == 'web' || n == '${i}'`));
+    index.updateItem('w', { app: 'web' });
+    assert.equal(index.selectorsMatching('w').size, 20);
+    index.updateItem('w', { app: 'db', n: '4' });
+    assert.deepEqual(sorted(index.selectorsMatching('w')), [...Array.from({ length: 10 }, (_, i) => `s${2 * i + 1}`), 's4'].sort());
+    for (let i = 0; i < 20; i += 2) index.deleteSelector(`s${i + 1}`);
+    assert.deepEqual(sorted(index.selectorsMatching('w')), ['s4']);
+  });
+});
 
 describe('label index - property test against brute force', () => {
   it('agrees over 3,000 random operations (small vocabulary)', () => {
