@@ -176,7 +176,7 @@ export function workloadEndpointData(namespace: string, name: string, res: Resou
     allowSpoofedSourcePrefixes: compact(cidrList(spec.allowSpoofedSourcePrefixes)),
   };
   if (typeof spec.mac === 'string' && spec.mac !== '') data.mac = spec.mac;
-  const nats = spec.orchestrator === 'openstack' ? floatingIps(spec.ipNATs, ips) : [];
+  const nats = spec.orchestrator === 'openstack' ? floatingIps(spec.ipNATs, data.cidrs) : [];
   if (nats.length > 0) data.nats = nats;
   return data;
 }
@@ -187,13 +187,13 @@ export function workloadEndpointData(namespace: string, name: string, res: Resou
  * OpenStack endpoints, and for others only with `FloatingIPs: Enabled`, which Margay does not
  * act on yet, so the caller passes only OpenStack endpoints' NATs.
  */
-function floatingIps(list: unknown, own: readonly string[]): FloatingIp[] {
+function floatingIps(list: unknown, ownCidrs: readonly string[]): FloatingIp[] {
   if (!Array.isArray(list)) return [];
   const out: FloatingIp[] = [];
   for (const entry of list as Array<Record<string, unknown>>) {
     const internal = typeof entry?.internalIP === 'string' ? canonicalIp(entry.internalIP) : undefined;
     const external = typeof entry?.externalIP === 'string' ? canonicalIp(entry.externalIP) : undefined;
-    if (internal === undefined || external === undefined || !own.includes(internal)) continue;
+    if (internal === undefined || external === undefined || !ownCidrs.includes(`${internal}/${internal.includes(':') ? 128 : 32}`)) continue;
     if (internal.includes(':') !== external.includes(':')) continue;
     if (!out.some((n) => n.external === external && n.internal === internal)) out.push({ internal, external });
   }
