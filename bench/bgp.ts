@@ -8,8 +8,8 @@
  *   baseline: the same BIRD configuration change written straight to bird.conf + birdc configure
  *             (BGP and kernel only: what BIRD alone costs, measured in the same run)
  * The time for one pod is the moment the last other host's kernel got the route (ip monitor).
- * Then the leaf–spine lab fabric (bench/bgp-fabric.ts: a new block, a leaf and a host failing, an
- * agent restart, on the real lab; BENCH_BGP_FABRIC=0 skips it; it uses the lab's fixed namespace
+ * Then the leaf–spine lab fabric and a 20-host route-reflector lab (bench/bgp-fabric.ts: new
+ * blocks, failures of each kind, p50/p90; BENCH_BGP_FABRIC=0 skips them; it uses the lab's fixed namespace
  * names, so run the whole file under the lab lock).
  * Prints figures and ratios; asserts nothing. Run: npx tsx bench/bgp.ts  (root; bird, etcd, FRR)
  */
@@ -26,7 +26,7 @@ import { startEtcd } from '../test/harness/etcd.ts';
 import { eventually } from '../test/harness/wait.ts';
 import { RouteWatch } from '../test/bgp/route-watch.ts';
 import { createFabric, type Fabric, resource, TEST_RENDER_OPTIONS } from '../test/bgp/topology.ts';
-import { benchFabric } from './bgp-fabric.ts';
+import { benchFabric, benchRouteReflectors } from './bgp-fabric.ts';
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 12);
 
@@ -176,4 +176,8 @@ for (const [i, n] of [4, 10].entries()) {
     );
   }
 }
-if (process.env.BENCH_BGP_FABRIC !== '0') await benchFabric();
+if (process.env.BENCH_BGP_FABRIC !== '0') {
+  await benchFabric();
+  const rrHosts = Number(process.env.BENCH_RR_HOSTS ?? 20);
+  if (rrHosts > 0) await benchRouteReflectors(rrHosts);
+}

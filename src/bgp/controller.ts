@@ -37,11 +37,14 @@ import { type AutodetectSources, ipCommandSources } from './autodetect.ts';
 import { renderBirdConfig } from './bird-config.ts';
 import { BirdConfigError, BirdController, type BirdControllerOptions, type BirdEvent } from './bird-process.ts';
 import { type DefaultPoolOptions, ensureDefaultPools, type NodeRegistration, type NodeRegistrationOptions, registerNode } from './node-registration.ts';
-import { discoveryInterfaces, readLinkNeighbors } from './link-neighbors.ts';
+import { discoveryInterfaces, readLinkNeighbors, rememberRouters, type SeenRouters } from './link-neighbors.ts';
 import { type NodeStatus, readNodeStatus } from './node-status.ts';
 import { ensureVxlanTunnelAddress } from './tunnel-address.ts';
 import type { BirdConfigResult, BirdRenderOptions, SecretLookup } from './types.ts';
 import { BgpView } from './view.ts';
+
+/** A discovered router missing from the neighbour table is still peered with for this long (a link flap empties the table). */
+const FORGET_ROUTER_MS = 60_000;
 
 /** Options of {@link BgpController}. */
 export interface BgpControllerOptions {
@@ -140,6 +143,9 @@ export class BgpController {
   #applied = 0;
   #tunnelAddressPools = '';
   #linkNeighbors: Record<string, string[]> = {};
+  #seenRouters: SeenRouters = {};
+  /** Whether the neighbour tables were read once (the first configuration waits for it). */
+  #discovered = false;
   #discovering = false;
   #resolveReady!: () => void;
   #rejectReady!: (err: unknown) => void;
@@ -266,6 +272,9 @@ export class BgpController {
         this.#log.error({ node: hostname, err: (err as Error).message }, 'could not allocate the VXLAN tunnel address; retrying');
       }
     }
+    // The routers found on the uplinks before the first configuration: an agent restarting next
+    // to a running BIRD would otherwise replace the sessions to them by waiting ones (a reset).
+    if (!this.#discovered) await this.discoverPeers().catch(() => false);
     try {
       const result = renderBirdConfig(
         this.view.birdInput(hostname, {
@@ -308,8 +317,10 @@ export class BgpController {
     if (!this.#inSync || this.#stopped || this.#discovering) return false;
     const ifaces = discoveryInterfaces(this.view.resources('bgppeers'), this.view.node(this.#options.hostname));
     this.#discovering = true;
-    const found = ifaces.length === 0 ? {} : await readLinkNeighbors(this.#runner, ifaces).finally(() => (this.#discovering = false));
+    const inTable = ifaces.length === 0 ? {} : await readLinkNeighbors(this.#runner, ifaces).finally(() => (this.#discovering = false));
     this.#discovering = false;
+    this.#discovered = true;
+    const found = rememberRouters(this.#seenRouters, inTable, Date.now(), FORGET_ROUTER_MS);
     if (JSON.stringify(found) === JSON.stringify(this.#linkNeighbors)) return false;
     this.#log.info({ node: this.#options.hostname, routers: found }, 'link-local routers on the unnumbered uplinks changed');
     this.#linkNeighbors = found;

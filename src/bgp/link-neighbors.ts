@@ -61,3 +61,24 @@ export async function readLinkNeighbors(runner: CommandRunner, ifaces: string[])
   }
   return out;
 }
+
+/** When each router was last seen on each interface (interface → address → ms), kept by {@link rememberRouters}. */
+export type SeenRouters = Record<string, Record<string, number>>;
+
+/**
+ * The routers to connect to on each interface of `found` (what the neighbour table shows now):
+ * those found now, and those seen within `forgetMs` before `now`. A link that goes down for a
+ * moment empties its neighbour table; forgetting its router then would swap the session for a
+ * waiting one and back (a needless reset). Updates `seen`; interfaces no longer asked about are dropped.
+ */
+export function rememberRouters(seen: SeenRouters, found: Record<string, string[]>, now: number, forgetMs: number): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const iface of Object.keys(seen)) if (!(iface in found)) delete seen[iface];
+  for (const [iface, routers] of Object.entries(found)) {
+    const times = (seen[iface] ??= {});
+    for (const ip of routers) times[ip] = now;
+    for (const [ip, at] of Object.entries(times)) if (now - at > forgetMs) delete times[ip];
+    out[iface] = Object.keys(times).sort();
+  }
+  return out;
+}

@@ -381,18 +381,21 @@ function targetsOf(ctx: PlanContext, peer: Resource, spec: BGPPeerSpec): Target[
 
 /**
  * Unnumbered peers on each interface: the host waits for the router (BIRD dynamic BGP over
- * `fe80::/10`) and, with `margay.io/peer-discovery: neighbors`, also connects to every link-local
- * router seen on the interface (BIRD cannot discover them itself: the controller reads them from
- * the neighbour table). A router that connects first meets the active session (BIRD resolves the
- * collision), so there is one session per router either way.
+ * `fe80::/10`) or, with `margay.io/peer-discovery: neighbors` once a link-local router has been
+ * seen on the interface (BIRD cannot discover them itself: the controller reads them from the
+ * neighbour table), connects to each router found. Never both on one interface: a session
+ * spawned by the waiting one holds BIRD's lock on the router's address, so the active session
+ * would wait for that lock for ever, and refuse the router's connections meanwhile (BIRD hands
+ * an incoming connection to the specific session first): after a link flap no session came back.
  */
 function unnumberedTargets(ctx: PlanContext, peer: Resource, ifaces: string[], remoteAs: number | 'external'): Target[] {
   const discovery = peerDiscovery(peer);
   if (discovery.problem) ctx.warnings.push(`BGPPeer ${peer.metadata.name}: ${discovery.problem}`);
-  return ifaces.flatMap((iface): Target[] => [
-    { kind: 'unnumbered', family: 6, ip: 'fe80::/10', iface, dynamic: true, remoteAs, peer },
-    ...(discovery.mode === 'neighbors' ? (ctx.input.linkNeighbors?.[iface] ?? []) : []).map((ip): Target => ({ kind: 'unnumbered', family: 6, ip, iface, dynamic: false, remoteAs, peer })),
-  ]);
+  return ifaces.flatMap((iface): Target[] => {
+    const routers = discovery.mode === 'neighbors' ? (ctx.input.linkNeighbors?.[iface] ?? []) : [];
+    if (routers.length === 0) return [{ kind: 'unnumbered', family: 6, ip: 'fe80::/10', iface, dynamic: true, remoteAs, peer }];
+    return routers.map((ip): Target => ({ kind: 'unnumbered', family: 6, ip, iface, dynamic: false, remoteAs, peer }));
+  });
 }
 
 /** What a caller of {@link baseSession} decides; the rest of the {@link Session} follows from it. */

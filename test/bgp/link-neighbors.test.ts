@@ -1,7 +1,7 @@
 /** Finding the routers of unnumbered uplinks in the neighbour table (pure parts and the runner calls). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { discoveryInterfaces, linkLocalRouters, readLinkNeighbors } from '../../src/bgp/link-neighbors.ts';
+import { discoveryInterfaces, linkLocalRouters, readLinkNeighbors, rememberRouters, type SeenRouters } from '../../src/bgp/link-neighbors.ts';
 import type { CommandRunner } from '../../src/os/mod.ts';
 import { node, res } from './helpers.ts';
 
@@ -39,5 +39,16 @@ describe('link neighbours', () => {
     };
     assert.deepEqual(await readLinkNeighbors(runner, ['up0']), { up0: ['fe80::1'] });
     assert.deepEqual(calls, ['ip -6 -j neigh show dev up0', 'ping -6 -n -q -c 1 -W 1 ff02::2%up0', 'ip -6 -j neigh show dev up0']);
+  });
+});
+
+describe('rememberRouters', () => {
+  it('keeps a router that left the table for less than the forget time, then forgets it', () => {
+    const seen: SeenRouters = {};
+    assert.deepEqual(rememberRouters(seen, { uplink0: ['fe80::1'], uplink1: [] }, 1000, 60_000), { uplink0: ['fe80::1'], uplink1: [] });
+    assert.deepEqual(rememberRouters(seen, { uplink0: [], uplink1: ['fe80::2'] }, 30_000, 60_000), { uplink0: ['fe80::1'], uplink1: ['fe80::2'] }, 'a link flap: still peered');
+    assert.deepEqual(rememberRouters(seen, { uplink0: [], uplink1: ['fe80::2'] }, 62_000, 60_000), { uplink0: [], uplink1: ['fe80::2'] }, 'gone for longer: forgotten');
+    assert.deepEqual(rememberRouters(seen, { uplink1: [] }, 63_000, 60_000), { uplink1: ['fe80::2'] }, 'an interface no longer asked about is dropped');
+    assert.deepEqual(Object.keys(seen), ['uplink1']);
   });
 });

@@ -25,39 +25,12 @@ import { missingPodRoutes } from '../../src/lab/routes.ts';
 import { readState, writeState } from '../../src/lab/state.ts';
 import type { LabPod } from '../../src/lab/state.ts';
 import { eventually } from '../harness/wait.ts';
+import { devicesOf, loadavg, ipv4OnLinks, fabricStatus as status, flowLoss, routes, v4, type Route } from './fabric-helpers.ts';
 
 const ctx: LabContext = { dir: mkdtempSync(join(tmpdir(), 'margay-lab-fabric-')), progress: () => undefined };
 after(async () => {
   await labDown(ctx);
 });
-
-interface Route {
-  dst: string;
-  protocol?: string;
-  gateway?: string;
-  via?: { family: string; host: string };
-  dev?: string;
-  nexthops?: { via?: { family: string; host: string }; dev?: string }[];
-}
-
-async function routes(netns: string, family: 4 | 6): Promise<Route[]> {
-  return JSON.parse((await exec('ip', [`-${family}`, '-j', 'route', 'show'], { netns })).stdout || '[]') as Route[];
-}
-
-/** The uplinks a route leaves by (one, or several for ECMP). */
-function devicesOf(route: Route): string[] {
-  return route.nexthops ? route.nexthops.map((n) => n.dev ?? '?').sort() : [route.dev ?? '?'];
-}
-
-const v4 = (pod: LabPod) => pod.addresses.find((a) => !a.includes(':'))!;
-
-/** Pings at 100 per second for `seconds` from a pod; the replies lost. */
-async function pingLoss(from: LabPod, to: string, seconds: number): Promise<{ sent: number; received: number }> {
-  const res = await exec('ping', ['-n', '-q', '-i', '0.01', '-w', String(seconds), '-W', '1', to], { netns: from.netns, allowFail: true, timeoutMs: (seconds + 10) * 1000 });
-  const m = /(\d+) packets transmitted, (\d+) received/.exec(res.stdout);
-  assert.ok(m, `ping output: ${res.stdout} ${res.stderr}`);
-  return { sent: Number(m[1]), received: Number(m[2]) };
-}
 
 describe('lab - a leaf-spine fabric, unnumbered', () => {
   const pods: LabPod[] = [];
@@ -67,12 +40,7 @@ describe('lab - a leaf-spine fabric, unnumbered', () => {
     const fabric = state.plan.fabric!;
     assert.deepEqual(fabric.routers.map((r) => r.name), ['spine-1', 'spine-2', 'leaf-1a', 'leaf-1b', 'leaf-2a', 'leaf-2b']);
     assert.equal(fabric.links.length, 8 + 12, '8 leaf-spine links, 2 uplinks per host');
-    for (const link of fabric.links) {
-      for (const end of [link.a, link.b]) {
-        const addrs = JSON.parse((await exec('ip', ['-4', '-j', 'addr', 'show', 'dev', end.iface], { netns: end.netns })).stdout) as { addr_info: unknown[] }[];
-        assert.deepEqual(addrs[0]?.addr_info ?? [], [], `${end.node} ${end.iface} has no IPv4 address`);
-      }
-    }
+    assert.deepEqual(await ipv4OnLinks(fabric), [], 'no IPv4 address on any link');
     // Every host: two unnumbered sessions (one per leaf), each with a BFD session up.
     await eventually(async () => {
       for (const h of state.plan.hosts) {
@@ -105,16 +73,16 @@ describe('lab - a leaf-spine fabric, unnumbered', () => {
 
   test('a leaf failing silently under a flow between racks: the flow continues over the other leaf', async () => {
     const state = readState(ctx.dir)!;
-    const flow = pingLoss(pods[0]!, v4(pods[3]!), 6);
-    await new Promise((r) => setTimeout(r, 2000));
-    await failRouter(state, 'leaf-2a');
-    writeState(ctx.dir, state);
-    const { sent, received } = await flow;
-    const lostMs = (sent - received) * 10;
-    console.log(`# leaf failure: ${sent - received} of ${sent} lost (~${lostMs} ms at 100 pps; BFD detection ${state.plan.fabric!.bfd.intervalMs * state.plan.fabric!.bfd.multiplier} ms, ratio ${(lostMs / (state.plan.fabric!.bfd.intervalMs * state.plan.fabric!.bfd.multiplier)).toFixed(2)}); load ${(await exec('cat', ['/proc/loadavg'])).stdout.trim()}`);
+    const { sent, lost } = await flowLoss(pods[0]!, v4(pods[3]!), { seconds: 6, afterMs: 2000, during: async () => {
+      await failRouter(state, 'leaf-2a');
+      writeState(ctx.dir, state);
+    } });
+    const received = sent - lost;
+    const lostMs = lost * 10;
+    console.log(`# leaf failure: ${sent - received} of ${sent} lost (~${lostMs} ms at 100 pps; BFD detection ${state.plan.fabric!.bfd.intervalMs * state.plan.fabric!.bfd.multiplier} ms, ratio ${(lostMs / (state.plan.fabric!.bfd.intervalMs * state.plan.fabric!.bfd.multiplier)).toFixed(2)}); load ${loadavg()}`);
     assert.ok(received > sent / 2, `the flow continued over leaf-2b (${received} of ${sent})`);
-    const after = await pingLoss(pods[0]!, v4(pods[3]!), 1);
-    assert.equal(after.received, after.sent, 'no loss once the fabric converged');
+    const after = await flowLoss(pods[0]!, v4(pods[3]!), { seconds: 1 });
+    assert.equal(after.lost, 0, 'no loss once the fabric converged');
     await recoverRouter(ctx.dir, state, 'leaf-2a');
     writeState(ctx.dir, state);
     await eventually(async () => assert.equal(status(await fabricRows(ctx.dir, readState(ctx.dir)!)), 'all up'), { timeoutMs: 60_000, intervalMs: 500, what: 'leaf-2a back' });
@@ -141,9 +109,3 @@ describe('lab - a leaf-spine fabric, unnumbered', () => {
     assert.deepEqual(await listLabNetns(), []);
   });
 });
-
-/** `all up` when every router runs FRR with every session Established; else the rows. */
-function status(rows: string[][]): string {
-  const bad = rows.filter((r) => r[3] !== 'running' || !/^(\d+)\/\1 up/.test(r[4]!));
-  return bad.length === 0 ? 'all up' : JSON.stringify(bad);
-}
