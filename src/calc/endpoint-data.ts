@@ -42,6 +42,14 @@ export interface EndpointData {
   mac?: string;
   /** Canonical CIDRs the workload may also send from. */
   allowSpoofedSourcePrefixes: readonly string[];
+  /** Floating IPs (`spec.ipNATs`, canonical addresses), kept only where they are programmed (OpenStack). */
+  nats?: readonly FloatingIp[];
+}
+
+/** One 1:1 NAT of a workload: `external` is DNATed to `internal` (an OpenStack floating IP). */
+export interface FloatingIp {
+  internal: string;
+  external: string;
 }
 
 /** A NetworkSet or GlobalNetworkSet as an item of the IP-set label index. */
@@ -168,7 +176,28 @@ export function workloadEndpointData(namespace: string, name: string, res: Resou
     allowSpoofedSourcePrefixes: compact(cidrList(spec.allowSpoofedSourcePrefixes)),
   };
   if (typeof spec.mac === 'string' && spec.mac !== '') data.mac = spec.mac;
+  const nats = spec.orchestrator === 'openstack' ? floatingIps(spec.ipNATs, data.cidrs) : [];
+  if (nats.length > 0) data.nats = nats;
   return data;
+}
+
+/**
+ * The usable `ipNATs` of an endpoint: both addresses valid and of one family, the internal one
+ * among the endpoint's own (Calico's validation; Felix skips the rest). Felix programs them for
+ * OpenStack endpoints, and for others only with `FloatingIPs: Enabled`, which Margay does not
+ * act on yet, so the caller passes only OpenStack endpoints' NATs.
+ */
+function floatingIps(list: unknown, ownCidrs: readonly string[]): FloatingIp[] {
+  if (!Array.isArray(list)) return [];
+  const out: FloatingIp[] = [];
+  for (const entry of list as Array<Record<string, unknown>>) {
+    const internal = typeof entry?.internalIP === 'string' ? canonicalIp(entry.internalIP) : undefined;
+    const external = typeof entry?.externalIP === 'string' ? canonicalIp(entry.externalIP) : undefined;
+    if (internal === undefined || external === undefined || !ownCidrs.includes(`${internal}/${internal.includes(':') ? 128 : 32}`)) continue;
+    if (internal.includes(':') !== external.includes(':')) continue;
+    if (!out.some((n) => n.external === external && n.internal === internal)) out.push({ internal, external });
+  }
+  return out;
 }
 
 /** A HostEndpoint's data: its expected IPs are its addresses. */

@@ -50,6 +50,7 @@ export function workloadPlan(ep: EndpointData, tiers: readonly ResolvedTier[]): 
     profiles: ep.profiles.map(profileKey),
   };
   if (ep.mac !== undefined) plan.mac = ep.mac;
+  if (ep.nats !== undefined) plan.nats = ep.nats.map((n) => ({ ...n }));
   return plan;
 }
 

@@ -129,6 +129,8 @@ export interface WorkloadEndpointPlan {
   profiles: string[];
   /** The endpoint's MAC, when known. */
   mac?: string;
+  /** Floating IPs (1:1 NAT, OpenStack): `external` is DNATed to `internal`; absent when none. */
+  nats?: { internal: string; external: string }[];
 }
 
 /** A local host endpoint. `interfaceName` `*` means every host interface. */

@@ -3,7 +3,7 @@
  * needs): the routes this host must have for its own workloads.
  *
  * - Each local workload address gets a `workload` route (its /32 or /128 through the workload's
- *   interface).
+ *   interface), and so does each of its floating IPs (external address of `ipNATs`).
  * - Each IPAM block affine to this host (`affinity: "host:<hostname>"`, not deleted) gets a
  *   `blackhole` route, so traffic to unassigned addresses of the block stops here instead of
  *   following the default route; /32 and /128 blocks get none (as in Felix).
@@ -45,6 +45,11 @@ export class RouteResolver {
     const routes: RouteSpec[] = [];
     if (endpoint !== undefined && endpoint.kind === 'workload' && endpoint.interfaceName !== '') {
       for (const dst of endpoint.cidrs) routes.push({ type: 'workload', dst, interfaceName: endpoint.interfaceName });
+      // A floating IP is routed to its workload too (Felix), so BGP announces it from this host.
+      for (const { external } of endpoint.nats ?? []) {
+        const dst = external.includes(':') ? `${external}/128` : `${external}/32`;
+        if (!routes.some((r) => r.dst === dst)) routes.push({ type: 'workload', dst, interfaceName: endpoint.interfaceName });
+      }
     }
     this.#setSource(`endpoint:${id}`, routes);
   }

@@ -24,7 +24,9 @@
  *   from the prefix and its MAC, which is the EUI-64 address Neutron gave the port), with
  *   `off-link`: the prefix is not on the VM's link (a routed host, as with IPv4's gateway), so
  *   the VM sends everything to its router (the host's link-local address on the tap).
- *   `dhcpv6-stateful` (and no mode) is not served yet: the address is skipped with a reason.
+ *   `dhcpv6-stateful` gets a static DHCPv6 range (`static`, the managed flag in the
+ *   advertisements) and a hosts line per address (`<mac>,[<ip>],<name>`: dnsmasq finds a directly
+ *   connected client's MAC in its neighbour table). A subnet without a mode is not served.
  */
 import { cidrContainsIp, parseCidr, parseIp } from '../net/mod.ts';
 import type { DhcpEndpoint, DhcpSubnet } from './model.ts';
@@ -105,8 +107,8 @@ function endpointOptions(ep: DhcpEndpoint): string[] {
 
 /** Why an IPv6 address of `subnet` cannot be served (undefined: it can, by router advertisements). */
 function ipv6Refusal(subnet: DhcpSubnet): string | undefined {
-  if (subnet.ipv6AddressMode !== 'slaac' && subnet.ipv6AddressMode !== 'dhcpv6-stateless') {
-    return `ipv6_address_mode ${subnet.ipv6AddressMode ?? 'unset'}: only slaac and dhcpv6-stateless are served (router advertisements; no DHCPv6 addresses yet)`;
+  if (subnet.ipv6AddressMode !== 'slaac' && subnet.ipv6AddressMode !== 'dhcpv6-stateless' && subnet.ipv6AddressMode !== 'dhcpv6-stateful') {
+    return `ipv6_address_mode ${subnet.ipv6AddressMode ?? 'unset'}: only slaac, dhcpv6-stateless and dhcpv6-stateful are served`;
   }
   if (subnet.gatewayIp === undefined) return 'the subnet has no gateway (dnsmasq advertises a prefix of an address it holds)';
   return undefined;
@@ -115,7 +117,10 @@ function ipv6Refusal(subnet: DhcpSubnet): string | undefined {
 /** The `--dhcp-range` of a subnet in use. */
 function rangeOf(s: DhcpSubnet, lease: number): string {
   const [network, prefix] = s.cidr.split('/') as [string, string];
-  if (s.family === 6) return `set:subnet-${s.id},${network},${s.ipv6AddressMode === 'slaac' ? 'ra-only' : 'ra-stateless'},off-link,${prefix},${lease}s`;
+  if (s.family === 6) {
+    const mode = s.ipv6AddressMode === 'slaac' ? 'ra-only' : s.ipv6AddressMode === 'dhcpv6-stateless' ? 'ra-stateless' : 'static';
+    return `set:subnet-${s.id},${network},${mode},off-link,${prefix},${lease}s`;
+  }
   return `set:subnet-${s.id},${network},static,${netmask(Number(prefix))},${lease}s`;
 }
 
@@ -140,6 +145,7 @@ export function renderDhcp(endpoints: readonly DhcpEndpoint[], subnets: readonly
         if (refusal !== undefined) outcome.skipped.push(`${address}: ${refusal}`);
         else {
           used.set(subnet.id, subnet);
+          if (subnet.ipv6AddressMode === 'dhcpv6-stateful') hostLines.push(`${ep.mac},[${address}],${ep.hostname ?? defaultHostname(address)}`);
           outcome.served.push(`${address}@${subnet.id}`);
         }
         continue;

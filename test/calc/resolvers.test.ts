@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { workloadEndpointData } from '../../src/calc/endpoint-data.ts';
 import type { DataplaneSettings } from '../../src/calc/model.ts';
 import { RouteResolver } from '../../src/calc/route-resolver.ts';
+import { workloadPlan } from '../../src/calc/endpoint-plan.ts';
 import { defaultConfig } from '../../src/api/felix-params.ts';
 import { SettingsResolver } from '../../src/calc/settings-resolver.ts';
 import { wep } from './helpers.ts';
@@ -30,6 +31,34 @@ describe('route resolver', () => {
     events.length = 0;
     r.onEndpointUpdate('wep/a/w1', undefined);
     assert.deepEqual(events, ['- 10.244.1.6/32']);
+  });
+
+  it('routes the floating IPs (ipNATs) of OpenStack workloads to them, and keeps them in the plan', () => {
+    const { r, events } = routes();
+    const withNats = (orchestrator: string) => {
+      const res = wep('a', 'w1', { ips: ['10.244.1.5'], iface: 'tapA' });
+      Object.assign(res.spec as object, {
+        orchestrator,
+        ipNATs: [
+          { internalIP: '10.244.1.5', externalIP: '203.0.113.9' },
+          { internalIP: '10.9.9.9', externalIP: '203.0.113.8' }, // not the endpoint's own address: ignored
+          { internalIP: '10.244.1.5', externalIP: '2001:db8::9' }, // mixed families: ignored
+        ],
+      });
+      return workloadEndpointData('a', 'w1', res);
+    };
+    const os = withNats('openstack');
+    assert.deepEqual(os.nats, [{ internal: '10.244.1.5', external: '203.0.113.9' }]);
+    assert.deepEqual(workloadPlan(os, []).nats, [{ internal: '10.244.1.5', external: '203.0.113.9' }]);
+    r.onEndpointUpdate('wep/a/w1', os);
+    assert.deepEqual(events, ['+ workload 10.244.1.5/32 tapA', '+ workload 203.0.113.9/32 tapA']);
+    // Felix programs other orchestrators' NATs only with FloatingIPs: Enabled (not acted on).
+    const k8s = withNats('k8s');
+    assert.equal(k8s.nats, undefined);
+    assert.equal(workloadPlan(k8s, []).nats, undefined);
+    events.length = 0;
+    r.onEndpointUpdate('wep/a/w1', k8s);
+    assert.deepEqual(events, ['- 203.0.113.9/32']);
   });
 
   it('blackholes blocks affine to this host only, and not /32 blocks or deleted ones', () => {

@@ -73,7 +73,7 @@ export function workload(
   key: string,
   interfaceName: string,
   addresses: string[],
-  spec: { tiers?: TierPlan[]; profiles?: string[]; allowSpoofedSourcePrefixes?: string[] } = {},
+  spec: { tiers?: TierPlan[]; profiles?: string[]; allowSpoofedSourcePrefixes?: string[]; nats?: WorkloadEndpointPlan['nats'] } = {},
 ): DataplaneUpdate {
   const endpoint: WorkloadEndpointPlan = {
     key,
@@ -83,6 +83,7 @@ export function workload(
     tiers: spec.tiers ?? [],
     profiles: spec.profiles ?? [],
   };
+  if (spec.nats !== undefined) endpoint.nats = spec.nats;
   return { type: 'workload-update', endpoint };
 }
 

@@ -141,7 +141,7 @@ describe('dhcp - rendering', () => {
     assert.ok(!bad.ok && /mtu/.test(bad.reason));
   });
 
-  it('advertises IPv6 prefixes for slaac and dhcpv6-stateless subnets (off-link), and says why not for stateful', () => {
+  it('advertises IPv6 prefixes for slaac and dhcpv6-stateless subnets (off-link), serves stateful ones by DHCPv6, says why not without a mode', () => {
     const v6 = (id: string, cidr: string, mode: string | null, dns: string[] = []) =>
       subnet(JSON.stringify({ network_id: 'net-1', cidr, gateway_ip: cidr.replace('::/64', '::1'), host_routes: [], dns_servers: dns, ...(mode ? { ipv6_address_mode: mode, ipv6_ra_mode: mode } : {}) }), id);
     const slaac = v6('s6a', '2001:db8:1::/64', 'slaac');
@@ -155,14 +155,16 @@ describe('dhcp - rendering', () => {
     assert.deepEqual(r.ranges, [
       'set:subnet-s6a,2001:db8:1::,ra-only,off-link,64,86400s',
       'set:subnet-s6b,2001:db8:2::,ra-stateless,off-link,64,86400s',
+      'set:subnet-s6c,2001:db8:3::,static,off-link,64,86400s',
       'set:subnet-sub-1,10.65.0.0,static,255.255.255.0,86400s',
     ]);
-    assert.deepEqual(r.gatewayAddresses, ['10.65.0.1/24', '2001:db8:1::1/64', '2001:db8:2::1/64']);
+    assert.deepEqual(r.gatewayAddresses, ['10.65.0.1/24', '2001:db8:1::1/64', '2001:db8:2::1/64', '2001:db8:3::1/64']);
     assert.ok(r.opts.includes('tag:subnet-s6b,option6:dns-server,[2001:db8::53]\n'));
-    assert.equal(r.hosts, 'fa:16:3e:00:00:01,10.65.0.5,host-10-65-0-5\n');
-    assert.deepEqual(r.endpoints[0]!.served, ['10.65.0.5@sub-1', '2001:db8:1:0:f816:3eff:fe00:1@s6a', '2001:db8:2:0:f816:3eff:fe00:1@s6b']);
-    assert.match(r.endpoints[0]!.skipped[0]!, /2001:db8:3::5: ipv6_address_mode dhcpv6-stateful: only slaac and dhcpv6-stateless/);
-    assert.match(r.endpoints[0]!.skipped[1]!, /2001:db8:4::5: ipv6_address_mode unset/);
+    // Only the stateful address is a DHCPv6 host (by MAC); SLAAC addresses are the VM's own doing.
+    assert.equal(r.hosts, 'fa:16:3e:00:00:01,10.65.0.5,host-10-65-0-5\nfa:16:3e:00:00:01,[2001:db8:3::5],host-2001-db8-3--5\n');
+    assert.deepEqual(r.endpoints[0]!.served, ['10.65.0.5@sub-1', '2001:db8:1:0:f816:3eff:fe00:1@s6a', '2001:db8:2:0:f816:3eff:fe00:1@s6b', '2001:db8:3::5@s6c']);
+    assert.equal(r.endpoints[0]!.skipped.length, 1);
+    assert.match(r.endpoints[0]!.skipped[0]!, /2001:db8:4::5: ipv6_address_mode unset/);
     const bad = decodeSubnet('s', '{"cidr":"2001:db8::/64","gateway_ip":null,"ipv6_address_mode":"magic"}');
     assert.ok(!bad.ok && /ipv6_address_mode/.test(bad.reason));
   });

@@ -11,7 +11,8 @@ Configuration (any of neutron-server's config files)::
 
 Ports are bound (vif_type ``tap``) only on hosts with a Margay Node in etcd; a WorkloadEndpoint is
 written per bound VM port, a NetworkPolicy per security group, DHCP data per subnet (sync.py); the
-agents' endpoint status keys become port status ACTIVE/DOWN/ERROR (status_loop).
+agents' endpoint status keys become port status ACTIVE/DOWN/ERROR (status_loop). With Neutron's L3
+plugin loaded (``service_plugins = router``), a port's floating IPs become its endpoint's ``ipNATs``.
 """
 import json
 
@@ -26,6 +27,7 @@ from neutron_lib.callbacks import resources
 from neutron_lib import constants as n_const
 from neutron_lib import context as n_context
 from neutron_lib import exceptions as n_exc
+from neutron_lib.plugins import constants as plugin_constants
 from neutron_lib.plugins import directory
 from neutron_lib.plugins.ml2 import api
 from neutron_lib import worker
@@ -95,6 +97,14 @@ class NeutronView(object):
     def subnet_ids(self, network_id):
         return [s['id'] for s in self._plugin().get_subnets(self._ctx(), filters={'network_id': [network_id]}, fields=['id'])]
 
+    def floating_ips(self, port_id):
+        """The floating IPs associated with a port ([] without Neutron's L3 plugin)."""
+        l3 = directory.get_plugin(plugin_constants.L3)
+        if l3 is None:
+            return []
+        return l3.get_floatingips(self._ctx(), filters={'port_id': [port_id]},
+                                  fields=['fixed_ip_address', 'floating_ip_address'])
+
     def network_mtu(self, network_id):
         networks = self._plugin().get_networks(self._ctx(), filters={'id': [network_id]}, fields=['mtu'])
         return networks[0].get('mtu') if networks else None
@@ -150,6 +160,8 @@ class MargayMechanismDriver(api.MechanismDriver):
         registry.subscribe(self._check_rule, resources.SECURITY_GROUP_RULE, events.BEFORE_CREATE)
         for event in (events.AFTER_CREATE, events.AFTER_DELETE):
             registry.subscribe(self._rule_changed, resources.SECURITY_GROUP_RULE, event)
+        for event in (events.AFTER_CREATE, events.AFTER_UPDATE, events.AFTER_DELETE):
+            registry.subscribe(self._floating_ip_changed, resources.FLOATING_IP, event)
         LOG.info('margay: mechanism driver on etcd %s, namespace %s', conf.etcd_endpoint, self.syncer.namespace)
 
     def get_workers(self):
@@ -190,6 +202,15 @@ class MargayMechanismDriver(api.MechanismDriver):
 
     def delete_port_postcommit(self, context):
         self.syncer.delete_port(context.current)
+
+    # -- floating IPs (Neutron's L3 plugin, service_plugins = router) ---------------------------
+    def _floating_ip_changed(self, resource, event, trigger, payload):
+        """Rewrites the endpoints of the ports a floating IP was and is associated with."""
+        port_ids = {state.get('port_id') for state in payload.states if isinstance(state, dict)}
+        for port_id in sorted(p for p in port_ids if p):
+            port = self.neutron.port(port_id)
+            if port is not None:
+                self.syncer.sync_port(port)
 
     # -- subnets -------------------------------------------------------------------------------
     def create_subnet_postcommit(self, context):

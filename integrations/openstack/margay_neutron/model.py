@@ -141,10 +141,31 @@ def check_dhcp_opt(opt, field):
         raise Inexpressible('%s.opt_value: has a line break' % field)
 
 
-def endpoint(port, namespace, gateways):
+def ip_nats(floating_ips, nets):
+    """``spec.ipNATs`` from a port's floating IPs (``floating_ip_address``/``fixed_ip_address``).
+
+    As networking-calico: one entry per floating IP associated with one of the port's addresses
+    (Calico refuses an internal IP outside ipNetworks), sorted so that writes are stable.
+    """
+    out = []
+    for fip in floating_ips or []:
+        internal, external = fip.get('fixed_ip_address'), fip.get('floating_ip_address')
+        if not internal or not external:
+            continue
+        addr = ipaddress.ip_address(internal)
+        if '%s/%d' % (addr, addr.max_prefixlen) not in nets:
+            continue
+        entry = {'internalIP': str(addr), 'externalIP': str(ipaddress.ip_address(external))}
+        if entry not in out:
+            out.append(entry)
+    return sorted(out, key=lambda e: (e['externalIP'], e['internalIP']))
+
+
+def endpoint(port, namespace, gateways, floating_ips=()):
     """``(name, spec, labels, annotations)`` of a bound port's WorkloadEndpoint.
 
-    ``gateways`` maps subnet id -> gateway IP (or None) for the port's fixed IPs.
+    ``gateways`` maps subnet id -> gateway IP (or None) for the port's fixed IPs;
+    ``floating_ips`` are Neutron's floating IPs associated with the port.
     """
     host = port['binding:host_id']
     spec = {
@@ -169,6 +190,9 @@ def endpoint(port, namespace, gateways):
             nets.append(net)
             allowed.append(net)
     spec['ipNetworks'] = nets
+    nats = ip_nats(floating_ips, nets)
+    if nats:
+        spec['ipNATs'] = nats
     labels = {SG_LABEL_PREFIX + sg: '' for sg in sorted(port.get('security_groups') or [])}
     labels['projectcalico.org/namespace'] = namespace
     labels['projectcalico.org/orchestrator'] = ORCHESTRATOR

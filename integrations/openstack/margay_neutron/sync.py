@@ -80,7 +80,7 @@ class Syncer(object):
         port = self.neutron.port(port_id)
         if port is None or not self.wanted_port(port):
             return None
-        wep = model.endpoint(port, self.namespace, self.neutron.gateways(port))
+        wep = model.endpoint(port, self.namespace, self.neutron.gateways(port), self.neutron.floating_ips(port['id']))
         return wep[1:] if wep[0] == name else None
 
     @staticmethod

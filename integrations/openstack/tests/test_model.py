@@ -71,6 +71,16 @@ class EndpointTest(unittest.TestCase):
         self.assertIn('sg.projectcalico.org/openstack-' + SG, labels)
         self.assertEqual(ann[model.ANN_ALLOWED_IPS], '10.0.0.99/32')
 
+    def test_floating_ips(self):
+        fips = [{'fixed_ip_address': '10.0.0.5', 'floating_ip_address': '203.0.113.9'},
+                {'fixed_ip_address': '10.0.0.5', 'floating_ip_address': '203.0.113.7'},
+                {'fixed_ip_address': None, 'floating_ip_address': '203.0.113.8'},   # not associated
+                {'fixed_ip_address': '10.9.9.9', 'floating_ip_address': '203.0.113.6'}]  # not this port's
+        spec = model.endpoint(self.port, 'openstack', {}, fips)[1]
+        self.assertEqual(spec['ipNATs'], [{'internalIP': '10.0.0.5', 'externalIP': '203.0.113.7'},
+                                          {'internalIP': '10.0.0.5', 'externalIP': '203.0.113.9'}])
+        self.assertNotIn('ipNATs', model.endpoint(self.port, 'openstack', {})[1])
+
     def test_cidr_pair_refused(self):
         with self.assertRaises(model.Inexpressible):
             model.check_port(dict(self.port, allowed_address_pairs=[{'ip_address': '10.0.0.0/24'}]))

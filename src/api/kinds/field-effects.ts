@@ -73,7 +73,7 @@ export const FIELD_EFFECTS: Readonly<Record<string, KindEffects>> = {
   WorkloadEndpoint: {
     noEffect: {
       qosControls: 'Margay applies no bandwidth, packet-rate, connection or DSCP controls',
-      ipNATs: 'Margay does not program 1:1 NAT (floating IPs) for workloads',
+      ipNATs: 'programmed (DNAT, hairpin SNAT, route) only for OpenStack endpoints, as Felix with FloatingIPs Disabled; Margay does not act on FloatingIPs: Enabled',
       ipv4Gateway: 'the gateway is always the link-local 169.254.1.1 that the host answers',
       ipv6Gateway: 'the gateway is always the host side of the veth (link-local)',
       'ports[].hostPort': 'host ports are mapped by the portmap CNI plugin, not from the endpoint',

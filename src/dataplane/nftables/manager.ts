@@ -7,6 +7,7 @@
  *                 ─▶ PolicyManager        (policy-*: pi-/po- chains)
  *                 ─▶ EndpointManager      (workload-*, host-endpoint-*: endpoint chains, dispatch maps)
  *                 ─▶ StaticChainsManager  (settings, wildcard host endpoints: base, dispatch, failsafe, NAT)
+ *                 ─▶ FloatingIpManager    (workload-*: floating IP DNAT/SNAT chains)
  *                         │ completeDeferredWork(), in that order; then placeholders resolved
  *                         ▼
  *                 the desired table ─▶ NftablesDriver (diffs the dirty names against the kernel)
@@ -22,6 +23,7 @@
 import type { DataplaneSettings, DataplaneUpdate } from '../../calc/mod.ts';
 import type { Manager } from '../manager.ts';
 import { EndpointManager } from './endpoint-manager.ts';
+import { FloatingIpManager } from './fip-manager.ts';
 import { IpSetsManager } from './ipsets-manager.ts';
 import { PolicyManager } from './policy-manager.ts';
 import { DEFAULT_MARKS, validateMarks, type MarkBits } from './settings.ts';
@@ -43,6 +45,7 @@ export class NftablesManager implements Manager {
   readonly #policies: PolicyManager;
   readonly #endpoints: EndpointManager;
   readonly #statics: StaticChainsManager;
+  readonly #floatingIps: FloatingIpManager;
   #settingsDirty = true;
 
   constructor(options: NftablesManagerOptions = {}) {
@@ -53,6 +56,7 @@ export class NftablesManager implements Manager {
     this.#ipSets = new IpSetsManager(this.#table, (owners) => this.#policies.markOwnersDirty(owners));
     this.#endpoints = new EndpointManager(this.#table);
     this.#statics = new StaticChainsManager(this.#table, () => this.#endpoints.wildcard);
+    this.#floatingIps = new FloatingIpManager(this.#table);
   }
 
   /** The desired table contents. */
@@ -85,11 +89,12 @@ export class NftablesManager implements Manager {
     this.#ipSets.onUpdate(u);
     this.#policies.onUpdate(u);
     this.#endpoints.onUpdate(u);
+    this.#floatingIps.onUpdate(u);
   }
 
   /** True when some recorded update has not been rendered yet. */
   hasPendingWork(): boolean {
-    return this.#settingsDirty || this.#ipSets.pending || this.#policies.pending || this.#endpoints.pending;
+    return this.#settingsDirty || this.#ipSets.pending || this.#policies.pending || this.#endpoints.pending || this.#floatingIps.pending;
   }
 
   /** Renders everything recorded into the desired table. */
@@ -99,6 +104,7 @@ export class NftablesManager implements Manager {
       this.#policies.markAllDirty();
       this.#endpoints.markAllDirty();
       this.#statics.markDirty();
+      this.#floatingIps.markDirty();
       this.#settingsDirty = false;
     }
     this.#ipSets.completeDeferredWork();
@@ -107,6 +113,7 @@ export class NftablesManager implements Manager {
     this.#endpoints.completeDeferredWork();
     if (this.#endpoints.takeWildcardChanged()) this.#statics.markDirty();
     this.#statics.completeDeferredWork();
+    this.#floatingIps.completeDeferredWork();
     this.#table.resolvePlaceholders();
   }
 

@@ -85,6 +85,9 @@ export const BaseChains = {
   filterOutput: 'filter-output',
   natPostrouting: 'nat-postrouting',
   natPrerouting: 'nat-prerouting',
+  natFloatingIpPrerouting: 'nat-fip-prerouting',
+  natFloatingIpOutput: 'nat-fip-output',
+  natFloatingIpPostrouting: 'nat-fip-postrouting',
 } as const;
 
 /** Fixed regular chains. */
@@ -92,6 +95,8 @@ export const StaticChains = {
   fromWorkloadDispatch: 'from-wl-dispatch',
   toWorkloadDispatch: 'to-wl-dispatch',
   workloadToHost: 'wl-to-host',
+  floatingIpDnat: 'fip-dnat',
+  floatingIpSnat: 'fip-snat',
   fromHostDispatch: 'from-hep-dispatch',
   toHostDispatch: 'to-hep-dispatch',
   fromHostForwardDispatch: 'from-hep-fwd-dispatch',

@@ -94,6 +94,11 @@ export class NeutronApi {
     return answer[`${kind}s`] as T[];
   }
 
+  /** Calls a resource's action (`PUT routers/<id>/add_router_interface` with `{ subnet_id }`). */
+  async action<T = Json>(kind: string, id: string, action: string, body: Json): Promise<T> {
+    return this.request<T>('PUT', `${kind}s/${id}/${action}`, body);
+  }
+
   /** Deletes one resource. */
   async remove(kind: string, id: string): Promise<void> {
     await this.request('DELETE', `${kind}s/${id}`);

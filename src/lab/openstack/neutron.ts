@@ -57,7 +57,8 @@ export function writeNeutronConfig(options: NeutronConfigOptions): NeutronFiles 
   const neutronConf = [
     '[DEFAULT]',
     'core_plugin = ml2',
-    'service_plugins =',
+    // Neutron's L3 plugin: routers and floating IPs (the driver turns these into ipNATs); no L3 agent runs.
+    'service_plugins = router',
     'auth_strategy = noauth',
     `bind_host = ${options.bindHost}`,
     `bind_port = ${options.port}`,
