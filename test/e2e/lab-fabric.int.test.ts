@@ -6,8 +6,9 @@
  * other across racks in IPv4 and IPv6 over routes that come only from the fabric (ECMP over both
  * uplinks); `node status` shows the unnumbered sessions and their BFD sessions; a leaf failing
  * silently under a flow between racks leaves the flow running over the other leaf; BIRD killed
- * on two hosts loses no packet and its graceful-restart recovery ends; a host failing right
- * after has its routes withdrawn from every other host, the restarted ones too.
+ * on two hosts loses no packet and its graceful-restart recovery ends, then an agent killed
+ * loses none either; a host failing right after has its routes withdrawn from every other host,
+ * the restarted ones too.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -19,7 +20,7 @@ import { exec } from '../../src/os/mod.ts';
 import { connectivityAll } from '../../src/lab/connectivity.ts';
 import { failRouter, recoverRouter } from '../../src/lab/fabric/failures.ts';
 import { fabricRows } from '../../src/lab/fabric/status.ts';
-import { failHost, recoverHost } from '../../src/lab/hosts.ts';
+import { failHost, recoverHost, restartAgent } from '../../src/lab/hosts.ts';
 import { listLabNetns } from '../../src/lab/fabric.ts';
 import { labDown, labUp, podAdd, type LabContext } from '../../src/lab/lab.ts';
 import { missingPodRoutes } from '../../src/lab/routes.ts';
@@ -131,6 +132,11 @@ describe('lab - a leaf-spine fabric, unnumbered', () => {
         assert.deepEqual(up.map((p) => p.interface).sort(), ['uplink0', 'uplink1'], `${host}: ${JSON.stringify(status.peers)}`);
       }, { timeoutMs: 30_000, intervalMs: 250, what: `${host}: sessions back` });
     }
+    // host-1's agent killed now: the new agent renders the active sessions kept from the restart
+    // (kept-routers.json) instead of resetting them.
+    const agent = await flowLoss(pods[0]!, v4(pods[3]!), { seconds: 4, afterMs: 1000, during: () => restartAgent(ctx, 'host-1', { kill: true }) });
+    console.log(`# agent of host-1 killed after its BIRD's restart: ${agent.lost} of ${agent.sent} lost; load ${loadavg()}`);
+    assert.equal(agent.lost, 0, `host-1's agent: ${agent.lost} of ${agent.sent} lost`);
   });
 
   test('a host failing: its routes are withdrawn from every other host', async () => {
