@@ -26,6 +26,8 @@ describe('link neighbours', () => {
     ];
     assert.deepEqual(discoveryInterfaces(peers, node('a', '192.0.2.1/32', {}, { rack: 'r1' })), ['up0', 'up1']);
     assert.deepEqual(discoveryInterfaces(peers, undefined), []);
+    // `all`: the waiting peers' uplinks too (a graceful restart connects to their routers).
+    assert.deepEqual(discoveryInterfaces(peers, node('a', '192.0.2.1/32', {}, { rack: 'r1' }), 'all'), ['up0', 'up1', 'up2']);
   });
 
   it('asks the all-routers group when the table is empty, then reads it again', async () => {
