@@ -5,8 +5,8 @@
  * once applied, but V8 collects and shrinks lazily, so the resident size stayed ~2× the
  * retained heap (bench/agent-memory.ts: 6.1 KiB RSS per remote endpoint for 1.5 KiB retained).
  * After a burst of at least {@link HeapTrimOptions.minUpdates} updates, once neither an update
- * nor a dataplane apply has come for {@link HeapTrimOptions.quietMs}, one full collection runs (a few tens of ms at most, once
- * per burst, never while updates flow; at most once per {@link HeapTrimOptions.minIntervalMs}).
+ * nor a dataplane apply has come for {@link HeapTrimOptions.quietMs}, one compacting full collection runs (tens to a few hundred
+ * ms on a 100 MiB heap, once per burst, never while updates flow; at most once per {@link HeapTrimOptions.minIntervalMs}).
  * Steady small changes never trigger it.
  */
 import { setFlagsFromString } from 'node:v8';
