@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { bgpPeers, parseProtocols } from '../../src/bgp/bird-status.ts';
 import { createTestNetns, run, type TestNetns, vethPair } from '../harness/netns.ts';
 import { eventually } from '../harness/wait.ts';
-import { type Frr, frrAvailable, gatewaysOf, nsRoutes, startFrr } from './frr.ts';
+import { createUplinkRouter, type Frr, frrAvailable, gatewaysOf, nsRoutes, startFrr } from './frr.ts';
 import { configFor, createFabric, type Fabric, nodesOf, resource, routeTo, startBird } from './topology.ts';
 
 describe('bgp with FRR as the data-centre router', () => {
@@ -59,10 +59,7 @@ describe('bgp with FRR as the data-centre router', () => {
       ].join('\n'),
     });
     // An uplink router for h1 over a link without IPv4 addresses (BGP unnumbered), AS 65001.
-    uplinkRouter = await createTestNetns('mgb');
-    await vethPair(h1.ns, uplinkRouter, { nameA: 'uplink0', nameB: 'swp1' });
-    await uplinkRouter.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
-    await run('ip', ['-n', uplinkRouter.name, 'addr', 'add', '10.8.8.8/32', 'dev', 'lo']);
+    uplinkRouter = await createUplinkRouter(h1.ns);
     frr2 = await startFrr(uplinkRouter, {
       bgpd: [
         'frr defaults datacenter',

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startFrr as startFrrIn, type Frr as FrrDaemons } from '../../src/lab/frr.ts';
 import { registerCleanup } from '../harness/cleanup.ts';
-import { run, type TestNetns } from '../harness/netns.ts';
+import { createTestNetns, run, type TestNetns, vethPair } from '../harness/netns.ts';
 
 export { FRR_BIN, frrAvailable } from '../../src/lab/frr.ts';
 
@@ -75,4 +75,17 @@ export function gatewaysOf(route: JsonRoute | undefined): string[] {
 /** The kernel routes of a namespace as `ip -j route` objects. */
 export async function nsRoutes(ns: TestNetns, family: 4 | 6 = 4): Promise<JsonRoute[]> {
   return JSON.parse((await run('ip', ['-n', ns.name, '-j', `-${family}`, 'route', 'show'])).stdout || '[]') as never;
+}
+
+/**
+ * A data-centre router for a host over a link without IPv4 addresses (BGP unnumbered): a new
+ * namespace joined to the host by `uplink0` (host side) – `swp1` (router side), forwarding on,
+ * router id address 10.8.8.8 on its loopback. The caller starts FRR in it.
+ */
+export async function createUplinkRouter(host: TestNetns): Promise<TestNetns> {
+  const router = await createTestNetns('mgb');
+  await vethPair(host, router, { nameA: 'uplink0', nameB: 'swp1' });
+  await router.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+  await run('ip', ['-n', router.name, 'addr', 'add', '10.8.8.8/32', 'dev', 'lo']);
+  return router;
 }
