@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { bgpPeers, parseProtocols } from '../../src/bgp/bird-status.ts';
 import { createTestNetns, run, type TestNetns, vethPair } from '../harness/netns.ts';
 import { eventually } from '../harness/wait.ts';
-import { createUplinkRouter, type Frr, frrAvailable, gatewaysOf, nsRoutes, startFrr } from './frr.ts';
+import { createUplinkRouter, type Frr, frrAvailable, gatewaysOf, nsRoutes, startFrr, UPLINK_ROUTER_BGPD } from './frr.ts';
 import { configFor, createFabric, type Fabric, nodesOf, resource, routeTo, startBird } from './topology.ts';
 
 describe('bgp with FRR as the data-centre router', () => {
@@ -62,11 +62,7 @@ describe('bgp with FRR as the data-centre router', () => {
     uplinkRouter = await createUplinkRouter(h1.ns);
     frr2 = await startFrr(uplinkRouter, {
       bgpd: [
-        'frr defaults datacenter',
-        'router bgp 65001',
-        ' bgp router-id 10.8.8.8',
-        ' no bgp ebgp-requires-policy',
-        ' neighbor swp1 interface remote-as external',
+        ...UPLINK_ROUTER_BGPD,
         ' neighbor swp1 timers connect 1',
         ' address-family ipv4 unicast',
         '  redistribute connected',

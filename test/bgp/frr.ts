@@ -77,6 +77,15 @@ export async function nsRoutes(ns: TestNetns, family: 4 | 6 = 4): Promise<JsonRo
   return JSON.parse((await run('ip', ['-n', ns.name, '-j', `-${family}`, 'route', 'show'])).stdout || '[]') as never;
 }
 
+/** The head of bgpd's configuration for the router {@link createUplinkRouter} makes: AS 65001, the unnumbered neighbour on `swp1`. */
+export const UPLINK_ROUTER_BGPD = [
+  'frr defaults datacenter',
+  'router bgp 65001',
+  ' bgp router-id 10.8.8.8',
+  ' no bgp ebgp-requires-policy',
+  ' neighbor swp1 interface remote-as external',
+];
+
 /**
  * A data-centre router for a host over a link without IPv4 addresses (BGP unnumbered): a new
  * namespace joined to the host by `uplink0` (host side) – `swp1` (router side), forwarding on,

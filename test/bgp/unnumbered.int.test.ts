@@ -13,7 +13,7 @@ import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { ResourceStore } from '../../src/datastore/resources.ts';
 import { run, type TestNetns } from '../harness/netns.ts';
 import { eventually } from '../harness/wait.ts';
-import { createUplinkRouter, type Frr, frrAvailable, startFrr } from './frr.ts';
+import { createUplinkRouter, type Frr, frrAvailable, startFrr, UPLINK_ROUTER_BGPD } from './frr.ts';
 import { createFabric, type Fabric, killBirdAtExit, resource, startLabNode } from './topology.ts';
 
 const skip = frrAvailable() ? false : 'FRR is not installed (scripts/install-deps.sh installs it)';
@@ -33,11 +33,7 @@ describe('unnumbered peering: the host finds the router and connects, with BFD',
     frr = await startFrr(router, {
       bfdd: 'bfd\n',
       bgpd: [
-        'frr defaults datacenter',
-        'router bgp 65001',
-        ' bgp router-id 10.8.8.8',
-        ' no bgp ebgp-requires-policy',
-        ' neighbor swp1 interface remote-as external',
+        ...UPLINK_ROUTER_BGPD,
         // The router never connects: only the host's discovery can bring the session up.
         ' neighbor swp1 passive',
         ' neighbor swp1 bfd 3 100 100',
