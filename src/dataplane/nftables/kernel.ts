@@ -21,12 +21,23 @@ export interface KernelChain {
   rules: KernelRule[];
 }
 
-/** A named set as read back: canonical element → the text that deletes it. */
+/**
+ * A named set as read back, or as a transaction left it: its canonical elements. After a
+ * transaction the view holds the desired state's own set of elements (never changed once given,
+ * so shared rather than copied: one copy of every member, issue 14).
+ */
 export interface KernelSet {
   name: string;
   type: string;
   flags: string[];
-  elements: Map<string, string>;
+  elements: ReadonlySet<string>;
+  /** The text that deletes an element, where it is not the element itself (a range read back). */
+  deleteTexts?: ReadonlyMap<string, string>;
+}
+
+/** The text that deletes `element` of `set`. */
+export function deleteText(set: KernelSet, element: string): string {
+  return set.deleteTexts?.get(element) ?? element;
 }
 
 /** A verdict map as read back: key → verdict text (`goto fwp_…`). */
@@ -195,12 +206,16 @@ export function parseNftListing(json: string, family = 'inet', table = 'margay')
       case 'set': {
         const type = typeText(obj.type);
         const flags = Array.isArray(obj.flags) ? obj.flags.map(String) : [];
-        const elements = new Map<string, string>();
+        const elements = new Set<string>();
+        const deleteTexts = new Map<string, string>();
         for (const e of Array.isArray(obj.elem) ? obj.elem : []) {
           const { key, text } = canonicalElement(e, type, flags.includes('interval'));
-          elements.set(key, text);
+          elements.add(key);
+          if (text !== key) deleteTexts.set(key, text);
         }
-        out.sets.set(String(obj.name), { name: String(obj.name), type, flags, elements });
+        const set: KernelSet = { name: String(obj.name), type, flags, elements };
+        if (deleteTexts.size > 0) set.deleteTexts = deleteTexts;
+        out.sets.set(set.name, set);
         break;
       }
       case 'map': {

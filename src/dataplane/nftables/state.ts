@@ -43,6 +43,10 @@ export interface SetSpec {
   /** `ipv4_addr`, `ipv6_addr . inet_proto . inet_service`, … */
   type: string;
   flags: readonly string[];
+  /**
+   * Never changed once given to {@link DesiredState.setSet} (a change gives a new set): the
+   * driver's view of the kernel shares it after a transaction instead of copying it.
+   */
   elements: ReadonlySet<string>;
 }
 
