@@ -13,8 +13,8 @@
  *   create sets, maps, chains → set elements (deletes first) → chain contents →
  *   map elements (deletes first) → flush chains to delete → delete maps → delete chains → delete sets.
  */
-import { deleteText, type KernelChain, type KernelTable } from './kernel.ts';
-import { baseSignature, ruleComment, setSignature, type BaseChainSpec, type ChainSpec, type DesiredState, type DirtyNames } from './state.ts';
+import { deleteTextOf, type KernelChain, type KernelTable } from './kernel.ts';
+import { baseSignature, elementText, ruleComment, setSignature, type BaseChainSpec, type ChainSpec, type DesiredState, type DirtyNames } from './state.ts';
 
 /** What to compare: everything, or only the dirty names. */
 export type DiffScope = 'all' | DirtyNames;
@@ -148,9 +148,13 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
       stats.setsCreated++;
     }
     const del: string[] = [];
-    if (k) for (const key of k.elements) if (!d.elements.has(key)) del.push(deleteText(k, key));
+    if (k) {
+      const text = deleteTextOf(k);
+      for (const key of k.elements) if (!d.elements.has(key)) del.push(text(key));
+    }
     const add: string[] = [];
-    for (const e of d.elements) if (!k?.elements.has(e)) add.push(e);
+    const text = elementText(d);
+    for (const e of d.elements) if (!k?.elements.has(e)) add.push(text(e));
     chunked(del, (part) => elements.push(`delete element ${T} ${name} { ${part.join(', ')} }`));
     chunked(add, (part) => elements.push(`add element ${T} ${name} { ${part.join(', ')} }`));
     stats.elementsAdded += add.length;

@@ -4,7 +4,7 @@
  * maps, in the same terms as the desired state so the two can be diffed.
  */
 import { canonicalCidr, canonicalIp } from '../../net/mod.ts';
-import { hashFromComment, type BaseChainSpec } from './state.ts';
+import { elementText, hashFromComment, type BaseChainSpec } from './state.ts';
 
 /** A rule as read back: its handle and, when Margay wrote it, its fingerprint. */
 export interface KernelRule {
@@ -31,13 +31,15 @@ export interface KernelSet {
   type: string;
   flags: string[];
   elements: ReadonlySet<string>;
-  /** The text that deletes an element, where it is not the element itself (a range read back). */
+  /** The text that deletes an element, where it is not its {@link elementText} (a range read back). */
   deleteTexts?: ReadonlyMap<string, string>;
 }
 
-/** The text that deletes `element` of `set`. */
-export function deleteText(set: KernelSet, element: string): string {
-  return set.deleteTexts?.get(element) ?? element;
+/** The text that deletes an element of `set`. */
+export function deleteTextOf(set: KernelSet): (element: string) => string {
+  const text = elementText(set);
+  const special = set.deleteTexts;
+  return special === undefined ? text : (e) => special.get(e) ?? text(e);
 }
 
 /** A verdict map as read back: key → verdict text (`goto fwp_…`). */
@@ -138,7 +140,9 @@ export function canonicalElement(raw: Json, type: string, interval = true): { ke
     }
   }
   if (isAddr && typeof e === 'string') {
-    const key = interval ? canonicalCidr(e) ?? e : canonicalIp(e) ?? e;
+    // A plain set's addresses are keyed as host CIDRs, as the desired state keeps them (state.ts).
+    if (!interval) return { key: canonicalCidr(e) ?? e, text: canonicalIp(e) ?? e };
+    const key = canonicalCidr(e) ?? e;
     return { key, text: key };
   }
   const text = atomText(e, parts[0] ?? '');
@@ -208,10 +212,11 @@ export function parseNftListing(json: string, family = 'inet', table = 'margay')
         const flags = Array.isArray(obj.flags) ? obj.flags.map(String) : [];
         const elements = new Set<string>();
         const deleteTexts = new Map<string, string>();
+        const written = elementText({ type, flags });
         for (const e of Array.isArray(obj.elem) ? obj.elem : []) {
           const { key, text } = canonicalElement(e, type, flags.includes('interval'));
           elements.add(key);
-          if (text !== key) deleteTexts.set(key, text);
+          if (text !== written(key)) deleteTexts.set(key, text);
         }
         const set: KernelSet = { name: String(obj.name), type, flags, elements };
         if (deleteTexts.size > 0) set.deleteTexts = deleteTexts;
