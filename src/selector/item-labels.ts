@@ -3,7 +3,7 @@
  * the first listed parent winning), the parents and their children, and the items indexed by
  * effective label (key → value → items, with a count per key).
  */
-import { addToSetMap, type LabelMap, newLabelMap } from './label-map.ts';
+import { addToSetMap, deleteFromSetMap, type LabelMap, newLabelMap } from './label-map.ts';
 import type { SelectorEntry } from './selector-filing.ts';
 
 /** An item (endpoint, network set) of the label index. */
@@ -129,10 +129,20 @@ export class ParentLabels {
   }
 }
 
-/** Items by effective label: key → value → items, and how many items carry each key. */
+/**
+ * Items by effective label. Items are grouped by their effective label set, which is interned
+ * (equal sets are one object: the pods of one deployment in one namespace share it), and the
+ * groups, not the items, are filed key → value: an item costs one entry in its group instead of
+ * one per label (issue 14, memory per remote endpoint). Counts per key and per value say how
+ * many items a filing would visit.
+ */
 export class ItemsByLabel {
-  /** key → value → items (read by the index; changed only through add/remove). */
-  readonly byValue = new Map<string, Map<string, Set<ItemEntry>>>();
+  /** Effective label set → the items that carry it. */
+  readonly #groups = new Map<LabelMap, Set<ItemEntry>>();
+  /** key → value → the label sets (groups) carrying it. */
+  readonly #byValue = new Map<string, Map<string, Set<LabelMap>>>();
+  /** key → value → number of items carrying it. */
+  readonly #valueCounts = new Map<string, Map<string, number>>();
   readonly #keyCounts = new Map<string, number>();
 
   /** Number of items carrying `key`. */
@@ -140,26 +150,66 @@ export class ItemsByLabel {
     return this.#keyCounts.get(key) ?? 0;
   }
 
-  /** Files the item under `key = value`. */
-  add(item: ItemEntry, key: string, value: string): void {
-    let byValue = this.byValue.get(key);
-    if (byValue === undefined) this.byValue.set(key, (byValue = new Map()));
-    addToSetMap(byValue, value, item);
-    this.#keyCounts.set(key, (this.#keyCounts.get(key) ?? 0) + 1);
+  /** Number of items carrying `key = value`. */
+  valueCount(key: string, value: string): number {
+    return this.#valueCounts.get(key)?.get(value) ?? 0;
   }
 
-  /** Unfiles the item from `key = value` (nothing when it was not filed there). */
-  remove(item: ItemEntry, key: string, value: string): void {
-    const byValue = this.byValue.get(key);
+  /** Calls `fn` for each item carrying `key` with one of `values` (any value when undefined). */
+  forEachItem(key: string, values: readonly string[] | undefined, fn: (item: ItemEntry) => void): void {
+    const byValue = this.#byValue.get(key);
     if (byValue === undefined) return;
-    const set = byValue.get(value);
-    if (set === undefined || !set.delete(item)) return;
-    if (set.size === 0) {
-      byValue.delete(value);
-      if (byValue.size === 0) this.byValue.delete(key);
+    const visit = (labelSets: Set<LabelMap> | undefined): void => {
+      if (labelSets === undefined) return;
+      for (const labels of labelSets) for (const item of this.#groups.get(labels) ?? []) fn(item);
+    };
+    if (values === undefined) for (const labelSets of byValue.values()) visit(labelSets);
+    else for (const v of values) visit(byValue.get(v));
+  }
+
+  /** Files the item under `labels` (its interned effective labels). */
+  add(item: ItemEntry, labels: LabelMap): void {
+    let group = this.#groups.get(labels);
+    if (group === undefined) {
+      this.#groups.set(labels, (group = new Set()));
+      for (const k in labels) {
+        let byValue = this.#byValue.get(k);
+        if (byValue === undefined) this.#byValue.set(k, (byValue = new Map()));
+        addToSetMap(byValue, labels[k] as string, labels);
+      }
     }
-    const n = (this.#keyCounts.get(key) ?? 1) - 1;
-    if (n === 0) this.#keyCounts.delete(key);
-    else this.#keyCounts.set(key, n);
+    if (group.has(item)) return;
+    group.add(item);
+    this.#count(labels, 1);
+  }
+
+  /** Unfiles the item from `labels`, as given to {@link add} (nothing when it was not filed there). */
+  remove(item: ItemEntry, labels: LabelMap): void {
+    const group = this.#groups.get(labels);
+    if (group === undefined || !group.delete(item)) return;
+    this.#count(labels, -1);
+    if (group.size > 0) return;
+    this.#groups.delete(labels);
+    for (const k in labels) {
+      const byValue = this.#byValue.get(k);
+      if (byValue === undefined) continue;
+      deleteFromSetMap(byValue, labels[k] as string, labels);
+      if (byValue.size === 0) this.#byValue.delete(k);
+    }
+  }
+
+  #count(labels: LabelMap, delta: 1 | -1): void {
+    for (const k in labels) {
+      const v = labels[k] as string;
+      let values = this.#valueCounts.get(k);
+      if (values === undefined) this.#valueCounts.set(k, (values = new Map()));
+      const n = (values.get(v) ?? 0) + delta;
+      if (n > 0) values.set(v, n);
+      else values.delete(v);
+      if (values.size === 0) this.#valueCounts.delete(k);
+      const total = (this.#keyCounts.get(k) ?? 0) + delta;
+      if (total > 0) this.#keyCounts.set(k, total);
+      else this.#keyCounts.delete(k);
+    }
   }
 }
