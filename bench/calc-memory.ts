@@ -6,7 +6,9 @@
  * heap snapshot. With BENCH_DATAPLANE=1 the graph's updates also go through the dataplane's
  * managers and nftables driver (its desired table and its view of the kernel), over a runner that
  * only answers (nothing is written anywhere), so the figure is the agent's heap per endpoint
- * without the syncer. Run: node --expose-gc --import tsx bench/calc-memory.ts
+ * without the syncer. BENCH_UNIQUE_LABELS=1 gives every endpoint a label of its own (a
+ * StatefulSet's `pod-name`), so that no two share a label set.
+ * Run: node --expose-gc --import tsx bench/calc-memory.ts
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +23,7 @@ import { heapGrowthTable, heapTable, summarizeHeapSnapshot } from './heap-summar
 import { profile, remoteWep } from './fixtures/scale.ts';
 
 const REMOTE = Number(process.env.BENCH_REMOTE ?? 50_000);
+const UNIQUE_LABELS = process.env.BENCH_UNIQUE_LABELS === '1';
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with node --expose-gc');
 
@@ -68,14 +71,16 @@ const snapshot = (name: string) => summarizeHeapSnapshot(writeHeapSnapshot(join(
 const before = heapUsed();
 const classesBefore = snapshot('before');
 for (let i = 0; i < REMOTE; i++) {
-  put(remoteWep(i));
+  const wep = remoteWep(i);
+  if (UNIQUE_LABELS) wep.metadata.labels!['statefulset.kubernetes.io/pod-name'] = `pod${i}`;
+  put(wep);
   if (i % 1000 === 999) await flush(); // the agent flushes as batches arrive
 }
 await flush();
 const after = heapUsed();
 try {
   const classesAfter = snapshot('after');
-  console.log(`${REMOTE} remote endpoints into the calculation graph${dataplane ? ' and the dataplane' : ''}: V8 heap used ${(before / 2 ** 20).toFixed(1)} → ${(after / 2 ** 20).toFixed(1)} MiB, **${Math.round((after - before) / REMOTE)} bytes per remote endpoint**`);
+  console.log(`${REMOTE} remote endpoints${UNIQUE_LABELS ? ' (each with a label of its own)' : ''} into the calculation graph${dataplane ? ' and the dataplane' : ''}: V8 heap used ${(before / 2 ** 20).toFixed(1)} → ${(after / 2 ** 20).toFixed(1)} MiB, **${Math.round((after - before) / REMOTE)} bytes per remote endpoint**`);
   console.log(heapTable({ total: classesAfter.total, classes: classesAfter.classes.slice(0, 15) }));
   console.log('');
   console.log(heapGrowthTable(classesBefore, classesAfter, { unit: REMOTE, unitName: 'remote endpoint', top: 15 }));

@@ -133,12 +133,13 @@ export class ParentLabels {
  * Items by effective label. Items are grouped by their effective label set, which is interned
  * (equal sets are one object: the pods of one deployment in one namespace share it), and the
  * groups, not the items, are filed key → value: an item costs one entry in its group instead of
- * one per label (issue 14, memory per remote endpoint). Counts per key and per value say how
- * many items a filing would visit.
+ * one per label (issue 14, memory per remote endpoint). A group of one item is the item itself
+ * (no `Set`), so an item whose labels no other carries costs what it did before grouping. Counts
+ * per key and per value say how many items a filing would visit.
  */
 export class ItemsByLabel {
-  /** Effective label set → the items that carry it. */
-  readonly #groups = new Map<LabelMap, Set<ItemEntry>>();
+  /** Effective label set → the item that carries it, or the items when more than one. */
+  readonly #groups = new Map<LabelMap, ItemEntry | Set<ItemEntry>>();
   /** key → value → the label sets (groups) carrying it. */
   readonly #byValue = new Map<string, Map<string, Set<LabelMap>>>();
   /** key → value → number of items carrying it. */
@@ -161,34 +162,62 @@ export class ItemsByLabel {
     if (byValue === undefined) return;
     const visit = (labelSets: Set<LabelMap> | undefined): void => {
       if (labelSets === undefined) return;
-      for (const labels of labelSets) for (const item of this.#groups.get(labels) ?? []) fn(item);
+      for (const labels of labelSets) {
+        const group = this.#groups.get(labels);
+        if (group instanceof Set) for (const item of group) fn(item);
+        else if (group !== undefined) fn(group);
+      }
     };
     if (values === undefined) for (const labelSets of byValue.values()) visit(labelSets);
     else for (const v of values) visit(byValue.get(v));
   }
 
-  /** Files the item under `labels` (its interned effective labels). */
+  /** Files a new item under `labels`, its interned effective labels. */
   add(item: ItemEntry, labels: LabelMap): void {
-    let group = this.#groups.get(labels);
+    this.#join(item, labels);
+    for (const k in labels) this.#count(k, labels[k] as string, 1);
+  }
+
+  /** Unfiles an item from `labels`, as it was filed. */
+  remove(item: ItemEntry, labels: LabelMap): void {
+    this.#leave(item, labels);
+    for (const k in labels) this.#count(k, labels[k] as string, -1);
+  }
+
+  /** Refiles an item whose effective labels went from `from` to `to`; `changed` lists the keys whose value differs. */
+  move(item: ItemEntry, from: LabelMap, to: LabelMap, changed: readonly string[]): void {
+    this.#leave(item, from);
+    this.#join(item, to);
+    for (const k of changed) {
+      if (from[k] !== undefined) this.#count(k, from[k] as string, -1);
+      if (to[k] !== undefined) this.#count(k, to[k] as string, 1);
+    }
+  }
+
+  #join(item: ItemEntry, labels: LabelMap): void {
+    const group = this.#groups.get(labels);
     if (group === undefined) {
-      this.#groups.set(labels, (group = new Set()));
+      this.#groups.set(labels, item);
       for (const k in labels) {
         let byValue = this.#byValue.get(k);
         if (byValue === undefined) this.#byValue.set(k, (byValue = new Map()));
         addToSetMap(byValue, labels[k] as string, labels);
       }
+    } else if (group instanceof Set) {
+      group.add(item);
+    } else if (group !== item) {
+      this.#groups.set(labels, new Set([group, item]));
     }
-    if (group.has(item)) return;
-    group.add(item);
-    this.#count(labels, 1);
   }
 
-  /** Unfiles the item from `labels`, as given to {@link add} (nothing when it was not filed there). */
-  remove(item: ItemEntry, labels: LabelMap): void {
+  #leave(item: ItemEntry, labels: LabelMap): void {
     const group = this.#groups.get(labels);
-    if (group === undefined || !group.delete(item)) return;
-    this.#count(labels, -1);
-    if (group.size > 0) return;
+    if (group instanceof Set) {
+      group.delete(item);
+      if (group.size === 1) this.#groups.set(labels, group.values().next().value as ItemEntry);
+      return;
+    }
+    if (group !== item) return;
     this.#groups.delete(labels);
     for (const k in labels) {
       const byValue = this.#byValue.get(k);
@@ -198,18 +227,15 @@ export class ItemsByLabel {
     }
   }
 
-  #count(labels: LabelMap, delta: 1 | -1): void {
-    for (const k in labels) {
-      const v = labels[k] as string;
-      let values = this.#valueCounts.get(k);
-      if (values === undefined) this.#valueCounts.set(k, (values = new Map()));
-      const n = (values.get(v) ?? 0) + delta;
-      if (n > 0) values.set(v, n);
-      else values.delete(v);
-      if (values.size === 0) this.#valueCounts.delete(k);
-      const total = (this.#keyCounts.get(k) ?? 0) + delta;
-      if (total > 0) this.#keyCounts.set(k, total);
-      else this.#keyCounts.delete(k);
-    }
+  #count(key: string, value: string, delta: 1 | -1): void {
+    let values = this.#valueCounts.get(key);
+    if (values === undefined) this.#valueCounts.set(key, (values = new Map()));
+    const n = (values.get(value) ?? 0) + delta;
+    if (n > 0) values.set(value, n);
+    else values.delete(value);
+    if (values.size === 0) this.#valueCounts.delete(key);
+    const total = (this.#keyCounts.get(key) ?? 0) + delta;
+    if (total > 0) this.#keyCounts.set(key, total);
+    else this.#keyCounts.delete(key);
   }
 }

@@ -447,8 +447,7 @@ export class LabelIndex<D = undefined> {
     const changed: string[] = [];
     for (const k in eff) if (old[k] !== eff[k]) changed.push(k);
     for (const k in old) if (eff[k] === undefined) changed.push(k);
-    this.#byLabel.remove(item, old);
-    this.#byLabel.add(item, eff);
+    this.#byLabel.move(item, old, eff, changed);
     if (changed.length === 0) return;
     this.#evaluateItem(item, changed);
   }
