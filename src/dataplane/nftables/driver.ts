@@ -135,7 +135,13 @@ export class NftablesDriver {
   private async attempt(desired: DesiredState, scope: DiffScope): Promise<Omit<NftApplyOutcome, 'fullSync' | 'retried'>> {
     const view = this.view ?? emptyKernelTable();
     const tx = computeTransaction(view, desired, scope, this.table);
-    if (tx.lines.length === 0) return { commands: 0, applied: false, rebuild: false, stats: tx.stats };
+    if (tx.lines.length === 0) {
+      // The kernel holds what is desired: the view takes the desired sets rather than keep its
+      // own parsed copy of every element after a resync (memory, issue 14).
+      applyToView(view, desired, scope, false);
+      this.view = view;
+      return { commands: 0, applied: false, rebuild: false, stats: tx.stats };
+    }
     const text = tx.lines.join('\n') + '\n';
     this.lastText = text;
     try {
