@@ -28,7 +28,7 @@ import { IpSession } from './routes/ip-session.ts';
 import type { MarkBits } from './nftables/settings.ts';
 import type { Manager } from './manager.ts';
 import { MARGAY_ROUTE_PROTOCOL, RouteDriver, RouteManager, type KernelRoute, type RouteApplyOutcome, type RouteError } from './routes/routes.ts';
-import { type CommandRunner, ShellPool } from '../os/mod.ts';
+import { type CommandRunner, findNetlinkHelper, NetlinkHelper, ShellPool } from '../os/mod.ts';
 import { VxlanDriver, type VxlanDriverOptions } from './vxlan/driver.ts';
 import { VxlanManager } from './vxlan/manager.ts';
 import { LinkMonitor } from './links/monitor.ts';
@@ -64,6 +64,12 @@ export interface DataplaneOptions {
    * the routes that waited for it.
    */
   watchLinks?: boolean;
+  /**
+   * The `margay-netlink` helper binary, for element-only nftables transactions (netlink-batch.ts);
+   * `false` for none (everything through nft). Default: the built helper when there is one and
+   * no custom runner.
+   */
+  netlinkHelper?: string | false;
 }
 
 /** The outcome of one {@link Dataplane.apply} or {@link Dataplane.resync}. */
@@ -92,6 +98,8 @@ export interface DataplaneStats {
   transactions: number;
   /** nft transactions the kernel rejected. */
   transactionErrors: number;
+  /** Of the applied transactions, those sent as netlink batches (elements only). */
+  netlinkTransactions: number;
   /** Commands in all applied transactions. */
   nftCommands: number;
   /** Route changes that failed. */
@@ -123,6 +131,8 @@ export class Dataplane {
   private readonly session: NftSession | undefined;
   /** The resident `ip -force -batch -` for route changes (none with a custom runner). */
   private readonly ipSession: IpSession | undefined;
+  /** The resident `margay-netlink` for element-only transactions (none without the helper). */
+  private readonly netlink: NetlinkHelper | undefined;
   private readonly netns: string | undefined;
   private readonly nftManager: NftablesManager;
   private readonly nftDriver: NftablesDriver;
@@ -145,6 +155,7 @@ export class Dataplane {
   private readonly counters: DataplaneStats = {
     transactions: 0,
     transactionErrors: 0,
+    netlinkTransactions: 0,
     nftCommands: 0,
     routeErrors: 0,
     fullSyncs: 0,
@@ -167,12 +178,15 @@ export class Dataplane {
       this.session = new NftSession(where);
       this.ipSession = new IpSession(where);
     }
+    const helper = options.netlinkHelper ?? (options.runner ? false : findNetlinkHelper() ?? false);
+    if (helper !== false) this.netlink = new NetlinkHelper({ binary: helper, ...(options.netns !== undefined ? { netns: `/run/netns/${options.netns}` } : {}), timeoutMs: 120_000 });
     const warn = options.warn;
     this.nftManager = new NftablesManager({ ...(options.marks ? { marks: options.marks } : {}), ...(warn ? { warn } : {}) });
     this.nftDriver = new NftablesDriver(this.runner, {
       ...(options.table !== undefined ? { table: options.table } : {}),
       ...(options.checkFirst !== undefined ? { checkFirst: options.checkFirst } : {}),
       ...(this.session ? { session: this.session } : {}),
+      ...(this.netlink ? { elementWriter: { applyBatch: (batch: Buffer) => this.netlink!.applyNftBatch(batch) } } : {}),
     });
     this.routeManager = new RouteManager(warn ? { warn } : {});
     this.routeDriver = new RouteDriver(this.runner, {
@@ -257,6 +271,7 @@ export class Dataplane {
     this.shells?.close();
     this.session?.close();
     this.ipSession?.close();
+    this.netlink?.close();
   }
 
   /** A copy of the counters. */
@@ -332,6 +347,7 @@ export class Dataplane {
       if (result.nft.applied) {
         this.counters.transactions++;
         this.counters.nftCommands += result.nft.commands;
+        if (result.nft.via === 'netlink') this.counters.netlinkTransactions++;
       }
       result.programmedEndpoints = [...new Set([...this.unprogrammed, ...endpoints])];
       this.unprogrammed.clear();
