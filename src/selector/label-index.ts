@@ -46,7 +46,7 @@
  * needs no map of its own beside the index's.
  */
 import type { Labels } from './evaluate.ts';
-import { idsKey, Interner, labelsKey } from './interner.ts';
+import { idsHash, Interner, labelsHash } from './interner.ts';
 import { hasMatch, type ItemEntry, ItemsByLabel, NO_MATCHES, ParentLabels, withMatch, withoutMatch } from './item-labels.ts';
 import { copyLabels, EMPTY_LABELS, type LabelMap, sameIds, sameLabels } from './label-map.ts';
 import { labelRestrictions } from './restrictions.ts';
@@ -72,9 +72,9 @@ export class LabelIndex<D = undefined> {
   readonly #onStarted: MatchCallback<D> | undefined;
   readonly #onStopped: MatchCallback<D> | undefined;
   /** Own and effective label maps, shared between the items that carry equal ones. */
-  readonly #labelSets = new Interner<LabelMap>(labelsKey);
+  readonly #labelSets = new Interner<LabelMap>({ hash: labelsHash, same: sameLabels });
   /** Parent lists, shared likewise. */
-  readonly #parentLists = new Interner<readonly string[]>(idsKey);
+  readonly #parentLists = new Interner<readonly string[]>({ hash: idsHash, same: sameIds });
 
   readonly #selectors = new Map<string, SelectorEntry>();
   readonly #items = new Map<string, ItemEntry>();
