@@ -35,8 +35,8 @@ export function ipPortElement(member: string): { family: Family; element: string
 
 /**
  * Turns the members of an IP set into the elements of one family's named set. Net members that
- * are all single addresses give a plain set of addresses; any shorter prefix makes it an interval
- * set of CIDRs (or `interval` forces one).
+ * are all single addresses give a plain set of addresses (kept as host CIDRs, see state.ts); any
+ * shorter prefix makes it an interval set of CIDRs (or `interval` forces one).
  */
 export function setElements(
   kind: SetKind,
