@@ -3,7 +3,8 @@
  * the first listed parent winning), the parents and their children, and the items indexed by
  * effective label (key → value → items, with a count per key).
  */
-import { addToSetMap, deleteFromSetMap, type LabelMap, newLabelMap } from './label-map.ts';
+import { type LabelMap, newLabelMap } from './label-map.ts';
+import { addOne, deleteOne, forEachOne, type OneOrSet } from './one-or-set.ts';
 import type { SelectorEntry } from './selector-filing.ts';
 
 /** An item (endpoint, network set) of the label index. */
@@ -133,15 +134,16 @@ export class ParentLabels {
  * Items by effective label. Items are grouped by their effective label set, which is interned
  * (equal sets are one object: the pods of one deployment in one namespace share it), and the
  * groups, not the items, are filed key → value: an item costs one entry in its group instead of
- * one per label (issue 14, memory per remote endpoint). A group of one item is the item itself
- * (no `Set`), so an item whose labels no other carries costs what it did before grouping. Counts
- * per key and per value say how many items a filing would visit.
+ * one per label (issue 14, memory per remote endpoint). A group of one item, and a value one
+ * label set carries, hold it without a `Set` (one-or-set.ts), so an item whose labels no other
+ * carries costs no more than before grouping. Counts per key and per value say how many items a
+ * filing would visit.
  */
 export class ItemsByLabel {
-  /** Effective label set → the item that carries it, or the items when more than one. */
-  readonly #groups = new Map<LabelMap, ItemEntry | Set<ItemEntry>>();
+  /** Effective label set → the items that carry it. */
+  readonly #groups = new Map<LabelMap, OneOrSet<ItemEntry>>();
   /** key → value → the label sets (groups) carrying it. */
-  readonly #byValue = new Map<string, Map<string, Set<LabelMap>>>();
+  readonly #byValue = new Map<string, Map<string, OneOrSet<LabelMap>>>();
   /** key → value → number of items carrying it. */
   readonly #valueCounts = new Map<string, Map<string, number>>();
   readonly #keyCounts = new Map<string, number>();
@@ -160,16 +162,8 @@ export class ItemsByLabel {
   forEachItem(key: string, values: readonly string[] | undefined, fn: (item: ItemEntry) => void): void {
     const byValue = this.#byValue.get(key);
     if (byValue === undefined) return;
-    const visit = (labelSets: Set<LabelMap> | undefined): void => {
-      if (labelSets === undefined) return;
-      for (const labels of labelSets) {
-        const group = this.#groups.get(labels);
-        if (group instanceof Set) for (const item of group) fn(item);
-        else if (group !== undefined) fn(group);
-      }
-    };
-    if (values === undefined) for (const labelSets of byValue.values()) visit(labelSets);
-    else for (const v of values) visit(byValue.get(v));
+    const visit = (value: string): void => forEachOne(byValue, value, (labels) => forEachOne(this.#groups, labels, fn));
+    for (const v of values ?? byValue.keys()) visit(v);
   }
 
   /** Files a new item under `labels`, its interned effective labels. */
@@ -194,35 +188,23 @@ export class ItemsByLabel {
     }
   }
 
+  /** Puts the item in the group of `labels`, filing the group when it is new. */
   #join(item: ItemEntry, labels: LabelMap): void {
-    const group = this.#groups.get(labels);
-    if (group === undefined) {
-      this.#groups.set(labels, item);
-      for (const k in labels) {
-        let byValue = this.#byValue.get(k);
-        if (byValue === undefined) this.#byValue.set(k, (byValue = new Map()));
-        addToSetMap(byValue, labels[k] as string, labels);
-      }
-    } else if (group instanceof Set) {
-      group.add(item);
-    } else if (group !== item) {
-      this.#groups.set(labels, new Set([group, item]));
+    if (!addOne(this.#groups, labels, item)) return;
+    for (const k in labels) {
+      let byValue = this.#byValue.get(k);
+      if (byValue === undefined) this.#byValue.set(k, (byValue = new Map()));
+      addOne(byValue, labels[k] as string, labels);
     }
   }
 
+  /** Takes the item out of the group of `labels`, unfiling the group when it empties. */
   #leave(item: ItemEntry, labels: LabelMap): void {
-    const group = this.#groups.get(labels);
-    if (group instanceof Set) {
-      group.delete(item);
-      if (group.size === 1) this.#groups.set(labels, group.values().next().value as ItemEntry);
-      return;
-    }
-    if (group !== item) return;
-    this.#groups.delete(labels);
+    if (!deleteOne(this.#groups, labels, item)) return;
     for (const k in labels) {
       const byValue = this.#byValue.get(k);
       if (byValue === undefined) continue;
-      deleteFromSetMap(byValue, labels[k] as string, labels);
+      deleteOne(byValue, labels[k] as string, labels);
       if (byValue.size === 0) this.#byValue.delete(k);
     }
   }
