@@ -24,6 +24,7 @@ import { NftablesDriver, type NftApplyOutcome } from './nftables/driver.ts';
 import type { KernelTable } from './nftables/kernel.ts';
 import { NftablesManager } from './nftables/manager.ts';
 import { NftSession } from './nftables/session.ts';
+import { emptyDirty } from './nftables/state.ts';
 import { IpSession } from './routes/ip-session.ts';
 import type { MarkBits } from './nftables/settings.ts';
 import type { Manager } from './manager.ts';
@@ -238,6 +239,27 @@ export class Dataplane {
     return this.serialise(() => this.run([], true));
   }
 
+  /** True when policy chains and sets that changes left unused wait in the kernel (see {@link tidy}). */
+  untidy(): boolean {
+    return this.nftDriver.orphanCount > 0;
+  }
+
+  /**
+   * Deletes the policy chains and sets earlier applies left unused in the kernel (the nftables
+   * driver keeps them for a while so that those applies stay small; nothing refers to them).
+   */
+  tidy(): Promise<ApplyResult> {
+    return this.serialise(async () => {
+      const started = performance.now();
+      const result = this.emptyResult();
+      if (this.inSync) {
+        result.nft = await this.nftDriver.apply(this.nftManager.desired, emptyDirty(), { tidy: true });
+        this.countNft(result);
+      }
+      return this.finish(result, started);
+    });
+  }
+
   /**
    * Workload routes the CNI has just added itself (our protocol): the route driver then takes
    * them as in place instead of re-reading the kernel when its own add meets them. Not serialised
@@ -307,15 +329,7 @@ export class Dataplane {
       if (u.type === 'settings') this.settings = u.settings;
       for (const m of this.managers) m.onUpdate(u);
     }
-    const result: ApplyResult = {
-      ok: true,
-      deferred: false,
-      nft: { commands: 0, applied: false, fullSync: false, retried: false, rebuild: false },
-      routes: { added: 0, replaced: 0, removed: 0, errors: [], fullSync: false },
-      programmedEndpoints: [],
-      failedEndpoints: [],
-      durationMs: 0,
-    };
+    const result = this.emptyResult();
     if (!this.inSync && !this.writeBeforeInSync) {
       result.deferred = true;
       return this.finish(result, started);
@@ -337,18 +351,11 @@ export class Dataplane {
       result.vxlan = { changes: vxlan.changes, errors: vxlan.errors };
       if (vxlan.errors.length > 0) result.ok = false;
     }
-    if (result.nft.fullSync) this.counters.fullSyncs++;
+    this.countNft(result);
     if (result.nft.error) {
-      result.ok = false;
-      this.counters.transactionErrors++;
       for (const key of endpoints) this.unprogrammed.add(key);
       result.failedEndpoints = [...this.unprogrammed];
     } else {
-      if (result.nft.applied) {
-        this.counters.transactions++;
-        this.counters.nftCommands += result.nft.commands;
-        if (result.nft.via === 'netlink') this.counters.netlinkTransactions++;
-      }
       result.programmedEndpoints = [...new Set([...this.unprogrammed, ...endpoints])];
       this.unprogrammed.clear();
     }
@@ -374,6 +381,31 @@ export class Dataplane {
       this.routeDriver.invalidate();
       this.routeRetry = true;
       return { added: 0, replaced: 0, removed: 0, errors: [{ dst: '*', op: 'add', message: (err as Error).message }], fullSync: full };
+    }
+  }
+
+  private emptyResult(): ApplyResult {
+    return {
+      ok: true,
+      deferred: false,
+      nft: { commands: 0, applied: false, fullSync: false, retried: false, rebuild: false },
+      routes: { added: 0, replaced: 0, removed: 0, errors: [], fullSync: false },
+      programmedEndpoints: [],
+      failedEndpoints: [],
+      durationMs: 0,
+    };
+  }
+
+  /** The counters of one nft outcome; a failed transaction makes the result not ok. */
+  private countNft(result: ApplyResult): void {
+    if (result.nft.fullSync) this.counters.fullSyncs++;
+    if (result.nft.error) {
+      result.ok = false;
+      this.counters.transactionErrors++;
+    } else if (result.nft.applied) {
+      this.counters.transactions++;
+      this.counters.nftCommands += result.nft.commands;
+      if (result.nft.via === 'netlink') this.counters.netlinkTransactions++;
     }
   }
 

@@ -4,12 +4,14 @@
  * through an element writer when it changes only elements (netlink-batch.ts), else through a
  * resident `nft -i` when it is small (session.ts), else `nft -f -`.
  *
- * Deferred deletions: when the only other part of a transaction is deleting policy objects the
- * desired state dropped (a policy list's chains when its last pod left it, a deleted policy's
- * chains and IP sets: names.ts `isPolicyObject`), the elements go by netlink now and those
- * objects stay in the kernel, unused (nothing reachable jumps to them), as "orphans". The next
- * nft transaction or full resync deletes them (or a change that wants them back finds them
- * already right, with no transaction at all); at most {@link MAX_ORPHANS} wait.
+ * Deferred deletions: the policy objects the desired state drops (a policy list's chains when its
+ * last pod left it, a deleted policy's chains and IP sets: names.ts `isPolicyObject`) stay in the
+ * kernel, unused (nothing reachable refers to them), as "orphans": the transaction is smaller,
+ * often elements only (so netlink), and a change that wants them back (a label flipped back, a
+ * pod returning to a list) finds them already right. An apply with `tidy` (the agent asks for one
+ * once changes have paused) or a full comparison deletes them; when more than
+ * {@link MAX_ORPHANS} would wait, the transaction goes through nft and deletes them all. Only
+ * with an element writer: without one, every drop is deleted at once.
  *
  * The view is read from the kernel on the first apply (so a restarted agent over an existing table
  * changes only what is wrong), on {@link NftablesDriver.resync} (to repair drift), and after a
@@ -27,8 +29,11 @@ import { isDirtyEmpty, type DesiredState, type DirtyNames } from './state.ts';
 
 /** Largest netlink batch sent through the element writer; larger ones go to nft. */
 export const MAX_NETLINK_BATCH = 64 * 1024;
-/** Unused chains and sets left in the kernel before an nft transaction deletes them. */
-export const MAX_ORPHANS = 1000;
+/**
+ * Unused policy chains and sets left in the kernel before a transaction deletes them all: a few
+ * percent of a large table (they cost nft's cache and the kernel's checks like any chain).
+ */
+export const MAX_ORPHANS = 400;
 
 /** Sends a prebuilt nftables netlink batch (the `margay-netlink` helper's `nft` request). */
 export interface NftElementWriter {
@@ -107,6 +112,8 @@ export class NftablesDriver {
   private view: KernelTable | undefined;
   /** Chains and sets in the kernel (and the view) that the desired state dropped; see the module comment. */
   private readonly orphans = { chains: new Set<string>(), sets: new Set<string>() };
+  /** True during an apply that deletes the orphans instead of keeping more. */
+  private tidying = false;
   private lastText = '';
 
   constructor(
@@ -168,9 +175,11 @@ export class NftablesDriver {
    * Applies the difference for the dirty names (or everything with `full`, or when there is no
    * view yet). Never throws for a rejected transaction: the outcome carries the error.
    */
-  async apply(desired: DesiredState, dirty: DirtyNames, options: { full?: boolean } = {}): Promise<NftApplyOutcome> {
+  async apply(desired: DesiredState, dirty: DirtyNames, options: { full?: boolean; tidy?: boolean } = {}): Promise<NftApplyOutcome> {
     const full = options.full === true || this.view === undefined;
     const noop = { commands: 0, applied: false, rebuild: false };
+    if (options.tidy && !full && this.orphanCount > 0) dirty = scopeWith(dirty, this.orphans);
+    this.tidying = options.tidy === true;
     if (!full && isDirtyEmpty(dirty)) return { ...noop, fullSync: false, retried: false };
     if (full) {
       try {
@@ -200,25 +209,23 @@ export class NftablesDriver {
 
   /** Chooses how to send the difference for `scope`: netlink (possibly deferring deletions) or nft. */
   private plan(view: KernelTable, desired: DesiredState, scope: DiffScope): Plan {
-    if (this.elementWriter && scope !== 'all') {
-      const tx = computeTransaction(view, desired, scope, this.table);
+    if (!this.elementWriter || scope === 'all' || this.tidying) return { tx: computeTransaction(view, desired, scope, this.table), scope, coversOrphans: true };
+    // The policy objects this change drops wait in the kernel while there is room for them.
+    const doomed = doomedNames(view, desired, scope);
+    const deferred = { chains: doomed.chains.filter((n) => isPolicyObject('chain', n)), sets: doomed.sets.filter((n) => isPolicyObject('set', n)) };
+    const count = deferred.chains.length + deferred.sets.length;
+    if (this.orphanCount + count <= MAX_ORPHANS) {
+      const reduced: DirtyNames = {
+        chains: new Set([...scope.chains].filter((n) => !deferred.chains.includes(n))),
+        sets: new Set([...scope.sets].filter((n) => !deferred.sets.includes(n))),
+        maps: scope.maps,
+      };
+      const tx = computeTransaction(view, desired, reduced, this.table);
       const batch = this.netlinkBatch(tx);
-      if (batch) return { tx, scope, batch, coversOrphans: false };
-      const doomed = doomedNames(view, desired, scope);
-      const count = doomed.chains.length + doomed.sets.length;
-      const deferrable = doomed.chains.every((n) => isPolicyObject('chain', n)) && doomed.sets.every((n) => isPolicyObject('set', n));
-      if (count > 0 && deferrable && this.orphanCount + count <= MAX_ORPHANS) {
-        const reduced: DirtyNames = {
-          chains: new Set([...scope.chains].filter((n) => !doomed.chains.includes(n))),
-          sets: new Set([...scope.sets].filter((n) => !doomed.sets.includes(n))),
-          maps: scope.maps,
-        };
-        const rest = computeTransaction(view, desired, reduced, this.table);
-        const restBatch = this.netlinkBatch(rest);
-        if (rest.lines.length === 0 || restBatch) return { tx: rest, scope: reduced, ...(restBatch ? { batch: restBatch } : {}), deferred: doomed, coversOrphans: false };
-      }
+      return { tx, scope: reduced, ...(batch ? { batch } : {}), deferred, coversOrphans: false };
     }
-    const wide = scope === 'all' || this.orphanCount === 0 ? scope : scopeWith(scope, this.orphans);
+    // No room: this transaction goes through nft and deletes every orphan with what it drops.
+    const wide = scopeWith(scope, this.orphans);
     return { tx: computeTransaction(view, desired, wide, this.table), scope: wide, coversOrphans: true };
   }
 
