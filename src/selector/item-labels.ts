@@ -1,7 +1,7 @@
 /**
  * The items' side of the label index: an item's effective labels (its own over its parents',
  * the first listed parent winning), the parents and their children, and the items indexed by
- * effective label (key → value → items, with a count per key).
+ * effective label (key → value → label sets → items, with counts per key and value).
  */
 import { type LabelMap, newLabelMap } from './label-map.ts';
 import { addOne, deleteOne, forEachOne, type OneOrSet } from './one-or-set.ts';
