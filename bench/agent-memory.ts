@@ -169,5 +169,7 @@ try {
   await host.delete();
   await ds.close();
   await etcd.destroy();
-  rmSync(snapshots, { recursive: true, force: true });
+  // BENCH_KEEP_SNAPSHOT=1 keeps the heap snapshot for a closer look (its path is printed).
+  if (process.env.BENCH_KEEP_SNAPSHOT === '1') console.log(`heap snapshot kept in ${snapshots}`);
+  else rmSync(snapshots, { recursive: true, force: true });
 }

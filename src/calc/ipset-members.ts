@@ -10,9 +10,9 @@
  *   declares that named port with that protocol.
  *
  * Members are reference-counted (two items may contribute the same address), so a member is
- * added on its first contribution and removed on its last. Work is proportional to the change:
- * a label change re-evaluates only the selectors the label index files under the changed labels,
- * and an address change touches only the sets the item is in.
+ * added on its first contribution and removed on its last; only counts above one are kept. Work
+ * is proportional to the change: a label change re-evaluates only the selectors the label index
+ * files under the changed labels, and an address change touches only the sets the item is in.
  */
 import { LabelIndex } from '../selector/mod.ts';
 import type { ActiveIpSetCallbacks, IpSetCallbacks } from './callbacks.ts';
@@ -31,8 +31,13 @@ interface ItemSource {
 
 interface SetState {
   spec: IpSetSpec;
-  /** member → number of contributing items. */
-  members: Map<string, number>;
+  /** The members: each has at least one contributing item. */
+  members: Set<string>;
+  /**
+   * member → contributing items beyond the first, for the few members with more than one: nearly
+   * every member comes from one item, and a `Set` entry is a third smaller than a `Map` entry.
+   */
+  extra: Map<string, number>;
 }
 
 /** Maintains the members of the active IP sets; reports set lifecycle and member changes downstream. */
@@ -52,7 +57,7 @@ export class IpSetMemberIndex implements ActiveIpSetCallbacks {
   /** A set is needed: announce it, then compute its members. */
   onIpSetActive(spec: IpSetSpec): void {
     if (this.#sets.has(spec.id)) return;
-    this.#sets.set(spec.id, { spec, members: new Map() });
+    this.#sets.set(spec.id, { spec, members: new Set(), extra: new Map() });
     this.#out.onIpSetAdded(spec.id, spec.kind);
     // Service sets have no members here (no service data); everything else is a selector.
     if (spec.service === undefined) this.#index.updateSelector(spec.id, spec.selector);
@@ -91,7 +96,7 @@ export class IpSetMemberIndex implements ActiveIpSetCallbacks {
 
   /** Current members of a set (a copy; for tests and tracing). */
   membersOf(id: string): string[] {
-    return [...(this.#sets.get(id)?.members.keys() ?? [])].sort();
+    return [...(this.#sets.get(id)?.members ?? [])].sort();
   }
 
   /** Number of active sets. */
@@ -137,16 +142,20 @@ export class IpSetMemberIndex implements ActiveIpSetCallbacks {
   }
 
   #add(state: SetState, member: string): void {
-    const n = state.members.get(member) ?? 0;
-    state.members.set(member, n + 1);
-    if (n === 0) this.#out.onIpSetMemberAdded(state.spec.id, member);
+    if (state.members.has(member)) {
+      state.extra.set(member, (state.extra.get(member) ?? 0) + 1);
+      return;
+    }
+    state.members.add(member);
+    this.#out.onIpSetMemberAdded(state.spec.id, member);
   }
 
   #remove(state: SetState, member: string): void {
-    const n = state.members.get(member);
-    if (n === undefined) return;
-    if (n > 1) {
-      state.members.set(member, n - 1);
+    if (!state.members.has(member)) return;
+    const extra = state.extra.get(member);
+    if (extra !== undefined) {
+      if (extra > 1) state.extra.set(member, extra - 1);
+      else state.extra.delete(member);
       return;
     }
     state.members.delete(member);

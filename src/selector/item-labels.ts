@@ -1,9 +1,10 @@
 /**
  * The items' side of the label index: an item's effective labels (its own over its parents',
  * the first listed parent winning), the parents and their children, and the items indexed by
- * effective label (key → value → items, with a count per key).
+ * effective label (key → value → label sets → items, with counts per key and value).
  */
-import { addToSetMap, type LabelMap, newLabelMap } from './label-map.ts';
+import { type LabelMap, newLabelMap } from './label-map.ts';
+import { addOne, deleteOne, forEachOne, type OneOrSet } from './one-or-set.ts';
 import type { SelectorEntry } from './selector-filing.ts';
 
 /** An item (endpoint, network set) of the label index. */
@@ -129,10 +130,22 @@ export class ParentLabels {
   }
 }
 
-/** Items by effective label: key → value → items, and how many items carry each key. */
+/**
+ * Items by effective label. Items are grouped by their effective label set, which is interned
+ * (equal sets are one object: the pods of one deployment in one namespace share it), and the
+ * groups, not the items, are filed key → value: an item costs one entry in its group instead of
+ * one per label (issue 14, memory per remote endpoint). A group of one item, and a value one
+ * label set carries, hold it without a `Set` (one-or-set.ts), so an item whose labels no other
+ * carries costs no more than before grouping. Counts per key and per value say how many items a
+ * filing would visit.
+ */
 export class ItemsByLabel {
-  /** key → value → items (read by the index; changed only through add/remove). */
-  readonly byValue = new Map<string, Map<string, Set<ItemEntry>>>();
+  /** Effective label set → the items that carry it. */
+  readonly #groups = new Map<LabelMap, OneOrSet<ItemEntry>>();
+  /** key → value → the label sets (groups) carrying it. */
+  readonly #byValue = new Map<string, Map<string, OneOrSet<LabelMap>>>();
+  /** key → value → number of items carrying it. */
+  readonly #valueCounts = new Map<string, Map<string, number>>();
   readonly #keyCounts = new Map<string, number>();
 
   /** Number of items carrying `key`. */
@@ -140,26 +153,71 @@ export class ItemsByLabel {
     return this.#keyCounts.get(key) ?? 0;
   }
 
-  /** Files the item under `key = value`. */
-  add(item: ItemEntry, key: string, value: string): void {
-    let byValue = this.byValue.get(key);
-    if (byValue === undefined) this.byValue.set(key, (byValue = new Map()));
-    addToSetMap(byValue, value, item);
-    this.#keyCounts.set(key, (this.#keyCounts.get(key) ?? 0) + 1);
+  /** Number of items carrying `key = value`. */
+  valueCount(key: string, value: string): number {
+    return this.#valueCounts.get(key)?.get(value) ?? 0;
   }
 
-  /** Unfiles the item from `key = value` (nothing when it was not filed there). */
-  remove(item: ItemEntry, key: string, value: string): void {
-    const byValue = this.byValue.get(key);
+  /** Calls `fn` for each item carrying `key` with one of `values` (any value when undefined). */
+  forEachItem(key: string, values: readonly string[] | undefined, fn: (item: ItemEntry) => void): void {
+    const byValue = this.#byValue.get(key);
     if (byValue === undefined) return;
-    const set = byValue.get(value);
-    if (set === undefined || !set.delete(item)) return;
-    if (set.size === 0) {
-      byValue.delete(value);
-      if (byValue.size === 0) this.byValue.delete(key);
+    const visit = (value: string): void => forEachOne(byValue, value, (labels) => forEachOne(this.#groups, labels, fn));
+    for (const v of values ?? byValue.keys()) visit(v);
+  }
+
+  /** Files a new item under `labels`, its interned effective labels. */
+  add(item: ItemEntry, labels: LabelMap): void {
+    this.#join(item, labels);
+    for (const k in labels) this.#count(k, labels[k] as string, 1);
+  }
+
+  /** Unfiles an item from `labels`, as it was filed. */
+  remove(item: ItemEntry, labels: LabelMap): void {
+    this.#leave(item, labels);
+    for (const k in labels) this.#count(k, labels[k] as string, -1);
+  }
+
+  /** Refiles an item whose effective labels went from `from` to `to`; `changed` lists the keys whose value differs. */
+  move(item: ItemEntry, from: LabelMap, to: LabelMap, changed: readonly string[]): void {
+    this.#leave(item, from);
+    this.#join(item, to);
+    for (const k of changed) {
+      if (from[k] !== undefined) this.#count(k, from[k] as string, -1);
+      if (to[k] !== undefined) this.#count(k, to[k] as string, 1);
     }
-    const n = (this.#keyCounts.get(key) ?? 1) - 1;
-    if (n === 0) this.#keyCounts.delete(key);
-    else this.#keyCounts.set(key, n);
+  }
+
+  /** Puts the item in the group of `labels`, filing the group when it is new. */
+  #join(item: ItemEntry, labels: LabelMap): void {
+    if (!addOne(this.#groups, labels, item)) return;
+    for (const k in labels) {
+      let byValue = this.#byValue.get(k);
+      if (byValue === undefined) this.#byValue.set(k, (byValue = new Map()));
+      addOne(byValue, labels[k] as string, labels);
+    }
+  }
+
+  /** Takes the item out of the group of `labels`, unfiling the group when it empties. */
+  #leave(item: ItemEntry, labels: LabelMap): void {
+    if (!deleteOne(this.#groups, labels, item)) return;
+    for (const k in labels) {
+      const byValue = this.#byValue.get(k);
+      if (byValue === undefined) continue;
+      deleteOne(byValue, labels[k] as string, labels);
+      if (byValue.size === 0) this.#byValue.delete(k);
+    }
+  }
+
+  #count(key: string, value: string, delta: 1 | -1): void {
+    let values = this.#valueCounts.get(key);
+    if (values === undefined) this.#valueCounts.set(key, (values = new Map()));
+    const n = (values.get(value) ?? 0) + delta;
+    if (n > 0) values.set(value, n);
+    else values.delete(value);
+    if (values.size === 0) this.#valueCounts.delete(key);
+    const total = (this.#keyCounts.get(key) ?? 0) + delta;
+    if (total > 0) this.#keyCounts.set(key, total);
+    else this.#keyCounts.delete(key);
   }
 }

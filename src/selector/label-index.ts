@@ -16,7 +16,8 @@
  * the fewest items at filing time ({@link LabelIndex.optimize} re-files after the item population
  * has changed a lot).
  *
- * Items are indexed by their effective labels: key → value → items.
+ * Items are indexed by their effective labels: key → value → the label sets carrying it → items
+ * (item-labels.ts).
  *
  * - **Item added or changed**: re-check the selectors it matched; then evaluate the selectors
  *   filed under each `(key, value)` and each `key` it carries (each selector is filed under one
@@ -45,7 +46,7 @@
  * needs no map of its own beside the index's.
  */
 import type { Labels } from './evaluate.ts';
-import { idsKey, Interner, labelsKey } from './interner.ts';
+import { idsHash, Interner, labelsHash } from './interner.ts';
 import { hasMatch, type ItemEntry, ItemsByLabel, NO_MATCHES, ParentLabels, withMatch, withoutMatch } from './item-labels.ts';
 import { copyLabels, EMPTY_LABELS, type LabelMap, sameIds, sameLabels } from './label-map.ts';
 import { labelRestrictions } from './restrictions.ts';
@@ -71,9 +72,9 @@ export class LabelIndex<D = undefined> {
   readonly #onStarted: MatchCallback<D> | undefined;
   readonly #onStopped: MatchCallback<D> | undefined;
   /** Own and effective label maps, shared between the items that carry equal ones. */
-  readonly #labelSets = new Interner<LabelMap>(labelsKey);
+  readonly #labelSets = new Interner<LabelMap>({ hash: labelsHash, same: sameLabels });
   /** Parent lists, shared likewise. */
-  readonly #parentLists = new Interner<readonly string[]>(idsKey);
+  readonly #parentLists = new Interner<readonly string[]>({ hash: idsHash, same: sameIds });
 
   readonly #selectors = new Map<string, SelectorEntry>();
   readonly #items = new Map<string, ItemEntry>();
@@ -163,7 +164,7 @@ export class LabelIndex<D = undefined> {
         this.#items.set(itemId, item);
         this.#parents.attach(item, item.parentIds);
         const eff = this.#labelSets.acquire(this.#parents.effective(item));
-        for (const k in eff) this.#byLabel.add(item, k, eff[k] as string);
+        this.#byLabel.add(item, eff);
         item.labels = eff;
         this.#evaluateItem(item, undefined);
         return;
@@ -194,7 +195,7 @@ export class LabelIndex<D = undefined> {
       const item = this.#items.get(itemId);
       if (item === undefined) return;
       for (const sel of item.matches) this.#stop(sel, item);
-      for (const k in item.labels) this.#byLabel.remove(item, k, item.labels[k] as string);
+      this.#byLabel.remove(item, item.labels);
       this.#parents.detach(item, item.parentIds, []);
       this.#items.delete(itemId);
       this.#labelSets.release(item.own);
@@ -378,21 +379,12 @@ export class LabelIndex<D = undefined> {
     switch (plan.kind) {
       case 'never':
         return;
-      case 'values': {
-        const byValue = this.#byLabel.byValue.get(plan.key);
-        if (byValue === undefined) return;
-        for (const v of plan.values) {
-          const set = byValue.get(v);
-          if (set !== undefined) for (const item of set) consider(item);
-        }
+      case 'values':
+        this.#byLabel.forEachItem(plan.key, plan.values, consider);
         return;
-      }
-      case 'key': {
-        const byValue = this.#byLabel.byValue.get(plan.key);
-        if (byValue === undefined) return;
-        for (const set of byValue.values()) for (const item of set) consider(item);
+      case 'key':
+        this.#byLabel.forEachItem(plan.key, undefined, consider);
         return;
-      }
       case 'scan':
         for (const item of this.#items.values()) consider(item);
         return;
@@ -455,13 +447,8 @@ export class LabelIndex<D = undefined> {
     const changed: string[] = [];
     for (const k in eff) if (old[k] !== eff[k]) changed.push(k);
     for (const k in old) if (eff[k] === undefined) changed.push(k);
+    this.#byLabel.move(item, old, eff, changed);
     if (changed.length === 0) return;
-    for (const k of changed) {
-      const ov = old[k];
-      const nv = eff[k];
-      if (ov !== undefined) this.#byLabel.remove(item, k, ov);
-      if (nv !== undefined) this.#byLabel.add(item, k, nv);
-    }
     this.#evaluateItem(item, changed);
   }
 }

@@ -46,8 +46,7 @@ export function choosePlan(r: Restrictions, ast: SelectorNode, items: ItemsByLab
     let plan: Plan;
     if (lr.values !== undefined) {
       cost = 0;
-      const byValue = items.byValue.get(key);
-      for (const v of lr.values) cost += byValue?.get(v)?.size ?? 0;
+      for (const v of lr.values) cost += items.valueCount(key, v);
       // Prefer a value filing over a key filing at equal cost, and fewer values over more.
       cost += lr.values.size * 1e-6;
       plan = { kind: 'values', key, values: [...lr.values] };

@@ -75,6 +75,16 @@ describe('ip-set members - selectors', () => {
     assert.deepEqual(events.slice(1), [`+ ${spec.id} 10.0.0.1/32`], 'second contribution and first removal are silent');
     idx.onNetworkSetUpdate('gnetset/n', undefined);
     assert.deepEqual(events.slice(-1), [`- ${spec.id} 10.0.0.1/32`]);
+    // Three contributors: only the last removal is announced, whatever the order.
+    events.length = 0;
+    for (const w of ['w1', 'w2', 'w3']) idx.onEndpointUpdate(`wep/a/${w}`, endpoint('a', w, { labels: { role: 'x' }, ips: ['10.0.0.1'] }));
+    idx.onEndpointUpdate('wep/a/w2', undefined);
+    idx.onEndpointUpdate('wep/a/w1', undefined);
+    assert.deepEqual(events, [`+ ${spec.id} 10.0.0.1/32`]);
+    assert.deepEqual(idx.membersOf(spec.id), ['10.0.0.1/32']);
+    idx.onEndpointUpdate('wep/a/w3', undefined);
+    assert.deepEqual(events, [`+ ${spec.id} 10.0.0.1/32`, `- ${spec.id} 10.0.0.1/32`]);
+    assert.deepEqual(idx.membersOf(spec.id), []);
   });
 
   it('deactivating a set announces its removal only', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { applyToView, computeTransaction, renderTable, type TableRef } from '../../src/dataplane/nftables/diff.ts';
-import { canonicalElement, emptyKernelTable, parseNftListing, type KernelTable } from '../../src/dataplane/nftables/kernel.ts';
+import { canonicalElement, deleteTextOf, emptyKernelTable, parseNftListing, type KernelTable } from '../../src/dataplane/nftables/kernel.ts';
 import { DesiredState, emptyDirty, hashFromComment, rule, ruleComment } from '../../src/dataplane/nftables/state.ts';
 
 const T: TableRef = { family: 'inet', name: 'margay' };
@@ -169,6 +169,30 @@ describe('dataplane diff - reading the kernel back', () => {
     assert.equal(k.maps.get('from-wl')!.valueType, 'verdict');
   });
 
+  it('keys a plain set of addresses as host CIDRs, as the desired state keeps them, and writes addresses', () => {
+    const k = parseNftListing(
+      JSON.stringify({
+        nftables: [
+          { table: { family: 'inet', name: 'margay' } },
+          { set: { family: 'inet', table: 'margay', name: 'v4-s.p', type: 'ipv4_addr', elem: ['10.0.0.1', '10.0.0.9'] } },
+        ],
+      }),
+    );
+    assert.deepEqual([...k.sets.get('v4-s.p')!.elements], ['10.0.0.1/32', '10.0.0.9/32']);
+    assert.equal(k.sets.get('v4-s.p')!.deleteTexts, undefined, 'no text of its own to keep');
+    const d = new DesiredState();
+    d.setSet({ name: 'v4-s.p', type: 'ipv4_addr', flags: [], elements: new Set(['10.0.0.1/32', '10.0.0.2/32']) });
+    const tx = computeTransaction(k, d, 'all', T);
+    assert.deepEqual(
+      tx.lines.filter((l) => l.includes('element')),
+      ['delete element inet margay v4-s.p { 10.0.0.9 }', 'add element inet margay v4-s.p { 10.0.0.2 }'],
+    );
+    // The view after the transaction is the desired state's own set, not a copy.
+    applyToView(k, d, 'all', false);
+    assert.equal(k.sets.get('v4-s.p')!.elements, d.sets.get('v4-s.p')!.elements);
+    assert.deepEqual(computeTransaction(k, d, 'all', T).lines, []);
+  });
+
   it('canonicalises set elements so they compare with desired ones', () => {
     const k = parseNftListing(listing);
     assert.deepEqual([...k.sets.get('v4-s.abc-_1')!.elements.keys()], ['10.244.0.0/24']);
@@ -177,12 +201,13 @@ describe('dataplane diff - reading the kernel back', () => {
     assert.deepEqual([...k.sets.get('v6p-n.xyz')!.elements.keys()], ['fd00::1 . 17 . 53']);
     assert.deepEqual([...k.sets.get('v6-mapped')!.elements.keys()], ['::ffff:0:0/96', 'fd00::1/128']);
     // A range (never written by Margay) gets a key no desired element has, and a deletable text.
-    assert.deepEqual([...k.sets.get('v4-range')!.elements], [
+    const range = k.sets.get('v4-range')!;
+    assert.deepEqual([...range.elements].map((e) => [e, deleteTextOf(range)(e)]), [
       ['range 10.1.0.1-10.1.0.9', '10.1.0.1-10.1.0.9'],
       ['10.2.0.0/16', '10.2.0.0/16'],
     ]);
     assert.deepEqual(canonicalElement({ elem: { val: '10.0.0.1', timeout: 5 } }, 'ipv4_addr'), { key: '10.0.0.1/32', text: '10.0.0.1/32' });
-    assert.deepEqual(canonicalElement('FD00:0::1', 'ipv6_addr', false), { key: 'fd00::1', text: 'fd00::1' }, 'a plain set keys addresses');
+    assert.deepEqual(canonicalElement('FD00:0::1', 'ipv6_addr', false), { key: 'fd00::1/128', text: 'fd00::1' }, 'a plain set keys addresses as host CIDRs');
     assert.deepEqual(canonicalElement('tcp', 'inet_proto', false), { key: '6', text: '6' });
   });
 

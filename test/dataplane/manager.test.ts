@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DataplaneUpdate } from '../../src/calc/model.ts';
 import { ipPortElement, setElements } from '../../src/dataplane/nftables/ipsets-manager.ts';
+import { renderTable } from '../../src/dataplane/nftables/diff.ts';
 import { NftablesManager } from '../../src/dataplane/nftables/manager.ts';
 import { hostEndpoint, ipPortSet, ipSet, policy, settings, tier, workload } from './updates.ts';
 
@@ -48,8 +49,14 @@ describe('dataplane manager - desired state', () => {
     // A set delta: only that set.
     const delta = feed(m, [{ type: 'ipset-delta', id: 's:all', added: ['10.0.0.2/32'], removed: [] }]);
     assert.deepEqual([...delta.sets], ['v4-s.all']);
-    assert.deepEqual([...m.desired.sets.get('v4-s.all')!.elements], ['10.0.0.1', '10.0.0.2']);
+    assert.deepEqual([...m.desired.sets.get('v4-s.all')!.elements], ['10.0.0.1/32', '10.0.0.2/32'], 'kept as host CIDRs');
     assert.deepEqual(m.desired.sets.get('v4-s.all')!.flags, [], 'single addresses: a plain set');
+    assert.match(renderTable(m.desired, { family: 'inet', name: 'margay' }), /add element inet margay v4-s\.all \{ 10\.0\.0\.1, 10\.0\.0\.2 \}/, 'written as addresses');
+    // The set the desired state holds never changes: the next delta gives it a new one.
+    const held = m.desired.sets.get('v4-s.all')!.elements;
+    feed(m, [{ type: 'ipset-delta', id: 's:all', added: ['10.0.0.3/32'], removed: ['10.0.0.1/32'] }]);
+    assert.deepEqual([...held], ['10.0.0.1/32', '10.0.0.2/32']);
+    assert.deepEqual([...m.desired.sets.get('v4-s.all')!.elements], ['10.0.0.2/32', '10.0.0.3/32']);
   });
 
   it('switches to an interval set (another name) when a CIDR joins, rewriting the rules', () => {
@@ -178,7 +185,7 @@ describe('dataplane manager - desired state', () => {
 
   it('turns IP set members into set elements per family and kind', () => {
     assert.deepEqual(setElements('net', ['10.0.0.0/8', '10.1.2.3/32', 'fd00::/8', 'x'], 4), { elements: new Set(['10.0.0.0/8']), interval: true });
-    assert.deepEqual(setElements('net', ['10.1.2.3/32', 'fd00::1', 'fd00::2/128'], 6), { elements: new Set(['fd00::1', 'fd00::2']), interval: false });
+    assert.deepEqual(setElements('net', ['10.1.2.3/32', 'fd00::1', 'fd00::2/128'], 6), { elements: new Set(['fd00::1/128', 'fd00::2/128']), interval: false });
     assert.deepEqual(setElements('net', ['10.1.2.3/32'], 4, { interval: true }), { elements: new Set(['10.1.2.3/32']), interval: true });
     assert.deepEqual(ipPortElement('10.0.0.5,tcp:80'), { family: 4, element: '10.0.0.5 . 6 . 80' });
     assert.deepEqual(ipPortElement('FD00::5,sctp:9'), { family: 6, element: 'fd00::5 . 132 . 9' });

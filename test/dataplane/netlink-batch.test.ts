@@ -82,7 +82,7 @@ function driverWithWriter(options: { fail?: boolean } = {}) {
 
 function desiredTable(): DesiredState {
   const d = new DesiredState();
-  d.setSet({ name: 'v4-s.a', type: 'ipv4_addr', flags: [], elements: new Set(['10.0.0.1']) });
+  d.setSet({ name: 'v4-s.a', type: 'ipv4_addr', flags: [], elements: new Set(['10.0.0.1/32']) });
   d.setChain({ name: 'pi-gnp/a', rules: [rule('ip saddr @v4-s.a accept', 'gnp/a ingress 0')] });
   d.setChain({ name: 'twp_1', rules: [rule('jump pi-gnp/a', 'tier')] });
   d.setChain({ name: 'twp_2', rules: [rule('counter drop', 'end')] });
@@ -98,7 +98,7 @@ describe('nftables driver - element-only transactions as netlink batches', () =>
     const d = desiredTable();
     await driver.apply(d, d.takeDirty(), { full: true });
     assert.equal(nftTexts.length, 1, 'the first sync goes to nft');
-    d.setSet({ name: 'v4-s.a', type: 'ipv4_addr', flags: [], elements: new Set(['10.0.0.1', '10.0.0.2']) });
+    d.setSet({ name: 'v4-s.a', type: 'ipv4_addr', flags: [], elements: new Set(['10.0.0.1/32', '10.0.0.2/32']) });
     d.setMapElement('to-wl', 'cali3', 'goto twp_1');
     const out = await driver.apply(d, d.takeDirty());
     assert.equal(out.via, 'netlink');
@@ -106,6 +106,7 @@ describe('nftables driver - element-only transactions as netlink batches', () =>
     assert.equal(batches.length, 1);
     assert.equal(nftTexts.length, 1);
     assert.ok(batches[0]!.includes(Buffer.from('cali3')));
+    assert.ok(batches[0]!.includes(Buffer.from([10, 0, 0, 2])), 'the plain set element (a host CIDR kept) as an address');
   });
 
   it('defers the deletion of a policy list nobody uses, and finds it right when it comes back', async () => {

@@ -13,9 +13,9 @@
  *   create sets, maps, chains → set elements (deletes first) → chain contents →
  *   map elements (deletes first) → flush chains to delete → delete maps → delete chains → delete sets.
  */
-import type { KernelChain, KernelTable } from './kernel.ts';
+import { deleteTextOf, type KernelChain, type KernelTable } from './kernel.ts';
 import type { ElementOp } from './netlink-batch.ts';
-import { baseSignature, ruleComment, setSignature, type BaseChainSpec, type ChainSpec, type DesiredState, type DirtyNames } from './state.ts';
+import { baseSignature, elementText, ruleComment, setSignature, type BaseChainSpec, type ChainSpec, type DesiredState, type DirtyNames } from './state.ts';
 
 /** What to compare: everything, or only the dirty names. */
 export type DiffScope = 'all' | DirtyNames;
@@ -156,9 +156,13 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
       stats.setsCreated++;
     }
     const del: string[] = [];
-    if (k) for (const [key, text] of k.elements) if (!d.elements.has(key)) del.push(text);
+    if (k) {
+      const text = deleteTextOf(k);
+      for (const key of k.elements) if (!d.elements.has(key)) del.push(text(key));
+    }
     const add: string[] = [];
-    for (const e of d.elements) if (!k?.elements.has(e)) add.push(e);
+    const text = elementText(d);
+    for (const e of d.elements) if (!k?.elements.has(e)) add.push(text(e));
     chunked(del, (part) => elements.push(`delete element ${T} ${name} { ${part.join(', ')} }`));
     chunked(add, (part) => elements.push(`add element ${T} ${name} { ${part.join(', ')} }`));
     const op = (verb: ElementOp['verb'], texts: string[]): ElementOp => ({ verb, set: name, keyType: d.type, flags: d.flags, elements: texts.map((key) => ({ key })) });
@@ -251,7 +255,7 @@ export function applyToView(kernel: KernelTable, desired: DesiredState, scope: D
   for (const name of scopeNames(scope, (d) => d.sets, desired.sets, kernel.sets)) {
     const d = desired.sets.get(name);
     if (!d) kernel.sets.delete(name);
-    else kernel.sets.set(name, { name, type: d.type, flags: [...d.flags], elements: new Map([...d.elements].map((e) => [e, e])) });
+    else kernel.sets.set(name, { name, type: d.type, flags: [...d.flags], elements: d.elements });
   }
   for (const name of scopeNames(scope, (d) => d.maps.keys(), desired.maps, kernel.maps)) {
     const d = desired.maps.get(name);

@@ -250,6 +250,8 @@ export class NftablesDriver {
       for (const n of plan.deferred?.sets ?? []) this.orphans.sets.add(n);
     };
     if (tx.lines.length === 0) {
+      // The kernel holds what is desired: the view takes the desired sets rather than keep its
+      // own parsed copy of every element after a resync (memory, issue 14).
       done();
       return { commands: 0, applied: false, rebuild: false, stats: tx.stats };
     }

@@ -4,10 +4,16 @@
  * plain addresses while every member is a single address, an interval set of CIDRs otherwise
  * (the name says which). When a set's shape changes (a family appears or empties, it becomes an
  * interval set), the rules that use it must be written again: its users are told.
+ *
+ * Memory (issue 14): a net set's host members (`/32`, `/128`, most members: endpoints) are kept
+ * per family in the form a plain set's elements take (state.ts), and that very `Set` is handed to
+ * the desired state, which the driver's view of the kernel shares in turn: one copy of each
+ * member in the dataplane, its string the graph's own. Handed-over sets never change, so the
+ * first change after a render copies them.
  */
 import type { DataplaneUpdate, IpSetKind } from '../../calc/mod.ts';
 import type { Manager } from '../manager.ts';
-import { canonicalIp, disjointNets, type Family } from '../../net/mod.ts';
+import { canonicalIp, disjointNets, formatCidr, parseCidrOrIp, type Family } from '../../net/mod.ts';
 import { ipSetName, setFlags, setType, type SetKind } from './names.ts';
 import type { NftTable } from './table.ts';
 
@@ -29,8 +35,8 @@ export function ipPortElement(member: string): { family: Family; element: string
 
 /**
  * Turns the members of an IP set into the elements of one family's named set. Net members that
- * are all single addresses give a plain set of addresses; any shorter prefix makes it an interval
- * set of CIDRs (or `interval` forces one).
+ * are all single addresses give a plain set of addresses (kept as host CIDRs, see state.ts); any
+ * shorter prefix makes it an interval set of CIDRs (or `interval` forces one).
  */
 export function setElements(
   kind: SetKind,
@@ -44,7 +50,7 @@ export function setElements(
     const cidrs = family === 4 ? c.v4 : c.v6;
     const full = `/${family === 4 ? 32 : 128}`;
     const interval = options.interval === true || cidrs.some((x) => !x.endsWith(full));
-    return { elements: new Set(interval ? cidrs : cidrs.map((x) => x.slice(0, -full.length))), interval };
+    return { elements: new Set(cidrs), interval };
   }
   const out = new Set<string>();
   for (const m of members) {
@@ -55,12 +61,57 @@ export function setElements(
   return { elements: out, interval: false };
 }
 
+/** The family of a member that is a canonical host CIDR (`10.0.0.1/32`, `fd00::1/128`), else undefined. */
+function hostFamily(member: string): Family | undefined {
+  const c = parseCidrOrIp(member);
+  if (c === undefined || c.prefix !== (c.family === 4 ? 32 : 128) || formatCidr(c) !== member) return undefined;
+  return c.family;
+}
+
+/** The members of one IP set. */
+interface Members {
+  kind: IpSetKind;
+  /** A net set's host members per family: the elements of its plain sets as they are. */
+  hosts: Record<Family, Set<string>>;
+  /** Every other member: a net set's other nets (and anything invalid), an ip-port set's members. */
+  others: Set<string>;
+  /** True while `hosts` are held by the desired state (copy them before a change). */
+  handedOver: boolean;
+}
+
+function newMembers(kind: IpSetKind): Members {
+  return { kind, hosts: { 4: new Set(), 6: new Set() }, others: new Set(), handedOver: false };
+}
+
+/** Adds (`add`) or removes one member. */
+function changeMember(set: Members, member: string, add: boolean): void {
+  const family = set.kind === 'net' ? hostFamily(member) : undefined;
+  if (family === undefined) {
+    if (add) set.others.add(member);
+    else set.others.delete(member);
+    return;
+  }
+  if (set.handedOver) {
+    set.hosts = { 4: new Set(set.hosts[4]), 6: new Set(set.hosts[6]) };
+    set.handedOver = false;
+  }
+  if (add) set.hosts[family].add(member);
+  else set.hosts[family].delete(member);
+}
+
+/** Every member of a set. */
+function* allMembers(set: Members): Iterable<string> {
+  yield* set.hosts[4];
+  yield* set.hosts[6];
+  yield* set.others;
+}
+
 /** Renders the graph's IP sets into the table. */
 export class IpSetsManager implements Manager {
   readonly #table: NftTable;
   /** Told the owners whose rules use a set whose shape changed. */
   readonly #onShapeChanged: (owners: ReadonlySet<string>) => void;
-  readonly #sets = new Map<string, { kind: IpSetKind; members: Set<string> }>();
+  readonly #sets = new Map<string, Members>();
   readonly #dirty = new Set<string>();
   /** id → the named sets rendered for it. */
   readonly #rendered = new Map<string, string[]>();
@@ -77,20 +128,23 @@ export class IpSetsManager implements Manager {
 
   onUpdate(u: DataplaneUpdate): void {
     switch (u.type) {
-      case 'ipset-update':
-        this.#sets.set(u.id, { kind: u.kind, members: new Set(u.members) });
+      case 'ipset-update': {
+        const set = newMembers(u.kind);
+        for (const m of u.members) changeMember(set, m, true);
+        this.#sets.set(u.id, set);
         this.#dirty.add(u.id);
         break;
+      }
       case 'ipset-delta': {
         let set = this.#sets.get(u.id);
         if (!set) {
           this.#table.warn(`delta for unknown IP set ${u.id}; creating it`);
           const sample = u.added[0] ?? '';
-          set = { kind: sample.includes(',') ? 'ip-port' : 'net', members: new Set() };
+          set = newMembers(sample.includes(',') ? 'ip-port' : 'net');
           this.#sets.set(u.id, set);
         }
-        for (const m of u.removed) set.members.delete(m);
-        for (const m of u.added) set.members.add(m);
+        for (const m of u.removed) changeMember(set, m, false);
+        for (const m of u.added) changeMember(set, m, true);
         this.#dirty.add(u.id);
         break;
       }
@@ -120,8 +174,13 @@ export class IpSetsManager implements Manager {
     const names: string[] = [];
     const families = new Map<Family, boolean>();
     if (entry) {
+      // Only host members: each family's plain set is their own Set, handed over as it is.
+      const plain = entry.kind === 'net' && entry.others.size === 0;
+      if (plain) entry.handedOver = true;
       for (const family of table.families()) {
-        const { elements, interval } = setElements(entry.kind, entry.members, family, { warn: (m) => table.warn(`IP set ${id}: ${m}`) });
+        const { elements, interval } = plain
+          ? { elements: entry.hosts[family], interval: false }
+          : setElements(entry.kind, allMembers(entry), family, { warn: (m) => table.warn(`IP set ${id}: ${m}`) });
         if (elements.size === 0) continue;
         const name = ipSetName(entry.kind, family, id, interval);
         table.desired.setSet({ name, type: setType(entry.kind, family), flags: setFlags(entry.kind, interval), elements });

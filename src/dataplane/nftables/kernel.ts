@@ -4,7 +4,7 @@
  * maps, in the same terms as the desired state so the two can be diffed.
  */
 import { canonicalCidr, canonicalIp } from '../../net/mod.ts';
-import { hashFromComment, type BaseChainSpec } from './state.ts';
+import { elementText, hashFromComment, type BaseChainSpec } from './state.ts';
 
 /** A rule as read back: its handle and, when Margay wrote it, its fingerprint. */
 export interface KernelRule {
@@ -21,12 +21,25 @@ export interface KernelChain {
   rules: KernelRule[];
 }
 
-/** A named set as read back: canonical element → the text that deletes it. */
+/**
+ * A named set as read back, or as a transaction left it: its canonical elements. After a
+ * transaction the view holds the desired state's own set of elements (never changed once given,
+ * so shared rather than copied: one copy of every member, issue 14).
+ */
 export interface KernelSet {
   name: string;
   type: string;
   flags: string[];
-  elements: Map<string, string>;
+  elements: ReadonlySet<string>;
+  /** The text that deletes an element, where it is not its {@link elementText} (a range read back). */
+  deleteTexts?: ReadonlyMap<string, string>;
+}
+
+/** The text that deletes an element of `set`. */
+export function deleteTextOf(set: KernelSet): (element: string) => string {
+  const text = elementText(set);
+  const special = set.deleteTexts;
+  return special === undefined ? text : (e) => special.get(e) ?? text(e);
 }
 
 /** A verdict map as read back: key → verdict text (`goto fwp_…`). */
@@ -127,7 +140,9 @@ export function canonicalElement(raw: Json, type: string, interval = true): { ke
     }
   }
   if (isAddr && typeof e === 'string') {
-    const key = interval ? canonicalCidr(e) ?? e : canonicalIp(e) ?? e;
+    // A plain set's addresses are keyed as host CIDRs, as the desired state keeps them (state.ts).
+    if (!interval) return { key: canonicalCidr(e) ?? e, text: canonicalIp(e) ?? e };
+    const key = canonicalCidr(e) ?? e;
     return { key, text: key };
   }
   const text = atomText(e, parts[0] ?? '');
@@ -195,12 +210,17 @@ export function parseNftListing(json: string, family = 'inet', table = 'margay')
       case 'set': {
         const type = typeText(obj.type);
         const flags = Array.isArray(obj.flags) ? obj.flags.map(String) : [];
-        const elements = new Map<string, string>();
+        const elements = new Set<string>();
+        const deleteTexts = new Map<string, string>();
+        const written = elementText({ type, flags });
         for (const e of Array.isArray(obj.elem) ? obj.elem : []) {
           const { key, text } = canonicalElement(e, type, flags.includes('interval'));
-          elements.set(key, text);
+          elements.add(key);
+          if (text !== written(key)) deleteTexts.set(key, text);
         }
-        out.sets.set(String(obj.name), { name: String(obj.name), type, flags, elements });
+        const set: KernelSet = { name: String(obj.name), type, flags, elements };
+        if (deleteTexts.size > 0) set.deleteTexts = deleteTexts;
+        out.sets.set(set.name, set);
         break;
       }
       case 'map': {

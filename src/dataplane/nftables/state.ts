@@ -37,12 +37,21 @@ export interface ChainSpec {
   rules: readonly RenderedRule[];
 }
 
-/** A named set. `elements` are canonical element texts, which nft accepts as input. */
+/**
+ * A named set. `elements` are canonical element texts, which nft accepts as input, but for a
+ * plain set of addresses (no `interval` flag), whose elements are host CIDRs (`10.0.0.1/32`: the
+ * calculation graph's member strings themselves, shared) written without the prefix
+ * ({@link elementText}).
+ */
 export interface SetSpec {
   name: string;
   /** `ipv4_addr`, `ipv6_addr . inet_proto . inet_service`, … */
   type: string;
   flags: readonly string[];
+  /**
+   * Never changed once given to {@link DesiredState.setSet} (a change gives a new set): the
+   * driver's view of the kernel shares it after a transaction instead of copying it.
+   */
   elements: ReadonlySet<string>;
 }
 
@@ -51,6 +60,26 @@ export interface MapSpec {
   name: string;
   keyType: string;
   elements: Map<string, string>;
+}
+
+/** The type and flags of a set (desired or read back), which say how its elements are written. */
+export interface SetShape {
+  type: string;
+  flags: readonly string[];
+}
+
+/**
+ * How the elements of a set are written in nft input: a plain set of addresses keeps host CIDRs
+ * and writes the address (nft takes a prefix only in an interval set); any other set writes its
+ * elements as they are.
+ */
+export function elementText(set: SetShape): (element: string) => string {
+  const plainAddresses = (set.type === 'ipv4_addr' || set.type === 'ipv6_addr') && !set.flags.includes('interval');
+  if (!plainAddresses) return (e) => e;
+  return (e) => {
+    const slash = e.lastIndexOf('/');
+    return slash < 0 ? e : e.slice(0, slash);
+  };
 }
 
 /** The prefix of Margay's rule comments; the fingerprint follows. */
@@ -111,6 +140,7 @@ function sameRules(a: readonly RenderedRule[], b: readonly RenderedRule[]): bool
 }
 
 function sameElements(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a === b) return true;
   if (a.size !== b.size) return false;
   for (const e of a) if (!b.has(e)) return false;
   return true;
