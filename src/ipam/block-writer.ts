@@ -9,6 +9,12 @@
  *
  * A conclusion drawn only from the kept copy ("the block is full", "that address is free") is
  * checked against a fresh read before it is reported.
+ *
+ * An allocation may bring one more key to write in the same transaction (its `alongside`: a CNI
+ * ADD's WorkloadEndpoint, which then exists exactly when its address does); a release by handle
+ * may bring the handle record its caller already read. A round whose transaction conflicts is
+ * redone without the alongside keys (their callers write them themselves), so that a key someone
+ * else changed can never make a block write retry in vain.
  */
 import type { Datastore, KVPair, TxnOp } from '../datastore/mod.ts';
 import { MargayError } from '../errors/mod.ts';
@@ -46,7 +52,12 @@ export interface AllocResult {
   affinityMismatch: boolean;
   /** The block's affinity at the time of the write. */
   affinity: string | null;
+  /** The revision of the transaction that also wrote the request's `alongside` key; undefined when it did not. */
+  alongsideRevision?: number;
 }
+
+/** An allocation's extra key: given the ordinals allocated (all the request asked for), its write. */
+export type Alongside = (ordinals: number[]) => TxnOp;
 
 /** The result of a request for one ordinal. */
 export interface AssignResult {
@@ -69,10 +80,10 @@ interface Pending<R> {
 
 /** Requests a writer takes. */
 export type BlockRequest =
-  | ({ kind: 'alloc'; num: number; owner: Owner; requireHost?: string; isReserved: (o: number) => boolean } & Pending<AllocResult>)
+  | ({ kind: 'alloc'; num: number; owner: Owner; requireHost?: string; isReserved: (o: number) => boolean; alongside?: Alongside } & Pending<AllocResult>)
   | ({ kind: 'assign'; ordinal: number; owner: Owner; requireHost?: string } & Pending<AssignResult>)
   | ({ kind: 'release'; items: ReleaseItem[] } & Pending<ReleaseResult>)
-  | ({ kind: 'release-handle'; handle: string } & Pending<ReleaseResult>)
+  | ({ kind: 'release-handle'; handle: string; handleKv?: KVPair } & Pending<ReleaseResult>)
   | ({ kind: 'cool' } & Pending<{ freed: number; gone: boolean }>);
 
 /** What a writer needs from its owner. */
@@ -80,7 +91,7 @@ export interface BlockWriterDeps {
   datastore: Datastore;
   /** Bound on conflicting writes per round. */
   maxRetries: number;
-  /** Most requests per round (each may add a handle write; etcd takes 128 operations). */
+  /** Most requests per round (each may add a handle write and an alongside key; see {@link BlockWriter}'s batching). */
   maxBatch: number;
   /** Waits before retry `attempt`. */
   backoff(attempt: number): Promise<void>;
@@ -112,8 +123,12 @@ export class BlockWriter {
     this.#deps = deps;
   }
 
-  /** Allocates up to `num` addresses for `owner`; with `requireHost`, only while the block is affine to it. */
-  alloc(num: number, owner: Owner, options: { requireHost?: string; isReserved: (o: number) => boolean }): Promise<AllocResult> {
+  /**
+   * Allocates up to `num` addresses for `owner`; with `requireHost`, only while the block is
+   * affine to it; with `alongside`, its key is written in the same transaction when all `num`
+   * are allocated.
+   */
+  alloc(num: number, owner: Owner, options: { requireHost?: string; isReserved: (o: number) => boolean; alongside?: Alongside }): Promise<AllocResult> {
     return this.#submit<AllocResult>((p) => ({ kind: 'alloc', num, owner, ...options, ...p }));
   }
 
@@ -127,9 +142,9 @@ export class BlockWriter {
     return this.#submit<ReleaseResult>((p) => ({ kind: 'release', items, ...p }));
   }
 
-  /** Releases every address of a handle in this block. */
-  releaseHandle(handle: string): Promise<ReleaseResult> {
-    return this.#submit<ReleaseResult>((p) => ({ kind: 'release-handle', handle, ...p }));
+  /** Releases every address of a handle in this block; `handleKv` is the handle's record when the caller has just read it. */
+  releaseHandle(handle: string, handleKv?: KVPair): Promise<ReleaseResult> {
+    return this.#submit<ReleaseResult>((p) => ({ kind: 'release-handle', handle, ...(handleKv ? { handleKv } : {}), ...p }));
   }
 
   /** Writes the block back with every address whose cooldown is over freed. */
@@ -177,9 +192,18 @@ export class BlockWriter {
   }
 
   #takeBatch(): BlockRequest[] {
-    // Each request adds at most one handle write to the block's: maxBatch (≤ 100) keeps a round
-    // inside etcd's 128 operations per transaction.
-    return this.#queue.splice(0, this.#deps.maxBatch);
+    // The block's write, plus per request at most one handle write and one alongside key: the
+    // round stays inside the datastore's operations per transaction (etcd: 128).
+    const maxOps = this.#deps.datastore.limits?.maxOps ?? 128;
+    let ops = 1;
+    let n = 0;
+    for (const req of this.#queue) {
+      const cost = req.kind === 'alloc' && req.alongside ? 2 : 1;
+      if (n >= this.#deps.maxBatch || (n > 0 && ops + cost > maxOps)) break;
+      ops += cost;
+      n++;
+    }
+    return this.#queue.splice(0, n);
   }
 
   async #read(): Promise<Held | undefined> {
@@ -194,7 +218,9 @@ export class BlockWriter {
     let held = this.#held;
     let fresh = false;
     const knownHandles = new Map<string, KVPair | null>();
+    for (const req of batch) if (req.kind === 'release-handle' && req.handleKv) knownHandles.set(req.handle, req.handleKv);
     let handlesSuspect = false;
+    let withAlongside = true;
     for (let attempt = 0; ; attempt++) {
       if (!held) {
         held = await this.#read();
@@ -231,14 +257,18 @@ export class BlockWriter {
         const op = handleOp(h, knownHandles.get(h), this.cidr, d);
         if (op) ops.push(op);
       }
+      const carried = withAlongside ? addAlongside(outcomes, ops) : [];
       try {
         const revision = await deps.datastore.txn(ops);
         this.#held = { kv: { ...held.kv, value, modRevision: revision }, block: draft };
+        for (const r of carried) r.alongsideRevision = revision;
         for (const o of outcomes) settle(o.req, o.result);
         return;
       } catch (err) {
         this.#held = undefined;
         if (!isCasFailure(err)) throw err;
+        // Perhaps an alongside key was the one that changed: the retries go without them.
+        if (carried.length > 0) withAlongside = false;
         if (attempt >= deps.maxRetries) {
           throw new MargayError(
             'MARGAY_ERR_CONFLICT',
@@ -254,6 +284,26 @@ export class BlockWriter {
       }
     }
   }
+}
+
+/**
+ * Adds the alongside keys of the allocations that got all they asked for to `ops`; returns their
+ * results (to be told the revision). A key already in the transaction is left to its caller.
+ */
+function addAlongside(outcomes: Outcome[], ops: TxnOp[]): AllocResult[] {
+  const carried: AllocResult[] = [];
+  const keys = new Set(ops.map((op) => op.key));
+  for (const { req, result } of outcomes) {
+    if (req.kind !== 'alloc' || !req.alongside) continue;
+    const r = result as AllocResult;
+    if (r.ordinals.length !== req.num) continue;
+    const op = req.alongside(r.ordinals);
+    if (keys.has(op.key)) continue;
+    keys.add(op.key);
+    ops.push(op);
+    carried.push(r);
+  }
+  return carried;
 }
 
 function handleOp(handle: string, current: KVPair | null | undefined, cidr: string, delta: number): TxnOp | undefined {
