@@ -2,7 +2,7 @@
  * Assigning addresses: automatically (the node's own blocks, then a new block, then borrowing),
  * one particular address, and the dry run CNI STATUS asks for (`canAssign`).
  */
-import { MargayError } from '../errors/mod.ts';
+import { hasCode, MargayError } from '../errors/mod.ts';
 import { claimBlock } from './affinity-ops.ts';
 import { whyNotAssignable } from './assignable.ts';
 import { borrowable, claimNewBlock } from './block-choice.ts';
@@ -45,7 +45,10 @@ export async function autoAssign(rt: IpamRuntime, req: AutoAssignRequest): Promi
     if (num6 > 0) result.ipv6 = await assignFamily(rt, req, ctx, 6, num6, affine6!, taken, last(6));
     return result;
   } catch (err) {
-    await rollback(rt, req.handle, taken);
+    // A transaction whose outcome is unknown may have written the alongside key with every
+    // address: releasing the earlier ones would leave the key naming addresses nobody holds. Its
+    // caller releases by handle once it has removed the key (else the GC does).
+    if (!(req.alongside && hasCode(err, 'MARGAY_ERR_DATASTORE_UNAVAILABLE'))) await rollback(rt, req.handle, taken);
     throw err;
   }
 }
@@ -121,6 +124,8 @@ async function assignFamily(
       ...(requireHost === undefined ? {} : { requireHost }),
       isReserved: reservedOrdinals(ctx.reservations, cidr),
       ...(withKey ? { alongside: withKey } : {}),
+      // An earlier block of this request wrote the handle: read it rather than fail a create.
+      ...(taken.length > 0 ? { handleExists: true } : {}),
     });
     if (alongside && r.alongsideRevision !== undefined) alongside.result.alongsideRevision = r.alongsideRevision;
     for (const o of r.ordinals) {

@@ -80,7 +80,7 @@ interface Pending<R> {
 
 /** Requests a writer takes. */
 export type BlockRequest =
-  | ({ kind: 'alloc'; num: number; owner: Owner; requireHost?: string; isReserved: (o: number) => boolean; alongside?: Alongside } & Pending<AllocResult>)
+  | ({ kind: 'alloc'; num: number; owner: Owner; requireHost?: string; isReserved: (o: number) => boolean; alongside?: Alongside; handleExists?: boolean } & Pending<AllocResult>)
   | ({ kind: 'assign'; ordinal: number; owner: Owner; requireHost?: string } & Pending<AssignResult>)
   | ({ kind: 'release'; items: ReleaseItem[] } & Pending<ReleaseResult>)
   | ({ kind: 'release-handle'; handle: string; handleKv?: KVPair } & Pending<ReleaseResult>)
@@ -128,7 +128,11 @@ export class BlockWriter {
    * affine to it; with `alongside`, its key is written in the same transaction when all `num`
    * are allocated.
    */
-  alloc(num: number, owner: Owner, options: { requireHost?: string; isReserved: (o: number) => boolean; alongside?: Alongside }): Promise<AllocResult> {
+  alloc(
+    num: number,
+    owner: Owner,
+    options: { requireHost?: string; isReserved: (o: number) => boolean; alongside?: Alongside; handleExists?: boolean },
+  ): Promise<AllocResult> {
     return this.#submit<AllocResult>((p) => ({ kind: 'alloc', num, owner, ...options, ...p }));
   }
 
@@ -246,8 +250,10 @@ export class BlockWriter {
         for (const o of outcomes) settle(o.req, o.result);
         return;
       }
-      // Handles whose count goes down must be read; new handles are assumed absent until a write says otherwise.
-      const toRead = [...deltas].filter(([h, d]) => d !== 0 && !knownHandles.has(h) && (d < 0 || handlesSuspect)).map(([h]) => h);
+      // Handles whose count goes down must be read, and those the request has written already
+      // (its other family's block); new handles are assumed absent until a write says otherwise.
+      const existing = new Set(batch.flatMap((r) => (r.kind === 'alloc' && r.handleExists ? [r.owner.handle] : [])));
+      const toRead = [...deltas].filter(([h, d]) => d !== 0 && !knownHandles.has(h) && (d < 0 || handlesSuspect || existing.has(h))).map(([h]) => h);
       await Promise.all(toRead.map(async (h) => knownHandles.set(h, (await deps.datastore.get(handleKey(h))) ?? null)));
       draft.sequenceNumber += 1n;
       const value = encodeBlock(draft);
@@ -257,18 +263,18 @@ export class BlockWriter {
         const op = handleOp(h, knownHandles.get(h), this.cidr, d);
         if (op) ops.push(op);
       }
-      const carried = withAlongside ? addAlongside(outcomes, ops) : [];
+      const carried = withAlongside ? addAlongside(outcomes, ops) : { results: [], conditioned: false };
       try {
         const revision = await deps.datastore.txn(ops);
         this.#held = { kv: { ...held.kv, value, modRevision: revision }, block: draft };
-        for (const r of carried) r.alongsideRevision = revision;
+        for (const r of carried.results) r.alongsideRevision = revision;
         for (const o of outcomes) settle(o.req, o.result);
         return;
       } catch (err) {
         this.#held = undefined;
         if (!isCasFailure(err)) throw err;
-        // Perhaps an alongside key was the one that changed: the retries go without them.
-        if (carried.length > 0) withAlongside = false;
+        // Perhaps a conditional alongside key was the one that failed: the retries go without them.
+        if (carried.conditioned) withAlongside = false;
         if (attempt >= deps.maxRetries) {
           throw new MargayError(
             'MARGAY_ERR_CONFLICT',
@@ -288,10 +294,11 @@ export class BlockWriter {
 
 /**
  * Adds the alongside keys of the allocations that got all they asked for to `ops`; returns their
- * results (to be told the revision). A key already in the transaction is left to its caller.
+ * results (to be told the revision) and whether any key carries a condition (then it may be what
+ * makes the transaction fail). A key already in the transaction is left to its caller.
  */
-function addAlongside(outcomes: Outcome[], ops: TxnOp[]): AllocResult[] {
-  const carried: AllocResult[] = [];
+function addAlongside(outcomes: Outcome[], ops: TxnOp[]): { results: AllocResult[]; conditioned: boolean } {
+  const carried = { results: [] as AllocResult[], conditioned: false };
   const keys = new Set(ops.map((op) => op.key));
   for (const { req, result } of outcomes) {
     if (req.kind !== 'alloc' || !req.alongside) continue;
@@ -301,7 +308,8 @@ function addAlongside(outcomes: Outcome[], ops: TxnOp[]): AllocResult[] {
     if (keys.has(op.key)) continue;
     keys.add(op.key);
     ops.push(op);
-    carried.push(r);
+    carried.results.push(r);
+    carried.conditioned ||= op.op !== 'put';
   }
   return carried;
 }
