@@ -5,7 +5,11 @@
  *       release everything and `margay ipam check` is clean;
  *   (b) rounds of allocating processes killed with SIGKILL at random moments, then the garbage
  *       collector (short grace period; a few addresses kept in use by workload endpoints, one host
- *       without a Node resource): no leaked address, no corrupt block, `ipam check` clean.
+ *       without a Node resource): no leaked address, no corrupt block, `ipam check` clean;
+ *   (c) the same with each pod's WorkloadEndpoint written in its addresses' transaction (as a CNI
+ *       ADD does) and deleted before the release (as a DEL does): at every kill, each endpoint's
+ *       addresses are held by its handle and by no one else; after GC exactly the endpoints'
+ *       addresses remain.
  */
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -18,6 +22,8 @@ import { blockProblems } from '../../src/ipam/block.ts';
 import { Ipam } from '../../src/ipam/ipam.ts';
 import { allocationsOf } from '../../src/ipam/ownership.ts';
 import { cidrContainsIp, parseIp } from '../../src/net/mod.ts';
+import { workloadEndpointKind } from '../../src/api/kinds/workload-endpoint.ts';
+import { ResourceStore } from '../../src/datastore/resources.ts';
 import { startEtcd, type EtcdHandle } from '../harness/etcd.ts';
 import { eventually } from '../harness/wait.ts';
 import { margay } from '../cli/helpers.ts';
@@ -172,6 +178,73 @@ describe('ipam (etcd) - processes killed with SIGKILL mid-allocation, then GC', 
     for (const b of afterGc.blocks.values()) assert.deepEqual(blockProblems(b.block, b.cidr), [], b.block.cidr);
     assert.equal(afterGc.affinities.filter((a) => a.state !== 'confirmed').length, 0, 'no half-claimed block left');
     assert.equal(afterGc.affinities.filter((a) => a.node === 'k-2').length, 0, 'the host without a Node lost its affinities');
+    const check = await margay(['ipam', 'check'], { datastore: ds });
+    assert.equal(check.code, 0, check.stdout + check.stderr);
+  });
+});
+
+describe('ipam (etcd) - endpoints written with their addresses, processes killed with SIGKILL, then GC', () => {
+  const env = suiteEtcd();
+  const workers: Worker[] = [];
+  after(() => killAll(workers));
+
+  test('every endpoint names addresses its handle holds; after GC exactly those remain', async () => {
+    const ds = env.ds();
+    const endpoints = env.etcd().endpoints;
+    const hosts = ['e-0', 'e-1'];
+    await apply(ds, pool('pods', '10.40.0.0/20', { blockSize: 28 }), pool('pods6', 'fd00:40::/112', { blockSize: 124 }), ...hosts.map((h) => node(h)));
+    const configured = await margay(['ipam', 'configure', '--max-blocks-per-host', '256'], { datastore: ds });
+    assert.equal(configured.code, 0, configured.stderr);
+    const store = new ResourceStore(ds);
+    const ipam = new Ipam(ds);
+    const endpointsHeld = async (): Promise<Set<string>> => {
+      const { items } = await store.list(workloadEndpointKind);
+      const named = new Set<string>();
+      for (const w of items) {
+        const spec = w.spec as { containerID: string; ipNetworks: string[] };
+        const ips = spec.ipNetworks.map((n) => n.replace(/\/\d+$/, '')).sort();
+        assert.deepEqual((await ipam.ipsByHandle(`k8s-pod-network.${spec.containerID}`)).sort(), ips, `${w.metadata.name} names what its handle holds`);
+        for (const ip of ips) named.add(ip);
+      }
+      assert.ok(items.length > 10, `endpoints were written (${items.length})`);
+      return named;
+    };
+    for (let round = 0; round < 3; round++) {
+      const batch: Worker[] = [];
+      for (let i = 0; i < 4; i++) {
+        batch.push(startWorker({ endpoints, mode: 'churn', node: hosts[(i + round) % 2]!, tag: `x${round}w${i}`, concurrency: 4, waitGo: true, num6: i % 2, withEndpoint: true }));
+      }
+      workers.push(...batch);
+      await Promise.all(batch.map((w) => w.ready));
+      for (const w of batch) w.go();
+      await Promise.all(
+        batch.map(async (w) => {
+          await delay(300 + Math.floor(Math.random() * 900));
+          w.kill('SIGKILL');
+          await w.exited;
+        }),
+      );
+      for (const w of batch) assert.ok(!(w.lines as Line[]).some((l) => l.error), w.stderr + JSON.stringify(w.lines.filter((l) => (l as Line).error)));
+      await endpointsHeld();
+    }
+    const snapshot = await ipam.snapshot();
+    const live = [...snapshot.blocks.values()].flatMap(allocationsOf);
+    assert.equal(new Set(live.map((a) => a.address)).size, live.length, 'no address held twice');
+    for (const b of snapshot.blocks.values()) assert.deepEqual(blockProblems(b.block, b.cidr), [], b.block.cidr);
+    const named = await endpointsHeld();
+
+    const clock = new ManualClock();
+    const gc = new IpamGarbageCollector({ datastore: ds, clock, leakGraceMs: 1000, staleRecordGraceMs: 1000 });
+    let quiet = 0;
+    for (let pass = 0; pass < 12 && quiet < 2; pass++) {
+      const { plan } = await gc.runPass();
+      const decided = [plan.releases, plan.coolBlocks, plan.releaseAffinities, plan.confirmAffinities, plan.deleteAffinities, plan.deleteBlocks, plan.deleteHandles, plan.fixHandles].some((l) => l.length > 0);
+      quiet = decided ? 0 : quiet + 1;
+      clock.advance(1000);
+    }
+    assert.equal(quiet, 2, 'GC converged within 12 passes');
+    const remaining = [...(await ipam.snapshot()).blocks.values()].flatMap(allocationsOf);
+    assert.deepEqual(new Set(remaining.map((a) => a.address)), named, 'exactly the addresses endpoints name remain: nothing leaked, nothing in use lost');
     const check = await margay(['ipam', 'check'], { datastore: ds });
     assert.equal(check.code, 0, check.stdout + check.stderr);
   });
