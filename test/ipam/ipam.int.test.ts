@@ -28,7 +28,7 @@ import { startEtcd, type EtcdHandle } from '../harness/etcd.ts';
 import { eventually } from '../harness/wait.ts';
 import { margay } from '../cli/helpers.ts';
 import { apply, node, pool, wep } from './helpers.ts';
-import { killAll, startWorker, type Worker } from './workers.ts';
+import { killAll, startWorker, type Worker, type WorkerOptions } from './workers.ts';
 
 interface Line {
   ip?: string;
@@ -52,6 +52,43 @@ function suiteEtcd(): { etcd: () => EtcdHandle; ds: () => Datastore } {
     await etcd?.destroy();
   });
   return { etcd: () => etcd!, ds: () => ds! };
+}
+
+/**
+ * Starts a worker per options (added to `workers`), lets them all work, and kills each with
+ * SIGKILL at its own random moment `minMs` to `minMs` + 900 ms later; fails on a worker's error.
+ */
+async function churnThenKill(workers: Worker[], options: WorkerOptions[], minMs: number): Promise<void> {
+  const batch = options.map((o) => startWorker(o));
+  workers.push(...batch);
+  await Promise.all(batch.map((w) => w.ready));
+  for (const w of batch) w.go();
+  await Promise.all(
+    batch.map(async (w) => {
+      await delay(minMs + Math.floor(Math.random() * 900));
+      w.kill('SIGKILL');
+      await w.exited;
+    }),
+  );
+  for (const w of batch) assert.ok(!(w.lines as Line[]).some((l) => l.error), w.stderr + JSON.stringify(w.lines.filter((l) => (l as Line).error)));
+}
+
+/**
+ * Runs GC passes (short grace periods, one clock step each) until two in a row decide nothing:
+ * GC is periodic and each step waits its grace period (leaks released, then an emptied block's
+ * affinity, then the unaffine empty block), so a waiting item is decided the next pass.
+ */
+async function gcUntilQuiet(ds: Datastore): Promise<void> {
+  const clock = new ManualClock();
+  const gc = new IpamGarbageCollector({ datastore: ds, clock, leakGraceMs: 1000, staleRecordGraceMs: 1000 });
+  let quiet = 0;
+  for (let pass = 0; pass < 12 && quiet < 2; pass++) {
+    const { plan } = await gc.runPass();
+    const decided = [plan.releases, plan.coolBlocks, plan.releaseAffinities, plan.confirmAffinities, plan.deleteAffinities, plan.deleteBlocks, plan.deleteHandles, plan.fixHandles].some((l) => l.length > 0);
+    quiet = decided ? 0 : quiet + 1;
+    clock.advance(1000);
+  }
+  assert.equal(quiet, 2, 'GC converged within 12 passes');
 }
 
 describe('ipam (etcd) - 10 processes, 5 hosts, 1,000 addresses', () => {
@@ -122,27 +159,11 @@ describe('ipam (etcd) - processes killed with SIGKILL mid-allocation, then GC', 
     const configured = await margay(['ipam', 'configure', '--max-blocks-per-host', '512'], { datastore: ds });
     assert.equal(configured.code, 0, configured.stderr);
     const hosts = ['k-0', 'k-1', 'k-2'];
-    let killed = 0;
     for (let round = 0; round < 3; round++) {
-      const batch: Worker[] = [];
-      for (let i = 0; i < 5; i++) {
-        batch.push(startWorker({ endpoints, mode: 'churn', node: hosts[(i + round) % 3]!, tag: `r${round}w${i}`, concurrency: 4, waitGo: true, num6: i % 2 }));
-      }
-      workers.push(...batch);
-      await Promise.all(batch.map((w) => w.ready));
-      for (const w of batch) w.go();
-      // Kill each at its own random moment.
-      await Promise.all(
-        batch.map(async (w) => {
-          await delay(200 + Math.floor(Math.random() * 900));
-          w.kill('SIGKILL');
-          await w.exited;
-          killed++;
-        }),
-      );
-      for (const w of batch) assert.ok(!(w.lines as Line[]).some((l) => l.error), w.stderr + JSON.stringify(w.lines.filter((l) => (l as Line).error)));
+      const options = [0, 1, 2, 3, 4].map((i): WorkerOptions => ({ endpoints, mode: 'churn', node: hosts[(i + round) % 3]!, tag: `r${round}w${i}`, concurrency: 4, waitGo: true, num6: i % 2 }));
+      await churnThenKill(workers, options, 200);
     }
-    assert.equal(killed, 15);
+    assert.equal(workers.length, 15);
 
     const ipam = new Ipam(ds);
     const before = await ipam.snapshot();
@@ -159,18 +180,7 @@ describe('ipam (etcd) - processes killed with SIGKILL mid-allocation, then GC', 
     }
     const kept = new Set(keep.flatMap((a) => live.filter((x) => x.handle === a.handle).map((x) => x.address)));
 
-    const clock = new ManualClock();
-    const gc = new IpamGarbageCollector({ datastore: ds, clock, leakGraceMs: 1000, staleRecordGraceMs: 1000 });
-    // GC is periodic and each step waits its grace period (leaks released, then an emptied block's
-    // affinity, then the unaffine empty block), so run passes until two in a row decide nothing.
-    let quiet = 0;
-    for (let pass = 0; pass < 12 && quiet < 2; pass++) {
-      const { plan } = await gc.runPass();
-      const decided = [plan.releases, plan.coolBlocks, plan.releaseAffinities, plan.confirmAffinities, plan.deleteAffinities, plan.deleteBlocks, plan.deleteHandles, plan.fixHandles].some((l) => l.length > 0);
-      quiet = decided ? 0 : quiet + 1; // a grace period is one clock step: a waiting item is decided next pass
-      clock.advance(1000);
-    }
-    assert.equal(quiet, 2, 'GC converged within 12 passes');
+    await gcUntilQuiet(ds);
 
     const afterGc = await ipam.snapshot();
     const remaining = [...afterGc.blocks.values()].flatMap(allocationsOf);
@@ -210,21 +220,8 @@ describe('ipam (etcd) - endpoints written with their addresses, processes killed
       return named;
     };
     for (let round = 0; round < 3; round++) {
-      const batch: Worker[] = [];
-      for (let i = 0; i < 4; i++) {
-        batch.push(startWorker({ endpoints, mode: 'churn', node: hosts[(i + round) % 2]!, tag: `x${round}w${i}`, concurrency: 4, waitGo: true, num6: i % 2, withEndpoint: true }));
-      }
-      workers.push(...batch);
-      await Promise.all(batch.map((w) => w.ready));
-      for (const w of batch) w.go();
-      await Promise.all(
-        batch.map(async (w) => {
-          await delay(300 + Math.floor(Math.random() * 900));
-          w.kill('SIGKILL');
-          await w.exited;
-        }),
-      );
-      for (const w of batch) assert.ok(!(w.lines as Line[]).some((l) => l.error), w.stderr + JSON.stringify(w.lines.filter((l) => (l as Line).error)));
+      const options = [0, 1, 2, 3].map((i): WorkerOptions => ({ endpoints, mode: 'churn', node: hosts[(i + round) % 2]!, tag: `x${round}w${i}`, concurrency: 4, waitGo: true, num6: i % 2, withEndpoint: true }));
+      await churnThenKill(workers, options, 300);
       await endpointsHeld();
     }
     const snapshot = await ipam.snapshot();
@@ -233,16 +230,7 @@ describe('ipam (etcd) - endpoints written with their addresses, processes killed
     for (const b of snapshot.blocks.values()) assert.deepEqual(blockProblems(b.block, b.cidr), [], b.block.cidr);
     const named = await endpointsHeld();
 
-    const clock = new ManualClock();
-    const gc = new IpamGarbageCollector({ datastore: ds, clock, leakGraceMs: 1000, staleRecordGraceMs: 1000 });
-    let quiet = 0;
-    for (let pass = 0; pass < 12 && quiet < 2; pass++) {
-      const { plan } = await gc.runPass();
-      const decided = [plan.releases, plan.coolBlocks, plan.releaseAffinities, plan.confirmAffinities, plan.deleteAffinities, plan.deleteBlocks, plan.deleteHandles, plan.fixHandles].some((l) => l.length > 0);
-      quiet = decided ? 0 : quiet + 1;
-      clock.advance(1000);
-    }
-    assert.equal(quiet, 2, 'GC converged within 12 passes');
+    await gcUntilQuiet(ds);
     const remaining = [...(await ipam.snapshot()).blocks.values()].flatMap(allocationsOf);
     assert.deepEqual(new Set(remaining.map((a) => a.address)), named, 'exactly the addresses endpoints name remain: nothing leaked, nothing in use lost');
     const check = await margay(['ipam', 'check'], { datastore: ds });
