@@ -41,6 +41,8 @@ export class EndpointWrite {
   readonly #undo: Undo;
   readonly #options: EndpointWriteOptions;
   #withdraw: (() => void) | undefined;
+  /** The feed of the endpoint last put in a transaction, until it is made. */
+  #pending: (() => void) | undefined;
   #undoRegistered = false;
 
   constructor(ctx: ServiceContext, undo: Undo, options: EndpointWriteOptions) {
@@ -49,30 +51,58 @@ export class EndpointWrite {
     this.#options = options;
   }
 
-  /** The endpoint's write as a transaction op, for the IPAM transaction of `addrs` (it is programmed ahead now). */
+  /**
+   * The endpoint's write as a transaction op, for the IPAM transaction of `addrs`. It is
+   * programmed ahead once that transaction is on its way (the agent's calculation and flush, on
+   * the same event loop, would otherwise delay sending it), at the latest at {@link carried}.
+   */
   op(addrs: EndpointAddresses): TxnOp {
-    return this.#ctx.options.store.putOp(this.#prepare(addrs)).op;
+    const wep = this.#prepare(addrs);
+    const feed = (): void => {
+      if (this.#pending !== feed) return;
+      this.#pending = undefined;
+      this.#feed(wep);
+    };
+    this.#pending = feed;
+    setImmediate(feed);
+    return this.#ctx.options.store.putOp(wep).op;
+  }
+
+  /** The IPAM transaction carried the endpoint: its feed ahead is made now if it has not been yet. */
+  carried(): void {
+    this.#pending?.();
   }
 
   /** Writes the endpoint on its own; returns the write's revision. */
   async write(addrs: EndpointAddresses): Promise<number> {
-    const { resource } = await this.#ctx.options.store.apply(this.#prepare(addrs), { likelyNew: true });
+    const wep = this.#prepare(addrs);
+    this.#feed(wep);
+    const { resource } = await this.#ctx.options.store.apply(wep, { likelyNew: true });
     return Number(resource.metadata.resourceVersion);
   }
 
-  /** Builds the endpoint, registers the undo steps (once) and feeds it ahead (withdrawing an earlier feed). */
+  /** Builds the endpoint and registers the undo steps (once); withdraws an earlier feed. */
   #prepare(addrs: EndpointAddresses): Resource {
     const { namespace, name, containerId } = this.#options;
-    const wep = this.#options.build(addrs);
     if (!this.#undoRegistered) {
       this.#undoRegistered = true;
       this.#undo.push('delete WorkloadEndpoint', () => deleteEndpointIfOwned(this.#ctx, { namespace, name, containerId }));
-      this.#undo.push('withdraw the endpoint programmed ahead', async () => this.#withdraw?.());
+      this.#undo.push('withdraw the endpoint programmed ahead', async () => this.#unfeed());
     }
     // A transaction recomputed after a conflict builds the endpoint again, perhaps with other addresses.
-    this.#withdraw?.();
+    this.#unfeed();
+    return this.#options.build(addrs);
+  }
+
+  #feed(wep: Resource): void {
     this.#withdraw = this.#options.ahead ? this.#ctx.options.programAhead?.(wep) : undefined;
-    return wep;
+  }
+
+  /** Withdraws the feed ahead, also one not made yet. */
+  #unfeed(): void {
+    this.#pending = undefined;
+    this.#withdraw?.();
+    this.#withdraw = undefined;
   }
 }
 

@@ -283,7 +283,14 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
       });
       const assigned = timed('ipam', Promise.all([podRead, endpoint]).then(([pod, ep]) => addresses(ctx, req, conf, id, undo, pod, ep)));
       const created = timed('link', ctx.plumbing.createLink(link));
-      const written = timed('endpoint', Promise.all([assigned, endpoint]).then(([addrs, ep]) => addrs.endpointRevision ?? ep.write(addrs)));
+      const written = timed(
+        'endpoint',
+        Promise.all([assigned, endpoint]).then(([addrs, ep]) => {
+          if (addrs.endpointRevision === undefined) return ep.write(addrs);
+          ep.carried();
+          return addrs.endpointRevision;
+        }),
+      );
       const plumbed = timed(
         'addresses',
         Promise.all([assigned, created]).then(async ([addrs]) => {
