@@ -70,8 +70,12 @@ export async function assignAddresses(ctx: ServiceContext, req: CniRequest, conf
   undo.push('release addresses', () => ipam.releaseByHandle(id.handle));
   const num4 = conf.ipam.assignIpv4 ? 1 : 0;
   const num6 = conf.ipam.assignIpv6 ? 1 : 0;
-  // Mostly there is no handle yet: read what autoAssign needs meanwhile.
-  if (wanted.length === 0) ipam.prefetch?.(id.node, num4, num6);
+  if (wanted.length === 0) {
+    // Mostly there is no handle yet: the assignment creates it (no read first), and only a
+    // repeated ADD finds it there.
+    const fresh = await autoAssign(ctx, conf, id, { num4, num6, newHandle: true }, endpoint);
+    if (fresh) return fresh;
+  }
   const existing = await ipam.ipsByHandle(id.handle);
   if (existing.length > 0) {
     // A repeated ADD of this attachment (a runtime retry, or a retry after the agent restarted
@@ -83,25 +87,35 @@ export async function assignAddresses(ctx: ServiceContext, req: CniRequest, conf
     if (fits) return have;
     await ipam.releaseByHandle(id.handle);
   }
-  const attrs = ipamAttributes(id);
   if (wanted.length > 0) {
     const blockCidrs = new Map<string, string>();
     for (const ip of wanted) {
-      const a = await ipam.assignIp({ ip, handle: id.handle, node: id.node, attrs, use: 'Workload' });
+      const a = await ipam.assignIp({ ip, handle: id.handle, node: id.node, attrs: ipamAttributes(id), use: 'Workload' });
       blockCidrs.set(a.address, a.cidr);
     }
     return { ...split(wanted), blockCidrs };
   }
-  const assigned = await ipam.autoAssign({
+  return (await autoAssign(ctx, conf, id, { num4, num6, newHandle: false }, endpoint))!;
+}
+
+/** IPAM's autoAssign for the attachment; undefined when it asked for a new handle and the handle exists. */
+async function autoAssign(
+  ctx: ServiceContext,
+  conf: NetConf,
+  id: WorkloadIdentity,
+  want: { num4: number; num6: number; newHandle: boolean },
+  endpoint: EndpointWrite | undefined,
+): Promise<Addresses | undefined> {
+  const assigned = await ctx.options.ipam.autoAssign({
     handle: id.handle,
     node: id.node,
-    num4,
-    num6,
-    attrs,
+    ...want,
+    attrs: ipamAttributes(id),
     ...(conf.ipam.ipv4Pools ? { pools4: conf.ipam.ipv4Pools } : {}),
     ...(conf.ipam.ipv6Pools ? { pools6: conf.ipam.ipv6Pools } : {}),
     ...(endpoint ? { alongside: (ips: string[]) => endpoint.op(split(ips)) } : {}),
   });
+  if (assigned.handleExists) return undefined;
   return {
     ipv4: assigned.ipv4.map((a) => a.address),
     ipv6: assigned.ipv6.map((a) => a.address),

@@ -45,6 +45,7 @@ export async function autoAssign(rt: IpamRuntime, req: AutoAssignRequest): Promi
     if (num6 > 0) result.ipv6 = await assignFamily(rt, req, ctx, 6, num6, affine6!, taken, last(6));
     return result;
   } catch (err) {
+    if (err instanceof HandleExists) return { ipv4: [], ipv6: [], handleExists: true }; // nothing was taken
     // A transaction whose outcome is unknown may have written the alongside key with every
     // address: releasing the earlier ones would leave the key naming addresses nobody holds. Its
     // caller releases by handle once it has removed the key (else the GC does).
@@ -52,6 +53,9 @@ export async function autoAssign(rt: IpamRuntime, req: AutoAssignRequest): Promi
     throw err;
   }
 }
+
+/** Ends a request for a new handle that found it there (nothing taken yet: it was the first write). */
+class HandleExists extends Error {}
 
 /** How long prefetched reads may wait for their autoAssign. */
 const PREFETCH_VALID_MS = 1000;
@@ -125,8 +129,9 @@ async function assignFamily(
       isReserved: reservedOrdinals(ctx.reservations, cidr),
       ...(withKey ? { alongside: withKey } : {}),
       // An earlier block of this request wrote the handle: read it rather than fail a create.
-      ...(taken.length > 0 ? { handleExists: true } : {}),
+      ...(taken.length > 0 ? { handleWritten: true } : req.newHandle ? { newHandle: true } : {}),
     });
+    if (r.handleExists) throw new HandleExists();
     if (alongside && r.alongsideRevision !== undefined) alongside.result.alongsideRevision = r.alongsideRevision;
     for (const o of r.ordinals) {
       const a = assigned(cidr, o, pool, r.affinity, req.node, r.sequenceNumber);

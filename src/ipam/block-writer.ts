@@ -54,10 +54,22 @@ export interface AllocResult {
   affinity: string | null;
   /** The revision of the transaction that also wrote the request's `alongside` key; undefined when it did not. */
   alongsideRevision?: number;
+  /** The request wanted a new handle and found it there: nothing allocated. */
+  handleExists?: boolean;
 }
 
 /** An allocation's extra key: given the ordinals allocated (all the request asked for), its write. */
 export type Alongside = (ordinals: number[]) => TxnOp;
+
+/** What an allocation may say about its handle and bring along. */
+export interface AllocOptions {
+  /** Written in the same transaction when all `num` addresses are allocated. */
+  alongside?: Alongside;
+  /** The handle was written by this request already (its other family's block): read it, do not create it. */
+  handleWritten?: boolean;
+  /** Only if the handle does not exist: when it does, nothing is allocated and the result says `handleExists`. */
+  newHandle?: boolean;
+}
 
 /** The result of a request for one ordinal. */
 export interface AssignResult {
@@ -80,7 +92,7 @@ interface Pending<R> {
 
 /** Requests a writer takes. */
 export type BlockRequest =
-  | ({ kind: 'alloc'; num: number; owner: Owner; requireHost?: string; isReserved: (o: number) => boolean; alongside?: Alongside; handleExists?: boolean } & Pending<AllocResult>)
+  | ({ kind: 'alloc'; num: number; owner: Owner; requireHost?: string; isReserved: (o: number) => boolean } & AllocOptions & Pending<AllocResult>)
   | ({ kind: 'assign'; ordinal: number; owner: Owner; requireHost?: string } & Pending<AssignResult>)
   | ({ kind: 'release'; items: ReleaseItem[] } & Pending<ReleaseResult>)
   | ({ kind: 'release-handle'; handle: string; handleKv?: KVPair } & Pending<ReleaseResult>)
@@ -128,11 +140,7 @@ export class BlockWriter {
    * affine to it; with `alongside`, its key is written in the same transaction when all `num`
    * are allocated.
    */
-  alloc(
-    num: number,
-    owner: Owner,
-    options: { requireHost?: string; isReserved: (o: number) => boolean; alongside?: Alongside; handleExists?: boolean },
-  ): Promise<AllocResult> {
+  alloc(num: number, owner: Owner, options: { requireHost?: string; isReserved: (o: number) => boolean } & AllocOptions): Promise<AllocResult> {
     return this.#submit<AllocResult>((p) => ({ kind: 'alloc', num, owner, ...options, ...p }));
   }
 
@@ -217,7 +225,8 @@ export class BlockWriter {
     return block.deleted ? undefined : { kv, block };
   }
 
-  async #commit(batch: BlockRequest[]): Promise<void> {
+  async #commit(requests: BlockRequest[]): Promise<void> {
+    let batch = requests;
     const deps = this.#deps;
     let held = this.#held;
     let fresh = false;
@@ -252,9 +261,17 @@ export class BlockWriter {
       }
       // Handles whose count goes down must be read, and those the request has written already
       // (its other family's block); new handles are assumed absent until a write says otherwise.
-      const existing = new Set(batch.flatMap((r) => (r.kind === 'alloc' && r.handleExists ? [r.owner.handle] : [])));
+      const existing = new Set(batch.flatMap((r) => (r.kind === 'alloc' && r.handleWritten ? [r.owner.handle] : [])));
       const toRead = [...deltas].filter(([h, d]) => d !== 0 && !knownHandles.has(h) && (d < 0 || handlesSuspect || existing.has(h))).map(([h]) => h);
       await Promise.all(toRead.map(async (h) => knownHandles.set(h, (await deps.datastore.get(handleKey(h))) ?? null)));
+      // A request for a new handle that is there after all (a repeated CNI ADD) allocates nothing.
+      const found = batch.filter((r) => r.kind === 'alloc' && r.newHandle && knownHandles.get(r.owner.handle));
+      if (found.length > 0) {
+        for (const r of found) settle(r, { ordinals: [], sequenceNumber: 0n, gone: false, affinityMismatch: false, affinity: null, handleExists: true } satisfies AllocResult);
+        batch = batch.filter((r) => !found.includes(r));
+        if (batch.length === 0) return;
+        continue; // the round again without them (nothing was written)
+      }
       draft.sequenceNumber += 1n;
       const value = encodeBlock(draft);
       const ops: TxnOp[] = [{ op: 'update', key: this.key, value, modRevision: held.kv.modRevision }];

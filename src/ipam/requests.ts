@@ -54,6 +54,12 @@ export interface AutoAssignRequest {
    * conflicting write and was redone without it), the caller writes it itself.
    */
   alongside?: (addresses: string[]) => TxnOp;
+  /**
+   * Only for a handle that does not exist yet (a CNI ADD, which mostly has none): instead of a
+   * read of the handle before the request, its first write creates it, and when that finds the
+   * handle there (a repeated ADD) nothing is allocated and the result says `handleExists`.
+   */
+  newHandle?: boolean;
 }
 
 /** One assigned address. */
@@ -78,6 +84,8 @@ export interface AutoAssignResult {
   ipv6: AssignedAddress[];
   /** The revision of the transaction that also wrote {@link AutoAssignRequest.alongside}'s key; undefined when it was not written. */
   alongsideRevision?: number;
+  /** With {@link AutoAssignRequest.newHandle}: the handle existed; nothing was allocated. */
+  handleExists?: boolean;
 }
 
 /** A request for one particular address. */

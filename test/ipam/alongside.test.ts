@@ -121,6 +121,31 @@ describe('ipam - a key written alongside the addresses', () => {
   }
 });
 
+describe('ipam - a request for a new handle', () => {
+  test('creates the handle without reading it; one that exists is left as it is and nothing is allocated, beside requests that go on', async () => {
+    const { ds } = await setup();
+    const reads: string[] = [];
+    const counting = new FaultyDatastore(ds, () => undefined);
+    const { get } = counting;
+    counting.get = (key) => (reads.push(key), get.call(counting, key));
+    const ipam = new Ipam(counting, fast);
+    const first = await ipam.autoAssign({ handle: 'h', node: 'n1', num4: 1, num6: 1, newHandle: true, alongside: endpointOf('h') });
+    assert.equal(first.handleExists, undefined);
+    assert.equal(reads.filter((k) => k === handleKey('h')).length, 1, 'read once: by the second family’s write, not before');
+    const before = await held(ipam);
+    const [again, other] = await Promise.all([
+      ipam.autoAssign({ handle: 'h', node: 'n1', num4: 1, num6: 1, newHandle: true, alongside: endpointOf('h') }),
+      ipam.autoAssign({ handle: 'o', node: 'n1', num4: 1, newHandle: true }),
+    ]);
+    assert.deepEqual([again.handleExists, again.ipv4, again.ipv6], [true, [], []]);
+    assert.equal(other.ipv4.length, 1);
+    const after = await held(ipam);
+    assert.deepEqual(after.get('h'), before.get('h'), 'the existing handle keeps exactly what it had');
+    assert.deepEqual((await keysWritten(ds)).get('h'), before.get('h'));
+    assert.equal(new Set([...after.values()].flat()).size, 3);
+  });
+});
+
 describe('ipam - release by handle', () => {
   test('one read (settings and handle) and one transaction; the handle is gone, the address free', async () => {
     const { ds } = await setup();
