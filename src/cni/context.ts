@@ -15,7 +15,8 @@ import type { WorkloadPlumbing } from './plumbing.ts';
 export interface CniIpam {
   autoAssign(req: AutoAssignRequest): Promise<AutoAssignResult>;
   assignIp(req: AssignIpRequest): Promise<AssignedAddress>;
-  releaseByHandle(handle: string): Promise<string[]>;
+  /** With `notBefore`: reads at once, writes once it has resolved (nothing when it rejects). */
+  releaseByHandle(handle: string, options?: { notBefore?: Promise<unknown> }): Promise<string[]>;
   ipsByHandle(handle: string): Promise<string[]>;
   snapshot(): Promise<IpamSnapshot>;
   canAssign(req: CanAssignRequest): Promise<{ ok: true } | { ok: false; reason: string }>;

@@ -350,13 +350,15 @@ export async function del(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
     });
     const owned = !current || (current.spec as { containerID?: string } | undefined)?.containerID === id.containerId;
     const endpointGone = current && owned ? deleteEndpointIfOwned(ctx, { namespace: id.namespace, name: id.wepName, containerId: id.containerId }, current) : Promise.resolve(false);
-    const [removed] = await settleAll([removing, endpointGone]);
-    // Without the namespace, remove the host side by name, but only when no other container's
-    // endpoint uses it.
-    if (!removed && owned) await ctx.plumbing.deleteHostVeth(id.hostVeth);
-    // The addresses only once the interface is gone: a new pod may get them at once.
-    if (conf.ipam.builtin) await ctx.options.ipam.releaseByHandle(id.handle);
-    else await delegate(conf.ipam.type, 'DEL', req);
+    const gone = settleAll([removing, endpointGone]).then(async ([removed]) => {
+      // Without the namespace, remove the host side by name, but only when no other container's
+      // endpoint uses it.
+      if (!removed && owned) await ctx.plumbing.deleteHostVeth(id.hostVeth);
+    });
+    // The addresses only once the interface is gone (a new pod may get them at once); IPAM reads
+    // what the release needs meanwhile.
+    if (conf.ipam.builtin) await settleAll([gone, ctx.options.ipam.releaseByHandle(id.handle, { notBefore: gone })]);
+    else await gone.then(() => delegate(conf.ipam.type, 'DEL', req));
     // Not waited for: a DEL must not hang on an API server that is away.
     void clearPodIps(ctx, conf, id);
     ctx.log?.info({ cmd: 'DEL', wep: id.wepName, containerID: id.containerId }, 'attachment deleted');

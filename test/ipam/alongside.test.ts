@@ -166,6 +166,21 @@ describe('ipam - release by handle', () => {
     assert.equal((await held(ipam)).size, 0);
   });
 
+  test('notBefore: nothing is written until it resolves, nothing at all when it rejects', async () => {
+    const { ds, ipam } = await setup();
+    const r = await ipam.autoAssign({ handle: 'h', node: 'n1', num4: 1 });
+    await assert.rejects(ipam.releaseByHandle('h', { notBefore: Promise.reject(new Error('the interface is still there')) }), /still there/);
+    assert.deepEqual(await ipam.ipsByHandle('h'), [r.ipv4[0]!.address]);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const releasing = ipam.releaseByHandle('h', { notBefore: gate });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(await ipam.ipsByHandle('h'), [r.ipv4[0]!.address], 'held while the gate is closed');
+    open();
+    assert.deepEqual(await releasing, [r.ipv4[0]!.address]);
+    assert.equal(await ds.get(handleKey('h')), undefined);
+  });
+
   test('a handle changed since it was read: the release reads it again and still deletes it', async () => {
     const { ds } = await setup();
     const ipam = new Ipam(ds, fast);
