@@ -11,10 +11,12 @@
  * checked against a fresh read before it is reported.
  *
  * An allocation may bring one more key to write in the same transaction (its `alongside`: a CNI
- * ADD's WorkloadEndpoint, which then exists exactly when its address does); a release by handle
- * may bring the handle record its caller already read. A round whose transaction conflicts is
- * redone without the alongside keys (their callers write them themselves), so that a key someone
- * else changed can never make a block write retry in vain.
+ * ADD's WorkloadEndpoint, which then exists exactly when its address does), and may ask for a
+ * handle that must be new (a repeated CNI ADD finds it there and allocates nothing); a release
+ * by handle may bring the handle record its caller already read. A round whose transaction
+ * conflicts is redone without the alongside keys that carry a condition of their own (their
+ * callers write them themselves), so that a key someone else changed can never make a block
+ * write retry in vain; unconditional ones (`put`) go with the retry.
  */
 import type { Datastore, KVPair, TxnOp } from '../datastore/mod.ts';
 import { MargayError } from '../errors/mod.ts';
