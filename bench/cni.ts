@@ -289,7 +289,7 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     console.log(row(['**ratio margay / ptp**', ratio(mine.add, base.add, 50), ratio(mine.add, base.add, 90), ratio(mine.add, base.add, 99), ratio(mine.del, base.del, 50), ratio(mine.del, base.del, 90), ratio(mine.del, base.del, 99)]));
     console.log('\n(times in ms, wall clock from exec to exit; ratios below 1 mean Margay is faster)');
     printTimeline(mode === 'agent' ? agent!.logs() : readFileSync(serviceLog, 'utf8'));
-    if (mode === 'agent') for (const size of BURSTS) await burst(plugins, run, size);
+    if (mode === 'agent') for (const size of BURSTS) await burst(plugins, run, size, () => agent!.logs());
   } finally {
     if (service && service.exitCode === null) {
       const s = service;
@@ -311,9 +311,10 @@ async function attachments(dir: string, mode: Host): Promise<void> {
  * begins together, then every DEL; per plugin, the time until the last one finished and each
  * one's latency. One plugin at a time (interleaving would measure them against each other).
  */
-async function burst(plugins: Plugin[], run: (p: Plugin, cmd: 'ADD' | 'DEL', i: number, ns: TestNetns) => Promise<number>, size: number): Promise<void> {
+async function burst(plugins: Plugin[], run: (p: Plugin, cmd: 'ADD' | 'DEL', i: number, ns: TestNetns) => Promise<number>, size: number, logs: () => string): Promise<void> {
   const rows: (string | number)[][] = [];
   const made: TestNetns[] = [];
+  let timeline = '';
   try {
     for (const p of plugins) {
       const nets: TestNetns[] = [];
@@ -325,7 +326,9 @@ async function burst(plugins: Plugin[], run: (p: Plugin, cmd: 'ADD' | 'DEL', i: 
         const each = await Promise.all(nets.map((ns, i) => run(p, cmd, 200_000 + i, ns)));
         return { all: performance.now() - start, p50: percentile(each, 50), p99: percentile(each, 99) };
       };
+      const logged = logs().length;
       const add = await phase('ADD');
+      if (p === plugins[0]) timeline = logs().slice(logged);
       const del = await phase('DEL');
       rows.push([p.name, add.all, add.p50, add.p99, del.all, del.p50, del.p99, load()]);
     }
@@ -339,6 +342,7 @@ async function burst(plugins: Plugin[], run: (p: Plugin, cmd: 'ADD' | 'DEL', i: 
   const [mine, base] = rows;
   const ratio = (i: number): string => (mine && base ? `${((mine[i] as number) / (base[i] as number)).toFixed(2)}×` : '');
   if (mine && base) console.log(row(['**ratio margay / ptp**', ratio(1), ratio(2), ratio(3), ratio(4), ratio(5), ratio(6), '']));
+  printTimeline(timeline);
 }
 
 ensureClient();

@@ -14,10 +14,9 @@ import type { WorkloadPlumbing } from './plumbing.ts';
 /** The IPAM operations the CNI service uses (the agent passes its `Ipam`). */
 export interface CniIpam {
   autoAssign(req: AutoAssignRequest): Promise<AutoAssignResult>;
-  /** Starts the reads of the next autoAssign for `node` (optional: a fake may do without). */
-  prefetch?(node: string, num4: number, num6: number): void;
   assignIp(req: AssignIpRequest): Promise<AssignedAddress>;
-  releaseByHandle(handle: string): Promise<string[]>;
+  /** With `notBefore`: reads at once, writes once it has resolved (nothing when it rejects). */
+  releaseByHandle(handle: string, options?: { notBefore?: Promise<unknown> }): Promise<string[]>;
   ipsByHandle(handle: string): Promise<string[]>;
   snapshot(): Promise<IpamSnapshot>;
   canAssign(req: CanAssignRequest): Promise<{ ok: true } | { ok: false; reason: string }>;

@@ -17,6 +17,7 @@ import { workloadEndpointKind } from '../api/mod.ts';
 import type { Resource } from '../api/mod.ts';
 import { validateResource } from '../api/mod.ts';
 import { hasCode, quote } from '../errors/mod.ts';
+import { deleteEndpointIfOwned, type EndpointAddresses, EndpointWrite } from './endpoint-write.ts';
 import { atLeast, type NetConf } from './config.ts';
 import { Undo, type ServiceContext } from './context.ts';
 import { delegate } from './delegate.ts';
@@ -32,11 +33,11 @@ import { CniCode, CniError } from './spec.ts';
 export const NETWORK_ANNOTATION = 'margay.io/cni-network';
 
 /** Addresses of an attachment, without prefix. */
-export interface Addresses {
-  ipv4: string[];
-  ipv6: string[];
+export interface Addresses extends EndpointAddresses {
   /** Address → address with its block's prefix (`10.244.0.5/26`), when IPAM assigned it just now. */
   blockCidrs?: Map<string, string>;
+  /** The revision of the WorkloadEndpoint written in the same transaction as the addresses, when it was. */
+  endpointRevision?: number;
 }
 
 function split(ips: string[]): Addresses {
@@ -59,15 +60,22 @@ function ipamAttributes(id: WorkloadIdentity): Record<string, string> {
   return id.pod ? { namespace: id.namespace, pod: id.pod } : { namespace: id.namespace };
 }
 
-/** Assigns the attachment's addresses with the agent's IPAM; records the release in `undo`. */
-export async function assignAddresses(ctx: ServiceContext, req: CniRequest, conf: NetConf, id: WorkloadIdentity, undo: Undo): Promise<Addresses> {
+/**
+ * Assigns the attachment's addresses with the agent's IPAM; records the release in `undo`. With
+ * `endpoint`, a new automatic assignment writes the WorkloadEndpoint in its transaction.
+ */
+export async function assignAddresses(ctx: ServiceContext, req: CniRequest, conf: NetConf, id: WorkloadIdentity, undo: Undo, endpoint?: EndpointWrite): Promise<Addresses> {
   const ipam = ctx.options.ipam;
   const wanted = requestedIps(req, conf);
   undo.push('release addresses', () => ipam.releaseByHandle(id.handle));
   const num4 = conf.ipam.assignIpv4 ? 1 : 0;
   const num6 = conf.ipam.assignIpv6 ? 1 : 0;
-  // Mostly there is no handle yet: read what autoAssign needs meanwhile.
-  if (wanted.length === 0) ipam.prefetch?.(id.node, num4, num6);
+  if (wanted.length === 0) {
+    // Mostly there is no handle yet: the assignment creates it (no read first), and only a
+    // repeated ADD finds it there.
+    const fresh = await autoAssign(ctx, conf, id, { num4, num6, newHandle: true }, endpoint);
+    if (fresh) return fresh;
+  }
   const existing = await ipam.ipsByHandle(id.handle);
   if (existing.length > 0) {
     // A repeated ADD of this attachment (a runtime retry, or a retry after the agent restarted
@@ -79,35 +87,47 @@ export async function assignAddresses(ctx: ServiceContext, req: CniRequest, conf
     if (fits) return have;
     await ipam.releaseByHandle(id.handle);
   }
-  const attrs = ipamAttributes(id);
   if (wanted.length > 0) {
     const blockCidrs = new Map<string, string>();
     for (const ip of wanted) {
-      const a = await ipam.assignIp({ ip, handle: id.handle, node: id.node, attrs, use: 'Workload' });
+      const a = await ipam.assignIp({ ip, handle: id.handle, node: id.node, attrs: ipamAttributes(id), use: 'Workload' });
       blockCidrs.set(a.address, a.cidr);
     }
     return { ...split(wanted), blockCidrs };
   }
-  const assigned = await ipam.autoAssign({
+  return (await autoAssign(ctx, conf, id, { num4, num6, newHandle: false }, endpoint))!;
+}
+
+/** IPAM's autoAssign for the attachment; undefined when it asked for a new handle and the handle exists. */
+async function autoAssign(
+  ctx: ServiceContext,
+  conf: NetConf,
+  id: WorkloadIdentity,
+  want: { num4: number; num6: number; newHandle: boolean },
+  endpoint: EndpointWrite | undefined,
+): Promise<Addresses | undefined> {
+  const assigned = await ctx.options.ipam.autoAssign({
     handle: id.handle,
     node: id.node,
-    num4,
-    num6,
-    attrs,
+    ...want,
+    attrs: ipamAttributes(id),
     ...(conf.ipam.ipv4Pools ? { pools4: conf.ipam.ipv4Pools } : {}),
     ...(conf.ipam.ipv6Pools ? { pools6: conf.ipam.ipv6Pools } : {}),
+    ...(endpoint ? { alongside: (ips: string[]) => endpoint.op(split(ips)) } : {}),
   });
+  if (assigned.handleExists) return undefined;
   return {
     ipv4: assigned.ipv4.map((a) => a.address),
     ipv6: assigned.ipv6.map((a) => a.address),
     blockCidrs: new Map([...assigned.ipv4, ...assigned.ipv6].map((a) => [a.address, a.cidr])),
+    ...(assigned.alongsideRevision !== undefined ? { endpointRevision: assigned.alongsideRevision } : {}),
   };
 }
 
-async function addresses(ctx: ServiceContext, req: CniRequest, conf: NetConf, id: WorkloadIdentity, undo: Undo, pod: PodNetworkInfo | undefined): Promise<Addresses> {
+async function addresses(ctx: ServiceContext, req: CniRequest, conf: NetConf, id: WorkloadIdentity, undo: Undo, pod: PodNetworkInfo | undefined, endpoint: EndpointWrite): Promise<Addresses> {
   // Calico's ipAddrsNoIpam: the pod brings its addresses; nothing is allocated (or released).
   if (pod?.ipAddrsNoIpam) return split(pod.ipAddrsNoIpam);
-  if (conf.ipam.builtin) return assignAddresses(ctx, req, confForPod(conf, pod), id, undo);
+  if (conf.ipam.builtin) return assignAddresses(ctx, req, confForPod(conf, pod), id, undo, endpoint);
   undo.push(`${conf.ipam.type} DEL`, () => delegate(conf.ipam.type, 'DEL', req));
   const result = await delegate(conf.ipam.type, 'ADD', req);
   const got = split((result?.ips ?? []).map((ip) => ip.address));
@@ -257,15 +277,34 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
       const containerMac = conf.requestedMac ?? req.args.MAC?.toLowerCase() ?? randomMac();
       const link = { hostVeth: id.hostVeth, netns: req.netns, ifname: req.ifname, mtu, containerMac, ipv6: conf.ipam.builtin && conf.ipam.assignIpv6 };
       // The veth needs no address: make it while IPAM assigns them. The endpoint needs only the
-      // addresses (the agent programs it by interface name): write it as soon as they are known,
-      // so that the agent programs it while the addresses go into the veth.
+      // addresses (the agent programs it by interface name): it goes into the addresses' own
+      // transaction (endpoint-write.ts), so that the agent programs it while the addresses go
+      // into the veth.
       undo.push('delete veth', () => ctx.plumbing.deleteHostVeth(id.hostVeth));
-      // A Kubernetes pod is read from the API first: nothing is allocated for a pod that is not there.
+      const specOf = (addrs: EndpointAddresses): VethSpec => ({ ...link, ipv4: addrs.ipv4, ipv6: addrs.ipv6 });
+      // A Kubernetes pod is read from the API first: nothing is allocated for a pod that is not
+      // there. The network's profile (plain containers) exists before the endpoint is written.
       const podRead = timed('pod', readPod(ctx, conf, id));
-      const assigned = timed('ipam', podRead.then((pod) => addresses(ctx, req, conf, id, undo, pod)));
+      const endpoint = podRead.then(async (pod) => {
+        const profileJustWritten = await ensureNetworkProfile(ctx, conf, id);
+        return new EndpointWrite(ctx, undo, {
+          namespace: id.namespace,
+          name: id.wepName,
+          containerId: id.containerId,
+          ahead: !profileJustWritten,
+          build: (addrs) => endpointResource(conf, id, specOf(addrs), profilesFor(conf, id, pod), pod),
+        });
+      });
+      const assigned = timed('ipam', Promise.all([podRead, endpoint]).then(([pod, ep]) => addresses(ctx, req, conf, id, undo, pod, ep)));
       const created = timed('link', ctx.plumbing.createLink(link));
-      const specOf = (addrs: Addresses): VethSpec => ({ ...link, ipv4: addrs.ipv4, ipv6: addrs.ipv6 });
-      const written = timed('endpoint', Promise.all([assigned, podRead]).then(([addrs, pod]) => writeEndpoint(ctx, conf, id, specOf(addrs), undo, pod)));
+      const written = timed(
+        'endpoint',
+        Promise.all([assigned, endpoint]).then(([addrs, ep]) => {
+          if (addrs.endpointRevision === undefined) return ep.write(addrs);
+          ep.carried();
+          return addrs.endpointRevision;
+        }),
+      );
       const plumbed = timed(
         'addresses',
         Promise.all([assigned, created]).then(async ([addrs]) => {
@@ -296,49 +335,30 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
   });
 }
 
-/** Writes the attachment's WorkloadEndpoint (and its network's profile); returns the write's revision. */
-async function writeEndpoint(ctx: ServiceContext, conf: NetConf, id: WorkloadIdentity, spec: VethSpec, undo: Undo, pod: PodNetworkInfo | undefined): Promise<number> {
-  const profileJustWritten = await ensureNetworkProfile(ctx, conf, id);
-  const wep = endpointResource(conf, id, spec, profilesFor(conf, id, pod), pod);
-  undo.push('delete WorkloadEndpoint', () => deleteEndpointIfOwned(ctx, id.namespace, id.wepName, id.containerId));
-  // Programmed ahead unless the agent may not know the network's profile yet (the first container
-  // of a network): then the endpoint's own event, which comes after the profile's, programs it.
-  const withdraw = profileJustWritten ? undefined : ctx.options.programAhead?.(wep);
-  if (withdraw) undo.push('withdraw the endpoint programmed ahead', async () => withdraw());
-  const { resource } = await ctx.options.store.apply(wep, { likelyNew: true });
-  return Number(resource.metadata.resourceVersion);
-}
-
-/** Deletes a WorkloadEndpoint when it still belongs to `containerId`; false when absent or someone else's. */
-async function deleteEndpointIfOwned(ctx: ServiceContext, namespace: string, name: string, containerId: string): Promise<boolean> {
-  const store = ctx.options.store;
-  const current = await store.get(workloadEndpointKind, name, namespace);
-  if (!current) return false;
-  if ((current.spec as { containerID?: string } | undefined)?.containerID !== containerId) return false;
-  try {
-    await store.delete(current);
-    return true;
-  } catch (err) {
-    if (hasCode(err, 'MARGAY_ERR_NOT_FOUND') || hasCode(err, 'MARGAY_ERR_CONFLICT')) return false;
-    throw err;
-  }
-}
-
 /** DEL: idempotent; anything already gone is fine. */
 export async function del(ctx: ServiceContext, req: CniRequest, conf: NetConf): Promise<undefined> {
   checkNode(ctx, conf);
   const id = workloadIdentity(req, conf, ctx.options.hostname, ctx.options.interfacePrefix);
   await ctx.locks.run(lockKeys(id), async () => {
     const store = ctx.options.store;
-    const current = await store.get(workloadEndpointKind, id.wepName, id.namespace);
+    // The container's interface takes its host peer with it; meanwhile the endpoint is read and,
+    // when it is this container's, deleted (its traffic then meets no endpoint's rules).
+    const removing = ctx.plumbing.deleteContainerInterface(req.netns, req.ifname);
+    const current = await store.get(workloadEndpointKind, id.wepName, id.namespace).catch(async (err: unknown) => {
+      await removing.catch(() => undefined);
+      throw err;
+    });
     const owned = !current || (current.spec as { containerID?: string } | undefined)?.containerID === id.containerId;
-    // The container's interface takes its host peer with it. Without the namespace, remove the
-    // host side by name, but only when no other container's endpoint uses it.
-    const removed = await ctx.plumbing.deleteContainerInterface(req.netns, req.ifname);
-    if (!removed && owned) await ctx.plumbing.deleteHostVeth(id.hostVeth);
-    if (current && owned) await deleteEndpointIfOwned(ctx, id.namespace, id.wepName, id.containerId);
-    if (conf.ipam.builtin) await ctx.options.ipam.releaseByHandle(id.handle);
-    else await delegate(conf.ipam.type, 'DEL', req);
+    const endpointGone = current && owned ? deleteEndpointIfOwned(ctx, { namespace: id.namespace, name: id.wepName, containerId: id.containerId }, current) : Promise.resolve(false);
+    const gone = settleAll([removing, endpointGone]).then(async ([removed]) => {
+      // Without the namespace, remove the host side by name, but only when no other container's
+      // endpoint uses it.
+      if (!removed && owned) await ctx.plumbing.deleteHostVeth(id.hostVeth);
+    });
+    // The addresses only once the interface is gone (a new pod may get them at once); IPAM reads
+    // what the release needs meanwhile.
+    if (conf.ipam.builtin) await settleAll([gone, ctx.options.ipam.releaseByHandle(id.handle, { notBefore: gone })]);
+    else await gone.then(() => delegate(conf.ipam.type, 'DEL', req));
     // Not waited for: a DEL must not hang on an API server that is away.
     void clearPodIps(ctx, conf, id);
     ctx.log?.info({ cmd: 'DEL', wep: id.wepName, containerID: id.containerId }, 'attachment deleted');
@@ -422,7 +442,7 @@ export async function gc(ctx: ServiceContext, req: CniRequest, conf: NetConf): P
     const cid = spec.containerID;
     await ctx.locks.run([`handle:${handleFor(conf.name, cid)}`, ...(spec.interfaceName ? [`veth:${spec.interfaceName}`] : [])], async () => {
       if (spec.interfaceName) await ctx.plumbing.deleteHostVeth(spec.interfaceName);
-      if (await deleteEndpointIfOwned(ctx, wep.metadata.namespace ?? 'default', wep.metadata.name, cid)) deleted.push(`${wep.metadata.namespace}/${wep.metadata.name}`);
+      if (await deleteEndpointIfOwned(ctx, { namespace: wep.metadata.namespace ?? 'default', name: wep.metadata.name, containerId: cid })) deleted.push(`${wep.metadata.namespace}/${wep.metadata.name}`);
     });
   }
 

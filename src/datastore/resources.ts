@@ -160,6 +160,23 @@ export class ResourceStore {
     return (await this.batch('apply', [res]))[0]!;
   }
 
+  /**
+   * The write of one resource as a transaction op, for a caller that commits it together with
+   * other keys (a CNI ADD's WorkloadEndpoint, in its address's IPAM transaction): an
+   * unconditional `put` of the resource with fresh creation metadata, which replaces any stored
+   * copy whole (as an apply would, but with a new uid). Only for kinds whose writes need no reads
+   * (no references, no cross-resource rules); the resource must have passed validateResource.
+   * The written resource's resourceVersion is the transaction's revision.
+   */
+  putOp(res: Resource): { op: TxnOp; resource: Resource } {
+    const def = kindOf(res);
+    if (def.references || def.validateAgainst) {
+      throw new MargayError('MARGAY_ERR_VALIDATION', `${describe(res)}: a ${def.kind} cannot be written without reading the store first`);
+    }
+    const resource = this.withCreationMetadata(res);
+    return { op: { op: 'put', key: keyOf(res), value: serialize(resource) }, resource };
+  }
+
   /** Updates one existing resource; with metadata.resourceVersion set, only if it still matches. */
   async replace(res: Resource): Promise<WriteResult> {
     return (await this.batch('replace', [res]))[0]!;
@@ -168,6 +185,18 @@ export class ResourceStore {
   /** Deletes one resource; with metadata.resourceVersion set, only if it still matches. */
   async delete(res: Resource, options: BatchOptions = {}): Promise<WriteResult> {
     return (await this.batch('delete', [res], options))[0]!;
+  }
+
+  /**
+   * Deletes one resource as it was read (`res.metadata.resourceVersion` set), in one round trip:
+   * MARGAY_ERR_CONFLICT when it changed since, MARGAY_ERR_NOT_FOUND when it is gone.
+   */
+  async deleteAsRead(res: Resource): Promise<void> {
+    const revision = Number(res.metadata.resourceVersion);
+    if (!Number.isInteger(revision) || revision < 1) {
+      throw new MargayError('MARGAY_ERR_VALIDATION', `${describe(res)}: deleting it as read needs its resourceVersion`);
+    }
+    await this.datastore.delete(keyOf(res), revision);
   }
 
   /**

@@ -2,7 +2,7 @@
  * Assigning addresses: automatically (the node's own blocks, then a new block, then borrowing),
  * one particular address, and the dry run CNI STATUS asks for (`canAssign`).
  */
-import { MargayError } from '../errors/mod.ts';
+import { hasCode, MargayError } from '../errors/mod.ts';
 import { claimBlock } from './affinity-ops.ts';
 import { whyNotAssignable } from './assignable.ts';
 import { borrowable, claimNewBlock } from './block-choice.ts';
@@ -38,14 +38,24 @@ export async function autoAssign(rt: IpamRuntime, req: AutoAssignRequest): Promi
   try {
     // Settings, pools and the node's blocks are read together, once per request (or were prefetched).
     const [ctx, affine4, affine6] = await (takePrefetched(rt, req.node, num4, num6) ?? assignReads(rt, req.node, num4, num6));
-    if (num4 > 0) result.ipv4 = await assignFamily(rt, req, ctx, 4, num4, affine4!, taken);
-    if (num6 > 0) result.ipv6 = await assignFamily(rt, req, ctx, 6, num6, affine6!, taken);
+    // The alongside key goes with the request's last address: that of the last family asked for.
+    const last = (family: Family): Alongside | undefined =>
+      req.alongside && family === (num6 > 0 ? 6 : 4) ? { write: req.alongside, before: result.ipv4.map((a) => a.address), result } : undefined;
+    if (num4 > 0) result.ipv4 = await assignFamily(rt, req, ctx, 4, num4, affine4!, taken, last(4));
+    if (num6 > 0) result.ipv6 = await assignFamily(rt, req, ctx, 6, num6, affine6!, taken, last(6));
     return result;
   } catch (err) {
-    await rollback(rt, req.handle, taken);
+    if (err instanceof HandleExists) return { ipv4: [], ipv6: [], handleExists: true }; // nothing was taken
+    // A transaction whose outcome is unknown may have written the alongside key with every
+    // address: releasing the earlier ones would leave the key naming addresses nobody holds. Its
+    // caller releases by handle once it has removed the key (else the GC does).
+    if (!(req.alongside && hasCode(err, 'MARGAY_ERR_DATASTORE_UNAVAILABLE'))) await rollback(rt, req.handle, taken);
     throw err;
   }
 }
+
+/** Ends a request for a new handle that found it there (nothing taken yet: it was the first write). */
+class HandleExists extends Error {}
 
 /** How long prefetched reads may wait for their autoAssign. */
 const PREFETCH_VALID_MS = 1000;
@@ -78,6 +88,15 @@ function takePrefetched(rt: IpamRuntime, node: string, num4: number, num6: numbe
   return entry && rt.now().getTime() - entry.at < PREFETCH_VALID_MS ? entry.reads : undefined;
 }
 
+/** The request's alongside key, for the family whose addresses come last. */
+interface Alongside {
+  write: NonNullable<AutoAssignRequest['alongside']>;
+  /** The addresses of the families before this one. */
+  before: string[];
+  /** Told the revision when the key was written. */
+  result: AutoAssignResult;
+}
+
 async function assignFamily(
   rt: IpamRuntime,
   req: AutoAssignRequest,
@@ -86,6 +105,7 @@ async function assignFamily(
   num: number,
   firstListing: Cidr[],
   taken: AssignedAddress[],
+  alongside?: Alongside,
 ): Promise<AssignedAddress[]> {
   const requested = family === 4 ? req.pools4 : req.pools6;
   const pools = selectPools(ctx.pools, {
@@ -102,10 +122,17 @@ async function assignFamily(
   const take = async (cidr: Cidr, requireHost: string | undefined): Promise<void> => {
     const pool = poolOfBlock(pools, cidr);
     if (!pool) return;
+    // Called only when this block gives every address still missing: the request's last.
+    const withKey = alongside && ((ordinals: number[]) => alongside.write([...alongside.before, ...got.map((a) => a.address), ...ordinals.map((o) => formatIp(nthIp(cidr, o)))]));
     const r = await rt.writer(cidr).alloc(num - got.length, owner, {
       ...(requireHost === undefined ? {} : { requireHost }),
       isReserved: reservedOrdinals(ctx.reservations, cidr),
+      ...(withKey ? { alongside: withKey } : {}),
+      // An earlier block of this request wrote the handle: read it rather than fail a create.
+      ...(taken.length > 0 ? { handleWritten: true } : req.newHandle ? { newHandle: true } : {}),
     });
+    if (r.handleExists) throw new HandleExists();
+    if (alongside && r.alongsideRevision !== undefined) alongside.result.alongsideRevision = r.alongsideRevision;
     for (const o of r.ordinals) {
       const a = assigned(cidr, o, pool, r.affinity, req.node, r.sequenceNumber);
       got.push(a);

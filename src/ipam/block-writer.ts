@@ -9,6 +9,14 @@
  *
  * A conclusion drawn only from the kept copy ("the block is full", "that address is free") is
  * checked against a fresh read before it is reported.
+ *
+ * An allocation may bring one more key to write in the same transaction (its `alongside`: a CNI
+ * ADD's WorkloadEndpoint, which then exists exactly when its address does), and may ask for a
+ * handle that must be new (a repeated CNI ADD finds it there and allocates nothing); a release
+ * by handle may bring the handle record its caller already read. A round whose transaction
+ * conflicts is redone without the alongside keys that carry a condition of their own (their
+ * callers write them themselves), so that a key someone else changed can never make a block
+ * write retry in vain; unconditional ones (`put`) go with the retry.
  */
 import type { Datastore, KVPair, TxnOp } from '../datastore/mod.ts';
 import { MargayError } from '../errors/mod.ts';
@@ -46,6 +54,23 @@ export interface AllocResult {
   affinityMismatch: boolean;
   /** The block's affinity at the time of the write. */
   affinity: string | null;
+  /** The revision of the transaction that also wrote the request's `alongside` key; undefined when it did not. */
+  alongsideRevision?: number;
+  /** The request wanted a new handle and found it there: nothing allocated. */
+  handleExists?: boolean;
+}
+
+/** An allocation's extra key: given the ordinals allocated (all the request asked for), its write. */
+export type Alongside = (ordinals: number[]) => TxnOp;
+
+/** What an allocation may say about its handle and bring along. */
+export interface AllocOptions {
+  /** Written in the same transaction when all `num` addresses are allocated. */
+  alongside?: Alongside;
+  /** The handle was written by this request already (its other family's block): read it, do not create it. */
+  handleWritten?: boolean;
+  /** Only if the handle does not exist: when it does, nothing is allocated and the result says `handleExists`. */
+  newHandle?: boolean;
 }
 
 /** The result of a request for one ordinal. */
@@ -69,10 +94,10 @@ interface Pending<R> {
 
 /** Requests a writer takes. */
 export type BlockRequest =
-  | ({ kind: 'alloc'; num: number; owner: Owner; requireHost?: string; isReserved: (o: number) => boolean } & Pending<AllocResult>)
+  | ({ kind: 'alloc'; num: number; owner: Owner; requireHost?: string; isReserved: (o: number) => boolean } & AllocOptions & Pending<AllocResult>)
   | ({ kind: 'assign'; ordinal: number; owner: Owner; requireHost?: string } & Pending<AssignResult>)
   | ({ kind: 'release'; items: ReleaseItem[] } & Pending<ReleaseResult>)
-  | ({ kind: 'release-handle'; handle: string } & Pending<ReleaseResult>)
+  | ({ kind: 'release-handle'; handle: string; handleKv?: KVPair } & Pending<ReleaseResult>)
   | ({ kind: 'cool' } & Pending<{ freed: number; gone: boolean }>);
 
 /** What a writer needs from its owner. */
@@ -80,7 +105,7 @@ export interface BlockWriterDeps {
   datastore: Datastore;
   /** Bound on conflicting writes per round. */
   maxRetries: number;
-  /** Most requests per round (each may add a handle write; etcd takes 128 operations). */
+  /** Most requests per round (each may add a handle write and an alongside key; see {@link BlockWriter}'s batching). */
   maxBatch: number;
   /** Waits before retry `attempt`. */
   backoff(attempt: number): Promise<void>;
@@ -112,8 +137,12 @@ export class BlockWriter {
     this.#deps = deps;
   }
 
-  /** Allocates up to `num` addresses for `owner`; with `requireHost`, only while the block is affine to it. */
-  alloc(num: number, owner: Owner, options: { requireHost?: string; isReserved: (o: number) => boolean }): Promise<AllocResult> {
+  /**
+   * Allocates up to `num` addresses for `owner`; with `requireHost`, only while the block is
+   * affine to it; with `alongside`, its key is written in the same transaction when all `num`
+   * are allocated.
+   */
+  alloc(num: number, owner: Owner, options: { requireHost?: string; isReserved: (o: number) => boolean } & AllocOptions): Promise<AllocResult> {
     return this.#submit<AllocResult>((p) => ({ kind: 'alloc', num, owner, ...options, ...p }));
   }
 
@@ -127,9 +156,9 @@ export class BlockWriter {
     return this.#submit<ReleaseResult>((p) => ({ kind: 'release', items, ...p }));
   }
 
-  /** Releases every address of a handle in this block. */
-  releaseHandle(handle: string): Promise<ReleaseResult> {
-    return this.#submit<ReleaseResult>((p) => ({ kind: 'release-handle', handle, ...p }));
+  /** Releases every address of a handle in this block; `handleKv` is the handle's record when the caller has just read it. */
+  releaseHandle(handle: string, handleKv?: KVPair): Promise<ReleaseResult> {
+    return this.#submit<ReleaseResult>((p) => ({ kind: 'release-handle', handle, ...(handleKv ? { handleKv } : {}), ...p }));
   }
 
   /** Writes the block back with every address whose cooldown is over freed. */
@@ -177,9 +206,18 @@ export class BlockWriter {
   }
 
   #takeBatch(): BlockRequest[] {
-    // Each request adds at most one handle write to the block's: maxBatch (≤ 100) keeps a round
-    // inside etcd's 128 operations per transaction.
-    return this.#queue.splice(0, this.#deps.maxBatch);
+    // The block's write, plus per request at most one handle write and one alongside key: the
+    // round stays inside the datastore's operations per transaction (etcd: 128).
+    const maxOps = this.#deps.datastore.limits?.maxOps ?? 128;
+    let ops = 1;
+    let n = 0;
+    for (const req of this.#queue) {
+      const cost = req.kind === 'alloc' && req.alongside ? 2 : 1;
+      if (n >= this.#deps.maxBatch || (n > 0 && ops + cost > maxOps)) break;
+      ops += cost;
+      n++;
+    }
+    return this.#queue.splice(0, n);
   }
 
   async #read(): Promise<Held | undefined> {
@@ -189,12 +227,15 @@ export class BlockWriter {
     return block.deleted ? undefined : { kv, block };
   }
 
-  async #commit(batch: BlockRequest[]): Promise<void> {
+  async #commit(requests: BlockRequest[]): Promise<void> {
+    let batch = requests;
     const deps = this.#deps;
     let held = this.#held;
     let fresh = false;
     const knownHandles = new Map<string, KVPair | null>();
+    for (const req of batch) if (req.kind === 'release-handle' && req.handleKv) knownHandles.set(req.handle, req.handleKv);
     let handlesSuspect = false;
+    let withAlongside = true;
     for (let attempt = 0; ; attempt++) {
       if (!held) {
         held = await this.#read();
@@ -220,9 +261,19 @@ export class BlockWriter {
         for (const o of outcomes) settle(o.req, o.result);
         return;
       }
-      // Handles whose count goes down must be read; new handles are assumed absent until a write says otherwise.
-      const toRead = [...deltas].filter(([h, d]) => d !== 0 && !knownHandles.has(h) && (d < 0 || handlesSuspect)).map(([h]) => h);
+      // Handles whose count goes down must be read, and those the request has written already
+      // (its other family's block); new handles are assumed absent until a write says otherwise.
+      const existing = new Set(batch.flatMap((r) => (r.kind === 'alloc' && r.handleWritten ? [r.owner.handle] : [])));
+      const toRead = [...deltas].filter(([h, d]) => d !== 0 && !knownHandles.has(h) && (d < 0 || handlesSuspect || existing.has(h))).map(([h]) => h);
       await Promise.all(toRead.map(async (h) => knownHandles.set(h, (await deps.datastore.get(handleKey(h))) ?? null)));
+      // A request for a new handle that is there after all (a repeated CNI ADD) allocates nothing.
+      const found = batch.filter((r) => r.kind === 'alloc' && r.newHandle && knownHandles.get(r.owner.handle));
+      if (found.length > 0) {
+        for (const r of found) settle(r, { ordinals: [], sequenceNumber: 0n, gone: false, affinityMismatch: false, affinity: null, handleExists: true } satisfies AllocResult);
+        batch = batch.filter((r) => !found.includes(r));
+        if (batch.length === 0) return;
+        continue; // the round again without them (nothing was written)
+      }
       draft.sequenceNumber += 1n;
       const value = encodeBlock(draft);
       const ops: TxnOp[] = [{ op: 'update', key: this.key, value, modRevision: held.kv.modRevision }];
@@ -231,14 +282,18 @@ export class BlockWriter {
         const op = handleOp(h, knownHandles.get(h), this.cidr, d);
         if (op) ops.push(op);
       }
+      const carried = withAlongside ? addAlongside(outcomes, ops) : { results: [], conditioned: false };
       try {
         const revision = await deps.datastore.txn(ops);
         this.#held = { kv: { ...held.kv, value, modRevision: revision }, block: draft };
+        for (const r of carried.results) r.alongsideRevision = revision;
         for (const o of outcomes) settle(o.req, o.result);
         return;
       } catch (err) {
         this.#held = undefined;
         if (!isCasFailure(err)) throw err;
+        // Perhaps a conditional alongside key was the one that failed: the retries go without them.
+        if (carried.conditioned) withAlongside = false;
         if (attempt >= deps.maxRetries) {
           throw new MargayError(
             'MARGAY_ERR_CONFLICT',
@@ -254,6 +309,28 @@ export class BlockWriter {
       }
     }
   }
+}
+
+/**
+ * Adds the alongside keys of the allocations that got all they asked for to `ops`; returns their
+ * results (to be told the revision) and whether any key carries a condition (then it may be what
+ * makes the transaction fail). A key already in the transaction is left to its caller.
+ */
+function addAlongside(outcomes: Outcome[], ops: TxnOp[]): { results: AllocResult[]; conditioned: boolean } {
+  const carried = { results: [] as AllocResult[], conditioned: false };
+  const keys = new Set(ops.map((op) => op.key));
+  for (const { req, result } of outcomes) {
+    if (req.kind !== 'alloc' || !req.alongside) continue;
+    const r = result as AllocResult;
+    if (r.ordinals.length !== req.num) continue;
+    const op = req.alongside(r.ordinals);
+    if (keys.has(op.key)) continue;
+    keys.add(op.key);
+    ops.push(op);
+    carried.results.push(r);
+    carried.conditioned ||= op.op !== 'put';
+  }
+  return carried;
 }
 
 function handleOp(handle: string, current: KVPair | null | undefined, cidr: string, delta: number): TxnOp | undefined {

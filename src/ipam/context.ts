@@ -43,9 +43,10 @@ function configFrom([record, resource]: KVPair[][]): IpamConfig {
   return effectiveConfig(fromRecord, configFromResourceSpec(resourcesFromPairs(resource ?? [])[0]?.spec));
 }
 
-/** Reads the effective IPAM settings (one round trip). */
-export async function loadConfig(datastore: Datastore): Promise<IpamConfig> {
-  return configFrom((await datastore.getMany(CONFIG_READS)).results);
+/** Reads the effective IPAM settings and, in the same round trip, `also` (their results, in order). */
+export async function loadConfig(datastore: Datastore, also: readonly ReadRequest[] = []): Promise<{ config: IpamConfig; also: KVPair[][] }> {
+  const { results } = await datastore.getMany([...CONFIG_READS, ...also]);
+  return { config: configFrom(results.slice(0, CONFIG_READS.length)), also: results.slice(CONFIG_READS.length) };
 }
 
 /** Reads the IP pools. */

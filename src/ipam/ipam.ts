@@ -117,9 +117,13 @@ export class Ipam {
     return releaseIps(this.#rt, ips);
   }
 
-  /** Releases every address of a handle, and the handle. Idempotent: an unknown handle releases nothing. */
-  releaseByHandle(handle: string): Promise<string[]> {
-    return releaseByHandle(this.#rt, handle);
+  /**
+   * Releases every address of a handle, and the handle. Idempotent: an unknown handle releases
+   * nothing. With `notBefore`, reads at once but writes only once it has resolved (nothing when
+   * it rejects).
+   */
+  releaseByHandle(handle: string, options: { notBefore?: Promise<unknown> } = {}): Promise<string[]> {
+    return releaseByHandle(this.#rt, handle, options);
   }
 
   // ---- queries -------------------------------------------------------------------------------

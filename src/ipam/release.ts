@@ -53,20 +53,30 @@ export async function releaseIps(rt: IpamRuntime, ips: (string | ReleaseRequest)
   return out;
 }
 
-/** Releases every address of a handle, and the handle. Idempotent: an unknown handle releases nothing. */
-export async function releaseByHandle(rt: IpamRuntime, handle: string): Promise<string[]> {
+/**
+ * Releases every address of a handle, and the handle. Idempotent: an unknown handle releases
+ * nothing. With `notBefore`, reads at once but writes only once it has resolved (nothing when it
+ * rejects): the CNI's DEL reads while the pod's interface goes.
+ */
+export async function releaseByHandle(rt: IpamRuntime, handle: string, options: { notBefore?: Promise<unknown> } = {}): Promise<string[]> {
   checkName('handle', handle);
-  await rt.config();
-  const kv = await rt.datastore.get(handleKey(handle));
+  // The settings (the cooldown) and the handle in one round trip; the block's writer is given
+  // the handle's record, so that it need not read it again before writing it (a record changed
+  // meanwhile fails the write's comparison and is read again).
+  const reads = rt.configAnd([{ key: handleKey(handle) }]);
+  const [{ also: [found] }] = await Promise.all([reads, options.notBefore]);
+  const kv = found?.[0];
   if (!kv) return [];
   const record = decodeHandle(kv.value);
   const released: string[] = [];
   let gone = false;
+  const blocks = Object.keys(record.block);
   await Promise.all(
-    Object.keys(record.block).map(async (text) => {
+    blocks.map(async (text) => {
       const cidr = parseCidr(text);
       if (!cidr) return;
-      const r = await rt.writer(cidr).releaseHandle(handle);
+      // With several blocks, each write changes the record: the later ones read it afresh.
+      const r = await rt.writer(cidr).releaseHandle(handle, blocks.length === 1 ? kv : undefined);
       gone ||= r.gone || r.released.length === 0;
       released.push(...r.released.map((o) => formatIp(nthIp(cidr, o))));
     }),

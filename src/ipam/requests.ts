@@ -3,6 +3,7 @@
  * releasing addresses, and the checks every request's names and counts go through.
  */
 import { MargayError } from '../errors/mod.ts';
+import type { TxnOp } from '../datastore/mod.ts';
 import type { Labels } from '../selector/mod.ts';
 import type { Attributes } from './block.ts';
 import type { Family } from '../net/mod.ts';
@@ -44,6 +45,21 @@ export interface AutoAssignRequest {
   namespaceLabels?: Labels;
   /** A lower block limit for this request (the configuration's applies when lower or unset). */
   maxBlocksPerHost?: number;
+  /**
+   * One more key to write in the same transaction as the request's last address (a CNI ADD's
+   * WorkloadEndpoint), given every address of the request (IPv4 first): the key and the
+   * addresses then appear together or not at all, and the caller saves a round trip. It may be
+   * called more than once (a conflicting write is recomputed) and must not throw. Whether it was
+   * written is in {@link AutoAssignResult.alongsideRevision}; when not (its transaction met a
+   * conflicting write and was redone without it), the caller writes it itself.
+   */
+  alongside?: (addresses: string[]) => TxnOp;
+  /**
+   * Only for a handle that does not exist yet (a CNI ADD, which mostly has none): instead of a
+   * read of the handle before the request, its first write creates it, and when that finds the
+   * handle there (a repeated ADD) nothing is allocated and the result says `handleExists`.
+   */
+  newHandle?: boolean;
 }
 
 /** One assigned address. */
@@ -66,6 +82,10 @@ export interface AssignedAddress {
 export interface AutoAssignResult {
   ipv4: AssignedAddress[];
   ipv6: AssignedAddress[];
+  /** The revision of the transaction that also wrote {@link AutoAssignRequest.alongside}'s key; undefined when it was not written. */
+  alongsideRevision?: number;
+  /** With {@link AutoAssignRequest.newHandle}: the handle existed; nothing was allocated. */
+  handleExists?: boolean;
 }
 
 /** A request for one particular address. */

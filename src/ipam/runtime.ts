@@ -4,7 +4,7 @@
  * the block lookups (list a family's blocks, find the block holding an address).
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Datastore, KVPair } from '../datastore/mod.ts';
+import type { Datastore, KVPair, ReadRequest } from '../datastore/mod.ts';
 import { ResourceStore } from '../datastore/mod.ts';
 import type { AffinityDeps } from './affinity-ops.ts';
 import { decodeAffinity } from './affinity.ts';
@@ -71,9 +71,14 @@ export class IpamRuntime {
 
   /** The effective settings (and the cooldown the block writers apply, refreshed). */
   async config(): Promise<IpamConfig> {
-    const config = await loadConfig(this.datastore);
-    this.#cooldownSeconds = config.ipCooldownSeconds;
-    return config;
+    return (await this.configAnd([])).config;
+  }
+
+  /** {@link config}, and `also` read in the same round trip (their results, in order). */
+  async configAnd(also: readonly ReadRequest[]): Promise<{ config: IpamConfig; also: KVPair[][] }> {
+    const out = await loadConfig(this.datastore, also);
+    this.#cooldownSeconds = out.config.ipCooldownSeconds;
+    return out;
   }
 
   /** Pools, reservations, settings and node labels for an allocation on `node`. */

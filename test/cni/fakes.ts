@@ -7,6 +7,7 @@ import type { EndpointRef } from '../../src/cni/context.ts';
 import type { Differences, LinkSpec, VethSpec, WorkloadPlumbing } from '../../src/cni/plumbing.ts';
 import { CniService } from '../../src/cni/service.ts';
 import type { CniEnv } from '../../src/cni/request.ts';
+import type { Datastore } from '../../src/datastore/datastore.ts';
 import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { ResourceStore } from '../../src/datastore/resources.ts';
 import { Ipam } from '../../src/ipam/ipam.ts';
@@ -65,9 +66,17 @@ export class FakePlumbing implements WorkloadPlumbing {
 }
 
 /** A CNI service on a memory datastore with one IPv4 and one IPv6 pool. */
-export async function makeService(options: { programmed?: (ep: EndpointRef, timeoutMs: number) => Promise<void>; ready?: boolean; pools?: unknown[] } = {}) {
+export async function makeService(
+  options: {
+    programmed?: (ep: EndpointRef, timeoutMs: number) => Promise<void>;
+    ready?: boolean;
+    pools?: unknown[];
+    /** Wraps the datastore the service uses (after the pools are written): injected failures. */
+    wrap?: (ds: MemoryDatastore) => Datastore;
+  } = {},
+) {
   const ds = new MemoryDatastore();
-  const store = new ResourceStore(ds);
+  let store = new ResourceStore(ds);
   const pools = options.pools ?? [
     { apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'v4' }, spec: { cidr: '10.244.0.0/24', blockSize: 28 } },
     { apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'v6' }, spec: { cidr: 'fd00:10:244::/120', blockSize: 124 } },
@@ -75,7 +84,9 @@ export async function makeService(options: { programmed?: (ep: EndpointRef, time
   for (const r of [...pools, { apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: 'node1' }, spec: {} }]) {
     await store.apply(validateResource(r));
   }
-  const ipam = new Ipam(ds, { sleep: async () => {} });
+  const served = options.wrap?.(ds) ?? ds;
+  store = new ResourceStore(served);
+  const ipam = new Ipam(served, { sleep: async () => {} });
   const plumbing = new FakePlumbing();
   const waits: EndpointRef[] = [];
   /** Endpoints handed to programAhead, and those withdrawn again (by name). */

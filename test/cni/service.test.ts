@@ -4,6 +4,8 @@ import { workloadEndpointKind } from '../../src/api/kinds/workload-endpoint.ts';
 import { profileKind } from '../../src/api/kinds/profile.ts';
 import { NETWORK_ANNOTATION } from '../../src/cni/main-plugin.ts';
 import { SUPPORTED_VERSIONS } from '../../src/cni/spec.ts';
+import { handleKey } from '../../src/ipam/keys.ts';
+import { FaultyDatastore, type Fault } from '../datastore/faulty.ts';
 import { env, fails, makeService, netconf, ok } from './fakes.ts';
 
 type Result = { ips: { address: string }[]; interfaces: { name: string; mac?: string; sandbox?: string }[]; routes: { dst: string; gw?: string }[] };
@@ -123,6 +125,31 @@ describe('cni service - ADD', () => {
     assert.equal((await t.store.list(workloadEndpointKind)).items.length, 2);
   });
 
+  it('the endpoint is written in its address’s transaction (block, handle and endpoint at one revision)', async () => {
+    const t = await makeService();
+    await ok(t.service, env('ADD', 'ctr1'), netconf()); // the network's profile first
+    await ok(t.service, env('ADD', 'ctr2'), netconf());
+    const wep = (await t.store.get(workloadEndpointKind, 'node1-cni-ctr2-eth0', 'default'))!;
+    const handle = (await t.ds.get(handleKey('mnet.ctr2')))!;
+    assert.equal(Number(wep.metadata.resourceVersion), handle.modRevision);
+    assert.equal(t.waits.at(-1)?.revision, handle.modRevision, 'the ADD waits for that revision to be programmed');
+    assert.deepEqual((wep.spec as { ipNetworks: string[] }).ipNetworks, (await t.ipam.ipsByHandle('mnet.ctr2')).map((ip) => `${ip}/32`));
+    assert.ok(wep.metadata.uid && wep.metadata.creationTimestamp);
+  });
+
+  for (const fault of ['lost-request', 'lost-answer', 'rejected'] as Fault[]) {
+    it(`the transaction of address and endpoint fails (${fault}): code 11, nothing left`, async () => {
+      const t = await makeService({ wrap: (ds) => new FaultyDatastore(ds, (_n, ops) => (ops.some((op) => op.key.includes('workloadendpoints') && op.key.includes('ctr2')) ? fault : undefined)) });
+      await ok(t.service, env('ADD', 'ctr1'), netconf({ ipam: { type: 'margay-ipam', assign_ipv6: 'true' } }));
+      const err = await fails(t.service, env('ADD', 'ctr2'), netconf({ ipam: { type: 'margay-ipam', assign_ipv6: 'true' } }));
+      assert.equal(err.code, fault === 'rejected' ? 999 : 11, err.msg);
+      assert.deepEqual([...t.plumbing.veths.keys()].length, 1);
+      assert.deepEqual((await t.store.list(workloadEndpointKind)).items.map((w) => w.metadata.name), ['node1-cni-ctr1-eth0']);
+      assert.deepEqual(await t.ipam.ipsByHandle('mnet.ctr2'), []);
+      assert.equal(await handleCount(t.ds), 1);
+    });
+  }
+
   it('the datastore unreachable: code 11, nothing left', async () => {
     const t = await makeService();
     t.ds.setReachable(false);
@@ -175,6 +202,13 @@ describe('cni service - ADD', () => {
     const ips = new Set(results.map((r) => r.ips[0]!.address));
     assert.equal(ips.size, 50);
     assert.equal(t.plumbing.veths.size, 50);
+    // Each endpoint names exactly what its handle holds (most written in shared transactions).
+    const { items } = await t.store.list(workloadEndpointKind);
+    assert.equal(items.length, 50);
+    for (const wep of items) {
+      const cid = (wep.spec as { containerID: string }).containerID;
+      assert.deepEqual((wep.spec as { ipNetworks: string[] }).ipNetworks, (await t.ipam.ipsByHandle(`mnet.${cid}`)).map((ip) => `${ip}/32`), cid);
+    }
   });
 });
 

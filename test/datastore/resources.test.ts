@@ -54,6 +54,38 @@ describe('resource store - apply of a resource that is likely new', () => {
   });
 });
 
+describe('resource store - writes for a caller’s own transaction, deletes as read', () => {
+  test('putOp: a put with creation metadata, read back as written; kinds that need reads are refused', async () => {
+    const { ds, reads } = counting();
+    const store = new ResourceStore(ds);
+    const { op, resource } = store.putOp(endpoint('c1'));
+    assert.equal(op.op, 'put');
+    assert.ok(resource.metadata.uid && resource.metadata.creationTimestamp);
+    const revision = await ds.txn([op]);
+    assert.equal(reads(), 0, 'nothing read');
+    const stored = await store.get(workloadEndpointKind, 'node1-k8s-pod1-eth0', 'ns1');
+    assert.equal(stored?.metadata.resourceVersion, String(revision));
+    assert.equal(stored?.metadata.uid, resource.metadata.uid);
+    const policy = validateResource({ apiVersion: 'projectcalico.org/v3', kind: 'NetworkPolicy', metadata: { name: 'p', namespace: 'ns1' }, spec: { selector: 'all()' } });
+    assert.throws(() => store.putOp(policy), (err: unknown) => hasCode(err, 'MARGAY_ERR_VALIDATION'));
+    const pool = validateResource({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'p' }, spec: { cidr: '10.0.0.0/16' } });
+    assert.throws(() => store.putOp(pool), (err: unknown) => hasCode(err, 'MARGAY_ERR_VALIDATION'));
+  });
+
+  test('deleteAsRead: one write, no read; refused once the resource changed or went', async () => {
+    const { ds, reads } = counting();
+    const store = new ResourceStore(ds);
+    const first = (await store.apply(endpoint('c1'), { likelyNew: true })).resource;
+    const second = (await store.apply(endpoint('c2'))).resource;
+    const before = reads();
+    await assert.rejects(store.deleteAsRead(first), (err: unknown) => hasCode(err, 'MARGAY_ERR_CONFLICT'));
+    await store.deleteAsRead(second);
+    assert.equal(reads(), before);
+    assert.equal(await store.get(workloadEndpointKind, 'node1-k8s-pod1-eth0', 'ns1'), undefined);
+    await assert.rejects(store.deleteAsRead(second), (err: unknown) => hasCode(err, 'MARGAY_ERR_NOT_FOUND'));
+  });
+});
+
 describe('resource store - a batch larger than one transaction', () => {
   const policy = (name: string, selector: string) =>
     validateResource({ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name }, spec: { selector } });

@@ -11,18 +11,26 @@
  *   churn    allocates forever (and releases some), until killed
  * Prints `ready` when connected; with `waitGo`, waits for a line `go` on stdin before working.
  * With `thenRelease` (alloc mode), prints `{"allocated":true}`, waits for another `go`, then
- * releases its handles, `concurrency` at a time.
+ * releases its handles, `concurrency` at a time. With `withEndpoint`, each allocation writes its
+ * pod's WorkloadEndpoint in the same transaction (as a CNI ADD does), and a release deletes the
+ * endpoint first (as a CNI DEL does).
  * Then one JSON line per address (`{"ip","block","borrowed","handle","node"}`) and finally
  * `{"done":true,"ms":…,"count":…}`. Errors end the process with status 1 and a JSON line.
  */
 import { createInterface } from 'node:readline';
+import { workloadEndpointKind } from '../../src/api/kinds/workload-endpoint.ts';
+import { validateResource } from '../../src/api/validate.ts';
+import { resourceKey } from '../../src/datastore/keys.ts';
 import { EtcdDatastore } from '../../src/datastore/etcd.ts';
+import { ResourceStore } from '../../src/datastore/resources.ts';
 import { Ipam } from '../../src/ipam/ipam.ts';
+import { wep } from './helpers.ts';
 import type { WorkerOptions } from './workers.ts';
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as WorkerOptions;
 const ds = new EtcdDatastore({ endpoints: opts.endpoints });
 const ipam = new Ipam(ds);
+const store = new ResourceStore(ds);
 const out = (v: unknown): void => {
   process.stdout.write(`${JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? String(x) : x))}\n`);
 };
@@ -36,10 +44,33 @@ async function pool<T>(n: number, concurrency: number, fn: (i: number) => Promis
   );
 }
 
+/** The pod's WorkloadEndpoint with these addresses. */
+function endpointOf(i: number, ips: string[]) {
+  const pod = `${opts.tag}-${i}`;
+  return validateResource(wep({ node: opts.node, namespace: 'ns', pod, containerID: pod, ips }));
+}
+
 async function alloc(i: number): Promise<void> {
   const handle = `k8s-pod-network.${opts.tag}-${i}`;
-  const r = await ipam.autoAssign({ handle, node: opts.node, num4: 1, num6: opts.num6 ?? 0, attrs: { namespace: 'ns', pod: `${opts.tag}-${i}` } });
-  for (const a of [...r.ipv4, ...r.ipv6]) out({ ip: a.address, block: a.block, borrowed: a.borrowed, handle, node: opts.node });
+  const r = await ipam.autoAssign({
+    handle,
+    node: opts.node,
+    num4: 1,
+    num6: opts.num6 ?? 0,
+    attrs: { namespace: 'ns', pod: `${opts.tag}-${i}` },
+    ...(opts.withEndpoint ? { alongside: (ips: string[]) => store.putOp(endpointOf(i, ips)).op } : {}),
+  });
+  const ips = [...r.ipv4, ...r.ipv6];
+  if (opts.withEndpoint && r.alongsideRevision === undefined) await store.apply(endpointOf(i, ips.map((a) => a.address)));
+  for (const a of ips) out({ ip: a.address, block: a.block, borrowed: a.borrowed, handle, node: opts.node });
+}
+
+async function release(i: number): Promise<void> {
+  if (opts.withEndpoint) {
+    const name = endpointOf(i, []).metadata.name;
+    await ds.delete(resourceKey(workloadEndpointKind.plural, name, 'ns')).catch(() => undefined); // absent: fine
+  }
+  await ipam.releaseByHandle(`k8s-pod-network.${opts.tag}-${i}`);
 }
 
 async function main(): Promise<void> {
@@ -59,11 +90,11 @@ async function main(): Promise<void> {
       if (opts.thenRelease) {
         out({ allocated: true, ms: performance.now() - start });
         await waits[1];
-        await pool(count, concurrency, (i) => ipam.releaseByHandle(`k8s-pod-network.${opts.tag}-${i}`));
+        await pool(count, concurrency, release);
       }
       break;
     case 'release':
-      await pool(count, concurrency, (i) => ipam.releaseByHandle(`k8s-pod-network.${opts.tag}-${i}`));
+      await pool(count, concurrency, release);
       break;
     case 'churn': {
       let i = 0;
@@ -74,7 +105,7 @@ async function main(): Promise<void> {
         live.push(me);
         if (Math.random() < 0.3 && live.length > 2) {
           const victim = live.splice(Math.floor(Math.random() * live.length), 1)[0]!;
-          await ipam.releaseByHandle(`k8s-pod-network.${opts.tag}-${victim}`);
+          await release(victim);
           out({ released: `k8s-pod-network.${opts.tag}-${victim}` });
         }
       });

@@ -21,6 +21,8 @@ export interface WorkerOptions {
   waitGo?: boolean;
   num6?: number;
   thenRelease?: boolean;
+  /** Write each pod's WorkloadEndpoint with its addresses, in the same transaction. */
+  withEndpoint?: boolean;
 }
 
 /** A running worker. */
