@@ -54,6 +54,8 @@ export class NftablesDriver {
   private readonly checkFirst: boolean;
   private readonly session: NftSession | undefined;
   private view: KernelTable | undefined;
+  /** A read of the table started by {@link prefetch}, for the next apply. */
+  private prefetched: Promise<KernelTable> | undefined;
   private lastText = '';
 
   constructor(
@@ -75,6 +77,16 @@ export class NftablesDriver {
   /** Forgets the view; the next apply reads the kernel and compares everything. */
   invalidate(): void {
     this.view = undefined;
+  }
+
+  /**
+   * Starts reading the table now when the next apply will (`full`, or no view yet), so that `nft`
+   * lists it while the caller renders the desired state; that apply uses the read.
+   */
+  prefetch(options: { full?: boolean } = {}): void {
+    if (this.prefetched !== undefined || (options.full !== true && this.view !== undefined)) return;
+    this.prefetched = this.read();
+    this.prefetched.catch(() => undefined); // the apply that takes it sees the error
   }
 
   /** Reads the table from the kernel (an absent table reads as empty). */
@@ -104,11 +116,13 @@ export class NftablesDriver {
    */
   async apply(desired: DesiredState, dirty: DirtyNames, options: { full?: boolean } = {}): Promise<NftApplyOutcome> {
     const full = options.full === true || this.view === undefined;
+    const prefetched = this.prefetched;
+    this.prefetched = undefined;
     const noop = { commands: 0, applied: false, rebuild: false };
     if (!full && isDirtyEmpty(dirty)) return { ...noop, fullSync: false, retried: false };
     if (full) {
       try {
-        this.view = await this.read();
+        this.view = await (prefetched ?? this.read());
       } catch (err) {
         this.view = undefined;
         return { ...noop, fullSync: true, retried: false, error: err as Error };
