@@ -24,6 +24,12 @@ export interface HeapTrimOptions {
   quietMs?: number;
   /** Shortest time between two collections (default 30 s). */
   minIntervalMs?: number;
+  /**
+   * True while work is in progress that the collection's pause would delay (a dataplane apply:
+   * a cold start's `nft -f` can take more than the quiet time on a loaded machine); the
+   * collection then waits another quiet time.
+   */
+  working?: () => boolean;
   /** Told after each collection: how long it took and the heap used before and after (bytes). */
   onCollected?: (info: { ms: number; heapBefore: number; heapAfter: number }) => void;
 }
@@ -69,6 +75,7 @@ export class HeapTrim {
   readonly #quietMs: number;
   readonly #minIntervalMs: number;
   readonly #onCollected: HeapTrimOptions['onCollected'];
+  readonly #working: () => boolean;
   #updates = 0;
   #last = -Infinity;
   #timer: TimerHandle | undefined;
@@ -81,6 +88,7 @@ export class HeapTrim {
     this.#quietMs = options.quietMs ?? 1000;
     this.#minIntervalMs = options.minIntervalMs ?? 30_000;
     this.#onCollected = options.onCollected;
+    this.#working = options.working ?? (() => false);
   }
 
   /** How many collections ran (for tests and metrics). */
@@ -114,6 +122,10 @@ export class HeapTrim {
 
   #collect(): void {
     this.#timer = undefined;
+    if (this.#working()) {
+      this.#timer = this.#clock.setTimeout(() => this.#collect(), this.#quietMs);
+      return;
+    }
     this.#updates = 0;
     this.#last = this.#clock.now();
     this.#collections++;
