@@ -1,5 +1,5 @@
 /**
- * The agent's own process entry (src/cli/agent-run.ts, bundled into dist/bundle/agent.js and
+ * The agent's own process entry (src/cli/agent-run.ts, bundled into dist/bundle/agent.cjs and
  * picked by bin/margay.js for `margay agent`): the same CLI frame with the agent command only.
  */
 import assert from 'node:assert/strict';
