@@ -9,14 +9,13 @@ import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 
 /**
- * Runs `bundleUrl` (a CommonJS file) in this context with the cache at `cacheUrl`; with
- * `writeCache`, runs it without one and writes the cache when the process is about to exit (the
- * build runs `agent --help` so: the cache then holds the top level and what the start compiled).
+ * Compiles `bundleUrl` (a CommonJS file) wrapped as Node wraps a module, with the code cache at
+ * `cacheUrl` when `useCache` and it exists (`script.cachedDataRejected` tells whether V8 took it).
  */
-export function runBundle(bundleUrl, cacheUrl, options = {}) {
+export function compileBundle(bundleUrl, cacheUrl, useCache = true) {
   const file = fileURLToPath(bundleUrl);
   let cachedData;
-  if (!options.writeCache) {
+  if (useCache) {
     try {
       cachedData = readFileSync(cacheUrl);
     } catch {
@@ -25,7 +24,17 @@ export function runBundle(bundleUrl, cacheUrl, options = {}) {
   }
   // The CommonJS wrapper, on the first line so that line numbers (and the source map) hold.
   const source = `(function (exports, require, module, __filename, __dirname) { ${readFileSync(file, 'utf8')}\n})`;
-  const script = new Script(source, { filename: file, ...(cachedData ? { cachedData } : {}) });
+  return new Script(source, { filename: file, ...(cachedData ? { cachedData } : {}) });
+}
+
+/**
+ * Runs `bundleUrl` in this context from the cache at `cacheUrl`; with `writeCache`, without one,
+ * and writes the cache when the process is about to exit (the build runs `agent --help` so: the
+ * cache then holds the top level and what that start compiled).
+ */
+export function runBundle(bundleUrl, cacheUrl, options = {}) {
+  const file = fileURLToPath(bundleUrl);
+  const script = compileBundle(bundleUrl, cacheUrl, !options.writeCache);
   const module = { exports: {} };
   script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file));
   if (options.writeCache) process.once('beforeExit', () => writeFileSync(cacheUrl, script.createCachedData()));
