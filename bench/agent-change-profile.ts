@@ -21,13 +21,13 @@ const DUMP = process.env.BENCH_DUMP;
 const netns = await createHost();
 const dp = new Dataplane({ netns: netns.name });
 let label = 'cold start';
-const log: Array<{ label: string; ms: number; commands: number; text: string }> = [];
+const log: Array<{ label: string; ms: number; commands: number; via: string; text: string }> = [];
 let applied: (() => void) | undefined;
 const dataplane: AgentDataplane = {
   apply: async (updates) => {
     const t = performance.now();
     const res = await dp.apply(updates);
-    log.push({ label, ms: performance.now() - t, commands: res.nft.commands, text: dp.lastTransaction });
+    log.push({ label, ms: performance.now() - t, commands: res.nft.commands, via: res.nft.via ?? "none", text: dp.lastTransaction });
     applied?.();
     return { ok: res.ok };
   },
@@ -43,10 +43,10 @@ try {
     await timeWrites(host, RUNS, change.write, nextApply);
   }
   console.log(`${ENDPOINTS} local endpoints, ${POLICIES} policies; load average ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
-  console.log('| apply | ms | nft commands | transaction bytes |');
-  console.log('|---|---:|---:|---:|');
+  console.log('| apply | ms | via | commands | transaction bytes |');
+  console.log('|---|---:|---|---:|---:|');
   for (const [i, e] of log.entries()) {
-    console.log(`| ${e.label} | ${e.ms.toFixed(1)} | ${e.commands} | ${e.text.length} |`);
+    console.log(`| ${e.label} | ${e.ms.toFixed(1)} | ${e.via} | ${e.commands} | ${e.text.length} |`);
     if (DUMP) {
       mkdirSync(DUMP, { recursive: true });
       writeFileSync(`${DUMP}/${i}-${e.label.replace(/\W+/g, '-')}.nft`, e.text);

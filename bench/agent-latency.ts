@@ -4,7 +4,10 @@
  * default 1,000, and BENCH_POLICIES NetworkPolicies, default 5,000; 0 and 0 for an empty host).
  * Three changes, each BENCH_FLIPS times (default 20) in both directions:
  *
- * - a policy change: a GlobalNetworkPolicy denying a → b is created, then deleted;
+ * - a policy change: a GlobalNetworkPolicy denying a → b is created, then deleted (b's policy
+ *   list changes: new list chains);
+ * - a policy edit: the rule of an existing policy on b is switched between Deny and Allow for a
+ *   (that policy's chain is rewritten, nothing else);
  * - a label change: b gets, then loses, the label a deny policy selects;
  * - a new endpoint on another host: a WorkloadEndpoint of `host2` whose address is the source of
  *   the probe is written (its IP joins the set an allow rule of b matches), then deleted.
@@ -49,6 +52,9 @@ const gnp = (name: string, spec: Record<string, unknown>): Resource =>
 
 /** The policy change: deny a → b (and allow the rest, so that it decides nothing else). */
 const denyAB = gnp('latency-deny', { order: 1, selector: "app == 'b'", types: ['Ingress'], ingress: [{ action: 'Deny', protocol: 'TCP', source: { selector: "app == 'a'" } }, { action: 'Allow' }] });
+/** The policy edit: one rule for a → b whose action flips (no catch-all: other traffic goes on to the next policy). */
+const gateAB = (action: 'Allow' | 'Deny'): Resource =>
+  gnp('latency-edit', { order: 3, selector: "app == 'b'", types: ['Ingress'], ingress: [{ action, protocol: 'TCP', source: { selector: "app == 'a'" } }] });
 /** Selects b only while it carries `blocked: yes` (the label change). */
 const denyBlocked = gnp('latency-blocked', { order: 2, selector: "blocked == 'yes'", types: ['Ingress'], ingress: [{ action: 'Deny', protocol: 'TCP', source: { selector: "app == 'a'" } }, { action: 'Allow' }] });
 /** b accepts the remote client's address only while an endpoint with role rclient has it (the remote endpoint). */
@@ -87,7 +93,7 @@ try {
     `apiVersion: projectcalico.org/v3\nkind: Profile\nmetadata: {name: kns.lat}\nspec: {ingress: [{action: Allow}], egress: [{action: Allow}]}\n---\n${wepYaml('a', 'app: a', 'calilata', a.ip)}---\n${wepYaml('b', 'app: b', 'calilatb', b.ip)}`,
     'lat.yaml',
   ).map((d) => d.resource);
-  await store.batch('apply', [...weps, denyBlocked, remoteGate]);
+  await store.batch('apply', [...weps, denyBlocked, remoteGate, gateAB('Allow')]);
   const bWep = weps[2]!;
   const remoteWep = decodeResources(wepYaml('r', 'role: rclient', 'calir', REMOTE_IP, 'host2'), 'r.yaml')[0]!.resource;
   await createScaleInterfaces(host.name, ENDPOINTS);
@@ -222,11 +228,19 @@ try {
     const after = await applyCost();
     return [out, ((after.sum - before.sum) / Math.max(1, after.count - before.count)) * 1000];
   };
-  const [policyMs, policyApplyMs] = await meanApply(() => measure(a, () => store.apply(denyAB), false, () => store.delete(denyAB)));
+  const viaCount = async (via: string): Promise<number> => Number(new RegExp(`^margay_dataplane_transactions_total\\{via="${via}"\\} (\\S+)$`, 'm').exec(await agent!.metrics())?.[1] ?? 0);
+  /** How the agent's transactions went during `fn`: `netlink N, nft M`. */
+  const vias = async <T,>(fn: () => Promise<T>): Promise<[T, string]> => {
+    const [n0, f0] = [await viaCount('netlink'), await viaCount('nft')];
+    const out = await fn();
+    return [out, `netlink ${(await viaCount('netlink')) - n0}, nft ${(await viaCount('nft')) - f0}`];
+  };
+  const [[policyMs, policyApplyMs], policyVia] = await vias(() => meanApply(() => measure(a, () => store.apply(denyAB), false, () => store.delete(denyAB))));
+  const [[editMs, editApplyMs], editVia] = await vias(() => meanApply(() => measure(a, () => store.apply(gateAB('Deny')), false, () => store.apply(gateAB('Allow')))));
   const blocked = structuredClone(bWep);
   blocked.metadata.labels = { ...blocked.metadata.labels, blocked: 'yes' };
-  const [labelMs, labelApplyMs] = await meanApply(() => measure(a, () => store.apply(blocked), false, () => store.apply(bWep)));
-  const [remoteMs, remoteApplyMs] = await meanApply(() => measure(r, () => store.apply(remoteWep), true, () => store.delete(remoteWep)));
+  const [[labelMs, labelApplyMs], labelVia] = await vias(() => meanApply(() => measure(a, () => store.apply(blocked), false, () => store.apply(bWep))));
+  const [[remoteMs, remoteApplyMs], remoteVia] = await vias(() => meanApply(() => measure(r, () => store.apply(remoteWep), true, () => store.delete(remoteWep))));
   const loadAfter = load();
   const appliesAfter = await applyCost();
   const meanApplyMs = ((appliesAfter.sum - appliesBefore.sum) / (appliesAfter.count - appliesBefore.count)) * 1000;
@@ -254,11 +268,12 @@ try {
   console.log(`| floor part: etcd put → watch event | ${p(watchMs, 50)} | ${p(watchMs, 90)} | ${p(watchMs, 99)} | ${Math.max(...watchMs).toFixed(1)} | | |`);
   console.log(`| floor part: one minimal transaction through \`nft -i\` | ${p(nftMs, 50)} | ${p(nftMs, 90)} | ${p(nftMs, 99)} | ${Math.max(...nftMs).toFixed(1)} | | |`);
   console.log(`| **floor** (the two, paired) | ${p(floor, 50)} | ${p(floor, 90)} | ${p(floor, 99)} | ${Math.max(...floor).toFixed(1)} | 1.00× | 1.00× |`);
-  for (const [name, v] of [['policy written/deleted → enforced', policyMs], ['label changed → enforced', labelMs], ['remote endpoint written/deleted → its IP in the set here', remoteMs]] as const) {
+  for (const [name, v] of [['policy written/deleted → enforced', policyMs], ['policy edited → enforced', editMs], ['label changed → enforced', labelMs], ['remote endpoint written/deleted → its IP in the set here', remoteMs]] as const) {
     console.log(`| ${name} | ${p(v, 50)} | ${p(v, 90)} | ${p(v, 99)} | ${Math.max(...v).toFixed(1)} | ${ratio(v, 50)} | ${ratio(v, 99)} |`);
   }
   console.log(`the agent's dataplane applies during these changes (its \`margay_dataplane_apply_seconds\`): ${appliesAfter.count - appliesBefore.count}, mean ${meanApplyMs.toFixed(1)} ms each`);
-  console.log(`mean apply per change kind: policy ${policyApplyMs.toFixed(1)} ms, label ${labelApplyMs.toFixed(1)} ms, remote endpoint ${remoteApplyMs.toFixed(1)} ms`);
+  console.log(`mean apply per change kind: policy ${policyApplyMs.toFixed(1)} ms, edit ${editApplyMs.toFixed(1)} ms, label ${labelApplyMs.toFixed(1)} ms, remote endpoint ${remoteApplyMs.toFixed(1)} ms`);
+  console.log(`transactions per change kind: policy ${policyVia}; edit ${editVia}; label ${labelVia}; remote endpoint ${remoteVia}`);
   console.log(`not in the floor: the minimal transaction while probing as during the changes p50 ${p(nftProbingMs, 50)} / p99 ${p(nftProbingMs, 99)} ms; in a namespace without the agent's table p50 ${p(nftEmptyMs, 50)} / p99 ${p(nftEmptyMs, 99)} ms`);
   console.log(`${BURST_POLICIES} GlobalNetworkPolicies written in one burst (${(written / 1000).toFixed(2)} s of writes, all applied after ${(appliedMs / 1000).toFixed(2)} s): ${burstApplies} dataplane transaction(s); load average ${load()}`);
 } finally {

@@ -10,7 +10,8 @@ export interface DataplaneOutcome {
   ok: boolean;
   /** Workload endpoint keys whose programming failed. */
   failedEndpoints?: string[];
-  nft?: { error?: Error };
+  /** `via`: how a kernel transaction was sent (netlink: elements only; absent when none ran). */
+  nft?: { error?: Error; via?: 'netlink' | 'nft' };
   routes?: { errors: Array<{ dst: string; message: string }> };
   vxlan?: { errors: string[] };
 }
@@ -26,6 +27,10 @@ export interface AgentDataplane {
   prepare?(): Promise<void>;
   apply(updates: readonly DataplaneUpdate[]): Promise<DataplaneOutcome | void>;
   resync(): Promise<DataplaneOutcome | void>;
+  /** True when policy chains and sets that changes left unused wait in the kernel for {@link tidy}. */
+  untidy?(): boolean;
+  /** Deletes them (asked once changes have paused for a while). */
+  tidy?(): Promise<DataplaneOutcome | void>;
   /** Releases resources (not the kernel state, which stays as programmed). */
   close?(): Promise<void>;
 }

@@ -14,13 +14,19 @@
  */
 import type { CalcGraph } from '../calc/mod.ts';
 import type { DataplaneUpdate } from '../calc/mod.ts';
-import type { Clock } from '../os/mod.ts';
+import type { Clock, TimerHandle } from '../os/mod.ts';
 import { type AgentDataplane, checkOutcome, DataplaneFailure } from './dataplane-port.ts';
 import type { HealthAggregator } from './health.ts';
 import type { Logger } from '../log/mod.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { ProgrammedState, touchedEndpoints } from './programmed.ts';
 import { FlushScheduler } from './scheduler.ts';
+
+/**
+ * How long changes must pause before the policy chains and sets they left unused in the kernel
+ * are deleted (the dataplane keeps them meanwhile, so that a change and its reversal stay small).
+ */
+export const TIDY_DELAY_MS = 2000;
 
 /** Options of {@link FlushLoop}. */
 export interface FlushLoopOptions {
@@ -68,6 +74,8 @@ export class FlushLoop {
   #operationStartedAt: number | undefined;
   #lastApplyError: string | undefined;
   #lastInSync: number | undefined;
+  #tidyTimer: TimerHandle | undefined;
+  #tidyDue = false;
 
   constructor(options: FlushLoopOptions) {
     this.#o = options;
@@ -165,6 +173,7 @@ export class FlushLoop {
   /** Stops flushing; resolves when the run in progress has finished. */
   async stop(): Promise<void> {
     this.#stopping = true;
+    if (this.#tidyTimer !== undefined) this.#o.clock.clearTimeout(this.#tidyTimer);
     await this.#scheduler.stop();
   }
 
@@ -197,12 +206,15 @@ export class FlushLoop {
     const resync = this.#resyncRequested;
     this.#resyncRequested = false;
     const touched = touchedEndpoints(updates);
+    const tidy = this.#tidyDue && updates.length === 0 && !resync;
+    this.#tidyDue = false;
     try {
       if (updates.length > 0) {
         await this.#timed('apply', () => this.#o.dataplane.apply(updates), this.#o.metrics.dataplaneApplySeconds);
         this.#track(updates);
       }
       if (resync) await this.#timed('resync', () => this.#o.dataplane.resync(), this.#o.metrics.dataplaneResyncSeconds);
+      if (tidy && this.#o.dataplane.tidy) await this.#timed('apply', () => this.#o.dataplane.tidy!(), this.#o.metrics.dataplaneApplySeconds);
       await prepared;
     } catch (err) {
       await prepared;
@@ -225,7 +237,8 @@ export class FlushLoop {
     if (revisionAtFlush > this.#appliedRevision) this.#appliedRevision = revisionAtFlush;
     this.#o.health.report('dataplane', { live: true, ready: true, detail: `programmed (${this.programmed.workloads.size} workloads)` });
     this.#o.onFlushed({ first, changed: updates.length > 0 || first || hadFailures });
-    return updates.length > 0 || resync || first || hadFailures;
+    this.#armTidy(updates.length > 0);
+    return updates.length > 0 || resync || tidy || first || hadFailures;
   }
 
   /** Host sysctls, like everything else in the kernel, only once the snapshot is complete. Never throws. */
@@ -240,11 +253,30 @@ export class FlushLoop {
   }
 
   /** Runs one dataplane operation under the watchdog, and times it. */
+  /**
+   * Starts the tidy timer while the dataplane has leftovers (restarts it after a change): they go
+   * once changes pause for {@link TIDY_DELAY_MS}.
+   */
+  #armTidy(changed: boolean): void {
+    if (this.#stopping || !this.#o.dataplane.untidy?.()) return;
+    if (this.#tidyTimer !== undefined) {
+      if (!changed) return;
+      this.#o.clock.clearTimeout(this.#tidyTimer);
+    }
+    this.#tidyTimer = this.#o.clock.setTimeout(() => {
+      this.#tidyTimer = undefined;
+      this.#tidyDue = true;
+      this.#scheduler.kick();
+    }, TIDY_DELAY_MS);
+  }
+
   async #timed(what: 'apply' | 'resync', op: () => ReturnType<AgentDataplane['apply']>, histogram: { observe(v: number): void }): Promise<void> {
     this.#operationStartedAt = this.#o.clock.now();
     const t0 = performance.now();
     try {
-      checkOutcome(await op(), what);
+      const outcome = await op();
+      if (outcome?.nft?.via) this.#o.metrics.dataplaneTransactions.inc({ via: outcome.nft.via });
+      checkOutcome(outcome, what);
     } finally {
       this.#operationStartedAt = undefined;
     }

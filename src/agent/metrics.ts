@@ -14,6 +14,7 @@
  * | margay_dataplane_apply_seconds | histogram (one flush applied to the kernel) | |
  * | margay_dataplane_resync_seconds | histogram (one full dataplane resync) | |
  * | margay_dataplane_errors_total | counter, label `operation` (apply, resync) | |
+ * | margay_dataplane_transactions_total | counter, label `via`: `netlink` (elements only) or `nft` | |
  * | margay_policy_programming_latency_seconds | histogram: datastore change received → kernel programmed | |
  * | margay_datastore_updates_total | counter: keys received from the syncer | |
  * | margay_cluster_num_hosts | gauge: Nodes in the datastore | felix_cluster_num_hosts |
@@ -42,6 +43,7 @@ export class AgentMetrics {
   readonly dataplaneApplySeconds: Histogram;
   readonly dataplaneResyncSeconds: Histogram;
   readonly dataplaneErrors: Counter<'operation'>;
+  readonly dataplaneTransactions: Counter<'via'>;
   readonly policyProgrammingLatencySeconds: Histogram;
   readonly datastoreUpdates: Counter;
   readonly clusterNumHosts: Gauge;
@@ -75,6 +77,12 @@ export class AgentMetrics {
       name: 'margay_dataplane_errors_total',
       help: 'Failed dataplane operations, by operation (apply, resync).',
       labelNames: ['operation'],
+      registers,
+    });
+    this.dataplaneTransactions = new Counter({
+      name: 'margay_dataplane_transactions_total',
+      help: 'nftables transactions applied, by how they were sent: netlink (set and map elements only, without nft) or nft.',
+      labelNames: ['via'],
       registers,
     });
     this.policyProgrammingLatencySeconds = new Histogram({

@@ -199,6 +199,8 @@ export class NodeProcess {
       prepare: () => dp.writeSysctls(hostSysctls({ ipv6: config.ipv6Support })),
       apply: (updates) => dp.apply(updates),
       resync: () => dp.resync(),
+      untidy: () => dp.untidy(),
+      tidy: () => dp.tidy(),
       close: async () => dp.close(),
     };
   }

@@ -24,11 +24,12 @@ import { NftablesDriver, type NftApplyOutcome } from './nftables/driver.ts';
 import type { KernelTable } from './nftables/kernel.ts';
 import { NftablesManager } from './nftables/manager.ts';
 import { NftSession } from './nftables/session.ts';
+import { emptyDirty } from './nftables/state.ts';
 import { IpSession } from './routes/ip-session.ts';
 import type { MarkBits } from './nftables/settings.ts';
 import type { Manager } from './manager.ts';
 import { MARGAY_ROUTE_PROTOCOL, RouteDriver, RouteManager, type KernelRoute, type RouteApplyOutcome, type RouteError } from './routes/routes.ts';
-import { type CommandRunner, ShellPool } from '../os/mod.ts';
+import { type CommandRunner, findNetlinkHelper, NetlinkHelper, ShellPool } from '../os/mod.ts';
 import { VxlanDriver, type VxlanDriverOptions } from './vxlan/driver.ts';
 import { VxlanManager } from './vxlan/manager.ts';
 import { LinkMonitor } from './links/monitor.ts';
@@ -64,6 +65,12 @@ export interface DataplaneOptions {
    * the routes that waited for it.
    */
   watchLinks?: boolean;
+  /**
+   * The `margay-netlink` helper binary, for element-only nftables transactions (netlink-batch.ts);
+   * `false` for none (everything through nft). Default: the built helper when there is one and
+   * no custom runner.
+   */
+  netlinkHelper?: string | false;
 }
 
 /** The outcome of one {@link Dataplane.apply} or {@link Dataplane.resync}. */
@@ -92,6 +99,8 @@ export interface DataplaneStats {
   transactions: number;
   /** nft transactions the kernel rejected. */
   transactionErrors: number;
+  /** Of the applied transactions, those sent as netlink batches (elements only). */
+  netlinkTransactions: number;
   /** Commands in all applied transactions. */
   nftCommands: number;
   /** Route changes that failed. */
@@ -123,6 +132,8 @@ export class Dataplane {
   private readonly session: NftSession | undefined;
   /** The resident `ip -force -batch -` for route changes (none with a custom runner). */
   private readonly ipSession: IpSession | undefined;
+  /** The resident `margay-netlink` for element-only transactions (none without the helper). */
+  private readonly netlink: NetlinkHelper | undefined;
   private readonly netns: string | undefined;
   private readonly nftManager: NftablesManager;
   private readonly nftDriver: NftablesDriver;
@@ -145,6 +156,7 @@ export class Dataplane {
   private readonly counters: DataplaneStats = {
     transactions: 0,
     transactionErrors: 0,
+    netlinkTransactions: 0,
     nftCommands: 0,
     routeErrors: 0,
     fullSyncs: 0,
@@ -167,12 +179,15 @@ export class Dataplane {
       this.session = new NftSession(where);
       this.ipSession = new IpSession(where);
     }
+    const helper = options.netlinkHelper ?? (options.runner ? false : findNetlinkHelper() ?? false);
+    if (helper !== false) this.netlink = new NetlinkHelper({ binary: helper, ...(options.netns !== undefined ? { netns: `/run/netns/${options.netns}` } : {}), timeoutMs: 120_000 });
     const warn = options.warn;
     this.nftManager = new NftablesManager({ ...(options.marks ? { marks: options.marks } : {}), ...(warn ? { warn } : {}) });
     this.nftDriver = new NftablesDriver(this.runner, {
       ...(options.table !== undefined ? { table: options.table } : {}),
       ...(options.checkFirst !== undefined ? { checkFirst: options.checkFirst } : {}),
       ...(this.session ? { session: this.session } : {}),
+      ...(this.netlink ? { elementWriter: { applyBatch: (batch: Buffer) => this.netlink!.applyNftBatch(batch) } } : {}),
     });
     this.routeManager = new RouteManager(warn ? { warn } : {});
     this.routeDriver = new RouteDriver(this.runner, {
@@ -224,6 +239,27 @@ export class Dataplane {
     return this.serialise(() => this.run([], true));
   }
 
+  /** True when policy chains and sets that changes left unused wait in the kernel (see {@link tidy}). */
+  untidy(): boolean {
+    return this.nftDriver.orphanCount > 0;
+  }
+
+  /**
+   * Deletes the policy chains and sets earlier applies left unused in the kernel (the nftables
+   * driver keeps them for a while so that those applies stay small; nothing refers to them).
+   */
+  tidy(): Promise<ApplyResult> {
+    return this.serialise(async () => {
+      const started = performance.now();
+      const result = this.emptyResult();
+      if (this.inSync) {
+        result.nft = await this.nftDriver.apply(this.nftManager.desired, emptyDirty(), { tidy: true });
+        this.countNft(result);
+      }
+      return this.finish(result, started);
+    });
+  }
+
   /**
    * Workload routes the CNI has just added itself (our protocol): the route driver then takes
    * them as in place instead of re-reading the kernel when its own add meets them. Not serialised
@@ -257,6 +293,7 @@ export class Dataplane {
     this.shells?.close();
     this.session?.close();
     this.ipSession?.close();
+    this.netlink?.close();
   }
 
   /** A copy of the counters. */
@@ -292,15 +329,7 @@ export class Dataplane {
       if (u.type === 'settings') this.settings = u.settings;
       for (const m of this.managers) m.onUpdate(u);
     }
-    const result: ApplyResult = {
-      ok: true,
-      deferred: false,
-      nft: { commands: 0, applied: false, fullSync: false, retried: false, rebuild: false },
-      routes: { added: 0, replaced: 0, removed: 0, errors: [], fullSync: false },
-      programmedEndpoints: [],
-      failedEndpoints: [],
-      durationMs: 0,
-    };
+    const result = this.emptyResult();
     if (!this.inSync && !this.writeBeforeInSync) {
       result.deferred = true;
       return this.finish(result, started);
@@ -323,17 +352,11 @@ export class Dataplane {
       result.vxlan = { changes: vxlan.changes, errors: vxlan.errors };
       if (vxlan.errors.length > 0) result.ok = false;
     }
-    if (result.nft.fullSync) this.counters.fullSyncs++;
+    this.countNft(result);
     if (result.nft.error) {
-      result.ok = false;
-      this.counters.transactionErrors++;
       for (const key of endpoints) this.unprogrammed.add(key);
       result.failedEndpoints = [...this.unprogrammed];
     } else {
-      if (result.nft.applied) {
-        this.counters.transactions++;
-        this.counters.nftCommands += result.nft.commands;
-      }
       result.programmedEndpoints = [...new Set([...this.unprogrammed, ...endpoints])];
       this.unprogrammed.clear();
     }
@@ -359,6 +382,31 @@ export class Dataplane {
       this.routeDriver.invalidate();
       this.routeRetry = true;
       return { added: 0, replaced: 0, removed: 0, errors: [{ dst: '*', op: 'add', message: (err as Error).message }], fullSync: full };
+    }
+  }
+
+  private emptyResult(): ApplyResult {
+    return {
+      ok: true,
+      deferred: false,
+      nft: { commands: 0, applied: false, fullSync: false, retried: false, rebuild: false },
+      routes: { added: 0, replaced: 0, removed: 0, errors: [], fullSync: false },
+      programmedEndpoints: [],
+      failedEndpoints: [],
+      durationMs: 0,
+    };
+  }
+
+  /** The counters of one nft outcome; a failed transaction makes the result not ok. */
+  private countNft(result: ApplyResult): void {
+    if (result.nft.fullSync) this.counters.fullSyncs++;
+    if (result.nft.error) {
+      result.ok = false;
+      this.counters.transactionErrors++;
+    } else if (result.nft.applied) {
+      this.counters.transactions++;
+      this.counters.nftCommands += result.nft.commands;
+      if (result.nft.via === 'netlink') this.counters.netlinkTransactions++;
     }
   }
 

@@ -1,7 +1,7 @@
 /**
  * The resident `margay-netlink` helper (native/netlink-helper.c, built by scripts/install-deps.sh
  * into dist/cni/): the container side of a workload's veth, the deletion of a container's
- * interface and host sysctls, without starting a process per call. On a small VM a process
+ * interface, host sysctls and nftables element batches, without starting a process per call. On a small VM a process
  * costs 5–15 ms of CPU (nsenter, then ip); a request to the helper costs a few system calls, and
  * the container side is on the critical path of every CNI ADD.
  *
@@ -107,6 +107,15 @@ export class NetlinkHelper {
     const answers = await this.#ask(pairs.map(([path, value]) => ['sysctl', path, value]));
     const failed = answers.flatMap((a) => (a.ok ? [] : [a.message]));
     if (failed.length > 0) throw new Error(`writing sysctls failed: ${failed.join('; ')}`);
+  }
+
+  /**
+   * Sends one nftables netlink batch (built by the agent's dataplane) in the helper's namespace.
+   * Throws with the kernel's error; the kernel applies a batch all or nothing.
+   */
+  async applyNftBatch(batch: Buffer): Promise<void> {
+    const [answer] = await this.#ask([['nft', batch.toString('hex')]]);
+    if (!answer!.ok) throw new Error(answer!.message);
   }
 
   /** Stops the helper. */

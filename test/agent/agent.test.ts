@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Agent, type AgentDataplane, type DataplaneOutcome } from '../../src/agent/agent.ts';
+import { TIDY_DELAY_MS } from '../../src/agent/flush-loop.ts';
 import { environmentLayers, flagLayers } from '../../src/agent/config.ts';
 import { createLogger, silentLogger } from '../../src/log/mod.ts';
 import type { Resource } from '../../src/api/resource.ts';
@@ -36,6 +37,20 @@ class FakeDataplane implements AgentDataplane {
   async resync(): Promise<DataplaneOutcome> {
     this.resyncs++;
     return this.fail ? { ok: false, nft: { error: new Error('still broken') } } : { ok: true };
+  }
+
+  /** True to say that applies left unused policy objects in the kernel. */
+  leftovers = false;
+  tidies = 0;
+
+  untidy(): boolean {
+    return this.leftovers;
+  }
+
+  async tidy(): Promise<DataplaneOutcome> {
+    this.tidies++;
+    this.leftovers = false;
+    return { ok: true };
   }
 
   get updates(): DataplaneUpdate[] {
@@ -412,6 +427,30 @@ describe('agent loop', () => {
         await agent.whenIdle();
         assert.equal(dp.batches.length - mark, 1, `change ${i}: one flush`);
       }
+    }, clock);
+  });
+
+  it('deletes what changes left unused in the kernel once changes pause, not while they go on', async () => {
+    // Waits of TIDY_DELAY_MS never end by themselves here: the test fires them.
+    const clock = new HoldingClock(TIDY_DELAY_MS);
+    const tidyTimers = () => [...clock.held].filter(([, ms]) => ms === TIDY_DELAY_MS).map(([fn]) => fn);
+    await withSyncedAgent([profile(), tier(), wep('a', '10.65.0.1', { app: 'y' })], { MARGAY_DATAPLANEFLUSHDELAY: '0' }, async ({ ds, dp, agent }) => {
+      await agent.whenIdle();
+      clock.holding = true;
+      assert.equal(tidyTimers().length, 0, 'nothing left over, nothing to wait for');
+      dp.leftovers = true;
+      for (let i = 0; i < 3; i++) {
+        await put(ds, gnp(`p${i}`, 'app == "y"'));
+        await agent.whenIdle();
+        await eventually(() => tidyTimers().length === 1, { what: `one tidy timer after change ${i}` });
+      }
+      assert.equal(dp.tidies, 0, 'not while changes go on');
+      const [fire] = tidyTimers();
+      clock.held.delete(fire!);
+      fire!();
+      await eventually(() => dp.tidies === 1, { what: 'tidied once changes paused' });
+      await agent.whenIdle();
+      assert.equal(tidyTimers().length, 0, 'nothing left: no timer');
     }, clock);
   });
 

@@ -142,6 +142,34 @@ describe('dataplane - kernel state', () => {
     assert.ok((await new Dataplane({ netns: lab.host.name }).apply(desired())).ok);
   });
 
+  it('element-only changes go to the kernel as netlink batches, as nft would have written them', async () => {
+    const addrs = (w: TestWorkload) => [`${w.addr4}/32`, `${w.addr6}/128`];
+    const dp = new Dataplane({ netns: lab.host.name });
+    assert.ok((await dp.apply(desired())).ok);
+    // w1 leaves the set the web policy allows: elements only.
+    const without = await dp.apply([ipSet('s:all', [...addrs(w2), '10.244.9.9/32'])]);
+    assert.ok(without.ok, without.nft.error?.message);
+    assert.equal(without.nft.via, 'netlink');
+    assert.equal(dp.stats().netlinkTransactions, 1);
+    assert.equal((await w1.prober.probe('tcp', w2.addr4, 80)).ok, false, 'enforced at once');
+    const members = [...lab.workloads.flatMap(addrs), '10.244.9.9/32'];
+    const back = await dp.apply([ipSet('s:all', members)]);
+    assert.equal(back.nft.via, 'netlink');
+    assert.equal((await w1.prober.probe('tcp', w2.addr4, 80)).ok, true);
+    // What the batches wrote is what nft writes: a dataplane without the helper finds nothing to do.
+    const viaNft = await new Dataplane({ netns: lab.host.name, netlinkHelper: false }).apply(desired([ipSet('s:all', members)]));
+    assert.equal(viaNft.nft.commands, 0, `nft would have written:\n${viaNft.nft.error ?? ''}`);
+    // A batch the kernel refuses (someone deleted the element it removes) applies nothing; the
+    // driver re-reads the table and repairs everything through nft.
+    await nft(lab.host, ['delete', 'element', 'inet', 'margay', 'v4-s.all', `{ 10.244.9.9, ${w1.addr4} }`]);
+    const repaired = await dp.apply([ipSet('s:all', lab.workloads.flatMap(addrs))]);
+    assert.ok(repaired.ok, repaired.nft.error?.message);
+    assert.equal(repaired.nft.retried, true);
+    assert.equal(repaired.nft.via, 'nft', 'w1 put back by nft');
+    assert.equal((await w1.prober.probe('tcp', w2.addr4, 80)).ok, true);
+    assert.equal((await new Dataplane({ netns: lab.host.name, netlinkHelper: false }).apply(desired())).nft.commands, 0);
+  });
+
   it('rewriting a chain under traffic leaves no gap', async () => {
     const dp = new Dataplane({ netns: lab.host.name });
     assert.ok((await dp.apply(desired())).ok);

@@ -14,6 +14,7 @@
  *   map elements (deletes first) → flush chains to delete → delete maps → delete chains → delete sets.
  */
 import type { KernelChain, KernelTable } from './kernel.ts';
+import type { ElementOp } from './netlink-batch.ts';
 import { baseSignature, ruleComment, setSignature, type BaseChainSpec, type ChainSpec, type DesiredState, type DirtyNames } from './state.ts';
 
 /** What to compare: everything, or only the dirty names. */
@@ -31,6 +32,11 @@ export interface NftTransaction {
   lines: string[];
   /** True when the table is deleted and re-created. */
   rebuild: boolean;
+  /**
+   * The same changes as structured element commands, in the same order, when the batch changes
+   * only set and map elements of an existing table (see netlink-batch.ts); else undefined.
+   */
+  elementOps?: ElementOp[];
   /** Counts by kind, for logs and metrics. */
   stats: {
     chainsCreated: number;
@@ -130,6 +136,8 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
   const deleteMaps: string[] = [];
   const deleteChains: string[] = [];
   const deleteSets: string[] = [];
+  const setOps: ElementOp[] = [];
+  const mapOps: ElementOp[] = [];
 
   // Sets and their elements.
   for (const name of scopeNames(scope, (d) => d.sets, desired.sets, kernel.sets)) {
@@ -153,6 +161,9 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
     for (const e of d.elements) if (!k?.elements.has(e)) add.push(e);
     chunked(del, (part) => elements.push(`delete element ${T} ${name} { ${part.join(', ')} }`));
     chunked(add, (part) => elements.push(`add element ${T} ${name} { ${part.join(', ')} }`));
+    const op = (verb: ElementOp['verb'], texts: string[]): ElementOp => ({ verb, set: name, keyType: d.type, flags: d.flags, elements: texts.map((key) => ({ key })) });
+    if (del.length > 0) setOps.push(op('delete', del));
+    if (add.length > 0) setOps.push(op('add', add));
     stats.elementsAdded += add.length;
     stats.elementsDeleted += del.length;
   }
@@ -171,16 +182,27 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
     const keys = dirtyKeys === 'all' ? new Set([...d.elements.keys(), ...(k?.elements.keys() ?? [])]) : dirtyKeys;
     const del: string[] = [];
     const add: string[] = [];
+    const delKeys: string[] = [];
+    const addEntries: Array<{ key: string; verdict: string }> = [];
     for (const key of [...keys].sort()) {
       const want = d.elements.get(key);
       const have = k?.elements.get(key);
       if (want === have) continue;
-      if (have !== undefined) del.push(quoteKey(key));
-      if (want !== undefined) add.push(`${quoteKey(key)} : ${want}`);
+      if (have !== undefined) {
+        del.push(quoteKey(key));
+        delKeys.push(key);
+      }
+      if (want !== undefined) {
+        add.push(`${quoteKey(key)} : ${want}`);
+        addEntries.push({ key, verdict: want });
+      }
       stats.mapEntriesChanged++;
     }
     chunked(del, (part) => mapElements.push(`delete element ${T} ${name} { ${part.join(', ')} }`));
     chunked(add, (part) => mapElements.push(`add element ${T} ${name} { ${part.join(', ')} }`));
+    const op = (verb: ElementOp['verb'], entries: ElementOp['elements']): ElementOp => ({ verb, set: name, keyType: d.keyType, flags: [], elements: entries });
+    if (delKeys.length > 0) mapOps.push(op('delete', delKeys.map((key) => ({ key }))));
+    if (addEntries.length > 0) mapOps.push(op('add', addEntries));
   }
   // Deletes of map elements must come before adds of the same keys.
   mapElements.sort((a, b) => (a.startsWith('delete') === b.startsWith('delete') ? 0 : a.startsWith('delete') ? -1 : 1));
@@ -212,7 +234,9 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
   const body = [...create, ...elements, ...contents, ...mapElements, ...flushDoomed, ...deleteMaps, ...deleteChains, ...deleteSets];
   if (body.length === 0) return { lines: [], rebuild: false, stats };
   const lines = kernel.exists ? body : [`add table ${T}`, ...body];
-  return { lines, rebuild: false, stats };
+  const onlyElements = kernel.exists && body.length === elements.length + mapElements.length;
+  // Each set's and map's deletes come before its adds, as in the text.
+  return onlyElements ? { lines, rebuild: false, stats, elementOps: [...setOps, ...mapOps] } : { lines, rebuild: false, stats };
 }
 
 /** Brings the cached kernel view up to date after `tx` (computed with the same arguments) succeeded. */

@@ -1,7 +1,17 @@
 /**
  * The nftables driver: keeps a view of what table `inet margay` holds in the kernel, diffs the
- * desired state against it and applies the difference as one transaction: through a resident
- * `nft -i` when it is small (session.ts), else `nft -f -`.
+ * desired state against it and applies the difference as one transaction: as a netlink batch
+ * through an element writer when it changes only elements (netlink-batch.ts), else through a
+ * resident `nft -i` when it is small (session.ts), else `nft -f -`.
+ *
+ * Deferred deletions: the policy objects the desired state drops (a policy list's chains when its
+ * last pod left it, a deleted policy's chains and IP sets: names.ts `isPolicyObject`) stay in the
+ * kernel, unused (nothing reachable refers to them), as "orphans": the transaction is smaller,
+ * often elements only (so netlink), and a change that wants them back (a label flipped back, a
+ * pod returning to a list) finds them already right. An apply with `tidy` (the agent asks for one
+ * once changes have paused) or a full comparison deletes them; when more than
+ * {@link MAX_ORPHANS} would wait, the transaction goes through nft and deletes them all. Only
+ * with an element writer: without one, every drop is deleted at once.
  *
  * The view is read from the kernel on the first apply (so a restarted agent over an existing table
  * changes only what is wrong), on {@link NftablesDriver.resync} (to repair drift), and after a
@@ -12,8 +22,49 @@
 import { ExecError, type CommandRunner } from '../../os/mod.ts';
 import { applyToView, computeTransaction, type DiffScope, type NftTransaction, type TableRef } from './diff.ts';
 import { emptyKernelTable, parseNftListing, type KernelTable } from './kernel.ts';
+import { isPolicyObject } from './names.ts';
+import { encodeElementBatch } from './netlink-batch.ts';
 import type { NftSession } from './session.ts';
 import { isDirtyEmpty, type DesiredState, type DirtyNames } from './state.ts';
+
+/** Largest netlink batch sent through the element writer; larger ones go to nft. */
+export const MAX_NETLINK_BATCH = 64 * 1024;
+/**
+ * Unused policy chains and sets left in the kernel before a transaction deletes them all: a few
+ * percent of a large table (they cost nft's cache and the kernel's checks like any chain).
+ */
+export const MAX_ORPHANS = 400;
+
+/** Sends a prebuilt nftables netlink batch (the `margay-netlink` helper's `nft` request). */
+export interface NftElementWriter {
+  /** @throws when the kernel refused the batch (nothing was applied) or the writer failed. */
+  applyBatch(batch: Buffer): Promise<void>;
+}
+
+/** What one attempt will send, decided before anything is sent. */
+interface Plan {
+  tx: NftTransaction;
+  /** The scope the transaction covers (for the view's update). */
+  scope: DiffScope;
+  /** The netlink batch, when the transaction goes that way. */
+  batch?: Buffer;
+  /** Chains and sets left in the kernel as orphans by this transaction. */
+  deferred?: { chains: string[]; sets: string[] };
+  /** True when the transaction covers every orphan (they are gone after it). */
+  coversOrphans: boolean;
+}
+
+function scopeWith(scope: DirtyNames, names: { chains: Iterable<string>; sets: Iterable<string> }): DirtyNames {
+  return { chains: new Set([...scope.chains, ...names.chains]), sets: new Set([...scope.sets, ...names.sets]), maps: scope.maps };
+}
+
+/** The chains and sets of `scope` that the kernel has and the desired state no longer does. */
+function doomedNames(view: KernelTable, desired: DesiredState, scope: DirtyNames): { chains: string[]; sets: string[] } {
+  return {
+    chains: [...scope.chains].filter((n) => !desired.chains.has(n) && view.chains.has(n)),
+    sets: [...scope.sets].filter((n) => !desired.sets.has(n) && view.sets.has(n)),
+  };
+}
 
 /** Options of {@link NftablesDriver}. */
 export interface NftablesDriverOptions {
@@ -27,6 +78,8 @@ export interface NftablesDriverOptions {
   checkFirst?: boolean;
   /** A resident `nft -i` for the transactions it accepts (small ones); others run `nft -f -`. */
   session?: NftSession;
+  /** Sends element-only transactions as netlink batches (without it, everything goes to nft). */
+  elementWriter?: NftElementWriter;
 }
 
 /** What one apply did. */
@@ -41,6 +94,8 @@ export interface NftApplyOutcome {
   retried: boolean;
   /** True when the table was deleted and re-created in the batch. */
   rebuild: boolean;
+  /** How the transaction went to the kernel (absent when none ran). */
+  via?: 'netlink' | 'nft';
   stats?: NftTransaction['stats'];
   /** Set when the transaction failed (nothing was applied). */
   error?: Error;
@@ -53,9 +108,14 @@ export class NftablesDriver {
   private readonly timeoutMs: number;
   private readonly checkFirst: boolean;
   private readonly session: NftSession | undefined;
+  private readonly elementWriter: NftElementWriter | undefined;
   private view: KernelTable | undefined;
   /** A read of the table started by {@link prefetch}, for the next apply. */
   private prefetched: Promise<KernelTable> | undefined;
+  /** Chains and sets in the kernel (and the view) that the desired state dropped; see the module comment. */
+  private readonly orphans = { chains: new Set<string>(), sets: new Set<string>() };
+  /** True during an apply that deletes the orphans instead of keeping more. */
+  private tidying = false;
   private lastText = '';
 
   constructor(
@@ -67,6 +127,12 @@ export class NftablesDriver {
     this.timeoutMs = options.timeoutMs ?? 120_000;
     this.checkFirst = options.checkFirst ?? false;
     this.session = options.session;
+    this.elementWriter = options.elementWriter;
+  }
+
+  /** How many unused chains and sets wait in the kernel for the next nft transaction. */
+  get orphanCount(): number {
+    return this.orphans.chains.size + this.orphans.sets.size;
   }
 
   /** The text of the last transaction attempted (empty when none). */
@@ -87,6 +153,13 @@ export class NftablesDriver {
     if (this.prefetched !== undefined || (options.full !== true && this.view !== undefined)) return;
     this.prefetched = this.read();
     this.prefetched.catch(() => undefined); // the apply that takes it sees the error
+  }
+
+  /** Sets the view and forgets the orphans (a full read shows them as extra objects to delete). */
+  private setView(view: KernelTable | undefined): void {
+    this.view = view;
+    this.orphans.chains.clear();
+    this.orphans.sets.clear();
   }
 
   /** Reads the table from the kernel (an absent table reads as empty). */
@@ -114,53 +187,100 @@ export class NftablesDriver {
    * Applies the difference for the dirty names (or everything with `full`, or when there is no
    * view yet). Never throws for a rejected transaction: the outcome carries the error.
    */
-  async apply(desired: DesiredState, dirty: DirtyNames, options: { full?: boolean } = {}): Promise<NftApplyOutcome> {
+  async apply(desired: DesiredState, dirty: DirtyNames, options: { full?: boolean; tidy?: boolean } = {}): Promise<NftApplyOutcome> {
     const full = options.full === true || this.view === undefined;
     const prefetched = this.prefetched;
     this.prefetched = undefined;
     const noop = { commands: 0, applied: false, rebuild: false };
+    if (options.tidy && !full && this.orphanCount > 0) dirty = scopeWith(dirty, this.orphans);
+    this.tidying = options.tidy === true;
     if (!full && isDirtyEmpty(dirty)) return { ...noop, fullSync: false, retried: false };
     if (full) {
       try {
-        this.view = await (prefetched ?? this.read());
+        this.setView(await (prefetched ?? this.read()));
       } catch (err) {
-        this.view = undefined;
+        this.setView(undefined);
         return { ...noop, fullSync: true, retried: false, error: err as Error };
       }
     }
     const first = await this.attempt(desired, full ? 'all' : dirty);
     if (!first.error) return { ...first, fullSync: full, retried: false };
     if (full) {
-      this.view = undefined;
+      this.setView(undefined);
       return { ...first, fullSync: true, retried: false };
     }
     // The view may have been stale (someone changed the table): read it, compare everything, retry.
     try {
-      this.view = await this.read();
+      this.setView(await this.read());
     } catch (err) {
-      this.view = undefined;
+      this.setView(undefined);
       return { ...first, fullSync: true, retried: true, error: err as Error };
     }
     const second = await this.attempt(desired, 'all');
-    if (second.error) this.view = undefined;
+    if (second.error) this.setView(undefined);
     return { ...second, fullSync: true, retried: true };
+  }
+
+  /** Chooses how to send the difference for `scope`: netlink (possibly deferring deletions) or nft. */
+  private plan(view: KernelTable, desired: DesiredState, scope: DiffScope): Plan {
+    if (!this.elementWriter || scope === 'all' || this.tidying) return { tx: computeTransaction(view, desired, scope, this.table), scope, coversOrphans: true };
+    // The policy objects this change drops wait in the kernel while there is room for them.
+    const doomed = doomedNames(view, desired, scope);
+    const deferred = { chains: doomed.chains.filter((n) => isPolicyObject('chain', n)), sets: doomed.sets.filter((n) => isPolicyObject('set', n)) };
+    const count = deferred.chains.length + deferred.sets.length;
+    if (this.orphanCount + count <= MAX_ORPHANS) {
+      const reduced: DirtyNames = {
+        chains: new Set([...scope.chains].filter((n) => !deferred.chains.includes(n))),
+        sets: new Set([...scope.sets].filter((n) => !deferred.sets.includes(n))),
+        maps: scope.maps,
+      };
+      const tx = computeTransaction(view, desired, reduced, this.table);
+      const batch = this.netlinkBatch(tx);
+      return { tx, scope: reduced, ...(batch ? { batch } : {}), deferred, coversOrphans: false };
+    }
+    // No room: this transaction goes through nft and deletes every orphan with what it drops.
+    const wide = scopeWith(scope, this.orphans);
+    return { tx: computeTransaction(view, desired, wide, this.table), scope: wide, coversOrphans: true };
+  }
+
+  private netlinkBatch(tx: NftTransaction): Buffer | undefined {
+    if (!tx.elementOps) return undefined;
+    const batch = encodeElementBatch(this.table.name, tx.elementOps);
+    return batch && batch.length <= MAX_NETLINK_BATCH ? batch : undefined;
   }
 
   private async attempt(desired: DesiredState, scope: DiffScope): Promise<Omit<NftApplyOutcome, 'fullSync' | 'retried'>> {
     const view = this.view ?? emptyKernelTable();
-    const tx = computeTransaction(view, desired, scope, this.table);
-    if (tx.lines.length === 0) return { commands: 0, applied: false, rebuild: false, stats: tx.stats };
+    const plan = this.plan(view, desired, scope);
+    const { tx } = plan;
+    const done = (): void => {
+      applyToView(view, desired, plan.scope, tx.rebuild);
+      this.view = view;
+      if (plan.coversOrphans) {
+        this.orphans.chains.clear();
+        this.orphans.sets.clear();
+      }
+      for (const n of plan.deferred?.chains ?? []) this.orphans.chains.add(n);
+      for (const n of plan.deferred?.sets ?? []) this.orphans.sets.add(n);
+    };
+    if (tx.lines.length === 0) {
+      done();
+      return { commands: 0, applied: false, rebuild: false, stats: tx.stats };
+    }
     const text = tx.lines.join('\n') + '\n';
     this.lastText = text;
+    const via = plan.batch ? 'netlink' : 'nft';
     try {
-      if (this.checkFirst) await this.runner(this.nft, ['-c', '-f', '-'], { input: text, timeoutMs: this.timeoutMs });
-      if (this.session?.accepts(text)) await this.session.apply(text, this.timeoutMs);
-      else await this.runner(this.nft, ['-f', '-'], { input: text, timeoutMs: this.timeoutMs });
+      if (plan.batch) await this.elementWriter!.applyBatch(plan.batch);
+      else {
+        if (this.checkFirst) await this.runner(this.nft, ['-c', '-f', '-'], { input: text, timeoutMs: this.timeoutMs });
+        if (this.session?.accepts(text)) await this.session.apply(text, this.timeoutMs);
+        else await this.runner(this.nft, ['-f', '-'], { input: text, timeoutMs: this.timeoutMs });
+      }
     } catch (err) {
-      return { commands: tx.lines.length, applied: false, rebuild: tx.rebuild, stats: tx.stats, error: err as Error };
+      return { commands: tx.lines.length, applied: false, rebuild: tx.rebuild, via, stats: tx.stats, error: err as Error };
     }
-    applyToView(view, desired, scope, tx.rebuild);
-    this.view = view;
-    return { commands: tx.lines.length, applied: true, rebuild: tx.rebuild, stats: tx.stats };
+    done();
+    return { commands: tx.lines.length, applied: true, rebuild: tx.rebuild, via, stats: tx.stats };
   }
 }

@@ -144,3 +144,13 @@ export function workloadSourceSetType(family: Family): string {
 export function natSetName(which: 'nat-pools' | 'all-pools', family: Family): string {
   return `${which}-v${family}`;
 }
+
+/**
+ * True for the chains and sets of policies and policy lists (`pi-…`, `po-…`, `fwp_…`, `twp_…` and
+ * their dispatch chains; `v4-…`, `v6n-…`, `v4p-…` sets). Unused ones are harmless in the kernel
+ * (nothing reachable refers to them), so their deletion may wait for a later transaction
+ * (driver.ts, "deferred deletions"); every other object is deleted when it is dropped.
+ */
+export function isPolicyObject(kind: 'chain' | 'set', name: string): boolean {
+  return kind === 'chain' ? /^(fwp_|twp_|pi[-_]|po[-_])/.test(name) : /^v[46][np]?[-_]/.test(name);
+}

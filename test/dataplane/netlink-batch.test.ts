@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { applyToView, computeTransaction, type TableRef } from '../../src/dataplane/nftables/diff.ts';
+import { MAX_ORPHANS, NftablesDriver } from '../../src/dataplane/nftables/driver.ts';
+import { emptyKernelTable } from '../../src/dataplane/nftables/kernel.ts';
+import { encodeElementBatch, encodeKey } from '../../src/dataplane/nftables/netlink-batch.ts';
+import { DesiredState, rule } from '../../src/dataplane/nftables/state.ts';
+import type { CommandRunner } from '../../src/os/mod.ts';
+
+const T: TableRef = { family: 'inet', name: 'margay' };
+
+/** The 32-bit words of a key as `nft --debug=netlink` prints them (little-endian words). */
+function words(key: Buffer): string {
+  const out: string[] = [];
+  for (let i = 0; i < key.length; i += 4) out.push(key.subarray(i, i + 4).reverse().toString('hex'));
+  return out.join(' ');
+}
+
+describe('nftables netlink batch - keys', () => {
+  it('lays out keys as nft does (checked against `nft --debug=netlink`)', () => {
+    assert.equal(words(encodeKey('ipv4_addr . inet_proto . inet_service', '10.70.4.2 . 6 . 8080')!), '0204460a 00000006 0000901f');
+    assert.equal(words(encodeKey('ifname', 'cali12')!), '696c6163 00003231 00000000 00000000');
+    assert.equal(words(encodeKey('ipv4_addr', '10.0.1.5')!), '0501000a');
+    assert.equal(encodeKey('ipv6_addr', 'fd00::1')!.toString('hex'), 'fd000000000000000000000000000001');
+    assert.equal(encodeKey('inet_proto', 'udp')!.toString('hex'), '11');
+    assert.equal(encodeKey('inet_service', '53')!.toString('hex'), '0035');
+  });
+
+  it('refuses what it cannot encode exactly, so that nft is used', () => {
+    assert.equal(encodeKey('ipv4_addr', '10.0.0.0/24'), undefined);
+    assert.equal(encodeKey('ipv4_addr', 'fd00::1'), undefined);
+    assert.equal(encodeKey('inet_service', '80-90'), undefined);
+    assert.equal(encodeKey('inet_service', '70000'), undefined);
+    assert.equal(encodeKey('ifname', 'cali*'), undefined);
+    assert.equal(encodeKey('ifname', 'a-name-far-too-long'), undefined);
+    assert.equal(encodeKey('mark', '1'), undefined);
+    assert.equal(encodeKey('ipv4_addr . inet_proto', '10.0.0.1'), undefined);
+    const set = { verb: 'add' as const, set: 's', keyType: 'ipv4_addr', elements: [{ key: '10.0.0.1' }] };
+    assert.equal(encodeElementBatch('margay', [{ ...set, flags: ['interval'] }]), undefined);
+    assert.equal(encodeElementBatch('margay', [{ ...set, flags: [], keyType: 'ifname', elements: [{ key: 'cali1', verdict: 'queue' }] }]), undefined);
+    assert.equal(encodeElementBatch('margay', []), undefined);
+  });
+
+  it('frames a batch: begin, one message per op with an acknowledgement asked, end', () => {
+    const batch = encodeElementBatch('margay', [
+      { verb: 'delete', set: 'to-wl', keyType: 'ifname', flags: [], elements: [{ key: 'cali1' }] },
+      { verb: 'add', set: 'to-wl', keyType: 'ifname', flags: [], elements: [{ key: 'cali1', verdict: 'goto twp_abc' }] },
+    ])!;
+    const messages: Array<{ type: number; flags: number }> = [];
+    for (let at = 0; at < batch.length; ) {
+      const len = batch.readUInt32LE(at);
+      messages.push({ type: batch.readUInt16LE(at + 4), flags: batch.readUInt16LE(at + 6) });
+      at += (len + 3) & ~3;
+    }
+    assert.deepEqual(
+      messages.map((m) => m.type),
+      [0x10, (10 << 8) | 14, (10 << 8) | 12, 0x11],
+    );
+    assert.equal(messages[1]!.flags & 0x4, 0x4, 'delete asks for an acknowledgement');
+    assert.equal(messages[2]!.flags & 0x400, 0x400, 'add creates');
+    assert.ok(batch.includes(Buffer.from('twp_abc\0')), 'the verdict names its chain');
+  });
+});
+
+/** A driver whose nft runs are recorded (none expected) and whose batches are kept. */
+function driverWithWriter(options: { fail?: boolean } = {}) {
+  const nftTexts: string[] = [];
+  const batches: Buffer[] = [];
+  const runner: CommandRunner = async (_cmd, args, runOptions) => {
+    if (args.includes('list')) return { code: 0, stdout: '{"nftables":[]}', stderr: '' };
+    nftTexts.push(String(runOptions?.input ?? ''));
+    return { code: 0, stdout: '', stderr: '' };
+  };
+  const elementWriter = {
+    applyBatch: async (batch: Buffer) => {
+      if (options.fail) throw new Error('nftables batch: No such file or directory');
+      batches.push(batch);
+    },
+  };
+  return { driver: new NftablesDriver(runner, { elementWriter }), nftTexts, batches };
+}
+
+function desiredTable(): DesiredState {
+  const d = new DesiredState();
+  d.setSet({ name: 'v4-s.a', type: 'ipv4_addr', flags: [], elements: new Set(['10.0.0.1']) });
+  d.setChain({ name: 'pi-gnp/a', rules: [rule('ip saddr @v4-s.a accept', 'gnp/a ingress 0')] });
+  d.setChain({ name: 'twp_1', rules: [rule('jump pi-gnp/a', 'tier')] });
+  d.setChain({ name: 'twp_2', rules: [rule('counter drop', 'end')] });
+  d.defineMap('to-wl', 'ifname');
+  d.setMapElement('to-wl', 'cali1', 'goto twp_1');
+  d.setMapElement('to-wl', 'cali2', 'goto twp_2');
+  return d;
+}
+
+describe('nftables driver - element-only transactions as netlink batches', () => {
+  it('sends an element-only change as one batch and nothing to nft', async () => {
+    const { driver, nftTexts, batches } = driverWithWriter();
+    const d = desiredTable();
+    await driver.apply(d, d.takeDirty(), { full: true });
+    assert.equal(nftTexts.length, 1, 'the first sync goes to nft');
+    d.setSet({ name: 'v4-s.a', type: 'ipv4_addr', flags: [], elements: new Set(['10.0.0.1', '10.0.0.2']) });
+    d.setMapElement('to-wl', 'cali3', 'goto twp_1');
+    const out = await driver.apply(d, d.takeDirty());
+    assert.equal(out.via, 'netlink');
+    assert.equal(out.applied, true);
+    assert.equal(batches.length, 1);
+    assert.equal(nftTexts.length, 1);
+    assert.ok(batches[0]!.includes(Buffer.from('cali3')));
+  });
+
+  it('defers the deletion of a policy list nobody uses, and finds it right when it comes back', async () => {
+    const { driver, nftTexts, batches } = driverWithWriter();
+    const d = desiredTable();
+    await driver.apply(d, d.takeDirty(), { full: true });
+    // cali2 moves to twp_1: twp_2 is unused and dropped.
+    d.setMapElement('to-wl', 'cali2', 'goto twp_1');
+    d.deleteChain('twp_2');
+    const moved = await driver.apply(d, d.takeDirty());
+    assert.equal(moved.via, 'netlink');
+    assert.equal(driver.orphanCount, 1);
+    assert.equal(batches.length, 1);
+    // Moving it back finds twp_2 still right in the kernel: elements only again.
+    d.setChain({ name: 'twp_2', rules: [rule('counter drop', 'end')] });
+    d.setMapElement('to-wl', 'cali2', 'goto twp_2');
+    const back = await driver.apply(d, d.takeDirty());
+    assert.equal(back.via, 'netlink');
+    assert.equal(nftTexts.length, 1);
+    // A change nft must make (a new chain) leaves the orphan waiting too.
+    d.setMapElement('to-wl', 'cali2', 'goto twp_1');
+    d.deleteChain('twp_2');
+    await driver.apply(d, d.takeDirty());
+    d.setChain({ name: 'twp_3', rules: [rule('counter accept', 'end')] });
+    const viaNft = await driver.apply(d, d.takeDirty());
+    assert.equal(viaNft.via, 'nft');
+    assert.doesNotMatch(nftTexts[1]!, /twp_2/);
+    assert.equal(driver.orphanCount, 1);
+  });
+
+  it('deletes every orphan, through nft, when more than MAX_ORPHANS would wait', async () => {
+    const { driver, nftTexts } = driverWithWriter();
+    const d = desiredTable();
+    const names = Array.from({ length: MAX_ORPHANS + 1 }, (_, i) => `pi-gnp/p${i}`);
+    for (const name of names) d.setChain({ name, rules: [rule('counter accept', name)] });
+    await driver.apply(d, d.takeDirty(), { full: true });
+    for (const name of names.slice(0, 10)) d.deleteChain(name);
+    assert.equal((await driver.apply(d, d.takeDirty())).applied, false, 'ten wait: nothing to send');
+    assert.equal(driver.orphanCount, 10);
+    for (const name of names.slice(10)) d.deleteChain(name);
+    const out = await driver.apply(d, d.takeDirty());
+    assert.equal(out.via, 'nft');
+    assert.equal(driver.orphanCount, 0);
+    assert.equal(nftTexts[1]!.match(/^delete chain /gm)?.length, MAX_ORPHANS + 1);
+  });
+
+  it('never defers other objects, and a failed batch falls back to a full re-read and nft', async () => {
+    const { driver, nftTexts } = driverWithWriter({ fail: true });
+    const d = desiredTable();
+    d.setChain({ name: 'fip-dnat', rules: [rule('counter accept', 'fip')] });
+    await driver.apply(d, d.takeDirty(), { full: true });
+    d.deleteChain('fip-dnat');
+    const dropped = await driver.apply(d, d.takeDirty());
+    assert.equal(dropped.via, 'nft', 'not a policy object: deleted at once');
+    assert.match(nftTexts[1]!, /delete chain inet margay fip-dnat/);
+    d.setMapElement('to-wl', 'cali9', 'goto twp_1');
+    const failed = await driver.apply(d, d.takeDirty());
+    assert.equal(failed.retried, true);
+    assert.equal(failed.via, 'nft');
+    assert.equal(failed.applied, true);
+  });
+
+  it('marks only element-only transactions with their element ops', () => {
+    const d = desiredTable();
+    const k = emptyKernelTable();
+    applyToView(k, d, 'all', false);
+    d.takeDirty();
+    d.setMapElement('to-wl', 'cali2', 'goto twp_1');
+    const elementsOnly = computeTransaction(k, d, d.takeDirty(), T);
+    assert.deepEqual(
+      elementsOnly.elementOps?.map((o) => [o.verb, o.set, o.elements]),
+      [
+        ['delete', 'to-wl', [{ key: 'cali2' }]],
+        ['add', 'to-wl', [{ key: 'cali2', verdict: 'goto twp_1' }]],
+      ],
+    );
+    d.setChain({ name: 'twp_2', rules: [rule('counter accept', 'end')] });
+    assert.equal(computeTransaction(k, d, d.takeDirty(), T).elementOps, undefined);
+  });
+});

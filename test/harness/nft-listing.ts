@@ -1,0 +1,61 @@
+/**
+ * `nft list table` text as tests compare it: without the policy chains and sets nothing refers to.
+ * The agent keeps those for a while after a change drops them (src/dataplane/nftables/driver.ts,
+ * deferred deletions) and a restarted agent deletes them at once, so two listings of the same
+ * effective ruleset may differ by them.
+ */
+import { isPolicyObject } from '../../src/dataplane/nftables/names.ts';
+
+interface Block {
+  kind: 'chain' | 'set';
+  name: string;
+  text: string;
+}
+
+/** Splits a table listing into its top-level blocks (tab-indented `chain X {` / `set X {` … `}`). */
+function blocks(listing: string): { head: string; blocks: Block[]; tail: string } {
+  const lines = listing.split('\n');
+  const out: Block[] = [];
+  let head = '';
+  let tail = '';
+  let current: Block | undefined;
+  for (const line of lines) {
+    const start = /^\t(chain|set|map) (\S+) \{$/.exec(line);
+    if (start) {
+      current = { kind: start[1] === 'chain' ? 'chain' : 'set', name: start[2]!, text: `${line}\n` };
+      if (start[1] === 'map') current.name = `map ${start[2]}`; // never a policy object
+      continue;
+    }
+    if (current) {
+      current.text += `${line}\n`;
+      if (line === '\t}') {
+        out.push(current);
+        current = undefined;
+      }
+      continue;
+    }
+    if (out.length === 0) head += `${line}\n`;
+    else tail += `${line}\n`;
+  }
+  return { head, blocks: out, tail };
+}
+
+/** The listing without the policy chains and sets that nothing (left) in it refers to. */
+export function withoutUnusedPolicyObjects(listing: string): string {
+  const parsed = blocks(listing);
+  let kept = parsed.blocks;
+  for (;;) {
+    const referenced = (b: Block): boolean => {
+      const pattern = b.kind === 'chain' ? new RegExp(`(?:goto|jump) ${escape(b.name)}(?![\\w./-])`) : new RegExp(`@${escape(b.name)}(?![\\w./-])`);
+      return kept.some((other) => other !== b && pattern.test(other.text));
+    };
+    const next = kept.filter((b) => !isPolicyObject(b.kind, b.name) || referenced(b));
+    if (next.length === kept.length) break;
+    kept = next;
+  }
+  return parsed.head + kept.map((b) => b.text).join('') + parsed.tail;
+}
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
