@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 
 /**
- * Compiles `bundleUrl` (a CommonJS file) wrapped as Node wraps a module, with the code cache at
+ * Compiles `bundleUrl` (a CommonJS module in Node's wrapper function), with the code cache at
  * `cacheUrl` when `useCache` and it exists (`script.cachedDataRejected` tells whether V8 took it).
  */
 export function compileBundle(bundleUrl, cacheUrl, useCache = true) {
@@ -22,9 +22,8 @@ export function compileBundle(bundleUrl, cacheUrl, useCache = true) {
       // no cache (a build without it): compiled as usual
     }
   }
-  // The CommonJS wrapper, on the first line so that line numbers (and the source map) hold.
-  const source = `(function (exports, require, module, __filename, __dirname) { ${readFileSync(file, 'utf8')}\n})`;
-  return new Script(source, { filename: file, ...(cachedData ? { cachedData } : {}) });
+  // The file is a function expression, Node's CommonJS wrapper (scripts/bundle.mjs).
+  return new Script(readFileSync(file, 'utf8'), { filename: file, ...(cachedData ? { cachedData } : {}) });
 }
 
 /**

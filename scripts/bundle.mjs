@@ -47,9 +47,12 @@ const result = await build({
   format: 'cjs',
   target: 'node20',
   plugins: [etcdProtosParsed()],
-  // The sources' `import.meta.url` (files found next to the code): the bundle's own.
+  // The sources' `import.meta.url` (files found next to the code): the bundle's own. The file is
+  // one function expression, Node's CommonJS wrapper, that bin/code-cache.js compiles and calls:
+  // its text is the script's source as it is, with no wrapped copy made at every start.
   define: { 'import.meta.url': '__margayImportMetaUrl' },
-  banner: { js: "const __margayImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  banner: { js: "(function (exports, require, module, __filename, __dirname) { 'use strict'; const __margayImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  footer: { js: '})' },
   sourcemap: 'linked',
   metafile: true,
   logLevel: 'warning',
