@@ -10,7 +10,8 @@
  *   (that policy's chain is rewritten, nothing else);
  * - a label change: b gets, then loses, the label a deny policy selects;
  * - a new endpoint on another host: a WorkloadEndpoint of `host2` whose address is the source of
- *   the probe is written (its IP joins the set an allow rule of b matches), then deleted.
+ *   the probe is written (its IP joins the set an allow rule of b matches, which holds another
+ *   endpoint's address already), then deleted.
  *
  * The floor, measured in the same run on the same host: an etcd write → its watch event at a
  * client, plus one minimal `nft` transaction (an element into a set of a scratch table in the same
@@ -39,6 +40,7 @@ const BURST_POLICIES = Number(process.env.BENCH_BURST_POLICIES ?? 1000);
 const PROBE_TIMEOUT_MS = 60;
 const PROBE_STEP_MS = 2;
 const REMOTE_IP = '10.66.0.9';
+const OTHER_REMOTE_IP = '10.66.0.10';
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((x, y) => x - y);
@@ -50,8 +52,11 @@ const load = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slic
 const gnp = (name: string, spec: Record<string, unknown>): Resource =>
   validateResource({ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name }, spec });
 
-/** The policy change: deny a → b (and allow the rest, so that it decides nothing else). */
-const denyAB = gnp('latency-deny', { order: 1, selector: "app == 'b'", types: ['Ingress'], ingress: [{ action: 'Deny', protocol: 'TCP', source: { selector: "app == 'a'" } }, { action: 'Allow' }] });
+/**
+ * The policy change: deny a → b (and allow the rest, so that it decides nothing else); a new
+ * policy each time, so that its chains are new too (as when someone writes a policy).
+ */
+const denyAB = (n: number): Resource => gnp(`latency-deny-${n}`, { order: 1, selector: "app == 'b'", types: ['Ingress'], ingress: [{ action: 'Deny', protocol: 'TCP', source: { selector: "app == 'a'" } }, { action: 'Allow' }] });
 /** The policy edit: one rule for a → b whose action flips (no catch-all: other traffic goes on to the next policy). */
 const gateAB = (action: 'Allow' | 'Deny'): Resource =>
   gnp('latency-edit', { order: 3, selector: "app == 'b'", types: ['Ingress'], ingress: [{ action, protocol: 'TCP', source: { selector: "app == 'a'" } }] });
@@ -96,6 +101,8 @@ try {
   await store.batch('apply', [...weps, denyBlocked, remoteGate, gateAB('Allow')]);
   const bWep = weps[2]!;
   const remoteWep = decodeResources(wepYaml('r', 'role: rclient', 'calir', REMOTE_IP, 'host2'), 'r.yaml')[0]!.resource;
+  // Another client of host2 is always there: the measured endpoint's address joins a set in use.
+  await store.apply(decodeResources(wepYaml('r0', 'role: rclient', 'calir0', OTHER_REMOTE_IP, 'host2'), 'r0.yaml')[0]!.resource);
   await createScaleInterfaces(host.name, ENDPOINTS);
   const writeMs = await writeScaleResources(store, ENDPOINTS, POLICIES);
 
@@ -125,7 +132,7 @@ try {
     for (let i = 0; i < FLIPS * 2; i++) {
       const key = `/bench/latency/${i}`;
       pending.set(key, performance.now());
-      await ds.put(key, JSON.stringify(denyAB));
+      await ds.put(key, JSON.stringify(denyAB(0)));
       await new Promise((res) => setTimeout(res, 20));
     }
     await seen;
@@ -235,7 +242,8 @@ try {
     const out = await fn();
     return [out, `netlink ${(await viaCount('netlink')) - n0}, nft ${(await viaCount('nft')) - f0}`];
   };
-  const [[policyMs, policyApplyMs], policyVia] = await vias(() => meanApply(() => measure(a, () => store.apply(denyAB), false, () => store.delete(denyAB))));
+  let denials = 0;
+  const [[policyMs, policyApplyMs], policyVia] = await vias(() => meanApply(() => measure(a, () => store.apply(denyAB(++denials)), false, () => store.delete(denyAB(denials)))));
   const [[editMs, editApplyMs], editVia] = await vias(() => meanApply(() => measure(a, () => store.apply(gateAB('Deny')), false, () => store.apply(gateAB('Allow')))));
   const blocked = structuredClone(bWep);
   blocked.metadata.labels = { ...blocked.metadata.labels, blocked: 'yes' };

@@ -40,7 +40,7 @@ function blocks(listing: string): { head: string; blocks: Block[]; tail: string 
   return { head, blocks: out, tail };
 }
 
-/** The listing without the policy chains and sets that nothing (left) in it refers to. */
+/** The listing without the policy chains and sets that nothing (left) in it refers to, nor blank lines. */
 export function withoutUnusedPolicyObjects(listing: string): string {
   const parsed = blocks(listing);
   let kept = parsed.blocks;
@@ -53,7 +53,12 @@ export function withoutUnusedPolicyObjects(listing: string): string {
     if (next.length === kept.length) break;
     kept = next;
   }
-  return parsed.head + kept.map((b) => b.text).join('') + parsed.tail;
+  // Blank lines separate blocks: without them, the listing reads the same whatever was dropped.
+  const text = parsed.head + kept.map((b) => b.text).join('') + parsed.tail;
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .join('\n');
 }
 
 function escape(s: string): string {
