@@ -1,11 +1,14 @@
 #!/usr/bin/env -S node --max-semi-space-size=4
 // The margay command. Runs the compiled CLI (`npm run build`); see README.md. `margay agent` runs
-// the agent's own bundle (scripts/bundle.mjs: one file, no other command's code), which starts
-// about a second sooner; any other command line, or a build without the bundle, the whole CLI.
+// the agent's own bundle (scripts/bundle.mjs: one file, no other command's code) from V8's code
+// cache (code-cache.js), which starts about a second sooner; any other command line, or a build
+// without the bundle, the whole CLI.
 // The Node option keeps V8's young generation small: a resident agent otherwise keeps 32 MiB of
 // it once it has been busy (docs/agent.md); run as `node bin/margay.js`, give it yourself.
 import { existsSync } from 'node:fs';
 
-const agentBundle = new URL('../dist/bundle/agent.js', import.meta.url);
-if (process.argv[2] === 'agent' && existsSync(agentBundle)) await import(agentBundle.href);
-else await import('../dist/src/cli/run.js');
+const agentBundle = new URL('../dist/bundle/agent.cjs', import.meta.url);
+if (process.argv[2] === 'agent' && existsSync(agentBundle)) {
+  const { runBundle } = await import('./code-cache.js');
+  runBundle(agentBundle, new URL('../dist/bundle/agent.cjs.cache', import.meta.url));
+} else await import('../dist/src/cli/run.js');

@@ -1,34 +1,84 @@
-// Bundles the agent's process entry (src/cli/agent-run.ts) into one file, dist/bundle/agent.js,
-// so that `margay agent` starts by loading one module instead of some hundreds (bin/margay.js
-// picks it). The npm packages are in it too, but for etcd3 (it reads its .proto files next to
-// its own code, and brings gRPC), which is resolved from node_modules as usual. Run by
-// `npm run build`. With --check it writes nothing and only checks what the file would hold.
+// Bundles the agent's process entry (src/cli/agent-run.ts) into one CommonJS file,
+// dist/bundle/agent.cjs, so that `margay agent` starts by loading one module instead of some
+// hundreds (bin/margay.js picks it), and writes V8's code cache of it, agent.cjs.cache (run from
+// it by bin/code-cache.js; CommonJS because Node 20 takes a code cache for a script, not for an
+// ES module). The npm packages are in it too, etcd3 and gRPC included: etcd3 parses its .proto
+// files when it is loaded (~0.1 s of every start, plus ~100 files of gRPC and protobufjs to
+// resolve and compile, docs/agent.md), so the bundle holds them parsed, as protobufjs JSON made
+// here, and etcd3 builds its gRPC definitions from that. Run by `npm run build`. With --check it
+// writes nothing and only checks what the file would hold.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { build } from 'esbuild';
 
 // The agent must not load the code of the other commands; the build fails if it would.
 const FORBIDDEN = /^src\/(lab|ui|openstack|kube\/controllers)\//;
 
+/**
+ * etcd3's connection pool loads `rpc.proto` (and its imports) with proto-loader's `loadSync` when
+ * it is required; in the bundle it calls `fromJSON` with the same files parsed at build time
+ * (the same parse options; the others apply when the definitions are built, as before).
+ */
+function etcdProtosParsed() {
+  const require = createRequire(import.meta.url);
+  const call = /\(0, proto_loader_1\.loadSync\)\(`\$\{__dirname\}\/\.\.\/proto\/rpc\.proto`, \{/;
+  return {
+    name: 'etcd-protos-parsed',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]etcd3[\\/]lib[\\/]connection-pool\.js$/ }, ({ path }) => {
+        const source = readFileSync(path, 'utf8');
+        if (!call.test(source)) throw new Error(`scripts/bundle.mjs: ${path} no longer loads rpc.proto as expected; update etcdProtosParsed`);
+        const { loadProtosWithOptionsSync } = require('@grpc/proto-loader/build/src/util.js');
+        const root = loadProtosWithOptionsSync(new URL('rpc.proto', new URL('../proto/', `file://${path}`)).pathname, { keepCase: true });
+        const json = JSON.stringify(root.toJSON({ keepComments: false }));
+        return { contents: source.replace(call, `(0, proto_loader_1.fromJSON)(${json}, {`), loader: 'js' };
+      });
+    },
+  };
+}
+
 const result = await build({
   entryPoints: ['src/cli/agent-run.ts'],
-  outfile: 'dist/bundle/agent.js',
+  outfile: 'dist/bundle/agent.cjs',
   write: !process.argv.includes('--check'),
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
-  external: ['etcd3'],
-  // CommonJS packages inside an ES module: their `require` of Node's own modules.
-  banner: { js: "import { createRequire as __margayRequire } from 'node:module'; const require = __margayRequire(import.meta.url);" },
+  plugins: [etcdProtosParsed()],
+  // The sources' `import.meta.url` (files found next to the code): the bundle's own. The file is
+  // one function expression, Node's CommonJS wrapper, that bin/code-cache.js compiles and calls:
+  // its text is the script's source as it is, with no wrapped copy made at every start.
+  define: { 'import.meta.url': '__margayImportMetaUrl' },
+  banner: { js: "(function (exports, require, module, __filename, __dirname) { 'use strict'; const __margayImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  footer: { js: '})' },
   sourcemap: 'linked',
   metafile: true,
   logLevel: 'warning',
 });
 // What ends up in the file (the CNI service imports the Kubernetes client through kube/mod.ts;
 // the controllers behind the same file are shaken out, but for a constant or two).
-const output = result.metafile.outputs['dist/bundle/agent.js'];
+const output = result.metafile.outputs['dist/bundle/agent.cjs'];
 const modules = Object.entries(output.inputs).filter(([, v]) => v.bytesInOutput > 256).map(([k]) => k);
 const forbidden = modules.filter((m) => FORBIDDEN.test(m));
 if (forbidden.length > 0) {
   console.error(`scripts/bundle.mjs: the agent entry would load ${forbidden.join(', ')}; keep these behind the commands that need them`);
   process.exit(1);
+}
+
+// V8's code cache, made by the Node options `margay agent` runs with (bin/margay.js's `#!` line:
+// V8 rejects a cache made under other options), from a start of the bundle as `agent --help`.
+if (!process.argv.includes('--check')) {
+  const cache = 'dist/bundle/agent.cjs.cache';
+  rmSync(cache, { force: true });
+  const shebang = /^#!\/usr\/bin\/env -S node(.*)$/.exec(readFileSync('bin/margay.js', 'utf8').split('\n')[0] ?? '');
+  const options = (shebang?.[1] ?? '').split(' ').filter((o) => o !== '');
+  const make = `import('./bin/code-cache.js').then((m) => m.runBundle(new URL('file://${process.cwd()}/dist/bundle/agent.cjs'), new URL('file://${process.cwd()}/${cache}'), { writeCache: true }))`;
+  // `-e` takes no script path: the placeholder stands where bin/margay.js would be in argv.
+  const res = spawnSync(process.execPath, [...options, '--input-type=module', '-e', make, 'margay', 'agent', '--help'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+  if (res.status !== 0) {
+    console.error(`scripts/bundle.mjs: writing the code cache failed: ${res.stderr}`);
+    process.exit(1);
+  }
 }

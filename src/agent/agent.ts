@@ -143,6 +143,7 @@ export class Agent {
     this.#settings.subscribe({ onConfigChanged: (changed) => this.#reconfigure(changed) });
     this.#heapTrim = new HeapTrim({
       clock: this.#clock,
+      working: () => this.#loop.running,
       onCollected: ({ ms, heapBefore, heapAfter }) =>
         this.#log.info({ ms: Math.round(ms), heapBeforeMiB: Math.round(heapBefore / 2 ** 20), heapAfterMiB: Math.round(heapAfter / 2 ** 20) }, 'heap compacted after a burst of updates'),
     });

@@ -20,7 +20,7 @@ export interface DataplaneOutcome {
  * What the agent needs from the dataplane: apply a batch in order (one kernel transaction), and
  * resync (re-read the kernel and repair it to the desired state). A failure is reported by
  * throwing or by `ok: false`; either way the batch must stay in the desired state, so that the
- * next resync programs it. `prepare` runs once, just before the first apply (host sysctls): like
+ * next resync programs it. `prepare` runs once, alongside the first apply (host sysctls): like
  * everything else, nothing touches the kernel before the datastore snapshot is complete.
  */
 export interface AgentDataplane {

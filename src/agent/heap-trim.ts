@@ -24,43 +24,58 @@ export interface HeapTrimOptions {
   quietMs?: number;
   /** Shortest time between two collections (default 30 s). */
   minIntervalMs?: number;
+  /**
+   * True while work is in progress that the collection's pause would delay (a dataplane apply:
+   * a cold start's `nft -f` can take more than the quiet time on a loaded machine); the
+   * collection then waits another quiet time.
+   */
+  working?: () => boolean;
   /** Told after each collection: how long it took and the heap used before and after (bytes). */
   onCollected?: (info: { ms: number; heapBefore: number; heapAfter: number }) => void;
 }
 
 /**
- * V8's full collection with compaction, without `--expose-gc` on the command line (undefined if
- * unavailable). A plain full collection frees the dead objects but leaves the pages they were
- * spread over committed (50,000 endpoints: 1.8 KiB committed per endpoint for 0.7 KiB used);
- * compacting moves the survivors together and gives the emptied pages back. It costs more (a
- * few hundred ms for a 100 MiB heap on a busy 2-vCPU machine), hence only once per burst.
+ * V8's full collection with compaction, without `--expose-gc` on the command line (it does
+ * nothing if V8 does not give it). A plain full collection frees the dead objects but leaves the
+ * pages they were spread over committed (50,000 endpoints: 1.8 KiB committed per endpoint for
+ * 0.7 KiB used); compacting moves the survivors together and gives the emptied pages back. It
+ * costs more (a few hundred ms for a 100 MiB heap on a busy 2-vCPU machine), hence only once per
+ * burst. V8's `gc` is fetched at the first collection, not at start: it takes a new V8 context,
+ * which a cold start would wait for.
  */
-function v8Gc(): (() => void) | undefined {
+function v8Gc(): () => void {
+  let gc: (() => void) | null | undefined; // undefined: not fetched yet; null: unavailable
+  return () => {
+    gc ??= exposedGc();
+    if (gc === null) return;
+    setFlagsFromString('--compact-on-every-full-gc');
+    try {
+      gc();
+    } finally {
+      setFlagsFromString('--no-compact-on-every-full-gc');
+    }
+  };
+}
+
+function exposedGc(): (() => void) | null {
   try {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as unknown;
-    if (typeof gc !== 'function') return undefined;
-    return () => {
-      setFlagsFromString('--compact-on-every-full-gc');
-      try {
-        (gc as () => void)();
-      } finally {
-        setFlagsFromString('--no-compact-on-every-full-gc');
-      }
-    };
+    return typeof gc === 'function' ? (gc as () => void) : null;
   } catch {
-    return undefined;
+    return null;
   }
 }
 
 /** Counts updates; after a burst and a quiet moment, collects once. */
 export class HeapTrim {
   readonly #clock: Clock;
-  readonly #gc: (() => void) | undefined;
+  readonly #gc: () => void;
   readonly #minUpdates: number;
   readonly #quietMs: number;
   readonly #minIntervalMs: number;
   readonly #onCollected: HeapTrimOptions['onCollected'];
+  readonly #working: () => boolean;
   #updates = 0;
   #last = -Infinity;
   #timer: TimerHandle | undefined;
@@ -73,6 +88,7 @@ export class HeapTrim {
     this.#quietMs = options.quietMs ?? 1000;
     this.#minIntervalMs = options.minIntervalMs ?? 30_000;
     this.#onCollected = options.onCollected;
+    this.#working = options.working ?? (() => false);
   }
 
   /** How many collections ran (for tests and metrics). */
@@ -82,7 +98,7 @@ export class HeapTrim {
 
   /** `n` updates arrived: (re)starts the quiet timer once a burst has built up. */
   note(n: number): void {
-    if (this.#gc === undefined || n <= 0) return;
+    if (n <= 0) return;
     this.#updates += n;
     this.busy();
   }
@@ -106,12 +122,16 @@ export class HeapTrim {
 
   #collect(): void {
     this.#timer = undefined;
+    if (this.#working()) {
+      this.#timer = this.#clock.setTimeout(() => this.#collect(), this.#quietMs);
+      return;
+    }
     this.#updates = 0;
     this.#last = this.#clock.now();
     this.#collections++;
     const heapBefore = process.memoryUsage().heapUsed;
     const start = this.#clock.now();
-    this.#gc?.();
+    this.#gc();
     this.#onCollected?.({ ms: this.#clock.now() - start, heapBefore, heapAfter: process.memoryUsage().heapUsed });
   }
 }

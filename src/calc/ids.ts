@@ -7,7 +7,7 @@
  * The model's keys are `gnp/<name>`, `np/<namespace>/<name>`, `pro/<name>`; workload endpoint
  * plans are keyed `<namespace>/<name>` and host endpoint plans `<name>`.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** An internal endpoint id: `wep/<ns>/<name>` or `hep/<name>`. */
 export type EndpointId = string;
@@ -57,7 +57,7 @@ export function isWorkloadId(id: EndpointId): boolean {
  * SHA-224(`prefix:content`).
  */
 export function makeUniqueId(prefix: string, content: string): string {
-  return `${prefix}:${createHash('sha224').update(`${prefix}:${content}`, 'utf8').digest('base64url')}`;
+  return `${prefix}:${hash('sha224', `${prefix}:${content}`, 'base64url')}`;
 }
 
 /** Protocols a named port can have. */

@@ -1,9 +1,11 @@
 /**
  * The process entry of `margay agent` (bin/margay.js picks it for that command): the CLI frame
  * with the agent command only, so that the agent's process loads no other command's code (the
- * lab, Kubernetes, OpenStack, the UI). Bundled into one file by scripts/bundle.mjs.
+ * lab, Kubernetes, OpenStack, the UI). Bundled into one CommonJS file by scripts/bundle.mjs.
  */
 import { registerAgent } from './commands/agent.ts';
 import { runProcess } from './program.ts';
 
-await runProcess(registerAgent);
+// Not awaited at the top level: the bundle is CommonJS (scripts/bundle.mjs); a failure still ends
+// the process (an unhandled rejection).
+void runProcess(registerAgent);

@@ -337,6 +337,7 @@ export class Dataplane {
     // Interfaces are watched once the kernel may be written: the first listing configures them all.
     this.linkMonitor?.start();
     const endpoints = this.nftManager.pendingWorkloads();
+    this.nftDriver.prefetch({ full }); // nft lists the table while the managers render
     for (const m of this.managers) m.completeDeferredWork();
     const dirty = this.nftManager.desired.takeDirty();
     // nftables, routes and VXLAN are independent: program them at once.

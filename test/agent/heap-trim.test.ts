@@ -1,5 +1,6 @@
 // The heap trim: one collection after a burst of updates and a quiet moment, never for steady
-// small changes, never while updates or applies go on, at most one per interval.
+// small changes, never while updates or applies go on (nor during a running apply), at most one
+// per interval.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HeapTrim } from '../../src/agent/heap-trim.ts';
@@ -54,8 +55,21 @@ describe('heap trim', () => {
     assert.equal(gcs(), 2);
   });
 
+  it('waits while an apply is running', () => {
+    const clock = new ManualClock();
+    let gcs = 0;
+    let working = true;
+    const trim = new HeapTrim({ clock, gc: () => gcs++, minUpdates: 100, quietMs: 1000, working: () => working });
+    trim.note(100);
+    clock.advance(2500);
+    assert.equal(gcs, 0, 'not during the apply');
+    working = false;
+    clock.advance(500);
+    assert.equal(gcs, 1, 'at the next quiet check after it');
+  });
+
   it('finds V8’s collector without --expose-gc and runs it', () => {
-    // No collector found, and the trim would do nothing: a note would not even count.
+    // Fetched at the first collection (vm context), not at construction.
     const real = new ManualClock();
     const t = new HeapTrim({ clock: real, minUpdates: 1, quietMs: 10 });
     t.note(1);

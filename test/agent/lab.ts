@@ -165,7 +165,8 @@ export interface AgentProcess {
   /** GET /readiness (or /liveness): the HTTP status, 0 when nothing answers. */
   health(which?: 'readiness' | 'liveness'): Promise<number>;
   /** Waits until /readiness answers 200. */
-  waitReady(timeoutMs?: number): Promise<void>;
+  /** Resolves once /readiness answers 200, asked every `intervalMs` (default 100; benchmarks ask more often). */
+  waitReady(timeoutMs?: number, intervalMs?: number): Promise<void>;
   metrics(): Promise<string>;
   /** Sends a signal and waits for the exit; resolves to the exit code (null after a signal). */
   kill(signal?: NodeJS.Signals): Promise<number | null>;
@@ -275,13 +276,13 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentProce
       return child !== undefined;
     },
     health,
-    async waitReady(timeoutMs = 60_000) {
+    async waitReady(timeoutMs = 60_000, intervalMs = 100) {
       await eventually(
         async () => {
           if (!child) throw new Error(`the agent exited:\n${agent.logs().split('\n').slice(-20).join('\n')}`);
           return (await health()) === 200;
         },
-        { timeoutMs, intervalMs: 100, what: 'agent readiness' },
+        { timeoutMs, intervalMs, what: 'agent readiness' },
       ).catch((err: Error) => {
         throw new Error(`${err.message}\n--- agent log (tail) ---\n${agent.logs().split('\n').slice(-30).join('\n')}`);
       });

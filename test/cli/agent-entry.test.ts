@@ -1,10 +1,11 @@
 /**
- * The agent's own process entry (src/cli/agent-run.ts, bundled into dist/bundle/agent.js and
+ * The agent's own process entry (src/cli/agent-run.ts, bundled into dist/bundle/agent.cjs and
  * picked by bin/margay.js for `margay agent`): the same CLI frame with the agent command only.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { dirname, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { registerAgent } from '../../src/cli/commands/agent.ts';
@@ -41,4 +42,18 @@ test('the agent entry runs as a process from the sources', () => {
 test('the agent bundle would hold no code of the lab, the UI, OpenStack or the Kubernetes controllers', () => {
   const res = spawnSync(process.execPath, ['scripts/bundle.mjs', '--check'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
   assert.equal(res.status, 0, res.stderr);
+});
+
+test('the built agent runs from its bundle and V8 takes the code cache under the `#!` line\'s Node options', () => {
+  const build = spawnSync(process.execPath, ['scripts/bundle.mjs'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(build.status, 0, build.stderr);
+  const options = /^#!\/usr\/bin\/env -S node (.*)$/.exec(readFileSync(join(root, 'bin/margay.js'), 'utf8').split('\n')[0]!)![1]!.split(' ');
+  const help = spawnSync(process.execPath, [...options, 'bin/margay.js', 'agent', '--help'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /Usage: margay agent/);
+  const probe = "import('./bin/code-cache.js').then((m) => console.log(m.compileBundle(new URL('dist/bundle/agent.cjs', 'file://' + process.cwd() + '/'), new URL('dist/bundle/agent.cjs.cache', 'file://' + process.cwd() + '/')).cachedDataRejected))";
+  const taken = spawnSync(process.execPath, [...options, '--input-type=module', '-e', probe], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(taken.stdout.trim(), 'false', taken.stderr);
+  const other = spawnSync(process.execPath, ['--max-semi-space-size=7', '--input-type=module', '-e', probe], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(other.stdout.trim(), 'true', 'V8 rejects a cache made under other options (then it compiles as usual)');
 });

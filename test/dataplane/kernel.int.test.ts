@@ -183,7 +183,9 @@ describe('dataplane - kernel state', () => {
         if (!r.ok) failures.push(r.error ?? 'failed');
       }
     })();
-    for (let i = 0; i < 15; i++) {
+    // At least 15 rewrites, and on until enough probes ran across them: an apply can take a few
+    // milliseconds, less than one probe.
+    for (let i = 0; (i < 15 || probes <= 10) && i < 5000; i++) {
       // Each version rewrites the policy chain that allows the probes (a different extra rule).
       const res = await dp.apply([
         policy('np/default/web', {

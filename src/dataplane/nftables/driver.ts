@@ -110,6 +110,8 @@ export class NftablesDriver {
   private readonly session: NftSession | undefined;
   private readonly elementWriter: NftElementWriter | undefined;
   private view: KernelTable | undefined;
+  /** A read of the table started by {@link prefetch}, for the next apply. */
+  private prefetched: Promise<KernelTable> | undefined;
   /** Chains and sets in the kernel (and the view) that the desired state dropped; see the module comment. */
   private readonly orphans = { chains: new Set<string>(), sets: new Set<string>() };
   /** True during an apply that deletes the orphans instead of keeping more. */
@@ -141,6 +143,16 @@ export class NftablesDriver {
   /** Forgets the view; the next apply reads the kernel and compares everything. */
   invalidate(): void {
     this.view = undefined;
+  }
+
+  /**
+   * Starts reading the table now when the next apply will (`full`, or no view yet), so that `nft`
+   * lists it while the caller renders the desired state; that apply uses the read.
+   */
+  prefetch(options: { full?: boolean } = {}): void {
+    if (this.prefetched !== undefined || (options.full !== true && this.view !== undefined)) return;
+    this.prefetched = this.read();
+    this.prefetched.catch(() => undefined); // the apply that takes it sees the error
   }
 
   /** Sets the view and forgets the orphans (a full read shows them as extra objects to delete). */
@@ -177,13 +189,15 @@ export class NftablesDriver {
    */
   async apply(desired: DesiredState, dirty: DirtyNames, options: { full?: boolean; tidy?: boolean } = {}): Promise<NftApplyOutcome> {
     const full = options.full === true || this.view === undefined;
+    const prefetched = this.prefetched;
+    this.prefetched = undefined;
     const noop = { commands: 0, applied: false, rebuild: false };
     if (options.tidy && !full && this.orphanCount > 0) dirty = scopeWith(dirty, this.orphans);
     this.tidying = options.tidy === true;
     if (!full && isDirtyEmpty(dirty)) return { ...noop, fullSync: false, retried: false };
     if (full) {
       try {
-        this.setView(await this.read());
+        this.setView(await (prefetched ?? this.read()));
       } catch (err) {
         this.setView(undefined);
         return { ...noop, fullSync: true, retried: false, error: err as Error };
