@@ -254,18 +254,22 @@ describe('dataplane - policy over real traffic', () => {
     const cidr = await dp.apply([{ type: 'ipset-delta', id: 's:friends', added: ['10.244.0.8/29'], removed: [] }]);
     assert.ok(cidr.ok, cidr.nft.error?.message);
     assert.match(dp.lastTransaction, /add set inet margay v4n-s\.friends \{ type ipv4_addr; flags interval; \}/);
-    // The old set is unused now; it waits in the kernel (driver.ts, deferred deletions) until the
-    // next full comparison.
+    // The old set is unused now; it waits in the kernel (driver.ts, deferred deletions) until a
+    // tidy (the agent asks for one once changes pause) or a full comparison.
     assert.doesNotMatch(dp.lastTransaction, /delete set/);
     await expectReach([
       [w1, w2.addr4, 'tcp', 80, true], // 10.244.0.11 is in 10.244.0.8/29
       [w3, w2.addr4, 'tcp', 80, true],
     ]);
     assert.match((await lab.host.exec('nft', ['list', 'sets', 'inet'])).stdout, /set v4-s\.friends /);
-    const resync = await dp.resync();
-    assert.ok(resync.ok, resync.nft.error?.message);
+    assert.equal(dp.untidy(), true);
+    const tidy = await dp.tidy();
+    assert.ok(tidy.ok, tidy.nft.error?.message);
+    assert.equal(tidy.nft.via, 'nft');
     assert.match(dp.lastTransaction, /delete set inet margay v4-s\.friends/);
+    assert.equal(dp.untidy(), false);
     assert.doesNotMatch((await lab.host.exec('nft', ['list', 'sets', 'inet'])).stdout, /set v4-s\.friends /);
+    assert.equal((await dp.resync()).nft.commands, 0, 'nothing left for a full comparison');
   });
 
   it('ICMP type matches', async () => {

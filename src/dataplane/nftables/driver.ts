@@ -114,8 +114,6 @@ export class NftablesDriver {
   private prefetched: Promise<KernelTable> | undefined;
   /** Chains and sets in the kernel (and the view) that the desired state dropped; see the module comment. */
   private readonly orphans = { chains: new Set<string>(), sets: new Set<string>() };
-  /** True during an apply that deletes the orphans instead of keeping more. */
-  private tidying = false;
   private lastText = '';
 
   constructor(
@@ -185,15 +183,16 @@ export class NftablesDriver {
 
   /**
    * Applies the difference for the dirty names (or everything with `full`, or when there is no
-   * view yet). Never throws for a rejected transaction: the outcome carries the error.
+   * view yet); with `tidy`, deletes the orphans too and keeps none. Never throws for a rejected
+   * transaction: the outcome carries the error.
    */
   async apply(desired: DesiredState, dirty: DirtyNames, options: { full?: boolean; tidy?: boolean } = {}): Promise<NftApplyOutcome> {
     const full = options.full === true || this.view === undefined;
     const prefetched = this.prefetched;
     this.prefetched = undefined;
     const noop = { commands: 0, applied: false, rebuild: false };
-    if (options.tidy && !full && this.orphanCount > 0) dirty = scopeWith(dirty, this.orphans);
-    this.tidying = options.tidy === true;
+    const tidy = options.tidy === true;
+    if (tidy && !full && this.orphanCount > 0) dirty = scopeWith(dirty, this.orphans);
     if (!full && isDirtyEmpty(dirty)) return { ...noop, fullSync: false, retried: false };
     if (full) {
       try {
@@ -203,7 +202,7 @@ export class NftablesDriver {
         return { ...noop, fullSync: true, retried: false, error: err as Error };
       }
     }
-    const first = await this.attempt(desired, full ? 'all' : dirty);
+    const first = await this.attempt(desired, full ? 'all' : dirty, tidy);
     if (!first.error) return { ...first, fullSync: full, retried: false };
     if (full) {
       this.setView(undefined);
@@ -216,22 +215,22 @@ export class NftablesDriver {
       this.setView(undefined);
       return { ...first, fullSync: true, retried: true, error: err as Error };
     }
-    const second = await this.attempt(desired, 'all');
+    const second = await this.attempt(desired, 'all', tidy);
     if (second.error) this.setView(undefined);
     return { ...second, fullSync: true, retried: true };
   }
 
   /** Chooses how to send the difference for `scope`: netlink (possibly deferring deletions) or nft. */
-  private plan(view: KernelTable, desired: DesiredState, scope: DiffScope): Plan {
-    if (!this.elementWriter || scope === 'all' || this.tidying) return { tx: computeTransaction(view, desired, scope, this.table), scope, coversOrphans: true };
+  private plan(view: KernelTable, desired: DesiredState, scope: DiffScope, tidy: boolean): Plan {
+    if (!this.elementWriter || scope === 'all' || tidy) return { tx: computeTransaction(view, desired, scope, this.table), scope, coversOrphans: true };
     // The policy objects this change drops wait in the kernel while there is room for them.
     const doomed = doomedNames(view, desired, scope);
     const deferred = { chains: doomed.chains.filter((n) => isPolicyObject('chain', n)), sets: doomed.sets.filter((n) => isPolicyObject('set', n)) };
-    const count = deferred.chains.length + deferred.sets.length;
-    if (this.orphanCount + count <= MAX_ORPHANS) {
+    if (this.orphanCount + deferred.chains.length + deferred.sets.length <= MAX_ORPHANS) {
+      const waiting = new Set([...deferred.chains, ...deferred.sets]);
       const reduced: DirtyNames = {
-        chains: new Set([...scope.chains].filter((n) => !deferred.chains.includes(n))),
-        sets: new Set([...scope.sets].filter((n) => !deferred.sets.includes(n))),
+        chains: new Set([...scope.chains].filter((n) => !waiting.has(n))),
+        sets: new Set([...scope.sets].filter((n) => !waiting.has(n))),
         maps: scope.maps,
       };
       const tx = computeTransaction(view, desired, reduced, this.table);
@@ -249,9 +248,9 @@ export class NftablesDriver {
     return batch && batch.length <= MAX_NETLINK_BATCH ? batch : undefined;
   }
 
-  private async attempt(desired: DesiredState, scope: DiffScope): Promise<Omit<NftApplyOutcome, 'fullSync' | 'retried'>> {
+  private async attempt(desired: DesiredState, scope: DiffScope, tidy: boolean): Promise<Omit<NftApplyOutcome, 'fullSync' | 'retried'>> {
     const view = this.view ?? emptyKernelTable();
-    const plan = this.plan(view, desired, scope);
+    const plan = this.plan(view, desired, scope, tidy);
     const { tx } = plan;
     const done = (): void => {
       applyToView(view, desired, plan.scope, tx.rebuild);
