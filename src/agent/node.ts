@@ -85,6 +85,8 @@ export class NodeProcess {
   readonly #log: Logger;
   #dataplane: Dataplane | undefined;
   #cni: CniServer | undefined;
+  /** The CNI service's IPAM (its read cache watches the datastore until stopped). */
+  #cniIpam: Ipam | undefined;
   #dhcp: DhcpService | undefined;
   #stopped = false;
 
@@ -175,6 +177,7 @@ export class NodeProcess {
     if (this.#stopped) return;
     this.#stopped = true;
     await this.#cni?.close().catch((err: unknown) => this.#log.warn({ err: String(err) }, 'closing the CNI service failed'));
+    await this.#cniIpam?.close().catch(() => undefined);
     // dnsmasq keeps serving the VMs; the next agent adopts it.
     await this.#dhcp?.stop().catch((err: unknown) => this.#log.warn({ err: String(err) }, 'stopping the DHCP service failed'));
     await this.#bgpLoop?.stop();
@@ -233,7 +236,8 @@ export class NodeProcess {
     return startCniService({
       socketPath,
       store,
-      ipam: new Ipam(this.#options.datastore),
+      // Long-lived: keep IPAM's reads, refreshed by watches, so an ADD's IPAM is one transaction.
+      ipam: (this.#cniIpam = new Ipam(this.#options.datastore, { cacheReads: true })),
       hostname: config.felixHostname,
       ...(config.netns !== '' ? { hostNetns: config.netns } : {}),
       interfacePrefix: firstInterfacePrefix(config.interfacePrefix),

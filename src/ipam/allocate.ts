@@ -164,7 +164,12 @@ async function assignFamily(
       break;
     }
     const poolKey = pools.map((p) => p.name).join(',');
-    const claimed = await rt.claims.run(`${req.node}|${family}|${poolKey}`, () => claimNewBlock(rt, req.node, family, pools, ctx));
+    const claimed = await rt.claims.run(`${req.node}|${family}|${poolKey}`, async () => {
+      const c = await claimNewBlock(rt, req.node, family, pools, ctx);
+      // The next allocation reads the node's blocks again rather than wait for the watch.
+      rt.forgetReads();
+      return c;
+    });
     if (!claimed) {
       reason = 'no unclaimed block is left';
       break;
@@ -262,6 +267,7 @@ export async function assignIp(rt: IpamRuntime, req: AssignIpRequest): Promise<A
   if (existing) cidr = existing;
   else {
     const outcome = await claimBlock(rt.affinityDeps(), req.node, cidr);
+    rt.forgetReads();
     if (outcome === 'taken') rt.writer(cidr).invalidate();
   }
   const owner = { handle: req.handle, secondary: { ...(req.attrs ?? {}), node: req.node } };

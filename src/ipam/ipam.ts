@@ -68,6 +68,11 @@ export class Ipam {
     this.#rt = new IpamRuntime(datastore, options);
   }
 
+  /** Stops what `cacheReads` started (its watches). */
+  close(): Promise<void> {
+    return this.#rt.close();
+  }
+
   // ---- allocation ----------------------------------------------------------------------------
 
   /**
@@ -194,6 +199,7 @@ export class Ipam {
       for (let i = 0n; i < count; i++) {
         const cidr: Cidr = { family: range.family, base: start.base + i * step, prefix: pool.blockPrefix };
         const outcome = await claimBlock(this.#rt.affinityDeps(), options.node, cidr);
+        this.#rt.forgetReads();
         (outcome === 'taken' ? out.failed : out.claimed).push(formatCidr(cidr));
       }
     }
@@ -206,6 +212,7 @@ export class Ipam {
     const cidr = parseCidr(options.cidr);
     if (!cidr) throw new MargayError('MARGAY_ERR_VALIDATION', `${JSON.stringify(options.cidr)} is not a CIDR`);
     const outcome = await releaseBlockAffinity(this.#rt.affinityDeps(), { ...options, cidr });
+    this.#rt.forgetReads();
     this.#rt.writer(cidr).invalidate();
     return outcome;
   }
@@ -220,6 +227,7 @@ export class Ipam {
         const parsed = parseAffinityKey(kv.key);
         if (!parsed) continue;
         const r = await releaseBlockAffinity(this.#rt.affinityDeps(), { node, cidr: parsed.cidr, requireEmpty: options.requireEmpty ?? false });
+        this.#rt.forgetReads();
         this.#rt.writer(parsed.cidr).invalidate();
         (r === 'not-empty' || r === 'changed' ? out.kept : out.released).push(formatCidr(parsed.cidr));
       }
@@ -257,6 +265,7 @@ export class Ipam {
       try {
         if (kv) await this.datastore.update(IPAM_CONFIG_KEY, encodeConfigRecord(next), kv.modRevision);
         else await this.datastore.create(IPAM_CONFIG_KEY, encodeConfigRecord(next));
+        this.#rt.forgetReads();
         const res = await this.#rt.store.get(ipamConfigurationKind, 'default');
         if (res) {
           const spec = { ...(res.spec ?? {}), ...patch };

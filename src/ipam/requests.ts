@@ -21,6 +21,13 @@ export interface IpamOptions {
   maxRetries?: number;
   /** Most requests one block write carries (1–100, default 64). */
   maxBatch?: number;
+  /**
+   * Keep what an allocation reads before it writes (settings, pools, reservations, the node and
+   * its affinities), refreshed by watches (reads-cache.ts), so that an autoAssign costs one
+   * round trip, its block's transaction. For long-lived instances (the agent's CNI service);
+   * {@link Ipam.close} stops the watches. Default false.
+   */
+  cacheReads?: boolean;
 }
 
 /** An automatic assignment request. */

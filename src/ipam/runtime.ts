@@ -10,6 +10,7 @@ import type { AffinityDeps } from './affinity-ops.ts';
 import { decodeAffinity } from './affinity.ts';
 import { type AllocationBlock, decodeBlock } from './block.ts';
 import { BlockWriter } from './block-writer.ts';
+import { ReadsCache } from './reads-cache.ts';
 import type { IpamConfig } from './config.ts';
 import { type AllocContext, contextFrom, contextReads, loadConfig, loadContext } from './context.ts';
 import { blockKey, blockPrefix, hostAffinityPrefix, parseAffinityKey, parseBlockKey } from './keys.ts';
@@ -57,6 +58,8 @@ export class IpamRuntime {
   readonly #contexts = new SingleFlight<AllocContext>();
   readonly #hostBlocks = new SingleFlight<Cidr[]>();
   readonly #assignReads = new SingleFlight<AssignReads>();
+  /** Watch-fed copies of assignReads (IpamOptions.cacheReads). */
+  readonly #readsCache: ReadsCache<AssignReads> | undefined;
   #cooldownSeconds = 0;
 
   constructor(datastore: Datastore, options: IpamOptions = {}) {
@@ -67,6 +70,20 @@ export class IpamRuntime {
     this.#random = options.random ?? Math.random;
     this.maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
     this.#maxBatch = Math.max(1, Math.min(100, options.maxBatch ?? 64));
+    this.#readsCache = options.cacheReads ? new ReadsCache(datastore) : undefined;
+  }
+
+  /** Stops the watches of the read cache. */
+  close(): Promise<void> {
+    return this.#readsCache?.close() ?? Promise.resolve();
+  }
+
+  /**
+   * Forgets the cached reads: this process changed a node's affinities or the settings, and the
+   * next allocation must see it without waiting for the watch.
+   */
+  forgetReads(): void {
+    this.#readsCache?.clear();
   }
 
   /** The effective settings (and the cooldown the block writers apply, refreshed). */
@@ -100,14 +117,20 @@ export class IpamRuntime {
    * node's confirmed blocks of each family asked for (undefined for the others).
    */
   assignReads(node: string, v4: boolean, v6: boolean): Promise<AssignReads> {
-    return this.#assignReads.run(`${node}|${v4}|${v6}`, async () => {
+    const key = `${node}|${v4}|${v6}`;
+    const cached = this.#readsCache?.get(key);
+    if (cached) return Promise.resolve(cached);
+    return this.#assignReads.run(key, async () => {
       const reads = contextReads(node);
       const families = ([4, 6] as const).filter((f) => (f === 4 ? v4 : v6));
-      const { results } = await this.datastore.getMany([...reads, ...families.map((f) => ({ prefix: hostAffinityPrefix(node, f) }))]);
+      const all = [...reads, ...families.map((f) => ({ prefix: hostAffinityPrefix(node, f) }))];
+      const { results, revision } = await this.datastore.getMany(all);
       const ctx = contextFrom(results.slice(0, reads.length));
       this.#cooldownSeconds = ctx.config.ipCooldownSeconds;
       const blocks = (f: Family) => (families.includes(f) ? confirmedBlocks(results[reads.length + families.indexOf(f)] ?? []) : undefined);
-      return [ctx, blocks(4), blocks(6)];
+      const out: AssignReads = [ctx, blocks(4), blocks(6)];
+      this.#readsCache?.keep(key, out, revision, all);
+      return out;
     });
   }
 

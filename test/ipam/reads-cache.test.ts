@@ -1,0 +1,74 @@
+/**
+ * IPAM's watch-fed read cache (`cacheReads`, src/ipam/reads-cache.ts): an autoAssign after the
+ * first reads nothing before its block's transaction, and a change to what it read (a pool, a
+ * reservation, the settings, the node's affinities) is seen by the next allocation. (Concurrent
+ * requests with the cache: test/ipam/alongside.test.ts.)
+ */
+import assert from 'node:assert/strict';
+import { setImmediate as tick } from 'node:timers/promises';
+import { describe, test } from 'node:test';
+import type { ManyResult, ReadRequest } from '../../src/datastore/datastore.ts';
+import { MemoryDatastore } from '../../src/datastore/memory.ts';
+import { Ipam } from '../../src/ipam/ipam.ts';
+import { apply, node, pool, reservation } from './helpers.ts';
+
+/** A memory datastore that counts getMany calls. */
+class CountingDatastore extends MemoryDatastore {
+  reads = 0;
+  override getMany(reads: readonly ReadRequest[]): Promise<ManyResult> {
+    this.reads++;
+    return super.getMany(reads);
+  }
+}
+
+async function setup(): Promise<{ ds: CountingDatastore; ipam: Ipam }> {
+  const ds = new CountingDatastore();
+  await apply(ds, pool('p1', '10.0.0.0/24', { blockSize: 30 }), node('n1'));
+  return { ds, ipam: new Ipam(ds, { sleep: async () => {}, cacheReads: true }) };
+}
+
+/** Lets the watches deliver what was written. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await tick();
+}
+
+describe('ipam - read cache', () => {
+  test('reads once, then only writes; a new reservation is honoured by the next allocation', async () => {
+    const { ds, ipam } = await setup();
+    try {
+      // The first claims a block (which drops the copy: the node's blocks changed); the second
+      // reads again, the third reads nothing.
+      const first = await ipam.autoAssign({ handle: 'h0', node: 'n1', num4: 1 });
+      await settle();
+      const second = await ipam.autoAssign({ handle: 'h1', node: 'n1', num4: 1 });
+      const readsAfterSecond = ds.reads;
+      await settle();
+      const third = await ipam.autoAssign({ handle: 'h2', node: 'n1', num4: 1 });
+      assert.equal(ds.reads, readsAfterSecond, 'the third allocation read nothing before writing');
+      assert.equal(new Set([first, second, third].map((r) => r.ipv4[0]!.address)).size, 3);
+
+      // Reserve the rest of the first block: the next address must come from elsewhere.
+      const block = first.ipv4[0]!.block;
+      await apply(ds, reservation('r1', [block]));
+      await settle();
+      const fourth = await ipam.autoAssign({ handle: 'h3', node: 'n1', num4: 1 });
+      assert.ok(ds.reads > readsAfterSecond, 'the reservation dropped the copy');
+      assert.notEqual(fourth.ipv4[0]!.block, block);
+    } finally {
+      await ipam.close();
+    }
+  });
+
+  test('a disabled pool is not used once its change has been seen', async () => {
+    const { ds, ipam } = await setup();
+    try {
+      await ipam.autoAssign({ handle: 'h0', node: 'n1', num4: 1 });
+      await apply(ds, pool('p1', '10.0.0.0/24', { blockSize: 30, disabled: true }), pool('p2', '10.1.0.0/24', { blockSize: 30 }));
+      await settle();
+      const r = await ipam.autoAssign({ handle: 'h1', node: 'n1', num4: 1 });
+      assert.equal(r.ipv4[0]!.pool, 'p2');
+    } finally {
+      await ipam.close();
+    }
+  });
+});
