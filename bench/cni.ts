@@ -219,7 +219,8 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     }
     if (mode === 'agent') {
       // The product: `margay agent` hosts the CNI service; ADD answers once the policy is programmed.
-      agent = await startAgent({ etcdEndpoints: etcd.endpoints, hostname: NODE, netns: host.name, args: ['--cni-socket', socket] });
+      const nodeArgs = process.env.BENCH_AGENT_NODE_ARGS?.split(' ').filter(Boolean);
+      agent = await startAgent({ etcdEndpoints: etcd.endpoints, hostname: NODE, netns: host.name, args: ['--cni-socket', socket], ...(nodeArgs ? { nodeArgs } : {}) });
       await agent.waitReady();
     } else {
       // The CNI path alone: the same service in its own process, with no dataplane behind it.
@@ -269,12 +270,17 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     }
     // Interleaved, so that whatever else the machine does hits both alike.
     const quiet = await waitQuiet();
+    // Monotonic clock (µs), the clock of V8's CPU profiles: to cut an agent's --cpu-prof to the loops.
+    const mark = (what: string): void => void (process.env.BENCH_AGENT_NODE_ARGS && console.log(`mark ${what} ${process.hrtime.bigint() / 1000n}`));
+    mark('add-start');
     for (let i = 0; i < N; i++) {
       for (const [k, p] of plugins.entries()) times.get(p.name)!.add.push(await run(p, 'ADD', i, containers[i * plugins.length + k]!));
     }
+    mark('add-end');
     for (let i = 0; i < N; i++) {
       for (const [k, p] of plugins.entries()) times.get(p.name)!.del.push(await run(p, 'DEL', i, containers[i * plugins.length + k]!));
     }
+    mark('del-end');
 
     const base = times.get('ptp + host-local')!;
     const mine = times.get(plugins[0]!.name)!;
@@ -298,6 +304,8 @@ async function attachments(dir: string, mode: Host): Promise<void> {
       await exited;
     }
     undo();
+    // A clean exit, so that a --cpu-prof is written.
+    if (process.env.BENCH_AGENT_NODE_ARGS) await agent?.kill('SIGTERM');
     await agent?.destroy();
     for (const c of containers) await c.delete();
     await host.delete();

@@ -18,6 +18,23 @@
  *       gateway (169.254.1.1) and the default route through it, for IPv6 the default route through
  *       the IPv6 gateway (the host side's link-local address). Lists are comma-separated; "," for
  *       none. Idempotent: existing addresses and routes are replaced.
+ *   <id> veth   <host ifname> <host MAC> <MTU> <peer ifname> <peer MAC> <netns path>
+ *       Creates a veth in the helper's namespace (the host's), both ends down, the peer moved into
+ *       the namespace at the path as it is made: what `ip link add … type veth peer … netns …`
+ *       does, without a process. "err veth: File exists" when the host name is taken.
+ *   <id> hostup <ifname>
+ *       Sets an interface of the helper's namespace up.
+ *   <id> hostroutes <ifname> <IPv4 list> <IPv6 list> <protocol number>
+ *       Routes each address (/32 scope link, /128) through the interface in the helper's namespace,
+ *       replacing any route to it, with that routing protocol.
+ *   <id> mark   <group> <netns path> <ifname> <host ifname>
+ *       Puts the host end of the container's veth (its peer, which must be named <host ifname>)
+ *       into interface group <group> (a number), for a delgroup: "gone" when the namespace or
+ *       the interface is, an error when its peer is not that host interface.
+ *   <id> delgroup <group>
+ *       Deletes every interface of the group in the helper's namespace (and so their peers), in
+ *       one unregistration: the kernel waits once for all of them (RCU, references), where one
+ *       deletion after another waits each time.
  *   <id> del    <netns path> <ifname>
  *       Deletes the interface (and so its veth peer); "gone" when the namespace or interface is.
  *   <id> sysctl <path under /proc/sys> <value>
@@ -40,6 +57,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/veth.h>
 #include <linux/magic.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
@@ -67,6 +86,19 @@ static void add_attr(union request *r, unsigned short type, const void *data, si
   rta->rta_len = RTA_LENGTH(len);
   memcpy(RTA_DATA(rta), data, len);
   r->n.nlmsg_len = NLMSG_ALIGN(r->n.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+}
+
+/* Opens a nested attribute; close it with nest_end once its contents are added. */
+static struct rtattr *nest(union request *r, unsigned short type) {
+  struct rtattr *rta = (struct rtattr *)(r->buf + NLMSG_ALIGN(r->n.nlmsg_len));
+  rta->rta_type = type;
+  rta->rta_len = RTA_LENGTH(0);
+  r->n.nlmsg_len = NLMSG_ALIGN(r->n.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+  return rta;
+}
+
+static void nest_end(union request *r, struct rtattr *rta) {
+  rta->rta_len = (unsigned short)((char *)r + r->n.nlmsg_len - (char *)rta);
 }
 
 /* Sends one request and waits for its acknowledgement; returns 0 or -errno. */
@@ -132,14 +164,14 @@ static int addr_add(int fd, int index, int family, const void *ip) {
 }
 
 /* A route through the interface: to dst/dst_len (dst NULL: default), via gw when given. */
-static int route_add(int fd, int index, int family, const void *dst, int dst_len, const void *gw, unsigned char scope) {
+static int route_add(int fd, int index, int family, const void *dst, int dst_len, const void *gw, unsigned char scope, unsigned char protocol) {
   union request r;
   size_t len = family == AF_INET ? 4 : 16;
   struct rtmsg *route = start(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, sizeof *route);
   route->rtm_family = family;
   route->rtm_dst_len = dst_len;
   route->rtm_table = RT_TABLE_MAIN;
-  route->rtm_protocol = RTPROT_BOOT;
+  route->rtm_protocol = protocol;
   route->rtm_scope = scope;
   route->rtm_type = RTN_UNICAST;
   if (dst) add_attr(&r, RTA_DST, dst, len);
@@ -148,15 +180,34 @@ static int route_add(int fd, int index, int family, const void *dst, int dst_len
   return talk(fd, &r.n);
 }
 
-/* Enters the network namespace at `path`; returns 0, or -errno (-ENOENT when it does not exist). */
-static int enter(const char *path) {
+/* Opens the namespace file at `path`: a descriptor, or -errno (-EINVAL when it is not a namespace). */
+static int open_ns(const char *path) {
   int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) return -errno;
   struct statfs fs;
   int rc = fstatfs(fd, &fs) < 0 ? -errno : fs.f_type != NSFS_MAGIC ? -EINVAL : 0;
-  if (!rc && setns(fd, CLONE_NEWNET) < 0) rc = -errno;
+  if (rc) {
+    close(fd);
+    return rc;
+  }
+  return fd;
+}
+
+/* Enters the network namespace at `path`; returns 0, or -errno (-ENOENT when it does not exist). */
+static int enter(const char *path) {
+  int fd = open_ns(path);
+  if (fd < 0) return fd;
+  int rc = setns(fd, CLONE_NEWNET) < 0 ? -errno : 0;
   close(fd);
   return rc;
+}
+
+/* The route netlink socket of the helper's own (the host's) namespace, opened on first use. */
+static int host_fd = -1;
+
+static int host_socket(void) {
+  if (host_fd < 0) host_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  return host_fd < 0 ? -errno : host_fd;
 }
 
 static void leave(void) {
@@ -203,7 +254,7 @@ static int configure(int fd, int index, char *v4, char *v6, const char *gw4, con
       *failed = "bad IPv4 gateway";
       return -EINVAL;
     }
-    if ((rc = route_add(fd, index, AF_INET, gw, 32, NULL, RT_SCOPE_LINK)) || (rc = route_add(fd, index, AF_INET, NULL, 0, gw, RT_SCOPE_UNIVERSE))) {
+    if ((rc = route_add(fd, index, AF_INET, gw, 32, NULL, RT_SCOPE_LINK, RTPROT_BOOT)) || (rc = route_add(fd, index, AF_INET, NULL, 0, gw, RT_SCOPE_UNIVERSE, RTPROT_BOOT))) {
       *failed = "IPv4 routes";
       return rc;
     }
@@ -214,7 +265,7 @@ static int configure(int fd, int index, char *v4, char *v6, const char *gw4, con
       *failed = "bad IPv6 gateway";
       return -EINVAL;
     }
-    if ((rc = route_add(fd, index, AF_INET6, NULL, 0, gw, RT_SCOPE_UNIVERSE))) {
+    if ((rc = route_add(fd, index, AF_INET6, NULL, 0, gw, RT_SCOPE_UNIVERSE, RTPROT_BOOT))) {
       *failed = "IPv6 default route";
       return rc;
     }
@@ -252,6 +303,191 @@ static void in_container(const char *id, const char *op, const char *netns, cons
   leave();
   if (strcmp(op, "del") == 0 && rc == -ENODEV) reply(id, "gone", NULL, 0);
   else reply(id, "ok", failed, rc);
+}
+
+static int parse_mac(const char *text, unsigned char mac[6]) {
+  char end;
+  return sscanf(text, "%2hhx:%2hhx:%2hhx:%2hhx:%2hhx:%2hhx%c", &mac[0], &mac[1], &mac[2], &mac[3], &mac[4], &mac[5], &end) == 6 ? 0 : -EINVAL;
+}
+
+/* The attributes of one end of a veth: name, MAC, MTU. */
+static void link_attrs(union request *r, const char *name, const unsigned char mac[6], int mtu) {
+  add_attr(r, IFLA_IFNAME, name, strlen(name) + 1);
+  add_attr(r, IFLA_ADDRESS, mac, 6);
+  add_attr(r, IFLA_MTU, &mtu, sizeof mtu);
+}
+
+/* veth: both ends made down in one request, the peer straight into the container's namespace. */
+static void veth(const char *id, const char *host, const char *host_mac, const char *mtu_text, const char *peer, const char *peer_mac, const char *netns) {
+  unsigned char hmac[6], pmac[6];
+  char *end;
+  long mtu = strtol(mtu_text, &end, 10);
+  if (strlen(host) >= IFNAMSIZ || strlen(peer) >= IFNAMSIZ || *end || mtu < 68 || mtu > 65535 || parse_mac(host_mac, hmac) || parse_mac(peer_mac, pmac)) {
+    reply(id, NULL, "bad veth request", -EINVAL);
+    return;
+  }
+  int fd = host_socket();
+  int ns = fd < 0 ? fd : open_ns(netns);
+  if (fd < 0 || ns < 0) {
+    reply(id, NULL, fd < 0 ? "netlink socket" : "cannot open the network namespace", fd < 0 ? fd : ns);
+    return;
+  }
+  union request r;
+  struct ifinfomsg *link = start(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof *link);
+  link->ifi_family = AF_UNSPEC;
+  link_attrs(&r, host, hmac, (int)mtu);
+  struct rtattr *info = nest(&r, IFLA_LINKINFO);
+  add_attr(&r, IFLA_INFO_KIND, "veth", 4);
+  struct rtattr *data = nest(&r, IFLA_INFO_DATA);
+  struct rtattr *other = nest(&r, VETH_INFO_PEER);
+  r.n.nlmsg_len += NLMSG_ALIGN(sizeof(struct ifinfomsg)); /* the peer's ifinfomsg, zeroed by start() */
+  link_attrs(&r, peer, pmac, (int)mtu);
+  add_attr(&r, IFLA_NET_NS_FD, &ns, sizeof ns);
+  nest_end(&r, other);
+  nest_end(&r, data);
+  nest_end(&r, info);
+  int rc = talk(fd, &r.n);
+  close(ns);
+  reply(id, "ok", "veth", rc);
+}
+
+/* hostup: an interface of the helper's namespace up. */
+static void host_up(const char *id, const char *ifname) {
+  int fd = host_socket();
+  int index = fd < 0 ? 0 : (int)if_nametoindex(ifname);
+  reply(id, "ok", ifname, fd < 0 ? fd : index == 0 ? -ENODEV : link_up(fd, index));
+}
+
+/* Routes every address of a comma-separated list through `index`; returns 0 or -errno. */
+static int each_route(int fd, int index, int family, char *list, unsigned char protocol) {
+  for (char *ip = strtok(list, ","); ip; ip = strtok(NULL, ",")) {
+    unsigned char bin[16];
+    if (inet_pton(family, ip, bin) != 1) return -EINVAL;
+    int rc = family == AF_INET ? route_add(fd, index, AF_INET, bin, 32, NULL, RT_SCOPE_LINK, protocol) : route_add(fd, index, AF_INET6, bin, 128, NULL, RT_SCOPE_UNIVERSE, protocol);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+/* hostroutes: the host's routes to a workload's addresses through its interface. */
+static void host_routes(const char *id, const char *ifname, char *v4, char *v6, const char *protocol_text) {
+  char *end;
+  long protocol = strtol(protocol_text, &end, 10);
+  if (*end || protocol < 0 || protocol > 255) {
+    reply(id, NULL, "bad route protocol", -EINVAL);
+    return;
+  }
+  int fd = host_socket();
+  int index = fd < 0 ? 0 : (int)if_nametoindex(ifname);
+  int rc = fd < 0 ? fd : index == 0 ? -ENODEV : each_route(fd, index, AF_INET, v4, (unsigned char)protocol);
+  if (!rc) rc = each_route(fd, index, AF_INET6, v6, (unsigned char)protocol);
+  reply(id, "ok", "routes", rc);
+}
+
+/* Reads a link of the namespace `fd` is in: its name (IFNAMSIZ) and the index of its peer (IFLA_LINK, 0 if none). */
+static int get_link(int fd, int index, char *name, int *peer) {
+  union request r;
+  struct ifinfomsg *link = start(&r, RTM_GETLINK, 0, sizeof *link);
+  link->ifi_family = AF_UNSPEC;
+  link->ifi_index = index;
+  static unsigned seq = 1u << 30;
+  r.n.nlmsg_seq = ++seq;
+  r.n.nlmsg_flags |= NLM_F_REQUEST;
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  if (sendto(fd, &r.n, r.n.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) return -errno;
+  char buf[16384];
+  for (;;) {
+    ssize_t len = recv(fd, buf, sizeof buf, 0);
+    if (len < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
+      if (h->nlmsg_seq != r.n.nlmsg_seq) continue;
+      if (h->nlmsg_type == NLMSG_ERROR) return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+      if (h->nlmsg_type != RTM_NEWLINK) continue;
+      struct ifinfomsg *got = NLMSG_DATA(h);
+      int rest = (int)IFLA_PAYLOAD(h);
+      *peer = 0;
+      name[0] = 0;
+      for (struct rtattr *a = IFLA_RTA(got); RTA_OK(a, rest); a = RTA_NEXT(a, rest)) {
+        if (a->rta_type == IFLA_LINK && RTA_PAYLOAD(a) >= sizeof(int)) memcpy(peer, RTA_DATA(a), sizeof(int));
+        if (a->rta_type == IFLA_IFNAME) snprintf(name, IFNAMSIZ, "%s", (const char *)RTA_DATA(a));
+      }
+      return 0;
+    }
+  }
+}
+
+static int parse_group(const char *text, unsigned *group) {
+  char *end;
+  unsigned long g = strtoul(text, &end, 10);
+  if (*end || !*text || g == 0 || g > 0xffffffffUL) return -EINVAL;
+  *group = (unsigned)g;
+  return 0;
+}
+
+/* mark: the host end of a container's veth into a group, for delgroup. */
+static void mark(const char *id, const char *group_text, const char *netns, const char *ifname, const char *host) {
+  unsigned group;
+  if (parse_group(group_text, &group)) {
+    reply(id, NULL, "bad group", -EINVAL);
+    return;
+  }
+  int rc = enter(netns);
+  if (rc == -ENOENT) {
+    reply(id, "gone", NULL, 0);
+    return;
+  }
+  if (rc) {
+    reply(id, NULL, "cannot enter the network namespace", rc);
+    return;
+  }
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  int index = fd < 0 ? 0 : (int)if_nametoindex(ifname), peer = 0;
+  char name[IFNAMSIZ];
+  rc = fd < 0 ? -errno : index == 0 ? -ENODEV : get_link(fd, index, name, &peer);
+  if (fd >= 0) close(fd);
+  leave();
+  if (rc == -ENODEV) {
+    reply(id, "gone", NULL, 0);
+    return;
+  }
+  /* The peer's index is one of the host's: it must name the host end this container was given. */
+  int hfd = rc ? rc : host_socket();
+  if (!rc && hfd < 0) rc = hfd;
+  int none;
+  if (!rc && peer == 0) rc = -ENOENT;
+  if (!rc) rc = get_link(hfd, peer, name, &none);
+  if (!rc && strcmp(name, host) != 0) rc = -ESRCH;
+  if (!rc) {
+    union request r;
+    struct ifinfomsg *link = start(&r, RTM_NEWLINK, 0, sizeof *link);
+    link->ifi_family = AF_UNSPEC;
+    link->ifi_index = peer;
+    add_attr(&r, IFLA_GROUP, &group, sizeof group);
+    rc = talk(hfd, &r.n);
+  }
+  reply(id, "ok", "mark", rc);
+}
+
+/* delgroup: every interface of a group deleted at once. */
+static void delete_group(const char *id, const char *group_text) {
+  unsigned group;
+  if (parse_group(group_text, &group)) {
+    reply(id, NULL, "bad group", -EINVAL);
+    return;
+  }
+  int fd = host_socket();
+  int rc = fd;
+  if (fd >= 0) {
+    union request r;
+    struct ifinfomsg *link = start(&r, RTM_DELLINK, 0, sizeof *link);
+    link->ifi_family = AF_UNSPEC;
+    add_attr(&r, IFLA_GROUP, &group, sizeof group);
+    rc = talk(fd, &r.n);
+  }
+  reply(id, "ok", "delgroup", rc == -ENODEV ? 0 : rc);
 }
 
 static int safe_path(const char *p) {
@@ -375,6 +611,11 @@ int main(void) {
     const char *op = n > 1 ? f[1] : "";
     if (rest) reply(id, NULL, "too many fields", -EINVAL);
     else if (n == 8 && strcmp(op, "up") == 0) in_container(id, op, f[2], f[3], f[4], f[5], f[6], f[7]);
+    else if (n == 8 && strcmp(op, "veth") == 0) veth(id, f[2], f[3], f[4], f[5], f[6], f[7]);
+    else if (n == 3 && strcmp(op, "hostup") == 0) host_up(id, f[2]);
+    else if (n == 6 && strcmp(op, "hostroutes") == 0) host_routes(id, f[2], f[3], f[4], f[5]);
+    else if (n == 6 && strcmp(op, "mark") == 0) mark(id, f[2], f[3], f[4], f[5]);
+    else if (n == 3 && strcmp(op, "delgroup") == 0) delete_group(id, f[2]);
     else if (n == 4 && strcmp(op, "del") == 0) in_container(id, op, f[2], f[3], NULL, NULL, NULL, NULL);
     else if (n == 4 && strcmp(op, "sysctl") == 0) sysctl(id, f[2], f[3]);
     else if (n == 3 && strcmp(op, "nft") == 0) nft_batch(id, f[2]);

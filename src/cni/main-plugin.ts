@@ -343,7 +343,7 @@ export async function del(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
     const store = ctx.options.store;
     // The container's interface takes its host peer with it; meanwhile the endpoint is read and,
     // when it is this container's, deleted (its traffic then meets no endpoint's rules).
-    const removing = ctx.plumbing.deleteContainerInterface(req.netns, req.ifname);
+    const removing = ctx.plumbing.deleteContainerInterface(req.netns, req.ifname, id.hostVeth);
     const current = await store.get(workloadEndpointKind, id.wepName, id.namespace).catch(async (err: unknown) => {
       await removing.catch(() => undefined);
       throw err;

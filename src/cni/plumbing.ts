@@ -7,10 +7,11 @@
  * container address. Container side: CNI_IFNAME with the /32 and /128, `169.254.1.1 scope link`
  * and a default route through it, and an IPv6 default route through the host side's link-local.
  *
- * Commands: the host side goes to a resident `ip -force -batch` in the host namespace (the
- * dataplane's IpSession); its sysctls, the container side (inside the container's namespace) and
- * the deletion of a container's interface go to the resident `margay-netlink` helper
- * (os/netlink-helper.ts), so an ADD or DEL starts no process at all: on a small VM a
+ * Commands: an ADD's kernel work goes to the resident `margay-netlink` helper (os/netlink-helper.ts)
+ * in two requests, each one round trip: the veth with the host side's sysctls and link up, then
+ * the host routes with the container side (inside the container's namespace); a DEL's deletion of
+ * the container's interface goes there too. Host-side deletions go to a resident
+ * `ip -force -batch` (the dataplane's IpSession). So an ADD or DEL starts no process at all: on a small VM a
  * process start costs 5–15 ms of CPU, more than the whole kernel work of an ADD. Other
  * operations (CHECK, VM taps) are short scripts on resident shells. Every value that goes into a
  * command is checked first ({@link checkSpec}).
@@ -18,6 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { WORKLOAD_GATEWAY_V4, WORKLOAD_HOST_LINK_LOCAL_V6, WORKLOAD_HOST_MAC, workloadInterfaceSysctls } from '../dataplane/mod.ts';
+import { DeleteBatcher } from './delete-batch.ts';
 import { HelperPool } from './helper-pool.ts';
 import { IpSession } from '../dataplane/mod.ts';
 import { MARGAY_ROUTE_PROTOCOL } from '../dataplane/mod.ts';
@@ -71,8 +73,8 @@ export interface PlumbingOptions {
    */
   hostNetns?: string;
   /**
-   * Routing protocol of the /32 routes (`ip route … proto <p>`); default Margay's (77), so the
-   * agent's route driver owns them and removes them with the endpoint.
+   * Routing protocol number of the /32 routes (0–255); default Margay's (77), so the agent's
+   * route driver owns them and removes them with the endpoint.
    */
   routeProtocol?: string | number;
   /** Timeout of one script in milliseconds (default 60000; a loaded host can be slow to start processes). */
@@ -160,7 +162,8 @@ export interface WorkloadPlumbing {
   addAddresses(spec: VethSpec): Promise<void>;
   hostVethExists(name: string): Promise<boolean>;
   deleteHostVeth(name: string): Promise<boolean>;
-  deleteContainerInterface(netns: string, ifname: string): Promise<boolean>;
+  /** `hostVeth`: the name its host end must have, for deletions gathered in one batch. */
+  deleteContainerInterface(netns: string, ifname: string, hostVeth?: string): Promise<boolean>;
   inspect(spec: VethSpec): Promise<Differences>;
   configureExisting(iface: string, addrs: { ipv4: string[]; ipv6: string[] }): Promise<{ mac: string; linkLocal: string | undefined }>;
   unconfigureExisting(iface: string): Promise<void>;
@@ -169,7 +172,8 @@ export interface WorkloadPlumbing {
 }
 
 /**
- * Helpers for container-side deletions, used in turn. Deleting an interface waits in the kernel
+ * Helpers for container-side deletions: the first runs batches (delete-batch.ts), the others single
+ * deletions in turn. Deleting an interface waits in the kernel
  * for its unregistration to finish; through one helper a burst of DELs would wait one after
  * another, and an ADD's configuration behind them. Each helper starts with its first request.
  */
@@ -189,12 +193,16 @@ export class Plumbing implements WorkloadPlumbing {
   readonly #helpers: HelperPool<NetlinkHelper>;
   readonly #deleters: NetlinkHelper[];
   #nextDeleter = 0;
-  readonly #protocol: string | number;
+  readonly #batcher: DeleteBatcher;
+  readonly #protocol: number;
   readonly #timeoutMs: number;
 
   /** @throws {PlumbingError} when the `margay-netlink` helper has not been built. */
   constructor(options: PlumbingOptions = {}) {
-    this.#protocol = options.routeProtocol ?? MARGAY_ROUTE_PROTOCOL;
+    this.#protocol = Number(options.routeProtocol ?? MARGAY_ROUTE_PROTOCOL);
+    if (!Number.isInteger(this.#protocol) || this.#protocol < 0 || this.#protocol > 255) {
+      throw new PlumbingError(`routeProtocol ${quote(options.routeProtocol)} is not a routing protocol number (0–255)`);
+    }
     this.#timeoutMs = options.timeoutMs ?? 60_000;
     const binary = options.netlinkHelper ?? findNetlinkHelper();
     if (binary === undefined) {
@@ -205,6 +213,10 @@ export class Plumbing implements WorkloadPlumbing {
     this.#ips = new HelperPool(ADD_HELPERS, () => new IpSession(where));
     this.#helpers = new HelperPool(ADD_HELPERS, () => new NetlinkHelper({ binary, ...where, timeoutMs: this.#timeoutMs }));
     this.#deleters = Array.from({ length: DELETE_HELPERS }, () => new NetlinkHelper({ binary, ...where, timeoutMs: this.#timeoutMs }));
+    this.#batcher = new DeleteBatcher(
+      () => this.#deleters[0]!,
+      (d) => this.#deleteOne(d.netns, d.ifname),
+    );
   }
 
   close(): void {
@@ -237,19 +249,18 @@ export class Plumbing implements WorkloadPlumbing {
   }
 
   async #createHostSide(link: LinkSpec): Promise<void> {
-    const create =
-      `link add ${link.hostVeth} address ${HOST_MAC} mtu ${link.mtu} type veth ` +
-      `peer name ${link.ifname} address ${link.containerMac} mtu ${link.mtu} netns ${link.netns}`;
-    const up = `link set ${link.hostVeth} up`;
     const what = `cannot create veth ${link.hostVeth} to ${link.ifname} in ${link.netns}`;
-    // With IPv6 the host side's sysctls (no DAD) must be in place before it goes up.
-    const lines = link.ipv6 ? [create] : [create, up];
-    let failed = await this.#hostBatch(lines, what);
-    if (/File exists/.test(failed.get(0) ?? '') && (await this.deleteHostVeth(link.hostVeth))) failed = await this.#hostBatch(lines, what);
-    if (failed.size > 0) throw new PlumbingError(`${what}: ${[...failed.values()].join('; ')}`);
-    await this.#sysctls(hostSysctls(link.hostVeth, link.ipv6), what);
-    if (!link.ipv6) return;
-    failed = await this.#hostBatch([up], what);
+    // One request to the helper: the veth, the host side's sysctls (with IPv6: no DAD before it
+    // goes up), the host side up.
+    const sysctls = hostSysctls(link.hostVeth, link.ipv6);
+    const create = () =>
+      this.#helpers
+        .use((h) => h.createVeth({ ifname: link.hostVeth, mac: HOST_MAC, mtu: link.mtu }, { ifname: link.ifname, mac: link.containerMac, netns: link.netns }, sysctls))
+        .catch((err: Error) => {
+          throw new PlumbingError(`${what}: ${err.message}`, { cause: err });
+        });
+    let failed = await create();
+    if (/File exists/.test(failed.get('veth') ?? '') && (await this.deleteHostVeth(link.hostVeth))) failed = await create();
     if (failed.size > 0) throw new PlumbingError(`${what}: ${[...failed.values()].join('; ')}`);
   }
 
@@ -274,24 +285,13 @@ export class Plumbing implements WorkloadPlumbing {
   async addAddresses(spec: VethSpec): Promise<void> {
     checkSpec(spec);
     const what = `cannot configure veth ${spec.hostVeth}/${spec.ifname}`;
-    const hostLines = hostRouteBatch(spec, this.#protocol).slice(1); // the link is already up
+    // One request to the helper: the host side's IPv6 sysctls, its routes, the container side.
     const v6Sysctls = spec.ipv6.length > 0 ? hostSysctls(spec.hostVeth, true).filter(([k]) => k.startsWith('net/ipv6/')) : [];
-    const host = async (): Promise<string[]> => {
-      await this.#sysctls(v6Sysctls, what);
-      return hostLines.length > 0 ? [...(await this.#hostBatch(hostLines, what)).values()] : [];
-    };
-    const inside = async (): Promise<string[]> => {
-      try {
-        await this.#helpers.use((h) => h.configureContainer(spec.netns, spec.ifname, spec, { ipv4: GATEWAY_V4, ipv6: GATEWAY_V6 }));
-        return [];
-      } catch (err) {
-        return [`${spec.ifname} in ${spec.netns}: ${(err as Error).message}`];
-      }
-    };
-    const failures = await settleBoth(host(), inside()).catch((err: Error) => {
-      throw err instanceof PlumbingError ? err : new PlumbingError(`${what}: ${err.message}`, { cause: err });
-    });
-    if (failures.length > 0) throw new PlumbingError(`${what}: ${failures.join('; ')}`);
+    await this.#helpers
+      .use((h) => h.configureAttachment(spec.hostVeth, this.#protocol, v6Sysctls, { netns: spec.netns, ifname: spec.ifname }, spec, { ipv4: GATEWAY_V4, ipv6: GATEWAY_V6 }))
+      .catch((err: Error) => {
+        throw new PlumbingError(`${what}: ${err.message}`, { cause: err });
+      });
   }
 
   /** {@link createLink} then {@link addAddresses}; removes the veth when the second fails. */
@@ -362,12 +362,23 @@ export class Plumbing implements WorkloadPlumbing {
     throw new PlumbingError(`${what}: ${message}`);
   }
 
-  /** Deletes an interface inside a container namespace; false when the namespace or interface is gone. */
-  async deleteContainerInterface(netns: string, ifname: string): Promise<boolean> {
+  /**
+   * Deletes an interface inside a container namespace; false when the namespace or interface is
+   * gone. With `hostVeth` (the name of its veth's host end), deletions that arrive together are
+   * deleted together (delete-batch.ts).
+   */
+  async deleteContainerInterface(netns: string, ifname: string, hostVeth?: string): Promise<boolean> {
     if (!this.netnsExists(netns)) return false;
     if (!SAFE_PATH.test(netns)) throw new PlumbingError(`network namespace path ${quote(netns)} is not valid`);
     checkIfname(ifname);
-    const helper = this.#deleters[this.#nextDeleter++ % DELETE_HELPERS]!;
+    if (hostVeth === undefined) return this.#deleteOne(netns, ifname);
+    checkIfname(hostVeth);
+    return this.#batcher.delete({ netns, ifname, hostIfname: hostVeth });
+  }
+
+  #deleteOne(netns: string, ifname: string): Promise<boolean> {
+    // The first helper runs the batches; single deletions take the others in turn.
+    const helper = this.#deleters[1 + (this.#nextDeleter++ % (DELETE_HELPERS - 1))]!;
     return helper.deleteInterface(netns, ifname).catch((err: Error) => {
       throw new PlumbingError(`cannot delete ${ifname} in ${netns}: ${err.message}`, { cause: err });
     });
@@ -433,17 +444,6 @@ export class Plumbing implements WorkloadPlumbing {
     }
     return diffs;
   }
-}
-
-/**
- * Waits for both; rejects with the first failure only after both have settled (the container
- * side's session must always reach its end, or its shell stays busy).
- */
-async function settleBoth<T>(a: Promise<T[]>, b: Promise<T[]>): Promise<T[]> {
-  const [x, y] = await Promise.allSettled([a, b]);
-  if (x.status === 'rejected') throw x.reason;
-  if (y.status === 'rejected') throw y.reason;
-  return [...x.value, ...y.value];
 }
 
 /** The EUI-64 IPv6 link-local address of a MAC (what the kernel gives an interface with that MAC). */

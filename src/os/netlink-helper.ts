@@ -54,6 +54,11 @@ function parseAnswers(stderr: string, ids: string[]): { result: Answer[]; rest: 
   return { result, rest: stderr.slice(end + 1) };
 }
 
+/** A list of addresses as one field: an empty field is refused (checkField), so "none" is a lone comma. */
+function addressList(ips: readonly string[]): string {
+  return ips.join(',') || ',';
+}
+
 /** Options of {@link NetlinkHelper}. */
 export interface NetlinkHelperOptions {
   /** The helper binary (see {@link findNetlinkHelper}). */
@@ -87,10 +92,78 @@ export class NetlinkHelper {
    * gateways. Throws with the helper's message.
    */
   async configureContainer(netns: string, ifname: string, addresses: { ipv4: readonly string[]; ipv6: readonly string[] }, gateways: { ipv4: string; ipv6: string }): Promise<void> {
-    // An empty list would be an empty field, which checkField refuses: a lone comma means "none".
-    const list = (ips: readonly string[]) => ips.join(',') || ',';
+    const list = addressList;
     const [answer] = await this.#ask([['up', netns, ifname, list(addresses.ipv4), list(addresses.ipv6), gateways.ipv4, gateways.ipv6]]);
     if (!answer!.ok) throw new Error(answer!.message);
+  }
+
+  /**
+   * The host side of a workload's veth in one round trip: the veth (host end `host`, peer
+   * `peer.ifname` made in `peer.netns`, both with their MAC and the MTU), the host end's sysctls,
+   * then the host end up. Returns the failures by step (`veth`, `sysctls`, `up`); empty when all
+   * went well. A failed veth fails the rest too.
+   */
+  async createVeth(
+    host: { ifname: string; mac: string; mtu: number },
+    peer: { ifname: string; mac: string; netns: string },
+    sysctls: ReadonlyArray<readonly [string, string]>,
+  ): Promise<Map<'veth' | 'sysctls' | 'up', string>> {
+    for (const [path] of sysctls) checkSysctlPath(path);
+    const answers = await this.#ask([
+      ['veth', host.ifname, host.mac, String(host.mtu), peer.ifname, peer.mac, peer.netns],
+      ...sysctls.map(([path, value]) => ['sysctl', path, value]),
+      ['hostup', host.ifname],
+    ]);
+    const failed = new Map<'veth' | 'sysctls' | 'up', string>();
+    const first = (step: 'veth' | 'sysctls' | 'up', list: Answer[]) => {
+      const bad = list.find((a): a is { ok: false; message: string } => !a.ok);
+      if (bad) failed.set(step, bad.message);
+    };
+    first('veth', answers.slice(0, 1));
+    first('sysctls', answers.slice(1, -1));
+    first('up', answers.slice(-1));
+    return failed;
+  }
+
+  /**
+   * A workload's addresses in one round trip: `sysctls` of the host end first, the host's routes
+   * to the addresses through `hostIfname` (with routing protocol `protocol`), then the container
+   * side as {@link configureContainer} does. Throws with the first failure.
+   */
+  async configureAttachment(
+    hostIfname: string,
+    protocol: number,
+    sysctls: ReadonlyArray<readonly [string, string]>,
+    container: { netns: string; ifname: string },
+    addresses: { ipv4: readonly string[]; ipv6: readonly string[] },
+    gateways: { ipv4: string; ipv6: string },
+  ): Promise<void> {
+    for (const [path] of sysctls) checkSysctlPath(path);
+    const list = addressList;
+    const answers = await this.#ask([
+      ...sysctls.map(([path, value]) => ['sysctl', path, value]),
+      ['hostroutes', hostIfname, list(addresses.ipv4), list(addresses.ipv6), String(protocol)],
+      ['up', container.netns, container.ifname, list(addresses.ipv4), list(addresses.ipv6), gateways.ipv4, gateways.ipv6],
+    ]);
+    const failed = answers.flatMap((a) => (a.ok ? [] : [a.message]));
+    if (failed.length > 0) throw new Error(failed.join('; '));
+  }
+
+  /**
+   * Deletes several containers' veths together, in one request and one kernel unregistration:
+   * each host end (the peer of `ifname` in `netns`, which must be named `hostIfname`) goes into
+   * interface group `group`, then the group is deleted. Per item: `deleted`, `gone` (no
+   * namespace or interface) or an error message (nothing done for it: delete it on its own).
+   */
+  async deleteTogether(group: number, items: ReadonlyArray<{ netns: string; ifname: string; hostIfname: string }>): Promise<('deleted' | 'gone' | { error: string })[]> {
+    const answers = await this.#ask([...items.map((i) => ['mark', String(group), i.netns, i.ifname, i.hostIfname]), ['delgroup', String(group)]]);
+    const deleted = answers[answers.length - 1]!;
+    return items.map((_, k) => {
+      const a = answers[k]!;
+      if (!a.ok) return { error: a.message };
+      if (a.gone) return 'gone';
+      return deleted.ok ? 'deleted' : { error: deleted.message };
+    });
   }
 
   /** Deletes an interface inside `netns`; false when the namespace or the interface is gone. */

@@ -110,4 +110,46 @@ describe('margay-netlink helper', () => {
     assert.equal(await read(container().name, 'net/ipv4/conf/eth5/proxy_arp'), '0');
     await assert.rejects(helper.writeSysctls([['net/../../etc/hostname', 'x']]), /not valid/);
   });
+
+  test('a veth in one request (host end up with its sysctls, peer in the container), then routes and the container side in one', async () => {
+    const host1 = { ifname: 'calinl6', mac: 'ee:ee:ee:ee:ee:ee', mtu: 1440 };
+    const failed = await helper.createVeth(host1, { ifname: 'eth7', mac: '02:00:00:00:00:07', netns: path() }, [['net/ipv4/conf/calinl6/proxy_arp', '1']]);
+    assert.deepEqual([...failed], []);
+    const [h] = JSON.parse((await run('ip', ['-n', host().name, '-j', 'link', 'show', 'dev', 'calinl6'])).stdout) as { flags: string[]; address: string; mtu: number }[];
+    assert.ok(h!.flags.includes('UP'));
+    assert.equal(h!.address, 'ee:ee:ee:ee:ee:ee');
+    assert.equal(h!.mtu, 1440);
+    const [c] = JSON.parse((await run('ip', ['-n', container().name, '-j', 'link', 'show', 'dev', 'eth7'])).stdout) as { address: string; mtu: number }[];
+    assert.equal(c!.address, '02:00:00:00:00:07');
+    assert.equal(c!.mtu, 1440);
+    assert.equal((await run('ip', ['netns', 'exec', host().name, 'cat', '/proc/sys/net/ipv4/conf/calinl6/proxy_arp'])).stdout.trim(), '1');
+    // The name is taken now: the veth fails, and so does what followed it.
+    const again = await helper.createVeth(host1, { ifname: 'eth8', mac: '02:00:00:00:00:08', netns: path() }, []);
+    assert.match(again.get('veth') ?? '', /File exists/);
+
+    await helper.configureAttachment('calinl6', 77, [], { netns: path(), ifname: 'eth7' }, { ipv4: ['10.9.0.8'], ipv6: [] }, gw);
+    assert.match((await run('ip', ['-n', host().name, 'route', 'show', 'dev', 'calinl6'])).stdout, /^10\.9\.0\.8 proto 77 scope link/m);
+    assert.match(await show(['addr', 'show', 'dev', 'eth7']), /10\.9\.0\.8\/32/);
+    await assert.rejects(helper.configureAttachment('nosuch1', 77, [], { netns: path(), ifname: 'eth7' }, { ipv4: ['10.9.0.9'], ipv6: [] }, gw), /No such device/);
+  });
+
+  test('deletes veths together as one group; an interface whose peer is not the named host end is left alone', async () => {
+    await vethPair(host(), container(), { nameA: 'calinl7', nameB: 'etha' });
+    await vethPair(host(), container(), { nameA: 'calinl8', nameB: 'ethb' });
+    await vethPair(host(), container(), { nameA: 'calinl9', nameB: 'ethc' });
+    const out = await helper.deleteTogether(0x4d47ffff, [
+      { netns: path(), ifname: 'etha', hostIfname: 'calinl7' },
+      { netns: path(), ifname: 'ethb', hostIfname: 'calinl8' },
+      { netns: path(), ifname: 'ethc', hostIfname: 'calinl7' },
+      { netns: path(), ifname: 'nosuch2', hostIfname: 'calinl7' },
+      { netns: '/run/netns/margay-no-such-ns', ifname: 'etha', hostIfname: 'calinl7' },
+    ]);
+    assert.deepEqual(out.slice(0, 2), ['deleted', 'deleted']);
+    assert.ok(typeof out[2] === 'object' && /No such process/.test(out[2].error), JSON.stringify(out[2]));
+    assert.deepEqual(out.slice(3), ['gone', 'gone']);
+    const links = (await run('ip', ['-n', host().name, '-o', 'link', 'show'])).stdout;
+    assert.doesNotMatch(links, /calinl7|calinl8/);
+    assert.match(links, /calinl9/);
+    assert.match((await run('ip', ['-n', container().name, '-o', 'link', 'show'])).stdout, /ethc/);
+  });
 });
