@@ -171,18 +171,18 @@ req.end(body);
  * Where an ADD's time goes inside the service: the median of each step's finishing time (ms since
  * the request reached the service), from the `attachment added` log lines' `steps`.
  */
-function printTimeline(log: string): void {
+function printTimeline(log: string, what: 'ADD' | 'DEL' = 'ADD'): void {
   const byStep = new Map<string, number[]>();
   const total: number[] = [];
   for (const line of log.split('\n')) {
-    if (!line.includes('"attachment added"')) continue;
+    if (!line.includes(what === 'ADD' ? '"attachment added"' : '"attachment deleted"')) continue;
     const entry = JSON.parse(line) as { ms: number; steps: Record<string, number> };
     total.push(entry.ms);
     for (const [k, v] of Object.entries(entry.steps)) byStep.set(k, [...(byStep.get(k) ?? []), v]);
   }
   if (total.length === 0) return;
   const cells = [...byStep].map(([k, v]) => `${k} ${percentile(v, 50).toFixed(1)}`);
-  console.log(`\nInside the service, p50 of when each ADD step finished (ms from the request): ${cells.join(', ')}; whole ADD ${percentile(total, 50).toFixed(1)}`);
+  console.log(`\nInside the service, p50 of when each ${what} step finished (ms from the request): ${cells.join(', ')}; whole ${what} ${percentile(total, 50).toFixed(1)}`);
 }
 
 interface Plugin {
@@ -294,7 +294,9 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     const ratio = (a: number[], b: number[], q: number) => `${(percentile(a, q) / percentile(b, q)).toFixed(2)}×`;
     console.log(row(['**ratio margay / ptp**', ratio(mine.add, base.add, 50), ratio(mine.add, base.add, 90), ratio(mine.add, base.add, 99), ratio(mine.del, base.del, 50), ratio(mine.del, base.del, 90), ratio(mine.del, base.del, 99)]));
     console.log('\n(times in ms, wall clock from exec to exit; ratios below 1 mean Margay is faster)');
-    printTimeline(mode === 'agent' ? agent!.logs() : readFileSync(serviceLog, 'utf8'));
+    const serviceLogs = mode === 'agent' ? agent!.logs() : readFileSync(serviceLog, 'utf8');
+    printTimeline(serviceLogs);
+    printTimeline(serviceLogs, 'DEL');
     if (mode === 'agent') for (const size of BURSTS) await burst(plugins, run, size, () => agent!.logs());
   } finally {
     if (service && service.exitCode === null) {
@@ -323,6 +325,7 @@ async function burst(plugins: Plugin[], run: (p: Plugin, cmd: 'ADD' | 'DEL', i: 
   const rows: (string | number)[][] = [];
   const made: TestNetns[] = [];
   let timeline = '';
+  let delTimeline = '';
   try {
     for (const p of plugins) {
       const nets: TestNetns[] = [];
@@ -338,6 +341,7 @@ async function burst(plugins: Plugin[], run: (p: Plugin, cmd: 'ADD' | 'DEL', i: 
       const add = await phase('ADD');
       if (p === plugins[0]) timeline = logs().slice(logged);
       const del = await phase('DEL');
+      if (p === plugins[0]) delTimeline = logs().slice(logged + timeline.length);
       rows.push([p.name, add.all, add.p50, add.p99, del.all, del.p50, del.p99, load()]);
     }
   } finally {
@@ -351,6 +355,7 @@ async function burst(plugins: Plugin[], run: (p: Plugin, cmd: 'ADD' | 'DEL', i: 
   const ratio = (i: number): string => (mine && base ? `${((mine[i] as number) / (base[i] as number)).toFixed(2)}×` : '');
   if (mine && base) console.log(row(['**ratio margay / ptp**', ratio(1), ratio(2), ratio(3), ratio(4), ratio(5), ratio(6), '']));
   printTimeline(timeline);
+  printTimeline(delTimeline, 'DEL');
 }
 
 ensureClient();

@@ -341,15 +341,22 @@ export async function del(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
   const id = workloadIdentity(req, conf, ctx.options.hostname, ctx.options.interfacePrefix);
   await ctx.locks.run(lockKeys(id), async () => {
     const store = ctx.options.store;
+    const started = performance.now();
+    // When each step finished, in ms since the DEL started (the log line's timeline).
+    const steps: Record<string, number> = {};
+    const timed = <T>(name: string, p: Promise<T>): Promise<T> =>
+      p.finally(() => {
+        steps[name] = Math.round((performance.now() - started) * 10) / 10;
+      });
     // The container's interface takes its host peer with it; meanwhile the endpoint is read and,
     // when it is this container's, deleted (its traffic then meets no endpoint's rules).
-    const removing = ctx.plumbing.deleteContainerInterface(req.netns, req.ifname, id.hostVeth);
-    const current = await store.get(workloadEndpointKind, id.wepName, id.namespace).catch(async (err: unknown) => {
+    const removing = timed('interface', ctx.plumbing.deleteContainerInterface(req.netns, req.ifname, id.hostVeth));
+    const current = await timed('endpoint-read', store.get(workloadEndpointKind, id.wepName, id.namespace)).catch(async (err: unknown) => {
       await removing.catch(() => undefined);
       throw err;
     });
     const owned = !current || (current.spec as { containerID?: string } | undefined)?.containerID === id.containerId;
-    const endpointGone = current && owned ? deleteEndpointIfOwned(ctx, { namespace: id.namespace, name: id.wepName, containerId: id.containerId }, current) : Promise.resolve(false);
+    const endpointGone = current && owned ? timed('endpoint', deleteEndpointIfOwned(ctx, { namespace: id.namespace, name: id.wepName, containerId: id.containerId }, current)) : Promise.resolve(false);
     const gone = settleAll([removing, endpointGone]).then(async ([removed]) => {
       // Without the namespace, remove the host side by name, but only when no other container's
       // endpoint uses it.
@@ -357,11 +364,11 @@ export async function del(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
     });
     // The addresses only once the interface is gone (a new pod may get them at once); IPAM reads
     // what the release needs meanwhile.
-    if (conf.ipam.builtin) await settleAll([gone, ctx.options.ipam.releaseByHandle(id.handle, { notBefore: gone })]);
+    if (conf.ipam.builtin) await settleAll([gone, timed('released', ctx.options.ipam.releaseByHandle(id.handle, { notBefore: gone }))]);
     else await gone.then(() => delegate(conf.ipam.type, 'DEL', req));
     // Not waited for: a DEL must not hang on an API server that is away.
     void clearPodIps(ctx, conf, id);
-    ctx.log?.info({ cmd: 'DEL', wep: id.wepName, containerID: id.containerId }, 'attachment deleted');
+    ctx.log?.info({ cmd: 'DEL', wep: id.wepName, containerID: id.containerId, ms: Math.round(performance.now() - started), steps }, 'attachment deleted');
   });
   return undefined;
 }
