@@ -101,14 +101,20 @@ static void nest_end(union request *r, struct rtattr *rta) {
   rta->rta_len = (unsigned short)((char *)r + r->n.nlmsg_len - (char *)rta);
 }
 
-/* Sends one request and waits for its acknowledgement; returns 0 or -errno. */
-static int talk(int fd, struct nlmsghdr *n) {
+/* Called with each message the kernel answers a request with, before its acknowledgement. */
+typedef void on_answer(struct nlmsghdr *h, void *arg);
+
+/*
+ * Sends one request and waits for its acknowledgement, handing any other message answering it
+ * to `answer` (when given); returns 0 or -errno.
+ */
+static int exchange(int fd, struct nlmsghdr *n, on_answer *answer, void *arg) {
   static unsigned seq;
   n->nlmsg_seq = ++seq;
   n->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
   struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
   if (sendto(fd, n, n->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) return -errno;
-  char buf[8192];
+  char buf[16384];
   for (;;) {
     ssize_t len = recv(fd, buf, sizeof buf, 0);
     if (len < 0) {
@@ -116,10 +122,15 @@ static int talk(int fd, struct nlmsghdr *n) {
       return -errno;
     }
     for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
-      if (h->nlmsg_seq != n->nlmsg_seq || h->nlmsg_type != NLMSG_ERROR) continue;
-      return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+      if (h->nlmsg_seq != n->nlmsg_seq) continue;
+      if (h->nlmsg_type == NLMSG_ERROR) return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+      if (answer) answer(h, arg);
     }
   }
+}
+
+static int talk(int fd, struct nlmsghdr *n) {
+  return exchange(fd, n, NULL, NULL);
 }
 
 /* Starts a request of `type`; returns its zeroed body. */
@@ -384,39 +395,30 @@ static void host_routes(const char *id, const char *ifname, char *v4, char *v6, 
   reply(id, "ok", "routes", rc);
 }
 
-/* Reads a link of the namespace `fd` is in: its name (IFNAMSIZ) and the index of its peer (IFLA_LINK, 0 if none). */
-static int get_link(int fd, int index, char *name, int *peer) {
+/* What get_link reads of a link. */
+struct link_info {
+  char name[IFNAMSIZ];
+  int peer;
+};
+
+static void read_link(struct nlmsghdr *h, void *arg) {
+  struct link_info *info = arg;
+  if (h->nlmsg_type != RTM_NEWLINK) return;
+  int rest = (int)IFLA_PAYLOAD(h);
+  for (struct rtattr *a = IFLA_RTA((struct ifinfomsg *)NLMSG_DATA(h)); RTA_OK(a, rest); a = RTA_NEXT(a, rest)) {
+    if (a->rta_type == IFLA_LINK && RTA_PAYLOAD(a) >= sizeof(int)) memcpy(&info->peer, RTA_DATA(a), sizeof(int));
+    if (a->rta_type == IFLA_IFNAME) snprintf(info->name, IFNAMSIZ, "%s", (const char *)RTA_DATA(a));
+  }
+}
+
+/* Reads a link of the namespace `fd` is in: its name and the index of its peer (IFLA_LINK, 0 if none). */
+static int get_link(int fd, int index, struct link_info *info) {
   union request r;
   struct ifinfomsg *link = start(&r, RTM_GETLINK, 0, sizeof *link);
   link->ifi_family = AF_UNSPEC;
   link->ifi_index = index;
-  static unsigned seq = 1u << 30;
-  r.n.nlmsg_seq = ++seq;
-  r.n.nlmsg_flags |= NLM_F_REQUEST;
-  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-  if (sendto(fd, &r.n, r.n.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) return -errno;
-  char buf[16384];
-  for (;;) {
-    ssize_t len = recv(fd, buf, sizeof buf, 0);
-    if (len < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
-      if (h->nlmsg_seq != r.n.nlmsg_seq) continue;
-      if (h->nlmsg_type == NLMSG_ERROR) return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
-      if (h->nlmsg_type != RTM_NEWLINK) continue;
-      struct ifinfomsg *got = NLMSG_DATA(h);
-      int rest = (int)IFLA_PAYLOAD(h);
-      *peer = 0;
-      name[0] = 0;
-      for (struct rtattr *a = IFLA_RTA(got); RTA_OK(a, rest); a = RTA_NEXT(a, rest)) {
-        if (a->rta_type == IFLA_LINK && RTA_PAYLOAD(a) >= sizeof(int)) memcpy(peer, RTA_DATA(a), sizeof(int));
-        if (a->rta_type == IFLA_IFNAME) snprintf(name, IFNAMSIZ, "%s", (const char *)RTA_DATA(a));
-      }
-      return 0;
-    }
-  }
+  memset(info, 0, sizeof *info);
+  return exchange(fd, &r.n, read_link, info);
 }
 
 static int parse_group(const char *text, unsigned *group) {
@@ -444,9 +446,9 @@ static void mark(const char *id, const char *group_text, const char *netns, cons
     return;
   }
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-  int index = fd < 0 ? 0 : (int)if_nametoindex(ifname), peer = 0;
-  char name[IFNAMSIZ];
-  rc = fd < 0 ? -errno : index == 0 ? -ENODEV : get_link(fd, index, name, &peer);
+  int index = fd < 0 ? 0 : (int)if_nametoindex(ifname);
+  struct link_info mine, peer;
+  rc = fd < 0 ? -errno : index == 0 ? -ENODEV : get_link(fd, index, &mine);
   if (fd >= 0) close(fd);
   leave();
   if (rc == -ENODEV) {
@@ -456,15 +458,14 @@ static void mark(const char *id, const char *group_text, const char *netns, cons
   /* The peer's index is one of the host's: it must name the host end this container was given. */
   int hfd = rc ? rc : host_socket();
   if (!rc && hfd < 0) rc = hfd;
-  int none;
-  if (!rc && peer == 0) rc = -ENOENT;
-  if (!rc) rc = get_link(hfd, peer, name, &none);
-  if (!rc && strcmp(name, host) != 0) rc = -ESRCH;
+  if (!rc && mine.peer == 0) rc = -ENOENT;
+  if (!rc) rc = get_link(hfd, mine.peer, &peer);
+  if (!rc && strcmp(peer.name, host) != 0) rc = -ESRCH;
   if (!rc) {
     union request r;
     struct ifinfomsg *link = start(&r, RTM_NEWLINK, 0, sizeof *link);
     link->ifi_family = AF_UNSPEC;
-    link->ifi_index = peer;
+    link->ifi_index = mine.peer;
     add_attr(&r, IFLA_GROUP, &group, sizeof group);
     rc = talk(hfd, &r.n);
   }
