@@ -176,7 +176,8 @@ function printTimeline(log: string, what: 'ADD' | 'DEL' = 'ADD'): void {
   const total: number[] = [];
   for (const line of log.split('\n')) {
     if (!line.includes(what === 'ADD' ? '"attachment added"' : '"attachment deleted"')) continue;
-    const entry = JSON.parse(line) as { ms: number; steps: Record<string, number> };
+    const entry = JSON.parse(line) as { ms?: number; steps?: Record<string, number> };
+    if (entry.ms === undefined || entry.steps === undefined) continue; // an older agent's DEL line
     total.push(entry.ms);
     for (const [k, v] of Object.entries(entry.steps)) byStep.set(k, [...(byStep.get(k) ?? []), v]);
   }
