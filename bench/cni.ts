@@ -295,6 +295,7 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     const ratio = (a: number[], b: number[], q: number) => `${(percentile(a, q) / percentile(b, q)).toFixed(2)}×`;
     console.log(row(['**ratio margay / ptp**', ratio(mine.add, base.add, 50), ratio(mine.add, base.add, 90), ratio(mine.add, base.add, 99), ratio(mine.del, base.del, 50), ratio(mine.del, base.del, 90), ratio(mine.del, base.del, 99)]));
     console.log('\n(times in ms, wall clock from exec to exit; ratios below 1 mean Margay is faster)');
+    await execFloors(host.name, plugins);
     const serviceLogs = mode === 'agent' ? agent!.logs() : readFileSync(serviceLog, 'utf8');
     printTimeline(serviceLogs);
     printTimeline(serviceLogs, 'DEL');
@@ -315,6 +316,22 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     await ds.close();
     await etcd.destroy();
   }
+}
+
+/**
+ * What a runtime's exec costs before any work, the same way: `nsenter` then `/bin/true`, then each
+ * plugin answering VERSION (Margay's client answers it itself, without the agent; ptp is a Go
+ * binary, whose start host-local pays again). p50 of BENCH_N runs each, interleaved.
+ */
+async function execFloors(hostNs: string, plugins: Plugin[]): Promise<void> {
+  const forms: [string, string][] = [['nsenter + /bin/true', '/bin/true'], ...plugins.map((p): [string, string] => [`nsenter + ${p.binary.split('/').pop()} VERSION`, p.binary])];
+  const t = forms.map(() => [] as number[]);
+  for (let i = 0; i < N; i++) {
+    for (const [k, [, bin]] of forms.entries()) {
+      t[k]!.push((await timed('nsenter', [`--net=/run/netns/${hostNs}`, bin], { CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.0.0"}')).ms);
+    }
+  }
+  console.log(`\nExec floors, p50 ms (${load()}): ${forms.map(([name], k) => `${name} ${percentile(t[k]!, 50).toFixed(1)}`).join(', ')}`);
 }
 
 /**
