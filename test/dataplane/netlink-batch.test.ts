@@ -126,11 +126,12 @@ describe('nftables driver - element-only transactions as netlink batches', () =>
     const back = await driver.apply(d, d.takeDirty());
     assert.equal(back.via, 'netlink');
     assert.equal(nftTexts.length, 1);
-    // A change nft must make (a new chain) leaves the orphan waiting too.
+    // A change nft must make (a new set) leaves the orphan waiting too.
     d.setMapElement('to-wl', 'cali2', 'goto twp_1');
     d.deleteChain('twp_2');
     await driver.apply(d, d.takeDirty());
-    d.setChain({ name: 'twp_3', rules: [rule('counter accept', 'end')] });
+    d.setSet({ name: 'v4-s.b', type: 'ipv4_addr', flags: [], elements: new Set(['10.0.0.3/32']) });
+    d.setChain({ name: 'twp_3', rules: [rule('ip saddr @v4-s.b counter accept', 'end')] });
     const viaNft = await driver.apply(d, d.takeDirty());
     assert.equal(viaNft.via, 'nft');
     assert.doesNotMatch(nftTexts[1]!, /twp_2/);
@@ -160,8 +161,9 @@ describe('nftables driver - element-only transactions as netlink batches', () =>
     await driver.apply(d, d.takeDirty(), { full: true });
     d.deleteChain('fip-dnat');
     const dropped = await driver.apply(d, d.takeDirty());
-    assert.equal(dropped.via, 'nft', 'not a policy object: deleted at once');
-    assert.match(nftTexts[1]!, /delete chain inet margay fip-dnat/);
+    assert.equal(dropped.via, 'nft', 'the batch was refused: a full re-read and nft');
+    assert.equal(dropped.retried, true);
+    assert.match(nftTexts[1]!, /delete chain inet margay fip-dnat/, 'not a policy object: deleted at once');
     d.setMapElement('to-wl', 'cali9', 'goto twp_1');
     const failed = await driver.apply(d, d.takeDirty());
     assert.equal(failed.retried, true);
@@ -169,7 +171,7 @@ describe('nftables driver - element-only transactions as netlink batches', () =>
     assert.equal(failed.applied, true);
   });
 
-  it('marks only element-only transactions with their element ops', () => {
+  it('gives the commands of a transaction on an existing table structured, in the order of the text', () => {
     const d = desiredTable();
     const k = emptyKernelTable();
     applyToView(k, d, 'all', false);
@@ -177,13 +179,22 @@ describe('nftables driver - element-only transactions as netlink batches', () =>
     d.setMapElement('to-wl', 'cali2', 'goto twp_1');
     const elementsOnly = computeTransaction(k, d, d.takeDirty(), T);
     assert.deepEqual(
-      elementsOnly.elementOps?.map((o) => [o.verb, o.set, o.elements]),
+      elementsOnly.ops?.map((o) => (o.kind === 'elements' ? [o.op.verb, o.op.set, o.op.elements] : o.kind)),
       [
         ['delete', 'to-wl', [{ key: 'cali2' }]],
         ['add', 'to-wl', [{ key: 'cali2', verdict: 'goto twp_1' }]],
       ],
     );
     d.setChain({ name: 'twp_2', rules: [rule('counter accept', 'end')] });
-    assert.equal(computeTransaction(k, d, d.takeDirty(), T).elementOps, undefined);
+    d.setChain({ name: 'twp_9', rules: [rule('jump twp_2', 'new')] });
+    d.setSet({ name: 'v4-s.new', type: 'ipv4_addr', flags: [], elements: new Set(['10.0.0.9/32']) });
+    const mixed = computeTransaction(k, d, d.takeDirty(), T);
+    assert.deepEqual(
+      mixed.ops?.map((o) => o.kind),
+      ['other', 'addChain', 'elements', 'flushChain', 'addRule', 'addRule'],
+      mixed.lines.join('\n'),
+    );
+    assert.equal(mixed.ops?.length, mixed.lines.length, 'one op per line');
+    assert.equal(computeTransaction(emptyKernelTable(), d, 'all', T).ops, undefined, 'a new table goes to nft');
   });
 });

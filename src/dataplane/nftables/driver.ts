@@ -23,7 +23,7 @@ import { ExecError, type CommandRunner } from '../../os/mod.ts';
 import { applyToView, computeTransaction, type DiffScope, type NftTransaction, type TableRef } from './diff.ts';
 import { emptyKernelTable, parseNftListing, type KernelTable } from './kernel.ts';
 import { isPolicyObject } from './names.ts';
-import { encodeElementBatch } from './netlink-batch.ts';
+import { encodeTransactionBatch } from './netlink-batch.ts';
 import type { NftSession } from './session.ts';
 import { isDirtyEmpty, type DesiredState, type DirtyNames } from './state.ts';
 
@@ -243,8 +243,8 @@ export class NftablesDriver {
   }
 
   private netlinkBatch(tx: NftTransaction): Buffer | undefined {
-    if (!tx.elementOps) return undefined;
-    const batch = encodeElementBatch(this.table.name, tx.elementOps);
+    if (!tx.ops) return undefined;
+    const batch = encodeTransactionBatch(this.table.name, tx.ops);
     return batch && batch.length <= MAX_NETLINK_BATCH ? batch : undefined;
   }
 

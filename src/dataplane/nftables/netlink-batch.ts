@@ -1,15 +1,18 @@
 /**
- * Set and map element changes as one nftables netlink batch (pure): the bytes the resident
- * `margay-netlink` helper sends to the kernel (its `nft` request). A batch is applied by the
- * kernel all or nothing, like an `nft -f` transaction.
+ * A transaction of the nftables driver as one nftables netlink batch (pure): the bytes the
+ * resident `margay-netlink` helper sends to the kernel (its `nft` request). A batch is applied by
+ * the kernel all or nothing, like an `nft -f` transaction.
  *
  * Why not `nft`: nft 1.0.6 reads every chain of the namespace into its cache before it adds an
  * element (~10 ms with 10,000 chains, docs/dataplane.md "One change at scale"); the kernel itself
- * takes a fraction of a millisecond for an element. So the everyday changes that are only
- * elements — a remote endpoint's address joining a set, a pod moved to a policy list that already
- * has its chains — go this way, and everything else through nft.
+ * takes a fraction of a millisecond for an element. So the everyday changes — elements (a remote
+ * endpoint's address joining a set), chains added, flushed, refilled and deleted (a policy written
+ * or edited) — go this way, and the rest (sets created, base chains, a new table) through nft.
  *
- * Only what the agent's table uses and can be encoded exactly is supported: keys of
+ * Rules: parsed into expressions by rule-parse.ts, encoded by rule-encode.ts; a rule text that is
+ * not supported there makes the whole transaction go through nft.
+ *
+ * Elements: only what the agent's table uses and can be encoded exactly is supported: keys of
  * `ipv4_addr`, `ipv6_addr`, `inet_proto`, `inet_service` and `ifname` fields (concatenations
  * included) in sets without the `interval` flag, and verdict values (`goto`/`jump` a chain,
  * `accept`, `drop`, `return`, `continue`). {@link encodeElementBatch} returns undefined for
@@ -20,6 +23,9 @@
  * 16 bytes padded with zeros.
  */
 import { parseIp } from '../../net/mod.ts';
+import { align4, attr, batch, nested, NFTA_DATA_VALUE, NftMsg, nftMessage, NLM_F_APPEND, NLM_F_CREATE, stringAttr, verdictAttr } from './netlink-attr.ts';
+import { commentUserdata, encodeExpressions } from './rule-encode.ts';
+import { parseRule } from './rule-parse.ts';
 
 /** One element command: add or delete some elements of a set or verdict map. */
 export interface ElementOp {
@@ -34,55 +40,39 @@ export interface ElementOp {
   elements: ReadonlyArray<{ key: string; verdict?: string }>;
 }
 
-const NLM_F_REQUEST = 0x1;
-const NLM_F_ACK = 0x4;
-const NLM_F_CREATE = 0x400;
-const NLA_F_NESTED = 0x8000;
-const NFNL_MSG_BATCH_BEGIN = 0x10;
-const NFNL_MSG_BATCH_END = 0x11;
-const NFNL_SUBSYS_NFTABLES = 10;
-const NFT_MSG_NEWSETELEM = 12;
-const NFT_MSG_DELSETELEM = 14;
-const NFPROTO_INET = 1;
+/**
+ * One command of a transaction on an existing table, as the driver's diff writes it in text
+ * (diff.ts); `other` stands for a command that has no netlink form here (a set created, a base
+ * chain): a transaction holding one goes through nft.
+ */
+export type TxOp =
+  | { kind: 'elements'; op: ElementOp }
+  | { kind: 'addChain'; chain: string }
+  | { kind: 'flushChain'; chain: string }
+  | { kind: 'addRule'; chain: string; body: string; comment: string }
+  | { kind: 'deleteChain'; chain: string }
+  | { kind: 'deleteSet'; set: string }
+  | { kind: 'other' };
+
 const NFTA_SET_ELEM_LIST_TABLE = 1;
 const NFTA_SET_ELEM_LIST_SET = 2;
 const NFTA_SET_ELEM_LIST_ELEMENTS = 3;
 const NFTA_LIST_ELEM = 1;
 const NFTA_SET_ELEM_KEY = 1;
 const NFTA_SET_ELEM_DATA = 2;
-const NFTA_DATA_VALUE = 1;
-const NFTA_DATA_VERDICT = 2;
-const NFTA_VERDICT_CODE = 1;
-const NFTA_VERDICT_CHAIN = 2;
+/** NFTA_CHAIN_*, NFTA_RULE_*, NFTA_SET_* attributes. */
+const CHAIN_TABLE = 1;
+const CHAIN_NAME = 3;
+const RULE_TABLE = 1;
+const RULE_CHAIN = 2;
+const RULE_EXPRESSIONS = 4;
+const RULE_USERDATA = 7;
+const SET_TABLE = 1;
+const SET_NAME = 2;
 const IFNAMSIZ = 16;
-/** The chain name limit of the kernel (NFT_CHAIN_MAXNAMELEN, with the terminating zero). */
-const CHAIN_NAME_MAX = 256;
 
-/** Verdict codes (include/uapi/linux/netfilter.h and nf_tables.h). */
-const VERDICTS: Record<string, number> = { drop: 0, accept: 1, continue: -1, return: -5 };
-const CHAIN_VERDICTS: Record<string, number> = { jump: -3, goto: -4 };
 /** Protocol names nft prints for `inet_proto` keys. */
 const PROTOCOLS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, ipv6_icmp: 58, 'ipv6-icmp': 58, icmpv6: 58, sctp: 132, udplite: 136 };
-
-const align4 = (n: number): number => (n + 3) & ~3;
-
-/** A netlink attribute: header, payload, padding. */
-function attr(type: number, payload: Buffer): Buffer {
-  const out = Buffer.alloc(align4(4 + payload.length));
-  out.writeUInt16LE(4 + payload.length, 0);
-  out.writeUInt16LE(type, 2);
-  payload.copy(out, 4);
-  return out;
-}
-
-const nested = (type: number, children: Buffer[]): Buffer => attr(type | NLA_F_NESTED, Buffer.concat(children));
-const stringAttr = (type: number, s: string): Buffer => attr(type, Buffer.from(`${s}\0`));
-
-function u32be(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n, 0);
-  return b;
-}
 
 /** One field of a key, or undefined when its text or type is not supported. */
 function encodeField(type: string, text: string): Buffer | undefined {
@@ -140,34 +130,11 @@ export function encodeKey(keyType: string, key: string): Buffer | undefined {
 /** A verdict's attributes (`goto fwp_x`, `accept`, …), or undefined when not supported. */
 function encodeVerdict(text: string): Buffer | undefined {
   const [word = '', chain, extra] = text.trim().split(/\s+/);
-  if (extra !== undefined) return undefined;
-  if (chain === undefined) {
-    const code = VERDICTS[word];
-    return code === undefined ? undefined : nested(NFTA_DATA_VERDICT, [attr(NFTA_VERDICT_CODE, u32be(code))]);
-  }
-  const code = CHAIN_VERDICTS[word];
-  if (code === undefined || Buffer.byteLength(chain) >= CHAIN_NAME_MAX) return undefined;
-  return nested(NFTA_DATA_VERDICT, [attr(NFTA_VERDICT_CODE, u32be(code)), stringAttr(NFTA_VERDICT_CHAIN, chain)]);
+  return extra === undefined ? verdictAttr(word, chain) : undefined;
 }
 
-/** One netlink message: header, nfgenmsg, attributes. */
-function message(type: number, flags: number, seq: number, family: number, resId: number, attrs: Buffer[]): Buffer {
-  const body = Buffer.concat(attrs);
-  const out = Buffer.alloc(16 + 4 + body.length);
-  out.writeUInt32LE(out.length, 0);
-  out.writeUInt16LE(type, 4);
-  out.writeUInt16LE(flags, 6);
-  out.writeUInt32LE(seq, 8);
-  out.writeUInt32LE(0, 12);
-  out.writeUInt8(family, 16);
-  out.writeUInt8(0, 17);
-  out.writeUInt16BE(resId, 18);
-  body.copy(out, 20);
-  return out;
-}
-
-/** One op's message, or undefined when some element cannot be encoded. */
-function encodeOp(table: string, op: ElementOp, seq: number): Buffer | undefined {
+/** One element op's message, or undefined when some element cannot be encoded. */
+function encodeOp(table: string, op: ElementOp): Buffer | undefined {
   if (op.flags.includes('interval') || op.elements.length === 0) return undefined;
   const elements: Buffer[] = [];
   for (const e of op.elements) {
@@ -181,27 +148,67 @@ function encodeOp(table: string, op: ElementOp, seq: number): Buffer | undefined
     }
     elements.push(nested(NFTA_LIST_ELEM, parts));
   }
-  const type = (NFNL_SUBSYS_NFTABLES << 8) | (op.verb === 'add' ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM);
-  const flags = NLM_F_REQUEST | NLM_F_ACK | (op.verb === 'add' ? NLM_F_CREATE : 0);
-  return message(type, flags, seq, NFPROTO_INET, 0, [
+  const add = op.verb === 'add';
+  return nftMessage(add ? NftMsg.newSetElem : NftMsg.delSetElem, add ? NLM_F_CREATE : 0, [
     stringAttr(NFTA_SET_ELEM_LIST_TABLE, table),
     stringAttr(NFTA_SET_ELEM_LIST_SET, op.set),
     nested(NFTA_SET_ELEM_LIST_ELEMENTS, elements),
   ]);
 }
 
+/** A rule appended to a chain (`add rule`), or undefined when its text or comment is not supported. */
+function encodeRule(table: string, chain: string, body: string, comment: string): Buffer | undefined {
+  const exprs = parseRule(body);
+  const list = exprs && encodeExpressions(exprs);
+  const userdata = commentUserdata(comment);
+  if (!list || !userdata) return undefined;
+  return nftMessage(NftMsg.newRule, NLM_F_CREATE | NLM_F_APPEND, [
+    stringAttr(RULE_TABLE, table),
+    stringAttr(RULE_CHAIN, chain),
+    nested(RULE_EXPRESSIONS, list),
+    attr(RULE_USERDATA, userdata),
+  ]);
+}
+
+/** One command's message, or undefined when it has no netlink form here. */
+function encodeTxOp(table: string, op: TxOp): Buffer | undefined {
+  switch (op.kind) {
+    case 'elements':
+      return encodeOp(table, op.op);
+    case 'addChain':
+      return nftMessage(NftMsg.newChain, NLM_F_CREATE, [stringAttr(CHAIN_TABLE, table), stringAttr(CHAIN_NAME, op.chain)]);
+    case 'flushChain':
+      return nftMessage(NftMsg.delRule, 0, [stringAttr(RULE_TABLE, table), stringAttr(RULE_CHAIN, op.chain)]);
+    case 'addRule':
+      return encodeRule(table, op.chain, op.body, op.comment);
+    case 'deleteChain':
+      return nftMessage(NftMsg.delChain, 0, [stringAttr(CHAIN_TABLE, table), stringAttr(CHAIN_NAME, op.chain)]);
+    case 'deleteSet':
+      return nftMessage(NftMsg.delSet, 0, [stringAttr(SET_TABLE, table), stringAttr(SET_NAME, op.set)]);
+    case 'other':
+      return undefined;
+  }
+}
+
 /**
  * The batch for `ops` on the `inet` table `table`, in order; undefined when some op cannot be
  * encoded here (the caller then uses nft for the whole transaction).
  */
-export function encodeElementBatch(table: string, ops: readonly ElementOp[]): Buffer | undefined {
+export function encodeTransactionBatch(table: string, ops: readonly TxOp[]): Buffer | undefined {
   if (ops.length === 0) return undefined;
-  const messages = [message(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, 1, 0, NFNL_SUBSYS_NFTABLES, [])];
+  const messages: Buffer[] = [];
   for (const op of ops) {
-    const m = encodeOp(table, op, messages.length + 1);
+    const m = encodeTxOp(table, op);
     if (!m) return undefined;
     messages.push(m);
   }
-  messages.push(message(NFNL_MSG_BATCH_END, NLM_F_REQUEST, messages.length + 1, 0, NFNL_SUBSYS_NFTABLES, []));
-  return Buffer.concat(messages);
+  return batch(messages);
+}
+
+/** The batch of element commands only (see {@link encodeTransactionBatch}). */
+export function encodeElementBatch(table: string, ops: readonly ElementOp[]): Buffer | undefined {
+  return encodeTransactionBatch(
+    table,
+    ops.map((op) => ({ kind: 'elements', op })),
+  );
 }
