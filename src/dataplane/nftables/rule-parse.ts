@@ -49,7 +49,8 @@ const META_LEN: Record<MetaKey, number> = { mark: 4, iifname: 16, oifname: 16, n
 const NFPROTO: Record<string, number> = { ipv4: 2, ipv6: 10 };
 const CT_STATES: Record<string, number> = { invalid: 1, established: 2, related: 4, new: 8, untracked: 64 };
 const SET_NAME = /^@([A-Za-z0-9_.-]{1,255})$/;
-const CHAIN_NAME = /^[A-Za-z0-9_.:*-]{1,255}$/;
+/** A chain name as nft takes it unquoted (an identifier: a letter, then letters, digits, `_./-`). */
+const CHAIN_NAME = /^[A-Za-z][A-Za-z0-9_./-]{0,254}$/;
 
 /** A selector of a match: what it loads, how long, and which protocol it needs first. */
 interface Selector {
