@@ -31,13 +31,15 @@ const SHAPES: RuleSpec[] = [
   { action: 'deny', protocol: 1, notIcmp: { type: 3 }, src: { nets: ['10.4.0.0/16'] } },
   { action: 'log', logPrefix: 'margay-test', notProtocol: UDP },
   { action: 'allow', ipVersion: 6 },
+  { action: 'allow', protocol: TCP, src: { notPorts: [port(1)] }, dst: { notPorts: [port(2)] } },
+  { action: 'allow', protocol: UDP, src: { notNets: ['10.5.0.1/32', 'fd00:5::1/128'], notPorts: [port(3), port(4)] }, dst: { notNets: ['10.5.0.2/32', 'fd00:5::2/128'], notPorts: [port(5)] } },
   { action: 'deny' },
 ];
 
-/** Shapes nft must still write (anonymous sets), and nft 1.0.6's merge of two `!=` port matches. */
+/** Shapes nft must still write (anonymous sets). */
 const NFT_ONLY: RuleSpec[] = [
   { action: 'allow', protocol: 1, notIcmp: { type: 3, code: 1 } },
-  { action: 'allow', protocol: TCP, src: { notPorts: [port(1)] }, dst: { notPorts: [port(2)] } },
+  { action: 'allow', protocol: TCP, dst: { ports: Array.from({ length: 20 }, (_, i) => port(1000 + 2 * i)) } },
 ];
 
 /** The first lines where `a` (netlink) and `b` (nft) differ, with some context. */
