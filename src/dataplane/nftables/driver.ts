@@ -248,8 +248,7 @@ export class NftablesDriver {
 
   private netlinkBatch(tx: NftTransaction): Buffer | undefined {
     if (!tx.ops) return undefined;
-    const batch = encodeTransactionBatch(this.table.name, tx.ops);
-    return batch && batch.length <= MAX_NETLINK_BATCH ? batch : undefined;
+    return encodeTransactionBatch(this.table.name, tx.ops, MAX_NETLINK_BATCH);
   }
 
   private async attempt(desired: DesiredState, scope: DiffScope, tidy: boolean): Promise<Omit<NftApplyOutcome, 'fullSync' | 'retried'>> {

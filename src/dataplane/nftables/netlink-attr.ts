@@ -40,8 +40,15 @@ export const CHAIN_VERDICTS: Readonly<Record<string, number>> = { jump: -3, goto
 
 export const align4 = (n: number): number => (n + 3) & ~3;
 
-/** A netlink attribute: header, payload, padding. */
+/** The largest netlink attribute: its length is 16 bits. */
+const MAX_ATTR = 0xffff;
+
+/** Thrown by {@link attr} when an attribute would not fit its 16-bit length (the batch is then left to nft). */
+export class AttrTooLarge extends Error {}
+
+/** A netlink attribute: header, payload, padding. @throws {AttrTooLarge} past 64 KiB. */
 export function attr(type: number, payload: Buffer): Buffer {
+  if (4 + payload.length > MAX_ATTR) throw new AttrTooLarge();
   const out = Buffer.alloc(align4(4 + payload.length));
   out.writeUInt16LE(4 + payload.length, 0);
   out.writeUInt16LE(type, 2);

@@ -23,7 +23,7 @@
  * 16 bytes padded with zeros.
  */
 import { parseIp } from '../../net/mod.ts';
-import { align4, attr, batch, nested, NFTA_DATA_VALUE, NftMsg, nftMessage, NLM_F_APPEND, NLM_F_CREATE, stringAttr, verdictAttr } from './netlink-attr.ts';
+import { align4, attr, AttrTooLarge, batch, nested, NFTA_DATA_VALUE, NftMsg, nftMessage, NLM_F_APPEND, NLM_F_CREATE, stringAttr, verdictAttr } from './netlink-attr.ts';
 import { commentUserdata, encodeExpressions } from './rule-encode.ts';
 import { parseRule } from './rule-parse.ts';
 
@@ -192,23 +192,33 @@ function encodeTxOp(table: string, op: TxOp): Buffer | undefined {
 
 /**
  * The batch for `ops` on the `inet` table `table`, in order; undefined when some op cannot be
- * encoded here (the caller then uses nft for the whole transaction).
+ * encoded here or the batch would be larger than `maxBytes` (an op's element list is one netlink
+ * attribute, at most 64 KiB): the caller then uses nft for the whole transaction.
  */
-export function encodeTransactionBatch(table: string, ops: readonly TxOp[]): Buffer | undefined {
+export function encodeTransactionBatch(table: string, ops: readonly TxOp[], maxBytes = Infinity): Buffer | undefined {
   if (ops.length === 0) return undefined;
   const messages: Buffer[] = [];
-  for (const op of ops) {
-    const m = encodeTxOp(table, op);
-    if (!m) return undefined;
-    messages.push(m);
+  let size = 2 * 20; // batch begin and end
+  try {
+    for (const op of ops) {
+      const m = encodeTxOp(table, op);
+      if (!m) return undefined;
+      size += m.length;
+      if (size > maxBytes) return undefined;
+      messages.push(m);
+    }
+  } catch (err) {
+    if (err instanceof AttrTooLarge) return undefined;
+    throw err;
   }
   return batch(messages);
 }
 
 /** The batch of element commands only (see {@link encodeTransactionBatch}). */
-export function encodeElementBatch(table: string, ops: readonly ElementOp[]): Buffer | undefined {
+export function encodeElementBatch(table: string, ops: readonly ElementOp[], maxBytes = Infinity): Buffer | undefined {
   return encodeTransactionBatch(
     table,
     ops.map((op) => ({ kind: 'elements', op })),
+    maxBytes,
   );
 }
