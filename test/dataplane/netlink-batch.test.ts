@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { applyToView, computeTransaction, type TableRef } from '../../src/dataplane/nftables/diff.ts';
 import { MAX_ORPHANS, NftablesDriver } from '../../src/dataplane/nftables/driver.ts';
 import { emptyKernelTable } from '../../src/dataplane/nftables/kernel.ts';
-import { encodeElementBatch, encodeKey } from '../../src/dataplane/nftables/netlink-batch.ts';
+import { encodeElementBatch, encodeKey, encodeTransactionBatch } from '../../src/dataplane/nftables/netlink-batch.ts';
 import { DesiredState, rule } from '../../src/dataplane/nftables/state.ts';
 import type { CommandRunner } from '../../src/os/mod.ts';
 
@@ -71,6 +71,33 @@ describe('nftables netlink batch - keys', () => {
     assert.equal(messages[1]!.flags & 0x4, 0x4, 'delete asks for an acknowledgement');
     assert.equal(messages[2]!.flags & 0x400, 0x400, 'add creates');
     assert.ok(batch.includes(Buffer.from('twp_abc\0')), 'the verdict names its chain');
+  });
+
+  it('frames chains and rules: new chain, flush, rules appended, chain and set deleted, in the order given', () => {
+    const batch = encodeTransactionBatch('margay', [
+      { kind: 'addChain', chain: 'pi-gnp/x' },
+      { kind: 'flushChain', chain: 'twp_1' },
+      { kind: 'addRule', chain: 'pi-gnp/x', body: 'meta l4proto 6 ip saddr @v4-s.a th dport 80 counter drop', comment: 'mg:0123456789abcdef gnp/x ingress 0' },
+      { kind: 'addRule', chain: 'twp_1', body: 'jump pi-gnp/x', comment: 'mg:0123456789abcdef tier' },
+      { kind: 'deleteChain', chain: 'pi-old' },
+      { kind: 'deleteSet', set: 'v4-old' },
+    ])!;
+    const messages: Array<{ type: number; flags: number }> = [];
+    for (let at = 0; at < batch.length; ) {
+      const len = batch.readUInt32LE(at);
+      messages.push({ type: batch.readUInt16LE(at + 4), flags: batch.readUInt16LE(at + 6) });
+      at += (len + 3) & ~3;
+    }
+    const nft = (type: number) => (10 << 8) | type;
+    assert.deepEqual(
+      messages.map((m) => m.type),
+      [0x10, nft(3), nft(8), nft(6), nft(6), nft(5), nft(11), 0x11],
+    );
+    assert.equal(messages[3]!.flags & 0xc00, 0xc00, 'a rule is created and appended');
+    assert.ok(batch.includes(Buffer.from('mg:0123456789abcdef gnp/x ingress 0\0')), 'with its comment');
+    // One command without a netlink form sends the whole transaction to nft.
+    assert.equal(encodeTransactionBatch('margay', [{ kind: 'addChain', chain: 'c' }, { kind: 'other' }]), undefined);
+    assert.equal(encodeTransactionBatch('margay', [{ kind: 'addRule', chain: 'c', body: 'th dport { 1, 2 } accept', comment: 'mg:0123456789abcdef' }]), undefined);
   });
 });
 

@@ -141,6 +141,21 @@ describe('nftables rules by netlink equal nft', () => {
     assert.equal(host.nft.via, 'netlink', host.text);
   });
 
+  it('settings that rewrite the fixed chains (failsafe ports with nets, interface prefixes, endpoint-to-host action)', async () => {
+    const changed = await step([
+      settings({
+        ipv6Enabled: true,
+        allPools: ['10.244.0.0/16'],
+        natOutgoingPools: ['10.244.0.0/16'],
+        interfacePrefixes: ['cali', 'tap'],
+        defaultEndpointToHostAction: 'Accept',
+        failsafeInbound: [{ protocol: 'tcp', port: 22 }, { protocol: 'udp', port: 68, net: '10.0.0.0/8' }, { protocol: 'tcp', port: 179, net: 'fd00::/8' }],
+        failsafeOutbound: [{ protocol: 'tcp', port: 2379, net: '192.168.1.1/32' }],
+      }),
+    ]);
+    assert.equal(changed.nft.via, 'netlink', changed.text);
+  });
+
   it('a tier dispatched by port (anonymous verdict maps) and the shapes nft must write go through nft, with the same result', async () => {
     const many = [listPolicy(1, [80]), listPolicy(2, [443, 8443]), listPolicy(3, [5000]), listPolicy(4, [80, 81])];
     const dispatched = await step([

@@ -59,7 +59,7 @@ interface Selector {
   /** `ip`: the family (nfproto); `icmp`: the layer-4 protocol (and the family it implies). */
   needs?: { nfproto: number; l4proto?: number };
   /** How the right-hand value is written. */
-  value: 'number8' | 'port' | 'addr4' | 'addr6' | 'nfproto' | 'ifprefix' | 'none';
+  value: 'number8' | 'port' | 'addr4' | 'addr6' | 'nfproto' | 'ifprefix';
   /** For a payload: where it is (for merging). */
   payload?: { base: PayloadBase; offset: number };
 }
