@@ -142,18 +142,20 @@ describe('nftables rules by netlink equal nft', () => {
   });
 
   it('settings that rewrite the fixed chains (failsafe ports with nets, interface prefixes, endpoint-to-host action)', async () => {
-    const changed = await step([
-      settings({
-        ipv6Enabled: true,
-        allPools: ['10.244.0.0/16'],
-        natOutgoingPools: ['10.244.0.0/16'],
-        interfacePrefixes: ['cali', 'tap'],
-        defaultEndpointToHostAction: 'Accept',
-        failsafeInbound: [{ protocol: 'tcp', port: 22 }, { protocol: 'udp', port: 68, net: '10.0.0.0/8' }, { protocol: 'tcp', port: 179, net: 'fd00::/8' }],
-        failsafeOutbound: [{ protocol: 'tcp', port: 2379, net: '192.168.1.1/32' }],
-      }),
-    ]);
+    const fixed = {
+      ipv6Enabled: true,
+      allPools: ['10.244.0.0/16'],
+      natOutgoingPools: ['10.244.0.0/16'],
+      interfacePrefixes: ['cali', 'tap'],
+      failsafeInbound: [{ protocol: 'tcp' as const, port: 22 }, { protocol: 'udp' as const, port: 68, net: '10.0.0.0/8' }, { protocol: 'tcp' as const, port: 179, net: 'fd00::/8' }],
+      failsafeOutbound: [{ protocol: 'tcp' as const, port: 2379, net: '192.168.1.1/32' }],
+    };
+    const changed = await step([settings(fixed)]);
     assert.equal(changed.nft.via, 'netlink', changed.text);
+    // wl-to-host holds the ICMPv6 neighbour discovery types as an anonymous set: nft writes it.
+    const toHost = await step([settings({ ...fixed, defaultEndpointToHostAction: 'Accept' })]);
+    assert.equal(toHost.nft.via, 'nft', toHost.text);
+    assert.match(toHost.text, /icmpv6 type \{/);
   });
 
   it('a tier dispatched by port (anonymous verdict maps) and the shapes nft must write go through nft, with the same result', async () => {

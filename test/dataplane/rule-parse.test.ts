@@ -131,6 +131,17 @@ const GOLDEN: Array<[string, string[]]> = [
     'th sport 7 th dport != 2 accept',
     ['payload load 2b @ transport header + 0 => reg 1', 'cmp eq reg 1 0x00000700', 'payload load 2b @ transport header + 2 => reg 1', 'cmp neq reg 1 0x00000200', 'immediate reg 0 accept'],
   ],
+  [
+    'meta l4proto 6 th sport != 1-1 th dport != 2 accept',
+    ['meta load l4proto => reg 1', 'cmp eq reg 1 0x00000006', 'payload load 2b @ transport header + 0 => reg 1', 'range neq reg 1 0x00000100 0x00000100',
+      'payload load 2b @ transport header + 2 => reg 1', 'cmp neq reg 1 0x00000200', 'immediate reg 0 accept'],
+  ],
+  [
+    // Merged across other statements, where the lower offset stood.
+    'meta l4proto 6 th dport 2 ip saddr 10.0.0.0/8 th sport 1 accept',
+    ['meta load l4proto => reg 1', 'cmp eq reg 1 0x00000006', ...NF4, 'payload load 1b @ network header + 12 => reg 1', 'cmp eq reg 1 0x0000000a',
+      'payload load 4b @ transport header + 0 => reg 1', 'cmp eq reg 1 0x02000100', 'immediate reg 0 accept'],
+  ],
   ['log prefix "calico-packet: " counter', ['log prefix calico-packet:  ', 'counter pkts 0 bytes 0']],
   ['ct state established,related accept', ['ct load state => reg 1', 'bitwise reg 1 = ( reg 1 & 0x00000006 ) ^ 0x00000000', 'cmp neq reg 1 0x00000000', 'immediate reg 0 accept']],
   ['meta l4proto != 17 iifname vmap @m', ['meta load l4proto => reg 1', 'cmp neq reg 1 0x00000011', 'meta load iifname => reg 1', 'lookup reg 1 set m dreg 0']],
@@ -153,6 +164,8 @@ describe('nftables rule parser', () => {
       'tcp dport 80 accept', // protocol-specific payloads are not written by the renderers' policy rules
       'iifname "eth0" accept', // an exact name (not a prefix)
       'th sport != 1 th dport != 2 accept', // nft 1.0.6 merges these into one `!=`: "not both"
+      'th sport != 1 counter th dport != 2 accept', // even apart
+      'th sport 1-1 accept', // not checked
       'ip saddr 10.0.0.1/8 accept', // host bits set
       'meta nfproto ipv6 ip saddr 10.0.0.1 accept', // conflicting families
       'meta l4proto 17 icmp type 8 accept',

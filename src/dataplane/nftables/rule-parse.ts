@@ -9,9 +9,9 @@
  *   before; `icmp`/`icmpv6` by `meta l4proto` (and `meta nfproto` when neither is known);
  * - a prefix whose length is a multiple of 8 loads only its bytes, any other is masked (bitwise);
  * - `th dport 80-90` is two comparisons (`>=`, `<=`), `!= 80-90` a `range` expression;
- * - consecutive payload comparisons with a value (not a prefix, range or set) that are adjacent in
- *   the packet are merged into one load and one comparison when they fit 4 bytes
- *   (`th sport 1 th dport 2`, `icmp type 3 icmp code 1`);
+ * - payload comparisons with a value (not a prefix, range or set) that are adjacent in the packet
+ *   are merged into one load and one comparison when they fit 4 bytes, wherever they stand in the
+ *   rule (`th sport 1 th dport 2`, `icmp type 3 icmp code 1`);
  * - a concatenation loads each field into the next 32-bit registers (`reg 1`, `reg 9`, …).
  *
  * Anything else — anonymous sets `{ … }`, names of protocols and types, `tcp dport`, NAT, exact
@@ -214,7 +214,9 @@ function valueMatch(sel: Selector, text: string, op: 'eq' | 'neq', ctx: Context)
       const first = uint(m?.[1], 65535);
       const last = m?.[2] === undefined ? first : uint(m[2], 65535);
       if (first === undefined || last === undefined || last < first) return undefined;
-      if (first === last) return compare(bigEndian(first, 2));
+      // `!= 80-80` stays a range in nft (render-rules.ts writes it to avoid a merge); `80-80` was not checked.
+      if (m?.[2] === undefined) return compare(bigEndian(first, 2));
+      if (first === last && op === 'eq') return undefined;
       const [from, to] = [bigEndian(first, 2), bigEndian(last, 2)];
       if (op === 'neq') return { exprs: [sel.load(REG1), { kind: 'range', op, sreg: REG1, from, to }] };
       return {
@@ -350,56 +352,36 @@ function merges(a: Mergeable, b: Mergeable): boolean | undefined {
   return total <= 4 && a.op === 'eq' ? true : undefined;
 }
 
-/** One run of consecutive payload comparisons, merged as nft does; undefined when unsure. */
-function mergeRun(run: Stmt[]): Stmt[] | undefined {
-  // nft sorts a run by offset before merging: a merge of statements that are not next to each
-  // other would move one of them, which is not reproduced here.
-  for (let i = 0; i < run.length; i++) {
-    for (let j = i + 2; j < run.length; j++) {
-      const [a, b] = [run[i]!.mergeable!, run[j]!.mergeable!];
-      if (adjacent(a, b) && merges(a, b) !== false) return undefined;
-    }
-  }
-  const out: Stmt[] = [];
-  for (const s of run) {
-    const prev = out[out.length - 1];
-    const [a, b] = [prev?.mergeable, s.mergeable!];
-    const merge = a && adjacent(a, b) ? merges(a, b) : false;
+/**
+ * nft's merge of payload comparisons (`payload_try_merge`): the comparisons of a rule with a value
+ * (not a prefix, range or set), wherever they stand in the rule, are sorted by offset, and each
+ * one adjacent to the previous one in that order is merged into it (the merged comparison stands
+ * where the one with the lower offset stood); undefined when the result is not certain here.
+ */
+function mergePayloads(stmts: Stmt[]): Stmt[] | undefined {
+  const candidates = stmts.flatMap((s, index) => (s.mergeable ? [{ index, m: s.mergeable }] : []));
+  const sorted = [...candidates].sort((a, b) => a.m.offset - b.m.offset);
+  const out: Array<Stmt | undefined> = [...stmts];
+  let last = sorted[0];
+  for (const cur of sorted.slice(1)) {
+    if (!last) break;
+    const merge = adjacent(last.m, cur.m) ? merges(last.m, cur.m) : false;
     if (merge === undefined) return undefined;
-    if (!merge || !a) {
-      out.push(s);
+    // nft sorts with qsort (not stable): equal offsets in a merge would be in no certain order.
+    if (merge && candidates.filter((c) => c.m.base === cur.m.base && (c.m.offset === cur.m.offset || c.m.offset === last!.m.offset)).length > 2) return undefined;
+    if (!merge) {
+      last = cur;
       continue;
     }
-    const [lo, hi] = a.offset < b.offset ? [a, b] : [b, a];
+    const [lo, hi] = [last.m, cur.m];
     const len = lo.len + hi.len;
     const data = Buffer.concat([lo.data, hi.data]);
-    out[out.length - 1] = {
-      exprs: [{ kind: 'payload', base: lo.base, offset: lo.offset, len, dreg: REG1 }, { kind: 'cmp', op: 'eq', sreg: REG1, data }],
-      mergeable: { base: lo.base, offset: lo.offset, len, op: 'eq', data },
-    };
+    const m: Mergeable = { base: lo.base, offset: lo.offset, len, op: 'eq', data };
+    out[last.index] = { exprs: [{ kind: 'payload', base: lo.base, offset: lo.offset, len, dreg: REG1 }, { kind: 'cmp', op: 'eq', sreg: REG1, data }], mergeable: m };
+    out[cur.index] = undefined;
+    last = { index: last.index, m };
   }
-  return out;
-}
-
-/** nft's merge of consecutive payload comparisons (see the module comment). */
-function mergePayloads(stmts: Stmt[]): Stmt[] | undefined {
-  const out: Stmt[] = [];
-  let run: Stmt[] = [];
-  const flush = (): boolean => {
-    const merged = mergeRun(run);
-    run = [];
-    if (merged) out.push(...merged);
-    return merged !== undefined;
-  };
-  for (const s of stmts) {
-    if (s.mergeable) {
-      run.push(s);
-      continue;
-    }
-    if (!flush()) return undefined;
-    out.push(s);
-  }
-  return flush() ? out : undefined;
+  return out.filter((s): s is Stmt => s !== undefined);
 }
 
 /** The expressions of a rule body as nft 1.0.6 makes them, or undefined when not supported here. */
