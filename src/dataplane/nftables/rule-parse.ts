@@ -339,7 +339,8 @@ function match(words: readonly string[], i: number, ctx: Context): [Stmt[], numb
 
 type Mergeable = NonNullable<Stmt['mergeable']>;
 
-const adjacent = (a: Mergeable, b: Mergeable): boolean => a.base === b.base && (a.offset + a.len === b.offset || b.offset + b.len === a.offset);
+/** `b` starts where `a` ends (nft's `payload_is_adjacent`). */
+const adjacent = (a: Mergeable, b: Mergeable): boolean => a.base === b.base && a.offset + a.len === b.offset;
 
 /**
  * Whether nft merges two adjacent comparisons: yes for equal ones fitting 4 bytes; no when the
