@@ -18,6 +18,7 @@
  * interface names, and a merge nft 1.0.6 would get wrong (two `!=` comparisons merged into one
  * means "not both" instead of "neither") — gives undefined, and the caller uses nft.
  */
+import { endianness } from 'node:os';
 import { isMasked, parseIpNet } from '../../net/mod.ts';
 
 /** Where a payload load reads (enum nft_payload_bases). */
@@ -105,10 +106,13 @@ interface Context {
 const uint = (text: string | undefined, max: number): number | undefined =>
   text !== undefined && /^\d{1,10}$/.test(text) && Number(text) <= max ? Number(text) : undefined;
 
+const LITTLE_ENDIAN = endianness() === 'LE';
+
 /** A 32-bit value in host byte order (meta mark, ct state are host-endian in registers). */
 function hostU32(n: number): Buffer {
   const b = Buffer.alloc(4);
-  b.writeUInt32LE(n >>> 0, 0); // the hosts Margay runs on are little-endian (x86_64, aarch64)
+  if (LITTLE_ENDIAN) b.writeUInt32LE(n >>> 0, 0);
+  else b.writeUInt32BE(n >>> 0, 0);
   return b;
 }
 
