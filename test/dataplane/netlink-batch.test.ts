@@ -9,6 +9,17 @@ import type { CommandRunner } from '../../src/os/mod.ts';
 
 const T: TableRef = { family: 'inet', name: 'margay' };
 
+/** The type and flags of each netlink message of a batch. */
+function headers(batch: Buffer): Array<{ type: number; flags: number }> {
+  const messages: Array<{ type: number; flags: number }> = [];
+  for (let at = 0; at < batch.length; ) {
+    const len = batch.readUInt32LE(at);
+    messages.push({ type: batch.readUInt16LE(at + 4), flags: batch.readUInt16LE(at + 6) });
+    at += (len + 3) & ~3;
+  }
+  return messages;
+}
+
 /** The 32-bit words of a key as `nft --debug=netlink` prints them (little-endian words). */
 function words(key: Buffer): string {
   const out: string[] = [];
@@ -58,12 +69,7 @@ describe('nftables netlink batch - keys', () => {
       { verb: 'delete', set: 'to-wl', keyType: 'ifname', flags: [], elements: [{ key: 'cali1' }] },
       { verb: 'add', set: 'to-wl', keyType: 'ifname', flags: [], elements: [{ key: 'cali1', verdict: 'goto twp_abc' }] },
     ])!;
-    const messages: Array<{ type: number; flags: number }> = [];
-    for (let at = 0; at < batch.length; ) {
-      const len = batch.readUInt32LE(at);
-      messages.push({ type: batch.readUInt16LE(at + 4), flags: batch.readUInt16LE(at + 6) });
-      at += (len + 3) & ~3;
-    }
+    const messages = headers(batch);
     assert.deepEqual(
       messages.map((m) => m.type),
       [0x10, (10 << 8) | 14, (10 << 8) | 12, 0x11],
@@ -82,12 +88,7 @@ describe('nftables netlink batch - keys', () => {
       { kind: 'deleteChain', chain: 'pi-old' },
       { kind: 'deleteSet', set: 'v4-old' },
     ])!;
-    const messages: Array<{ type: number; flags: number }> = [];
-    for (let at = 0; at < batch.length; ) {
-      const len = batch.readUInt32LE(at);
-      messages.push({ type: batch.readUInt16LE(at + 4), flags: batch.readUInt16LE(at + 6) });
-      at += (len + 3) & ~3;
-    }
+    const messages = headers(batch);
     const nft = (type: number) => (10 << 8) | type;
     assert.deepEqual(
       messages.map((m) => m.type),
