@@ -79,6 +79,18 @@ describe('nftables netlink batch - keys', () => {
     assert.ok(batch.includes(Buffer.from('twp_abc\0')), 'the verdict names its chain');
   });
 
+  it('creates sets as nft 1.0.6 does (`nft --debug=mnl`): type, key length, batch-local id, user data', () => {
+    const batch = encodeTransactionBatch('margay', [
+      { kind: 'addSet', set: 'a', keyType: 'ipv4_addr', flags: [] },
+      { kind: 'addSet', set: 'c', keyType: 'ipv4_addr . inet_proto . inet_service', flags: [] },
+    ])!;
+    assert.equal(headers(batch)[1]!.type, (10 << 8) | 9);
+    // After the message and nfgenmsg headers: table, name, flags 0, key type 7, key length 4, id 1, user data (byte order 2).
+    const first = batch.subarray(20 + 20, 20 + 84).toString('hex');
+    assert.equal(first, '0b0001006d61726761790000' + '0600020061000000' + '0800030000000000' + '0800040000000007' + '0800050000000004' + '08000a0000000001' + '0a000d00000402000000' + '0000');
+    assert.ok(batch.includes(Buffer.from('08000400' + '0000730d' + '08000500' + '0000000c' + '08000a00' + '00000002', 'hex')), 'the concatenation: type, 12 bytes, id 2');
+  });
+
   it('frames chains and rules: new chain, flush, rules appended, chain and set deleted, in the order given', () => {
     const batch = encodeTransactionBatch('margay', [
       { kind: 'addChain', chain: 'pi-gnp/x' },
@@ -98,6 +110,8 @@ describe('nftables netlink batch - keys', () => {
     assert.ok(batch.includes(Buffer.from('mg:0123456789abcdef gnp/x ingress 0\0')), 'with its comment');
     // One command without a netlink form sends the whole transaction to nft.
     assert.equal(encodeTransactionBatch('margay', [{ kind: 'addChain', chain: 'c' }, { kind: 'other' }]), undefined);
+    assert.equal(encodeTransactionBatch('margay', [{ kind: 'addSet', set: 'v4n-x', keyType: 'ipv4_addr', flags: ['interval'] }]), undefined);
+    assert.equal(encodeTransactionBatch('margay', [{ kind: 'addSet', set: 'x', keyType: 'ifname', flags: [] }]), undefined);
     assert.equal(encodeTransactionBatch('margay', [{ kind: 'addRule', chain: 'c', body: 'th dport { 1, 2 } accept', comment: 'mg:0123456789abcdef' }]), undefined);
   });
 });
@@ -166,12 +180,12 @@ describe('nftables driver - element-only transactions as netlink batches', () =>
     const back = await driver.apply(d, d.takeDirty());
     assert.equal(back.via, 'netlink');
     assert.equal(nftTexts.length, 1);
-    // A change nft must make (a new set) leaves the orphan waiting too.
+    // A change nft must make (a new interval set) leaves the orphan waiting too.
     d.setMapElement('to-wl', 'cali2', 'goto twp_1');
     d.deleteChain('twp_2');
     await driver.apply(d, d.takeDirty());
-    d.setSet({ name: 'v4-s.b', type: 'ipv4_addr', flags: [], elements: new Set(['10.0.0.3/32']) });
-    d.setChain({ name: 'twp_3', rules: [rule('ip saddr @v4-s.b counter accept', 'end')] });
+    d.setSet({ name: 'v4n-s.b', type: 'ipv4_addr', flags: ['interval'], elements: new Set(['10.0.3.0/24']) });
+    d.setChain({ name: 'twp_3', rules: [rule('ip saddr @v4n-s.b counter accept', 'end')] });
     const viaNft = await driver.apply(d, d.takeDirty());
     assert.equal(viaNft.via, 'nft');
     assert.doesNotMatch(nftTexts[1]!, /twp_2/);
@@ -231,7 +245,7 @@ describe('nftables driver - element-only transactions as netlink batches', () =>
     const mixed = computeTransaction(k, d, d.takeDirty(), T);
     assert.deepEqual(
       mixed.ops?.map((o) => o.kind),
-      ['other', 'addChain', 'elements', 'flushChain', 'addRule', 'addRule'],
+      ['addSet', 'addChain', 'elements', 'flushChain', 'addRule', 'addRule'],
       mixed.lines.join('\n'),
     );
     assert.equal(mixed.ops?.length, mixed.lines.length, 'one op per line');

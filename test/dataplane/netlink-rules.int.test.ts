@@ -141,6 +141,20 @@ describe('nftables rules by netlink equal nft', () => {
     assert.equal(host.nft.via, 'netlink', host.text);
   });
 
+  it('a policy whose selectors are new: its sets created in the same batch', async () => {
+    const created = await step([
+      ipSet('s:c', ['10.244.3.1/32', '10.244.3.2/32', 'fd00::3/128']),
+      ipPortSet('n:db', ['10.244.3.1,tcp:5432', 'fd00::3,tcp:5432']),
+      policy('gnp/new', {
+        tier: 'default',
+        ingress: [{ action: 'allow', protocol: TCP, src: { ipSets: ['s:c'] }, dst: { namedPortIpSets: ['n:db'] } }, { action: 'deny', src: { notIpSets: ['s:c'] } }],
+      }),
+      workload('default/w2', 'cali2', ['10.244.1.2/32'], { tiers: [tier('default', { ingress: ['gnp/new'] })], profiles: ['pro/kns.x'] }),
+    ]);
+    assert.equal(created.nft.via, 'netlink', created.text);
+    assert.match(created.text, /add set inet margay v6p-n\.db \{ type ipv6_addr \. inet_proto \. inet_service; \}/);
+  });
+
   it('settings that rewrite the fixed chains (failsafe ports with nets, interface prefixes, endpoint-to-host action)', async () => {
     const fixed = {
       ipv6Enabled: true,

@@ -155,7 +155,7 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
     if (!k) {
       const flags = d.flags.length > 0 ? ` flags ${d.flags.join(', ')};` : '';
       create.push(`add set ${T} ${name} { type ${d.type};${flags} }`);
-      ops.create.push({ kind: 'other' });
+      ops.create.push({ kind: 'addSet', set: name, keyType: d.type, flags: d.flags });
       stats.setsCreated++;
     }
     const del: string[] = [];

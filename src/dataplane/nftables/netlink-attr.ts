@@ -28,6 +28,7 @@ export const NftMsg = {
   delChain: 5,
   newRule: 6,
   delRule: 8,
+  newSet: 9,
   delSet: 11,
   newSetElem: 12,
   delSetElem: 14,

@@ -6,8 +6,9 @@
  * Why not `nft`: nft 1.0.6 reads every chain of the namespace into its cache before it adds an
  * element (~10 ms with 10,000 chains, docs/dataplane.md "One change at scale"); the kernel itself
  * takes a fraction of a millisecond for an element. So the everyday changes — elements (a remote
- * endpoint's address joining a set), chains added, flushed, refilled and deleted (a policy written
- * or edited) — go this way, and the rest (sets created, base chains, a new table) through nft.
+ * endpoint's address joining a set), sets created, chains added, flushed, refilled and deleted (a
+ * policy written or edited) — go this way, and the rest (base chains, maps created, interval sets,
+ * a new table) through nft.
  *
  * Rules: parsed into expressions by rule-parse.ts, encoded by rule-encode.ts; a rule text that is
  * not supported there makes the whole transaction go through nft.
@@ -23,7 +24,7 @@
  * 16 bytes padded with zeros.
  */
 import { parseIp } from '../../net/mod.ts';
-import { align4, attr, AttrTooLarge, batch, nested, NFTA_DATA_VALUE, NftMsg, nftMessage, NLM_F_APPEND, NLM_F_CREATE, stringAttr, verdictAttr } from './netlink-attr.ts';
+import { align4, attr, AttrTooLarge, batch, nested, NFTA_DATA_VALUE, NftMsg, nftMessage, NLM_F_APPEND, NLM_F_CREATE, stringAttr, u32Attr, verdictAttr } from './netlink-attr.ts';
 import { commentUserdata, encodeExpressions } from './rule-encode.ts';
 import { parseRule } from './rule-parse.ts';
 
@@ -47,6 +48,7 @@ export interface ElementOp {
  */
 export type TxOp =
   | { kind: 'elements'; op: ElementOp }
+  | { kind: 'addSet'; set: string; keyType: string; flags: readonly string[] }
   | { kind: 'addChain'; chain: string }
   | { kind: 'flushChain'; chain: string }
   | { kind: 'addRule'; chain: string; body: string; comment: string }
@@ -69,6 +71,25 @@ const RULE_EXPRESSIONS = 4;
 const RULE_USERDATA = 7;
 const SET_TABLE = 1;
 const SET_NAME = 2;
+const SET_FLAGS = 3;
+const SET_KEY_TYPE = 4;
+const SET_KEY_LEN = 5;
+const SET_ID = 10;
+const SET_USERDATA = 13;
+
+/**
+ * The key types of the sets Margay creates with elements netlink can write (plain sets of
+ * addresses, address·protocol·port sets), as nft 1.0.6 creates them (`nft --debug=mnl`): the
+ * datatype (a concatenation's types 6 bits apart), the key length (each field in 4-byte
+ * registers) and the user data nft stores (the key's byte order, and for a concatenation the
+ * description of its fields).
+ */
+const SET_KEYS: Record<string, { type: number; len: number; userdata: string }> = {
+  ipv4_addr: { type: 7, len: 4, userdata: '000402000000' },
+  ipv6_addr: { type: 8, len: 16, userdata: '000402000000' },
+  'ipv4_addr . inet_proto . inet_service': { type: (7 << 12) | (12 << 6) | 13, len: 12, userdata: '00040000000003080004' + '0d0000000100' },
+  'ipv6_addr . inet_proto . inet_service': { type: (8 << 12) | (12 << 6) | 13, len: 24, userdata: '00040000000003080004' + '0d0000000100' },
+};
 const IFNAMSIZ = 16;
 
 /** Protocol names nft prints for `inet_proto` keys. */
@@ -170,11 +191,28 @@ function encodeRule(table: string, chain: string, body: string, comment: string)
   ]);
 }
 
+/** A set created (`add set`), numbered `id` in its batch as nft numbers them, or undefined when its type is not supported. */
+function encodeSet(table: string, name: string, keyType: string, flags: readonly string[], id: number): Buffer | undefined {
+  const key = SET_KEYS[keyType.replace(/\s+/g, ' ').trim()];
+  if (!key || flags.length > 0) return undefined;
+  return nftMessage(NftMsg.newSet, NLM_F_CREATE, [
+    stringAttr(SET_TABLE, table),
+    stringAttr(SET_NAME, name),
+    u32Attr(SET_FLAGS, 0),
+    u32Attr(SET_KEY_TYPE, key.type),
+    u32Attr(SET_KEY_LEN, key.len),
+    u32Attr(SET_ID, id),
+    attr(SET_USERDATA, Buffer.from(key.userdata, 'hex')),
+  ]);
+}
+
 /** One command's message, or undefined when it has no netlink form here. */
-function encodeTxOp(table: string, op: TxOp): Buffer | undefined {
+function encodeTxOp(table: string, op: TxOp, setId: () => number): Buffer | undefined {
   switch (op.kind) {
     case 'elements':
       return encodeOp(table, op.op);
+    case 'addSet':
+      return encodeSet(table, op.set, op.keyType, op.flags, setId());
     case 'addChain':
       return nftMessage(NftMsg.newChain, NLM_F_CREATE, [stringAttr(CHAIN_TABLE, table), stringAttr(CHAIN_NAME, op.chain)]);
     case 'flushChain':
@@ -199,9 +237,10 @@ export function encodeTransactionBatch(table: string, ops: readonly TxOp[], maxB
   if (ops.length === 0) return undefined;
   const messages: Buffer[] = [];
   let size = 2 * 20; // batch begin and end
+  let sets = 0;
   try {
     for (const op of ops) {
-      const m = encodeTxOp(table, op);
+      const m = encodeTxOp(table, op, () => ++sets);
       if (!m) return undefined;
       size += m.length;
       if (size > maxBytes) return undefined;
