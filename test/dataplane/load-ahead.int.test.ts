@@ -8,6 +8,7 @@ import type { DataplaneUpdate } from '../../src/calc/model.ts';
 import { Dataplane } from '../../src/dataplane/mod.ts';
 import { createRunner, type CommandRunner } from '../../src/os/mod.ts';
 import { createTestNetns, type TestNetns } from '../harness/netns.ts';
+import { normalizedRuleset } from '../harness/nft-listing.ts';
 import { IN_SYNC, ipPortSet, ipSet, policy, port, settings, tier, workload } from './updates.ts';
 
 const LISTS = 6;
@@ -35,25 +36,6 @@ function coldStart(): DataplaneUpdate[] {
   }
   updates.push(IN_SYNC);
   return updates;
-}
-
-/**
- * The table as JSON, without handles, objects by kind and name (a listing follows the order of
- * creation, which a load ahead changes), rules in order within their chain, sorted elements:
- * equal for equal rulesets.
- */
-async function ruleset(ns: TestNetns): Promise<string> {
-  const out = await ns.exec('nft', ['-j', 'list', 'table', 'inet', 'margay']);
-  const items = (JSON.parse(out.stdout).nftables as Array<Record<string, Record<string, unknown>>>).filter((o) => !o.metainfo);
-  const key = (o: Record<string, Record<string, unknown>>, i: number): string => {
-    const [kind] = Object.keys(o) as [string];
-    const body = o[kind]!;
-    return kind === 'rule' ? `rule ${String(body.chain)} ${String(i).padStart(6, '0')}` : `${kind} ${String(body.name)}`;
-  };
-  const sorted = items.map((o, i) => ({ o, k: key(o, i) })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)).map((x) => x.o);
-  const clean = (k: string, v: unknown): unknown =>
-    k === 'handle' ? undefined : k === 'elem' && Array.isArray(v) ? [...v].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)) : v;
-  return JSON.stringify(sorted, clean, 1);
 }
 
 /** A runner into `ns` that lets `hook` answer or fail some commands first. */
@@ -86,7 +68,7 @@ describe('dataplane - a cold start loads ahead (real kernel)', () => {
       const res = await dp.apply(coldStart());
       assert.ok(res.ok, String(res.nft.error));
       assert.equal(res.nft.ahead, undefined, 'one transaction');
-      expected = await ruleset(single);
+      expected = await normalizedRuleset(single);
     } finally {
       dp.close();
     }
@@ -105,7 +87,7 @@ describe('dataplane - a cold start loads ahead (real kernel)', () => {
       assert.ok((res.nft.ahead?.commands ?? 0) > LISTS * PER_LIST * 2, 'the policy chains went ahead');
       assert.match(dp.lastTransaction, /hook forward/, 'the base chains come with the full apply');
       assert.doesNotMatch(dp.lastTransaction, /add chain inet margay pi-np\/ns\/p0 /, 'not the policy chains again');
-      assert.equal(await ruleset(ns), expected);
+      assert.equal(await normalizedRuleset(ns), expected);
       const again = await dp.resync();
       assert.equal(again.nft.commands, 0, dp.lastTransaction);
     } finally {
@@ -123,7 +105,7 @@ describe('dataplane - a cold start loads ahead (real kernel)', () => {
       assert.match(String(res.nft.ahead?.error), /exists/i);
       assert.ok(res.ok, String(res.nft.error));
       assert.equal(res.nft.fullSync, true);
-      assert.equal(await ruleset(ns), expected, 'the stray chain is gone, the rest as a single load');
+      assert.equal(await normalizedRuleset(ns), expected, 'the stray chain is gone, the rest as a single load');
     } finally {
       dp.close();
     }
@@ -157,7 +139,7 @@ describe('dataplane - a cold start loads ahead (real kernel)', () => {
       const res = await restarted.apply(coldStart());
       assert.ok(res.ok, String(res.nft.error));
       assert.equal(res.nft.ahead, undefined, 'over an existing table: the full comparison, not a load ahead');
-      assert.equal(await ruleset(ns), expected);
+      assert.equal(await normalizedRuleset(ns), expected);
     } finally {
       restarted.close();
     }
