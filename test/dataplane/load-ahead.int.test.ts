@@ -28,6 +28,8 @@ function coldStart(): DataplaneUpdate[] {
     );
   }
   updates.push(ipPortSet('n:web', ['10.244.0.2,tcp:80']));
+  // A port without a protocol: the rule uses the fixed set of protocols with ports.
+  updates.push(policy('np/ns/p0', { tier: 'default', ingress: [{ action: 'allow', dst: { ports: [port(7)] } }], egress: [{ action: 'allow', protocol: 17, dst: { ports: [port(53)] } }] }));
   updates.push(policy('pro/kns.ns', { ingress: [{ action: 'allow' }], egress: [{ action: 'allow' }] }));
   for (let w = 0; w < 2 * LISTS; w++) {
     const l = w % LISTS;

@@ -103,8 +103,8 @@ export class NftablesManager implements Manager {
   }
 
   /**
-   * Renders the recorded IP sets and policies only: what nothing refers to until the endpoints
-   * are rendered (a cold start loads it ahead meanwhile; driver.ts `loadAhead`).
+   * Renders the recorded IP sets and policies only (and the fixed sets their rules may use): what
+   * nothing refers to until the endpoints are rendered (a cold start loads it ahead meanwhile; driver.ts `loadAhead`).
    * {@link completeDeferredWork} renders the rest.
    */
   completeSetsAndPolicies(): void {
@@ -116,6 +116,7 @@ export class NftablesManager implements Manager {
       this.#floatingIps.markDirty();
       this.#settingsDirty = false;
     }
+    this.#statics.completeSets();
     this.#ipSets.completeDeferredWork();
     this.#policies.completeDeferredWork();
   }
