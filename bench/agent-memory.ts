@@ -78,6 +78,15 @@ async function sample(agent: Awaited<ReturnType<typeof startAgent>>): Promise<Sa
   };
 }
 
+/**
+ * The dataplane's transactions (by path), errors and full resyncs: a refused netlink batch or a
+ * resync in flight while sampling would show here (and would explain an outlier).
+ */
+function dataplaneCounters(metrics: string): string {
+  const lines = metrics.split('\n').filter((l) => /^margay_dataplane_(transactions_total|errors_total|resync_seconds_count)/.test(l));
+  return lines.length > 0 ? lines.join('; ') : 'none';
+}
+
 const mib = (b: number): string => (b / 2 ** 20).toFixed(1);
 
 const etcd = await startEtcd({ extraArgs: ['--quota-backend-bytes=4294967296'] });
@@ -147,6 +156,8 @@ try {
   await new Promise((r) => setTimeout(r, 5000));
   const after = await sample(agent);
   const loadAfter = load();
+  const dataplane = dataplaneCounters(await agent.metrics());
+  const problems = agent.logs().split('\n').filter((l) => l.trim() !== '');
   // Only now: writing a heap snapshot costs the process several times its heap in native memory,
   // which stays resident, so a snapshot before the last sample would count it as the endpoints'.
   const heap = await heapClasses(agent);
@@ -163,6 +174,8 @@ try {
   row('external (buffers)', 'external');
   console.log(`first write → all ${REMOTE} updates through the calculation graph: ${(receivedMs / 1000).toFixed(1)} s`);
   console.log(`agent: ${BUILT ? 'compiled CLI (bin/margay.js)' : 'sources through tsx'}${NODE_OPTIONS.length ? ` with ${NODE_OPTIONS.join(' ')}` : ''}; load average ${loadBefore} (idle sample), ${loadAfter} (with remote endpoints)`);
+  console.log(`dataplane counters at the last sample: ${dataplane}`);
+  console.log(`agent warnings and errors: ${problems.length}${problems.slice(0, 3).map((l) => `\n  ${l.slice(0, 400)}`).join('')}`);
   console.log(`\nWith ${REMOTE} remote endpoints (BENCH_REMOTE=0 for the idle agent's), ${heap}`);
 } finally {
   await agent?.destroy();

@@ -41,6 +41,18 @@ describe('nftables netlink batch - keys', () => {
     assert.equal(encodeElementBatch('margay', []), undefined);
   });
 
+  it('leaves batches past a netlink attribute (64 KiB) or the given size to nft instead of throwing', () => {
+    // 20,000 addresses: one element list of ~240 KiB, more than an attribute's 16-bit length.
+    const elements = Array.from({ length: 20_000 }, (_, i) => ({ key: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` }));
+    const big = { verb: 'add' as const, set: 's', keyType: 'ipv4_addr', flags: [], elements };
+    assert.equal(encodeElementBatch('margay', [big]), undefined);
+    const small = { ...big, elements: elements.slice(0, 100) };
+    const batch = encodeElementBatch('margay', [small]);
+    assert.ok(batch && batch.length > 1000);
+    assert.equal(encodeElementBatch('margay', [small], batch.length - 1), undefined, 'over the limit');
+    assert.deepEqual(encodeElementBatch('margay', [small], batch.length), batch, 'exactly at the limit');
+  });
+
   it('frames a batch: begin, one message per op with an acknowledgement asked, end', () => {
     const batch = encodeElementBatch('margay', [
       { verb: 'delete', set: 'to-wl', keyType: 'ifname', flags: [], elements: [{ key: 'cali1' }] },

@@ -330,8 +330,7 @@ export class NftablesDriver {
 
   private netlinkBatch(tx: NftTransaction): Buffer | undefined {
     if (!tx.elementOps) return undefined;
-    const batch = encodeElementBatch(this.table.name, tx.elementOps);
-    return batch && batch.length <= MAX_NETLINK_BATCH ? batch : undefined;
+    return encodeElementBatch(this.table.name, tx.elementOps, MAX_NETLINK_BATCH);
   }
 
   private async attempt(desired: DesiredState, scope: DiffScope, tidy: boolean): Promise<Omit<NftApplyOutcome, 'fullSync' | 'retried'>> {

@@ -66,8 +66,15 @@ const PROTOCOLS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, ipv6_icmp:
 
 const align4 = (n: number): number => (n + 3) & ~3;
 
-/** A netlink attribute: header, payload, padding. */
+/** The largest netlink attribute: its length is 16 bits. */
+const MAX_ATTR = 0xffff;
+
+/** An attribute would not fit in its 16-bit length (the batch is then not encoded here). */
+class TooLarge extends Error {}
+
+/** A netlink attribute: header, payload, padding. @throws {TooLarge} past {@link MAX_ATTR} bytes. */
 function attr(type: number, payload: Buffer): Buffer {
+  if (4 + payload.length > MAX_ATTR) throw new TooLarge();
   const out = Buffer.alloc(align4(4 + payload.length));
   out.writeUInt16LE(4 + payload.length, 0);
   out.writeUInt16LE(type, 2);
@@ -192,16 +199,25 @@ function encodeOp(table: string, op: ElementOp, seq: number): Buffer | undefined
 
 /**
  * The batch for `ops` on the `inet` table `table`, in order; undefined when some op cannot be
- * encoded here (the caller then uses nft for the whole transaction).
+ * encoded here or the batch would be larger than `maxBytes` (an op's element list is one netlink
+ * attribute, at most 64 KiB): the caller then uses nft for the whole transaction.
  */
-export function encodeElementBatch(table: string, ops: readonly ElementOp[]): Buffer | undefined {
+export function encodeElementBatch(table: string, ops: readonly ElementOp[], maxBytes = Infinity): Buffer | undefined {
   if (ops.length === 0) return undefined;
   const messages = [message(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, 1, 0, NFNL_SUBSYS_NFTABLES, [])];
-  for (const op of ops) {
-    const m = encodeOp(table, op, messages.length + 1);
-    if (!m) return undefined;
-    messages.push(m);
+  let size = messages[0]!.length;
+  try {
+    for (const op of ops) {
+      const m = encodeOp(table, op, messages.length + 1);
+      if (!m) return undefined;
+      size += m.length;
+      if (size > maxBytes) return undefined;
+      messages.push(m);
+    }
+  } catch (err) {
+    if (err instanceof TooLarge) return undefined;
+    throw err;
   }
   messages.push(message(NFNL_MSG_BATCH_END, NLM_F_REQUEST, messages.length + 1, 0, NFNL_SUBSYS_NFTABLES, []));
-  return Buffer.concat(messages);
+  return size + messages[messages.length - 1]!.length <= maxBytes ? Buffer.concat(messages) : undefined;
 }
