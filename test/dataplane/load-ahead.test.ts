@@ -147,7 +147,6 @@ describe('nftables driver - load ahead', () => {
     driver.prefetch({ probeFirst: true });
     await driver.loadAhead(d);
     await driver.apply(d, d.takeDirty());
-    await new Promise((resolve) => setImmediate(resolve));
     assert.equal(seen.length, 1);
     assert.equal(existsSync(seen[0]!), false);
   });

@@ -20,7 +20,8 @@
  * full diff (the view may have been stale), then reports the error.
  */
 import { randomBytes } from 'node:crypto';
-import { unlink, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExecError, type CommandRunner } from '../../os/mod.ts';
@@ -215,11 +216,15 @@ export class NftablesDriver {
     // A private file written now, so that nft starts without waiting for this thread.
     const file = join(tmpdir(), `margay-ahead-${process.pid}-${randomBytes(8).toString('hex')}.nft`);
     writeFileSync(file, aheadText(tx, this.table), { mode: 0o600, flag: 'wx' });
-    const done = this.runner(this.nft, ['-f', file], { timeoutMs: this.timeoutMs }).then(
-      () => undefined,
-      (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
-    );
-    void done.finally(() => unlink(file, () => undefined));
+    const done = this.runner(this.nft, ['-f', file], { timeoutMs: this.timeoutMs })
+      .then(
+        () => undefined,
+        (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+      )
+      .then(async (err) => {
+        await unlink(file).catch(() => undefined); // gone before the apply that waits for it goes on
+        return err;
+      });
     this.ahead = { done, view, commands: tx.lines.length };
     // One turn of the event loop hands the command to the shell before the caller renders on.
     await nextTurn();
