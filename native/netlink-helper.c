@@ -26,8 +26,8 @@
  *       Sends one nftables netlink batch (begin, messages, end; built by the agent, see
  *       src/dataplane/nftables/netlink-batch.ts) in the helper's own namespace and reports the
  *       first error the kernel acknowledges. The kernel applies a batch all or nothing. This is how
- *       the agent changes set and map elements without `nft`, whose cache of every chain in the
- *       namespace costs ~10 ms per transaction on a large ruleset.
+ *       the agent changes set and map elements, chains and rules without `nft`, whose cache of
+ *       every chain in the namespace costs ~10 ms per transaction on a large ruleset.
  *
  * A request with the wrong number of fields is refused. A namespace path must name a network
  * namespace (nsfs): anything else is refused without blocking (O_NONBLOCK), since one stuck

@@ -66,7 +66,7 @@ export interface DataplaneOptions {
    */
   watchLinks?: boolean;
   /**
-   * The `margay-netlink` helper binary, for element-only nftables transactions (netlink-batch.ts);
+   * The `margay-netlink` helper binary, for nftables transactions without nft (netlink-batch.ts);
    * `false` for none (everything through nft). Default: the built helper when there is one and
    * no custom runner.
    */
@@ -112,7 +112,7 @@ export interface DataplaneStats {
   transactions: number;
   /** nft transactions the kernel rejected. */
   transactionErrors: number;
-  /** Of the applied transactions, those sent as netlink batches (elements only). */
+  /** Of the applied transactions, those sent as netlink batches (no nft process). */
   netlinkTransactions: number;
   /** Commands in all applied transactions. */
   nftCommands: number;
@@ -145,7 +145,7 @@ export class Dataplane {
   private readonly session: NftSession | undefined;
   /** The resident `ip -force -batch -` for route changes (none with a custom runner). */
   private readonly ipSession: IpSession | undefined;
-  /** The resident `margay-netlink` for element-only transactions (none without the helper). */
+  /** The resident `margay-netlink` for nftables transactions without nft (none without the helper). */
   private readonly netlink: NetlinkHelper | undefined;
   private readonly netns: string | undefined;
   private readonly nftManager: NftablesManager;

@@ -3,11 +3,22 @@ import { describe, it } from 'node:test';
 import { applyToView, computeTransaction, type TableRef } from '../../src/dataplane/nftables/diff.ts';
 import { MAX_ORPHANS, NftablesDriver } from '../../src/dataplane/nftables/driver.ts';
 import { emptyKernelTable } from '../../src/dataplane/nftables/kernel.ts';
-import { encodeElementBatch, encodeKey } from '../../src/dataplane/nftables/netlink-batch.ts';
+import { encodeElementBatch, encodeKey, encodeTransactionBatch } from '../../src/dataplane/nftables/netlink-batch.ts';
 import { DesiredState, rule } from '../../src/dataplane/nftables/state.ts';
 import type { CommandRunner } from '../../src/os/mod.ts';
 
 const T: TableRef = { family: 'inet', name: 'margay' };
+
+/** The type and flags of each netlink message of a batch. */
+function headers(batch: Buffer): Array<{ type: number; flags: number }> {
+  const messages: Array<{ type: number; flags: number }> = [];
+  for (let at = 0; at < batch.length; ) {
+    const len = batch.readUInt32LE(at);
+    messages.push({ type: batch.readUInt16LE(at + 4), flags: batch.readUInt16LE(at + 6) });
+    at += (len + 3) & ~3;
+  }
+  return messages;
+}
 
 /** The 32-bit words of a key as `nft --debug=netlink` prints them (little-endian words). */
 function words(key: Buffer): string {
@@ -58,12 +69,7 @@ describe('nftables netlink batch - keys', () => {
       { verb: 'delete', set: 'to-wl', keyType: 'ifname', flags: [], elements: [{ key: 'cali1' }] },
       { verb: 'add', set: 'to-wl', keyType: 'ifname', flags: [], elements: [{ key: 'cali1', verdict: 'goto twp_abc' }] },
     ])!;
-    const messages: Array<{ type: number; flags: number }> = [];
-    for (let at = 0; at < batch.length; ) {
-      const len = batch.readUInt32LE(at);
-      messages.push({ type: batch.readUInt16LE(at + 4), flags: batch.readUInt16LE(at + 6) });
-      at += (len + 3) & ~3;
-    }
+    const messages = headers(batch);
     assert.deepEqual(
       messages.map((m) => m.type),
       [0x10, (10 << 8) | 14, (10 << 8) | 12, 0x11],
@@ -71,6 +77,42 @@ describe('nftables netlink batch - keys', () => {
     assert.equal(messages[1]!.flags & 0x4, 0x4, 'delete asks for an acknowledgement');
     assert.equal(messages[2]!.flags & 0x400, 0x400, 'add creates');
     assert.ok(batch.includes(Buffer.from('twp_abc\0')), 'the verdict names its chain');
+  });
+
+  it('creates sets as nft 1.0.6 does (`nft --debug=mnl`): type, key length, batch-local id, user data', () => {
+    const batch = encodeTransactionBatch('margay', [
+      { kind: 'addSet', set: 'a', keyType: 'ipv4_addr', flags: [] },
+      { kind: 'addSet', set: 'c', keyType: 'ipv4_addr . inet_proto . inet_service', flags: [] },
+    ])!;
+    assert.equal(headers(batch)[1]!.type, (10 << 8) | 9);
+    // After the message and nfgenmsg headers: table, name, flags 0, key type 7, key length 4, id 1, user data (byte order 2).
+    const first = batch.subarray(20 + 20, 20 + 84).toString('hex');
+    assert.equal(first, '0b0001006d61726761790000' + '0600020061000000' + '0800030000000000' + '0800040000000007' + '0800050000000004' + '08000a0000000001' + '0a000d00000402000000' + '0000');
+    assert.ok(batch.includes(Buffer.from('08000400' + '0000730d' + '08000500' + '0000000c' + '08000a00' + '00000002', 'hex')), 'the concatenation: type, 12 bytes, id 2');
+  });
+
+  it('frames chains and rules: new chain, flush, rules appended, chain and set deleted, in the order given', () => {
+    const batch = encodeTransactionBatch('margay', [
+      { kind: 'addChain', chain: 'pi-gnp/x' },
+      { kind: 'flushChain', chain: 'twp_1' },
+      { kind: 'addRule', chain: 'pi-gnp/x', body: 'meta l4proto 6 ip saddr @v4-s.a th dport 80 counter drop', comment: 'mg:0123456789abcdef gnp/x ingress 0' },
+      { kind: 'addRule', chain: 'twp_1', body: 'jump pi-gnp/x', comment: 'mg:0123456789abcdef tier' },
+      { kind: 'deleteChain', chain: 'pi-old' },
+      { kind: 'deleteSet', set: 'v4-old' },
+    ])!;
+    const messages = headers(batch);
+    const nft = (type: number) => (10 << 8) | type;
+    assert.deepEqual(
+      messages.map((m) => m.type),
+      [0x10, nft(3), nft(8), nft(6), nft(6), nft(5), nft(11), 0x11],
+    );
+    assert.equal(messages[3]!.flags & 0xc00, 0xc00, 'a rule is created and appended');
+    assert.ok(batch.includes(Buffer.from('mg:0123456789abcdef gnp/x ingress 0\0')), 'with its comment');
+    // One command without a netlink form sends the whole transaction to nft.
+    assert.equal(encodeTransactionBatch('margay', [{ kind: 'addChain', chain: 'c' }, { kind: 'other' }]), undefined);
+    assert.equal(encodeTransactionBatch('margay', [{ kind: 'addSet', set: 'v4n-x', keyType: 'ipv4_addr', flags: ['interval'] }]), undefined);
+    assert.equal(encodeTransactionBatch('margay', [{ kind: 'addSet', set: 'x', keyType: 'ifname', flags: [] }]), undefined);
+    assert.equal(encodeTransactionBatch('margay', [{ kind: 'addRule', chain: 'c', body: 'th dport { 1, 2 } accept', comment: 'mg:0123456789abcdef' }]), undefined);
   });
 });
 
@@ -138,11 +180,12 @@ describe('nftables driver - element-only transactions as netlink batches', () =>
     const back = await driver.apply(d, d.takeDirty());
     assert.equal(back.via, 'netlink');
     assert.equal(nftTexts.length, 1);
-    // A change nft must make (a new chain) leaves the orphan waiting too.
+    // A change nft must make (a new interval set) leaves the orphan waiting too.
     d.setMapElement('to-wl', 'cali2', 'goto twp_1');
     d.deleteChain('twp_2');
     await driver.apply(d, d.takeDirty());
-    d.setChain({ name: 'twp_3', rules: [rule('counter accept', 'end')] });
+    d.setSet({ name: 'v4n-s.b', type: 'ipv4_addr', flags: ['interval'], elements: new Set(['10.0.3.0/24']) });
+    d.setChain({ name: 'twp_3', rules: [rule('ip saddr @v4n-s.b counter accept', 'end')] });
     const viaNft = await driver.apply(d, d.takeDirty());
     assert.equal(viaNft.via, 'nft');
     assert.doesNotMatch(nftTexts[1]!, /twp_2/);
@@ -172,8 +215,9 @@ describe('nftables driver - element-only transactions as netlink batches', () =>
     await driver.apply(d, d.takeDirty(), { full: true });
     d.deleteChain('fip-dnat');
     const dropped = await driver.apply(d, d.takeDirty());
-    assert.equal(dropped.via, 'nft', 'not a policy object: deleted at once');
-    assert.match(nftTexts[1]!, /delete chain inet margay fip-dnat/);
+    assert.equal(dropped.via, 'nft', 'the batch was refused: a full re-read and nft');
+    assert.equal(dropped.retried, true);
+    assert.doesNotMatch(nftTexts[1]!, /fip-dnat/, 'not a policy object: gone at once (the repair rewrote the table without it)');
     d.setMapElement('to-wl', 'cali9', 'goto twp_1');
     const failed = await driver.apply(d, d.takeDirty());
     assert.equal(failed.retried, true);
@@ -181,7 +225,7 @@ describe('nftables driver - element-only transactions as netlink batches', () =>
     assert.equal(failed.applied, true);
   });
 
-  it('marks only element-only transactions with their element ops', () => {
+  it('gives the commands of a transaction on an existing table structured, in the order of the text', () => {
     const d = desiredTable();
     const k = emptyKernelTable();
     applyToView(k, d, 'all', false);
@@ -189,13 +233,22 @@ describe('nftables driver - element-only transactions as netlink batches', () =>
     d.setMapElement('to-wl', 'cali2', 'goto twp_1');
     const elementsOnly = computeTransaction(k, d, d.takeDirty(), T);
     assert.deepEqual(
-      elementsOnly.elementOps?.map((o) => [o.verb, o.set, o.elements]),
+      elementsOnly.ops?.map((o) => (o.kind === 'elements' ? [o.op.verb, o.op.set, o.op.elements] : o.kind)),
       [
         ['delete', 'to-wl', [{ key: 'cali2' }]],
         ['add', 'to-wl', [{ key: 'cali2', verdict: 'goto twp_1' }]],
       ],
     );
     d.setChain({ name: 'twp_2', rules: [rule('counter accept', 'end')] });
-    assert.equal(computeTransaction(k, d, d.takeDirty(), T).elementOps, undefined);
+    d.setChain({ name: 'twp_9', rules: [rule('jump twp_2', 'new')] });
+    d.setSet({ name: 'v4-s.new', type: 'ipv4_addr', flags: [], elements: new Set(['10.0.0.9/32']) });
+    const mixed = computeTransaction(k, d, d.takeDirty(), T);
+    assert.deepEqual(
+      mixed.ops?.map((o) => o.kind),
+      ['addSet', 'addChain', 'elements', 'flushChain', 'addRule', 'addRule'],
+      mixed.lines.join('\n'),
+    );
+    assert.equal(mixed.ops?.length, mixed.lines.length, 'one op per line');
+    assert.equal(computeTransaction(emptyKernelTable(), d, 'all', T).ops, undefined, 'a new table goes to nft');
   });
 });

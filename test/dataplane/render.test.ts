@@ -82,6 +82,14 @@ describe('dataplane render - one rule', () => {
     ]);
   });
 
+  it('keeps source and destination port negations apart (nft 1.0.6 would merge them into "not both")', () => {
+    assert.deepEqual(bodies(r('deny', { protocol: 6, src: { notPorts: [port(1), port(7)] }, dst: { notPorts: [port(2), port(4)] } })), [
+      'meta l4proto 6 th sport != 1-1 th sport != 7-7 th dport != 2 th dport != 4 counter drop',
+    ]);
+    assert.deepEqual(bodies(r('deny', { protocol: 6, src: { ports: [port(1)] }, dst: { notPorts: [port(2)] } })), ['meta l4proto 6 th dport != 2 th sport 1 counter drop']);
+    assert.deepEqual(bodies(r('deny', { protocol: 6, src: { notPorts: [port(1)] }, dst: { notPorts: [port(2, 3)] } })), ['meta l4proto 6 th sport != 1 th dport != 2-3 counter drop'], 'a range is not merged');
+  });
+
   it('writes short OR-lists as one rule per element and long ones as anonymous sets', () => {
     // Ports × nets: 2 × 2 rules.
     assert.deepEqual(bodies(r('deny', { protocol: 6, src: { nets: ['10.0.0.0/8', '192.168.0.0/16'] }, dst: { ports: [port(80), port(443)] } }), 'normal', [4]), [

@@ -14,7 +14,7 @@
  *   map elements (deletes first) → flush chains to delete → delete maps → delete chains → delete sets.
  */
 import { deleteTextOf, type KernelChain, type KernelTable } from './kernel.ts';
-import type { ElementOp } from './netlink-batch.ts';
+import type { ElementOp, TxOp } from './netlink-batch.ts';
 import { baseSignature, elementText, ruleComment, setSignature, type BaseChainSpec, type ChainSpec, type DesiredState, type DirtyNames } from './state.ts';
 
 /** What to compare: everything, or only the dirty names. */
@@ -33,10 +33,10 @@ export interface NftTransaction {
   /** True when the table is deleted and re-created. */
   rebuild: boolean;
   /**
-   * The same changes as structured element commands, in the same order, when the batch changes
-   * only set and map elements of an existing table (see netlink-batch.ts); else undefined.
+   * The same commands structured, in the same order, when the table exists and is not rebuilt
+   * (see netlink-batch.ts); else undefined.
    */
-  elementOps?: ElementOp[];
+  ops?: TxOp[];
   /** Counts by kind, for logs and metrics. */
   stats: {
     chainsCreated: number;
@@ -136,8 +136,9 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
   const deleteMaps: string[] = [];
   const deleteChains: string[] = [];
   const deleteSets: string[] = [];
-  const setOps: ElementOp[] = [];
-  const mapOps: ElementOp[] = [];
+  // The structured twin of each list of lines, in the same order (netlink-batch.ts).
+  const ops = { create: [] as TxOp[], elements: [] as TxOp[], contents: [] as TxOp[], mapElements: [] as TxOp[] };
+  const deleteOps = { maps: [] as TxOp[], chains: [] as TxOp[], sets: [] as TxOp[], flushes: [] as TxOp[] };
 
   // Sets and their elements.
   for (const name of scopeNames(scope, (d) => d.sets, desired.sets, kernel.sets)) {
@@ -146,6 +147,7 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
     if (!d) {
       if (k) {
         deleteSets.push(`delete set ${T} ${name}`);
+        deleteOps.sets.push({ kind: 'deleteSet', set: name });
         stats.setsDeleted++;
       }
       continue;
@@ -153,6 +155,7 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
     if (!k) {
       const flags = d.flags.length > 0 ? ` flags ${d.flags.join(', ')};` : '';
       create.push(`add set ${T} ${name} { type ${d.type};${flags} }`);
+      ops.create.push({ kind: 'addSet', set: name, keyType: d.type, flags: d.flags });
       stats.setsCreated++;
     }
     const del: string[] = [];
@@ -163,25 +166,36 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
     const add: string[] = [];
     const text = elementText(d);
     for (const e of d.elements) if (!k?.elements.has(e)) add.push(text(e));
-    chunked(del, (part) => elements.push(`delete element ${T} ${name} { ${part.join(', ')} }`));
-    chunked(add, (part) => elements.push(`add element ${T} ${name} { ${part.join(', ')} }`));
-    const op = (verb: ElementOp['verb'], texts: string[]): ElementOp => ({ verb, set: name, keyType: d.type, flags: d.flags, elements: texts.map((key) => ({ key })) });
-    if (del.length > 0) setOps.push(op('delete', del));
-    if (add.length > 0) setOps.push(op('add', add));
+    const op = (verb: ElementOp['verb'], texts: string[]): TxOp => ({ kind: 'elements', op: { verb, set: name, keyType: d.type, flags: d.flags, elements: texts.map((key) => ({ key })) } });
+    chunked(del, (part) => {
+      elements.push(`delete element ${T} ${name} { ${part.join(', ')} }`);
+      ops.elements.push(op('delete', part));
+    });
+    chunked(add, (part) => {
+      elements.push(`add element ${T} ${name} { ${part.join(', ')} }`);
+      ops.elements.push(op('add', part));
+    });
     stats.elementsAdded += add.length;
     stats.elementsDeleted += del.length;
   }
 
   // Maps: creation now, elements after the chains they point to are filled.
+  const mapDeletes: TxOp[] = [];
   const mapNames = scopeNames(scope, (d) => d.maps.keys(), desired.maps, kernel.maps);
   for (const name of mapNames) {
     const d = desired.maps.get(name);
     const k = kernel.maps.get(name);
     if (!d) {
-      if (k) deleteMaps.push(`delete map ${T} ${name}`);
+      if (k) {
+        deleteMaps.push(`delete map ${T} ${name}`);
+        deleteOps.maps.push({ kind: 'deleteSet', set: name });
+      }
       continue;
     }
-    if (!k) create.push(`add map ${T} ${name} { type ${d.keyType} : verdict; }`);
+    if (!k) {
+      create.push(`add map ${T} ${name} { type ${d.keyType} : verdict; }`);
+      ops.create.push({ kind: 'other' });
+    }
     const dirtyKeys = scope === 'all' || !k ? 'all' : scope.maps.get(name) ?? 'all';
     const keys = dirtyKeys === 'all' ? new Set([...d.elements.keys(), ...(k?.elements.keys() ?? [])]) : dirtyKeys;
     const del: string[] = [];
@@ -204,12 +218,13 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
     }
     chunked(del, (part) => mapElements.push(`delete element ${T} ${name} { ${part.join(', ')} }`));
     chunked(add, (part) => mapElements.push(`add element ${T} ${name} { ${part.join(', ')} }`));
-    const op = (verb: ElementOp['verb'], entries: ElementOp['elements']): ElementOp => ({ verb, set: name, keyType: d.keyType, flags: [], elements: entries });
-    if (delKeys.length > 0) mapOps.push(op('delete', delKeys.map((key) => ({ key }))));
-    if (addEntries.length > 0) mapOps.push(op('add', addEntries));
+    const op = (verb: ElementOp['verb'], entries: ElementOp['elements']): TxOp => ({ kind: 'elements', op: { verb, set: name, keyType: d.keyType, flags: [], elements: entries } });
+    if (delKeys.length > 0) mapDeletes.push(op('delete', delKeys.map((key) => ({ key }))));
+    if (addEntries.length > 0) ops.mapElements.push(op('add', addEntries));
   }
   // Deletes of map elements must come before adds of the same keys.
   mapElements.sort((a, b) => (a.startsWith('delete') === b.startsWith('delete') ? 0 : a.startsWith('delete') ? -1 : 1));
+  ops.mapElements.unshift(...mapDeletes);
 
   // Chains.
   for (const name of scopeNames(scope, (d) => d.chains, desired.chains, kernel.chains)) {
@@ -217,8 +232,12 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
     const k = kernel.chains.get(name);
     if (!d) {
       if (k) {
-        if (k.rules.length > 0) flushDoomed.push(`flush chain ${T} ${name}`);
+        if (k.rules.length > 0) {
+          flushDoomed.push(`flush chain ${T} ${name}`);
+          deleteOps.flushes.push({ kind: 'flushChain', chain: name });
+        }
         deleteChains.push(`delete chain ${T} ${name}`);
+        deleteOps.chains.push({ kind: 'deleteChain', chain: name });
         stats.chainsDeleted++;
       }
       continue;
@@ -226,21 +245,38 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
     if (k && sameChain(k, d)) continue;
     if (!k) {
       create.push(d.base ? `add chain ${T} ${name} ${baseChainText(d.base)}` : `add chain ${T} ${name}`);
+      ops.create.push(d.base ? { kind: 'other' } : { kind: 'addChain', chain: name });
       stats.chainsCreated++;
     } else {
-      if (k.rules.length > 0) contents.push(`flush chain ${T} ${name}`);
+      if (k.rules.length > 0) {
+        contents.push(`flush chain ${T} ${name}`);
+        ops.contents.push({ kind: 'flushChain', chain: name });
+      }
       stats.chainsRewritten++;
     }
-    for (const r of d.rules) contents.push(`add rule ${T} ${name} ${r.body} comment "${ruleComment(r)}"`);
+    for (const r of d.rules) {
+      const comment = ruleComment(r);
+      contents.push(`add rule ${T} ${name} ${r.body} comment "${comment}"`);
+      ops.contents.push({ kind: 'addRule', chain: name, body: r.body, comment });
+    }
     stats.rulesWritten += d.rules.length;
   }
 
   const body = [...create, ...elements, ...contents, ...mapElements, ...flushDoomed, ...deleteMaps, ...deleteChains, ...deleteSets];
   if (body.length === 0) return { lines: [], rebuild: false, stats };
   const lines = kernel.exists ? body : [`add table ${T}`, ...body];
-  const onlyElements = kernel.exists && body.length === elements.length + mapElements.length;
-  // Each set's and map's deletes come before its adds, as in the text.
-  return onlyElements ? { lines, rebuild: false, stats, elementOps: [...setOps, ...mapOps] } : { lines, rebuild: false, stats };
+  if (!kernel.exists) return { lines, rebuild: false, stats };
+  const txOps = [
+    ...ops.create,
+    ...ops.elements,
+    ...ops.contents,
+    ...ops.mapElements,
+    ...deleteOps.flushes,
+    ...deleteOps.maps,
+    ...deleteOps.chains,
+    ...deleteOps.sets,
+  ];
+  return { lines, rebuild: false, stats, ops: txOps };
 }
 
 /** Brings the cached kernel view up to date after `tx` (computed with the same arguments) succeeded. */

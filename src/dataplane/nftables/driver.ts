@@ -1,13 +1,14 @@
 /**
  * The nftables driver: keeps a view of what table `inet margay` holds in the kernel, diffs the
  * desired state against it and applies the difference as one transaction: as a netlink batch
- * through an element writer when it changes only elements (netlink-batch.ts), else through a
- * resident `nft -i` when it is small (session.ts), else `nft -f -`.
+ * through an element writer when every command of it has a netlink form (elements, regular chains
+ * added, flushed, refilled and deleted, rules rule-parse.ts supports: netlink-batch.ts), else
+ * through a resident `nft -i` when it is small (session.ts), else `nft -f -`.
  *
  * Deferred deletions: the policy objects the desired state drops (a policy list's chains when its
  * last pod left it, a deleted policy's chains and IP sets: names.ts `isPolicyObject`) stay in the
  * kernel, unused (nothing reachable refers to them), as "orphans": the transaction is smaller,
- * often elements only (so netlink), and a change that wants them back (a label flipped back, a
+ * often elements only, and a change that wants them back (a label flipped back, a
  * pod returning to a list) finds them already right. An apply with `tidy` (the agent asks for one
  * once changes have paused) or a full comparison deletes them; when more than
  * {@link MAX_ORPHANS} would wait, the transaction goes through nft and deletes them all. Only
@@ -29,12 +30,15 @@ import { applyToView, computeTransaction, type DiffScope, type NftTransaction, t
 import { emptyKernelTable, parseNftListing, type KernelTable } from './kernel.ts';
 import { aheadScope, aheadText, listsTable } from './load-ahead.ts';
 import { isPolicyObject } from './names.ts';
-import { encodeElementBatch } from './netlink-batch.ts';
+import { encodeTransactionBatch } from './netlink-batch.ts';
 import type { NftSession } from './session.ts';
 import { isDirtyEmpty, type DesiredState, type DirtyNames } from './state.ts';
 
-/** Largest netlink batch sent through the element writer; larger ones go to nft. */
-export const MAX_NETLINK_BATCH = 64 * 1024;
+/**
+ * Largest netlink batch sent through the element writer; larger ones go to nft. The kernel takes
+ * one batch per `sendto`, up to the socket's send buffer (net.core.wmem_default, 208 KiB here).
+ */
+export const MAX_NETLINK_BATCH = 192 * 1024;
 /**
  * Unused policy chains and sets left in the kernel before a transaction deletes them all: a few
  * percent of a large table (they cost nft's cache and the kernel's checks like any chain).
@@ -89,7 +93,7 @@ export interface NftablesDriverOptions {
   checkFirst?: boolean;
   /** A resident `nft -i` for the transactions it accepts (small ones); others run `nft -f -`. */
   session?: NftSession;
-  /** Sends element-only transactions as netlink batches (without it, everything goes to nft). */
+  /** Sends transactions that have a netlink form as netlink batches (without it, everything goes to nft). */
   elementWriter?: NftElementWriter;
 }
 
@@ -334,8 +338,8 @@ export class NftablesDriver {
   }
 
   private netlinkBatch(tx: NftTransaction): Buffer | undefined {
-    if (!tx.elementOps) return undefined;
-    return encodeElementBatch(this.table.name, tx.elementOps, MAX_NETLINK_BATCH);
+    if (!tx.ops) return undefined;
+    return encodeTransactionBatch(this.table.name, tx.ops, MAX_NETLINK_BATCH);
   }
 
   private async attempt(desired: DesiredState, scope: DiffScope, tidy: boolean): Promise<Omit<NftApplyOutcome, 'fullSync' | 'retried'>> {

@@ -1,15 +1,19 @@
 /**
- * Set and map element changes as one nftables netlink batch (pure): the bytes the resident
- * `margay-netlink` helper sends to the kernel (its `nft` request). A batch is applied by the
- * kernel all or nothing, like an `nft -f` transaction.
+ * A transaction of the nftables driver as one nftables netlink batch (pure): the bytes the
+ * resident `margay-netlink` helper sends to the kernel (its `nft` request). A batch is applied by
+ * the kernel all or nothing, like an `nft -f` transaction.
  *
  * Why not `nft`: nft 1.0.6 reads every chain of the namespace into its cache before it adds an
  * element (~10 ms with 10,000 chains, docs/dataplane.md "One change at scale"); the kernel itself
- * takes a fraction of a millisecond for an element. So the everyday changes that are only
- * elements — a remote endpoint's address joining a set, a pod moved to a policy list that already
- * has its chains — go this way, and everything else through nft.
+ * takes a fraction of a millisecond for an element. So the everyday changes — elements (a remote
+ * endpoint's address joining a set), sets created, chains added, flushed, refilled and deleted (a
+ * policy written or edited) — go this way, and the rest (base chains, maps created, interval sets,
+ * a new table) through nft.
  *
- * Only what the agent's table uses and can be encoded exactly is supported: keys of
+ * Rules: parsed into expressions by rule-parse.ts, encoded by rule-encode.ts; a rule text that is
+ * not supported there makes the whole transaction go through nft.
+ *
+ * Elements: only what the agent's table uses and can be encoded exactly is supported: keys of
  * `ipv4_addr`, `ipv6_addr`, `inet_proto`, `inet_service` and `ifname` fields (concatenations
  * included) in sets without the `interval` flag, and verdict values (`goto`/`jump` a chain,
  * `accept`, `drop`, `return`, `continue`). {@link encodeElementBatch} returns undefined for
@@ -20,6 +24,9 @@
  * 16 bytes padded with zeros.
  */
 import { parseIp } from '../../net/mod.ts';
+import { align4, attr, AttrTooLarge, batch, nested, NFTA_DATA_VALUE, NftMsg, nftMessage, NLM_F_APPEND, NLM_F_CREATE, stringAttr, u32Attr, verdictAttr } from './netlink-attr.ts';
+import { commentUserdata, encodeExpressions } from './rule-encode.ts';
+import { parseRule } from './rule-parse.ts';
 
 /** One element command: add or delete some elements of a set or verdict map. */
 export interface ElementOp {
@@ -34,62 +41,59 @@ export interface ElementOp {
   elements: ReadonlyArray<{ key: string; verdict?: string }>;
 }
 
-const NLM_F_REQUEST = 0x1;
-const NLM_F_ACK = 0x4;
-const NLM_F_CREATE = 0x400;
-const NLA_F_NESTED = 0x8000;
-const NFNL_MSG_BATCH_BEGIN = 0x10;
-const NFNL_MSG_BATCH_END = 0x11;
-const NFNL_SUBSYS_NFTABLES = 10;
-const NFT_MSG_NEWSETELEM = 12;
-const NFT_MSG_DELSETELEM = 14;
-const NFPROTO_INET = 1;
+/**
+ * One command of a transaction on an existing table, as the driver's diff writes it in text
+ * (diff.ts); `other` stands for a command that has no netlink form here (a set created, a base
+ * chain): a transaction holding one goes through nft.
+ */
+export type TxOp =
+  | { kind: 'elements'; op: ElementOp }
+  | { kind: 'addSet'; set: string; keyType: string; flags: readonly string[] }
+  | { kind: 'addChain'; chain: string }
+  | { kind: 'flushChain'; chain: string }
+  | { kind: 'addRule'; chain: string; body: string; comment: string }
+  | { kind: 'deleteChain'; chain: string }
+  | { kind: 'deleteSet'; set: string }
+  | { kind: 'other' };
+
 const NFTA_SET_ELEM_LIST_TABLE = 1;
 const NFTA_SET_ELEM_LIST_SET = 2;
 const NFTA_SET_ELEM_LIST_ELEMENTS = 3;
 const NFTA_LIST_ELEM = 1;
 const NFTA_SET_ELEM_KEY = 1;
 const NFTA_SET_ELEM_DATA = 2;
-const NFTA_DATA_VALUE = 1;
-const NFTA_DATA_VERDICT = 2;
-const NFTA_VERDICT_CODE = 1;
-const NFTA_VERDICT_CHAIN = 2;
-const IFNAMSIZ = 16;
-/** The chain name limit of the kernel (NFT_CHAIN_MAXNAMELEN, with the terminating zero). */
-const CHAIN_NAME_MAX = 256;
+/** NFTA_CHAIN_*, NFTA_RULE_*, NFTA_SET_* attributes. */
+const CHAIN_TABLE = 1;
+const CHAIN_NAME = 3;
+const RULE_TABLE = 1;
+const RULE_CHAIN = 2;
+const RULE_EXPRESSIONS = 4;
+const RULE_USERDATA = 7;
+const SET_TABLE = 1;
+const SET_NAME = 2;
+const SET_FLAGS = 3;
+const SET_KEY_TYPE = 4;
+const SET_KEY_LEN = 5;
+const SET_ID = 10;
+const SET_USERDATA = 13;
 
-/** Verdict codes (include/uapi/linux/netfilter.h and nf_tables.h). */
-const VERDICTS: Record<string, number> = { drop: 0, accept: 1, continue: -1, return: -5 };
-const CHAIN_VERDICTS: Record<string, number> = { jump: -3, goto: -4 };
+/**
+ * The key types of the sets Margay creates with elements netlink can write (plain sets of
+ * addresses, address·protocol·port sets), as nft 1.0.6 creates them (`nft --debug=mnl`): the
+ * datatype (a concatenation's types 6 bits apart), the key length (each field in 4-byte
+ * registers) and the user data nft stores (the key's byte order, and for a concatenation the
+ * description of its fields).
+ */
+const SET_KEYS: Record<string, { type: number; len: number; userdata: string }> = {
+  ipv4_addr: { type: 7, len: 4, userdata: '000402000000' },
+  ipv6_addr: { type: 8, len: 16, userdata: '000402000000' },
+  'ipv4_addr . inet_proto . inet_service': { type: (7 << 12) | (12 << 6) | 13, len: 12, userdata: '00040000000003080004' + '0d0000000100' },
+  'ipv6_addr . inet_proto . inet_service': { type: (8 << 12) | (12 << 6) | 13, len: 24, userdata: '00040000000003080004' + '0d0000000100' },
+};
+const IFNAMSIZ = 16;
+
 /** Protocol names nft prints for `inet_proto` keys. */
 const PROTOCOLS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, ipv6_icmp: 58, 'ipv6-icmp': 58, icmpv6: 58, sctp: 132, udplite: 136 };
-
-const align4 = (n: number): number => (n + 3) & ~3;
-
-/** The largest netlink attribute: its length is 16 bits. */
-const MAX_ATTR = 0xffff;
-
-/** An attribute would not fit in its 16-bit length (the batch is then not encoded here). */
-class TooLarge extends Error {}
-
-/** A netlink attribute: header, payload, padding. @throws {TooLarge} past {@link MAX_ATTR} bytes. */
-function attr(type: number, payload: Buffer): Buffer {
-  if (4 + payload.length > MAX_ATTR) throw new TooLarge();
-  const out = Buffer.alloc(align4(4 + payload.length));
-  out.writeUInt16LE(4 + payload.length, 0);
-  out.writeUInt16LE(type, 2);
-  payload.copy(out, 4);
-  return out;
-}
-
-const nested = (type: number, children: Buffer[]): Buffer => attr(type | NLA_F_NESTED, Buffer.concat(children));
-const stringAttr = (type: number, s: string): Buffer => attr(type, Buffer.from(`${s}\0`));
-
-function u32be(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n, 0);
-  return b;
-}
 
 /** One field of a key, or undefined when its text or type is not supported. */
 function encodeField(type: string, text: string): Buffer | undefined {
@@ -147,34 +151,11 @@ export function encodeKey(keyType: string, key: string): Buffer | undefined {
 /** A verdict's attributes (`goto fwp_x`, `accept`, …), or undefined when not supported. */
 function encodeVerdict(text: string): Buffer | undefined {
   const [word = '', chain, extra] = text.trim().split(/\s+/);
-  if (extra !== undefined) return undefined;
-  if (chain === undefined) {
-    const code = VERDICTS[word];
-    return code === undefined ? undefined : nested(NFTA_DATA_VERDICT, [attr(NFTA_VERDICT_CODE, u32be(code))]);
-  }
-  const code = CHAIN_VERDICTS[word];
-  if (code === undefined || Buffer.byteLength(chain) >= CHAIN_NAME_MAX) return undefined;
-  return nested(NFTA_DATA_VERDICT, [attr(NFTA_VERDICT_CODE, u32be(code)), stringAttr(NFTA_VERDICT_CHAIN, chain)]);
+  return extra === undefined ? verdictAttr(word, chain) : undefined;
 }
 
-/** One netlink message: header, nfgenmsg, attributes. */
-function message(type: number, flags: number, seq: number, family: number, resId: number, attrs: Buffer[]): Buffer {
-  const body = Buffer.concat(attrs);
-  const out = Buffer.alloc(16 + 4 + body.length);
-  out.writeUInt32LE(out.length, 0);
-  out.writeUInt16LE(type, 4);
-  out.writeUInt16LE(flags, 6);
-  out.writeUInt32LE(seq, 8);
-  out.writeUInt32LE(0, 12);
-  out.writeUInt8(family, 16);
-  out.writeUInt8(0, 17);
-  out.writeUInt16BE(resId, 18);
-  body.copy(out, 20);
-  return out;
-}
-
-/** One op's message, or undefined when some element cannot be encoded. */
-function encodeOp(table: string, op: ElementOp, seq: number): Buffer | undefined {
+/** One element op's message, or undefined when some element cannot be encoded. */
+function encodeOp(table: string, op: ElementOp): Buffer | undefined {
   if (op.flags.includes('interval') || op.elements.length === 0) return undefined;
   const elements: Buffer[] = [];
   for (const e of op.elements) {
@@ -188,13 +169,63 @@ function encodeOp(table: string, op: ElementOp, seq: number): Buffer | undefined
     }
     elements.push(nested(NFTA_LIST_ELEM, parts));
   }
-  const type = (NFNL_SUBSYS_NFTABLES << 8) | (op.verb === 'add' ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM);
-  const flags = NLM_F_REQUEST | NLM_F_ACK | (op.verb === 'add' ? NLM_F_CREATE : 0);
-  return message(type, flags, seq, NFPROTO_INET, 0, [
+  const add = op.verb === 'add';
+  return nftMessage(add ? NftMsg.newSetElem : NftMsg.delSetElem, add ? NLM_F_CREATE : 0, [
     stringAttr(NFTA_SET_ELEM_LIST_TABLE, table),
     stringAttr(NFTA_SET_ELEM_LIST_SET, op.set),
     nested(NFTA_SET_ELEM_LIST_ELEMENTS, elements),
   ]);
+}
+
+/** A rule appended to a chain (`add rule`), or undefined when its text or comment is not supported. */
+function encodeRule(table: string, chain: string, body: string, comment: string): Buffer | undefined {
+  const exprs = parseRule(body);
+  const list = exprs && encodeExpressions(exprs);
+  const userdata = commentUserdata(comment);
+  if (!list || !userdata) return undefined;
+  return nftMessage(NftMsg.newRule, NLM_F_CREATE | NLM_F_APPEND, [
+    stringAttr(RULE_TABLE, table),
+    stringAttr(RULE_CHAIN, chain),
+    nested(RULE_EXPRESSIONS, list),
+    attr(RULE_USERDATA, userdata),
+  ]);
+}
+
+/** A set created (`add set`), numbered `id` in its batch as nft numbers them, or undefined when its type is not supported. */
+function encodeSet(table: string, name: string, keyType: string, flags: readonly string[], id: number): Buffer | undefined {
+  const key = SET_KEYS[keyType.replace(/\s+/g, ' ').trim()];
+  if (!key || flags.length > 0) return undefined;
+  return nftMessage(NftMsg.newSet, NLM_F_CREATE, [
+    stringAttr(SET_TABLE, table),
+    stringAttr(SET_NAME, name),
+    u32Attr(SET_FLAGS, 0),
+    u32Attr(SET_KEY_TYPE, key.type),
+    u32Attr(SET_KEY_LEN, key.len),
+    u32Attr(SET_ID, id),
+    attr(SET_USERDATA, Buffer.from(key.userdata, 'hex')),
+  ]);
+}
+
+/** One command's message, or undefined when it has no netlink form here. */
+function encodeTxOp(table: string, op: TxOp, setId: () => number): Buffer | undefined {
+  switch (op.kind) {
+    case 'elements':
+      return encodeOp(table, op.op);
+    case 'addSet':
+      return encodeSet(table, op.set, op.keyType, op.flags, setId());
+    case 'addChain':
+      return nftMessage(NftMsg.newChain, NLM_F_CREATE, [stringAttr(CHAIN_TABLE, table), stringAttr(CHAIN_NAME, op.chain)]);
+    case 'flushChain':
+      return nftMessage(NftMsg.delRule, 0, [stringAttr(RULE_TABLE, table), stringAttr(RULE_CHAIN, op.chain)]);
+    case 'addRule':
+      return encodeRule(table, op.chain, op.body, op.comment);
+    case 'deleteChain':
+      return nftMessage(NftMsg.delChain, 0, [stringAttr(CHAIN_TABLE, table), stringAttr(CHAIN_NAME, op.chain)]);
+    case 'deleteSet':
+      return nftMessage(NftMsg.delSet, 0, [stringAttr(SET_TABLE, table), stringAttr(SET_NAME, op.set)]);
+    case 'other':
+      return undefined;
+  }
 }
 
 /**
@@ -202,22 +233,31 @@ function encodeOp(table: string, op: ElementOp, seq: number): Buffer | undefined
  * encoded here or the batch would be larger than `maxBytes` (an op's element list is one netlink
  * attribute, at most 64 KiB): the caller then uses nft for the whole transaction.
  */
-export function encodeElementBatch(table: string, ops: readonly ElementOp[], maxBytes = Infinity): Buffer | undefined {
+export function encodeTransactionBatch(table: string, ops: readonly TxOp[], maxBytes = Infinity): Buffer | undefined {
   if (ops.length === 0) return undefined;
-  const messages = [message(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, 1, 0, NFNL_SUBSYS_NFTABLES, [])];
-  let size = messages[0]!.length;
+  const messages: Buffer[] = [];
+  let size = 2 * 20; // batch begin and end
+  let sets = 0;
   try {
     for (const op of ops) {
-      const m = encodeOp(table, op, messages.length + 1);
+      const m = encodeTxOp(table, op, () => ++sets);
       if (!m) return undefined;
       size += m.length;
       if (size > maxBytes) return undefined;
       messages.push(m);
     }
   } catch (err) {
-    if (err instanceof TooLarge) return undefined;
+    if (err instanceof AttrTooLarge) return undefined;
     throw err;
   }
-  messages.push(message(NFNL_MSG_BATCH_END, NLM_F_REQUEST, messages.length + 1, 0, NFNL_SUBSYS_NFTABLES, []));
-  return size + messages[messages.length - 1]!.length <= maxBytes ? Buffer.concat(messages) : undefined;
+  return batch(messages);
+}
+
+/** The batch of element commands only (see {@link encodeTransactionBatch}). */
+export function encodeElementBatch(table: string, ops: readonly ElementOp[], maxBytes = Infinity): Buffer | undefined {
+  return encodeTransactionBatch(
+    table,
+    ops.map((op) => ({ kind: 'elements', op })),
+    maxBytes,
+  );
 }

@@ -256,6 +256,18 @@ export function actionText(r: CompiledRule, flavor: PolicyFlavor, ctx: RuleRende
   }
 }
 
+/**
+ * nft 1.0.6 merges payload comparisons of adjacent fields anywhere in a rule into one load, `!=`
+ * ones too: `th sport != 1 … th dport != 2` becomes `(sport, dport) != (1, 2)`, "not both" where
+ * the rule means "neither". When both sides negate single ports, the source's are written as
+ * one-port ranges (`th sport != 1-1`), which nft keeps as `range` expressions, never merged.
+ */
+function keepNegationsApart(src: readonly string[], dst: readonly string[]): string[] {
+  const single = (field: string) => new RegExp(`^th ${field} != (\\d+)$`);
+  if (!dst.some((c) => single('dport').test(c))) return [...src];
+  return src.map((c) => c.replace(single('sport'), 'th sport != $1-$1'));
+}
+
 /** Renders one compiled rule as zero or more nftables rules, in order. */
 export function renderRule(r: CompiledRule, flavor: PolicyFlavor, ctx: RuleRenderContext, desc?: string): RenderedRule[] {
   const m = r.match;
@@ -276,9 +288,10 @@ export function renderRule(r: CompiledRule, flavor: PolicyFlavor, ctx: RuleRende
     if (fam !== null && !hasAddr && !(m.icmp || m.notIcmp)) conds.unshift(`meta nfproto ${fam === 4 ? 'ipv4' : 'ipv6'}`);
     for (const p of [...src.prelude, ...dst.prelude]) out.push(rule(p, `${d} or-ports`));
     const action = actionText(r, flavor, ctx);
+    const srcConds = keepNegationsApart(src.conds, dst.conds);
     for (const combo of expandAlternatives([...src.alternatives, ...dst.alternatives])) {
       // Alternatives go where the single condition would be: after the fixed conditions of their side.
-      out.push(rule([...conds, ...src.conds, ...dst.conds, ...combo, action].join(' '), d));
+      out.push(rule([...conds, ...srcConds, ...dst.conds, ...combo, action].join(' '), d));
     }
   }
   return out;

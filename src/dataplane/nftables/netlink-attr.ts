@@ -1,0 +1,112 @@
+/**
+ * Netlink message and attribute layout for nftables batches (pure): the building blocks of
+ * netlink-batch.ts (elements, chains, rules) and rule-encode.ts (expressions). Constants are those
+ * of include/uapi/linux/netlink.h, netfilter/nfnetlink.h and netfilter/nf_tables.h.
+ */
+
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_ACK = 0x4;
+export const NLM_F_CREATE = 0x400;
+export const NLM_F_APPEND = 0x800;
+const NLA_F_NESTED = 0x8000;
+const NFNL_MSG_BATCH_BEGIN = 0x10;
+const NFNL_MSG_BATCH_END = 0x11;
+const NFNL_SUBSYS_NFTABLES = 10;
+/** The nf_tables family of an `inet` table. */
+export const NFPROTO_INET = 1;
+/** Nested data attributes (NFTA_DATA_*, NFTA_VERDICT_*). */
+export const NFTA_DATA_VALUE = 1;
+export const NFTA_DATA_VERDICT = 2;
+const NFTA_VERDICT_CODE = 1;
+const NFTA_VERDICT_CHAIN = 2;
+/** The chain name limit of the kernel (NFT_CHAIN_MAXNAMELEN, with the terminating zero). */
+export const CHAIN_NAME_MAX = 256;
+
+/** nf_tables message types (enum nf_tables_msg_types). */
+export const NftMsg = {
+  newChain: 3,
+  delChain: 5,
+  newRule: 6,
+  delRule: 8,
+  newSet: 9,
+  delSet: 11,
+  newSetElem: 12,
+  delSetElem: 14,
+} as const;
+
+/** Verdict codes (include/uapi/linux/netfilter.h and nf_tables.h). */
+export const VERDICTS: Readonly<Record<string, number>> = { drop: 0, accept: 1, continue: -1, return: -5 };
+/** Verdict codes that name a chain. */
+export const CHAIN_VERDICTS: Readonly<Record<string, number>> = { jump: -3, goto: -4 };
+
+export const align4 = (n: number): number => (n + 3) & ~3;
+
+/** The largest netlink attribute: its length is 16 bits. */
+const MAX_ATTR = 0xffff;
+
+/** Thrown by {@link attr} when an attribute would not fit its 16-bit length (the batch is then left to nft). */
+export class AttrTooLarge extends Error {}
+
+/** A netlink attribute: header, payload, padding. @throws {AttrTooLarge} past 64 KiB. */
+export function attr(type: number, payload: Buffer): Buffer {
+  if (4 + payload.length > MAX_ATTR) throw new AttrTooLarge();
+  const out = Buffer.alloc(align4(4 + payload.length));
+  out.writeUInt16LE(4 + payload.length, 0);
+  out.writeUInt16LE(type, 2);
+  payload.copy(out, 4);
+  return out;
+}
+
+/** A nested attribute holding `children`. */
+export const nested = (type: number, children: Buffer[]): Buffer => attr(type | NLA_F_NESTED, Buffer.concat(children));
+/** A zero-terminated string attribute. */
+export const stringAttr = (type: number, s: string): Buffer => attr(type, Buffer.from(`${s}\0`));
+/** A 32-bit attribute in network byte order (netlink's u32 attributes of nf_tables). */
+export const u32Attr = (type: number, n: number): Buffer => attr(type, u32be(n));
+
+/** A 32-bit value in network byte order. */
+export function u32be(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(n | 0, 0);
+  return b;
+}
+
+/** A verdict's NFTA_DATA_VERDICT attribute (`goto fwp_x`, `accept`, …), or undefined when not supported. */
+export function verdictAttr(word: string, chain?: string): Buffer | undefined {
+  if (chain === undefined) {
+    const code = VERDICTS[word];
+    return code === undefined ? undefined : nested(NFTA_DATA_VERDICT, [attr(NFTA_VERDICT_CODE, u32be(code))]);
+  }
+  const code = CHAIN_VERDICTS[word];
+  if (code === undefined || chain === '' || Buffer.byteLength(chain) >= CHAIN_NAME_MAX) return undefined;
+  return nested(NFTA_DATA_VERDICT, [attr(NFTA_VERDICT_CODE, u32be(code)), stringAttr(NFTA_VERDICT_CHAIN, chain)]);
+}
+
+/** One netlink message: header, nfgenmsg, attributes. */
+export function message(type: number, flags: number, seq: number, family: number, resId: number, attrs: Buffer[]): Buffer {
+  const body = Buffer.concat(attrs);
+  const out = Buffer.alloc(16 + 4 + body.length);
+  out.writeUInt32LE(out.length, 0);
+  out.writeUInt16LE(type, 4);
+  out.writeUInt16LE(flags, 6);
+  out.writeUInt32LE(seq, 8);
+  out.writeUInt32LE(0, 12);
+  out.writeUInt8(family, 16);
+  out.writeUInt8(0, 17);
+  out.writeUInt16BE(resId, 18);
+  body.copy(out, 20);
+  return out;
+}
+
+/** An nf_tables request of an `inet` table (sequence numbers are given by {@link batch}). */
+export function nftMessage(type: number, flags: number, attrs: Buffer[]): Buffer {
+  return message((NFNL_SUBSYS_NFTABLES << 8) | type, NLM_F_REQUEST | NLM_F_ACK | flags, 0, NFPROTO_INET, 0, attrs);
+}
+
+/** `messages` between batch begin and end, numbered in order: what the kernel applies all or nothing. */
+export function batch(messages: readonly Buffer[]): Buffer {
+  const all = [message(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, 0, 0, NFNL_SUBSYS_NFTABLES, []), ...messages];
+  all.push(message(NFNL_MSG_BATCH_END, NLM_F_REQUEST, 0, 0, NFNL_SUBSYS_NFTABLES, []));
+  all.forEach((m, i) => m.writeUInt32LE(i + 1, 8));
+  return Buffer.concat(all);
+}
