@@ -40,10 +40,11 @@ describe('agent - kill -9 during a cold start', () => {
   it('leaves an inert table, and the restarted agent completes it as a cold start does', async () => {
     agent = await startAgent({ etcdEndpoints: etcd.endpoints, hostname: 'host1', netns: host.name });
     // Killed as soon as the table appears: the load ahead is in, the rest is not.
-    for (;;) {
+    for (let polls = 0; ; polls++) {
       const tables = await host.exec('nft', ['list', 'tables', 'inet'], { allowFail: true });
       if (/table inet margay/.test(tables.stdout)) break;
       assert.ok(agent.running, `the agent exited:\n${agent.logs().slice(-2000)}`);
+      assert.ok(polls < 20_000, `no table yet:\n${agent.logs().slice(-2000)}`);
     }
     assert.equal(await agent.kill('SIGKILL'), null);
     const chains = (await host.exec('nft', ['list', 'chains', 'inet'])).stdout;
