@@ -20,7 +20,7 @@
 import type { DataplaneUpdate } from '../calc/mod.ts';
 import { writeSysctl } from './links/links.ts';
 import { renderTable } from './nftables/diff.ts';
-import { NftablesDriver, type NftApplyOutcome } from './nftables/driver.ts';
+import { nextTurn, NftablesDriver, type NftApplyOutcome } from './nftables/driver.ts';
 import type { KernelTable } from './nftables/kernel.ts';
 import { NftablesManager } from './nftables/manager.ts';
 import { NftSession } from './nftables/session.ts';
@@ -71,7 +71,20 @@ export interface DataplaneOptions {
    * no custom runner.
    */
   netlinkHelper?: string | false;
+  /**
+   * Cold start (no Margay table in the kernel): when the first apply renders at least this many
+   * policies, its IP sets and policy chains are loaded ahead, by nft on another core, while the
+   * rest is rendered (nftables/load-ahead.ts); `false`: never. Default
+   * {@link LOAD_AHEAD_MIN_POLICIES}.
+   */
+  loadAheadMinPolicies?: number | false;
 }
+
+/**
+ * Policies a first apply must render before its sets and policy chains are loaded ahead: below,
+ * a second transaction costs more than the overlap saves.
+ */
+export const LOAD_AHEAD_MIN_POLICIES = 500;
 
 /** The outcome of one {@link Dataplane.apply} or {@link Dataplane.resync}. */
 export interface ApplyResult {
@@ -143,6 +156,7 @@ export class Dataplane {
   /** Every manager, in the order they complete their work. */
   private readonly managers: Manager[];
   private readonly writeBeforeInSync: boolean;
+  private readonly loadAheadMinPolicies: number | false;
   private inSync = false;
   /** Endpoints whose last transaction failed, reported as programmed once one succeeds. */
   private readonly unprogrammed = new Set<string>();
@@ -200,6 +214,7 @@ export class Dataplane {
     }
     this.managers = [this.nftManager, this.routeManager, ...(this.vxlanManager ? [this.vxlanManager] : [])];
     this.writeBeforeInSync = options.writeBeforeInSync ?? false;
+    this.loadAheadMinPolicies = options.loadAheadMinPolicies ?? LOAD_AHEAD_MIN_POLICIES;
     if (options.watchLinks) {
       this.linkMonitor = new LinkMonitor({
         ...(options.netns !== undefined ? { netns: options.netns } : {}),
@@ -337,7 +352,13 @@ export class Dataplane {
     // Interfaces are watched once the kernel may be written: the first listing configures them all.
     this.linkMonitor?.start();
     const endpoints = this.nftManager.pendingWorkloads();
-    this.nftDriver.prefetch({ full }); // nft lists the table while the managers render
+    const ahead = this.wantsLoadAhead();
+    // nft lists the table while the managers render: handed to a shell before they start.
+    if (this.nftDriver.prefetch({ full, probeFirst: ahead })) await nextTurn();
+    if (ahead) {
+      this.nftManager.completeSetsAndPolicies();
+      await this.nftDriver.loadAhead(this.nftManager.desired);
+    }
     for (const m of this.managers) m.completeDeferredWork();
     const dirty = this.nftManager.desired.takeDirty();
     // nftables, routes and VXLAN are independent: program them at once.
@@ -368,6 +389,15 @@ export class Dataplane {
       if (result.routes.errors.some((e) => !isMissingDevice(e.message))) result.ok = false;
     }
     return this.finish(result, started);
+  }
+
+  /**
+   * A first apply rendering many policies: the driver probes for the table, and when there is
+   * none loads the IP sets and policy chains ahead while the rest is rendered (nftables/load-ahead.ts).
+   */
+  private wantsLoadAhead(): boolean {
+    const min = this.loadAheadMinPolicies;
+    return min !== false && !this.nftDriver.hasView && this.nftManager.pendingPolicies >= min;
   }
 
   /** Applies the route changes (undefined when there is nothing to do); never throws. */

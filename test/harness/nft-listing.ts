@@ -5,6 +5,7 @@
  * effective ruleset may differ by them.
  */
 import { isPolicyObject } from '../../src/dataplane/nftables/names.ts';
+import type { TestNetns } from './netns.ts';
 
 interface Block {
   kind: 'chain' | 'set';
@@ -63,4 +64,23 @@ export function withoutUnusedPolicyObjects(listing: string): string {
 
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * The table as JSON, without handles, objects by kind and name (a listing follows the order of
+ * creation, which a load ahead changes), rules in order within their chain, sorted elements, no
+ * counter values: equal for equal rulesets.
+ */
+export async function normalizedRuleset(ns: Pick<TestNetns, 'exec'>): Promise<string> {
+  const out = await ns.exec('nft', ['-j', 'list', 'table', 'inet', 'margay']);
+  const items = (JSON.parse(out.stdout).nftables as Array<Record<string, Record<string, unknown>>>).filter((o) => !o.metainfo);
+  const key = (o: Record<string, Record<string, unknown>>, i: number): string => {
+    const [kind] = Object.keys(o) as [string];
+    const body = o[kind]!;
+    return kind === 'rule' ? `rule ${String(body.chain)} ${String(i).padStart(6, '0')}` : `${kind} ${String(body.name)}`;
+  };
+  const sorted = items.map((o, i) => ({ o, k: key(o, i) })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)).map((x) => x.o);
+  const clean = (k: string, v: unknown): unknown =>
+    k === 'handle' ? undefined : k === 'counter' && typeof v === 'object' ? { packets: '-', bytes: '-' } : k === 'elem' && Array.isArray(v) ? [...v].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)) : v;
+  return JSON.stringify(sorted, clean, 1);
 }

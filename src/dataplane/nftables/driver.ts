@@ -20,9 +20,15 @@
  * transaction changes nothing in the kernel; the driver re-reads the table and retries once with a
  * full diff (the view may have been stale), then reports the error.
  */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ExecError, type CommandRunner } from '../../os/mod.ts';
 import { applyToView, computeTransaction, type DiffScope, type NftTransaction, type TableRef } from './diff.ts';
 import { emptyKernelTable, parseNftListing, type KernelTable } from './kernel.ts';
+import { aheadScope, aheadText, listsTable } from './load-ahead.ts';
 import { isPolicyObject } from './names.ts';
 import { encodeTransactionBatch } from './netlink-batch.ts';
 import type { NftSession } from './session.ts';
@@ -70,6 +76,11 @@ function doomedNames(view: KernelTable, desired: DesiredState, scope: DirtyNames
   };
 }
 
+/** Resolves after one turn of the event loop (commands already issued reach their processes). */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Options of {@link NftablesDriver}. */
 export interface NftablesDriverOptions {
   /** Table name (family is always `inet`); default `margay`. */
@@ -103,6 +114,18 @@ export interface NftApplyOutcome {
   stats?: NftTransaction['stats'];
   /** Set when the transaction failed (nothing was applied). */
   error?: Error;
+  /**
+   * A cold start's load ahead this full apply completed (see {@link NftablesDriver.loadAhead}):
+   * its commands, and its error when it failed (the apply then compared everything with the kernel).
+   */
+  ahead?: { commands: number; error?: Error };
+}
+
+/** A load ahead in flight: settles with its error (undefined when it went in); `view` is the table after it. */
+interface Ahead {
+  done: Promise<Error | undefined>;
+  view: KernelTable;
+  commands: number;
 }
 
 /** Diffs and applies the desired nftables state. */
@@ -119,6 +142,9 @@ export class NftablesDriver {
   /** Chains and sets in the kernel (and the view) that the desired state dropped; see the module comment. */
   private readonly orphans = { chains: new Set<string>(), sets: new Set<string>() };
   private lastText = '';
+  /** Whether the kernel has the table, asked by {@link prefetch} for {@link loadAhead}. */
+  private probe: Promise<boolean | undefined> | undefined;
+  private ahead: Ahead | undefined;
 
   constructor(
     private readonly runner: CommandRunner,
@@ -137,6 +163,11 @@ export class NftablesDriver {
     return this.orphans.chains.size + this.orphans.sets.size;
   }
 
+  /** True once the driver holds a view of the kernel (false before the first full apply and after a failure). */
+  get hasView(): boolean {
+    return this.view !== undefined;
+  }
+
   /** The text of the last transaction attempted (empty when none). */
   get lastTransaction(): string {
     return this.lastText;
@@ -149,12 +180,68 @@ export class NftablesDriver {
 
   /**
    * Starts reading the table now when the next apply will (`full`, or no view yet), so that `nft`
-   * lists it while the caller renders the desired state; that apply uses the read.
+   * lists it while the caller renders the desired state; that apply uses the read. With
+   * `probeFirst` and no view yet, asks first whether the table exists (for {@link loadAhead}) and
+   * reads it only when it does. True when a read started.
    */
-  prefetch(options: { full?: boolean } = {}): void {
-    if (this.prefetched !== undefined || (options.full !== true && this.view !== undefined)) return;
-    this.prefetched = this.read();
+  prefetch(options: { full?: boolean; probeFirst?: boolean } = {}): boolean {
+    if (this.prefetched !== undefined || (options.full !== true && this.view !== undefined)) return false;
+    if (options.probeFirst === true && this.view === undefined && this.ahead === undefined) {
+      const args = ['-j', 'list', 'tables', this.table.family];
+      const probe = this.runner(this.nft, args, { allowFail: true, timeoutMs: this.timeoutMs }).then(
+        (res) => (res.code === 0 ? listsTable(res.stdout, this.table) : undefined),
+        () => undefined,
+      );
+      this.probe = probe;
+      this.prefetched = probe.then((exists) => (exists === false ? emptyKernelTable() : this.read()));
+    } else this.prefetched = this.read();
     this.prefetched.catch(() => undefined); // the apply that takes it sees the error
+    return true;
+  }
+
+  /**
+   * Cold start: when the probe of {@link prefetch} found no table, starts loading everything
+   * `desired` holds now but base chains (nothing a packet reaches) as a transaction of its own
+   * that creates the table, and resolves once nft has it, not when it is done: the caller renders
+   * the rest meanwhile, and the next full apply waits for it and loads the difference with the
+   * base chains (load-ahead.ts). Does nothing (false) when the table exists, the probe failed, or
+   * the load would have fewer than `minCommands` commands.
+   */
+  async loadAhead(desired: DesiredState, options: { minCommands?: number } = {}): Promise<boolean> {
+    const probe = this.probe;
+    this.probe = undefined;
+    if (probe === undefined || this.view !== undefined || this.ahead !== undefined || (await probe) !== false) return false;
+    const scope = aheadScope(desired);
+    const tx = computeTransaction(emptyKernelTable(), desired, scope, this.table);
+    if (tx.lines.length < (options.minCommands ?? 0)) return false;
+    // The view as of this text: the desired state changes while the load runs.
+    const view = emptyKernelTable();
+    applyToView(view, desired, scope, false);
+    // A private file written now, so that nft starts without waiting for this thread.
+    const file = join(tmpdir(), `margay-ahead-${process.pid}-${randomBytes(8).toString('hex')}.nft`);
+    writeFileSync(file, aheadText(tx, this.table), { mode: 0o600, flag: 'wx' });
+    const done = this.runner(this.nft, ['-f', file], { timeoutMs: this.timeoutMs })
+      .then(
+        () => undefined,
+        (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+      )
+      .then(async (err) => {
+        await unlink(file).catch(() => undefined); // gone before the apply that waits for it goes on
+        return err;
+      });
+    this.ahead = { done, view, commands: tx.lines.length };
+    // One turn of the event loop hands the command to the shell before the caller renders on.
+    await nextTurn();
+    return true;
+  }
+
+  /** Waits for a load ahead; its view when it went in, else the error (the kernel must be read). */
+  private async takeAhead(): Promise<{ view?: KernelTable; outcome: NonNullable<NftApplyOutcome['ahead']> } | undefined> {
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    if (ahead === undefined) return undefined;
+    const error = await ahead.done;
+    return error ? { outcome: { commands: ahead.commands, error } } : { view: ahead.view, outcome: { commands: ahead.commands } };
   }
 
   /** Sets the view and forgets the orphans (a full read shows them as extra objects to delete). */
@@ -198,19 +285,23 @@ export class NftablesDriver {
     const tidy = options.tidy === true;
     if (tidy && !full && this.orphanCount > 0) dirty = scopeWith(dirty, this.orphans);
     if (!full && isDirtyEmpty(dirty)) return { ...noop, fullSync: false, retried: false };
+    const ahead = await this.takeAhead();
+    const aheadOutcome = ahead ? { ahead: ahead.outcome } : {};
     if (full) {
       try {
-        this.setView(await (prefetched ?? this.read()));
+        // After a load ahead that went in, the kernel holds what it loaded and nothing else; after
+        // one that failed, a read started before it may be stale.
+        this.setView(ahead ? (ahead.view ?? (await this.read())) : await (prefetched ?? this.read()));
       } catch (err) {
         this.setView(undefined);
-        return { ...noop, fullSync: true, retried: false, error: err as Error };
+        return { ...noop, fullSync: true, retried: false, error: err as Error, ...aheadOutcome };
       }
     }
     const first = await this.attempt(desired, full ? 'all' : dirty, tidy);
-    if (!first.error) return { ...first, fullSync: full, retried: false };
+    if (!first.error) return { ...first, fullSync: full, retried: false, ...aheadOutcome };
     if (full) {
       this.setView(undefined);
-      return { ...first, fullSync: true, retried: false };
+      return { ...first, fullSync: true, retried: false, ...aheadOutcome };
     }
     // The view may have been stale (someone changed the table): read it, compare everything, retry.
     try {

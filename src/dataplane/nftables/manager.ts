@@ -97,8 +97,17 @@ export class NftablesManager implements Manager {
     return this.#settingsDirty || this.#ipSets.pending || this.#policies.pending || this.#endpoints.pending || this.#floatingIps.pending;
   }
 
-  /** Renders everything recorded into the desired table. */
-  completeDeferredWork(): void {
+  /** Policies recorded and not rendered yet. */
+  get pendingPolicies(): number {
+    return this.#policies.pendingCount;
+  }
+
+  /**
+   * Renders the recorded IP sets and policies only (and the fixed sets their rules may use): what
+   * nothing refers to until the endpoints are rendered (a cold start loads it ahead meanwhile; driver.ts `loadAhead`).
+   * {@link completeDeferredWork} renders the rest.
+   */
+  completeSetsAndPolicies(): void {
     if (this.#settingsDirty) {
       this.#ipSets.markAllDirty();
       this.#policies.markAllDirty();
@@ -107,8 +116,14 @@ export class NftablesManager implements Manager {
       this.#floatingIps.markDirty();
       this.#settingsDirty = false;
     }
+    this.#statics.completeSets();
     this.#ipSets.completeDeferredWork();
     this.#policies.completeDeferredWork();
+  }
+
+  /** Renders everything recorded into the desired table. */
+  completeDeferredWork(): void {
+    this.completeSetsAndPolicies();
     this.#endpoints.policyGuardsChanged(this.#policies.takeGuardChanges());
     this.#endpoints.completeDeferredWork();
     if (this.#endpoints.takeWildcardChanged()) this.#statics.markDirty();

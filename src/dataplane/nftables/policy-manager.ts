@@ -31,6 +31,11 @@ export class PolicyManager implements Manager {
     return this.#dirty.size > 0;
   }
 
+  /** How many policies wait to be rendered. */
+  get pendingCount(): number {
+    return this.#dirty.size;
+  }
+
   onUpdate(u: DataplaneUpdate): void {
     if (u.type === 'policy-update') {
       this.#policies.set(u.policy.key, u.policy);

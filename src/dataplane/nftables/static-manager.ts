@@ -17,6 +17,7 @@ export class StaticChainsManager implements Manager {
   readonly #table: NftTable;
   readonly #wildcard: () => WildcardChains;
   #dirty = true;
+  #setsDirty = true;
   #renderedSets = new Set<string>();
 
   /** `wildcard` tells which wildcard host endpoint chains exist (the endpoint manager knows). */
@@ -31,14 +32,17 @@ export class StaticChainsManager implements Manager {
   /** The settings or the wildcard chains changed: render again. */
   markDirty(): void {
     this.#dirty = true;
+    this.#setsDirty = true;
   }
 
-  completeDeferredWork(): void {
-    if (!this.#dirty) return;
-    this.#dirty = false;
+  /**
+   * Renders the fixed sets only (they depend on the settings alone): before the policies, whose
+   * rules may use them, so that a cold start's load ahead of the policies finds them (load-ahead.ts).
+   */
+  completeSets(): void {
+    if (!this.#setsDirty) return;
+    this.#setsDirty = false;
     const table = this.#table;
-    table.ensureMaps();
-    for (const chain of renderStaticChains(table.settings, this.#wildcard(), table.context(table.emptyRefs()))) table.putChain(chain);
     const sets = new Set<string>();
     for (const family of table.families()) {
       for (const [which, cidrs] of [
@@ -55,5 +59,14 @@ export class StaticChainsManager implements Manager {
     sets.add(PORT_PROTOCOLS_SET);
     for (const name of this.#renderedSets) if (!sets.has(name)) table.desired.deleteSet(name);
     this.#renderedSets = sets;
+  }
+
+  completeDeferredWork(): void {
+    this.completeSets();
+    if (!this.#dirty) return;
+    this.#dirty = false;
+    const table = this.#table;
+    table.ensureMaps();
+    for (const chain of renderStaticChains(table.settings, this.#wildcard(), table.context(table.emptyRefs()))) table.putChain(chain);
   }
 }
