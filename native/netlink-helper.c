@@ -56,6 +56,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/veth.h>
@@ -560,9 +561,28 @@ static int drain_answers(void) {
 }
 
 /*
+ * Makes room on the socket for one acknowledgement per message of a batch (each takes up to ~1 KiB
+ * of the receive buffer; the default ~208 KiB would overflow past ~200 messages, and the kernel
+ * then drops answers and reports ENOBUFS although it applied the batch). nft does the same.
+ */
+static void make_room_for_answers(const unsigned char *batch, size_t len) {
+  size_t messages = 0;
+  for (size_t at = 0; at + NLMSG_HDRLEN <= len;) {
+    const struct nlmsghdr *h = (const struct nlmsghdr *)(batch + at);
+    if (h->nlmsg_len < NLMSG_HDRLEN) break;
+    messages++;
+    at += NLMSG_ALIGN(h->nlmsg_len);
+  }
+  int want = messages > (1 << 20) ? INT_MAX : (int)(messages * 1024), have = 0;
+  socklen_t size = sizeof have;
+  if (getsockopt(nf_fd, SOL_SOCKET, SO_RCVBUF, &have, &size) == 0 && have >= want) return;
+  if (setsockopt(nf_fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) < 0) setsockopt(nf_fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
+}
+
+/*
  * nft: sends a prebuilt batch. nfnetlink processes a batch synchronously inside sendto, so every
  * acknowledgement is queued on the socket when sendto returns: draining it without waiting sees
- * them all.
+ * them all (make_room_for_answers).
  */
 static void nft_batch(const char *id, const char *hex) {
   size_t n = strlen(hex);
@@ -588,6 +608,7 @@ static void nft_batch(const char *id, const char *hex) {
   if (nf_fd < 0 && (nf_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER)) < 0) rc = -errno;
   if (!rc) {
     drain_answers(); /* answers left by an earlier batch are not this one's */
+    make_room_for_answers(batch, n / 2);
     struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
     rc = sendto(nf_fd, batch, n / 2, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0 ? -errno : drain_answers();
   }

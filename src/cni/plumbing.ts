@@ -271,12 +271,6 @@ export class Plumbing implements WorkloadPlumbing {
     });
   }
 
-  async #sysctls(pairs: [string, string][], what: string): Promise<void> {
-    await this.#helpers.use((h) => h.writeSysctls(pairs)).catch((err: Error) => {
-      throw new PlumbingError(`${what}: ${err.message}`, { cause: err });
-    });
-  }
-
   /**
    * Gives a veth made by {@link createLink} its addresses and routes: the host routes, and the
    * container side's addresses, gateway and default routes (both sides at once).

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { NetlinkHelper } from '../../src/os/mod.ts';
 import { GATEWAY_V4, GATEWAY_V6 } from '../../src/cni/plumbing.ts';
+import { encodeElementBatch } from '../../src/dataplane/nftables/netlink-batch.ts';
 import { ensureClient, NETLINK_HELPER_BINARY } from '../cni/binary.ts';
 import { run, useTestNetns, vethPair } from '../harness/netns.ts';
 
@@ -151,5 +152,25 @@ describe('margay-netlink helper', () => {
     assert.doesNotMatch(links, /calinl7|calinl8/);
     assert.match(links, /calinl9/);
     assert.match((await run('ip', ['-n', container().name, '-o', 'link', 'show'])).stdout, /ethc/);
+  });
+
+  test('a batch of 3,000 messages (more acknowledgements than the socket buffer holds by default) is reported applied', async () => {
+    const nft = (args: string[]) => run('ip', ['netns', 'exec', host().name, 'nft', ...args]);
+    await nft(['add table inet acks; add set inet acks s { type ipv4_addr; }']);
+    const ops = Array.from({ length: 3000 }, (_, i) => ({
+      verb: 'add' as const,
+      set: 's',
+      keyType: 'ipv4_addr',
+      flags: [],
+      elements: [{ key: `10.77.${i >> 8}.${i & 255}` }],
+    }));
+    await helper.applyNftBatch(encodeElementBatch('acks', ops)!);
+    const listed = JSON.parse((await nft(['-j', 'list', 'set', 'inet', 'acks', 's'])).stdout) as { nftables: Array<{ set?: { elem?: unknown[] } }> };
+    assert.equal(listed.nftables.find((o) => o.set)?.set?.elem?.length, 3000);
+    // A refused batch is still reported, and changes nothing.
+    const refused = encodeElementBatch('acks', [{ verb: 'add', set: 's', keyType: 'ipv4_addr', flags: [], elements: [{ key: '10.78.0.1' }] }, { verb: 'delete', set: 's', keyType: 'ipv4_addr', flags: [], elements: [{ key: '10.79.0.1' }] }])!;
+    await assert.rejects(helper.applyNftBatch(refused), /No such file or directory|ENOENT/);
+    assert.doesNotMatch((await nft(['list', 'set', 'inet', 'acks', 's'])).stdout, /10\.78\.0\.1/);
+    await nft(['delete table inet acks']);
   });
 });
