@@ -9,6 +9,8 @@
  * JIT-compiled code, a young heap). Prints per phase the milliseconds and the garbage
  * collection's share, and the load; asserts nothing. BENCH_PROFILE=<file> (with BENCH_ROUNDS=1) writes
  * a V8 CPU profile of the timed phases there (bench/cpu-profile-summary.ts reads it).
+ * BENCH_BASELINE=<dir> (another checkout of the sources, with this file) alternates its rounds with
+ * this tree's, for paired figures on a busy machine.
  * Run: npx tsx bench/calc-coldstart.ts
  */
 import { spawnSync } from 'node:child_process';
@@ -43,30 +45,41 @@ if (process.argv[2] === '--child') {
   process.stdout.write(JSON.stringify(await child()));
 } else {
   const nodeArgs = [...shebangNodeArgs(), ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')];
+  const baseline = process.env.BENCH_BASELINE;
   console.log(`${ENDPOINTS} local endpoints, ${POLICIES} policies into the graph; node ${nodeArgs.join(' ')}; a fresh process per round`);
-  console.log('| round | feed (ms, GC) | onInSync (ms, GC) | flush (ms, GC) | total (ms) | CPU (ms) | updates | load |');
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---|');
-  // Bundled as the agent is (scripts/bundle.mjs: esbuild, no tsx and its `keepNames` wrappers).
-  // Next to node_modules, so that the packages (left out of it) resolve.
+  console.log('| round | tree | feed (ms, GC) | onInSync (ms, GC) | flush (ms, GC) | total (ms) | CPU (ms) | updates | load |');
+  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---|');
+  // Bundled as the agent is (scripts/bundle.mjs: esbuild, no tsx and its `keepNames` wrappers),
+  // next to node_modules, so that the packages (left out of it) resolve.
   const dir = mkdtempSync(join(ROOT, 'node_modules/.calc-coldstart-'));
-  const entry = join(dir, 'child.mjs');
   const { build } = await import('esbuild'); // the parent's only: the child runs the bundle
-  await build({ entryPoints: [fileURLToPath(import.meta.url)], outfile: entry, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning', packages: 'external' });
-  const totals: number[] = [];
-  const cpus: number[] = [];
-  for (let i = 1; i <= ROUNDS; i++) {
-    const res = spawnSync(process.execPath, [...nodeArgs, entry, '--child'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24 });
-    if (res.status !== 0) throw new Error(`round ${i} failed: ${res.stderr}`);
-    const r = JSON.parse(res.stdout) as Round;
-    const total = r.feedMs + r.inSyncMs + r.flushMs;
-    totals.push(total);
-    cpus.push(r.cpuMs);
-    const f = (ms: number, gc: number): string => `${ms.toFixed(0)} (${gc.toFixed(0)})`;
-    console.log(`| ${i} | ${f(r.feedMs, r.gcMs.feed)} | ${f(r.inSyncMs, r.gcMs.inSync)} | ${f(r.flushMs, r.gcMs.flush)} | ${total.toFixed(0)} | ${r.cpuMs.toFixed(0)} | ${r.updates} | ${load()} |`);
+  const trees = [...(baseline ? [{ name: 'baseline', entry: join(baseline, 'bench/calc-coldstart.ts') }] : []), { name: 'this', entry: fileURLToPath(import.meta.url) }];
+  for (const t of trees) {
+    const outfile = join(dir, `${t.name}.mjs`);
+    await build({ entryPoints: [t.entry], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning', packages: 'external' });
+    t.entry = outfile;
   }
-  rmSync(dir, { recursive: true, force: true });
+  const stats = new Map(trees.map((t) => [t.name, { totals: [] as number[], cpus: [] as number[] }]));
+  try {
+    for (let i = 1; i <= ROUNDS; i++) {
+      for (const t of trees) {
+        const res = spawnSync(process.execPath, [...nodeArgs, t.entry, '--child'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24 });
+        if (res.status !== 0) throw new Error(`round ${i} (${t.name}) failed: ${res.stderr}`);
+        const r = JSON.parse(res.stdout) as Round;
+        const total = r.feedMs + r.inSyncMs + r.flushMs;
+        stats.get(t.name)!.totals.push(total);
+        stats.get(t.name)!.cpus.push(r.cpuMs);
+        const f = (ms: number, gc: number): string => `${ms.toFixed(0)} (${gc.toFixed(0)})`;
+        console.log(`| ${i} | ${t.name} | ${f(r.feedMs, r.gcMs.feed)} | ${f(r.inSyncMs, r.gcMs.inSync)} | ${f(r.flushMs, r.gcMs.flush)} | ${total.toFixed(0)} | ${r.cpuMs.toFixed(0)} | ${r.updates} | ${load()} |`);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  console.log(`median: total ${median(totals).toFixed(0)} ms, CPU ${median(cpus).toFixed(0)} ms; min total ${Math.min(...totals).toFixed(0)} ms, CPU ${Math.min(...cpus).toFixed(0)} ms`);
+  for (const [name, { totals, cpus }] of stats) {
+    console.log(`${name}: median total ${median(totals).toFixed(0)} ms, CPU ${median(cpus).toFixed(0)} ms; min total ${Math.min(...totals).toFixed(0)} ms, CPU ${Math.min(...cpus).toFixed(0)} ms`);
+  }
 }
 
 /** One cold round in this process. */
