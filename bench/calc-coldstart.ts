@@ -10,7 +10,8 @@
  * collection's share, and the load; asserts nothing. BENCH_PROFILE=<file> (with BENCH_ROUNDS=1) writes
  * a V8 CPU profile of the timed phases there (bench/cpu-profile-summary.ts reads it).
  * BENCH_BASELINE=<dir> (another checkout of the sources, with this file) alternates its rounds with
- * this tree's, for paired figures on a busy machine.
+ * this tree's, for paired figures on a busy machine; BENCH_ARGS_VARIANTS='opts|opts' alternates sets
+ * of extra Node options likewise.
  * Run: npx tsx bench/calc-coldstart.ts
  */
 import { spawnSync } from 'node:child_process';
@@ -59,11 +60,14 @@ if (process.argv[2] === '--child') {
     await build({ entryPoints: [t.entry], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning', packages: 'external' });
     t.entry = outfile;
   }
-  const stats = new Map(trees.map((t) => [t.name, { totals: [] as number[], cpus: [] as number[] }]));
+  // BENCH_ARGS_VARIANTS='a|b': rounds alternate between these extra Node options too.
+  const variants = (process.env.BENCH_ARGS_VARIANTS ?? '').split('|').map((v) => v.split(' ').filter((a) => a !== ''));
+  const runs = trees.flatMap((t) => variants.map((v) => ({ name: `${t.name}${v.length > 0 ? ` ${v.join(' ')}` : ''}`, entry: t.entry, args: v })));
+  const stats = new Map(runs.map((t) => [t.name, { totals: [] as number[], cpus: [] as number[] }]));
   try {
     for (let i = 1; i <= ROUNDS; i++) {
-      for (const t of trees) {
-        const res = spawnSync(process.execPath, [...nodeArgs, t.entry, '--child'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24 });
+      for (const t of runs) {
+        const res = spawnSync(process.execPath, [...nodeArgs, ...t.args, t.entry, '--child'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24 });
         if (res.status !== 0) throw new Error(`round ${i} (${t.name}) failed: ${res.stderr}`);
         const r = JSON.parse(res.stdout) as Round;
         const total = r.feedMs + r.inSyncMs + r.flushMs;
