@@ -292,7 +292,12 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
           name: id.wepName,
           containerId: id.containerId,
           ahead: !profileJustWritten,
-          build: (addrs) => endpointResource(conf, id, specOf(addrs), profilesFor(conf, id, pod), pod),
+          build: (addrs) => {
+            // Before the endpoint reaches the dataplane: its route driver leaves these to us
+            // rather than racing our helper to add them.
+            ctx.options.onWorkloadRoutes?.(hostRoutes(specOf(addrs)));
+            return endpointResource(conf, id, specOf(addrs), profilesFor(conf, id, pod), pod);
+          },
         });
       });
       const assigned = timed('ipam', Promise.all([podRead, endpoint]).then(([pod, ep]) => addresses(ctx, req, conf, id, undo, pod, ep)));
@@ -307,10 +312,7 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
       );
       const plumbed = timed(
         'addresses',
-        Promise.all([assigned, created]).then(async ([addrs]) => {
-          await ctx.plumbing.addAddresses(specOf(addrs));
-          ctx.options.onRoutesAdded?.(hostRoutes(specOf(addrs)));
-        }),
+        Promise.all([assigned, created]).then(([addrs]) => ctx.plumbing.addAddresses(specOf(addrs))),
       );
       const [addrs, , revision, , pod] = await settleAll([assigned, created, written, plumbed, podRead]);
       const spec = specOf(addrs);
