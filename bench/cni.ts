@@ -19,7 +19,7 @@
  * was measured: figures from a loaded machine are not comparable with a quiet one's.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,6 +79,18 @@ async function waitQuiet(): Promise<string> {
     if (share < 0.1) break;
   }
   return `${(share * 100).toFixed(0)}% busy`;
+}
+
+/** CPU time a process has used so far, all its threads (ms, from /proc/<pid>/task/<tid>/schedstat); 0 when unknown. */
+function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    return ns / 1e6;
+  } catch {
+    return 0;
+  }
 }
 
 /** Runs a program with exactly `env` and `stdin`; resolves with its exit code, output and wall time. */
@@ -274,14 +286,17 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     // Monotonic clock (µs), the clock of V8's CPU profiles: to cut an agent's --cpu-prof to the loops.
     const mark = (what: string): void => void (process.env.BENCH_AGENT_NODE_ARGS && console.log(`mark ${what} ${process.hrtime.bigint() / 1000n}`));
     mark('add-start');
+    const cpu0 = processCpuMs(agent?.pid);
     for (let i = 0; i < N; i++) {
       for (const [k, p] of plugins.entries()) times.get(p.name)!.add.push(await run(p, 'ADD', i, containers[i * plugins.length + k]!));
     }
     mark('add-end');
+    const cpu1 = processCpuMs(agent?.pid);
     for (let i = 0; i < N; i++) {
       for (const [k, p] of plugins.entries()) times.get(p.name)!.del.push(await run(p, 'DEL', i, containers[i * plugins.length + k]!));
     }
     mark('del-end');
+    const cpu2 = processCpuMs(agent?.pid);
 
     const base = times.get('ptp + host-local')!;
     const mine = times.get(plugins[0]!.name)!;
@@ -295,6 +310,7 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     const ratio = (a: number[], b: number[], q: number) => `${(percentile(a, q) / percentile(b, q)).toFixed(2)}×`;
     console.log(row(['**ratio margay / ptp**', ratio(mine.add, base.add, 50), ratio(mine.add, base.add, 90), ratio(mine.add, base.add, 99), ratio(mine.del, base.del, 50), ratio(mine.del, base.del, 90), ratio(mine.del, base.del, 99)]));
     console.log('\n(times in ms, wall clock from exec to exit; ratios below 1 mean Margay is faster)');
+    if (agent) console.log(`\nThe agent's CPU time (all threads), per sequential ADD ${((cpu1 - cpu0) / N).toFixed(2)} ms, per DEL ${((cpu2 - cpu1) / N).toFixed(2)} ms`);
     await execFloors(host.name, plugins);
     const serviceLogs = mode === 'agent' ? agent!.logs() : readFileSync(serviceLog, 'utf8');
     printTimeline(serviceLogs);
