@@ -225,10 +225,10 @@ export class RouteDriver {
     const view = this.view as Map<string, KernelRoute>;
     const all = this.diff(desired, view);
     // Routes the CNI adds itself ({@link learn}): in place, not added here.
-    const byCni = all.filter((o) => this.reportedInPlace(o, desired));
-    this.commit(view, desired, byCni);
-    count(outcome, byCni);
-    const first = byCni.length === 0 ? all : all.filter((o) => !byCni.includes(o));
+    const byCni = new Set(this.reported.size === 0 ? [] : all.filter((o) => this.reportedInPlace(o, desired)));
+    this.commit(view, desired, [...byCni]);
+    count(outcome, [...byCni]);
+    const first = byCni.size === 0 ? all : all.filter((o) => !byCni.has(o));
     if (first.length === 0) return outcome;
     const failed = await this.batch(first);
     for (const [i, message] of failed) {
