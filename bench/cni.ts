@@ -316,6 +316,7 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     printTimeline(serviceLogs);
     printTimeline(serviceLogs, 'DEL');
     if (mode === 'agent') for (const size of BURSTS) await burst(plugins, run, size, () => agent!.logs());
+    if (mode === 'agent') printAgentErrors(agent!.logs());
   } finally {
     if (service && service.exitCode === null) {
       const s = service;
@@ -332,6 +333,21 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     await ds.close();
     await etcd.destroy();
   }
+}
+
+/**
+ * The agent's error lines over the whole run, by message (a failed dataplane apply is retried as
+ * a full resync after 100 ms: an ADD waiting for it shows as an outlier).
+ */
+function printAgentErrors(log: string): void {
+  const byMsg = new Map<string, number>();
+  for (const line of log.split('\n')) {
+    if (!line.includes('"level":"error"')) continue;
+    const msg = (JSON.parse(line) as { msg?: string }).msg ?? '?';
+    byMsg.set(msg, (byMsg.get(msg) ?? 0) + 1);
+  }
+  const parts = [...byMsg].map(([m, n]) => `${n}× ${m}`);
+  console.log(`\nThe agent's errors during the run: ${parts.length === 0 ? 'none' : parts.join('; ')}`);
 }
 
 /**
