@@ -195,7 +195,8 @@ function printTimeline(log: string, what: 'ADD' | 'DEL' = 'ADD'): void {
   }
   if (total.length === 0) return;
   const cells = [...byStep].map(([k, v]) => `${k} ${percentile(v, 50).toFixed(1)}`);
-  console.log(`\nInside the service, p50 of when each ${what} step finished (ms from the request): ${cells.join(', ')}; whole ${what} ${percentile(total, 50).toFixed(1)}`);
+  const whole = `whole ${what} ${percentile(total, 50).toFixed(1)} (p90 ${percentile(total, 90).toFixed(1)}, max ${Math.max(...total).toFixed(1)})`;
+  console.log(`\nInside the service, p50 of when each ${what} step finished (ms from the request): ${cells.join(', ')}; ${whole}`);
 }
 
 interface Plugin {
