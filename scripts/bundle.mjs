@@ -18,7 +18,8 @@ const FORBIDDEN = /^src\/(lab|ui|openstack|kube\/controllers)\//;
 /**
  * etcd3's connection pool loads `rpc.proto` (and its imports) with proto-loader's `loadSync` when
  * it is required; in the bundle it calls `fromJSON` with the same files parsed at build time
- * (the same parse options; the others apply when the definitions are built, as before).
+ * (the same parse options; the others apply when the definitions are built, as before), and that
+ * of grpc-definitions.cjs, which leaves out the descriptors proto-loader makes for reflection.
  */
 function etcdProtosParsed() {
   const require = createRequire(import.meta.url);
@@ -32,7 +33,10 @@ function etcdProtosParsed() {
         const { loadProtosWithOptionsSync } = require('@grpc/proto-loader/build/src/util.js');
         const root = loadProtosWithOptionsSync(new URL('rpc.proto', new URL('../proto/', `file://${path}`)).pathname, { keepCase: true });
         const json = JSON.stringify(root.toJSON({ keepComments: false }));
-        return { contents: source.replace(call, `(0, proto_loader_1.fromJSON)(${json}, {`), loader: 'js' };
+        const loader = /require\("@grpc\/proto-loader"\)/;
+        if (!loader.test(source)) throw new Error(`scripts/bundle.mjs: ${path} no longer requires @grpc/proto-loader as expected; update etcdProtosParsed`);
+        const definitions = JSON.stringify(new URL('grpc-definitions.cjs', import.meta.url).pathname);
+        return { contents: source.replace(loader, `require(${definitions})`).replace(call, `(0, proto_loader_1.fromJSON)(${json}, {`), loader: 'js' };
       });
     },
   };

@@ -16,7 +16,7 @@ import { LabelIndex } from '../selector/mod.ts';
 import type { ActiveRulesCallbacks, PolicyMatchCallbacks } from './callbacks.ts';
 import type { EndpointData } from './endpoint-data.ts';
 import type { EndpointId } from './ids.ts';
-import { missingProfileData, type PolicyData, type ProfileData } from './policy-data.ts';
+import { missingProfileData, type PolicyData, type ProfileData, samePolicyContent, sameProfileContent } from './policy-data.ts';
 
 /** Decides which policies and profiles are in use on this host. */
 export class ActiveRulesCalculator {
@@ -66,7 +66,7 @@ export class ActiveRulesCalculator {
     if (this.#tiers.has(policy.tier)) this.#index.updateSelector(key, policy.selector);
     else this.#index.deleteSelector(key);
     // Still active with new content: the rule scanner recompiles it.
-    if (wasActive && this.#isActive(key) && old !== undefined && old.contentKey !== policy.contentKey) {
+    if (wasActive && this.#isActive(key) && old !== undefined && !samePolicyContent(old, policy)) {
       this.#rules.onPolicyActive(policy);
     }
   }
@@ -95,7 +95,7 @@ export class ActiveRulesCalculator {
     }
     this.#profiles.set(name, profile);
     this.#index.updateParentLabels(name, profile.labels);
-    if (this.#profileRefs.has(name) && (old === undefined || old.contentKey !== profile.contentKey)) {
+    if (this.#profileRefs.has(name) && (old === undefined || !sameProfileContent(old, profile))) {
       this.#rules.onProfileActive(profile);
     }
   }

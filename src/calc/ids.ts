@@ -53,11 +53,26 @@ export function isWorkloadId(id: EndpointId): boolean {
 }
 
 /**
+ * Ids made lately, by their input: the policies of a namespace share their named-port sets (a
+ * cold start's 5,000 policies ask for the ids of ~100 sets), and a digest costs more than a
+ * lookup. Bounded like the parsed selectors' cache (oldest dropped first).
+ */
+const UNIQUE_ID_CACHE_LIMIT = 8192;
+const uniqueIds = new Map<string, string>();
+
+/**
  * Calico's `hash.MakeUniqueID(prefix, content)`: `prefix:` + base64url (no padding) of
  * SHA-224(`prefix:content`).
  */
 export function makeUniqueId(prefix: string, content: string): string {
-  return `${prefix}:${hash('sha224', `${prefix}:${content}`, 'base64url')}`;
+  const input = `${prefix}:${content}`;
+  let id = uniqueIds.get(input);
+  if (id === undefined) {
+    id = `${prefix}:${hash('sha224', input, 'base64url')}`;
+    if (uniqueIds.size >= UNIQUE_ID_CACHE_LIMIT) uniqueIds.delete(uniqueIds.keys().next().value as string);
+    uniqueIds.set(input, id);
+  }
+  return id;
 }
 
 /** Protocols a named port can have. */

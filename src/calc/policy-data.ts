@@ -32,8 +32,6 @@ export interface PolicyData {
   applyOnForward: boolean;
   ingressRules: readonly Rule[];
   egressRules: readonly Rule[];
-  /** Equal when the compiled output would be equal (rules, namespace, tier, flags). */
-  contentKey: string;
 }
 
 /** A Profile: rules, and labels its endpoints inherit. */
@@ -46,7 +44,6 @@ export interface ProfileData {
   egressRules: readonly Rule[];
   /** True for a profile an endpoint names but the datastore lacks: it denies everything, as in Calico. */
   missing: boolean;
-  contentKey: string;
 }
 
 /** A Tier's place in the ordering. */
@@ -102,7 +99,6 @@ export function policyData(namespace: string | undefined, name: string, res: Res
     applyOnForward,
     ingressRules,
     egressRules,
-    contentKey: JSON.stringify([namespace ?? null, tier, doNotTrack, preDNAT, applyOnForward, ingressRules, egressRules]),
   };
 }
 
@@ -120,14 +116,39 @@ export function profileData(name: string, res: Resource): ProfileData {
     ingressRules,
     egressRules,
     missing: false,
-    contentKey: JSON.stringify([ingressRules, egressRules]),
   };
 }
 
 /** The stand-in for a profile that endpoints name but that does not exist: deny both ways. */
 export function missingProfileData(name: string): ProfileData {
   const deny: Rule[] = [{ action: 'Deny' }];
-  return { key: profileKey(name), name, labels: {}, ingressRules: deny, egressRules: deny, missing: true, contentKey: 'missing' };
+  return { key: profileKey(name), name, labels: {}, ingressRules: deny, egressRules: deny, missing: true };
+}
+
+/**
+ * True when two versions of a policy compile to the same rules (rules, namespace, tier, flags).
+ * Compared when a policy changes, not kept as a text per policy: a cold start makes 5,000 of them
+ * and compares none.
+ */
+export function samePolicyContent(a: PolicyData, b: PolicyData): boolean {
+  return (
+    a.namespace === b.namespace &&
+    a.tier === b.tier &&
+    a.doNotTrack === b.doNotTrack &&
+    a.preDNAT === b.preDNAT &&
+    a.applyOnForward === b.applyOnForward &&
+    sameRules(a.ingressRules, b.ingressRules) &&
+    sameRules(a.egressRules, b.egressRules)
+  );
+}
+
+/** True when two versions of a profile compile to the same rules. */
+export function sameProfileContent(a: ProfileData, b: ProfileData): boolean {
+  return a.missing === b.missing && sameRules(a.ingressRules, b.ingressRules) && sameRules(a.egressRules, b.egressRules);
+}
+
+function sameRules(a: readonly Rule[], b: readonly Rule[]): boolean {
+  return a === b || JSON.stringify(a) === JSON.stringify(b);
 }
 
 /** A Tier from its stored resource (defaultAction Deny unless it says Pass). */

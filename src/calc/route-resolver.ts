@@ -32,8 +32,8 @@ export class RouteResolver {
   readonly #wanted = new Map<string, Map<string, RouteSpec>>();
   /** source key → the destinations it wants. */
   readonly #bySource = new Map<string, string[]>();
-  /** dst → the route last reported. */
-  readonly #chosen = new Map<string, string>();
+  /** dst → the route last reported (never changed once reported). */
+  readonly #chosen = new Map<string, RouteSpec>();
 
   constructor(hostname: string, out: RouteCallbacks) {
     this.#hostname = hostname;
@@ -66,7 +66,7 @@ export class RouteResolver {
 
   /** The routes wanted now, by destination (for tests). */
   routes(): RouteSpec[] {
-    return [...this.#chosen.values()].map((text) => JSON.parse(text) as RouteSpec);
+    return [...this.#chosen.values()].map((route) => ({ ...route }));
   }
 
   #setSource(source: string, routes: RouteSpec[]): void {
@@ -96,9 +96,14 @@ export class RouteResolver {
     }
     const first = [...bySource.keys()].sort()[0]!;
     const route = bySource.get(first)!;
-    const text = JSON.stringify(route);
-    if (this.#chosen.get(dst) === text) return;
-    this.#chosen.set(dst, text);
+    const last = this.#chosen.get(dst);
+    if (last !== undefined && sameRoute(last, route)) return;
+    this.#chosen.set(dst, route);
     this.#out.onRouteUpdate(route);
   }
+}
+
+function sameRoute(a: RouteSpec, b: RouteSpec): boolean {
+  if (a.type !== b.type || a.dst !== b.dst) return false;
+  return a.type !== 'workload' || a.interfaceName === (b as typeof a).interfaceName;
 }

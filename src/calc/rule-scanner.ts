@@ -8,7 +8,7 @@
 import type { ActiveIpSetCallbacks, ActiveRulesCallbacks, CompiledPolicyCallbacks } from './callbacks.ts';
 import type { CompiledPolicy, CompiledRule } from './model.ts';
 import type { PolicyData, ProfileData } from './policy-data.ts';
-import { compileRule, type IpSetSpec } from './rule-compiler.ts';
+import { compileRuleInto, type IpSetSpec } from './rule-compiler.ts';
 import type { Rule } from '../api/mod.ts';
 import { PARAMS } from '../api/mod.ts';
 
@@ -71,11 +71,7 @@ export class RuleScanner implements ActiveRulesCallbacks {
     const namespace = 'namespace' in source ? source.namespace : undefined;
     const specs = new Map<string, IpSetSpec>();
     const compileAll = (rules: readonly Rule[], direction: 'ingress' | 'egress'): CompiledRule[] =>
-      rules.map((rule, index) => {
-        const { rule: compiled, ipSets } = compileRule(rule, { policy: source.key, direction, index, namespace, logPrefix: this.#logPrefix });
-        for (const spec of ipSets) specs.set(spec.id, spec);
-        return compiled;
-      });
+      rules.map((rule, index) => compileRuleInto(rule, { policy: source.key, direction, index, namespace, logPrefix: this.#logPrefix }, specs));
     const compiled: CompiledPolicy = {
       key: source.key,
       ingress: compileAll(source.ingressRules, 'ingress'),

@@ -24,6 +24,8 @@ import {
   EtcdAuthenticationFailedError,
   type ICompare,
   type IKeyValue,
+  type IRangeRequest,
+  type IRangeResponse,
   type IOptions,
   type IRequestOp,
   type IResponseOp,
@@ -46,6 +48,7 @@ import type {
 } from './datastore.ts';
 import { checkTxnOp, ETCD_DEFAULT_LIMITS, hasCondition, notFound, validateReads, validateTxnOps } from './txn-rules.ts';
 import { WatchQueue } from './watch-queue.ts';
+import { decodedRange } from './etcd-range.ts';
 
 /** TLS files for talking to etcd (PEM). */
 export interface EtcdTlsOptions {
@@ -123,6 +126,8 @@ interface Outcome {
 export class EtcdDatastore implements Datastore {
   readonly limits: TxnLimits;
   readonly #client: Etcd3;
+  /** Range requests for listings (etcd-range.ts: decoded without protobufjs when etcd3 allows). */
+  readonly #range: (req: IRangeRequest, options: { deadline: Date }) => Promise<IRangeResponse>;
   readonly #endpoints: string;
   readonly #pageSize: number;
   readonly #timeoutMs: number;
@@ -178,6 +183,8 @@ export class EtcdDatastore implements Datastore {
     } catch (err) {
       throw new MargayError('MARGAY_ERR_CONFIG', `bad etcd client configuration: ${(err as Error).message}`, { cause: err });
     }
+    const client = this.#client;
+    this.#range = decodedRange(client) ?? ((req, o) => client.kv.range(req, o));
   }
 
   async get(key: string): Promise<KVPair | undefined> {
@@ -205,7 +212,7 @@ export class EtcdDatastore implements Datastore {
     let revision: number | undefined;
     for (;;) {
       const res = await this.#call((o) =>
-        this.#client.kv.range(
+        this.#range(
           {
             key,
             range_end: rangeEnd,

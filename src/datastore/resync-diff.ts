@@ -18,6 +18,8 @@ export interface SnapshotDiff {
  * unique per write, so an equal revision means the same write.
  */
 export function diffSnapshot(known: ReadonlyMap<string, number>, listed: readonly KVPair[]): SnapshotDiff {
+  // The first listing (a cold start: thousands of keys): everything is new, nothing to delete.
+  if (known.size === 0) return { updates: [...listed], deletes: [] };
   const updates: KVPair[] = [];
   const present = new Set<string>();
   for (const kv of listed) {

@@ -77,7 +77,7 @@ export class Interner<T extends object> {
 }
 
 /** FNV-1a over a text's UTF-16 code units, from `seed`: a 32-bit number. */
-function hashText(text: string, seed = 0x811c9dc5): number {
+export function hashText(text: string, seed = 0x811c9dc5): number {
   let h = seed;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
   return h;

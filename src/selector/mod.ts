@@ -31,3 +31,4 @@ export type {
   ValueNode,
   ValueOperator,
 } from './ast.ts';
+export { hashText } from './interner.ts';

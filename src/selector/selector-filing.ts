@@ -35,31 +35,34 @@ export interface SelectorEntry {
   readonly members: Set<ItemEntry>;
 }
 
-/** Chooses where to file a selector: under its label with the fewest items now. */
+/**
+ * Chooses where to file a selector: under its label with the fewest items now. The plan object is
+ * made for the label chosen only (optimize() asks again for every selector once the snapshot is in).
+ */
 export function choosePlan(r: Restrictions, ast: SelectorNode, items: ItemsByLabel): Plan {
   if (r.never) return { kind: 'never' };
-  let best: Plan | undefined;
+  let bestKey: string | undefined;
+  let bestValues: ReadonlySet<string> | undefined;
   let bestCost = Infinity;
   for (const [key, lr] of r.labels) {
     if (!lr.present) continue;
     let cost: number;
-    let plan: Plan;
     if (lr.values !== undefined) {
       cost = 0;
       for (const v of lr.values) cost += items.valueCount(key, v);
       // Prefer a value filing over a key filing at equal cost, and fewer values over more.
       cost += lr.values.size * 1e-6;
-      plan = { kind: 'values', key, values: [...lr.values] };
     } else {
       cost = items.keyCount(key) + 0.5;
-      plan = { kind: 'key', key };
     }
     if (cost < bestCost) {
       bestCost = cost;
-      best = plan;
+      bestKey = key;
+      bestValues = lr.values;
     }
   }
-  return best ?? { kind: 'scan', keys: referencedLabels(ast) };
+  if (bestKey === undefined) return { kind: 'scan', keys: referencedLabels(ast) };
+  return bestValues !== undefined ? { kind: 'values', key: bestKey, values: [...bestValues] } : { kind: 'key', key: bestKey };
 }
 
 /** True when two plans file a selector in the same place. */
