@@ -45,6 +45,10 @@
  *       first error the kernel acknowledges. The kernel applies a batch all or nothing. This is how
  *       the agent changes set and map elements, chains and rules without `nft`, whose cache of
  *       every chain in the namespace costs ~10 ms per transaction on a large ruleset.
+ *   <id> nftfile <path>
+ *       Sends the batches the file holds one after the other and stops at the first the kernel
+ *       refuses (the earlier ones stay applied): a cold start's load ahead, which the agent
+ *       writes to a private file so that the kernel loads it while the agent renders on.
  *
  * A request with the wrong number of fields is refused. A namespace path must name a network
  * namespace (nsfs): anything else is refused without blocking (O_NONBLOCK), since one stuck
@@ -580,10 +584,19 @@ static void make_room_for_answers(const unsigned char *batch, size_t len) {
 }
 
 /*
- * nft: sends a prebuilt batch. nfnetlink processes a batch synchronously inside sendto, so every
- * acknowledgement is queued on the socket when sendto returns: draining it without waiting sees
- * them all (make_room_for_answers).
+ * Sends one prebuilt batch; returns 0 or the first error (-errno). nfnetlink processes a batch
+ * synchronously inside sendto, so every acknowledgement is queued on the socket when sendto
+ * returns: draining it without waiting sees them all (make_room_for_answers).
  */
+static int send_batch(const unsigned char *batch, size_t len) {
+  if (nf_fd < 0 && (nf_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER)) < 0) return -errno;
+  drain_answers(); /* answers left by an earlier batch are not this one's */
+  make_room_for_answers(batch, len);
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  return sendto(nf_fd, batch, len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0 ? -errno : drain_answers();
+}
+
+/* nft: sends a prebuilt batch given in hex. */
 static void nft_batch(const char *id, const char *hex) {
   size_t n = strlen(hex);
   if (n < 2 * NLMSG_HDRLEN || n % 2) {
@@ -604,16 +617,71 @@ static void nft_batch(const char *id, const char *hex) {
     }
     batch[i] = (unsigned char)(hi << 4 | lo);
   }
-  int rc = 0;
-  if (nf_fd < 0 && (nf_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER)) < 0) rc = -errno;
-  if (!rc) {
-    drain_answers(); /* answers left by an earlier batch are not this one's */
-    make_room_for_answers(batch, n / 2);
-    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-    rc = sendto(nf_fd, batch, n / 2, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0 ? -errno : drain_answers();
-  }
+  int rc = send_batch(batch, n / 2);
   free(batch);
   reply(id, "ok", "nftables batch", rc);
+}
+
+/* Reads a whole file into *out (malloc'd); returns its length or -errno. */
+static ssize_t read_file(const char *path, unsigned char **out) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return -errno;
+  size_t cap = 1 << 20, len = 0;
+  unsigned char *buf = malloc(cap);
+  ssize_t rc = buf ? 0 : -ENOMEM;
+  while (!rc) {
+    if (len == cap) {
+      unsigned char *bigger = realloc(buf, cap *= 2);
+      if (!bigger) {
+        rc = -ENOMEM;
+        break;
+      }
+      buf = bigger;
+    }
+    ssize_t got = read(fd, buf + len, cap - len);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) rc = -errno;
+    else if (got == 0) break;
+    else len += (size_t)got;
+  }
+  close(fd);
+  if (rc) {
+    free(buf);
+    return rc;
+  }
+  *out = buf;
+  return (ssize_t)len;
+}
+
+/*
+ * nftfile: sends the batches a file holds one after the other (each from its begin to its end
+ * message), stopping at the first the kernel refuses: a cold start's load ahead, read here so
+ * that the agent can go on rendering while the kernel loads.
+ */
+static void nft_file(const char *id, const char *path) {
+  unsigned char *data = NULL;
+  ssize_t len = read_file(path, &data);
+  if (len < 0) {
+    reply(id, NULL, "batch file", (int)len);
+    return;
+  }
+  int rc = 0, sent = 0;
+  char detail[64] = "nftables batch file";
+  size_t start = 0;
+  for (size_t at = 0; !rc && at + NLMSG_HDRLEN <= (size_t)len;) {
+    const struct nlmsghdr *h = (const struct nlmsghdr *)(data + at);
+    if (h->nlmsg_len < NLMSG_HDRLEN || at + h->nlmsg_len > (size_t)len) rc = -EINVAL;
+    at += NLMSG_ALIGN(h->nlmsg_len);
+    if (!rc && h->nlmsg_type == NFNL_MSG_BATCH_END) {
+      rc = send_batch(data + start, at - start);
+      if (rc) snprintf(detail, sizeof detail, "nftables batch %d of the file", sent + 1);
+      sent++;
+      start = at;
+    }
+  }
+  if (!rc && (start != (size_t)len || sent == 0)) rc = -EINVAL; /* a partial batch at the end */
+  free(data);
+  reply(id, "ok", detail, rc);
 }
 
 int main(void) {
@@ -641,6 +709,7 @@ int main(void) {
     else if (n == 4 && strcmp(op, "del") == 0) in_container(id, op, f[2], f[3], NULL, NULL, NULL, NULL);
     else if (n == 4 && strcmp(op, "sysctl") == 0) sysctl(id, f[2], f[3]);
     else if (n == 3 && strcmp(op, "nft") == 0) nft_batch(id, f[2]);
+    else if (n == 3 && strcmp(op, "nftfile") == 0) nft_file(id, f[2]);
     else reply(id, NULL, "unknown request or wrong number of fields", -EINVAL);
   }
   free(line);

@@ -20,7 +20,7 @@
 import type { DataplaneUpdate } from '../calc/mod.ts';
 import { writeSysctl } from './links/links.ts';
 import { renderTable } from './nftables/diff.ts';
-import { nextTurn, NftablesDriver, type NftApplyOutcome } from './nftables/driver.ts';
+import { nextTurn, NftablesDriver, type NftApplyOutcome, type NftElementWriter } from './nftables/driver.ts';
 import type { KernelTable } from './nftables/kernel.ts';
 import { NftablesManager } from './nftables/manager.ts';
 import { NftSession } from './nftables/session.ts';
@@ -78,6 +78,12 @@ export interface DataplaneOptions {
    * {@link LOAD_AHEAD_MIN_POLICIES}.
    */
   loadAheadMinPolicies?: number | false;
+  /**
+   * Load ahead as netlink batches through the helper instead of `nft -f`, followed by the
+   * policy-list chains once rendered (off by default: on this 2-core machine the encoding on the
+   * agent's thread costs what the kernel saves; docs/dataplane.md "Loading ahead by netlink").
+   */
+  loadAheadNetlink?: boolean;
 }
 
 /**
@@ -201,7 +207,7 @@ export class Dataplane {
       ...(options.table !== undefined ? { table: options.table } : {}),
       ...(options.checkFirst !== undefined ? { checkFirst: options.checkFirst } : {}),
       ...(this.session ? { session: this.session } : {}),
-      ...(this.netlink ? { elementWriter: { applyBatch: (batch: Buffer) => this.netlink!.applyNftBatch(batch) } } : {}),
+      ...(this.netlink ? { elementWriter: this.elementWriter(this.netlink, options.loadAheadNetlink === true) } : {}),
     });
     this.routeManager = new RouteManager(warn ? { warn } : {});
     this.routeDriver = new RouteDriver(this.runner, {
@@ -222,6 +228,12 @@ export class Dataplane {
         onLink: (name) => this.onLink(name),
       });
     }
+  }
+
+  /** The nftables driver's netlink writer: batches, and batch files for a load ahead when asked for. */
+  private elementWriter(netlink: NetlinkHelper, loadAhead: boolean): NftElementWriter {
+    const batches = { applyBatch: (batch: Buffer) => netlink.applyNftBatch(batch) };
+    return loadAhead ? { ...batches, applyBatchFile: (path: string) => netlink.applyNftBatchFile(path) } : batches;
   }
 
   /** A workload interface appeared or changed: its sysctls, then the routes that waited for it. */
@@ -360,6 +372,8 @@ export class Dataplane {
       await this.nftDriver.loadAhead(this.nftManager.desired);
     }
     for (const m of this.managers) m.completeDeferredWork();
+    // The policy-list chains rendered meanwhile follow the load ahead when it goes by netlink.
+    if (ahead) this.nftDriver.continueAhead(this.nftManager.desired);
     const dirty = this.nftManager.desired.takeDirty();
     // nftables, routes and VXLAN are independent: program them at once.
     const [nft, routes, vxlan] = await Promise.all([

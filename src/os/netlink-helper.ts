@@ -191,6 +191,17 @@ export class NetlinkHelper {
     if (!answer!.ok) throw new Error(answer!.message);
   }
 
+  /**
+   * Sends the nftables netlink batches a file holds (each from its begin to its end message), one
+   * after the other, stopping at the first the kernel refuses (the earlier ones stay applied).
+   * Throws with the kernel's error, naming the batch.
+   */
+  async applyNftBatchFile(path: string): Promise<void> {
+    checkField(path);
+    const [answer] = await this.#ask([['nftfile', path]]);
+    if (!answer!.ok) throw new Error(answer!.message);
+  }
+
   /** Stops the helper. */
   close(): void {
     this.#process.close();

@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { ExecError, type CommandRunner } from '../../os/mod.ts';
 import { applyToView, computeTransaction, type DiffScope, type NftTransaction, type TableRef } from './diff.ts';
 import { emptyKernelTable, parseNftListing, type KernelTable } from './kernel.ts';
-import { aheadScope, aheadText, listsTable } from './load-ahead.ts';
+import { aheadBatches, aheadScope, aheadText, listsTable } from './load-ahead.ts';
 import { isPolicyObject } from './names.ts';
 import { encodeTransactionBatch } from './netlink-batch.ts';
 import type { NftSession } from './session.ts';
@@ -49,6 +49,11 @@ export const MAX_ORPHANS = 400;
 export interface NftElementWriter {
   /** @throws when the kernel refused the batch (nothing was applied) or the writer failed. */
   applyBatch(batch: Buffer): Promise<void>;
+  /**
+   * Sends the batches a file holds in order, stopping at the first refused (the helper's
+   * `nftfile`): a cold start's load ahead by netlink. @throws when one was refused or the writer failed.
+   */
+  applyBatchFile?(path: string): Promise<void>;
 }
 
 /** What one attempt will send, decided before anything is sent. */
@@ -126,6 +131,28 @@ interface Ahead {
   done: Promise<Error | undefined>;
   view: KernelTable;
   commands: number;
+  /** True when it goes as netlink batches, which {@link NftablesDriver.continueAhead} can extend. */
+  netlink: boolean;
+}
+
+/** A private file for a load ahead, written now so that nft or the helper reads it without waiting for this thread. */
+function aheadFile(data: string | Buffer, ext: string): string {
+  const file = join(tmpdir(), `margay-ahead-${process.pid}-${randomBytes(8).toString('hex')}.${ext}`);
+  writeFileSync(file, data, { mode: 0o600, flag: 'wx' });
+  return file;
+}
+
+/** `done`'s error (undefined when it went in), once the file is gone. */
+function settleAhead(done: Promise<unknown>, file: string): Promise<Error | undefined> {
+  return done
+    .then(
+      () => undefined,
+      (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+    )
+    .then(async (err) => {
+      await unlink(file).catch(() => undefined); // gone before the apply that waits for it goes on
+      return err;
+    });
 }
 
 /** Diffs and applies the desired nftables state. */
@@ -212,26 +239,54 @@ export class NftablesDriver {
     this.probe = undefined;
     if (probe === undefined || this.view !== undefined || this.ahead !== undefined || (await probe) !== false) return false;
     const scope = aheadScope(desired);
+    const writer = this.elementWriter;
+    if (writer?.applyBatchFile) {
+      // As netlink batches (no nft parse, no cache): the helper loads them on the other core.
+      const out = aheadBatches(desired, scope, this.table, { maxBytes: MAX_NETLINK_BATCH });
+      if (out.commands >= (options.minCommands ?? 0) && out.batches.length > 0) {
+        const view = emptyKernelTable();
+        applyToView(view, desired, out.scope, false);
+        const file = aheadFile(Buffer.concat(out.batches), 'nl');
+        this.ahead = { done: settleAhead(writer.applyBatchFile(file), file), view, commands: out.commands, netlink: true };
+        await nextTurn();
+        return true;
+      }
+    }
     const tx = computeTransaction(emptyKernelTable(), desired, scope, this.table);
     if (tx.lines.length < (options.minCommands ?? 0)) return false;
     // The view as of this text: the desired state changes while the load runs.
     const view = emptyKernelTable();
     applyToView(view, desired, scope, false);
-    // A private file written now, so that nft starts without waiting for this thread.
-    const file = join(tmpdir(), `margay-ahead-${process.pid}-${randomBytes(8).toString('hex')}.nft`);
-    writeFileSync(file, aheadText(tx, this.table), { mode: 0o600, flag: 'wx' });
-    const done = this.runner(this.nft, ['-f', file], { timeoutMs: this.timeoutMs })
-      .then(
-        () => undefined,
-        (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
-      )
-      .then(async (err) => {
-        await unlink(file).catch(() => undefined); // gone before the apply that waits for it goes on
-        return err;
-      });
-    this.ahead = { done, view, commands: tx.lines.length };
+    const file = aheadFile(aheadText(tx, this.table), 'nft');
+    this.ahead = { done: settleAhead(this.runner(this.nft, ['-f', file], { timeoutMs: this.timeoutMs }), file), view, commands: tx.lines.length, netlink: false };
     // One turn of the event loop hands the command to the shell before the caller renders on.
     await nextTurn();
+    return true;
+  }
+
+  /**
+   * Extends a load ahead that goes as netlink batches with the sets and regular chains rendered
+   * since (the policy-list chains): encoded now, sent once the earlier batches went in (never
+   * after one was refused: the table may not be ours). What cannot go this way (dispatch chains
+   * with anonymous maps, what refers to maps) waits for the full apply, with the base chains.
+   * True when something was added.
+   */
+  continueAhead(desired: DesiredState): boolean {
+    const ahead = this.ahead;
+    const writer = this.elementWriter;
+    if (!ahead?.netlink || !writer?.applyBatchFile) return false;
+    const { view } = ahead;
+    const scope: Exclude<DiffScope, 'all'> = { chains: new Set(), sets: new Set(), maps: new Map() };
+    for (const [name, spec] of desired.chains) if (!spec.base && !view.chains.has(name)) scope.chains.add(name);
+    for (const name of desired.sets.keys()) if (!view.sets.has(name)) scope.sets.add(name);
+    const loaded = new Set([...[...view.chains.keys()].map((n) => `chain ${n}`), ...[...view.sets.keys()].map((n) => `set ${n}`)]);
+    const out = aheadBatches(desired, scope, this.table, { loaded, maxBytes: MAX_NETLINK_BATCH });
+    if (out.batches.length === 0) return false;
+    applyToView(view, desired, out.scope, false);
+    const file = aheadFile(Buffer.concat(out.batches), 'nl');
+    const next = ahead.done.then((err) => (err ? Promise.reject(err) : writer.applyBatchFile!(file)));
+    ahead.done = settleAhead(next, file);
+    ahead.commands += out.commands;
     return true;
   }
 
