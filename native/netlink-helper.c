@@ -45,10 +45,11 @@
  *       first error the kernel acknowledges. The kernel applies a batch all or nothing. This is how
  *       the agent changes set and map elements, chains and rules without `nft`, whose cache of
  *       every chain in the namespace costs ~10 ms per transaction on a large ruleset.
- *   <id> nftfile <path>
- *       Sends the batches the file holds one after the other and stops at the first the kernel
- *       refuses (the earlier ones stay applied): a cold start's load ahead, which the agent
- *       writes to a private file so that the kernel loads it while the agent renders on.
+ *   <id> nftstream <path> <stream>
+ *       Sends the batches of the file one after the other as the agent appends them, until an
+ *       NLMSG_DONE message; stops at the first the kernel refuses (the earlier ones stay applied)
+ *       and then refuses every later request of the same stream: a cold start's load ahead, which
+ *       the agent writes while it renders, so that the kernel loads meanwhile.
  *
  * A request with the wrong number of fields is refused. A namespace path must name a network
  * namespace (nsfs): anything else is refused without blocking (O_NONBLOCK), since one stuck
@@ -622,65 +623,87 @@ static void nft_batch(const char *id, const char *hex) {
   reply(id, "ok", "nftables batch", rc);
 }
 
-/* Reads a whole file into *out (malloc'd); returns its length or -errno. */
-static ssize_t read_file(const char *path, unsigned char **out) {
+/* The failed stream, whose later requests are refused (see nft_stream). */
+static char failed_stream[64];
+
+/*
+ * nftstream: sends the batches of a file one after the other as the agent appends them (each from
+ * its begin to its end message), until an NLMSG_DONE message ends the stream: a cold start's load
+ * ahead, which the agent writes while it renders (a file written synchronously needs no event
+ * loop), so that the kernel loads on this process's core meanwhile. Stops at the first batch the
+ * kernel refuses; a later request naming the same stream is then refused without sending
+ * anything (the table may not be the agent's). Gives up when the file stops growing for 30 s.
+ */
+static void nft_stream(const char *id, const char *path, const char *stream) {
+  if (strlen(stream) >= sizeof failed_stream) {
+    reply(id, NULL, "bad stream name", -EINVAL);
+    return;
+  }
+  if (strcmp(failed_stream, stream) == 0) {
+    reply(id, NULL, "an earlier part of the stream failed", -ECANCELED);
+    return;
+  }
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return -errno;
-  size_t cap = 1 << 20, len = 0;
+  if (fd < 0) {
+    reply(id, NULL, "batch stream", -errno);
+    return;
+  }
+  size_t cap = 1 << 20, len = 0, start = 0, at = 0;
   unsigned char *buf = malloc(cap);
-  ssize_t rc = buf ? 0 : -ENOMEM;
-  while (!rc) {
+  int rc = buf ? 0 : -ENOMEM, sent = 0, done = 0, idle = 0;
+  char detail[64] = "nftables batch stream";
+  while (!rc && !done) {
     if (len == cap) {
-      unsigned char *bigger = realloc(buf, cap *= 2);
+      unsigned char *bigger = realloc(buf, cap * 2);
       if (!bigger) {
         rc = -ENOMEM;
         break;
       }
       buf = bigger;
+      cap *= 2;
     }
     ssize_t got = read(fd, buf + len, cap - len);
     if (got < 0 && errno == EINTR) continue;
-    if (got < 0) rc = -errno;
-    else if (got == 0) break;
-    else len += (size_t)got;
-  }
-  close(fd);
-  if (rc) {
-    free(buf);
-    return rc;
-  }
-  *out = buf;
-  return (ssize_t)len;
-}
-
-/*
- * nftfile: sends the batches a file holds one after the other (each from its begin to its end
- * message), stopping at the first the kernel refuses: a cold start's load ahead, read here so
- * that the agent can go on rendering while the kernel loads.
- */
-static void nft_file(const char *id, const char *path) {
-  unsigned char *data = NULL;
-  ssize_t len = read_file(path, &data);
-  if (len < 0) {
-    reply(id, NULL, "batch file", (int)len);
-    return;
-  }
-  int rc = 0, sent = 0;
-  char detail[64] = "nftables batch file";
-  size_t start = 0;
-  for (size_t at = 0; !rc && at + NLMSG_HDRLEN <= (size_t)len;) {
-    const struct nlmsghdr *h = (const struct nlmsghdr *)(data + at);
-    if (h->nlmsg_len < NLMSG_HDRLEN || at + h->nlmsg_len > (size_t)len) rc = -EINVAL;
-    at += NLMSG_ALIGN(h->nlmsg_len);
-    if (!rc && h->nlmsg_type == NFNL_MSG_BATCH_END) {
-      rc = send_batch(data + start, at - start);
-      if (rc) snprintf(detail, sizeof detail, "nftables batch %d of the file", sent + 1);
-      sent++;
-      start = at;
+    if (got < 0) {
+      rc = -errno;
+      break;
+    }
+    if (got == 0) {
+      if (++idle > 30000) rc = -ETIMEDOUT;
+      else usleep(1000); /* the agent appends more */
+      continue;
+    }
+    idle = 0;
+    len += (size_t)got;
+    while (!rc && at + NLMSG_HDRLEN <= len) {
+      const struct nlmsghdr *h = (const struct nlmsghdr *)(buf + at);
+      if (h->nlmsg_len < NLMSG_HDRLEN) rc = -EINVAL;
+      else if (at + NLMSG_ALIGN(h->nlmsg_len) > len) break; /* the rest of it is not written yet */
+      else if (h->nlmsg_type == NLMSG_DONE) {
+        done = start == at;
+        if (!done) rc = -EINVAL; /* a batch without its end */
+        break;
+      } else {
+        at += NLMSG_ALIGN(h->nlmsg_len);
+        if (h->nlmsg_type == NFNL_MSG_BATCH_END) {
+          rc = send_batch(buf + start, at - start);
+          if (rc) snprintf(detail, sizeof detail, "nftables batch %d of the stream", sent + 1);
+          sent++;
+          start = at;
+        }
+      }
+    }
+    /* Sent batches are not needed any more: keep only the one being read. */
+    if (start > 0) {
+      memmove(buf, buf + start, len - start);
+      len -= start;
+      at -= start;
+      start = 0;
     }
   }
-  if (!rc && (start != (size_t)len || sent == 0)) rc = -EINVAL; /* a partial batch at the end */
-  free(data);
+  close(fd);
+  free(buf);
+  if (rc) snprintf(failed_stream, sizeof failed_stream, "%s", stream);
   reply(id, "ok", detail, rc);
 }
 
@@ -709,7 +732,7 @@ int main(void) {
     else if (n == 4 && strcmp(op, "del") == 0) in_container(id, op, f[2], f[3], NULL, NULL, NULL, NULL);
     else if (n == 4 && strcmp(op, "sysctl") == 0) sysctl(id, f[2], f[3]);
     else if (n == 3 && strcmp(op, "nft") == 0) nft_batch(id, f[2]);
-    else if (n == 3 && strcmp(op, "nftfile") == 0) nft_file(id, f[2]);
+    else if (n == 4 && strcmp(op, "nftstream") == 0) nft_stream(id, f[2], f[3]);
     else reply(id, NULL, "unknown request or wrong number of fields", -EINVAL);
   }
   free(line);

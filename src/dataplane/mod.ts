@@ -142,6 +142,9 @@ export interface KernelState {
   routes: KernelRoute[];
 }
 
+/** Policy lists per part of a load ahead streamed while the endpoints render (a few hundred rules each). */
+const LISTS_PER_PART = 8;
+
 /** The dataplane facade the agent calls after every sequencer flush. */
 export class Dataplane {
   readonly runner: CommandRunner;
@@ -233,7 +236,7 @@ export class Dataplane {
   /** The nftables driver's netlink writer: batches, and batch files for a load ahead when asked for. */
   private elementWriter(netlink: NetlinkHelper, loadAhead: boolean): NftElementWriter {
     const batches = { applyBatch: (batch: Buffer) => netlink.applyNftBatch(batch) };
-    return loadAhead ? { ...batches, applyBatchFile: (path: string) => netlink.applyNftBatchFile(path) } : batches;
+    return loadAhead ? { ...batches, streamBatches: (path: string, stream: string) => netlink.streamNftBatches(path, stream) } : batches;
   }
 
   /** A workload interface appeared or changed: its sysctls, then the routes that waited for it. */
@@ -371,9 +374,14 @@ export class Dataplane {
       this.nftManager.completeSetsAndPolicies();
       await this.nftDriver.loadAhead(this.nftManager.desired);
     }
-    for (const m of this.managers) m.completeDeferredWork();
-    // The policy-list chains rendered meanwhile follow the load ahead when it goes by netlink.
-    if (ahead) this.nftDriver.continueAhead(this.nftManager.desired);
+    if (ahead) this.streamListsAhead();
+    try {
+      for (const m of this.managers) m.completeDeferredWork();
+    } finally {
+      this.nftManager.onListRendered = undefined;
+    }
+    // Whatever else can go follows a load ahead that goes by netlink, and its stream ends.
+    if (ahead) this.nftDriver.continueAhead(this.nftManager.desired, { end: true });
     const dirty = this.nftManager.desired.takeDirty();
     // nftables, routes and VXLAN are independent: program them at once.
     const [nft, routes, vxlan] = await Promise.all([
@@ -403,6 +411,22 @@ export class Dataplane {
       if (result.routes.errors.some((e) => !isMissingDevice(e.message))) result.ok = false;
     }
     return this.finish(result, started);
+  }
+
+  /**
+   * While the endpoints render, hands the policy-list chains to a load ahead that goes by netlink
+   * every {@link LISTS_PER_PART} lists, so that the kernel loads them meanwhile.
+   */
+  private streamListsAhead(): void {
+    let part: string[] = [];
+    let lists = 0;
+    this.nftManager.onListRendered = (chains) => {
+      part.push(...chains);
+      if (++lists % LISTS_PER_PART !== 0) return;
+      const names = { chains: part, sets: [] };
+      part = [];
+      if (!this.nftDriver.continueAhead(this.nftManager.desired, { names })) this.nftManager.onListRendered = undefined;
+    };
   }
 
   /**

@@ -192,13 +192,14 @@ export class NetlinkHelper {
   }
 
   /**
-   * Sends the nftables netlink batches a file holds (each from its begin to its end message), one
-   * after the other, stopping at the first the kernel refuses (the earlier ones stay applied).
-   * Throws with the kernel's error, naming the batch.
+   * Streams the nftables netlink batches the caller appends to `path` into the kernel, each as
+   * soon as it is complete, until the caller appends an NLMSG_DONE message (the helper's
+   * `nftstream`); stops at the first batch the kernel refuses (the earlier ones stay applied), and
+   * then refuses every later request naming the same `stream`. Resolves when the stream ended;
+   * throws with the kernel's error, naming the batch.
    */
-  async applyNftBatchFile(path: string): Promise<void> {
-    checkField(path);
-    const [answer] = await this.#ask([['nftfile', path]]);
+  async streamNftBatches(path: string, stream: string): Promise<void> {
+    const [answer] = await this.#ask([['nftstream', path, stream]]);
     if (!answer!.ok) throw new Error(answer!.message);
   }
 

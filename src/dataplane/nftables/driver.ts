@@ -28,7 +28,8 @@ import { join } from 'node:path';
 import { ExecError, type CommandRunner } from '../../os/mod.ts';
 import { applyToView, computeTransaction, type DiffScope, type NftTransaction, type TableRef } from './diff.ts';
 import { emptyKernelTable, parseNftListing, type KernelTable } from './kernel.ts';
-import { aheadBatches, aheadScope, aheadText, listsTable } from './load-ahead.ts';
+import { AheadStream } from './ahead-stream.ts';
+import { aheadScope, aheadText, listsTable } from './load-ahead.ts';
 import { isPolicyObject } from './names.ts';
 import { encodeTransactionBatch } from './netlink-batch.ts';
 import type { NftSession } from './session.ts';
@@ -50,10 +51,11 @@ export interface NftElementWriter {
   /** @throws when the kernel refused the batch (nothing was applied) or the writer failed. */
   applyBatch(batch: Buffer): Promise<void>;
   /**
-   * Sends the batches a file holds in order, stopping at the first refused (the helper's
-   * `nftfile`): a cold start's load ahead by netlink. @throws when one was refused or the writer failed.
+   * Streams the batches appended to a file into the kernel until the stream's end message,
+   * stopping at the first refused (the helper's `nftstream`): a cold start's load ahead by
+   * netlink (ahead-stream.ts). @throws when one was refused or the writer failed.
    */
-  applyBatchFile?(path: string): Promise<void>;
+  streamBatches?(path: string, stream: string): Promise<void>;
 }
 
 /** What one attempt will send, decided before anything is sent. */
@@ -131,15 +133,13 @@ interface Ahead {
   done: Promise<Error | undefined>;
   view: KernelTable;
   commands: number;
-  /** True when it goes as netlink batches, which {@link NftablesDriver.continueAhead} can extend. */
-  netlink: boolean;
+  /** The netlink stream it goes as, which {@link NftablesDriver.continueAhead} extends (none through nft). */
+  stream?: AheadStream;
 }
 
-/** A private file for a load ahead, written now so that nft or the helper reads it without waiting for this thread. */
-function aheadFile(data: string | Buffer, ext: string): string {
-  const file = join(tmpdir(), `margay-ahead-${process.pid}-${randomBytes(8).toString('hex')}.${ext}`);
-  writeFileSync(file, data, { mode: 0o600, flag: 'wx' });
-  return file;
+/** The path of a private file for a load ahead (written at once, so that nft or the helper reads it without waiting for this thread). */
+function aheadPath(ext: string): string {
+  return join(tmpdir(), `margay-ahead-${process.pid}-${randomBytes(8).toString('hex')}.${ext}`);
 }
 
 /** `done`'s error (undefined when it went in), once the file is gone. */
@@ -240,53 +240,56 @@ export class NftablesDriver {
     if (probe === undefined || this.view !== undefined || this.ahead !== undefined || (await probe) !== false) return false;
     const scope = aheadScope(desired);
     const writer = this.elementWriter;
-    if (writer?.applyBatchFile) {
-      // As netlink batches (no nft parse, no cache): the helper loads them on the other core.
-      const out = aheadBatches(desired, scope, this.table, { maxBytes: MAX_NETLINK_BATCH });
-      if (out.commands >= (options.minCommands ?? 0) && out.batches.length > 0) {
-        const view = emptyKernelTable();
-        applyToView(view, desired, out.scope, false);
-        const file = aheadFile(Buffer.concat(out.batches), 'nl');
-        this.ahead = { done: settleAhead(writer.applyBatchFile(file), file), view, commands: out.commands, netlink: true };
-        await nextTurn();
-        return true;
+    if (writer?.streamBatches) {
+      // As netlink batches (no nft parse, no cache), which the helper sends while the caller renders.
+      const file = aheadPath('nl');
+      const stream = new AheadStream(file, this.table, { maxBytes: MAX_NETLINK_BATCH });
+      try {
+        stream.add(desired, scope);
+      } catch (err) {
+        stream.end();
+        await unlink(file).catch(() => undefined);
+        throw err;
       }
+      const done = settleAhead(writer.streamBatches(file, `ahead-${randomBytes(8).toString('hex')}`), file);
+      this.ahead = { done, view: stream.view, commands: 0, stream };
+      // One turn of the event loop hands the request to the helper before the caller renders on.
+      await nextTurn();
+      return true;
     }
     const tx = computeTransaction(emptyKernelTable(), desired, scope, this.table);
     if (tx.lines.length < (options.minCommands ?? 0)) return false;
     // The view as of this text: the desired state changes while the load runs.
     const view = emptyKernelTable();
     applyToView(view, desired, scope, false);
-    const file = aheadFile(aheadText(tx, this.table), 'nft');
-    this.ahead = { done: settleAhead(this.runner(this.nft, ['-f', file], { timeoutMs: this.timeoutMs }), file), view, commands: tx.lines.length, netlink: false };
+    const file = aheadPath('nft');
+    writeFileSync(file, aheadText(tx, this.table), { mode: 0o600, flag: 'wx' });
+    this.ahead = { done: settleAhead(this.runner(this.nft, ['-f', file], { timeoutMs: this.timeoutMs }), file), view, commands: tx.lines.length };
     // One turn of the event loop hands the command to the shell before the caller renders on.
     await nextTurn();
     return true;
   }
 
   /**
-   * Extends a load ahead that goes as netlink batches with the sets and regular chains rendered
-   * since (the policy-list chains): encoded now, sent once the earlier batches went in (never
-   * after one was refused: the table may not be ours). What cannot go this way (dispatch chains
-   * with anonymous maps, what refers to maps) waits for the full apply, with the base chains.
-   * True when something was added.
+   * Extends a load ahead that goes as a netlink stream with sets and regular chains rendered
+   * since: `names`, or with `end`, everything not sent yet, after which the stream ends (what
+   * cannot go that way waits for the full apply, with maps and base chains). The helper sends
+   * the batches as they are written, and none after one was refused. False without such a stream.
    */
-  continueAhead(desired: DesiredState): boolean {
-    const ahead = this.ahead;
-    const writer = this.elementWriter;
-    if (!ahead?.netlink || !writer?.applyBatchFile) return false;
-    const { view } = ahead;
-    const scope: Exclude<DiffScope, 'all'> = { chains: new Set(), sets: new Set(), maps: new Map() };
-    for (const [name, spec] of desired.chains) if (!spec.base && !view.chains.has(name)) scope.chains.add(name);
-    for (const name of desired.sets.keys()) if (!view.sets.has(name)) scope.sets.add(name);
-    const loaded = new Set([...[...view.chains.keys()].map((n) => `chain ${n}`), ...[...view.sets.keys()].map((n) => `set ${n}`)]);
-    const out = aheadBatches(desired, scope, this.table, { loaded, maxBytes: MAX_NETLINK_BATCH });
-    if (out.batches.length === 0) return false;
-    applyToView(view, desired, out.scope, false);
-    const file = aheadFile(Buffer.concat(out.batches), 'nl');
-    const next = ahead.done.then((err) => (err ? Promise.reject(err) : writer.applyBatchFile!(file)));
-    ahead.done = settleAhead(next, file);
-    ahead.commands += out.commands;
+  continueAhead(desired: DesiredState, options: { names?: { chains: Iterable<string>; sets: Iterable<string> }; end?: boolean } = {}): boolean {
+    const stream = this.ahead?.stream;
+    if (!stream || stream.ended) return false;
+    if (options.names) stream.add(desired, options.names);
+    if (options.end) {
+      const view = stream.view;
+      const chains = [...desired.chains.keys()].filter((n) => !view.chains.has(n));
+      const sets = [...desired.sets.keys()].filter((n) => !view.sets.has(n));
+      try {
+        stream.add(desired, { chains, sets });
+      } finally {
+        stream.end();
+      }
+    }
     return true;
   }
 
@@ -295,7 +298,9 @@ export class NftablesDriver {
     const ahead = this.ahead;
     this.ahead = undefined;
     if (ahead === undefined) return undefined;
+    ahead.stream?.end(); // the helper answers once the stream ends
     const error = await ahead.done;
+    if (ahead.stream) ahead.commands = ahead.stream.commands;
     return error ? { outcome: { commands: ahead.commands, error } } : { view: ahead.view, outcome: { commands: ahead.commands } };
   }
 
