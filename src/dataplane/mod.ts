@@ -79,9 +79,9 @@ export interface DataplaneOptions {
    */
   loadAheadMinPolicies?: number | false;
   /**
-   * Load ahead as netlink batches through the helper instead of `nft -f`, followed by the
-   * policy-list chains once rendered (off by default: on this 2-core machine the encoding on the
-   * agent's thread costs what the kernel saves; docs/dataplane.md "Loading ahead by netlink").
+   * Load ahead as netlink batches streamed through the helper while the managers render, the
+   * policy-list chains included (nftables/ahead-stream.ts), instead of one `nft -f` of the sets
+   * and policy chains. Default: on when the helper is there, unless `MARGAY_LOAD_AHEAD=nft`.
    */
   loadAheadNetlink?: boolean;
 }
@@ -210,7 +210,7 @@ export class Dataplane {
       ...(options.table !== undefined ? { table: options.table } : {}),
       ...(options.checkFirst !== undefined ? { checkFirst: options.checkFirst } : {}),
       ...(this.session ? { session: this.session } : {}),
-      ...(this.netlink ? { elementWriter: this.elementWriter(this.netlink, options.loadAheadNetlink === true) } : {}),
+      ...(this.netlink ? { elementWriter: this.elementWriter(this.netlink, options.loadAheadNetlink ?? process.env.MARGAY_LOAD_AHEAD !== 'nft') } : {}),
     });
     this.routeManager = new RouteManager(warn ? { warn } : {});
     this.routeDriver = new RouteDriver(this.runner, {

@@ -20,7 +20,7 @@ import { applyToView, computeTransaction, type DiffScope, type TableRef } from '
 import { emptyKernelTable, type KernelTable } from './kernel.ts';
 import { AttrTooLarge, batch, message } from './netlink-attr.ts';
 import { newTableMessage, TxOpEncoder, type TxOp } from './netlink-batch.ts';
-import { ruleComment, type DesiredState } from './state.ts';
+import { ruleComment, type DesiredState, type RenderedRule } from './state.ts';
 
 /** The sets and chains a rule refers to: `@set` (or map), `jump`/`goto` chain. */
 const REFERENCE = /@([A-Za-z0-9_./-]+)|\b(?:jump|goto) ([A-Za-z][A-Za-z0-9_./-]*)/g;
@@ -32,7 +32,9 @@ const BEGIN_END_BYTES = 40;
 interface EncodedChain {
   create: Buffer;
   rules: Buffer[];
-  refs: Set<string>;
+  /** Chains its rules jump or go to, sets (and maps) they look up. */
+  chains: Set<string>;
+  sets: Set<string>;
 }
 
 /** Appends a load ahead's batches to a file the helper streams into the kernel. */
@@ -49,8 +51,8 @@ export class AheadStream {
   readonly #sent = new Set<string>();
   /** Objects netlink cannot write here: never sent. */
   readonly #refused = new Set<string>();
-  /** Chains waiting for what they refer to. */
-  readonly #waiting = new Set<string>();
+  /** Chains waiting for what they refer to, encoded. */
+  readonly #waiting = new Map<string, EncodedChain>();
   #batch: Buffer[] = [];
   #batchBytes = BEGIN_END_BYTES;
   #ended = false;
@@ -126,43 +128,55 @@ export class AheadStream {
 
   /** The chains that can go now (their references gone or going), in order; the others wait. */
   #chains(desired: DesiredState, names: Iterable<string>, setsGoing: ReadonlySet<string>): Map<string, EncodedChain> {
-    const encoded = new Map<string, EncodedChain>();
-    for (const name of [...this.#waiting, ...names]) {
+    const candidates = new Map(this.#waiting);
+    this.#waiting.clear();
+    for (const name of names) {
+      if (candidates.has(name) || this.#sent.has(`chain ${name}`) || this.#refused.has(`chain ${name}`)) continue;
       const spec = desired.chains.get(name);
-      if (!spec || spec.base || encoded.has(name) || this.#sent.has(`chain ${name}`) || this.#refused.has(`chain ${name}`)) continue;
-      this.#waiting.delete(name);
-      const create = this.#encode({ kind: 'addChain', chain: name });
-      const rules: Buffer[] = [];
-      const refs = new Set<string>();
-      let ok = create !== undefined;
-      for (const r of spec.rules) {
-        const m = ok ? this.#encode({ kind: 'addRule', chain: name, body: r.body, comment: ruleComment(r) }) : undefined;
-        if (!m) {
-          ok = false;
-          break;
-        }
-        rules.push(m);
-        for (const ref of r.body.matchAll(REFERENCE)) refs.add(ref[1] !== undefined ? `set ${ref[1]}` : `chain ${ref[2]}`);
-      }
-      if (ok) encoded.set(name, { create: create!, rules, refs });
-      else this.#refused.add(`chain ${name}`);
+      const chain = spec && !spec.base ? this.#encodeChain(name, spec.rules) : undefined;
+      if (chain) candidates.set(name, chain);
+      else if (spec) this.#refused.add(`chain ${name}`);
     }
-    // A chain goes when everything it refers to has gone or goes with it (until nothing changes).
-    const going = (ref: string): boolean =>
-      this.#sent.has(ref) || (ref.startsWith('set ') ? setsGoing.has(ref.slice(4)) : encoded.has(ref.slice(6)));
+    // A chain goes when everything it refers to has gone or goes with it (until nothing changes);
+    // one that refers to what will never go (a map, a refused object) never does.
+    const never = (c: EncodedChain): boolean => {
+      for (const s of c.sets) if (desired.maps.has(s) || this.#refused.has(`set ${s}`)) return true;
+      for (const ch of c.chains) if (this.#refused.has(`chain ${ch}`)) return true;
+      return false;
+    };
+    const ready = (c: EncodedChain): boolean => {
+      for (const s of c.sets) if (!setsGoing.has(s) && !this.#sent.has(`set ${s}`)) return false;
+      for (const ch of c.chains) if (!candidates.has(ch) && !this.#sent.has(`chain ${ch}`)) return false;
+      return true;
+    };
     for (let changed = true; changed; ) {
       changed = false;
-      for (const [name, c] of encoded) {
-        for (const ref of c.refs) {
-          if (going(ref)) continue;
-          encoded.delete(name);
-          this.#waiting.add(name);
-          changed = true;
-          break;
-        }
+      for (const [name, c] of candidates) {
+        if (never(c)) this.#refused.add(`chain ${name}`);
+        else if (ready(c)) continue;
+        else this.#waiting.set(name, c);
+        candidates.delete(name);
+        changed = true;
       }
     }
-    return encoded;
+    return candidates;
+  }
+
+  /** A chain's messages and references, or undefined when some rule has no netlink form here. */
+  #encodeChain(name: string, rules: readonly RenderedRule[]): EncodedChain | undefined {
+    const create = this.#encode({ kind: 'addChain', chain: name });
+    if (!create) return undefined;
+    const out: EncodedChain = { create, rules: [], chains: new Set(), sets: new Set() };
+    for (const r of rules) {
+      const m = this.#encode({ kind: 'addRule', chain: name, body: r.body, comment: ruleComment(r) });
+      if (!m) return undefined;
+      out.rules.push(m);
+      for (const ref of r.body.matchAll(REFERENCE)) {
+        if (ref[1] !== undefined) out.sets.add(ref[1]);
+        else out.chains.add(ref[2]!);
+      }
+    }
+    return out;
   }
 
   #encode(op: TxOp): Buffer | undefined {

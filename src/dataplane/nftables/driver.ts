@@ -244,8 +244,10 @@ export class NftablesDriver {
       // As netlink batches (no nft parse, no cache), which the helper sends while the caller renders.
       const file = aheadPath('nl');
       const stream = new AheadStream(file, this.table, { maxBytes: MAX_NETLINK_BATCH });
+      const C3 = performance.now(); // C3T
       try {
         stream.add(desired, scope);
+        if (process.env.C3T) console.error('C3T first part', (performance.now() - C3).toFixed(1), stream.commands); // C3T
       } catch (err) {
         stream.end();
         await unlink(file).catch(() => undefined);
@@ -279,7 +281,9 @@ export class NftablesDriver {
   continueAhead(desired: DesiredState, options: { names?: { chains: Iterable<string>; sets: Iterable<string> }; end?: boolean } = {}): boolean {
     const stream = this.ahead?.stream;
     if (!stream || stream.ended) return false;
+    const C3 = performance.now(); // C3T
     if (options.names) stream.add(desired, options.names);
+    if (process.env.C3T) console.error('C3T part', (performance.now() - C3).toFixed(1), stream.commands); // C3T
     if (options.end) {
       const view = stream.view;
       const chains = [...desired.chains.keys()].filter((n) => !view.chains.has(n));
@@ -289,6 +293,7 @@ export class NftablesDriver {
       } finally {
         stream.end();
       }
+      if (process.env.C3T) console.error('C3T end part', (performance.now() - C3).toFixed(1), stream.commands); // C3T
     }
     return true;
   }
@@ -299,7 +304,9 @@ export class NftablesDriver {
     this.ahead = undefined;
     if (ahead === undefined) return undefined;
     ahead.stream?.end(); // the helper answers once the stream ends
+    const C3 = performance.now(); // C3T
     const error = await ahead.done;
+    if (process.env.C3T) console.error('C3T wait ahead', (performance.now() - C3).toFixed(0)); // C3T
     if (ahead.stream) ahead.commands = ahead.stream.commands;
     return error ? { outcome: { commands: ahead.commands, error } } : { view: ahead.view, outcome: { commands: ahead.commands } };
   }
@@ -357,7 +364,9 @@ export class NftablesDriver {
         return { ...noop, fullSync: true, retried: false, error: err as Error, ...aheadOutcome };
       }
     }
+    const C3 = performance.now(); // C3T
     const first = await this.attempt(desired, full ? 'all' : dirty, tidy);
+    if (process.env.C3T) console.error('C3T final', (performance.now() - C3).toFixed(0), first.commands, first.via); // C3T
     if (!first.error) return { ...first, fullSync: full, retried: false, ...aheadOutcome };
     if (full) {
       this.setView(undefined);

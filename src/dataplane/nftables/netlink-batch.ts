@@ -308,8 +308,12 @@ function encodeTxOp(table: string, op: TxOp, setId: () => number, rules: RuleExp
       return encodeOp(table, op.op);
     case 'addSet':
       return encodeSet(table, op.set, op.keyType, op.flags, setId());
-    case 'addChain':
-      return nftMessage(NftMsg.newChain, NLM_F_CREATE, [stringAttr(CHAIN_TABLE, table), stringAttr(CHAIN_NAME, op.chain)]);
+    case 'addChain': {
+      const w = new MessageWriter(64 + 3 * (table.length + op.chain.length));
+      w.string(CHAIN_TABLE, table);
+      w.string(CHAIN_NAME, op.chain);
+      return w.finish(NftMsg.newChain, NLM_F_CREATE);
+    }
     case 'flushChain':
       return nftMessage(NftMsg.delRule, 0, [stringAttr(RULE_TABLE, table), stringAttr(RULE_CHAIN, op.chain)]);
     case 'addRule':
