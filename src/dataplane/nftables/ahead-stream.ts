@@ -16,23 +16,21 @@
  * table into the kernel.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { applyToView, computeTransaction, type DiffScope, type TableRef } from './diff.ts';
+import { applyToView, computeTransaction, type TableRef } from './diff.ts';
 import { emptyKernelTable, type KernelTable } from './kernel.ts';
 import { AttrTooLarge, batch, message } from './netlink-attr.ts';
-import { newTableMessage, TxOpEncoder, type TxOp } from './netlink-batch.ts';
+import { newTableMessage, ruleMessageBound, TxOpEncoder, writeRule, type TxOp } from './netlink-batch.ts';
 import { ruleComment, type DesiredState, type RenderedRule } from './state.ts';
 
 /** The sets and chains a rule refers to: `@set` (or map), `jump`/`goto` chain. */
 const REFERENCE = /@([A-Za-z0-9_./-]+)|\b(?:jump|goto) ([A-Za-z][A-Za-z0-9_./-]*)/g;
 /** NLMSG_DONE: the end of the stream for the helper. */
 const NLMSG_DONE = 3;
-const BEGIN_END_BYTES = 40;
+/** Batch begin and end (their sequence numbers do not matter to the kernel). */
+const [BATCH_BEGIN, BATCH_END] = ((b: Buffer) => [b.subarray(0, 20), b.subarray(20)])(batch([]));
 
-/** One chain's messages and what its rules refer to. */
-interface EncodedChain {
-  create: Buffer;
-  rules: Buffer[];
-  /** Chains its rules jump or go to, sets (and maps) they look up. */
+/** What a chain's rules refer to: chains they jump or go to, sets (and maps) they look up. */
+interface Refs {
   chains: Set<string>;
   sets: Set<string>;
 }
@@ -45,26 +43,26 @@ export class AheadStream {
   commands = 0;
   readonly #fd: number;
   readonly #table: TableRef;
-  readonly #maxBytes: number;
   readonly #encoder: TxOpEncoder;
-  /** `set <name>` / `chain <name>` of everything written. */
-  readonly #sent = new Set<string>();
-  /** Objects netlink cannot write here: never sent. */
-  readonly #refused = new Set<string>();
-  /** Chains waiting for what they refer to, encoded. */
-  readonly #waiting = new Map<string, EncodedChain>();
-  #batch: Buffer[] = [];
-  #batchBytes = BEGIN_END_BYTES;
+  /** The batch being written (messages in place: no buffer per message). */
+  readonly #buf: Buffer;
+  #pos = 0;
+  #first = true;
+  /** Sets and chains written (a chain whose rules stopped half-way included: it exists). */
+  readonly #sentSets = new Set<string>();
+  readonly #sentChains = new Set<string>();
+  /** Sets netlink cannot write here: never sent. */
+  readonly #refusedSets = new Set<string>();
+  /** Chains waiting for what they refer to. */
+  readonly #waiting = new Map<string, Refs>();
   #ended = false;
 
   /** Creates `file` (private, must not exist). */
   constructor(file: string, table: TableRef, options: { maxBytes: number }) {
     this.#fd = openSync(file, 'wx', 0o600);
     this.#table = table;
-    this.#maxBytes = options.maxBytes;
+    this.#buf = Buffer.allocUnsafeSlow(options.maxBytes);
     this.#encoder = new TxOpEncoder(table.name);
-    this.#batch = [newTableMessage(table.name)];
-    this.#batchBytes += this.#batch[0]!.length;
   }
 
   /** True once {@link end} was called. */
@@ -80,15 +78,19 @@ export class AheadStream {
   add(desired: DesiredState, names: { chains: Iterable<string>; sets: Iterable<string> }): void {
     if (this.#ended) throw new Error('the load ahead stream has ended');
     const sets = this.#sets(desired, names.sets);
-    const chains = this.#chains(desired, names.chains, sets.going);
-    for (const m of sets.messages) this.#push(m);
-    for (const c of chains.values()) this.#push(c.create);
-    for (const c of chains.values()) for (const r of c.rules) this.#push(r);
+    const chains = this.#ready(desired, names.chains);
+    for (const name of chains) this.#copy(this.#encoder.encode({ kind: 'addChain', chain: name })!);
+    const whole = new Set<string>();
+    for (const name of chains) {
+      this.#sentChains.add(name);
+      const rules = desired.chains.get(name)!.rules;
+      const written = this.#rules(name, rules);
+      if (written === rules.length) whole.add(name);
+      // Stopped half-way (a rule netlink cannot write): the last transaction refills it.
+      else this.view.chains.set(name, { name, handle: 0, rules: rules.slice(0, written).map((r) => ({ handle: 0, hash: r.hash })) });
+    }
     this.#flush();
-    const scope: Exclude<DiffScope, 'all'> = { chains: new Set(chains.keys()), sets: sets.going, maps: new Map() };
-    for (const name of scope.sets) this.#sent.add(`set ${name}`);
-    for (const name of scope.chains) this.#sent.add(`chain ${name}`);
-    applyToView(this.view, desired, scope, false);
+    applyToView(this.view, desired, { chains: whole, sets, maps: new Map() }, false);
   }
 
   /** Ends the stream (the helper then answers); what still waits is left to the caller's next transaction. */
@@ -103,11 +105,11 @@ export class AheadStream {
     }
   }
 
-  /** The sets that can go, with their messages (creation and elements, from the diff's commands). */
-  #sets(desired: DesiredState, names: Iterable<string>): { going: Set<string>; messages: Buffer[] } {
+  /** Writes the sets that can go (creation and elements, from the diff's commands); returns them. */
+  #sets(desired: DesiredState, names: Iterable<string>): Set<string> {
     const wanted = new Set<string>();
-    for (const name of names) if (desired.sets.has(name) && !this.#sent.has(`set ${name}`) && !this.#refused.has(`set ${name}`)) wanted.add(name);
-    if (wanted.size === 0) return { going: wanted, messages: [] };
+    for (const name of names) if (desired.sets.has(name) && !this.#sentSets.has(name) && !this.#refusedSets.has(name)) wanted.add(name);
+    if (wanted.size === 0) return wanted;
     const tx = computeTransaction({ ...emptyKernelTable(), exists: true }, desired, { chains: new Set(), sets: wanted, maps: new Map() }, this.#table);
     const bySet = new Map<string, Buffer[]>();
     for (const op of tx.ops ?? []) {
@@ -116,67 +118,71 @@ export class AheadStream {
       const m = this.#encode(op);
       if (!m) {
         wanted.delete(name);
-        this.#refused.add(`set ${name}`);
+        this.#refusedSets.add(name);
         continue;
       }
       const list = bySet.get(name) ?? [];
       list.push(m);
       bySet.set(name, list);
     }
-    return { going: wanted, messages: [...wanted].flatMap((n) => bySet.get(n) ?? []) };
+    for (const name of wanted) {
+      for (const m of bySet.get(name) ?? []) this.#copy(m);
+      this.#sentSets.add(name);
+    }
+    return wanted;
   }
 
-  /** The chains that can go now (their references gone or going), in order; the others wait. */
-  #chains(desired: DesiredState, names: Iterable<string>, setsGoing: ReadonlySet<string>): Map<string, EncodedChain> {
+  /** The chains that can go now, their references gone or going with them; the others wait. */
+  #ready(desired: DesiredState, names: Iterable<string>): string[] {
     const candidates = new Map(this.#waiting);
     this.#waiting.clear();
     for (const name of names) {
-      if (candidates.has(name) || this.#sent.has(`chain ${name}`) || this.#refused.has(`chain ${name}`)) continue;
       const spec = desired.chains.get(name);
-      const chain = spec && !spec.base ? this.#encodeChain(name, spec.rules) : undefined;
-      if (chain) candidates.set(name, chain);
-      else if (spec) this.#refused.add(`chain ${name}`);
+      if (spec && !spec.base && !candidates.has(name) && !this.#sentChains.has(name)) candidates.set(name, references(spec.rules));
     }
-    // A chain goes when everything it refers to has gone or goes with it (until nothing changes);
-    // one that refers to what will never go (a map, a refused object) never does.
-    const never = (c: EncodedChain): boolean => {
-      for (const s of c.sets) if (desired.maps.has(s) || this.#refused.has(`set ${s}`)) return true;
-      for (const ch of c.chains) if (this.#refused.has(`chain ${ch}`)) return true;
-      return false;
-    };
-    const ready = (c: EncodedChain): boolean => {
-      for (const s of c.sets) if (!setsGoing.has(s) && !this.#sent.has(`set ${s}`)) return false;
-      for (const ch of c.chains) if (!candidates.has(ch) && !this.#sent.has(`chain ${ch}`)) return false;
+    // Until nothing changes; a chain referring to a map or a refused set never goes (nft takes it).
+    const going = (refs: Refs): boolean | undefined => {
+      for (const s of refs.sets) {
+        if (desired.maps.has(s) || this.#refusedSets.has(s)) return undefined;
+        if (!this.#sentSets.has(s)) return false;
+      }
+      for (const c of refs.chains) if (!candidates.has(c) && !this.#sentChains.has(c)) return false;
       return true;
     };
     for (let changed = true; changed; ) {
       changed = false;
-      for (const [name, c] of candidates) {
-        if (never(c)) this.#refused.add(`chain ${name}`);
-        else if (ready(c)) continue;
-        else this.#waiting.set(name, c);
+      for (const [name, refs] of candidates) {
+        const ok = going(refs);
+        if (ok) continue;
+        if (ok === false) this.#waiting.set(name, refs);
         candidates.delete(name);
         changed = true;
       }
     }
-    return candidates;
+    return [...candidates.keys()];
   }
 
-  /** A chain's messages and references, or undefined when some rule has no netlink form here. */
-  #encodeChain(name: string, rules: readonly RenderedRule[]): EncodedChain | undefined {
-    const create = this.#encode({ kind: 'addChain', chain: name });
-    if (!create) return undefined;
-    const out: EncodedChain = { create, rules: [], chains: new Set(), sets: new Set() };
-    for (const r of rules) {
-      const m = this.#encode({ kind: 'addRule', chain: name, body: r.body, comment: ruleComment(r) });
-      if (!m) return undefined;
-      out.rules.push(m);
-      for (const ref of r.body.matchAll(REFERENCE)) {
-        if (ref[1] !== undefined) out.sets.add(ref[1]);
-        else out.chains.add(ref[2]!);
+  /** Writes a chain's rules in place; returns how many (all, or up to the first netlink cannot write). */
+  #rules(chain: string, rules: readonly RenderedRule[]): number {
+    const table = this.#table.name;
+    const expressions = this.#encoder.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i]!;
+      const exprs = expressions.encode(r.body);
+      const comment = ruleComment(r);
+      if (!exprs) return i;
+      this.#room(ruleMessageBound(table, chain, exprs, comment));
+      let m: Buffer | undefined;
+      try {
+        m = writeRule(table, chain, exprs, comment, { buf: this.#buf, at: this.#pos });
+      } catch (err) {
+        if (!(err instanceof AttrTooLarge)) throw err;
       }
+      if (!m) return i;
+      this.#pos += m.length;
+      this.commands++;
     }
-    return out;
+    return rules.length;
   }
 
   #encode(op: TxOp): Buffer | undefined {
@@ -188,23 +194,42 @@ export class AheadStream {
     }
   }
 
-  /** Adds one message to the current batch, writing the batch first when it would grow too large. */
-  #push(m: Buffer): void {
-    if (this.#batchBytes + m.length > this.#maxBytes && this.#batch.length > 0) this.#write();
-    this.#batch.push(m);
-    this.#batchBytes += m.length;
+  /** Makes room for `bytes` more in the batch (and its end): writes the batch first when it would not fit. */
+  #room(bytes: number): void {
+    if (this.#pos > 0 && this.#pos + bytes + BATCH_END.length > this.#buf.length) this.#flush();
+    if (this.#pos > 0) return;
+    this.#pos = BATCH_BEGIN.copy(this.#buf, 0);
+    if (this.#first) {
+      // The first batch creates the table: refused, with nothing applied, when one exists.
+      this.#first = false;
+      this.#pos += newTableMessage(this.#table.name).copy(this.#buf, this.#pos);
+    }
+  }
+
+  /** Copies one message into the batch. */
+  #copy(m: Buffer): void {
+    this.#room(m.length);
+    this.#pos += m.copy(this.#buf, this.#pos);
     this.commands++;
   }
 
-  /** Writes the current batch (if it holds anything). */
+  /** Writes the batch to the file (when it holds anything). */
   #flush(): void {
-    if (this.#batch.length > 0) this.#write();
+    if (this.#pos === 0) return;
+    this.#pos += BATCH_END.copy(this.#buf, this.#pos);
+    for (let at = 0; at < this.#pos; ) at += writeSync(this.#fd, this.#buf, at, this.#pos - at);
+    this.#pos = 0;
   }
+}
 
-  #write(): void {
-    const bytes = batch(this.#batch);
-    for (let at = 0; at < bytes.length; ) at += writeSync(this.#fd, bytes, at);
-    this.#batch = [];
-    this.#batchBytes = BEGIN_END_BYTES;
+/** What `rules` refer to. */
+function references(rules: readonly RenderedRule[]): Refs {
+  const refs: Refs = { chains: new Set(), sets: new Set() };
+  for (const r of rules) {
+    for (const m of r.body.matchAll(REFERENCE)) {
+      if (m[1] !== undefined) refs.sets.add(m[1]);
+      else refs.chains.add(m[2]!);
+    }
   }
+  return refs;
 }

@@ -112,10 +112,14 @@ export function message(type: number, flags: number, seq: number, family: number
  */
 export class MessageWriter {
   readonly #buf: Buffer;
-  #pos = 20;
+  readonly #start: number;
+  #pos: number;
 
-  constructor(bound: number) {
-    this.#buf = Buffer.allocUnsafe(bound);
+  /** Writes into a new buffer of `bound` bytes, or into `into` from `at` (its room must cover the message). */
+  constructor(bound: number, into?: { buf: Buffer; at: number }) {
+    this.#buf = into?.buf ?? Buffer.allocUnsafe(bound);
+    this.#start = into?.at ?? 0;
+    this.#pos = this.#start + 20;
   }
 
   /** Starts an attribute; returns where, for {@link close}. */
@@ -158,7 +162,7 @@ export class MessageWriter {
 
   /** The message: header and nfgenmsg, then what was written. */
   finish(type: number, flags: number): Buffer {
-    const out = this.#buf.subarray(0, this.#pos);
+    const out = this.#buf.subarray(this.#start, this.#pos);
     writeHeader(out, (NFNL_SUBSYS_NFTABLES << 8) | type, NLM_F_REQUEST | NLM_F_ACK | flags, 0, NFPROTO_INET, 0);
     return out;
   }

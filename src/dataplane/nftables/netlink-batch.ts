@@ -187,7 +187,7 @@ const EXPR_DATA = 2;
 const NFTA_DATA_VERDICT = 2;
 
 /** A rule's expressions: all before a `jump`/`goto` verdict (encoded), and that verdict; or all of them. */
-interface RuleExprs {
+export interface RuleExprs {
   head: Buffer;
   jump?: { word: 'jump' | 'goto'; chain: string };
 }
@@ -197,7 +197,7 @@ interface RuleExprs {
  * only in the chain they end jumping to (`jump pi-…`, `… jump po-…`: most rules of a large
  * table) share the parse and encoding of everything before the verdict, and equal bodies all of it.
  */
-class RuleExpressions {
+export class RuleExpressions {
   /** Body, or body without its chain target (`\0` and the verdict word instead) → expressions before a jump, or all. */
   readonly #known = new Map<string, Buffer | null>();
 
@@ -230,12 +230,19 @@ class RuleExpressions {
   }
 }
 
-/** A rule appended to a chain (`add rule`), or undefined when its text or comment is not supported. */
-function encodeRule(table: string, chain: string, body: string, comment: string, rules: RuleExpressions): Buffer | undefined {
-  const exprs = rules.encode(body);
+/** The most bytes a rule message takes (see {@link writeRule}). */
+export function ruleMessageBound(table: string, chain: string, exprs: RuleExprs, comment: string): number {
+  return 160 + 3 * (table.length + chain.length + (exprs.jump?.chain.length ?? 0) + comment.length) + exprs.head.length;
+}
+
+/**
+ * A rule appended to a chain (`add rule`) written into a new buffer, or into `into` (room for
+ * {@link ruleMessageBound} bytes); undefined when its comment is too long.
+ */
+export function writeRule(table: string, chain: string, exprs: RuleExprs, comment: string, into?: { buf: Buffer; at: number }): Buffer | undefined {
   const userdata = commentUserdata(comment);
-  if (!exprs || !userdata) return undefined;
-  const w = new MessageWriter(128 + 3 * (table.length + chain.length + (exprs.jump?.chain.length ?? 0)) + exprs.head.length + userdata.length);
+  if (!userdata) return undefined;
+  const w = new MessageWriter(ruleMessageBound(table, chain, exprs, comment), into);
   w.string(RULE_TABLE, table);
   w.string(RULE_CHAIN, chain);
   const list = w.open(RULE_EXPRESSIONS | NLA_F_NESTED);
@@ -257,6 +264,12 @@ function encodeRule(table: string, chain: string, body: string, comment: string,
   w.raw(userdata);
   w.close(ud);
   return w.finish(NftMsg.newRule, NLM_F_CREATE | NLM_F_APPEND);
+}
+
+/** A rule appended to a chain (`add rule`), or undefined when its text or comment is not supported. */
+function encodeRule(table: string, chain: string, body: string, comment: string, rules: RuleExpressions): Buffer | undefined {
+  const exprs = rules.encode(body);
+  return exprs && writeRule(table, chain, exprs, comment);
 }
 
 /** A set created (`add set`), numbered `id` in its batch as nft numbers them, or undefined when its type is not supported. */
@@ -290,14 +303,15 @@ export function newTableMessage(table: string): Buffer {
  * transaction into several batches (load-ahead.ts).
  */
 export class TxOpEncoder {
-  readonly #rules = new RuleExpressions();
+  /** The rule bodies' expressions, remembered while this encoder lives. */
+  readonly rules = new RuleExpressions();
   #sets = 0;
 
   constructor(readonly table: string) {}
 
   /** One command's message, or undefined when it has no netlink form here. @throws {AttrTooLarge} */
   encode(op: TxOp): Buffer | undefined {
-    return encodeTxOp(this.table, op, () => ++this.#sets, this.#rules);
+    return encodeTxOp(this.table, op, () => ++this.#sets, this.rules);
   }
 }
 
