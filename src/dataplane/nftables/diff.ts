@@ -53,6 +53,11 @@ export interface NftTransaction {
 
 /** Elements per `add element`/`delete element` command. */
 const CHUNK = 1000;
+/**
+ * Map elements per command: an element with a `goto` verdict takes ~80 bytes as a netlink
+ * attribute, and one command's element list must fit 64 KiB to go by netlink.
+ */
+const MAP_CHUNK = 500;
 
 function emptyStats(): NftTransaction['stats'] {
   return {
@@ -80,8 +85,8 @@ function sameChain(k: KernelChain, d: ChainSpec): boolean {
   return true;
 }
 
-function chunked(items: string[], emit: (part: string[]) => void): void {
-  for (let i = 0; i < items.length; i += CHUNK) emit(items.slice(i, i + CHUNK));
+function chunked<T>(items: T[], emit: (part: T[]) => void, size = CHUNK): void {
+  for (let i = 0; i < items.length; i += size) emit(items.slice(i, i + size));
 }
 
 function quoteKey(key: string): string {
@@ -216,11 +221,11 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
       }
       stats.mapEntriesChanged++;
     }
-    chunked(del, (part) => mapElements.push(`delete element ${T} ${name} { ${part.join(', ')} }`));
-    chunked(add, (part) => mapElements.push(`add element ${T} ${name} { ${part.join(', ')} }`));
+    chunked(del, (part) => mapElements.push(`delete element ${T} ${name} { ${part.join(', ')} }`), MAP_CHUNK);
+    chunked(add, (part) => mapElements.push(`add element ${T} ${name} { ${part.join(', ')} }`), MAP_CHUNK);
     const op = (verb: ElementOp['verb'], entries: ElementOp['elements']): TxOp => ({ kind: 'elements', op: { verb, set: name, keyType: d.keyType, flags: [], elements: entries } });
-    if (delKeys.length > 0) mapDeletes.push(op('delete', delKeys.map((key) => ({ key }))));
-    if (addEntries.length > 0) ops.mapElements.push(op('add', addEntries));
+    chunked(delKeys, (part) => mapDeletes.push(op('delete', part.map((key) => ({ key })))), MAP_CHUNK);
+    chunked(addEntries, (part) => ops.mapElements.push(op('add', part)), MAP_CHUNK);
   }
   // Deletes of map elements must come before adds of the same keys.
   mapElements.sort((a, b) => (a.startsWith('delete') === b.startsWith('delete') ? 0 : a.startsWith('delete') ? -1 : 1));

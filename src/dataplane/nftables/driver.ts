@@ -208,8 +208,9 @@ export class NftablesDriver {
   /**
    * Starts reading the table now when the next apply will (`full`, or no view yet), so that `nft`
    * lists it while the caller renders the desired state; that apply uses the read. With
-   * `probeFirst` and no view yet, asks first whether the table exists (for {@link loadAhead}) and
-   * reads it only when it does. True when a read started.
+   * `probeFirst` and no view yet, also asks whether the table exists (for {@link loadAhead}), at
+   * the same time (a warm restart needs the read, and waits for one command, not two); the apply
+   * then takes an empty table when the probe found none. True when a read started.
    */
   prefetch(options: { full?: boolean; probeFirst?: boolean } = {}): boolean {
     if (this.prefetched !== undefined || (options.full !== true && this.view !== undefined)) return false;
@@ -220,7 +221,9 @@ export class NftablesDriver {
         () => undefined,
       );
       this.probe = probe;
-      this.prefetched = probe.then((exists) => (exists === false ? emptyKernelTable() : this.read()));
+      const read = this.read();
+      read.catch(() => undefined); // not needed when there is no table
+      this.prefetched = probe.then((exists) => (exists === false ? emptyKernelTable() : read));
     } else this.prefetched = this.read();
     this.prefetched.catch(() => undefined); // the apply that takes it sees the error
     return true;
@@ -244,10 +247,8 @@ export class NftablesDriver {
       // As netlink batches (no nft parse, no cache), which the helper sends while the caller renders.
       const file = aheadPath('nl');
       const stream = new AheadStream(file, this.table, { maxBytes: MAX_NETLINK_BATCH });
-      const C3 = performance.now(); // C3T
       try {
         stream.add(desired, scope);
-        if (process.env.C3T) console.error('C3T first part', (performance.now() - C3).toFixed(1), stream.commands); // C3T
       } catch (err) {
         stream.end();
         await unlink(file).catch(() => undefined);
@@ -281,9 +282,7 @@ export class NftablesDriver {
   continueAhead(desired: DesiredState, options: { names?: { chains: Iterable<string>; sets: Iterable<string> }; end?: boolean } = {}): boolean {
     const stream = this.ahead?.stream;
     if (!stream || stream.ended) return false;
-    const C3 = performance.now(); // C3T
     if (options.names) stream.add(desired, options.names);
-    if (process.env.C3T) console.error('C3T part', (performance.now() - C3).toFixed(1), stream.commands); // C3T
     if (options.end) {
       const view = stream.view;
       const chains = [...desired.chains.keys()].filter((n) => !view.chains.has(n));
@@ -293,7 +292,6 @@ export class NftablesDriver {
       } finally {
         stream.end();
       }
-      if (process.env.C3T) console.error('C3T end part', (performance.now() - C3).toFixed(1), stream.commands); // C3T
     }
     return true;
   }
@@ -304,9 +302,7 @@ export class NftablesDriver {
     this.ahead = undefined;
     if (ahead === undefined) return undefined;
     ahead.stream?.end(); // the helper answers once the stream ends
-    const C3 = performance.now(); // C3T
     const error = await ahead.done;
-    if (process.env.C3T) console.error('C3T wait ahead', (performance.now() - C3).toFixed(0)); // C3T
     if (ahead.stream) ahead.commands = ahead.stream.commands;
     return error ? { outcome: { commands: ahead.commands, error } } : { view: ahead.view, outcome: { commands: ahead.commands } };
   }
@@ -364,9 +360,7 @@ export class NftablesDriver {
         return { ...noop, fullSync: true, retried: false, error: err as Error, ...aheadOutcome };
       }
     }
-    const C3 = performance.now(); // C3T
     const first = await this.attempt(desired, full ? 'all' : dirty, tidy);
-    if (process.env.C3T) console.error('C3T final', (performance.now() - C3).toFixed(0), first.commands, first.via); // C3T
     if (!first.error) return { ...first, fullSync: full, retried: false, ...aheadOutcome };
     if (full) {
       this.setView(undefined);
