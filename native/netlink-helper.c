@@ -70,6 +70,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -632,7 +633,8 @@ static char failed_stream[64];
  * ahead, which the agent writes while it renders (a file written synchronously needs no event
  * loop), so that the kernel loads on this process's core meanwhile. Stops at the first batch the
  * kernel refuses; a later request naming the same stream is then refused without sending
- * anything (the table may not be the agent's). Gives up when the file stops growing for 30 s.
+ * anything (the table may not be the agent's). Gives up when the file stops growing for 30 s,
+ * and at once when the agent is gone (its end of the helper's stdin closed).
  */
 static void nft_stream(const char *id, const char *path, const char *stream) {
   if (strlen(stream) >= sizeof failed_stream) {
@@ -669,8 +671,10 @@ static void nft_stream(const char *id, const char *path, const char *stream) {
       break;
     }
     if (got == 0) {
+      /* The agent appends more: wait 1 ms, unless it is gone (its end of our stdin closed). */
+      struct pollfd in = {.fd = 0, .events = 0};
       if (++idle > 30000) rc = -ETIMEDOUT;
-      else usleep(1000); /* the agent appends more */
+      else if (poll(&in, 1, 1) > 0 && (in.revents & (POLLHUP | POLLERR))) rc = -EPIPE;
       continue;
     }
     idle = 0;

@@ -93,27 +93,32 @@ function quoteKey(key: string): string {
   return `"${key.replace(/["\\]/g, '')}"`;
 }
 
+/** The names in scope, in no particular order (for what does not depend on it). */
+function namesInScope<T>(scope: DiffScope, pick: (d: DirtyNames) => Iterable<string>, desired: Map<string, T>, kernel: Map<string, unknown>): Set<string> {
+  return scope === 'all' ? new Set([...desired.keys(), ...kernel.keys()]) : new Set(pick(scope));
+}
+
+/** The names in scope, sorted (a transaction's text is deterministic). */
 function scopeNames<T>(scope: DiffScope, pick: (d: DirtyNames) => Iterable<string>, desired: Map<string, T>, kernel: Map<string, unknown>): string[] {
-  const names = scope === 'all' ? new Set([...desired.keys(), ...kernel.keys()]) : new Set(pick(scope));
-  return [...names].sort();
+  return [...namesInScope(scope, pick, desired, kernel)].sort();
 }
 
 /** True when some object in scope exists in the kernel with a type that cannot be changed in place. */
 function needsRebuild(kernel: KernelTable, desired: DesiredState, scope: DiffScope): boolean {
   if (!kernel.exists) return false;
-  for (const name of scopeNames(scope, (d) => d.sets, desired.sets, kernel.sets)) {
+  for (const name of namesInScope(scope, (d) => d.sets, desired.sets, kernel.sets)) {
     const d = desired.sets.get(name);
     const k = kernel.sets.get(name);
     if (d && k && setSignature(d.type, d.flags) !== setSignature(k.type, k.flags)) return true;
     if (d && kernel.maps.has(name)) return true;
   }
-  for (const name of scopeNames(scope, (d) => d.maps.keys(), desired.maps, kernel.maps)) {
+  for (const name of namesInScope(scope, (d) => d.maps.keys(), desired.maps, kernel.maps)) {
     const d = desired.maps.get(name);
     const k = kernel.maps.get(name);
     if (d && k && (d.keyType !== k.keyType || k.valueType !== 'verdict')) return true;
     if (d && kernel.sets.has(name)) return true;
   }
-  for (const name of scopeNames(scope, (d) => d.chains, desired.chains, kernel.chains)) {
+  for (const name of namesInScope(scope, (d) => d.chains, desired.chains, kernel.chains)) {
     const d = desired.chains.get(name);
     const k = kernel.chains.get(name);
     if (d && k && baseSignature(d.base) !== baseSignature(k.base)) return true;
@@ -293,12 +298,12 @@ export function applyToView(kernel: KernelTable, desired: DesiredState, scope: D
     scope = 'all';
   }
   kernel.exists = true;
-  for (const name of scopeNames(scope, (d) => d.sets, desired.sets, kernel.sets)) {
+  for (const name of namesInScope(scope, (d) => d.sets, desired.sets, kernel.sets)) {
     const d = desired.sets.get(name);
     if (!d) kernel.sets.delete(name);
     else kernel.sets.set(name, { name, type: d.type, flags: [...d.flags], elements: d.elements });
   }
-  for (const name of scopeNames(scope, (d) => d.maps.keys(), desired.maps, kernel.maps)) {
+  for (const name of namesInScope(scope, (d) => d.maps.keys(), desired.maps, kernel.maps)) {
     const d = desired.maps.get(name);
     const k = kernel.maps.get(name);
     if (!d) {
@@ -316,7 +321,7 @@ export function applyToView(kernel: KernelTable, desired: DesiredState, scope: D
       else k.elements.set(key, want);
     }
   }
-  for (const name of scopeNames(scope, (d) => d.chains, desired.chains, kernel.chains)) {
+  for (const name of namesInScope(scope, (d) => d.chains, desired.chains, kernel.chains)) {
     const d = desired.chains.get(name);
     if (!d) {
       kernel.chains.delete(name);
