@@ -19,7 +19,7 @@
  * was measured: figures from a loaded machine are not comparable with a quiet one's.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,6 +79,18 @@ async function waitQuiet(): Promise<string> {
     if (share < 0.1) break;
   }
   return `${(share * 100).toFixed(0)}% busy`;
+}
+
+/** CPU time a process has used so far, all its threads (ms, from /proc/<pid>/task/<tid>/schedstat); 0 when unknown. */
+function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    return ns / 1e6;
+  } catch {
+    return 0;
+  }
 }
 
 /** Runs a program with exactly `env` and `stdin`; resolves with its exit code, output and wall time. */
@@ -183,7 +195,8 @@ function printTimeline(log: string, what: 'ADD' | 'DEL' = 'ADD'): void {
   }
   if (total.length === 0) return;
   const cells = [...byStep].map(([k, v]) => `${k} ${percentile(v, 50).toFixed(1)}`);
-  console.log(`\nInside the service, p50 of when each ${what} step finished (ms from the request): ${cells.join(', ')}; whole ${what} ${percentile(total, 50).toFixed(1)}`);
+  const whole = `whole ${what} ${percentile(total, 50).toFixed(1)} (p90 ${percentile(total, 90).toFixed(1)}, max ${Math.max(...total).toFixed(1)})`;
+  console.log(`\nInside the service, p50 of when each ${what} step finished (ms from the request): ${cells.join(', ')}; ${whole}`);
 }
 
 interface Plugin {
@@ -274,14 +287,17 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     // Monotonic clock (µs), the clock of V8's CPU profiles: to cut an agent's --cpu-prof to the loops.
     const mark = (what: string): void => void (process.env.BENCH_AGENT_NODE_ARGS && console.log(`mark ${what} ${process.hrtime.bigint() / 1000n}`));
     mark('add-start');
+    const cpu0 = processCpuMs(agent?.pid);
     for (let i = 0; i < N; i++) {
       for (const [k, p] of plugins.entries()) times.get(p.name)!.add.push(await run(p, 'ADD', i, containers[i * plugins.length + k]!));
     }
     mark('add-end');
+    const cpu1 = processCpuMs(agent?.pid);
     for (let i = 0; i < N; i++) {
       for (const [k, p] of plugins.entries()) times.get(p.name)!.del.push(await run(p, 'DEL', i, containers[i * plugins.length + k]!));
     }
     mark('del-end');
+    const cpu2 = processCpuMs(agent?.pid);
 
     const base = times.get('ptp + host-local')!;
     const mine = times.get(plugins[0]!.name)!;
@@ -295,11 +311,13 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     const ratio = (a: number[], b: number[], q: number) => `${(percentile(a, q) / percentile(b, q)).toFixed(2)}×`;
     console.log(row(['**ratio margay / ptp**', ratio(mine.add, base.add, 50), ratio(mine.add, base.add, 90), ratio(mine.add, base.add, 99), ratio(mine.del, base.del, 50), ratio(mine.del, base.del, 90), ratio(mine.del, base.del, 99)]));
     console.log('\n(times in ms, wall clock from exec to exit; ratios below 1 mean Margay is faster)');
+    if (agent) console.log(`\nThe agent's CPU time (all threads), per sequential ADD ${((cpu1 - cpu0) / N).toFixed(2)} ms, per DEL ${((cpu2 - cpu1) / N).toFixed(2)} ms`);
     await execFloors(host.name, plugins);
     const serviceLogs = mode === 'agent' ? agent!.logs() : readFileSync(serviceLog, 'utf8');
     printTimeline(serviceLogs);
     printTimeline(serviceLogs, 'DEL');
     if (mode === 'agent') for (const size of BURSTS) await burst(plugins, run, size, () => agent!.logs());
+    if (mode === 'agent') printAgentErrors(agent!.logs());
   } finally {
     if (service && service.exitCode === null) {
       const s = service;
@@ -316,6 +334,21 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     await ds.close();
     await etcd.destroy();
   }
+}
+
+/**
+ * The agent's error lines over the whole run, by message (a failed dataplane apply is retried as
+ * a full resync after 100 ms: an ADD waiting for it shows as an outlier).
+ */
+function printAgentErrors(log: string): void {
+  const byMsg = new Map<string, number>();
+  for (const line of log.split('\n')) {
+    if (!line.includes('"level":"error"')) continue;
+    const msg = (JSON.parse(line) as { msg?: string }).msg ?? '?';
+    byMsg.set(msg, (byMsg.get(msg) ?? 0) + 1);
+  }
+  const parts = [...byMsg].map(([m, n]) => `${n}× ${m}`);
+  console.log(`\nThe agent's errors during the run: ${parts.length === 0 ? 'none' : parts.join('; ')}`);
 }
 
 /**

@@ -37,6 +37,9 @@
  *       deletion after another waits each time.
  *   <id> del    <netns path> <ifname>
  *       Deletes the interface (and so its veth peer); "gone" when the namespace or interface is.
+ *   <id> hostdel <ifname>
+ *       Deletes an interface of the helper's namespace (a workload veth's host end, and so its
+ *       peer); "gone" when there is none of that name.
  *   <id> sysctl <path under /proc/sys> <value>
  *       Writes the value when it differs (writing the same value can still take locks).
  *   <id> nft    <hex>
@@ -402,6 +405,15 @@ static void host_routes(const char *id, const char *ifname, char *v4, char *v6, 
   reply(id, "ok", "routes", rc);
 }
 
+/* hostdel: deletes an interface of the helper's namespace by name. */
+static void host_del(const char *id, const char *ifname) {
+  int fd = host_socket();
+  int index = fd < 0 ? 0 : (int)if_nametoindex(ifname);
+  int rc = fd < 0 ? fd : index == 0 ? -ENODEV : link_del(fd, index);
+  if (rc == -ENODEV) reply(id, "gone", NULL, 0);
+  else reply(id, "ok", "link del", rc);
+}
+
 /* What get_link reads of a link. */
 struct link_info {
   char name[IFNAMSIZ];
@@ -734,6 +746,7 @@ int main(void) {
     else if (n == 6 && strcmp(op, "mark") == 0) mark(id, f[2], f[3], f[4], f[5]);
     else if (n == 3 && strcmp(op, "delgroup") == 0) delete_group(id, f[2]);
     else if (n == 4 && strcmp(op, "del") == 0) in_container(id, op, f[2], f[3], NULL, NULL, NULL, NULL);
+    else if (n == 3 && strcmp(op, "hostdel") == 0) host_del(id, f[2]);
     else if (n == 4 && strcmp(op, "sysctl") == 0) sysctl(id, f[2], f[3]);
     else if (n == 3 && strcmp(op, "nft") == 0) nft_batch(id, f[2]);
     else if (n == 4 && strcmp(op, "nftstream") == 0) nft_stream(id, f[2], f[3]);

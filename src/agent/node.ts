@@ -243,8 +243,8 @@ export class NodeProcess {
       interfacePrefix: firstInterfacePrefix(config.interfacePrefix),
       programAhead: (endpoint) => agent.programAhead(endpoint),
       waitForEndpointProgrammed: (ep, timeoutMs) => agent.waitForEndpointProgrammed(`${ep.namespace}/${ep.name}`, ep.revision, timeoutMs),
-      // The CNI adds a new pod's routes itself; the dataplane's own add of them then needs no re-read.
-      onRoutesAdded: (routes) => this.#dataplane?.learnWorkloadRoutes(routes),
+      // The CNI adds a new pod's routes itself; the dataplane's route driver leaves them to it.
+      onWorkloadRoutes: (routes) => this.#dataplane?.learnWorkloadRoutes(routes),
       agentStatus: () => (agent.inSync ? { ready: true } : { ready: false, reason: 'the agent is not in sync with the datastore yet' }),
       logger: componentLogger(agent.logger, 'cni'),
     });

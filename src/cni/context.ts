@@ -72,11 +72,13 @@ export interface CniServiceOptions {
   /** How long CHECK waits for the dataplane to confirm the endpoint (default 2000 ms). */
   checkTimeoutMs?: number;
   /**
-   * Told the host routes ADD has just added for a workload (`<addr>/32 dev <hostVeth>`, the route
-   * protocol below), so that the agent's route driver need not re-read the kernel when its own
-   * add of the same route meets them.
+   * Told the host routes an ADD adds for a workload (`<addr>/32 dev <hostVeth>`, the route
+   * protocol below) as soon as its addresses are known, before its endpoint is written or
+   * programmed ahead: the agent's route driver takes them as in place instead of adding them
+   * itself, which would race the ADD's own (an ADD that fails deletes its veth, and the kernel
+   * the routes with it).
    */
-  onRoutesAdded?(routes: { dst: string; dev: string }[]): void;
+  onWorkloadRoutes?(routes: { dst: string; dev: string }[]): void;
   /** Routing protocol of host routes (default Margay's, 77: the agent's route driver owns them). */
   routeProtocol?: string | number;
   logger?: Logger;

@@ -10,8 +10,8 @@
  * Commands: an ADD's kernel work goes to the resident `margay-netlink` helper (os/netlink-helper.ts)
  * in two requests, each one round trip: the veth with the host side's sysctls and link up, then
  * the host routes with the container side (inside the container's namespace); a DEL's deletion of
- * the container's interface goes there too. Host-side deletions go to a resident
- * `ip -force -batch` (the dataplane's IpSession). So an ADD or DEL starts no process at all: on a small VM a
+ * the container's interface goes there too, and so do host-side deletions (a rollback, a
+ * leftover). So an ADD or DEL starts no process at all: on a small VM a
  * process start costs 5–15 ms of CPU, more than the whole kernel work of an ADD. Other
  * operations (CHECK, VM taps) are short scripts on resident shells. Every value that goes into a
  * command is checked first ({@link checkSpec}).
@@ -21,7 +21,6 @@ import { existsSync } from 'node:fs';
 import { WORKLOAD_GATEWAY_V4, WORKLOAD_HOST_LINK_LOCAL_V6, WORKLOAD_HOST_MAC, workloadInterfaceSysctls } from '../dataplane/mod.ts';
 import { DeleteBatcher } from './delete-batch.ts';
 import { HelperPool } from './helper-pool.ts';
-import { IpSession } from '../dataplane/mod.ts';
 import { MARGAY_ROUTE_PROTOCOL } from '../dataplane/mod.ts';
 import { findNetlinkHelper, heredoc, NETLINK_HELPER, NetlinkHelper, shq, ShellPool, sysctlScript, type ScriptResult } from '../os/mod.ts';
 import { quote } from '../errors/mod.ts';
@@ -180,16 +179,15 @@ export interface WorkloadPlumbing {
 const DELETE_HELPERS = 4;
 
 /**
- * Resident `ip` sessions and `margay-netlink` helpers for the host side and the container side of
- * ADDs, used by concurrent requests (helper-pool.ts): a burst of ADDs otherwise queues behind one
- * of each (20 at once: the veth step's median was 42 ms, IPAM's 7 ms).
+ * Resident `margay-netlink` helpers for ADDs (and host-side deletions), used by concurrent
+ * requests (helper-pool.ts): a burst of ADDs otherwise queues behind one (20 at once: the veth
+ * step's median was 42 ms, IPAM's 7 ms).
  */
 const ADD_HELPERS = 3;
 
 /** Creates, inspects and removes workload veths, through resident helpers in the host namespace. */
 export class Plumbing implements WorkloadPlumbing {
   readonly #shells: ShellPool;
-  readonly #ips: HelperPool<IpSession>;
   readonly #helpers: HelperPool<NetlinkHelper>;
   readonly #deleters: NetlinkHelper[];
   #nextDeleter = 0;
@@ -210,7 +208,6 @@ export class Plumbing implements WorkloadPlumbing {
     }
     const where = options.hostNetns === undefined ? {} : { netns: nsPath(options.hostNetns) };
     this.#shells = new ShellPool({ ...where, timeoutMs: this.#timeoutMs, ...(options.shells === undefined ? {} : { size: options.shells }) });
-    this.#ips = new HelperPool(ADD_HELPERS, () => new IpSession(where));
     this.#helpers = new HelperPool(ADD_HELPERS, () => new NetlinkHelper({ binary, ...where, timeoutMs: this.#timeoutMs }));
     this.#deleters = Array.from({ length: DELETE_HELPERS }, () => new NetlinkHelper({ binary, ...where, timeoutMs: this.#timeoutMs }));
     this.#batcher = new DeleteBatcher(
@@ -221,7 +218,6 @@ export class Plumbing implements WorkloadPlumbing {
 
   close(): void {
     this.#shells.close();
-    for (const ip of this.#ips.made()) ip.close();
     for (const h of this.#helpers.made()) h.close();
     for (const d of this.#deleters) d.close();
   }
@@ -262,13 +258,6 @@ export class Plumbing implements WorkloadPlumbing {
     let failed = await create();
     if (/File exists/.test(failed.get('veth') ?? '') && (await this.deleteHostVeth(link.hostVeth))) failed = await create();
     if (failed.size > 0) throw new PlumbingError(`${what}: ${[...failed.values()].join('; ')}`);
-  }
-
-  /** Runs lines on the resident host-side `ip`; the failed ones by index. */
-  async #hostBatch(lines: string[], what: string): Promise<Map<number, string>> {
-    return this.#ips.use((ip) => ip.batch(lines, this.#timeoutMs)).catch((err: Error) => {
-      throw new PlumbingError(`${what}: ${err.message}`, { cause: err });
-    });
   }
 
   /**
@@ -349,11 +338,9 @@ export class Plumbing implements WorkloadPlumbing {
   /** Deletes a host-side interface (and so its peer); false when it did not exist. */
   async deleteHostVeth(name: string): Promise<boolean> {
     checkIfname(name);
-    const what = `cannot delete interface ${name}`;
-    const message = (await this.#hostBatch([`link del dev ${name}`], what)).get(0);
-    if (message === undefined) return true;
-    if (MISSING.test(message)) return false;
-    throw new PlumbingError(`${what}: ${message}`);
+    return this.#helpers.use((h) => h.deleteHostInterface(name)).catch((err: Error) => {
+      throw new PlumbingError(`cannot delete interface ${name}: ${err.message}`, { cause: err });
+    });
   }
 
   /**

@@ -262,7 +262,8 @@ export class EtcdDatastore implements Datastore {
   }
 
   async txn(ops: TxnOp[]): Promise<number> {
-    return (await this.#commit(ops)).revision;
+    // Only the revision: no previous values back (an IPAM block's is kilobytes to decode).
+    return (await this.#commit(ops, false)).revision;
   }
 
   watch(prefix: string, fromRevision: number): RawWatch {
@@ -448,9 +449,9 @@ export class EtcdDatastore implements Datastore {
   /**
    * Runs ops as one etcd transaction: every condition as a compare, every write in `success`, and
    * a read of every conditioned key in `failure` so that a failed transaction can name its first
-   * failing op from a consistent view.
+   * failing op from a consistent view. `prevKv`: each write's previous value comes back too.
    */
-  async #commit(ops: TxnOp[]): Promise<Outcome> {
+  async #commit(ops: TxnOp[], prevKv = true): Promise<Outcome> {
     validateTxnOps(ops, this.limits);
     const compare: ICompare[] = [];
     const success: IRequestOp[] = [];
@@ -480,10 +481,10 @@ export class EtcdDatastore implements Datastore {
           break;
       }
       if (op.op === 'delete') {
-        success.push({ request_delete_range: { key, prev_kv: true } });
+        success.push({ request_delete_range: { key, prev_kv: prevKv } });
       } else {
         success.push({
-          request_put: { key, value: Buffer.from(op.value), prev_kv: true, ...(op.lease !== undefined ? { lease: op.lease } : {}) },
+          request_put: { key, value: Buffer.from(op.value), prev_kv: prevKv, ...(op.lease !== undefined ? { lease: op.lease } : {}) },
         });
       }
     }

@@ -165,10 +165,8 @@ async function assignFamily(
     }
     const poolKey = pools.map((p) => p.name).join(',');
     const claimed = await rt.claims.run(`${req.node}|${family}|${poolKey}`, async () => {
-      const c = await claimNewBlock(rt, req.node, family, pools, ctx);
-      // The next allocation reads the node's blocks again rather than wait for the watch.
-      rt.forgetReads();
-      return c;
+      // Its affinity writes make the next allocation read the node's blocks again (runtime.ts settingsWrites).
+      return claimNewBlock(rt, req.node, family, pools, ctx);
     });
     if (!claimed) {
       reason = 'no unclaimed block is left';
@@ -267,7 +265,6 @@ export async function assignIp(rt: IpamRuntime, req: AssignIpRequest): Promise<A
   if (existing) cidr = existing;
   else {
     const outcome = await claimBlock(rt.affinityDeps(), req.node, cidr);
-    rt.forgetReads();
     if (outcome === 'taken') rt.writer(cidr).invalidate();
   }
   const owner = { handle: req.handle, secondary: { ...(req.attrs ?? {}), node: req.node } };

@@ -199,7 +199,6 @@ export class Ipam {
       for (let i = 0n; i < count; i++) {
         const cidr: Cidr = { family: range.family, base: start.base + i * step, prefix: pool.blockPrefix };
         const outcome = await claimBlock(this.#rt.affinityDeps(), options.node, cidr);
-        this.#rt.forgetReads();
         (outcome === 'taken' ? out.failed : out.claimed).push(formatCidr(cidr));
       }
     }
@@ -212,7 +211,6 @@ export class Ipam {
     const cidr = parseCidr(options.cidr);
     if (!cidr) throw new MargayError('MARGAY_ERR_VALIDATION', `${JSON.stringify(options.cidr)} is not a CIDR`);
     const outcome = await releaseBlockAffinity(this.#rt.affinityDeps(), { ...options, cidr });
-    this.#rt.forgetReads();
     this.#rt.writer(cidr).invalidate();
     return outcome;
   }
@@ -227,7 +225,6 @@ export class Ipam {
         const parsed = parseAffinityKey(kv.key);
         if (!parsed) continue;
         const r = await releaseBlockAffinity(this.#rt.affinityDeps(), { node, cidr: parsed.cidr, requireEmpty: options.requireEmpty ?? false });
-        this.#rt.forgetReads();
         this.#rt.writer(parsed.cidr).invalidate();
         (r === 'not-empty' || r === 'changed' ? out.kept : out.released).push(formatCidr(parsed.cidr));
       }
@@ -262,10 +259,10 @@ export class Ipam {
       const current = await this.getConfig();
       const next: IpamConfig = { ...current, ...patch };
       const kv = await this.datastore.get(IPAM_CONFIG_KEY);
+      const writes = this.#rt.settingsWrites;
       try {
-        if (kv) await this.datastore.update(IPAM_CONFIG_KEY, encodeConfigRecord(next), kv.modRevision);
-        else await this.datastore.create(IPAM_CONFIG_KEY, encodeConfigRecord(next));
-        this.#rt.forgetReads();
+        if (kv) await writes.update(IPAM_CONFIG_KEY, encodeConfigRecord(next), kv.modRevision);
+        else await writes.create(IPAM_CONFIG_KEY, encodeConfigRecord(next));
         const res = await this.#rt.store.get(ipamConfigurationKind, 'default');
         if (res) {
           const spec = { ...(res.spec ?? {}), ...patch };

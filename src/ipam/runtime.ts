@@ -60,6 +60,7 @@ export class IpamRuntime {
   readonly #assignReads = new SingleFlight<AssignReads>();
   /** Watch-fed copies of assignReads (IpamOptions.cacheReads). */
   readonly #readsCache: ReadsCache<AssignReads> | undefined;
+  readonly #settingsWrites: Datastore;
   #cooldownSeconds = 0;
 
   constructor(datastore: Datastore, options: IpamOptions = {}) {
@@ -70,7 +71,8 @@ export class IpamRuntime {
     this.#random = options.random ?? Math.random;
     this.maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
     this.#maxBatch = Math.max(1, Math.min(100, options.maxBatch ?? 64));
-    this.#readsCache = options.cacheReads ? new ReadsCache(datastore) : undefined;
+    const cache = (this.#readsCache = options.cacheReads ? new ReadsCache(datastore) : undefined);
+    this.#settingsWrites = cache ? forgettingWrites(datastore, () => cache.clear()) : datastore;
   }
 
   /** Stops the watches of the read cache. */
@@ -79,11 +81,12 @@ export class IpamRuntime {
   }
 
   /**
-   * Forgets the cached reads: this process changed a node's affinities or the settings, and the
-   * next allocation must see it without waiting for the watch.
+   * The datastore for writes of affinities and settings ({@link affinityDeps}, `Ipam.setConfig`):
+   * once each is done, the cached reads are forgotten, so that the next allocation sees it without
+   * waiting for the watch. Without a read cache, the datastore itself.
    */
-  forgetReads(): void {
-    this.#readsCache?.clear();
+  get settingsWrites(): Datastore {
+    return this.#settingsWrites;
   }
 
   /** The effective settings (and the cooldown the block writers apply, refreshed). */
@@ -187,7 +190,7 @@ export class IpamRuntime {
 
   /** What the affinity protocol (affinity-ops.ts) needs. */
   affinityDeps(): AffinityDeps {
-    return { datastore: this.datastore, now: this.now, maxRetries: this.maxRetries, backoff: (a) => this.backoff(a) };
+    return { datastore: this.#settingsWrites, now: this.now, maxRetries: this.maxRetries, backoff: (a) => this.backoff(a) };
   }
 
   /** Waits before retry number `attempt` (jittered, growing). */
@@ -195,6 +198,22 @@ export class IpamRuntime {
     const ms = backoffMs(attempt, this.#random);
     if (ms > 0) await this.#sleep(ms);
   }
+}
+
+/** Writes that change what an allocation reads. */
+const READ_CHANGING_WRITES = new Set<string | symbol>(['create', 'update', 'put', 'delete', 'txn']);
+
+/** `datastore`, whose writes call `forget` once settled (also when failed: a timed-out write may have happened). */
+function forgettingWrites(datastore: Datastore, forget: () => void): Datastore {
+  return new Proxy(datastore, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      const method = value as (...args: unknown[]) => unknown;
+      if (!READ_CHANGING_WRITES.has(prop)) return method.bind(target);
+      return (...args: unknown[]) => (method.apply(target, args) as Promise<unknown>).finally(forget);
+    },
+  });
 }
 
 /** The blocks of confirmed, not deleted affinities among a node's affinity pairs (key order kept). */

@@ -173,6 +173,13 @@ export class NetlinkHelper {
     return !answer!.gone;
   }
 
+  /** Deletes an interface of the helper's namespace by name; false when there is none. */
+  async deleteHostInterface(ifname: string): Promise<boolean> {
+    const [answer] = await this.#ask([['hostdel', ifname]]);
+    if (!answer!.ok) throw new Error(answer!.message);
+    return !answer!.gone;
+  }
+
   /** Writes sysctls (paths under /proc/sys) in the helper's namespace, each only when it differs. */
   async writeSysctls(pairs: ReadonlyArray<readonly [string, string]>): Promise<void> {
     for (const [path] of pairs) checkSysctlPath(path);

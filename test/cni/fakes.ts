@@ -92,6 +92,8 @@ export async function makeService(
   /** Endpoints handed to programAhead, and those withdrawn again (by name). */
   const ahead: { fed: string[]; withdrawn: string[] } = { fed: [], withdrawn: [] };
   const routesAdded: { dst: string; dev: string }[][] = [];
+  /** What reached the agent, in order: `routes` (the routes reported) and `fed <name>`. */
+  const told: string[] = [];
   let ready = options.ready ?? true;
   const service = new CniService({
     store,
@@ -102,9 +104,13 @@ export async function makeService(
       waits.push(ep);
       if (options.programmed) await options.programmed(ep, timeoutMs);
     },
-    onRoutesAdded: (routes) => routesAdded.push(routes),
+    onWorkloadRoutes: (routes) => {
+      routesAdded.push(routes);
+      told.push('routes');
+    },
     programAhead: (endpoint) => {
       ahead.fed.push(endpoint.metadata.name);
+      told.push(`fed ${endpoint.metadata.name}`);
       return () => ahead.withdrawn.push(endpoint.metadata.name);
     },
     agentStatus: () => (ready ? { ready: true } : { ready: false, reason: 'not in sync with the datastore yet' }),
@@ -118,6 +124,7 @@ export async function makeService(
     waits,
     ahead,
     routesAdded,
+    told,
     setReady: (r: boolean) => {
       ready = r;
     },

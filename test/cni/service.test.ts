@@ -43,7 +43,7 @@ describe('cni service - ADD', () => {
       profiles: ['mnet'],
     });
     assert.deepEqual(t.waits, [{ namespace: 'default', name: 'node1-cni-ctr1-eth0', revision: Number(wep.metadata.resourceVersion) }]);
-    // The agent's route driver is told of the route the plumbing added.
+    // The agent's route driver is told of the route the plumbing adds (it leaves that route to the CNI).
     assert.deepEqual(t.routesAdded, [[{ dst: result.ips[0]!.address, dev: veth.hostVeth }]]);
     assert.deepEqual(await t.ipam.ipsByHandle('mnet.ctr1'), [result.ips[0]!.address.replace('/32', '')]);
     // Calico's network profile for plain containers.
@@ -88,6 +88,8 @@ describe('cni service - ADD', () => {
     await ok(t.service, env('ADD', 'pod1', { CNI_ARGS: 'K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-1' }), netconf());
     assert.deepEqual(t.ahead.fed, ['node1-cni-ctr2-eth0', 'node1-k8s-web--1-eth0']);
     assert.deepEqual(t.ahead.withdrawn, []);
+    // Each endpoint's routes are reported before it is fed: the route driver must not race the CNI to add them.
+    assert.deepEqual(t.told, ['routes', 'routes', 'fed node1-cni-ctr2-eth0', 'routes', 'fed node1-k8s-web--1-eth0']);
     const failing = await makeService({ programmed: async () => Promise.reject(new Error('timed out')) });
     await fails(failing.service, env('ADD', 'pod2', { CNI_ARGS: 'K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-2' }), netconf());
     assert.deepEqual(failing.ahead.withdrawn, ['node1-k8s-web--2-eth0']);

@@ -128,6 +128,28 @@ describe('dataplane routes - manager and driver', () => {
     assert.deepEqual(calls.slice(again).map((c) => c.input?.trim()), ['route del 10.0.0.4/32 proto 77\nroute del 10.0.0.5/32 proto 77']);
   });
 
+  it('leaves a route the CNI reported to the CNI: not added (no race with its helper), taken as in place once', async () => {
+    const { runner, calls } = fakeRunner((c) => (c.args.includes('show') ? { stdout: '[]' } : {}));
+    const d = new RouteDriver(runner);
+    await d.apply(new Map());
+    // Reported before the endpoint is programmed; the CNI has not added it yet (the interface may not even exist).
+    d.learn([{ dst: '10.0.0.3/32', dev: 'cali3' }, { dst: '10.0.0.5/32', dev: 'caliother' }]);
+    const mark = calls.length;
+    const out = await d.apply(routeManager(workloadRoute('10.0.0.3/32', 'cali3'), workloadRoute('10.0.0.5/32', 'cali5')).desired);
+    assert.deepEqual(out.errors, []);
+    assert.equal(out.added, 2);
+    assert.deepEqual(
+      calls.slice(mark).map((c) => c.input?.trim()),
+      ['route add 10.0.0.5/32 dev cali5 scope link proto 77'],
+      'only the route reported with another interface is added here',
+    );
+    // The report was used: with the route gone from the desired state and back, the driver adds it itself.
+    await d.apply(new Map());
+    const again = calls.length;
+    await d.apply(routeManager(workloadRoute('10.0.0.3/32', 'cali3')).desired);
+    assert.deepEqual(calls.slice(again).map((c) => c.input?.trim()), ['route add 10.0.0.3/32 dev cali3 scope link proto 77']);
+  });
+
   it('parses the failed lines of ip -force -batch, also from a resident ip counting lines from its start', () => {
     const stderr = 'RTNETLINK answers: File exists\nCommand failed -:3\nCannot find device "x"\nCommand failed -:5\nDevice "." does not exist.\nCommand failed -:6\nleft over';
     assert.deepEqual([...batchFailures(stderr)], [[2, 'RTNETLINK answers: File exists'], [4, 'Cannot find device "x"'], [5, 'Device "." does not exist.']]);

@@ -7,17 +7,30 @@
 import assert from 'node:assert/strict';
 import { setImmediate as tick } from 'node:timers/promises';
 import { describe, test } from 'node:test';
-import type { ManyResult, ReadRequest } from '../../src/datastore/datastore.ts';
+import type { ManyResult, RawWatch, ReadRequest, WatchEvent } from '../../src/datastore/datastore.ts';
 import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { Ipam } from '../../src/ipam/ipam.ts';
 import { apply, node, pool, reservation } from './helpers.ts';
 
-/** A memory datastore that counts getMany calls. */
+/** A memory datastore that counts getMany calls, and whose watches can be held back. */
 class CountingDatastore extends MemoryDatastore {
   reads = 0;
+  /** While set, watch events wait for it. */
+  held: Promise<void> | undefined;
   override getMany(reads: readonly ReadRequest[]): Promise<ManyResult> {
     this.reads++;
     return super.getMany(reads);
+  }
+  override watch(prefix: string, fromRevision: number): RawWatch {
+    const inner = super.watch(prefix, fromRevision);
+    const held = (): Promise<void> | undefined => this.held;
+    async function* events(): AsyncIterable<WatchEvent[]> {
+      for await (const batch of inner.events) {
+        for (let h = held(); h; h = held()) await h;
+        yield batch;
+      }
+    }
+    return { events: events(), cancel: () => inner.cancel() };
   }
 }
 
@@ -54,6 +67,36 @@ describe('ipam - read cache', () => {
       const fourth = await ipam.autoAssign({ handle: 'h3', node: 'n1', num4: 1 });
       assert.ok(ds.reads > readsAfterSecond, 'the reservation dropped the copy');
       assert.notEqual(fourth.ipv4[0]!.block, block);
+    } finally {
+      await ipam.close();
+    }
+  });
+
+  test("this process's own affinity and settings writes drop the copy at once, without waiting for the watch", async () => {
+    const { ds, ipam } = await setup();
+    try {
+      await ipam.autoAssign({ handle: 'h0', node: 'n1', num4: 1 });
+      await settle();
+      await ipam.autoAssign({ handle: 'h1', node: 'n1', num4: 1 });
+      await settle();
+      let before = ds.reads;
+      await ipam.autoAssign({ handle: 'h2', node: 'n1', num4: 1 });
+      assert.equal(ds.reads, before, 'warm: nothing read');
+      // The watches say nothing from here on.
+      let release = (): void => undefined;
+      ds.held = new Promise((r) => (release = r));
+      // A block claimed here: the next allocation reads the node's blocks again at once.
+      await ipam.claimAffinity({ cidr: '10.0.0.64/30', node: 'n1' });
+      before = ds.reads;
+      await ipam.autoAssign({ handle: 'h3', node: 'n1', num4: 1 });
+      assert.ok(ds.reads > before, 'the claim dropped the copy');
+      // Settings written here: likewise.
+      await ipam.setConfig({ maxBlocksPerHost: 9 });
+      before = ds.reads;
+      await ipam.autoAssign({ handle: 'h5', node: 'n1', num4: 1 });
+      assert.ok(ds.reads > before, 'the settings write dropped the copy');
+      ds.held = undefined;
+      release();
     } finally {
       await ipam.close();
     }

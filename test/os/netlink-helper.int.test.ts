@@ -97,6 +97,18 @@ describe('margay-netlink helper', () => {
     assert.equal(await helper.deleteInterface('/run/netns/margay-no-such-ns', 'eth9'), false);
   });
 
+  test("deletes an interface of its own (the host's) namespace by name, the peer with it; none of that name is false", async () => {
+    await vethPair(host(), container(), { nameA: 'calinl9', nameB: 'eth10' });
+    assert.equal(await helper.deleteHostInterface('calinl9'), true);
+    assert.doesNotMatch((await run('ip', ['-n', host().name, '-o', 'link', 'show'])).stdout, /calinl9/);
+    assert.doesNotMatch((await run('ip', ['-n', container().name, '-o', 'link', 'show'])).stdout, /eth10/);
+    assert.equal(await helper.deleteHostInterface('calinl9'), false);
+    // The container's own interface of that name is not the host's to delete.
+    await vethPair(host(), container(), { nameA: 'calinl10', nameB: 'calinl11' });
+    assert.equal(await helper.deleteHostInterface('calinl11'), false);
+    assert.match((await run('ip', ['-n', container().name, '-o', 'link', 'show'])).stdout, /calinl11/);
+  });
+
   test('writes sysctls in the host namespace only, and refuses paths outside /proc/sys', async () => {
     await vethPair(host(), container(), { nameA: 'calinl5', nameB: 'eth5' });
     const read = async (n: string, key: string) => (await run('ip', ['netns', 'exec', n, 'cat', `/proc/sys/${key}`])).stdout.trim();

@@ -132,10 +132,13 @@ export class RouteDriver {
   }
 
   /**
-   * Records workload routes the CNI has just added itself (`<dst> dev <dev>`, our protocol). When
-   * this driver's own `add` of such a route then meets "File exists", the route is taken as in
-   * place instead of re-reading the kernel's routes (a process start, 10–20 ms on a busy host).
-   * Only that case trusts the report, and a full read forgets every report.
+   * Records workload routes the CNI adds itself (`<dst> dev <dev>`, our protocol), reported when
+   * it knows the addresses, before the endpoint reaches the dataplane: the driver then takes such
+   * a route as in place instead of adding it (its own add would race the CNI's and meet "Cannot
+   * find device", "Device for nexthop is not up" or "File exists", then re-read the kernel's
+   * routes: a process start, and a failed apply when the second try met the CNI's route). An
+   * ADD that fails deletes its veth, and the kernel its routes. A report is trusted only for
+   * exactly that destination and interface, used once, and forgotten at every full read.
    */
   learn(routes: ReadonlyArray<{ dst: string; dev: string }>): void {
     if (this.reported.size > 10_000) this.reported.clear(); // reports nobody asked about; bounded
@@ -145,10 +148,10 @@ export class RouteDriver {
     }
   }
 
-  /** True (once) when the CNI reported adding exactly the route `op` adds. */
+  /** True (once) when the CNI reported adding exactly the route `op` adds (or replaces). */
   private reportedInPlace(op: RouteOp, desired: ReadonlyMap<string, RouteSpec>): boolean {
     const spec = desired.get(op.dst);
-    if (op.op !== 'add' || spec?.type === 'blackhole' || spec?.interfaceName !== this.reported.get(op.dst)) return false;
+    if (op.op === 'del' || spec?.type === 'blackhole' || spec?.interfaceName !== this.reported.get(op.dst)) return false;
     this.reported.delete(op.dst);
     return true;
   }
@@ -219,9 +222,14 @@ export class RouteDriver {
       this.view = new Map((await this.read()).map((r) => [r.dst, r]));
     }
     const outcome: RouteApplyOutcome = { added: 0, replaced: 0, removed: 0, errors: [], fullSync };
-    const first = this.diff(desired, this.view as Map<string, KernelRoute>);
-    if (first.length === 0) return outcome;
     const view = this.view as Map<string, KernelRoute>;
+    const all = this.diff(desired, view);
+    // Routes the CNI adds itself ({@link learn}): in place, not added here.
+    const byCni = new Set(this.reported.size === 0 ? [] : all.filter((o) => this.reportedInPlace(o, desired)));
+    this.commit(view, desired, [...byCni]);
+    count(outcome, [...byCni]);
+    const first = byCni.size === 0 ? all : all.filter((o) => !byCni.has(o));
+    if (first.length === 0) return outcome;
     const failed = await this.batch(first);
     for (const [i, message] of failed) {
       if (first[i]!.op === 'del' && /No such process/.test(message)) failed.delete(i);
