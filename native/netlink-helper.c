@@ -720,6 +720,8 @@ static void nft_stream(const char *id, const char *path, const char *stream) {
   close(fd);
   free(buf);
   if (rc) snprintf(failed_stream, sizeof failed_stream, "%s", stream);
+  /* The agent that would remove its file is gone (or stopped writing it): remove it here. */
+  if (rc == -EPIPE || rc == -ETIMEDOUT) unlink(path);
   reply(id, "ok", detail, rc);
 }
 
