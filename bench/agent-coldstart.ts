@@ -56,7 +56,8 @@ try {
     etcdEndpoints: etcd.endpoints,
     hostname: 'host1',
     netns: host.name,
-    env: { MARGAY_LOGSEVERITYSCREEN: 'info' },
+    // MARGAY_LOAD_AHEAD=nft: the load ahead through nft instead of netlink batches (to compare).
+    env: { MARGAY_LOGSEVERITYSCREEN: 'info', ...(process.env.MARGAY_LOAD_AHEAD ? { MARGAY_LOAD_AHEAD: process.env.MARGAY_LOAD_AHEAD } : {}) },
     built: !fromSources,
     nodeArgs: [...nodeArgs, ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])],
   });

@@ -5,6 +5,7 @@
  * each time, BENCH_ROUNDS rounds alternating the two (default 3). Times the first apply (render +
  * nft) only, so neither the process start nor etcd add their noise. Prints figures and the load;
  * asserts nothing. Run (root): npx tsx bench/dataplane-coldstart.ts
+ * (BENCH_VARIANTS=none,nft,netlink adds the load ahead by netlink batches).
  */
 import { readFileSync } from 'node:fs';
 import { Dataplane } from '../src/dataplane/mod.ts';
@@ -17,9 +18,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const load = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 /** The first apply's milliseconds and what went ahead. */
-async function firstApply(ahead: boolean): Promise<{ ms: number; aheadCommands: number; error?: string }> {
+async function firstApply(ahead: 'none' | 'nft' | 'netlink'): Promise<{ ms: number; aheadCommands: number; error?: string }> {
   const ns = await createTestNetns('mgcs');
-  const dp = new Dataplane({ netns: ns.name, loadAheadMinPolicies: ahead ? undefined : false });
+  const dp = new Dataplane({ netns: ns.name, loadAheadMinPolicies: ahead === 'none' ? false : undefined, loadAheadNetlink: ahead === 'netlink' });
   try {
     let settle!: (r: { ms: number; aheadCommands: number; error?: string }) => void;
     const first = new Promise<{ ms: number; aheadCommands: number; error?: string }>((resolve) => (settle = resolve));
@@ -50,15 +51,16 @@ async function firstApply(ahead: boolean): Promise<{ ms: number; aheadCommands: 
 }
 
 console.log(`${ENDPOINTS} local endpoints, ${POLICIES} policies: the first apply (render + nft), fresh namespace each`);
-console.log('| round | without load ahead (ms) | with (ms) | commands ahead | load (1, 5, 15 min) |');
-console.log('|---:|---:|---:|---:|---|');
-const sums = [0, 0];
+// BENCH_VARIANTS: which first applies to alternate (default: none,nft; `netlink` loads ahead by netlink batches).
+const variants = (process.env.BENCH_VARIANTS ?? 'none,nft').split(',') as Array<'none' | 'nft' | 'netlink'>;
+console.log(`| round | ${variants.map((v) => `load ahead: ${v} (ms) | commands ahead`).join(' | ')} | load (1, 5, 15 min) |`);
+console.log(`|---:|${variants.map(() => '---:|---:').join('|')}|---|`);
+const sums = variants.map(() => 0);
 for (let round = 1; round <= ROUNDS; round++) {
-  const off = await firstApply(false);
-  const on = await firstApply(true);
-  sums[0]! += off.ms;
-  sums[1]! += on.ms;
-  const errors = [off.error, on.error].filter((e) => e !== undefined);
-  console.log(`| ${round} | ${off.ms.toFixed(0)} | ${on.ms.toFixed(0)} | ${on.aheadCommands} | ${load()}${errors.length > 0 ? ` errors: ${errors.join('; ')}` : ''} |`);
+  const runs = [];
+  for (const v of variants) runs.push(await firstApply(v));
+  runs.forEach((r, i) => (sums[i]! += r.ms));
+  const errors = runs.map((r) => r.error).filter((e) => e !== undefined);
+  console.log(`| ${round} | ${runs.map((r) => `${r.ms.toFixed(0)} | ${r.aheadCommands}`).join(' | ')} | ${load()}${errors.length > 0 ? ` errors: ${errors.join('; ')}` : ''} |`);
 }
-console.log(`mean: ${(sums[0]! / ROUNDS).toFixed(0)} ms without, ${(sums[1]! / ROUNDS).toFixed(0)} ms with the load ahead`);
+console.log(`mean (ms): ${variants.map((v, i) => `${v} ${(sums[i]! / ROUNDS).toFixed(0)}`).join(', ')}`);

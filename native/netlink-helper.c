@@ -48,6 +48,11 @@
  *       first error the kernel acknowledges. The kernel applies a batch all or nothing. This is how
  *       the agent changes set and map elements, chains and rules without `nft`, whose cache of
  *       every chain in the namespace costs ~10 ms per transaction on a large ruleset.
+ *   <id> nftstream <path> <stream>
+ *       Sends the batches of the file one after the other as the agent appends them, until an
+ *       NLMSG_DONE message; stops at the first the kernel refuses (the earlier ones stay applied)
+ *       and then refuses every later request of the same stream: a cold start's load ahead, which
+ *       the agent writes while it renders, so that the kernel loads meanwhile.
  *
  * A request with the wrong number of fields is refused. A namespace path must name a network
  * namespace (nsfs): anything else is refused without blocking (O_NONBLOCK), since one stuck
@@ -68,6 +73,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -592,10 +598,19 @@ static void make_room_for_answers(const unsigned char *batch, size_t len) {
 }
 
 /*
- * nft: sends a prebuilt batch. nfnetlink processes a batch synchronously inside sendto, so every
- * acknowledgement is queued on the socket when sendto returns: draining it without waiting sees
- * them all (make_room_for_answers).
+ * Sends one prebuilt batch; returns 0 or the first error (-errno). nfnetlink processes a batch
+ * synchronously inside sendto, so every acknowledgement is queued on the socket when sendto
+ * returns: draining it without waiting sees them all (make_room_for_answers).
  */
+static int send_batch(const unsigned char *batch, size_t len) {
+  if (nf_fd < 0 && (nf_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER)) < 0) return -errno;
+  drain_answers(); /* answers left by an earlier batch are not this one's */
+  make_room_for_answers(batch, len);
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  return sendto(nf_fd, batch, len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0 ? -errno : drain_answers();
+}
+
+/* nft: sends a prebuilt batch given in hex. */
 static void nft_batch(const char *id, const char *hex) {
   size_t n = strlen(hex);
   if (n < 2 * NLMSG_HDRLEN || n % 2) {
@@ -616,16 +631,98 @@ static void nft_batch(const char *id, const char *hex) {
     }
     batch[i] = (unsigned char)(hi << 4 | lo);
   }
-  int rc = 0;
-  if (nf_fd < 0 && (nf_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER)) < 0) rc = -errno;
-  if (!rc) {
-    drain_answers(); /* answers left by an earlier batch are not this one's */
-    make_room_for_answers(batch, n / 2);
-    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-    rc = sendto(nf_fd, batch, n / 2, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0 ? -errno : drain_answers();
-  }
+  int rc = send_batch(batch, n / 2);
   free(batch);
   reply(id, "ok", "nftables batch", rc);
+}
+
+/* The failed stream, whose later requests are refused (see nft_stream). */
+static char failed_stream[64];
+
+/*
+ * nftstream: sends the batches of a file one after the other as the agent appends them (each from
+ * its begin to its end message), until an NLMSG_DONE message ends the stream: a cold start's load
+ * ahead, which the agent writes while it renders (a file written synchronously needs no event
+ * loop), so that the kernel loads on this process's core meanwhile. Stops at the first batch the
+ * kernel refuses; a later request naming the same stream is then refused without sending
+ * anything (the table may not be the agent's). Gives up when the file stops growing for 30 s,
+ * and at once when the agent is gone (its end of the helper's stdin closed).
+ */
+static void nft_stream(const char *id, const char *path, const char *stream) {
+  if (strlen(stream) >= sizeof failed_stream) {
+    reply(id, NULL, "bad stream name", -EINVAL);
+    return;
+  }
+  if (strcmp(failed_stream, stream) == 0) {
+    reply(id, NULL, "an earlier part of the stream failed", -ECANCELED);
+    return;
+  }
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    reply(id, NULL, "batch stream", -errno);
+    return;
+  }
+  size_t cap = 1 << 20, len = 0, start = 0, at = 0;
+  unsigned char *buf = malloc(cap);
+  int rc = buf ? 0 : -ENOMEM, sent = 0, done = 0, idle = 0;
+  char detail[64] = "nftables batch stream";
+  while (!rc && !done) {
+    if (len == cap) {
+      unsigned char *bigger = realloc(buf, cap * 2);
+      if (!bigger) {
+        rc = -ENOMEM;
+        break;
+      }
+      buf = bigger;
+      cap *= 2;
+    }
+    ssize_t got = read(fd, buf + len, cap - len);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      rc = -errno;
+      break;
+    }
+    if (got == 0) {
+      /* The agent appends more: wait 1 ms, unless it is gone (its end of our stdin closed). */
+      struct pollfd in = {.fd = 0, .events = 0};
+      if (++idle > 30000) rc = -ETIMEDOUT;
+      else if (poll(&in, 1, 1) > 0 && (in.revents & (POLLHUP | POLLERR))) rc = -EPIPE;
+      continue;
+    }
+    idle = 0;
+    len += (size_t)got;
+    while (!rc && at + NLMSG_HDRLEN <= len) {
+      const struct nlmsghdr *h = (const struct nlmsghdr *)(buf + at);
+      if (h->nlmsg_len < NLMSG_HDRLEN) rc = -EINVAL;
+      else if (at + NLMSG_ALIGN(h->nlmsg_len) > len) break; /* the rest of it is not written yet */
+      else if (h->nlmsg_type == NLMSG_DONE) {
+        done = start == at;
+        if (!done) rc = -EINVAL; /* a batch without its end */
+        break;
+      } else {
+        at += NLMSG_ALIGN(h->nlmsg_len);
+        if (h->nlmsg_type == NFNL_MSG_BATCH_END) {
+          rc = send_batch(buf + start, at - start);
+          if (rc) snprintf(detail, sizeof detail, "nftables batch %d of the stream", sent + 1);
+          sent++;
+          start = at;
+        }
+      }
+    }
+    /* Sent batches are not needed any more: keep only the one being read. */
+    if (start > 0) {
+      memmove(buf, buf + start, len - start);
+      len -= start;
+      at -= start;
+      start = 0;
+    }
+  }
+  close(fd);
+  free(buf);
+  if (rc) snprintf(failed_stream, sizeof failed_stream, "%s", stream);
+  /* The agent that would remove its file is gone (or stopped writing it): remove it here. */
+  if (rc == -EPIPE || rc == -ETIMEDOUT) unlink(path);
+  reply(id, "ok", detail, rc);
 }
 
 int main(void) {
@@ -654,6 +751,7 @@ int main(void) {
     else if (n == 3 && strcmp(op, "hostdel") == 0) host_del(id, f[2]);
     else if (n == 4 && strcmp(op, "sysctl") == 0) sysctl(id, f[2], f[3]);
     else if (n == 3 && strcmp(op, "nft") == 0) nft_batch(id, f[2]);
+    else if (n == 4 && strcmp(op, "nftstream") == 0) nft_stream(id, f[2], f[3]);
     else reply(id, NULL, "unknown request or wrong number of fields", -EINVAL);
   }
   free(line);

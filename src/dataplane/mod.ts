@@ -20,7 +20,7 @@
 import type { DataplaneUpdate } from '../calc/mod.ts';
 import { writeSysctl } from './links/links.ts';
 import { renderTable } from './nftables/diff.ts';
-import { nextTurn, NftablesDriver, type NftApplyOutcome } from './nftables/driver.ts';
+import { nextTurn, NftablesDriver, type NftApplyOutcome, type NftElementWriter } from './nftables/driver.ts';
 import type { KernelTable } from './nftables/kernel.ts';
 import { NftablesManager } from './nftables/manager.ts';
 import { NftSession } from './nftables/session.ts';
@@ -78,6 +78,12 @@ export interface DataplaneOptions {
    * {@link LOAD_AHEAD_MIN_POLICIES}.
    */
   loadAheadMinPolicies?: number | false;
+  /**
+   * Load ahead as netlink batches streamed through the helper while the managers render, the
+   * policy-list chains included (nftables/ahead-stream.ts), instead of one `nft -f` of the sets
+   * and policy chains. Default: on when the helper is there, unless `MARGAY_LOAD_AHEAD=nft`.
+   */
+  loadAheadNetlink?: boolean;
 }
 
 /**
@@ -135,6 +141,9 @@ export interface KernelState {
   nft: KernelTable;
   routes: KernelRoute[];
 }
+
+/** Policy lists per part of a load ahead streamed while the endpoints render (a few hundred rules each). */
+const LISTS_PER_PART = 8;
 
 /** The dataplane facade the agent calls after every sequencer flush. */
 export class Dataplane {
@@ -201,7 +210,7 @@ export class Dataplane {
       ...(options.table !== undefined ? { table: options.table } : {}),
       ...(options.checkFirst !== undefined ? { checkFirst: options.checkFirst } : {}),
       ...(this.session ? { session: this.session } : {}),
-      ...(this.netlink ? { elementWriter: { applyBatch: (batch: Buffer) => this.netlink!.applyNftBatch(batch) } } : {}),
+      ...(this.netlink ? { elementWriter: this.elementWriter(this.netlink, options.loadAheadNetlink ?? process.env.MARGAY_LOAD_AHEAD !== 'nft') } : {}),
     });
     this.routeManager = new RouteManager(warn ? { warn } : {});
     this.routeDriver = new RouteDriver(this.runner, {
@@ -222,6 +231,12 @@ export class Dataplane {
         onLink: (name) => this.onLink(name),
       });
     }
+  }
+
+  /** The nftables driver's netlink writer: batches, and batch files for a load ahead when asked for. */
+  private elementWriter(netlink: NetlinkHelper, loadAhead: boolean): NftElementWriter {
+    const batches = { applyBatch: (batch: Buffer) => netlink.applyNftBatch(batch) };
+    return loadAhead ? { ...batches, streamBatches: (path: string, stream: string) => netlink.streamNftBatches(path, stream) } : batches;
   }
 
   /** A workload interface appeared or changed: its sysctls, then the routes that waited for it. */
@@ -359,7 +374,14 @@ export class Dataplane {
       this.nftManager.completeSetsAndPolicies();
       await this.nftDriver.loadAhead(this.nftManager.desired);
     }
-    for (const m of this.managers) m.completeDeferredWork();
+    if (ahead) this.streamListsAhead();
+    try {
+      for (const m of this.managers) m.completeDeferredWork();
+    } finally {
+      this.nftManager.onListRendered = undefined;
+    }
+    // Whatever else can go follows a load ahead that goes by netlink, and its stream ends.
+    if (ahead) this.nftDriver.continueAhead(this.nftManager.desired, { end: true });
     const dirty = this.nftManager.desired.takeDirty();
     // nftables, routes and VXLAN are independent: program them at once.
     const [nft, routes, vxlan] = await Promise.all([
@@ -389,6 +411,22 @@ export class Dataplane {
       if (result.routes.errors.some((e) => !isMissingDevice(e.message))) result.ok = false;
     }
     return this.finish(result, started);
+  }
+
+  /**
+   * While the endpoints render, hands the policy-list chains to a load ahead that goes by netlink
+   * every {@link LISTS_PER_PART} lists, so that the kernel loads them meanwhile.
+   */
+  private streamListsAhead(): void {
+    let part: string[] = [];
+    let lists = 0;
+    this.nftManager.onListRendered = (chains) => {
+      part.push(...chains);
+      if (++lists % LISTS_PER_PART !== 0) return;
+      const names = { chains: part, sets: [] };
+      part = [];
+      if (!this.nftDriver.continueAhead(this.nftManager.desired, { names })) this.nftManager.onListRendered = undefined;
+    };
   }
 
   /**

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { applyToView, computeTransaction, type TableRef } from '../../src/dataplane/nftables/diff.ts';
-import { MAX_ORPHANS, NftablesDriver } from '../../src/dataplane/nftables/driver.ts';
+import { MAX_NETLINK_BATCH, MAX_ORPHANS, NftablesDriver } from '../../src/dataplane/nftables/driver.ts';
+import { encodeTransactionBatch } from '../../src/dataplane/nftables/netlink-batch.ts';
 import { emptyKernelTable, type KernelTable } from '../../src/dataplane/nftables/kernel.ts';
 import { DesiredState, rule } from '../../src/dataplane/nftables/state.ts';
 import type { CommandRunner } from '../../src/os/mod.ts';
@@ -180,5 +181,18 @@ describe('nftables driver - element-only transactions as netlink batches', () =>
     );
     assert.equal(mixed.ops?.length, mixed.lines.length, 'one op per line');
     assert.equal(computeTransaction(emptyKernelTable(), d, 'all', T).ops, undefined, 'a new table goes to nft');
+  });
+
+  it('writes many map elements as several commands, each small enough for a netlink attribute', () => {
+    const d = desiredTable();
+    const k = emptyKernelTable();
+    applyToView(k, d, 'all', false);
+    d.takeDirty();
+    for (let i = 0; i < 1200; i++) d.setMapElement('to-wl', `cali${String(i).padStart(8, '0')}`, `goto fwp_${String(i % 100).padStart(16, '0')}`);
+    const tx = computeTransaction(k, d, d.takeDirty(), T);
+    const sizes = tx.ops?.map((o) => (o.kind === 'elements' ? o.op.elements.length : 0));
+    assert.deepEqual(sizes, [500, 500, 200]);
+    assert.equal(tx.ops?.length, tx.lines.length, 'one op per line');
+    assert.ok(encodeTransactionBatch(T.name, tx.ops!, MAX_NETLINK_BATCH), 'goes by netlink (as one command, ~90 KiB of elements: too large for an attribute, so nft)');
   });
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { DataplaneUpdate } from '../../src/calc/model.ts';
 import { Dataplane } from '../../src/dataplane/mod.ts';
-import { createRunner, type CommandRunner } from '../../src/os/mod.ts';
+import { createRunner, findNetlinkHelper, type CommandRunner } from '../../src/os/mod.ts';
 import { createTestNetns, type TestNetns } from '../harness/netns.ts';
 import { normalizedRuleset } from '../harness/nft-listing.ts';
 import { IN_SYNC, ipPortSet, ipSet, policy, port, settings, tier, workload } from './updates.ts';
@@ -79,71 +79,86 @@ describe('dataplane - a cold start loads ahead (real kernel)', () => {
     for (const ns of made) await ns.delete();
   });
 
-  it('ends with the ruleset a single transaction loads, and a full comparison finds nothing to do', async () => {
-    const ns = await fresh();
-    const dp = new Dataplane({ netns: ns.name, loadAheadMinPolicies: 1 });
-    try {
-      const res = await dp.apply(coldStart());
-      assert.ok(res.ok, String(res.nft.error));
-      assert.equal(res.nft.ahead?.error, undefined);
-      assert.ok((res.nft.ahead?.commands ?? 0) > LISTS * PER_LIST * 2, 'the policy chains went ahead');
-      assert.match(dp.lastTransaction, /hook forward/, 'the base chains come with the full apply');
-      assert.doesNotMatch(dp.lastTransaction, /add chain inet margay pi-np\/ns\/p0 /, 'not the policy chains again');
-      assert.equal(await normalizedRuleset(ns), expected);
-      const again = await dp.resync();
-      assert.equal(again.nft.commands, 0, dp.lastTransaction);
-    } finally {
-      dp.close();
-    }
-  });
-
-  it('falls back to reading the kernel and comparing everything when the load ahead fails', async () => {
-    const ns = await fresh();
-    // A table appears between the probe and the load ahead (the probe is told there is none).
-    await ns.exec('nft', ['-f', '-'], { input: 'table inet margay {\n chain stray { counter; }\n}\n' });
-    const dp = new Dataplane({ netns: ns.name, runner: runnerWith(ns, (args) => (args.includes('tables') ? NO_TABLES : undefined)), loadAheadMinPolicies: 1 });
-    try {
-      const res = await dp.apply(coldStart());
-      assert.match(String(res.nft.ahead?.error), /exists/i);
-      assert.ok(res.ok, String(res.nft.error));
-      assert.equal(res.nft.fullSync, true);
-      assert.equal(await normalizedRuleset(ns), expected, 'the stray chain is gone, the rest as a single load');
-    } finally {
-      dp.close();
-    }
-  });
-
-  it('a process killed after the load ahead leaves an inert table, and a restart completes it', async () => {
-    const ns = await fresh();
-    // The process "dies" after the load ahead: nothing after it reaches the kernel.
-    let ahead = false;
-    const dying = runnerWith(ns, (args) => {
-      if (!args.includes('-f')) return undefined;
-      if (!ahead) {
-        ahead = true;
-        return undefined;
+  for (const netlink of [false, true]) {
+    const via = netlink ? 'netlink batches (helper)' : 'nft -f';
+    it(`ends with the ruleset a single transaction loads, and a full comparison finds nothing to do (${via})`, async () => {
+      const ns = await fresh();
+      const dp = new Dataplane({ netns: ns.name, loadAheadMinPolicies: 1, loadAheadNetlink: netlink });
+      try {
+        const res = await dp.apply(coldStart());
+        assert.ok(res.ok, String(res.nft.error));
+        assert.equal(res.nft.ahead?.error, undefined);
+        assert.ok((res.nft.ahead?.commands ?? 0) > LISTS * PER_LIST * 2, 'the policy chains went ahead');
+        assert.match(dp.lastTransaction, /hook forward/, 'the base chains come with the full apply');
+        assert.doesNotMatch(dp.lastTransaction, /add chain inet margay pi-np\/ns\/p0 /, 'not the policy chains again');
+        // By netlink, what refers to an interval set (its elements are nft's) waits for the full apply; the rest went ahead.
+        if (netlink) assert.doesNotMatch(dp.lastTransaction, /add set inet margay v4p-n\.web /, 'a plain set went ahead');
+        assert.equal(await normalizedRuleset(ns), expected);
+        const again = await dp.resync();
+        assert.equal(again.nft.commands, 0, dp.lastTransaction);
+      } finally {
+        dp.close();
       }
-      return { code: 1, stdout: '', stderr: 'killed' };
     });
-    const first = new Dataplane({ netns: ns.name, runner: dying, loadAheadMinPolicies: 1 });
-    try {
-      const res = await first.apply(coldStart());
-      assert.equal(res.nft.ahead?.error, undefined);
-      assert.ok(res.nft.error, 'the rest never went in');
-    } finally {
-      first.close();
-    }
-    const chains = (await ns.exec('nft', ['list', 'chains', 'inet'])).stdout;
-    assert.match(chains, /chain pi-np\/ns\/p0 /);
-    assert.doesNotMatch(chains, /hook/, 'no base chain: no packet reaches the table');
-    const restarted = new Dataplane({ netns: ns.name, loadAheadMinPolicies: 1 });
-    try {
-      const res = await restarted.apply(coldStart());
-      assert.ok(res.ok, String(res.nft.error));
-      assert.equal(res.nft.ahead, undefined, 'over an existing table: the full comparison, not a load ahead');
-      assert.equal(await normalizedRuleset(ns), expected);
-    } finally {
-      restarted.close();
-    }
-  });
+
+    it(`falls back to reading the kernel and comparing everything when the load ahead fails (${via})`, async () => {
+      const ns = await fresh();
+      // A table appears between the probe and the load ahead (the probe is told there is none).
+      await ns.exec('nft', ['-f', '-'], { input: 'table inet margay {\n chain stray { counter; }\n}\n' });
+      const dp = new Dataplane({
+        netns: ns.name,
+        runner: runnerWith(ns, (args) => (args.includes('tables') ? NO_TABLES : undefined)),
+        loadAheadMinPolicies: 1,
+        ...(netlink ? { netlinkHelper: findNetlinkHelper() ?? assert.fail('margay-netlink is not built'), loadAheadNetlink: true } : {}),
+      });
+      try {
+        const res = await dp.apply(coldStart());
+        assert.match(String(res.nft.ahead?.error), /exists/i);
+        assert.ok(res.ok, String(res.nft.error));
+        assert.equal(res.nft.fullSync, true);
+        assert.equal(await normalizedRuleset(ns), expected, 'the stray chain is gone, the rest as a single load');
+      } finally {
+        dp.close();
+      }
+    });
+
+    it(`a process killed after the load ahead leaves an inert table, and a restart completes it (${via})`, async () => {
+      const ns = await fresh();
+      // The process "dies" after the load ahead: nothing after it reaches the kernel.
+      let ahead = false;
+      const dying = runnerWith(ns, (args) => {
+        if (!args.includes('-f')) return undefined;
+        if (!ahead && !netlink) {
+          ahead = true;
+          return undefined;
+        }
+        return { code: 1, stdout: '', stderr: 'killed' };
+      });
+      const first = new Dataplane({
+        netns: ns.name,
+        runner: dying,
+        loadAheadMinPolicies: 1,
+        ...(netlink ? { netlinkHelper: findNetlinkHelper() ?? assert.fail('margay-netlink is not built'), loadAheadNetlink: true } : {}),
+      });
+      try {
+        const res = await first.apply(coldStart());
+        assert.equal(res.nft.ahead?.error, undefined);
+        assert.ok(res.nft.error, 'the rest never went in');
+      } finally {
+        first.close();
+      }
+      const chains = (await ns.exec('nft', ['list', 'chains', 'inet'])).stdout;
+      assert.match(chains, /chain pi-np\/ns\/p0 /);
+      assert.doesNotMatch(chains, /hook/, 'no base chain: no packet reaches the table');
+      const restarted = new Dataplane({ netns: ns.name, loadAheadMinPolicies: 1 });
+      try {
+        const res = await restarted.apply(coldStart());
+        assert.ok(res.ok, String(res.nft.error));
+        assert.equal(res.nft.ahead, undefined, 'over an existing table: the full comparison, not a load ahead');
+        assert.equal(await normalizedRuleset(ns), expected);
+      } finally {
+        restarted.close();
+      }
+    });
+  }
 });

@@ -53,6 +53,11 @@ export interface NftTransaction {
 
 /** Elements per `add element`/`delete element` command. */
 const CHUNK = 1000;
+/**
+ * Map elements per command: an element with a `goto` verdict takes ~80 bytes as a netlink
+ * attribute, and one command's element list must fit 64 KiB to go by netlink.
+ */
+const MAP_CHUNK = 500;
 
 function emptyStats(): NftTransaction['stats'] {
   return {
@@ -80,35 +85,40 @@ function sameChain(k: KernelChain, d: ChainSpec): boolean {
   return true;
 }
 
-function chunked(items: string[], emit: (part: string[]) => void): void {
-  for (let i = 0; i < items.length; i += CHUNK) emit(items.slice(i, i + CHUNK));
+function chunked<T>(items: T[], emit: (part: T[]) => void, size = CHUNK): void {
+  for (let i = 0; i < items.length; i += size) emit(items.slice(i, i + size));
 }
 
 function quoteKey(key: string): string {
   return `"${key.replace(/["\\]/g, '')}"`;
 }
 
+/** The names in scope, in no particular order (for what does not depend on it). */
+function namesInScope<T>(scope: DiffScope, pick: (d: DirtyNames) => Iterable<string>, desired: Map<string, T>, kernel: Map<string, unknown>): Set<string> {
+  return scope === 'all' ? new Set([...desired.keys(), ...kernel.keys()]) : new Set(pick(scope));
+}
+
+/** The names in scope, sorted (a transaction's text is deterministic). */
 function scopeNames<T>(scope: DiffScope, pick: (d: DirtyNames) => Iterable<string>, desired: Map<string, T>, kernel: Map<string, unknown>): string[] {
-  const names = scope === 'all' ? new Set([...desired.keys(), ...kernel.keys()]) : new Set(pick(scope));
-  return [...names].sort();
+  return [...namesInScope(scope, pick, desired, kernel)].sort();
 }
 
 /** True when some object in scope exists in the kernel with a type that cannot be changed in place. */
 function needsRebuild(kernel: KernelTable, desired: DesiredState, scope: DiffScope): boolean {
   if (!kernel.exists) return false;
-  for (const name of scopeNames(scope, (d) => d.sets, desired.sets, kernel.sets)) {
+  for (const name of namesInScope(scope, (d) => d.sets, desired.sets, kernel.sets)) {
     const d = desired.sets.get(name);
     const k = kernel.sets.get(name);
     if (d && k && setSignature(d.type, d.flags) !== setSignature(k.type, k.flags)) return true;
     if (d && kernel.maps.has(name)) return true;
   }
-  for (const name of scopeNames(scope, (d) => d.maps.keys(), desired.maps, kernel.maps)) {
+  for (const name of namesInScope(scope, (d) => d.maps.keys(), desired.maps, kernel.maps)) {
     const d = desired.maps.get(name);
     const k = kernel.maps.get(name);
     if (d && k && (d.keyType !== k.keyType || k.valueType !== 'verdict')) return true;
     if (d && kernel.sets.has(name)) return true;
   }
-  for (const name of scopeNames(scope, (d) => d.chains, desired.chains, kernel.chains)) {
+  for (const name of namesInScope(scope, (d) => d.chains, desired.chains, kernel.chains)) {
     const d = desired.chains.get(name);
     const k = kernel.chains.get(name);
     if (d && k && baseSignature(d.base) !== baseSignature(k.base)) return true;
@@ -216,11 +226,11 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
       }
       stats.mapEntriesChanged++;
     }
-    chunked(del, (part) => mapElements.push(`delete element ${T} ${name} { ${part.join(', ')} }`));
-    chunked(add, (part) => mapElements.push(`add element ${T} ${name} { ${part.join(', ')} }`));
+    chunked(del, (part) => mapElements.push(`delete element ${T} ${name} { ${part.join(', ')} }`), MAP_CHUNK);
+    chunked(add, (part) => mapElements.push(`add element ${T} ${name} { ${part.join(', ')} }`), MAP_CHUNK);
     const op = (verb: ElementOp['verb'], entries: ElementOp['elements']): TxOp => ({ kind: 'elements', op: { verb, set: name, keyType: d.keyType, flags: [], elements: entries } });
-    if (delKeys.length > 0) mapDeletes.push(op('delete', delKeys.map((key) => ({ key }))));
-    if (addEntries.length > 0) ops.mapElements.push(op('add', addEntries));
+    chunked(delKeys, (part) => mapDeletes.push(op('delete', part.map((key) => ({ key })))), MAP_CHUNK);
+    chunked(addEntries, (part) => ops.mapElements.push(op('add', part)), MAP_CHUNK);
   }
   // Deletes of map elements must come before adds of the same keys.
   mapElements.sort((a, b) => (a.startsWith('delete') === b.startsWith('delete') ? 0 : a.startsWith('delete') ? -1 : 1));
@@ -288,12 +298,12 @@ export function applyToView(kernel: KernelTable, desired: DesiredState, scope: D
     scope = 'all';
   }
   kernel.exists = true;
-  for (const name of scopeNames(scope, (d) => d.sets, desired.sets, kernel.sets)) {
+  for (const name of namesInScope(scope, (d) => d.sets, desired.sets, kernel.sets)) {
     const d = desired.sets.get(name);
     if (!d) kernel.sets.delete(name);
     else kernel.sets.set(name, { name, type: d.type, flags: [...d.flags], elements: d.elements });
   }
-  for (const name of scopeNames(scope, (d) => d.maps.keys(), desired.maps, kernel.maps)) {
+  for (const name of namesInScope(scope, (d) => d.maps.keys(), desired.maps, kernel.maps)) {
     const d = desired.maps.get(name);
     const k = kernel.maps.get(name);
     if (!d) {
@@ -311,7 +321,7 @@ export function applyToView(kernel: KernelTable, desired: DesiredState, scope: D
       else k.elements.set(key, want);
     }
   }
-  for (const name of scopeNames(scope, (d) => d.chains, desired.chains, kernel.chains)) {
+  for (const name of namesInScope(scope, (d) => d.chains, desired.chains, kernel.chains)) {
     const d = desired.chains.get(name);
     if (!d) {
       kernel.chains.delete(name);

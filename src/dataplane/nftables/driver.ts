@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { ExecError, type CommandRunner } from '../../os/mod.ts';
 import { applyToView, computeTransaction, type DiffScope, type NftTransaction, type TableRef } from './diff.ts';
 import { emptyKernelTable, parseNftListing, type KernelTable } from './kernel.ts';
+import { AheadStream } from './ahead-stream.ts';
 import { aheadScope, aheadText, listsTable } from './load-ahead.ts';
 import { isPolicyObject } from './names.ts';
 import { encodeTransactionBatch } from './netlink-batch.ts';
@@ -49,6 +50,12 @@ export const MAX_ORPHANS = 400;
 export interface NftElementWriter {
   /** @throws when the kernel refused the batch (nothing was applied) or the writer failed. */
   applyBatch(batch: Buffer): Promise<void>;
+  /**
+   * Streams the batches appended to a file into the kernel until the stream's end message,
+   * stopping at the first refused (the helper's `nftstream`): a cold start's load ahead by
+   * netlink (ahead-stream.ts). @throws when one was refused or the writer failed.
+   */
+  streamBatches?(path: string, stream: string): Promise<void>;
 }
 
 /** What one attempt will send, decided before anything is sent. */
@@ -126,6 +133,26 @@ interface Ahead {
   done: Promise<Error | undefined>;
   view: KernelTable;
   commands: number;
+  /** The netlink stream it goes as, which {@link NftablesDriver.continueAhead} extends (none through nft). */
+  stream?: AheadStream;
+}
+
+/** The path of a private file for a load ahead (written at once, so that nft or the helper reads it without waiting for this thread). */
+function aheadPath(ext: string): string {
+  return join(tmpdir(), `margay-ahead-${process.pid}-${randomBytes(8).toString('hex')}.${ext}`);
+}
+
+/** `done`'s error (undefined when it went in), once the file is gone. */
+function settleAhead(done: Promise<unknown>, file: string): Promise<Error | undefined> {
+  return done
+    .then(
+      () => undefined,
+      (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+    )
+    .then(async (err) => {
+      await unlink(file).catch(() => undefined); // gone before the apply that waits for it goes on
+      return err;
+    });
 }
 
 /** Diffs and applies the desired nftables state. */
@@ -181,8 +208,9 @@ export class NftablesDriver {
   /**
    * Starts reading the table now when the next apply will (`full`, or no view yet), so that `nft`
    * lists it while the caller renders the desired state; that apply uses the read. With
-   * `probeFirst` and no view yet, asks first whether the table exists (for {@link loadAhead}) and
-   * reads it only when it does. True when a read started.
+   * `probeFirst` and no view yet, also asks whether the table exists (for {@link loadAhead}), at
+   * the same time (a warm restart needs the read, and waits for one command, not two); the apply
+   * then takes an empty table when the probe found none. True when a read started.
    */
   prefetch(options: { full?: boolean; probeFirst?: boolean } = {}): boolean {
     if (this.prefetched !== undefined || (options.full !== true && this.view !== undefined)) return false;
@@ -193,7 +221,9 @@ export class NftablesDriver {
         () => undefined,
       );
       this.probe = probe;
-      this.prefetched = probe.then((exists) => (exists === false ? emptyKernelTable() : this.read()));
+      const read = this.read();
+      read.catch(() => undefined); // not needed when there is no table
+      this.prefetched = probe.then((exists) => (exists === false ? emptyKernelTable() : read));
     } else this.prefetched = this.read();
     this.prefetched.catch(() => undefined); // the apply that takes it sees the error
     return true;
@@ -212,26 +242,57 @@ export class NftablesDriver {
     this.probe = undefined;
     if (probe === undefined || this.view !== undefined || this.ahead !== undefined || (await probe) !== false) return false;
     const scope = aheadScope(desired);
+    const writer = this.elementWriter;
+    if (writer?.streamBatches) {
+      // As netlink batches (no nft parse, no cache), which the helper sends while the caller renders.
+      const file = aheadPath('nl');
+      const stream = new AheadStream(file, this.table, { maxBytes: MAX_NETLINK_BATCH });
+      try {
+        stream.add(desired, scope);
+      } catch (err) {
+        stream.end();
+        await unlink(file).catch(() => undefined);
+        throw err;
+      }
+      const done = settleAhead(writer.streamBatches(file, `ahead-${randomBytes(8).toString('hex')}`), file);
+      this.ahead = { done, view: stream.view, commands: 0, stream };
+      // One turn of the event loop hands the request to the helper before the caller renders on.
+      await nextTurn();
+      return true;
+    }
     const tx = computeTransaction(emptyKernelTable(), desired, scope, this.table);
     if (tx.lines.length < (options.minCommands ?? 0)) return false;
     // The view as of this text: the desired state changes while the load runs.
     const view = emptyKernelTable();
     applyToView(view, desired, scope, false);
-    // A private file written now, so that nft starts without waiting for this thread.
-    const file = join(tmpdir(), `margay-ahead-${process.pid}-${randomBytes(8).toString('hex')}.nft`);
+    const file = aheadPath('nft');
     writeFileSync(file, aheadText(tx, this.table), { mode: 0o600, flag: 'wx' });
-    const done = this.runner(this.nft, ['-f', file], { timeoutMs: this.timeoutMs })
-      .then(
-        () => undefined,
-        (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
-      )
-      .then(async (err) => {
-        await unlink(file).catch(() => undefined); // gone before the apply that waits for it goes on
-        return err;
-      });
-    this.ahead = { done, view, commands: tx.lines.length };
+    this.ahead = { done: settleAhead(this.runner(this.nft, ['-f', file], { timeoutMs: this.timeoutMs }), file), view, commands: tx.lines.length };
     // One turn of the event loop hands the command to the shell before the caller renders on.
     await nextTurn();
+    return true;
+  }
+
+  /**
+   * Extends a load ahead that goes as a netlink stream with sets and regular chains rendered
+   * since: `names`, or with `end`, everything not sent yet, after which the stream ends (what
+   * cannot go that way waits for the full apply, with maps and base chains). The helper sends
+   * the batches as they are written, and none after one was refused. False without such a stream.
+   */
+  continueAhead(desired: DesiredState, options: { names?: { chains: Iterable<string>; sets: Iterable<string> }; end?: boolean } = {}): boolean {
+    const stream = this.ahead?.stream;
+    if (!stream || stream.ended) return false;
+    if (options.names) stream.add(desired, options.names);
+    if (options.end) {
+      const view = stream.view;
+      const chains = [...desired.chains.keys()].filter((n) => !view.chains.has(n));
+      const sets = [...desired.sets.keys()].filter((n) => !view.sets.has(n));
+      try {
+        stream.add(desired, { chains, sets });
+      } finally {
+        stream.end();
+      }
+    }
     return true;
   }
 
@@ -240,7 +301,9 @@ export class NftablesDriver {
     const ahead = this.ahead;
     this.ahead = undefined;
     if (ahead === undefined) return undefined;
+    ahead.stream?.end(); // the helper answers once the stream ends
     const error = await ahead.done;
+    if (ahead.stream) ahead.commands = ahead.stream.commands;
     return error ? { outcome: { commands: ahead.commands, error } } : { view: ahead.view, outcome: { commands: ahead.commands } };
   }
 

@@ -216,6 +216,7 @@ export class EndpointManager implements Manager {
     list.chains = [...names];
     table.setOwnerRefs(`${LIST_OWNER}${name}`, refs);
     list.current = true;
+    table.onListRendered?.(list.chains);
   }
 
   /** Withdraws a shared chain nobody uses any more. */

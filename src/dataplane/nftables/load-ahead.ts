@@ -7,6 +7,9 @@
  * apply that follows diffs the rest against what went ahead and loads it in one transaction, with
  * the base chains: traffic sees no Margay table, then the whole final ruleset.
  *
+ * With the `margay-netlink` helper it goes as netlink batches streamed while the agent renders
+ * (ahead-stream.ts), followed by the policy-list chains as they are rendered.
+ *
  * Safety: the load ahead `create`s the table, which fails when a table exists (an agent restarted
  * over one, or anything that made it since the probe), and a failed load ahead makes the apply
  * read the kernel and compare everything, as without it. A process killed between the two leaves

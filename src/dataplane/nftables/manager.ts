@@ -74,6 +74,11 @@ export class NftablesManager implements Manager {
     return this.#table.settings;
   }
 
+  /** Told the chains of each policy list as soon as it is rendered (undefined: nobody). */
+  set onListRendered(hook: ((chains: readonly string[]) => void) | undefined) {
+    this.#table.onListRendered = hook;
+  }
+
   /** Workload endpoint keys whose chains changed since the last flush (for status reporting). */
   pendingWorkloads(): string[] {
     return this.#endpoints.pendingWorkloads();

@@ -24,9 +24,9 @@
  * 16 bytes padded with zeros.
  */
 import { parseIp } from '../../net/mod.ts';
-import { align4, attr, AttrTooLarge, batch, nested, NFTA_DATA_VALUE, NftMsg, nftMessage, NLM_F_APPEND, NLM_F_CREATE, stringAttr, u32Attr, verdictAttr } from './netlink-attr.ts';
+import { align4, attr, AttrTooLarge, batch, CHAIN_VERDICTS, MessageWriter, nested, NFTA_DATA_VALUE, NftMsg, nftMessage, NLA_F_NESTED, NLM_F_APPEND, NLM_F_CREATE, stringAttr, u32Attr, verdictAttr } from './netlink-attr.ts';
 import { commentUserdata, encodeExpressions } from './rule-encode.ts';
-import { parseRule } from './rule-parse.ts';
+import { isChainName, parseRule, type Expr } from './rule-parse.ts';
 
 /** One element command: add or delete some elements of a set or verdict map. */
 export interface ElementOp {
@@ -85,6 +85,7 @@ const SET_USERDATA = 13;
  * description of its fields).
  */
 const SET_KEYS: Record<string, { type: number; len: number; userdata: string }> = {
+  inet_proto: { type: 12, len: 1, userdata: '000400000000' },
   ipv4_addr: { type: 7, len: 4, userdata: '000402000000' },
   ipv6_addr: { type: 8, len: 16, userdata: '000402000000' },
   'ipv4_addr . inet_proto . inet_service': { type: (7 << 12) | (12 << 6) | 13, len: 12, userdata: '00040000000003080004' + '0d0000000100' },
@@ -177,18 +178,98 @@ function encodeOp(table: string, op: ElementOp): Buffer | undefined {
   ]);
 }
 
-/** A rule appended to a chain (`add rule`), or undefined when its text or comment is not supported. */
-function encodeRule(table: string, chain: string, body: string, comment: string): Buffer | undefined {
-  const exprs = parseRule(body);
-  const list = exprs && encodeExpressions(exprs);
+/** A rule body that ends with a `jump`/`goto` to a chain: what comes before, the verdict, the chain. */
+const CHAIN_VERDICT = /^(?:(.*) )?(jump|goto) (\S+)$/;
+/** NFTA_LIST_ELEM, NFTA_EXPR_NAME/DATA, NFTA_IMMEDIATE_DREG/DATA, NFTA_VERDICT_CODE/CHAIN. */
+const LIST_ELEM = 1;
+const EXPR_NAME = 1;
+const EXPR_DATA = 2;
+const NFTA_DATA_VERDICT = 2;
+
+/** A rule's expressions: all before a `jump`/`goto` verdict (encoded), and that verdict; or all of them. */
+export interface RuleExprs {
+  head: Buffer;
+  jump?: { word: 'jump' | 'goto'; chain: string };
+}
+
+/**
+ * The expressions of rule bodies, encoded, remembered while one encoder lives: bodies that differ
+ * only in the chain they end jumping to (`jump pi-…`, `… jump po-…`: most rules of a large
+ * table) share the parse and encoding of everything before the verdict, and equal bodies all of it.
+ */
+export class RuleExpressions {
+  /** Body, or body without its chain target (`\0` and the verdict word instead) → expressions before a jump, or all. */
+  readonly #known = new Map<string, Buffer | null>();
+
+  /** The expressions of `body`, or undefined when not supported. */
+  encode(body: string): RuleExprs | undefined {
+    const m = CHAIN_VERDICT.exec(body);
+    if (!m || !isChainName(m[3]!)) {
+      const all = this.#remember(body, () => parseRule(body), false);
+      return all ? { head: all } : undefined;
+    }
+    const [, before, word, chain] = m;
+    // Parsed with a stand-in target: the chain's name changes no expression before the verdict.
+    const head = this.#remember(`${before ?? ''}\0${word}`, () => parseRule(`${before === undefined ? '' : `${before} `}${word} x`), true);
+    return head ? { head, jump: { word: word as 'jump' | 'goto', chain: chain! } } : undefined;
+  }
+
+  #remember(key: string, parse: () => Expr[] | undefined, dropVerdict: boolean): Buffer | undefined {
+    let known = this.#known.get(key);
+    if (known === undefined) {
+      let list = parse();
+      if (list && dropVerdict) {
+        const last = list[list.length - 1];
+        list = last?.kind === 'verdict' && last.chain === 'x' ? list.slice(0, -1) : undefined;
+      }
+      const encoded = list && encodeExpressions(list);
+      known = encoded ? Buffer.concat(encoded) : null;
+      this.#known.set(key, known);
+    }
+    return known ?? undefined;
+  }
+}
+
+/** The most bytes a rule message takes (see {@link writeRule}). */
+export function ruleMessageBound(table: string, chain: string, exprs: RuleExprs, comment: string): number {
+  return 160 + 3 * (table.length + chain.length + (exprs.jump?.chain.length ?? 0) + comment.length) + exprs.head.length;
+}
+
+/**
+ * A rule appended to a chain (`add rule`) written into a new buffer, or into `into` (room for
+ * {@link ruleMessageBound} bytes); undefined when its comment is too long.
+ */
+export function writeRule(table: string, chain: string, exprs: RuleExprs, comment: string, into?: { buf: Buffer; at: number }): Buffer | undefined {
   const userdata = commentUserdata(comment);
-  if (!list || !userdata) return undefined;
-  return nftMessage(NftMsg.newRule, NLM_F_CREATE | NLM_F_APPEND, [
-    stringAttr(RULE_TABLE, table),
-    stringAttr(RULE_CHAIN, chain),
-    nested(RULE_EXPRESSIONS, list),
-    attr(RULE_USERDATA, userdata),
-  ]);
+  if (!userdata) return undefined;
+  const w = new MessageWriter(ruleMessageBound(table, chain, exprs, comment), into);
+  w.string(RULE_TABLE, table);
+  w.string(RULE_CHAIN, chain);
+  const list = w.open(RULE_EXPRESSIONS | NLA_F_NESTED);
+  w.raw(exprs.head);
+  if (exprs.jump) {
+    // `immediate`: the verdict into the verdict register (rule-encode.ts's layout, written in place).
+    const elem = w.open(LIST_ELEM | NLA_F_NESTED);
+    w.string(EXPR_NAME, 'immediate');
+    const data = w.open(EXPR_DATA | NLA_F_NESTED);
+    w.u32(1, 0);
+    const imm = w.open(2 | NLA_F_NESTED);
+    const verdict = w.open(NFTA_DATA_VERDICT | NLA_F_NESTED);
+    w.u32(1, CHAIN_VERDICTS[exprs.jump.word]!);
+    w.string(2, exprs.jump.chain);
+    for (const at of [verdict, imm, data, elem]) w.close(at);
+  }
+  w.close(list);
+  const ud = w.open(RULE_USERDATA);
+  w.raw(userdata);
+  w.close(ud);
+  return w.finish(NftMsg.newRule, NLM_F_CREATE | NLM_F_APPEND);
+}
+
+/** A rule appended to a chain (`add rule`), or undefined when its text or comment is not supported. */
+function encodeRule(table: string, chain: string, body: string, comment: string, rules: RuleExpressions): Buffer | undefined {
+  const exprs = rules.encode(body);
+  return exprs && writeRule(table, chain, exprs, comment);
 }
 
 /** A set created (`add set`), numbered `id` in its batch as nft numbers them, or undefined when its type is not supported. */
@@ -206,19 +287,51 @@ function encodeSet(table: string, name: string, keyType: string, flags: readonly
   ]);
 }
 
+const TABLE_NAME = 1;
+const TABLE_FLAGS = 2;
+/** NLM_F_EXCL: `create`, refused when the object exists. */
+const NLM_F_EXCL = 0x200;
+
+/** `create table inet <table>` as nft 1.0.6 sends it: refused (EEXIST) when the table exists. */
+export function newTableMessage(table: string): Buffer {
+  return nftMessage(NftMsg.newTable, NLM_F_CREATE | NLM_F_EXCL, [stringAttr(TABLE_NAME, table), u32Attr(TABLE_FLAGS, 0)]);
+}
+
+/**
+ * Encodes the commands of transactions one by one (the sets it creates numbered in order): see
+ * {@link encodeTransactionBatch}, and a cold start's load ahead, which splits a large
+ * transaction into several batches (load-ahead.ts).
+ */
+export class TxOpEncoder {
+  /** The rule bodies' expressions, remembered while this encoder lives. */
+  readonly rules = new RuleExpressions();
+  #sets = 0;
+
+  constructor(readonly table: string) {}
+
+  /** One command's message, or undefined when it has no netlink form here. @throws {AttrTooLarge} */
+  encode(op: TxOp): Buffer | undefined {
+    return encodeTxOp(this.table, op, () => ++this.#sets, this.rules);
+  }
+}
+
 /** One command's message, or undefined when it has no netlink form here. */
-function encodeTxOp(table: string, op: TxOp, setId: () => number): Buffer | undefined {
+function encodeTxOp(table: string, op: TxOp, setId: () => number, rules: RuleExpressions): Buffer | undefined {
   switch (op.kind) {
     case 'elements':
       return encodeOp(table, op.op);
     case 'addSet':
       return encodeSet(table, op.set, op.keyType, op.flags, setId());
-    case 'addChain':
-      return nftMessage(NftMsg.newChain, NLM_F_CREATE, [stringAttr(CHAIN_TABLE, table), stringAttr(CHAIN_NAME, op.chain)]);
+    case 'addChain': {
+      const w = new MessageWriter(64 + 3 * (table.length + op.chain.length));
+      w.string(CHAIN_TABLE, table);
+      w.string(CHAIN_NAME, op.chain);
+      return w.finish(NftMsg.newChain, NLM_F_CREATE);
+    }
     case 'flushChain':
       return nftMessage(NftMsg.delRule, 0, [stringAttr(RULE_TABLE, table), stringAttr(RULE_CHAIN, op.chain)]);
     case 'addRule':
-      return encodeRule(table, op.chain, op.body, op.comment);
+      return encodeRule(table, op.chain, op.body, op.comment, rules);
     case 'deleteChain':
       return nftMessage(NftMsg.delChain, 0, [stringAttr(CHAIN_TABLE, table), stringAttr(CHAIN_NAME, op.chain)]);
     case 'deleteSet':
@@ -237,10 +350,10 @@ export function encodeTransactionBatch(table: string, ops: readonly TxOp[], maxB
   if (ops.length === 0) return undefined;
   const messages: Buffer[] = [];
   let size = 2 * 20; // batch begin and end
-  let sets = 0;
+  const encoder = new TxOpEncoder(table);
   try {
     for (const op of ops) {
-      const m = encodeTxOp(table, op, () => ++sets);
+      const m = encoder.encode(op);
       if (!m) return undefined;
       size += m.length;
       if (size > maxBytes) return undefined;

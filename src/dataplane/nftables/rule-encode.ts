@@ -18,6 +18,8 @@ const NFT_LOOKUP_F_INV = 1;
 const NFT_BITWISE_BOOL = 0;
 /** NFTNL_UDATA_RULE_COMMENT: the type of a rule comment in the rule's user data. */
 const UDATA_RULE_COMMENT = 0;
+/** NFTNL_UDATA_COMMENT_MAXLEN: a comment's bytes with the terminating zero. */
+const COMMENT_MAX = 128;
 
 const value = (type: number, data: Buffer): Buffer => nested(type, [attr(NFTA_DATA_VALUE, data)]);
 
@@ -80,6 +82,6 @@ export function encodeExpressions(exprs: readonly Expr[]): Buffer[] | undefined 
 /** A rule comment as nft stores it in the rule's user data (a type-length-value record), or undefined when too long. */
 export function commentUserdata(comment: string): Buffer | undefined {
   const text = Buffer.from(`${comment}\0`);
-  if (text.length > 128) return undefined; // NFTNL_UDATA_COMMENT_MAXLEN
+  if (text.length > COMMENT_MAX) return undefined;
   return Buffer.concat([Buffer.from([UDATA_RULE_COMMENT, text.length]), text]);
 }

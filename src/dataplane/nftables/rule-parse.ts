@@ -53,6 +53,11 @@ const SET_NAME = /^@([A-Za-z0-9_.-]{1,255})$/;
 /** A chain name as nft takes it unquoted (an identifier: a letter, then letters, digits, `_./-`). */
 const CHAIN_NAME = /^[A-Za-z][A-Za-z0-9_./-]{0,254}$/;
 
+/** True when nft takes `name` as a chain name unquoted (so a `jump`/`goto` to it parses). */
+export function isChainName(name: string): boolean {
+  return CHAIN_NAME.test(name);
+}
+
 /** A selector of a match: what it loads, how long, and which protocol it needs first. */
 interface Selector {
   load: (dreg: number) => Expr;

@@ -41,6 +41,11 @@ export class NftTable {
   readonly ipSetShapes = new Map<string, IpSetShape>();
   /** Where each policy's rules can match, per direction (kept by the policy manager). */
   readonly policyGuards = new Map<string, { ingress: Guard; egress: Guard }>();
+  /**
+   * Told the chains of each policy list once rendered (a cold start streams them to the kernel
+   * while the rest renders: driver.ts `continueAhead`); unset otherwise.
+   */
+  onListRendered: ((chains: readonly string[]) => void) | undefined;
   readonly #warn: ((message: string) => void) | undefined;
   readonly #ownedChains = new Set<string>();
   readonly #touchedChains = new Set<string>();

@@ -1,0 +1,235 @@
+/**
+ * A cold start's load ahead as a stream of nftables netlink batches (load-ahead.ts says what goes
+ * ahead and why it is safe). The driver appends batches to a private file while the managers
+ * render, with synchronous writes that need no turn of the event loop, and the resident
+ * `margay-netlink` helper (its `nftstream` request) sends each batch to the kernel as soon as it
+ * is complete: the kernel loads on the helper's core while the agent renders the rest, without
+ * nft's parse and cache.
+ *
+ * What goes: sets and regular chains, encoded straight from the desired state (no text). The first
+ * batch begins with `create table` (refused when a table exists: nothing of the stream is then
+ * applied, and the helper refuses the rest). An object netlink cannot write here (an interval
+ * set's elements, a rule with an anonymous `vmap { … }`) never goes, and a chain whose rules refer
+ * to a set or chain that has not gone (a map, such an object, a chain not rendered yet) waits for
+ * a later part; whatever still waits at the end comes with the last transaction, through nft,
+ * with the maps and base chains. Nothing a packet can reach is loaded: only base chains hook the
+ * table into the kernel.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { applyToView, computeTransaction, type TableRef } from './diff.ts';
+import { emptyKernelTable, type KernelTable } from './kernel.ts';
+import { AttrTooLarge, batch, message } from './netlink-attr.ts';
+import { newTableMessage, ruleMessageBound, TxOpEncoder, writeRule, type TxOp } from './netlink-batch.ts';
+import { ruleComment, type DesiredState, type RenderedRule } from './state.ts';
+
+/** The sets and chains a rule refers to: `@set` (or map), `jump`/`goto` chain. */
+const REFERENCE = /@([A-Za-z0-9_./-]+)|\b(?:jump|goto) ([A-Za-z][A-Za-z0-9_./-]*)/g;
+/** NLMSG_DONE: the end of the stream for the helper. */
+const NLMSG_DONE = 3;
+/** Batch begin and end (their sequence numbers do not matter to the kernel). */
+const [BATCH_BEGIN, BATCH_END] = ((b: Buffer) => [b.subarray(0, 20), b.subarray(20)])(batch([]));
+
+/** What a chain's rules refer to: chains they jump or go to, sets (and maps) they look up. */
+interface Refs {
+  chains: Set<string>;
+  sets: Set<string>;
+}
+
+/** Appends a load ahead's batches to a file the helper streams into the kernel. */
+export class AheadStream {
+  /** The table as the kernel will hold it once every batch written so far went in. */
+  readonly view: KernelTable = emptyKernelTable();
+  /** Commands (messages) written so far. */
+  commands = 0;
+  readonly #fd: number;
+  readonly #table: TableRef;
+  readonly #encoder: TxOpEncoder;
+  /** The batch being written (messages in place: no buffer per message). */
+  readonly #buf: Buffer;
+  #pos = 0;
+  #first = true;
+  /** Sets and chains written (a chain whose rules stopped half-way included: it exists). */
+  readonly #sentSets = new Set<string>();
+  readonly #sentChains = new Set<string>();
+  /** Sets netlink cannot write here: never sent. */
+  readonly #refusedSets = new Set<string>();
+  /** Chains waiting for what they refer to. */
+  readonly #waiting = new Map<string, Refs>();
+  #ended = false;
+
+  /** Creates `file` (private, must not exist). */
+  constructor(file: string, table: TableRef, options: { maxBytes: number }) {
+    this.#fd = openSync(file, 'wx', 0o600);
+    this.#table = table;
+    this.#buf = Buffer.allocUnsafeSlow(options.maxBytes);
+    this.#encoder = new TxOpEncoder(table.name);
+  }
+
+  /** True once {@link end} was called. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /**
+   * Encodes and appends the named sets and regular chains of `desired` (and the chains waiting
+   * from earlier parts whose references have now gone); a part's batches are complete when this
+   * returns, so the helper sends them while the caller goes on.
+   */
+  add(desired: DesiredState, names: { chains: Iterable<string>; sets: Iterable<string> }): void {
+    if (this.#ended) throw new Error('the load ahead stream has ended');
+    const sets = this.#sets(desired, names.sets);
+    const chains = this.#ready(desired, names.chains);
+    for (const name of chains) this.#copy(this.#encoder.encode({ kind: 'addChain', chain: name })!);
+    const whole = new Set<string>();
+    for (const name of chains) {
+      this.#sentChains.add(name);
+      const rules = desired.chains.get(name)!.rules;
+      const written = this.#rules(name, rules);
+      if (written === rules.length) whole.add(name);
+      // Stopped half-way (a rule netlink cannot write): the last transaction refills it.
+      else this.view.chains.set(name, { name, handle: 0, rules: rules.slice(0, written).map((r) => ({ handle: 0, hash: r.hash })) });
+    }
+    this.#flush();
+    applyToView(this.view, desired, { chains: whole, sets, maps: new Map() }, false);
+  }
+
+  /** Ends the stream (the helper then answers); what still waits is left to the caller's next transaction. */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    try {
+      this.#flush();
+      writeSync(this.#fd, message(NLMSG_DONE, 0, 0, 0, 0, []));
+    } finally {
+      closeSync(this.#fd);
+    }
+  }
+
+  /** Writes the sets that can go (creation and elements, from the diff's commands); returns them. */
+  #sets(desired: DesiredState, names: Iterable<string>): Set<string> {
+    const wanted = new Set<string>();
+    for (const name of names) if (desired.sets.has(name) && !this.#sentSets.has(name) && !this.#refusedSets.has(name)) wanted.add(name);
+    if (wanted.size === 0) return wanted;
+    const tx = computeTransaction({ ...emptyKernelTable(), exists: true }, desired, { chains: new Set(), sets: wanted, maps: new Map() }, this.#table);
+    const bySet = new Map<string, Buffer[]>();
+    for (const op of tx.ops ?? []) {
+      const name = op.kind === 'addSet' ? op.set : op.kind === 'elements' ? op.op.set : undefined;
+      if (name === undefined || !wanted.has(name)) continue;
+      const m = this.#encode(op);
+      if (!m) {
+        wanted.delete(name);
+        this.#refusedSets.add(name);
+        continue;
+      }
+      const list = bySet.get(name) ?? [];
+      list.push(m);
+      bySet.set(name, list);
+    }
+    for (const name of wanted) {
+      for (const m of bySet.get(name) ?? []) this.#copy(m);
+      this.#sentSets.add(name);
+    }
+    return wanted;
+  }
+
+  /** The chains that can go now, their references gone or going with them; the others wait. */
+  #ready(desired: DesiredState, names: Iterable<string>): string[] {
+    const candidates = new Map(this.#waiting);
+    this.#waiting.clear();
+    for (const name of names) {
+      const spec = desired.chains.get(name);
+      if (spec && !spec.base && !candidates.has(name) && !this.#sentChains.has(name)) candidates.set(name, references(spec.rules));
+    }
+    // Until nothing changes; a chain referring to a map or a refused set never goes (nft takes it).
+    const going = (refs: Refs): boolean | undefined => {
+      for (const s of refs.sets) {
+        if (desired.maps.has(s) || this.#refusedSets.has(s)) return undefined;
+        if (!this.#sentSets.has(s)) return false;
+      }
+      for (const c of refs.chains) if (!candidates.has(c) && !this.#sentChains.has(c)) return false;
+      return true;
+    };
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const [name, refs] of candidates) {
+        const ok = going(refs);
+        if (ok) continue;
+        if (ok === false) this.#waiting.set(name, refs);
+        candidates.delete(name);
+        changed = true;
+      }
+    }
+    return [...candidates.keys()];
+  }
+
+  /** Writes a chain's rules in place; returns how many (all, or up to the first netlink cannot write). */
+  #rules(chain: string, rules: readonly RenderedRule[]): number {
+    const table = this.#table.name;
+    const expressions = this.#encoder.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i]!;
+      const exprs = expressions.encode(r.body);
+      const comment = ruleComment(r);
+      if (!exprs) return i;
+      this.#room(ruleMessageBound(table, chain, exprs, comment));
+      let m: Buffer | undefined;
+      try {
+        m = writeRule(table, chain, exprs, comment, { buf: this.#buf, at: this.#pos });
+      } catch (err) {
+        if (!(err instanceof AttrTooLarge)) throw err;
+      }
+      if (!m) return i;
+      this.#pos += m.length;
+      this.commands++;
+    }
+    return rules.length;
+  }
+
+  #encode(op: TxOp): Buffer | undefined {
+    try {
+      return this.#encoder.encode(op);
+    } catch (err) {
+      if (err instanceof AttrTooLarge) return undefined;
+      throw err;
+    }
+  }
+
+  /** Makes room for `bytes` more in the batch (and its end): writes the batch first when it would not fit. */
+  #room(bytes: number): void {
+    if (this.#pos > 0 && this.#pos + bytes + BATCH_END.length > this.#buf.length) this.#flush();
+    if (this.#pos > 0) return;
+    this.#pos = BATCH_BEGIN.copy(this.#buf, 0);
+    if (this.#first) {
+      // The first batch creates the table: refused, with nothing applied, when one exists.
+      this.#first = false;
+      this.#pos += newTableMessage(this.#table.name).copy(this.#buf, this.#pos);
+    }
+  }
+
+  /** Copies one message into the batch. */
+  #copy(m: Buffer): void {
+    this.#room(m.length);
+    this.#pos += m.copy(this.#buf, this.#pos);
+    this.commands++;
+  }
+
+  /** Writes the batch to the file (when it holds anything). */
+  #flush(): void {
+    if (this.#pos === 0) return;
+    this.#pos += BATCH_END.copy(this.#buf, this.#pos);
+    for (let at = 0; at < this.#pos; ) at += writeSync(this.#fd, this.#buf, at, this.#pos - at);
+    this.#pos = 0;
+  }
+}
+
+/** What `rules` refer to. */
+function references(rules: readonly RenderedRule[]): Refs {
+  const refs: Refs = { chains: new Set(), sets: new Set() };
+  for (const r of rules) {
+    for (const m of r.body.matchAll(REFERENCE)) {
+      if (m[1] !== undefined) refs.sets.add(m[1]);
+      else refs.chains.add(m[2]!);
+    }
+  }
+  return refs;
+}
