@@ -84,6 +84,34 @@ describe('nftables netlink batch - keys', () => {
     assert.ok(batch.includes(Buffer.from('08000400' + '0000730d' + '08000500' + '0000000c' + '08000a00' + '00000002', 'hex')), 'the concatenation: type, 12 bytes, id 2');
   });
 
+  it('creates verdict maps and base chains as nft 1.0.6 does (`nft --debug=mnl`)', () => {
+    const batch = encodeTransactionBatch('t', [
+      { kind: 'addMap', map: 'm', keyType: 'ifname' },
+      { kind: 'addBaseChain', chain: 'c', base: { type: 'filter', hook: 'forward', priority: 0, policy: 'accept' } },
+      { kind: 'addBaseChain', chain: 'p', base: { type: 'filter', hook: 'prerouting', priority: -300, policy: 'accept' } },
+      { kind: 'addBaseChain', chain: 'n', base: { type: 'nat', hook: 'postrouting', priority: 100, policy: 'accept' } },
+    ])!;
+    const messages = headers(batch);
+    assert.deepEqual(
+      messages.map((m) => m.type),
+      [0x10, (10 << 8) | 9, (10 << 8) | 3, (10 << 8) | 3, (10 << 8) | 3, 0x11],
+    );
+    const bodies = (at: number, len: number): string => batch.subarray(at + 20, at + len).toString('hex');
+    // Captured from `nft --debug=mnl` of `add map inet t m { type ifname : verdict; }` and the chains.
+    const map = bodies(20, 108);
+    assert.equal(
+      map,
+      '0600010074000000' + '060002006d000000' + '0800030000000008' + '0800040000000029' + '0800050000000010' + '08000600ffffff00' + '0800070000000000' + '08000a0000000001' +
+        '16000d00' + '000401000000010400000000060400000000' + '0000',
+    );
+    const table = '0600010074000000';
+    const filter = '0b00070066696c7465720000';
+    assert.equal(bodies(128, 76), table + '0600030063000000' + filter + '0800050000000001' + '14000480' + '0800010000000002' + '0800020000000000');
+    assert.equal(bodies(204, 76), table + '0600030070000000' + filter + '0800050000000001' + '14000480' + '0800010000000000' + '08000200fffffed4');
+    assert.equal(bodies(280, 72), table + '060003006e000000' + '080007006e617400' + '0800050000000001' + '14000480' + '0800010000000004' + '0800020000000064');
+    assert.equal(encodeTransactionBatch('t', [{ kind: 'addMap', map: 'm', keyType: 'ipv4_addr' }]), undefined, 'another key type: nft');
+  });
+
   it('frames chains and rules: new chain, flush, rules appended, chain and set deleted, in the order given', () => {
     const batch = encodeTransactionBatch('margay', [
       { kind: 'addChain', chain: 'pi-gnp/x' },

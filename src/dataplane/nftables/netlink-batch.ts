@@ -7,8 +7,8 @@
  * element (~10 ms with 10,000 chains, docs/dataplane.md "One change at scale"); the kernel itself
  * takes a fraction of a millisecond for an element. So the everyday changes — elements (a remote
  * endpoint's address joining a set), sets created, chains added, flushed, refilled and deleted (a
- * policy written or edited) — go this way, and the rest (base chains, maps created, interval sets,
- * a new table) through nft.
+ * policy written or edited), verdict maps and base chains created — go this way, and the rest
+ * (interval sets, anonymous sets and maps in rules, a new table) through nft.
  *
  * Rules: parsed into expressions by rule-parse.ts, encoded by rule-encode.ts; a rule text that is
  * not supported there makes the whole transaction go through nft.
@@ -24,9 +24,10 @@
  * 16 bytes padded with zeros.
  */
 import { parseIp } from '../../net/mod.ts';
-import { align4, attr, AttrTooLarge, batch, CHAIN_VERDICTS, MessageWriter, nested, NFTA_DATA_VALUE, NftMsg, nftMessage, NLA_F_NESTED, NLM_F_APPEND, NLM_F_CREATE, stringAttr, u32Attr, verdictAttr } from './netlink-attr.ts';
+import { align4, attr, AttrTooLarge, batch, CHAIN_VERDICTS, MessageWriter, nested, NFTA_DATA_VALUE, NftMsg, nftMessage, NLA_F_NESTED, NLM_F_APPEND, NLM_F_CREATE, stringAttr, u32Attr, verdictAttr, VERDICTS } from './netlink-attr.ts';
 import { commentUserdata, encodeExpressions } from './rule-encode.ts';
 import { isChainName, parseRule, type Expr } from './rule-parse.ts';
+import type { BaseChainSpec } from './state.ts';
 
 /** One element command: add or delete some elements of a set or verdict map. */
 export interface ElementOp {
@@ -49,6 +50,8 @@ export interface ElementOp {
 export type TxOp =
   | { kind: 'elements'; op: ElementOp }
   | { kind: 'addSet'; set: string; keyType: string; flags: readonly string[] }
+  | { kind: 'addMap'; map: string; keyType: string }
+  | { kind: 'addBaseChain'; chain: string; base: BaseChainSpec }
   | { kind: 'addChain'; chain: string }
   | { kind: 'flushChain'; chain: string }
   | { kind: 'addRule'; chain: string; body: string; comment: string }
@@ -65,6 +68,11 @@ const NFTA_SET_ELEM_DATA = 2;
 /** NFTA_CHAIN_*, NFTA_RULE_*, NFTA_SET_* attributes. */
 const CHAIN_TABLE = 1;
 const CHAIN_NAME = 3;
+const CHAIN_HOOK = 4;
+const CHAIN_POLICY = 5;
+const CHAIN_TYPE = 7;
+const HOOK_NUM = 1;
+const HOOK_PRIORITY = 2;
 const RULE_TABLE = 1;
 const RULE_CHAIN = 2;
 const RULE_EXPRESSIONS = 4;
@@ -74,6 +82,8 @@ const SET_NAME = 2;
 const SET_FLAGS = 3;
 const SET_KEY_TYPE = 4;
 const SET_KEY_LEN = 5;
+const SET_DATA_TYPE = 6;
+const SET_DATA_LEN = 7;
 const SET_ID = 10;
 const SET_USERDATA = 13;
 
@@ -92,6 +102,19 @@ const SET_KEYS: Record<string, { type: number; len: number; userdata: string }> 
   'ipv6_addr . inet_proto . inet_service': { type: (8 << 12) | (12 << 6) | 13, len: 24, userdata: '00040000000003080004' + '0d0000000100' },
 };
 const IFNAMSIZ = 16;
+/** NFT_SET_MAP, and the data type of a verdict map's values (NFT_DATA_VERDICT). */
+const NFT_SET_MAP = 0x8;
+const NFT_DATA_VERDICT = 0xffffff00;
+/**
+ * The key types of the verdict maps Margay creates (`type ifname : verdict`), as nft 1.0.6 sends
+ * them (`nft --debug=mnl`): datatype, key length, user data (key in host byte order, data byte
+ * order and interval flag of the values).
+ */
+const MAP_KEYS: Record<string, { type: number; len: number; userdata: string }> = {
+  ifname: { type: 41, len: IFNAMSIZ, userdata: '000401000000' + '010400000000' + '060400000000' },
+};
+/** Hook numbers of an `inet` base chain (enum nf_inet_hooks). */
+const HOOKS: Record<BaseChainSpec['hook'], number> = { prerouting: 0, input: 1, forward: 2, output: 3, postrouting: 4 };
 
 /** Protocol names nft prints for `inet_proto` keys. */
 const PROTOCOLS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, ipv6_icmp: 58, 'ipv6-icmp': 58, icmpv6: 58, sctp: 132, udplite: 136 };
@@ -287,6 +310,37 @@ function encodeSet(table: string, name: string, keyType: string, flags: readonly
   ]);
 }
 
+/** A verdict map created (`add map … { type … : verdict; }`), numbered `id` in its batch, or undefined when its key type is not supported. */
+function encodeMap(table: string, name: string, keyType: string, id: number): Buffer | undefined {
+  const key = MAP_KEYS[keyType.trim()];
+  if (!key) return undefined;
+  return nftMessage(NftMsg.newSet, NLM_F_CREATE, [
+    stringAttr(SET_TABLE, table),
+    stringAttr(SET_NAME, name),
+    u32Attr(SET_FLAGS, NFT_SET_MAP),
+    u32Attr(SET_KEY_TYPE, key.type),
+    u32Attr(SET_KEY_LEN, key.len),
+    u32Attr(SET_DATA_TYPE, NFT_DATA_VERDICT),
+    u32Attr(SET_DATA_LEN, 0),
+    u32Attr(SET_ID, id),
+    attr(SET_USERDATA, Buffer.from(key.userdata, 'hex')),
+  ]);
+}
+
+/** A base chain created (`add chain … { type … hook … priority …; policy …; }`) as nft 1.0.6 sends it. */
+function encodeBaseChain(table: string, name: string, base: BaseChainSpec): Buffer | undefined {
+  const policy = VERDICTS[base.policy];
+  const hook = HOOKS[base.hook];
+  if (policy === undefined || hook === undefined || !Number.isInteger(base.priority)) return undefined;
+  return nftMessage(NftMsg.newChain, NLM_F_CREATE, [
+    stringAttr(CHAIN_TABLE, table),
+    stringAttr(CHAIN_NAME, name),
+    stringAttr(CHAIN_TYPE, base.type),
+    u32Attr(CHAIN_POLICY, policy),
+    nested(CHAIN_HOOK, [u32Attr(HOOK_NUM, hook), u32Attr(HOOK_PRIORITY, base.priority)]),
+  ]);
+}
+
 const TABLE_NAME = 1;
 const TABLE_FLAGS = 2;
 /** NLM_F_EXCL: `create`, refused when the object exists. */
@@ -322,6 +376,10 @@ function encodeTxOp(table: string, op: TxOp, setId: () => number, rules: RuleExp
       return encodeOp(table, op.op);
     case 'addSet':
       return encodeSet(table, op.set, op.keyType, op.flags, setId());
+    case 'addMap':
+      return encodeMap(table, op.map, op.keyType, setId());
+    case 'addBaseChain':
+      return encodeBaseChain(table, op.chain, op.base);
     case 'addChain': {
       const w = new MessageWriter(64 + 3 * (table.length + op.chain.length));
       w.string(CHAIN_TABLE, table);
