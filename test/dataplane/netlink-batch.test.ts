@@ -112,6 +112,31 @@ describe('nftables netlink batch - keys', () => {
     assert.equal(encodeTransactionBatch('t', [{ kind: 'addMap', map: 'm', keyType: 'ipv4_addr' }]), undefined, 'another key type: nft');
   });
 
+  it('writes a rule with an anonymous verdict map as nft 1.0.6 does (`nft --debug=mnl`): map, elements, rule by map id', () => {
+    const batch = encodeTransactionBatch('t', [
+      { kind: 'addRule', chain: 'd', body: 'meta l4proto vmap { 6 : goto a, 17 : goto b }', comment: 'x' },
+      { kind: 'addRule', chain: 'd', body: 'th dport vmap { 80 : goto a, 443 : goto b }', comment: 'y' },
+    ])!;
+    // Each message after its 16-byte header, as nft sent them for the same two rules.
+    const captured = [
+      '0100000006000100740000000c0002005f5f6d6170256400080003000000000b080004000000000c080005000000000108000600ffffff00080007000000000008000a00000000010c000980080001000000000220000d0000040100000001040000000004080004010000000100060400000000',
+      '0100000006000100740000000c0002005f5f6d6170256400080004000000000154000380280001800c0001800500010006000000180002801400028008000100fffffffc0600020061000000280002800c0001800500010011000000180002801400028008000100fffffffc0600020062000000',
+      '01000000060001007400000006000200640000006000048024000180090001006d657461000000001400028008000200000000100800010000000001380001800b0001006c6f6f6b7570000028000280080002000000000108000300000000000c0001005f5f6d617025640008000400000000010800070000027800',
+      '0100000006000100740000000c0002005f5f6d6170256400080003000000000b080004000000000d080005000000000208000600ffffff00080007000000000008000a00000000020c000980080001000000000220000d0000040200000001040000000004080004010000000100060400000000',
+      '0100000006000100740000000c0002005f5f6d6170256400080004000000000254000380280001800c0001800600010000500000180002801400028008000100fffffffc0600020061000000280002800c0001800600010001bb0000180002801400028008000100fffffffc0600020062000000',
+      '010000000600010074000000060002006400000070000480340001800c0001007061796c6f616400240002800800010000000001080002000000000208000300000000020800040000000002380001800b0001006c6f6f6b7570000028000280080002000000000108000300000000000c0001005f5f6d617025640008000400000000020800070000027900',
+    ];
+    const bodies: string[] = [];
+    for (let at = 0; at < batch.length; at += batch.readUInt32LE(at)) {
+      bodies.push(batch.subarray(at + 16, at + batch.readUInt32LE(at)).toString('hex'));
+      assert.equal(batch.readUInt32LE(at + 8), bodies.length, 'numbered in order');
+    }
+    assert.deepEqual(bodies.slice(1, -1), captured);
+    // Interval keys (a port range) and other selectors stay with nft.
+    assert.equal(encodeTransactionBatch('t', [{ kind: 'addRule', chain: 'd', body: 'th dport vmap { 80 : goto a, 8000-8100 : goto b }', comment: 'y' }]), undefined);
+    assert.equal(encodeTransactionBatch('t', [{ kind: 'addRule', chain: 'd', body: 'th sport vmap { 80 : goto a }', comment: 'y' }]), undefined);
+  });
+
   it('frames chains and rules: new chain, flush, rules appended, chain and set deleted, in the order given', () => {
     const batch = encodeTransactionBatch('margay', [
       { kind: 'addChain', chain: 'pi-gnp/x' },

@@ -62,7 +62,7 @@ export type TxOp =
 const NFTA_SET_ELEM_LIST_TABLE = 1;
 const NFTA_SET_ELEM_LIST_SET = 2;
 const NFTA_SET_ELEM_LIST_ELEMENTS = 3;
-const NFTA_LIST_ELEM = 1;
+const NFTA_SET_ELEM_LIST_SET_ID = 4;
 const NFTA_SET_ELEM_KEY = 1;
 const NFTA_SET_ELEM_DATA = 2;
 /** NFTA_CHAIN_*, NFTA_RULE_*, NFTA_SET_* attributes. */
@@ -84,6 +84,8 @@ const SET_KEY_TYPE = 4;
 const SET_KEY_LEN = 5;
 const SET_DATA_TYPE = 6;
 const SET_DATA_LEN = 7;
+const SET_DESC = 9;
+const SET_DESC_SIZE = 1;
 const SET_ID = 10;
 const SET_USERDATA = 13;
 
@@ -113,6 +115,23 @@ const NFT_DATA_VERDICT = 0xffffff00;
 const MAP_KEYS: Record<string, { type: number; len: number; userdata: string }> = {
   ifname: { type: 41, len: IFNAMSIZ, userdata: '000401000000' + '010400000000' + '060400000000' },
 };
+/** NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_MAP: a rule's `vmap { … }`. */
+const ANONYMOUS_MAP = 0x1 | 0x2 | NFT_SET_MAP;
+/** The name nft gives an anonymous map (the kernel numbers it). */
+const ANONYMOUS_MAP_NAME = '__map%d';
+/**
+ * The selectors of the dispatch chains' `vmap { … }` (render-dispatch.ts), as nft 1.0.6 creates
+ * their anonymous maps: key type, key length, the key's byte order in the user data (host for
+ * `meta l4proto`, network for `th dport`), then the values' byte order, typeof and interval flag.
+ */
+const ANONYMOUS_MAP_KEYS: Record<string, { keyType: string; type: number; len: number; userdata: string }> = {
+  'meta l4proto': { keyType: 'inet_proto', type: 12, len: 1, userdata: '000401000000' },
+  'th dport': { keyType: 'inet_service', type: 13, len: 2, userdata: '000402000000' },
+};
+const ANONYMOUS_MAP_USERDATA_TAIL = '010400000000' + '04080004010000000100' + '060400000000';
+/** A rule that is one anonymous verdict map lookup: `<selector> vmap { <key> : <verdict>, … }`. */
+const VMAP_RULE = /^(meta l4proto|th dport) vmap \{ ([^{}]+) \}$/;
+
 /** Hook numbers of an `inet` base chain (enum nf_inet_hooks). */
 const HOOKS: Record<BaseChainSpec['hook'], number> = { prerouting: 0, input: 1, forward: 2, output: 3, postrouting: 4 };
 
@@ -178,8 +197,8 @@ function encodeVerdict(text: string): Buffer | undefined {
   return extra === undefined ? verdictAttr(word, chain) : undefined;
 }
 
-/** One element op's message, or undefined when some element cannot be encoded. */
-function encodeOp(table: string, op: ElementOp): Buffer | undefined {
+/** One element op's message (of a set created in this batch as `setId`, for an anonymous one), or undefined when some element cannot be encoded. */
+function encodeOp(table: string, op: ElementOp, setId?: number): Buffer | undefined {
   if (op.flags.includes('interval') || op.elements.length === 0) return undefined;
   const elements: Buffer[] = [];
   for (const e of op.elements) {
@@ -191,12 +210,14 @@ function encodeOp(table: string, op: ElementOp): Buffer | undefined {
       if (!verdict) return undefined;
       parts.push(nested(NFTA_SET_ELEM_DATA, [verdict]));
     }
-    elements.push(nested(NFTA_LIST_ELEM, parts));
+    // Numbered 1, 2, … as libnftnl numbers them (the kernel reads the list in order, whatever the type).
+    elements.push(nested(elements.length + 1, parts));
   }
   const add = op.verb === 'add';
   return nftMessage(add ? NftMsg.newSetElem : NftMsg.delSetElem, add ? NLM_F_CREATE : 0, [
     stringAttr(NFTA_SET_ELEM_LIST_TABLE, table),
     stringAttr(NFTA_SET_ELEM_LIST_SET, op.set),
+    ...(setId === undefined ? [] : [u32Attr(NFTA_SET_ELEM_LIST_SET_ID, setId)]),
     nested(NFTA_SET_ELEM_LIST_ELEMENTS, elements),
   ]);
 }
@@ -341,6 +362,55 @@ function encodeBaseChain(table: string, name: string, base: BaseChainSpec): Buff
   ]);
 }
 
+/**
+ * A rule that is one anonymous verdict map (`th dport vmap { 80 : goto a, … }`) as nft 1.0.6
+ * sends it: the map created (anonymous, constant, numbered `id`), its elements, then the rule
+ * looking it up by name and id; undefined for other rules, interval keys (`8000-8100`) included.
+ */
+function encodeVmapRule(table: string, chain: string, body: string, comment: string, id: () => number): Buffer[] | undefined {
+  const m = VMAP_RULE.exec(body);
+  const key = m && ANONYMOUS_MAP_KEYS[m[1]!];
+  const userdata = commentUserdata(comment);
+  if (!m || !key || !userdata) return undefined;
+  const elements: Array<{ key: string; verdict: string }> = [];
+  for (const item of m[2]!.split(',')) {
+    const [k, v, extra] = item.split(' : ').map((t) => t.trim());
+    if (!k || !v || extra !== undefined || k.includes('-')) return undefined;
+    elements.push({ key: k, verdict: v });
+  }
+  // The selector's load, as a lookup of a named map would have it.
+  const load = parseRule(`${m[1]} vmap @x`)?.[0];
+  const loadBytes = load && encodeExpressions([load]);
+  if (!loadBytes) return undefined;
+  const setId = id();
+  const set = nftMessage(NftMsg.newSet, NLM_F_CREATE, [
+    stringAttr(SET_TABLE, table),
+    stringAttr(SET_NAME, ANONYMOUS_MAP_NAME),
+    u32Attr(SET_FLAGS, ANONYMOUS_MAP),
+    u32Attr(SET_KEY_TYPE, key.type),
+    u32Attr(SET_KEY_LEN, key.len),
+    u32Attr(SET_DATA_TYPE, NFT_DATA_VERDICT),
+    u32Attr(SET_DATA_LEN, 0),
+    u32Attr(SET_ID, setId),
+    nested(SET_DESC, [u32Attr(SET_DESC_SIZE, elements.length)]),
+    attr(SET_USERDATA, Buffer.from(key.userdata + ANONYMOUS_MAP_USERDATA_TAIL, 'hex')),
+  ]);
+  const elems = encodeOp(table, { verb: 'add', set: ANONYMOUS_MAP_NAME, keyType: key.keyType, flags: [], elements }, setId);
+  if (!elems) return undefined;
+  // lookup: source register 1, verdict register, the map by name and batch id (libnftnl's order).
+  const lookup = nested(LIST_ELEM, [
+    stringAttr(EXPR_NAME, 'lookup'),
+    nested(EXPR_DATA, [u32Attr(2, 1), u32Attr(3, 0), stringAttr(1, ANONYMOUS_MAP_NAME), u32Attr(4, setId)]),
+  ]);
+  const rule = nftMessage(NftMsg.newRule, NLM_F_CREATE | NLM_F_APPEND, [
+    stringAttr(RULE_TABLE, table),
+    stringAttr(RULE_CHAIN, chain),
+    nested(RULE_EXPRESSIONS, [...loadBytes, lookup]),
+    attr(RULE_USERDATA, userdata),
+  ]);
+  return [set, elems, rule];
+}
+
 const TABLE_NAME = 1;
 const TABLE_FLAGS = 2;
 /** NLM_F_EXCL: `create`, refused when the object exists. */
@@ -363,7 +433,7 @@ export class TxOpEncoder {
 
   constructor(readonly table: string) {}
 
-  /** One command's message, or undefined when it has no netlink form here. @throws {AttrTooLarge} */
+  /** One command's message (or messages, one after the other), or undefined when it has no netlink form here. @throws {AttrTooLarge} */
   encode(op: TxOp): Buffer | undefined {
     return encodeTxOp(this.table, op, () => ++this.#sets, this.rules);
   }
@@ -388,8 +458,13 @@ function encodeTxOp(table: string, op: TxOp, setId: () => number, rules: RuleExp
     }
     case 'flushChain':
       return nftMessage(NftMsg.delRule, 0, [stringAttr(RULE_TABLE, table), stringAttr(RULE_CHAIN, op.chain)]);
-    case 'addRule':
+    case 'addRule': {
+      if (op.body.includes(' vmap { ')) {
+        const messages = encodeVmapRule(table, op.chain, op.body, op.comment, setId);
+        return messages && Buffer.concat(messages);
+      }
       return encodeRule(table, op.chain, op.body, op.comment, rules);
+    }
     case 'deleteChain':
       return nftMessage(NftMsg.delChain, 0, [stringAttr(CHAIN_TABLE, table), stringAttr(CHAIN_NAME, op.chain)]);
     case 'deleteSet':
