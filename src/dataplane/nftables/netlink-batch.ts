@@ -334,17 +334,22 @@ function encodeSet(table: string, name: string, keyType: string, flags: readonly
 /** A verdict map created (`add map … { type … : verdict; }`), numbered `id` in its batch, or undefined when its key type is not supported. */
 function encodeMap(table: string, name: string, keyType: string, id: number): Buffer | undefined {
   const key = MAP_KEYS[keyType.trim()];
-  if (!key) return undefined;
+  return key && verdictMapMessage(table, name, NFT_SET_MAP, key, id, key.userdata);
+}
+
+/** NEWSET of a verdict map (named, or anonymous with its size), attributes in nft 1.0.6's order. */
+function verdictMapMessage(table: string, name: string, flags: number, key: { type: number; len: number }, id: number, userdata: string, size?: number): Buffer {
   return nftMessage(NftMsg.newSet, NLM_F_CREATE, [
     stringAttr(SET_TABLE, table),
     stringAttr(SET_NAME, name),
-    u32Attr(SET_FLAGS, NFT_SET_MAP),
+    u32Attr(SET_FLAGS, flags),
     u32Attr(SET_KEY_TYPE, key.type),
     u32Attr(SET_KEY_LEN, key.len),
     u32Attr(SET_DATA_TYPE, NFT_DATA_VERDICT),
     u32Attr(SET_DATA_LEN, 0),
     u32Attr(SET_ID, id),
-    attr(SET_USERDATA, Buffer.from(key.userdata, 'hex')),
+    ...(size === undefined ? [] : [nested(SET_DESC, [u32Attr(SET_DESC_SIZE, size)])]),
+    attr(SET_USERDATA, Buffer.from(userdata, 'hex')),
   ]);
 }
 
@@ -383,18 +388,7 @@ function encodeVmapRule(table: string, chain: string, body: string, comment: str
   const loadBytes = load && encodeExpressions([load]);
   if (!loadBytes) return undefined;
   const setId = id();
-  const set = nftMessage(NftMsg.newSet, NLM_F_CREATE, [
-    stringAttr(SET_TABLE, table),
-    stringAttr(SET_NAME, ANONYMOUS_MAP_NAME),
-    u32Attr(SET_FLAGS, ANONYMOUS_MAP),
-    u32Attr(SET_KEY_TYPE, key.type),
-    u32Attr(SET_KEY_LEN, key.len),
-    u32Attr(SET_DATA_TYPE, NFT_DATA_VERDICT),
-    u32Attr(SET_DATA_LEN, 0),
-    u32Attr(SET_ID, setId),
-    nested(SET_DESC, [u32Attr(SET_DESC_SIZE, elements.length)]),
-    attr(SET_USERDATA, Buffer.from(key.userdata + ANONYMOUS_MAP_USERDATA_TAIL, 'hex')),
-  ]);
+  const set = verdictMapMessage(table, ANONYMOUS_MAP_NAME, ANONYMOUS_MAP, key, setId, key.userdata + ANONYMOUS_MAP_USERDATA_TAIL, elements.length);
   const elems = encodeOp(table, { verb: 'add', set: ANONYMOUS_MAP_NAME, keyType: key.keyType, flags: [], elements }, setId);
   if (!elems) return undefined;
   // lookup: source register 1, verdict register, the map by name and batch id (libnftnl's order).
