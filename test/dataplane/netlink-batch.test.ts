@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeElementBatch, encodeKey, encodeTransactionBatch } from '../../src/dataplane/nftables/netlink-batch.ts';
+import { encodeElementBatch, encodeKey, encodeTransactionBatch, type TxOp } from '../../src/dataplane/nftables/netlink-batch.ts';
 
 /** The type and flags of each netlink message of a batch. */
 function headers(batch: Buffer): Array<{ type: number; flags: number }> {
@@ -137,6 +137,31 @@ describe('nftables netlink batch - keys', () => {
     assert.equal(encodeTransactionBatch('t', [{ kind: 'addRule', chain: 'd', body: 'th sport vmap { 80 : goto a }', comment: 'y' }]), undefined);
   });
 
+  it('creates interval sets of addresses with their first elements as nft 1.0.6 does (`nft --debug=mnl`)', () => {
+    const ops = (v4: string[]): TxOp[] => [
+      { kind: 'addSet', set: 's', keyType: 'ipv4_addr', flags: ['interval'] },
+      { kind: 'elements', op: { verb: 'add', set: 's', keyType: 'ipv4_addr', flags: ['interval'], elements: v4.map((key) => ({ key })) } },
+      { kind: 'addSet', set: 's6', keyType: 'ipv6_addr', flags: ['interval'] },
+      { kind: 'elements', op: { verb: 'add', set: 's6', keyType: 'ipv6_addr', flags: ['interval'], elements: [{ key: 'fd00::/64' }] } },
+    ];
+    const batch = encodeTransactionBatch('t', ops(['10.244.0.0/16', '192.168.1.0/24', '10.0.0.1']))!;
+    // Each message after its 16-byte header, as nft sent them for the same sets and elements.
+    const captured = [
+      '010000000600010074000000060002007300000008000300000000040800040000000007080005000000000408000a00000000010a000d000004020000000000',
+      '01000000060001007400000006000200730000000800040000000001940003801800018008000300000000010c0001800800010000000000100002800c000180080001000a0000011800038008000300000000010c000180080001000a000002100004800c000180080001000af400001800058008000300000000010c000180080001000af50000100006800c00018008000100c0a801001800078008000300000000010c00018008000100c0a80200',
+      '010000000600010074000000070002007336000008000300000000040800040000000008080005000000001008000a00000000020a000d000004020000000000',
+      '01000000060001007400000007000200733600000800040000000002680003802400018008000300000000011800018014000100000000000000000000000000000000001c0002801800018014000100fd0000000000000000000000000000002400038008000300000000011800018014000100fd000000000000010000000000000000',
+    ];
+    const bodies: string[] = [];
+    for (let at = 0; at < batch.length; at += batch.readUInt32LE(at)) bodies.push(batch.subarray(at + 16, at + batch.readUInt32LE(at)).toString('hex'));
+    assert.deepEqual(bodies.slice(1, -1), captured);
+    // Touching or overlapping ranges, the last address, elements of a set that exists, deletions: nft.
+    assert.equal(encodeTransactionBatch('t', ops(['10.0.0.0/24', '10.0.1.0/24'])), undefined);
+    assert.equal(encodeTransactionBatch('t', ops(['10.0.0.0/8', '10.1.0.0/16'])), undefined);
+    assert.equal(encodeTransactionBatch('t', ops(['0.0.0.0/0'])), undefined);
+    assert.equal(encodeTransactionBatch('t', ops(['10.0.0.0/8']).slice(1, 2)), undefined);
+  });
+
   it('frames chains and rules: new chain, flush, rules appended, chain and set deleted, in the order given', () => {
     const batch = encodeTransactionBatch('margay', [
       { kind: 'addChain', chain: 'pi-gnp/x' },
@@ -156,7 +181,7 @@ describe('nftables netlink batch - keys', () => {
     assert.ok(batch.includes(Buffer.from('mg:0123456789abcdef gnp/x ingress 0\0')), 'with its comment');
     // One command without a netlink form sends the whole transaction to nft.
     assert.equal(encodeTransactionBatch('margay', [{ kind: 'addChain', chain: 'c' }, { kind: 'other' }]), undefined);
-    assert.equal(encodeTransactionBatch('margay', [{ kind: 'addSet', set: 'v4n-x', keyType: 'ipv4_addr', flags: ['interval'] }]), undefined);
+    assert.equal(encodeTransactionBatch('margay', [{ kind: 'addSet', set: 'v4n-x', keyType: 'ipv4_addr . inet_proto . inet_service', flags: ['interval'] }]), undefined);
     assert.equal(encodeTransactionBatch('margay', [{ kind: 'addSet', set: 'x', keyType: 'ifname', flags: [] }]), undefined);
     assert.equal(encodeTransactionBatch('margay', [{ kind: 'addRule', chain: 'c', body: 'th dport { 1, 2 } accept', comment: 'mg:0123456789abcdef' }]), undefined);
   });

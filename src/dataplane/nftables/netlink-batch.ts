@@ -23,7 +23,7 @@
  * 4-byte-aligned slot (a concatenation's registers), in network byte order; an interface name is
  * 16 bytes padded with zeros.
  */
-import { parseIp } from '../../net/mod.ts';
+import { parseIp, parseIpNet } from '../../net/mod.ts';
 import { align4, attr, AttrTooLarge, batch, CHAIN_VERDICTS, MessageWriter, nested, NFTA_DATA_VALUE, NftMsg, nftMessage, NLA_F_NESTED, NLM_F_APPEND, NLM_F_CREATE, stringAttr, u32Attr, verdictAttr, VERDICTS } from './netlink-attr.ts';
 import { commentUserdata, encodeExpressions } from './rule-encode.ts';
 import { isChainName, parseRule, type Expr } from './rule-parse.ts';
@@ -104,6 +104,10 @@ const SET_KEYS: Record<string, { type: number; len: number; userdata: string }> 
   'ipv6_addr . inet_proto . inet_service': { type: (8 << 12) | (12 << 6) | 13, len: 24, userdata: '00040000000003080004' + '0d0000000100' },
 };
 const IFNAMSIZ = 16;
+/** NFT_SET_INTERVAL, and an element's NFT_SET_ELEM_INTERVAL_END (NFTA_SET_ELEM_FLAGS). */
+const NFT_SET_INTERVAL = 0x4;
+const NFT_SET_ELEM_INTERVAL_END = 1;
+const NFTA_SET_ELEM_FLAGS = 3;
 /** NFT_SET_MAP, and the data type of a verdict map's values (NFT_DATA_VERDICT). */
 const NFT_SET_MAP = 0x8;
 const NFT_DATA_VERDICT = 0xffffff00;
@@ -319,11 +323,12 @@ function encodeRule(table: string, chain: string, body: string, comment: string,
 /** A set created (`add set`), numbered `id` in its batch as nft numbers them, or undefined when its type is not supported. */
 function encodeSet(table: string, name: string, keyType: string, flags: readonly string[], id: number): Buffer | undefined {
   const key = SET_KEYS[keyType.replace(/\s+/g, ' ').trim()];
-  if (!key || flags.length > 0) return undefined;
+  const interval = flags.length === 1 && flags[0] === 'interval' && (keyType === 'ipv4_addr' || keyType === 'ipv6_addr');
+  if (!key || (flags.length > 0 && !interval)) return undefined;
   return nftMessage(NftMsg.newSet, NLM_F_CREATE, [
     stringAttr(SET_TABLE, table),
     stringAttr(SET_NAME, name),
-    u32Attr(SET_FLAGS, 0),
+    u32Attr(SET_FLAGS, interval ? NFT_SET_INTERVAL : 0),
     u32Attr(SET_KEY_TYPE, key.type),
     u32Attr(SET_KEY_LEN, key.len),
     u32Attr(SET_ID, id),
@@ -405,6 +410,45 @@ function encodeVmapRule(table: string, chain: string, body: string, comment: str
   return [set, elems, rule];
 }
 
+/**
+ * The elements of an interval set of addresses created in the same batch (`setId`), as nft 1.0.6
+ * sends them for a new set: the ranges sorted, each as its start and its end (the next address,
+ * flagged), after an end element at the zero address when the first range does not start there.
+ * Undefined (nft) for ranges that overlap or touch, or reach the last address, whose handling
+ * was not checked here.
+ */
+function encodeFreshIntervals(table: string, op: ElementOp, setId: number): Buffer | undefined {
+  const bits = op.keyType === 'ipv4_addr' ? 32 : op.keyType === 'ipv6_addr' ? 128 : 0;
+  if (op.verb !== 'add' || bits === 0 || op.elements.length === 0) return undefined;
+  const ranges: Array<[bigint, bigint]> = [];
+  for (const e of op.elements) {
+    const net = parseIpNet(e.key, { allowBareIp: true });
+    if (!net || net.cidr.family !== (bits === 32 ? 4 : 6)) return undefined;
+    const start = net.cidr.base;
+    ranges.push([start, start + (1n << BigInt(bits - net.cidr.prefix))]);
+  }
+  ranges.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  for (let i = 1; i < ranges.length; i++) if (ranges[i]![0] <= ranges[i - 1]![1]) return undefined;
+  if (ranges[ranges.length - 1]![1] >= 1n << BigInt(bits)) return undefined;
+  const bytes = (v: bigint): Buffer => Buffer.from(v.toString(16).padStart(bits / 4, '0'), 'hex');
+  const elements: Buffer[] = [];
+  const element = (v: bigint, end: boolean): void => {
+    const key = nested(NFTA_SET_ELEM_KEY, [attr(NFTA_DATA_VALUE, bytes(v))]);
+    elements.push(nested(elements.length + 1, end ? [u32Attr(NFTA_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END), key] : [key]));
+  };
+  if (ranges[0]![0] !== 0n) element(0n, true);
+  for (const [start, end] of ranges) {
+    element(start, false);
+    element(end, true);
+  }
+  return nftMessage(NftMsg.newSetElem, NLM_F_CREATE, [
+    stringAttr(NFTA_SET_ELEM_LIST_TABLE, table),
+    stringAttr(NFTA_SET_ELEM_LIST_SET, op.set),
+    u32Attr(NFTA_SET_ELEM_LIST_SET_ID, setId),
+    nested(NFTA_SET_ELEM_LIST_ELEMENTS, elements),
+  ]);
+}
+
 const TABLE_NAME = 1;
 const TABLE_FLAGS = 2;
 /** NLM_F_EXCL: `create`, refused when the object exists. */
@@ -424,12 +468,22 @@ export class TxOpEncoder {
   /** The rule bodies' expressions, remembered while this encoder lives. */
   readonly rules = new RuleExpressions();
   #sets = 0;
+  /** Interval sets created by this encoder without elements yet → their batch ids. */
+  readonly #freshIntervals = new Map<string, number>();
 
   constructor(readonly table: string) {}
 
   /** One command's message (or messages, one after the other), or undefined when it has no netlink form here. @throws {AttrTooLarge} */
   encode(op: TxOp): Buffer | undefined {
-    return encodeTxOp(this.table, op, () => ++this.#sets, this.rules);
+    if (op.kind === 'elements' && op.op.flags.includes('interval')) {
+      // Only a new set's first elements (nft's form for a set that holds some was not checked).
+      const id = this.#freshIntervals.get(op.op.set);
+      this.#freshIntervals.delete(op.op.set);
+      return id === undefined ? undefined : encodeFreshIntervals(this.table, op.op, id);
+    }
+    const m = encodeTxOp(this.table, op, () => ++this.#sets, this.rules);
+    if (m && op.kind === 'addSet' && op.flags.includes('interval')) this.#freshIntervals.set(op.set, this.#sets);
+    return m;
   }
 }
 
