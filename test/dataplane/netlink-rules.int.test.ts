@@ -182,7 +182,7 @@ describe('nftables rules by netlink equal nft', () => {
     assert.match(dispatched.text, /th dport vmap \{/);
     assert.match(dispatched.text, /meta l4proto vmap \{/);
     // Edited: the dispatch chains flushed and refilled, their old anonymous maps freed with their rules.
-    const edited = await step([listPolicy(3, [5000, 5001])]);
+    const edited = await step([listPolicy(3, [5000, 6000])]);
     assert.equal(edited.nft.via, 'netlink', edited.text);
     // A port range makes an interval map: nft.
     const ranged = await step([policy('gnp/d4', { tier: 'default', ingress: [{ action: 'deny', protocol: TCP, dst: { ports: [port(8000, 8100)] } }] })]);
