@@ -8,7 +8,7 @@ import type { CompiledPolicy, DataplaneUpdate } from '../../calc/mod.ts';
 import type { Manager } from '../manager.ts';
 import { policyChain } from './names.ts';
 import { renderPolicyChains } from './render-chains.ts';
-import { guardKey, policyGuard } from './render-dispatch.ts';
+import { guardKey, policyGuard, type Guard } from './render-dispatch.ts';
 import type { NftTable } from './table.ts';
 
 /** The owner name of a policy in the table's reference book. */
@@ -90,9 +90,15 @@ export class PolicyManager implements Manager {
     const guards = this.#table.policyGuards;
     const old = guards.get(key);
     const next = policy ? { ingress: policyGuard(policy.ingress), egress: policyGuard(policy.egress) } : undefined;
-    const text = (g: typeof next) => (g ? `${guardKey(g.ingress)}|${guardKey(g.egress)}` : 'any|any');
     if (next) guards.set(key, next);
     else guards.delete(key);
-    if (text(old) !== text(next)) this.#guardsChanged.add(key);
+    const same = (dir: 'ingress' | 'egress'): boolean => sameGuard(old?.[dir] ?? 'any', next?.[dir] ?? 'any');
+    if (!same('ingress') || !same('egress')) this.#guardsChanged.add(key);
   }
+}
+
+/** Whether two guards hold for the same packets; a new policy's guard is compared without its text. */
+function sameGuard(a: Guard, b: Guard): boolean {
+  if (a === 'any' || b === 'any') return a === b;
+  return guardKey(a) === guardKey(b);
 }

@@ -76,7 +76,7 @@ export function tierRules(
   tiers.forEach((tier, t) => {
     const keys = tier[dir];
     if (keys.length === 0) return;
-    out.push(rule(clearMarks(pass), `tier ${tier.name}`));
+    out.push(fixedRule(clearMarks(pass), `tier ${tier.name}`));
     const policies = keys.map((key) => ({ key, chain: ctx.policyChain(dir, key) }));
     const guard = ctx.policyGuard;
     const chains =
@@ -86,12 +86,12 @@ export function tierRules(
     if (chains) {
       dispatch?.out.push(...chains);
       out.push(rule(`jump ${dispatch?.base}.${t}`, `tier ${tier.name} dispatch`));
-      out.push(rule(`${markIsSet(accept)} return`, `tier ${tier.name} allowed`));
+      out.push(fixedRule(`${markIsSet(accept)} return`, `tier ${tier.name} allowed`));
     } else {
       out.push(...sequenceRules(policies, { tier: tier.name, marks: ctx.marks }));
     }
     if (endOfTierDrop && tier.defaultAction !== 'Pass') {
-      out.push(rule(`meta mark & ${hex(pass)} == ${ZERO} counter drop`, `end of tier ${tier.name}`));
+      out.push(fixedRule(`meta mark & ${hex(pass)} == ${ZERO} counter drop`, `end of tier ${tier.name}`));
     }
   });
   return out;
@@ -107,7 +107,25 @@ function profileRules(profiles: readonly string[], dir: Direction, ctx: ChainRen
 }
 
 function conntrackRules(): RenderedRule[] {
-  return [rule('ct state established,related accept', 'conntrack'), rule('ct state invalid counter drop', 'conntrack invalid')];
+  return [fixedRule('ct state established,related accept', 'conntrack'), fixedRule('ct state invalid counter drop', 'conntrack invalid')];
+}
+
+/**
+ * The rules every endpoint or policy-list chain repeats (conntrack, clear marks, tier headers,
+ * final drops), fingerprinted once: a cold start would hash the same few texts thousands of times.
+ * Bounded, since the settings (marks, tier names) may change while the agent runs.
+ */
+const fixedRules = new Map<string, RenderedRule>();
+const FIXED_RULES_MAX = 1024;
+
+function fixedRule(body: string, desc: string): RenderedRule {
+  const key = `${body}\n${desc}`;
+  let r = fixedRules.get(key);
+  if (r === undefined) {
+    if (fixedRules.size >= FIXED_RULES_MAX) fixedRules.clear();
+    fixedRules.set(key, (r = rule(body, desc)));
+  }
+  return r;
 }
 
 /** The nets a workload may send from (its addresses and allowed prefixes), per family, disjoint. */
@@ -143,11 +161,11 @@ export function renderPolicyListChain(
   const aux: ChainSpec[] = [];
   const rules = [
     ...conntrackRules(),
-    rule(clearMarks(accept | pass), 'clear marks'),
+    fixedRule(clearMarks(accept | pass), 'clear marks'),
     // Only the tiers with policies in this direction, so their indices (names) follow the key.
     ...tierRules(ep.tiers.filter((t) => t[dir].length > 0), dir, true, ctx, { base: name, out: aux }),
     ...profileRules(ep.profiles, dir, ctx),
-    rule('counter drop', 'no policy or profile allowed'),
+    fixedRule('counter drop', 'no policy or profile allowed'),
   ];
   return [{ name, rules }, ...aux];
 }
@@ -166,7 +184,7 @@ function hasPolicies(tiers: readonly TierPlan[], dir: Direction): boolean {
 /** The chains of one host endpoint, each with the map that dispatches to it. */
 export function renderHostEndpointChains(ep: HostEndpointPlan, ctx: ChainRenderContext): HostChain[] {
   const { accept, pass } = ctx.marks;
-  const clear = rule(clearMarks(accept | pass), 'clear marks');
+  const clear = fixedRule(clearMarks(accept | pass), 'clear marks');
   const iface = ep.interfaceName;
   const out: HostChain[] = [];
   const add = (kind: InterfaceChainKind, map: string, rules: RenderedRule[]): void => {
@@ -179,7 +197,7 @@ export function renderHostEndpointChains(ep: HostEndpointPlan, ctx: ChainRenderC
     clear,
     ...tierRules(ep.tiers, 'ingress', true, ctx),
     ...profileRules(ep.profiles, 'ingress', ctx),
-    rule('counter drop', 'no policy or profile allowed'),
+    fixedRule('counter drop', 'no policy or profile allowed'),
   ]);
   add('th', DispatchMaps.toHost, [
     ...conntrackRules(),
@@ -187,7 +205,7 @@ export function renderHostEndpointChains(ep: HostEndpointPlan, ctx: ChainRenderC
     clear,
     ...tierRules(ep.tiers, 'egress', true, ctx),
     ...profileRules(ep.profiles, 'egress', ctx),
-    rule('counter drop', 'no policy or profile allowed'),
+    fixedRule('counter drop', 'no policy or profile allowed'),
   ]);
   // Forwarded traffic: allowed unless applyOnForward policies apply in that direction.
   for (const [dir, kind, map] of [

@@ -140,9 +140,11 @@ export function dispatchTier(input: TierDispatchInput): ChainSpec[] | undefined 
 export function sequenceRules(policies: readonly TierPolicy[], input: Pick<TierDispatchInput, 'tier' | 'marks'>): RenderedRule[] {
   const { accept, pass } = input.marks;
   const out: RenderedRule[] = [];
+  const passClear = `meta mark & ${hex(pass)} == 0x00000000 jump `;
+  const allowed = `meta mark & ${hex(accept)} == ${hex(accept)} return`;
   policies.forEach(({ key, chain }, i) => {
-    out.push(rule(i === 0 ? `jump ${chain}` : `meta mark & ${hex(pass)} == 0x00000000 jump ${chain}`, `tier ${input.tier} ${key}`));
-    out.push(rule(`meta mark & ${hex(accept)} == ${hex(accept)} return`, `tier ${input.tier} ${key} allowed`));
+    out.push(rule(i === 0 ? `jump ${chain}` : passClear + chain, `tier ${input.tier} ${key}`));
+    out.push(rule(allowed, `tier ${input.tier} ${key} allowed`));
   });
   return out;
 }

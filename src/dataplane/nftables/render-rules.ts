@@ -130,12 +130,20 @@ interface SideOutput {
   prelude: string[];
 }
 
+/** The output of a side that matches on nothing (most sources); shared, never changed. */
+const NO_SIDE: SideOutput = Object.freeze({ conds: [], alternatives: [], prelude: [] });
+
+function sideIsEmpty(s: EndpointMatch): boolean {
+  return !sideIsFamilySpecific(s) && !present(s.ports) && !present(s.notPorts);
+}
+
 function renderSide(
   s: EndpointMatch,
   which: 'src' | 'dst',
   fam: Family | null,
   ctx: RuleRenderContext,
 ): SideOutput | null {
+  if (sideIsEmpty(s)) return NO_SIDE;
   const dir = which === 'src' ? 'saddr' : 'daddr';
   const portDir = which === 'src' ? 'sport' : 'dport';
   const bit = which === 'src' ? ctx.marks.scratch0 : ctx.marks.scratch1;
@@ -192,6 +200,8 @@ function renderSide(
  * dimensions into anonymous sets until at most {@link MAX_INLINE} rules remain.
  */
 export function expandAlternatives(dims: string[][]): string[][] {
+  // Most rules have no OR-dimension or single alternatives: one combination, built without copies.
+  if (dims.every((d) => d.length === 1)) return [dims.map((d) => d[0] as string)];
   const work = dims.map((d) => [...d]);
   const product = () => work.reduce((n, d) => n * d.length, 1);
   while (product() > MAX_INLINE) {
@@ -262,10 +272,18 @@ export function actionText(r: CompiledRule, flavor: PolicyFlavor, ctx: RuleRende
  * the rule means "neither". When both sides negate single ports, the source's are written as
  * one-port ranges (`th sport != 1-1`), which nft keeps as `range` expressions, never merged.
  */
-function keepNegationsApart(src: readonly string[], dst: readonly string[]): string[] {
-  const single = (field: string) => new RegExp(`^th ${field} != (\\d+)$`);
-  if (!dst.some((c) => single('dport').test(c))) return [...src];
-  return src.map((c) => c.replace(single('sport'), 'th sport != $1-$1'));
+function keepNegationsApart(src: readonly string[], dst: readonly string[]): readonly string[] {
+  if (src.length === 0 || !dst.some((c) => SINGLE_DPORT_NEGATION.test(c))) return src;
+  return src.map((c) => c.replace(SINGLE_SPORT_NEGATION, 'th sport != $1-$1'));
+}
+const SINGLE_DPORT_NEGATION = /^th dport != (\d+)$/;
+const SINGLE_SPORT_NEGATION = /^th sport != (\d+)$/;
+
+const isAddressCond = (c: string): boolean => c.startsWith('ip ') || c.startsWith('ip6 ');
+
+/** True when a side's conditions or alternatives match on an address (else the rule needs `meta nfproto`). */
+function namesAddress(side: SideOutput): boolean {
+  return side.conds.some(isAddressCond) || side.alternatives.some((alts) => alts.some(isAddressCond));
 }
 
 /** Renders one compiled rule as zero or more nftables rules, in order. */
@@ -283,15 +301,16 @@ export function renderRule(r: CompiledRule, flavor: PolicyFlavor, ctx: RuleRende
     if (!src) continue;
     const dst = renderSide(m.dst, 'dst', fam, ctx);
     if (!dst) continue;
-    const all = [...src.conds, ...dst.conds, ...src.alternatives.flat(), ...dst.alternatives.flat()];
-    const hasAddr = all.some((c) => c.startsWith('ip ') || c.startsWith('ip6 '));
-    if (fam !== null && !hasAddr && !(m.icmp || m.notIcmp)) conds.unshift(`meta nfproto ${fam === 4 ? 'ipv4' : 'ipv6'}`);
+    if (fam !== null && !(m.icmp || m.notIcmp) && !namesAddress(src) && !namesAddress(dst)) conds.unshift(`meta nfproto ${fam === 4 ? 'ipv4' : 'ipv6'}`);
     for (const p of [...src.prelude, ...dst.prelude]) out.push(rule(p, `${d} or-ports`));
     const action = actionText(r, flavor, ctx);
-    const srcConds = keepNegationsApart(src.conds, dst.conds);
+    // The fixed conditions, joined once for all combinations (no condition is empty, so joining
+    // in parts gives the same text).
+    const head = [...conds, ...keepNegationsApart(src.conds, dst.conds), ...dst.conds].join(' ');
     for (const combo of expandAlternatives([...src.alternatives, ...dst.alternatives])) {
       // Alternatives go where the single condition would be: after the fixed conditions of their side.
-      out.push(rule([...conds, ...srcConds, ...dst.conds, ...combo, action].join(' '), d));
+      const tail = combo.length === 0 ? action : `${combo.join(' ')} ${action}`;
+      out.push(rule(head === '' ? tail : `${head} ${tail}`, d));
     }
   }
   return out;
