@@ -5,7 +5,8 @@
  * each time, BENCH_ROUNDS rounds alternating the two (default 3). Times the first apply (render +
  * nft) only, so neither the process start nor etcd add their noise. Prints figures and the load;
  * asserts nothing. Run (root): npx tsx bench/dataplane-coldstart.ts
- * (BENCH_VARIANTS=none,nft,netlink adds the load ahead by netlink batches).
+ * (BENCH_VARIANTS=none,nft,netlink adds the load ahead by netlink batches; `netlink-nft` the same
+ * with the last transaction through nft, MARGAY_SWITCH_ON=nft).
  */
 import { readFileSync } from 'node:fs';
 import { Dataplane } from '../src/dataplane/mod.ts';
@@ -18,12 +19,15 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const load = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 /** The first apply's milliseconds and what went ahead. */
-async function firstApply(ahead: 'none' | 'nft' | 'netlink'): Promise<{ ms: number; aheadCommands: number; error?: string }> {
+async function firstApply(variant: Variant): Promise<{ ms: number; aheadCommands: number; via?: string; error?: string }> {
   const ns = await createTestNetns('mgcs');
+  const ahead = variant === 'netlink-nft' ? 'netlink' : variant;
+  if (variant === 'netlink-nft') process.env.MARGAY_SWITCH_ON = 'nft';
   const dp = new Dataplane({ netns: ns.name, loadAheadMinPolicies: ahead === 'none' ? false : undefined, loadAheadNetlink: ahead === 'netlink' });
+  delete process.env.MARGAY_SWITCH_ON;
   try {
-    let settle!: (r: { ms: number; aheadCommands: number; error?: string }) => void;
-    const first = new Promise<{ ms: number; aheadCommands: number; error?: string }>((resolve) => (settle = resolve));
+    let settle!: (r: { ms: number; aheadCommands: number; via?: string; error?: string }) => void;
+    const first = new Promise<{ ms: number; aheadCommands: number; via?: string; error?: string }>((resolve) => (settle = resolve));
     const host = await inProcessHost({
       endpoints: ENDPOINTS,
       policies: POLICIES,
@@ -32,7 +36,7 @@ async function firstApply(ahead: 'none' | 'nft' | 'netlink'): Promise<{ ms: numb
           const t = performance.now();
           const r = await dp.apply(updates);
           const error = r.nft.error?.message ?? r.nft.ahead?.error?.message;
-          settle({ ms: performance.now() - t, aheadCommands: r.nft.ahead?.commands ?? 0, ...(error ? { error } : {}) });
+          settle({ ms: performance.now() - t, aheadCommands: r.nft.ahead?.commands ?? 0, ...(r.nft.via ? { via: r.nft.via } : {}), ...(error ? { error } : {}) });
           return { ok: true };
         },
         resync: async () => ({ ok: true }),
@@ -51,9 +55,10 @@ async function firstApply(ahead: 'none' | 'nft' | 'netlink'): Promise<{ ms: numb
 }
 
 console.log(`${ENDPOINTS} local endpoints, ${POLICIES} policies: the first apply (render + nft), fresh namespace each`);
+type Variant = 'none' | 'nft' | 'netlink' | 'netlink-nft';
 // BENCH_VARIANTS: which first applies to alternate (default: none,nft; `netlink` loads ahead by netlink batches).
-const variants = (process.env.BENCH_VARIANTS ?? 'none,nft').split(',') as Array<'none' | 'nft' | 'netlink'>;
-console.log(`| round | ${variants.map((v) => `load ahead: ${v} (ms) | commands ahead`).join(' | ')} | load (1, 5, 15 min) |`);
+const variants = (process.env.BENCH_VARIANTS ?? 'none,nft').split(',') as Variant[];
+console.log(`| round | ${variants.map((v) => `load ahead: ${v} (ms) | last via`).join(' | ')} | load (1, 5, 15 min) |`);
 console.log(`|---:|${variants.map(() => '---:|---:').join('|')}|---|`);
 const sums = variants.map(() => 0);
 for (let round = 1; round <= ROUNDS; round++) {
@@ -61,6 +66,6 @@ for (let round = 1; round <= ROUNDS; round++) {
   for (const v of variants) runs.push(await firstApply(v));
   runs.forEach((r, i) => (sums[i]! += r.ms));
   const errors = runs.map((r) => r.error).filter((e) => e !== undefined);
-  console.log(`| ${round} | ${runs.map((r) => `${r.ms.toFixed(0)} | ${r.aheadCommands}`).join(' | ')} | ${load()}${errors.length > 0 ? ` errors: ${errors.join('; ')}` : ''} |`);
+  console.log(`| ${round} | ${runs.map((r) => `${r.ms.toFixed(0)} | ${r.via ?? '-'}`).join(' | ')} | ${load()}${errors.length > 0 ? ` errors: ${errors.join('; ')}` : ''} |`);
 }
 console.log(`mean (ms): ${variants.map((v, i) => `${v} ${(sums[i]! / ROUNDS).toFixed(0)}`).join(', ')}`);

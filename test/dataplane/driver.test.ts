@@ -111,11 +111,11 @@ describe('nftables driver - element-only transactions as netlink batches', () =>
     const back = await driver.apply(d, d.takeDirty());
     assert.equal(back.via, 'netlink');
     assert.equal(nftTexts.length, 1);
-    // A change nft must make (a new interval set) leaves the orphan waiting too.
+    // A change nft must make (a new interval set whose ranges touch) leaves the orphan waiting too.
     d.setMapElement('to-wl', 'cali2', 'goto twp_1');
     d.deleteChain('twp_2');
     await driver.apply(d, d.takeDirty());
-    d.setSet({ name: 'v4n-s.b', type: 'ipv4_addr', flags: ['interval'], elements: new Set(['10.0.3.0/24']) });
+    d.setSet({ name: 'v4n-s.b', type: 'ipv4_addr', flags: ['interval'], elements: new Set(['10.0.3.0/24', '10.0.4.0/24']) });
     d.setChain({ name: 'twp_3', rules: [rule('ip saddr @v4n-s.b counter accept', 'end')] });
     const viaNft = await driver.apply(d, d.takeDirty());
     assert.equal(viaNft.via, 'nft');

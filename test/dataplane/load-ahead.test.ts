@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { computeTransaction } from '../../src/dataplane/nftables/diff.ts';
 import { NftablesDriver } from '../../src/dataplane/nftables/driver.ts';
 import { emptyKernelTable } from '../../src/dataplane/nftables/kernel.ts';
-import { aheadScope, aheadText, listsTable } from '../../src/dataplane/nftables/load-ahead.ts';
+import { aheadScope, aheadText, listsTable, switchOnBatches } from '../../src/dataplane/nftables/load-ahead.ts';
 import { DesiredState, rule } from '../../src/dataplane/nftables/state.ts';
 import type { CommandRunner } from '../../src/os/mod.ts';
 
@@ -149,5 +149,32 @@ describe('nftables driver - load ahead', () => {
     await driver.apply(d, d.takeDirty());
     assert.equal(seen.length, 1);
     assert.equal(existsSync(seen[0]!), false);
+  });
+
+  it('switch-on batches: the inert rest in batches of the size given, then the base chains with their rules in one last batch', () => {
+    const d = desired();
+    d.setChain({ name: 'pi-np/b', rules: [rule('ip saddr @v4-s.a drop', 'b'), rule('meta l4proto vmap { 6 : goto pi-np/a }', 'dispatch')] });
+    d.setMapElement('from-wl', 'cali1', 'goto pi-np/a');
+    const ahead = emptyKernelTable();
+    ahead.exists = true;
+    const tx = computeTransaction(ahead, d, 'all', TABLE);
+    // Message types (nf_tables subsystem) of each batch, between begin and end.
+    const types = (b: Buffer): number[] => {
+      const out: number[] = [];
+      for (let at = 0; at < b.length; at += b.readUInt32LE(at)) out.push(b.readUInt16LE(at + 4) & 0xff);
+      return out.slice(1, -1);
+    };
+    const whole = switchOnBatches('margay', tx.ops!, 1 << 20)!;
+    assert.equal(whole.length, 2, 'one inert batch, then the switch-on');
+    const split = switchOnBatches('margay', tx.ops!, 500)!;
+    assert.ok(split.length > 2, `the inert part split (${split.length} batches)`);
+    for (const b of split.slice(0, -1)) assert.ok(b.length <= 500 && !b.includes(Buffer.from('filter\0')), 'no base chain before the last batch');
+    const last = split[split.length - 1]!;
+    assert.deepEqual(types(last), [3, 6], 'the base chain created, then its rule');
+    assert.ok(last.includes(Buffer.from('filter\0')));
+    assert.ok(split.flatMap(types).filter((t) => t === 9).length === 3, 'the set, the map and the anonymous map');
+    // A switch-on that does not fit one batch, or a command without a netlink form: nft.
+    assert.equal(switchOnBatches('margay', tx.ops!, 150), undefined);
+    assert.equal(switchOnBatches('margay', [...tx.ops!, { kind: 'other' }], 1 << 20), undefined);
   });
 });

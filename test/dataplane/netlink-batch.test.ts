@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeElementBatch, encodeKey, encodeTransactionBatch } from '../../src/dataplane/nftables/netlink-batch.ts';
+import { encodeElementBatch, encodeKey, encodeTransactionBatch, type TxOp } from '../../src/dataplane/nftables/netlink-batch.ts';
 
 /** The type and flags of each netlink message of a batch. */
 function headers(batch: Buffer): Array<{ type: number; flags: number }> {
@@ -84,6 +84,84 @@ describe('nftables netlink batch - keys', () => {
     assert.ok(batch.includes(Buffer.from('08000400' + '0000730d' + '08000500' + '0000000c' + '08000a00' + '00000002', 'hex')), 'the concatenation: type, 12 bytes, id 2');
   });
 
+  it('creates verdict maps and base chains as nft 1.0.6 does (`nft --debug=mnl`)', () => {
+    const batch = encodeTransactionBatch('t', [
+      { kind: 'addMap', map: 'm', keyType: 'ifname' },
+      { kind: 'addBaseChain', chain: 'c', base: { type: 'filter', hook: 'forward', priority: 0, policy: 'accept' } },
+      { kind: 'addBaseChain', chain: 'p', base: { type: 'filter', hook: 'prerouting', priority: -300, policy: 'accept' } },
+      { kind: 'addBaseChain', chain: 'n', base: { type: 'nat', hook: 'postrouting', priority: 100, policy: 'accept' } },
+    ])!;
+    const messages = headers(batch);
+    assert.deepEqual(
+      messages.map((m) => m.type),
+      [0x10, (10 << 8) | 9, (10 << 8) | 3, (10 << 8) | 3, (10 << 8) | 3, 0x11],
+    );
+    const bodies = (at: number, len: number): string => batch.subarray(at + 20, at + len).toString('hex');
+    // Captured from `nft --debug=mnl` of `add map inet t m { type ifname : verdict; }` and the chains.
+    const map = bodies(20, 108);
+    assert.equal(
+      map,
+      '0600010074000000' + '060002006d000000' + '0800030000000008' + '0800040000000029' + '0800050000000010' + '08000600ffffff00' + '0800070000000000' + '08000a0000000001' +
+        '16000d00' + '000401000000010400000000060400000000' + '0000',
+    );
+    const table = '0600010074000000';
+    const filter = '0b00070066696c7465720000';
+    assert.equal(bodies(128, 76), table + '0600030063000000' + filter + '0800050000000001' + '14000480' + '0800010000000002' + '0800020000000000');
+    assert.equal(bodies(204, 76), table + '0600030070000000' + filter + '0800050000000001' + '14000480' + '0800010000000000' + '08000200fffffed4');
+    assert.equal(bodies(280, 72), table + '060003006e000000' + '080007006e617400' + '0800050000000001' + '14000480' + '0800010000000004' + '0800020000000064');
+    assert.equal(encodeTransactionBatch('t', [{ kind: 'addMap', map: 'm', keyType: 'ipv4_addr' }]), undefined, 'another key type: nft');
+  });
+
+  it('writes a rule with an anonymous verdict map as nft 1.0.6 does (`nft --debug=mnl`): map, elements, rule by map id', () => {
+    const batch = encodeTransactionBatch('t', [
+      { kind: 'addRule', chain: 'd', body: 'meta l4proto vmap { 6 : goto a, 17 : goto b }', comment: 'x' },
+      { kind: 'addRule', chain: 'd', body: 'th dport vmap { 80 : goto a, 443 : goto b }', comment: 'y' },
+    ])!;
+    // Each message after its 16-byte header, as nft sent them for the same two rules.
+    const captured = [
+      '0100000006000100740000000c0002005f5f6d6170256400080003000000000b080004000000000c080005000000000108000600ffffff00080007000000000008000a00000000010c000980080001000000000220000d0000040100000001040000000004080004010000000100060400000000',
+      '0100000006000100740000000c0002005f5f6d6170256400080004000000000154000380280001800c0001800500010006000000180002801400028008000100fffffffc0600020061000000280002800c0001800500010011000000180002801400028008000100fffffffc0600020062000000',
+      '01000000060001007400000006000200640000006000048024000180090001006d657461000000001400028008000200000000100800010000000001380001800b0001006c6f6f6b7570000028000280080002000000000108000300000000000c0001005f5f6d617025640008000400000000010800070000027800',
+      '0100000006000100740000000c0002005f5f6d6170256400080003000000000b080004000000000d080005000000000208000600ffffff00080007000000000008000a00000000020c000980080001000000000220000d0000040200000001040000000004080004010000000100060400000000',
+      '0100000006000100740000000c0002005f5f6d6170256400080004000000000254000380280001800c0001800600010000500000180002801400028008000100fffffffc0600020061000000280002800c0001800600010001bb0000180002801400028008000100fffffffc0600020062000000',
+      '010000000600010074000000060002006400000070000480340001800c0001007061796c6f616400240002800800010000000001080002000000000208000300000000020800040000000002380001800b0001006c6f6f6b7570000028000280080002000000000108000300000000000c0001005f5f6d617025640008000400000000020800070000027900',
+    ];
+    const bodies: string[] = [];
+    for (let at = 0; at < batch.length; at += batch.readUInt32LE(at)) {
+      bodies.push(batch.subarray(at + 16, at + batch.readUInt32LE(at)).toString('hex'));
+      assert.equal(batch.readUInt32LE(at + 8), bodies.length, 'numbered in order');
+    }
+    assert.deepEqual(bodies.slice(1, -1), captured);
+    // Interval keys (a port range) and other selectors stay with nft.
+    assert.equal(encodeTransactionBatch('t', [{ kind: 'addRule', chain: 'd', body: 'th dport vmap { 80 : goto a, 8000-8100 : goto b }', comment: 'y' }]), undefined);
+    assert.equal(encodeTransactionBatch('t', [{ kind: 'addRule', chain: 'd', body: 'th sport vmap { 80 : goto a }', comment: 'y' }]), undefined);
+  });
+
+  it('creates interval sets of addresses with their first elements as nft 1.0.6 does (`nft --debug=mnl`)', () => {
+    const ops = (v4: string[]): TxOp[] => [
+      { kind: 'addSet', set: 's', keyType: 'ipv4_addr', flags: ['interval'] },
+      { kind: 'elements', op: { verb: 'add', set: 's', keyType: 'ipv4_addr', flags: ['interval'], elements: v4.map((key) => ({ key })) } },
+      { kind: 'addSet', set: 's6', keyType: 'ipv6_addr', flags: ['interval'] },
+      { kind: 'elements', op: { verb: 'add', set: 's6', keyType: 'ipv6_addr', flags: ['interval'], elements: [{ key: 'fd00::/64' }] } },
+    ];
+    const batch = encodeTransactionBatch('t', ops(['10.244.0.0/16', '192.168.1.0/24', '10.0.0.1']))!;
+    // Each message after its 16-byte header, as nft sent them for the same sets and elements.
+    const captured = [
+      '010000000600010074000000060002007300000008000300000000040800040000000007080005000000000408000a00000000010a000d000004020000000000',
+      '01000000060001007400000006000200730000000800040000000001940003801800018008000300000000010c0001800800010000000000100002800c000180080001000a0000011800038008000300000000010c000180080001000a000002100004800c000180080001000af400001800058008000300000000010c000180080001000af50000100006800c00018008000100c0a801001800078008000300000000010c00018008000100c0a80200',
+      '010000000600010074000000070002007336000008000300000000040800040000000008080005000000001008000a00000000020a000d000004020000000000',
+      '01000000060001007400000007000200733600000800040000000002680003802400018008000300000000011800018014000100000000000000000000000000000000001c0002801800018014000100fd0000000000000000000000000000002400038008000300000000011800018014000100fd000000000000010000000000000000',
+    ];
+    const bodies: string[] = [];
+    for (let at = 0; at < batch.length; at += batch.readUInt32LE(at)) bodies.push(batch.subarray(at + 16, at + batch.readUInt32LE(at)).toString('hex'));
+    assert.deepEqual(bodies.slice(1, -1), captured);
+    // Touching or overlapping ranges, the last address, elements of a set that exists, deletions: nft.
+    assert.equal(encodeTransactionBatch('t', ops(['10.0.0.0/24', '10.0.1.0/24'])), undefined);
+    assert.equal(encodeTransactionBatch('t', ops(['10.0.0.0/8', '10.1.0.0/16'])), undefined);
+    assert.equal(encodeTransactionBatch('t', ops(['0.0.0.0/0'])), undefined);
+    assert.equal(encodeTransactionBatch('t', ops(['10.0.0.0/8']).slice(1, 2)), undefined);
+  });
+
   it('frames chains and rules: new chain, flush, rules appended, chain and set deleted, in the order given', () => {
     const batch = encodeTransactionBatch('margay', [
       { kind: 'addChain', chain: 'pi-gnp/x' },
@@ -103,7 +181,7 @@ describe('nftables netlink batch - keys', () => {
     assert.ok(batch.includes(Buffer.from('mg:0123456789abcdef gnp/x ingress 0\0')), 'with its comment');
     // One command without a netlink form sends the whole transaction to nft.
     assert.equal(encodeTransactionBatch('margay', [{ kind: 'addChain', chain: 'c' }, { kind: 'other' }]), undefined);
-    assert.equal(encodeTransactionBatch('margay', [{ kind: 'addSet', set: 'v4n-x', keyType: 'ipv4_addr', flags: ['interval'] }]), undefined);
+    assert.equal(encodeTransactionBatch('margay', [{ kind: 'addSet', set: 'v4n-x', keyType: 'ipv4_addr . inet_proto . inet_service', flags: ['interval'] }]), undefined);
     assert.equal(encodeTransactionBatch('margay', [{ kind: 'addSet', set: 'x', keyType: 'ifname', flags: [] }]), undefined);
     assert.equal(encodeTransactionBatch('margay', [{ kind: 'addRule', chain: 'c', body: 'th dport { 1, 2 } accept', comment: 'mg:0123456789abcdef' }]), undefined);
   });

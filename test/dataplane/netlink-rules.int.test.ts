@@ -172,14 +172,22 @@ describe('nftables rules by netlink equal nft', () => {
     assert.match(toHost.text, /icmpv6 type \{/);
   });
 
-  it('a tier dispatched by port (anonymous verdict maps) and the shapes nft must write go through nft, with the same result', async () => {
+  it('a tier dispatched by port (anonymous verdict maps) by netlink; port ranges and the shapes nft must write through nft, with the same result', async () => {
     const many = [listPolicy(1, [80]), listPolicy(2, [443, 8443]), listPolicy(3, [5000]), listPolicy(4, [80, 81])];
     const dispatched = await step([
       ...many,
       workload('default/w2', 'cali2', ['10.244.1.2/32'], { tiers: [tier('default', { ingress: ['gnp/d1', 'gnp/d2', 'gnp/d3', 'gnp/d4'] })], profiles: ['pro/kns.x'] }),
     ]);
-    assert.equal(dispatched.nft.via, 'nft');
-    assert.match(dispatched.text, /vmap \{/);
+    assert.equal(dispatched.nft.via, 'netlink', dispatched.text);
+    assert.match(dispatched.text, /th dport vmap \{/);
+    assert.match(dispatched.text, /meta l4proto vmap \{/);
+    // Edited: the dispatch chains flushed and refilled, their old anonymous maps freed with their rules.
+    const edited = await step([listPolicy(3, [5000, 6000])]);
+    assert.equal(edited.nft.via, 'netlink', edited.text);
+    // A port range makes an interval map: nft.
+    const ranged = await step([policy('gnp/d4', { tier: 'default', ingress: [{ action: 'deny', protocol: TCP, dst: { ports: [port(8000, 8100)] } }] })]);
+    assert.equal(ranged.nft.via, 'nft', ranged.text);
+    assert.match(ranged.text, /8000-8100 : /);
     for (const spec of NFT_ONLY) {
       const out = await step([policy('gnp/shapes', { tier: 'default', ingress: [...SHAPES, spec] })]);
       assert.equal(out.nft.via, 'nft', out.text);

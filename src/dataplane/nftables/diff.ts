@@ -204,7 +204,7 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
     }
     if (!k) {
       create.push(`add map ${T} ${name} { type ${d.keyType} : verdict; }`);
-      ops.create.push({ kind: 'other' });
+      ops.create.push({ kind: 'addMap', map: name, keyType: d.keyType });
     }
     const dirtyKeys = scope === 'all' || !k ? 'all' : scope.maps.get(name) ?? 'all';
     const keys = dirtyKeys === 'all' ? new Set([...d.elements.keys(), ...(k?.elements.keys() ?? [])]) : dirtyKeys;
@@ -255,7 +255,7 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
     if (k && sameChain(k, d)) continue;
     if (!k) {
       create.push(d.base ? `add chain ${T} ${name} ${baseChainText(d.base)}` : `add chain ${T} ${name}`);
-      ops.create.push(d.base ? { kind: 'other' } : { kind: 'addChain', chain: name });
+      ops.create.push(d.base ? { kind: 'addBaseChain', chain: name, base: d.base } : { kind: 'addChain', chain: name });
       stats.chainsCreated++;
     } else {
       if (k.rules.length > 0) {

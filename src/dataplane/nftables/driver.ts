@@ -29,7 +29,7 @@ import { ExecError, type CommandRunner } from '../../os/mod.ts';
 import { applyToView, computeTransaction, type DiffScope, type NftTransaction, type TableRef } from './diff.ts';
 import { emptyKernelTable, parseNftListing, type KernelTable } from './kernel.ts';
 import { AheadStream } from './ahead-stream.ts';
-import { aheadScope, aheadText, listsTable } from './load-ahead.ts';
+import { aheadScope, aheadText, listsTable, switchOnBatches } from './load-ahead.ts';
 import { isPolicyObject } from './names.ts';
 import { encodeTransactionBatch } from './netlink-batch.ts';
 import type { NftSession } from './session.ts';
@@ -65,6 +65,8 @@ interface Plan {
   scope: DiffScope;
   /** The netlink batch, when the transaction goes that way. */
   batch?: Buffer;
+  /** A cold start's last transaction as netlink batches, the switch-on last (load-ahead.ts `switchOnBatches`). */
+  batches?: Buffer[];
   /** Chains and sets left in the kernel as orphans by this transaction. */
   deferred?: { chains: string[]; sets: string[] };
   /** True when the transaction covers every orphan (they are gone after it). */
@@ -102,6 +104,11 @@ export interface NftablesDriverOptions {
   session?: NftSession;
   /** Sends transactions that have a netlink form as netlink batches (without it, everything goes to nft). */
   elementWriter?: NftElementWriter;
+  /**
+   * The last transaction of a cold start whose load ahead went in goes as netlink batches when it
+   * can (default, unless `MARGAY_SWITCH_ON=nft`; false: through nft).
+   */
+  switchOnNetlink?: boolean;
 }
 
 /** What one apply did. */
@@ -163,6 +170,7 @@ export class NftablesDriver {
   private readonly checkFirst: boolean;
   private readonly session: NftSession | undefined;
   private readonly elementWriter: NftElementWriter | undefined;
+  private readonly switchOnNetlink: boolean;
   private view: KernelTable | undefined;
   /** A read of the table started by {@link prefetch}, for the next apply. */
   private prefetched: Promise<KernelTable> | undefined;
@@ -183,6 +191,7 @@ export class NftablesDriver {
     this.checkFirst = options.checkFirst ?? false;
     this.session = options.session;
     this.elementWriter = options.elementWriter;
+    this.switchOnNetlink = options.switchOnNetlink ?? process.env.MARGAY_SWITCH_ON !== 'nft';
   }
 
   /** How many unused chains and sets wait in the kernel for the next nft transaction. */
@@ -360,7 +369,7 @@ export class NftablesDriver {
         return { ...noop, fullSync: true, retried: false, error: err as Error, ...aheadOutcome };
       }
     }
-    const first = await this.attempt(desired, full ? 'all' : dirty, tidy);
+    const first = await this.attempt(desired, full ? 'all' : dirty, tidy, ahead?.view !== undefined);
     if (!first.error) return { ...first, fullSync: full, retried: false, ...aheadOutcome };
     if (full) {
       this.setView(undefined);
@@ -379,7 +388,13 @@ export class NftablesDriver {
   }
 
   /** Chooses how to send the difference for `scope`: netlink (possibly deferring deletions) or nft. */
-  private plan(view: KernelTable, desired: DesiredState, scope: DiffScope, tidy: boolean): Plan {
+  private plan(view: KernelTable, desired: DesiredState, scope: DiffScope, tidy: boolean, afterAhead: boolean): Plan {
+    if (afterAhead && scope === 'all' && this.elementWriter && this.switchOnNetlink) {
+      // What a load ahead left: the rest, inert first, the base chains in one last batch.
+      const tx = computeTransaction(view, desired, scope, this.table);
+      const batches = tx.ops && !tx.rebuild ? switchOnBatches(this.table.name, tx.ops, MAX_NETLINK_BATCH) : undefined;
+      return { tx, scope, ...(batches ? { batches } : {}), coversOrphans: true };
+    }
     if (!this.elementWriter || scope === 'all' || tidy) return { tx: computeTransaction(view, desired, scope, this.table), scope, coversOrphans: true };
     // The policy objects this change drops wait in the kernel while there is room for them.
     const doomed = doomedNames(view, desired, scope);
@@ -405,9 +420,9 @@ export class NftablesDriver {
     return encodeTransactionBatch(this.table.name, tx.ops, MAX_NETLINK_BATCH);
   }
 
-  private async attempt(desired: DesiredState, scope: DiffScope, tidy: boolean): Promise<Omit<NftApplyOutcome, 'fullSync' | 'retried'>> {
+  private async attempt(desired: DesiredState, scope: DiffScope, tidy: boolean, afterAhead = false): Promise<Omit<NftApplyOutcome, 'fullSync' | 'retried'>> {
     const view = this.view ?? emptyKernelTable();
-    const plan = this.plan(view, desired, scope, tidy);
+    const plan = this.plan(view, desired, scope, tidy, afterAhead);
     const { tx } = plan;
     const done = (): void => {
       applyToView(view, desired, plan.scope, tx.rebuild);
@@ -427,9 +442,10 @@ export class NftablesDriver {
     }
     const text = tx.lines.join('\n') + '\n';
     this.lastText = text;
-    const via = plan.batch ? 'netlink' : 'nft';
+    const via = plan.batch || plan.batches ? 'netlink' : 'nft';
     try {
       if (plan.batch) await this.elementWriter!.applyBatch(plan.batch);
+      else if (plan.batches) for (const b of plan.batches) await this.elementWriter!.applyBatch(b);
       else {
         if (this.checkFirst) await this.runner(this.nft, ['-c', '-f', '-'], { input: text, timeoutMs: this.timeoutMs });
         if (this.session?.accepts(text)) await this.session.apply(text, this.timeoutMs);

@@ -16,6 +16,8 @@
  * a table without base chains (inert), which a restart compares and completes like any other.
  */
 import { type DiffScope, type NftTransaction, type TableRef } from './diff.ts';
+import { AttrTooLarge, batch } from './netlink-attr.ts';
+import { TxOpEncoder, type TxOp } from './netlink-batch.ts';
 import type { DesiredState } from './state.ts';
 
 /** The scope of a load ahead: every set, map and regular chain the desired state holds now. */
@@ -52,4 +54,49 @@ export function listsTable(json: string, table: TableRef): boolean | undefined {
     const t = (i as { table?: { family?: unknown; name?: unknown } } | null)?.table;
     return t?.family === table.family && t?.name === table.name;
   });
+}
+
+/**
+ * The last transaction of a cold start whose load ahead went in, as netlink batches (no nft
+ * cache or parse): everything inert first — maps, their elements, dispatch chains, regular chains
+ * refilled — in batches of at most `maxBytes`, then **one** batch that creates the base chains
+ * with their rules (the switch-on: traffic sees no Margay table, then all of it) and deletes what
+ * is no longer wanted. Undefined when some command has no netlink form or the switch-on does not
+ * fit one batch: the caller uses nft for the whole transaction. A batch refused after earlier
+ * ones went in leaves an inert table (no base chain), which the caller reads and repairs.
+ */
+export function switchOnBatches(table: string, ops: readonly TxOp[], maxBytes: number): Buffer[] | undefined {
+  const base = new Set(ops.flatMap((op) => (op.kind === 'addBaseChain' ? [op.chain] : [])));
+  const deleted = new Set(ops.flatMap((op) => (op.kind === 'deleteChain' ? [op.chain] : [])));
+  if (base.size === 0) return undefined;
+  const last = (op: TxOp): boolean =>
+    op.kind === 'addBaseChain' ||
+    op.kind === 'deleteChain' ||
+    op.kind === 'deleteSet' ||
+    ((op.kind === 'addRule' || op.kind === 'flushChain') && (base.has(op.chain) || deleted.has(op.chain)));
+  const encoder = new TxOpEncoder(table);
+  const batches: Buffer[] = [];
+  const BATCH_FRAME = 40; // batch begin and end
+  try {
+    let messages: Buffer[] = [];
+    let size = BATCH_FRAME;
+    for (const op of ops.filter((o) => !last(o))) {
+      const m = encoder.encode(op);
+      if (!m || m.length + BATCH_FRAME > maxBytes) return undefined;
+      if (size + m.length > maxBytes) {
+        batches.push(batch(messages));
+        [messages, size] = [[], BATCH_FRAME];
+      }
+      messages.push(m);
+      size += m.length;
+    }
+    if (messages.length > 0) batches.push(batch(messages));
+    const switchOn = ops.filter(last).map((op) => encoder.encode(op));
+    if (switchOn.some((m) => !m) || switchOn.reduce((n, m) => n + m!.length, BATCH_FRAME) > maxBytes) return undefined;
+    batches.push(batch(switchOn as Buffer[]));
+  } catch (err) {
+    if (err instanceof AttrTooLarge) return undefined;
+    throw err;
+  }
+  return batches;
 }

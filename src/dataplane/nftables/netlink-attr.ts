@@ -173,10 +173,14 @@ export function nftMessage(type: number, flags: number, attrs: Buffer[]): Buffer
   return message((NFNL_SUBSYS_NFTABLES << 8) | type, NLM_F_REQUEST | NLM_F_ACK | flags, 0, NFPROTO_INET, 0, attrs);
 }
 
-/** `messages` between batch begin and end, numbered in order: what the kernel applies all or nothing. */
+/**
+ * `messages` (a buffer may hold several, one after the other) between batch begin and end, each
+ * numbered in order: what the kernel applies all or nothing.
+ */
 export function batch(messages: readonly Buffer[]): Buffer {
   const all = [message(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, 0, 0, NFNL_SUBSYS_NFTABLES, []), ...messages];
   all.push(message(NFNL_MSG_BATCH_END, NLM_F_REQUEST, 0, 0, NFNL_SUBSYS_NFTABLES, []));
-  all.forEach((m, i) => m.writeUInt32LE(i + 1, 8));
-  return Buffer.concat(all);
+  const out = Buffer.concat(all);
+  for (let at = 0, seq = 1; at < out.length; at += align4(out.readUInt32LE(at)), seq++) out.writeUInt32LE(seq, at + 8);
+  return out;
 }

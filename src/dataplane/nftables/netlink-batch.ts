@@ -7,8 +7,8 @@
  * element (~10 ms with 10,000 chains, docs/dataplane.md "One change at scale"); the kernel itself
  * takes a fraction of a millisecond for an element. So the everyday changes — elements (a remote
  * endpoint's address joining a set), sets created, chains added, flushed, refilled and deleted (a
- * policy written or edited) — go this way, and the rest (base chains, maps created, interval sets,
- * a new table) through nft.
+ * policy written or edited), verdict maps and base chains created — go this way, and the rest
+ * (interval sets, anonymous sets and maps in rules, a new table) through nft.
  *
  * Rules: parsed into expressions by rule-parse.ts, encoded by rule-encode.ts; a rule text that is
  * not supported there makes the whole transaction go through nft.
@@ -23,10 +23,11 @@
  * 4-byte-aligned slot (a concatenation's registers), in network byte order; an interface name is
  * 16 bytes padded with zeros.
  */
-import { parseIp } from '../../net/mod.ts';
-import { align4, attr, AttrTooLarge, batch, CHAIN_VERDICTS, MessageWriter, nested, NFTA_DATA_VALUE, NftMsg, nftMessage, NLA_F_NESTED, NLM_F_APPEND, NLM_F_CREATE, stringAttr, u32Attr, verdictAttr } from './netlink-attr.ts';
+import { parseIp, parseIpNet } from '../../net/mod.ts';
+import { align4, attr, AttrTooLarge, batch, CHAIN_VERDICTS, MessageWriter, nested, NFTA_DATA_VALUE, NftMsg, nftMessage, NLA_F_NESTED, NLM_F_APPEND, NLM_F_CREATE, stringAttr, u32Attr, verdictAttr, VERDICTS } from './netlink-attr.ts';
 import { commentUserdata, encodeExpressions } from './rule-encode.ts';
 import { isChainName, parseRule, type Expr } from './rule-parse.ts';
+import type { BaseChainSpec } from './state.ts';
 
 /** One element command: add or delete some elements of a set or verdict map. */
 export interface ElementOp {
@@ -49,6 +50,8 @@ export interface ElementOp {
 export type TxOp =
   | { kind: 'elements'; op: ElementOp }
   | { kind: 'addSet'; set: string; keyType: string; flags: readonly string[] }
+  | { kind: 'addMap'; map: string; keyType: string }
+  | { kind: 'addBaseChain'; chain: string; base: BaseChainSpec }
   | { kind: 'addChain'; chain: string }
   | { kind: 'flushChain'; chain: string }
   | { kind: 'addRule'; chain: string; body: string; comment: string }
@@ -59,12 +62,17 @@ export type TxOp =
 const NFTA_SET_ELEM_LIST_TABLE = 1;
 const NFTA_SET_ELEM_LIST_SET = 2;
 const NFTA_SET_ELEM_LIST_ELEMENTS = 3;
-const NFTA_LIST_ELEM = 1;
+const NFTA_SET_ELEM_LIST_SET_ID = 4;
 const NFTA_SET_ELEM_KEY = 1;
 const NFTA_SET_ELEM_DATA = 2;
 /** NFTA_CHAIN_*, NFTA_RULE_*, NFTA_SET_* attributes. */
 const CHAIN_TABLE = 1;
 const CHAIN_NAME = 3;
+const CHAIN_HOOK = 4;
+const CHAIN_POLICY = 5;
+const CHAIN_TYPE = 7;
+const HOOK_NUM = 1;
+const HOOK_PRIORITY = 2;
 const RULE_TABLE = 1;
 const RULE_CHAIN = 2;
 const RULE_EXPRESSIONS = 4;
@@ -74,6 +82,10 @@ const SET_NAME = 2;
 const SET_FLAGS = 3;
 const SET_KEY_TYPE = 4;
 const SET_KEY_LEN = 5;
+const SET_DATA_TYPE = 6;
+const SET_DATA_LEN = 7;
+const SET_DESC = 9;
+const SET_DESC_SIZE = 1;
 const SET_ID = 10;
 const SET_USERDATA = 13;
 
@@ -92,6 +104,40 @@ const SET_KEYS: Record<string, { type: number; len: number; userdata: string }> 
   'ipv6_addr . inet_proto . inet_service': { type: (8 << 12) | (12 << 6) | 13, len: 24, userdata: '00040000000003080004' + '0d0000000100' },
 };
 const IFNAMSIZ = 16;
+/** NFT_SET_INTERVAL, and an element's NFT_SET_ELEM_INTERVAL_END (NFTA_SET_ELEM_FLAGS). */
+const NFT_SET_INTERVAL = 0x4;
+const NFT_SET_ELEM_INTERVAL_END = 1;
+const NFTA_SET_ELEM_FLAGS = 3;
+/** NFT_SET_MAP, and the data type of a verdict map's values (NFT_DATA_VERDICT). */
+const NFT_SET_MAP = 0x8;
+const NFT_DATA_VERDICT = 0xffffff00;
+/**
+ * The key types of the verdict maps Margay creates (`type ifname : verdict`), as nft 1.0.6 sends
+ * them (`nft --debug=mnl`): datatype, key length, user data (key in host byte order, data byte
+ * order and interval flag of the values).
+ */
+const MAP_KEYS: Record<string, { type: number; len: number; userdata: string }> = {
+  ifname: { type: 41, len: IFNAMSIZ, userdata: '000401000000' + '010400000000' + '060400000000' },
+};
+/** NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_MAP: a rule's `vmap { … }`. */
+const ANONYMOUS_MAP = 0x1 | 0x2 | NFT_SET_MAP;
+/** The name nft gives an anonymous map (the kernel numbers it). */
+const ANONYMOUS_MAP_NAME = '__map%d';
+/**
+ * The selectors of the dispatch chains' `vmap { … }` (render-dispatch.ts), as nft 1.0.6 creates
+ * their anonymous maps: key type, key length, the key's byte order in the user data (host for
+ * `meta l4proto`, network for `th dport`), then the values' byte order, typeof and interval flag.
+ */
+const ANONYMOUS_MAP_KEYS: Record<string, { keyType: string; type: number; len: number; userdata: string }> = {
+  'meta l4proto': { keyType: 'inet_proto', type: 12, len: 1, userdata: '000401000000' },
+  'th dport': { keyType: 'inet_service', type: 13, len: 2, userdata: '000402000000' },
+};
+const ANONYMOUS_MAP_USERDATA_TAIL = '010400000000' + '04080004010000000100' + '060400000000';
+/** A rule that is one anonymous verdict map lookup: `<selector> vmap { <key> : <verdict>, … }`. */
+const VMAP_RULE = /^(meta l4proto|th dport) vmap \{ ([^{}]+) \}$/;
+
+/** Hook numbers of an `inet` base chain (enum nf_inet_hooks). */
+const HOOKS: Record<BaseChainSpec['hook'], number> = { prerouting: 0, input: 1, forward: 2, output: 3, postrouting: 4 };
 
 /** Protocol names nft prints for `inet_proto` keys. */
 const PROTOCOLS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, ipv6_icmp: 58, 'ipv6-icmp': 58, icmpv6: 58, sctp: 132, udplite: 136 };
@@ -155,8 +201,8 @@ function encodeVerdict(text: string): Buffer | undefined {
   return extra === undefined ? verdictAttr(word, chain) : undefined;
 }
 
-/** One element op's message, or undefined when some element cannot be encoded. */
-function encodeOp(table: string, op: ElementOp): Buffer | undefined {
+/** One element op's message (of a set created in this batch as `setId`, for an anonymous one), or undefined when some element cannot be encoded. */
+function encodeOp(table: string, op: ElementOp, setId?: number): Buffer | undefined {
   if (op.flags.includes('interval') || op.elements.length === 0) return undefined;
   const elements: Buffer[] = [];
   for (const e of op.elements) {
@@ -168,12 +214,14 @@ function encodeOp(table: string, op: ElementOp): Buffer | undefined {
       if (!verdict) return undefined;
       parts.push(nested(NFTA_SET_ELEM_DATA, [verdict]));
     }
-    elements.push(nested(NFTA_LIST_ELEM, parts));
+    // Numbered 1, 2, … as libnftnl numbers them (the kernel reads the list in order, whatever the type).
+    elements.push(nested(elements.length + 1, parts));
   }
   const add = op.verb === 'add';
   return nftMessage(add ? NftMsg.newSetElem : NftMsg.delSetElem, add ? NLM_F_CREATE : 0, [
     stringAttr(NFTA_SET_ELEM_LIST_TABLE, table),
     stringAttr(NFTA_SET_ELEM_LIST_SET, op.set),
+    ...(setId === undefined ? [] : [u32Attr(NFTA_SET_ELEM_LIST_SET_ID, setId)]),
     nested(NFTA_SET_ELEM_LIST_ELEMENTS, elements),
   ]);
 }
@@ -275,15 +323,129 @@ function encodeRule(table: string, chain: string, body: string, comment: string,
 /** A set created (`add set`), numbered `id` in its batch as nft numbers them, or undefined when its type is not supported. */
 function encodeSet(table: string, name: string, keyType: string, flags: readonly string[], id: number): Buffer | undefined {
   const key = SET_KEYS[keyType.replace(/\s+/g, ' ').trim()];
-  if (!key || flags.length > 0) return undefined;
+  const interval = flags.length === 1 && flags[0] === 'interval' && (keyType === 'ipv4_addr' || keyType === 'ipv6_addr');
+  if (!key || (flags.length > 0 && !interval)) return undefined;
   return nftMessage(NftMsg.newSet, NLM_F_CREATE, [
     stringAttr(SET_TABLE, table),
     stringAttr(SET_NAME, name),
-    u32Attr(SET_FLAGS, 0),
+    u32Attr(SET_FLAGS, interval ? NFT_SET_INTERVAL : 0),
     u32Attr(SET_KEY_TYPE, key.type),
     u32Attr(SET_KEY_LEN, key.len),
     u32Attr(SET_ID, id),
     attr(SET_USERDATA, Buffer.from(key.userdata, 'hex')),
+  ]);
+}
+
+/** A verdict map created (`add map … { type … : verdict; }`), numbered `id` in its batch, or undefined when its key type is not supported. */
+function encodeMap(table: string, name: string, keyType: string, id: number): Buffer | undefined {
+  const key = MAP_KEYS[keyType.trim()];
+  return key && verdictMapMessage(table, name, NFT_SET_MAP, key, id, key.userdata);
+}
+
+/** NEWSET of a verdict map (named, or anonymous with its size), attributes in nft 1.0.6's order. */
+function verdictMapMessage(table: string, name: string, flags: number, key: { type: number; len: number }, id: number, userdata: string, size?: number): Buffer {
+  return nftMessage(NftMsg.newSet, NLM_F_CREATE, [
+    stringAttr(SET_TABLE, table),
+    stringAttr(SET_NAME, name),
+    u32Attr(SET_FLAGS, flags),
+    u32Attr(SET_KEY_TYPE, key.type),
+    u32Attr(SET_KEY_LEN, key.len),
+    u32Attr(SET_DATA_TYPE, NFT_DATA_VERDICT),
+    u32Attr(SET_DATA_LEN, 0),
+    u32Attr(SET_ID, id),
+    ...(size === undefined ? [] : [nested(SET_DESC, [u32Attr(SET_DESC_SIZE, size)])]),
+    attr(SET_USERDATA, Buffer.from(userdata, 'hex')),
+  ]);
+}
+
+/** A base chain created (`add chain … { type … hook … priority …; policy …; }`) as nft 1.0.6 sends it. */
+function encodeBaseChain(table: string, name: string, base: BaseChainSpec): Buffer | undefined {
+  const policy = VERDICTS[base.policy];
+  const hook = HOOKS[base.hook];
+  if (policy === undefined || hook === undefined || !Number.isInteger(base.priority)) return undefined;
+  return nftMessage(NftMsg.newChain, NLM_F_CREATE, [
+    stringAttr(CHAIN_TABLE, table),
+    stringAttr(CHAIN_NAME, name),
+    stringAttr(CHAIN_TYPE, base.type),
+    u32Attr(CHAIN_POLICY, policy),
+    nested(CHAIN_HOOK, [u32Attr(HOOK_NUM, hook), u32Attr(HOOK_PRIORITY, base.priority)]),
+  ]);
+}
+
+/**
+ * A rule that is one anonymous verdict map (`th dport vmap { 80 : goto a, … }`) as nft 1.0.6
+ * sends it: the map created (anonymous, constant, numbered `id`), its elements, then the rule
+ * looking it up by name and id; undefined for other rules, interval keys (`8000-8100`) included.
+ */
+function encodeVmapRule(table: string, chain: string, body: string, comment: string, id: () => number): Buffer[] | undefined {
+  const m = VMAP_RULE.exec(body);
+  const key = m && ANONYMOUS_MAP_KEYS[m[1]!];
+  const userdata = commentUserdata(comment);
+  if (!m || !key || !userdata) return undefined;
+  const elements: Array<{ key: string; verdict: string }> = [];
+  for (const item of m[2]!.split(',')) {
+    const [k, v, extra] = item.split(' : ').map((t) => t.trim());
+    if (!k || !v || extra !== undefined || k.includes('-')) return undefined;
+    elements.push({ key: k, verdict: v });
+  }
+  // The selector's load, as a lookup of a named map would have it.
+  const load = parseRule(`${m[1]} vmap @x`)?.[0];
+  const loadBytes = load && encodeExpressions([load]);
+  if (!loadBytes) return undefined;
+  const setId = id();
+  const set = verdictMapMessage(table, ANONYMOUS_MAP_NAME, ANONYMOUS_MAP, key, setId, key.userdata + ANONYMOUS_MAP_USERDATA_TAIL, elements.length);
+  const elems = encodeOp(table, { verb: 'add', set: ANONYMOUS_MAP_NAME, keyType: key.keyType, flags: [], elements }, setId);
+  if (!elems) return undefined;
+  // lookup: source register 1, verdict register, the map by name and batch id (libnftnl's order).
+  const lookup = nested(LIST_ELEM, [
+    stringAttr(EXPR_NAME, 'lookup'),
+    nested(EXPR_DATA, [u32Attr(2, 1), u32Attr(3, 0), stringAttr(1, ANONYMOUS_MAP_NAME), u32Attr(4, setId)]),
+  ]);
+  const rule = nftMessage(NftMsg.newRule, NLM_F_CREATE | NLM_F_APPEND, [
+    stringAttr(RULE_TABLE, table),
+    stringAttr(RULE_CHAIN, chain),
+    nested(RULE_EXPRESSIONS, [...loadBytes, lookup]),
+    attr(RULE_USERDATA, userdata),
+  ]);
+  return [set, elems, rule];
+}
+
+/**
+ * The elements of an interval set of addresses created in the same batch (`setId`), as nft 1.0.6
+ * sends them for a new set: the ranges sorted, each as its start and its end (the next address,
+ * flagged), after an end element at the zero address when the first range does not start there.
+ * Undefined (nft) for ranges that overlap or touch, or reach the last address, whose handling
+ * was not checked here.
+ */
+function encodeFreshIntervals(table: string, op: ElementOp, setId: number): Buffer | undefined {
+  const bits = op.keyType === 'ipv4_addr' ? 32 : op.keyType === 'ipv6_addr' ? 128 : 0;
+  if (op.verb !== 'add' || bits === 0 || op.elements.length === 0) return undefined;
+  const ranges: Array<[bigint, bigint]> = [];
+  for (const e of op.elements) {
+    const net = parseIpNet(e.key, { allowBareIp: true });
+    if (!net || net.cidr.family !== (bits === 32 ? 4 : 6)) return undefined;
+    const start = net.cidr.base;
+    ranges.push([start, start + (1n << BigInt(bits - net.cidr.prefix))]);
+  }
+  ranges.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  for (let i = 1; i < ranges.length; i++) if (ranges[i]![0] <= ranges[i - 1]![1]) return undefined;
+  if (ranges[ranges.length - 1]![1] >= 1n << BigInt(bits)) return undefined;
+  const bytes = (v: bigint): Buffer => Buffer.from(v.toString(16).padStart(bits / 4, '0'), 'hex');
+  const elements: Buffer[] = [];
+  const element = (v: bigint, end: boolean): void => {
+    const key = nested(NFTA_SET_ELEM_KEY, [attr(NFTA_DATA_VALUE, bytes(v))]);
+    elements.push(nested(elements.length + 1, end ? [u32Attr(NFTA_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END), key] : [key]));
+  };
+  if (ranges[0]![0] !== 0n) element(0n, true);
+  for (const [start, end] of ranges) {
+    element(start, false);
+    element(end, true);
+  }
+  return nftMessage(NftMsg.newSetElem, NLM_F_CREATE, [
+    stringAttr(NFTA_SET_ELEM_LIST_TABLE, table),
+    stringAttr(NFTA_SET_ELEM_LIST_SET, op.set),
+    u32Attr(NFTA_SET_ELEM_LIST_SET_ID, setId),
+    nested(NFTA_SET_ELEM_LIST_ELEMENTS, elements),
   ]);
 }
 
@@ -306,12 +468,22 @@ export class TxOpEncoder {
   /** The rule bodies' expressions, remembered while this encoder lives. */
   readonly rules = new RuleExpressions();
   #sets = 0;
+  /** Interval sets created by this encoder without elements yet → their batch ids. */
+  readonly #freshIntervals = new Map<string, number>();
 
   constructor(readonly table: string) {}
 
-  /** One command's message, or undefined when it has no netlink form here. @throws {AttrTooLarge} */
+  /** One command's message (or messages, one after the other), or undefined when it has no netlink form here. @throws {AttrTooLarge} */
   encode(op: TxOp): Buffer | undefined {
-    return encodeTxOp(this.table, op, () => ++this.#sets, this.rules);
+    if (op.kind === 'elements' && op.op.flags.includes('interval')) {
+      // Only a new set's first elements (nft's form for a set that holds some was not checked).
+      const id = this.#freshIntervals.get(op.op.set);
+      this.#freshIntervals.delete(op.op.set);
+      return id === undefined ? undefined : encodeFreshIntervals(this.table, op.op, id);
+    }
+    const m = encodeTxOp(this.table, op, () => ++this.#sets, this.rules);
+    if (m && op.kind === 'addSet' && op.flags.includes('interval')) this.#freshIntervals.set(op.set, this.#sets);
+    return m;
   }
 }
 
@@ -322,6 +494,10 @@ function encodeTxOp(table: string, op: TxOp, setId: () => number, rules: RuleExp
       return encodeOp(table, op.op);
     case 'addSet':
       return encodeSet(table, op.set, op.keyType, op.flags, setId());
+    case 'addMap':
+      return encodeMap(table, op.map, op.keyType, setId());
+    case 'addBaseChain':
+      return encodeBaseChain(table, op.chain, op.base);
     case 'addChain': {
       const w = new MessageWriter(64 + 3 * (table.length + op.chain.length));
       w.string(CHAIN_TABLE, table);
@@ -330,8 +506,13 @@ function encodeTxOp(table: string, op: TxOp, setId: () => number, rules: RuleExp
     }
     case 'flushChain':
       return nftMessage(NftMsg.delRule, 0, [stringAttr(RULE_TABLE, table), stringAttr(RULE_CHAIN, op.chain)]);
-    case 'addRule':
+    case 'addRule': {
+      if (op.body.includes(' vmap { ')) {
+        const messages = encodeVmapRule(table, op.chain, op.body, op.comment, setId);
+        return messages && Buffer.concat(messages);
+      }
       return encodeRule(table, op.chain, op.body, op.comment, rules);
+    }
     case 'deleteChain':
       return nftMessage(NftMsg.delChain, 0, [stringAttr(CHAIN_TABLE, table), stringAttr(CHAIN_NAME, op.chain)]);
     case 'deleteSet':
