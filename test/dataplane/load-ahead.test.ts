@@ -135,6 +135,60 @@ describe('nftables driver - load ahead', () => {
     assert.doesNotMatch(kernel.loads[1]!, /create table/);
   });
 
+  /** A driver with a netlink writer playing the helper: it takes the stream once the stream has ended. */
+  function streamingDriver(kernel: ReturnType<typeof nft>): { driver: NftablesDriver; streamed: () => boolean } {
+    let streamed = false;
+    const writer = {
+      applyBatch: async () => undefined,
+      streamBatches: async () => {
+        await new Promise((r) => setTimeout(r, 0));
+        streamed = true;
+      },
+    };
+    return { driver: new NftablesDriver(kernel.runner, { elementWriter: writer, switchOnNetlink: false }), streamed: () => streamed };
+  }
+
+  it('a chain waiting in the stream that is removed before its references go is dropped, not sent', async () => {
+    const kernel = nft({ tables: NO_TABLES });
+    const { driver } = streamingDriver(kernel);
+    const d = desired();
+    // Jumps to a chain not rendered yet: it waits in the stream.
+    d.setChain({ name: 'fw-list', rules: [rule('jump pi-np/late', 'late')] });
+    driver.prefetch({ probeFirst: true });
+    assert.equal(await driver.loadAhead(d), true);
+    d.deleteChain('fw-list');
+    d.setChain({ name: 'pi-np/late', rules: [rule('accept', 'late')] });
+    assert.equal(driver.continueAhead(d, { names: { chains: ['pi-np/late'], sets: [] } }), true);
+    assert.equal(driver.continueAhead(d, { end: true }), true);
+    const out = await driver.apply(d, d.takeDirty());
+    assert.equal(out.ahead?.error, undefined);
+    assert.equal(out.error, undefined);
+  });
+
+  it('a stream that cannot be extended ends, and the apply reads the kernel instead of trusting what it sent', async () => {
+    const kernel = nft({ tables: NO_TABLES });
+    const { driver, streamed } = streamingDriver(kernel);
+    const d = desired();
+    driver.prefetch({ probeFirst: true });
+    assert.equal(await driver.loadAhead(d), true);
+    // A part that fails half-way (a write error, say): what went in is no longer known.
+    const stream = (driver as unknown as { ahead: { stream: { add: () => void } } }).ahead.stream;
+    stream.add = () => {
+      throw new Error('ENOSPC: no space left on device');
+    };
+    d.setChain({ name: 'pi-np/late', rules: [rule('accept', 'late')] });
+    assert.equal(driver.continueAhead(d, { names: { chains: ['pi-np/late'], sets: [] } }), false, 'the part failed: no more parts');
+    assert.equal(driver.continueAhead(d, { end: true }), false, 'the stream has ended');
+    const out = await driver.apply(d, d.takeDirty());
+    assert.ok(streamed(), 'the helper was given the stream');
+    assert.match(String(out.ahead?.error?.message), /ENOSPC/, 'the load ahead counts as failed');
+    assert.equal(out.error, undefined);
+    assert.equal(out.fullSync, true);
+    assert.equal(kernel.lists, 2, 'read with the probe, and again after the failure');
+    assert.match(kernel.loads.at(-1)!, /add chain inet margay pi-np\/late/);
+    assert.match(kernel.loads.at(-1)!, /add chain inet margay filter-forward/);
+  });
+
   it('removes its temporary file once nft has run', async () => {
     const seen: string[] = [];
     const base = nft({ tables: NO_TABLES });

@@ -134,7 +134,12 @@ export class AheadStream {
 
   /** The chains that can go now, their references gone or going with them; the others wait. */
   #ready(desired: DesiredState, names: Iterable<string>): string[] {
-    const candidates = new Map(this.#waiting);
+    // Waiting chains as they are now: one may have been removed or rewritten since it first waited.
+    const candidates = new Map<string, Refs>();
+    for (const name of this.#waiting.keys()) {
+      const spec = desired.chains.get(name);
+      if (spec && !spec.base) candidates.set(name, references(spec.rules));
+    }
     this.#waiting.clear();
     for (const name of names) {
       const spec = desired.chains.get(name);

@@ -142,6 +142,8 @@ interface Ahead {
   commands: number;
   /** The netlink stream it goes as, which {@link NftablesDriver.continueAhead} extends (none through nft). */
   stream?: AheadStream;
+  /** Why extending the stream failed: the stream was ended, and the apply reads the kernel instead of trusting `view`. */
+  failed?: Error;
 }
 
 /** The path of a private file for a load ahead (written at once, so that nft or the helper reads it without waiting for this thread). */
@@ -258,10 +260,11 @@ export class NftablesDriver {
       const stream = new AheadStream(file, this.table, { maxBytes: MAX_NETLINK_BATCH });
       try {
         stream.add(desired, scope);
-      } catch (err) {
+      } catch {
+        // Nothing was handed to the helper yet: no load ahead, the apply loads everything at once.
         stream.end();
         await unlink(file).catch(() => undefined);
-        throw err;
+        return false;
       }
       const done = settleAhead(writer.streamBatches(file, `ahead-${randomBytes(8).toString('hex')}`), file);
       this.ahead = { done, view: stream.view, commands: 0, stream };
@@ -289,20 +292,35 @@ export class NftablesDriver {
    * the batches as they are written, and none after one was refused. False without such a stream.
    */
   continueAhead(desired: DesiredState, options: { names?: { chains: Iterable<string>; sets: Iterable<string> }; end?: boolean } = {}): boolean {
-    const stream = this.ahead?.stream;
-    if (!stream || stream.ended) return false;
-    if (options.names) stream.add(desired, options.names);
-    if (options.end) {
-      const view = stream.view;
-      const chains = [...desired.chains.keys()].filter((n) => !view.chains.has(n));
-      const sets = [...desired.sets.keys()].filter((n) => !view.sets.has(n));
-      try {
+    const ahead = this.ahead;
+    const stream = ahead?.stream;
+    if (!ahead || !stream || stream.ended) return false;
+    try {
+      if (options.names) stream.add(desired, options.names);
+      if (options.end) {
+        const view = stream.view;
+        const chains = [...desired.chains.keys()].filter((n) => !view.chains.has(n));
+        const sets = [...desired.sets.keys()].filter((n) => !view.sets.has(n));
         stream.add(desired, { chains, sets });
-      } finally {
-        stream.end();
       }
+    } catch (err) {
+      // A part may have gone in half: the view no longer says what the kernel holds. The stream
+      // ends (the helper stops waiting for more), and the apply reads the kernel and repairs.
+      ahead.failed = err instanceof Error ? err : new Error(String(err));
+      this.endStream(stream);
+      return false;
     }
+    if (options.end) this.endStream(stream);
     return true;
+  }
+
+  /** Ends a load ahead's stream; a failure to write its end leaves the helper to its own timeout. */
+  private endStream(stream: AheadStream): void {
+    try {
+      stream.end();
+    } catch {
+      // The file is closed either way; the helper gives up on a stream that stops growing.
+    }
   }
 
   /** Waits for a load ahead; its view when it went in, else the error (the kernel must be read). */
@@ -310,8 +328,8 @@ export class NftablesDriver {
     const ahead = this.ahead;
     this.ahead = undefined;
     if (ahead === undefined) return undefined;
-    ahead.stream?.end(); // the helper answers once the stream ends
-    const error = await ahead.done;
+    if (ahead.stream) this.endStream(ahead.stream); // the helper answers once the stream ends
+    const error = (await ahead.done) ?? ahead.failed;
     if (ahead.stream) ahead.commands = ahead.stream.commands;
     return error ? { outcome: { commands: ahead.commands, error } } : { view: ahead.view, outcome: { commands: ahead.commands } };
   }
