@@ -162,6 +162,52 @@ describe('nftables netlink batch - keys', () => {
     assert.equal(encodeTransactionBatch('t', ops(['10.0.0.0/8']).slice(1, 2)), undefined);
   });
 
+  it('creates concatenated interval sets (`ifname . ipv4_addr`, flags interval) with elements as nft 1.0.6 does (`nft --debug=mnl`)', () => {
+    const v4 = ['"cali1" . 10.244.1.1/32', '"cali2" . 10.244.0.0/16', '"cali12345678901" . 192.168.1.0/24'];
+    const batch = encodeTransactionBatch('t', [
+      { kind: 'addSet', set: 's', keyType: 'ifname . ipv4_addr', flags: ['interval'] },
+      { kind: 'elements', op: { verb: 'add', set: 's', keyType: 'ifname . ipv4_addr', flags: ['interval'], elements: v4.map((key) => ({ key })) } },
+      { kind: 'addSet', set: 's6', keyType: 'ifname . ipv6_addr', flags: ['interval'] },
+      { kind: 'elements', op: { verb: 'add', set: 's6', keyType: 'ifname . ipv6_addr', flags: ['interval'], elements: [{ key: '"cali1" . fd00::1/128' }, { key: '"cali2" . fd00:b::/64' }] } },
+    ])!;
+    // Each message after its 16-byte header, as nft sent them for the same sets and elements:
+    // flags interval|concat, the field lengths in NFTA_SET_DESC_CONCAT, each element a key and a key end.
+    const captured = [
+      '010000000600010074000000060002007300000008000300000000840800040000000a47080005000000001408000a0000000001200009801c0002800c00018008000100000000100c000180080001000000000414000d00000400000000030800040d0000000100',
+      '01000000060001007400000006000200730000000800040000000001b80003803c0001801c0001801800010063616c693100000000000000000000000af401011c000a801800010063616c693100000000000000000000000af401013c0002801c0001801800010063616c693200000000000000000000000af400001c000a801800010063616c693200000000000000000000000af4ffff3c0003801c0001801800010063616c69313233343536373839303100c0a801001c000a801800010063616c69313233343536373839303100c0a801ff',
+      '010000000600010074000000070002007336000008000300000000840800040000000a48080005000000002008000a0000000002200009801c0002800c00018008000100000000100c000180080001000000001014000d00000400000000030800040d0000000100',
+      '01000000060001007400000007000200733600000800040000000002ac00038054000180280001802400010063616c69310000000000000000000000fd00000000000000000000000000000128000a802400010063616c69310000000000000000000000fd00000000000000000000000000000154000280280001802400010063616c69320000000000000000000000fd00000b00000000000000000000000028000a802400010063616c69320000000000000000000000fd00000b00000000ffffffffffffffff',
+    ];
+    const bodies = (b: Buffer): string[] => {
+      const out: string[] = [];
+      for (let at = 0; at < b.length; at += b.readUInt32LE(at)) out.push(b.subarray(at + 16, at + b.readUInt32LE(at)).toString('hex'));
+      return out.slice(1, -1);
+    };
+    assert.deepEqual(bodies(batch), captured);
+    // Added to and deleted from a set that exists (nft also sends a set id when adding, `0800040000000001`, which names no set of the batch: left out).
+    const existing = (verb: 'add' | 'delete', key: string): Buffer =>
+      encodeElementBatch('t', [{ verb, set: 's', keyType: 'ifname . ipv4_addr', flags: ['interval'], elements: [{ key }] }])!;
+    const added = '0100000006000100740000000600020073000000' + '0800040000000001' + '400003803c0001801c0001801800010063616c693300000000000000000000000a0100001c000a801800010063616c693300000000000000000000000a01ffff';
+    assert.deepEqual(bodies(existing('add', '"cali3" . 10.1.0.0/16')), [added.replace('0800040000000001', '')]);
+    assert.equal(headers(existing('add', '"cali3" . 10.1.0.0/16'))[1]!.type, (10 << 8) | 12);
+    const deleted = existing('delete', '"cali1" . 10.244.1.1/32');
+    assert.equal(headers(deleted)[1]!.type, (10 << 8) | 14);
+    assert.deepEqual(bodies(deleted), ['0100000006000100740000000600020073000000400003803c0001801c0001801800010063616c693100000000000000000000000af401011c000a801800010063616c693100000000000000000000000af40101']);
+    // Read back as an address without a prefix: the same element.
+    assert.deepEqual(bodies(existing('delete', '"cali1" . 10.244.1.1')), bodies(deleted));
+    // What is not an interface and a net of the set's family: nft.
+    for (const key of ['"cali1" . fd00::1', '"cali*" . 10.0.0.0/8', '10.0.0.0/8', '"cali1" . 10.0.0.0/8 . 1', '"cali1234567890123" . 10.0.0.1']) {
+      assert.equal(existing('add', key), undefined, key);
+    }
+    // Many elements: several messages of at most 500, each element list within a netlink attribute.
+    const many = Array.from({ length: 1200 }, (_, i) => ({ key: `"cali${i}" . fd00::${i.toString(16)}/128` }));
+    const large = encodeElementBatch('t', [{ verb: 'add', set: 's6', keyType: 'ifname . ipv6_addr', flags: ['interval'], elements: many }])!;
+    assert.deepEqual(
+      headers(large).map((m) => m.type),
+      [0x10, (10 << 8) | 12, (10 << 8) | 12, (10 << 8) | 12, 0x11],
+    );
+  });
+
   it('frames chains and rules: new chain, flush, rules appended, chain and set deleted, in the order given', () => {
     const batch = encodeTransactionBatch('margay', [
       { kind: 'addChain', chain: 'pi-gnp/x' },

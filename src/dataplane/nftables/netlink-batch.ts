@@ -86,6 +86,9 @@ const SET_DATA_TYPE = 6;
 const SET_DATA_LEN = 7;
 const SET_DESC = 9;
 const SET_DESC_SIZE = 1;
+/** NFTA_SET_DESC_CONCAT: the fields of a concatenated interval key, each as NFTA_LIST_ELEM { NFTA_SET_FIELD_LEN }. */
+const SET_DESC_CONCAT = 2;
+const SET_FIELD_LEN = 1;
 const SET_ID = 10;
 const SET_USERDATA = 13;
 
@@ -96,14 +99,36 @@ const SET_USERDATA = 13;
  * registers) and the user data nft stores (the key's byte order, and for a concatenation the
  * description of its fields).
  */
+/** The user data nft stores for a concatenated key (key byte order, then its typeof description). */
+const CONCAT_USERDATA = '00040000000003080004' + '0d0000000100';
 const SET_KEYS: Record<string, { type: number; len: number; userdata: string }> = {
   inet_proto: { type: 12, len: 1, userdata: '000400000000' },
   ipv4_addr: { type: 7, len: 4, userdata: '000402000000' },
   ipv6_addr: { type: 8, len: 16, userdata: '000402000000' },
-  'ipv4_addr . inet_proto . inet_service': { type: (7 << 12) | (12 << 6) | 13, len: 12, userdata: '00040000000003080004' + '0d0000000100' },
-  'ipv6_addr . inet_proto . inet_service': { type: (8 << 12) | (12 << 6) | 13, len: 24, userdata: '00040000000003080004' + '0d0000000100' },
+  'ipv4_addr . inet_proto . inet_service': { type: (7 << 12) | (12 << 6) | 13, len: 12, userdata: CONCAT_USERDATA },
+  'ipv6_addr . inet_proto . inet_service': { type: (8 << 12) | (12 << 6) | 13, len: 24, userdata: CONCAT_USERDATA },
 };
 const IFNAMSIZ = 16;
+/**
+ * The concatenated interval sets Margay creates (the anti-spoofing sets `wl-src-v4/v6`: `ifname .
+ * <address>`, flags interval), as nft 1.0.6 creates them (`nft --debug=mnl`): flags interval and
+ * concat, the datatype (the two types 6 bits apart), the key length (16 + the address, each field
+ * in 4-byte registers), each field's length in NFTA_SET_DESC_CONCAT, and the user data of a
+ * concatenation.
+ */
+const CONCAT_INTERVAL_KEYS: Record<string, { type: number; fields: readonly number[]; family: 4 | 6 }> = {
+  'ifname . ipv4_addr': { type: (41 << 6) | 7, fields: [IFNAMSIZ, 4], family: 4 },
+  'ifname . ipv6_addr': { type: (41 << 6) | 8, fields: [IFNAMSIZ, 16], family: 6 },
+};
+/** NFT_SET_CONCAT: a set whose interval keys are concatenations (the kernel's pipapo set). */
+const NFT_SET_CONCAT = 0x80;
+/** NFTA_SET_ELEM_KEY_END: the last key of a concatenated interval element (inclusive). */
+const NFTA_SET_ELEM_KEY_END = 10;
+/**
+ * Elements per message of a concatenated interval set: an `ifname . ipv6_addr` element takes 84
+ * bytes, and a message's element list is one attribute of at most 64 KiB.
+ */
+const CONCAT_ELEMENTS_PER_MESSAGE = 500;
 /** NFT_SET_INTERVAL, and an element's NFT_SET_ELEM_INTERVAL_END (NFTA_SET_ELEM_FLAGS). */
 const NFT_SET_INTERVAL = 0x4;
 const NFT_SET_ELEM_INTERVAL_END = 1;
@@ -322,9 +347,25 @@ function encodeRule(table: string, chain: string, body: string, comment: string,
 
 /** A set created (`add set`), numbered `id` in its batch as nft numbers them, or undefined when its type is not supported. */
 function encodeSet(table: string, name: string, keyType: string, flags: readonly string[], id: number): Buffer | undefined {
-  const key = SET_KEYS[keyType.replace(/\s+/g, ' ').trim()];
-  const interval = flags.length === 1 && flags[0] === 'interval' && (keyType === 'ipv4_addr' || keyType === 'ipv6_addr');
-  if (!key || (flags.length > 0 && !interval)) return undefined;
+  const type = keyType.replace(/\s+/g, ' ').trim();
+  const interval = flags.length === 1 && flags[0] === 'interval';
+  const concat = interval ? CONCAT_INTERVAL_KEYS[type] : undefined;
+  if (concat) {
+    // Attributes in nft 1.0.6's order: the field lengths (NFTA_SET_DESC) after the id.
+    const fields = concat.fields.map((len) => nested(LIST_ELEM, [u32Attr(SET_FIELD_LEN, len)]));
+    return nftMessage(NftMsg.newSet, NLM_F_CREATE, [
+      stringAttr(SET_TABLE, table),
+      stringAttr(SET_NAME, name),
+      u32Attr(SET_FLAGS, NFT_SET_INTERVAL | NFT_SET_CONCAT),
+      u32Attr(SET_KEY_TYPE, concat.type),
+      u32Attr(SET_KEY_LEN, concat.fields.reduce((n, len) => n + align4(len), 0)),
+      u32Attr(SET_ID, id),
+      nested(SET_DESC, [nested(SET_DESC_CONCAT, fields)]),
+      attr(SET_USERDATA, Buffer.from(CONCAT_USERDATA, 'hex')),
+    ]);
+  }
+  const key = SET_KEYS[type];
+  if (!key || (flags.length > 0 && !(interval && (type === 'ipv4_addr' || type === 'ipv6_addr')))) return undefined;
   return nftMessage(NftMsg.newSet, NLM_F_CREATE, [
     stringAttr(SET_TABLE, table),
     stringAttr(SET_NAME, name),
@@ -449,6 +490,47 @@ function encodeFreshIntervals(table: string, op: ElementOp, setId: number): Buff
   ]);
 }
 
+/**
+ * The elements of a concatenated interval set (`"cali1" . 10.0.0.0/16`: an interface and a net),
+ * added or deleted, as nft 1.0.6 sends them: each element on its own (the kernel's pipapo set
+ * needs no neighbours), its first key (the net's first address) and its last key
+ * (NFTA_SET_ELEM_KEY_END: the net's last address), in the order given; the set's batch id with
+ * the first elements of a set created in the same batch (nft also sends an id when adding to a set
+ * that exists, which the kernel does not use: left out here, as for plain sets). Several messages
+ * of at most {@link CONCAT_ELEMENTS_PER_MESSAGE} elements (the batch is one transaction either
+ * way). Undefined when an element is not an interface name and a net of the set's family.
+ */
+function encodeConcatIntervals(table: string, op: ElementOp, setId?: number): Buffer | undefined {
+  const key = CONCAT_INTERVAL_KEYS[op.keyType.replace(/\s+/g, ' ').trim()];
+  if (!key || op.elements.length === 0) return undefined;
+  const bytes = key.fields[1]!;
+  const messages: Buffer[] = [];
+  for (let from = 0; from < op.elements.length; from += CONCAT_ELEMENTS_PER_MESSAGE) {
+    const elements: Buffer[] = [];
+    for (const e of op.elements.slice(from, from + CONCAT_ELEMENTS_PER_MESSAGE)) {
+      const [name, net, extra] = e.key.split(' . ').map((t) => t.trim());
+      const iface = name === undefined ? undefined : encodeField('ifname', name);
+      const range = net === undefined ? undefined : parseIpNet(net, { allowBareIp: true });
+      if (!iface || !range || extra !== undefined || e.verdict !== undefined || range.cidr.family !== key.family) return undefined;
+      const bits = BigInt(8 * bytes);
+      const first = range.cidr.base;
+      const last = first + (1n << (bits - BigInt(range.cidr.prefix))) - 1n;
+      const value = (v: bigint): Buffer => attr(NFTA_DATA_VALUE, Buffer.concat([iface, Buffer.from(v.toString(16).padStart(2 * bytes, '0'), 'hex')]));
+      elements.push(nested(elements.length + 1, [nested(NFTA_SET_ELEM_KEY, [value(first)]), nested(NFTA_SET_ELEM_KEY_END, [value(last)])]));
+    }
+    const add = op.verb === 'add';
+    messages.push(
+      nftMessage(add ? NftMsg.newSetElem : NftMsg.delSetElem, add ? NLM_F_CREATE : 0, [
+        stringAttr(NFTA_SET_ELEM_LIST_TABLE, table),
+        stringAttr(NFTA_SET_ELEM_LIST_SET, op.set),
+        ...(setId === undefined || !add ? [] : [u32Attr(NFTA_SET_ELEM_LIST_SET_ID, setId)]),
+        nested(NFTA_SET_ELEM_LIST_ELEMENTS, elements),
+      ]),
+    );
+  }
+  return Buffer.concat(messages);
+}
+
 const TABLE_NAME = 1;
 const TABLE_FLAGS = 2;
 /** NLM_F_EXCL: `create`, refused when the object exists. */
@@ -476,7 +558,9 @@ export class TxOpEncoder {
   /** One command's message (or messages, one after the other), or undefined when it has no netlink form here. @throws {AttrTooLarge} */
   encode(op: TxOp): Buffer | undefined {
     if (op.kind === 'elements' && op.op.flags.includes('interval')) {
-      // Only a new set's first elements (nft's form for a set that holds some was not checked).
+      // Concatenations: elements each on its own, added to or deleted from any such set.
+      if (op.op.keyType.includes('.')) return encodeConcatIntervals(this.table, op.op, this.#freshIntervals.get(op.op.set));
+      // Plain ranges: only a new set's first elements (nft's form for a set that holds some was not checked).
       const id = this.#freshIntervals.get(op.op.set);
       this.#freshIntervals.delete(op.op.set);
       return id === undefined ? undefined : encodeFreshIntervals(this.table, op.op, id);
