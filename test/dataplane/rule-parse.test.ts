@@ -50,6 +50,8 @@ function show(e: Expr): string {
       return `log prefix ${e.prefix} `;
     case 'verdict':
       return e.chain === undefined ? `immediate reg 0 ${e.word}` : `immediate reg 0 ${e.word} -> ${e.chain}`;
+    case 'masq':
+      return `masq flags 0x${e.flags.toString(16)}`;
   }
 }
 
@@ -150,6 +152,10 @@ const GOLDEN: Array<[string, string[]]> = [
     'meta nfproto ipv4 iifname . ip saddr != @ws4 counter drop',
     [...NF4, 'meta load iifname => reg 1', 'payload load 4b @ network header + 12 => reg 2', 'lookup reg 1 set ws4 0x1', 'counter pkts 0 bytes 0', 'immediate reg 0 drop'],
   ],
+  [
+    'ip6 saddr @p6 ip6 daddr != @a6 masquerade fully-random',
+    [...NF6, 'payload load 16b @ network header + 8 => reg 1', 'lookup reg 1 set p6', 'payload load 16b @ network header + 24 => reg 1', 'lookup reg 1 set a6 0x1', 'masq flags 0x10'],
+  ],
 ];
 
 describe('nftables rule parser', () => {
@@ -172,7 +178,8 @@ describe('nftables rule parser', () => {
       'accept counter', // a verdict not last
       'log prefix "$x" counter',
       'jump 9chain',
-      'ip saddr 1.2.3.4 masquerade',
+      'ip saddr 1.2.3.4 masquerade', // only `masquerade fully-random` was checked
+      'ip saddr 1.2.3.4 masquerade fully-random accept', // nothing after it
       'meta l4proto tcp accept',
       '',
     ]) {
@@ -222,6 +229,8 @@ describe('nftables expression encoder', () => {
       '38000180' + '0e000100' + Buffer.from('immediate\0').toString('hex') + '0000' + '24000280' + '0800010000000000' + '18000280' + '14000280' + '08000100fffffffd' + '07000200' + '63320000',
     );
     assert.equal(encodeExpressions([{ kind: 'verdict', word: 'queue' }]), undefined);
+    // list element (28) { name "masq", data (12) { flags 0x10 } }, captured for `masquerade fully-random`.
+    assert.equal(encodeExpressions([{ kind: 'masq', flags: 0x10 }])![0]!.toString('hex'), '1c000180090001006d617371000000000c0002800800010000000010');
   });
 
   it('stores a comment as nft does, and refuses one longer than nft allows', () => {

@@ -146,8 +146,9 @@ const MAP_KEYS: Record<string, { type: number; len: number; userdata: string }> 
 };
 /** NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_MAP: a rule's `vmap { … }`. */
 const ANONYMOUS_MAP = 0x1 | 0x2 | NFT_SET_MAP;
-/** The name nft gives an anonymous map (the kernel numbers it). */
+/** The names nft gives an anonymous map and set (the kernel numbers them). */
 const ANONYMOUS_MAP_NAME = '__map%d';
+const ANONYMOUS_SET_NAME = '__set%d';
 /**
  * The selectors of the dispatch chains' `vmap { … }` (render-dispatch.ts), as nft 1.0.6 creates
  * their anonymous maps: key type, key length, the key's byte order in the user data (host for
@@ -451,6 +452,66 @@ function encodeVmapRule(table: string, chain: string, body: string, comment: str
   return [set, elems, rule];
 }
 
+/** NFT_SET_ANONYMOUS | NFT_SET_CONSTANT: a rule's `{ … }`. */
+const ANONYMOUS_SET = 0x1 | 0x2;
+/**
+ * The anonymous sets of values the renderers write (`icmpv6 type { 130, … }`: the ICMPv6 types a
+ * workload may always send to its host), as nft 1.0.6 creates them: key type, key length, user
+ * data (byte order and the selector's description).
+ */
+const ANONYMOUS_SET_KEYS: Record<string, { type: number; userdata: string }> = {
+  'icmpv6 type': { type: 29, userdata: '0004020000000314000407000000010c00040e000000010401000000' },
+};
+/** A rule with one anonymous set of one-byte values: what comes before, the selector, the values, the rest. */
+const SET_RULE = /^(.*?)\b(icmpv6 type) \{ (\d{1,3}(?:, \d{1,3})*) \}( .*)?$/;
+
+/**
+ * A rule that looks a value up in an anonymous set (`icmpv6 type { 130, 131 } accept`) as nft
+ * 1.0.6 sends it: the set created (`__set%d`, anonymous·constant, numbered `id`, with its size),
+ * its elements by batch id, then the rule, whose `lookup` names the set and its id. Undefined for
+ * other rules.
+ */
+function encodeSetRule(table: string, chain: string, body: string, comment: string, id: () => number): Buffer[] | undefined {
+  const m = SET_RULE.exec(body);
+  const key = m && ANONYMOUS_SET_KEYS[m[2]!];
+  const userdata = commentUserdata(comment);
+  if (!m || !key || !userdata) return undefined;
+  const values = m[3]!.split(', ').map(Number);
+  if (values.some((v) => v > 255) || new Set(values).size !== values.length) return undefined;
+  // The rule as a lookup of a named set, renamed to the anonymous one.
+  const exprs = parseRule(`${m[1]}${m[2]} @x${m[4] ?? ''}`);
+  const lookups = exprs?.filter((e) => e.kind === 'lookup') ?? [];
+  const lookup = lookups[0];
+  if (!exprs || lookups.length !== 1 || lookup?.kind !== 'lookup' || lookup.set !== 'x' || lookup.invert) return undefined;
+  const setId = id();
+  const encoded = encodeExpressions(exprs.map((e) => (e === lookup ? { ...lookup, set: ANONYMOUS_SET_NAME, setId } : e)));
+  if (!encoded) return undefined;
+  const set = nftMessage(NftMsg.newSet, NLM_F_CREATE, [
+    stringAttr(SET_TABLE, table),
+    stringAttr(SET_NAME, ANONYMOUS_SET_NAME),
+    u32Attr(SET_FLAGS, ANONYMOUS_SET),
+    u32Attr(SET_KEY_TYPE, key.type),
+    u32Attr(SET_KEY_LEN, 1),
+    u32Attr(SET_ID, setId),
+    nested(SET_DESC, [u32Attr(SET_DESC_SIZE, values.length)]),
+    attr(SET_USERDATA, Buffer.from(key.userdata, 'hex')),
+  ]);
+  const elements = values.map((v, i) => nested(i + 1, [nested(NFTA_SET_ELEM_KEY, [attr(NFTA_DATA_VALUE, Buffer.from([v]))])]));
+  const elems = nftMessage(NftMsg.newSetElem, NLM_F_CREATE, [
+    stringAttr(NFTA_SET_ELEM_LIST_TABLE, table),
+    stringAttr(NFTA_SET_ELEM_LIST_SET, ANONYMOUS_SET_NAME),
+    u32Attr(NFTA_SET_ELEM_LIST_SET_ID, setId),
+    nested(NFTA_SET_ELEM_LIST_ELEMENTS, elements),
+  ]);
+  const rule = nftMessage(NftMsg.newRule, NLM_F_CREATE | NLM_F_APPEND, [
+    stringAttr(RULE_TABLE, table),
+    stringAttr(RULE_CHAIN, chain),
+    nested(RULE_EXPRESSIONS, encoded),
+    attr(RULE_USERDATA, userdata),
+  ]);
+  return [set, elems, rule];
+}
+
 /**
  * The elements of an interval set of addresses created in the same batch (`setId`), as nft 1.0.6
  * sends them for a new set: the ranges sorted, each as its start and its end (the next address,
@@ -591,8 +652,8 @@ function encodeTxOp(table: string, op: TxOp, setId: () => number, rules: RuleExp
     case 'flushChain':
       return nftMessage(NftMsg.delRule, 0, [stringAttr(RULE_TABLE, table), stringAttr(RULE_CHAIN, op.chain)]);
     case 'addRule': {
-      if (op.body.includes(' vmap { ')) {
-        const messages = encodeVmapRule(table, op.chain, op.body, op.comment, setId);
+      if (op.body.includes('{')) {
+        const messages = op.body.includes(' vmap { ') ? encodeVmapRule(table, op.chain, op.body, op.comment, setId) : encodeSetRule(table, op.chain, op.body, op.comment, setId);
         return messages && Buffer.concat(messages);
       }
       return encodeRule(table, op.chain, op.body, op.comment, rules);

@@ -47,7 +47,7 @@ function exprAttrs(e: Expr): [string, Buffer[] | undefined] | undefined {
         [
           u32Attr(2, e.sreg),
           stringAttr(1, e.set),
-          u32Attr(4, 0),
+          u32Attr(4, e.setId ?? 0),
           ...(e.dreg !== undefined ? [u32Attr(3, e.dreg)] : []),
           ...(e.invert ? [u32Attr(5, NFT_LOOKUP_F_INV)] : []),
         ],
@@ -60,6 +60,8 @@ function exprAttrs(e: Expr): [string, Buffer[] | undefined] | undefined {
       return ['notrack', undefined];
     case 'log':
       return ['log', [stringAttr(2, e.prefix)]];
+    case 'masq':
+      return ['masq', [u32Attr(1, e.flags)]];
     case 'verdict': {
       const verdict = verdictAttr(e.word, e.chain);
       return verdict ? ['immediate', [u32Attr(1, 0), nested(2, [verdict])]] : undefined;

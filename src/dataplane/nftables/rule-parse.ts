@@ -37,12 +37,15 @@ export type Expr =
   | { kind: 'range'; op: 'eq' | 'neq'; sreg: number; from: Buffer; to: Buffer }
   /** `reg = (reg & mask) ^ xor`; `boolOp` when nft sends the operation attribute (`meta mark set`). */
   | { kind: 'bitwise'; sreg: number; dreg: number; mask: Buffer; xor: Buffer; boolOp: boolean }
-  | { kind: 'lookup'; set: string; sreg: number; dreg?: number; invert: boolean }
+  /** `setId`: the batch id of an anonymous set created with the rule (0 for a named set). */
+  | { kind: 'lookup'; set: string; sreg: number; dreg?: number; invert: boolean; setId?: number }
   | { kind: 'ct'; key: 'state'; dreg: number }
   | { kind: 'counter' }
   | { kind: 'notrack' }
   | { kind: 'log'; prefix: string }
-  | { kind: 'verdict'; word: string; chain?: string };
+  | { kind: 'verdict'; word: string; chain?: string }
+  /** `masquerade` with its NF_NAT_RANGE_* flags (a terminal statement, like a verdict). */
+  | { kind: 'masq'; flags: number };
 
 /** The first register (NFT_REG_1): every statement loads into it (and the ones after it). */
 const REG1 = 1;
@@ -260,6 +263,8 @@ function statement(words: readonly string[], i: number, ctx: Context): [Stmt[], 
     const m = words[i + 1] === 'prefix' ? /^"([\x20-\x21\x23-\x5b\x5d-\x7e]{1,127})"$/.exec(words[i + 2] ?? '') : null;
     return m && !m[1]!.includes('$') ? [[{ exprs: [{ kind: 'log', prefix: m[1]! }] }], 3] : undefined;
   }
+  // Only the form the NAT-outgoing rule writes (NF_NAT_RANGE_PROTO_RANDOM_FULLY), as checked with nft.
+  if (w === 'masquerade' && words[i + 1] === 'fully-random') return [[{ exprs: [{ kind: 'masq', flags: 0x10 }] }], 2];
   if (w === 'ct') return ctState(words, i);
   if (w === 'meta' && words[i + 1] === 'mark') return markStatement(words, i);
   return match(words, i, ctx);
@@ -409,7 +414,7 @@ export function parseRule(body: string): Expr[] | undefined {
   const merged = mergePayloads(stmts);
   if (!merged) return undefined;
   const exprs = merged.flatMap((s) => s.exprs);
-  // A verdict ends a rule: nothing may follow it.
-  const v = exprs.findIndex((e) => e.kind === 'verdict');
+  // A verdict (or masquerade) ends a rule: nothing may follow it.
+  const v = exprs.findIndex((e) => e.kind === 'verdict' || e.kind === 'masq');
   return v >= 0 && v !== exprs.length - 1 ? undefined : exprs;
 }
