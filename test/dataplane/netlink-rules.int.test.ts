@@ -63,11 +63,12 @@ describe('nftables rules by netlink equal nft', () => {
 
   before(async () => {
     for (const n of [A(), B()]) {
-      for (const [i, j] of [['cali1', 'peer1'], ['cali2', 'peer2'], ['eth9', 'peer9']]) {
+      for (const [i, j] of [['cali1', 'peer1'], ['cali2', 'peer2'], ['cali3', 'peer3'], ['eth9', 'peer9']]) {
         await run('ip', ['-n', n.name, 'link', 'add', i!, 'type', 'veth', 'peer', 'name', j!]);
       }
     }
-    viaNetlink = new Dataplane({ netns: A().name });
+    // A cold start with a load ahead (streamed by netlink) and its last transaction by netlink.
+    viaNetlink = new Dataplane({ netns: A().name, loadAheadMinPolicies: 1 });
     viaNft = new Dataplane({ netns: B().name, netlinkHelper: false });
   });
   after(() => {
@@ -77,21 +78,37 @@ describe('nftables rules by netlink equal nft', () => {
 
   /**
    * The table as nft prints it, and the expressions the kernel holds; elements sorted (a hash
-   * set lists them in an order of its own in each namespace).
+   * set lists them in an order of its own in each namespace), sets and chains by name (the kernel
+   * lists them in creation order, which a load ahead changes), anonymous sets without their
+   * kernel-given number.
    */
   async function tables(n: TestNetns): Promise<[string, string]> {
     const list = (await n.exec('nft', ['list', 'table', 'inet', 'margay'])).stdout;
     const exprs = (await n.exec('nft', ['--debug=netlink', 'list', 'table', 'inet', 'margay'])).stdout;
-    const sortedList = list.replace(/elements = \{([^}]*)\}/g, (_, items: string) => `elements = { ${items.split(',').map((i) => i.trim()).sort().join(', ')} }`);
+    const sortedElements = list.replace(/elements = \{([^}]*)\}/g, (_, items: string) => `elements = { ${items.split(',').map((i) => i.trim()).sort().join(', ')} }`);
+    // Top-level blocks (`\tset x {` … `\t}`) sorted by their text.
+    const top = sortedElements.replace(/\n}\n*$/, '').split(/\n(?=\t(?:set|map|chain) \S+ \{\n)/).map((b) => b.trimEnd());
+    const sortedList = [top[0], ...top.slice(1).sort()].join('\n\n');
     // Rule handles differ once the two have made different numbers of transactions.
-    const lines = exprs.replace(/^(inet margay \S+)( \d+)+$/gm, '$1').split('\n');
+    const lines = exprs.replace(/^(inet margay \S+)( \d+)+$/gm, '$1').replace(/__(set|map)\d+/g, '__$1N').split('\n');
     for (let i = 0; i < lines.length; ) {
       let j = i;
       while (j < lines.length && lines[j]!.startsWith('\telement ')) j++;
       if (j > i) lines.splice(i, j - i, ...lines.slice(i, j).sort());
       i = j + 1;
     }
-    return [sortedList, lines.join('\n')];
+    // Blocks from one `inet margay …` header to the next, before nft's own listing at the end:
+    // a set's by its text, a rule's by its chain (stable: the rules keep their order).
+    const end = lines.findIndex((l) => l.startsWith('table inet margay'));
+    const body = lines.slice(0, end < 0 ? lines.length : end);
+    const blocks: string[][] = [];
+    for (const l of body) {
+      if (/^inet margay /.test(l) || blocks.length === 0) blocks.push([l]);
+      else blocks[blocks.length - 1]!.push(l);
+    }
+    const key = (b: string[]): string => (b[0]!.startsWith('inet margay @') ? b.join('\n') : b[0]!);
+    blocks.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    return [sortedList, blocks.map((b) => b.join('\n')).join('\n')];
   }
 
   /** Applies `updates` to both, checks both succeeded and hold the same table; returns how A's went (and its text). */
@@ -120,9 +137,14 @@ describe('nftables rules by netlink equal nft', () => {
     IN_SYNC,
   ];
 
-  it('a fresh table, then a policy of every rule shape written and used: one batch, the same table', async () => {
+  it('a fresh table (loaded ahead, switched on by netlink), then a policy of every rule shape written and used: one batch, the same table', async () => {
+    // The switch-on holds the anti-spoofing concatenated interval sets, their elements and the
+    // rules looking them up, NAT outgoing's masquerade and the ICMPv6 types' anonymous set.
     const first = await step(base);
-    assert.equal(first.nft.via, 'nft', 'a new table goes through nft');
+    assert.ok((first.nft.ahead?.commands ?? 0) > 0 && first.nft.ahead?.error === undefined, 'loaded ahead');
+    // Nothing through nft: the sets, the chains that need no map went ahead; the rest, base chains last, by netlink.
+    assert.equal(first.nft.via, 'netlink', first.text);
+    assert.match(first.text, /hook forward/);
     const created = await step([
       policy('gnp/shapes', { tier: 'default', ingress: SHAPES, egress: SHAPES }),
       workload('default/w1', 'cali1', ['10.244.1.1/32', 'fd00::1/128'], { tiers: [tier('default', { ingress: ['gnp/base', 'gnp/shapes'], egress: ['gnp/shapes'] })], profiles: ['pro/kns.x'] }),
@@ -166,10 +188,26 @@ describe('nftables rules by netlink equal nft', () => {
     };
     const changed = await step([settings(fixed)]);
     assert.equal(changed.nft.via, 'netlink', changed.text);
-    // wl-to-host holds the ICMPv6 neighbour discovery types as an anonymous set: nft writes it.
+    // wl-to-host holds the ICMPv6 neighbour discovery types as an anonymous set.
     const toHost = await step([settings({ ...fixed, defaultEndpointToHostAction: 'Accept' })]);
-    assert.equal(toHost.nft.via, 'nft', toHost.text);
+    assert.equal(toHost.nft.via, 'netlink', toHost.text);
     assert.match(toHost.text, /icmpv6 type \{/);
+  });
+
+  it('anti-spoofing elements added to and deleted from the existing concatenated interval sets by netlink', async () => {
+    const w3 = (addresses: string[], spoofed: string[]) => workload('default/w3', 'cali3', addresses, { profiles: ['pro/kns.x'], allowSpoofedSourcePrefixes: spoofed });
+    const added = await step([w3(['10.244.3.3/32', 'fd00::3/128'], ['10.9.0.0/16', 'fd00:9::/64'])]);
+    assert.equal(added.nft.via, 'netlink', added.text);
+    assert.match(added.text, /add element inet margay wl-src-v4 \{ "cali3" \. 10\.9\.0\.0\/16, "cali3" \. 10\.244\.3\.3\/32 \}/);
+    assert.match(added.text, /add element inet margay wl-src-v6 /);
+    // One net replaced (delete and add in one batch), then the workload gone (its elements deleted).
+    const changed = await step([w3(['10.244.3.3/32', 'fd00::3/128'], ['10.8.0.0/15'])]);
+    assert.equal(changed.nft.via, 'netlink', changed.text);
+    assert.match(changed.text, /delete element inet margay wl-src-v4 \{ "cali3" \. 10\.9\.0\.0\/16 \}/);
+    assert.match(changed.text, /delete element inet margay wl-src-v6 \{ "cali3" \. fd00:9::\/64 \}/);
+    const removed = await step([{ type: 'workload-remove', key: 'default/w3' } as DataplaneUpdate]);
+    assert.equal(removed.nft.via, 'netlink', removed.text);
+    assert.match(removed.text, /delete element inet margay wl-src-v4 \{ "cali3" \. 10\.\d+\.\d+\.\d+\/\d+, "cali3" \. 10\.\d+\.\d+\.\d+\/\d+ \}/);
   });
 
   it('a tier dispatched by port (anonymous verdict maps) by netlink; port ranges and the shapes nft must write through nft, with the same result', async () => {
