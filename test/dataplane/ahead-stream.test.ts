@@ -135,15 +135,33 @@ describe('nftables load ahead - netlink stream', () => {
     assert.equal(s.view.chains.get('fwp_2')?.rules.length, 1);
   });
 
-  it('writes nothing, not even the table, when nothing can go', () => {
+  it('writes nothing, not even the table, when nothing can go, and its view says there is no table', () => {
     const d = new DesiredState();
-    d.setSet({ name: 'wl-src-v4', type: 'ifname . ipv4_addr', flags: ['interval'], elements: new Set(['"cali1" . 10.0.0.1/32']) });
+    // Touching ranges: nft's form of those was not checked, so the set is left to nft.
+    d.setSet({ name: 'v4n-x', type: 'ipv4_addr', flags: ['interval'], elements: new Set(['10.0.0.0/24', '10.0.1.0/24']) });
+    d.setChain({ name: 'pi-np/x', rules: [rule('ip saddr @v4n-x accept')] });
     const { s, file } = stream();
-    s.add(d, { chains: [], sets: ['wl-src-v4'] });
+    s.add(d, { chains: ['pi-np/x'], sets: ['v4n-x'] });
     s.end();
     const { batches, ended } = readStream(file);
     assert.equal(batches.length, 0);
     assert.equal(ended, true);
     assert.equal(s.view.sets.size, 0);
+    assert.equal(s.view.exists, false, 'no `create table` was written: the last transaction must add the table');
+  });
+
+  it('sends the anti-spoofing concatenated interval sets with their elements, and the chain that looks them up', () => {
+    const d = new DesiredState();
+    d.setSet({ name: 'wl-src-v4', type: 'ifname . ipv4_addr', flags: ['interval'], elements: new Set(['"cali1" . 10.0.0.1/32', '"cali2" . 10.1.0.0/16']) });
+    d.setChain({ name: 'from-wl-x', rules: [rule('meta nfproto ipv4 iifname . ip saddr != @wl-src-v4 counter drop')] });
+    const { s, file } = stream();
+    s.add(d, { chains: ['from-wl-x'], sets: ['wl-src-v4'] });
+    s.end();
+    assert.deepEqual(
+      readStream(file).batches.flat().map((m) => m.type),
+      [NEW_TABLE, NEW_SET, 12, NEW_CHAIN, NEW_RULE],
+    );
+    assert.equal(s.view.exists, true);
+    assert.deepEqual([...s.view.sets.keys()], ['wl-src-v4']);
   });
 });

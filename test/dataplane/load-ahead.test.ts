@@ -135,18 +135,49 @@ describe('nftables driver - load ahead', () => {
     assert.doesNotMatch(kernel.loads[1]!, /create table/);
   });
 
-  /** A driver with a netlink writer playing the helper: it takes the stream once the stream has ended. */
-  function streamingDriver(kernel: ReturnType<typeof nft>): { driver: NftablesDriver; streamed: () => boolean } {
+  /** A driver with a netlink writer playing the helper: it takes the stream once the stream has ended (or refuses it at once). */
+  function streamingDriver(kernel: ReturnType<typeof nft>, options: { refuse?: boolean } = {}): { driver: NftablesDriver; streamed: () => boolean } {
     let streamed = false;
     const writer = {
       applyBatch: async () => undefined,
       streamBatches: async () => {
-        await new Promise((r) => setTimeout(r, 0));
         streamed = true;
+        if (options.refuse) throw new Error('netlink: File exists');
+        await new Promise((r) => setTimeout(r, 0));
       },
     };
     return { driver: new NftablesDriver(kernel.runner, { elementWriter: writer, switchOnNetlink: false }), streamed: () => streamed };
   }
+
+  it('by netlink too, keeps small loads in one transaction (nothing handed to the helper)', async () => {
+    const kernel = nft({ tables: NO_TABLES });
+    const { driver, streamed } = streamingDriver(kernel);
+    driver.prefetch({ probeFirst: true });
+    assert.equal(await driver.loadAhead(desired(), { minCommands: 100 }), false);
+    assert.equal(streamed(), false);
+    const out = await driver.apply(desired(), desired().takeDirty());
+    assert.equal(out.ahead, undefined);
+    assert.match(kernel.loads[0]!, /^add table inet margay\n/);
+  });
+
+  it('writes no more parts once the helper refused the stream', async () => {
+    const kernel = nft({ tables: NO_TABLES });
+    const { driver } = streamingDriver(kernel, { refuse: true });
+    const d = desired();
+    driver.prefetch({ probeFirst: true });
+    assert.equal(await driver.loadAhead(d), true);
+    await new Promise((r) => setTimeout(r, 10)); // the refusal settles
+    const stream = (driver as unknown as { ahead: { stream: { commands: number; ended: boolean } } }).ahead.stream;
+    const before = stream.commands;
+    d.setChain({ name: 'pi-np/late', rules: [rule('accept', 'late')] });
+    assert.equal(driver.continueAhead(d, { names: { chains: ['pi-np/late'], sets: [] } }), false, 'refused: nothing more is encoded');
+    assert.equal(stream.commands, before);
+    assert.equal(stream.ended, true);
+    const out = await driver.apply(d, d.takeDirty());
+    assert.match(String(out.ahead?.error?.message), /File exists/);
+    assert.equal(out.fullSync, true);
+    assert.match(kernel.loads.at(-1)!, /add chain inet margay pi-np\/late/);
+  });
 
   it('a chain waiting in the stream that is removed before its references go is dropped, not sent', async () => {
     const kernel = nft({ tables: NO_TABLES });

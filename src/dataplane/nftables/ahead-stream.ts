@@ -18,7 +18,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { applyToView, computeTransaction, type TableRef } from './diff.ts';
 import { emptyKernelTable, type KernelTable } from './kernel.ts';
-import { AttrTooLarge, batch, message } from './netlink-attr.ts';
+import { AttrTooLarge, BATCH_BEGIN, BATCH_END, message } from './netlink-attr.ts';
 import { newTableMessage, ruleMessageBound, TxOpEncoder, writeRule, type TxOp } from './netlink-batch.ts';
 import { ruleComment, type DesiredState, type RenderedRule } from './state.ts';
 
@@ -26,8 +26,6 @@ import { ruleComment, type DesiredState, type RenderedRule } from './state.ts';
 const REFERENCE = /@([A-Za-z0-9_./-]+)|\b(?:jump|goto) ([A-Za-z][A-Za-z0-9_./-]*)/g;
 /** NLMSG_DONE: the end of the stream for the helper. */
 const NLMSG_DONE = 3;
-/** Batch begin and end (their sequence numbers do not matter to the kernel). */
-const [BATCH_BEGIN, BATCH_END] = ((b: Buffer) => [b.subarray(0, 20), b.subarray(20)])(batch([]));
 
 /** What a chain's rules refer to: chains they jump or go to, sets (and maps) they look up. */
 interface Refs {
@@ -91,6 +89,8 @@ export class AheadStream {
     }
     this.#flush();
     applyToView(this.view, desired, { chains: whole, sets, maps: new Map() }, false);
+    // The table exists once the first batch (which creates it) is written, not before.
+    this.view.exists = !this.#first;
   }
 
   /** Ends the stream (the helper then answers); what still waits is left to the caller's next transaction. */

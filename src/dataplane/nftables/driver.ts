@@ -144,6 +144,8 @@ interface Ahead {
   stream?: AheadStream;
   /** Why extending the stream failed: the stream was ended, and the apply reads the kernel instead of trusting `view`. */
   failed?: Error;
+  /** True once `done` settled: the helper refused a batch (or the stream ended), so no more parts are worth writing. */
+  settled?: boolean;
 }
 
 /** The path of a private file for a load ahead (written at once, so that nft or the helper reads it without waiting for this thread). */
@@ -246,7 +248,8 @@ export class NftablesDriver {
    * that creates the table, and resolves once nft has it, not when it is done: the caller renders
    * the rest meanwhile, and the next full apply waits for it and loads the difference with the
    * base chains (load-ahead.ts). Does nothing (false) when the table exists, the probe failed, or
-   * the load would have fewer than `minCommands` commands.
+   * the load would have fewer than `minCommands` commands (by netlink: nothing that can go, or
+   * fewer commands in the stream's first part).
    */
   async loadAhead(desired: DesiredState, options: { minCommands?: number } = {}): Promise<boolean> {
     const probe = this.probe;
@@ -258,16 +261,22 @@ export class NftablesDriver {
       // As netlink batches (no nft parse, no cache), which the helper sends while the caller renders.
       const file = aheadPath('nl');
       const stream = new AheadStream(file, this.table, { maxBytes: MAX_NETLINK_BATCH });
+      let enough = false;
       try {
         stream.add(desired, scope);
+        enough = stream.commands > 0 && stream.commands >= (options.minCommands ?? 0);
       } catch {
         // Nothing was handed to the helper yet: no load ahead, the apply loads everything at once.
-        stream.end();
+      }
+      if (!enough) {
+        this.endStream(stream);
         await unlink(file).catch(() => undefined);
         return false;
       }
       const done = settleAhead(writer.streamBatches(file, `ahead-${randomBytes(8).toString('hex')}`), file);
-      this.ahead = { done, view: stream.view, commands: 0, stream };
+      const ahead: Ahead = { done, view: stream.view, commands: 0, stream };
+      void done.then(() => (ahead.settled = true));
+      this.ahead = ahead;
       // One turn of the event loop hands the request to the helper before the caller renders on.
       await nextTurn();
       return true;
@@ -295,6 +304,11 @@ export class NftablesDriver {
     const ahead = this.ahead;
     const stream = ahead?.stream;
     if (!ahead || !stream || stream.ended) return false;
+    if (ahead.settled) {
+      // The helper refused a batch: it takes no more, and the apply reads the kernel anyway.
+      this.endStream(stream);
+      return false;
+    }
     try {
       if (options.names) stream.add(desired, options.names);
       if (options.end) {

@@ -16,7 +16,7 @@
  * a table without base chains (inert), which a restart compares and completes like any other.
  */
 import { type DiffScope, type NftTransaction, type TableRef } from './diff.ts';
-import { AttrTooLarge, batch } from './netlink-attr.ts';
+import { AttrTooLarge, BatchSplitter } from './netlink-attr.ts';
 import { TxOpEncoder, type TxOp } from './netlink-batch.ts';
 import type { DesiredState } from './state.ts';
 
@@ -75,28 +75,24 @@ export function switchOnBatches(table: string, ops: readonly TxOp[], maxBytes: n
     op.kind === 'deleteSet' ||
     ((op.kind === 'addRule' || op.kind === 'flushChain') && (base.has(op.chain) || deleted.has(op.chain)));
   const encoder = new TxOpEncoder(table);
-  const batches: Buffer[] = [];
-  const BATCH_FRAME = 40; // batch begin and end
+  const batches = new BatchSplitter(maxBytes);
   try {
-    let messages: Buffer[] = [];
-    let size = BATCH_FRAME;
     for (const op of ops.filter((o) => !last(o))) {
       const m = encoder.encode(op);
-      if (!m || m.length + BATCH_FRAME > maxBytes) return undefined;
-      if (size + m.length > maxBytes) {
-        batches.push(batch(messages));
-        [messages, size] = [[], BATCH_FRAME];
-      }
-      messages.push(m);
-      size += m.length;
+      if (!m || !batches.add(m)) return undefined;
     }
-    if (messages.length > 0) batches.push(batch(messages));
-    const switchOn = ops.filter(last).map((op) => encoder.encode(op));
-    if (switchOn.some((m) => !m) || switchOn.reduce((n, m) => n + m!.length, BATCH_FRAME) > maxBytes) return undefined;
-    batches.push(batch(switchOn as Buffer[]));
+    // The switch-on: one batch of its own, whole.
+    batches.cut();
+    const switchOn: Buffer[] = [];
+    for (const op of ops.filter(last)) {
+      const m = encoder.encode(op);
+      if (!m) return undefined;
+      switchOn.push(m);
+    }
+    if (!batches.add(Buffer.concat(switchOn))) return undefined;
+    return batches.finish();
   } catch (err) {
     if (err instanceof AttrTooLarge) return undefined;
     throw err;
   }
-  return batches;
 }

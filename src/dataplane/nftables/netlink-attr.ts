@@ -184,3 +184,43 @@ export function batch(messages: readonly Buffer[]): Buffer {
   for (let at = 0, seq = 1; at < out.length; at += align4(out.readUInt32LE(at)), seq++) out.writeUInt32LE(seq, at + 8);
   return out;
 }
+
+/** Batch begin and end messages (their sequence numbers do not matter to the kernel), and the bytes they add to a batch. */
+export const [BATCH_BEGIN, BATCH_END] = ((b: Buffer) => [b.subarray(0, 20), b.subarray(20)] as const)(batch([]));
+export const BATCH_FRAME_BYTES = BATCH_BEGIN.length + BATCH_END.length;
+
+/**
+ * Groups messages into batches of at most `maxBytes` each (framing included), in order: a batch
+ * is closed when the next message would not fit it. The one place batch sizes are worked out (the
+ * cold start's stream, which writes in place, frames with {@link BATCH_BEGIN}/{@link BATCH_END}).
+ */
+export class BatchSplitter {
+  readonly #batches: Buffer[] = [];
+  #messages: Buffer[] = [];
+  #size = BATCH_FRAME_BYTES;
+
+  constructor(readonly maxBytes: number) {}
+
+  /** Appends `m` (one or more messages); false when it cannot fit even a batch of its own. */
+  add(m: Buffer): boolean {
+    if (m.length + BATCH_FRAME_BYTES > this.maxBytes) return false;
+    if (this.#size + m.length > this.maxBytes) this.cut();
+    this.#messages.push(m);
+    this.#size += m.length;
+    return true;
+  }
+
+  /** Closes the batch being filled (when it holds anything): what follows goes in a new one. */
+  cut(): void {
+    if (this.#messages.length === 0) return;
+    this.#batches.push(batch(this.#messages));
+    this.#messages = [];
+    this.#size = BATCH_FRAME_BYTES;
+  }
+
+  /** The batches, the last one closed. */
+  finish(): Buffer[] {
+    this.cut();
+    return this.#batches;
+  }
+}

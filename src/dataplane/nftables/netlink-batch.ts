@@ -24,7 +24,7 @@
  * 16 bytes padded with zeros.
  */
 import { parseIp, parseIpNet } from '../../net/mod.ts';
-import { align4, attr, AttrTooLarge, batch, CHAIN_VERDICTS, MessageWriter, nested, NFTA_DATA_VALUE, NftMsg, nftMessage, NLA_F_NESTED, NLM_F_APPEND, NLM_F_CREATE, stringAttr, u32Attr, verdictAttr, VERDICTS } from './netlink-attr.ts';
+import { align4, attr, AttrTooLarge, batch, BATCH_FRAME_BYTES, CHAIN_VERDICTS, MessageWriter, nested, NFTA_DATA_VALUE, NftMsg, nftMessage, NLA_F_NESTED, NLM_F_APPEND, NLM_F_CREATE, stringAttr, u32Attr, verdictAttr, VERDICTS } from './netlink-attr.ts';
 import { commentUserdata, encodeExpressions } from './rule-encode.ts';
 import { isChainName, parseRule, type Expr } from './rule-parse.ts';
 import type { BaseChainSpec } from './state.ts';
@@ -675,7 +675,7 @@ function encodeTxOp(table: string, op: TxOp, setId: () => number, rules: RuleExp
 export function encodeTransactionBatch(table: string, ops: readonly TxOp[], maxBytes = Infinity): Buffer | undefined {
   if (ops.length === 0) return undefined;
   const messages: Buffer[] = [];
-  let size = 2 * 20; // batch begin and end
+  let size = BATCH_FRAME_BYTES;
   const encoder = new TxOpEncoder(table);
   try {
     for (const op of ops) {
