@@ -19,7 +19,8 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { applyToView, computeTransaction, type TableRef } from './diff.ts';
 import { emptyKernelTable, type KernelTable } from './kernel.ts';
 import { AttrTooLarge, BATCH_BEGIN, BATCH_END, message } from './netlink-attr.ts';
-import { newTableMessage, ruleMessageBound, TxOpEncoder, writeRule, type TxOp } from './netlink-batch.ts';
+import { newTableMessage, TxOpEncoder, type TxOp } from './netlink-batch.ts';
+import { ruleMessageBound, writeRule } from './netlink-rule.ts';
 import { ruleComment, type DesiredState, type RenderedRule } from './state.ts';
 
 /** The sets and chains a rule refers to: `@set` (or map), `jump`/`goto` chain. */

@@ -7,26 +7,29 @@
  * element (~10 ms with 10,000 chains, docs/dataplane.md "One change at scale"); the kernel itself
  * takes a fraction of a millisecond for an element. So the everyday changes — elements (a remote
  * endpoint's address joining a set), sets created, chains added, flushed, refilled and deleted (a
- * policy written or edited), verdict maps and base chains created — go this way, and the rest
- * (interval sets, anonymous sets and maps in rules, a new table) through nft.
+ * policy written or edited), verdict maps and base chains created, the anti-spoofing
+ * concatenated interval sets and their elements — go this way, and the rest (elements of plain
+ * interval sets that exist, port ranges in a `vmap`, other anonymous sets, a new table) through nft.
  *
- * Rules: parsed into expressions by rule-parse.ts, encoded by rule-encode.ts; a rule text that is
- * not supported there makes the whole transaction go through nft.
+ * Rules: parsed into expressions by rule-parse.ts, encoded by rule-encode.ts and netlink-rule.ts;
+ * a rule text that is not supported there makes the whole transaction go through nft.
  *
  * Elements: only what the agent's table uses and can be encoded exactly is supported: keys of
  * `ipv4_addr`, `ipv6_addr`, `inet_proto`, `inet_service` and `ifname` fields (concatenations
- * included) in sets without the `interval` flag, and verdict values (`goto`/`jump` a chain,
- * `accept`, `drop`, `return`, `continue`). {@link encodeElementBatch} returns undefined for
- * anything else, and the caller uses nft.
+ * included) in sets without the `interval` flag, verdict values (`goto`/`jump` a chain, `accept`,
+ * `drop`, `return`, `continue`), the first ranges of a new interval set of addresses, and
+ * `ifname . <address>` elements of a concatenated interval set (added or deleted, new set or
+ * not). {@link encodeElementBatch} returns undefined for anything else, and the caller uses nft.
  *
  * Layout (include/uapi/linux/netfilter/nf_tables.h): each field of a key sits at the start of a
  * 4-byte-aligned slot (a concatenation's registers), in network byte order; an interface name is
  * 16 bytes padded with zeros.
  */
 import { parseIp, parseIpNet } from '../../net/mod.ts';
-import { align4, attr, AttrTooLarge, batch, BATCH_FRAME_BYTES, CHAIN_VERDICTS, MessageWriter, nested, NFTA_DATA_VALUE, NftMsg, nftMessage, NLA_F_NESTED, NLM_F_APPEND, NLM_F_CREATE, stringAttr, u32Attr, verdictAttr, VERDICTS } from './netlink-attr.ts';
+import { align4, attr, AttrTooLarge, batch, BATCH_FRAME_BYTES, MessageWriter, nested, NFTA_DATA_VALUE, NftMsg, nftMessage, NLM_F_CREATE, stringAttr, u32Attr, verdictAttr, VERDICTS } from './netlink-attr.ts';
+import { EXPR_DATA, EXPR_NAME, flushMessage, LIST_ELEM, ruleMessage, RuleExpressions, writeRule } from './netlink-rule.ts';
 import { commentUserdata, encodeExpressions } from './rule-encode.ts';
-import { isChainName, parseRule, type Expr } from './rule-parse.ts';
+import { parseRule } from './rule-parse.ts';
 import type { BaseChainSpec } from './state.ts';
 
 /** One element command: add or delete some elements of a set or verdict map. */
@@ -73,10 +76,6 @@ const CHAIN_POLICY = 5;
 const CHAIN_TYPE = 7;
 const HOOK_NUM = 1;
 const HOOK_PRIORITY = 2;
-const RULE_TABLE = 1;
-const RULE_CHAIN = 2;
-const RULE_EXPRESSIONS = 4;
-const RULE_USERDATA = 7;
 const SET_TABLE = 1;
 const SET_NAME = 2;
 const SET_FLAGS = 3;
@@ -252,94 +251,6 @@ function encodeOp(table: string, op: ElementOp, setId?: number): Buffer | undefi
   ]);
 }
 
-/** A rule body that ends with a `jump`/`goto` to a chain: what comes before, the verdict, the chain. */
-const CHAIN_VERDICT = /^(?:(.*) )?(jump|goto) (\S+)$/;
-/** NFTA_LIST_ELEM, NFTA_EXPR_NAME/DATA, NFTA_IMMEDIATE_DREG/DATA, NFTA_VERDICT_CODE/CHAIN. */
-const LIST_ELEM = 1;
-const EXPR_NAME = 1;
-const EXPR_DATA = 2;
-const NFTA_DATA_VERDICT = 2;
-
-/** A rule's expressions: all before a `jump`/`goto` verdict (encoded), and that verdict; or all of them. */
-export interface RuleExprs {
-  head: Buffer;
-  jump?: { word: 'jump' | 'goto'; chain: string };
-}
-
-/**
- * The expressions of rule bodies, encoded, remembered while one encoder lives: bodies that differ
- * only in the chain they end jumping to (`jump pi-…`, `… jump po-…`: most rules of a large
- * table) share the parse and encoding of everything before the verdict, and equal bodies all of it.
- */
-export class RuleExpressions {
-  /** Body, or body without its chain target (`\0` and the verdict word instead) → expressions before a jump, or all. */
-  readonly #known = new Map<string, Buffer | null>();
-
-  /** The expressions of `body`, or undefined when not supported. */
-  encode(body: string): RuleExprs | undefined {
-    const m = CHAIN_VERDICT.exec(body);
-    if (!m || !isChainName(m[3]!)) {
-      const all = this.#remember(body, () => parseRule(body), false);
-      return all ? { head: all } : undefined;
-    }
-    const [, before, word, chain] = m;
-    // Parsed with a stand-in target: the chain's name changes no expression before the verdict.
-    const head = this.#remember(`${before ?? ''}\0${word}`, () => parseRule(`${before === undefined ? '' : `${before} `}${word} x`), true);
-    return head ? { head, jump: { word: word as 'jump' | 'goto', chain: chain! } } : undefined;
-  }
-
-  #remember(key: string, parse: () => Expr[] | undefined, dropVerdict: boolean): Buffer | undefined {
-    let known = this.#known.get(key);
-    if (known === undefined) {
-      let list = parse();
-      if (list && dropVerdict) {
-        const last = list[list.length - 1];
-        list = last?.kind === 'verdict' && last.chain === 'x' ? list.slice(0, -1) : undefined;
-      }
-      const encoded = list && encodeExpressions(list);
-      known = encoded ? Buffer.concat(encoded) : null;
-      this.#known.set(key, known);
-    }
-    return known ?? undefined;
-  }
-}
-
-/** The most bytes a rule message takes (see {@link writeRule}). */
-export function ruleMessageBound(table: string, chain: string, exprs: RuleExprs, comment: string): number {
-  return 160 + 3 * (table.length + chain.length + (exprs.jump?.chain.length ?? 0) + comment.length) + exprs.head.length;
-}
-
-/**
- * A rule appended to a chain (`add rule`) written into a new buffer, or into `into` (room for
- * {@link ruleMessageBound} bytes); undefined when its comment is too long.
- */
-export function writeRule(table: string, chain: string, exprs: RuleExprs, comment: string, into?: { buf: Buffer; at: number }): Buffer | undefined {
-  const userdata = commentUserdata(comment);
-  if (!userdata) return undefined;
-  const w = new MessageWriter(ruleMessageBound(table, chain, exprs, comment), into);
-  w.string(RULE_TABLE, table);
-  w.string(RULE_CHAIN, chain);
-  const list = w.open(RULE_EXPRESSIONS | NLA_F_NESTED);
-  w.raw(exprs.head);
-  if (exprs.jump) {
-    // `immediate`: the verdict into the verdict register (rule-encode.ts's layout, written in place).
-    const elem = w.open(LIST_ELEM | NLA_F_NESTED);
-    w.string(EXPR_NAME, 'immediate');
-    const data = w.open(EXPR_DATA | NLA_F_NESTED);
-    w.u32(1, 0);
-    const imm = w.open(2 | NLA_F_NESTED);
-    const verdict = w.open(NFTA_DATA_VERDICT | NLA_F_NESTED);
-    w.u32(1, CHAIN_VERDICTS[exprs.jump.word]!);
-    w.string(2, exprs.jump.chain);
-    for (const at of [verdict, imm, data, elem]) w.close(at);
-  }
-  w.close(list);
-  const ud = w.open(RULE_USERDATA);
-  w.raw(userdata);
-  w.close(ud);
-  return w.finish(NftMsg.newRule, NLM_F_CREATE | NLM_F_APPEND);
-}
-
 /** A rule appended to a chain (`add rule`), or undefined when its text or comment is not supported. */
 function encodeRule(table: string, chain: string, body: string, comment: string, rules: RuleExpressions): Buffer | undefined {
   const exprs = rules.encode(body);
@@ -443,13 +354,7 @@ function encodeVmapRule(table: string, chain: string, body: string, comment: str
     stringAttr(EXPR_NAME, 'lookup'),
     nested(EXPR_DATA, [u32Attr(2, 1), u32Attr(3, 0), stringAttr(1, ANONYMOUS_MAP_NAME), u32Attr(4, setId)]),
   ]);
-  const rule = nftMessage(NftMsg.newRule, NLM_F_CREATE | NLM_F_APPEND, [
-    stringAttr(RULE_TABLE, table),
-    stringAttr(RULE_CHAIN, chain),
-    nested(RULE_EXPRESSIONS, [...loadBytes, lookup]),
-    attr(RULE_USERDATA, userdata),
-  ]);
-  return [set, elems, rule];
+  return [set, elems, ruleMessage(table, chain, [...loadBytes, lookup], userdata)];
 }
 
 /** NFT_SET_ANONYMOUS | NFT_SET_CONSTANT: a rule's `{ … }`. */
@@ -503,13 +408,7 @@ function encodeSetRule(table: string, chain: string, body: string, comment: stri
     u32Attr(NFTA_SET_ELEM_LIST_SET_ID, setId),
     nested(NFTA_SET_ELEM_LIST_ELEMENTS, elements),
   ]);
-  const rule = nftMessage(NftMsg.newRule, NLM_F_CREATE | NLM_F_APPEND, [
-    stringAttr(RULE_TABLE, table),
-    stringAttr(RULE_CHAIN, chain),
-    nested(RULE_EXPRESSIONS, encoded),
-    attr(RULE_USERDATA, userdata),
-  ]);
-  return [set, elems, rule];
+  return [set, elems, ruleMessage(table, chain, encoded, userdata)];
 }
 
 /**
@@ -650,7 +549,7 @@ function encodeTxOp(table: string, op: TxOp, setId: () => number, rules: RuleExp
       return w.finish(NftMsg.newChain, NLM_F_CREATE);
     }
     case 'flushChain':
-      return nftMessage(NftMsg.delRule, 0, [stringAttr(RULE_TABLE, table), stringAttr(RULE_CHAIN, op.chain)]);
+      return flushMessage(table, op.chain);
     case 'addRule': {
       if (op.body.includes('{')) {
         const messages = op.body.includes(' vmap { ') ? encodeVmapRule(table, op.chain, op.body, op.comment, setId) : encodeSetRule(table, op.chain, op.body, op.comment, setId);

@@ -1,0 +1,119 @@
+/**
+ * An nf_tables rule as a netlink message (pure), laid out as nft 1.0.6 sends it: `NEWRULE` with
+ * table, chain, the expressions (rule-parse.ts, rule-encode.ts) and the comment as user data.
+ * Rules that differ only in the chain they end jumping to share one parse and encoding of the
+ * rest ({@link RuleExpressions}), and a rule can be written in place into a batch being filled
+ * (the cold start's stream, ahead-stream.ts).
+ */
+import { CHAIN_VERDICTS, MessageWriter, nested, NftMsg, nftMessage, NLA_F_NESTED, NLM_F_APPEND, NLM_F_CREATE, attr, stringAttr } from './netlink-attr.ts';
+import { commentUserdata, encodeExpressions } from './rule-encode.ts';
+import { isChainName, parseRule, type Expr } from './rule-parse.ts';
+
+/** NFTA_RULE_* attributes. */
+const RULE_TABLE = 1;
+const RULE_CHAIN = 2;
+const RULE_EXPRESSIONS = 4;
+const RULE_USERDATA = 7;
+
+/** A rule body that ends with a `jump`/`goto` to a chain: what comes before, the verdict, the chain. */
+const CHAIN_VERDICT = /^(?:(.*) )?(jump|goto) (\S+)$/;
+/** NFTA_LIST_ELEM, NFTA_EXPR_NAME/DATA (an expression in a list), NFTA_DATA_VERDICT. */
+export const LIST_ELEM = 1;
+export const EXPR_NAME = 1;
+export const EXPR_DATA = 2;
+const NFTA_DATA_VERDICT = 2;
+
+/** A rule's expressions: all before a `jump`/`goto` verdict (encoded), and that verdict; or all of them. */
+export interface RuleExprs {
+  head: Buffer;
+  jump?: { word: 'jump' | 'goto'; chain: string };
+}
+
+/**
+ * The expressions of rule bodies, encoded, remembered while one encoder lives: bodies that differ
+ * only in the chain they end jumping to (`jump pi-…`, `… jump po-…`: most rules of a large
+ * table) share the parse and encoding of everything before the verdict, and equal bodies all of it.
+ */
+export class RuleExpressions {
+  /** Body, or body without its chain target (`\0` and the verdict word instead) → expressions before a jump, or all. */
+  readonly #known = new Map<string, Buffer | null>();
+
+  /** The expressions of `body`, or undefined when not supported. */
+  encode(body: string): RuleExprs | undefined {
+    const m = CHAIN_VERDICT.exec(body);
+    if (!m || !isChainName(m[3]!)) {
+      const all = this.#remember(body, () => parseRule(body), false);
+      return all ? { head: all } : undefined;
+    }
+    const [, before, word, chain] = m;
+    // Parsed with a stand-in target: the chain's name changes no expression before the verdict.
+    const head = this.#remember(`${before ?? ''}\0${word}`, () => parseRule(`${before === undefined ? '' : `${before} `}${word} x`), true);
+    return head ? { head, jump: { word: word as 'jump' | 'goto', chain: chain! } } : undefined;
+  }
+
+  #remember(key: string, parse: () => Expr[] | undefined, dropVerdict: boolean): Buffer | undefined {
+    let known = this.#known.get(key);
+    if (known === undefined) {
+      let list = parse();
+      if (list && dropVerdict) {
+        const last = list[list.length - 1];
+        list = last?.kind === 'verdict' && last.chain === 'x' ? list.slice(0, -1) : undefined;
+      }
+      const encoded = list && encodeExpressions(list);
+      known = encoded ? Buffer.concat(encoded) : null;
+      this.#known.set(key, known);
+    }
+    return known ?? undefined;
+  }
+}
+
+/** The most bytes a rule message takes (see {@link writeRule}). */
+export function ruleMessageBound(table: string, chain: string, exprs: RuleExprs, comment: string): number {
+  return 160 + 3 * (table.length + chain.length + (exprs.jump?.chain.length ?? 0) + comment.length) + exprs.head.length;
+}
+
+/**
+ * A rule appended to a chain (`add rule`) written into a new buffer, or into `into` (room for
+ * {@link ruleMessageBound} bytes); undefined when its comment is too long.
+ */
+export function writeRule(table: string, chain: string, exprs: RuleExprs, comment: string, into?: { buf: Buffer; at: number }): Buffer | undefined {
+  const userdata = commentUserdata(comment);
+  if (!userdata) return undefined;
+  const w = new MessageWriter(ruleMessageBound(table, chain, exprs, comment), into);
+  w.string(RULE_TABLE, table);
+  w.string(RULE_CHAIN, chain);
+  const list = w.open(RULE_EXPRESSIONS | NLA_F_NESTED);
+  w.raw(exprs.head);
+  if (exprs.jump) {
+    // `immediate`: the verdict into the verdict register (rule-encode.ts's layout, written in place).
+    const elem = w.open(LIST_ELEM | NLA_F_NESTED);
+    w.string(EXPR_NAME, 'immediate');
+    const data = w.open(EXPR_DATA | NLA_F_NESTED);
+    w.u32(1, 0);
+    const imm = w.open(2 | NLA_F_NESTED);
+    const verdict = w.open(NFTA_DATA_VERDICT | NLA_F_NESTED);
+    w.u32(1, CHAIN_VERDICTS[exprs.jump.word]!);
+    w.string(2, exprs.jump.chain);
+    for (const at of [verdict, imm, data, elem]) w.close(at);
+  }
+  w.close(list);
+  const ud = w.open(RULE_USERDATA);
+  w.raw(userdata);
+  w.close(ud);
+  return w.finish(NftMsg.newRule, NLM_F_CREATE | NLM_F_APPEND);
+}
+
+/** A rule appended to a chain from its encoded expressions and comment user data (nft 1.0.6's attribute order). */
+export function ruleMessage(table: string, chain: string, exprs: Buffer[], userdata: Buffer): Buffer {
+  return nftMessage(NftMsg.newRule, NLM_F_CREATE | NLM_F_APPEND, [
+    stringAttr(RULE_TABLE, table),
+    stringAttr(RULE_CHAIN, chain),
+    nested(RULE_EXPRESSIONS, exprs),
+    attr(RULE_USERDATA, userdata),
+  ]);
+}
+
+/** A chain's rules deleted (`flush chain`: DELRULE without a handle). */
+export function flushMessage(table: string, chain: string): Buffer {
+  return nftMessage(NftMsg.delRule, 0, [stringAttr(RULE_TABLE, table), stringAttr(RULE_CHAIN, chain)]);
+}
