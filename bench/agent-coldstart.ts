@@ -71,6 +71,8 @@ try {
   const metrics = await agent.metrics();
   const gauge = (name: string): string => new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? '?';
   const rss = Number(gauge('process_resident_memory_bytes')) / 2 ** 20;
+  // How the transactions until ready went (the cold start's last one: by netlink, or through nft).
+  const via = (path: string): string => new RegExp(`^margay_dataplane_transactions_total\\{via="${path}"\\} (\\S+)$`, 'm').exec(metrics)?.[1] ?? '0';
   if (profDir) await agent.kill('SIGTERM');
 
   // Floor 3: the final ruleset loaded from scratch in one transaction.
@@ -92,6 +94,7 @@ try {
   console.log(`| floor: etcd list of every resource | ${secs(listMs)} |`);
   console.log(`| floor: \`nft -f\` of the final ruleset (${ruleLines} lines) into an empty namespace | ${secs(nftMs)} |`);
   console.log(`**ratio ready / floor (list + nft load): ${(readyMs / (listMs + nftMs)).toFixed(2)}×**; ready / (process start + list + nft load): ${(readyMs / (processMs + listMs + nftMs)).toFixed(2)}×; agent RSS after start ${rss.toFixed(0)} MiB`);
+  console.log(`transactions until ready: ${via('netlink')} by netlink, ${via('nft')} through nft`);
   console.log(`load average: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 } finally {
   await agent?.destroy();

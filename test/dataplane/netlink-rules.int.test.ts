@@ -210,6 +210,21 @@ describe('nftables rules by netlink equal nft', () => {
     assert.match(removed.text, /delete element inet margay wl-src-v4 \{ "cali3" \. 10\.\d+\.\d+\.\d+\/\d+, "cali3" \. 10\.\d+\.\d+\.\d+\/\d+ \}/);
   });
 
+  it('elements of interval sets of addresses that exist added, replaced and deleted by netlink (network sets, NAT pools)', async () => {
+    const grown = await step([ipSet('s:b', ['10.244.2.0/24', '10.250.0.0/16', 'fd00:b::/64', 'fd00:c::/64'])]);
+    assert.equal(grown.nft.via, 'netlink', grown.text);
+    assert.match(grown.text, /add element inet margay v4n-s\.b \{ 10\.250\.0\.0\/16 \}/);
+    const replaced = await step([ipSet('s:b', ['10.244.2.0/24', '10.251.0.0/16', 'fd00:b::/64'])]);
+    assert.equal(replaced.nft.via, 'netlink', replaced.text);
+    assert.match(replaced.text, /delete element inet margay v4n-s\.b \{ 10\.250\.0\.0\/16 \}/);
+    assert.match(replaced.text, /delete element inet margay v6n-s\.b \{ fd00:c::\/64 \}/);
+    const pools = await step([settings({ ipv6Enabled: true, allPools: ['10.244.0.0/16', '10.96.0.0/12'], natOutgoingPools: ['10.244.0.0/16', '10.96.0.0/12'] })]);
+    assert.equal(pools.nft.via, 'netlink', pools.text);
+    assert.match(pools.text, /add element inet margay nat-pools-v4 \{ 10\.96\.0\.0\/12 \}/);
+    const back = await step([settings({ ipv6Enabled: true, allPools: ['10.244.0.0/16'], natOutgoingPools: ['10.244.0.0/16'] })]);
+    assert.equal(back.nft.via, 'netlink', back.text);
+  });
+
   it('a tier dispatched by port (anonymous verdict maps) by netlink; port ranges and the shapes nft must write through nft, with the same result', async () => {
     const many = [listPolicy(1, [80]), listPolicy(2, [443, 8443]), listPolicy(3, [5000]), listPolicy(4, [80, 81])];
     const dispatched = await step([

@@ -176,7 +176,9 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
     const add: string[] = [];
     const text = elementText(d);
     for (const e of d.elements) if (!k?.elements.has(e)) add.push(text(e));
-    const op = (verb: ElementOp['verb'], texts: string[]): TxOp => ({ kind: 'elements', op: { verb, set: name, keyType: d.type, flags: d.flags, elements: texts.map((key) => ({ key })) } });
+    // An interval set that exists: how many elements it holds (nft adds a zero end element to an empty one).
+    const held = k && d.flags.includes('interval') ? { kernelElements: k.elements.size } : {};
+    const op = (verb: ElementOp['verb'], texts: string[]): TxOp => ({ kind: 'elements', op: { verb, set: name, keyType: d.type, flags: d.flags, elements: texts.map((key) => ({ key })), ...held } });
     chunked(del, (part) => {
       elements.push(`delete element ${T} ${name} { ${part.join(', ')} }`);
       ops.elements.push(op('delete', part));

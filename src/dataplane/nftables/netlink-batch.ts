@@ -43,6 +43,12 @@ export interface ElementOp {
   flags: readonly string[];
   /** The elements: a key's text, with a verdict's text for a map (`goto fwp_…`). */
   elements: ReadonlyArray<{ key: string; verdict?: string }>;
+  /**
+   * How many elements the set holds in the kernel before the transaction (the diff's view), for
+   * an interval set that exists: nft 1.0.6 adds an end element at the zero address to an empty
+   * one. Without it, elements of an existing interval set of addresses go through nft.
+   */
+  kernelElements?: number;
 }
 
 /**
@@ -412,15 +418,17 @@ function encodeSetRule(table: string, chain: string, body: string, comment: stri
 }
 
 /**
- * The elements of an interval set of addresses created in the same batch (`setId`), as nft 1.0.6
- * sends them for a new set: the ranges sorted, each as its start and its end (the next address,
- * flagged), after an end element at the zero address when the first range does not start there.
- * Undefined (nft) for ranges that overlap or touch, or reach the last address, whose handling
- * was not checked here.
+ * Elements of an interval set of addresses added or deleted as nft 1.0.6 sends them (`nft
+ * --debug=mnl`): the ranges sorted, each as its start and its end (the next address, flagged),
+ * after an end element at the zero address when adding to a set that holds nothing yet (`zero`)
+ * and the first range does not start there; the set's batch id for a set created in the same
+ * batch (nft also sends an id when adding to a set that exists, which the kernel does not use:
+ * left out here). Undefined (nft) for ranges that overlap or touch, or reach the last address,
+ * whose handling was not checked here.
  */
-function encodeFreshIntervals(table: string, op: ElementOp, setId: number): Buffer | undefined {
+function encodeIntervals(table: string, op: ElementOp, options: { setId?: number; zero: boolean }): Buffer | undefined {
   const bits = op.keyType === 'ipv4_addr' ? 32 : op.keyType === 'ipv6_addr' ? 128 : 0;
-  if (op.verb !== 'add' || bits === 0 || op.elements.length === 0) return undefined;
+  if (bits === 0 || op.elements.length === 0) return undefined;
   const ranges: Array<[bigint, bigint]> = [];
   for (const e of op.elements) {
     const net = parseIpNet(e.key, { allowBareIp: true });
@@ -437,15 +445,16 @@ function encodeFreshIntervals(table: string, op: ElementOp, setId: number): Buff
     const key = nested(NFTA_SET_ELEM_KEY, [attr(NFTA_DATA_VALUE, bytes(v))]);
     elements.push(nested(elements.length + 1, end ? [u32Attr(NFTA_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END), key] : [key]));
   };
-  if (ranges[0]![0] !== 0n) element(0n, true);
+  const add = op.verb === 'add';
+  if (add && options.zero && ranges[0]![0] !== 0n) element(0n, true);
   for (const [start, end] of ranges) {
     element(start, false);
     element(end, true);
   }
-  return nftMessage(NftMsg.newSetElem, NLM_F_CREATE, [
+  return nftMessage(add ? NftMsg.newSetElem : NftMsg.delSetElem, add ? NLM_F_CREATE : 0, [
     stringAttr(NFTA_SET_ELEM_LIST_TABLE, table),
     stringAttr(NFTA_SET_ELEM_LIST_SET, op.set),
-    u32Attr(NFTA_SET_ELEM_LIST_SET_ID, setId),
+    ...(add && options.setId !== undefined ? [u32Attr(NFTA_SET_ELEM_LIST_SET_ID, options.setId)] : []),
     nested(NFTA_SET_ELEM_LIST_ELEMENTS, elements),
   ]);
 }
@@ -512,6 +521,8 @@ export class TxOpEncoder {
   #sets = 0;
   /** Interval sets created by this encoder without elements yet → their batch ids. */
   readonly #freshIntervals = new Map<string, number>();
+  /** Interval sets of addresses that exist → how many elements they hold so far in this transaction. */
+  readonly #intervalCounts = new Map<string, number>();
 
   constructor(readonly table: string) {}
 
@@ -520,10 +531,15 @@ export class TxOpEncoder {
     if (op.kind === 'elements' && op.op.flags.includes('interval')) {
       // Concatenations: elements each on its own, added to or deleted from any such set.
       if (op.op.keyType.includes('.')) return encodeConcatIntervals(this.table, op.op, this.#freshIntervals.get(op.op.set));
-      // Plain ranges: only a new set's first elements (nft's form for a set that holds some was not checked).
+      // Plain ranges: a new set's first elements (only once), or elements of a set that exists.
       const id = this.#freshIntervals.get(op.op.set);
       this.#freshIntervals.delete(op.op.set);
-      return id === undefined ? undefined : encodeFreshIntervals(this.table, op.op, id);
+      if (id !== undefined) return op.op.verb === 'add' ? encodeIntervals(this.table, op.op, { setId: id, zero: true }) : undefined;
+      const held = this.#intervalCounts.get(op.op.set) ?? op.op.kernelElements;
+      if (held === undefined) return undefined;
+      const sign = op.op.verb === 'add' ? 1 : -1;
+      this.#intervalCounts.set(op.op.set, Math.max(0, held + sign * op.op.elements.length));
+      return encodeIntervals(this.table, op.op, { zero: held === 0 });
     }
     const m = encodeTxOp(this.table, op, () => ++this.#sets, this.rules);
     if (m && op.kind === 'addSet' && op.flags.includes('interval')) this.#freshIntervals.set(op.set, this.#sets);
