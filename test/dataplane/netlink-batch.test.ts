@@ -132,9 +132,28 @@ describe('nftables netlink batch - keys', () => {
       assert.equal(batch.readUInt32LE(at + 8), bodies.length, 'numbered in order');
     }
     assert.deepEqual(bodies.slice(1, -1), captured);
-    // Interval keys (a port range) and other selectors stay with nft.
-    assert.equal(encodeTransactionBatch('t', [{ kind: 'addRule', chain: 'd', body: 'th dport vmap { 80 : goto a, 8000-8100 : goto b }', comment: 'y' }]), undefined);
-    assert.equal(encodeTransactionBatch('t', [{ kind: 'addRule', chain: 'd', body: 'th sport vmap { 80 : goto a }', comment: 'y' }]), undefined);
+    // Port ranges: an interval map (flags anonymous·constant·interval·map, sized in kernel elements),
+    // its ranges sorted after a zero end element, each start with its verdict and a flagged end.
+    const ranged = encodeTransactionBatch('t', [{ kind: 'addRule', chain: 'd', body: 'th dport vmap { 80 : goto a, 8000-8100 : goto b, 443 : goto a }', comment: 'y' }])!;
+    const rangedBodies: string[] = [];
+    for (let at = 0; at < ranged.length; at += ranged.readUInt32LE(at)) rangedBodies.push(ranged.subarray(at + 16, at + ranged.readUInt32LE(at)).toString('hex'));
+    assert.deepEqual(rangedBodies.slice(1, -1), [
+      '0100000006000100740000000c0002005f5f6d6170256400080003000000000f080004000000000d080005000000000208000600ffffff00080007000000000008000a00000000010c000980080001000000000720000d0000040200000001040000000004080004010000000100060400000000',
+      '0100000006000100740000000c0002005f5f6d61702564000800040000000001dc0003801800018008000300000000010c0001800600010000000000280002800c0001800600010000500000180002801400028008000100fffffffc06000200610000001800038008000300000000010c0001800600010000510000280004800c0001800600010001bb0000180002801400028008000100fffffffc06000200610000001800058008000300000000010c0001800600010001bc0000280006800c000180060001001f400000180002801400028008000100fffffffc06000200620000001800078008000300000000010c000180060001001fa50000',
+      '010000000600010074000000060002006400000070000480340001800c0001007061796c6f616400240002800800010000000001080002000000000208000300000000020800040000000002380001800b0001006c6f6f6b7570000028000280080002000000000108000300000000000c0001005f5f6d617025640008000400000000010800070000027900',
+    ]);
+    // Touching ranges: no end where the next range starts (the size still counts it).
+    const touching = encodeTransactionBatch('t', [{ kind: 'addRule', chain: 'd', body: 'th dport vmap { 8010 : goto a, 8011 : goto b, 8012-8020 : goto a, 9000-9100 : goto b }', comment: 'y' }])!;
+    const touchingBodies: string[] = [];
+    for (let at = 0; at < touching.length; at += touching.readUInt32LE(at)) touchingBodies.push(touching.subarray(at + 16, at + touching.readUInt32LE(at)).toString('hex'));
+    assert.deepEqual(touchingBodies.slice(1, 3), [
+      '0100000006000100740000000c0002005f5f6d6170256400080003000000000f080004000000000d080005000000000208000600ffffff00080007000000000008000a00000000010c000980080001000000000920000d0000040200000001040000000004080004010000000100060400000000',
+      '0100000006000100740000000c0002005f5f6d61702564000800040000000001ec0003801800018008000300000000010c0001800600010000000000280002800c000180060001001f4a0000180002801400028008000100fffffffc0600020061000000280003800c000180060001001f4b0000180002801400028008000100fffffffc0600020062000000280004800c000180060001001f4c0000180002801400028008000100fffffffc06000200610000001800058008000300000000010c000180060001001f550000280006800c0001800600010023280000180002801400028008000100fffffffc06000200620000001800078008000300000000010c00018006000100238d0000',
+    ]);
+    // Overlapping ranges, the last port, other selectors: nft.
+    for (const body of ['th dport vmap { 80 : goto a, 80-90 : goto b }', 'th dport vmap { 80-65535 : goto a }', 'th sport vmap { 80 : goto a }', 'meta l4proto vmap { 6-17 : goto a }']) {
+      assert.equal(encodeTransactionBatch('t', [{ kind: 'addRule', chain: 'd', body, comment: 'y' }]), undefined, body);
+    }
   });
 
   it('creates interval sets of addresses with their first elements as nft 1.0.6 does (`nft --debug=mnl`)', () => {

@@ -344,7 +344,7 @@ function encodeVmapRule(table: string, chain: string, body: string, comment: str
   const elements: Array<{ key: string; verdict: string }> = [];
   for (const item of m[2]!.split(',')) {
     const [k, v, extra] = item.split(' : ').map((t) => t.trim());
-    if (!k || !v || extra !== undefined || k.includes('-')) return undefined;
+    if (!k || !v || extra !== undefined) return undefined;
     elements.push({ key: k, verdict: v });
   }
   // The selector's load, as a lookup of a named map would have it.
@@ -352,8 +352,19 @@ function encodeVmapRule(table: string, chain: string, body: string, comment: str
   const loadBytes = load && encodeExpressions([load]);
   if (!loadBytes) return undefined;
   const setId = id();
-  const set = verdictMapMessage(table, ANONYMOUS_MAP_NAME, ANONYMOUS_MAP, key, setId, key.userdata + ANONYMOUS_MAP_USERDATA_TAIL, elements.length);
-  const elems = encodeOp(table, { verb: 'add', set: ANONYMOUS_MAP_NAME, keyType: key.keyType, flags: [], elements }, setId);
+  let set: Buffer;
+  let elems: Buffer | undefined;
+  if (elements.some((e) => e.key.includes('-'))) {
+    // Port ranges: an interval map (each key a range, single ports one wide), sized as nft sizes it
+    // (a start and an end per range, and the zero end element, even where an end is left out).
+    const ranges = m[1] === 'th dport' ? portRanges(elements) : undefined;
+    elems = ranges && intervalMessage(table, ANONYMOUS_MAP_NAME, 'add', 16, ranges, { setId, zero: true, touching: true });
+    const size = ranges && 2 * ranges.length + (ranges[0]!.start === 0n ? 0 : 1);
+    set = verdictMapMessage(table, ANONYMOUS_MAP_NAME, ANONYMOUS_MAP | NFT_SET_INTERVAL, key, setId, key.userdata + ANONYMOUS_MAP_USERDATA_TAIL, size ?? 0);
+  } else {
+    set = verdictMapMessage(table, ANONYMOUS_MAP_NAME, ANONYMOUS_MAP, key, setId, key.userdata + ANONYMOUS_MAP_USERDATA_TAIL, elements.length);
+    elems = encodeOp(table, { verb: 'add', set: ANONYMOUS_MAP_NAME, keyType: key.keyType, flags: [], elements }, setId);
+  }
   if (!elems) return undefined;
   // lookup: source register 1, verdict register, the map by name and batch id (libnftnl's order).
   const lookup = nested(LIST_ELEM, [
@@ -361,6 +372,19 @@ function encodeVmapRule(table: string, chain: string, body: string, comment: str
     nested(EXPR_DATA, [u32Attr(2, 1), u32Attr(3, 0), stringAttr(1, ANONYMOUS_MAP_NAME), u32Attr(4, setId)]),
   ]);
   return [set, elems, ruleMessage(table, chain, [...loadBytes, lookup], userdata)];
+}
+
+/** `80 : goto a`, `8000-8100 : goto b` as port ranges [first, last + 1) with their verdicts; undefined when one is not. */
+function portRanges(elements: ReadonlyArray<{ key: string; verdict: string }>): Range[] | undefined {
+  const ranges: Range[] = [];
+  for (const e of elements) {
+    const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(e.key);
+    const verdict = encodeVerdict(e.verdict);
+    const [first, last] = m ? [Number(m[1]), Number(m[2] ?? m[1])] : [NaN, NaN];
+    if (!verdict || !(first <= last && last <= 65535)) return undefined;
+    ranges.push({ start: BigInt(first), end: BigInt(last) + 1n, verdict });
+  }
+  return ranges;
 }
 
 /** NFT_SET_ANONYMOUS | NFT_SET_CONSTANT: a rule's `{ … }`. */
@@ -428,32 +452,60 @@ function encodeSetRule(table: string, chain: string, body: string, comment: stri
  */
 function encodeIntervals(table: string, op: ElementOp, options: { setId?: number; zero: boolean }): Buffer | undefined {
   const bits = op.keyType === 'ipv4_addr' ? 32 : op.keyType === 'ipv6_addr' ? 128 : 0;
-  if (bits === 0 || op.elements.length === 0) return undefined;
-  const ranges: Array<[bigint, bigint]> = [];
+  if (bits === 0) return undefined;
+  const ranges: Range[] = [];
   for (const e of op.elements) {
     const net = parseIpNet(e.key, { allowBareIp: true });
     if (!net || net.cidr.family !== (bits === 32 ? 4 : 6)) return undefined;
     const start = net.cidr.base;
-    ranges.push([start, start + (1n << BigInt(bits - net.cidr.prefix))]);
+    ranges.push({ start, end: start + (1n << BigInt(bits - net.cidr.prefix)) });
   }
-  ranges.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  for (let i = 1; i < ranges.length; i++) if (ranges[i]![0] <= ranges[i - 1]![1]) return undefined;
-  if (ranges[ranges.length - 1]![1] >= 1n << BigInt(bits)) return undefined;
+  return intervalMessage(table, op.set, op.verb, bits, ranges, options);
+}
+
+/** A range of keys [start, end) `bits` wide, with a map element's verdict (NFTA_DATA_VERDICT). */
+interface Range {
+  start: bigint;
+  end: bigint;
+  verdict?: Buffer;
+}
+
+/**
+ * The NEWSETELEM (DELSETELEM) of interval elements (see {@link encodeIntervals}); undefined when
+ * ranges overlap or reach the last key, or touch unless `touching` (a map's: nft 1.0.6 then leaves
+ * out the end where the next range starts).
+ */
+function intervalMessage(
+  table: string,
+  set: string,
+  verb: ElementOp['verb'],
+  bits: number,
+  ranges: Range[],
+  options: { setId?: number; zero: boolean; touching?: boolean },
+): Buffer | undefined {
+  if (ranges.length === 0) return undefined;
+  ranges.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  for (let i = 1; i < ranges.length; i++) {
+    const [prev, next] = [ranges[i - 1]!.end, ranges[i]!.start];
+    if (next < prev || (next === prev && !options.touching)) return undefined;
+  }
+  if (ranges[ranges.length - 1]!.end >= 1n << BigInt(bits)) return undefined;
   const bytes = (v: bigint): Buffer => Buffer.from(v.toString(16).padStart(bits / 4, '0'), 'hex');
   const elements: Buffer[] = [];
-  const element = (v: bigint, end: boolean): void => {
+  const element = (v: bigint, end: boolean, verdict?: Buffer): void => {
     const key = nested(NFTA_SET_ELEM_KEY, [attr(NFTA_DATA_VALUE, bytes(v))]);
-    elements.push(nested(elements.length + 1, end ? [u32Attr(NFTA_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END), key] : [key]));
+    const data = verdict ? [nested(NFTA_SET_ELEM_DATA, [verdict])] : [];
+    elements.push(nested(elements.length + 1, end ? [u32Attr(NFTA_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END), key] : [key, ...data]));
   };
-  const add = op.verb === 'add';
-  if (add && options.zero && ranges[0]![0] !== 0n) element(0n, true);
-  for (const [start, end] of ranges) {
-    element(start, false);
-    element(end, true);
-  }
+  const add = verb === 'add';
+  if (add && options.zero && ranges[0]!.start !== 0n) element(0n, true);
+  ranges.forEach((r, i) => {
+    element(r.start, false, r.verdict);
+    if (ranges[i + 1]?.start !== r.end) element(r.end, true);
+  });
   return nftMessage(add ? NftMsg.newSetElem : NftMsg.delSetElem, add ? NLM_F_CREATE : 0, [
     stringAttr(NFTA_SET_ELEM_LIST_TABLE, table),
-    stringAttr(NFTA_SET_ELEM_LIST_SET, op.set),
+    stringAttr(NFTA_SET_ELEM_LIST_SET, set),
     ...(add && options.setId !== undefined ? [u32Attr(NFTA_SET_ELEM_LIST_SET_ID, options.setId)] : []),
     nested(NFTA_SET_ELEM_LIST_ELEMENTS, elements),
   ]);
