@@ -55,7 +55,7 @@ export interface NftElementWriter {
    * stopping at the first refused (the helper's `nftstream`): a cold start's load ahead by
    * netlink (ahead-stream.ts). @throws when one was refused or the writer failed.
    */
-  streamBatches?(path: string, stream: string): Promise<void>;
+  streamBatches?(path: string): Promise<void>;
 }
 
 /** What one attempt will send, decided before anything is sent. */
@@ -266,7 +266,7 @@ export class NftablesDriver {
         await unlink(file).catch(() => undefined);
         return false;
       }
-      const done = settleAhead(writer.streamBatches(file, `ahead-${randomBytes(8).toString('hex')}`), file);
+      const done = settleAhead(writer.streamBatches(file), file);
       this.ahead = { done, view: stream.view, commands: 0, stream };
       // One turn of the event loop hands the request to the helper before the caller renders on.
       await nextTurn();
