@@ -211,7 +211,7 @@ describe('nftables driver - load ahead', () => {
     d.setMapElement('from-wl', 'cali1', 'goto pi-np/a');
     const ahead = emptyKernelTable();
     ahead.exists = true;
-    const tx = computeTransaction(ahead, d, 'all', TABLE);
+    const tx = computeTransaction(ahead, d, 'all', TABLE, { ops: true });
     // Message types (nf_tables subsystem) of each batch, between begin and end.
     const types = (b: Buffer): number[] => {
       const out: number[] = [];

@@ -409,7 +409,7 @@ export class NftablesDriver {
   private plan(view: KernelTable, desired: DesiredState, scope: DiffScope, tidy: boolean, afterAhead: boolean): Plan {
     if (afterAhead && scope === 'all' && this.elementWriter && this.switchOnNetlink) {
       // What a load ahead left: the rest, inert first, the base chains in one last batch.
-      const tx = computeTransaction(view, desired, scope, this.table);
+      const tx = computeTransaction(view, desired, scope, this.table, { ops: true });
       const batches = tx.ops && !tx.rebuild ? switchOnBatches(this.table.name, tx.ops, MAX_NETLINK_BATCH) : undefined;
       return { tx, scope, ...(batches ? { batches } : {}), coversOrphans: true };
     }
@@ -424,7 +424,7 @@ export class NftablesDriver {
         sets: new Set([...scope.sets].filter((n) => !waiting.has(n))),
         maps: scope.maps,
       };
-      const tx = computeTransaction(view, desired, reduced, this.table);
+      const tx = computeTransaction(view, desired, reduced, this.table, { ops: true });
       const batch = this.netlinkBatch(tx);
       return { tx, scope: reduced, ...(batch ? { batch } : {}), deferred, coversOrphans: false };
     }
