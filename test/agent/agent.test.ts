@@ -14,6 +14,7 @@ import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { resourceKey } from '../../src/datastore/keys.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../src/os/mod.ts';
 import { eventually } from '../harness/wait.ts';
+import { deepFreeze } from '../calc/helpers.ts';
 
 class FakeDataplane implements AgentDataplane {
   batches: DataplaneUpdate[][] = [];
@@ -29,6 +30,7 @@ class FakeDataplane implements AgentDataplane {
   gate: Promise<void> | undefined;
 
   async apply(updates: readonly DataplaneUpdate[]): Promise<DataplaneOutcome> {
+    for (const u of updates) deepFreeze(u); // handed over: never changed afterwards
     this.batches.push([...updates]);
     await this.gate;
     if (this.fail) {
