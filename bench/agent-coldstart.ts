@@ -56,8 +56,13 @@ try {
     etcdEndpoints: etcd.endpoints,
     hostname: 'host1',
     netns: host.name,
-    // MARGAY_LOAD_AHEAD=nft: the load ahead through nft instead of netlink batches (to compare).
-    env: { MARGAY_LOGSEVERITYSCREEN: 'info', ...(process.env.MARGAY_LOAD_AHEAD ? { MARGAY_LOAD_AHEAD: process.env.MARGAY_LOAD_AHEAD } : {}) },
+    // MARGAY_LOAD_AHEAD=nft: the load ahead through nft instead of netlink batches; MARGAY_SWITCH_ON=nft:
+    // the last transaction through nft (to compare).
+    env: {
+      MARGAY_LOGSEVERITYSCREEN: 'info',
+      ...(process.env.MARGAY_LOAD_AHEAD ? { MARGAY_LOAD_AHEAD: process.env.MARGAY_LOAD_AHEAD } : {}),
+      ...(process.env.MARGAY_SWITCH_ON ? { MARGAY_SWITCH_ON: process.env.MARGAY_SWITCH_ON } : {}),
+    },
     built: !fromSources,
     nodeArgs: [...nodeArgs, ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])],
   });
