@@ -336,6 +336,7 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
       return formatResult(attachmentResult(conf, req, spec), conf.cniVersion);
     } catch (err) {
       await undo.run(ctx.log);
+      ctx.options.onWorkloadRoutesGone?.(id.hostVeth);
       ctx.log?.warn({ cmd: 'ADD', wep: id.wepName, containerID: id.containerId, err: (err as Error).message }, 'ADD failed and was rolled back');
       throw err;
     }
@@ -349,6 +350,7 @@ export async function del(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
   await ctx.locks.run(lockKeys(id), async () => {
     const store = ctx.options.store;
     const started = performance.now();
+    ctx.options.onWorkloadRoutesGone?.(id.hostVeth);
     // When each step finished, in ms since the DEL started (the log line's timeline).
     const steps: Record<string, number> = {};
     const timed = <T>(name: string, p: Promise<T>): Promise<T> =>

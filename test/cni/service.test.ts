@@ -93,6 +93,10 @@ describe('cni service - ADD', () => {
     const failing = await makeService({ programmed: async () => Promise.reject(new Error('timed out')) });
     await fails(failing.service, env('ADD', 'pod2', { CNI_ARGS: 'K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-2' }), netconf());
     assert.deepEqual(failing.ahead.withdrawn, ['node1-k8s-web--2-eth0']);
+    // The failed ADD's route report is withdrawn too (the route driver would otherwise keep it).
+    const veth = failing.told.find((m) => m.startsWith('gone '));
+    assert.deepEqual(failing.told, ['routes', 'fed node1-k8s-web--2-eth0', veth]);
+    assert.match(veth!, /^gone cali[0-9a-f]{11}$/);
   });
 
   it('a dataplane that does not program in time: code 11 and nothing left behind', async () => {
@@ -218,7 +222,9 @@ describe('cni service - DEL, CHECK, GC', () => {
   it('DEL removes veth, endpoint and addresses, and is idempotent', async () => {
     const t = await makeService();
     await ok(t.service, env('ADD'), netconf());
+    const hostVeth = [...t.plumbing.veths.values()][0]!.hostVeth;
     await ok(t.service, env('DEL'), netconf());
+    assert.deepEqual(t.told.slice(-1), [`gone ${hostVeth}`], "the route driver forgets the attachment's route reports");
     assert.equal(t.plumbing.veths.size, 0);
     assert.equal((await t.store.list(workloadEndpointKind)).items.length, 0);
     assert.equal(await handleCount(t.ds), 0);
