@@ -187,6 +187,29 @@ describe('dataplane routes - manager and driver', () => {
     );
   });
 
+  it('a reported route the driver deletes (its view held an older one) is no longer taken as in place', async () => {
+    const kernel = new Map<string, string>([['10.0.0.7/32', 'cali7']]);
+    const { runner, calls } = fakeRunner((c) => {
+      if (c.args.includes('show')) return { stdout: JSON.stringify(c.args[0] === '-4' ? [...kernel].map(([dst, dev]) => ({ dst, dev, scope: 'link' })) : []) };
+      for (const line of c.input!.trim().split('\n')) {
+        const [, op, dst, , dev] = line.split(' ');
+        if (op === 'del') kernel.delete(dst!);
+        else kernel.set(dst!, dev!);
+      }
+      return {};
+    });
+    const d = new RouteDriver(runner);
+    // After a restart: the kernel has a route no endpoint wants (an ADD cut short); the retried
+    // ADD reports it before the driver's first apply deletes it.
+    d.learn([{ dst: '10.0.0.7/32', dev: 'cali7' }]);
+    await d.apply(new Map());
+    assert.equal(kernel.has('10.0.0.7/32'), false);
+    const mark = calls.length;
+    await d.apply(routeManager(workloadRoute('10.0.0.7/32', 'cali7')).desired);
+    assert.deepEqual(calls.slice(mark).map((c) => c.input?.trim()), ['route add 10.0.0.7/32 dev cali7 scope link proto 77']);
+    assert.equal(kernel.get('10.0.0.7/32'), 'cali7', 'the route is back');
+  });
+
   it('parses the failed lines of ip -force -batch, also from a resident ip counting lines from its start', () => {
     const stderr = 'RTNETLINK answers: File exists\nCommand failed -:3\nCannot find device "x"\nCommand failed -:5\nDevice "." does not exist.\nCommand failed -:6\nleft over';
     assert.deepEqual([...batchFailures(stderr)], [[2, 'RTNETLINK answers: File exists'], [4, 'Cannot find device "x"'], [5, 'Device "." does not exist.']]);

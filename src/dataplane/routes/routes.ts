@@ -293,6 +293,9 @@ export class RouteDriver {
     for (const o of done) {
       if (o.op === 'del') {
         view.delete(o.dst);
+        // A route the CNI reported may just have been deleted (the driver's view had an older
+        // one, e.g. left by an ADD cut short by a restart): no longer take it as in place.
+        this.reported.delete(o.dst);
         continue;
       }
       const spec = desired.get(o.dst);
