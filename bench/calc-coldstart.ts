@@ -11,7 +11,8 @@
  * a V8 CPU profile of the timed phases there (bench/cpu-profile-summary.ts reads it).
  * BENCH_BASELINE=<dir> (another checkout of the sources, with this file) alternates its rounds with
  * this tree's, for paired figures on a busy machine; BENCH_ARGS_VARIANTS='opts|opts' alternates sets
- * of extra Node options likewise.
+ * of extra Node options likewise. BENCH_ORDER=<kinds> feeds the keys of those kinds (`tiers,profiles,…`,
+ * as in the keys) first, in that order, instead of the listing's key order.
  * Run: npx tsx bench/calc-coldstart.ts
  */
 import { spawnSync } from 'node:child_process';
@@ -90,7 +91,7 @@ if (process.argv[2] === '--child') {
 async function child(): Promise<Round> {
   const ds = new MemoryDatastore();
   await writeScaleResources(new ResourceStore(ds), ENDPOINTS, POLICIES);
-  const { items } = await ds.list(RESOURCES_PREFIX);
+  const { items } = feedOrder((await ds.list(RESOURCES_PREFIX)).items);
   await ds.close();
 
   // Each collection, attributed afterwards to the phase it started in (the observer is told late).
@@ -128,6 +129,17 @@ async function child(): Promise<Round> {
     updates: updates.length,
     cpuMs: (cpu.user + cpu.system) / 1000,
   };
+}
+
+/** The listing in BENCH_ORDER's order of kinds (stable; kinds not named keep their place after). */
+function feedOrder<T extends { key: string }>(items: T[]): { items: T[] } {
+  const order = (process.env.BENCH_ORDER ?? '').split(',').filter((k) => k !== '');
+  if (order.length === 0) return { items };
+  const rank = (key: string): number => {
+    const i = order.indexOf(key.slice(RESOURCES_PREFIX.length).split('/')[0] ?? '');
+    return i < 0 ? order.length : i;
+  };
+  return { items: items.map((kv, i) => ({ kv, i, r: rank(kv.key) })).sort((a, b) => a.r - b.r || a.i - b.i).map((x) => x.kv) };
 }
 
 /** Starts V8's CPU profiler in this process; the function returned stops it and gives the profile. */

@@ -48,12 +48,15 @@
  *       first error the kernel acknowledges. The kernel applies a batch all or nothing. This is how
  *       the agent changes set and map elements, chains and rules without `nft`, whose cache of
  *       every chain in the namespace costs ~10 ms per transaction on a large ruleset.
- *   <id> nftstream <path> <stream>
+ *   <id> nftstream <path>
  *       Sends the batches of the file one after the other as the agent appends them, until an
- *       NLMSG_DONE message; stops at the first the kernel refuses (the earlier ones stay applied)
- *       and then refuses every later request of the same stream: a cold start's load ahead, which
- *       the agent writes while it renders, so that the kernel loads meanwhile.
+ *       NLMSG_DONE message; stops at the first the kernel refuses (the earlier ones stay applied):
+ *       a cold start's load ahead, which the agent writes while it renders, so that the kernel
+ *       loads meanwhile. A message whose length is shorter than its header, or a batch longer than
+ *       MAX_BATCH, ends the stream with an error.
  *
+ * "gone" means the kernel has no interface of that name (ENODEV); any other failure to look the
+ * name up (no descriptor left for the lookup's socket, …) is an error, never "gone".
  * A request with the wrong number of fields is refused. A namespace path must name a network
  * namespace (nsfs): anything else is refused without blocking (O_NONBLOCK), since one stuck
  * request would stall every other. Exits at the end of its input, and with status 1 when it
@@ -243,6 +246,24 @@ static void reply(const char *id, const char *what, const char *detail, int err)
   else fprintf(stderr, "%s %s\n", id, what ? what : "ok");
 }
 
+/*
+ * The index of an interface of the current namespace, or -errno: -ENODEV when there is none of
+ * that name (the kernel's ENODEV, or ENXIO); any other failure of the lookup (if_nametoindex opens
+ * a socket: EMFILE, ENOMEM, …) is an error, never "gone". (glibc may leave another errno than the
+ * socket's, so the reply says "interface lookup" rather than trust the message alone.)
+ */
+static int index_of(const char *ifname) {
+  unsigned index = if_nametoindex(ifname);
+  if (index > 0) return (int)index;
+  int err = errno;
+  return err == ENODEV || err == ENXIO ? -ENODEV : -(err ? err : EIO);
+}
+
+/* What a reply names when index_of failed: the interface when it is missing, else the lookup. */
+static const char *lookup_detail(int rc, const char *ifname) {
+  return rc == -ENODEV ? ifname : "interface lookup";
+}
+
 /* Configures every address of a comma-separated list; returns 0 or -errno, naming the failure in *failed. */
 static int each_address(int fd, int index, int family, char *list, const char **failed) {
   for (char *ip = strtok(list, ","); ip; ip = strtok(NULL, ",")) {
@@ -307,13 +328,13 @@ static void in_container(const char *id, const char *op, const char *netns, cons
   }
   const char *failed = "";
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-  int index = fd < 0 ? 0 : (int)if_nametoindex(ifname);
+  int index = fd < 0 ? -errno : index_of(ifname);
   if (fd < 0) {
-    rc = -errno;
+    rc = index;
     failed = "netlink socket";
-  } else if (index == 0) {
-    rc = -ENODEV;
-    failed = ifname;
+  } else if (index < 0) {
+    rc = index;
+    failed = lookup_detail(rc, ifname);
   } else if (strcmp(op, "del") == 0) {
     rc = link_del(fd, index);
     failed = "link del";
@@ -375,8 +396,8 @@ static void veth(const char *id, const char *host, const char *host_mac, const c
 /* hostup: an interface of the helper's namespace up. */
 static void host_up(const char *id, const char *ifname) {
   int fd = host_socket();
-  int index = fd < 0 ? 0 : (int)if_nametoindex(ifname);
-  reply(id, "ok", ifname, fd < 0 ? fd : index == 0 ? -ENODEV : link_up(fd, index));
+  int index = fd < 0 ? fd : index_of(ifname);
+  reply(id, "ok", index < 0 ? lookup_detail(index, ifname) : ifname, index < 0 ? index : link_up(fd, index));
 }
 
 /* Routes every address of a comma-separated list through `index`; returns 0 or -errno. */
@@ -399,19 +420,19 @@ static void host_routes(const char *id, const char *ifname, char *v4, char *v6, 
     return;
   }
   int fd = host_socket();
-  int index = fd < 0 ? 0 : (int)if_nametoindex(ifname);
-  int rc = fd < 0 ? fd : index == 0 ? -ENODEV : each_route(fd, index, AF_INET, v4, (unsigned char)protocol);
+  int index = fd < 0 ? fd : index_of(ifname);
+  int rc = index < 0 ? index : each_route(fd, index, AF_INET, v4, (unsigned char)protocol);
   if (!rc) rc = each_route(fd, index, AF_INET6, v6, (unsigned char)protocol);
-  reply(id, "ok", "routes", rc);
+  reply(id, "ok", index < 0 && fd >= 0 ? lookup_detail(index, ifname) : "routes", rc);
 }
 
 /* hostdel: deletes an interface of the helper's namespace by name. */
 static void host_del(const char *id, const char *ifname) {
   int fd = host_socket();
-  int index = fd < 0 ? 0 : (int)if_nametoindex(ifname);
-  int rc = fd < 0 ? fd : index == 0 ? -ENODEV : link_del(fd, index);
+  int index = fd < 0 ? fd : index_of(ifname);
+  int rc = index < 0 ? index : link_del(fd, index);
   if (rc == -ENODEV) reply(id, "gone", NULL, 0);
-  else reply(id, "ok", "link del", rc);
+  else reply(id, "ok", index < 0 && fd >= 0 ? lookup_detail(index, ifname) : "link del", rc);
 }
 
 /* What get_link reads of a link. */
@@ -465,9 +486,9 @@ static void mark(const char *id, const char *group_text, const char *netns, cons
     return;
   }
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-  int index = fd < 0 ? 0 : (int)if_nametoindex(ifname);
+  int index = fd < 0 ? -errno : index_of(ifname);
   struct link_info mine, peer;
-  rc = fd < 0 ? -errno : index == 0 ? -ENODEV : get_link(fd, index, &mine);
+  rc = index < 0 ? index : get_link(fd, index, &mine);
   if (fd >= 0) close(fd);
   leave();
   if (rc == -ENODEV) {
@@ -551,6 +572,13 @@ static void sysctl(const char *id, const char *path, const char *value) {
   reply(id, "ok", file, rc);
 }
 
+/*
+ * The longest batch the helper takes (bytes): far beyond what one sendto may carry (the socket's
+ * send buffer, ~208 KiB by default; the agent's batches are at most 192 KiB), so only a length
+ * that cannot be meets it.
+ */
+#define MAX_BATCH (16u << 20)
+
 /* The NETLINK_NETFILTER socket of `nft` requests, opened on first use. */
 static int nf_fd = -1;
 
@@ -579,18 +607,26 @@ static int drain_answers(void) {
 }
 
 /*
+ * The number of messages in a batch, or -EINVAL when their lengths do not tile it: the kernel
+ * drops such a batch without a word (no acknowledgement), and a length near 2^32 would wrap
+ * NLMSG_ALIGN to 0 and never move on.
+ */
+static long count_messages(const unsigned char *batch, size_t len) {
+  long messages = 0;
+  for (size_t at = 0; at < len; messages++) {
+    const struct nlmsghdr *h = (const struct nlmsghdr *)(batch + at);
+    if (len - at < NLMSG_HDRLEN || h->nlmsg_len < NLMSG_HDRLEN || h->nlmsg_len > len - at) return -EINVAL;
+    at += NLMSG_ALIGN(h->nlmsg_len);
+  }
+  return messages;
+}
+
+/*
  * Makes room on the socket for one acknowledgement per message of a batch (each takes up to ~1 KiB
  * of the receive buffer; the default ~208 KiB would overflow past ~200 messages, and the kernel
  * then drops answers and reports ENOBUFS although it applied the batch). nft does the same.
  */
-static void make_room_for_answers(const unsigned char *batch, size_t len) {
-  size_t messages = 0;
-  for (size_t at = 0; at + NLMSG_HDRLEN <= len;) {
-    const struct nlmsghdr *h = (const struct nlmsghdr *)(batch + at);
-    if (h->nlmsg_len < NLMSG_HDRLEN) break;
-    messages++;
-    at += NLMSG_ALIGN(h->nlmsg_len);
-  }
+static void make_room_for_answers(long messages) {
   int want = messages > (1 << 20) ? INT_MAX : (int)(messages * 1024), have = 0;
   socklen_t size = sizeof have;
   if (getsockopt(nf_fd, SOL_SOCKET, SO_RCVBUF, &have, &size) == 0 && have >= want) return;
@@ -603,9 +639,11 @@ static void make_room_for_answers(const unsigned char *batch, size_t len) {
  * returns: draining it without waiting sees them all (make_room_for_answers).
  */
 static int send_batch(const unsigned char *batch, size_t len) {
+  long messages = count_messages(batch, len);
+  if (messages < 0) return (int)messages;
   if (nf_fd < 0 && (nf_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER)) < 0) return -errno;
   drain_answers(); /* answers left by an earlier batch are not this one's */
-  make_room_for_answers(batch, len);
+  make_room_for_answers(messages);
   struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
   return sendto(nf_fd, batch, len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0 ? -errno : drain_answers();
 }
@@ -613,7 +651,7 @@ static int send_batch(const unsigned char *batch, size_t len) {
 /* nft: sends a prebuilt batch given in hex. */
 static void nft_batch(const char *id, const char *hex) {
   size_t n = strlen(hex);
-  if (n < 2 * NLMSG_HDRLEN || n % 2) {
+  if (n < 2 * NLMSG_HDRLEN || n % 2 || n / 2 > MAX_BATCH) {
     reply(id, NULL, "bad batch", -EINVAL);
     return;
   }
@@ -636,27 +674,17 @@ static void nft_batch(const char *id, const char *hex) {
   reply(id, "ok", "nftables batch", rc);
 }
 
-/* The failed stream, whose later requests are refused (see nft_stream). */
-static char failed_stream[64];
-
 /*
  * nftstream: sends the batches of a file one after the other as the agent appends them (each from
  * its begin to its end message), until an NLMSG_DONE message ends the stream: a cold start's load
  * ahead, which the agent writes while it renders (a file written synchronously needs no event
  * loop), so that the kernel loads on this process's core meanwhile. Stops at the first batch the
- * kernel refuses; a later request naming the same stream is then refused without sending
- * anything (the table may not be the agent's). Gives up when the file stops growing for 30 s,
- * and at once when the agent is gone (its end of the helper's stdin closed).
+ * kernel refuses, and at a message length that cannot be (shorter than a header, or a batch
+ * beyond MAX_BATCH: such a length would otherwise wrap NLMSG_ALIGN or wait for gigabytes). Gives
+ * up when the file stops growing for 30 s, and at once when the agent is gone (its end of the
+ * helper's stdin closed).
  */
-static void nft_stream(const char *id, const char *path, const char *stream) {
-  if (strlen(stream) >= sizeof failed_stream) {
-    reply(id, NULL, "bad stream name", -EINVAL);
-    return;
-  }
-  if (strcmp(failed_stream, stream) == 0) {
-    reply(id, NULL, "an earlier part of the stream failed", -ECANCELED);
-    return;
-  }
+static void nft_stream(const char *id, const char *path) {
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     reply(id, NULL, "batch stream", -errno);
@@ -693,8 +721,10 @@ static void nft_stream(const char *id, const char *path, const char *stream) {
     len += (size_t)got;
     while (!rc && at + NLMSG_HDRLEN <= len) {
       const struct nlmsghdr *h = (const struct nlmsghdr *)(buf + at);
-      if (h->nlmsg_len < NLMSG_HDRLEN) rc = -EINVAL;
-      else if (at + NLMSG_ALIGN(h->nlmsg_len) > len) break; /* the rest of it is not written yet */
+      if (h->nlmsg_len < NLMSG_HDRLEN || (size_t)h->nlmsg_len + (at - start) > MAX_BATCH) {
+        rc = h->nlmsg_len < NLMSG_HDRLEN ? -EINVAL : -EMSGSIZE;
+        snprintf(detail, sizeof detail, "nftables batch stream: bad message length %u", (unsigned)h->nlmsg_len);
+      } else if (at + NLMSG_ALIGN(h->nlmsg_len) > len) break; /* the rest of it is not written yet */
       else if (h->nlmsg_type == NLMSG_DONE) {
         done = start == at;
         if (!done) rc = -EINVAL; /* a batch without its end */
@@ -719,7 +749,6 @@ static void nft_stream(const char *id, const char *path, const char *stream) {
   }
   close(fd);
   free(buf);
-  if (rc) snprintf(failed_stream, sizeof failed_stream, "%s", stream);
   /* The agent that would remove its file is gone (or stopped writing it): remove it here. */
   if (rc == -EPIPE || rc == -ETIMEDOUT) unlink(path);
   reply(id, "ok", detail, rc);
@@ -751,7 +780,7 @@ int main(void) {
     else if (n == 3 && strcmp(op, "hostdel") == 0) host_del(id, f[2]);
     else if (n == 4 && strcmp(op, "sysctl") == 0) sysctl(id, f[2], f[3]);
     else if (n == 3 && strcmp(op, "nft") == 0) nft_batch(id, f[2]);
-    else if (n == 4 && strcmp(op, "nftstream") == 0) nft_stream(id, f[2], f[3]);
+    else if (n == 3 && strcmp(op, "nftstream") == 0) nft_stream(id, f[2]);
     else reply(id, NULL, "unknown request or wrong number of fields", -EINVAL);
   }
   free(line);

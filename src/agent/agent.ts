@@ -100,6 +100,8 @@ export class Agent {
   #batchStart: number | undefined;
   #batchLocalEndpoint = false;
   #started = false;
+  /** A first flush has ended (applied or failed): the host status is worth writing from then on. */
+  #firstOutcome = false;
   #stopping = false;
   #fatalError: Error | undefined;
   #resolveDone!: () => void;
@@ -166,6 +168,10 @@ export class Agent {
       onFailed: () => {
         this.#updateInSyncGauge();
         this.#updateEndpointStatuses();
+        if (!this.#firstOutcome) {
+          this.#firstOutcome = true;
+          void this.#status.reportHost();
+        }
       },
       onFatal: (what, err) => this.#fatal(what, err),
     });
@@ -359,7 +365,10 @@ export class Agent {
       onConnectivity: (_inSync, reconnected) => {
         if (reconnected) this.requestResync('datastore reconnected');
         this.#updateInSyncGauge();
-        void this.#status.reportHost();
+        // Before the first flush has ended the host is reported when it ends (its outcome is the
+        // news): a status write now, its lease and gRPC work (~30 ms of a cold start's one
+        // thread, in the middle of the render), would only say "not in sync" first.
+        if (this.#firstOutcome) void this.#status.reportHost();
       },
     };
   }
@@ -393,7 +402,10 @@ export class Agent {
     this.#settleEndpointWaiters();
     this.#updateInSyncGauge();
     if (changed) this.#updateEndpointStatuses();
-    if (first) void this.#status.reportHost();
+    if (first) {
+      this.#firstOutcome = true;
+      void this.#status.reportHost();
+    }
   }
 
   #updateInSyncGauge(): void {

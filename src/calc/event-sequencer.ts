@@ -69,6 +69,8 @@ class KeyedBuffer<T> {
     for (const key of [...this.pendingUpdates.keys()].sort()) {
       const value = this.pendingUpdates.get(key) as T;
       const last = this.sent.get(key);
+      // The same object again is unchanged (never mutated once sent): no texts to compare.
+      if (last === value) continue;
       if (last !== undefined && JSON.stringify(last) === JSON.stringify(value)) continue;
       this.sent.set(key, value);
       out.push(value);

@@ -236,7 +236,7 @@ export class Dataplane {
   /** The nftables driver's netlink writer: batches, and batch files for a load ahead when asked for. */
   private elementWriter(netlink: NetlinkHelper, loadAhead: boolean): NftElementWriter {
     const batches = { applyBatch: (batch: Buffer) => netlink.applyNftBatch(batch) };
-    return loadAhead ? { ...batches, streamBatches: (path: string, stream: string) => netlink.streamNftBatches(path, stream) } : batches;
+    return loadAhead ? { ...batches, streamBatches: (path: string) => netlink.streamNftBatches(path) } : batches;
   }
 
   /** A workload interface appeared or changed: its sysctls, then the routes that waited for it. */

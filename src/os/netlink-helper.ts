@@ -201,12 +201,11 @@ export class NetlinkHelper {
   /**
    * Streams the nftables netlink batches the caller appends to `path` into the kernel, each as
    * soon as it is complete, until the caller appends an NLMSG_DONE message (the helper's
-   * `nftstream`); stops at the first batch the kernel refuses (the earlier ones stay applied), and
-   * then refuses every later request naming the same `stream`. Resolves when the stream ended;
-   * throws with the kernel's error, naming the batch.
+   * `nftstream`); stops at the first batch the kernel refuses (the earlier ones stay applied).
+   * Resolves when the stream ended; throws with the kernel's error, naming the batch.
    */
-  async streamNftBatches(path: string, stream: string): Promise<void> {
-    const [answer] = await this.#ask([['nftstream', path, stream]]);
+  async streamNftBatches(path: string): Promise<void> {
+    const [answer] = await this.#ask([['nftstream', path]]);
     if (!answer!.ok) throw new Error(answer!.message);
   }
 

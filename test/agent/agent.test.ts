@@ -14,6 +14,7 @@ import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { resourceKey } from '../../src/datastore/keys.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../src/os/mod.ts';
 import { eventually } from '../harness/wait.ts';
+import { deepFreeze } from '../calc/helpers.ts';
 
 class FakeDataplane implements AgentDataplane {
   batches: DataplaneUpdate[][] = [];
@@ -25,8 +26,13 @@ class FakeDataplane implements AgentDataplane {
     this.prepared++;
   }
 
+  /** While set, applies wait for it (a cold start's long first apply). */
+  gate: Promise<void> | undefined;
+
   async apply(updates: readonly DataplaneUpdate[]): Promise<DataplaneOutcome> {
+    for (const u of updates) deepFreeze(u); // handed over: never changed afterwards
     this.batches.push([...updates]);
+    await this.gate;
     if (this.fail) {
       const failed = updates.flatMap((u) => (u.type === 'workload-update' ? [u.endpoint.key] : []));
       return { ok: false, failedEndpoints: failed, nft: { error: new Error('Error: Could not process rule: No such file or directory') } };
@@ -177,6 +183,32 @@ async function readiness(agent: Agent): Promise<number> {
 }
 
 describe('agent loop', () => {
+  it('writes the host status once the first apply has ended (applied or failed), not while it runs', async () => {
+    for (const fail of [false, true]) {
+      const ds = new MemoryDatastore();
+      await put(ds, profile(), wep('a', '10.65.0.1'));
+      const dp = new FakeDataplane();
+      dp.fail = fail;
+      let open!: () => void;
+      dp.gate = new Promise((resolve) => (open = resolve));
+      const agent = makeAgent(ds, dp);
+      const hostKey = '/calico/felix/v2/no-region/host/h1/status';
+      try {
+        await agent.start();
+        await eventually(() => dp.batches.length === 1, { what: 'the first apply started' });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        assert.equal(await ds.get(hostKey), undefined, 'no host status write during the first apply');
+        open();
+        await eventually(async () => (await ds.get(hostKey)) !== undefined, { what: 'host status' });
+        assert.equal((JSON.parse((await ds.get(hostKey))!.value) as { in_sync: boolean }).in_sync, !fail);
+      } finally {
+        open();
+        await agent.stop();
+        await ds.close();
+      }
+    }
+  });
+
   it('programs nothing before in-sync, then the full state, reports ready, metrics and status', async () => {
     const ds = new MemoryDatastore();
     await put(ds, profile(), wep('a', '10.65.0.1'), wep('b', '10.65.0.2'), wep('r', '10.65.1.1', {}, 'h2'));

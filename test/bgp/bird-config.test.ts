@@ -487,6 +487,11 @@ describe('bird config - unnumbered (Margay extension)', () => {
     assert.match(b, /neighbor fe80::1:2%uplink0 external;\n  interface "uplink0";\n  direct;/);
     assert.doesNotMatch(b, /passive/);
     assert.match(b, /extended next hop on;/);
+    // A link's errors are not the router's: a short back-off, soon forgotten, on both kinds of uplink session.
+    for (const name of ['Iface_fe80__1_2_uplink0', 'Iface_uplink1']) {
+      assert.match(protocolBlock(text, name), /\n  error wait time 1, 10;\n  error forget time 60;\n/, name);
+    }
+    assert.match(text, /\n  error wait time 5, 60;\n/, 'the template keeps its own for other sessions');
     // Without discovery the routers found are ignored: the host waits.
     const waiting = render(baseInput({ bgpConfigurations, peers: [res('BGPPeer', 'rack', {}, { annotations: { 'margay.io/peer-interface': 'uplink0' } })], linkNeighbors: { uplink0: ['fe80::1:2'] } }));
     assert.deepEqual(protocolNames(waiting.text), ['Iface_uplink0']);

@@ -118,6 +118,21 @@ describe('event sequencer - coalescing', () => {
     assert.equal(out[0]!.type === 'policy-update' && out[0]!.policy.ingress.length, 3);
   });
 
+  it('the object last sent, handed over again, is dropped without being serialised', () => {
+    const seq = synced();
+    let serialised = 0;
+    // Frozen: what the sequencer sent is never changed afterwards (the invariant its comparison rests on).
+    const sent = Object.freeze({ ...workload('ns/w'), toJSON: () => ++serialised });
+    seq.onWorkloadUpdate(sent);
+    assert.equal(seq.flush().length, 1);
+    seq.onWorkloadUpdate(sent);
+    assert.deepEqual(seq.flush(), []);
+    assert.equal(serialised, 0);
+    seq.onWorkloadUpdate(workload('ns/w', ['kns.a']));
+    assert.equal(seq.flush().length, 1);
+    assert.equal(serialised, 1, 'a new object is compared with the one sent');
+  });
+
   it('remove then re-add of what was sent is no change', () => {
     const seq = synced();
     seq.onWorkloadUpdate(workload('ns/w'));

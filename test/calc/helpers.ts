@@ -94,9 +94,20 @@ export class Harness {
 
   flush(): DataplaneUpdate[] {
     const batch = this.graph.flush();
+    // Objects handed to the dataplane are never changed afterwards (the event sequencer compares
+    // a key's next object with the one it sent): frozen, a later change by the graph throws.
+    for (const u of batch) deepFreeze(u);
     this.model.applyAll(batch);
     return batch;
   }
+}
+
+/** Freezes `value` and everything reachable from it (sets and maps stay writable: not used in updates). */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  Object.freeze(value);
+  for (const v of Object.values(value)) deepFreeze(v);
+  return value;
 }
 
 /** The messages of a batch, one short line each, for readable assertions. */

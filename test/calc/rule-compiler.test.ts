@@ -126,6 +126,13 @@ describe('rule compiler - selectors', () => {
     assert.deepEqual(ipSets, []);
   });
 
+  it('nets written the same way again compile the same (canonical texts remembered), invalid ones dropped', () => {
+    const rule = { action: 'Allow' as const, source: { nets: ['10.1.2.3/16', 'not-a-net', 'FD00::1/64', '10.1.2.3/16'] } };
+    for (let i = 0; i < 3; i++) {
+      assert.deepEqual(compileRule(rule, ctx()).rule.match.src, { nets: ['10.1.0.0/16', 'fd00::/64', '10.1.0.0/16'] });
+    }
+  });
+
   it('namespaceSelector replaces the namespace restriction, with pcns. labels', () => {
     const { rule } = compileRule({ action: 'Allow', source: { selector: "app == 'web'", namespaceSelector: "team == 'a'" } }, ctx({ namespace: 'prod' }));
     assert.deepEqual(rule.match.src.ipSets, [id(`(pcns.team == "a") && (app == 'web')`)]);

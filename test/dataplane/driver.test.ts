@@ -162,7 +162,7 @@ describe('nftables driver - element-only transactions as netlink batches', () =>
     applyToView(k, d, 'all', false);
     d.takeDirty();
     d.setMapElement('to-wl', 'cali2', 'goto twp_1');
-    const elementsOnly = computeTransaction(k, d, d.takeDirty(), T);
+    const elementsOnly = computeTransaction(k, d, d.takeDirty(), T, { ops: true });
     assert.deepEqual(
       elementsOnly.ops?.map((o) => (o.kind === 'elements' ? [o.op.verb, o.op.set, o.op.elements] : o.kind)),
       [
@@ -173,14 +173,30 @@ describe('nftables driver - element-only transactions as netlink batches', () =>
     d.setChain({ name: 'twp_2', rules: [rule('counter accept', 'end')] });
     d.setChain({ name: 'twp_9', rules: [rule('jump twp_2', 'new')] });
     d.setSet({ name: 'v4-s.new', type: 'ipv4_addr', flags: [], elements: new Set(['10.0.0.9/32']) });
-    const mixed = computeTransaction(k, d, d.takeDirty(), T);
+    const mixed = computeTransaction(k, d, d.takeDirty(), T, { ops: true });
     assert.deepEqual(
       mixed.ops?.map((o) => o.kind),
       ['addSet', 'addChain', 'elements', 'flushChain', 'addRule', 'addRule'],
       mixed.lines.join('\n'),
     );
     assert.equal(mixed.ops?.length, mixed.lines.length, 'one op per line');
-    assert.equal(computeTransaction(emptyKernelTable(), d, 'all', T).ops, undefined, 'a new table goes to nft');
+    assert.equal(computeTransaction(emptyKernelTable(), d, 'all', T, { ops: true }).ops, undefined, 'a new table goes to nft');
+  });
+
+  it('builds the structured twin only when asked for (a transaction that may go by netlink)', () => {
+    const d = desiredTable();
+    const k = emptyKernelTable();
+    applyToView(k, d, 'all', false);
+    d.takeDirty();
+    d.setMapElement('to-wl', 'cali2', 'goto twp_1');
+    d.setChain({ name: 'twp_2', rules: [rule('counter accept', 'end')] });
+    d.setSet({ name: 'v4-s.new', type: 'ipv4_addr', flags: [], elements: new Set(['10.0.0.9/32']) });
+    const dirty = d.takeDirty();
+    const plain = computeTransaction(k, d, dirty, T);
+    assert.equal(plain.ops, undefined);
+    const twin = computeTransaction(k, d, dirty, T, { ops: true });
+    assert.deepEqual(plain.lines, twin.lines, 'the same text either way');
+    assert.equal(twin.ops?.length, twin.lines.length);
   });
 
   it('writes many map elements as several commands, each small enough for a netlink attribute', () => {
@@ -189,7 +205,7 @@ describe('nftables driver - element-only transactions as netlink batches', () =>
     applyToView(k, d, 'all', false);
     d.takeDirty();
     for (let i = 0; i < 1200; i++) d.setMapElement('to-wl', `cali${String(i).padStart(8, '0')}`, `goto fwp_${String(i % 100).padStart(16, '0')}`);
-    const tx = computeTransaction(k, d, d.takeDirty(), T);
+    const tx = computeTransaction(k, d, d.takeDirty(), T, { ops: true });
     const sizes = tx.ops?.map((o) => (o.kind === 'elements' ? o.op.elements.length : 0));
     assert.deepEqual(sizes, [500, 500, 200]);
     assert.equal(tx.ops?.length, tx.lines.length, 'one op per line');

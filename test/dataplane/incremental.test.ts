@@ -12,6 +12,7 @@ import { applyToView, computeTransaction } from '../../src/dataplane/nftables/di
 import { emptyKernelTable } from '../../src/dataplane/nftables/kernel.ts';
 import { NftablesManager } from '../../src/dataplane/nftables/manager.ts';
 import type { DesiredState } from '../../src/dataplane/nftables/state.ts';
+import { deepFreeze } from '../calc/helpers.ts';
 import { policy, settings, tier, workload, type RuleSpec } from './updates.ts';
 
 const TABLE = { family: 'inet', name: 'margay' };
@@ -92,7 +93,9 @@ describe('dataplane - incremental equals fresh', () => {
         const view = emptyKernelTable();
         m.onUpdate(settings());
         for (const batch of [[], ...batches]) {
-          for (const u of batch) m.onUpdate(u);
+          // Frozen: the dataplane keeps the graph's objects and never changes them (the graph's
+          // event sequencer compares its next object for a key with the one it sent).
+          for (const u of batch) m.onUpdate(deepFreeze(u));
           const dirty = m.flush();
           const tx = computeTransaction(view, m.desired, dirty, TABLE);
           applyToView(view, m.desired, dirty, tx.rebuild);

@@ -4,6 +4,7 @@ import type { DataplaneUpdate } from '../../src/calc/model.ts';
 import { ipPortElement, setElements } from '../../src/dataplane/nftables/ipsets-manager.ts';
 import { renderTable } from '../../src/dataplane/nftables/diff.ts';
 import { NftablesManager } from '../../src/dataplane/nftables/manager.ts';
+import { PORT_PROTOCOLS_SET } from '../../src/dataplane/nftables/render-rules.ts';
 import { hostEndpoint, ipPortSet, ipSet, policy, settings, tier, workload } from './updates.ts';
 
 function manager(): NftablesManager & { warnings: string[] } {
@@ -181,6 +182,25 @@ describe('dataplane manager - desired state', () => {
     assert.ok(!m.desired.chains.has('fh_any') && !m.desired.chains.has('fh-eth0'));
     assert.equal(m.desired.chains.get('from-hep-dispatch')!.rules.length, 1);
     assert.equal(m.desired.maps.get('from-hep')!.elements.size, 0);
+  });
+
+  it('renders the fixed chains again when a wildcard host endpoint comes or goes, the fixed sets not', () => {
+    const m = manager();
+    feed(m, [settings(), hostEndpoint('h/eth0', 'eth0')]);
+    const rendered: string[] = [];
+    const setSet = m.desired.setSet.bind(m.desired);
+    m.desired.setSet = (spec) => {
+      rendered.push(spec.name);
+      setSet(spec);
+    };
+    feed(m, [hostEndpoint('h/all', '*')]);
+    assert.equal(m.desired.chains.get('from-hep-dispatch')!.rules.at(-1)!.body, 'goto fh_any', 'the dispatch chain rendered again');
+    feed(m, [{ type: 'host-endpoint-remove', key: 'h/all' }]);
+    assert.notEqual(m.desired.chains.get('from-hep-dispatch')!.rules.at(-1)!.body, 'goto fh_any');
+    assert.deepEqual(rendered.filter((n) => /^(nat|all)-pools-/.test(n) || n === PORT_PROTOCOLS_SET), [], 'no fixed set rendered again');
+    // Settings do render them again.
+    feed(m, [settings({ natOutgoingPools: ['10.9.0.0/16'] })]);
+    assert.ok(rendered.includes('nat-pools-v4'));
   });
 
   it('turns IP set members into set elements per family and kind', () => {

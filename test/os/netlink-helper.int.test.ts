@@ -3,6 +3,9 @@
  * namespace where the helper lives and a "container" namespace it enters per request.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { NetlinkHelper } from '../../src/os/mod.ts';
 import { GATEWAY_V4, GATEWAY_V6 } from '../../src/cni/plumbing.ts';
@@ -107,6 +110,46 @@ describe('margay-netlink helper', () => {
     await vethPair(host(), container(), { nameA: 'calinl10', nameB: 'calinl11' });
     assert.equal(await helper.deleteHostInterface('calinl11'), false);
     assert.match((await run('ip', ['-n', container().name, '-o', 'link', 'show'])).stdout, /calinl11/);
+  });
+
+  test('an interface lookup that fails for another reason than a missing interface is an error, not "gone"', async () => {
+    // With five descriptors (0-2, the host namespace, the netlink socket) if_nametoindex has no
+    // room for its own socket (EMFILE; glibc reports ENOENT), which must not read as "nothing to delete".
+    const input = [`b\tdel\t${path()}\tnosuch3`, 'a\thostdel\tnosuch3', 'c\thostup\tnosuch3'].join('\n');
+    const r = await run('prlimit', ['--nofile=5', 'nsenter', `--net=/run/netns/${host().name}`, NETLINK_HELPER_BINARY], { input: `${input}\n` });
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 3, r.stderr);
+    for (const [i, id] of ['b', 'a', 'c'].entries()) assert.match(lines[i]!, new RegExp(`^${id} err interface lookup: `));
+  });
+
+  test('a batch or stream whose message lengths cannot be is refused at once (no spin on a wrapping length, no wait for gigabytes)', async () => {
+    const own = new NetlinkHelper({ binary: NETLINK_HELPER_BINARY, netns: `/run/netns/${host().name}`, timeoutMs: 5_000 });
+    const dir = mkdtempSync(join(tmpdir(), 'margay-nlstream-'));
+    try {
+      // A batch-begin header (type 0x10) claiming `len` bytes, then a little more.
+      const header = (len: number): Buffer => {
+        const b = Buffer.alloc(32);
+        b.writeUInt32LE(len, 0);
+        b.writeUInt16LE(0x10, 4);
+        return b;
+      };
+      await assert.rejects(own.applyNftBatch(header(0xfffffffd)), /nftables batch: Invalid argument/, 'wraps NLMSG_ALIGN to 0');
+      await assert.rejects(own.applyNftBatch(header(0x1000)), /nftables batch: Invalid argument/, 'longer than the batch');
+      for (const [len, why] of [
+        [0xfffffffd, /bad message length 4294967293: Message too long/],
+        [0x7ffffff0, /bad message length 2147483632: Message too long/],
+        [8, /bad message length 8: Invalid argument/],
+      ] as const) {
+        const file = join(dir, `s${len}`);
+        writeFileSync(file, header(len));
+        await assert.rejects(own.streamNftBatches(file), why);
+      }
+      // Still serving.
+      await own.writeSysctls([['net/ipv4/conf/lo/forwarding', '1']]);
+    } finally {
+      own.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('writes sysctls in the host namespace only, and refuses paths outside /proc/sys', async () => {

@@ -110,7 +110,7 @@ export class AheadStream {
     const wanted = new Set<string>();
     for (const name of names) if (desired.sets.has(name) && !this.#sentSets.has(name) && !this.#refusedSets.has(name)) wanted.add(name);
     if (wanted.size === 0) return wanted;
-    const tx = computeTransaction({ ...emptyKernelTable(), exists: true }, desired, { chains: new Set(), sets: wanted, maps: new Map() }, this.#table);
+    const tx = computeTransaction({ ...emptyKernelTable(), exists: true }, desired, { chains: new Set(), sets: wanted, maps: new Map() }, this.#table, { ops: true });
     const bySet = new Map<string, Buffer[]>();
     for (const op of tx.ops ?? []) {
       const name = op.kind === 'addSet' ? op.set : op.kind === 'elements' ? op.op.set : undefined;

@@ -33,8 +33,8 @@ export interface NftTransaction {
   /** True when the table is deleted and re-created. */
   rebuild: boolean;
   /**
-   * The same commands structured, in the same order, when the table exists and is not rebuilt
-   * (see netlink-batch.ts); else undefined.
+   * The same commands structured, in the same order, when asked for (`ops`) and the table exists
+   * and is not rebuilt (see netlink-batch.ts); else undefined.
    */
   ops?: TxOp[];
   /** Counts by kind, for logs and metrics. */
@@ -126,11 +126,20 @@ function needsRebuild(kernel: KernelTable, desired: DesiredState, scope: DiffSco
   return false;
 }
 
+/** What {@link computeTransaction} builds beside the text. */
+export interface TransactionOptions {
+  /**
+   * The structured twin of the commands ({@link NftTransaction.ops}), for a transaction that may
+   * go by netlink: only then is it worth building (an object per command, on large diffs).
+   */
+  ops?: boolean;
+}
+
 /**
  * Computes the batch that turns `kernel` into `desired` for the names in `scope`. Names out of
  * scope are assumed to be in sync already.
  */
-export function computeTransaction(kernel: KernelTable, desired: DesiredState, scope: DiffScope, table: TableRef): NftTransaction {
+export function computeTransaction(kernel: KernelTable, desired: DesiredState, scope: DiffScope, table: TableRef, options: TransactionOptions = {}): NftTransaction {
   if (needsRebuild(kernel, desired, scope)) {
     const fresh: KernelTable = { exists: false, chains: new Map(), sets: new Map(), maps: new Map(), otherObjects: 0 };
     const tx = computeTransaction(fresh, desired, 'all', table);
@@ -146,7 +155,9 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
   const deleteMaps: string[] = [];
   const deleteChains: string[] = [];
   const deleteSets: string[] = [];
-  // The structured twin of each list of lines, in the same order (netlink-batch.ts).
+  // The structured twin of each list of lines, in the same order (netlink-batch.ts): only for an
+  // existing table (a new one goes to nft) and when asked for.
+  const withOps = options.ops === true && kernel.exists;
   const ops = { create: [] as TxOp[], elements: [] as TxOp[], contents: [] as TxOp[], mapElements: [] as TxOp[] };
   const deleteOps = { maps: [] as TxOp[], chains: [] as TxOp[], sets: [] as TxOp[], flushes: [] as TxOp[] };
 
@@ -157,7 +168,7 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
     if (!d) {
       if (k) {
         deleteSets.push(`delete set ${T} ${name}`);
-        deleteOps.sets.push({ kind: 'deleteSet', set: name });
+        if (withOps) deleteOps.sets.push({ kind: 'deleteSet', set: name });
         stats.setsDeleted++;
       }
       continue;
@@ -165,7 +176,7 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
     if (!k) {
       const flags = d.flags.length > 0 ? ` flags ${d.flags.join(', ')};` : '';
       create.push(`add set ${T} ${name} { type ${d.type};${flags} }`);
-      ops.create.push({ kind: 'addSet', set: name, keyType: d.type, flags: d.flags });
+      if (withOps) ops.create.push({ kind: 'addSet', set: name, keyType: d.type, flags: d.flags });
       stats.setsCreated++;
     }
     const del: string[] = [];
@@ -179,11 +190,11 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
     const op = (verb: ElementOp['verb'], texts: string[]): TxOp => ({ kind: 'elements', op: { verb, set: name, keyType: d.type, flags: d.flags, elements: texts.map((key) => ({ key })) } });
     chunked(del, (part) => {
       elements.push(`delete element ${T} ${name} { ${part.join(', ')} }`);
-      ops.elements.push(op('delete', part));
+      if (withOps) ops.elements.push(op('delete', part));
     });
     chunked(add, (part) => {
       elements.push(`add element ${T} ${name} { ${part.join(', ')} }`);
-      ops.elements.push(op('add', part));
+      if (withOps) ops.elements.push(op('add', part));
     });
     stats.elementsAdded += add.length;
     stats.elementsDeleted += del.length;
@@ -198,13 +209,13 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
     if (!d) {
       if (k) {
         deleteMaps.push(`delete map ${T} ${name}`);
-        deleteOps.maps.push({ kind: 'deleteSet', set: name });
+        if (withOps) deleteOps.maps.push({ kind: 'deleteSet', set: name });
       }
       continue;
     }
     if (!k) {
       create.push(`add map ${T} ${name} { type ${d.keyType} : verdict; }`);
-      ops.create.push({ kind: 'addMap', map: name, keyType: d.keyType });
+      if (withOps) ops.create.push({ kind: 'addMap', map: name, keyType: d.keyType });
     }
     const dirtyKeys = scope === 'all' || !k ? 'all' : scope.maps.get(name) ?? 'all';
     const keys = dirtyKeys === 'all' ? new Set([...d.elements.keys(), ...(k?.elements.keys() ?? [])]) : dirtyKeys;
@@ -218,16 +229,17 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
       if (want === have) continue;
       if (have !== undefined) {
         del.push(quoteKey(key));
-        delKeys.push(key);
+        if (withOps) delKeys.push(key);
       }
       if (want !== undefined) {
         add.push(`${quoteKey(key)} : ${want}`);
-        addEntries.push({ key, verdict: want });
+        if (withOps) addEntries.push({ key, verdict: want });
       }
       stats.mapEntriesChanged++;
     }
     chunked(del, (part) => mapElements.push(`delete element ${T} ${name} { ${part.join(', ')} }`), MAP_CHUNK);
     chunked(add, (part) => mapElements.push(`add element ${T} ${name} { ${part.join(', ')} }`), MAP_CHUNK);
+    if (!withOps) continue;
     const op = (verb: ElementOp['verb'], entries: ElementOp['elements']): TxOp => ({ kind: 'elements', op: { verb, set: name, keyType: d.keyType, flags: [], elements: entries } });
     chunked(delKeys, (part) => mapDeletes.push(op('delete', part.map((key) => ({ key })))), MAP_CHUNK);
     chunked(addEntries, (part) => ops.mapElements.push(op('add', part)), MAP_CHUNK);
@@ -244,10 +256,10 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
       if (k) {
         if (k.rules.length > 0) {
           flushDoomed.push(`flush chain ${T} ${name}`);
-          deleteOps.flushes.push({ kind: 'flushChain', chain: name });
+          if (withOps) deleteOps.flushes.push({ kind: 'flushChain', chain: name });
         }
         deleteChains.push(`delete chain ${T} ${name}`);
-        deleteOps.chains.push({ kind: 'deleteChain', chain: name });
+        if (withOps) deleteOps.chains.push({ kind: 'deleteChain', chain: name });
         stats.chainsDeleted++;
       }
       continue;
@@ -255,19 +267,19 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
     if (k && sameChain(k, d)) continue;
     if (!k) {
       create.push(d.base ? `add chain ${T} ${name} ${baseChainText(d.base)}` : `add chain ${T} ${name}`);
-      ops.create.push(d.base ? { kind: 'addBaseChain', chain: name, base: d.base } : { kind: 'addChain', chain: name });
+      if (withOps) ops.create.push(d.base ? { kind: 'addBaseChain', chain: name, base: d.base } : { kind: 'addChain', chain: name });
       stats.chainsCreated++;
     } else {
       if (k.rules.length > 0) {
         contents.push(`flush chain ${T} ${name}`);
-        ops.contents.push({ kind: 'flushChain', chain: name });
+        if (withOps) ops.contents.push({ kind: 'flushChain', chain: name });
       }
       stats.chainsRewritten++;
     }
     for (const r of d.rules) {
       const comment = ruleComment(r);
       contents.push(`add rule ${T} ${name} ${r.body} comment "${comment}"`);
-      ops.contents.push({ kind: 'addRule', chain: name, body: r.body, comment });
+      if (withOps) ops.contents.push({ kind: 'addRule', chain: name, body: r.body, comment });
     }
     stats.rulesWritten += d.rules.length;
   }
@@ -275,7 +287,7 @@ export function computeTransaction(kernel: KernelTable, desired: DesiredState, s
   const body = [...create, ...elements, ...contents, ...mapElements, ...flushDoomed, ...deleteMaps, ...deleteChains, ...deleteSets];
   if (body.length === 0) return { lines: [], rebuild: false, stats };
   const lines = kernel.exists ? body : [`add table ${T}`, ...body];
-  if (!kernel.exists) return { lines, rebuild: false, stats };
+  if (!withOps) return { lines, rebuild: false, stats };
   const txOps = [
     ...ops.create,
     ...ops.elements,

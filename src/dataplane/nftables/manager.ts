@@ -131,7 +131,7 @@ export class NftablesManager implements Manager {
     this.completeSetsAndPolicies();
     this.#endpoints.policyGuardsChanged(this.#policies.takeGuardChanges());
     this.#endpoints.completeDeferredWork();
-    if (this.#endpoints.takeWildcardChanged()) this.#statics.markDirty();
+    if (this.#endpoints.takeWildcardChanged()) this.#statics.markChainsDirty();
     this.#statics.completeDeferredWork();
     this.#floatingIps.completeDeferredWork();
     this.#table.resolvePlaceholders();

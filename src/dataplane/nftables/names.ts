@@ -45,9 +45,26 @@ export function policyListChain(kind: 'fw' | 'tw', listKey: string): string {
   return `${kind}p_${shortHash(listKey)}`;
 }
 
+/**
+ * Policy chain names by policy key, per direction: every policy list and the reference counts
+ * name the same chains again and again (a cold start: ~20,000 times), and one string for each
+ * keeps its hash for the maps and sets it goes in, where a new concatenation each time was
+ * flattened and hashed again. Bounded: cleared when full.
+ */
+const INGRESS_CHAINS = new Map<string, string>();
+const EGRESS_CHAINS = new Map<string, string>();
+const POLICY_CHAINS_MAX = 32_768;
+
 /** The chain of one direction of a policy or profile (`pi-gnp/allow-dns`, `po-pro/kns.shop`). */
 export function policyChain(direction: 'ingress' | 'egress', key: string): string {
-  return named(direction === 'ingress' ? 'pi' : 'po', SAFE_KEY.test(key) ? key : undefined, key);
+  const memo = direction === 'ingress' ? INGRESS_CHAINS : EGRESS_CHAINS;
+  let name = memo.get(key);
+  if (name === undefined) {
+    if (memo.size >= POLICY_CHAINS_MAX) memo.clear();
+    name = named(direction === 'ingress' ? 'pi' : 'po', SAFE_KEY.test(key) ? key : undefined, key);
+    memo.set(key, name);
+  }
+  return name;
 }
 
 /** The kind of a named set built from an IP set id: addresses/CIDRs, or address·protocol·port. */

@@ -35,7 +35,18 @@ export function validateMarks(m: MarkBits): void {
 /** Settings used before the first `settings` message: the defaults of the parameter table. */
 export const DEFAULT_SETTINGS: DataplaneSettings = defaultDataplaneSettings();
 
+/** Mark values' texts ({@link hex}). */
+const HEX = new Map<number, string>();
+
 /** Hex text of a mark value as nft prints it. */
 export function hex(n: number): string {
-  return `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
+  const u = n >>> 0;
+  let text = HEX.get(u);
+  if (text === undefined) {
+    // A table uses a handful of mark values, in every rule that sets or tests one: texts kept.
+    if (HEX.size >= 256) HEX.clear();
+    text = `0x${u.toString(16).padStart(8, '0')}`;
+    HEX.set(u, text);
+  }
+  return text;
 }

@@ -29,10 +29,15 @@ export class StaticChainsManager implements Manager {
   /** Settings come through the nftables manager, which calls {@link markDirty}. */
   onUpdate(_u: DataplaneUpdate): void {}
 
-  /** The settings or the wildcard chains changed: render again. */
+  /** The settings changed: the fixed sets and chains are rendered again. */
   markDirty(): void {
     this.#dirty = true;
     this.#setsDirty = true;
+  }
+
+  /** The wildcard host endpoint chains changed: the fixed chains are rendered again (the sets do not depend on them). */
+  markChainsDirty(): void {
+    this.#dirty = true;
   }
 
   /**

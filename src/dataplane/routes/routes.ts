@@ -209,7 +209,7 @@ export class RouteDriver {
   private opFor(op: 'add' | 'replace', spec: RouteSpec): RouteOp {
     const proto = ['proto', String(this.protocol)];
     if (spec.type === 'blackhole') return { op, dst: spec.dst, args: ['route', op, 'blackhole', spec.dst, ...proto] };
-    const scope = parseCidrOrIp(spec.dst)?.family === 4 ? ['scope', 'link'] : [];
+    const scope = familyOf(spec.dst) === 4 ? ['scope', 'link'] : [];
     return { op, dst: spec.dst, args: ['route', op, spec.dst, 'dev', spec.interfaceName, ...scope, ...proto] };
   }
 
@@ -300,7 +300,7 @@ export class RouteDriver {
       }
       const spec = desired.get(o.dst);
       if (!spec) continue;
-      const family = parseCidrOrIp(o.dst)?.family ?? 4;
+      const family = familyOf(o.dst);
       view.set(o.dst, spec.type === 'blackhole' ? { dst: o.dst, family, type: 'blackhole' } : { dst: o.dst, family, type: 'unicast', dev: spec.interfaceName });
     }
   }
@@ -312,4 +312,9 @@ function count(outcome: RouteApplyOutcome, done: readonly RouteOp[]): void {
     else if (o.op === 'replace') outcome.replaced++;
     else outcome.removed++;
   }
+}
+
+/** The family of a canonical destination (the desired routes' keys): no parse for 2,000 routes of a cold start. */
+function familyOf(dst: string): 4 | 6 {
+  return dst.includes(':') ? 6 : 4;
 }
