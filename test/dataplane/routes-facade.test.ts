@@ -7,6 +7,19 @@ import { batchFailures, parseIpBatchErrors } from '../../src/dataplane/routes/ip
 import { fakeRunner, type Call } from './fake-runner.ts';
 import { blackhole, IN_SYNC, settings, workload, workloadRoute } from './updates.ts';
 
+/** `ip` over a kernel of IPv4 routes (destination → interface) that accepts every change. */
+function ipv4Kernel(kernel: Map<string, string>) {
+  return fakeRunner((c) => {
+    if (c.args.includes('show')) return { stdout: JSON.stringify(c.args[0] === '-4' ? [...kernel].map(([dst, dev]) => ({ dst, dev, scope: 'link' })) : []) };
+    for (const line of c.input!.trim().split('\n')) {
+      const [, op, dst, , dev] = line.split(' ');
+      if (op === 'del') kernel.delete(dst!);
+      else kernel.set(dst!, dev!);
+    }
+    return {};
+  });
+}
+
 function routeManager(...updates: Parameters<RouteManager['onUpdate']>[0][]): RouteManager {
   const m = new RouteManager();
   for (const u of updates) m.onUpdate(u);
@@ -152,15 +165,7 @@ describe('dataplane routes - manager and driver', () => {
 
   it('keeps a report across a full read that lands before the endpoint\'s flush; forgets it once used or on forget()', async () => {
     const kernel = new Map<string, string>();
-    const { runner, calls } = fakeRunner((c) => {
-      if (c.args.includes('show')) return { stdout: JSON.stringify(c.args[0] === '-4' ? [...kernel].map(([dst, dev]) => ({ dst, dev, scope: 'link' })) : []) };
-      for (const line of c.input!.trim().split('\n')) {
-        const [, op, dst, , dev] = line.split(' ');
-        if (op === 'del') kernel.delete(dst!);
-        else kernel.set(dst!, dev!);
-      }
-      return {};
-    });
+    const { runner, calls } = ipv4Kernel(kernel);
     const d = new RouteDriver(runner);
     await d.apply(new Map());
     d.learn([{ dst: '10.0.0.3/32', dev: 'cali3' }, { dst: '10.0.0.4/32', dev: 'cali4' }, { dst: '10.0.0.6/32', dev: 'cali6' }]);
@@ -189,15 +194,7 @@ describe('dataplane routes - manager and driver', () => {
 
   it('a reported route the driver deletes (its view held an older one) is no longer taken as in place', async () => {
     const kernel = new Map<string, string>([['10.0.0.7/32', 'cali7']]);
-    const { runner, calls } = fakeRunner((c) => {
-      if (c.args.includes('show')) return { stdout: JSON.stringify(c.args[0] === '-4' ? [...kernel].map(([dst, dev]) => ({ dst, dev, scope: 'link' })) : []) };
-      for (const line of c.input!.trim().split('\n')) {
-        const [, op, dst, , dev] = line.split(' ');
-        if (op === 'del') kernel.delete(dst!);
-        else kernel.set(dst!, dev!);
-      }
-      return {};
-    });
+    const { runner, calls } = ipv4Kernel(kernel);
     const d = new RouteDriver(runner);
     // After a restart: the kernel has a route no endpoint wants (an ADD cut short); the retried
     // ADD reports it before the driver's first apply deletes it.
