@@ -245,6 +245,7 @@ export class NodeProcess {
       waitForEndpointProgrammed: (ep, timeoutMs) => agent.waitForEndpointProgrammed(`${ep.namespace}/${ep.name}`, ep.revision, timeoutMs),
       // The CNI adds a new pod's routes itself; the dataplane's route driver leaves them to it.
       onWorkloadRoutes: (routes) => this.#dataplane?.learnWorkloadRoutes(routes),
+      onWorkloadRoutesGone: (dev) => this.#dataplane?.forgetWorkloadRoutes(dev),
       agentStatus: () => (agent.inSync ? { ready: true } : { ready: false, reason: 'the agent is not in sync with the datastore yet' }),
       logger: componentLogger(agent.logger, 'cni'),
     });

@@ -79,6 +79,8 @@ export interface CniServiceOptions {
    * the routes with it).
    */
   onWorkloadRoutes?(routes: { dst: string; dev: string }[]): void;
+  /** Told that the routes reported through `dev` are no longer coming (the attachment's DEL, a failed ADD). */
+  onWorkloadRoutesGone?(dev: string): void;
   /** Routing protocol of host routes (default Margay's, 77: the agent's route driver owns them). */
   routeProtocol?: string | number;
   logger?: Logger;

@@ -227,6 +227,57 @@ function hostRoutes(spec: VethSpec): { dst: string; dev: string }[] {
   return [...spec.ipv4.map((a) => `${a}/32`), ...spec.ipv6.map((a) => `${a}/128`)].map((dst) => ({ dst, dev: spec.hostVeth }));
 }
 
+/**
+ * The container's addresses put in as soon as IPAM has chosen them, while its transaction is on
+ * its way to etcd, rather than after its answer: the helper's round trip then overlaps etcd's
+ * (an ADD's critical path was IPAM's answer → the addresses → the answer). The kernel holds
+ * nothing anyone can use before the ADD answers (the container is not running; an ADD that
+ * fails deletes the veth, and the kernel the routes and addresses with it). When the
+ * transaction had to be redone and committed other addresses (a conflicting write meanwhile),
+ * the veth is made again and given the committed ones.
+ */
+class EarlyAddresses {
+  readonly #ctx: ServiceContext;
+  readonly #created: () => Promise<void>;
+  readonly #specOf: (addrs: EndpointAddresses) => VethSpec;
+  #early: { addrs: EndpointAddresses; done: Promise<void> } | undefined;
+  /** Set once the committed addresses are known: from then on they go in only through {@link finish}. */
+  #closed = false;
+
+  constructor(ctx: ServiceContext, created: () => Promise<void>, specOf: (addrs: EndpointAddresses) => VethSpec) {
+    this.#ctx = ctx;
+    this.#created = created;
+    this.#specOf = specOf;
+  }
+
+  /** IPAM chose `addrs` (not committed yet): puts them in once the veth is there (once per ADD). */
+  start(addrs: EndpointAddresses): void {
+    if (this.#closed || this.#early) return;
+    const done = this.#created().then(() => this.#ctx.plumbing.addAddresses(this.#specOf(addrs)));
+    done.catch(() => undefined); // awaited by finish() or settled(); never unhandled
+    this.#early = { addrs, done };
+  }
+
+  /** The committed addresses: in already, or put in now (on a veth made again when others went in early). */
+  async finish(addrs: EndpointAddresses, recreate: () => Promise<void>): Promise<void> {
+    this.#closed = true;
+    const early = this.#early;
+    if (early && sameSet(early.addrs.ipv4, addrs.ipv4) && sameSet(early.addrs.ipv6, addrs.ipv6)) return early.done;
+    if (early) {
+      await early.done.catch(() => undefined);
+      await this.#ctx.plumbing.deleteHostVeth(this.#specOf(addrs).hostVeth);
+      await recreate();
+    }
+    await this.#ctx.plumbing.addAddresses(this.#specOf(addrs));
+  }
+
+  /** Resolves once addresses put in early are in (or failed): before a rollback deletes the veth. */
+  async settled(): Promise<void> {
+    this.#closed = true;
+    await this.#early?.done.catch(() => undefined);
+  }
+}
+
 function attachmentResult(conf: NetConf, req: CniRequest, spec: VethSpec): CniResult {
   const result: CniResult = {
     interfaces: [
@@ -280,6 +331,7 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
       steps[name] = Math.round((performance.now() - started) * 10) / 10;
     };
     const timed = <T>(name: string, p: Promise<T>): Promise<T> => p.finally(() => step(name));
+    let early: EarlyAddresses | undefined;
     try {
       const mtu = ctx.mtu(conf.mtu);
       const containerMac = conf.requestedMac ?? req.args.MAC?.toLowerCase() ?? randomMac();
@@ -290,6 +342,8 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
       // into the veth.
       undo.push('delete veth', () => ctx.plumbing.deleteHostVeth(id.hostVeth));
       const specOf = (addrs: EndpointAddresses): VethSpec => ({ ...link, ipv4: addrs.ipv4, ipv6: addrs.ipv6 });
+      early = new EarlyAddresses(ctx, () => created, specOf);
+      const addressesEarly = early;
       // A Kubernetes pod is read from the API first: nothing is allocated for a pod that is not
       // there. The network's profile (plain containers) exists before the endpoint is written.
       const podRead = timed('pod', readPod(ctx, conf, id));
@@ -304,6 +358,7 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
             // Before the endpoint reaches the dataplane: its route driver leaves these to us
             // rather than racing our helper to add them.
             ctx.options.onWorkloadRoutes?.(hostRoutes(specOf(addrs)));
+            addressesEarly.start(addrs);
             return endpointResource(conf, id, specOf(addrs), profilesFor(conf, id, pod), pod);
           },
         });
@@ -320,7 +375,7 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
       );
       const plumbed = timed(
         'addresses',
-        Promise.all([assigned, created]).then(([addrs]) => ctx.plumbing.addAddresses(specOf(addrs))),
+        Promise.all([assigned, created]).then(([addrs]) => addressesEarly.finish(addrs, () => ctx.plumbing.createLink(link))),
       );
       const [addrs, , revision, , pod] = await settleAll([assigned, created, written, plumbed, podRead]);
       const spec = specOf(addrs);
@@ -335,7 +390,9 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
       logAfterAnswer(ctx, { cmd: 'ADD', wep: id.wepName, containerID: id.containerId, ips: [...addrs.ipv4, ...addrs.ipv6], ms: Math.round(performance.now() - started), steps }, 'attachment added');
       return formatResult(attachmentResult(conf, req, spec), conf.cniVersion);
     } catch (err) {
+      await early?.settled();
       await undo.run(ctx.log);
+      ctx.options.onWorkloadRoutesGone?.(id.hostVeth);
       ctx.log?.warn({ cmd: 'ADD', wep: id.wepName, containerID: id.containerId, err: (err as Error).message }, 'ADD failed and was rolled back');
       throw err;
     }
@@ -349,6 +406,7 @@ export async function del(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
   await ctx.locks.run(lockKeys(id), async () => {
     const store = ctx.options.store;
     const started = performance.now();
+    ctx.options.onWorkloadRoutesGone?.(id.hostVeth);
     // When each step finished, in ms since the DEL started (the log line's timeline).
     const steps: Record<string, number> = {};
     const timed = <T>(name: string, p: Promise<T>): Promise<T> =>

@@ -299,6 +299,11 @@ export class Dataplane {
     this.routeDriver.learn(routes);
   }
 
+  /** Forgets the CNI's reports of routes through `dev` (its attachment was deleted, or its ADD failed). */
+  forgetWorkloadRoutes(dev: string): void {
+    this.routeDriver.forget(dev);
+  }
+
   /** Reads Margay's table and routes from the kernel. */
   readKernelState(): Promise<KernelState> {
     return this.serialise(async () => ({ nft: await this.nftDriver.read(), routes: await this.routeDriver.read() }));
@@ -513,9 +518,13 @@ export {
   WORKLOAD_HOST_MAC,
 } from './links/links.ts';
 
-/** `ip route` failing because the route's interface does not exist (yet), or is not up yet (a new tap). */
+/**
+ * `ip route` failing because the route's interface does not exist (yet), or is not up yet (a new
+ * tap, a veth the CNI has not set up yet: IPv4 says "Device for nexthop is not up", IPv6
+ * "Nexthop device is not up").
+ */
 function isMissingDevice(message: string): boolean {
-  return /Cannot find device|No such device|Network is down/i.test(message);
+  return /Cannot find device|No such device|Network is down|Device for nexthop is not up|Nexthop device is not up/i.test(message);
 }
 
 // Re-exported for the other folders of src/ (they enter this folder only through this file).

@@ -32,7 +32,13 @@ export interface WriteOptions {
   lease?: string;
 }
 
-/** One change seen by a watch. For deletes, `value` is the last value known, when the backend knows it. */
+/** Options of {@link Datastore.watch}. */
+export interface WatchOptions {
+  /** Deletes carry the value the key had (default false; the in-memory store always knows it). */
+  deletedValues?: boolean;
+}
+
+/** One change seen by a watch. For deletes, `value` is the last value known, when the backend knows it and was asked. */
 export interface WatchEvent {
   type: 'put' | 'delete';
   key: string;
@@ -133,8 +139,12 @@ export interface Datastore {
    * (MARGAY_ERR_DATASTORE_REJECTED). Returns the revision of the transaction.
    */
   txn(ops: TxnOp[]): Promise<number>;
-  /** Watches a prefix from `fromRevision` (inclusive; 0 means from the next write on). */
-  watch(prefix: string, fromRevision: number): RawWatch;
+  /**
+   * Watches a prefix from `fromRevision` (inclusive; 0 means from the next write on). A delete's
+   * `value` comes only with `options.deletedValues` (etcd then sends every event's previous value,
+   * kilobytes for each IPAM block write; no watcher needs them by default).
+   */
+  watch(prefix: string, fromRevision: number, options?: WatchOptions): RawWatch;
   /** Grants a lease of `ttlSeconds`. */
   grantLease(ttlSeconds: number): Promise<Lease>;
   /** The current store revision. */

@@ -44,6 +44,7 @@ import type {
   TxnLimits,
   TxnOp,
   WatchEvent,
+  WatchOptions,
   WriteOptions,
 } from './datastore.ts';
 import { checkTxnOp, ETCD_DEFAULT_LIMITS, hasCondition, notFound, validateReads, validateTxnOps } from './txn-rules.ts';
@@ -273,7 +274,7 @@ export class EtcdDatastore implements Datastore {
     return (await this.#commit(ops, false)).revision;
   }
 
-  watch(prefix: string, fromRevision: number): RawWatch {
+  watch(prefix: string, fromRevision: number, options: WatchOptions = {}): RawWatch {
     const key = Buffer.from(prefix);
     const rangeEnd = prefix === '' ? Buffer.from([0]) : prefixRangeEnd(key);
     let stream: Awaited<ReturnType<Etcd3['watchClient']['watch']>> | undefined;
@@ -375,7 +376,9 @@ export class EtcdDatastore implements Datastore {
         create_request: {
           key,
           range_end: rangeEnd,
-          prev_kv: true,
+          // Previous values only when asked: etcd would send every put's too (an IPAM block's
+          // old value, kilobytes, with each of its writes' echoes).
+          ...(options.deletedValues ? { prev_kv: true } : {}),
           ...(fromRevision > 0 ? { start_revision: fromRevision } : {}),
         },
       });

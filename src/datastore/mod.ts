@@ -50,6 +50,7 @@ export type {
   RawWatch,
   TxnOp,
   WatchEvent,
+  WatchOptions,
   WriteOptions,
 } from './datastore.ts';
 export { MemoryDatastore, type MemoryDatastoreOptions } from './memory.ts';

@@ -104,6 +104,7 @@ export async function makeService(
       waits.push(ep);
       if (options.programmed) await options.programmed(ep, timeoutMs);
     },
+    onWorkloadRoutesGone: (dev) => told.push(`gone ${dev}`),
     onWorkloadRoutes: (routes) => {
       routesAdded.push(routes);
       told.push('routes');

@@ -6,7 +6,9 @@ import { NETWORK_ANNOTATION } from '../../src/cni/main-plugin.ts';
 import { SUPPORTED_VERSIONS } from '../../src/cni/spec.ts';
 import { handleKey } from '../../src/ipam/keys.ts';
 import { FaultyDatastore, type Fault } from '../datastore/faulty.ts';
-import { env, fails, makeService, netconf, ok } from './fakes.ts';
+import type { TxnOp } from '../../src/datastore/datastore.ts';
+import { Ipam } from '../../src/ipam/ipam.ts';
+import { env, fails, FakePlumbing, makeService, netconf, ok } from './fakes.ts';
 
 type Result = { ips: { address: string }[]; interfaces: { name: string; mac?: string; sandbox?: string }[]; routes: { dst: string; gw?: string }[] };
 
@@ -93,6 +95,10 @@ describe('cni service - ADD', () => {
     const failing = await makeService({ programmed: async () => Promise.reject(new Error('timed out')) });
     await fails(failing.service, env('ADD', 'pod2', { CNI_ARGS: 'K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-2' }), netconf());
     assert.deepEqual(failing.ahead.withdrawn, ['node1-k8s-web--2-eth0']);
+    // The failed ADD's route report is withdrawn too (the route driver would otherwise keep it).
+    const veth = failing.told.find((m) => m.startsWith('gone '));
+    assert.deepEqual(failing.told, ['routes', 'fed node1-k8s-web--2-eth0', veth]);
+    assert.match(veth!, /^gone cali[0-9a-f]{11}$/);
   });
 
   it('a dataplane that does not program in time: code 11 and nothing left behind', async () => {
@@ -137,6 +143,59 @@ describe('cni service - ADD', () => {
     assert.equal(t.waits.at(-1)?.revision, handle.modRevision, 'the ADD waits for that revision to be programmed');
     assert.deepEqual((wep.spec as { ipNetworks: string[] }).ipNetworks, (await t.ipam.ipsByHandle('mnet.ctr2')).map((ip) => `${ip}/32`));
     assert.ok(wep.metadata.uid && wep.metadata.creationTimestamp);
+  });
+
+  it('the container\'s addresses go in while IPAM\'s transaction is on its way, not after its answer', async () => {
+    let plumbing: FakePlumbing | undefined;
+    const seen: boolean[] = [];
+    class Watching extends FaultyDatastore {
+      override async txn(ops: TxnOp[]): Promise<number> {
+        if (ops.some((op) => op.key.includes('workloadendpoints'))) {
+          // Bounded: before the change the addresses waited for this transaction's answer.
+          for (let i = 0; i < 50 && !plumbing?.calls.some((c) => c.startsWith('addAddresses')); i++) await new Promise((r) => setTimeout(r, 10));
+          seen.push(plumbing!.calls.some((c) => c.startsWith('addAddresses')));
+        }
+        return super.txn(ops);
+      }
+    }
+    const t = await makeService({ wrap: (ds) => new Watching(ds, () => undefined) });
+    plumbing = t.plumbing;
+    const result = (await ok(t.service, env('ADD', 'ctr1'), netconf())) as unknown as Result;
+    assert.deepEqual(seen, [true]);
+    assert.deepEqual([...t.plumbing.veths.values()].map((v) => v.ipv4), [[result.ips[0]!.address.replace('/32', '')]]);
+    assert.deepEqual(t.plumbing.calls.filter((c) => c.startsWith('addAddresses')).length, 1);
+  });
+
+  it('a transaction redone with other addresses (a conflicting write meanwhile): the veth is made again with the committed ones', async () => {
+    let stolen: string | undefined;
+    let other: Ipam | undefined;
+    class Conflicting extends FaultyDatastore {
+      override async txn(ops: TxnOp[]): Promise<number> {
+        const wep = ops.find((op) => op.key.includes('workloadendpoints') && op.key.includes('ctr2'));
+        if (wep && stolen === undefined && 'value' in wep) {
+          // Another writer takes the address this transaction is about to commit.
+          stolen = (JSON.parse(wep.value) as { spec: { ipNetworks: string[] } }).spec.ipNetworks[0]!.replace('/32', '');
+          await other!.assignIp({ ip: stolen, handle: 'someone-else', node: 'node1', use: 'Workload' });
+        }
+        return super.txn(ops);
+      }
+    }
+    const t = await makeService({
+      wrap: (ds) => {
+        other = new Ipam(ds, { sleep: async () => {} });
+        return new Conflicting(ds, () => undefined);
+      },
+    });
+    await ok(t.service, env('ADD', 'ctr1'), netconf()); // the network's profile first
+    const result = (await ok(t.service, env('ADD', 'ctr2'), netconf())) as unknown as Result;
+    const ip = result.ips[0]!.address.replace('/32', '');
+    assert.ok(stolen !== undefined && ip !== stolen, `${ip} is not the address taken meanwhile (${stolen})`);
+    const veth = [...t.plumbing.veths.values()].find((v) => v.hostVeth !== [...t.plumbing.veths.keys()][0])!;
+    assert.deepEqual(veth.ipv4, [ip], 'the container has the committed address only');
+    const calls = t.plumbing.calls.slice(t.plumbing.calls.indexOf(`createLink ${veth.hostVeth}`));
+    assert.deepEqual(calls, [`createLink ${veth.hostVeth}`, `addAddresses ${veth.hostVeth}`, `deleteHostVeth ${veth.hostVeth}`, `createLink ${veth.hostVeth}`, `addAddresses ${veth.hostVeth}`]);
+    const wep = (await t.store.get(workloadEndpointKind, 'node1-cni-ctr2-eth0', 'default'))!;
+    assert.deepEqual((wep.spec as { ipNetworks: string[] }).ipNetworks, [`${ip}/32`]);
   });
 
   for (const fault of ['lost-request', 'lost-answer', 'rejected'] as Fault[]) {
@@ -218,7 +277,9 @@ describe('cni service - DEL, CHECK, GC', () => {
   it('DEL removes veth, endpoint and addresses, and is idempotent', async () => {
     const t = await makeService();
     await ok(t.service, env('ADD'), netconf());
+    const hostVeth = [...t.plumbing.veths.values()][0]!.hostVeth;
     await ok(t.service, env('DEL'), netconf());
+    assert.deepEqual(t.told.slice(-1), [`gone ${hostVeth}`], "the route driver forgets the attachment's route reports");
     assert.equal(t.plumbing.veths.size, 0);
     assert.equal((await t.store.list(workloadEndpointKind)).items.length, 0);
     assert.equal(await handleCount(t.ds), 0);

@@ -7,6 +7,19 @@ import { batchFailures, parseIpBatchErrors } from '../../src/dataplane/routes/ip
 import { fakeRunner, type Call } from './fake-runner.ts';
 import { blackhole, IN_SYNC, settings, workload, workloadRoute } from './updates.ts';
 
+/** `ip` over a kernel of IPv4 routes (destination → interface) that accepts every change. */
+function ipv4Kernel(kernel: Map<string, string>) {
+  return fakeRunner((c) => {
+    if (c.args.includes('show')) return { stdout: JSON.stringify(c.args[0] === '-4' ? [...kernel].map(([dst, dev]) => ({ dst, dev, scope: 'link' })) : []) };
+    for (const line of c.input!.trim().split('\n')) {
+      const [, op, dst, , dev] = line.split(' ');
+      if (op === 'del') kernel.delete(dst!);
+      else kernel.set(dst!, dev!);
+    }
+    return {};
+  });
+}
+
 function routeManager(...updates: Parameters<RouteManager['onUpdate']>[0][]): RouteManager {
   const m = new RouteManager();
   for (const u of updates) m.onUpdate(u);
@@ -150,6 +163,50 @@ describe('dataplane routes - manager and driver', () => {
     assert.deepEqual(calls.slice(again).map((c) => c.input?.trim()), ['route add 10.0.0.3/32 dev cali3 scope link proto 77']);
   });
 
+  it('keeps a report across a full read that lands before the endpoint\'s flush; forgets it once used or on forget()', async () => {
+    const kernel = new Map<string, string>();
+    const { runner, calls } = ipv4Kernel(kernel);
+    const d = new RouteDriver(runner);
+    await d.apply(new Map());
+    d.learn([{ dst: '10.0.0.3/32', dev: 'cali3' }, { dst: '10.0.0.4/32', dev: 'cali4' }, { dst: '10.0.0.6/32', dev: 'cali6' }]);
+    // A periodic full resync between the report and the flush of the endpoint fed ahead.
+    await d.apply(new Map(), { full: true });
+    const mark = calls.length;
+    const out = await d.apply(routeManager(workloadRoute('10.0.0.3/32', 'cali3')).desired);
+    assert.deepEqual(out.errors, []);
+    assert.deepEqual(calls.slice(mark), [], 'the reported route is left to the CNI: no add, no re-read');
+    kernel.set('10.0.0.3/32', 'cali3'); // the CNI's helper adds it
+    // The CNI added 10.0.0.4 already; a full read finds it: the report is used up without any op.
+    kernel.set('10.0.0.4/32', 'cali4');
+    await d.apply(routeManager(workloadRoute('10.0.0.3/32', 'cali3'), workloadRoute('10.0.0.4/32', 'cali4')).desired, { full: true });
+    kernel.delete('10.0.0.4/32');
+    await d.apply(routeManager(workloadRoute('10.0.0.3/32', 'cali3')).desired, { full: true });
+    // 10.0.0.6's attachment was deleted before its endpoint came: its report is forgotten.
+    d.forget('cali6');
+    const again = calls.length;
+    await d.apply(routeManager(workloadRoute('10.0.0.3/32', 'cali3'), workloadRoute('10.0.0.4/32', 'cali4'), workloadRoute('10.0.0.6/32', 'cali6')).desired);
+    assert.deepEqual(
+      calls.slice(again).map((c) => c.input?.trim()),
+      ['route add 10.0.0.4/32 dev cali4 scope link proto 77\nroute add 10.0.0.6/32 dev cali6 scope link proto 77'],
+      'used reports and forgotten ones: the driver adds the routes itself',
+    );
+  });
+
+  it('a reported route the driver deletes (its view held an older one) is no longer taken as in place', async () => {
+    const kernel = new Map<string, string>([['10.0.0.7/32', 'cali7']]);
+    const { runner, calls } = ipv4Kernel(kernel);
+    const d = new RouteDriver(runner);
+    // After a restart: the kernel has a route no endpoint wants (an ADD cut short); the retried
+    // ADD reports it before the driver's first apply deletes it.
+    d.learn([{ dst: '10.0.0.7/32', dev: 'cali7' }]);
+    await d.apply(new Map());
+    assert.equal(kernel.has('10.0.0.7/32'), false);
+    const mark = calls.length;
+    await d.apply(routeManager(workloadRoute('10.0.0.7/32', 'cali7')).desired);
+    assert.deepEqual(calls.slice(mark).map((c) => c.input?.trim()), ['route add 10.0.0.7/32 dev cali7 scope link proto 77']);
+    assert.equal(kernel.get('10.0.0.7/32'), 'cali7', 'the route is back');
+  });
+
   it('parses the failed lines of ip -force -batch, also from a resident ip counting lines from its start', () => {
     const stderr = 'RTNETLINK answers: File exists\nCommand failed -:3\nCannot find device "x"\nCommand failed -:5\nDevice "." does not exist.\nCommand failed -:6\nleft over';
     assert.deepEqual([...batchFailures(stderr)], [[2, 'RTNETLINK answers: File exists'], [4, 'Cannot find device "x"'], [5, 'Device "." does not exist.']]);
@@ -231,6 +288,21 @@ describe('dataplane facade', () => {
     assert.ok(next.ok && next.nft.fullSync, 'the next apply compares everything');
     assert.deepEqual(next.programmedEndpoints, ['a/w2'], 'the endpoint is reported once it is programmed');
     assert.match(dp.lastTransaction, /cali2/);
+  });
+
+  it('a route whose interface is missing or not up yet is pending, not a failed apply', async () => {
+    for (const message of ['Cannot find device "cali1"', 'Error: Device for nexthop is not up.', 'Error: Nexthop device is not up.']) {
+      const { runner } = fakeRunner((c: Call) => {
+        if (c.cmd === 'ip' && c.args.includes('show')) return { stdout: '[]' };
+        if (c.cmd === 'ip') return { code: 1, stderr: `${message}\nCommand failed -:1\n` };
+        if (c.cmd === 'nft' && c.args[0] === '-j') return { code: 1, stderr: 'Error: No such file or directory' };
+        return {};
+      });
+      const dp = new Dataplane({ runner, writeBeforeInSync: true });
+      const res = await dp.apply([workload('a/w1', 'cali1', ['10.0.0.1/32']), workloadRoute('10.0.0.1/32', 'cali1')]);
+      assert.equal(res.routes.errors.length, 1, message);
+      assert.equal(res.ok, true, `${message}: retried on the next apply, not a failure`);
+    }
   });
 
   it('resync compares everything even without changes', async () => {

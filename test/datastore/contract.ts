@@ -228,7 +228,7 @@ export function datastoreContract(name: string, setup: () => Promise<ContractFix
       const b = await ds.put(`${p}b`, '2');
       await ds.put(`${p}c`, '3');
       await ds.put(`${p.slice(0, -1)}zz`, 'outside the prefix');
-      const watch = ds.watch(p, b.modRevision);
+      const watch = ds.watch(p, b.modRevision, { deletedValues: true });
       const got = new Collector<WatchEvent>(watch.events);
       await got.waitFor(2);
       await fx.other.delete(`${p}a`);

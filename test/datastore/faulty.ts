@@ -3,7 +3,7 @@
  * (over the in-memory store in unit tests, over a real etcd in integration tests). Everything
  * else is passed through unchanged.
  */
-import type { Datastore, ReadRequest, TxnOp, WriteOptions } from '../../src/datastore/datastore.ts';
+import type { Datastore, ReadRequest, TxnOp, WatchOptions, WriteOptions } from '../../src/datastore/datastore.ts';
 import { MargayError } from '../../src/errors/mod.ts';
 
 /** How a chosen transaction fails. */
@@ -83,8 +83,8 @@ export class FaultyDatastore implements Datastore {
     this.#check();
     return this.inner.delete(key, modRevision);
   }
-  watch(prefix: string, fromRevision: number) {
-    return this.inner.watch(prefix, fromRevision);
+  watch(prefix: string, fromRevision: number, options?: WatchOptions) {
+    return this.inner.watch(prefix, fromRevision, options);
   }
   async grantLease(ttlSeconds: number) {
     this.#check();

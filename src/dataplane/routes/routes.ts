@@ -138,13 +138,33 @@ export class RouteDriver {
    * find device", "Device for nexthop is not up" or "File exists", then re-read the kernel's
    * routes: a process start, and a failed apply when the second try met the CNI's route). An
    * ADD that fails deletes its veth, and the kernel its routes. A report is trusted only for
-   * exactly that destination and interface, used once, and forgotten at every full read.
+   * exactly that destination and interface and kept (also across a full read of the kernel's
+   * routes, which may land between the report and the endpoint's flush) until the first apply
+   * that wants that route has used it, or until {@link forget} (the attachment's DEL, a failed ADD).
    */
   learn(routes: ReadonlyArray<{ dst: string; dev: string }>): void {
     if (this.reported.size > 10_000) this.reported.clear(); // reports nobody asked about; bounded
     for (const r of routes) {
       const dst = canonicalCidr(r.dst);
       if (dst) this.reported.set(dst, r.dev);
+    }
+  }
+
+  /** Forgets the reports of routes through `dev` (its attachment is deleted, or its ADD failed). */
+  forget(dev: string): void {
+    for (const [dst, d] of this.reported) if (d === dev) this.reported.delete(dst);
+  }
+
+  /**
+   * Forgets the reports of routes the desired state wants exactly as reported and that need no
+   * change (already in the view, e.g. found by a full read after the CNI added them): used.
+   */
+  private dropReportsInPlace(desired: ReadonlyMap<string, RouteSpec>, ops: readonly RouteOp[]): void {
+    if (this.reported.size === 0) return;
+    const pending = new Set(ops.map((o) => o.dst));
+    for (const [dst, dev] of this.reported) {
+      const spec = desired.get(dst);
+      if (spec?.type !== 'blackhole' && spec?.interfaceName === dev && !pending.has(dst)) this.reported.delete(dst);
     }
   }
 
@@ -217,13 +237,12 @@ export class RouteDriver {
    */
   async apply(desired: ReadonlyMap<string, RouteSpec>, options: { full?: boolean } = {}): Promise<RouteApplyOutcome> {
     const fullSync = options.full === true || this.view === undefined;
-    if (fullSync) {
-      this.reported.clear();
-      this.view = new Map((await this.read()).map((r) => [r.dst, r]));
-    }
+    // A full read keeps the CNI's reports: one may land between a report and the endpoint's flush.
+    if (fullSync) this.view = new Map((await this.read()).map((r) => [r.dst, r]));
     const outcome: RouteApplyOutcome = { added: 0, replaced: 0, removed: 0, errors: [], fullSync };
     const view = this.view as Map<string, KernelRoute>;
     const all = this.diff(desired, view);
+    this.dropReportsInPlace(desired, all);
     // Routes the CNI adds itself ({@link learn}): in place, not added here.
     const byCni = new Set(this.reported.size === 0 ? [] : all.filter((o) => this.reportedInPlace(o, desired)));
     this.commit(view, desired, [...byCni]);
@@ -274,6 +293,9 @@ export class RouteDriver {
     for (const o of done) {
       if (o.op === 'del') {
         view.delete(o.dst);
+        // A route the CNI reported may just have been deleted (the driver's view had an older
+        // one, e.g. left by an ADD cut short by a restart): no longer take it as in place.
+        this.reported.delete(o.dst);
         continue;
       }
       const spec = desired.get(o.dst);
