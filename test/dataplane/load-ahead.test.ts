@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { computeTransaction } from '../../src/dataplane/nftables/diff.ts';
 import { NftablesDriver } from '../../src/dataplane/nftables/driver.ts';
 import { emptyKernelTable } from '../../src/dataplane/nftables/kernel.ts';
-import { aheadScope, aheadText, switchOnBatches } from '../../src/dataplane/nftables/load-ahead.ts';
+import { aheadScope, aheadText, listsTable, switchOnBatches } from '../../src/dataplane/nftables/load-ahead.ts';
 import { DesiredState, rule } from '../../src/dataplane/nftables/state.ts';
 import type { CommandRunner } from '../../src/os/mod.ts';
 
@@ -23,24 +23,18 @@ function desired(): DesiredState {
   return d;
 }
 
-/**
- * Plays nft: `list table` (nft's error while there is no table; `exists` says whether there is one
- * at the start, and a `create table` makes it, even a refused one: someone else's), and the
- * transactions (text of `-f FILE` or stdin). `lists` counts every listing command.
- */
-function nft(options: { exists: boolean; failAhead?: boolean }): { runner: CommandRunner; loads: string[]; lists: number } {
+/** Plays nft: the probe's answer, the listing after a failure, and the transactions (text of `-f FILE` or stdin). */
+function nft(options: { tables: string; failAhead?: boolean }): { runner: CommandRunner; loads: string[]; lists: number } {
   const state = { runner: undefined as unknown as CommandRunner, loads: [] as string[], lists: 0 };
-  let exists = options.exists;
   state.runner = async (_cmd, args, runOptions) => {
+    if (args.includes('tables')) return { code: 0, stdout: options.tables, stderr: '' };
     if (args.includes('list')) {
       state.lists++;
-      if (!exists) return { code: 1, stdout: '', stderr: 'Error: No such file or directory\nlist table inet margay\n' };
       return { code: 0, stdout: JSON.stringify({ nftables: [{ table: TABLE }] }), stderr: '' };
     }
     const file = args[args.indexOf('-f') + 1]!;
     const text = file === '-' ? String(runOptions?.input ?? '') : readFileSync(file, 'utf8');
     state.loads.push(text);
-    if (/^(create|add) table/.test(text)) exists = true;
     if (options.failAhead && text.startsWith('create table')) {
       if (runOptions?.allowFail) return { code: 1, stdout: '', stderr: 'Error: File exists' };
       throw new Error('Error: Could not process rule: File exists');
@@ -49,6 +43,9 @@ function nft(options: { exists: boolean; failAhead?: boolean }): { runner: Comma
   };
   return state;
 }
+
+const NO_TABLES = JSON.stringify({ nftables: [{ metainfo: { version: '1.0.6' } }] });
+const OUR_TABLE = JSON.stringify({ nftables: [{ metainfo: {} }, { table: { family: 'inet', name: 'margay', handle: 1 } }] });
 
 describe('nftables load ahead - pure parts', () => {
   it('takes every set, map and regular chain, never a base chain', () => {
@@ -66,11 +63,19 @@ describe('nftables load ahead - pure parts', () => {
     const existing = computeTransaction({ ...emptyKernelTable(), exists: true }, d, aheadScope(d), TABLE);
     assert.throws(() => aheadText(existing, TABLE), /starts with "add table inet margay"/);
   });
+
+  it('reads whether `nft -j list tables` lists the table', () => {
+    assert.equal(listsTable(OUR_TABLE, TABLE), true);
+    assert.equal(listsTable(NO_TABLES, TABLE), false);
+    assert.equal(listsTable(JSON.stringify({ nftables: [{ table: { family: 'ip', name: 'margay' } }] }), TABLE), false);
+    assert.equal(listsTable('not json', TABLE), undefined);
+    assert.equal(listsTable('{"x":1}', TABLE), undefined);
+  });
 });
 
 describe('nftables driver - load ahead', () => {
   it('loads sets and regular chains ahead, then the base chains with the full apply', async () => {
-    const kernel = nft({ exists: false });
+    const kernel = nft({ tables: NO_TABLES });
     const driver = new NftablesDriver(kernel.runner);
     const d = desired();
     assert.equal(driver.prefetch({ probeFirst: true }), true);
@@ -78,7 +83,7 @@ describe('nftables driver - load ahead', () => {
     const out = await driver.apply(d, d.takeDirty());
     assert.equal(out.error, undefined);
     assert.deepEqual(out.ahead, { commands: 6 });
-    assert.equal(kernel.lists, 1, 'one listing command: the read is the probe (no table)');
+    assert.equal(kernel.lists, 1, 'read with the probe (for a warm restart), its answer unused: no table');
     assert.equal(kernel.loads.length, 2);
     assert.match(kernel.loads[0]!, /^create table inet margay\nadd set .* v4-s\.a /);
     assert.match(kernel.loads[0]!, /add rule inet margay pi-np\/a ip saddr @v4-s\.a accept/);
@@ -91,7 +96,7 @@ describe('nftables driver - load ahead', () => {
   });
 
   it('goes no further than the probe when the table exists', async () => {
-    const kernel = nft({ exists: true });
+    const kernel = nft({ tables: OUR_TABLE });
     const driver = new NftablesDriver(kernel.runner);
     driver.prefetch({ probeFirst: true });
     assert.equal(await driver.loadAhead(desired()), false);
@@ -103,7 +108,7 @@ describe('nftables driver - load ahead', () => {
   });
 
   it('keeps small loads in one transaction', async () => {
-    const kernel = nft({ exists: false });
+    const kernel = nft({ tables: NO_TABLES });
     const driver = new NftablesDriver(kernel.runner);
     driver.prefetch({ probeFirst: true });
     assert.equal(await driver.loadAhead(desired(), { minCommands: 100 }), false);
@@ -113,7 +118,7 @@ describe('nftables driver - load ahead', () => {
   });
 
   it('falls back to reading the kernel and comparing everything when the load ahead fails', async () => {
-    const kernel = nft({ exists: false, failAhead: true });
+    const kernel = nft({ tables: NO_TABLES, failAhead: true });
     const driver = new NftablesDriver(kernel.runner);
     const d = desired();
     driver.prefetch({ probeFirst: true });
@@ -175,7 +180,7 @@ describe('nftables driver - load ahead', () => {
   });
 
   it('a chain waiting in the stream that is removed before its references go is dropped, not sent', async () => {
-    const kernel = nft({ exists: false });
+    const kernel = nft({ tables: NO_TABLES });
     const { driver } = streamingDriver(kernel);
     const d = desired();
     // Jumps to a chain not rendered yet: it waits in the stream.
@@ -192,7 +197,7 @@ describe('nftables driver - load ahead', () => {
   });
 
   it('a stream that cannot be extended ends, and the apply reads the kernel instead of trusting what it sent', async () => {
-    const kernel = nft({ exists: false });
+    const kernel = nft({ tables: NO_TABLES });
     const { driver, streamed } = streamingDriver(kernel);
     const d = desired();
     driver.prefetch({ probeFirst: true });
@@ -217,7 +222,7 @@ describe('nftables driver - load ahead', () => {
 
   it('removes its temporary file once nft has run', async () => {
     const seen: string[] = [];
-    const base = nft({ exists: false });
+    const base = nft({ tables: NO_TABLES });
     const runner: CommandRunner = async (cmd, args, options) => {
       if (args[0] === '-f' && args[1] !== '-') seen.push(args[1]!);
       return base.runner(cmd, args, options);

@@ -29,7 +29,7 @@ import { ExecError, type CommandRunner } from '../../os/mod.ts';
 import { applyToView, computeTransaction, type DiffScope, type NftTransaction, type TableRef } from './diff.ts';
 import { emptyKernelTable, parseNftListing, type KernelTable } from './kernel.ts';
 import { AheadStream } from './ahead-stream.ts';
-import { aheadScope, aheadText, switchOnBatches } from './load-ahead.ts';
+import { aheadScope, aheadText, listsTable, switchOnBatches } from './load-ahead.ts';
 import { isPolicyObject } from './names.ts';
 import { encodeTransactionBatch } from './netlink-batch.ts';
 import type { NftSession } from './session.ts';
@@ -181,7 +181,7 @@ export class NftablesDriver {
   /** Chains and sets in the kernel (and the view) that the desired state dropped; see the module comment. */
   private readonly orphans = { chains: new Set<string>(), sets: new Set<string>() };
   private lastText = '';
-  /** Whether the kernel has the table, read by {@link prefetch} for {@link loadAhead} (undefined: the read failed). */
+  /** Whether the kernel has the table, asked by {@link prefetch} for {@link loadAhead}. */
   private probe: Promise<boolean | undefined> | undefined;
   private ahead: Ahead | undefined;
 
@@ -221,30 +221,33 @@ export class NftablesDriver {
   /**
    * Starts reading the table now when the next apply will (`full`, or no view yet), so that `nft`
    * lists it while the caller renders the desired state; that apply uses the read. With
-   * `probeFirst` and no view yet, the read also tells {@link loadAhead} whether the table exists:
-   * one command, not a probe beside it (`list table` of a missing table fails at once, so a cold
-   * start pays no more than a probe, and a warm restart gets the read it needs). True when a
-   * read started.
+   * `probeFirst` and no view yet, also asks whether the table exists (for {@link loadAhead}), at
+   * the same time (a warm restart needs the read, and waits for one command, not two); the apply
+   * then takes an empty table when the probe found none. True when a read started.
    */
   prefetch(options: { full?: boolean; probeFirst?: boolean } = {}): boolean {
     if (this.prefetched !== undefined || (options.full !== true && this.view !== undefined)) return false;
-    this.prefetched = this.read();
-    this.prefetched.catch(() => undefined); // the apply that takes it sees the error
     if (options.probeFirst === true && this.view === undefined && this.ahead === undefined) {
-      this.probe = this.prefetched.then(
-        (table) => table.exists,
+      const args = ['-j', 'list', 'tables', this.table.family];
+      const probe = this.runner(this.nft, args, { allowFail: true, timeoutMs: this.timeoutMs }).then(
+        (res) => (res.code === 0 ? listsTable(res.stdout, this.table) : undefined),
         () => undefined,
       );
-    }
+      this.probe = probe;
+      const read = this.read();
+      read.catch(() => undefined); // not needed when there is no table
+      this.prefetched = probe.then((exists) => (exists === false ? emptyKernelTable() : read));
+    } else this.prefetched = this.read();
+    this.prefetched.catch(() => undefined); // the apply that takes it sees the error
     return true;
   }
 
   /**
-   * Cold start: when the read of {@link prefetch} found no table, starts loading everything
+   * Cold start: when the probe of {@link prefetch} found no table, starts loading everything
    * `desired` holds now but base chains (nothing a packet reaches) as a transaction of its own
    * that creates the table, and resolves once nft has it, not when it is done: the caller renders
    * the rest meanwhile, and the next full apply waits for it and loads the difference with the
-   * base chains (load-ahead.ts). Does nothing (false) when the table exists, the read failed, or
+   * base chains (load-ahead.ts). Does nothing (false) when the table exists, the probe failed, or
    * the load would have fewer than `minCommands` commands (by netlink: nothing that can go, or
    * fewer commands in the stream's first part).
    */

@@ -38,6 +38,25 @@ export function aheadText(tx: NftTransaction, table: TableRef): string {
 }
 
 /**
+ * Whether `nft -j list tables <family>` lists the table: true or false, or undefined when the
+ * output is not such a listing (then nothing goes ahead).
+ */
+export function listsTable(json: string, table: TableRef): boolean | undefined {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  const items = (doc as { nftables?: unknown })?.nftables;
+  if (!Array.isArray(items)) return undefined;
+  return items.some((i) => {
+    const t = (i as { table?: { family?: unknown; name?: unknown } } | null)?.table;
+    return t?.family === table.family && t?.name === table.name;
+  });
+}
+
+/**
  * The last transaction of a cold start whose load ahead went in, as netlink batches (no nft
  * cache or parse): everything inert first — maps, their elements, dispatch chains, regular chains
  * refilled — in batches of at most `maxBytes`, then **one** batch that creates the base chains
