@@ -34,7 +34,7 @@ export interface WriteOptions {
 
 /** Options of {@link Datastore.watch}. */
 export interface WatchOptions {
-  /** Deletes carry the value the key had (default false; the in-memory store always knows it). */
+  /** Deletes carry the value the key had (default false, as etcd without `prev_kv`; the in-memory store does the same). */
   deletedValues?: boolean;
 }
 

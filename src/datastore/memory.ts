@@ -23,6 +23,7 @@ import type {
   TxnLimits,
   TxnOp,
   WatchEvent,
+  WatchOptions,
   WriteOptions,
 } from './datastore.ts';
 import { checkTxnOp, conflict, ETCD_DEFAULT_LIMITS, notFound, alreadyExists, validateReads, validateTxnOps } from './txn-rules.ts';
@@ -54,6 +55,21 @@ interface Watcher {
   client: MemoryDatastore;
   prefix: string;
   queue: WatchQueue;
+  /** Whether deletes carry the key's last value (like etcd only when asked: `prev_kv`). */
+  deletedValues: boolean;
+}
+
+/** The events under `w`'s prefix as etcd would deliver them to it (a delete's value only when asked). */
+function eventsFor(w: Pick<Watcher, 'prefix' | 'deletedValues'>, events: readonly WatchEvent[]): WatchEvent[] {
+  const mine: WatchEvent[] = [];
+  for (const e of events) {
+    if (!e.key.startsWith(w.prefix)) continue;
+    if (e.type === 'delete' && !w.deletedValues && e.value !== undefined) {
+      const { value: _value, ...bare } = e;
+      mine.push(bare);
+    } else mine.push(e);
+  }
+  return mine;
 }
 
 /** One write inside a commit. */
@@ -110,7 +126,7 @@ class MemoryStore {
     }
     this.history.push({ revision, events });
     for (const w of this.watchers) {
-      const mine = events.filter((e) => e.key.startsWith(w.prefix));
+      const mine = eventsFor(w, events);
       if (mine.length > 0) w.queue.push(mine);
     }
     return revision;
@@ -285,8 +301,9 @@ export class MemoryDatastore implements Datastore {
     );
   }
 
-  watch(prefix: string, fromRevision: number): RawWatch {
+  watch(prefix: string, fromRevision: number, options: WatchOptions = {}): RawWatch {
     const store = this.#store;
+    const deletedValues = options.deletedValues === true;
     let watcher: Watcher | undefined;
     const queue = new WatchQueue(() => {
       if (watcher) store.watchers.delete(watcher);
@@ -306,11 +323,10 @@ export class MemoryDatastore implements Datastore {
     }
     const replay: WatchEvent[] = [];
     for (const entry of store.history) {
-      if (entry.revision < from) continue;
-      for (const e of entry.events) if (e.key.startsWith(prefix)) replay.push(e);
+      if (entry.revision >= from) replay.push(...eventsFor({ prefix, deletedValues }, entry.events));
     }
     queue.push(replay);
-    watcher = { client: this, prefix, queue };
+    watcher = { client: this, prefix, queue, deletedValues };
     store.watchers.add(watcher);
     return { events: queue, cancel };
   }

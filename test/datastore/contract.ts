@@ -258,6 +258,27 @@ export function datastoreContract(name: string, setup: () => Promise<ContractFix
       assert.equal(got.items.length, 5);
     });
 
+    test('a watch not asking for deleted values gets deletes without the old value (replayed and live)', async () => {
+      const a = await ds.put(`${p}gone1`, 'old1');
+      await ds.delete(`${p}gone1`);
+      const watch = ds.watch(p, a.modRevision);
+      const got = new Collector<WatchEvent>(watch.events);
+      await got.waitFor(2);
+      await ds.put(`${p}gone2`, 'old2');
+      await ds.delete(`${p}gone2`);
+      const events = await got.waitFor(4);
+      assert.deepEqual(
+        events.map((e) => [e.type, e.key.slice(p.length), e.value]),
+        [
+          ['put', 'gone1', 'old1'],
+          ['delete', 'gone1', undefined],
+          ['put', 'gone2', 'old2'],
+          ['delete', 'gone2', undefined],
+        ],
+      );
+      await watch.cancel();
+    });
+
     test('watch from the next revision, or from 0, sees only new writes', async () => {
       const rev = await ds.currentRevision();
       await ds.put(`${p}old`, 'o');
