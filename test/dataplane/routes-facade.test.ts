@@ -192,6 +192,28 @@ describe('dataplane routes - manager and driver', () => {
     );
   });
 
+  it('keeps at most 10,000 reports, dropping the oldest: reports of ADDs in flight survive the bound', async () => {
+    const { runner, calls } = fakeRunner((c) => (c.args.includes('show') ? { stdout: '[]' } : {}));
+    const d = new RouteDriver(runner);
+    await d.apply(new Map());
+    d.learn([{ dst: '10.1.0.9/32', dev: 'cali-oldest' }]);
+    d.learn(Array.from({ length: 9_999 }, (_, i) => ({ dst: `10.2.${i >> 8}.${i & 255}/32`, dev: `cali${i}` })));
+    d.learn([{ dst: '10.1.0.1/32', dev: 'cali-a' }]); // 10,001 reports: the oldest goes
+    d.learn([{ dst: '10.1.0.2/32', dev: 'cali-b' }]);
+    const mark = calls.length;
+    const desired = routeManager(
+      workloadRoute('10.1.0.9/32', 'cali-oldest'),
+      workloadRoute('10.1.0.1/32', 'cali-a'),
+      workloadRoute('10.1.0.2/32', 'cali-b'),
+    ).desired;
+    await d.apply(desired);
+    assert.deepEqual(
+      calls.slice(mark).map((c) => c.input?.trim()),
+      ['route add 10.1.0.9/32 dev cali-oldest scope link proto 77'],
+      'only the oldest report was dropped (the driver adds that route); the two newest are taken as in place',
+    );
+  });
+
   it('a reported route the driver deletes (its view held an older one) is no longer taken as in place', async () => {
     const kernel = new Map<string, string>([['10.0.0.7/32', 'cali7']]);
     const { runner, calls } = ipv4Kernel(kernel);

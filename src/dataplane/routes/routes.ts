@@ -17,6 +17,8 @@ import type { Manager } from '../manager.ts';
 
 /** Margay's route protocol number (see the module comment). */
 export const MARGAY_ROUTE_PROTOCOL = 77;
+/** How many CNI route reports the driver keeps at most (the oldest go first). */
+const MAX_ROUTE_REPORTS = 10_000;
 
 /** A route of our protocol as read from the kernel. */
 export interface KernelRoute {
@@ -140,13 +142,20 @@ export class RouteDriver {
    * ADD that fails deletes its veth, and the kernel its routes. A report is trusted only for
    * exactly that destination and interface and kept (also across a full read of the kernel's
    * routes, which may land between the report and the endpoint's flush) until the first apply
-   * that wants that route has used it, or until {@link forget} (the attachment's DEL, a failed ADD).
+   * that wants that route has used it, or until {@link forget} (the attachment's DEL, a failed ADD);
+   * at most {@link MAX_ROUTE_REPORTS}, the oldest dropped first.
    */
   learn(routes: ReadonlyArray<{ dst: string; dev: string }>): void {
-    if (this.reported.size > 10_000) this.reported.clear(); // reports nobody asked about; bounded
     for (const r of routes) {
       const dst = canonicalCidr(r.dst);
-      if (dst) this.reported.set(dst, r.dev);
+      if (!dst) continue;
+      this.reported.delete(dst); // re-reported: now the newest
+      this.reported.set(dst, r.dev);
+    }
+    // Bounded: the oldest reports (nobody asked about them) go first, never the ADDs in flight.
+    for (const dst of this.reported.keys()) {
+      if (this.reported.size <= MAX_ROUTE_REPORTS) break;
+      this.reported.delete(dst);
     }
   }
 
