@@ -65,8 +65,7 @@ function eventsFor(w: Pick<Watcher, 'prefix' | 'deletedValues'>, events: readonl
   for (const e of events) {
     if (!e.key.startsWith(w.prefix)) continue;
     if (e.type === 'delete' && !w.deletedValues && e.value !== undefined) {
-      const { value: _value, ...bare } = e;
-      mine.push(bare);
+      mine.push({ ...e, value: undefined });
     } else mine.push(e);
   }
   return mine;

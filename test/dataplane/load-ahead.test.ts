@@ -150,7 +150,7 @@ describe('nftables driver - load ahead', () => {
   }
 
   it('by netlink too, keeps small loads in one transaction (nothing handed to the helper)', async () => {
-    const kernel = nft({ exists: false });
+    const kernel = nft({ tables: NO_TABLES });
     const { driver, streamed } = streamingDriver(kernel);
     driver.prefetch({ probeFirst: true });
     assert.equal(await driver.loadAhead(desired(), { minCommands: 100 }), false);
@@ -161,7 +161,7 @@ describe('nftables driver - load ahead', () => {
   });
 
   it('writes no more parts once the helper refused the stream', async () => {
-    const kernel = nft({ exists: false });
+    const kernel = nft({ tables: NO_TABLES });
     const { driver } = streamingDriver(kernel, { refuse: true });
     const d = desired();
     driver.prefetch({ probeFirst: true });
