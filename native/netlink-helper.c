@@ -24,9 +24,11 @@
  *       does, without a process. "err veth: File exists" when the host name is taken.
  *   <id> hostup <ifname>
  *       Sets an interface of the helper's namespace up.
- *   <id> hostroutes <ifname> <IPv4 list> <IPv6 list> <protocol number>
+ *   <id> hostroutes <ifname> <IPv4 list> <IPv6 list> <protocol number> [new]
  *       Routes each address (/32 scope link, /128) through the interface in the helper's namespace,
- *       replacing any route to it, with that routing protocol.
+ *       replacing any route to it, with that routing protocol. With "new", a route to an address
+ *       that has one already is not replaced: "err …: File exists" (the CNI's addresses put in
+ *       before IPAM's commit must not take over another workload's route).
  *   <id> mark   <group> <netns path> <ifname> <host ifname>
  *       Puts the host end of the container's veth (its peer, which must be named <host ifname>)
  *       into interface group <group> (a number), for a delgroup: "gone" when the namespace or
@@ -187,11 +189,14 @@ static int addr_add(int fd, int index, int family, const void *ip) {
   return talk(fd, &r.n);
 }
 
-/* A route through the interface: to dst/dst_len (dst NULL: default), via gw when given. */
-static int route_add(int fd, int index, int family, const void *dst, int dst_len, const void *gw, unsigned char scope, unsigned char protocol) {
+/*
+ * A route through the interface: to dst/dst_len (dst NULL: default), via gw when given. `how` is
+ * NLM_F_REPLACE (any route to dst is replaced) or NLM_F_EXCL (-EEXIST when there is one).
+ */
+static int route_add(int fd, int index, int family, const void *dst, int dst_len, const void *gw, unsigned char scope, unsigned char protocol, int how) {
   union request r;
   size_t len = family == AF_INET ? 4 : 16;
-  struct rtmsg *route = start(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, sizeof *route);
+  struct rtmsg *route = start(&r, RTM_NEWROUTE, NLM_F_CREATE | how, sizeof *route);
   route->rtm_family = family;
   route->rtm_dst_len = dst_len;
   route->rtm_table = RT_TABLE_MAIN;
@@ -296,7 +301,7 @@ static int configure(int fd, int index, char *v4, char *v6, const char *gw4, con
       *failed = "bad IPv4 gateway";
       return -EINVAL;
     }
-    if ((rc = route_add(fd, index, AF_INET, gw, 32, NULL, RT_SCOPE_LINK, RTPROT_BOOT)) || (rc = route_add(fd, index, AF_INET, NULL, 0, gw, RT_SCOPE_UNIVERSE, RTPROT_BOOT))) {
+    if ((rc = route_add(fd, index, AF_INET, gw, 32, NULL, RT_SCOPE_LINK, RTPROT_BOOT, NLM_F_REPLACE)) || (rc = route_add(fd, index, AF_INET, NULL, 0, gw, RT_SCOPE_UNIVERSE, RTPROT_BOOT, NLM_F_REPLACE))) {
       *failed = "IPv4 routes";
       return rc;
     }
@@ -307,7 +312,7 @@ static int configure(int fd, int index, char *v4, char *v6, const char *gw4, con
       *failed = "bad IPv6 gateway";
       return -EINVAL;
     }
-    if ((rc = route_add(fd, index, AF_INET6, NULL, 0, gw, RT_SCOPE_UNIVERSE, RTPROT_BOOT))) {
+    if ((rc = route_add(fd, index, AF_INET6, NULL, 0, gw, RT_SCOPE_UNIVERSE, RTPROT_BOOT, NLM_F_REPLACE))) {
       *failed = "IPv6 default route";
       return rc;
     }
@@ -401,28 +406,33 @@ static void host_up(const char *id, const char *ifname) {
 }
 
 /* Routes every address of a comma-separated list through `index`; returns 0 or -errno. */
-static int each_route(int fd, int index, int family, char *list, unsigned char protocol) {
+static int each_route(int fd, int index, int family, char *list, unsigned char protocol, int how) {
   for (char *ip = strtok(list, ","); ip; ip = strtok(NULL, ",")) {
     unsigned char bin[16];
     if (inet_pton(family, ip, bin) != 1) return -EINVAL;
-    int rc = family == AF_INET ? route_add(fd, index, AF_INET, bin, 32, NULL, RT_SCOPE_LINK, protocol) : route_add(fd, index, AF_INET6, bin, 128, NULL, RT_SCOPE_UNIVERSE, protocol);
+    int rc = family == AF_INET ? route_add(fd, index, AF_INET, bin, 32, NULL, RT_SCOPE_LINK, protocol, how) : route_add(fd, index, AF_INET6, bin, 128, NULL, RT_SCOPE_UNIVERSE, protocol, how);
     if (rc) return rc;
   }
   return 0;
 }
 
-/* hostroutes: the host's routes to a workload's addresses through its interface. */
-static void host_routes(const char *id, const char *ifname, char *v4, char *v6, const char *protocol_text) {
+/* hostroutes: the host's routes to a workload's addresses through its interface (mode NULL or "new"). */
+static void host_routes(const char *id, const char *ifname, char *v4, char *v6, const char *protocol_text, const char *mode) {
   char *end;
   long protocol = strtol(protocol_text, &end, 10);
   if (*end || protocol < 0 || protocol > 255) {
     reply(id, NULL, "bad route protocol", -EINVAL);
     return;
   }
+  if (mode && strcmp(mode, "new") != 0) {
+    reply(id, NULL, "bad hostroutes mode (allowed: new)", -EINVAL);
+    return;
+  }
+  int how = mode ? NLM_F_EXCL : NLM_F_REPLACE;
   int fd = host_socket();
   int index = fd < 0 ? fd : index_of(ifname);
-  int rc = index < 0 ? index : each_route(fd, index, AF_INET, v4, (unsigned char)protocol);
-  if (!rc) rc = each_route(fd, index, AF_INET6, v6, (unsigned char)protocol);
+  int rc = index < 0 ? index : each_route(fd, index, AF_INET, v4, (unsigned char)protocol, how);
+  if (!rc) rc = each_route(fd, index, AF_INET6, v6, (unsigned char)protocol, how);
   reply(id, "ok", index < 0 && fd >= 0 ? lookup_detail(index, ifname) : "routes", rc);
 }
 
@@ -773,7 +783,7 @@ int main(void) {
     else if (n == 8 && strcmp(op, "up") == 0) in_container(id, op, f[2], f[3], f[4], f[5], f[6], f[7]);
     else if (n == 8 && strcmp(op, "veth") == 0) veth(id, f[2], f[3], f[4], f[5], f[6], f[7]);
     else if (n == 3 && strcmp(op, "hostup") == 0) host_up(id, f[2]);
-    else if (n == 6 && strcmp(op, "hostroutes") == 0) host_routes(id, f[2], f[3], f[4], f[5]);
+    else if ((n == 6 || n == 7) && strcmp(op, "hostroutes") == 0) host_routes(id, f[2], f[3], f[4], f[5], n == 7 ? f[6] : NULL);
     else if (n == 6 && strcmp(op, "mark") == 0) mark(id, f[2], f[3], f[4], f[5]);
     else if (n == 3 && strcmp(op, "delgroup") == 0) delete_group(id, f[2]);
     else if (n == 4 && strcmp(op, "del") == 0) in_container(id, op, f[2], f[3], NULL, NULL, NULL, NULL);

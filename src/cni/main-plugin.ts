@@ -230,11 +230,12 @@ function hostRoutes(spec: VethSpec): { dst: string; dev: string }[] {
 /**
  * The container's addresses put in as soon as IPAM has chosen them, while its transaction is on
  * its way to etcd, rather than after its answer: the helper's round trip then overlaps etcd's
- * (an ADD's critical path was IPAM's answer → the addresses → the answer). The kernel holds
- * nothing anyone can use before the ADD answers (the container is not running; an ADD that
- * fails deletes the veth, and the kernel the routes and addresses with it). When the
- * transaction had to be redone and committed other addresses (a conflicting write meanwhile),
- * the veth is made again and given the committed ones.
+ * (an ADD's critical path was IPAM's answer → the addresses → the answer). The container is not
+ * running yet, and an ADD that fails deletes the veth (and the kernel the routes and addresses
+ * with it). The host routes of these uncommitted addresses must be new: a redone transaction
+ * may have handed an address chosen here to another workload, whose route must not be taken
+ * over (and then lost with this veth). When the transaction was redone and committed other
+ * addresses, or the early step failed, the veth is made again and given the committed ones.
  */
 class EarlyAddresses {
   readonly #ctx: ServiceContext;
@@ -253,7 +254,7 @@ class EarlyAddresses {
   /** IPAM chose `addrs` (not committed yet): puts them in once the veth is there (once per ADD). */
   start(addrs: EndpointAddresses): void {
     if (this.#closed || this.#early) return;
-    const done = this.#created().then(() => this.#ctx.plumbing.addAddresses(this.#specOf(addrs)));
+    const done = this.#created().then(() => this.#ctx.plumbing.addAddresses(this.#specOf(addrs), { newRoutes: true }));
     done.catch(() => undefined); // awaited by finish() or settled(); never unhandled
     this.#early = { addrs, done };
   }
@@ -262,9 +263,9 @@ class EarlyAddresses {
   async finish(addrs: EndpointAddresses, recreate: () => Promise<void>): Promise<void> {
     this.#closed = true;
     const early = this.#early;
-    if (early && sameSet(early.addrs.ipv4, addrs.ipv4) && sameSet(early.addrs.ipv6, addrs.ipv6)) return early.done;
+    const same = early !== undefined && sameSet(early.addrs.ipv4, addrs.ipv4) && sameSet(early.addrs.ipv6, addrs.ipv6);
+    if (early && (await early.done.then(() => same, () => false))) return;
     if (early) {
-      await early.done.catch(() => undefined);
       await this.#ctx.plumbing.deleteHostVeth(this.#specOf(addrs).hostVeth);
       await recreate();
     }

@@ -158,7 +158,11 @@ export function checkSpec(spec: VethSpec): void {
 export interface WorkloadPlumbing {
   netnsExists(netns: string): boolean;
   createLink(link: LinkSpec): Promise<void>;
-  addAddresses(spec: VethSpec): Promise<void>;
+  /**
+   * The veth's addresses: the host side's routes to them (replacing any, or with `newRoutes` only
+   * where there is none: "File exists" otherwise) and the container side's addresses and routes.
+   */
+  addAddresses(spec: VethSpec, options?: { newRoutes?: boolean }): Promise<void>;
   hostVethExists(name: string): Promise<boolean>;
   deleteHostVeth(name: string): Promise<boolean>;
   /** `hostVeth`: the name its host end must have, for deletions gathered in one batch. */
@@ -265,13 +269,15 @@ export class Plumbing implements WorkloadPlumbing {
    * container side's addresses, gateway and default routes (both sides at once).
    * @throws {PlumbingError}
    */
-  async addAddresses(spec: VethSpec): Promise<void> {
+  async addAddresses(spec: VethSpec, options: { newRoutes?: boolean } = {}): Promise<void> {
     checkSpec(spec);
     const what = `cannot configure veth ${spec.hostVeth}/${spec.ifname}`;
     // One request to the helper: the host side's IPv6 sysctls, its routes, the container side.
     const v6Sysctls = spec.ipv6.length > 0 ? hostSysctls(spec.hostVeth, true).filter(([k]) => k.startsWith('net/ipv6/')) : [];
     await this.#helpers
-      .use((h) => h.configureAttachment(spec.hostVeth, this.#protocol, v6Sysctls, { netns: spec.netns, ifname: spec.ifname }, spec, { ipv4: GATEWAY_V4, ipv6: GATEWAY_V6 }))
+      .use((h) =>
+        h.configureAttachment(spec.hostVeth, this.#protocol, v6Sysctls, { netns: spec.netns, ifname: spec.ifname }, spec, { ipv4: GATEWAY_V4, ipv6: GATEWAY_V6 }, options),
+      )
       .catch((err: Error) => {
         throw new PlumbingError(`${what}: ${err.message}`, { cause: err });
       });

@@ -128,7 +128,8 @@ export class NetlinkHelper {
   /**
    * A workload's addresses in one round trip: `sysctls` of the host end first, the host's routes
    * to the addresses through `hostIfname` (with routing protocol `protocol`), then the container
-   * side as {@link configureContainer} does. Throws with the first failure.
+   * side as {@link configureContainer} does. With `options.newRoutes`, a route to an address that
+   * has one already is not replaced (that step fails: "File exists"). Throws with the first failure.
    */
   async configureAttachment(
     hostIfname: string,
@@ -137,12 +138,14 @@ export class NetlinkHelper {
     container: { netns: string; ifname: string },
     addresses: { ipv4: readonly string[]; ipv6: readonly string[] },
     gateways: { ipv4: string; ipv6: string },
+    options: { newRoutes?: boolean } = {},
   ): Promise<void> {
     for (const [path] of sysctls) checkSysctlPath(path);
     const list = addressList;
+    const routes = ['hostroutes', hostIfname, list(addresses.ipv4), list(addresses.ipv6), String(protocol)];
     const answers = await this.#ask([
       ...sysctls.map(([path, value]) => ['sysctl', path, value]),
-      ['hostroutes', hostIfname, list(addresses.ipv4), list(addresses.ipv6), String(protocol)],
+      options.newRoutes === true ? [...routes, 'new'] : routes,
       ['up', container.netns, container.ifname, list(addresses.ipv4), list(addresses.ipv6), gateways.ipv4, gateways.ipv6],
     ]);
     const failed = answers.flatMap((a) => (a.ok ? [] : [a.message]));

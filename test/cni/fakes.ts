@@ -28,9 +28,12 @@ export class FakePlumbing implements WorkloadPlumbing {
     if (this.failSetUp) throw this.failSetUp;
     this.veths.set(link.hostVeth, { ...link, ipv4: [], ipv6: [] });
   }
-  async addAddresses(spec: VethSpec): Promise<void> {
+  /** Host routes that must be new fail (as when another workload's route to the address exists). */
+  routeTaken = false;
+  async addAddresses(spec: VethSpec, options: { newRoutes?: boolean } = {}): Promise<void> {
     this.calls.push(`addAddresses ${spec.hostVeth}`);
     if (!this.veths.has(spec.hostVeth)) throw new Error(`no veth ${spec.hostVeth}`);
+    if (this.routeTaken && options.newRoutes === true) throw new Error('hostroutes: File exists');
     this.veths.set(spec.hostVeth, spec);
   }
   async hostVethExists(name: string): Promise<boolean> {

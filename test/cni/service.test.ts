@@ -166,6 +166,21 @@ describe('cni service - ADD', () => {
     assert.deepEqual(t.plumbing.calls.filter((c) => c.startsWith('addAddresses')).length, 1);
   });
 
+  it('addresses put in early fail (another workload\'s route to one of them): the veth is made again with the committed ones, routes replacing', async () => {
+    const t = await makeService();
+    t.plumbing.routeTaken = true;
+    const result = (await ok(t.service, env('ADD', 'ctr1'), netconf())) as unknown as Result;
+    const [veth] = [...t.plumbing.veths.values()];
+    assert.deepEqual(veth!.ipv4, [result.ips[0]!.address.replace('/32', '')]);
+    assert.deepEqual(t.plumbing.calls, [
+      `createLink ${veth!.hostVeth}`,
+      `addAddresses ${veth!.hostVeth}`,
+      `deleteHostVeth ${veth!.hostVeth}`,
+      `createLink ${veth!.hostVeth}`,
+      `addAddresses ${veth!.hostVeth}`,
+    ]);
+  });
+
   it('a transaction redone with other addresses (a conflicting write meanwhile): the veth is made again with the committed ones', async () => {
     let stolen: string | undefined;
     let other: Ipam | undefined;

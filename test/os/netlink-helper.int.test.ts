@@ -189,6 +189,29 @@ describe('margay-netlink helper', () => {
     await assert.rejects(helper.configureAttachment('nosuch1', 77, [], { netns: path(), ifname: 'eth7' }, { ipv4: ['10.9.0.9'], ipv6: [] }, gw), /No such device/);
   });
 
+  test('host routes that must be new leave another interface\'s route to the address alone ("File exists"); plain ones replace it', async () => {
+    for (const [ifname, peer, mac] of [['calinx1', 'eth11', '02:00:00:00:00:11'], ['calinx2', 'eth12', '02:00:00:00:00:12']] as const) {
+      const failed = await helper.createVeth({ ifname, mac: 'ee:ee:ee:ee:ee:ee', mtu: 1500 }, { ifname: peer, mac, netns: path() }, []);
+      assert.deepEqual([...failed], []);
+    }
+    const addrs = { ipv4: ['10.9.1.1'], ipv6: ['fd00:9::1'] };
+    const routeDev = async (family: string, dst: string): Promise<string> => {
+      const [r] = JSON.parse((await run('ip', ['-n', host().name, '-j', family, 'route', 'show', dst])).stdout) as { dev: string }[];
+      return r?.dev ?? 'none';
+    };
+    await helper.configureAttachment('calinx1', 77, [], { netns: path(), ifname: 'eth11' }, addrs, gw, { newRoutes: true });
+    assert.equal(await routeDev('-4', '10.9.1.1'), 'calinx1', 'new routes go in where there is none');
+    await assert.rejects(
+      helper.configureAttachment('calinx2', 77, [], { netns: path(), ifname: 'eth12' }, addrs, gw, { newRoutes: true }),
+      /File exists/,
+    );
+    assert.equal(await routeDev('-4', '10.9.1.1'), 'calinx1', 'the IPv4 route stays with the interface that had it');
+    assert.equal(await routeDev('-6', 'fd00:9::1'), 'calinx1', 'and the IPv6 route');
+    await helper.configureAttachment('calinx2', 77, [], { netns: path(), ifname: 'eth12' }, addrs, gw);
+    assert.equal(await routeDev('-4', '10.9.1.1'), 'calinx2', 'plain host routes replace');
+    assert.equal(await routeDev('-6', 'fd00:9::1'), 'calinx2');
+  });
+
   test('deletes veths together as one group; an interface whose peer is not the named host end is left alone', async () => {
     await vethPair(host(), container(), { nameA: 'calinl7', nameB: 'etha' });
     await vethPair(host(), container(), { nameA: 'calinl8', nameB: 'ethb' });
