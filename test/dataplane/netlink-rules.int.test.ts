@@ -225,6 +225,30 @@ describe('nftables rules by netlink equal nft', () => {
     assert.equal(back.nft.via, 'netlink', back.text);
   });
 
+  it('a range deleted from an interval set beside a touching one (upper, then lower): the neighbour keeps its exact bounds', async () => {
+    /** Whether A's set matches the address (the kernel's lookup, not nft's listing). */
+    const matches = async (set: string, address: string): Promise<boolean> =>
+      (await run('ip', ['netns', 'exec', A().name, 'nft', 'get', 'element', 'inet', 'margay', set, `{ ${address} }`], { allowFail: true })).code === 0;
+    await step([ipSet('s:b', ['10.244.2.0/24', '10.244.3.0/24', 'fd00:b::/64'])]); // touching: through nft
+    const upper = await step([ipSet('s:b', ['10.244.2.0/24', 'fd00:b::/64'])]);
+    assert.equal(upper.nft.via, 'netlink', upper.text);
+    assert.match(upper.text, /delete element inet margay v4n-s\.b \{ 10\.244\.3\.0\/24 \}/);
+    assert.deepEqual(
+      [await matches('v4n-s.b', '10.244.2.9'), await matches('v4n-s.b', '10.244.3.9'), await matches('v4n-s.b', '10.250.0.1')],
+      [true, false, false],
+      'the lower range still ends where it did',
+    );
+    await step([ipSet('s:b', ['10.244.2.0/24', '10.244.3.0/24', 'fd00:b::/64'])]);
+    const lower = await step([ipSet('s:b', ['10.244.3.0/24', 'fd00:b::/64'])]);
+    assert.ok(lower.ok);
+    assert.deepEqual(
+      [await matches('v4n-s.b', '10.244.2.9'), await matches('v4n-s.b', '10.244.3.9'), await matches('v4n-s.b', '10.244.4.1')],
+      [false, true, false],
+      'the upper range keeps its start and end',
+    );
+    await step([ipSet('s:b', ['10.244.2.0/24', 'fd00:b::/64'])]);
+  });
+
   it('a tier dispatched by port (anonymous verdict maps, port ranges as interval maps) by netlink; the shapes nft must write through nft, with the same result', async () => {
     const many = [listPolicy(1, [80]), listPolicy(2, [443, 8443]), listPolicy(3, [5000]), listPolicy(4, [80, 81])];
     const dispatched = await step([
