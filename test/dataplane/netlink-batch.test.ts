@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeElementBatch, encodeKey, encodeTransactionBatch, type TxOp } from '../../src/dataplane/nftables/netlink-batch.ts';
+import { encodeElementBatch, encodeTransactionBatch, type TxOp } from '../../src/dataplane/nftables/netlink-batch.ts';
+import { encodeKey } from '../../src/dataplane/nftables/netlink-keys.ts';
 
 /** The type and flags of each netlink message of a batch. */
 function headers(batch: Buffer): Array<{ type: number; flags: number }> {

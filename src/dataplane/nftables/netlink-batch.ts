@@ -21,13 +21,13 @@
  * `ifname . <address>` elements of a concatenated interval set (added or deleted, new set or
  * not). {@link encodeElementBatch} returns undefined for anything else, and the caller uses nft.
  *
- * Layout (include/uapi/linux/netfilter/nf_tables.h): each field of a key sits at the start of a
- * 4-byte-aligned slot (a concatenation's registers), in network byte order; an interface name is
- * 16 bytes padded with zeros.
+ * Keys and verdicts of elements: netlink-keys.ts (each field of a key at the start of a
+ * 4-byte-aligned slot, in network byte order; an interface name 16 bytes padded with zeros).
  */
-import { parseIp, parseIpNet } from '../../net/mod.ts';
-import { align4, attr, AttrTooLarge, batch, BATCH_FRAME_BYTES, MessageWriter, nested, NFTA_DATA_VALUE, NftMsg, nftMessage, NLM_F_CREATE, stringAttr, u32Attr, verdictAttr, VERDICTS } from './netlink-attr.ts';
+import { parseIpNet } from '../../net/mod.ts';
+import { align4, attr, AttrTooLarge, batch, BATCH_FRAME_BYTES, MessageWriter, nested, NFTA_DATA_VALUE, NftMsg, nftMessage, NLM_F_CREATE, stringAttr, u32Attr, VERDICTS } from './netlink-attr.ts';
 import { EXPR_DATA, EXPR_NAME, flushMessage, LIST_ELEM, ruleMessage, RuleExpressions, writeRule } from './netlink-rule.ts';
+import { addressBytes, encodeField, encodeKey, encodeVerdict, IFNAMSIZ } from './netlink-keys.ts';
 import { commentUserdata, encodeExpressions } from './rule-encode.ts';
 import { parseRule } from './rule-parse.ts';
 import type { BaseChainSpec } from './state.ts';
@@ -113,7 +113,6 @@ const SET_KEYS: Record<string, { type: number; len: number; userdata: string }> 
   'ipv4_addr . inet_proto . inet_service': { type: (7 << 12) | (12 << 6) | 13, len: 12, userdata: CONCAT_USERDATA },
   'ipv6_addr . inet_proto . inet_service': { type: (8 << 12) | (12 << 6) | 13, len: 24, userdata: CONCAT_USERDATA },
 };
-const IFNAMSIZ = 16;
 /**
  * The concatenated interval sets Margay creates (the anti-spoofing sets `wl-src-v4/v6`: `ifname .
  * <address>`, flags interval), as nft 1.0.6 creates them (`nft --debug=mnl`): flags interval and
@@ -169,68 +168,6 @@ const VMAP_RULE = /^(meta l4proto|th dport) vmap \{ ([^{}]+) \}$/;
 
 /** Hook numbers of an `inet` base chain (enum nf_inet_hooks). */
 const HOOKS: Record<BaseChainSpec['hook'], number> = { prerouting: 0, input: 1, forward: 2, output: 3, postrouting: 4 };
-
-/** Protocol names nft prints for `inet_proto` keys. */
-const PROTOCOLS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, ipv6_icmp: 58, 'ipv6-icmp': 58, icmpv6: 58, sctp: 132, udplite: 136 };
-
-/** One field of a key, or undefined when its text or type is not supported. */
-function encodeField(type: string, text: string): Buffer | undefined {
-  switch (type) {
-    case 'ipv4_addr':
-      return addressBytes(text, 4);
-    case 'ipv6_addr':
-      return addressBytes(text, 6);
-    case 'inet_proto': {
-      const n = /^\d+$/.test(text) ? Number(text) : PROTOCOLS[text];
-      return n !== undefined && n <= 255 ? Buffer.from([n]) : undefined;
-    }
-    case 'inet_service': {
-      if (!/^\d+$/.test(text) || Number(text) > 65535) return undefined;
-      const b = Buffer.alloc(2);
-      b.writeUInt16BE(Number(text), 0);
-      return b;
-    }
-    case 'ifname': {
-      const name = text.replace(/^"(.*)"$/, '$1');
-      if (name === '' || Buffer.byteLength(name) >= IFNAMSIZ || name.includes('*') || name.includes('\0')) return undefined;
-      const b = Buffer.alloc(IFNAMSIZ);
-      b.write(name);
-      return b;
-    }
-    default:
-      return undefined;
-  }
-}
-
-/** An address's bytes in network order, or undefined when `text` is not one of `family`. */
-function addressBytes(text: string, family: 4 | 6): Buffer | undefined {
-  const ip = parseIp(text);
-  if (ip?.family !== family) return undefined;
-  const out = Buffer.alloc(family === 4 ? 4 : 16);
-  let v = ip.value;
-  for (let i = out.length - 1; i >= 0; i--, v >>= 8n) out[i] = Number(v & 0xffn);
-  return out;
-}
-
-/** A key: its fields, each at the start of a 4-byte slot when there are several. */
-export function encodeKey(keyType: string, key: string): Buffer | undefined {
-  const types = keyType.split(' . ').map((t) => t.trim());
-  const texts = types.length === 1 ? [key] : key.split(' . ').map((t) => t.trim());
-  if (texts.length !== types.length) return undefined;
-  const fields: Buffer[] = [];
-  for (let i = 0; i < types.length; i++) {
-    const field = encodeField(types[i]!, texts[i]!);
-    if (!field) return undefined;
-    fields.push(types.length === 1 ? field : Buffer.concat([field, Buffer.alloc(align4(field.length) - field.length)]));
-  }
-  return Buffer.concat(fields);
-}
-
-/** A verdict's attributes (`goto fwp_x`, `accept`, …), or undefined when not supported. */
-function encodeVerdict(text: string): Buffer | undefined {
-  const [word = '', chain, extra] = text.trim().split(/\s+/);
-  return extra === undefined ? verdictAttr(word, chain) : undefined;
-}
 
 /** One element op's message (of a set created in this batch as `setId`, for an anonymous one), or undefined when some element cannot be encoded. */
 function encodeOp(table: string, op: ElementOp, setId?: number): Buffer | undefined {

@@ -1,0 +1,74 @@
+/**
+ * The keys and values of nftables set elements as netlink carries them (pure): each field of a
+ * key in network byte order at the start of a 4-byte-aligned slot when the key is a
+ * concatenation, an interface name as 16 bytes padded with zeros, a verdict as its attributes
+ * (include/uapi/linux/netfilter/nf_tables.h). Used by netlink-batch.ts for sets, maps and their
+ * elements; undefined for any text or type not supported here (the caller then uses nft).
+ */
+import { parseIp } from '../../net/mod.ts';
+import { align4, verdictAttr } from './netlink-attr.ts';
+
+/** IFNAMSIZ: the bytes of an interface name in a key, padding included. */
+export const IFNAMSIZ = 16;
+
+/** Protocol names nft prints for `inet_proto` keys. */
+const PROTOCOLS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, ipv6_icmp: 58, 'ipv6-icmp': 58, icmpv6: 58, sctp: 132, udplite: 136 };
+
+/** One field of a key, or undefined when its text or type is not supported. */
+export function encodeField(type: string, text: string): Buffer | undefined {
+  switch (type) {
+    case 'ipv4_addr':
+      return addressBytes(text, 4);
+    case 'ipv6_addr':
+      return addressBytes(text, 6);
+    case 'inet_proto': {
+      const n = /^\d+$/.test(text) ? Number(text) : PROTOCOLS[text];
+      return n !== undefined && n <= 255 ? Buffer.from([n]) : undefined;
+    }
+    case 'inet_service': {
+      if (!/^\d+$/.test(text) || Number(text) > 65535) return undefined;
+      const b = Buffer.alloc(2);
+      b.writeUInt16BE(Number(text), 0);
+      return b;
+    }
+    case 'ifname': {
+      const name = text.replace(/^"(.*)"$/, '$1');
+      if (name === '' || Buffer.byteLength(name) >= IFNAMSIZ || name.includes('*') || name.includes('\0')) return undefined;
+      const b = Buffer.alloc(IFNAMSIZ);
+      b.write(name);
+      return b;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** An address's bytes in network order, or undefined when `text` is not one of `family`. */
+export function addressBytes(text: string, family: 4 | 6): Buffer | undefined {
+  const ip = parseIp(text);
+  if (ip?.family !== family) return undefined;
+  const out = Buffer.alloc(family === 4 ? 4 : 16);
+  let v = ip.value;
+  for (let i = out.length - 1; i >= 0; i--, v >>= 8n) out[i] = Number(v & 0xffn);
+  return out;
+}
+
+/** A key: its fields, each at the start of a 4-byte slot when there are several. */
+export function encodeKey(keyType: string, key: string): Buffer | undefined {
+  const types = keyType.split(' . ').map((t) => t.trim());
+  const texts = types.length === 1 ? [key] : key.split(' . ').map((t) => t.trim());
+  if (texts.length !== types.length) return undefined;
+  const fields: Buffer[] = [];
+  for (let i = 0; i < types.length; i++) {
+    const field = encodeField(types[i]!, texts[i]!);
+    if (!field) return undefined;
+    fields.push(types.length === 1 ? field : Buffer.concat([field, Buffer.alloc(align4(field.length) - field.length)]));
+  }
+  return Buffer.concat(fields);
+}
+
+/** A verdict's attributes (`goto fwp_x`, `accept`, …), or undefined when not supported. */
+export function encodeVerdict(text: string): Buffer | undefined {
+  const [word = '', chain, extra] = text.trim().split(/\s+/);
+  return extra === undefined ? verdictAttr(word, chain) : undefined;
+}
