@@ -375,7 +375,9 @@ function runChurn(seed: number, ops: number, voc: Vocabulary): { starts: number;
     const r = rng();
     if (r < 0.12) {
       const id = pick(rng, selIds);
-      const text = rng() < 0.1 ? pick(rng, extraSelectors) : randomSelector(rng, voc, 2);
+      // Often a selector another id has (ids share one filing), else a new one.
+      const inUse = [...model.selectors.values()];
+      const text = rng() < 0.1 ? pick(rng, extraSelectors) : rng() < 0.3 && inUse.length > 0 ? pick(rng, inUse).toString() : randomSelector(rng, voc, 2);
       const sel = parseSelector(text);
       model.selectors.set(id, sel);
       index.updateSelector(id, sel);
@@ -464,6 +466,60 @@ describe('label index - shared values and item data', () => {
     assert.deepEqual(sorted(index.selectorsMatching('w')), [...Array.from({ length: 10 }, (_, i) => `s${2 * i + 1}`), 's4'].sort());
     for (let i = 0; i < 20; i += 2) index.deleteSelector(`s${i + 1}`);
     assert.deepEqual(sorted(index.selectorsMatching('w')), ['s4']);
+  });
+});
+
+describe('label index - ids sharing a selector', () => {
+  it('evaluates a selector once for all the ids that share it, and reports each id', () => {
+    const { index, events } = recorder();
+    const { sel, count } = counting('app == "web"');
+    for (let i = 0; i < 50; i++) index.updateSelector(`p${i}`, sel);
+    index.updateSelector('other', parseSelector("app == 'web'")); // equal canonical text
+    index.updateItem('w', { app: 'web' });
+    assert.equal(count(), 1);
+    assert.equal(events.length, 51);
+    assert.deepEqual(sorted(index.selectorsMatching('w')).length, 51);
+    assert.deepEqual(index.stats().selectors, 51);
+    assert.deepEqual(index.stats().distinct, 1);
+    assert.deepEqual(index.stats().byValue, 51);
+    // A new id for a selector already filed costs no evaluation and is told the current members.
+    events.length = 0;
+    index.updateSelector('late', parseSelector('app == "web"'));
+    assert.equal(count(), 1);
+    assert.deepEqual(events, [['start', 'late', 'w']]);
+  });
+
+  it('reports only the difference when an id moves between shared selectors, and keeps the others', () => {
+    const { index, events } = recorder();
+    index.updateItem('a', { role: 'x' });
+    index.updateItem('b', { role: 'y' });
+    index.updateSelector('s1', parseSelector('role == "x"'));
+    index.updateSelector('s2', parseSelector('role == "x"'));
+    index.updateSelector('t', parseSelector('role in {"x", "y"}'));
+    events.length = 0;
+    index.updateSelector('s1', parseSelector('role in {"x", "y"}')); // to t's selector: b starts
+    assert.deepEqual(events, [['start', 's1', 'b']]);
+    index.updateSelector('s2', parseSelector('role == "y"')); // last id of role == "x": a stops, b starts
+    assert.deepEqual(events.slice(1), [
+      ['stop', 's2', 'a'],
+      ['start', 's2', 'b'],
+    ]);
+    assert.equal(index.stats().distinct, 2);
+    assert.deepEqual(sorted(index.selectorsMatching('a')), ['s1', 't']);
+    assert.deepEqual(sorted(index.selectorsMatching('b')), ['s1', 's2', 't']);
+    events.length = 0;
+    index.deleteSelector('t');
+    assert.deepEqual(events, [
+      ['stop', 't', 'a'],
+      ['stop', 't', 'b'],
+    ]);
+    assert.deepEqual(sorted(index.membersOf('s1')), ['a', 'b']);
+    index.deleteSelector('s1');
+    assert.deepEqual(sorted(index.selectorsMatching('a')), []);
+    assert.equal(index.stats().distinct, 1);
+    events.length = 0;
+    index.updateItem('b', { role: 'x' });
+    assert.deepEqual(events, [['stop', 's2', 'b']]);
   });
 });
 
