@@ -73,17 +73,49 @@ function namedPortProtocol(protocol: Rule['protocol']): PortProtocol {
  */
 const NO_PORTS: { numeric: PortRange[]; named: string[] } = { numeric: [], named: [] };
 
+/**
+ * Ports by their stored value (`80`, `"8000:8100"`, `"http"`): a range (frozen, shared by the
+ * rules that name it), a port name, or null when invalid. Policies repeat the same few ports, and
+ * parsing each again was ~10 MiB of garbage at a cold start. Bounded: cleared when full.
+ */
+const parsedPorts = new Map<Port, PortRange | string | null>();
+const PARSED_PORTS_MAX = 4096;
+
+function portOf(port: Port): PortRange | string | undefined {
+  let v = parsedPorts.get(port);
+  if (v === undefined) {
+    if (parsedPorts.size >= PARSED_PORTS_MAX) parsedPorts.clear();
+    const parsed = parsePort(port);
+    v = 'error' in parsed ? null : parsed.kind === 'named' ? parsed.name : Object.freeze({ first: parsed.min, last: parsed.max });
+    parsedPorts.set(port, v);
+  }
+  return v ?? undefined; // null: invalid, validated upstream
+}
+
+/**
+ * Split port lists by their text (`80,443,8000:8100,http`): rules repeat the same lists, and the
+ * lists (frozen) go into the compiled rules as they are, one copy for all. Bounded: cleared when full.
+ */
+const splitLists = new Map<string, { numeric: PortRange[]; named: string[] }>();
+
 function splitPorts(ports: Port[] | undefined): { numeric: PortRange[]; named: string[] } {
   if (ports === undefined || ports.length === 0) return NO_PORTS;
-  const numeric: PortRange[] = [];
-  const named: string[] = [];
-  for (const p of ports ?? []) {
-    const parsed = parsePort(p);
-    if ('error' in parsed) continue; // validated upstream
-    if (parsed.kind === 'named') named.push(parsed.name);
-    else numeric.push({ first: parsed.min, last: parsed.max });
+  const text = ports.join(','); // `,` is in no valid port
+  let split = splitLists.get(text);
+  if (split === undefined) {
+    const numeric: PortRange[] = [];
+    const named: string[] = [];
+    for (const p of ports) {
+      const v = portOf(p);
+      if (v === undefined) continue;
+      if (typeof v === 'string') named.push(v);
+      else numeric.push(v);
+    }
+    split = { numeric: Object.freeze(numeric.slice()) as PortRange[], named: Object.freeze(named.slice()) as string[] };
+    if (splitLists.size >= PARSED_PORTS_MAX) splitLists.clear();
+    splitLists.set(text, split);
   }
-  return { numeric, named };
+  return split;
 }
 
 /**
@@ -106,18 +138,78 @@ function canonicalNet(text: string): string | undefined {
 /** The canonical CIDRs of a list; undefined when there are none. */
 function nets(list: string[] | undefined): string[] | undefined {
   if (list === undefined || list.length === 0) return undefined;
-  const out: string[] = [];
-  for (const text of list) {
-    const cidr = canonicalNet(text);
-    if (cidr !== undefined) out.push(cidr);
-  }
-  return out;
+  const out = list.map(canonicalNet); // at its size: the rule keeps it
+  return out.includes(undefined) ? (out.filter((c) => c !== undefined) as string[]) : (out as string[]);
 }
 
 /** Felix's `combineMatchesIfPossible`: fold a notSelector into a positive selector. */
 function combineSelectors(positive: string, negative: string): { positive: string; negative: string } {
   if (positive === '' || negative === '') return { positive, negative };
   return { positive: `(${positive}) && (!(${negative}))`, negative: '' };
+}
+
+/** The selectors of a rule side: its positive set's, and a lone notSelector's. */
+interface SideSelectors {
+  readonly positive: Selector | undefined;
+  readonly negative: Selector | undefined;
+}
+
+function sideSelectorsOf(side: EntityRule, namespace: string | undefined): SideSelectors {
+  const { positive, negative } = combineSelectors(entityRuleSelectorText(side, namespace), side.notSelector ?? '');
+  return { positive: positive !== '' ? parseSelector(positive) : undefined, negative: negative !== '' ? parseSelector(negative) : undefined };
+}
+
+/**
+ * The selectors of sides that have at most a `selector` (nearly all), by namespace, then by
+ * selector text: a cold start's 10,000 rules built and looked up the same ~100 combined texts.
+ * Bounded: cleared when full.
+ */
+const simpleSides = new Map<string, Map<string, SideSelectors>>();
+let simpleSideCount = 0;
+const SIMPLE_SIDES_MAX = 4096;
+
+function sideSelectors(side: EntityRule, namespace: string | undefined): SideSelectors {
+  const selector = side.selector ?? '';
+  if (side.notSelector !== undefined || side.namespaceSelector !== undefined || side.serviceAccounts !== undefined || typeof selector !== 'string') {
+    return sideSelectorsOf(side, namespace);
+  }
+  const ns = namespace ?? '';
+  let bySelector = simpleSides.get(ns);
+  let found = bySelector?.get(selector);
+  if (found === undefined) {
+    found = sideSelectorsOf(side, namespace); // throws for a bad selector: nothing kept
+    if (simpleSideCount >= SIMPLE_SIDES_MAX) {
+      simpleSides.clear();
+      simpleSideCount = 0;
+      bySelector = undefined;
+    }
+    if (bySelector === undefined) simpleSides.set(ns, (bySelector = new Map()));
+    bySelector.set(selector, found);
+    simpleSideCount++;
+  }
+  return found;
+}
+
+/** The `net` set of a selector, one object per selector (shared by the rules that use it; only read). */
+const netSets = new WeakMap<Selector, IpSetSpec>();
+
+function netSet(sel: Selector): IpSetSpec {
+  let spec = netSets.get(sel);
+  if (spec === undefined) netSets.set(sel, (spec = { id: sel.id, kind: 'net', selector: sel }));
+  return spec;
+}
+
+/** The named-port sets of a selector, likewise. */
+const namedPortSets = new WeakMap<Selector, IpSetSpec[]>();
+
+function namedPortSet(sel: Selector, protocol: PortProtocol, name: string): IpSetSpec {
+  let list = namedPortSets.get(sel);
+  if (list === undefined) namedPortSets.set(sel, (list = []));
+  for (const spec of list) if (spec.namedPort?.protocol === protocol && spec.namedPort.name === name) return spec;
+  const id = namedPortSetId(sel.id, protocol, name);
+  const spec: IpSetSpec = { id, kind: 'ip-port', selector: sel, namedPort: { name, protocol } };
+  list.push(spec);
+  return spec;
 }
 
 function compileSide(
@@ -128,9 +220,7 @@ function compileSide(
 ): EndpointMatch {
   const out: EndpointMatch = {};
   if (side === undefined) return out;
-  const { positive, negative } = combineSelectors(entityRuleSelectorText(side, namespace), side.notSelector ?? '');
-  const positiveSel = positive !== '' ? parseSelector(positive) : undefined;
-  const negativeSel = negative !== '' ? parseSelector(negative) : undefined;
+  const { positive: positiveSel, negative: negativeSel } = sideSelectors(side, namespace);
   const ports = splitPorts(side.ports);
   const notPorts = splitPorts(side.notPorts);
 
@@ -142,27 +232,28 @@ function compileSide(
   const addNamed = (names: string[]): string[] => {
     const sel = positiveSel ?? ALL;
     return names.map((name) => {
-      const id = namedPortSetId(sel.id, protocol, name);
-      sets.set(id, { id, kind: 'ip-port', selector: sel, namedPort: { name, protocol } });
-      return id;
+      const spec = namedPortSet(sel, protocol, name);
+      sets.set(spec.id, spec);
+      return spec.id;
     });
   };
 
-  const ipSets: string[] = [];
+  // Arrays made at their size: the rules keep them (a pushed-to array keeps room for 17).
+  let ipSets: string[] | undefined;
   if (positiveSel !== undefined && (ports.numeric.length > 0 || ports.named.length === 0)) {
-    sets.set(positiveSel.id, { id: positiveSel.id, kind: 'net', selector: positiveSel });
-    ipSets.push(positiveSel.id);
+    sets.set(positiveSel.id, netSet(positiveSel));
+    ipSets = [positiveSel.id];
   }
   const services = side.services;
   if (services !== undefined && services.name !== undefined && services.name !== '') {
     const svc = `${services.namespace ?? namespace ?? ''}/${services.name}`;
     const id = serviceSetId(services.namespace ?? namespace ?? '', services.name, false);
     sets.set(id, { id, kind: 'net', selector: ALL, service: svc });
-    ipSets.push(id);
+    ipSets = ipSets === undefined ? [id] : [...ipSets, id];
   }
-  if (ipSets.length > 0) out.ipSets = ipSets;
+  if (ipSets !== undefined) out.ipSets = ipSets;
   if (negativeSel !== undefined) {
-    sets.set(negativeSel.id, { id: negativeSel.id, kind: 'net', selector: negativeSel });
+    sets.set(negativeSel.id, netSet(negativeSel));
     out.notIpSets = [negativeSel.id];
   }
   if (ports.numeric.length > 0) out.ports = ports.numeric;
