@@ -39,6 +39,20 @@ function plansFor(tiers: readonly ResolvedTier[], keep: PolicyFilter, egressAllo
 
 const normal: PolicyFilter = (p) => !p.doNotTrack && !p.preDNAT;
 
+/**
+ * A workload's tier plans by the ordered tiers they come from: the policy resolver hands the
+ * endpoints that have the same policies the same (never changed) tiers, so those endpoints share
+ * one plan list (a cold start plans 1,000 endpoints with 100 distinct lists of 50 policies).
+ * Plans are only read once made.
+ */
+const workloadTierPlans = new WeakMap<readonly ResolvedTier[], TierPlan[]>();
+
+function workloadTiers(tiers: readonly ResolvedTier[]): TierPlan[] {
+  let plans = workloadTierPlans.get(tiers);
+  if (plans === undefined) workloadTierPlans.set(tiers, (plans = plansFor(tiers, normal, true)));
+  return plans;
+}
+
 /** The plan of a local workload endpoint. */
 export function workloadPlan(ep: EndpointData, tiers: readonly ResolvedTier[]): WorkloadEndpointPlan {
   const plan: WorkloadEndpointPlan = {
@@ -46,7 +60,7 @@ export function workloadPlan(ep: EndpointData, tiers: readonly ResolvedTier[]): 
     interfaceName: ep.interfaceName,
     addresses: [...ep.cidrs],
     allowSpoofedSourcePrefixes: [...ep.allowSpoofedSourcePrefixes],
-    tiers: plansFor(tiers, normal, true),
+    tiers: workloadTiers(tiers),
     profiles: ep.profiles.map(profileKey),
   };
   if (ep.mac !== undefined) plan.mac = ep.mac;

@@ -135,7 +135,7 @@ export class PolicyResolver implements PolicyMatchCallbacks, PolicyOrderCallback
       return;
     }
     const keys = this.#endpointPolicies.get(id);
-    const tiers = keys === undefined || keys.size === 0 ? [] : resolved.get(keys, () => this.#order(keys));
+    const tiers = keys === undefined || keys.size === 0 ? NO_TIERS : resolved.get(keys, () => this.#order(keys));
     if (workload) this.#out.onWorkloadUpdate(workloadPlan(ep, tiers));
     else this.#out.onHostEndpointUpdate(hostEndpointPlan(ep, tiers));
   }
@@ -144,6 +144,9 @@ export class PolicyResolver implements PolicyMatchCallbacks, PolicyOrderCallback
     for (const id of this.#policyEndpoints.get(key) ?? []) this.#dirty.add(id);
   }
 }
+
+/** The tiers of an endpoint no policy applies to (shared; only read). */
+const NO_TIERS: readonly ResolvedTier[] = Object.freeze([]);
 
 function sameOrdering(a: PolicyData, b: PolicyData): boolean {
   return (
