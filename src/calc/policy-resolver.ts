@@ -8,7 +8,9 @@
  *   for a NetworkPolicy, `<name>` for a GlobalNetworkPolicy.
  * - Which policies apply comes from the active-rules calculator's match reports; the resolver
  *   keeps every policy's ordering data (cheap) so that a reorder re-plans only the endpoints
- *   the policy matches.
+ *   the policy matches. Those are found by looking through the endpoints' policies when a policy
+ *   or tier is reordered (rare; a new or deleted policy's endpoints are marked by its match
+ *   reports, which come first), not kept per policy: a cold start reports 50,000 matches.
  * - Work is deferred: changes mark endpoints dirty and {@link PolicyResolver.flush} plans each
  *   dirty endpoint once (the graph flushes it only after in-sync, so the initial snapshot is
  *   planned once, not once per update).
@@ -35,7 +37,6 @@ export class PolicyResolver implements PolicyMatchCallbacks, PolicyOrderCallback
   readonly #policies = new Map<string, PolicyData>();
   readonly #tiers = new Map<string, TierData>();
   readonly #endpoints = new Map<EndpointId, EndpointData>();
-  readonly #policyEndpoints = new Map<string, Set<EndpointId>>();
   readonly #endpointPolicies = new Map<EndpointId, Set<string>>();
   readonly #dirty = new Set<EndpointId>();
 
@@ -51,8 +52,9 @@ export class PolicyResolver implements PolicyMatchCallbacks, PolicyOrderCallback
     const old = this.#policies.get(key);
     if (policy === undefined) this.#policies.delete(key);
     else this.#policies.set(key, policy);
-    if (old !== undefined && policy !== undefined && sameOrdering(old, policy)) return;
-    this.#markPolicyEndpoints(key);
+    // New and deleted policies: their match reports (before this) marked their endpoints.
+    if (old === undefined || policy === undefined || sameOrdering(old, policy)) return;
+    for (const [id, keys] of this.#endpointPolicies) if (keys.has(key)) this.#dirty.add(id);
   }
 
   /** A tier (undefined: deleted). */
@@ -61,7 +63,14 @@ export class PolicyResolver implements PolicyMatchCallbacks, PolicyOrderCallback
     if (tier === undefined) this.#tiers.delete(name);
     else this.#tiers.set(name, tier);
     if (old !== undefined && tier !== undefined && old.order === tier.order && old.defaultAction === tier.defaultAction) return;
-    for (const [key, policy] of this.#policies) if (policy.tier === name) this.#markPolicyEndpoints(key);
+    for (const [id, keys] of this.#endpointPolicies) {
+      for (const key of keys) {
+        if (this.#policies.get(key)?.tier === name) {
+          this.#dirty.add(id);
+          break;
+        }
+      }
+    }
   }
 
   /** A local endpoint (undefined: deleted or no longer local). */
@@ -72,13 +81,11 @@ export class PolicyResolver implements PolicyMatchCallbacks, PolicyOrderCallback
   }
 
   onPolicyMatch(policyKey: string, endpointId: EndpointId): void {
-    addToSetMap(this.#policyEndpoints, policyKey, endpointId);
     addToSetMap(this.#endpointPolicies, endpointId, policyKey);
     this.#dirty.add(endpointId);
   }
 
   onPolicyMatchStopped(policyKey: string, endpointId: EndpointId): void {
-    deleteFromSetMap(this.#policyEndpoints, policyKey, endpointId);
     deleteFromSetMap(this.#endpointPolicies, endpointId, policyKey);
     this.#dirty.add(endpointId);
   }
@@ -138,10 +145,6 @@ export class PolicyResolver implements PolicyMatchCallbacks, PolicyOrderCallback
     const tiers = keys === undefined || keys.size === 0 ? NO_TIERS : resolved.get(keys, () => this.#order(keys));
     if (workload) this.#out.onWorkloadUpdate(workloadPlan(ep, tiers));
     else this.#out.onHostEndpointUpdate(hostEndpointPlan(ep, tiers));
-  }
-
-  #markPolicyEndpoints(key: string): void {
-    for (const id of this.#policyEndpoints.get(key) ?? []) this.#dirty.add(id);
   }
 }
 
