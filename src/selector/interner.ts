@@ -41,8 +41,7 @@ export class Interner<T extends object> {
   acquire(value: T): T {
     const hash = this.#hash(value);
     const found = this.#byHash.get(hash);
-    const candidates = found === undefined ? [] : Array.isArray(found) ? found : [found];
-    const held = candidates.find((h) => h.value === value || this.#same(h.value, value));
+    const held = found === undefined ? undefined : Array.isArray(found) ? found.find((h) => this.#is(h, value)) : this.#is(found, value) ? found : undefined;
     if (held !== undefined) {
       held.refs++;
       return held.value;
@@ -53,6 +52,10 @@ export class Interner<T extends object> {
     else this.#byHash.set(hash, [found, fresh]);
     this.#size++;
     return value;
+  }
+
+  #is(held: Held<T>, value: T): boolean {
+    return held.value === value || this.#same(held.value, value);
   }
 
   /** One holder less of a value {@link acquire} returned; the last one forgets it. Others are ignored. */
