@@ -39,6 +39,8 @@ export class PolicyResolver implements PolicyMatchCallbacks, PolicyOrderCallback
   readonly #endpoints = new Map<EndpointId, EndpointData>();
   readonly #endpointPolicies = new Map<EndpointId, Set<string>>();
   readonly #dirty = new Set<EndpointId>();
+  /** policy key → its hash, for {@link ResolvedCache} (each key hashed once, not once per endpoint). */
+  readonly #keyHashes = new Map<string, number>();
 
   constructor(out: EndpointPlanCallbacks) {
     this.#out = out;
@@ -50,8 +52,10 @@ export class PolicyResolver implements PolicyMatchCallbacks, PolicyOrderCallback
   /** Any policy (undefined: deleted); only its ordering data and types matter here. */
   onPolicyUpdate(key: string, policy: PolicyData | undefined): void {
     const old = this.#policies.get(key);
-    if (policy === undefined) this.#policies.delete(key);
-    else this.#policies.set(key, policy);
+    if (policy === undefined) {
+      this.#policies.delete(key);
+      this.#keyHashes.delete(key);
+    } else this.#policies.set(key, policy);
     // New and deleted policies: their match reports (before this) marked their endpoints.
     if (old === undefined || policy === undefined || sameOrdering(old, policy)) return;
     for (const [id, keys] of this.#endpointPolicies) if (keys.has(key)) this.#dirty.add(id);
@@ -98,7 +102,7 @@ export class PolicyResolver implements PolicyMatchCallbacks, PolicyOrderCallback
     const n = this.#dirty.size;
     // Endpoints with the same policies get the same tiers: ordered once per flush (a cold start
     // plans 1,000 endpoints with 100 distinct lists of 50 policies). Nothing changes during it.
-    const resolved = new ResolvedCache();
+    const resolved = new ResolvedCache((key) => this.#keyHash(key));
     for (const id of this.#dirty) this.#send(id, resolved);
     this.#dirty.clear();
     return n;
@@ -131,6 +135,15 @@ export class PolicyResolver implements PolicyMatchCallbacks, PolicyOrderCallback
   /** Number of local endpoints known. */
   get endpointCount(): number {
     return this.#endpoints.size;
+  }
+
+  #keyHash(key: string): number {
+    let h = this.#keyHashes.get(key);
+    if (h === undefined) {
+      h = hashText(key);
+      if (this.#policies.has(key)) this.#keyHashes.set(key, h);
+    }
+    return h;
   }
 
   #send(id: EndpointId, resolved: ResolvedCache): void {
@@ -170,10 +183,15 @@ function sameOrdering(a: PolicyData, b: PolicyData): boolean {
  */
 class ResolvedCache {
   readonly #byHash = new Map<number, Array<{ keys: ReadonlySet<string>; tiers: ResolvedTier[] }>>();
+  readonly #hash: (key: string) => number;
+
+  constructor(hash: (key: string) => number) {
+    this.#hash = hash;
+  }
 
   get(keys: ReadonlySet<string>, order: () => ResolvedTier[]): ResolvedTier[] {
     let h = keys.size;
-    for (const k of keys) h = (h + hashText(k)) | 0;
+    for (const k of keys) h = (h + this.#hash(k)) | 0;
     let list = this.#byHash.get(h);
     if (list === undefined) this.#byHash.set(h, (list = []));
     for (const e of list) if (sameKeys(e.keys, keys)) return e.tiers;

@@ -73,11 +73,26 @@ export function resourcePrefix(plural: string, namespace?: string): string {
   return namespace ? `${RESOURCES_PREFIX}${plural}/${namespace}/` : `${RESOURCES_PREFIX}${plural}/`;
 }
 
-/** Splits a resource key into its parts; undefined when the key is not a resource key. */
-export function parseResourceKey(key: string): { plural: string; namespace?: string; name: string } | undefined {
-  if (!key.startsWith(RESOURCES_PREFIX)) return undefined;
-  const parts = key.slice(RESOURCES_PREFIX.length).split('/');
-  if (parts.length === 2) return { plural: parts[0]!, name: parts[1]! };
-  if (parts.length === 3) return { plural: parts[0]!, namespace: parts[1]!, name: parts[2]! };
-  return undefined;
+/** The parts of a resource key (frozen: the last one is handed out again, see {@link parseResourceKey}). */
+export type ResourceKeyParts = Readonly<{ plural: string; namespace?: string; name: string }>;
+
+let lastKey: string | undefined;
+let lastParts: ResourceKeyParts | undefined;
+
+/**
+ * Splits a resource key into its parts; undefined when the key is not a resource key. The agent
+ * parses each key it is fed twice in a row (its side tracker, the graph's dispatcher), so the
+ * last answer is kept and given again for the same key.
+ */
+export function parseResourceKey(key: string): ResourceKeyParts | undefined {
+  if (key === lastKey) return lastParts;
+  let parts: ResourceKeyParts | undefined;
+  if (key.startsWith(RESOURCES_PREFIX)) {
+    const p = key.slice(RESOURCES_PREFIX.length).split('/');
+    if (p.length === 2) parts = Object.freeze({ plural: p[0]!, name: p[1]! });
+    else if (p.length === 3) parts = Object.freeze({ plural: p[0]!, namespace: p[1]!, name: p[2]! });
+  }
+  lastKey = key;
+  lastParts = parts;
+  return parts;
 }
