@@ -8,7 +8,9 @@
  * line; BENCH_NODE_ARGS adds some, e.g. `--cpu-prof`), so that every round is a cold start (no
  * JIT-compiled code, a young heap). Prints per phase the milliseconds and the garbage
  * collection's share, and the load; asserts nothing. BENCH_PROFILE=<file> (with BENCH_ROUNDS=1) writes
- * a V8 CPU profile of the timed phases there (bench/cpu-profile-summary.ts reads it).
+ * a V8 CPU profile of the timed phases there (bench/cpu-profile-summary.ts reads it); BENCH_ALLOC=<file>
+ * (likewise) a sampling heap profile of everything the phases allocate, collected or not (a
+ * `.heapprofile`: Chrome's DevTools, Memory tab, load it), which says what feeds the garbage collector.
  * BENCH_BASELINE=<dir> (another checkout of the sources, with this file) alternates its rounds with
  * this tree's, for paired figures on a busy machine; BENCH_ARGS_VARIANTS='opts|opts' alternates sets
  * of extra Node options likewise. BENCH_ORDER=<kinds> feeds the keys of those kinds (`tiers,profiles,…`,
@@ -103,7 +105,7 @@ async function child(): Promise<Round> {
 
   const graph = buildCalcGraph({ hostname: 'host1' });
   const side = new SideTracker('host1', () => undefined);
-  const profiler = process.env.BENCH_PROFILE ? await startProfiler() : undefined;
+  const profiler = process.env.BENCH_PROFILE ? await startProfiler() : process.env.BENCH_ALLOC ? await startAllocationSampling() : undefined;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (const kv of items) {
@@ -117,7 +119,7 @@ async function child(): Promise<Round> {
   const updates = graph.flush();
   const t3 = performance.now();
   const cpu = process.cpuUsage(c0);
-  if (profiler) writeFileSync(process.env.BENCH_PROFILE!, JSON.stringify(await profiler()));
+  if (profiler) writeFileSync((process.env.BENCH_PROFILE ?? process.env.BENCH_ALLOC)!, JSON.stringify(await profiler()));
   await new Promise((r) => setTimeout(r, 50));
   obs.disconnect();
   const gcIn = (from: number, to: number): number => gcs.filter((g) => g.start >= from && g.start < to).reduce((sum, g) => sum + g.ms, 0);
@@ -140,6 +142,15 @@ function feedOrder<T extends { key: string }>(items: T[]): { items: T[] } {
     return i < 0 ? order.length : i;
   };
   return { items: items.map((kv, i) => ({ kv, i, r: rank(kv.key) })).sort((a, b) => a.r - b.r || a.i - b.i).map((x) => x.kv) };
+}
+
+/** Starts V8's sampling heap profiler, keeping collected objects too; the function returned stops it and gives the profile. */
+async function startAllocationSampling(): Promise<() => Promise<unknown>> {
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.enable');
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  return async () => (await session.post('HeapProfiler.stopSampling')).profile;
 }
 
 /** Starts V8's CPU profiler in this process; the function returned stops it and gives the profile. */
