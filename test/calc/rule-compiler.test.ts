@@ -241,3 +241,25 @@ describe('selector rewriting', () => {
     assert.equal(globalPolicySelectorText(undefined, undefined, undefined), '');
   });
 });
+
+describe('rule compiler - shared compiled parts', () => {
+  it('gives the rules with the same port-only side one frozen match, and each rule its sets', () => {
+    // Two policies' rules, each its own object (as parsed from the datastore).
+    const rule = (): Rule => ({ action: 'Allow', protocol: 'TCP', destination: { ports: [80, '8000:8100', 'http'] } });
+    const a = compileRule(rule(), ctx({ policy: 'np/ns-a/a', namespace: 'ns-a' }));
+    const b = compileRule(rule(), ctx({ policy: 'np/ns-b/b', namespace: 'ns-b', index: 3 }));
+    assert.equal(a.rule.match.dst, b.rule.match.dst);
+    assert.ok(Object.isFrozen(a.rule.match.dst) && Object.isFrozen(a.rule.match.dst.ports) && Object.isFrozen(a.rule.match.dst.namedPortIpSets));
+    const npId = namedPortSetId(parseSelector('all()').id, 'tcp', 'http');
+    assert.deepEqual(a.rule.match.dst, { ports: [{ first: 80, last: 80 }, { first: 8000, last: 8100 }], namedPortIpSets: [npId] });
+    assert.deepEqual(a.ipSets.map((s) => s.id), [npId]);
+    assert.deepEqual(b.ipSets.map((s) => s.id), [npId]);
+    // Another protocol is another named-port set; a selector makes the side the policy's own.
+    const udp = compileRule({ ...rule(), protocol: 'UDP' }, ctx());
+    assert.notEqual(udp.rule.match.dst, a.rule.match.dst);
+    assert.deepEqual(udp.ipSets.map((s) => s.id), [namedPortSetId(parseSelector('all()').id, 'udp', 'http')]);
+    const withSel = compileRule({ action: 'Allow', protocol: 'TCP', destination: { selector: 'app == "x"', ports: [80] } }, ctx({ namespace: 'ns-a' }));
+    const withSel2 = compileRule({ action: 'Allow', protocol: 'TCP', destination: { selector: 'app == "x"', ports: [80] } }, ctx({ namespace: 'ns-b' }));
+    assert.notDeepEqual(withSel.rule.match.dst, withSel2.rule.match.dst);
+  });
+});
