@@ -12,6 +12,8 @@ import { compileRuleInto, type IpSetSpec } from './rule-compiler.ts';
 import type { Rule } from '../api/mod.ts';
 import { PARAMS } from '../api/mod.ts';
 
+const NO_SETS: readonly string[] = Object.freeze([]);
+
 /** Compiles active policies and profiles and reference-counts the IP sets they use. */
 export class RuleScanner implements ActiveRulesCallbacks {
   readonly #sets: ActiveIpSetCallbacks;
@@ -20,8 +22,8 @@ export class RuleScanner implements ActiveRulesCallbacks {
 
   /** What is active, so that it can be recompiled when the log prefix changes. */
   readonly #active = new Map<string, PolicyData | ProfileData>();
-  /** policy/profile key → ids of the sets its rules use. */
-  readonly #setsByRules = new Map<string, ReadonlySet<string>>();
+  /** policy/profile key → ids of the sets its rules use (a few: an array, not a `Set` per policy). */
+  readonly #setsByRules = new Map<string, readonly string[]>();
   /** set id → number of policies/profiles using it. */
   readonly #setRefs = new Map<string, number>();
 
@@ -84,14 +86,17 @@ export class RuleScanner implements ActiveRulesCallbacks {
       if (source.applyOnForward) compiled.applyOnForward = true;
     }
 
-    const old = this.#setsByRules.get(source.key) ?? new Set<string>();
-    for (const [id, spec] of specs) {
-      if (old.has(id)) continue;
+    const old = this.#setsByRules.get(source.key) ?? NO_SETS;
+    const ids = new Array<string>(specs.size); // at its size: kept per policy
+    let i = 0;
+    specs.forEach((spec, id) => {
+      ids[i++] = id;
+      if (old.includes(id)) return;
       const n = this.#setRefs.get(id) ?? 0;
       this.#setRefs.set(id, n + 1);
       if (n === 0) this.#sets.onIpSetActive(spec);
-    }
-    this.#setsByRules.set(source.key, new Set(specs.keys()));
+    });
+    this.#setsByRules.set(source.key, ids.length === 0 ? NO_SETS : ids);
     this.#out.onPolicyUpdate(compiled);
     for (const id of old) if (!specs.has(id)) this.#unref(id);
   }
