@@ -100,8 +100,11 @@ const splitLists = new Map<string, { numeric: PortRange[]; named: string[] }>();
 
 function splitPorts(ports: Port[] | undefined): { numeric: PortRange[]; named: string[] } {
   if (ports === undefined || ports.length === 0) return NO_PORTS;
-  const text = ports.join(','); // `,` is in no valid port
-  let split = splitLists.get(text);
+  // The text is a key only when no element holds a `,` (none valid does; an invalid `"80,81"`
+  // must not share the split of `[80, 81]`).
+  const keyed = ports.every((p) => typeof p === 'number' || (typeof p === 'string' && !p.includes(',')));
+  const text = keyed ? ports.join(',') : undefined;
+  let split = text === undefined ? undefined : splitLists.get(text);
   if (split === undefined) {
     const numeric: PortRange[] = [];
     const named: string[] = [];
@@ -112,8 +115,10 @@ function splitPorts(ports: Port[] | undefined): { numeric: PortRange[]; named: s
       else numeric.push(v);
     }
     split = { numeric: Object.freeze(numeric.slice()) as PortRange[], named: Object.freeze(named.slice()) as string[] };
-    if (splitLists.size >= PARSED_PORTS_MAX) splitLists.clear();
-    splitLists.set(text, split);
+    if (text !== undefined) {
+      if (splitLists.size >= PARSED_PORTS_MAX) splitLists.clear();
+      splitLists.set(text, split);
+    }
   }
   return split;
 }

@@ -263,3 +263,16 @@ describe('rule compiler - shared compiled parts', () => {
     assert.notDeepEqual(withSel.rule.match.dst, withSel2.rule.match.dst);
   });
 });
+
+describe('rule compiler - remembered port lists', () => {
+  it('does not give an invalid port with a comma the split of the ports it spells', () => {
+    const dst = (ports: Rule['destination']): Rule => ({ action: 'Allow', protocol: 'TCP', destination: ports });
+    // Invalid first (skipped: the side has no port), then the valid list the same text spells, and again.
+    const bad = compileRule(dst({ ports: ['80,81'] as never }), ctx());
+    const good = compileRule(dst({ ports: [80, 81] }), ctx());
+    const bad2 = compileRule(dst({ ports: ['80,81'] as never }), ctx());
+    assert.equal(bad.rule.match.dst.ports, undefined);
+    assert.deepEqual(good.rule.match.dst.ports, [{ first: 80, last: 80 }, { first: 81, last: 81 }]);
+    assert.equal(bad2.rule.match.dst.ports, undefined);
+  });
+});
