@@ -229,6 +229,22 @@ describe('dataplane routes - manager and driver', () => {
     assert.equal(kernel.get('10.0.0.7/32'), 'cali7', 'the route is back');
   });
 
+  it('forgets what it knows of the routes through given devices: the next apply adds them again', async () => {
+    const kernel = new Map<string, string>();
+    const { runner, calls } = ipv4Kernel(kernel);
+    const d = new RouteDriver(runner);
+    const desired = routeManager(workloadRoute('10.0.0.8/32', 'cali8'), workloadRoute('10.0.0.9/32', 'cali9'), blackhole('10.0.1.0/26')).desired;
+    await d.apply(desired);
+    kernel.delete('10.0.0.8/32'); // the kernel dropped it: cali8 went down
+    assert.equal(d.forgetDevices(new Set(['cali8', 'calinone'])), 1);
+    const mark = calls.length;
+    const out = await d.apply(desired);
+    assert.deepEqual(calls.slice(mark).map((c) => c.input?.trim()), ['route add 10.0.0.8/32 dev cali8 scope link proto 77']);
+    assert.deepEqual([out.added, out.errors.length, out.fullSync], [1, 0, false]);
+    assert.equal(kernel.get('10.0.0.8/32'), 'cali8', 'the route is back');
+    assert.equal(new RouteDriver(runner).forgetDevices(new Set(['cali8'])), 0, 'nothing known before the first read');
+  });
+
   it('parses the failed lines of ip -force -batch, also from a resident ip counting lines from its start', () => {
     const stderr = 'RTNETLINK answers: File exists\nCommand failed -:3\nCannot find device "x"\nCommand failed -:5\nDevice "." does not exist.\nCommand failed -:6\nleft over';
     assert.deepEqual([...batchFailures(stderr)], [[2, 'RTNETLINK answers: File exists'], [4, 'Cannot find device "x"'], [5, 'Device "." does not exist.']]);

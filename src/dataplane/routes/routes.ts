@@ -185,6 +185,23 @@ export class RouteDriver {
     return true;
   }
 
+  /**
+   * Forgets what the view holds of our routes through `devs`: the kernel drops a device's routes
+   * when it goes down (or is deleted and made again under the same name) without a word to us. The
+   * next apply adds them again, and one still in place meets "File exists" and is found by the
+   * re-read. Returns how many were forgotten.
+   */
+  forgetDevices(devs: ReadonlySet<string>): number {
+    let forgotten = 0;
+    for (const [dst, r] of this.view ?? []) {
+      if (r.dev !== undefined && devs.has(r.dev)) {
+        this.view!.delete(dst);
+        forgotten++;
+      }
+    }
+    return forgotten;
+  }
+
   /** Forgets the view; the next apply reads the kernel. */
   invalidate(): void {
     this.view = undefined;
