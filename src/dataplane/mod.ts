@@ -256,9 +256,9 @@ export class Dataplane {
         }
       }
       // A device that went down lost its routes in the kernel (one deleted and made again under
-      // the same name too): what the route driver remembers of them may be stale.
-      const stale = this.routeDriver.forgetDevices(new Set(names)) > 0;
-      if ((stale || this.routeRetry) && (this.inSync || this.writeBeforeInSync)) await this.applyRoutes(false, true);
+      // the same name too), behind the route driver's view: then the routes are read again.
+      const stale = this.routeDriver.hasRoutesVia(new Set(names));
+      if ((stale || this.routeRetry) && (this.inSync || this.writeBeforeInSync)) await this.applyRoutes(stale);
     });
   }
 
@@ -446,10 +446,10 @@ export class Dataplane {
     return min !== false && !this.nftDriver.hasView && this.nftManager.pendingPolicies >= min;
   }
 
-  /** Applies the route changes (undefined when there is nothing to do, unless `force`); never throws. */
-  private async applyRoutes(full: boolean, force = false): Promise<RouteApplyOutcome | undefined> {
+  /** Applies the route changes (undefined when there is nothing to do); never throws. */
+  private async applyRoutes(full: boolean): Promise<RouteApplyOutcome | undefined> {
     const routesDirty = this.routeManager.takeDirty();
-    if (!routesDirty && !full && !this.routeRetry && !force) return undefined;
+    if (!routesDirty && !full && !this.routeRetry) return undefined;
     try {
       const outcome = await this.routeDriver.apply(this.routeManager.desired, { full });
       this.routeRetry = outcome.errors.length > 0;

@@ -186,20 +186,13 @@ export class RouteDriver {
   }
 
   /**
-   * Forgets what the view holds of our routes through `devs`: the kernel drops a device's routes
-   * when it goes down (or is deleted and made again under the same name) without a word to us. The
-   * next apply adds them again, and one still in place meets "File exists" and is found by the
-   * re-read. Returns how many were forgotten.
+   * True when the view holds one of our routes through one of `devs`: the kernel drops a device's
+   * routes when it goes down (or is deleted and made again under the same name) without a word to
+   * us, so after an event of such a device the view may be stale.
    */
-  forgetDevices(devs: ReadonlySet<string>): number {
-    let forgotten = 0;
-    for (const [dst, r] of this.view ?? []) {
-      if (r.dev !== undefined && devs.has(r.dev)) {
-        this.view!.delete(dst);
-        forgotten++;
-      }
-    }
-    return forgotten;
+  hasRoutesVia(devs: ReadonlySet<string>): boolean {
+    for (const r of this.view?.values() ?? []) if (r.dev !== undefined && devs.has(r.dev)) return true;
+    return false;
   }
 
   /** Forgets the view; the next apply reads the kernel. */
