@@ -10,7 +10,7 @@ import type { Datastore } from '../datastore/mod.ts';
 import { describe } from './flush-loop.ts';
 import type { Logger } from '../log/mod.ts';
 import { FlushScheduler, Ticker } from './scheduler.ts';
-import { endpointStatuses, type EndpointStatus, type EndpointStatusInput, StatusReporter, statusRegion } from './status.ts';
+import { endpointStatuses, type EndpointStatus, type EndpointStatusInput, StatusReporter, statusRegion, type WorkloadStatusId } from './status.ts';
 
 /** What the host status says besides its times (status.ts: `in_sync`, `ready`, `last_in_sync`). */
 export interface HostState {
@@ -43,6 +43,8 @@ export class StatusPublisher {
   readonly #host: string;
   #interval: number;
   #enabled: boolean;
+  /** Each workload identity's status key (region and host are fixed for the agent's life). */
+  readonly #statusKeys = new WeakMap<WorkloadStatusId, string>();
   #ticker: Ticker | undefined;
   #stopped = false;
 
@@ -90,7 +92,7 @@ export class StatusPublisher {
 
   /** What is programmed changed: write the endpoint statuses that changed (none while reporting is off). */
   updateEndpoints(input: Omit<EndpointStatusInput, 'region' | 'host'>): void {
-    const statuses = this.#enabled ? endpointStatuses({ ...input, region: this.#region, host: this.#host }) : new Map<string, EndpointStatus>();
+    const statuses = this.#enabled ? endpointStatuses({ ...input, region: this.#region, host: this.#host }, this.#statusKeys) : new Map<string, EndpointStatus>();
     this.#reporter.setEndpointStatuses(statuses);
     if (this.#reporter.endpointsDirty) this.#scheduler.kick();
   }
