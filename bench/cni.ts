@@ -16,7 +16,10 @@
  * BENCH_PHASES (default client,agent,service), BENCH_BURST (containers at once after the
  * sequential runs through the agent, default 20; a list such as `20,100` for several bursts; 0
  * for none), BENCH_AGENT_LOG (a file to keep the agent's log in), BENCH_AGENT_NODE_ARGS (Node
- * options of the agent, e.g. `--cpu-prof --cpu-prof-dir=DIR`). Every table is printed with the machine's load average (`/proc/loadavg`) when it
+ * options of the agent, e.g. `--cpu-prof --cpu-prof-dir=DIR`), BENCH_AGENT_ENV (`NAME=value …`
+ * agent parameters over the lab's, which renew the host status every second and write endpoint
+ * statuses every 100 ms; e.g. `MARGAY_REPORTINGINTERVAL=30 MARGAY_ENDPOINTREPORTINGDELAY=1`, the
+ * defaults). The agent runs as installed when dist/ is built (BENCH_BUILT, below). Every table is printed with the machine's load average (`/proc/loadavg`) when it
  * was measured: figures from a loaded machine are not comparable with a quiet one's.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -262,7 +265,9 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     }
     if (mode === 'agent') {
       // The product: `margay agent` hosts the CNI service; ADD answers once the policy is programmed.
-      agent = await startAgent({ etcdEndpoints: etcd.endpoints, hostname: NODE, netns: host.name, args: ['--cni-socket', socket], built: BUILT, nodeArgs: AGENT_NODE_ARGS });
+      // BENCH_AGENT_ENV: agent parameters over the lab's (`MARGAY_ENDPOINTREPORTINGDELAY=1 MARGAY_REPORTINGINTERVAL=30`: the defaults).
+      const env = Object.fromEntries((process.env.BENCH_AGENT_ENV ?? '').split(' ').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+      agent = await startAgent({ etcdEndpoints: etcd.endpoints, hostname: NODE, netns: host.name, args: ['--cni-socket', socket], built: BUILT, nodeArgs: AGENT_NODE_ARGS, env });
       await agent.waitReady();
     } else {
       // The CNI path alone: the same service in its own process, with no dataplane behind it.

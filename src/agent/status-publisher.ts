@@ -9,6 +9,7 @@ import type { Clock } from '../os/mod.ts';
 import type { Datastore } from '../datastore/mod.ts';
 import { describe } from './flush-loop.ts';
 import type { Logger } from '../log/mod.ts';
+import type { Foreground } from './foreground.ts';
 import { FlushScheduler, Ticker } from './scheduler.ts';
 import { endpointStatuses, type EndpointStatus, type EndpointStatusInput, StatusReporter, statusRegion, type WorkloadStatusId } from './status.ts';
 
@@ -29,7 +30,12 @@ export interface StatusPublisherOptions {
   logger: Logger;
   /** The host's state now. */
   hostState: () => HostState;
+  /** Work someone waits for (CNI ADDs): each write waits until none is in progress, at most {@link FOREGROUND_WAIT_MS}. */
+  foreground?: Foreground;
 }
+
+/** The longest a status write waits for foreground work to end (a report is late, never lost). */
+export const FOREGROUND_WAIT_MS = 1000;
 
 /** Writes and renews the agent's status keys. */
 export class StatusPublisher {
@@ -38,6 +44,7 @@ export class StatusPublisher {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #hostState: () => HostState;
+  readonly #foreground: Foreground | undefined;
   /** Region and host are fixed for the agent's life (a region change needs a restart). */
   readonly #region: string;
   readonly #host: string;
@@ -53,6 +60,7 @@ export class StatusPublisher {
     this.#clock = options.clock;
     this.#log = options.logger;
     this.#hostState = options.hostState;
+    this.#foreground = options.foreground;
     this.#region = statusRegion(c.openstackRegion);
     this.#host = c.felixHostname;
     this.#interval = c.reportingInterval;
@@ -67,7 +75,10 @@ export class StatusPublisher {
     });
     this.#scheduler = new FlushScheduler({
       clock: options.clock,
-      run: () => this.#reporter.flushEndpoints(),
+      run: async () => {
+        await this.#outOfTheWay();
+        await this.#reporter.flushEndpoints();
+      },
       delayMs: c.endpointReportingDelay,
       burst: 1,
       intervalMs: c.endpointReportingDelay,
@@ -101,10 +112,16 @@ export class StatusPublisher {
   async reportHost(): Promise<void> {
     if (this.#stopped) return;
     try {
+      await this.#outOfTheWay();
       await this.#reporter.reportHost(this.#hostState());
     } catch (err) {
       this.#log.debug({ err: describe(err) }, 'host status write failed; will retry');
     }
+  }
+
+  /** Waits until no foreground work is in progress (bounded), unless stopping. */
+  async #outOfTheWay(): Promise<void> {
+    if (!this.#stopped) await this.#foreground?.idle(FOREGROUND_WAIT_MS);
   }
 
   /** No more host reports from now on (the agent is stopping). */
