@@ -15,7 +15,7 @@
  * Environment: BENCH_N (attachments per plugin, default 60), BENCH_CLIENT_RUNS (default 40),
  * BENCH_PHASES (default client,agent,service), BENCH_BURST (containers at once after the
  * sequential runs through the agent, default 20; a list such as `20,100` for several bursts; 0
- * for none), BENCH_AGENT_LOG (a file to keep the agent's log in), BENCH_AGENT_NODE_ARGS (Node
+ * for none), BENCH_WARMUP (uncounted ADD+DEL pairs first, default 1), BENCH_AGENT_LOG (a file to keep the agent's log in), BENCH_AGENT_NODE_ARGS (Node
  * options of the agent, e.g. `--cpu-prof --cpu-prof-dir=DIR`), BENCH_AGENT_ENV (`NAME=value …`
  * agent parameters over the lab's, which renew the host status every second and write endpoint
  * statuses every 100 ms; e.g. `MARGAY_REPORTINGINTERVAL=30 MARGAY_ENDPOINTREPORTINGDELAY=1`, the
@@ -44,6 +44,8 @@ const PHASES = (process.env.BENCH_PHASES ?? 'client,agent,service').split(',');
 /** Containers ADDed at once after the sequential runs through the agent (0: none), one burst per size. */
 const BURSTS = (process.env.BENCH_BURST ?? '20').split(',').map(Number).filter((n) => n > 0);
 const NODE = 'bench-node';
+/** Uncounted ADD+DEL pairs per plugin before the sequential runs. */
+const WARMUP = Math.max(1, Number(process.env.BENCH_WARMUP ?? 1));
 /**
  * The agent as installed: the compiled CLI (`bin/margay.js`, the agent's bundle) with the Node
  * option its `#!` line gives it, when `dist/` is built (`npm run build`); else the sources through
@@ -52,6 +54,7 @@ const NODE = 'bench-node';
 const BUILT = process.env.BENCH_BUILT !== undefined ? process.env.BENCH_BUILT === '1' : existsSync(join(REPO, 'dist/src/cli/run.js'));
 const AGENT_NODE_ARGS = [...(BUILT ? ['--max-semi-space-size=4'] : []), ...(process.env.BENCH_AGENT_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
 
+/** The value at rank floor(p% × n) (0-based) of the sorted values: p99 of up to 100 values is the largest, p90 of 40 the 4th largest. */
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((x, y) => x - y);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -311,12 +314,16 @@ async function attachments(dir: string, mode: Host): Promise<void> {
       if (p === plugins[0] && cmd === 'ADD' && i < N) margayAdds.set(env.CNI_CONTAINERID, r.ms);
       return r.ms;
     };
-    // Warm-up (first block claim, first profile, caches), not counted.
-    for (const [k, p] of plugins.entries()) {
-      const ns = await createTestNetns('mgbench');
-      containers.push(ns);
-      await run(p, 'ADD', 100_000 + k, ns);
-      await run(p, 'DEL', 100_000 + k, ns);
+    // Warm-up (first block claim, first profile, caches), not counted: BENCH_WARMUP ADD+DEL pairs
+    // per plugin (default 1). The agent's first ~10 ADDs run colder code (V8 has not optimised
+    // it yet: in-service p50 ~8 ms against ~5 ms from the 20th on, docs/cni.md session 11).
+    for (let w = 0; w < WARMUP; w++) {
+      for (const [k, p] of plugins.entries()) {
+        const ns = await createTestNetns('mgbench');
+        containers.push(ns);
+        await run(p, 'ADD', 100_000 + w * plugins.length + k, ns);
+        await run(p, 'DEL', 100_000 + w * plugins.length + k, ns);
+      }
     }
     // Interleaved, so that whatever else the machine does hits both alike.
     const quiet = await waitQuiet();
@@ -342,7 +349,7 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     const base = times.get('ptp + host-local')!;
     const mine = times.get(plugins[0]!.name)!;
     const how = mode === 'agent' ? `Margay through the agent (${BUILT ? 'compiled' : 'sources through tsx'}${AGENT_NODE_ARGS.length > 0 ? `, node ${AGENT_NODE_ARGS.join(' ')}` : ''})` : 'Margay\'s CNI service alone';
-    console.log(`\n### ADD and DEL, ${N} attachments each, sequential, ${how} (machine ${quiet} before; ${load()})\n`);
+    console.log(`\n### ADD and DEL, ${N} attachments each, sequential${WARMUP > 1 ? ` after ${WARMUP} uncounted` : ''}, ${how} (machine ${quiet} before; ${load()})\n`);
     console.log('| plugin | ADD p50 | ADD p90 | ADD p99 | DEL p50 | DEL p90 | DEL p99 |');
     console.log('|---|---:|---:|---:|---:|---:|---:|');
     for (const p of plugins) {
