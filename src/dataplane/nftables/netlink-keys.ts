@@ -8,6 +8,14 @@
 import { parseIp } from '../../net/mod.ts';
 import { align4, verdictAttr } from './netlink-attr.ts';
 
+/** NFTA_SET_ELEM_LIST_* (an element message's attributes) and NFTA_SET_ELEM_KEY/DATA (an element's). */
+export const NFTA_SET_ELEM_LIST_TABLE = 1;
+export const NFTA_SET_ELEM_LIST_SET = 2;
+export const NFTA_SET_ELEM_LIST_ELEMENTS = 3;
+export const NFTA_SET_ELEM_LIST_SET_ID = 4;
+export const NFTA_SET_ELEM_KEY = 1;
+export const NFTA_SET_ELEM_DATA = 2;
+
 /** IFNAMSIZ: the bytes of an interface name in a key, padding included. */
 export const IFNAMSIZ = 16;
 
