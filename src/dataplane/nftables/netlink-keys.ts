@@ -56,8 +56,8 @@ export function addressBytes(text: string, family: 4 | 6): Buffer | undefined {
   const ip = parseIp(text);
   if (ip?.family !== family) return undefined;
   const out = Buffer.alloc(family === 4 ? 4 : 16);
-  let v = ip.value;
-  for (let i = out.length - 1; i >= 0; i--, v >>= 8n) out[i] = Number(v & 0xffn);
+  // 32 bits at a time: a BigInt operation per byte costs a cold start's 2,000 elements ~10 ms.
+  for (let i = out.length - 4; i >= 0; i -= 4) out.writeUInt32BE(Number(BigInt.asUintN(32, ip.value >> BigInt(8 * (out.length - 4 - i)))), i);
   return out;
 }
 
