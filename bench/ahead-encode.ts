@@ -5,7 +5,8 @@
  * encoded into a stream file as the agent's dataplane does it (ahead-stream.ts: the sets and
  * policy chains in one part, then every 8 policy lists as they are rendered, then the rest).
  * BENCH_ROUNDS rounds (default 5; the first is the cold one, as in a cold start). Prints per round
- * the milliseconds and CPU spent in the stream's encoding (render excluded), the commands and the
+ * the milliseconds, the agent thread's CPU time (from /proc: what a busy machine disturbs least)
+ * and the process's spent in the stream's encoding (render excluded), the commands and the
  * SHA-256 of the stream's bytes (to compare encoders byte for byte), and the load.
  * BENCH_CPU_PROF=<file> profiles the first round (BENCH_PROF_ROUND=<n>: that round). Asserts nothing. Run: npx tsx bench/ahead-encode.ts
  */
@@ -27,6 +28,8 @@ const PROF_ROUND = Number(process.env.BENCH_PROF_ROUND ?? 1);
 /** As the dataplane hands the lists over (src/dataplane/mod.ts `LISTS_PER_PART`). */
 const LISTS_PER_PART = 8;
 const MAX_BATCH = 192 * 1024;
+/** The CPU time of this process's main thread so far (ms; Linux schedstat: time on a CPU). */
+const threadCpuMs = (): number => Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
 const load = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 /** The first batch of updates the agent hands its dataplane. */
@@ -60,10 +63,15 @@ for (let round = 1; round <= ROUNDS; round++) {
   }
   let ms = 0;
   let cpuMs = 0;
+  let threadMs = 0;
+  const parts: number[] = [];
   const timed = (f: () => void): void => {
     const t = performance.now();
     const cpu = process.cpuUsage();
+    const thread = threadCpuMs();
     f();
+    parts.push(threadCpuMs() - thread);
+    threadMs += parts[parts.length - 1]!;
     ms += performance.now() - t;
     const used = process.cpuUsage(cpu);
     cpuMs += (used.user + used.system) / 1000;
@@ -89,5 +97,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   if (profile) writeFileSync(process.env.BENCH_CPU_PROF!, JSON.stringify((await profile.post('Profiler.stop')).profile));
   const sha = createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16);
   rmSync(file);
-  console.log(`round ${round}: encoding ${ms.toFixed(0)} ms, CPU ${cpuMs.toFixed(0)} ms; ${stream.commands} commands, stream sha256 ${sha} (load ${load()})`);
+  console.log(`round ${round}: encoding ${ms.toFixed(0)} ms, thread CPU ${threadMs.toFixed(0)} ms, process CPU ${cpuMs.toFixed(0)} ms; ${stream.commands} commands, stream sha256 ${sha} (load ${load()})`);
+  const listMs = parts.slice(1, -1).reduce((a, b) => a + b, 0);
+  console.log(`  thread CPU: sets and policies ${parts[0]!.toFixed(0)} ms, ${parts.length - 2} parts of lists ${listMs.toFixed(0)} ms, the rest ${parts[parts.length - 1]!.toFixed(0)} ms`);
 }

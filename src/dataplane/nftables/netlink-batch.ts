@@ -24,13 +24,30 @@
  * Keys and verdicts of elements: netlink-keys.ts (each field of a key at the start of a
  * 4-byte-aligned slot, in network byte order; an interface name 16 bytes padded with zeros).
  */
-import { align4, attr, AttrTooLarge, batch, BATCH_FRAME_BYTES, nested, NFTA_DATA_VALUE, NftMsg, nftMessage, NLM_F_CREATE, stringAttr, u32Attr, VERDICTS, writeStringAttr } from './netlink-attr.ts';
+import {
+  align4,
+  attr,
+  AttrTooLarge,
+  batch,
+  BATCH_FRAME_BYTES,
+  MessageWriter,
+  nested,
+  NFTA_DATA_VALUE,
+  NftMsg,
+  nftMessage,
+  NLA_F_NESTED,
+  NLM_F_CREATE,
+  stringAttr,
+  u32Attr,
+  VERDICTS,
+  writeStringAttr,
+} from './netlink-attr.ts';
 import { EXPR_DATA, EXPR_NAME, flushMessage, LIST_ELEM, ruleMessage, RuleExpressions, writeRule } from './netlink-rule.ts';
 import { CONCAT_INTERVAL_KEYS, encodeConcatIntervals, encodeIntervals, intervalMessage, NFT_SET_CONCAT, NFT_SET_INTERVAL, type Range } from './netlink-intervals.ts';
 import {
-  encodeKey,
   encodeVerdict,
   IFNAMSIZ,
+  keyEncoder,
   NFTA_SET_ELEM_DATA,
   NFTA_SET_ELEM_KEY,
   NFTA_SET_ELEM_LIST_ELEMENTS,
@@ -152,26 +169,47 @@ const HOOKS: Record<BaseChainSpec['hook'], number> = { prerouting: 0, input: 1, 
 /** One element op's message (of a set created in this batch as `setId`, for an anonymous one), or undefined when some element cannot be encoded. */
 function encodeOp(table: string, op: ElementOp, setId?: number): Buffer | undefined {
   if (op.flags.includes('interval') || op.elements.length === 0) return undefined;
-  const elements: Buffer[] = [];
+  const keyOf = keyEncoder(op.keyType);
+  const keys: Buffer[] = [];
+  const verdicts: (Buffer | undefined)[] = [];
+  let bound = 64 + 3 * (table.length + op.set.length);
   for (const e of op.elements) {
-    const key = encodeKey(op.keyType, e.key);
+    const key = keyOf(e.key);
     if (!key) return undefined;
-    const parts = [nested(NFTA_SET_ELEM_KEY, [attr(NFTA_DATA_VALUE, key)])];
+    let verdict: Buffer | undefined;
     if (e.verdict !== undefined && op.verb === 'add') {
-      const verdict = encodeVerdict(e.verdict);
+      verdict = encodeVerdict(e.verdict);
       if (!verdict) return undefined;
-      parts.push(nested(NFTA_SET_ELEM_DATA, [verdict]));
     }
-    // Numbered 1, 2, … as libnftnl numbers them (the kernel reads the list in order, whatever the type).
-    elements.push(nested(elements.length + 1, parts));
+    keys.push(key);
+    verdicts.push(verdict);
+    bound += 24 + key.length + (verdict?.length ?? 0);
   }
+  // Written in place: a cold start's sets hold thousands of elements.
+  const w = new MessageWriter(bound);
+  w.string(NFTA_SET_ELEM_LIST_TABLE, table);
+  w.string(NFTA_SET_ELEM_LIST_SET, op.set);
+  if (setId !== undefined) w.u32(NFTA_SET_ELEM_LIST_SET_ID, setId);
+  const list = w.open(NFTA_SET_ELEM_LIST_ELEMENTS | NLA_F_NESTED);
+  for (let i = 0; i < keys.length; i++) {
+    // Numbered 1, 2, … as libnftnl numbers them (the kernel reads the list in order, whatever the type).
+    const element = w.open((i + 1) | NLA_F_NESTED);
+    const key = w.open(NFTA_SET_ELEM_KEY | NLA_F_NESTED);
+    const value = w.open(NFTA_DATA_VALUE);
+    w.raw(keys[i]!);
+    w.close(value);
+    w.close(key);
+    const verdict = verdicts[i];
+    if (verdict) {
+      const data = w.open(NFTA_SET_ELEM_DATA | NLA_F_NESTED);
+      w.raw(verdict);
+      w.close(data);
+    }
+    w.close(element);
+  }
+  w.close(list);
   const add = op.verb === 'add';
-  return nftMessage(add ? NftMsg.newSetElem : NftMsg.delSetElem, add ? NLM_F_CREATE : 0, [
-    stringAttr(NFTA_SET_ELEM_LIST_TABLE, table),
-    stringAttr(NFTA_SET_ELEM_LIST_SET, op.set),
-    ...(setId === undefined ? [] : [u32Attr(NFTA_SET_ELEM_LIST_SET_ID, setId)]),
-    nested(NFTA_SET_ELEM_LIST_ELEMENTS, elements),
-  ]);
+  return w.finish(add ? NftMsg.newSetElem : NftMsg.delSetElem, add ? NLM_F_CREATE : 0);
 }
 
 /** A rule appended to a chain (`add rule`), or undefined when its text or comment is not supported. */

@@ -4,7 +4,7 @@
  * `ifname . <address>` elements of a concatenated interval set, laid out as nft 1.0.6 sends them.
  */
 import { parseIpNet } from '../../net/mod.ts';
-import { attr, NFTA_DATA_VALUE, nested, NftMsg, nftMessage, NLM_F_CREATE, stringAttr, u32Attr } from './netlink-attr.ts';
+import { attr, MessageWriter, NFTA_DATA_VALUE, nested, NftMsg, nftMessage, NLA_F_NESTED, NLM_F_CREATE, stringAttr, u32Attr } from './netlink-attr.ts';
 import type { ElementOp } from './netlink-batch.ts';
 import {
   encodeField,
@@ -15,6 +15,7 @@ import {
   NFTA_SET_ELEM_LIST_SET,
   NFTA_SET_ELEM_LIST_SET_ID,
   NFTA_SET_ELEM_LIST_TABLE,
+  writeBigUint,
 } from './netlink-keys.ts';
 
 /**
@@ -126,29 +127,41 @@ export function encodeConcatIntervals(table: string, op: ElementOp, setId?: numb
   const key = CONCAT_INTERVAL_KEYS[op.keyType.replace(/\s+/g, ' ').trim()];
   if (!key || op.elements.length === 0) return undefined;
   const bytes = key.fields[1]!;
+  const bits = BigInt(8 * bytes);
+  const add = op.verb === 'add';
   const messages: Buffer[] = [];
   for (let from = 0; from < op.elements.length; from += CONCAT_ELEMENTS_PER_MESSAGE) {
-    const elements: Buffer[] = [];
-    for (const e of op.elements.slice(from, from + CONCAT_ELEMENTS_PER_MESSAGE)) {
+    const part = op.elements.slice(from, from + CONCAT_ELEMENTS_PER_MESSAGE);
+    // Written in place: a cold start's anti-spoofing set holds an element per workload address.
+    const w = new MessageWriter(64 + 3 * (table.length + op.set.length) + part.length * (48 + 2 * (IFNAMSIZ + bytes)));
+    w.string(NFTA_SET_ELEM_LIST_TABLE, table);
+    w.string(NFTA_SET_ELEM_LIST_SET, op.set);
+    if (setId !== undefined && add) w.u32(NFTA_SET_ELEM_LIST_SET_ID, setId);
+    const list = w.open(NFTA_SET_ELEM_LIST_ELEMENTS | NLA_F_NESTED);
+    const value = Buffer.alloc(IFNAMSIZ + bytes);
+    const writeKey = (type: number, v: bigint): void => {
+      writeBigUint(value, IFNAMSIZ, v, bytes);
+      const at = w.open(type | NLA_F_NESTED);
+      const data = w.open(NFTA_DATA_VALUE);
+      w.raw(value);
+      w.close(data);
+      w.close(at);
+    };
+    for (let i = 0; i < part.length; i++) {
+      const e = part[i]!;
       const [name, net, extra] = e.key.split(' . ').map((t) => t.trim());
       const iface = name === undefined ? undefined : encodeField('ifname', name);
       const range = net === undefined ? undefined : parseIpNet(net, { allowBareIp: true });
       if (!iface || !range || extra !== undefined || e.verdict !== undefined || range.cidr.family !== key.family) return undefined;
-      const bits = BigInt(8 * bytes);
+      iface.copy(value, 0);
       const first = range.cidr.base;
-      const last = first + (1n << (bits - BigInt(range.cidr.prefix))) - 1n;
-      const value = (v: bigint): Buffer => attr(NFTA_DATA_VALUE, Buffer.concat([iface, Buffer.from(v.toString(16).padStart(2 * bytes, '0'), 'hex')]));
-      elements.push(nested(elements.length + 1, [nested(NFTA_SET_ELEM_KEY, [value(first)]), nested(NFTA_SET_ELEM_KEY_END, [value(last)])]));
+      const element = w.open((i + 1) | NLA_F_NESTED);
+      writeKey(NFTA_SET_ELEM_KEY, first);
+      writeKey(NFTA_SET_ELEM_KEY_END, first + (1n << (bits - BigInt(range.cidr.prefix))) - 1n);
+      w.close(element);
     }
-    const add = op.verb === 'add';
-    messages.push(
-      nftMessage(add ? NftMsg.newSetElem : NftMsg.delSetElem, add ? NLM_F_CREATE : 0, [
-        stringAttr(NFTA_SET_ELEM_LIST_TABLE, table),
-        stringAttr(NFTA_SET_ELEM_LIST_SET, op.set),
-        ...(setId === undefined || !add ? [] : [u32Attr(NFTA_SET_ELEM_LIST_SET_ID, setId)]),
-        nested(NFTA_SET_ELEM_LIST_ELEMENTS, elements),
-      ]),
-    );
+    w.close(list);
+    messages.push(w.finish(add ? NftMsg.newSetElem : NftMsg.delSetElem, add ? NLM_F_CREATE : 0));
   }
-  return Buffer.concat(messages);
+  return messages.length === 1 ? messages[0] : Buffer.concat(messages);
 }
