@@ -6,46 +6,56 @@
  * (ahead-stream.ts), most of which refer to nothing.
  */
 
-/** A character of a set or chain name (`[A-Za-z0-9_./-]`). */
-function isNameChar(c: number): boolean {
-  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2e || c === 0x2f || c === 0x2d;
-}
-
-/** A word character of `\b` (`[A-Za-z0-9_]`). */
-function isWordChar(c: number): boolean {
-  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f;
+/** Characters of a set or chain name (`[A-Za-z0-9_./-]`) and of a `\b` word (`[A-Za-z0-9_]`), by code: a table, no call per character. */
+const NAME_CHAR = new Uint8Array(128);
+const WORD_CHAR = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  WORD_CHAR[c] = /[A-Za-z0-9_]/.test(ch) ? 1 : 0;
+  NAME_CHAR[c] = /[A-Za-z0-9_./-]/.test(ch) ? 1 : 0;
 }
 
 const isLetter = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a);
+
+/** The end of the run of name characters from `from`. */
+function nameEnd(body: string, from: number): number {
+  let end = from;
+  for (let c = body.charCodeAt(end); c < 128 && NAME_CHAR[c] === 1; c = body.charCodeAt(++end));
+  return end;
+}
 
 /**
  * Calls `onSet` for each set and `onChain` for each chain `body` refers to, in order, while they
  * return true; returns false when one returned false (the scan stopped there).
  */
 export function forEachReference(body: string, onSet: (name: string) => boolean, onChain: (name: string) => boolean): boolean {
-  // Most rules name neither: nothing to scan.
-  if (body.indexOf('@') < 0 && body.indexOf('jump ') < 0 && body.indexOf('goto ') < 0) return true;
-  const n = body.length;
-  for (let i = 0; i < n; ) {
-    const c = body.charCodeAt(i);
-    if (c === 0x40 /* @ */) {
-      let end = i + 1;
-      while (end < n && isNameChar(body.charCodeAt(end))) end++;
-      if (end > i + 1) {
-        if (!onSet(body.slice(i + 1, end))) return false;
+  // Only where `@`, `jump ` or `goto ` stands can a reference start: from one to the next.
+  for (let i = 0; ; ) {
+    const at = body.indexOf('@', i);
+    const jump = body.indexOf('jump ', i);
+    const go = body.indexOf('goto ', i);
+    let next = at;
+    if (jump >= 0 && (next < 0 || jump < next)) next = jump;
+    if (go >= 0 && (next < 0 || go < next)) next = go;
+    if (next < 0) return true;
+    if (next === at) {
+      const end = nameEnd(body, at + 1);
+      if (end > at + 1) {
+        if (!onSet(body.slice(at + 1, end))) return false;
         i = end;
         continue;
       }
-    } else if ((c === 0x6a /* j */ || c === 0x67 /* g */) && (i === 0 || !isWordChar(body.charCodeAt(i - 1))) && (body.startsWith('jump ', i) || body.startsWith('goto ', i))) {
-      let end = i + 5;
-      if (end < n && isLetter(body.charCodeAt(end))) {
-        while (end < n && isNameChar(body.charCodeAt(end))) end++;
-        if (!onChain(body.slice(i + 5, end))) return false;
+    } else {
+      // `\b` before the word, and a chain name starting with a letter after it.
+      const before = next === 0 ? 128 : body.charCodeAt(next - 1);
+      const first = body.charCodeAt(next + 5);
+      if ((before >= 128 || WORD_CHAR[before] === 0) && isLetter(first)) {
+        const end = nameEnd(body, next + 5);
+        if (!onChain(body.slice(next + 5, end))) return false;
         i = end;
         continue;
       }
     }
-    i++;
+    i = next + 1;
   }
-  return true;
 }
