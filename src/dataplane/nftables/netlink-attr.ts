@@ -148,20 +148,18 @@ export function message(type: number, flags: number, seq: number, family: number
 }
 
 /**
- * Writes one nf_tables message of an `inet` table in place, attribute by attribute (the same
- * bytes as {@link nftMessage} of {@link attr}s, without a buffer per attribute: a cold start
- * encodes ~40,000 messages). `bound` must cover the message.
+ * Writes one nf_tables message of an `inet` table attribute by attribute into one buffer (the
+ * same bytes as {@link nftMessage} of {@link attr}s, without a buffer per attribute: a cold
+ * start's sets hold thousands of elements). `bound` must cover the message. (A rule or a chain is
+ * written in place into a batch: netlink-rule.ts `writeRuleAt`, netlink-batch.ts `writeChainAt`.)
  */
 export class MessageWriter {
   readonly #buf: Buffer;
-  readonly #start: number;
-  #pos: number;
+  #pos = 20;
 
-  /** Writes into a new buffer of `bound` bytes, or into `into` from `at` (its room must cover the message). */
-  constructor(bound: number, into?: { buf: Buffer; at: number }) {
-    this.#buf = into?.buf ?? Buffer.allocUnsafe(bound);
-    this.#start = into?.at ?? 0;
-    this.#pos = this.#start + 20;
+  /** Writes into a new buffer of `bound` bytes. */
+  constructor(bound: number) {
+    this.#buf = Buffer.allocUnsafe(bound);
   }
 
   /** Starts an attribute; returns where, for {@link close}. */
@@ -198,7 +196,7 @@ export class MessageWriter {
 
   /** The message: header and nfgenmsg, then what was written. */
   finish(type: number, flags: number): Buffer {
-    const out = this.#buf.subarray(this.#start, this.#pos);
+    const out = this.#buf.subarray(0, this.#pos);
     writeHeader(out, (NFNL_SUBSYS_NFTABLES << 8) | type, NLM_F_REQUEST | NLM_F_ACK | flags, 0, NFPROTO_INET, 0);
     return out;
   }
