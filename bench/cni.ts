@@ -15,11 +15,15 @@
  * Environment: BENCH_N (attachments per plugin, default 60), BENCH_CLIENT_RUNS (default 40),
  * BENCH_PHASES (default client,agent,service), BENCH_BURST (containers at once after the
  * sequential runs through the agent, default 20; a list such as `20,100` for several bursts; 0
- * for none). Every table is printed with the machine's load average (`/proc/loadavg`) when it
+ * for none), BENCH_WARMUP (uncounted ADD+DEL pairs first, default 1), BENCH_AGENT_LOG (a file to keep the agent's log in), BENCH_AGENT_NODE_ARGS (Node
+ * options of the agent, e.g. `--cpu-prof --cpu-prof-dir=DIR`), BENCH_AGENT_ENV (`NAME=value …`
+ * agent parameters over the lab's, which renew the host status every second and write endpoint
+ * statuses every 100 ms; e.g. `MARGAY_REPORTINGINTERVAL=30 MARGAY_ENDPOINTREPORTINGDELAY=1`, the
+ * defaults). The agent runs as installed when dist/ is built (BENCH_BUILT, below). Every table is printed with the machine's load average (`/proc/loadavg`) when it
  * was measured: figures from a loaded machine are not comparable with a quiet one's.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,7 +44,17 @@ const PHASES = (process.env.BENCH_PHASES ?? 'client,agent,service').split(',');
 /** Containers ADDed at once after the sequential runs through the agent (0: none), one burst per size. */
 const BURSTS = (process.env.BENCH_BURST ?? '20').split(',').map(Number).filter((n) => n > 0);
 const NODE = 'bench-node';
+/** Uncounted ADD+DEL pairs per plugin before the sequential runs. */
+const WARMUP = Math.max(1, Number(process.env.BENCH_WARMUP ?? 1));
+/**
+ * The agent as installed: the compiled CLI (`bin/margay.js`, the agent's bundle) with the Node
+ * option its `#!` line gives it, when `dist/` is built (`npm run build`); else the sources through
+ * tsx (another module loader thread, V8's default young generation). BENCH_BUILT=0/1 forces either.
+ */
+const BUILT = process.env.BENCH_BUILT !== undefined ? process.env.BENCH_BUILT === '1' : existsSync(join(REPO, 'dist/src/cli/run.js'));
+const AGENT_NODE_ARGS = [...(BUILT ? ['--max-semi-space-size=4'] : []), ...(process.env.BENCH_AGENT_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
 
+/** The value at rank floor(p% × n) (0-based) of the sorted values: p99 of up to 100 values is the largest, p90 of 40 the 4th largest. */
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((x, y) => x - y);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -91,6 +105,27 @@ function processCpuMs(pid: number | undefined): number {
   } catch {
     return 0;
   }
+}
+
+/** CPU time (ms) of each of a process's threads so far, by thread name (`/proc/<pid>/task/<tid>/comm`; several threads of one name summed). */
+function threadCpuMs(pid: number | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  if (pid === undefined) return out;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const name = tid === String(pid) ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const ms = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+      out.set(name, (out.get(name) ?? 0) + ms);
+    }
+  } catch {
+    // the process is gone
+  }
+  return out;
+}
+
+/** Per-thread CPU between two readings, per `n` operations, the busiest first. */
+function threadDelta(a: Map<string, number>, b: Map<string, number>, n: number): string {
+  return [...b].map(([k, v]): [string, number] => [k, (v - (a.get(k) ?? 0)) / n]).filter(([, v]) => v >= 0.01).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
 }
 
 /** Runs a program with exactly `env` and `stdin`; resolves with its exit code, output and wall time. */
@@ -233,8 +268,9 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     }
     if (mode === 'agent') {
       // The product: `margay agent` hosts the CNI service; ADD answers once the policy is programmed.
-      const nodeArgs = process.env.BENCH_AGENT_NODE_ARGS?.split(' ').filter(Boolean);
-      agent = await startAgent({ etcdEndpoints: etcd.endpoints, hostname: NODE, netns: host.name, args: ['--cni-socket', socket], ...(nodeArgs ? { nodeArgs } : {}) });
+      // BENCH_AGENT_ENV: agent parameters over the lab's (`MARGAY_ENDPOINTREPORTINGDELAY=1 MARGAY_REPORTINGINTERVAL=30`: the defaults).
+      const env = Object.fromEntries((process.env.BENCH_AGENT_ENV ?? '').split(' ').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+      agent = await startAgent({ etcdEndpoints: etcd.endpoints, hostname: NODE, netns: host.name, args: ['--cni-socket', socket], built: BUILT, nodeArgs: AGENT_NODE_ARGS, env });
       await agent.waitReady();
     } else {
       // The CNI path alone: the same service in its own process, with no dataplane behind it.
@@ -268,31 +304,42 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     for (let i = 0; i < N * plugins.length; i++) containers.push(await createTestNetns('mgbench'));
 
     const times = new Map(plugins.map((p) => [p.name, { add: [] as number[], del: [] as number[] }]));
+    /** Margay's sequential ADDs' wall times by container ID, to join with the service's log lines. */
+    const margayAdds = new Map<string, number>();
     const run = async (p: Plugin, cmd: 'ADD' | 'DEL', i: number, ns: TestNetns): Promise<number> => {
       const env = { CNI_COMMAND: cmd, CNI_CONTAINERID: `bench-${i}`, CNI_NETNS: `/run/netns/${ns.name}`, CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni' };
       // As a runtime in the host's namespace runs it (ptp creates its veth where it runs).
       const r = await timed('nsenter', [`--net=/run/netns/${host.name}`, p.binary], env, p.conf);
       if (r.code !== 0) throw new Error(`${p.name} ${cmd} failed: ${r.stdout}`);
+      if (p === plugins[0] && cmd === 'ADD' && i < N) margayAdds.set(env.CNI_CONTAINERID, r.ms);
       return r.ms;
     };
-    // Warm-up (first block claim, first profile, caches), not counted.
-    for (const [k, p] of plugins.entries()) {
-      const ns = await createTestNetns('mgbench');
-      containers.push(ns);
-      await run(p, 'ADD', 100_000 + k, ns);
-      await run(p, 'DEL', 100_000 + k, ns);
+    // Warm-up (first block claim, first profile, caches), not counted: BENCH_WARMUP ADD+DEL pairs
+    // per plugin (default 1). The agent's first ~10 ADDs run colder code (V8 has not optimised
+    // it yet: in-service p50 ~8 ms against ~5 ms from the 20th on, docs/cni.md session 11).
+    for (let w = 0; w < WARMUP; w++) {
+      for (const [k, p] of plugins.entries()) {
+        const ns = await createTestNetns('mgbench');
+        containers.push(ns);
+        await run(p, 'ADD', 100_000 + w * plugins.length + k, ns);
+        await run(p, 'DEL', 100_000 + w * plugins.length + k, ns);
+      }
     }
     // Interleaved, so that whatever else the machine does hits both alike.
     const quiet = await waitQuiet();
     // Monotonic clock (µs), the clock of V8's CPU profiles: to cut an agent's --cpu-prof to the loops.
     const mark = (what: string): void => void (process.env.BENCH_AGENT_NODE_ARGS && console.log(`mark ${what} ${process.hrtime.bigint() / 1000n}`));
     mark('add-start');
+    const fsync0 = await etcdFsyncs(etcd.endpoints[0]!);
     const cpu0 = processCpuMs(agent?.pid);
+    const threads0 = threadCpuMs(agent?.pid);
     for (let i = 0; i < N; i++) {
       for (const [k, p] of plugins.entries()) times.get(p.name)!.add.push(await run(p, 'ADD', i, containers[i * plugins.length + k]!));
     }
     mark('add-end');
     const cpu1 = processCpuMs(agent?.pid);
+    const threads1 = threadCpuMs(agent?.pid);
+    const fsync1 = await etcdFsyncs(etcd.endpoints[0]!);
     for (let i = 0; i < N; i++) {
       for (const [k, p] of plugins.entries()) times.get(p.name)!.del.push(await run(p, 'DEL', i, containers[i * plugins.length + k]!));
     }
@@ -301,7 +348,8 @@ async function attachments(dir: string, mode: Host): Promise<void> {
 
     const base = times.get('ptp + host-local')!;
     const mine = times.get(plugins[0]!.name)!;
-    console.log(`\n### ADD and DEL, ${N} attachments each, sequential, ${mode === 'agent' ? 'Margay through the agent' : 'Margay\'s CNI service alone'} (machine ${quiet} before; ${load()})\n`);
+    const how = mode === 'agent' ? `Margay through the agent (${BUILT ? 'compiled' : 'sources through tsx'}${AGENT_NODE_ARGS.length > 0 ? `, node ${AGENT_NODE_ARGS.join(' ')}` : ''})` : 'Margay\'s CNI service alone';
+    console.log(`\n### ADD and DEL, ${N} attachments each, sequential${WARMUP > 1 ? ` after ${WARMUP} uncounted` : ''}, ${how} (machine ${quiet} before; ${load()})\n`);
     console.log('| plugin | ADD p50 | ADD p90 | ADD p99 | DEL p50 | DEL p90 | DEL p99 |');
     console.log('|---|---:|---:|---:|---:|---:|---:|');
     for (const p of plugins) {
@@ -312,10 +360,13 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     console.log(row(['**ratio margay / ptp**', ratio(mine.add, base.add, 50), ratio(mine.add, base.add, 90), ratio(mine.add, base.add, 99), ratio(mine.del, base.del, 50), ratio(mine.del, base.del, 90), ratio(mine.del, base.del, 99)]));
     console.log('\n(times in ms, wall clock from exec to exit; ratios below 1 mean Margay is faster)');
     if (agent) console.log(`\nThe agent's CPU time (all threads), per sequential ADD ${((cpu1 - cpu0) / N).toFixed(2)} ms, per DEL ${((cpu2 - cpu1) / N).toFixed(2)} ms`);
+    if (agent) console.log(`By thread, per sequential ADD (ms): ${threadDelta(threads0, threads1, N)}`);
+    console.log(`etcd's WAL fsyncs during the sequential ADDs: ${fsyncDelta(fsync0, fsync1)}; etcd requests per ADD: ${requestsDelta(fsync0, fsync1, N)}`);
     await execFloors(host.name, plugins);
     const serviceLogs = mode === 'agent' ? agent!.logs() : readFileSync(serviceLog, 'utf8');
     printTimeline(serviceLogs);
     printTimeline(serviceLogs, 'DEL');
+    printSlowest(serviceLogs, margayAdds, base.add);
     if (mode === 'agent') for (const size of BURSTS) await burst(plugins, run, size, () => agent!.logs());
     if (mode === 'agent') printAgentErrors(agent!.logs());
   } finally {
@@ -328,12 +379,66 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     undo();
     // A clean exit, so that a --cpu-prof is written.
     if (process.env.BENCH_AGENT_NODE_ARGS) await agent?.kill('SIGTERM');
+    if (agent && process.env.BENCH_AGENT_LOG) writeFileSync(process.env.BENCH_AGENT_LOG, agent.logs());
     await agent?.destroy();
     for (const c of containers) await c.delete();
     await host.delete();
     await ds.close();
     await etcd.destroy();
   }
+}
+
+/** etcd's WAL fsync histogram (`etcd_disk_wal_fsync_duration_seconds`): cumulative counts by upper bound (s), and the sum. */
+async function etcdFsyncs(endpoint: string): Promise<{ buckets: Map<number, number>; sum: number; count: number; requests: Map<string, number> }> {
+  const text = await (await fetch(`${endpoint}/metrics`)).text();
+  const buckets = new Map<number, number>();
+  const requests = new Map<string, number>();
+  let sum = 0;
+  let count = 0;
+  for (const line of text.split('\n')) {
+    const r = /^grpc_server_started_total\{grpc_method="([^"]+)",grpc_service="[^"]+",grpc_type="([^"]+)"\} (\S+)/.exec(line);
+    if (r) requests.set(r[2] === 'unary' ? r[1]! : `${r[1]} (${r[2]})`, Number(r[3]));
+    const b = /^etcd_disk_wal_fsync_duration_seconds_bucket\{le="([^"]+)"\} (\S+)/.exec(line);
+    if (b) buckets.set(Number(b[1]), Number(b[2]));
+    else if (line.startsWith('etcd_disk_wal_fsync_duration_seconds_sum ')) sum = Number(line.split(' ')[1]);
+    else if (line.startsWith('etcd_disk_wal_fsync_duration_seconds_count ')) count = Number(line.split(' ')[1]);
+  }
+  return { buckets, sum, count, requests };
+}
+
+/** How many fsyncs between two readings, their mean, and how many took longer than 4 and 8 ms. */
+function fsyncDelta(a: Awaited<ReturnType<typeof etcdFsyncs>>, b: Awaited<ReturnType<typeof etcdFsyncs>>): string {
+  const n = b.count - a.count;
+  const over = (le: number): number => n - ((b.buckets.get(le) ?? 0) - (a.buckets.get(le) ?? 0));
+  return `${n}, mean ${n > 0 ? (((b.sum - a.sum) / n) * 1000).toFixed(2) : '-'} ms, over 4 ms ${over(0.004)}, over 8 ms ${over(0.008)}, over 16 ms ${over(0.016)}`;
+}
+
+/** etcd requests started between two readings, per `n` operations, by method. */
+function requestsDelta(a: Awaited<ReturnType<typeof etcdFsyncs>>, b: Awaited<ReturnType<typeof etcdFsyncs>>, n: number): string {
+  return [...b.requests].map(([m, v]): [string, number] => [m, (v - (a.requests.get(m) ?? 0)) / n]).filter(([, v]) => v > 0).map(([m, v]) => `${m} ${v.toFixed(2)}`).join(', ');
+}
+
+/**
+ * Where the sequential tail is: each Margay ADD's wall time joined (by container ID) with the
+ * service's own time for it (its `attachment added` line), so that the slowest ADDs show whether
+ * they were slow inside the agent or outside it (the runtime's `nsenter` and exec, the client,
+ * the agent's HTTP accept and answer); and ptp's slowest beside them.
+ */
+function printSlowest(log: string, wall: Map<string, number>, ptp: number[]): void {
+  const inside = new Map<string, { ms: number; steps: Record<string, number> }>();
+  for (const line of log.split('\n')) {
+    if (!line.includes('"attachment added"')) continue;
+    const e = JSON.parse(line) as { containerID?: string; ms?: number; steps?: Record<string, number> };
+    if (e.containerID && wall.has(e.containerID) && e.ms !== undefined) inside.set(e.containerID, { ms: e.ms, steps: e.steps ?? {} });
+  }
+  const joined = [...wall].filter(([id]) => inside.has(id)).map(([id, ms]) => ({ id, ms, in: inside.get(id)! }));
+  if (joined.length === 0) return;
+  const outside = joined.map((j) => j.ms - j.in.ms);
+  const slow = [...joined].sort((a, b) => b.ms - a.ms).slice(0, 3);
+  const desc = slow.map((j) => `${j.ms.toFixed(1)} (in the service ${j.in.ms}: ${Object.entries(j.in.steps).map(([k, v]) => `${k} ${v}`).join(', ')})`);
+  const ptpSlow = [...ptp].sort((a, b) => b - a).slice(0, 3).map((v) => v.toFixed(1));
+  console.log(`\nSequential ADDs, wall minus the service's own time (ms): p50 ${percentile(outside, 50).toFixed(1)}, p90 ${percentile(outside, 90).toFixed(1)}, max ${Math.max(...outside).toFixed(1)}; in the service: p50 ${percentile(joined.map((j) => j.in.ms), 50).toFixed(1)}, max ${Math.max(...joined.map((j) => j.in.ms)).toFixed(1)}`);
+  console.log(`Slowest Margay ADDs (wall ms): ${desc.join('; ')}; slowest ptp ADDs: ${ptpSlow.join(', ')}`);
 }
 
 /**
@@ -364,7 +469,7 @@ async function execFloors(hostNs: string, plugins: Plugin[]): Promise<void> {
       t[k]!.push((await timed('nsenter', [`--net=/run/netns/${hostNs}`, bin], { CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.0.0"}')).ms);
     }
   }
-  console.log(`\nExec floors, p50 ms (${load()}): ${forms.map(([name], k) => `${name} ${percentile(t[k]!, 50).toFixed(1)}`).join(', ')}`);
+  console.log(`\nExec floors, p50 / p99 ms (${load()}): ${forms.map(([name], k) => `${name} ${percentile(t[k]!, 50).toFixed(1)} / ${percentile(t[k]!, 99).toFixed(1)}`).join(', ')}`);
 }
 
 /**

@@ -36,6 +36,7 @@ import type { AgentDataplane, DataplaneOutcome } from './dataplane-port.ts';
 import { DatastoreFeed, type DatastoreListener } from './datastore-feed.ts';
 import { EndpointWaiters } from './endpoint-waiters.ts';
 import { describe, FlushLoop } from './flush-loop.ts';
+import { Foreground } from './foreground.ts';
 import { HealthAggregator } from './health.ts';
 import { componentLogger, createLogger, type Logger, setLogLevel } from '../log/mod.ts';
 import { AgentMetrics } from './metrics.ts';
@@ -76,6 +77,8 @@ const RESTART_PARAMS: readonly ParamName[] = ['openstackRegion', 'prometheusProc
 export class Agent {
   readonly health: HealthAggregator;
   readonly metrics: AgentMetrics;
+  /** Work someone waits for (the CNI service's ADDs and DELs), which the status writes stay out of. */
+  readonly foreground: Foreground;
   readonly graph: CalcGraph;
   readonly #settings: SettingsResolver;
   readonly #root: Logger;
@@ -177,7 +180,9 @@ export class Agent {
     });
     this.#feed.subscribe(this.#graphFeed());
 
+    this.foreground = new Foreground(this.#clock);
     this.#status = new StatusPublisher({
+      foreground: this.foreground,
       datastore: options.datastore,
       config: this.#config,
       clock: this.#clock,

@@ -242,6 +242,8 @@ export class NodeProcess {
       ...(config.netns !== '' ? { hostNetns: config.netns } : {}),
       interfacePrefix: firstInterfacePrefix(config.interfacePrefix),
       programAhead: (endpoint) => agent.programAhead(endpoint),
+      // Status writes wait while ADDs and DELs are in progress (bounded).
+      foreground: () => agent.foreground.begin(),
       waitForEndpointProgrammed: (ep, timeoutMs) => agent.waitForEndpointProgrammed(`${ep.namespace}/${ep.name}`, ep.revision, timeoutMs),
       // The CNI adds a new pod's routes itself; the dataplane's route driver leaves them to it.
       onWorkloadRoutes: (routes) => this.#dataplane?.learnWorkloadRoutes(routes),

@@ -9,8 +9,9 @@ import type { Clock } from '../os/mod.ts';
 import type { Datastore } from '../datastore/mod.ts';
 import { describe } from './flush-loop.ts';
 import type { Logger } from '../log/mod.ts';
+import type { Foreground } from './foreground.ts';
 import { FlushScheduler, Ticker } from './scheduler.ts';
-import { endpointStatuses, type EndpointStatus, type EndpointStatusInput, StatusReporter, statusRegion } from './status.ts';
+import { endpointStatuses, type EndpointStatus, type EndpointStatusInput, StatusReporter, statusRegion, type WorkloadStatusId } from './status.ts';
 
 /** What the host status says besides its times (status.ts: `in_sync`, `ready`, `last_in_sync`). */
 export interface HostState {
@@ -29,7 +30,12 @@ export interface StatusPublisherOptions {
   logger: Logger;
   /** The host's state now. */
   hostState: () => HostState;
+  /** Work someone waits for (CNI ADDs): each write waits until none is in progress, at most {@link FOREGROUND_WAIT_MS}. */
+  foreground?: Foreground;
 }
+
+/** The longest a status write waits for foreground work to end (a report is late, never lost). */
+export const FOREGROUND_WAIT_MS = 1000;
 
 /** Writes and renews the agent's status keys. */
 export class StatusPublisher {
@@ -38,11 +44,14 @@ export class StatusPublisher {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #hostState: () => HostState;
+  readonly #foreground: Foreground | undefined;
   /** Region and host are fixed for the agent's life (a region change needs a restart). */
   readonly #region: string;
   readonly #host: string;
   #interval: number;
   #enabled: boolean;
+  /** Each workload identity's status key (region and host are fixed for the agent's life). */
+  readonly #statusKeys = new WeakMap<WorkloadStatusId, string>();
   #ticker: Ticker | undefined;
   #stopped = false;
 
@@ -51,6 +60,7 @@ export class StatusPublisher {
     this.#clock = options.clock;
     this.#log = options.logger;
     this.#hostState = options.hostState;
+    this.#foreground = options.foreground;
     this.#region = statusRegion(c.openstackRegion);
     this.#host = c.felixHostname;
     this.#interval = c.reportingInterval;
@@ -65,7 +75,10 @@ export class StatusPublisher {
     });
     this.#scheduler = new FlushScheduler({
       clock: options.clock,
-      run: () => this.#reporter.flushEndpoints(),
+      run: async () => {
+        await this.#outOfTheWay();
+        await this.#reporter.flushEndpoints();
+      },
       delayMs: c.endpointReportingDelay,
       burst: 1,
       intervalMs: c.endpointReportingDelay,
@@ -90,7 +103,7 @@ export class StatusPublisher {
 
   /** What is programmed changed: write the endpoint statuses that changed (none while reporting is off). */
   updateEndpoints(input: Omit<EndpointStatusInput, 'region' | 'host'>): void {
-    const statuses = this.#enabled ? endpointStatuses({ ...input, region: this.#region, host: this.#host }) : new Map<string, EndpointStatus>();
+    const statuses = this.#enabled ? endpointStatuses({ ...input, region: this.#region, host: this.#host }, this.#statusKeys) : new Map<string, EndpointStatus>();
     this.#reporter.setEndpointStatuses(statuses);
     if (this.#reporter.endpointsDirty) this.#scheduler.kick();
   }
@@ -99,10 +112,16 @@ export class StatusPublisher {
   async reportHost(): Promise<void> {
     if (this.#stopped) return;
     try {
+      await this.#outOfTheWay();
       await this.#reporter.reportHost(this.#hostState());
     } catch (err) {
       this.#log.debug({ err: describe(err) }, 'host status write failed; will retry');
     }
+  }
+
+  /** Waits until no foreground work is in progress (bounded), unless stopping. */
+  async #outOfTheWay(): Promise<void> {
+    if (!this.#stopped) await this.#foreground?.idle(FOREGROUND_WAIT_MS);
   }
 
   /** No more host reports from now on (the agent is stopping). */

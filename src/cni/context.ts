@@ -61,6 +61,11 @@ export interface CniServiceOptions {
    * for a write that failed. Without it, programming starts when the write comes back as an event.
    */
   programAhead?(endpoint: Resource): () => void;
+  /**
+   * Told when an ADD or DEL starts; the returned function when it has ended. The agent's status
+   * writes wait meanwhile (src/agent/foreground.ts), out of the way of what a runtime waits for.
+   */
+  foreground?(): () => void;
   /** The agent's readiness for STATUS (default: ready). */
   agentStatus?(): AgentReadiness;
   /** MTU when the configuration has none (default 1500). */

@@ -7,14 +7,17 @@
  * plugin must exit 0, and another status with a CNI error object otherwise. Also
  * `POST /v1/endpoints` (JSON) for interfaces someone else created, such as VM taps (existing.ts),
  * and `GET /v1/version` for a quick "is it there" (`curl --unix-socket … http://margay/v1/version`).
+ * The thin client's own requests are read the short way (fast-request.ts); every other request
+ * goes through node's HTTP server.
  */
 import { mkdirSync, unlinkSync, chmodSync, existsSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect } from 'node:net';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { MargayError } from '../errors/mod.ts';
 import type { CniServiceOptions } from './context.ts';
 import { ENV_NAMES, type CniEnv } from './request.ts';
+import { FAST_HEAD_LIMIT, fastResponse, parseFastHead, type FastRequest } from './fast-request.ts';
 import { CniService, versionInfo, type CniReply, type PluginKind } from './service.ts';
 import { CniCode } from './spec.ts';
 
@@ -29,6 +32,9 @@ export interface CniServerOptions extends CniServiceOptions {
   maxBodyBytes?: number;
 }
 
+/** How long a client may take to send its request. */
+const HEAD_TIMEOUT_MS = 60_000;
+
 /** A running CNI endpoint. */
 export interface CniServer {
   readonly service: CniService;
@@ -38,9 +44,72 @@ export interface CniServer {
 }
 
 function send(res: ServerResponse, status: number, body: Record<string, unknown> | undefined): void {
-  const text = body === undefined ? '' : `${JSON.stringify(body)}\n`;
+  const text = bodyText(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), connection: 'close' });
   res.end(text);
+}
+
+function bodyText(body: Record<string, unknown> | undefined): string {
+  return body === undefined ? '' : `${JSON.stringify(body)}\n`;
+}
+
+/** A plugin invocation's answer: its HTTP status and body. Never rejects. */
+function invoke(service: CniService, env: CniEnv, text: string, plugin: PluginKind): Promise<{ status: number; body: Record<string, unknown> | undefined }> {
+  return service.handle(env, text, plugin).then(
+    (reply: CniReply) => ({ status: reply.ok ? 200 : 500, body: reply.body }),
+    (err: unknown) => ({ status: 500, body: { cniVersion: '1.1.0', code: CniCode.INTERNAL, msg: String((err as Error)?.message ?? err) } }),
+  );
+}
+
+/**
+ * Serves one connection: the thin client's request the short way (fast-request.ts), anything
+ * else through node's HTTP server `http`, to which the bytes read so far are given back.
+ */
+function serveConnection(socket: Socket, http: Server, service: CniService, maxBody: number): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let request: FastRequest | undefined;
+  let bodyStart = 0;
+  const headRead = (): void => {
+    socket.removeListener('data', onData);
+    socket.setTimeout(0);
+  };
+  const handOver = (): void => {
+    headRead();
+    socket.removeListener('error', onError);
+    socket.unshift(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    http.emit('connection', socket);
+  };
+  const onData = (chunk: Buffer): void => {
+    chunks.push(chunk);
+    size += chunk.length;
+    const all = chunks.length === 1 ? chunk : Buffer.concat(chunks, size);
+    if (request === undefined) {
+      const end = all.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (size > FAST_HEAD_LIMIT) handOver();
+        return;
+      }
+      request = parseFastHead(all.toString('latin1', 0, end), maxBody);
+      if (request === undefined) {
+        handOver();
+        return;
+      }
+      bodyStart = end + 4;
+    }
+    if (size - bodyStart < request.contentLength) return;
+    headRead();
+    const { env, plugin, contentLength } = request;
+    void invoke(service, env, all.toString('utf8', bodyStart, bodyStart + contentLength), plugin).then(({ status, body }) => {
+      if (!socket.destroyed) socket.end(fastResponse(status, STATUS_CODES[status] ?? '', bodyText(body)));
+    });
+  };
+  // A client that went away: nothing to answer (node's server does the same).
+  const onError = (): void => void socket.destroy();
+  socket.on('data', onData);
+  socket.on('error', onError);
+  // As node's server's headersTimeout: a request must arrive within a minute (its answer may take longer).
+  socket.setTimeout(HEAD_TIMEOUT_MS, () => socket.destroy());
 }
 
 function envFromHeaders(req: IncomingMessage): CniEnv {
@@ -103,7 +172,6 @@ export async function startCniService(options: CniServerOptions): Promise<CniSer
         return;
       }
       const text = Buffer.concat(chunks).toString('utf8');
-      let work: Promise<CniReply>;
       if (plugin === 'endpoints') {
         let body: unknown;
         try {
@@ -112,25 +180,27 @@ export async function startCniService(options: CniServerOptions): Promise<CniSer
           send(res, 400, { cniVersion: '1.1.0', code: CniCode.DECODE_FAILURE, msg: 'the endpoint request is not valid JSON' });
           return;
         }
-        work = service.handleExisting(body);
+        const work = service.handleExisting(body);
+        void work.then(
+          (reply) => send(res, reply.ok ? 200 : 500, reply.body),
+          (err: unknown) => send(res, 500, { cniVersion: '1.1.0', code: CniCode.INTERNAL, msg: String((err as Error)?.message ?? err) }),
+        );
       } else {
-        work = service.handle(envFromHeaders(req), text, plugin);
+        void invoke(service, envFromHeaders(req), text, plugin).then(({ status, body }) => send(res, status, body));
       }
-      void work.then(
-        (reply) => send(res, reply.ok ? 200 : 500, reply.body),
-        (err: unknown) => send(res, 500, { cniVersion: '1.1.0', code: CniCode.INTERNAL, msg: String((err as Error)?.message ?? err) }),
-      );
     });
   });
   // ADD waits for the dataplane; never cut a request short on our side.
   server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
+  server.headersTimeout = HEAD_TIMEOUT_MS;
   server.keepAliveTimeout = 1000;
+  // The socket itself: the thin client's requests the short way, the rest through `server`.
+  const listener = createNetServer((socket) => serveConnection(socket, server, service, maxBody));
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => {
-      server.off('error', reject);
+    listener.once('error', reject);
+    listener.listen(socketPath, () => {
+      listener.off('error', reject);
       resolve();
     });
   });
@@ -141,7 +211,7 @@ export async function startCniService(options: CniServerOptions): Promise<CniSer
     socketPath,
     close: () =>
       (closed ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        listener.close(() => resolve());
         server.closeIdleConnections();
       }).then(() => {
         service.close();

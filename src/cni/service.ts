@@ -109,9 +109,9 @@ export class CniService {
     const ctx = this.#ctx;
     switch (req.command) {
       case 'ADD':
-        return plugin === 'ipam' ? ipamAdd(ctx, req, conf) : add(ctx, req, conf);
+        return this.#foreground(() => (plugin === 'ipam' ? ipamAdd(ctx, req, conf) : add(ctx, req, conf)));
       case 'DEL':
-        return plugin === 'ipam' ? ipamDel(ctx, req, conf) : del(ctx, req, conf);
+        return this.#foreground(() => (plugin === 'ipam' ? ipamDel(ctx, req, conf) : del(ctx, req, conf)));
       case 'CHECK':
         return plugin === 'ipam' ? ipamCheck(ctx, req, conf) : check(ctx, req, conf);
       case 'GC':
@@ -120,6 +120,16 @@ export class CniService {
         return this.#status(plugin, req, conf);
       case 'VERSION':
         return Promise.resolve(versionInfo());
+    }
+  }
+
+  /** Runs an ADD or DEL as foreground work (see {@link CniServiceOptions.foreground}). */
+  async #foreground<T>(run: () => Promise<T>): Promise<T> {
+    const end = this.#ctx.options.foreground?.();
+    try {
+      return await run();
+    } finally {
+      end?.();
     }
   }
 

@@ -255,7 +255,10 @@ export class Dataplane {
           // Gone again already (a veth torn down at once): nothing to configure.
         }
       }
-      if (this.routeRetry && (this.inSync || this.writeBeforeInSync)) await this.applyRoutes(false);
+      // A device that went down lost its routes in the kernel (one deleted and made again under
+      // the same name too), behind the route driver's view: then the routes are read again.
+      const stale = this.routeDriver.hasRoutesVia(new Set(names));
+      if ((stale || this.routeRetry) && (this.inSync || this.writeBeforeInSync)) await this.applyRoutes(stale);
     });
   }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  endpointStatuses,
   escapeKeyPart,
   hostEndpointStatusKey,
   hostStatusKey,
@@ -25,6 +26,34 @@ describe('status keys', () => {
     assert.equal(workloadStatusKey('no-region', 'h1', id), '/calico/felix/v2/no-region/host/h1/workload/k8s/shop%2ffront/endpoint/eth0');
     assert.equal(hostEndpointStatusKey('no-region', 'h1', 'h1-eth0'), '/calico/felix/v2/no-region/host/h1/endpoint/h1-eth0');
     assert.deepEqual(workloadStatusId('vms', 'vm1', { orchestrator: 'openstack', workload: 'vm1' }), { orchestrator: 'openstack', workload: 'vms/vm1', endpoint: 'eth0' });
+  });
+
+  it('endpoint statuses are the same with a key cache, and follow an identity that changed', () => {
+    const a = workloadStatusId('shop', 'h1-k8s-a-eth0', { orchestrator: 'k8s', pod: 'a', endpoint: 'eth0' });
+    const b = workloadStatusId('shop', 'h1-k8s-b-eth0', { orchestrator: 'k8s', pod: 'b', endpoint: 'eth0' });
+    const workloadIds = new Map([
+      ['shop/h1-k8s-a-eth0', a],
+      ['shop/h1-k8s-b-eth0', b],
+    ]);
+    const input = {
+      region: 'no-region',
+      host: 'h1',
+      programmed: { workloads: new Set(['shop/h1-k8s-a-eth0', 'shop/h1-k8s-b-eth0', 'shop/unknown']), hostEndpoints: new Set(['h1-eth0']) },
+      workloadIds,
+      failed: new Set(['shop/h1-k8s-b-eth0']),
+    };
+    const cache = new WeakMap();
+    const expected = new Map([
+      ['/calico/felix/v2/no-region/host/h1/workload/k8s/shop%2fa/endpoint/eth0', 'up'],
+      ['/calico/felix/v2/no-region/host/h1/workload/k8s/shop%2fb/endpoint/eth0', 'error'],
+      ['/calico/felix/v2/no-region/host/h1/endpoint/h1-eth0', 'up'],
+    ]);
+    assert.deepEqual(endpointStatuses(input), expected);
+    assert.deepEqual(endpointStatuses(input, cache), expected);
+    assert.deepEqual(endpointStatuses(input, cache), expected); // from the cache
+    // The endpoint's pod changed: a new identity, a new key.
+    workloadIds.set('shop/h1-k8s-a-eth0', workloadStatusId('shop', 'h1-k8s-a-eth0', { orchestrator: 'k8s', pod: 'a2', endpoint: 'eth0' }));
+    assert.deepEqual([...endpointStatuses(input, cache).keys()][0], '/calico/felix/v2/no-region/host/h1/workload/k8s/shop%2fa2/endpoint/eth0');
   });
 
   it('the reporter writes differences only, batches, and survives an outage', async () => {

@@ -5,7 +5,7 @@
  * (environment + stdin, result on stdout, exit code).
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,6 +33,17 @@ export function ensureClient(): string {
   build(NETLINK_HELPER_BINARY, HELPER_SOURCE);
   if (stale(IPAM_CLIENT, CLIENT)) copyFileSync(CLIENT, IPAM_CLIENT);
   return dirname(CLIENT);
+}
+
+/**
+ * Writes `<dir>/margay-netlink-nofile<n>`: a script that runs the helper (built by
+ * {@link ensureClient}) with at most `nofile` file descriptors (prlimit), for tests of what the
+ * helper and its callers do when it runs out of them. Returns its path.
+ */
+export function helperWithFdLimit(dir: string, nofile: number): string {
+  const path = join(dir, `margay-netlink-nofile${nofile}`);
+  writeFileSync(path, `#!/bin/sh\nexec prlimit --nofile=${nofile} -- '${NETLINK_HELPER_BINARY}' "$@"\n`, { mode: 0o755 });
+  return path;
 }
 
 /** What a plugin run printed and how it exited. */

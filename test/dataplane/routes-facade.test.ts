@@ -229,6 +229,18 @@ describe('dataplane routes - manager and driver', () => {
     assert.equal(kernel.get('10.0.0.7/32'), 'cali7', 'the route is back');
   });
 
+  it('tells whether it holds routes through given devices (whose events may have made them stale)', async () => {
+    const kernel = new Map<string, string>();
+    const { runner } = ipv4Kernel(kernel);
+    const d = new RouteDriver(runner);
+    assert.equal(d.hasRoutesVia(new Set(['cali8'])), false, 'nothing known before the first read');
+    await d.apply(routeManager(workloadRoute('10.0.0.8/32', 'cali8'), blackhole('10.0.1.0/26')).desired);
+    assert.equal(d.hasRoutesVia(new Set(['calinone', 'cali8'])), true);
+    assert.equal(d.hasRoutesVia(new Set(['calinone'])), false);
+    await d.apply(new Map());
+    assert.equal(d.hasRoutesVia(new Set(['cali8'])), false, 'deleted');
+  });
+
   it('parses the failed lines of ip -force -batch, also from a resident ip counting lines from its start', () => {
     const stderr = 'RTNETLINK answers: File exists\nCommand failed -:3\nCannot find device "x"\nCommand failed -:5\nDevice "." does not exist.\nCommand failed -:6\nleft over';
     assert.deepEqual([...batchFailures(stderr)], [[2, 'RTNETLINK answers: File exists'], [4, 'Cannot find device "x"'], [5, 'Device "." does not exist.']]);

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { NetlinkHelper } from '../../src/os/mod.ts';
 import { GATEWAY_V4, GATEWAY_V6 } from '../../src/cni/plumbing.ts';
 import { encodeElementBatch } from '../../src/dataplane/nftables/netlink-batch.ts';
-import { ensureClient, NETLINK_HELPER_BINARY } from '../cni/binary.ts';
+import { ensureClient, helperWithFdLimit, NETLINK_HELPER_BINARY } from '../cni/binary.ts';
 import { run, useTestNetns, vethPair } from '../harness/netns.ts';
 
 interface Addr {
@@ -120,6 +120,28 @@ describe('margay-netlink helper', () => {
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 3, r.stderr);
     for (const [i, id] of ['b', 'a', 'c'].entries()) assert.match(lines[i]!, new RegExp(`^${id} err interface lookup: `));
+  });
+
+  test('its caller takes a failed lookup of an existing interface as an error, never as "gone", and nothing is deleted', async () => {
+    await vethPair(host(), container(), { nameA: 'calinl12', nameB: 'eth12' });
+    const dir = mkdtempSync(join(tmpdir(), 'margay-nofile-'));
+    // The real helper, out of descriptors for the lookup's socket (see the test above).
+    const starved = new NetlinkHelper({ binary: helperWithFdLimit(dir, 5), netns: `/run/netns/${host().name}`, timeoutMs: 10_000 });
+    try {
+      // "gone" would resolve false (nothing to delete): the CNI's DEL would then release the addresses.
+      await assert.rejects(starved.deleteInterface(path(), 'eth12'), /^Error: interface lookup: /);
+      await assert.rejects(starved.deleteHostInterface('calinl12'), /^Error: interface lookup: /);
+      const [together] = await starved.deleteTogether(0x4d47fffe, [{ netns: path(), ifname: 'eth12', hostIfname: 'calinl12' }]);
+      assert.ok(typeof together === 'object', `an error, not ${JSON.stringify(together)}`);
+      assert.match((await run('ip', ['-n', host().name, '-o', 'link', 'show'])).stdout, /calinl12/);
+      assert.match((await run('ip', ['-n', container().name, '-o', 'link', 'show'])).stdout, /eth12/);
+      // With descriptors to spare the same request deletes it: the limit was the only cause.
+      assert.equal(await helper.deleteInterface(path(), 'eth12'), true);
+      assert.doesNotMatch((await run('ip', ['-n', host().name, '-o', 'link', 'show'])).stdout, /calinl12/);
+    } finally {
+      starved.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a batch or stream whose message lengths cannot be is refused at once (no spin on a wrapping length, no wait for gigabytes)', async () => {

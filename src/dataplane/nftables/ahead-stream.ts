@@ -17,22 +17,15 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { applyToView, computeTransaction, type TableRef } from './diff.ts';
-import { emptyKernelTable, type KernelTable } from './kernel.ts';
+import { emptyKernelTable, type KernelRule, type KernelTable } from './kernel.ts';
 import { AttrTooLarge, BATCH_BEGIN, BATCH_END, message } from './netlink-attr.ts';
-import { newTableMessage, TxOpEncoder, type TxOp } from './netlink-batch.ts';
-import { ruleMessageBound, writeRule } from './netlink-rule.ts';
+import { chainMessageLength, newTableMessage, TxOpEncoder, writeChainAt, type TxOp } from './netlink-batch.ts';
+import { ruleMessageBound, writeRuleAt } from './netlink-rule.ts';
+import { forEachReference } from './rule-references.ts';
 import { ruleComment, type DesiredState, type RenderedRule } from './state.ts';
 
-/** The sets and chains a rule refers to: `@set` (or map), `jump`/`goto` chain. */
-const REFERENCE = /@([A-Za-z0-9_./-]+)|\b(?:jump|goto) ([A-Za-z][A-Za-z0-9_./-]*)/g;
 /** NLMSG_DONE: the end of the stream for the helper. */
 const NLMSG_DONE = 3;
-
-/** What a chain's rules refer to: chains they jump or go to, sets (and maps) they look up. */
-interface Refs {
-  chains: Set<string>;
-  sets: Set<string>;
-}
 
 /** Appends a load ahead's batches to a file the helper streams into the kernel. */
 export class AheadStream {
@@ -53,7 +46,7 @@ export class AheadStream {
   /** Sets netlink cannot write here: never sent. */
   readonly #refusedSets = new Set<string>();
   /** Chains waiting for what they refer to. */
-  readonly #waiting = new Map<string, Refs>();
+  readonly #waiting = new Set<string>();
   #ended = false;
 
   /** Creates `file` (private, must not exist). */
@@ -78,18 +71,18 @@ export class AheadStream {
     if (this.#ended) throw new Error('the load ahead stream has ended');
     const sets = this.#sets(desired, names.sets);
     const chains = this.#ready(desired, names.chains);
-    for (const name of chains) this.#copy(this.#encoder.encode({ kind: 'addChain', chain: name })!);
-    const whole = new Set<string>();
+    for (const name of chains) {
+      this.#room(chainMessageLength(this.#table.name, name));
+      this.#pos += writeChainAt(this.#buf, this.#pos, this.#table.name, name);
+      this.commands++;
+    }
     for (const name of chains) {
       this.#sentChains.add(name);
-      const rules = desired.chains.get(name)!.rules;
-      const written = this.#rules(name, rules);
-      if (written === rules.length) whole.add(name);
-      // Stopped half-way (a rule netlink cannot write): the last transaction refills it.
-      else this.view.chains.set(name, { name, handle: 0, rules: rules.slice(0, written).map((r) => ({ handle: 0, hash: r.hash })) });
+      // In the view as written: whole, or stopped half-way (a rule netlink cannot write), which the last transaction refills.
+      this.view.chains.set(name, { name, handle: 0, rules: this.#writeRules(name, desired.chains.get(name)!.rules) });
     }
     this.#flush();
-    applyToView(this.view, desired, { chains: whole, sets, maps: new Map() }, false);
+    applyToView(this.view, desired, { chains: new Set(), sets, maps: new Map() }, false);
     // The table exists once the first batch (which creates it) is written, not before.
     this.view.exists = !this.#first;
   }
@@ -136,31 +129,41 @@ export class AheadStream {
   /** The chains that can go now, their references gone or going with them; the others wait. */
   #ready(desired: DesiredState, names: Iterable<string>): string[] {
     // Waiting chains as they are now: one may have been removed or rewritten since it first waited.
-    const candidates = new Map<string, Refs>();
-    for (const name of this.#waiting.keys()) {
+    const candidates = new Map<string, readonly RenderedRule[]>();
+    for (const name of this.#waiting) {
       const spec = desired.chains.get(name);
-      if (spec && !spec.base) candidates.set(name, references(spec.rules));
+      if (spec && !spec.base) candidates.set(name, spec.rules);
     }
     this.#waiting.clear();
     for (const name of names) {
       const spec = desired.chains.get(name);
-      if (spec && !spec.base && !candidates.has(name) && !this.#sentChains.has(name)) candidates.set(name, references(spec.rules));
+      if (spec && !spec.base && !candidates.has(name) && !this.#sentChains.has(name)) candidates.set(name, spec.rules);
     }
     // Until nothing changes; a chain referring to a map or a refused set never goes (nft takes it).
-    const going = (refs: Refs): boolean | undefined => {
-      for (const s of refs.sets) {
-        if (desired.maps.has(s) || this.#refusedSets.has(s)) return undefined;
-        if (!this.#sentSets.has(s)) return false;
-      }
-      for (const c of refs.chains) if (!candidates.has(c) && !this.#sentChains.has(c)) return false;
+    // The first set not sent decides (a map or a refused one: never); then any chain not going.
+    let verdict: boolean | undefined;
+    const onSet = (set: string): boolean => {
+      if (desired.maps.has(set) || this.#refusedSets.has(set)) verdict = undefined;
+      else if (!this.#sentSets.has(set)) verdict = false;
+      else return true;
+      return false;
+    };
+    let chainMissing = false;
+    const onChain = (chain: string): boolean => {
+      if (!candidates.has(chain) && !this.#sentChains.has(chain)) chainMissing = true;
       return true;
+    };
+    const going = (rules: readonly RenderedRule[]): boolean | undefined => {
+      chainMissing = false;
+      for (const r of rules) if (!forEachReference(r.body, onSet, onChain)) return verdict;
+      return !chainMissing;
     };
     for (let changed = true; changed; ) {
       changed = false;
-      for (const [name, refs] of candidates) {
-        const ok = going(refs);
+      for (const [name, rules] of candidates) {
+        const ok = going(rules);
         if (ok) continue;
-        if (ok === false) this.#waiting.set(name, refs);
+        if (ok === false) this.#waiting.add(name);
         candidates.delete(name);
         changed = true;
       }
@@ -168,27 +171,31 @@ export class AheadStream {
     return [...candidates.keys()];
   }
 
-  /** Writes a chain's rules in place; returns how many (all, or up to the first netlink cannot write). */
-  #rules(chain: string, rules: readonly RenderedRule[]): number {
+  /**
+   * Writes a chain's rules in place (netlink-rule.ts `writeRuleAt`: no buffer per message);
+   * returns the view's entries of those written (all, or up to the first netlink cannot write).
+   */
+  #writeRules(chain: string, rules: readonly RenderedRule[]): KernelRule[] {
     const table = this.#table.name;
     const expressions = this.#encoder.rules;
-    for (let i = 0; i < rules.length; i++) {
-      const r = rules[i]!;
+    const written: KernelRule[] = [];
+    for (const r of rules) {
       const exprs = expressions.encode(r.body);
+      if (!exprs) break;
       const comment = ruleComment(r);
-      if (!exprs) return i;
       this.#room(ruleMessageBound(table, chain, exprs, comment));
-      let m: Buffer | undefined;
       try {
-        m = writeRule(table, chain, exprs, comment, { buf: this.#buf, at: this.#pos });
+        const length = writeRuleAt(this.#buf, this.#pos, table, chain, exprs, comment);
+        if (length === 0) break;
+        this.#pos += length;
       } catch (err) {
-        if (!(err instanceof AttrTooLarge)) throw err;
+        if (err instanceof AttrTooLarge) break;
+        throw err;
       }
-      if (!m) return i;
-      this.#pos += m.length;
       this.commands++;
+      written.push({ handle: 0, hash: r.hash });
     }
-    return rules.length;
+    return written;
   }
 
   #encode(op: TxOp): Buffer | undefined {
@@ -228,14 +235,3 @@ export class AheadStream {
   }
 }
 
-/** What `rules` refer to. */
-function references(rules: readonly RenderedRule[]): Refs {
-  const refs: Refs = { chains: new Set(), sets: new Set() };
-  for (const r of rules) {
-    for (const m of r.body.matchAll(REFERENCE)) {
-      if (m[1] !== undefined) refs.sets.add(m[1]);
-      else refs.chains.add(m[2]!);
-    }
-  }
-  return refs;
-}

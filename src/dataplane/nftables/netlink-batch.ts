@@ -24,10 +24,37 @@
  * Keys and verdicts of elements: netlink-keys.ts (each field of a key at the start of a
  * 4-byte-aligned slot, in network byte order; an interface name 16 bytes padded with zeros).
  */
-import { parseIpNet } from '../../net/mod.ts';
-import { align4, attr, AttrTooLarge, batch, BATCH_FRAME_BYTES, MessageWriter, nested, NFTA_DATA_VALUE, NftMsg, nftMessage, NLM_F_CREATE, stringAttr, u32Attr, VERDICTS } from './netlink-attr.ts';
+import {
+  align4,
+  attr,
+  AttrTooLarge,
+  batch,
+  BATCH_FRAME_BYTES,
+  MessageWriter,
+  nested,
+  NFTA_DATA_VALUE,
+  NftMsg,
+  nftMessage,
+  NLA_F_NESTED,
+  NLM_F_CREATE,
+  stringAttr,
+  u32Attr,
+  VERDICTS,
+  writeStringAttr,
+} from './netlink-attr.ts';
 import { EXPR_DATA, EXPR_NAME, flushMessage, LIST_ELEM, ruleMessage, RuleExpressions, writeRule } from './netlink-rule.ts';
-import { addressBytes, encodeField, encodeKey, encodeVerdict, IFNAMSIZ } from './netlink-keys.ts';
+import { CONCAT_INTERVAL_KEYS, encodeConcatIntervals, encodeIntervals, intervalMessage, NFT_SET_CONCAT, NFT_SET_INTERVAL, type Range } from './netlink-intervals.ts';
+import {
+  encodeVerdict,
+  IFNAMSIZ,
+  keyEncoder,
+  NFTA_SET_ELEM_DATA,
+  NFTA_SET_ELEM_KEY,
+  NFTA_SET_ELEM_LIST_ELEMENTS,
+  NFTA_SET_ELEM_LIST_SET,
+  NFTA_SET_ELEM_LIST_SET_ID,
+  NFTA_SET_ELEM_LIST_TABLE,
+} from './netlink-keys.ts';
 import { commentUserdata, encodeExpressions } from './rule-encode.ts';
 import { parseRule } from './rule-parse.ts';
 import type { BaseChainSpec } from './state.ts';
@@ -68,12 +95,6 @@ export type TxOp =
   | { kind: 'deleteSet'; set: string }
   | { kind: 'other' };
 
-const NFTA_SET_ELEM_LIST_TABLE = 1;
-const NFTA_SET_ELEM_LIST_SET = 2;
-const NFTA_SET_ELEM_LIST_ELEMENTS = 3;
-const NFTA_SET_ELEM_LIST_SET_ID = 4;
-const NFTA_SET_ELEM_KEY = 1;
-const NFTA_SET_ELEM_DATA = 2;
 /** NFTA_CHAIN_*, NFTA_RULE_*, NFTA_SET_* attributes. */
 const CHAIN_TABLE = 1;
 const CHAIN_NAME = 3;
@@ -113,30 +134,6 @@ const SET_KEYS: Record<string, { type: number; len: number; userdata: string }> 
   'ipv4_addr . inet_proto . inet_service': { type: (7 << 12) | (12 << 6) | 13, len: 12, userdata: CONCAT_USERDATA },
   'ipv6_addr . inet_proto . inet_service': { type: (8 << 12) | (12 << 6) | 13, len: 24, userdata: CONCAT_USERDATA },
 };
-/**
- * The concatenated interval sets Margay creates (the anti-spoofing sets `wl-src-v4/v6`: `ifname .
- * <address>`, flags interval), as nft 1.0.6 creates them (`nft --debug=mnl`): flags interval and
- * concat, the datatype (the two types 6 bits apart), the key length (16 + the address, each field
- * in 4-byte registers), each field's length in NFTA_SET_DESC_CONCAT, and the user data of a
- * concatenation.
- */
-const CONCAT_INTERVAL_KEYS: Record<string, { type: number; fields: readonly number[]; family: 4 | 6 }> = {
-  'ifname . ipv4_addr': { type: (41 << 6) | 7, fields: [IFNAMSIZ, 4], family: 4 },
-  'ifname . ipv6_addr': { type: (41 << 6) | 8, fields: [IFNAMSIZ, 16], family: 6 },
-};
-/** NFT_SET_CONCAT: a set whose interval keys are concatenations (the kernel's pipapo set). */
-const NFT_SET_CONCAT = 0x80;
-/** NFTA_SET_ELEM_KEY_END: the last key of a concatenated interval element (inclusive). */
-const NFTA_SET_ELEM_KEY_END = 10;
-/**
- * Elements per message of a concatenated interval set: an `ifname . ipv6_addr` element takes 84
- * bytes, and a message's element list is one attribute of at most 64 KiB.
- */
-const CONCAT_ELEMENTS_PER_MESSAGE = 500;
-/** NFT_SET_INTERVAL, and an element's NFT_SET_ELEM_INTERVAL_END (NFTA_SET_ELEM_FLAGS). */
-const NFT_SET_INTERVAL = 0x4;
-const NFT_SET_ELEM_INTERVAL_END = 1;
-const NFTA_SET_ELEM_FLAGS = 3;
 /** NFT_SET_MAP, and the data type of a verdict map's values (NFT_DATA_VERDICT). */
 const NFT_SET_MAP = 0x8;
 const NFT_DATA_VERDICT = 0xffffff00;
@@ -172,26 +169,47 @@ const HOOKS: Record<BaseChainSpec['hook'], number> = { prerouting: 0, input: 1, 
 /** One element op's message (of a set created in this batch as `setId`, for an anonymous one), or undefined when some element cannot be encoded. */
 function encodeOp(table: string, op: ElementOp, setId?: number): Buffer | undefined {
   if (op.flags.includes('interval') || op.elements.length === 0) return undefined;
-  const elements: Buffer[] = [];
+  const keyOf = keyEncoder(op.keyType);
+  const keys: Buffer[] = [];
+  const verdicts: (Buffer | undefined)[] = [];
+  let bound = 64 + 3 * (table.length + op.set.length);
   for (const e of op.elements) {
-    const key = encodeKey(op.keyType, e.key);
+    const key = keyOf(e.key);
     if (!key) return undefined;
-    const parts = [nested(NFTA_SET_ELEM_KEY, [attr(NFTA_DATA_VALUE, key)])];
+    let verdict: Buffer | undefined;
     if (e.verdict !== undefined && op.verb === 'add') {
-      const verdict = encodeVerdict(e.verdict);
+      verdict = encodeVerdict(e.verdict);
       if (!verdict) return undefined;
-      parts.push(nested(NFTA_SET_ELEM_DATA, [verdict]));
     }
-    // Numbered 1, 2, … as libnftnl numbers them (the kernel reads the list in order, whatever the type).
-    elements.push(nested(elements.length + 1, parts));
+    keys.push(key);
+    verdicts.push(verdict);
+    bound += 24 + key.length + (verdict?.length ?? 0);
   }
+  // Written in place: a cold start's sets hold thousands of elements.
+  const w = new MessageWriter(bound);
+  w.string(NFTA_SET_ELEM_LIST_TABLE, table);
+  w.string(NFTA_SET_ELEM_LIST_SET, op.set);
+  if (setId !== undefined) w.u32(NFTA_SET_ELEM_LIST_SET_ID, setId);
+  const list = w.open(NFTA_SET_ELEM_LIST_ELEMENTS | NLA_F_NESTED);
+  for (let i = 0; i < keys.length; i++) {
+    // Numbered 1, 2, … as libnftnl numbers them (the kernel reads the list in order, whatever the type).
+    const element = w.open((i + 1) | NLA_F_NESTED);
+    const key = w.open(NFTA_SET_ELEM_KEY | NLA_F_NESTED);
+    const value = w.open(NFTA_DATA_VALUE);
+    w.raw(keys[i]!);
+    w.close(value);
+    w.close(key);
+    const verdict = verdicts[i];
+    if (verdict) {
+      const data = w.open(NFTA_SET_ELEM_DATA | NLA_F_NESTED);
+      w.raw(verdict);
+      w.close(data);
+    }
+    w.close(element);
+  }
+  w.close(list);
   const add = op.verb === 'add';
-  return nftMessage(add ? NftMsg.newSetElem : NftMsg.delSetElem, add ? NLM_F_CREATE : 0, [
-    stringAttr(NFTA_SET_ELEM_LIST_TABLE, table),
-    stringAttr(NFTA_SET_ELEM_LIST_SET, op.set),
-    ...(setId === undefined ? [] : [u32Attr(NFTA_SET_ELEM_LIST_SET_ID, setId)]),
-    nested(NFTA_SET_ELEM_LIST_ELEMENTS, elements),
-  ]);
+  return w.finish(add ? NftMsg.newSetElem : NftMsg.delSetElem, add ? NLM_F_CREATE : 0);
 }
 
 /** A rule appended to a chain (`add rule`), or undefined when its text or comment is not supported. */
@@ -378,115 +396,23 @@ function encodeSetRule(table: string, chain: string, body: string, comment: stri
   return [set, elems, ruleMessage(table, chain, encoded, userdata)];
 }
 
-/**
- * Elements of an interval set of addresses added or deleted as nft 1.0.6 sends them (`nft
- * --debug=mnl`): the ranges sorted, each as its start and its end (the next address, flagged),
- * after an end element at the zero address when adding to a set that holds nothing yet (`zero`)
- * and the first range does not start there; the set's batch id for a set created in the same
- * batch (nft also sends an id when adding to a set that exists, which the kernel does not use:
- * left out here). Undefined (nft) for ranges that overlap or touch, or reach the last address,
- * whose handling was not checked here.
- */
-function encodeIntervals(table: string, op: ElementOp, options: { setId?: number; zero: boolean }): Buffer | undefined {
-  const bits = op.keyType === 'ipv4_addr' ? 32 : op.keyType === 'ipv6_addr' ? 128 : 0;
-  if (bits === 0) return undefined;
-  const ranges: Range[] = [];
-  for (const e of op.elements) {
-    const net = parseIpNet(e.key, { allowBareIp: true });
-    if (!net || net.cidr.family !== (bits === 32 ? 4 : 6)) return undefined;
-    const start = net.cidr.base;
-    ranges.push({ start, end: start + (1n << BigInt(bits - net.cidr.prefix)) });
-  }
-  return intervalMessage(table, op.set, op.verb, bits, ranges, options);
-}
+/** NEWCHAIN's header and nfgenmsg (`add chain`) as nft sends them, but for the message's length. */
+const CHAIN_HEADER = nftMessage(NftMsg.newChain, NLM_F_CREATE, []);
 
-/** A range of keys [start, end) `bits` wide, with a map element's verdict (NFTA_DATA_VERDICT). */
-interface Range {
-  start: bigint;
-  end: bigint;
-  verdict?: Buffer;
+/** The bytes of a regular chain's `add chain` message ({@link writeChainAt}). */
+export function chainMessageLength(table: string, chain: string): number {
+  return CHAIN_HEADER.length + align4(5 + Buffer.byteLength(table)) + align4(5 + Buffer.byteLength(chain));
 }
 
 /**
- * The NEWSETELEM (DELSETELEM) of interval elements (see {@link encodeIntervals}); undefined when
- * ranges overlap or reach the last key, or touch unless `touching` (a map's: nft 1.0.6 then leaves
- * out the end where the next range starts).
+ * Writes `add chain` of a regular chain (table, name) at `at` of `buf` (room for
+ * {@link chainMessageLength} bytes); returns its length. In place: a cold start adds ~10,000 chains.
  */
-function intervalMessage(
-  table: string,
-  set: string,
-  verb: ElementOp['verb'],
-  bits: number,
-  ranges: Range[],
-  options: { setId?: number; zero: boolean; touching?: boolean },
-): Buffer | undefined {
-  if (ranges.length === 0) return undefined;
-  ranges.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
-  for (let i = 1; i < ranges.length; i++) {
-    const [prev, next] = [ranges[i - 1]!.end, ranges[i]!.start];
-    if (next < prev || (next === prev && !options.touching)) return undefined;
-  }
-  if (ranges[ranges.length - 1]!.end >= 1n << BigInt(bits)) return undefined;
-  const bytes = (v: bigint): Buffer => Buffer.from(v.toString(16).padStart(bits / 4, '0'), 'hex');
-  const elements: Buffer[] = [];
-  const element = (v: bigint, end: boolean, verdict?: Buffer): void => {
-    const key = nested(NFTA_SET_ELEM_KEY, [attr(NFTA_DATA_VALUE, bytes(v))]);
-    const data = verdict ? [nested(NFTA_SET_ELEM_DATA, [verdict])] : [];
-    elements.push(nested(elements.length + 1, end ? [u32Attr(NFTA_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END), key] : [key, ...data]));
-  };
-  const add = verb === 'add';
-  if (add && options.zero && ranges[0]!.start !== 0n) element(0n, true);
-  ranges.forEach((r, i) => {
-    element(r.start, false, r.verdict);
-    if (ranges[i + 1]?.start !== r.end) element(r.end, true);
-  });
-  return nftMessage(add ? NftMsg.newSetElem : NftMsg.delSetElem, add ? NLM_F_CREATE : 0, [
-    stringAttr(NFTA_SET_ELEM_LIST_TABLE, table),
-    stringAttr(NFTA_SET_ELEM_LIST_SET, set),
-    ...(add && options.setId !== undefined ? [u32Attr(NFTA_SET_ELEM_LIST_SET_ID, options.setId)] : []),
-    nested(NFTA_SET_ELEM_LIST_ELEMENTS, elements),
-  ]);
-}
-
-/**
- * The elements of a concatenated interval set (`"cali1" . 10.0.0.0/16`: an interface and a net),
- * added or deleted, as nft 1.0.6 sends them: each element on its own (the kernel's pipapo set
- * needs no neighbours), its first key (the net's first address) and its last key
- * (NFTA_SET_ELEM_KEY_END: the net's last address), in the order given; the set's batch id with
- * the first elements of a set created in the same batch (nft also sends an id when adding to a set
- * that exists, which the kernel does not use: left out here, as for plain sets). Several messages
- * of at most {@link CONCAT_ELEMENTS_PER_MESSAGE} elements (the batch is one transaction either
- * way). Undefined when an element is not an interface name and a net of the set's family.
- */
-function encodeConcatIntervals(table: string, op: ElementOp, setId?: number): Buffer | undefined {
-  const key = CONCAT_INTERVAL_KEYS[op.keyType.replace(/\s+/g, ' ').trim()];
-  if (!key || op.elements.length === 0) return undefined;
-  const bytes = key.fields[1]!;
-  const messages: Buffer[] = [];
-  for (let from = 0; from < op.elements.length; from += CONCAT_ELEMENTS_PER_MESSAGE) {
-    const elements: Buffer[] = [];
-    for (const e of op.elements.slice(from, from + CONCAT_ELEMENTS_PER_MESSAGE)) {
-      const [name, net, extra] = e.key.split(' . ').map((t) => t.trim());
-      const iface = name === undefined ? undefined : encodeField('ifname', name);
-      const range = net === undefined ? undefined : parseIpNet(net, { allowBareIp: true });
-      if (!iface || !range || extra !== undefined || e.verdict !== undefined || range.cidr.family !== key.family) return undefined;
-      const bits = BigInt(8 * bytes);
-      const first = range.cidr.base;
-      const last = first + (1n << (bits - BigInt(range.cidr.prefix))) - 1n;
-      const value = (v: bigint): Buffer => attr(NFTA_DATA_VALUE, Buffer.concat([iface, Buffer.from(v.toString(16).padStart(2 * bytes, '0'), 'hex')]));
-      elements.push(nested(elements.length + 1, [nested(NFTA_SET_ELEM_KEY, [value(first)]), nested(NFTA_SET_ELEM_KEY_END, [value(last)])]));
-    }
-    const add = op.verb === 'add';
-    messages.push(
-      nftMessage(add ? NftMsg.newSetElem : NftMsg.delSetElem, add ? NLM_F_CREATE : 0, [
-        stringAttr(NFTA_SET_ELEM_LIST_TABLE, table),
-        stringAttr(NFTA_SET_ELEM_LIST_SET, op.set),
-        ...(setId === undefined || !add ? [] : [u32Attr(NFTA_SET_ELEM_LIST_SET_ID, setId)]),
-        nested(NFTA_SET_ELEM_LIST_ELEMENTS, elements),
-      ]),
-    );
-  }
-  return Buffer.concat(messages);
+export function writeChainAt(buf: Buffer, at: number, table: string, chain: string): number {
+  buf.set(CHAIN_HEADER, at);
+  const end = writeStringAttr(buf, writeStringAttr(buf, at + CHAIN_HEADER.length, CHAIN_TABLE, table), CHAIN_NAME, chain);
+  buf.writeUInt32LE(end - at, at);
+  return end - at;
 }
 
 const TABLE_NAME = 1;
@@ -548,10 +474,9 @@ function encodeTxOp(table: string, op: TxOp, setId: () => number, rules: RuleExp
     case 'addBaseChain':
       return encodeBaseChain(table, op.chain, op.base);
     case 'addChain': {
-      const w = new MessageWriter(64 + 3 * (table.length + op.chain.length));
-      w.string(CHAIN_TABLE, table);
-      w.string(CHAIN_NAME, op.chain);
-      return w.finish(NftMsg.newChain, NLM_F_CREATE);
+      const out = Buffer.allocUnsafe(chainMessageLength(table, op.chain));
+      writeChainAt(out, 0, table, op.chain);
+      return out;
     }
     case 'flushChain':
       return flushMessage(table, op.chain);

@@ -5,8 +5,8 @@
  * rest ({@link RuleExpressions}), and a rule can be written in place into a batch being filled
  * (the cold start's stream, ahead-stream.ts).
  */
-import { CHAIN_VERDICTS, MessageWriter, nested, NftMsg, nftMessage, NLA_F_NESTED, NLM_F_APPEND, NLM_F_CREATE, attr, stringAttr } from './netlink-attr.ts';
-import { commentUserdata, encodeExpressions } from './rule-encode.ts';
+import { attr, CHAIN_VERDICTS, endAttr, nested, NftMsg, nftMessage, NLA_F_NESTED, NLM_F_APPEND, NLM_F_CREATE, stringAttr, writeStringAttr, writeU32Attr } from './netlink-attr.ts';
+import { encodeExpressions, writeCommentUserdata } from './rule-encode.ts';
 import { isChainName, parseRule, type Expr } from './rule-parse.ts';
 
 /** NFTA_RULE_* attributes. */
@@ -40,7 +40,8 @@ export class RuleExpressions {
 
   /** The expressions of `body`, or undefined when not supported. */
   encode(body: string): RuleExprs | undefined {
-    const m = CHAIN_VERDICT.exec(body);
+    // Most bodies end with no jump: no need to match them.
+    const m = body.includes('jump ') || body.includes('goto ') ? CHAIN_VERDICT.exec(body) : null;
     if (!m || !isChainName(m[3]!)) {
       const all = this.#remember(body, () => parseRule(body), false);
       return all ? { head: all } : undefined;
@@ -72,35 +73,52 @@ export function ruleMessageBound(table: string, chain: string, exprs: RuleExprs,
   return 160 + 3 * (table.length + chain.length + (exprs.jump?.chain.length ?? 0) + comment.length) + exprs.head.length;
 }
 
+/** A rule appended to a chain (`add rule`), or undefined when its comment is too long. @throws {AttrTooLarge} */
+export function writeRule(table: string, chain: string, exprs: RuleExprs, comment: string): Buffer | undefined {
+  const buf = Buffer.allocUnsafe(ruleMessageBound(table, chain, exprs, comment));
+  const length = writeRuleAt(buf, 0, table, chain, exprs, comment);
+  return length === 0 ? undefined : buf.subarray(0, length);
+}
+
+/** NEWRULE's header and nfgenmsg as nft sends them, but for the message's length. */
+const RULE_HEADER = nftMessage(NftMsg.newRule, NLM_F_CREATE | NLM_F_APPEND, []);
+
 /**
- * A rule appended to a chain (`add rule`) written into a new buffer, or into `into` (room for
- * {@link ruleMessageBound} bytes); undefined when its comment is too long.
+ * Writes a rule message in place, at `at` of `buf` (room for {@link ruleMessageBound} bytes):
+ * table, chain, expressions, comment. Returns its length, or 0 when the comment is too long (what
+ * was written then is no message).
+ * No buffer per message or attribute: a cold start writes ~30,000 rules this way (ahead-stream.ts).
+ * @throws {AttrTooLarge}
  */
-export function writeRule(table: string, chain: string, exprs: RuleExprs, comment: string, into?: { buf: Buffer; at: number }): Buffer | undefined {
-  const userdata = commentUserdata(comment);
-  if (!userdata) return undefined;
-  const w = new MessageWriter(ruleMessageBound(table, chain, exprs, comment), into);
-  w.string(RULE_TABLE, table);
-  w.string(RULE_CHAIN, chain);
-  const list = w.open(RULE_EXPRESSIONS | NLA_F_NESTED);
-  w.raw(exprs.head);
-  if (exprs.jump) {
-    // `immediate`: the verdict into the verdict register (rule-encode.ts's layout, written in place).
-    const elem = w.open(LIST_ELEM | NLA_F_NESTED);
-    w.string(EXPR_NAME, 'immediate');
-    const data = w.open(EXPR_DATA | NLA_F_NESTED);
-    w.u32(1, 0);
-    const imm = w.open(2 | NLA_F_NESTED);
-    const verdict = w.open(NFTA_DATA_VERDICT | NLA_F_NESTED);
-    w.u32(1, CHAIN_VERDICTS[exprs.jump.word]!);
-    w.string(2, exprs.jump.chain);
-    for (const at of [verdict, imm, data, elem]) w.close(at);
-  }
-  w.close(list);
-  const ud = w.open(RULE_USERDATA);
-  w.raw(userdata);
-  w.close(ud);
-  return w.finish(NftMsg.newRule, NLM_F_CREATE | NLM_F_APPEND);
+export function writeRuleAt(buf: Buffer, at: number, table: string, chain: string, exprs: RuleExprs, comment: string): number {
+  buf.set(RULE_HEADER, at);
+  let p = writeStringAttr(buf, at + RULE_HEADER.length, RULE_TABLE, table);
+  p = writeStringAttr(buf, p, RULE_CHAIN, chain);
+  const list = p;
+  buf.set(exprs.head, p + 4);
+  p += 4 + exprs.head.length;
+  if (exprs.jump) p = writeJump(buf, p, exprs.jump);
+  p = endAttr(buf, list, p, RULE_EXPRESSIONS | NLA_F_NESTED);
+  const userdata = writeCommentUserdata(buf, p + 4, comment);
+  if (userdata === 0) return 0;
+  p = endAttr(buf, p, p + 4 + userdata, RULE_USERDATA);
+  buf.writeUInt32LE(p - at, at);
+  return p - at;
+}
+
+/** `immediate`: a jump's verdict into the verdict register (rule-encode.ts's layout, written in place). */
+function writeJump(buf: Buffer, at: number, jump: NonNullable<RuleExprs['jump']>): number {
+  let p = writeStringAttr(buf, at + 4, EXPR_NAME, 'immediate');
+  const data = p;
+  p = writeU32Attr(buf, p + 4, 1, 0);
+  const imm = p;
+  const verdict = p + 4;
+  p = writeU32Attr(buf, verdict + 4, 1, CHAIN_VERDICTS[jump.word]!);
+  p = writeStringAttr(buf, p, 2, jump.chain);
+  p = endAttr(buf, verdict, p, NFTA_DATA_VERDICT | NLA_F_NESTED);
+  p = endAttr(buf, imm, p, 2 | NLA_F_NESTED);
+  p = endAttr(buf, data, p, EXPR_DATA | NLA_F_NESTED);
+  return endAttr(buf, at, p, LIST_ELEM | NLA_F_NESTED);
 }
 
 /** A rule appended to a chain from its encoded expressions and comment user data (nft 1.0.6's attribute order). */

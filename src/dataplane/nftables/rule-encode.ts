@@ -4,7 +4,7 @@
  * attributes (include/uapi/linux/netfilter/nf_tables.h, NFTA_*), registers and 32-bit numbers in
  * network byte order, compared data as nested NFTA_DATA_VALUE.
  */
-import { attr, nested, NFTA_DATA_VALUE, stringAttr, u32Attr, verdictAttr } from './netlink-attr.ts';
+import { attr, nested, NFTA_DATA_VALUE, stringAttr, u32Attr, verdictAttr, writeText } from './netlink-attr.ts';
 import type { CmpOp, Expr, MetaKey, PayloadBase } from './rule-parse.ts';
 
 const NFTA_LIST_ELEM = 1;
@@ -83,7 +83,20 @@ export function encodeExpressions(exprs: readonly Expr[]): Buffer[] | undefined 
 
 /** A rule comment as nft stores it in the rule's user data (a type-length-value record), or undefined when too long. */
 export function commentUserdata(comment: string): Buffer | undefined {
-  const text = Buffer.from(`${comment}\0`);
-  if (text.length > COMMENT_MAX) return undefined;
-  return Buffer.concat([Buffer.from([UDATA_RULE_COMMENT, text.length]), text]);
+  const out = Buffer.allocUnsafe(3 + 3 * comment.length);
+  const n = writeCommentUserdata(out, 0, comment);
+  return n === 0 ? undefined : out.subarray(0, n);
+}
+
+/**
+ * Writes {@link commentUserdata} at `at` of `buf` (room for 3 + 3 bytes a character); returns its
+ * length, or 0 when the comment is too long.
+ */
+export function writeCommentUserdata(buf: Buffer, at: number, comment: string): number {
+  const text = writeText(buf, at + 2, comment) + 1;
+  if (text > COMMENT_MAX) return 0;
+  buf[at] = UDATA_RULE_COMMENT;
+  buf[at + 1] = text;
+  buf[at + 1 + text] = 0;
+  return 2 + text;
 }

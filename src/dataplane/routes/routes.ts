@@ -185,6 +185,16 @@ export class RouteDriver {
     return true;
   }
 
+  /**
+   * True when the view holds one of our routes through one of `devs`: the kernel drops a device's
+   * routes when it goes down (or is deleted and made again under the same name) without a word to
+   * us, so after an event of such a device the view may be stale.
+   */
+  hasRoutesVia(devs: ReadonlySet<string>): boolean {
+    for (const r of this.view?.values() ?? []) if (r.dev !== undefined && devs.has(r.dev)) return true;
+    return false;
+  }
+
   /** Forgets the view; the next apply reads the kernel. */
   invalidate(): void {
     this.view = undefined;

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { defaultConfig } from '../../src/api/mod.ts';
+import { Foreground } from '../../src/agent/foreground.ts';
+import { FOREGROUND_WAIT_MS, StatusPublisher } from '../../src/agent/status-publisher.ts';
+import { hostStatusPrefix, workloadStatusKey } from '../../src/agent/status.ts';
+import { MemoryDatastore } from '../../src/datastore/memory.ts';
+import { silentLogger } from '../../src/log/mod.ts';
+import { ManualClock } from '../../src/os/mod.ts';
+
+/** Lets promise callbacks run. */
+const settle = async (): Promise<void> => {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+};
+
+describe('foreground work', () => {
+  it('idle: at once when nothing is in progress; else when the last operation ends', async () => {
+    const clock = new ManualClock();
+    const fg = new Foreground(clock);
+    let done = false;
+    await fg.idle(1000);
+    const endA = fg.begin();
+    const endB = fg.begin();
+    assert.equal(fg.busy, true);
+    void fg.idle(1000).then(() => (done = true));
+    endA();
+    endA(); // ending twice counts once
+    await settle();
+    assert.equal(done, false, 'B is still in progress');
+    endB();
+    await settle();
+    assert.equal(done, true);
+    assert.equal(fg.busy, false);
+    assert.equal(clock.pendingTimers, 0, 'the bound timer is cleared');
+  });
+
+  it('idle: after at most maxMs while work goes on', async () => {
+    const clock = new ManualClock();
+    const fg = new Foreground(clock);
+    fg.begin();
+    let done = false;
+    void fg.idle(500).then(() => (done = true));
+    clock.advance(499);
+    await settle();
+    assert.equal(done, false);
+    clock.advance(1);
+    await settle();
+    assert.equal(done, true);
+  });
+
+  it('an endpoint status write waits while an operation is in progress, and is written once it ends (or after the bound)', async () => {
+    const clock = new ManualClock();
+    const fg = new Foreground(clock);
+    const ds = new MemoryDatastore({ clock });
+    const config = { ...defaultConfig('h1'), endpointReportingDelay: 100 };
+    const pub = new StatusPublisher({ datastore: ds, config, clock, now: () => 1_000_000, logger: silentLogger(), hostState: () => ({ inSync: true, ready: true, lastInSync: undefined }), foreground: fg });
+    const id = { orchestrator: 'k8s', workload: 'ns/a', endpoint: 'eth0' };
+    const key = workloadStatusKey('no-region', 'h1', id);
+    const written = async (): Promise<boolean> => (await ds.list(hostStatusPrefix('no-region', 'h1'))).items.some((kv) => kv.key === key);
+    const update = (): void => pub.updateEndpoints({ programmed: { workloads: new Set(['ns/a']), hostEndpoints: new Set() }, workloadIds: new Map([['ns/a', id]]), failed: new Set() });
+
+    const end = fg.begin();
+    update();
+    clock.advance(100); // the coalescing delay: the write is due
+    await settle();
+    assert.equal(await written(), false, 'not while the ADD is in progress');
+    end();
+    await settle();
+    await settle();
+    assert.equal(await written(), true, 'written once it ended');
+
+    // A stream of operations that never pauses delays the write by the bound, no more.
+    fg.begin();
+    pub.updateEndpoints({ programmed: { workloads: new Set(), hostEndpoints: new Set() }, workloadIds: new Map(), failed: new Set() });
+    clock.advance(100);
+    await settle();
+    assert.equal(await written(), true);
+    clock.advance(FOREGROUND_WAIT_MS);
+    await settle();
+    await settle();
+    assert.equal(await written(), false, 'the deletion went through after the bound');
+    await pub.stop(0);
+  });
+});
