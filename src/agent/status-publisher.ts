@@ -113,6 +113,8 @@ export class StatusPublisher {
     if (this.#stopped) return;
     try {
       await this.#outOfTheWay();
+      // Stopped while waiting: the lease may be revoked already, a write now would outlive the agent.
+      if (this.#stopped) return;
       await this.#reporter.reportHost(this.#hostState());
     } catch (err) {
       this.#log.debug({ err: describe(err) }, 'host status write failed; will retry');

@@ -24,7 +24,11 @@ export interface FastRequest {
 /** Longest head the short way reads before handing the connection over (node's limit is set to 64 KiB too). */
 export const FAST_HEAD_LIMIT = 64 * 1024;
 
-const ROUTES: Readonly<Record<string, PluginKind>> = { 'POST /v1/cni HTTP/1.1': 'cni', 'POST /v1/ipam HTTP/1.1': 'ipam' };
+/** A Map, not an object: a request line such as `constructor` must not find an inherited member. */
+const ROUTES: ReadonlyMap<string, PluginKind> = new Map([
+  ['POST /v1/cni HTTP/1.1', 'cni'],
+  ['POST /v1/ipam HTTP/1.1', 'ipam'],
+]);
 /** `x-cni_command` → `CNI_COMMAND`. */
 const VARIABLES = new Map<string, (typeof ENV_NAMES)[number]>(ENV_NAMES.map((n) => [`x-${n.toLowerCase()}`, n]));
 /** A header name (RFC 9110 token). */
@@ -40,7 +44,7 @@ const UNSUPPORTED = new Set(['transfer-encoding', 'expect', 'upgrade']);
  */
 export function parseFastHead(head: string, maxBodyBytes: number): FastRequest | undefined {
   const lines = head.split('\r\n');
-  const plugin = ROUTES[lines[0]!];
+  const plugin = ROUTES.get(lines[0]!);
   if (plugin === undefined) return undefined;
   const env: CniEnv = {};
   let contentLength: number | undefined;

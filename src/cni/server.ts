@@ -70,9 +70,13 @@ function serveConnection(socket: Socket, http: Server, service: CniService, maxB
   let size = 0;
   let request: FastRequest | undefined;
   let bodyStart = 0;
+  // As node's server's timeouts: the request must have arrived within a minute from the connection
+  // (a deadline, not an idle time: a client trickling bytes cannot hold it longer); its answer may take longer.
+  const deadline = setTimeout(() => socket.destroy(), HEAD_TIMEOUT_MS);
+  deadline.unref();
   const headRead = (): void => {
     socket.removeListener('data', onData);
-    socket.setTimeout(0);
+    clearTimeout(deadline);
   };
   const handOver = (): void => {
     headRead();
@@ -87,7 +91,8 @@ function serveConnection(socket: Socket, http: Server, service: CniService, maxB
     if (request === undefined) {
       const end = all.indexOf('\r\n\r\n');
       if (end < 0) {
-        if (size > FAST_HEAD_LIMIT) handOver();
+        // A head ended by bare line feeds is not the client's shape: node's server answers it.
+        if (size > FAST_HEAD_LIMIT || all.indexOf('\n\n') >= 0) handOver();
         return;
       }
       request = parseFastHead(all.toString('latin1', 0, end), maxBody);
@@ -108,8 +113,7 @@ function serveConnection(socket: Socket, http: Server, service: CniService, maxB
   const onError = (): void => void socket.destroy();
   socket.on('data', onData);
   socket.on('error', onError);
-  // As node's server's headersTimeout: a request must arrive within a minute (its answer may take longer).
-  socket.setTimeout(HEAD_TIMEOUT_MS, () => socket.destroy());
+  socket.on('close', () => clearTimeout(deadline));
 }
 
 function envFromHeaders(req: IncomingMessage): CniEnv {

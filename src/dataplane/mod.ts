@@ -175,6 +175,8 @@ export class Dataplane {
   private readonly linkMonitor: LinkMonitor | undefined;
   /** Workload interfaces reported by the link monitor and not handled yet. */
   private readonly newLinks = new Set<string>();
+  /** Of {@link newLinks}, those last seen up. */
+  private readonly upLinks = new Set<string>();
   private settings: DataplaneSettings | undefined;
   private readonly counters: DataplaneStats = {
     transactions: 0,
@@ -228,7 +230,7 @@ export class Dataplane {
       this.linkMonitor = new LinkMonitor({
         ...(options.netns !== undefined ? { netns: options.netns } : {}),
         prefixes: () => this.settings?.interfacePrefixes ?? [],
-        onLink: (name) => this.onLink(name),
+        onLink: (name, up) => this.onLink(name, up),
       });
     }
   }
@@ -240,13 +242,17 @@ export class Dataplane {
   }
 
   /** A workload interface appeared or changed: its sysctls, then the routes that waited for it. */
-  private onLink(name: string): void {
+  private onLink(name: string, up: boolean): void {
     const first = this.newLinks.size === 0;
     this.newLinks.add(name);
+    if (up) this.upLinks.add(name);
+    else this.upLinks.delete(name);
     if (!first) return; // one job handles the burst
     void this.serialise(async () => {
       const names = [...this.newLinks];
+      const upNames = new Set(this.upLinks);
       this.newLinks.clear();
+      this.upLinks.clear();
       const ipv6 = this.settings?.ipv6Enabled ?? false;
       for (const iface of names) {
         try {
@@ -256,8 +262,10 @@ export class Dataplane {
         }
       }
       // A device that went down lost its routes in the kernel (one deleted and made again under
-      // the same name too), behind the route driver's view: then the routes are read again.
-      const stale = this.routeDriver.hasRoutesVia(new Set(names));
+      // the same name too), behind the route driver's view: once it is up, the routes are read
+      // again. Not on a down event: a veth being deleted reports one first, and nothing can be
+      // restored through a device that is down.
+      const stale = this.routeDriver.hasRoutesVia(upNames);
       if ((stale || this.routeRetry) && (this.inSync || this.writeBeforeInSync)) await this.applyRoutes(stale);
     });
   }

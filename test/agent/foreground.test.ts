@@ -81,4 +81,19 @@ describe('foreground work', () => {
     assert.equal(await written(), false, 'the deletion went through after the bound');
     await pub.stop(0);
   });
+
+  it('a host report waiting for an operation writes nothing once the agent stopped meanwhile', async () => {
+    const clock = new ManualClock();
+    const fg = new Foreground(clock);
+    const ds = new MemoryDatastore({ clock });
+    const pub = new StatusPublisher({ datastore: ds, config: defaultConfig('h1'), clock, now: () => 1_000_000, logger: silentLogger(), hostState: () => ({ inSync: true, ready: true, lastInSync: undefined }), foreground: fg });
+    const end = fg.begin();
+    const report = pub.reportHost();
+    await settle();
+    pub.pause(); // stopping while the report waits
+    end();
+    await report;
+    assert.equal((await ds.list(hostStatusPrefix('no-region', 'h1'))).items.length, 0, 'no host status written after the stop');
+    await pub.stop(0);
+  });
 });

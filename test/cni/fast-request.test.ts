@@ -43,6 +43,9 @@ describe('the thin client request, the short way: parsing', () => {
     for (const length of ['', 'x', '-1', '1e3', '1234567890']) {
       assert.equal(parseFastHead(`POST /v1/cni HTTP/1.1\r\nHost: m\r\nContent-Length: ${length}`, 1e12), undefined, length);
     }
+    for (const line of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      assert.equal(parseFastHead(`${line}\r\nHost: m\r\nContent-Length: 0\r\nX-CNI_COMMAND: ADD`, 1024), undefined, `inherited member ${line}`);
+    }
     assert.equal(parseFastHead('POST /v1/cni HTTP/1.1\r\nHost: margay', 1024), undefined, 'no length');
     assert.equal(parseFastHead('POST /v1/cni HTTP/1.1\r\nContent-Length: 0', 1024), undefined, 'no host: node answers 400');
     assert.equal(parseFastHead(clientHead('/v1/cni', [], 1025), 1024), undefined, 'over the limit: node answers 413');
@@ -132,6 +135,11 @@ describe('the thin client request, the short way: the socket', () => {
     assert.match(tooLarge, /^HTTP\/1\.1 413 /);
     const noHost = await raw([`POST /v1/cni HTTP/1.1\r\nContent-Length: ${conf.length}\r\nConnection: close\r\n\r\n${conf}`]);
     assert.match(noHost, /^HTTP\/1\.1 400 /);
+    // A head ended by bare line feeds: node answers it (at once, not after the head's deadline).
+    const bareLf = await raw([`POST /v1/cni HTTP/1.1\nHost: x\nConnection: close\nContent-Length: ${conf.length}\nX-CNI_COMMAND: VERSION\n\n${conf}`]);
+    assert.match(bareLf, /^HTTP\/1\.1 (200|400) /);
+    const badLine = await raw([`constructor\r\nHost: x\r\nContent-Length: ${conf.length}\r\nX-CNI_COMMAND: ADD\r\n\r\n${conf}`]);
+    assert.match(badLine, /^HTTP\/1\.1 400 /);
   });
 
   it('two requests at once are answered each on its own connection', async () => {

@@ -20,8 +20,10 @@ describe('openstack host - detection and settings', () => {
 
 describe('openstack host - link monitor lines', () => {
   it('reads names of new, changed and deleted links', () => {
-    assert.deepEqual(parseLinkLine('12: tap1234567890a: <BROADCAST,MULTICAST,UP> mtu 1500 qdisc noop state DOWN'), { name: 'tap1234567890a', deleted: false });
-    assert.deepEqual(parseLinkLine('Deleted 12: tapx@if3: <BROADCAST> mtu 1500'), { name: 'tapx', deleted: true });
+    assert.deepEqual(parseLinkLine('12: tap1234567890a: <BROADCAST,MULTICAST,UP> mtu 1500 qdisc noop state DOWN'), { name: 'tap1234567890a', deleted: false, up: true });
+    assert.deepEqual(parseLinkLine('2: cali1@NONE: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN'), { name: 'cali1', deleted: false, up: false });
+    assert.deepEqual(parseLinkLine('3: cali2@if2: <NO-CARRIER,BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500'), { name: 'cali2', deleted: false, up: true });
+    assert.deepEqual(parseLinkLine('Deleted 12: tapx@if3: <BROADCAST> mtu 1500'), { name: 'tapx', deleted: true, up: false });
     assert.equal(parseLinkLine('    link/ether 8a:63:5c:b5:9e:39 brd ff:ff:ff:ff:ff:ff'), undefined);
   });
 });

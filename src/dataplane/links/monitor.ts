@@ -16,16 +16,19 @@ export interface LinkMonitorOptions {
   netns?: string;
   /** Workload interface prefixes (`cali`, `tap`): other links are not reported. */
   prefixes: () => readonly string[];
-  /** A workload interface exists (new, changed, or listed at start). */
-  onLink: (name: string) => void;
+  /** A workload interface exists (new, changed, or listed at start); `up`: administratively up (IFF_UP). */
+  onLink: (name: string, up: boolean) => void;
   /** Pause before restarting a monitor that exited (default 1000 ms). */
   restartMs?: number;
 }
 
-/** `12: tap123: <BROADCAST,…> mtu 1500 …` (and `Deleted 12: …`) → the name and whether it went. */
-export function parseLinkLine(line: string): { name: string; deleted: boolean } | undefined {
-  const m = /^(Deleted\s+)?\d+:\s+([^:@\s]+)(@[^:\s]+)?:/.exec(line.trim());
-  return m ? { name: m[2]!, deleted: m[1] !== undefined } : undefined;
+/**
+ * `12: tap123: <BROADCAST,…,UP> mtu 1500 …` (and `Deleted 12: …`) → the name, whether it went,
+ * and whether it is up (`UP` among its flags: the kernel takes routes through it).
+ */
+export function parseLinkLine(line: string): { name: string; deleted: boolean; up: boolean } | undefined {
+  const m = /^(Deleted\s+)?\d+:\s+([^:@\s]+)(@[^:\s]+)?:\s*(?:<([^>]*)>)?/.exec(line.trim());
+  return m ? { name: m[2]!, deleted: m[1] !== undefined, up: (m[4] ?? '').split(',').includes('UP') } : undefined;
 }
 
 /** See the file comment. */
@@ -76,7 +79,7 @@ export class LinkMonitor {
     lines.on('line', (line) => {
       const link = parseLinkLine(line);
       if (!link || link.deleted) return;
-      if (this.#o.prefixes().some((p) => link.name.startsWith(p))) this.#o.onLink(link.name);
+      if (this.#o.prefixes().some((p) => link.name.startsWith(p))) this.#o.onLink(link.name, link.up);
     });
   }
 }
