@@ -15,11 +15,10 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DataplaneUpdate } from '../src/calc/mod.ts';
 import { AheadStream } from '../src/dataplane/nftables/ahead-stream.ts';
 import { aheadScope } from '../src/dataplane/nftables/load-ahead.ts';
 import { NftablesManager } from '../src/dataplane/nftables/manager.ts';
-import { inProcessHost } from './fixtures/in-process.ts';
+import { recordFirstApply } from './fixtures/in-process.ts';
 
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 1000);
 const POLICIES = Number(process.env.BENCH_POLICIES ?? 5000);
@@ -32,24 +31,8 @@ const MAX_BATCH = 192 * 1024;
 const threadCpuMs = (): number => Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
 const load = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
-/** The first batch of updates the agent hands its dataplane. */
-async function recordFirstApply(): Promise<readonly DataplaneUpdate[]> {
-  let settle!: (u: readonly DataplaneUpdate[]) => void;
-  const first = new Promise<readonly DataplaneUpdate[]>((resolve) => (settle = resolve));
-  const host = await inProcessHost({
-    endpoints: ENDPOINTS,
-    policies: POLICIES,
-    dataplane: { apply: async (updates) => { settle(updates); return { ok: true }; }, resync: async () => ({ ok: true }) },
-  });
-  try {
-    await host.start();
-    return await first;
-  } finally {
-    await host.close();
-  }
-}
 
-const updates = await recordFirstApply();
+const updates = await recordFirstApply(ENDPOINTS, POLICIES);
 console.log(`${ENDPOINTS} local endpoints, ${POLICIES} policies: ${updates.length} updates, rendered and streamed ${ROUNDS} times`);
 for (let round = 1; round <= ROUNDS; round++) {
   const file = join(tmpdir(), `margay-ahead-encode-${process.pid}-${round}`);

@@ -10,32 +10,15 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import type { DataplaneUpdate } from '../src/calc/mod.ts';
 import { NftablesManager } from '../src/dataplane/nftables/manager.ts';
 import type { DesiredState } from '../src/dataplane/nftables/state.ts';
-import { inProcessHost } from './fixtures/in-process.ts';
+import { recordFirstApply } from './fixtures/in-process.ts';
 
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 1000);
 const POLICIES = Number(process.env.BENCH_POLICIES ?? 5000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const load = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
-/** The first batch of updates the agent hands its dataplane. */
-async function recordFirstApply(): Promise<readonly DataplaneUpdate[]> {
-  let settle!: (u: readonly DataplaneUpdate[]) => void;
-  const first = new Promise<readonly DataplaneUpdate[]>((resolve) => (settle = resolve));
-  const host = await inProcessHost({
-    endpoints: ENDPOINTS,
-    policies: POLICIES,
-    dataplane: { apply: async (updates) => { settle(updates); return { ok: true }; }, resync: async () => ({ ok: true }) },
-  });
-  try {
-    await host.start();
-    return await first;
-  } finally {
-    await host.close();
-  }
-}
 
 /** The rendered table as text, in a fixed order. */
 function dump(d: DesiredState): string {
@@ -59,7 +42,7 @@ function dump(d: DesiredState): string {
 const Manager: typeof NftablesManager = process.env.BENCH_BUILT
   ? ((await import(new URL('../dist/src/dataplane/nftables/manager.js', import.meta.url).href)) as { NftablesManager: typeof NftablesManager }).NftablesManager
   : NftablesManager;
-const updates = await recordFirstApply();
+const updates = await recordFirstApply(ENDPOINTS, POLICIES);
 console.log(`${ENDPOINTS} local endpoints, ${POLICIES} policies: ${updates.length} updates rendered by a fresh manager`);
 const times: number[] = [];
 // CPU time too: steadier than the wall clock on a busy machine.
