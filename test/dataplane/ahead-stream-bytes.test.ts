@@ -2,8 +2,8 @@
 // those of the encoder it replaced, message by message and as a whole. A rendered table of many
 // policies, lists and sets (rules with jumps, sets, maps, a comment in UTF-8, one too long for
 // netlink, sets netlink cannot fill), streamed in parts as the agent streams it, read back: every
-// rule and chain message equals the one built attribute by attribute (netlink-rule.ts
-// `ruleMessage` of rule-encode.ts's expressions, the comment's user data built here), and the whole
+// rule and chain message equals the one built attribute by attribute (`ruleMessage` below, of
+// rule-encode.ts's expressions, the comment's user data built here), and the whole
 // file hashes to what the encoder before session 11 wrote for the same table (batch boundaries,
 // order and all).
 import assert from 'node:assert/strict';
@@ -16,8 +16,7 @@ import type { DataplaneUpdate } from '../../src/calc/model.ts';
 import { AheadStream } from '../../src/dataplane/nftables/ahead-stream.ts';
 import { aheadScope } from '../../src/dataplane/nftables/load-ahead.ts';
 import { NftablesManager } from '../../src/dataplane/nftables/manager.ts';
-import { NftMsg, nftMessage, NLM_F_CREATE, stringAttr } from '../../src/dataplane/nftables/netlink-attr.ts';
-import { ruleMessage } from '../../src/dataplane/nftables/netlink-rule.ts';
+import { attr, nested, NftMsg, nftMessage, NLM_F_APPEND, NLM_F_CREATE, stringAttr } from '../../src/dataplane/nftables/netlink-attr.ts';
 import { forEachReference } from '../../src/dataplane/nftables/rule-references.ts';
 import { encodeExpressions } from '../../src/dataplane/nftables/rule-encode.ts';
 import { parseRule } from '../../src/dataplane/nftables/rule-parse.ts';
@@ -25,6 +24,11 @@ import { ruleComment, type DesiredState } from '../../src/dataplane/nftables/sta
 import { ipPortSet, ipSet, policy, port, settings, tier, workload, type RuleSpec } from './updates.ts';
 
 const TABLE = { family: 'inet', name: 'margay' };
+
+/** The reference: a rule appended to a chain built attribute by attribute (NFTA_RULE_TABLE, _CHAIN, _EXPRESSIONS, _USERDATA; nft 1.0.6's order). */
+function ruleMessage(table: string, chain: string, exprs: Buffer[], userdata: Buffer): Buffer {
+  return nftMessage(NftMsg.newRule, NLM_F_CREATE | NLM_F_APPEND, [stringAttr(1, table), stringAttr(2, chain), nested(4, exprs), attr(7, userdata)]);
+}
 const dir = mkdtempSync(join(tmpdir(), 'mg-ahead-bytes-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;

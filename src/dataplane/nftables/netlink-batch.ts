@@ -42,7 +42,7 @@ import {
   VERDICTS,
   writeStringAttr,
 } from './netlink-attr.ts';
-import { EXPR_DATA, EXPR_NAME, flushMessage, LIST_ELEM, ruleMessage, RuleExpressions, writeRule } from './netlink-rule.ts';
+import { EXPR_DATA, EXPR_NAME, flushMessage, LIST_ELEM, RuleExpressions, writeRule } from './netlink-rule.ts';
 import { CONCAT_INTERVAL_KEYS, encodeConcatIntervals, encodeIntervals, intervalMessage, NFT_SET_CONCAT, NFT_SET_INTERVAL, type Range } from './netlink-intervals.ts';
 import {
   encodeVerdict,
@@ -55,7 +55,7 @@ import {
   NFTA_SET_ELEM_LIST_SET_ID,
   NFTA_SET_ELEM_LIST_TABLE,
 } from './netlink-keys.ts';
-import { commentUserdata, encodeExpressions } from './rule-encode.ts';
+import { encodeExpressions } from './rule-encode.ts';
 import { parseRule } from './rule-parse.ts';
 import type { BaseChainSpec } from './state.ts';
 
@@ -294,8 +294,7 @@ function encodeBaseChain(table: string, name: string, base: BaseChainSpec): Buff
 function encodeVmapRule(table: string, chain: string, body: string, comment: string, id: () => number): Buffer[] | undefined {
   const m = VMAP_RULE.exec(body);
   const key = m && ANONYMOUS_MAP_KEYS[m[1]!];
-  const userdata = commentUserdata(comment);
-  if (!m || !key || !userdata) return undefined;
+  if (!m || !key) return undefined;
   const elements: Array<{ key: string; verdict: string }> = [];
   for (const item of m[2]!.split(',')) {
     const [k, v, extra] = item.split(' : ').map((t) => t.trim());
@@ -326,7 +325,8 @@ function encodeVmapRule(table: string, chain: string, body: string, comment: str
     stringAttr(EXPR_NAME, 'lookup'),
     nested(EXPR_DATA, [u32Attr(2, 1), u32Attr(3, 0), stringAttr(1, ANONYMOUS_MAP_NAME), u32Attr(4, setId)]),
   ]);
-  return [set, elems, ruleMessage(table, chain, [...loadBytes, lookup], userdata)];
+  const rule = writeRule(table, chain, { head: Buffer.concat([...loadBytes, lookup]) }, comment);
+  return rule && [set, elems, rule];
 }
 
 /** `80 : goto a`, `8000-8100 : goto b` as port ranges [first, last + 1) with their verdicts; undefined when one is not. */
@@ -364,8 +364,7 @@ const SET_RULE = /^(.*?)\b(icmpv6 type) \{ (\d{1,3}(?:, \d{1,3})*) \}( .*)?$/;
 function encodeSetRule(table: string, chain: string, body: string, comment: string, id: () => number): Buffer[] | undefined {
   const m = SET_RULE.exec(body);
   const key = m && ANONYMOUS_SET_KEYS[m[2]!];
-  const userdata = commentUserdata(comment);
-  if (!m || !key || !userdata) return undefined;
+  if (!m || !key) return undefined;
   const values = m[3]!.split(', ').map(Number);
   if (values.some((v) => v > 255) || new Set(values).size !== values.length) return undefined;
   // The rule as a lookup of a named set, renamed to the anonymous one.
@@ -393,7 +392,8 @@ function encodeSetRule(table: string, chain: string, body: string, comment: stri
     u32Attr(NFTA_SET_ELEM_LIST_SET_ID, setId),
     nested(NFTA_SET_ELEM_LIST_ELEMENTS, elements),
   ]);
-  return [set, elems, ruleMessage(table, chain, encoded, userdata)];
+  const rule = writeRule(table, chain, { head: Buffer.concat(encoded) }, comment);
+  return rule && [set, elems, rule];
 }
 
 /** NEWCHAIN's header and nfgenmsg (`add chain`) as nft sends them, but for the message's length. */

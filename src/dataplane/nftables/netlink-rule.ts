@@ -5,7 +5,7 @@
  * rest ({@link RuleExpressions}), and a rule can be written in place into a batch being filled
  * (the cold start's stream, ahead-stream.ts).
  */
-import { attr, CHAIN_VERDICTS, endAttr, nested, NftMsg, nftMessage, NLA_F_NESTED, NLM_F_APPEND, NLM_F_CREATE, stringAttr, writeStringAttr, writeU32Attr } from './netlink-attr.ts';
+import { CHAIN_VERDICTS, endAttr, NftMsg, nftMessage, NLA_F_NESTED, NLM_F_APPEND, NLM_F_CREATE, stringAttr, writeStringAttr, writeU32Attr } from './netlink-attr.ts';
 import { encodeExpressions, writeCommentUserdata } from './rule-encode.ts';
 import { isChainName, parseRule, type Expr } from './rule-parse.ts';
 
@@ -121,15 +121,6 @@ function writeJump(buf: Buffer, at: number, jump: NonNullable<RuleExprs['jump']>
   return endAttr(buf, at, p, LIST_ELEM | NLA_F_NESTED);
 }
 
-/** A rule appended to a chain from its encoded expressions and comment user data (nft 1.0.6's attribute order). */
-export function ruleMessage(table: string, chain: string, exprs: Buffer[], userdata: Buffer): Buffer {
-  return nftMessage(NftMsg.newRule, NLM_F_CREATE | NLM_F_APPEND, [
-    stringAttr(RULE_TABLE, table),
-    stringAttr(RULE_CHAIN, chain),
-    nested(RULE_EXPRESSIONS, exprs),
-    attr(RULE_USERDATA, userdata),
-  ]);
-}
 
 /** A chain's rules deleted (`flush chain`: DELRULE without a handle). */
 export function flushMessage(table: string, chain: string): Buffer {
