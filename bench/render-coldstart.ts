@@ -6,7 +6,9 @@
  * rule bodies, descriptions and fingerprints, sets, maps) to compare renderers byte for byte.
  * BENCH_BUILT=1 renders with the compiled manager (dist/, `npm run build` first): the agent's bundle
  * runs compiled code, and tsx's name-keeping wrappers add ~20% to a cold render.
- * BENCH_CPU_PROF=<file> profiles the first round (the cold one, as in a cold start). Asserts nothing. Run: npx tsx bench/render-coldstart.ts
+ * BENCH_CPU_PROF=<file> profiles the first round (the cold one, as in a cold start); BENCH_ALLOC=<file> writes a
+ * sampling heap profile of everything the first round allocates, collected objects included (what feeds
+ * the garbage collector). Asserts nothing. Run: npx tsx bench/render-coldstart.ts
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -56,6 +58,12 @@ for (let round = 1; round <= ROUNDS; round++) {
     await profile.post('Profiler.enable');
     await profile.post('Profiler.start');
   }
+  const alloc = round === 1 && process.env.BENCH_ALLOC ? new Session() : undefined;
+  if (alloc) {
+    alloc.connect();
+    await alloc.post('HeapProfiler.enable');
+    await alloc.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  }
   const t = performance.now();
   const cpu = process.cpuUsage();
   for (const u of updates) m.onUpdate(u);
@@ -64,6 +72,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   const used = process.cpuUsage(cpu);
   cpuTimes.push((used.user + used.system) / 1000);
   if (profile) writeFileSync(process.env.BENCH_CPU_PROF!, JSON.stringify((await profile.post('Profiler.stop')).profile));
+  if (alloc) writeFileSync(process.env.BENCH_ALLOC!, JSON.stringify((await alloc.post('HeapProfiler.stopSampling')).profile));
   last = m;
   console.log(`round ${round}: ${times[times.length - 1]!.toFixed(0)} ms, CPU ${cpuTimes[cpuTimes.length - 1]!.toFixed(0)} ms (load ${load()})`);
 }

@@ -68,6 +68,13 @@ export class EndpointManager implements Manager {
   #renderedHostEntries = new Map<string, Set<string>>(); // map → keys
   #wildcard: WildcardChains = {};
   #wildcardChanged = false;
+  /**
+   * Shared chain names by tier plan list, then by direction and profiles: the graph hands the
+   * workloads with the same policies one tier plan list, so a cold start's 2,000 lookups (1,000
+   * workloads, two directions) make and hash ~200 list keys instead of 2,000 (each a JSON text of
+   * up to 50 policies).
+   */
+  readonly #listNames = new WeakMap<WorkloadEndpointPlan['tiers'], Map<string, string>>();
 
   constructor(table: NftTable) {
     this.#table = table;
@@ -195,7 +202,7 @@ export class EndpointManager implements Manager {
 
   /** The shared chain of `ep`'s policy list in `dir` (rendered at the end of the flush when new). */
   #useList(ep: WorkloadEndpointPlan, dir: 'ingress' | 'egress', key: string): string {
-    const name = policyListChain(dir === 'egress' ? 'fw' : 'tw', policyListKey(ep, dir));
+    const name = this.#listName(ep, dir);
     let list = this.#lists.get(name);
     if (!list) {
       const policies = new Set([...ep.tiers.flatMap((t) => t[dir]), ...ep.profiles]);
@@ -203,6 +210,23 @@ export class EndpointManager implements Manager {
       this.#lists.set(name, list);
     }
     list.users.add(key);
+    return name;
+  }
+
+  /** The shared chain of `ep`'s policy list in `dir` (its name: the hash of {@link policyListKey}). */
+  #listName(ep: WorkloadEndpointPlan, dir: 'ingress' | 'egress'): string {
+    // The profiles joined by line feeds: remembered only when no name holds one (no two lists share a text).
+    const memo = !ep.profiles.some((p) => p.includes('\n'));
+    const byRest = memo ? this.#listNames.get(ep.tiers) : undefined;
+    const rest = memo ? `${dir}\n${ep.profiles.join('\n')}` : '';
+    let name = byRest?.get(rest);
+    if (name === undefined) {
+      name = policyListChain(dir === 'egress' ? 'fw' : 'tw', policyListKey(ep, dir));
+      if (memo) {
+        if (byRest === undefined) this.#listNames.set(ep.tiers, new Map([[rest, name]]));
+        else byRest.set(rest, name);
+      }
+    }
     return name;
   }
 

@@ -8,6 +8,7 @@
  */
 import type {
   CompiledPolicy,
+  CompiledRule,
   DataplaneSettings,
   FailsafePort,
   HostEndpointPlan,
@@ -17,7 +18,7 @@ import type {
 import { disjointNets, type Family, formatCidr, parseCidrOrIp } from '../../net/mod.ts';
 import { BaseChains, DispatchMaps, interfaceChain, natSetName, StaticChains, workloadSourceSet, type InterfaceChainKind } from './names.ts';
 import { dispatchTier, sequenceRules, type Guard } from './render-dispatch.ts';
-import { renderRule, type RuleRenderContext } from './render-rules.ts';
+import { renderRuleInto, type RuleRenderContext } from './render-rules.ts';
 import { hex, type MarkBits } from './settings.ts';
 import { rule, type ChainSpec, type RenderedRule } from './state.ts';
 
@@ -53,10 +54,12 @@ export function renderPolicyChains(
   ctx: ChainRenderContext,
 ): { ingress: ChainSpec; egress: ChainSpec } {
   const flavor = policy.doNotTrack ? 'untracked' : 'normal';
-  return {
-    ingress: { name: ingressName, rules: policy.ingress.flatMap((r) => renderRule(r, flavor, ctx)) },
-    egress: { name: egressName, rules: policy.egress.flatMap((r) => renderRule(r, flavor, ctx)) },
+  const render = (rules: readonly CompiledRule[]): RenderedRule[] => {
+    const out: RenderedRule[] = [];
+    for (let i = 0; i < rules.length; i++) renderRuleInto(out, rules[i] as CompiledRule, flavor, ctx);
+    return out;
   };
+  return { ingress: { name: ingressName, rules: render(policy.ingress) }, egress: { name: egressName, rules: render(policy.egress) } };
 }
 
 /**

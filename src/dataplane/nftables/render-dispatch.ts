@@ -44,11 +44,16 @@ const ALL_PORTS: PortRange = { first: 0, last: 65535 };
 
 /** The guard of a policy's rules in one direction. */
 export function policyGuard(rules: readonly CompiledRule[]): Guard {
+  // The map made only once no rule says `any` (indexed: no iterator per call in cold code).
+  for (let i = 0; i < rules.length; i++) {
+    const m = (rules[i] as CompiledRule).match;
+    const p = m.protocol;
+    if (p === undefined || !PORT_PROTOCOLS.has(p) || (m.dst.namedPortIpSets?.length ?? 0) > 0) return 'any';
+  }
   const out = new Map<number, PortRange[]>();
   for (const r of rules) {
     const m = r.match;
-    const p = m.protocol;
-    if (p === undefined || !PORT_PROTOCOLS.has(p) || (m.dst.namedPortIpSets?.length ?? 0) > 0) return 'any';
+    const p = m.protocol as number;
     const ports = m.dst.ports && m.dst.ports.length > 0 ? m.dst.ports : [ALL_PORTS];
     let list = out.get(p);
     if (!list) out.set(p, (list = []));

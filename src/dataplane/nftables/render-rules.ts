@@ -18,7 +18,7 @@
  * a chain of `!=` conditions. Only lists longer than {@link MAX_INLINE} use an anonymous set.
  */
 import type { CompiledRule, EndpointMatch, IcmpMatch, MatchCriteria, PortRange } from '../../calc/mod.ts';
-import { disjointNets, type Family } from '../../net/mod.ts';
+import { type DisjointNets, disjointNets, type Family } from '../../net/mod.ts';
 import type { SetKind } from './names.ts';
 import { hex, type MarkBits } from './settings.ts';
 import { rule, type RenderedRule } from './state.ts';
@@ -63,22 +63,27 @@ function sideIsFamilySpecific(s: EndpointMatch): boolean {
   );
 }
 
-/** The families a rule is written for; `[null]` means once, family-neutral. */
-export function ruleFamilies(m: MatchCriteria, enabled: readonly Family[]): (Family | null)[] {
+const FAMILY_NEUTRAL: readonly (Family | null)[] = Object.freeze([null]);
+const NO_FAMILIES: readonly (Family | null)[] = Object.freeze([]);
+
+/** The families a rule is written for; `[null]` means once, family-neutral. Only read (it may be `enabled` itself). */
+export function ruleFamilies(m: MatchCriteria, enabled: readonly Family[]): readonly (Family | null)[] {
   const hasIcmp = m.icmp !== undefined || m.notIcmp !== undefined;
   const specific = m.ipVersion !== undefined || hasIcmp || sideIsFamilySpecific(m.src) || sideIsFamilySpecific(m.dst);
+  // Most rules: no IP version, no ICMP; no copy of the list for each of them.
+  if (m.ipVersion === undefined && !hasIcmp) return specific ? enabled : enabled.length > 0 ? FAMILY_NEUTRAL : NO_FAMILIES;
   let fams: Family[] = [...enabled];
   if (m.ipVersion !== undefined) fams = fams.filter((f) => f === m.ipVersion);
   if (hasIcmp) {
     const icmpFamily: Family = m.protocol === 58 ? 6 : m.protocol === 1 ? 4 : (m.ipVersion ?? 4);
     fams = fams.filter((f) => f === icmpFamily);
   }
-  if (!specific) return fams.length > 0 ? [null] : [];
+  if (!specific) return fams.length > 0 ? FAMILY_NEUTRAL : NO_FAMILIES;
   return fams;
 }
 
 /** Sorts and merges port ranges into disjoint items: `80`, `1000-2000`. */
-export function portItems(ports: PortRange[]): string[] {
+export function portItems(ports: readonly PortRange[]): string[] {
   const sorted = ports.map((p) => ({ first: Math.min(p.first, p.last), last: Math.max(p.first, p.last) })).sort((a, b) => a.first - b.first);
   const merged: PortRange[] = [];
   for (const p of sorted) {
@@ -95,7 +100,7 @@ export function portLiteral(ports: PortRange[]): string {
 }
 
 /** One element as is, several as an anonymous set. */
-export function setLiteral(items: string[]): string {
+export function setLiteral(items: readonly string[]): string {
   return items.length === 1 ? (items[0] as string) : `{ ${items.join(', ')} }`;
 }
 
@@ -105,7 +110,7 @@ export function netLiteral(cidrs: string[]): string {
 }
 
 /** `expr != a expr != b …` for short lists, `expr != { a, b, … }` for long ones. */
-export function notInList(expr: string, items: string[]): string[] {
+export function notInList(expr: string, items: readonly string[]): string[] {
   if (items.length === 0) return [];
   if (items.length > MAX_INLINE) return [`${expr} != ${setLiteral(items)}`];
   return items.map((i) => `${expr} != ${i}`);
@@ -115,23 +120,74 @@ function addrExpr(fam: Family, dir: 'saddr' | 'daddr'): string {
   return `${fam === 4 ? 'ip' : 'ip6'} ${dir}`;
 }
 
-function familyNets(nets: string[], fam: Family, ctx: RuleRenderContext): string[] {
-  const c = disjointNets(nets);
-  for (const bad of c.invalid) ctx.warn?.(`ignoring invalid CIDR ${JSON.stringify(bad)} in a rule`);
-  return fam === 4 ? c.v4 : c.v6;
+/** A list of nets as disjoint nets, and the address conditions made of them (by expression). */
+interface NetsEntry {
+  nets: DisjointNets;
+  /** `ip saddr 10.0.0.0/8`, … by address expression (`ip saddr`, `ip6 daddr`, …), made on first use. */
+  conds: Map<string, readonly string[]>;
+}
+
+/**
+ * Lists of nets by their text: a cold start renders thousands of rules whose nets are a few
+ * hundred distinct lists, and parsing, sorting and formatting them again for each rule was a
+ * sixth of the policy render's allocations. Bounded (cleared when full); what it holds is only read.
+ */
+const NETS = new Map<string, NetsEntry>();
+const NETS_MAX = 4096;
+
+function netsEntry(nets: readonly string[]): NetsEntry {
+  // Joined by line feeds: remembered only when no element holds one (two lists never share a text).
+  const key = nets.length === 1 ? (nets[0] as string) : nets.join('\n');
+  const memo = !nets.some((n) => n.includes('\n'));
+  let e = memo ? NETS.get(key) : undefined;
+  if (e === undefined) {
+    e = { nets: disjointNets(nets), conds: new Map() };
+    if (memo) {
+      if (NETS.size >= NETS_MAX) NETS.clear();
+      NETS.set(key, e);
+    }
+  }
+  return e;
+}
+
+/** The disjoint nets of one family (warning about the invalid ones, at every use as before). */
+function familyNets(e: NetsEntry, fam: Family, ctx: RuleRenderContext): readonly string[] {
+  for (const bad of e.nets.invalid) ctx.warn?.(`ignoring invalid CIDR ${JSON.stringify(bad)} in a rule`);
+  return fam === 4 ? e.nets.v4 : e.nets.v6;
+}
+
+/** `<addr> <net>` for each disjoint net of the address's family (shared, only read). */
+function netConds(e: NetsEntry, addr: string, nets: readonly string[]): readonly string[] {
+  let conds = e.conds.get(addr);
+  if (conds === undefined) e.conds.set(addr, (conds = nets.map((n) => `${addr} ${n}`)));
+  return conds;
 }
 
 interface SideOutput {
   /** Conditions that must all hold. */
   conds: string[];
-  /** OR-dimensions: the rule holds when one alternative of each holds. */
-  alternatives: string[][];
+  /** OR-dimensions: the rule holds when one alternative of each holds (only read: they may be shared). */
+  alternatives: (readonly string[])[];
   /** Rules to run before the rule (the scratch-mark OR of ports and named ports). */
   prelude: string[];
 }
 
 /** The output of a side that matches on nothing (most sources); shared, never changed. */
 const NO_SIDE: SideOutput = Object.freeze({ conds: [], alternatives: [], prelude: [] });
+
+/**
+ * `th dport 80`, … for a list of ports, by the list (the rule compiler shares the port lists of
+ * equal rules: a cold start's 5,000 policies name a few) and direction; shared, only read.
+ */
+const PORT_CONDS = new WeakMap<readonly PortRange[], { sport?: readonly string[]; dport?: readonly string[] }>();
+
+function portConds(ports: readonly PortRange[], portDir: 'sport' | 'dport'): readonly string[] {
+  let e = PORT_CONDS.get(ports);
+  if (e === undefined) PORT_CONDS.set(ports, (e = {}));
+  let conds = e[portDir];
+  if (conds === undefined) e[portDir] = conds = portItems(ports).map((p) => `th ${portDir} ${p}`);
+  return conds;
+}
 
 function sideIsEmpty(s: EndpointMatch): boolean {
   return !sideIsFamilySpecific(s) && !present(s.ports) && !present(s.notPorts);
@@ -148,20 +204,21 @@ function renderSide(
   const portDir = which === 'src' ? 'sport' : 'dport';
   const bit = which === 'src' ? ctx.marks.scratch0 : ctx.marks.scratch1;
   const out: SideOutput = { conds: [], alternatives: [], prelude: [] };
-  const portExpr = `th ${portDir}`;
+  const portExpr = which === 'src' ? 'th sport' : 'th dport';
   if (present(s.notPorts)) out.conds.push(...notInList(portExpr, portItems(s.notPorts)));
   if (fam === null) {
     // Family-neutral: only port conditions can be present here.
-    if (present(s.ports)) out.alternatives.push(portItems(s.ports).map((p) => `${portExpr} ${p}`));
+    if (present(s.ports)) out.alternatives.push(portConds(s.ports, portDir));
     return out;
   }
   const addr = addrExpr(fam, dir);
   if (present(s.nets)) {
-    const nets = familyNets(s.nets, fam, ctx);
+    const e = netsEntry(s.nets);
+    const nets = familyNets(e, fam, ctx);
     if (nets.length === 0) return null;
-    out.alternatives.push(nets.map((n) => `${addr} ${n}`));
+    out.alternatives.push(netConds(e, addr, nets));
   }
-  if (present(s.notNets)) out.conds.push(...notInList(addr, familyNets(s.notNets, fam, ctx)));
+  if (present(s.notNets)) out.conds.push(...notInList(addr, familyNets(netsEntry(s.notNets), fam, ctx)));
   for (const id of s.ipSets ?? []) {
     const name = ctx.setName('net', fam, id);
     if (name === undefined) return null;
@@ -178,7 +235,7 @@ function renderSide(
   }
   if (present(s.namedPortIpSets) && named.length === 0 && !present(s.ports)) return null;
   if (named.length === 0) {
-    if (present(s.ports)) out.alternatives.push(portItems(s.ports).map((p) => `${portExpr} ${p}`));
+    if (present(s.ports)) out.alternatives.push(portConds(s.ports, portDir));
   } else if (named.length === 1 && !present(s.ports)) {
     out.conds.push(named[0] as string);
   } else {
@@ -199,7 +256,7 @@ function renderSide(
  * Expands OR-dimensions into rules (their cartesian product), first folding the longest
  * dimensions into anonymous sets until at most {@link MAX_INLINE} rules remain.
  */
-export function expandAlternatives(dims: string[][]): string[][] {
+export function expandAlternatives(dims: readonly (readonly string[])[]): string[][] {
   // Most rules have no OR-dimension or single alternatives: one combination, built without copies.
   if (dims.every((d) => d.length === 1)) return [dims.map((d) => d[0] as string)];
   const work = dims.map((d) => [...d]);
@@ -215,7 +272,7 @@ export function expandAlternatives(dims: string[][]): string[][] {
 }
 
 /** `[ "ip saddr a", "ip saddr b" ]` → `ip saddr { a, b }` (all alternatives share one expression). */
-function foldToSet(alts: string[]): string {
+function foldToSet(alts: readonly string[]): string {
   const split = alts.map((a) => {
     const i = a.lastIndexOf(' ');
     return [a.slice(0, i), a.slice(i + 1)] as const;
@@ -252,15 +309,24 @@ export function sanitizeLogPrefix(prefix: string): string {
   return p.slice(0, 127);
 }
 
+/** The verdict texts that depend on the mark bits only, by mark bits (every rule of a policy ends in one). */
+const VERDICTS = new WeakMap<MarkBits, { accept: number; pass: number; allow: string; allowUntracked: string; passText: string }>();
+
 /** The verdict part of a rule. */
 export function actionText(r: CompiledRule, flavor: PolicyFlavor, ctx: RuleRenderContext): string {
   switch (r.action) {
     case 'allow':
-      return `${flavor === 'untracked' ? 'notrack ' : ''}meta mark set meta mark | ${hex(ctx.marks.accept)} return`;
+    case 'pass': {
+      const { accept, pass } = ctx.marks;
+      let v = VERDICTS.get(ctx.marks);
+      if (v === undefined || v.accept !== accept || v.pass !== pass) {
+        const allow = `meta mark set meta mark | ${hex(accept)} return`;
+        VERDICTS.set(ctx.marks, (v = { accept, pass, allow, allowUntracked: `notrack ${allow}`, passText: `meta mark set meta mark | ${hex(pass)} return` }));
+      }
+      return r.action === 'pass' ? v.passText : flavor === 'untracked' ? v.allowUntracked : v.allow;
+    }
     case 'deny':
       return 'counter drop';
-    case 'pass':
-      return `meta mark set meta mark | ${hex(ctx.marks.pass)} return`;
     case 'log':
       return `log prefix "${sanitizeLogPrefix(r.logPrefix ?? ctx.logPrefix)}" counter`;
   }
@@ -288,30 +354,60 @@ function namesAddress(side: SideOutput): boolean {
 
 /** Renders one compiled rule as zero or more nftables rules, in order. */
 export function renderRule(r: CompiledRule, flavor: PolicyFlavor, ctx: RuleRenderContext, desc?: string): RenderedRule[] {
-  const m = r.match;
   const out: RenderedRule[] = [];
+  renderRuleInto(out, r, flavor, ctx, desc);
+  return out;
+}
+
+/**
+ * {@link renderRule}, appending to `out` (a policy's chain collects its rules in one array). At a
+ * cold start this runs for 10,000 rules in code not yet optimized: conditions are collected
+ * without spreads or intermediate lists, the most common shape (no OR-dimension, or one) joined
+ * directly.
+ */
+export function renderRuleInto(out: RenderedRule[], r: CompiledRule, flavor: PolicyFlavor, ctx: RuleRenderContext, desc?: string): void {
+  const m = r.match;
   const d = desc ?? `${r.origin.policy} ${r.origin.direction} ${r.origin.index}${r.httpNotEnforced ? ' http-not-enforced' : ''}`;
-  for (const fam of ruleFamilies(m, ctx.families)) {
-    const conds: string[] = [];
-    if (m.protocol !== undefined) conds.push(`meta l4proto ${m.protocol}`);
-    else if (usesPorts(m)) conds.push(`meta l4proto @${PORT_PROTOCOLS_SET}`);
-    if (m.notProtocol !== undefined) conds.push(`meta l4proto != ${m.notProtocol}`);
-    conds.push(...icmpConds(m, fam));
+  const families = ruleFamilies(m, ctx.families);
+  for (let f = 0; f < families.length; f++) {
+    const fam = families[f] as Family | null;
     const src = renderSide(m.src, 'src', fam, ctx);
     if (!src) continue;
     const dst = renderSide(m.dst, 'dst', fam, ctx);
     if (!dst) continue;
-    if (fam !== null && !(m.icmp || m.notIcmp) && !namesAddress(src) && !namesAddress(dst)) conds.unshift(`meta nfproto ${fam === 4 ? 'ipv4' : 'ipv6'}`);
-    for (const p of [...src.prelude, ...dst.prelude]) out.push(rule(p, `${d} or-ports`));
+    const conds: string[] = [];
+    if (fam !== null && !(m.icmp || m.notIcmp) && !namesAddress(src) && !namesAddress(dst)) conds.push(`meta nfproto ${fam === 4 ? 'ipv4' : 'ipv6'}`);
+    if (m.protocol !== undefined) conds.push(`meta l4proto ${m.protocol}`);
+    else if (usesPorts(m)) conds.push(`meta l4proto @${PORT_PROTOCOLS_SET}`);
+    if (m.notProtocol !== undefined) conds.push(`meta l4proto != ${m.notProtocol}`);
+    if (m.icmp !== undefined || m.notIcmp !== undefined) conds.push(...icmpConds(m, fam));
+    // Indexed loops: for...of makes an iterator object per loop in code not yet optimized.
+    for (let i = 0; i < src.prelude.length; i++) out.push(rule(src.prelude[i] as string, `${d} or-ports`));
+    for (let i = 0; i < dst.prelude.length; i++) out.push(rule(dst.prelude[i] as string, `${d} or-ports`));
     const action = actionText(r, flavor, ctx);
     // The fixed conditions, joined once for all combinations (no condition is empty, so joining
     // in parts gives the same text).
-    const head = [...conds, ...keepNegationsApart(src.conds, dst.conds), ...dst.conds].join(' ');
-    for (const combo of expandAlternatives([...src.alternatives, ...dst.alternatives])) {
+    const srcConds = keepNegationsApart(src.conds, dst.conds);
+    for (let i = 0; i < srcConds.length; i++) conds.push(srcConds[i] as string);
+    for (let i = 0; i < dst.conds.length; i++) conds.push(dst.conds[i] as string);
+    const head = conds.join(' ');
+    const dims = src.alternatives.length === 0 ? dst.alternatives : dst.alternatives.length === 0 ? src.alternatives : [...src.alternatives, ...dst.alternatives];
+    if (dims.length === 0) {
+      out.push(rule(head === '' ? action : `${head} ${action}`, d));
+      continue;
+    }
+    if (dims.length === 1) {
+      // One OR-dimension (a list of ports, of nets): one rule per alternative, or one with a set.
+      const alts = dims[0] as readonly string[];
+      if (alts.length <= MAX_INLINE) {
+        for (let i = 0; i < alts.length; i++) out.push(rule(head === '' ? `${alts[i]} ${action}` : `${head} ${alts[i]} ${action}`, d));
+        continue;
+      }
+    }
+    for (const combo of expandAlternatives(dims)) {
       // Alternatives go where the single condition would be: after the fixed conditions of their side.
       const tail = combo.length === 0 ? action : `${combo.join(' ')} ${action}`;
       out.push(rule(head === '' ? tail : `${head} ${tail}`, d));
     }
   }
-  return out;
 }

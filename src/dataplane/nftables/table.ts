@@ -31,6 +31,9 @@ export interface IpSetShape {
   families: Map<Family, boolean>;
 }
 
+const IPV4_ONLY: readonly Family[] = Object.freeze([4]);
+const BOTH_FAMILIES: readonly Family[] = Object.freeze([4, 6]);
+
 /** The shared desired table and its reference book. */
 export class NftTable {
   readonly desired = new DesiredState();
@@ -63,9 +66,9 @@ export class NftTable {
     this.#warn?.(message);
   }
 
-  /** The families rules and sets are written for. */
-  families(): Family[] {
-    return this.settings.ipv6Enabled ? [4, 6] : [4];
+  /** The families rules and sets are written for (shared, only read). */
+  families(): readonly Family[] {
+    return this.settings.ipv6Enabled ? BOTH_FAMILIES : IPV4_ONLY;
   }
 
   /** A fresh, empty reference record. */
