@@ -152,6 +152,26 @@ describe('dataplane manager - desired state', () => {
     assert.deepEqual(listChains(m), []);
   });
 
+  it('names the list chain of workloads that share a tier plan list by their profiles too', () => {
+    // The endpoint manager remembers list names by tier plan list (the graph shares one among the
+    // workloads with the same policies): the profiles still tell the lists apart.
+    const m = manager();
+    const tiers = [tier('default', { ingress: ['np/a/web'] })];
+    const w = (key: string, iface: string, ip: string, profiles: string[]) => workload(key, iface, [ip], { tiers, profiles });
+    feed(m, [WEB, ipSet('s:all', []), w('a/w1', 'cali1', '10.0.0.1/32', ['pro/kns.a']), w('a/w2', 'cali2', '10.0.0.2/32', ['pro/kns.a']), w('a/w3', 'cali3', '10.0.0.3/32', ['pro/kns.b'])]);
+    assert.equal(listChain(m, 'to-wl', 'cali1'), listChain(m, 'to-wl', 'cali2'));
+    assert.notEqual(listChain(m, 'to-wl', 'cali1'), listChain(m, 'to-wl', 'cali3'));
+    assert.notEqual(listChain(m, 'to-wl', 'cali1'), listChain(m, 'from-wl', 'cali1'));
+    // Profile names with a line feed are not remembered by a joined text: ['x\ny'] is not ['x', 'y'].
+    feed(m, [w('a/w4', 'cali4', '10.0.0.4/32', ['pro/x\npro/y']), w('a/w5', 'cali5', '10.0.0.5/32', ['pro/x', 'pro/y'])]);
+    assert.notEqual(listChain(m, 'to-wl', 'cali4'), listChain(m, 'to-wl', 'cali5'));
+    // The same names as a manager that remembers nothing yet gives them.
+    const fresh = manager();
+    feed(fresh, [WEB, ipSet('s:all', []), w('a/w3', 'cali3', '10.0.0.3/32', ['pro/kns.b']), w('a/w5', 'cali5', '10.0.0.5/32', ['pro/x', 'pro/y'])]);
+    assert.equal(listChain(fresh, 'to-wl', 'cali3'), listChain(m, 'to-wl', 'cali3'));
+    assert.equal(listChain(fresh, 'to-wl', 'cali5'), listChain(m, 'to-wl', 'cali5'));
+  });
+
   it('lets one workload own an interface; the other takes over when it goes', () => {
     const m = manager();
     feed(m, [workload('a/w1', 'cali1', ['10.0.0.1/32']), workload('a/w2', 'cali1', ['10.0.0.2/32'])]);

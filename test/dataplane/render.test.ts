@@ -150,6 +150,43 @@ describe('dataplane render - one rule', () => {
     assert.deepEqual(out, [`ip saddr 10.0.0.0/8 ${ALLOW}`]);
     assert.ok(c.warnings.some((w) => w.includes('bogus')));
   });
+
+  it('renders a list of nets seen before as when new: warnings at every use, lists with a line feed kept apart', () => {
+    // The nets are remembered by their text (render-rules.ts): the second rule must not lose its warning.
+    const c = ctx();
+    for (let i = 0; i < 2; i++) {
+      const out = renderRule(r('allow', { dst: { nets: ['10.9.0.0/16', 'bogus-9', '10.9.1.0/24'] } }), 'normal', c).map((x) => x.body);
+      assert.deepEqual(out, [`ip daddr 10.9.0.0/16 ${ALLOW}`]);
+    }
+    assert.equal(c.warnings.filter((w) => w.includes('bogus-9')).length, 4, 'once per family, at each render');
+    // An element holding a line feed is one invalid element, never the two lists it would join to.
+    const two = bodies(r('allow', { src: { nets: ['10.8.0.0/16', '10.7.0.0/16'] } }));
+    const one = ctx();
+    const joined = renderRule(r('allow', { src: { nets: ['10.8.0.0/16\n10.7.0.0/16'] } }), 'normal', one).map((x) => x.body);
+    assert.deepEqual(two, [`ip saddr 10.7.0.0/16 ${ALLOW}`, `ip saddr 10.8.0.0/16 ${ALLOW}`]);
+    assert.deepEqual(joined, []);
+    assert.equal(one.warnings.length, 2, 'one invalid element, once per family');
+    // The same list as source and as destination, and as a negation: each its own conditions.
+    assert.deepEqual(bodies(r('allow', { dst: { nets: ['10.8.0.0/16', '10.7.0.0/16'] } })), [`ip daddr 10.7.0.0/16 ${ALLOW}`, `ip daddr 10.8.0.0/16 ${ALLOW}`]);
+    assert.deepEqual(bodies(r('allow', { src: { notNets: ['10.8.0.0/16', '10.7.0.0/16'] } }), 'normal', [4]), [
+      `ip saddr != 10.7.0.0/16 ip saddr != 10.8.0.0/16 ${ALLOW}`,
+    ]);
+  });
+
+  it('renders shared port lists and verdicts for each rule as for a new one', () => {
+    const ports = [port(443), port(80)]; // one array for all the rules below, as the rule compiler shares them
+    const a = bodies(r('allow', { protocol: 6, dst: { ports } }));
+    const b = bodies(r('allow', { protocol: 6, src: { ports } }));
+    assert.deepEqual(a, [`meta l4proto 6 th dport 80 ${ALLOW}`, `meta l4proto 6 th dport 443 ${ALLOW}`]);
+    assert.deepEqual(b, [`meta l4proto 6 th sport 80 ${ALLOW}`, `meta l4proto 6 th sport 443 ${ALLOW}`]);
+    assert.deepEqual(bodies(r('allow', { protocol: 6, dst: { ports } }), 'untracked'), [`meta l4proto 6 th dport 80 notrack ${ALLOW}`, `meta l4proto 6 th dport 443 notrack ${ALLOW}`]);
+    // Other mark bits give other verdicts, also for marks seen before.
+    const marks = { ...DEFAULT_MARKS, accept: 0x100, pass: 0x200 };
+    const c = { ...ctx(), marks };
+    assert.deepEqual(renderRule(r('pass', {}), 'normal', c).map((x) => x.body), ['meta mark set meta mark | 0x00000200 return']);
+    marks.pass = 0x400;
+    assert.deepEqual(renderRule(r('pass', {}), 'normal', c).map((x) => x.body), ['meta mark set meta mark | 0x00000400 return']);
+  });
 });
 
 function texts(chain: ChainSpec): string[] {

@@ -17,7 +17,7 @@ import type {
 } from '../../calc/mod.ts';
 import { disjointNets, type Family, formatCidr, parseCidrOrIp } from '../../net/mod.ts';
 import { BaseChains, DispatchMaps, interfaceChain, natSetName, StaticChains, workloadSourceSet, type InterfaceChainKind } from './names.ts';
-import { dispatchTier, sequenceRules, type Guard } from './render-dispatch.ts';
+import { dispatchTier, sequenceRules, type Guard, type TierPolicy } from './render-dispatch.ts';
 import { renderRuleInto, type RuleRenderContext } from './render-rules.ts';
 import { hex, type MarkBits } from './settings.ts';
 import { rule, type ChainSpec, type RenderedRule } from './state.ts';
@@ -80,11 +80,12 @@ export function tierRules(
     const keys = tier[dir];
     if (keys.length === 0) return;
     out.push(fixedRule(clearMarks(pass), `tier ${tier.name}`));
-    const policies = keys.map((key) => ({ key, chain: ctx.policyChain(dir, key) }));
-    const guard = ctx.policyGuard;
+    const guard = dispatch ? ctx.policyGuard : undefined;
+    // Each policy's entry made once, with its guard when the tier may dispatch (no copy per policy).
+    const policies = keys.map((key) => (guard ? { key, chain: ctx.policyChain(dir, key), guard: guard(dir, key) } : { key, chain: ctx.policyChain(dir, key) }));
     const chains =
       dispatch && guard
-        ? dispatchTier({ policies: policies.map((p) => ({ ...p, guard: guard(dir, p.key) })), base: `${dispatch.base}.${t}`, tier: tier.name, marks: ctx.marks })
+        ? dispatchTier({ policies: policies as (TierPolicy & { guard: Guard })[], base: `${dispatch.base}.${t}`, tier: tier.name, marks: ctx.marks })
         : undefined;
     if (chains) {
       dispatch?.out.push(...chains);
