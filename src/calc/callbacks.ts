@@ -16,6 +16,7 @@ import type {
 } from './model.ts';
 import type { PolicyData, ProfileData, TierData } from './policy-data.ts';
 import type { IpSetSpec } from './rule-compiler.ts';
+import type { SelectorGroup } from '../selector/mod.ts';
 
 /** IP sets coming and going, and their members (sequencer side). */
 export interface IpSetCallbacks {
@@ -45,10 +46,19 @@ export interface ActiveRulesCallbacks {
   onProfileInactive(key: string): void;
 }
 
-/** Which policies match which local endpoints (active-rules calculator → policy resolver). */
+/**
+ * Which policies match which local endpoints (active-rules calculator → policy resolver), by
+ * group: the policies whose selectors are equal share one {@link SelectorGroup} (live: its `ids`
+ * are the policy keys filed with that selector now). An endpoint matches every policy of each group
+ * it matches.
+ */
 export interface PolicyMatchCallbacks {
-  onPolicyMatch(policyKey: string, endpointId: EndpointId): void;
-  onPolicyMatchStopped(policyKey: string, endpointId: EndpointId): void;
+  /** The endpoint started matching the group's selector. */
+  onGroupMatch(group: SelectorGroup, endpointId: EndpointId): void;
+  /** The endpoint stopped matching the group's selector. */
+  onGroupMatchStopped(group: SelectorGroup, endpointId: EndpointId): void;
+  /** A policy joined or left the group: the endpoints matching it now match other policies. */
+  onGroupChanged(group: SelectorGroup): void;
 }
 
 /** Endpoints, everywhere or local only (local-endpoint filter → consumers). */

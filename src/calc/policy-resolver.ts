@@ -6,11 +6,13 @@
  * - Tiers are ordered by (order, name), policies within a tier by (order, name); an unset order
  *   sorts last (as +Infinity). The name tie-break is Felix's policy name: `<namespace>/<name>`
  *   for a NetworkPolicy, `<name>` for a GlobalNetworkPolicy.
- * - Which policies apply comes from the active-rules calculator's match reports; the resolver
- *   keeps every policy's ordering data (cheap) so that a reorder re-plans only the endpoints
- *   the policy matches. Those are found by looking through the endpoints' policies when a policy
- *   or tier is reordered (rare; a new or deleted policy's endpoints are marked by its match
- *   reports, which come first), not kept per policy: a cold start reports 50,000 matches.
+ * - Which policies apply comes from the active-rules calculator's match reports, by group: the
+ *   policies that share a selector are one {@link SelectorGroup} of its label index, and an
+ *   endpoint's policies are the ids of the groups it matches (a cold start: 1,000 endpoints
+ *   matching one group of 50 policies each, 1,000 reports where there were 50,000). The resolver
+ *   keeps each endpoint's groups and each group's endpoints, and every policy's ordering data
+ *   (cheap) so that a reorder re-plans only the endpoints of the group holding the policy (rare;
+ *   a new or deleted policy's endpoints are marked by its group's change, which comes first).
  * - Work is deferred: changes mark endpoints dirty and {@link PolicyResolver.flush} plans each
  *   dirty endpoint once (the graph flushes it only after in-sync, so the initial snapshot is
  *   planned once, not once per update).
@@ -20,7 +22,7 @@ import type { EndpointData } from './endpoint-data.ts';
 import { hostEndpointPlan, type ResolvedTier, workloadPlan } from './endpoint-plan.ts';
 import { type EndpointId, planKey } from './ids.ts';
 import type { PolicyData, TierData } from './policy-data.ts';
-import { addToSetMap, deleteFromSetMap, hashText } from '../selector/mod.ts';
+import type { SelectorGroup } from '../selector/mod.ts';
 
 function compareNumbers(a: number, b: number): number {
   return a === b ? 0 : a < b ? -1 : 1;
@@ -37,10 +39,12 @@ export class PolicyResolver implements PolicyMatchCallbacks, PolicyOrderCallback
   readonly #policies = new Map<string, PolicyData>();
   readonly #tiers = new Map<string, TierData>();
   readonly #endpoints = new Map<EndpointId, EndpointData>();
-  readonly #endpointPolicies = new Map<EndpointId, Set<string>>();
+  /** endpoint → the groups whose selectors it matches (its policies: their ids). */
+  readonly #endpointGroups = new Map<EndpointId, Set<SelectorGroup>>();
+  /** group → the endpoints matching it, and a number for {@link ResolvedCache}'s hash. */
+  readonly #groups = new Map<SelectorGroup, { n: number; endpoints: Set<EndpointId> }>();
+  #groupSerial = 0;
   readonly #dirty = new Set<EndpointId>();
-  /** policy key → its hash, for {@link ResolvedCache} (each key hashed once, not once per endpoint). */
-  readonly #keyHashes = new Map<string, number>();
 
   constructor(out: EndpointPlanCallbacks) {
     this.#out = out;
@@ -52,13 +56,11 @@ export class PolicyResolver implements PolicyMatchCallbacks, PolicyOrderCallback
   /** Any policy (undefined: deleted); only its ordering data and types matter here. */
   onPolicyUpdate(key: string, policy: PolicyData | undefined): void {
     const old = this.#policies.get(key);
-    if (policy === undefined) {
-      this.#policies.delete(key);
-      this.#keyHashes.delete(key);
-    } else this.#policies.set(key, policy);
-    // New and deleted policies: their match reports (before this) marked their endpoints.
+    if (policy === undefined) this.#policies.delete(key);
+    else this.#policies.set(key, policy);
+    // New and deleted policies: their group's change (before this) marked their endpoints.
     if (old === undefined || policy === undefined || sameOrdering(old, policy)) return;
-    for (const [id, keys] of this.#endpointPolicies) if (keys.has(key)) this.#dirty.add(id);
+    for (const [group, g] of this.#groups) if (group.ids.has(key)) this.#markAll(g.endpoints);
   }
 
   /** A tier (undefined: deleted). */
@@ -67,10 +69,10 @@ export class PolicyResolver implements PolicyMatchCallbacks, PolicyOrderCallback
     if (tier === undefined) this.#tiers.delete(name);
     else this.#tiers.set(name, tier);
     if (old !== undefined && tier !== undefined && old.order === tier.order && old.defaultAction === tier.defaultAction) return;
-    for (const [id, keys] of this.#endpointPolicies) {
-      for (const key of keys) {
+    for (const [group, g] of this.#groups) {
+      for (const key of group.ids) {
         if (this.#policies.get(key)?.tier === name) {
-          this.#dirty.add(id);
+          this.#markAll(g.endpoints);
           break;
         }
       }
@@ -84,14 +86,34 @@ export class PolicyResolver implements PolicyMatchCallbacks, PolicyOrderCallback
     this.#dirty.add(id);
   }
 
-  onPolicyMatch(policyKey: string, endpointId: EndpointId): void {
-    addToSetMap(this.#endpointPolicies, endpointId, policyKey);
-    this.#dirty.add(endpointId);
+  onGroupMatch(group: SelectorGroup, endpointId: EndpointId): void {
+    let groups = this.#endpointGroups.get(endpointId);
+    if (groups === undefined) this.#endpointGroups.set(endpointId, (groups = new Set()));
+    groups.add(group);
+    let g = this.#groups.get(group);
+    if (g === undefined) this.#groups.set(group, (g = { n: ++this.#groupSerial, endpoints: new Set() }));
+    g.endpoints.add(endpointId);
+    // A group with no policy yet (being filed) changes nothing until one joins (onGroupChanged).
+    if (group.ids.size > 0) this.#dirty.add(endpointId);
   }
 
-  onPolicyMatchStopped(policyKey: string, endpointId: EndpointId): void {
-    deleteFromSetMap(this.#endpointPolicies, endpointId, policyKey);
-    this.#dirty.add(endpointId);
+  onGroupMatchStopped(group: SelectorGroup, endpointId: EndpointId): void {
+    const groups = this.#endpointGroups.get(endpointId);
+    groups?.delete(group);
+    if (groups?.size === 0) this.#endpointGroups.delete(endpointId);
+    const g = this.#groups.get(group);
+    g?.endpoints.delete(endpointId);
+    if (g?.endpoints.size === 0) this.#groups.delete(group);
+    if (group.ids.size > 0) this.#dirty.add(endpointId);
+  }
+
+  onGroupChanged(group: SelectorGroup): void {
+    const g = this.#groups.get(group);
+    if (g !== undefined) this.#markAll(g.endpoints);
+  }
+
+  #markAll(endpoints: ReadonlySet<EndpointId>): void {
+    endpoints.forEach((id) => this.#dirty.add(id));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -100,9 +122,9 @@ export class PolicyResolver implements PolicyMatchCallbacks, PolicyOrderCallback
   /** Plans every dirty endpoint (or reports its removal). Returns how many were planned. */
   flush(): number {
     const n = this.#dirty.size;
-    // Endpoints with the same policies get the same tiers: ordered once per flush (a cold start
+    // Endpoints with the same groups get the same tiers: ordered once per flush (a cold start
     // plans 1,000 endpoints with 100 distinct lists of 50 policies). Nothing changes during it.
-    const resolved = new ResolvedCache((key) => this.#keyHash(key));
+    const resolved = new ResolvedCache((group) => this.#groups.get(group)?.n ?? 0);
     for (const id of this.#dirty) this.#send(id, resolved);
     this.#dirty.clear();
     return n;
@@ -110,19 +132,22 @@ export class PolicyResolver implements PolicyMatchCallbacks, PolicyOrderCallback
 
   /** The ordered tiers that apply to a local endpoint now (for tests and tracing). */
   resolve(id: EndpointId): ResolvedTier[] {
-    const keys = this.#endpointPolicies.get(id);
-    if (keys === undefined || keys.size === 0) return [];
-    return this.#order(keys);
+    const groups = this.#endpointGroups.get(id);
+    if (groups === undefined || groups.size === 0) return [];
+    return this.#order(groups);
   }
 
-  #order(keys: ReadonlySet<string>): ResolvedTier[] {
+  /** The tiers of the policies of `groups` (each policy is in one group: no duplicates). */
+  #order(groups: ReadonlySet<SelectorGroup>): ResolvedTier[] {
     const byTier = new Map<string, PolicyData[]>();
-    for (const key of keys) {
-      const policy = this.#policies.get(key);
-      if (policy === undefined || !this.#tiers.has(policy.tier)) continue;
-      let list = byTier.get(policy.tier);
-      if (list === undefined) byTier.set(policy.tier, (list = []));
-      list.push(policy);
+    for (const group of groups) {
+      for (const key of group.ids) {
+        const policy = this.#policies.get(key);
+        if (policy === undefined || !this.#tiers.has(policy.tier)) continue;
+        let list = byTier.get(policy.tier);
+        if (list === undefined) byTier.set(policy.tier, (list = []));
+        list.push(policy);
+      }
     }
     const tiers = [...byTier.keys()].map((name) => this.#tiers.get(name)!);
     tiers.sort((a, b) => compareNumbers(a.order, b.order) || compareText(a.name, b.name));
@@ -137,15 +162,6 @@ export class PolicyResolver implements PolicyMatchCallbacks, PolicyOrderCallback
     return this.#endpoints.size;
   }
 
-  #keyHash(key: string): number {
-    let h = this.#keyHashes.get(key);
-    if (h === undefined) {
-      h = hashText(key);
-      if (this.#policies.has(key)) this.#keyHashes.set(key, h);
-    }
-    return h;
-  }
-
   #send(id: EndpointId, resolved: ResolvedCache): void {
     const ep = this.#endpoints.get(id);
     const workload = id.startsWith('wep/');
@@ -154,8 +170,8 @@ export class PolicyResolver implements PolicyMatchCallbacks, PolicyOrderCallback
       else this.#out.onHostEndpointRemove(planKey(id));
       return;
     }
-    const keys = this.#endpointPolicies.get(id);
-    const tiers = keys === undefined || keys.size === 0 ? NO_TIERS : resolved.get(keys, () => this.#order(keys));
+    const groups = this.#endpointGroups.get(id);
+    const tiers = groups === undefined || groups.size === 0 ? NO_TIERS : resolved.get(groups, () => this.#order(groups));
     if (workload) this.#out.onWorkloadUpdate(workloadPlan(ep, tiers));
     else this.#out.onHostEndpointUpdate(hostEndpointPlan(ep, tiers));
   }
@@ -177,36 +193,37 @@ function sameOrdering(a: PolicyData, b: PolicyData): boolean {
 }
 
 /**
- * Ordered tiers by the set of policy keys they were ordered from, for one flush: found by an
- * order-independent hash of the keys, then compared key by key. The results are shared, and only
- * read (the plans copy what they keep).
+ * Ordered tiers by the set of groups they were ordered from, for one flush: found by an
+ * order-independent hash of the groups' numbers, then compared group by group (endpoints with the
+ * same groups have the same policies; nothing changes during a flush). The results are shared,
+ * and only read (the plans copy what they keep).
  */
 class ResolvedCache {
-  readonly #byHash = new Map<number, Array<{ keys: ReadonlySet<string>; tiers: ResolvedTier[] }>>();
-  readonly #hash: (key: string) => number;
+  readonly #byHash = new Map<number, Array<{ groups: ReadonlySet<SelectorGroup>; tiers: ResolvedTier[] }>>();
+  readonly #number: (group: SelectorGroup) => number;
 
-  constructor(hash: (key: string) => number) {
-    this.#hash = hash;
+  constructor(number: (group: SelectorGroup) => number) {
+    this.#number = number;
   }
 
-  get(keys: ReadonlySet<string>, order: () => ResolvedTier[]): ResolvedTier[] {
-    let h = keys.size;
+  get(groups: ReadonlySet<SelectorGroup>, order: () => ResolvedTier[]): ResolvedTier[] {
+    let h = groups.size;
     // forEach, not for...of: no iterator objects in code that runs once per endpoint at a cold start.
-    keys.forEach((k) => {
-      h = (h + this.#hash(k)) | 0;
+    groups.forEach((g) => {
+      h = (h + Math.imul(this.#number(g), 0x9e3779b1)) | 0;
     });
     let list = this.#byHash.get(h);
     if (list === undefined) this.#byHash.set(h, (list = []));
-    for (const e of list) if (sameKeys(e.keys, keys)) return e.tiers;
+    for (const e of list) if (sameGroups(e.groups, groups)) return e.tiers;
     const tiers = order();
-    list.push({ keys, tiers });
+    list.push({ groups, tiers });
     return tiers;
   }
 }
 
-function sameKeys(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+function sameGroups(a: ReadonlySet<SelectorGroup>, b: ReadonlySet<SelectorGroup>): boolean {
   if (a === b) return true;
   if (a.size !== b.size) return false;
-  for (const k of a) if (!b.has(k)) return false;
+  for (const g of a) if (!b.has(g)) return false;
   return true;
 }

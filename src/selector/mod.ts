@@ -16,7 +16,7 @@ export { selectorId } from './id.ts';
 export { canonicalString } from './canonical.ts';
 export { LabelIndex } from './label-index.ts';
 export { addToSetMap, deleteFromSetMap } from './label-map.ts';
-export type { LabelIndexOptions, MatchCallback } from './label-index.ts';
+export type { LabelIndexGroupCallbacks, LabelIndexOptions, MatchCallback, SelectorGroup } from './label-index.ts';
 export type { Labels } from './evaluate.ts';
 export type {
   AllNode,

@@ -5,10 +5,15 @@ import { describe, it } from 'node:test';
 import { ActiveRulesCalculator } from '../../src/calc/active-rules.ts';
 import { workloadEndpointData } from '../../src/calc/endpoint-data.ts';
 import { policyData, profileData } from '../../src/calc/policy-data.ts';
+import type { SelectorGroup } from '../../src/selector/mod.ts';
 import { gnp, np, nsProfile, resource, wep } from './helpers.ts';
 
 function setup(): { arc: ActiveRulesCalculator; events: string[] } {
   const events: string[] = [];
+  // Group reports told as the per-policy matches they stand for (`match <policy> <endpoint>`).
+  const endpointsOf = new Map<SelectorGroup, Set<string>>();
+  const filed = new Map<SelectorGroup, Set<string>>();
+  const each = (g: SelectorGroup, fn: (key: string) => void) => [...g.ids].sort().forEach(fn);
   const arc = new ActiveRulesCalculator(
     {
       onPolicyActive: (p) => events.push(`active ${p.key}`),
@@ -17,8 +22,25 @@ function setup(): { arc: ActiveRulesCalculator; events: string[] } {
       onProfileInactive: (k) => events.push(`profile-inactive ${k}`),
     },
     {
-      onPolicyMatch: (p, e) => events.push(`match ${p} ${e}`),
-      onPolicyMatchStopped: (p, e) => events.push(`unmatch ${p} ${e}`),
+      onGroupMatch: (g, e) => {
+        endpointsOf.set(g, (endpointsOf.get(g) ?? new Set()).add(e));
+        if (!filed.has(g)) filed.set(g, new Set(g.ids));
+        each(g, (p) => events.push(`match ${p} ${e}`));
+      },
+      onGroupMatchStopped: (g, e) => {
+        endpointsOf.get(g)?.delete(e);
+        each(g, (p) => events.push(`unmatch ${p} ${e}`));
+      },
+      onGroupChanged: (g) => {
+        // The policies that joined or left the group, for each endpoint it has.
+        const before = filed.get(g) ?? new Set<string>();
+        const eps = [...(endpointsOf.get(g) ?? [])].sort();
+        for (const p of [...before].sort()) if (!g.ids.has(p)) for (const e of eps) events.push(`unmatch ${p} ${e}`);
+        each(g, (p) => {
+          if (!before.has(p)) for (const e of eps) events.push(`match ${p} ${e}`);
+        });
+        filed.set(g, new Set(g.ids));
+      },
     },
   );
   return { arc, events };
@@ -78,7 +100,10 @@ describe('active rules', () => {
     events.length = 0;
     const v2 = pol(gnp('p', { selector: "tier == 'fe'", ingress: [{ action: 'Allow' }] }));
     arc.onPolicyUpdate(v2.key, v2);
-    assert.deepEqual(events, []);
+    // The policy left one selector's group and joined another's, both matching w1: told as such
+    // (the resolver plans w1 again, to the same plan), and not re-reported active.
+    assert.deepEqual(events, ['unmatch gnp/p wep/a/w1', 'match gnp/p wep/a/w1']);
+    events.length = 0;
     const v3 = pol(gnp('p', { selector: "tier == 'fe'", ingress: [{ action: 'Deny' }] }));
     arc.onPolicyUpdate(v3.key, v3);
     assert.deepEqual(events, ['active gnp/p']);

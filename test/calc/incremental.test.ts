@@ -12,7 +12,8 @@ import { prng } from '../selector/helpers.ts';
 const NS = ['a', 'b', 'c'];
 const SELECTORS = ["app == 'web'", "app == 'db'", 'all()', "has(tier)", "tier != 'fe'", "app in {'web', 'db'}", "pcns.team == 'red'"];
 
-function generator(seed: number) {
+/** `policySelectors`: the selectors policies choose from (few: many policies share one, as at scale). */
+function generator(seed: number, policySelectors: readonly string[] = SELECTORS) {
   const rnd = prng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const chance = (p: number) => rnd() < p;
@@ -53,14 +54,14 @@ function generator(seed: number) {
         return np(pick(NS), `p${Math.floor(rnd() * 4)}`, {
           tier: pick(['default', 'default', 'sec']),
           ...(chance(0.5) ? { order: pick([1, 10, 100]) } : {}),
-          selector: pick(SELECTORS),
+          selector: pick(policySelectors),
           ingress: Array.from({ length: Math.floor(rnd() * 3) }, rule),
           egress: Array.from({ length: Math.floor(rnd() * 2) }, rule),
         });
       case 'gnp':
         return gnp(`g${Math.floor(rnd() * 4)}`, {
           tier: pick(['default', 'sec', 'nope']),
-          selector: pick(SELECTORS),
+          selector: pick(policySelectors),
           ...(chance(0.3) ? { namespaceSelector: pick(["team == 'red'", 'all()']) } : {}),
           ingress: Array.from({ length: Math.floor(rnd() * 3) }, rule),
           egress: Array.from({ length: Math.floor(rnd() * 2) }, rule),
@@ -108,9 +109,15 @@ function state(m: ModelSnapshot): unknown {
 }
 
 describe('graph - incremental equals from scratch', () => {
-  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
-    it(`random updates, seed ${seed}`, () => {
-      const { rnd, chance, resourceFor } = generator(seed);
+  const cases = [
+    ...[1, 2, 3, 4, 5, 6, 7, 8].map((seed) => ({ seed, name: `seed ${seed}`, selectors: SELECTORS })),
+    // Policies sharing two selectors: groups of the label index gaining and losing members and
+    // policies, policies moving between groups, groups dropped and made again.
+    ...[11, 12, 13, 14].map((seed) => ({ seed, name: `seed ${seed}, policies sharing two selectors`, selectors: ["app == 'web'", 'all()'] })),
+  ];
+  for (const { seed, name, selectors } of cases) {
+    it(`random updates, ${name}`, () => {
+      const { rnd, chance, resourceFor } = generator(seed, selectors);
       const live = new Map<string, Resource>();
       const h = new Harness();
       const put = (r: Resource) => {
@@ -146,4 +153,57 @@ describe('graph - incremental equals from scratch', () => {
       assert.ok(richest >= 2, 'the scenario is not trivial');
     });
   }
+});
+
+describe('graph - policies sharing a selector, step by step', () => {
+  it('equals a fresh graph after each step: shared groups gaining and losing endpoints and policies', () => {
+    const live = new Map<string, Resource>();
+    const h = new Harness();
+    const put = (...rs: Resource[]) => {
+      for (const r of rs) live.set(keyOf(r), r);
+      h.put(...rs);
+    };
+    const del = (...rs: Resource[]) => {
+      for (const r of rs) live.delete(keyOf(r));
+      h.del(...rs);
+    };
+    const check = (step: string) => {
+      h.flush();
+      const fresh = new Harness();
+      for (const [key, r] of live) fresh.graph.onUpdate(key, valueOf(r));
+      fresh.sync();
+      assert.deepEqual(state(h.model), state(fresh.model), step);
+    };
+    const web = "app == 'web'";
+    const db = "app == 'db'";
+    const pol = (name: string, selector: string, order: number) =>
+      gnp(name, { selector, order, ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [80 + order] } }] });
+    put(...builtinTiers(), nsProfile('a'), pol('p1', web, 1), pol('p2', web, 2), pol('p3', db, 3), wep('a', 'w1', { labels: { app: 'web' } }));
+    h.sync();
+    check('start: p1 and p2 share a selector matching w1');
+    put(wep('a', 'w2', { labels: { app: 'web' } }), wep('a', 'w3', { labels: { app: 'db' } }));
+    check('the shared selector gains an endpoint');
+    put(wep('a', 'w1', { labels: { app: 'db' } }));
+    check('an endpoint moves from one shared selector to the other');
+    put(pol('p2', db, 2));
+    check('a policy moves from one shared selector to the other');
+    put(pol('p4', web, 0), pol('p5', db, 9));
+    check('policies added to shared selectors');
+    put(pol('p4', web, 20));
+    check('a shared policy reordered');
+    del(pol('p1', web, 1));
+    check('a policy removed while another shares its selector');
+    del(pol('p4', web, 20));
+    check('the last policy of a selector removed (its group dropped)');
+    put(pol('p6', web, 6));
+    check('a policy with that selector again (a new group)');
+    put(wep('a', 'w2', { labels: { app: 'none' } }), wep('a', 'w1', { labels: { app: 'web' } }));
+    check('endpoints leave and join the shared selectors');
+    put(resource('Tier', 'default', { order: 5 }));
+    check('the shared policies\' tier reordered');
+    del(wep('a', 'w1', { labels: { app: 'web' } }), wep('a', 'w3', { labels: { app: 'db' } }));
+    check('the last endpoints of the shared selectors deleted');
+    put(wep('a', 'w3', { labels: { app: 'db' } }));
+    check('an endpoint back');
+  });
 });

@@ -26,7 +26,12 @@ function setup() {
   const policy = (r: ReturnType<typeof gnp>, ...endpoints: string[]) => {
     const data = policyData(r.metadata.namespace, r.metadata.name, r);
     resolver.onPolicyUpdate(data.key, data);
-    for (const e of endpoints) resolver.onPolicyMatch(data.key, e);
+    // Each policy a group of its own here (the label index groups policies with equal selectors).
+    const group = { ids: new Set([data.key]), members: { size: 0 } };
+    for (const e of endpoints) {
+      group.members.size++;
+      resolver.onGroupMatch(group, e);
+    }
     return data.key;
   };
   return { resolver, workloads, heps, removed, tier, policy };

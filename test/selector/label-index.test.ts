@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { evaluate } from '../../src/selector/evaluate.ts';
-import { LabelIndex, parseSelector, type Selector } from '../../src/selector/mod.ts';
+import { LabelIndex, type LabelIndexGroupCallbacks, parseSelector, type Selector, type SelectorGroup } from '../../src/selector/mod.ts';
 import { int, pick, prng, randomLabels, randomSelector, SMALL, TRICKY, type Rng, type Vocabulary } from './helpers.ts';
 
 type Event = ['start' | 'stop', string, string];
@@ -321,26 +321,90 @@ function effective(model: Model, itemId: string): Record<string, string> {
   return out;
 }
 
-function runChurn(seed: number, ops: number, voc: Vocabulary): { starts: number; stops: number } {
+/**
+ * What a consumer of group reports keeps (the policy resolver's way): the groups each item
+ * matches, and each group's items; the (id, item) pairs are then every id of each group an item
+ * matches. Checks that starts and stops pair up and that no dropped group is kept.
+ */
+class GroupConsumer {
+  readonly itemGroups = new Map<string, Set<SelectorGroup>>();
+  readonly groupItems = new Map<SelectorGroup, Set<string>>();
+  /** The ids filed, as told by idAdded and idRemoved. */
+  readonly filed = new Set<string>();
+  starts = 0;
+  stops = 0;
+  idChanges = 0;
+
+  readonly callbacks: LabelIndexGroupCallbacks = {
+    matchStarted: (g, i) => {
+      const items = this.groupItems.get(g) ?? new Set<string>();
+      assert.ok(!items.has(i), `duplicate group start ${i}`);
+      assert.equal(g.members.size, items.size + 1, 'members counted after the start');
+      items.add(i);
+      this.groupItems.set(g, items);
+      const groups = this.itemGroups.get(i) ?? new Set<SelectorGroup>();
+      groups.add(g);
+      this.itemGroups.set(i, groups);
+      this.starts++;
+    },
+    matchStopped: (g, i) => {
+      const items = this.groupItems.get(g);
+      assert.ok(items !== undefined && items.has(i), `group stop without start ${i}`);
+      items.delete(i);
+      assert.equal(g.members.size, items.size, 'members counted after the stop');
+      if (items.size === 0) this.groupItems.delete(g);
+      const groups = this.itemGroups.get(i)!;
+      groups.delete(g);
+      if (groups.size === 0) this.itemGroups.delete(i);
+      this.stops++;
+    },
+    idAdded: (g, id) => {
+      assert.ok(g.ids.has(id) && !this.filed.has(id));
+      this.filed.add(id);
+      this.idChanges++;
+    },
+    idRemoved: (g, id) => {
+      assert.ok(!g.ids.has(id) && this.filed.has(id));
+      this.filed.delete(id);
+      this.idChanges++;
+    },
+  };
+
+  /** The (id, item) pairs the groups stand for. */
+  pairs(): Set<string> {
+    const out = new Set<string>();
+    for (const [g, items] of this.groupItems) {
+      assert.ok(g.ids.size > 0, 'a group without ids is kept (dropped groups report their stops)');
+      for (const i of items) for (const id of g.ids) out.add(`${id}\u0000${i}`);
+    }
+    return out;
+  }
+}
+
+function runChurn(seed: number, ops: number, voc: Vocabulary, byGroup = false): { starts: number; stops: number; idChanges: number } {
   const rng: Rng = prng(seed);
   const model: Model = { selectors: new Map(), items: new Map(), parents: new Map() };
   // Pairs as reported by the callbacks; they must always equal the truth.
-  const pairs = new Set<string>();
+  const reported = new Set<string>();
   let starts = 0;
   let stops = 0;
+  const groups = byGroup ? new GroupConsumer() : undefined;
   const index = new LabelIndex({
     onMatchStarted: (s, i) => {
+      assert.ok(!byGroup, 'no per-id report when reporting by group');
       const key = `${s}\u0000${i}`;
-      assert.ok(!pairs.has(key), `duplicate start ${s} ${i}`);
-      pairs.add(key);
+      assert.ok(!reported.has(key), `duplicate start ${s} ${i}`);
+      reported.add(key);
       starts++;
     },
     onMatchStopped: (s, i) => {
+      assert.ok(!byGroup, 'no per-id report when reporting by group');
       const key = `${s}\u0000${i}`;
-      assert.ok(pairs.has(key), `stop without start ${s} ${i}`);
-      pairs.delete(key);
+      assert.ok(reported.has(key), `stop without start ${s} ${i}`);
+      reported.delete(key);
       stops++;
     },
+    ...(groups ? { groups: groups.callbacks } : {}),
   });
   const selIds = Array.from({ length: 30 }, (_, i) => `sel-${i}`);
   const itemIds = Array.from({ length: 120 }, (_, i) => `item-${i}`);
@@ -348,6 +412,8 @@ function runChurn(seed: number, ops: number, voc: Vocabulary): { starts: number;
   const extraSelectors = ['', 'all()', '!all()', 'a == "x" && a == "y"', '!(a != "x")', '!(!has(a) || has(b))', 'a in {}'];
 
   const verifyAll = (): void => {
+    const pairs = groups ? groups.pairs() : reported;
+    if (groups) assert.deepEqual([...groups.filed].sort(), [...model.selectors.keys()].sort(), 'ids filed, as reported');
     const expected = new Set<string>();
     for (const [sid, sel] of model.selectors) {
       for (const iid of model.items.keys()) {
@@ -424,7 +490,11 @@ function runChurn(seed: number, ops: number, voc: Vocabulary): { starts: number;
   assert.ok(index.sharedValues.labelSets <= 2 * model.items.size && index.sharedValues.parentLists <= model.items.size);
   for (const id of [...model.items.keys()]) index.deleteItem(id);
   assert.deepEqual(index.sharedValues, { labelSets: 0, parentLists: 0 });
-  return { starts, stops };
+  if (groups) {
+    assert.equal(groups.groupItems.size, 0, 'every group start was stopped');
+    return { starts: groups.starts, stops: groups.stops, idChanges: groups.idChanges };
+  }
+  return { starts, stops, idChanges: 0 };
 }
 
 describe('label index - shared values and item data', () => {
@@ -533,5 +603,12 @@ describe('label index - property test against brute force', () => {
   });
   it('agrees over 2,000 random operations (tricky vocabulary)', () => {
     runChurn(99, 2000, TRICKY);
+  });
+  it('agrees when reporting by group: ids joining, leaving and moving between shared selectors, items coming and going', () => {
+    for (const seed of [7, 2024, 31]) {
+      const { starts, stops, idChanges } = runChurn(seed, 3000, SMALL, true);
+      assert.ok(starts > 300 && stops > 150 && idChanges > 300, `seed ${seed}: starts ${starts}, stops ${stops}, id changes ${idChanges}`);
+    }
+    runChurn(99, 2000, TRICKY, true);
   });
 });
