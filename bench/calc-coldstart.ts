@@ -11,7 +11,8 @@
  * a V8 CPU profile of the timed phases there (bench/cpu-profile-summary.ts reads it); BENCH_ALLOC=<file>
  * (likewise) a sampling heap profile of everything the phases allocate, collected or not (a
  * `.heapprofile`: Chrome's DevTools, Memory tab, load it), which says what feeds the garbage collector.
- * BENCH_BASELINE=<dir> (another checkout of the sources, with this file) alternates its rounds with
+ * With BENCH_NODE_ARGS=--expose-gc it also prints what the graph and the batch keep (heap used after a full
+ * collection, before and after the phases). BENCH_BASELINE=<dir> (another checkout of the sources, with this file) alternates its rounds with
  * this tree's, for paired figures on a busy machine; BENCH_ARGS_VARIANTS='opts|opts' alternates sets
  * of extra Node options likewise. BENCH_ORDER=<kinds> feeds the keys of those kinds (`tiers,profiles,…`,
  * as in the keys) first, in that order, instead of the listing's key order.
@@ -43,6 +44,8 @@ interface Round {
   updates: number;
   /** The process's CPU time over the three phases (GC helper threads included). */
   cpuMs: number;
+  /** MiB the graph and the batch keep (heap used after a full collection), with `--expose-gc` only. */
+  keptMiB?: number;
 }
 
 if (process.argv[2] === '--child') {
@@ -66,7 +69,7 @@ if (process.argv[2] === '--child') {
   // BENCH_ARGS_VARIANTS='a|b': rounds alternate between these extra Node options too.
   const variants = (process.env.BENCH_ARGS_VARIANTS ?? '').split('|').map((v) => v.split(' ').filter((a) => a !== ''));
   const runs = trees.flatMap((t) => variants.map((v) => ({ name: `${t.name}${v.length > 0 ? ` ${v.join(' ')}` : ''}`, entry: t.entry, args: v })));
-  const stats = new Map(runs.map((t) => [t.name, { totals: [] as number[], cpus: [] as number[] }]));
+  const stats = new Map(runs.map((t) => [t.name, { totals: [] as number[], cpus: [] as number[], kept: [] as number[] }]));
   try {
     for (let i = 1; i <= ROUNDS; i++) {
       for (const t of runs) {
@@ -76,6 +79,7 @@ if (process.argv[2] === '--child') {
         const total = r.feedMs + r.inSyncMs + r.flushMs;
         stats.get(t.name)!.totals.push(total);
         stats.get(t.name)!.cpus.push(r.cpuMs);
+        if (r.keptMiB !== undefined) stats.get(t.name)!.kept.push(r.keptMiB);
         const f = (ms: number, gc: number): string => `${ms.toFixed(0)} (${gc.toFixed(0)})`;
         console.log(`| ${i} | ${t.name} | ${f(r.feedMs, r.gcMs.feed)} | ${f(r.inSyncMs, r.gcMs.inSync)} | ${f(r.flushMs, r.gcMs.flush)} | ${total.toFixed(0)} | ${r.cpuMs.toFixed(0)} | ${r.updates} | ${load()} |`);
       }
@@ -84,8 +88,9 @@ if (process.argv[2] === '--child') {
     rmSync(dir, { recursive: true, force: true });
   }
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  for (const [name, { totals, cpus }] of stats) {
-    console.log(`${name}: median total ${median(totals).toFixed(0)} ms, CPU ${median(cpus).toFixed(0)} ms; min total ${Math.min(...totals).toFixed(0)} ms, CPU ${Math.min(...cpus).toFixed(0)} ms`);
+  for (const [name, { totals, cpus, kept }] of stats) {
+    const keptText = kept.length > 0 ? `; kept ${median(kept).toFixed(1)} MiB (median)` : '';
+    console.log(`${name}: median total ${median(totals).toFixed(0)} ms, CPU ${median(cpus).toFixed(0)} ms; min total ${Math.min(...totals).toFixed(0)} ms, CPU ${Math.min(...cpus).toFixed(0)} ms${keptText}`);
   }
 }
 
@@ -105,6 +110,9 @@ async function child(): Promise<Round> {
 
   const graph = buildCalcGraph({ hostname: 'host1' });
   const side = new SideTracker('host1', () => undefined);
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const heap0 = process.memoryUsage().heapUsed;
   const profiler = process.env.BENCH_PROFILE ? await startProfiler() : process.env.BENCH_ALLOC ? await startAllocationSampling() : undefined;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
@@ -120,6 +128,9 @@ async function child(): Promise<Round> {
   const t3 = performance.now();
   const cpu = process.cpuUsage(c0);
   if (profiler) writeFileSync((process.env.BENCH_PROFILE ?? process.env.BENCH_ALLOC)!, JSON.stringify(await profiler()));
+  gc?.();
+  const keptMiB = gc ? (process.memoryUsage().heapUsed - heap0) / 1048576 : undefined;
+  if (graph.stats().localEndpoints === 0 || updates.length === 0) throw new Error('nothing was loaded'); // both still held here
   await new Promise((r) => setTimeout(r, 50));
   obs.disconnect();
   const gcIn = (from: number, to: number): number => gcs.filter((g) => g.start >= from && g.start < to).reduce((sum, g) => sum + g.ms, 0);
@@ -130,6 +141,7 @@ async function child(): Promise<Round> {
     gcMs: { feed: gcIn(t0, t1), inSync: gcIn(t1, t2), flush: gcIn(t2, t3) },
     updates: updates.length,
     cpuMs: (cpu.user + cpu.system) / 1000,
+    ...(keptMiB !== undefined ? { keptMiB } : {}),
   };
 }
 
