@@ -163,17 +163,28 @@ function netConds(e: NetsEntry, addr: string, nets: readonly string[]): readonly
   return conds;
 }
 
+/** What one side of a rule renders to (only read once made: its lists may be shared). */
 interface SideOutput {
   /** Conditions that must all hold. */
-  conds: string[];
-  /** OR-dimensions: the rule holds when one alternative of each holds (only read: they may be shared). */
-  alternatives: (readonly string[])[];
+  conds: readonly string[];
+  /** OR-dimensions: the rule holds when one alternative of each holds. */
+  alternatives: readonly (readonly string[])[];
   /** Rules to run before the rule (the scratch-mark OR of ports and named ports). */
-  prelude: string[];
+  prelude: readonly string[];
+}
+
+/** An empty list of a side's output, shared until something is added (most lists stay empty). */
+const NONE: readonly never[] = Object.freeze([]);
+
+/** `list` with `items` added: a new array in place of {@link NONE}, else `list` itself. */
+function plus<T>(list: readonly T[], ...items: T[]): readonly T[] {
+  const out = list === NONE ? [] : (list as T[]);
+  out.push(...items);
+  return out;
 }
 
 /** The output of a side that matches on nothing (most sources); shared, never changed. */
-const NO_SIDE: SideOutput = Object.freeze({ conds: [], alternatives: [], prelude: [] });
+const NO_SIDE: SideOutput = Object.freeze({ conds: NONE, alternatives: NONE, prelude: NONE });
 
 /**
  * `th dport 80`, … for a list of ports, by the list (the rule compiler shares the port lists of
@@ -203,12 +214,12 @@ function renderSide(
   const dir = which === 'src' ? 'saddr' : 'daddr';
   const portDir = which === 'src' ? 'sport' : 'dport';
   const bit = which === 'src' ? ctx.marks.scratch0 : ctx.marks.scratch1;
-  const out: SideOutput = { conds: [], alternatives: [], prelude: [] };
+  const out: SideOutput = { conds: NONE, alternatives: NONE, prelude: NONE };
   const portExpr = which === 'src' ? 'th sport' : 'th dport';
-  if (present(s.notPorts)) out.conds.push(...notInList(portExpr, portItems(s.notPorts)));
+  if (present(s.notPorts)) out.conds = plus(out.conds, ...notInList(portExpr, portItems(s.notPorts)));
   if (fam === null) {
     // Family-neutral: only port conditions can be present here.
-    if (present(s.ports)) out.alternatives.push(portConds(s.ports, portDir));
+    if (present(s.ports)) out.alternatives = plus(out.alternatives, portConds(s.ports, portDir));
     return out;
   }
   const addr = addrExpr(fam, dir);
@@ -216,38 +227,39 @@ function renderSide(
     const e = netsEntry(s.nets);
     const nets = familyNets(e, fam, ctx);
     if (nets.length === 0) return null;
-    out.alternatives.push(netConds(e, addr, nets));
+    out.alternatives = plus(out.alternatives, netConds(e, addr, nets));
   }
-  if (present(s.notNets)) out.conds.push(...notInList(addr, familyNets(netsEntry(s.notNets), fam, ctx)));
-  for (const id of s.ipSets ?? []) {
+  if (present(s.notNets)) out.conds = plus(out.conds, ...notInList(addr, familyNets(netsEntry(s.notNets), fam, ctx)));
+  for (const id of s.ipSets ?? NONE) {
     const name = ctx.setName('net', fam, id);
     if (name === undefined) return null;
-    out.conds.push(`${addr} @${name}`);
+    out.conds = plus(out.conds, `${addr} @${name}`);
   }
-  for (const id of s.notIpSets ?? []) {
+  for (const id of s.notIpSets ?? NONE) {
     const name = ctx.setName('net', fam, id);
-    if (name !== undefined) out.conds.push(`${addr} != @${name}`);
+    if (name !== undefined) out.conds = plus(out.conds, `${addr} != @${name}`);
   }
   const named: string[] = [];
-  for (const id of s.namedPortIpSets ?? []) {
+  for (const id of s.namedPortIpSets ?? NONE) {
     const name = ctx.setName('ip-port', fam, id);
     if (name !== undefined) named.push(`${addr} . meta l4proto . ${portExpr} @${name}`);
   }
   if (present(s.namedPortIpSets) && named.length === 0 && !present(s.ports)) return null;
   if (named.length === 0) {
-    if (present(s.ports)) out.alternatives.push(portConds(s.ports, portDir));
+    if (present(s.ports)) out.alternatives = plus(out.alternatives, portConds(s.ports, portDir));
   } else if (named.length === 1 && !present(s.ports)) {
-    out.conds.push(named[0] as string);
+    out.conds = plus(out.conds, named[0] as string);
   } else {
     const ports = present(s.ports) ? portItems(s.ports) : [];
     const portAlts = ports.length > MAX_INLINE ? [`${portExpr} ${setLiteral(ports)}`] : ports.map((p) => `${portExpr} ${p}`);
-    out.prelude.push(`meta mark set meta mark & ${hex(~bit >>> 0)}`);
-    for (const alt of [...portAlts, ...named]) out.prelude.push(`${alt} meta mark set meta mark | ${hex(bit)}`);
-    out.conds.push(`meta mark & ${hex(bit)} == ${hex(bit)}`);
+    const prelude = [`meta mark set meta mark & ${hex(~bit >>> 0)}`];
+    for (const alt of [...portAlts, ...named]) prelude.push(`${alt} meta mark set meta mark | ${hex(bit)}`);
+    out.prelude = prelude;
+    out.conds = plus(out.conds, `meta mark & ${hex(bit)} == ${hex(bit)}`);
   }
-  for (const id of s.notNamedPortIpSets ?? []) {
+  for (const id of s.notNamedPortIpSets ?? NONE) {
     const name = ctx.setName('ip-port', fam, id);
-    if (name !== undefined) out.conds.push(`${addr} . meta l4proto . ${portExpr} != @${name}`);
+    if (name !== undefined) out.conds = plus(out.conds, `${addr} . meta l4proto . ${portExpr} != @${name}`);
   }
   return out;
 }
