@@ -30,6 +30,12 @@ export interface HeapTrimOptions {
    * collection then waits another quiet time.
    */
   working?: () => boolean;
+  /**
+   * Runs after each collection: gives the C library's free pages back (`malloc_trim`, see
+   * src/os/malloc-control.ts); the burst's native buffers and V8's own bookkeeping of the
+   * compaction are malloc'd, not on V8's heap.
+   */
+  release?: () => void;
   /** Told after each collection: how long it took and the heap used before and after (bytes). */
   onCollected?: (info: { ms: number; heapBefore: number; heapAfter: number }) => void;
 }
@@ -76,6 +82,7 @@ export class HeapTrim {
   readonly #minIntervalMs: number;
   readonly #onCollected: HeapTrimOptions['onCollected'];
   readonly #working: () => boolean;
+  readonly #release: (() => void) | undefined;
   #updates = 0;
   #last = -Infinity;
   #timer: TimerHandle | undefined;
@@ -89,6 +96,7 @@ export class HeapTrim {
     this.#minIntervalMs = options.minIntervalMs ?? 30_000;
     this.#onCollected = options.onCollected;
     this.#working = options.working ?? (() => false);
+    this.#release = options.release;
   }
 
   /** How many collections ran (for tests and metrics). */
@@ -132,6 +140,7 @@ export class HeapTrim {
     const heapBefore = process.memoryUsage().heapUsed;
     const start = this.#clock.now();
     this.#gc();
+    this.#release?.();
     this.#onCollected?.({ ms: this.#clock.now() - start, heapBefore, heapAfter: process.memoryUsage().heapUsed });
   }
 }
