@@ -26,9 +26,9 @@ export interface MallocControl {
 export const MALLOC_THRESHOLD_BYTES = 128 * 1024;
 
 /**
- * Loads the addon: `$MARGAY_MALLOC_ADDON` (a path; empty: do not load), else dist/native/ of
- * this package. Undefined when it is not there or does not load (an error is returned for the
- * log then, never thrown: the agent runs without it).
+ * Loads the addon at `path` (default `$MARGAY_MALLOC_ADDON`, else dist/native/ of this package;
+ * an empty path loads nothing). No `control` when it is not built or does not load: then `error`
+ * says why, for the log (never thrown: the agent runs without it).
  */
 export function loadMallocControl(path: string | undefined = defaultPath()): { control?: MallocControl; error?: string } {
   if (path === undefined || path === '') return {};
