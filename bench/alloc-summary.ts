@@ -55,10 +55,19 @@ const profile = JSON.parse(readFileSync(file, 'utf8')) as { head: AllocNode };
 const byFunction = new Map<string, number>();
 const byFile = new Map<string, number>();
 const byOwnCode = new Map<string, number>();
+/** By area: the directory of the innermost src/ frame (src/cni, src/ipam, …), else the allocating package (an async continuation of gRPC, node's internals). */
+const byArea = new Map<string, number>();
 /** Bytes allocated while a function of src/ was on the stack (each counted once per stack). */
 const inclusive = new Map<string, number>();
 let total = 0;
 const add = (m: Map<string, number>, k: string, v: number): void => void m.set(k, (m.get(k) ?? 0) + v);
+
+function areaOf(own: string | undefined, src: string): string {
+  if (own !== undefined) return /src\/[^/]+/.exec(own)?.[0] ?? own;
+  const pkg = /^node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(src)?.[1];
+  if (pkg) return `no src/ frame: ${pkg}`;
+  return src.startsWith('node:') ? 'no src/ frame: node' : 'no src/ frame: V8 builtins';
+}
 
 function walk(node: AllocNode, own: string | undefined, stack: Set<string>): void {
   const f = node.callFrame;
@@ -72,6 +81,7 @@ function walk(node: AllocNode, own: string | undefined, stack: Set<string>): voi
     add(byFunction, name, node.selfSize);
     add(byFile, src || '(V8/native)', node.selfSize);
     add(byOwnCode, mine ?? '(no frame of src/)', node.selfSize);
+    add(byArea, areaOf(mine, src), node.selfSize);
     for (const s of stack) add(inclusive, s, node.selfSize);
   }
   for (const c of node.children) walk(c, mine, stack);
@@ -85,6 +95,7 @@ const list = (title: string, m: Map<string, number>): void => {
   for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${kib(v).padStart(9)}  ${(((v / total) * 100).toFixed(1) + '%').padStart(6)}  ${k}`);
 };
 console.log(`allocated ${kib(total)} KiB${per > 1 ? ` per operation (${(total / 1024 / 1024).toFixed(2)} MiB in all)` : ''}`);
+list('By area (the innermost src/ frame\'s directory, else the allocating package)', byArea);
 list('By the innermost frame of src/ on the stack', byOwnCode);
 list('By source file of the allocating function', byFile);
 list('While a function of src/ was on the stack (inclusive)', inclusive);
