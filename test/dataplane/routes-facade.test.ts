@@ -6,6 +6,7 @@ import { RouteDriver, RouteManager } from '../../src/dataplane/routes/routes.ts'
 import { batchFailures, parseIpBatchErrors } from '../../src/dataplane/routes/ip-session.ts';
 import { fakeRunner, type Call } from './fake-runner.ts';
 import { blackhole, IN_SYNC, settings, workload, workloadRoute } from './updates.ts';
+import { prng } from '../selector/helpers.ts';
 
 /** `ip` over a kernel of IPv4 routes (destination → interface) that accepts every change. */
 function ipv4Kernel(kernel: Map<string, string>) {
@@ -391,14 +392,8 @@ describe('dataplane routes - only the changed destinations compared', () => {
     const fakes = kernels.map(kernelOf);
     const drivers = fakes.map((f) => new RouteDriver(f.runner));
     const managers = [new RouteManager(), new RouteManager()];
-    let seed = 11;
-    // mulberry32: a seeded generator whose low bits are as random as its high ones.
-    const rand = (n: number): number => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return (((t ^ (t >>> 14)) >>> 0) % n);
-    };
+    const random = prng(11);
+    const rand = (n: number): number => Math.floor(random() * n);
     let comparedFewer = 0;
     let lastClean = false;
     let withErrors = 0;
@@ -409,7 +404,9 @@ describe('dataplane routes - only the changed destinations compared', () => {
           rand(3) === 0 ? { type: 'route-remove', dst } : rand(8) === 0 ? blackhole(dst) : workloadRoute(dst, rand(30) === 0 ? `down${step}` : `cali${rand(5)}`);
         for (const m of managers) m.onUpdate(u);
       }
-      if (rand(3) === 0) up.add(`down${step - 1 - rand(2)}`); // a pending device comes up a step or two later
+      // A pending device comes up a step or two later.
+      up.add(`down${step - 2}`);
+      if (rand(2) === 0) up.add(`down${step - 1}`);
       if (rand(12) === 0) {
         // Drift behind the drivers' backs (a stray route, a route deleted): only a full read sees it.
         const stray = `10.0.9.${rand(9)}/32`;

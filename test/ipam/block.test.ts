@@ -19,6 +19,7 @@ import { adjustHandle, decodeHandle, encodeHandle, handleTotal } from '../../src
 import { decodeAffinity, encodeAffinity } from '../../src/ipam/affinity.ts';
 import { affinityKey, blockKey, handleKey, parseAffinityKey, parseBlockKey, parseHandleKey } from '../../src/ipam/keys.ts';
 import { formatCidr, parseCidr } from '../../src/net/mod.ts';
+import { prng } from '../selector/helpers.ts';
 
 const owner = (handle: string, secondary: Record<string, string> = { node: 'n1' }) => ({ handle, secondary });
 const fresh = (cidr = '10.0.0.0/29') => newBlock(parseCidr(cidr)!, { affinity: 'host:n1', sequenceNumber: 100n });
@@ -60,14 +61,8 @@ describe('ipam block - stored form', () => {
       Object.assign(out, { sequenceNumberForAllocation: b.sequenceNumberForAllocation, deleted: b.deleted }, b.extra);
       return JSON.stringify(out, (_k, v: unknown) => (typeof v === 'bigint' ? `@big@${v}` : v)).replace(/"@big@(\d+)"/g, '$1');
     };
-    let seed = 7;
-    // mulberry32: a seeded generator whose low bits are as random as its high ones.
-    const rand = (n: number): number => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return (((t ^ (t >>> 14)) >>> 0) % n);
-    };
+    const random = prng(7);
+    const rand = (n: number): number => Math.floor(random() * n);
     for (let i = 0; i < 200; i++) {
       const b = newBlock(parseCidr(`10.${rand(256)}.0.0/${26 + rand(5)}`)!, { affinity: rand(3) === 0 ? null : `host:n"${rand(9)}\u2028`, sequenceNumber: BigInt(rand(1000)) * 10n ** 16n });
       for (let k = rand(8); k > 0 && b.unallocated.length > 0; k--) {
