@@ -43,6 +43,7 @@ import { AgentMetrics } from './metrics.ts';
 import { Ticker } from './scheduler.ts';
 import { AgentServers, SERVER_PARAMS } from './servers.ts';
 import { HeapTrim } from './heap-trim.ts';
+import { IdleScavenge } from './idle-scavenge.ts';
 import { SideTracker } from './side-tracking.ts';
 import { StatusPublisher } from './status-publisher.ts';
 
@@ -96,6 +97,7 @@ export class Agent {
   readonly #heapTrim: HeapTrim;
   /** The malloc control addon, or why it is not there (logged at start). */
   readonly #malloc: { control?: MallocControl; error?: string };
+  readonly #idleScavenge: IdleScavenge;
   readonly #servers: AgentServers;
   readonly #status: StatusPublisher;
   /** Callers (the CNI service) waiting for an endpoint to be programmed at a revision. */
@@ -188,6 +190,9 @@ export class Agent {
     this.#feed.subscribe(this.#graphFeed());
 
     this.foreground = new Foreground(this.#clock);
+    // The young generation collected between ADDs and DELs when nearly full, not inside the next one.
+    this.#idleScavenge = new IdleScavenge({ clock: this.#clock, busy: () => this.foreground.busy });
+    this.foreground.onIdle(() => this.#idleScavenge.idle());
     this.#status = new StatusPublisher({
       foreground: this.foreground,
       datastore: options.datastore,
@@ -337,6 +342,7 @@ export class Agent {
     this.#endpointWaiters.rejectAll(new Error('the agent is stopping'));
     for (const t of this.#tickers) t.stop();
     this.#heapTrim.stop();
+    this.#idleScavenge.stop();
     this.#status.pause();
     await this.#feed.stop();
     await this.#loop.stop();

@@ -10,8 +10,8 @@
  * Steady small changes never trigger it.
  */
 import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import type { Clock, TimerHandle } from '../os/mod.ts';
+import { exposedGc, type V8Gc } from './v8-gc.ts';
 
 /** Options of {@link HeapTrim}. */
 export interface HeapTrimOptions {
@@ -50,9 +50,8 @@ export interface HeapTrimOptions {
  * which a cold start would wait for.
  */
 function v8Gc(): () => void {
-  let gc: (() => void) | null | undefined; // undefined: not fetched yet; null: unavailable
   return () => {
-    gc ??= exposedGc();
+    const gc: V8Gc | null = exposedGc();
     if (gc === null) return;
     setFlagsFromString('--compact-on-every-full-gc');
     try {
@@ -61,16 +60,6 @@ function v8Gc(): () => void {
       setFlagsFromString('--no-compact-on-every-full-gc');
     }
   };
-}
-
-function exposedGc(): (() => void) | null {
-  try {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as unknown;
-    return typeof gc === 'function' ? (gc as () => void) : null;
-  } catch {
-    return null;
-  }
 }
 
 /** Counts updates; after a burst and a quiet moment, collects once. */
