@@ -56,6 +56,9 @@ try {
 
   const t0 = performance.now();
   const t0Epoch = Date.now();
+  // What else runs during the start (the bench's polls and sampling, etcd serving the list).
+  const benchCpu0 = process.cpuUsage();
+  const etcdCpu0 = processCpuMs(etcd.pid);
   // BENCH_CPU_PROF=<dir>: the agent writes a V8 CPU profile there (it is stopped with SIGTERM).
   const profDir = process.env.BENCH_CPU_PROF;
   agent = await startAgent({
@@ -85,7 +88,7 @@ try {
     snapshotMainMs = processCpuMs(agent.pid, agent.pid);
     clearInterval(snapshotWatch);
   }, 5);
-  await agent.waitReady(1_800_000, 10).finally(() => {
+  await agent.waitReady(1_800_000, Number(process.env.BENCH_READY_POLL_MS ?? 10)).finally(() => {
     clearInterval(snapshotWatch);
     sampler.stop();
   });
@@ -95,6 +98,8 @@ try {
     await new Promise((resolve) => perf.once('exit', resolve));
   }
   sampler.sample();
+  const benchCpu = process.cpuUsage(benchCpu0);
+  const beside = { benchMs: (benchCpu.user + benchCpu.system) / 1000, etcdMs: processCpuMs(etcd.pid) - etcdCpu0 };
   const cpuMs = processCpuMs(agent.pid);
   const mainThreadMs = processCpuMs(agent.pid, agent.pid);
   const mainTimes = threadTimes(agent.pid!);
@@ -137,7 +142,7 @@ try {
   console.log(`| floor: \`nft -f\` of the final ruleset (${ruleLines} lines) into an empty namespace | ${secs(nftMs)} |`);
   console.log(`**ratio ready / floor (list + nft load): ${(readyMs / (listMs + nftMs)).toFixed(2)}×**; ready / (process start + list + nft load): ${(readyMs / (processMs + listMs + nftMs)).toFixed(2)}×; agent RSS after start ${rss.toFixed(0)} MiB`);
   console.log(`transactions until ready: ${via('netlink')} by netlink, ${via('nft')} through nft`);
-  printWhereTimeWent({ readyMs, mainTimes, groups, children, reapedMs, samples: sampler.samples, lines, t0Epoch });
+  printWhereTimeWent({ readyMs, mainTimes, groups, children, reapedMs, beside, samples: sampler.samples, lines, t0Epoch });
   console.log(`load average: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 } finally {
   await agent?.destroy();
@@ -158,6 +163,7 @@ function printWhereTimeWent(r: {
   groups: ReturnType<typeof threadGroups>;
   children: ReturnType<typeof descendants>;
   reapedMs: number;
+  beside: { benchMs: number; etcdMs: number };
   samples: ThreadSampler['samples'];
   lines: Array<{ time: string | number; msg: string }>;
   t0Epoch: number;
@@ -175,6 +181,7 @@ function printWhereTimeWent(r: {
     byComm.set(c.comm, e);
   }
   console.log(`child processes (live, with what they reaped; 10 ms ticks): ${[...byComm].map(([comm, e]) => `${comm} ×${e.n} ${ms(e.cpuMs)} ms`).join('; ') || 'none'}; reaped by the agent ${ms(r.reapedMs)} ms`);
+  console.log(`beside the agent until ready: this bench ${ms(r.beside.benchMs)} ms CPU (readiness asked every ${process.env.BENCH_READY_POLL_MS ?? 10} ms, these readings), etcd ${ms(r.beside.etcdMs)} ms`);
   const bucketMs = Number(process.env.BENCH_BUCKET_MS ?? 100);
   const buckets = timeline(r.samples, bucketMs, r.readyMs);
   const tail = idleTail(buckets);
