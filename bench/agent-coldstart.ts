@@ -9,11 +9,14 @@
  * BENCH_FROM_SOURCES=1 runs it as before issue 14's bundle, from the sources through tsx with the
  * whole CLI. Readiness is asked every 10 ms; the agent's CPU time until then is printed too (a
  * figure that a loaded machine disturbs less than the wall clock), and its main thread's (the one
- * that runs JavaScript: what the render and the encoding share).
+ * that runs JavaScript: what the render and the encoding share). Where the wall clock went: the
+ * main thread's time on a CPU, waiting for one (run queue) and asleep (/proc schedstat), the CPU
+ * of the agent's other threads by role and of its child processes (the netlink helper), and a
+ * timeline of the main thread with the agent's log lines (bench/fixtures/proc-times.ts).
  * Prints figures and ratios; asserts nothing. Run: npx tsx bench/agent-coldstart.ts  (root)
  */
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EtcdDatastore } from '../src/datastore/etcd.ts';
 import { RESOURCES_PREFIX } from '../src/datastore/keys.ts';
@@ -22,6 +25,7 @@ import { exec } from '../src/os/mod.ts';
 import { createHost, REPO_ROOT, startAgent } from '../test/agent/lab.ts';
 import { startEtcd } from '../test/harness/etcd.ts';
 import { createTestNetns } from '../test/harness/netns.ts';
+import { descendants, idleTail, reapedChildrenCpuMs, threadGroups, ThreadSampler, threadTimes, timeline } from './fixtures/proc-times.ts';
 import { createScaleInterfaces, NAMESPACES, writeScaleResources } from './fixtures/scale.ts';
 
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 1000);
@@ -51,6 +55,10 @@ try {
   const listMs = performance.now() - tl;
 
   const t0 = performance.now();
+  const t0Epoch = Date.now();
+  // What else runs during the start (the bench's polls and sampling, etcd serving the list).
+  const benchCpu0 = process.cpuUsage();
+  const etcdCpu0 = processCpuMs(etcd.pid);
   // BENCH_CPU_PROF=<dir>: the agent writes a V8 CPU profile there (it is stopped with SIGTERM).
   const profDir = process.env.BENCH_CPU_PROF;
   agent = await startAgent({
@@ -67,6 +75,11 @@ try {
     built: !fromSources,
     nodeArgs: [...nodeArgs, ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])],
   });
+  // The main thread's on-CPU and run-queue time, read every 5 ms: a timeline of where it waits.
+  const sampler = new ThreadSampler(agent.pid!, t0);
+  // BENCH_PERF=<file>: `perf record` of the agent's threads and children until ready (on-CPU samples
+  // only, unlike V8's profiler: `perf report -i <file> --sort pid,sym` names what each thread ran).
+  const perf = process.env.BENCH_PERF ? spawn('perf', ['record', '-F', '997', '-p', String(agent.pid), '-o', process.env.BENCH_PERF], { stdio: 'ignore' }) : undefined;
   // The main thread's CPU when the snapshot is in the graph (the agent logs it at in-sync, just
   // before the graph's first flush), read as soon as the line shows (every 5 ms).
   let snapshotMainMs = NaN;
@@ -75,10 +88,27 @@ try {
     snapshotMainMs = processCpuMs(agent.pid, agent.pid);
     clearInterval(snapshotWatch);
   }, 5);
-  await agent.waitReady(1_800_000, 10).finally(() => clearInterval(snapshotWatch));
+  await agent.waitReady(1_800_000, Number(process.env.BENCH_READY_POLL_MS ?? 10)).finally(() => {
+    clearInterval(snapshotWatch);
+    sampler.stop();
+  });
   const readyMs = performance.now() - t0;
+  if (perf) {
+    perf.kill('SIGINT');
+    await new Promise((resolve) => perf.once('exit', resolve));
+  }
+  sampler.sample();
+  const benchCpu = process.cpuUsage(benchCpu0);
+  const beside = { benchMs: (benchCpu.user + benchCpu.system) / 1000, etcdMs: processCpuMs(etcd.pid) - etcdCpu0 };
   const cpuMs = processCpuMs(agent.pid);
   const mainThreadMs = processCpuMs(agent.pid, agent.pid);
+  const mainTimes = threadTimes(agent.pid!);
+  const groups = threadGroups(agent.pid!, nodeArgs);
+  const children = descendants(agent.pid!);
+  const reapedMs = reapedChildrenCpuMs(agent.pid!);
+  // BENCH_AGENT_LOG=<file>: the agent's output until ready (its log, and what Node prints with
+  // BENCH_NODE_ARGS such as --trace-gc) copied there.
+  if (process.env.BENCH_AGENT_LOG) writeFileSync(process.env.BENCH_AGENT_LOG, agent.logs());
   const lines = agent.logs().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { time: string; msg: string });
   const at = (msg: string): number => Date.parse(lines.find((l) => l.msg === msg)?.time ?? '');
   const startToSnapshot = at('datastore snapshot complete; programming the dataplane') - at('agent starting');
@@ -112,6 +142,7 @@ try {
   console.log(`| floor: \`nft -f\` of the final ruleset (${ruleLines} lines) into an empty namespace | ${secs(nftMs)} |`);
   console.log(`**ratio ready / floor (list + nft load): ${(readyMs / (listMs + nftMs)).toFixed(2)}×**; ready / (process start + list + nft load): ${(readyMs / (processMs + listMs + nftMs)).toFixed(2)}×; agent RSS after start ${rss.toFixed(0)} MiB`);
   console.log(`transactions until ready: ${via('netlink')} by netlink, ${via('nft')} through nft`);
+  printWhereTimeWent({ readyMs, mainTimes, groups, children, reapedMs, beside, samples: sampler.samples, lines, t0Epoch });
   console.log(`load average: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 } finally {
   await agent?.destroy();
@@ -119,6 +150,53 @@ try {
   await host.delete();
   await ds.close();
   await etcd.destroy();
+}
+
+/**
+ * Where the wall clock to ready went: the main thread on a CPU, waiting for one, or asleep; the
+ * other threads and the child processes; and a timeline of the main thread (BENCH_BUCKET_MS
+ * slices, 100 by default) with the agent's log lines, ms after the spawn.
+ */
+function printWhereTimeWent(r: {
+  readyMs: number;
+  mainTimes: ReturnType<typeof threadTimes>;
+  groups: ReturnType<typeof threadGroups>;
+  children: ReturnType<typeof descendants>;
+  reapedMs: number;
+  beside: { benchMs: number; etcdMs: number };
+  samples: ThreadSampler['samples'];
+  lines: Array<{ time: string | number; msg: string }>;
+  t0Epoch: number;
+}): void {
+  const ms = (v: number): string => v.toFixed(0);
+  const sleep = r.readyMs - r.mainTimes.cpuMs - r.mainTimes.waitMs;
+  console.log(`main thread to ready (schedstat): on a CPU ${ms(r.mainTimes.cpuMs)} ms, waiting for a CPU ${ms(r.mainTimes.waitMs)} ms, asleep ${ms(sleep)} ms (wall ${ms(r.readyMs)} ms)`);
+  const others = r.groups.filter((g) => !g.role.startsWith('main'));
+  console.log(`other threads: ${others.map((g) => `${g.role} ×${g.threads} ${ms(g.cpuMs)} ms CPU (+${ms(g.waitMs)} queued)`).join('; ')}`);
+  const byComm = new Map<string, { n: number; cpuMs: number }>();
+  for (const c of r.children) {
+    const e = byComm.get(c.comm) ?? { n: 0, cpuMs: 0 };
+    e.n++;
+    e.cpuMs += c.cpuMs;
+    byComm.set(c.comm, e);
+  }
+  console.log(`child processes (live, with what they reaped; 10 ms ticks): ${[...byComm].map(([comm, e]) => `${comm} ×${e.n} ${ms(e.cpuMs)} ms`).join('; ') || 'none'}; reaped by the agent ${ms(r.reapedMs)} ms`);
+  console.log(`beside the agent until ready: this bench ${ms(r.beside.benchMs)} ms CPU (readiness asked every ${process.env.BENCH_READY_POLL_MS ?? 10} ms, these readings), etcd ${ms(r.beside.etcdMs)} ms`);
+  const bucketMs = Number(process.env.BENCH_BUCKET_MS ?? 100);
+  const buckets = timeline(r.samples, bucketMs, r.readyMs);
+  const tail = idleTail(buckets);
+  console.log(
+    tail
+      ? `main thread idle from ${ms(tail.fromMs)} ms to ready (${ms(r.readyMs - tail.fromMs)} ms; it ran ${ms(tail.runMs)} ms and queued ${ms(tail.waitMs)} ms in it)`
+      : 'main thread busy until ready',
+  );
+  const events = r.lines.map((l) => ({ at: Number(typeof l.time === 'number' ? l.time : Date.parse(l.time)) - r.t0Epoch, msg: l.msg }));
+  console.log(`| ms after spawn | main: on CPU | run queue | asleep | agent log |`);
+  console.log('|---:|---:|---:|---:|---|');
+  for (const b of buckets) {
+    const said = events.filter((e) => e.at >= b.fromMs && e.at < b.toMs).map((e) => `${ms(e.at)}: ${e.msg}`);
+    console.log(`| ${ms(b.fromMs)}–${ms(b.toMs)} | ${ms(b.runMs)} | ${ms(b.waitMs)} | ${ms(b.sleepMs)} | ${said.join('; ')} |`);
+  }
 }
 
 /** The Node options of bin/margay.js's `#!/usr/bin/env -S node …` line: how `margay agent` runs. */

@@ -19,7 +19,8 @@
  * options of the agent, e.g. `--cpu-prof --cpu-prof-dir=DIR`), BENCH_AGENT_ENV (`NAME=value …`
  * agent parameters over the lab's, which renew the host status every second and write endpoint
  * statuses every 100 ms; e.g. `MARGAY_REPORTINGINTERVAL=30 MARGAY_ENDPOINTREPORTINGDELAY=1`, the
- * defaults). The agent runs as installed when dist/ is built (BENCH_BUILT, below). Every table is printed with the machine's load average (`/proc/loadavg`) when it
+ * defaults), BENCH_AGENT_ALLOC (a file: the agent's allocations during the sequential ADDs, a
+ * sampling heap profile with collected objects, for bench/alloc-summary.ts). The agent runs as installed when dist/ is built (BENCH_BUILT, below). Every table is printed with the machine's load average (`/proc/loadavg`) when it
  * was measured: figures from a loaded machine are not comparable with a quiet one's.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -52,7 +53,13 @@ const WARMUP = Math.max(1, Number(process.env.BENCH_WARMUP ?? 1));
  * tsx (another module loader thread, V8's default young generation). BENCH_BUILT=0/1 forces either.
  */
 const BUILT = process.env.BENCH_BUILT !== undefined ? process.env.BENCH_BUILT === '1' : existsSync(join(REPO, 'dist/src/cli/run.js'));
-const AGENT_NODE_ARGS = [...(BUILT ? ['--max-semi-space-size=4'] : []), ...(process.env.BENCH_AGENT_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
+/** A file to write the agent's allocations during the sequential ADDs to (V8's sampling heap profile, collected objects included; bench/alloc-summary.ts reads it). */
+const AGENT_ALLOC = process.env.BENCH_AGENT_ALLOC;
+const AGENT_NODE_ARGS = [
+  ...(BUILT ? ['--max-semi-space-size=4'] : []),
+  ...(AGENT_ALLOC ? ['--import', join(REPO, 'bench/fixtures/alloc-sampling.mjs')] : []),
+  ...(process.env.BENCH_AGENT_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+];
 
 /** The value at rank floor(p% × n) (0-based) of the sorted values: p99 of up to 100 values is the largest, p90 of 40 the 4th largest. */
 function percentile(values: number[], p: number): number {
@@ -270,6 +277,7 @@ async function attachments(dir: string, mode: Host): Promise<void> {
       // The product: `margay agent` hosts the CNI service; ADD answers once the policy is programmed.
       // BENCH_AGENT_ENV: agent parameters over the lab's (`MARGAY_ENDPOINTREPORTINGDELAY=1 MARGAY_REPORTINGINTERVAL=30`: the defaults).
       const env = Object.fromEntries((process.env.BENCH_AGENT_ENV ?? '').split(' ').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+      if (AGENT_ALLOC) env.MARGAY_BENCH_ALLOC = AGENT_ALLOC;
       agent = await startAgent({ etcdEndpoints: etcd.endpoints, hostname: NODE, netns: host.name, args: ['--cni-socket', socket], built: BUILT, nodeArgs: AGENT_NODE_ARGS, env });
       await agent.waitReady();
     } else {
@@ -333,10 +341,14 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     const fsync0 = await etcdFsyncs(etcd.endpoints[0]!);
     const cpu0 = processCpuMs(agent?.pid);
     const threads0 = threadCpuMs(agent?.pid);
+    // The allocation profile (BENCH_AGENT_ALLOC) covers the sequential ADDs: SIGUSR2 starts and stops it.
+    const allocToggle = (): void => void (AGENT_ALLOC && agent?.pid !== undefined && process.kill(agent.pid, 'SIGUSR2'));
+    allocToggle();
     for (let i = 0; i < N; i++) {
       for (const [k, p] of plugins.entries()) times.get(p.name)!.add.push(await run(p, 'ADD', i, containers[i * plugins.length + k]!));
     }
     mark('add-end');
+    allocToggle();
     const cpu1 = processCpuMs(agent?.pid);
     const threads1 = threadCpuMs(agent?.pid);
     const fsync1 = await etcdFsyncs(etcd.endpoints[0]!);
@@ -425,20 +437,23 @@ function requestsDelta(a: Awaited<ReturnType<typeof etcdFsyncs>>, b: Awaited<Ret
  * the agent's HTTP accept and answer); and ptp's slowest beside them.
  */
 function printSlowest(log: string, wall: Map<string, number>, ptp: number[]): void {
-  const inside = new Map<string, { ms: number; steps: Record<string, number> }>();
+  const inside = new Map<string, { ms: number; steps: Record<string, number>; gcMs: number | undefined }>();
   for (const line of log.split('\n')) {
     if (!line.includes('"attachment added"')) continue;
-    const e = JSON.parse(line) as { containerID?: string; ms?: number; steps?: Record<string, number> };
-    if (e.containerID && wall.has(e.containerID) && e.ms !== undefined) inside.set(e.containerID, { ms: e.ms, steps: e.steps ?? {} });
+    const e = JSON.parse(line) as { containerID?: string; ms?: number; steps?: Record<string, number>; gcMs?: number };
+    if (e.containerID && wall.has(e.containerID) && e.ms !== undefined) inside.set(e.containerID, { ms: e.ms, steps: e.steps ?? {}, gcMs: e.gcMs });
   }
   const joined = [...wall].filter(([id]) => inside.has(id)).map(([id, ms]) => ({ id, ms, in: inside.get(id)! }));
   if (joined.length === 0) return;
   const outside = joined.map((j) => j.ms - j.in.ms);
   const slow = [...joined].sort((a, b) => b.ms - a.ms).slice(0, 3);
-  const desc = slow.map((j) => `${j.ms.toFixed(1)} (in the service ${j.in.ms}: ${Object.entries(j.in.steps).map(([k, v]) => `${k} ${v}`).join(', ')})`);
+  const desc = slow.map((j) => `${j.ms.toFixed(1)} (in the service ${j.in.ms}: ${Object.entries(j.in.steps).map(([k, v]) => `${k} ${v}`).join(', ')}${j.in.gcMs !== undefined ? `; GC ${j.in.gcMs}` : ''})`);
   const ptpSlow = [...ptp].sort((a, b) => b - a).slice(0, 3).map((v) => v.toFixed(1));
   console.log(`\nSequential ADDs, wall minus the service's own time (ms): p50 ${percentile(outside, 50).toFixed(1)}, p90 ${percentile(outside, 90).toFixed(1)}, max ${Math.max(...outside).toFixed(1)}; in the service: p50 ${percentile(joined.map((j) => j.in.ms), 50).toFixed(1)}, max ${Math.max(...joined.map((j) => j.in.ms)).toFixed(1)}`);
   console.log(`Slowest Margay ADDs (wall ms): ${desc.join('; ')}; slowest ptp ADDs: ${ptpSlow.join(', ')}`);
+  // An agent that logs its GC pauses per ADD (session 12 on): how many ADDs had one inside.
+  const gc = joined.map((j) => j.in.gcMs).filter((v): v is number => v !== undefined);
+  if (gc.length > 0) console.log(`GC pauses inside the sequential ADDs: in ${gc.filter((v) => v > 0).length} of ${gc.length}, ${gc.reduce((a, b) => a + b, 0).toFixed(1)} ms in all, the longest ${Math.max(...gc).toFixed(1)} ms`);
 }
 
 /**

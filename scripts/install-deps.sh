@@ -93,6 +93,15 @@ build_c() { # OUT SRC [gcc flags…]
 build_c dist/images/pause native/pause.c -static
 build_c dist/images/serve native/pod-serve.c -static
 build_c dist/lab/margay-netns-forward native/netns-forward.c
+# The agent's malloc control (native/malloc-control.c, a Node-API addon): fixed glibc malloc
+# thresholds and malloc_trim after a burst (docs/agent.md, "Latency and memory at scale"). Built
+# against this Node's headers; without them the agent runs without it (more resident memory).
+node_include=$(node -p "require('node:path').resolve(process.execPath, '../../include/node')")
+if [ -f "$node_include/node_api.h" ]; then
+  build_c dist/native/margay-malloc.node native/malloc-control.c -shared -fPIC -I"$node_include"
+else
+  echo "install-deps: no Node headers in $node_include: dist/native/margay-malloc.node not built" >&2
+fi
 # Kubernetes v1.20.2 (kube-apiserver, kube-controller-manager, kube-scheduler, kubelet) for
 # `margay kube-controllers`' tests and the lab's Kubernetes control plane: built offline from
 # Debian's source package and cached in /var/cache/margay/kubernetes (scripts/build-kubernetes.sh;

@@ -28,7 +28,7 @@ import type { AgentConfig, ParamName } from '../api/mod.ts';
 import type { Resource } from '../api/mod.ts';
 import { buildCalcGraph, type CalcGraph } from '../calc/mod.ts';
 import { type ConfigSource, type LocalConfig, SettingsResolver } from '../calc/mod.ts';
-import { type Clock, systemClock } from '../os/mod.ts';
+import { type Clock, loadMallocControl, type MallocControl, MALLOC_THRESHOLD_BYTES, systemClock } from '../os/mod.ts';
 import type { Datastore } from '../datastore/mod.ts';
 import { resourceKey } from '../datastore/mod.ts';
 import { MargayError } from '../errors/mod.ts';
@@ -43,6 +43,7 @@ import { AgentMetrics } from './metrics.ts';
 import { Ticker } from './scheduler.ts';
 import { AgentServers, SERVER_PARAMS } from './servers.ts';
 import { HeapTrim } from './heap-trim.ts';
+import { IdleScavenge } from './idle-scavenge.ts';
 import { SideTracker } from './side-tracking.ts';
 import { StatusPublisher } from './status-publisher.ts';
 
@@ -68,6 +69,8 @@ export interface AgentOptions {
   servers?: boolean;
   /** Syncer retry backoff (tests shorten it). */
   syncerBackoff?: { initialMs: number; maxMs: number };
+  /** glibc's malloc settings (src/os/malloc-control.ts); default the built addon, `null` none. */
+  malloc?: MallocControl | null;
 }
 
 /** Parameters that take effect only when the agent restarts. */
@@ -92,6 +95,9 @@ export class Agent {
   readonly #side: SideTracker;
   /** One full collection after a burst of updates (heap-trim.ts). */
   readonly #heapTrim: HeapTrim;
+  /** The malloc control addon, or why it is not there (logged at start). */
+  readonly #malloc: { control?: MallocControl; error?: string };
+  readonly #idleScavenge: IdleScavenge;
   readonly #servers: AgentServers;
   readonly #status: StatusPublisher;
   /** Callers (the CNI service) waiting for an endpoint to be programmed at a revision. */
@@ -146,8 +152,11 @@ export class Agent {
     const calcLog = componentLogger(this.#root, 'calc');
     this.graph = buildCalcGraph({ hostname, settings: this.#settings, onWarning: (message, key) => calcLog.warn({ key }, message) });
     this.#settings.subscribe({ onConfigChanged: (changed) => this.#reconfigure(changed) });
+    this.#malloc = options.malloc === undefined ? loadMallocControl() : options.malloc === null ? {} : { control: options.malloc };
+    const malloc = this.#malloc.control;
     this.#heapTrim = new HeapTrim({
       clock: this.#clock,
+      ...(malloc ? { release: () => void malloc.trim() } : {}),
       working: () => this.#loop.running,
       onCollected: ({ ms, heapBefore, heapAfter }) =>
         this.#log.info({ ms: Math.round(ms), heapBeforeMiB: Math.round(heapBefore / 2 ** 20), heapAfterMiB: Math.round(heapAfter / 2 ** 20) }, 'heap compacted after a burst of updates'),
@@ -181,6 +190,9 @@ export class Agent {
     this.#feed.subscribe(this.#graphFeed());
 
     this.foreground = new Foreground(this.#clock);
+    // The young generation collected between ADDs and DELs when nearly full, not inside the next one.
+    this.#idleScavenge = new IdleScavenge({ clock: this.#clock, busy: () => this.foreground.busy });
+    this.foreground.onIdle(() => this.#idleScavenge.idle());
     this.#status = new StatusPublisher({
       foreground: this.foreground,
       datastore: options.datastore,
@@ -298,8 +310,14 @@ export class Agent {
     this.#started = true;
     const resolved = this.#settings.current;
     for (const w of resolved.warnings) this.#log.warn(w);
+    // Fixed malloc thresholds from the start: what a burst frees goes back as it is freed.
+    const mallocFixed = this.#malloc.control?.setThresholds(MALLOC_THRESHOLD_BYTES, MALLOC_THRESHOLD_BYTES) ?? false;
     this.#log.info(
-      { config: this.#config, sources: Object.fromEntries(Object.entries(resolved.sources).filter(([, s]) => s !== 'default')) },
+      {
+        config: this.#config,
+        sources: Object.fromEntries(Object.entries(resolved.sources).filter(([, s]) => s !== 'default')),
+        malloc: mallocFixed ? 'thresholds fixed' : (this.#malloc.error ?? 'default'),
+      },
       'agent starting',
     );
     this.health.report('dataplane', { live: true, ready: false, detail: 'waiting for the datastore snapshot' });
@@ -324,6 +342,7 @@ export class Agent {
     this.#endpointWaiters.rejectAll(new Error('the agent is stopping'));
     for (const t of this.#tickers) t.stop();
     this.#heapTrim.stop();
+    this.#idleScavenge.stop();
     this.#status.pause();
     await this.#feed.stop();
     await this.#loop.stop();

@@ -13,6 +13,7 @@ export class Foreground {
   readonly #clock: Clock;
   #active = 0;
   #waiters: Array<() => void> = [];
+  readonly #idleListeners: Array<() => void> = [];
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -34,7 +35,13 @@ export class Foreground {
       const waiters = this.#waiters;
       this.#waiters = [];
       for (const w of waiters) w();
+      for (const l of this.#idleListeners) l();
     };
+  }
+
+  /** Calls `listener` each time the last foreground operation in progress ends. */
+  onIdle(listener: () => void): void {
+    this.#idleListeners.push(listener);
   }
 
   /** Resolves once no foreground work is in progress (at once when none is), or after `maxMs`. */

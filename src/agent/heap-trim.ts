@@ -10,8 +10,8 @@
  * Steady small changes never trigger it.
  */
 import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import type { Clock, TimerHandle } from '../os/mod.ts';
+import { exposedGc, type V8Gc } from './v8-gc.ts';
 
 /** Options of {@link HeapTrim}. */
 export interface HeapTrimOptions {
@@ -30,6 +30,12 @@ export interface HeapTrimOptions {
    * collection then waits another quiet time.
    */
   working?: () => boolean;
+  /**
+   * Runs after each collection: gives the C library's free pages back (`malloc_trim`, see
+   * src/os/malloc-control.ts); the burst's native buffers and V8's own bookkeeping of the
+   * compaction are malloc'd, not on V8's heap.
+   */
+  release?: () => void;
   /** Told after each collection: how long it took and the heap used before and after (bytes). */
   onCollected?: (info: { ms: number; heapBefore: number; heapAfter: number }) => void;
 }
@@ -44,9 +50,8 @@ export interface HeapTrimOptions {
  * which a cold start would wait for.
  */
 function v8Gc(): () => void {
-  let gc: (() => void) | null | undefined; // undefined: not fetched yet; null: unavailable
   return () => {
-    gc ??= exposedGc();
+    const gc: V8Gc | null = exposedGc();
     if (gc === null) return;
     setFlagsFromString('--compact-on-every-full-gc');
     try {
@@ -55,16 +60,6 @@ function v8Gc(): () => void {
       setFlagsFromString('--no-compact-on-every-full-gc');
     }
   };
-}
-
-function exposedGc(): (() => void) | null {
-  try {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as unknown;
-    return typeof gc === 'function' ? (gc as () => void) : null;
-  } catch {
-    return null;
-  }
 }
 
 /** Counts updates; after a burst and a quiet moment, collects once. */
@@ -76,6 +71,7 @@ export class HeapTrim {
   readonly #minIntervalMs: number;
   readonly #onCollected: HeapTrimOptions['onCollected'];
   readonly #working: () => boolean;
+  readonly #release: (() => void) | undefined;
   #updates = 0;
   #last = -Infinity;
   #timer: TimerHandle | undefined;
@@ -89,6 +85,7 @@ export class HeapTrim {
     this.#minIntervalMs = options.minIntervalMs ?? 30_000;
     this.#onCollected = options.onCollected;
     this.#working = options.working ?? (() => false);
+    this.#release = options.release;
   }
 
   /** How many collections ran (for tests and metrics). */
@@ -132,6 +129,7 @@ export class HeapTrim {
     const heapBefore = process.memoryUsage().heapUsed;
     const start = this.#clock.now();
     this.#gc();
+    this.#release?.();
     this.#onCollected?.({ ms: this.#clock.now() - start, heapBefore, heapAfter: process.memoryUsage().heapUsed });
   }
 }

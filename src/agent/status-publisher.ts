@@ -52,6 +52,8 @@ export class StatusPublisher {
   #enabled: boolean;
   /** Each workload identity's status key (region and host are fixed for the agent's life). */
   readonly #statusKeys = new WeakMap<WorkloadStatusId, string>();
+  /** What is programmed, as last told ({@link updateEndpoints}); read when the statuses are written. */
+  #input: Omit<EndpointStatusInput, 'region' | 'host'> | undefined;
   #ticker: Ticker | undefined;
   #stopped = false;
 
@@ -77,6 +79,7 @@ export class StatusPublisher {
       clock: options.clock,
       run: async () => {
         await this.#outOfTheWay();
+        this.#desiredStatuses();
         await this.#reporter.flushEndpoints();
       },
       delayMs: c.endpointReportingDelay,
@@ -101,11 +104,24 @@ export class StatusPublisher {
     this.#enabled = config.endpointReportingEnabled;
   }
 
-  /** What is programmed changed: write the endpoint statuses that changed (none while reporting is off). */
+  /**
+   * What is programmed changed: write the endpoint statuses that changed (none while reporting is
+   * off). The statuses are computed when they are written, after the reporting delay, from what
+   * is programmed then (`input` is the agent's live state): once per write, not once per flush
+   * (every ADD's flush rebuilt them all, O(local endpoints) on the ADD's path, docs/cni.md
+   * session 12).
+   */
   updateEndpoints(input: Omit<EndpointStatusInput, 'region' | 'host'>): void {
+    this.#input = input;
+    this.#scheduler.kick();
+  }
+
+  /** The statuses of what is programmed now, handed to the reporter (which writes the difference). */
+  #desiredStatuses(): void {
+    const input = this.#input;
+    if (input === undefined) return;
     const statuses = this.#enabled ? endpointStatuses({ ...input, region: this.#region, host: this.#host }, this.#statusKeys) : new Map<string, EndpointStatus>();
     this.#reporter.setEndpointStatuses(statuses);
-    if (this.#reporter.endpointsDirty) this.#scheduler.kick();
   }
 
   /** Writes the host status now; a failure waits for the next report. */

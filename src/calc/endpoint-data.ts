@@ -138,7 +138,11 @@ function hostCidrs(list: unknown): string[] {
     if (typeof text !== 'string') continue;
     const ip = canonicalIp(text.split('/', 1)[0]!); // the address part; a prefix is ignored
     if (ip === undefined) continue;
-    const cidr = ip.includes(':') ? `${ip}/128` : `${ip}/32`;
+    const suffix = ip.includes(':') ? '/128' : '/32';
+    // The text as written when it is already canonical (the usual case): a concatenation of 13
+    // characters or more is a cons string in V8, which stays two objects once flattened as a key,
+    // and the graph keeps this string for the endpoint's lifetime (issue 14).
+    const cidr = text.length === ip.length + suffix.length && text.startsWith(ip) && text.endsWith(suffix) ? text : ip + suffix;
     if (!cidrs.includes(cidr)) cidrs.push(cidr);
   }
   return cidrs;

@@ -22,11 +22,26 @@ import type { IpSetSpec } from './rule-compiler.ts';
 /**
  * What an item contributes members from, kept as the label index's data of the item (no map of
  * our own). Endpoint addresses are host CIDRs (`/32`, `/128`): the bare address a named-port
- * member needs is derived, not kept (memory per remote endpoint, issue 14).
+ * member needs is derived, not kept. Memory per remote endpoint (issue 14): an item with one
+ * address and no named port (most endpoints) is that address's string itself, and one address
+ * with named ports is kept without a list around it: an object and a one-element array cost
+ * ~100 bytes per endpoint, a list ~56.
  */
-interface ItemSource {
-  readonly cidrs: readonly string[];
-  readonly ports: readonly NamedPort[];
+type ItemSource = string | { readonly cidrs: string | readonly string[]; readonly ports: readonly NamedPort[] };
+
+/** The compact source of these addresses and named ports (see {@link ItemSource}). */
+function itemSource(cidrs: readonly string[], ports: readonly NamedPort[]): ItemSource {
+  if (cidrs.length !== 1) return { cidrs, ports };
+  return ports.length === 0 ? cidrs[0]! : { cidrs: cidrs[0]!, ports };
+}
+
+function cidrsOf(item: ItemSource): readonly string[] {
+  const cidrs = typeof item === 'string' ? item : item.cidrs;
+  return typeof cidrs === 'string' ? [cidrs] : cidrs;
+}
+
+function portsOf(item: ItemSource): readonly NamedPort[] {
+  return typeof item === 'string' ? NO_PORTS : item.ports;
 }
 
 interface SetState {
@@ -74,13 +89,13 @@ export class IpSetMemberIndex implements ActiveIpSetCallbacks {
   /** Any endpoint in the cluster (undefined: deleted). */
   onEndpointUpdate(id: string, endpoint: EndpointData | undefined): void {
     if (endpoint === undefined) this.#deleteItem(id);
-    else this.#updateItem(id, endpoint.labels, endpoint.profiles, { cidrs: endpoint.cidrs, ports: endpoint.ports });
+    else this.#updateItem(id, endpoint.labels, endpoint.profiles, itemSource(endpoint.cidrs, endpoint.ports));
   }
 
   /** A NetworkSet or GlobalNetworkSet (undefined: deleted). */
   onNetworkSetUpdate(id: string, set: NetworkSetData | undefined): void {
     if (set === undefined) this.#deleteItem(id);
-    else this.#updateItem(id, set.labels, set.parents, { cidrs: set.cidrs, ports: NO_PORTS });
+    else this.#updateItem(id, set.labels, set.parents, itemSource(set.cidrs, NO_PORTS));
   }
 
   /** A profile's labels, which its endpoints inherit (undefined: the profile is gone). */
@@ -116,7 +131,7 @@ export class IpSetMemberIndex implements ActiveIpSetCallbacks {
 
   #updateItem(id: string, labels: Readonly<Record<string, string>>, parents: readonly string[], source: ItemSource): void {
     const old = this.#index.itemData(id);
-    if (old !== undefined && !sameMembersSource(old, source)) {
+    if (old !== undefined && old !== source && !sameMembersSource({ cidrs: cidrsOf(old), ports: portsOf(old) }, { cidrs: cidrsOf(source), ports: portsOf(source) })) {
       // Addresses or ports changed: move this item's contributions in the sets it is in now.
       for (const setId of this.#index.selectorsMatching(id)) {
         const state = this.#sets.get(setId);
@@ -164,13 +179,13 @@ export class IpSetMemberIndex implements ActiveIpSetCallbacks {
 }
 
 /** The members an item contributes to a set. */
-function membersFrom(spec: IpSetSpec, item: ItemSource): string[] {
+function membersFrom(spec: IpSetSpec, item: ItemSource): readonly string[] {
   const np = spec.namedPort;
-  if (np === undefined) return [...item.cidrs];
+  if (np === undefined) return cidrsOf(item);
   const out: string[] = [];
-  for (const p of item.ports) {
+  for (const p of portsOf(item)) {
     if (p.name !== np.name || p.protocol !== np.protocol) continue;
-    for (const cidr of item.cidrs) out.push(`${cidr.slice(0, cidr.indexOf('/'))},${p.protocol}:${p.port}`);
+    for (const cidr of cidrsOf(item)) out.push(`${cidr.slice(0, cidr.indexOf('/'))},${p.protocol}:${p.port}`);
   }
   return out;
 }

@@ -3,6 +3,7 @@
  * where the host namespace is, the agent's hooks) and the helpers built on them.
  */
 import type { Logger } from '../log/mod.ts';
+import type { GcPauses } from './gc-pauses.ts';
 import type { Resource } from '../api/mod.ts';
 import type { ResourceStore } from '../datastore/mod.ts';
 import type { AssignedAddress, AssignIpRequest, AutoAssignRequest, AutoAssignResult, CanAssignRequest } from '../ipam/mod.ts';
@@ -106,6 +107,8 @@ export interface ServiceContext {
   knownProfiles: Set<string>;
   /** Pods from the Kubernetes API (kubernetes.ts). */
   kube: PodInfoSource;
+  /** Recent GC pauses, for the ADD and DEL log lines (only with a logger). */
+  gcPauses: GcPauses | undefined;
 }
 
 /** A list of undo steps, run newest first. */

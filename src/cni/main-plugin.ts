@@ -308,8 +308,9 @@ function checkNode(ctx: ServiceContext, conf: NetConf): void {
  * Logs an ADD's or DEL's line once its answer is on its way (a log line is a synchronous write,
  * a few hundred µs on a busy host, which the runtime need not wait for).
  */
-function logAfterAnswer(ctx: ServiceContext, fields: Record<string, unknown>, msg: string): void {
-  if (ctx.log) setImmediate(() => ctx.log?.info(fields, msg));
+function logAfterAnswer(ctx: ServiceContext, fields: Record<string, unknown>, msg: string, started: number): void {
+  const ended = performance.now();
+  if (ctx.log) setImmediate(() => ctx.log?.info({ ...fields, gcMs: ctx.gcPauses?.within(started, ended) ?? 0 }, msg));
 }
 
 function lockKeys(id: WorkloadIdentity): string[] {
@@ -388,7 +389,7 @@ export async function add(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
       const annotated = pod ? timed('pod-annotated', writeBackPodIps(ctx, conf, id, ipNetworksOf(spec))) : Promise.resolve();
       await settleAll([programmed, annotated]);
       step('programmed');
-      logAfterAnswer(ctx, { cmd: 'ADD', wep: id.wepName, containerID: id.containerId, ips: [...addrs.ipv4, ...addrs.ipv6], ms: Math.round(performance.now() - started), steps }, 'attachment added');
+      logAfterAnswer(ctx, { cmd: 'ADD', wep: id.wepName, containerID: id.containerId, ips: [...addrs.ipv4, ...addrs.ipv6], ms: Math.round(performance.now() - started), steps }, 'attachment added', started);
       return formatResult(attachmentResult(conf, req, spec), conf.cniVersion);
     } catch (err) {
       await early?.settled();
@@ -434,7 +435,7 @@ export async function del(ctx: ServiceContext, req: CniRequest, conf: NetConf): 
     else await gone.then(() => delegate(conf.ipam.type, 'DEL', req));
     // Not waited for: a DEL must not hang on an API server that is away.
     void clearPodIps(ctx, conf, id);
-    logAfterAnswer(ctx, { cmd: 'DEL', wep: id.wepName, containerID: id.containerId, ms: Math.round(performance.now() - started), steps }, 'attachment deleted');
+    logAfterAnswer(ctx, { cmd: 'DEL', wep: id.wepName, containerID: id.containerId, ms: Math.round(performance.now() - started), steps }, 'attachment deleted', started);
   });
   return undefined;
 }

@@ -6,6 +6,7 @@
 import { parseNetConf, type NetConf } from './config.ts';
 import type { CniServiceOptions, ServiceContext } from './context.ts';
 import { delegate } from './delegate.ts';
+import { GcPauses } from './gc-pauses.ts';
 import { attachExisting, detachExisting } from './existing.ts';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc } from './ipam-plugin.ts';
 import { PodInfoSource } from '../kube/mod.ts';
@@ -60,6 +61,7 @@ export class CniService {
       mtu: (m) => (m > 0 ? m : defaultMtu),
       knownProfiles: new Set(),
       kube: options.kube ?? new PodInfoSource(),
+      gcPauses: options.logger ? new GcPauses() : undefined,
     };
   }
 
@@ -84,6 +86,7 @@ export class CniService {
   close(): void {
     this.#ctx.plumbing.close?.();
     this.#ctx.kube.close();
+    this.#ctx.gcPauses?.close();
   }
 
   /** Runs one invocation. */

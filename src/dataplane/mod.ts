@@ -456,10 +456,12 @@ export class Dataplane {
 
   /** Applies the route changes (undefined when there is nothing to do); never throws. */
   private async applyRoutes(full: boolean): Promise<RouteApplyOutcome | undefined> {
-    const routesDirty = this.routeManager.takeDirty();
-    if (!routesDirty && !full && !this.routeRetry) return undefined;
+    const changes = this.routeManager.takeChanges();
+    if (changes === undefined && !full && !this.routeRetry) return undefined;
     try {
-      const outcome = await this.routeDriver.apply(this.routeManager.desired, { full });
+      // Only the changed destinations are compared (the driver compares all after an error).
+      const changed = changes === 'all' ? undefined : (changes ?? new Set<string>());
+      const outcome = await this.routeDriver.apply(this.routeManager.desired, { full, ...(changed ? { changed } : {}) });
       this.routeRetry = outcome.errors.length > 0;
       return outcome;
     } catch (err) {

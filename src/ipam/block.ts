@@ -55,7 +55,6 @@ const KNOWN = new Set([
   'cidr', 'affinity', 'affinity_claim_time', 'allocations', 'unallocated', 'attributes',
   'sequenceNumber', 'sequenceNumberForAllocation', 'deleted',
 ]);
-const BIG = '__margay_bigint__';
 
 /** The `host:` affinity string of a node. */
 export function hostAffinity(node: string): string {
@@ -100,21 +99,25 @@ export function decodeBlock(text: string): AllocationBlock {
   return block;
 }
 
-/** Encodes a block as Calico stores it (sequence numbers as plain JSON integers). */
+/**
+ * Encodes a block as Calico stores it (sequence numbers as plain JSON integers). Written piece
+ * by piece: the bigints are the only values JSON.stringify cannot take, and a replacer called for
+ * every value of the block (then a regular expression over the text) cost every ADD's block write
+ * more than the block's own text.
+ */
 export function encodeBlock(block: AllocationBlock): string {
-  const out: Record<string, unknown> = { cidr: block.cidr, affinity: block.affinity };
-  if (block.affinity_claim_time !== undefined) out.affinity_claim_time = block.affinity_claim_time;
-  out.allocations = block.allocations;
-  out.unallocated = block.unallocated;
-  out.attributes = block.attributes;
-  out.sequenceNumber = block.sequenceNumber;
-  out.sequenceNumberForAllocation = block.sequenceNumberForAllocation;
-  out.deleted = block.deleted;
-  Object.assign(out, block.extra);
-  return JSON.stringify(out, (_k, v: unknown) => (typeof v === 'bigint' ? `${BIG}${v}` : v)).replace(
-    new RegExp(`"${BIG}(\\d+)"`, 'g'),
-    '$1',
-  );
+  let text = `{"cidr":${JSON.stringify(block.cidr)},"affinity":${JSON.stringify(block.affinity ?? null)}`;
+  if (block.affinity_claim_time !== undefined) text += `,"affinity_claim_time":${JSON.stringify(block.affinity_claim_time)}`;
+  text += `,"allocations":${JSON.stringify(block.allocations)},"unallocated":${JSON.stringify(block.unallocated)},"attributes":${JSON.stringify(block.attributes)}`;
+  text += `,"sequenceNumber":${block.sequenceNumber},"sequenceNumberForAllocation":{`;
+  let first = true;
+  for (const k in block.sequenceNumberForAllocation) {
+    text += `${first ? '' : ','}${JSON.stringify(k)}:${block.sequenceNumberForAllocation[k]}`;
+    first = false;
+  }
+  text += `},"deleted":${block.deleted === true}`;
+  const extra = JSON.stringify(block.extra);
+  return extra === '{}' ? `${text}}` : `${text},${extra.slice(1)}`;
 }
 
 /** A deep copy that the block operations may change freely. */

@@ -15,3 +15,6 @@ export type { NetlinkHelperOptions } from './netlink-helper.ts';
 export { ManualClock, systemClock, sleep, timerDelay, MAX_TIMER_MS } from './clock.ts';
 export type { Clock, TimerHandle } from './clock.ts';
 export { processAlive } from './process.ts';
+export { findPackageFile } from './package-file.ts';
+export { loadMallocControl, MALLOC_ADDON, MALLOC_THRESHOLD_BYTES } from './malloc-control.ts';
+export type { MallocControl } from './malloc-control.ts';

@@ -9,8 +9,7 @@
  * standard error as `<id> ok`, `<id> gone` or `<id> err <message>`, in order.
  */
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { findPackageFile } from './package-file.ts';
 import { ResidentProcess, sentinelToken } from './resident.ts';
 import { checkSysctlPath } from './shell.ts';
 
@@ -24,12 +23,7 @@ export const NETLINK_HELPER = 'margay-netlink';
 export function findNetlinkHelper(): string | undefined {
   const fromEnv = process.env.MARGAY_NETLINK_HELPER;
   if (fromEnv) return existsSync(fromEnv) ? fromEnv : undefined;
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const up of ['../..', '../../..']) {
-    const candidate = join(here, up, 'dist/cni', NETLINK_HELPER);
-    if (existsSync(candidate)) return candidate;
-  }
-  return undefined;
+  return findPackageFile(`dist/cni/${NETLINK_HELPER}`);
 }
 
 /** The helper's answer to one request. */

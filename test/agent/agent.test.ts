@@ -12,7 +12,7 @@ import type { Resource } from '../../src/api/resource.ts';
 import type { DataplaneUpdate } from '../../src/calc/model.ts';
 import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { resourceKey } from '../../src/datastore/keys.ts';
-import { systemClock, type Clock, type TimerHandle } from '../../src/os/mod.ts';
+import { MALLOC_THRESHOLD_BYTES, systemClock, type Clock, type MallocControl, type TimerHandle } from '../../src/os/mod.ts';
 import { eventually } from '../harness/wait.ts';
 import { deepFreeze } from '../calc/helpers.ts';
 
@@ -138,9 +138,10 @@ class HoldingClock implements Clock {
   }
 }
 
-function makeAgent(ds: MemoryDatastore, dp: FakeDataplane, env: Record<string, string> = {}, logLines?: string[], clock?: Clock): Agent {
+function makeAgent(ds: MemoryDatastore, dp: FakeDataplane, env: Record<string, string> = {}, logLines?: string[], clock?: Clock, malloc?: MallocControl | null): Agent {
   return new Agent({
     ...(clock ? { clock } : {}),
+    ...(malloc !== undefined ? { malloc } : {}),
     datastore: ds.peer(),
     local: {
       layers: [
@@ -347,6 +348,26 @@ describe('agent loop', () => {
     } finally {
       await agent.stop();
       await ds.close();
+    }
+  });
+
+  it('fixes glibc’s malloc thresholds when it starts, and says so', async () => {
+    for (const fixed of [true, false]) {
+      const ds = new MemoryDatastore();
+      const lines: string[] = [];
+      const calls: Array<[number, number]> = [];
+      const malloc: MallocControl = { setThresholds: (t, m) => (calls.push([t, m]), fixed), trim: () => true };
+      const agent = makeAgent(ds, new FakeDataplane(), {}, lines, undefined, malloc);
+      try {
+        await agent.start();
+        await eventually(() => agent.inSync, { timeoutMs: 10_000 });
+        assert.deepEqual(calls, [[MALLOC_THRESHOLD_BYTES, MALLOC_THRESHOLD_BYTES]]);
+        const logged = lines.map((l) => JSON.parse(l) as { msg: string; malloc?: string }).find((l) => l.msg === 'agent starting');
+        assert.equal(logged?.malloc, fixed ? 'thresholds fixed' : 'default');
+      } finally {
+        await agent.stop();
+        await ds.close();
+      }
     }
   });
 

@@ -82,6 +82,37 @@ describe('foreground work', () => {
     await pub.stop(0);
   });
 
+  it('endpoint statuses are computed when written, from what is programmed then, not at every update', async () => {
+    const clock = new ManualClock();
+    const ds = new MemoryDatastore({ clock });
+    const config = { ...defaultConfig('h1'), endpointReportingDelay: 100 };
+    const pub = new StatusPublisher({ datastore: ds, config, clock, now: () => 1_000_000, logger: silentLogger(), hostState: () => ({ inSync: true, ready: true, lastInSync: undefined }) });
+    let reads = 0;
+    /** The agent's live map of workload ids, counting the statuses' reads. */
+    class CountingIds<K, V> extends Map<K, V> {
+      override get(key: K): V | undefined {
+        reads++;
+        return super.get(key);
+      }
+    }
+    const ids = new CountingIds<string, { orchestrator: string; workload: string; endpoint: string }>();
+    const programmed = { workloads: new Set<string>(), hostEndpoints: new Set<string>() };
+    for (let i = 0; i < 10; i++) {
+      // An ADD's flush: one more workload programmed, statuses told.
+      ids.set(`ns/w${i}`, { orchestrator: 'k8s', workload: `ns/w${i}`, endpoint: 'eth0' });
+      programmed.workloads.add(`ns/w${i}`);
+      pub.updateEndpoints({ programmed, workloadIds: ids, failed: new Set() });
+    }
+    assert.equal(reads, 0, 'nothing computed per update');
+    clock.advance(100);
+    await settle();
+    await settle();
+    assert.equal(reads, 10, 'computed once, for the ten programmed');
+    const keys = (await ds.list(hostStatusPrefix('no-region', 'h1'))).items.map((kv) => kv.key);
+    assert.equal(keys.filter((k) => k.includes('/workload/')).length, 10, 'all ten written');
+    await pub.stop(0);
+  });
+
   it('a host report waiting for an operation writes nothing once the agent stopped meanwhile', async () => {
     const clock = new ManualClock();
     const fg = new Foreground(clock);

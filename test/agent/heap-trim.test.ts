@@ -68,6 +68,17 @@ describe('heap trim', () => {
     assert.equal(gcs, 1, 'at the next quiet check after it');
   });
 
+  it('gives the C library’s free pages back after each collection, not before', () => {
+    const clock = new ManualClock();
+    const order: string[] = [];
+    const trim = new HeapTrim({ clock, gc: () => order.push('gc'), release: () => order.push('release'), minUpdates: 100, quietMs: 1000 });
+    trim.note(100);
+    clock.advance(999);
+    assert.deepEqual(order, []);
+    clock.advance(1);
+    assert.deepEqual(order, ['gc', 'release']);
+  });
+
   it('finds V8’s collector without --expose-gc and runs it', () => {
     // Fetched at the first collection (vm context), not at construction.
     const real = new ManualClock();

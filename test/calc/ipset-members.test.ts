@@ -188,6 +188,51 @@ describe('ip-set members - the compact form of an endpoint', () => {
     assert.equal(endpoint('a', 'w3', {}).ports.length, 0);
   });
 
+  it('takes addresses as /32 and /128 host CIDRs whatever their written prefix or spelling', () => {
+    const w = endpoint('a', 'w', { labels: {}, ips: ['10.0.0.5/32', '10.0.0.1/24', '10.0.0.5', 'fd00::1/128', 'FD00:0::2/64', 'fd00::1'] });
+    assert.deepEqual(w.cidrs, ['10.0.0.5/32', '10.0.0.1/32', 'fd00::1/128', 'fd00::2/128']);
+  });
+
+  it('follows an endpoint through one address, named ports, two addresses, none and back', () => {
+    // The index keeps one address without ports as a bare string, one address with ports without a
+    // list, and anything else as lists: every transition between them moves exactly the members.
+    const { out, events } = recorder();
+    const idx = new IpSetMemberIndex(out);
+    const net = netSet("app == 'web'");
+    const http = portSet("app == 'web'", 'http');
+    idx.onIpSetActive(net);
+    idx.onIpSetActive(http);
+    const ports = [{ name: 'http', protocol: 'TCP', port: 8080 }];
+    const steps: Array<[Parameters<typeof wep>[2], string[], string[]]> = [
+      [{ labels: { app: 'web' }, ips: ['10.0.0.1'] }, ['10.0.0.1/32'], []],
+      [{ labels: { app: 'web' }, ips: ['10.0.0.1'], ports }, ['10.0.0.1/32'], ['10.0.0.1,tcp:8080']],
+      [{ labels: { app: 'web' }, ips: ['10.0.0.1', '10.0.0.2'], ports }, ['10.0.0.1/32', '10.0.0.2/32'], ['10.0.0.1,tcp:8080', '10.0.0.2,tcp:8080']],
+      [{ labels: { app: 'web' }, ips: ['10.0.0.2'] }, ['10.0.0.2/32'], []],
+      [{ labels: { app: 'web' }, ips: [] }, [], []],
+      [{ labels: { app: 'web' }, ips: ['10.0.0.3'], ports }, ['10.0.0.3/32'], ['10.0.0.3,tcp:8080']],
+      [{ labels: { app: 'web' }, ips: ['10.0.0.3'], ports }, ['10.0.0.3/32'], ['10.0.0.3,tcp:8080']],
+      [{ labels: { app: 'web' }, ips: ['10.0.0.4'] }, ['10.0.0.4/32'], []],
+    ];
+    let before = { net: [] as string[], http: [] as string[] };
+    for (const [o, netMembers, httpMembers] of steps) {
+      events.length = 0;
+      idx.onEndpointUpdate('wep/a/w', endpoint('a', 'w', o));
+      assert.deepEqual(idx.membersOf(net.id), netMembers, JSON.stringify(o));
+      assert.deepEqual(idx.membersOf(http.id), httpMembers, JSON.stringify(o));
+      // Only what changed is announced.
+      const expected = [
+        ...netMembers.filter((m) => !before.net.includes(m)).map((m) => `+ ${net.id} ${m}`),
+        ...before.net.filter((m) => !netMembers.includes(m)).map((m) => `- ${net.id} ${m}`),
+        ...httpMembers.filter((m) => !before.http.includes(m)).map((m) => `+ ${http.id} ${m}`),
+        ...before.http.filter((m) => !httpMembers.includes(m)).map((m) => `- ${http.id} ${m}`),
+      ];
+      assert.deepEqual([...events].sort(), expected.sort(), JSON.stringify(o));
+      before = { net: netMembers, http: httpMembers };
+    }
+    idx.onEndpointUpdate('wep/a/w', undefined);
+    assert.deepEqual([idx.membersOf(net.id), idx.membersOf(http.id)], [[], []]);
+  });
+
   it('gives the same members as the endpoints it was made from, through changes and deletes', () => {
     const { out } = recorder();
     const idx = new IpSetMemberIndex(out);

@@ -47,6 +47,9 @@ test('the agent bundle would hold no code of the lab, the UI, OpenStack or the K
 test('the built agent runs from its bundle and V8 takes the code cache under the `#!` line\'s Node options', () => {
   const build = spawnSync(process.execPath, ['scripts/bundle.mjs'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
   assert.equal(build.status, 0, build.stderr);
+  // One character beyond ASCII would make V8 keep the 3.5 MB source two bytes per character.
+  const nonAscii = /[^\x00-\x7f]/.exec(readFileSync(join(root, 'dist/bundle/agent.cjs'), 'utf8'));
+  assert.equal(nonAscii, null, `the bundle is ASCII (found ${JSON.stringify(nonAscii?.[0])})`);
   const options = /^#!\/usr\/bin\/env -S node (.*)$/.exec(readFileSync(join(root, 'bin/margay.js'), 'utf8').split('\n')[0]!)![1]!.split(' ');
   const help = spawnSync(process.execPath, [...options, 'bin/margay.js', 'agent', '--help'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
   assert.equal(help.status, 0, help.stderr);

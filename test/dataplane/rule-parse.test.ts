@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { CompiledRule } from '../../src/calc/model.ts';
 import { parseRule, type Expr } from '../../src/dataplane/nftables/rule-parse.ts';
-import { commentUserdata, encodeExpressions } from '../../src/dataplane/nftables/rule-encode.ts';
+import { encodeExpressions, writeCommentUserdata } from '../../src/dataplane/nftables/rule-encode.ts';
 import { renderRule, type RuleRenderContext } from '../../src/dataplane/nftables/render-rules.ts';
 import { DEFAULT_MARKS } from '../../src/dataplane/nftables/settings.ts';
 
@@ -234,7 +234,9 @@ describe('nftables expression encoder', () => {
   });
 
   it('stores a comment as nft does, and refuses one longer than nft allows', () => {
-    assert.equal(commentUserdata('mg:ab')!.toString('hex'), '0006' + Buffer.from('mg:ab\0').toString('hex'));
-    assert.equal(commentUserdata('x'.repeat(128)), undefined);
+    const buf = Buffer.alloc(3 + 3 * 128);
+    const n = writeCommentUserdata(buf, 1, 'mg:ab');
+    assert.equal(buf.subarray(1, 1 + n).toString('hex'), '0006' + Buffer.from('mg:ab\0').toString('hex'));
+    assert.equal(writeCommentUserdata(buf, 0, 'x'.repeat(128)), 0);
   });
 });

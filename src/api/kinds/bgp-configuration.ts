@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { asNumberSchema, checkSubdomainName, LOG_LEVELS } from '../common.ts';
 import { isMasked, parseIpNet } from '../../net/mod.ts';
 import type { KindDefinition } from '../kind.ts';
+import { lazy } from '../lazy.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
 import {
   bgpPasswordSchema,
@@ -29,28 +30,28 @@ const IGNORED_INTERFACE = /^[a-zA-Z0-9_.*-]{1,15}$/;
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** `{cidr}` blocks for service advertisement: a masked CIDR or a bare address. */
-const serviceBlock = z.strictObject({ cidr: netSchemaOf({ allowBareIp: true, masked: true }).optional() });
+const serviceBlock = lazy(() => z.strictObject({ cidr: netSchemaOf({ allowBareIp: true, masked: true }).optional() }));
 
-const communitySchema = z.strictObject({
+const communitySchema = lazy(() => z.strictObject({
   name: z.string().optional(),
   value: z.string().optional(),
-});
+}));
 
-const prefixAdvertisementSchema = z.strictObject({
+const prefixAdvertisementSchema = lazy(() => z.strictObject({
   cidr: z.string().optional(),
   communities: z.array(z.string()).optional(),
-});
+}));
 
-const specSchema = z.strictObject({
+const specSchema = lazy(() => z.strictObject({
   logSeverityScreen: enumOf(LOG_LEVELS).optional(),
   nodeToNodeMeshEnabled: z.boolean().optional(),
   asNumber: asNumberSchema.optional(),
-  serviceLoadBalancerIPs: z.array(serviceBlock).optional(),
-  serviceExternalIPs: z.array(serviceBlock).optional(),
-  serviceClusterIPs: z.array(serviceBlock).optional(),
+  serviceLoadBalancerIPs: z.array(serviceBlock()).optional(),
+  serviceExternalIPs: z.array(serviceBlock()).optional(),
+  serviceClusterIPs: z.array(serviceBlock()).optional(),
   serviceLoadBalancerAggregation: enumOf(['Enabled', 'Disabled'] as const).optional(),
-  communities: z.array(communitySchema).optional(),
-  prefixAdvertisements: z.array(prefixAdvertisementSchema).optional(),
+  communities: z.array(communitySchema()).optional(),
+  prefixAdvertisements: z.array(prefixAdvertisementSchema()).optional(),
   listenPort: portNumber().optional(),
   nodeMeshPassword: bgpPasswordSchema.optional(),
   nodeMeshMaxRestartTime: goDurationSchema.optional(),
@@ -65,7 +66,7 @@ const specSchema = z.strictObject({
   programClusterRoutes: enumOf(PROGRAM_CLUSTER_ROUTES).optional(),
   ipv4NormalRoutePriority: intRange(1, 2147483646).optional(),
   ipv6NormalRoutePriority: intRange(1, 2147483646).optional(),
-});
+}));
 
 interface Community {
   name?: string;
@@ -136,7 +137,9 @@ export const bgpConfigurationKind: KindDefinition = {
   plural: 'bgpconfigurations',
   namespaced: false,
   aliases: ['bgpconfig', 'bgpconfigs'],
-  specSchema,
+  get specSchema() {
+    return specSchema();
+  },
   checkName: checkSubdomainName,
   validate,
   applyDefaults,

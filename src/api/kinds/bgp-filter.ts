@@ -6,26 +6,27 @@
 import { z } from 'zod';
 import { asNumberSchema, checkSubdomainName } from '../common.ts';
 import type { KindDefinition } from '../kind.ts';
+import { lazy } from '../lazy.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
 import { checkCommunityValue, enumOf, intRange, issue, netSchemaOf, normalizeAsNumber, specOf, withSpec } from './infra-common.ts';
 
 const INTERFACE = /^[a-zA-Z0-9_.*-]{1,15}$/;
 
-const communityValue = z.string().superRefine((s, ctx) => {
+const communityValue = lazy(() => z.string().superRefine((s, ctx) => {
   const problem = checkCommunityValue(s);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
+}));
 
-const operationSchema = z
+const operationSchema = lazy(() => z
   .strictObject({
-    addCommunity: z.strictObject({ value: communityValue }).optional(),
+    addCommunity: z.strictObject({ value: communityValue() }).optional(),
     prependASPath: z.strictObject({ prefix: z.array(asNumberSchema).min(1).max(10) }).optional(),
     setPriority: z.strictObject({ value: intRange(1, 2147483646) }).optional(),
   })
   .superRefine((op, ctx) => {
     const set = [op.addCommunity, op.prependASPath, op.setPriority].filter((v) => v !== undefined).length;
     if (set !== 1) ctx.addIssue({ code: 'custom', message: `exactly one operation must be set (addCommunity, prependASPath or setPriority; got ${set})` });
-  });
+  }));
 
 function ruleSchema(family: 4 | 6) {
   const max = family === 4 ? 32 : 128;
@@ -36,20 +37,20 @@ function ruleSchema(family: 4 | 6) {
     interface: z.string().refine((s) => INTERFACE.test(s), { message: "must be an interface name pattern (at most 15 of [a-zA-Z0-9_.*-], '*' is a wildcard)" }).optional(),
     matchOperator: enumOf(['Equal', 'NotEqual', 'In', 'NotIn'] as const).optional(),
     peerType: enumOf(['eBGP', 'iBGP'] as const).optional(),
-    communities: z.strictObject({ values: z.array(communityValue).min(1).max(1) }).optional(),
+    communities: z.strictObject({ values: z.array(communityValue()).min(1).max(1) }).optional(),
     asPathPrefix: z.array(asNumberSchema).optional(),
     priority: intRange(1, 2147483646).optional(),
     action: enumOf(['Accept', 'Reject'] as const),
-    operations: z.array(operationSchema).min(1).max(10).optional(),
+    operations: z.array(operationSchema()).min(1).max(10).optional(),
   });
 }
 
-const specSchema = z.strictObject({
+const specSchema = lazy(() => z.strictObject({
   exportV4: z.array(ruleSchema(4)).optional(),
   importV4: z.array(ruleSchema(4)).optional(),
   exportV6: z.array(ruleSchema(6)).optional(),
   importV6: z.array(ruleSchema(6)).optional(),
-});
+}));
 
 interface Rule {
   cidr?: string;
@@ -113,7 +114,9 @@ export const bgpFilterKind: KindDefinition = {
   plural: 'bgpfilters',
   namespaced: false,
   aliases: ['bgpf', 'bgpfs', 'bf', 'bfs'],
-  specSchema,
+  get specSchema() {
+    return specSchema();
+  },
   checkName: checkSubdomainName,
   validate,
   applyDefaults,

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { asNumberSchema, checkSubdomainName, parseAsNumber, selectorSchema } from '../common.ts';
 import { ipFamily, parseIpPort } from '../../net/mod.ts';
 import type { KindDefinition } from '../kind.ts';
+import { lazy } from '../lazy.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
 import {
   bgpPasswordSchema,
@@ -22,7 +23,7 @@ import {
 
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-const specSchema = z.strictObject({
+const specSchema = lazy(() => z.strictObject({
   // validator.go: BGPPeerSpec.Node is tagged `name` (a DNS subdomain; the CRD caps it at 253).
   node: z.string().superRefine((s, ctx) => {
     const problem = s === '' ? undefined : checkSubdomainName(s);
@@ -55,7 +56,7 @@ const specSchema = z.strictObject({
     .optional(),
   reachableBy: z.string().refine((s) => s === '' || ipFamily(s) !== undefined, { message: 'must be an IP address (the gateway the peer is reached through)' }).optional(),
   reversePeering: enumOf(['Auto', 'Manual'] as const).optional(),
-});
+}));
 
 function nonEmpty(v: unknown): boolean {
   return typeof v === 'string' && v !== '';
@@ -116,7 +117,9 @@ export const bgpPeerKind: KindDefinition = {
   plural: 'bgppeers',
   namespaced: false,
   aliases: ['bgpp', 'bgpps', 'bp', 'bps'],
-  specSchema,
+  get specSchema() {
+    return specSchema();
+  },
   checkName: checkSubdomainName,
   validate,
   applyDefaults,

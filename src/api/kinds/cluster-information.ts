@@ -5,22 +5,25 @@
  */
 import { z } from 'zod';
 import type { KindDefinition } from '../kind.ts';
+import { lazy } from '../lazy.ts';
 import { checkDefaultName, specOf } from './infra-common.ts';
 
-const specSchema = z.strictObject({
+const specSchema = lazy(() => z.strictObject({
   clusterGUID: z.string().optional(),
   clusterType: z.string().optional(),
   calicoVersion: z.string().optional(),
   datastoreReady: z.boolean().optional(),
   variant: z.string().optional(),
-});
+}));
 
 export const clusterInformationKind: KindDefinition = {
   kind: 'ClusterInformation',
   plural: 'clusterinformations',
   namespaced: false,
   aliases: ['clusterinfo', 'clusterinfos'],
-  specSchema,
+  get specSchema() {
+    return specSchema();
+  },
   checkName: checkDefaultName('ClusterInformation'),
   columns: [
     { header: 'CLUSTERGUID', value: (r) => String(specOf(r).clusterGUID ?? '') },

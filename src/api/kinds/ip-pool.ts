@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { checkSubdomainName, selectorSchema } from '../common.ts';
 import { cidrsOverlap, formatCidr, isMasked, LINK_LOCAL, parseCidr, parseIpNet } from '../../net/mod.ts';
 import type { KindDefinition } from '../kind.ts';
+import { lazy } from '../lazy.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
 import { enumOf, intRange, issue, specColumn, specOf, withSpec } from './infra-common.ts';
 
@@ -29,7 +30,7 @@ export interface IPPoolSpec {
   assignmentMode?: (typeof ASSIGNMENT_MODES)[number];
 }
 
-const specSchema = z.strictObject({
+const specSchema = lazy(() => z.strictObject({
   cidr: z.string({ message: 'a CIDR is required (IPPool CIDR must be specified)' }),
   vxlanMode: enumOf(ENCAP_MODES).optional(),
   ipipMode: enumOf(ENCAP_MODES).optional(),
@@ -44,7 +45,7 @@ const specSchema = z.strictObject({
   // APIv1 compatibility fields that Calico accepts in the schema but refuses to store.
   ipip: z.unknown().refine((v) => v === undefined || v === null, { message: 'must not be set (APIv1 field, use ipipMode)' }).optional(),
   'nat-outgoing': z.unknown().refine((v) => v === undefined || v === false, { message: 'must not be set (APIv1 field, use natOutgoing)' }).optional(),
-});
+}));
 
 function encapEnabled(mode: string | undefined): boolean {
   return mode === 'Always' || mode === 'CrossSubnet';
@@ -160,7 +161,9 @@ export const ipPoolKind: KindDefinition = {
   plural: 'ippools',
   namespaced: false,
   aliases: ['ipp', 'ipps', 'pool', 'pools'],
-  specSchema,
+  get specSchema() {
+    return specSchema();
+  },
   checkName: checkSubdomainName,
   validate,
   applyDefaults,

@@ -6,14 +6,15 @@ import { z } from 'zod';
 import { checkSubdomainName } from '../common.ts';
 import { parseCidrOrIp } from '../../net/mod.ts';
 import type { KindDefinition } from '../kind.ts';
+import { lazy } from '../lazy.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
 import { issue, specOf } from './infra-common.ts';
 
-const specSchema = z.strictObject({
+const specSchema = lazy(() => z.strictObject({
   reservedCIDRs: z
     .array(z.string().refine((s) => parseCidrOrIp(s) !== undefined, { message: 'must be a CIDR (a.b.c.d/n, x::/n) or an IP address' }))
     .optional(),
-});
+}));
 
 function validate(res: Resource): FieldIssue[] {
   const cidrs = (specOf(res).reservedCIDRs ?? []) as string[];
@@ -37,7 +38,9 @@ export const ipReservationKind: KindDefinition = {
   plural: 'ipreservations',
   namespaced: false,
   aliases: ['reservation', 'reservations'],
-  specSchema,
+  get specSchema() {
+    return specSchema();
+  },
   checkName: checkSubdomainName,
   validate,
   columns: [],

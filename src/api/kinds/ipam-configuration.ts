@@ -5,16 +5,17 @@
  */
 import { z } from 'zod';
 import type { KindDefinition } from '../kind.ts';
+import { lazy } from '../lazy.ts';
 import type { Resource } from '../resource.ts';
 import { checkDefaultName, enumOf, intRange, specOf, withSpec } from './infra-common.ts';
 
-const specSchema = z.strictObject({
+const specSchema = lazy(() => z.strictObject({
   strictAffinity: z.boolean().optional(),
   autoAllocateBlocks: z.boolean().optional(),
   maxBlocksPerHost: intRange(0, 1000000).optional(),
   kubeVirtVMAddressPersistence: enumOf(['Enabled', 'Disabled'] as const).optional(),
   ipCooldownSeconds: intRange(0, 2147483647).optional(),
-});
+}));
 
 function applyDefaults(res: Resource): Resource {
   const spec: Record<string, unknown> = { ...specOf(res) };
@@ -29,7 +30,9 @@ export const ipamConfigurationKind: KindDefinition = {
   plural: 'ipamconfigurations',
   namespaced: false,
   aliases: ['ipamconfig', 'ipamconfigs'],
-  specSchema,
+  get specSchema() {
+    return specSchema();
+  },
   checkName: checkDefaultName('IPAMConfiguration'),
   applyDefaults,
   columns: [

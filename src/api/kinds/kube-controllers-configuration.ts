@@ -7,14 +7,15 @@ import { z } from 'zod';
 import { LOG_LEVELS, labelsSchema, selectorSchema } from '../common.ts';
 import { parseCidrOrIp } from '../../net/mod.ts';
 import type { KindDefinition } from '../kind.ts';
+import { lazy } from '../lazy.ts';
 import type { Resource } from '../resource.ts';
 import { checkDefaultName, enumOf, goDurationSchema, intRange, portNumber, specOf, withSpec } from './infra-common.ts';
 
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const mode = enumOf(['Enabled', 'Disabled'] as const);
-const reconciler = z.strictObject({ reconcilerPeriod: goDurationSchema.optional() });
+const mode = lazy(() => enumOf(['Enabled', 'Disabled'] as const));
+const reconciler = lazy(() => z.strictObject({ reconcilerPeriod: goDurationSchema.optional() }));
 
-const templateSchema = z.strictObject({
+const templateSchema = lazy(() => z.strictObject({
   generateName: z.string().max(253).refine((s) => s === '' || NAME.test(s), { message: "must consist of lower case alphanumeric characters, '-' or '.'" }).optional(),
   interfaceCIDRs: z.array(z.string().refine((s) => parseCidrOrIp(s) !== undefined, { message: 'must be a CIDR or IP address' })).optional(),
   interfacePattern: z.string().refine((s) => {
@@ -28,47 +29,47 @@ const templateSchema = z.strictObject({
   labels: labelsSchema.optional(),
   annotations: z.record(z.string(), z.string()).optional(),
   nodeSelector: selectorSchema.optional(),
-});
+}));
 
-const controllersSchema = z.strictObject({
+const controllersSchema = lazy(() => z.strictObject({
   node: z
     .strictObject({
       reconcilerPeriod: goDurationSchema.optional(),
-      syncLabels: mode.optional(),
+      syncLabels: mode().optional(),
       hostEndpoint: z
         .strictObject({
-          autoCreate: mode.optional(),
-          createDefaultHostEndpoint: mode.optional(),
-          templates: z.array(templateSchema).optional(),
+          autoCreate: mode().optional(),
+          createDefaultHostEndpoint: mode().optional(),
+          templates: z.array(templateSchema()).optional(),
         })
         .optional(),
       leakGracePeriod: goDurationSchema.optional(),
     })
     .optional(),
-  policy: reconciler.optional(),
-  workloadEndpoint: reconciler.optional(),
-  serviceAccount: reconciler.optional(),
-  namespace: reconciler.optional(),
+  policy: reconciler().optional(),
+  workloadEndpoint: reconciler().optional(),
+  serviceAccount: reconciler().optional(),
+  namespace: reconciler().optional(),
   loadBalancer: z.strictObject({ assignIPs: enumOf(['AllServices', 'RequestedServicesOnly'] as const).optional() }).optional(),
-  policyMigration: z.strictObject({ enabled: mode.optional() }).optional(),
-});
+  policyMigration: z.strictObject({ enabled: mode().optional() }).optional(),
+}));
 
-const specShape = {
+const specShape = lazy(() => ({
   // The CRD's enum (None … Panic) and the validator's logLevel (Trace … Fatal) both apply.
   logSeverityScreen: enumOf(LOG_LEVELS.filter((l) => l !== 'Trace') as ['Debug', 'Info', 'Warning', 'Error', 'Fatal']).optional(),
-  healthChecks: mode.optional(),
+  healthChecks: mode().optional(),
   etcdV3CompactionPeriod: goDurationSchema.optional(),
   prometheusMetricsPort: portNumber(true).optional(),
-  controllers: controllersSchema.optional(),
+  controllers: controllersSchema().optional(),
   debugProfilePort: intRange(0, 65535).optional(),
-};
+}));
 
-const specSchema = z.strictObject(specShape);
+const specSchema = lazy(() => z.strictObject(specShape()));
 
-const statusSchema = z.strictObject({
-  runningConfig: z.strictObject(specShape).optional(),
+const statusSchema = lazy(() => z.strictObject({
+  runningConfig: z.strictObject(specShape()).optional(),
   environmentVars: z.record(z.string(), z.string()).optional(),
-});
+}));
 
 function applyDefaults(res: Resource): Resource {
   const spec: Record<string, unknown> = { ...specOf(res) };
@@ -87,8 +88,12 @@ export const kubeControllersConfigurationKind: KindDefinition = {
   plural: 'kubecontrollersconfigurations',
   namespaced: false,
   aliases: ['kubecontrollersconfig', 'kubecontrollersconfigs'],
-  specSchema,
-  statusSchema,
+  get specSchema() {
+    return specSchema();
+  },
+  get statusSchema() {
+    return statusSchema();
+  },
   checkName: checkDefaultName('KubeControllersConfiguration'),
   applyDefaults,
   columns: [],

@@ -6,13 +6,13 @@ import { policyKinds } from './policy-kinds.ts';
 /** A kind whose warnings also name every set field that has no effect in Margay (field-effects.ts). */
 function withNoEffectWarnings(def: KindDefinition): KindDefinition {
   const own = def.warnings;
-  return {
-    ...def,
-    warnings: (res) => {
-      const named = own?.(res) ?? [];
-      return [...named, ...noEffectWarnings(def, res, named)];
-    },
+  // A copy of the properties as they are: a schema built on first use (a getter) stays so.
+  const out = Object.defineProperties({}, Object.getOwnPropertyDescriptors(def)) as KindDefinition;
+  out.warnings = (res) => {
+    const named = own?.(res) ?? [];
+    return [...named, ...noEffectWarnings(def, res, named)];
   };
+  return out;
 }
 
 /** Every projectcalico.org/v3 kind Margay stores. */

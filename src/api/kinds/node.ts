@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { asNumberSchema, checkSubdomainName } from '../common.ts';
 import type { KindDefinition } from '../kind.ts';
+import { lazy } from '../lazy.ts';
 import type { FieldIssue, Resource } from '../resource.ts';
 import { enumOf, ipSchemaOf, issue, netSchemaOf, normalizeAsNumber, specOf, withSpec } from './infra-common.ts';
 
@@ -17,23 +18,23 @@ export function isMac(text: string): boolean {
     || /^([0-9a-fA-F]{2}:){19}[0-9a-fA-F]{2}$/.test(text);
 }
 
-const macSchema = z.string().refine(isMac, { message: 'must be a MAC address such as ee:ee:ee:ee:ee:ee' });
+const macSchema = lazy(() => z.string().refine(isMac, { message: 'must be a MAC address such as ee:ee:ee:ee:ee:ee' }));
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-const bgpSchema = z.strictObject({
+const bgpSchema = lazy(() => z.strictObject({
   asNumber: asNumberSchema.optional(),
   ipv4Address: netSchemaOf({ family: 4, allowBareIp: true }).optional(),
   ipv6Address: netSchemaOf({ family: 6, allowBareIp: true }).optional(),
   ipv4IPIPTunnelAddr: ipSchemaOf(4).optional(),
   routeReflectorClusterID: ipSchemaOf(4).optional(),
-});
+}));
 
-const specSchema = z.strictObject({
-  bgp: bgpSchema.optional(),
+const specSchema = lazy(() => z.strictObject({
+  bgp: bgpSchema().optional(),
   ipv4VXLANTunnelAddr: ipSchemaOf(4).optional(),
-  vxlanTunnelMACAddr: macSchema.optional(),
+  vxlanTunnelMACAddr: macSchema().optional(),
   ipv6VXLANTunnelAddr: ipSchemaOf(6).optional(),
-  vxlanTunnelMACAddrV6: macSchema.optional(),
+  vxlanTunnelMACAddrV6: macSchema().optional(),
   orchRefs: z.array(z.strictObject({ nodeName: z.string().optional(), orchestrator: z.string() })).optional(),
   wireguard: z
     .strictObject({ interfaceIPv4Address: ipSchemaOf(4).optional(), interfaceIPv6Address: ipSchemaOf(6).optional() })
@@ -54,18 +55,18 @@ const specSchema = z.strictObject({
       }),
     )
     .optional(),
-});
+}));
 
 /** A WireGuard public key: base64 of exactly 32 bytes. */
 function isWireguardKey(text: string): boolean {
   return /^[A-Za-z0-9+/]{43}=$/.test(text);
 }
 
-const statusSchema = z.strictObject({
+const statusSchema = lazy(() => z.strictObject({
   wireguardPublicKey: z.string().refine(isWireguardKey, { message: 'must be a base64-encoded WireGuard public key' }).optional(),
   wireguardPublicKeyV6: z.string().refine(isWireguardKey, { message: 'must be a base64-encoded WireGuard public key' }).optional(),
   podCIDRs: z.array(z.string()).optional(),
-});
+}));
 
 function validate(res: Resource): FieldIssue[] {
   const bgp = specOf(res).bgp as Record<string, unknown> | undefined;
@@ -94,8 +95,12 @@ export const nodeKind: KindDefinition = {
   plural: 'nodes',
   namespaced: false,
   aliases: ['no', 'nos'],
-  specSchema,
-  statusSchema,
+  get specSchema() {
+    return specSchema();
+  },
+  get statusSchema() {
+    return statusSchema();
+  },
   checkName: checkSubdomainName,
   validate,
   applyDefaults,

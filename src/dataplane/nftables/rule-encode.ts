@@ -81,16 +81,10 @@ export function encodeExpressions(exprs: readonly Expr[]): Buffer[] | undefined 
   return out;
 }
 
-/** A rule comment as nft stores it in the rule's user data (a type-length-value record), or undefined when too long. */
-export function commentUserdata(comment: string): Buffer | undefined {
-  const out = Buffer.allocUnsafe(3 + 3 * comment.length);
-  const n = writeCommentUserdata(out, 0, comment);
-  return n === 0 ? undefined : out.subarray(0, n);
-}
-
 /**
- * Writes {@link commentUserdata} at `at` of `buf` (room for 3 + 3 bytes a character); returns its
- * length, or 0 when the comment is too long.
+ * Writes a rule comment as nft stores it in the rule's user data (a type-length-value record) at
+ * `at` of `buf` (room for 3 + 3 bytes a character); returns its length, or 0 when the comment is
+ * too long.
  */
 export function writeCommentUserdata(buf: Buffer, at: number, comment: string): number {
   const text = writeText(buf, at + 2, comment) + 1;

@@ -30,10 +30,15 @@ export interface KernelRoute {
   dev?: string;
 }
 
+/** Past this many destinations changed since the last apply, the next apply compares them all. */
+const MAX_TRACKED_CHANGES = 1024;
+
 /** Records the routes the dataplane should have. */
 export class RouteManager implements Manager {
   private readonly routes = new Map<string, RouteSpec>();
   private dirty = true;
+  /** The destinations changed since the last {@link takeChanges}; `all` at first and after many. */
+  private changes: Set<string> | 'all' = 'all';
   private readonly warnFn: ((message: string) => void) | undefined;
 
   constructor(options: { warn?: (message: string) => void } = {}) {
@@ -49,11 +54,18 @@ export class RouteManager implements Manager {
         return;
       }
       this.routes.set(dst, { ...u.route, dst });
-      this.dirty = true;
+      this.changed(dst);
     } else if (u.type === 'route-remove') {
       const dst = canonicalCidr(u.dst) ?? u.dst;
-      if (this.routes.delete(dst)) this.dirty = true;
+      if (this.routes.delete(dst)) this.changed(dst);
     }
+  }
+
+  private changed(dst: string): void {
+    this.dirty = true;
+    if (this.changes === 'all') return;
+    this.changes.add(dst);
+    if (this.changes.size > MAX_TRACKED_CHANGES) this.changes = 'all';
   }
 
   /** Nothing to do: the routes recorded are the desired state. */
@@ -64,11 +76,22 @@ export class RouteManager implements Manager {
     return this.routes;
   }
 
-  /** True (once) when routes changed since the last call. */
+  /** True (once) when routes changed since the last call (of this or {@link takeChanges}). */
   takeDirty(): boolean {
-    const d = this.dirty;
+    return this.takeChanges() !== undefined;
+  }
+
+  /**
+   * The destinations whose desired route changed since the last call (`all`: compare every one;
+   * the first call, or after more than {@link MAX_TRACKED_CHANGES}), or undefined when none did:
+   * an apply then compares only these with what it programmed (an ADD's route, not every route).
+   */
+  takeChanges(): ReadonlySet<string> | 'all' | undefined {
+    if (!this.dirty) return undefined;
+    const changes = this.changes;
     this.dirty = false;
-    return d;
+    this.changes = new Set();
+    return changes;
   }
 }
 
@@ -119,6 +142,8 @@ export class RouteDriver {
   private view: Map<string, KernelRoute> | undefined;
   /** Workload routes someone else (the CNI) reported adding with our protocol, by destination. */
   private readonly reported = new Map<string, string>();
+  /** True when the last apply completed without an error: every route then matched the view. */
+  private clean = false;
 
   constructor(
     private readonly runner: CommandRunner,
@@ -232,16 +257,28 @@ export class RouteDriver {
     return { op, dst: spec.dst, args: ['route', op, spec.dst, 'dev', spec.interfaceName, ...scope, ...proto] };
   }
 
-  private diff(desired: ReadonlyMap<string, RouteSpec>, view: Map<string, KernelRoute>): RouteOp[] {
+  /**
+   * What turns `view` into `desired`: deletes first, then adds and replaces. With `only`, just
+   * those destinations are compared (the others matched the view after the last apply, which
+   * left no error: the same ops as comparing all).
+   */
+  private diff(desired: ReadonlyMap<string, RouteSpec>, view: Map<string, KernelRoute>, only?: ReadonlySet<string>): RouteOp[] {
     const ops: RouteOp[] = [];
-    for (const [dst, k] of view) {
-      if (!desired.has(dst)) ops.push({ op: 'del', dst, args: ['route', 'del', dst, 'proto', String(this.protocol)] });
-    }
-    for (const [dst, spec] of desired) {
+    const del = (dst: string): void => void ops.push({ op: 'del', dst, args: ['route', 'del', dst, 'proto', String(this.protocol)] });
+    const put = (dst: string, spec: RouteSpec): void => {
       const k = view.get(dst);
-      if (k && matches(spec, k)) continue;
-      ops.push(this.opFor(k ? 'replace' : 'add', spec));
+      if (!(k && matches(spec, k))) ops.push(this.opFor(k ? 'replace' : 'add', spec));
+    };
+    if (only) {
+      for (const dst of only) if (view.has(dst) && !desired.has(dst)) del(dst);
+      for (const dst of only) {
+        const spec = desired.get(dst);
+        if (spec) put(dst, spec);
+      }
+      return ops;
     }
+    for (const dst of view.keys()) if (!desired.has(dst)) del(dst);
+    for (const [dst, spec] of desired) put(dst, spec);
     return ops;
   }
 
@@ -252,15 +289,26 @@ export class RouteDriver {
    * When something else failed, the view may have been stale (the CNI adds a new workload's route
    * itself, so our `add` meets "File exists"): re-read that family, and try what still differs
    * once more; what fails then is an error (a missing interface, a route of another protocol in
-   * the way).
+   * the way). `changed`: only these destinations changed since the last apply
+   * (RouteManager.takeChanges); without it, with `full`, or when the last apply left an error
+   * (a route pending for its device, retried now), every route is compared.
    */
-  async apply(desired: ReadonlyMap<string, RouteSpec>, options: { full?: boolean } = {}): Promise<RouteApplyOutcome> {
-    const fullSync = options.full === true || this.view === undefined;
+  async apply(desired: ReadonlyMap<string, RouteSpec>, options: { full?: boolean; changed?: ReadonlySet<string> } = {}): Promise<RouteApplyOutcome> {
+    // Only the changed destinations when the last apply left none behind (this one may not).
+    const only = this.clean ? options.changed : undefined;
+    this.clean = false;
+    const outcome = await this.applyOnce(desired, options.full === true, only);
+    this.clean = outcome.errors.length === 0;
+    return outcome;
+  }
+
+  private async applyOnce(desired: ReadonlyMap<string, RouteSpec>, full: boolean, only: ReadonlySet<string> | undefined): Promise<RouteApplyOutcome> {
+    const fullSync = full || this.view === undefined;
     // A full read keeps the CNI's reports: one may land between a report and the endpoint's flush.
     if (fullSync) this.view = new Map((await this.read()).map((r) => [r.dst, r]));
     const outcome: RouteApplyOutcome = { added: 0, replaced: 0, removed: 0, errors: [], fullSync };
     const view = this.view as Map<string, KernelRoute>;
-    const all = this.diff(desired, view);
+    const all = this.diff(desired, view, fullSync ? undefined : only);
     this.dropReportsInPlace(desired, all);
     // Routes the CNI adds itself ({@link learn}): in place, not added here.
     const byCni = new Set(this.reported.size === 0 ? [] : all.filter((o) => this.reportedInPlace(o, desired)));
