@@ -18,6 +18,7 @@ import { MargayError } from '../errors/mod.ts';
 import type { CniServiceOptions } from './context.ts';
 import { ENV_NAMES, type CniEnv } from './request.ts';
 import { FAST_HEAD_LIMIT, fastResponse, parseFastHead, type FastRequest } from './fast-request.ts';
+import { ReadBuffer } from './read-buffer.ts';
 import { CniService, versionInfo, type CniReply, type PluginKind } from './service.ts';
 import { CniCode } from './spec.ts';
 
@@ -66,8 +67,8 @@ function invoke(service: CniService, env: CniEnv, text: string, plugin: PluginKi
  * else through node's HTTP server `http`, to which the bytes read so far are given back.
  */
 function serveConnection(socket: Socket, http: Server, service: CniService, maxBody: number): void {
-  const chunks: Buffer[] = [];
-  let size = 0;
+  const read = new ReadBuffer();
+  let scanned = 0; // bytes already searched for the head's end
   let request: FastRequest | undefined;
   let bodyStart = 0;
   // As node's server's timeouts: the request must have arrived within a minute from the connection
@@ -81,21 +82,21 @@ function serveConnection(socket: Socket, http: Server, service: CniService, maxB
   const handOver = (): void => {
     headRead();
     socket.removeListener('error', onError);
-    socket.unshift(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    socket.unshift(read.bytes());
     http.emit('connection', socket);
   };
   const onData = (chunk: Buffer): void => {
-    chunks.push(chunk);
-    size += chunk.length;
-    const all = chunks.length === 1 ? chunk : Buffer.concat(chunks, size);
+    read.append(chunk);
+    const size = read.length;
     if (request === undefined) {
-      const end = all.indexOf('\r\n\r\n');
+      const end = read.indexOf('\r\n\r\n', scanned - 3);
       if (end < 0) {
         // A head ended by bare line feeds is not the client's shape: node's server answers it.
-        if (size > FAST_HEAD_LIMIT || all.indexOf('\n\n') >= 0) handOver();
+        if (size > FAST_HEAD_LIMIT || read.indexOf('\n\n', scanned - 1) >= 0) handOver();
+        scanned = size;
         return;
       }
-      request = parseFastHead(all.toString('latin1', 0, end), maxBody);
+      request = parseFastHead(read.bytes().toString('latin1', 0, end), maxBody);
       if (request === undefined) {
         handOver();
         return;
@@ -105,7 +106,7 @@ function serveConnection(socket: Socket, http: Server, service: CniService, maxB
     if (size - bodyStart < request.contentLength) return;
     headRead();
     const { env, plugin, contentLength } = request;
-    void invoke(service, env, all.toString('utf8', bodyStart, bodyStart + contentLength), plugin).then(({ status, body }) => {
+    void invoke(service, env, read.bytes().toString('utf8', bodyStart, bodyStart + contentLength), plugin).then(({ status, body }) => {
       if (!socket.destroyed) socket.end(fastResponse(status, STATUS_CODES[status] ?? '', bodyText(body)));
     });
   };
