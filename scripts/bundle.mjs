@@ -79,6 +79,12 @@ if (forbidden.length > 0) {
 if (!process.argv.includes('--check')) {
   const file = 'dist/bundle/agent.cjs';
   const text = readFileSync(file, 'utf8');
+  // After a backslash the escape would change the meaning (`\é` is not `\\u00e9`): refuse to build.
+  const escaped = /(?<!\\)(?:\\\\)*\\[^\x00-\x7f]/.exec(text);
+  if (escaped) {
+    console.error(`scripts/bundle.mjs: ${file} has a character that is not ASCII after a backslash at offset ${escaped.index}; write it as a \\u escape in the source`);
+    process.exit(1);
+  }
   const ascii = text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   if (ascii !== text) writeFileSync(file, ascii);
 }

@@ -5,6 +5,7 @@
  */
 import type { GlobalNetworkPolicySpec, NetworkPolicySpec, ProfileSpec, Rule, TierSpec } from '../api/mod.ts';
 import type { Resource } from '../api/mod.ts';
+import { ClearingMemo2 } from '../memo/mod.ts';
 import { parseSelector, type Selector } from '../selector/mod.ts';
 import { globalPolicyKey, namespacedPolicyKey, profileKey } from './ids.ts';
 import { globalPolicySelectorText, networkPolicySelectorText } from './selector-rewrite.ts';
@@ -72,24 +73,14 @@ function policyTypes(spec: NetworkPolicySpec): { ingress: boolean; egress: boole
  * then by their own selector: a cold start built and looked up the same ~100 combined texts for
  * 5,000 policies. Bounded: cleared when full.
  */
-const namespacedSelectors = new Map<string, Map<string, Selector>>();
-let namespacedSelectorCount = 0;
-const NAMESPACED_SELECTORS_MAX = 4096;
+const namespacedSelectors = new ClearingMemo2<string, string, Selector>(4096);
 
 function networkPolicySelector(namespace: string, selector: string | undefined): Selector {
   const own = selector ?? '';
-  let byOwn = namespacedSelectors.get(namespace);
-  let found = byOwn?.get(own);
+  let found = namespacedSelectors.get(namespace, own);
   if (found === undefined) {
     found = parseSelector(networkPolicySelectorText(namespace, selector, undefined)); // throws for a bad selector: nothing kept
-    if (namespacedSelectorCount >= NAMESPACED_SELECTORS_MAX) {
-      namespacedSelectors.clear();
-      namespacedSelectorCount = 0;
-      byOwn = undefined;
-    }
-    if (byOwn === undefined) namespacedSelectors.set(namespace, (byOwn = new Map()));
-    byOwn.set(own, found);
-    namespacedSelectorCount++;
+    namespacedSelectors.set(namespace, own, found);
   }
   return found;
 }

@@ -19,6 +19,7 @@ import type { Action, EntityRule, Port, Rule } from '../api/mod.ts';
 import { parseSelector, type Selector } from '../selector/mod.ts';
 import { type PortProtocol, namedPortSetId, serviceSetId } from './ids.ts';
 import type { CompiledRule, EndpointMatch, IpSetKind, MatchCriteria, PortRange, RuleAction } from './model.ts';
+import { ClearingMemo, ClearingMemo2 } from '../memo/mod.ts';
 import { canonicalCidr } from '../net/mod.ts';
 import { entityRuleSelectorText } from './selector-rewrite.ts';
 
@@ -78,13 +79,11 @@ const NO_PORTS: { numeric: PortRange[]; named: string[] } = { numeric: [], named
  * rules that name it), a port name, or null when invalid. Policies repeat the same few ports, and
  * parsing each again was ~10 MiB of garbage at a cold start. Bounded: cleared when full.
  */
-const parsedPorts = new Map<Port, PortRange | string | null>();
-const PARSED_PORTS_MAX = 4096;
+const parsedPorts = new ClearingMemo<Port, PortRange | string | null>(4096);
 
 function portOf(port: Port): PortRange | string | undefined {
   let v = parsedPorts.get(port);
   if (v === undefined) {
-    if (parsedPorts.size >= PARSED_PORTS_MAX) parsedPorts.clear();
     const parsed = parsePort(port);
     v = 'error' in parsed ? null : parsed.kind === 'named' ? parsed.name : Object.freeze({ first: parsed.min, last: parsed.max });
     parsedPorts.set(port, v);
@@ -96,7 +95,7 @@ function portOf(port: Port): PortRange | string | undefined {
  * Split port lists by their text (`80,443,8000:8100,http`): rules repeat the same lists, and the
  * lists (frozen) go into the compiled rules as they are, one copy for all. Bounded: cleared when full.
  */
-const splitLists = new Map<string, { numeric: PortRange[]; named: string[] }>();
+const splitLists = new ClearingMemo<string, { numeric: PortRange[]; named: string[] }>(4096);
 
 function splitPorts(ports: Port[] | undefined): { numeric: PortRange[]; named: string[] } {
   if (ports === undefined || ports.length === 0) return NO_PORTS;
@@ -115,10 +114,7 @@ function splitPorts(ports: Port[] | undefined): { numeric: PortRange[]; named: s
       else numeric.push(v);
     }
     split = { numeric: Object.freeze(numeric.slice()) as PortRange[], named: Object.freeze(named.slice()) as string[] };
-    if (text !== undefined) {
-      if (splitLists.size >= PARSED_PORTS_MAX) splitLists.clear();
-      splitLists.set(text, split);
-    }
+    if (text !== undefined) splitLists.set(text, split);
   }
   return split;
 }
@@ -127,13 +123,11 @@ function splitPorts(ports: Port[] | undefined): { numeric: PortRange[]; named: s
  * Canonical CIDRs by their text as written: policies repeat the same nets (a cold start compiles
  * thousands of rules), and parsing and formatting each was ~15 ms of it. Bounded: cleared when full.
  */
-const canonicalNets = new Map<string, string | null>();
-const CANONICAL_NETS_MAX = 4096;
+const canonicalNets = new ClearingMemo<string, string | null>(4096);
 
 function canonicalNet(text: string): string | undefined {
   let cidr = canonicalNets.get(text);
   if (cidr === undefined) {
-    if (canonicalNets.size >= CANONICAL_NETS_MAX) canonicalNets.clear();
     cidr = canonicalCidr(text) ?? null;
     canonicalNets.set(text, cidr);
   }
@@ -169,9 +163,7 @@ function sideSelectorsOf(side: EntityRule, namespace: string | undefined): SideS
  * selector text: a cold start's 10,000 rules built and looked up the same ~100 combined texts.
  * Bounded: cleared when full.
  */
-const simpleSides = new Map<string, Map<string, SideSelectors>>();
-let simpleSideCount = 0;
-const SIMPLE_SIDES_MAX = 4096;
+const simpleSides = new ClearingMemo2<string, string, SideSelectors>(4096);
 
 function sideSelectors(side: EntityRule, namespace: string | undefined): SideSelectors {
   const selector = side.selector ?? '';
@@ -179,18 +171,10 @@ function sideSelectors(side: EntityRule, namespace: string | undefined): SideSel
     return sideSelectorsOf(side, namespace);
   }
   const ns = namespace ?? '';
-  let bySelector = simpleSides.get(ns);
-  let found = bySelector?.get(selector);
+  let found = simpleSides.get(ns, selector);
   if (found === undefined) {
     found = sideSelectorsOf(side, namespace); // throws for a bad selector: nothing kept
-    if (simpleSideCount >= SIMPLE_SIDES_MAX) {
-      simpleSides.clear();
-      simpleSideCount = 0;
-      bySelector = undefined;
-    }
-    if (bySelector === undefined) simpleSides.set(ns, (bySelector = new Map()));
-    bySelector.set(selector, found);
-    simpleSideCount++;
+    simpleSides.set(ns, selector, found);
   }
   return found;
 }

@@ -27,11 +27,12 @@ export const MALLOC_THRESHOLD_BYTES = 128 * 1024;
 
 /**
  * Loads the addon at `path` (default `$MARGAY_MALLOC_ADDON`, else dist/native/ of this package;
- * an empty path loads nothing). No `control` when it is not built or does not load: then `error`
- * says why, for the log (never thrown: the agent runs without it).
+ * an empty path turns it off: nothing loaded, no error). No `control` when it is not built or does
+ * not load: then `error` says why, for the log (never thrown: the agent runs without it).
  */
 export function loadMallocControl(path: string | undefined = defaultPath()): { control?: MallocControl; error?: string } {
-  if (path === undefined || path === '') return {};
+  if (path === '') return {}; // turned off
+  if (path === undefined) return { error: `dist/native/${MALLOC_ADDON} not built (scripts/install-deps.sh builds it from Node's headers)` };
   try {
     const module = { exports: {} as Partial<MallocControl> };
     process.dlopen(module, path);

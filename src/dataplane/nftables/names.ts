@@ -6,6 +6,7 @@
  * `_`, so the two forms never collide. See docs/dataplane.md for the whole layout.
  */
 import { hash } from 'node:crypto';
+import { ClearingMemo } from '../../memo/mod.ts';
 import type { Family } from '../../net/mod.ts';
 
 /** The longest readable part kept before falling back to a hash (nft allows 255 in total). */
@@ -51,16 +52,14 @@ export function policyListChain(kind: 'fw' | 'tw', listKey: string): string {
  * keeps its hash for the maps and sets it goes in, where a new concatenation each time was
  * flattened and hashed again. Bounded: cleared when full.
  */
-const INGRESS_CHAINS = new Map<string, string>();
-const EGRESS_CHAINS = new Map<string, string>();
-const POLICY_CHAINS_MAX = 32_768;
+const INGRESS_CHAINS = new ClearingMemo<string, string>(32_768);
+const EGRESS_CHAINS = new ClearingMemo<string, string>(32_768);
 
 /** The chain of one direction of a policy or profile (`pi-gnp/allow-dns`, `po-pro/kns.shop`). */
 export function policyChain(direction: 'ingress' | 'egress', key: string): string {
   const memo = direction === 'ingress' ? INGRESS_CHAINS : EGRESS_CHAINS;
   let name = memo.get(key);
   if (name === undefined) {
-    if (memo.size >= POLICY_CHAINS_MAX) memo.clear();
     name = named(direction === 'ingress' ? 'pi' : 'po', SAFE_KEY.test(key) ? key : undefined, key);
     memo.set(key, name);
   }

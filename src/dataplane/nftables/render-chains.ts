@@ -15,6 +15,7 @@ import type {
   TierPlan,
   WorkloadEndpointPlan,
 } from '../../calc/mod.ts';
+import { ClearingMemo } from '../../memo/mod.ts';
 import { disjointNets, type Family, formatCidr, parseCidrOrIp } from '../../net/mod.ts';
 import { BaseChains, DispatchMaps, interfaceChain, natSetName, StaticChains, workloadSourceSet, type InterfaceChainKind } from './names.ts';
 import { dispatchTier, sequenceRules, type Guard, type TierPolicy } from './render-dispatch.ts';
@@ -119,14 +120,12 @@ function conntrackRules(): RenderedRule[] {
  * final drops), fingerprinted once: a cold start would hash the same few texts thousands of times.
  * Bounded, since the settings (marks, tier names) may change while the agent runs.
  */
-const fixedRules = new Map<string, RenderedRule>();
-const FIXED_RULES_MAX = 1024;
+const fixedRules = new ClearingMemo<string, RenderedRule>(1024);
 
 function fixedRule(body: string, desc: string): RenderedRule {
   const key = `${body}\n${desc}`;
   let r = fixedRules.get(key);
   if (r === undefined) {
-    if (fixedRules.size >= FIXED_RULES_MAX) fixedRules.clear();
     fixedRules.set(key, (r = rule(body, desc)));
   }
   return r;

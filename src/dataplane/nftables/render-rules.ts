@@ -18,6 +18,7 @@
  * a chain of `!=` conditions. Only lists longer than {@link MAX_INLINE} use an anonymous set.
  */
 import type { CompiledRule, EndpointMatch, IcmpMatch, MatchCriteria, PortRange } from '../../calc/mod.ts';
+import { ClearingMemo } from '../../memo/mod.ts';
 import { type DisjointNets, disjointNets, type Family } from '../../net/mod.ts';
 import type { SetKind } from './names.ts';
 import { hex, type MarkBits } from './settings.ts';
@@ -130,10 +131,11 @@ interface NetsEntry {
 /**
  * Lists of nets by their text: a cold start renders thousands of rules whose nets are a few
  * hundred distinct lists, and parsing, sorting and formatting them again for each rule was a
- * sixth of the policy render's allocations. Bounded (cleared when full); what it holds is only read.
+ * sixth of the policy render's allocations. Bounded by the nets it holds, not by lists (cleared
+ * when full: a large list edited now and then must not leave each version behind); what it holds
+ * is only read.
  */
-const NETS = new Map<string, NetsEntry>();
-const NETS_MAX = 4096;
+const NETS = new ClearingMemo<string, NetsEntry>(16_384); // nets in all (each with its disjoint form and up to four condition texts: a few MiB)
 
 function netsEntry(nets: readonly string[]): NetsEntry {
   // Joined by line feeds: remembered only when no element holds one (two lists never share a text).
@@ -142,10 +144,7 @@ function netsEntry(nets: readonly string[]): NetsEntry {
   let e = memo ? NETS.get(key) : undefined;
   if (e === undefined) {
     e = { nets: disjointNets(nets), conds: new Map() };
-    if (memo) {
-      if (NETS.size >= NETS_MAX) NETS.clear();
-      NETS.set(key, e);
-    }
+    if (memo) NETS.set(key, e, nets.length);
   }
   return e;
 }
