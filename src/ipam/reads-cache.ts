@@ -16,12 +16,15 @@ import type { Datastore, RawWatch, ReadRequest } from '../datastore/mod.ts';
 interface Entry<T> {
   value: T;
   revision: number;
+  prefixes: string[];
+  /** Reads the copy again (in the background) once a change dropped it. */
+  reload: (() => void) | undefined;
 }
 
 /** Copies by key, each dropped when a watch sees a change under one of its reads. */
 export class ReadsCache<T> {
   readonly #datastore: Datastore;
-  readonly #entries = new Map<string, Entry<T> & { prefixes: string[] }>();
+  readonly #entries = new Map<string, Entry<T>>();
   /** One watch per prefix, shared by every copy that read it. */
   readonly #watches = new Map<string, RawWatch>();
   #closed = false;
@@ -35,20 +38,27 @@ export class ReadsCache<T> {
     return this.#entries.get(key)?.value;
   }
 
-  /** Keeps `value`, read at `revision` from `reads`, until a change under one of them. */
-  keep(key: string, value: T, revision: number, reads: readonly ReadRequest[]): void {
+  /**
+   * Keeps `value`, read at `revision` from `reads`, until a change under one of them; then
+   * `reload` (when given) is called once, so that the next user finds a fresh copy rather than
+   * paying the read (a host's first allocation claims a block, which drops the copy at once).
+   * Not after a watch ended (etcd compacted or unreachable): the next user reads.
+   */
+  keep(key: string, value: T, revision: number, reads: readonly ReadRequest[], reload?: () => void): void {
     if (this.#closed) return;
     const prefixes = reads.map((r) => ('key' in r ? r.key : r.prefix));
     // A watch started later than this read would miss the changes in between: keep the copy only
     // when every watch it needs exists already (they started no later than an earlier copy's
     // revision, and report everything after it), else start them from just after this read.
     for (const p of prefixes) if (!this.#watches.has(p)) this.#watch(p, revision + 1);
-    this.#entries.set(key, { value, revision, prefixes });
+    this.#entries.set(key, { value, revision, prefixes, reload });
   }
 
-  /** Drops every copy (the watches stay). */
+  /** Drops every copy (the watches stay), reloading them (this process's own writes: a change). */
   clear(): void {
+    const dropped = [...this.#entries.values()];
     this.#entries.clear();
+    this.#reload(dropped);
   }
 
   /** Stops the watches; nothing is kept any more. */
@@ -77,10 +87,20 @@ export class ReadsCache<T> {
     })();
   }
 
-  /** Drops every copy read from `prefix` before `revision`. */
+  /** Drops every copy read from `prefix` before `revision`; reloads them unless the watch ended (`Infinity`). */
   #changed(prefix: string, revision: number): void {
+    const dropped: Entry<T>[] = [];
     for (const [key, entry] of this.#entries) {
-      if (entry.revision < revision && entry.prefixes.includes(prefix)) this.#entries.delete(key);
+      if (entry.revision < revision && entry.prefixes.includes(prefix)) {
+        this.#entries.delete(key);
+        dropped.push(entry);
+      }
     }
+    if (revision !== Infinity) this.#reload(dropped);
+  }
+
+  #reload(dropped: readonly Entry<T>[]): void {
+    if (this.#closed) return;
+    for (const e of dropped) e.reload?.();
   }
 }

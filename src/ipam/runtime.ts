@@ -132,7 +132,8 @@ export class IpamRuntime {
       this.#cooldownSeconds = ctx.config.ipCooldownSeconds;
       const blocks = (f: Family) => (families.includes(f) ? confirmedBlocks(results[reads.length + families.indexOf(f)] ?? []) : undefined);
       const out: AssignReads = [ctx, blocks(4), blocks(6)];
-      this.#readsCache?.keep(key, out, revision, all);
+      // Once a change drops the copy, it is read again at once (a failed read: the next user reads).
+      this.#readsCache?.keep(key, out, revision, all, () => void this.assignReads(node, v4, v6).catch(() => undefined));
       return out;
     });
   }

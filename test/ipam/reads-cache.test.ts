@@ -85,18 +85,39 @@ describe('ipam - read cache', () => {
       // The watches say nothing from here on.
       let release = (): void => undefined;
       ds.held = new Promise((r) => (release = r));
-      // A block claimed here: the next allocation reads the node's blocks again at once.
-      await ipam.claimAffinity({ cidr: '10.0.0.64/30', node: 'n1' });
+      // A block claimed here: the node's blocks are read again at once (reloaded when the write is
+      // done, or by the next allocation).
       before = ds.reads;
+      await ipam.claimAffinity({ cidr: '10.0.0.64/30', node: 'n1' });
       await ipam.autoAssign({ handle: 'h3', node: 'n1', num4: 1 });
       assert.ok(ds.reads > before, 'the claim dropped the copy');
       // Settings written here: likewise.
-      await ipam.setConfig({ maxBlocksPerHost: 9 });
       before = ds.reads;
+      await ipam.setConfig({ maxBlocksPerHost: 9 });
       await ipam.autoAssign({ handle: 'h5', node: 'n1', num4: 1 });
       assert.ok(ds.reads > before, 'the settings write dropped the copy');
       ds.held = undefined;
       release();
+    } finally {
+      await ipam.close();
+    }
+  });
+
+  test('a copy a change dropped is read again in the background: the next allocation reads nothing', async () => {
+    const { ds, ipam } = await setup();
+    try {
+      await ipam.autoAssign({ handle: 'h0', node: 'n1', num4: 1 }); // claims a block: the copy is dropped
+      await settle();
+      let before = ds.reads;
+      await ipam.autoAssign({ handle: 'h1', node: 'n1', num4: 1 });
+      assert.equal(ds.reads, before, 'reloaded after the claim: nothing read before writing');
+      // Another process's change (a pool disabled, a new one): reloaded too, and the reload sees it.
+      before = ds.reads;
+      await apply(ds, pool('p1', '10.0.0.0/24', { blockSize: 30, disabled: true }), pool('p2', '10.1.0.0/24', { blockSize: 30 }));
+      await settle();
+      assert.ok(ds.reads > before, 'the copy was read again after the change, before any allocation');
+      const r = await ipam.autoAssign({ handle: 'h2', node: 'n1', num4: 1 });
+      assert.equal(r.ipv4[0]!.pool, 'p2');
     } finally {
       await ipam.close();
     }
