@@ -38,6 +38,18 @@ const endpoint = (ns: string, name: string, o: Parameters<typeof wep>[2]) => {
   return workloadEndpointData(ns, name, r);
 };
 
+
+/** An index with the two active sets of `app == 'web'` workloads (addresses; the `http` named port), and the port list that names it. */
+function webSets() {
+  const { out, events } = recorder();
+  const idx = new IpSetMemberIndex(out);
+  const net = netSet("app == 'web'");
+  const http = portSet("app == 'web'", 'http');
+  idx.onIpSetActive(net);
+  idx.onIpSetActive(http);
+  return { events, idx, net, http, ports: [{ name: 'http', protocol: 'TCP', port: 8080 }] };
+}
+
 describe('ip-set members - selectors', () => {
   it('announces the set, then its members; members follow label changes', () => {
     const { out, events } = recorder();
@@ -196,13 +208,7 @@ describe('ip-set members - the compact form of an endpoint', () => {
   it('follows an endpoint through one address, named ports, two addresses, none and back', () => {
     // The index keeps one address without ports as a bare string, one address with ports without a
     // list, and anything else as lists: every transition between them moves exactly the members.
-    const { out, events } = recorder();
-    const idx = new IpSetMemberIndex(out);
-    const net = netSet("app == 'web'");
-    const http = portSet("app == 'web'", 'http');
-    idx.onIpSetActive(net);
-    idx.onIpSetActive(http);
-    const ports = [{ name: 'http', protocol: 'TCP', port: 8080 }];
+    const { events, idx, net, http, ports } = webSets();
     const steps: Array<[Parameters<typeof wep>[2], string[], string[]]> = [
       [{ labels: { app: 'web' }, ips: ['10.0.0.1'] }, ['10.0.0.1/32'], []],
       [{ labels: { app: 'web' }, ips: ['10.0.0.1'], ports }, ['10.0.0.1/32'], ['10.0.0.1,tcp:8080']],
@@ -234,13 +240,7 @@ describe('ip-set members - the compact form of an endpoint', () => {
   });
 
   it('gives the same members as the endpoints it was made from, through changes and deletes', () => {
-    const { out } = recorder();
-    const idx = new IpSetMemberIndex(out);
-    const net = netSet("app == 'web'");
-    const http = portSet("app == 'web'", 'http');
-    idx.onIpSetActive(net);
-    idx.onIpSetActive(http);
-    const ports = [{ name: 'http', protocol: 'TCP', port: 8080 }];
+    const { idx, net, http, ports } = webSets();
     for (let i = 1; i <= 50; i++) idx.onEndpointUpdate(`wep/a/w${i}`, endpoint('a', `w${i}`, { labels: { app: 'web' }, ips: [`10.0.0.${i}`, `fd00::${i.toString(16)}`], ports }));
     assert.equal(idx.membersOf(net.id).length, 100);
     assert.deepEqual(idx.membersOf(http.id).slice(0, 2), ['10.0.0.1,tcp:8080', '10.0.0.10,tcp:8080']);
