@@ -27,6 +27,8 @@ export class ReadsCache<T> {
   readonly #entries = new Map<string, Entry<T>>();
   /** One watch per prefix, shared by every copy that read it. */
   readonly #watches = new Map<string, RawWatch>();
+  /** The revision of the last change each watch reported: a read older than it is not kept. */
+  readonly #lastChange = new Map<string, number>();
   #closed = false;
 
   constructor(datastore: Datastore) {
@@ -51,6 +53,8 @@ export class ReadsCache<T> {
     // when every watch it needs exists already (they started no later than an earlier copy's
     // revision, and report everything after it), else start them from just after this read.
     for (const p of prefixes) if (!this.#watches.has(p)) this.#watch(p, revision + 1);
+    // A read that finished after a change it does not hold was reported (a late answer): not kept.
+    if (prefixes.some((p) => (this.#lastChange.get(p) ?? 0) > revision)) return;
     this.#entries.set(key, { value, revision, prefixes, reload });
   }
 
@@ -89,6 +93,7 @@ export class ReadsCache<T> {
 
   /** Drops every copy read from `prefix` before `revision`; reloads them unless the watch ended (`Infinity`). */
   #changed(prefix: string, revision: number): void {
+    if (revision !== Infinity && revision > (this.#lastChange.get(prefix) ?? 0)) this.#lastChange.set(prefix, revision);
     const dropped: Entry<T>[] = [];
     for (const [key, entry] of this.#entries) {
       if (entry.revision < revision && entry.prefixes.includes(prefix)) {

@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import type { ManyResult, RawWatch, ReadRequest, WatchEvent } from '../../src/datastore/datastore.ts';
 import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { Ipam } from '../../src/ipam/ipam.ts';
+import { ReadsCache } from '../../src/ipam/reads-cache.ts';
 import { apply, node, pool, reservation } from './helpers.ts';
 
 /** A memory datastore that counts getMany calls, and whose watches can be held back. */
@@ -120,6 +121,27 @@ describe('ipam - read cache', () => {
       assert.equal(r.ipv4[0]!.pool, 'p2');
     } finally {
       await ipam.close();
+    }
+  });
+
+  test('a read that answers after a change it does not hold was reported is not kept', async () => {
+    const ds = new CountingDatastore();
+    const cache = new ReadsCache<string>(ds);
+    try {
+      const reads = [{ prefix: '/a/' }];
+      const first = await ds.getMany(reads);
+      cache.keep('k', 'first', first.revision, reads);
+      await ds.put('/a/x', '1'); // a change: reported by the watch, the copy dropped
+      await settle();
+      assert.equal(cache.get('k'), undefined);
+      // An older read (started before the change) answering only now must not come back.
+      cache.keep('k', 'late', first.revision, reads);
+      assert.equal(cache.get('k'), undefined, 'a copy older than a reported change');
+      const fresh = await ds.getMany(reads);
+      cache.keep('k', 'fresh', fresh.revision, reads);
+      assert.equal(cache.get('k'), 'fresh');
+    } finally {
+      await cache.close();
     }
   });
 
