@@ -10,6 +10,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 interface AllocNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
@@ -17,18 +18,14 @@ interface AllocNode {
   children: AllocNode[];
 }
 
-const args = process.argv.slice(2);
-const file = args[0];
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { per: { type: 'string', default: '1' }, top: { type: 'string', default: '25' } } });
+const file = positionals[0];
 if (!file) {
   console.error('usage: alloc-summary.ts FILE [--per N] [--top N]');
   process.exit(2);
 }
-const option = (name: string, fallback: number): number => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const per = option('--per', 1);
-const top = option('--top', 25);
+const per = Number(values.per);
+const top = Number(values.top);
 
 /** For each bundle file, the source file of each line (from esbuild's `// path` section comments). */
 const bundleSources = new Map<string, string[]>();
