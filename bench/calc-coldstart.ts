@@ -29,6 +29,7 @@ import { buildCalcGraph } from '../src/calc/mod.ts';
 import { MemoryDatastore } from '../src/datastore/memory.ts';
 import { RESOURCES_PREFIX } from '../src/datastore/keys.ts';
 import { ResourceStore } from '../src/datastore/resources.ts';
+import { agentNodeOptions } from '../src/lab/entry.ts';
 import { writeScaleResources } from './fixtures/scale.ts';
 
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 1000);
@@ -51,7 +52,7 @@ interface Round {
 if (process.argv[2] === '--child') {
   process.stdout.write(JSON.stringify(await child()));
 } else {
-  const nodeArgs = [...shebangNodeArgs(), ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')];
+  const nodeArgs = [...agentNodeOptions(), ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')];
   const baseline = process.env.BENCH_BASELINE;
   console.log(`${ENDPOINTS} local endpoints, ${POLICIES} policies into the graph; node ${nodeArgs.join(' ')}; a fresh process per round`);
   console.log('| round | tree | feed (ms, GC) | onInSync (ms, GC) | flush (ms, GC) | total (ms) | CPU (ms) | updates | load |');
@@ -179,9 +180,3 @@ function load(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 }
 
-/** The Node options of bin/margay.js's `#!/usr/bin/env -S node …` line: how `margay agent` runs. */
-function shebangNodeArgs(): string[] {
-  const first = readFileSync(join(ROOT, 'bin/margay.js'), 'utf8').split('\n')[0] ?? '';
-  const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(first);
-  return (m?.[1] ?? '').split(' ').filter((a) => a !== '');
-}

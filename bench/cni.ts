@@ -32,6 +32,7 @@ import { createInterface } from 'node:readline';
 import { EtcdDatastore } from '../src/datastore/etcd.ts';
 import { ResourceStore } from '../src/datastore/resources.ts';
 import { validateResource } from '../src/api/validate.ts';
+import { agentNodeOptions } from '../src/lab/entry.ts';
 import { createHost, startAgent, type AgentProcess } from '../test/agent/lab.ts';
 import { registerCleanup } from '../test/harness/cleanup.ts';
 import { startEtcd } from '../test/harness/etcd.ts';
@@ -56,7 +57,7 @@ const BUILT = process.env.BENCH_BUILT !== undefined ? process.env.BENCH_BUILT ==
 /** A file to write the agent's allocations during the sequential ADDs to (V8's sampling heap profile, collected objects included; bench/alloc-summary.ts reads it). */
 const AGENT_ALLOC = process.env.BENCH_AGENT_ALLOC;
 const AGENT_NODE_ARGS = [
-  ...(BUILT ? ['--max-semi-space-size=4'] : []),
+  ...(BUILT ? agentNodeOptions() : []),
   ...(AGENT_ALLOC ? ['--import', join(REPO, 'bench/fixtures/alloc-sampling.mjs')] : []),
   ...(process.env.BENCH_AGENT_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
 ];

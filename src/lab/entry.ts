@@ -3,7 +3,7 @@
  * client) so that it works both from the compiled package (dist/…/*.js) and from the sources
  * under tsx (tests): the command line of a sibling module, in whichever form this file runs.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MargayError } from '../errors/mod.ts';
@@ -19,10 +19,18 @@ export function moduleCommand(relative: string, args: string[] = [], nodeOptions
 }
 
 /**
- * The Node options of a resident agent, as bin/margay.js starts one: V8's young generation kept
- * small (it otherwise grows to 32 MiB once the agent has been busy, and stays; docs/agent.md).
+ * The Node options of a resident agent, as `margay agent` runs: the ones on bin/margay.js's
+ * `#!/usr/bin/env -S node …` line, read from there so that there is one list (the build makes
+ * the agent's code cache under them, and V8 rejects a cache made under other options). Why each
+ * is there: docs/agent.md ("Node options").
  */
-export const AGENT_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=4'];
+export function agentNodeOptions(): string[] {
+  const file = join(packageRoot(), 'bin', 'margay.js');
+  const first = readFileSync(file, 'utf8').split('\n')[0] ?? '';
+  const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(first);
+  if (!m) throw new MargayError('MARGAY_ERR_NOT_INSTALLED', `${file}: the first line is not "#!/usr/bin/env -S node …" but ${JSON.stringify(first)}`);
+  return (m[1] ?? '').split(' ').filter((o) => o !== '');
+}
 
 /** The repository (or installed package) root. */
 export function packageRoot(): string {

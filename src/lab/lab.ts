@@ -18,7 +18,7 @@ import { exec } from '../os/mod.ts';
 import { createDatastore } from '../datastore/mod.ts';
 import { ResourceStore } from '../datastore/mod.ts';
 import { hasCode, MargayError } from '../errors/mod.ts';
-import { AGENT_NODE_OPTIONS, cniPluginPath, moduleCommand, packageRoot } from './entry.ts';
+import { agentNodeOptions, cniPluginPath, moduleCommand, packageRoot } from './entry.ts';
 import { labEtcdEndpoint, startLabEtcd } from './etcd.ts';
 import { buildFabric, buildHost, createNetns, deleteNetns, listLabNetns, pidsInNetns } from './fabric.ts';
 import { LAB_NETWORK, LAB_PREFIX, type LabHost, type LabOptions, type LabPlan, planLab, podNetns } from './plan.ts';
@@ -131,7 +131,7 @@ async function startRouter(dir: string, plan: LabPlan): Promise<ProcessRecord[]>
 export function startAgent(ctx: LabContext, state: LabState, host: LabHost): ProcessRecord {
   const dir = hostDir(ctx, host.name);
   mkdirSync(dir, { recursive: true });
-  const [node, args] = moduleCommand('cli/agent-run', ['agent', '--bgp', '--hostname', host.name, '--state-dir', dir], [...AGENT_NODE_OPTIONS]);
+  const [node, args] = moduleCommand('cli/agent-run', ['agent', '--bgp', '--hostname', host.name, '--state-dir', dir], agentNodeOptions());
   return startProcess({
     role: `agent ${host.name}`,
     cmd: node,

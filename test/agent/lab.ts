@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { configureWorkloadInterface } from '../../src/dataplane/mod.ts';
+import { agentNodeOptions } from '../../src/lab/entry.ts';
 import { createRunner } from '../../src/os/mod.ts';
 import { registerCleanup } from '../harness/cleanup.ts';
 import { createTestNetns, run, type TestNetns } from '../harness/netns.ts';
@@ -206,6 +207,8 @@ export async function startAgent(options: StartAgentOptions): Promise<AgentProce
       child = spawn(
         process.execPath,
         [
+          // As installed: the options of bin/margay.js's `#!` line, which `node bin/margay.js` does not read.
+          ...(options.built ? agentNodeOptions() : []),
           ...(options.nodeArgs ?? []),
           ...(options.built ? [join(REPO_ROOT, 'bin/margay.js')] : ['--import', 'tsx', join(REPO_ROOT, 'src/cli/run.ts')]),
           'agent',

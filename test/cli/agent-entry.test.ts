@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { registerAgent } from '../../src/cli/commands/agent.ts';
 import { runProgram } from '../../src/cli/program.ts';
+import { agentNodeOptions } from '../../src/lab/entry.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -50,7 +51,7 @@ test('the built agent runs from its bundle and V8 takes the code cache under the
   // One character beyond ASCII would make V8 keep the 3.5 MB source two bytes per character.
   const nonAscii = /[^\x00-\x7f]/.exec(readFileSync(join(root, 'dist/bundle/agent.cjs'), 'utf8'));
   assert.equal(nonAscii, null, `the bundle is ASCII (found ${JSON.stringify(nonAscii?.[0])})`);
-  const options = /^#!\/usr\/bin\/env -S node (.*)$/.exec(readFileSync(join(root, 'bin/margay.js'), 'utf8').split('\n')[0]!)![1]!.split(' ');
+  const options = agentNodeOptions();
   const help = spawnSync(process.execPath, [...options, 'bin/margay.js', 'agent', '--help'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
   assert.equal(help.status, 0, help.stderr);
   assert.match(help.stdout, /Usage: margay agent/);
