@@ -237,7 +237,7 @@ export class NodeProcess {
       socketPath,
       store,
       // Long-lived: keep IPAM's reads, refreshed by watches, so an ADD's IPAM is one transaction.
-      ipam: (this.#cniIpam = new Ipam(this.#options.datastore, { cacheReads: true })),
+      ipam: (this.#cniIpam = new Ipam(this.#options.datastore, { cacheReads: true, claimAhead: true })),
       hostname: config.felixHostname,
       ...(config.netns !== '' ? { hostNetns: config.netns } : {}),
       interfacePrefix: firstInterfacePrefix(config.interfacePrefix),

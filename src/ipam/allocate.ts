@@ -141,11 +141,12 @@ async function assignFamily(
   };
 
   const claimedHere: Cidr[] = [];
+  let mine: Cidr[] = [];
   for (let round = 0; got.length < num && round < limit + 3; round++) {
     // A block claimed by this request (or the claim it joined) counts even if the listing
     // below started before the claim was written.
     const listed = round === 0 ? firstListing : await rt.affineBlocks(req.node, family);
-    const mine = byKnownRoom(
+    mine = byKnownRoom(
       rt,
       [...listed, ...claimedHere.filter((c) => !listed.some((l) => formatCidr(l) === formatCidr(c)))],
       ctx,
@@ -163,8 +164,7 @@ async function assignFamily(
       reason = `node "${req.node}" has reached maxBlocksPerHost (${limit} ${familyName(family)} blocks)`;
       break;
     }
-    const poolKey = pools.map((p) => p.name).join(',');
-    const claimed = await rt.claims.run(`${req.node}|${family}|${poolKey}`, async () => {
+    const claimed = await rt.claims.run(claimKey(req.node, family, pools), async () => {
       // Its affinity writes make the next allocation read the node's blocks again (runtime.ts settingsWrites).
       return claimNewBlock(rt, req.node, family, pools, ctx);
     });
@@ -174,6 +174,7 @@ async function assignFamily(
     }
     claimedHere.push(claimed);
   }
+  if (got.length >= num && rt.claimAhead && ctx.config.autoAllocateBlocks && mine.length < limit) claimAheadIfLow(rt, req.node, family, pools, ctx, mine);
   if (got.length < num && !ctx.config.strictAffinity) {
     for (const cidr of await borrowable(rt, req.node, family, pools, ctx)) {
       if (got.length >= num) break;
@@ -189,6 +190,30 @@ async function assignFamily(
     );
   }
   return got;
+}
+
+/** The key under which claims of a new block for `node`, `family` and `pools` are coalesced. */
+function claimKey(node: string, family: Family, pools: PoolInfo[]): string {
+  return `${node}|${family}|${pools.map((p) => p.name).join(',')}`;
+}
+
+/**
+ * Claims the node's next block in the background (IpamOptions.claimAhead) when its blocks in
+ * `pools` have at most a quarter of a block free. Only when every one of them is known (a block
+ * this process has not read may have room): nothing is read for it.
+ */
+function claimAheadIfLow(rt: IpamRuntime, node: string, family: Family, pools: PoolInfo[], ctx: AllocContext, blocks: Cidr[]): void {
+  let free = 0;
+  let largest = 0;
+  for (const cidr of blocks) {
+    if (!poolOfBlock(pools, cidr)) continue;
+    const known = rt.writer(cidr).knownFree(reservedOrdinals(ctx.reservations, cidr));
+    if (known === undefined) return;
+    free += known;
+    largest = Math.max(largest, 2 ** ((family === 4 ? 32 : 128) - cidr.prefix));
+  }
+  if (largest === 0 || free > largest / 4) return;
+  rt.claimInBackground(claimKey(node, family, pools), () => claimNewBlock(rt, node, family, pools, ctx, { passOver: blocks }));
 }
 
 /**

@@ -13,15 +13,26 @@ import type { IpamRuntime, ListedBlock } from './runtime.ts';
  * Finds a block to claim for `node`: the first absent block in the host's order through the
  * pools; failing that, an empty block another host claimed more than a minute ago (Calico's
  * EmptyBlockMinReclaimAge), taken over with a sequence-number guard. Returns the claimed CIDR.
+ * A block of the node's own with room is returned as it is (its affinity confirmed), unless it is
+ * in `options.passOver` (a claim ahead of need: the node's blocks it has, running low).
  */
-export async function claimNewBlock(rt: IpamRuntime, node: string, family: Family, pools: PoolInfo[], ctx: AllocContext): Promise<Cidr | undefined> {
+export async function claimNewBlock(
+  rt: IpamRuntime,
+  node: string,
+  family: Family,
+  pools: PoolInfo[],
+  ctx: AllocContext,
+  options: { passOver?: readonly Cidr[] } = {},
+): Promise<Cidr | undefined> {
   const existing = await rt.listBlocks(family);
+  const passOver = new Set((options.passOver ?? []).map(formatCidr));
   const deps = rt.affinityDeps();
   const empties: ListedBlock[] = [];
   for (const pool of pools) {
     for (const cidr of candidateBlocks(pool, node, existing.size + 1025)) {
       if (wholeBlockReserved(ctx.reservations, cidr)) continue;
-      const e = existing.get(formatCidr(cidr));
+      const key = formatCidr(cidr);
+      const e = existing.get(key);
       if (!e) {
         const outcome = await claimBlock(deps, node, cidr);
         rt.writer(cidr).invalidate();
@@ -29,7 +40,7 @@ export async function claimNewBlock(rt: IpamRuntime, node: string, family: Famil
         continue;
       }
       const free = freeCount(e.block, reservedOrdinals(ctx.reservations, cidr));
-      if (affineHost(e.block) === node && free > 0) {
+      if (affineHost(e.block) === node && free > 0 && !passOver.has(key)) {
         await confirmAffinity(deps, node, cidr); // ours, but the affinity record was missing or unconfirmed
         return cidr;
       }

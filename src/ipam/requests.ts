@@ -28,6 +28,15 @@ export interface IpamOptions {
    * {@link Ipam.close} stops the watches. Default false.
    */
   cacheReads?: boolean;
+  /**
+   * When an allocation leaves the node's blocks (in the pools it used) with at most a quarter of
+   * a block free, claim the next block in the background, so that the allocation that fills the
+   * last block does not make the claim (two affinity writes and a block create, ~10–15 ms) on its
+   * own path; an allocation that needs the block meanwhile joins the claim. For long-lived
+   * instances (the agent's CNI service): a process that exits at once could leave the claim half
+   * made (the affinity protocol completes or clears it later). Default false.
+   */
+  claimAhead?: boolean;
 }
 
 /** An automatic assignment request. */

@@ -49,6 +49,10 @@ export class IpamRuntime {
   readonly maxRetries: number;
   /** Coalesces concurrent claims of a new block for the same node, family and pools. */
   readonly claims = new SingleFlight<Cidr | undefined>();
+  /** IpamOptions.claimAhead. */
+  readonly claimAhead: boolean;
+  /** Claims made ahead (allocate.ts), awaited by {@link close}. */
+  readonly #ahead = new Set<Promise<unknown>>();
   /** Reads started by `Ipam.prefetch`, by node and families, each for one autoAssign soon after. */
   readonly prefetched = new Map<string, { at: number; reads: Promise<AssignReads> }>();
   readonly #sleep: (ms: number) => Promise<void>;
@@ -71,13 +75,26 @@ export class IpamRuntime {
     this.#random = options.random ?? Math.random;
     this.maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
     this.#maxBatch = Math.max(1, Math.min(100, options.maxBatch ?? 64));
+    this.claimAhead = options.claimAhead ?? false;
     const cache = (this.#readsCache = options.cacheReads ? new ReadsCache(datastore) : undefined);
     this.#settingsWrites = cache ? forgettingWrites(datastore, () => cache.clear()) : datastore;
   }
 
-  /** Stops the watches of the read cache. */
-  close(): Promise<void> {
-    return this.#readsCache?.close() ?? Promise.resolve();
+  /** Waits for the claims made ahead, then stops the watches of the read cache. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#ahead]);
+    await this.#readsCache?.close();
+  }
+
+  /**
+   * Runs a claim of a new block ahead of need (allocate.ts), in the background, under the same
+   * key as an allocation's own claim (joined by it). A failure is dropped: the allocation that
+   * needs the block claims it itself and reports what fails then.
+   */
+  claimInBackground(key: string, claim: () => Promise<Cidr | undefined>): void {
+    const p = this.claims.run(key, claim).catch(() => undefined);
+    this.#ahead.add(p);
+    void p.finally(() => this.#ahead.delete(p));
   }
 
   /**
