@@ -10,8 +10,9 @@
  * BENCH_AGENT_ENV="NAME=value …" adds to the agent's environment (e.g. `MARGAY_MALLOC_ADDON=`
  * to run it without the malloc control addon); BENCH_SMAPS_DIR=<dir> keeps its smaps and metrics.
  * The agent runs as installed (`bin/margay.js`, the compiled CLI) when `dist/` is built, else
- * from the sources through tsx (which alone costs ~35 MiB); BENCH_NODE_OPTIONS adds Node options
- * (e.g. `--max-semi-space-size=4`). Run: npx tsx bench/agent-memory.ts  (root)
+ * from the sources through tsx (which alone costs ~35 MiB); the compiled agent gets the Node options of
+ * bin/margay.js's `#!` line (as installed); BENCH_NODE_OPTIONS adds Node options
+ * (e.g. `--trace-gc`). Run: npx tsx bench/agent-memory.ts  (root)
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,7 @@ import { resourceKey } from '../src/datastore/keys.ts';
 import { ResourceStore } from '../src/datastore/resources.ts';
 import { createHost, REPO_ROOT, startAgent } from '../test/agent/lab.ts';
 import { startEtcd } from '../test/harness/etcd.ts';
+import { agentNodeOptions } from '../src/lab/entry.ts';
 import { run } from '../test/harness/netns.ts';
 import { eventually } from '../test/harness/wait.ts';
 import { heapTable, summarizeHeapSnapshot } from './heap-summary.ts';
@@ -252,7 +254,8 @@ try {
     console.log(`| ${kind} | ${mib(b)} | ${mib(a)} | ${((a - b) / REMOTE / 1024).toFixed(2)} KiB |`);
   }
   console.log(`first write → all ${REMOTE} updates through the calculation graph: ${(receivedMs / 1000).toFixed(1)} s; agent CPU ${before.cpu.toFixed(2)} s to the idle sample, ${(after.cpu - before.cpu).toFixed(2)} s from there to the last (user + system)`);
-  console.log(`agent: ${BUILT ? 'compiled CLI (bin/margay.js)' : 'sources through tsx'}${NODE_OPTIONS.length ? ` with ${NODE_OPTIONS.join(' ')}` : ''}; load average ${loadBefore} (idle sample), ${loadAfter} (with remote endpoints)`);
+  const options = [...(BUILT ? agentNodeOptions() : []), ...NODE_OPTIONS];
+  console.log(`agent: ${BUILT ? 'compiled CLI (bin/margay.js)' : 'sources through tsx'}${options.length ? ` with node ${options.join(' ')}` : ''}; load average ${loadBefore} (idle sample), ${loadAfter} (with remote endpoints)`);
   console.log(`dataplane counters at the last sample: ${dataplane}`);
   console.log(`agent warnings and errors: ${problems.length}${problems.slice(0, 3).map((l) => `\n  ${l.slice(0, 400)}`).join('')}`);
   console.log(`\nWith ${REMOTE} remote endpoints (BENCH_REMOTE=0 for the idle agent's), ${heap}`);
