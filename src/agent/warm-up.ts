@@ -29,10 +29,12 @@ import { Agent, type AgentDataplane } from './agent.ts';
 import { flagLayers } from './config.ts';
 import { WARM_UP_HOST, warmUpKey, warmUpResources } from './warm-up-resources.ts';
 
+/** How long the agent may take to apply its first flush (~0.1 s here) before the warm-up gives up. */
+const DEADLINE_MS = 60_000;
 /** Policy lists per part of the load ahead (as the dataplane, src/dataplane/mod.ts). */
 const LISTS_PER_PART = 8;
 
-/** What the warm-up ran through (the build checks it rendered something; the unit test checks more). */
+/** What the warm-up ran through ({@link warmUp} rejects when it rendered nothing; the unit test checks more). */
 export interface WarmUpReport {
   /** Resources read from the datastore. */
   resources: number;
@@ -166,12 +168,17 @@ export async function warmUp(): Promise<WarmUpReport> {
     servers: false,
     malloc: null,
   });
+  let deadline: NodeJS.Timeout | undefined;
   try {
     await agent.start();
-    await Promise.race([firstApplied, agent.done.then(() => Promise.reject(new Error('the agent stopped before its first apply')))]);
+    const late = new Promise<never>((_, reject) => {
+      deadline = setTimeout(() => reject(new Error(`the agent did not apply its first flush within ${DEADLINE_MS / 1000} s`)), DEADLINE_MS);
+    });
+    await Promise.race([firstApplied, late, agent.done.then(() => Promise.reject(new Error('the agent stopped before its first apply')))]);
     await agent.whenIdle();
     report.localEndpoints = agent.graph.stats().localEndpoints;
   } finally {
+    clearTimeout(deadline);
     await agent.stop();
     await ds.close();
   }
