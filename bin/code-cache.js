@@ -33,8 +33,8 @@ export function compileBundle(bundleUrl, cacheUrl, useCache = true) {
  * cache then holds the top level and what that start compiled). With `warmUp` too, it first runs
  * the bundle's exported `warmUp()` (src/agent/warm-up.ts: a cold start's path on a small
  * synthetic cluster, in this process), so that the cache also holds the functions a cold start
- * runs; when the warm-up fails or never finishes, no cache is written and the process exits 1
- * with the reason on stderr.
+ * runs; when the warm-up fails, never finishes or changes V8's flags (the cache would then be
+ * rejected at every start), no cache is written and the process exits 1 with the reason on stderr.
  */
 export function runBundle(bundleUrl, cacheUrl, options = {}) {
   const file = fileURLToPath(bundleUrl);
