@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cachedDataVersionTag } from 'node:v8';
 import { Script } from 'node:vm';
 
 /**
@@ -29,12 +30,41 @@ export function compileBundle(bundleUrl, cacheUrl, useCache = true) {
 /**
  * Runs `bundleUrl` in this context from the cache at `cacheUrl`; with `writeCache`, without one,
  * and writes the cache when the process is about to exit (the build runs `agent --help` so: the
- * cache then holds the top level and what that start compiled).
+ * cache then holds the top level and what that start compiled). With `warmUp` too, it first runs
+ * the bundle's exported `warmUp()` (src/agent/warm-up.ts: a cold start's path on a small
+ * synthetic cluster, in this process), so that the cache also holds the functions a cold start
+ * runs; when the warm-up fails, never finishes or changes V8's flags (the cache would then be
+ * rejected at every start), no cache is written and the process exits 1 with the reason on stderr.
  */
 export function runBundle(bundleUrl, cacheUrl, options = {}) {
   const file = fileURLToPath(bundleUrl);
   const script = compileBundle(bundleUrl, cacheUrl, !options.writeCache);
   const module = { exports: {} };
   script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file));
-  if (options.writeCache) process.once('beforeExit', () => writeFileSync(cacheUrl, script.createCachedData()));
+  if (!options.writeCache) return;
+  const warm = { done: !options.warmUp, error: undefined };
+  if (options.warmUp) {
+    // V8 rejects a cache made under other flags; one set at run time (v8.setFlagsFromString) changes this tag.
+    const tag = cachedDataVersionTag();
+    Promise.resolve()
+      .then(() => {
+        if (typeof module.exports.warmUp !== 'function') throw new Error(`${file} exports no warmUp function`);
+        return module.exports.warmUp();
+      })
+      .then(() => {
+        if (cachedDataVersionTag() !== tag) throw new Error("it changed V8's flags (v8.setFlagsFromString): every start would reject the cache");
+        warm.done = true;
+      })
+      .catch((err) => (warm.error = err));
+  }
+  process.once('beforeExit', () => {
+    if (!warm.done) {
+      // Nothing left to run and the warm-up has not finished: it failed, or waits for what never comes.
+      const why = warm.error ? (warm.error.stack ?? String(warm.error)) : 'it waits for something that never comes (a promise nobody settles)';
+      process.stderr.write(`code cache not written: the warm-up failed: ${why}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    writeFileSync(cacheUrl, script.createCachedData());
+  });
 }

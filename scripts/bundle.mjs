@@ -90,17 +90,32 @@ if (!process.argv.includes('--check')) {
 }
 
 // V8's code cache, made by the Node options `margay agent` runs with (bin/margay.js's `#!` line:
-// V8 rejects a cache made under other options), from a start of the bundle as `agent --help`.
+// V8 rejects a cache made under other options), from a start of the bundle as `agent --help`
+// followed by the bundle's warm-up (src/agent/warm-up.ts: a cold start's path on a small synthetic
+// cluster, in that process), so that the cache holds the functions of a cold start compiled and
+// the agent's main thread does not compile them at every start (docs/agent.md). A warm-up that
+// fails fails the build: a cache without it still works, but every start would pay for it
+// unnoticed, and the warm-up reads nothing from the machine, so it fails only when the code broke it.
 if (!process.argv.includes('--check')) {
   const cache = 'dist/bundle/agent.cjs.cache';
   rmSync(cache, { force: true });
   const shebang = /^#!\/usr\/bin\/env -S node(.*)$/.exec(readFileSync('bin/margay.js', 'utf8').split('\n')[0] ?? '');
   const options = (shebang?.[1] ?? '').split(' ').filter((o) => o !== '');
-  const make = `import('./bin/code-cache.js').then((m) => m.runBundle(new URL('file://${process.cwd()}/dist/bundle/agent.cjs'), new URL('file://${process.cwd()}/${cache}'), { writeCache: true }))`;
+  const make = `import('./bin/code-cache.js').then((m) => m.runBundle(new URL('file://${process.cwd()}/dist/bundle/agent.cjs'), new URL('file://${process.cwd()}/${cache}'), { writeCache: true, warmUp: true }))`;
   // `-e` takes no script path: the placeholder stands where bin/margay.js would be in argv.
-  const res = spawnSync(process.execPath, [...options, '--input-type=module', '-e', make, 'margay', 'agent', '--help'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+  const res = spawnSync(process.execPath, [...options, '--input-type=module', '-e', make, 'margay', 'agent', '--help'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
   if (res.status !== 0) {
-    console.error(`scripts/bundle.mjs: writing the code cache failed: ${res.stderr}`);
+    const why = res.error ? `${res.error.message} (the warm-up left something running, e.g. a timer or a socket?)` : res.stderr;
+    console.error(`scripts/bundle.mjs: writing the code cache failed: ${why}`);
+    process.exit(1);
+  }
+  // A V8 flag set at run time (v8.setFlagsFromString) by what the warm-up ran changes V8's flag
+  // hash, and every start would then reject the cache: checked here, where it costs one start.
+  const probe = `import('./bin/code-cache.js').then((m) => process.stdout.write(String(m.compileBundle(new URL('file://${process.cwd()}/dist/bundle/agent.cjs'), new URL('file://${process.cwd()}/${cache}')).cachedDataRejected)))`;
+  const taken = spawnSync(process.execPath, [...options, '--input-type=module', '-e', probe], { encoding: 'utf8', timeout: 60_000 });
+  if (taken.stdout !== 'false') {
+    rmSync(cache, { force: true });
+    console.error(`scripts/bundle.mjs: V8 rejects the code cache it just wrote under bin/margay.js's Node options (did the warm-up set a V8 flag?); no cache written. ${taken.stderr}`);
     process.exit(1);
   }
 }

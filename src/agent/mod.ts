@@ -3,3 +3,4 @@
 // Re-exported for the other folders of src/ (they enter this folder only through this file).
 export { loadLocalConfig } from './config.ts';
 export { NodeProcess } from './node.ts';
+export { warmUp, type WarmUpReport } from './warm-up.ts';

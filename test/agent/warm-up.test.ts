@@ -1,0 +1,32 @@
+/**
+ * The code cache's warm-up (src/agent/warm-up.ts): it must run a cold start's path (the agent,
+ * the graph, the render, the netlink encoding) on valid resources, and leave V8's flags alone.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { cachedDataVersionTag } from 'node:v8';
+import { warmUpResources } from '../../src/agent/warm-up-resources.ts';
+import { warmUp } from '../../src/agent/warm-up.ts';
+import { validateResource } from '../../src/api/mod.ts';
+
+test('the warm-up\'s resources are what `margay apply` accepts, of every kind a host\'s render uses', () => {
+  const resources = warmUpResources();
+  for (const r of resources) assert.doesNotThrow(() => validateResource(r), `${r.kind} ${r.metadata.name}`);
+  const kinds = new Set(resources.map((r) => r.kind));
+  for (const kind of ['Tier', 'Profile', 'WorkloadEndpoint', 'NetworkPolicy', 'GlobalNetworkPolicy', 'HostEndpoint', 'GlobalNetworkSet', 'NetworkSet', 'IPPool']) {
+    assert.ok(kinds.has(kind), `a ${kind}`);
+  }
+});
+
+test('the warm-up runs a cold start: the render of every policy list, the load ahead in parts, the last transaction by netlink', async () => {
+  const tag = cachedDataVersionTag();
+  const report = await warmUp();
+  assert.equal(cachedDataVersionTag(), tag, "V8's flags are unchanged (a cache written after a change is rejected)");
+  assert.equal(report.localEndpoints, 25, '24 workload endpoints and the host endpoint');
+  assert.equal(report.policyLists, 24, 'one policy list per local workload endpoint');
+  assert.equal(report.aheadParts, 4, 'the sets and policies, then three parts of 8 policy lists');
+  assert.ok(report.aheadCommands > 500 && report.aheadBytes > 100_000, JSON.stringify(report));
+  assert.ok(report.batches >= 1 && report.batchBytes > 0, 'the last transaction went as netlink batches');
+  assert.equal(report.nftTransactions, 0, 'nothing went to nft');
+  assert.ok(report.chains > 100 && report.sets > 10, JSON.stringify(report));
+});
