@@ -343,7 +343,8 @@ export function applyToView(kernel: KernelTable, desired: DesiredState, scope: D
     }
     const k = kernel.chains.get(name);
     if (k && sameChain(k, d)) continue;
-    const chain: KernelChain = { name, handle: k?.handle ?? 0, rules: d.rules.map((r) => ({ handle: 0, hash: r.hash })) };
+    // The desired rules themselves (never changed): no copy of every rule in the view.
+    const chain: KernelChain = { name, handle: k?.handle ?? 0, rules: d.rules };
     if (d.base) chain.base = { ...d.base };
     kernel.chains.set(name, chain);
   }

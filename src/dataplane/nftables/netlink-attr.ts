@@ -107,8 +107,11 @@ export function writeText(buf: Buffer, at: number, s: string): number {
 export function endAttr(buf: Buffer, at: number, end: number, type: number): number {
   const len = end - at;
   if (len > MAX_ATTR) throw new AttrTooLarge();
-  buf.writeUInt16LE(len, at);
-  buf.writeUInt16LE(type, at + 2);
+  // Byte by byte, as writeUInt16LE writes them, without its checks (~100,000 attributes a cold start).
+  buf[at] = len & 0xff;
+  buf[at + 1] = len >>> 8;
+  buf[at + 2] = type & 0xff;
+  buf[at + 3] = (type >>> 8) & 0xff;
   while (end & 3) buf[end++] = 0;
   return end;
 }
@@ -165,7 +168,9 @@ export class MessageWriter {
   /** Starts an attribute; returns where, for {@link close}. */
   open(type: number): number {
     const at = this.#pos;
-    this.#buf.writeUInt16LE(type, at + 2);
+    const buf = this.#buf;
+    buf[at + 2] = type & 0xff;
+    buf[at + 3] = (type >>> 8) & 0xff;
     this.#pos += 4;
     return at;
   }
@@ -174,7 +179,8 @@ export class MessageWriter {
   close(at: number): void {
     const len = this.#pos - at;
     if (len > MAX_ATTR) throw new AttrTooLarge();
-    this.#buf.writeUInt16LE(len, at);
+    this.#buf[at] = len & 0xff;
+    this.#buf[at + 1] = len >>> 8;
     while (this.#pos & 3) this.#buf[this.#pos++] = 0;
   }
 
