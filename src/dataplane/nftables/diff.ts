@@ -93,9 +93,16 @@ function quoteKey(key: string): string {
   return `"${key.replace(/["\\]/g, '')}"`;
 }
 
-/** The names in scope, in no particular order (for what does not depend on it). */
-function namesInScope<T>(scope: DiffScope, pick: (d: DirtyNames) => Iterable<string>, desired: Map<string, T>, kernel: Map<string, unknown>): Set<string> {
-  return scope === 'all' ? new Set([...desired.keys(), ...kernel.keys()]) : new Set(pick(scope));
+/**
+ * The names in scope, each once, in no particular order (for what does not depend on it): the
+ * dirty names themselves (not copied: a cold start's scope names every chain), or every name of
+ * both tables (a new list).
+ */
+function namesInScope<T>(scope: DiffScope, pick: (d: DirtyNames) => Iterable<string>, desired: Map<string, T>, kernel: Map<string, unknown>): Iterable<string> {
+  if (scope !== 'all') return pick(scope);
+  const names = [...desired.keys()];
+  for (const name of kernel.keys()) if (!desired.has(name)) names.push(name);
+  return names;
 }
 
 /** The names in scope, sorted (a transaction's text is deterministic). */
