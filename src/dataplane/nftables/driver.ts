@@ -255,7 +255,6 @@ export class NftablesDriver {
     const probe = this.probe;
     this.probe = undefined;
     if (probe === undefined || this.view !== undefined || this.ahead !== undefined || (await probe) !== false) return false;
-    const scope = aheadScope(desired);
     const writer = this.elementWriter;
     if (writer?.streamBatches) {
       // As netlink batches (no nft parse, no cache), which the helper sends while the caller renders.
@@ -263,7 +262,8 @@ export class NftablesDriver {
       const stream = new AheadStream(file, this.table, { maxBytes: MAX_NETLINK_BATCH });
       let enough = false;
       try {
-        stream.add(desired, scope);
+        // Every set and chain by name, as they stand (the stream leaves out base chains itself).
+        stream.add(desired, { chains: desired.chains.keys(), sets: desired.sets.keys() });
         enough = stream.commands > 0 && stream.commands >= (options.minCommands ?? 0);
       } catch {
         // Nothing was handed to the helper yet: no load ahead, the apply loads everything at once.
@@ -281,6 +281,7 @@ export class NftablesDriver {
       await nextTurn();
       return true;
     }
+    const scope = aheadScope(desired);
     const tx = computeTransaction(emptyKernelTable(), desired, scope, this.table);
     if (tx.lines.length < (options.minCommands ?? 0)) return false;
     // The view as of this text: the desired state changes while the load runs.
