@@ -116,6 +116,14 @@ export function endAttr(buf: Buffer, at: number, end: number, type: number): num
   return end;
 }
 
+/** A message's length (its first 4 bytes, little-endian) written at `at`, as writeUInt32LE writes it, without its checks. */
+export function writeMessageLength(buf: Buffer, at: number, length: number): void {
+  buf[at] = length & 0xff;
+  buf[at + 1] = (length >>> 8) & 0xff;
+  buf[at + 2] = (length >>> 16) & 0xff;
+  buf[at + 3] = length >>> 24;
+}
+
 /** A zero-terminated string attribute written at `at`; returns where the next attribute starts. */
 export function writeStringAttr(buf: Buffer, at: number, type: number, s: string): number {
   const end = at + 4 + writeText(buf, at + 4, s);
@@ -125,7 +133,11 @@ export function writeStringAttr(buf: Buffer, at: number, type: number, s: string
 
 /** A 32-bit attribute in network byte order written at `at`; returns where the next attribute starts. */
 export function writeU32Attr(buf: Buffer, at: number, type: number, n: number): number {
-  buf.writeInt32BE(n | 0, at + 4);
+  // Big-endian byte by byte, as writeInt32BE(n | 0) writes it, without its checks.
+  buf[at + 4] = (n >>> 24) & 0xff;
+  buf[at + 5] = (n >>> 16) & 0xff;
+  buf[at + 6] = (n >>> 8) & 0xff;
+  buf[at + 7] = n & 0xff;
   return endAttr(buf, at, at + 8, type);
 }
 

@@ -40,6 +40,7 @@ import {
   stringAttr,
   u32Attr,
   VERDICTS,
+  writeMessageLength,
   writeStringAttr,
 } from './netlink-attr.ts';
 import { EXPR_DATA, EXPR_NAME, flushMessage, LIST_ELEM, RuleExpressions, writeRule } from './netlink-rule.ts';
@@ -423,7 +424,7 @@ export function chainMessageLength(table: string, chain: string): number {
 export function writeChainAt(buf: Buffer, at: number, table: string, chain: string): number {
   buf.set(CHAIN_HEADER, at);
   const end = writeStringAttr(buf, writeStringAttr(buf, at + CHAIN_HEADER.length, CHAIN_TABLE, table), CHAIN_NAME, chain);
-  buf.writeUInt32LE(end - at, at);
+  writeMessageLength(buf, at, end - at);
   return end - at;
 }
 

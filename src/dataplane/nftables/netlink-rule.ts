@@ -5,7 +5,7 @@
  * rest ({@link RuleExpressions}), and a rule can be written in place into a batch being filled
  * (the cold start's stream, ahead-stream.ts).
  */
-import { CHAIN_VERDICTS, endAttr, NftMsg, nftMessage, NLA_F_NESTED, NLM_F_APPEND, NLM_F_CREATE, stringAttr, writeStringAttr, writeU32Attr } from './netlink-attr.ts';
+import { CHAIN_VERDICTS, endAttr, NftMsg, nftMessage, NLA_F_NESTED, NLM_F_APPEND, NLM_F_CREATE, stringAttr, writeMessageLength, writeStringAttr, writeU32Attr } from './netlink-attr.ts';
 import { encodeExpressions, writeCommentUserdata } from './rule-encode.ts';
 import { isChainName, parseRule, type Expr } from './rule-parse.ts';
 
@@ -165,7 +165,7 @@ export function writeRuleStart(buf: Buffer, at: number, table: string, chain: st
 export function writeRuleEnd(buf: Buffer, at: number, p: number, userdata: number): number {
   if (userdata === 0) return 0;
   p = endAttr(buf, p, p + 4 + userdata, RULE_USERDATA);
-  buf.writeUInt32LE(p - at, at);
+  writeMessageLength(buf, at, p - at);
   return p - at;
 }
 
