@@ -13,21 +13,42 @@ export interface Ip {
   value: bigint;
 }
 
-const IPV4 = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
-
 /** Parses a plain address (no prefix, no zone); undefined when it is not one. */
 export function parseIp(text: string): Ip | undefined {
   if (typeof text !== 'string') return undefined;
   if (text.includes(':')) return parseIpv6(text);
-  const m = IPV4.exec(text);
-  if (m === null) return undefined;
+  const value = ipv4Value(text);
+  return value < 0 ? undefined : { family: 4, value: BigInt(value) };
+}
+
+/**
+ * The value of an IPv4 address in Go's form — four decimal parts without leading zeros, each at
+ * most 255 (`/^(0|[1-9]\d{0,2})(\.(0|[1-9]\d{0,2})){3}$/`) — or -1 when `text` (up to `end`) is
+ * not one. Scanned by character: no match object or part strings (a cold start parses ~20,000
+ * addresses). Such a text is the address's canonical form already (Go prints it so).
+ */
+export function ipv4Value(text: string, end = text.length): number {
   let value = 0;
-  for (let i = 1; i <= 4; i++) {
-    const octet = Number(m[i]);
-    if (octet > 255) return undefined;
-    value = value * 256 + octet;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0 || dots === 3 || octet > 255) return -1;
+      value = value * 256 + octet;
+      dots++;
+      octet = 0;
+      digits = 0;
+      continue;
+    }
+    // A digit; not after a leading zero, at most three.
+    if (c < 0x30 || c > 0x39 || (digits > 0 && octet === 0) || digits === 3) return -1;
+    octet = octet * 10 + (c - 0x30);
+    digits++;
   }
-  return { family: 4, value: BigInt(value) };
+  if (digits === 0 || dots !== 3 || octet > 255) return -1;
+  return value * 256 + octet;
 }
 
 function parseIpv6(text: string): Ip | undefined {

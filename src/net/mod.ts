@@ -15,7 +15,7 @@
  */
 export { familyBits } from './family.ts';
 export type { Family } from './family.ts';
-export { canonicalIp, formatIp, ipFamily, parseIp } from './address.ts';
+export { canonicalIp, formatIp, ipFamily, ipv4Value, parseIp } from './address.ts';
 export type { Ip } from './address.ts';
 export { addressOf, canonicalCidr, formatCidr, isMasked, maskValue, parseCidr, parseCidrOrIp, parseIpNet } from './cidr.ts';
 export type { Cidr, IpNet, ParseNetOptions } from './cidr.ts';

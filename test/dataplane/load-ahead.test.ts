@@ -83,7 +83,7 @@ describe('nftables driver - load ahead', () => {
     const out = await driver.apply(d, d.takeDirty());
     assert.equal(out.error, undefined);
     assert.deepEqual(out.ahead, { commands: 6 });
-    assert.equal(kernel.lists, 1, 'read with the probe (for a warm restart), its answer unused: no table');
+    assert.equal(kernel.lists, 0, 'not read: the probe found no table (a cold start lists nothing)');
     assert.equal(kernel.loads.length, 2);
     assert.match(kernel.loads[0]!, /^create table inet margay\nadd set .* v4-s\.a /);
     assert.match(kernel.loads[0]!, /add rule inet margay pi-np\/a ip saddr @v4-s\.a accept/);
@@ -102,9 +102,19 @@ describe('nftables driver - load ahead', () => {
     assert.equal(await driver.loadAhead(desired()), false);
     const out = await driver.apply(desired(), desired().takeDirty());
     assert.equal(out.ahead, undefined);
-    assert.equal(kernel.lists, 1, 'the table is read');
+    assert.equal(kernel.lists, 1, 'the table is read, once the probe found it');
     assert.equal(kernel.loads.length, 1);
     assert.doesNotMatch(kernel.loads[0]!, /create table|add table/);
+  });
+
+  it('reads the table when the probe fails, as without a probe', async () => {
+    const kernel = nft({ tables: 'not a listing' });
+    const driver = new NftablesDriver(kernel.runner);
+    driver.prefetch({ probeFirst: true });
+    assert.equal(await driver.loadAhead(desired()), false, 'no load ahead without an answer');
+    const out = await driver.apply(desired(), desired().takeDirty());
+    assert.equal(out.error, undefined);
+    assert.equal(kernel.lists, 1, 'the table is read');
   });
 
   it('keeps small loads in one transaction', async () => {
@@ -127,7 +137,7 @@ describe('nftables driver - load ahead', () => {
     assert.match(String(out.ahead?.error?.message), /File exists/);
     assert.equal(out.error, undefined);
     assert.equal(out.fullSync, true);
-    assert.equal(kernel.lists, 2, 'read with the probe, and again after the failure (that read may be stale)');
+    assert.equal(kernel.lists, 1, 'not read with the probe (no table), read after the failure');
     assert.equal(kernel.loads.length, 2);
     // Against the table read back (it exists, empty), the whole desired state in one transaction.
     assert.match(kernel.loads[1]!, /add set inet margay v4-s\.a/);
@@ -215,7 +225,7 @@ describe('nftables driver - load ahead', () => {
     assert.match(String(out.ahead?.error?.message), /ENOSPC/, 'the load ahead counts as failed');
     assert.equal(out.error, undefined);
     assert.equal(out.fullSync, true);
-    assert.equal(kernel.lists, 2, 'read with the probe, and again after the failure');
+    assert.equal(kernel.lists, 1, 'not read with the probe (no table), read after the failure');
     assert.match(kernel.loads.at(-1)!, /add chain inet margay pi-np\/late/);
     assert.match(kernel.loads.at(-1)!, /add chain inet margay filter-forward/);
   });

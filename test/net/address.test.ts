@@ -1,7 +1,8 @@
 /** Plain addresses: parsed as Go's net.ParseIP does (Calico validates with it), printed as Go prints them. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { canonicalIp, familyBits, formatIp, ipFamily, parseIp } from '../../src/net/mod.ts';
+import fc from 'fast-check';
+import { canonicalIp, familyBits, formatIp, ipFamily, ipv4Value, parseIp } from '../../src/net/mod.ts';
 
 describe('net address - IPv4', () => {
   it('parses four decimal parts into a 32-bit value and prints it back', () => {
@@ -15,6 +16,36 @@ describe('net address - IPv4', () => {
   it('refuses what Go refuses: short, long, out of range, leading zeros, other notations, spaces', () => {
     for (const bad of ['10.0.0', '10.0.0.256', '01.0.0.1', '10.0.0.1.2', 'a.b.c.d', '', '0x0a.0.0.1', '167772161', '10.0.0.1 ', ' 10.0.0.1', '10.0.0.1/32', '1000.0.0.1']) {
       assert.equal(parseIp(bad), undefined, bad);
+    }
+  });
+
+  it('scans what the regular expression of Go\'s form matches, to the same value (ipv4Value)', () => {
+    // The form the scanner replaced: four parts without leading zeros, each at most 255.
+    const GO_FORM = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
+    const byRegex = (text: string): number => {
+      const m = GO_FORM.exec(text);
+      if (!m) return -1;
+      let value = 0;
+      for (let i = 1; i <= 4; i++) {
+        const octet = Number(m[i]);
+        if (octet > 255) return -1;
+        value = value * 256 + octet;
+      }
+      return value;
+    };
+    // Texts near the form: digits, dots and a few other characters, in parts of up to four digits.
+    const part = fc.stringMatching(/^[0-9]{0,4}$/);
+    const near = fc.oneof(
+      fc.tuple(part, part, part, part).map((p) => p.join('.')),
+      fc.array(fc.constantFrom('0', '1', '2', '5', '9', '.', ' ', 'a', '/', '-', '\n'), { maxLength: 20 }).map((cs) => cs.join('')),
+      fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((p) => p.join('.')),
+    );
+    fc.assert(fc.property(near, (text) => assert.equal(ipv4Value(text), byRegex(text), text)), { numRuns: 5000 });
+    // Up to an end: the address of a host CIDR without slicing it.
+    assert.equal(ipv4Value('10.0.0.5/32', 8), 0x0a000005);
+    assert.equal(ipv4Value('10.0.0.05/32', 9), -1);
+    for (const t of ['0.0.0.0', '255.255.255.255', '256.0.0.0', '00.0.0.0', '1.2.3.04', '1..2.3', '.1.2.3', '1.2.3.', '1.2.3.4\n']) {
+      assert.equal(ipv4Value(t), byRegex(t), t);
     }
   });
 });

@@ -20,9 +20,10 @@ import { applyToView, computeTransaction, type TableRef } from './diff.ts';
 import { emptyKernelTable, type KernelRule, type KernelTable } from './kernel.ts';
 import { AttrTooLarge, BATCH_BEGIN, BATCH_END, message } from './netlink-attr.ts';
 import { chainMessageLength, newTableMessage, TxOpEncoder, writeChainAt, type TxOp } from './netlink-batch.ts';
-import { ruleMessageBound, writeRuleAt } from './netlink-rule.ts';
+import { ruleBound, writeRuleEnd, writeRuleStart } from './netlink-rule.ts';
+import { writeRuleCommentUserdata } from './rule-encode.ts';
 import { forEachReference } from './rule-references.ts';
-import { ruleComment, type DesiredState, type RenderedRule } from './state.ts';
+import { RULE_COMMENT_PREFIX, type DesiredState, type RenderedRule } from './state.ts';
 
 /** NLMSG_DONE: the end of the stream for the helper. */
 const NLMSG_DONE = 3;
@@ -158,44 +159,56 @@ export class AheadStream {
       for (const r of rules) if (!forEachReference(r.body, onSet, onChain)) return verdict;
       return !chainMissing;
     };
-    for (let changed = true; changed; ) {
+    // forEach: no [name, rules] pair per chain (a cold start's first part holds ~10,000); an entry
+    // deleted meanwhile is not visited, as with for...of.
+    const visit = (rules: readonly RenderedRule[], name: string): void => {
+      const ok = going(rules);
+      if (ok) return;
+      if (ok === false) this.#waiting.add(name);
+      candidates.delete(name);
+      changed = true;
+    };
+    let changed = true;
+    while (changed) {
       changed = false;
-      for (const [name, rules] of candidates) {
-        const ok = going(rules);
-        if (ok) continue;
-        if (ok === false) this.#waiting.add(name);
-        candidates.delete(name);
-        changed = true;
-      }
+      candidates.forEach(visit);
     }
     return [...candidates.keys()];
   }
 
   /**
-   * Writes a chain's rules in place (netlink-rule.ts `writeRuleAt`: no buffer per message);
-   * returns the view's entries of those written (all, or up to the first netlink cannot write).
+   * Writes a chain's rules in place (netlink-rule.ts `writeRuleStart`: no buffer, object or
+   * comment string per rule); returns the view's rules: `rules` itself when all were written (the
+   * view shares the desired state's list, which is never changed), else those up to the first
+   * netlink cannot write.
    */
-  #writeRules(chain: string, rules: readonly RenderedRule[]): KernelRule[] {
+  #writeRules(chain: string, rules: readonly RenderedRule[]): readonly KernelRule[] {
     const table = this.#table.name;
     const expressions = this.#encoder.rules;
-    const written: KernelRule[] = [];
-    for (const r of rules) {
-      const exprs = expressions.encode(r.body);
-      if (!exprs) break;
-      const comment = ruleComment(r);
-      this.#room(ruleMessageBound(table, chain, exprs, comment));
+    const buf = this.#buf;
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i] as RenderedRule;
+      const head = expressions.head(r.body);
+      if (!head) return rules.slice(0, i);
+      const word = expressions.jumpWord;
+      const target = expressions.jumpChain;
+      const desc = r.desc;
+      // The comment's length as ruleComment(r) would write it (state.ts).
+      const commentLength = RULE_COMMENT_PREFIX.length + r.hash.length + (desc ? 1 + desc.length : 0);
+      this.#room(ruleBound(table, chain, head, word === undefined ? '' : target, commentLength));
       try {
-        const length = writeRuleAt(this.#buf, this.#pos, table, chain, exprs, comment);
-        if (length === 0) break;
+        const start = this.#pos;
+        const p = writeRuleStart(buf, start, table, chain, head, word, target);
+        const length = writeRuleEnd(buf, start, p, writeRuleCommentUserdata(buf, p + 4, r.hash, desc));
+        if (length === 0) return rules.slice(0, i);
         this.#pos += length;
       } catch (err) {
-        if (err instanceof AttrTooLarge) break;
+        if (err instanceof AttrTooLarge) return rules.slice(0, i);
         throw err;
       }
       this.commands++;
-      written.push({ handle: 0, hash: r.hash });
     }
-    return written;
+    return rules;
   }
 
   #encode(op: TxOp): Buffer | undefined {

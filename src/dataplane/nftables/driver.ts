@@ -221,9 +221,12 @@ export class NftablesDriver {
   /**
    * Starts reading the table now when the next apply will (`full`, or no view yet), so that `nft`
    * lists it while the caller renders the desired state; that apply uses the read. With
-   * `probeFirst` and no view yet, also asks whether the table exists (for {@link loadAhead}), at
-   * the same time (a warm restart needs the read, and waits for one command, not two); the apply
-   * then takes an empty table when the probe found none. True when a read started.
+   * `probeFirst` and no view yet, first asks whether the table exists (for {@link loadAhead}), and
+   * reads it only when it does (or the probe failed): a cold start's read was wasted work — a
+   * shell, an `nft` process, and when it ran after the load ahead had made the table, a listing of
+   * thousands of chains parsed on the agent's thread; a warm restart waits for the probe (one short
+   * command) before its read. The apply takes an empty table when the probe found none. True when
+   * a read (or the probe) started.
    */
   prefetch(options: { full?: boolean; probeFirst?: boolean } = {}): boolean {
     if (this.prefetched !== undefined || (options.full !== true && this.view !== undefined)) return false;
@@ -234,9 +237,7 @@ export class NftablesDriver {
         () => undefined,
       );
       this.probe = probe;
-      const read = this.read();
-      read.catch(() => undefined); // not needed when there is no table
-      this.prefetched = probe.then((exists) => (exists === false ? emptyKernelTable() : read));
+      this.prefetched = probe.then((exists) => (exists === false ? emptyKernelTable() : this.read()));
     } else this.prefetched = this.read();
     this.prefetched.catch(() => undefined); // the apply that takes it sees the error
     return true;
@@ -255,7 +256,6 @@ export class NftablesDriver {
     const probe = this.probe;
     this.probe = undefined;
     if (probe === undefined || this.view !== undefined || this.ahead !== undefined || (await probe) !== false) return false;
-    const scope = aheadScope(desired);
     const writer = this.elementWriter;
     if (writer?.streamBatches) {
       // As netlink batches (no nft parse, no cache), which the helper sends while the caller renders.
@@ -263,7 +263,8 @@ export class NftablesDriver {
       const stream = new AheadStream(file, this.table, { maxBytes: MAX_NETLINK_BATCH });
       let enough = false;
       try {
-        stream.add(desired, scope);
+        // Every set and chain by name, as they stand (the stream leaves out base chains itself).
+        stream.add(desired, { chains: desired.chains.keys(), sets: desired.sets.keys() });
         enough = stream.commands > 0 && stream.commands >= (options.minCommands ?? 0);
       } catch {
         // Nothing was handed to the helper yet: no load ahead, the apply loads everything at once.
@@ -281,6 +282,7 @@ export class NftablesDriver {
       await nextTurn();
       return true;
     }
+    const scope = aheadScope(desired);
     const tx = computeTransaction(emptyKernelTable(), desired, scope, this.table);
     if (tx.lines.length < (options.minCommands ?? 0)) return false;
     // The view as of this text: the desired state changes while the load runs.

@@ -13,7 +13,7 @@
  */
 import type { DataplaneUpdate, IpSetKind } from '../../calc/mod.ts';
 import type { Manager } from '../manager.ts';
-import { canonicalIp, disjointNets, formatCidr, parseCidrOrIp, type Family } from '../../net/mod.ts';
+import { canonicalIp, disjointNets, formatCidr, ipv4Value, parseCidrOrIp, type Family } from '../../net/mod.ts';
 import { ipSetName, setFlags, setType, type SetKind } from './names.ts';
 import type { NftTable } from './table.ts';
 
@@ -63,6 +63,8 @@ export function setElements(
 
 /** The family of a member that is a canonical host CIDR (`10.0.0.1/32`, `fd00::1/128`), else undefined. */
 function hostFamily(member: string): Family | undefined {
+  // Most members: `a.b.c.d/32` in Go's form, which is canonical (no parse, no text made).
+  if (member.endsWith('/32') && ipv4Value(member, member.length - 3) >= 0) return 4;
   const c = parseCidrOrIp(member);
   if (c === undefined || c.prefix !== (c.family === 4 ? 32 : 128) || formatCidr(c) !== member) return undefined;
   return c.family;

@@ -6,11 +6,15 @@
 import { canonicalCidr, canonicalIp } from '../../net/mod.ts';
 import { elementText, hashFromComment, type BaseChainSpec } from './state.ts';
 
-/** A rule as read back: its handle and, when Margay wrote it, its fingerprint. */
+/**
+ * A rule as read back: its handle and, when Margay wrote it, its fingerprint. A view a
+ * transaction left holds the desired state's own rules (state.ts `RenderedRule`: a fingerprint,
+ * no handle), shared rather than copied.
+ */
 export interface KernelRule {
-  handle: number;
-  hash: string | null;
-  comment?: string;
+  readonly handle?: number;
+  readonly hash: string | null;
+  readonly comment?: string;
 }
 
 /** A chain as read back. */
@@ -18,7 +22,8 @@ export interface KernelChain {
   name: string;
   handle: number;
   base?: BaseChainSpec;
-  rules: KernelRule[];
+  /** Never changed once in a chain (a view may share it with the desired state). */
+  rules: readonly KernelRule[];
 }
 
 /**
@@ -200,8 +205,8 @@ export function parseNftListing(json: string, family = 'inet', table = 'margay')
       case 'rule': {
         const chain = String(obj.chain);
         const comment = typeof obj.comment === 'string' ? obj.comment : undefined;
-        const r: KernelRule = { handle: Number(obj.handle ?? 0), hash: hashFromComment(comment) };
-        if (comment !== undefined) r.comment = comment;
+        const handle = Number(obj.handle ?? 0);
+        const r: KernelRule = comment !== undefined ? { handle, hash: hashFromComment(comment), comment } : { handle, hash: hashFromComment(comment) };
         let list = rulesByChain.get(chain);
         if (!list) rulesByChain.set(chain, (list = []));
         list.push(r);

@@ -75,8 +75,22 @@ export type SetKind = 'net' | 'ip-port';
  */
 export function ipSetName(kind: SetKind, family: Family, id: string, interval = false): string {
   const prefix = `v${family}${kind === 'ip-port' ? 'p' : interval ? 'n' : ''}`;
-  return named(prefix, SAFE_SET_ID.test(id) ? id.replace(/:/g, '.') : undefined, id);
+  let memo = SET_NAMES.get(prefix);
+  if (memo === undefined) SET_NAMES.set(prefix, (memo = new ClearingMemo<string, string>(16_384)));
+  let name = memo.get(id);
+  if (name === undefined) {
+    name = named(prefix, SAFE_SET_ID.test(id) ? id.replace(/:/g, '.') : undefined, id);
+    memo.set(id, name);
+  }
+  return name;
 }
+
+/**
+ * Set names by IP set id, per prefix (`v4`, `v6n`, `v4p`, …): every rule that matches on a set
+ * names it again (a cold start: ~20,000 times), and one string for each keeps its hash for the
+ * condition texts made of it (render-rules.ts). Bounded: cleared when full.
+ */
+const SET_NAMES = new Map<string, ClearingMemo<string, string>>();
 
 /** The nft type of a named set of this kind and family. */
 export function setType(kind: SetKind, family: Family): string {

@@ -107,10 +107,21 @@ export function writeText(buf: Buffer, at: number, s: string): number {
 export function endAttr(buf: Buffer, at: number, end: number, type: number): number {
   const len = end - at;
   if (len > MAX_ATTR) throw new AttrTooLarge();
-  buf.writeUInt16LE(len, at);
-  buf.writeUInt16LE(type, at + 2);
+  // Byte by byte, as writeUInt16LE writes them, without its checks (~100,000 attributes a cold start).
+  buf[at] = len & 0xff;
+  buf[at + 1] = len >>> 8;
+  buf[at + 2] = type & 0xff;
+  buf[at + 3] = (type >>> 8) & 0xff;
   while (end & 3) buf[end++] = 0;
   return end;
+}
+
+/** A message's length (its first 4 bytes, little-endian) written at `at`, as writeUInt32LE writes it, without its checks. */
+export function writeMessageLength(buf: Buffer, at: number, length: number): void {
+  buf[at] = length & 0xff;
+  buf[at + 1] = (length >>> 8) & 0xff;
+  buf[at + 2] = (length >>> 16) & 0xff;
+  buf[at + 3] = length >>> 24;
 }
 
 /** A zero-terminated string attribute written at `at`; returns where the next attribute starts. */
@@ -122,7 +133,11 @@ export function writeStringAttr(buf: Buffer, at: number, type: number, s: string
 
 /** A 32-bit attribute in network byte order written at `at`; returns where the next attribute starts. */
 export function writeU32Attr(buf: Buffer, at: number, type: number, n: number): number {
-  buf.writeInt32BE(n | 0, at + 4);
+  // Big-endian byte by byte, as writeInt32BE(n | 0) writes it, without its checks.
+  buf[at + 4] = (n >>> 24) & 0xff;
+  buf[at + 5] = (n >>> 16) & 0xff;
+  buf[at + 6] = (n >>> 8) & 0xff;
+  buf[at + 7] = n & 0xff;
   return endAttr(buf, at, at + 8, type);
 }
 
@@ -165,7 +180,9 @@ export class MessageWriter {
   /** Starts an attribute; returns where, for {@link close}. */
   open(type: number): number {
     const at = this.#pos;
-    this.#buf.writeUInt16LE(type, at + 2);
+    const buf = this.#buf;
+    buf[at + 2] = type & 0xff;
+    buf[at + 3] = (type >>> 8) & 0xff;
     this.#pos += 4;
     return at;
   }
@@ -174,7 +191,8 @@ export class MessageWriter {
   close(at: number): void {
     const len = this.#pos - at;
     if (len > MAX_ATTR) throw new AttrTooLarge();
-    this.#buf.writeUInt16LE(len, at);
+    this.#buf[at] = len & 0xff;
+    this.#buf[at + 1] = len >>> 8;
     while (this.#pos & 3) this.#buf[this.#pos++] = 0;
   }
 

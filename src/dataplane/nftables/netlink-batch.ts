@@ -40,6 +40,7 @@ import {
   stringAttr,
   u32Attr,
   VERDICTS,
+  writeMessageLength,
   writeStringAttr,
 } from './netlink-attr.ts';
 import { EXPR_DATA, EXPR_NAME, flushMessage, LIST_ELEM, RuleExpressions, writeRule } from './netlink-rule.ts';
@@ -301,9 +302,7 @@ function encodeVmapRule(table: string, chain: string, body: string, comment: str
     if (!k || !v || extra !== undefined) return undefined;
     elements.push({ key: k, verdict: v });
   }
-  // The selector's load, as a lookup of a named map would have it.
-  const load = parseRule(`${m[1]} vmap @x`)?.[0];
-  const loadBytes = load && encodeExpressions([load]);
+  const loadBytes = selectorLoad(m[1]!);
   if (!loadBytes) return undefined;
   const setId = id();
   let set: Buffer;
@@ -327,6 +326,20 @@ function encodeVmapRule(table: string, chain: string, body: string, comment: str
   ]);
   const rule = writeRule(table, chain, { head: Buffer.concat([...loadBytes, lookup]) }, comment);
   return rule && [set, elems, rule];
+}
+
+/** The load of each `vmap` selector, encoded (null: not supported): the same for every rule (a cold start writes ~1,000 dispatch maps). */
+const SELECTOR_LOADS = new Map<string, readonly Buffer[] | null>();
+
+/** The selector's load, as a lookup of a named map would have it (parsed once per selector; only read). */
+function selectorLoad(selector: string): readonly Buffer[] | undefined {
+  let bytes = SELECTOR_LOADS.get(selector);
+  if (bytes === undefined) {
+    const load = parseRule(`${selector} vmap @x`)?.[0];
+    bytes = (load && encodeExpressions([load])) ?? null;
+    SELECTOR_LOADS.set(selector, bytes);
+  }
+  return bytes ?? undefined;
 }
 
 /** `80 : goto a`, `8000-8100 : goto b` as port ranges [first, last + 1) with their verdicts; undefined when one is not. */
@@ -411,7 +424,7 @@ export function chainMessageLength(table: string, chain: string): number {
 export function writeChainAt(buf: Buffer, at: number, table: string, chain: string): number {
   buf.set(CHAIN_HEADER, at);
   const end = writeStringAttr(buf, writeStringAttr(buf, at + CHAIN_HEADER.length, CHAIN_TABLE, table), CHAIN_NAME, chain);
-  buf.writeUInt32LE(end - at, at);
+  writeMessageLength(buf, at, end - at);
   return end - at;
 }
 

@@ -5,6 +5,7 @@
  * (include/uapi/linux/netfilter/nf_tables.h). Used by netlink-batch.ts for sets, maps and their
  * elements; undefined for any text or type not supported here (the caller then uses nft).
  */
+import { ClearingMemo } from '../../memo/mod.ts';
 import { parseIp } from '../../net/mod.ts';
 import { align4, verdictAttr } from './netlink-attr.ts';
 
@@ -94,8 +95,19 @@ export function keyEncoder(keyType: string): (key: string) => Buffer | undefined
   };
 }
 
-/** A verdict's attributes (`goto fwp_x`, `accept`, …), or undefined when not supported. */
+/**
+ * A verdict's attributes (`goto fwp_x`, `accept`, …), or undefined when not supported. Shared
+ * and only read (copied into messages): map elements repeat a few verdicts (every workload of a
+ * policy list goes to its chain), remembered by text. Bounded: cleared when full.
+ */
 export function encodeVerdict(text: string): Buffer | undefined {
-  const [word = '', chain, extra] = text.trim().split(/\s+/);
-  return extra === undefined ? verdictAttr(word, chain) : undefined;
+  let bytes = VERDICT_BYTES.get(text);
+  if (bytes === undefined) {
+    const [word = '', chain, extra] = text.trim().split(/\s+/);
+    bytes = (extra === undefined ? verdictAttr(word, chain) : undefined) ?? null;
+    VERDICT_BYTES.set(text, bytes);
+  }
+  return bytes ?? undefined;
 }
+
+const VERDICT_BYTES = new ClearingMemo<string, Buffer | null>(4_096);

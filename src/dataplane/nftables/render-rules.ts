@@ -117,8 +117,32 @@ export function notInList(expr: string, items: readonly string[]): string[] {
   return items.map((i) => `${expr} != ${i}`);
 }
 
-function addrExpr(fam: Family, dir: 'saddr' | 'daddr'): string {
-  return `${fam === 4 ? 'ip' : 'ip6'} ${dir}`;
+/** An address expression (`ip saddr`, …) and the set conditions made of it, by set name (shared, only read). */
+interface AddrExpr {
+  text: string;
+  /** `<text> @<set>` by set name. */
+  inSet: ClearingMemo<string, string>;
+  /** `<text> != @<set>` by set name. */
+  notInSet: ClearingMemo<string, string>;
+}
+
+const addrEntry = (text: string): AddrExpr => ({ text, inSet: new ClearingMemo(8_192), notInSet: new ClearingMemo(8_192) });
+/** By family and direction: one string each, not one per rule (a cold start renders ~17,000 policy rules). */
+const ADDR_EXPRS: Record<Family, { saddr: AddrExpr; daddr: AddrExpr }> = {
+  4: { saddr: addrEntry('ip saddr'), daddr: addrEntry('ip daddr') },
+  6: { saddr: addrEntry('ip6 saddr'), daddr: addrEntry('ip6 daddr') },
+};
+
+function addrExpr(fam: Family, dir: 'saddr' | 'daddr'): AddrExpr {
+  return ADDR_EXPRS[fam][dir];
+}
+
+/** `<addr> @<set>` (or `!= @<set>`), made once per set and expression. */
+function setCond(addr: AddrExpr, name: string, negate: boolean): string {
+  const memo = negate ? addr.notInSet : addr.inSet;
+  let cond = memo.get(name);
+  if (cond === undefined) memo.set(name, (cond = negate ? `${addr.text} != @${name}` : `${addr.text} @${name}`));
+  return cond;
 }
 
 /** A list of nets as disjoint nets, and the address conditions made of them (by expression). */
@@ -175,10 +199,18 @@ interface SideOutput {
 /** An empty list of a side's output, shared until something is added (most lists stay empty). */
 const NONE: readonly never[] = Object.freeze([]);
 
-/** `list` with `items` added: a new array in place of {@link NONE}, else `list` itself. */
-function plus<T>(list: readonly T[], ...items: T[]): readonly T[] {
+/** `list` with `item` added: a new array in place of {@link NONE}, else `list` itself. */
+function plus<T>(list: readonly T[], item: T): readonly T[] {
   const out = list === NONE ? [] : (list as T[]);
-  out.push(...items);
+  out.push(item);
+  return out;
+}
+
+/** `list` with `items` added (no rest parameters: no array per call), as {@link plus}. */
+function plusEach<T>(list: readonly T[], items: readonly T[]): readonly T[] {
+  if (items.length === 0) return list;
+  const out = list === NONE ? [] : (list as T[]);
+  for (let i = 0; i < items.length; i++) out.push(items[i] as T);
   return out;
 }
 
@@ -215,28 +247,29 @@ function renderSide(
   const bit = which === 'src' ? ctx.marks.scratch0 : ctx.marks.scratch1;
   const out: SideOutput = { conds: NONE, alternatives: NONE, prelude: NONE };
   const portExpr = which === 'src' ? 'th sport' : 'th dport';
-  if (present(s.notPorts)) out.conds = plus(out.conds, ...notInList(portExpr, portItems(s.notPorts)));
+  if (present(s.notPorts)) out.conds = plusEach(out.conds, notInList(portExpr, portItems(s.notPorts)));
   if (fam === null) {
     // Family-neutral: only port conditions can be present here.
     if (present(s.ports)) out.alternatives = plus(out.alternatives, portConds(s.ports, portDir));
     return out;
   }
-  const addr = addrExpr(fam, dir);
+  const addrs = addrExpr(fam, dir);
+  const addr = addrs.text;
   if (present(s.nets)) {
     const e = netsEntry(s.nets);
     const nets = familyNets(e, fam, ctx);
     if (nets.length === 0) return null;
     out.alternatives = plus(out.alternatives, netConds(e, addr, nets));
   }
-  if (present(s.notNets)) out.conds = plus(out.conds, ...notInList(addr, familyNets(netsEntry(s.notNets), fam, ctx)));
+  if (present(s.notNets)) out.conds = plusEach(out.conds, notInList(addr, familyNets(netsEntry(s.notNets), fam, ctx)));
   for (const id of s.ipSets ?? NONE) {
     const name = ctx.setName('net', fam, id);
     if (name === undefined) return null;
-    out.conds = plus(out.conds, `${addr} @${name}`);
+    out.conds = plus(out.conds, setCond(addrs, name, false));
   }
   for (const id of s.notIpSets ?? NONE) {
     const name = ctx.setName('net', fam, id);
-    if (name !== undefined) out.conds = plus(out.conds, `${addr} != @${name}`);
+    if (name !== undefined) out.conds = plus(out.conds, setCond(addrs, name, true));
   }
   const named: string[] = [];
   for (const id of s.namedPortIpSets ?? NONE) {
