@@ -74,6 +74,8 @@ async function firstApply(updates: readonly DataplaneUpdate[], report: WarmUpRep
   const managers = [nft, new RouteManager()];
   let releaseStream!: () => void;
   const driver = new NftablesDriver(fakeNft(report), {
+    // As the agent by default, whatever MARGAY_SWITCH_ON the build's environment holds.
+    switchOnNetlink: true,
     elementWriter: {
       applyBatch: async (batch) => {
         report.batches++;

@@ -4,11 +4,12 @@
  */
 import { hasCode, MargayError } from '../errors/mod.ts';
 import { claimBlock } from './affinity-ops.ts';
+import { runningLow } from './block.ts';
 import { whyNotAssignable } from './assignable.ts';
 import { borrowable, claimNewBlock } from './block-choice.ts';
 import { blockLimit } from './config.ts';
 import type { AllocContext } from './context.ts';
-import { type Cidr, type Family, blockOf, formatCidr, formatIp, nthIp, ordinalOf, parseIp } from '../net/mod.ts';
+import { type Cidr, type Family, blockOf, cidrSize, formatCidr, formatIp, nthIp, ordinalOf, parseIp } from '../net/mod.ts';
 import { type PoolInfo, poolOf, poolOfBlock, reservationOf, reservedOrdinals, selectPools } from './pools.ts';
 import { rollback } from './release.ts';
 import {
@@ -210,10 +211,10 @@ function claimAheadIfLow(rt: IpamRuntime, node: string, family: Family, pools: P
     const known = rt.writer(cidr).knownFree(reservedOrdinals(ctx.reservations, cidr));
     if (known === undefined) return;
     free += known;
-    largest = Math.max(largest, 2 ** ((family === 4 ? 32 : 128) - cidr.prefix));
+    largest = Math.max(largest, Number(cidrSize(cidr)));
   }
-  if (largest === 0 || free > largest / 4) return;
-  rt.claimInBackground(claimKey(node, family, pools), () => claimNewBlock(rt, node, family, pools, ctx, { passOver: blocks }));
+  if (largest === 0 || !runningLow(free, largest)) return;
+  rt.claimInBackground(claimKey(node, family, pools), () => claimNewBlock(rt, node, family, pools, ctx, { passOver: blocks, absentOnly: true }));
 }
 
 /**

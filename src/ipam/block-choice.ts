@@ -14,7 +14,9 @@ import type { IpamRuntime, ListedBlock } from './runtime.ts';
  * pools; failing that, an empty block another host claimed more than a minute ago (Calico's
  * EmptyBlockMinReclaimAge), taken over with a sequence-number guard. Returns the claimed CIDR.
  * A block of the node's own with room is returned as it is (its affinity confirmed), unless it is
- * in `options.passOver` (a claim ahead of need: the node's blocks it has, running low).
+ * in `options.passOver` (a claim ahead of need: the node's blocks it has, running low); with
+ * `options.absentOnly` no other host's empty block is taken over (a claim ahead leaves that to an
+ * allocation that needs the block: two hosts running low would otherwise pass a spare to and fro).
  */
 export async function claimNewBlock(
   rt: IpamRuntime,
@@ -22,7 +24,7 @@ export async function claimNewBlock(
   family: Family,
   pools: PoolInfo[],
   ctx: AllocContext,
-  options: { passOver?: readonly Cidr[] } = {},
+  options: { passOver?: readonly Cidr[]; absentOnly?: boolean } = {},
 ): Promise<Cidr | undefined> {
   const existing = await rt.listBlocks(family);
   const passOver = new Set((options.passOver ?? []).map(formatCidr));
@@ -47,6 +49,7 @@ export async function claimNewBlock(
       if (isEmptyBlock(e.block) && free > 0) empties.push(e);
     }
   }
+  if (options.absentOnly) return undefined;
   const nowMs = rt.now().getTime();
   for (const e of empties) {
     const claimedAt = e.block.affinity_claim_time ? Date.parse(e.block.affinity_claim_time) : Number.NaN;

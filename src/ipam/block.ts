@@ -396,6 +396,16 @@ export function isEmptyBlock(block: AllocationBlock): boolean {
   return block.allocations.every((a) => a === null);
 }
 
+/**
+ * A host's blocks are running low when their free addresses are at most a quarter of a block
+ * (`blockSize`, its largest): the agent's IPAM then claims the next block ahead of need
+ * (allocate.ts, IpamOptions.claimAhead), and the GC keeps one empty block of such a host as
+ * that spare (controllers/ipam-gc/decide.ts).
+ */
+export function runningLow(free: number, blockSize: number): boolean {
+  return free <= blockSize / 4;
+}
+
 /** Free ordinals that `isReserved` does not hold back. */
 export function freeCount(block: AllocationBlock, isReserved: (ordinal: number) => boolean = () => false): number {
   let n = 0;

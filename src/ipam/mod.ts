@@ -29,7 +29,7 @@ export { blockKey, affinityKey, handleKey } from './keys.ts';
 export { decodeAffinity, encodeAffinity } from './affinity.ts';
 export { blockRouting } from './block-routing.ts';
 export type { BlockRouting } from './block-routing.ts';
-export { affineHost, earliestRelease, handleCounts, isEmptyBlock } from './block.ts';
+export { affineHost, earliestRelease, freeCount, handleCounts, isEmptyBlock, runningLow } from './block.ts';
 export { encodeHandle, handleTotal } from './handle.ts';
 export { parseBlockKey } from './keys.ts';
 export { allocationsOf, isLeakVerdict } from './ownership.ts';

@@ -38,10 +38,15 @@ export function newLookups(): BlockLookups {
   return { exists: new Map(), listed: {} };
 }
 
-/** The shared state of one `Ipam`. */
 /** What an autoAssign reads before it writes: the context and the node's IPv4 and IPv6 blocks. */
 export type AssignReads = [AllocContext, Cidr[] | undefined, Cidr[] | undefined];
 
+/** How long {@link IpamRuntime.close} waits for claims made ahead. */
+const AHEAD_CLOSE_WAIT_MS = 2000;
+/** How long a key whose claim ahead found nothing (or failed) is not claimed ahead again. */
+const AHEAD_REST_MS = 60_000;
+
+/** The shared state of one `Ipam`. */
 export class IpamRuntime {
   readonly datastore: Datastore;
   readonly store: ResourceStore;
@@ -53,6 +58,8 @@ export class IpamRuntime {
   readonly claimAhead: boolean;
   /** Claims made ahead (allocate.ts), awaited by {@link close}. */
   readonly #ahead = new Set<Promise<unknown>>();
+  /** Claim keys whose last ahead claim found no block or failed, with when (ms) they may try again. */
+  readonly #aheadRests = new Map<string, number>();
   /** Reads started by `Ipam.prefetch`, by node and families, each for one autoAssign soon after. */
   readonly prefetched = new Map<string, { at: number; reads: Promise<AssignReads> }>();
   readonly #sleep: (ms: number) => Promise<void>;
@@ -80,19 +87,33 @@ export class IpamRuntime {
     this.#settingsWrites = cache ? forgettingWrites(datastore, () => cache.clear()) : datastore;
   }
 
-  /** Waits for the claims made ahead, then stops the watches of the read cache. */
+  /**
+   * Waits for the claims made ahead (at most {@link AHEAD_CLOSE_WAIT_MS}: one cut short is left
+   * `pending`, as after a crash), then stops the watches of the read cache.
+   */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.#ahead]);
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, AHEAD_CLOSE_WAIT_MS)));
+    await Promise.race([Promise.allSettled([...this.#ahead]), waited]);
+    clearTimeout(timer);
     await this.#readsCache?.close();
   }
 
   /**
    * Runs a claim of a new block ahead of need (allocate.ts), in the background, under the same
    * key as an allocation's own claim (joined by it). A failure is dropped: the allocation that
-   * needs the block claims it itself and reports what fails then.
+   * needs the block claims it itself and reports what fails then. A claim that found no block or
+   * failed is not tried ahead again under its key for {@link AHEAD_REST_MS} (each try lists every
+   * block of the family).
    */
   claimInBackground(key: string, claim: () => Promise<Cidr | undefined>): void {
-    const p = this.claims.run(key, claim).catch(() => undefined);
+    const nowMs = this.now().getTime();
+    if ((this.#aheadRests.get(key) ?? 0) > nowMs) return;
+    this.#aheadRests.delete(key);
+    const p = this.claims.run(key, claim).then(
+      (cidr) => void (cidr === undefined && this.#aheadRests.set(key, this.now().getTime() + AHEAD_REST_MS)),
+      () => void this.#aheadRests.set(key, this.now().getTime() + AHEAD_REST_MS),
+    );
     this.#ahead.add(p);
     void p.finally(() => this.#ahead.delete(p));
   }

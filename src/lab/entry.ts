@@ -20,16 +20,25 @@ export function moduleCommand(relative: string, args: string[] = [], nodeOptions
 
 /**
  * The Node options of a resident agent, as `margay agent` runs: the ones on bin/margay.js's
- * `#!/usr/bin/env -S node …` line, read from there so that there is one list (the build makes
- * the agent's code cache under them, and V8 rejects a cache made under other options). Why each
- * is there: docs/agent.md ("Node options").
+ * `#!` line, read from there so that there is one list (the build makes the agent's code cache
+ * under them, and V8 rejects a cache made under other options). Why each is there:
+ * docs/agent.md ("Node options").
  */
 export function agentNodeOptions(): string[] {
   const file = join(packageRoot(), 'bin', 'margay.js');
   const first = readFileSync(file, 'utf8').split('\n')[0] ?? '';
-  const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(first);
-  if (!m) throw new MargayError('MARGAY_ERR_NOT_INSTALLED', `${file}: the first line is not "#!/usr/bin/env -S node …" but ${JSON.stringify(first)}`);
-  return (m[1] ?? '').split(' ').filter((o) => o !== '');
+  const options = shebangNodeOptions(first);
+  if (!options) throw new MargayError('MARGAY_ERR_NOT_INSTALLED', `${file}: the first line is not "#!/usr/bin/env -S node …" (or "#!/path/to/node …") but ${JSON.stringify(first)}`);
+  return options;
+}
+
+/**
+ * The Node options of a `#!/usr/bin/env -S node …` line, or of `#!/path/to/node …` (as a
+ * packager may rewrite it); undefined for any other line.
+ */
+export function shebangNodeOptions(line: string): string[] | undefined {
+  const m = /^#!(?:\/usr\/bin\/env -S node|\/\S*\/node)((?: +\S+)*) *$/.exec(line);
+  return m ? (m[1] ?? '').split(' ').filter((o) => o !== '') : undefined;
 }
 
 /** The repository (or installed package) root. */

@@ -118,6 +118,20 @@ describe('ipam gc - blocks, affinities, handles', () => {
     assert.equal(p3.releaseAffinities.length, 2);
   });
 
+  test('a node whose other blocks are running low keeps one empty block (the spare its agent claims ahead)', async () => {
+    for (const [used, kept] of [[12, true], [11, false]] as const) {
+      const { ipam } = await cluster();
+      for (let i = 0; i < used; i++) await alloc(ipam, `p${i}`); // one /28 block, 16 - used free
+      const first = [...(await ipam.snapshot()).blocks.keys()][0]!;
+      const spare = first === '10.0.250.0/28' ? '10.0.251.0/28' : '10.0.250.0/28';
+      await ipam.claimAffinity({ cidr: spare, node: 'n1' });
+      const snap = await ipam.snapshot();
+      const p1 = plan(snap);
+      const p2 = plan(snap, { nowMs: 1000, state: p1.state });
+      assert.deepEqual(p2.releaseAffinities.map((r) => r.block), kept ? [] : [spare], `${16 - used} free in the other block`);
+    }
+  });
+
   test('stale pending affinity deleted after two sightings; one of an owned block confirmed at once', async () => {
     const { ds, ipam } = await cluster();
     await alloc(ipam, 'a');

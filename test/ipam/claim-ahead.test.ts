@@ -58,18 +58,57 @@ describe('ipam - claim ahead', () => {
     assert.equal(new Set(next.map((a) => a.block)).size, 2);
   });
 
-  test('an allocation that needs a block while a claim ahead runs joins it: one block claimed, not two', async () => {
+  test('an allocation that needs a block while a claim ahead runs joins it: one claim, not two', async () => {
     const { ds, ipam } = await setup(ahead);
     await assignEach(ipam, 'a', 11);
-    // Not awaited one by one: the 12th allocation starts the claim ahead and the next one, for 6
-    // addresses (4 left in the first block), needs a block while it may still be running.
-    const [one, six] = await Promise.all([
-      ipam.autoAssign({ handle: 'b', node: 'n1', num4: 1 }),
-      ipam.autoAssign({ handle: 'c', node: 'n1', num4: 6 }),
-    ]);
+    // From here, each claim starts by reading the affinity key of its block; the first (the
+    // claim ahead) waits at that read until released.
+    let claims = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const get = ds.get.bind(ds);
+    ds.get = (async (key: string) => {
+      if (key.startsWith(hostAffinityPrefix('n1', 4)) && ++claims === 1) await gate;
+      return get(key);
+    }) as typeof ds.get;
+    await ipam.autoAssign({ handle: 'b', node: 'n1', num4: 1 }); // 4 left: the claim ahead starts
+    const six = ipam.autoAssign({ handle: 'c', node: 'n1', num4: 6 }); // needs a new block
+    for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(claims, 1, 'the allocation waits for the claim under way instead of making its own');
+    release();
+    assert.equal((await six).ipv4.length, 6);
     await ipam.close();
-    assert.equal(one.ipv4.length + six.ipv4.length, 7);
+    assert.equal(claims, 1);
     assert.deepEqual(await blocksOf(ds), ['confirmed', 'confirmed']);
+  });
+
+  test("a claim ahead takes no other host's empty block, and rests a minute when it finds none", async () => {
+    let nowMs = Date.parse('2026-01-01T00:00:00Z');
+    const ds = new MemoryDatastore();
+    await apply(ds, pool('p', '10.0.0.0/26', { blockSize: 28 }), node('n1'), node('n2'));
+    const ipam = new Ipam(ds, { ...ahead, now: () => new Date(nowMs) });
+    await assignEach(ipam, 'a', 1); // n1's block
+    const claimed = await ipam.claimAffinity({ cidr: '10.0.0.0/26', node: 'n2' }); // the other three, empty
+    assert.equal(claimed.claimed.length, 3);
+    nowMs += 120_000; // n2's empty blocks could now be taken over by an allocation that needs one
+    let listings = 0;
+    const list = ds.list.bind(ds);
+    ds.list = ((prefix: string, ...rest: unknown[]) => {
+      if (prefix.includes('/assignment/')) listings++;
+      return (list as (...a: unknown[]) => ReturnType<typeof ds.list>)(prefix, ...rest);
+    }) as typeof ds.list;
+    await assignEach(ipam, 'b', 11); // 4 left: a claim ahead, which finds no absent block
+    await ipam.close();
+    assert.deepEqual(await blocksOf(ds, 'n2'), ['confirmed', 'confirmed', 'confirmed'], "n2's spare blocks stay n2's");
+    assert.deepEqual(await blocksOf(ds, 'n1'), ['confirmed']);
+    assert.equal(listings, 1, 'one claim ahead listed the blocks');
+    await assignEach(ipam, 'c', 2);
+    await ipam.close();
+    assert.equal(listings, 1, 'none again within a minute');
+    nowMs += 61_000;
+    await assignEach(ipam, 'd', 1);
+    await ipam.close();
+    assert.equal(listings, 2, 'tried again after a minute');
   });
 
   test('without the option, the block is claimed only by the allocation that needs it', async () => {

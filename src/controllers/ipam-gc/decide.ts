@@ -13,7 +13,8 @@
  *   - A node that no longer exists loses all its affinities at once (after its allocations).
  *   - An empty block affine to an existing node loses its affinity once seen empty, unchanged,
  *     in two passes `emptyBlockGraceMs` apart; a node keeps its last block of a family
- *     (`keepLastBlock`, Calico's rule). An empty block with no affinity is deleted likewise.
+ *     (`keepLastBlock`, Calico's rule), and one empty block when its others are running low
+ *     (the spare its agent claims ahead of need; with `keepLastBlock`). An empty block with no affinity is deleted likewise.
  *   - Affinity records: a `pending` one whose block exists and is the node's is confirmed; one
  *     that stays stale (block missing or another host's; `pendingDeletion`; `confirmed` with no
  *     such block) across two passes is deleted, or a `pendingDeletion` of a live block reverted.
@@ -22,9 +23,9 @@
  *     unchanged across two passes, is deleted or rewritten (compare-and-swap on its revision).
  *   - Addresses whose cooldown is over are freed (the backstop for blocks nobody writes).
  */
-import { affineHost, earliestRelease, handleCounts, isEmptyBlock } from '../../ipam/mod.ts';
+import { affineHost, earliestRelease, freeCount, handleCounts, isEmptyBlock, runningLow } from '../../ipam/mod.ts';
 import { handleTotal } from '../../ipam/mod.ts';
-import { formatCidr } from '../../net/mod.ts';
+import { type Cidr, cidrSize, formatCidr } from '../../net/mod.ts';
 import {
   type AllocationView,
   type PodLookup,
@@ -216,6 +217,17 @@ export function planGc(input: GcInput): GcPlan {
     if (a.state === 'pendingDeletion' && ours) plan.confirmAffinities.push({ node: a.node, block, reason: 'pendingDeletion left on a block the node still owns' });
     else plan.deleteAffinities.push({ node: a.node, block, key: a.key, modRevision: a.modRevision, reason: stale });
   }
+  // A node whose other blocks are running low keeps one empty block: the spare its agent claims
+  // ahead of need (ipam/allocate.ts); released, it would be claimed again at the node's next ADD.
+  // With two empty blocks the first seen counts the second's room and goes; the second stays.
+  const keptAsSpare = (cidr: Cidr, others: string[]): boolean => {
+    let free = 0;
+    for (const b of others) {
+      const other = snapshot.blocks.get(b);
+      if (other) free += freeCount(other.block);
+    }
+    return runningLow(free, Number(cidrSize(cidr)));
+  };
   for (const [block, entry] of snapshot.blocks) {
     const host = affineHost(entry.block);
     if (host !== undefined && !nodes.has(host)) {
@@ -238,6 +250,7 @@ export function planGc(input: GcInput): GcPlan {
     const mine = confirmedOf.get(`${host}|${entry.cidr.family}`) ?? [];
     const remaining = mine.filter((b) => !releasing.has(b));
     if ((settings.keepLastBlock ?? true) && remaining.length <= 1) continue;
+    if ((settings.keepLastBlock ?? true) && keptAsSpare(entry.cidr, remaining.filter((b) => b !== block))) continue;
     releaseAffinity(host, block, 'empty', true, entry.block.sequenceNumber);
   }
 
