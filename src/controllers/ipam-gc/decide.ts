@@ -13,8 +13,9 @@
  *   - A node that no longer exists loses all its affinities at once (after its allocations).
  *   - An empty block affine to an existing node loses its affinity once seen empty, unchanged,
  *     in two passes `emptyBlockGraceMs` apart; a node keeps its last block of a family
- *     (`keepLastBlock`, Calico's rule), and one empty block when its others are running low
- *     (the spare its agent claims ahead of need; with `keepLastBlock`). An empty block with no affinity is deleted likewise.
+ *     (`keepLastBlock`, Calico's rule), and with it one empty block when its others are running
+ *     low (the spare its agent claims ahead of need). An empty block with no affinity is deleted
+ *     likewise.
  *   - Affinity records: a `pending` one whose block exists and is the node's is confirmed; one
  *     that stays stale (block missing or another host's; `pendingDeletion`; `confirmed` with no
  *     such block) across two passes is deleted, or a `pendingDeletion` of a live block reverted.
@@ -249,8 +250,7 @@ export function planGc(input: GcInput): GcPlan {
     }
     const mine = confirmedOf.get(`${host}|${entry.cidr.family}`) ?? [];
     const remaining = mine.filter((b) => !releasing.has(b));
-    if ((settings.keepLastBlock ?? true) && remaining.length <= 1) continue;
-    if ((settings.keepLastBlock ?? true) && keptAsSpare(entry.cidr, remaining.filter((b) => b !== block))) continue;
+    if ((settings.keepLastBlock ?? true) && (remaining.length <= 1 || keptAsSpare(entry.cidr, remaining.filter((b) => b !== block)))) continue;
     releaseAffinity(host, block, 'empty', true, entry.block.sequenceNumber);
   }
 
