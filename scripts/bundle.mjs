@@ -99,8 +99,10 @@ if (!process.argv.includes('--check')) {
 if (!process.argv.includes('--check')) {
   const cache = 'dist/bundle/agent.cjs.cache';
   rmSync(cache, { force: true });
-  const shebang = /^#!\/usr\/bin\/env -S node(.*)$/.exec(readFileSync('bin/margay.js', 'utf8').split('\n')[0] ?? '');
-  const options = (shebang?.[1] ?? '').split(' ').filter((o) => o !== '');
+  // The same reading of the `#!` line as the lab, the tests and the benches (src/lab/entry.ts,
+  // compiled by the build's tsc step before this script runs).
+  const { agentNodeOptions } = await import('../dist/src/lab/entry.js');
+  const options = agentNodeOptions();
   const make = `import('./bin/code-cache.js').then((m) => m.runBundle(new URL('file://${process.cwd()}/dist/bundle/agent.cjs'), new URL('file://${process.cwd()}/${cache}'), { writeCache: true, warmUp: true }))`;
   // `-e` takes no script path: the placeholder stands where bin/margay.js would be in argv.
   const res = spawnSync(process.execPath, [...options, '--input-type=module', '-e', make, 'margay', 'agent', '--help'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
