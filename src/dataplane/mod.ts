@@ -72,6 +72,11 @@ export interface DataplaneOptions {
    */
   netlinkHelper?: string | false;
   /**
+   * Send nftables netlink batches (and a load ahead's stream) through this writer instead of a
+   * `margay-netlink` helper, which is then not started (the code cache's warm-up, tests).
+   */
+  elementWriter?: NftElementWriter;
+  /**
    * Cold start (no Margay table in the kernel): when the first apply renders at least this many
    * policies, its IP sets and policy chains are loaded ahead, by nft on another core, while the
    * rest is rendered (nftables/load-ahead.ts); `false`: never. Default
@@ -84,6 +89,11 @@ export interface DataplaneOptions {
    * and policy chains. Default: on when the helper is there, unless `MARGAY_LOAD_AHEAD=nft`.
    */
   loadAheadNetlink?: boolean;
+  /**
+   * A cold start's last transaction goes as netlink batches when it can. Default: on, unless
+   * `MARGAY_SWITCH_ON=nft`.
+   */
+  switchOnNetlink?: boolean;
 }
 
 /**
@@ -204,15 +214,18 @@ export class Dataplane {
       this.session = new NftSession(where);
       this.ipSession = new IpSession(where);
     }
-    const helper = options.netlinkHelper ?? (options.runner ? false : findNetlinkHelper() ?? false);
+    const helper = options.elementWriter ? false : (options.netlinkHelper ?? (options.runner ? false : findNetlinkHelper() ?? false));
     if (helper !== false) this.netlink = new NetlinkHelper({ binary: helper, ...(options.netns !== undefined ? { netns: `/run/netns/${options.netns}` } : {}), timeoutMs: 120_000 });
+    const writer = options.elementWriter ?? (this.netlink ? helperWriter(this.netlink) : undefined);
+    const loadAheadNetlink = options.loadAheadNetlink ?? process.env.MARGAY_LOAD_AHEAD !== 'nft';
     const warn = options.warn;
     this.nftManager = new NftablesManager({ ...(options.marks ? { marks: options.marks } : {}), ...(warn ? { warn } : {}) });
     this.nftDriver = new NftablesDriver(this.runner, {
       ...(options.table !== undefined ? { table: options.table } : {}),
       ...(options.checkFirst !== undefined ? { checkFirst: options.checkFirst } : {}),
       ...(this.session ? { session: this.session } : {}),
-      ...(this.netlink ? { elementWriter: this.elementWriter(this.netlink, options.loadAheadNetlink ?? process.env.MARGAY_LOAD_AHEAD !== 'nft') } : {}),
+      ...(writer ? { elementWriter: loadAheadNetlink ? writer : { applyBatch: (batch: Buffer) => writer.applyBatch(batch) } } : {}),
+      ...(options.switchOnNetlink !== undefined ? { switchOnNetlink: options.switchOnNetlink } : {}),
     });
     this.routeManager = new RouteManager(warn ? { warn } : {});
     this.routeDriver = new RouteDriver(this.runner, {
@@ -233,12 +246,6 @@ export class Dataplane {
         onLink: (name, up) => this.onLink(name, up),
       });
     }
-  }
-
-  /** The nftables driver's netlink writer: batches, and batch files for a load ahead when asked for. */
-  private elementWriter(netlink: NetlinkHelper, loadAhead: boolean): NftElementWriter {
-    const batches = { applyBatch: (batch: Buffer) => netlink.applyNftBatch(batch) };
-    return loadAhead ? { ...batches, streamBatches: (path: string) => netlink.streamNftBatches(path) } : batches;
   }
 
   /** A workload interface appeared or changed: its sysctls, then the routes that waited for it. */
@@ -507,7 +514,10 @@ export class Dataplane {
 export { NftablesManager } from './nftables/manager.ts';
 export type { NftablesManagerOptions } from './nftables/manager.ts';
 export { NftablesDriver } from './nftables/driver.ts';
-export type { NftablesDriverOptions, NftApplyOutcome } from './nftables/driver.ts';
+export type { NftablesDriverOptions, NftApplyOutcome, NftElementWriter } from './nftables/driver.ts';
+export { NETLINK_BATCH_BEGIN, NETLINK_DONE, nftTypeOf, readNetlinkMessages } from './nftables/netlink-read.ts';
+export type { NetlinkMessageRead } from './nftables/netlink-read.ts';
+export { NftMsg } from './nftables/netlink-attr.ts';
 export { parseNftListing } from './nftables/kernel.ts';
 export type { KernelTable, KernelChain, KernelRule, KernelSet, KernelMap } from './nftables/kernel.ts';
 export { computeTransaction, renderTable } from './nftables/diff.ts';
@@ -530,6 +540,11 @@ export {
   WORKLOAD_HOST_LINK_LOCAL_V6,
   WORKLOAD_HOST_MAC,
 } from './links/links.ts';
+
+/** The nftables driver's netlink writer through the helper: batches, and a load ahead's batch file. */
+function helperWriter(netlink: NetlinkHelper): NftElementWriter {
+  return { applyBatch: (batch) => netlink.applyNftBatch(batch), streamBatches: (path) => netlink.streamNftBatches(path) };
+}
 
 /**
  * `ip route` failing because the route's interface does not exist (yet), or is not up yet (a new

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { AheadStream } from '../../src/dataplane/nftables/ahead-stream.ts';
 import { DesiredState, rule } from '../../src/dataplane/nftables/state.ts';
+import { NETLINK_BATCH_BEGIN, NETLINK_BATCH_END, NETLINK_DONE, nftTypeOf, readNetlinkMessages } from '../../src/dataplane/nftables/netlink-read.ts';
 
 const TABLE = { family: 'inet', name: 'margay' };
 const dir = mkdtempSync(join(tmpdir(), 'mg-ahead-'));
@@ -24,31 +25,22 @@ interface Msg {
 /** The batches of a stream file (each the messages between begin and end), and whether it ended. */
 function readStream(file: string): { batches: Msg[][]; sizes: number[]; ended: boolean } {
   const data = readFileSync(file);
+  const { messages, bytes } = readNetlinkMessages(data);
+  assert.equal(bytes, data.length, 'whole messages only');
   const batches: Msg[][] = [];
   const sizes: number[] = [];
   let current: Msg[] = [];
-  let start = 0;
+  let size = 0;
   let ended = false;
-  for (let at = 0; at < data.length; ) {
-    const len = data.readUInt32LE(at);
-    const type = data.readUInt16LE(at + 4);
-    const msg: Msg = { type: type & 0xff, flags: data.readUInt16LE(at + 6), strings: new Map() };
-    if (type === 0x10) start = at;
-    else if (type === 0x11) {
+  for (const m of messages) {
+    if (m.type === NETLINK_BATCH_BEGIN) size = 0;
+    else if (m.type === NETLINK_BATCH_END) {
       batches.push(current);
-      sizes.push(at + len - start);
+      sizes.push(size + m.bytes);
       current = [];
-    } else if (type === 3) ended = true;
-    else {
-      for (let a = at + 20; a < at + len; ) {
-        const alen = data.readUInt16LE(a);
-        const atype = data.readUInt16LE(a + 2) & 0x7fff;
-        if (alen > 5 && data[a + alen - 1] === 0) msg.strings.set(atype, data.toString('latin1', a + 4, a + alen - 1));
-        a += (alen + 3) & ~3;
-      }
-      current.push(msg);
-    }
-    at += (len + 3) & ~3;
+    } else if (m.type === NETLINK_DONE) ended = true;
+    else current.push({ type: nftTypeOf(m)!, flags: m.flags, strings: m.strings });
+    size += m.bytes;
   }
   return { batches, sizes, ended };
 }

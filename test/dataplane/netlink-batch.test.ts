@@ -2,16 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encodeElementBatch, encodeTransactionBatch, type TxOp } from '../../src/dataplane/nftables/netlink-batch.ts';
 import { encodeKey } from '../../src/dataplane/nftables/netlink-keys.ts';
+import { readNetlinkMessages } from '../../src/dataplane/nftables/netlink-read.ts';
 
 /** The type and flags of each netlink message of a batch. */
 function headers(batch: Buffer): Array<{ type: number; flags: number }> {
-  const messages: Array<{ type: number; flags: number }> = [];
-  for (let at = 0; at < batch.length; ) {
-    const len = batch.readUInt32LE(at);
-    messages.push({ type: batch.readUInt16LE(at + 4), flags: batch.readUInt16LE(at + 6) });
-    at += (len + 3) & ~3;
-  }
-  return messages;
+  const { messages, bytes } = readNetlinkMessages(batch);
+  assert.equal(bytes, batch.length, 'whole messages only');
+  return messages.map((m) => ({ type: m.type, flags: m.flags }));
 }
 
 /** The 32-bit words of a key as `nft --debug=netlink` prints them (little-endian words). */
