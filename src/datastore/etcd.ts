@@ -50,6 +50,7 @@ import type {
 import { checkTxnOp, ETCD_DEFAULT_LIMITS, hasCondition, notFound, validateReads, validateTxnOps } from './txn-rules.ts';
 import { WatchQueue } from './watch-queue.ts';
 import { decodedRange } from './etcd-range.ts';
+import { decodedWatch } from './etcd-watch.ts';
 
 /** TLS files for talking to etcd (PEM). */
 export interface EtcdTlsOptions {
@@ -129,6 +130,8 @@ export class EtcdDatastore implements Datastore {
   readonly #client: Etcd3;
   /** Range requests for listings (etcd-range.ts: decoded without protobufjs when etcd3 allows). */
   readonly #range: (req: IRangeRequest, options: { deadline: Date }) => Promise<IRangeResponse>;
+  /** Opens a raw watch stream (responses decoded by watch-decode.ts when etcd3 allows it). */
+  readonly #openWatch: () => ReturnType<Etcd3['watchClient']['watch']>;
   readonly #endpoints: string;
   readonly #pageSize: number;
   readonly #timeoutMs: number;
@@ -186,6 +189,7 @@ export class EtcdDatastore implements Datastore {
     }
     const client = this.#client;
     this.#range = decodedRange(client) ?? ((req, o) => client.kv.range(req, o));
+    this.#openWatch = decodedWatch(client) ?? (() => client.watchClient.watch());
   }
 
   async get(key: string): Promise<KVPair | undefined> {
@@ -354,7 +358,7 @@ export class EtcdDatastore implements Datastore {
     void (async () => {
       let s: typeof stream;
       try {
-        s = await this.#client.watchClient.watch();
+        s = await this.#openWatch();
       } catch (err) {
         fail(this.#toError(err, `watch ${prefix}`));
         return;
