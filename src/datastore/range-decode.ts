@@ -153,19 +153,21 @@ export function header(r: Reader, end: number): NonNullable<RangeResponseObject[
 
 /** Decodes an `etcdserverpb.RangeResponse` as etcd3's own deserializer would. */
 export function decodeRangeResponse(buf: Buffer): RangeResponseObject {
-  const r = new Reader(buf);
+  return rangeResponse(new Reader(buf), buf.length);
+}
+
+/** An `etcdserverpb.RangeResponse` ending at `end`. */
+export function rangeResponse(r: Reader, end: number): RangeResponseObject {
   const out: RangeResponseObject = { kvs: [], header: null, more: false, count: '0' };
-  while (r.pos < buf.length) {
+  while (r.pos < end) {
     const tag = r.varint();
     const field = tag >>> 3;
     const wire = tag & 7;
     if (wire === 2 && (field === 1 || field === 2)) {
-      const len = r.varint();
-      const end = r.pos + len;
-      if (end > buf.length) throw new RangeError('index out of range');
-      if (field === 1) out.header = header(r, end);
-      else out.kvs.push(keyValue(r, end));
-      r.pos = end;
+      const fend = fieldEnd(r);
+      if (field === 1) out.header = header(r, fend);
+      else out.kvs.push(keyValue(r, fend));
+      r.pos = fend;
     } else if (wire === 0 && (field === 3 || field === 4)) {
       const lo = r.varint();
       if (field === 3) out.more = lo !== 0 || r.hi !== 0;
@@ -173,4 +175,12 @@ export function decodeRangeResponse(buf: Buffer): RangeResponseObject {
     } else r.skip(wire);
   }
   return out;
+}
+
+/** The end of the length-delimited field whose length is at the reader's position (read). */
+export function fieldEnd(r: Reader): number {
+  const len = r.varint();
+  const end = r.pos + len;
+  if (end > r.buf.length) throw new RangeError('index out of range');
+  return end;
 }

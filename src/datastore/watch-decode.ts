@@ -7,7 +7,7 @@
  * (~0.2 ms of the agent's event loop per ADD with its `toObject`). Pure; throws on malformed
  * input, as protobufjs does.
  */
-import { header, int64Text, keyValue, Reader, type RangeKeyValue, type RangeResponseObject } from './range-decode.ts';
+import { fieldEnd, header, int64Text, keyValue, Reader, type RangeKeyValue, type RangeResponseObject } from './range-decode.ts';
 
 /** One event as etcd3 gives it (`type` a number when etcd sends a type this proto does not name). */
 export interface WatchEventObject {
@@ -29,14 +29,6 @@ export interface WatchResponseObject {
 }
 
 const EVENT_TYPES = ['Put', 'Delete'] as const;
-
-/** The end of the length-delimited field starting at the reader's position (its length read). */
-function fieldEnd(r: Reader): number {
-  const len = r.varint();
-  const end = r.pos + len;
-  if (end > r.buf.length) throw new RangeError('index out of range');
-  return end;
-}
 
 function event(r: Reader, end: number): WatchEventObject {
   const out: WatchEventObject = { type: 'Put', kv: null, prev_kv: null };

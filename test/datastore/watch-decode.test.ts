@@ -4,29 +4,13 @@
  * installation into the etcd3 client this repository uses (src/datastore/etcd-watch.ts).
  */
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { Etcd3 } from 'etcd3';
+import { etcdMethod, INT64S, rng, UINT64S } from './etcd-proto.ts';
 import { decodedWatch } from '../../src/datastore/etcd-watch.ts';
 import { decodeWatchResponse } from '../../src/datastore/watch-decode.ts';
 
-const require = createRequire(import.meta.url);
-interface Method {
-  responseSerialize(arg: unknown): Buffer;
-  responseDeserialize(buf: Buffer): unknown;
-}
-const protoLoader = require('@grpc/proto-loader') as { loadSync(file: string, options: object): Record<string, Record<string, Method>> };
-// As etcd3 loads it (node_modules/etcd3/lib/connection-pool.js).
-const Watch = protoLoader.loadSync(require.resolve('etcd3/proto/rpc.proto'), { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true })['etcdserverpb.Watch']!.Watch!;
-
-/** A small deterministic generator (tests must not depend on Math.random's luck). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0) / 2 ** 32;
-}
-
-const INT64S = ['0', '1', '127', '128', '4294967295', '4294967296', '9007199254740993', '9223372036854775807', '-1', '-9223372036854775808'];
-const UINT64S = ['0', '1', '4294967296', '14841639068965178418', '18446744073709551615'];
+const Watch = etcdMethod('Watch', 'Watch');
 
 test('random watch responses decode as etcd3 decodes them', () => {
   const next = rng(21);
