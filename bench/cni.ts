@@ -358,6 +358,7 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     }
     mark('del-end');
     const cpu2 = processCpuMs(agent?.pid);
+    const threads2 = threadCpuMs(agent?.pid);
 
     const base = times.get('ptp + host-local')!;
     const mine = times.get(plugins[0]!.name)!;
@@ -374,6 +375,7 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     console.log('\n(times in ms, wall clock from exec to exit; ratios below 1 mean Margay is faster)');
     if (agent) console.log(`\nThe agent's CPU time (all threads), per sequential ADD ${((cpu1 - cpu0) / N).toFixed(2)} ms, per DEL ${((cpu2 - cpu1) / N).toFixed(2)} ms`);
     if (agent) console.log(`By thread, per sequential ADD (ms): ${threadDelta(threads0, threads1, N)}`);
+    if (agent) console.log(`By thread, per sequential DEL (ms): ${threadDelta(threads1, threads2, N)}`);
     console.log(`etcd's WAL fsyncs during the sequential ADDs: ${fsyncDelta(fsync0, fsync1)}; etcd requests per ADD: ${requestsDelta(fsync0, fsync1, N)}`);
     await execFloors(host.name, plugins);
     const serviceLogs = mode === 'agent' ? agent!.logs() : readFileSync(serviceLog, 'utf8');

@@ -32,6 +32,11 @@ export interface KindDefinition {
   aliases: string[];
   /** A strict zod schema of `spec` (unknown keys are errors). */
   specSchema: z.ZodType;
+  /**
+   * A quicker parse of common specs: exactly what `specSchema` returns for the specs it takes
+   * (after key-case matching), undefined for all others (the schema then decides and reports).
+   */
+  quickSpec?: (spec: unknown) => Record<string, unknown> | undefined;
   /** A strict zod schema of `status`, when the kind has one that may be stored. */
   statusSchema?: z.ZodType;
   /** Checks the name; returns a message when it is not allowed. */

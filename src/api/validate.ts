@@ -11,6 +11,7 @@ import { canonicalKeys } from './key-case.ts';
 import type { KindDefinition } from './kind.ts';
 import { kindByExactName } from './kinds/mod.ts';
 import { storedSizeIssue } from './limits.ts';
+import { quickMetadata } from './metadata-quick.ts';
 import { API_VERSION, type FieldIssue, type Resource, type SourceRef } from './resource.ts';
 
 export { formatPath };
@@ -51,7 +52,8 @@ export function zodIssues(error: z.ZodError, base: ReadonlyArray<PropertyKey>): 
   });
 }
 
-const metadataSchema = z.strictObject({
+/** The schema of every resource's `metadata` (exported for the quick parse's tests). */
+export const metadataSchema = z.strictObject({
   name: z.string(),
   namespace: z.string().optional(),
   labels: labelsSchema.optional(),
@@ -109,7 +111,10 @@ function validateWithKind(
   options: ValidateOptions,
   fail: (issues: FieldIssue[]) => never,
 ): Resource {
-  const meta = metadataSchema.safeParse(obj.metadata ?? {});
+  // Common metadata and specs (each CNI ADD's endpoint) skip zod: quickMetadata and quickSpec
+  // return what the schemas would, or undefined and the schemas decide.
+  const quickMeta = quickMetadata(obj.metadata ?? {});
+  const meta = quickMeta !== undefined ? { success: true as const, data: quickMeta } : metadataSchema.safeParse(obj.metadata ?? {});
   if (!meta.success) fail(zodIssues(meta.error, ['metadata']));
   const metadata = { ...meta.data! };
   const issues: FieldIssue[] = [];
@@ -126,7 +131,8 @@ function validateWithKind(
     delete metadata.namespace;
   }
   // Keys are matched as Calico's Go decoding matches them: exactly, else ignoring case.
-  const spec = def.specSchema.safeParse(canonicalKeys(obj.spec ?? {}, def.specSchema));
+  const quickSpec = def.quickSpec?.(obj.spec ?? {});
+  const spec = quickSpec !== undefined ? { success: true as const, data: quickSpec } : def.specSchema.safeParse(canonicalKeys(obj.spec ?? {}, def.specSchema));
   if (!spec.success) issues.push(...zodIssues(spec.error, ['spec']));
   let status: Record<string, unknown> | undefined;
   if (obj.status !== undefined) {

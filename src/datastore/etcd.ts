@@ -26,6 +26,8 @@ import {
   type IKeyValue,
   type IRangeRequest,
   type IRangeResponse,
+  type ITxnRequest,
+  type ITxnResponse,
   type IOptions,
   type IRequestOp,
   type IResponseOp,
@@ -49,7 +51,8 @@ import type {
 } from './datastore.ts';
 import { checkTxnOp, ETCD_DEFAULT_LIMITS, hasCondition, notFound, validateReads, validateTxnOps } from './txn-rules.ts';
 import { WatchQueue } from './watch-queue.ts';
-import { decodedRange } from './etcd-range.ts';
+import { decodedRange, decodedTxn } from './etcd-range.ts';
+import { decodedWatch } from './etcd-watch.ts';
 
 /** TLS files for talking to etcd (PEM). */
 export interface EtcdTlsOptions {
@@ -129,6 +132,10 @@ export class EtcdDatastore implements Datastore {
   readonly #client: Etcd3;
   /** Range requests for listings (etcd-range.ts: decoded without protobufjs when etcd3 allows). */
   readonly #range: (req: IRangeRequest, options: { deadline: Date }) => Promise<IRangeResponse>;
+  /** Transactions (etcd-range.ts: decoded without protobufjs when etcd3 allows). */
+  readonly #txn: (req: ITxnRequest, options: { deadline: Date }) => Promise<ITxnResponse>;
+  /** Opens a raw watch stream (responses decoded by watch-decode.ts when etcd3 allows it). */
+  readonly #openWatch: () => ReturnType<Etcd3['watchClient']['watch']>;
   readonly #endpoints: string;
   readonly #pageSize: number;
   readonly #timeoutMs: number;
@@ -186,6 +193,8 @@ export class EtcdDatastore implements Datastore {
     }
     const client = this.#client;
     this.#range = decodedRange(client) ?? ((req, o) => client.kv.range(req, o));
+    this.#txn = decodedTxn(client) ?? ((req, o) => client.kv.txn(req, o));
+    this.#openWatch = decodedWatch(client) ?? (() => client.watchClient.watch());
   }
 
   async get(key: string): Promise<KVPair | undefined> {
@@ -241,7 +250,7 @@ export class EtcdDatastore implements Datastore {
       const start = r.prefix === '' ? Buffer.from([0]) : Buffer.from(r.prefix);
       return { request_range: { key: start, range_end: r.prefix === '' ? Buffer.from([0]) : prefixRangeEnd(start) } };
     });
-    const res = await this.#call((o) => this.#client.kv.txn({ compare: [], success, failure: [] }, o));
+    const res = await this.#call((o) => this.#txn({ compare: [], success, failure: [] }, o));
     return {
       results: reads.map((_, i) => (res.responses[i]?.response_range?.kvs ?? []).map(toPair)),
       revision: Number(res.header.revision),
@@ -354,7 +363,7 @@ export class EtcdDatastore implements Datastore {
     void (async () => {
       let s: typeof stream;
       try {
-        s = await this.#client.watchClient.watch();
+        s = await this.#openWatch();
       } catch (err) {
         fail(this.#toError(err, `watch ${prefix}`));
         return;
@@ -498,7 +507,7 @@ export class EtcdDatastore implements Datastore {
         });
       }
     }
-    const res = await this.#call((o) => this.#client.kv.txn({ compare, success, failure }, o));
+    const res = await this.#call((o) => this.#txn({ compare, success, failure }, o));
     if (res.succeeded) return { revision: Number(res.header.revision), responses: res.responses };
     conditioned.forEach((op, i) => {
       const kv = res.responses[i]?.response_range?.kvs?.[0];

@@ -4,8 +4,9 @@
  * text, bytes as Buffers over the message). Listing a prefix decodes thousands of key-value pairs
  * at a cold start (6,000 for 1,000 endpoints and 5,000 policies), and protobufjs makes a `Long`
  * of every revision, then its decimal text through `Long`'s division (~70 ms of the agent's start
- * on this machine, ~15 ms this way). Used for the listing only (etcd.ts); every other call goes
- * through protobufjs. Pure; throws on malformed input, as protobufjs does.
+ * on this machine, ~15 ms this way). Used for the listing (etcd.ts), its parts for the watch
+ * (watch-decode.ts); every other call goes through protobufjs. Pure; throws on malformed input,
+ * as protobufjs does.
  */
 
 /** A key-value pair as etcd3 gives it. */
@@ -27,7 +28,7 @@ export interface RangeResponseObject {
 }
 
 /** A cursor over one message's bytes. */
-class Reader {
+export class Reader {
   pos = 0;
   /** The high 32 bits of the last varint read. */
   hi = 0;
@@ -98,13 +99,14 @@ class Reader {
 }
 
 /** The decimal text of a 64-bit integer given as two 32-bit halves. */
-function int64Text(lo: number, hi: number, signed: boolean): string {
+export function int64Text(lo: number, hi: number, signed: boolean): string {
   if (hi < 0x200000) return String(hi * 4294967296 + lo); // below 2^53: exact as a number
   const v = (BigInt(hi) << 32n) | BigInt(lo);
   return String(signed ? BigInt.asIntN(64, v) : v);
 }
 
-function keyValue(r: Reader, end: number): RangeKeyValue {
+/** An `mvccpb.KeyValue` ending at `end`. */
+export function keyValue(r: Reader, end: number): RangeKeyValue {
   let key: Buffer | undefined;
   let value: Buffer | undefined;
   let create = '0';
@@ -129,7 +131,8 @@ function keyValue(r: Reader, end: number): RangeKeyValue {
   return { key: key ?? Buffer.alloc(0), create_revision: create, mod_revision: mod, version, value: value ?? Buffer.alloc(0), lease };
 }
 
-function header(r: Reader, end: number): NonNullable<RangeResponseObject['header']> {
+/** An `etcdserverpb.ResponseHeader` ending at `end`. */
+export function header(r: Reader, end: number): NonNullable<RangeResponseObject['header']> {
   const out = { cluster_id: '0', member_id: '0', revision: '0', raft_term: '0' };
   while (r.pos < end) {
     const tag = r.varint();
@@ -150,19 +153,21 @@ function header(r: Reader, end: number): NonNullable<RangeResponseObject['header
 
 /** Decodes an `etcdserverpb.RangeResponse` as etcd3's own deserializer would. */
 export function decodeRangeResponse(buf: Buffer): RangeResponseObject {
-  const r = new Reader(buf);
+  return rangeResponse(new Reader(buf), buf.length);
+}
+
+/** An `etcdserverpb.RangeResponse` ending at `end`. */
+export function rangeResponse(r: Reader, end: number): RangeResponseObject {
   const out: RangeResponseObject = { kvs: [], header: null, more: false, count: '0' };
-  while (r.pos < buf.length) {
+  while (r.pos < end) {
     const tag = r.varint();
     const field = tag >>> 3;
     const wire = tag & 7;
     if (wire === 2 && (field === 1 || field === 2)) {
-      const len = r.varint();
-      const end = r.pos + len;
-      if (end > buf.length) throw new RangeError('index out of range');
-      if (field === 1) out.header = header(r, end);
-      else out.kvs.push(keyValue(r, end));
-      r.pos = end;
+      const fend = fieldEnd(r);
+      if (field === 1) out.header = header(r, fend);
+      else out.kvs.push(keyValue(r, fend));
+      r.pos = fend;
     } else if (wire === 0 && (field === 3 || field === 4)) {
       const lo = r.varint();
       if (field === 3) out.more = lo !== 0 || r.hi !== 0;
@@ -170,4 +175,12 @@ export function decodeRangeResponse(buf: Buffer): RangeResponseObject {
     } else r.skip(wire);
   }
   return out;
+}
+
+/** The end of the length-delimited field whose length is at the reader's position (read). */
+export function fieldEnd(r: Reader): number {
+  const len = r.varint();
+  const end = r.pos + len;
+  if (end > r.buf.length) throw new RangeError('index out of range');
+  return end;
 }

@@ -4,29 +4,13 @@
  * installation into the etcd3 client this repository uses (src/datastore/etcd-range.ts).
  */
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { Etcd3 } from 'etcd3';
+import { etcdMethod, INT64S, rng, UINT64S } from './etcd-proto.ts';
 import { decodedRange } from '../../src/datastore/etcd-range.ts';
 import { decodeRangeResponse } from '../../src/datastore/range-decode.ts';
 
-const require = createRequire(import.meta.url);
-interface Method {
-  responseSerialize(arg: unknown): Buffer;
-  responseDeserialize(buf: Buffer): unknown;
-}
-const protoLoader = require('@grpc/proto-loader') as { loadSync(file: string, options: object): Record<string, Record<string, Method>> };
-// As etcd3 loads it (node_modules/etcd3/lib/connection-pool.js).
-const Range = protoLoader.loadSync(require.resolve('etcd3/proto/rpc.proto'), { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true })['etcdserverpb.KV']!.Range!;
-
-/** A small deterministic generator (tests must not depend on Math.random's luck). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0) / 2 ** 32;
-}
-
-const INT64S = ['0', '1', '127', '128', '16383', '16384', '4294967295', '4294967296', '9007199254740991', '9007199254740993', '9223372036854775807', '-1', '-9223372036854775808', '7587869343565421066'];
-const UINT64S = ['0', '1', '2', '4294967296', '9007199254740993', '14841639068965178418', '18446744073709551615'];
+const Range = etcdMethod('KV', 'Range');
 
 test('random responses decode as etcd3 decodes them', () => {
   const next = rng(14);

@@ -28,7 +28,12 @@ export interface HostEndpointSpec {
 const INTERFACE_NAME = /^[a-zA-Z0-9_.-]{1,15}$/;
 
 /** Calico's `interface` tag: `*`, or 1-15 characters of letters, digits, `_`, `.`, `-`. */
-export const interfaceNameSchema = z.string().refine((s) => s === '*' || INTERFACE_NAME.test(s), {
+export function isInterfaceName(s: string): boolean {
+  return s === '*' || INTERFACE_NAME.test(s);
+}
+
+/** {@link isInterfaceName} as a schema. */
+export const interfaceNameSchema = z.string().refine(isInterfaceName, {
   error: (iss) => `must be '*' or an interface name of 1-15 letters, digits, '_', '.' or '-' (got ${JSON.stringify(iss.input)})`,
 });
 

@@ -69,6 +69,12 @@ export const cidrOrIpSchema = z.string().refine((text) => parseCidrOrIp(text) !=
   error: (iss) => `must be an IPv4 or IPv6 address or CIDR (got ${JSON.stringify(iss.input)})`,
 });
 
+/** True for what {@link netOrIpSchema} accepts: a strictly masked CIDR or a bare address. */
+export function isNetOrIp(text: string): boolean {
+  const parsed = parseIpNet(text, { allowBareIp: true });
+  return parsed !== undefined && isMasked(parsed);
+}
+
 /** A strictly masked CIDR or a bare address (Calico's `net` tag). */
 export const netOrIpSchema = z.string().superRefine((text, ctx) => {
   const parsed = parseIpNet(text, { allowBareIp: true });

@@ -18,9 +18,13 @@ import {
   specOf,
 } from './policy-fields.ts';
 import { dscpSchema } from './infra-common.ts';
+import { isContainerId, isValidMac } from './workload-endpoint-values.ts';
+import { quickWorkloadEndpointSpec } from './workload-endpoint-quick.ts';
 import { checkResourceName } from './policy-values.ts';
 import type { Protocol } from './rule.ts';
 import { cidrContainsIp, ipFamily, parseCidrOrIp, parseIp } from '../../net/mod.ts';
+
+export { isContainerId, isValidMac };
 
 export interface WorkloadEndpointPort {
   name?: string;
@@ -79,24 +83,6 @@ export const NAMESPACE_LABEL = 'projectcalico.org/namespace';
 /** The label Calico sets on every stored WorkloadEndpoint to its orchestrator. */
 export const ORCHESTRATOR_LABEL = 'projectcalico.org/orchestrator';
 
-/** Go's `net.ParseMAC`: 6, 8 or 20 bytes as `aa:bb:..`, `aa-bb-..` or `aabb.ccdd.eeff`. */
-export function isValidMac(s: string): boolean {
-  if (s.length < 14) return false;
-  const hex2 = /^[0-9a-fA-F]{2}$/;
-  const hex4 = /^[0-9a-fA-F]{4}$/;
-  if (s[2] === ':' || s[2] === '-') {
-    const groups = s.split(s[2]);
-    return [6, 8, 20].includes(groups.length) && groups.every((g) => hex2.test(g));
-  }
-  if (s[4] === '.') {
-    const groups = s.split('.');
-    return [6, 8, 20].includes(groups.length * 2) && groups.every((g) => hex4.test(g));
-  }
-  return false;
-}
-
-const CONTAINER_ID = /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/;
-
 const int64 = z.number({ error: 'must be an integer' }).int({ error: 'must be an integer' });
 
 const qosControlsSchema = z.strictObject({
@@ -124,7 +110,7 @@ export const workloadEndpointSpecSchema = specOf(
     node: resourceNameSchema.optional(),
     containerID: z
       .string()
-      .refine((s) => CONTAINER_ID.test(s), { error: 'must be letters, digits and inner dashes (a container ID)' })
+      .refine(isContainerId, { error: 'must be letters, digits and inner dashes (a container ID)' })
       .optional(),
     pod: resourceNameSchema.optional(),
     endpoint: resourceNameSchema.optional(),
@@ -248,6 +234,7 @@ export const workloadEndpointKind: KindDefinition = {
   namespaced: true,
   aliases: ['workloadendpoint', 'workloadendpoints', 'wep', 'weps'],
   specSchema: workloadEndpointSpecSchema,
+  quickSpec: quickWorkloadEndpointSpec,
   checkName: checkResourceName,
   validate: validateWorkloadEndpoint,
   applyDefaults: (res) => {

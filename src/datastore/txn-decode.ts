@@ -1,0 +1,104 @@
+/**
+ * etcd's `TxnResponse` decoded straight from its protobuf bytes into the object etcd3's own
+ * deserializer gives (proto-loader with etcd3's options: 64-bit integers as decimal text, defaults
+ * filled in, the `response` oneof named, bytes as Buffers over the message), with range-decode.ts's
+ * parts. Every write is a transaction (each CNI ADD's block, handle and endpoint), and protobufjs
+ * made a `Long` of each header's revision, term and ids and their text through `Long`'s division.
+ * Pure; throws on malformed input, as protobufjs does.
+ */
+import { fieldEnd, header, int64Text, keyValue, rangeResponse, Reader, type RangeKeyValue, type RangeResponseObject } from './range-decode.ts';
+
+type Header = RangeResponseObject['header'];
+
+/** One response of a transaction as etcd3 gives it: the member etcd set, named by `response`. */
+export interface ResponseOpObject {
+  response?: 'response_range' | 'response_put' | 'response_delete_range' | 'response_txn';
+  response_range?: RangeResponseObject;
+  response_put?: { header: Header; prev_kv: RangeKeyValue | null };
+  response_delete_range?: { header: Header; deleted: string; prev_kvs: RangeKeyValue[] };
+  response_txn?: TxnResponseObject;
+}
+
+/** A transaction's response as etcd3 gives it. */
+export interface TxnResponseObject {
+  header: Header;
+  succeeded: boolean;
+  responses: ResponseOpObject[];
+}
+
+function putResponse(r: Reader, end: number): NonNullable<ResponseOpObject['response_put']> {
+  const out: NonNullable<ResponseOpObject['response_put']> = { header: null, prev_kv: null };
+  while (r.pos < end) {
+    const tag = r.varint();
+    const field = tag >>> 3;
+    if ((tag & 7) === 2 && (field === 1 || field === 2)) {
+      const fend = fieldEnd(r);
+      if (field === 1) out.header = header(r, fend);
+      else out.prev_kv = keyValue(r, fend);
+      r.pos = fend;
+    } else r.skip(tag & 7);
+  }
+  return out;
+}
+
+function deleteResponse(r: Reader, end: number): NonNullable<ResponseOpObject['response_delete_range']> {
+  const out: NonNullable<ResponseOpObject['response_delete_range']> = { header: null, deleted: '0', prev_kvs: [] };
+  while (r.pos < end) {
+    const tag = r.varint();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (wire === 2 && (field === 1 || field === 3)) {
+      const fend = fieldEnd(r);
+      if (field === 1) out.header = header(r, fend);
+      else out.prev_kvs.push(keyValue(r, fend));
+      r.pos = fend;
+    } else if (wire === 0 && field === 2) out.deleted = int64Text(r.varint(), r.hi, true);
+    else r.skip(wire);
+  }
+  return out;
+}
+
+const MEMBERS = ['response_range', 'response_put', 'response_delete_range', 'response_txn'] as const;
+
+function responseOp(r: Reader, end: number): ResponseOpObject {
+  const out: ResponseOpObject = {};
+  while (r.pos < end) {
+    const tag = r.varint();
+    const field = tag >>> 3;
+    if ((tag & 7) === 2 && field >= 1 && field <= 4) {
+      const fend = fieldEnd(r);
+      if (field === 1) out.response_range = rangeResponse(r, fend);
+      else if (field === 2) out.response_put = putResponse(r, fend);
+      else if (field === 3) out.response_delete_range = deleteResponse(r, fend);
+      else out.response_txn = txnResponse(r, fend);
+      r.pos = fend;
+    } else r.skip(tag & 7);
+  }
+  // protobufjs names the last member present in declaration order (etcd sends one).
+  for (const m of MEMBERS) if (out[m] !== undefined) out.response = m;
+  return out;
+}
+
+function txnResponse(r: Reader, end: number): TxnResponseObject {
+  const out: TxnResponseObject = { header: null, succeeded: false, responses: [] };
+  while (r.pos < end) {
+    const tag = r.varint();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (wire === 2 && (field === 1 || field === 3)) {
+      const fend = fieldEnd(r);
+      if (field === 1) out.header = header(r, fend);
+      else out.responses.push(responseOp(r, fend));
+      r.pos = fend;
+    } else if (wire === 0 && field === 2) {
+      const lo = r.varint();
+      out.succeeded = lo !== 0 || r.hi !== 0;
+    } else r.skip(wire);
+  }
+  return out;
+}
+
+/** Decodes an `etcdserverpb.TxnResponse` as etcd3's own deserializer would. */
+export function decodeTxnResponse(buf: Buffer): TxnResponseObject {
+  return txnResponse(new Reader(buf), buf.length);
+}
