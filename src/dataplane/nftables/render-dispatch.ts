@@ -25,6 +25,7 @@
  * plain list of jumps.
  */
 import type { CompiledRule, PortRange } from '../../calc/mod.ts';
+import { ClearingMemo2 } from '../../memo/mod.ts';
 import { hex } from './settings.ts';
 import { rule, type ChainSpec, type RenderedRule } from './state.ts';
 
@@ -42,7 +43,15 @@ const MAX_BLOWUP = 4;
 
 const ALL_PORTS: PortRange = { first: 0, last: 65535 };
 
-/** The guard of a policy's rules in one direction. */
+/**
+ * The guards of one-rule policies, by the rule's destination ports (the rule compiler shares equal
+ * port lists: a cold start's 5,000 policies name a few) and protocol; a rule without ports by
+ * {@link ALL_PORTS_KEY}. Guards are only read, so policies share them (fewer objects kept).
+ */
+const ONE_RULE_GUARDS = new WeakMap<readonly PortRange[], Map<number, Guard>>();
+const ALL_PORTS_KEY: readonly PortRange[] = Object.freeze([]);
+
+/** The guard of a policy's rules in one direction (shared between equal one-rule policies: only read). */
 export function policyGuard(rules: readonly CompiledRule[]): Guard {
   // The map made only once no rule says `any` (indexed: no iterator per call in cold code).
   for (let i = 0; i < rules.length; i++) {
@@ -50,6 +59,19 @@ export function policyGuard(rules: readonly CompiledRule[]): Guard {
     const p = m.protocol;
     if (p === undefined || !PORT_PROTOCOLS.has(p) || (m.dst.namedPortIpSets?.length ?? 0) > 0) return 'any';
   }
+  const m = rules.length === 1 ? (rules[0] as CompiledRule).match : undefined;
+  // Only a frozen list is a key (the compiler's are): one changed later would leave a stale guard.
+  const ports = m === undefined ? undefined : m.dst.ports && m.dst.ports.length > 0 ? m.dst.ports : ALL_PORTS_KEY;
+  if (m === undefined || ports === undefined || !Object.isFrozen(ports)) return guardOf(rules);
+  let byProtocol = ONE_RULE_GUARDS.get(ports);
+  if (byProtocol === undefined) ONE_RULE_GUARDS.set(ports, (byProtocol = new Map()));
+  let guard = byProtocol.get(m.protocol as number);
+  if (guard === undefined) byProtocol.set(m.protocol as number, (guard = guardOf(rules)));
+  return guard;
+}
+
+/** The guard of rules that each name a protocol with ports (numbers only). */
+function guardOf(rules: readonly CompiledRule[]): Guard {
   const out = new Map<number, PortRange[]>();
   for (const r of rules) {
     const m = r.match;
@@ -141,16 +163,33 @@ export function dispatchTier(input: TierDispatchInput): ChainSpec[] | undefined 
   return out;
 }
 
+/**
+ * The `return if accepted` rule after each policy's jump, by tier and policy key: its text names
+ * no chain, so both directions of a policy share it (a cold start's policy lists: a quarter of
+ * their rules, made and fingerprinted once instead of twice). Checked against the body the mark
+ * bits give now; shared, only read; bounded (cleared when full).
+ */
+const ALLOWED_RULES = new ClearingMemo2<string, string, RenderedRule>(32_768);
+
+function allowedRule(tier: string, key: string, body: string): RenderedRule {
+  let r = ALLOWED_RULES.get(tier, key);
+  if (r === undefined || r.body !== body) ALLOWED_RULES.set(tier, key, (r = rule(body, `tier ${tier} ${key} allowed`)));
+  return r;
+}
+
 /** Jumps to each policy while pass is clear, returning as soon as one accepts. */
 export function sequenceRules(policies: readonly TierPolicy[], input: Pick<TierDispatchInput, 'tier' | 'marks'>): RenderedRule[] {
   const { accept, pass } = input.marks;
+  const tier = input.tier;
   const out: RenderedRule[] = [];
   const passClear = `meta mark & ${hex(pass)} == 0x00000000 jump `;
   const allowed = `meta mark & ${hex(accept)} == ${hex(accept)} return`;
-  policies.forEach(({ key, chain }, i) => {
-    out.push(rule(i === 0 ? `jump ${chain}` : passClear + chain, `tier ${input.tier} ${key}`));
-    out.push(rule(allowed, `tier ${input.tier} ${key} allowed`));
-  });
+  // Indexed: no closure and destructuring per policy in code not yet optimized.
+  for (let i = 0; i < policies.length; i++) {
+    const { key, chain } = policies[i] as TierPolicy;
+    out.push(rule(i === 0 ? `jump ${chain}` : passClear + chain, `tier ${tier} ${key}`));
+    out.push(allowedRule(tier, key, allowed));
+  }
   return out;
 }
 
