@@ -163,18 +163,30 @@ export function dispatchTier(input: TierDispatchInput): ChainSpec[] | undefined 
   return out;
 }
 
-/**
- * The `return if accepted` rule after each policy's jump, by tier and policy key: its text names
- * no chain, so both directions of a policy share it (a cold start's policy lists: a quarter of
- * their rules, made and fingerprinted once instead of twice). Checked against the body the mark
- * bits give now; shared, only read; bounded (cleared when full).
- */
-const ALLOWED_RULES = new ClearingMemo2<string, string, RenderedRule>(32_768);
+/** What the rules of one policy in a tier's sequence share, whichever the direction. */
+interface SequenceEntry {
+  /** The jump's description, `tier <tier> <key>`. */
+  desc: string;
+  /** The `return if accepted` rule after the jump (its text names no chain). */
+  allowed: RenderedRule;
+}
 
-function allowedRule(tier: string, key: string, body: string): RenderedRule {
-  let r = ALLOWED_RULES.get(tier, key);
-  if (r === undefined || r.body !== body) ALLOWED_RULES.set(tier, key, (r = rule(body, `tier ${tier} ${key} allowed`)));
-  return r;
+/**
+ * The parts of a policy's jump and return rules that both directions share, by tier and policy
+ * key: a cold start's policy lists hold every policy in both directions, so its return rule (a
+ * quarter of the lists' 20,000 rules) is made and fingerprinted once instead of twice, and its
+ * jump's description made once. Checked against the return rule's body under the mark bits of
+ * the call; shared, only read; bounded (cleared when full).
+ */
+const SEQUENCE_ENTRIES = new ClearingMemo2<string, string, SequenceEntry>(32_768);
+
+function sequenceEntry(tier: string, key: string, allowed: string): SequenceEntry {
+  let e = SEQUENCE_ENTRIES.get(tier, key);
+  if (e === undefined || e.allowed.body !== allowed) {
+    const desc = `tier ${tier} ${key}`;
+    SEQUENCE_ENTRIES.set(tier, key, (e = { desc, allowed: rule(allowed, `${desc} allowed`) }));
+  }
+  return e;
 }
 
 /** Jumps to each policy while pass is clear, returning as soon as one accepts. */
@@ -187,8 +199,9 @@ export function sequenceRules(policies: readonly TierPolicy[], input: Pick<TierD
   // Indexed: no closure and destructuring per policy in code not yet optimized.
   for (let i = 0; i < policies.length; i++) {
     const { key, chain } = policies[i] as TierPolicy;
-    out.push(rule(i === 0 ? `jump ${chain}` : passClear + chain, `tier ${tier} ${key}`));
-    out.push(allowedRule(tier, key, allowed));
+    const e = sequenceEntry(tier, key, allowed);
+    out.push(rule(i === 0 ? `jump ${chain}` : passClear + chain, e.desc));
+    out.push(e.allowed);
   }
   return out;
 }

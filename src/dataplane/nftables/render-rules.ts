@@ -18,7 +18,7 @@
  * a chain of `!=` conditions. Only lists longer than {@link MAX_INLINE} use an anonymous set.
  */
 import type { CompiledRule, EndpointMatch, IcmpMatch, MatchCriteria, PortRange } from '../../calc/mod.ts';
-import { ClearingMemo } from '../../memo/mod.ts';
+import { ClearingMemo, ClearingMemo2 } from '../../memo/mod.ts';
 import { type DisjointNets, disjointNets, type Family } from '../../net/mod.ts';
 import type { SetKind } from './names.ts';
 import { hex, type MarkBits } from './settings.ts';
@@ -377,6 +377,19 @@ export function actionText(r: CompiledRule, flavor: PolicyFlavor, ctx: RuleRende
 }
 
 /**
+ * Rule bodies without OR-dimension by verdict and conditions: policies repeat the same few (a cold
+ * start's 5,000 egress rules are one text), and one string for each is made once, kept once and
+ * looked up by the stream with its hash known. Bounded: cleared when full.
+ */
+const WHOLE_BODIES = new ClearingMemo2<string, string, string>(8_192);
+
+function wholeBody(head: string, action: string): string {
+  let body = WHOLE_BODIES.get(action, head);
+  if (body === undefined) WHOLE_BODIES.set(action, head, (body = `${head} ${action}`));
+  return body;
+}
+
+/**
  * nft 1.0.6 merges payload comparisons of adjacent fields anywhere in a rule into one load, `!=`
  * ones too: `th sport != 1 … th dport != 2` becomes `(sport, dport) != (1, 2)`, "not both" where
  * the rule means "neither". When both sides negate single ports, the source's are written as
@@ -437,7 +450,7 @@ export function renderRuleInto(out: RenderedRule[], r: CompiledRule, flavor: Pol
     const head = conds.join(' ');
     const dims = src.alternatives.length === 0 ? dst.alternatives : dst.alternatives.length === 0 ? src.alternatives : [...src.alternatives, ...dst.alternatives];
     if (dims.length === 0) {
-      out.push(rule(head === '' ? action : `${head} ${action}`, d));
+      out.push(rule(head === '' ? action : wholeBody(head, action), d));
       continue;
     }
     if (dims.length === 1) {
