@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { CompiledRule, PortRange } from '../../src/calc/model.ts';
-import { dispatchTier, guardKey, policyGuard, type Guard } from '../../src/dataplane/nftables/render-dispatch.ts';
-import { DEFAULT_MARKS } from '../../src/dataplane/nftables/settings.ts';
-import type { ChainSpec } from '../../src/dataplane/nftables/state.ts';
+import { dispatchTier, guardKey, policyGuard, sequenceRules, type Guard } from '../../src/dataplane/nftables/render-dispatch.ts';
+import { DEFAULT_MARKS, hex } from '../../src/dataplane/nftables/settings.ts';
+import { rule, type ChainSpec } from '../../src/dataplane/nftables/state.ts';
 
 function r(protocol: number | undefined, ports?: PortRange[], named = false): CompiledRule {
   const dst = { ...(ports ? { ports } : {}), ...(named ? { namedPortIpSets: ['n:x'] } : {}) };
@@ -51,6 +51,47 @@ describe('dataplane - dispatch by protocol and port', () => {
     assert.equal(policyGuard([r(6, [{ first: 80, last: 80 }]), r(undefined)]), 'any');
     assert.equal(policyGuard([r(1)]), 'any', 'ICMP is not dispatched');
     assert.equal(policyGuard([r(6, [{ first: 80, last: 80 }], true)]), 'any', 'named ports are not dispatched');
+  });
+
+  it('shares the guard of equal one-rule policies (the compiler shares their frozen port lists), equal to one made apart', () => {
+    const ports = Object.freeze([{ first: 53, last: 53 }]);
+    const a = policyGuard([r(17, ports as PortRange[])]);
+    assert.equal(policyGuard([r(17, ports as PortRange[])]), a, 'the same list and protocol: one guard');
+    assert.equal(guardKey(a), '17:53-53');
+    assert.notEqual(policyGuard([r(6, ports as PortRange[])]), a, 'another protocol: another guard');
+    assert.equal(guardKey(policyGuard([r(6, ports as PortRange[])])), '6:53-53');
+    assert.equal(policyGuard([r(6)]), policyGuard([r(6, [])]), 'no ports: all of them, shared');
+    assert.equal(guardKey(policyGuard([r(6)])), '6:0-65535');
+    // A list that may still change is not a key: its guard is made apart (and follows the list).
+    const open = [{ first: 80, last: 80 }];
+    const first = policyGuard([r(6, open)]);
+    open.push({ first: 90, last: 95 });
+    assert.notEqual(policyGuard([r(6, open)]), first);
+    assert.equal(guardKey(policyGuard([r(6, open)])), '6:80-80,90-95');
+    // Two rules: made apart, as before.
+    assert.equal(guardKey(policyGuard([r(6, ports as PortRange[]), r(6, ports as PortRange[])])), '6:53-53,53-53');
+  });
+
+  it('makes the jump sequence of a tier as a fresh render would, sharing a policy\'s return rule between directions', () => {
+    const expected = (policies: { key: string; chain: string }[], tier: string, m: { accept: number; pass: number }) =>
+      policies.flatMap(({ key, chain }, i) => [
+        rule(i === 0 ? `jump ${chain}` : `meta mark & ${hex(m.pass)} == 0x00000000 jump ${chain}`, `tier ${tier} ${key}`),
+        rule(`meta mark & ${hex(m.accept)} == ${hex(m.accept)} return`, `tier ${tier} ${key} allowed`),
+      ]);
+    const keys = ['ns/a', 'ns/b', 'ns/c'];
+    const ingress = keys.map((key) => ({ key, chain: `pi-${key}` }));
+    const egress = [...keys].reverse().map((key) => ({ key, chain: `po-${key}` }));
+    const first = sequenceRules(ingress, { tier: 'default', marks });
+    assert.deepEqual(first, expected(ingress, 'default', marks));
+    const other = sequenceRules(egress, { tier: 'default', marks });
+    assert.deepEqual(other, expected(egress, 'default', marks));
+    assert.equal(other[1], first[5], 'ns/c allowed: one rule for both directions');
+    // Seen before, then under other mark bits and in another tier: as fresh.
+    assert.deepEqual(sequenceRules(ingress, { tier: 'default', marks }), expected(ingress, 'default', marks));
+    const moved = { accept: 0x100, pass: 0x200 };
+    assert.deepEqual(sequenceRules(ingress, { tier: 'default', marks: moved }), expected(ingress, 'default', moved));
+    assert.deepEqual(sequenceRules(ingress, { tier: 'default', marks }), expected(ingress, 'default', marks));
+    assert.deepEqual(sequenceRules(ingress, { tier: 'security', marks }), expected(ingress, 'security', marks));
   });
 
   it('cuts the port space into classes, each with its policies in order', () => {

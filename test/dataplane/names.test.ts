@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { interfaceChain, ipSetName, policyChain, setType, shortHash } from '../../src/dataplane/nftables/names.ts';
 
 describe('dataplane names - nftables identifiers', () => {
@@ -23,5 +25,18 @@ describe('dataplane names - nftables identifiers', () => {
     assert.match(policyChain('ingress', long), /^pi_[0-9a-f]{16}$/);
     assert.ok(policyChain('ingress', `np/x/${'p'.repeat(190)}`).length <= 255);
     assert.match(policyChain('ingress', 'gnp/with space'), /^pi_/);
+  });
+
+  it('property: a short hash is the first 16 hex digits of the SHA-256 of the text\'s UTF-8, as one flat string', () => {
+    const expected = (t: string): string => createHash('sha256').update(t, 'utf8').digest('hex').slice(0, 16);
+    for (const t of ['', 'a', 'jump pi-np/ns-0/policy-0\ntier default np/ns-0/policy-0', 'ü€😀', '\u0000\u00ff']) assert.equal(shortHash(t), expected(t));
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (t) => {
+        const h = shortHash(t);
+        assert.equal(h, expected(t));
+        assert.match(h, /^[0-9a-f]{16}$/);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

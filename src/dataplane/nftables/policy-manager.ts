@@ -92,13 +92,13 @@ export class PolicyManager implements Manager {
     const next = policy ? { ingress: policyGuard(policy.ingress), egress: policyGuard(policy.egress) } : undefined;
     if (next) guards.set(key, next);
     else guards.delete(key);
-    const same = (dir: 'ingress' | 'egress'): boolean => sameGuard(old?.[dir] ?? 'any', next?.[dir] ?? 'any');
-    if (!same('ingress') || !same('egress')) this.#guardsChanged.add(key);
+    if (!sameGuard(old?.ingress ?? 'any', next?.ingress ?? 'any') || !sameGuard(old?.egress ?? 'any', next?.egress ?? 'any')) this.#guardsChanged.add(key);
   }
 }
 
-/** Whether two guards hold for the same packets; a new policy's guard is compared without its text. */
+/** Whether two guards hold for the same packets; a new policy's guard is compared without its text, a shared one by identity. */
 function sameGuard(a: Guard, b: Guard): boolean {
-  if (a === 'any' || b === 'any') return a === b;
+  if (a === b) return true;
+  if (a === 'any' || b === 'any') return false;
   return guardKey(a) === guardKey(b);
 }

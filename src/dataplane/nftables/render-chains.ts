@@ -81,11 +81,13 @@ export function tierRules(
     const keys = tier[dir];
     if (keys.length === 0) return;
     out.push(fixedRule(clearMarks(pass), `tier ${tier.name}`));
-    const guard = dispatch ? ctx.policyGuard : undefined;
+    const guarded = dispatch !== undefined && ctx.policyGuard !== undefined;
     // Each policy's entry made once, with its guard when the tier may dispatch (no copy per policy).
-    const policies = keys.map((key) => (guard ? { key, chain: ctx.policyChain(dir, key), guard: guard(dir, key) } : { key, chain: ctx.policyChain(dir, key) }));
+    const policies = keys.map((key) =>
+      guarded ? { key, chain: ctx.policyChain(dir, key), guard: ctx.policyGuard!(dir, key) } : { key, chain: ctx.policyChain(dir, key) },
+    );
     const chains =
-      dispatch && guard
+      dispatch && guarded
         ? dispatchTier({ policies: policies as (TierPolicy & { guard: Guard })[], base: `${dispatch.base}.${t}`, tier: tier.name, marks: ctx.marks })
         : undefined;
     if (chains) {

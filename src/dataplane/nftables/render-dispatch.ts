@@ -25,6 +25,7 @@
  * plain list of jumps.
  */
 import type { CompiledRule, PortRange } from '../../calc/mod.ts';
+import { ClearingMemo2 } from '../../memo/mod.ts';
 import { hex } from './settings.ts';
 import { rule, type ChainSpec, type RenderedRule } from './state.ts';
 
@@ -42,7 +43,15 @@ const MAX_BLOWUP = 4;
 
 const ALL_PORTS: PortRange = { first: 0, last: 65535 };
 
-/** The guard of a policy's rules in one direction. */
+/**
+ * The guards of one-rule policies, by the rule's destination ports (the rule compiler shares equal
+ * port lists: a cold start's 5,000 policies name a few) and protocol; a rule without ports by
+ * {@link ALL_PORTS_KEY}. Guards are only read, so policies share them (fewer objects kept).
+ */
+const ONE_RULE_GUARDS = new WeakMap<readonly PortRange[], Map<number, Guard>>();
+const ALL_PORTS_KEY: readonly PortRange[] = Object.freeze([]);
+
+/** The guard of a policy's rules in one direction (shared between equal one-rule policies: only read). */
 export function policyGuard(rules: readonly CompiledRule[]): Guard {
   // The map made only once no rule says `any` (indexed: no iterator per call in cold code).
   for (let i = 0; i < rules.length; i++) {
@@ -50,6 +59,19 @@ export function policyGuard(rules: readonly CompiledRule[]): Guard {
     const p = m.protocol;
     if (p === undefined || !PORT_PROTOCOLS.has(p) || (m.dst.namedPortIpSets?.length ?? 0) > 0) return 'any';
   }
+  const m = rules.length === 1 ? (rules[0] as CompiledRule).match : undefined;
+  // Only a frozen list is a key (the compiler's are): one changed later would leave a stale guard.
+  const ports = m === undefined ? undefined : m.dst.ports && m.dst.ports.length > 0 ? m.dst.ports : ALL_PORTS_KEY;
+  if (m === undefined || ports === undefined || !Object.isFrozen(ports)) return guardOf(rules);
+  let byProtocol = ONE_RULE_GUARDS.get(ports);
+  if (byProtocol === undefined) ONE_RULE_GUARDS.set(ports, (byProtocol = new Map()));
+  let guard = byProtocol.get(m.protocol as number);
+  if (guard === undefined) byProtocol.set(m.protocol as number, (guard = guardOf(rules)));
+  return guard;
+}
+
+/** The guard of rules that each name a protocol with ports (numbers only). */
+function guardOf(rules: readonly CompiledRule[]): Guard {
   const out = new Map<number, PortRange[]>();
   for (const r of rules) {
     const m = r.match;
@@ -141,16 +163,46 @@ export function dispatchTier(input: TierDispatchInput): ChainSpec[] | undefined 
   return out;
 }
 
+/** What the rules of one policy in a tier's sequence share, whichever the direction. */
+interface SequenceEntry {
+  /** The jump's description, `tier <tier> <key>`. */
+  desc: string;
+  /** The `return if accepted` rule after the jump (its text names no chain). */
+  allowed: RenderedRule;
+}
+
+/**
+ * The parts of a policy's jump and return rules that both directions share, by tier and policy
+ * key: a cold start's policy lists hold every policy in both directions, so its return rule (a
+ * quarter of the lists' 20,000 rules) is made and fingerprinted once instead of twice, and its
+ * jump's description made once. Checked against the return rule's body under the mark bits of
+ * the call; shared, only read; bounded (cleared when full).
+ */
+const SEQUENCE_ENTRIES = new ClearingMemo2<string, string, SequenceEntry>(32_768);
+
+function sequenceEntry(tier: string, key: string, allowed: string): SequenceEntry {
+  let e = SEQUENCE_ENTRIES.get(tier, key);
+  if (e === undefined || e.allowed.body !== allowed) {
+    const desc = `tier ${tier} ${key}`;
+    SEQUENCE_ENTRIES.set(tier, key, (e = { desc, allowed: rule(allowed, `${desc} allowed`) }));
+  }
+  return e;
+}
+
 /** Jumps to each policy while pass is clear, returning as soon as one accepts. */
 export function sequenceRules(policies: readonly TierPolicy[], input: Pick<TierDispatchInput, 'tier' | 'marks'>): RenderedRule[] {
   const { accept, pass } = input.marks;
+  const tier = input.tier;
   const out: RenderedRule[] = [];
   const passClear = `meta mark & ${hex(pass)} == 0x00000000 jump `;
   const allowed = `meta mark & ${hex(accept)} == ${hex(accept)} return`;
-  policies.forEach(({ key, chain }, i) => {
-    out.push(rule(i === 0 ? `jump ${chain}` : passClear + chain, `tier ${input.tier} ${key}`));
-    out.push(rule(allowed, `tier ${input.tier} ${key} allowed`));
-  });
+  // Indexed: no closure and destructuring per policy in code not yet optimized.
+  for (let i = 0; i < policies.length; i++) {
+    const { key, chain } = policies[i] as TierPolicy;
+    const e = sequenceEntry(tier, key, allowed);
+    out.push(rule(i === 0 ? `jump ${chain}` : passClear + chain, e.desc));
+    out.push(e.allowed);
+  }
   return out;
 }
 

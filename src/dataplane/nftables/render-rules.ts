@@ -18,7 +18,7 @@
  * a chain of `!=` conditions. Only lists longer than {@link MAX_INLINE} use an anonymous set.
  */
 import type { CompiledRule, EndpointMatch, IcmpMatch, MatchCriteria, PortRange } from '../../calc/mod.ts';
-import { ClearingMemo } from '../../memo/mod.ts';
+import { ClearingMemo, ClearingMemo2 } from '../../memo/mod.ts';
 import { type DisjointNets, disjointNets, type Family } from '../../net/mod.ts';
 import type { SetKind } from './names.ts';
 import { hex, type MarkBits } from './settings.ts';
@@ -377,6 +377,19 @@ export function actionText(r: CompiledRule, flavor: PolicyFlavor, ctx: RuleRende
 }
 
 /**
+ * Rule bodies without OR-dimension by verdict and conditions: policies repeat the same few (a cold
+ * start's 5,000 egress rules are one text), and one string for each is made once, kept once and
+ * looked up by the stream with its hash known. Bounded: cleared when full.
+ */
+const WHOLE_BODIES = new ClearingMemo2<string, string, string>(8_192);
+
+function wholeBody(head: string, action: string): string {
+  let body = WHOLE_BODIES.get(action, head);
+  if (body === undefined) WHOLE_BODIES.set(action, head, (body = `${head} ${action}`));
+  return body;
+}
+
+/**
  * nft 1.0.6 merges payload comparisons of adjacent fields anywhere in a rule into one load, `!=`
  * ones too: `th sport != 1 … th dport != 2` becomes `(sport, dport) != (1, 2)`, "not both" where
  * the rule means "neither". When both sides negate single ports, the source's are written as
@@ -403,6 +416,11 @@ export function renderRule(r: CompiledRule, flavor: PolicyFlavor, ctx: RuleRende
   return out;
 }
 
+/** The description of a compiled rule's nftables rules: its policy, direction and index. */
+function ruleDesc(r: CompiledRule): string {
+  return `${r.origin.policy} ${r.origin.direction} ${r.origin.index}${r.httpNotEnforced ? ' http-not-enforced' : ''}`;
+}
+
 /**
  * {@link renderRule}, appending to `out` (a policy's chain collects its rules in one array). At a
  * cold start this runs for 10,000 rules in code not yet optimized: conditions are collected
@@ -411,7 +429,8 @@ export function renderRule(r: CompiledRule, flavor: PolicyFlavor, ctx: RuleRende
  */
 export function renderRuleInto(out: RenderedRule[], r: CompiledRule, flavor: PolicyFlavor, ctx: RuleRenderContext, desc?: string): void {
   const m = r.match;
-  const d = desc ?? `${r.origin.policy} ${r.origin.direction} ${r.origin.index}${r.httpNotEnforced ? ' http-not-enforced' : ''}`;
+  // Made when the first rule goes out: a rule whose sets have no members renders to nothing.
+  let d = desc;
   const families = ruleFamilies(m, ctx.families);
   for (let f = 0; f < families.length; f++) {
     const fam = families[f] as Family | null;
@@ -426,8 +445,8 @@ export function renderRuleInto(out: RenderedRule[], r: CompiledRule, flavor: Pol
     if (m.notProtocol !== undefined) conds.push(`meta l4proto != ${m.notProtocol}`);
     if (m.icmp !== undefined || m.notIcmp !== undefined) conds.push(...icmpConds(m, fam));
     // Indexed loops: for...of makes an iterator object per loop in code not yet optimized.
-    for (let i = 0; i < src.prelude.length; i++) out.push(rule(src.prelude[i] as string, `${d} or-ports`));
-    for (let i = 0; i < dst.prelude.length; i++) out.push(rule(dst.prelude[i] as string, `${d} or-ports`));
+    for (let i = 0; i < src.prelude.length; i++) out.push(rule(src.prelude[i] as string, `${(d ??= ruleDesc(r))} or-ports`));
+    for (let i = 0; i < dst.prelude.length; i++) out.push(rule(dst.prelude[i] as string, `${(d ??= ruleDesc(r))} or-ports`));
     const action = actionText(r, flavor, ctx);
     // The fixed conditions, joined once for all combinations (no condition is empty, so joining
     // in parts gives the same text).
@@ -437,13 +456,14 @@ export function renderRuleInto(out: RenderedRule[], r: CompiledRule, flavor: Pol
     const head = conds.join(' ');
     const dims = src.alternatives.length === 0 ? dst.alternatives : dst.alternatives.length === 0 ? src.alternatives : [...src.alternatives, ...dst.alternatives];
     if (dims.length === 0) {
-      out.push(rule(head === '' ? action : `${head} ${action}`, d));
+      out.push(rule(head === '' ? action : wholeBody(head, action), (d ??= ruleDesc(r))));
       continue;
     }
     if (dims.length === 1) {
       // One OR-dimension (a list of ports, of nets): one rule per alternative, or one with a set.
       const alts = dims[0] as readonly string[];
       if (alts.length <= MAX_INLINE) {
+        d ??= ruleDesc(r);
         for (let i = 0; i < alts.length; i++) out.push(rule(head === '' ? `${alts[i]} ${action}` : `${head} ${alts[i]} ${action}`, d));
         continue;
       }
@@ -451,7 +471,7 @@ export function renderRuleInto(out: RenderedRule[], r: CompiledRule, flavor: Pol
     for (const combo of expandAlternatives(dims)) {
       // Alternatives go where the single condition would be: after the fixed conditions of their side.
       const tail = combo.length === 0 ? action : `${combo.join(' ')} ${action}`;
-      out.push(rule(head === '' ? tail : `${head} ${tail}`, d));
+      out.push(rule(head === '' ? tail : `${head} ${tail}`, (d ??= ruleDesc(r))));
     }
   }
 }

@@ -13,17 +13,14 @@
  */
 import type { DataplaneSettings } from '../../calc/mod.ts';
 import type { Family } from '../../net/mod.ts';
-import { ipSetName, policyChain, type SetKind } from './names.ts';
+import type { SetKind } from './names.ts';
+import { emptyRefs, RecordingContext, type Refs } from './recording-context.ts';
 import { ALL_DISPATCH_MAPS, type ChainRenderContext } from './render-chains.ts';
 import type { Guard } from './render-dispatch.ts';
 import { DEFAULT_SETTINGS, type MarkBits } from './settings.ts';
 import { type ChainSpec, DesiredState } from './state.ts';
 
-/** What one owner's chains refer to: policy chains, and IP sets by id. */
-export interface Refs {
-  chains: Set<string>;
-  ipSetIds: Set<string>;
-}
+export type { Refs } from './recording-context.ts';
 
 /** Kind, and per family with members whether it needs an interval set, of one IP set. */
 export interface IpSetShape {
@@ -73,30 +70,12 @@ export class NftTable {
 
   /** A fresh, empty reference record. */
   emptyRefs(): Refs {
-    return { chains: new Set(), ipSetIds: new Set() };
+    return emptyRefs();
   }
 
   /** A render context that records the references of one owner in `refs`. */
   context(refs: Refs): ChainRenderContext {
-    return {
-      marks: this.marks,
-      families: this.families(),
-      logPrefix: this.settings.logPrefix,
-      warn: (m) => this.warn(m),
-      setName: (kind, family, id) => {
-        refs.ipSetIds.add(id);
-        const shape = this.ipSetShapes.get(id);
-        const interval = shape?.families.get(family);
-        if (!shape || shape.kind !== kind || interval === undefined) return undefined;
-        return ipSetName(kind, family, id, interval);
-      },
-      policyChain: (direction, key) => {
-        const name = policyChain(direction, key);
-        refs.chains.add(name);
-        return name;
-      },
-      policyGuard: (direction, key) => this.policyGuards.get(key)?.[direction] ?? 'any',
-    };
+    return new RecordingContext(this, this.families(), this.settings.logPrefix, refs);
   }
 
   /** Defines a chain a manager owns. */
