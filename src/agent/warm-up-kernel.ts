@@ -34,8 +34,8 @@ const STREAM_POLL_MS = 1;
 /** A host without Margay's table, for the warm-up's real dataplane (see the module comment). */
 export class WarmUpKernel {
   readonly counts: WarmUpKernelCounts = { aheadBatches: 0, aheadChains: 0, aheadSets: 0, aheadBytes: 0, batches: 0, batchBytes: 0, batchChains: 0, nftTransactions: 0, ipCommands: 0 };
-  /** Stops a stream still being read (the warm-up failed before it ended). */
-  #stopStream: (() => void) | undefined;
+  /** Stop the streams still being read (the warm-up failed before they ended). */
+  readonly #stopStreams = new Set<() => void>();
 
   /** Runs nft and ip as against that host. */
   readonly runner: CommandRunner = async (cmd, args) => {
@@ -60,9 +60,9 @@ export class WarmUpKernel {
     streamBatches: (path) => this.#readStream(path),
   };
 
-  /** Ends a stream that is still being read, as failed (the helper would have been stopped). */
+  /** Ends the streams still being read, as failed (the helper would have been stopped). */
   close(): void {
-    this.#stopStream?.();
+    for (const stop of [...this.#stopStreams]) stop();
   }
 
   /** Reads `path` as the driver appends to it, until the end message. */
@@ -73,14 +73,15 @@ export class WarmUpKernel {
     const chunk = Buffer.allocUnsafe(256 * 1024);
     return new Promise<void>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
+      const stop = (): void => finish(new Error('the warm-up stopped before the load-ahead stream ended'));
       const finish = (error?: Error): void => {
         clearTimeout(timer);
-        this.#stopStream = undefined;
+        this.#stopStreams.delete(stop);
         closeSync(fd);
         if (error) reject(error);
         else resolve();
       };
-      this.#stopStream = () => finish(new Error('the warm-up stopped before the load-ahead stream ended'));
+      this.#stopStreams.add(stop);
       const poll = (): void => {
         try {
           for (let n = readSync(fd, chunk, 0, chunk.length, position); n > 0; n = readSync(fd, chunk, 0, chunk.length, position)) {

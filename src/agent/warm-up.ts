@@ -67,7 +67,8 @@ function warmUpDataplane(kernel: WarmUpKernel): Dataplane {
  * its functions (see the module comment); resolves to what it ran through. Rejects when a step
  * failed or rendered nothing.
  */
-export async function warmUp(): Promise<WarmUpReport> {
+export async function warmUp(options: { deadlineMs?: number } = {}): Promise<WarmUpReport> {
+  const deadlineMs = options.deadlineMs ?? DEADLINE_MS;
   const kernel = new WarmUpKernel();
   const report: WarmUpReport = { resources: 0, localEndpoints: 0, updates: 0, aheadCommands: 0, ...kernel.counts };
   const ds = new MemoryDatastore();
@@ -111,15 +112,17 @@ export async function warmUp(): Promise<WarmUpReport> {
   try {
     await agent.start();
     const late = new Promise<never>((_, reject) => {
-      deadline = setTimeout(() => reject(new Error(`the agent did not apply its first flush within ${DEADLINE_MS / 1000} s`)), DEADLINE_MS);
+      deadline = setTimeout(() => reject(new Error(`the agent did not apply its first flush within ${deadlineMs / 1000} s`)), deadlineMs);
     });
     await Promise.race([firstApplied, late, agent.done.then(() => Promise.reject(new Error('the agent stopped before its first apply')))]);
     await agent.whenIdle();
     report.localEndpoints = agent.graph.stats().localEndpoints;
   } finally {
     clearTimeout(deadline);
-    await agent.stop();
+    // The stand-in kernel first: a load-ahead stream that never ended holds the apply, and the
+    // agent's stop waits for that apply.
     kernel.close();
+    await agent.stop();
     dp.close();
     await ds.close();
   }

@@ -34,14 +34,15 @@ export function readNetlinkMessages(data: Buffer): { messages: NetlinkMessageRea
   while (at + 16 <= data.length) {
     const len = data.readUInt32LE(at);
     if (len < 16) throw new Error(`netlink message at byte ${at} claims ${len} bytes (a header alone is 16)`);
-    if (at + len > data.length) break;
+    // Cut off, its padding included: left for the next read.
+    if (at + align4(len) > data.length) break;
     const type = data.readUInt16LE(at + 4);
     const msg: NetlinkMessageRead = { type, flags: data.readUInt16LE(at + 6), bytes: align4(len), strings: new Map() };
     if (type > 0xff) readStrings(data, at + HEADERS, at + len, msg.strings);
     messages.push(msg);
     at += msg.bytes;
   }
-  return { messages, bytes: Math.min(at, data.length) };
+  return { messages, bytes: at };
 }
 
 /** The nf_tables message type of a message read back (its low byte), or undefined for netlink's own types. */
