@@ -54,16 +54,17 @@ export class ClearingMemo<K, V> {
 
 /**
  * A memo by two keys (say a namespace and a selector), without a combined key text made per
- * lookup; bounded by the entries held in all.
+ * lookup; bounded by the weight it holds in all (entries, when every value weighs 1).
  */
 export class ClearingMemo2<A, B, V> {
   readonly #outer = new Map<A, Map<B, V>>();
-  readonly #maxEntries: number;
+  readonly #maxWeight: number;
+  #weight = 0;
   #entries = 0;
 
-  /** `maxEntries`: the most entries it holds in all. */
-  constructor(maxEntries: number) {
-    this.#maxEntries = maxEntries;
+  /** `maxWeight`: the most it holds in all (entries, when every value weighs 1). */
+  constructor(maxWeight: number) {
+    this.#maxWeight = maxWeight;
   }
 
   /** The value remembered for (`a`, `b`), or undefined. */
@@ -71,20 +72,32 @@ export class ClearingMemo2<A, B, V> {
     return this.#outer.get(a)?.get(b);
   }
 
-  /** Remembers `value` for (`a`, `b`), clearing everything first when full. */
-  set(a: A, b: B, value: V): void {
-    if (this.#entries >= this.#maxEntries) {
+  /**
+   * Remembers `value` for (`a`, `b`), clearing everything first when it would not fit; a value
+   * heavier than the whole memo is not remembered. A replaced value's weight is counted until the
+   * next clear.
+   */
+  set(a: A, b: B, value: V, weight = 1): void {
+    if (weight > this.#maxWeight) return;
+    if (this.#weight + weight > this.#maxWeight) {
       this.#outer.clear();
+      this.#weight = 0;
       this.#entries = 0;
     }
     let inner = this.#outer.get(a);
     if (inner === undefined) this.#outer.set(a, (inner = new Map()));
     if (!inner.has(b)) this.#entries++;
     inner.set(b, value);
+    this.#weight += weight;
   }
 
   /** Entries held. */
   get size(): number {
     return this.#entries;
+  }
+
+  /** Weight held. */
+  get weight(): number {
+    return this.#weight;
   }
 }

@@ -33,8 +33,21 @@ describe('a memo by two keys', () => {
     memo.set('app == "x"', 'ns', 2);
     memo.set('ns', 'app == "x"', 3);
     assert.deepEqual([memo.get('ns', 'app == "x"'), memo.get('app == "x"', 'ns'), memo.get('nsapp == "x"', ''), memo.size], [3, 2, undefined, 2]);
+    // Three sets weigh 3 (the replaced value counts until the next clear): full.
     memo.set('ns', 'b', 4);
+    assert.deepEqual([memo.get('ns', 'b'), memo.get('ns', 'app == "x"'), memo.size], [4, undefined, 1], 'cleared before it');
     memo.set('ns', 'c', 5);
-    assert.deepEqual([memo.get('ns', 'c'), memo.get('ns', 'b'), memo.size], [5, undefined, 1]);
+    assert.deepEqual([memo.get('ns', 'c'), memo.get('ns', 'b'), memo.size, memo.weight], [5, 4, 2, 2]);
+  });
+
+  it('is bounded by the weight of what it holds: heavy values clear it sooner, one heavier than all is not kept', () => {
+    const memo = new ClearingMemo2<string, string, string>(100);
+    memo.set('drop', 'a', 'x', 60);
+    memo.set('drop', 'b', 'y', 30);
+    assert.deepEqual([memo.size, memo.weight], [2, 90]);
+    memo.set('accept', 'c', 'z', 50);
+    assert.deepEqual([memo.get('drop', 'a'), memo.get('drop', 'b'), memo.get('accept', 'c'), memo.weight], [undefined, undefined, 'z', 50]);
+    memo.set('accept', 'd', 'w', 101);
+    assert.deepEqual([memo.get('accept', 'd'), memo.get('accept', 'c'), memo.size], [undefined, 'z', 1]);
   });
 });

@@ -176,9 +176,11 @@ interface SequenceEntry {
  * key: a cold start's policy lists hold every policy in both directions, so its return rule (a
  * quarter of the lists' 20,000 rules) is made and fingerprinted once instead of twice, and its
  * jump's description made once. Checked against the return rule's body under the mark bits of
- * the call; shared, only read; bounded (cleared when full).
+ * the call; shared, only read; bounded (cleared when full). Entries of deleted policies stay
+ * until then (~0.5 KiB each): the bound covers a cold start's 5,000 policies and holds ~4 MiB at
+ * most.
  */
-const SEQUENCE_ENTRIES = new ClearingMemo2<string, string, SequenceEntry>(32_768);
+const SEQUENCE_ENTRIES = new ClearingMemo2<string, string, SequenceEntry>(8_192);
 
 function sequenceEntry(tier: string, key: string, allowed: string): SequenceEntry {
   let e = SEQUENCE_ENTRIES.get(tier, key);

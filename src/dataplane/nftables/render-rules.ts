@@ -376,16 +376,20 @@ export function actionText(r: CompiledRule, flavor: PolicyFlavor, ctx: RuleRende
   }
 }
 
+/** Characters of rule text {@link WHOLE_BODIES} holds at most (~1 MiB of memo). */
+const WHOLE_BODIES_WEIGHT = 512 * 1024;
+
 /**
  * Rule bodies without OR-dimension by verdict and conditions: policies repeat the same few (a cold
  * start's 5,000 egress rules are one text), and one string for each is made once, kept once and
- * looked up by the stream with its hash known. Bounded: cleared when full.
+ * looked up by the stream with its hash known. Bounded by the text it holds (a long `!=` list
+ * of nets weighs its length; each entry also ~64 for the maps' own cost): cleared when full.
  */
-const WHOLE_BODIES = new ClearingMemo2<string, string, string>(8_192);
+const WHOLE_BODIES = new ClearingMemo2<string, string, string>(WHOLE_BODIES_WEIGHT);
 
 function wholeBody(head: string, action: string): string {
   let body = WHOLE_BODIES.get(action, head);
-  if (body === undefined) WHOLE_BODIES.set(action, head, (body = `${head} ${action}`));
+  if (body === undefined) WHOLE_BODIES.set(action, head, (body = `${head} ${action}`), body.length + 64);
   return body;
 }
 
