@@ -1,9 +1,12 @@
 /**
  * Dataplane cost of policy: TCP throughput and new-connection rate between two workloads on one
  * host, with 1,000 GlobalNetworkPolicies (10,000 rules, none matching the traffic, then an
- * allow-all) selecting both of them, against the same pair with no policy, in the same run.
- * A real agent programs a host namespace from a real etcd. Prints figures and ratios; asserts
- * nothing. Run: npx tsx bench/agent-dataplane.ts  (root; iperf3 for throughput)
+ * allow-all) selecting both of them, against a pair no policy selects, in the same run: the two
+ * pairs measured alternately, round after round (`BENCH_ROUNDS`, default 3; the ratio is of the
+ * medians), so that the machine's drift between measurements falls on both; and the selected
+ * pair before the policies were written, for reference. A real agent programs a host namespace
+ * from a real etcd. Prints figures and ratios; asserts nothing.
+ * Run: npx tsx bench/agent-dataplane.ts  (root; iperf3 for throughput)
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -20,6 +23,7 @@ import { eventually } from '../test/harness/wait.ts';
 const POLICIES = 1000;
 const RULES_PER_DIRECTION = 5;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const HAVE_IPERF3 = spawnSync('iperf3', ['--version']).status === 0;
 
 function policy(i: number): Resource {
@@ -66,12 +70,15 @@ try {
   const store = new ResourceStore(ds);
   pods.push(await addPod(host, { name: 'a', hostInterface: 'calibencha', ip: '10.65.0.1', ports: [80] }));
   pods.push(await addPod(host, { name: 'b', hostInterface: 'calibenchb', ip: '10.65.0.2', ports: [80] }));
+  // The pair no policy selects (only the namespace's profile, as a and b before the policies).
+  pods.push(await addPod(host, { name: 'c', hostInterface: 'calibenchc', ip: '10.65.0.3', ports: [80] }));
+  pods.push(await addPod(host, { name: 'd', hostInterface: 'calibenchd', ip: '10.65.0.4', ports: [80] }));
   const base = `
 apiVersion: projectcalico.org/v3
 kind: Profile
 metadata: {name: kns.bench}
 spec: {ingress: [{action: Allow}], egress: [{action: Allow}]}
-${['a', 'b']
+${['a', 'b', 'c', 'd']
   .map(
     (p, i) => `---
 apiVersion: projectcalico.org/v3
@@ -84,8 +91,9 @@ spec: {orchestrator: k8s, node: host1, pod: ${p}, endpoint: eth0, interfaceName:
   await store.batch('apply', decodeResources(base, 'bench.yaml').map((d) => d.resource));
   agent = await startAgent({ etcdEndpoints: etcd.endpoints, hostname: 'host1', netns: host.name, env: { MARGAY_LOGSEVERITYSCREEN: 'warning' } });
   await agent.waitReady(120_000);
-  const [a, b] = pods as [TestPod, TestPod];
+  const [a, b, c, d] = pods as [TestPod, TestPod, TestPod, TestPod];
   await eventually(async () => (await a.probe([{ ip: b.ip, port: 80, proto: 'tcp' }]))[0] === true);
+  await eventually(async () => (await c.probe([{ ip: d.ip, port: 80, proto: 'tcp' }]))[0] === true);
 
   const baseGbps = await iperf(a, b);
   const baseRate = await connRate(a, b);
@@ -111,18 +119,42 @@ spec: {orchestrator: k8s, node: host1, pod: ${p}, endpoint: eth0, interfaceName:
   const programmedMs = performance.now() - t0;
   await eventually(async () => (await a.probe([{ ip: b.ip, port: 80, proto: 'tcp' }]))[0] === true);
 
-  const polGbps = await iperf(a, b);
-  const polRate = await connRate(a, b);
+  // Alternately, the order flipped every round: the selected pair (a → b) and the other (c → d).
+  const rounds: Array<{ polGbps: number; freeGbps: number; polRate: number; freeRate: number }> = [];
+  let errors = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    const selectedFirst = r % 2 === 0;
+    const g1 = await iperf(selectedFirst ? a : c, selectedFirst ? b : d);
+    const g2 = await iperf(selectedFirst ? c : a, selectedFirst ? d : b);
+    const c1 = await connRate(selectedFirst ? a : c, selectedFirst ? b : d);
+    const c2 = await connRate(selectedFirst ? c : a, selectedFirst ? d : b);
+    errors += c1.errors + c2.errors;
+    rounds.push(
+      selectedFirst
+        ? { polGbps: g1, freeGbps: g2, polRate: c1.perSecond, freeRate: c2.perSecond }
+        : { polGbps: g2, freeGbps: g1, polRate: c2.perSecond, freeRate: c1.perSecond },
+    );
+  }
   const ruleset = await listRuleset(host.name);
   const load = readFileSync('/proc/loadavg', 'utf8').trim();
+  const median = (xs: number[]): number => {
+    const v = [...xs].sort((x, y) => x - y);
+    return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  };
+  const polGbps = median(rounds.map((x) => x.polGbps));
+  const freeGbps = median(rounds.map((x) => x.freeGbps));
+  const polRate = median(rounds.map((x) => x.polRate));
+  const freeRate = median(rounds.map((x) => x.freeRate));
 
-  const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
-  console.log(`Two workloads on one host, ${SECONDS} s per measurement; policy = ${POLICIES} GlobalNetworkPolicies × ${RULES_PER_DIRECTION * 2} rules selecting both (${POLICIES * RULES_PER_DIRECTION * 2} rules) + allow-all`);
-  console.log(`| measure | no policy | ${POLICIES} policies | ratio |`);
+  const fmt = (n: number, dp = 2) => (Number.isFinite(n) ? n.toFixed(dp) : 'n/a');
+  console.log(`Two pairs of workloads on one host, ${SECONDS} s per measurement, ${ROUNDS} rounds alternating; policy = ${POLICIES} GlobalNetworkPolicies × ${RULES_PER_DIRECTION * 2} rules selecting a and b (${POLICIES * RULES_PER_DIRECTION * 2} rules) + allow-all; c and d selected by none`);
+  console.log(`| measure (median of ${ROUNDS} rounds) | no policy (c → d) | ${POLICIES} policies (a → b) | ratio |`);
   console.log('|---|---:|---:|---:|');
-  console.log(`| TCP throughput, 1 stream (Gbit/s, iperf3) | ${fmt(baseGbps)} | ${fmt(polGbps)} | ${fmt(polGbps / baseGbps)} |`);
-  console.log(`| new TCP connections per second (4 loops) | ${fmt(baseRate.perSecond, 0)} | ${fmt(polRate.perSecond, 0)} | ${fmt(polRate.perSecond / baseRate.perSecond)} |`);
-  console.log(`connection errors: ${baseRate.errors} / ${polRate.errors}`);
+  console.log(`| TCP throughput, 1 stream (Gbit/s, iperf3) | ${fmt(freeGbps)} | ${fmt(polGbps)} | ${fmt(polGbps / freeGbps)} |`);
+  console.log(`| new TCP connections per second (4 loops) | ${fmt(freeRate, 0)} | ${fmt(polRate, 0)} | ${fmt(polRate / freeRate)} |`);
+  console.log(`per round, ratio policy / no policy: throughput ${rounds.map((x) => fmt(x.polGbps / x.freeGbps)).join(' / ')}; connections ${rounds.map((x) => fmt(x.polRate / x.freeRate)).join(' / ')}`);
+  console.log(`a → b before the policies were written: ${fmt(baseGbps)} Gbit/s, ${fmt(baseRate.perSecond, 0)} connections/s (ratio of the medians above to these: ${fmt(polGbps / baseGbps)} / ${fmt(polRate / baseRate.perSecond)})`);
+  console.log(`connection errors: ${baseRate.errors} before, ${errors} in the rounds`);
   console.log(`ruleset: ${ruleset.split('\n').length} lines of nft text; load average at the end: ${load}`);
   console.log(`writing ${POLICIES + 1} policies to etcd: ${fmt(writtenMs / 1000)} s; written → programmed and ready: ${fmt(programmedMs / 1000)} s`);
 } finally {
