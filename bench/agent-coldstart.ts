@@ -63,6 +63,8 @@ try {
   // What else runs during the start (the bench's polls and sampling, etcd serving the list).
   const benchCpu0 = process.cpuUsage();
   const etcdCpu0 = processCpuMs(etcd.pid);
+  // CPU time the hypervisor gave to others while this VM's CPUs wanted it (steal), until ready.
+  const steal0 = stealMs();
   // BENCH_CPU_PROF=<dir>: the agent writes a V8 CPU profile there (it is stopped with SIGTERM).
   const profDir = process.env.BENCH_CPU_PROF;
   agent = await startAgent({
@@ -108,6 +110,7 @@ try {
     await new Promise((resolve) => perf.once('exit', resolve));
   }
   sampler.sample();
+  const stolenMs = stealMs() - steal0;
   const benchCpu = process.cpuUsage(benchCpu0);
   const beside = { benchMs: (benchCpu.user + benchCpu.system) / 1000, etcdMs: processCpuMs(etcd.pid) - etcdCpu0 };
   const cpuMs = processCpuMs(agent.pid);
@@ -153,6 +156,7 @@ try {
   console.log(`**ratio ready / floor (list + nft load): ${(readyMs / (listMs + nftMs)).toFixed(2)}×**; ready / (process start + list + nft load): ${(readyMs / (processMs + listMs + nftMs)).toFixed(2)}×; agent RSS after start ${rss.toFixed(0)} MiB`);
   console.log(`transactions until ready: ${via('netlink')} by netlink, ${via('nft')} through nft`);
   printWhereTimeWent({ readyMs, mainTimes, groups, children, reapedMs, beside, samples: sampler.samples, lines, t0Epoch });
+  console.log(`CPU stolen by the hypervisor until ready (steal, all CPUs): ${stolenMs.toFixed(0)} ms`);
   console.log(`load average: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
 } finally {
   await agent?.destroy();
@@ -236,6 +240,12 @@ async function logLine(agent: AgentProcess, text: string, onLog: (logs: string) 
     clearInterval(tick);
     watcher.close();
   }
+}
+
+/** The machine's steal time so far (ms, all CPUs): /proc/stat's 8th field, in clock ticks of 10 ms. */
+function stealMs(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/);
+  return Number(fields[8] ?? 0) * 10;
 }
 
 /**
