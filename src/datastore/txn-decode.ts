@@ -41,20 +41,33 @@ function putResponse(r: Reader, end: number): NonNullable<ResponseOpObject['resp
   return out;
 }
 
-function deleteResponse(r: Reader, end: number): NonNullable<ResponseOpObject['response_delete_range']> {
-  const out: NonNullable<ResponseOpObject['response_delete_range']> = { header: null, deleted: '0', prev_kvs: [] };
+/**
+ * The fields a delete-range response and a transaction response share the layout of: the header
+ * (1), a varint (2) given to `onVarint` as its low and high words, and a repeated message (3) read
+ * by `item` into `items`. Returns the header.
+ */
+function headerVarintItems<T>(r: Reader, end: number, items: T[], item: (r: Reader, end: number) => T, onVarint: (lo: number, hi: number) => void): Header {
+  let head: Header = null;
   while (r.pos < end) {
     const tag = r.varint();
     const field = tag >>> 3;
     const wire = tag & 7;
     if (wire === 2 && (field === 1 || field === 3)) {
       const fend = fieldEnd(r);
-      if (field === 1) out.header = header(r, fend);
-      else out.prev_kvs.push(keyValue(r, fend));
+      if (field === 1) head = header(r, fend);
+      else items.push(item(r, fend));
       r.pos = fend;
-    } else if (wire === 0 && field === 2) out.deleted = int64Text(r.varint(), r.hi, true);
-    else r.skip(wire);
+    } else if (wire === 0 && field === 2) {
+      const lo = r.varint();
+      onVarint(lo, r.hi);
+    } else r.skip(wire);
   }
+  return head;
+}
+
+function deleteResponse(r: Reader, end: number): NonNullable<ResponseOpObject['response_delete_range']> {
+  const out: NonNullable<ResponseOpObject['response_delete_range']> = { header: null, deleted: '0', prev_kvs: [] };
+  out.header = headerVarintItems(r, end, out.prev_kvs, keyValue, (lo, hi) => (out.deleted = int64Text(lo, hi, true)));
   return out;
 }
 
@@ -81,20 +94,7 @@ function responseOp(r: Reader, end: number): ResponseOpObject {
 
 function txnResponse(r: Reader, end: number): TxnResponseObject {
   const out: TxnResponseObject = { header: null, succeeded: false, responses: [] };
-  while (r.pos < end) {
-    const tag = r.varint();
-    const field = tag >>> 3;
-    const wire = tag & 7;
-    if (wire === 2 && (field === 1 || field === 3)) {
-      const fend = fieldEnd(r);
-      if (field === 1) out.header = header(r, fend);
-      else out.responses.push(responseOp(r, fend));
-      r.pos = fend;
-    } else if (wire === 0 && field === 2) {
-      const lo = r.varint();
-      out.succeeded = lo !== 0 || r.hi !== 0;
-    } else r.skip(wire);
-  }
+  out.header = headerVarintItems(r, end, out.responses, responseOp, (lo, hi) => (out.succeeded = lo !== 0 || hi !== 0));
   return out;
 }
 
