@@ -6,7 +6,7 @@
  * after a killed `lab up`.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { profileKind } from '../../src/api/kinds/profile.ts';
 import { cgroupMounts } from '../../src/lab/kubernetes/cgroups.ts';
@@ -155,5 +155,22 @@ describe('lab --kubernetes - a killed lab up', () => {
     for (const p of state.processes) assert.equal(isRunning(p), false, `${p.role} stopped`);
     assert.deepEqual(mountPoints().filter((m) => m.includes(ctx.dir)), [], 'no mount left');
     for (const m of cgroupMounts()) assert.equal(existsSync(`${m}/margay-lab`), false, `no cgroup left in ${m}`);
+    // Nor a command the killed CLI had started (a `ctr images import` once waited on for ever).
+    await eventually(() => processesNaming(ctx.dir).length === 0, { what: `no process naming ${ctx.dir}: ${processesNaming(ctx.dir).join('; ')}`, timeoutMs: 5000 });
   });
 });
+
+/** Processes whose command line mentions `text` (pid and command line). */
+function processesNaming(text: string): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (cmdline.includes(text) && Number(pid) !== process.pid) out.push(`${pid} ${cmdline.trim()}`);
+  }
+  return out;
+}

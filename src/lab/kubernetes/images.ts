@@ -100,7 +100,13 @@ export async function buildLabImages(dir: string): Promise<string[]> {
   return archives;
 }
 
-/** Imports image archives into the containerd at `socket` (namespace k8s.io, where the CRI looks). */
+/**
+ * Imports image archives into the containerd at `socket` (namespace k8s.io, where the CRI looks).
+ * `ctr` dies with the process that runs it (`setpriv --pdeathsig`): a `lab up` killed meanwhile
+ * would otherwise leave it waiting on a containerd that `lab down` stops, for ever.
+ */
 export async function importImages(socket: string, archives: string[]): Promise<void> {
-  for (const archive of archives) await exec('ctr', ['-a', socket, '-n', 'k8s.io', 'images', 'import', archive], { timeoutMs: 120_000 });
+  for (const archive of archives) {
+    await exec('setpriv', ['--pdeathsig', 'KILL', '--', 'ctr', '-a', socket, '-n', 'k8s.io', 'images', 'import', archive], { timeoutMs: 120_000 });
+  }
 }
