@@ -20,14 +20,12 @@
  * transaction changes nothing in the kernel; the driver re-reads the table and retries once with a
  * full diff (the view may have been stale), then reports the error.
  */
-import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ExecError, type CommandRunner } from '../../os/mod.ts';
 import { applyToView, computeTransaction, type DiffScope, type NftTransaction, type TableRef } from './diff.ts';
 import { emptyKernelTable, parseNftListing, type KernelTable } from './kernel.ts';
+import { aheadPath, removeStaleAheadFiles } from './ahead-files.ts';
 import { AheadStream } from './ahead-stream.ts';
 import { aheadScope, aheadText, listsTable, switchOnBatches } from './load-ahead.ts';
 import { isPolicyObject } from './names.ts';
@@ -148,11 +146,6 @@ interface Ahead {
   settled?: boolean;
 }
 
-/** The path of a private file for a load ahead (written at once, so that nft or the helper reads it without waiting for this thread). */
-function aheadPath(ext: string): string {
-  return join(tmpdir(), `margay-ahead-${process.pid}-${randomBytes(8).toString('hex')}.${ext}`);
-}
-
 /** `done`'s error (undefined when it went in), once the file is gone. */
 function settleAhead(done: Promise<unknown>, file: string): Promise<Error | undefined> {
   return done
@@ -256,6 +249,8 @@ export class NftablesDriver {
     const probe = this.probe;
     this.probe = undefined;
     if (probe === undefined || this.view !== undefined || this.ahead !== undefined || (await probe) !== false) return false;
+    // Files an agent killed mid-load left behind (its next start comes here): swept meanwhile.
+    void removeStaleAheadFiles();
     const writer = this.elementWriter;
     if (writer?.streamBatches) {
       // As netlink batches (no nft parse, no cache), which the helper sends while the caller renders.
