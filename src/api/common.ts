@@ -16,6 +16,11 @@ export const LOG_LEVELS = ['Trace', 'Debug', 'Info', 'Warning', 'Error', 'Fatal'
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
+/** An object made by `{}` or JSON (not an array, null, class instance or object without a prototype). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+}
+
 /** Kubernetes DNS-1123 subdomain (the default rule for resource names). */
 export function checkSubdomainName(name: string): string | undefined {
   if (name.length === 0) return 'a name is required';

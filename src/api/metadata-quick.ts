@@ -5,16 +5,16 @@
  * gets the schema's errors. test/api/workload-endpoint-quick.test.ts checks it against the schema
  * on random metadata. Pure.
  */
-import { checkLabelKey, checkLabelValue } from './common.ts';
+import { checkLabelKey, checkLabelValue, isPlainObject } from './common.ts';
 
 const KNOWN = new Set(['name', 'namespace', 'labels', 'annotations']);
 
 /** A copy of a plain object of strings whose entries pass `check`, or undefined. */
 function stringMap(value: unknown, check: (key: string, value: string) => boolean): Record<string, string> | undefined {
-  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype) return undefined;
+  if (!isPlainObject(value)) return undefined;
   const out: Record<string, string> = {};
   for (const key of Object.keys(value)) {
-    const v = (value as Record<string, unknown>)[key];
+    const v = value[key];
     // `__proto__` as an own key: the schema's copy would differ; let it decide.
     if (typeof v !== 'string' || key === '__proto__' || !check(key, v)) return undefined;
     out[key] = v;
@@ -34,8 +34,8 @@ export interface QuickMetadata {
 
 /** The metadata as validate.ts's metadata schema would return it, or undefined (let it decide). */
 export function quickMetadata(input: unknown): QuickMetadata | undefined {
-  if (typeof input !== 'object' || input === null || Object.getPrototypeOf(input) !== Object.prototype) return undefined;
-  const meta = input as Record<string, unknown>;
+  const meta = input;
+  if (!isPlainObject(meta)) return undefined;
   for (const key of Object.keys(meta)) if (!KNOWN.has(key)) return undefined;
   if (typeof meta.name !== 'string') return undefined;
   const out: QuickMetadata = { name: meta.name };

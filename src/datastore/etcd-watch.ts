@@ -1,12 +1,12 @@
 /**
  * Watch streams through etcd3's own connection path (its host choice, fault handling and
  * authentication, as its `watchClient.watch()`) whose responses are decoded by watch-decode.ts
- * instead of protobufjs. etcd3 has no option for a method's decoder, so this adds one method to
- * its gRPC Watch client class, beside `watch` and with `watch`'s path and request encoder; when
+ * instead of protobufjs, through a method added beside etcd3's `watch` (etcd-method.ts); when
  * etcd3's internals are not as expected (another version, default call options), it returns
- * undefined and `watchClient.watch()` serves. The same pattern as etcd-range.ts.
+ * undefined and `watchClient.watch()` serves.
  */
 import type { Etcd3 } from 'etcd3';
+import { addDecodingMethod } from './etcd-method.ts';
 import { decodeWatchResponse } from './watch-decode.ts';
 
 /** The method added to etcd3's Watch client class. */
@@ -14,9 +14,6 @@ const METHOD = 'margayWatchDecoded';
 
 /** A bidirectional gRPC stream, as etcd3's `watchClient.watch()` resolves to. */
 type Stream = Awaited<ReturnType<Etcd3['watchClient']['watch']>>;
-interface StreamClient {
-  makeBidiStreamRequest(path: string, serialize: unknown, deserialize: unknown, metadata: unknown, options: unknown): Stream;
-}
 interface Pool {
   withConnection<T>(service: string, fn: (c: { resource: unknown; client: Record<string, (metadata: unknown, options: unknown) => Stream>; metadata: unknown }) => T): Promise<T>;
   markFailed(resource: unknown, err: unknown): void;
@@ -31,15 +28,7 @@ export function decodedWatch(client: Etcd3): (() => Promise<Stream>) | undefined
   if (pool === undefined || typeof pool.withConnection !== 'function' || typeof pool.markFailed !== 'function') return undefined;
   // Default call options would have to be resolved as etcd3 does: leave those to etcd3.
   if (pool.callOptionsFactory !== undefined || host === undefined || typeof host.getServiceClient !== 'function') return undefined;
-  const proto = Object.getPrototypeOf(host.getServiceClient('Watch')) as Record<string, unknown>;
-  if (proto[METHOD] === undefined) {
-    const watch = proto.watch as { path?: unknown; requestSerialize?: unknown } | undefined;
-    if (typeof watch?.path !== 'string' || typeof watch.requestSerialize !== 'function' || typeof proto.makeBidiStreamRequest !== 'function') return undefined;
-    const { path, requestSerialize } = watch;
-    proto[METHOD] = function (this: StreamClient, metadata: unknown, options: unknown): Stream {
-      return this.makeBidiStreamRequest(path, requestSerialize, decodeWatchResponse, metadata, options);
-    };
-  }
+  if (!addDecodingMethod(host.getServiceClient('Watch'), 'watch', METHOD, 'makeBidiStreamRequest', decodeWatchResponse)) return undefined;
   // As etcd3's WatchClient.watch: a stream error while it is writable marks the host failed.
   return () =>
     pool.withConnection('Watch', ({ resource, client: service, metadata }) => {

@@ -130,7 +130,7 @@ interface Outcome {
 export class EtcdDatastore implements Datastore {
   readonly limits: TxnLimits;
   readonly #client: Etcd3;
-  /** Range requests for listings (etcd-range.ts: decoded without protobufjs when etcd3 allows). */
+  /** Range requests (etcd-range.ts: decoded without protobufjs when etcd3 allows). */
   readonly #range: (req: IRangeRequest, options: { deadline: Date }) => Promise<IRangeResponse>;
   /** Transactions (etcd-range.ts: decoded without protobufjs when etcd3 allows). */
   readonly #txn: (req: ITxnRequest, options: { deadline: Date }) => Promise<ITxnResponse>;
@@ -198,7 +198,7 @@ export class EtcdDatastore implements Datastore {
   }
 
   async get(key: string): Promise<KVPair | undefined> {
-    const res = await this.#call((o) => this.#client.kv.range({ key: Buffer.from(key) }, o));
+    const res = await this.#call((o) => this.#range({ key: Buffer.from(key) }, o));
     const kv = res.kvs[0];
     return kv ? toPair(kv) : undefined;
   }
@@ -436,7 +436,7 @@ export class EtcdDatastore implements Datastore {
   }
 
   async currentRevision(): Promise<number> {
-    const res = await this.#call((o) => this.#client.kv.range({ key: Buffer.from([0]), count_only: true }, o));
+    const res = await this.#call((o) => this.#range({ key: Buffer.from([0]), count_only: true }, o));
     return Number(res.header.revision);
   }
 

@@ -4,9 +4,9 @@
  * text, bytes as Buffers over the message). Listing a prefix decodes thousands of key-value pairs
  * at a cold start (6,000 for 1,000 endpoints and 5,000 policies), and protobufjs makes a `Long`
  * of every revision, then its decimal text through `Long`'s division (~70 ms of the agent's start
- * on this machine, ~15 ms this way). Used for the listing (etcd.ts), its parts for the watch
- * (watch-decode.ts); every other call goes through protobufjs. Pure; throws on malformed input,
- * as protobufjs does.
+ * on this machine, ~15 ms this way). Used for reads and listings (etcd.ts), its parts for watch
+ * and transaction responses (watch-decode.ts, txn-decode.ts); the other calls (leases,
+ * maintenance) go through protobufjs. Pure; throws on malformed input, as protobufjs does.
  */
 
 /** A key-value pair as etcd3 gives it. */

@@ -8,6 +8,7 @@
  * so bad input gets the schema's errors. test/api/workload-endpoint-quick.test.ts checks it
  * against the schema on random specs. Pure.
  */
+import { isPlainObject } from '../common.ts';
 import { checkResourceName } from './policy-values.ts';
 import { isNetOrIp } from './policy-fields.ts';
 import { isInterfaceName } from './host-endpoint.ts';
@@ -39,11 +40,6 @@ const FIELDS: ReadonlyArray<readonly [string, Check]> = [
   ['mac', isString(isValidMac)],
 ];
 const KNOWN = new Set(FIELDS.map(([name]) => name));
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  return Object.getPrototypeOf(value) === Object.prototype;
-}
 
 /**
  * The spec as the WorkloadEndpoint spec schema would return it, when `input` holds only the
