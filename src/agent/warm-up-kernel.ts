@@ -8,7 +8,7 @@
  * reaches a kernel.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { NETLINK_BATCH_BEGIN, NETLINK_DONE, NftMsg, type NftElementWriter, nftTypeOf, readNetlinkMessages } from '../dataplane/mod.ts';
+import { NFNL_MSG_BATCH_BEGIN, NLMSG_DONE, NftMsg, type NftElementWriter, nftTypeOf, readNetlinkMessages } from '../dataplane/mod.ts';
 import type { CommandRunner } from '../os/mod.ts';
 
 /** What went through the stand-in kernel. */
@@ -92,8 +92,8 @@ export class WarmUpKernel {
           pending = pending.subarray(bytes);
           this.counts.aheadBytes += bytes;
           for (const m of messages) {
-            if (m.type === NETLINK_DONE) return finish();
-            if (m.type === NETLINK_BATCH_BEGIN) this.counts.aheadBatches++;
+            if (m.type === NLMSG_DONE) return finish();
+            if (m.type === NFNL_MSG_BATCH_BEGIN) this.counts.aheadBatches++;
             const type = nftTypeOf(m);
             if (type === NftMsg.newChain) this.counts.aheadChains++;
             else if (type === NftMsg.newSet) this.counts.aheadSets++;

@@ -70,10 +70,11 @@ function warmUpDataplane(kernel: WarmUpKernel): Dataplane {
 export async function warmUp(options: { deadlineMs?: number } = {}): Promise<WarmUpReport> {
   const deadlineMs = options.deadlineMs ?? DEADLINE_MS;
   const kernel = new WarmUpKernel();
-  const report: WarmUpReport = { resources: 0, localEndpoints: 0, updates: 0, aheadCommands: 0, ...kernel.counts };
+  // What the agent's side ran through; the stand-in kernel counts the rest.
+  const ran = { resources: 0, localEndpoints: 0, updates: 0, aheadCommands: 0 };
   const ds = new MemoryDatastore();
   const resources = warmUpResources();
-  report.resources = resources.length;
+  ran.resources = resources.length;
   const puts = resources.map((r) => ({ op: 'put' as const, key: warmUpKey(r), value: JSON.stringify(r) }));
   for (let i = 0; i < puts.length; i += 64) await ds.txn(puts.slice(i, i + 64));
   let applied!: (error?: Error) => void;
@@ -83,12 +84,12 @@ export async function warmUp(options: { deadlineMs?: number } = {}): Promise<War
   const dataplane: AgentDataplane = {
     apply: async (updates) => {
       if (applies++ > 0) return { ok: true }; // a later flush (none is expected): nothing to warm
-      report.updates = updates.length;
+      ran.updates = updates.length;
       try {
         const result = await dp.apply(updates);
         const error = result.nft.error ?? result.nft.ahead?.error ?? (result.ok ? undefined : new Error(JSON.stringify(result.routes.errors)));
         if (error) throw new Error(`the warm-up's apply failed: ${error.message}`);
-        report.aheadCommands = result.nft.ahead?.commands ?? 0;
+        ran.aheadCommands = result.nft.ahead?.commands ?? 0;
         applied();
         return result;
       } catch (err) {
@@ -116,7 +117,7 @@ export async function warmUp(options: { deadlineMs?: number } = {}): Promise<War
     });
     await Promise.race([firstApplied, late, agent.done.then(() => Promise.reject(new Error('the agent stopped before its first apply')))]);
     await agent.whenIdle();
-    report.localEndpoints = agent.graph.stats().localEndpoints;
+    ran.localEndpoints = agent.graph.stats().localEndpoints;
   } finally {
     clearTimeout(deadline);
     // The stand-in kernel first: a load-ahead stream that never ended holds the apply, and the
@@ -126,7 +127,7 @@ export async function warmUp(options: { deadlineMs?: number } = {}): Promise<War
     dp.close();
     await ds.close();
   }
-  Object.assign(report, kernel.counts);
+  const report: WarmUpReport = { ...ran, ...kernel.counts };
   if (report.localEndpoints === 0 || report.aheadChains === 0 || report.batches === 0 || report.aheadCommands === 0) throw new Error(`the warm-up rendered nothing: ${JSON.stringify(report)}`);
   return report;
 }

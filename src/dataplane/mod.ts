@@ -515,7 +515,7 @@ export { NftablesManager } from './nftables/manager.ts';
 export type { NftablesManagerOptions } from './nftables/manager.ts';
 export { NftablesDriver } from './nftables/driver.ts';
 export type { NftablesDriverOptions, NftApplyOutcome, NftElementWriter } from './nftables/driver.ts';
-export { NETLINK_BATCH_BEGIN, NETLINK_DONE, nftTypeOf, readNetlinkMessages } from './nftables/netlink-read.ts';
+export { NFNL_MSG_BATCH_BEGIN, NLMSG_DONE, nftTypeOf, readNetlinkMessages } from './nftables/netlink-read.ts';
 export type { NetlinkMessageRead } from './nftables/netlink-read.ts';
 export { NftMsg } from './nftables/netlink-attr.ts';
 export { parseNftListing } from './nftables/kernel.ts';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { AheadStream } from '../../src/dataplane/nftables/ahead-stream.ts';
 import { DesiredState, rule } from '../../src/dataplane/nftables/state.ts';
-import { NETLINK_BATCH_BEGIN, NETLINK_BATCH_END, NETLINK_DONE, nftTypeOf, readNetlinkMessages } from '../../src/dataplane/nftables/netlink-read.ts';
+import { NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END, NLMSG_DONE, nftTypeOf, readNetlinkMessages } from '../../src/dataplane/nftables/netlink-read.ts';
 
 const TABLE = { family: 'inet', name: 'margay' };
 const dir = mkdtempSync(join(tmpdir(), 'mg-ahead-'));
@@ -33,12 +33,12 @@ function readStream(file: string): { batches: Msg[][]; sizes: number[]; ended: b
   let size = 0;
   let ended = false;
   for (const m of messages) {
-    if (m.type === NETLINK_BATCH_BEGIN) size = 0;
-    else if (m.type === NETLINK_BATCH_END) {
+    if (m.type === NFNL_MSG_BATCH_BEGIN) size = 0;
+    else if (m.type === NFNL_MSG_BATCH_END) {
       batches.push(current);
       sizes.push(size + m.bytes);
       current = [];
-    } else if (m.type === NETLINK_DONE) ended = true;
+    } else if (m.type === NLMSG_DONE) ended = true;
     else current.push({ type: nftTypeOf(m)!, flags: m.flags, strings: m.strings });
     size += m.bytes;
   }

@@ -8,6 +8,7 @@ import { computeTransaction } from '../../src/dataplane/nftables/diff.ts';
 import { NftablesDriver } from '../../src/dataplane/nftables/driver.ts';
 import { emptyKernelTable } from '../../src/dataplane/nftables/kernel.ts';
 import { aheadScope, aheadText, listsTable, switchOnBatches } from '../../src/dataplane/nftables/load-ahead.ts';
+import { nftTypeOf, readNetlinkMessages } from '../../src/dataplane/nftables/netlink-read.ts';
 import { DesiredState, rule } from '../../src/dataplane/nftables/state.ts';
 import type { CommandRunner } from '../../src/os/mod.ts';
 
@@ -255,9 +256,9 @@ describe('nftables driver - load ahead', () => {
     const tx = computeTransaction(ahead, d, 'all', TABLE, { ops: true });
     // Message types (nf_tables subsystem) of each batch, between begin and end.
     const types = (b: Buffer): number[] => {
-      const out: number[] = [];
-      for (let at = 0; at < b.length; at += b.readUInt32LE(at)) out.push(b.readUInt16LE(at + 4) & 0xff);
-      return out.slice(1, -1);
+      const { messages, bytes } = readNetlinkMessages(b);
+      assert.equal(bytes, b.length, 'whole messages only');
+      return messages.slice(1, -1).map((m) => nftTypeOf(m)!);
     };
     const whole = switchOnBatches('margay', tx.ops!, 1 << 20)!;
     assert.equal(whole.length, 2, 'one inert batch, then the switch-on');

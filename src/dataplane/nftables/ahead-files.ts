@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const PREFIX = 'margay-ahead-';
+/** A load-ahead file's name, with the ID of the process that wrote it. */
+const AHEAD_FILE = new RegExp(`^${PREFIX}(\\d+)-[0-9a-f]+\\.(nft|nl)$`);
 
 /** The path of a new private file for a load ahead (`ext`: `nft` or `nl`). */
 export function aheadPath(ext: string): string {
@@ -36,7 +38,7 @@ export async function removeStaleAheadFiles(options: { dir?: string; exists?: (p
   let removed = 0;
   try {
     for (const name of await readdir(dir)) {
-      const match = /^margay-ahead-(\d+)-[0-9a-f]+\.(nft|nl)$/.exec(name);
+      const match = AHEAD_FILE.exec(name);
       if (!match || Number(match[1]) === process.pid || exists(Number(match[1]))) continue;
       await unlink(join(dir, name)).then(
         () => removed++,

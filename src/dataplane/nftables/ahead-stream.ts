@@ -18,15 +18,13 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { applyToView, computeTransaction, type TableRef } from './diff.ts';
 import { emptyKernelTable, type KernelRule, type KernelTable } from './kernel.ts';
-import { AttrTooLarge, BATCH_BEGIN, BATCH_END, message } from './netlink-attr.ts';
+import { AttrTooLarge, BATCH_BEGIN, BATCH_END, message, NLMSG_DONE } from './netlink-attr.ts';
 import { chainMessageLength, newTableMessage, TxOpEncoder, writeChainAt, type TxOp } from './netlink-batch.ts';
 import { ruleBound, writeRuleEnd, writeRuleStart } from './netlink-rule.ts';
 import { writeRuleCommentUserdata } from './rule-encode.ts';
 import { forEachReference } from './rule-references.ts';
 import { RULE_COMMENT_PREFIX, type DesiredState, type RenderedRule } from './state.ts';
 
-/** NLMSG_DONE: the end of the stream for the helper. */
-const NLMSG_DONE = 3;
 
 /** Appends a load ahead's batches to a file the helper streams into the kernel. */
 export class AheadStream {

@@ -10,8 +10,11 @@ export const NLM_F_CREATE = 0x400;
 export const NLM_F_APPEND = 0x800;
 /** Marks an attribute that holds attributes. */
 export const NLA_F_NESTED = 0x8000;
-const NFNL_MSG_BATCH_BEGIN = 0x10;
-const NFNL_MSG_BATCH_END = 0x11;
+/** The netlink types that open and close a batch. */
+export const NFNL_MSG_BATCH_BEGIN = 0x10;
+export const NFNL_MSG_BATCH_END = 0x11;
+/** The netlink type that ends a dump, and a load-ahead stream for the helper. */
+export const NLMSG_DONE = 3;
 const NFNL_SUBSYS_NFTABLES = 10;
 /** The nf_tables family of an `inet` table. */
 export const NFPROTO_INET = 1;

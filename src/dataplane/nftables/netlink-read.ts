@@ -4,18 +4,15 @@
  * code cache's warm-up, src/agent/warm-up-kernel.ts) and for tests that check what was written.
  */
 
-/** The netlink type of the message that ends a load-ahead stream (NLMSG_DONE). */
-export const NETLINK_DONE = 3;
-/** The netlink types that open and close a batch (NFNL_MSG_BATCH_BEGIN / _END). */
-export const NETLINK_BATCH_BEGIN = 0x10;
-export const NETLINK_BATCH_END = 0x11;
+/** The netlink types a reader meets besides nf_tables' own (batch begin and end, a stream's end). */
+export { NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END, NLMSG_DONE } from './netlink-attr.ts';
 
 /** Bytes of a netlink header and the nfgenmsg after it: where an nf_tables message's attributes start. */
 const HEADERS = 20;
 
 /** One message as read back. */
 export interface NetlinkMessageRead {
-  /** The netlink type: {@link NETLINK_BATCH_BEGIN}, {@link NETLINK_BATCH_END}, {@link NETLINK_DONE}, or (subsystem << 8) | nf_tables type. */
+  /** The netlink type: batch begin or end, a stream's end, or (subsystem << 8) | nf_tables type. */
   type: number;
   flags: number;
   /** The bytes it takes (its length, aligned to 4 as messages follow one another). */
