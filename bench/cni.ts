@@ -13,7 +13,7 @@
  *
  * Prints percentiles and ratios; asserts nothing. Run (root): npx tsx bench/cni.ts
  * Environment: BENCH_N (attachments per plugin, default 60), BENCH_CLIENT_RUNS (default 40),
- * BENCH_PHASES (default client,agent,service), BENCH_BURST (containers at once after the
+ * BENCH_ROUNDS (rounds of the sequential runs, pooled; default 1), BENCH_PHASES (default client,agent,service), BENCH_BURST (containers at once after the
  * sequential runs through the agent, default 20; a list such as `20,100` for several bursts; 0
  * for none), BENCH_WARMUP (uncounted ADD+DEL pairs first, default 1), BENCH_AGENT_LOG (a file to keep the agent's log in), BENCH_AGENT_NODE_ARGS (Node
  * options of the agent, e.g. `--cpu-prof --cpu-prof-dir=DIR`), BENCH_AGENT_ENV (`NAME=value …`
@@ -38,8 +38,16 @@ import { registerCleanup } from '../test/harness/cleanup.ts';
 import { startEtcd } from '../test/harness/etcd.ts';
 import { createTestNetns, type TestNetns } from '../test/harness/netns.ts';
 import { CLIENT, ensureClient, REPO } from '../test/cni/binary.ts';
+import { waitQuiet } from './fixtures/proc-times.ts';
 
 const N = Number(process.env.BENCH_N ?? 60);
+/**
+ * Rounds of the sequential runs (default 1): each round ADDs the N attachments one after another,
+ * then DELs them, with new container IDs; the percentiles are of all rounds together (p99 of 5
+ * rounds of 200 is the 10th largest of 1,000 rather than the 2nd largest of 200), and each
+ * round's own p50 and p99 ratios are printed beside them.
+ */
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
 const CLIENT_RUNS = Number(process.env.BENCH_CLIENT_RUNS ?? 40);
 /** Which parts to run: `client` (client forms), `agent` (through the agent), `service` (the CNI service alone). */
 const PHASES = (process.env.BENCH_PHASES ?? 'client,agent,service').split(',');
@@ -77,44 +85,6 @@ function row(cells: (string | number)[]): string {
   return `| ${cells.map((c) => (typeof c === 'number' ? c.toFixed(1) : c)).join(' | ')} |`;
 }
 
-/** Busy and total CPU time of the machine so far (clock ticks, from /proc/stat). */
-function cpuTicks(): { busy: number; total: number } {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
-  const total = fields.reduce((a, b) => a + b, 0);
-  return { busy: total - idle, total };
-}
-
-/**
- * Waits until the machine is quiet (under 10% busy over half a second, at most 60 s): deleting
- * network namespaces costs the kernel ~80 ms of CPU each, in the background, and the namespaces
- * an earlier phase or run deleted would otherwise be cleaned up during the measurement.
- */
-async function waitQuiet(): Promise<string> {
-  const deadline = Date.now() + 60_000;
-  let share = 1;
-  while (Date.now() < deadline) {
-    const a = cpuTicks();
-    await new Promise((r) => setTimeout(r, 500));
-    const b = cpuTicks();
-    share = (b.busy - a.busy) / Math.max(1, b.total - a.total);
-    if (share < 0.1) break;
-  }
-  return `${(share * 100).toFixed(0)}% busy`;
-}
-
-/** CPU time a process has used so far, all its threads (ms, from /proc/<pid>/task/<tid>/schedstat); 0 when unknown. */
-function processCpuMs(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    let ns = 0;
-    for (const tid of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    return ns / 1e6;
-  } catch {
-    return 0;
-  }
-}
-
 /** CPU time (ms) of each of a process's threads so far, by thread name (`/proc/<pid>/task/<tid>/comm`; several threads of one name summed). */
 function threadCpuMs(pid: number | undefined): Map<string, number> {
   const out = new Map<string, number>();
@@ -131,9 +101,17 @@ function threadCpuMs(pid: number | undefined): Map<string, number> {
   return out;
 }
 
-/** Per-thread CPU between two readings, per `n` operations, the busiest first. */
-function threadDelta(a: Map<string, number>, b: Map<string, number>, n: number): string {
-  return [...b].map(([k, v]): [string, number] => [k, (v - (a.get(k) ?? 0)) / n]).filter(([, v]) => v >= 0.01).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+/** Cumulative counters by name (CPU ms by thread, etcd's metrics): read before and after a span. */
+type Counters = Map<string, number>;
+
+/** Adds the span `b − a` (key by key) into `sum`. */
+function addSpan(sum: Counters, a: Counters, b: Counters): void {
+  for (const [k, v] of b) sum.set(k, (sum.get(k) ?? 0) + v - (a.get(k) ?? 0));
+}
+
+/** Per-thread CPU over the spans, per `n` operations, the busiest first. */
+function describeThreads(span: Counters, n: number): string {
+  return [...span].map(([k, v]): [string, number] => [k, v / n]).filter(([, v]) => v >= 0.01).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
 }
 
 /** Runs a program with exactly `env` and `stdin`; resolves with its exit code, output and wall time. */
@@ -320,7 +298,7 @@ async function attachments(dir: string, mode: Host): Promise<void> {
       // As a runtime in the host's namespace runs it (ptp creates its veth where it runs).
       const r = await timed('nsenter', [`--net=/run/netns/${host.name}`, p.binary], env, p.conf);
       if (r.code !== 0) throw new Error(`${p.name} ${cmd} failed: ${r.stdout}`);
-      if (p === plugins[0] && cmd === 'ADD' && i < N) margayAdds.set(env.CNI_CONTAINERID, r.ms);
+      if (p === plugins[0] && cmd === 'ADD' && i < ROUNDS * N) margayAdds.set(env.CNI_CONTAINERID, r.ms);
       return r.ms;
     };
     // Warm-up (first block claim, first profile, caches), not counted: BENCH_WARMUP ADD+DEL pairs
@@ -339,31 +317,47 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     // Monotonic clock (µs), the clock of V8's CPU profiles: to cut an agent's --cpu-prof to the loops.
     const mark = (what: string): void => void (process.env.BENCH_AGENT_NODE_ARGS && console.log(`mark ${what} ${process.hrtime.bigint() / 1000n}`));
     mark('add-start');
-    const fsync0 = await etcdFsyncs(etcd.endpoints[0]!);
-    const cpu0 = processCpuMs(agent?.pid);
-    const threads0 = threadCpuMs(agent?.pid);
+    // The sequential runs, ROUNDS times over the same namespaces: CPU by thread and etcd's counters
+    // summed over the ADD loops and over the DEL loops.
+    const addSpans: Counters = new Map();
+    const delSpans: Counters = new Map();
+    const etcdSpans: Counters = new Map();
+    const perRound: Array<{ add: number[]; del: number[]; ptpAdd: number[]; ptpDel: number[] }> = [];
     // The allocation profile (BENCH_AGENT_ALLOC) covers the sequential ADDs: SIGUSR2 starts and stops it.
     const allocToggle = (): void => void (AGENT_ALLOC && agent?.pid !== undefined && process.kill(agent.pid, 'SIGUSR2'));
-    allocToggle();
-    for (let i = 0; i < N; i++) {
-      for (const [k, p] of plugins.entries()) times.get(p.name)!.add.push(await run(p, 'ADD', i, containers[i * plugins.length + k]!));
-    }
-    mark('add-end');
-    allocToggle();
-    const cpu1 = processCpuMs(agent?.pid);
-    const threads1 = threadCpuMs(agent?.pid);
-    const fsync1 = await etcdFsyncs(etcd.endpoints[0]!);
-    for (let i = 0; i < N; i++) {
-      for (const [k, p] of plugins.entries()) times.get(p.name)!.del.push(await run(p, 'DEL', i, containers[i * plugins.length + k]!));
+    for (let r = 0; r < ROUNDS; r++) {
+      const round = { add: [] as number[], del: [] as number[], ptpAdd: [] as number[], ptpDel: [] as number[] };
+      const record = (p: Plugin, cmd: 'ADD' | 'DEL', ms: number): void => {
+        times.get(p.name)![cmd === 'ADD' ? 'add' : 'del'].push(ms);
+        const mineNow = p === plugins[0];
+        (cmd === 'ADD' ? (mineNow ? round.add : round.ptpAdd) : mineNow ? round.del : round.ptpDel).push(ms);
+      };
+      const threads0 = threadCpuMs(agent?.pid);
+      const etcd0 = await etcdCounters(etcd.endpoints[0]!);
+      if (r === 0) allocToggle();
+      for (let i = 0; i < N; i++) {
+        for (const [k, p] of plugins.entries()) record(p, 'ADD', await run(p, 'ADD', r * N + i, containers[i * plugins.length + k]!));
+      }
+      if (r === 0) {
+        mark('add-end');
+        allocToggle();
+      }
+      const threads1 = threadCpuMs(agent?.pid);
+      addSpan(etcdSpans, etcd0, await etcdCounters(etcd.endpoints[0]!));
+      for (let i = 0; i < N; i++) {
+        for (const [k, p] of plugins.entries()) record(p, 'DEL', await run(p, 'DEL', r * N + i, containers[i * plugins.length + k]!));
+      }
+      addSpan(addSpans, threads0, threads1);
+      addSpan(delSpans, threads1, threadCpuMs(agent?.pid));
+      perRound.push(round);
     }
     mark('del-end');
-    const cpu2 = processCpuMs(agent?.pid);
-    const threads2 = threadCpuMs(agent?.pid);
 
     const base = times.get('ptp + host-local')!;
     const mine = times.get(plugins[0]!.name)!;
     const how = mode === 'agent' ? `Margay through the agent (${BUILT ? 'compiled' : 'sources through tsx'}${AGENT_NODE_ARGS.length > 0 ? `, node ${AGENT_NODE_ARGS.join(' ')}` : ''})` : 'Margay\'s CNI service alone';
-    console.log(`\n### ADD and DEL, ${N} attachments each, sequential${WARMUP > 1 ? ` after ${WARMUP} uncounted` : ''}, ${how} (machine ${quiet} before; ${load()})\n`);
+    const rounds = ROUNDS > 1 ? `, ${ROUNDS} rounds pooled (${ROUNDS * N} ADDs and DELs each)` : '';
+    console.log(`\n### ADD and DEL, ${N} attachments each, sequential${rounds}${WARMUP > 1 ? ` after ${WARMUP} uncounted` : ''}, ${how} (machine ${quiet} before; ${load()})\n`);
     console.log('| plugin | ADD p50 | ADD p90 | ADD p99 | DEL p50 | DEL p90 | DEL p99 |');
     console.log('|---|---:|---:|---:|---:|---:|---:|');
     for (const p of plugins) {
@@ -373,10 +367,17 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     const ratio = (a: number[], b: number[], q: number) => `${(percentile(a, q) / percentile(b, q)).toFixed(2)}×`;
     console.log(row(['**ratio margay / ptp**', ratio(mine.add, base.add, 50), ratio(mine.add, base.add, 90), ratio(mine.add, base.add, 99), ratio(mine.del, base.del, 50), ratio(mine.del, base.del, 90), ratio(mine.del, base.del, 99)]));
     console.log('\n(times in ms, wall clock from exec to exit; ratios below 1 mean Margay is faster)');
-    if (agent) console.log(`\nThe agent's CPU time (all threads), per sequential ADD ${((cpu1 - cpu0) / N).toFixed(2)} ms, per DEL ${((cpu2 - cpu1) / N).toFixed(2)} ms`);
-    if (agent) console.log(`By thread, per sequential ADD (ms): ${threadDelta(threads0, threads1, N)}`);
-    if (agent) console.log(`By thread, per sequential DEL (ms): ${threadDelta(threads1, threads2, N)}`);
-    console.log(`etcd's WAL fsyncs during the sequential ADDs: ${fsyncDelta(fsync0, fsync1)}; etcd requests per ADD: ${requestsDelta(fsync0, fsync1, N)}`);
+    if (ROUNDS > 1) {
+      const each = (q: number, a: (x: (typeof perRound)[number]) => number[], b: (x: (typeof perRound)[number]) => number[]): string =>
+        perRound.map((x) => `${(percentile(a(x), q) / percentile(b(x), q)).toFixed(2)}`).join(' / ');
+      console.log(`\nEach round's ratios: ADD p50 ${each(50, (x) => x.add, (x) => x.ptpAdd)}, p99 ${each(99, (x) => x.add, (x) => x.ptpAdd)}; DEL p50 ${each(50, (x) => x.del, (x) => x.ptpDel)}, p99 ${each(99, (x) => x.del, (x) => x.ptpDel)}`);
+    }
+    const total = (span: Counters): number => [...span.values()].reduce((a, b) => a + b, 0);
+    const ops = ROUNDS * N;
+    if (agent) console.log(`\nThe agent's CPU time (all threads), per sequential ADD ${(total(addSpans) / ops).toFixed(2)} ms, per DEL ${(total(delSpans) / ops).toFixed(2)} ms`);
+    if (agent) console.log(`By thread, per sequential ADD (ms): ${describeThreads(addSpans, ops)}`);
+    if (agent) console.log(`By thread, per sequential DEL (ms): ${describeThreads(delSpans, ops)}`);
+    console.log(`etcd's WAL fsyncs during the sequential ADDs: ${describeFsyncs(etcdSpans)}; etcd requests per ADD: ${describeRequests(etcdSpans, ops)}`);
     await execFloors(host.name, plugins);
     const serviceLogs = mode === 'agent' ? agent!.logs() : readFileSync(serviceLog, 'utf8');
     printTimeline(serviceLogs);
@@ -403,34 +404,35 @@ async function attachments(dir: string, mode: Host): Promise<void> {
   }
 }
 
-/** etcd's WAL fsync histogram (`etcd_disk_wal_fsync_duration_seconds`): cumulative counts by upper bound (s), and the sum. */
-async function etcdFsyncs(endpoint: string): Promise<{ buckets: Map<number, number>; sum: number; count: number; requests: Map<string, number> }> {
+/**
+ * etcd's counters: its WAL fsync histogram (`etcd_disk_wal_fsync_duration_seconds`: `fsync le
+ * <s>` cumulative counts by upper bound, `fsync sum`, `fsync count`) and the requests started
+ * (`request <method>`).
+ */
+async function etcdCounters(endpoint: string): Promise<Counters> {
   const text = await (await fetch(`${endpoint}/metrics`)).text();
-  const buckets = new Map<number, number>();
-  const requests = new Map<string, number>();
-  let sum = 0;
-  let count = 0;
+  const out: Counters = new Map();
   for (const line of text.split('\n')) {
     const r = /^grpc_server_started_total\{grpc_method="([^"]+)",grpc_service="[^"]+",grpc_type="([^"]+)"\} (\S+)/.exec(line);
-    if (r) requests.set(r[2] === 'unary' ? r[1]! : `${r[1]} (${r[2]})`, Number(r[3]));
+    if (r) out.set(`request ${r[2] === 'unary' ? r[1]! : `${r[1]} (${r[2]})`}`, Number(r[3]));
     const b = /^etcd_disk_wal_fsync_duration_seconds_bucket\{le="([^"]+)"\} (\S+)/.exec(line);
-    if (b) buckets.set(Number(b[1]), Number(b[2]));
-    else if (line.startsWith('etcd_disk_wal_fsync_duration_seconds_sum ')) sum = Number(line.split(' ')[1]);
-    else if (line.startsWith('etcd_disk_wal_fsync_duration_seconds_count ')) count = Number(line.split(' ')[1]);
+    if (b) out.set(`fsync le ${Number(b[1])}`, Number(b[2]));
+    else if (line.startsWith('etcd_disk_wal_fsync_duration_seconds_sum ')) out.set('fsync sum', Number(line.split(' ')[1]));
+    else if (line.startsWith('etcd_disk_wal_fsync_duration_seconds_count ')) out.set('fsync count', Number(line.split(' ')[1]));
   }
-  return { buckets, sum, count, requests };
+  return out;
 }
 
-/** How many fsyncs between two readings, their mean, and how many took longer than 4 and 8 ms. */
-function fsyncDelta(a: Awaited<ReturnType<typeof etcdFsyncs>>, b: Awaited<ReturnType<typeof etcdFsyncs>>): string {
-  const n = b.count - a.count;
-  const over = (le: number): number => n - ((b.buckets.get(le) ?? 0) - (a.buckets.get(le) ?? 0));
-  return `${n}, mean ${n > 0 ? (((b.sum - a.sum) / n) * 1000).toFixed(2) : '-'} ms, over 4 ms ${over(0.004)}, over 8 ms ${over(0.008)}, over 16 ms ${over(0.016)}`;
+/** How many fsyncs over the spans, their mean, and how many took longer than 4, 8 and 16 ms. */
+function describeFsyncs(span: Counters): string {
+  const n = span.get('fsync count') ?? 0;
+  const over = (le: number): number => n - (span.get(`fsync le ${le}`) ?? 0);
+  return `${n}, mean ${n > 0 ? (((span.get('fsync sum') ?? 0) / n) * 1000).toFixed(2) : '-'} ms, over 4 ms ${over(0.004)}, over 8 ms ${over(0.008)}, over 16 ms ${over(0.016)}`;
 }
 
-/** etcd requests started between two readings, per `n` operations, by method. */
-function requestsDelta(a: Awaited<ReturnType<typeof etcdFsyncs>>, b: Awaited<ReturnType<typeof etcdFsyncs>>, n: number): string {
-  return [...b.requests].map(([m, v]): [string, number] => [m, (v - (a.requests.get(m) ?? 0)) / n]).filter(([, v]) => v > 0).map(([m, v]) => `${m} ${v.toFixed(2)}`).join(', ');
+/** etcd requests started over the spans, per `n` operations, by method. */
+function describeRequests(span: Counters, n: number): string {
+  return [...span].filter(([k, v]) => k.startsWith('request ') && v > 0).map(([k, v]) => `${k.slice('request '.length)} ${(v / n).toFixed(2)}`).join(', ');
 }
 
 /**
