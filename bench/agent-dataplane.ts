@@ -6,10 +6,17 @@
  * medians), so that the machine's drift between measurements falls on both; and the selected
  * pair before the policies were written, for reference. A real agent programs a host namespace
  * from a real etcd. Prints figures and ratios; asserts nothing.
- * Run: npx tsx bench/agent-dataplane.ts  (root; iperf3 for throughput)
+ * The connection rate is measured by bench/fixtures/connrate.c (built here with gcc): 4 threads,
+ * each connecting and resetting back to back, against a C accept loop, so that the figure is the
+ * kernel's path (~55–70k connections/s here) rather than a Node event loop's (~10k/s, ±30–50%
+ * between measurements). BENCH_RULESET=<file> keeps the host's ruleset.
+ * Run: npx tsx bench/agent-dataplane.ts  (root; iperf3 for throughput, gcc for the loop)
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeResources } from '../src/api/decode.ts';
 import type { Resource } from '../src/api/resource.ts';
@@ -25,6 +32,7 @@ const RULES_PER_DIRECTION = 5;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const HAVE_IPERF3 = spawnSync('iperf3', ['--version']).status === 0;
+const CONNRATE_PORT = 5202;
 
 function policy(i: number): Resource {
   const rules = (dir: 'source' | 'destination') =>
@@ -52,13 +60,35 @@ async function iperf(client: TestPod, server: TestPod): Promise<number> {
   return (report.end?.sum_received?.bits_per_second ?? 0) / 1e9;
 }
 
+/**
+ * The connection loop, built here from bench/fixtures/connrate.c: C, so that the rate is the
+ * kernel's path and not a Node event loop's (a Node loop's rate moved by ±30–50% between two
+ * measurements on this machine, more than what it was to measure).
+ */
+const CONNRATE = buildConnrate();
+
+function buildConnrate(): string {
+  const out = join(mkdtempSync(join(tmpdir(), 'margay-bench-connrate-')), 'connrate');
+  const res = spawnSync('gcc', ['-O2', '-Wall', '-pthread', '-o', out, fileURLToPath(new URL('./fixtures/connrate.c', import.meta.url))], { encoding: 'utf8' });
+  if (res.status !== 0) throw new Error(`cannot build bench/fixtures/connrate.c (gcc: ${res.error?.message ?? res.stderr}); scripts/install-deps.sh installs gcc`);
+  process.on('exit', () => rmSync(dirname(out), { recursive: true, force: true }));
+  return out;
+}
+
+/** New connections per second from `client` to `server` (4 loops, connect then reset), for SECONDS. */
 async function connRate(client: TestPod, server: TestPod): Promise<{ perSecond: number; errors: number }> {
-  const res = (await client.request({ cmd: 'connrate', ip: server.ip, port: 80, durationMs: SECONDS * 1000, concurrency: 4 })) as {
-    connections: number;
-    errors: number;
-    elapsedMs: number;
-  };
-  return { perSecond: res.connections / (res.elapsedMs / 1000), errors: res.errors };
+  const srv = server.netns.spawn(CONNRATE, ['serve', String(CONNRATE_PORT)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      srv.stdout!.once('data', () => resolve());
+      srv.once('exit', (code) => reject(new Error(`connrate serve exited (${code})`)));
+    });
+    const res = await client.netns.exec(CONNRATE, ['connect', server.ip, String(CONNRATE_PORT), String(SECONDS * 1000), '4'], { timeoutMs: SECONDS * 1000 + 60_000 });
+    const r = JSON.parse(res.stdout) as { connections: number; errors: number; elapsedMs: number };
+    return { perSecond: r.connections / (r.elapsedMs / 1000), errors: r.errors };
+  } finally {
+    srv.kill('SIGKILL');
+  }
 }
 
 const etcd = await startEtcd();
@@ -136,6 +166,8 @@ spec: {orchestrator: k8s, node: host1, pod: ${p}, endpoint: eth0, interfaceName:
     );
   }
   const ruleset = await listRuleset(host.name);
+  // BENCH_RULESET=<file>: the host's ruleset kept there (what a new connection walks).
+  if (process.env.BENCH_RULESET) writeFileSync(process.env.BENCH_RULESET, ruleset);
   const load = readFileSync('/proc/loadavg', 'utf8').trim();
   const median = (xs: number[]): number => {
     const v = [...xs].sort((x, y) => x - y);
@@ -151,7 +183,7 @@ spec: {orchestrator: k8s, node: host1, pod: ${p}, endpoint: eth0, interfaceName:
   console.log(`| measure (median of ${ROUNDS} rounds) | no policy (c → d) | ${POLICIES} policies (a → b) | ratio |`);
   console.log('|---|---:|---:|---:|');
   console.log(`| TCP throughput, 1 stream (Gbit/s, iperf3) | ${fmt(freeGbps)} | ${fmt(polGbps)} | ${fmt(polGbps / freeGbps)} |`);
-  console.log(`| new TCP connections per second (4 loops) | ${fmt(freeRate, 0)} | ${fmt(polRate, 0)} | ${fmt(polRate / freeRate)} |`);
+  console.log(`| new TCP connections per second (4 threads, C) | ${fmt(freeRate, 0)} | ${fmt(polRate, 0)} | ${fmt(polRate / freeRate)} |`);
   console.log(`per round, ratio policy / no policy: throughput ${rounds.map((x) => fmt(x.polGbps / x.freeGbps)).join(' / ')}; connections ${rounds.map((x) => fmt(x.polRate / x.freeRate)).join(' / ')}`);
   console.log(`a → b before the policies were written: ${fmt(baseGbps)} Gbit/s, ${fmt(baseRate.perSecond, 0)} connections/s (ratio of the medians above to these: ${fmt(polGbps / baseGbps)} / ${fmt(polRate / baseRate.perSecond)})`);
   console.log(`connection errors: ${baseRate.errors} before, ${errors} in the rounds`);
