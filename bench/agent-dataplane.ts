@@ -3,8 +3,9 @@
  * host, with 1,000 GlobalNetworkPolicies (10,000 rules, none matching the traffic, then an
  * allow-all) selecting both of them, against a pair no policy selects, in the same run: the two
  * pairs measured alternately, round after round (`BENCH_ROUNDS`, default 3; the ratio is of the
- * medians), so that the machine's drift between measurements falls on both; and the selected
- * pair before the policies were written, for reference. A real agent programs a host namespace
+ * medians), so that the machine's drift between measurements falls on both; and the same
+ * alternation before any policy exists (the control: what the two pairs differ by on their own),
+ * whose ratio is then taken out of the policy's. A real agent programs a host namespace
  * from a real etcd. Prints figures and ratios; asserts nothing.
  * The connection rate is measured by bench/fixtures/connrate.c (built here with gcc): 4 threads,
  * each connecting and resetting back to back, against a C accept loop, so that the figure is the
@@ -91,6 +92,53 @@ async function connRate(client: TestPod, server: TestPod): Promise<{ perSecond: 
   }
 }
 
+/** One round's figures: the first pair (a → b) and the second (c → d). */
+interface Round {
+  polGbps: number;
+  freeGbps: number;
+  polRate: number;
+  freeRate: number;
+  errors: number;
+}
+
+/**
+ * ROUNDS rounds of throughput then connection rate of `first` and `second`, alternately, the
+ * order flipped every round (the machine's drift falls on both).
+ */
+async function alternate(first: [TestPod, TestPod], second: [TestPod, TestPod]): Promise<Round[]> {
+  const rounds: Round[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const [x, y] = r % 2 === 0 ? [first, second] : [second, first];
+    const g1 = await iperf(...x);
+    const g2 = await iperf(...y);
+    const c1 = await connRate(...x);
+    const c2 = await connRate(...y);
+    const firstFirst = x === first;
+    rounds.push({
+      polGbps: firstFirst ? g1 : g2,
+      freeGbps: firstFirst ? g2 : g1,
+      polRate: (firstFirst ? c1 : c2).perSecond,
+      freeRate: (firstFirst ? c2 : c1).perSecond,
+      errors: c1.errors + c2.errors,
+    });
+  }
+  return rounds;
+}
+
+/** The median of each figure over the rounds. */
+function medians(rounds: Round[]): Omit<Round, 'errors'> {
+  const median = (xs: number[]): number => {
+    const v = [...xs].sort((p, q) => p - q);
+    return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  };
+  return {
+    polGbps: median(rounds.map((r) => r.polGbps)),
+    freeGbps: median(rounds.map((r) => r.freeGbps)),
+    polRate: median(rounds.map((r) => r.polRate)),
+    freeRate: median(rounds.map((r) => r.freeRate)),
+  };
+}
+
 const etcd = await startEtcd();
 const host = await createHost();
 const pods: TestPod[] = [];
@@ -125,8 +173,9 @@ spec: {orchestrator: k8s, node: host1, pod: ${p}, endpoint: eth0, interfaceName:
   await eventually(async () => (await a.probe([{ ip: b.ip, port: 80, proto: 'tcp' }]))[0] === true);
   await eventually(async () => (await c.probe([{ ip: d.ip, port: 80, proto: 'tcp' }]))[0] === true);
 
-  const baseGbps = await iperf(a, b);
-  const baseRate = await connRate(a, b);
+  // The control: the same alternation before any policy, so that what the two pairs differ by
+  // on their own (interfaces, hash buckets, where the scheduler puts them) is measured too.
+  const control = await alternate([a, b], [c, d]);
 
   const policies = Array.from({ length: POLICIES }, (_, i) => policy(i));
   policies.push(
@@ -149,34 +198,13 @@ spec: {orchestrator: k8s, node: host1, pod: ${p}, endpoint: eth0, interfaceName:
   const programmedMs = performance.now() - t0;
   await eventually(async () => (await a.probe([{ ip: b.ip, port: 80, proto: 'tcp' }]))[0] === true);
 
-  // Alternately, the order flipped every round: the selected pair (a → b) and the other (c → d).
-  const rounds: Array<{ polGbps: number; freeGbps: number; polRate: number; freeRate: number }> = [];
-  let errors = 0;
-  for (let r = 0; r < ROUNDS; r++) {
-    const selectedFirst = r % 2 === 0;
-    const g1 = await iperf(selectedFirst ? a : c, selectedFirst ? b : d);
-    const g2 = await iperf(selectedFirst ? c : a, selectedFirst ? d : b);
-    const c1 = await connRate(selectedFirst ? a : c, selectedFirst ? b : d);
-    const c2 = await connRate(selectedFirst ? c : a, selectedFirst ? d : b);
-    errors += c1.errors + c2.errors;
-    rounds.push(
-      selectedFirst
-        ? { polGbps: g1, freeGbps: g2, polRate: c1.perSecond, freeRate: c2.perSecond }
-        : { polGbps: g2, freeGbps: g1, polRate: c2.perSecond, freeRate: c1.perSecond },
-    );
-  }
+  const rounds = await alternate([a, b], [c, d]);
   const ruleset = await listRuleset(host.name);
   // BENCH_RULESET=<file>: the host's ruleset kept there (what a new connection walks).
   if (process.env.BENCH_RULESET) writeFileSync(process.env.BENCH_RULESET, ruleset);
   const load = readFileSync('/proc/loadavg', 'utf8').trim();
-  const median = (xs: number[]): number => {
-    const v = [...xs].sort((x, y) => x - y);
-    return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
-  };
-  const polGbps = median(rounds.map((x) => x.polGbps));
-  const freeGbps = median(rounds.map((x) => x.freeGbps));
-  const polRate = median(rounds.map((x) => x.polRate));
-  const freeRate = median(rounds.map((x) => x.freeRate));
+  const { polGbps, freeGbps, polRate, freeRate } = medians(rounds);
+  const before = medians(control);
 
   const fmt = (n: number, dp = 2) => (Number.isFinite(n) ? n.toFixed(dp) : 'n/a');
   console.log(`Two pairs of workloads on one host, ${SECONDS} s per measurement, ${ROUNDS} rounds alternating; policy = ${POLICIES} GlobalNetworkPolicies × ${RULES_PER_DIRECTION * 2} rules selecting a and b (${POLICIES * RULES_PER_DIRECTION * 2} rules) + allow-all; c and d selected by none`);
@@ -185,8 +213,9 @@ spec: {orchestrator: k8s, node: host1, pod: ${p}, endpoint: eth0, interfaceName:
   console.log(`| TCP throughput, 1 stream (Gbit/s, iperf3) | ${fmt(freeGbps)} | ${fmt(polGbps)} | ${fmt(polGbps / freeGbps)} |`);
   console.log(`| new TCP connections per second (4 threads, C) | ${fmt(freeRate, 0)} | ${fmt(polRate, 0)} | ${fmt(polRate / freeRate)} |`);
   console.log(`per round, ratio policy / no policy: throughput ${rounds.map((x) => fmt(x.polGbps / x.freeGbps)).join(' / ')}; connections ${rounds.map((x) => fmt(x.polRate / x.freeRate)).join(' / ')}`);
-  console.log(`a → b before the policies were written: ${fmt(baseGbps)} Gbit/s, ${fmt(baseRate.perSecond, 0)} connections/s (ratio of the medians above to these: ${fmt(polGbps / baseGbps)} / ${fmt(polRate / baseRate.perSecond)})`);
-  console.log(`connection errors: ${baseRate.errors} before, ${errors} in the rounds`);
+  console.log(`control, the same ${ROUNDS} rounds before any policy (a → b / c → d, neither selected): throughput ${fmt(before.polGbps / before.freeGbps)} (${fmt(before.polGbps)} / ${fmt(before.freeGbps)} Gbit/s), connections ${fmt(before.polRate / before.freeRate)} (${fmt(before.polRate, 0)} / ${fmt(before.freeRate, 0)} per second)`);
+  console.log(`**ratio with the pairs' own difference taken out** (policy ratio / control ratio): throughput ${fmt(polGbps / freeGbps / (before.polGbps / before.freeGbps))}, connections ${fmt(polRate / freeRate / (before.polRate / before.freeRate))}`);
+  console.log(`connection errors: ${[...control, ...rounds].reduce((n, x) => n + x.errors, 0)}`);
   console.log(`ruleset: ${ruleset.split('\n').length} lines of nft text; load average at the end: ${load}`);
   console.log(`writing ${POLICIES + 1} policies to etcd: ${fmt(writtenMs / 1000)} s; written → programmed and ready: ${fmt(programmedMs / 1000)} s`);
 } finally {
