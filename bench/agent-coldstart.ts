@@ -24,12 +24,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EtcdDatastore } from '../src/datastore/etcd.ts';
-import { RESOURCES_PREFIX } from '../src/datastore/keys.ts';
+import { FELIX_STATUS_PREFIX, RESOURCES_PREFIX } from '../src/datastore/keys.ts';
 import { ResourceStore } from '../src/datastore/resources.ts';
 import { agentNodeOptions } from '../src/lab/entry.ts';
 import { exec } from '../src/os/mod.ts';
 import { type AgentProcess, createHost, REPO_ROOT, startAgent } from '../test/agent/lab.ts';
-import { startEtcd } from '../test/harness/etcd.ts';
+import { etcdctl, startEtcd } from '../test/harness/etcd.ts';
 import { createTestNetns } from '../test/harness/netns.ts';
 import { MARGAY_ROUTE_PROTOCOL } from '../src/dataplane/routes/routes.ts';
 import { descendants, idleTail, reapedChildrenCpuMs, threadGroups, ThreadSampler, threadTimes, timeline, waitQuiet } from './fixtures/proc-times.ts';
@@ -41,7 +41,7 @@ const POLICIES = Number(process.env.BENCH_POLICIES ?? 5000);
 const secs = (ms: number): string => (ms / 1000).toFixed(2);
 
 /** Cold starts measured, each with its own floor right after it (the machine's speed drifts by ~35% within minutes). */
-const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5));
+const ROUNDS = Math.max(1, Math.floor(Number(process.env.BENCH_ROUNDS ?? 5)) || 1);
 
 /** One round's figures. */
 interface Round {
@@ -54,6 +54,8 @@ interface Round {
   stolenMs: number;
   rssMiB: number;
   load: string;
+  /** How busy the machine was just before the start and just before the floors (waitQuiet). */
+  busy: string;
 }
 
 const median = (values: number[]): number => {
@@ -82,19 +84,20 @@ try {
   for (let r = 0; r < ROUNDS; r++) {
     // Each round starts from an empty host: no table, no route of the agent's (a fresh state
     // directory comes with each agent), and a machine done with the last round's teardown.
+    // The last round's endpoint statuses go too: every round's agent finds none and writes them all.
     await exec('nft', ['flush', 'ruleset'], { netns: host.name });
     for (const family of ['-4', '-6']) await exec('ip', [family, 'route', 'flush', 'proto', String(MARGAY_ROUTE_PROTOCOL)], { netns: host.name });
-    await waitQuiet();
+    etcdctl(etcd.endpoints, ['del', '--prefix', FELIX_STATUS_PREFIX]);
+    const busyBefore = await waitQuiet();
     const detail = r === 0 || process.env.BENCH_DETAIL === 'all';
-    const started = await coldStart({ nodeArgs, extraNodeArgs, fromSources, detail });
-    agent = started.agent;
+    const started = await coldStart({ nodeArgs, extraNodeArgs, fromSources, detail, onAgent: (a) => (agent = a) });
     // The floors with the agent gone and the machine quiet again (after ready the agent writes its
     // 1,000 endpoints' statuses: etcd would serve the list beside those writes).
     const ruleset = (await exec('nft', ['list', 'table', 'inet', 'margay'], { netns: host.name, timeoutMs: 600_000 })).stdout;
-    await agent.destroy();
+    await started.agent.destroy();
     agent = undefined;
     await exec('nft', ['flush', 'ruleset'], { netns: scratch.name });
-    await waitQuiet();
+    const busyFloors = await waitQuiet();
     // Floor 1: bare process start of the same entry.
     const tv = performance.now();
     spawnSync(process.execPath, [...nodeArgs, ...entry, 'agent', '--help'], { cwd: REPO_ROOT });
@@ -107,7 +110,7 @@ try {
     const tn = performance.now();
     await exec('nft', ['-f', '-'], { netns: scratch.name, input: ruleset, timeoutMs: 600_000 });
     const nftMs = performance.now() - tn;
-    const round: Round = { ...started.figures, listMs, nftMs, processMs, load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') };
+    const round: Round = { ...started.figures, listMs, nftMs, processMs, load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '), busy: `${busyBefore} / ${busyFloors}` };
     rounds.push(round);
     if (detail) {
       console.log(`\n### Round ${r + 1} in detail\n`);
@@ -125,10 +128,10 @@ try {
 
   const ratios = rounds.map((x) => x.readyMs / (x.listMs + x.nftMs));
   console.log(`\n### Every round (ratio = ready / (etcd list + \`nft -f\` of the final ruleset), each against its own floor)\n`);
-  console.log('| round | ready s | list s | `nft -f` s | **ratio** | with the process start | main thread on a CPU ms | waiting for a CPU ms | steal ms | RSS MiB | load (1, 5, 15 min) |');
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  console.log('| round | ready s | list s | `nft -f` s | **ratio** | with the process start | main thread on a CPU ms | waiting for a CPU ms | steal ms | RSS MiB | load (1, 5, 15 min) | machine before the start / the floors |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|');
   rounds.forEach((x, i) => {
-    const cells = [i + 1, secs(x.readyMs), secs(x.listMs), secs(x.nftMs), `**${ratios[i]!.toFixed(2)}×**`, `${(x.readyMs / (x.processMs + x.listMs + x.nftMs)).toFixed(2)}×`, x.mainCpuMs.toFixed(0), x.mainWaitMs.toFixed(0), x.stolenMs.toFixed(0), x.rssMiB.toFixed(0), x.load];
+    const cells = [i + 1, secs(x.readyMs), secs(x.listMs), secs(x.nftMs), `**${ratios[i]!.toFixed(2)}×**`, `${(x.readyMs / (x.processMs + x.listMs + x.nftMs)).toFixed(2)}×`, x.mainCpuMs.toFixed(0), x.mainWaitMs.toFixed(0), x.stolenMs.toFixed(0), x.rssMiB.toFixed(0), x.load, x.busy];
     console.log(`| ${cells.join(' | ')} |`);
   });
   const within = ratios.filter((x) => x <= 1.5).length;
@@ -145,9 +148,9 @@ try {
  * One cold start: the agent started on the prepared host until it reports ready. Returns its
  * figures, the rows of its steps, and (with `detail`) the report of where its time went.
  */
-async function coldStart(o: { nodeArgs: string[]; extraNodeArgs: string[]; fromSources: boolean; detail: boolean }): Promise<{
+async function coldStart(o: { nodeArgs: string[]; extraNodeArgs: string[]; fromSources: boolean; detail: boolean; onAgent: (agent: AgentProcess) => void }): Promise<{
   agent: AgentProcess;
-  figures: Omit<Round, 'listMs' | 'nftMs' | 'processMs' | 'load'>;
+  figures: Omit<Round, 'listMs' | 'nftMs' | 'processMs' | 'load' | 'busy'>;
   steps: Array<[string, number]>;
   report: string[];
 }> {
@@ -174,6 +177,8 @@ async function coldStart(o: { nodeArgs: string[]; extraNodeArgs: string[]; fromS
     built: !o.fromSources,
     nodeArgs: [...o.extraNodeArgs, ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])],
   });
+  // Known to the caller at once, so that its cleanup stops this agent if the round fails.
+  o.onAgent(agent);
   // The main thread's on-CPU and run-queue time, read every 5 ms: a timeline of where it waits.
   const sampler = new ThreadSampler(agent.pid!, t0);
   // BENCH_PERF=<file>: `perf record` of the agent's threads and children until ready (on-CPU samples
@@ -193,6 +198,9 @@ async function coldStart(o: { nodeArgs: string[]; extraNodeArgs: string[]; fromS
   try {
     if (pollMs) await agent.waitReady(1_800_000, Number(pollMs));
     else await logLine(agent, 'dataplane in sync', onLog, 1_800_000);
+  } catch (err) {
+    perf?.kill('SIGINT');
+    throw err;
   } finally {
     sampler.stop();
   }

@@ -2,7 +2,7 @@
  * Dataplane cost of policy: TCP throughput and new-connection rate between two workloads on one
  * host, with 1,000 GlobalNetworkPolicies (10,000 rules, none matching the traffic, then an
  * allow-all) selecting both of them, against a pair no policy selects, in the same run: the two
- * pairs measured alternately, round after round (`BENCH_ROUNDS`, default 3; the ratio is of the
+ * pairs measured alternately, round after round (`BENCH_ROUNDS`, default 4, even; the ratio is of the
  * medians), so that the machine's drift between measurements falls on both; and the same
  * alternation before any policy exists (the control: what the two pairs differ by on their own),
  * whose ratio is then taken out of the policy's. A real agent programs a host namespace
@@ -16,7 +16,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeResources } from '../src/api/decode.ts';
@@ -27,11 +27,15 @@ import { ResourceStore } from '../src/datastore/resources.ts';
 import { addPod, createHost, listRuleset, startAgent, type TestPod } from '../test/agent/lab.ts';
 import { startEtcd } from '../test/harness/etcd.ts';
 import { eventually } from '../test/harness/wait.ts';
+import { registerCleanup } from '../test/harness/cleanup.ts';
+import { exec } from '../src/os/mod.ts';
+import { waitQuiet } from './fixtures/proc-times.ts';
 
 const POLICIES = 1000;
 const RULES_PER_DIRECTION = 5;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Rounds of each alternation, rounded up to an even number: each pair goes first as often. */
+const ROUNDS = Math.max(2, 2 * Math.ceil((Number(process.env.BENCH_ROUNDS ?? 4) || 4) / 2));
 const HAVE_IPERF3 = spawnSync('iperf3', ['--version']).status === 0;
 const CONNRATE_PORT = 5202;
 
@@ -69,19 +73,29 @@ async function iperf(client: TestPod, server: TestPod): Promise<number> {
 const CONNRATE = buildConnrate();
 
 function buildConnrate(): string {
-  const out = join(mkdtempSync(join(tmpdir(), 'margay-bench-connrate-')), 'connrate');
+  const dir = mkdtempSync(join(tmpdir(), 'margay-bench-connrate-'));
+  registerCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, 'connrate');
   const res = spawnSync('gcc', ['-O2', '-Wall', '-pthread', '-o', out, fileURLToPath(new URL('./fixtures/connrate.c', import.meta.url))], { encoding: 'utf8' });
   if (res.status !== 0) throw new Error(`cannot build bench/fixtures/connrate.c (gcc: ${res.error?.message ?? res.stderr}); scripts/install-deps.sh installs gcc`);
-  process.on('exit', () => rmSync(dirname(out), { recursive: true, force: true }));
   return out;
 }
 
-/** New connections per second from `client` to `server` (4 loops, connect then reset), for SECONDS. */
-async function connRate(client: TestPod, server: TestPod): Promise<{ perSecond: number; errors: number }> {
+/**
+ * New connections per second from `client` to `server` (4 loops, connect then reset), for
+ * SECONDS. The host's connection tracking is emptied first: ~300,000 connections of the last
+ * measurement would otherwise still be there (10 s each after their reset; the table holds
+ * 262,144), and this one would pay for the evictions.
+ */
+async function connRate(hostNs: string, client: TestPod, server: TestPod): Promise<{ perSecond: number; errors: number }> {
+  await exec('conntrack', ['-F'], { netns: hostNs });
+  await waitQuiet();
   const srv = server.netns.spawn(CONNRATE, ['serve', String(CONNRATE_PORT)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => srv.once('exit', resolve));
   try {
     await new Promise<void>((resolve, reject) => {
       srv.stdout!.once('data', () => resolve());
+      srv.once('error', reject);
       srv.once('exit', (code) => reject(new Error(`connrate serve exited (${code})`)));
     });
     const res = await client.netns.exec(CONNRATE, ['connect', server.ip, String(CONNRATE_PORT), String(SECONDS * 1000), '4'], { timeoutMs: SECONDS * 1000 + 60_000 });
@@ -89,6 +103,7 @@ async function connRate(client: TestPod, server: TestPod): Promise<{ perSecond: 
     return { perSecond: r.connections / (r.elapsedMs / 1000), errors: r.errors };
   } finally {
     srv.kill('SIGKILL');
+    await exited;
   }
 }
 
@@ -98,35 +113,38 @@ interface Round {
   freeGbps: number;
   polRate: number;
   freeRate: number;
-  errors: number;
+  /** Failed connects of the first pair and of the second. */
+  polErrors: number;
+  freeErrors: number;
 }
 
 /**
  * ROUNDS rounds of throughput then connection rate of `first` and `second`, alternately, the
  * order flipped every round (the machine's drift falls on both).
  */
-async function alternate(first: [TestPod, TestPod], second: [TestPod, TestPod]): Promise<Round[]> {
+async function alternate(hostNs: string, first: [TestPod, TestPod], second: [TestPod, TestPod]): Promise<Round[]> {
   const rounds: Round[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const [x, y] = r % 2 === 0 ? [first, second] : [second, first];
     const g1 = await iperf(...x);
     const g2 = await iperf(...y);
-    const c1 = await connRate(...x);
-    const c2 = await connRate(...y);
+    const c1 = await connRate(hostNs, ...x);
+    const c2 = await connRate(hostNs, ...y);
     const firstFirst = x === first;
     rounds.push({
       polGbps: firstFirst ? g1 : g2,
       freeGbps: firstFirst ? g2 : g1,
       polRate: (firstFirst ? c1 : c2).perSecond,
       freeRate: (firstFirst ? c2 : c1).perSecond,
-      errors: c1.errors + c2.errors,
+      polErrors: (firstFirst ? c1 : c2).errors,
+      freeErrors: (firstFirst ? c2 : c1).errors,
     });
   }
   return rounds;
 }
 
 /** The median of each figure over the rounds. */
-function medians(rounds: Round[]): Omit<Round, 'errors'> {
+function medians(rounds: Round[]): Omit<Round, 'polErrors' | 'freeErrors'> {
   const median = (xs: number[]): number => {
     const v = [...xs].sort((p, q) => p - q);
     return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
@@ -175,7 +193,7 @@ spec: {orchestrator: k8s, node: host1, pod: ${p}, endpoint: eth0, interfaceName:
 
   // The control: the same alternation before any policy, so that what the two pairs differ by
   // on their own (interfaces, hash buckets, where the scheduler puts them) is measured too.
-  const control = await alternate([a, b], [c, d]);
+  const control = await alternate(host.name, [a, b], [c, d]);
 
   const policies = Array.from({ length: POLICIES }, (_, i) => policy(i));
   policies.push(
@@ -198,7 +216,7 @@ spec: {orchestrator: k8s, node: host1, pod: ${p}, endpoint: eth0, interfaceName:
   const programmedMs = performance.now() - t0;
   await eventually(async () => (await a.probe([{ ip: b.ip, port: 80, proto: 'tcp' }]))[0] === true);
 
-  const rounds = await alternate([a, b], [c, d]);
+  const rounds = await alternate(host.name, [a, b], [c, d]);
   const ruleset = await listRuleset(host.name);
   // BENCH_RULESET=<file>: the host's ruleset kept there (what a new connection walks).
   if (process.env.BENCH_RULESET) writeFileSync(process.env.BENCH_RULESET, ruleset);
@@ -214,8 +232,10 @@ spec: {orchestrator: k8s, node: host1, pod: ${p}, endpoint: eth0, interfaceName:
   console.log(`| new TCP connections per second (4 threads, C) | ${fmt(freeRate, 0)} | ${fmt(polRate, 0)} | ${fmt(polRate / freeRate)} |`);
   console.log(`per round, ratio policy / no policy: throughput ${rounds.map((x) => fmt(x.polGbps / x.freeGbps)).join(' / ')}; connections ${rounds.map((x) => fmt(x.polRate / x.freeRate)).join(' / ')}`);
   console.log(`control, the same ${ROUNDS} rounds before any policy (a → b / c → d, neither selected): throughput ${fmt(before.polGbps / before.freeGbps)} (${fmt(before.polGbps)} / ${fmt(before.freeGbps)} Gbit/s), connections ${fmt(before.polRate / before.freeRate)} (${fmt(before.polRate, 0)} / ${fmt(before.freeRate, 0)} per second)`);
+  console.log(`per control round, a → b / c → d: throughput ${control.map((x) => fmt(x.polGbps / x.freeGbps)).join(' / ')}; connections ${control.map((x) => fmt(x.polRate / x.freeRate)).join(' / ')}`);
   console.log(`**ratio with the pairs' own difference taken out** (policy ratio / control ratio): throughput ${fmt(polGbps / freeGbps / (before.polGbps / before.freeGbps))}, connections ${fmt(polRate / freeRate / (before.polRate / before.freeRate))}`);
-  console.log(`connection errors: ${[...control, ...rounds].reduce((n, x) => n + x.errors, 0)}`);
+  const errs = (xs: Round[], k: 'polErrors' | 'freeErrors'): number => xs.reduce((n, x) => n + x[k], 0);
+  console.log(`failed connects (a → b / c → d): control ${errs(control, 'polErrors')} / ${errs(control, 'freeErrors')}, with the policies ${errs(rounds, 'polErrors')} / ${errs(rounds, 'freeErrors')}`);
   console.log(`ruleset: ${ruleset.split('\n').length} lines of nft text; load average at the end: ${load}`);
   console.log(`writing ${POLICIES + 1} policies to etcd: ${fmt(writtenMs / 1000)} s; written → programmed and ready: ${fmt(programmedMs / 1000)} s`);
 } finally {

@@ -47,7 +47,9 @@ const N = Number(process.env.BENCH_N ?? 60);
  * rounds of 200 is the 10th largest of 1,000 rather than the 2nd largest of 200), and each
  * round's own p50 and p99 ratios are printed beside them.
  */
-const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
+const ROUNDS = Math.max(1, Math.floor(Number(process.env.BENCH_ROUNDS ?? 1)) || 1);
+// Container IDs: the sequential runs' are below 100,000; the warm-up's and the bursts' above.
+if (ROUNDS * N >= 100_000) throw new Error(`BENCH_ROUNDS × BENCH_N must stay below 100,000 (got ${ROUNDS * N})`);
 const CLIENT_RUNS = Number(process.env.BENCH_CLIENT_RUNS ?? 40);
 /** Which parts to run: `client` (client forms), `agent` (through the agent), `service` (the CNI service alone). */
 const PHASES = (process.env.BENCH_PHASES ?? 'client,agent,service').split(',');
@@ -323,7 +325,8 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     const delSpans: Counters = new Map();
     const etcdSpans: Counters = new Map();
     const perRound: Array<{ add: number[]; del: number[]; ptpAdd: number[]; ptpDel: number[] }> = [];
-    // The allocation profile (BENCH_AGENT_ALLOC) covers the sequential ADDs: SIGUSR2 starts and stops it.
+    // The allocation profile (BENCH_AGENT_ALLOC) covers the first round's sequential ADDs: SIGUSR2
+    // starts and stops it. The marks for a CPU profile: add-start → add-end is the first round's ADDs.
     const allocToggle = (): void => void (AGENT_ALLOC && agent?.pid !== undefined && process.kill(agent.pid, 'SIGUSR2'));
     for (let r = 0; r < ROUNDS; r++) {
       const round = { add: [] as number[], del: [] as number[], ptpAdd: [] as number[], ptpDel: [] as number[] };

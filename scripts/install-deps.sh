@@ -16,6 +16,8 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # GoBGP: an external peer of the BGP tests (issue 19).
 command -v gobgpd >/dev/null 2>&1 || need_apt+=(gobgpd)
 command -v iperf3 >/dev/null 2>&1 || need_apt+=(iperf3)
+# bench/agent-dataplane.ts empties the host namespace's connection tracking between measurements.
+command -v conntrack >/dev/null 2>&1 || need_apt+=(conntrack)
 # CNI (issue 5): gcc builds the thin plugin binary below; the rest are the real runtimes and
 # plugins the CNI tests and bench/cni.ts drive (podman's CNI backend, containerd + ctr, runc, a
 # busybox root filesystem, the stock ptp/host-local plugins, Go + libcni to build cnitool).
