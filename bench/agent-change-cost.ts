@@ -7,9 +7,9 @@
  * What bench/agent-latency.ts measures beyond this is etcd's watch and the kernel transaction.
  * Prints percentiles and the load average; asserts nothing. Run: npx tsx bench/agent-change-cost.ts
  */
-import { readFileSync } from 'node:fs';
 import type { AgentDataplane } from '../src/agent/agent.ts';
 import { inProcessHost, timeWrites } from './fixtures/in-process.ts';
+import { loadAverage } from './fixtures/proc-times.ts';
 
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 1000);
 const POLICIES = Number(process.env.BENCH_POLICIES ?? 5000);
@@ -32,7 +32,7 @@ try {
   const rows: Array<[string, number[]]> = [];
   for (const change of host.changes) rows.push([change.name, (await timeWrites(host, RUNS, change.write, nextApply)).sort((a, b) => a - b)]);
   const q = (v: number[], p: number): string => v[Math.min(v.length - 1, Math.floor((p / 100) * v.length))]!.toFixed(2);
-  console.log(`${ENDPOINTS} local endpoints, ${POLICIES} policies; in sync (snapshot through the graph, first apply called) after ${(syncMs / 1000).toFixed(2)} s; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+  console.log(`${ENDPOINTS} local endpoints, ${POLICIES} policies; in sync (snapshot through the graph, first apply called) after ${(syncMs / 1000).toFixed(2)} s; load average ${loadAverage()}`);
   console.log('| change (write → dataplane told), ms | p50 | p90 | p99 | max |');
   console.log('|---|---:|---:|---:|---:|');
   for (const [name, v] of rows) console.log(`| ${name} | ${q(v, 50)} | ${q(v, 90)} | ${q(v, 99)} | ${v[v.length - 1]!.toFixed(2)} |`);

@@ -31,7 +31,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -41,6 +41,7 @@ import { createDatastore, resourceKey, resourcePrefix, watchPrefix, type Datasto
 import { labDown, labUp, podAdd, withStore, type LabContext } from '../src/lab/lab.ts';
 import type { LabState } from '../src/lab/state.ts';
 import { NftMonitor, nftFloor } from './fixtures/nft-monitor.ts';
+import { loadAverage } from './fixtures/proc-times.ts';
 
 const execFileAsync = promisify(execFile);
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 10);
@@ -48,7 +49,6 @@ const PODS = Number(process.env.BENCH_PODS ?? 2);
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 20);
 const WATCHERS = HOSTS;
 
-const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').trim().split(' ').slice(0, 3).join(' ');
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
@@ -131,7 +131,7 @@ const monitors: NftMonitor[] = [];
 try {
   const t0 = performance.now();
   const state = await labUp({ hosts: HOSTS, router: false, ipv6: false }, ctx);
-  console.log(`lab up --hosts ${HOSTS}: ${((performance.now() - t0) / 1000).toFixed(1)} s (load average ${loadavg()})`);
+  console.log(`lab up --hosts ${HOSTS}: ${((performance.now() - t0) / 1000).toFixed(1)} s (load average ${loadAverage()})`);
   await withStore(state, (store) => store.apply(policy(POLICY_PORT)));
   const t1 = performance.now();
   for (const host of state.plan.hosts) {
@@ -188,11 +188,11 @@ try {
       await sleep(100);
     }
   });
-  const loadChanges = loadavg();
+  const loadChanges = loadAverage();
   const etcd = await etcdFloor(state, WATCHERS, CHANGES * 2);
   const nft = await nftFloor(state.plan.hosts[0]!.netns, monitors[0]!, CHANGES * 2);
   const all = [...times.policy, ...times.label, ...times.remoteAdd, ...times.remoteDelete];
-  console.log(`\n${HOSTS} hosts, ${PODS} pods each + 2; change → in the kernel of all ${HOSTS} hosts (nft monitor), ms; load average ${loadChanges} (changes), ${loadavg()} (floor)`);
+  console.log(`\n${HOSTS} hosts, ${PODS} pods each + 2; change → in the kernel of all ${HOSTS} hosts (nft monitor), ms; load average ${loadChanges} (changes), ${loadAverage()} (floor)`);
   console.log('| measure | n | p50 | p90 | p99 | p50 / p99 against the etcd floor |');
   console.log('|---|---:|---:|---:|---:|---:|');
   console.log(row(`floor: etcd put → watch event at all ${WATCHERS} watchers`, etcd));

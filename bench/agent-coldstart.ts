@@ -32,7 +32,8 @@ import { type AgentProcess, createHost, REPO_ROOT, startAgent } from '../test/ag
 import { etcdctl, startEtcd } from '../test/harness/etcd.ts';
 import { createTestNetns } from '../test/harness/netns.ts';
 import { MARGAY_ROUTE_PROTOCOL } from '../src/dataplane/routes/routes.ts';
-import { descendants, idleTail, reapedChildrenCpuMs, threadGroups, ThreadSampler, threadTimes, timeline, waitQuiet } from './fixtures/proc-times.ts';
+import { descendants, idleTail, loadAverage, reapedChildrenCpuMs, stealMs, threadGroups, ThreadSampler, threadTimes, timeline, waitQuiet } from './fixtures/proc-times.ts';
+import { median } from './fixtures/stats.ts';
 import { createScaleInterfaces, NAMESPACES, writeScaleResources } from './fixtures/scale.ts';
 
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 1000);
@@ -58,11 +59,6 @@ interface Round {
   busy: string;
 }
 
-const median = (values: number[]): number => {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 const etcd = await startEtcd();
 const host = await createHost();
 const scratch = await createTestNetns('mga');
@@ -78,8 +74,9 @@ try {
   const entry = fromSources ? ['--import', 'tsx', join(REPO_ROOT, 'src/cli/run.ts')] : [join(REPO_ROOT, 'bin/margay.js')];
   console.log(`${ENDPOINTS} local workload endpoints, ${POLICIES} NetworkPolicies, ${NAMESPACES} namespaces (written in ${secs(writeMs)} s); ${ROUNDS} rounds, each a cold start and then its floor`);
 
-  // The entry's files into the page cache before the first round (uncounted).
-  spawnSync(process.execPath, [...nodeArgs, ...entry, 'agent', '--help'], { cwd: REPO_ROOT });
+  // The bare process start of the same entry (a floor), run once first to read its files into the page cache.
+  const startProcess = (): void => void spawnSync(process.execPath, [...nodeArgs, ...entry, 'agent', '--help'], { cwd: REPO_ROOT });
+  startProcess();
   const rounds: Round[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     // Each round starts from an empty host: no table, no route of the agent's (a fresh state
@@ -100,7 +97,7 @@ try {
     const busyFloors = await waitQuiet();
     // Floor 1: bare process start of the same entry.
     const tv = performance.now();
-    spawnSync(process.execPath, [...nodeArgs, ...entry, 'agent', '--help'], { cwd: REPO_ROOT });
+    startProcess();
     const processMs = performance.now() - tv;
     // Floor 2: list everything the agent reads.
     const tl = performance.now();
@@ -110,7 +107,7 @@ try {
     const tn = performance.now();
     await exec('nft', ['-f', '-'], { netns: scratch.name, input: ruleset, timeoutMs: 600_000 });
     const nftMs = performance.now() - tn;
-    const round: Round = { ...started.figures, listMs, nftMs, processMs, load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '), busy: `${busyBefore} / ${busyFloors}` };
+    const round: Round = { ...started.figures, listMs, nftMs, processMs, load: loadAverage(), busy: `${busyBefore} / ${busyFloors}` };
     rounds.push(round);
     if (detail) {
       console.log(`\n### Round ${r + 1} in detail\n`);
@@ -327,12 +324,6 @@ async function logLine(agent: AgentProcess, text: string, onLog: (logs: string) 
     clearInterval(tick);
     watcher.close();
   }
-}
-
-/** The machine's steal time so far (ms, all CPUs): /proc/stat's 8th field, in clock ticks of 10 ms. */
-function stealMs(): number {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/);
-  return Number(fields[8] ?? 0) * 10;
 }
 
 /**

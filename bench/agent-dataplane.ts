@@ -30,6 +30,7 @@ import { eventually } from '../test/harness/wait.ts';
 import { registerCleanup } from '../test/harness/cleanup.ts';
 import { exec } from '../src/os/mod.ts';
 import { waitQuiet } from './fixtures/proc-times.ts';
+import { median } from './fixtures/stats.ts';
 
 const POLICIES = 1000;
 const RULES_PER_DIRECTION = 5;
@@ -130,25 +131,16 @@ async function alternate(hostNs: string, first: [TestPod, TestPod], second: [Tes
     const g2 = await iperf(...y);
     const c1 = await connRate(hostNs, ...x);
     const c2 = await connRate(hostNs, ...y);
-    const firstFirst = x === first;
-    rounds.push({
-      polGbps: firstFirst ? g1 : g2,
-      freeGbps: firstFirst ? g2 : g1,
-      polRate: (firstFirst ? c1 : c2).perSecond,
-      freeRate: (firstFirst ? c2 : c1).perSecond,
-      polErrors: (firstFirst ? c1 : c2).errors,
-      freeErrors: (firstFirst ? c2 : c1).errors,
-    });
+    // Back to the pairs' own order: the first pair's figures, then the second's.
+    const [gFirst, gSecond] = x === first ? [g1, g2] : [g2, g1];
+    const [cFirst, cSecond] = x === first ? [c1, c2] : [c2, c1];
+    rounds.push({ polGbps: gFirst, freeGbps: gSecond, polRate: cFirst.perSecond, freeRate: cSecond.perSecond, polErrors: cFirst.errors, freeErrors: cSecond.errors });
   }
   return rounds;
 }
 
 /** The median of each figure over the rounds. */
 function medians(rounds: Round[]): Omit<Round, 'polErrors' | 'freeErrors'> {
-  const median = (xs: number[]): number => {
-    const v = [...xs].sort((p, q) => p - q);
-    return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
-  };
   return {
     polGbps: median(rounds.map((r) => r.polGbps)),
     freeGbps: median(rounds.map((r) => r.freeGbps)),

@@ -20,7 +20,6 @@
  * Prints percentiles, ratios to the floor and the load average; asserts nothing.
  * Run (root): npx tsx bench/agent-latency.ts
  */
-import { readFileSync } from 'node:fs';
 import { decodeResources } from '../src/api/decode.ts';
 import type { Resource } from '../src/api/resource.ts';
 import { validateResource } from '../src/api/validate.ts';
@@ -32,6 +31,7 @@ import { startEtcd } from '../test/harness/etcd.ts';
 import { createTestNetns, run } from '../test/harness/netns.ts';
 import { eventually } from '../test/harness/wait.ts';
 import { createScaleInterfaces, writeScaleResources } from './fixtures/scale.ts';
+import { loadAverage } from './fixtures/proc-times.ts';
 
 const FLIPS = Number(process.env.BENCH_FLIPS ?? 20);
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 1000);
@@ -47,7 +47,6 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-const load = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 const gnp = (name: string, spec: Record<string, unknown>): Resource =>
   validateResource({ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name }, spec });
@@ -226,7 +225,7 @@ try {
   };
   const gauge = async (name: string): Promise<number> => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await agent!.metrics())?.[1]);
   const applyCost = async (): Promise<{ sum: number; count: number }> => ({ sum: await gauge('margay_dataplane_apply_seconds_sum'), count: await gauge('margay_dataplane_apply_seconds_count') });
-  const loadBefore = load();
+  const loadBefore = loadAverage();
   const appliesBefore = await applyCost();
   /** The agent's mean dataplane apply (ms) during `fn`. */
   const meanApply = async <T,>(fn: () => Promise<T>): Promise<[T, number]> => {
@@ -249,7 +248,7 @@ try {
   blocked.metadata.labels = { ...blocked.metadata.labels, blocked: 'yes' };
   const [[labelMs, labelApplyMs], labelVia] = await vias(() => meanApply(() => measure(a, () => store.apply(blocked), false, () => store.apply(bWep))));
   const [[remoteMs, remoteApplyMs], remoteVia] = await vias(() => meanApply(() => measure(r, () => store.apply(remoteWep), true, () => store.delete(remoteWep))));
-  const loadAfter = load();
+  const loadAfter = loadAverage();
   const appliesAfter = await applyCost();
   const meanApplyMs = ((appliesAfter.sum - appliesBefore.sum) / (appliesAfter.count - appliesBefore.count)) * 1000;
 
@@ -283,7 +282,7 @@ try {
   console.log(`mean apply per change kind: policy ${policyApplyMs.toFixed(1)} ms, edit ${editApplyMs.toFixed(1)} ms, label ${labelApplyMs.toFixed(1)} ms, remote endpoint ${remoteApplyMs.toFixed(1)} ms`);
   console.log(`transactions per change kind: policy ${policyVia}; edit ${editVia}; label ${labelVia}; remote endpoint ${remoteVia}`);
   console.log(`not in the floor: the minimal transaction while probing as during the changes p50 ${p(nftProbingMs, 50)} / p99 ${p(nftProbingMs, 99)} ms; in a namespace without the agent's table p50 ${p(nftEmptyMs, 50)} / p99 ${p(nftEmptyMs, 99)} ms`);
-  console.log(`${BURST_POLICIES} GlobalNetworkPolicies written in one burst (${(written / 1000).toFixed(2)} s of writes, all applied after ${(appliedMs / 1000).toFixed(2)} s): ${burstApplies} dataplane transaction(s); load average ${load()}`);
+  console.log(`${BURST_POLICIES} GlobalNetworkPolicies written in one burst (${(written / 1000).toFixed(2)} s of writes, all applied after ${(appliedMs / 1000).toFixed(2)} s): ${burstApplies} dataplane transaction(s); load average ${loadAverage()}`);
 } finally {
   nft?.close();
   await agent?.destroy();

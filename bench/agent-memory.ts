@@ -29,6 +29,7 @@ import { run } from '../test/harness/netns.ts';
 import { eventually } from '../test/harness/wait.ts';
 import { heapTable, summarizeHeapSnapshot } from './heap-summary.ts';
 import { REMOTE_HOSTS as HOSTS, remoteWep } from './fixtures/scale.ts';
+import { loadAverage } from './fixtures/proc-times.ts';
 
 const REMOTE = Number(process.env.BENCH_REMOTE ?? 50_000);
 const BUILT = process.env.BENCH_BUILT !== undefined ? process.env.BENCH_BUILT === '1' : existsSync(join(REPO_ROOT, 'dist/src/cli/run.js'));
@@ -36,7 +37,6 @@ const NODE_OPTIONS = (process.env.BENCH_NODE_OPTIONS ?? '').split(' ').filter(Bo
 /** BENCH_AGENT_ENV="NAME=value …": more environment for the agent (e.g. glibc's malloc settings). */
 const AGENT_ENV = Object.fromEntries((process.env.BENCH_AGENT_ENV ?? '').split(' ').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const snapshots = mkdtempSync(join(tmpdir(), 'margay-bench-heap-'));
-const load = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 /** Has the agent write a heap snapshot (SIGUSR2) and summarizes its classes. */
 async function heapClasses(agent: Awaited<ReturnType<typeof startAgent>>): Promise<string> {
@@ -204,7 +204,7 @@ try {
   await agent.waitReady(300_000);
   await new Promise((r) => setTimeout(r, 3000));
   const before = await sample(agent, 'idle');
-  const loadBefore = load();
+  const loadBefore = loadAverage();
 
   // 50,000 remote endpoints, written raw in transactions of 128 (validated once per shape).
   validateResource(remoteWep(0));
@@ -223,7 +223,7 @@ try {
   await agent.waitReady(1_800_000);
   await new Promise((r) => setTimeout(r, 5000));
   const after = await sample(agent, 'remote');
-  const loadAfter = load();
+  const loadAfter = loadAverage();
   const dataplane = dataplaneCounters(await agent.metrics());
   const problems = agent.logs().split('\n').filter((l) => l.trim() !== '');
   // Only now: writing a heap snapshot costs the process several times its heap in native memory,

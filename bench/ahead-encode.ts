@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { AheadStream } from '../src/dataplane/nftables/ahead-stream.ts';
 import { NftablesManager } from '../src/dataplane/nftables/manager.ts';
 import { recordFirstApply } from './fixtures/in-process.ts';
+import { loadAverage } from './fixtures/proc-times.ts';
 
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 1000);
 const POLICIES = Number(process.env.BENCH_POLICIES ?? 5000);
@@ -28,7 +29,6 @@ const LISTS_PER_PART = 8;
 const MAX_BATCH = 192 * 1024;
 /** The CPU time of this process's main thread so far (ms; Linux schedstat: time on a CPU). */
 const threadCpuMs = (): number => Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
-const load = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 
 const updates = await recordFirstApply(ENDPOINTS, POLICIES);
@@ -80,7 +80,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   if (profile) writeFileSync(process.env.BENCH_CPU_PROF!, JSON.stringify((await profile.post('Profiler.stop')).profile));
   const sha = createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16);
   rmSync(file);
-  console.log(`round ${round}: encoding ${ms.toFixed(0)} ms, thread CPU ${threadMs.toFixed(0)} ms, process CPU ${cpuMs.toFixed(0)} ms; ${stream.commands} commands, stream sha256 ${sha} (load ${load()})`);
+  console.log(`round ${round}: encoding ${ms.toFixed(0)} ms, thread CPU ${threadMs.toFixed(0)} ms, process CPU ${cpuMs.toFixed(0)} ms; ${stream.commands} commands, stream sha256 ${sha} (load ${loadAverage()})`);
   const listMs = parts.slice(1, -1).reduce((a, b) => a + b, 0);
   console.log(`  thread CPU: sets and policies ${parts[0]!.toFixed(0)} ms, ${parts.length - 2} parts of lists ${listMs.toFixed(0)} ms, the rest ${parts[parts.length - 1]!.toFixed(0)} ms`);
 }

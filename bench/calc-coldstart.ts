@@ -19,7 +19,7 @@
  * Run: npx tsx bench/calc-coldstart.ts
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -31,6 +31,7 @@ import { RESOURCES_PREFIX } from '../src/datastore/keys.ts';
 import { ResourceStore } from '../src/datastore/resources.ts';
 import { agentNodeOptions } from '../src/lab/entry.ts';
 import { writeScaleResources } from './fixtures/scale.ts';
+import { loadAverage } from './fixtures/proc-times.ts';
 
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 1000);
 const POLICIES = Number(process.env.BENCH_POLICIES ?? 5000);
@@ -82,7 +83,7 @@ if (process.argv[2] === '--child') {
         stats.get(t.name)!.cpus.push(r.cpuMs);
         if (r.keptMiB !== undefined) stats.get(t.name)!.kept.push(r.keptMiB);
         const f = (ms: number, gc: number): string => `${ms.toFixed(0)} (${gc.toFixed(0)})`;
-        console.log(`| ${i} | ${t.name} | ${f(r.feedMs, r.gcMs.feed)} | ${f(r.inSyncMs, r.gcMs.inSync)} | ${f(r.flushMs, r.gcMs.flush)} | ${total.toFixed(0)} | ${r.cpuMs.toFixed(0)} | ${r.updates} | ${load()} |`);
+        console.log(`| ${i} | ${t.name} | ${f(r.feedMs, r.gcMs.feed)} | ${f(r.inSyncMs, r.gcMs.inSync)} | ${f(r.flushMs, r.gcMs.flush)} | ${total.toFixed(0)} | ${r.cpuMs.toFixed(0)} | ${r.updates} | ${loadAverage()} |`);
       }
     }
   } finally {
@@ -174,9 +175,5 @@ async function startProfiler(): Promise<() => Promise<unknown>> {
   await session.post('Profiler.setSamplingInterval', { interval: 100 });
   await session.post('Profiler.start');
   return async () => (await session.post('Profiler.stop')).profile;
-}
-
-function load(): string {
-  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 }
 

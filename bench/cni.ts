@@ -38,7 +38,7 @@ import { registerCleanup } from '../test/harness/cleanup.ts';
 import { startEtcd } from '../test/harness/etcd.ts';
 import { createTestNetns, type TestNetns } from '../test/harness/netns.ts';
 import { CLIENT, ensureClient, REPO } from '../test/cni/binary.ts';
-import { waitQuiet } from './fixtures/proc-times.ts';
+import { loadAverage, waitQuiet } from './fixtures/proc-times.ts';
 
 const N = Number(process.env.BENCH_N ?? 60);
 /**
@@ -80,7 +80,7 @@ function percentile(values: number[], p: number): number {
 
 /** The machine's load averages (1, 5, 15 min), for the heading of each table. */
 function load(): string {
-  return `load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`;
+  return `load average ${loadAverage()}`;
 }
 
 function row(cells: (string | number)[]): string {
@@ -292,7 +292,9 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     ];
     for (let i = 0; i < N * plugins.length; i++) containers.push(await createTestNetns('mgbench'));
 
-    const times = new Map(plugins.map((p) => [p.name, { add: [] as number[], del: [] as number[] }]));
+    /** Each plugin's ADD and DEL wall times (ms), by plugin name: one per round, and the rounds pooled below. */
+    type Times = Map<string, { add: number[]; del: number[] }>;
+    const noTimes = (): Times => new Map(plugins.map((p) => [p.name, { add: [], del: [] }]));
     /** Margay's sequential ADDs' wall times by container ID, to join with the service's log lines. */
     const margayAdds = new Map<string, number>();
     const run = async (p: Plugin, cmd: 'ADD' | 'DEL', i: number, ns: TestNetns): Promise<number> => {
@@ -324,17 +326,13 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     const addSpans: Counters = new Map();
     const delSpans: Counters = new Map();
     const etcdSpans: Counters = new Map();
-    const perRound: Array<{ add: number[]; del: number[]; ptpAdd: number[]; ptpDel: number[] }> = [];
+    const perRound: Times[] = [];
     // The allocation profile (BENCH_AGENT_ALLOC) covers the first round's sequential ADDs: SIGUSR2
     // starts and stops it. The marks for a CPU profile: add-start → add-end is the first round's ADDs.
     const allocToggle = (): void => void (AGENT_ALLOC && agent?.pid !== undefined && process.kill(agent.pid, 'SIGUSR2'));
     for (let r = 0; r < ROUNDS; r++) {
-      const round = { add: [] as number[], del: [] as number[], ptpAdd: [] as number[], ptpDel: [] as number[] };
-      const record = (p: Plugin, cmd: 'ADD' | 'DEL', ms: number): void => {
-        times.get(p.name)![cmd === 'ADD' ? 'add' : 'del'].push(ms);
-        const mineNow = p === plugins[0];
-        (cmd === 'ADD' ? (mineNow ? round.add : round.ptpAdd) : mineNow ? round.del : round.ptpDel).push(ms);
-      };
+      const round = noTimes();
+      const record = (p: Plugin, cmd: 'ADD' | 'DEL', ms: number): void => void round.get(p.name)![cmd === 'ADD' ? 'add' : 'del'].push(ms);
       const threads0 = threadCpuMs(agent?.pid);
       const etcd0 = await etcdCounters(etcd.endpoints[0]!);
       if (r === 0) allocToggle();
@@ -356,6 +354,8 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     }
     mark('del-end');
 
+    const times = noTimes();
+    for (const [name, t] of times) for (const round of perRound) for (const cmd of ['add', 'del'] as const) t[cmd].push(...round.get(name)![cmd]);
     const base = times.get('ptp + host-local')!;
     const mine = times.get(plugins[0]!.name)!;
     const how = mode === 'agent' ? `Margay through the agent (${BUILT ? 'compiled' : 'sources through tsx'}${AGENT_NODE_ARGS.length > 0 ? `, node ${AGENT_NODE_ARGS.join(' ')}` : ''})` : 'Margay\'s CNI service alone';
@@ -371,9 +371,9 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     console.log(row(['**ratio margay / ptp**', ratio(mine.add, base.add, 50), ratio(mine.add, base.add, 90), ratio(mine.add, base.add, 99), ratio(mine.del, base.del, 50), ratio(mine.del, base.del, 90), ratio(mine.del, base.del, 99)]));
     console.log('\n(times in ms, wall clock from exec to exit; ratios below 1 mean Margay is faster)');
     if (ROUNDS > 1) {
-      const each = (q: number, a: (x: (typeof perRound)[number]) => number[], b: (x: (typeof perRound)[number]) => number[]): string =>
-        perRound.map((x) => `${(percentile(a(x), q) / percentile(b(x), q)).toFixed(2)}`).join(' / ');
-      console.log(`\nEach round's ratios: ADD p50 ${each(50, (x) => x.add, (x) => x.ptpAdd)}, p99 ${each(99, (x) => x.add, (x) => x.ptpAdd)}; DEL p50 ${each(50, (x) => x.del, (x) => x.ptpDel)}, p99 ${each(99, (x) => x.del, (x) => x.ptpDel)}`);
+      const each = (q: number, cmd: 'add' | 'del'): string =>
+        perRound.map((x) => (percentile(x.get(plugins[0]!.name)![cmd], q) / percentile(x.get('ptp + host-local')![cmd], q)).toFixed(2)).join(' / ');
+      console.log(`\nEach round's ratios: ADD p50 ${each(50, 'add')}, p99 ${each(99, 'add')}; DEL p50 ${each(50, 'del')}, p99 ${each(99, 'del')}`);
     }
     const total = (span: Counters): number => [...span.values()].reduce((a, b) => a + b, 0);
     const ops = ROUNDS * N;

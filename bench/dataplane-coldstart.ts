@@ -8,15 +8,14 @@
  * (BENCH_VARIANTS=none,nft,netlink adds the load ahead by netlink batches; `netlink-nft` the same
  * with the last transaction through nft, MARGAY_SWITCH_ON=nft).
  */
-import { readFileSync } from 'node:fs';
 import { Dataplane } from '../src/dataplane/mod.ts';
 import { createTestNetns } from '../test/harness/netns.ts';
 import { inProcessHost } from './fixtures/in-process.ts';
+import { loadAverage } from './fixtures/proc-times.ts';
 
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 1000);
 const POLICIES = Number(process.env.BENCH_POLICIES ?? 5000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const load = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 /** The first apply's milliseconds and what went ahead. */
 async function firstApply(variant: Variant): Promise<{ ms: number; aheadCommands: number; via?: string; error?: string }> {
@@ -66,6 +65,6 @@ for (let round = 1; round <= ROUNDS; round++) {
   for (const v of variants) runs.push(await firstApply(v));
   runs.forEach((r, i) => (sums[i]! += r.ms));
   const errors = runs.map((r) => r.error).filter((e) => e !== undefined);
-  console.log(`| ${round} | ${runs.map((r) => `${r.ms.toFixed(0)} | ${r.via ?? '-'}`).join(' | ')} | ${load()}${errors.length > 0 ? ` errors: ${errors.join('; ')}` : ''} |`);
+  console.log(`| ${round} | ${runs.map((r) => `${r.ms.toFixed(0)} | ${r.via ?? '-'}`).join(' | ')} | ${loadAverage()}${errors.length > 0 ? ` errors: ${errors.join('; ')}` : ''} |`);
 }
 console.log(`mean (ms): ${variants.map((v, i) => `${v} ${(sums[i]! / ROUNDS).toFixed(0)}`).join(', ')}`);

@@ -10,16 +10,16 @@
  * sampling heap profile of everything the first round allocates, collected objects included (what feeds
  * the garbage collector). Asserts nothing. Run: npx tsx bench/render-coldstart.ts
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { NftablesManager } from '../src/dataplane/nftables/manager.ts';
 import type { DesiredState } from '../src/dataplane/nftables/state.ts';
 import { recordFirstApply } from './fixtures/in-process.ts';
+import { loadAverage } from './fixtures/proc-times.ts';
 
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 1000);
 const POLICIES = Number(process.env.BENCH_POLICIES ?? 5000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
-const load = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 
 /** The rendered table as text, in a fixed order. */
@@ -74,8 +74,8 @@ for (let round = 1; round <= ROUNDS; round++) {
   if (profile) writeFileSync(process.env.BENCH_CPU_PROF!, JSON.stringify((await profile.post('Profiler.stop')).profile));
   if (alloc) writeFileSync(process.env.BENCH_ALLOC!, JSON.stringify((await alloc.post('HeapProfiler.stopSampling')).profile));
   last = m;
-  console.log(`round ${round}: ${times[times.length - 1]!.toFixed(0)} ms, CPU ${cpuTimes[cpuTimes.length - 1]!.toFixed(0)} ms (load ${load()})`);
+  console.log(`round ${round}: ${times[times.length - 1]!.toFixed(0)} ms, CPU ${cpuTimes[cpuTimes.length - 1]!.toFixed(0)} ms (load ${loadAverage()})`);
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-console.log(`median ${median(times).toFixed(0)} ms, CPU ${median(cpuTimes).toFixed(0)} ms; min ${Math.min(...times).toFixed(0)} ms, CPU ${Math.min(...cpuTimes).toFixed(0)} ms (load ${load()})`);
+console.log(`median ${median(times).toFixed(0)} ms, CPU ${median(cpuTimes).toFixed(0)} ms; min ${Math.min(...times).toFixed(0)} ms, CPU ${Math.min(...cpuTimes).toFixed(0)} ms (load ${loadAverage()})`);
 if (process.env.BENCH_DUMP) writeFileSync(process.env.BENCH_DUMP, dump(last!.desired));
