@@ -33,8 +33,7 @@ export interface QuickMetadata {
 }
 
 /** The metadata as validate.ts's metadata schema would return it, or undefined (let it decide). */
-export function quickMetadata(input: unknown): QuickMetadata | undefined {
-  const meta = input;
+export function quickMetadata(meta: unknown): QuickMetadata | undefined {
   if (!isPlainObject(meta)) return undefined;
   for (const key of Object.keys(meta)) if (!KNOWN.has(key)) return undefined;
   if (typeof meta.name !== 'string') return undefined;

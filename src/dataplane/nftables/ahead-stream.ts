@@ -25,7 +25,6 @@ import { writeRuleCommentUserdata } from './rule-encode.ts';
 import { forEachReference } from './rule-references.ts';
 import { RULE_COMMENT_PREFIX, type DesiredState, type RenderedRule } from './state.ts';
 
-
 /** Appends a load ahead's batches to a file the helper streams into the kernel. */
 export class AheadStream {
   /** The table as the kernel will hold it once every batch written so far went in. */
