@@ -29,7 +29,7 @@ import { startEtcd } from '../test/harness/etcd.ts';
 import { eventually } from '../test/harness/wait.ts';
 import { registerCleanup } from '../test/harness/cleanup.ts';
 import { exec } from '../src/os/mod.ts';
-import { waitQuiet } from './fixtures/proc-times.ts';
+import { treeCpuMs, waitQuiet } from './fixtures/proc-times.ts';
 import { median } from './fixtures/stats.ts';
 
 const POLICIES = 1000;
@@ -88,9 +88,10 @@ function buildConnrate(): string {
  * measurement would otherwise still be there (10 s each after their reset; the table holds
  * 262,144), and this one would pay for the evictions.
  */
-async function connRate(hostNs: string, client: TestPod, server: TestPod): Promise<{ perSecond: number; errors: number }> {
+async function connRate(hostNs: string, client: TestPod, server: TestPod): Promise<{ perSecond: number; errors: number; agentCpuMs: number }> {
   await exec('conntrack', ['-F'], { netns: hostNs });
   await waitQuiet();
+  const agentBefore = agentPid !== undefined ? treeCpuMs(agentPid) : NaN;
   const srv = server.netns.spawn(CONNRATE, ['serve', String(CONNRATE_PORT)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((resolve) => srv.once('exit', resolve));
   try {
@@ -101,7 +102,8 @@ async function connRate(hostNs: string, client: TestPod, server: TestPod): Promi
     });
     const res = await client.netns.exec(CONNRATE, ['connect', server.ip, String(CONNRATE_PORT), String(SECONDS * 1000), '4'], { timeoutMs: SECONDS * 1000 + 60_000 });
     const r = JSON.parse(res.stdout) as { connections: number; errors: number; elapsedMs: number };
-    return { perSecond: r.connections / (r.elapsedMs / 1000), errors: r.errors };
+    const agentCpuMs = agentPid !== undefined ? treeCpuMs(agentPid) - agentBefore : NaN;
+    return { perSecond: r.connections / (r.elapsedMs / 1000), errors: r.errors, agentCpuMs };
   } finally {
     srv.kill('SIGKILL');
     await exited;
@@ -117,6 +119,8 @@ interface Round {
   /** Failed connects of the first pair and of the second. */
   polErrors: number;
   freeErrors: number;
+  /** The agent's CPU (with its children) during the two connection measurements (ms). */
+  agentCpuMs: number;
 }
 
 /**
@@ -134,13 +138,13 @@ async function alternate(hostNs: string, first: [TestPod, TestPod], second: [Tes
     // Back to the pairs' own order: the first pair's figures, then the second's.
     const [gFirst, gSecond] = x === first ? [g1, g2] : [g2, g1];
     const [cFirst, cSecond] = x === first ? [c1, c2] : [c2, c1];
-    rounds.push({ polGbps: gFirst, freeGbps: gSecond, polRate: cFirst.perSecond, freeRate: cSecond.perSecond, polErrors: cFirst.errors, freeErrors: cSecond.errors });
+    rounds.push({ polGbps: gFirst, freeGbps: gSecond, polRate: cFirst.perSecond, freeRate: cSecond.perSecond, polErrors: cFirst.errors, freeErrors: cSecond.errors, agentCpuMs: c1.agentCpuMs + c2.agentCpuMs });
   }
   return rounds;
 }
 
 /** The median of each figure over the rounds. */
-function medians(rounds: Round[]): Omit<Round, 'polErrors' | 'freeErrors'> {
+function medians(rounds: Round[]): Omit<Round, 'polErrors' | 'freeErrors' | 'agentCpuMs'> {
   return {
     polGbps: median(rounds.map((r) => r.polGbps)),
     freeGbps: median(rounds.map((r) => r.freeGbps)),
@@ -153,6 +157,8 @@ const etcd = await startEtcd();
 const host = await createHost();
 const pods: TestPod[] = [];
 let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
+/** The agent's process, whose CPU each connection measurement reads (a periodic resync would compete with the traffic). */
+let agentPid: number | undefined;
 const ds = new EtcdDatastore({ endpoints: etcd.endpoints, tls: {} });
 try {
   const store = new ResourceStore(ds);
@@ -179,6 +185,7 @@ spec: {orchestrator: k8s, node: host1, pod: ${p}, endpoint: eth0, interfaceName:
   await store.batch('apply', decodeResources(base, 'bench.yaml').map((d) => d.resource));
   agent = await startAgent({ etcdEndpoints: etcd.endpoints, hostname: 'host1', netns: host.name, env: { MARGAY_LOGSEVERITYSCREEN: 'warning' } });
   await agent.waitReady(120_000);
+  agentPid = agent.pid;
   const [a, b, c, d] = pods as [TestPod, TestPod, TestPod, TestPod];
   await eventually(async () => (await a.probe([{ ip: b.ip, port: 80, proto: 'tcp' }]))[0] === true);
   await eventually(async () => (await c.probe([{ ip: d.ip, port: 80, proto: 'tcp' }]))[0] === true);
@@ -228,6 +235,8 @@ spec: {orchestrator: k8s, node: host1, pod: ${p}, endpoint: eth0, interfaceName:
   console.log(`**ratio with the pairs' own difference taken out** (policy ratio / control ratio): throughput ${fmt(polGbps / freeGbps / (before.polGbps / before.freeGbps))}, connections ${fmt(polRate / freeRate / (before.polRate / before.freeRate))}`);
   const errs = (xs: Round[], k: 'polErrors' | 'freeErrors'): number => xs.reduce((n, x) => n + x[k], 0);
   console.log(`failed connects (a → b / c → d): control ${errs(control, 'polErrors')} / ${errs(control, 'freeErrors')}, with the policies ${errs(rounds, 'polErrors')} / ${errs(rounds, 'freeErrors')}`);
+  const agentCpu = (xs: Round[]): string => xs.map((x) => fmt(x.agentCpuMs, 0)).join(' / ');
+  console.log(`the agent's CPU (ms, with its children) during each round's two connection measurements: control ${agentCpu(control)}; with the policies ${agentCpu(rounds)}`);
   console.log(`ruleset: ${ruleset.split('\n').length} lines of nft text; load average at the end: ${load}`);
   console.log(`writing ${POLICIES + 1} policies to etcd: ${fmt(writtenMs / 1000)} s; written → programmed and ready: ${fmt(programmedMs / 1000)} s`);
 } finally {

@@ -16,9 +16,17 @@ const g = (entries: [number, [number, number][]][]): Guard => new Map(entries.ma
 /** The policy chains a packet (protocol, destination port) jumps to, read from the rendered chains. */
 function walk(chains: ChainSpec[], proto: number, port: number): string[] {
   const byName = new Map(chains.map((c) => [c.name, c]));
-  const jumps = (name: string) => (byName.get(name)?.rules ?? []).flatMap((x) => /jump (\S+)$/.exec(x.body)?.[1] ?? []);
+  // A sequence chain's policies (jumps, then a goto to the last); a name that is not one of the
+  // tier's chains is a policy's own chain (a single `any` policy as the fall-through).
+  const jumps = (name: string) =>
+    byName.has(name) ? byName.get(name)!.rules.flatMap((x) => /(?:jump|goto) (\S+)$/.exec(x.body)?.[1] ?? []) : [name];
   const run = (name: string, key: number): string[] => {
     for (const rule of byName.get(name)?.rules ?? []) {
+      const one = /^meta l4proto (\d+) goto (\S+)$/.exec(rule.body);
+      if (one) {
+        if (key === Number(one[1])) return run(one[2] as string, port);
+        continue;
+      }
       const map = /^(?:meta l4proto|th dport) vmap \{ (.*) \}$/.exec(rule.body);
       if (map) {
         const level = rule.body.startsWith('meta') ? 'proto' : 'port';
@@ -91,6 +99,11 @@ describe('dataplane - dispatch by protocol and port', () => {
     const moved = { accept: 0x100, pass: 0x200 };
     assert.deepEqual(sequenceRules(ingress, { tier: 'default', marks: moved }), expected(ingress, 'default', moved));
     assert.deepEqual(sequenceRules(ingress, { tier: 'default', marks }), expected(ingress, 'default', marks));
+    // A whole chain: the last policy entered with goto, no return after it.
+    const whole = expected(ingress, 'default', marks).slice(0, -1);
+    whole[4] = rule('meta mark & 0x00020000 == 0x00000000 goto pi-ns/c', 'tier default ns/c');
+    assert.deepEqual(sequenceRules(ingress, { tier: 'default', marks }, true), whole);
+    assert.deepEqual(sequenceRules(ingress.slice(0, 1), { tier: 'default', marks }, true), [rule('goto pi-ns/a', 'tier default ns/a')]);
     assert.deepEqual(sequenceRules(ingress, { tier: 'security', marks }), expected(ingress, 'security', marks));
   });
 
@@ -116,10 +129,26 @@ describe('dataplane - dispatch by protocol and port', () => {
         'meta mark & 0x00010000 == 0x00010000 return',
         'meta mark & 0x00020000 == 0x00000000 jump pi-p2',
         'meta mark & 0x00010000 == 0x00010000 return',
-        'meta mark & 0x00020000 == 0x00000000 jump pi-p4',
-        'meta mark & 0x00010000 == 0x00010000 return',
+        'meta mark & 0x00020000 == 0x00000000 goto pi-p4',
       ],
+      'the last policy is entered with goto: its return is the chain\'s',
     );
+    const other = chains.find((c) => c.name === 'twp_x.0.o')!;
+    assert.deepEqual(other.rules.map((x) => x.body), ['jump pi-p0', 'meta mark & 0x00010000 == 0x00010000 return', 'meta mark & 0x00020000 == 0x00000000 goto pi-p4']);
+  });
+
+  it('makes a single `any` policy the fall-through itself (no chain of its own)', () => {
+    const guards: Guard[] = [g([[6, [[80, 80]]]]), g([[6, [[81, 81]]]]), g([[6, [[82, 82]]]]), 'any'];
+    const policies = guards.map((guard, i) => ({ key: `p${i}`, chain: `pi-p${i}`, guard }));
+    const chains = dispatchTier({ policies, base: 'twp_x.0', tier: 'default', marks })!;
+    assert.equal(chains.find((c) => c.name === 'twp_x.0.o'), undefined);
+    // One protocol: a comparison rather than a map.
+    assert.deepEqual(chains.find((c) => c.name === 'twp_x.0')!.rules.map((x) => x.body), ['meta l4proto 6 goto twp_x.0.p6', 'goto pi-p3']);
+    assert.equal(chains.find((c) => c.name === 'twp_x.0.p6')!.rules[1]?.body, 'goto pi-p3');
+    assert.deepEqual(chains.find((c) => c.name === 'twp_x.0.0')!.rules.map((x) => x.body), ['jump pi-p0', 'meta mark & 0x00010000 == 0x00010000 return', 'meta mark & 0x00020000 == 0x00000000 goto pi-p3']);
+    assert.deepEqual(walk(chains, 6, 443), ['pi-p3']);
+    assert.deepEqual(walk(chains, 17, 80), ['pi-p3']);
+    assert.deepEqual(walk(chains, 6, 81), ['pi-p1', 'pi-p3']);
   });
 
   it('stays a list of jumps for small tiers, all-`any` tiers and tiers whose classes would blow up', () => {

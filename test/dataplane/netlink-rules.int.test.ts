@@ -257,10 +257,16 @@ describe('nftables rules by netlink equal nft', () => {
     ]);
     assert.equal(dispatched.nft.via, 'netlink', dispatched.text);
     assert.match(dispatched.text, /th dport vmap \{/);
-    assert.match(dispatched.text, /meta l4proto vmap \{/);
-    // Edited: the dispatch chains flushed and refilled, their old anonymous maps freed with their rules.
-    const edited = await step([listPolicy(3, [5000, 6000])]);
+    // Every guard names TCP: the protocol is a comparison, not a map.
+    assert.match(dispatched.text, /meta l4proto 6 goto \S+\.p6/);
+    assert.doesNotMatch(dispatched.text, /meta l4proto vmap \{/);
+    // Edited: the dispatch chains flushed and refilled, their old anonymous maps freed with their
+    // rules. A policy's UDP port makes two protocols: a map of them.
+    const edited = await step([
+      policy('gnp/d3', { tier: 'default', ingress: [{ action: 'allow', protocol: TCP, dst: { ports: [port(5000), port(6000)] } }, { action: 'allow', protocol: UDP, dst: { ports: [port(53)] } }] }),
+    ]);
     assert.equal(edited.nft.via, 'netlink', edited.text);
+    assert.match(edited.text, /meta l4proto vmap \{/);
     // A port range makes an interval map, by netlink too.
     const ranged = await step([policy('gnp/d4', { tier: 'default', ingress: [{ action: 'deny', protocol: TCP, dst: { ports: [port(8000, 8100)] } }] })]);
     assert.equal(ranged.nft.via, 'netlink', ranged.text);

@@ -66,7 +66,8 @@ export function renderPolicyChains(
 /**
  * The tier section of an endpoint chain. With `dispatch`, a tier with enough port-limited
  * policies dispatches by protocol and port (render-dispatch.ts): its chains, named after
- * `dispatch.base`, are added to `dispatch.out`.
+ * `dispatch.base`, are added to `dispatch.out`. The caller clears the accept and pass marks just
+ * before (every endpoint chain does): the first tier does not clear pass again.
  */
 export function tierRules(
   tiers: readonly TierPlan[],
@@ -77,10 +78,12 @@ export function tierRules(
 ): RenderedRule[] {
   const { accept, pass } = ctx.marks;
   const out: RenderedRule[] = [];
+  let first = true;
   tiers.forEach((tier, t) => {
     const keys = tier[dir];
     if (keys.length === 0) return;
-    out.push(fixedRule(clearMarks(pass), `tier ${tier.name}`));
+    if (!first) out.push(fixedRule(clearMarks(pass), `tier ${tier.name}`));
+    first = false;
     const guarded = dispatch !== undefined && ctx.policyGuard !== undefined;
     // Each policy's entry made once, with its guard when the tier may dispatch (no copy per policy).
     const policies = keys.map((key) =>

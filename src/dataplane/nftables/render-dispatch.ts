@@ -13,10 +13,15 @@
  * ```
  * clear pass; jump <list>.<t>; return if accepted; end-of-tier drop
  * chain <list>.<t>:    meta l4proto vmap { 6 : goto <list>.<t>.p6, … }; goto <list>.<t>.o
+ *                      (one protocol: meta l4proto 6 goto <list>.<t>.p6; goto <list>.<t>.o)
  * chain <list>.<t>.p6: th dport vmap { 80 : goto <list>.<t>.0, 8000-8100 : goto <list>.<t>.1, … }; goto <list>.<t>.o
  * chain <list>.<t>.k:  the tier's policies whose guard holds for that port class, in order
  * chain <list>.<t>.o:  the `any` policies, for every other packet
  * ```
+ *
+ * Each sequence chain enters its last policy with `goto` (that policy's return is the chain's:
+ * a rule and a return fewer on the path of every packet it decides), and a single `any` policy
+ * is the fall-through itself (`goto <its chain>`, no `.o` chain).
  *
  * The port space of each protocol is cut at the guards' boundaries; each elementary interval
  * gets the sequence of policies whose guard covers it, equal sequences share a chain, adjacent
@@ -141,11 +146,12 @@ export function dispatchTier(input: TierDispatchInput): ChainSpec[] | undefined 
   for (const [key, seq] of sequences) {
     const name = `${input.base}.${k++}`;
     names.set(key, name);
-    out.push({ name, rules: sequenceRules(seq.map((i) => policies[i] as TierPolicy), input) });
+    out.push({ name, rules: sequenceRules(seq.map((i) => policies[i] as TierPolicy), input, true) });
   }
-  const other = `${input.base}.o`;
+  // Every other packet: the `any` policies' chain, or the only one's own chain.
+  const other = any.length === 1 ? (policies[any[0] as number] as TierPolicy).chain : `${input.base}.o`;
   const otherwise = any.length > 0 ? [rule(`goto ${other}`, `tier ${input.tier} other packets`)] : [];
-  if (any.length > 0) out.push({ name: other, rules: sequenceRules(any.map((i) => policies[i] as TierPolicy), input) });
+  if (any.length > 1) out.push({ name: other, rules: sequenceRules(any.map((i) => policies[i] as TierPolicy), input, true) });
   // Two levels, protocol then port: a single-field interval map is a tree (a lookup in log n),
   // where a protocol·port concatenation would be a bitmap walk over all elements.
   const protoItems: string[] = [];
@@ -157,7 +163,13 @@ export function dispatchTier(input: TierDispatchInput): ChainSpec[] | undefined 
     out.push({ name, rules: [rule(`th dport vmap { ${items.join(', ')} }`, `tier ${input.tier} dispatch ${proto}`), ...otherwise] });
     protoItems.push(`${proto} : goto ${name}`);
   }
-  const byProto = protoItems.length > 0 ? [rule(`meta l4proto vmap { ${protoItems.join(', ')} }`, `tier ${input.tier} dispatch`)] : [];
+  // One protocol (the usual case: every guard names TCP) is a comparison, not a map lookup.
+  const byProto =
+    protoItems.length === 1
+      ? [rule(`meta l4proto ${protoItems[0]!.replace(' :', '')}`, `tier ${input.tier} dispatch`)]
+      : protoItems.length > 1
+        ? [rule(`meta l4proto vmap { ${protoItems.join(', ')} }`, `tier ${input.tier} dispatch`)]
+        : [];
   const dispatch = [...byProto, ...otherwise];
   out.unshift({ name: input.base, rules: dispatch });
   return out;
@@ -191,19 +203,25 @@ function sequenceEntry(tier: string, key: string, allowed: string): SequenceEntr
   return e;
 }
 
-/** Jumps to each policy while pass is clear, returning as soon as one accepts. */
-export function sequenceRules(policies: readonly TierPolicy[], input: Pick<TierDispatchInput, 'tier' | 'marks'>): RenderedRule[] {
+/**
+ * Jumps to each policy while pass is clear, returning as soon as one accepts. With `endsChain`
+ * (the rules are a whole chain, whose end returns to the endpoint's chain), the last policy is
+ * entered with `goto` instead: whatever it decides, the chain would have returned next.
+ */
+export function sequenceRules(policies: readonly TierPolicy[], input: Pick<TierDispatchInput, 'tier' | 'marks'>, endsChain = false): RenderedRule[] {
   const { accept, pass } = input.marks;
   const tier = input.tier;
   const out: RenderedRule[] = [];
-  const passClear = `meta mark & ${hex(pass)} == 0x00000000 jump `;
+  const passClear = `meta mark & ${hex(pass)} == 0x00000000 `;
   const allowed = `meta mark & ${hex(accept)} == ${hex(accept)} return`;
+  const lastJump = endsChain ? policies.length - 1 : policies.length;
   // Indexed: no closure and destructuring per policy in code not yet optimized.
   for (let i = 0; i < policies.length; i++) {
     const { key, chain } = policies[i] as TierPolicy;
     const e = sequenceEntry(tier, key, allowed);
-    out.push(rule(i === 0 ? `jump ${chain}` : passClear + chain, e.desc));
-    out.push(e.allowed);
+    const verdict = i === lastJump ? `goto ${chain}` : `jump ${chain}`;
+    out.push(rule(i === 0 ? verdict : passClear + verdict, e.desc));
+    if (i !== lastJump) out.push(e.allowed);
   }
   return out;
 }
