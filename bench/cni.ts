@@ -15,7 +15,7 @@
  * Environment: BENCH_N (attachments per plugin, default 60), BENCH_CLIENT_RUNS (default 40),
  * BENCH_ROUNDS (rounds of the sequential runs, pooled; default 1), BENCH_PHASES (default client,agent,service), BENCH_BURST (containers at once after the
  * sequential runs through the agent, default 20; a list such as `20,100` for several bursts; 0
- * for none), BENCH_WARMUP (uncounted ADD+DEL pairs first, default 1), BENCH_AGENT_LOG (a file to keep the agent's log in), BENCH_AGENT_NODE_ARGS (Node
+ * for none), BENCH_BURST_ROUNDS (bursts of each size per plugin, default 4), BENCH_WARMUP (uncounted ADD+DEL pairs first, default 1), BENCH_AGENT_LOG (a file to keep the agent's log in), BENCH_AGENT_NODE_ARGS (Node
  * options of the agent, e.g. `--cpu-prof --cpu-prof-dir=DIR`), BENCH_AGENT_ENV (`NAME=value …`
  * agent parameters over the lab's, which renew the host status every second and write endpoint
  * statuses every 100 ms; e.g. `MARGAY_REPORTINGINTERVAL=30 MARGAY_ENDPOINTREPORTINGDELAY=1`, the
@@ -39,6 +39,7 @@ import { startEtcd } from '../test/harness/etcd.ts';
 import { createTestNetns, type TestNetns } from '../test/harness/netns.ts';
 import { CLIENT, ensureClient, REPO } from '../test/cni/binary.ts';
 import { loadAverage, waitQuiet } from './fixtures/proc-times.ts';
+import { median } from './fixtures/stats.ts';
 
 const N = Number(process.env.BENCH_N ?? 60);
 /**
@@ -55,6 +56,13 @@ const CLIENT_RUNS = Number(process.env.BENCH_CLIENT_RUNS ?? 40);
 const PHASES = (process.env.BENCH_PHASES ?? 'client,agent,service').split(',');
 /** Containers ADDed at once after the sequential runs through the agent (0: none), one burst per size. */
 const BURSTS = (process.env.BENCH_BURST ?? '20').split(',').map(Number).filter((n) => n > 0);
+/**
+ * Bursts of each size per plugin (BENCH_BURST_ROUNDS, default 4, rounded up to an even number:
+ * each plugin goes first equally often). One burst is one sample of ~0.1–0.7 s, which a single
+ * slow moment decides; the medians over the rounds are compared.
+ */
+const BURST_ROUNDS = Math.max(2, 2 * Math.ceil((Number(process.env.BENCH_BURST_ROUNDS ?? 4) || 4) / 2));
+if (BURSTS.some((size) => size > 1000)) throw new Error('BENCH_BURST sizes must be at most 1,000 (container IDs per round)');
 const NODE = 'bench-node';
 /** Uncounted ADD+DEL pairs per plugin before the sequential runs. */
 const WARMUP = Math.max(1, Number(process.env.BENCH_WARMUP ?? 1));
@@ -495,46 +503,75 @@ async function execFloors(hostNs: string, plugins: Plugin[]): Promise<void> {
   console.log(`\nExec floors, p50 / p99 ms (${load()}): ${forms.map(([name], k) => `${name} ${percentile(t[k]!, 50).toFixed(1)} / ${percentile(t[k]!, 99).toFixed(1)}`).join(', ')}`);
 }
 
+/** One burst's figures for one plugin (ms). */
+interface BurstFigures {
+  plugin: string;
+  round: number;
+  add: { all: number; p50: number; p99: number };
+  del: { all: number; p50: number; p99: number };
+  load: string;
+}
+
 /**
  * `size` containers started at once, as a node does when a deployment lands on it: every ADD
  * begins together, then every DEL; per plugin, the time until the last one finished and each
- * one's latency. One plugin at a time (interleaving would measure them against each other).
+ * one's latency. One plugin at a time (interleaving would measure them against each other),
+ * BURST_ROUNDS times, the plugins' order flipped every round; the medians are compared.
  */
 async function burst(plugins: Plugin[], run: (p: Plugin, cmd: 'ADD' | 'DEL', i: number, ns: TestNetns) => Promise<number>, size: number, logs: () => string): Promise<void> {
-  const rows: (string | number)[][] = [];
-  const made: TestNetns[] = [];
+  const figures: BurstFigures[] = [];
   let timeline = '';
   let delTimeline = '';
-  try {
-    for (const p of plugins) {
+  for (let round = 0; round < BURST_ROUNDS; round++) {
+    const order = round % 2 === 0 ? plugins : [...plugins].reverse();
+    for (const p of order) {
       const nets: TestNetns[] = [];
-      for (let i = 0; i < size; i++) nets.push(await createTestNetns('mgbench'));
-      made.push(...nets);
-      await waitQuiet();
-      const phase = async (cmd: 'ADD' | 'DEL') => {
-        const start = performance.now();
-        const each = await Promise.all(nets.map((ns, i) => run(p, cmd, 200_000 + i, ns)));
-        return { all: performance.now() - start, p50: percentile(each, 50), p99: percentile(each, 99) };
-      };
-      const logged = logs().length;
-      const add = await phase('ADD');
-      if (p === plugins[0]) timeline = logs().slice(logged);
-      const del = await phase('DEL');
-      if (p === plugins[0]) delTimeline = logs().slice(logged + timeline.length);
-      rows.push([p.name, add.all, add.p50, add.p99, del.all, del.p50, del.p99, load()]);
+      try {
+        for (let i = 0; i < size; i++) nets.push(await createTestNetns('mgbench'));
+        await waitQuiet();
+        const phase = async (cmd: 'ADD' | 'DEL') => {
+          const start = performance.now();
+          const each = await Promise.all(nets.map((ns, i) => run(p, cmd, 200_000 + round * 1000 + i, ns)));
+          return { all: performance.now() - start, p50: percentile(each, 50), p99: percentile(each, 99) };
+        };
+        const logged = logs().length;
+        const add = await phase('ADD');
+        const first = p === plugins[0] && round === 0;
+        if (first) timeline = logs().slice(logged);
+        const del = await phase('DEL');
+        if (first) delTimeline = logs().slice(logged + timeline.length);
+        figures.push({ plugin: p.name, round, add, del, load: load() });
+      } finally {
+        for (const ns of nets) await ns.delete();
+      }
     }
-  } finally {
-    for (const ns of made) await ns.delete();
   }
-  console.log(`\n### ${size} containers at once (all ADDs together, then all DELs), Margay through the agent\n`);
-  console.log('| plugin | all ADDs done | ADD p50 | ADD p99 | all DELs done | DEL p50 | DEL p99 | measured at |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---|');
-  for (const r of rows) console.log(row(r));
-  const [mine, base] = rows;
-  const ratio = (i: number): string => (mine && base ? `${((mine[i] as number) / (base[i] as number)).toFixed(2)}×` : '');
-  if (mine && base) console.log(row(['**ratio margay / ptp**', ratio(1), ratio(2), ratio(3), ratio(4), ratio(5), ratio(6), '']));
+  printBursts(size, plugins, figures);
   printTimeline(timeline);
   printTimeline(delTimeline, 'DEL');
+}
+
+/** The rounds of one burst size, the medians per plugin and their ratio, and each round's ratios. */
+function printBursts(size: number, plugins: Plugin[], figures: BurstFigures[]): void {
+  const cells = (f: Pick<BurstFigures, 'add' | 'del'>): number[] => [f.add.all, f.add.p50, f.add.p99, f.del.all, f.del.p50, f.del.p99];
+  console.log(`\n### ${size} containers at once (all ADDs together, then all DELs), Margay through the agent, ${BURST_ROUNDS} rounds (the plugins' order flipped every round)\n`);
+  console.log('| plugin | round | all ADDs done | ADD p50 | ADD p99 | all DELs done | DEL p50 | DEL p99 | measured at |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  for (const f of figures) console.log(row([f.plugin, String(f.round + 1), ...cells(f), f.load]));
+  const medians = plugins.map((p) => {
+    const mine = figures.filter((f) => f.plugin === p.name).map(cells);
+    return mine[0]!.map((_, k) => median(mine.map((c) => c[k]!)));
+  });
+  for (const [k, p] of plugins.entries()) console.log(row([`**${p.name}, median**`, '', ...medians[k]!, '']));
+  const [mine, base] = medians;
+  if (!mine || !base) return;
+  console.log(row(['**ratio margay / ptp (medians)**', '', ...mine.map((m, k) => `${(m / base[k]!).toFixed(2)}×`), '']));
+  const perRound = (k: number): string =>
+    Array.from({ length: BURST_ROUNDS }, (_, r) => {
+      const [a, b] = plugins.map((p) => figures.find((f) => f.plugin === p.name && f.round === r)!);
+      return (cells(a!)[k]! / cells(b!)[k]!).toFixed(2);
+    }).join(' / ');
+  console.log(`each round's ratio: all ADDs done ${perRound(0)}; all DELs done ${perRound(3)}`);
 }
 
 ensureClient();
