@@ -11,7 +11,7 @@
  * A tier with enough policies becomes, in the policy-list chain:
  *
  * ```
- * clear pass; jump <list>.<t>; return if accepted; end-of-tier drop
+ * clear pass (not before the first tier); jump <list>.<t>; return if accepted; end-of-tier drop
  * chain <list>.<t>:    meta l4proto vmap { 6 : goto <list>.<t>.p6, … }; goto <list>.<t>.o
  *                      (one protocol: meta l4proto 6 goto <list>.<t>.p6; goto <list>.<t>.o)
  * chain <list>.<t>.p6: th dport vmap { 80 : goto <list>.<t>.0, 8000-8100 : goto <list>.<t>.1, … }; goto <list>.<t>.o
@@ -154,25 +154,29 @@ export function dispatchTier(input: TierDispatchInput): ChainSpec[] | undefined 
   if (any.length > 1) out.push({ name: other, rules: sequenceRules(any.map((i) => policies[i] as TierPolicy), input, true) });
   // Two levels, protocol then port: a single-field interval map is a tree (a lookup in log n),
   // where a protocol·port concatenation would be a bitmap walk over all elements.
-  const protoItems: string[] = [];
+  const portChains: { proto: number; name: string }[] = [];
   for (const proto of PORT_PROTOCOLS) {
     const mine = elements.filter((e) => e.proto === proto);
     if (mine.length === 0) continue;
     const name = `${input.base}.p${proto}`;
     const items = mine.map((e) => `${e.first === e.last ? e.first : `${e.first}-${e.last}`} : goto ${names.get(e.seq)}`);
     out.push({ name, rules: [rule(`th dport vmap { ${items.join(', ')} }`, `tier ${input.tier} dispatch ${proto}`), ...otherwise] });
-    protoItems.push(`${proto} : goto ${name}`);
+    portChains.push({ proto, name });
   }
-  // One protocol (the usual case: every guard names TCP) is a comparison, not a map lookup.
-  const byProto =
-    protoItems.length === 1
-      ? [rule(`meta l4proto ${protoItems[0]!.replace(' :', '')}`, `tier ${input.tier} dispatch`)]
-      : protoItems.length > 1
-        ? [rule(`meta l4proto vmap { ${protoItems.join(', ')} }`, `tier ${input.tier} dispatch`)]
-        : [];
-  const dispatch = [...byProto, ...otherwise];
+  const dispatch = [...protocolDispatch(portChains, input.tier), ...otherwise];
   out.unshift({ name: input.base, rules: dispatch });
   return out;
+}
+
+/**
+ * The rule that sends a packet to its protocol's port chain: a comparison when there is one
+ * protocol (the usual case: every guard names TCP), which costs less than a map lookup.
+ */
+function protocolDispatch(portChains: readonly { proto: number; name: string }[], tier: string): RenderedRule[] {
+  const [only] = portChains;
+  if (only === undefined) return [];
+  if (portChains.length === 1) return [rule(`meta l4proto ${only.proto} goto ${only.name}`, `tier ${tier} dispatch`)];
+  return [rule(`meta l4proto vmap { ${portChains.map((c) => `${c.proto} : goto ${c.name}`).join(', ')} }`, `tier ${tier} dispatch`)];
 }
 
 /** What the rules of one policy in a tier's sequence share, whichever the direction. */
@@ -214,14 +218,15 @@ export function sequenceRules(policies: readonly TierPolicy[], input: Pick<TierD
   const out: RenderedRule[] = [];
   const passClear = `meta mark & ${hex(pass)} == 0x00000000 `;
   const allowed = `meta mark & ${hex(accept)} == ${hex(accept)} return`;
-  const lastJump = endsChain ? policies.length - 1 : policies.length;
+  // The policy entered with goto: the last one of a whole chain, none otherwise.
+  const gotoAt = endsChain ? policies.length - 1 : -1;
   // Indexed: no closure and destructuring per policy in code not yet optimized.
   for (let i = 0; i < policies.length; i++) {
     const { key, chain } = policies[i] as TierPolicy;
     const e = sequenceEntry(tier, key, allowed);
-    const verdict = i === lastJump ? `goto ${chain}` : `jump ${chain}`;
+    const verdict = i === gotoAt ? `goto ${chain}` : `jump ${chain}`;
     out.push(rule(i === 0 ? verdict : passClear + verdict, e.desc));
-    if (i !== lastJump) out.push(e.allowed);
+    if (i !== gotoAt) out.push(e.allowed);
   }
   return out;
 }
