@@ -503,12 +503,19 @@ async function execFloors(hostNs: string, plugins: Plugin[]): Promise<void> {
   console.log(`\nExec floors, p50 / p99 ms (${load()}): ${forms.map(([name], k) => `${name} ${percentile(t[k]!, 50).toFixed(1)} / ${percentile(t[k]!, 99).toFixed(1)}`).join(', ')}`);
 }
 
-/** One burst's figures for one plugin (ms). */
+/** One phase of a burst (ms): until the last one finished, and each one's latency. */
+interface PhaseFigures {
+  all: number;
+  p50: number;
+  p99: number;
+}
+
+/** One burst's figures for one plugin. */
 interface BurstFigures {
   plugin: string;
   round: number;
-  add: { all: number; p50: number; p99: number };
-  del: { all: number; p50: number; p99: number };
+  add: PhaseFigures;
+  del: PhaseFigures;
   load: string;
 }
 
@@ -529,7 +536,7 @@ async function burst(plugins: Plugin[], run: (p: Plugin, cmd: 'ADD' | 'DEL', i: 
       try {
         for (let i = 0; i < size; i++) nets.push(await createTestNetns('mgbench'));
         await waitQuiet();
-        const phase = async (cmd: 'ADD' | 'DEL') => {
+        const phase = async (cmd: 'ADD' | 'DEL'): Promise<PhaseFigures> => {
           const start = performance.now();
           const each = await Promise.all(nets.map((ns, i) => run(p, cmd, 200_000 + round * 1000 + i, ns)));
           return { all: performance.now() - start, p50: percentile(each, 50), p99: percentile(each, 99) };
