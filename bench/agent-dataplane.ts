@@ -30,13 +30,13 @@ import { eventually } from '../test/harness/wait.ts';
 import { registerCleanup } from '../test/harness/cleanup.ts';
 import { exec } from '../src/os/mod.ts';
 import { treeCpuMs, waitQuiet } from './fixtures/proc-times.ts';
-import { median } from './fixtures/stats.ts';
+import { evenRounds, median } from './fixtures/stats.ts';
 
 const POLICIES = 1000;
 const RULES_PER_DIRECTION = 5;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 /** Rounds of each alternation, rounded up to an even number: each pair goes first as often. */
-const ROUNDS = Math.max(2, 2 * Math.ceil((Number(process.env.BENCH_ROUNDS ?? 4) || 4) / 2));
+const ROUNDS = evenRounds(process.env.BENCH_ROUNDS, 4);
 const HAVE_IPERF3 = spawnSync('iperf3', ['--version']).status === 0;
 const CONNRATE_PORT = 5202;
 
@@ -88,10 +88,10 @@ function buildConnrate(): string {
  * measurement would otherwise still be there (10 s each after their reset; the table holds
  * 262,144), and this one would pay for the evictions.
  */
-async function connRate(hostNs: string, client: TestPod, server: TestPod): Promise<{ perSecond: number; errors: number; agentCpuMs: number }> {
-  await exec('conntrack', ['-F'], { netns: hostNs });
+async function connRate(host: BenchHost, client: TestPod, server: TestPod): Promise<{ perSecond: number; errors: number; agentCpuMs: number }> {
+  await exec('conntrack', ['-F'], { netns: host.netns });
   await waitQuiet();
-  const agentBefore = agentPid !== undefined ? treeCpuMs(agentPid) : NaN;
+  const agentBefore = treeCpuMs(host.agentPid);
   const srv = server.netns.spawn(CONNRATE, ['serve', String(CONNRATE_PORT)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((resolve) => srv.once('exit', resolve));
   try {
@@ -102,12 +102,21 @@ async function connRate(hostNs: string, client: TestPod, server: TestPod): Promi
     });
     const res = await client.netns.exec(CONNRATE, ['connect', server.ip, String(CONNRATE_PORT), String(SECONDS * 1000), '4'], { timeoutMs: SECONDS * 1000 + 60_000 });
     const r = JSON.parse(res.stdout) as { connections: number; errors: number; elapsedMs: number };
-    const agentCpuMs = agentPid !== undefined ? treeCpuMs(agentPid) - agentBefore : NaN;
+    const agentCpuMs = treeCpuMs(host.agentPid) - agentBefore;
     return { perSecond: r.connections / (r.elapsedMs / 1000), errors: r.errors, agentCpuMs };
   } finally {
     srv.kill('SIGKILL');
     await exited;
   }
+}
+
+/**
+ * The host namespace the pairs go through, and the agent programming it (each connection
+ * measurement reads its CPU: a periodic resync would compete with the traffic).
+ */
+interface BenchHost {
+  netns: string;
+  agentPid: number;
 }
 
 /** One round's figures: the first pair (a → b) and the second (c → d). */
@@ -127,14 +136,14 @@ interface Round {
  * ROUNDS rounds of throughput then connection rate of `first` and `second`, alternately, the
  * order flipped every round (the machine's drift falls on both).
  */
-async function alternate(hostNs: string, first: [TestPod, TestPod], second: [TestPod, TestPod]): Promise<Round[]> {
+async function alternate(host: BenchHost, first: [TestPod, TestPod], second: [TestPod, TestPod]): Promise<Round[]> {
   const rounds: Round[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const [x, y] = r % 2 === 0 ? [first, second] : [second, first];
     const g1 = await iperf(...x);
     const g2 = await iperf(...y);
-    const c1 = await connRate(hostNs, ...x);
-    const c2 = await connRate(hostNs, ...y);
+    const c1 = await connRate(host, ...x);
+    const c2 = await connRate(host, ...y);
     // Back to the pairs' own order: the first pair's figures, then the second's.
     const [gFirst, gSecond] = x === first ? [g1, g2] : [g2, g1];
     const [cFirst, cSecond] = x === first ? [c1, c2] : [c2, c1];
@@ -157,8 +166,6 @@ const etcd = await startEtcd();
 const host = await createHost();
 const pods: TestPod[] = [];
 let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
-/** The agent's process, whose CPU each connection measurement reads (a periodic resync would compete with the traffic). */
-let agentPid: number | undefined;
 const ds = new EtcdDatastore({ endpoints: etcd.endpoints, tls: {} });
 try {
   const store = new ResourceStore(ds);
@@ -185,14 +192,14 @@ spec: {orchestrator: k8s, node: host1, pod: ${p}, endpoint: eth0, interfaceName:
   await store.batch('apply', decodeResources(base, 'bench.yaml').map((d) => d.resource));
   agent = await startAgent({ etcdEndpoints: etcd.endpoints, hostname: 'host1', netns: host.name, env: { MARGAY_LOGSEVERITYSCREEN: 'warning' } });
   await agent.waitReady(120_000);
-  agentPid = agent.pid;
+  const bench: BenchHost = { netns: host.name, agentPid: agent.pid! };
   const [a, b, c, d] = pods as [TestPod, TestPod, TestPod, TestPod];
   await eventually(async () => (await a.probe([{ ip: b.ip, port: 80, proto: 'tcp' }]))[0] === true);
   await eventually(async () => (await c.probe([{ ip: d.ip, port: 80, proto: 'tcp' }]))[0] === true);
 
   // The control: the same alternation before any policy, so that what the two pairs differ by
   // on their own (interfaces, hash buckets, where the scheduler puts them) is measured too.
-  const control = await alternate(host.name, [a, b], [c, d]);
+  const control = await alternate(bench, [a, b], [c, d]);
 
   const policies = Array.from({ length: POLICIES }, (_, i) => policy(i));
   policies.push(
@@ -215,7 +222,7 @@ spec: {orchestrator: k8s, node: host1, pod: ${p}, endpoint: eth0, interfaceName:
   const programmedMs = performance.now() - t0;
   await eventually(async () => (await a.probe([{ ip: b.ip, port: 80, proto: 'tcp' }]))[0] === true);
 
-  const rounds = await alternate(host.name, [a, b], [c, d]);
+  const rounds = await alternate(bench, [a, b], [c, d]);
   const ruleset = await listRuleset(host.name);
   // BENCH_RULESET=<file>: the host's ruleset kept there (what a new connection walks).
   if (process.env.BENCH_RULESET) writeFileSync(process.env.BENCH_RULESET, ruleset);

@@ -39,7 +39,7 @@ import { startEtcd } from '../test/harness/etcd.ts';
 import { createTestNetns, type TestNetns } from '../test/harness/netns.ts';
 import { CLIENT, ensureClient, REPO } from '../test/cni/binary.ts';
 import { loadAverage, waitQuiet } from './fixtures/proc-times.ts';
-import { median } from './fixtures/stats.ts';
+import { evenRounds, median } from './fixtures/stats.ts';
 
 const N = Number(process.env.BENCH_N ?? 60);
 /**
@@ -61,7 +61,7 @@ const BURSTS = (process.env.BENCH_BURST ?? '20').split(',').map(Number).filter((
  * each plugin goes first equally often). One burst is one sample of ~0.1–0.7 s, which a single
  * slow moment decides; the medians over the rounds are compared.
  */
-const BURST_ROUNDS = Math.max(2, 2 * Math.ceil((Number(process.env.BENCH_BURST_ROUNDS ?? 4) || 4) / 2));
+const BURST_ROUNDS = evenRounds(process.env.BENCH_BURST_ROUNDS, 4);
 if (BURSTS.some((size) => size > 1000)) throw new Error('BENCH_BURST sizes must be at most 1,000 (container IDs per round)');
 const NODE = 'bench-node';
 /** Uncounted ADD+DEL pairs per plugin before the sequential runs. */
@@ -380,7 +380,7 @@ async function attachments(dir: string, mode: Host): Promise<void> {
     console.log('\n(times in ms, wall clock from exec to exit; ratios below 1 mean Margay is faster)');
     if (ROUNDS > 1) {
       const each = (q: number, cmd: 'add' | 'del'): string =>
-        perRound.map((x) => (percentile(x.get(plugins[0]!.name)![cmd], q) / percentile(x.get('ptp + host-local')![cmd], q)).toFixed(2)).join(' / ');
+        perRound.map((x) => (percentile(x.get(plugins[0]!.name)![cmd], q) / percentile(x.get(plugins[1]!.name)![cmd], q)).toFixed(2)).join(' / ');
       console.log(`\nEach round's ratios: ADD p50 ${each(50, 'add')}, p99 ${each(99, 'add')}; DEL p50 ${each(50, 'del')}, p99 ${each(99, 'del')}`);
     }
     const total = (span: Counters): number => [...span.values()].reduce((a, b) => a + b, 0);
