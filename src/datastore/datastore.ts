@@ -26,6 +26,15 @@ export interface ListResult {
   revision: number;
 }
 
+/** Receives one page of a paged listing: its pairs in key order, and the listing's revision. */
+export type PageHandler = (page: KVPair[], revision: number) => void | Promise<void>;
+
+/** Options of {@link Datastore.listPages}. */
+export interface ListPagesOptions {
+  /** Read at this revision (default: the newest, the first page's). */
+  revision?: number;
+}
+
 /** Options of a write. */
 export interface WriteOptions {
   /** Attach the key to this lease (it disappears when the lease expires or is revoked). */
@@ -112,6 +121,15 @@ export interface Datastore {
   get(key: string): Promise<KVPair | undefined>;
   /** Reads every key starting with `prefix`, sorted by key, at one consistent revision. */
   list(prefix: string): Promise<ListResult>;
+  /**
+   * Reads every key under `prefix` as {@link list} does, handing each page to `onPage` (awaited)
+   * as it arrives while the backend reads the next, so that a consumer takes in a page while etcd
+   * serves the next one; returns the listing's revision. With `options.revision`, at that
+   * revision: MARGAY_ERR_COMPACTED when the backend can no longer serve it (etcd: compacted; the
+   * in-memory store serves only its current revision). After an error the pages handed over stay
+   * handed over; an error thrown by `onPage` is rethrown as it is.
+   */
+  listPages(prefix: string, onPage: PageHandler, options?: ListPagesOptions): Promise<number>;
   /**
    * Reads several keys and prefixes at one revision, in one round trip. Meant for a handful of
    * small reads (a node's settings and blocks): a prefix is read whole, without paging. At most

@@ -39,8 +39,10 @@ import type {
   Datastore,
   KVPair,
   Lease,
+  ListPagesOptions,
   ListResult,
   ManyResult,
+  PageHandler,
   RawWatch,
   ReadRequest,
   TxnLimits,
@@ -205,8 +207,12 @@ export class EtcdDatastore implements Datastore {
 
   async list(prefix: string): Promise<ListResult> {
     for (let attempt = 0; ; attempt++) {
+      const items: KVPair[] = [];
       try {
-        return await this.#listOnce(prefix);
+        const revision = await this.listPages(prefix, (page) => {
+          for (const kv of page) items.push(kv);
+        });
+        return { items, revision };
       } catch (err) {
         // A compaction can overtake a long paged list; start over at a fresh revision.
         if (!hasCode(err, 'MARGAY_ERR_COMPACTED') || attempt >= 3) throw err;
@@ -214,31 +220,24 @@ export class EtcdDatastore implements Datastore {
     }
   }
 
-  async #listOnce(prefix: string): Promise<ListResult> {
-    const start = Buffer.from(prefix);
+  async listPages(prefix: string, onPage: PageHandler, options: ListPagesOptions = {}): Promise<number> {
+    const start = prefix === '' ? Buffer.from([0]) : Buffer.from(prefix);
     const rangeEnd = prefix === '' ? Buffer.from([0]) : prefixRangeEnd(start);
-    const items: KVPair[] = [];
-    let key = prefix === '' ? Buffer.from([0]) : start;
-    let revision: number | undefined;
+    let revision = options.revision;
+    const read = (key: Buffer): Promise<IRangeResponse> =>
+      this.#call((o) => this.#range({ key, range_end: rangeEnd, limit: this.#pageSize, ...(revision === undefined ? {} : { revision }) }, o));
+    let res = await read(start);
+    revision ??= Number(res.header.revision);
     for (;;) {
-      const res = await this.#call((o) =>
-        this.#range(
-          {
-            key,
-            range_end: rangeEnd,
-            limit: this.#pageSize,
-            ...(revision === undefined ? {} : { revision }),
-          },
-          o,
-        ),
-      );
-      revision ??= Number(res.header.revision);
-      for (const kv of res.kvs) items.push(toPair(kv));
       const last = res.kvs[res.kvs.length - 1];
-      if (!res.more || !last) break;
-      key = Buffer.concat([last.key, Buffer.from([0])]);
+      // The next page is asked for before this one is handed over: etcd reads it meanwhile.
+      const next = res.more && last ? read(Buffer.concat([last.key, Buffer.from([0])])) : undefined;
+      // Awaited below; when onPage throws, its failure (if any) is dropped with it.
+      next?.catch(() => undefined);
+      await onPage(res.kvs.map(toPair), revision);
+      if (next === undefined) return revision;
+      res = await next;
     }
-    return { items, revision };
   }
 
   /** One transaction of ranges: every read at the same revision, one round trip. */

@@ -16,8 +16,10 @@ import type {
   Datastore,
   KVPair,
   Lease,
+  ListPagesOptions,
   ListResult,
   ManyResult,
+  PageHandler,
   RawWatch,
   ReadRequest,
   TxnLimits,
@@ -230,6 +232,17 @@ export class MemoryDatastore implements Datastore {
   async list(prefix: string): Promise<ListResult> {
     this.#check();
     return { items: this.#under(prefix), revision: this.#store.revision };
+  }
+
+  async listPages(prefix: string, onPage: PageHandler, options: ListPagesOptions = {}): Promise<number> {
+    this.#check();
+    const revision = this.#store.revision;
+    if (options.revision !== undefined && options.revision !== revision) {
+      throw new MargayError('MARGAY_ERR_COMPACTED', `the in-memory store serves only its current revision (${revision}), not revision ${options.revision}`);
+    }
+    // One page: the whole listing.
+    await onPage(this.#under(prefix), revision);
+    return revision;
   }
 
   #under(prefix: string): KVPair[] {

@@ -23,6 +23,8 @@
  *   it lists again the same way.
  * - Every delivered update is newer than what was delivered for that key (or, after a restore,
  *   different from it), and every delete is of a key that was delivered and not yet deleted.
+ * - The first listing may come in several batches of updates, page by page as it is read (a cold
+ *   start takes in one page while etcd serves the next), still all before `in-sync`.
  * - A batch larger than one transaction (datastore/batch.ts) is never delivered in part: while its
  *   marker is seen open, changes are held back, and delivered together (the last state of each
  *   key) once it closes — applied whole, or rolled back to nothing. A batch whose writer died is
@@ -65,6 +67,9 @@ export interface SyncerOptions {
 class HandlerFailure {
   constructor(readonly error: unknown) {}
 }
+
+/** Ends a paged listing that the syncer no longer wants (it was stopped meanwhile). */
+class ListingStopped {}
 
 /** Keeps a consumer in step with every key under one prefix. See the file comment for the contract. */
 export class Syncer {
@@ -213,6 +218,7 @@ export class Syncer {
 
   /** Lists the prefix and delivers the difference from what was delivered before (held while a batch is open). */
   async #relist(): Promise<void> {
+    if (this.#known.size === 0 && !this.#inSyncSent && (await this.#streamFirstListing())) return;
     const { items, revision } = await this.#ds.list(this.#prefix);
     if (this.#stopped) return;
     this.#open.clear();
@@ -229,6 +235,46 @@ export class Syncer {
     await this.#deliverSnapshot(data);
   }
 
+  /**
+   * Delivers a first listing page by page as it is read, when no batch is open at its revision
+   * (asked first when the prefix holds batch markers); false, with nothing delivered, when one is
+   * or when the store cannot list at that revision (the listing is then taken whole, as by
+   * {@link #relist}). A failure after some pages leaves them delivered and known: the next
+   * listing delivers the difference.
+   */
+  async #streamFirstListing(): Promise<boolean> {
+    let at: number | undefined;
+    if (BATCH_MARKERS_PREFIX.startsWith(this.#prefix)) {
+      const { results, revision } = await this.#ds.getMany([{ prefix: BATCH_MARKERS_PREFIX }]);
+      if ((results[0] ?? []).length > 0) return false;
+      at = revision;
+    }
+    let revision: number;
+    try {
+      revision = await this.#ds.listPages(this.#prefix, (page) => this.#deliverPage(page), at === undefined ? {} : { revision: at });
+    } catch (err) {
+      if (err instanceof ListingStopped) return true;
+      if (hasCode(err, 'MARGAY_ERR_COMPACTED') && this.#known.size === 0) return false;
+      throw err;
+    }
+    if (this.#stopped) return true;
+    this.#revision = revision;
+    await this.#deliver(this.#inSyncEvents([]));
+    return true;
+  }
+
+  /** Delivers one page of a first listing: an update per key (the protocol's own keys left out). */
+  async #deliverPage(page: readonly KVPair[]): Promise<void> {
+    if (this.#stopped) throw new ListingStopped();
+    const events: SyncerEvent[] = [];
+    for (const kv of page) {
+      if (isBatchKey(kv.key)) continue;
+      this.#known.set(kv.key, kv.modRevision);
+      events.push({ type: 'update', kv });
+    }
+    await this.#deliver(events);
+  }
+
   /** Delivers the difference between a listing (at {@link revision}) and what was delivered. */
   async #deliverSnapshot(items: readonly KVPair[]): Promise<void> {
     const diff = diffSnapshot(this.#known, items);
@@ -241,13 +287,18 @@ export class Syncer {
       this.#known.delete(key);
       events.push({ type: 'delete', key, revision: this.#revision });
     }
+    await this.#deliver(this.#inSyncEvents(events));
+  }
+
+  /** `events` followed by what ends a delivered snapshot: `in-sync` the first time, then the status. */
+  #inSyncEvents(events: SyncerEvent[]): SyncerEvent[] {
     if (!this.#inSyncSent) {
       this.#inSyncSent = true;
       events.push({ type: 'in-sync' });
     }
     this.#state = 'in-sync';
     events.push({ type: 'status', state: 'in-sync' });
-    await this.#deliver(events);
+    return events;
   }
 
   /** Watches from the last delivered revision + 1 and delivers each batch until the watch ends. */

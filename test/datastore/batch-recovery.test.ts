@@ -119,6 +119,20 @@ describe('the syncer and batches larger than one transaction', () => {
     assert.deepEqual(deliveries[1], ['+after=x']);
   });
 
+  test('a syncer started while a batch is open: its first listing is held whole, then delivered without the batch', async () => {
+    const clock = new ManualClock();
+    const inner = await seeded(clock);
+    await killedWriter(inner);
+    const { deliveries, syncer } = collect(inner);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(deliveries, [], 'nothing delivered while the batch is open');
+    clock.advance(11_000);
+    await until(() => deliveries.length === 1);
+    await syncer.stop();
+    assert.deepEqual(deliveries[0], ['+old0=v0', '+old1=v1', '+old2=v2']);
+    assert.ok(syncer.inSync);
+  });
+
   test('a killed writer: held back until its lease lapses, then rolled back by the syncer and never delivered', async () => {
     const clock = new ManualClock();
     const inner = await seeded(clock);

@@ -139,6 +139,38 @@ export function datastoreContract(name: string, setup: () => Promise<ContractFix
       assert.equal(empty.revision, res.revision);
     });
 
+    test('listPages hands over the listing in key order, page by page, at one revision', async () => {
+      for (const k of ['e', 'a', 'd', 'b', 'c']) await ds.put(`${p}${k}`, k);
+      await ds.put(`${p.slice(0, -1)}x`, 'sibling, not under the prefix');
+      const pages: { keys: string[]; revision: number }[] = [];
+      const revision = await ds.listPages(p, (page, rev) => void pages.push({ keys: page.map((kv) => kv.key), revision: rev }));
+      const listed = await ds.list(p);
+      assert.equal(revision, listed.revision);
+      assert.deepEqual(
+        pages.flatMap((page) => page.keys),
+        listed.items.map((kv) => kv.key),
+      );
+      for (const page of pages) assert.equal(page.revision, revision);
+      // At the revision just read: the same pairs.
+      const again: string[] = [];
+      assert.equal(await ds.listPages(p, (page) => void again.push(...page.map((kv) => kv.key)), { revision }), revision);
+      assert.deepEqual(again, listed.items.map((kv) => kv.key));
+    });
+
+    test('listPages rethrows what the page handler throws, and hands over no page after it', async () => {
+      for (const k of ['a', 'b', 'c', 'd', 'e']) await ds.put(`${p}${k}`, k);
+      const thrown = new Error('the consumer gave up');
+      let pages = 0;
+      await assert.rejects(
+        ds.listPages(p, () => {
+          pages++;
+          throw thrown;
+        }),
+        (err: unknown) => err === thrown,
+      );
+      assert.equal(pages, 1);
+    });
+
     test('getMany reads keys and prefixes in request order, at one revision', async () => {
       await ds.put(`${p}pools/b`, 'B');
       await ds.put(`${p}pools/a`, 'A');

@@ -72,6 +72,32 @@ describe('etcd datastore - specifics', () => {
     }
   });
 
+  it('listPages reads an older revision page by page, until it is compacted', async () => {
+    const ds = new EtcdDatastore({ endpoints: etcd.endpoints, listPageSize: 2 });
+    try {
+      for (const k of ['a', 'b', 'c', 'd', 'e']) await ds.put(`/paged/${k}`, '1');
+      const then = await ds.currentRevision();
+      await ds.put('/paged/a', '2');
+      await ds.delete('/paged/b');
+      await ds.put('/paged/f', '1');
+      const pages: string[][] = [];
+      const read = (page: { key: string; value: string }[]): void => void pages.push(page.map((kv) => `${kv.key.slice(-1)}=${kv.value}`));
+      assert.equal(await ds.listPages('/paged/', read, { revision: then }), then);
+      assert.deepEqual(pages, [['a=1', 'b=1'], ['c=1', 'd=1'], ['e=1']]);
+      pages.length = 0;
+      const now = await ds.listPages('/paged/', read);
+      assert.equal(now, await ds.currentRevision());
+      assert.deepEqual(pages, [['a=2', 'c=1'], ['d=1', 'e=1'], ['f=1']]);
+      await ds.compact(now);
+      await assert.rejects(
+        ds.listPages('/paged/', read, { revision: then }),
+        (e: unknown) => hasCode(e, 'MARGAY_ERR_COMPACTED'),
+      );
+    } finally {
+      await ds.close();
+    }
+  });
+
   it('calls after close fail with MARGAY_ERR_DATASTORE_UNAVAILABLE', async () => {
     const ds = new EtcdDatastore({ endpoints: etcd.endpoints });
     await ds.close();

@@ -3,7 +3,7 @@
  * (over the in-memory store in unit tests, over a real etcd in integration tests). Everything
  * else is passed through unchanged.
  */
-import type { Datastore, ReadRequest, TxnOp, WatchOptions, WriteOptions } from '../../src/datastore/datastore.ts';
+import type { Datastore, ListPagesOptions, PageHandler, ReadRequest, TxnOp, WatchOptions, WriteOptions } from '../../src/datastore/datastore.ts';
 import { MargayError } from '../../src/errors/mod.ts';
 
 /** How a chosen transaction fails. */
@@ -62,6 +62,10 @@ export class FaultyDatastore implements Datastore {
   async list(prefix: string) {
     this.#check();
     return this.inner.list(prefix);
+  }
+  async listPages(prefix: string, onPage: PageHandler, options?: ListPagesOptions) {
+    this.#check();
+    return this.inner.listPages(prefix, onPage, options);
   }
   async getMany(reads: readonly ReadRequest[]) {
     this.#check();

@@ -62,6 +62,21 @@ describe('memory datastore - extras', () => {
     await ds.close();
   });
 
+  it('listPages serves only the current revision', async () => {
+    const ds = new MemoryDatastore();
+    await ds.put('/p/a', '1');
+    const then = await ds.currentRevision();
+    await ds.put('/p/b', '1');
+    await assert.rejects(
+      ds.listPages('/p/', () => assert.fail('no page at an old revision'), { revision: then }),
+      (e: unknown) => hasCode(e, 'MARGAY_ERR_COMPACTED') && /only its current revision \(3\), not revision 2/.test((e as Error).message),
+    );
+    const pages: string[][] = [];
+    assert.equal(await ds.listPages('/p/', (page) => void pages.push(page.map((kv) => kv.key)), { revision: 3 }), 3);
+    assert.deepEqual(pages, [['/p/a', '/p/b']]);
+    await ds.close();
+  });
+
   it('compact refuses future and already-compacted revisions', async () => {
     const ds = new MemoryDatastore();
     await ds.put('/a', '1');

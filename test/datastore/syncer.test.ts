@@ -1,14 +1,35 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Datastore } from '../../src/datastore/datastore.ts';
+import type { Datastore, ListPagesOptions, PageHandler } from '../../src/datastore/datastore.ts';
 import { MemoryDatastore } from '../../src/datastore/memory.ts';
 import { Syncer, watchPrefix, type SyncerEvent } from '../../src/datastore/syncer.ts';
-import { hasCode } from '../../src/errors/mod.ts';
+import { hasCode, MargayError } from '../../src/errors/mod.ts';
 import { eventually } from '../harness/wait.ts';
+import { FaultyDatastore } from './faulty.ts';
 import { Mirror } from './mirror.ts';
 
 const fast = { initialBackoffMs: 5, maxBackoffMs: 20 };
+
+/** Lists in pages of two keys, as etcd with a small page size; `beforePage(n)` runs before page n (1-based) is read. */
+class Paged extends FaultyDatastore {
+  pagesRead = 0;
+  constructor(
+    inner: MemoryDatastore,
+    readonly beforePage: (n: number) => Promise<void> = async () => {},
+  ) {
+    super(inner, () => undefined);
+  }
+  override async listPages(prefix: string, onPage: PageHandler, options?: ListPagesOptions): Promise<number> {
+    let items: Parameters<PageHandler>[0] = [];
+    const revision = await this.inner.listPages(prefix, (page) => void (items = page), options);
+    for (let at = 0; at < items.length; at += 2) {
+      await this.beforePage(++this.pagesRead);
+      await onPage(items.slice(at, at + 2), revision);
+    }
+    return revision;
+  }
+}
 
 function activeTimers(): number {
   return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
@@ -51,6 +72,56 @@ describe('syncer - memory datastore', () => {
     await ds.put('/r/late', 'after stop');
     await sleep(10);
     await ds.close();
+  });
+
+  it('delivers a first listing page by page as it is read, all before in-sync', async () => {
+    const inner = new MemoryDatastore();
+    for (const k of ['e', 'c', 'a', 'd', 'b']) await inner.put(`/r/${k}`, k);
+    const mirror = new Mirror();
+    const syncer = watchPrefix(new Paged(inner), '/r/', mirror.handle, fast);
+    await eventually(() => mirror.inSyncCount === 1);
+    const keys = (batch: SyncerEvent[]): string[] => batch.map((e) => (e.type === 'update' ? e.kv.key.slice(3) : e.type === 'status' ? `status ${e.state}` : e.type));
+    assert.deepEqual(mirror.batches.map(keys), [['status resyncing'], ['a', 'b'], ['c', 'd'], ['e'], ['in-sync', 'status in-sync']]);
+    assert.equal(syncer.revision, await inner.currentRevision());
+    await inner.put('/r/f', 'f');
+    await eventually(() => mirror.kvs.has('/r/f'));
+    await syncer.stop();
+    mirror.assertEquals((await inner.list('/r/')).items);
+    await inner.close();
+  });
+
+  it('a first listing cut off after some pages: the next listing delivers only the difference, in-sync once', async () => {
+    const inner = new MemoryDatastore();
+    const writer = inner.peer();
+    for (const k of ['a', 'b', 'c', 'd', 'e']) await inner.put(`/r/${k}`, k);
+    let cut = false;
+    const paged = new Paged(inner, async (n) => {
+      if (n !== 2 || cut) return;
+      cut = true;
+      // Meanwhile a delivered key changes, another goes, a new one comes.
+      await writer.put('/r/a', 'a2');
+      await writer.delete('/r/b');
+      await writer.put('/r/f', 'f');
+      throw new MargayError('MARGAY_ERR_DATASTORE_UNAVAILABLE', 'connection lost (injected)');
+    });
+    const mirror = new Mirror();
+    const syncer = watchPrefix(paged, '/r/', mirror.handle, fast);
+    await eventually(() => mirror.inSyncCount === 1);
+    assert.deepEqual(mirror.changes(), [
+      ['update', '/r/a', 'a'],
+      ['update', '/r/b', 'b'],
+      // The listing after the outage, as a difference from what was delivered.
+      ['update', '/r/a', 'a2'],
+      ['update', '/r/c', 'c'],
+      ['update', '/r/d', 'd'],
+      ['update', '/r/e', 'e'],
+      ['update', '/r/f', 'f'],
+      ['delete', '/r/b', undefined],
+    ]);
+    assert.deepEqual(mirror.states, ['resyncing', 'disconnected', 'resyncing', 'in-sync']);
+    await syncer.stop();
+    mirror.assertEquals((await inner.list('/r/')).items);
+    await inner.close();
   });
 
   it('an empty prefix still reports in-sync', async () => {
@@ -157,6 +228,7 @@ describe('syncer - memory datastore', () => {
     const swappable: Datastore = {
       get: (k) => target.get(k),
       list: (p) => target.list(p),
+      listPages: (p, f, o) => target.listPages(p, f, o),
       getMany: (r) => target.getMany(r),
       create: (k, v, o) => target.create(k, v, o),
       update: (k, v, r, o) => target.update(k, v, r, o),
@@ -229,7 +301,8 @@ describe('syncer - memory datastore', () => {
       if (events.some((e) => e.type === 'in-sync')) await syncer.stop();
     });
     await syncer.done;
-    assert.equal(calls, 2);
+    // resyncing; the listing's one page; in-sync (where it stops)
+    assert.equal(calls, 3);
     await ds.close();
   });
 
