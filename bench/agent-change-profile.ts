@@ -6,11 +6,12 @@
  * BENCH_DUMP=<dir> writes each transaction's text there. Asserts nothing.
  * Run (root): npx tsx bench/agent-change-profile.ts
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import type { AgentDataplane } from '../src/agent/agent.ts';
 import { Dataplane } from '../src/dataplane/mod.ts';
 import { createHost } from '../test/agent/lab.ts';
 import { inProcessHost, timeWrites } from './fixtures/in-process.ts';
+import { loadAverage } from './fixtures/proc-times.ts';
 import { createScaleInterfaces } from './fixtures/scale.ts';
 
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 1000);
@@ -42,7 +43,7 @@ try {
     label = change.name;
     await timeWrites(host, RUNS, change.write, nextApply);
   }
-  console.log(`${ENDPOINTS} local endpoints, ${POLICIES} policies; load average ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+  console.log(`${ENDPOINTS} local endpoints, ${POLICIES} policies; load average ${loadAverage()}`);
   console.log('| apply | ms | via | commands | transaction bytes |');
   console.log('|---|---:|---|---:|---:|');
   for (const [i, e] of log.entries()) {

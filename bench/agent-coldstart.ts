@@ -21,7 +21,7 @@
  * detail. Prints figures and ratios; asserts nothing. Run: npx tsx bench/agent-coldstart.ts  (root)
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, watch, writeFileSync } from 'node:fs';
+import { watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EtcdDatastore } from '../src/datastore/etcd.ts';
 import { FELIX_STATUS_PREFIX, RESOURCES_PREFIX } from '../src/datastore/keys.ts';
@@ -32,7 +32,7 @@ import { type AgentProcess, createHost, REPO_ROOT, startAgent } from '../test/ag
 import { etcdctl, startEtcd } from '../test/harness/etcd.ts';
 import { createTestNetns } from '../test/harness/netns.ts';
 import { MARGAY_ROUTE_PROTOCOL } from '../src/dataplane/routes/routes.ts';
-import { descendants, idleTail, loadAverage, reapedChildrenCpuMs, stealMs, threadGroups, ThreadSampler, threadTimes, timeline, waitQuiet } from './fixtures/proc-times.ts';
+import { descendants, idleTail, loadAverage, processCpuMs, reapedChildrenCpuMs, stealMs, threadGroups, ThreadSampler, threadTimes, timeline, waitQuiet } from './fixtures/proc-times.ts';
 import { median } from './fixtures/stats.ts';
 import { createScaleInterfaces, NAMESPACES, writeScaleResources } from './fixtures/scale.ts';
 
@@ -326,13 +326,3 @@ async function logLine(agent: AgentProcess, text: string, onLog: (logs: string) 
   }
 }
 
-/**
- * User + system CPU time of a process so far (ms), or of one of its threads (`tid`; the main
- * thread's id is the process's), from /proc/<pid>[/task/<tid>]/stat (clock ticks of 10 ms).
- */
-function processCpuMs(pid: number | undefined, tid?: number): number {
-  if (pid === undefined) return NaN;
-  const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}

@@ -14,7 +14,7 @@
  * Run: npx tsx bench/agent-dataplane.ts  (root; iperf3 for throughput, gcc for the loop)
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,7 @@ import { startEtcd } from '../test/harness/etcd.ts';
 import { eventually } from '../test/harness/wait.ts';
 import { registerCleanup } from '../test/harness/cleanup.ts';
 import { exec } from '../src/os/mod.ts';
-import { treeCpuMs, waitQuiet } from './fixtures/proc-times.ts';
+import { loadAverage, treeCpuMs, waitQuiet } from './fixtures/proc-times.ts';
 import { evenRounds, median } from './fixtures/stats.ts';
 
 const POLICIES = 1000;
@@ -226,7 +226,7 @@ spec: {orchestrator: k8s, node: host1, pod: ${p}, endpoint: eth0, interfaceName:
   const ruleset = await listRuleset(host.name);
   // BENCH_RULESET=<file>: the host's ruleset kept there (what a new connection walks).
   if (process.env.BENCH_RULESET) writeFileSync(process.env.BENCH_RULESET, ruleset);
-  const load = readFileSync('/proc/loadavg', 'utf8').trim();
+  const load = loadAverage();
   const { polGbps, freeGbps, polRate, freeRate } = medians(rounds);
   const before = medians(control);
 

@@ -29,7 +29,7 @@ import { run } from '../test/harness/netns.ts';
 import { eventually } from '../test/harness/wait.ts';
 import { heapTable, summarizeHeapSnapshot } from './heap-summary.ts';
 import { REMOTE_HOSTS as HOSTS, remoteWep } from './fixtures/scale.ts';
-import { loadAverage } from './fixtures/proc-times.ts';
+import { loadAverage, processCpuMs } from './fixtures/proc-times.ts';
 
 const REMOTE = Number(process.env.BENCH_REMOTE ?? 50_000);
 const BUILT = process.env.BENCH_BUILT !== undefined ? process.env.BENCH_BUILT === '1' : existsSync(join(REPO_ROOT, 'dist/src/cli/run.js'));
@@ -80,10 +80,7 @@ interface Sample {
 }
 
 function cpuSeconds(pid: number): number {
-  // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return processCpuMs(pid) / 1000;
 }
 
 /**

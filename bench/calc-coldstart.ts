@@ -32,6 +32,7 @@ import { ResourceStore } from '../src/datastore/resources.ts';
 import { agentNodeOptions } from '../src/lab/entry.ts';
 import { writeScaleResources } from './fixtures/scale.ts';
 import { loadAverage } from './fixtures/proc-times.ts';
+import { median } from './fixtures/stats.ts';
 
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 1000);
 const POLICIES = Number(process.env.BENCH_POLICIES ?? 5000);
@@ -89,7 +90,6 @@ if (process.argv[2] === '--child') {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   for (const [name, { totals, cpus, kept }] of stats) {
     const keptText = kept.length > 0 ? `; kept ${median(kept).toFixed(1)} MiB (median)` : '';
     console.log(`${name}: median total ${median(totals).toFixed(0)} ms, CPU ${median(cpus).toFixed(0)} ms; min total ${Math.min(...totals).toFixed(0)} ms, CPU ${Math.min(...cpus).toFixed(0)} ms${keptText}`);

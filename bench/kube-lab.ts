@@ -18,10 +18,10 @@
  *   on a watch of the pod) is measured too and a second ratio includes it.
  *
  * Run alone (`npx tsx bench/kube-lab.ts [changes]`, under `flock /tmp/margay-int.lock`, as root)
- * or from bench/kube.ts. Prints `cat /proc/loadavg` with the figures (the lab itself loads the
+ * or from bench/kube.ts. Prints the load averages (/proc/loadavg) with the figures (the lab itself loads the
  * machine).
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,12 +29,12 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { watchPrefix } from '../src/datastore/mod.ts';
 import { NftMonitor, nftFloor } from './fixtures/nft-monitor.ts';
+import { loadAverage } from './fixtures/proc-times.ts';
 import { KubeClient, loadKubeconfig } from '../src/kube/mod.ts';
 import { kubectlApply } from '../src/lab/kubernetes/kubectl.ts';
 import { labDown, labUp, podAdd, withStore, type LabContext } from '../src/lab/lab.ts';
 import type { LabState } from '../src/lab/state.ts';
 
-const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').trim();
 const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 const fmt = (xs: number[]): string => {
   const s = [...xs].sort((a, b) => a - b);
@@ -111,7 +111,7 @@ export async function measureLabLatency(changes = 60, log: (line: string) => voi
   try {
     const t0 = performance.now();
     const state = await labUp({ hosts: 2, router: false, ipv6: false, kubernetes: true }, ctx);
-    log(`lab up --hosts 2 --kubernetes: ${((performance.now() - t0) / 1000).toFixed(0)} s   (loadavg ${loadavg()})`);
+    log(`lab up --hosts 2 --kubernetes: ${((performance.now() - t0) / 1000).toFixed(0)} s   (loadavg ${loadAverage()})`);
     await podAdd(ctx, { namespace: 'bench', name: 'server', host: 'host-1', labels: { role: 'server' }, serve: [] });
     const pod = await podAdd(ctx, { namespace: 'bench', name: 'client', host: 'host-1', labels: { role: 'client', access: 'no' }, serve: [] });
     // Keeps the peer set non-empty, so that a change is one element added or removed (an empty set
@@ -142,13 +142,13 @@ export async function measureLabLatency(changes = 60, log: (line: string) => voi
       labelChange.push((await seen) - start);
       await sleep(100); // one change at a time, as a person makes them
     }
-    const loadLabel = loadavg();
+    const loadLabel = loadAverage();
     const floor = await measureFloor(state, host.netns, monitor, changes);
     const api = await measureApiHop(client, 'bench', 'anchor', changes);
     log(`pod label change → enforced on its host (nft set), ${changes} changes, p50/p99: ${fmt(labelChange)}   (loadavg ${loadLabel})`);
     log(`floor: etcd write → watch event, p50/p99:                         ${fmt(floor.etcd)}`);
-    log(`floor: one nft transaction (resident nft -i) → nft monitor, p50/p99: ${fmt(floor.nft)}   (loadavg ${loadavg()})`);
-    log(`the API server's hop: PATCH → watch event, p50/p99:            ${fmt(api)}   (loadavg ${loadavg()})`);
+    log(`floor: one nft transaction (resident nft -i) → nft monitor, p50/p99: ${fmt(floor.nft)}   (loadavg ${loadAverage()})`);
+    log(`the API server's hop: PATCH → watch event, p50/p99:            ${fmt(api)}   (loadavg ${loadAverage()})`);
     const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
     const [l, e, n, a] = [sorted(labelChange), sorted(floor.etcd), sorted(floor.nft), sorted(api)];
     const ratio = (p: number, parts: number[][]) => (pct(l, p) / parts.reduce((sum, xs) => sum + pct(xs, p), 0)).toFixed(1);

@@ -16,6 +16,7 @@ import { NftablesManager } from '../src/dataplane/nftables/manager.ts';
 import type { DesiredState } from '../src/dataplane/nftables/state.ts';
 import { recordFirstApply } from './fixtures/in-process.ts';
 import { loadAverage } from './fixtures/proc-times.ts';
+import { median } from './fixtures/stats.ts';
 
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 1000);
 const POLICIES = Number(process.env.BENCH_POLICIES ?? 5000);
@@ -76,6 +77,5 @@ for (let round = 1; round <= ROUNDS; round++) {
   last = m;
   console.log(`round ${round}: ${times[times.length - 1]!.toFixed(0)} ms, CPU ${cpuTimes[cpuTimes.length - 1]!.toFixed(0)} ms (load ${loadAverage()})`);
 }
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(`median ${median(times).toFixed(0)} ms, CPU ${median(cpuTimes).toFixed(0)} ms; min ${Math.min(...times).toFixed(0)} ms, CPU ${Math.min(...cpuTimes).toFixed(0)} ms (load ${loadAverage()})`);
 if (process.env.BENCH_DUMP) writeFileSync(process.env.BENCH_DUMP, dump(last!.desired));
