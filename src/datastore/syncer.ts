@@ -237,7 +237,7 @@ export class Syncer {
 
   /**
    * Delivers a first listing page by page as it is read, when no batch is open at its revision
-   * (asked first when the prefix holds batch markers); false, with nothing delivered, when one is
+   * (the markers read first when the prefix holds them); false, with nothing delivered, when one is
    * or when the store cannot list at that revision (the listing is then taken whole, as by
    * {@link #relist}). A failure after some pages leaves them delivered and known: the next
    * listing delivers the difference.
@@ -245,9 +245,10 @@ export class Syncer {
   async #streamFirstListing(): Promise<boolean> {
     let at: number | undefined;
     if (BATCH_MARKERS_PREFIX.startsWith(this.#prefix)) {
-      const { results, revision } = await this.#ds.getMany([{ prefix: BATCH_MARKERS_PREFIX }]);
-      if ((results[0] ?? []).length > 0) return false;
-      at = revision;
+      // A range read, as the listing's own (a transaction would make etcd3 generate its request encoder, ~4 ms, before ready).
+      const markers = await this.#ds.list(BATCH_MARKERS_PREFIX);
+      if (markers.items.length > 0) return false;
+      at = markers.revision;
     }
     let revision: number;
     try {
