@@ -7,8 +7,9 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 
-/** A method's response encoder and etcd3's decoder. */
+/** A method's request encoder, response encoder and etcd3's decoder. */
 export interface Method {
+  requestSerialize(arg: unknown): Buffer;
   responseSerialize(arg: unknown): Buffer;
   responseDeserialize(buf: Buffer): unknown;
 }
