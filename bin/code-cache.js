@@ -2,6 +2,7 @@
 // cache written next to it by `npm run build`: V8 then neither parses the 3.5 MB file nor compiles
 // the functions its start runs (~0.1 s of every `margay agent` start, docs/agent.md). A cache
 // that does not match this Node or its options is rejected by V8, and the file is compiled as usual.
+import { isAscii } from 'node:buffer';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
@@ -23,8 +24,11 @@ export function compileBundle(bundleUrl, cacheUrl, useCache = true) {
       // no cache (a build without it): compiled as usual
     }
   }
-  // The file is a function expression, Node's CommonJS wrapper (scripts/bundle.mjs).
-  return new Script(readFileSync(file, 'utf8'), { filename: file, ...(cachedData ? { cachedData } : {}) });
+  // The file is a function expression, Node's CommonJS wrapper (scripts/bundle.mjs). esbuild
+  // writes it in ASCII (it escapes the rest): read so, a copy without UTF-8 decoding (~4 ms less).
+  const bytes = readFileSync(file);
+  const source = bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
+  return new Script(source, { filename: file, ...(cachedData ? { cachedData } : {}) });
 }
 
 /**
