@@ -5,7 +5,10 @@
 // ~30 ms of every agent start, and loading proto-loader ~15 ms more (its descriptor extension and
 // the common Google protos); here they are made only if something reads them (`type`,
 // `fileDescriptorProtos`, a method's `requestType` and `responseType`: non-enumerable, so that gRPC's
-// `makeClientConstructor`, which copies a method's attributes, does not make them).
+// `makeClientConstructor`, which copies a method's attributes, does not make them). The protobufjs
+// root itself (its types, and the constructor protobufjs generates for each: ~12 ms of every
+// start) is made at the first request or response that goes through protobufjs: the agent's
+// ranges, watches and transactions have their own codecs (src/datastore), so not before it is ready.
 'use strict';
 const camelCase = require('lodash.camelcase');
 const Protobuf = require('protobufjs');
@@ -24,13 +27,19 @@ function methodOptions(parsed) {
   );
 }
 
+/**
+ * The services, messages and enums of a protobufjs JSON namespace (`nested`), by full name, in
+ * order, as protobufjs reads them (Namespace#addJSON): `fields` a message, `values` an enum,
+ * `methods` a service, `id` a field (none here), anything else a namespace, whose own are listed.
+ */
 function handledObjects(obj, parentName) {
-  const name = parentName === '' ? obj.name : `${parentName}.${obj.name}`;
-  if (obj instanceof Protobuf.Service || obj instanceof Protobuf.Type || obj instanceof Protobuf.Enum) return [[name, obj]];
-  if ((obj instanceof Protobuf.Namespace || obj instanceof Protobuf.Root) && obj.nested !== undefined) {
-    return Object.keys(obj.nested).flatMap((n) => handledObjects(obj.nested[n], name));
+  const out = [];
+  for (const [key, nested] of Object.entries(obj.nested || {})) {
+    const name = parentName === '' ? key : `${parentName}.${key}`;
+    if (nested.fields !== undefined || nested.values !== undefined || nested.methods !== undefined) out.push([name, nested]);
+    else if (nested.id === undefined) out.push(...handledObjects(nested, name));
   }
-  return [];
+  return out;
 }
 
 /** Defines `name` on `target` as a non-enumerable property computed on first read. */
@@ -47,9 +56,9 @@ function lazy(target, name, make) {
 }
 
 /** proto-loader's full definitions (descriptors included), made once if anything asks. */
-function fullDefinitions(root, options) {
+function fullDefinitions(json, options) {
   let full;
-  return () => (full ??= require('@grpc/proto-loader').fromJSON(root.toJSON(), options));
+  return () => (full ??= require('@grpc/proto-loader').fromJSON(json, options));
 }
 
 function messageDefinition(fullName, format, full) {
@@ -59,47 +68,56 @@ function messageDefinition(fullName, format, full) {
   return def;
 }
 
-function methodDefinition(method, serviceName, options, full) {
-  const req = method.resolvedRequestType;
-  const res = method.resolvedResponseType;
-  const serialize = (cls) =>
+/** A method's definition from its JSON; its codecs find its types in `root()` at their first use. */
+function methodDefinition(name, json, serviceName, root, options, full) {
+  let method;
+  const resolved = () => (method ??= root().lookupService(serviceName).methods[name]);
+  const serialize = (type) =>
     function serialize(arg) {
+      const cls = resolved()[type];
       if (Array.isArray(arg)) throw new Error(`Failed to serialize message: expected object with ${cls.name} structure, got array instead`);
       return cls.encode(cls.fromObject(arg)).finish();
     };
-  const deserialize = (cls) =>
+  const deserialize = (type) =>
     function deserialize(buf) {
+      const cls = resolved()[type];
       return cls.toObject(cls.decode(buf), options);
     };
   const def = {
-    path: `/${serviceName}/${method.name}`,
-    requestStream: !!method.requestStream,
-    responseStream: !!method.responseStream,
-    requestSerialize: serialize(req),
-    requestDeserialize: deserialize(req),
-    responseSerialize: serialize(res),
-    responseDeserialize: deserialize(res),
-    originalName: camelCase(method.name),
-    options: methodOptions(method.parsedOptions),
+    path: `/${serviceName}/${name}`,
+    requestStream: !!json.requestStream,
+    responseStream: !!json.responseStream,
+    requestSerialize: serialize('resolvedRequestType'),
+    requestDeserialize: deserialize('resolvedRequestType'),
+    responseSerialize: serialize('resolvedResponseType'),
+    responseDeserialize: deserialize('resolvedResponseType'),
+    originalName: camelCase(name),
+    options: methodOptions(json.parsedOptions),
   };
-  lazy(def, 'requestType', () => full()[serviceName][method.name].requestType);
-  lazy(def, 'responseType', () => full()[serviceName][method.name].responseType);
+  lazy(def, 'requestType', () => full()[serviceName][name].requestType);
+  lazy(def, 'responseType', () => full()[serviceName][name].responseType);
   return def;
 }
 
-/** proto-loader's `fromJSON(json, options)`, descriptors made on demand. */
+/** proto-loader's `fromJSON(json, options)`, the protobufjs root and the descriptors made on demand. */
 exports.fromJSON = function fromJSON(json, options = {}) {
-  const root = Protobuf.Root.fromJSON(json);
-  root.resolveAll();
-  const full = fullDefinitions(root, options);
+  let root;
+  const made = () => {
+    if (root === undefined) {
+      root = Protobuf.Root.fromJSON(json);
+      root.resolveAll();
+    }
+    return root;
+  };
+  const full = fullDefinitions(json, options);
   const def = {};
-  for (const [name, obj] of handledObjects(root, '')) {
-    if (obj instanceof Protobuf.Service) {
+  for (const [name, obj] of handledObjects(json, '')) {
+    if (obj.methods !== undefined) {
       const service = {};
-      for (const method of obj.methodsArray) service[method.name] = methodDefinition(method, name, options, full);
+      for (const [method, methodJson] of Object.entries(obj.methods)) service[method] = methodDefinition(method, methodJson, name, made, options, full);
       def[name] = service;
     } else {
-      def[name] = messageDefinition(name, obj instanceof Protobuf.Type ? 'Protocol Buffer 3 DescriptorProto' : 'Protocol Buffer 3 EnumDescriptorProto', full);
+      def[name] = messageDefinition(name, obj.fields !== undefined ? 'Protocol Buffer 3 DescriptorProto' : 'Protocol Buffer 3 EnumDescriptorProto', full);
     }
   }
   return def;

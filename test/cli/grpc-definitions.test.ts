@@ -79,3 +79,26 @@ test('gRPC builds the same clients from it, without making the descriptors', () 
   assert.equal(Object.getOwnPropertyDescriptor(mine['etcdserverpb.KV']!.Range, 'requestType')?.get !== undefined, true, 'still to be made');
   assert.equal(Object.getOwnPropertyDescriptor(mine['mvccpb.KeyValue']!, 'type')?.get !== undefined, true, 'still to be made');
 });
+
+test('the protobufjs root is made at the first request or response through it, once', () => {
+  const Protobuf = require('protobufjs') as { Root: { fromJSON(json: unknown): unknown } };
+  const original = Protobuf.Root.fromJSON;
+  let made = 0;
+  Protobuf.Root.fromJSON = function (this: unknown, j: unknown) {
+    made++;
+    return original.call(this, j);
+  };
+  try {
+    const mine = light.fromJSON(json, options);
+    grpc.loadPackageDefinition(mine);
+    assert.equal(made, 0, 'not when the definitions and the clients are made');
+    const range = mine['etcdserverpb.KV']!.Range as Method;
+    const lease = mine['etcdserverpb.Lease']!.LeaseGrant as Method;
+    range.requestSerialize({ key: Buffer.from('/a') });
+    lease.requestSerialize({ TTL: 10 });
+    range.responseDeserialize(range.responseSerialize({ kvs: [], more: false, count: '0' }));
+    assert.equal(made, 1);
+  } finally {
+    Protobuf.Root.fromJSON = original;
+  }
+});
