@@ -326,6 +326,10 @@ export class Agent {
     this.#tickers = [this.#resyncTicker, new Ticker(this.#clock, 1000, () => this.#loop.watchdog())];
     this.#status.start();
     this.#feed.start();
+    // Once the listing's request is on its way: the dataplane's processes start while etcd answers.
+    setImmediate(() => {
+      if (!this.#stopping) this.#dataplane.warm?.();
+    });
   }
 
   /** Asks for a full dataplane resync (read the kernel, repair drift) at the next flush. */

@@ -24,6 +24,8 @@ export interface DataplaneOutcome {
  * everything else, nothing touches the kernel before the datastore snapshot is complete.
  */
 export interface AgentDataplane {
+  /** Starts what a first apply will use (resident processes) while the snapshot is read; touches no kernel state. */
+  warm?(): void;
   prepare?(): Promise<void>;
   apply(updates: readonly DataplaneUpdate[]): Promise<DataplaneOutcome | void>;
   resync(): Promise<DataplaneOutcome | void>;

@@ -199,6 +199,7 @@ export class NodeProcess {
     });
     this.#dataplane = dp;
     return {
+      warm: () => dp.warm(),
       prepare: () => dp.writeSysctls(hostSysctls({ ipv6: config.ipv6Support })),
       apply: (updates) => dp.apply(updates),
       resync: () => dp.resync(),

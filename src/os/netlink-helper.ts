@@ -206,6 +206,11 @@ export class NetlinkHelper {
     if (!answer!.ok) throw new Error(answer!.message);
   }
 
+  /** Starts the helper now, ahead of its first request. */
+  warm(): void {
+    this.#process.warm();
+  }
+
   /** Stops the helper. */
   close(): void {
     this.#process.close();

@@ -166,6 +166,17 @@ export class ResidentProcess {
     return !this.#closed;
   }
 
+  /** The process's id while one runs. */
+  get pid(): number | undefined {
+    const p = this.#running;
+    return p && !p.dead ? p.child.pid : undefined;
+  }
+
+  /** Starts the process now, when none runs, ahead of its first job (see ShellPool.warm). */
+  warm(): void {
+    if (!this.#closed && (this.#running === undefined || this.#running.dead)) this.#running = new Running(this.#options);
+  }
+
   /**
    * Runs one job, after any queued before it. `build` gets the number of lines the process has
    * read so far. Rejects when the process dies, is closed or times out.

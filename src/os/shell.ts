@@ -222,6 +222,26 @@ export class ShellPool {
     this.#timeoutMs = options.timeoutMs ?? 60_000;
   }
 
+  /** Shells running (idle or busy). */
+  get running(): number {
+    return this.#all.size;
+  }
+
+  /**
+   * Starts shells until the pool's size run, idle, ahead of the jobs that will use them: forked
+   * while this process is small they cost it less, and no job waits for one (an agent's cold start).
+   */
+  warm(): void {
+    while (!this.#closed && this.#all.size < this.#size) this.#idle.push(this.#spawn());
+  }
+
+  #spawn(): Shell {
+    const s = new Shell(this.#netns);
+    this.#all.add(s);
+    s.child.once('exit', () => this.#all.delete(s));
+    return s;
+  }
+
   async #take(): Promise<Shell> {
     if (this.#closed) throw new Error('the shell pool is closed');
     for (;;) {
@@ -230,12 +250,7 @@ export class ShellPool {
       if (!s.dead) return s;
       this.#all.delete(s);
     }
-    if (this.#all.size < this.#size) {
-      const s = new Shell(this.#netns);
-      this.#all.add(s);
-      s.child.once('exit', () => this.#all.delete(s));
-      return s;
-    }
+    if (this.#all.size < this.#size) return this.#spawn();
     return new Promise((resolve) => this.#waiting.push(resolve));
   }
 

@@ -61,9 +61,10 @@ describe('shell pool', () => {
     assert.throws(() => sysctlScript([['net//x', '1']]), /not valid/);
   });
 
-  it('idle shells do not keep Node running', () => {
+  it('idle shells, warmed ones too, do not keep Node running', () => {
     const script = `import { ShellPool } from ${JSON.stringify(new URL('../../src/os/shell.ts', import.meta.url).pathname)};
 const pool = new ShellPool();
+pool.warm();
 const r = await pool.exec('echo', ['ok']);
 process.stdout.write(r.stdout);`;
     const res = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
@@ -87,5 +88,43 @@ describe('resident programs', () => {
       sh.close();
     }
     await assert.rejects(sh.run(job('four'), 1000), /closed/);
+  });
+});
+
+describe('warming ahead of the first job', () => {
+  it('a shell pool starts its shells, and the first jobs run on them', async () => {
+    const pool = new ShellPool({ size: 2 });
+    try {
+      assert.equal(pool.running, 0);
+      pool.warm();
+      assert.equal(pool.running, 2);
+      pool.warm(); // no more than its size
+      assert.equal(pool.running, 2);
+      const [a, b] = await Promise.all([pool.exec('sh', ['-c', 'echo $PPID']), pool.exec('sh', ['-c', 'echo $PPID'])]);
+      assert.notEqual(a.stdout, b.stdout, 'each job on its own shell');
+      assert.equal(pool.running, 2, 'the jobs ran on the warmed shells');
+    } finally {
+      pool.close();
+    }
+    pool.warm(); // closed: nothing
+    assert.equal(pool.running, 0);
+  });
+
+  it('a resident program starts its process, and its first job runs on it', async () => {
+    const sh = new ResidentProcess({ argv: ['sh'] });
+    try {
+      assert.equal(sh.pid, undefined);
+      sh.warm();
+      const pid = sh.pid;
+      assert.ok(pid !== undefined && pid > 0);
+      sh.warm(); // running: the same process
+      assert.equal(sh.pid, pid);
+      const own = await sh.run(() => ({ input: 'echo $$ >&2\n', parse: (s: string) => (s.includes('\n') ? { result: s.trim(), rest: '' } : undefined) }), 5000);
+      assert.equal(own, String(pid));
+    } finally {
+      sh.close();
+    }
+    sh.warm(); // closed: nothing
+    assert.equal(sh.pid, undefined);
   });
 });

@@ -93,6 +93,11 @@ export class IpSession {
     );
   }
 
+  /** Starts `ip -batch` now, ahead of its first batch. */
+  warm(): void {
+    this.#process.warm();
+  }
+
   /** Stops the process. */
   close(): void {
     this.#process.close();
