@@ -2,19 +2,21 @@
 // cache written next to it by `npm run build`: V8 then neither parses the 3.5 MB file nor compiles
 // the functions its start runs (~0.1 s of every `margay agent` start, docs/agent.md). A cache
 // that does not match this Node or its options is rejected by V8, and the file is compiled as usual.
-import { isAscii } from 'node:buffer';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { cachedDataVersionTag } from 'node:v8';
-import { Script } from 'node:vm';
+// CommonJS (bin/package.json), as bin/margay.js, which requires it.
+'use strict';
+const { isAscii } = require('node:buffer');
+const { readFileSync, writeFileSync } = require('node:fs');
+const { createRequire } = require('node:module');
+const { dirname } = require('node:path');
+const { fileURLToPath } = require('node:url');
+const { cachedDataVersionTag } = require('node:v8');
+const { Script } = require('node:vm');
 
 /**
  * Compiles `bundleUrl` (a CommonJS module in Node's wrapper function), with the code cache at
  * `cacheUrl` when `useCache` and it exists (`script.cachedDataRejected` tells whether V8 took it).
  */
-export function compileBundle(bundleUrl, cacheUrl, useCache = true) {
+function compileBundle(bundleUrl, cacheUrl, useCache = true) {
   const file = fileURLToPath(bundleUrl);
   let cachedData;
   if (useCache) {
@@ -40,7 +42,7 @@ export function compileBundle(bundleUrl, cacheUrl, useCache = true) {
  * runs; when the warm-up fails, never finishes or changes V8's flags (the cache would then be
  * rejected at every start), no cache is written and the process exits 1 with the reason on stderr.
  */
-export function runBundle(bundleUrl, cacheUrl, options = {}) {
+function runBundle(bundleUrl, cacheUrl, options = {}) {
   const file = fileURLToPath(bundleUrl);
   const script = compileBundle(bundleUrl, cacheUrl, !options.writeCache);
   const module = { exports: {} };
@@ -72,3 +74,6 @@ export function runBundle(bundleUrl, cacheUrl, options = {}) {
     writeFileSync(cacheUrl, script.createCachedData());
   });
 }
+
+exports.compileBundle = compileBundle;
+exports.runBundle = runBundle;
