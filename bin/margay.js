@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4 --interrupt-budget=400000
+#!/usr/bin/env -S node --max-semi-space-size=4 --interrupt-budget=400000 --v8-pool-size=1
 // The margay command. Runs the compiled CLI (`npm run build`); see README.md. `margay agent` runs
 // the agent's own bundle (scripts/bundle.mjs: one file, no other command's code) from V8's code
 // cache (code-cache.js), which starts about a second sooner; any other command line, or a build
